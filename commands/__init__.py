@@ -1,0 +1,1 @@
+"""Command messages and their handlers: load aggregates, call domain methods, save once."""

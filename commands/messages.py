@@ -1,0 +1,140 @@
+"""Command messages: frozen pydantic models, named in the imperative.
+
+Amounts are ``StrictInt`` so that ``12.5`` and ``"1250"`` are refused rather than
+coerced; the currency is checked against ISO 4217 here, before any handler runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+from domain.money import MAX_AMOUNT_MINOR, check_currency
+
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units, > 0")]
+CurrencyCode = Annotated[
+    str,
+    Field(min_length=3, max_length=3, examples=["EUR"], description="ISO 4217 code"),
+    AfterValidator(check_currency),
+]
+Source = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="Funding source; money comes from or goes to its clearing account",
+    ),
+]
+Text = Annotated[str, Field(max_length=500)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenAccount(Command):
+    owner_ref: Annotated[str, Field(min_length=1, max_length=200)]
+    currency: CurrencyCode
+    overdraft_limit: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
+    metadata: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]] = (
+        Field(default_factory=dict, max_length=20)
+    )
+
+
+class Deposit(Command):
+    account_id: UUID
+    amount: Amount
+    currency: CurrencyCode
+    source: Source = "manual"
+    pending: bool = False
+    description: Text = ""
+    external_ref: Annotated[str, Field(max_length=200)] = ""
+
+
+class Withdraw(Command):
+    account_id: UUID
+    amount: Amount
+    currency: CurrencyCode
+    destination: Source = "manual"
+    description: Text = ""
+    external_ref: Annotated[str, Field(max_length=200)] = ""
+
+
+class Transfer(Command):
+    from_account_id: UUID
+    to_account_id: UUID
+    amount: Amount
+    currency: CurrencyCode
+    description: Text = ""
+
+
+class PlaceHold(Command):
+    account_id: UUID
+    amount: Amount
+    currency: CurrencyCode
+    expires_at: datetime
+    destination_account_id: UUID | None = None
+    destination: Source = "manual"
+    description: Text = ""
+
+
+class CaptureHold(Command):
+    account_id: UUID
+    hold_id: Annotated[str, Field(min_length=1, max_length=64)]
+    amount: Amount | None = None
+
+
+class VoidHold(Command):
+    account_id: UUID
+    hold_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ExpireHolds(Command):
+    account_id: UUID
+
+
+class ConfirmTransaction(Command):
+    transaction_id: UUID
+
+
+class FailTransaction(Command):
+    transaction_id: UUID
+    reason: Text = ""
+
+
+class ReverseTransaction(Command):
+    transaction_id: UUID
+    amount: Amount | None = None
+    reason: Text = ""
+
+
+class FreezeAccount(Command):
+    account_id: UUID
+    reason: Text = ""
+
+
+class UnfreezeAccount(Command):
+    account_id: UUID
+
+
+class CloseAccount(Command):
+    account_id: UUID
+
+
+class CreateProject(Command):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    mode: Annotated[str, Field(pattern="^(live|test)$")] = "live"
+
+
+class IssueApiKey(Command):
+    project_id: UUID
+    label: Annotated[str, Field(max_length=100)] = ""
+
+
+class RevokeApiKey(Command):
+    project_id: UUID
+    key_id: Annotated[str, Field(min_length=1, max_length=64)]

@@ -1,0 +1,358 @@
+"""The Account aggregate: a customer wallet with a guarded balance and holds.
+
+Balances: ``ledger`` is every posted movement; ``held`` is the sum of active holds;
+``available = ledger - held``. A debit or a new hold must leave ``available`` at or above
+the floor, which is ``-overdraft_limit`` (0 unless the account allows an overdraft).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import (
+    AccountClosed,
+    AccountFrozen,
+    AccountNotEmpty,
+    CaptureExceedsHold,
+    CurrencyMismatch,
+    HoldExpired,
+    HoldNotActive,
+    InsufficientFunds,
+    InvalidAmount,
+    NotFound,
+)
+from domain.money import check_amount, check_currency
+
+NAMESPACE = UUID("6c1f4a7e-3d52-4f0b-9a8e-1f3b2c4d5e6f")
+
+OPEN, FROZEN, CLOSED = "open", "frozen", "closed"
+
+
+def wallet_ref(account_id: UUID) -> str:
+    """The name of a wallet in journal postings."""
+    return f"wallet:{account_id}"
+
+
+def clearing_ref(source: str) -> str:
+    """The system account that money from or to an outside source passes through."""
+    return f"clearing:{source}"
+
+
+@dataclass
+class Hold:
+    amount: int
+    expires_at: datetime
+    destination: str
+    status: str = "active"  # active | captured | voided | expired
+    captured: int = 0
+
+
+class Account(TallyAggregate):
+    TOPIC = "tally:Account"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:Account.Created"
+
+    @staticmethod
+    def create_id(project_id: UUID, owner_ref: str, currency: str) -> UUID:
+        # Deterministic, so a second open of the same (project, owner, currency) conflicts.
+        return uuid5(NAMESPACE, f"account:{project_id}:{owner_ref}:{currency}")
+
+    @event("Opened", topic="tally:Account.Opened")
+    def __init__(
+        self,
+        project_id: UUID,
+        owner_ref: str,
+        currency: str,
+        overdraft_limit: int,
+        metadata: dict[str, str],
+    ) -> None:
+        self.project_id = project_id
+        self.owner_ref = owner_ref
+        self.currency = currency
+        self.overdraft_limit = overdraft_limit
+        self.metadata = metadata
+        self.status = OPEN
+        self.ledger = 0
+        self.held = 0
+        self.holds: dict[str, Hold] = {}
+
+    @classmethod
+    def open(
+        cls,
+        project_id: UUID,
+        owner_ref: str,
+        currency: str,
+        overdraft_limit: int = 0,
+        metadata: dict[str, str] | None = None,
+    ) -> Account:
+        check_currency(currency)
+        check_amount(overdraft_limit, allow_zero=True)
+        if not owner_ref or len(owner_ref) > 200:
+            raise InvalidAmount("owner_ref must be 1 to 200 characters")
+        return cls(
+            project_id=project_id,
+            owner_ref=owner_ref,
+            currency=currency,
+            overdraft_limit=overdraft_limit,
+            metadata=dict(metadata or {}),
+        )
+
+    # -- derived values ----------------------------------------------------------------
+
+    @property
+    def available(self) -> int:
+        return self.ledger - self.held
+
+    @property
+    def floor(self) -> int:
+        return -self.overdraft_limit
+
+    @property
+    def ref(self) -> str:
+        return wallet_ref(self.id)
+
+    # -- guards ------------------------------------------------------------------------
+
+    def check_currency(self, currency: str) -> None:
+        if currency != self.currency:
+            raise CurrencyMismatch(
+                f"account {self.id} holds {self.currency}, not {currency}",
+                account_currency=self.currency,
+                currency=currency,
+            )
+
+    def check_can_move(self) -> None:
+        if self.status == CLOSED:
+            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
+        if self.status == FROZEN:
+            raise AccountFrozen(f"account {self.id} is frozen", account_id=str(self.id))
+
+    def check_can_credit(self, amount: int, currency: str) -> None:
+        check_amount(amount)
+        self.check_currency(currency)
+        self.check_can_move()
+
+    def check_can_debit(self, amount: int, currency: str) -> None:
+        check_amount(amount)
+        self.check_currency(currency)
+        self.check_can_move()
+        self.check_funds(amount)
+
+    def check_funds(self, amount: int) -> None:
+        if self.available - amount < self.floor:
+            raise InsufficientFunds(
+                f"account {self.id} has {self.available} available; {amount} was asked for",
+                available=self.available,
+                requested=amount,
+            )
+
+    def get_hold(self, hold_id: str) -> Hold:
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            raise NotFound(f"hold {hold_id} not found", hold_id=hold_id)
+        return hold
+
+    def _check_hold_usable(self, hold_id: str, now: datetime) -> Hold:
+        hold = self.get_hold(hold_id)
+        if hold.status == "active" and now >= hold.expires_at:
+            raise HoldExpired(f"hold {hold_id} expired at {hold.expires_at.isoformat()}")
+        if hold.status != "active":
+            raise HoldNotActive(f"hold {hold_id} is {hold.status}", status=hold.status)
+        return hold
+
+    # -- movements ---------------------------------------------------------------------
+
+    def deposit(self, amount: int, currency: str, transaction_id: UUID) -> None:
+        self.check_can_credit(amount, currency)
+        self._deposited(amount=amount, transaction_id=transaction_id)
+
+    def credit_confirmed_deposit(self, amount: int, transaction_id: UUID) -> None:
+        """Credit a pending deposit whose money has arrived. A frozen account still
+        receives it (the money is already ours to hold); a closed one does not."""
+        if self.status == CLOSED:
+            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
+        self._deposited(amount=amount, transaction_id=transaction_id)
+
+    @event("Deposited", topic="tally:Account.Deposited")
+    def _deposited(self, amount: int, transaction_id: UUID) -> None:
+        self.ledger += amount
+
+    def withdraw(self, amount: int, currency: str, transaction_id: UUID) -> None:
+        self.check_can_debit(amount, currency)
+        self._withdrawn(amount=amount, transaction_id=transaction_id)
+
+    @event("Withdrawn", topic="tally:Account.Withdrawn")
+    def _withdrawn(self, amount: int, transaction_id: UUID) -> None:
+        self.ledger -= amount
+
+    def transfer_out(self, amount: int, currency: str, transaction_id: UUID) -> None:
+        self.check_can_debit(amount, currency)
+        self._transferred_out(amount=amount, transaction_id=transaction_id)
+
+    @event("TransferredOut", topic="tally:Account.TransferredOut")
+    def _transferred_out(self, amount: int, transaction_id: UUID) -> None:
+        self.ledger -= amount
+
+    def transfer_in(self, amount: int, currency: str, transaction_id: UUID) -> None:
+        self.check_can_credit(amount, currency)
+        self._transferred_in(amount=amount, transaction_id=transaction_id)
+
+    @event("TransferredIn", topic="tally:Account.TransferredIn")
+    def _transferred_in(self, amount: int, transaction_id: UUID) -> None:
+        self.ledger += amount
+
+    def post_reversal(self, delta: int, transaction_id: UUID) -> None:
+        """Apply one side of a reversal: ``delta`` is signed (negative takes money out)."""
+        if self.status == CLOSED:
+            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
+        if delta < 0:
+            self.check_funds(-delta)
+        self._reversal_posted(delta=delta, transaction_id=transaction_id)
+
+    @event("ReversalPosted", topic="tally:Account.ReversalPosted")
+    def _reversal_posted(self, delta: int, transaction_id: UUID) -> None:
+        self.ledger += delta
+
+    # -- holds -------------------------------------------------------------------------
+
+    def place_hold(
+        self,
+        hold_id: str,
+        amount: int,
+        currency: str,
+        expires_at: datetime,
+        destination: str,
+        now: datetime,
+    ) -> None:
+        self.check_can_debit(amount, currency)
+        if hold_id in self.holds:
+            raise HoldNotActive(f"hold {hold_id} already exists")
+        if expires_at <= now:
+            raise InvalidAmount("expires_at must be in the future", expires_at=expires_at.isoformat())
+        self._hold_placed(
+            hold_id=hold_id, amount=amount, expires_at=expires_at, destination=destination
+        )
+
+    @event("HoldPlaced", topic="tally:Account.HoldPlaced")
+    def _hold_placed(
+        self, hold_id: str, amount: int, expires_at: datetime, destination: str
+    ) -> None:
+        self.holds[hold_id] = Hold(amount=amount, expires_at=expires_at, destination=destination)
+        self.held += amount
+
+    def capture_hold(
+        self, hold_id: str, amount: int | None, transaction_id: UUID, now: datetime
+    ) -> int:
+        """Capture all or part of a hold; the rest is released. Returns the captured amount."""
+        self.check_can_move()
+        hold = self._check_hold_usable(hold_id, now)
+        captured = hold.amount if amount is None else check_amount(amount)
+        if captured > hold.amount:
+            raise CaptureExceedsHold(
+                f"cannot capture {captured}: hold {hold_id} is for {hold.amount}",
+                hold_amount=hold.amount,
+                requested=captured,
+            )
+        self._hold_captured(hold_id=hold_id, amount=captured, transaction_id=transaction_id)
+        return captured
+
+    @event("HoldCaptured", topic="tally:Account.HoldCaptured")
+    def _hold_captured(self, hold_id: str, amount: int, transaction_id: UUID) -> None:
+        hold = self.holds[hold_id]
+        self.held -= hold.amount
+        self.ledger -= amount
+        hold.status = "captured"
+        hold.captured = amount
+
+    def void_hold(self, hold_id: str) -> None:
+        hold = self.get_hold(hold_id)
+        if hold.status != "active":
+            raise HoldNotActive(f"hold {hold_id} is {hold.status}", status=hold.status)
+        self._hold_voided(hold_id=hold_id)
+
+    @event("HoldVoided", topic="tally:Account.HoldVoided")
+    def _hold_voided(self, hold_id: str) -> None:
+        hold = self.holds[hold_id]
+        self.held -= hold.amount
+        hold.status = "voided"
+
+    def expired_holds(self, now: datetime) -> list[str]:
+        return [
+            hold_id
+            for hold_id, hold in self.holds.items()
+            if hold.status == "active" and hold.expires_at <= now
+        ]
+
+    def expire_hold(self, hold_id: str, now: datetime) -> bool:
+        """Release a hold past its expiry. Returns False (and records nothing) when the
+        hold is already settled or not yet due, so the sweep can run any number of times."""
+        hold = self.holds.get(hold_id)
+        if hold is None or hold.status != "active" or hold.expires_at > now:
+            return False
+        self._hold_expired(hold_id=hold_id)
+        return True
+
+    @event("HoldExpired", topic="tally:Account.HoldExpired")
+    def _hold_expired(self, hold_id: str) -> None:
+        hold = self.holds[hold_id]
+        self.held -= hold.amount
+        hold.status = "expired"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def freeze(self, reason: str) -> None:
+        if self.status == CLOSED:
+            raise AccountClosed(f"account {self.id} is closed")
+        if self.status == FROZEN:
+            raise AccountFrozen(f"account {self.id} is already frozen")
+        self._frozen(reason=reason)
+
+    @event("Frozen", topic="tally:Account.Frozen")
+    def _frozen(self, reason: str) -> None:
+        self.status = FROZEN
+
+    def unfreeze(self) -> None:
+        if self.status != FROZEN:
+            raise AccountFrozen(f"account {self.id} is {self.status}, not frozen")
+        self._unfrozen()
+
+    @event("Unfrozen", topic="tally:Account.Unfrozen")
+    def _unfrozen(self) -> None:
+        self.status = OPEN
+
+    def close(self) -> None:
+        if self.status == CLOSED:
+            raise AccountClosed(f"account {self.id} is already closed")
+        if self.ledger != 0 or self.held != 0:
+            raise AccountNotEmpty(
+                f"account {self.id} can only be closed at zero (ledger {self.ledger}, "
+                f"held {self.held})",
+                ledger=self.ledger,
+                held=self.held,
+            )
+        self._closed()
+
+    @event("Closed", topic="tally:Account.Closed")
+    def _closed(self) -> None:
+        self.status = CLOSED
+
+    def summary(self) -> dict[str, Any]:
+        """The account as the write side knows it, for command responses."""
+        return {
+            "id": str(self.id),
+            "owner_ref": self.owner_ref,
+            "currency": self.currency,
+            "status": self.status,
+            "ledger_balance": self.ledger,
+            "held_balance": self.held,
+            "available_balance": self.available,
+            "overdraft_limit": self.overdraft_limit,
+            "version": self.version,
+        }

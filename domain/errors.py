@@ -1,0 +1,89 @@
+"""Domain errors. Each carries a stable machine ``code``; the API maps codes to HTTP status
+in one table (``api/errors.py``), so nothing here knows about HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A rule of the domain refused a command. Nothing was written."""
+
+    code = "domain_error"
+
+    def __init__(self, detail: str, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.context = context
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+
+class InvalidAmount(ValidationFailed):
+    code = "invalid_amount"
+
+
+class UnknownCurrency(ValidationFailed):
+    code = "unknown_currency"
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency_mismatch"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient_funds"
+
+
+class AccountFrozen(DomainError):
+    code = "account_frozen"
+
+
+class AccountClosed(DomainError):
+    code = "account_closed"
+
+
+class AccountNotEmpty(DomainError):
+    code = "account_not_empty"
+
+
+class HoldExpired(DomainError):
+    code = "hold_expired"
+
+
+class HoldNotActive(DomainError):
+    code = "hold_not_active"
+
+
+class CaptureExceedsHold(DomainError):
+    code = "capture_exceeds_hold"
+
+
+class ReversalExceedsAmount(DomainError):
+    code = "reversal_exceeds_amount"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+
+
+class ConcurrentUpdate(DomainError):
+    code = "concurrent_update"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"

@@ -1,0 +1,97 @@
+"""Money as an integer count of minor units plus an ISO 4217 currency.
+
+Floats are refused everywhere: a float cannot hold 0.10 exactly, and a ledger that
+rounds differently on replay is not a ledger. The currency's exponent (2 for EUR,
+0 for JPY, 3 for BHD) comes from the ``iso4217`` data package, not from a hand list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from iso4217 import Currency
+
+from domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+
+# Amounts are bounded so that sums of many postings stay inside Postgres BIGINT.
+MAX_AMOUNT_MINOR = 10**15
+
+
+@lru_cache(maxsize=512)
+def currency_exponent(code: str) -> int:
+    """Return the number of minor-unit digits of an ISO 4217 currency, or raise."""
+    if not isinstance(code, str) or len(code) != 3 or not code.isalpha() or not code.isupper():
+        raise UnknownCurrency(f"'{code}' is not an ISO 4217 currency code", currency=code)
+    try:
+        exponent = Currency(code).exponent
+    except ValueError:
+        raise UnknownCurrency(f"'{code}' is not an ISO 4217 currency code", currency=code) from None
+    if exponent is None:
+        # Precious metals and testing codes (XAU, XTS) have no minor unit; money in
+        # them is not something a billing ledger can count.
+        raise UnknownCurrency(f"'{code}' has no minor unit and cannot hold money", currency=code)
+    return int(exponent)
+
+
+def check_currency(code: str) -> str:
+    currency_exponent(code)
+    return code
+
+
+def check_amount(amount: object, *, allow_zero: bool = False) -> int:
+    """Return ``amount`` if it is a usable count of minor units, else raise InvalidAmount."""
+    # bool is an int subclass; True is not a sum of money.
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidAmount(
+            f"amount must be an integer count of minor units, not {type(amount).__name__}",
+            amount=repr(amount),
+        )
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidAmount("amount must be greater than zero", amount=amount)
+    if amount > MAX_AMOUNT_MINOR:
+        raise InvalidAmount(f"amount must be at most {MAX_AMOUNT_MINOR}", amount=amount)
+    return amount
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise InvalidAmount(
+                f"amount must be an integer count of minor units, not {type(self.amount).__name__}"
+            )
+        check_currency(self.currency)
+
+    @property
+    def exponent(self) -> int:
+        return currency_exponent(self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(
+                f"cannot combine {self.currency} with {other.currency}",
+                left=self.currency,
+                right=other.currency,
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def format(self) -> str:
+        """Human form, e.g. ``12.50 EUR`` or ``1200 JPY``; for display only."""
+        exp = self.exponent
+        sign = "-" if self.amount < 0 else ""
+        whole, frac = divmod(abs(self.amount), 10**exp) if exp else (abs(self.amount), 0)
+        return f"{sign}{whole}.{frac:0{exp}d} {self.currency}" if exp else f"{sign}{whole} {self.currency}"

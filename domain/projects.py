@@ -1,0 +1,64 @@
+"""Projects (tenants) and their API keys. Only a hash of each key is ever stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import NotFound, ValidationFailed
+
+MODES = ("live", "test")
+
+
+@dataclass
+class KeyInfo:
+    key_hash: str
+    prefix: str
+    label: str
+    revoked: bool = False
+
+
+class Project(TallyAggregate):
+    TOPIC = "tally:Project"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:Project.Created"
+
+    @event("Registered", topic="tally:Project.Registered")
+    def __init__(self, name: str, mode: str) -> None:
+        # A project belongs to itself, so tenancy checks treat it like any aggregate.
+        self.project_id = self.id
+        self.name = name
+        self.mode = mode
+        self.keys: dict[str, KeyInfo] = {}
+
+    @classmethod
+    def create(cls, name: str, mode: str = "live") -> Project:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ValidationFailed("project name must be 1 to 100 characters")
+        if mode not in MODES:
+            raise ValidationFailed(f"mode must be one of {', '.join(MODES)}")
+        return cls(name=name, mode=mode)
+
+    def issue_key(self, key_id: str, key_hash: str, prefix: str, label: str) -> None:
+        if key_id in self.keys:
+            raise ValidationFailed(f"key {key_id} already exists")
+        self._key_issued(key_id=key_id, key_hash=key_hash, prefix=prefix, label=label)
+
+    @event("KeyIssued", topic="tally:Project.KeyIssued")
+    def _key_issued(self, key_id: str, key_hash: str, prefix: str, label: str) -> None:
+        self.keys[key_id] = KeyInfo(key_hash=key_hash, prefix=prefix, label=label)
+
+    def revoke_key(self, key_id: str) -> None:
+        info = self.keys.get(key_id)
+        if info is None:
+            raise NotFound(f"key {key_id} not found in project {self.id}")
+        if info.revoked:
+            raise ValidationFailed(f"key {key_id} is already revoked")
+        self._key_revoked(key_id=key_id)
+
+    @event("KeyRevoked", topic="tally:Project.KeyRevoked")
+    def _key_revoked(self, key_id: str) -> None:
+        self.keys[key_id].revoked = True
