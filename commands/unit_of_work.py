@@ -86,7 +86,7 @@ class UnitOfWork:
         self.known_absent.discard(aggregate.id)
 
     def pending_count(self) -> int:
-        return sum(len(a._pending_events) for a in self.touched.values())  # noqa: SLF001
+        return sum(len(a._pending_events) for a in self.touched.values())
 
     def dirty(self) -> list[Aggregate]:
-        return [a for a in self.touched.values() if a._pending_events]  # noqa: SLF001
+        return [a for a in self.touched.values() if a._pending_events]

@@ -235,7 +235,9 @@ class Account(TallyAggregate):
         if hold_id in self.holds:
             raise HoldNotActive(f"hold {hold_id} already exists")
         if expires_at <= now:
-            raise InvalidAmount("expires_at must be in the future", expires_at=expires_at.isoformat())
+            raise InvalidAmount(
+                "expires_at must be in the future", expires_at=expires_at.isoformat()
+            )
         self._hold_placed(
             hold_id=hold_id, amount=amount, expires_at=expires_at, destination=destination
         )

@@ -26,6 +26,6 @@ class TallyAggregate(Aggregate):
         super().trigger_event(event_class, **kwargs)
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("issued_by", current_actor.get())
         return super()._create(event_class, id=id, **kwargs)

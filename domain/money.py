@@ -94,4 +94,8 @@ class Money:
         exp = self.exponent
         sign = "-" if self.amount < 0 else ""
         whole, frac = divmod(abs(self.amount), 10**exp) if exp else (abs(self.amount), 0)
-        return f"{sign}{whole}.{frac:0{exp}d} {self.currency}" if exp else f"{sign}{whole} {self.currency}"
+        return (
+            f"{sign}{whole}.{frac:0{exp}d} {self.currency}"
+            if exp
+            else f"{sign}{whole} {self.currency}"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate

@@ -63,7 +63,7 @@ class Transaction(TallyAggregate):
     @event("Initiated", topic="tally:Transaction.Initiated")
     def __init__(
         self,
-        id: UUID,  # noqa: A002
+        id: UUID,
         project_id: UUID,
         kind: str,
         amount: int,
@@ -92,7 +92,7 @@ class Transaction(TallyAggregate):
     def begin(
         cls,
         *,
-        id: UUID,  # noqa: A002
+        id: UUID,
         project_id: UUID,
         kind: str,
         amount: int,

@@ -1,0 +1,90 @@
+"""The composition root: builds a running Tally from settings.
+
+The server, the CLI, the tests and the benchmarks all build Tally here, with different
+settings, so there is one way the pieces are wired.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from adapters.clock import SystemClock
+from adapters.database import Target, check, parse, start_embedded
+from adapters.eventstore import TallyStore, open_store
+from api.settings import Settings
+from commands import ledger, projects
+from commands.bus import CommandBus, Context, Outcome
+from commands.messages import Command
+from domain.clock import Clock
+
+log = logging.getLogger("tally")
+
+# Commands issued by the CLI and by Tally itself carry this as their project until the
+# project exists (creating a project), and "cli"/"system" as their actor.
+NO_PROJECT = UUID(int=0)
+
+
+def resolve_target(settings: Settings) -> Target:
+    """The database to use; starts the embedded Postgres when no URL is set."""
+    url = settings.database_url or start_embedded(settings.data_dir)
+    target = parse(url)
+    check(target)
+    return target
+
+
+@dataclass
+class Tally:
+    settings: Settings
+    target: Target
+    store: TallyStore
+    bus: CommandBus
+    clock: Clock
+    views: ConnectionPool[Any]
+    closers: list[Any] = field(default_factory=list)
+
+    @property
+    def schema(self) -> str:
+        return self.settings.db_schema
+
+    def execute(self, command: Command, context: Context) -> Outcome:
+        return self.bus.execute(command, context)
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:  # closing must go on whatever one part says
+                log.exception("error while closing")
+        self.bus.close()
+        self.views.close()
+        self.store.close()
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Tally:
+    from projections.schema import create_tables  # the read models' tables
+
+    target = resolve_target(settings)
+    store = open_store(target, settings.db_schema, settings.pool_size)
+    clock = clock or SystemClock()
+    bus = CommandBus(
+        store,
+        {**ledger.HANDLERS, **projects.HANDLERS},
+        clock,
+        max_batch=settings.group_commit_max,
+        max_retries=settings.max_retries,
+    )
+    views: ConnectionPool[Any] = ConnectionPool(
+        target.url,
+        min_size=1,
+        max_size=settings.pool_size,
+        kwargs={"row_factory": dict_row, "autocommit": True},
+        open=True,
+    )
+    create_tables(views, settings.db_schema)
+    return Tally(settings=settings, target=target, store=store, bus=bus, clock=clock, views=views)
