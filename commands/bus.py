@@ -247,7 +247,7 @@ class CommandBus:
         return ids - existing_originators(self.app, ids)
 
     def _position(self, recordings: list[Any]) -> int | None:
-        ids = [r.notification.id for r in recordings if r.notification.id is not None]
+        ids: list[int] = [r.notification.id for r in recordings if r.notification.id is not None]
         if ids:
             return max(ids)
         head: int | None = self.app.recorder.max_notification_id()
