@@ -6,17 +6,46 @@ records, projects) live in this one application, so one ``save()`` is one transa
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Transcoder, Transcoding
 
 from adapters.database import Target
+from domain.accounts import Account, Hold
 
 APP_NAME = "tally"
 
 
+class HoldAsDict(Transcoding):
+    """Holds live inside Account snapshots, so the JSON transcoder must know them."""
+
+    type = Hold
+    name = "tally_hold"
+
+    def encode(self, obj: Hold) -> dict[str, Any]:
+        return {
+            "amount": obj.amount,
+            "expires_at": obj.expires_at,
+            "destination": obj.destination,
+            "status": obj.status,
+            "captured": obj.captured,
+        }
+
+    def decode(self, data: dict[str, Any]) -> Hold:
+        return Hold(**data)
+
+
 class TallyStore(Application[UUID]):
     name = APP_NAME
+    # A busy wallet collects many events; a snapshot every few hundred keeps a cold load
+    # (after a restart or a cache eviction) to a bounded number of rows.
+    snapshotting_intervals = {Account: 200}
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(HoldAsDict())
 
 
 def store_env(target: Target, schema: str, pool_size: int = 10) -> dict[str, str]:
