@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from adapters.database import Target
 from domain.accounts import Account, Hold
@@ -43,7 +43,7 @@ class TallyStore(Application[UUID]):
     # (after a restart or a cache eviction) to a bounded number of rows.
     snapshotting_intervals = {Account: 200}
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(HoldAsDict())
 
