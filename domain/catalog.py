@@ -1,0 +1,209 @@
+"""Products (plans) and prices.
+
+A price that has been used is never edited: a change is a new price and the old one is
+archived, so every invoice line can always be explained by the price it names.
+
+Tiered prices: ``graduated`` charges each unit at the rate of the tier it falls in (the
+first 10 seats at one rate, the next 40 at another); ``volume`` charges every unit at the
+rate of the tier the whole quantity reaches. A tier may add a flat amount.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import ValidationFailed
+from domain.money import MAX_AMOUNT_MINOR, check_amount, check_currency
+from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
+
+NAMESPACE = UUID("9d8c7b6a-5f4e-4d3c-8b2a-1e0f9a8b7c6d")
+SCHEMES = ("flat", "per_unit", "graduated", "volume", "metered")
+Tier = dict[str, Any]  # {"up_to": int | None, "unit_amount": int, "flat_amount": int}
+
+
+class Product(TallyAggregate):
+    TOPIC = "tally:Product"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:Product.Created"
+
+    @staticmethod
+    def create_id(project_id: UUID, code: str) -> UUID:
+        return uuid5(NAMESPACE, f"product:{project_id}:{code}")
+
+    @event("Defined", topic="tally:Product.Defined")
+    def __init__(self, project_id: UUID, code: str, name: str, features: list[str]) -> None:
+        self.project_id = project_id
+        self.code = code
+        self.name = name
+        self.features = features
+        self.active = True
+
+    @classmethod
+    def define(cls, project_id: UUID, code: str, name: str, features: list[str]) -> Product:
+        if not code or len(code) > 40 or not code.replace("_", "").isalnum():
+            raise ValidationFailed("a plan code is 1 to 40 letters, digits or underscores")
+        return cls(project_id=project_id, code=code, name=name, features=list(features))
+
+    def revise(self, name: str, features: list[str]) -> None:
+        if name != self.name or list(features) != self.features:
+            self._revised(name=name, features=list(features))
+
+    @event("Revised", topic="tally:Product.Revised")
+    def _revised(self, name: str, features: list[str]) -> None:
+        self.name = name
+        self.features = features
+
+    def archive(self) -> None:
+        if self.active:
+            self._archived()
+
+    @event("Archived", topic="tally:Product.Archived")
+    def _archived(self) -> None:
+        self.active = False
+
+
+def check_tiers(tiers: list[Tier]) -> list[Tier]:
+    if not tiers:
+        raise ValidationFailed("a tiered price needs at least one tier")
+    last = 0
+    for i, tier in enumerate(tiers):
+        up_to = tier.get("up_to")
+        check_amount(tier.get("unit_amount", 0), allow_zero=True)
+        check_amount(tier.get("flat_amount", 0), allow_zero=True)
+        if up_to is None and i != len(tiers) - 1:
+            raise ValidationFailed("only the last tier may be open-ended")
+        if up_to is not None and (not isinstance(up_to, int) or up_to <= last):
+            raise ValidationFailed("tier bounds must be increasing whole numbers")
+        last = up_to or last
+    if tiers[-1].get("up_to") is not None:
+        raise ValidationFailed("the last tier must be open-ended (up_to: null)")
+    return [
+        {
+            "up_to": t.get("up_to"),
+            "unit_amount": t.get("unit_amount", 0),
+            "flat_amount": t.get("flat_amount", 0),
+        }
+        for t in tiers
+    ]
+
+
+def tiered_amount(scheme: str, tiers: list[Tier], quantity: int) -> int:
+    if scheme == "volume":
+        for tier in tiers:
+            if tier["up_to"] is None or quantity <= tier["up_to"]:
+                return int(tier["unit_amount"] * quantity + tier["flat_amount"])
+    total, floor = 0, 0
+    for tier in tiers:
+        if quantity <= floor:
+            break
+        ceiling = quantity if tier["up_to"] is None else min(quantity, tier["up_to"])
+        total += tier["unit_amount"] * (ceiling - floor) + tier["flat_amount"]
+        floor = ceiling
+    return total
+
+
+class Price(TallyAggregate):
+    TOPIC = "tally:Price"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:Price.Created"
+
+    @event("Defined", topic="tally:Price.Defined")
+    def __init__(
+        self,
+        project_id: UUID,
+        product_id: UUID,
+        currency: str,
+        scheme: str,
+        unit_amount: int,
+        tiers: list[Tier],
+        meter: str,
+        interval: str | None,
+        interval_count: int,
+        trial_days: int,
+    ) -> None:
+        self.project_id = project_id
+        self.product_id = product_id
+        self.currency = currency
+        self.scheme = scheme
+        self.unit_amount = unit_amount
+        self.tiers = tiers
+        self.meter = meter
+        self.interval = interval
+        self.interval_count = interval_count
+        self.trial_days = trial_days
+        self.active = True
+
+    @classmethod
+    def define(
+        cls,
+        *,
+        project_id: UUID,
+        product_id: UUID,
+        currency: str,
+        scheme: str,
+        unit_amount: int = 0,
+        tiers: list[Tier] | None = None,
+        meter: str = "",
+        interval: str | None = None,
+        interval_count: int = 1,
+        trial_days: int = 0,
+    ) -> Price:
+        check_currency(currency)
+        if scheme not in SCHEMES:
+            raise ValidationFailed(f"scheme must be one of {', '.join(SCHEMES)}")
+        check_amount(unit_amount, allow_zero=True)
+        checked_tiers = check_tiers(tiers or []) if scheme in ("graduated", "volume") else []
+        if scheme == "metered" and not meter:
+            raise ValidationFailed("a metered price names its meter")
+        if interval is not None and interval not in INTERVALS:
+            raise ValidationFailed(f"interval must be one of {', '.join(INTERVALS)} or null")
+        if not 1 <= interval_count <= MAX_INTERVAL_COUNT:
+            raise ValidationFailed(f"interval_count must be 1 to {MAX_INTERVAL_COUNT}")
+        if interval is None and (trial_days or scheme == "metered"):
+            raise ValidationFailed("a one-time price has no trial and is not metered")
+        if not 0 <= trial_days <= 730:
+            raise ValidationFailed("trial_days must be 0 to 730")
+        return cls(
+            project_id=project_id,
+            product_id=product_id,
+            currency=currency,
+            scheme=scheme,
+            unit_amount=unit_amount,
+            tiers=checked_tiers,
+            meter=meter,
+            interval=interval,
+            interval_count=interval_count,
+            trial_days=trial_days,
+        )
+
+    @property
+    def recurring(self) -> bool:
+        return self.interval is not None
+
+    def amount_for(self, quantity: int) -> int:
+        """What one period (or the one-time purchase) of ``quantity`` costs, before tax."""
+        if quantity <= 0:
+            raise ValidationFailed("quantity must be greater than zero")
+        if self.scheme == "flat":
+            amount = self.unit_amount
+        elif self.scheme in ("per_unit", "metered"):
+            amount = self.unit_amount * quantity
+        else:
+            amount = tiered_amount(self.scheme, self.tiers, quantity)
+        if amount > MAX_AMOUNT_MINOR:
+            raise ValidationFailed("the amount for this quantity is too large")
+        return amount
+
+    def archive(self) -> None:
+        if self.active:
+            self._archived()
+
+    @event("Archived", topic="tally:Price.Archived")
+    def _archived(self) -> None:
+        self.active = False

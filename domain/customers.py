@@ -1,0 +1,102 @@
+"""The Customer aggregate: a team's own user, known to Tally by its external id."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import ValidationFailed
+from domain.money import check_currency
+
+NAMESPACE = UUID("3e9b7a51-2c4d-4e8f-9a1b-7c6d5e4f3a2b")
+
+
+def _check_email(email: str) -> str:
+    # Deliverability is the notification service's business; here only the shape counts.
+    if email and ("@" not in email or len(email) > 254 or " " in email):
+        raise ValidationFailed(f"'{email}' is not an email address")
+    return email
+
+
+class Customer(TallyAggregate):
+    TOPIC = "tally:Customer"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:Customer.Created"
+
+    @staticmethod
+    def create_id(project_id: UUID, external_id: str) -> UUID:
+        # One customer per external id and project: registering twice finds the first.
+        return uuid5(NAMESPACE, f"customer:{project_id}:{external_id}")
+
+    @event("Registered", topic="tally:Customer.Registered")
+    def __init__(
+        self,
+        project_id: UUID,
+        external_id: str,
+        email: str,
+        name: str,
+        currency: str,
+        metadata: dict[str, str],
+    ) -> None:
+        self.project_id = project_id
+        self.external_id = external_id
+        self.email = email
+        self.name = name
+        self.currency = currency
+        self.metadata = metadata
+        self.provider_refs: dict[str, str] = {}
+
+    @classmethod
+    def register(
+        cls,
+        project_id: UUID,
+        external_id: str,
+        email: str,
+        name: str,
+        currency: str,
+        metadata: dict[str, str] | None = None,
+    ) -> Customer:
+        if not external_id or len(external_id) > 200:
+            raise ValidationFailed("external_id must be 1 to 200 characters")
+        check_currency(currency)
+        return cls(
+            project_id=project_id,
+            external_id=external_id,
+            email=_check_email(email),
+            name=name,
+            currency=currency,
+            metadata=dict(metadata or {}),
+        )
+
+    def update(
+        self,
+        email: str | None = None,
+        name: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        changes: dict[str, Any] = {}
+        if email is not None and email != self.email:
+            changes["email"] = _check_email(email)
+        if name is not None and name != self.name:
+            changes["name"] = name
+        if metadata is not None and metadata != self.metadata:
+            changes["metadata"] = dict(metadata)
+        if changes:
+            self._updated(changes=changes)
+
+    @event("Updated", topic="tally:Customer.Updated")
+    def _updated(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+
+    def link_provider(self, provider: str, reference: str) -> None:
+        if self.provider_refs.get(provider) != reference:
+            self._provider_linked(provider=provider, reference=reference)
+
+    @event("ProviderLinked", topic="tally:Customer.ProviderLinked")
+    def _provider_linked(self, provider: str, reference: str) -> None:
+        self.provider_refs[provider] = reference

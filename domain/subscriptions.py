@@ -1,0 +1,283 @@
+"""The Subscription aggregate: items on a recurring schedule, moved through a transition table.
+
+States and triggers (one module-level ``transitions`` table; see docs for the diagram):
+
+    incomplete --start_trial--> trialing      incomplete --activate--> active
+    incomplete --expire--> incomplete_expired
+    trialing --activate--> active   trialing --mark_past_due--> past_due
+    trialing --cancel--> canceled
+    active --mark_past_due--> past_due   active --pause--> paused   active --cancel--> canceled
+    past_due --activate--> active   past_due --mark_unpaid--> unpaid   past_due --cancel--> canceled
+    paused --resume--> active
+
+Items carry the per-period amount their price gives for their quantity, so renewals and
+proration need no price look-ups. Periods come from ``domain.periods.Schedule``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import InvalidTransition, ValidationFailed
+from domain.periods import Schedule
+from domain.proration import prorate_change
+from domain.state_machine import destination, transition_table
+
+INCOMPLETE, TRIALING, ACTIVE, PAST_DUE = "incomplete", "trialing", "active", "past_due"
+PAUSED, CANCELED, UNPAID, EXPIRED = "paused", "canceled", "unpaid", "incomplete_expired"
+
+MACHINE = transition_table(
+    states=[INCOMPLETE, TRIALING, ACTIVE, PAST_DUE, PAUSED, CANCELED, UNPAID, EXPIRED],
+    transitions=[
+        ("start_trial", INCOMPLETE, TRIALING),
+        ("activate", [INCOMPLETE, TRIALING, PAST_DUE], ACTIVE),
+        ("expire", INCOMPLETE, EXPIRED),
+        ("mark_past_due", [TRIALING, ACTIVE], PAST_DUE),
+        ("cancel", [TRIALING, ACTIVE, PAST_DUE], CANCELED),
+        ("pause", ACTIVE, PAUSED),
+        ("resume", PAUSED, ACTIVE),
+        ("mark_unpaid", PAST_DUE, UNPAID),
+    ],
+    initial=INCOMPLETE,
+)
+
+Item = dict[str, Any]  # {"price_id": str, "quantity": int, "amount": int}
+PRORATION_MODES = ("prorate", "none", "period_end")
+
+
+def check_items(items: list[Item]) -> list[Item]:
+    if not items:
+        raise ValidationFailed("a subscription needs at least one item")
+    seen: set[str] = set()
+    for item in items:
+        if item["quantity"] <= 0:
+            raise ValidationFailed("quantity must be greater than zero")
+        if item["price_id"] in seen:
+            raise ValidationFailed("each price appears once; change its quantity instead")
+        seen.add(item["price_id"])
+    return [
+        {"price_id": str(i["price_id"]), "quantity": i["quantity"], "amount": i["amount"]}
+        for i in items
+    ]
+
+
+class Subscription(TallyAggregate):
+    TOPIC = "tally:Subscription"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:Subscription.Created"
+
+    @event("Started", topic="tally:Subscription.Started")
+    def __init__(
+        self,
+        project_id: UUID,
+        customer_id: UUID,
+        currency: str,
+        items: list[Item],
+        anchor: datetime,
+        interval: str,
+        interval_count: int,
+        status: str,
+        trial_end: datetime | None,
+    ) -> None:
+        self.project_id = project_id
+        self.customer_id = customer_id
+        self.currency = currency
+        self.items = items
+        self.anchor = anchor
+        self.interval = interval
+        self.interval_count = interval_count
+        self.status = status
+        self.trial_end = trial_end
+        self.period_index = 0
+        self.cancel_at_period_end = False
+        self.canceled_at: datetime | None = None
+        self.pending_items: list[Item] | None = None
+        self.proration_lines: list[dict[str, Any]] = []
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        project_id: UUID,
+        customer_id: UUID,
+        currency: str,
+        items: list[Item],
+        interval: str,
+        interval_count: int,
+        now: datetime,
+        trial_days: int = 0,
+    ) -> Subscription:
+        checked = check_items(items)
+        Schedule(now, interval, interval_count)  # validates the schedule
+        trigger = "start_trial" if trial_days > 0 else "activate"
+        status = destination(MACHINE, INCOMPLETE, trigger, what="subscription")
+        trial_end = now + timedelta(days=trial_days) if trial_days > 0 else None
+        return cls(
+            project_id=project_id,
+            customer_id=customer_id,
+            currency=currency,
+            items=checked,
+            anchor=trial_end or now,
+            interval=interval,
+            interval_count=interval_count,
+            status=status,
+            trial_end=trial_end,
+        )
+
+    # -- derived -----------------------------------------------------------------------
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.anchor, self.interval, self.interval_count)
+
+    @property
+    def current_period(self) -> tuple[datetime, datetime]:
+        return self.schedule.period(self.period_index)
+
+    @property
+    def period_amount(self) -> int:
+        return sum(int(item["amount"]) for item in self.items)
+
+    def _to(self, trigger: str) -> str:
+        return destination(MACHINE, self.status, trigger, what="subscription")
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def renew(self, now: datetime) -> bool:
+        """Start the next period if the current one has ended. Returns False (nothing
+        recorded) when it is not yet due, so a scheduler may call it any number of times."""
+        if self.status not in (ACTIVE, PAST_DUE) or now < self.current_period[1]:
+            return False
+        if self.cancel_at_period_end:
+            self._canceled(status=self._to("cancel"), at=self.current_period[1])
+            return True
+        items = self.pending_items if self.pending_items is not None else self.items
+        self._renewed(period_index=self.period_index + 1, items=items)
+        return True
+
+    @event("Renewed", topic="tally:Subscription.Renewed")
+    def _renewed(self, period_index: int, items: list[Item]) -> None:
+        self.period_index = period_index
+        self.items = items
+        self.pending_items = None
+        self.proration_lines = []
+
+    def end_trial(self, now: datetime) -> bool:
+        if self.status != TRIALING or self.trial_end is None or now < self.trial_end:
+            return False
+        self._trial_ended(status=self._to("activate"))
+        return True
+
+    @event("TrialEnded", topic="tally:Subscription.TrialEnded")
+    def _trial_ended(self, status: str) -> None:
+        self.status = status
+
+    def extend_trial(self, new_end: datetime) -> None:
+        if self.status != TRIALING or self.trial_end is None:
+            raise InvalidTransition(
+                f"cannot extend the trial of a subscription that is {self.status}",
+                state=self.status,
+                trigger="extend_trial",
+            )
+        if new_end <= self.trial_end:
+            raise ValidationFailed("a trial can only be extended to a later end")
+        self._trial_extended(trial_end=new_end)
+
+    @event("TrialExtended", topic="tally:Subscription.TrialExtended")
+    def _trial_extended(self, trial_end: datetime) -> None:
+        self.trial_end = trial_end
+        self.anchor = trial_end
+
+    def cancel(self, now: datetime, *, at_period_end: bool = False) -> None:
+        status = self._to("cancel")
+        if at_period_end and self.status != TRIALING:
+            if self.cancel_at_period_end:
+                raise ValidationFailed("this subscription already cancels at its period end")
+            self._cancel_scheduled()
+        else:
+            self._canceled(status=status, at=now)
+
+    @event("CancelScheduled", topic="tally:Subscription.CancelScheduled")
+    def _cancel_scheduled(self) -> None:
+        self.cancel_at_period_end = True
+
+    def undo_cancel(self) -> None:
+        if not self.cancel_at_period_end or self.status == CANCELED:
+            raise InvalidTransition(
+                f"nothing to undo: the subscription is {self.status} and not set to cancel",
+                state=self.status,
+                trigger="undo_cancel",
+            )
+        self._cancel_undone()
+
+    @event("CancelUndone", topic="tally:Subscription.CancelUndone")
+    def _cancel_undone(self) -> None:
+        self.cancel_at_period_end = False
+
+    @event("Canceled", topic="tally:Subscription.Canceled")
+    def _canceled(self, status: str, at: datetime) -> None:
+        self.status = status
+        self.canceled_at = at
+
+    def pause(self) -> None:
+        self._status_changed(status=self._to("pause"), trigger="pause")
+
+    def resume(self) -> None:
+        self._status_changed(status=self._to("resume"), trigger="resume")
+
+    def mark_past_due(self) -> None:
+        self._status_changed(status=self._to("mark_past_due"), trigger="mark_past_due")
+
+    def mark_unpaid(self) -> None:
+        self._status_changed(status=self._to("mark_unpaid"), trigger="mark_unpaid")
+
+    def reactivate(self) -> None:
+        self._status_changed(status=self._to("activate"), trigger="activate")
+
+    @event("StatusChanged", topic="tally:Subscription.StatusChanged")
+    def _status_changed(self, status: str, trigger: str) -> None:
+        self.status = status
+
+    # -- changes -----------------------------------------------------------------------
+
+    def change_items(self, items: list[Item], now: datetime, proration: str = "prorate") -> None:
+        """Replace the items. ``prorate`` credits the unused time of the old items and
+        charges the rest of the period for the new ones now; ``none`` swaps them with no
+        lines; ``period_end`` keeps the old items until the next renewal."""
+        if proration not in PRORATION_MODES:
+            raise ValidationFailed(f"proration must be one of {', '.join(PRORATION_MODES)}")
+        if self.status in (CANCELED, UNPAID, EXPIRED):
+            raise InvalidTransition(
+                f"cannot change a subscription that is {self.status}",
+                state=self.status,
+                trigger="change_items",
+            )
+        checked = check_items(items)
+        if proration == "period_end":
+            self._change_scheduled(items=checked)
+            return
+        lines: list[dict[str, Any]] = []
+        if proration == "prorate" and self.status != TRIALING:
+            start, end = self.current_period
+            lines = [
+                {"description": line.description, "amount": line.amount, "at": now.isoformat()}
+                for line in prorate_change(
+                    self.period_amount, sum(i["amount"] for i in checked), start, end, now
+                )
+            ]
+        self._items_changed(items=checked, proration_lines=lines)
+
+    @event("ChangeScheduled", topic="tally:Subscription.ChangeScheduled")
+    def _change_scheduled(self, items: list[Item]) -> None:
+        self.pending_items = items
+
+    @event("ItemsChanged", topic="tally:Subscription.ItemsChanged")
+    def _items_changed(self, items: list[Item], proration_lines: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.proration_lines = [*self.proration_lines, *proration_lines]
