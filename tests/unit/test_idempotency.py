@@ -1,0 +1,52 @@
+"""Idempotency records and request hashes. No I/O."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.errors import IdempotencyKeyReused
+from domain.idempotency import IdempotencyRecord, request_hash
+
+PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
+
+
+def test_request_hash_ignores_key_order() -> None:
+    one = request_hash("Deposit", {"amount": 5, "currency": "EUR"})
+    assert one == request_hash("Deposit", {"currency": "EUR", "amount": 5})
+    assert len(one) == 64
+
+
+def test_request_hash_differs_by_body_and_by_command() -> None:
+    body = {"amount": 5, "currency": "EUR"}
+    assert request_hash("Deposit", body) != request_hash("Deposit", {**body, "amount": 6})
+    assert request_hash("Deposit", body) != request_hash("Withdraw", body)
+    # An int and its string are different requests, not one coerced into the other.
+    assert request_hash("Deposit", {"amount": 5}) != request_hash("Deposit", {"amount": "5"})
+
+
+def test_record_id_is_deterministic_per_project_and_key() -> None:
+    assert IdempotencyRecord.create_id(PROJECT, "k") == IdempotencyRecord.create_id(PROJECT, "k")
+    assert IdempotencyRecord.create_id(PROJECT, "k") != IdempotencyRecord.create_id(PROJECT, "j")
+    assert IdempotencyRecord.create_id(PROJECT, "k") != IdempotencyRecord.create_id(uuid4(), "k")
+
+
+def _record(digest: str) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        project_id=PROJECT, key="k", request_hash=digest, status_code=201, response={"a": 1}
+    )
+
+
+def test_record_keeps_the_first_answer() -> None:
+    record = _record("h1")
+    assert (record.key, record.status_code, record.response) == ("k", 201, {"a": 1})
+    record.check_same_request("h1")
+
+
+def test_same_key_with_another_request_is_refused() -> None:
+    record = _record("h1")
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        record.check_same_request("h2")
+    assert refused.value.code == "idempotency_key_reused"
+    assert refused.value.context == {"key": "k"}
