@@ -1,0 +1,212 @@
+"""The FastAPI application: routers, error handlers, body limit, background work.
+
+``create_app(tally)`` serves an already built Tally (tests do this). ``app_from_env()`` is
+the import-string factory ``tally serve`` hands to uvicorn: each worker process builds its
+own Tally from the ``TALLY_*`` environment in the app's lifespan and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.bootstrap import Tally, build
+from api.routes import accounts, health, holds, journal, transactions, transfers
+from api.settings import Settings
+from api.sweeper import Sweeper
+
+log = logging.getLogger("tally.api")
+
+DESCRIPTION = """\
+Tally is an event-sourced billing ledger. Every write is a command recorded as events on
+one ordered log; every read is a query over projections of that log.
+
+* **Money** is an integer count of minor units (`1250` EUR is 12.50 EUR) plus an ISO 4217
+  currency. Floats and strings are refused.
+* **Authentication**: `Authorization: Bearer tly_<key_id>_<secret>`. A key sees only its
+  project; another project's ids answer 404.
+* **Idempotency**: every POST accepts `Idempotency-Key`. Same key, same body: the first
+  response again with `Idempotency-Replayed: true`. Same key, other body: 409.
+* **Read your writes**: every write answers a `Tally-Position` header; pass it as
+  `?wait_for_position=` to a query. If the read models do not reach it in time the
+  query answers 503 `read_model_behind` with `Retry-After`.
+* **Errors** are RFC 9457 problem documents (`application/problem+json`) with a stable
+  `code`. 422: the request's own content is refused (invalid amount, unknown currency,
+  currency mismatch, insufficient funds, capture above the hold, reversal above what is
+  left). 409: the resource's state or another request is in the way (frozen, closed, not
+  empty, hold expired or not active, illegal transition, already exists, idempotency key
+  reused, concurrent update).
+* **Lists** return `{"data": [...], "has_more": bool}`; page with `limit` (1-100,
+  default 20) and `starting_after` (the last id you have).
+"""
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, with or without Content-Length.
+
+    The body is read here, up to the limit, and handed on to the app from memory, so a
+    chunked upload cannot slip past a check that only trusts the declared length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = errors.problem(
+            "payload_too_large",
+            f"the request body is larger than {self.max_bytes} bytes",
+            instance=scope.get("path"),
+            max_bytes=self.max_bytes,
+        )
+        await response(scope, receive, send)
+
+
+class Background:
+    """The projection worker and the hold sweeper, when the settings ask for them."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.worker: Any = None
+        self.sweeper: Sweeper | None = None
+
+    def start(self) -> None:
+        settings = self.tally.settings
+        if settings.run_projections:
+            from projections.runner import ProjectionWorker
+
+            self.worker = ProjectionWorker(
+                self.tally.store, self.tally.views, self.tally.schema, settings.projection_batch
+            )
+            self.worker.start()
+        if settings.run_sweeper:
+            self.sweeper = Sweeper(self.tally)
+            self.sweeper.start()
+
+    def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.worker is not None:
+            self.worker.stop()
+
+
+def create_app(tally: Tally | None = None, settings: Settings | None = None) -> FastAPI:
+    """The API for ``tally``; without one, the lifespan builds (and closes) its own."""
+    settings = tally.settings if tally is not None else (settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = getattr(app.state, "tally", None) is None
+        if owned:
+            app.state.tally = build(settings)
+        background = Background(app.state.tally)
+        app.state.background = background
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
+            if owned:
+                app.state.tally.close()
+                app.state.tally = None
+
+    app = FastAPI(
+        title="Tally",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "accounts", "description": "Customer wallets and their movements"},
+            {"name": "holds", "description": "Reserve, capture, void"},
+            {"name": "transfers", "description": "Between two accounts"},
+            {"name": "transactions", "description": "Confirm, fail, reverse"},
+            {"name": "journal", "description": "Double-entry journal and system accounts"},
+            {"name": "health", "description": "Liveness and readiness, no authentication"},
+        ],
+    )
+    app.state.tally = tally
+    app.state.background = None
+    errors.install(app)
+    for module in (accounts, holds, transfers, transactions, journal, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_openapi(app)
+    return app
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Errors are documented as ``application/problem+json`` only (FastAPI also lists
+    ``application/json`` for every response model), and FastAPI's own validation-error
+    schemas, which this API never answers, are dropped."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            for operation in (op for path in spec["paths"].values() for op in path.values()):
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and errors.PROBLEM_JSON in content:
+                        content.pop("application/json", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                spec.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the environment, one per worker."""
+    settings = Settings()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+    return create_app(settings=settings)

@@ -1,0 +1,299 @@
+"""The ``tally`` command line: serve the API, manage projects and keys, run projections,
+replay the log.
+
+Exit codes: 0 done, 1 refused (a domain error, or replay found differences), 2 cannot
+start (settings invalid or database unreachable). Failures to start print ONE line that
+names what is wrong (host and database, never a password) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from adapters.database import DatabaseUnreachable, check, parse, start_embedded
+from api.bootstrap import NO_PROJECT, Tally, build
+from api.settings import Settings
+from commands import messages as m
+from commands.bus import Context, Outcome
+from domain.errors import DomainError
+
+ACTOR = "cli"
+EXIT_OK, EXIT_REFUSED, EXIT_CANNOT_START = 0, 1, 2
+
+
+class CannotStart(Exception):
+    """Settings or database problems: reported in one line, exit code 2."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings()
+        if overrides := {k: v for k, v in overrides.items() if v is not None}:
+            settings = Settings(**{**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TALLY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CannotStart(f"invalid settings: {problems}") from None
+    return settings
+
+
+@contextmanager
+def opened(settings: Settings | None = None) -> Iterator[Tally]:
+    tally = build(settings or load_settings())
+    try:
+        yield tally
+    finally:
+        tally.close()
+
+
+def run(tally: Tally, command: m.Command, project_id: UUID = NO_PROJECT) -> Outcome:
+    return tally.execute(command, Context(project_id, ACTOR))
+
+
+def sync_read_models(tally: Tally, position: int | None = None) -> None:
+    """Bring the read models up to the log's head, so that what was just written (a new
+    key, above all) is visible to queries and to authentication at once."""
+    from projections.runner import ProjectionWorker, wait_for_position
+
+    worker = ProjectionWorker(
+        tally.store, tally.views, tally.schema, tally.settings.projection_batch
+    )
+    worker.catch_up()
+    if position is not None and not wait_for_position(tally.views, tally.schema, position, 10):
+        raise CannotStart(f"the read models did not reach position {position}")
+
+
+def emit(args: argparse.Namespace, data: Any, lines: Sequence[str]) -> None:
+    if args.json:
+        print(json.dumps(data, default=str, indent=2))
+    else:
+        for line in lines:
+            print(line)
+
+
+# -- projects and keys ---------------------------------------------------------------------
+
+
+def cmd_projects_create(args: argparse.Namespace) -> int:
+    with opened() as tally:
+        project = run(tally, m.CreateProject(name=args.name, mode=args.mode))
+        project_id = UUID(project.body["project"]["id"])
+        key = run(tally, m.IssueApiKey(project_id=project_id, label=args.label), project_id)
+        sync_read_models(tally, key.position)
+    data = {**project.body["project"], "key_id": key.body["key_id"], "api_key": key.body["secret"]}
+    emit(
+        args,
+        data,
+        [
+            f"project_id  {data['id']}",
+            f"name        {data['name']}",
+            f"mode        {data['mode']}",
+            f"key_id      {data['key_id']}",
+            f"api_key     {data['api_key']}",
+            "Store the API key now: Tally keeps only its hash and cannot show it again.",
+        ],
+    )
+    return EXIT_OK
+
+
+def cmd_projects_list(args: argparse.Namespace) -> int:
+    from projections.api_keys import list_projects
+
+    with opened() as tally:
+        sync_read_models(tally)
+        rows = list_projects(tally.views, tally.schema)
+    emit(args, rows, [f"{r['id']}  {r['mode']:<4}  {r['name']}" for r in rows])
+    return EXIT_OK
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from projections.api_keys import list_keys
+
+    with opened() as tally:
+        sync_read_models(tally)
+        rows = list_keys(tally.views, tally.schema, args.project)
+    lines = [
+        f"{r['key_id']}  {r['prefix']}...  {'revoked' if r['revoked'] else 'active ':<7}  "
+        f"{r['label']}"
+        for r in rows
+    ]
+    emit(args, rows, lines)
+    return EXIT_OK
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    with opened() as tally:
+        key = run(tally, m.IssueApiKey(project_id=args.project, label=args.label), args.project)
+        sync_read_models(tally, key.position)
+    data = {"project_id": str(args.project), "key_id": key.body["key_id"]}
+    data["api_key"] = key.body["secret"]
+    emit(
+        args,
+        data,
+        [
+            f"key_id   {data['key_id']}",
+            f"api_key  {data['api_key']}",
+            "Store the API key now: Tally keeps only its hash and cannot show it again.",
+        ],
+    )
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    with opened() as tally:
+        out = run(tally, m.RevokeApiKey(project_id=args.project, key_id=args.key_id), args.project)
+        sync_read_models(tally, out.position)
+    emit(args, out.body, [f"revoked {args.key_id}"])
+    return EXIT_OK
+
+
+# -- long-running commands -----------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings(host=args.host, port=args.port, workers=args.workers)
+    # The embedded Postgres is started once, here; workers find it through the URL.
+    url = settings.database_url or start_embedded(settings.data_dir)
+    os.environ["TALLY_DATABASE_URL"] = url
+    check(parse(url))
+    # Create the tables once before the workers start, so they never race to create them.
+    build(settings.model_copy(update={"database_url": url})).close()
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        # No proxy headers and no header logging: the access log shows method, path and
+        # status only, never the Authorization header.
+        proxy_headers=False,
+    )
+    return EXIT_OK
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+def cmd_projections_run(args: argparse.Namespace) -> int:
+    from projections.runner import ProjectionWorker
+
+    with opened() as tally:
+        worker = ProjectionWorker(
+            tally.store, tally.views, tally.schema, tally.settings.projection_batch
+        )
+        worker.start()
+        print(f"projections running in schema {tally.schema}; stop with Ctrl-C", flush=True)
+        try:
+            wait_for_signal()
+        finally:
+            worker.stop()
+        print(f"stopped at position {worker.position()}")
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from projections.replay import replay
+
+    with opened() as tally:
+        report = replay(tally.store, tally.views, tally.schema, progress=not args.quiet)
+    print(report.summary())
+    return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+# -- parser and entry point ----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tally", description="Tally billing ledger")
+    # Every leaf command takes --json, after its own name like any other option.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API", parents=[common])
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    projects = sub.add_parser("projects", help="projects (tenants)").add_subparsers(
+        dest="action", required=True
+    )
+    create = projects.add_parser(
+        "create", help="create a project and its first API key", parents=[common]
+    )
+    create.add_argument("name")
+    create.add_argument("--mode", choices=["live", "test"], default="live")
+    create.add_argument("--label", default="default", help="label of the first key")
+    create.set_defaults(func=cmd_projects_create)
+    listing = projects.add_parser("list", help="list projects", parents=[common])
+    listing.set_defaults(func=cmd_projects_list)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    for name, func, helptext in (
+        ("list", cmd_keys_list, "list a project's keys (never their secrets)"),
+        ("create", cmd_keys_create, "issue a new key; its secret is shown once"),
+        ("revoke", cmd_keys_revoke, "revoke a key at once"),
+    ):
+        action = keys.add_parser(name, help=helptext, parents=[common])
+        action.add_argument("--project", type=UUID, required=True)
+        if name == "create":
+            action.add_argument("--label", default="")
+        if name == "revoke":
+            action.add_argument("key_id")
+        action.set_defaults(func=func)
+
+    projections = sub.add_parser("projections", help="read models").add_subparsers(
+        dest="action", required=True
+    )
+    runner = projections.add_parser(
+        "run", help="run the projection worker until stopped", parents=[common]
+    )
+    runner.set_defaults(func=cmd_projections_run)
+
+    replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (CannotStart, DatabaseUnreachable) as exc:
+        print(f"tally: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    except DomainError as exc:
+        print(f"tally: {exc.code}: {exc.detail}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Every error the API answers, as an RFC 9457 problem document, mapped in ONE table.
+
+Routes never catch errors. Domain errors, request validation errors, unknown routes and
+the API's own refusals (oversized body, read model behind) all end up in the handlers
+registered here, which look the machine ``code`` up in ``STATUS_BY_CODE``.
+
+Status choices (documented in the OpenAPI description too):
+
+* 422 when the request is well formed but asks for something the rules refuse because of
+  its own content: invalid amount, unknown currency, currency mismatch, and asking for
+  more money than there is (``insufficient_funds``, ``capture_exceeds_hold``,
+  ``reversal_exceeds_amount``). Retrying the same request cannot succeed until something
+  else changes, and the body names the amounts involved.
+* 409 when the request is fine but the resource's *state* forbids it (frozen, closed,
+  not empty, hold no longer active or expired, illegal transaction transition), or when
+  it collides with another request (already exists, idempotency key reused, concurrent
+  update).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.database import DatabaseUnreachable
+from domain.errors import DomainError
+
+log = logging.getLogger("tally.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(DomainError):
+    """A refusal that belongs to the HTTP layer rather than to the domain."""
+
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, **context: Any
+    ) -> None:
+        super().__init__(detail, **context)
+        self.headers = headers or {}
+
+
+class MalformedJson(ApiError):
+    code = "malformed_json"
+
+
+class PayloadTooLarge(ApiError):
+    code = "payload_too_large"
+
+
+class ReadModelBehind(ApiError):
+    code = "read_model_behind"
+
+
+class ServiceUnavailable(ApiError):
+    code = "service_unavailable"
+
+
+# The one table from machine code to HTTP status. A code missing here is a bug: the test
+# suite checks that every DomainError subclass has an entry.
+STATUS_BY_CODE: dict[str, int] = {
+    "validation_error": 422,
+    "invalid_amount": 422,
+    "unknown_currency": 422,
+    "currency_mismatch": 422,
+    "insufficient_funds": 422,
+    "capture_exceeds_hold": 422,
+    "reversal_exceeds_amount": 422,
+    "not_found": 404,
+    "already_exists": 409,
+    "account_frozen": 409,
+    "account_closed": 409,
+    "account_not_empty": 409,
+    "hold_expired": 409,
+    "hold_not_active": 409,
+    "invalid_transition": 409,
+    "idempotency_key_reused": 409,
+    "concurrent_update": 409,
+    "unauthenticated": 401,
+    "malformed_json": 400,
+    "bad_request": 400,
+    "payload_too_large": 413,
+    "method_not_allowed": 405,
+    "read_model_behind": 503,
+    "service_unavailable": 503,
+    "internal_error": 500,
+    "domain_error": 422,
+}
+
+TITLES: dict[str, str] = {
+    "validation_error": "The request is not valid",
+    "invalid_amount": "The amount is not valid",
+    "unknown_currency": "Unknown currency",
+    "currency_mismatch": "Currency does not match",
+    "insufficient_funds": "Insufficient funds",
+    "capture_exceeds_hold": "Capture exceeds the hold",
+    "reversal_exceeds_amount": "Reversal exceeds what is left",
+    "not_found": "Not found",
+    "already_exists": "Already exists",
+    "account_frozen": "Account is frozen",
+    "account_closed": "Account is closed",
+    "account_not_empty": "Account is not empty",
+    "hold_expired": "Hold has expired",
+    "hold_not_active": "Hold is not active",
+    "invalid_transition": "Transition not allowed",
+    "idempotency_key_reused": "Idempotency key reused",
+    "concurrent_update": "Concurrent update",
+    "unauthenticated": "Authentication required",
+    "malformed_json": "Malformed JSON",
+    "bad_request": "Bad request",
+    "payload_too_large": "Payload too large",
+    "method_not_allowed": "Method not allowed",
+    "read_model_behind": "Read model is behind",
+    "service_unavailable": "Service unavailable",
+    "internal_error": "Internal error",
+    "domain_error": "Request refused",
+}
+
+# Members RFC 9457 defines (plus ours); a domain error's context must not overwrite them.
+_RESERVED = {"type", "title", "status", "detail", "instance", "code", "errors"}
+
+
+def problem_type(code: str) -> str:
+    # A URN: stable and unique without pretending to be a page that can be fetched.
+    return f"urn:tally:problem:{code}"
+
+
+def problem(
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    status: int | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build a problem+json response for ``code``; the status comes from the table."""
+    status = status or STATUS_BY_CODE.get(code, 500)
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": TITLES.get(code, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    for key, value in extra.items():
+        if key not in _RESERVED or key == "errors":
+            body[key] = value
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = dict(getattr(exc, "headers", {}) or {})
+    if exc.code == "unauthenticated":
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="tally"')
+    if exc.code not in STATUS_BY_CODE:
+        log.warning("no HTTP status for domain error code %r; answering 422", exc.code)
+    context = {k: _jsonable(v) for k, v in exc.context.items() if k not in _RESERVED}
+    return problem(
+        exc.code,
+        exc.detail,
+        instance=request.url.path,
+        headers=headers,
+        status=STATUS_BY_CODE.get(exc.code, 422),
+        **context,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if any(err.get("type") == "json_invalid" for err in raw):
+        reason = next(
+            (err.get("ctx", {}).get("error", "") for err in raw if err["type"] == "json_invalid"),
+            "",
+        )
+        return problem(
+            "malformed_json",
+            f"the request body is not valid JSON: {reason}".rstrip(": "),
+            instance=request.url.path,
+        )
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+            "location": str(err.get("loc", ("",))[0]),
+            "message": str(err.get("msg", "")),
+            "type": str(err.get("type", "")),
+        }
+        for err in raw
+    ]
+    fields = ", ".join(e["field"] or e["location"] for e in errors)
+    return problem(
+        "validation_error",
+        f"invalid fields: {fields}",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error"
+    )
+    detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route matches {request.method} {request.url.path}"
+    headers = dict(exc.headers or {})
+    return problem(code, detail, instance=request.url.path, headers=headers, status=exc.status_code)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # The message names host and database only (adapters/database.py makes sure).
+    log.error("database unreachable: %s", exc)
+    return problem(
+        "service_unavailable",
+        "the database is unreachable; try again shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem("internal_error", "an unexpected error occurred", instance=request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on ``app``; routes rely on this and never catch."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DatabaseUnreachable, _database_error)
+    app.add_exception_handler(Exception, _unexpected)

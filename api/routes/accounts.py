@@ -1,0 +1,171 @@
+"""Accounts (customer wallets): open, move money, freeze, close, and read them back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfterId,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+MOVE_REFUSALS = ("not_found", "currency_mismatch", "account_frozen", "account_closed")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=s.AccountResult,
+    summary="Open an account",
+    description="One account per (owner_ref, currency) in a project; a second open of "
+    "the same pair answers 409 already_exists.",
+    responses=write_responses(201, "already_exists", "unknown_currency"),
+)
+def open_account(
+    body: s.OpenAccountRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.OpenAccount(**body.model_dump())
+    return respond(execute(tally, caller, command, key), s.AccountResult)
+
+
+@router.get(
+    "",
+    response_model=s.Page[s.Account],
+    summary="List accounts",
+    responses=read_problems(),
+)
+def list_accounts(
+    tally: TallyDep,
+    caller: Reader,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+    owner_ref: Annotated[str | None, Query(max_length=200)] = None,
+) -> s.Page[s.Account]:
+    from projections.balances import list_accounts as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        limit=limit,
+        starting_after=starting_after,
+        owner_ref=owner_ref,
+    )
+    return s.Page[s.Account](data=[s.Account.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/{account_id}",
+    response_model=s.Account,
+    summary="Get an account",
+    responses=read_problems("not_found"),
+)
+def get_account(account_id: UUID, tally: TallyDep, caller: Reader) -> s.Account:
+    from projections.balances import get_account as query
+
+    row = query(tally.views, tally.schema, caller.project_id, account_id)
+    if row is None:
+        raise NotFound(f"account {account_id} not found", id=str(account_id))
+    return s.Account.model_validate(row)
+
+
+@router.post(
+    "/{account_id}/deposits",
+    status_code=201,
+    response_model=s.MovementResult,
+    summary="Deposit money",
+    description="Money comes in from the `source` clearing account. With `pending: true` "
+    "the transaction waits in `processing` for the outside payment: confirm it to credit "
+    "the account, or fail it.",
+    responses=write_responses(201, *MOVE_REFUSALS, "invalid_amount", "unknown_currency"),
+)
+def deposit(
+    account_id: UUID,
+    body: s.DepositRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.Deposit(account_id=account_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), s.MovementResult)
+
+
+@router.post(
+    "/{account_id}/withdrawals",
+    status_code=201,
+    response_model=s.MovementResult,
+    summary="Withdraw money",
+    responses=write_responses(201, *MOVE_REFUSALS, "insufficient_funds", "unknown_currency"),
+)
+def withdraw(
+    account_id: UUID,
+    body: s.WithdrawalRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.Withdraw(account_id=account_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), s.MovementResult)
+
+
+@router.post(
+    "/{account_id}/freeze",
+    response_model=s.AccountResult,
+    summary="Freeze an account",
+    description="A frozen account neither sends nor receives money until unfrozen; "
+    "confirmed pending deposits still land.",
+    responses=write_responses(200, "not_found", "account_frozen", "account_closed"),
+)
+def freeze(
+    account_id: UUID,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: s.FreezeRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    reason = body.reason if body is not None else ""
+    command = m.FreezeAccount(account_id=account_id, reason=reason)
+    return respond(execute(tally, caller, command, key), s.AccountResult)
+
+
+@router.post(
+    "/{account_id}/unfreeze",
+    response_model=s.AccountResult,
+    summary="Unfreeze an account",
+    responses=write_responses(200, "not_found", "account_frozen", body=False),
+)
+def unfreeze(
+    account_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.UnfreezeAccount(account_id=account_id)
+    return respond(execute(tally, caller, command, key), s.AccountResult)
+
+
+@router.post(
+    "/{account_id}/close",
+    response_model=s.AccountResult,
+    summary="Close an account",
+    description="Only an account with zero balance and no active holds can be closed.",
+    responses=write_responses(200, "not_found", "account_closed", "account_not_empty", body=False),
+)
+def close(
+    account_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.CloseAccount(account_id=account_id)
+    return respond(execute(tally, caller, command, key), s.AccountResult)

@@ -1,0 +1,144 @@
+"""What every router shares: idempotency keys, write responses, read waits, pagination,
+and the OpenAPI description of the errors a route can answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.auth import Caller, CallerDep, TallyDep
+from api.bootstrap import Tally
+from api.errors import PROBLEM_JSON, STATUS_BY_CODE, ReadModelBehind
+from api.schemas import Problem
+from commands.bus import Outcome
+from commands.messages import Command
+from domain.errors import NotFound
+
+POSITION_HEADER = "Tally-Position"
+REPLAYED_HEADER = "Idempotency-Replayed"
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Same key and same body: the first response again, with "
+        "`Idempotency-Replayed: true`. Same key, other body: 409 idempotency_key_reused.",
+    ),
+]
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
+StartingAfter = Annotated[
+    str | None,
+    Query(max_length=100, description="Id of the last item of the previous page"),
+]
+
+StartingAfterId = Annotated[
+    UUID | None, Query(description="Id of the last item of the previous page")
+]
+
+WRITE_HEADERS: dict[str, Any] = {
+    POSITION_HEADER: {
+        "description": "Event-log position of this write; pass it as `wait_for_position` "
+        "to a query to read your own write.",
+        "schema": {"type": "integer"},
+    },
+    REPLAYED_HEADER: {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+
+def execute(tally: Tally, caller: Caller, command: Command, key: str | None) -> Outcome:
+    return tally.execute(command, caller.context(key))
+
+
+def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
+    """The write's response, checked against its documented model, with its position."""
+    body = model.model_validate(outcome.body).model_dump(mode="json", by_alias=True)
+    headers: dict[str, str] = {}
+    if outcome.position is not None:
+        headers[POSITION_HEADER] = str(outcome.position)
+    if outcome.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return JSONResponse(body, status_code=outcome.status_code, headers=headers)
+
+
+def read_after(
+    tally: TallyDep,
+    caller: CallerDep,
+    wait_for_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description="Wait (bounded by the server's read_wait_max_ms) until the read "
+            "models hold this event-log position, e.g. a write's Tally-Position.",
+        ),
+    ] = None,
+) -> Caller:
+    """Dependency of every query: authenticates, then waits for the position if asked."""
+    if wait_for_position is not None:
+        from projections.runner import wait_for_position as wait
+
+        timeout_s = tally.settings.read_wait_max_ms / 1000
+        if not wait(tally.views, tally.schema, wait_for_position, timeout_s):
+            raise ReadModelBehind(
+                f"the read models have not reached position {wait_for_position} within "
+                f"{tally.settings.read_wait_max_ms} ms; retry shortly",
+                headers={"Retry-After": "1"},
+                position=wait_for_position,
+            )
+    return caller
+
+
+Reader = Annotated[Caller, Depends(read_after)]
+
+
+def require_account(tally: Tally, caller: Caller, account_id: UUID) -> None:
+    """404 unless the account exists in the caller's project (lists under an account
+    must not answer an empty page for another project's account)."""
+    from projections.balances import get_account
+
+    if get_account(tally.views, tally.schema, caller.project_id, account_id) is None:
+        raise NotFound(f"account {account_id} not found", id=str(account_id))
+
+
+def problems(*codes: str, body: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problem codes a route can answer, grouped by status.
+
+    Every route can answer 401 and 422 (a path, query or header parameter is invalid);
+    every route with a body also 400 (malformed JSON) and 413 (too large)."""
+    every = ["unauthenticated", "validation_error"]
+    if body:
+        every += ["malformed_json", "payload_too_large"]
+    by_status: dict[int, list[str]] = {}
+    for code in [*every, *codes]:
+        status = STATUS_BY_CODE[code]
+        if code not in by_status.setdefault(status, []):
+            by_status[status].append(code)
+    return {
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": "Problem codes: " + ", ".join(f"`{c}`" for c in sorted(found)),
+        }
+        for status, found in sorted(by_status.items())
+    }
+
+
+def read_problems(*codes: str) -> dict[int | str, dict[str, Any]]:
+    return problems("read_model_behind", *codes, body=False)
+
+
+def write_responses(status: int, *codes: str, body: bool = True) -> dict[int | str, Any]:
+    responses = problems("idempotency_key_reused", "concurrent_update", *codes, body=body)
+    responses[status] = {"headers": WRITE_HEADERS}
+    return responses

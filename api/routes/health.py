@@ -1,0 +1,69 @@
+"""Liveness and readiness probes. No authentication: they reveal no project data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api.bootstrap import Tally
+
+router = APIRouter(tags=["health"])
+
+# A read model this many events behind the log makes the process "not ready", so a load
+# balancer sends reads elsewhere; writes would still work, but reads would mostly wait.
+READY_MAX_LAG = 10_000
+
+
+@router.get("/healthz", response_model=s.Health, summary="The process is alive")
+def healthz() -> s.Health:
+    return s.Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=s.Readiness,
+    summary="The database answers and the read models are not far behind",
+    responses={503: {"model": s.Readiness, "description": "Not ready"}},
+)
+def readyz(request: Request) -> JSONResponse:
+    tally: Tally | None = request.app.state.tally
+    report: dict[str, Any] = {
+        "status": "not_ready",
+        "database": "unreachable",
+        "head_position": None,
+        "projection_position": None,
+        "lag": None,
+    }
+    if tally is None:
+        return JSONResponse(report, status_code=503)
+    try:
+        with tally.views.connection(timeout=2.0) as conn:
+            conn.execute("SELECT 1")
+        head = tally.store.recorder.max_notification_id() or 0
+    except Exception:  # any failure to answer means "not ready", whatever its kind
+        return JSONResponse(report, status_code=503)
+    report["database"] = "ok"
+    report["head_position"] = head
+    position = projection_position(request, tally)
+    report["projection_position"] = position
+    lag = max(0, head - position) if position is not None else None
+    report["lag"] = lag
+    ready = lag is not None and lag <= READY_MAX_LAG
+    report["status"] = "ready" if ready else "not_ready"
+    return JSONResponse(report, status_code=200 if ready else 503)
+
+
+def projection_position(request: Request, tally: Tally) -> int | None:
+    """Where the read models are: this process's worker if it runs one, else the tracking
+    table the workers of other processes write."""
+    from projections.runner import current_position
+
+    background = request.app.state.background
+    worker = getattr(background, "worker", None)
+    if worker is not None:
+        position: int | None = worker.position()
+        return position
+    return current_position(tally.views, tally.schema)

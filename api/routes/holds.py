@@ -1,0 +1,152 @@
+"""Holds: reserve part of an account's balance, then capture (all or part) or void it.
+
+An active hold past its ``expires_at`` can no longer be captured; the sweeper releases it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfter,
+    execute,
+    read_problems,
+    require_account,
+    respond,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/accounts/{account_id}/holds", tags=["holds"])
+
+HoldId = Annotated[str, Path(min_length=1, max_length=64)]
+HoldStatus = Literal["active", "captured", "voided", "expired"]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=s.HoldResult,
+    summary="Place a hold",
+    responses=write_responses(
+        201,
+        "not_found",
+        "currency_mismatch",
+        "account_frozen",
+        "account_closed",
+        "insufficient_funds",
+        "invalid_amount",
+        "unknown_currency",
+    ),
+)
+def place_hold(
+    account_id: UUID,
+    body: s.PlaceHoldRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.PlaceHold(account_id=account_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), s.HoldResult)
+
+
+@router.post(
+    "/{hold_id}/capture",
+    status_code=201,
+    response_model=s.CaptureResult,
+    summary="Capture a hold",
+    description="Captures `amount` (default: the whole hold) and releases the rest; the "
+    "capture is a new transaction to the hold's destination.",
+    responses=write_responses(
+        201,
+        "not_found",
+        "hold_expired",
+        "hold_not_active",
+        "capture_exceeds_hold",
+        "account_frozen",
+        "account_closed",
+        "invalid_amount",
+    ),
+)
+def capture_hold(
+    account_id: UUID,
+    hold_id: HoldId,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: s.CaptureHoldRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    amount = body.amount if body is not None else None
+    command = m.CaptureHold(account_id=account_id, hold_id=hold_id, amount=amount)
+    return respond(execute(tally, caller, command, key), s.CaptureResult)
+
+
+@router.post(
+    "/{hold_id}/void",
+    response_model=s.HoldResult,
+    summary="Void a hold",
+    responses=write_responses(200, "not_found", "hold_not_active", body=False),
+)
+def void_hold(
+    account_id: UUID,
+    hold_id: HoldId,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.VoidHold(account_id=account_id, hold_id=hold_id)
+    return respond(execute(tally, caller, command, key), s.HoldResult)
+
+
+@router.get(
+    "",
+    response_model=s.Page[s.Hold],
+    summary="List an account's holds",
+    responses=read_problems("not_found"),
+)
+def list_holds(
+    account_id: UUID,
+    tally: TallyDep,
+    caller: Reader,
+    status: Annotated[HoldStatus | None, Query()] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfter = None,
+) -> s.Page[s.Hold]:
+    from projections.holds import list_holds as query
+
+    require_account(tally, caller, account_id)
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        account_id,
+        status=status,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[s.Hold](data=[s.Hold.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/{hold_id}",
+    response_model=s.Hold,
+    summary="Get a hold",
+    responses=read_problems("not_found"),
+)
+def get_hold(account_id: UUID, hold_id: HoldId, tally: TallyDep, caller: Reader) -> s.Hold:
+    from projections.holds import get_hold as query
+
+    row = query(tally.views, tally.schema, caller.project_id, account_id, hold_id)
+    if row is None:
+        raise NotFound(f"hold {hold_id} not found", hold_id=hold_id)
+    return s.Hold.model_validate(row)

@@ -1,0 +1,100 @@
+"""An account's journal entries and transactions, and the project's system accounts."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from api import schemas as s
+from api.auth import TallyDep
+from api.routes.common import (
+    Limit,
+    Reader,
+    StartingAfterId,
+    read_problems,
+    require_account,
+)
+from domain.accounts import wallet_ref
+
+router = APIRouter(tags=["journal"])
+
+
+@router.get(
+    "/v1/accounts/{account_id}/entries",
+    response_model=s.Page[s.Entry],
+    summary="List an account's journal entries",
+    description="Oldest first. Each item is a balanced journal entry (its postings sum to "
+    "zero) with this account's signed `amount` in it.",
+    responses=read_problems("not_found"),
+)
+def list_entries(
+    account_id: UUID,
+    tally: TallyDep,
+    caller: Reader,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[s.Entry]:
+    from projections.journal import list_entries as query
+
+    require_account(tally, caller, account_id)
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        account_id,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    ref = wallet_ref(account_id)
+    data = [
+        s.Entry.model_validate(
+            {**r, "amount": sum(p["amount"] for p in r["postings"] if p["account"] == ref)}
+        )
+        for r in rows
+    ]
+    return s.Page[s.Entry](data=data, has_more=has_more)
+
+
+@router.get(
+    "/v1/accounts/{account_id}/transactions",
+    response_model=s.Page[s.Transaction],
+    summary="List an account's transactions",
+    responses=read_problems("not_found"),
+)
+def list_transactions(
+    account_id: UUID,
+    tally: TallyDep,
+    caller: Reader,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[s.Transaction]:
+    from projections.transactions import list_transactions as query
+
+    require_account(tally, caller, account_id)
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        account_id,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    data = [s.Transaction.model_validate(r) for r in rows]
+    return s.Page[s.Transaction](data=data, has_more=has_more)
+
+
+@router.get(
+    "/v1/system_accounts",
+    response_model=s.Page[s.SystemAccount],
+    summary="List the project's system accounts",
+    description="Clearing and other accounts that exist only in the read models.",
+    responses=read_problems(),
+)
+def list_system_accounts(tally: TallyDep, caller: Reader) -> s.Page[s.SystemAccount]:
+    from projections.system_accounts import list_system_accounts as query
+
+    rows = query(tally.views, tally.schema, caller.project_id)
+    return s.Page[s.SystemAccount](
+        data=[s.SystemAccount.model_validate(r) for r in rows], has_more=False
+    )

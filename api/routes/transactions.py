@@ -1,0 +1,100 @@
+"""Transactions: read one, confirm or fail a pending deposit, reverse (all or part)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Reader,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
+
+
+@router.get(
+    "/{transaction_id}",
+    response_model=s.Transaction,
+    summary="Get a transaction",
+    responses=read_problems("not_found"),
+)
+def get_transaction(transaction_id: UUID, tally: TallyDep, caller: Reader) -> s.Transaction:
+    from projections.transactions import get_transaction as query
+
+    row = query(tally.views, tally.schema, caller.project_id, transaction_id)
+    if row is None:
+        raise NotFound(f"transaction {transaction_id} not found", id=str(transaction_id))
+    return s.Transaction.model_validate(row)
+
+
+@router.post(
+    "/{transaction_id}/confirm",
+    response_model=s.TransactionResult,
+    summary="Confirm a pending deposit",
+    description="The outside payment arrived: the transaction completes and the account is "
+    "credited.",
+    responses=write_responses(200, "not_found", "invalid_transition", "account_closed", body=False),
+)
+def confirm(
+    transaction_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.ConfirmTransaction(transaction_id=transaction_id)
+    return respond(execute(tally, caller, command, key), s.TransactionResult)
+
+
+@router.post(
+    "/{transaction_id}/fail",
+    response_model=s.TransactionResult,
+    summary="Fail a pending transaction",
+    responses=write_responses(200, "not_found", "invalid_transition"),
+)
+def fail(
+    transaction_id: UUID,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: s.FailRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    reason = body.reason if body is not None else ""
+    command = m.FailTransaction(transaction_id=transaction_id, reason=reason)
+    return respond(execute(tally, caller, command, key), s.TransactionResult)
+
+
+@router.post(
+    "/{transaction_id}/reverse",
+    response_model=s.ReverseResult,
+    summary="Reverse a transaction, fully or partly",
+    description="Posts a new journal entry with the signs flipped. Several partial "
+    "reversals may follow each other until the whole amount is reversed.",
+    responses=write_responses(
+        200,
+        "not_found",
+        "invalid_transition",
+        "reversal_exceeds_amount",
+        "insufficient_funds",
+        "account_frozen",
+        "account_closed",
+        "invalid_amount",
+    ),
+)
+def reverse(
+    transaction_id: UUID,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: s.ReverseRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    amount, reason = (body.amount, body.reason) if body is not None else (None, "")
+    command = m.ReverseTransaction(transaction_id=transaction_id, amount=amount, reason=reason)
+    return respond(execute(tally, caller, command, key), s.ReverseResult)

@@ -1,0 +1,35 @@
+"""Transfers between two accounts of the same project and currency."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api.auth import CallerDep, TallyDep
+from api.routes.common import IdempotencyKey, execute, respond, write_responses
+from commands import messages as m
+
+router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=s.TransferResult,
+    summary="Transfer between accounts",
+    responses=write_responses(
+        201,
+        "not_found",
+        "currency_mismatch",
+        "account_frozen",
+        "account_closed",
+        "insufficient_funds",
+        "unknown_currency",
+    ),
+)
+def transfer(
+    body: s.TransferRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.Transfer(**body.model_dump())
+    return respond(execute(tally, caller, command, key), s.TransferResult)

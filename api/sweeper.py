@@ -1,0 +1,79 @@
+"""The hold-expiry sweeper: releases active holds whose ``expires_at`` has passed.
+
+Every ``sweep_interval_s`` it asks the holds read model which accounts have holds due and
+sends each an ``ExpireHolds`` command. The command is idempotent (a hold that is already
+settled or not yet due records nothing) and saves go through the event store's optimistic
+concurrency, so any number of processes may sweep at once: the loser of a race re-runs on
+the fresh account and finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from uuid import UUID
+
+from api.bootstrap import Tally
+from commands.bus import Context
+from commands.messages import ExpireHolds
+from domain.errors import DomainError
+
+log = logging.getLogger("tally.sweeper")
+
+ACTOR = "system:sweeper"
+# Accounts handled per sweep; the next sweep takes the rest, so one pass stays short.
+BATCH_ACCOUNTS = 500
+
+
+class Sweeper:
+    def __init__(self, tally: Tally, interval_s: float | None = None) -> None:
+        self.tally = tally
+        self.interval_s = interval_s or tally.settings.sweep_interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep_once(self) -> int:
+        """Expire every due hold the read model knows of; returns how many were expired."""
+        from projections.holds import due_holds
+
+        now = self.tally.clock.now()
+        due: list[tuple[UUID, UUID]] = due_holds(
+            self.tally.views, self.tally.schema, now, BATCH_ACCOUNTS
+        )
+        expired = 0
+        for project_id, account_id in due:
+            context = Context(UUID(str(project_id)), ACTOR)
+            try:
+                outcome = self.tally.execute(ExpireHolds(account_id=UUID(str(account_id))), context)
+            except DomainError as exc:
+                # An account that vanished or kept changing is retried on the next sweep.
+                log.warning("sweep of account %s refused: %s %s", account_id, exc.code, exc)
+                continue
+            expired += len(outcome.body.get("expired", []))
+        if expired:
+            log.info("sweeper expired %d hold(s)", expired)
+        return expired
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.sweep_once()
+            except Exception:  # a failed sweep must not end the sweeping; log and go on
+                log.exception("hold sweep failed")
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tally-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+            self._thread = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
