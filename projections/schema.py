@@ -1,11 +1,184 @@
-"""DDL for every read model. Placeholder until the projections land."""
+"""DDL for every read model and for the projections' tracking table.
+
+``create_tables(pool, schema)`` is idempotent (``IF NOT EXISTS`` throughout) and is called
+by the composition root at start-up. ``create_tables_on(conn, schema, ...)`` does the same
+on one connection; replay uses it with ``unlogged=True, secondary_indexes=False`` to build
+its scratch copy quickly.
+
+Every read-model row carries ``project_id``, and every table has a ``position`` column:
+the notification id of the event that created the row, which is the stable first key of
+every paginated list (then the row id). ``TABLES`` lists each read-model table with the
+columns replay compares, in one place, so replay and DDL cannot drift apart.
+
+Tables (all in ``schema``):
+
+- ``accounts``: one row per wallet; the balance columns are named like
+  ``Account.summary()`` (``ledger_balance``, ``held_balance``, ``available_balance``).
+- ``holds``: one row per hold, keyed by ``(account_id, hold_id)``.
+- ``transactions`` and ``transaction_accounts`` (which wallet took part in which
+  transaction, so "transactions of account X" is one indexed query).
+- ``journal_entries`` and ``postings`` (signed amounts; ``account`` is a posting ref such
+  as ``wallet:<uuid>`` or ``clearing:stripe``).
+- ``system_accounts``: balances of non-wallet posting refs per (project, account, currency).
+- ``projects`` and ``api_keys`` (only the key's hash is stored; auth reads this table).
+- ``projection_tracking``: one row per projection, the last notification id it applied.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from psycopg_pool import ConnectionPool
+
+TRACKING_TABLE = "projection_tracking"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: str  # the column definitions, comma separated
+    primary_key: str
+    indexes: tuple[str, ...] = ()  # "name: column list [WHERE ...]"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.strip().split()[0] for c in self.columns.split(",")]
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "accounts",
+        "id uuid NOT NULL, project_id uuid NOT NULL, owner_ref text NOT NULL, "
+        "currency text NOT NULL, status text NOT NULL, ledger_balance bigint NOT NULL, "
+        "held_balance bigint NOT NULL, available_balance bigint NOT NULL, "
+        "overdraft_limit bigint NOT NULL, metadata jsonb NOT NULL, "
+        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+        "version integer NOT NULL, position bigint NOT NULL",
+        "id",
+        ("accounts_page: project_id, position, id", "accounts_owner: project_id, owner_ref"),
+    ),
+    Table(
+        "holds",
+        "account_id uuid NOT NULL, hold_id text NOT NULL, project_id uuid NOT NULL, "
+        "currency text NOT NULL, amount bigint NOT NULL, expires_at timestamptz NOT NULL, "
+        "destination text NOT NULL, status text NOT NULL, captured_amount bigint NOT NULL, "
+        "transaction_id uuid, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, position bigint NOT NULL",
+        "account_id, hold_id",
+        (
+            "holds_page: account_id, position, hold_id",
+            "holds_due: expires_at WHERE status = 'active'",
+        ),
+    ),
+    Table(
+        "transactions",
+        "id uuid NOT NULL, project_id uuid NOT NULL, kind text NOT NULL, "
+        "state text NOT NULL, amount bigint NOT NULL, currency text NOT NULL, "
+        "from_ref text NOT NULL, to_ref text NOT NULL, reversed_amount bigint NOT NULL, "
+        "description text NOT NULL, external_ref text NOT NULL, "
+        "failure_reason text NOT NULL, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, version integer NOT NULL, position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "transaction_accounts",
+        "account_id uuid NOT NULL, transaction_id uuid NOT NULL, project_id uuid NOT NULL, "
+        "position bigint NOT NULL",
+        "account_id, position, transaction_id",
+    ),
+    Table(
+        "journal_entries",
+        "id uuid NOT NULL, project_id uuid NOT NULL, transaction_id uuid NOT NULL, "
+        "kind text NOT NULL, currency text NOT NULL, created_at timestamptz NOT NULL, "
+        "position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "postings",
+        "entry_id uuid NOT NULL, seq smallint NOT NULL, project_id uuid NOT NULL, "
+        "account text NOT NULL, currency text NOT NULL, amount bigint NOT NULL, "
+        "position bigint NOT NULL",
+        "entry_id, seq",
+        ("postings_account: account, position, entry_id",),
+    ),
+    Table(
+        "system_accounts",
+        "project_id uuid NOT NULL, account text NOT NULL, currency text NOT NULL, "
+        "balance bigint NOT NULL",
+        "project_id, account, currency",
+    ),
+    Table(
+        "projects",
+        "project_id uuid NOT NULL, name text NOT NULL, mode text NOT NULL, "
+        "created_at timestamptz NOT NULL, position bigint NOT NULL",
+        "project_id",
+    ),
+    Table(
+        "api_keys",
+        "key_id text NOT NULL, project_id uuid NOT NULL, key_hash text NOT NULL, "
+        "prefix text NOT NULL, label text NOT NULL, revoked boolean NOT NULL, "
+        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+        "position bigint NOT NULL",
+        "key_id",
+        ("api_keys_project: project_id, position, key_id",),
+    ),
+)
+
+
+def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list[sql.Composed]:
+    ident = sql.Identifier(schema)
+    kind = sql.SQL("UNLOGGED TABLE" if unlogged else "TABLE")
+    out = [sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident)]
+    tables = (
+        *TABLES,
+        Table(TRACKING_TABLE, "name text NOT NULL, position bigint NOT NULL", "name"),
+    )
+    for table in tables:
+        out.append(
+            sql.SQL("CREATE {} IF NOT EXISTS {}.{} ({}, PRIMARY KEY ({}))").format(
+                kind,
+                ident,
+                sql.Identifier(table.name),
+                sql.SQL(table.columns),
+                sql.SQL(table.primary_key),
+            )
+        )
+        if not secondary_indexes:
+            continue
+        for index in table.indexes:
+            name, spec = index.split(":", 1)
+            columns, _, where = spec.partition(" WHERE ")
+            statement = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
+                sql.Identifier(name), ident, sql.Identifier(table.name), sql.SQL(columns)
+            )
+            if where:
+                statement += sql.SQL(" WHERE {}").format(sql.SQL(where))
+            out.append(statement)
+    return out
+
+
+def create_tables_on(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    *,
+    unlogged: bool = False,
+    secondary_indexes: bool = True,
+) -> None:
+    """Create the schema and every read-model table in it, if missing, on ``conn``."""
+    # Concurrent starts (several server workers) would race on CREATE ... IF NOT EXISTS,
+    # which is not atomic in Postgres; a transaction-level advisory lock serialises them.
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tally-ddl:{schema}",))
+        for statement in _statements(
+            schema, unlogged=unlogged, secondary_indexes=secondary_indexes
+        ):
+            conn.execute(statement)
 
 
 def create_tables(pool: ConnectionPool[Any], schema: str) -> None:
     """Create every read-model table in ``schema`` if missing (idempotent)."""
+    with pool.connection() as conn:
+        create_tables_on(conn, schema)

@@ -1,0 +1,155 @@
+"""What every read model shares: the tracking recorder, the batch contract, SQL helpers.
+
+Each read model is an ``eventsourcing.projection.Projection`` whose ``view`` is a
+``ViewTracking`` (a ``TrackingRecorder`` over the ``projection_tracking`` table of one
+schema). The library's vocabulary holds: ``process_event(domain_event, tracking)``
+applies one event and records its tracking row in the same transaction.
+
+For speed the runner does not call ``process_event`` per event. It calls
+``apply(cur, events)`` with a whole batch of ``(domain_event, notification_id)`` pairs,
+inside a transaction that also advances the tracking rows, and every read model turns
+the batch into a few set-based statements (``COPY`` for new rows, ``UPDATE ... FROM
+unnest(...)`` for changed ones). ``process_event`` is ``apply`` on a batch of one, so
+the live worker, replay and the library's own runner all share one projection logic.
+
+Read models run in a fixed order (see ``projections.runner.PROJECTIONS``) because some
+look up facts another one wrote earlier in the same transaction (a hold's project comes
+from ``accounts``; a journal entry's currency from ``transactions``).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+from psycopg import Cursor, sql
+from psycopg_pool import ConnectionPool
+
+from projections.schema import TRACKING_TABLE
+
+Tracked = tuple[Any, int]
+"""A domain event and its notification id (its position in the log)."""
+
+
+class ViewTracking(TrackingRecorder):
+    """The tracking rows of one schema's read models, one row per projection name.
+
+    The library calls the row's key ``application_name``; here it is the projection's
+    name (``accounts``, ``journal``, ...), because each read model tracks its own
+    position and the runner advances them together.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            self.record(cur, tracking)
+
+    def record(self, cur: Cursor[Any], tracking: Tracking) -> None:
+        """Advance one row inside the caller's transaction (never moves it backwards)."""
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {t} (name, position) VALUES (%s, %s) ON CONFLICT (name) DO "
+                "UPDATE SET position = GREATEST({t}.position, EXCLUDED.position)"
+            ).format(t=self.table),
+            (tracking.application_name, tracking.notification_id),
+        )
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT position FROM {} WHERE name = %s").format(self.table),
+                (application_name,),
+            )
+            row = cur.fetchone()
+        return None if row is None else int(_first(row))
+
+
+class ReadModel(Projection[ViewTracking]):
+    """One read model: a projection that applies batches with set-based SQL."""
+
+    name = ""
+    tables: tuple[str, ...] = ()
+
+    def __init__(self, view: ViewTracking) -> None:
+        super().__init__(view)
+        self.schema = view.schema
+
+    def t(self, table: str) -> sql.Composed:
+        """The schema-qualified name of one of this schema's tables."""
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    @abstractmethod
+    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        """Apply a batch of events, in log order, inside the caller's transaction."""
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Apply one event and record its tracking row, atomically (library protocol)."""
+        with self.view.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT position FROM {} WHERE name = %s FOR UPDATE").format(
+                    self.view.table
+                ),
+                (self.name,),
+            )
+            row = cur.fetchone()
+            if row is not None and int(_first(row)) >= tracking.notification_id:
+                return  # already applied: exactly once
+            self.apply(cur, [(domain_event, tracking.notification_id)])
+            self.view.record(cur, Tracking(self.name, tracking.notification_id))
+
+
+def _first(row: Any) -> Any:
+    """The first column of a row, whichever row factory the connection uses."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
+def rows_of(cur: Cursor[Any]) -> list[tuple[Any, ...]]:
+    """All rows of the last statement as tuples, whichever row factory is in use."""
+    return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cur.fetchall()]
+
+
+def copy_rows(
+    cur: Cursor[Any],
+    table: sql.Composable,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Insert rows with binary COPY: the fastest way to add many rows from Python."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    with cur.copy(statement) as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+
+
+def unnest_update(
+    cur: Cursor[Any],
+    table: sql.Composable,
+    assignments: str,
+    key_where: str,
+    columns: Sequence[tuple[str, str]],
+    values: Sequence[Sequence[Any]],
+) -> None:
+    """One ``UPDATE ... FROM unnest(...)`` for many rows.
+
+    ``columns`` are ``(name, sql type)`` of the ``u`` relation; ``values`` holds one list
+    per column; ``assignments`` and ``key_where`` are SQL over ``t`` (the table) and ``u``.
+    """
+    if not values or not values[0]:
+        return
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(kind)) for _, kind in columns)
+    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    statement = sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS u({}) WHERE {}").format(
+        table, sql.SQL(assignments), arrays, names, sql.SQL(key_where)
+    )
+    cur.execute(statement, [list(v) for v in values])

@@ -1,0 +1,155 @@
+"""Journal entries and their postings: the double-entry record of every movement.
+
+A transaction posts an entry when it completes (in ``Initiated`` when it completes at
+once, else in ``Completed``) and one more for each reversal (``Reversed``). An entry's
+id is derived from its transaction and the event's version (``uuid5``), so a replay
+builds the same ids. ``kind`` is the transaction's kind (``deposit``, ``withdrawal``,
+``transfer``, ``capture``) for the original entry and ``reversal`` for reversals. The
+postings of an entry are signed and sum to zero; all carry the transaction's currency.
+
+Query (filters by project):
+
+- ``list_entries(pool, schema, project_id, account_id, *, limit, starting_after)
+  -> (list[dict], has_more)``: the entries that post to wallet ``account_id``, in log
+  order; each is ``{id, transaction_id, kind, currency, created_at, position,
+  postings: [{account, amount}]}``; ``starting_after`` is an entry id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID, uuid5
+
+from psycopg import Cursor, sql
+from psycopg_pool import ConnectionPool
+
+from domain.accounts import wallet_ref
+from projections import events as ev
+from projections.base import ReadModel, Tracked, copy_rows, rows_of
+from projections.paging import fetch_all, fetch_page, plain
+
+ENTRY_NAMESPACE = UUID("5b0e6f52-2f43-4c1a-9a57-0d8f1e7c3b21")
+
+# (event, position, project_id, currency, entry kind) for every event that posts an entry.
+EntrySource = tuple[Any, int, UUID, str, str]
+_POSTS = (ev.TransactionCompleted, ev.TransactionReversed)
+
+
+def entry_id(transaction_id: UUID, version: int) -> UUID:
+    return uuid5(ENTRY_NAMESPACE, f"{transaction_id}:{version}")
+
+
+def entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> list[EntrySource]:
+    """The events of a batch that post an entry, with their transaction's facts.
+
+    ``Completed`` and ``Reversed`` do not carry project, currency or kind; they come from
+    the batch's own ``Initiated`` events or else from the ``transactions`` read model.
+    """
+    facts: dict[UUID, tuple[UUID, str, str]] = {}
+    wanted: set[UUID] = set()
+    for event, _ in events:
+        kind = type(event)
+        if kind is ev.TransactionInitiated:
+            facts[event.originator_id] = (event.project_id, event.currency, event.kind)
+        elif kind in _POSTS and event.originator_id not in facts:
+            wanted.add(event.originator_id)
+    if wanted:
+        cur.execute(
+            sql.SQL("SELECT id, project_id, currency, kind FROM {}.{} WHERE id = ANY(%s)").format(
+                sql.Identifier(schema), sql.Identifier("transactions")
+            ),
+            (list(wanted),),
+        )
+        for txn_id, project_id, currency, kind in rows_of(cur):
+            facts[txn_id] = (project_id, currency, kind)
+    out: list[EntrySource] = []
+    for event, position in events:
+        kind = type(event)
+        if kind is ev.TransactionInitiated and event.entry is None:
+            continue
+        if kind in (ev.TransactionInitiated, ev.TransactionCompleted, ev.TransactionReversed):
+            found = facts.get(event.originator_id)
+            if found is None:
+                raise LookupError(f"transaction {event.originator_id} is not projected")
+            project_id, currency, txn_kind = found
+            entry_kind = "reversal" if kind is ev.TransactionReversed else txn_kind
+            out.append((event, position, project_id, currency, entry_kind))
+    return out
+
+
+class Journal(ReadModel):
+    name = "journal"
+    tables = ("journal_entries", "postings")
+
+    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        entries: list[tuple[Any, ...]] = []
+        postings: list[tuple[Any, ...]] = []
+        for event, position, project_id, currency, kind in entry_sources(cur, self.schema, events):
+            eid = entry_id(event.originator_id, event.originator_version)
+            entries.append(
+                (eid, project_id, event.originator_id, kind, currency, event.timestamp, position)
+            )
+            for seq, posting in enumerate(event.entry):
+                account, amount = posting["account"], posting["amount"]
+                postings.append((eid, seq, project_id, account, currency, amount, position))
+        copy_rows(
+            cur,
+            self.t("journal_entries"),
+            ("id", "project_id", "transaction_id", "kind", "currency", "created_at", "position"),
+            ("uuid", "uuid", "uuid", "text", "text", "timestamptz", "int8"),
+            entries,
+        )
+        copy_rows(
+            cur,
+            self.t("postings"),
+            ("entry_id", "seq", "project_id", "account", "currency", "amount", "position"),
+            ("uuid", "int2", "uuid", "text", "text", "int8", "int8"),
+            postings,
+        )
+
+
+def list_entries(
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    account_id: UUID,
+    *,
+    limit: int,
+    starting_after: UUID | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    entries_t = _table(schema, "journal_entries")
+    postings_t = _table(schema, "postings")
+    query = sql.SQL(
+        "SELECT e.id, e.transaction_id, e.kind, e.currency, e.created_at, e.position "
+        "FROM {p} p JOIN {e} e ON e.id = p.entry_id "
+        "WHERE p.account = %s AND p.project_id = %s AND e.project_id = %s"
+    ).format(p=postings_t, e=entries_t)
+    ref = wallet_ref(account_id)
+    params: list[Any] = [ref, project_id, project_id]
+    if starting_after is not None:
+        query += sql.SQL(
+            " AND (p.position, p.entry_id) > "
+            "(SELECT position, id FROM {e} WHERE project_id = %s AND id = %s)"
+        ).format(e=entries_t)
+        params += [project_id, starting_after]
+    query += sql.SQL(" ORDER BY p.position, p.entry_id LIMIT %s")
+    rows, has_more = fetch_page(pool, query, params, limit)
+    by_entry: dict[UUID, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
+    if rows:
+        for posting in fetch_all(
+            pool,
+            sql.SQL(
+                "SELECT entry_id, account, amount FROM {p} "
+                "WHERE entry_id = ANY(%s) AND project_id = %s ORDER BY entry_id, seq"
+            ).format(p=postings_t),
+            [list(by_entry), project_id],
+        ):
+            by_entry[posting["entry_id"]].append(
+                {"account": posting["account"], "amount": posting["amount"]}
+            )
+    return [{**plain(r), "postings": by_entry[r["id"]]} for r in rows], has_more
+
+
+def _table(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))

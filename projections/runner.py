@@ -1,0 +1,320 @@
+"""The projection worker: follows the event log and keeps every read model up to date.
+
+Contract for the server and the CLI:
+
+- ``ProjectionWorker(store, pool, schema, batch_size=2000)``
+
+  - ``start()`` / ``stop()``: run in a background thread. The thread holds a Postgres
+    session advisory lock for ``schema`` while it works, so in the whole system exactly
+    one worker applies a schema's projections; any other worker (another server
+    process, ``tally projections run``) stands by and takes over when the lock frees.
+    It wakes on the event table's NOTIFY channel and also polls every
+    ``poll_interval_s``.
+  - ``catch_up(timeout_s=60.0) -> int``: bring the read models up to the head of the
+    log as it was when called, in the calling thread, and return how many events this
+    call applied. If another worker holds the lock, it waits (bounded) for that worker
+    to reach the head instead and returns 0.
+  - ``position() -> int``: the notification id every read model has reached.
+
+- ``current_position(pool, schema) -> int``: the same, for code without a worker.
+- ``wait_for_position(pool, schema, position, timeout_s) -> bool``: block until the
+  read models have applied ``position`` (a write's ``Outcome.position``); False on
+  timeout. Wakes at once when the worker runs in the same process, else polls.
+
+How a batch is applied (exactly once): read up to ``batch_size`` notifications after
+the lowest tracked position with ``store.recorder.select_notifications``, map them with
+``store.mapper`` (idempotency records are skipped unmapped: no read model uses them),
+then in ONE transaction advance every tracking row from the position it was read at
+(a compare-and-set: a concurrent double apply fails instead of counting twice) and let
+each read model apply the whole batch with set-based SQL (``project_batch``). Replay
+uses the same ``project_batch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from psycopg import Cursor, sql
+from psycopg_pool import ConnectionPool
+
+from projections.api_keys import ApiKeys
+from projections.balances import AccountBalances
+from projections.base import ReadModel, Tracked, ViewTracking, rows_of
+from projections.holds import Holds
+from projections.journal import Journal
+from projections.schema import TRACKING_TABLE
+from projections.system_accounts import SystemAccounts
+from projections.transactions import Transactions
+
+log = logging.getLogger("tally.projections")
+
+# Order matters: holds read ``accounts`` and the journal reads ``transactions``, as
+# written earlier in the same transaction.
+PROJECTIONS: tuple[type[ReadModel], ...] = (
+    ApiKeys,
+    AccountBalances,
+    Holds,
+    Transactions,
+    Journal,
+    SystemAccounts,
+)
+SKIPPED_TOPIC_PREFIX = "tally:IdempotencyRecord."
+
+
+class TrackingConflict(RuntimeError):
+    """Another writer moved a tracking row: this batch was rolled back, not applied."""
+
+
+def decode(store: Application[Any], notifications: Sequence[Notification]) -> list[Tracked]:
+    """Map notifications to domain events, skipping those no read model uses."""
+    to_domain_event = store.mapper.to_domain_event
+    return [
+        (to_domain_event(n), n.id)
+        for n in notifications
+        if not n.topic.startswith(SKIPPED_TOPIC_PREFIX)
+    ]
+
+
+def make_models(pool: ConnectionPool[Any], schema: str) -> list[ReadModel]:
+    view = ViewTracking(pool, schema)
+    return [cls(view) for cls in PROJECTIONS]
+
+
+def read_positions(cur: Cursor[Any], schema: str, models: Sequence[ReadModel]) -> dict[str, int]:
+    """Each read model's tracked position (creating missing tracking rows at 0)."""
+    table = _tracking(schema)
+    names = [m.name for m in models]
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {} (name, position) SELECT unnest(%s::text[]), 0 "
+            "ON CONFLICT (name) DO NOTHING"
+        ).format(table),
+        (names,),
+    )
+    cur.execute(
+        sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(table), (names,)
+    )
+    return {name: int(position) for name, position in rows_of(cur)}
+
+
+def project_batch(
+    cur: Cursor[Any],
+    schema: str,
+    models: Sequence[ReadModel],
+    positions: dict[str, int],
+    events: Sequence[Tracked],
+    last: int,
+) -> dict[str, int]:
+    """Apply one batch inside the caller's transaction; return the new positions.
+
+    ``last`` is the notification id of the batch's last notification (skipped ones
+    count). Tracking rows are advanced first, so the row locks are taken before any
+    read-model row is touched and a concurrent replay compare (which holds them FOR
+    SHARE) sees either all of a batch or none of it.
+    """
+    behind = [m for m in models if positions[m.name] < last]
+    if not behind:
+        return positions
+    cur.execute(
+        sql.SQL(
+            "UPDATE {} AS t SET position = %s FROM unnest(%s::text[], %s::int8[]) AS u(name, prev) "
+            "WHERE t.name = u.name AND t.position = u.prev"
+        ).format(_tracking(schema)),
+        (last, [m.name for m in behind], [positions[m.name] for m in behind]),
+    )
+    if cur.rowcount != len(behind):
+        raise TrackingConflict(f"tracking rows in {schema} moved under this worker")
+    start = min(positions[m.name] for m in behind)
+    for model in behind:
+        own = positions[model.name]
+        model.apply(cur, events if own <= start else [e for e in events if e[1] > own])
+    return {**positions, **{m.name: last for m in behind}}
+
+
+def current_position(pool: ConnectionPool[Any], schema: str) -> int:
+    """The position every read model has reached (0 before the first batch)."""
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT min(position) FROM {}").format(_tracking(schema)))
+        row = rows_of(cur)[0]
+    return int(row[0] or 0)
+
+
+# Progress of workers running in this process, so that waiting readers wake at once.
+_progress: dict[tuple[str, str], int] = {}
+_progress_changed = threading.Condition()
+
+
+def _publish(key: tuple[str, str], position: int) -> None:
+    with _progress_changed:
+        _progress[key] = max(position, _progress.get(key, 0))
+        _progress_changed.notify_all()
+
+
+def wait_for_position(
+    pool: ConnectionPool[Any], schema: str, position: int, timeout_s: float
+) -> bool:
+    """True once every read model has applied ``position``; False after ``timeout_s``."""
+    key = (conninfo(pool), schema)
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.002
+    while True:
+        if _progress.get(key, 0) >= position or current_position(pool, schema) >= position:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        with _progress_changed:
+            _progress_changed.wait_for(
+                lambda: _progress.get(key, 0) >= position, timeout=min(delay_s, remaining)
+            )
+        delay_s = min(delay_s * 2, 0.05)
+
+
+def conninfo(pool: ConnectionPool[Any]) -> str:
+    """The pool's connection string (the pool may hold a function that makes it)."""
+    info = pool.conninfo
+    return info() if callable(info) else info
+
+
+def _tracking(schema: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
+
+
+def lock_key(schema: str) -> str:
+    return f"tally-projections:{schema}"
+
+
+class ProjectionWorker:
+    def __init__(
+        self,
+        store: Application[Any],
+        pool: ConnectionPool[Any],
+        schema: str,
+        batch_size: int = 2000,
+        *,
+        poll_interval_s: float = 0.5,
+        standby_interval_s: float = 1.0,
+    ) -> None:
+        assert batch_size > 0, batch_size
+        self.store = store
+        self.pool = pool
+        self.schema = schema
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.standby_interval_s = standby_interval_s
+        self.models = make_models(pool, schema)
+        self._key = (conninfo(pool), schema)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.active = False  # True while this worker's thread holds the lock
+
+    # -- public ------------------------------------------------------------------------
+
+    def position(self) -> int:
+        return current_position(self.pool, self.schema)
+
+    def catch_up(self, timeout_s: float = 60.0) -> int:
+        head = self.store.recorder.max_notification_id() or 0
+        with self._connect() as conn:
+            if not self._try_lock(conn):
+                wait_for_position(self.pool, self.schema, head, timeout_s)
+                return 0
+            try:
+                positions = self._positions(conn)
+                total = 0
+                while min(positions.values()) < head:
+                    count, positions = self._step(conn, positions)
+                    if count == 0:
+                        break
+                    total += count
+                return total
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock_key(self.schema),))
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"tally-projections-{self.schema}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+            self._thread = None
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(conninfo(self.pool), autocommit=True)
+        # A crash may lose the last few batches; they are re-applied, because their
+        # tracking rows are lost with them. That is safe, and commits no longer wait
+        # for the WAL flush.
+        conn.execute("SET synchronous_commit = off")
+        return conn
+
+    def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", (lock_key(self.schema),)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _positions(self, conn: psycopg.Connection[Any]) -> dict[str, int]:
+        with conn.cursor() as cur:
+            return read_positions(cur, self.schema, self.models)
+
+    def _step(
+        self, conn: psycopg.Connection[Any], positions: dict[str, int]
+    ) -> tuple[int, dict[str, int]]:
+        """Apply one batch; return how many notifications it covered and the positions."""
+        start = min(positions.values())
+        notifications = self.store.recorder.select_notifications(start + 1, self.batch_size)
+        if not notifications:
+            return 0, positions
+        last = notifications[-1].id
+        events = decode(self.store, notifications)
+        with conn.transaction(), conn.cursor() as cur:
+            positions = project_batch(cur, self.schema, self.models, positions, events, last)
+        _publish(self._key, last)
+        return len(notifications), positions
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with self._connect() as conn:
+                    self._serve(conn)
+            except Exception:
+                # A lost connection or a failed batch: nothing half-applied was kept, so
+                # wait a moment and start again from the tracked position.
+                log.exception("projection worker for %s failed; restarting", self.schema)
+                self._stopping.wait(1.0)
+            finally:
+                self.active = False
+
+    def _serve(self, conn: psycopg.Connection[Any]) -> None:
+        while not self._stopping.is_set():
+            if not self._try_lock(conn):
+                self._stopping.wait(self.standby_interval_s)
+                continue
+            self.active = True
+            channel = getattr(self.store.recorder, "channel_name", None)
+            if channel:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            positions = self._positions(conn)
+            _publish(self._key, min(positions.values()))
+            while not self._stopping.is_set():
+                count, positions = self._step(conn, positions)
+                if count == 0:
+                    for _ in conn.notifies(timeout=self.poll_interval_s, stop_after=1):
+                        pass
+            return
