@@ -199,7 +199,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )
     errors = [
         {
-            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+            "field": ".".join(str(p) for p in err.get("loc", ())[1:]),
             "location": str(err.get("loc", ("",))[0]),
             "message": str(err.get("msg", "")),
             "type": str(err.get("type", "")),

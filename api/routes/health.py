@@ -57,13 +57,7 @@ def readyz(request: Request) -> JSONResponse:
 
 
 def projection_position(request: Request, tally: Tally) -> int | None:
-    """Where the read models are: this process's worker if it runs one, else the tracking
-    table the workers of other processes write."""
+    """Where the read models are, whichever process's worker applies them."""
     from projections.runner import current_position
 
-    background = request.app.state.background
-    worker = getattr(background, "worker", None)
-    if worker is not None:
-        position: int | None = worker.position()
-        return position
     return current_position(tally.views, tally.schema)

@@ -29,8 +29,11 @@ from commands.bus import Context
 class Client:
     """An API client bound to one project's key."""
 
-    def __init__(self, http: TestClient, key: str, project_id: UUID, key_id: str) -> None:
+    def __init__(
+        self, http: TestClient, tally: Tally, key: str, project_id: UUID, key_id: str
+    ) -> None:
         self.http = http
+        self.tally = tally
         self.key = key
         self.project_id = project_id
         self.key_id = key_id
@@ -104,24 +107,35 @@ def http(app_tally: Tally) -> Iterator[TestClient]:
         yield client
 
 
-def _client(http: TestClient, tally: Tally, name: str) -> Client:
+@contextmanager
+def serve(settings: Settings, clock: FixedClock, name: str = "acme") -> Iterator[Client]:
+    """A whole app with its own settings, for tests that need other settings."""
+    tally = build(settings, clock=clock)
+    try:
+        with TestClient(create_app(tally), raise_server_exceptions=False) as http:
+            yield make_client(http, tally, name)
+    finally:
+        tally.close()
+
+
+def make_client(http: TestClient, tally: Tally, name: str) -> Client:
     from projections.runner import wait_for_position
 
     project_id, secret, key_id, position = create_project(tally, name)
     # The key must be in the read model before it can authenticate.
     assert wait_for_position(tally.views, tally.schema, position, 10)
-    return Client(http, secret, project_id, key_id)
+    return Client(http, tally, secret, project_id, key_id)
 
 
 @pytest.fixture
 def api(http: TestClient, app_tally: Tally) -> Client:
-    return _client(http, app_tally, "acme")
+    return make_client(http, app_tally, "acme")
 
 
 @pytest.fixture
 def other(http: TestClient, app_tally: Tally) -> Client:
     """A client of a second project, for tenancy tests."""
-    return _client(http, app_tally, "globex")
+    return make_client(http, app_tally, "globex")
 
 
 def head(tally: Tally) -> int:
