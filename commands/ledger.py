@@ -198,6 +198,8 @@ def confirm_transaction(uow: UnitOfWork, cmd: m.ConfirmTransaction, ctx: Context
     if txn.kind != "deposit" or account_id is None:
         raise ValidationFailed(f"only pending deposits are confirmed; this is a {txn.kind}")
     account = uow.get(Account, account_id, ctx.project_id)
+    # Both guards before either change: the account's, then the transition's.
+    account.check_can_receive_confirmed()
     txn.complete()
     account.credit_confirmed_deposit(txn.amount, txn.id)
     return 200, {"transaction": txn.summary(), "account": account.summary()}

@@ -173,11 +173,14 @@ class Account(TallyAggregate):
         self.check_can_credit(amount, currency)
         self._deposited(amount=amount, transaction_id=transaction_id)
 
+    def check_can_receive_confirmed(self) -> None:
+        if self.status == CLOSED:
+            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
+
     def credit_confirmed_deposit(self, amount: int, transaction_id: UUID) -> None:
         """Credit a pending deposit whose money has arrived. A frozen account still
         receives it (the money is already ours to hold); a closed one does not."""
-        if self.status == CLOSED:
-            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
+        self.check_can_receive_confirmed()
         self._deposited(amount=amount, transaction_id=transaction_id)
 
     @event("Deposited", topic="tally:Account.Deposited")

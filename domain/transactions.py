@@ -152,8 +152,10 @@ class Transaction(TallyAggregate):
         self.failure_reason = reason
 
     def check_reversal(self, amount: int) -> None:
-        check_amount(amount)
+        # The state first: reversing a failed or pending transaction is refused as such,
+        # whatever amount was asked for (none means "what is left", which is then 0).
         destination(MACHINE, self.state, "reverse", what="transaction")
+        check_amount(amount)
         if amount > self.reversible_amount:
             raise ReversalExceedsAmount(
                 f"cannot reverse {amount}: {self.reversible_amount} of {self.amount} is left",

@@ -239,3 +239,14 @@ def test_reversals_never_exceed_the_amount_and_every_entry_balances(
     # The wallet's net over all entries is what is left unreversed.
     net = sum(p["amount"] for e in txn.entries for p in e if p["account"] == "wallet:abc")
     assert net == amount - txn.reversed_amount
+
+
+@pytest.mark.parametrize("amount", [0, 1, 10**9])
+@pytest.mark.parametrize("state", [PROCESSING, FAILED])
+def test_reversing_an_unsettled_transaction_is_invalid_whatever_the_amount(
+    state: str, amount: int
+) -> None:
+    txn = _in_state(state)
+    with pytest.raises(InvalidTransition) as refused:
+        txn.check_reversal(amount)
+    assert refused.value.context == {"state": state, "trigger": "reverse"}
