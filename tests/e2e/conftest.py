@@ -119,10 +119,12 @@ def serve(settings: Settings, clock: FixedClock, name: str = "acme") -> Iterator
 
 
 def make_client(http: TestClient, tally: Tally, name: str) -> Client:
-    from projections.runner import wait_for_position
+    from projections.runner import ProjectionWorker, wait_for_position
 
     project_id, secret, key_id, position = create_project(tally, name)
     # The key must be in the read model before it can authenticate.
+    if not tally.settings.run_projections:
+        ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
     assert wait_for_position(tally.views, tally.schema, position, 10)
     return Client(http, tally, secret, project_id, key_id)
 

@@ -1,0 +1,139 @@
+"""The HTTP surface: problem documents everywhere, body limits, probes, OpenAPI."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+
+from fastapi.testclient import TestClient
+
+import domain.errors
+from adapters.clock import FixedClock
+from api.bootstrap import Tally
+from api.errors import STATUS_BY_CODE
+from api.settings import Settings
+from tests.e2e.conftest import Client, nothing_written, serve
+
+
+def test_every_domain_error_code_has_an_http_status() -> None:
+    codes = {
+        cls.code
+        for _, cls in inspect.getmembers(domain.errors, inspect.isclass)
+        if issubclass(cls, domain.errors.DomainError)
+    }
+    assert codes - STATUS_BY_CODE.keys() == set()
+
+
+def test_malformed_json_is_400_and_writes_nothing(api: Client, app_tally: Tally) -> None:
+    with nothing_written(app_tally):
+        response = api.http.post(
+            "/v1/accounts",
+            content=b'{"owner_ref": "x", "currency": ',
+            headers=api.headers({"Content-Type": "application/json"}),
+        )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "malformed_json"
+
+
+def test_oversized_body_is_413_with_content_length(api: Client, app_tally: Tally) -> None:
+    limit = app_tally.settings.max_body_bytes
+    body = {"owner_ref": "x" * (limit + 1), "currency": "EUR"}
+    with nothing_written(app_tally):
+        response = api.post("/v1/accounts", body)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert response.json()["max_bytes"] == limit
+
+
+def test_oversized_body_is_413_without_content_length(api: Client, app_tally: Tally) -> None:
+    limit = app_tally.settings.max_body_bytes
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"owner_ref": "'
+        for _ in range(limit // 1000 + 2):
+            yield b"y" * 1000
+        yield b'", "currency": "EUR"}'
+
+    with nothing_written(app_tally):
+        response = api.http.post(
+            "/v1/accounts",
+            content=chunks(),
+            headers=api.headers({"Content-Type": "application/json"}),
+        )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_body_just_under_the_limit_is_accepted(api: Client, app_tally: Tally) -> None:
+    # Big enough to be split into several ASGI messages, small enough to be allowed.
+    response = api.post(
+        "/v1/accounts", {"owner_ref": "z", "currency": "EUR", "metadata": {"note": "n" * 400}}
+    )
+    assert response.status_code == 201
+
+
+def test_unknown_route_and_wrong_method_are_problems(http: TestClient) -> None:
+    missing = http.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "not_found"
+    wrong = http.delete("/v1/accounts")
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "method_not_allowed"
+    assert "POST" in wrong.headers["allow"]
+
+
+def test_healthz_and_readyz_answer_without_a_key(http: TestClient, api: Client) -> None:
+    assert http.get("/healthz").json() == {"status": "ok"}
+    api.open_account()
+    ready = http.get("/readyz", params={})
+    assert ready.status_code == 200, ready.text
+    report = ready.json()
+    assert report["status"] == "ready"
+    assert report["database"] == "ok"
+    assert report["head_position"] >= api.position
+    assert report["lag"] == report["head_position"] - report["projection_position"]
+
+
+def test_query_waits_for_a_position_and_answers_503_while_unreached(
+    settings: Settings, clock: FixedClock
+) -> None:
+    from projections.runner import ProjectionWorker
+
+    # No projection worker in this process: nothing applies the write until catch_up.
+    quiet = settings.model_copy(update={"run_projections": False, "read_wait_max_ms": 100})
+    with serve(quiet, clock) as api:
+        account_id = api.open_account()
+        behind = api.get(f"/v1/accounts/{account_id}")
+        assert behind.status_code == 503
+        assert behind.json()["code"] == "read_model_behind"
+        assert behind.json()["position"] == api.position
+        assert behind.headers["retry-after"] == "1"
+        ProjectionWorker(api.tally.store, api.tally.views, api.tally.schema).catch_up()
+        assert api.account(account_id)["id"] == account_id
+
+
+def test_openapi_documents_every_route_with_errors_and_security(http: TestClient) -> None:
+    spec = http.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    operations = [
+        (path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
+    ]
+    assert len(operations) >= 21
+    for path, method, op in operations:
+        responses = op["responses"]
+        if path.startswith("/v1"):
+            assert op["security"] == [{"ApiKey": []}], path
+            assert "401" in responses, (method, path)
+            assert "application/problem+json" in responses["401"]["content"]
+        if method == "post":
+            assert "Idempotency-Key" in [p["name"] for p in op.get("parameters", [])], path
+            success = next(r for s, r in responses.items() if s.startswith("2"))
+            assert "Tally-Position" in success["headers"], path
+            assert "409" in responses, path
+    problem = spec["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+    deposit = spec["components"]["schemas"]["DepositRequest"]
+    assert deposit["properties"]["amount"]["type"] == "integer"
+    assert deposit["examples"]
