@@ -22,12 +22,13 @@ Contract for the server and the CLI:
   timeout. Wakes at once when the worker runs in the same process, else polls.
 
 How a batch is applied (exactly once): read up to ``batch_size`` notifications after
-the lowest tracked position with ``store.recorder.select_notifications``, map them with
-``store.mapper`` (idempotency records are skipped unmapped: no read model uses them),
-then in ONE transaction advance every tracking row from the position it was read at
-(a compare-and-set: a concurrent double apply fails instead of counting twice) and let
-each read model apply the whole batch with set-based SQL (``project_batch``). Replay
-uses the same ``project_batch``.
+the lowest tracked position (``fetch_notifications``); turn them into
+domain events with ``projections.decoding.FastDecoder`` (the same objects as
+``store.mapper`` builds, faster), skipping idempotency records, which no read model
+uses; then in ONE transaction advance every tracking row from the position it was read
+at (a compare-and-set: a concurrent double apply fails instead of counting twice) and
+let each read model apply the whole batch with set-based SQL (``project_batch``).
+Replay uses the same ``project_batch``.
 """
 
 from __future__ import annotations
@@ -40,15 +41,16 @@ from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
 from projections.api_keys import ApiKeys
 from projections.balances import AccountBalances
 from projections.base import ReadModel, Tracked, ViewTracking, rows_of
+from projections.decoding import FastDecoder
 from projections.holds import Holds
 from projections.journal import Journal
+from projections.reading import read_batches
 from projections.schema import TRACKING_TABLE
 from projections.system_accounts import SystemAccounts
 from projections.transactions import Transactions
@@ -65,21 +67,10 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Journal,
     SystemAccounts,
 )
-SKIPPED_TOPIC_PREFIX = "tally:IdempotencyRecord."
 
 
 class TrackingConflict(RuntimeError):
     """Another writer moved a tracking row: this batch was rolled back, not applied."""
-
-
-def decode(store: Application[Any], notifications: Sequence[Notification]) -> list[Tracked]:
-    """Map notifications to domain events, skipping those no read model uses."""
-    to_domain_event = store.mapper.to_domain_event
-    return [
-        (to_domain_event(n), n.id)
-        for n in notifications
-        if not n.topic.startswith(SKIPPED_TOPIC_PREFIX)
-    ]
 
 
 def make_models(pool: ConnectionPool[Any], schema: str) -> list[ReadModel]:
@@ -210,6 +201,7 @@ class ProjectionWorker:
         self.poll_interval_s = poll_interval_s
         self.standby_interval_s = standby_interval_s
         self.models = make_models(pool, schema)
+        self.decoder = FastDecoder(store)
         self._key = (conninfo(pool), schema)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -227,13 +219,7 @@ class ProjectionWorker:
                 wait_for_position(self.pool, self.schema, head, timeout_s)
                 return 0
             try:
-                positions = self._positions(conn)
-                total = 0
-                while min(positions.values()) < head:
-                    count, positions = self._step(conn, positions)
-                    if count == 0:
-                        break
-                    total += count
+                total, _ = self._drain(conn, self._positions(conn), stop=head)
                 return total
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock_key(self.schema),))
@@ -273,20 +259,31 @@ class ProjectionWorker:
         with conn.cursor() as cur:
             return read_positions(cur, self.schema, self.models)
 
-    def _step(
-        self, conn: psycopg.Connection[Any], positions: dict[str, int]
+    def _drain(
+        self,
+        conn: psycopg.Connection[Any],
+        positions: dict[str, int],
+        *,
+        stop: int | None = None,
+        interruptible: bool = False,
     ) -> tuple[int, dict[str, int]]:
-        """Apply one batch; return how many notifications it covered and the positions."""
-        start = min(positions.values())
-        notifications = self.store.recorder.select_notifications(start + 1, self.batch_size)
-        if not notifications:
-            return 0, positions
-        last = notifications[-1].id
-        events = decode(self.store, notifications)
-        with conn.transaction(), conn.cursor() as cur:
-            positions = project_batch(cur, self.schema, self.models, positions, events, last)
-        _publish(self._key, last)
-        return len(notifications), positions
+        """Apply batches until the log (or ``stop``) is reached, or, if ``interruptible``,
+        the worker is stopped.
+
+        Returns how many notifications were applied and the new positions.
+        """
+        total = 0
+        after = min(positions.values())
+        for batch in read_batches(self.store, self.decoder, after, self.batch_size, stop):
+            with conn.transaction(), conn.cursor() as cur:
+                positions = project_batch(
+                    cur, self.schema, self.models, positions, batch.events, batch.last
+                )
+            _publish(self._key, batch.last)
+            total += batch.count
+            if interruptible and self._stopping.is_set():
+                break
+        return total, positions
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -313,7 +310,7 @@ class ProjectionWorker:
             positions = self._positions(conn)
             _publish(self._key, min(positions.values()))
             while not self._stopping.is_set():
-                count, positions = self._step(conn, positions)
+                count, positions = self._drain(conn, positions, interruptible=True)
                 if count == 0:
                     for _ in conn.notifies(timeout=self.poll_interval_s, stop_after=1):
                         pass

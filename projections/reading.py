@@ -1,0 +1,126 @@
+"""Reading the event log in batches, ahead of the code that applies them.
+
+- ``fetch_notifications(store, start, limit, stop=None)``: notifications with ids from
+  ``start`` (inclusive), in log order, without the state of idempotency records.
+- ``decode(decoder, notifications)``: ``(domain event, notification id)`` pairs,
+  skipping idempotency records (no read model reads them).
+- ``read_batches(store, decoder, after, batch_size, stop=None)``: an iterator of
+  ``Batch``es; a thread reads and decodes the next batch while the caller applies the
+  current one, so database round trips overlap with Python work.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from psycopg import sql
+from psycopg.rows import tuple_row
+
+from projections.base import Tracked
+
+SKIPPED_TOPIC_PREFIX = "tally:IdempotencyRecord."
+
+
+@dataclass(frozen=True)
+class Batch:
+    events: list[Tracked]
+    last: int  # id of the batch's last notification, skipped ones included
+    count: int  # notifications read, skipped ones included
+
+
+def decode(
+    decoder: Callable[[Notification], Any], notifications: Sequence[Notification]
+) -> list[Tracked]:
+    """Map notifications to domain events, skipping those no read model uses."""
+    return [
+        (decoder(n), n.id) for n in notifications if not n.topic.startswith(SKIPPED_TOPIC_PREFIX)
+    ]
+
+
+def fetch_notifications(
+    store: Application[Any], start: int, limit: int, stop: int | None = None
+) -> Sequence[Notification]:
+    """Notifications with ids ``>= start`` (and ``<= stop``), in log order.
+
+    On the Postgres recorder this is ``select_notifications`` with one change, measured
+    to read the log about 1.5 times faster: the state of idempotency records (which
+    holds a whole command response) is left in the database, because no read model
+    reads it. Other recorders get ``select_notifications`` itself.
+    """
+    recorder: Any = store.recorder
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None or not hasattr(recorder, "events_table_name"):
+        return list(recorder.select_notifications(start, limit, stop=stop))
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, "
+        "CASE WHEN starts_with(topic, %s) THEN NULL ELSE state END "
+        "FROM {}.{} WHERE notification_id >= %s AND notification_id <= %s "
+        "ORDER BY notification_id LIMIT %s"
+    ).format(sql.Identifier(datastore.schema), sql.Identifier(recorder.events_table_name))
+    params = (SKIPPED_TOPIC_PREFIX, start, stop if stop is not None else 2**63 - 1, limit)
+    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(query, params, prepare=True)
+        return [
+            Notification(
+                id=i, originator_id=o, originator_version=v, topic=t, state=bytes(b or b"")
+            )
+            for i, o, v, t, b in cur.fetchall()
+        ]
+
+
+def read_batches(
+    store: Application[Any],
+    decoder: Callable[[Notification], Any],
+    after: int,
+    batch_size: int,
+    stop: int | None = None,
+) -> Iterator[Batch]:
+    """Batches of the notifications after ``after`` (up to ``stop``), read one ahead.
+
+    The iterator ends when the log (or ``stop``) is reached. Closing it early (``break``)
+    stops the reader thread; an error in the reader is raised here.
+    """
+    ready: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=1)
+    closing = threading.Event()
+
+    def put(item: Batch | BaseException | None) -> None:
+        while not closing.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        position = after
+        try:
+            while not closing.is_set() and (stop is None or position < stop):
+                notifications = fetch_notifications(store, position + 1, batch_size, stop)
+                if not notifications:
+                    break
+                position = notifications[-1].id
+                put(Batch(decode(decoder, notifications), position, len(notifications)))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+            return
+        put(None)
+
+    reader = threading.Thread(target=read, name="tally-log-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        closing.set()
+        reader.join(timeout=10)
