@@ -215,10 +215,15 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from projections.replay import replay
+    from projections.replay import ReplayBusy, replay
 
     with opened() as tally:
-        report = replay(tally.store, tally.views, tally.schema, progress=not args.quiet)
+        # Compare the whole log, not just what a stopped worker had applied.
+        sync_read_models(tally)
+        try:
+            report = replay(tally.store, tally.views, tally.schema, progress=not args.quiet)
+        except ReplayBusy as exc:
+            raise CannotStart(f"another replay is running: {exc}") from None
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_REFUSED
 

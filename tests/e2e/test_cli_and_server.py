@@ -1,0 +1,168 @@
+"""The ``tally`` command line and a real ``tally serve`` process spoken to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "api.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def env(pg_url: str, schema: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
+
+
+def tally(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def tally_json(env: dict[str, str], *args: str) -> Any:
+    done = tally(env, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", "2"],
+        env={**env, "TALLY_SWEEP_INTERVAL_S": "0.2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "tally serve did not become ready"
+            time.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_serve_answers_over_http_with_a_key_from_the_cli(
+    env: dict[str, str], server: tuple[str, subprocess.Popen[str]]
+) -> None:
+    base, process = server
+    created = tally_json(env, "projects", "create", "acme", "--mode", "test")
+    key = created["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+        opened = http.post("/v1/accounts", json={"owner_ref": "a", "currency": "EUR"})
+        assert opened.status_code == 201, opened.text
+        account_id = opened.json()["account"]["id"]
+        deposit = http.post(
+            f"/v1/accounts/{account_id}/deposits",
+            json={"amount": 900, "currency": "EUR"},
+            headers={"Idempotency-Key": "d-1"},
+        )
+        assert deposit.status_code == 201
+        replay = http.post(
+            f"/v1/accounts/{account_id}/deposits",
+            json={"amount": 900, "currency": "EUR"},
+            headers={"Idempotency-Key": "d-1"},
+        )
+        assert replay.headers["Idempotency-Replayed"] == "true"
+        position = deposit.headers["Tally-Position"]
+        account = http.get(f"/v1/accounts/{account_id}", params={"wait_for_position": position})
+        assert account.json()["ledger_balance"] == 900
+        refused = http.post(
+            f"/v1/accounts/{account_id}/withdrawals", json={"amount": 901, "currency": "EUR"}
+        )
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert http.get("/v1/accounts", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+    # A revoked key stops working against the running server at once.
+    revoked = tally(env, "keys", "revoke", "--project", created["id"], created["key_id"])
+    assert revoked.returncode == 0, revoked.stderr
+    assert httpx.get(f"{base}/v1/accounts", headers=auth).status_code == 401
+
+    process.terminate()
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert key not in output
+    assert key.split("_")[2] not in output
+    assert "POST /v1/accounts" in output  # the access log is there, without secrets
+
+
+def test_cli_manages_projects_and_keys(env: dict[str, str]) -> None:
+    created = tally_json(env, "projects", "create", "globex")
+    projects = tally_json(env, "projects", "list")
+    assert [p["id"] for p in projects] == [created["id"]]
+    second = tally_json(env, "keys", "create", "--project", created["id"], "--label", "ci")
+    assert second["api_key"].startswith(f"tly_{second['key_id']}_")
+    keys = tally_json(env, "keys", "list", "--project", created["id"])
+    assert {k["key_id"] for k in keys} == {created["key_id"], second["key_id"]}
+    assert all("key_hash" not in k and "api_key" not in k for k in keys)
+    tally_json(env, "keys", "revoke", "--project", created["id"], second["key_id"])
+    keys = tally_json(env, "keys", "list", "--project", created["id"])
+    assert {k["key_id"]: k["revoked"] for k in keys} == {
+        created["key_id"]: False,
+        second["key_id"]: True,
+    }
+    again = tally(env, "keys", "revoke", "--project", created["id"], second["key_id"])
+    assert again.returncode == 1
+    assert again.stderr.startswith("tally: validation_error:")
+
+
+def test_replay_reports_matching_read_models(env: dict[str, str]) -> None:
+    tally_json(env, "projects", "create", "initech")
+    done = tally(env, "replay", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: the read models match the event log" in done.stdout
+
+
+@pytest.mark.parametrize("command", [["projects", "list"], ["serve"], ["replay"]])
+def test_unreachable_database_is_one_clear_line_and_exit_2(
+    env: dict[str, str], command: list[str]
+) -> None:
+    port = free_port()  # bound and released: nothing listens there now
+    url = f"postgresql://ledger_user:s3cret-pw@127.0.0.1:{port}/ledger"
+    done = tally({**env, "TALLY_DATABASE_URL": url}, *command)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"host=127.0.0.1 port={port} database=ledger" in lines[0]
+    assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_invalid_settings_are_one_clear_line_and_exit_2(env: dict[str, str]) -> None:
+    done = tally({**env, "TALLY_DB_SCHEMA": "Bad-Schema!"}, "projects", "list")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("tally: invalid settings: TALLY_DB_SCHEMA")
