@@ -53,14 +53,15 @@ class Client:
         extra = dict(headers or {})
         if key is not None:
             extra["Idempotency-Key"] = key
-        response = self.http.post(path, json=body, headers=self.headers(extra))
+        response: httpx.Response = self.http.post(path, json=body, headers=self.headers(extra))
         if "Tally-Position" in response.headers:
             self.position = max(self.position, int(response.headers["Tally-Position"]))
         return response
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         params.setdefault("wait_for_position", self.position)
-        return self.http.get(path, params=params, headers=self.headers())
+        response: httpx.Response = self.http.get(path, params=params, headers=self.headers())
+        return response
 
     def ok(self, response: httpx.Response, status: int = 200) -> dict[str, Any]:
         assert response.status_code == status, response.text

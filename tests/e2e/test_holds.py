@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from adapters.clock import FixedClock
 from api.bootstrap import Tally
@@ -11,7 +12,9 @@ from api.settings import Settings
 from tests.e2e.conftest import Client, nothing_written, serve
 
 
-def _place(api: Client, account_id: str, amount: int, expires_at: str, **extra: object) -> dict:
+def _place(
+    api: Client, account_id: str, amount: int, expires_at: str, **extra: object
+) -> dict[str, Any]:
     body = {"amount": amount, "currency": "EUR", "expires_at": expires_at, **extra}
     return api.ok(api.post(f"/v1/accounts/{account_id}/holds", body), 201)
 
