@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from adapters.clock import SystemClock
 from adapters.database import Target, check, parse, start_embedded
+from adapters.event_writer import event_writer
 from adapters.eventstore import TallyStore, open_store
 from api.settings import Settings
 from commands import ledger, projects
@@ -78,6 +79,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Tally:
         clock,
         max_batch=settings.group_commit_max,
         max_retries=settings.max_retries,
+        writer=event_writer(store.recorder),
     )
     views: ConnectionPool[Any] = ConnectionPool(
         target.url,

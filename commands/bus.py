@@ -27,10 +27,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError
 
 from commands.messages import Command
-from commands.unit_of_work import AggregateCache, UnitOfWork
+from commands.unit_of_work import AggregateCache, EventWriter, RecorderEventWriter, UnitOfWork
 from domain.base import current_actor
 from domain.clock import Clock
 from domain.errors import ConcurrentUpdate, DomainError
@@ -78,6 +79,7 @@ class CommandBus:
         max_batch: int = 256,
         max_retries: int = 8,
         cache_size: int = 10_000,
+        writer: EventWriter | None = None,
     ) -> None:
         self.app = app
         self.handlers = handlers
@@ -89,6 +91,9 @@ class CommandBus:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        # The composition root passes the Postgres writer; the default writes through the
+        # recorder's interface (any recorder, e.g. the in-memory one).
+        self._writer = writer or RecorderEventWriter(app.recorder)
 
     # -- public ------------------------------------------------------------------------
 
@@ -108,6 +113,7 @@ class CommandBus:
                 self._queue.put(None)
                 self._thread.join(timeout=10)
                 self._thread = None
+            self._writer.close()
 
     # -- writer thread -----------------------------------------------------------------
 
@@ -145,8 +151,21 @@ class CommandBus:
                         item.future.set_exception(exc)
 
     def _run_batch(self, batch: list[_Item]) -> None:
+        # Optimistic first: keys are nearly always new, so assume none of the batch's
+        # idempotency records exists and let the store's unique key catch a reuse. A
+        # conflict costs one more pass with the existence query (and fresh aggregates);
+        # only a second conflict sends the commands through one by one.
+        if self._try_batch(batch, check_keys=False):
+            return
+        if self._try_batch(batch, check_keys=True):
+            return
+        self._run_each_alone(batch)
+
+    def _try_batch(self, batch: list[_Item], *, check_keys: bool) -> bool:
+        """Run and save ``batch`` as one transaction; answer its callers and return True,
+        or return False (nothing written, nobody answered) when the save conflicted."""
         uow = UnitOfWork(self.app, self.cache)
-        uow.known_absent = self._absent_idempotency_records(batch)
+        uow.known_absent = self._absent_idempotency_records(batch, check=check_keys)
         done: list[_Item] = []
         refused: list[_Item] = []
         for item in batch:
@@ -159,29 +178,26 @@ class CommandBus:
                     # The handler changed an aggregate before it refused: the shared unit
                     # of work is no longer trustworthy, so start again one by one.
                     log.error("%s raised after recording events", type(item.command).__name__)
-                    self._fall_back(batch, uow)
-                    return
+                    self.cache.evict(list(uow.touched))
+                    self._run_each_alone(batch)
+                    return True
                 # A refusal writes nothing, so no version check ever confirms what it read;
                 # a cached aggregate may be stale (another process wrote it). Decide it
                 # again on fresh aggregates once this batch has committed.
                 refused.append(item)
-        dirty = uow.dirty()
         try:
-            recordings = self.app.save(*dirty) if dirty else []
+            positions = self._save(uow.dirty())
         except IntegrityError:
-            self._fall_back(batch, uow)
-            return
+            self.cache.evict(list(uow.touched))
+            return False
         except BaseException:
             self.cache.evict(list(uow.touched))
             raise
         for aggregate in uow.touched.values():
             self.cache.put(aggregate)
-        self._answer(done, recordings)
+        self._answer(done, positions)
         self._run_each_alone(refused)
-
-    def _fall_back(self, batch: list[_Item], uow: UnitOfWork) -> None:
-        self.cache.evict(list(uow.touched))
-        self._run_each_alone(batch)
+        return True
 
     def _run_each_alone(self, batch: list[_Item]) -> None:
         for item in batch:
@@ -196,9 +212,8 @@ class CommandBus:
         for attempt in range(self.max_retries):
             uow = UnitOfWork(self.app, cache=None)
             outcome = self._run_one(uow, item)
-            dirty = uow.dirty()
             try:
-                recordings = self.app.save(*dirty) if dirty else []
+                positions = self._save(uow.dirty())
             except IntegrityError:
                 # Someone else wrote one of these aggregates first; back off with jitter so
                 # that competing writers do not collide again in lock step.
@@ -206,7 +221,7 @@ class CommandBus:
                 continue
             for aggregate in uow.touched.values():
                 self.cache.put(aggregate)
-            outcome.position = self._position(recordings)
+            outcome.position = self._position(positions)
             return outcome
         raise ConcurrentUpdate(
             f"gave up after {self.max_retries} attempts: the same records kept changing",
@@ -243,44 +258,66 @@ class CommandBus:
             current_actor.reset(token)
         return Outcome(status, body)
 
-    def _absent_idempotency_records(self, batch: list[_Item]) -> set[UUID]:
-        """One query for the whole batch instead of one read per command."""
+    def _absent_idempotency_records(self, batch: list[_Item], *, check: bool) -> set[UUID]:
+        """The batch's idempotency record ids that are not in the store: one query for the
+        whole batch when ``check``, else all of them (the optimistic assumption)."""
         ids = {
             IdempotencyRecord.create_id(i.context.project_id, i.context.idempotency_key)
             for i in batch
             if i.context.idempotency_key is not None
         }
-        if not ids:
-            return set()
-        return ids - existing_originators(self.app, ids)
+        if not ids or not check:
+            return ids
+        return ids - self._writer.existing(ids)
 
-    def _position(self, recordings: list[Any]) -> int | None:
-        ids: list[int] = [r.notification.id for r in recordings if r.notification.id is not None]
-        if ids:
-            return max(ids)
+    def _save(self, aggregates: list[Aggregate]) -> list[int]:
+        """Record the aggregates' pending events in one transaction; return their positions.
+
+        This is ``Application.save()`` without its per-object protocol checks (costly
+        ``isinstance`` calls against runtime-checkable protocols) and with snapshots
+        taken from the aggregates in hand rather than re-read from the store."""
+        events = [e for aggregate in aggregates for e in aggregate.collect_events()]
+        if not events:
+            return []
+        to_stored_event = self.app.mapper.to_stored_event
+        positions = self._writer.write([to_stored_event(e) for e in events])
+        self._take_snapshots(aggregates, events)
+        return positions
+
+    def _take_snapshots(self, aggregates: list[Aggregate], events: list[Any]) -> None:
+        """Snapshot each aggregate whose new events crossed its snapshotting interval.
+
+        The aggregates in hand are exactly the recorded state at their current version
+        (the save just succeeded on it), so a snapshot at that version is as good as the
+        library's, without reading the aggregate's history back from the store. A failed
+        snapshot is logged, never raised: the events are committed and a snapshot only
+        speeds up later loads."""
+        intervals = self.app.snapshotting_intervals
+        if not intervals or self.app.snapshots is None:
+            return
+        by_id = {a.id: a for a in aggregates}
+        due = set()
+        for e in events:
+            interval = intervals.get(type(by_id[e.originator_id]))
+            if interval and e.originator_version % interval == 0:
+                due.add(e.originator_id)
+        for aggregate_id in due:
+            aggregate = by_id[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", None) or Snapshot
+            try:
+                self.app.snapshots.put([snapshot_class.take(aggregate)])
+            except Exception:
+                log.exception("snapshot of %s at %s failed", aggregate_id, aggregate.version)
+
+    def _position(self, positions: list[int]) -> int | None:
+        if positions:
+            return max(positions)
         head: int | None = self.app.recorder.max_notification_id()
         return head
 
-    def _answer(self, done: list[_Item], recordings: list[Any]) -> None:
-        position = self._position(recordings)
+    def _answer(self, done: list[_Item], positions: list[int]) -> None:
+        position = self._position(positions)
         for item in done:
             assert item.outcome is not None
             item.outcome.position = position
             item.future.set_result(item.outcome)
-
-
-def existing_originators(app: Application[UUID], ids: set[UUID]) -> set[UUID]:
-    """Which of ``ids`` already have events in the store."""
-    recorder: Any = app.recorder
-    datastore = getattr(recorder, "datastore", None)
-    if datastore is None:
-        # The in-memory (POPO) recorder has no SQL; the unit tests run the real bus on it,
-        # so ask it one id at a time through the recorder interface instead.
-        return {i for i in ids if recorder.select_events(i, limit=1)}
-    sql = (
-        f"SELECT DISTINCT originator_id FROM {datastore.schema}.{recorder.events_table_name} "
-        "WHERE originator_id = ANY(%s)"
-    )
-    with datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(sql, (list(ids),))
-        return {row["originator_id"] for row in curs.fetchall()}

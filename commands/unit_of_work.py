@@ -9,11 +9,13 @@ aggregate's version and the bus re-runs the commands on fresh copies.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 
 from domain.errors import NotFound
 
@@ -90,3 +92,35 @@ class UnitOfWork:
 
     def dirty(self) -> list[Aggregate]:
         return [a for a in self.touched.values() if a._pending_events]
+
+
+class EventWriter(Protocol):
+    """Writes a unit of work's events; the bus's writer thread is its only caller."""
+
+    def write(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Record the events in one transaction and return their notification ids; raise
+        ``eventsourcing.persistence.IntegrityError`` (nothing written) on a conflict."""
+
+    def existing(self, originator_ids: set[UUID]) -> set[UUID]:
+        """Which of the ids already have events in the store."""
+
+    def close(self) -> None:
+        """Give back whatever the writer holds (a connection)."""
+
+
+class RecorderEventWriter:
+    """Writes through the recorder's own interface: the default, and the one the unit
+    tests use with the library's in-memory recorder."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+
+    def write(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        ids = self.recorder.insert_events(list(stored_events))
+        return [i for i in ids or [] if i is not None]
+
+    def existing(self, originator_ids: set[UUID]) -> set[UUID]:
+        return {i for i in originator_ids if self.recorder.select_events(i, limit=1)}
+
+    def close(self) -> None:
+        pass

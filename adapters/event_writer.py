@@ -1,0 +1,154 @@
+"""The command bus's writer: one batch of events, one transaction, one kept connection.
+
+It writes exactly what the ``eventsourcing`` Postgres recorder writes (same table, same
+``EXCLUSIVE`` table lock so notification ids are issued in commit order, same ``NOTIFY``
+on the same channel) in fewer round trips and with less Python per event:
+
+- a connection kept for the bus's single writer thread, so its statements stay prepared
+  and it is not rotated through the pool on every batch;
+- ``BEGIN``, the lock and the notify sent as one simple query, then one ``INSERT`` of
+  four binary arrays (``unnest``), then ``COMMIT``: three round trips;
+- binary arrays of plain columns instead of an array of composite values, which psycopg
+  dumps as escaped text with regular expressions, event by event.
+
+It implements ``commands.unit_of_work.EventWriter``; any other recorder (the in-memory one
+of the unit tests) is written by ``RecorderEventWriter`` through its own interface.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
+
+from commands.unit_of_work import EventWriter, RecorderEventWriter
+
+log = logging.getLogger("tally.event_writer")
+
+T = TypeVar("T")
+
+# A broken connection is replaced and the batch tried again this many times. A retry after
+# a commit whose outcome was lost cannot write twice: the events' primary keys conflict.
+MAX_CONNECT_ATTEMPTS = 3
+
+
+def event_writer(recorder: Any) -> EventWriter:
+    """The fast writer for the Postgres recorder; the recorder's own interface otherwise."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresEventWriter(recorder)
+    return RecorderEventWriter(recorder)
+
+
+class PostgresEventWriter:
+    """Writes on a connection it keeps; only the bus's writer thread may call it."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.datastore = recorder.datastore
+        table = sql.Identifier(self.datastore.schema, recorder.events_table_name)
+        self._begin = sql.SQL(
+            "BEGIN; SET LOCAL lock_timeout = '{timeout}s'; "
+            "LOCK TABLE {table} IN EXCLUSIVE MODE; NOTIFY {channel}"
+        ).format(
+            timeout=sql.Literal(self.datastore.lock_timeout),
+            table=table,
+            channel=sql.Identifier(recorder.channel_name),
+        )
+        self._insert = sql.SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(table=table)
+        self._existing = sql.SQL(
+            "SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%b::uuid[])"
+        ).format(table=table)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def write(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        if not stored_events:
+            return []
+        params = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        return self._with_connection(lambda conn: self._write(conn, params))
+
+    def _write(self, conn: psycopg.Connection[Any], params: tuple[list[Any], ...]) -> list[int]:
+        conn.execute(self._begin)
+        try:
+            cursor = conn.execute(self._insert, params, prepare=True)
+            ids = [row["notification_id"] for row in cursor.fetchall()]
+            conn.execute("COMMIT")
+        except BaseException:
+            self._roll_back(conn)
+            raise
+        return ids
+
+    def existing(self, originator_ids: set[UUID]) -> set[UUID]:
+        if not originator_ids:
+            return set()
+
+        def query(conn: psycopg.Connection[Any]) -> set[UUID]:
+            cursor = conn.execute(self._existing, (list(originator_ids),), prepare=True)
+            return {row["originator_id"] for row in cursor.fetchall()}
+
+        return self._with_connection(query)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self.datastore.pool.putconn(conn)
+
+    def _with_connection(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        for attempt in range(1, MAX_CONNECT_ATTEMPTS + 1):
+            conn = self._connection()
+            try:
+                return work(conn)
+            except psycopg.IntegrityError as exc:
+                raise IntegrityError(str(exc)) from exc
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # A lock timeout leaves the connection usable; a lost server does not.
+                if conn.closed or conn.broken:
+                    self._discard(conn)
+                if attempt == MAX_CONNECT_ATTEMPTS:
+                    if isinstance(exc, psycopg.OperationalError):
+                        raise OperationalError(str(exc)) from exc
+                    raise InterfaceError(str(exc)) from exc
+                log.warning("event write failed (%s); trying again", type(exc).__name__)
+                time.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            wait = self.datastore.pool_open_timeout is not None
+            self.datastore.pool.open(wait, self.datastore.pool_open_timeout or 30.0)
+            self._conn = self.datastore.pool.getconn()
+        return self._conn
+
+    def _roll_back(self, conn: psycopg.Connection[Any]) -> None:
+        if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            self._discard(conn)
+
+    def _discard(self, conn: psycopg.Connection[Any]) -> None:
+        if self._conn is not conn:
+            return  # already given back
+        self._conn = None
+        conn.close()
+        self.datastore.pool.putconn(conn)
