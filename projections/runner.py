@@ -69,6 +69,9 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
 )
 
 
+STOP_CHECK_S = 0.2  # how often an idle worker checks whether it was asked to stop
+
+
 class TrackingConflict(RuntimeError):
     """Another writer moved a tracking row: this batch was rolled back, not applied."""
 
@@ -312,6 +315,16 @@ class ProjectionWorker:
             while not self._stopping.is_set():
                 count, positions = self._drain(conn, positions, interruptible=True)
                 if count == 0:
-                    for _ in conn.notifies(timeout=self.poll_interval_s, stop_after=1):
-                        pass
+                    self._idle(conn)
             return
+
+    def _idle(self, conn: psycopg.Connection[Any]) -> None:
+        """Wait for a NOTIFY on the event table's channel, at most ``poll_interval_s``;
+        in short slices, so that ``stop()`` is prompt whatever the poll interval."""
+        deadline = time.monotonic() + self.poll_interval_s
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            for _ in conn.notifies(timeout=min(STOP_CHECK_S, remaining), stop_after=1):
+                return
