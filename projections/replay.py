@@ -15,7 +15,8 @@
 
 ``report.ok`` is true when no table differs; ``report.summary()`` is the text the CLI
 prints. Only one replay per schema runs at a time (an advisory lock); a second one
-raises ``ReplayBusy``. Replay never writes to the live tables.
+raises ``ReplayBusy``. Replay never writes to the live read models (it only creates the
+live tracking rows at position 0 if no worker ever has).
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ def _compare_locked(
     batch_size: int,
 ) -> ReplayReport:
     with conn.transaction(), conn.cursor() as cur:
+        # A schema whose worker never ran has no tracking rows yet; create them at 0 so
+        # that there is something to lock and a worker starting now must wait.
+        read_positions(cur, schema, models)
         cur.execute(
             sql.SQL("SELECT name, position FROM {}.{} FOR SHARE").format(
                 sql.Identifier(schema), sql.Identifier(TRACKING_TABLE)
