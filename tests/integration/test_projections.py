@@ -27,6 +27,7 @@ class World:
     txns: dict[str, UUID] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     last: Outcome | None = None
+    writes: int = 0
 
 
 class Driver:
@@ -35,7 +36,11 @@ class Driver:
         self.world = world
 
     def run(self, command: m.Command, *, now: datetime | None = None) -> dict[str, Any]:
-        outcome = self.tally.execute(command, Context(self.world.project_id, "k", None, now))
+        # Every command carries an idempotency key, so the log holds idempotency records
+        # too, as it does in production; the read models must skip them.
+        self.world.writes += 1
+        key = f"w{self.world.writes}"
+        outcome = self.tally.execute(command, Context(self.world.project_id, "k", key, now))
         self.world.last = outcome
         return outcome.body
 
