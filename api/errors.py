@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -228,8 +229,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    # The message names host and database only (adapters/database.py makes sure).
-    log.error("database unreachable: %s", exc)
+    # DatabaseUnreachable names host and database only (adapters/database.py makes sure);
+    # of a driver error only its class is logged, in case its text quotes a connection
+    # string.
+    reason = str(exc) if isinstance(exc, DatabaseUnreachable) else type(exc).__name__
+    log.error("database unavailable: %s", reason)
     return problem(
         "service_unavailable",
         "the database is unreachable; try again shortly",
@@ -249,4 +253,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DatabaseUnreachable, _database_error)
+    # A lost connection or an exhausted pool mid-request: the same 503, never a 500.
+    app.add_exception_handler(psycopg.OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

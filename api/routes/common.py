@@ -63,7 +63,11 @@ def execute(tally: Tally, caller: Caller, command: Command, key: str | None) -> 
 
 def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
     """The write's response, checked against its documented model, with its position."""
-    body = model.model_validate(outcome.body).model_dump(mode="json", by_alias=True)
+    # exclude_none: a command result knows no read-model timestamps; leave them out
+    # rather than answer null.
+    body = model.model_validate(outcome.body).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
     headers: dict[str, str] = {}
     if outcome.position is not None:
         headers[POSITION_HEADER] = str(outcome.position)
