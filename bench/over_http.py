@@ -1,0 +1,177 @@
+"""(c) and (f): deposits over HTTP against a real ``tally serve`` process.
+
+The server is started as an operator would start it (``python -m api.cli serve``) on a
+schema of its own; the project and its key come from ``tally projects create``. The load
+generator is a minimal HTTP/1.1 keep-alive client (one connection per thread, the request
+bytes built by hand) so that, on a small machine, it takes as little CPU as possible away
+from the server it measures. Every response must be a 201, or it counts as an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench.common import LoopResult, run_threads
+
+CLI = [sys.executable, "-m", "api.cli"]
+READY_TIMEOUT_S = 90
+
+
+class HttpConnection:
+    """One keep-alive connection; just enough HTTP/1.1 for JSON requests and answers."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host = host
+        self.sock = socket.create_connection((host, port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+        self.auth = f"Authorization: Bearer {token}\r\n" if token else ""
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: str = ""
+    ) -> tuple[int, bytes]:
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.auth}{headers}"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode() + payload)
+        status_line = self.file.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, self.file.read(length)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(url: str, schema: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    return {**clean, "TALLY_DATABASE_URL": url, "TALLY_DB_SCHEMA": schema}
+
+
+@contextmanager
+def running_server(env: dict[str, str], workers: int, log_level: str) -> Iterator[int]:
+    """Start ``tally serve``, wait until it is ready, and stop it afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+        env={**env, "TALLY_LOG_LEVEL": log_level},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _ready(port):
+            if process.poll() is not None:
+                err = process.stderr.read() if process.stderr else ""
+                raise RuntimeError(f"tally serve exited: {err.strip()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("tally serve did not become ready")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ready(port: int) -> bool:
+    try:
+        conn = HttpConnection("127.0.0.1", port, "")
+    except OSError:
+        return False
+    try:
+        return conn.request("GET", "/readyz")[0] == 200
+    except (OSError, ValueError, IndexError):
+        return False
+    finally:
+        conn.close()
+
+
+def create_project(env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [*CLI, "projects", "create", "bench", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tally projects create failed: {done.stderr.strip()[-2000:]}")
+    return str(json.loads(done.stdout)["api_key"])
+
+
+def measure(port: int, token: str, threads: int, warmup_s: float, duration_s: float) -> LoopResult:
+    setup = HttpConnection("127.0.0.1", port, token)
+    accounts = []
+    for i in range(threads):
+        status, body = _retry_auth(
+            lambda i=i: setup.request(
+                "POST", "/v1/accounts", {"owner_ref": f"http-{i}", "currency": "EUR"}
+            )
+        )
+        if status != 201:
+            raise RuntimeError(f"opening an account answered {status}: {body[:300]!r}")
+        accounts.append(json.loads(body)["account"]["id"])
+    setup.close()
+    connections: list[HttpConnection] = []
+
+    def make_worker(i: int) -> Callable[[], None]:
+        conn = HttpConnection("127.0.0.1", port, token)
+        connections.append(conn)
+        path = f"/v1/accounts/{accounts[i]}/deposits"
+        body = {"amount": 100, "currency": "EUR"}
+        serial = itertools.count()
+
+        def deposit() -> None:
+            status, answer = conn.request(
+                "POST", path, body, f"Idempotency-Key: http-{i}-{next(serial)}\r\n"
+            )
+            if status != 201:
+                raise RuntimeError(f"deposit answered {status}: {answer[:200]!r}")
+
+        return deposit
+
+    try:
+        return run_threads(threads, warmup_s, duration_s, make_worker)
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def _retry_auth(call: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+    """A new key authenticates once the server's projection worker has seen it."""
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = call()
+        if status != 401 or time.monotonic() > deadline:
+            return status, body
+        time.sleep(0.2)
