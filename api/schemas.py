@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from commands.messages import Amount, CurrencyCode, Source, Text
 from domain.money import MAX_AMOUNT_MINOR
@@ -34,13 +34,14 @@ class Response(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
+def request_config(examples: list[JsonValue]) -> ConfigDict:
+    """Requests refuse unknown fields (a typo must not be silently ignored)."""
+    return ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": examples})
+
+
 class OpenAccountRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [{"owner_ref": "customer_42", "currency": "EUR", "overdraft_limit": 0}]
-        },
+    model_config = request_config(
+        [{"owner_ref": "customer_42", "currency": "EUR", "overdraft_limit": 0}]
     )
     owner_ref: Annotated[
         str, Field(min_length=1, max_length=200, description="Your id for the account owner")
@@ -53,15 +54,11 @@ class OpenAccountRequest(Request):
 
 
 class DepositRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {"amount": 1250, "currency": "EUR", "source": "stripe"},
-                {"amount": 5000, "currency": "EUR", "source": "stripe", "pending": True},
-            ]
-        },
+    model_config = request_config(
+        [
+            {"amount": 1250, "currency": "EUR", "source": "stripe"},
+            {"amount": 5000, "currency": "EUR", "source": "stripe", "pending": True},
+        ]
     )
     amount: Amount
     currency: CurrencyCode
@@ -76,11 +73,7 @@ class DepositRequest(Request):
 
 
 class WithdrawalRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={"examples": [{"amount": 300, "currency": "EUR", "destination": "bank"}]},
-    )
+    model_config = request_config([{"amount": 300, "currency": "EUR", "destination": "bank"}])
     amount: Amount
     currency: CurrencyCode
     destination: Source = "manual"
@@ -89,19 +82,15 @@ class WithdrawalRequest(Request):
 
 
 class TransferRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "from_account_id": "0d5c7c2a-3c1f-5d0e-9f7a-0b1c2d3e4f50",
-                    "to_account_id": "5a6b7c8d-9e0f-5a1b-8c2d-3e4f5a6b7c8d",
-                    "amount": 700,
-                    "currency": "EUR",
-                }
-            ]
-        },
+    model_config = request_config(
+        [
+            {
+                "from_account_id": "0d5c7c2a-3c1f-5d0e-9f7a-0b1c2d3e4f50",
+                "to_account_id": "5a6b7c8d-9e0f-5a1b-8c2d-3e4f5a6b7c8d",
+                "amount": 700,
+                "currency": "EUR",
+            }
+        ]
     )
     from_account_id: UUID
     to_account_id: UUID
@@ -111,12 +100,8 @@ class TransferRequest(Request):
 
 
 class PlaceHoldRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [{"amount": 2000, "currency": "EUR", "expires_at": "2030-01-01T00:00:00Z"}]
-        },
+    model_config = request_config(
+        [{"amount": 2000, "currency": "EUR", "expires_at": "2030-01-01T00:00:00Z"}]
     )
     amount: Amount
     currency: CurrencyCode
@@ -131,34 +116,24 @@ class PlaceHoldRequest(Request):
 
 
 class CaptureHoldRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_extra={"examples": [{"amount": 1500}, {}]}
-    )
+    model_config = request_config([{"amount": 1500}, {}])
     amount: Amount | None = Field(
         default=None, description="Omitted: the whole hold. Less: the rest is released."
     )
 
 
 class FreezeRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_extra={"examples": [{"reason": "chargeback"}]}
-    )
+    model_config = request_config([{"reason": "chargeback"}])
     reason: Text = ""
 
 
 class FailRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_extra={"examples": [{"reason": "card declined"}]}
-    )
+    model_config = request_config([{"reason": "card declined"}])
     reason: Text = ""
 
 
 class ReverseRequest(Request):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={"examples": [{"amount": 200, "reason": "partial refund"}, {}]},
-    )
+    model_config = request_config([{"amount": 200, "reason": "partial refund"}, {}])
     amount: Amount | None = Field(default=None, description="Omitted: all that is left")
     reason: Text = ""
 
@@ -251,6 +226,24 @@ class Transaction(Resource):
 
 
 class Hold(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f2b5c1d-8e7a-5b6c-9d0e-1f2a3b4c5d6e",
+                    "account_id": "0d5c7c2a-3c1f-5d0e-9f7a-0b1c2d3e4f50",
+                    "amount": 2000,
+                    "currency": "EUR",
+                    "status": "active",
+                    "captured_amount": 0,
+                    "destination": "clearing:manual",
+                    "expires_at": "2030-01-01T00:00:00Z",
+                }
+            ]
+        },
+    )
     id: str = Field(validation_alias=AliasChoices("id", "hold_id"))
     account_id: UUID
     amount: int
