@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from adapters.database import DatabaseUnreachable
 from domain.errors import DomainError
@@ -225,7 +226,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route matches {request.method} {request.url.path}"
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem(code, detail, instance=request.url.path, headers=headers, status=exc.status_code)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves at this path. Starlette names only the first
+    matching route's, and /v1/accounts has two routes (GET and POST); the OpenAPI paths
+    list them all."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
