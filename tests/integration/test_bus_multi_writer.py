@@ -4,6 +4,7 @@ cache of aggregates, so each must notice what the other wrote."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -63,7 +64,7 @@ def test_freeze_by_another_writer_is_seen_although_the_account_is_cached(
         tally.execute(m.Withdraw(account_id=aid, amount=10, currency="EUR"), Context(pid, "k"))
 
     assert getattr(refused.value, "code", None) == "account_frozen"
-    account = tally.store.repository.get(aid)
+    account: Any = tally.store.repository.get(aid)
     assert isinstance(account, Account)
     assert (account.ledger, account.status) == (100, "frozen")
 

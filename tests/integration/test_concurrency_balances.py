@@ -59,7 +59,7 @@ def _open(tally: Tally, pid: UUID, owner: str, funds: int) -> UUID:
 
 
 def _account(tally: Tally, aid: UUID) -> Account:
-    account = tally.store.repository.get(aid)
+    account: Any = tally.store.repository.get(aid)
     assert isinstance(account, Account)
     return account
 

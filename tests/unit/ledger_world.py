@@ -80,7 +80,7 @@ class LedgerWorld:
 
     def _originators(self, topic: str) -> list[UUID]:
         notifications = self.app.recorder.select_notifications(1, 1_000_000, topics=[topic])
-        return [n.originator_id for n in notifications]
+        return [UUID(str(n.originator_id)) for n in notifications]
 
     def account_ids(self) -> list[UUID]:
         return self._originators("tally:Account.Opened")
@@ -90,7 +90,7 @@ class LedgerWorld:
 
     def load(self, cls: type[Any], aggregate_id: UUID) -> Any:
         """Rebuild an aggregate from its stored events (the repository has no cache)."""
-        aggregate = self.app.repository.get(aggregate_id)
+        aggregate: Any = self.app.repository.get(aggregate_id)
         assert isinstance(aggregate, cls)
         return aggregate
 
@@ -133,5 +133,6 @@ class LedgerWorld:
             # (f) the copy the bus works on equals the one rebuilt from the store.
             live = self.bus.cache.get(account_id)
             if live is not None:
+                assert isinstance(live, Account)
                 assert live.summary() == stored.summary()
                 assert live.holds == stored.holds
