@@ -137,3 +137,34 @@ def test_openapi_documents_every_route_with_errors_and_security(http: TestClient
     deposit = spec["components"]["schemas"]["DepositRequest"]
     assert deposit["properties"]["amount"]["type"] == "integer"
     assert deposit["examples"]
+
+
+def test_request_examples_in_openapi_are_valid_requests() -> None:
+    from api import schemas
+
+    checked = 0
+    for name in dir(schemas):
+        model = getattr(schemas, name)
+        if not (isinstance(model, type) and issubclass(model, schemas.Request)):
+            continue
+        extra = model.model_config.get("json_schema_extra")
+        for example in (extra or {}).get("examples", []) if isinstance(extra, dict) else []:
+            model.model_validate(example)
+            checked += 1
+    assert checked >= 10
+
+
+def test_response_examples_in_openapi_match_their_models() -> None:
+    from api import schemas
+
+    for model in (schemas.Account, schemas.Transaction, schemas.Hold, schemas.Entry):
+        extra = model.model_config.get("json_schema_extra")
+        assert isinstance(extra, dict)
+        examples = extra["examples"]
+        assert isinstance(examples, list)
+        for example in examples:
+            assert isinstance(example, dict)
+            dumped = model.model_validate(example).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+            assert dumped.keys() >= example.keys()
