@@ -145,10 +145,17 @@ def test_request_examples_in_openapi_are_valid_requests() -> None:
     checked = 0
     for name in dir(schemas):
         model = getattr(schemas, name)
-        if not (isinstance(model, type) and issubclass(model, schemas.Request)):
+        if not (
+            isinstance(model, type)
+            and issubclass(model, schemas.Request)
+            and model is not schemas.Request
+        ):
             continue
         extra = model.model_config.get("json_schema_extra")
-        for example in (extra or {}).get("examples", []) if isinstance(extra, dict) else []:
+        assert isinstance(extra, dict), name
+        examples = extra["examples"]
+        assert isinstance(examples, list), name
+        for example in examples:
             model.model_validate(example)
             checked += 1
     assert checked >= 10
