@@ -30,6 +30,7 @@ from projections.paging import fetch_all, fetch_one, plain
 class ApiKeys(ReadModel):
     name = "api_keys"
     tables = ("projects", "api_keys")
+    handles = frozenset({ev.ProjectRegistered, ev.KeyIssued, ev.KeyRevoked})
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         # Projects and keys change rarely, so plain statements in log order are enough.

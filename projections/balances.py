@@ -105,6 +105,7 @@ class _Change:
 class AccountBalances(ReadModel):
     name = "accounts"
     tables = ("accounts",)
+    handles = _HANDLED
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         hold_amounts = self._hold_amounts(cur, events)

@@ -76,6 +76,8 @@ class ReadModel(Projection[ViewTracking]):
 
     name = ""
     tables: tuple[str, ...] = ()
+    # The event classes ``apply`` reads; the runner hands it only these (in log order).
+    handles: frozenset[type] = frozenset()
 
     def __init__(self, view: ViewTracking) -> None:
         super().__init__(view)
@@ -87,7 +89,9 @@ class ReadModel(Projection[ViewTracking]):
 
     @abstractmethod
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
-        """Apply a batch of events, in log order, inside the caller's transaction."""
+        """Apply a batch of events, in log order, inside the caller's transaction.
+
+        Events of classes not in ``handles`` may be present and must be ignored."""
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Apply one event and record its tracking row, atomically (library protocol)."""
@@ -101,7 +105,8 @@ class ReadModel(Projection[ViewTracking]):
             row = cur.fetchone()
             if row is not None and int(_first(row)) >= tracking.notification_id:
                 return  # already applied: exactly once
-            self.apply(cur, [(domain_event, tracking.notification_id)])
+            if type(domain_event) in self.handles:
+                self.apply(cur, [(domain_event, tracking.notification_id)])
             self.view.record(cur, Tracking(self.name, tracking.notification_id))
 
 

@@ -17,6 +17,7 @@ Query (filters by project):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid5
@@ -34,10 +35,16 @@ ENTRY_NAMESPACE = UUID("5b0e6f52-2f43-4c1a-9a57-0d8f1e7c3b21")
 # (event, position, project_id, currency, entry kind) for every event that posts an entry.
 EntrySource = tuple[Any, int, UUID, str, str]
 _POSTS = (ev.TransactionCompleted, ev.TransactionReversed)
+POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS})
 
 
 def entry_id(transaction_id: UUID, version: int) -> UUID:
     return uuid5(ENTRY_NAMESPACE, f"{transaction_id}:{version}")
+
+
+# The last batch's entry sources, per thread: the journal and the system accounts get
+# the same list of events from the runner, and the second one reuses the first's work.
+_last = threading.local()
 
 
 def entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> list[EntrySource]:
@@ -46,6 +53,15 @@ def entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> l
     ``Completed`` and ``Reversed`` do not carry project, currency or kind; they come from
     the batch's own ``Initiated`` events or else from the ``transactions`` read model.
     """
+    cached = getattr(_last, "value", None)
+    if cached is not None and cached[0] is events and cached[1] == schema:
+        return cached[2]  # type: ignore[no-any-return]
+    sources = _entry_sources(cur, schema, events)
+    _last.value = (events, schema, sources)
+    return sources
+
+
+def _entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> list[EntrySource]:
     facts: dict[UUID, tuple[UUID, str, str]] = {}
     wanted: set[UUID] = set()
     for event, _ in events:
@@ -81,6 +97,7 @@ def entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> l
 class Journal(ReadModel):
     name = "journal"
     tables = ("journal_entries", "postings")
+    handles = POSTING_EVENTS
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         entries: list[tuple[Any, ...]] = []

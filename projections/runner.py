@@ -126,10 +126,24 @@ def project_batch(
     if cur.rowcount != len(behind):
         raise TrackingConflict(f"tracking rows in {schema} moved under this worker")
     start = min(positions[m.name] for m in behind)
-    for model in behind:
+    for model, its_events in zip(behind, route(behind, events), strict=True):
         own = positions[model.name]
-        model.apply(cur, events if own <= start else [e for e in events if e[1] > own])
+        model.apply(cur, its_events if own <= start else [e for e in its_events if e[1] > own])
     return {**positions, **{m.name: last for m in behind}}
+
+
+def route(models: Sequence[ReadModel], events: Sequence[Tracked]) -> list[list[Tracked]]:
+    """Each model's events, in one pass over the batch. Models that handle the same
+    classes get the same list object, so they can share work done on it."""
+    shared: dict[frozenset[type], list[Tracked]] = {m.handles: [] for m in models}
+    lists_of: dict[type, list[list[Tracked]]] = {}
+    for handles, its_events in shared.items():
+        for kind in handles:
+            lists_of.setdefault(kind, []).append(its_events)
+    for item in events:
+        for its_events in lists_of.get(type(item[0]), ()):
+            its_events.append(item)
+    return [shared[m.handles] for m in models]
 
 
 def current_position(pool: ConnectionPool[Any], schema: str) -> int:

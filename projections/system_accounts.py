@@ -21,13 +21,14 @@ from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
 from projections.base import ReadModel, Tracked
-from projections.journal import entry_sources
+from projections.journal import POSTING_EVENTS, entry_sources
 from projections.paging import fetch_all
 
 
 class SystemAccounts(ReadModel):
     name = "system_accounts"
     tables = ("system_accounts",)
+    handles = POSTING_EVENTS
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         deltas: dict[tuple[UUID, str, str], int] = {}

@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, unnest_update
+from projections.decoding import uuid_from_str
 from projections.paging import fetch_one, fetch_page, plain
 
 _COLUMNS = (
@@ -73,12 +74,13 @@ _CHANGES = (ev.TransactionCompleted, ev.TransactionFailed, ev.TransactionReverse
 
 def wallet_id(ref: str) -> UUID | None:
     """The account id in a ``wallet:<uuid>`` posting ref, or None for system accounts."""
-    return UUID(ref[7:]) if ref.startswith("wallet:") else None
+    return uuid_from_str(ref[7:]) if ref.startswith("wallet:") else None
 
 
 class Transactions(ReadModel):
     name = "transactions"
     tables = ("transactions", "transaction_accounts")
+    handles = frozenset({ev.TransactionInitiated, *_CHANGES})
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         new: dict[UUID, list[Any]] = {}
