@@ -148,8 +148,13 @@ def route(models: Sequence[ReadModel], events: Sequence[Tracked]) -> list[list[T
 
 def current_position(pool: ConnectionPool[Any], schema: str) -> int:
     """The position every read model has reached (0 before the first batch)."""
+    names = [cls.name for cls in PROJECTIONS]
+    # A read model without a tracking row has applied nothing yet.
+    query = sql.SQL(
+        "SELECT CASE WHEN count(*) = %s THEN min(position) ELSE 0 END FROM {} WHERE name = ANY(%s)"
+    ).format(_tracking(schema))
     with pool.connection() as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT min(position) FROM {}").format(_tracking(schema)))
+        cur.execute(query, (len(names), names))
         row = rows_of(cur)[0]
     return int(row[0] or 0)
 

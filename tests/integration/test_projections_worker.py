@@ -11,13 +11,15 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.persistence import Tracking
 
 from api.bootstrap import Tally
 from commands import messages as m
 from commands.bus import Context
 from projections import balances
 from projections.decoding import FastDecoder
-from projections.reading import decode, fetch_notifications
+from projections.reading import SKIPPED_TOPIC_PREFIX, decode, fetch_notifications
+from projections.replay import replay
 from projections.runner import (
     ProjectionWorker,
     TrackingConflict,
@@ -172,3 +174,31 @@ def test_stop_returns_promptly_while_the_worker_is_idle(tally: Tally) -> None:
     assert time.monotonic() - started < 3.0
     name = f"tally-projections-{tally.schema}"
     assert not any(t.name == name for t in threading.enumerate())
+
+
+def test_process_event_applies_an_event_once_and_the_runner_completes_the_rest(
+    tally: Tally,
+) -> None:
+    driver, alice = _wallet(tally)
+    _deposit(tally, driver, alice, 30)
+    models = {model.name: model for model in make_models(tally.views, tally.schema)}
+    decoder = FastDecoder(tally.store)
+    for notification in fetch_notifications(tally.store, 1, 1000):
+        if notification.topic.startswith(SKIPPED_TOPIC_PREFIX):
+            continue
+        tracking = Tracking(models["accounts"].name, notification.id)
+        models["accounts"].process_event(decoder(notification), tracking)
+        models["accounts"].process_event(decoder(notification), tracking)  # a redelivery
+    assert _ledger(tally, driver, alice) == 30
+    assert models["accounts"].view.max_tracking_id("accounts") == _head(tally)
+    assert current_position(tally.views, tally.schema) == 0  # the others have not run
+    ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert _ledger(tally, driver, alice) == 30
+    assert replay(tally.store, tally.views, tally.schema, progress=False).ok
+
+
+def _head(tally: Tally) -> int:
+    head = tally.store.recorder.max_notification_id()
+    assert head is not None
+    return head
