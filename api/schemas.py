@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from commands.messages import Amount, CurrencyCode, Source, Text
 from domain.money import MAX_AMOUNT_MINOR
@@ -105,7 +105,9 @@ class PlaceHoldRequest(Request):
     )
     amount: Amount
     currency: CurrencyCode
-    expires_at: datetime = Field(description="With a timezone; the hold is released after it")
+    expires_at: AwareDatetime = Field(
+        description="With a timezone (a naive time is refused); released after it"
+    )
     destination_account_id: UUID | None = Field(
         default=None, description="Capture pays into this account (same project, currency)"
     )

@@ -142,3 +142,18 @@ def test_hold_with_past_expiry_is_refused(api: Client, clock: FixedClock) -> Non
     )
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_amount"
+
+
+def test_hold_expiry_without_a_timezone_is_a_validation_error(
+    api: Client, clock: FixedClock, app_tally: Tally
+) -> None:
+    account_id = api.open_account()
+    api.deposit(account_id, 1000)
+    naive = (clock.now() + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    with nothing_written(app_tally):
+        response = api.post(
+            f"/v1/accounts/{account_id}/holds",
+            {"amount": 1, "currency": "EUR", "expires_at": naive},
+        )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "expires_at"
