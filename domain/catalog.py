@@ -42,6 +42,8 @@ class Product(TallyAggregate):
         self.name = name
         self.features = features
         self.active = True
+        # The current price for each lookup key; a changed price gets a new id.
+        self.prices: dict[str, str] = {}
 
     @classmethod
     def define(cls, project_id: UUID, code: str, name: str, features: list[str]) -> Product:
@@ -57,6 +59,14 @@ class Product(TallyAggregate):
     def _revised(self, name: str, features: list[str]) -> None:
         self.name = name
         self.features = features
+
+    def set_price(self, lookup_key: str, price_id: UUID) -> None:
+        if self.prices.get(lookup_key) != str(price_id):
+            self._price_set(lookup_key=lookup_key, price_id=str(price_id))
+
+    @event("PriceSet", topic="tally:Product.PriceSet")
+    def _price_set(self, lookup_key: str, price_id: str) -> None:
+        self.prices[lookup_key] = price_id
 
     def archive(self) -> None:
         if self.active:

@@ -41,8 +41,10 @@ class Customer(TallyAggregate):
         name: str,
         currency: str,
         metadata: dict[str, str],
+        test_clock_id: UUID | None,
     ) -> None:
         self.project_id = project_id
+        self.test_clock_id = test_clock_id
         self.external_id = external_id
         self.email = email
         self.name = name
@@ -59,6 +61,7 @@ class Customer(TallyAggregate):
         name: str,
         currency: str,
         metadata: dict[str, str] | None = None,
+        test_clock_id: UUID | None = None,
     ) -> Customer:
         if not external_id or len(external_id) > 200:
             raise ValidationFailed("external_id must be 1 to 200 characters")
@@ -70,6 +73,7 @@ class Customer(TallyAggregate):
             name=name,
             currency=currency,
             metadata=dict(metadata or {}),
+            test_clock_id=test_clock_id,
         )
 
     def update(

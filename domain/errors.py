@@ -87,3 +87,15 @@ class ConcurrentUpdate(DomainError):
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
+
+
+class ClockBackwards(DomainError):
+    code = "clock_cannot_go_backwards"
+
+
+class TestClockInLiveMode(DomainError):
+    code = "test_clock_in_live_mode"
+
+
+class PriceArchived(DomainError):
+    code = "price_archived"

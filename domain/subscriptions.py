@@ -48,6 +48,10 @@ MACHINE = transition_table(
 
 Item = dict[str, Any]  # {"price_id": str, "quantity": int, "amount": int}
 PRORATION_MODES = ("prorate", "none", "period_end")
+# As with Stripe: an incomplete subscription whose first payment never comes expires.
+INCOMPLETE_EXPIRY = timedelta(hours=23)
+# A scheduler that was down for years must still stop somewhere in one command.
+MAX_DUE_STEPS = 1000
 
 
 def check_items(items: list[Item]) -> list[Item]:
@@ -84,6 +88,8 @@ class Subscription(TallyAggregate):
         interval_count: int,
         status: str,
         trial_end: datetime | None,
+        started_at: datetime,
+        test_clock_id: UUID | None,
     ) -> None:
         self.project_id = project_id
         self.customer_id = customer_id
@@ -94,6 +100,9 @@ class Subscription(TallyAggregate):
         self.interval_count = interval_count
         self.status = status
         self.trial_end = trial_end
+        self.started_at = started_at
+        self.test_clock_id = test_clock_id
+        self.resume_at: datetime | None = None
         self.period_index = 0
         self.cancel_at_period_end = False
         self.canceled_at: datetime | None = None
@@ -112,9 +121,31 @@ class Subscription(TallyAggregate):
         interval_count: int,
         now: datetime,
         trial_days: int = 0,
+        incomplete: bool = False,
+        test_clock_id: UUID | None = None,
     ) -> Subscription:
+        """Start a subscription. ``incomplete`` leaves it waiting for its first payment
+        (it expires after ``INCOMPLETE_EXPIRY`` unless activated)."""
         checked = check_items(items)
         Schedule(now, interval, interval_count)  # validates the schedule
+        if not 0 <= trial_days <= 730:
+            raise ValidationFailed("trial_days must be 0 to 730")
+        if incomplete and trial_days:
+            raise ValidationFailed("a trial needs no first payment, so it cannot be incomplete")
+        if incomplete:
+            return cls(
+                project_id=project_id,
+                customer_id=customer_id,
+                currency=currency,
+                items=checked,
+                anchor=now,
+                interval=interval,
+                interval_count=interval_count,
+                status=INCOMPLETE,
+                trial_end=None,
+                started_at=now,
+                test_clock_id=test_clock_id,
+            )
         trigger = "start_trial" if trial_days > 0 else "activate"
         status = destination(MACHINE, INCOMPLETE, trigger, what="subscription")
         trial_end = now + timedelta(days=trial_days) if trial_days > 0 else None
@@ -128,6 +159,8 @@ class Subscription(TallyAggregate):
             interval_count=interval_count,
             status=status,
             trial_end=trial_end,
+            started_at=now,
+            test_clock_id=test_clock_id,
         )
 
     # -- derived -----------------------------------------------------------------------
@@ -158,11 +191,29 @@ class Subscription(TallyAggregate):
             self._canceled(status=self._to("cancel"), at=self.current_period[1])
             return True
         items = self.pending_items if self.pending_items is not None else self.items
-        self._renewed(period_index=self.period_index + 1, items=items)
+        start, end = self.schedule.period(self.period_index + 1)
+        self._renewed(
+            period_index=self.period_index + 1,
+            period_start=start,
+            period_end=end,
+            items=items,
+            amount_due=sum(int(i["amount"]) for i in items),
+            proration_lines=self.proration_lines,
+        )
         return True
 
     @event("Renewed", topic="tally:Subscription.Renewed")
-    def _renewed(self, period_index: int, items: list[Item]) -> None:
+    def _renewed(
+        self,
+        period_index: int,
+        period_start: datetime,
+        period_end: datetime,
+        items: list[Item],
+        amount_due: int,
+        proration_lines: list[dict[str, Any]],
+    ) -> None:
+        # The period's start and end, its items, the amount due for them and the
+        # proration lines collected during the last period are what invoicing needs.
         self.period_index = period_index
         self.items = items
         self.pending_items = None
@@ -225,11 +276,48 @@ class Subscription(TallyAggregate):
         self.status = status
         self.canceled_at = at
 
-    def pause(self) -> None:
-        self._status_changed(status=self._to("pause"), trigger="pause")
+    def pause(self, now: datetime, resume_at: datetime | None = None) -> None:
+        status = self._to("pause")
+        if resume_at is not None and resume_at <= now:
+            raise ValidationFailed("resume_at must be in the future")
+        self._paused(status=status, resume_at=resume_at)
 
-    def resume(self) -> None:
-        self._status_changed(status=self._to("resume"), trigger="resume")
+    @event("Paused", topic="tally:Subscription.Paused")
+    def _paused(self, status: str, resume_at: datetime | None) -> None:
+        self.status = status
+        self.resume_at = resume_at
+
+    def resume(self, now: datetime) -> None:
+        """Resume a paused subscription. Paused time is not billed: a new period starts
+        now, anchored at the moment of resumption."""
+        self._resumed(status=self._to("resume"), anchor=now)
+
+    @event("Resumed", topic="tally:Subscription.Resumed")
+    def _resumed(self, status: str, anchor: datetime) -> None:
+        self.status = status
+        self.anchor = anchor
+        self.period_index = 0
+        self.resume_at = None
+
+    def activate(self) -> None:
+        """The first payment of an incomplete subscription arrived."""
+        if self.status != INCOMPLETE:
+            raise InvalidTransition(
+                f"cannot activate a subscription that is {self.status}",
+                state=self.status,
+                trigger="activate",
+            )
+        self._activated(status=self._to("activate"))
+
+    @event("Activated", topic="tally:Subscription.Activated")
+    def _activated(self, status: str) -> None:
+        self.status = status
+
+    def expire(self, now: datetime) -> bool:
+        if self.status != INCOMPLETE or now < self.started_at + INCOMPLETE_EXPIRY:
+            return False
+        self._status_changed(status=self._to("expire"), trigger="expire")
+        return True
 
     def mark_past_due(self) -> None:
         self._status_changed(status=self._to("mark_past_due"), trigger="mark_past_due")
@@ -243,6 +331,49 @@ class Subscription(TallyAggregate):
     @event("StatusChanged", topic="tally:Subscription.StatusChanged")
     def _status_changed(self, status: str, trigger: str) -> None:
         self.status = status
+
+    # -- due work ----------------------------------------------------------------------
+
+    def next_due_at(self) -> datetime | None:
+        """When this subscription next needs the scheduler, or None."""
+        if self.status == INCOMPLETE:
+            return self.started_at + INCOMPLETE_EXPIRY
+        if self.status == TRIALING:
+            return self.trial_end
+        if self.status in (ACTIVE, PAST_DUE):
+            return self.current_period[1]
+        if self.status == PAUSED:
+            return self.resume_at
+        return None
+
+    def process_due(self, now: datetime) -> list[str]:
+        """Do everything that is due at ``now``, in time order, one step per event:
+        expiry, trial end, renewals (several if the scheduler was away), cancellation at
+        period end, the end of a pause. Returns what happened; nothing if nothing was due,
+        so running it twice, or after a crash, never renews a period twice."""
+        done: list[str] = []
+        for _ in range(MAX_DUE_STEPS):
+            due = self.next_due_at()
+            if due is None or due > now:
+                break
+            step = self._process_one(due)
+            if step is None:
+                break
+            done.append(step)
+        return done
+
+    def _process_one(self, due: datetime) -> str | None:
+        if self.status == INCOMPLETE:
+            return "expired" if self.expire(due) else None
+        if self.status == TRIALING:
+            return "trial_ended" if self.end_trial(due) else None
+        if self.status == PAUSED:
+            self.resume(due)
+            return "resumed"
+        canceling = self.cancel_at_period_end
+        if self.renew(due):
+            return "canceled" if canceling else "renewed"
+        return None
 
     # -- changes -----------------------------------------------------------------------
 

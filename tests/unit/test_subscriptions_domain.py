@@ -67,12 +67,15 @@ def test_cancel_at_period_end_can_be_undone_and_otherwise_cancels_on_renewal() -
 def test_pause_only_from_active_and_resume_only_from_paused() -> None:
     sub = _sub(trial_days=3)
     with pytest.raises(InvalidTransition, match="pause"):
-        sub.pause()
+        sub.pause(NOW)
     sub.end_trial(NOW + timedelta(days=3))
-    sub.pause()
+    sub.pause(NOW + timedelta(days=3))
     assert sub.status == "paused"
-    sub.resume()
+    with pytest.raises(InvalidTransition, match="pause"):
+        sub.pause(NOW + timedelta(days=4))
+    sub.resume(NOW + timedelta(days=10))
     assert sub.status == "active"
+    assert sub.current_period[0] == NOW + timedelta(days=10)
 
 
 def test_upgrade_half_way_prorates_credit_and_charge() -> None:
@@ -132,3 +135,39 @@ def test_customer_is_registered_once_per_external_id_and_updates_record_changes_
     assert customer.name == "Ann B"
     with pytest.raises(ValidationFailed):
         Customer.register(project, "user_43", "not-an-email", "B", "EUR")
+
+
+def test_process_due_catches_up_every_missed_renewal_in_order_and_only_once() -> None:
+    sub = _sub()
+    later = NOW + timedelta(days=365)
+    steps = sub.process_due(later)
+    assert steps == ["renewed"] * 12
+    assert sub.current_period[0] <= later < sub.current_period[1]
+    assert sub.process_due(later) == []
+
+
+def test_incomplete_subscription_expires_after_23_hours_unless_activated() -> None:
+    sub = Subscription.start(
+        project_id=uuid4(),
+        customer_id=uuid4(),
+        currency="EUR",
+        items=[{"price_id": "p1", "quantity": 1, "amount": 100}],
+        interval="month",
+        interval_count=1,
+        now=NOW,
+        incomplete=True,
+    )
+    assert sub.process_due(NOW + timedelta(hours=22)) == []
+    assert sub.process_due(NOW + timedelta(hours=23)) == ["expired"]
+    assert sub.status == "incomplete_expired"
+    with pytest.raises(InvalidTransition):
+        sub.activate()
+
+
+def test_trial_end_then_renewals_then_cancel_at_period_end_happen_in_order() -> None:
+    sub = _sub(trial_days=7)
+    steps = sub.process_due(NOW + timedelta(days=7 + 40))
+    assert steps == ["trial_ended", "renewed"]
+    sub.cancel(NOW + timedelta(days=50), at_period_end=True)
+    assert sub.process_due(NOW + timedelta(days=200)) == ["canceled"]
+    assert sub.status == "canceled"
