@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it 
     _parse = _parse_with_json
 
 
+_UNKNOWN = SafeUUID.unknown
 _TYPED = b'"_type_"'
 
 
@@ -49,7 +50,7 @@ def uuid_from_hex(data: str) -> UUID:
         return UUID(data)
     value = object.__new__(UUID)
     object.__setattr__(value, "int", int(data, 16))
-    object.__setattr__(value, "is_safe", SafeUUID.unknown)
+    object.__setattr__(value, "is_safe", _UNKNOWN)
     return value
 
 
