@@ -138,3 +138,122 @@ class IssueApiKey(Command):
 class RevokeApiKey(Command):
     project_id: UUID
     key_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+# -- customers, catalog, subscriptions, test clocks -------------------------------------
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+Metadata = dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]]
+Quantity = Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+
+
+class RegisterCustomer(Command):
+    external_id: ExternalId
+    email: Annotated[str, Field(max_length=254)] = ""
+    name: Annotated[str, Field(max_length=200)] = ""
+    currency: CurrencyCode
+    metadata: Metadata = Field(default_factory=dict, max_length=20)
+    test_clock_id: UUID | None = None
+
+
+class UpdateCustomer(Command):
+    customer_id: UUID
+    email: Annotated[str, Field(max_length=254)] | None = None
+    name: Annotated[str, Field(max_length=200)] | None = None
+    metadata: Metadata | None = None
+
+
+class DefineProduct(Command):
+    code: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    features: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class ArchiveProduct(Command):
+    product_id: UUID
+
+
+class PriceTier(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    up_to: Annotated[StrictInt, Field(gt=0)] | None
+    unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
+    flat_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
+
+
+class DefinePrice(Command):
+    product_id: UUID
+    lookup_key: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+    currency: CurrencyCode
+    scheme: Annotated[str, Field(pattern="^(flat|per_unit|graduated|volume|metered)$")]
+    unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
+    tiers: list[PriceTier] = Field(default_factory=list, max_length=20)
+    meter: Annotated[str, Field(max_length=100)] = ""
+    interval: Annotated[str, Field(pattern="^(day|week|month|year)$")] | None = None
+    interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
+    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] = 0
+
+
+class ArchivePrice(Command):
+    price_id: UUID
+
+
+class SubscriptionItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    price_id: UUID
+    quantity: Quantity = 1
+
+
+class CreateSubscription(Command):
+    customer_id: UUID
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = None
+    incomplete: bool = False
+
+
+class ChangeSubscriptionItems(Command):
+    subscription_id: UUID
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    proration: Annotated[str, Field(pattern="^(prorate|none|period_end)$")] = "prorate"
+
+
+class CancelSubscription(Command):
+    subscription_id: UUID
+    at_period_end: bool = False
+
+
+class UndoCancelSubscription(Command):
+    subscription_id: UUID
+
+
+class PauseSubscription(Command):
+    subscription_id: UUID
+    resume_at: datetime | None = None
+
+
+class ResumeSubscription(Command):
+    subscription_id: UUID
+
+
+class ExtendTrial(Command):
+    subscription_id: UUID
+    trial_end: datetime
+
+
+class ActivateSubscription(Command):
+    subscription_id: UUID
+
+
+class ProcessDueSubscription(Command):
+    subscription_id: UUID
+
+
+class CreateTestClock(Command):
+    name: Annotated[str, Field(max_length=100)] = ""
+    frozen_time: datetime
+
+
+class AdvanceTestClock(Command):
+    test_clock_id: UUID
+    to: datetime

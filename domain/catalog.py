@@ -11,7 +11,7 @@ rate of the tier the whole quantity reaches. A tier may add a flat amount.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import event
 
@@ -126,6 +126,7 @@ class Price(TallyAggregate):
     @event("Defined", topic="tally:Price.Defined")
     def __init__(
         self,
+        id: UUID,
         project_id: UUID,
         product_id: UUID,
         currency: str,
@@ -163,6 +164,7 @@ class Price(TallyAggregate):
         interval: str | None = None,
         interval_count: int = 1,
         trial_days: int = 0,
+        price_id: UUID | None = None,
     ) -> Price:
         check_currency(currency)
         if scheme not in SCHEMES:
@@ -180,6 +182,7 @@ class Price(TallyAggregate):
         if not 0 <= trial_days <= 730:
             raise ValidationFailed("trial_days must be 0 to 730")
         return cls(
+            id=price_id or uuid4(),
             project_id=project_id,
             product_id=product_id,
             currency=currency,

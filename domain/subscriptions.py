@@ -356,13 +356,13 @@ class Subscription(TallyAggregate):
             due = self.next_due_at()
             if due is None or due > now:
                 break
-            step = self._process_one(due)
+            step = self.process_next(due)
             if step is None:
                 break
             done.append(step)
         return done
 
-    def _process_one(self, due: datetime) -> str | None:
+    def process_next(self, due: datetime) -> str | None:
         if self.status == INCOMPLETE:
             return "expired" if self.expire(due) else None
         if self.status == TRIALING:

@@ -26,7 +26,7 @@ class TestClock(TallyAggregate):
     class Created(TallyAggregate.Created):
         TOPIC = "tally:TestClock.Created"
 
-    @event("Created", topic="tally:TestClock.Created.v1")
+    @event("Started", topic="tally:TestClock.Started")
     def __init__(self, project_id: UUID, name: str, frozen_time: datetime) -> None:
         self.project_id = project_id
         self.name = name

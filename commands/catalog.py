@@ -1,0 +1,177 @@
+"""Handlers for customers and the catalog (products, prices)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID, uuid5
+
+from commands import messages as m
+from commands.bus import Context, Handler
+from commands.unit_of_work import UnitOfWork
+from domain.catalog import Price, Product
+from domain.customers import Customer
+from domain.errors import PriceArchived, TestClockInLiveMode
+from domain.projects import Project
+from domain.test_clocks import TestClock
+
+Result = tuple[int, dict[str, Any]]
+
+
+def customer_summary(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": str(customer.id),
+        "external_id": customer.external_id,
+        "email": customer.email,
+        "name": customer.name,
+        "currency": customer.currency,
+        "metadata": customer.metadata,
+        "provider_refs": customer.provider_refs,
+        "test_clock_id": str(customer.test_clock_id) if customer.test_clock_id else None,
+    }
+
+
+def check_test_mode(uow: UnitOfWork, ctx: Context) -> None:
+    project = uow.get(Project, ctx.project_id, ctx.project_id)
+    if project.mode != "test":
+        raise TestClockInLiveMode("test clocks exist only in test-mode projects")
+
+
+def register_customer(uow: UnitOfWork, cmd: m.RegisterCustomer, ctx: Context) -> Result:
+    """Register-or-retrieve by external id: the second call answers the first customer."""
+    customer_id = Customer.create_id(ctx.project_id, cmd.external_id)
+    existing = uow.find(Customer, customer_id)
+    if existing is not None:
+        return 200, {"customer": customer_summary(existing), "created": False}
+    if cmd.test_clock_id is not None:
+        check_test_mode(uow, ctx)
+        uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
+    customer = Customer.register(
+        ctx.project_id,
+        cmd.external_id,
+        cmd.email,
+        cmd.name,
+        cmd.currency,
+        dict(cmd.metadata),
+        cmd.test_clock_id,
+    )
+    uow.add(customer)
+    return 201, {"customer": customer_summary(customer), "created": True}
+
+
+def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    customer.update(
+        email=cmd.email,
+        name=cmd.name,
+        metadata=dict(cmd.metadata) if cmd.metadata is not None else None,
+    )
+    return 200, {"customer": customer_summary(customer)}
+
+
+def product_summary(product: Product) -> dict[str, Any]:
+    return {
+        "id": str(product.id),
+        "code": product.code,
+        "name": product.name,
+        "features": product.features,
+        "active": product.active,
+        "prices": product.prices,
+    }
+
+
+def define_product(uow: UnitOfWork, cmd: m.DefineProduct, ctx: Context) -> Result:
+    """Create a product, or revise its name and features: loading a catalog twice is
+    harmless."""
+    product_id = Product.create_id(ctx.project_id, cmd.code)
+    product = uow.find(Product, product_id)
+    if product is None:
+        product = Product.define(ctx.project_id, cmd.code, cmd.name, list(cmd.features))
+        uow.add(product)
+        return 201, {"product": product_summary(product)}
+    product.revise(cmd.name, list(cmd.features))
+    return 200, {"product": product_summary(product)}
+
+
+def archive_product(uow: UnitOfWork, cmd: m.ArchiveProduct, ctx: Context) -> Result:
+    product = uow.get(Product, cmd.product_id, ctx.project_id)
+    product.archive()
+    return 200, {"product": product_summary(product)}
+
+
+def price_summary(price: Price) -> dict[str, Any]:
+    return {
+        "id": str(price.id),
+        "product_id": str(price.product_id),
+        "currency": price.currency,
+        "scheme": price.scheme,
+        "unit_amount": price.unit_amount,
+        "tiers": price.tiers,
+        "meter": price.meter,
+        "interval": price.interval,
+        "interval_count": price.interval_count,
+        "trial_days": price.trial_days,
+        "active": price.active,
+    }
+
+
+def _price_id(project_id: UUID, cmd: m.DefinePrice) -> UUID:
+    """A price's id comes from its lookup key and its whole definition, so the same
+    definition is the same price and any change is a new one."""
+    definition = cmd.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+    return uuid5(project_id, f"price:{cmd.lookup_key}:{digest}")
+
+
+def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
+    """Create a price under a lookup key. Prices are never edited: a changed definition is
+    a new price, and the one it replaces is archived."""
+    product = uow.get(Product, cmd.product_id, ctx.project_id)
+    price_id = _price_id(ctx.project_id, cmd)
+    existing = uow.find(Price, price_id)
+    if existing is not None:
+        if not existing.active:
+            raise PriceArchived(
+                f"price {price_id} with this definition was archived; change the lookup key "
+                "or the definition to publish a new one",
+                price_id=str(price_id),
+            )
+        product.set_price(cmd.lookup_key, existing.id)
+        return 200, {"price": price_summary(existing), "created": False}
+    replaced_id = product.prices.get(cmd.lookup_key)
+    replaced = uow.get(Price, UUID(replaced_id), ctx.project_id) if replaced_id else None
+    price = Price.define(
+        project_id=ctx.project_id,
+        product_id=product.id,
+        currency=cmd.currency,
+        scheme=cmd.scheme,
+        unit_amount=cmd.unit_amount,
+        tiers=[t.model_dump() for t in cmd.tiers],
+        meter=cmd.meter,
+        interval=cmd.interval,
+        interval_count=cmd.interval_count,
+        trial_days=cmd.trial_days,
+        price_id=price_id,
+    )
+    if replaced is not None and replaced.id != price.id:
+        replaced.archive()
+    product.set_price(cmd.lookup_key, price.id)
+    uow.add(price)
+    return 201, {"price": price_summary(price), "created": True}
+
+
+def archive_price(uow: UnitOfWork, cmd: m.ArchivePrice, ctx: Context) -> Result:
+    price = uow.get(Price, cmd.price_id, ctx.project_id)
+    price.archive()
+    return 200, {"price": price_summary(price)}
+
+
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.RegisterCustomer: register_customer,
+    m.UpdateCustomer: update_customer,
+    m.DefineProduct: define_product,
+    m.ArchiveProduct: archive_product,
+    m.DefinePrice: define_price,
+    m.ArchivePrice: archive_price,
+}

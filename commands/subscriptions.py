@@ -1,0 +1,238 @@
+"""Handlers for subscriptions and test clocks.
+
+Time comes from the command's context (the application's clock), except for customers on
+a test clock: their subscriptions live at the clock's frozen time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from commands import messages as m
+from commands.bus import Context, Handler
+from commands.catalog import check_test_mode
+from commands.unit_of_work import UnitOfWork
+from domain.catalog import Price
+from domain.customers import Customer
+from domain.errors import CurrencyMismatch, PriceArchived, ValidationFailed
+from domain.subscriptions import Item, Subscription
+from domain.test_clocks import TestClock
+
+Result = tuple[int, dict[str, Any]]
+# One advance does at most this many steps (renewals, trial ends, ...), so a clock moved
+# a century ahead answers an error instead of running for minutes.
+MAX_ADVANCE_STEPS = 200_000
+
+
+def subscription_summary(sub: Subscription) -> dict[str, Any]:
+    start, end = sub.current_period
+    due = sub.next_due_at()
+    return {
+        "id": str(sub.id),
+        "customer_id": str(sub.customer_id),
+        "status": sub.status,
+        "currency": sub.currency,
+        "items": sub.items,
+        "interval": sub.interval,
+        "interval_count": sub.interval_count,
+        "current_period_start": start.isoformat(),
+        "current_period_end": end.isoformat(),
+        "trial_end": sub.trial_end.isoformat() if sub.trial_end else None,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "canceled_at": sub.canceled_at.isoformat() if sub.canceled_at else None,
+        "resume_at": sub.resume_at.isoformat() if sub.resume_at else None,
+        "pending_items": sub.pending_items,
+        "proration_lines": sub.proration_lines,
+        "next_due_at": due.isoformat() if due else None,
+        "test_clock_id": str(sub.test_clock_id) if sub.test_clock_id else None,
+    }
+
+
+def _now(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
+    if test_clock_id is not None:
+        return uow.get(TestClock, test_clock_id, ctx.project_id).now()
+    assert ctx.now is not None
+    return ctx.now
+
+
+def _items(
+    uow: UnitOfWork, ctx: Context, customer: Customer, wanted: list[m.SubscriptionItem]
+) -> tuple[list[Item], list[Price]]:
+    """Check every price and price the items. All items share one currency (the
+    customer's) and one billing interval."""
+    if len({item.price_id for item in wanted}) != len(wanted):
+        raise ValidationFailed("each price appears once; change its quantity instead")
+    items: list[Item] = []
+    prices: list[Price] = []
+    for item in wanted:
+        price = uow.get(Price, item.price_id, ctx.project_id)
+        if not price.active:
+            raise PriceArchived(f"price {price.id} is archived", price_id=str(price.id))
+        if price.currency != customer.currency:
+            raise CurrencyMismatch(
+                f"price {price.id} is in {price.currency}; the customer pays in "
+                f"{customer.currency}",
+                price_currency=price.currency,
+                customer_currency=customer.currency,
+            )
+        if not price.recurring:
+            raise ValidationFailed(
+                f"price {price.id} is one-time; subscriptions need recurring prices"
+            )
+        amount = 0 if price.scheme == "metered" else price.amount_for(item.quantity)
+        items.append({"price_id": str(price.id), "quantity": item.quantity, "amount": amount})
+        prices.append(price)
+    if len({(p.interval, p.interval_count) for p in prices}) != 1:
+        raise ValidationFailed("all prices of a subscription must bill on the same interval")
+    return items, prices
+
+
+def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    items, prices = _items(uow, ctx, customer, list(cmd.items))
+    trial_days = cmd.trial_days if cmd.trial_days is not None else max(p.trial_days for p in prices)
+    clock = (
+        uow.get(TestClock, customer.test_clock_id, ctx.project_id)
+        if customer.test_clock_id
+        else None
+    )
+    sub = Subscription.start(
+        project_id=ctx.project_id,
+        customer_id=customer.id,
+        currency=customer.currency,
+        items=items,
+        interval=str(prices[0].interval),
+        interval_count=prices[0].interval_count,
+        now=clock.now() if clock else _now(uow, ctx, None),
+        trial_days=trial_days,
+        incomplete=cmd.incomplete,
+        test_clock_id=clock.id if clock else None,
+    )
+    if clock is not None:
+        clock.attach_subscription(sub.id)
+    uow.add(sub)
+    return 201, {"subscription": subscription_summary(sub)}
+
+
+def _load(uow: UnitOfWork, ctx: Context, subscription_id: UUID) -> tuple[Subscription, datetime]:
+    sub = uow.get(Subscription, subscription_id, ctx.project_id)
+    return sub, _now(uow, ctx, sub.test_clock_id)
+
+
+def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) -> Result:
+    sub, now = _load(uow, ctx, cmd.subscription_id)
+    customer = uow.get(Customer, sub.customer_id, ctx.project_id)
+    items, prices = _items(uow, ctx, customer, list(cmd.items))
+    if (prices[0].interval, prices[0].interval_count) != (sub.interval, sub.interval_count):
+        raise ValidationFailed("a plan change keeps the subscription's billing interval")
+    sub.change_items(items, now, cmd.proration)
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
+    sub, now = _load(uow, ctx, cmd.subscription_id)
+    sub.cancel(now, at_period_end=cmd.at_period_end)
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def undo_cancel(uow: UnitOfWork, cmd: m.UndoCancelSubscription, ctx: Context) -> Result:
+    sub, _ = _load(uow, ctx, cmd.subscription_id)
+    sub.undo_cancel()
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def pause(uow: UnitOfWork, cmd: m.PauseSubscription, ctx: Context) -> Result:
+    sub, now = _load(uow, ctx, cmd.subscription_id)
+    sub.pause(now, cmd.resume_at)
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def resume(uow: UnitOfWork, cmd: m.ResumeSubscription, ctx: Context) -> Result:
+    sub, now = _load(uow, ctx, cmd.subscription_id)
+    sub.resume(now)
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def extend_trial(uow: UnitOfWork, cmd: m.ExtendTrial, ctx: Context) -> Result:
+    sub, _ = _load(uow, ctx, cmd.subscription_id)
+    sub.extend_trial(cmd.trial_end)
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def activate(uow: UnitOfWork, cmd: m.ActivateSubscription, ctx: Context) -> Result:
+    sub, _ = _load(uow, ctx, cmd.subscription_id)
+    sub.activate()
+    return 200, {"subscription": subscription_summary(sub)}
+
+
+def process_due(uow: UnitOfWork, cmd: m.ProcessDueSubscription, ctx: Context) -> Result:
+    sub, now = _load(uow, ctx, cmd.subscription_id)
+    steps = sub.process_due(now)
+    return 200, {"steps": steps, "subscription": subscription_summary(sub)}
+
+
+def create_test_clock(uow: UnitOfWork, cmd: m.CreateTestClock, ctx: Context) -> Result:
+    check_test_mode(uow, ctx)
+    clock = TestClock.create(ctx.project_id, cmd.name, cmd.frozen_time)
+    uow.add(clock)
+    return 201, {"test_clock": clock_summary(clock)}
+
+
+def clock_summary(clock: TestClock) -> dict[str, Any]:
+    return {
+        "id": str(clock.id),
+        "name": clock.name,
+        "frozen_time": clock.frozen_time.isoformat(),
+        "subscriptions": len(clock.subscription_ids),
+    }
+
+
+def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -> Result:
+    """Move the clock and do everything due on the way, across all its subscriptions, in
+    time order (ties by subscription id), in one transaction."""
+    check_test_mode(uow, ctx)
+    clock = uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
+    clock.check_advance(cmd.to)
+    subs = [uow.get(Subscription, sid, ctx.project_id) for sid in clock.subscription_ids]
+    queue: list[tuple[datetime, str, int]] = []
+    for index, sub in enumerate(subs):
+        due = sub.next_due_at()
+        if due is not None and due <= cmd.to:
+            heapq.heappush(queue, (due, str(sub.id), index))
+    counts: dict[str, int] = {}
+    steps = 0
+    while queue:
+        due, _, index = heapq.heappop(queue)
+        step = subs[index].process_next(due)
+        if step is None:
+            continue
+        counts[step] = counts.get(step, 0) + 1
+        steps += 1
+        if steps > MAX_ADVANCE_STEPS:
+            raise ValidationFailed(
+                f"advancing this far would take more than {MAX_ADVANCE_STEPS} steps; "
+                "advance in smaller moves"
+            )
+        following = subs[index].next_due_at()
+        if following is not None and following <= cmd.to:
+            heapq.heappush(queue, (following, str(subs[index].id), index))
+    clock.advance(cmd.to)
+    return 200, {"test_clock": clock_summary(clock), "steps": counts}
+
+
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.CreateSubscription: create_subscription,
+    m.ChangeSubscriptionItems: change_items,
+    m.CancelSubscription: cancel,
+    m.UndoCancelSubscription: undo_cancel,
+    m.PauseSubscription: pause,
+    m.ResumeSubscription: resume,
+    m.ExtendTrial: extend_trial,
+    m.ActivateSubscription: activate,
+    m.ProcessDueSubscription: process_due,
+    m.CreateTestClock: create_test_clock,
+    m.AdvanceTestClock: advance_test_clock,
+}
