@@ -12,9 +12,11 @@ Status choices (documented in the OpenAPI description too):
   ``reversal_exceeds_amount``). Retrying the same request cannot succeed until something
   else changes, and the body names the amounts involved.
 * 409 when the request is fine but the resource's *state* forbids it (frozen, closed,
-  not empty, hold no longer active or expired, illegal transaction transition), or when
-  it collides with another request (already exists, idempotency key reused, concurrent
-  update).
+  not empty, hold no longer active or expired, illegal transaction transition, archived
+  price, a test clock in a live-mode project), or when it collides with another request
+  (already exists, idempotency key reused, concurrent update).
+* ``clock_cannot_go_backwards`` is 422 like the amount refusals: the time asked for is
+  the problem.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "insufficient_funds": 422,
     "capture_exceeds_hold": 422,
     "reversal_exceeds_amount": 422,
+    "clock_cannot_go_backwards": 422,
     "not_found": 404,
     "already_exists": 409,
     "account_frozen": 409,
@@ -81,6 +84,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "hold_expired": 409,
     "hold_not_active": 409,
     "invalid_transition": 409,
+    "test_clock_in_live_mode": 409,
+    "price_archived": 409,
     "idempotency_key_reused": 409,
     "concurrent_update": 409,
     "unauthenticated": 401,
@@ -110,6 +115,9 @@ TITLES: dict[str, str] = {
     "hold_expired": "Hold has expired",
     "hold_not_active": "Hold is not active",
     "invalid_transition": "Transition not allowed",
+    "clock_cannot_go_backwards": "A clock cannot go backwards",
+    "test_clock_in_live_mode": "Test clocks are for test-mode projects",
+    "price_archived": "Price is archived",
     "idempotency_key_reused": "Idempotency key reused",
     "concurrent_update": "Concurrent update",
     "unauthenticated": "Authentication required",
