@@ -1,1 +1,14 @@
-"""Read models built from the event log, and the queries over them."""
+"""Read models built from the event log, and the queries over them.
+
+Modules (each module docstring is the contract for its functions):
+
+- ``schema``: DDL for every read-model table and the tracking table (``create_tables``).
+- ``runner``: ``ProjectionWorker`` (background thread / ``catch_up``), ``wait_for_position``,
+  ``current_position``, and ``project_batch``, the one way a batch is applied.
+- ``replay``: ``replay(store, pool, schema, *, progress) -> ReplayReport``.
+- Queries: ``balances`` (accounts), ``holds``, ``transactions``, ``journal``,
+  ``system_accounts``, ``api_keys`` (projects and keys, for authentication).
+- Plumbing: ``base`` (the ``ReadModel`` projection base and tracking recorder),
+  ``reading`` (batched log reads), ``decoding`` (fast event decoding), ``events`` (the
+  event classes by name), ``paging`` (cursor pagination).
+"""

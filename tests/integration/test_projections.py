@@ -76,6 +76,19 @@ def new_project(tally: Tally, name: str = "acme") -> World:
     return World(UUID(body["project"]["id"]))
 
 
+def _open_world(tally: Tally, world: World, d: Driver) -> None:
+    """Two API keys (one revoked) and five wallets, one in USD, one with an overdraft."""
+    for key in ("one", "two"):
+        cmd = m.IssueApiKey(project_id=world.project_id, label=key)
+        world.keys[key] = tally.execute(cmd, Context(world.project_id, "cli")).body["key_id"]
+    revoke = m.RevokeApiKey(project_id=world.project_id, key_id=world.keys["two"])
+    tally.execute(revoke, Context(world.project_id, "cli"))
+    for name in ("alice", "bob", "erin"):
+        d.open(name)
+    d.open("carol", "USD")
+    d.open("dave", overdraft=500)
+
+
 def mixed_workload(tally: Tally, world: World | None = None, part: int = 0) -> World:
     """Every kind of event: accounts, movements, holds (captured, voided, expired,
     active), pending deposits (confirmed, failed), reversals (full, partial, repeated),
@@ -85,15 +98,7 @@ def mixed_workload(tally: Tally, world: World | None = None, part: int = 0) -> W
     d = Driver(tally, world)
     a = world.accounts
     if part == 0:
-        for key in ("one", "two"):
-            cmd = m.IssueApiKey(project_id=world.project_id, label=key)
-            world.keys[key] = tally.execute(cmd, Context(world.project_id, "cli")).body["key_id"]
-        cmd2 = m.RevokeApiKey(project_id=world.project_id, key_id=world.keys["two"])
-        tally.execute(cmd2, Context(world.project_id, "cli"))
-        for name in ("alice", "bob", "erin"):
-            d.open(name)
-        d.open("carol", "USD")
-        d.open("dave", overdraft=500)
+        _open_world(tally, world, d)
     p = f"p{part}"
     d.deposit("alice", 10_000, source="stripe")
     d.deposit("bob", 5_000)
