@@ -182,14 +182,15 @@ def _compare_locked(
         # A schema whose worker never ran has no tracking rows yet; create them at 0 so
         # that there is something to lock and a worker starting now must wait.
         read_positions(cur, schema, models)
+        wanted = {m.name for m in models}
         cur.execute(
-            sql.SQL("SELECT name, position FROM {}.{} FOR SHARE").format(
+            sql.SQL("SELECT name, position FROM {}.{} WHERE name = ANY(%s) FOR SHARE").format(
                 sql.Identifier(schema), sql.Identifier(TRACKING_TABLE)
-            )
+            ),
+            (list(wanted),),
         )
         live = {name: int(position) for name, position in rows_of(cur)}
         head = store.recorder.max_notification_id() or 0
-        wanted = {m.name for m in models}
         if set(live) != wanted or len(set(live.values())) > 1:
             return ReplayReport(
                 events, min(live.values(), default=0), head, seconds, 0.0, [],

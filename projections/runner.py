@@ -2,33 +2,39 @@
 
 Contract for the server and the CLI:
 
-- ``ProjectionWorker(store, pool, schema, batch_size=2000)``
+- ``ProjectionWorker(store, pool, schema, batch_size=2000, *, poll_interval_s=0.5,
+  standby_interval_s=1.0)``
 
   - ``start()`` / ``stop()``: run in a background thread. The thread holds a Postgres
     session advisory lock for ``schema`` while it works, so in the whole system exactly
     one worker applies a schema's projections; any other worker (another server
-    process, ``tally projections run``) stands by and takes over when the lock frees.
-    It wakes on the event table's NOTIFY channel and also polls every
-    ``poll_interval_s``.
+    process, ``tally projections run``) stands by, retrying every
+    ``standby_interval_s``, and takes over when the lock frees. The active one wakes on
+    the event table's NOTIFY channel, and polls every ``poll_interval_s`` in case a
+    notification is missed. ``active`` is True while this worker holds the lock.
+    ``stop()`` returns within a fraction of a second when idle.
   - ``catch_up(timeout_s=60.0) -> int``: bring the read models up to the head of the
-    log as it was when called, in the calling thread, and return how many events this
-    call applied. If another worker holds the lock, it waits (bounded) for that worker
-    to reach the head instead and returns 0.
+    log as it was when called, in the calling thread, and return how many log entries
+    this call applied (idempotency records included). If another worker holds the
+    lock, it waits (at most ``timeout_s``) for that worker to reach the head and
+    returns 0.
   - ``position() -> int``: the notification id every read model has reached.
 
 - ``current_position(pool, schema) -> int``: the same, for code without a worker.
 - ``wait_for_position(pool, schema, position, timeout_s) -> bool``: block until the
   read models have applied ``position`` (a write's ``Outcome.position``); False on
-  timeout. Wakes at once when the worker runs in the same process, else polls.
+  timeout. Wakes as soon as a worker in the same process commits; otherwise polls the
+  tracking table (2 ms, doubling to 50 ms).
 
-How a batch is applied (exactly once): read up to ``batch_size`` notifications after
-the lowest tracked position (``fetch_notifications``); turn them into
-domain events with ``projections.decoding.FastDecoder`` (the same objects as
-``store.mapper`` builds, faster), skipping idempotency records, which no read model
-uses; then in ONE transaction advance every tracking row from the position it was read
-at (a compare-and-set: a concurrent double apply fails instead of counting twice) and
-let each read model apply the whole batch with set-based SQL (``project_batch``).
-Replay uses the same ``project_batch``.
+How a batch is applied (exactly once): read up to ``batch_size`` log entries after the
+lowest tracked position (``projections.reading``: a reader thread fetches and decodes
+the next batch while this one is applied); turn them into domain events with
+``projections.decoding.FastDecoder`` (the same objects ``store.mapper`` builds, faster),
+skipping idempotency records, which no read model uses; then in ONE transaction
+advance every tracking row from the position it was read at (a compare-and-set: a
+concurrent double apply fails with ``TrackingConflict`` instead of counting twice) and
+let each read model apply its share of the batch with set-based SQL
+(``project_batch``). Replay uses the same ``project_batch``.
 """
 
 from __future__ import annotations
