@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,40 @@ from psycopg.rows import tuple_row
 from projections.base import Tracked
 
 SKIPPED_TOPIC_PREFIX = "tally:IdempotencyRecord."
+
+
+class _GcPause:
+    """Pause the cyclic garbage collector while a batch is read or applied.
+
+    A batch allocates tens of thousands of short-lived objects without reference cycles
+    (reference counting frees them); the collector's passes over them were measured at
+    a quarter to a third of the worker's CPU. Pauses nest across threads (a count), and
+    the collector is back on as soon as no batch is being read or applied; a pause never
+    turns on a collector that someone else had turned off.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+paused_gc = _GcPause()
 
 
 @dataclass(frozen=True)
@@ -120,11 +156,13 @@ def read_batches(
         position = after
         try:
             while not closing.is_set() and (stop is None or position < stop):
-                notifications = fetch_notifications(store, position + 1, batch_size, stop)
-                if not notifications:
-                    break
-                position = notifications[-1].id
-                put(Batch(decode(decoder, notifications), position, len(notifications)))
+                with paused_gc():
+                    notifications = fetch_notifications(store, position + 1, batch_size, stop)
+                    if not notifications:
+                        break
+                    position = notifications[-1].id
+                    batch = Batch(decode(decoder, notifications), position, len(notifications))
+                put(batch)
         except BaseException as exc:  # handed to the consumer, which raises it
             put(exc)
             return

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from projections.base import ReadModel, rows_of
 from projections.decoding import FastDecoder
-from projections.reading import read_batches
+from projections.reading import paused_gc, read_batches
 from projections.runner import (
     conninfo,
     current_position,
@@ -159,7 +159,7 @@ def _rebuild(
     )
     with bar:
         for batch in read_batches(store, FastDecoder(store), start, batch_size, stop=target):
-            with conn.transaction(), conn.cursor() as cur:
+            with paused_gc(), conn.transaction(), conn.cursor() as cur:
                 positions = project_batch(cur, scratch, models, positions, batch.events, batch.last)
             total += batch.count
             bar.update(batch.last - start)

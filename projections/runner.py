@@ -56,7 +56,7 @@ from projections.base import ReadModel, Tracked, ViewTracking, rows_of
 from projections.decoding import FastDecoder
 from projections.holds import Holds
 from projections.journal import Journal
-from projections.reading import read_batches
+from projections.reading import paused_gc, read_batches
 from projections.schema import TRACKING_TABLE
 from projections.system_accounts import SystemAccounts
 from projections.transactions import Transactions
@@ -303,7 +303,7 @@ class ProjectionWorker:
         total = 0
         after = min(positions.values())
         for batch in read_batches(self.store, self.decoder, after, self.batch_size, stop):
-            with conn.transaction(), conn.cursor() as cur:
+            with paused_gc(), conn.transaction(), conn.cursor() as cur:
                 positions = project_batch(
                     cur, self.schema, self.models, positions, batch.events, batch.last
                 )

@@ -3,13 +3,14 @@ anything it cannot decode safely to the mapper."""
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from uuid import uuid4
 
 from api.bootstrap import Tally
 from projections.decoding import FastDecoder
-from projections.reading import SKIPPED_TOPIC_PREFIX, fetch_notifications
+from projections.reading import SKIPPED_TOPIC_PREFIX, fetch_notifications, paused_gc
 from tests.integration.test_projections import mixed_workload
 
 
@@ -55,3 +56,20 @@ def test_fetch_leaves_idempotency_record_state_in_the_database(tally: Tally) -> 
         else:
             assert ours == theirs
     assert [n.id for n in fetch_notifications(tally.store, 5, 3, stop=6)] == [5, 6]
+
+
+def test_gc_pause_nests_and_leaves_the_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a pause never turns on what someone turned off
+    finally:
+        gc.enable()
