@@ -54,13 +54,6 @@ def uuid_from_hex(data: str) -> UUID:
     return value
 
 
-def uuid_from_str(text: str) -> UUID:
-    """``UUID(text)``, fast for the canonical 36-character form ``str(uuid)`` writes."""
-    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
-        return uuid_from_hex(text.replace("-", ""))
-    return UUID(text)
-
-
 class FastDecoder:
     def __init__(self, store: Application[Any]) -> None:
         mapper: Any = store.mapper
