@@ -18,7 +18,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.bootstrap import Tally, build
-from api.routes import accounts, health, holds, journal, transactions, transfers
+from api.routes import (
+    accounts,
+    catalog,
+    customers,
+    health,
+    holds,
+    journal,
+    subscriptions,
+    test_clocks,
+    transactions,
+    transfers,
+)
+from api.scheduler import Scheduler
 from api.settings import Settings
 from api.sweeper import Sweeper
 
@@ -103,12 +115,14 @@ class BodyLimit:
 
 
 class Background:
-    """The projection worker and the hold sweeper, when the settings ask for them."""
+    """The projection worker, the hold sweeper and the subscription scheduler, when the
+    settings ask for them."""
 
     def __init__(self, tally: Tally) -> None:
         self.tally = tally
         self.worker: Any = None
         self.sweeper: Sweeper | None = None
+        self.scheduler: Scheduler | None = None
 
     def start(self) -> None:
         settings = self.tally.settings
@@ -122,8 +136,13 @@ class Background:
         if settings.run_sweeper:
             self.sweeper = Sweeper(self.tally)
             self.sweeper.start()
+        if settings.run_scheduler:
+            self.scheduler = Scheduler(self.tally)
+            self.scheduler.start()
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
         if self.worker is not None:
@@ -161,13 +180,28 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "transfers", "description": "Between two accounts"},
             {"name": "transactions", "description": "Confirm, fail, reverse"},
             {"name": "journal", "description": "Double-entry journal and system accounts"},
+            {"name": "customers", "description": "Your users: register, update, entitlements"},
+            {"name": "catalog", "description": "Products (plans), prices, the plan list"},
+            {"name": "subscriptions", "description": "Create, change, cancel, pause, resume"},
+            {"name": "test clocks", "description": "Frozen time for test-mode projects"},
             {"name": "health", "description": "Liveness and readiness, no authentication"},
         ],
     )
     app.state.tally = tally
     app.state.background = None
     errors.install(app)
-    for module in (accounts, holds, transfers, transactions, journal, health):
+    for module in (
+        accounts,
+        holds,
+        transfers,
+        transactions,
+        journal,
+        customers,
+        catalog,
+        subscriptions,
+        test_clocks,
+        health,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app)

@@ -161,6 +161,33 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- catalog -------------------------------------------------------------------------------
+
+
+def cmd_catalog_load(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api.catalog_file import load
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CannotStart(f"no catalog file at {path}")
+    with opened() as tally:
+        report = load(tally, args.project, path)
+        sync_read_models(tally, report.position)
+    data = {
+        "products_created": report.products_created,
+        "products_revised": report.products_revised,
+        "products_archived": report.products_archived,
+        "prices_created": report.prices_created,
+        "prices_unchanged": report.prices_unchanged,
+        "products": report.product_ids,
+        "prices": report.price_ids,
+    }
+    emit(args, data, report.lines())
+    return EXIT_OK
+
+
 # -- long-running commands -----------------------------------------------------------------
 
 
@@ -211,6 +238,33 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
         finally:
             worker.stop()
         print(f"stopped at position {worker.position()}")
+    return EXIT_OK
+
+
+def cmd_scheduler_run(args: argparse.Namespace) -> int:
+    """The subscription scheduler on its own. It reads due work from the read models, so a
+    projection worker (``tally serve`` or ``tally projections run``) must keep them fresh;
+    ``--once`` catches them up itself, does one pass and exits (for cron)."""
+    from api.scheduler import Scheduler
+
+    with opened() as tally:
+        scheduler = Scheduler(tally, interval_s=args.interval)
+        if args.once:
+            sync_read_models(tally)
+            report = scheduler.run_once()
+            lines = [f"{report.due} due, {report.total_steps} step(s): {report.steps}"]
+            emit(args, {"due": report.due, "steps": report.steps}, lines)
+            return EXIT_OK
+        scheduler.start()
+        print(
+            f"scheduler running in schema {tally.schema} every {scheduler.interval_s}s; "
+            "stop with Ctrl-C",
+            flush=True,
+        )
+        try:
+            wait_for_signal()
+        finally:
+            scheduler.stop()
     return EXIT_OK
 
 
@@ -278,6 +332,26 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run the projection worker until stopped", parents=[common]
     )
     runner.set_defaults(func=cmd_projections_run)
+
+    catalog = sub.add_parser("catalog", help="products and prices").add_subparsers(
+        dest="action", required=True
+    )
+    loader = catalog.add_parser(
+        "load", help="create or update a project's catalog from a YAML file", parents=[common]
+    )
+    loader.add_argument("file", help="the catalog file (format: api/catalog_file.py)")
+    loader.add_argument("--project", type=UUID, required=True)
+    loader.set_defaults(func=cmd_catalog_load)
+
+    scheduler = sub.add_parser("scheduler", help="subscription renewals").add_subparsers(
+        dest="action", required=True
+    )
+    scheduling = scheduler.add_parser(
+        "run", help="run the subscription scheduler until stopped", parents=[common]
+    )
+    scheduling.add_argument("--once", action="store_true", help="one pass, then exit")
+    scheduling.add_argument("--interval", type=float, help="seconds between passes")
+    scheduling.set_defaults(func=cmd_scheduler_run)
 
     replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
     replay.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     run_projections: bool = Field(default=True, description="Run the projection worker in serve.")
     run_sweeper: bool = Field(default=True, description="Run the hold-expiry sweep in serve.")
     sweep_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    run_scheduler: bool = Field(
+        default=True, description="Run the subscription scheduler (renewals, trial ends) in serve."
+    )
+    scheduler_interval_s: float = Field(default=10.0, gt=0, le=3600)
+    scheduler_batch: int = Field(
+        default=500, ge=1, le=100_000, description="Due subscriptions handled per scheduler pass."
+    )
     group_commit_max: int = Field(default=256, ge=1, le=10_000)
     max_retries: int = Field(default=8, ge=1, le=100)
     read_wait_max_ms: int = Field(default=5000, ge=0, le=60_000)

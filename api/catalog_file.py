@@ -1,0 +1,176 @@
+"""A catalog as a YAML file, loaded with ``tally catalog load FILE.yaml --project ID``.
+
+The file lists products (plans) with their features and prices::
+
+    products:
+      - code: PRO                       # plan code: letters, digits, underscores
+        name: Pro
+        features: [api, sso, priority_support]
+        prices:
+          - lookup_key: pro_monthly_eur # the product's name for this price
+            currency: EUR
+            scheme: flat                # flat | per_unit | graduated | volume | metered
+            unit_amount: 2900           # minor units
+            interval: month             # day | week | month | year; omit for one-time
+            trial_days: 14
+          - lookup_key: pro_seats_eur
+            currency: EUR
+            scheme: graduated
+            interval: month
+            tiers:
+              - {up_to: 10, unit_amount: 500}
+              - {up_to: null, unit_amount: 400, flat_amount: 0}
+      - code: LEGACY
+        name: Legacy
+        active: false                   # archive the product (it leaves the plan list)
+
+Fields and limits are those of ``POST /v1/products`` and ``POST /v1/prices``; unknown
+fields are refused, so a typo never passes silently. The whole file is checked before
+anything is written.
+
+Loading is idempotent: each product is defined (or revised, when its name or features
+changed) and each price is published under its lookup key. The same definition again is
+no change; a changed definition publishes a new price and archives the old one, as the
+API does. Loading the same file twice therefore writes nothing the second time. Products
+and prices that the file does not mention are left as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.bootstrap import Tally
+from commands import messages as m
+from commands.bus import Context
+from domain.errors import ValidationFailed
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_PRODUCTS = 500
+
+
+class PriceEntry(BaseModel):
+    """A price as the file states it: ``DefinePrice`` without the product id."""
+
+    model_config = ConfigDict(extra="forbid")
+    lookup_key: str
+    currency: str
+    scheme: str
+    unit_amount: int = 0
+    tiers: list[dict[str, Any]] = Field(default_factory=list)
+    meter: str = ""
+    interval: str | None = None
+    interval_count: int = 1
+    trial_days: int = 0
+
+
+class ProductEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    name: str
+    features: list[str] = Field(default_factory=list)
+    active: bool = True
+    prices: list[PriceEntry] = Field(default_factory=list, max_length=100)
+
+
+class CatalogFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    products: list[ProductEntry] = Field(max_length=MAX_PRODUCTS)
+
+
+@dataclass
+class LoadReport:
+    """What a load did, counted by kind, and the ids it ended with."""
+
+    products_created: int = 0
+    products_revised: int = 0
+    products_archived: int = 0
+    prices_created: int = 0
+    prices_unchanged: int = 0
+    product_ids: dict[str, str] = field(default_factory=dict)
+    price_ids: dict[str, str] = field(default_factory=dict)
+    position: int | None = None
+
+    def lines(self) -> list[str]:
+        return [
+            f"products  {self.products_created} created, {self.products_revised} revised or "
+            f"unchanged, {self.products_archived} archived",
+            f"prices    {self.prices_created} created, {self.prices_unchanged} unchanged",
+        ]
+
+
+def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.DefinePrice]]]]:
+    """Check the whole file (shape and every command) before anything is written."""
+    try:
+        raw = yaml.safe_load(text)
+        catalog = CatalogFile.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ValidationFailed(f"the catalog file is not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise ValidationFailed(f"the catalog file is not valid: {_errors(exc)}") from None
+    codes = [p.code for p in catalog.products]
+    if len(set(codes)) != len(codes):
+        raise ValidationFailed("each product code appears once in a catalog file")
+    checked: list[tuple[ProductEntry, list[m.DefinePrice]]] = []
+    placeholder = UUID(int=0)  # the real product id is known only once it is defined
+    try:
+        for product in catalog.products:
+            m.DefineProduct(code=product.code, name=product.name, features=product.features)
+            prices = [
+                m.DefinePrice(product_id=placeholder, **price.model_dump())
+                for price in product.prices
+            ]
+            keys = [p.lookup_key for p in prices]
+            if len(set(keys)) != len(keys):
+                raise ValidationFailed(f"product {product.code}: each lookup key appears once")
+            checked.append((product, prices))
+    except ValidationError as exc:
+        raise ValidationFailed(f"the catalog file is not valid: {_errors(exc)}") from None
+    return catalog, checked
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:10]
+    )
+
+
+def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> LoadReport:
+    """Create or update the project's catalog from the file at ``path``."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ValidationFailed(f"a catalog file is at most {MAX_FILE_BYTES} bytes")
+    _, checked = parse(path.read_text(encoding="utf-8"))
+    context = Context(project_id, actor)
+    report = LoadReport()
+    positions: list[int] = []
+    for product, prices in checked:
+        defined = tally.execute(
+            m.DefineProduct(code=product.code, name=product.name, features=product.features),
+            context,
+        )
+        product_id = UUID(defined.body["product"]["id"])
+        report.product_ids[product.code] = str(product_id)
+        if defined.status_code == 201:
+            report.products_created += 1
+        else:
+            report.products_revised += 1
+        positions.append(defined.position or 0)
+        for price in prices:
+            published = tally.execute(price.model_copy(update={"product_id": product_id}), context)
+            report.price_ids[f"{product.code}/{price.lookup_key}"] = published.body["price"]["id"]
+            if published.body.get("created"):
+                report.prices_created += 1
+            else:
+                report.prices_unchanged += 1
+            positions.append(published.position or 0)
+        if not product.active:
+            archived = tally.execute(m.ArchiveProduct(product_id=product_id), context)
+            report.products_archived += 1
+            positions.append(archived.position or 0)
+    report.position = max(positions, default=None)
+    return report

@@ -1,0 +1,223 @@
+"""The catalog: products (plans by code, with their features), prices, and the plan list.
+
+A used price is never edited. Publishing a price under a lookup key the product already
+has, with a changed definition, creates a new price and archives the old one;
+subscriptions on the old price keep it, new ones are refused with ``price_archived``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_billing as b
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfterId,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(tags=["catalog"])
+
+Active = Annotated[bool | None, Query(description="true: active only; false: archived only")]
+PlanCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+def _created_or_revised(model: type[Any], what: str, *codes: str) -> dict[int | str, Any]:
+    responses = write_responses(201, *codes)
+    responses[200] = {
+        "description": f"The {what} already existed: revised, or unchanged",
+        "model": model,
+        "headers": responses[201]["headers"],
+    }
+    return responses
+
+
+@router.post(
+    "/v1/products",
+    status_code=201,
+    response_model=b.ProductResult,
+    summary="Define (or revise) a product",
+    description="A product is a plan by `code`. Defining an existing code again answers "
+    "200 and revises its name and features (nothing is written if they are the same).",
+    responses=_created_or_revised(b.ProductResult, "product"),
+)
+def define_product(
+    body: b.DefineProductRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.DefineProduct(**body.model_dump())
+    return respond(execute(tally, caller, command, key), b.ProductResult)
+
+
+@router.get(
+    "/v1/products",
+    response_model=s.Page[b.Product],
+    summary="List products",
+    responses=read_problems(),
+)
+def list_products(
+    tally: TallyDep,
+    caller: Reader,
+    active: Active = None,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[b.Product]:
+    from projections.catalog import list_products as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        active=active,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[b.Product](data=[b.Product.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/v1/products/{product_id}",
+    response_model=b.Product,
+    summary="Get a product",
+    responses=read_problems("not_found"),
+)
+def get_product(product_id: UUID, tally: TallyDep, caller: Reader) -> b.Product:
+    from projections.catalog import get_product as query
+
+    row = query(tally.views, tally.schema, caller.project_id, product_id)
+    if row is None:
+        raise NotFound(f"product {product_id} not found", id=str(product_id))
+    return b.Product.model_validate(row)
+
+
+@router.post(
+    "/v1/products/{product_id}/archive",
+    response_model=b.ProductResult,
+    summary="Archive a product",
+    description="An archived product leaves the plan list; its subscriptions go on.",
+    responses=write_responses(200, "not_found", body=False),
+)
+def archive_product(
+    product_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.ArchiveProduct(product_id=product_id)
+    return respond(execute(tally, caller, command, key), b.ProductResult)
+
+
+@router.post(
+    "/v1/prices",
+    status_code=201,
+    response_model=b.PriceResult,
+    summary="Publish a price",
+    description="Flat, per unit, tiered (graduated or volume) or metered; recurring "
+    "(`interval`) or one-time (no interval). The same definition under the same lookup key "
+    "again answers 200 with the existing price; a changed one is a new price (201) and the "
+    "old price of that lookup key is archived. Republishing a definition that was archived "
+    "answers 409 `price_archived`.",
+    responses=_created_or_revised(
+        b.PriceResult, "price", "not_found", "unknown_currency", "price_archived"
+    ),
+)
+def define_price(
+    body: b.DefinePriceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.DefinePrice(**body.model_dump())
+    return respond(execute(tally, caller, command, key), b.PriceResult)
+
+
+@router.get(
+    "/v1/prices",
+    response_model=s.Page[b.Price],
+    summary="List prices",
+    responses=read_problems(),
+)
+def list_prices(
+    tally: TallyDep,
+    caller: Reader,
+    product_id: Annotated[UUID | None, Query(description="Only this product's prices")] = None,
+    active: Active = None,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[b.Price]:
+    from projections.catalog import list_prices as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        product_id=product_id,
+        active=active,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[b.Price](data=[b.Price.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/v1/prices/{price_id}",
+    response_model=b.Price,
+    summary="Get a price",
+    responses=read_problems("not_found"),
+)
+def get_price(price_id: UUID, tally: TallyDep, caller: Reader) -> b.Price:
+    from projections.catalog import get_price as query
+
+    row = query(tally.views, tally.schema, caller.project_id, price_id)
+    if row is None:
+        raise NotFound(f"price {price_id} not found", id=str(price_id))
+    return b.Price.model_validate(row)
+
+
+@router.post(
+    "/v1/prices/{price_id}/archive",
+    response_model=b.PriceResult,
+    summary="Archive a price",
+    description="New subscriptions on it are refused; existing ones keep it.",
+    responses=write_responses(200, "not_found", body=False),
+)
+def archive_price(
+    price_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.ArchivePrice(price_id=price_id)
+    return respond(execute(tally, caller, command, key), b.PriceResult)
+
+
+@router.get(
+    "/v1/plans",
+    response_model=b.PlanList,
+    summary="List the active plans with their active prices",
+    responses=read_problems(),
+)
+def list_plans(tally: TallyDep, caller: Reader) -> b.PlanList:
+    from projections.catalog import list_plans as query
+
+    rows = query(tally.views, tally.schema, caller.project_id)
+    return b.PlanList(data=[b.Plan.model_validate(r) for r in rows])
+
+
+@router.get(
+    "/v1/plans/{code}",
+    response_model=b.Plan,
+    summary="Get an active plan by its code",
+    responses=read_problems("not_found"),
+)
+def get_plan(code: PlanCode, tally: TallyDep, caller: Reader) -> b.Plan:
+    from projections.catalog import list_plans as query
+
+    rows = query(tally.views, tally.schema, caller.project_id)
+    found = next((r for r in rows if r.get("code") == code), None)
+    if found is None:
+        raise NotFound(f"no active plan with code '{code}'", code=code)
+    return b.Plan.model_validate(found)

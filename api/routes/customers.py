@@ -1,0 +1,162 @@
+"""Customers: register-or-retrieve by your external id, update, read, list, entitlements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_billing as b
+from api import schemas_subscriptions as ss
+from api.auth import Caller, CallerDep, TallyDep
+from api.bootstrap import Tally
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfterId,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200, description="Your id")]
+
+
+def customer_row(tally: Tally, caller: Caller, customer_id: UUID) -> dict[str, Any]:
+    """The customer's read-model row, or 404 (also for another project's customer)."""
+    from projections.customers import get_customer
+
+    row: dict[str, Any] | None = get_customer(
+        tally.views, tally.schema, caller.project_id, customer_id
+    )
+    if row is None:
+        raise NotFound(f"customer {customer_id} not found", id=str(customer_id))
+    return row
+
+
+def customer_by_external_id(tally: Tally, caller: Caller, external_id: str) -> dict[str, Any]:
+    from projections.customers import get_customer_by_external_id
+
+    row: dict[str, Any] | None = get_customer_by_external_id(
+        tally.views, tally.schema, caller.project_id, external_id
+    )
+    if row is None:
+        raise NotFound(f"no customer with external id '{external_id}'", external_id=external_id)
+    return row
+
+
+def _register_responses() -> dict[int | str, Any]:
+    responses = write_responses(201, "not_found", "unknown_currency", "test_clock_in_live_mode")
+    responses[200] = {
+        "description": "The external id was already registered: that customer, unchanged",
+        "model": b.CustomerResult,
+        "headers": responses[201]["headers"],
+    }
+    return responses
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=b.CustomerResult,
+    summary="Register (or retrieve) a customer",
+    description="Register-or-retrieve by `external_id`: the first call creates the customer "
+    "(201, `created: true`); a later call with the same external id answers that customer "
+    "(200, `created: false`) and changes nothing. `test_clock_id` (test-mode projects "
+    "only) puts its subscriptions on that clock.",
+    responses=_register_responses(),
+)
+def register_customer(
+    body: b.RegisterCustomerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.RegisterCustomer(**body.model_dump())
+    return respond(execute(tally, caller, command, key), b.CustomerResult)
+
+
+@router.get(
+    "",
+    response_model=s.Page[b.Customer],
+    summary="List customers",
+    responses=read_problems(),
+)
+def list_customers(
+    tally: TallyDep,
+    caller: Reader,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+    email: Annotated[str | None, Query(max_length=254, description="Exact email")] = None,
+) -> s.Page[b.Customer]:
+    from projections.customers import list_customers as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        limit=limit,
+        starting_after=starting_after,
+        email=email,
+    )
+    return s.Page[b.Customer](data=[b.Customer.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/by_external_id/{external_id}",
+    response_model=b.Customer,
+    summary="Get a customer by your external id",
+    responses=read_problems("not_found"),
+)
+def get_by_external_id(external_id: ExternalIdPath, tally: TallyDep, caller: Reader) -> b.Customer:
+    return b.Customer.model_validate(customer_by_external_id(tally, caller, external_id))
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=b.Customer,
+    summary="Get a customer",
+    responses=read_problems("not_found"),
+)
+def get_customer(customer_id: UUID, tally: TallyDep, caller: Reader) -> b.Customer:
+    return b.Customer.model_validate(customer_row(tally, caller, customer_id))
+
+
+@router.post(
+    "/{customer_id}",
+    response_model=b.CustomerResult,
+    summary="Update a customer",
+    description="Fields left out stay as they are. The external id and the currency never change.",
+    responses=write_responses(200, "not_found"),
+)
+def update_customer(
+    customer_id: UUID,
+    body: b.UpdateCustomerRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.UpdateCustomer(customer_id=customer_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), b.CustomerResult)
+
+
+@router.get(
+    "/{customer_id}/entitlements",
+    response_model=ss.Entitlements,
+    summary="What a customer is entitled to",
+    description="The plans, features and seats of the customer's trialing, active and "
+    "past_due subscriptions.",
+    responses=read_problems("not_found"),
+)
+def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader) -> ss.Entitlements:
+    from projections.entitlements import entitlements as query
+
+    customer_row(tally, caller, customer_id)
+    found = query(tally.views, tally.schema, caller.project_id, customer_id)
+    return ss.Entitlements.model_validate(found)

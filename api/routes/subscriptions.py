@@ -1,0 +1,258 @@
+"""Subscriptions: create (with an optional trial), read, list, change items, cancel (now or
+at the period end) and undo it, pause and resume, extend a trial, activate an incomplete
+one; and the current subscription of a customer by your external id.
+
+Time is the server's clock, or the test clock of the customer's subscription.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_subscriptions as ss
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfterId,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from api.routes.customers import customer_by_external_id
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(tags=["subscriptions"])
+
+BASE = "/v1/subscriptions"
+ITEM_REFUSALS = ("not_found", "price_archived", "currency_mismatch")
+
+
+def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:
+    return [m.SubscriptionItem(price_id=i.price_id, quantity=i.quantity) for i in items]
+
+
+@router.post(
+    BASE,
+    status_code=201,
+    response_model=ss.SubscriptionResult,
+    summary="Create a subscription",
+    description="Every price must be active, recurring, in the customer's currency and on "
+    "one billing interval. With trial days (from the request, else the prices' longest "
+    "default) it starts `trialing`, else `active`; with `incomplete: true` it waits for "
+    "its first payment.",
+    responses=write_responses(201, *ITEM_REFUSALS),
+)
+def create_subscription(
+    body: ss.CreateSubscriptionRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.CreateSubscription(
+        customer_id=body.customer_id,
+        items=_items(body.items),
+        trial_days=body.trial_days,
+        incomplete=body.incomplete,
+    )
+    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+
+
+@router.get(
+    BASE,
+    response_model=s.Page[ss.Subscription],
+    summary="List subscriptions",
+    responses=read_problems(),
+)
+def list_subscriptions(
+    tally: TallyDep,
+    caller: Reader,
+    customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
+    status: Annotated[ss.Status | None, Query(description="Only in this status")] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[ss.Subscription]:
+    from projections.subscriptions import list_subscriptions as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        customer_id=customer_id,
+        status=status,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    data = [ss.Subscription.model_validate(r) for r in rows]
+    return s.Page[ss.Subscription](data=data, has_more=has_more)
+
+
+@router.get(
+    BASE + "/{subscription_id}",
+    response_model=ss.Subscription,
+    summary="Get a subscription",
+    responses=read_problems("not_found"),
+)
+def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> ss.Subscription:
+    from projections.subscriptions import get_subscription as query
+
+    row = query(tally.views, tally.schema, caller.project_id, subscription_id)
+    if row is None:
+        raise NotFound(f"subscription {subscription_id} not found", id=str(subscription_id))
+    return ss.Subscription.model_validate(row)
+
+
+@router.get(
+    "/v1/customers/by_external_id/{external_id}/subscription",
+    response_model=ss.Subscription,
+    summary="The current subscription of a customer, by your external id",
+    description="The customer's newest subscription that is not canceled or expired; 404 "
+    "when the customer is unknown or has none.",
+    responses=read_problems("not_found"),
+)
+def current_subscription(
+    external_id: Annotated[str, Path(min_length=1, max_length=200)],
+    tally: TallyDep,
+    caller: Reader,
+) -> ss.Subscription:
+    from projections.subscriptions import current_subscription as query
+
+    customer_by_external_id(tally, caller, external_id)
+    row = query(tally.views, tally.schema, caller.project_id, external_id)
+    if row is None:
+        raise NotFound(
+            f"customer '{external_id}' has no current subscription", external_id=external_id
+        )
+    return ss.Subscription.model_validate(row)
+
+
+@router.post(
+    BASE + "/{subscription_id}/items",
+    response_model=ss.SubscriptionResult,
+    summary="Change the items (plan change, seats)",
+    description="`prorate` (default) records a credit for the unused time of the old items "
+    "and a charge for the rest of the period on the new ones (`proration_lines`, billed at "
+    "the next renewal); `none` swaps with no lines; `period_end` switches at the next "
+    "renewal (`pending_items`). The billing interval cannot change.",
+    responses=write_responses(200, *ITEM_REFUSALS, "invalid_transition"),
+)
+def change_items(
+    subscription_id: UUID,
+    body: ss.ChangeItemsRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.ChangeSubscriptionItems(
+        subscription_id=subscription_id, items=_items(body.items), proration=body.proration
+    )
+    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+
+
+@router.post(
+    BASE + "/{subscription_id}/cancel",
+    response_model=ss.SubscriptionResult,
+    summary="Cancel a subscription",
+    description="Now (default), or at the end of the current period with "
+    "`at_period_end: true` (a trial is always canceled now). A canceled subscription "
+    "cannot be canceled again (409 `invalid_transition`).",
+    responses=write_responses(200, "not_found", "invalid_transition"),
+)
+def cancel(
+    subscription_id: UUID,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: ss.CancelRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    at_period_end = body.at_period_end if body is not None else False
+    command = m.CancelSubscription(subscription_id=subscription_id, at_period_end=at_period_end)
+    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+
+
+def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
+    """Register a body-less POST that sends ``make(subscription_id=...)``."""
+
+    def handler(
+        subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        command = make(subscription_id=subscription_id)  # type: ignore[call-arg]
+        return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+
+    handler.__name__ = path.strip("/").replace("/", "_")
+    router.post(
+        BASE + "/{subscription_id}" + path,
+        response_model=ss.SubscriptionResult,
+        summary=summary,
+        description=description,
+        responses=write_responses(200, "not_found", *codes, body=False),
+    )(handler)
+
+
+_simple(
+    "/undo_cancel",
+    "Undo a cancellation at period end",
+    "Only before the period ends; a subscription already canceled stays canceled.",
+    m.UndoCancelSubscription,
+    "invalid_transition",
+)
+_simple(
+    "/resume",
+    "Resume a paused subscription",
+    "Paused time is not billed: a new period starts now.",
+    m.ResumeSubscription,
+    "invalid_transition",
+)
+_simple(
+    "/activate",
+    "Activate an incomplete subscription",
+    "Its first payment arrived.",
+    m.ActivateSubscription,
+    "invalid_transition",
+)
+
+
+@router.post(
+    BASE + "/{subscription_id}/pause",
+    response_model=ss.SubscriptionResult,
+    summary="Pause an active subscription",
+    description="Until resumed, or until `resume_at` (the scheduler resumes it then).",
+    responses=write_responses(200, "not_found", "invalid_transition"),
+)
+def pause(
+    subscription_id: UUID,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: ss.PauseRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    resume_at = body.resume_at if body is not None else None
+    command = m.PauseSubscription(subscription_id=subscription_id, resume_at=resume_at)
+    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+
+
+@router.post(
+    BASE + "/{subscription_id}/extend_trial",
+    response_model=ss.SubscriptionResult,
+    summary="Extend a trial",
+    description="Only a trialing subscription, only to a later end; the first period then "
+    "starts at the new trial end.",
+    responses=write_responses(200, "not_found", "invalid_transition"),
+)
+def extend_trial(
+    subscription_id: UUID,
+    body: ss.ExtendTrialRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.ExtendTrial(subscription_id=subscription_id, trial_end=body.trial_end)
+    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)

@@ -1,0 +1,101 @@
+"""Test clocks (test-mode projects only): a frozen time that moves only when told to.
+
+Register a customer with ``test_clock_id`` and its subscriptions read time from the clock.
+Advancing the clock does every trial end, renewal, cancellation at period end and pause
+end that falls in between, in time order, in one transaction.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_subscriptions as ss
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfterId,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/test_clocks", tags=["test clocks"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ss.TestClockResult,
+    summary="Create a test clock",
+    description="Only in a test-mode project (409 `test_clock_in_live_mode` otherwise).",
+    responses=write_responses(201, "test_clock_in_live_mode"),
+)
+def create_test_clock(
+    body: ss.CreateTestClockRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.CreateTestClock(name=body.name, frozen_time=body.frozen_time)
+    return respond(execute(tally, caller, command, key), ss.TestClockResult)
+
+
+@router.get(
+    "",
+    response_model=s.Page[ss.TestClock],
+    summary="List test clocks",
+    responses=read_problems(),
+)
+def list_test_clocks(
+    tally: TallyDep, caller: Reader, limit: Limit = 20, starting_after: StartingAfterId = None
+) -> s.Page[ss.TestClock]:
+    from projections.test_clocks import list_test_clocks as query
+
+    rows, has_more = query(
+        tally.views, tally.schema, caller.project_id, limit=limit, starting_after=starting_after
+    )
+    data = [ss.TestClock.model_validate(r) for r in rows]
+    return s.Page[ss.TestClock](data=data, has_more=has_more)
+
+
+@router.get(
+    "/{test_clock_id}",
+    response_model=ss.TestClock,
+    summary="Get a test clock",
+    responses=read_problems("not_found"),
+)
+def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> ss.TestClock:
+    from projections.test_clocks import get_test_clock as query
+
+    row = query(tally.views, tally.schema, caller.project_id, test_clock_id)
+    if row is None:
+        raise NotFound(f"test clock {test_clock_id} not found", id=str(test_clock_id))
+    return ss.TestClock.model_validate(row)
+
+
+@router.post(
+    "/{test_clock_id}/advance",
+    response_model=ss.AdvanceResult,
+    summary="Advance a test clock",
+    description="Moves the clock to `to` and does everything due on the way for every "
+    "subscription on it, in time order. Backwards answers 422 "
+    "`clock_cannot_go_backwards` and writes nothing.",
+    responses=write_responses(
+        200, "not_found", "clock_cannot_go_backwards", "test_clock_in_live_mode"
+    ),
+)
+def advance_test_clock(
+    test_clock_id: UUID,
+    body: ss.AdvanceTestClockRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.AdvanceTestClock(test_clock_id=test_clock_id, to=body.to)
+    return respond(execute(tally, caller, command, key), ss.AdvanceResult)

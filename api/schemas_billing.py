@@ -1,0 +1,294 @@
+"""Request and response models for customers and the catalog (products, prices, plans).
+
+Field types reuse the command messages' annotated types where they exist, so the API and
+the commands cannot disagree; enumerations (price scheme, interval) are ``Literal`` here
+so that OpenAPI lists their values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import ConfigDict, Field, StrictInt
+
+from api.schemas import Request, Resource, Response, request_config
+from commands.messages import CurrencyCode, ExternalId, Metadata, PriceTier
+from domain.money import MAX_AMOUNT_MINOR
+
+Email = Annotated[str, Field(max_length=254, description="Shape checked: one @, no spaces")]
+PersonName = Annotated[str, Field(max_length=200)]
+Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
+Interval = Literal["day", "week", "month", "year"]
+MinorUnits = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units")]
+
+CUSTOMER_ID = "6f1d2c3b-4a5e-5f60-8172-93a4b5c6d7e8"
+PRODUCT_ID = "2b3c4d5e-6f70-5812-9a3b-4c5d6e7f8091"
+PRICE_ID = "8e9f0a1b-2c3d-5e4f-8a6b-7c8d9e0f1a2b"
+
+# -- customers ---------------------------------------------------------------------------
+
+
+class RegisterCustomerRequest(Request):
+    model_config = request_config(
+        [
+            {
+                "external_id": "user_42",
+                "email": "ada@example.com",
+                "name": "Ada Lovelace",
+                "currency": "EUR",
+                "metadata": {"team": "analytics"},
+            }
+        ]
+    )
+    external_id: ExternalId = Field(description="Your id for this user; unique per project")
+    email: Email = ""
+    name: PersonName = ""
+    currency: CurrencyCode = Field(description="Every price it subscribes to is in it")
+    metadata: Metadata = Field(default_factory=dict, max_length=20)
+    test_clock_id: UUID | None = Field(
+        default=None, description="Test-mode projects: its subscriptions live on this clock"
+    )
+
+
+class UpdateCustomerRequest(Request):
+    model_config = request_config([{"email": "ada@analytical.engine"}, {"name": "A. King"}])
+    email: Email | None = Field(default=None, description="Omitted: unchanged")
+    name: PersonName | None = Field(default=None, description="Omitted: unchanged")
+    metadata: Metadata | None = Field(
+        default=None, max_length=20, description="Omitted: unchanged; given: replaces it"
+    )
+
+
+class Customer(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": CUSTOMER_ID,
+                    "external_id": "user_42",
+                    "email": "ada@example.com",
+                    "name": "Ada Lovelace",
+                    "currency": "EUR",
+                    "metadata": {"team": "analytics"},
+                    "provider_refs": {"stripe": "cus_123"},
+                }
+            ]
+        },
+    )
+    id: UUID
+    external_id: str
+    email: str = ""
+    name: str = ""
+    currency: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    provider_refs: dict[str, str] = Field(
+        default_factory=dict, description="The customer's id at each payment provider"
+    )
+    test_clock_id: UUID | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class CustomerResult(Response):
+    customer: Customer
+    created: bool | None = Field(
+        default=None, description="Register: false when the external id was already known"
+    )
+
+
+# -- catalog -------------------------------------------------------------------------------
+
+
+class DefineProductRequest(Request):
+    model_config = request_config(
+        [{"code": "PRO", "name": "Pro", "features": ["api", "sso", "priority_support"]}]
+    )
+    code: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            pattern=r"^[A-Za-z0-9_]+$",
+            description="The plan code; defining the same code again revises name and features",
+        ),
+    ]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    features: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=100, description="What the plan grants"
+    )
+
+
+class Product(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": PRODUCT_ID,
+                    "code": "PRO",
+                    "name": "Pro",
+                    "features": ["api", "sso"],
+                    "active": True,
+                    "prices": {"pro_monthly_eur": PRICE_ID},
+                }
+            ]
+        },
+    )
+    id: UUID
+    code: str
+    name: str
+    features: list[str] = Field(default_factory=list)
+    active: bool
+    prices: dict[str, str] = Field(
+        default_factory=dict, description="Lookup key to the id of its current price"
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ProductResult(Response):
+    product: Product
+
+
+class DefinePriceRequest(Request):
+    model_config = request_config(
+        [
+            {
+                "product_id": PRODUCT_ID,
+                "lookup_key": "pro_monthly_eur",
+                "currency": "EUR",
+                "scheme": "flat",
+                "unit_amount": 2900,
+                "interval": "month",
+                "trial_days": 14,
+            },
+            {
+                "product_id": PRODUCT_ID,
+                "lookup_key": "pro_seats_eur",
+                "currency": "EUR",
+                "scheme": "graduated",
+                "tiers": [
+                    {"up_to": 10, "unit_amount": 500},
+                    {"up_to": None, "unit_amount": 400},
+                ],
+                "interval": "month",
+            },
+            {
+                "product_id": PRODUCT_ID,
+                "lookup_key": "setup_fee_eur",
+                "currency": "EUR",
+                "scheme": "flat",
+                "unit_amount": 10000,
+            },
+        ]
+    )
+    product_id: UUID
+    lookup_key: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[A-Za-z0-9_.-]+$",
+            description="The name the product knows this price by. Same definition again: "
+            "no change. Changed definition: a new price, and the old one is archived.",
+        ),
+    ]
+    currency: CurrencyCode
+    scheme: Scheme
+    unit_amount: MinorUnits = 0
+    tiers: list[PriceTier] = Field(
+        default_factory=list, max_length=20, description="graduated and volume only"
+    )
+    meter: Annotated[str, Field(max_length=100, description="metered only: the meter")] = ""
+    interval: Interval | None = Field(default=None, description="Omitted: a one-time price")
+    interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
+    trial_days: Annotated[
+        StrictInt, Field(ge=0, le=730, description="Default trial; recurring only")
+    ] = 0
+
+
+class Price(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": PRICE_ID,
+                    "product_id": PRODUCT_ID,
+                    "currency": "EUR",
+                    "scheme": "flat",
+                    "unit_amount": 2900,
+                    "tiers": [],
+                    "meter": "",
+                    "interval": "month",
+                    "interval_count": 1,
+                    "trial_days": 14,
+                    "active": True,
+                }
+            ]
+        },
+    )
+    id: UUID
+    product_id: UUID
+    lookup_key: str | None = None
+    currency: str
+    scheme: str = Field(description="flat | per_unit | graduated | volume | metered")
+    unit_amount: int = 0
+    tiers: list[PriceTier] = Field(default_factory=list)
+    meter: str = ""
+    interval: str | None = Field(default=None, description="day | week | month | year; null: once")
+    interval_count: int = 1
+    trial_days: int = 0
+    active: bool
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class PriceResult(Response):
+    price: Price
+    created: bool | None = Field(
+        default=None, description="False when this exact definition already existed"
+    )
+
+
+class Plan(Resource):
+    """An active product with its active prices."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": PRODUCT_ID,
+                    "code": "PRO",
+                    "name": "Pro",
+                    "features": ["api", "sso"],
+                    "active": True,
+                    "prices": [
+                        {
+                            "id": PRICE_ID,
+                            "product_id": PRODUCT_ID,
+                            "currency": "EUR",
+                            "scheme": "flat",
+                            "unit_amount": 2900,
+                            "interval": "month",
+                            "active": True,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    id: UUID
+    code: str
+    name: str
+    features: list[str] = Field(default_factory=list)
+    active: bool = True
+    prices: list[Price] = Field(default_factory=list)
+
+
+class PlanList(Response):
+    data: list[Plan]

@@ -1,0 +1,244 @@
+"""Request and response models for subscriptions, test clocks and entitlements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, get_args
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from api.schemas import Request, Resource, Response, request_config
+from api.schemas_billing import CUSTOMER_ID, PRICE_ID
+from commands.messages import Quantity
+
+SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
+CLOCK_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+Proration = Literal["prorate", "none", "period_end"]
+Status = Literal[
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "unpaid",
+    "paused",
+    "canceled",
+]
+
+# -- subscriptions ---------------------------------------------------------------------------
+
+
+class ItemRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    price_id: UUID = Field(description="An active recurring price in the customer's currency")
+    quantity: Quantity = Field(default=1, description="Seats or units, 1 to 1,000,000")
+
+
+class CreateSubscriptionRequest(Request):
+    model_config = request_config(
+        [
+            {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID, "quantity": 5}]},
+            {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID}], "trial_days": 14},
+        ]
+    )
+    customer_id: UUID
+    items: list[ItemRequest] = Field(min_length=1, max_length=20)
+    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
+        default=None, description="Omitted: the longest default trial of the prices"
+    )
+    incomplete: bool = Field(
+        default=False,
+        description="Wait for the first payment (activate), expiring after 23 hours",
+    )
+
+
+class ChangeItemsRequest(Request):
+    model_config = request_config(
+        [
+            {"items": [{"price_id": PRICE_ID, "quantity": 8}]},
+            {"items": [{"price_id": PRICE_ID}], "proration": "period_end"},
+        ]
+    )
+    items: list[ItemRequest] = Field(min_length=1, max_length=20, description="The new items")
+    proration: Proration = Field(
+        default="prorate",
+        description="prorate: credit the unused old, charge the new for the rest of the "
+        "period; none: swap, no lines; period_end: switch at the next renewal",
+    )
+
+
+class CancelRequest(Request):
+    model_config = request_config([{"at_period_end": True}, {}])
+    at_period_end: bool = Field(
+        default=False, description="True: keep it until the period ends (can be undone)"
+    )
+
+
+class PauseRequest(Request):
+    model_config = request_config([{"resume_at": "2030-02-01T00:00:00Z"}, {}])
+    resume_at: AwareDatetime | None = Field(
+        default=None, description="Resume by itself then; omitted: until resumed"
+    )
+
+
+class ExtendTrialRequest(Request):
+    model_config = request_config([{"trial_end": "2030-02-01T00:00:00Z"}])
+    trial_end: AwareDatetime = Field(description="Later than the current trial end")
+
+
+class SubscriptionLine(BaseModel):
+    price_id: UUID
+    quantity: int
+    amount: int = Field(description="Per period, minor units (0 for metered prices)")
+
+
+class ProrationLine(BaseModel):
+    description: str
+    amount: int = Field(description="Signed minor units: negative is a credit")
+    at: datetime
+
+
+class Subscription(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": SUBSCRIPTION_ID,
+                    "customer_id": CUSTOMER_ID,
+                    "status": "active",
+                    "currency": "EUR",
+                    "items": [{"price_id": PRICE_ID, "quantity": 1, "amount": 2900}],
+                    "interval": "month",
+                    "interval_count": 1,
+                    "current_period_start": "2030-01-15T09:00:00Z",
+                    "current_period_end": "2030-02-15T09:00:00Z",
+                    "cancel_at_period_end": False,
+                    "proration_lines": [],
+                    "next_due_at": "2030-02-15T09:00:00Z",
+                }
+            ]
+        },
+    )
+    id: UUID
+    customer_id: UUID
+    status: str = Field(description=" | ".join(get_args(Status)))
+    currency: str
+    items: list[SubscriptionLine]
+    interval: str
+    interval_count: int
+    current_period_start: datetime
+    current_period_end: datetime
+    trial_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    canceled_at: datetime | None = None
+    resume_at: datetime | None = None
+    pending_items: list[SubscriptionLine] | None = Field(
+        default=None, description="Items that replace the current ones at the next renewal"
+    )
+    proration_lines: list[ProrationLine] = Field(
+        default_factory=list, description="Collected this period, billed at the next renewal"
+    )
+    next_due_at: datetime | None = Field(
+        default=None, description="When the scheduler next acts on it"
+    )
+    test_clock_id: UUID | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class SubscriptionResult(Response):
+    subscription: Subscription
+
+
+# -- test clocks -----------------------------------------------------------------------------
+
+
+class CreateTestClockRequest(Request):
+    model_config = request_config(
+        [{"name": "annual renewal", "frozen_time": "2030-01-01T00:00:00Z"}]
+    )
+    name: Annotated[str, Field(max_length=100)] = ""
+    frozen_time: AwareDatetime
+
+
+class AdvanceTestClockRequest(Request):
+    model_config = request_config([{"to": "2030-03-01T00:00:00Z"}])
+    to: AwareDatetime = Field(description="Not before the clock's current time")
+
+
+class TestClock(Resource):
+    __test__ = False  # not a pytest test class, whatever its name says
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": CLOCK_ID,
+                    "name": "annual renewal",
+                    "frozen_time": "2030-01-01T00:00:00Z",
+                    "subscriptions": 3,
+                }
+            ]
+        },
+    )
+    id: UUID
+    name: str = ""
+    frozen_time: datetime
+    subscriptions: int = Field(default=0, description="Subscriptions living on this clock")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TestClockResult(Response):
+    __test__ = False
+    test_clock: TestClock
+
+
+class AdvanceResult(Response):
+    test_clock: TestClock
+    steps: dict[str, int] = Field(
+        default_factory=dict,
+        description="What the advance did, by kind: renewed, trial_ended, canceled, ...",
+        examples=[{"trial_ended": 1, "renewed": 2}],
+    )
+
+
+# -- entitlements ----------------------------------------------------------------------------
+
+
+class EntitledPlan(BaseModel):
+    code: str
+    name: str
+    subscription_id: UUID
+    status: str
+
+
+class Entitlements(Response):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": CUSTOMER_ID,
+                    "plans": [
+                        {
+                            "code": "PRO",
+                            "name": "Pro",
+                            "subscription_id": SUBSCRIPTION_ID,
+                            "status": "active",
+                        }
+                    ],
+                    "features": ["api", "sso"],
+                    "seats": {"PRO": 5},
+                }
+            ]
+        },
+    )
+    customer_id: UUID
+    plans: list[EntitledPlan] = Field(
+        description="Plans of its trialing, active and past_due subscriptions"
+    )
+    features: list[str] = Field(description="Every feature those plans grant, sorted, once")
+    seats: dict[str, int] = Field(description="Plan code to total quantity")
