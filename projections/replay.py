@@ -41,7 +41,7 @@ from projections.runner import (
     project_batch,
     read_positions,
 )
-from projections.schema import TABLES, TRACKING_TABLE, create_tables_on
+from projections.schema import TABLES, TRACKING_TABLE, Table, create_tables_on
 
 PROGRESS_MIN_EVENTS = 10_000  # shorter replays finish before a bar would help
 SAMPLE_ROWS = 3
@@ -204,18 +204,17 @@ def _compare_locked(
         )
         seconds += time.perf_counter() - started
         started = time.perf_counter()
-        tables = [_compare_table(cur, schema, scratch, t.name, t.column_names) for t in TABLES]
+        tables = [_compare_table(cur, schema, scratch, t) for t in TABLES]
         return ReplayReport(
             events + more, position, head, seconds, time.perf_counter() - started, tables
         )
 
 
-def _compare_table(
-    cur: psycopg.Cursor[Any], schema: str, scratch: str, table: str, columns: list[str]
-) -> TableDiff:
+def _compare_table(cur: psycopg.Cursor[Any], schema: str, scratch: str, table: Table) -> TableDiff:
+    columns = table.column_names
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    live = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
-    again = sql.SQL("{}.{}").format(sql.Identifier(scratch), sql.Identifier(table))
+    live = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table.name))
+    again = sql.SQL("{}.{}").format(sql.Identifier(scratch), sql.Identifier(table.name))
     only_live = sql.SQL("SELECT {c} FROM {a} EXCEPT ALL SELECT {c} FROM {b}").format(
         c=cols, a=live, b=again
     )
@@ -229,13 +228,41 @@ def _compare_table(
         ).format(a=live, b=again, x=only_live, y=only_replayed)
     )
     live_rows, replayed_rows, n_live, n_replayed = rows_of(cur)[0]
-    diff = TableDiff(table, live_rows, replayed_rows, n_live, n_replayed)
-    for label, query, count in (("live", only_live, n_live), ("replay", only_replayed, n_replayed)):
-        if count:
-            cur.execute(query + sql.SQL(" LIMIT {}").format(SAMPLE_ROWS))
-            for row in rows_of(cur):
-                diff.samples.append(f"only in {label}: {dict(zip(columns, row, strict=True))}")
+    diff = TableDiff(table.name, live_rows, replayed_rows, n_live, n_replayed)
+    if n_live or n_replayed:
+        diff.samples = _samples(cur, table, only_live, only_replayed)
     return diff
+
+
+def _samples(
+    cur: psycopg.Cursor[Any], table: Table, only_live: sql.Composed, only_replayed: sql.Composed
+) -> list[str]:
+    """A few differing rows, each named by its primary key: the columns that differ
+    when both sides have the row, else which side lacks it."""
+    columns = table.column_names
+    key = [c.strip() for c in table.primary_key.split(",")]
+    sides: list[dict[tuple[Any, ...], dict[str, Any]]] = []
+    for query in (only_live, only_replayed):
+        cur.execute(query + sql.SQL(" LIMIT {}").format(SAMPLE_ROWS))
+        rows = [dict(zip(columns, row, strict=True)) for row in rows_of(cur)]
+        sides.append({tuple(r[k] for k in key): r for r in rows})
+    live, replayed = sides
+    lines = []
+    for pk in list(live) + [pk for pk in replayed if pk not in live]:
+        name = ", ".join(f"{k}={v}" for k, v in zip(key, pk, strict=True))
+        if pk not in replayed:
+            lines.append(f"{name}: only in the live table")
+        elif pk not in live:
+            lines.append(f"{name}: missing from the live table")
+        else:
+            changed = [c for c in columns if live[pk][c] != replayed[pk][c]]
+            lines.append(
+                f"{name}: "
+                + "; ".join(
+                    f"{c} live {live[pk][c]} != replayed {replayed[pk][c]}" for c in changed
+                )
+            )
+    return lines
 
 
 def _drop(conn: psycopg.Connection[Any], scratch: str) -> None:
