@@ -67,7 +67,7 @@ def test_replay_reports_a_corrupted_live_balance(tally: Tally) -> None:
     differing = {t.table: (t.only_live, t.only_replayed) for t in report.tables if t.differences}
     assert differing == {"accounts": (1, 1)}
     assert "DIFFERENCES FOUND" in report.summary()
-    assert str(world.accounts["alice"]) in report.summary()
+    assert f"id={world.accounts['alice']}: ledger_balance live" in report.summary()
 
 
 def test_replay_reports_a_missing_live_row(tally: Tally) -> None:
