@@ -4,11 +4,13 @@ cache of aggregates, so each must notice what the other wrote."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from adapters.clock import FixedClock
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
@@ -83,3 +85,48 @@ def test_unfreeze_by_another_writer_is_seen_although_a_frozen_copy_is_cached(
 
     assert outcome.body["account"]["ledger_balance"] == 90
     assert outcome.body["account"]["status"] == "open"
+
+
+def test_hold_sweep_through_one_writer_expires_a_hold_placed_through_another(
+    settings: Settings,
+) -> None:
+    # The sweep writes nothing when it finds nothing due, so nothing would ever tell a
+    # writer whose cached copy predates the hold that the hold exists.
+    clock = FixedClock(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    small = settings.model_copy(update={"pool_size": 2})
+    sweeper, placer = build(small, clock=clock), build(small, clock=clock)
+    try:
+        pid = _project(sweeper)
+        aid = _account(sweeper, pid, deposit=1000)
+        placed = placer.execute(
+            m.PlaceHold(
+                account_id=aid,
+                amount=300,
+                currency="EUR",
+                expires_at=clock.now() + timedelta(minutes=10),
+            ),
+            Context(pid, "k"),
+        )
+        clock.advance(timedelta(minutes=10))
+
+        swept = sweeper.execute(m.ExpireHolds(account_id=aid), Context(pid, "system"))
+
+        assert swept.body["expired"] == [placed.body["hold"]["id"]]
+        assert swept.body["account"]["held_balance"] == 0
+        account: Any = sweeper.store.repository.get(aid)
+        assert account.holds[placed.body["hold"]["id"]].status == "expired"
+    finally:
+        placer.close()
+        sweeper.close()
+
+
+def test_a_command_that_writes_nothing_answers_what_the_store_holds(
+    tally: Tally, other: Tally
+) -> None:
+    pid = _project(tally)
+    aid = _account(tally, pid, deposit=100)
+    other.execute(m.Withdraw(account_id=aid, amount=100, currency="EUR"), Context(pid, "k"))
+
+    swept = tally.execute(m.ExpireHolds(account_id=aid), Context(pid, "system"))
+
+    assert swept.body["account"]["ledger_balance"] == 0

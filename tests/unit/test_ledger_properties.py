@@ -1,6 +1,7 @@
-"""Random command sequences through the real handlers and the real command bus (on the
-in-memory store): the ledger's invariants hold after every step, a refused command writes
-nothing, and a replayed idempotency key answers the first result again."""
+"""Random command sequences through the real handlers and two real command buses (two
+writers with their own caches, on one in-memory store): the ledger's invariants hold after
+every step, a refused command writes nothing and is refused for a reason the stored state
+bears out, and a replayed idempotency key answers the first result again."""
 
 from __future__ import annotations
 
@@ -274,6 +275,10 @@ class LedgerMachine(RuleBasedStateMachine):
         attempt = self.world.run(cmd, key)
         assert attempt.error is not None
         assert attempt.error.code == "idempotency_key_reused"
+
+    @rule(writer=st.integers(0, 1))
+    def switch_writer(self, writer: int) -> None:
+        self.world.writer = writer
 
     @invariant()
     def ledger_invariants_hold(self) -> None:
