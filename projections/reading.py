@@ -7,6 +7,8 @@
 - ``read_batches(store, decoder, after, batch_size, stop=None)``: an iterator of
   ``Batch``es; a thread reads and decodes the next batch while the caller applies the
   current one, so database round trips overlap with Python work.
+- ``paused_gc()``: a context manager that pauses Python's cyclic garbage collector
+  while a batch is read or applied (see ``_GcPause``).
 """
 
 from __future__ import annotations

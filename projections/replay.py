@@ -14,9 +14,13 @@
 4. Drops the scratch schema and returns the report.
 
 ``report.ok`` is true when no table differs; ``report.summary()`` is the text the CLI
-prints. Only one replay per schema runs at a time (an advisory lock); a second one
-raises ``ReplayBusy``. Replay never writes to the live read models (it only creates the
-live tracking rows at position 0 if no worker ever has).
+prints: events, seconds and events/s, the position compared at, and per table the row
+counts and differences, with up to three differing rows named by primary key (the
+columns that differ, or which side lacks the row). Only one replay per schema runs at
+a time (an advisory lock); a second one raises ``ReplayBusy``. Replay never writes to
+the live read models (it only creates the live tracking rows at position 0 if no worker
+ever has). A schema whose read models are not all at one position (a read model added
+since the worker last ran) gives a report with ``error`` set and ``ok`` false.
 """
 
 from __future__ import annotations
