@@ -65,9 +65,15 @@ class PostgresEventWriter:
             table=table,
             channel=sql.Identifier(recorder.channel_name),
         )
+        # Inserts nothing if any (id, version) of the last two arrays is in the table: an
+        # aggregate the batch read without changing it has changed since. The table lock
+        # is held, so nobody can write one in between.
         self._insert = sql.SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "WHERE NOT EXISTS (SELECT 1 FROM {table} t "
+            "JOIN unnest(%b::uuid[], %b::bigint[]) AS r(id, version) "
+            "ON t.originator_id = r.id AND t.originator_version = r.version) "
             "RETURNING notification_id"
         ).format(table=table)
         self._existing = sql.SQL(
@@ -75,7 +81,9 @@ class PostgresEventWriter:
         ).format(table=table)
         self._conn: psycopg.Connection[Any] | None = None
 
-    def write(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+    def write(
+        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+    ) -> list[int]:
         if not stored_events:
             return []
         params = (
@@ -83,6 +91,8 @@ class PostgresEventWriter:
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
+            [r[0] for r in reads],
+            [r[1] for r in reads],
         )
         return self._with_connection(lambda conn: self._write(conn, params))
 
@@ -91,6 +101,8 @@ class PostgresEventWriter:
         try:
             cursor = conn.execute(self._insert, params, prepare=True)
             ids = [row["notification_id"] for row in cursor.fetchall()]
+            if len(ids) != len(params[0]):
+                raise IntegrityError("an aggregate read by this batch has changed since")
             conn.execute("COMMIT")
         except BaseException:
             self._roll_back(conn)

@@ -1,15 +1,18 @@
 """The command bus: idempotency, retries on version conflicts, and group commit.
 
 The event store serialises writers with a table lock, so one transaction per command
-caps throughput at one commit per round trip. The bus instead has one writer thread per
-process. Callers enqueue a command and block; the writer drains the queue, runs every
-queued command against one unit of work, and saves all their events in one ``save()``
-call (one transaction). Each caller is answered when its batch has committed.
+caps throughput at one commit per round trip. The bus instead has one writer thread and
+one committer thread per process. Callers enqueue a command and block. The writer runs
+each arriving command into the current batch's unit of work (the aggregates in memory),
+while the committer writes the previous batch in one transaction; as soon as that one
+has committed, the next batch is encoded and handed over, whatever its size. Each
+caller is answered when the batch holding its command has committed, never before.
 
-If a batch's save conflicts (another process wrote one of its aggregates, or the same
-idempotency key), nothing of the batch was written; the bus then runs each command on its
-own, on freshly loaded aggregates, retrying version conflicts a bounded number of times
-before answering ``concurrent_update``.
+If a batch's write conflicts (another process wrote one of its aggregates, or an
+idempotency key was used before), nothing of it was written; it runs again with the
+keys checked first, then each command on its own, on freshly loaded aggregates,
+retrying version conflicts a bounded number of times before answering
+``concurrent_update``. A batch built on one that failed runs again the same way.
 """
 
 from __future__ import annotations
@@ -23,15 +26,21 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from commands.messages import Command
-from commands.unit_of_work import AggregateCache, EventWriter, RecorderEventWriter, UnitOfWork
+from commands.unit_of_work import (
+    AggregateCache,
+    EventWriter,
+    RecorderEventWriter,
+    Sealed,
+    UnitOfWork,
+)
 from domain.base import current_actor
 from domain.clock import Clock
 from domain.errors import ConcurrentUpdate, DomainError
@@ -68,6 +77,76 @@ class _Item:
     future: Future[Outcome] = field(default_factory=Future)
     outcome: Outcome | None = None
 
+    @cached_property
+    def record_id(self) -> UUID | None:
+        """The id of this command's idempotency record, if it has a key."""
+        key = self.context.idempotency_key
+        return None if key is None else IdempotencyRecord.create_id(self.context.project_id, key)
+
+
+class _Wake:
+    """Put on the writer's queue by the committer when a batch has settled."""
+
+
+@dataclass
+class _Batch:
+    """Commands run one after another into one unit of work, on their way to one
+    transaction. ``done`` are answered when it commits; ``refused`` are decided again
+    on fresh aggregates afterwards (a refusal writes nothing, so no version check ever
+    confirms what it read)."""
+
+    uow: UnitOfWork
+    items: list[_Item] = field(default_factory=list)
+    done: list[_Item] = field(default_factory=list)
+    refused: list[_Item] = field(default_factory=list)
+    sealed: Sealed | None = None
+    error: BaseException | None = None
+    commit_s: float = 0.0
+    settled: threading.Event = field(default_factory=threading.Event)
+
+
+class _Pacer:
+    """When the next batch goes to the store: at once, or after a short wait for the
+    callers just answered to send their next commands.
+
+    Handing a batch over at once keeps the store busy while the writer runs the next
+    commands (best when the writer is the bottleneck). But with a fixed set of callers
+    that splits them into two halves that take turns, each commit carrying only half of
+    them; when a commit takes longer than running the returning callers' commands would,
+    waiting for them and committing everyone together carries twice as many per commit.
+    The pacer compares the two from moving averages of both durations."""
+
+    SMOOTHING = 0.1
+    TURNAROUND_S = 0.0002  # a caller, once answered, sending its next command
+    MAX_WAIT_S = 0.002
+
+    def __init__(self) -> None:
+        self.commit_s = 0.0
+        self.command_s = 0.0
+        self.target = 1
+        self.deadline = 0.0
+
+    def command_took(self, seconds: float) -> None:
+        self.command_s += self.SMOOTHING * (seconds - self.command_s)
+
+    def committed(self, answered: int, commit_s: float, waiting: int) -> None:
+        """A batch of ``answered`` commands committed in ``commit_s``; ``waiting`` are
+        already run into the next batch."""
+        self.commit_s += self.SMOOTHING * (commit_s - self.commit_s)
+        returning_s = answered * self.command_s + self.TURNAROUND_S
+        if self.commit_s > returning_s:
+            self.target = waiting + answered
+            wait_s = min(2 * returning_s, self.commit_s, self.MAX_WAIT_S)
+            self.deadline = time.monotonic() + wait_s
+        else:
+            self.target, self.deadline = 1, 0.0
+
+    def ready(self, size: int) -> bool:
+        return size >= self.target or time.monotonic() >= self.deadline
+
+    def wait_s(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
 
 class CommandBus:
     def __init__(
@@ -87,10 +166,13 @@ class CommandBus:
         self.max_batch = max_batch
         self.max_retries = max_retries
         self.cache = AggregateCache(cache_size)
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | _Wake | None] = queue.SimpleQueue()
+        self._commits: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._committer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._pacer = _Pacer()
         # The composition root passes the Postgres writer; the default writes through the
         # recorder's interface (any recorder, e.g. the in-memory one).
         self._writer = writer or RecorderEventWriter(app.recorder)
@@ -110,12 +192,16 @@ class CommandBus:
         with self._lock:
             self._closed = True
             if self._thread is not None:
-                self._queue.put(None)
+                self._queue.put(None)  # the writer settles its last batch, then stops
                 self._thread.join(timeout=10)
                 self._thread = None
+            if self._committer is not None:
+                self._commits.put(None)
+                self._committer.join(timeout=10)
+                self._committer = None
             self._writer.close()
 
-    # -- writer thread -----------------------------------------------------------------
+    # -- writer thread: run commands into a batch while the previous one commits --------
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -124,37 +210,187 @@ class CommandBus:
             if self._closed:
                 raise RuntimeError("command bus is closed")
             if self._thread is None:
+                self._committer = threading.Thread(
+                    target=self._commit_loop, name="tally-committer", daemon=True
+                )
+                self._committer.start()
                 self._thread = threading.Thread(target=self._run, name="tally-writer", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
+        """Pipelined group commit. At most one batch is being committed (by the committer
+        thread) while the writer runs newly arrived commands into the next one, on the
+        aggregates as the committing batch left them. When the committing batch has
+        settled, the next one is sealed and handed over at once, however many commands it
+        holds: batches grow by themselves to what arrives during one commit.
+
+        A batch built on one that then failed is not submitted: both go through the
+        synchronous path on fresh aggregates. No caller is ever answered before the
+        batch holding its command has committed."""
+        inflight: _Batch | None = None
+        building: _Batch | None = None
+        stopping = False
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(nxt)
             try:
-                self._run_batch(batch)
+                if inflight is not None and inflight.settled.is_set():
+                    waiting = len(building.items) if building is not None else 0
+                    if self._settle(inflight):
+                        self._pacer.committed(len(inflight.items), inflight.commit_s, waiting)
+                    else:
+                        self._abandon(building)
+                        building = None
+                    inflight = None
+                due = building is not None and (stopping or self._pacer.ready(len(building.items)))
+                if building is not None and inflight is None and due:
+                    inflight, building = self._submit(building), None
+                if stopping and inflight is None:
+                    return
+                full = building is not None and len(building.items) >= self.max_batch
+                if inflight is not None and full:
+                    inflight.settled.wait()
+                    continue
+                lingering = building is not None and inflight is None
+                try:
+                    message = self._queue.get(timeout=self._pacer.wait_s() if lingering else None)
+                except queue.Empty:
+                    continue
+                if message is None:
+                    stopping = True
+                    continue
+                if isinstance(message, _Wake):
+                    continue
+                building = building or _Batch(UnitOfWork(self.app, self.cache))
+                if not self._add(building, message):
+                    # The unit of work is untrustworthy: let the committing batch settle,
+                    # then run this one again one command at a time on fresh aggregates.
+                    if inflight is not None:
+                        inflight.settled.wait()
+                        self._settle(inflight)
+                        inflight = None
+                    self.cache.evict(list(building.uow.touched))
+                    self._run_each_alone([*building.items, message])
+                    building = None
             except BaseException as exc:  # a bug must not kill the writer silently
                 log.exception("command batch failed")
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                if building is not None:
+                    self.cache.evict(list(building.uow.touched))
+                    self._fail(building, exc)
+                    building = None
+                if inflight is not None and inflight.settled.is_set():
+                    self._fail(inflight, exc)
+                    inflight = None
+
+    def _add(self, batch: _Batch, item: _Item) -> bool:
+        """Run one command into the batch; False if the batch's unit of work can no longer
+        be trusted (a handler recorded an event and then raised)."""
+        uow = batch.uow
+        if item.record_id is not None and item.record_id not in uow.touched:
+            # Optimistic: keys are nearly always new. The store's unique key catches a
+            # reuse, and the batch then runs again with the existence query.
+            uow.known_absent.add(item.record_id)
+        uow.begin_command()
+        started = time.perf_counter()
+        try:
+            item.outcome = self._run_one(uow, item)
+        except DomainError:
+            if uow.command_recorded():
+                log.error("%s raised after recording events", type(item.command).__name__)
+                return False
+            batch.refused.append(item)
+        except Exception as exc:
+            if uow.command_recorded():
+                log.exception("%s failed after recording events", type(item.command).__name__)
+                return False
+            log.exception("%s failed", type(item.command).__name__)
+            item.future.set_exception(exc)
+        else:
+            if uow.command_recorded() or item.outcome.replayed:
+                batch.done.append(item)
+            else:
+                # It wrote nothing, so, like a refusal, no version check confirms what it
+                # read (a cached copy may be stale): decide it again after the commit.
+                batch.refused.append(item)
+        self._pacer.command_took(time.perf_counter() - started)
+        batch.items.append(item)
+        return True
+
+    def _submit(self, batch: _Batch) -> _Batch | None:
+        """Encode the batch's events and hand it to the committer; later batches build on
+        its aggregates, which therefore go into the cache now."""
+        try:
+            batch.sealed = batch.uow.seal()
+        except BaseException as exc:
+            self.cache.evict(list(batch.uow.touched))
+            self._fail(batch, exc)
+            return None
+        for aggregate in batch.uow.touched.values():
+            self.cache.put(aggregate)
+        self._commits.put(batch)
+        return batch
+
+    def _settle(self, batch: _Batch) -> bool:
+        """Finish a batch the committer is done with; False if it was not written."""
+        if batch.error is None:
+            self._run_each_alone(batch.refused)
+            return True
+        self.cache.evict(list(batch.uow.touched))
+        if isinstance(batch.error, IntegrityError):
+            # A reused idempotency key, or another process wrote one of its aggregates.
+            if not self._try_batch(batch.items, check_keys=True):
+                self._run_each_alone(batch.items)
+        else:
+            self._fail(batch, batch.error)
+        return False
+
+    def _abandon(self, batch: _Batch | None) -> None:
+        """Run again, synchronously, a batch built on one that failed."""
+        if batch is not None:
+            self.cache.evict(list(batch.uow.touched))
+            self._run_batch(batch.items)
+
+    def _fail(self, batch: _Batch, exc: BaseException) -> None:
+        for item in batch.items:
+            if not item.future.done():
+                item.future.set_exception(exc)
+
+    # -- committer thread: one transaction per batch, callers answered on commit --------
+
+    def _commit_loop(self) -> None:
+        while True:
+            batch = self._commits.get()
+            if batch is None:
+                return
+            try:
+                assert batch.sealed is not None
+                started = time.perf_counter()
+                sealed = batch.sealed
+                ids = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+                batch.commit_s = time.perf_counter() - started
+                position = self._position(ids)
+            except BaseException as exc:
+                batch.error = exc
+            else:
+                for item in batch.done:
+                    assert item.outcome is not None
+                    item.outcome.position = position
+                    item.future.set_result(item.outcome)
+                self._write_snapshots(batch.sealed.snapshots)
+            finally:
+                batch.settled.set()
+                self._queue.put(_Wake())
+
+    def _write_snapshots(self, snapshots: list[StoredEvent]) -> None:
+        if snapshots and self.app.snapshots is not None:
+            try:
+                self.app.snapshots.recorder.insert_events(snapshots)
+            except Exception:  # the events are committed; a snapshot only speeds up loads
+                log.exception("writing %d snapshot(s) failed", len(snapshots))
+
+    # -- synchronous path: conflicts and fallbacks, never while a batch commits ----------
 
     def _run_batch(self, batch: list[_Item]) -> None:
-        # Optimistic first: keys are nearly always new, so assume none of the batch's
-        # idempotency records exists and let the store's unique key catch a reuse. A
-        # conflict costs one more pass with the existence query (and fresh aggregates);
-        # only a second conflict sends the commands through one by one.
+        # Optimistic first, then with the existence query (and fresh aggregates); only a
+        # second conflict sends the commands through one by one.
         if self._try_batch(batch, check_keys=False):
             return
         if self._try_batch(batch, check_keys=True):
@@ -169,24 +405,24 @@ class CommandBus:
         done: list[_Item] = []
         refused: list[_Item] = []
         for item in batch:
-            mark = uow.pending_count()
+            if item.future.done():
+                continue
+            uow.begin_command()
             try:
                 item.outcome = self._run_one(uow, item)
-                done.append(item)
+                if uow.command_recorded() or item.outcome.replayed:
+                    done.append(item)
+                else:
+                    refused.append(item)  # wrote nothing: decide again, as a refusal
             except DomainError:
-                if uow.pending_count() != mark:
-                    # The handler changed an aggregate before it refused: the shared unit
-                    # of work is no longer trustworthy, so start again one by one.
+                if uow.command_recorded():
                     log.error("%s raised after recording events", type(item.command).__name__)
                     self.cache.evict(list(uow.touched))
                     self._run_each_alone(batch)
                     return True
-                # A refusal writes nothing, so no version check ever confirms what it read;
-                # a cached aggregate may be stale (another process wrote it). Decide it
-                # again on fresh aggregates once this batch has committed.
                 refused.append(item)
         try:
-            positions = self._save(uow.dirty())
+            positions = self._save(uow)
         except IntegrityError:
             self.cache.evict(list(uow.touched))
             return False
@@ -207,13 +443,16 @@ class CommandBus:
                 item.future.set_result(self._run_alone(item))
             except DomainError as exc:
                 item.future.set_exception(exc)
+            except Exception as exc:  # one command's bug must not fail the others
+                log.exception("%s failed", type(item.command).__name__)
+                item.future.set_exception(exc)
 
     def _run_alone(self, item: _Item) -> Outcome:
         for attempt in range(self.max_retries):
             uow = UnitOfWork(self.app, cache=None)
             outcome = self._run_one(uow, item)
             try:
-                positions = self._save(uow.dirty())
+                positions = self._save(uow)
             except IntegrityError:
                 # Someone else wrote one of these aggregates first; back off with jitter so
                 # that competing writers do not collide again in lock step.
@@ -233,10 +472,9 @@ class CommandBus:
         if ctx.now is None:
             ctx = Context(ctx.project_id, ctx.actor, ctx.idempotency_key, self.clock.now())
         digest = ""
-        record_id: UUID | None = None
-        if ctx.idempotency_key is not None:
+        record_id = item.record_id
+        if record_id is not None:
             digest = request_hash(type(command).__name__, command.model_dump(mode="json"))
-            record_id = IdempotencyRecord.create_id(ctx.project_id, ctx.idempotency_key)
             record = uow.find(IdempotencyRecord, record_id)
             if record is not None:
                 record.check_same_request(digest)
@@ -261,53 +499,17 @@ class CommandBus:
     def _absent_idempotency_records(self, batch: list[_Item], *, check: bool) -> set[UUID]:
         """The batch's idempotency record ids that are not in the store: one query for the
         whole batch when ``check``, else all of them (the optimistic assumption)."""
-        ids = {
-            IdempotencyRecord.create_id(i.context.project_id, i.context.idempotency_key)
-            for i in batch
-            if i.context.idempotency_key is not None
-        }
+        ids = {i.record_id for i in batch if i.record_id is not None}
         if not ids or not check:
             return ids
         return ids - self._writer.existing(ids)
 
-    def _save(self, aggregates: list[Aggregate]) -> list[int]:
-        """Record the aggregates' pending events in one transaction; return their positions.
-
-        This is ``Application.save()`` without its per-object protocol checks (costly
-        ``isinstance`` calls against runtime-checkable protocols) and with snapshots
-        taken from the aggregates in hand rather than re-read from the store."""
-        events = [e for aggregate in aggregates for e in aggregate.collect_events()]
-        if not events:
-            return []
-        to_stored_event = self.app.mapper.to_stored_event
-        positions = self._writer.write([to_stored_event(e) for e in events])
-        self._take_snapshots(aggregates, events)
+    def _save(self, uow: UnitOfWork) -> list[int]:
+        """Record the unit of work's events in one transaction; return their positions."""
+        sealed = uow.seal()
+        positions = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+        self._write_snapshots(sealed.snapshots)
         return positions
-
-    def _take_snapshots(self, aggregates: list[Aggregate], events: list[Any]) -> None:
-        """Snapshot each aggregate whose new events crossed its snapshotting interval.
-
-        The aggregates in hand are exactly the recorded state at their current version
-        (the save just succeeded on it), so a snapshot at that version is as good as the
-        library's, without reading the aggregate's history back from the store. A failed
-        snapshot is logged, never raised: the events are committed and a snapshot only
-        speeds up later loads."""
-        intervals = self.app.snapshotting_intervals
-        if not intervals or self.app.snapshots is None:
-            return
-        by_id = {a.id: a for a in aggregates}
-        due = set()
-        for e in events:
-            interval = intervals.get(type(by_id[e.originator_id]))
-            if interval and e.originator_version % interval == 0:
-                due.add(e.originator_id)
-        for aggregate_id in due:
-            aggregate = by_id[aggregate_id]
-            snapshot_class = getattr(type(aggregate), "Snapshot", None) or Snapshot
-            try:
-                self.app.snapshots.put([snapshot_class.take(aggregate)])
-            except Exception:
-                log.exception("snapshot of %s at %s failed", aggregate_id, aggregate.version)
 
     def _position(self, positions: list[int]) -> int | None:
         if positions:

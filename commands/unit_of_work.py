@@ -8,18 +8,22 @@ aggregate's version and the bus re-runs the commands on fresh copies.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.errors import NotFound
 
 A = TypeVar("A", bound=Aggregate)
+
+log = logging.getLogger("tally.bus")
 
 
 class AggregateCache:
@@ -58,6 +62,9 @@ class UnitOfWork:
         self.touched: dict[UUID, Aggregate] = {}
         # Ids known not to exist in the store (checked in bulk before the batch ran).
         self.known_absent: set[UUID] = set()
+        # How many events each aggregate the current command has reached had pending
+        # when it first reached it; see begin_command() and command_recorded().
+        self._marks: dict[UUID, int] = {}
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         aggregate = self.touched.get(aggregate_id)
@@ -73,6 +80,7 @@ class UnitOfWork:
         if not isinstance(aggregate, cls):
             return None
         self.touched[aggregate_id] = aggregate
+        self._marks.setdefault(aggregate_id, len(aggregate._pending_events))
         return aggregate
 
     def get(self, cls: type[A], aggregate_id: UUID, project_id: UUID) -> A:
@@ -86,6 +94,18 @@ class UnitOfWork:
     def add(self, aggregate: Aggregate) -> None:
         self.touched[aggregate.id] = aggregate
         self.known_absent.discard(aggregate.id)
+        self._marks.setdefault(aggregate.id, 0)
+
+    def begin_command(self) -> None:
+        """Start watching what the next command records."""
+        self._marks.clear()
+
+    def command_recorded(self) -> bool:
+        """Whether the command since ``begin_command()`` recorded any event. A handler
+        reaches aggregates only through this unit of work, so only the aggregates it
+        reached are looked at, not the whole batch (which may be hundreds)."""
+        touched = self.touched
+        return any(len(touched[i]._pending_events) != n for i, n in self._marks.items())
 
     def pending_count(self) -> int:
         return sum(len(a._pending_events) for a in self.touched.values())
@@ -93,13 +113,63 @@ class UnitOfWork:
     def dirty(self) -> list[Aggregate]:
         return [a for a in self.touched.values() if a._pending_events]
 
+    def seal(self) -> Sealed:
+        """Take the pending events out of the touched aggregates and encode them, with a
+        snapshot of each aggregate whose new events reached its snapshotting interval.
+
+        Encoding happens here, in the bus's writer thread, so that later commands may go
+        on changing the same aggregates while these bytes are on their way to the store.
+        Snapshots come from the aggregates in hand, which are exactly the recorded state
+        at their version once the events commit, so nothing is read back from the store
+        (the library's ``save()`` re-reads the aggregate's history to take one)."""
+        to_stored = self.app.mapper.to_stored_event
+        # What the commands read but did not change must still be as they read it when
+        # the events commit: the next version of each must not exist yet.
+        reads = [(a.id, a.version + 1) for a in self.touched.values() if not a._pending_events]
+        events = [e for a in self.touched.values() for e in a.collect_events()]
+        return Sealed([to_stored(e) for e in events], self._snapshots(events), reads)
+
+    def _snapshots(self, events: list[Any]) -> list[StoredEvent]:
+        intervals = self.app.snapshotting_intervals
+        if not intervals or self.app.snapshots is None:
+            return []
+        due: set[UUID] = set()
+        for e in events:
+            interval = intervals.get(type(self.touched[e.originator_id]))
+            if interval and e.originator_version % interval == 0:
+                due.add(e.originator_id)
+        snapshots = []
+        for aggregate_id in due:
+            aggregate = self.touched[aggregate_id]
+            snapshot_class = getattr(type(aggregate), "Snapshot", None) or Snapshot
+            try:
+                snapshots.append(self.app.mapper.to_stored_event(snapshot_class.take(aggregate)))
+            except Exception:  # a snapshot only speeds up loads; never fail the batch
+                log.exception("cannot snapshot %s at version %s", aggregate_id, aggregate.version)
+        return snapshots
+
+
+@dataclass
+class Sealed:
+    """A unit of work's events encoded for the store, and the snapshots that are due."""
+
+    events: list[StoredEvent]
+    snapshots: list[StoredEvent]
+    # (aggregate id, version) pairs that must not be in the store when the events commit:
+    # the aggregates the unit of work read without changing them, one version on.
+    reads: list[tuple[UUID, int]]
+
 
 class EventWriter(Protocol):
     """Writes a unit of work's events; the bus's writer thread is its only caller."""
 
-    def write(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+    def write(
+        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+    ) -> list[int]:
         """Record the events in one transaction and return their notification ids; raise
-        ``eventsourcing.persistence.IntegrityError`` (nothing written) on a conflict."""
+        ``eventsourcing.persistence.IntegrityError`` (nothing written) on a conflict: an
+        event already there, or any ``(id, version)`` of ``reads`` already there (an
+        aggregate that was read, not changed, has changed since)."""
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         """Which of the ids already have events in the store."""
@@ -115,7 +185,14 @@ class RecorderEventWriter:
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
 
-    def write(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+    def write(
+        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+    ) -> list[int]:
+        # Not atomic with the insert, unlike the Postgres writer; the in-memory recorder
+        # serves one process's tests.
+        for aggregate_id, version in reads:
+            if self.recorder.select_events(aggregate_id, gt=version - 1, limit=1):
+                raise IntegrityError(f"{aggregate_id} changed after it was read")
         ids = self.recorder.insert_events(list(stored_events))
         return [i for i in ids or [] if i is not None]
 
