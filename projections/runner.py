@@ -76,6 +76,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
 
 
 STOP_CHECK_S = 0.2  # how often an idle worker checks whether it was asked to stop
+MAX_BACKOFF_S = 60.0  # longest wait before a failed worker tries again
 
 
 class TrackingConflict(RuntimeError):
@@ -314,15 +315,21 @@ class ProjectionWorker:
         return total, positions
 
     def _run(self) -> None:
+        backoff_s = 1.0
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 with self._connect() as conn:
                     self._serve(conn)
             except Exception:
                 # A lost connection or a failed batch: nothing half-applied was kept, so
-                # wait a moment and start again from the tracked position.
+                # wait and start again from the tracked position. A failure that repeats
+                # at once (a batch that cannot be applied) backs off to a minute.
                 log.exception("projection worker for %s failed; restarting", self.schema)
-                self._stopping.wait(1.0)
+                if time.monotonic() - started > MAX_BACKOFF_S:
+                    backoff_s = 1.0
+                self._stopping.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
             finally:
                 self.active = False
 

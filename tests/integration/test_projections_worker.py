@@ -24,6 +24,7 @@ from projections.runner import (
     ProjectionWorker,
     TrackingConflict,
     current_position,
+    lock_key,
     make_models,
     project_batch,
     wait_for_position,
@@ -202,3 +203,27 @@ def _head(tally: Tally) -> int:
     head = tally.store.recorder.max_notification_id()
     assert head is not None
     return head
+
+
+def test_worker_recovers_when_its_database_connection_is_killed(tally: Tally) -> None:
+    driver, alice = _wallet(tally)
+    worker = ProjectionWorker(tally.store, tally.views, tally.schema)
+    worker.start()
+    try:
+        assert wait_for_position(tally.views, tally.schema, _deposit(tally, driver, alice), 10)
+        with psycopg.connect(tally.target.url, autocommit=True) as admin:
+            key = admin.execute("SELECT hashtext(%s)", (lock_key(tally.schema),)).fetchone()
+            assert key is not None
+            unsigned = key[0] & 0xFFFFFFFFFFFFFFFF  # how pg_locks shows a bigint key
+            holder = admin.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = %s AND objid = %s",
+                (unsigned >> 32, unsigned & 0xFFFFFFFF),
+            ).fetchone()
+            assert holder is not None
+            admin.execute("SELECT pg_terminate_backend(%s)", (holder[0],))
+        position = _deposit(tally, driver, alice)
+        assert wait_for_position(tally.views, tally.schema, position, 15.0)
+        assert _ledger(tally, driver, alice) == 20
+    finally:
+        worker.stop()
