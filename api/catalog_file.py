@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.bootstrap import Tally
 from commands import messages as m
 from commands.bus import Context
+from domain.catalog import Price
 from domain.errors import ValidationFailed
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -110,7 +111,9 @@ def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.Defin
         raw = yaml.safe_load(text)
         catalog = CatalogFile.model_validate(raw)
     except yaml.YAMLError as exc:
-        raise ValidationFailed(f"the catalog file is not valid YAML: {exc}") from None
+        # One line: the CLI reports a refusal in one line.
+        reason = " ".join(str(exc).split())
+        raise ValidationFailed(f"the catalog file is not valid YAML: {reason}") from None
     except ValidationError as exc:
         raise ValidationFailed(f"the catalog file is not valid: {_errors(exc)}") from None
     codes = [p.code for p in catalog.products]
@@ -125,6 +128,8 @@ def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.Defin
                 m.DefinePrice(product_id=placeholder, **price.model_dump())
                 for price in product.prices
             ]
+            for command in prices:
+                _check_price(command)
             keys = [p.lookup_key for p in prices]
             if len(set(keys)) != len(keys):
                 raise ValidationFailed(f"product {product.code}: each lookup key appears once")
@@ -132,6 +137,20 @@ def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.Defin
     except ValidationError as exc:
         raise ValidationFailed(f"the catalog file is not valid: {_errors(exc)}") from None
     return catalog, checked
+
+
+def _check_price(command: m.DefinePrice) -> None:
+    """The domain's own rules (tiers, one-time prices without trials, ...), checked on a
+    price that is built and thrown away, so a bad price late in the file stops the load
+    before its first write."""
+    try:
+        Price.define(
+            project_id=command.product_id,
+            product_id=command.product_id,
+            **command.model_dump(exclude={"product_id", "lookup_key"}),
+        )
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"price {command.lookup_key}: {exc.detail}") from None
 
 
 def _errors(exc: ValidationError) -> str:
