@@ -1,0 +1,199 @@
+"""The subscription scheduler on real Postgres: stopped part way (an exception, a killed
+process) and run again, or run by two processes at once, it renews every subscription
+exactly once per elapsed period."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from psycopg import sql
+
+from adapters.clock import FixedClock
+from api.bootstrap import NO_PROJECT, Tally, build
+from api.scheduler import ACTOR, Scheduler
+from api.settings import Settings
+from commands import messages as m
+from commands.bus import Context
+from projections.runner import ProjectionWorker
+
+START = datetime(2030, 1, 31, 9, tzinfo=UTC)
+# Jan 31 + 95 days is May 6: the periods ending Feb 28, Mar 31 and Apr 30 have elapsed.
+ELAPSED = timedelta(days=95)
+RENEWALS = 3
+
+
+class Crash(Exception):
+    """Stands for the process dying between two subscriptions."""
+
+
+def populate(tally: Tally, count: int) -> tuple[UUID, list[UUID]]:
+    """A project with ``count`` monthly subscriptions started at the clock's now, plus
+    one canceled and one trialing past its trial (which the scheduler also handles)."""
+    made = tally.execute(m.CreateProject(name="p"), Context(NO_PROJECT, "cli"))
+    project_id = UUID(made.body["project"]["id"])
+    ctx = Context(project_id, "test")
+    product = tally.execute(m.DefineProduct(code="PRO", name="Pro"), ctx).body["product"]
+    price = tally.execute(
+        m.DefinePrice(
+            product_id=UUID(product["id"]),
+            lookup_key="pro_monthly",
+            currency="EUR",
+            scheme="flat",
+            unit_amount=1000,
+            interval="month",
+        ),
+        ctx,
+    ).body["price"]
+    subs: list[UUID] = []
+    for i in range(count):
+        customer = tally.execute(m.RegisterCustomer(external_id=f"u{i}", currency="EUR"), ctx)
+        created = tally.execute(
+            m.CreateSubscription(
+                customer_id=UUID(customer.body["customer"]["id"]),
+                items=[m.SubscriptionItem(price_id=UUID(price["id"]))],
+            ),
+            ctx,
+        )
+        subs.append(UUID(created.body["subscription"]["id"]))
+    return project_id, subs
+
+
+def catch_up(tally: Tally) -> None:
+    ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+
+
+def renewals(tally: Tally, sub_id: UUID) -> list[Any]:
+    return [e for e in tally.store.events.get(sub_id) if type(e).__name__ == "Renewed"]
+
+
+def assert_renewed_exactly_once_per_period(tally: Tally, subs: list[UUID]) -> None:
+    for sub_id in subs:
+        renewed = renewals(tally, sub_id)
+        assert [e.period_index for e in renewed] == list(range(1, RENEWALS + 1)), sub_id
+        assert {getattr(e, "issued_by", None) for e in renewed} == {ACTOR}
+
+
+def test_scheduler_stopped_part_way_and_run_again_renews_each_period_once(
+    settings: Settings,
+) -> None:
+    clock = FixedClock(START)
+    tally = build(settings, clock=clock)
+    try:
+        _, subs = populate(tally, 30)
+        clock.advance(ELAPSED)
+        catch_up(tally)
+
+        done: list[UUID] = []
+
+        def crash_after_ten(sub_id: UUID) -> None:
+            done.append(sub_id)
+            if len(done) == 10:
+                raise Crash
+
+        with pytest.raises(Crash):
+            Scheduler(tally, on_processed=crash_after_ten).run_once()
+        assert sum(len(renewals(tally, s)) for s in subs) == 10 * RENEWALS
+
+        # The read model has not moved on (as after a crash): the ten done subscriptions
+        # are offered again under the same keys, and answered from their first run.
+        again = Scheduler(tally).run_once()
+        assert again.due == 30
+        assert again.replayed == 10
+        assert again.steps == {"renewed": 20 * RENEWALS}
+        assert_renewed_exactly_once_per_period(tally, subs)
+
+        catch_up(tally)
+        head = tally.store.recorder.max_notification_id()
+        assert Scheduler(tally).run_once().due == 0
+        assert tally.store.recorder.max_notification_id() == head
+    finally:
+        tally.close()
+
+
+def test_two_schedulers_at_once_renew_each_period_once(settings: Settings) -> None:
+    clock = FixedClock(START)
+    # Two Tallys on one schema stand for two server processes: separate buses and caches.
+    first = build(settings, clock=clock)
+    second = build(settings, clock=clock)
+    try:
+        _, subs = populate(first, 24)
+        clock.advance(ELAPSED)
+        catch_up(first)
+        reports: list[Any] = []
+        threads = [
+            threading.Thread(target=lambda t=t: reports.append(Scheduler(t).run_once()))
+            for t in (first, second, first, second)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(reports) == 4
+        assert sum(r.steps.get("renewed", 0) for r in reports) == 24 * RENEWALS
+        assert_renewed_exactly_once_per_period(first, subs)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_killed_scheduler_process_then_a_second_run_renews_each_period_once(
+    settings: Settings, pg_url: str, schema: str
+) -> None:
+    # The process runs on the system clock, so the subscriptions start 95 days ago.
+    clock = FixedClock(datetime.now(UTC).replace(microsecond=0) - ELAPSED - timedelta(days=1))
+    tally = build(settings, clock=clock)
+    try:
+        _, subs = populate(tally, 120)
+        catch_up(tally)
+        total = len(subs) * RENEWALS
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+        env = {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "scheduler", "run", "--interval", "0.05"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if renewed_in_log(tally) >= RENEWALS:
+                    break
+                time.sleep(0.005)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        killed_at = renewed_in_log(tally)
+        assert 0 < killed_at <= total
+
+        rerun = subprocess.run(
+            [sys.executable, "-m", "api.cli", "scheduler", "run", "--once", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        assert_renewed_exactly_once_per_period(tally, subs)
+    finally:
+        tally.close()
+
+
+def renewed_in_log(tally: Tally) -> int:
+    """Renewals recorded so far, straight from the event store's table."""
+    query = sql.SQL("SELECT count(*) AS n FROM {}.tally_events WHERE topic = %s").format(
+        sql.Identifier(tally.schema)
+    )
+    with tally.views.connection() as conn:
+        row: Any = conn.execute(query, ["tally:Subscription.Renewed"]).fetchone()
+    return int(row["n"])
