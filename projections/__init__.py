@@ -11,4 +11,11 @@ Modules (each module docstring is the contract for its functions):
 - Plumbing: ``base`` (the ``ReadModel`` projection base and tracking recorder),
   ``reading`` (batched log reads), ``decoding`` (fast event decoding), ``events`` (the
   event classes by name), ``paging`` (cursor pagination).
+
+Adding a read model: subclass ``base.ReadModel`` with a unique ``name`` (its tracking
+row), ``tables``, ``handles`` (the event classes it reads) and ``apply(cur, events)``
+(set-based SQL for a whole batch; use ``base.copy_rows`` and ``base.unnest_update``);
+add its tables to ``schema.TABLES`` (every row carries ``project_id`` and a
+``position``) and the class to ``runner.PROJECTIONS`` after the read models it looks
+up. The worker builds it from position 0 on its next start; replay compares it.
 """
