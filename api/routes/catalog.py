@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from api import schemas as s
 from api import schemas_billing as b
 from api.auth import CallerDep, TallyDep
+from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -23,7 +24,6 @@ from api.routes.common import (
     StartingAfterId,
     execute,
     read_problems,
-    respond,
     write_responses,
 )
 from commands import messages as m

@@ -13,6 +13,7 @@ from api import schemas_billing as b
 from api import schemas_subscriptions as ss
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
+from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -20,7 +21,6 @@ from api.routes.common import (
     StartingAfterId,
     execute,
     read_problems,
-    respond,
     write_responses,
 )
 from commands import messages as m

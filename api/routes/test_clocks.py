@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from api import schemas as s
 from api import schemas_subscriptions as ss
 from api.auth import CallerDep, TallyDep
+from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -22,7 +23,6 @@ from api.routes.common import (
     StartingAfterId,
     execute,
     read_problems,
-    respond,
     write_responses,
 )
 from commands import messages as m

@@ -1,0 +1,26 @@
+"""What the customer, catalog, subscription and test-clock routers share."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.routes.common import POSITION_HEADER, REPLAYED_HEADER
+from commands.bus import Outcome
+
+
+def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
+    """Like ``common.respond``, but a null the command answered stays in the answer.
+
+    These resources have meaningful nulls (``trial_end``, ``canceled_at``, ``next_due_at``,
+    ``test_clock_id``) that a GET of the same resource shows, so only the fields the
+    command did not answer at all (the read model's timestamps) are left out."""
+    body = model.model_validate(outcome.body).model_dump(
+        mode="json", by_alias=True, exclude_unset=True
+    )
+    headers: dict[str, str] = {}
+    if outcome.position is not None:
+        headers[POSITION_HEADER] = str(outcome.position)
+    if outcome.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return JSONResponse(body, status_code=outcome.status_code, headers=headers)
