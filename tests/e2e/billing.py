@@ -71,7 +71,8 @@ def customer(api: Client, external_id: str = "user_1", **fields: Any) -> str:
 
 def subscribe(api: Client, customer_id: str, *price_ids: str, **fields: Any) -> dict[str, Any]:
     body = {"customer_id": customer_id, "items": [{"price_id": p} for p in price_ids], **fields}
-    return api.ok(api.post("/v1/subscriptions", body), 201)["subscription"]
+    subscription: dict[str, Any] = api.ok(api.post("/v1/subscriptions", body), 201)["subscription"]
+    return subscription
 
 
 def clock(api: Client, at: datetime = START) -> str:

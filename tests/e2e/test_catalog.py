@@ -75,7 +75,7 @@ def test_same_price_again_is_no_change_and_a_changed_one_archives_the_old(
 def test_every_pricing_scheme_prices_a_subscription(api: Client) -> None:
     product_id = product(api, "SEATS")
     tiers = [{"up_to": 10, "unit_amount": 500}, {"up_to": None, "unit_amount": 400}]
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], int, int]] = {
         "flat": ({"unit_amount": 2900}, 3, 2900),
         "per_unit": ({"unit_amount": 700}, 3, 2100),
         "graduated": ({"tiers": tiers}, 12, 10 * 500 + 2 * 400),
@@ -84,15 +84,15 @@ def test_every_pricing_scheme_prices_a_subscription(api: Client) -> None:
     }
     for scheme, (fields, quantity, amount) in cases.items():
         price_id = price(api, product_id, f"seats_{scheme}", scheme=scheme, **fields)
-        body = {"customer_id": customer(api, scheme), "items": [{"price_id": price_id}]}
-        body["items"][0]["quantity"] = quantity
+        items = [{"price_id": price_id, "quantity": quantity}]
+        body = {"customer_id": customer(api, scheme), "items": items}
         sub = api.ok(api.post("/v1/subscriptions", body), 201)["subscription"]
         assert sub["items"][0]["amount"] == amount, scheme
 
 
 def test_price_refusals_write_nothing(api: Client, app_tally: Tally) -> None:
     product_id = product(api, "PRO")
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"scheme": "graduated", "tiers": []}, "validation_error"),
         ({"scheme": "graduated", "tiers": [{"up_to": 5, "unit_amount": 1}]}, "validation_error"),
         ({"scheme": "metered", "meter": ""}, "validation_error"),

@@ -151,9 +151,10 @@ def test_other_projects_subscription_answers_404_and_writes_nothing(
 ) -> None:
     price_id = plan(api, "PRO", 1000)
     sub_id = subscribe(api, customer(api), price_id)["id"]
-    for action, body in (("cancel", {}), ("pause", {}), ("items", {"items": _items(price_id)})):
+    bodies: dict[str, Any] = {"cancel": {}, "pause": {}, "items": {"items": _items(price_id)}}
+    for action, body in bodies.items():
         _refused(other, app_tally, f"/v1/subscriptions/{sub_id}/{action}", body, 404, "not_found")
     # Nor can another project subscribe its customer to this project's price.
-    body = {"customer_id": customer(other), "items": _items(price_id)}
-    _refused(other, app_tally, "/v1/subscriptions", body, 404, "not_found")
+    foreign = {"customer_id": customer(other), "items": _items(price_id)}
+    _refused(other, app_tally, "/v1/subscriptions", foreign, 404, "not_found")
     problem(other.get(f"/v1/subscriptions/{sub_id}"), 404, "not_found")
