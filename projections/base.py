@@ -127,12 +127,18 @@ def copy_rows(
     types: Sequence[str],
     rows: Iterable[Sequence[Any]],
 ) -> None:
-    """Insert rows with binary COPY: the fastest way to add many rows from Python."""
+    """Insert rows with binary COPY: the fastest way to add many rows from Python.
+    Nothing is sent when there are no rows."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
     with cur.copy(statement) as copy:
         copy.set_types(list(types))
+        copy.write_row(first)
         for row in rows:
             copy.write_row(row)
 
