@@ -10,8 +10,14 @@ from pydantic import BaseModel
 
 from api import schemas, schemas_billing, schemas_subscriptions
 
-PREFIXES = ("/v1/customers", "/v1/products", "/v1/prices", "/v1/plans", "/v1/subscriptions")
-PREFIXES += ("/v1/test_clocks",)
+PREFIXES = (
+    "/v1/customers",
+    "/v1/products",
+    "/v1/prices",
+    "/v1/plans",
+    "/v1/subscriptions",
+    "/v1/test_clocks",
+)
 
 
 def _models(module: Any, base: type[BaseModel]) -> list[type[BaseModel]]:
