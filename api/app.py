@@ -57,6 +57,10 @@ one ordered log; every read is a query over projections of that log.
   reused, concurrent update).
 * **Lists** return `{"data": [...], "has_more": bool}`; page with `limit` (1-100,
   default 20) and `starting_after` (the last id you have).
+* **Billing**: customers are registered (or retrieved) by your own `external_id`;
+  products are plans by code with their features; prices are never edited (a changed
+  price is a new one and the old is archived); subscriptions renew on their own (the
+  scheduler), or, in test-mode projects, when their test clock is advanced.
 """
 
 

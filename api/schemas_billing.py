@@ -291,4 +291,7 @@ class Plan(Resource):
 
 
 class PlanList(Response):
+    """The same shape as every list; the plan list is never paged (a catalog is small)."""
+
     data: list[Plan]
+    has_more: bool = Field(default=False, description="Always false")
