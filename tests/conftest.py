@@ -39,7 +39,7 @@ def schema(pg_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(pg_url: str, schema: str) -> Settings:
-    return Settings(database_url=pg_url, db_schema=schema, pool_size=20, sweep_interval_s=0.2)
+    return Settings(database_url=pg_url, db_schema=schema, pool_size=8, sweep_interval_s=0.2)
 
 
 @pytest.fixture
