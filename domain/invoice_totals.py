@@ -1,0 +1,79 @@
+"""An invoice's arithmetic: discounts spread over lines, tax per line and rate, totals.
+
+All amounts are integer minor units. For each line ``i``:
+
+- ``discount_i``: its share of the invoice discount (``domain.discounts.allocate``), only
+  on discountable lines;
+- ``tax_i``: the sum over its rates of ``rate.tax_on(amount_i - discount_i)``;
+- ``net_i``: ``amount_i - discount_i`` less any inclusive tax in it;
+- ``gross_i = net_i + tax_i``: what the customer pays for the line.
+
+So ``total = Σ gross_i = subtotal - discount + exclusive tax``, and it is never negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from domain.discounts import allocate, discount_amount
+from domain.tax import TaxRate
+
+Line = dict[str, Any]
+
+
+@dataclass
+class Totals:
+    subtotal: int = 0
+    discount: int = 0
+    tax: int = 0
+    net: int = 0
+    total: int = 0
+    lines: list[dict[str, int]] = field(default_factory=list)
+    tax_by_rate: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subtotal": self.subtotal,
+            "discount": self.discount,
+            "tax": self.tax,
+            "net": self.net,
+            "total": self.total,
+            "lines": self.lines,
+            "tax_by_rate": self.tax_by_rate,
+        }
+
+
+def compute_totals(
+    lines: list[Line],
+    rates: dict[str, TaxRate],
+    percent_off: Decimal | None = None,
+    amount_off: int | None = None,
+) -> Totals:
+    """The totals of ``lines`` (each with ``amount``, ``discountable``, ``tax_rate_ids``);
+    negative line amounts (credits such as proration) are not discounted."""
+    weights = [max(0, int(li["amount"])) if li.get("discountable", True) else 0 for li in lines]
+    discount = 0
+    if percent_off is not None or amount_off is not None:
+        discount = discount_amount(sum(weights), percent_off, amount_off)
+    shares = allocate(discount, weights)
+    totals = Totals(discount=discount)
+    for line, share in zip(lines, shares, strict=True):
+        amount = int(line["amount"])
+        taxable = amount - share
+        tax = inclusive = 0
+        for rate_id in line.get("tax_rate_ids", []):
+            rate = rates[rate_id]
+            part = rate.tax_on(taxable)
+            tax += part
+            if rate.inclusive:
+                inclusive += part
+            totals.tax_by_rate[rate_id] = totals.tax_by_rate.get(rate_id, 0) + part
+        net = taxable - inclusive
+        totals.lines.append({"discount": share, "tax": tax, "net": net, "gross": net + tax})
+        totals.subtotal += amount
+        totals.tax += tax
+        totals.net += net
+    totals.total = totals.net + totals.tax
+    return totals
