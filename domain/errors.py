@@ -100,3 +100,11 @@ class TestClockInLiveMode(DomainError):
 
 class PriceArchived(DomainError):
     code = "price_archived"
+
+
+class CouponUnavailable(DomainError):
+    code = "coupon_unavailable"
+
+
+class CreditExceedsPaid(DomainError):
+    code = "credit_exceeds_paid"

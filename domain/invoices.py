@@ -24,12 +24,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import InvalidTransition, ValidationFailed
+from domain.discounts import allocate
+from domain.errors import CreditExceedsPaid, InvalidTransition, ValidationFailed
+from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_totals import Line, compute_totals
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table
@@ -47,6 +49,7 @@ MACHINE = transition_table(
     initial=DRAFT,
 )
 LINE_KINDS = ("subscription", "proration", "one_time", "usage")
+REFUND_TO = ("none", "credit_balance", "original_payment")
 MAX_LINES = 500
 Posting = dict[str, Any]
 
@@ -61,34 +64,6 @@ def receivable_ref(customer_id: UUID) -> str:
 
 def credit_ref(customer_id: UUID) -> str:
     return f"customer_credit:{customer_id}"
-
-
-class InvoiceSequence(TallyAggregate):
-    """The next invoice number of one project. Every finalization changes it, so two
-    concurrent finalizations conflict on its version and one retries: no gap, no twin."""
-
-    TOPIC = "tally:InvoiceSequence"
-
-    class Created(TallyAggregate.Created):
-        TOPIC = "tally:InvoiceSequence.Created"
-
-    @staticmethod
-    def create_id(project_id: UUID) -> UUID:
-        return uuid5(project_id, "invoice-sequence")
-
-    @event("Opened", topic="tally:InvoiceSequence.Opened")
-    def __init__(self, project_id: UUID, prefix: str) -> None:
-        self.project_id = project_id
-        self.prefix = prefix
-        self.last = 0
-
-    def take(self, year: int) -> str:
-        self._taken(number=self.last + 1)
-        return f"{self.prefix}-{year}-{self.last:06d}"
-
-    @event("Taken", topic="tally:InvoiceSequence.Taken")
-    def _taken(self, number: int) -> None:
-        self.last = number
 
 
 class Invoice(TallyAggregate):
@@ -122,6 +97,9 @@ class Invoice(TallyAggregate):
         self.credit_applied = 0
         self.amount_paid = 0
         self.amount_credited = 0
+        self.amount_refunded = 0
+        self.payments: list[dict[str, Any]] = []
+        self.credit_notes: list[dict[str, Any]] = []
         self.entries: list[list[Posting]] = []
 
     # -- derived -----------------------------------------------------------------------
@@ -323,6 +301,7 @@ class Invoice(TallyAggregate):
     ) -> None:
         self.status = status
         self.amount_paid += amount
+        self.payments.append({"amount": amount, "paid_from": paid_from, "reference": reference})
         self.entries.append(entry)
 
     def void(self, at: datetime) -> None:
@@ -349,3 +328,72 @@ class Invoice(TallyAggregate):
     @event("MarkedUncollectible", topic="tally:Invoice.MarkedUncollectible")
     def _marked_uncollectible(self, status: str, at: datetime) -> None:
         self.status = status
+
+    # -- credit notes ------------------------------------------------------------------
+
+    def check_credit(self, amount: int, refund_to: str) -> None:
+        if self.status not in (OPEN, PAID, UNCOLLECTIBLE):
+            raise InvalidTransition(
+                f"cannot credit an invoice that is {self.status}",
+                state=self.status,
+                trigger="credit",
+            )
+        check_amount(amount)
+        if refund_to not in REFUND_TO:
+            raise ValidationFailed(f"refund_to must be one of {', '.join(REFUND_TO)}")
+        if refund_to == "none" and amount > self.amount_remaining:
+            raise CreditExceedsPaid(
+                f"cannot credit {amount} against the {self.amount_remaining} still owed",
+                remaining=self.amount_remaining,
+            )
+        refundable = self.amount_paid - self.amount_refunded
+        if refund_to != "none" and amount > refundable:
+            raise CreditExceedsPaid(
+                f"cannot refund {amount}: {refundable} of what was paid is left to refund",
+                refundable=refundable,
+            )
+
+    def credit(
+        self,
+        note_id: str,
+        amount: int,
+        reason: str,
+        refund_to: str,
+        refund_account: str,
+        at: datetime,
+    ) -> None:
+        """Issue a credit note. It reverses revenue and tax in proportion to the invoice's
+        totals; with ``refund_to="none"`` it lowers what is still owed, otherwise the
+        money goes to the customer's credit balance or back to ``refund_account`` (the
+        account the original payment came from)."""
+        self.check_credit(amount, refund_to)
+        total = max(1, self.total)
+        tax_by_rate: dict[str, int] = dict(sorted(self.totals.get("tax_by_rate", {}).items()))
+        tax_part = min(amount, (amount * int(self.totals.get("tax", 0)) + total // 2) // total)
+        rate_parts = allocate(tax_part, [max(0, v) for v in tax_by_rate.values()])
+        entry: list[Posting] = [{"account": "revenue", "amount": -(amount - tax_part)}]
+        entry += [
+            {"account": f"tax_payable:{rid}", "amount": -part}
+            for rid, part in zip(tax_by_rate, rate_parts, strict=True)
+            if part
+        ]
+        if refund_to == "none":
+            entry.append({"account": receivable_ref(self.customer_id), "amount": amount})
+        elif refund_to == "credit_balance":
+            entry.append({"account": credit_ref(self.customer_id), "amount": amount})
+        else:
+            entry.append({"account": refund_account, "amount": amount})
+        self._credited(
+            note={"id": note_id, "amount": amount, "reason": reason, "refund_to": refund_to},
+            entry=[p for p in entry if p["amount"]],
+            at=at,
+        )
+
+    @event("Credited", topic="tally:Invoice.Credited")
+    def _credited(self, note: dict[str, Any], entry: list[Posting], at: datetime) -> None:
+        self.credit_notes.append(note)
+        if note["refund_to"] == "none":
+            self.amount_credited += note["amount"]
+        else:
+            self.amount_refunded += note["amount"]
+        self.entries.append(entry)

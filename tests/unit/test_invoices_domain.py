@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.coupons import Coupon, PromotionCode
 from domain.discounts import allocate
-from domain.errors import InvalidTransition, ValidationFailed
+from domain.errors import CouponUnavailable, CreditExceedsPaid, InvalidTransition, ValidationFailed
 from domain.invoice_totals import compute_totals
 from domain.invoices import Invoice, InvoiceEmpty, InvoiceSequence
 from domain.tax import TaxRate, check_percentage
@@ -189,3 +190,54 @@ def test_uncollectible_invoice_can_still_be_paid() -> None:
     invoice.mark_uncollectible(NOW)
     invoice.pay(1200, "clearing:stub", "late", NOW)
     assert invoice.status == "paid"
+
+
+def _account_totals(invoice: Invoice) -> dict[str, int]:
+    balances: dict[str, int] = defaultdict(int)
+    for entry in invoice.entries:
+        assert sum(p["amount"] for p in entry) == 0
+        for posting in entry:
+            balances[posting["account"]] += posting["amount"]
+    return balances
+
+
+def test_full_refund_to_credit_balance_reverses_revenue_and_tax() -> None:
+    invoice = _invoice(1000)
+    invoice.finalize(_sequence(), 0, NOW)
+    invoice.pay(1200, "wallet:w", "p", NOW)
+    invoice.credit("cn1", 1200, "duplicate", "credit_balance", "", NOW)
+    balances = _account_totals(invoice)
+    assert balances["revenue"] == 0
+    assert balances["tax_payable:vat"] == 0
+    assert balances[f"customer_credit:{invoice.customer_id}"] == 1200
+    assert balances["wallet:w"] == -1200
+
+
+def test_credit_more_than_was_paid_is_refused_and_records_nothing() -> None:
+    invoice = _invoice(1000)
+    invoice.finalize(_sequence(), 0, NOW)
+    invoice.pay(500, "wallet:w", "p", NOW)
+    version = invoice.version
+    with pytest.raises(CreditExceedsPaid):
+        invoice.credit("cn", 600, "too much", "original_payment", "wallet:w", NOW)
+    with pytest.raises(CreditExceedsPaid):
+        invoice.credit("cn", 800, "more than owed", "none", "", NOW)
+    assert invoice.version == version
+    invoice.credit("cn", 700, "waive the rest", "none", "", NOW)
+    assert invoice.amount_remaining == 0
+
+
+def test_coupon_past_its_redemption_limit_or_expiry_is_refused() -> None:
+    coupon = Coupon.define(
+        project_id=uuid4(), code="ONCE", amount_off=500, currency="EUR", max_redemptions=1
+    )
+    coupon.redeem(NOW)
+    with pytest.raises(CouponUnavailable, match="limit"):
+        coupon.redeem(NOW)
+    promo = PromotionCode.define(uuid4(), "spring", coupon.id, expires_at=NOW)
+    with pytest.raises(CouponUnavailable, match="expired"):
+        promo.redeem(NOW)
+    with pytest.raises(ValidationFailed):
+        Coupon.define(project_id=uuid4(), code="BAD", percent_off="150")
+    with pytest.raises(ValidationFailed):
+        Coupon.define(project_id=uuid4(), code="BAD", amount_off=100)  # no currency
