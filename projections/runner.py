@@ -53,18 +53,23 @@ from psycopg_pool import ConnectionPool
 from projections.api_keys import ApiKeys
 from projections.balances import AccountBalances
 from projections.base import ReadModel, Tracked, ViewTracking, rows_of
+from projections.catalog import Catalog
+from projections.customers import Customers
 from projections.decoding import FastDecoder
 from projections.holds import Holds
 from projections.journal import Journal
 from projections.reading import paused_gc, read_batches
 from projections.schema import TRACKING_TABLE
+from projections.subscriptions import Subscriptions
 from projections.system_accounts import SystemAccounts
+from projections.test_clocks import TestClocks
 from projections.transactions import Transactions
 
 log = logging.getLogger("tally.projections")
 
 # Order matters: holds read ``accounts`` and the journal reads ``transactions``, as
-# written earlier in the same transaction.
+# written earlier in the same transaction. The billing read models look nothing up
+# while they apply a batch (their joins happen at query time).
 PROJECTIONS: tuple[type[ReadModel], ...] = (
     ApiKeys,
     AccountBalances,
@@ -72,6 +77,10 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Transactions,
     Journal,
     SystemAccounts,
+    Customers,
+    Catalog,
+    Subscriptions,
+    TestClocks,
 )
 
 

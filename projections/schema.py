@@ -21,6 +21,9 @@ Tables (all in ``schema``):
   as ``wallet:<uuid>`` or ``clearing:stripe``).
 - ``system_accounts``: balances of non-wallet posting refs per (project, account, currency).
 - ``projects`` and ``api_keys`` (only the key's hash is stored; auth reads this table).
+- ``customers``, ``products``, ``prices``, ``subscriptions`` and ``test_clocks``: one row
+  per aggregate, kept by ``projections.aggregates`` (the aggregate's ``state`` and
+  ``summary`` as jsonb, plus the typed columns their queries filter on).
 - ``projection_tracking``: one row per projection, the last notification id it applied.
 """
 
@@ -46,6 +49,16 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.strip().split()[0] for c in self.columns.split(",")]
+
+
+def _aggregate_columns(own: str) -> str:
+    """Columns of a table kept by ``projections.aggregates``: ``own`` typed columns
+    between the id and project and the summary, state, times, version and position."""
+    return (
+        f"id uuid NOT NULL, project_id uuid NOT NULL, {own}, summary jsonb NOT NULL, "
+        "state jsonb NOT NULL, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, version integer NOT NULL, position bigint NOT NULL"
+    )
 
 
 TABLES: tuple[Table, ...] = (
@@ -124,6 +137,51 @@ TABLES: tuple[Table, ...] = (
         "position bigint NOT NULL",
         "key_id",
         ("api_keys_project: project_id, position, key_id",),
+    ),
+    Table(
+        "customers",
+        _aggregate_columns("external_id text NOT NULL, email text NOT NULL, test_clock_id uuid"),
+        "id",
+        (
+            "customers_page: project_id, position, id",
+            "customers_external_id: project_id, external_id",
+            "customers_email: project_id, email",
+        ),
+    ),
+    Table(
+        "products",
+        _aggregate_columns("code text NOT NULL, active boolean NOT NULL"),
+        "id",
+        ("products_page: project_id, position, id",),
+    ),
+    Table(
+        "prices",
+        _aggregate_columns("product_id uuid NOT NULL, active boolean NOT NULL"),
+        "id",
+        (
+            "prices_page: project_id, position, id",
+            "prices_product: project_id, product_id, position",
+        ),
+    ),
+    Table(
+        "subscriptions",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, status text NOT NULL, next_due_at timestamptz, "
+            "test_clock_id uuid"
+        ),
+        "id",
+        (
+            "subscriptions_page: project_id, position, id",
+            "subscriptions_customer: project_id, customer_id, position",
+            "subscriptions_due: next_due_at, id "
+            "WHERE test_clock_id IS NULL AND next_due_at IS NOT NULL",
+        ),
+    ),
+    Table(
+        "test_clocks",
+        _aggregate_columns("name text NOT NULL"),
+        "id",
+        ("test_clocks_page: project_id, position, id",),
     ),
 )
 

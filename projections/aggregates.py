@@ -1,0 +1,249 @@
+"""Read models that keep each aggregate's state, so they fold events with the domain itself.
+
+Customers, products, prices, subscriptions and test clocks are projected by the domain's
+own code rather than by SQL that re-implements it: each row holds the aggregate's state
+(``state``, the aggregate's attributes encoded with the event store's JSON transcodings),
+and a batch rebuilds every aggregate it touches from that state (the library's
+``Snapshot.mutate``), applies the batch's events to it with the events' own ``mutate``
+(the same ``@event`` bodies the write side runs), and writes the result back. So a
+subscription's current period and ``next_due_at`` come from ``domain.periods`` exactly
+as the aggregate computes them, calendar months and time zone offsets included.
+
+Each row also holds ``summary`` (what the write side answers for the aggregate, the dict
+GET returns) and a few typed columns that queries filter and sort on (``Kind.columns``).
+
+A batch costs one ``SELECT`` of the states of the aggregates it changes that existed
+before it, one ``COPY`` of the aggregates it created, and one ``UPDATE ... FROM
+unnest(...)`` of the others, whatever the number of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+from eventsourcing.utils import get_topic
+from psycopg import Cursor, sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from projections.base import ReadModel, Tracked, copy_rows, rows_of, unnest_update
+from projections.paging import check_limit, fetch_one, fetch_page
+
+# The attributes the library keeps for itself; ``Snapshot.mutate`` restores them.
+_PRIVATE = ("_id", "_version", "_pending_events")
+
+
+def _transcoder() -> JSONTranscoder:
+    # The transcodings the event store registers (``Application.register_transcodings``)
+    # for the values aggregates of these kinds hold: UUIDs, datetimes, decimals.
+    transcoder = JSONTranscoder()
+    transcoder.register(UUIDAsHex())
+    transcoder.register(DecimalAsStr())
+    transcoder.register(DatetimeAsISO())
+    return transcoder
+
+
+TRANSCODER = _transcoder()
+
+
+def _raw(text: str | bytes) -> str | bytes:
+    return text
+
+
+def encode_state(aggregate: Any) -> Jsonb:
+    """The aggregate's attributes as JSON, the way ``Snapshot.take`` collects them."""
+    state = {k: v for k, v in vars(aggregate).items() if k not in _PRIVATE}
+    return Jsonb(TRANSCODER.encode(state), dumps=_raw)
+
+
+def decode_state(cls: type, aggregate_id: UUID, version: int, text: str) -> Any:
+    """The aggregate rebuilt from a stored state (``Snapshot.mutate``, no I/O)."""
+    snapshot = Snapshot(
+        originator_id=aggregate_id,
+        originator_version=version,
+        timestamp=datetime.min,
+        topic=get_topic(cls),
+        state=TRANSCODER.decode(text.encode()),
+    )
+    return snapshot.mutate(None)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One aggregate class projected to one table."""
+
+    aggregate: type
+    table: str
+    events: frozenset[type]
+    columns: tuple[tuple[str, str], ...]  # own typed columns: (name, sql type)
+    values: Callable[[Any], tuple[Any, ...]]  # their values for an aggregate
+    summary: Callable[[Any], dict[str, Any]]
+
+
+class AggregateModel(ReadModel):
+    """A read model over one or more ``Kind``s; subclasses set ``name`` and ``kinds``."""
+
+    kinds: tuple[Kind, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.tables = tuple(k.table for k in cls.kinds)
+        cls.handles = frozenset(e for k in cls.kinds for e in k.events)
+
+    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        for kind in self.kinds:
+            touched: dict[UUID, list[Tracked]] = {}
+            for item in events:
+                if type(item[0]) in kind.events:
+                    touched.setdefault(item[0].originator_id, []).append(item)
+            if touched:
+                self._apply_kind(cur, kind, touched)
+
+    def _apply_kind(self, cur: Cursor[Any], kind: Kind, touched: dict[UUID, list[Tracked]]) -> None:
+        # An aggregate whose first event here is not its first event ever was projected
+        # by an earlier batch: start from its stored state.
+        known = [i for i, evs in touched.items() if evs[0][0].originator_version > 1]
+        aggregates: dict[UUID, Any] = self._load(cur, kind, known) if known else {}
+        new_rows: list[tuple[Any, ...]] = []
+        changed: list[Any] = []
+        for aggregate_id, its_events in touched.items():
+            aggregate = aggregates.get(aggregate_id)
+            if aggregate is None and aggregate_id in known:
+                raise LookupError(f"{kind.table}: {aggregate_id} is not projected")
+            for event, _ in its_events:
+                aggregate = event.mutate(aggregate)
+            if aggregate_id in aggregates:
+                changed.append(aggregate)
+            else:
+                new_rows.append(self._row(kind, aggregate, its_events[0][1]))
+        names = ["id", "project_id", *(n for n, _ in kind.columns)]
+        names += ["summary", "state", "created_at", "updated_at", "version", "position"]
+        types = ["uuid", "uuid", *(t for _, t in kind.columns)]
+        types += ["jsonb", "jsonb", "timestamptz", "timestamptz", "int4", "int8"]
+        copy_rows(cur, self.t(kind.table), names, types, new_rows)
+        self._update(cur, kind, changed)
+
+    def _load(self, cur: Cursor[Any], kind: Kind, ids: list[UUID]) -> dict[UUID, Any]:
+        cur.execute(
+            sql.SQL("SELECT id, version, state::text FROM {} WHERE id = ANY(%s)").format(
+                self.t(kind.table)
+            ),
+            (ids,),
+        )
+        return {
+            i: decode_state(kind.aggregate, i, version, text) for i, version, text in rows_of(cur)
+        }
+
+    @staticmethod
+    def _row(kind: Kind, aggregate: Any, position: int) -> tuple[Any, ...]:
+        return (
+            aggregate.id,
+            aggregate.project_id,
+            *kind.values(aggregate),
+            Jsonb(kind.summary(aggregate)),
+            encode_state(aggregate),
+            aggregate.created_on,
+            aggregate.modified_on,
+            aggregate.version,
+            position,
+        )
+
+    def _update(self, cur: Cursor[Any], kind: Kind, changed: list[Any]) -> None:
+        if not changed:
+            return
+        own = [name for name, _ in kind.columns]
+        assignments = ", ".join(
+            f"{name} = u.{name}" for name in (*own, "summary", "state", "updated_at", "version")
+        )
+        columns = [
+            ("id", "uuid"),
+            *kind.columns,
+            ("summary", "jsonb"),
+            ("state", "jsonb"),
+            ("updated_at", "timestamptz"),
+            ("version", "int4"),
+        ]
+        own_values = [kind.values(a) for a in changed]
+        values: list[list[Any]] = [[a.id for a in changed]]
+        values += [[v[i] for v in own_values] for i in range(len(own))]
+        values += [
+            [Jsonb(kind.summary(a)) for a in changed],
+            [encode_state(a) for a in changed],
+            [a.modified_on for a in changed],
+            [a.version for a in changed],
+        ]
+        unnest_update(cur, self.t(kind.table), assignments, "t.id = u.id", columns, values)
+
+
+# -- queries -----------------------------------------------------------------------------
+
+
+def table(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def as_resource(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the API shows it: the write side's summary plus created_at/updated_at."""
+    return {
+        **row["summary"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+def get_resource(
+    pool: ConnectionPool[Any],
+    schema: str,
+    name: str,
+    project_id: UUID,
+    where: str,
+    params: Sequence[Any],
+) -> dict[str, Any] | None:
+    """The first row of table ``name`` in the project matching ``where`` (SQL over ``t``)."""
+    query = sql.SQL(
+        "SELECT t.summary, t.created_at, t.updated_at FROM {} t WHERE t.project_id = %s AND "
+    ).format(table(schema, name)) + sql.SQL(where)
+    row = fetch_one(pool, query + sql.SQL(" LIMIT 1"), [project_id, *params])
+    return None if row is None else as_resource(row)
+
+
+def list_resources(
+    pool: ConnectionPool[Any],
+    schema: str,
+    name: str,
+    project_id: UUID,
+    filters: Sequence[tuple[str, Any]],
+    *,
+    limit: int,
+    starting_after: UUID | str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of table ``name`` in log order. ``filters`` are ``(column, value)`` pairs
+    compared for equality; ``starting_after`` is the id of the previous page's last row
+    (unknown or another project's id: an empty page)."""
+    check_limit(limit)
+    t = table(schema, name)
+    query = sql.SQL("SELECT summary, created_at, updated_at FROM {} WHERE project_id = %s").format(
+        t
+    )
+    params: list[Any] = [project_id]
+    for column, value in filters:
+        query += sql.SQL(" AND {} = %s").format(sql.Identifier(column))
+        params.append(value)
+    if starting_after is not None:
+        try:
+            after = UUID(str(starting_after))
+        except ValueError:
+            return [], False
+        query += sql.SQL(
+            " AND (position, id) > (SELECT position, id FROM {} WHERE project_id = %s AND id = %s)"
+        ).format(t)
+        params += [project_id, after]
+    query += sql.SQL(" ORDER BY position, id LIMIT %s")
+    rows, has_more = fetch_page(pool, query, params, limit)
+    return [as_resource(r) for r in rows], has_more
