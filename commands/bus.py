@@ -23,10 +23,9 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -70,18 +69,56 @@ class Outcome:
 Handler = Callable[[UnitOfWork, Any, Context], tuple[int, dict[str, Any]]]
 
 
+class _Reply:
+    """A caller's answer, set once by the bus: a lighter ``concurrent.futures.Future``
+    (one lock the caller waits on, instead of a condition, a re-entrant lock and a list
+    of waiters per command)."""
+
+    __slots__ = ("_error", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()  # released once, when the answer is set
+        self._value: Outcome | None = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._value is not None or self._error is not None
+
+    def set_result(self, value: Outcome) -> None:
+        if self.done():
+            raise InvalidStateError("the answer is already set")
+        self._value = value
+        self._lock.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        if self.done():
+            raise InvalidStateError("the answer is already set")
+        self._error = error
+        self._lock.release()
+
+    def result(self, timeout: float | None = None) -> Outcome:
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError("no answer from the command bus in time")
+        self._lock.release()  # so that result() can be asked again
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
 @dataclass
 class _Item:
     command: Command
     context: Context
-    future: Future[Outcome] = field(default_factory=Future)
+    future: _Reply = field(default_factory=_Reply)
     outcome: Outcome | None = None
+    # The id of this command's idempotency record, if it has a key.
+    record_id: UUID | None = field(init=False)
 
-    @cached_property
-    def record_id(self) -> UUID | None:
-        """The id of this command's idempotency record, if it has a key."""
-        key = self.context.idempotency_key
-        return None if key is None else IdempotencyRecord.create_id(self.context.project_id, key)
+    def __post_init__(self) -> None:
+        key, project_id = self.context.idempotency_key, self.context.project_id
+        self.record_id = None if key is None else IdempotencyRecord.create_id(project_id, key)
 
 
 class _Wake:
