@@ -152,6 +152,9 @@ def _system_clock_subscriptions(d: BillingDriver) -> None:
     sub(m.ChangeSubscriptionItems, "change", later, items=[basic], proration="period_end")
     d.subscribe("paused", "fay", {"basic": 1})
     sub(m.PauseSubscription, "paused", later, resume_at=T0 + timedelta(days=90))
+    d.subscribe("resumed", "eve", {"basic": 1})
+    sub(m.PauseSubscription, "resumed", later)
+    sub(m.ResumeSubscription, "resumed", T0 + timedelta(days=15))
     d.subscribe("activated", "gus", {"basic": 1}, incomplete=True)
     sub(m.ActivateSubscription, "activated", T0 + timedelta(hours=1))
     d.subscribe("expired", "hal", {"basic": 1}, incomplete=True)
@@ -258,6 +261,7 @@ def test_the_workload_reaches_every_state_the_rows_show(tally: Tally) -> None:
         "kept": "active",
         "change": "active",
         "paused": "paused",
+        "resumed": "active",
         "activated": "active",
         "expired": "incomplete_expired",
         "waiting": "incomplete",
