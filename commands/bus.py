@@ -156,12 +156,17 @@ class _Pacer:
     SMOOTHING = 0.1
     TURNAROUND_S = 0.0002  # a caller, once answered, sending its next command
     MAX_WAIT_S = 0.002
+    REST_BATCHES = 64  # after waits that mostly ran out, how long to stop waiting
 
     def __init__(self) -> None:
         self.commit_s = 0.0
         self.command_s = 0.0
         self.target = 1
         self.deadline = 0.0
+        # How often a wait ended with the callers back; callers that take longer than
+        # the wait to return (clients across a network) make the waits pure loss.
+        self.hits = 1.0
+        self.rest = 0
 
     def command_took(self, seconds: float) -> None:
         self.command_s += self.SMOOTHING * (seconds - self.command_s)
@@ -171,18 +176,33 @@ class _Pacer:
         already run into the next batch."""
         self.commit_s += self.SMOOTHING * (commit_s - self.commit_s)
         returning_s = answered * self.command_s + self.TURNAROUND_S
-        if self.commit_s > returning_s:
+        self.target, self.deadline = 1, 0.0
+        if self.rest > 0:
+            self.rest -= 1
+        elif self.commit_s > returning_s:
             self.target = waiting + answered
             wait_s = min(2 * returning_s, self.commit_s, self.MAX_WAIT_S)
             self.deadline = time.monotonic() + wait_s
-        else:
-            self.target, self.deadline = 1, 0.0
 
     def ready(self, size: int) -> bool:
-        return size >= self.target or time.monotonic() >= self.deadline
+        if size >= self.target:
+            self._waited(hit=True)
+            return True
+        if time.monotonic() >= self.deadline:
+            self._waited(hit=False)
+            return True
+        return False
 
     def wait_s(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
+
+    def _waited(self, *, hit: bool) -> None:
+        if not self.deadline:
+            return  # there was no wait
+        self.target, self.deadline = 1, 0.0
+        self.hits += self.SMOOTHING * (float(hit) - self.hits)
+        if self.hits < 0.5:
+            self.rest, self.hits = self.REST_BATCHES, 1.0
 
 
 class CommandBus:
