@@ -20,7 +20,7 @@ from psycopg import sql
 
 from adapters.clock import FixedClock
 from api.bootstrap import NO_PROJECT, Tally, build
-from api.scheduler import ACTOR, Scheduler
+from api.scheduler import ACTOR, Scheduler, idempotency_key
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context
@@ -200,3 +200,29 @@ def renewed_in_log(tally: Tally) -> int:
     with tally.views.connection() as conn:
         row: Any = conn.execute(query, ["tally:Subscription.Renewed"]).fetchone()
     return int(row["n"])
+
+
+def test_a_key_pinned_to_an_early_empty_answer_does_not_stall_the_subscription(
+    settings: Settings,
+) -> None:
+    clock = FixedClock(START)
+    tally = build(settings, clock=clock)
+    try:
+        project_id, subs = populate(tally, 1)
+        sub_id = subs[0]
+        version: int = tally.store.repository.get(sub_id).version
+        # A run under the scheduler's key before anything was due (a host whose clock ran
+        # ahead of this one) pins the key to "nothing to do".
+        early = tally.execute(
+            m.ProcessDueSubscription(subscription_id=sub_id),
+            Context(project_id, ACTOR, idempotency_key(sub_id, version)),
+        )
+        assert early.body["steps"] == []
+        clock.advance(ELAPSED)
+        catch_up(tally)
+        report = Scheduler(tally).run_once()
+        assert (report.due, report.replayed) == (1, 1)
+        assert report.steps == {"renewed": RENEWALS}
+        assert_renewed_exactly_once_per_period(tally, subs)
+    finally:
+        tally.close()
