@@ -32,7 +32,7 @@ from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.base import ReadModel, Tracked, copy_rows, rows_of, unnest_update
+from projections.base import ReadModel, Tracked, copy_rows, rows_of
 from projections.paging import check_limit, fetch_one, fetch_page
 
 # The attributes the library keeps for itself; ``Snapshot.mutate`` restores them.
@@ -82,7 +82,8 @@ class Kind:
     table: str
     events: frozenset[type]
     columns: tuple[tuple[str, str], ...]  # own typed columns: (name, sql type)
-    values: Callable[[Any], tuple[Any, ...]]  # their values for an aggregate
+    # Their values, from the aggregate and its summary (computed once per row).
+    values: Callable[[Any, dict[str, Any]], tuple[Any, ...]]
     summary: Callable[[Any], dict[str, Any]]
 
 
@@ -111,7 +112,7 @@ class AggregateModel(ReadModel):
         known = [i for i, evs in touched.items() if evs[0][0].originator_version > 1]
         aggregates: dict[UUID, Any] = self._load(cur, kind, known) if known else {}
         new_rows: list[tuple[Any, ...]] = []
-        changed: list[Any] = []
+        changed_rows: list[tuple[Any, ...]] = []
         for aggregate_id, its_events in touched.items():
             aggregate = aggregates.get(aggregate_id)
             if aggregate is None and aggregate_id in known:
@@ -119,15 +120,14 @@ class AggregateModel(ReadModel):
             for event, _ in its_events:
                 aggregate = event.mutate(aggregate)
             if aggregate_id in aggregates:
-                changed.append(aggregate)
+                changed_rows.append(_row(kind, aggregate, 0))
             else:
-                new_rows.append(self._row(kind, aggregate, its_events[0][1]))
-        names = ["id", "project_id", *(n for n, _ in kind.columns)]
-        names += ["summary", "state", "created_at", "updated_at", "version", "position"]
-        types = ["uuid", "uuid", *(t for _, t in kind.columns)]
-        types += ["jsonb", "jsonb", "timestamptz", "timestamptz", "int4", "int8"]
+                new_rows.append(_row(kind, aggregate, its_events[0][1]))
+        names = ["id", "project_id", *(n for n, _ in kind.columns), *_TAIL_NAMES]
+        types = ["uuid", "uuid", *(t for _, t in kind.columns), *_TAIL_TYPES]
         copy_rows(cur, self.t(kind.table), names, types, new_rows)
-        self._update(cur, kind, changed)
+        if changed_rows:
+            self._update(cur, kind, names, types, changed_rows)
 
     def _load(self, cur: Cursor[Any], kind: Kind, ids: list[UUID]) -> dict[UUID, Any]:
         cur.execute(
@@ -140,45 +140,51 @@ class AggregateModel(ReadModel):
             i: decode_state(kind.aggregate, i, version, text) for i, version, text in rows_of(cur)
         }
 
-    @staticmethod
-    def _row(kind: Kind, aggregate: Any, position: int) -> tuple[Any, ...]:
-        return (
-            aggregate.id,
-            aggregate.project_id,
-            *kind.values(aggregate),
-            Jsonb(kind.summary(aggregate)),
-            encode_state(aggregate),
-            aggregate.created_on,
-            aggregate.modified_on,
-            aggregate.version,
-            position,
+    def _update(
+        self,
+        cur: Cursor[Any],
+        kind: Kind,
+        names: list[str],
+        types: list[str],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        """One ``UPDATE ... FROM unnest(...)`` of every changed row (all columns but the
+        id, project, creation time and position, which never change). Parameters go in
+        binary (``%b``): psycopg's text format escapes every element of a jsonb array with a
+        regular expression, which took half of a renewal batch's time."""
+        kept = {"id", "project_id", "created_at", "position"}
+        at = [i for i, name in enumerate(names) if name not in kept or name == "id"]
+        arrays = sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(types[i])) for i in at)
+        template = sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS u({}) WHERE t.id = u.id")
+        statement = template.format(
+            self.t(kind.table),
+            sql.SQL(", ").join(
+                sql.SQL("{0} = u.{0}").format(sql.Identifier(names[i])) for i in at if i != 0
+            ),
+            arrays,
+            sql.SQL(", ").join(sql.Identifier(names[i]) for i in at),
         )
+        cur.execute(statement, [[row[i] for row in rows] for i in at])
 
-    def _update(self, cur: Cursor[Any], kind: Kind, changed: list[Any]) -> None:
-        if not changed:
-            return
-        own = [name for name, _ in kind.columns]
-        assignments = ", ".join(
-            f"{name} = u.{name}" for name in (*own, "summary", "state", "updated_at", "version")
-        )
-        columns = [
-            ("id", "uuid"),
-            *kind.columns,
-            ("summary", "jsonb"),
-            ("state", "jsonb"),
-            ("updated_at", "timestamptz"),
-            ("version", "int4"),
-        ]
-        own_values = [kind.values(a) for a in changed]
-        values: list[list[Any]] = [[a.id for a in changed]]
-        values += [[v[i] for v in own_values] for i in range(len(own))]
-        values += [
-            [Jsonb(kind.summary(a)) for a in changed],
-            [encode_state(a) for a in changed],
-            [a.modified_on for a in changed],
-            [a.version for a in changed],
-        ]
-        unnest_update(cur, self.t(kind.table), assignments, "t.id = u.id", columns, values)
+
+_TAIL_NAMES = ("summary", "state", "created_at", "updated_at", "version", "position")
+_TAIL_TYPES = ("jsonb", "jsonb", "timestamptz", "timestamptz", "int4", "int8")
+
+
+def _row(kind: Kind, aggregate: Any, position: int) -> tuple[Any, ...]:
+    """A table row for an aggregate (``position`` is ignored when the row is updated)."""
+    summary = kind.summary(aggregate)
+    return (
+        aggregate.id,
+        aggregate.project_id,
+        *kind.values(aggregate, summary),
+        Jsonb(summary),
+        encode_state(aggregate),
+        aggregate.created_on,
+        aggregate.modified_on,
+        aggregate.version,
+        position,
+    )
 
 
 # -- queries -----------------------------------------------------------------------------

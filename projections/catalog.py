@@ -84,7 +84,7 @@ class Catalog(AggregateModel):
                 {ev.ProductDefined, ev.ProductRevised, ev.ProductPriceSet, ev.ProductArchived}
             ),
             columns=PRODUCT_COLUMNS,
-            values=lambda p: (p.code, p.active),
+            values=lambda p, _: (p.code, p.active),
             summary=product_summary,
         ),
         Kind(
@@ -92,7 +92,7 @@ class Catalog(AggregateModel):
             table=PRICES,
             events=frozenset({ev.PriceDefined, ev.PriceArchived}),
             columns=PRICE_COLUMNS,
-            values=lambda p: (p.product_id, p.active),
+            values=lambda p, _: (p.product_id, p.active),
             summary=price_summary,
         ),
     )

@@ -55,7 +55,7 @@ class Customers(AggregateModel):
                 {ev.CustomerRegistered, ev.CustomerUpdated, ev.CustomerProviderLinked}
             ),
             columns=COLUMNS,
-            values=lambda c: (c.external_id, c.email, c.test_clock_id),
+            values=lambda c, _: (c.external_id, c.email, c.test_clock_id),
             summary=customer_summary,
         ),
     )

@@ -47,7 +47,7 @@ class TestClocks(AggregateModel):
                 {ev.TestClockStarted, ev.TestClockAdvanced, ev.TestClockSubscriptionAttached}
             ),
             columns=(("name", "text"),),
-            values=lambda c: (c.name,),
+            values=lambda c, _: (c.name,),
             summary=clock_summary,
         ),
     )
