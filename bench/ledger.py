@@ -64,6 +64,18 @@ def main(argv: list[str] | None = None) -> int:
             "commits/s",
         )
         _progress(results["a"])
+        # The same with one thread: one commit (and its WAL flush) at a time, which is what
+        # a writer holding the event table's lock gets; (a) / (a1) is how much Postgres's
+        # own group commit gave the 8 threads of (a).
+        results["a1"] = _rate_result(
+            "(a1) the same, 1 client thread",
+            raw_inserts.measure(
+                args.url, schema("a1"), 1, args.warmup, max(1.0, args.duration / 2)
+            ),
+            "commits/s",
+            "context: one flush per commit",
+        )
+        _progress(results["a1"])
         if "b" in args.only:
             _command_layer(args, schema("b"), results)
         if "c" in args.only:

@@ -68,7 +68,7 @@ def print_report(results: dict[str, Result], args: argparse.Namespace) -> None:
     )
     print(f"{'measure':<44} {'value':>26}  {'ratio to (a)':>12}  notes")
     print("-" * 120)
-    for key in ("a", "b", "b_hot", "c", "d", "e"):
+    for key in ("a", "a1", "b", "b_hot", "c", "d", "e"):
         if key not in results:
             continue
         result = results[key]

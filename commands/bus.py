@@ -278,8 +278,9 @@ class CommandBus:
         """Pipelined group commit. At most one batch is being committed (by the committer
         thread) while the writer runs newly arrived commands into the next one, on the
         aggregates as the committing batch left them. When the committing batch has
-        settled, the next one is sealed and handed over at once, however many commands it
-        holds: batches grow by themselves to what arrives during one commit.
+        settled, the next one is sealed and handed over (at once, or when the pacer's short
+        wait for returning callers ends): batches grow by themselves to what arrives
+        during one commit.
 
         A batch built on one that then failed is not submitted: both go through the
         synchronous path on fresh aggregates. No caller is ever answered before the
