@@ -24,8 +24,9 @@ from domain.errors import (
     HoldExpired,
     HoldNotActive,
     InsufficientFunds,
-    InvalidAmount,
+    InvalidTransition,
     NotFound,
+    ValidationFailed,
 )
 from domain.money import check_amount, check_currency
 
@@ -95,7 +96,7 @@ class Account(TallyAggregate):
         check_currency(currency)
         check_amount(overdraft_limit, allow_zero=True)
         if not owner_ref or len(owner_ref) > 200:
-            raise InvalidAmount("owner_ref must be 1 to 200 characters")
+            raise ValidationFailed("owner_ref must be 1 to 200 characters")
         return cls(
             project_id=project_id,
             owner_ref=owner_ref,
@@ -234,13 +235,14 @@ class Account(TallyAggregate):
         destination: str,
         now: datetime,
     ) -> None:
+        # The request's own content first, then the account's state.
+        if expires_at <= now:
+            raise ValidationFailed(
+                "expires_at must be in the future", expires_at=expires_at.isoformat()
+            )
         self.check_can_debit(amount, currency)
         if hold_id in self.holds:
             raise HoldNotActive(f"hold {hold_id} already exists")
-        if expires_at <= now:
-            raise InvalidAmount(
-                "expires_at must be in the future", expires_at=expires_at.isoformat()
-            )
         self._hold_placed(
             hold_id=hold_id, amount=amount, expires_at=expires_at, destination=destination
         )
@@ -316,7 +318,11 @@ class Account(TallyAggregate):
         if self.status == CLOSED:
             raise AccountClosed(f"account {self.id} is closed")
         if self.status == FROZEN:
-            raise AccountFrozen(f"account {self.id} is already frozen")
+            raise InvalidTransition(
+                f"cannot freeze account {self.id}: it is already frozen",
+                state=self.status,
+                trigger="freeze",
+            )
         self._frozen(reason=reason)
 
     @event("Frozen", topic="tally:Account.Frozen")
@@ -325,7 +331,11 @@ class Account(TallyAggregate):
 
     def unfreeze(self) -> None:
         if self.status != FROZEN:
-            raise AccountFrozen(f"account {self.id} is {self.status}, not frozen")
+            raise InvalidTransition(
+                f"cannot unfreeze account {self.id}: it is {self.status}, not frozen",
+                state=self.status,
+                trigger="unfreeze",
+            )
         self._unfrozen()
 
     @event("Unfrozen", topic="tally:Account.Unfrozen")

@@ -155,6 +155,12 @@ class Transaction(TallyAggregate):
         # The state first: reversing a failed or pending transaction is refused as such,
         # whatever amount was asked for (none means "what is left", which is then 0).
         destination(MACHINE, self.state, "reverse", what="transaction")
+        if self.reversible_amount == 0:
+            raise ReversalExceedsAmount(
+                f"nothing is left to reverse: all {self.amount} was reversed already",
+                reversible=0,
+                requested=amount,
+            )
         check_amount(amount)
         if amount > self.reversible_amount:
             raise ReversalExceedsAmount(

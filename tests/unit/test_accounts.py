@@ -19,8 +19,10 @@ from domain.errors import (
     HoldNotActive,
     InsufficientFunds,
     InvalidAmount,
+    InvalidTransition,
     NotFound,
     UnknownCurrency,
+    ValidationFailed,
 )
 
 PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
@@ -78,8 +80,8 @@ def test_account_id_is_deterministic_per_project_owner_and_currency() -> None:
         ({"currency": "eur"}, UnknownCurrency),
         ({"overdraft_limit": -1}, InvalidAmount),
         ({"overdraft_limit": 1.5}, InvalidAmount),
-        ({"owner_ref": ""}, InvalidAmount),
-        ({"owner_ref": "x" * 201}, InvalidAmount),
+        ({"owner_ref": ""}, ValidationFailed),
+        ({"owner_ref": "x" * 201}, ValidationFailed),
     ],
 )
 def test_open_refuses_bad_arguments(kwargs: dict[str, object], error: type[Exception]) -> None:
@@ -171,9 +173,9 @@ def test_frozen_account_still_receives_a_confirmed_deposit() -> None:
 
 def test_freeze_twice_and_unfreeze_when_open_are_refused() -> None:
     account = _account()
-    _refused(account, AccountFrozen, account.unfreeze)
+    _refused(account, InvalidTransition, account.unfreeze)
     account.freeze("r")
-    _refused(account, AccountFrozen, lambda: account.freeze("again"))
+    _refused(account, InvalidTransition, lambda: account.freeze("again"))
     account.unfreeze()
     assert account.status == OPEN
     account.deposit(5, "EUR", uuid4())
@@ -211,7 +213,7 @@ def test_closed_account_refuses_everything() -> None:
     _refused(account, AccountClosed, lambda: account.post_reversal(1, uuid4()))
     _refused(account, AccountClosed, lambda: account.freeze("r"))
     _refused(account, AccountClosed, account.close)
-    _refused(account, AccountFrozen, account.unfreeze)
+    _refused(account, InvalidTransition, account.unfreeze)
 
 
 def test_frozen_account_at_zero_can_be_closed() -> None:
@@ -245,7 +247,9 @@ def test_hold_may_use_the_overdraft() -> None:
 def test_hold_must_expire_in_the_future_and_have_a_new_id() -> None:
     account = _account(1000)
     _refused(
-        account, InvalidAmount, lambda: account.place_hold("h1", 1, "EUR", NOW, "clearing:x", NOW)
+        account,
+        ValidationFailed,
+        lambda: account.place_hold("h1", 1, "EUR", NOW, "clearing:x", NOW),
     )
     account.place_hold("h1", 1, "EUR", LATER, "clearing:x", NOW)
     _refused(
