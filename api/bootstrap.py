@@ -19,7 +19,15 @@ from adapters.database import Target, check, parse, start_embedded
 from adapters.event_writer import event_writer
 from adapters.eventstore import TallyStore, open_store
 from api.settings import Settings
-from commands import catalog, ledger, projects, subscriptions
+from commands import (
+    billing_setup,
+    catalog,
+    invoice_payments,
+    invoicing,
+    ledger,
+    projects,
+    subscriptions,
+)
 from commands.bus import CommandBus, Context, Outcome
 from commands.messages import Command
 from domain.clock import Clock
@@ -75,7 +83,16 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Tally:
     clock = clock or SystemClock()
     bus = CommandBus(
         store,
-        {**ledger.HANDLERS, **projects.HANDLERS, **catalog.HANDLERS, **subscriptions.HANDLERS},
+        {
+            **ledger.HANDLERS,
+            **projects.HANDLERS,
+            **catalog.HANDLERS,
+            **subscriptions.HANDLERS,
+            # Invoicing (issue 4).
+            **invoicing.HANDLERS,
+            **invoice_payments.HANDLERS,
+            **billing_setup.HANDLERS,
+        },
         clock,
         max_batch=settings.group_commit_max,
         max_retries=settings.max_retries,

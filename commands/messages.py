@@ -257,3 +257,139 @@ class CreateTestClock(Command):
 class AdvanceTestClock(Command):
     test_clock_id: UUID
     to: datetime
+
+
+# -- invoicing ----------------------------------------------------------------------------
+
+LineKind = Annotated[str, Field(pattern="^(one_time|usage|proration|subscription)$")]
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+Reason = Annotated[str, Field(max_length=500)]
+
+
+class InvoiceLineInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    quantity: Quantity = 1
+    unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)]
+    kind: LineKind = "one_time"
+    tax_rate_ids: list[UUID] = Field(default_factory=list, max_length=5)
+    discountable: bool = True
+
+
+class CreateInvoice(Command):
+    customer_id: UUID
+    description: Text = ""
+    lines: list[InvoiceLineInput] = Field(default_factory=list, max_length=100)
+
+
+class AddInvoiceLine(Command):
+    invoice_id: UUID
+    line: InvoiceLineInput
+
+
+class RemoveInvoiceLine(Command):
+    invoice_id: UUID
+    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ApplyCoupon(Command):
+    """Apply a coupon (by its code) or a promotion code to a draft invoice."""
+
+    invoice_id: UUID
+    coupon_code: Code | None = None
+    promotion_code: Code | None = None
+
+
+class FinalizeInvoice(Command):
+    invoice_id: UUID
+
+
+class PayInvoice(Command):
+    invoice_id: UUID
+    method: Annotated[str, Field(pattern="^(wallet|provider|out_of_band)$")]
+    amount: Amount | None = None  # default: everything that remains
+    account_id: UUID | None = None  # wallet: default is the customer's wallet
+    provider: Annotated[str, Field(pattern="^(stub)$")] = "stub"
+    reference: Annotated[str, Field(max_length=200)] = ""
+
+
+class RetryInvoicePayment(Command):
+    invoice_id: UUID
+
+
+class VoidInvoice(Command):
+    invoice_id: UUID
+
+
+class MarkInvoiceUncollectible(Command):
+    invoice_id: UUID
+
+
+class CreateCreditNote(Command):
+    invoice_id: UUID
+    amount: Amount | None = None  # default: the whole invoice (what was paid or is owed)
+    reason: Reason = ""
+    refund_to: Annotated[str, Field(pattern="^(none|credit_balance|original_payment)$")] = (
+        "credit_balance"
+    )
+    payment_id: Annotated[str, Field(max_length=40)] | None = None
+
+
+class DefineTaxRate(Command):
+    percentage: Annotated[str, Field(min_length=1, max_length=12)]
+    inclusive: bool = False
+    jurisdiction: Annotated[str, Field(max_length=50)] = ""
+    name: Annotated[str, Field(max_length=100)] = ""
+
+
+class ArchiveTaxRate(Command):
+    tax_rate_id: UUID
+
+
+class DefineCoupon(Command):
+    code: Code
+    percent_off: Annotated[str, Field(max_length=12)] | None = None
+    amount_off: Amount | None = None
+    currency: CurrencyCode | None = None
+    duration: Annotated[str, Field(pattern="^(once|repeating|forever)$")] = "once"
+    duration_periods: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: datetime | None = None
+
+
+class ArchiveCoupon(Command):
+    code: Code
+
+
+class DefinePromotionCode(Command):
+    code: Code
+    coupon_code: Code
+    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: datetime | None = None
+
+
+class ApplyCouponToCustomer(Command):
+    customer_id: UUID
+    coupon_code: Code | None = None
+    promotion_code: Code | None = None
+
+
+class ApplyCouponToSubscription(Command):
+    subscription_id: UUID
+    coupon_code: Code | None = None
+    promotion_code: Code | None = None
+
+
+class ConfigureBilling(Command):
+    invoice_prefix: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    finalize_delay_s: Annotated[StrictInt, Field(ge=0)] | None = None
+    retry_days: list[StrictInt] | None = Field(default=None, max_length=10)
+    final_action: Annotated[str, Field(pattern="^(canceled|unpaid)$")] | None = None
+    auto_charge_provider: Annotated[str, Field(pattern="^(|stub)$")] | None = None
+    default_tax_rate_ids: list[UUID] | None = Field(default=None, max_length=5)
+
+
+class AdjustCreditBalance(Command):
+    customer_id: UUID
+    amount: Annotated[StrictInt, Field(ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR)]
+    reason: Reason = ""

@@ -12,13 +12,15 @@ from typing import Any
 from uuid import UUID
 
 from commands import messages as m
+from commands import subscription_invoices
 from commands.bus import Context, Handler
 from commands.catalog import check_test_mode
+from commands.invoice_common import invoice_summary
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch, PriceArchived, ValidationFailed
-from domain.subscriptions import Item, Subscription
+from domain.subscriptions import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item, Subscription
 from domain.test_clocks import TestClock
 
 Result = tuple[int, dict[str, Any]]
@@ -114,7 +116,12 @@ def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context
     if clock is not None:
         clock.attach_subscription(sub.id)
     uow.add(sub)
-    return 201, {"subscription": subscription_summary(sub)}
+    body: dict[str, Any] = {"subscription": subscription_summary(sub)}
+    if sub.status in (ACTIVE, INCOMPLETE):
+        # Invoicing (issue 4): the first period is billed as the subscription starts.
+        invoice = subscription_invoices.invoice_period(uow, ctx, sub, sub.started_at, [], "started")
+        body["invoice"] = invoice_summary(invoice)
+    return 201, body
 
 
 def _load(uow: UnitOfWork, ctx: Context, subscription_id: UUID) -> tuple[Subscription, datetime]:
@@ -170,8 +177,22 @@ def activate(uow: UnitOfWork, cmd: m.ActivateSubscription, ctx: Context) -> Resu
 
 def process_due(uow: UnitOfWork, cmd: m.ProcessDueSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
-    steps = sub.process_due(now)
-    return 200, {"steps": steps, "subscription": subscription_summary(sub)}
+    steps: list[str] = []
+    for _ in range(MAX_DUE_STEPS):
+        due = sub.next_due_at()
+        if due is None or due > now:
+            break
+        # Invoicing (issue 4): each step that starts a period drafts its invoice.
+        step = subscription_invoices.step(uow, ctx, sub, due)
+        if step is None:
+            break
+        steps.append(step)
+    invoices = subscription_invoices.run_due(uow, ctx, sub.customer_id, sub.currency, now)
+    return 200, {
+        "steps": steps,
+        "invoice_work": invoices,
+        "subscription": subscription_summary(sub),
+    }
 
 
 def create_test_clock(uow: UnitOfWork, cmd: m.CreateTestClock, ctx: Context) -> Result:
@@ -197,16 +218,33 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
     clock = uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
     clock.check_advance(cmd.to)
     subs = [uow.get(Subscription, sid, ctx.project_id) for sid in clock.subscription_ids]
-    queue: list[tuple[datetime, str, int]] = []
+    # Entries: (when, subscription id or invoice id, index of the subscription, invoice
+    # id or None). Invoicing (issue 4) adds the customers' due invoice work (drafts to
+    # finalize, payments to retry) to the same time order.
+    queue: list[tuple[datetime, str, int, UUID | None]] = []
+    work = subscription_invoices.InvoiceWork(uow, ctx, cmd.to)
+
+    def push_invoice_work(index: int) -> None:
+        for at, invoice_id in work.pending(subs[index].customer_id):
+            heapq.heappush(queue, (at, str(invoice_id), index, invoice_id))
+
     for index, sub in enumerate(subs):
         due = sub.next_due_at()
         if due is not None and due <= cmd.to:
-            heapq.heappush(queue, (due, str(sub.id), index))
+            heapq.heappush(queue, (due, str(sub.id), index, None))
+        push_invoice_work(index)
     counts: dict[str, int] = {}
     steps = 0
     while queue:
-        due, _, index = heapq.heappop(queue)
-        step = subs[index].process_next(due)
+        due, _, index, invoice_id = heapq.heappop(queue)
+        if invoice_id is not None:
+            done = work.run(subs[index].customer_id, invoice_id, due)
+            if done is not None:
+                counts[done] = counts.get(done, 0) + 1
+            push_invoice_work(index)
+            continue
+        step = subscription_invoices.step(uow, ctx, subs[index], due)
+        push_invoice_work(index)
         if step is None:
             continue
         counts[step] = counts.get(step, 0) + 1
@@ -218,7 +256,7 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
             )
         following = subs[index].next_due_at()
         if following is not None and following <= cmd.to:
-            heapq.heappush(queue, (following, str(subs[index].id), index))
+            heapq.heappush(queue, (following, str(subs[index].id), index, None))
     clock.advance(cmd.to)
     return 200, {"test_clock": clock_summary(clock), "steps": counts}
 

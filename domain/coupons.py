@@ -111,7 +111,7 @@ class Coupon(_Redeemable):
         if (percent_off is None) == (amount_off is None):
             raise ValidationFailed("a coupon takes either percent_off or amount_off")
         if percent_off is not None:
-            pct = check_percentage(percent_off)
+            pct = check_percentage(percent_off, "percent_off")
             if pct == 0:
                 raise ValidationFailed("percent_off must be greater than zero")
         if amount_off is not None:

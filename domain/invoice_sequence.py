@@ -28,9 +28,11 @@ class InvoiceSequence(TallyAggregate):
         self.prefix = prefix
         self.last = 0
 
-    def take(self, year: int) -> str:
+    def take(self, year: int, prefix: str | None = None) -> str:
+        """The next number, ``<prefix>-<year>-<six digits>``. The counter is per project,
+        whatever the prefix or year: a new prefix does not restart it."""
         self._taken(number=self.last + 1)
-        return f"{self.prefix}-{year}-{self.last:06d}"
+        return f"{prefix or self.prefix}-{year}-{self.last:06d}"
 
     @event("Taken", topic="tally:InvoiceSequence.Taken")
     def _taken(self, number: int) -> None:

@@ -1,27 +1,32 @@
-"""The Invoice aggregate and the per-project invoice number sequence.
+"""The Invoice aggregate.
 
-State machine (a transition table):
+State machine (a module-level transition table):
 
     draft --finalize--> open --pay--> paid
                         open --void--> void
                         open --mark_uncollectible--> uncollectible --pay--> paid
 
-Lines can be added and removed only while the invoice is a draft. Finalizing computes the
-totals (``domain.invoice_totals``), applies the customer's credit balance, takes the next
-number from the project's ``InvoiceSequence`` (saved in the same transaction, so numbers
-are gapless and unique), and records the accounting entry:
+Lines are added and removed only while the invoice is a draft. Finalizing computes the
+totals (``domain.invoice_totals``), uses the customer's credit balance first, takes the
+next number from the project's ``InvoiceSequence`` (saved in the same transaction, so
+numbers are gapless and unique) and records the accounting entry
+(``domain.invoice_entries``). An invoice with nothing left to pay after that (total
+covered by credit, zero or negative) is paid at once; a negative total becomes credit.
 
-    receivable:<customer> -total, revenue +net, tax_payable:<rate> +tax
+Payments that fail go through dunning: the first failure schedules retries at the
+project's ``retry_days`` after it; ``next_payment_attempt_at`` is the due work the
+scheduler and test clocks drive. Each failure and the final success after failures
+record a ``DunningReminder`` for the notification service.
 
-(postings are signed like the ledger's: positive raises that account's balance; a
-negative receivable is what the customer owes). Applying credit posts
-``customer_credit:<customer> -c, receivable:<customer> +c``; a payment posts the paying
-account (a wallet or a provider's clearing account) ``-x`` and the receivable ``+x``.
+Events (topics ``tally:Invoice.<name>``): ``Drafted``, ``LineAdded``, ``LineRemoved``,
+``CouponApplied``, ``Finalized``, ``PaymentRecorded``, ``PaymentFailed``,
+``DunningReminder``, ``Voided``, ``MarkedUncollectible``, ``Credited``. Every event that
+moves money carries its ``entry`` (a list of ``{account, amount}`` postings).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -29,12 +34,14 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.discounts import allocate
-from domain.errors import CreditExceedsPaid, InvalidTransition, ValidationFailed
+from domain.credit_notes import check_credit
+from domain.customer_billing import credit_ref
+from domain.errors import InvalidAmount, InvalidTransition, ValidationFailed
+from domain.invoice_entries import credit_note_entry, finalization_entry, receivable_ref
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_totals import Line, compute_totals
 from domain.money import check_amount
-from domain.state_machine import destination, transition_table
+from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
 
 DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE = "draft", "open", "paid", "void", "uncollectible"
@@ -49,21 +56,18 @@ MACHINE = transition_table(
     initial=DRAFT,
 )
 LINE_KINDS = ("subscription", "proration", "one_time", "usage")
-REFUND_TO = ("none", "credit_balance", "original_payment")
 MAX_LINES = 500
 Posting = dict[str, Any]
+
+__all__ = ["Invoice", "InvoiceEmpty", "InvoiceSequence", "credit_ref", "receivable_ref"]
 
 
 class InvoiceEmpty(ValidationFailed):
     code = "invoice_empty"
 
 
-def receivable_ref(customer_id: UUID) -> str:
-    return f"receivable:{customer_id}"
-
-
-def credit_ref(customer_id: UUID) -> str:
-    return f"customer_credit:{customer_id}"
+class PaymentExceedsRemaining(InvalidAmount):
+    code = "payment_exceeds_remaining"
 
 
 class Invoice(TallyAggregate):
@@ -81,6 +85,8 @@ class Invoice(TallyAggregate):
         subscription_id: UUID | None,
         period_start: datetime | None,
         period_end: datetime | None,
+        finalize_at: datetime | None = None,
+        description: str = "",
     ) -> None:
         self.project_id = project_id
         self.customer_id = customer_id
@@ -88,6 +94,8 @@ class Invoice(TallyAggregate):
         self.subscription_id = subscription_id
         self.period_start = period_start
         self.period_end = period_end
+        self.finalize_at = finalize_at
+        self.description = description
         self.status = DRAFT
         self.lines: list[Line] = []
         self.rates: dict[str, dict[str, Any]] = {}
@@ -95,12 +103,20 @@ class Invoice(TallyAggregate):
         self.number = ""
         self.totals: dict[str, Any] = {}
         self.credit_applied = 0
+        self.credit_granted = 0
         self.amount_paid = 0
         self.amount_credited = 0
         self.amount_refunded = 0
         self.payments: list[dict[str, Any]] = []
         self.credit_notes: list[dict[str, Any]] = []
         self.entries: list[list[Posting]] = []
+        self.dates: dict[str, datetime] = {}
+        self.attempt_count = 0
+        self.retries_done = 0
+        self.first_failed_at: datetime | None = None
+        self.next_payment_attempt_at: datetime | None = None
+        self.payment_provider = ""
+        self.last_failure = ""
 
     # -- derived -----------------------------------------------------------------------
 
@@ -114,28 +130,22 @@ class Invoice(TallyAggregate):
 
     @property
     def amount_remaining(self) -> int:
+        if self.status in (DRAFT, VOID):
+            return 0
         return max(0, self.amount_due - self.amount_paid - self.amount_credited)
 
     def _check_draft(self, trigger: str) -> None:
         if self.status != DRAFT:
             raise InvalidTransition(
-                f"cannot {trigger.replace('_', ' ')} on an invoice that is {self.status}",
+                f"cannot {trigger.replace('_', ' ')} on an invoice that is {self.status}; "
+                "only drafts can be edited",
                 state=self.status,
                 trigger=trigger,
             )
 
     # -- drafting ----------------------------------------------------------------------
 
-    def add_line(
-        self,
-        line_id: str,
-        kind: str,
-        description: str,
-        quantity: int,
-        unit_amount: int,
-        tax_rates: list[TaxRate],
-        discountable: bool = True,
-    ) -> None:
+    def check_line(self, line_id: str, kind: str, quantity: int, unit_amount: int) -> None:
         self._check_draft("add_line")
         if kind not in LINE_KINDS:
             raise ValidationFailed(f"line kind must be one of {', '.join(LINE_KINDS)}")
@@ -147,46 +157,80 @@ class Invoice(TallyAggregate):
             raise ValidationFailed("quantity must be a whole number greater than zero")
         if kind != "proration":  # only proration lines may credit
             check_amount(unit_amount, allow_zero=True)
-        self._line_added(
-            line={
-                "id": line_id,
-                "kind": kind,
-                "description": description,
-                "quantity": quantity,
-                "unit_amount": unit_amount,
-                "amount": quantity * unit_amount,
-                "discountable": discountable and kind != "proration",
-                "tax_rate_ids": [r.id for r in tax_rates],
-            },
-            rates={
-                r.id: {
-                    "percentage": str(r.percentage),
-                    "inclusive": r.inclusive,
-                    "jurisdiction": r.jurisdiction,
-                }
-                for r in tax_rates
-            },
-        )
+        elif isinstance(unit_amount, bool) or not isinstance(unit_amount, int):
+            raise InvalidAmount("unit_amount must be a whole number of minor units")
+
+    def add_line(  # a line's fields are independent facts, so they are all named
+        self,
+        line_id: str,
+        kind: str,
+        description: str,
+        quantity: int,
+        unit_amount: int,
+        tax_rates: list[TaxRate],
+        discountable: bool = True,
+        amount: int | None = None,
+        period: tuple[datetime, datetime] | None = None,
+    ) -> None:
+        """Add a line; ``amount`` overrides ``quantity * unit_amount`` for prices whose
+        total is not linear in the quantity (tiers)."""
+        self.check_line(line_id, kind, quantity, unit_amount)
+        line: Line = {
+            "id": line_id,
+            "kind": kind,
+            "description": description[:500],
+            "quantity": quantity,
+            "unit_amount": unit_amount,
+            "amount": quantity * unit_amount if amount is None else amount,
+            "discountable": discountable and kind != "proration",
+            "tax_rate_ids": [r.id for r in tax_rates],
+        }
+        if period is not None:
+            line["period"] = [period[0].isoformat(), period[1].isoformat()]
+        rates = {
+            r.id: {
+                "percentage": str(r.percentage),
+                "inclusive": r.inclusive,
+                "jurisdiction": r.jurisdiction,
+            }
+            for r in tax_rates
+        }
+        self._line_added(line=line, rates=rates)
 
     @event("LineAdded", topic="tally:Invoice.LineAdded")
     def _line_added(self, line: Line, rates: dict[str, dict[str, Any]]) -> None:
         self.lines.append(line)
         self.rates.update(rates)
 
-    def remove_line(self, line_id: str) -> None:
+    def check_remove_line(self, line_id: str) -> None:
         self._check_draft("remove_line")
         if not any(li["id"] == line_id for li in self.lines):
             raise ValidationFailed(f"line {line_id} is not on this invoice")
+
+    def remove_line(self, line_id: str) -> None:
+        self.check_remove_line(line_id)
         self._line_removed(line_id=line_id)
 
     @event("LineRemoved", topic="tally:Invoice.LineRemoved")
     def _line_removed(self, line_id: str) -> None:
         self.lines = [li for li in self.lines if li["id"] != line_id]
 
-    def apply_coupon(self, coupon_id: str, percent_off: str | None, amount_off: int | None) -> None:
+    def check_coupon(self) -> None:
         self._check_draft("apply_coupon")
+        if self.coupon is not None:
+            raise ValidationFailed(f"coupon {self.coupon.get('code')} is already applied")
+
+    def apply_coupon(
+        self, coupon_id: str, percent_off: str | None, amount_off: int | None, code: str = ""
+    ) -> None:
+        self.check_coupon()
         self._coupon_applied(
-            coupon={"id": coupon_id, "percent_off": percent_off, "amount_off": amount_off}
+            coupon={
+                "id": coupon_id,
+                "code": code,
+                "percent_off": percent_off,
+                "amount_off": amount_off,
+            }
         )
 
     @event("CouponApplied", topic="tally:Invoice.CouponApplied")
@@ -212,32 +256,42 @@ class Invoice(TallyAggregate):
 
     # -- finalizing --------------------------------------------------------------------
 
-    def finalize(self, sequence: InvoiceSequence, credit_available: int, now: datetime) -> int:
-        """Finalize with the next number; returns the credit balance used."""
-        status = destination(MACHINE, self.status, "finalize", what="invoice")
+    def check_finalize(self) -> None:
+        destination(MACHINE, self.status, "finalize", what="invoice")
         if not self.lines:
             raise InvoiceEmpty("an invoice with no lines cannot be finalized")
+
+    def finalize(
+        self,
+        sequence: InvoiceSequence,
+        credit_available: int,
+        now: datetime,
+        prefix: str | None = None,
+    ) -> int:
+        """Finalize with the next number; returns the credit balance used. Afterwards
+        ``credit_granted`` is the credit a negative total gave the customer."""
+        self.check_finalize()
         totals = self.preview()
-        credit = min(max(0, credit_available), max(0, int(totals["total"])))
-        number = sequence.take(now.year)
-        entry = self._finalization_entry(totals, credit)
+        total = int(totals["total"])
+        credit = min(max(0, credit_available), max(0, total))
+        granted = max(0, -total)
+        status = walk(
+            MACHINE,
+            DRAFT,
+            ["finalize"] if total - credit > 0 else ["finalize", "pay"],
+            what="invoice",
+        )
+        number = sequence.take(now.year, prefix)
         self._finalized(
-            status=status, number=number, totals=totals, credit_applied=credit, entry=entry, at=now
+            status=status,
+            number=number,
+            totals=totals,
+            credit_applied=credit,
+            credit_granted=granted,
+            entry=finalization_entry(self.customer_id, totals, credit, granted),
+            at=now,
         )
         return credit
-
-    def _finalization_entry(self, totals: dict[str, Any], credit: int) -> list[Posting]:
-        receivable = receivable_ref(self.customer_id)
-        postings: list[Posting] = [
-            {"account": receivable, "amount": -totals["total"]},
-            {"account": "revenue", "amount": totals["net"]},
-        ]
-        for rate_id, tax in sorted(totals["tax_by_rate"].items()):
-            postings.append({"account": f"tax_payable:{rate_id}", "amount": tax})
-        if credit:
-            postings.append({"account": credit_ref(self.customer_id), "amount": -credit})
-            postings.append({"account": receivable, "amount": credit})
-        return [p for p in postings if p["amount"]]
 
     @event("Finalized", topic="tally:Invoice.Finalized")
     def _finalized(
@@ -246,6 +300,7 @@ class Invoice(TallyAggregate):
         number: str,
         totals: dict[str, Any],
         credit_applied: int,
+        credit_granted: int,
         entry: list[Posting],
         at: datetime,
     ) -> None:
@@ -253,66 +308,155 @@ class Invoice(TallyAggregate):
         self.number = number
         self.totals = totals
         self.credit_applied = credit_applied
+        self.credit_granted = credit_granted
         self.entries.append(entry)
+        self.finalize_at = None
+        self.dates["finalized_at"] = at
+        if status == PAID:
+            self.dates["paid_at"] = at
 
-    # -- settling ----------------------------------------------------------------------
+    # -- paying ------------------------------------------------------------------------
 
     def check_payment(self, amount: int) -> None:
         destination(MACHINE, self.status, "pay", what="invoice")
         check_amount(amount)
         if amount > self.amount_remaining:
-            raise ValidationFailed(
+            raise PaymentExceedsRemaining(
                 f"payment of {amount} is more than the {self.amount_remaining} remaining",
                 remaining=self.amount_remaining,
             )
 
-    def pay(self, amount: int, paid_from: str, reference: str, at: datetime) -> None:
-        """Record a payment from ``paid_from`` (a wallet or clearing account ref, or
-        ``out_of_band``). The invoice is paid when nothing remains."""
+    def pay(
+        self,
+        amount: int,
+        paid_from: str,
+        reference: str,
+        at: datetime,
+        *,
+        method: str = "out_of_band",
+        transaction_id: UUID | None = None,
+    ) -> None:
+        """Record a payment from ``paid_from`` (a clearing account, or a wallet whose
+        ledger ``transaction_id`` posts the entry). Paid when nothing remains."""
         self.check_payment(amount)
         remaining = self.amount_remaining - amount
         status = (
             destination(MACHINE, self.status, "pay", what="invoice")
-            if remaining == 0
-            else self.status
+            if not remaining
+            else (self.status)
         )
-        entry = [
-            {"account": paid_from, "amount": -amount},
-            {"account": receivable_ref(self.customer_id), "amount": amount},
-        ]
-        self._payment_recorded(
-            status=status,
-            amount=amount,
-            paid_from=paid_from,
-            reference=reference,
-            entry=entry,
-            at=at,
-        )
+        entry: list[Posting] = []
+        if transaction_id is None:
+            entry = [
+                {"account": paid_from, "amount": -amount},
+                {"account": receivable_ref(self.customer_id), "amount": amount},
+            ]
+        payment = {
+            "id": f"pay_{len(self.payments) + 1}",
+            "amount": amount,
+            "method": method,
+            "paid_from": paid_from,
+            "reference": reference[:200],
+            "transaction_id": str(transaction_id) if transaction_id else None,
+            "refunded": 0,
+            "at": at.isoformat(),
+        }
+        self._payment_recorded(status=status, payment=payment, entry=entry, at=at)
+        if self.attempt_count and status == PAID:
+            self._reminder(step="payment_recovered", attempt=self.attempt_count, at=at)
 
     @event("PaymentRecorded", topic="tally:Invoice.PaymentRecorded")
     def _payment_recorded(
-        self,
-        status: str,
-        amount: int,
-        paid_from: str,
-        reference: str,
-        entry: list[Posting],
-        at: datetime,
+        self, status: str, payment: dict[str, Any], entry: list[Posting], at: datetime
     ) -> None:
         self.status = status
-        self.amount_paid += amount
-        self.payments.append({"amount": amount, "paid_from": paid_from, "reference": reference})
-        self.entries.append(entry)
+        self.amount_paid += payment["amount"]
+        self.payments.append(payment)
+        if entry:
+            self.entries.append(entry)
+        if status == PAID:
+            self.dates["paid_at"] = at
+            self.next_payment_attempt_at = None
 
-    def void(self, at: datetime) -> None:
-        status = destination(MACHINE, self.status, "void", what="invoice")
-        if self.amount_paid:
+    def record_failed_attempt(
+        self, provider: str, reason: str, at: datetime, retry_days: list[int], *, retry: bool
+    ) -> str:
+        """Record a declined payment and schedule the next retry. ``retry`` marks an
+        attempt the schedule made (a manual one in between does not move the schedule).
+        Returns the dunning step: payment_failed, retry_failed or retries_exhausted."""
+        destination(MACHINE, self.status, "pay", what="invoice")
+        first = self.first_failed_at or at
+        retries = self.retries_done + (1 if retry and self.first_failed_at else 0)
+        nxt = self.next_payment_attempt_at
+        if self.first_failed_at is None or retry:
+            nxt = first + timedelta(days=retry_days[retries]) if retries < len(retry_days) else None
+        step = "payment_failed" if self.first_failed_at is None else "retry_failed"
+        if nxt is None:
+            step = "retries_exhausted"
+        self._payment_failed(
+            provider=provider,
+            reason=reason[:500],
+            at=at,
+            first_failed_at=first,
+            retries_done=retries,
+            next_payment_attempt_at=nxt,
+        )
+        self._reminder(step=step, attempt=self.attempt_count, at=at)
+        return step
+
+    @event("PaymentFailed", topic="tally:Invoice.PaymentFailed")
+    def _payment_failed(
+        self,
+        provider: str,
+        reason: str,
+        at: datetime,
+        first_failed_at: datetime,
+        retries_done: int,
+        next_payment_attempt_at: datetime | None,
+    ) -> None:
+        self.attempt_count += 1
+        self.payment_provider = provider
+        self.last_failure = reason
+        self.first_failed_at = first_failed_at
+        self.retries_done = retries_done
+        self.next_payment_attempt_at = next_payment_attempt_at
+
+    def _reminder(self, step: str, attempt: int, at: datetime) -> None:
+        self._dunning_reminder(
+            step=step,
+            attempt=attempt,
+            amount_remaining=self.amount_remaining,
+            next_payment_attempt_at=self.next_payment_attempt_at,
+            at=at,
+        )
+
+    @event("DunningReminder", topic="tally:Invoice.DunningReminder")
+    def _dunning_reminder(
+        self,
+        step: str,
+        attempt: int,
+        amount_remaining: int,
+        next_payment_attempt_at: datetime | None,
+        at: datetime,
+    ) -> None:
+        """For the notification service only; changes nothing."""
+
+    # -- closing -----------------------------------------------------------------------
+
+    def check_void(self) -> None:
+        destination(MACHINE, self.status, "void", what="invoice")
+        if self.amount_paid or self.credit_notes:
             raise InvalidTransition(
-                "an invoice with payments cannot be voided; issue a credit note",
+                "an invoice with payments or credit notes cannot be voided; issue a credit note",
                 state=self.status,
                 trigger="void",
             )
-        # Voiding reverses the finalization entry, including any credit it used.
+
+    def void(self, at: datetime) -> None:
+        """Void an open invoice: reverses the finalization entry, including the credit it
+        used (the handler gives that credit back to the customer's balance)."""
+        self.check_void()
+        status = destination(MACHINE, self.status, "void", what="invoice")
         entry = [{"account": p["account"], "amount": -p["amount"]} for p in self.entries[0]]
         self._voided(status=status, entry=entry, at=at)
 
@@ -320,6 +464,8 @@ class Invoice(TallyAggregate):
     def _voided(self, status: str, entry: list[Posting], at: datetime) -> None:
         self.status = status
         self.entries.append(entry)
+        self.dates["voided_at"] = at
+        self.next_payment_attempt_at = None
 
     def mark_uncollectible(self, at: datetime) -> None:
         status = destination(MACHINE, self.status, "mark_uncollectible", what="invoice")
@@ -328,30 +474,10 @@ class Invoice(TallyAggregate):
     @event("MarkedUncollectible", topic="tally:Invoice.MarkedUncollectible")
     def _marked_uncollectible(self, status: str, at: datetime) -> None:
         self.status = status
+        self.dates["marked_uncollectible_at"] = at
+        self.next_payment_attempt_at = None
 
-    # -- credit notes ------------------------------------------------------------------
-
-    def check_credit(self, amount: int, refund_to: str) -> None:
-        if self.status not in (OPEN, PAID, UNCOLLECTIBLE):
-            raise InvalidTransition(
-                f"cannot credit an invoice that is {self.status}",
-                state=self.status,
-                trigger="credit",
-            )
-        check_amount(amount)
-        if refund_to not in REFUND_TO:
-            raise ValidationFailed(f"refund_to must be one of {', '.join(REFUND_TO)}")
-        if refund_to == "none" and amount > self.amount_remaining:
-            raise CreditExceedsPaid(
-                f"cannot credit {amount} against the {self.amount_remaining} still owed",
-                remaining=self.amount_remaining,
-            )
-        refundable = self.amount_paid - self.amount_refunded
-        if refund_to != "none" and amount > refundable:
-            raise CreditExceedsPaid(
-                f"cannot refund {amount}: {refundable} of what was paid is left to refund",
-                refundable=refundable,
-            )
+    # -- credit notes (rules in domain.credit_notes) -----------------------------------
 
     def credit(
         self,
@@ -361,39 +487,54 @@ class Invoice(TallyAggregate):
         refund_to: str,
         refund_account: str,
         at: datetime,
-    ) -> None:
-        """Issue a credit note. It reverses revenue and tax in proportion to the invoice's
-        totals; with ``refund_to="none"`` it lowers what is still owed, otherwise the
-        money goes to the customer's credit balance or back to ``refund_account`` (the
-        account the original payment came from)."""
-        self.check_credit(amount, refund_to)
-        total = max(1, self.total)
-        tax_by_rate: dict[str, int] = dict(sorted(self.totals.get("tax_by_rate", {}).items()))
-        tax_part = min(amount, (amount * int(self.totals.get("tax", 0)) + total // 2) // total)
-        rate_parts = allocate(tax_part, [max(0, v) for v in tax_by_rate.values()])
-        entry: list[Posting] = [{"account": "revenue", "amount": -(amount - tax_part)}]
-        entry += [
-            {"account": f"tax_payable:{rid}", "amount": -part}
-            for rid, part in zip(tax_by_rate, rate_parts, strict=True)
-            if part
-        ]
-        if refund_to == "none":
-            entry.append({"account": receivable_ref(self.customer_id), "amount": amount})
-        elif refund_to == "credit_balance":
-            entry.append({"account": credit_ref(self.customer_id), "amount": amount})
-        else:
-            entry.append({"account": refund_account, "amount": amount})
+        *,
+        payment_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Issue a credit note; returns it. ``refund_account`` is where a refund to the
+        original payment goes ("" means the payment's own account)."""
+        payment = check_credit(self, amount, refund_to, payment_id)
+        to_account = (
+            {
+                "none": receivable_ref(self.customer_id),
+                "credit_balance": credit_ref(self.customer_id),
+            }.get(refund_to)
+            or refund_account
+            or (payment or {}).get("paid_from", "")
+        )
+        status = self.status
+        if refund_to == "none" and amount == self.amount_remaining and status == OPEN:
+            status = destination(MACHINE, status, "pay", what="invoice")
+        note = {
+            "id": note_id,
+            "amount": amount,
+            "reason": reason[:500],
+            "refund_to": refund_to,
+            "payment_id": payment["id"] if payment else None,
+            "refunded_to": to_account if refund_to != "none" else None,
+            "at": at.isoformat(),
+        }
         self._credited(
-            note={"id": note_id, "amount": amount, "reason": reason, "refund_to": refund_to},
-            entry=[p for p in entry if p["amount"]],
+            status=status,
+            note=note,
+            entry=credit_note_entry(self.totals, amount, to_account),
             at=at,
         )
+        return note
 
     @event("Credited", topic="tally:Invoice.Credited")
-    def _credited(self, note: dict[str, Any], entry: list[Posting], at: datetime) -> None:
+    def _credited(
+        self, status: str, note: dict[str, Any], entry: list[Posting], at: datetime
+    ) -> None:
+        self.status = status
         self.credit_notes.append(note)
         if note["refund_to"] == "none":
             self.amount_credited += note["amount"]
         else:
             self.amount_refunded += note["amount"]
+        for payment in self.payments:
+            if payment["id"] == note.get("payment_id"):
+                payment["refunded"] += note["amount"]
         self.entries.append(entry)
+        if status == PAID and "paid_at" not in self.dates:
+            self.dates["paid_at"] = at
+            self.next_payment_attempt_at = None

@@ -20,15 +20,21 @@ from domain.errors import ValidationFailed
 HUNDRED = Decimal(100)
 
 
-def check_percentage(value: str | Decimal) -> Decimal:
+class InvalidPercentage(ValidationFailed):
+    """A tax rate or a coupon's percentage outside 0 to 100 (or not a number)."""
+
+    code = "invalid_percentage"
+
+
+def check_percentage(value: str | Decimal, what: str = "a tax rate") -> Decimal:
     try:
         pct = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        raise ValidationFailed(f"'{value}' is not a percentage") from None
+        raise InvalidPercentage(f"'{value}' is not a percentage") from None
     if not pct.is_finite() or not 0 <= pct <= HUNDRED:
-        raise ValidationFailed("a tax rate is a percentage from 0 to 100", percentage=str(value))
+        raise InvalidPercentage(f"{what} is a percentage from 0 to 100", percentage=str(value))
     if pct.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise ValidationFailed("a tax rate has at most 4 decimal places")
+        raise InvalidPercentage(f"{what} has at most 4 decimal places")
     return pct
 
 

@@ -1,0 +1,196 @@
+"""What the invoicing handlers share: loading (or starting) the per-project and
+per-customer aggregates, the time a customer lives at, finalization, coupons, tax
+rates, and the invoice body every invoicing command answers with.
+
+New aggregates (the number sequence, billing settings, a customer's billing record) are
+made here but only added to the unit of work by the caller once every guard has passed,
+so a refused command leaves the unit of work as it found it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from commands.bus import Context
+from commands.unit_of_work import UnitOfWork
+from domain.billing_settings import DEFAULTS, BillingSettings
+from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.customer_billing import CustomerBilling
+from domain.customers import Customer
+from domain.errors import CurrencyMismatch, NotFound, ValidationFailed
+from domain.invoice_sequence import InvoiceSequence
+from domain.invoices import Invoice
+from domain.tax import TaxRate
+from domain.test_clocks import TestClock
+
+Result = tuple[int, dict[str, Any]]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def invoice_summary(invoice: Invoice) -> dict[str, Any]:
+    """The invoice as the write side knows it: what every invoicing command answers."""
+    totals = invoice.totals or invoice.preview()
+    lines = [
+        {**line, **(totals["lines"][i] if i < len(totals.get("lines", [])) else {})}
+        for i, line in enumerate(invoice.lines)
+    ]
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number or None,
+        "status": invoice.status,
+        "customer_id": str(invoice.customer_id),
+        "subscription_id": str(invoice.subscription_id) if invoice.subscription_id else None,
+        "currency": invoice.currency,
+        "description": invoice.description,
+        "period_start": _iso(invoice.period_start),
+        "period_end": _iso(invoice.period_end),
+        "lines": lines,
+        "tax_rates": invoice.rates,
+        "coupon": invoice.coupon,
+        "subtotal": totals["subtotal"],
+        "discount": totals["discount"],
+        "tax": totals["tax"],
+        "tax_by_rate": totals["tax_by_rate"],
+        "total": totals["total"],
+        "credit_applied": invoice.credit_applied,
+        "credit_granted": invoice.credit_granted,
+        "amount_due": invoice.amount_due if invoice.totals else max(0, totals["total"]),
+        "amount_paid": invoice.amount_paid,
+        "amount_credited": invoice.amount_credited,
+        "amount_refunded": invoice.amount_refunded,
+        "amount_remaining": invoice.amount_remaining,
+        "payments": invoice.payments,
+        "credit_notes": invoice.credit_notes,
+        "attempt_count": invoice.attempt_count,
+        "next_payment_attempt_at": _iso(invoice.next_payment_attempt_at),
+        "last_payment_failure": invoice.last_failure or None,
+        "finalize_at": _iso(invoice.finalize_at),
+        "finalized_at": _iso(invoice.dates.get("finalized_at")),
+        "paid_at": _iso(invoice.dates.get("paid_at")),
+        "voided_at": _iso(invoice.dates.get("voided_at")),
+        "marked_uncollectible_at": _iso(invoice.dates.get("marked_uncollectible_at")),
+        "version": invoice.version,
+    }
+
+
+def settings_values(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
+    found = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
+    return dict(found.values) if found is not None else dict(DEFAULTS)
+
+
+def sequence(uow: UnitOfWork, ctx: Context, prefix: str) -> InvoiceSequence:
+    found = uow.find(InvoiceSequence, InvoiceSequence.create_id(ctx.project_id))
+    return found or InvoiceSequence(project_id=ctx.project_id, prefix=prefix)
+
+
+def billing_for(uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str) -> CustomerBilling:
+    found = uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
+    if found is not None:
+        return found
+    return CustomerBilling(project_id=ctx.project_id, customer_id=customer_id, currency=currency)
+
+
+def now_for(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
+    """A customer on a test clock lives at the clock's time; others at the context's."""
+    if test_clock_id is not None:
+        return uow.get(TestClock, test_clock_id, ctx.project_id).now()
+    assert ctx.now is not None
+    return ctx.now
+
+
+def load_invoice(
+    uow: UnitOfWork, ctx: Context, invoice_id: UUID
+) -> tuple[Invoice, Customer, datetime]:
+    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
+    customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
+    return invoice, customer, now_for(uow, ctx, customer.test_clock_id)
+
+
+def tax_rates(
+    uow: UnitOfWork, ctx: Context, ids: list[UUID], *, strict: bool = True
+) -> list[TaxRate]:
+    """The rates named; an archived one is refused (``strict``) or skipped."""
+    rates = []
+    for rate_id in ids:
+        definition = uow.get(TaxRateDefinition, rate_id, ctx.project_id)
+        if not definition.active:
+            if strict:
+                raise ValidationFailed(f"tax rate {rate_id} is archived", tax_rate_id=str(rate_id))
+            continue
+        rates.append(definition.rate())
+    return rates
+
+
+def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> None:
+    """Finalize ``invoice``: credit balance first, then the next number. Raises only in
+    ``check_finalize``, before anything changes."""
+    invoice.check_finalize()
+    values = settings_values(uow, ctx)
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    numbers = sequence(uow, ctx, values["invoice_prefix"])
+    used = invoice.finalize(numbers, billing.credit_balance, now, values["invoice_prefix"])
+    if used:
+        billing.apply_credit(invoice.id, used)
+    if invoice.credit_granted:
+        billing.grant_credit(invoice.id, invoice.credit_granted, "negative_total")
+    billing.clear(invoice.id)
+    uow.add(numbers)
+    uow.add(billing)
+
+
+def resolve_coupon(
+    uow: UnitOfWork,
+    ctx: Context,
+    coupon_code: str | None,
+    promotion_code: str | None,
+    currency: str,
+    now: datetime,
+) -> tuple[Coupon, PromotionCode | None]:
+    """The coupon a coupon code or a promotion code names, checked redeemable now (its
+    expiry and redemption limit, and the promotion code's) and usable in ``currency``."""
+    if (coupon_code is None) == (promotion_code is None):
+        raise ValidationFailed("give either coupon_code or promotion_code")
+    promo: PromotionCode | None = None
+    if promotion_code is not None:
+        promo = uow.find(PromotionCode, PromotionCode.create_id(ctx.project_id, promotion_code))
+        if promo is None or promo.project_id != ctx.project_id:
+            raise NotFound(f"promotion code '{promotion_code}' not found")
+        promo.check_redeemable(now)
+        coupon = uow.get(Coupon, promo.coupon_id, ctx.project_id)
+    else:
+        assert coupon_code is not None
+        found = uow.find(Coupon, Coupon.create_id(ctx.project_id, coupon_code))
+        if found is None or found.project_id != ctx.project_id:
+            raise NotFound(f"coupon '{coupon_code}' not found")
+        coupon = found
+    coupon.check_redeemable(now)
+    if coupon.amount_off is not None and coupon.currency != currency:
+        raise CurrencyMismatch(
+            f"coupon '{coupon.code}' takes {coupon.currency} off; this is billed in {currency}",
+            coupon_currency=coupon.currency,
+            currency=currency,
+        )
+    return coupon, promo
+
+
+def redeem(coupon: Coupon, promo: PromotionCode | None, now: datetime) -> None:
+    coupon.redeem(now)
+    if promo is not None:
+        promo.redeem(now)
+
+
+def coupon_terms(coupon: Coupon) -> dict[str, Any]:
+    return {
+        "coupon_id": str(coupon.id),
+        "code": coupon.code,
+        "percent_off": coupon.percent_off,
+        "amount_off": coupon.amount_off,
+        "currency": coupon.currency,
+        "duration": coupon.duration,
+        "remaining": coupon.periods(),
+    }

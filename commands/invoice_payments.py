@@ -1,0 +1,298 @@
+"""Handlers for paying invoices, dunning and credit notes.
+
+- ``PayInvoice`` -> 200 ``{invoice, payment_attempt, subscription?}``:
+  - ``wallet``: a ledger ``Transaction`` (kind ``withdrawal``) from the customer's wallet
+    to ``receivable:<customer>``; the wallet's balance guard applies and the journal
+    shows that one balanced entry (the invoice's payment records no entry of its own);
+  - ``provider``: the provider charges (the built-in stub for now); success posts
+    ``clearing:<provider> -x, receivable +x``; a decline records ``PaymentFailed`` and a
+    ``DunningReminder`` and schedules the retry (``payment_attempt.succeeded`` false);
+  - ``out_of_band``: ``clearing:out_of_band -x, receivable +x`` with the reference.
+- ``RetryInvoicePayment`` -> 200: the retry that is due (nothing when none is due:
+  ``payment_attempt`` null), through the provider of the failed attempt.
+- ``CreateCreditNote`` -> 201 ``{invoice, credit_note, credit_balance, transaction?}``.
+
+Dunning and the subscription: the first failure makes an active subscription past_due;
+when the last retry fails it becomes canceled or unpaid (``BillingSettings``); a payment
+that settles the invoice makes a past_due subscription active again (and activates an
+incomplete one whose first invoice it is).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from commands import messages as m
+from commands.bus import Context, Handler
+from commands.invoice_common import (
+    Result,
+    billing_for,
+    invoice_summary,
+    load_invoice,
+    settings_values,
+)
+from commands.ledger import _new_id
+from commands.payment_providers import PROVIDERS
+from commands.unit_of_work import UnitOfWork
+from domain.accounts import Account, clearing_ref
+from domain.credit_notes import check_credit
+from domain.customer_billing import CustomerBilling
+from domain.customers import Customer
+from domain.errors import NotFound, ValidationFailed
+from domain.invoices import PAID, Invoice, receivable_ref
+from domain.subscriptions import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING, Subscription
+from domain.transactions import Transaction
+
+CANCELABLE = (TRIALING, ACTIVE, PAST_DUE)
+
+
+def _subscription(uow: UnitOfWork, ctx: Context, invoice: Invoice) -> Subscription | None:
+    if invoice.subscription_id is None:
+        return None
+    return uow.get(Subscription, invoice.subscription_id, ctx.project_id)
+
+
+def after_paid(uow: UnitOfWork, ctx: Context, invoice: Invoice, billing: CustomerBilling) -> None:
+    if invoice.status != PAID:
+        return
+    billing.clear(invoice.id)
+    uow.add(billing)
+    sub = _subscription(uow, ctx, invoice)
+    if sub is not None and sub.status == PAST_DUE:
+        sub.reactivate()
+    elif sub is not None and sub.status == INCOMPLETE:
+        sub.activate()
+
+
+def after_failed(uow: UnitOfWork, ctx: Context, invoice: Invoice, step: str, now: datetime) -> None:
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    if invoice.next_payment_attempt_at is not None:
+        billing.schedule(invoice.id, invoice.next_payment_attempt_at, "retry")
+    else:
+        billing.clear(invoice.id)
+    uow.add(billing)
+    sub = _subscription(uow, ctx, invoice)
+    if sub is None:
+        return
+    if sub.status in (ACTIVE, TRIALING):
+        sub.mark_past_due()
+    if step != "retries_exhausted":
+        return
+    if settings_values(uow, ctx)["final_action"] == "canceled":
+        if sub.status in CANCELABLE:
+            sub.cancel(now)
+    elif sub.status == PAST_DUE:
+        sub.mark_unpaid()
+
+
+def charge(
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    customer: Customer,
+    provider_name: str,
+    amount: int,
+    now: datetime,
+    *,
+    retry: bool,
+) -> dict[str, Any]:
+    """One attempt through a provider; the invoice's payment was checked by the caller."""
+    provider = PROVIDERS[provider_name]
+    attempt = invoice.attempt_count + 1
+    result = provider.charge(customer, invoice, amount, attempt)
+    if result.succeeded:
+        invoice.pay(amount, clearing_ref(provider_name), result.reference, now, method="provider")
+        after_paid(uow, ctx, invoice, billing_for(uow, ctx, invoice.customer_id, invoice.currency))
+        step = "paid"
+    else:
+        days = settings_values(uow, ctx)["retry_days"]
+        step = invoice.record_failed_attempt(
+            provider_name, result.failure_reason, now, days, retry=retry
+        )
+        after_failed(uow, ctx, invoice, step, now)
+    return {
+        "succeeded": result.succeeded,
+        "attempt": attempt,
+        "amount": amount,
+        "provider": provider_name,
+        "reference": result.reference,
+        "failure_reason": result.failure_reason or None,
+        "step": step,
+    }
+
+
+def _wallet(uow: UnitOfWork, ctx: Context, customer: Customer, account_id: UUID | None) -> Account:
+    if account_id is not None:
+        return uow.get(Account, account_id, ctx.project_id)
+    for owner in (customer.external_id, str(customer.id)):
+        found = uow.find(Account, Account.create_id(ctx.project_id, owner, customer.currency))
+        if found is not None and found.project_id == ctx.project_id:
+            return found
+    raise NotFound(
+        f"customer {customer.id} has no {customer.currency} wallet (owner_ref is its "
+        "external id); name one with account_id"
+    )
+
+
+def _pay_from_wallet(
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    customer: Customer,
+    cmd: m.PayInvoice,
+    amount: int,
+    now: datetime,
+) -> dict[str, Any]:
+    account = _wallet(uow, ctx, customer, cmd.account_id)
+    account.check_can_debit(amount, invoice.currency)
+    txn = Transaction.begin(
+        id=_new_id(ctx, "transaction"),
+        project_id=ctx.project_id,
+        kind="withdrawal",
+        amount=amount,
+        currency=invoice.currency,
+        from_ref=account.ref,
+        to_ref=receivable_ref(invoice.customer_id),
+        complete_now=True,
+        description=f"payment of invoice {invoice.number}",
+        external_ref=str(invoice.id),
+    )
+    account.withdraw(amount, invoice.currency, txn.id)
+    invoice.pay(
+        amount,
+        account.ref,
+        cmd.reference or str(txn.id),
+        now,
+        method="wallet",
+        transaction_id=txn.id,
+    )
+    uow.add(txn)
+    after_paid(uow, ctx, invoice, billing_for(uow, ctx, invoice.customer_id, invoice.currency))
+    return {
+        "succeeded": True,
+        "amount": amount,
+        "method": "wallet",
+        "transaction_id": str(txn.id),
+        "account": account.summary(),
+        "step": "paid",
+    }
+
+
+def pay_invoice(uow: UnitOfWork, cmd: m.PayInvoice, ctx: Context) -> Result:
+    invoice, customer, now = load_invoice(uow, ctx, cmd.invoice_id)
+    amount = cmd.amount if cmd.amount is not None else invoice.amount_remaining
+    invoice.check_payment(amount)
+    if cmd.method == "wallet":
+        attempt = _pay_from_wallet(uow, ctx, invoice, customer, cmd, amount, now)
+    elif cmd.method == "provider":
+        attempt = charge(uow, ctx, invoice, customer, cmd.provider, amount, now, retry=False)
+    else:
+        if not cmd.reference:
+            raise ValidationFailed("an out-of-band payment needs its reference")
+        invoice.pay(amount, clearing_ref("out_of_band"), cmd.reference, now)
+        after_paid(uow, ctx, invoice, billing_for(uow, ctx, invoice.customer_id, invoice.currency))
+        attempt = {"succeeded": True, "amount": amount, "method": "out_of_band", "step": "paid"}
+    return 200, _body(uow, ctx, invoice, attempt)
+
+
+def _body(
+    uow: UnitOfWork, ctx: Context, invoice: Invoice, attempt: dict[str, Any] | None
+) -> dict[str, Any]:
+    # Imported here: commands.subscriptions creates invoices through this package.
+    from commands.subscriptions import subscription_summary
+
+    sub = _subscription(uow, ctx, invoice)
+    return {
+        "invoice": invoice_summary(invoice),
+        "payment_attempt": attempt,
+        "subscription": subscription_summary(sub) if sub is not None else None,
+    }
+
+
+def retry_due_payment(
+    uow: UnitOfWork, ctx: Context, invoice: Invoice, customer: Customer, now: datetime
+) -> dict[str, Any] | None:
+    """Run the invoice's payment retry if it is due at ``now``; None when it is not."""
+    due = invoice.next_payment_attempt_at
+    if due is None or due > now or invoice.status not in ("open", "uncollectible"):
+        return None
+    amount = invoice.amount_remaining
+    invoice.check_payment(amount)
+    return charge(uow, ctx, invoice, customer, invoice.payment_provider, amount, now, retry=True)
+
+
+def retry_payment(uow: UnitOfWork, cmd: m.RetryInvoicePayment, ctx: Context) -> Result:
+    invoice, customer, now = load_invoice(uow, ctx, cmd.invoice_id)
+    attempt = retry_due_payment(uow, ctx, invoice, customer, now)
+    return 200, _body(uow, ctx, invoice, attempt)
+
+
+def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -> Result:
+    invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
+    amount = cmd.amount
+    if amount is None:
+        refundable = invoice.amount_paid - invoice.amount_refunded
+        amount = invoice.amount_remaining if cmd.refund_to == "none" else refundable
+    payment = check_credit(invoice, amount, cmd.refund_to, cmd.payment_id)
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    note_id = f"{invoice.number}-CN{len(invoice.credit_notes) + 1}"
+    body: dict[str, Any] = {}
+    account: Account | None = None
+    if payment is not None and payment["method"] == "wallet":
+        account = uow.get(
+            Account, UUID(payment["paid_from"].removeprefix("wallet:")), ctx.project_id
+        )
+        account.check_can_credit(amount, invoice.currency)
+    elif payment is not None and payment["method"] == "provider":
+        provider = payment["paid_from"].removeprefix("clearing:")
+        refund = PROVIDERS[provider].refund(invoice, payment["reference"], amount)
+        if not refund.succeeded:
+            raise ValidationFailed(f"the provider refused the refund: {refund.failure_reason}")
+    # The wallet's refund goes through the receivable and a ledger transaction, so the
+    # wallet's balance changes with a Transaction like every other wallet movement.
+    refund_account = receivable_ref(invoice.customer_id) if account is not None else ""
+    note = invoice.credit(
+        note_id,
+        amount,
+        cmd.reason,
+        cmd.refund_to,
+        refund_account,
+        now,
+        payment_id=payment["id"] if payment else None,
+    )
+    if cmd.refund_to == "credit_balance":
+        billing.grant_credit(invoice.id, amount, "credit_note")
+    if account is not None:
+        txn = Transaction.begin(
+            id=_new_id(ctx, "transaction"),
+            project_id=ctx.project_id,
+            kind="deposit",
+            amount=amount,
+            currency=invoice.currency,
+            from_ref=receivable_ref(invoice.customer_id),
+            to_ref=account.ref,
+            complete_now=True,
+            description=f"refund of {note_id}",
+            external_ref=str(invoice.id),
+        )
+        account.deposit(amount, invoice.currency, txn.id)
+        uow.add(txn)
+        body["transaction"] = txn.summary()
+    uow.add(billing)
+    if cmd.refund_to == "none":
+        after_paid(uow, ctx, invoice, billing)
+    return 201, {
+        **body,
+        "invoice": invoice_summary(invoice),
+        "credit_note": note,
+        "credit_balance": billing.credit_balance,
+    }
+
+
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.PayInvoice: pay_invoice,
+    m.RetryInvoicePayment: retry_payment,
+    m.CreateCreditNote: create_credit_note,
+}

@@ -1,0 +1,141 @@
+"""Handlers for drafting and closing invoices.
+
+Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
+
+- ``CreateInvoice`` -> 201: a draft for a one-time charge or order, in the customer's
+  currency, with optional lines.
+- ``AddInvoiceLine`` / ``RemoveInvoiceLine`` -> 200 (drafts only).
+- ``ApplyCoupon`` -> 200, plus ``coupon``: a coupon or promotion code on a draft; the
+  redemption is recorded on the coupon (and promotion code) in the same save.
+- ``FinalizeInvoice`` -> 200, plus ``credit_balance``: credit first, then the number.
+- ``VoidInvoice`` -> 200, plus ``credit_balance`` (credit the invoice used comes back).
+- ``MarkInvoiceUncollectible`` -> 200 (its retries stop).
+
+Payments, retries and credit notes are in ``commands.invoice_payments``; tax rates,
+coupons and settings in ``commands.billing_setup``. Events: see ``domain.invoices``.
+"""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from commands import messages as m
+from commands.bus import Context, Handler
+from commands.invoice_common import (
+    Result,
+    billing_for,
+    finalize,
+    invoice_summary,
+    load_invoice,
+    now_for,
+    redeem,
+    resolve_coupon,
+    tax_rates,
+)
+from commands.unit_of_work import UnitOfWork
+from domain.customers import Customer
+from domain.invoices import Invoice
+from domain.tax import TaxRate
+
+
+def _add_line(invoice: Invoice, line: m.InvoiceLineInput, rates: list[TaxRate]) -> str:
+    line_id = f"li_{uuid4().hex[:12]}"
+    invoice.add_line(
+        line_id,
+        line.kind,
+        line.description,
+        line.quantity,
+        line.unit_amount,
+        rates,
+        discountable=line.discountable,
+    )
+    return line_id
+
+
+def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    now_for(uow, ctx, customer.test_clock_id)  # the clock must exist
+    rates = [tax_rates(uow, ctx, list(line.tax_rate_ids)) for line in cmd.lines]
+    invoice = Invoice(
+        project_id=ctx.project_id,
+        customer_id=customer.id,
+        currency=customer.currency,
+        subscription_id=None,
+        period_start=None,
+        period_end=None,
+        description=cmd.description,
+    )
+    # The invoice is new and not yet in the unit of work: a line that is refused
+    # leaves nothing behind.
+    for line, line_rates in zip(cmd.lines, rates, strict=True):
+        _add_line(invoice, line, line_rates)
+    uow.add(invoice)
+    return 201, {"invoice": invoice_summary(invoice)}
+
+
+def add_line(uow: UnitOfWork, cmd: m.AddInvoiceLine, ctx: Context) -> Result:
+    invoice = uow.get(Invoice, cmd.invoice_id, ctx.project_id)
+    line = cmd.line
+    invoice.check_line("li_new", line.kind, line.quantity, line.unit_amount)
+    rates = tax_rates(uow, ctx, list(line.tax_rate_ids))
+    line_id = _add_line(invoice, line, rates)
+    return 200, {"invoice": invoice_summary(invoice), "line_id": line_id}
+
+
+def remove_line(uow: UnitOfWork, cmd: m.RemoveInvoiceLine, ctx: Context) -> Result:
+    invoice = uow.get(Invoice, cmd.invoice_id, ctx.project_id)
+    invoice.remove_line(cmd.line_id)
+    return 200, {"invoice": invoice_summary(invoice)}
+
+
+def apply_coupon(uow: UnitOfWork, cmd: m.ApplyCoupon, ctx: Context) -> Result:
+    invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
+    invoice.check_coupon()
+    coupon, promo = resolve_coupon(
+        uow, ctx, cmd.coupon_code, cmd.promotion_code, invoice.currency, now
+    )
+    invoice.apply_coupon(str(coupon.id), coupon.percent_off, coupon.amount_off, coupon.code)
+    redeem(coupon, promo, now)
+    return 200, {
+        "invoice": invoice_summary(invoice),
+        "coupon": {"code": coupon.code, "times_redeemed": coupon.times_redeemed},
+    }
+
+
+def finalize_invoice(uow: UnitOfWork, cmd: m.FinalizeInvoice, ctx: Context) -> Result:
+    invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
+    finalize(uow, ctx, invoice, now)
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    return 200, {"invoice": invoice_summary(invoice), "credit_balance": billing.credit_balance}
+
+
+def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
+    invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
+    invoice.check_void()
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    invoice.void(now)
+    if invoice.credit_applied:
+        billing.grant_credit(invoice.id, invoice.credit_applied, "void")
+    billing.clear(invoice.id)
+    uow.add(billing)
+    return 200, {"invoice": invoice_summary(invoice), "credit_balance": billing.credit_balance}
+
+
+def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Context) -> Result:
+    invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
+    invoice.mark_uncollectible(now)
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    billing.clear(invoice.id)
+    uow.add(billing)
+    return 200, {"invoice": invoice_summary(invoice)}
+
+
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.CreateInvoice: create_invoice,
+    m.AddInvoiceLine: add_line,
+    m.RemoveInvoiceLine: remove_line,
+    m.ApplyCoupon: apply_coupon,
+    m.FinalizeInvoice: finalize_invoice,
+    m.VoidInvoice: void_invoice,
+    m.MarkInvoiceUncollectible: mark_uncollectible,
+}

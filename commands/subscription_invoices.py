@@ -1,0 +1,165 @@
+"""Invoices that subscriptions make on their own, and the invoice work that falls due.
+
+A subscription gets a draft invoice for a period when it starts active (or incomplete,
+waiting for that first payment), when its trial ends, when it resumes and at every
+renewal, in the same save as the subscription's event. The draft has a line per item
+(the item's amount for the period), the proration lines collected since the last
+renewal, the project's default tax rates and the coupon the subscription or customer
+has (its remaining periods counted down). With ``finalize_delay_s`` 0 it is finalized
+at once; otherwise its ``finalize_at`` is put on the customer's due work. Finalized
+invoices are charged at once when the project has an ``auto_charge_provider``.
+
+``run_due`` does a customer's due invoice work up to a moment, in time order:
+finalizing drafts whose time has come and retrying failed payments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from commands.bus import Context
+from commands.invoice_common import billing_for, finalize, settings_values, tax_rates
+from commands.invoice_payments import charge, retry_due_payment
+from commands.unit_of_work import UnitOfWork
+from domain.customer_billing import CustomerBilling
+from domain.customers import Customer
+from domain.invoices import DRAFT, OPEN, Invoice
+from domain.subscriptions import Subscription
+
+INVOICING_STEPS = ("renewed", "trial_ended", "resumed", "started")
+
+
+def invoice_period(
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    now: datetime,
+    proration_lines: list[dict[str, Any]],
+    reason: str,
+) -> Invoice:
+    """Draft (and, without a delay, finalize) the invoice of the subscription's current
+    period. Never raises once it has started changing things."""
+    values = settings_values(uow, ctx)
+    rate_ids = [UUID(i) for i in values["default_tax_rate_ids"]]
+    rates = tax_rates(uow, ctx, rate_ids, strict=False)
+    start, end = sub.current_period
+    delay = int(values["finalize_delay_s"])
+    invoice = Invoice(
+        project_id=ctx.project_id,
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        subscription_id=sub.id,
+        period_start=start,
+        period_end=end,
+        finalize_at=now + timedelta(seconds=delay) if delay else None,
+        description=f"subscription {reason}",
+    )
+    for n, item in enumerate(sub.items, start=1):
+        quantity = int(item["quantity"])
+        invoice.add_line(
+            f"sub_{n}",
+            "subscription",
+            f"price {item['price_id']} x {quantity}",
+            quantity,
+            int(item["amount"]) // quantity,
+            rates,
+            amount=int(item["amount"]),
+            period=(start, end),
+        )
+    for n, line in enumerate(proration_lines, start=1):
+        invoice.add_line(
+            f"proration_{n}", "proration", line["description"], 1, int(line["amount"]), rates
+        )
+    billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
+    found = billing.coupon_for(sub.id)
+    if found is not None:
+        target, terms = found
+        invoice.apply_coupon(
+            terms["coupon_id"], terms["percent_off"], terms["amount_off"], terms["code"]
+        )
+        billing.use_coupon(target, invoice.id)
+    uow.add(invoice)
+    uow.add(billing)
+    if delay:
+        billing.schedule(invoice.id, now + timedelta(seconds=delay), "finalize")
+    else:
+        finalize_and_charge(uow, ctx, invoice, now, values)
+    return invoice
+
+
+def finalize_and_charge(
+    uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime, values: dict[str, Any]
+) -> None:
+    finalize(uow, ctx, invoice, now)
+    provider = values["auto_charge_provider"]
+    if provider and invoice.status == OPEN and invoice.amount_remaining > 0:
+        customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
+        charge(uow, ctx, invoice, customer, provider, invoice.amount_remaining, now, retry=False)
+
+
+def step(uow: UnitOfWork, ctx: Context, sub: Subscription, due: datetime) -> str | None:
+    """One of the subscription's due steps, with the invoice it brings."""
+    pending = list(sub.proration_lines)
+    done = sub.process_next(due)
+    if done in INVOICING_STEPS:
+        invoice_period(uow, ctx, sub, due, pending if done == "renewed" else [], done)
+    return done
+
+
+def run_one(
+    uow: UnitOfWork, ctx: Context, billing: CustomerBilling, invoice_id: UUID, at: datetime
+) -> str | None:
+    """The work due for one invoice at ``at``: finalize a draft, or retry a payment."""
+    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
+    if invoice.status == DRAFT and invoice.finalize_at is not None and invoice.finalize_at <= at:
+        finalize_and_charge(uow, ctx, invoice, at, settings_values(uow, ctx))
+        return "invoice_finalized"
+    customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
+    if retry_due_payment(uow, ctx, invoice, customer, at) is not None:
+        return "payment_retried"
+    billing.clear(invoice_id)  # nothing left to do for it (paid, voided, ...)
+    return None
+
+
+def run_due(
+    uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str, until: datetime
+) -> dict[str, int]:
+    """Every piece of the customer's invoice work due by ``until``, in time order."""
+    billing = uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
+    counts: dict[str, int] = {}
+    if billing is None:
+        return counts
+    for _ in range(10_000):
+        due = billing.due_by(until)
+        if not due:
+            break
+        at, invoice_id = due[0]
+        done = run_one(uow, ctx, billing, invoice_id, at)
+        if done is not None:
+            counts[done] = counts.get(done, 0) + 1
+    return counts
+
+
+class InvoiceWork:
+    """Hands out each customer's invoice work due by ``until`` once, so a test clock can
+    put it in time order with its subscriptions' steps."""
+
+    def __init__(self, uow: UnitOfWork, ctx: Context, until: datetime) -> None:
+        self.uow, self.ctx, self.until = uow, ctx, until
+        self.seen: set[tuple[UUID, datetime]] = set()
+
+    def pending(self, customer_id: UUID) -> list[tuple[datetime, UUID]]:
+        billing = self.uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
+        if billing is None:
+            return []
+        fresh = [(at, i) for at, i in billing.due_by(self.until) if (i, at) not in self.seen]
+        self.seen.update((i, at) for at, i in fresh)
+        return fresh
+
+    def run(self, customer_id: UUID, invoice_id: UUID, at: datetime) -> str | None:
+        billing = self.uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
+        if billing is None or billing.due.get(str(invoice_id)) != at:
+            return None  # done or moved since it was handed out
+        return run_one(self.uow, self.ctx, billing, invoice_id, at)

@@ -1,0 +1,97 @@
+"""Per-project billing settings: invoice numbering, automatic finalization and dunning.
+
+One ``BillingSettings`` aggregate per project, with a deterministic id, so handlers can
+load it without a look-up. A project that never configured billing uses ``DEFAULTS``
+(the aggregate does not exist until ``ConfigureBilling`` runs).
+
+- ``invoice_prefix``: numbers read ``<prefix>-<year>-<six digits>``.
+- ``finalize_delay_s``: how long a subscription's draft invoice waits before it is
+  finalized automatically (0 finalizes it in the command that created it).
+- ``retry_days``: when a failed payment is tried again, in days after the *first*
+  failure, strictly increasing (``[3, 5, 7]``: three retries).
+- ``final_action``: what happens to the subscription when the last retry fails:
+  ``canceled`` or ``unpaid``.
+- ``auto_charge_provider``: a payment provider that subscription invoices are charged
+  through as soon as they are finalized, or ``""`` to wait for ``PayInvoice``.
+- ``default_tax_rate_ids``: tax rates put on subscription lines.
+
+Events: ``BillingSettings.Configured`` (every field, each time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import ValidationFailed
+
+FINAL_ACTIONS = ("canceled", "unpaid")
+MAX_RETRIES = 10
+MAX_FINALIZE_DELAY_S = 30 * 86_400
+PROVIDERS = ("", "stub")
+
+DEFAULTS: dict[str, Any] = {
+    "invoice_prefix": "INV",
+    "finalize_delay_s": 0,
+    "retry_days": [3, 5, 7],
+    "final_action": "canceled",
+    "auto_charge_provider": "",
+    "default_tax_rate_ids": [],
+}
+
+
+def check_settings(values: dict[str, Any]) -> dict[str, Any]:
+    prefix = values["invoice_prefix"]
+    if not 1 <= len(prefix) <= 20 or not prefix.replace("-", "").isalnum():
+        raise ValidationFailed("invoice_prefix is 1 to 20 letters, digits or -")
+    delay = values["finalize_delay_s"]
+    if not 0 <= delay <= MAX_FINALIZE_DELAY_S:
+        raise ValidationFailed(f"finalize_delay_s must be 0 to {MAX_FINALIZE_DELAY_S}")
+    days = list(values["retry_days"])
+    if len(days) > MAX_RETRIES:
+        raise ValidationFailed(f"at most {MAX_RETRIES} retries")
+    if any(d <= 0 or d > 90 for d in days) or days != sorted(set(days)):
+        raise ValidationFailed("retry_days are strictly increasing whole days from 1 to 90")
+    if values["final_action"] not in FINAL_ACTIONS:
+        raise ValidationFailed(f"final_action must be one of {', '.join(FINAL_ACTIONS)}")
+    if values["auto_charge_provider"] not in PROVIDERS:
+        raise ValidationFailed("auto_charge_provider must be '' or a known provider ('stub')")
+    return {
+        **values,
+        "retry_days": days,
+        "default_tax_rate_ids": list(values["default_tax_rate_ids"]),
+    }
+
+
+class BillingSettings(TallyAggregate):
+    TOPIC = "tally:BillingSettings"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:BillingSettings.Created"
+
+    @staticmethod
+    def create_id(project_id: UUID) -> UUID:
+        return uuid5(project_id, "billing-settings")
+
+    @event("Opened", topic="tally:BillingSettings.Opened")
+    def __init__(self, project_id: UUID) -> None:
+        self.project_id = project_id
+        self.values: dict[str, Any] = dict(DEFAULTS)
+
+    def configure(self, changes: dict[str, Any]) -> None:
+        unknown = set(changes) - set(DEFAULTS)
+        if unknown:
+            raise ValidationFailed(f"unknown billing settings: {', '.join(sorted(unknown))}")
+        values = check_settings({**self.values, **changes})
+        if values != self.values:
+            self._configured(values=values)
+
+    @event("Configured", topic="tally:BillingSettings.Configured")
+    def _configured(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def summary(self) -> dict[str, Any]:
+        return {"project_id": str(self.project_id), **self.values}

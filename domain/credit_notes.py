@@ -1,0 +1,77 @@
+"""Credit notes: the rules for how much an invoice can be credited, and where it goes.
+
+A credit note reverses revenue and tax in proportion to the invoice's totals
+(``domain.invoice_entries.credit_note_entry``). Where the money goes (``refund_to``):
+
+- ``none``: it lowers what the customer still owes (at most ``amount_remaining``); an
+  open invoice with nothing left to pay becomes paid;
+- ``credit_balance``: to the customer's credit balance (at most what was paid and not
+  yet refunded);
+- ``original_payment``: back to the payment it refunds (at most that payment's
+  unrefunded amount): its provider's clearing account, or the wallet it came from (the
+  handler then moves it from the receivable into the wallet with a ledger transaction).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from domain.errors import CreditExceedsPaid, InvalidTransition, ValidationFailed
+from domain.money import check_amount
+
+if TYPE_CHECKING:
+    from domain.invoices import Invoice
+
+REFUND_TO = ("none", "credit_balance", "original_payment")
+CREDITABLE = ("open", "paid", "uncollectible")
+
+
+def refundable(invoice: Invoice) -> int:
+    return invoice.amount_paid - invoice.amount_refunded
+
+
+def pick_payment(invoice: Invoice, amount: int, payment_id: str | None) -> dict[str, Any]:
+    """The payment a refund of ``amount`` goes back to: the one named, else the latest
+    with enough left to refund."""
+    candidates = [p for p in invoice.payments if payment_id in (None, p["id"])]
+    if payment_id is not None and not candidates:
+        raise ValidationFailed(f"payment {payment_id} is not on this invoice")
+    for payment in reversed(candidates):
+        if payment["amount"] - payment["refunded"] >= amount:
+            found: dict[str, Any] = payment
+            return found
+    left = max((p["amount"] - p["refunded"] for p in candidates), default=0)
+    raise CreditExceedsPaid(
+        f"cannot refund {amount} to one payment: at most {left} of a payment is left to refund",
+        refundable=left,
+    )
+
+
+def check_credit(
+    invoice: Invoice, amount: int, refund_to: str, payment_id: str | None = None
+) -> dict[str, Any] | None:
+    """Raise unless the credit note is allowed; returns the payment it refunds, if any."""
+    if invoice.status not in CREDITABLE:
+        raise InvalidTransition(
+            f"cannot credit an invoice that is {invoice.status}",
+            state=invoice.status,
+            trigger="credit",
+        )
+    check_amount(amount)
+    if refund_to not in REFUND_TO:
+        raise ValidationFailed(f"refund_to must be one of {', '.join(REFUND_TO)}")
+    if refund_to == "none":
+        if amount > invoice.amount_remaining:
+            raise CreditExceedsPaid(
+                f"cannot credit {amount} against the {invoice.amount_remaining} still owed",
+                remaining=invoice.amount_remaining,
+            )
+        return None
+    if amount > refundable(invoice):
+        raise CreditExceedsPaid(
+            f"cannot refund {amount}: {refundable(invoice)} of what was paid is left to refund",
+            refundable=refundable(invoice),
+        )
+    if refund_to == "original_payment":
+        return pick_payment(invoice, amount, payment_id)
+    return None
