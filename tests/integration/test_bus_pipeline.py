@@ -28,6 +28,12 @@ def _open(tally: Tally, pid: UUID, owner: str) -> UUID:
     return UUID(opened.body["account"]["id"])
 
 
+def _account(tally: Tally, account_id: UUID) -> Account:
+    account: object = tally.store.repository.get(account_id)
+    assert isinstance(account, Account)
+    return account
+
+
 @pytest.fixture
 def reader(settings: Settings) -> Iterator[Tally]:
     """A second Tally on the same schema, to look at the store from outside the bus."""
@@ -59,8 +65,7 @@ def test_every_answered_deposit_is_already_in_the_store(tally: Tally, reader: Ta
 
     assert missing == []
     for account_id in accounts:
-        account = reader.store.repository.get(account_id)
-        assert isinstance(account, Account)
+        account = _account(reader, account_id)
         assert account.ledger == 150
 
 
@@ -79,8 +84,7 @@ def test_writer_reconnects_when_its_server_session_is_killed(tally: Tally, pg_ur
     )
 
     assert outcome.status_code == 201
-    account = tally.store.repository.get(aid)
-    assert isinstance(account, Account)
+    account = _account(tally, aid)
     assert account.ledger == 25
 
 
@@ -106,8 +110,7 @@ def test_batch_on_a_stale_cached_account_is_decided_again_with_nothing_lost(
     for thread in threads:
         thread.join()
 
-    account = reader.store.repository.get(aid)
-    assert isinstance(account, Account)
+    account = _account(reader, aid)
     assert account.ledger == 161
     # Each answer is the balance right after its own deposit: all different, the last 161.
     assert sorted(answers) == [111, 121, 131, 141, 151, 161]
