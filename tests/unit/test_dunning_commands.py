@@ -141,7 +141,7 @@ def test_failed_payment_is_retried_on_schedule_and_paid_on_the_third_retry(
 
 def _reminders(world: InvoicingWorld, invoice_id: UUID) -> list[str]:
     return [
-        e.step
+        str(vars(e)["step"])
         for e in world.app.events.get(invoice_id)
         if type(e).__qualname__ == "Invoice.DunningReminder"
     ]
