@@ -1,0 +1,158 @@
+"""Stripe webhook events in Tally's vocabulary.
+
+Only verified events reach this module (``StripeProvider.parse_webhook`` checks the
+signature first). A Stripe event is ``{"id": "evt_...", "type": ..., "created": <unix>,
+"data": {"object": <resource>}}``; the resource's fields differ by type, and across API
+versions some moved (an invoice's subscription is ``subscription`` in old versions and
+``parent.subscription_details.subscription`` in new ones), so both places are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.providers.base import EventType, ProviderEvent, references_from
+
+STRIPE_TYPES: dict[str, EventType] = {
+    "customer.created": EventType.CUSTOMER_CREATED,
+    "customer.subscription.created": EventType.SUBSCRIPTION_CREATED,
+    "customer.subscription.updated": EventType.SUBSCRIPTION_UPDATED,
+    "customer.subscription.deleted": EventType.SUBSCRIPTION_CANCELED,
+    "customer.subscription.trial_will_end": EventType.TRIAL_WILL_END,
+    "invoice.created": EventType.INVOICE_CREATED,
+    "invoice.finalized": EventType.INVOICE_FINALIZED,
+    "invoice.paid": EventType.INVOICE_PAID,
+    "invoice.payment_failed": EventType.INVOICE_PAYMENT_FAILED,
+    "checkout.session.completed": EventType.CHECKOUT_COMPLETED,
+    "checkout.session.expired": EventType.CHECKOUT_EXPIRED,
+    "payment_intent.succeeded": EventType.PAYMENT_SUCCEEDED,
+    "payment_intent.payment_failed": EventType.PAYMENT_FAILED,
+    "charge.refunded": EventType.REFUND_SUCCEEDED,
+}
+
+
+def ref(value: object) -> str | None:
+    """An id field that may be a plain id or an expanded object."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def _currency(obj: Mapping[str, Any]) -> str | None:
+    currency = obj.get("currency")
+    return currency.upper() if isinstance(currency, str) else None
+
+
+def _amount(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def normalize(event: Mapping[str, Any]) -> ProviderEvent:
+    provider_type = str(event.get("type", ""))
+    data = event.get("data")
+    obj: Mapping[str, Any] = data.get("object", {}) if isinstance(data, Mapping) else {}
+    created = event.get("created")
+    base: dict[str, Any] = {
+        "provider": "stripe",
+        "event_id": str(event.get("id", "")),
+        "type": STRIPE_TYPES.get(provider_type, EventType.UNKNOWN),
+        "provider_type": provider_type,
+        "object_ref": ref(obj) or "",
+        "occurred_at": datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+        "raw": event,
+        "currency": _currency(obj),
+        "status": obj.get("status") if isinstance(obj.get("status"), str) else None,
+        "references": references_from(obj.get("metadata")),
+    }
+    extract = _BY_OBJECT.get(str(obj.get("object", "")))
+    if extract is not None:
+        base.update(extract(obj, provider_type))
+    return ProviderEvent(**base)
+
+
+def _customer(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
+    return {"customer_ref": ref(obj)}
+
+
+def _subscription(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
+    return {"customer_ref": ref(obj.get("customer")), "subscription_ref": ref(obj)}
+
+
+def _invoice(obj: Mapping[str, Any], provider_type: str) -> dict[str, Any]:
+    parent = obj.get("parent") if isinstance(obj.get("parent"), Mapping) else {}
+    details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
+    details = details if isinstance(details, Mapping) else {}
+    old_details = obj.get("subscription_details")
+    references = {
+        **references_from(old_details.get("metadata") if isinstance(old_details, Mapping) else {}),
+        **references_from(details.get("metadata")),
+        **references_from(obj.get("metadata")),
+    }
+    paid = provider_type == "invoice.paid"
+    return {
+        "amount_minor": _amount(obj.get("amount_paid" if paid else "amount_due")),
+        "customer_ref": ref(obj.get("customer")),
+        "subscription_ref": ref(obj.get("subscription")) or ref(details.get("subscription")),
+        "payment_ref": ref(obj.get("payment_intent")),
+        "references": references,
+    }
+
+
+def _checkout_session(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
+    references = references_from(obj.get("metadata"))
+    client_reference = obj.get("client_reference_id")
+    if isinstance(client_reference, str) and "tally_checkout" not in references:
+        references["tally_checkout"] = client_reference
+    return {
+        "amount_minor": _amount(obj.get("amount_total")),
+        "customer_ref": ref(obj.get("customer")),
+        "subscription_ref": ref(obj.get("subscription")),
+        "payment_ref": ref(obj.get("payment_intent")),
+        "status": obj.get("payment_status") if isinstance(obj.get("payment_status"), str) else None,
+        "references": references,
+    }
+
+
+def _payment_intent(obj: Mapping[str, Any], provider_type: str) -> dict[str, Any]:
+    error = obj.get("last_payment_error")
+    reason = None
+    if provider_type == "payment_intent.payment_failed" and isinstance(error, Mapping):
+        reason = error.get("decline_code") or error.get("code") or error.get("type")
+    received = _amount(obj.get("amount_received"))
+    succeeded = provider_type == "payment_intent.succeeded"
+    return {
+        "amount_minor": received if succeeded and received else _amount(obj.get("amount")),
+        "customer_ref": ref(obj.get("customer")),
+        "payment_ref": ref(obj),
+        "payment_method_ref": ref(obj.get("payment_method")),
+        "failure_reason": str(reason) if reason else None,
+    }
+
+
+def _charge(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
+    # charge.refunded carries the charge, whose amount_refunded is a running total; the
+    # refund that caused this event is the newest in ``refunds`` when Stripe includes it.
+    refunds = obj.get("refunds")
+    listed = refunds.get("data") if isinstance(refunds, Mapping) else None
+    newest = max(listed, key=lambda r: r.get("created", 0)) if listed else None
+    return {
+        "object_ref": ref(newest) or ref(obj) or "",
+        "amount_minor": _amount(newest.get("amount")) if newest else None,
+        "refunded_total_minor": _amount(obj.get("amount_refunded")),
+        "customer_ref": ref(obj.get("customer")),
+        "payment_ref": ref(obj.get("payment_intent")) or ref(obj),
+    }
+
+
+_BY_OBJECT = {
+    "customer": _customer,
+    "subscription": _subscription,
+    "invoice": _invoice,
+    "checkout.session": _checkout_session,
+    "payment_intent": _payment_intent,
+    "charge": _charge,
+}
