@@ -7,15 +7,21 @@ Modules (each module docstring is the contract for its functions):
   ``current_position``, and ``project_batch``, the one way a batch is applied.
 - ``replay``: ``replay(store, pool, schema, *, progress) -> ReplayReport``.
 - Queries: ``balances`` (accounts), ``holds``, ``transactions``, ``journal``,
-  ``system_accounts``, ``api_keys`` (projects and keys, for authentication).
+  ``system_accounts``, ``api_keys`` (projects and keys, for authentication);
+  billing: ``customers``, ``catalog`` (products, prices, plans), ``subscriptions``
+  (including ``due_subscriptions`` for the scheduler), ``test_clocks`` and
+  ``entitlements`` (a query over the subscriptions and catalog tables).
 - Plumbing: ``base`` (the ``ReadModel`` projection base and tracking recorder),
+  ``aggregates`` (``AggregateModel``: read models that keep each aggregate's state and
+  fold events with the domain's own event methods; the billing read models use it),
   ``reading`` (batched log reads), ``decoding`` (fast event decoding), ``events`` (the
   event classes by name), ``paging`` (cursor pagination).
 
 Adding a read model: subclass ``base.ReadModel`` with a unique ``name`` (its tracking
 row), ``tables``, ``handles`` (the event classes it reads) and ``apply(cur, events)``
-(set-based SQL for a whole batch; use ``base.copy_rows`` and ``base.unnest_update``);
-add its tables to ``schema.TABLES`` (every row carries ``project_id`` and a
+(set-based SQL for a whole batch; use ``base.copy_rows`` and ``base.unnest_update``),
+or subclass ``aggregates.AggregateModel`` with ``kinds`` when a row is an aggregate's
+summary; add its tables to ``schema.TABLES`` (every row carries ``project_id`` and a
 ``position``) and the class to ``runner.PROJECTIONS`` after the read models it looks
 up. The worker builds it from position 0 on its next start; replay compares it.
 """
