@@ -12,6 +12,10 @@ as the aggregate computes them, calendar months and time zone offsets included.
 Each row also holds ``summary`` (what the write side answers for the aggregate, the dict
 GET returns) and a few typed columns that queries filter and sort on (``Kind.columns``).
 
+Stored states are snapshots, and change like the event store's own: when an aggregate
+class changes the attributes it keeps, give it a ``class_version`` and upcasters
+(``Snapshot.mutate`` applies them here too), or rebuild the read model from the log.
+
 A batch costs one ``SELECT`` of the states of the aggregates it changes that existed
 before it, one ``COPY`` of the aggregates it created, and one ``UPDATE ... FROM
 unnest(...)`` of the others, whatever the number of events.
@@ -57,8 +61,12 @@ def _raw(text: str | bytes) -> str | bytes:
 
 
 def encode_state(aggregate: Any) -> Jsonb:
-    """The aggregate's attributes as JSON, the way ``Snapshot.take`` collects them."""
+    """The aggregate's attributes as JSON, the way ``Snapshot.take`` collects them
+    (with the class version, so that a later class can upcast them)."""
     state = {k: v for k, v in vars(aggregate).items() if k not in _PRIVATE}
+    class_version = getattr(type(aggregate), "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version
     return Jsonb(TRANSCODER.encode(state), dumps=_raw)
 
 
