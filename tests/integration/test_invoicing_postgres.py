@@ -85,7 +85,7 @@ def test_sixteen_concurrent_finalizations_on_two_instances_give_no_gap_and_no_tw
     elapsed = time.perf_counter() - started
     assert errors == []
     assert sorted(numbers) == [f"ACME-2027-{n:06d}" for n in range(1, COUNT + 1)]
-    stored = sorted(first.store.repository.get(i).number for i in drafts)
+    stored: list[str] = sorted(first.store.repository.get(i).number for i in drafts)
     assert stored == sorted(numbers)
     print(f"{COUNT} concurrent finalizations on 2 instances: {COUNT / elapsed:.0f}/s")
 
