@@ -1,0 +1,310 @@
+"""Paddle Billing over httpx.
+
+Checkouts are Paddle transactions: Tally creates one with the items and Paddle returns
+the hosted checkout URL of the account's default payment link. Off-session charges are
+one-time charges on a Paddle subscription (Paddle keeps payment methods per
+subscription), so ``ChargeRequest.payment_method_ref`` is the ``sub_...`` id. Refunds are
+adjustments, which Paddle may hold for approval.
+
+Paddle's API takes no idempotency key. So that a retry still never charges twice, every
+money-moving call carries Tally's key (in the price's ``custom_data`` for charges, in the
+reason for refunds) and is preceded by a lookup for an object carrying that key; found,
+it is returned instead of creating another. The lookup cannot see a first attempt that
+Paddle has not finished writing, so retries must wait out the provider timeout first.
+
+Webhooks carry ``Paddle-Signature: ts=<unix>;h1=<hex>``, an HMAC-SHA256 of ``ts:body``
+under the notification destination's secret (``adapters/providers/signing.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from adapters.clock import SystemClock
+from adapters.providers.base import (
+    ChargeOutcome,
+    ChargeRequest,
+    CheckoutRequest,
+    CheckoutSession,
+    Clock,
+    CustomerRequest,
+    LineItem,
+    PortalSession,
+    ProviderCustomer,
+    ProviderEvent,
+    RefundOutcome,
+    RefundRequest,
+    lower_headers,
+)
+from adapters.providers.errors import (
+    CardDeclined,
+    InvalidSignature,
+    ProviderMisconfigured,
+    ProviderRejected,
+)
+from adapters.providers.http import json_body, new_client, send
+from adapters.providers.paddle_events import normalize
+from adapters.providers.signing import verify_ts_h1
+
+NAME = "paddle"
+KEY_FIELD = "tally_idempotency_key"
+
+
+class PaddleProvider:
+    name = NAME
+    manages_subscriptions = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        webhook_secret: str,
+        api_base: str = "https://api.paddle.com",
+        timeout_s: float = 10.0,
+        tolerance_s: int = 300,
+        credential_names: str = "PADDLE_API_KEY",
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = new_client(
+            api_base,
+            timeout_s,
+            headers={"Authorization": f"Bearer {api_key}"},
+            transport=transport,
+        )
+        self._webhook_secret = webhook_secret
+        self._tolerance_s = tolerance_s
+        self._credential_names = credential_names
+        self._clock = clock or SystemClock()
+
+    def __repr__(self) -> str:
+        return "PaddleProvider(<credentials hidden>)"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def create_customer(self, request: CustomerRequest) -> ProviderCustomer:
+        if not request.email:
+            raise ProviderRejected("Paddle customers need an email address", provider=NAME)
+        body: dict[str, Any] = {"email": request.email, "custom_data": dict(request.references)}
+        if request.name:
+            body["name"] = request.name
+        data = self._call("POST", "/customers", body)
+        return ProviderCustomer(NAME, str(data["id"]))
+
+    def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession:
+        body: dict[str, Any] = {
+            "items": [_item(line) for line in request.lines],
+            "collection_mode": "automatic",
+            "custom_data": {**request.references, KEY_FIELD: request.idempotency_key},
+        }
+        if request.customer_ref:
+            body["customer_id"] = request.customer_ref
+        data = self._call("POST", "/transactions", body)
+        checkout = data.get("checkout") if isinstance(data.get("checkout"), dict) else {}
+        url = checkout.get("url") if checkout else None
+        if not url:
+            raise ProviderMisconfigured(
+                "Paddle returned no checkout URL: set a default payment link in the Paddle "
+                "dashboard (Checkout settings)",
+                provider=NAME,
+            )
+        return CheckoutSession(NAME, str(data["id"]), str(url))
+
+    def create_portal_session(self, customer_ref: str, return_url: str) -> PortalSession:
+        data = self._call("POST", f"/customers/{customer_ref}/portal-sessions", {})
+        urls = data.get("urls", {})
+        general = urls.get("general", {}) if isinstance(urls, dict) else {}
+        return PortalSession(NAME, str(general.get("overview", "")))
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        subscription = request.payment_method_ref
+        earlier = self._charge_with_key(subscription, request.idempotency_key)
+        if earlier is not None:
+            return self._charge_outcome(earlier, request)
+        line = LineItem(request.description or "Charge", request.amount_minor, request.currency)
+        item = _item(line)
+        item["price"]["custom_data"] = {
+            **request.references,
+            KEY_FIELD: request.idempotency_key,
+        }
+        body = {
+            "effective_from": "immediately",
+            "items": [item],
+            "on_payment_failure": "prevent_change",
+        }
+        self._call("POST", f"/subscriptions/{subscription}/charge", body)
+        created = self._charge_with_key(subscription, request.idempotency_key)
+        # The charge answer is the subscription, not the transaction; until the
+        # transaction is listed, the payment is processing and a webhook will confirm it.
+        if created is None:
+            return ChargeOutcome(
+                NAME, "", "processing", request.amount_minor, request.currency.upper()
+            )
+        return self._charge_outcome(created, request)
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        tag = f"[{request.idempotency_key}]"
+        listed = self._call_list(
+            "/adjustments", {"transaction_id": request.payment_ref, "action": "refund"}
+        )
+        for adjustment in listed:
+            if tag in str(adjustment.get("reason", "")):
+                return _refund_outcome(adjustment, request)
+        body = {
+            "action": "refund",
+            "transaction_id": request.payment_ref,
+            "reason": f"{request.reason or 'refund'} {tag}",
+            "type": "partial",
+            "items": [self._refund_item(request)],
+        }
+        return _refund_outcome(self._call("POST", "/adjustments", body), request)
+
+    def cancel_subscription(
+        self, subscription_ref: str, *, at_period_end: bool, idempotency_key: str
+    ) -> None:
+        # Cancelling is idempotent by nature at Paddle; the key has nowhere to go.
+        effective = "next_billing_period" if at_period_end else "immediately"
+        self._call(
+            "POST", f"/subscriptions/{subscription_ref}/cancel", {"effective_from": effective}
+        )
+
+    def parse_webhook(
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        source_address: str | None = None,
+    ) -> list[ProviderEvent]:
+        verify_ts_h1(
+            provider=NAME,
+            header=lower_headers(headers).get("paddle-signature"),
+            body=raw_body,
+            secret=self._webhook_secret,
+            now=self._clock.now(),
+            tolerance_s=self._tolerance_s,
+        )
+        try:
+            notification = json.loads(raw_body)
+        except ValueError:
+            raise InvalidSignature("the signed body is not JSON", provider=NAME) from None
+        if not isinstance(notification, dict) or "event_id" not in notification:
+            raise InvalidSignature("the signed body is not a Paddle notification", provider=NAME)
+        return [normalize(notification)]
+
+    def _charge_with_key(self, subscription: str, key: str) -> dict[str, Any] | None:
+        params = {"subscription_id": subscription, "origin": "subscription_charge"}
+        for transaction in self._call_list("/transactions", params):
+            for item in transaction.get("items", []):
+                price = item.get("price", {}) if isinstance(item, dict) else {}
+                custom = price.get("custom_data") if isinstance(price, dict) else None
+                if isinstance(custom, dict) and custom.get(KEY_FIELD) == key:
+                    return transaction
+        return None
+
+    def _charge_outcome(self, transaction: dict[str, Any], request: ChargeRequest) -> ChargeOutcome:
+        status = str(transaction.get("status", ""))
+        if status in ("past_due", "canceled"):
+            payments = transaction.get("payments") or [{}]
+            raise CardDeclined(
+                f"Paddle's charge ended as {status}",
+                provider=NAME,
+                decline_code=str(payments[0].get("error_code") or "declined"),
+                payment=transaction.get("id"),
+            )
+        outcome = "succeeded" if status in ("completed", "paid") else "processing"
+        return ChargeOutcome(
+            NAME, str(transaction["id"]), outcome, request.amount_minor, request.currency.upper()
+        )
+
+    def _refund_item(self, request: RefundRequest) -> dict[str, Any]:
+        # Partial refunds name a transaction line; Tally refunds against the first one,
+        # which is the only one for transactions Tally created itself.
+        transaction = self._call("GET", f"/transactions/{request.payment_ref}", None)
+        details = transaction.get("details", {})
+        lines = details.get("line_items", []) if isinstance(details, dict) else []
+        if not lines:
+            raise ProviderRejected(
+                f"Paddle transaction {request.payment_ref} has no line to refund", provider=NAME
+            )
+        return {"item_id": lines[0]["id"], "type": "partial", "amount": str(request.amount_minor)}
+
+    def _call(self, method: str, path: str, body: object | None) -> dict[str, Any]:
+        response = send(
+            self._http,
+            method,
+            path,
+            provider=NAME,
+            credential_names=self._credential_names,
+            json=body,
+        )
+        payload = json_body(response)
+        if response.is_success:
+            data = payload.get("data")
+            return data if isinstance(data, dict) else {}
+        raise _refusal(payload, response.status_code)
+
+    def _call_list(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        response = send(
+            self._http,
+            "GET",
+            path,
+            provider=NAME,
+            credential_names=self._credential_names,
+            params=params,
+        )
+        payload = json_body(response)
+        if not response.is_success:
+            raise _refusal(payload, response.status_code)
+        data = payload.get("data")
+        return (
+            [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
+        )
+
+
+def _refusal(payload: dict[str, Any], status: int) -> Exception:
+    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    code = str(error.get("code", "")) if error else ""
+    detail = str(error.get("detail", "")) if error else ""
+    if "declined" in code:
+        return CardDeclined(
+            f"Paddle declined the payment: {detail}", provider=NAME, decline_code=code
+        )
+    return ProviderRejected(
+        f"Paddle refused the request ({status} {code}): {detail}",
+        provider=NAME,
+        paddle_code=code,
+        status=status,
+    )
+
+
+def _refund_outcome(adjustment: dict[str, Any], request: RefundRequest) -> RefundOutcome:
+    status = str(adjustment.get("status", "pending_approval"))
+    return RefundOutcome(
+        NAME,
+        str(adjustment.get("id", "")),
+        "succeeded" if status == "approved" else status,
+        request.amount_minor,
+        request.currency.upper(),
+    )
+
+
+def _item(line: LineItem) -> dict[str, Any]:
+    if line.price_ref:
+        return {"price_id": line.price_ref, "quantity": line.quantity}
+    return {
+        "quantity": line.quantity,
+        "price": {
+            "description": line.name,
+            "name": line.name,
+            "unit_price": {
+                "amount": str(line.unit_amount_minor),
+                "currency_code": line.currency.upper(),
+            },
+            "product": {"name": line.name, "tax_category": "standard"},
+        },
+    }

@@ -1,0 +1,83 @@
+"""Paddle Billing webhook events in Tally's vocabulary.
+
+A Paddle notification is ``{"event_id": "evt_...", "event_type": "transaction.completed",
+"occurred_at": "<RFC 3339>", "notification_id": "ntf_...", "data": <entity>}``. Amounts
+are strings of minor units (``"details": {"totals": {"total": "2400"}}``) with an
+upper-case ``currency_code``; Tally's references travel in ``custom_data``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from adapters.providers.amounts import minor_from_text
+from adapters.providers.base import EventType, ProviderEvent, references_from
+
+PADDLE_TYPES: dict[str, EventType] = {
+    "transaction.completed": EventType.PAYMENT_SUCCEEDED,
+    "transaction.payment_failed": EventType.PAYMENT_FAILED,
+    "subscription.created": EventType.SUBSCRIPTION_CREATED,
+    "subscription.updated": EventType.SUBSCRIPTION_UPDATED,
+    "subscription.canceled": EventType.SUBSCRIPTION_CANCELED,
+    "customer.created": EventType.CUSTOMER_CREATED,
+}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
+    provider_type = str(notification.get("event_type", ""))
+    data = notification.get("data")
+    entity: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    event_type = PADDLE_TYPES.get(provider_type, EventType.UNKNOWN)
+    fields: dict[str, Any] = {
+        "provider": "paddle",
+        "event_id": str(notification.get("event_id", "")),
+        "type": event_type,
+        "provider_type": provider_type,
+        "object_ref": _text(entity.get("id")) or "",
+        "occurred_at": _when(notification.get("occurred_at")),
+        "raw": notification,
+        "currency": _text(entity.get("currency_code")),
+        "status": _text(entity.get("status")),
+        "customer_ref": _text(entity.get("customer_id")),
+        "subscription_ref": _text(entity.get("subscription_id")),
+        "references": references_from(entity.get("custom_data")),
+    }
+    if provider_type.startswith("subscription."):
+        fields["subscription_ref"] = fields["object_ref"]
+    if provider_type.startswith("transaction."):
+        fields.update(_transaction(entity))
+    elif provider_type == "customer.created":
+        fields["customer_ref"] = fields["object_ref"]
+    return ProviderEvent(**fields)
+
+
+def _transaction(entity: Mapping[str, Any]) -> dict[str, Any]:
+    details = entity.get("details")
+    totals = details.get("totals") if isinstance(details, Mapping) else None
+    totals = totals if isinstance(totals, Mapping) else {}
+    payments = entity.get("payments")
+    # Paddle lists payment attempts newest first; the newest says why this one failed.
+    latest = payments[0] if isinstance(payments, list) and payments else {}
+    latest = latest if isinstance(latest, Mapping) else {}
+    return {
+        "amount_minor": minor_from_text(totals.get("grand_total") or totals.get("total")),
+        "currency": _text(totals.get("currency_code")) or _text(entity.get("currency_code")),
+        "payment_ref": _text(entity.get("id")),
+        "payment_method_ref": _text(latest.get("payment_method_id")),
+        "failure_reason": _text(latest.get("error_code")),
+    }

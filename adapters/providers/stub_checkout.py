@@ -1,0 +1,164 @@
+"""The stub's hosted pages, served by Tally itself, and what their buttons send back.
+
+A route (wired later under ``CHECKOUT_PATH``) answers GET with ``render_checkout_page``
+and the page's form POSTs ``button`` (``pay`` or ``cancel``) and ``card_number`` back to
+the same address. ``press_checkout_button`` turns that into a signed webhook delivery for
+``POST /v1/webhooks/stub/{project}`` (the same verify → dedup → record path as any
+provider) and the address to send the browser to. The page is authorized by its signed
+token: it is the customer's browser that holds it, not an API key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from adapters.providers.amounts import minor_to_major
+from adapters.providers.base import EventType
+from adapters.providers.errors import ProviderRejected
+from adapters.providers.stub import (
+    CHECKOUT_PATH,
+    DECLINED,
+    INSUFFICIENT_FUNDS,
+    NAME,
+    REQUIRES_ACTION,
+    SUCCEEDS,
+    StubProvider,
+    StubSession,
+    card_outcome,
+    payment_method_for,
+)
+
+BUTTONS = ("pay", "cancel")
+
+_CARD_LABELS = (
+    (SUCCEEDS, "succeeds"),
+    (DECLINED, "declined"),
+    (INSUFFICIENT_FUNDS, "insufficient funds"),
+    (REQUIRES_ACTION, "asks for authentication (passes on this page)"),
+)
+
+
+@dataclass(frozen=True)
+class ButtonResult:
+    """What pressing a button produced: a signed webhook delivery to post to Tally's
+    stub webhook endpoint, and where to send the browser next."""
+
+    webhook_headers: dict[str, str]
+    webhook_body: bytes
+    redirect_url: str
+
+
+def render_checkout_page(provider: StubProvider, token: str, *, error: str = "") -> str:
+    session = provider.session(token)
+    rows = "".join(
+        f"<tr><td>{escape(str(line['name']))}</td><td>{int(line['quantity'])}</td>"
+        f"<td>{_money(int(line['unit_amount_minor']) * int(line['quantity']), session.currency)}"
+        "</td></tr>"
+        for line in session.lines
+    )
+    cards = "".join(
+        f'<label><input type="radio" name="card_number" value="{number}"'
+        f"{' checked' if number == SUCCEEDS else ''}> {number} ({escape(label)})</label><br>"
+        for number, label in _CARD_LABELS
+    )
+    notice = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    action = escape(CHECKOUT_PATH.format(token=token), quote=True)
+    total = _money(session.total_minor, session.currency)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Checkout (Tally stub)</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}}
+table{{width:100%;border-collapse:collapse}}td,th{{padding:.3rem;border-bottom:1px solid #ddd}}
+.error{{color:#b00020}}.total{{font-weight:bold}}button{{padding:.5rem 1.2rem;margin-right:.5rem}}
+</style></head><body>
+<h1>Checkout</h1>
+<p>Test payment page of Tally's stub provider. No real money moves.</p>
+{notice}
+<table><thead><tr><th>Item</th><th>Qty</th><th>Amount</th></tr></thead>
+<tbody>{rows}</tbody>
+<tfoot><tr class="total"><td colspan="2">Total</td>
+<td>{total}</td></tr></tfoot></table>
+<form method="post" action="{action}">
+<fieldset><legend>Test card</legend>{cards}
+</fieldset>
+<p><button type="submit" name="button" value="pay">Pay {total}</button>
+<button type="submit" name="button" value="cancel" formnovalidate>Cancel</button></p>
+</form></body></html>
+"""
+
+
+def press_checkout_button(
+    provider: StubProvider, token: str, button: str, card_number: str = SUCCEEDS
+) -> ButtonResult:
+    """The signed webhook delivery for a button pressed on a checkout page."""
+    if button not in BUTTONS:
+        raise ProviderRejected(f"unknown checkout button {button!r}", provider=NAME)
+    session = provider.session(token)
+    card = "".join(ch for ch in card_number if ch.isdigit())
+    if button == "cancel":
+        events = [_event(session, EventType.CHECKOUT_CANCELED, button, card)]
+        redirect = session.cancel_url
+    else:
+        outcome = card_outcome(payment_method_for(card))
+        # The customer is on the page, so a card that asks for authentication passes it
+        # here; only off-session charges of that card are refused with requires_action.
+        if outcome in ("succeeded", "requires_action"):
+            events = [
+                _event(session, EventType.CHECKOUT_COMPLETED, button, card),
+                _event(session, EventType.PAYMENT_SUCCEEDED, button, card),
+            ]
+            redirect = session.success_url
+        else:
+            events = [_event(session, EventType.PAYMENT_FAILED, button, card, failure=outcome)]
+            redirect = f"{provider.checkout_url(token)}?error={outcome}"
+    headers, body = provider.sign_delivery(events)
+    return ButtonResult(headers, body, redirect)
+
+
+def render_portal_page(provider: StubProvider, token: str) -> str:
+    """The stub's customer portal: in stub mode payment methods are the test cards and
+    Tally's own API manages subscriptions, so the page only says so and links back."""
+    portal = provider.unseal(token)
+    back = escape(str(portal.get("return_url", "/")), quote=True)
+    customer = escape(str(portal.get("customer_ref", "")))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Billing portal (Tally stub)</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto">
+<h1>Billing portal</h1><p>Customer <code>{customer}</code> (stub provider, test mode).</p>
+<p>Saved payment methods are test cards; subscriptions are managed through Tally's API.</p>
+<p><a href="{back}">Return</a></p></body></html>
+"""
+
+
+def _event(
+    session: StubSession, kind: EventType, button: str, card: str, *, failure: str | None = None
+) -> dict[str, Any]:
+    # The id depends only on what was pressed, so pressing the same button twice (a
+    # double click, a reloaded form) delivers the same event id and is deduplicated.
+    seed = f"{session.session_ref}:{button}:{card}:{kind}"
+    event_id = f"stub_evt_{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
+    paid = kind in (EventType.CHECKOUT_COMPLETED, EventType.PAYMENT_SUCCEEDED)
+    payment_ref = f"stub_pi_{hashlib.sha256(session.session_ref.encode()).hexdigest()[:24]}"
+    return {
+        "id": event_id,
+        "type": str(kind),
+        "data": {
+            "object_ref": payment_ref if kind.startswith("payment.") else session.session_ref,
+            "amount_minor": session.total_minor,
+            "currency": session.currency,
+            "status": "paid" if paid else (failure or "canceled"),
+            "customer_ref": session.customer_ref,
+            "payment_ref": payment_ref,
+            "payment_method_ref": payment_method_for(card) if paid else None,
+            "failure_reason": failure,
+            "references": {**session.references, "tally_checkout_mode": session.mode},
+        },
+    }
+
+
+def _money(amount_minor: int, currency: str) -> str:
+    return f"{escape(minor_to_major(amount_minor, currency))} {escape(currency)}"

@@ -1,0 +1,253 @@
+"""YooKassa (API v3) over httpx.
+
+Requests use HTTP basic auth (shop id, secret key) and every POST carries Tally's key
+as ``Idempotence-Key``, which YooKassa honours for 24 hours: the same key returns the
+first answer, so a retry after a timeout or a 500 never pays twice.
+
+YooKassa has no customer objects, no portal and no provider-run subscriptions: Tally
+runs subscriptions itself, saving the payment method at the first checkout
+(``save_payment_method``) and charging it on renewal. ``create_customer`` therefore
+returns Tally's own reference without calling anything, and portal and cancel calls
+raise ``ProviderUnsupported``.
+
+Notifications are not signed. Each one is believed only after the object it names has
+been fetched back (``GET /v3/payments/{id}`` or ``/v3/refunds/{id}``) and the fetched
+state agrees with the notification; the fetched object is what gets normalized. An
+optional allowlist of source CIDRs refuses deliveries from anywhere else first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from adapters.providers.amounts import minor_to_major
+from adapters.providers.base import (
+    ChargeOutcome,
+    ChargeRequest,
+    CheckoutMode,
+    CheckoutRequest,
+    CheckoutSession,
+    CustomerRequest,
+    PortalSession,
+    ProviderCustomer,
+    ProviderEvent,
+    RefundOutcome,
+    RefundRequest,
+)
+from adapters.providers.errors import (
+    CardDeclined,
+    InvalidSignature,
+    ProviderRejected,
+    ProviderUnsupported,
+)
+from adapters.providers.http import json_body, new_client, send
+from adapters.providers.yookassa_events import CONFIRMING_STATUS, normalize
+
+NAME = "yookassa"
+MAX_KEY_LENGTH = 64  # YooKassa's limit on Idempotence-Key
+
+
+def idempotence_key(key: str) -> str:
+    """Tally's key as YooKassa accepts it: unchanged when short enough, otherwise a
+    digest of it (still deterministic, so retries still match)."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return "tally:" + hashlib.sha256(key.encode()).hexdigest()[:48]
+
+
+class YooKassaProvider:
+    name = NAME
+    manages_subscriptions = False
+
+    def __init__(
+        self,
+        *,
+        shop_id: str,
+        secret_key: str,
+        api_base: str = "https://api.yookassa.ru",
+        timeout_s: float = 10.0,
+        allowed_sources: Sequence[str] = (),
+        credential_names: str = "YOOKASSA_SHOP_ID/YOOKASSA_SECRET_KEY",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = new_client(
+            api_base, timeout_s, auth=httpx.BasicAuth(shop_id, secret_key), transport=transport
+        )
+        self._allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in allowed_sources]
+        self._credential_names = credential_names
+
+    def __repr__(self) -> str:
+        return "YooKassaProvider(<credentials hidden>)"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def create_customer(self, request: CustomerRequest) -> ProviderCustomer:
+        return ProviderCustomer(
+            NAME, request.references.get("tally_customer", request.idempotency_key)
+        )
+
+    def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession:
+        names = ", ".join(line.name for line in request.lines)
+        body: dict[str, Any] = {
+            "amount": _amount(request.total_minor, request.currency),
+            "capture": True,
+            "confirmation": {"type": "redirect", "return_url": request.success_url},
+            "description": names[:128],
+            "metadata": dict(request.references),
+        }
+        if request.mode is CheckoutMode.SUBSCRIPTION:
+            body["save_payment_method"] = True
+        payment = self._post("/v3/payments", body, request.idempotency_key)
+        confirmation = payment.get("confirmation", {})
+        url = confirmation.get("confirmation_url") if isinstance(confirmation, dict) else None
+        if not url:
+            raise ProviderRejected("YooKassa returned no confirmation URL", provider=NAME)
+        return CheckoutSession(NAME, str(payment["id"]), str(url))
+
+    def create_portal_session(self, customer_ref: str, return_url: str) -> PortalSession:
+        raise ProviderUnsupported("YooKassa has no customer portal", provider=NAME)
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        body: dict[str, Any] = {
+            "amount": _amount(request.amount_minor, request.currency),
+            "capture": True,
+            "payment_method_id": request.payment_method_ref,
+            "description": (request.description or "Charge")[:128],
+            "metadata": dict(request.references),
+        }
+        payment = self._post("/v3/payments", body, request.idempotency_key)
+        status = str(payment.get("status", ""))
+        if status == "canceled":
+            details = payment.get("cancellation_details") or {}
+            reason = str(details.get("reason") or "canceled")
+            raise CardDeclined(
+                f"YooKassa canceled the payment ({reason})",
+                provider=NAME,
+                decline_code=reason,
+                payment=payment.get("id"),
+            )
+        outcome = "succeeded" if status == "succeeded" else "processing"
+        return ChargeOutcome(
+            NAME, str(payment["id"]), outcome, request.amount_minor, request.currency.upper()
+        )
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        body: dict[str, Any] = {
+            "payment_id": request.payment_ref,
+            "amount": _amount(request.amount_minor, request.currency),
+        }
+        if request.reason:
+            body["description"] = request.reason[:250]
+        refund = self._post("/v3/refunds", body, request.idempotency_key)
+        status = str(refund.get("status", "pending"))
+        if status == "canceled":
+            details = refund.get("cancellation_details") or {}
+            raise ProviderRejected(
+                f"YooKassa canceled the refund ({details.get('reason', 'unknown')})",
+                provider=NAME,
+            )
+        return RefundOutcome(
+            NAME, str(refund["id"]), status, request.amount_minor, request.currency.upper()
+        )
+
+    def cancel_subscription(
+        self, subscription_ref: str, *, at_period_end: bool, idempotency_key: str
+    ) -> None:
+        raise ProviderUnsupported(
+            "YooKassa runs no subscriptions; Tally cancels its own", provider=NAME
+        )
+
+    def parse_webhook(
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        *,
+        source_address: str | None = None,
+    ) -> list[ProviderEvent]:
+        self._check_source(source_address)
+        try:
+            notification = json.loads(raw_body)
+        except ValueError:
+            raise InvalidSignature("the notification is not JSON", provider=NAME) from None
+        if not isinstance(notification, dict) or notification.get("type") != "notification":
+            raise InvalidSignature("the body is not a YooKassa notification", provider=NAME)
+        event = str(notification.get("event", ""))
+        obj = notification.get("object")
+        object_id = obj.get("id") if isinstance(obj, dict) else None
+        expected = CONFIRMING_STATUS.get(event)
+        if expected is None or not isinstance(object_id, str) or not object_id:
+            raise InvalidSignature(
+                f"cannot confirm a {event or 'typeless'} notification", provider=NAME
+            )
+        fetched = self._fetch(event, object_id)
+        if fetched.get("status") != expected:
+            raise InvalidSignature(
+                f"the API says {object_id} is {fetched.get('status')}, not {expected}",
+                provider=NAME,
+            )
+        return [normalize(event, fetched, notification)]
+
+    def _check_source(self, source_address: str | None) -> None:
+        if not self._allowed:
+            return
+        try:
+            address = ipaddress.ip_address(source_address or "")
+        except ValueError:
+            raise InvalidSignature(
+                "the notification has no source address", provider=NAME
+            ) from None
+        if not any(address in network for network in self._allowed):
+            raise InvalidSignature(
+                f"{address} is not an allowed notification source", provider=NAME
+            )
+
+    def _fetch(self, event: str, object_id: str) -> dict[str, Any]:
+        kind = "refunds" if event.startswith("refund.") else "payments"
+        response = send(
+            self._http,
+            "GET",
+            f"/v3/{kind}/{object_id}",
+            provider=NAME,
+            credential_names=self._credential_names,
+        )
+        if response.status_code == 404:
+            raise InvalidSignature(f"YooKassa knows no {kind[:-1]} {object_id}", provider=NAME)
+        if not response.is_success:
+            raise _refusal(json_body(response), response.status_code)
+        return json_body(response)
+
+    def _post(self, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+        response = send(
+            self._http,
+            "POST",
+            path,
+            provider=NAME,
+            credential_names=self._credential_names,
+            json=body,
+            headers={"Idempotence-Key": idempotence_key(key)},
+        )
+        payload = json_body(response)
+        if not response.is_success:
+            raise _refusal(payload, response.status_code)
+        return payload
+
+
+def _refusal(payload: dict[str, Any], status: int) -> ProviderRejected:
+    return ProviderRejected(
+        f"YooKassa refused the request ({status} {payload.get('code', '')}): "
+        f"{payload.get('description', '')}",
+        provider=NAME,
+        yookassa_code=payload.get("code"),
+        status=status,
+    )
+
+
+def _amount(amount_minor: int, currency: str) -> dict[str, str]:
+    return {"value": minor_to_major(amount_minor, currency), "currency": currency.upper()}
