@@ -143,27 +143,30 @@ class _Batch:
 
 
 class _Pacer:
-    """When the next batch goes to the store: at once, or after a short wait for the
-    callers just answered to send their next commands.
+    """When the next batch goes to the store: at once, or after a short wait for more of
+    the callers just answered to send their next commands.
 
-    Handing a batch over at once keeps the store busy while the writer runs the next
-    commands (best when the writer is the bottleneck). But with a fixed set of callers
-    that splits them into two halves that take turns, each commit carrying only half of
-    them; when a commit takes longer than running the returning callers' commands would,
-    waiting for them and committing everyone together carries twice as many per commit.
-    The pacer compares the two from moving averages of both durations."""
+    With a fixed set of callers, each waiting for its answer before it sends again, two
+    shapes are stable. Everyone in one batch: the store idles while the commands run.
+    Or two halves taking turns, each committing while the other's commands run: half as
+    many per commit, but the store never idles. The first is better when a commit takes
+    longer than the returning callers' commands, the second otherwise; the pacer
+    compares the two from moving averages, then waits (briefly) for the batch to fill
+    to everyone or to half. Handing over at the first command instead would settle into
+    batches of one and of all the rest, in turn: a whole commit for one command."""
 
     SMOOTHING = 0.1
-    TURNAROUND_S = 0.0002  # a caller, once answered, sending its next command
     MAX_WAIT_S = 0.002
     REST_BATCHES = 64  # after waits that mostly ran out, how long to stop waiting
 
     def __init__(self) -> None:
         self.commit_s = 0.0
         self.command_s = 0.0
+        self.turnaround_s = 0.0002  # from an answer to that caller's next command
+        self.answered_at = 0.0
         self.target = 1
         self.deadline = 0.0
-        # How often a wait ended with the callers back; callers that take longer than
+        # How often a wait ended with the batch filled; callers that take longer than
         # the wait to return (clients across a network) make the waits pure loss.
         self.hits = 1.0
         self.rest = 0
@@ -171,18 +174,33 @@ class _Pacer:
     def command_took(self, seconds: float) -> None:
         self.command_s += self.SMOOTHING * (seconds - self.command_s)
 
+    def arrived(self) -> None:
+        """A command arrived while no batch was being built."""
+        if self.answered_at:
+            seconds = time.monotonic() - self.answered_at
+            self.turnaround_s += self.SMOOTHING * (seconds - self.turnaround_s)
+            self.answered_at = 0.0
+
     def committed(self, answered: int, commit_s: float, waiting: int) -> None:
         """A batch of ``answered`` commands committed in ``commit_s``; ``waiting`` are
         already run into the next batch."""
         self.commit_s += self.SMOOTHING * (commit_s - self.commit_s)
-        returning_s = answered * self.command_s + self.TURNAROUND_S
+        self.answered_at = time.monotonic()
         self.target, self.deadline = 1, 0.0
         if self.rest > 0:
             self.rest -= 1
-        elif self.commit_s > returning_s:
-            self.target = waiting + answered
-            wait_s = min(2 * returning_s, self.commit_s, self.MAX_WAIT_S)
-            self.deadline = time.monotonic() + wait_s
+            return
+        active = answered + waiting
+        half = (active + 1) // 2
+        # Commands per second of each shape, from the averages.
+        turnaround, command = self.turnaround_s, self.command_s
+        together = active / (self.commit_s + turnaround + active * command + 1e-9)
+        halves = half / (max(self.commit_s, turnaround + half * command) + 1e-9)
+        target = active if together > halves else half
+        if waiting < target:
+            self.target = target
+            returning_s = turnaround + (target - waiting) * command
+            self.deadline = self.answered_at + min(2 * returning_s, self.MAX_WAIT_S)
 
     def ready(self, size: int) -> bool:
         if size >= self.target:
@@ -317,7 +335,9 @@ class CommandBus:
                     continue
                 if isinstance(message, _Wake):
                     continue
-                building = building or _Batch(UnitOfWork(self.app, self.cache))
+                if building is None:
+                    self._pacer.arrived()
+                    building = _Batch(UnitOfWork(self.app, self.cache))
                 if not self._add(building, message):
                     # The unit of work is untrustworthy: let the committing batch settle,
                     # then run this one again one command at a time on fresh aggregates.
@@ -362,7 +382,9 @@ class CommandBus:
             log.exception("%s failed", type(item.command).__name__)
             item.future.set_exception(exc)
         else:
-            if uow.command_recorded() or item.outcome.replayed:
+            recorded = uow.command_recorded()
+            uow.encode_command()
+            if recorded or item.outcome.replayed:
                 batch.done.append(item)
             else:
                 # It wrote nothing, so, like a refusal, no version check confirms what it
@@ -427,15 +449,20 @@ class CommandBus:
                 position = self._position(ids)
             except BaseException as exc:
                 batch.error = exc
-            else:
-                for item in batch.done:
-                    assert item.outcome is not None
-                    item.outcome.position = position
-                    item.future.set_result(item.outcome)
-                self._write_snapshots(batch.sealed.snapshots)
-            finally:
-                batch.settled.set()
-                self._queue.put(_Wake())
+                self._settled(batch)
+                continue
+            # The writer may hand over the next batch at once; answering the callers and
+            # writing snapshots need not hold up the store.
+            self._settled(batch)
+            for item in batch.done:
+                assert item.outcome is not None
+                item.outcome.position = position
+                item.future.set_result(item.outcome)
+            self._write_snapshots(sealed.snapshots)
+
+    def _settled(self, batch: _Batch) -> None:
+        batch.settled.set()
+        self._queue.put(_Wake())
 
     def _write_snapshots(self, snapshots: list[StoredEvent]) -> None:
         if snapshots and self.app.snapshots is not None:

@@ -65,6 +65,12 @@ class UnitOfWork:
         # How many events each aggregate the current command has reached had pending
         # when it first reached it; see begin_command() and command_recorded().
         self._marks: dict[UUID, int] = {}
+        # Events already taken out of the aggregates and encoded (encode_command()), the
+        # aggregates they came from, and those due a snapshot.
+        self._stored: list[StoredEvent] = []
+        self._written: set[UUID] = set()
+        self._due: set[UUID] = set()
+        self._intervals = app.snapshotting_intervals if app.snapshots is not None else None
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         aggregate = self.touched.get(aggregate_id)
@@ -113,33 +119,46 @@ class UnitOfWork:
     def dirty(self) -> list[Aggregate]:
         return [a for a in self.touched.values() if a._pending_events]
 
-    def seal(self) -> Sealed:
-        """Take the pending events out of the touched aggregates and encode them, with a
-        snapshot of each aggregate whose new events reached its snapshotting interval.
+    def encode_command(self) -> None:
+        """Take out and encode the events the current command recorded.
 
-        Encoding happens here, in the bus's writer thread, so that later commands may go
-        on changing the same aggregates while these bytes are on their way to the store.
+        The bus calls this after each command, while the previous batch commits or the
+        next callers are on their way, so that sealing the batch has almost nothing left
+        to do. Encoding happens in the bus's writer thread, before later commands change
+        the same aggregates again."""
+        for aggregate_id in self._marks:
+            aggregate = self.touched[aggregate_id]
+            if aggregate._pending_events:
+                self._take(aggregate)
+
+    def seal(self) -> Sealed:
+        """Everything the unit of work records, encoded: its events, a snapshot of each
+        aggregate whose new events reached its snapshotting interval, and the versions
+        that must not exist when they commit (see ``Sealed.reads``).
+
         Snapshots come from the aggregates in hand, which are exactly the recorded state
         at their version once the events commit, so nothing is read back from the store
         (the library's ``save()`` re-reads the aggregate's history to take one)."""
-        to_stored = self.app.mapper.to_stored_event
+        for aggregate in self.touched.values():
+            if aggregate._pending_events:
+                self._take(aggregate)
         # What the commands read but did not change must still be as they read it when
         # the events commit: the next version of each must not exist yet.
-        reads = [(a.id, a.version + 1) for a in self.touched.values() if not a._pending_events]
-        events = [e for a in self.touched.values() for e in a.collect_events()]
-        return Sealed([to_stored(e) for e in events], self._snapshots(events), reads)
+        reads = [(a.id, a.version + 1) for a in self.touched.values() if a.id not in self._written]
+        return Sealed(self._stored, self._snapshots(), reads)
 
-    def _snapshots(self, events: list[Any]) -> list[StoredEvent]:
-        intervals = self.app.snapshotting_intervals
-        if not intervals or self.app.snapshots is None:
-            return []
-        due: set[UUID] = set()
-        for e in events:
-            interval = intervals.get(type(self.touched[e.originator_id]))
-            if interval and e.originator_version % interval == 0:
-                due.add(e.originator_id)
+    def _take(self, aggregate: Aggregate) -> None:
+        events = aggregate.collect_events()
+        to_stored = self.app.mapper.to_stored_event
+        self._stored.extend(to_stored(e) for e in events)
+        self._written.add(aggregate.id)
+        interval = self._intervals.get(type(aggregate)) if self._intervals else None
+        if interval and any(e.originator_version % interval == 0 for e in events):
+            self._due.add(aggregate.id)
+
+    def _snapshots(self) -> list[StoredEvent]:
         snapshots = []
-        for aggregate_id in due:
+        for aggregate_id in self._due:
             aggregate = self.touched[aggregate_id]
             snapshot_class = getattr(type(aggregate), "Snapshot", None) or Snapshot
             try:
