@@ -57,7 +57,7 @@ class PostgresEventWriter:
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self.datastore = recorder.datastore
         table = sql.Identifier(self.datastore.schema, recorder.events_table_name)
-        self._begin = sql.SQL(
+        begin = sql.SQL(
             "BEGIN; SET LOCAL lock_timeout = '{timeout}s'; "
             "LOCK TABLE {table} IN EXCLUSIVE MODE; NOTIFY {channel}"
         ).format(
@@ -68,7 +68,7 @@ class PostgresEventWriter:
         # Inserts nothing if any (id, version) of the last two arrays is in the table: an
         # aggregate the batch read without changing it has changed since. The table lock
         # is held, so nobody can write one in between.
-        self._insert = sql.SQL(
+        insert = sql.SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "WHERE NOT EXISTS (SELECT 1 FROM {table} t "
@@ -76,9 +76,13 @@ class PostgresEventWriter:
             "ON t.originator_id = r.id AND t.originator_version = r.version) "
             "RETURNING notification_id"
         ).format(table=table)
-        self._existing = sql.SQL(
+        existing = sql.SQL(
             "SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%b::uuid[])"
         ).format(table=table)
+        # Rendered once: psycopg would otherwise compose the statements on every call.
+        self._begin = begin.as_string()
+        self._insert = insert.as_string()
+        self._existing = existing.as_string()
         self._conn: psycopg.Connection[Any] | None = None
 
     def write(
