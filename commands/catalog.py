@@ -20,16 +20,7 @@ Result = tuple[int, dict[str, Any]]
 
 
 def customer_summary(customer: Customer) -> dict[str, Any]:
-    return {
-        "id": str(customer.id),
-        "external_id": customer.external_id,
-        "email": customer.email,
-        "name": customer.name,
-        "currency": customer.currency,
-        "metadata": customer.metadata,
-        "provider_refs": customer.provider_refs,
-        "test_clock_id": str(customer.test_clock_id) if customer.test_clock_id else None,
-    }
+    return customer.summary()
 
 
 def check_test_mode(uow: UnitOfWork, ctx: Context) -> None:
@@ -71,14 +62,7 @@ def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Res
 
 
 def product_summary(product: Product) -> dict[str, Any]:
-    return {
-        "id": str(product.id),
-        "code": product.code,
-        "name": product.name,
-        "features": product.features,
-        "active": product.active,
-        "prices": product.prices,
-    }
+    return product.summary()
 
 
 def define_product(uow: UnitOfWork, cmd: m.DefineProduct, ctx: Context) -> Result:
@@ -101,19 +85,7 @@ def archive_product(uow: UnitOfWork, cmd: m.ArchiveProduct, ctx: Context) -> Res
 
 
 def price_summary(price: Price) -> dict[str, Any]:
-    return {
-        "id": str(price.id),
-        "product_id": str(price.product_id),
-        "currency": price.currency,
-        "scheme": price.scheme,
-        "unit_amount": price.unit_amount,
-        "tiers": price.tiers,
-        "meter": price.meter,
-        "interval": price.interval,
-        "interval_count": price.interval_count,
-        "trial_days": price.trial_days,
-        "active": price.active,
-    }
+    return price.summary()
 
 
 def _price_id(project_id: UUID, cmd: m.DefinePrice) -> UUID:

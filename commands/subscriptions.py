@@ -15,7 +15,7 @@ from commands import messages as m
 from commands import subscription_invoices
 from commands.bus import Context, Handler
 from commands.catalog import check_test_mode
-from commands.invoice_common import invoice_summary
+from commands.invoice_common import summary
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
@@ -30,27 +30,7 @@ MAX_ADVANCE_STEPS = 200_000
 
 
 def subscription_summary(sub: Subscription) -> dict[str, Any]:
-    start, end = sub.current_period
-    due = sub.next_due_at()
-    return {
-        "id": str(sub.id),
-        "customer_id": str(sub.customer_id),
-        "status": sub.status,
-        "currency": sub.currency,
-        "items": sub.items,
-        "interval": sub.interval,
-        "interval_count": sub.interval_count,
-        "current_period_start": start.isoformat(),
-        "current_period_end": end.isoformat(),
-        "trial_end": sub.trial_end.isoformat() if sub.trial_end else None,
-        "cancel_at_period_end": sub.cancel_at_period_end,
-        "canceled_at": sub.canceled_at.isoformat() if sub.canceled_at else None,
-        "resume_at": sub.resume_at.isoformat() if sub.resume_at else None,
-        "pending_items": sub.pending_items,
-        "proration_lines": sub.proration_lines,
-        "next_due_at": due.isoformat() if due else None,
-        "test_clock_id": str(sub.test_clock_id) if sub.test_clock_id else None,
-    }
+    return sub.summary()
 
 
 def _now(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
@@ -120,7 +100,7 @@ def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context
     if sub.status in (ACTIVE, INCOMPLETE):
         # Invoicing (issue 4): the first period is billed as the subscription starts.
         invoice = subscription_invoices.invoice_period(uow, ctx, sub, sub.started_at, [], "started")
-        body["invoice"] = invoice_summary(invoice)
+        body["invoice"] = summary(uow, invoice)
     return 201, body
 
 
@@ -203,12 +183,7 @@ def create_test_clock(uow: UnitOfWork, cmd: m.CreateTestClock, ctx: Context) -> 
 
 
 def clock_summary(clock: TestClock) -> dict[str, Any]:
-    return {
-        "id": str(clock.id),
-        "name": clock.name,
-        "frozen_time": clock.frozen_time.isoformat(),
-        "subscriptions": len(clock.subscription_ids),
-    }
+    return clock.summary()
 
 
 def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -> Result:

@@ -76,6 +76,16 @@ class Product(TallyAggregate):
     def _archived(self) -> None:
         self.active = False
 
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "code": self.code,
+            "name": self.name,
+            "features": self.features,
+            "active": self.active,
+            "prices": self.prices,
+        }
+
 
 def check_tiers(tiers: list[Tier]) -> list[Tier]:
     if not tiers:
@@ -220,3 +230,18 @@ class Price(TallyAggregate):
     @event("Archived", topic="tally:Price.Archived")
     def _archived(self) -> None:
         self.active = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "product_id": str(self.product_id),
+            "currency": self.currency,
+            "scheme": self.scheme,
+            "unit_amount": self.unit_amount,
+            "tiers": self.tiers,
+            "meter": self.meter,
+            "interval": self.interval,
+            "interval_count": self.interval_count,
+            "trial_days": self.trial_days,
+            "active": self.active,
+        }

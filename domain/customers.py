@@ -104,3 +104,16 @@ class Customer(TallyAggregate):
     @event("ProviderLinked", topic="tally:Customer.ProviderLinked")
     def _provider_linked(self, provider: str, reference: str) -> None:
         self.provider_refs[provider] = reference
+
+    def summary(self) -> dict[str, Any]:
+        """The customer as the API shows it, on the write side and in its read model."""
+        return {
+            "id": str(self.id),
+            "external_id": self.external_id,
+            "email": self.email,
+            "name": self.name,
+            "currency": self.currency,
+            "metadata": self.metadata,
+            "provider_refs": self.provider_refs,
+            "test_clock_id": str(self.test_clock_id) if self.test_clock_id else None,
+        }

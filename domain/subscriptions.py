@@ -412,3 +412,27 @@ class Subscription(TallyAggregate):
     def _items_changed(self, items: list[Item], proration_lines: list[dict[str, Any]]) -> None:
         self.items = items
         self.proration_lines = [*self.proration_lines, *proration_lines]
+
+    def summary(self) -> dict[str, Any]:
+        """The subscription as the API shows it, on the write side and in its read model."""
+        start, end = self.current_period
+        due = self.next_due_at()
+        return {
+            "id": str(self.id),
+            "customer_id": str(self.customer_id),
+            "status": self.status,
+            "currency": self.currency,
+            "items": self.items,
+            "interval": self.interval,
+            "interval_count": self.interval_count,
+            "current_period_start": start.isoformat(),
+            "current_period_end": end.isoformat(),
+            "trial_end": self.trial_end.isoformat() if self.trial_end else None,
+            "cancel_at_period_end": self.cancel_at_period_end,
+            "canceled_at": self.canceled_at.isoformat() if self.canceled_at else None,
+            "resume_at": self.resume_at.isoformat() if self.resume_at else None,
+            "pending_items": self.pending_items,
+            "proration_lines": self.proration_lines,
+            "next_due_at": due.isoformat() if due else None,
+            "test_clock_id": str(self.test_clock_id) if self.test_clock_id else None,
+        }

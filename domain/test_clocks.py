@@ -8,6 +8,7 @@ falls in between, in time order (``commands/billing.py``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -71,3 +72,11 @@ class TestClock(TallyAggregate):
     @event("SubscriptionAttached", topic="tally:TestClock.SubscriptionAttached")
     def _subscription_attached(self, subscription_id: UUID) -> None:
         self.subscription_ids.append(subscription_id)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "frozen_time": self.frozen_time.isoformat(),
+            "subscriptions": len(self.subscription_ids),
+        }

@@ -45,33 +45,12 @@ PRODUCT_COLUMNS = (("code", "text"), ("active", "bool"))
 PRICE_COLUMNS = (("product_id", "uuid"), ("active", "bool"))
 
 
-def product_summary(product: Any) -> dict[str, Any]:
-    """``commands.catalog.product_summary`` (a test keeps the two equal)."""
-    return {
-        "id": str(product.id),
-        "code": product.code,
-        "name": product.name,
-        "features": product.features,
-        "active": product.active,
-        "prices": product.prices,
-    }
+def product_summary(product: Product) -> dict[str, Any]:
+    return product.summary()
 
 
-def price_summary(price: Any) -> dict[str, Any]:
-    """``commands.catalog.price_summary`` (a test keeps the two equal)."""
-    return {
-        "id": str(price.id),
-        "product_id": str(price.product_id),
-        "currency": price.currency,
-        "scheme": price.scheme,
-        "unit_amount": price.unit_amount,
-        "tiers": price.tiers,
-        "meter": price.meter,
-        "interval": price.interval,
-        "interval_count": price.interval_count,
-        "trial_days": price.trial_days,
-        "active": price.active,
-    }
+def price_summary(price: Price) -> dict[str, Any]:
+    return price.summary()
 
 
 class Catalog(AggregateModel):

@@ -30,19 +30,8 @@ TABLE = "customers"
 COLUMNS = (("external_id", "text"), ("email", "text"), ("test_clock_id", "uuid"))
 
 
-def customer_summary(customer: Any) -> dict[str, Any]:
-    """What the write side answers for a customer (``commands.catalog.customer_summary``;
-    the projections do not import the command layer, and a test keeps the two equal)."""
-    return {
-        "id": str(customer.id),
-        "external_id": customer.external_id,
-        "email": customer.email,
-        "name": customer.name,
-        "currency": customer.currency,
-        "metadata": customer.metadata,
-        "provider_refs": customer.provider_refs,
-        "test_clock_id": str(customer.test_clock_id) if customer.test_clock_id else None,
-    }
+def customer_summary(customer: Customer) -> dict[str, Any]:
+    return customer.summary()
 
 
 class Customers(AggregateModel):

@@ -54,29 +54,8 @@ COLUMNS = (
 ENDED = (CANCELED, EXPIRED)
 
 
-def subscription_summary(sub: Any) -> dict[str, Any]:
-    """``commands.subscriptions.subscription_summary`` (a test keeps the two equal)."""
-    start, end = sub.current_period
-    due = sub.next_due_at()
-    return {
-        "id": str(sub.id),
-        "customer_id": str(sub.customer_id),
-        "status": sub.status,
-        "currency": sub.currency,
-        "items": sub.items,
-        "interval": sub.interval,
-        "interval_count": sub.interval_count,
-        "current_period_start": start.isoformat(),
-        "current_period_end": end.isoformat(),
-        "trial_end": sub.trial_end.isoformat() if sub.trial_end else None,
-        "cancel_at_period_end": sub.cancel_at_period_end,
-        "canceled_at": sub.canceled_at.isoformat() if sub.canceled_at else None,
-        "resume_at": sub.resume_at.isoformat() if sub.resume_at else None,
-        "pending_items": sub.pending_items,
-        "proration_lines": sub.proration_lines,
-        "next_due_at": due.isoformat() if due else None,
-        "test_clock_id": str(sub.test_clock_id) if sub.test_clock_id else None,
-    }
+def subscription_summary(sub: Subscription) -> dict[str, Any]:
+    return sub.summary()
 
 
 def _values(sub: Any, summary: dict[str, Any]) -> tuple[Any, ...]:
