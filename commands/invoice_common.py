@@ -19,6 +19,7 @@ from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
+from domain.dunning import InvoiceDunning
 from domain.errors import CurrencyMismatch, NotFound, ValidationFailed
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoices import Invoice
@@ -32,7 +33,25 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def invoice_summary(invoice: Invoice) -> dict[str, Any]:
+def find_dunning(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning | None:
+    return uow.find(InvoiceDunning, InvoiceDunning.create_id(invoice.id))
+
+
+def dunning_for(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning:
+    """The invoice's dunning record; a new one is not in the unit of work yet."""
+    return find_dunning(uow, invoice) or InvoiceDunning(
+        project_id=invoice.project_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        subscription_id=invoice.subscription_id,
+    )
+
+
+def summary(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
+    return invoice_summary(invoice, find_dunning(uow, invoice))
+
+
+def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
     """The invoice as the write side knows it: what every invoicing command answers."""
     totals = invoice.totals or invoice.preview()
     lines = [
@@ -66,9 +85,9 @@ def invoice_summary(invoice: Invoice) -> dict[str, Any]:
         "amount_remaining": invoice.amount_remaining,
         "payments": invoice.payments,
         "credit_notes": invoice.credit_notes,
-        "attempt_count": invoice.attempt_count,
-        "next_payment_attempt_at": _iso(invoice.next_payment_attempt_at),
-        "last_payment_failure": invoice.last_failure or None,
+        "attempt_count": dunning.attempt_count if dunning else 0,
+        "next_payment_attempt_at": _iso(dunning.next_attempt_at) if dunning else None,
+        "dunning": dunning.summary() if dunning else None,
         "finalize_at": _iso(invoice.finalize_at),
         "finalized_at": _iso(invoice.dates.get("finalized_at")),
         "paid_at": _iso(invoice.dates.get("paid_at")),

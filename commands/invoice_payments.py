@@ -29,9 +29,11 @@ from commands.bus import Context, Handler
 from commands.invoice_common import (
     Result,
     billing_for,
-    invoice_summary,
+    dunning_for,
+    find_dunning,
     load_invoice,
     settings_values,
+    summary,
 )
 from commands.ledger import _new_id
 from commands.payment_providers import PROVIDERS
@@ -40,6 +42,7 @@ from domain.accounts import Account, clearing_ref
 from domain.credit_notes import check_credit
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
+from domain.dunning import InvoiceDunning
 from domain.errors import NotFound, ValidationFailed
 from domain.invoices import PAID, Invoice, receivable_ref
 from domain.subscriptions import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING, Subscription
@@ -54,9 +57,14 @@ def _subscription(uow: UnitOfWork, ctx: Context, invoice: Invoice) -> Subscripti
     return uow.get(Subscription, invoice.subscription_id, ctx.project_id)
 
 
-def after_paid(uow: UnitOfWork, ctx: Context, invoice: Invoice, billing: CustomerBilling) -> None:
+def after_paid(
+    uow: UnitOfWork, ctx: Context, invoice: Invoice, billing: CustomerBilling, now: datetime
+) -> None:
     if invoice.status != PAID:
         return
+    dunning = find_dunning(uow, invoice)
+    if dunning is not None:
+        dunning.recover(now)
     billing.clear(invoice.id)
     uow.add(billing)
     sub = _subscription(uow, ctx, invoice)
@@ -66,10 +74,17 @@ def after_paid(uow: UnitOfWork, ctx: Context, invoice: Invoice, billing: Custome
         sub.activate()
 
 
-def after_failed(uow: UnitOfWork, ctx: Context, invoice: Invoice, step: str, now: datetime) -> None:
+def after_failed(
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    dunning: InvoiceDunning,
+    step: str,
+    now: datetime,
+) -> None:
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    if invoice.next_payment_attempt_at is not None:
-        billing.schedule(invoice.id, invoice.next_payment_attempt_at, "retry")
+    if dunning.next_attempt_at is not None:
+        billing.schedule(invoice.id, dunning.next_attempt_at, "retry")
     else:
         billing.clear(invoice.id)
     uow.add(billing)
@@ -100,18 +115,25 @@ def charge(
 ) -> dict[str, Any]:
     """One attempt through a provider; the invoice's payment was checked by the caller."""
     provider = PROVIDERS[provider_name]
-    attempt = invoice.attempt_count + 1
+    dunning = dunning_for(uow, invoice)
+    attempt = dunning.attempt_count + 1
     result = provider.charge(customer, invoice, amount, attempt)
     if result.succeeded:
         invoice.pay(amount, clearing_ref(provider_name), result.reference, now, method="provider")
-        after_paid(uow, ctx, invoice, billing_for(uow, ctx, invoice.customer_id, invoice.currency))
+        billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+        after_paid(uow, ctx, invoice, billing, now)
         step = "paid"
     else:
-        days = settings_values(uow, ctx)["retry_days"]
-        step = invoice.record_failed_attempt(
-            provider_name, result.failure_reason, now, days, retry=retry
+        step = dunning.record_failure(
+            provider=provider_name,
+            reason=result.failure_reason,
+            at=now,
+            retry_days=settings_values(uow, ctx)["retry_days"],
+            retry=retry,
+            amount_remaining=invoice.amount_remaining,
         )
-        after_failed(uow, ctx, invoice, step, now)
+        uow.add(dunning)
+        after_failed(uow, ctx, invoice, dunning, step, now)
     return {
         "succeeded": result.succeeded,
         "attempt": attempt,
@@ -169,7 +191,8 @@ def _pay_from_wallet(
         transaction_id=txn.id,
     )
     uow.add(txn)
-    after_paid(uow, ctx, invoice, billing_for(uow, ctx, invoice.customer_id, invoice.currency))
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    after_paid(uow, ctx, invoice, billing, now)
     return {
         "succeeded": True,
         "amount": amount,
@@ -192,7 +215,8 @@ def pay_invoice(uow: UnitOfWork, cmd: m.PayInvoice, ctx: Context) -> Result:
         if not cmd.reference:
             raise ValidationFailed("an out-of-band payment needs its reference")
         invoice.pay(amount, clearing_ref("out_of_band"), cmd.reference, now)
-        after_paid(uow, ctx, invoice, billing_for(uow, ctx, invoice.customer_id, invoice.currency))
+        billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+        after_paid(uow, ctx, invoice, billing, now)
         attempt = {"succeeded": True, "amount": amount, "method": "out_of_band", "step": "paid"}
     return 200, _body(uow, ctx, invoice, attempt)
 
@@ -205,7 +229,7 @@ def _body(
 
     sub = _subscription(uow, ctx, invoice)
     return {
-        "invoice": invoice_summary(invoice),
+        "invoice": summary(uow, invoice),
         "payment_attempt": attempt,
         "subscription": subscription_summary(sub) if sub is not None else None,
     }
@@ -215,12 +239,13 @@ def retry_due_payment(
     uow: UnitOfWork, ctx: Context, invoice: Invoice, customer: Customer, now: datetime
 ) -> dict[str, Any] | None:
     """Run the invoice's payment retry if it is due at ``now``; None when it is not."""
-    due = invoice.next_payment_attempt_at
-    if due is None or due > now or invoice.status not in ("open", "uncollectible"):
+    dunning = find_dunning(uow, invoice)
+    due = dunning.next_attempt_at if dunning is not None else None
+    if dunning is None or due is None or due > now or invoice.status not in ("open",):
         return None
     amount = invoice.amount_remaining
     invoice.check_payment(amount)
-    return charge(uow, ctx, invoice, customer, invoice.payment_provider, amount, now, retry=True)
+    return charge(uow, ctx, invoice, customer, dunning.provider, amount, now, retry=True)
 
 
 def retry_payment(uow: UnitOfWork, cmd: m.RetryInvoicePayment, ctx: Context) -> Result:
@@ -282,10 +307,10 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
         body["transaction"] = txn.summary()
     uow.add(billing)
     if cmd.refund_to == "none":
-        after_paid(uow, ctx, invoice, billing)
+        after_paid(uow, ctx, invoice, billing, now)
     return 201, {
         **body,
-        "invoice": invoice_summary(invoice),
+        "invoice": summary(uow, invoice),
         "credit_note": note,
         "credit_balance": billing.credit_balance,
     }

@@ -25,11 +25,12 @@ from commands.invoice_common import (
     Result,
     billing_for,
     finalize,
-    invoice_summary,
+    find_dunning,
     load_invoice,
     now_for,
     redeem,
     resolve_coupon,
+    summary,
     tax_rates,
 )
 from commands.unit_of_work import UnitOfWork
@@ -52,6 +53,12 @@ def _add_line(invoice: Invoice, line: m.InvoiceLineInput, rates: list[TaxRate]) 
     return line_id
 
 
+def _stop_dunning(uow: UnitOfWork, invoice: Invoice, reason: str) -> None:
+    dunning = find_dunning(uow, invoice)
+    if dunning is not None:
+        dunning.stop(reason)
+
+
 def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
     now_for(uow, ctx, customer.test_clock_id)  # the clock must exist
@@ -70,7 +77,7 @@ def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Resul
     for line, line_rates in zip(cmd.lines, rates, strict=True):
         _add_line(invoice, line, line_rates)
     uow.add(invoice)
-    return 201, {"invoice": invoice_summary(invoice)}
+    return 201, {"invoice": summary(uow, invoice)}
 
 
 def add_line(uow: UnitOfWork, cmd: m.AddInvoiceLine, ctx: Context) -> Result:
@@ -79,13 +86,13 @@ def add_line(uow: UnitOfWork, cmd: m.AddInvoiceLine, ctx: Context) -> Result:
     invoice.check_line("li_new", line.kind, line.quantity, line.unit_amount)
     rates = tax_rates(uow, ctx, list(line.tax_rate_ids))
     line_id = _add_line(invoice, line, rates)
-    return 200, {"invoice": invoice_summary(invoice), "line_id": line_id}
+    return 200, {"invoice": summary(uow, invoice), "line_id": line_id}
 
 
 def remove_line(uow: UnitOfWork, cmd: m.RemoveInvoiceLine, ctx: Context) -> Result:
     invoice = uow.get(Invoice, cmd.invoice_id, ctx.project_id)
     invoice.remove_line(cmd.line_id)
-    return 200, {"invoice": invoice_summary(invoice)}
+    return 200, {"invoice": summary(uow, invoice)}
 
 
 def apply_coupon(uow: UnitOfWork, cmd: m.ApplyCoupon, ctx: Context) -> Result:
@@ -97,7 +104,7 @@ def apply_coupon(uow: UnitOfWork, cmd: m.ApplyCoupon, ctx: Context) -> Result:
     invoice.apply_coupon(str(coupon.id), coupon.percent_off, coupon.amount_off, coupon.code)
     redeem(coupon, promo, now)
     return 200, {
-        "invoice": invoice_summary(invoice),
+        "invoice": summary(uow, invoice),
         "coupon": {"code": coupon.code, "times_redeemed": coupon.times_redeemed},
     }
 
@@ -106,7 +113,7 @@ def finalize_invoice(uow: UnitOfWork, cmd: m.FinalizeInvoice, ctx: Context) -> R
     invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
     finalize(uow, ctx, invoice, now)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    return 200, {"invoice": invoice_summary(invoice), "credit_balance": billing.credit_balance}
+    return 200, {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
 
 
 def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
@@ -114,20 +121,22 @@ def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
     invoice.check_void()
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
     invoice.void(now)
+    _stop_dunning(uow, invoice, "voided")
     if invoice.credit_applied:
         billing.grant_credit(invoice.id, invoice.credit_applied, "void")
     billing.clear(invoice.id)
     uow.add(billing)
-    return 200, {"invoice": invoice_summary(invoice), "credit_balance": billing.credit_balance}
+    return 200, {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
 
 
 def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Context) -> Result:
     invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
     invoice.mark_uncollectible(now)
+    _stop_dunning(uow, invoice, "marked_uncollectible")
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
     billing.clear(invoice.id)
     uow.add(billing)
-    return 200, {"invoice": invoice_summary(invoice)}
+    return 200, {"invoice": summary(uow, invoice)}
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

@@ -14,9 +14,12 @@ A credit note reverses revenue and tax in proportion to the invoice's totals
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from domain.customer_billing import credit_ref
 from domain.errors import CreditExceedsPaid, InvalidTransition, ValidationFailed
+from domain.invoice_entries import receivable_ref
 from domain.money import check_amount
 
 if TYPE_CHECKING:
@@ -75,3 +78,32 @@ def check_credit(
     if refund_to == "original_payment":
         return pick_payment(invoice, amount, payment_id)
     return None
+
+
+def note_record(  # a credit note's facts
+    invoice: Invoice,
+    *,
+    note_id: str,
+    amount: int,
+    reason: str,
+    refund_to: str,
+    refund_account: str,
+    payment: dict[str, Any] | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """The credit note as the invoice keeps it; ``refunded_to`` names the account the
+    money goes to (``refund_account``, else the refunded payment's own account)."""
+    targets = {
+        "none": receivable_ref(invoice.customer_id),
+        "credit_balance": credit_ref(invoice.customer_id),
+    }
+    to_account = targets.get(refund_to) or refund_account or (payment or {}).get("paid_from", "")
+    return {
+        "id": note_id,
+        "amount": amount,
+        "reason": reason[:500],
+        "refund_to": refund_to,
+        "payment_id": payment["id"] if payment else None,
+        "refunded_to": to_account,
+        "at": at.isoformat(),
+    }

@@ -13,20 +13,17 @@ numbers are gapless and unique) and records the accounting entry
 (``domain.invoice_entries``). An invoice with nothing left to pay after that (total
 covered by credit, zero or negative) is paid at once; a negative total becomes credit.
 
-Payments that fail go through dunning: the first failure schedules retries at the
-project's ``retry_days`` after it; ``next_payment_attempt_at`` is the due work the
-scheduler and test clocks drive. Each failure and the final success after failures
-record a ``DunningReminder`` for the notification service.
+Declined payments and their retries are the business of ``domain.dunning``.
 
 Events (topics ``tally:Invoice.<name>``): ``Drafted``, ``LineAdded``, ``LineRemoved``,
-``CouponApplied``, ``Finalized``, ``PaymentRecorded``, ``PaymentFailed``,
-``DunningReminder``, ``Voided``, ``MarkedUncollectible``, ``Credited``. Every event that
+``CouponApplied``, ``Finalized``, ``PaymentRecorded``, ``Voided``,
+``MarkedUncollectible``, ``Credited``. Every event that
 moves money carries its ``entry`` (a list of ``{account, amount}`` postings).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -34,12 +31,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.credit_notes import check_credit
+from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
 from domain.errors import InvalidAmount, InvalidTransition, ValidationFailed
 from domain.invoice_entries import credit_note_entry, finalization_entry, receivable_ref
+from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_line
 from domain.invoice_sequence import InvoiceSequence
-from domain.invoice_totals import Line, compute_totals
+from domain.invoice_totals import compute_totals
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
@@ -55,11 +53,17 @@ MACHINE = transition_table(
     ],
     initial=DRAFT,
 )
-LINE_KINDS = ("subscription", "proration", "one_time", "usage")
-MAX_LINES = 500
 Posting = dict[str, Any]
 
-__all__ = ["Invoice", "InvoiceEmpty", "InvoiceSequence", "credit_ref", "receivable_ref"]
+__all__ = [
+    "LINE_KINDS",
+    "MAX_LINES",
+    "Invoice",
+    "InvoiceEmpty",
+    "InvoiceSequence",
+    "credit_ref",
+    "receivable_ref",
+]
 
 
 class InvoiceEmpty(ValidationFailed):
@@ -111,12 +115,6 @@ class Invoice(TallyAggregate):
         self.credit_notes: list[dict[str, Any]] = []
         self.entries: list[list[Posting]] = []
         self.dates: dict[str, datetime] = {}
-        self.attempt_count = 0
-        self.retries_done = 0
-        self.first_failed_at: datetime | None = None
-        self.next_payment_attempt_at: datetime | None = None
-        self.payment_provider = ""
-        self.last_failure = ""
 
     # -- derived -----------------------------------------------------------------------
 
@@ -147,18 +145,7 @@ class Invoice(TallyAggregate):
 
     def check_line(self, line_id: str, kind: str, quantity: int, unit_amount: int) -> None:
         self._check_draft("add_line")
-        if kind not in LINE_KINDS:
-            raise ValidationFailed(f"line kind must be one of {', '.join(LINE_KINDS)}")
-        if len(self.lines) >= MAX_LINES:
-            raise ValidationFailed(f"an invoice has at most {MAX_LINES} lines")
-        if any(li["id"] == line_id for li in self.lines):
-            raise ValidationFailed(f"line {line_id} already exists")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-            raise ValidationFailed("quantity must be a whole number greater than zero")
-        if kind != "proration":  # only proration lines may credit
-            check_amount(unit_amount, allow_zero=True)
-        elif isinstance(unit_amount, bool) or not isinstance(unit_amount, int):
-            raise InvalidAmount("unit_amount must be a whole number of minor units")
+        check_line(self.lines, line_id, kind, quantity, unit_amount)
 
     def add_line(  # a line's fields are independent facts, so they are all named
         self,
@@ -172,29 +159,19 @@ class Invoice(TallyAggregate):
         amount: int | None = None,
         period: tuple[datetime, datetime] | None = None,
     ) -> None:
-        """Add a line; ``amount`` overrides ``quantity * unit_amount`` for prices whose
-        total is not linear in the quantity (tiers)."""
+        """Add a line (``domain.invoice_lines``)."""
         self.check_line(line_id, kind, quantity, unit_amount)
-        line: Line = {
-            "id": line_id,
-            "kind": kind,
-            "description": description[:500],
-            "quantity": quantity,
-            "unit_amount": unit_amount,
-            "amount": quantity * unit_amount if amount is None else amount,
-            "discountable": discountable and kind != "proration",
-            "tax_rate_ids": [r.id for r in tax_rates],
-        }
-        if period is not None:
-            line["period"] = [period[0].isoformat(), period[1].isoformat()]
-        rates = {
-            r.id: {
-                "percentage": str(r.percentage),
-                "inclusive": r.inclusive,
-                "jurisdiction": r.jurisdiction,
-            }
-            for r in tax_rates
-        }
+        line, rates = build_line(
+            line_id=line_id,
+            kind=kind,
+            description=description,
+            quantity=quantity,
+            unit_amount=unit_amount,
+            tax_rates=tax_rates,
+            discountable=discountable,
+            amount=amount,
+            period=period,
+        )
         self._line_added(line=line, rates=rates)
 
     @event("LineAdded", topic="tally:Invoice.LineAdded")
@@ -362,8 +339,6 @@ class Invoice(TallyAggregate):
             "at": at.isoformat(),
         }
         self._payment_recorded(status=status, payment=payment, entry=entry, at=at)
-        if self.attempt_count and status == PAID:
-            self._reminder(step="payment_recovered", attempt=self.attempt_count, at=at)
 
     @event("PaymentRecorded", topic="tally:Invoice.PaymentRecorded")
     def _payment_recorded(
@@ -376,70 +351,6 @@ class Invoice(TallyAggregate):
             self.entries.append(entry)
         if status == PAID:
             self.dates["paid_at"] = at
-            self.next_payment_attempt_at = None
-
-    def record_failed_attempt(
-        self, provider: str, reason: str, at: datetime, retry_days: list[int], *, retry: bool
-    ) -> str:
-        """Record a declined payment and schedule the next retry. ``retry`` marks an
-        attempt the schedule made (a manual one in between does not move the schedule).
-        Returns the dunning step: payment_failed, retry_failed or retries_exhausted."""
-        destination(MACHINE, self.status, "pay", what="invoice")
-        first = self.first_failed_at or at
-        retries = self.retries_done + (1 if retry and self.first_failed_at else 0)
-        nxt = self.next_payment_attempt_at
-        if self.first_failed_at is None or retry:
-            nxt = first + timedelta(days=retry_days[retries]) if retries < len(retry_days) else None
-        step = "payment_failed" if self.first_failed_at is None else "retry_failed"
-        if nxt is None:
-            step = "retries_exhausted"
-        self._payment_failed(
-            provider=provider,
-            reason=reason[:500],
-            at=at,
-            first_failed_at=first,
-            retries_done=retries,
-            next_payment_attempt_at=nxt,
-        )
-        self._reminder(step=step, attempt=self.attempt_count, at=at)
-        return step
-
-    @event("PaymentFailed", topic="tally:Invoice.PaymentFailed")
-    def _payment_failed(
-        self,
-        provider: str,
-        reason: str,
-        at: datetime,
-        first_failed_at: datetime,
-        retries_done: int,
-        next_payment_attempt_at: datetime | None,
-    ) -> None:
-        self.attempt_count += 1
-        self.payment_provider = provider
-        self.last_failure = reason
-        self.first_failed_at = first_failed_at
-        self.retries_done = retries_done
-        self.next_payment_attempt_at = next_payment_attempt_at
-
-    def _reminder(self, step: str, attempt: int, at: datetime) -> None:
-        self._dunning_reminder(
-            step=step,
-            attempt=attempt,
-            amount_remaining=self.amount_remaining,
-            next_payment_attempt_at=self.next_payment_attempt_at,
-            at=at,
-        )
-
-    @event("DunningReminder", topic="tally:Invoice.DunningReminder")
-    def _dunning_reminder(
-        self,
-        step: str,
-        attempt: int,
-        amount_remaining: int,
-        next_payment_attempt_at: datetime | None,
-        at: datetime,
-    ) -> None:
-        """For the notification service only; changes nothing."""
 
     # -- closing -----------------------------------------------------------------------
 
@@ -465,7 +376,6 @@ class Invoice(TallyAggregate):
         self.status = status
         self.entries.append(entry)
         self.dates["voided_at"] = at
-        self.next_payment_attempt_at = None
 
     def mark_uncollectible(self, at: datetime) -> None:
         status = destination(MACHINE, self.status, "mark_uncollectible", what="invoice")
@@ -475,7 +385,6 @@ class Invoice(TallyAggregate):
     def _marked_uncollectible(self, status: str, at: datetime) -> None:
         self.status = status
         self.dates["marked_uncollectible_at"] = at
-        self.next_payment_attempt_at = None
 
     # -- credit notes (rules in domain.credit_notes) -----------------------------------
 
@@ -493,30 +402,23 @@ class Invoice(TallyAggregate):
         """Issue a credit note; returns it. ``refund_account`` is where a refund to the
         original payment goes ("" means the payment's own account)."""
         payment = check_credit(self, amount, refund_to, payment_id)
-        to_account = (
-            {
-                "none": receivable_ref(self.customer_id),
-                "credit_balance": credit_ref(self.customer_id),
-            }.get(refund_to)
-            or refund_account
-            or (payment or {}).get("paid_from", "")
+        note = note_record(
+            self,
+            note_id=note_id,
+            amount=amount,
+            reason=reason,
+            refund_to=refund_to,
+            refund_account=refund_account,
+            payment=payment,
+            at=at,
         )
         status = self.status
         if refund_to == "none" and amount == self.amount_remaining and status == OPEN:
             status = destination(MACHINE, status, "pay", what="invoice")
-        note = {
-            "id": note_id,
-            "amount": amount,
-            "reason": reason[:500],
-            "refund_to": refund_to,
-            "payment_id": payment["id"] if payment else None,
-            "refunded_to": to_account if refund_to != "none" else None,
-            "at": at.isoformat(),
-        }
         self._credited(
             status=status,
             note=note,
-            entry=credit_note_entry(self.totals, amount, to_account),
+            entry=credit_note_entry(self.totals, amount, note["refunded_to"]),
             at=at,
         )
         return note
@@ -537,4 +439,3 @@ class Invoice(TallyAggregate):
         self.entries.append(entry)
         if status == PAID and "paid_at" not in self.dates:
             self.dates["paid_at"] = at
-            self.next_payment_attempt_at = None

@@ -18,6 +18,7 @@ from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context
+from domain.dunning import InvoiceDunning
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoices import Invoice
 from domain.subscriptions import Subscription
@@ -145,7 +146,8 @@ def test_dunning_on_a_test_clock_retries_at_3_5_7_days_and_the_third_retry_pays(
     for day in (3, 5, 7):
         _advance(tally, pid, clock, day)
         invoice: Invoice = tally.store.repository.get(invoice_id)
-        attempts.append((day, invoice.attempt_count, invoice.status))
+        dunning: InvoiceDunning = tally.store.repository.get(InvoiceDunning.create_id(invoice_id))
+        attempts.append((day, dunning.attempt_count, invoice.status))
     assert attempts == [(3, 2, "open"), (5, 3, "open"), (7, 3, "paid")]
     assert len(invoice.payments) == 1
     assert tally.store.repository.get(UUID(sub_id)).status == "active"
@@ -160,7 +162,8 @@ def test_dunning_that_exhausts_its_retries_ends_the_subscription_as_configured(
     assert done["steps"]["payment_retried"] == 3
     assert tally.store.repository.get(UUID(sub_id)).status == final_action
     invoice: Invoice = tally.store.repository.get(invoice_id)
-    assert (invoice.attempt_count, invoice.next_payment_attempt_at) == (4, None)
+    dunning: InvoiceDunning = tally.store.repository.get(InvoiceDunning.create_id(invoice.id))
+    assert (dunning.attempt_count, dunning.next_attempt_at, dunning.state) == (4, None, "exhausted")
 
 
 def test_a_year_of_monthly_renewals_with_invoices_for_100_customers_takes_seconds(

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from commands import messages as m
+from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
 from tests.unit.billing_world import START
 from tests.unit.test_invoicing_commands import InvoicingWorld
@@ -121,14 +122,14 @@ def test_failed_payment_is_retried_on_schedule_and_paid_on_the_third_retry(
     sub = world.sub(started["subscription"]["id"])
     assert sub.status == "past_due"
     invoice = _invoices(world)[0]
-    assert invoice.next_payment_attempt_at == START + timedelta(days=3)
+    assert _dunning(world, invoice).next_attempt_at == START + timedelta(days=3)
     done = _advance(world, clock, 6)
     assert done["steps"]["payment_retried"] == 2
     assert world.sub(str(sub.id)).status == "past_due"
     done = _advance(world, clock, 7)
     invoice = _invoices(world)[0]
     assert invoice.status == "paid"
-    assert invoice.attempt_count == 3
+    assert _dunning(world, invoice).attempt_count == 3
     assert invoice.dates["paid_at"] == START + timedelta(days=7)
     assert world.sub(str(sub.id)).status == "active"
     assert _reminders(world, invoice.id) == [
@@ -139,11 +140,16 @@ def test_failed_payment_is_retried_on_schedule_and_paid_on_the_third_retry(
     ]
 
 
+def _dunning(world: InvoicingWorld, invoice: Invoice) -> InvoiceDunning:
+    found: InvoiceDunning = world.app.repository.get(InvoiceDunning.create_id(invoice.id))
+    return found
+
+
 def _reminders(world: InvoicingWorld, invoice_id: UUID) -> list[str]:
     return [
         str(vars(e)["step"])
-        for e in world.app.events.get(invoice_id)
-        if type(e).__qualname__ == "Invoice.DunningReminder"
+        for e in world.app.events.get(InvoiceDunning.create_id(invoice_id))
+        if type(e).__qualname__ == "InvoiceDunning.DunningReminder"
     ]
 
 
@@ -163,7 +169,7 @@ def test_exhausted_retries_end_the_subscription_as_configured(
     assert world.sub(sub).status == final_action
     invoice = _invoices(world)[0]
     assert invoice.status == "open"
-    assert invoice.next_payment_attempt_at is None
+    assert _dunning(world, invoice).next_attempt_at is None
     assert _reminders(world, invoice.id)[-1] == "retries_exhausted"
 
 

@@ -1,0 +1,72 @@
+"""An invoice's lines: what a line may be, and the line and tax rate records it keeps.
+
+Kinds: ``subscription`` (a period of a subscription item), ``proration`` (a credit or
+charge for a plan change; the only kind that may be negative, and never discounted),
+``one_time`` (an order or a charge), ``usage`` (metered; filled in by metering later).
+A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.errors import InvalidAmount, ValidationFailed
+from domain.money import check_amount
+from domain.tax import TaxRate
+
+LINE_KINDS = ("subscription", "proration", "one_time", "usage")
+MAX_LINES = 500
+Line = dict[str, Any]
+
+
+def check_line(lines: list[Line], line_id: str, kind: str, quantity: int, unit_amount: int) -> None:
+    if kind not in LINE_KINDS:
+        raise ValidationFailed(f"line kind must be one of {', '.join(LINE_KINDS)}")
+    if len(lines) >= MAX_LINES:
+        raise ValidationFailed(f"an invoice has at most {MAX_LINES} lines")
+    if any(li["id"] == line_id for li in lines):
+        raise ValidationFailed(f"line {line_id} already exists")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise ValidationFailed("quantity must be a whole number greater than zero")
+    if kind != "proration":  # only proration lines may credit
+        check_amount(unit_amount, allow_zero=True)
+    elif isinstance(unit_amount, bool) or not isinstance(unit_amount, int):
+        raise InvalidAmount("unit_amount must be a whole number of minor units")
+
+
+def build_line(  # a line's fields are independent facts, so they are all named
+    *,
+    line_id: str,
+    kind: str,
+    description: str,
+    quantity: int,
+    unit_amount: int,
+    tax_rates: list[TaxRate],
+    discountable: bool,
+    amount: int | None,
+    period: tuple[datetime, datetime] | None,
+) -> tuple[Line, dict[str, dict[str, Any]]]:
+    """The line record and the records of its tax rates (kept on the invoice, so a
+    finalized invoice explains itself whatever happens to the rates later)."""
+    line: Line = {
+        "id": line_id,
+        "kind": kind,
+        "description": description[:500],
+        "quantity": quantity,
+        "unit_amount": unit_amount,
+        "amount": quantity * unit_amount if amount is None else amount,
+        "discountable": discountable and kind != "proration",
+        "tax_rate_ids": [r.id for r in tax_rates],
+    }
+    if period is not None:
+        line["period"] = [period[0].isoformat(), period[1].isoformat()]
+    rates = {
+        r.id: {
+            "percentage": str(r.percentage),
+            "inclusive": r.inclusive,
+            "jurisdiction": r.jurisdiction,
+        }
+        for r in tax_rates
+    }
+    return line, rates
