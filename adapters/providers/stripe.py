@@ -110,7 +110,9 @@ class StripeProvider:
         # (invoice.*, payment_intent.*) can be traced back to Tally too.
         data_key = "subscription_data" if subscription else "payment_intent_data"
         params[data_key] = {"metadata": dict(request.references)}
-        if not subscription:
+        if not subscription and request.customer_ref:
+            # Keep the card for later off-session charges (renewals, top-ups); Stripe
+            # saves payment methods only on a customer.
             params["payment_intent_data"]["setup_future_usage"] = "off_session"
         with self._errors():
             session = self._client.v1.checkout.sessions.create(

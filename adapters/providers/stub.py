@@ -56,6 +56,7 @@ T = TypeVar("T")
 SIGNATURE_HEADER = "Tally-Stub-Signature"
 CHECKOUT_PATH = "/v1/stub/checkout/{token}"
 PORTAL_PATH = "/v1/stub/portal/{token}"
+SESSION_LIFETIME_S = 24 * 3600
 
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -137,7 +138,7 @@ class StubProvider:
             success_url=request.success_url,
             cancel_url=request.cancel_url,
         )
-        url = self.checkout_url(self.seal(asdict(session)))
+        url = self.checkout_url(self.seal("checkout", asdict(session)))
         return self._once(
             request.idempotency_key,
             request,
@@ -148,7 +149,7 @@ class StubProvider:
         return self._base_url + CHECKOUT_PATH.format(token=token)
 
     def create_portal_session(self, customer_ref: str, return_url: str) -> PortalSession:
-        token = self.seal({"customer_ref": customer_ref, "return_url": return_url})
+        token = self.seal("portal", {"customer_ref": customer_ref, "return_url": return_url})
         return PortalSession(NAME, self._base_url + PORTAL_PATH.format(token=token))
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:
@@ -223,22 +224,33 @@ class StubProvider:
         signature = ts_h1_signature(self._secret, timestamp, body)
         return {SIGNATURE_HEADER: signature, "Content-Type": "application/json"}, body
 
-    def seal(self, payload: Mapping[str, Any]) -> str:
-        """A URL-safe token holding ``payload``, signed so that it cannot be altered."""
-        raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    def seal(self, kind: str, payload: Mapping[str, Any]) -> str:
+        """A URL-safe token holding ``payload``, signed so that it cannot be altered, and
+        marked with its ``kind`` so a portal token cannot open a checkout page."""
+        sealed = {"kind": kind, "expires_at": self._expiry(), "payload": dict(payload)}
+        raw = json.dumps(sealed, separators=(",", ":"), sort_keys=True).encode()
         body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         return f"{body}.{self._token_mac(body)}"
 
-    def unseal(self, token: str) -> dict[str, Any]:
+    def unseal(self, kind: str, token: str) -> dict[str, Any]:
         body, _, mac = token.partition(".")
         if not mac or not hmac.compare_digest(mac, self._token_mac(body)):
             raise InvalidSignature("the stub page token is not valid", provider=NAME)
-        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        sealed = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if not isinstance(sealed, dict) or sealed.get("kind") != kind:
+            raise InvalidSignature(f"the stub page token is not a {kind} token", provider=NAME)
+        if int(sealed["expires_at"]) < self._clock.now().timestamp():
+            raise ProviderRejected(f"this {kind} session has expired", provider=NAME)
+        payload = sealed["payload"]
         assert isinstance(payload, dict)
         return payload
 
     def session(self, token: str) -> StubSession:
-        return StubSession(**self.unseal(token))
+        return StubSession(**self.unseal("checkout", token))
+
+    def _expiry(self) -> int:
+        # Like Stripe's hosted checkout, a session can be used for a day.
+        return int(self._clock.now().timestamp()) + SESSION_LIFETIME_S
 
     def _token_mac(self, body: str) -> str:
         # A key of its own for page tokens, so a token can never pass as a webhook

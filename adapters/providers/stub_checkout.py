@@ -122,7 +122,7 @@ def press_checkout_button(
 def render_portal_page(provider: StubProvider, token: str) -> str:
     """The stub's customer portal: in stub mode payment methods are the test cards and
     Tally's own API manages subscriptions, so the page only says so and links back."""
-    portal = provider.unseal(token)
+    portal = provider.unseal("portal", token)
     back = escape(str(portal.get("return_url", "/")), quote=True)
     customer = escape(str(portal.get("customer_ref", "")))
     return f"""<!doctype html>

@@ -292,7 +292,29 @@ def test_a_cart_checkout_sends_ad_hoc_prices_in_minor_units(
     assert form["line_items[0][price_data][unit_amount]"] == ["1250"]
     assert form["line_items[0][quantity]"] == ["2"]
     assert form["line_items[1][price_data][product_data][name]"] == ["Setup"]
+    # No customer to save the card on: the guest pays once.
+    assert "payment_intent_data[setup_future_usage]" not in form
+
+
+def test_a_one_time_checkout_for_a_customer_saves_the_card_for_off_session_charges(
+    api: FakeApi, script: Script, stripe_provider: StripeProvider
+) -> None:
+    script.replies["/v1/checkout/sessions"] = Reply(200, resource("checkout.session"))
+    stripe_provider.create_checkout_session(
+        CheckoutRequest(
+            mode=CheckoutMode.ITEM,
+            lines=(LineItem("Wallet top-up", 5000, "EUR"),),
+            success_url="https://app.example/ok",
+            cancel_url="https://app.example/cancel",
+            idempotency_key="tally:topup-1:1",
+            customer_ref="cus_QXg1o8vcGmoR32",
+            references={"tally_transaction": "t-1"},
+        )
+    )
+    form = api.sent("POST", "/v1/checkout/sessions")[0].form()
+    assert form["customer"] == ["cus_QXg1o8vcGmoR32"]
     assert form["payment_intent_data[setup_future_usage]"] == ["off_session"]
+    assert form["payment_intent_data[metadata][tally_transaction]"] == ["t-1"]
 
 
 def test_a_subscription_checkout_without_a_stripe_price_is_refused_before_any_call(

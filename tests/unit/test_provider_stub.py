@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -232,17 +234,37 @@ def test_pressing_the_same_button_twice_delivers_the_same_event_ids(stub: StubPr
     assert len(set(ids)) == 2
 
 
+def reseal(token: str, change: Callable[[dict[str, Any]], None]) -> str:
+    """The token with its content changed but its MAC kept, as a forger would try."""
+    body, _, mac = token.partition(".")
+    sealed = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    change(sealed)
+    raw = json.dumps(sealed, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + mac
+
+
 def test_an_altered_page_token_is_refused(stub: StubProvider) -> None:
     token = token_of(stub.create_checkout_session(cart()).url)
-    body, _, mac = token.partition(".")
-    forged = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    forged["total_minor"] = 1
-    raw = json.dumps(forged, separators=(",", ":"), sort_keys=True).encode()
-    forged_body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    forged = reseal(token, lambda sealed: sealed["payload"].update(total_minor=1))
     with pytest.raises(InvalidSignature):
-        render_checkout_page(stub, f"{forged_body}.{mac}")
+        render_checkout_page(stub, forged)
     with pytest.raises(InvalidSignature):
-        press_checkout_button(stub, f"{forged_body}.{mac}", "pay", SUCCEEDS)
+        press_checkout_button(stub, forged, "pay", SUCCEEDS)
+
+
+def test_a_portal_token_does_not_open_a_checkout_page(stub: StubProvider) -> None:
+    portal = stub.create_portal_session("stub_cus_1", "https://app.example/account")
+    with pytest.raises(InvalidSignature, match="not a checkout token"):
+        render_checkout_page(stub, portal.url.rsplit("/", 1)[1])
+
+
+def test_a_checkout_page_expires_after_a_day(stub: StubProvider, clock: FixedClock) -> None:
+    token = token_of(stub.create_checkout_session(cart()).url)
+    clock.advance(timedelta(hours=23))
+    assert "Pay" in render_checkout_page(stub, token)
+    clock.advance(timedelta(hours=2))
+    with pytest.raises(ProviderRejected, match="expired"):
+        press_checkout_button(stub, token, "pay", SUCCEEDS)
 
 
 def test_a_page_token_from_another_stub_secret_is_refused(stub: StubProvider) -> None:
