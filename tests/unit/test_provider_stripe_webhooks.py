@@ -107,6 +107,33 @@ def test_invoice_paid_carries_amount_paid_currency_subscription_and_tally_refere
     assert event.references == {"tally_subscription": "s-1", "tally_project": "p-1"}
 
 
+def test_subscription_events_name_the_subscription_customer_status_and_references(
+    provider: StripeProvider,
+) -> None:
+    subscription = resource(
+        "subscription", status="past_due", metadata={"tally_subscription": "s-4"}
+    )
+    body = event_body("customer.subscription.updated", subscription)
+    [event] = provider.parse_webhook(signed(body), body.encode())
+    assert event.subscription_ref == "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"
+    assert event.customer_ref == "cus_QXg1o8vcGmoR32"
+    assert (event.status, event.currency) == ("past_due", "USD")
+    assert event.references == {"tally_subscription": "s-4"}
+
+
+def test_invoice_payment_failed_reports_what_is_still_due(provider: StripeProvider) -> None:
+    invoice = resource("invoice", status="open", amount_due=4900, amount_paid=0, attempt_count=2)
+    invoice["subscription"] = "sub_old_api_version"
+    body = event_body("invoice.payment_failed", invoice)
+    [event] = provider.parse_webhook(signed(body), body.encode())
+    assert (event.type, event.amount_minor, event.status) == (
+        EventType.INVOICE_PAYMENT_FAILED,
+        4900,
+        "open",
+    )
+    assert event.subscription_ref == "sub_old_api_version"
+
+
 def test_invoice_created_reports_what_is_due(provider: StripeProvider) -> None:
     body = event_body("invoice.created", resource("invoice"))
     [event] = provider.parse_webhook(signed(body), body.encode())
