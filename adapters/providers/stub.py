@@ -57,6 +57,7 @@ SIGNATURE_HEADER = "Tally-Stub-Signature"
 CHECKOUT_PATH = "/v1/stub/checkout/{token}"
 PORTAL_PATH = "/v1/stub/portal/{token}"
 SESSION_LIFETIME_S = 24 * 3600
+MAX_REMEMBERED = 10_000
 
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -112,8 +113,8 @@ class StubProvider:
         self._tolerance_s = tolerance_s
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
-        # Answers by idempotency key, for this process's life: enough for a development
-        # provider, and it makes retries behave as they do against a real one.
+        # Answers by idempotency key, in this process, the newest MAX_REMEMBERED: enough
+        # for a development provider to make retries behave as against a real one.
         self._answers: dict[str, tuple[str, object]] = {}
 
     def __repr__(self) -> str:
@@ -275,6 +276,8 @@ class StubProvider:
                 except (CardDeclined, PaymentRequiresAction) as refusal:
                     answer = refusal
                 self._answers[key] = (fingerprint, answer)
+                if len(self._answers) > MAX_REMEMBERED:
+                    del self._answers[next(iter(self._answers))]
         if isinstance(answer, Exception):
             raise answer
         return answer  # type: ignore[return-value]

@@ -139,6 +139,20 @@ def test_a_key_reused_with_another_amount_is_refused(stub: StubProvider) -> None
         stub.charge(charge(SUCCEEDS, amount=2000))
 
 
+def test_the_stub_remembers_a_bounded_number_of_keys(
+    stub: StubProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.providers.stub.MAX_REMEMBERED", 2)
+    stub.charge(charge(SUCCEEDS, key="tally:a:1", amount=100))
+    stub.charge(charge(SUCCEEDS, key="tally:b:1"))
+    stub.charge(charge(SUCCEEDS, key="tally:c:1"))
+    # The oldest key is forgotten, so reusing it with another amount is not detected;
+    # the newer ones still are.
+    assert stub.charge(charge(SUCCEEDS, key="tally:a:1", amount=200)).amount_minor == 200
+    with pytest.raises(ProviderRejected):
+        stub.charge(charge(SUCCEEDS, key="tally:c:1", amount=200))
+
+
 def test_refunds_and_customers_are_idempotent_by_key(stub: StubProvider) -> None:
     refund = RefundRequest("stub_pi_1", 300, "EUR", "tally:r-1:1")
     assert stub.refund(refund) == stub.refund(refund)
