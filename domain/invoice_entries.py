@@ -76,3 +76,10 @@ def credit_note_entry(totals: dict[str, Any], amount: int, to_account: str) -> l
     ]
     entry.append({"account": to_account, "amount": amount})
     return [p for p in entry if p["amount"]]
+
+
+def payment_entry(customer_id: UUID, paid_from: str, amount: int) -> list[Posting]:
+    return [
+        {"account": paid_from, "amount": -amount},
+        {"account": receivable_ref(customer_id), "amount": amount},
+    ]

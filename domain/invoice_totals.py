@@ -77,3 +77,20 @@ def compute_totals(
         totals.net += net
     totals.total = totals.net + totals.tax
     return totals
+
+
+def preview_totals(
+    lines: list[Line], rates: dict[str, dict[str, Any]], coupon: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The totals of an invoice's lines, its recorded tax rates and its coupon."""
+    tax_rates = {
+        rid: TaxRate(rid, Decimal(r["percentage"]), r["inclusive"], r["jurisdiction"])
+        for rid, r in rates.items()
+    }
+    percent = (coupon or {}).get("percent_off")
+    return compute_totals(
+        lines,
+        tax_rates,
+        Decimal(percent) if percent is not None else None,
+        (coupon or {}).get("amount_off"),
+    ).as_dict()

@@ -24,7 +24,6 @@ moves money carries its ``entry`` (a list of ``{account, amount}`` postings).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -34,10 +33,15 @@ from domain.base import TallyAggregate
 from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
 from domain.errors import InvalidAmount, InvalidTransition, ValidationFailed
-from domain.invoice_entries import credit_note_entry, finalization_entry, receivable_ref
+from domain.invoice_entries import (
+    credit_note_entry,
+    finalization_entry,
+    payment_entry,
+    receivable_ref,
+)
 from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_line
 from domain.invoice_sequence import InvoiceSequence
-from domain.invoice_totals import compute_totals
+from domain.invoice_totals import preview_totals
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
@@ -214,22 +218,9 @@ class Invoice(TallyAggregate):
     def _coupon_applied(self, coupon: dict[str, Any]) -> None:
         self.coupon = coupon
 
-    def tax_rates(self) -> dict[str, TaxRate]:
-        return {
-            rid: TaxRate(rid, Decimal(r["percentage"]), r["inclusive"], r["jurisdiction"])
-            for rid, r in self.rates.items()
-        }
-
     def preview(self) -> dict[str, Any]:
         """The totals finalizing now would record (nothing is written)."""
-        coupon = self.coupon or {}
-        percent = coupon.get("percent_off")
-        return compute_totals(
-            self.lines,
-            self.tax_rates(),
-            Decimal(percent) if percent is not None else None,
-            coupon.get("amount_off"),
-        ).as_dict()
+        return preview_totals(self.lines, self.rates, self.coupon)
 
     # -- finalizing --------------------------------------------------------------------
 
@@ -318,16 +309,8 @@ class Invoice(TallyAggregate):
         self.check_payment(amount)
         remaining = self.amount_remaining - amount
         status = (
-            destination(MACHINE, self.status, "pay", what="invoice")
-            if not remaining
-            else (self.status)
+            self.status if remaining else destination(MACHINE, self.status, "pay", what="invoice")
         )
-        entry: list[Posting] = []
-        if transaction_id is None:
-            entry = [
-                {"account": paid_from, "amount": -amount},
-                {"account": receivable_ref(self.customer_id), "amount": amount},
-            ]
         payment = {
             "id": f"pay_{len(self.payments) + 1}",
             "amount": amount,
@@ -338,6 +321,8 @@ class Invoice(TallyAggregate):
             "refunded": 0,
             "at": at.isoformat(),
         }
+        # A wallet payment's entry is its ledger transaction's; the invoice posts none.
+        entry = [] if transaction_id else payment_entry(self.customer_id, paid_from, amount)
         self._payment_recorded(status=status, payment=payment, entry=entry, at=at)
 
     @event("PaymentRecorded", topic="tally:Invoice.PaymentRecorded")
