@@ -1,0 +1,146 @@
+"""More invoicing rules through the handlers on the in-memory store: which coupon a
+subscription invoice gets and for how long, negative totals becoming credit, refunds to
+a provider, settings and tax rates refused, other projects' invoices invisible, and the
+retry schedule a manual attempt does not move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from commands import messages as m
+from commands.bus import Context
+from domain.dunning import plan_failure
+from domain.errors import InvalidTransition, NotFound, ValidationFailed
+from tests.unit.billing_world import NO_PROJECT
+from tests.unit.test_dunning_commands import _advance, _invoices, _setup, _subscribe
+from tests.unit.test_invoicing_commands import InvoicingWorld
+
+
+@pytest.fixture
+def world() -> Iterator[InvoicingWorld]:
+    w = InvoicingWorld()
+    yield w
+    w.bus.close()
+
+
+def test_subscription_coupon_wins_over_the_customer_coupon_and_once_means_one_invoice(
+    world: InvoicingWorld,
+) -> None:
+    clock, customer, price = _setup(world)
+    world.run(m.DefineCoupon(code="CUST", amount_off=100, currency="EUR", duration="forever"))
+    world.run(m.DefineCoupon(code="SUB", percent_off="25", duration="once"))
+    world.run(m.ApplyCouponToCustomer(customer_id=UUID(customer), coupon_code="CUST"))
+    sub = _subscribe(world, customer, price)["subscription"]["id"]
+    world.run(m.ApplyCouponToSubscription(subscription_id=UUID(sub), coupon_code="SUB"))
+    _advance(world, clock, 60)  # two renewals
+    # First period: the customer's coupon (the subscription had none yet); then the
+    # subscription's once; then the customer's forever coupon again.
+    assert [i.total for i in _invoices(world)] == [1900, 1500, 1900]
+
+
+def test_a_negative_total_becomes_credit_that_the_next_invoice_uses(
+    world: InvoicingWorld,
+) -> None:
+    clock, customer, price = _setup(world)
+    sub = _subscribe(world, customer, world.plan("MAX", 5000))["subscription"]["id"]
+    _advance(world, clock, 1)
+    world.run(
+        m.ChangeSubscriptionItems(
+            subscription_id=UUID(sub), items=[m.SubscriptionItem(price_id=UUID(price))]
+        )
+    )
+    _advance(world, clock, 28)  # renewal with a large credit for unused time
+    renewal = _invoices(world)[1]
+    assert renewal.total < 0
+    assert (renewal.status, renewal.credit_granted) == ("paid", -renewal.total)
+    _advance(world, clock, 59)
+    following = _invoices(world)[2]
+    assert following.credit_applied == min(2000, -renewal.total)
+    balances = world.balances()
+    assert sum(balances.values()) == 0
+    owed = sum(i.amount_remaining for i in _invoices(world))
+    assert balances[f"receivable:{customer}"] == -owed
+
+
+def test_refund_to_the_original_provider_payment_goes_back_through_its_clearing_account(
+    world: InvoicingWorld,
+) -> None:
+    customer = world.customer()
+    invoice = world.draft(customer, 1000)
+    world.invoice(invoice)
+    world.run(m.PayInvoice(invoice_id=invoice, method="provider"))
+    note = world.body(
+        m.CreateCreditNote(invoice_id=invoice, amount=250, refund_to="original_payment")
+    )
+    assert note["credit_note"]["refunded_to"] == "clearing:stub"
+    assert note["invoice"]["amount_refunded"] == 250
+    assert world.balances()["clearing:stub"] == -750
+
+
+def test_billing_settings_are_checked_and_a_refusal_writes_nothing(world: InvoicingWorld) -> None:
+    world.refused(ValidationFailed, m.ConfigureBilling(retry_days=[5, 3]))
+    world.refused(ValidationFailed, m.ConfigureBilling(invoice_prefix="no spaces"))
+    world.refused(NotFound, m.ConfigureBilling(default_tax_rate_ids=[UUID(int=7)]))
+    done = world.body(m.ConfigureBilling(retry_days=[1, 2], final_action="unpaid"))
+    assert done["billing_settings"]["retry_days"] == [1, 2]
+    assert done["billing_settings"]["invoice_prefix"] == "INV"
+
+
+def test_archived_tax_rate_and_coupon_on_an_open_invoice_are_refused(
+    world: InvoicingWorld,
+) -> None:
+    rate = world.tax("7")
+    world.run(m.ArchiveTaxRate(tax_rate_id=rate))
+    invoice = world.draft(world.customer(), 100)
+    line = m.InvoiceLineInput(description="x", unit_amount=5, tax_rate_ids=[rate])
+    world.refused(ValidationFailed, m.AddInvoiceLine(invoice_id=invoice, line=line))
+    world.run(m.DefineCoupon(code="TEN", percent_off="10"))
+    world.invoice(invoice)
+    world.refused(InvalidTransition, m.ApplyCoupon(invoice_id=invoice, coupon_code="TEN"))
+    world.refused(NotFound, m.PayInvoice(invoice_id=invoice, method="wallet"))
+
+
+def test_another_projects_invoice_is_not_found(world: InvoicingWorld) -> None:
+    invoice = world.draft(world.customer(), 100)
+    made = world.bus.execute(m.CreateProject(name="other"), Context(NO_PROJECT, "cli"))
+    other = Context(UUID(made.body["project"]["id"]), "key_other")
+    before = world.head()
+    with pytest.raises(NotFound):
+        world.bus.execute(m.FinalizeInvoice(invoice_id=invoice), other)
+    assert world.head() == before
+
+
+def test_a_manual_attempt_between_retries_does_not_move_the_schedule() -> None:
+    first = datetime(2027, 1, 1, tzinfo=UTC)
+    days = [3, 5, 7]
+    failed = plan_failure(
+        first_failed_at=None,
+        retries_done=0,
+        next_attempt_at=None,
+        at=first,
+        retry_days=days,
+        retry=False,
+    )
+    assert (failed.step, failed.next_attempt_at) == ("payment_failed", first + timedelta(days=3))
+    manual = plan_failure(
+        first_failed_at=first,
+        retries_done=0,
+        next_attempt_at=failed.next_attempt_at,
+        at=first + timedelta(days=1),
+        retry_days=days,
+        retry=False,
+    )
+    assert (manual.step, manual.next_attempt_at) == ("retry_failed", first + timedelta(days=3))
+    last = plan_failure(
+        first_failed_at=first,
+        retries_done=2,
+        next_attempt_at=first + timedelta(days=7),
+        at=first + timedelta(days=7),
+        retry_days=days,
+        retry=True,
+    )
+    assert (last.step, last.next_attempt_at, last.retries_done) == ("retries_exhausted", None, 3)
