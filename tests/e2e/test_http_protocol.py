@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
+import importlib
+import pkgutil
 from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
+import adapters
+import commands
+import domain
 import domain.errors
 from adapters.clock import FixedClock
 from api.bootstrap import Tally
@@ -15,12 +19,20 @@ from api.settings import Settings
 from tests.e2e.conftest import Client, nothing_written, serve
 
 
+def _all_subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _all_subclasses(sub)
+    return found
+
+
 def test_every_domain_error_code_has_an_http_status() -> None:
-    codes = {
-        cls.code
-        for _, cls in inspect.getmembers(domain.errors, inspect.isclass)
-        if issubclass(cls, domain.errors.DomainError)
-    }
+    # Error classes live beside the rules they guard (domain/*, adapters/providers/*), so
+    # load every module first and then ask for every subclass, wherever it is defined.
+    for package in (domain, commands, adapters):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(info.name)
+    codes = {cls.code for cls in _all_subclasses(domain.errors.DomainError)}
     assert codes - STATUS_BY_CODE.keys() == set()
 
 
