@@ -10,6 +10,8 @@ Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
 - ``FinalizeInvoice`` -> 200, plus ``credit_balance``: credit first, then the number.
 - ``VoidInvoice`` -> 200, plus ``credit_balance`` (credit the invoice used comes back).
 - ``MarkInvoiceUncollectible`` -> 200 (its retries stop).
+- ``PreviewUpcomingInvoice`` -> 200 ``{upcoming_invoice}`` (an ``invoice_summary`` with
+  ``id`` null, or null when nothing more will be billed): nothing is written.
 
 Payments, retries and credit notes are in ``commands.invoice_payments``; tax rates,
 coupons and settings in ``commands.billing_setup``. Events: see ``domain.invoices``.
@@ -26,6 +28,7 @@ from commands.invoice_common import (
     billing_for,
     finalize,
     find_dunning,
+    invoice_summary,
     load_invoice,
     now_for,
     redeem,
@@ -33,9 +36,11 @@ from commands.invoice_common import (
     summary,
     tax_rates,
 )
+from commands.subscription_invoices import upcoming
 from commands.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.invoices import Invoice
+from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 
 
@@ -139,6 +144,15 @@ def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Co
     return 200, {"invoice": summary(uow, invoice)}
 
 
+def preview_upcoming(uow: UnitOfWork, cmd: m.PreviewUpcomingInvoice, ctx: Context) -> Result:
+    sub = uow.get(Subscription, cmd.subscription_id, ctx.project_id)
+    invoice = upcoming(uow, ctx, sub)
+    if invoice is None:
+        return 200, {"upcoming_invoice": None}
+    # The draft was never added to the unit of work, so nothing of it is saved.
+    return 200, {"upcoming_invoice": {**invoice_summary(invoice), "id": None, "version": None}}
+
+
 HANDLERS: dict[type[m.Command], Handler] = {
     m.CreateInvoice: create_invoice,
     m.AddInvoiceLine: add_line,
@@ -147,4 +161,5 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.FinalizeInvoice: finalize_invoice,
     m.VoidInvoice: void_invoice,
     m.MarkInvoiceUncollectible: mark_uncollectible,
+    m.PreviewUpcomingInvoice: preview_upcoming,
 }

@@ -393,3 +393,9 @@ class AdjustCreditBalance(Command):
     customer_id: UUID
     amount: Annotated[StrictInt, Field(ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR)]
     reason: Reason = ""
+
+
+class PreviewUpcomingInvoice(Command):
+    """What a subscription's next invoice will be; nothing is written."""
+
+    subscription_id: UUID

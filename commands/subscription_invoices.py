@@ -26,9 +26,59 @@ from commands.unit_of_work import UnitOfWork
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, Invoice
-from domain.subscriptions import Subscription
+from domain.subscriptions import ACTIVE, PAST_DUE, TRIALING, Subscription
 
 INVOICING_STEPS = ("renewed", "trial_ended", "resumed", "started")
+
+
+def draft_for(  # the period's facts
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    *,
+    period: tuple[datetime, datetime],
+    items: list[dict[str, Any]],
+    proration_lines: list[dict[str, Any]],
+    finalize_at: datetime | None,
+    reason: str,
+) -> tuple[Invoice, tuple[str, dict[str, Any]] | None]:
+    """A draft (not yet in the unit of work) for one period, with the coupon it gets
+    and where that coupon is kept, which the caller counts down if it keeps the draft."""
+    values = settings_values(uow, ctx)
+    rates = tax_rates(uow, ctx, [UUID(i) for i in values["default_tax_rate_ids"]], strict=False)
+    invoice = Invoice(
+        project_id=ctx.project_id,
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        subscription_id=sub.id,
+        period_start=period[0],
+        period_end=period[1],
+        finalize_at=finalize_at,
+        description=f"subscription {reason}",
+    )
+    for n, item in enumerate(items, start=1):
+        quantity = int(item["quantity"])
+        invoice.add_line(
+            f"sub_{n}",
+            "subscription",
+            f"price {item['price_id']} x {quantity}",
+            quantity,
+            int(item["amount"]) // quantity,
+            rates,
+            amount=int(item["amount"]),
+            period=period,
+        )
+    for n, line in enumerate(proration_lines, start=1):
+        invoice.add_line(
+            f"proration_{n}", "proration", line["description"], 1, int(line["amount"]), rates
+        )
+    found = billing_for(uow, ctx, sub.customer_id, sub.currency).coupon_for(sub.id)
+    if found is not None:
+        terms = found[1]
+        invoice.apply_coupon(
+            terms["coupon_id"], terms["percent_off"], terms["amount_off"], terms["code"]
+        )
+    return invoice, found
 
 
 def invoice_period(
@@ -42,50 +92,52 @@ def invoice_period(
     """Draft (and, without a delay, finalize) the invoice of the subscription's current
     period. Never raises once it has started changing things."""
     values = settings_values(uow, ctx)
-    rate_ids = [UUID(i) for i in values["default_tax_rate_ids"]]
-    rates = tax_rates(uow, ctx, rate_ids, strict=False)
-    start, end = sub.current_period
     delay = int(values["finalize_delay_s"])
-    invoice = Invoice(
-        project_id=ctx.project_id,
-        customer_id=sub.customer_id,
-        currency=sub.currency,
-        subscription_id=sub.id,
-        period_start=start,
-        period_end=end,
-        finalize_at=now + timedelta(seconds=delay) if delay else None,
-        description=f"subscription {reason}",
+    finalize_at = now + timedelta(seconds=delay) if delay else None
+    invoice, coupon = draft_for(
+        uow,
+        ctx,
+        sub,
+        period=sub.current_period,
+        items=sub.items,
+        proration_lines=proration_lines,
+        finalize_at=finalize_at,
+        reason=reason,
     )
-    for n, item in enumerate(sub.items, start=1):
-        quantity = int(item["quantity"])
-        invoice.add_line(
-            f"sub_{n}",
-            "subscription",
-            f"price {item['price_id']} x {quantity}",
-            quantity,
-            int(item["amount"]) // quantity,
-            rates,
-            amount=int(item["amount"]),
-            period=(start, end),
-        )
-    for n, line in enumerate(proration_lines, start=1):
-        invoice.add_line(
-            f"proration_{n}", "proration", line["description"], 1, int(line["amount"]), rates
-        )
     billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
-    found = billing.coupon_for(sub.id)
-    if found is not None:
-        target, terms = found
-        invoice.apply_coupon(
-            terms["coupon_id"], terms["percent_off"], terms["amount_off"], terms["code"]
-        )
-        billing.use_coupon(target, invoice.id)
+    if coupon is not None:
+        billing.use_coupon(coupon[0], invoice.id)
     uow.add(invoice)
     uow.add(billing)
-    if delay:
-        billing.schedule(invoice.id, now + timedelta(seconds=delay), "finalize")
+    if finalize_at is not None:
+        billing.schedule(invoice.id, finalize_at, "finalize")
     else:
         finalize_and_charge(uow, ctx, invoice, now, values)
+    return invoice
+
+
+def upcoming(uow: UnitOfWork, ctx: Context, sub: Subscription) -> Invoice | None:
+    """What the subscription's next invoice will be, written nowhere: the first period
+    after a trial, or the next renewal (with the items it will have and the proration
+    lines collected so far). None when nothing more will be billed."""
+    if sub.status == TRIALING:
+        period, items, lines = sub.schedule.period(0), sub.items, []
+    elif sub.status in (ACTIVE, PAST_DUE) and not sub.cancel_at_period_end:
+        period = sub.schedule.period(sub.period_index + 1)
+        items = sub.pending_items if sub.pending_items is not None else sub.items
+        lines = sub.proration_lines
+    else:
+        return None
+    invoice, _ = draft_for(
+        uow,
+        ctx,
+        sub,
+        period=period,
+        items=items,
+        proration_lines=lines,
+        finalize_at=None,
+        reason="upcoming",
+    )
     return invoice
 
 

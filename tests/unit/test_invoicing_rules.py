@@ -144,3 +144,31 @@ def test_a_manual_attempt_between_retries_does_not_move_the_schedule() -> None:
         retry=True,
     )
     assert (last.step, last.next_attempt_at, last.retries_done) == ("retries_exhausted", None, 3)
+
+
+def test_upcoming_invoice_shows_the_next_renewal_with_its_proration_and_writes_nothing(
+    world: InvoicingWorld,
+) -> None:
+    clock, customer, price = _setup(world)
+    sub = _subscribe(world, customer, price)["subscription"]["id"]
+    _advance(world, clock, 14)
+    world.run(
+        m.ChangeSubscriptionItems(
+            subscription_id=UUID(sub),
+            items=[m.SubscriptionItem(price_id=UUID(world.plan("MAX", 5000)))],
+        )
+    )
+    before = world.head()
+    upcoming = world.body(m.PreviewUpcomingInvoice(subscription_id=UUID(sub)))["upcoming_invoice"]
+    assert world.head() == before
+    assert [line["kind"] for line in upcoming["lines"]] == [
+        "subscription",
+        "proration",
+        "proration",
+    ]
+    assert upcoming["lines"][0]["amount"] == 5000
+    _advance(world, clock, 29)
+    renewal = _invoices(world)[-1]
+    assert renewal.total == upcoming["total"]
+    assert renewal.period_start is not None
+    assert renewal.period_start.isoformat() == upcoming["period_start"]
