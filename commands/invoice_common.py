@@ -149,7 +149,13 @@ def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> 
     """Finalize ``invoice``: credit balance first, then the next number. Raises only in
     ``check_finalize``, before anything changes."""
     invoice.check_finalize()
-    values = settings_values(uow, ctx)
+    settings = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
+    if settings is None:
+        # Kept with its defaults, so that the next finalization finds it in the bus's
+        # cache instead of asking the store, again, for an aggregate that is not there.
+        settings = BillingSettings(project_id=ctx.project_id)
+        uow.add(settings)
+    values = dict(settings.values)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
     numbers = sequence(uow, ctx, values["invoice_prefix"])
     used = invoice.finalize(numbers, billing.credit_balance, now, values["invoice_prefix"])
