@@ -188,3 +188,39 @@ def test_manual_provider_payment_that_fails_records_the_attempt_and_marks_past_d
     assert retried["payment_attempt"] is None  # not due yet
     _advance(world, clock, 3)
     assert world.sub(started["subscription"]["id"]).status == "active"
+
+
+def test_trial_end_bills_the_first_period_and_a_trial_start_bills_nothing(
+    world: InvoicingWorld,
+) -> None:
+    clock, customer, price = _setup(world)
+    started = world.body(
+        m.CreateSubscription(
+            customer_id=UUID(customer),
+            items=[m.SubscriptionItem(price_id=UUID(price))],
+            trial_days=14,
+        )
+    )
+    assert "invoice" not in started
+    assert _invoices(world) == []
+    done = _advance(world, clock, 15)
+    assert done["steps"]["trial_ended"] == 1
+    first = _invoices(world)[0]
+    assert (first.total, first.period_start) == (2000, START + timedelta(days=14))
+
+
+def test_paying_the_first_invoice_of_an_incomplete_subscription_activates_it(
+    world: InvoicingWorld,
+) -> None:
+    _, customer, price = _setup(world)
+    started = world.body(
+        m.CreateSubscription(
+            customer_id=UUID(customer),
+            items=[m.SubscriptionItem(price_id=UUID(price))],
+            incomplete=True,
+        )
+    )
+    assert started["subscription"]["status"] == "incomplete"
+    paid = world.body(m.PayInvoice(invoice_id=UUID(started["invoice"]["id"]), method="provider"))
+    assert paid["invoice"]["status"] == "paid"
+    assert paid["subscription"]["status"] == "active"

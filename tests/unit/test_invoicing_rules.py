@@ -14,7 +14,7 @@ import pytest
 from commands import messages as m
 from commands.bus import Context
 from domain.dunning import plan_failure
-from domain.errors import InvalidTransition, NotFound, ValidationFailed
+from domain.errors import CouponUnavailable, InvalidTransition, NotFound, ValidationFailed
 from tests.unit.billing_world import NO_PROJECT
 from tests.unit.test_dunning_commands import _advance, _invoices, _setup, _subscribe
 from tests.unit.test_invoicing_commands import InvoicingWorld
@@ -172,3 +172,28 @@ def test_upcoming_invoice_shows_the_next_renewal_with_its_proration_and_writes_n
     assert renewal.total == upcoming["total"]
     assert renewal.period_start is not None
     assert renewal.period_start.isoformat() == upcoming["period_start"]
+
+
+def test_invoicing_commands_replay_their_first_answer_under_the_same_key(
+    world: InvoicingWorld,
+) -> None:
+    customer = world.customer("u1")
+    world.wallet("u1", 5000)
+    invoice = world.draft(customer, 1000)
+    commands: list[m.Command] = [
+        m.FinalizeInvoice(invoice_id=invoice),
+        m.PayInvoice(invoice_id=invoice, method="wallet", amount=400),
+        m.CreateCreditNote(invoice_id=invoice, amount=100, refund_to="original_payment"),
+        m.AdjustCreditBalance(customer_id=UUID(customer), amount=50),
+        m.DefineCoupon(code="ARCHIVED", percent_off="5"),
+        m.ArchiveCoupon(code="ARCHIVED"),
+    ]
+    for n, command in enumerate(commands):
+        first = world.run(command, key=f"key-{n}")
+        head = world.head()
+        again = world.run(command, key=f"key-{n}")
+        assert again.replayed
+        assert again.body == first.body
+        assert world.head() == head
+    other = world.draft(customer, 100)
+    world.refused(CouponUnavailable, m.ApplyCoupon(invoice_id=other, coupon_code="ARCHIVED"))
