@@ -138,6 +138,7 @@ class _Batch:
     refused: list[_Item] = field(default_factory=list)
     sealed: Sealed | None = None
     error: BaseException | None = None
+    position: int | None = None
     commit_s: float = 0.0
     settled: threading.Event = field(default_factory=threading.Event)
 
@@ -305,17 +306,28 @@ class CommandBus:
         batch holding its command has committed."""
         inflight: _Batch | None = None
         building: _Batch | None = None
+        finishing: _Batch | None = None
         stopping = False
         while True:
             try:
                 if inflight is not None and inflight.settled.is_set():
-                    waiting = len(building.items) if building is not None else 0
-                    if self._settle(inflight):
-                        self._pacer.committed(len(inflight.items), inflight.commit_s, waiting)
-                    else:
+                    finishing, inflight = inflight, None
+                    if finishing.error is not None:
+                        self._finish(finishing)  # runs it again, on fresh aggregates
                         self._abandon(building)
                         building = None
-                    inflight = None
+                    else:
+                        waiting = len(building.items) if building is not None else 0
+                        self._pacer.committed(len(finishing.items), finishing.commit_s, waiting)
+                        due = building is not None and (
+                            stopping or self._pacer.ready(len(building.items))
+                        )
+                        if building is not None and due and not finishing.refused:
+                            # Keep the store busy: hand the next batch over before
+                            # answering this one's callers.
+                            inflight, building = self._submit(building), None
+                        self._finish(finishing)
+                    finishing = None
                 due = building is not None and (stopping or self._pacer.ready(len(building.items)))
                 if building is not None and inflight is None and due:
                     inflight, building = self._submit(building), None
@@ -343,7 +355,7 @@ class CommandBus:
                     # then run this one again one command at a time on fresh aggregates.
                     if inflight is not None:
                         inflight.settled.wait()
-                        self._settle(inflight)
+                        self._finish(inflight)
                         inflight = None
                     self.cache.evict(list(building.uow.touched))
                     self._run_each_alone([*building.items, message])
@@ -355,8 +367,10 @@ class CommandBus:
                     self._fail(building, exc)
                     building = None
                 if inflight is not None and inflight.settled.is_set():
-                    self._fail(inflight, exc)
-                    inflight = None
+                    finishing, inflight = inflight, None
+                if finishing is not None:
+                    self._fail(finishing, exc)
+                    finishing = None
 
     def _add(self, batch: _Batch, item: _Item) -> bool:
         """Run one command into the batch; False if the batch's unit of work can no longer
@@ -408,9 +422,17 @@ class CommandBus:
         self._commits.put(batch)
         return batch
 
-    def _settle(self, batch: _Batch) -> bool:
-        """Finish a batch the committer is done with; False if it was not written."""
+    def _finish(self, batch: _Batch) -> bool:
+        """Finish a batch the committer is done with: answer its callers, or run it again
+        if it was not written (then return False). Runs commands on the writer's
+        connection only when no other batch is being committed."""
         if batch.error is None:
+            for item in batch.done:
+                assert item.outcome is not None
+                item.outcome.position = batch.position
+                item.future.set_result(item.outcome)
+            assert batch.sealed is not None
+            self._write_snapshots(batch.sealed.snapshots)
             self._run_each_alone(batch.refused)
             return True
         self.cache.evict(list(batch.uow.touched))
@@ -433,7 +455,7 @@ class CommandBus:
             if not item.future.done():
                 item.future.set_exception(exc)
 
-    # -- committer thread: one transaction per batch, callers answered on commit --------
+    # -- committer thread: one transaction per batch -------------------------------------
 
     def _commit_loop(self) -> None:
         while True:
@@ -446,23 +468,12 @@ class CommandBus:
                 sealed = batch.sealed
                 ids = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
                 batch.commit_s = time.perf_counter() - started
-                position = self._position(ids)
+                batch.position = self._position(ids)
             except BaseException as exc:
                 batch.error = exc
-                self._settled(batch)
-                continue
-            # The writer may hand over the next batch at once; answering the callers and
-            # writing snapshots need not hold up the store.
-            self._settled(batch)
-            for item in batch.done:
-                assert item.outcome is not None
-                item.outcome.position = position
-                item.future.set_result(item.outcome)
-            self._write_snapshots(sealed.snapshots)
-
-    def _settled(self, batch: _Batch) -> None:
-        batch.settled.set()
-        self._queue.put(_Wake())
+            # The writer answers the callers, after it has handed over the next batch.
+            batch.settled.set()
+            self._queue.put(_Wake())
 
     def _write_snapshots(self, snapshots: list[StoredEvent]) -> None:
         if snapshots and self.app.snapshots is not None:
