@@ -254,6 +254,45 @@ def retry_payment(uow: UnitOfWork, cmd: m.RetryInvoicePayment, ctx: Context) -> 
     return 200, _body(uow, ctx, invoice, attempt)
 
 
+def _refund_source(
+    uow: UnitOfWork, ctx: Context, invoice: Invoice, payment: dict[str, Any] | None, amount: int
+) -> Account | None:
+    """Check that the refunded payment can take the money back: the wallet it came from
+    (returned, to be credited), or the provider (which refunds now)."""
+    if payment is None or payment["method"] not in ("wallet", "provider"):
+        return None
+    if payment["method"] == "provider":
+        provider = payment["paid_from"].removeprefix("clearing:")
+        refund = PROVIDERS[provider].refund(invoice, payment["reference"], amount)
+        if not refund.succeeded:
+            raise ValidationFailed(f"the provider refused the refund: {refund.failure_reason}")
+        return None
+    account_id = UUID(payment["paid_from"].removeprefix("wallet:"))
+    account = uow.get(Account, account_id, ctx.project_id)
+    account.check_can_credit(amount, invoice.currency)
+    return account
+
+
+def _refund_to_wallet(
+    uow: UnitOfWork, ctx: Context, invoice: Invoice, account: Account, amount: int, note_id: str
+) -> Transaction:
+    txn = Transaction.begin(
+        id=_new_id(ctx, "transaction"),
+        project_id=ctx.project_id,
+        kind="deposit",
+        amount=amount,
+        currency=invoice.currency,
+        from_ref=receivable_ref(invoice.customer_id),
+        to_ref=account.ref,
+        complete_now=True,
+        description=f"refund of {note_id}",
+        external_ref=str(invoice.id),
+    )
+    account.deposit(amount, invoice.currency, txn.id)
+    uow.add(txn)
+    return txn
+
+
 def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -> Result:
     invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
     amount = cmd.amount
@@ -261,50 +300,23 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
         refundable = invoice.amount_paid - invoice.amount_refunded
         amount = invoice.amount_remaining if cmd.refund_to == "none" else refundable
     payment = check_credit(invoice, amount, cmd.refund_to, cmd.payment_id)
+    account = _refund_source(uow, ctx, invoice, payment, amount)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
     note_id = f"{invoice.number}-CN{len(invoice.credit_notes) + 1}"
-    body: dict[str, Any] = {}
-    account: Account | None = None
-    if payment is not None and payment["method"] == "wallet":
-        account = uow.get(
-            Account, UUID(payment["paid_from"].removeprefix("wallet:")), ctx.project_id
-        )
-        account.check_can_credit(amount, invoice.currency)
-    elif payment is not None and payment["method"] == "provider":
-        provider = payment["paid_from"].removeprefix("clearing:")
-        refund = PROVIDERS[provider].refund(invoice, payment["reference"], amount)
-        if not refund.succeeded:
-            raise ValidationFailed(f"the provider refused the refund: {refund.failure_reason}")
-    # The wallet's refund goes through the receivable and a ledger transaction, so the
+    # A wallet's refund goes through the receivable and a ledger transaction, so the
     # wallet's balance changes with a Transaction like every other wallet movement.
     refund_account = receivable_ref(invoice.customer_id) if account is not None else ""
+    payment_id = payment["id"] if payment else None
     note = invoice.credit(
-        note_id,
-        amount,
-        cmd.reason,
-        cmd.refund_to,
-        refund_account,
-        now,
-        payment_id=payment["id"] if payment else None,
+        note_id, amount, cmd.reason, cmd.refund_to, refund_account, now, payment_id=payment_id
     )
+    body: dict[str, Any] = {}
+    if account is not None:
+        body["transaction"] = _refund_to_wallet(
+            uow, ctx, invoice, account, amount, note_id
+        ).summary()
     if cmd.refund_to == "credit_balance":
         billing.grant_credit(invoice.id, amount, "credit_note")
-    if account is not None:
-        txn = Transaction.begin(
-            id=_new_id(ctx, "transaction"),
-            project_id=ctx.project_id,
-            kind="deposit",
-            amount=amount,
-            currency=invoice.currency,
-            from_ref=receivable_ref(invoice.customer_id),
-            to_ref=account.ref,
-            complete_now=True,
-            description=f"refund of {note_id}",
-            external_ref=str(invoice.id),
-        )
-        account.deposit(amount, invoice.currency, txn.id)
-        uow.add(txn)
-        body["transaction"] = txn.summary()
     uow.add(billing)
     if cmd.refund_to == "none":
         after_paid(uow, ctx, invoice, billing, now)
