@@ -10,6 +10,8 @@ Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
 - ``FinalizeInvoice`` -> 200, plus ``credit_balance``: credit first, then the number.
 - ``VoidInvoice`` -> 200, plus ``credit_balance`` (credit the invoice used comes back).
 - ``MarkInvoiceUncollectible`` -> 200 (its retries stop).
+- ``ProcessDueInvoices`` -> 200 ``{invoice_work: {step: count}, billing}``: the
+  customer's due drafts finalized and due retries run, in time order.
 - ``PreviewUpcomingInvoice`` -> 200 ``{upcoming_invoice}`` (an ``invoice_summary`` with
   ``id`` null, or null when nothing more will be billed): nothing is written.
 
@@ -36,7 +38,7 @@ from commands.invoice_common import (
     summary,
     tax_rates,
 )
-from commands.subscription_invoices import upcoming
+from commands.subscription_invoices import run_due, upcoming
 from commands.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.invoices import Invoice
@@ -153,6 +155,14 @@ def preview_upcoming(uow: UnitOfWork, cmd: m.PreviewUpcomingInvoice, ctx: Contex
     return 200, {"upcoming_invoice": {**invoice_summary(invoice), "id": None, "version": None}}
 
 
+def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    now = now_for(uow, ctx, customer.test_clock_id)
+    done = run_due(uow, ctx, customer.id, customer.currency, now)
+    billing = billing_for(uow, ctx, customer.id, customer.currency)
+    return 200, {"invoice_work": done, "billing": billing.summary()}
+
+
 HANDLERS: dict[type[m.Command], Handler] = {
     m.CreateInvoice: create_invoice,
     m.AddInvoiceLine: add_line,
@@ -162,4 +172,5 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.VoidInvoice: void_invoice,
     m.MarkInvoiceUncollectible: mark_uncollectible,
     m.PreviewUpcomingInvoice: preview_upcoming,
+    m.ProcessDueInvoices: process_due_invoices,
 }

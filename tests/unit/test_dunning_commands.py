@@ -224,3 +224,26 @@ def test_paying_the_first_invoice_of_an_incomplete_subscription_activates_it(
     paid = world.body(m.PayInvoice(invoice_id=UUID(started["invoice"]["id"]), method="provider"))
     assert paid["invoice"]["status"] == "paid"
     assert paid["subscription"]["status"] == "active"
+
+
+def test_due_invoice_work_runs_when_the_scheduler_asks_for_the_customer(
+    world: InvoicingWorld,
+) -> None:
+    # A customer on the application's clock, not a test clock: the scheduler's case.
+    world.run(m.ConfigureBilling(auto_charge_provider="stub"))
+    registered = world.body(
+        m.RegisterCustomer(
+            external_id="u1", currency="EUR", metadata={"stub_payment": "decline_first_1"}
+        )
+    )
+    customer = UUID(registered["customer"]["id"])
+    started = _subscribe(world, str(customer), world.plan("PRO", 2000))
+    early = world.body(m.ProcessDueInvoices(customer_id=customer))
+    assert early["invoice_work"] == {}
+    assert list(early["billing"]["due"].values()) == [(START + timedelta(days=3)).isoformat()]
+    world.clock.advance(timedelta(days=3))
+    done = world.body(m.ProcessDueInvoices(customer_id=customer))
+    assert done["invoice_work"] == {"payment_retried": 1}
+    assert done["billing"]["due"] == {}
+    assert _invoices(world)[0].status == "paid"
+    assert world.sub(started["subscription"]["id"]).status == "active"
