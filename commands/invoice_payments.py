@@ -102,6 +102,50 @@ def after_failed(
         sub.mark_unpaid()
 
 
+def apply_charge_success(  # what the provider answered, and when
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    provider_name: str,
+    reference: str,
+    amount: int,
+    now: datetime,
+) -> str:
+    """A provider charged ``amount`` for the invoice: record the payment and what it
+    settles. Also the entry point for a provider's asynchronous answer (issue 5's
+    outbox), which must check ``invoice.check_payment(amount)`` first."""
+    invoice.pay(amount, clearing_ref(provider_name), reference, now, method="provider")
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    after_paid(uow, ctx, invoice, billing, now)
+    return "paid"
+
+
+def apply_charge_failure(  # what the provider answered, and when
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    provider_name: str,
+    reason: str,
+    now: datetime,
+    *,
+    retry: bool,
+) -> str:
+    """A provider declined a charge for the invoice: dunning takes over. Returns the
+    dunning step (payment_failed, retry_failed, retries_exhausted)."""
+    dunning = dunning_for(uow, invoice)
+    step = dunning.record_failure(
+        provider=provider_name,
+        reason=reason,
+        at=now,
+        retry_days=settings_values(uow, ctx)["retry_days"],
+        retry=retry,
+        amount_remaining=invoice.amount_remaining,
+    )
+    uow.add(dunning)
+    after_failed(uow, ctx, invoice, dunning, step, now)
+    return step
+
+
 def charge(
     uow: UnitOfWork,
     ctx: Context,
@@ -115,25 +159,14 @@ def charge(
 ) -> dict[str, Any]:
     """One attempt through a provider; the invoice's payment was checked by the caller."""
     provider = PROVIDERS[provider_name]
-    dunning = dunning_for(uow, invoice)
-    attempt = dunning.attempt_count + 1
+    attempt = dunning_for(uow, invoice).attempt_count + 1
     result = provider.charge(customer, invoice, amount, attempt)
     if result.succeeded:
-        invoice.pay(amount, clearing_ref(provider_name), result.reference, now, method="provider")
-        billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-        after_paid(uow, ctx, invoice, billing, now)
-        step = "paid"
+        step = apply_charge_success(uow, ctx, invoice, provider_name, result.reference, amount, now)
     else:
-        step = dunning.record_failure(
-            provider=provider_name,
-            reason=result.failure_reason,
-            at=now,
-            retry_days=settings_values(uow, ctx)["retry_days"],
-            retry=retry,
-            amount_remaining=invoice.amount_remaining,
+        step = apply_charge_failure(
+            uow, ctx, invoice, provider_name, result.failure_reason, now, retry=retry
         )
-        uow.add(dunning)
-        after_failed(uow, ctx, invoice, dunning, step, now)
     return {
         "succeeded": result.succeeded,
         "attempt": attempt,
