@@ -14,6 +14,7 @@ refused, the books agree:
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from domain.accounts import Account
 from domain.customer_billing import CustomerBilling
 from domain.errors import DomainError
 from domain.invoices import Invoice
+from tests.unit.billing_world import START
 from tests.unit.test_invoicing_commands import InvoicingWorld
 
 # Mostly "all of it", so that lifecycles reach paid and credited invoices.
@@ -61,6 +63,11 @@ OPS = st.one_of(
     ),
     st.tuples(st.just("adjust"), st.integers(0, 1), st.integers(-3000, 3000)),
     st.tuples(st.just("deposit"), st.integers(0, 1), st.integers(1, 5000)),
+    # The subscriber on the test clock: time passes (renewals, charges, retries), plan
+    # changes (proration, possibly a negative total), the stub provider's mood.
+    st.tuples(st.just("advance"), st.integers(1, 40)),
+    st.tuples(st.just("plan"), st.integers(0, 1)),
+    st.tuples(st.just("stub"), st.sampled_from(["decline", "succeed", "decline_first_2"])),
 )
 
 
@@ -79,6 +86,24 @@ class Books:
         self.invoices = [w.draft(c, 1500, 400, tax=self.rates[1][0]) for c in self.customers]
         for invoice in self.invoices:
             w.run(m.FinalizeInvoice(invoice_id=invoice))
+        self._subscriber()
+
+    def _subscriber(self) -> None:
+        """A third customer on a test clock, subscribed, charged through the stub."""
+        w = self.world
+        w.run(m.ConfigureBilling(auto_charge_provider="stub", retry_days=[2, 4]))
+        made = w.body(m.CreateTestClock(name="c", frozen_time=START))
+        self.clock = UUID(made["test_clock"]["id"])
+        self.days = 0
+        registered = w.body(
+            m.RegisterCustomer(external_id="c2", currency="EUR", test_clock_id=self.clock)
+        )
+        self.subscriber = UUID(registered["customer"]["id"])
+        self.customers.append(str(self.subscriber))
+        self.plans = [UUID(w.plan("SMALL", 2000)), UUID(w.plan("LARGE", 5000))]
+        items = [m.SubscriptionItem(price_id=self.plans[1])]
+        made = w.body(m.CreateSubscription(customer_id=self.subscriber, items=items))
+        self.subscription = UUID(made["subscription"]["id"])
 
     def command(self, op: tuple[Any, ...]) -> m.Command | None:
         kind = op[0]
@@ -94,6 +119,16 @@ class Books:
             return m.AdjustCreditBalance(customer_id=UUID(self.customers[op[1]]), amount=op[2])
         if kind == "deposit":
             return m.Deposit(account_id=self.wallets[op[1]], amount=op[2], currency="EUR")
+        if kind == "advance":
+            self.days += op[1]
+            return m.AdvanceTestClock(
+                test_clock_id=self.clock, to=START + timedelta(days=self.days)
+            )
+        if kind == "plan":
+            items = [m.SubscriptionItem(price_id=self.plans[op[1]])]
+            return m.ChangeSubscriptionItems(subscription_id=self.subscription, items=items)
+        if kind == "stub":
+            return m.UpdateCustomer(customer_id=self.subscriber, metadata={"stub_payment": op[1]})
         if not self.invoices:
             return None
         # Mostly the latest invoices, so that lifecycles go further than a draft.
@@ -123,18 +158,28 @@ class Books:
         if isinstance(command, m.CreateInvoice):
             self.invoices.append(UUID(body["invoice"]["id"]))
 
+    def all_invoices(self) -> list[Invoice]:
+        """Every invoice in the store: the drafted ones and the subscription's."""
+        ids = {
+            event.originator_id
+            for n in self.world.app.recorder.select_notifications(start=1, limit=1_000_000)
+            for event in [self.world.app.mapper.to_domain_event(n)]
+            if type(event).__qualname__.startswith("Invoice.")
+        }
+        return [self.world.app.repository.get(i) for i in ids]
+
     def check(self) -> None:
         w = self.world
         balances = w.balances()  # asserts every entry sums to zero
         assert sum(balances.values()) == 0
         owed: dict[str, int] = defaultdict(int)
-        for invoice_id in self.invoices:
-            invoice: Invoice = w.app.repository.get(invoice_id)
+        for invoice in self.all_invoices():
             if invoice.totals:
                 totals = invoice.totals
                 assert totals["total"] == sum(line["gross"] for line in totals["lines"])
-                assert totals["total"] >= 0
                 assert totals["subtotal"] == sum(li["amount"] for li in invoice.lines)
+                if all(li["kind"] != "proration" for li in invoice.lines):
+                    assert totals["total"] >= 0  # only credits for unused time go below
             if invoice.status in ("open", "uncollectible"):
                 owed[str(invoice.customer_id)] += invoice.amount_remaining
         for customer in self.customers:
