@@ -21,14 +21,18 @@ from api.bootstrap import Tally, build
 from api.routes import (
     accounts,
     catalog,
+    checkout,
     customers,
     health,
     holds,
     journal,
+    payment_methods,
+    stub_pages,
     subscriptions,
     test_clocks,
     transactions,
     transfers,
+    webhooks,
 )
 from api.scheduler import Scheduler
 from api.settings import Settings
@@ -143,8 +147,12 @@ class Background:
         if settings.run_scheduler:
             self.scheduler = Scheduler(self.tally)
             self.scheduler.start()
+        if settings.run_outbox and self.tally.outbox is not None:
+            self.tally.outbox.start()
 
     def stop(self) -> None:
+        if self.tally.outbox is not None:
+            self.tally.outbox.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.sweeper is not None:
@@ -188,6 +196,14 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "catalog", "description": "Products (plans), prices, the plan list"},
             {"name": "subscriptions", "description": "Create, change, cancel, pause, resume"},
             {"name": "test clocks", "description": "Frozen time for test-mode projects"},
+            {
+                "name": "checkout",
+                "description": "Hosted checkouts, carts, the portal, provider calls",
+            },
+            {"name": "payment methods", "description": "Saved provider references, never cards"},
+            {"name": "payment provider", "description": "The project's provider and credentials"},
+            {"name": "webhooks", "description": "Provider events in (signature-authenticated)"},
+            {"name": "stub provider", "description": "The stub's hosted pages (token-authorized)"},
             {"name": "health", "description": "Liveness and readiness, no authentication"},
         ],
     )
@@ -204,6 +220,10 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         catalog,
         subscriptions,
         test_clocks,
+        checkout,
+        payment_methods,
+        webhooks,
+        stub_pages,
         health,
     ):
         app.include_router(module.router)

@@ -18,15 +18,23 @@ from adapters.clock import SystemClock
 from adapters.database import Target, check, parse, start_embedded
 from adapters.event_writer import event_writer
 from adapters.eventstore import TallyStore, open_store
+from adapters.outbox import Outbox
+from adapters.provider_directory import ProviderDirectory
+from adapters.providers.config import ProviderSettings
 from api.settings import Settings
 from commands import (
     billing_setup,
+    carts,
     catalog,
+    checkout,
     invoice_payments,
     invoicing,
     ledger,
+    payment_methods,
     projects,
+    provider_calls,
     subscriptions,
+    webhooks,
 )
 from commands.bus import CommandBus, Context, Outcome
 from commands.messages import Command
@@ -56,6 +64,10 @@ class Tally:
     clock: Clock
     views: ConnectionPool[Any]
     closers: list[Any] = field(default_factory=list)
+    # Payment providers (issue 5): the provider of each project, and the outbox worker
+    # that makes provider calls and applies provider events after their commit.
+    providers: Any = None
+    outbox: Any = None
 
     @property
     def schema(self) -> str:
@@ -75,12 +87,19 @@ class Tally:
         self.store.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None) -> Tally:
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    provider_settings: ProviderSettings | None = None,
+) -> Tally:
     from projections.schema import create_tables  # the read models' tables
 
+    clock = clock or SystemClock()
+    # First, so that a misconfigured provider refuses to start before anything opens.
+    providers = ProviderDirectory(provider_settings or ProviderSettings(), clock=clock)
     target = resolve_target(settings)
     store = open_store(target, settings.db_schema, settings.pool_size)
-    clock = clock or SystemClock()
     bus = CommandBus(
         store,
         {
@@ -92,6 +111,12 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Tally:
             **invoicing.HANDLERS,
             **invoice_payments.HANDLERS,
             **billing_setup.HANDLERS,
+            # Payment providers (issue 5).
+            **webhooks.HANDLERS,
+            **provider_calls.HANDLERS,
+            **checkout.HANDLERS,
+            **carts.HANDLERS,
+            **payment_methods.HANDLERS,
         },
         clock,
         max_batch=settings.group_commit_max,
@@ -106,4 +131,14 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Tally:
         open=True,
     )
     create_tables(views, settings.db_schema)
-    return Tally(settings=settings, target=target, store=store, bus=bus, clock=clock, views=views)
+    tally = Tally(
+        settings=settings,
+        target=target,
+        store=store,
+        bus=bus,
+        clock=clock,
+        views=views,
+        providers=providers,
+    )
+    tally.outbox = Outbox(tally, interval_s=settings.outbox_interval_s)
+    return tally

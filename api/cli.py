@@ -23,6 +23,8 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from adapters.database import DatabaseUnreachable, check, parse, start_embedded
+from adapters.providers.config import ProviderSettings
+from adapters.providers.errors import ProviderMisconfigured
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
@@ -42,6 +44,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings()
         if overrides := {k: v for k, v in overrides.items() if v is not None}:
             settings = Settings(**{**settings.model_dump(), **overrides})
+        ProviderSettings()  # the payment provider's settings are checked at start too
     except ValidationError as exc:
         problems = "; ".join(
             f"TALLY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
@@ -368,6 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except (CannotStart, DatabaseUnreachable) as exc:
         print(f"tally: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    except ProviderMisconfigured as exc:
+        # Names the variable that is missing or wrong, never a value.
+        print(f"tally: payment provider misconfigured: {exc.detail}", file=sys.stderr)
         return EXIT_CANNOT_START
     except DomainError as exc:
         print(f"tally: {exc.code}: {exc.detail}", file=sys.stderr)

@@ -41,3 +41,8 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=8, ge=1, le=100)
     read_wait_max_ms: int = Field(default=5000, ge=0, le=60_000)
     projection_batch: int = Field(default=2000, ge=1, le=100_000)
+    run_outbox: bool = Field(
+        default=True,
+        description="Run the outbox worker in serve (provider calls, provider events).",
+    )
+    outbox_interval_s: float = Field(default=1.0, gt=0, le=3600)

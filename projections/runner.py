@@ -58,6 +58,7 @@ from projections.customers import Customers
 from projections.decoding import FastDecoder
 from projections.holds import Holds
 from projections.journal import Journal
+from projections.payments import Payments
 from projections.reading import paused_gc, read_batches
 from projections.schema import TRACKING_TABLE
 from projections.subscriptions import Subscriptions
@@ -81,6 +82,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Catalog,
     Subscriptions,
     TestClocks,
+    Payments,
 )
 
 

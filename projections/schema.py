@@ -24,6 +24,8 @@ Tables (all in ``schema``):
 - ``customers``, ``products``, ``prices``, ``subscriptions`` and ``test_clocks``: one row
   per aggregate, kept by ``projections.aggregates`` (the aggregate's ``state`` and
   ``summary`` as jsonb, plus the typed columns their queries filter on).
+- ``webhook_events``, ``provider_calls``, ``carts``, ``payment_methods`` and
+  ``provider_settings``: payments (issue 5), kept by ``projections.payments`` the same way.
 - ``projection_tracking``: one row per projection, the last notification id it applied.
 """
 
@@ -182,6 +184,49 @@ TABLES: tuple[Table, ...] = (
         _aggregate_columns("name text NOT NULL"),
         "id",
         ("test_clocks_page: project_id, position, id",),
+    ),
+    # Payments (issue 5): projections/payments.py.
+    Table(
+        "webhook_events",
+        _aggregate_columns(
+            "provider text NOT NULL, event_id text NOT NULL, type text NOT NULL, "
+            "status text NOT NULL, retry_at timestamptz"
+        ),
+        "id",
+        (
+            "webhook_events_page: project_id, position, id",
+            "webhook_events_due: position, id WHERE status IN ('received', 'parked')",
+        ),
+    ),
+    Table(
+        "provider_calls",
+        _aggregate_columns(
+            "operation text NOT NULL, call_state text NOT NULL, subject text NOT NULL, "
+            "next_attempt_at timestamptz"
+        ),
+        "id",
+        (
+            "provider_calls_page: project_id, position, id",
+            "provider_calls_due: next_attempt_at, id WHERE call_state = 'pending'",
+        ),
+    ),
+    Table(
+        "carts",
+        _aggregate_columns("status text NOT NULL"),
+        "id",
+        ("carts_page: project_id, position, id",),
+    ),
+    Table(
+        "payment_methods",
+        _aggregate_columns("customer_id uuid NOT NULL"),
+        "id",
+        ("payment_methods_customer: project_id, customer_id",),
+    ),
+    Table(
+        "provider_settings",
+        _aggregate_columns("provider text NOT NULL"),
+        "id",
+        ("provider_settings_project: project_id",),
     ),
 )
 

@@ -1,0 +1,248 @@
+"""The outbox worker: makes pending provider calls and applies recorded provider events.
+
+Both lists are durable: ``ProviderCall`` aggregates in ``pending`` state and
+``WebhookEvent`` aggregates that are ``received`` or ``parked`` (read from the
+``provider_calls`` and ``webhook_events`` read models). Nothing here runs inside a
+command: a call is made only after the command that asked for it committed, and its
+answer goes back through the bus (``RecordProviderCallOutcome``), which settles the call
+in the same transaction as what the answer changes. So a crash between the call and the
+answer only means the call is made again, with the same idempotency key, and the
+provider answers it from its record: nothing is charged twice.
+
+A provider that is down (``ProviderUnavailable``, a timeout, a 5xx) does not hold
+anything up: the call is rescheduled with backoff (``domain.provider_calls``) and the
+worker moves on. Routes ``kick()`` the worker after a write so the first attempt is
+immediate; the periodic pass (``interval_s``) catches everything else, after restarts
+too. Several workers (server processes) may run: the idempotency keys and the
+aggregates' own states keep their work from counting twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from adapters.providers.base import (
+    ChargeRequest,
+    CheckoutMode,
+    CheckoutRequest,
+    LineItem,
+    PaymentProvider,
+    RefundRequest,
+)
+from adapters.providers.errors import ProviderError, ProviderUnavailable
+from commands import provider_messages as pm
+from commands.bus import Context
+from domain.errors import DomainError
+from domain.provider_calls import ProviderCall
+from domain.provider_settings import ProviderSettings
+
+log = logging.getLogger("tally.outbox")
+
+OUTBOX_ACTOR = "outbox"
+WEBHOOK_ACTOR = "webhooks"
+BATCH = 100
+
+
+def provider_settings(tally: Any, project_id: UUID) -> dict[str, Any] | None:
+    """The project's own provider choice (``ProviderSettings.summary()``), or None."""
+    try:
+        settings = tally.store.repository.get(ProviderSettings.create_id(project_id))
+    except AggregateNotFoundError:
+        return None
+    summary: dict[str, Any] = settings.summary()
+    return summary
+
+
+def provider_for(tally: Any, project_id: UUID) -> PaymentProvider:
+    provider: PaymentProvider = tally.providers.for_project(
+        project_id, provider_settings(tally, project_id)
+    )
+    return provider
+
+
+def call_provider(provider: PaymentProvider, call: ProviderCall) -> dict[str, Any]:
+    """Make one call; its answer as a plain dict, or a ProviderError raised."""
+    p, key = call.params, call.idempotency_key
+    refs = {str(k): str(v) for k, v in (p.get("references") or {}).items()}
+    if call.operation == "checkout":
+        lines = tuple(
+            LineItem(str(x["name"]), int(x["unit_amount"]), str(x["currency"]), int(x["quantity"]))
+            for x in p["lines"]
+        )
+        session = provider.create_checkout_session(
+            CheckoutRequest(
+                mode=CheckoutMode(p["mode"]),
+                lines=lines,
+                success_url=p["success_url"],
+                cancel_url=p["cancel_url"],
+                idempotency_key=key,
+                customer_ref=p.get("customer_ref"),
+                references=refs,
+            )
+        )
+        return {"url": session.url, "session_ref": session.session_ref}
+    if call.operation == "charge":
+        charged = provider.charge(
+            ChargeRequest(
+                customer_ref=str(p["customer_ref"]),
+                payment_method_ref=str(p["payment_method_ref"]),
+                amount_minor=int(p["amount_minor"]),
+                currency=str(p["currency"]),
+                idempotency_key=key,
+                description=str(p.get("description") or ""),
+                references=refs,
+            )
+        )
+        return {"payment_ref": charged.payment_ref, "status": charged.status}
+    refunded = provider.refund(
+        RefundRequest(
+            payment_ref=str(p["payment_ref"]),
+            amount_minor=int(p["amount_minor"]),
+            currency=str(p["currency"]),
+            idempotency_key=key,
+            reason=str(p.get("reason") or ""),
+            references=refs,
+        )
+    )
+    return {"refund_ref": refunded.refund_ref, "status": refunded.status}
+
+
+class Outbox:
+    def __init__(self, tally: Any, *, interval_s: float = 1.0) -> None:
+        self.tally = tally
+        self.interval_s = interval_s
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one call, one event -------------------------------------------------------------
+
+    def attempt(self, project_id: UUID, call_id: UUID) -> dict[str, Any]:
+        """Make a pending call now (if it still is pending) and record the answer."""
+        try:
+            call = self.tally.store.repository.get(call_id)
+        except AggregateNotFoundError:
+            return {}
+        if not isinstance(call, ProviderCall) or call.project_id != project_id:
+            return {}
+        if not call.pending:
+            return call.summary()
+        command = self._outcome(call, provider_for(self.tally, project_id))
+        outcome = self.tally.execute(command, Context(project_id, OUTBOX_ACTOR))
+        summary: dict[str, Any] = outcome.body["provider_call"]
+        return summary
+
+    def _outcome(
+        self, call: ProviderCall, provider: PaymentProvider
+    ) -> pm.RecordProviderCallOutcome:
+        try:
+            result = call_provider(provider, call)
+        except ProviderUnavailable as error:
+            log.warning("%s %s: provider unavailable, will retry", call.operation, call.id)
+            return pm.RecordProviderCallOutcome(
+                call_id=call.id, outcome="retry", error_code=error.code, error=error.detail[:500]
+            )
+        except ProviderError as error:
+            return pm.RecordProviderCallOutcome(
+                call_id=call.id, outcome="failed", error_code=error.code, error=error.detail[:500]
+            )
+        except Exception as error:  # an unexpected failure is treated as an outage
+            log.exception("%s %s failed unexpectedly; will retry", call.operation, call.id)
+            return pm.RecordProviderCallOutcome(
+                call_id=call.id,
+                outcome="retry",
+                error_code="provider_error",
+                error=type(error).__name__,
+            )
+        return pm.RecordProviderCallOutcome(call_id=call.id, outcome="succeeded", result=result)
+
+    def apply_event(self, project_id: UUID, webhook_event_id: UUID) -> dict[str, Any]:
+        """Apply a recorded provider event, or park it if it cannot be applied yet."""
+        context = Context(project_id, WEBHOOK_ACTOR)
+        try:
+            outcome = self.tally.execute(
+                pm.ApplyWebhookEvent(webhook_event_id=webhook_event_id), context
+            )
+        except DomainError as refusal:
+            reason = f"{refusal.code}: {refusal.detail}"[:500]
+            outcome = self.tally.execute(
+                pm.ParkWebhookEvent(webhook_event_id=webhook_event_id, reason=reason), context
+            )
+        summary: dict[str, Any] = outcome.body["webhook_event"]
+        return summary
+
+    # -- passes ----------------------------------------------------------------------------
+
+    def run_once(self, *, retry_parked: bool = False) -> int:
+        """One pass over what is due now; ``retry_parked`` also retries parked events
+        before their time (after something else was applied, they may fit now)."""
+        from projections.payments import due_provider_calls, due_webhook_events
+
+        now = self.tally.clock.now()
+        done = 0
+        events = due_webhook_events(
+            self.tally.views, self.tally.schema, now, BATCH, include_parked=retry_parked
+        )
+        applied_any = False
+        for project_id, event_id in events:
+            summary = self.apply_event(project_id, event_id)
+            applied_any = applied_any or summary.get("status") == "applied"
+            done += 1
+        for project_id, call_id in due_provider_calls(
+            self.tally.views, self.tally.schema, now, BATCH
+        ):
+            self.attempt(project_id, call_id)
+            done += 1
+        if applied_any and not retry_parked:
+            done += self.run_once(retry_parked=True)
+        return done
+
+    def drain(self, timeout_s: float = 10.0, *, retry_parked: bool = False) -> int:
+        """Bring the read models to the head, then run passes until one finds nothing
+        new to do (tests and the CLI use this; the server has the thread)."""
+        from projections.runner import wait_for_position
+
+        total = 0
+        for _ in range(20):
+            head = int(self.tally.store.recorder.max_notification_id() or 0)
+            wait_for_position(self.tally.views, self.tally.schema, head, timeout_s)
+            done = self.run_once(retry_parked=retry_parked)
+            total += done
+            if done == 0:
+                break
+            retry_parked = False
+        return total
+
+    # -- background thread ---------------------------------------------------------------
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="tally-outbox", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.drain(timeout_s=2.0)
+            except Exception:  # the next pass tries again; nothing half-done was kept
+                log.exception("outbox pass failed")

@@ -1,0 +1,246 @@
+"""Payments through the project's provider: hosted checkouts, the portal, wallet top-ups,
+refunds, and the provider calls behind them (``GET /v1/provider_calls``).
+
+Every write records its part first (a pending Transaction, an incomplete subscription,
+a checked-out cart) together with a ``ProviderCall``; after the commit the route asks
+the outbox to make the call at once, so the answer normally holds the hosted URL. If
+the provider is unavailable the write still succeeds: the call stays ``pending`` (its
+``url`` null) and the outbox retries it with backoff; ``GET /v1/provider_calls/{id}``
+shows its state.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from adapters.outbox import provider_for
+from api import schemas as s
+from api import schemas_payments as sp
+from api.auth import Caller, CallerDep, TallyDep
+from api.bootstrap import Tally
+from api.routes.common import (
+    POSITION_HEADER,
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfter,
+    execute,
+    read_problems,
+    write_responses,
+)
+from commands import provider_messages as pm
+from commands.messages import Command
+from domain.errors import NotFound
+
+router = APIRouter(tags=["checkout"])
+
+CHECKOUT_REFUSALS = ("not_found", "currency_mismatch", "price_archived", "invalid_amount")
+
+
+def provider_name(tally: Tally, caller: Caller) -> str:
+    return provider_for(tally, caller.project_id).name
+
+
+def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None) -> JSONResponse:
+    """Execute the command, then make its provider call now (after the commit)."""
+    outcome = execute(tally, caller, command, key)
+    body: dict[str, Any] = dict(outcome.body)
+    call = body["provider_call"]
+    if call["state"] == "pending":
+        call = tally.outbox.attempt(caller.project_id, UUID(call["id"])) or call
+        tally.outbox.kick()  # a call still pending is retried by the worker
+    body["provider_call"] = call
+    body["url"] = call.get("url")
+    headers: dict[str, str] = {}
+    if outcome.position is not None:
+        headers[POSITION_HEADER] = str(outcome.position)
+    if outcome.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    # Latest state of the call: its position is newer than the command's.
+    head = tally.store.recorder.max_notification_id()
+    if head is not None:
+        headers[POSITION_HEADER] = str(head)
+    checked = sp.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
+
+
+@router.post(
+    "/v1/checkout/subscription",
+    status_code=201,
+    response_model=sp.CheckoutResult,
+    summary="Check out a subscription",
+    description="Creates an incomplete subscription and its first invoice; paying on the "
+    "provider's page pays the invoice and activates the subscription.",
+    responses=write_responses(201, *CHECKOUT_REFUSALS),
+)
+def checkout_subscription(
+    body: sp.SubscriptionCheckoutRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = pm.CheckoutSubscription(provider=provider_name(tally, caller), **body.model_dump())
+    return run_and_call(tally, caller, command, key)
+
+
+@router.post(
+    "/v1/checkout/item",
+    status_code=201,
+    response_model=sp.CheckoutResult,
+    summary="Check out one item",
+    description="A one-time purchase: a pending Transaction that completes when the "
+    "provider confirms the payment.",
+    responses=write_responses(201, *CHECKOUT_REFUSALS),
+)
+def checkout_item(
+    body: sp.ItemCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = pm.CheckoutItem(provider=provider_name(tally, caller), **body.model_dump())
+    return run_and_call(tally, caller, command, key)
+
+
+@router.post(
+    "/v1/checkout/cart",
+    status_code=201,
+    response_model=sp.CheckoutResult,
+    summary="Check out a cart",
+    responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_transition"),
+)
+def checkout_cart(
+    body: sp.CartCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = pm.CheckoutCart(provider=provider_name(tally, caller), **body.model_dump())
+    return run_and_call(tally, caller, command, key)
+
+
+@router.post(
+    "/v1/accounts/{account_id}/top_ups",
+    status_code=201,
+    response_model=sp.CheckoutResult,
+    tags=["accounts"],
+    summary="Top up a wallet through the provider",
+    description="A pending deposit from the provider's clearing account. With "
+    "`payment_method` the saved method is charged off-session; without, `url` is a "
+    "hosted checkout. The deposit completes (and the wallet is credited) when the "
+    "provider confirms the payment, or fails if it declines.",
+    responses=write_responses(
+        201, "not_found", "currency_mismatch", "account_frozen", "account_closed"
+    ),
+)
+def top_up(
+    account_id: UUID,
+    body: sp.TopUpRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = pm.TopUpAccount(
+        provider=provider_name(tally, caller), account_id=account_id, **body.model_dump()
+    )
+    return run_and_call(tally, caller, command, key)
+
+
+@router.post(
+    "/v1/transactions/{transaction_id}/refunds",
+    status_code=202,
+    response_model=sp.CheckoutResult,
+    tags=["transactions"],
+    summary="Refund a provider payment",
+    description="Asks the provider to refund (through the outbox); the transaction is "
+    "reversed by the refunded amount when the provider has refunded.",
+    responses=write_responses(202, "not_found", "invalid_transition", "reversal_exceeds_amount"),
+)
+def refund(
+    transaction_id: UUID,
+    tally: TallyDep,
+    caller: CallerDep,
+    body: sp.RefundRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    fields = body.model_dump() if body is not None else {}
+    command = pm.RefundTransaction(transaction_id=transaction_id, **fields)
+    return run_and_call(tally, caller, command, key)
+
+
+@router.post(
+    "/v1/portal",
+    response_model=sp.PortalResult,
+    summary="Open the provider's customer portal",
+    description="A one-off URL of the provider's portal for the customer (nothing is "
+    "recorded). YooKassa has none: 422 `provider_unsupported`.",
+    responses=write_responses(200, "not_found", "provider_unsupported", "provider_unavailable"),
+)
+def portal(
+    body: sp.PortalRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,  # accepted like on every POST; the portal records nothing
+) -> sp.PortalResult:
+    from projections.customers import get_customer
+
+    customer = get_customer(tally.views, tally.schema, caller.project_id, body.customer_id)
+    if customer is None:
+        raise NotFound(f"customer {body.customer_id} not found", id=str(body.customer_id))
+    provider = provider_for(tally, caller.project_id)
+    refs = customer.get("provider_refs") or {}
+    reference = refs.get(provider.name) or (
+        str(body.customer_id) if provider.name in ("stub", "yookassa") else None
+    )
+    if reference is None:
+        raise NotFound(
+            f"customer {body.customer_id} has no {provider.name} customer yet (it is linked "
+            "by their first checkout)",
+            id=str(body.customer_id),
+        )
+    session = provider.create_portal_session(reference, body.return_url)
+    return sp.PortalResult(url=session.url, provider=session.provider)
+
+
+@router.get(
+    "/v1/provider_calls",
+    response_model=s.Page[sp.ProviderCall],
+    summary="List provider calls (the outbox)",
+    responses=read_problems(),
+)
+def list_calls(
+    tally: TallyDep,
+    caller: Reader,
+    limit: Limit = 20,
+    starting_after: StartingAfter = None,
+    state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
+    subject: Annotated[str | None, Query(max_length=100)] = None,
+) -> s.Page[sp.ProviderCall]:
+    from projections.payments import list_provider_calls
+
+    rows, has_more = list_provider_calls(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        state=state,
+        subject=subject,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[sp.ProviderCall](
+        data=[sp.ProviderCall.model_validate(r) for r in rows], has_more=has_more
+    )
+
+
+@router.get(
+    "/v1/provider_calls/{call_id}",
+    response_model=sp.ProviderCall,
+    summary="Get a provider call",
+    responses=read_problems("not_found"),
+)
+def get_call(call_id: UUID, tally: TallyDep, caller: Reader) -> sp.ProviderCall:
+    from projections.payments import get_provider_call
+
+    row = get_provider_call(tally.views, tally.schema, caller.project_id, call_id)
+    if row is None:
+        raise NotFound(f"provider call {call_id} not found", id=str(call_id))
+    return sp.ProviderCall.model_validate(row)

@@ -1,0 +1,217 @@
+"""Saved payment methods (references only), carts, and the project's provider settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from adapters.outbox import provider_for
+from api import schemas_payments as sp
+from api.auth import CallerDep, TallyDep
+from api.routes.common import (
+    IdempotencyKey,
+    Reader,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
+from commands import provider_messages as pm
+from domain.errors import NotFound
+from domain.provider_settings import ProviderSettings
+
+router = APIRouter()
+
+
+@router.get(
+    "/v1/payment_methods",
+    response_model=sp.PaymentMethods,
+    tags=["payment methods"],
+    summary="List a customer's payment methods",
+    responses=read_problems("not_found"),
+)
+def list_methods(
+    customer_id: Annotated[UUID, Query()], tally: TallyDep, caller: Reader
+) -> sp.PaymentMethods:
+    from projections.customers import get_customer
+    from projections.payments import get_payment_methods
+
+    if get_customer(tally.views, tally.schema, caller.project_id, customer_id) is None:
+        raise NotFound(f"customer {customer_id} not found", id=str(customer_id))
+    row = get_payment_methods(tally.views, tally.schema, caller.project_id, customer_id)
+    if row is None:
+        return sp.PaymentMethods(customer_id=customer_id, default=None, data=[])
+    return sp.PaymentMethods.model_validate(row)
+
+
+@router.post(
+    "/v1/payment_methods",
+    response_model=sp.PaymentMethodsResult,
+    tags=["payment methods"],
+    summary="Attach a payment method",
+    description="Attach the reference the provider's setup flow returned (Stripe "
+    "`pm_...`, stub `stub_pm_<test card>`). A completed checkout attaches the method it "
+    "saved by itself. Card numbers are refused: they never touch Tally.",
+    responses=write_responses(200, "not_found"),
+)
+def attach(
+    body: sp.AttachRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    provider = provider_for(tally, caller.project_id).name
+    command = pm.AttachPaymentMethod(provider=provider, **body.model_dump())
+    return respond(execute(tally, caller, command, key), sp.PaymentMethodsResult)
+
+
+@router.post(
+    "/v1/payment_methods/{payment_method}/detach",
+    response_model=sp.PaymentMethodsResult,
+    tags=["payment methods"],
+    summary="Detach a payment method",
+    responses=write_responses(200, "not_found"),
+)
+def detach(
+    payment_method: str,
+    body: sp.PaymentMethodRef,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = pm.DetachPaymentMethod(customer_id=body.customer_id, payment_method=payment_method)
+    return respond(execute(tally, caller, command, key), sp.PaymentMethodsResult)
+
+
+@router.post(
+    "/v1/payment_methods/{payment_method}/default",
+    response_model=sp.PaymentMethodsResult,
+    tags=["payment methods"],
+    summary="Make a payment method the default",
+    responses=write_responses(200, "not_found"),
+)
+def set_default(
+    payment_method: str,
+    body: sp.PaymentMethodRef,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = pm.SetDefaultPaymentMethod(
+        customer_id=body.customer_id, payment_method=payment_method
+    )
+    return respond(execute(tally, caller, command, key), sp.PaymentMethodsResult)
+
+
+@router.post(
+    "/v1/carts",
+    status_code=201,
+    response_model=sp.CartResult,
+    tags=["checkout"],
+    summary="Create a cart",
+    responses=write_responses(201, "not_found", "currency_mismatch", "unknown_currency"),
+)
+def create_cart(
+    body: sp.CartRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = pm.CreateCart(**body.model_dump())
+    return respond(execute(tally, caller, command, key), sp.CartResult)
+
+
+@router.get(
+    "/v1/carts/{cart_id}",
+    response_model=sp.Cart,
+    tags=["checkout"],
+    summary="Get a cart",
+    responses=read_problems("not_found"),
+)
+def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
+    from projections.payments import get_cart as query
+
+    row = query(tally.views, tally.schema, caller.project_id, cart_id)
+    if row is None:
+        raise NotFound(f"cart {cart_id} not found", id=str(cart_id))
+    return sp.Cart.model_validate(row)
+
+
+@router.post(
+    "/v1/carts/{cart_id}/items",
+    response_model=sp.CartResult,
+    tags=["checkout"],
+    summary="Add an item to a cart",
+    responses=write_responses(
+        200, "not_found", "currency_mismatch", "price_archived", "invalid_transition"
+    ),
+)
+def add_item(
+    cart_id: UUID,
+    body: sp.CartItemRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = pm.AddCartItem(cart_id=cart_id, line=body.line)
+    return respond(execute(tally, caller, command, key), sp.CartResult)
+
+
+@router.post(
+    "/v1/carts/{cart_id}/items/{line_id}/remove",
+    response_model=sp.CartResult,
+    tags=["checkout"],
+    summary="Remove an item from a cart",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
+)
+def remove_item(
+    cart_id: UUID, line_id: str, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = pm.RemoveCartItem(cart_id=cart_id, line_id=line_id)
+    return respond(execute(tally, caller, command, key), sp.CartResult)
+
+
+@router.get(
+    "/v1/payment_provider",
+    response_model=sp.ProviderSettingsResult,
+    tags=["payment provider"],
+    summary="The project's payment provider",
+    description="Variable names only, and whether each is set; never a secret.",
+    responses=read_problems(),
+)
+def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
+    from projections.payments import get_provider_settings
+
+    row = get_provider_settings(tally.views, tally.schema, caller.project_id)
+    chosen = row or {"provider": tally.providers.default_name, "credential_env": {}}
+    env = tally.providers.environ
+    shown = {
+        "provider": chosen["provider"] or tally.providers.default_name,
+        "project_specific": row is not None,
+        "credential_env": {
+            purpose: {"env": name, "set": bool(env.get(name))}
+            for purpose, name in (chosen.get("credential_env") or {}).items()
+        },
+        "api_base": chosen.get("api_base"),
+    }
+    return sp.ProviderSettingsResult(payment_provider=shown)
+
+
+@router.post(
+    "/v1/payment_provider",
+    response_model=sp.ProviderSettingsResult,
+    tags=["payment provider"],
+    summary="Choose the project's payment provider",
+    description="Credentials are named by environment variable (`credential_env`), never "
+    "sent. The provider is built at once from them: a missing variable is refused "
+    "(422) and nothing is recorded.",
+    responses=write_responses(200, "provider_misconfigured"),
+)
+def configure(
+    body: sp.ProviderSettingsRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = pm.ConfigurePaymentProvider(**body.model_dump())
+    # Refuse settings that cannot build a provider before recording them.
+    ProviderSettings.check(body.provider, dict(body.credential_env))
+    tally.providers.check(body.model_dump())
+    return respond(execute(tally, caller, command, key), sp.ProviderSettingsResult)

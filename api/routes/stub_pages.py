@@ -1,0 +1,102 @@
+"""The stub provider's hosted pages, served by Tally itself (``TALLY_PAYMENT_PROVIDER=stub``).
+
+``GET /v1/stub/checkout/{token}`` shows the checkout (lines, total, test cards, Pay and
+Cancel); its form posts back to the same address, which turns the pressed button into a
+delivery signed with the stub's webhook secret and hands it to the same
+``receive_delivery`` as ``POST /v1/webhooks/stub/{project}`` (signature check, dedup,
+record), then redirects the browser (303) to the success or cancel URL. The signed
+token in the address authorizes the page, as a provider's hosted session id does: it
+is the customer's browser that holds it, not an API key.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapters.providers.errors import InvalidSignature
+from adapters.providers.stub import SUCCEEDS, StubProvider
+from adapters.providers.stub_checkout import (
+    press_checkout_button,
+    render_checkout_page,
+    render_portal_page,
+)
+from api.auth import get_tally
+from api.bootstrap import Tally
+from api.routes.common import problems
+from api.routes.webhooks import receive_delivery
+from domain.errors import NotFound
+
+router = APIRouter(tags=["stub provider"])
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _stub(tally: Tally) -> StubProvider:
+    provider = tally.providers.default
+    if not isinstance(provider, StubProvider):
+        raise NotFound("this server does not run the stub provider")
+    return provider
+
+
+@router.get(
+    "/v1/stub/checkout/{token}",
+    response_class=HTMLResponse,
+    summary="The stub's hosted checkout page",
+    responses=problems("not_found", "invalid_signature", "provider_rejected", body=False),
+)
+def checkout_page(token: str, request: Request, error: str = "") -> HTMLResponse:
+    page = render_checkout_page(_stub(get_tally(request)), token, error=error[:100])
+    return HTMLResponse(page, headers=PAGE_HEADERS)
+
+
+@router.post(
+    "/v1/stub/checkout/{token}",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Press Pay or Cancel on the stub's checkout page",
+    description="Form fields `button` (`pay` or `cancel`) and `card_number` (a test card). "
+    "The result is delivered through the signed webhook path, then the browser is "
+    "redirected to the checkout's success or cancel URL.",
+    responses=problems("not_found", "invalid_signature", "provider_rejected"),
+)
+async def press(token: str, request: Request) -> RedirectResponse:
+    tally = get_tally(request)
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    button = (form.get("button") or [""])[0]
+    card = (form.get("card_number") or [SUCCEEDS])[0][:32]
+    stub = _stub(tally)
+    result = press_checkout_button(stub, token, button, card)
+    project = stub.session(token).references.get("tally_project", "")
+    try:
+        project_id = UUID(project)
+    except ValueError:
+        raise InvalidSignature("the checkout names no Tally project", provider="stub") from None
+    await run_in_threadpool(
+        receive_delivery,
+        tally,
+        "stub",
+        project_id,
+        result.webhook_headers,
+        result.webhook_body,
+        None,
+    )
+    return RedirectResponse(result.redirect_url, status_code=303)
+
+
+@router.get(
+    "/v1/stub/portal/{token}",
+    response_class=HTMLResponse,
+    summary="The stub's customer portal page",
+    responses=problems("not_found", "invalid_signature", "provider_rejected", body=False),
+)
+def portal_page(token: str, request: Request) -> HTMLResponse:
+    return HTMLResponse(render_portal_page(_stub(get_tally(request)), token), headers=PAGE_HEADERS)

@@ -1,0 +1,162 @@
+"""Inbound provider webhooks: ``POST /v1/webhooks/{provider}/{project_id}``.
+
+No API key: the provider's signature authenticates the delivery (YooKassa's, which are
+unsigned, are confirmed by fetching the object back). In the request Tally only
+verifies and records: ``parse_webhook`` on the raw bytes, then one ``WebhookEvent`` per
+new provider event id, committed before the answer. A bad, stale or forged signature
+answers 400 ``invalid_signature`` and records nothing; an unknown project, or a project
+that does not use this provider, answers 404. Applying the events (confirming payments,
+activating subscriptions, ...) happens after the commit, in the outbox worker.
+
+Also the authenticated reads of what was received: ``GET /v1/webhook_events``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapters.outbox import provider_for
+from adapters.providers.base import ProviderEvent
+from api import schemas as s
+from api import schemas_payments as sp
+from api.auth import TallyDep, get_tally
+from api.bootstrap import Tally
+from api.routes.common import Limit, Reader, StartingAfter, problems, read_problems
+from commands import provider_messages as pm
+from commands.bus import Context
+from domain.errors import NotFound
+from domain.projects import Project
+
+router = APIRouter(tags=["webhooks"])
+
+MAX_EVENTS = 100
+
+
+def _unknown(provider: str, project_id: UUID) -> NotFound:
+    return NotFound(f"no project {project_id} receives {provider} webhooks", id=str(project_id))
+
+
+def _fields(event: ProviderEvent) -> dict[str, Any]:
+    fields = dataclasses.asdict(event)
+    fields["type"] = str(event.type)
+    fields["references"] = dict(event.references)
+    # The verified payload, as JSON (Stripe objects and datetimes become plain values).
+    plain: dict[str, Any] = json.loads(json.dumps(fields, default=str))
+    return plain
+
+
+def receive_delivery(
+    tally: Tally,
+    provider_name: str,
+    project_id: UUID,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    source_address: str | None,
+) -> dict[str, Any]:
+    """Verify and record one delivery; the same path for every provider and the stub's
+    own pages. Raises InvalidSignature (nothing recorded) or NotFound."""
+    try:
+        project: Any = tally.store.repository.get(project_id)
+    except AggregateNotFoundError:
+        raise _unknown(provider_name, project_id) from None
+    if not isinstance(project, Project):
+        raise _unknown(provider_name, project_id)
+    provider = provider_for(tally, project_id)
+    if provider.name != provider_name:
+        raise _unknown(provider_name, project_id)
+    events = provider.parse_webhook(headers, raw_body, source_address=source_address)
+    if not events:
+        return {"recorded": 0, "duplicates": 0, "events": []}
+    body: dict[str, Any] = {"recorded": [], "duplicates": []}
+    for start in range(0, len(events), MAX_EVENTS):
+        chunk = [_fields(e) for e in events[start : start + MAX_EVENTS]]
+        command = pm.RecordWebhookEvents(provider=provider_name, events=chunk)
+        outcome = tally.execute(command, Context(project_id, f"webhook:{provider_name}"))
+        body["recorded"] += outcome.body["recorded"]
+        body["duplicates"] += outcome.body["duplicates"]
+    if body["recorded"] and tally.outbox is not None:
+        tally.outbox.kick()  # apply them now, after the commit
+    return {
+        "recorded": len(body["recorded"]),
+        "duplicates": len(body["duplicates"]),
+        "events": [*body["recorded"], *body["duplicates"]],
+    }
+
+
+@router.post(
+    "/v1/webhooks/{provider}/{project_id}",
+    response_model=sp.WebhookAnswer,
+    summary="Receive a provider's webhook",
+    description="Authenticated by the provider's signature, not an API key. Each provider "
+    "event is recorded once (a redelivery answers 200 and counts as a duplicate) and "
+    "applied after the answer. 400 `invalid_signature`: forged, tampered, stale or "
+    "unconfirmed; nothing was recorded. 503 `provider_unavailable`: a YooKassa "
+    "notification could not be confirmed; the provider redelivers.",
+    responses=problems("not_found", "invalid_signature", "provider_unavailable"),
+)
+async def receive(provider: str, project_id: UUID, request: Request) -> JSONResponse:
+    tally = get_tally(request)
+    raw_body = await request.body()
+    headers = dict(request.headers)
+    source = request.client.host if request.client else None
+    # Verification may call the provider (YooKassa): off the event loop.
+    body = await run_in_threadpool(
+        receive_delivery, tally, provider, project_id, headers, raw_body, source
+    )
+    return JSONResponse(body, status_code=200)
+
+
+@router.get(
+    "/v1/webhook_events",
+    response_model=s.Page[sp.WebhookEvent],
+    summary="List received provider events",
+    responses=read_problems(),
+)
+def list_events(
+    tally: TallyDep,
+    caller: Reader,
+    limit: Limit = 20,
+    starting_after: StartingAfter = None,
+    status: Annotated[
+        str | None, Query(pattern="^(received|applied|ignored|parked|failed)$")
+    ] = None,
+    type: Annotated[str | None, Query(max_length=60)] = None,
+) -> s.Page[sp.WebhookEvent]:
+    from projections.payments import list_webhook_events
+
+    rows, has_more = list_webhook_events(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        status=status,
+        type=type,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[sp.WebhookEvent](
+        data=[sp.WebhookEvent.model_validate(r) for r in rows], has_more=has_more
+    )
+
+
+@router.get(
+    "/v1/webhook_events/{event_id}",
+    response_model=sp.WebhookEvent,
+    summary="Get a received provider event",
+    responses=read_problems("not_found"),
+)
+def get_event(event_id: UUID, tally: TallyDep, caller: Reader) -> sp.WebhookEvent:
+    from projections.payments import get_webhook_event
+
+    row = get_webhook_event(tally.views, tally.schema, caller.project_id, event_id)
+    if row is None:
+        raise NotFound(f"webhook event {event_id} not found", id=str(event_id))
+    return sp.WebhookEvent.model_validate(row)

@@ -1,0 +1,169 @@
+"""Request and response bodies of the payment routes (checkouts, top-ups, refunds, carts,
+payment methods, provider calls, provider events, provider settings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from commands.messages import Amount, CurrencyCode, SubscriptionItem, Text
+from commands.provider_messages import LineInput, ProviderName, Reference, Url
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Result(BaseModel):
+    """Answers carry the write side's summaries; documented loosely, kept whole."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ProviderCall(Result):
+    id: UUID
+    provider: str
+    operation: str = Field(description="checkout, charge or refund")
+    state: str = Field(description="pending, succeeded or failed")
+    attempts: int
+    next_attempt_at: str | None = None
+    error_code: str | None = None
+    last_error: str | None = None
+    idempotency_key: str = Field(description="Sent to the provider on every attempt")
+    url: str | None = Field(default=None, description="The hosted page, for checkouts")
+    payment_ref: str | None = None
+
+
+class CheckoutResult(Result):
+    provider_call: ProviderCall
+    url: str | None = Field(
+        default=None,
+        description="The provider's hosted page; null while the provider call is pending "
+        "(the provider is unavailable: GET /v1/provider_calls/{id} later)",
+    )
+
+
+class ItemCheckoutRequest(Body):
+    customer_id: UUID | None = None
+    line: LineInput
+    success_url: Url
+    cancel_url: Url
+
+
+class SubscriptionCheckoutRequest(Body):
+    customer_id: UUID
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    success_url: Url
+    cancel_url: Url
+
+
+class CartCheckoutRequest(Body):
+    cart_id: UUID
+    success_url: Url
+    cancel_url: Url
+
+
+class TopUpRequest(Body):
+    amount: Amount
+    currency: CurrencyCode
+    payment_method: Reference | None = Field(
+        default=None,
+        description="A saved payment method: charged off-session. Without one, the answer "
+        "holds a hosted checkout URL.",
+    )
+    success_url: Url = "http://127.0.0.1/"
+    cancel_url: Url = "http://127.0.0.1/"
+    description: Text = ""
+
+
+class RefundRequest(Body):
+    amount: Amount | None = None
+    reason: Text = ""
+
+
+class PortalRequest(Body):
+    customer_id: UUID
+    return_url: Url
+
+
+class PortalResult(Result):
+    url: str
+    provider: str
+
+
+class CartRequest(Body):
+    currency: CurrencyCode
+    customer_id: UUID | None = None
+
+
+class CartItemRequest(Body):
+    line: LineInput
+
+
+class Cart(Result):
+    id: UUID
+    currency: str
+    status: str
+    lines: list[dict[str, Any]]
+    total: int
+
+
+class CartResult(Result):
+    cart: Cart
+
+
+class PaymentMethodRef(Body):
+    customer_id: UUID
+
+
+class AttachRequest(Body):
+    customer_id: UUID
+    payment_method: Reference = Field(
+        description="The provider's reference from its own setup flow (pm_..., "
+        "stub_pm_<test card>); never a card number"
+    )
+    label: Annotated[str, Field(max_length=100)] = ""
+    make_default: bool = False
+
+
+class PaymentMethods(Result):
+    customer_id: UUID
+    default: str | None
+    data: list[dict[str, Any]]
+
+
+class PaymentMethodsResult(Result):
+    payment_methods: PaymentMethods
+
+
+class WebhookEvent(Result):
+    id: UUID
+    provider: str
+    event_id: str
+    type: str
+    status: str = Field(description="received, applied, ignored, parked or failed")
+
+
+class WebhookAnswer(Result):
+    recorded: int
+    duplicates: int
+    events: list[WebhookEvent]
+
+
+class ProviderSettingsRequest(Body):
+    provider: ProviderName
+    credential_env: dict[
+        Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=128)]
+    ] = Field(
+        default_factory=dict,
+        max_length=4,
+        description="Credential purpose -> the NAME of the environment variable holding it "
+        '(e.g. {"api_key": "ACME_STRIPE_KEY"}); secrets themselves are never sent',
+    )
+    api_base: Annotated[str, Field(max_length=500)] = ""
+
+
+class ProviderSettingsResult(Result):
+    payment_provider: dict[str, Any]

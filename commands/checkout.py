@@ -1,0 +1,297 @@
+"""Payments through a provider: hosted checkouts, wallet top-ups and refunds.
+
+Each handler records what Tally knows now (a pending Transaction, an incomplete
+subscription and its invoice, a checked-out cart) together with a ``ProviderCall`` that
+asks for the provider's part; the outbox worker makes the call after the commit. The
+references Tally hands the provider (``tally_transaction``, ``tally_invoice``,
+``tally_subscription``, ``tally_customer``, ...) come back on its webhooks, which is how
+``commands/webhook_effects.py`` finds what a payment was for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from commands import ledger, subscriptions
+from commands import messages as m
+from commands import provider_messages as pm
+from commands.bus import Context, Handler
+from commands.unit_of_work import UnitOfWork
+from domain.accounts import clearing_ref
+from domain.carts import Cart
+from domain.catalog import Price, Product
+from domain.customers import Customer
+from domain.errors import PriceArchived, ValidationFailed
+from domain.provider_calls import ProviderCall
+from domain.transactions import Transaction
+
+Result = tuple[int, dict[str, Any]]
+SALES_REF = "revenue:checkout"
+
+
+def _now(ctx: Context) -> datetime:
+    assert ctx.now is not None
+    return ctx.now
+
+
+def _new_id(ctx: Context, purpose: str) -> UUID:
+    if ctx.idempotency_key is None:
+        return uuid4()
+    return uuid5(ctx.project_id, f"{purpose}:{ctx.idempotency_key}")
+
+
+def resolve_line(uow: UnitOfWork, ctx: Context, line: pm.LineInput) -> dict[str, Any]:
+    """A checkout line from a catalog price (priced by the catalog) or ad hoc."""
+    if line.price_id is not None:
+        price = uow.get(Price, line.price_id, ctx.project_id)
+        if not price.active:
+            raise PriceArchived(f"price {price.id} is archived", price_id=str(price.id))
+        product = uow.get(Product, price.product_id, ctx.project_id)
+        amount = price.amount_for(line.quantity)
+        name = f"{product.name} x {line.quantity}" if line.quantity > 1 else product.name
+        return {"name": name, "unit_amount": amount, "currency": price.currency, "quantity": 1}
+    if line.name is None or line.unit_amount is None or line.currency is None:
+        raise ValidationFailed("a line needs price_id, or name, unit_amount and currency")
+    return {
+        "name": line.name,
+        "unit_amount": line.unit_amount,
+        "currency": line.currency,
+        "quantity": line.quantity,
+    }
+
+
+def _customer_ref(customer: Customer | None, provider: str) -> str | None:
+    if customer is None:
+        return None
+    # The stub and YooKassa have no customer objects: Tally's id is the reference.
+    return customer.provider_refs.get(provider) or (
+        str(customer.id) if provider in ("stub", "yookassa") else None
+    )
+
+
+def _request(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    provider: str,
+    operation: str,
+    subject: str,
+    params: dict[str, Any],
+) -> ProviderCall:
+    references = {"tally_project": str(ctx.project_id), **params.pop("references", {})}
+    call = ProviderCall.request(
+        project_id=ctx.project_id,
+        provider=provider,
+        operation=operation,
+        subject=subject,
+        params={**params, "references": references},
+        now=_now(ctx),
+    )
+    if uow.find(ProviderCall, call.id) is not None:
+        raise ValidationFailed(f"a {operation} for {subject} was asked for already")
+    uow.add(call)
+    return call
+
+
+def _sale(
+    uow: UnitOfWork,
+    ctx: Context,
+    cmd: Any,
+    lines: list[dict[str, Any]],
+    customer: Customer | None,
+    references: dict[str, str],
+    mode: str,
+) -> Result:
+    """A hosted checkout for a one-time purchase: a pending Transaction from the
+    provider's clearing account to sales, completed when the provider confirms."""
+    currencies = {line["currency"] for line in lines}
+    if len(currencies) != 1:
+        raise ValidationFailed("every line of a checkout has the same currency")
+    total = sum(int(line["unit_amount"]) * int(line["quantity"]) for line in lines)
+    txn = Transaction.begin(
+        id=_new_id(ctx, "transaction"),
+        project_id=ctx.project_id,
+        kind="deposit",
+        amount=total,
+        currency=currencies.pop(),
+        from_ref=clearing_ref(cmd.provider),
+        to_ref=SALES_REF,
+        complete_now=False,
+        description=f"{mode} checkout",
+    )
+    uow.add(txn)
+    refs = {**references, "tally_transaction": str(txn.id)}
+    if customer is not None:
+        refs["tally_customer"] = str(customer.id)
+    call = _request(
+        uow,
+        ctx,
+        provider=cmd.provider,
+        operation="checkout",
+        subject=str(txn.id),
+        params=_checkout_params(cmd, mode, lines, _customer_ref(customer, cmd.provider), refs, txn),
+    )
+    return 201, {"transaction": txn.summary(), "provider_call": call.summary()}
+
+
+def _checkout_params(
+    cmd: Any,
+    mode: str,
+    lines: list[dict[str, Any]],
+    customer_ref: str | None,
+    references: dict[str, str],
+    txn: Transaction | None,
+) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "lines": lines,
+        "success_url": cmd.success_url,
+        "cancel_url": cmd.cancel_url,
+        "customer_ref": customer_ref,
+        "references": references,
+        "transaction_id": str(txn.id) if txn else None,
+        "amount_minor": sum(int(x["unit_amount"]) * int(x["quantity"]) for x in lines),
+        "currency": lines[0]["currency"],
+    }
+
+
+def checkout_item(uow: UnitOfWork, cmd: pm.CheckoutItem, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id) if cmd.customer_id else None
+    line = resolve_line(uow, ctx, cmd.line)
+    return _sale(uow, ctx, cmd, [line], customer, {}, "item")
+
+
+def checkout_cart(uow: UnitOfWork, cmd: pm.CheckoutCart, ctx: Context) -> Result:
+    cart = uow.get(Cart, cmd.cart_id, ctx.project_id)
+    customer = uow.get(Customer, cart.customer_id, ctx.project_id) if cart.customer_id else None
+    cart.check_out()
+    lines = [
+        {k: line[k] for k in ("name", "unit_amount", "quantity")} | {"currency": cart.currency}
+        for line in cart.lines.values()
+    ]
+    status, body = _sale(uow, ctx, cmd, lines, customer, {"tally_cart": str(cart.id)}, "cart")
+    return status, {**body, "cart": cart.summary()}
+
+
+def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Context) -> Result:
+    """An incomplete subscription and its first invoice; paying the hosted checkout pays
+    the invoice, which activates the subscription."""
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    create = m.CreateSubscription(customer_id=customer.id, items=cmd.items, incomplete=True)
+    _, created = subscriptions.create_subscription(uow, create, ctx)
+    sub, invoice = created["subscription"], created.get("invoice")
+    amount = int(invoice["amount_remaining"]) if invoice else 0
+    if amount <= 0:
+        raise ValidationFailed("the first period costs nothing: create the subscription directly")
+    refs = {"tally_subscription": str(sub["id"]), "tally_customer": str(customer.id)}
+    if invoice:
+        refs["tally_invoice"] = str(invoice["id"])
+    lines = [
+        {
+            "name": "Subscription, first period",
+            "unit_amount": amount,
+            "currency": customer.currency,
+            "quantity": 1,
+        }
+    ]
+    call = _request(
+        uow,
+        ctx,
+        provider=cmd.provider,
+        operation="checkout",
+        subject=f"subscription:{sub['id']}",
+        params=_checkout_params(
+            cmd, "subscription", lines, _customer_ref(customer, cmd.provider), refs, None
+        ),
+    )
+    return 201, {**created, "provider_call": call.summary()}
+
+
+def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
+    deposit = m.Deposit(
+        account_id=cmd.account_id,
+        amount=cmd.amount,
+        currency=cmd.currency,
+        source=cmd.provider,
+        pending=True,
+        description=cmd.description or f"top-up through {cmd.provider}",
+    )
+    _, body = ledger.deposit(uow, deposit, ctx)
+    txn_id = body["transaction"]["id"]
+    refs = {"tally_transaction": txn_id, "tally_account": str(cmd.account_id)}
+    line = {
+        "name": "Wallet top-up",
+        "unit_amount": cmd.amount,
+        "currency": cmd.currency,
+        "quantity": 1,
+    }
+    if cmd.payment_method is None:
+        params = _checkout_params(cmd, "item", [line], None, refs, None)
+        params["transaction_id"] = txn_id
+        operation = "checkout"
+    else:
+        params = {
+            "customer_ref": str(cmd.account_id),
+            "payment_method_ref": cmd.payment_method,
+            "amount_minor": cmd.amount,
+            "currency": cmd.currency,
+            "description": deposit.description,
+            "references": refs,
+            "transaction_id": txn_id,
+        }
+        operation = "charge"
+    call = _request(
+        uow, ctx, provider=cmd.provider, operation=operation, subject=txn_id, params=params
+    )
+    return 201, {**body, "provider_call": call.summary()}
+
+
+def refund(uow: UnitOfWork, cmd: pm.RefundTransaction, ctx: Context) -> Result:
+    txn = uow.get(Transaction, cmd.transaction_id, ctx.project_id)
+    amount = cmd.amount if cmd.amount is not None else txn.reversible_amount
+    txn.check_reversal(amount)
+    paid = _paid_by(uow, ctx, txn)
+    if paid is None or not paid.payment_ref:
+        raise ValidationFailed(
+            f"transaction {txn.id} was not paid through a provider (or its payment is not "
+            "confirmed yet); reverse it instead"
+        )
+    refund_id = _new_id(ctx, "refund")
+    call_id = ProviderCall.create_id(ctx.project_id, "refund", f"{txn.id}:{refund_id}")
+    call = _request(
+        uow,
+        ctx,
+        provider=paid.provider,
+        operation="refund",
+        subject=f"{txn.id}:{refund_id}",
+        params={
+            "payment_ref": paid.payment_ref,
+            "amount_minor": amount,
+            "currency": txn.currency,
+            "reason": cmd.reason,
+            "transaction_id": str(txn.id),
+            "references": {"tally_transaction": str(txn.id), "tally_refund_call": str(call_id)},
+        },
+    )
+    return 202, {"transaction": txn.summary(), "provider_call": call.summary()}
+
+
+def _paid_by(uow: UnitOfWork, ctx: Context, txn: Transaction) -> ProviderCall | None:
+    for operation in ("checkout", "charge"):
+        call = uow.find(
+            ProviderCall, ProviderCall.create_id(ctx.project_id, operation, str(txn.id))
+        )
+        if call is not None:
+            return call
+    return None
+
+
+HANDLERS: dict[type[Any], Handler] = {
+    pm.CheckoutItem: checkout_item,
+    pm.CheckoutCart: checkout_cart,
+    pm.CheckoutSubscription: checkout_subscription,
+    pm.TopUpAccount: top_up,
+    pm.RefundTransaction: refund,
+}

@@ -1,0 +1,98 @@
+"""The outbox's write side: what a provider's answer to a call changes, and provider settings.
+
+The outbox worker (``adapters/outbox.py``) makes each pending ``ProviderCall`` after the
+command that requested it committed, then reports the answer with
+``RecordProviderCallOutcome``. Its handler applies what the answer means (a charge that
+succeeded confirms its pending top-up, a declined one fails it, a refund reverses its
+transaction) and settles the call in the same transaction. A call that is no longer
+pending (the answer arrived twice, or a webhook reported it first) changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from commands import ledger
+from commands import messages as m
+from commands import provider_messages as pm
+from commands.bus import Context, Handler
+from commands.unit_of_work import UnitOfWork
+from commands.webhook_effects import complete_transaction
+from domain.provider_calls import ProviderCall
+from domain.provider_settings import ProviderSettings
+from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
+
+Result = tuple[int, dict[str, Any]]
+
+
+def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Context) -> Result:
+    assert ctx.now is not None
+    call = uow.get(ProviderCall, cmd.call_id, ctx.project_id)
+    body: dict[str, Any] = {}
+    if call.pending:
+        if cmd.outcome == "retry":
+            if not call.retry_later(cmd.error_code, cmd.error, ctx.now):
+                body = _after_failure(uow, ctx, call, call.last_error)
+        elif cmd.outcome == "succeeded":
+            body = _after_success(uow, ctx, call, cmd.result)
+            call.succeed(cmd.result)
+        else:
+            body = _after_failure(uow, ctx, call, f"{cmd.error_code}: {cmd.error}")
+            call.fail(cmd.error_code, cmd.error)
+    return 200, {"provider_call": call.summary(), **body}
+
+
+def _subject_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> Transaction | None:
+    subject = call.params.get("transaction_id")
+    return uow.get(Transaction, UUID(str(subject)), ctx.project_id) if subject else None
+
+
+def _after_success(
+    uow: UnitOfWork, ctx: Context, call: ProviderCall, result: dict[str, Any]
+) -> dict[str, Any]:
+    txn = _subject_transaction(uow, ctx, call)
+    if txn is None:
+        return {}
+    if call.operation == "charge" and result.get("status") == "succeeded":
+        if txn.state == PROCESSING:
+            complete_transaction(uow, ctx, txn)
+    elif call.operation == "refund":
+        amount = min(int(call.params["amount_minor"]), txn.reversible_amount)
+        if txn.state in (COMPLETED, REVERSED) and amount > 0:
+            reason = f"refunded by {call.provider}"
+            ledger.reverse_transaction(
+                uow, m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason), ctx
+            )
+    return {"transaction": txn.summary()}
+
+
+def _after_failure(
+    uow: UnitOfWork, ctx: Context, call: ProviderCall, reason: str
+) -> dict[str, Any]:
+    """A charge or checkout that cannot happen fails its pending payment; a failed
+    refund leaves the transaction as it is (the call shows why)."""
+    txn = _subject_transaction(uow, ctx, call)
+    if txn is None or call.operation == "refund":
+        return {}
+    if txn.state == PROCESSING:
+        ledger.fail_transaction(
+            uow, m.FailTransaction(transaction_id=txn.id, reason=reason[:500]), ctx
+        )
+    return {"transaction": txn.summary()}
+
+
+def configure_provider(uow: UnitOfWork, cmd: pm.ConfigurePaymentProvider, ctx: Context) -> Result:
+    settings = uow.find(ProviderSettings, ProviderSettings.create_id(ctx.project_id))
+    if settings is None:
+        ProviderSettings.check(cmd.provider, dict(cmd.credential_env))
+        settings = ProviderSettings.start(ctx.project_id)
+        uow.add(settings)
+    settings.configure(cmd.provider, dict(cmd.credential_env), cmd.api_base)
+    return 200, {"payment_provider": settings.summary()}
+
+
+HANDLERS: dict[type[Any], Handler] = {
+    pm.RecordProviderCallOutcome: record_outcome,
+    pm.ConfigurePaymentProvider: configure_provider,
+}

@@ -1,0 +1,141 @@
+"""Command messages of the payment-provider wiring (issue 5).
+
+They live beside ``commands/messages.py`` rather than in it, so that the invoicing work
+going on in that file and this one never edit the same lines; the bus takes any
+``Command``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import Field
+
+from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
+
+ProviderName = Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")]
+Url = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")]
+Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+
+
+class RecordWebhookEvents(Command):
+    """Record verified provider events; each event id is recorded once per project."""
+
+    provider: ProviderName
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+
+
+class ApplyWebhookEvent(Command):
+    webhook_event_id: UUID
+
+
+class ParkWebhookEvent(Command):
+    webhook_event_id: UUID
+    reason: Text = ""
+
+
+class RecordProviderCallOutcome(Command):
+    call_id: UUID
+    outcome: Annotated[str, Field(pattern="^(succeeded|retry|failed)$")]
+    result: dict[str, Any] = Field(default_factory=dict)
+    error_code: Annotated[str, Field(max_length=60)] = ""
+    error: Text = ""
+
+
+class ConfigurePaymentProvider(Command):
+    provider: ProviderName
+    credential_env: dict[
+        Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=128)]
+    ] = Field(default_factory=dict, max_length=4)
+    api_base: Annotated[str, Field(max_length=500)] = ""
+
+
+class LineInput(Command):
+    """An ad-hoc line (name, unit amount) or a catalog price (price_id)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    unit_amount: Amount | None = None
+    currency: CurrencyCode | None = None
+    price_id: UUID | None = None
+    quantity: Quantity = 1
+
+
+class CheckoutItem(Command):
+    provider: ProviderName
+    customer_id: UUID | None = None
+    line: LineInput
+    success_url: Url
+    cancel_url: Url
+
+
+class CheckoutSubscription(Command):
+    provider: ProviderName
+    customer_id: UUID
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    success_url: Url
+    cancel_url: Url
+
+
+class CheckoutCart(Command):
+    provider: ProviderName
+    cart_id: UUID
+    success_url: Url
+    cancel_url: Url
+
+
+class TopUpAccount(Command):
+    """A wallet top-up paid through the provider: a pending deposit that completes when
+    the provider confirms the payment. With a saved payment method it is an off-session
+    charge; without, a hosted checkout."""
+
+    provider: ProviderName
+    account_id: UUID
+    amount: Amount
+    currency: CurrencyCode
+    payment_method: Reference | None = None
+    success_url: Url = "http://127.0.0.1/"
+    cancel_url: Url = "http://127.0.0.1/"
+    description: Text = ""
+
+
+class RefundTransaction(Command):
+    """Give a provider payment back: the refund goes to the provider through the outbox,
+    and the transaction is reversed when the provider has refunded."""
+
+    transaction_id: UUID
+    amount: Amount | None = None
+    reason: Text = ""
+
+
+class CreateCart(Command):
+    currency: CurrencyCode
+    customer_id: UUID | None = None
+
+
+class AddCartItem(Command):
+    cart_id: UUID
+    line: LineInput
+
+
+class RemoveCartItem(Command):
+    cart_id: UUID
+    line_id: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class AttachPaymentMethod(Command):
+    provider: ProviderName
+    customer_id: UUID
+    payment_method: Reference
+    label: Annotated[str, Field(max_length=100)] = ""
+    make_default: bool = False
+
+
+class DetachPaymentMethod(Command):
+    customer_id: UUID
+    payment_method: Reference
+
+
+class SetDefaultPaymentMethod(Command):
+    customer_id: UUID
+    payment_method: Reference

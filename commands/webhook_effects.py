@@ -1,0 +1,256 @@
+"""What a recorded provider event changes in Tally (the translation of ``ApplyWebhookEvent``).
+
+Each kind of event looks at the Tally objects its ``tally_*`` references name, checks
+everything first, then changes them through the same handlers and domain methods the API
+uses. The translation is order-independent: each change happens only from the state it
+expects (a pending transaction is confirmed, an open invoice is paid, an incomplete
+subscription is activated), so the second of two events reporting one payment
+(``checkout.completed`` and ``payment.succeeded``) changes nothing, and an event whose
+object is not there yet, or not ready (an invoice still a draft, a refund of a payment
+not yet confirmed), raises ``NotYetApplicable`` and is parked.
+
+Returns ``(effects, reason)``: what was done, or why nothing was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from adapters.providers.base import EventType
+from commands import invoice_payments, ledger, subscriptions
+from commands import messages as m
+from commands.bus import Context
+from commands.unit_of_work import UnitOfWork
+from domain.customers import Customer
+from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
+from domain.payment_methods import PaymentMethods
+from domain.provider_calls import ProviderCall
+from domain.subscriptions import CANCELED, INCOMPLETE, Subscription
+from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
+from domain.webhooks import NotYetApplicable, WebhookEvent
+
+Effects = list[dict[str, Any]]
+Step = Callable[[], dict[str, Any] | None]
+
+PAID = {EventType.PAYMENT_SUCCEEDED, EventType.CHECKOUT_COMPLETED, EventType.INVOICE_PAID}
+UNPAID = {EventType.PAYMENT_FAILED, EventType.INVOICE_PAYMENT_FAILED}
+ABANDONED = {EventType.CHECKOUT_CANCELED, EventType.CHECKOUT_EXPIRED}
+SUBSCRIPTION_EVENTS = {
+    EventType.SUBSCRIPTION_CREATED,
+    EventType.SUBSCRIPTION_UPDATED,
+    EventType.SUBSCRIPTION_CANCELED,
+}
+
+
+def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effects, str]:
+    kind = EventType(event.type) if event.type in set(EventType) else EventType.UNKNOWN
+    if kind in PAID:
+        steps = _paid(uow, ctx, event)
+    elif kind in UNPAID or kind in ABANDONED:
+        steps = _not_paid(uow, ctx, event)
+    elif kind is EventType.REFUND_SUCCEEDED:
+        steps = _refunded(uow, ctx, event)
+    elif kind in SUBSCRIPTION_EVENTS:
+        steps = _subscription_changed(uow, ctx, event, kind)
+    elif kind is EventType.CUSTOMER_CREATED:
+        steps = _customer_linked(uow, ctx, event)
+    else:
+        return [], f"{event.provider_type or event.type} changes nothing in Tally"
+    # Every check is done; now the changes, which their own guards let through.
+    effects = [effect for step in steps if (effect := step()) is not None]
+    return effects, "" if effects else "already applied by an earlier event"
+
+
+# -- lookups: a named object that is missing is "not yet" ------------------------------
+
+
+def _ref(event: WebhookEvent, name: str) -> UUID | None:
+    value = event.references.get(f"tally_{name}")
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _named(uow: UnitOfWork, ctx: Context, cls: type[Any], event: WebhookEvent, name: str) -> Any:
+    ref = _ref(event, name)
+    if ref is None:
+        return None
+    found = uow.find(cls, ref)
+    if found is None or found.project_id != ctx.project_id:
+        raise NotYetApplicable(f"{name} {ref} is not known (yet)", id=str(ref))
+    return found
+
+
+def _payment_call(uow: UnitOfWork, ctx: Context, txn_id: UUID) -> ProviderCall | None:
+    for operation in ("checkout", "charge"):
+        call = uow.find(
+            ProviderCall, ProviderCall.create_id(ctx.project_id, operation, str(txn_id))
+        )
+        if call is not None:
+            return call
+    return None
+
+
+# -- payments ------------------------------------------------------------------------
+
+
+def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    steps: list[Step] = []
+    txn: Transaction | None = _named(uow, ctx, Transaction, event, "transaction")
+    invoice: Invoice | None = _named(uow, ctx, Invoice, event, "invoice")
+    sub: Subscription | None = _named(uow, ctx, Subscription, event, "subscription")
+    customer: Customer | None = _named(uow, ctx, Customer, event, "customer")
+    payment_ref = str(event.data.get("payment_ref") or event.object_ref or "")
+    if txn is not None:
+        call = _payment_call(uow, ctx, txn.id)
+        if call is not None and payment_ref and call.payment_ref != payment_ref:
+            steps.append(lambda: _note(call, payment_ref))
+        if txn.state == PROCESSING:
+            steps.append(lambda: complete_transaction(uow, ctx, txn))
+    if invoice is not None:
+        if invoice.status == DRAFT:
+            raise NotYetApplicable(f"invoice {invoice.id} is not finalized yet", id=str(invoice.id))
+        if invoice.status in (OPEN, UNCOLLECTIBLE) and invoice.amount_remaining > 0:
+            steps.append(lambda: _pay_invoice(uow, ctx, event, invoice, payment_ref))
+    if sub is not None:
+        steps.append(lambda: _activate(uow, ctx, sub))
+    method = str(event.data.get("payment_method_ref") or "")
+    if customer is not None and method:
+        steps.append(lambda: _attach(uow, ctx, event.provider, customer, method))
+    return steps
+
+
+def complete_transaction(uow: UnitOfWork, ctx: Context, txn: Transaction) -> dict[str, Any]:
+    """Confirm a pending provider payment: a wallet top-up credits the wallet (the
+    ledger's ConfirmTransaction), a checkout sale just completes its entry."""
+    if txn.to_ref.startswith("wallet:"):
+        ledger.confirm_transaction(uow, m.ConfirmTransaction(transaction_id=txn.id), ctx)
+    else:
+        txn.complete()
+    return {"action": "transaction_completed", "transaction_id": str(txn.id), "amount": txn.amount}
+
+
+def _note(call: ProviderCall, payment_ref: str) -> None:
+    call.note_payment(payment_ref)
+
+
+def _pay_invoice(
+    uow: UnitOfWork, ctx: Context, event: WebhookEvent, invoice: Invoice, payment_ref: str
+) -> dict[str, Any] | None:
+    if invoice.amount_remaining <= 0:
+        return None
+    reported = event.data.get("amount_minor")
+    amount = min(int(reported), invoice.amount_remaining) if reported else None
+    # The provider has collected the money already: Tally records it as paid outside
+    # (the invoicing handlers' out-of-band payment), naming the provider's payment.
+    command = m.PayInvoice(
+        invoice_id=invoice.id,
+        method="out_of_band",
+        amount=amount,
+        reference=f"{event.provider}:{payment_ref or event.event_id}"[:200],
+    )
+    invoice_payments.pay_invoice(uow, command, ctx)
+    return {"action": "invoice_paid", "invoice_id": str(invoice.id), "status": invoice.status}
+
+
+def _activate(uow: UnitOfWork, ctx: Context, sub: Subscription) -> dict[str, Any] | None:
+    # Paying the first invoice may have activated it already (invoicing's after_paid).
+    if sub.status != INCOMPLETE:
+        return None
+    subscriptions.activate(uow, m.ActivateSubscription(subscription_id=sub.id), ctx)
+    return {"action": "subscription_activated", "subscription_id": str(sub.id)}
+
+
+def _attach(
+    uow: UnitOfWork, ctx: Context, provider: str, customer: Customer, method: str
+) -> dict[str, Any] | None:
+    methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
+    if methods is None:
+        methods = PaymentMethods.start(ctx.project_id, customer.id)
+    if not methods.attach(provider, method, "saved at checkout"):
+        return None
+    uow.add(methods)
+    return {"action": "payment_method_attached", "customer_id": str(customer.id)}
+
+
+def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    txn: Transaction | None = _named(uow, ctx, Transaction, event, "transaction")
+    if txn is None or txn.state != PROCESSING:
+        return []
+    reason = str(event.data.get("failure_reason") or event.data.get("status") or event.type)
+
+    def fail() -> dict[str, Any]:
+        ledger.fail_transaction(uow, m.FailTransaction(transaction_id=txn.id, reason=reason), ctx)
+        return {"action": "transaction_failed", "transaction_id": str(txn.id), "reason": reason}
+
+    return [fail]
+
+
+# -- refunds -------------------------------------------------------------------------
+
+
+def _refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    txn: Transaction | None = _named(uow, ctx, Transaction, event, "transaction")
+    if txn is None:
+        return []
+    if txn.state not in (COMPLETED, REVERSED):
+        raise NotYetApplicable(f"transaction {txn.id} is {txn.state}, not yet paid", id=str(txn.id))
+    call: ProviderCall | None = _named(uow, ctx, ProviderCall, event, "refund_call")
+    if call is not None and not call.pending:
+        return []  # Tally asked for this refund and its answer was applied already
+    total = event.data.get("refunded_total_minor")
+    amount = (
+        int(total) - txn.reversed_amount if total is not None else event.data.get("amount_minor")
+    )
+    amount = min(int(amount or 0), txn.reversible_amount)
+    if amount <= 0:
+        return []
+
+    def reverse() -> dict[str, Any]:
+        reason = f"refunded by {event.provider}"
+        ledger.reverse_transaction(
+            uow, m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason), ctx
+        )
+        if call is not None:
+            call.succeed({"refund_ref": event.object_ref, "via": "webhook"})
+        return {"action": "transaction_reversed", "transaction_id": str(txn.id), "amount": amount}
+
+    return [reverse]
+
+
+# -- subscriptions run by the provider, customers -------------------------------------
+
+
+def _subscription_changed(
+    uow: UnitOfWork, ctx: Context, event: WebhookEvent, kind: EventType
+) -> list[Step]:
+    sub: Subscription | None = _named(uow, ctx, Subscription, event, "subscription")
+    if sub is None:
+        return []
+    status = str(event.data.get("status") or "")
+    if kind is EventType.SUBSCRIPTION_CANCELED and sub.status != CANCELED:
+
+        def cancel() -> dict[str, Any]:
+            subscriptions.cancel(uow, m.CancelSubscription(subscription_id=sub.id), ctx)
+            return {"action": "subscription_canceled", "subscription_id": str(sub.id)}
+
+        return [cancel]
+    if status in ("active", "trialing"):
+        return [lambda: _activate(uow, ctx, sub)]
+    return []
+
+
+def _customer_linked(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    customer: Customer | None = _named(uow, ctx, Customer, event, "customer")
+    reference = str(event.data.get("customer_ref") or event.object_ref or "")
+    if customer is None or not reference or customer.provider_refs.get(event.provider) == reference:
+        return []
+
+    def link() -> dict[str, Any]:
+        customer.link_provider(event.provider, reference)
+        return {"action": "customer_linked", "customer_id": str(customer.id)}
+
+    return [link]

@@ -1,0 +1,97 @@
+"""A customer's saved payment methods: provider references only, never card numbers.
+
+One aggregate per (project, customer) keeps the references (``pm_...`` at Stripe,
+``stub_pm_<test card>`` at the stub, a Paddle subscription, a YooKassa saved method)
+and which one is the default. They arrive through the provider's own setup flow: a
+completed checkout reports the method it saved, or the client attaches a reference it
+got from the provider's setup page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.errors import NotFound, ValidationFailed
+
+NAMESPACE = UUID("7d3c2b1a-0f9e-4d8c-b7a6-5e4f3d2c1b0a")
+MAX_METHODS = 20
+
+
+class PaymentMethods(TallyAggregate):
+    TOPIC = "tally:PaymentMethods"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:PaymentMethods.Created"
+
+    @staticmethod
+    def create_id(project_id: UUID, customer_id: UUID) -> UUID:
+        return uuid5(NAMESPACE, f"payment_methods:{project_id}:{customer_id}")
+
+    @event("Started", topic="tally:PaymentMethods.Started")
+    def __init__(self, id: UUID, project_id: UUID, customer_id: UUID) -> None:
+        self.project_id = project_id
+        self.customer_id = customer_id
+        self.methods: dict[str, dict[str, Any]] = {}
+        self.default_ref: str | None = None
+
+    @classmethod
+    def start(cls, project_id: UUID, customer_id: UUID) -> PaymentMethods:
+        return cls(
+            id=cls.create_id(project_id, customer_id),
+            project_id=project_id,
+            customer_id=customer_id,
+        )
+
+    def attach(self, provider: str, reference: str, label: str = "") -> bool:
+        """Attach a reference; False when it is attached already (nothing recorded)."""
+        if reference in self.methods:
+            return False
+        if not reference or len(reference) > 200 or any(c.isspace() for c in reference):
+            raise ValidationFailed("a payment method reference is 1 to 200 visible characters")
+        if reference.replace(" ", "").isdigit() and len(reference) >= 12:
+            raise ValidationFailed("card numbers are never sent to Tally; attach a reference")
+        if len(self.methods) >= MAX_METHODS:
+            raise ValidationFailed(f"a customer keeps at most {MAX_METHODS} payment methods")
+        self._attached(provider=provider, reference=reference, label=label)
+        return True
+
+    @event("Attached", topic="tally:PaymentMethods.Attached")
+    def _attached(self, provider: str, reference: str, label: str) -> None:
+        self.methods[reference] = {"id": reference, "provider": provider, "label": label}
+        if self.default_ref is None:
+            self.default_ref = reference
+
+    def detach(self, reference: str) -> None:
+        self._check_known(reference)
+        self._detached(reference=reference)
+
+    @event("Detached", topic="tally:PaymentMethods.Detached")
+    def _detached(self, reference: str) -> None:
+        del self.methods[reference]
+        if self.default_ref == reference:
+            self.default_ref = next(iter(self.methods), None)
+
+    def set_default(self, reference: str) -> None:
+        self._check_known(reference)
+        if self.default_ref != reference:
+            self._default_set(reference=reference)
+
+    @event("DefaultSet", topic="tally:PaymentMethods.DefaultSet")
+    def _default_set(self, reference: str) -> None:
+        self.default_ref = reference
+
+    def _check_known(self, reference: str) -> None:
+        if reference not in self.methods:
+            raise NotFound(f"payment method {reference} not found", id=reference)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "customer_id": str(self.customer_id),
+            "default": self.default_ref,
+            "data": [{**m, "default": m["id"] == self.default_ref} for m in self.methods.values()],
+        }

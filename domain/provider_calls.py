@@ -1,0 +1,187 @@
+"""The ProviderCall aggregate: one call Tally must make to a payment provider (the outbox).
+
+A command that needs the provider (a top-up charge, a hosted checkout, a refund) records
+``Requested`` in the same transaction as everything else it does; nothing talks to the
+provider inside a command handler, which may run more than once. The outbox worker
+(``adapters/outbox.py``) makes the call after that commit, with an idempotency key fixed
+when the call was requested (``idempotency_key(call id, 1)``), so every retry of the
+call asks the provider the same question and it cannot charge twice.
+
+    pending --succeed--> succeeded
+    pending --fail-----> failed        (a decline, a refusal, or retries exhausted)
+    pending --retry----> pending       (the provider was unavailable: backoff)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.state_machine import destination, transition_table
+
+NAMESPACE = UUID("4f0e9d2c-6b1a-4c3d-8e7f-9a0b1c2d3e4f")
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+OPERATIONS = ("checkout", "charge", "refund")
+
+MACHINE = transition_table(
+    states=[PENDING, SUCCEEDED, FAILED],
+    transitions=[
+        ("succeed", PENDING, SUCCEEDED),
+        ("fail", PENDING, FAILED),
+        ("retry", PENDING, PENDING),
+    ],
+    initial=PENDING,
+)
+
+MAX_ATTEMPTS = 10
+FIRST_RETRY_S = 1.0
+LONGEST_RETRY_S = 30 * 60.0
+
+
+def retry_delay_s(attempts: int) -> float:
+    """Backoff after the ``attempts``-th unavailable answer: 1 s, doubling, at most 30 min."""
+    return float(min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), LONGEST_RETRY_S))
+
+
+class ProviderCall(TallyAggregate):
+    TOPIC = "tally:ProviderCall"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:ProviderCall.Created"
+
+    @staticmethod
+    def create_id(project_id: UUID, operation: str, subject: str) -> UUID:
+        """One call per (operation, Tally object): asking twice finds the first call."""
+        return uuid5(NAMESPACE, f"provider_call:{project_id}:{operation}:{subject}")
+
+    @event("Requested", topic="tally:ProviderCall.Requested")
+    def __init__(
+        self,
+        id: UUID,
+        project_id: UUID,
+        provider: str,
+        operation: str,
+        subject: str,
+        params: dict[str, Any],
+        idempotency_key: str,
+        requested_at: datetime,
+    ) -> None:
+        self.project_id = project_id
+        self.provider = provider
+        self.operation = operation
+        self.subject = subject
+        self.params = params
+        self.idempotency_key = idempotency_key
+        self.state = PENDING
+        self.attempts = 0
+        self.next_attempt_at: datetime | None = requested_at
+        self.last_error = ""
+        self.error_code = ""
+        self.result: dict[str, Any] = {}
+        self.payment_ref = ""
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        project_id: UUID,
+        provider: str,
+        operation: str,
+        subject: str,
+        params: dict[str, Any],
+        now: datetime,
+    ) -> ProviderCall:
+        assert operation in OPERATIONS, operation
+        call_id = cls.create_id(project_id, operation, subject)
+        return cls(
+            id=call_id,
+            project_id=project_id,
+            provider=provider,
+            operation=operation,
+            subject=subject,
+            params=params,
+            # Fixed once, from Tally ids only: every retry sends the same key.
+            idempotency_key=f"tally:{call_id}:1",
+            requested_at=now,
+        )
+
+    @property
+    def pending(self) -> bool:
+        return self.state == PENDING
+
+    def succeed(self, result: dict[str, Any]) -> None:
+        state = destination(MACHINE, self.state, "succeed", what="provider call")
+        self._succeeded(state=state, result=result)
+
+    @event("Succeeded", topic="tally:ProviderCall.Succeeded")
+    def _succeeded(self, state: str, result: dict[str, Any]) -> None:
+        self.state = state
+        self.attempts += 1
+        self.result = result
+        self.next_attempt_at = None
+        self.payment_ref = self.payment_ref or str(result.get("payment_ref") or "")
+
+    def fail(self, code: str, detail: str) -> None:
+        state = destination(MACHINE, self.state, "fail", what="provider call")
+        self._failed(state=state, code=code, detail=detail)
+
+    @event("Failed", topic="tally:ProviderCall.Failed")
+    def _failed(self, state: str, code: str, detail: str) -> None:
+        self.state = state
+        self.attempts += 1
+        self.error_code = code
+        self.last_error = detail
+        self.next_attempt_at = None
+
+    def retry_later(self, code: str, detail: str, now: datetime) -> bool:
+        """The provider could not answer: schedule the next try, or give up after
+        MAX_ATTEMPTS (then False)."""
+        if self.attempts + 1 >= MAX_ATTEMPTS:
+            self.fail(code, f"gave up after {MAX_ATTEMPTS} attempts: {detail}")
+            return False
+        state = destination(MACHINE, self.state, "retry", what="provider call")
+        next_at = now + timedelta(seconds=retry_delay_s(self.attempts + 1))
+        self._retry_scheduled(state=state, code=code, detail=detail, next_attempt_at=next_at)
+        return True
+
+    @event("RetryScheduled", topic="tally:ProviderCall.RetryScheduled")
+    def _retry_scheduled(
+        self, state: str, code: str, detail: str, next_attempt_at: datetime
+    ) -> None:
+        self.state = state
+        self.attempts += 1
+        self.error_code = code
+        self.last_error = detail
+        self.next_attempt_at = next_attempt_at
+
+    def note_payment(self, payment_ref: str) -> None:
+        """The provider's payment id, learnt from a webhook (needed to refund it)."""
+        if payment_ref and payment_ref != self.payment_ref:
+            self._payment_noted(payment_ref=payment_ref)
+
+    @event("PaymentNoted", topic="tally:ProviderCall.PaymentNoted")
+    def _payment_noted(self, payment_ref: str) -> None:
+        self.payment_ref = payment_ref
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "provider": self.provider,
+            "operation": self.operation,
+            "subject": self.subject,
+            "state": self.state,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+            "error_code": self.error_code or None,
+            "last_error": self.last_error or None,
+            "idempotency_key": self.idempotency_key,
+            "url": self.result.get("url"),
+            "payment_ref": self.payment_ref or None,
+            "amount": self.params.get("amount_minor"),
+            "currency": self.params.get("currency"),
+        }

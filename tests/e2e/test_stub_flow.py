@@ -1,0 +1,146 @@
+"""The stub provider end to end over HTTP, as on a fresh machine: a subscription checkout
+paid on the stub's hosted page, its webhook, the subscription active and its first
+invoice paid; a wallet top-up by saved card and one by hosted page; a refund. Balances,
+transactions and journal entries are checked at each step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.providers.stub import DECLINED, SUCCEEDS
+from api.settings import Settings
+from tests.e2e.billing import customer, plan
+from tests.e2e.conftest import Client, serve
+
+BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock) -> Iterator[Client]:
+    # No outbox thread: the test drives the outbox itself, so each step is deterministic.
+    with serve(settings.model_copy(update={"run_outbox": False}), clock) as client:
+        yield client
+
+
+def press(api: Client, url: str, button: str = "pay", card: str = SUCCEEDS) -> str:
+    """Load the hosted page, press a button; returns where the browser is sent."""
+    path = urlsplit(url).path
+    page = api.http.get(path)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert 'value="pay"' in page.text
+    assert 'value="cancel"' in page.text
+    pressed = api.http.post(
+        path,
+        content=f"button={button}&card_number={card}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert pressed.status_code == 303, pressed.text
+    return str(pressed.headers["location"])
+
+
+def settle(api: Client) -> None:
+    """Let the outbox apply what was recorded, then read after it."""
+    api.tally.outbox.drain()
+    api.position = int(api.tally.store.recorder.max_notification_id() or 0)
+
+
+def entries(api: Client, account_id: str) -> list[dict[str, Any]]:
+    body = api.ok(api.get(f"/v1/accounts/{account_id}/entries"))
+    data: list[dict[str, Any]] = body["data"]
+    return data
+
+
+def test_subscription_checkout_paid_on_the_stub_page_activates_and_pays_the_invoice(
+    shop: Client,
+) -> None:
+    price_id = plan(shop, "PRO", 2900)
+    ada = customer(shop, "ada")
+    body = {"customer_id": ada, "items": [{"price_id": price_id}], **BACK}
+    started = shop.ok(shop.post("/v1/checkout/subscription", body), 201)
+    assert started["subscription"]["status"] == "incomplete"
+    assert started["provider_call"]["state"] == "succeeded"
+    assert started["url"].startswith("http://127.0.0.1:8000/v1/stub/checkout/")
+
+    assert press(shop, started["url"]) == BACK["success_url"]
+    settle(shop)
+
+    sub = shop.ok(shop.get(f"/v1/subscriptions/{started['subscription']['id']}"))
+    assert sub["status"] == "active"
+    # No invoice route yet: the invoice aggregate itself says it is paid.
+    invoice: Any = shop.tally.store.repository.get(UUID(started["invoice"]["id"]))
+    assert (invoice.status, invoice.amount_paid) == ("paid", 2900)
+    events = shop.ok(shop.get("/v1/webhook_events"))["data"]
+    assert sorted(e["type"] for e in events) == ["checkout.completed", "payment.succeeded"]
+    assert sorted(e["status"] for e in events) == ["applied", "ignored"]
+    methods = shop.ok(shop.get("/v1/payment_methods", customer_id=ada))
+    assert methods["default"] == f"stub_pm_{SUCCEEDS}"
+
+
+def test_top_up_by_saved_card_completes_and_refund_reverses_it(shop: Client) -> None:
+    account = shop.open_account("ada")
+    body = {"amount": 5000, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    assert topped["transaction"]["state"] == "processing"  # as the command recorded it
+    assert topped["provider_call"]["state"] == "succeeded"
+    txn_id = topped["transaction"]["id"]
+    txn = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert txn["state"] == "completed"
+    assert shop.account(account)["ledger_balance"] == 5000
+    [entry] = entries(shop, account)
+    assert {(p["account"], p["amount"]) for p in entry["postings"]} == {
+        (f"wallet:{account}", 5000),
+        ("clearing:stub", -5000),
+    }
+
+    refunded = shop.ok(shop.post(f"/v1/transactions/{txn_id}/refunds", {"amount": 2000}), 202)
+    assert refunded["provider_call"]["operation"] == "refund"
+    assert refunded["provider_call"]["state"] == "succeeded"
+    txn = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert (txn["state"], txn["reversed_amount"]) == ("reversed", 2000)
+    assert shop.account(account)["ledger_balance"] == 3000
+    reversal = entries(shop, account)[-1]
+    assert {(p["account"], p["amount"]) for p in reversal["postings"]} == {
+        (f"wallet:{account}", -2000),
+        ("clearing:stub", 2000),
+    }
+
+
+def test_top_up_through_the_hosted_page_completes_only_when_paid(shop: Client) -> None:
+    account = shop.open_account("bob")
+    topped = shop.ok(
+        shop.post(f"/v1/accounts/{account}/top_ups", {"amount": 1200, "currency": "EUR", **BACK}),
+        201,
+    )
+    txn_id = topped["transaction"]["id"]
+    settle(shop)
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "processing"
+    assert shop.account(account)["ledger_balance"] == 0
+
+    assert press(shop, topped["url"], card=DECLINED).startswith(topped["url"])
+    settle(shop)
+    txn = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert (txn["state"], txn["failure_reason"]) == ("failed", "generic_decline")
+    assert shop.account(account)["ledger_balance"] == 0
+
+
+def test_top_up_through_the_hosted_page_credits_the_wallet(shop: Client) -> None:
+    account = shop.open_account("cy")
+    topped = shop.ok(
+        shop.post(f"/v1/accounts/{account}/top_ups", {"amount": 700, "currency": "EUR", **BACK}),
+        201,
+    )
+    press(shop, topped["url"])
+    settle(shop)
+    txn = shop.ok(shop.get(f"/v1/transactions/{topped['transaction']['id']}"))
+    assert txn["state"] == "completed"
+    assert shop.account(account)["ledger_balance"] == 700
+    call = shop.ok(shop.get(f"/v1/provider_calls/{topped['provider_call']['id']}"))
+    assert call["payment_ref"].startswith("stub_pi_")
