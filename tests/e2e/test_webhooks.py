@@ -1,0 +1,203 @@
+"""Inbound webhooks over HTTP with the stub provider's signing: forged, tampered and stale
+deliveries are refused and record nothing; redeliveries and eight concurrent deliveries
+of one event have one effect; unknown types are recorded and ignored; an event that
+comes before what it needs is parked and applied when it can be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.providers.stub import SIGNATURE_HEADER, StubProvider
+from api.settings import Settings
+from tests.e2e.billing import problem
+from tests.e2e.conftest import Client, head, nothing_written, serve
+
+BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock) -> Iterator[Client]:
+    with serve(settings.model_copy(update={"run_outbox": False}), clock) as client:
+        yield client
+
+
+def stub(api: Client) -> StubProvider:
+    provider = api.tally.providers.default
+    assert isinstance(provider, StubProvider)
+    return provider
+
+
+def event(event_id: str, kind: str, **data: Any) -> dict[str, Any]:
+    return {"id": event_id, "type": kind, "data": data}
+
+
+def deliver(api: Client, *events: dict[str, Any], project: str | None = None) -> httpx.Response:
+    headers, body = stub(api).sign_delivery(list(events))
+    path = f"/v1/webhooks/stub/{project or api.project_id}"
+    response: httpx.Response = api.http.post(path, content=body, headers=headers)
+    return response
+
+
+def pending_top_up(api: Client, amount: int = 1000) -> tuple[str, str]:
+    account = api.open_account("ada")
+    body = {"amount": amount, "currency": "EUR", **BACK}
+    topped = api.ok(api.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    return account, str(topped["transaction"]["id"])
+
+
+def paid(txn_id: str, event_id: str = "evt_paid", amount: int = 1000) -> dict[str, Any]:
+    refs = {"tally_transaction": txn_id}
+    return event(
+        event_id,
+        "payment.succeeded",
+        object_ref="pi_1",
+        payment_ref="pi_1",
+        amount_minor=amount,
+        currency="EUR",
+        references=refs,
+    )
+
+
+def settle(api: Client, *, retry_parked: bool = False) -> None:
+    api.tally.outbox.drain(retry_parked=retry_parked)
+    api.position = head(api.tally)
+
+
+def events(api: Client) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = api.ok(api.get("/v1/webhook_events", limit=100))["data"]
+    return data
+
+
+def test_a_signed_delivery_is_recorded_and_confirms_the_pending_top_up(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop)
+    answer = shop.ok(deliver(shop, paid(txn_id)))
+    assert (answer["recorded"], answer["duplicates"]) == (1, 0)
+    assert answer["events"][0]["status"] == "received"  # applied after the answer
+    settle(shop)
+    assert shop.account(account)["ledger_balance"] == 1000
+    [recorded] = events(shop)
+    assert recorded["status"] == "applied"
+    assert recorded["effects"][0]["action"] == "transaction_completed"
+
+
+def test_forged_tampered_and_stale_deliveries_answer_400_and_record_nothing(
+    shop: Client, clock: FixedClock
+) -> None:
+    _, txn_id = pending_top_up(shop)
+    headers, body = stub(shop).sign_delivery([paid(txn_id)])
+    path = f"/v1/webhooks/stub/{shop.project_id}"
+    forged = {**headers, SIGNATURE_HEADER: headers[SIGNATURE_HEADER][:-4] + "0000"}
+    tampered = body.replace(b"1000", b"9000")
+    with nothing_written(shop.tally):
+        problem(shop.http.post(path, content=body, headers=forged), 400, "invalid_signature")
+        problem(shop.http.post(path, content=tampered, headers=headers), 400, "invalid_signature")
+        unsigned = {"Content-Type": "application/json"}
+        problem(shop.http.post(path, content=body, headers=unsigned), 400, "invalid_signature")
+        clock.advance(timedelta(seconds=301))
+        problem(shop.http.post(path, content=body, headers=headers), 400, "invalid_signature")
+    assert events(shop) == []
+
+
+def test_unknown_project_or_another_provider_answers_404_and_records_nothing(
+    shop: Client,
+) -> None:
+    _, txn_id = pending_top_up(shop)
+    headers, body = stub(shop).sign_delivery([paid(txn_id)])
+    with nothing_written(shop.tally):
+        unknown = f"/v1/webhooks/stub/{'0' * 8}-0000-4000-8000-{'0' * 12}"
+        problem(shop.http.post(unknown, content=body, headers=headers), 404, "not_found")
+        other = f"/v1/webhooks/stripe/{shop.project_id}"
+        problem(shop.http.post(other, content=body, headers=headers), 404, "not_found")
+
+
+def test_a_redelivered_event_is_a_duplicate_with_one_effect(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop)
+    first = shop.ok(deliver(shop, paid(txn_id)))
+    settle(shop)
+    again = shop.ok(deliver(shop, paid(txn_id)))
+    assert (first["recorded"], again["recorded"], again["duplicates"]) == (1, 0, 1)
+    assert again["events"][0]["status"] == "applied"
+    settle(shop)
+    assert shop.account(account)["ledger_balance"] == 1000
+    assert len(events(shop)) == 1
+
+
+def test_eight_concurrent_deliveries_of_one_event_record_it_once(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop)
+    headers, body = stub(shop).sign_delivery([paid(txn_id, "evt_race")])
+    path = f"/v1/webhooks/stub/{shop.project_id}"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: shop.http.post(path, content=body, headers=headers), range(8))
+        )
+    assert [a.status_code for a in answers] == [200] * 8
+    assert sum(a.json()["recorded"] for a in answers) == 1
+    assert sum(a.json()["duplicates"] for a in answers) == 7
+    settle(shop)
+    assert shop.account(account)["ledger_balance"] == 1000
+    [only] = events(shop)
+    assert only["event_id"] == "evt_race"
+
+
+def test_unknown_types_are_recorded_and_ignored(shop: Client) -> None:
+    before = head(shop.tally)
+    shop.ok(deliver(shop, event("evt_odd", "payout.paid", object_ref="po_1")))
+    settle(shop)
+    [odd] = events(shop)
+    assert (odd["type"], odd["provider_type"], odd["status"]) == (
+        "unknown",
+        "payout.paid",
+        "ignored",
+    )
+    assert "changes nothing" in odd["reason"]
+    assert head(shop.tally) > before  # recorded (for audit), then marked ignored
+
+
+def test_a_refund_before_its_payment_is_parked_then_applied(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop)
+    refs = {"tally_transaction": txn_id}
+    refund = event(
+        "evt_refund",
+        "refund.succeeded",
+        object_ref="re_1",
+        amount_minor=400,
+        currency="EUR",
+        references=refs,
+    )
+    shop.ok(deliver(shop, refund))
+    settle(shop)
+    [parked] = events(shop)
+    assert (parked["status"], parked["attempts"]) == ("parked", 1)
+    assert "not yet paid" in parked["reason"]
+
+    shop.ok(deliver(shop, paid(txn_id)))
+    settle(shop)  # the payment applies, and parked events are retried at once after it
+    statuses = {e["event_id"]: e["status"] for e in events(shop)}
+    assert statuses == {"evt_refund": "applied", "evt_paid": "applied"}
+    txn = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert (txn["state"], txn["reversed_amount"]) == ("reversed", 400)
+    assert shop.account(account)["ledger_balance"] == 600
+
+
+def test_a_payment_and_its_failure_in_either_order_settle_on_the_first(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop)
+    failed = event(
+        "evt_failed",
+        "payment.failed",
+        object_ref="pi_1",
+        failure_reason="declined",
+        references={"tally_transaction": txn_id},
+    )
+    shop.ok(deliver(shop, failed, paid(txn_id)))
+    settle(shop)
+    statuses = {e["event_id"]: e["status"] for e in events(shop)}
+    assert statuses == {"evt_failed": "applied", "evt_paid": "ignored"}
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "failed"
+    assert shop.account(account)["ledger_balance"] == 0
