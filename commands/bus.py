@@ -1,12 +1,14 @@
 """The command bus: idempotency, retries on version conflicts, and group commit.
 
-The event store serialises writers with a table lock, so one transaction per command
-caps throughput at one commit per round trip. The bus instead has one writer thread and
-one committer thread per process. Callers enqueue a command and block. The writer runs
-each arriving command into the current batch's unit of work (the aggregates in memory),
-while the committer writes the previous batch in one transaction; as soon as that one
-has committed, the next batch is encoded and handed over, whatever its size. Each
-caller is answered when the batch holding its command has committed, never before.
+The event store serialises writers with a table lock (held until the commit is on
+disk), so one transaction per command caps throughput at one commit per disk flush. The
+bus instead has one writer thread and one committer thread per process. Callers enqueue
+a command and block. The writer runs each arriving command into the current batch's unit
+of work (the aggregates in memory) and encodes its events, while the committer writes
+the previous batch in one transaction. When that one has committed, the writer hands the
+next batch over (at once, or after a short wait for returning callers, see ``_Pacer``)
+and then answers the committed batch's callers. Each caller is answered when the batch
+holding its command has committed, never before.
 
 If a batch's write conflicts (another process wrote one of its aggregates, or an
 idempotency key was used before), nothing of it was written; it runs again with the
@@ -298,8 +300,8 @@ class CommandBus:
         thread) while the writer runs newly arrived commands into the next one, on the
         aggregates as the committing batch left them. When the committing batch has
         settled, the next one is sealed and handed over (at once, or when the pacer's short
-        wait for returning callers ends): batches grow by themselves to what arrives
-        during one commit.
+        wait for returning callers ends) before the settled one's callers are answered:
+        batches grow by themselves to what arrives during one commit.
 
         A batch built on one that then failed is not submitted: both go through the
         synchronous path on fresh aggregates. No caller is ever answered before the
