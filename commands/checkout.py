@@ -182,7 +182,9 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
     create = m.CreateSubscription(customer_id=customer.id, items=cmd.items, incomplete=True)
     _, created = subscriptions.create_subscription(uow, create, ctx)
     sub, invoice = created["subscription"], created.get("invoice")
-    amount = int(invoice["amount_remaining"]) if invoice else 0
+    # A draft (the project delays finalizing) owes nothing yet; it will owe its total.
+    owed = "total" if invoice and invoice["status"] == "draft" else "amount_remaining"
+    amount = int(invoice[owed]) if invoice else 0
     if amount <= 0:
         raise ValidationFailed("the first period costs nothing: create the subscription directly")
     refs = {"tally_subscription": str(sub["id"]), "tally_customer": str(customer.id)}

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -201,3 +202,57 @@ def test_a_payment_and_its_failure_in_either_order_settle_on_the_first(shop: Cli
     assert statuses == {"evt_failed": "applied", "evt_paid": "ignored"}
     assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "failed"
     assert shop.account(account)["ledger_balance"] == 0
+
+
+def test_an_invoice_payment_before_the_invoice_is_final_waits_for_it(shop: Client) -> None:
+    from commands import messages as m
+    from commands.bus import Context
+    from tests.e2e.billing import customer, plan
+
+    context = Context(shop.project_id, "test")
+    shop.tally.execute(m.ConfigureBilling(finalize_delay_s=3600), context)
+    price_id = plan(shop, "PRO", 2900)
+    body = {"customer_id": customer(shop, "ada"), "items": [{"price_id": price_id}], **BACK}
+    started = shop.ok(shop.post("/v1/checkout/subscription", body), 201)
+    invoice_id = started["invoice"]["id"]
+    assert started["invoice"]["status"] == "draft"
+    refs = {
+        "tally_invoice": invoice_id,
+        "tally_subscription": started["subscription"]["id"],
+    }
+    early = event(
+        "evt_invoice_paid",
+        "invoice.paid",
+        object_ref="in_1",
+        amount_minor=2900,
+        currency="EUR",
+        references=refs,
+    )
+    shop.ok(deliver(shop, early))
+    settle(shop)
+    [parked] = events(shop)
+    assert parked["status"] == "parked"
+    assert "not finalized" in parked["reason"]
+
+    shop.tally.execute(m.FinalizeInvoice(invoice_id=invoice_id), context)
+    settle(shop, retry_parked=True)
+    [applied] = events(shop)
+    assert applied["status"] == "applied"
+    invoice: Any = shop.tally.store.repository.get(UUID(invoice_id))
+    assert (invoice.status, invoice.amount_paid) == ("paid", 2900)
+    sub = shop.ok(shop.get(f"/v1/subscriptions/{started['subscription']['id']}"))
+    assert sub["status"] == "active"
+
+
+def test_concurrent_processors_apply_an_event_once(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop)
+    answer = shop.ok(deliver(shop, paid(txn_id)))
+    event_id = UUID(answer["events"][0]["id"])
+    outbox = shop.tally.outbox
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: outbox.apply_event(shop.project_id, event_id), range(8)))
+    assert {r["status"] for r in results} == {"applied"}
+    shop.position = head(shop.tally)
+    assert shop.account(account)["ledger_balance"] == 1000
+    entries = shop.ok(shop.get(f"/v1/accounts/{account}/entries"))["data"]
+    assert len(entries) == 1
