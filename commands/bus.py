@@ -6,7 +6,7 @@ bus instead has one writer thread and one committer thread per process. Callers 
 a command and block. The writer runs each arriving command into the current batch's unit
 of work (the aggregates in memory) and encodes its events, while the committer writes
 the previous batch in one transaction. When that one has committed, the writer hands the
-next batch over (at once, or after a short wait for returning callers, see ``_Pacer``)
+next batch over (at once, or after a short wait for returning callers: ``Pacer``)
 and then answers the committed batch's callers. Each caller is answered when the batch
 holding its command has committed, never before.
 
@@ -24,22 +24,18 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import InvalidStateError
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from commands.context import Context, Handler, Outcome
 from commands.messages import Command
+from commands.pipeline import Batch, Item, Pacer, Wake
 from commands.unit_of_work import (
     AggregateCache,
     EventWriter,
     RecorderEventWriter,
-    Sealed,
     UnitOfWork,
 )
 from domain.base import current_actor
@@ -49,181 +45,8 @@ from domain.idempotency import IdempotencyRecord, request_hash
 
 log = logging.getLogger("tally.bus")
 
-
-@dataclass(frozen=True)
-class Context:
-    """Who asks, for which project, and under which idempotency key."""
-
-    project_id: UUID
-    actor: str
-    idempotency_key: str | None = None
-    now: datetime | None = None
-
-
-@dataclass
-class Outcome:
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool = False
-    position: int | None = None
-
-
-Handler = Callable[[UnitOfWork, Any, Context], tuple[int, dict[str, Any]]]
-
-
-class _Reply:
-    """A caller's answer, set once by the bus: a lighter ``concurrent.futures.Future``
-    (one lock the caller waits on, instead of a condition, a re-entrant lock and a list
-    of waiters per command)."""
-
-    __slots__ = ("_error", "_lock", "_value")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()  # released once, when the answer is set
-        self._value: Outcome | None = None
-        self._error: BaseException | None = None
-
-    def done(self) -> bool:
-        return self._value is not None or self._error is not None
-
-    def set_result(self, value: Outcome) -> None:
-        if self.done():
-            raise InvalidStateError("the answer is already set")
-        self._value = value
-        self._lock.release()
-
-    def set_exception(self, error: BaseException) -> None:
-        if self.done():
-            raise InvalidStateError("the answer is already set")
-        self._error = error
-        self._lock.release()
-
-    def result(self, timeout: float | None = None) -> Outcome:
-        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            raise TimeoutError("no answer from the command bus in time")
-        self._lock.release()  # so that result() can be asked again
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-
-@dataclass
-class _Item:
-    command: Command
-    context: Context
-    future: _Reply = field(default_factory=_Reply)
-    outcome: Outcome | None = None
-    # The id of this command's idempotency record, if it has a key.
-    record_id: UUID | None = field(init=False)
-
-    def __post_init__(self) -> None:
-        key, project_id = self.context.idempotency_key, self.context.project_id
-        self.record_id = None if key is None else IdempotencyRecord.create_id(project_id, key)
-
-
-class _Wake:
-    """Put on the writer's queue by the committer when a batch has settled."""
-
-
-@dataclass
-class _Batch:
-    """Commands run one after another into one unit of work, on their way to one
-    transaction. ``done`` are answered when it commits; ``refused`` are decided again
-    on fresh aggregates afterwards (a refusal writes nothing, so no version check ever
-    confirms what it read)."""
-
-    uow: UnitOfWork
-    items: list[_Item] = field(default_factory=list)
-    done: list[_Item] = field(default_factory=list)
-    refused: list[_Item] = field(default_factory=list)
-    sealed: Sealed | None = None
-    error: BaseException | None = None
-    position: int | None = None
-    commit_s: float = 0.0
-    settled: threading.Event = field(default_factory=threading.Event)
-
-
-class _Pacer:
-    """When the next batch goes to the store: at once, or after a short wait for more of
-    the callers just answered to send their next commands.
-
-    With a fixed set of callers, each waiting for its answer before it sends again, two
-    shapes are stable. Everyone in one batch: the store idles while the commands run.
-    Or two halves taking turns, each committing while the other's commands run: half as
-    many per commit, but the store never idles. The first is better when a commit takes
-    longer than the returning callers' commands, the second otherwise; the pacer
-    compares the two from moving averages, then waits (briefly) for the batch to fill
-    to everyone or to half. Handing over at the first command instead would settle into
-    batches of one and of all the rest, in turn: a whole commit for one command."""
-
-    SMOOTHING = 0.1
-    MAX_WAIT_S = 0.002
-    REST_BATCHES = 64  # after waits that mostly ran out, how long to stop waiting
-
-    def __init__(self) -> None:
-        self.commit_s = 0.0
-        self.command_s = 0.0
-        self.turnaround_s = 0.0002  # from an answer to that caller's next command
-        self.answered_at = 0.0
-        self.target = 1
-        self.deadline = 0.0
-        # How often a wait ended with the batch filled; callers that take longer than
-        # the wait to return (clients across a network) make the waits pure loss.
-        self.hits = 1.0
-        self.rest = 0
-
-    def command_took(self, seconds: float) -> None:
-        self.command_s += self.SMOOTHING * (seconds - self.command_s)
-
-    def arrived(self) -> None:
-        """A command arrived while no batch was being built."""
-        if self.answered_at:
-            seconds = time.monotonic() - self.answered_at
-            self.turnaround_s += self.SMOOTHING * (seconds - self.turnaround_s)
-            self.answered_at = 0.0
-
-    def committed(self, answered: int, commit_s: float, waiting: int) -> None:
-        """A batch of ``answered`` commands committed in ``commit_s``; ``waiting`` are
-        already run into the next batch."""
-        self.commit_s += self.SMOOTHING * (commit_s - self.commit_s)
-        self.answered_at = time.monotonic()
-        self.target, self.deadline = 1, 0.0
-        if self.rest > 0:
-            self.rest -= 1
-            return
-        active = answered + waiting
-        half = (active + 1) // 2
-        # Commands per second of each shape, from the averages.
-        turnaround, command = self.turnaround_s, self.command_s
-        together = active / (self.commit_s + turnaround + active * command + 1e-9)
-        halves = half / (max(self.commit_s, turnaround + half * command) + 1e-9)
-        target = active if together > halves else half
-        if waiting < target:
-            self.target = target
-            returning_s = turnaround + (target - waiting) * command
-            self.deadline = self.answered_at + min(2 * returning_s, self.MAX_WAIT_S)
-
-    def ready(self, size: int) -> bool:
-        if size >= self.target:
-            self._waited(hit=True)
-            return True
-        if time.monotonic() >= self.deadline:
-            self._waited(hit=False)
-            return True
-        return False
-
-    def wait_s(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
-
-    def _waited(self, *, hit: bool) -> None:
-        if not self.deadline:
-            return  # there was no wait
-        self.target, self.deadline = 1, 0.0
-        self.hits += self.SMOOTHING * (float(hit) - self.hits)
-        if self.hits < 0.5:
-            self.rest, self.hits = self.REST_BATCHES, 1.0
+# Context, Outcome and Handler live in commands.context; callers import them from here.
+__all__ = ["CommandBus", "Context", "Handler", "Outcome"]
 
 
 class CommandBus:
@@ -244,13 +67,13 @@ class CommandBus:
         self.max_batch = max_batch
         self.max_retries = max_retries
         self.cache = AggregateCache(cache_size)
-        self._queue: queue.SimpleQueue[_Item | _Wake | None] = queue.SimpleQueue()
-        self._commits: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Item | Wake | None] = queue.SimpleQueue()
+        self._commits: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._committer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self._pacer = _Pacer()
+        self._pacer = Pacer()
         # The composition root passes the Postgres writer; the default writes through the
         # recorder's interface (any recorder, e.g. the in-memory one).
         self._writer = writer or RecorderEventWriter(app.recorder)
@@ -262,7 +85,7 @@ class CommandBus:
         if type(command) not in self.handlers:
             raise TypeError(f"no handler for {type(command).__name__}")
         self._ensure_started()
-        item = _Item(command, context)
+        item = Item(command, context)
         self._queue.put(item)
         return item.future.result(timeout=timeout_s)
 
@@ -306,9 +129,9 @@ class CommandBus:
         A batch built on one that then failed is not submitted: both go through the
         synchronous path on fresh aggregates. No caller is ever answered before the
         batch holding its command has committed."""
-        inflight: _Batch | None = None
-        building: _Batch | None = None
-        finishing: _Batch | None = None
+        inflight: Batch | None = None
+        building: Batch | None = None
+        finishing: Batch | None = None
         stopping = False
         while True:
             try:
@@ -347,11 +170,11 @@ class CommandBus:
                 if message is None:
                     stopping = True
                     continue
-                if isinstance(message, _Wake):
+                if isinstance(message, Wake):
                     continue
                 if building is None:
                     self._pacer.arrived()
-                    building = _Batch(UnitOfWork(self.app, self.cache))
+                    building = Batch(UnitOfWork(self.app, self.cache))
                 if not self._add(building, message):
                     # The unit of work is untrustworthy: let the committing batch settle,
                     # then run this one again one command at a time on fresh aggregates.
@@ -374,7 +197,7 @@ class CommandBus:
                     self._fail(finishing, exc)
                     finishing = None
 
-    def _add(self, batch: _Batch, item: _Item) -> bool:
+    def _add(self, batch: Batch, item: Item) -> bool:
         """Run one command into the batch; False if the batch's unit of work can no longer
         be trusted (a handler recorded an event and then raised)."""
         uow = batch.uow
@@ -410,7 +233,7 @@ class CommandBus:
         batch.items.append(item)
         return True
 
-    def _submit(self, batch: _Batch) -> _Batch | None:
+    def _submit(self, batch: Batch) -> Batch | None:
         """Encode the batch's events and hand it to the committer; later batches build on
         its aggregates, which therefore go into the cache now."""
         try:
@@ -424,7 +247,7 @@ class CommandBus:
         self._commits.put(batch)
         return batch
 
-    def _finish(self, batch: _Batch) -> bool:
+    def _finish(self, batch: Batch) -> bool:
         """Finish a batch the committer is done with: answer its callers, or run it again
         if it was not written (then return False). Runs commands on the writer's
         connection only when no other batch is being committed."""
@@ -446,13 +269,13 @@ class CommandBus:
             self._fail(batch, batch.error)
         return False
 
-    def _abandon(self, batch: _Batch | None) -> None:
+    def _abandon(self, batch: Batch | None) -> None:
         """Run again, synchronously, a batch built on one that failed."""
         if batch is not None:
             self.cache.evict(list(batch.uow.touched))
             self._run_batch(batch.items)
 
-    def _fail(self, batch: _Batch, exc: BaseException) -> None:
+    def _fail(self, batch: Batch, exc: BaseException) -> None:
         for item in batch.items:
             if not item.future.done():
                 item.future.set_exception(exc)
@@ -475,7 +298,7 @@ class CommandBus:
                 batch.error = exc
             # The writer answers the callers, after it has handed over the next batch.
             batch.settled.set()
-            self._queue.put(_Wake())
+            self._queue.put(Wake())
 
     def _write_snapshots(self, snapshots: list[StoredEvent]) -> None:
         if snapshots and self.app.snapshots is not None:
@@ -486,7 +309,7 @@ class CommandBus:
 
     # -- synchronous path: conflicts and fallbacks, never while a batch commits ----------
 
-    def _run_batch(self, batch: list[_Item]) -> None:
+    def _run_batch(self, batch: list[Item]) -> None:
         # Optimistic first, then with the existence query (and fresh aggregates); only a
         # second conflict sends the commands through one by one.
         if self._try_batch(batch, check_keys=False):
@@ -495,13 +318,13 @@ class CommandBus:
             return
         self._run_each_alone(batch)
 
-    def _try_batch(self, batch: list[_Item], *, check_keys: bool) -> bool:
+    def _try_batch(self, batch: list[Item], *, check_keys: bool) -> bool:
         """Run and save ``batch`` as one transaction; answer its callers and return True,
         or return False (nothing written, nobody answered) when the save conflicted."""
         uow = UnitOfWork(self.app, self.cache)
         uow.known_absent = self._absent_idempotency_records(batch, check=check_keys)
-        done: list[_Item] = []
-        refused: list[_Item] = []
+        done: list[Item] = []
+        refused: list[Item] = []
         for item in batch:
             if item.future.done():
                 continue
@@ -533,7 +356,7 @@ class CommandBus:
         self._run_each_alone(refused)
         return True
 
-    def _run_each_alone(self, batch: list[_Item]) -> None:
+    def _run_each_alone(self, batch: list[Item]) -> None:
         for item in batch:
             if item.future.done():
                 continue
@@ -545,7 +368,7 @@ class CommandBus:
                 log.exception("%s failed", type(item.command).__name__)
                 item.future.set_exception(exc)
 
-    def _run_alone(self, item: _Item) -> Outcome:
+    def _run_alone(self, item: Item) -> Outcome:
         for attempt in range(self.max_retries):
             uow = UnitOfWork(self.app, cache=None)
             outcome = self._run_one(uow, item)
@@ -565,7 +388,7 @@ class CommandBus:
             attempts=self.max_retries,
         )
 
-    def _run_one(self, uow: UnitOfWork, item: _Item) -> Outcome:
+    def _run_one(self, uow: UnitOfWork, item: Item) -> Outcome:
         command, ctx = item.command, item.context
         if ctx.now is None:
             ctx = Context(ctx.project_id, ctx.actor, ctx.idempotency_key, self.clock.now())
@@ -594,7 +417,7 @@ class CommandBus:
             current_actor.reset(token)
         return Outcome(status, body)
 
-    def _absent_idempotency_records(self, batch: list[_Item], *, check: bool) -> set[UUID]:
+    def _absent_idempotency_records(self, batch: list[Item], *, check: bool) -> set[UUID]:
         """The batch's idempotency record ids that are not in the store: one query for the
         whole batch when ``check``, else all of them (the optimistic assumption)."""
         ids = {i.record_id for i in batch if i.record_id is not None}
@@ -615,7 +438,7 @@ class CommandBus:
         head: int | None = self.app.recorder.max_notification_id()
         return head
 
-    def _answer(self, done: list[_Item], positions: list[int]) -> None:
+    def _answer(self, done: list[Item], positions: list[int]) -> None:
         position = self._position(positions)
         for item in done:
             assert item.outcome is not None
