@@ -33,30 +33,11 @@ from domain.subscriptions import Subscription
 
 
 def tax_rate_summary(rate: TaxRateDefinition) -> dict[str, Any]:
-    return {
-        "id": str(rate.id),
-        "percentage": rate.percentage,
-        "inclusive": rate.inclusive,
-        "jurisdiction": rate.jurisdiction,
-        "name": rate.name,
-        "active": rate.active,
-    }
+    return rate.summary()
 
 
 def coupon_summary(coupon: Coupon) -> dict[str, Any]:
-    return {
-        "id": str(coupon.id),
-        "code": coupon.code,
-        "percent_off": coupon.percent_off,
-        "amount_off": coupon.amount_off,
-        "currency": coupon.currency,
-        "duration": coupon.duration,
-        "duration_periods": coupon.duration_periods,
-        "max_redemptions": coupon.max_redemptions,
-        "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None,
-        "times_redeemed": coupon.times_redeemed,
-        "active": coupon.active,
-    }
+    return coupon.summary()
 
 
 def define_tax_rate(uow: UnitOfWork, cmd: m.DefineTaxRate, ctx: Context) -> Result:
@@ -112,16 +93,7 @@ def define_promotion_code(uow: UnitOfWork, cmd: m.DefinePromotionCode, ctx: Cont
         ctx.project_id, cmd.code, coupon.id, cmd.max_redemptions, cmd.expires_at
     )
     uow.add(promo)
-    return 201, {
-        "promotion_code": {
-            "id": str(promo.id),
-            "code": promo.code,
-            "coupon": coupon_summary(coupon),
-            "max_redemptions": promo.max_redemptions,
-            "expires_at": promo.expires_at.isoformat() if promo.expires_at else None,
-            "times_redeemed": promo.times_redeemed,
-        }
-    }
+    return 201, {"promotion_code": {**promo.summary(), "coupon": coupon.summary()}}
 
 
 def _attach(

@@ -29,10 +29,6 @@ from domain.test_clocks import TestClock
 Result = tuple[int, dict[str, Any]]
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def find_dunning(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning | None:
     return uow.find(InvoiceDunning, InvoiceDunning.create_id(invoice.id))
 
@@ -52,49 +48,9 @@ def summary(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
 
 
 def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
-    """The invoice as the write side knows it: what every invoicing command answers."""
-    totals = invoice.totals or invoice.preview()
-    lines = [
-        {**line, **(totals["lines"][i] if i < len(totals.get("lines", [])) else {})}
-        for i, line in enumerate(invoice.lines)
-    ]
-    return {
-        "id": str(invoice.id),
-        "number": invoice.number or None,
-        "status": invoice.status,
-        "customer_id": str(invoice.customer_id),
-        "subscription_id": str(invoice.subscription_id) if invoice.subscription_id else None,
-        "currency": invoice.currency,
-        "description": invoice.description,
-        "period_start": _iso(invoice.period_start),
-        "period_end": _iso(invoice.period_end),
-        "lines": lines,
-        "tax_rates": invoice.rates,
-        "coupon": invoice.coupon,
-        "subtotal": totals["subtotal"],
-        "discount": totals["discount"],
-        "tax": totals["tax"],
-        "tax_by_rate": totals["tax_by_rate"],
-        "total": totals["total"],
-        "credit_applied": invoice.credit_applied,
-        "credit_granted": invoice.credit_granted,
-        "amount_due": invoice.amount_due if invoice.totals else max(0, totals["total"]),
-        "amount_paid": invoice.amount_paid,
-        "amount_credited": invoice.amount_credited,
-        "amount_refunded": invoice.amount_refunded,
-        "amount_remaining": invoice.amount_remaining,
-        "payments": invoice.payments,
-        "credit_notes": invoice.credit_notes,
-        "attempt_count": dunning.attempt_count if dunning else 0,
-        "next_payment_attempt_at": _iso(dunning.next_attempt_at) if dunning else None,
-        "dunning": dunning.summary() if dunning else None,
-        "finalize_at": _iso(invoice.finalize_at),
-        "finalized_at": _iso(invoice.dates.get("finalized_at")),
-        "paid_at": _iso(invoice.dates.get("paid_at")),
-        "voided_at": _iso(invoice.dates.get("voided_at")),
-        "marked_uncollectible_at": _iso(invoice.dates.get("marked_uncollectible_at")),
-        "version": invoice.version,
-    }
+    """The invoice as the write side knows it: what every invoicing command answers
+    (``Invoice.summary``, which the invoices read model keeps too)."""
+    return invoice.summary(dunning)
 
 
 def settings_values(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -158,6 +158,21 @@ class Coupon(_Redeemable):
     def _archived(self) -> None:
         self.active = False
 
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "code": self.code,
+            "percent_off": self.percent_off,
+            "amount_off": self.amount_off,
+            "currency": self.currency,
+            "duration": self.duration,
+            "duration_periods": self.duration_periods,
+            "max_redemptions": self.max_redemptions,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "times_redeemed": self.times_redeemed,
+            "active": self.active,
+        }
+
 
 class PromotionCode(_Redeemable):
     TOPIC = "tally:PromotionCode"
@@ -214,6 +229,17 @@ class PromotionCode(_Redeemable):
     def _redeemed(self) -> None:
         self.times_redeemed += 1
 
+    def summary(self) -> dict[str, Any]:
+        """Without its coupon's terms: the caller adds ``coupon`` (its coupon's summary)."""
+        return {
+            "id": str(self.id),
+            "code": self.code,
+            "coupon_id": str(self.coupon_id),
+            "max_redemptions": self.max_redemptions,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "times_redeemed": self.times_redeemed,
+        }
+
 
 class TaxRateDefinition(TallyAggregate):
     TOPIC = "tally:TaxRate"
@@ -257,3 +283,13 @@ class TaxRateDefinition(TallyAggregate):
     @event("Archived", topic="tally:TaxRate.Archived")
     def _archived(self) -> None:
         self.active = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "percentage": self.percentage,
+            "inclusive": self.inclusive,
+            "jurisdiction": self.jurisdiction,
+            "name": self.name,
+            "active": self.active,
+        }
