@@ -1,0 +1,301 @@
+"""Request and response models for tax rates, coupons, promotion codes, billing settings,
+customer credit balances and the trial balance (split from ``schemas_invoicing``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, ConfigDict, Field, StrictInt
+
+from api.schemas import Request, Resource, Response, request_config
+from api.schemas_billing import CUSTOMER_ID
+from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
+from commands.messages import Amount, Code, CurrencyCode, Reason
+from domain.money import MAX_AMOUNT_MINOR
+
+# -- tax rates ---------------------------------------------------------------------------------
+
+
+class DefineTaxRateRequest(Request):
+    model_config = request_config(
+        [
+            {"percentage": "19", "jurisdiction": "DE", "name": "MwSt"},
+            {"percentage": "20", "inclusive": True, "jurisdiction": "GB", "name": "VAT"},
+        ]
+    )
+    percentage: Percentage
+    inclusive: bool = Field(
+        default=False, description="True: already inside line amounts; false: added on top"
+    )
+    jurisdiction: Annotated[str, Field(max_length=50)] = ""
+    name: Annotated[str, Field(max_length=100)] = ""
+
+
+class TaxRate(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": TAX_RATE_ID,
+                    "percentage": "19",
+                    "inclusive": False,
+                    "jurisdiction": "DE",
+                    "name": "MwSt",
+                    "active": True,
+                }
+            ]
+        },
+    )
+    id: UUID
+    percentage: str
+    inclusive: bool
+    jurisdiction: str = ""
+    name: str = ""
+    active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TaxRateResult(Response):
+    tax_rate: TaxRate
+
+
+# -- coupons and promotion codes ---------------------------------------------------------------
+
+
+class DefineCouponRequest(Request):
+    model_config = request_config(
+        [
+            {"code": "SPRING25", "percent_off": "25", "duration": "once"},
+            {
+                "code": "TENOFF",
+                "amount_off": 1000,
+                "currency": "EUR",
+                "duration": "repeating",
+                "duration_periods": 3,
+                "max_redemptions": 100,
+            },
+        ]
+    )
+    code: Code
+    percent_off: Percentage | None = Field(default=None, description="Either this ...")
+    amount_off: Amount | None = Field(default=None, description="... or this, with currency")
+    currency: CurrencyCode | None = None
+    duration: Literal["once", "repeating", "forever"] = Field(
+        default="once", description="On subscriptions: how many invoices it discounts"
+    )
+    duration_periods: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: AwareDatetime | None = None
+
+
+class Coupon(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": COUPON_ID,
+                    "code": "SPRING25",
+                    "percent_off": "25",
+                    "amount_off": None,
+                    "currency": None,
+                    "duration": "once",
+                    "max_redemptions": 100,
+                    "times_redeemed": 3,
+                    "active": True,
+                }
+            ]
+        },
+    )
+    id: UUID
+    code: str
+    percent_off: str | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+    duration: str = "once"
+    duration_periods: int | None = None
+    max_redemptions: int | None = None
+    expires_at: datetime | None = None
+    times_redeemed: int = 0
+    active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class CouponResult(Response):
+    coupon: Coupon
+
+
+class DefinePromotionCodeRequest(Request):
+    model_config = request_config(
+        [{"code": "FRIENDS", "coupon_code": "SPRING25", "max_redemptions": 10}]
+    )
+    code: Code = Field(description="What a customer types")
+    coupon_code: Code = Field(description="The coupon it redeems")
+    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: AwareDatetime | None = None
+
+
+class PromotionCode(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b6c7d8e-9f0a-5b1c-8d2e-3f4a5b6c7d8e",
+                    "code": "FRIENDS",
+                    "coupon_id": COUPON_ID,
+                    "max_redemptions": 10,
+                    "times_redeemed": 0,
+                }
+            ]
+        },
+    )
+    id: UUID
+    code: str
+    coupon_id: UUID | None = None
+    coupon: Coupon | None = None
+    max_redemptions: int | None = None
+    expires_at: datetime | None = None
+    times_redeemed: int = 0
+    active: bool = True
+    created_at: datetime | None = None
+
+
+class PromotionCodeResult(Response):
+    promotion_code: PromotionCode
+
+
+class ApplyCouponRequest(Request):
+    model_config = request_config([{"coupon_code": "SPRING25"}, {"promotion_code": "FRIENDS"}])
+    coupon_code: Code | None = None
+    promotion_code: Code | None = None
+
+
+# -- billing settings and customer billing -----------------------------------------------------
+
+
+class ConfigureBillingRequest(Request):
+    model_config = request_config(
+        [
+            {"invoice_prefix": "ACME", "retry_days": [3, 5, 7], "final_action": "unpaid"},
+            {"auto_charge_provider": "stub", "default_tax_rate_ids": [TAX_RATE_ID]},
+        ]
+    )
+    invoice_prefix: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="Numbers read <prefix>-<year>-<six digits>"
+    )
+    finalize_delay_s: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None, description="How long a subscription's draft waits to be finalized"
+    )
+    retry_days: list[StrictInt] | None = Field(
+        default=None, max_length=10, description="Days after the first failure, increasing"
+    )
+    final_action: Literal["canceled", "unpaid"] | None = Field(
+        default=None, description="The subscription's fate when the last retry fails"
+    )
+    auto_charge_provider: Literal["", "stub"] | None = Field(
+        default=None, description="Charge subscription invoices through it when finalized"
+    )
+    default_tax_rate_ids: list[UUID] | None = Field(default=None, max_length=5)
+
+
+class BillingSettings(Response):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "invoice_prefix": "INV",
+                    "finalize_delay_s": 0,
+                    "retry_days": [3, 5, 7],
+                    "final_action": "canceled",
+                    "auto_charge_provider": "",
+                    "default_tax_rate_ids": [],
+                }
+            ]
+        },
+    )
+    invoice_prefix: str
+    finalize_delay_s: int
+    retry_days: list[int]
+    final_action: str
+    auto_charge_provider: str
+    default_tax_rate_ids: list[str]
+
+
+class BillingSettingsResult(Response):
+    billing_settings: BillingSettings
+
+
+class AdjustCreditRequest(Request):
+    model_config = request_config(
+        [{"amount": 2500, "reason": "goodwill"}, {"amount": -500, "reason": "correction"}]
+    )
+    amount: Annotated[StrictInt, Field(ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR)] = Field(
+        description="Signed minor units: positive grants credit, negative takes it back"
+    )
+    reason: Reason = ""
+
+
+class CustomerBilling(Response):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": CUSTOMER_ID,
+                    "currency": "EUR",
+                    "credit_balance": 2500,
+                    "coupons": {},
+                }
+            ]
+        },
+    )
+    customer_id: UUID
+    currency: str | None = None
+    credit_balance: int = Field(default=0, description="Owed to the customer, minor units")
+    coupons: dict[str, Any] = Field(
+        default_factory=dict, description="Coupons attached: customer-wide or per subscription"
+    )
+
+
+class CustomerBillingResult(Response):
+    billing: CustomerBilling
+    coupon: Coupon | None = None
+    entry: Any = Field(default=None, description="The journal postings of an adjustment")
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+class CurrencyBalance(Response):
+    accounts: dict[str, int] = Field(description="Ledger account to balance, minor units")
+    total: int = Field(description="Always 0: every entry balances")
+
+
+class TrialBalance(Response):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "currencies": {
+                        "EUR": {
+                            "accounts": {
+                                "revenue": 8000,
+                                "tax_payable:…": 1520,
+                                "receivable:…": -9520,
+                            },
+                            "total": 0,
+                        }
+                    }
+                }
+            ]
+        },
+    )
+    currencies: dict[str, CurrencyBalance]

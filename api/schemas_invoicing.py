@@ -1,0 +1,259 @@
+"""Request and response models for invoices, credit notes, tax rates, coupons, promotion
+codes, billing settings, customer credit balances and the trial balance.
+
+Request fields reuse the command messages' annotated types (``Amount``, ``Code``,
+``InvoiceLineInput``), so the API and the commands cannot disagree. Percentages are
+strings (``"19"``, ``"7.5"``): a float cannot hold them exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
+
+from api.schemas import Request, Resource, Response, request_config
+from api.schemas_billing import CUSTOMER_ID
+from api.schemas_subscriptions import SUBSCRIPTION_ID
+from commands.messages import Amount, Code, InvoiceLineInput, Reason
+from domain.money import MAX_AMOUNT_MINOR
+
+INVOICE_ID = "1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d"
+TAX_RATE_ID = "7d6c5b4a-3f2e-5d1c-9b0a-8f7e6d5c4b3a"
+COUPON_ID = "3e4f5a6b-7c8d-5e9f-8a0b-1c2d3e4f5a6b"
+Status = Literal["draft", "open", "paid", "void", "uncollectible"]
+Percentage = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=12,
+        pattern=r"^[0-9]+(\.[0-9]+)?$",
+        description="A decimal string from 0 to 100, at most 4 decimal places",
+        examples=["19", "7.5"],
+    ),
+]
+
+LINE_EXAMPLE: dict[str, JsonValue] = {
+    "description": "Consulting, March",
+    "quantity": 3,
+    "unit_amount": 12000,
+}
+
+# -- invoice requests --------------------------------------------------------------------------
+
+
+class CreateInvoiceRequest(Request):
+    model_config = request_config(
+        [
+            {"customer_id": CUSTOMER_ID, "description": "March", "lines": [LINE_EXAMPLE]},
+            {"customer_id": CUSTOMER_ID},
+        ]
+    )
+    customer_id: UUID
+    description: Annotated[str, Field(max_length=500)] = ""
+    lines: list[InvoiceLineInput] = Field(default_factory=list, max_length=100)
+
+
+class AddLineRequest(Request):
+    model_config = request_config(
+        [LINE_EXAMPLE, {**LINE_EXAMPLE, "tax_rate_ids": [TAX_RATE_ID], "discountable": False}]
+    )
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
+    unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = Field(
+        description="Minor units per unit"
+    )
+    kind: Literal["one_time", "usage"] = "one_time"
+    tax_rate_ids: list[UUID] = Field(
+        default_factory=list, max_length=5, description="Omitted: the project's default rates"
+    )
+    discountable: bool = True
+
+
+class ApplyCouponRequest(Request):
+    model_config = request_config([{"coupon_code": "SPRING25"}, {"promotion_code": "FRIENDS"}])
+    coupon_code: Code | None = None
+    promotion_code: Code | None = None
+
+
+class PayInvoiceRequest(Request):
+    model_config = request_config(
+        [
+            {"method": "wallet"},
+            {"method": "provider", "provider": "stub"},
+            {"method": "out_of_band", "reference": "bank transfer 2030-03-02", "amount": 5000},
+        ]
+    )
+    method: Literal["wallet", "provider", "out_of_band"] = Field(
+        description="wallet: from the customer's wallet (or account_id); provider: charge "
+        "the customer's payment method; out_of_band: record money received elsewhere"
+    )
+    amount: Amount | None = Field(default=None, description="Omitted: all that remains")
+    account_id: UUID | None = Field(default=None, description="wallet: another wallet")
+    provider: Literal["stub"] = "stub"
+    reference: Annotated[str, Field(max_length=200)] = Field(
+        default="", description="out_of_band: required, your reference of the payment"
+    )
+
+
+class CreateCreditNoteRequest(Request):
+    model_config = request_config(
+        [
+            {"amount": 1000, "reason": "service outage", "refund_to": "credit_balance"},
+            {"refund_to": "original_payment"},
+            {"amount": 500, "refund_to": "none"},
+        ]
+    )
+    amount: Amount | None = Field(
+        default=None, description="Omitted: all that was paid (or, refund_to none, is owed)"
+    )
+    reason: Reason = ""
+    refund_to: Literal["none", "credit_balance", "original_payment"] = Field(
+        default="credit_balance",
+        description="none: lower what is owed; credit_balance: the customer's credit; "
+        "original_payment: back to the wallet or provider that paid",
+    )
+    payment_id: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None, description="original_payment: which payment (default: the latest)"
+    )
+
+
+# -- invoice responses -------------------------------------------------------------------------
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    description: str
+    quantity: int
+    unit_amount: int
+    amount: int = Field(description="quantity x unit_amount (signed for proration credits)")
+    discountable: bool = True
+    tax_rate_ids: list[str] = Field(default_factory=list)
+    discount: int = Field(default=0, description="This line's share of the coupon")
+    tax: int = 0
+    net: int = 0
+    gross: int = Field(default=0, description="net + tax")
+
+
+class Invoice(Resource):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": INVOICE_ID,
+                    "number": "INV-2030-000042",
+                    "status": "open",
+                    "customer_id": CUSTOMER_ID,
+                    "subscription_id": SUBSCRIPTION_ID,
+                    "currency": "EUR",
+                    "subtotal": 10000,
+                    "discount": 2500,
+                    "tax": 1425,
+                    "total": 8925,
+                    "amount_due": 8925,
+                    "amount_paid": 0,
+                    "amount_remaining": 8925,
+                }
+            ]
+        },
+    )
+    id: UUID | None = Field(description="null on an upcoming invoice (nothing is written)")
+    number: str | None = Field(description="Given at finalization: <prefix>-<year>-<000001>")
+    status: str = Field(description=" | ".join(get_args(Status)))
+    customer_id: UUID
+    subscription_id: UUID | None = None
+    currency: str
+    description: str = ""
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    tax_rates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="The rates as they were when each line was added"
+    )
+    coupon: dict[str, Any] | None = None
+    subtotal: int = Field(description="Sum of the lines, minor units")
+    discount: int
+    tax: int
+    tax_by_rate: dict[str, int] = Field(default_factory=dict)
+    total: int = Field(description="Net after discount plus tax")
+    credit_applied: int = Field(default=0, description="Credit balance used at finalization")
+    credit_granted: int = Field(default=0, description="A negative total, given as credit")
+    amount_due: int
+    amount_paid: int = 0
+    amount_credited: int = 0
+    amount_refunded: int = 0
+    amount_remaining: int = 0
+    payments: list[dict[str, Any]] = Field(default_factory=list)
+    credit_notes: list[dict[str, Any]] = Field(default_factory=list)
+    attempt_count: int = Field(default=0, description="Provider payment attempts")
+    next_payment_attempt_at: datetime | None = None
+    dunning: dict[str, Any] | None = None
+    finalize_at: datetime | None = None
+    finalized_at: datetime | None = None
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    marked_uncollectible_at: datetime | None = None
+    version: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class InvoiceResult(Response):
+    invoice: Invoice
+    line_id: str | None = Field(default=None, description="The line just added")
+    credit_balance: int | None = Field(default=None, description="The customer's, after it")
+    coupon: dict[str, Any] | None = Field(default=None, description="The coupon just applied")
+
+
+class PaymentResult(Response):
+    invoice: Invoice
+    payment_attempt: dict[str, Any] | None = Field(
+        description="What the attempt did (succeeded, failure_reason, step); null when a "
+        "retry was not due"
+    )
+    subscription: dict[str, Any] | None = None
+
+
+class UpcomingInvoiceResult(Response):
+    upcoming_invoice: Invoice | None = Field(
+        description="The next invoice as it stands now; null when none will be issued"
+    )
+
+
+class CreditNote(Response):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "INV-2030-000042-CN1",
+                    "invoice_id": INVOICE_ID,
+                    "amount": 1000,
+                    "reason": "service outage",
+                    "refund_to": "credit_balance",
+                    "refunded_to": f"customer_credit:{CUSTOMER_ID}",
+                    "at": "2030-03-05T10:00:00Z",
+                }
+            ]
+        },
+    )
+    id: str = Field(description="<invoice number>-CN<n>")
+    amount: int
+    reason: str = ""
+    refund_to: str
+    payment_id: str | None = None
+    refunded_to: str = Field(default="", description="The ledger account credited")
+
+
+class CreditNoteResult(Response):
+    credit_note: CreditNote
+    invoice: Invoice
+    credit_balance: int
+    transaction: dict[str, Any] | None = Field(
+        default=None, description="The wallet refund, when the paying wallet is refunded"
+    )
