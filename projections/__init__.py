@@ -10,7 +10,10 @@ Modules (each module docstring is the contract for its functions):
   ``system_accounts``, ``api_keys`` (projects and keys, for authentication);
   billing: ``customers``, ``catalog`` (products, prices, plans), ``subscriptions``
   (including ``due_subscriptions`` for the scheduler), ``test_clocks`` and
-  ``entitlements`` (a query over the subscriptions and catalog tables).
+  ``entitlements`` (a query over the subscriptions and catalog tables); invoicing:
+  ``invoices`` (invoices, credit notes, ``due_invoice_work`` for the scheduler) and
+  ``billing_setup`` (tax rates, coupons, promotion codes, billing settings, customer
+  billing). ``journal.trial_balance`` sums every posting per currency.
 - Plumbing: ``base`` (the ``ReadModel`` projection base and tracking recorder),
   ``aggregates`` (``AggregateModel``: read models that keep each aggregate's state and
   fold events with the domain's own event methods; the billing read models use it),

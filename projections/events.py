@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from domain.accounts import Account
+from domain.billing_settings import BillingSettings
 from domain.catalog import Price, Product
+from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
+from domain.dunning import InvoiceDunning
+from domain.invoices import Invoice
 from domain.projects import Project
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
@@ -25,6 +30,13 @@ _product: Any = Product
 _price: Any = Price
 _subscription: Any = Subscription
 _clock: Any = TestClock
+_invoice: Any = Invoice
+_dunning: Any = InvoiceDunning
+_billing: Any = CustomerBilling
+_settings: Any = BillingSettings
+_coupon: Any = Coupon
+_promo: Any = PromotionCode
+_tax_rate: Any = TaxRateDefinition
 
 AccountOpened: Any = _account.Opened
 Deposited: Any = _account.Deposited
@@ -77,3 +89,38 @@ SubscriptionItemsChanged: Any = _subscription.ItemsChanged
 TestClockStarted: Any = _clock.Started
 TestClockAdvanced: Any = _clock.Advanced
 TestClockSubscriptionAttached: Any = _clock.SubscriptionAttached
+
+InvoiceDrafted: Any = _invoice.Drafted
+InvoiceLineAdded: Any = _invoice.LineAdded
+InvoiceLineRemoved: Any = _invoice.LineRemoved
+InvoiceCouponApplied: Any = _invoice.CouponApplied
+InvoiceFinalized: Any = _invoice.Finalized
+InvoicePaymentRecorded: Any = _invoice.PaymentRecorded
+InvoiceVoided: Any = _invoice.Voided
+InvoiceMarkedUncollectible: Any = _invoice.MarkedUncollectible
+InvoiceCredited: Any = _invoice.Credited
+
+DunningStarted: Any = _dunning.Started
+DunningPaymentFailed: Any = _dunning.PaymentFailed
+DunningRecovered: Any = _dunning.Recovered
+DunningStopped: Any = _dunning.Stopped
+DunningReminder: Any = _dunning.DunningReminder
+
+BillingOpened: Any = _billing.Opened
+BillingCreditAdjusted: Any = _billing.CreditAdjusted
+BillingCreditApplied: Any = _billing.CreditApplied
+BillingCreditGranted: Any = _billing.CreditGranted
+BillingCouponAttached: Any = _billing.CouponAttached
+BillingCouponUsed: Any = _billing.CouponUsed
+BillingWorkScheduled: Any = _billing.WorkScheduled
+BillingWorkCleared: Any = _billing.WorkCleared
+
+BillingSettingsOpened: Any = _settings.Opened
+BillingSettingsConfigured: Any = _settings.Configured
+CouponDefined: Any = _coupon.Defined
+CouponRedeemed: Any = _coupon.Redeemed
+CouponArchived: Any = _coupon.Archived
+PromotionCodeDefined: Any = _promo.Defined
+PromotionCodeRedeemed: Any = _promo.Redeemed
+TaxRateDefined: Any = _tax_rate.Defined
+TaxRateArchived: Any = _tax_rate.Archived

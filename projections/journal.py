@@ -1,18 +1,33 @@
 """Journal entries and their postings: the double-entry record of every movement.
 
-A transaction posts an entry when it completes (in ``Initiated`` when it completes at
-once, else in ``Completed``) and one more for each reversal (``Reversed``). An entry's
-id is derived from its transaction and the event's version (``uuid5``), so a replay
-builds the same ids. ``kind`` is the transaction's kind (``deposit``, ``withdrawal``,
-``transfer``, ``capture``) for the original entry and ``reversal`` for reversals. The
-postings of an entry are signed and sum to zero; all carry the transaction's currency.
+Every event that carries an ``entry`` (a list of signed ``{account, amount}`` postings
+summing to zero) becomes one journal entry (``POSTING_EVENTS``):
 
-Query (filters by project):
+- a transaction posts one when it completes (in ``Initiated`` when it completes at
+  once, else in ``Completed``) and one more for each reversal (``Reversed``); ``kind``
+  is the transaction's kind (``deposit``, ``withdrawal``, ``transfer``, ``capture``) or
+  ``reversal``; a wallet's payment of an invoice is such a transaction;
+- an invoice posts ``invoice_finalization`` (``Finalized``), ``invoice_payment``
+  (``PaymentRecorded`` from a clearing account; a wallet payment's entry is its
+  transaction's, so that event's entry is empty and posts nothing), ``invoice_void``
+  (``Voided``) and ``credit_note`` (``Credited``);
+- a customer's billing record posts ``credit_adjustment`` (``CreditAdjusted``).
+
+An entry's id is derived from the aggregate and the event's version (``uuid5``), so a
+replay builds the same ids; its ``transaction_id`` column names the aggregate whose
+event posted it (a transaction, an invoice or a customer's billing record). All its
+postings carry the currency of that aggregate (the invoice's, the customer's).
+
+Queries (filter by project):
 
 - ``list_entries(pool, schema, project_id, account_id, *, limit, starting_after)
   -> (list[dict], has_more)``: the entries that post to wallet ``account_id``, in log
   order; each is ``{id, transaction_id, kind, currency, created_at, position,
   postings: [{account, amount}]}``; ``starting_after`` is an entry id.
+- ``trial_balance(pool, schema, project_id) -> {currency: {"accounts": {ref: balance},
+  "total": int}}``: every account the project's postings name (wallets and system
+  accounts alike) with its balance, per currency; ``total`` is their sum, which double
+  entry keeps at 0.
 """
 
 from __future__ import annotations
@@ -35,7 +50,16 @@ ENTRY_NAMESPACE = UUID("5b0e6f52-2f43-4c1a-9a57-0d8f1e7c3b21")
 # (event, position, project_id, currency, entry kind) for every event that posts an entry.
 EntrySource = tuple[Any, int, UUID, str, str]
 _POSTS = (ev.TransactionCompleted, ev.TransactionReversed)
-POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS})
+# Events of other aggregates that post an entry: the table (written earlier in the same
+# batch by its read model) their project and currency come from, and the entry kind.
+_OTHER_POSTS: dict[type, tuple[str, str]] = {
+    ev.InvoiceFinalized: ("invoices", "invoice_finalization"),
+    ev.InvoicePaymentRecorded: ("invoices", "invoice_payment"),
+    ev.InvoiceVoided: ("invoices", "invoice_void"),
+    ev.InvoiceCredited: ("invoices", "credit_note"),
+    ev.BillingCreditAdjusted: ("customer_billing", "credit_adjustment"),
+}
+POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS, *_OTHER_POSTS})
 
 
 def entry_id(transaction_id: UUID, version: int) -> UUID:
@@ -48,10 +72,12 @@ _last = threading.local()
 
 
 def entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> list[EntrySource]:
-    """The events of a batch that post an entry, with their transaction's facts.
+    """The events of a batch that post an entry, with their aggregate's facts.
 
     ``Completed`` and ``Reversed`` do not carry project, currency or kind; they come from
     the batch's own ``Initiated`` events or else from the ``transactions`` read model.
+    Invoice and billing events take theirs from the ``invoices`` and ``customer_billing``
+    read models, which the runner applies before this one.
     """
     cached = getattr(_last, "value", None)
     if cached is not None and cached[0] is events and cached[1] == schema:
@@ -63,35 +89,52 @@ def entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> l
 
 def _entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> list[EntrySource]:
     facts: dict[UUID, tuple[UUID, str, str]] = {}
-    wanted: set[UUID] = set()
+    wanted: dict[str, set[UUID]] = {}
     for event, _ in events:
         kind = type(event)
         if kind is ev.TransactionInitiated:
             facts[event.originator_id] = (event.project_id, event.currency, event.kind)
         elif kind in _POSTS and event.originator_id not in facts:
-            wanted.add(event.originator_id)
-    if wanted:
-        cur.execute(
-            sql.SQL("SELECT id, project_id, currency, kind FROM {}.{} WHERE id = ANY(%s)").format(
-                sql.Identifier(schema), sql.Identifier("transactions")
-            ),
-            (list(wanted),),
-        )
-        for txn_id, project_id, currency, kind in rows_of(cur):
-            facts[txn_id] = (project_id, currency, kind)
+            wanted.setdefault("transactions", set()).add(event.originator_id)
+        elif kind in _OTHER_POSTS and event.entry:
+            wanted.setdefault(_OTHER_POSTS[kind][0], set()).add(event.originator_id)
+    for name, ids in wanted.items():
+        facts.update(_facts(cur, schema, name, ids))
     out: list[EntrySource] = []
     for event, position in events:
         kind = type(event)
-        if kind is ev.TransactionInitiated and event.entry is None:
+        if not event.entry:  # an Initiated that did not complete, a wallet's invoice payment
             continue
-        if kind in (ev.TransactionInitiated, ev.TransactionCompleted, ev.TransactionReversed):
-            found = facts.get(event.originator_id)
-            if found is None:
-                raise LookupError(f"transaction {event.originator_id} is not projected")
-            project_id, currency, txn_kind = found
+        found = facts.get(event.originator_id)
+        if found is None:
+            raise LookupError(f"{kind.__qualname__} {event.originator_id} is not projected")
+        project_id, currency, txn_kind = found
+        if kind in _OTHER_POSTS:
+            entry_kind = _OTHER_POSTS[kind][1]
+        else:
             entry_kind = "reversal" if kind is ev.TransactionReversed else txn_kind
-            out.append((event, position, project_id, currency, entry_kind))
+        out.append((event, position, project_id, currency, entry_kind))
     return out
+
+
+_TRANSACTION_FACTS = sql.SQL("currency, kind")
+_SUMMARY_FACTS = sql.SQL("summary->>'currency', ''")
+
+
+def _facts(
+    cur: Cursor[Any], schema: str, name: str, ids: set[UUID]
+) -> dict[UUID, tuple[UUID, str, str]]:
+    """Project, currency and (for transactions) kind of the aggregates ``ids``."""
+    columns = _TRANSACTION_FACTS if name == "transactions" else _SUMMARY_FACTS
+    cur.execute(
+        sql.SQL("SELECT id, project_id, {} FROM {}.{} WHERE id = ANY(%s)").format(
+            columns,
+            sql.Identifier(schema),
+            sql.Identifier(name),
+        ),
+        (list(ids),),
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in rows_of(cur)}
 
 
 class Journal(ReadModel):
@@ -166,6 +209,21 @@ def list_entries(
                 {"account": posting["account"], "amount": posting["amount"]}
             )
     return [{**plain(r), "postings": by_entry[r["id"]]} for r in rows], has_more
+
+
+def trial_balance(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID
+) -> dict[str, dict[str, Any]]:
+    query = sql.SQL(
+        "SELECT currency, account, sum(amount)::int8 AS balance FROM {} "
+        "WHERE project_id = %s GROUP BY currency, account ORDER BY currency, account"
+    ).format(_table(schema, "postings"))
+    out: dict[str, dict[str, Any]] = {}
+    for row in fetch_all(pool, query, [project_id]):
+        book = out.setdefault(row["currency"], {"accounts": {}, "total": 0})
+        book["accounts"][row["account"]] = int(row["balance"])
+        book["total"] += int(row["balance"])
+    return out
 
 
 def _table(schema: str, name: str) -> sql.Composed:

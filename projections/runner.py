@@ -53,10 +53,12 @@ from psycopg_pool import ConnectionPool
 from projections.api_keys import ApiKeys
 from projections.balances import AccountBalances
 from projections.base import ReadModel, Tracked, ViewTracking, rows_of
+from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
 from projections.customers import Customers
 from projections.decoding import FastDecoder
 from projections.holds import Holds
+from projections.invoices import Invoices
 from projections.journal import Journal
 from projections.payments import Payments
 from projections.reading import paused_gc, read_batches
@@ -68,14 +70,17 @@ from projections.transactions import Transactions
 
 log = logging.getLogger("tally.projections")
 
-# Order matters: holds read ``accounts`` and the journal reads ``transactions``, as
-# written earlier in the same transaction. The billing read models look nothing up
-# while they apply a batch (their joins happen at query time).
+# Order matters: holds read ``accounts``, and the journal (with the system accounts)
+# reads ``transactions``, ``invoices`` and ``customer_billing``, as written earlier in
+# the same transaction. The other billing read models look nothing up while they apply
+# a batch (their joins happen at query time); invoices read their own rows back.
 PROJECTIONS: tuple[type[ReadModel], ...] = (
     ApiKeys,
     AccountBalances,
     Holds,
     Transactions,
+    Invoices,
+    BillingSetup,
     Journal,
     SystemAccounts,
     Customers,

@@ -26,6 +26,12 @@ Tables (all in ``schema``):
   ``summary`` as jsonb, plus the typed columns their queries filter on).
 - ``webhook_events``, ``provider_calls``, ``carts``, ``payment_methods`` and
   ``provider_settings``: payments (issue 5), kept by ``projections.payments`` the same way.
+- ``invoices`` (typed: customer, subscription, status, number, currency and
+  ``period_at``, the period start or else the creation time), ``invoice_dunning``,
+  ``credit_notes`` (one row per note, keyed by project and note id), ``tax_rates``,
+  ``coupons``, ``promotion_codes``, ``billing_settings`` and ``customer_billing``
+  (credit balance and ``next_due_at``, the earliest due work): invoicing (issue 4),
+  kept by ``projections.invoices`` and ``projections.billing_setup``.
 - ``projection_tracking``: one row per projection, the last notification id it applied.
 """
 
@@ -227,6 +233,80 @@ TABLES: tuple[Table, ...] = (
         _aggregate_columns("provider text NOT NULL"),
         "id",
         ("provider_settings_project: project_id",),
+    ),
+    # Invoicing (issue 4): projections/invoices.py and projections/billing_setup.py.
+    Table(
+        "invoices",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, subscription_id uuid, status text NOT NULL, "
+            "number text, currency text NOT NULL, period_at timestamptz NOT NULL"
+        ),
+        "id",
+        (
+            "invoices_page: project_id, position, id",
+            "invoices_customer: project_id, customer_id, position, id",
+            "invoices_subscription: project_id, subscription_id, position, id "
+            "WHERE subscription_id IS NOT NULL",
+            "invoices_status: project_id, status, position, id",
+            "invoices_period: project_id, period_at",
+        ),
+    ),
+    Table(
+        "invoice_dunning",
+        _aggregate_columns("invoice_id uuid NOT NULL, next_attempt_at timestamptz"),
+        "id",
+        ("invoice_dunning_invoice: invoice_id",),
+    ),
+    Table(
+        "credit_notes",
+        "project_id uuid NOT NULL, id text NOT NULL, invoice_id uuid NOT NULL, "
+        "customer_id uuid NOT NULL, currency text NOT NULL, amount bigint NOT NULL, "
+        "refund_to text NOT NULL, note jsonb NOT NULL, created_at timestamptz NOT NULL, "
+        "position bigint NOT NULL",
+        "project_id, id",
+        (
+            "credit_notes_page: project_id, position, id",
+            "credit_notes_invoice: project_id, invoice_id, position, id",
+            "credit_notes_customer: project_id, customer_id, position, id",
+        ),
+    ),
+    Table(
+        "tax_rates",
+        _aggregate_columns("active boolean NOT NULL"),
+        "id",
+        ("tax_rates_page: project_id, position, id",),
+    ),
+    Table(
+        "coupons",
+        _aggregate_columns("code text NOT NULL, active boolean NOT NULL"),
+        "id",
+        ("coupons_page: project_id, position, id",),
+    ),
+    Table(
+        "promotion_codes",
+        _aggregate_columns("code text NOT NULL, coupon_id uuid NOT NULL"),
+        "id",
+        (
+            "promotion_codes_page: project_id, position, id",
+            "promotion_codes_coupon: project_id, coupon_id, position, id",
+        ),
+    ),
+    Table(
+        "billing_settings",
+        _aggregate_columns("invoice_prefix text NOT NULL"),
+        "id",
+        ("billing_settings_project: project_id",),
+    ),
+    Table(
+        "customer_billing",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, credit_balance bigint NOT NULL, next_due_at timestamptz"
+        ),
+        "id",
+        (
+            "customer_billing_customer: project_id, customer_id",
+            "customer_billing_due: next_due_at, id WHERE next_due_at IS NOT NULL",
+        ),
     ),
 )
 

@@ -1,6 +1,8 @@
 """System account balances: every posting ref that is not a wallet, per project and currency.
 
-System accounts (``clearing:<source>`` and any others the journal names) have no
+System accounts (``clearing:<source>``, ``receivable:<customer>``, ``revenue``,
+``tax_payable:<rate>``, ``customer_credit:<customer>``, ``credit_adjustments`` and any
+others the journal names, from every event in ``journal.POSTING_EVENTS``) have no
 aggregate: they exist only here, derived from journal postings, so they are never a
 write hot spot. Signs follow the postings (money deposited from ``clearing:stripe``
 makes its balance negative; the wallet's positive).

@@ -1,0 +1,222 @@
+"""What invoicing is configured with: tax rates, coupons, promotion codes, billing
+settings and each customer's billing record; the read models and their queries.
+
+One row per aggregate (``projections.aggregates``), folded by the domain's own event
+methods; each row keeps the aggregate's ``summary()``, which the commands answer with
+too. Typed columns: ``tax_rates`` (active), ``coupons`` (code, active),
+``promotion_codes`` (code, coupon_id), ``billing_settings`` (invoice_prefix),
+``customer_billing`` (customer_id, credit_balance, and ``next_due_at``: the earliest
+due work, which ``projections.invoices.due_invoice_work`` reads).
+
+Queries (every one filters by project; another project's id answers None or is left
+out; lists are in log order, ``starting_after`` is the previous page's last id):
+
+- ``get_tax_rate(pool, schema, project_id, tax_rate_id) -> dict | None`` and
+  ``list_tax_rates(pool, schema, project_id, *, active=None, limit, starting_after)``:
+  ``TaxRateDefinition.summary()`` (``id``, ``percentage``, ``inclusive``,
+  ``jurisdiction``, ``name``, ``active``).
+- ``get_coupon(pool, schema, project_id, coupon_id) -> dict | None``,
+  ``get_coupon_by_code(pool, schema, project_id, code)`` and ``list_coupons(pool,
+  schema, project_id, *, active=None, limit, starting_after)``: ``Coupon.summary()``.
+- ``list_promotion_codes(pool, schema, project_id, *, coupon_id=None, limit,
+  starting_after)``: ``PromotionCode.summary()`` plus ``coupon`` (its coupon's summary),
+  the body ``DefinePromotionCode`` answers with.
+- ``get_billing_settings(pool, schema, project_id) -> dict | None``: None until the
+  project's settings were first configured or used (then ``DEFAULTS`` apply).
+- ``get_customer_billing(pool, schema, project_id, customer_id) -> dict | None``:
+  ``CustomerBilling.summary()`` (``customer_id``, ``currency``, ``credit_balance``,
+  ``coupons``, ``due``); None until invoicing first needed the customer's record.
+
+Every dict also has ``created_at`` and ``updated_at`` (ISO 8601 strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from domain.billing_settings import BillingSettings
+from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.customer_billing import CustomerBilling
+from projections import events as ev
+from projections.aggregates import (
+    AggregateModel,
+    Kind,
+    as_resource,
+    get_resource,
+    list_resources,
+    table,
+)
+from projections.paging import check_limit, fetch_page
+
+
+def _summary(aggregate: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = aggregate.summary()
+    return summary
+
+
+def _next_due(billing: Any, _: dict[str, Any]) -> tuple[Any, ...]:
+    due = billing.due.values()
+    return (billing.customer_id, billing.credit_balance, min(due) if due else None)
+
+
+class BillingSetup(AggregateModel):
+    name = "billing_setup"
+    kinds = (
+        Kind(
+            aggregate=TaxRateDefinition,
+            table="tax_rates",
+            events=frozenset({ev.TaxRateDefined, ev.TaxRateArchived}),
+            columns=(("active", "bool"),),
+            values=lambda r, _: (r.active,),
+            summary=_summary,
+        ),
+        Kind(
+            aggregate=Coupon,
+            table="coupons",
+            events=frozenset({ev.CouponDefined, ev.CouponRedeemed, ev.CouponArchived}),
+            columns=(("code", "text"), ("active", "bool")),
+            values=lambda c, _: (c.code, c.active),
+            summary=_summary,
+        ),
+        Kind(
+            aggregate=PromotionCode,
+            table="promotion_codes",
+            events=frozenset({ev.PromotionCodeDefined, ev.PromotionCodeRedeemed}),
+            columns=(("code", "text"), ("coupon_id", "uuid")),
+            values=lambda p, _: (p.code, p.coupon_id),
+            summary=_summary,
+        ),
+        Kind(
+            aggregate=BillingSettings,
+            table="billing_settings",
+            events=frozenset({ev.BillingSettingsOpened, ev.BillingSettingsConfigured}),
+            columns=(("invoice_prefix", "text"),),
+            values=lambda s, _: (s.values["invoice_prefix"],),
+            summary=_summary,
+        ),
+        Kind(
+            aggregate=CustomerBilling,
+            table="customer_billing",
+            events=frozenset(
+                {
+                    ev.BillingOpened,
+                    ev.BillingCreditAdjusted,
+                    ev.BillingCreditApplied,
+                    ev.BillingCreditGranted,
+                    ev.BillingCouponAttached,
+                    ev.BillingCouponUsed,
+                    ev.BillingWorkScheduled,
+                    ev.BillingWorkCleared,
+                }
+            ),
+            columns=(
+                ("customer_id", "uuid"),
+                ("credit_balance", "int8"),
+                ("next_due_at", "timestamptz"),
+            ),
+            values=_next_due,
+            summary=_summary,
+        ),
+    )
+
+
+def get_tax_rate(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, tax_rate_id: UUID
+) -> dict[str, Any] | None:
+    return get_resource(pool, schema, "tax_rates", project_id, "t.id = %s", [tax_rate_id])
+
+
+def list_tax_rates(
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    *,
+    active: bool | None = None,
+    limit: int,
+    starting_after: UUID | str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    filters = [("active", active)] if active is not None else []
+    return list_resources(
+        pool, schema, "tax_rates", project_id, filters, limit=limit, starting_after=starting_after
+    )
+
+
+def get_coupon(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, coupon_id: UUID
+) -> dict[str, Any] | None:
+    return get_resource(pool, schema, "coupons", project_id, "t.id = %s", [coupon_id])
+
+
+def get_coupon_by_code(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, code: str
+) -> dict[str, Any] | None:
+    return get_resource(pool, schema, "coupons", project_id, "t.code = %s", [code])
+
+
+def list_coupons(
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    *,
+    active: bool | None = None,
+    limit: int,
+    starting_after: UUID | str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    filters = [("active", active)] if active is not None else []
+    return list_resources(
+        pool, schema, "coupons", project_id, filters, limit=limit, starting_after=starting_after
+    )
+
+
+def list_promotion_codes(
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    *,
+    coupon_id: UUID | None = None,
+    limit: int,
+    starting_after: UUID | str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    check_limit(limit)
+    promos = table(schema, "promotion_codes")
+    query = sql.SQL(
+        "SELECT t.summary || jsonb_build_object('coupon', c.summary) AS summary, "
+        "t.created_at, t.updated_at FROM {p} t "
+        "JOIN {c} c ON c.id = t.coupon_id AND c.project_id = t.project_id "
+        "WHERE t.project_id = %s"
+    ).format(p=promos, c=table(schema, "coupons"))
+    params: list[Any] = [project_id]
+    if coupon_id is not None:
+        query += sql.SQL(" AND t.coupon_id = %s")
+        params.append(coupon_id)
+    if starting_after is not None:
+        try:
+            after = UUID(str(starting_after))
+        except ValueError:
+            return [], False
+        query += sql.SQL(
+            " AND (t.position, t.id) > "
+            "(SELECT position, id FROM {} WHERE project_id = %s AND id = %s)"
+        ).format(promos)
+        params += [project_id, after]
+    query += sql.SQL(" ORDER BY t.position, t.id LIMIT %s")
+    rows, has_more = fetch_page(pool, query, params, limit)
+    return [as_resource(r) for r in rows], has_more
+
+
+def get_billing_settings(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID
+) -> dict[str, Any] | None:
+    return get_resource(pool, schema, "billing_settings", project_id, "TRUE", [])
+
+
+def get_customer_billing(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, customer_id: UUID
+) -> dict[str, Any] | None:
+    return get_resource(
+        pool, schema, "customer_billing", project_id, "t.customer_id = %s", [customer_id]
+    )
