@@ -65,4 +65,13 @@ def measure(
 
         return deposit
 
-    return run_threads(threads, warmup_s, duration_s, make_worker)
+    before = tally.bus.stats()
+    loop = run_threads(threads, warmup_s, duration_s, make_worker)
+    after = tally.bus.stats()
+    batches = after["batches"] - before["batches"]
+    loop.detail = (
+        f"mean batch {(after['commands'] - before['commands']) / batches:.1f} commands"
+        if batches
+        else ""
+    )
+    return loop

@@ -37,6 +37,7 @@ class LoopResult:
     seconds: float
     latencies_ms: list[float]
     errors: int
+    detail: str = ""
 
     @property
     def rate(self) -> float:

@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rate_result(label: str, loop: LoopResult, unit: str, note: str = "") -> Result:
+    if loop.detail:
+        note = f"{note}; {loop.detail}".lstrip("; ")
     if loop.errors:
         note = f"{note}; {loop.errors} errors".lstrip("; ")
     return Result(label, loop.rate, unit, note, loop.latencies_ms)

@@ -74,6 +74,9 @@ class CommandBus:
         self._lock = threading.Lock()
         self._closed = False
         self._pacer = Pacer()
+        # Pipelined batches committed and the commands in them; see stats().
+        self._batches = 0
+        self._commands = 0
         # The composition root passes the Postgres writer; the default writes through the
         # recorder's interface (any recorder, e.g. the in-memory one).
         self._writer = writer or RecorderEventWriter(app.recorder)
@@ -88,6 +91,16 @@ class CommandBus:
         item = Item(command, context)
         self._queue.put(item)
         return item.future.result(timeout=timeout_s)
+
+    def stats(self) -> dict[str, float]:
+        """How well group commit is doing: pipelined batches committed, the commands
+        they carried, and so the mean batch size (fallback runs are not counted)."""
+        batches, commands = self._batches, self._commands
+        return {
+            "batches": batches,
+            "commands": commands,
+            "mean_batch": commands / batches if batches else 0.0,
+        }
 
     def close(self) -> None:
         with self._lock:
@@ -252,6 +265,8 @@ class CommandBus:
         if it was not written (then return False). Runs commands on the writer's
         connection only when no other batch is being committed."""
         if batch.error is None:
+            self._batches += 1
+            self._commands += len(batch.items)
             for item in batch.done:
                 assert item.outcome is not None
                 item.outcome.position = batch.position
