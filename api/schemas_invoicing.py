@@ -67,7 +67,7 @@ class AddLineRequest(Request):
     )
     kind: Literal["one_time", "usage"] = "one_time"
     tax_rate_ids: list[UUID] = Field(
-        default_factory=list, max_length=5, description="Omitted: the project's default rates"
+        default_factory=list, max_length=5, description="Active tax rates of the project"
     )
     discountable: bool = True
 

@@ -96,3 +96,12 @@ def list_projects(pool: ConnectionPool[Any], schema: str) -> list[dict[str, Any]
         "ORDER BY position, project_id"
     ).format(s=sql.Identifier(schema))
     return [plain(r) for r in fetch_all(pool, query, [])]
+
+
+def get_project(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> dict[str, Any] | None:
+    """One project's name and mode (the seller on its invoice documents)."""
+    query = sql.SQL(
+        "SELECT project_id AS id, name, mode, created_at FROM {s}.projects WHERE project_id = %s"
+    ).format(s=sql.Identifier(schema))
+    row = fetch_one(pool, query, [project_id])
+    return None if row is None else plain(row)

@@ -1,0 +1,128 @@
+"""A project's billing settings, a customer's credit balance, and coupons attached to a
+customer or a subscription (applied to their subscription invoices)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import schemas_billing_setup as sb
+from api.auth import CallerDep, TallyDep
+from api.routes.billing_common import respond
+from api.routes.common import IdempotencyKey, Reader, execute, read_problems, write_responses
+from commands import messages as m
+from domain.billing_settings import DEFAULTS
+from domain.errors import NotFound
+
+router = APIRouter(tags=["billing settings"])
+
+
+@router.get(
+    "/v1/billing_settings",
+    response_model=sb.BillingSettings,
+    summary="The project's billing settings",
+    description="The defaults until they are first configured.",
+    responses=read_problems(),
+)
+def get_settings(tally: TallyDep, caller: Reader) -> sb.BillingSettings:
+    from projections.billing_setup import get_billing_settings
+
+    row = get_billing_settings(tally.views, tally.schema, caller.project_id)
+    return sb.BillingSettings.model_validate(row or DEFAULTS)
+
+
+@router.post(
+    "/v1/billing_settings",
+    response_model=sb.BillingSettingsResult,
+    summary="Configure billing",
+    description="Only the fields given change. `retry_days` must increase; the default "
+    "tax rates must exist and be active.",
+    responses=write_responses(200, "not_found"),
+)
+def configure(
+    body: sb.ConfigureBillingRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.ConfigureBilling(**body.model_dump(exclude_none=True))
+    return respond(execute(tally, caller, command, key), sb.BillingSettingsResult)
+
+
+def _customer(tally: Any, caller: Any, customer_id: UUID) -> None:
+    from projections.customers import get_customer
+
+    if get_customer(tally.views, tally.schema, caller.project_id, customer_id) is None:
+        raise NotFound(f"customer {customer_id} not found", id=str(customer_id))
+
+
+@router.get(
+    "/v1/customers/{customer_id}/billing",
+    response_model=sb.CustomerBilling,
+    summary="A customer's credit balance and coupons",
+    responses=read_problems("not_found"),
+)
+def customer_billing(customer_id: UUID, tally: TallyDep, caller: Reader) -> sb.CustomerBilling:
+    from projections.billing_setup import get_customer_billing
+
+    _customer(tally, caller, customer_id)
+    row = get_customer_billing(tally.views, tally.schema, caller.project_id, customer_id)
+    return sb.CustomerBilling.model_validate(row or {"customer_id": customer_id})
+
+
+@router.post(
+    "/v1/customers/{customer_id}/credit_balance",
+    response_model=sb.CustomerBillingResult,
+    summary="Adjust a customer's credit balance",
+    description="Positive grants credit (used first by its next invoices); negative takes "
+    "it back, never below zero (422 `insufficient_funds`).",
+    responses=write_responses(200, "not_found", "insufficient_funds", "invalid_amount"),
+)
+def adjust_credit(
+    customer_id: UUID,
+    body: sb.AdjustCreditRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.AdjustCreditBalance(customer_id=customer_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), sb.CustomerBillingResult)
+
+
+@router.post(
+    "/v1/customers/{customer_id}/coupon",
+    response_model=sb.CustomerBillingResult,
+    summary="Attach a coupon to a customer",
+    description="Its subscription invoices get it (a subscription's own coupon wins).",
+    responses=write_responses(200, "not_found", "coupon_unavailable", "currency_mismatch"),
+)
+def customer_coupon(
+    customer_id: UUID,
+    body: sb.ApplyCouponRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.ApplyCouponToCustomer(customer_id=customer_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), sb.CustomerBillingResult)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/coupon",
+    response_model=sb.CustomerBillingResult,
+    tags=["billing settings", "subscriptions"],
+    summary="Attach a coupon to a subscription",
+    responses=write_responses(200, "not_found", "coupon_unavailable", "currency_mismatch"),
+)
+def subscription_coupon(
+    subscription_id: UUID,
+    body: sb.ApplyCouponRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.ApplyCouponToSubscription(subscription_id=subscription_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), sb.CustomerBillingResult)

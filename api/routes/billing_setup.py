@@ -1,0 +1,233 @@
+"""What invoicing is configured with: tax rates, coupons and promotion codes.
+
+Tax rates and coupons are never edited (an invoice keeps the rate or discount it was
+given); a changed one is defined anew and the old one archived. Coupons are addressed
+by their code, which is unique per project. Billing settings and credit balances are in
+``billing_settings``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_billing_setup as sb
+from api.auth import CallerDep, TallyDep
+from api.routes.billing_common import respond
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfter,
+    StartingAfterId,
+    execute,
+    read_problems,
+    write_responses,
+)
+from commands import messages as m
+from domain.coupons import Coupon
+from domain.errors import NotFound
+
+router = APIRouter(tags=["tax rates and coupons"])
+
+CodePath = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+
+# -- tax rates ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/tax_rates",
+    status_code=201,
+    response_model=sb.TaxRateResult,
+    summary="Define a tax rate",
+    description="A percentage from 0 to 100 (at most 4 decimals), exclusive or inclusive. "
+    "Outside that range: 422 `invalid_percentage`.",
+    responses=write_responses(201, "invalid_percentage"),
+)
+def define_tax_rate(
+    body: sb.DefineTaxRateRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.DefineTaxRate(**body.model_dump())
+    return respond(execute(tally, caller, command, key), sb.TaxRateResult)
+
+
+@router.get(
+    "/v1/tax_rates",
+    response_model=s.Page[sb.TaxRate],
+    summary="List tax rates",
+    responses=read_problems(),
+)
+def list_tax_rates(
+    tally: TallyDep,
+    caller: Reader,
+    active: Annotated[bool | None, Query(description="Only active (or archived) ones")] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[sb.TaxRate]:
+    from projections.billing_setup import list_tax_rates as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        active=active,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[sb.TaxRate](data=[sb.TaxRate.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/v1/tax_rates/{tax_rate_id}",
+    response_model=sb.TaxRate,
+    summary="Get a tax rate",
+    responses=read_problems("not_found"),
+)
+def get_tax_rate(tax_rate_id: UUID, tally: TallyDep, caller: Reader) -> sb.TaxRate:
+    from projections.billing_setup import get_tax_rate as query
+
+    row = query(tally.views, tally.schema, caller.project_id, tax_rate_id)
+    if row is None:
+        raise NotFound(f"tax rate {tax_rate_id} not found", id=str(tax_rate_id))
+    return sb.TaxRate.model_validate(row)
+
+
+@router.post(
+    "/v1/tax_rates/{tax_rate_id}/archive",
+    response_model=sb.TaxRateResult,
+    summary="Archive a tax rate",
+    description="New lines cannot use it; invoices that have it keep it.",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
+)
+def archive_tax_rate(
+    tax_rate_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.ArchiveTaxRate(tax_rate_id=tax_rate_id)
+    return respond(execute(tally, caller, command, key), sb.TaxRateResult)
+
+
+# -- coupons -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/coupons",
+    status_code=201,
+    response_model=sb.CouponResult,
+    summary="Define a coupon",
+    description="`percent_off` (0-100) or `amount_off` with its `currency`. Redemptions "
+    "past `max_redemptions` or after `expires_at` answer 409 `coupon_unavailable`.",
+    responses=write_responses(201, "invalid_percentage", "already_exists", "invalid_amount"),
+)
+def define_coupon(
+    body: sb.DefineCouponRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.DefineCoupon(**body.model_dump())
+    return respond(execute(tally, caller, command, key), sb.CouponResult)
+
+
+@router.get(
+    "/v1/coupons",
+    response_model=s.Page[sb.Coupon],
+    summary="List coupons",
+    responses=read_problems(),
+)
+def list_coupons(
+    tally: TallyDep,
+    caller: Reader,
+    active: Annotated[bool | None, Query(description="Only active (or archived) ones")] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[sb.Coupon]:
+    from projections.billing_setup import list_coupons as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        active=active,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[sb.Coupon](data=[sb.Coupon.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    "/v1/coupons/{code}",
+    response_model=sb.Coupon,
+    summary="Get a coupon by its code",
+    responses=read_problems("not_found"),
+)
+def get_coupon(code: CodePath, tally: TallyDep, caller: Reader) -> sb.Coupon:
+    from projections.billing_setup import get_coupon as query
+
+    row = query(
+        tally.views, tally.schema, caller.project_id, Coupon.create_id(caller.project_id, code)
+    )
+    if row is None:
+        raise NotFound(f"coupon '{code}' not found", code=code)
+    return sb.Coupon.model_validate(row)
+
+
+@router.post(
+    "/v1/coupons/{code}/archive",
+    response_model=sb.CouponResult,
+    summary="Archive a coupon",
+    description="It can no longer be applied; discounts already given stay.",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
+)
+def archive_coupon(
+    code: CodePath, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    return respond(execute(tally, caller, m.ArchiveCoupon(code=code), key), sb.CouponResult)
+
+
+# -- promotion codes ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/promotion_codes",
+    status_code=201,
+    response_model=sb.PromotionCodeResult,
+    summary="Define a promotion code for a coupon",
+    description="A customer-facing code with its own redemption limit and expiry.",
+    responses=write_responses(201, "not_found", "already_exists"),
+)
+def define_promotion_code(
+    body: sb.DefinePromotionCodeRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.DefinePromotionCode(**body.model_dump())
+    return respond(execute(tally, caller, command, key), sb.PromotionCodeResult)
+
+
+@router.get(
+    "/v1/promotion_codes",
+    response_model=s.Page[sb.PromotionCode],
+    summary="List promotion codes",
+    responses=read_problems(),
+)
+def list_promotion_codes(
+    tally: TallyDep,
+    caller: Reader,
+    coupon_id: Annotated[UUID | None, Query(description="Only this coupon's")] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfter = None,
+) -> s.Page[sb.PromotionCode]:
+    from projections.billing_setup import list_promotion_codes as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        coupon_id=coupon_id,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    data = [sb.PromotionCode.model_validate(r) for r in rows]
+    return s.Page[sb.PromotionCode](data=data, has_more=has_more)

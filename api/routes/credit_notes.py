@@ -1,0 +1,85 @@
+"""Credit notes: issue one against a finalized invoice, and list them.
+
+A credit note lowers what an invoice is worth after it was finalized: it reverses
+revenue and tax in proportion, and sends the amount to what is owed (``none``), the
+customer's credit balance, or back to the payment it refunds. It can never exceed what
+was paid (or, with ``none``, what is still owed): 422 ``credit_exceeds_paid``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_invoicing as si
+from api.auth import CallerDep, TallyDep
+from api.routes.billing_common import respond
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfter,
+    execute,
+    read_problems,
+    write_responses,
+)
+from api.routes.invoices import ONE
+from commands import messages as m
+
+router = APIRouter(tags=["credit notes"])
+
+
+@router.post(
+    ONE + "/credit_notes",
+    status_code=201,
+    response_model=si.CreditNoteResult,
+    summary="Issue a credit note against an invoice",
+    description="Only an open, paid or uncollectible invoice. The amount defaults to all "
+    "that was paid (with `refund_to: none`, all that is still owed).",
+    responses=write_responses(
+        201, "not_found", "invalid_transition", "credit_exceeds_paid", "invalid_amount"
+    ),
+)
+def create_credit_note(
+    invoice_id: UUID,
+    body: si.CreateCreditNoteRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.CreateCreditNote(invoice_id=invoice_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), si.CreditNoteResult)
+
+
+@router.get(
+    "/v1/credit_notes",
+    response_model=s.Page[si.CreditNote],
+    summary="List credit notes",
+    description="Oldest first; page with the last credit note's id.",
+    responses=read_problems(),
+)
+def list_credit_notes(
+    tally: TallyDep,
+    caller: Reader,
+    invoice_id: Annotated[UUID | None, Query(description="Only this invoice's")] = None,
+    customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfter = None,
+) -> s.Page[si.CreditNote]:
+    from projections.invoices import list_credit_notes as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    data = [si.CreditNote.model_validate(r) for r in rows]
+    return s.Page[si.CreditNote](data=data, has_more=has_more)

@@ -1,0 +1,273 @@
+"""Invoices: create a draft, add and remove lines, apply a coupon or promotion code,
+finalize, pay (wallet, provider, out of band), retry a failed payment, void, mark
+uncollectible; read and list (per customer, subscription, status, period); and the
+upcoming invoice of a subscription (a dry run: nothing is written).
+
+Documents (PDF and HTML) are in ``invoice_documents``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api import schemas_invoicing as si
+from api.auth import CallerDep, TallyDep
+from api.bootstrap import Tally
+from api.routes.billing_common import respond
+from api.routes.common import (
+    IdempotencyKey,
+    Limit,
+    Reader,
+    StartingAfterId,
+    execute,
+    read_problems,
+    write_responses,
+)
+from commands import messages as m
+from domain.errors import NotFound
+
+router = APIRouter(tags=["invoices"])
+
+BASE = "/v1/invoices"
+ONE = BASE + "/{invoice_id}"
+
+
+def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, Any]:
+    """The invoice from the read model, or 404 (another project's ids too)."""
+    from projections.invoices import get_invoice
+
+    row = get_invoice(tally.views, tally.schema, project_id, invoice_id)
+    if row is None:
+        raise NotFound(f"invoice {invoice_id} not found", id=str(invoice_id))
+    return row
+
+
+@router.post(
+    BASE,
+    status_code=201,
+    response_model=si.InvoiceResult,
+    summary="Create a draft invoice",
+    description="In the customer's currency, with optional lines, each with its own tax "
+    "rates (the project's default rates are for subscription lines).",
+    responses=write_responses(201, "not_found", "invalid_amount"),
+)
+def create_invoice(
+    body: si.CreateInvoiceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.CreateInvoice(
+        customer_id=body.customer_id, description=body.description, lines=body.lines
+    )
+    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+
+
+@router.get(
+    BASE,
+    response_model=s.Page[si.Invoice],
+    summary="List invoices",
+    description="Oldest first. Filters combine; `period_from`/`period_to` select invoices "
+    "whose billing period starts in that range.",
+    responses=read_problems(),
+)
+def list_invoices(  # one parameter per documented filter
+    tally: TallyDep,
+    caller: Reader,
+    customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
+    subscription_id: Annotated[UUID | None, Query(description="Only this subscription's")] = None,
+    status: Annotated[si.Status | None, Query(description="Only in this status")] = None,
+    period_from: Annotated[datetime | None, Query(description="Period starts at or after")] = None,
+    period_to: Annotated[datetime | None, Query(description="Period starts before")] = None,
+    limit: Limit = 20,
+    starting_after: StartingAfterId = None,
+) -> s.Page[si.Invoice]:
+    from projections.invoices import list_invoices as query
+
+    rows, has_more = query(
+        tally.views,
+        tally.schema,
+        caller.project_id,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        status=status,
+        period_from=period_from,
+        period_to=period_to,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return s.Page[si.Invoice](data=[si.Invoice.model_validate(r) for r in rows], has_more=has_more)
+
+
+@router.get(
+    ONE,
+    response_model=si.Invoice,
+    summary="Get an invoice",
+    responses=read_problems("not_found"),
+)
+def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> si.Invoice:
+    return si.Invoice.model_validate(invoice_row(tally, caller.project_id, invoice_id))
+
+
+@router.post(
+    ONE + "/lines",
+    response_model=si.InvoiceResult,
+    summary="Add a line to a draft",
+    description="Only a draft takes lines (409 `invalid_transition` once finalized).",
+    responses=write_responses(200, "not_found", "invalid_transition", "invalid_amount"),
+)
+def add_line(
+    invoice_id: UUID,
+    body: si.AddLineRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    line = m.InvoiceLineInput(**body.model_dump())
+    command = m.AddInvoiceLine(invoice_id=invoice_id, line=line)
+    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+
+
+@router.post(
+    ONE + "/lines/{line_id}/remove",
+    response_model=si.InvoiceResult,
+    summary="Remove a line from a draft",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
+)
+def remove_line(
+    invoice_id: UUID,
+    line_id: str,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.RemoveInvoiceLine(invoice_id=invoice_id, line_id=line_id)
+    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+
+
+@router.post(
+    ONE + "/coupon",
+    response_model=si.InvoiceResult,
+    summary="Apply a coupon or a promotion code to a draft",
+    description="One of `coupon_code`, `promotion_code`. A coupon past its redemption "
+    "limit or expiry, archived, or in another currency answers 409 `coupon_unavailable`.",
+    responses=write_responses(
+        200, "not_found", "invalid_transition", "coupon_unavailable", "currency_mismatch"
+    ),
+)
+def apply_coupon(
+    invoice_id: UUID,
+    body: si.ApplyCouponRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.ApplyCoupon(
+        invoice_id=invoice_id, coupon_code=body.coupon_code, promotion_code=body.promotion_code
+    )
+    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+
+
+def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
+    """Register a body-less POST that sends ``make(invoice_id=...)``."""
+    model = si.PaymentResult if make is m.RetryInvoicePayment else si.InvoiceResult
+
+    def handler(
+        invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        command = make(invoice_id=invoice_id)  # type: ignore[call-arg]
+        return respond(execute(tally, caller, command, key), model)
+
+    handler.__name__ = "invoice_" + path.strip("/")
+    router.post(
+        ONE + path,
+        response_model=model,
+        summary=summary,
+        description=description,
+        responses=write_responses(200, "not_found", *codes, body=False),
+    )(handler)
+
+
+_simple(
+    "/finalize",
+    "Finalize a draft",
+    "Computes the totals, uses the customer's credit balance, takes the next number and "
+    "records the accounting entry. An invoice without lines answers 422 `invoice_empty`.",
+    m.FinalizeInvoice,
+    "invalid_transition",
+    "invoice_empty",
+)
+_simple(
+    "/void",
+    "Void an open invoice",
+    "Reverses the finalization entry and gives back credit it used. Only an open invoice "
+    "with nothing paid.",
+    m.VoidInvoice,
+    "invalid_transition",
+)
+_simple(
+    "/mark_uncollectible",
+    "Mark an open invoice uncollectible",
+    "Stops dunning; it can still be paid later.",
+    m.MarkInvoiceUncollectible,
+    "invalid_transition",
+)
+_simple(
+    "/retry_payment",
+    "Run a due payment retry now",
+    "`payment_attempt` is null when no retry is due.",
+    m.RetryInvoicePayment,
+    "invalid_transition",
+    "card_declined",
+    "provider_unavailable",
+)
+
+
+@router.post(
+    ONE + "/pay",
+    response_model=si.PaymentResult,
+    summary="Pay an open (or uncollectible) invoice",
+    description="A declined provider charge answers 200 with `payment_attempt.succeeded` "
+    "false and the invoice in dunning. Paying a void or paid invoice answers 409 "
+    "`invalid_transition`; more than remains, 422 `payment_exceeds_remaining`.",
+    responses=write_responses(
+        200,
+        "not_found",
+        "invalid_transition",
+        "payment_exceeds_remaining",
+        "insufficient_funds",
+        "currency_mismatch",
+        "provider_unavailable",
+    ),
+)
+def pay_invoice(
+    invoice_id: UUID,
+    body: si.PayInvoiceRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.PayInvoice(invoice_id=invoice_id, **body.model_dump())
+    return respond(execute(tally, caller, command, key), si.PaymentResult)
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}/upcoming_invoice",
+    response_model=si.UpcomingInvoiceResult,
+    tags=["invoices", "subscriptions"],
+    summary="The next invoice of a subscription (nothing is written)",
+    description="Its items for the next period, the proration collected so far, the "
+    "coupon and tax as they stand now. `upcoming_invoice` is null when none will come "
+    "(canceled at period end, ended).",
+    responses=read_problems("not_found"),
+)
+def upcoming_invoice(
+    subscription_id: UUID, tally: TallyDep, caller: Reader
+) -> si.UpcomingInvoiceResult:
+    outcome = execute(
+        tally, caller, m.PreviewUpcomingInvoice(subscription_id=subscription_id), None
+    )
+    return si.UpcomingInvoiceResult.model_validate(outcome.body)
