@@ -132,7 +132,19 @@ class Outbox:
             return {}
         if not call.pending:
             return call.summary()
-        command = self._outcome(call, provider_for(self.tally, project_id))
+        provider = provider_for(self.tally, project_id)
+        if provider.name != call.provider and self.tally.providers.default_name == call.provider:
+            # The project changed providers after asking: the call belongs to the old one.
+            provider = self.tally.providers.default
+        if provider.name != call.provider:
+            command = pm.RecordProviderCallOutcome(
+                call_id=call.id,
+                outcome="failed",
+                error_code="provider_misconfigured",
+                error=f"the call was for {call.provider}; the project now uses {provider.name}",
+            )
+        else:
+            command = self._outcome(call, provider)
         outcome = self.tally.execute(command, Context(project_id, OUTBOX_ACTOR))
         summary: dict[str, Any] = outcome.body["provider_call"]
         return summary
