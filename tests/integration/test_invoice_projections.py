@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import sql
@@ -239,7 +239,7 @@ def stored_events(tally: Tally) -> list[Any]:
 
 def created_ids(events: list[Any], created: type) -> list[UUID]:
     """The ids of the aggregates whose first event is of class ``created``, in log order."""
-    return [e.originator_id for e in events if e.__class__ is created]
+    return [cast(Any, e).originator_id for e in events if type(e) is created]
 
 
 def as_json(value: Any) -> Any:
