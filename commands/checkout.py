@@ -198,6 +198,10 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
             "quantity": 1,
         }
     ]
+    # Tally runs the subscription and bills its invoices, so at a provider that runs its
+    # own (Stripe, Paddle) the first invoice is a one-time payment that saves the card;
+    # the others get a subscription checkout, which saves the method for renewals.
+    mode = "item" if cmd.provider in ("stripe", "paddle") else "subscription"
     call = _request(
         uow,
         ctx,
@@ -205,7 +209,7 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
         operation="checkout",
         subject=f"subscription:{sub['id']}",
         params=_checkout_params(
-            cmd, "subscription", lines, _customer_ref(customer, cmd.provider), refs, None
+            cmd, mode, lines, _customer_ref(customer, cmd.provider), refs, None
         ),
     )
     return 201, {**created, "provider_call": call.summary()}
