@@ -144,3 +144,62 @@ def test_top_up_through_the_hosted_page_credits_the_wallet(shop: Client) -> None
     assert shop.account(account)["ledger_balance"] == 700
     call = shop.ok(shop.get(f"/v1/provider_calls/{topped['provider_call']['id']}"))
     assert call["payment_ref"].startswith("stub_pi_")
+
+
+def clearing(api: Client) -> int:
+    rows: list[dict[str, Any]] = api.ok(api.get("/v1/system_accounts"))["data"]
+    return sum(int(r["balance"]) for r in rows if r["account"] == "clearing:stub")
+
+
+def test_one_customer_from_checkout_to_refund_with_the_books_at_each_step(shop: Client) -> None:
+    price_id = plan(shop, "TEAM", 4900)
+    ada = customer(shop, "ada")
+    wallet = shop.open_account(ada)
+
+    # 1. Subscription checkout, paid on the hosted page: active, invoice paid, card saved.
+    body = {"customer_id": ada, "items": [{"price_id": price_id}], **BACK}
+    started = shop.ok(shop.post("/v1/checkout/subscription", body), 201)
+    press(shop, started["url"])
+    settle(shop)
+    assert shop.ok(shop.get(f"/v1/subscriptions/{started['subscription']['id']}"))["status"] == (
+        "active"
+    )
+    invoice: Any = shop.tally.store.repository.get(UUID(started["invoice"]["id"]))
+    assert (invoice.status, invoice.amount_remaining) == ("paid", 0)
+    saved = shop.ok(shop.get("/v1/payment_methods", customer_id=ada))["default"]
+    assert saved == f"stub_pm_{SUCCEEDS}"
+    assert shop.account(wallet)["ledger_balance"] == 0
+    assert clearing(shop) == 0
+
+    # 2. A wallet top-up charged off-session to the saved card: credited once.
+    top_up = {"amount": 6000, "currency": "EUR", "payment_method": saved}
+    topped = shop.ok(shop.post(f"/v1/accounts/{wallet}/top_ups", top_up, key="top-1"), 201)
+    replay = shop.post(f"/v1/accounts/{wallet}/top_ups", top_up, key="top-1")
+    assert replay.headers["Idempotency-Replayed"] == "true"
+    settle(shop)
+    assert shop.account(wallet)["ledger_balance"] == 6000
+    assert len(entries(shop, wallet)) == 1
+    assert clearing(shop) == -6000
+
+    # 3. A partial refund through the provider, then the rest.
+    txn_id = topped["transaction"]["id"]
+    shop.ok(shop.post(f"/v1/transactions/{txn_id}/refunds", {"amount": 1500}, key="r-1"), 202)
+    settle(shop)
+    assert shop.account(wallet)["ledger_balance"] == 4500
+    assert clearing(shop) == -4500
+    rest = shop.ok(shop.post(f"/v1/transactions/{txn_id}/refunds", None, key="r-2"), 202)
+    assert rest["provider_call"]["amount"] == 4500
+    settle(shop)
+    assert shop.account(wallet)["ledger_balance"] == 0
+    assert clearing(shop) == 0
+    postings = [
+        sorted((p["account"], p["amount"]) for p in e["postings"]) for e in entries(shop, wallet)
+    ]
+    assert postings == [
+        [("clearing:stub", -6000), (f"wallet:{wallet}", 6000)],
+        [("clearing:stub", 1500), (f"wallet:{wallet}", -1500)],
+        [("clearing:stub", 4500), (f"wallet:{wallet}", -4500)],
+    ]
+    calls = shop.ok(shop.get("/v1/provider_calls", limit=100))["data"]
+    assert sorted(c["operation"] for c in calls) == ["charge", "checkout", "refund", "refund"]
+    assert {c["state"] for c in calls} == {"succeeded"}
