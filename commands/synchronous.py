@@ -1,0 +1,180 @@
+"""The command bus's synchronous path: a batch, or one command, run and written at once
+on the calling (writer) thread. The bus takes it for what the pipeline cannot do: a batch
+that conflicted, a batch built on one that failed, refusals to decide again on fresh
+aggregates. It runs only while no batch is being committed, because it writes on the
+same kept connection."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from commands.context import Context, Handler, Outcome
+from commands.messages import Command
+from commands.pipeline import Item
+from commands.unit_of_work import AggregateCache, EventWriter, UnitOfWork
+from domain.base import current_actor
+from domain.clock import Clock
+from domain.errors import ConcurrentUpdate, DomainError
+from domain.idempotency import IdempotencyRecord, request_hash
+
+log = logging.getLogger("tally.bus")
+
+
+class SynchronousPath:
+    """Mixed into ``CommandBus``, which sets these attributes."""
+
+    app: Application[UUID]
+    handlers: dict[type[Command], Handler]
+    clock: Clock
+    max_retries: int
+    cache: AggregateCache
+    _writer: EventWriter
+
+    def _run_batch(self, batch: list[Item]) -> None:
+        # Optimistic first, then with the existence query (and fresh aggregates); only a
+        # second conflict sends the commands through one by one.
+        if self._try_batch(batch, check_keys=False):
+            return
+        if self._try_batch(batch, check_keys=True):
+            return
+        self._run_each_alone(batch)
+
+    def _try_batch(self, batch: list[Item], *, check_keys: bool) -> bool:
+        """Run and save ``batch`` as one transaction; answer its callers and return True,
+        or return False (nothing written, nobody answered) when the save conflicted."""
+        uow = UnitOfWork(self.app, self.cache)
+        uow.known_absent = self._absent_idempotency_records(batch, check=check_keys)
+        done: list[Item] = []
+        refused: list[Item] = []
+        for item in batch:
+            if item.future.done():
+                continue
+            uow.begin_command()
+            try:
+                item.outcome = self._run_one(uow, item)
+                if uow.command_recorded() or item.outcome.replayed:
+                    done.append(item)
+                else:
+                    refused.append(item)  # wrote nothing: decide again, as a refusal
+            except DomainError:
+                if uow.command_recorded():
+                    log.error("%s raised after recording events", type(item.command).__name__)
+                    self.cache.evict(list(uow.touched))
+                    self._run_each_alone(batch)
+                    return True
+                refused.append(item)
+        try:
+            positions = self._save(uow)
+        except IntegrityError:
+            self.cache.evict(list(uow.touched))
+            return False
+        except BaseException:
+            self.cache.evict(list(uow.touched))
+            raise
+        for aggregate in uow.touched.values():
+            self.cache.put(aggregate)
+        self._answer(done, positions)
+        self._run_each_alone(refused)
+        return True
+
+    def _run_each_alone(self, batch: list[Item]) -> None:
+        for item in batch:
+            if item.future.done():
+                continue
+            try:
+                item.future.set_result(self._run_alone(item))
+            except DomainError as exc:
+                item.future.set_exception(exc)
+            except Exception as exc:  # one command's bug must not fail the others
+                log.exception("%s failed", type(item.command).__name__)
+                item.future.set_exception(exc)
+
+    def _run_alone(self, item: Item) -> Outcome:
+        for attempt in range(self.max_retries):
+            uow = UnitOfWork(self.app, cache=None)
+            outcome = self._run_one(uow, item)
+            try:
+                positions = self._save(uow)
+            except IntegrityError:
+                # Someone else wrote one of these aggregates first; back off with jitter so
+                # that competing writers do not collide again in lock step.
+                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())  # noqa: S311
+                continue
+            for aggregate in uow.touched.values():
+                self.cache.put(aggregate)
+            outcome.position = self._position(positions)
+            return outcome
+        raise ConcurrentUpdate(
+            f"gave up after {self.max_retries} attempts: the same records kept changing",
+            attempts=self.max_retries,
+        )
+
+    def _run_one(self, uow: UnitOfWork, item: Item) -> Outcome:
+        command, ctx = item.command, item.context
+        if ctx.now is None:
+            ctx = Context(ctx.project_id, ctx.actor, ctx.idempotency_key, self.clock.now())
+        digest = ""
+        record_id = item.record_id
+        if record_id is not None:
+            digest = request_hash(type(command).__name__, command.model_dump(mode="json"))
+            record = uow.find(IdempotencyRecord, record_id)
+            if record is not None:
+                record.check_same_request(digest)
+                return Outcome(record.status_code, record.response, replayed=True)
+        token = current_actor.set(ctx.actor)
+        try:
+            status, body = self.handlers[type(command)](uow, command, ctx)
+            if record_id is not None and ctx.idempotency_key is not None:
+                uow.add(
+                    IdempotencyRecord(
+                        project_id=ctx.project_id,
+                        key=ctx.idempotency_key,
+                        request_hash=digest,
+                        status_code=status,
+                        response=body,
+                    )
+                )
+        finally:
+            current_actor.reset(token)
+        return Outcome(status, body)
+
+    def _absent_idempotency_records(self, batch: list[Item], *, check: bool) -> set[UUID]:
+        """The batch's idempotency record ids that are not in the store: one query for the
+        whole batch when ``check``, else all of them (the optimistic assumption)."""
+        ids = {i.record_id for i in batch if i.record_id is not None}
+        if not ids or not check:
+            return ids
+        return ids - self._writer.existing(ids)
+
+    def _save(self, uow: UnitOfWork) -> list[int]:
+        """Record the unit of work's events in one transaction; return their positions."""
+        sealed = uow.seal()
+        positions = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+        self._write_snapshots(sealed.snapshots)
+        return positions
+
+    def _position(self, positions: list[int]) -> int | None:
+        if positions:
+            return max(positions)
+        head: int | None = self.app.recorder.max_notification_id()
+        return head
+
+    def _answer(self, done: list[Item], positions: list[int]) -> None:
+        position = self._position(positions)
+        for item in done:
+            assert item.outcome is not None
+            item.outcome.position = position
+            item.future.set_result(item.outcome)
+
+    def _write_snapshots(self, snapshots: list[StoredEvent]) -> None:
+        if snapshots and self.app.snapshots is not None:
+            try:
+                self.app.snapshots.recorder.insert_events(snapshots)
+            except Exception:  # the events are committed; a snapshot only speeds up loads
+                log.exception("writing %d snapshot(s) failed", len(snapshots))
