@@ -173,14 +173,20 @@ class Outbox:
             )
         return pm.RecordProviderCallOutcome(call_id=call.id, outcome="succeeded", result=result)
 
-    def apply_event(self, project_id: UUID, webhook_event_id: UUID) -> dict[str, Any]:
-        """Apply a recorded provider event, or park it if it cannot be applied yet."""
+    def apply_event(
+        self, project_id: UUID, webhook_event_id: UUID, *, park: bool = True
+    ) -> dict[str, Any]:
+        """Apply a recorded provider event, or park it if it cannot be applied yet. An
+        early try (``park=False``) that still cannot apply leaves it as it was, so that
+        trying early never uses up the event's attempts."""
         context = Context(project_id, WEBHOOK_ACTOR)
         try:
             outcome = self.tally.execute(
                 pm.ApplyWebhookEvent(webhook_event_id=webhook_event_id), context
             )
         except DomainError as refusal:
+            if not park:
+                return {"id": str(webhook_event_id), "status": "parked"}
             reason = f"{refusal.code}: {refusal.detail}"[:500]
             outcome = self.tally.execute(
                 pm.ParkWebhookEvent(webhook_event_id=webhook_event_id, reason=reason), context
@@ -201,8 +207,8 @@ class Outbox:
             self.tally.views, self.tally.schema, now, BATCH, include_parked=retry_parked
         )
         applied_any = False
-        for project_id, event_id in events:
-            summary = self.apply_event(project_id, event_id)
+        for project_id, event_id, due in events:
+            summary = self.apply_event(project_id, event_id, park=due)
             applied_any = applied_any or summary.get("status") == "applied"
             done += 1
         for project_id, call_id in due_provider_calls(

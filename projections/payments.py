@@ -13,9 +13,9 @@ worker across projects):
 - ``get_provider_call``/``list_provider_calls(..., state=None, subject=None)``
 - ``get_cart``; ``get_payment_methods(pool, schema, project_id, customer_id)``;
   ``get_provider_settings(pool, schema, project_id)``
-- ``due_webhook_events(pool, schema, now, limit, include_parked=False) -> [(project, id)]``:
-  received events, and parked ones whose retry time has come (all parked ones with
-  ``include_parked``), oldest first.
+- ``due_webhook_events(pool, schema, now, limit, include_parked=False) -> [(project, id,
+  due)]``: received events, and parked ones whose retry time has come (all parked ones
+  with ``include_parked``, ``due`` False for those whose time has not come), oldest first.
 - ``due_provider_calls(pool, schema, now, limit) -> [(project, id)]``: pending calls
   whose next attempt is due, soonest first.
 """
@@ -201,13 +201,14 @@ def due_webhook_events(
     limit: int,
     *,
     include_parked: bool = False,
-) -> list[tuple[UUID, UUID]]:
+) -> list[tuple[UUID, UUID, bool]]:
     query = sql.SQL(
-        "SELECT project_id, id FROM {} WHERE status = 'received' OR (status = 'parked' "
-        "AND (%s OR retry_at <= %s)) ORDER BY position, id LIMIT %s"
+        "SELECT project_id, id, (status = 'received' OR retry_at <= %s) AS due FROM {} "
+        "WHERE status = 'received' OR (status = 'parked' AND (%s OR retry_at <= %s)) "
+        "ORDER BY position, id LIMIT %s"
     ).format(table(schema, "webhook_events"))
-    rows = fetch_all(pool, query, [include_parked, now, limit])
-    return [(r["project_id"], r["id"]) for r in rows]
+    rows = fetch_all(pool, query, [now, include_parked, now, limit])
+    return [(r["project_id"], r["id"], bool(r["due"])) for r in rows]
 
 
 def due_provider_calls(
