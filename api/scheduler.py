@@ -15,6 +15,13 @@ Why a crash never renews a period twice, at two levels:
   (a period is renewed only when its end has passed), and a command's events are saved in
   one transaction, so even without the key a re-run finds nothing left to do.
 
+The same holds for invoice work (drafts whose ``finalize_at`` has come, payment
+retries): every pass also asks ``due_invoice_work`` for customers whose
+``CustomerBilling`` has work due, and sends each a ``ProcessDueInvoices`` under the key
+``scheduler:invoices:<customer id>:v<version>``. Doing the work always changes the
+billing record (its due list), so its version moves on, and ``run_due`` re-checks each
+invoice's own state before it acts.
+
 One corner needs care: a key is pinned to its first answer. If the read model ever called
 a subscription due at a version the aggregate did not consider due (clock skew between
 hosts), the pinned answer is an empty one, and replaying it forever would leave the
@@ -33,7 +40,7 @@ from uuid import UUID
 
 from api.bootstrap import Tally
 from commands.bus import Context, Outcome
-from commands.messages import ProcessDueSubscription
+from commands.messages import ProcessDueInvoices, ProcessDueSubscription
 from domain.errors import DomainError
 
 log = logging.getLogger("tally.scheduler")
@@ -43,6 +50,10 @@ ACTOR = "system:scheduler"
 
 def idempotency_key(subscription_id: UUID, version: int) -> str:
     return f"scheduler:{subscription_id}:v{version}"
+
+
+def invoice_work_key(customer_id: UUID, version: int) -> str:
+    return f"scheduler:invoices:{customer_id}:v{version}"
 
 
 @dataclass
@@ -94,6 +105,7 @@ class Scheduler:
             self._process(UUID(str(project_id)), UUID(str(subscription_id)), version, report)
             if self.on_processed is not None:
                 self.on_processed(UUID(str(subscription_id)))
+        self._invoice_work(report)
         if report.total_steps:
             log.info("scheduler: %s", ", ".join(f"{n} {k}" for k, n in report.steps.items()))
         return report
@@ -116,6 +128,34 @@ class Scheduler:
             return
         if not outcome.replayed:
             report.add_steps(list(outcome.body.get("steps", [])))
+
+    def _invoice_work(self, report: PassReport) -> None:
+        """Send ``ProcessDueInvoices`` to every customer with invoice work due now."""
+        from projections.invoices import due_invoice_work
+
+        due = due_invoice_work(
+            self.tally.views, self.tally.schema, self.tally.clock.now(), self.batch
+        )
+        report.due += len(due)
+        for project_id, customer_id, version in due:
+            if self._stop.is_set():
+                break
+            command = ProcessDueInvoices(customer_id=UUID(str(customer_id)))
+            context = Context(UUID(str(project_id)), ACTOR)
+            key = invoice_work_key(command.customer_id, int(version))
+            try:
+                outcome = self.tally.execute(command, Context(context.project_id, ACTOR, key))
+                if outcome.replayed:
+                    report.replayed += 1
+                    if not outcome.body.get("invoice_work"):
+                        outcome = self.tally.execute(command, context)
+            except DomainError as exc:
+                log.warning("scheduler: invoices of %s refused: %s %s", customer_id, exc.code, exc)
+                report.refused += 1
+                continue
+            if not outcome.replayed:
+                for step, count in dict(outcome.body.get("invoice_work", {})).items():
+                    report.steps[step] = report.steps.get(step, 0) + int(count)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

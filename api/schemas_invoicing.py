@@ -190,7 +190,7 @@ class Invoice(Resource):
     amount_remaining: int = 0
     payments: list[dict[str, Any]] = Field(default_factory=list)
     credit_notes: list[dict[str, Any]] = Field(default_factory=list)
-    attempt_count: int = Field(default=0, description="Provider payment attempts")
+    attempt_count: int = Field(default=0, description="Declined provider payment attempts")
     next_payment_attempt_at: datetime | None = None
     dunning: dict[str, Any] | None = None
     finalize_at: datetime | None = None

@@ -71,9 +71,10 @@ def _dates(invoice: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _rate_label(rate_id: str, rate: dict[str, Any]) -> str:
-    name = str(rate.get("name") or rate.get("jurisdiction") or "Tax")
+    name = str(rate.get("name") or "Tax")
+    place = f" ({rate['jurisdiction']})" if rate.get("jurisdiction") else ""
     kind = " incl." if rate.get("inclusive") else ""
-    return f"{name} {rate.get('percentage', '?')}%{kind}"
+    return f"{name}{place} {rate.get('percentage', '?')}%{kind}"
 
 
 def _totals(invoice: dict[str, Any]) -> list[tuple[str, str]]:

@@ -28,7 +28,7 @@ def invoice_document(tally: Tally, project_id: UUID, invoice_id: UUID) -> Any:
     from projections.billing_setup import get_billing_settings
     from projections.customers import get_customer
 
-    invoice = invoice_row(tally, project_id, invoice_id)
+    invoice = _with_rate_names(tally, project_id, invoice_row(tally, project_id, invoice_id))
     customer_id = UUID(str(invoice["customer_id"]))
     customer = get_customer(tally.views, tally.schema, project_id, customer_id)
     project = get_project(tally.views, tally.schema, project_id)
@@ -36,6 +36,18 @@ def invoice_document(tally: Tally, project_id: UUID, invoice_id: UUID) -> Any:
     return invoice_view(
         invoice, seller_party(project, settings), buyer_party(customer, str(customer_id))
     )
+
+
+def _with_rate_names(tally: Tally, project_id: UUID, invoice: dict[str, Any]) -> dict[str, Any]:
+    """The invoice keeps each rate's percentage and jurisdiction as they were; its name
+    (a label, never part of any amount) comes from the tax rate read model."""
+    from projections.billing_setup import get_tax_rate
+
+    rates: dict[str, dict[str, Any]] = {}
+    for rate_id, rate in (invoice.get("tax_rates") or {}).items():
+        found = get_tax_rate(tally.views, tally.schema, project_id, UUID(rate_id))
+        rates[rate_id] = {**rate, "name": (found or {}).get("name", "")}
+    return {**invoice, "tax_rates": rates}
 
 
 def _filename(view: Any, extension: str) -> str:
