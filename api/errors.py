@@ -102,6 +102,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_signature": 400,
     # Payment wiring (issue 5): a provider event whose object is not there yet is parked.
     "not_yet_applicable": 409,
+    "provider_amount_mismatch": 409,
     "idempotency_key_reused": 409,
     "concurrent_update": 409,
     "unauthenticated": 401,
@@ -148,6 +149,7 @@ TITLES: dict[str, str] = {
     "provider_misconfigured": "Payment provider misconfigured",
     "invalid_signature": "Invalid webhook signature",
     "not_yet_applicable": "Not applicable yet",
+    "provider_amount_mismatch": "The provider reports another amount",
     "idempotency_key_reused": "Idempotency key reused",
     "concurrent_update": "Concurrent update",
     "unauthenticated": "Authentication required",

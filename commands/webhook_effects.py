@@ -29,7 +29,7 @@ from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.subscriptions import CANCELED, INCOMPLETE, Subscription
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
-from domain.webhooks import NotYetApplicable, WebhookEvent
+from domain.webhooks import AmountMismatch, NotYetApplicable, WebhookEvent
 
 Effects = list[dict[str, Any]]
 Step = Callable[[], dict[str, Any] | None]
@@ -109,6 +109,7 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
         if call is not None and payment_ref and call.payment_ref != payment_ref:
             steps.append(lambda: _note(call, payment_ref))
         if txn.state == PROCESSING:
+            _check_amount(event, txn)
             steps.append(lambda: complete_transaction(uow, ctx, txn))
     if invoice is not None:
         if invoice.status == DRAFT:
@@ -121,6 +122,25 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     if customer is not None and method:
         steps.append(lambda: _attach(uow, ctx, event.provider, customer, method))
     return steps
+
+
+def _check_amount(event: WebhookEvent, txn: Transaction) -> None:
+    """A payment of another amount or currency than the transaction asked for must not
+    confirm it: refused, so the event is parked (and, if it never fits, fails) for a
+    person to look at, and the transaction stays pending."""
+    amount, currency = event.data.get("amount_minor"), event.data.get("currency")
+    if amount is not None and int(amount) != txn.amount:
+        raise AmountMismatch(
+            f"the provider reports {amount}, transaction {txn.id} is for {txn.amount}",
+            reported=int(amount),
+            expected=txn.amount,
+        )
+    if currency and str(currency).upper() != txn.currency:
+        raise AmountMismatch(
+            f"the provider reports {currency}, transaction {txn.id} is in {txn.currency}",
+            reported=str(currency),
+            expected=txn.currency,
+        )
 
 
 def complete_transaction(uow: UnitOfWork, ctx: Context, txn: Transaction) -> dict[str, Any]:

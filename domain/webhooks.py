@@ -175,3 +175,9 @@ class NotYetApplicable(DomainError):
     the event is parked and tried again later."""
 
     code = "not_yet_applicable"
+
+
+class AmountMismatch(DomainError):
+    """A provider reports a payment of another amount or currency than Tally asked for."""
+
+    code = "provider_amount_mismatch"

@@ -258,3 +258,14 @@ def test_concurrent_processors_apply_an_event_once(shop: Client) -> None:
     assert shop.account(account)["ledger_balance"] == 1000
     entries = shop.ok(shop.get(f"/v1/accounts/{account}/entries"))["data"]
     assert len(entries) == 1
+
+
+def test_a_payment_of_another_amount_does_not_confirm_the_top_up(shop: Client) -> None:
+    account, txn_id = pending_top_up(shop, amount=1000)
+    shop.ok(deliver(shop, paid(txn_id, "evt_short", amount=10)))
+    settle(shop)
+    [short] = events(shop)
+    assert short["status"] == "parked"
+    assert "reports 10" in short["reason"]
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "processing"
+    assert shop.account(account)["ledger_balance"] == 0
