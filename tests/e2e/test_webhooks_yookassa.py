@@ -1,0 +1,103 @@
+"""A project on YooKassa (against a fake YooKassa API on 127.0.0.1): notifications are
+unsigned, so each is believed only once the payment fetched back from the API agrees;
+while the API is down the webhook answers 503 and records nothing (YooKassa
+redelivers), and the redelivery then confirms the top-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.clock import FixedClock
+from api.settings import Settings
+from tests.e2e.billing import problem
+from tests.e2e.conftest import Client, head, nothing_written, serve
+from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
+
+PAYMENT_ID = "2d6a1f2e-000f-5000-8000-1a2b3c4d5e6f"
+BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
+
+
+class YooKassa:
+    """Scripted answers: checkout creation is down; fetches answer ``payment``."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.payment: dict[str, Any] = {}
+
+    def __call__(self, seen: Seen) -> Reply:
+        if seen.method == "POST" or not self.up:
+            return Reply(503, {"type": "error", "code": "internal_server_error"})
+        return Reply(200, self.payment)
+
+
+@pytest.fixture
+def yookassa() -> Iterator[tuple[YooKassa, FakeApi]]:
+    script = YooKassa()
+    with fake_api(script) as api:
+        yield script, api
+
+
+@pytest.fixture
+def shop(
+    settings: Settings, clock: FixedClock, yookassa: tuple[YooKassa, FakeApi]
+) -> Iterator[Client]:
+    with serve(settings.model_copy(update={"run_outbox": False}), clock) as client:
+        client.tally.providers.environ = {"ACME_SHOP": "506751", "ACME_KEY": "test_key"}
+        chosen = {
+            "provider": "yookassa",
+            "credential_env": {"shop_id": "ACME_SHOP", "secret_key": "ACME_KEY"},
+            "api_base": yookassa[1].url,
+        }
+        client.ok(client.post("/v1/payment_provider", chosen))
+        yield client
+
+
+def notification(status: str = "succeeded") -> bytes:
+    event = "payment.succeeded" if status == "succeeded" else "payment.canceled"
+    return (
+        b'{"type":"notification","event":"'
+        + event.encode()
+        + b'","object":{"id":"'
+        + PAYMENT_ID.encode()
+        + b'","status":"'
+        + status.encode()
+        + b'"}}'
+    )
+
+
+def test_a_notification_is_confirmed_by_fetching_it_back_and_503_while_down(
+    shop: Client, yookassa: tuple[YooKassa, FakeApi]
+) -> None:
+    script, api = yookassa
+    account = shop.open_account("ivan", currency="RUB")
+    topped = shop.ok(
+        shop.post(f"/v1/accounts/{account}/top_ups", {"amount": 1050, "currency": "RUB", **BACK}),
+        201,
+    )
+    assert topped["provider_call"]["state"] == "pending"
+    script.payment = {
+        "id": PAYMENT_ID,
+        "status": "succeeded",
+        "paid": True,
+        "amount": {"value": "10.50", "currency": "RUB"},
+        "created_at": "2026-11-21T12:00:00.000Z",
+        "metadata": {"tally_transaction": topped["transaction"]["id"]},
+        "test": True,
+    }
+    path = f"/v1/webhooks/yookassa/{shop.project_id}"
+    script.up = False
+    with nothing_written(shop.tally):
+        problem(shop.http.post(path, content=notification()), 503, "provider_unavailable")
+    script.up = True
+    disagreeing = notification("canceled")  # the fetched payment says succeeded
+    with nothing_written(shop.tally):
+        problem(shop.http.post(path, content=disagreeing), 400, "invalid_signature")
+    assert shop.ok(shop.http.post(path, content=notification()))["recorded"] == 1
+    shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+    assert shop.account(account)["ledger_balance"] == 1050
+    fetched = [seen.path for seen in api.sent("GET")]
+    assert fetched == [f"/v3/payments/{PAYMENT_ID}"] * 3
