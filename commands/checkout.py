@@ -19,7 +19,7 @@ from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
 from commands.unit_of_work import UnitOfWork
-from domain.accounts import clearing_ref
+from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product
 from domain.customers import Customer
@@ -215,6 +215,17 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
     return 201, {**created, "provider_call": call.summary()}
 
 
+def _owner(uow: UnitOfWork, ctx: Context, account_id: UUID) -> Customer | None:
+    """The customer who owns a wallet, when its owner_ref is a customer id."""
+    account = uow.get(Account, account_id, ctx.project_id)
+    try:
+        owner_id = UUID(account.owner_ref)
+    except ValueError:
+        return None
+    customer = uow.find(Customer, owner_id)
+    return customer if customer is not None and customer.project_id == ctx.project_id else None
+
+
 def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
     deposit = m.Deposit(
         account_id=cmd.account_id,
@@ -227,6 +238,12 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
     _, body = ledger.deposit(uow, deposit, ctx)
     txn_id = body["transaction"]["id"]
     refs = {"tally_transaction": txn_id, "tally_account": str(cmd.account_id)}
+    # A customer's wallet: the provider knows them, and a card saved on the hosted page
+    # becomes one of their payment methods.
+    customer = _owner(uow, ctx, cmd.account_id)
+    customer_ref = _customer_ref(customer, cmd.provider)
+    if customer is not None:
+        refs["tally_customer"] = str(customer.id)
     line = {
         "name": "Wallet top-up",
         "unit_amount": cmd.amount,
@@ -234,12 +251,12 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
         "quantity": 1,
     }
     if cmd.payment_method is None:
-        params = _checkout_params(cmd, "item", [line], None, refs, None)
+        params = _checkout_params(cmd, "item", [line], customer_ref, refs, None)
         params["transaction_id"] = txn_id
         operation = "checkout"
     else:
         params = {
-            "customer_ref": str(cmd.account_id),
+            "customer_ref": customer_ref or str(cmd.account_id),
             "payment_method_ref": cmd.payment_method,
             "amount_minor": cmd.amount,
             "currency": cmd.currency,

@@ -203,3 +203,23 @@ def test_one_customer_from_checkout_to_refund_with_the_books_at_each_step(shop: 
     calls = shop.ok(shop.get("/v1/provider_calls", limit=100))["data"]
     assert sorted(c["operation"] for c in calls) == ["charge", "checkout", "refund", "refund"]
     assert {c["state"] for c in calls} == {"succeeded"}
+
+
+def test_a_card_used_for_a_customers_hosted_top_up_becomes_their_payment_method(
+    shop: Client,
+) -> None:
+    dee = customer(shop, "dee")
+    wallet = shop.open_account(dee)
+    body = {"amount": 300, "currency": "EUR", **BACK}
+    topped = shop.ok(shop.post(f"/v1/accounts/{wallet}/top_ups", body), 201)
+    press(shop, topped["url"], card="4000002500003155")  # authenticates on the page
+    settle(shop)
+    assert shop.account(wallet)["ledger_balance"] == 300
+    methods = shop.ok(shop.get("/v1/payment_methods", customer_id=dee))
+    assert [m["id"] for m in methods["data"]] == ["stub_pm_4000002500003155"]
+    # Off-session, the same card needs the customer: the charge fails, nothing is credited.
+    again = {"amount": 300, "currency": "EUR", "payment_method": methods["default"]}
+    refused = shop.ok(shop.post(f"/v1/accounts/{wallet}/top_ups", again), 201)
+    assert refused["provider_call"]["error_code"] == "payment_requires_action"
+    settle(shop)
+    assert shop.account(wallet)["ledger_balance"] == 300
