@@ -26,6 +26,7 @@ from adapters.database import DatabaseUnreachable, check, parse, start_embedded
 from adapters.providers.config import ProviderSettings
 from adapters.providers.errors import ProviderMisconfigured
 from api.bootstrap import NO_PROJECT, Tally, build
+from api.cli_invoices import add_invoice_commands
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context, Outcome
@@ -346,15 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
     loader.add_argument("--project", type=UUID, required=True)
     loader.set_defaults(func=cmd_catalog_load)
 
-    scheduler = sub.add_parser("scheduler", help="subscription renewals").add_subparsers(
-        dest="action", required=True
-    )
+    scheduler = sub.add_parser(
+        "scheduler", help="subscription renewals and invoice work"
+    ).add_subparsers(dest="action", required=True)
     scheduling = scheduler.add_parser(
-        "run", help="run the subscription scheduler until stopped", parents=[common]
+        "run", help="run the scheduler (renewals, invoice work) until stopped", parents=[common]
     )
     scheduling.add_argument("--once", action="store_true", help="one pass, then exit")
     scheduling.add_argument("--interval", type=float, help="seconds between passes")
     scheduling.set_defaults(func=cmd_scheduler_run)
+
+    add_invoice_commands(sub, common)
 
     replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
     replay.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -4,7 +4,10 @@ and the HTML page with every value escaped."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pypdf import PdfReader
 
 from tests.e2e.billing import customer, problem
 from tests.e2e.conftest import Client
@@ -95,3 +98,26 @@ def test_documents_of_an_unknown_invoice_answer_404(api: Client) -> None:
     missing = "00000000-0000-5000-8000-000000000000"
     problem(api.get(f"/v1/invoices/{missing}/pdf"), 404, "not_found")
     problem(api.get(f"/v1/invoices/{missing}/html"), 404, "not_found")
+
+
+def test_cli_writes_the_same_documents(
+    api: Client, pg_url: str, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli import main
+
+    buyer = customer(api, "cli", name="Cli Buyer")
+    invoice = draft(api, buyer, line("Plan", 4200))
+    final = act(api, invoice["id"], "finalize")["invoice"]
+    monkeypatch.setenv("TALLY_DATABASE_URL", pg_url)
+    monkeypatch.setenv("TALLY_DB_SCHEMA", schema)
+    pdf, page = tmp_path / "invoice.pdf", tmp_path / "invoice.html"
+    project = str(api.project_id)
+    assert main(["invoices", "pdf", invoice["id"], "--project", project, "-o", str(pdf)]) == 0
+    assert main(["invoices", "html", invoice["id"], "--project", project, "-o", str(page)]) == 0
+    text = "\n".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert f"Invoice {final['number']}" in text
+    assert "Total 42.00 EUR" in text
+    assert "Cli Buyer" in page.read_text()
+    other_project = "00000000-0000-5000-8000-000000000001"
+    refused = ["invoices", "pdf", invoice["id"], "--project", other_project, "-o", str(pdf)]
+    assert main(refused) == 1
