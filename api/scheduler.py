@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -64,10 +65,17 @@ class PassReport:
     steps: dict[str, int] = field(default_factory=dict)
     replayed: int = 0
     refused: int = 0
+    # Subscriptions are processed from several threads at once; counts change under it.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_steps(self, steps: list[str]) -> None:
-        for step in steps:
-            self.steps[step] = self.steps.get(step, 0) + 1
+        with self.lock:
+            for step in steps:
+                self.steps[step] = self.steps.get(step, 0) + 1
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            setattr(self, what, getattr(self, what) + 1)
 
     @property
     def total_steps(self) -> int:
@@ -81,12 +89,14 @@ class Scheduler:
         interval_s: float | None = None,
         batch: int | None = None,
         on_processed: Callable[[UUID], None] | None = None,
+        concurrency: int = 16,
     ) -> None:
         self.tally = tally
         self.interval_s = interval_s or tally.settings.scheduler_interval_s
         self.batch = batch or tally.settings.scheduler_batch
         # Called after each subscription is processed; tests use it to stop a pass part way.
         self.on_processed = on_processed
+        self.concurrency = concurrency
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -99,12 +109,26 @@ class Scheduler:
             self.tally.views, self.tally.schema, self.tally.clock.now(), self.batch
         )
         report.due = len(due)
-        for project_id, subscription_id, version in due:
-            if self._stop.is_set():
-                break
-            self._process(UUID(str(project_id)), UUID(str(subscription_id)), version, report)
-            if self.on_processed is not None:
-                self.on_processed(UUID(str(subscription_id)))
+
+        aborted = threading.Event()
+
+        def process(item: tuple[Any, Any, int]) -> None:
+            project_id, subscription_id, version = item
+            if self._stop.is_set() or aborted.is_set():
+                return
+            try:
+                self._process(UUID(str(project_id)), UUID(str(subscription_id)), version, report)
+                if self.on_processed is not None:
+                    self.on_processed(UUID(str(subscription_id)))
+            except BaseException:
+                # Like a crash: start nothing new; what is in flight finishes or fails alone.
+                aborted.set()
+                raise
+
+        # Several commands in flight at once, so the bus can commit them in shared
+        # batches; one at a time, each renewal would wait for a commit of its own.
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="tally-sched") as pool:
+            list(pool.map(process, due))
         self._invoice_work(report)
         if report.total_steps:
             log.info("scheduler: %s", ", ".join(f"{n} {k}" for k, n in report.steps.items()))
@@ -118,13 +142,13 @@ class Scheduler:
         try:
             outcome: Outcome = self.tally.execute(command, Context(project_id, ACTOR, key))
             if outcome.replayed:
-                report.replayed += 1
+                report.count("replayed")
                 if not outcome.body.get("steps"):
                     outcome = self.tally.execute(command, Context(project_id, ACTOR))
         except DomainError as exc:
             # A subscription that vanished or kept changing is tried again next pass.
             log.warning("scheduler: subscription %s refused: %s %s", subscription_id, exc.code, exc)
-            report.refused += 1
+            report.count("refused")
             return
         if not outcome.replayed:
             report.add_steps(list(outcome.body.get("steps", [])))
