@@ -45,7 +45,8 @@ from domain.customers import Customer
 from domain.dunning import InvoiceDunning
 from domain.errors import NotFound, ValidationFailed
 from domain.invoices import PAID, Invoice, receivable_ref
-from domain.subscriptions import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING, Subscription
+from domain.subscription_states import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING
+from domain.subscriptions import Subscription
 from domain.transactions import Transaction
 
 CANCELABLE = (TRIALING, ACTIVE, PAST_DUE)

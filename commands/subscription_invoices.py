@@ -26,7 +26,8 @@ from commands.unit_of_work import UnitOfWork
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, Invoice
-from domain.subscriptions import ACTIVE, PAST_DUE, TRIALING, Subscription
+from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING
+from domain.subscriptions import Subscription
 
 INVOICING_STEPS = ("renewed", "trial_ended", "resumed", "started")
 

@@ -20,7 +20,8 @@ from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch, PriceArchived, ValidationFailed
-from domain.subscriptions import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item, Subscription
+from domain.subscription_states import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item
+from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
 
 Result = tuple[int, dict[str, Any]]

@@ -27,7 +27,8 @@ from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
-from domain.subscriptions import CANCELED, INCOMPLETE, Subscription
+from domain.subscription_states import CANCELED, INCOMPLETE
+from domain.subscriptions import Subscription
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
 from domain.webhooks import AmountMismatch, NotYetApplicable, WebhookEvent
 

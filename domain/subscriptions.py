@@ -1,14 +1,7 @@
 """The Subscription aggregate: items on a recurring schedule, moved through a transition table.
 
-States and triggers (one module-level ``transitions`` table; see docs for the diagram):
-
-    incomplete --start_trial--> trialing      incomplete --activate--> active
-    incomplete --expire--> incomplete_expired
-    trialing --activate--> active   trialing --mark_past_due--> past_due
-    trialing --cancel--> canceled
-    active --mark_past_due--> past_due   active --pause--> paused   active --cancel--> canceled
-    past_due --activate--> active   past_due --mark_unpaid--> unpaid   past_due --cancel--> canceled
-    paused --resume--> active
+Its states and their transition table live in ``domain.subscription_states``; see
+docs/subscriptions.md for the diagram.
 
 Items carry the per-period amount their price gives for their quantity, so renewals and
 proration need no price look-ups. Periods come from ``domain.periods.Schedule``.
@@ -26,48 +19,23 @@ from domain.base import TallyAggregate
 from domain.errors import InvalidTransition, ValidationFailed
 from domain.periods import Schedule
 from domain.proration import prorate_change
-from domain.state_machine import destination, transition_table
-
-INCOMPLETE, TRIALING, ACTIVE, PAST_DUE = "incomplete", "trialing", "active", "past_due"
-PAUSED, CANCELED, UNPAID, EXPIRED = "paused", "canceled", "unpaid", "incomplete_expired"
-
-MACHINE = transition_table(
-    states=[INCOMPLETE, TRIALING, ACTIVE, PAST_DUE, PAUSED, CANCELED, UNPAID, EXPIRED],
-    transitions=[
-        ("start_trial", INCOMPLETE, TRIALING),
-        ("activate", [INCOMPLETE, TRIALING, PAST_DUE], ACTIVE),
-        ("expire", INCOMPLETE, EXPIRED),
-        ("mark_past_due", [TRIALING, ACTIVE], PAST_DUE),
-        ("cancel", [TRIALING, ACTIVE, PAST_DUE], CANCELED),
-        ("pause", ACTIVE, PAUSED),
-        ("resume", PAUSED, ACTIVE),
-        ("mark_unpaid", PAST_DUE, UNPAID),
-    ],
-    initial=INCOMPLETE,
+from domain.state_machine import destination
+from domain.subscription_states import (
+    ACTIVE,
+    CANCELED,
+    EXPIRED,
+    INCOMPLETE,
+    INCOMPLETE_EXPIRY,
+    MACHINE,
+    MAX_DUE_STEPS,
+    PAST_DUE,
+    PAUSED,
+    PRORATION_MODES,
+    TRIALING,
+    UNPAID,
+    Item,
+    check_items,
 )
-
-Item = dict[str, Any]  # {"price_id": str, "quantity": int, "amount": int}
-PRORATION_MODES = ("prorate", "none", "period_end")
-# As with Stripe: an incomplete subscription whose first payment never comes expires.
-INCOMPLETE_EXPIRY = timedelta(hours=23)
-# A scheduler that was down for years must still stop somewhere in one command.
-MAX_DUE_STEPS = 1000
-
-
-def check_items(items: list[Item]) -> list[Item]:
-    if not items:
-        raise ValidationFailed("a subscription needs at least one item")
-    seen: set[str] = set()
-    for item in items:
-        if item["quantity"] <= 0:
-            raise ValidationFailed("quantity must be greater than zero")
-        if item["price_id"] in seen:
-            raise ValidationFailed("each price appears once; change its quantity instead")
-        seen.add(item["price_id"])
-    return [
-        {"price_id": str(i["price_id"]), "quantity": i["quantity"], "amount": i["amount"]}
-        for i in items
-    ]
 
 
 class Subscription(TallyAggregate):

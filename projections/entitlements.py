@@ -27,7 +27,7 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from domain.subscriptions import ACTIVE, PAST_DUE, TRIALING
+from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING
 from projections.aggregates import table
 from projections.paging import fetch_all
 

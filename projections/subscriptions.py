@@ -32,7 +32,8 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from domain.subscriptions import CANCELED, EXPIRED, Subscription
+from domain.subscription_states import CANCELED, EXPIRED
+from domain.subscriptions import Subscription
 from projections import events as ev
 from projections.aggregates import (
     AggregateModel,

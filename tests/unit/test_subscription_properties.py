@@ -15,7 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from commands import messages as m
 from domain.errors import DomainError
-from domain.subscriptions import MACHINE, Subscription
+from domain.subscription_states import MACHINE
+from domain.subscriptions import Subscription
 from tests.unit.billing_world import START, World
 
 ALLOWED = {

@@ -1,0 +1,61 @@
+"""Subscription states, the transition table, and the rules for items.
+
+States and triggers (one module-level ``transitions`` table, never bound to an aggregate):
+
+    incomplete --start_trial--> trialing      incomplete --activate--> active
+    incomplete --expire--> incomplete_expired
+    trialing --activate--> active   trialing --mark_past_due--> past_due
+    trialing --cancel--> canceled
+    active --mark_past_due--> past_due   active --pause--> paused   active --cancel--> canceled
+    past_due --activate--> active   past_due --mark_unpaid--> unpaid   past_due --cancel--> canceled
+    paused --resume--> active
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from domain.errors import ValidationFailed
+from domain.state_machine import transition_table
+
+INCOMPLETE, TRIALING, ACTIVE, PAST_DUE = "incomplete", "trialing", "active", "past_due"
+PAUSED, CANCELED, UNPAID, EXPIRED = "paused", "canceled", "unpaid", "incomplete_expired"
+
+MACHINE = transition_table(
+    states=[INCOMPLETE, TRIALING, ACTIVE, PAST_DUE, PAUSED, CANCELED, UNPAID, EXPIRED],
+    transitions=[
+        ("start_trial", INCOMPLETE, TRIALING),
+        ("activate", [INCOMPLETE, TRIALING, PAST_DUE], ACTIVE),
+        ("expire", INCOMPLETE, EXPIRED),
+        ("mark_past_due", [TRIALING, ACTIVE], PAST_DUE),
+        ("cancel", [TRIALING, ACTIVE, PAST_DUE], CANCELED),
+        ("pause", ACTIVE, PAUSED),
+        ("resume", PAUSED, ACTIVE),
+        ("mark_unpaid", PAST_DUE, UNPAID),
+    ],
+    initial=INCOMPLETE,
+)
+
+Item = dict[str, Any]  # {"price_id": str, "quantity": int, "amount": int}
+PRORATION_MODES = ("prorate", "none", "period_end")
+# As with Stripe: an incomplete subscription whose first payment never comes expires.
+INCOMPLETE_EXPIRY = timedelta(hours=23)
+# A scheduler that was down for years must still stop somewhere in one command.
+MAX_DUE_STEPS = 1000
+
+
+def check_items(items: list[Item]) -> list[Item]:
+    if not items:
+        raise ValidationFailed("a subscription needs at least one item")
+    seen: set[str] = set()
+    for item in items:
+        if item["quantity"] <= 0:
+            raise ValidationFailed("quantity must be greater than zero")
+        if item["price_id"] in seen:
+            raise ValidationFailed("each price appears once; change its quantity instead")
+        seen.add(item["price_id"])
+    return [
+        {"price_id": str(i["price_id"]), "quantity": i["quantity"], "amount": i["amount"]}
+        for i in items
+    ]
