@@ -162,14 +162,22 @@ def _invoices(args: argparse.Namespace, world: World, baseline: float) -> None:
     _print("b", drafts, baseline)
     single, rest = made[:200], made[200:]
 
+    numbers: list[str] = []
+
     def finalize(invoice_id: UUID) -> None:
-        world.run(m.FinalizeInvoice(invoice_id=invoice_id))
+        body = world.run(m.FinalizeInvoice(invoice_id=invoice_id))
+        with lock:
+            numbers.append(str(body["invoice"]["number"]))
 
     many = fixed_work(args.threads, rest, finalize)
     many.label, many.unit = f"invoices finalized/s, {args.threads} threads", "invoices/s"
     _print("c", many, baseline)
     one = fixed_work(1, single, finalize)
     one.label, one.unit = "invoices finalized/s, 1 thread", "invoices/s"
+    # Numbering under contention: every number once, none skipped.
+    counters = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
+    gapless = counters == list(range(1, len(numbers) + 1))
+    one.note += f"; numbers 1..{len(numbers):,} {'gapless' if gapless else 'NOT gapless'}"
     _print("c1", one, baseline)
 
 
