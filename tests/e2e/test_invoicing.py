@@ -4,7 +4,10 @@ customer, status and period, idempotent replays, and tenancy."""
 
 from __future__ import annotations
 
-from tests.e2e.billing import customer, problem
+from datetime import timedelta
+
+from tests.e2e.billing import START, clock, customer, plan, problem, subscribe
+from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.invoicing import act, coupon, draft, line, wallet
 
@@ -108,3 +111,37 @@ def test_every_invoicing_route_needs_a_key(api: Client) -> None:
     for path in ("/v1/invoices", "/v1/tax_rates", "/v1/reports/trial_balance"):
         problem(api.http.get(path), 401, "unauthenticated")
     problem(api.http.post("/v1/invoices", json={}), 401, "unauthenticated")
+
+
+def test_list_per_period_of_subscription_invoices(sandbox: Client) -> None:
+    api = sandbox
+    clock_id = clock(api)
+    buyer = customer(api, "ada", test_clock_id=clock_id)
+    sub = subscribe(api, buyer, plan(api, "PRO", 1000))
+    to = (START + timedelta(days=60)).isoformat()
+    assert api.ok(api.post(f"/v1/test_clocks/{clock_id}/advance", {"to": to}))["steps"]
+    every = api.ok(api.get("/v1/invoices", subscription_id=sub["id"]))["data"]
+    starts = [i["period_start"][:10] for i in every]
+    assert starts == ["2030-01-31", "2030-02-28", "2030-03-31"]
+    february = api.ok(
+        api.get(
+            "/v1/invoices", period_from="2030-02-15T00:00:00Z", period_to="2030-03-15T00:00:00Z"
+        )
+    )["data"]
+    assert [i["id"] for i in february] == [every[1]["id"]]
+    later = api.ok(api.get("/v1/invoices", period_from="2030-02-28T09:00:00Z"))["data"]
+    assert [i["id"] for i in later] == [every[1]["id"], every[2]["id"]]
+
+
+def test_a_declined_provider_payment_answers_the_attempt_and_a_retry_waits(api: Client) -> None:
+    buyer = customer(api, "bob", metadata={"stub_payment": "decline"})
+    invoice = draft(api, buyer, line("Work", 1000))
+    act(api, invoice["id"], "finalize")
+    paid = act(api, invoice["id"], "pay", {"method": "provider"})
+    attempt = paid["payment_attempt"]
+    assert (attempt["succeeded"], attempt["failure_reason"]) == (False, "card_declined")
+    assert (paid["invoice"]["status"], paid["invoice"]["attempt_count"]) == ("open", 1)
+    assert paid["invoice"]["next_payment_attempt_at"] is not None
+    retried = act(api, invoice["id"], "retry_payment")
+    assert retried["payment_attempt"] is None  # not due yet
+    assert retried["invoice"]["attempt_count"] == 1
