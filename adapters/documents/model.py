@@ -70,7 +70,7 @@ def _dates(invoice: dict[str, Any]) -> list[tuple[str, str]]:
     return [(label, text) for label, text in found if text]
 
 
-def _rate_label(rate_id: str, rate: dict[str, Any]) -> str:
+def _rate_label(rate: dict[str, Any]) -> str:
     name = str(rate.get("name") or "Tax")
     place = f" ({rate['jurisdiction']})" if rate.get("jurisdiction") else ""
     kind = " incl." if rate.get("inclusive") else ""
@@ -85,7 +85,7 @@ def _totals(invoice: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((f"Discount ({coupon})", money(-int(invoice["discount"]), currency)))
     rates: dict[str, Any] = invoice.get("tax_rates") or {}
     for rate_id, tax in sorted((invoice.get("tax_by_rate") or {}).items()):
-        rows.append((_rate_label(rate_id, rates.get(rate_id, {})), money(tax, currency)))
+        rows.append((_rate_label(rates.get(rate_id, {})), money(tax, currency)))
     rows.append(("Total", money(invoice["total"], currency)))
     for label, key in (("Credit applied", "credit_applied"), ("Credited", "amount_credited")):
         if invoice.get(key):

@@ -91,12 +91,21 @@ class _Writer:
         self.pdf.ln(LINE_MM)
 
     def lines(self) -> None:
+        """The lines as a table; a long description wraps inside its cell."""
+        self.pdf.set_font(self.family, "", 10)
         names = ("Description", "Qty", "Unit price", "Amount")
-        aligns = ("L", "R", "R", "R")
-        self.row([(w, n, a) for w, n, a in zip(WIDTHS_MM, names, aligns, strict=True)], bold=True)
-        for line in self.view.lines:
-            values = (line.description[:60], line.quantity, line.unit_amount, line.amount)
-            self.row([(w, v, a) for w, v, a in zip(WIDTHS_MM, values, aligns, strict=True)])
+        with self.pdf.table(
+            col_widths=WIDTHS_MM,
+            width=sum(WIDTHS_MM),
+            align="LEFT",
+            text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+            borders_layout="HORIZONTAL_LINES",
+            line_height=LINE_MM,
+        ) as table:
+            table.row([self.text(n) for n in names])
+            for line in self.view.lines:
+                values = (line.description, line.quantity, line.unit_amount, line.amount)
+                table.row([self.text(v) for v in values])
         self.pdf.ln(LINE_MM / 2)
 
     def totals(self) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
@@ -36,6 +36,7 @@ router = APIRouter(tags=["invoices"])
 
 BASE = "/v1/invoices"
 ONE = BASE + "/{invoice_id}"
+LineId = Annotated[str, Path(min_length=1, max_length=64, description="A line's id")]
 
 
 def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def add_line(
 )
 def remove_line(
     invoice_id: UUID,
-    line_id: str,
+    line_id: LineId,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,

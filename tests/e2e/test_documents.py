@@ -121,3 +121,11 @@ def test_cli_writes_the_same_documents(
     other_project = "00000000-0000-5000-8000-000000000001"
     refused = ["invoices", "pdf", invoice["id"], "--project", other_project, "-o", str(pdf)]
     assert main(refused) == 1
+
+
+def test_a_long_description_wraps_whole_in_the_pdf(api: Client) -> None:
+    words = " ".join(f"word{i}" for i in range(40))
+    invoice = draft(api, None, line(words, 100))
+    text = " ".join(pdf_text(api, invoice["id"]).split())
+    assert words in text
+    assert "word39 1 1.00 EUR 1.00 EUR" in text

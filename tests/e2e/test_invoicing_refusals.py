@@ -116,3 +116,12 @@ def test_a_line_with_a_float_amount_or_unknown_field_is_refused(api: Client) -> 
         negative = api.post(path, {"description": "x", "unit_amount": -1})
     for response in (floated, unknown, negative):
         problem(response, 422, "validation_error")
+
+
+def test_a_line_id_too_long_for_any_line_is_refused(api: Client) -> None:
+    invoice = draft(api, None, line("Work", 1000))
+    with nothing_written(api.tally):
+        response = api.post(f"/v1/invoices/{invoice['id']}/lines/{'x' * 65}/remove")
+        unknown = api.post(f"/v1/invoices/{invoice['id']}/lines/nope/remove")
+    problem(response, 422, "validation_error")
+    assert "not on this invoice" in problem(unknown, 422, "validation_error")["detail"]
