@@ -30,7 +30,7 @@ from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
 from projections import events as ev
 from projections import invoices as views
-from projections.journal import POSTING_EVENTS, entry_id, trial_balance
+from projections.journal import POSTING_EVENTS, entry_id, list_entries, trial_balance
 from projections.runner import ProjectionWorker
 from projections.system_accounts import list_system_accounts
 
@@ -45,6 +45,7 @@ class Project:
     invoices: dict[str, UUID] = field(default_factory=dict)
     subs: dict[str, UUID] = field(default_factory=dict)
     rates: dict[str, UUID] = field(default_factory=dict)
+    wallets: dict[str, UUID] = field(default_factory=dict)
     clock_id: UUID | None = None
 
 
@@ -71,6 +72,7 @@ class Driver:
         body = self.run(m.OpenAccount(owner_ref=name, currency=currency))
         account = UUID(body["account"]["id"])
         self.run(m.Deposit(account_id=account, amount=amount, currency=currency, source="stub"))
+        self.p.wallets[name] = account
         return account
 
     def invoice(self, name: str, customer: str, *amounts: int, tax: str | None = None) -> UUID:
@@ -369,6 +371,16 @@ def test_journal_has_one_entry_per_event_that_moves_money(tally: Tally) -> None:
         assert sorted(ids) == sorted(
             entry_id(e.originator_id, e.originator_version) for e in posting
         )
+    # A wallet's entries are its top-up, its payment of an invoice ((1000 + 250) less 10%
+    # plus 20% VAT) and the refund of 600 back to it.
+    wallet = work.main.wallets["ada"]
+    entries, _ = list_entries(
+        tally.views, tally.schema, work.main.id, wallet, limit=10, starting_after=None
+    )
+    assert [e["kind"] for e in entries] == ["deposit", "withdrawal", "deposit"]
+    assert [
+        p["amount"] for e in entries for p in e["postings"] if p["account"] == f"wallet:{wallet}"
+    ] == [50_000, -1350, 600]
     kinds = {type(e) for e in events if getattr(e, "entry", None)}
     assert {ev.InvoiceFinalized, ev.InvoiceVoided, ev.InvoiceCredited} <= kinds
     assert {ev.InvoicePaymentRecorded, ev.BillingCreditAdjusted} <= kinds
