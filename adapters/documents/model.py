@@ -91,7 +91,9 @@ def _totals(invoice: dict[str, Any]) -> list[tuple[str, str]]:
         if invoice.get(key):
             rows.append((label, money(-int(invoice[key]), currency)))
     rows.append(("Amount paid", money(invoice.get("amount_paid", 0), currency)))
-    rows.append(("Amount due", money(invoice.get("amount_remaining", 0), currency)))
+    # A draft has nothing remaining yet; it shows what finalizing it would ask for.
+    due_key = "amount_due" if invoice.get("status") == "draft" else "amount_remaining"
+    rows.append(("Amount due", money(invoice.get(due_key) or 0, currency)))
     return rows
 
 

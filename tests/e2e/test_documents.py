@@ -4,6 +4,7 @@ and the HTML page with every value escaped."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,16 @@ def test_a_long_description_wraps_whole_in_the_pdf(api: Client) -> None:
     text = " ".join(pdf_text(api, invoice["id"]).split())
     assert words in text
     assert "word39 1 1.00 EUR 1.00 EUR" in text
+
+
+def test_many_lines_run_over_pages_and_every_one_is_shown(api: Client) -> None:
+    lines = [line(f"item{i:02d} " + "padding " * 12, 100 + i) for i in range(60)]
+    invoice = draft(api, None, *lines)
+    response = api.get(f"/v1/invoices/{invoice['id']}/pdf")
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    assert len(pages) > 1
+    text = " ".join(" ".join(p.extract_text() for p in pages).split())
+    for i in range(60):
+        assert f"item{i:02d}" in text
+    assert "Subtotal 77.70 EUR" in text  # 60 x 100 + (0 + ... + 59)
+    assert "Amount due 77.70 EUR" in text  # a draft: what finalizing it would ask
