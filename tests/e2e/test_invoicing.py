@@ -145,3 +145,19 @@ def test_a_declined_provider_payment_answers_the_attempt_and_a_retry_waits(api: 
     retried = act(api, invoice["id"], "retry_payment")
     assert retried["payment_attempt"] is None  # not due yet
     assert retried["invoice"]["attempt_count"] == 1
+
+
+def test_sixteen_concurrent_finalizations_over_http_get_sixteen_consecutive_numbers(
+    api: Client,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    drafts = [draft(api, None, line("x", 100 + i))["id"] for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(lambda i: api.post(f"/v1/invoices/{i}/finalize"), drafts))
+    numbers = [api.ok(r)["invoice"]["number"] for r in responses]
+    # The threads raced on the client's remembered position; read after all of them.
+    api.position = max(int(r.headers["Tally-Position"]) for r in responses)
+    assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 17))
+    listed = api.ok(api.get("/v1/invoices", status="open", limit=100))["data"]
+    assert sorted(i["number"] for i in listed) == sorted(numbers)
