@@ -41,6 +41,7 @@ from domain.invoice_entries import (
 )
 from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_line
 from domain.invoice_sequence import InvoiceSequence
+from domain.invoice_summary import invoice_summary
 from domain.invoice_totals import preview_totals
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
@@ -71,22 +72,6 @@ __all__ = [
     "credit_ref",
     "receivable_ref",
 ]
-
-
-DATES = ("finalized_at", "paid_at", "voided_at", "marked_uncollectible_at")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def dunning_fields(dunning: InvoiceDunning | None) -> dict[str, Any]:
-    """The keys of an invoice's summary that come from its dunning record."""
-    return {
-        "attempt_count": dunning.attempt_count if dunning else 0,
-        "next_payment_attempt_at": _iso(dunning.next_attempt_at) if dunning else None,
-        "dunning": dunning.summary() if dunning else None,
-    }
 
 
 class InvoiceEmpty(ValidationFailed):
@@ -156,41 +141,9 @@ class Invoice(TallyAggregate):
         return max(0, self.amount_due - self.amount_paid - self.amount_credited)
 
     def summary(self, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
-        """The invoice as commands answer it and the read model keeps it (a draft shows
-        the totals finalizing now would record); ``dunning`` adds its collection state."""
-        totals = self.totals or self.preview()
-        priced = totals.get("lines", [])
-        lines = [
-            {**li, **(priced[i] if i < len(priced) else {})} for i, li in enumerate(self.lines)
-        ]
-        return {
-            "id": str(self.id),
-            "number": self.number or None,
-            "status": self.status,
-            "customer_id": str(self.customer_id),
-            "subscription_id": str(self.subscription_id) if self.subscription_id else None,
-            "currency": self.currency,
-            "description": self.description,
-            "period_start": _iso(self.period_start),
-            "period_end": _iso(self.period_end),
-            "lines": lines,
-            "tax_rates": self.rates,
-            "coupon": self.coupon,
-            **{k: totals[k] for k in ("subtotal", "discount", "tax", "tax_by_rate", "total")},
-            "credit_applied": self.credit_applied,
-            "credit_granted": self.credit_granted,
-            "amount_due": self.amount_due if self.totals else max(0, totals["total"]),
-            "amount_paid": self.amount_paid,
-            "amount_credited": self.amount_credited,
-            "amount_refunded": self.amount_refunded,
-            "amount_remaining": self.amount_remaining,
-            "payments": self.payments,
-            "credit_notes": self.credit_notes,
-            **dunning_fields(dunning),
-            "finalize_at": _iso(self.finalize_at),
-            **{k: _iso(self.dates.get(k)) for k in DATES},
-            "version": self.version,
-        }
+        """The invoice as commands answer it and the read model keeps it
+        (``domain.invoice_summary``); ``dunning`` adds its collection state."""
+        return invoice_summary(self, dunning)
 
     def _check_draft(self, trigger: str) -> None:
         if self.status != DRAFT:

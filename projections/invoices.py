@@ -44,7 +44,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from domain.dunning import InvoiceDunning
-from domain.invoices import Invoice, dunning_fields
+from domain.invoice_summary import dunning_fields
+from domain.invoices import Invoice
 from projections import events as ev
 from projections.aggregates import AggregateModel, Kind, as_resource, table
 from projections.base import Tracked, copy_rows, rows_of
