@@ -16,12 +16,13 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     execute,
+    fetch_one,
+    fetch_page,
     read_problems,
     respond,
     write_responses,
 )
 from commands import messages as m
-from domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -59,15 +60,15 @@ def list_accounts(
 ) -> s.Page[s.Account]:
     from projections.balances import list_accounts as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        s.Account,
+        query,
+        tally,
+        caller,
         limit=limit,
         starting_after=starting_after,
         owner_ref=owner_ref,
     )
-    return s.Page[s.Account](data=[s.Account.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(
@@ -79,10 +80,7 @@ def list_accounts(
 def get_account(account_id: UUID, tally: TallyDep, caller: Reader) -> s.Account:
     from projections.balances import get_account as query
 
-    row = query(tally.views, tally.schema, caller.project_id, account_id)
-    if row is None:
-        raise NotFound(f"account {account_id} not found", id=str(account_id))
-    return s.Account.model_validate(row)
+    return fetch_one(s.Account, query, tally, caller, account_id, "account")
 
 
 @router.post(

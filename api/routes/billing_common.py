@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.routes.common import POSITION_HEADER, REPLAYED_HEADER
+from api.routes.common import write_headers
 from commands.bus import Outcome
 
 
@@ -18,9 +18,4 @@ def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
     body = model.model_validate(outcome.body).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
-    headers: dict[str, str] = {}
-    if outcome.position is not None:
-        headers[POSITION_HEADER] = str(outcome.position)
-    if outcome.replayed:
-        headers[REPLAYED_HEADER] = "true"
-    return JSONResponse(body, status_code=outcome.status_code, headers=headers)
+    return JSONResponse(body, status_code=outcome.status_code, headers=write_headers(outcome))

@@ -3,7 +3,6 @@ customer or a subscription (applied to their subscription invoices)."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -13,9 +12,9 @@ from api import schemas_billing_setup as sb
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
 from api.routes.common import IdempotencyKey, Reader, execute, read_problems, write_responses
+from api.routes.customers import customer_row
 from commands import messages as m
 from domain.billing_settings import DEFAULTS
-from domain.errors import NotFound
 
 router = APIRouter(tags=["billing settings"])
 
@@ -52,13 +51,6 @@ def configure(
     return respond(execute(tally, caller, command, key), sb.BillingSettingsResult)
 
 
-def _customer(tally: Any, caller: Any, customer_id: UUID) -> None:
-    from projections.customers import get_customer
-
-    if get_customer(tally.views, tally.schema, caller.project_id, customer_id) is None:
-        raise NotFound(f"customer {customer_id} not found", id=str(customer_id))
-
-
 @router.get(
     "/v1/customers/{customer_id}/billing",
     response_model=sb.CustomerBilling,
@@ -68,7 +60,7 @@ def _customer(tally: Any, caller: Any, customer_id: UUID) -> None:
 def customer_billing(customer_id: UUID, tally: TallyDep, caller: Reader) -> sb.CustomerBilling:
     from projections.billing_setup import get_customer_billing
 
-    _customer(tally, caller, customer_id)
+    customer_row(tally, caller, customer_id)
     row = get_customer_billing(tally.views, tally.schema, caller.project_id, customer_id)
     return sb.CustomerBilling.model_validate(row or {"customer_id": customer_id})
 

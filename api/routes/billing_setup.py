@@ -25,6 +25,8 @@ from api.routes.common import (
     StartingAfter,
     StartingAfterId,
     execute,
+    fetch_one,
+    fetch_page,
     read_problems,
     write_responses,
 )
@@ -70,15 +72,9 @@ def list_tax_rates(
 ) -> s.Page[sb.TaxRate]:
     from projections.billing_setup import list_tax_rates as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
-        active=active,
-        limit=limit,
-        starting_after=starting_after,
+    return fetch_page(
+        sb.TaxRate, query, tally, caller, active=active, limit=limit, starting_after=starting_after
     )
-    return s.Page[sb.TaxRate](data=[sb.TaxRate.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(
@@ -90,10 +86,7 @@ def list_tax_rates(
 def get_tax_rate(tax_rate_id: UUID, tally: TallyDep, caller: Reader) -> sb.TaxRate:
     from projections.billing_setup import get_tax_rate as query
 
-    row = query(tally.views, tally.schema, caller.project_id, tax_rate_id)
-    if row is None:
-        raise NotFound(f"tax rate {tax_rate_id} not found", id=str(tax_rate_id))
-    return sb.TaxRate.model_validate(row)
+    return fetch_one(sb.TaxRate, query, tally, caller, tax_rate_id, "tax rate")
 
 
 @router.post(
@@ -144,15 +137,9 @@ def list_coupons(
 ) -> s.Page[sb.Coupon]:
     from projections.billing_setup import list_coupons as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
-        active=active,
-        limit=limit,
-        starting_after=starting_after,
+    return fetch_page(
+        sb.Coupon, query, tally, caller, active=active, limit=limit, starting_after=starting_after
     )
-    return s.Page[sb.Coupon](data=[sb.Coupon.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(
@@ -221,13 +208,12 @@ def list_promotion_codes(
 ) -> s.Page[sb.PromotionCode]:
     from projections.billing_setup import list_promotion_codes as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        sb.PromotionCode,
+        query,
+        tally,
+        caller,
         coupon_id=coupon_id,
         limit=limit,
         starting_after=starting_after,
     )
-    data = [sb.PromotionCode.model_validate(r) for r in rows]
-    return s.Page[sb.PromotionCode](data=data, has_more=has_more)

@@ -23,6 +23,8 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     execute,
+    fetch_one,
+    fetch_page,
     read_problems,
     write_responses,
 )
@@ -76,15 +78,9 @@ def list_products(
 ) -> s.Page[b.Product]:
     from projections.catalog import list_products as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
-        active=active,
-        limit=limit,
-        starting_after=starting_after,
+    return fetch_page(
+        b.Product, query, tally, caller, active=active, limit=limit, starting_after=starting_after
     )
-    return s.Page[b.Product](data=[b.Product.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(
@@ -96,10 +92,7 @@ def list_products(
 def get_product(product_id: UUID, tally: TallyDep, caller: Reader) -> b.Product:
     from projections.catalog import get_product as query
 
-    row = query(tally.views, tally.schema, caller.project_id, product_id)
-    if row is None:
-        raise NotFound(f"product {product_id} not found", id=str(product_id))
-    return b.Product.model_validate(row)
+    return fetch_one(b.Product, query, tally, caller, product_id, "product")
 
 
 @router.post(
@@ -153,16 +146,16 @@ def list_prices(
 ) -> s.Page[b.Price]:
     from projections.catalog import list_prices as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        b.Price,
+        query,
+        tally,
+        caller,
         product_id=product_id,
         active=active,
         limit=limit,
         starting_after=starting_after,
     )
-    return s.Page[b.Price](data=[b.Price.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(
@@ -174,10 +167,7 @@ def list_prices(
 def get_price(price_id: UUID, tally: TallyDep, caller: Reader) -> b.Price:
     from projections.catalog import get_price as query
 
-    row = query(tally.views, tally.schema, caller.project_id, price_id)
-    if row is None:
-        raise NotFound(f"price {price_id} not found", id=str(price_id))
-    return b.Price.model_validate(row)
+    return fetch_one(b.Price, query, tally, caller, price_id, "price")
 
 
 @router.post(

@@ -24,15 +24,18 @@ from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.routes.common import (
     POSITION_HEADER,
-    REPLAYED_HEADER,
     IdempotencyKey,
     Limit,
     Reader,
     StartingAfter,
     execute,
+    fetch_one,
+    fetch_page,
     read_problems,
+    write_headers,
     write_responses,
 )
+from api.routes.customers import customer_row
 from commands import provider_messages as pm
 from commands.messages import Command
 from domain.errors import NotFound
@@ -56,11 +59,7 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
         tally.outbox.kick()  # a call still pending is retried by the worker
     body["provider_call"] = call
     body["url"] = call.get("url")
-    headers: dict[str, str] = {}
-    if outcome.position is not None:
-        headers[POSITION_HEADER] = str(outcome.position)
-    if outcome.replayed:
-        headers[REPLAYED_HEADER] = "true"
+    headers = write_headers(outcome)
     # Latest state of the call: its position is newer than the command's.
     head = tally.store.recorder.max_notification_id()
     if head is not None:
@@ -181,11 +180,7 @@ def portal(
     caller: CallerDep,
     key: IdempotencyKey = None,  # accepted like on every POST; the portal records nothing
 ) -> sp.PortalResult:
-    from projections.customers import get_customer
-
-    customer = get_customer(tally.views, tally.schema, caller.project_id, body.customer_id)
-    if customer is None:
-        raise NotFound(f"customer {body.customer_id} not found", id=str(body.customer_id))
+    customer = customer_row(tally, caller, body.customer_id)
     provider = provider_for(tally, caller.project_id)
     refs = customer.get("provider_refs") or {}
     reference = refs.get(provider.name) or (
@@ -217,17 +212,15 @@ def list_calls(
 ) -> s.Page[sp.ProviderCall]:
     from projections.payments import list_provider_calls
 
-    rows, has_more = list_provider_calls(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        sp.ProviderCall,
+        list_provider_calls,
+        tally,
+        caller,
         state=state,
         subject=subject,
         limit=limit,
         starting_after=starting_after,
-    )
-    return s.Page[sp.ProviderCall](
-        data=[sp.ProviderCall.model_validate(r) for r in rows], has_more=has_more
     )
 
 
@@ -240,7 +233,4 @@ def list_calls(
 def get_call(call_id: UUID, tally: TallyDep, caller: Reader) -> sp.ProviderCall:
     from projections.payments import get_provider_call
 
-    row = get_provider_call(tally.views, tally.schema, caller.project_id, call_id)
-    if row is None:
-        raise NotFound(f"provider call {call_id} not found", id=str(call_id))
-    return sp.ProviderCall.model_validate(row)
+    return fetch_one(sp.ProviderCall, get_provider_call, tally, caller, call_id, "provider call")

@@ -3,7 +3,8 @@ and the OpenAPI description of the errors a route can answer."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Header, Query
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.errors import PROBLEM_JSON, STATUS_BY_CODE, ReadModelBehind
-from api.schemas import Problem
+from api.schemas import Page, Problem
 from commands.bus import Outcome
 from commands.messages import Command
 from domain.errors import NotFound
@@ -68,12 +69,17 @@ def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
     body = model.model_validate(outcome.body).model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
+    return JSONResponse(body, status_code=outcome.status_code, headers=write_headers(outcome))
+
+
+def write_headers(outcome: Outcome) -> dict[str, str]:
+    """The headers of a write's response: its event-log position and whether it was replayed."""
     headers: dict[str, str] = {}
     if outcome.position is not None:
         headers[POSITION_HEADER] = str(outcome.position)
     if outcome.replayed:
         headers[REPLAYED_HEADER] = "true"
-    return JSONResponse(body, status_code=outcome.status_code, headers=headers)
+    return headers
 
 
 def read_after(
@@ -104,6 +110,49 @@ def read_after(
 
 
 Reader = Annotated[Caller, Depends(read_after)]
+
+M = TypeVar("M", bound=BaseModel)
+Row = Mapping[str, Any]
+
+
+def one_or_404(model: type[M], row: Row | None, what: str, key: UUID) -> M:
+    """The row as ``model``, or 404 ``"<what> <key> not found"`` when the query found none
+    (which is also the answer for another project's id)."""
+    if row is None:
+        raise NotFound(f"{what} {key} not found", id=str(key))
+    return model.model_validate(row)
+
+
+def fetch_one(
+    model: type[M],
+    query: Callable[..., Row | None],
+    tally: Tally,
+    caller: Caller,
+    key: UUID,
+    what: str,
+) -> M:
+    """``query(views, schema, project_id, key)`` as ``model``, or 404 (see ``one_or_404``)."""
+    return one_or_404(model, query(tally.views, tally.schema, caller.project_id, key), what, key)
+
+
+def page(model: type[M], rows: Sequence[Row], has_more: bool) -> Page[M]:
+    """One page of a list, each row checked against ``model``."""
+    page_type: type[Page[M]] = Page[model]  # type: ignore[valid-type]
+    return page_type(data=[model.model_validate(r) for r in rows], has_more=has_more)
+
+
+def fetch_page(
+    model: type[M],
+    query: Callable[..., tuple[Sequence[Row], bool]],
+    tally: Tally,
+    caller: Caller,
+    *keys: Any,
+    **filters: Any,
+) -> Page[M]:
+    """``query(views, schema, project_id, *keys, **filters)`` (a list query answering its
+    rows and whether more follow) as a page of ``model``."""
+    rows, has_more = query(tally.views, tally.schema, caller.project_id, *keys, **filters)
+    return page(model, rows, has_more)
 
 
 def require_account(tally: Tally, caller: Caller, account_id: UUID) -> None:

@@ -24,6 +24,7 @@ from api.routes.common import (
     Reader,
     StartingAfter,
     execute,
+    fetch_page,
     read_problems,
     write_responses,
 )
@@ -72,14 +73,13 @@ def list_credit_notes(
 ) -> s.Page[si.CreditNote]:
     from projections.invoices import list_credit_notes as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        si.CreditNote,
+        query,
+        tally,
+        caller,
         invoice_id=invoice_id,
         customer_id=customer_id,
         limit=limit,
         starting_after=starting_after,
     )
-    data = [si.CreditNote.model_validate(r) for r in rows]
-    return s.Page[si.CreditNote](data=data, has_more=has_more)

@@ -20,6 +20,7 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     execute,
+    fetch_page,
     read_problems,
     write_responses,
 )
@@ -97,15 +98,9 @@ def list_customers(
 ) -> s.Page[b.Customer]:
     from projections.customers import list_customers as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
-        limit=limit,
-        starting_after=starting_after,
-        email=email,
+    return fetch_page(
+        b.Customer, query, tally, caller, limit=limit, starting_after=starting_after, email=email
     )
-    return s.Page[b.Customer](data=[b.Customer.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(

@@ -19,6 +19,7 @@ from api.routes.common import (
     Reader,
     StartingAfter,
     execute,
+    fetch_page,
     read_problems,
     require_account,
     respond,
@@ -125,16 +126,16 @@ def list_holds(
     from projections.holds import list_holds as query
 
     require_account(tally, caller, account_id)
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        s.Hold,
+        query,
+        tally,
+        caller,
         account_id,
         status=status,
         limit=limit,
         starting_after=starting_after,
     )
-    return s.Page[s.Hold](data=[s.Hold.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(

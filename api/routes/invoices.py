@@ -26,6 +26,7 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     execute,
+    fetch_page,
     read_problems,
     write_responses,
 )
@@ -88,10 +89,11 @@ def list_invoices(  # one parameter per documented filter
 ) -> s.Page[si.Invoice]:
     from projections.invoices import list_invoices as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        si.Invoice,
+        query,
+        tally,
+        caller,
         customer_id=customer_id,
         subscription_id=subscription_id,
         status=status,
@@ -100,7 +102,6 @@ def list_invoices(  # one parameter per documented filter
         limit=limit,
         starting_after=starting_after,
     )
-    return s.Page[si.Invoice](data=[si.Invoice.model_validate(r) for r in rows], has_more=has_more)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    fetch_page,
     read_problems,
     require_account,
 )
@@ -72,16 +73,9 @@ def list_transactions(
     from projections.transactions import list_transactions as query
 
     require_account(tally, caller, account_id)
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
-        account_id,
-        limit=limit,
-        starting_after=starting_after,
+    return fetch_page(
+        s.Transaction, query, tally, caller, account_id, limit=limit, starting_after=starting_after
     )
-    data = [s.Transaction.model_validate(r) for r in rows]
-    return s.Page[s.Transaction](data=data, has_more=has_more)
 
 
 @router.get(

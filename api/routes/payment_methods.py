@@ -15,12 +15,13 @@ from api.routes.common import (
     IdempotencyKey,
     Reader,
     execute,
+    fetch_one,
     read_problems,
     respond,
     write_responses,
 )
+from api.routes.customers import customer_row
 from commands import provider_messages as pm
-from domain.errors import NotFound
 from domain.provider_settings import ProviderSettings
 
 router = APIRouter()
@@ -36,11 +37,9 @@ router = APIRouter()
 def list_methods(
     customer_id: Annotated[UUID, Query()], tally: TallyDep, caller: Reader
 ) -> sp.PaymentMethods:
-    from projections.customers import get_customer
     from projections.payments import get_payment_methods
 
-    if get_customer(tally.views, tally.schema, caller.project_id, customer_id) is None:
-        raise NotFound(f"customer {customer_id} not found", id=str(customer_id))
+    customer_row(tally, caller, customer_id)
     row = get_payment_methods(tally.views, tally.schema, caller.project_id, customer_id)
     if row is None:
         return sp.PaymentMethods(customer_id=customer_id, default=None, data=[])
@@ -128,10 +127,7 @@ def create_cart(
 def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
     from projections.payments import get_cart as query
 
-    row = query(tally.views, tally.schema, caller.project_id, cart_id)
-    if row is None:
-        raise NotFound(f"cart {cart_id} not found", id=str(cart_id))
-    return sp.Cart.model_validate(row)
+    return fetch_one(sp.Cart, query, tally, caller, cart_id, "cart")
 
 
 @router.post(

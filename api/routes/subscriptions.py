@@ -23,6 +23,8 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     execute,
+    fetch_one,
+    fetch_page,
     read_problems,
     write_responses,
 )
@@ -82,17 +84,16 @@ def list_subscriptions(
 ) -> s.Page[ss.Subscription]:
     from projections.subscriptions import list_subscriptions as query
 
-    rows, has_more = query(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        ss.Subscription,
+        query,
+        tally,
+        caller,
         customer_id=customer_id,
         status=status,
         limit=limit,
         starting_after=starting_after,
     )
-    data = [ss.Subscription.model_validate(r) for r in rows]
-    return s.Page[ss.Subscription](data=data, has_more=has_more)
 
 
 @router.get(
@@ -104,10 +105,7 @@ def list_subscriptions(
 def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> ss.Subscription:
     from projections.subscriptions import get_subscription as query
 
-    row = query(tally.views, tally.schema, caller.project_id, subscription_id)
-    if row is None:
-        raise NotFound(f"subscription {subscription_id} not found", id=str(subscription_id))
-    return ss.Subscription.model_validate(row)
+    return fetch_one(ss.Subscription, query, tally, caller, subscription_id, "subscription")
 
 
 @router.get(

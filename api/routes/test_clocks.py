@@ -22,11 +22,12 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     execute,
+    fetch_one,
+    fetch_page,
     read_problems,
     write_responses,
 )
 from commands import messages as m
-from domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/test_clocks", tags=["test clocks"])
 
@@ -57,11 +58,9 @@ def list_test_clocks(
 ) -> s.Page[ss.TestClock]:
     from projections.test_clocks import list_test_clocks as query
 
-    rows, has_more = query(
-        tally.views, tally.schema, caller.project_id, limit=limit, starting_after=starting_after
+    return fetch_page(
+        ss.TestClock, query, tally, caller, limit=limit, starting_after=starting_after
     )
-    data = [ss.TestClock.model_validate(r) for r in rows]
-    return s.Page[ss.TestClock](data=data, has_more=has_more)
 
 
 @router.get(
@@ -73,10 +72,7 @@ def list_test_clocks(
 def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> ss.TestClock:
     from projections.test_clocks import get_test_clock as query
 
-    row = query(tally.views, tally.schema, caller.project_id, test_clock_id)
-    if row is None:
-        raise NotFound(f"test clock {test_clock_id} not found", id=str(test_clock_id))
-    return ss.TestClock.model_validate(row)
+    return fetch_one(ss.TestClock, query, tally, caller, test_clock_id, "test clock")
 
 
 @router.post(

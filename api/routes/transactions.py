@@ -13,12 +13,12 @@ from api.routes.common import (
     IdempotencyKey,
     Reader,
     execute,
+    fetch_one,
     read_problems,
     respond,
     write_responses,
 )
 from commands import messages as m
-from domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
 
@@ -32,10 +32,7 @@ router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
 def get_transaction(transaction_id: UUID, tally: TallyDep, caller: Reader) -> s.Transaction:
     from projections.transactions import get_transaction as query
 
-    row = query(tally.views, tally.schema, caller.project_id, transaction_id)
-    if row is None:
-        raise NotFound(f"transaction {transaction_id} not found", id=str(transaction_id))
-    return s.Transaction.model_validate(row)
+    return fetch_one(s.Transaction, query, tally, caller, transaction_id, "transaction")
 
 
 @router.post(

@@ -30,7 +30,15 @@ from api import schemas as s
 from api import schemas_payments as sp
 from api.auth import TallyDep, get_tally
 from api.bootstrap import Tally
-from api.routes.common import Limit, Reader, StartingAfter, problems, read_problems
+from api.routes.common import (
+    Limit,
+    Reader,
+    StartingAfter,
+    fetch_one,
+    fetch_page,
+    problems,
+    read_problems,
+)
 from commands import provider_messages as pm
 from commands.bus import Context
 from domain.errors import NotFound
@@ -133,17 +141,15 @@ def list_events(
 ) -> s.Page[sp.WebhookEvent]:
     from projections.payments import list_webhook_events
 
-    rows, has_more = list_webhook_events(
-        tally.views,
-        tally.schema,
-        caller.project_id,
+    return fetch_page(
+        sp.WebhookEvent,
+        list_webhook_events,
+        tally,
+        caller,
         status=status,
         type=type,
         limit=limit,
         starting_after=starting_after,
-    )
-    return s.Page[sp.WebhookEvent](
-        data=[sp.WebhookEvent.model_validate(r) for r in rows], has_more=has_more
     )
 
 
@@ -156,7 +162,4 @@ def list_events(
 def get_event(event_id: UUID, tally: TallyDep, caller: Reader) -> sp.WebhookEvent:
     from projections.payments import get_webhook_event
 
-    row = get_webhook_event(tally.views, tally.schema, caller.project_id, event_id)
-    if row is None:
-        raise NotFound(f"webhook event {event_id} not found", id=str(event_id))
-    return sp.WebhookEvent.model_validate(row)
+    return fetch_one(sp.WebhookEvent, get_webhook_event, tally, caller, event_id, "webhook event")
