@@ -40,6 +40,7 @@ from typing import Any
 from uuid import UUID
 
 from api.bootstrap import Tally
+from api.periodic import Periodic
 from commands.bus import Context, Outcome
 from commands.messages import ProcessDueInvoices, ProcessDueSubscription
 from domain.errors import DomainError
@@ -82,7 +83,11 @@ class PassReport:
         return sum(self.steps.values())
 
 
-class Scheduler:
+class Scheduler(Periodic):
+    thread_name = "tally-scheduler"
+    failure_message = "scheduler pass failed"
+    log = log
+
     def __init__(
         self,
         tally: Tally,
@@ -91,14 +96,12 @@ class Scheduler:
         on_processed: Callable[[UUID], None] | None = None,
         concurrency: int = 16,
     ) -> None:
+        super().__init__(interval_s or tally.settings.scheduler_interval_s)
         self.tally = tally
-        self.interval_s = interval_s or tally.settings.scheduler_interval_s
         self.batch = batch or tally.settings.scheduler_batch
         # Called after each subscription is processed; tests use it to stop a pass part way.
         self.on_processed = on_processed
         self.concurrency = concurrency
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> PassReport:
         """Process every subscription the read model says is due now (up to ``batch``)."""
@@ -181,26 +184,5 @@ class Scheduler:
                 for step, count in dict(outcome.body.get("invoice_work", {})).items():
                     report.steps[step] = report.steps.get(step, 0) + int(count)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception:  # a failed pass must not end the scheduling; log and go on
-                log.exception("scheduler pass failed")
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tally-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
-            self._thread = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def run_pass(self) -> PassReport:
+        return self.run_once()

@@ -10,10 +10,10 @@ the fresh account and finds nothing left to do.
 from __future__ import annotations
 
 import logging
-import threading
 from uuid import UUID
 
 from api.bootstrap import Tally
+from api.periodic import Periodic
 from commands.bus import Context
 from commands.messages import ExpireHolds
 from domain.errors import DomainError
@@ -25,12 +25,14 @@ ACTOR = "system:sweeper"
 BATCH_ACCOUNTS = 500
 
 
-class Sweeper:
+class Sweeper(Periodic):
+    thread_name = "tally-sweeper"
+    failure_message = "hold sweep failed"
+    log = log
+
     def __init__(self, tally: Tally, interval_s: float | None = None) -> None:
+        super().__init__(interval_s or tally.settings.sweep_interval_s)
         self.tally = tally
-        self.interval_s = interval_s or tally.settings.sweep_interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def sweep_once(self) -> int:
         """Expire every due hold the read model knows of; returns how many were expired."""
@@ -54,26 +56,5 @@ class Sweeper:
             log.info("sweeper expired %d hold(s)", expired)
         return expired
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.sweep_once()
-            except Exception:  # a failed sweep must not end the sweeping; log and go on
-                log.exception("hold sweep failed")
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tally-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
-            self._thread = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def run_pass(self) -> int:
+        return self.sweep_once()
