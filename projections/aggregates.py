@@ -236,28 +236,37 @@ def list_resources(
     *,
     limit: int,
     starting_after: UUID | str | None,
+    select: sql.Composable | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of table ``name`` in log order. ``filters`` are ``(column, value)`` pairs
-    compared for equality; ``starting_after`` is the id of the previous page's last row
-    (unknown or another project's id: an empty page)."""
+    compared for equality, a ``None`` value meaning no filter on that column;
+    ``starting_after`` is the id of the previous page's last row (unknown or another
+    project's id: an empty page).
+
+    ``select`` replaces the default ``SELECT t.summary, t.created_at, t.updated_at FROM
+    <name> t WHERE t.project_id = %s`` (for a join); it must keep the alias ``t`` and that
+    one parameter."""
     check_limit(limit)
     t = table(schema, name)
-    query = sql.SQL("SELECT summary, created_at, updated_at FROM {} WHERE project_id = %s").format(
-        t
-    )
+    default = sql.SQL(
+        "SELECT t.summary, t.created_at, t.updated_at FROM {} t WHERE t.project_id = %s"
+    ).format(t)
+    query = default if select is None else select
     params: list[Any] = [project_id]
     for column, value in filters:
-        query += sql.SQL(" AND {} = %s").format(sql.Identifier(column))
-        params.append(value)
+        if value is not None:
+            query += sql.SQL(" AND t.{} = %s").format(sql.Identifier(column))
+            params.append(value)
     if starting_after is not None:
         try:
             after = UUID(str(starting_after))
         except ValueError:
             return [], False
         query += sql.SQL(
-            " AND (position, id) > (SELECT position, id FROM {} WHERE project_id = %s AND id = %s)"
+            " AND (t.position, t.id) > "
+            "(SELECT position, id FROM {} WHERE project_id = %s AND id = %s)"
         ).format(t)
         params += [project_id, after]
-    query += sql.SQL(" ORDER BY position, id LIMIT %s")
+    query += sql.SQL(" ORDER BY t.position, t.id LIMIT %s")
     rows, has_more = fetch_page(pool, query, params, limit)
     return [as_resource(r) for r in rows], has_more

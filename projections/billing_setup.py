@@ -45,12 +45,10 @@ from projections import events as ev
 from projections.aggregates import (
     AggregateModel,
     Kind,
-    as_resource,
     get_resource,
     list_resources,
     table,
 )
-from projections.paging import check_limit, fetch_page
 
 
 def _summary(aggregate: Any) -> dict[str, Any]:
@@ -139,7 +137,7 @@ def list_tax_rates(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters = [("active", active)] if active is not None else []
+    filters = [("active", active)]
     return list_resources(
         pool, schema, "tax_rates", project_id, filters, limit=limit, starting_after=starting_after
     )
@@ -166,7 +164,7 @@ def list_coupons(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters = [("active", active)] if active is not None else []
+    filters = [("active", active)]
     return list_resources(
         pool, schema, "coupons", project_id, filters, limit=limit, starting_after=starting_after
     )
@@ -181,31 +179,23 @@ def list_promotion_codes(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    check_limit(limit)
-    promos = table(schema, "promotion_codes")
-    query = sql.SQL(
+    # Each promotion code shows its coupon.
+    select = sql.SQL(
         "SELECT t.summary || jsonb_build_object('coupon', c.summary) AS summary, "
         "t.created_at, t.updated_at FROM {p} t "
         "JOIN {c} c ON c.id = t.coupon_id AND c.project_id = t.project_id "
         "WHERE t.project_id = %s"
-    ).format(p=promos, c=table(schema, "coupons"))
-    params: list[Any] = [project_id]
-    if coupon_id is not None:
-        query += sql.SQL(" AND t.coupon_id = %s")
-        params.append(coupon_id)
-    if starting_after is not None:
-        try:
-            after = UUID(str(starting_after))
-        except ValueError:
-            return [], False
-        query += sql.SQL(
-            " AND (t.position, t.id) > "
-            "(SELECT position, id FROM {} WHERE project_id = %s AND id = %s)"
-        ).format(promos)
-        params += [project_id, after]
-    query += sql.SQL(" ORDER BY t.position, t.id LIMIT %s")
-    rows, has_more = fetch_page(pool, query, params, limit)
-    return [as_resource(r) for r in rows], has_more
+    ).format(p=table(schema, "promotion_codes"), c=table(schema, "coupons"))
+    return list_resources(
+        pool,
+        schema,
+        "promotion_codes",
+        project_id,
+        [("coupon_id", coupon_id)],
+        limit=limit,
+        starting_after=starting_after,
+        select=select,
+    )
 
 
 def get_billing_settings(

@@ -92,7 +92,7 @@ def list_products(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters = [("active", active)] if active is not None else []
+    filters = [("active", active)]
     return list_resources(
         pool, schema, PRODUCTS, project_id, filters, limit=limit, starting_after=starting_after
     )
@@ -114,11 +114,7 @@ def list_prices(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters: list[tuple[str, Any]] = []
-    if product_id is not None:
-        filters.append(("product_id", product_id))
-    if active is not None:
-        filters.append(("active", active))
+    filters = [("product_id", product_id), ("active", active)]
     return list_resources(
         pool, schema, PRICES, project_id, filters, limit=limit, starting_after=starting_after
     )

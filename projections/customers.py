@@ -71,7 +71,7 @@ def list_customers(
     starting_after: UUID | str | None,
     email: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters = [("email", email)] if email is not None else []
+    filters = [("email", email)]
     return list_resources(
         pool, schema, TABLE, project_id, filters, limit=limit, starting_after=starting_after
     )

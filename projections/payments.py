@@ -134,7 +134,7 @@ def list_webhook_events(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters = [(c, v) for c, v in (("status", status), ("type", type)) if v is not None]
+    filters = [("status", status), ("type", type)]
     return list_resources(
         pool,
         schema,
@@ -162,7 +162,7 @@ def list_provider_calls(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters = [(c, v) for c, v in (("call_state", state), ("subject", subject)) if v is not None]
+    filters = [("call_state", state), ("subject", subject)]
     return list_resources(
         pool,
         schema,

@@ -116,11 +116,7 @@ def list_subscriptions(
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
-    if status is not None:
-        filters.append(("status", status))
+    filters = [("customer_id", customer_id), ("status", status)]
     return list_resources(
         pool, schema, TABLE, project_id, filters, limit=limit, starting_after=starting_after
     )
