@@ -112,15 +112,21 @@ def read_after(
 Reader = Annotated[Caller, Depends(read_after)]
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 Row = Mapping[str, Any]
 
 
-def one_or_404(model: type[M], row: Row | None, what: str, key: UUID) -> M:
-    """The row as ``model``, or 404 ``"<what> <key> not found"`` when the query found none
+def found_or_404(row: R | None, what: str, key: UUID) -> R:
+    """The row a query found, or 404 ``"<what> <key> not found"`` when it found none
     (which is also the answer for another project's id)."""
     if row is None:
         raise NotFound(f"{what} {key} not found", id=str(key))
-    return model.model_validate(row)
+    return row
+
+
+def one_or_404(model: type[M], row: Row | None, what: str, key: UUID) -> M:
+    """The row as ``model``, or 404 (see ``found_or_404``)."""
+    return model.model_validate(found_or_404(row, what, key))
 
 
 def fetch_one(
@@ -160,8 +166,8 @@ def require_account(tally: Tally, caller: Caller, account_id: UUID) -> None:
     must not answer an empty page for another project's account)."""
     from projections.balances import get_account
 
-    if get_account(tally.views, tally.schema, caller.project_id, account_id) is None:
-        raise NotFound(f"account {account_id} not found", id=str(account_id))
+    account = get_account(tally.views, tally.schema, caller.project_id, account_id)
+    found_or_404(account, "account", account_id)
 
 
 def problems(*codes: str, body: bool = True) -> dict[int | str, dict[str, Any]]:

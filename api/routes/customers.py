@@ -21,6 +21,7 @@ from api.routes.common import (
     StartingAfterId,
     execute,
     fetch_page,
+    found_or_404,
     read_problems,
     write_responses,
 )
@@ -39,9 +40,7 @@ def customer_row(tally: Tally, caller: Caller, customer_id: UUID) -> dict[str, A
     row: dict[str, Any] | None = get_customer(
         tally.views, tally.schema, caller.project_id, customer_id
     )
-    if row is None:
-        raise NotFound(f"customer {customer_id} not found", id=str(customer_id))
-    return row
+    return found_or_404(row, "customer", customer_id)
 
 
 def customer_by_external_id(tally: Tally, caller: Caller, external_id: str) -> dict[str, Any]:

@@ -27,11 +27,11 @@ from api.routes.common import (
     StartingAfterId,
     execute,
     fetch_page,
+    found_or_404,
     read_problems,
     write_responses,
 )
 from commands import messages as m
-from domain.errors import NotFound
 
 router = APIRouter(tags=["invoices"])
 
@@ -44,10 +44,8 @@ def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, A
     """The invoice from the read model, or 404 (another project's ids too)."""
     from projections.invoices import get_invoice
 
-    row = get_invoice(tally.views, tally.schema, project_id, invoice_id)
-    if row is None:
-        raise NotFound(f"invoice {invoice_id} not found", id=str(invoice_id))
-    return row
+    row: dict[str, Any] | None = get_invoice(tally.views, tally.schema, project_id, invoice_id)
+    return found_or_404(row, "invoice", invoice_id)
 
 
 @router.post(

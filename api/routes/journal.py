@@ -13,6 +13,7 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     fetch_page,
+    page,
     read_problems,
     require_account,
 )
@@ -48,13 +49,12 @@ def list_entries(
         starting_after=starting_after,
     )
     ref = wallet_ref(account_id)
-    data = [
-        s.Entry.model_validate(
-            {**r, "amount": sum(p["amount"] for p in r["postings"] if p["account"] == ref)}
-        )
+    # Each entry with this account's signed amount in it.
+    rows = [
+        {**r, "amount": sum(p["amount"] for p in r["postings"] if p["account"] == ref)}
         for r in rows
     ]
-    return s.Page[s.Entry](data=data, has_more=has_more)
+    return page(s.Entry, rows, has_more)
 
 
 @router.get(
@@ -89,6 +89,4 @@ def list_system_accounts(tally: TallyDep, caller: Reader) -> s.Page[s.SystemAcco
     from projections.system_accounts import list_system_accounts as query
 
     rows = query(tally.views, tally.schema, caller.project_id)
-    return s.Page[s.SystemAccount](
-        data=[s.SystemAccount.model_validate(r) for r in rows], has_more=False
-    )
+    return page(s.SystemAccount, rows, has_more=False)
