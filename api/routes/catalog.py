@@ -22,6 +22,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    create_responses,
     execute,
     fetch_one,
     fetch_page,
@@ -38,13 +39,7 @@ PlanCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-
 
 
 def _created_or_revised(model: type[Any], what: str, *codes: str) -> dict[int | str, Any]:
-    responses = write_responses(201, *codes)
-    responses[200] = {
-        "description": f"The {what} already existed: revised, or unchanged",
-        "model": model,
-        "headers": responses[201]["headers"],
-    }
-    return responses
+    return create_responses(model, f"The {what} already existed: revised, or unchanged", *codes)
 
 
 @router.post(

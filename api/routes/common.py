@@ -201,3 +201,11 @@ def write_responses(status: int, *codes: str, body: bool = True) -> dict[int | s
     responses = problems("idempotency_key_reused", "concurrent_update", *codes, body=body)
     responses[status] = {"headers": WRITE_HEADERS}
     return responses
+
+
+def create_responses(model: type[BaseModel], existed: str, *codes: str) -> dict[int | str, Any]:
+    """``write_responses`` of a create that answers 200 (described by ``existed``) when
+    what it creates already exists."""
+    responses = write_responses(201, *codes)
+    responses[200] = {"description": existed, "model": model, "headers": WRITE_HEADERS}
+    return responses

@@ -19,6 +19,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    create_responses,
     execute,
     fetch_page,
     found_or_404,
@@ -54,16 +55,6 @@ def customer_by_external_id(tally: Tally, caller: Caller, external_id: str) -> d
     return row
 
 
-def _register_responses() -> dict[int | str, Any]:
-    responses = write_responses(201, "not_found", "unknown_currency", "test_clock_in_live_mode")
-    responses[200] = {
-        "description": "The external id was already registered: that customer, unchanged",
-        "model": b.CustomerResult,
-        "headers": responses[201]["headers"],
-    }
-    return responses
-
-
 @router.post(
     "",
     status_code=201,
@@ -73,7 +64,13 @@ def _register_responses() -> dict[int | str, Any]:
     "(201, `created: true`); a later call with the same external id answers that customer "
     "(200, `created: false`) and changes nothing. `test_clock_id` (test-mode projects "
     "only) puts its subscriptions on that clock.",
-    responses=_register_responses(),
+    responses=create_responses(
+        b.CustomerResult,
+        "The external id was already registered: that customer, unchanged",
+        "not_found",
+        "unknown_currency",
+        "test_clock_in_live_mode",
+    ),
 )
 def register_customer(
     body: b.RegisterCustomerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
