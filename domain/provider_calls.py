@@ -20,6 +20,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from domain.backoff import doubling_delay_s
 from domain.base import TallyAggregate
 from domain.state_machine import destination, transition_table
 
@@ -45,7 +46,7 @@ LONGEST_RETRY_S = 30 * 60.0
 
 def retry_delay_s(attempts: int) -> float:
     """Backoff after the ``attempts``-th unavailable answer: 1 s, doubling, at most 30 min."""
-    return float(min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), LONGEST_RETRY_S))
+    return doubling_delay_s(attempts, FIRST_RETRY_S, LONGEST_RETRY_S)
 
 
 class ProviderCall(TallyAggregate):

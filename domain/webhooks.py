@@ -24,6 +24,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from domain.backoff import doubling_delay_s
 from domain.base import TallyAggregate
 from domain.errors import DomainError
 from domain.state_machine import destination, transition_table
@@ -51,7 +52,7 @@ LONGEST_RETRY_S = 15 * 60.0
 
 def retry_delay_s(attempts: int) -> float:
     """Backoff after the ``attempts``-th failed try: 2 s, doubling, at most 15 minutes."""
-    return float(min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), LONGEST_RETRY_S))
+    return doubling_delay_s(attempts, FIRST_RETRY_S, LONGEST_RETRY_S)
 
 
 class WebhookEvent(TallyAggregate):
