@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -42,7 +41,7 @@ from api.routes.common import (
 from commands import provider_messages as pm
 from commands.bus import Context
 from domain.errors import NotFound
-from domain.projects import Project
+from projections.api_keys import get_project
 
 router = APIRouter(tags=["webhooks"])
 
@@ -72,11 +71,9 @@ def receive_delivery(
 ) -> dict[str, Any]:
     """Verify and record one delivery; the same path for every provider and the stub's
     own pages. Raises InvalidSignature (nothing recorded) or NotFound."""
-    try:
-        project: Any = tally.store.repository.get(project_id)
-    except AggregateNotFoundError:
-        raise _unknown(provider_name, project_id) from None
-    if not isinstance(project, Project):
+    # The projects read model, like every query: a project the read models do not know
+    # yet cannot have handed its webhook address to a provider.
+    if get_project(tally.views, tally.schema, project_id) is None:
         raise _unknown(provider_name, project_id)
     provider = provider_for(tally, project_id)
     if provider.name != provider_name:
