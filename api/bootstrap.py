@@ -33,6 +33,7 @@ from commands import (
     payment_methods,
     projects,
     provider_calls,
+    provider_config,
     subscriptions,
     webhooks,
 )
@@ -114,6 +115,7 @@ def build(
             # Payment providers (issue 5).
             **webhooks.HANDLERS,
             **provider_calls.HANDLERS,
+            **provider_config.HANDLERS,
             **checkout.HANDLERS,
             **carts.HANDLERS,
             **payment_methods.HANDLERS,

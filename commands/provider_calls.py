@@ -1,4 +1,4 @@
-"""The outbox's write side: what a provider's answer to a call changes, and provider settings.
+"""The outbox's write side: what a provider's answer to a call changes.
 
 The outbox worker (``adapters/outbox.py``) makes each pending ``ProviderCall`` after the
 command that requested it committed, then reports the answer with
@@ -20,7 +20,6 @@ from commands.bus import Context, Handler
 from commands.unit_of_work import UnitOfWork
 from commands.webhook_effects import complete_transaction
 from domain.provider_calls import ProviderCall
-from domain.provider_settings import ProviderSettings
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
 
 Result = tuple[int, dict[str, Any]]
@@ -82,17 +81,6 @@ def _after_failure(
     return {"transaction": txn.summary()}
 
 
-def configure_provider(uow: UnitOfWork, cmd: pm.ConfigurePaymentProvider, ctx: Context) -> Result:
-    settings = uow.find(ProviderSettings, ProviderSettings.create_id(ctx.project_id))
-    if settings is None:
-        ProviderSettings.check(cmd.provider, dict(cmd.credential_env))
-        settings = ProviderSettings.start(ctx.project_id)
-        uow.add(settings)
-    settings.configure(cmd.provider, dict(cmd.credential_env), cmd.api_base)
-    return 200, {"payment_provider": settings.summary()}
-
-
 HANDLERS: dict[type[Any], Handler] = {
     pm.RecordProviderCallOutcome: record_outcome,
-    pm.ConfigurePaymentProvider: configure_provider,
 }
