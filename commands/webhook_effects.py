@@ -14,26 +14,25 @@ Returns ``(effects, reason)``: what was done, or why nothing was.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from adapters.providers.base import EventType
-from commands import invoice_payments, ledger, subscriptions
+from commands import invoice_payments, ledger
 from commands import messages as m
 from commands.bus import Context
 from commands.unit_of_work import UnitOfWork
+from commands.webhook_lookups import Step, activate, named
+from commands.webhook_subscriptions import customer_linked, subscription_changed
 from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
-from domain.subscription_states import CANCELED, INCOMPLETE
 from domain.subscriptions import Subscription
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
 from domain.webhooks import AmountMismatch, NotYetApplicable, WebhookEvent
 
 Effects = list[dict[str, Any]]
-Step = Callable[[], dict[str, Any] | None]
 
 PAID = {EventType.PAYMENT_SUCCEEDED, EventType.CHECKOUT_COMPLETED, EventType.INVOICE_PAID}
 UNPAID = {EventType.PAYMENT_FAILED, EventType.INVOICE_PAYMENT_FAILED}
@@ -54,9 +53,9 @@ def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effec
     elif kind is EventType.REFUND_SUCCEEDED:
         steps = _refunded(uow, ctx, event)
     elif kind in SUBSCRIPTION_EVENTS:
-        steps = _subscription_changed(uow, ctx, event, kind)
+        steps = subscription_changed(uow, ctx, event, kind)
     elif kind is EventType.CUSTOMER_CREATED:
-        steps = _customer_linked(uow, ctx, event)
+        steps = customer_linked(uow, ctx, event)
     else:
         return [], f"{event.provider_type or event.type} changes nothing in Tally"
     # Every check is done; now the changes, which their own guards let through.
@@ -65,24 +64,6 @@ def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effec
 
 
 # -- lookups: a named object that is missing is "not yet" ------------------------------
-
-
-def _ref(event: WebhookEvent, name: str) -> UUID | None:
-    value = event.references.get(f"tally_{name}")
-    try:
-        return UUID(value) if value else None
-    except ValueError:
-        return None
-
-
-def _named(uow: UnitOfWork, ctx: Context, cls: type[Any], event: WebhookEvent, name: str) -> Any:
-    ref = _ref(event, name)
-    if ref is None:
-        return None
-    found = uow.find(cls, ref)
-    if found is None or found.project_id != ctx.project_id:
-        raise NotYetApplicable(f"{name} {ref} is not known (yet)", id=str(ref))
-    return found
 
 
 def _payment_call(uow: UnitOfWork, ctx: Context, txn_id: UUID) -> ProviderCall | None:
@@ -100,10 +81,10 @@ def _payment_call(uow: UnitOfWork, ctx: Context, txn_id: UUID) -> ProviderCall |
 
 def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     steps: list[Step] = []
-    txn: Transaction | None = _named(uow, ctx, Transaction, event, "transaction")
-    invoice: Invoice | None = _named(uow, ctx, Invoice, event, "invoice")
-    sub: Subscription | None = _named(uow, ctx, Subscription, event, "subscription")
-    customer: Customer | None = _named(uow, ctx, Customer, event, "customer")
+    txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
+    invoice: Invoice | None = named(uow, ctx, Invoice, event, "invoice")
+    sub: Subscription | None = named(uow, ctx, Subscription, event, "subscription")
+    customer: Customer | None = named(uow, ctx, Customer, event, "customer")
     payment_ref = str(event.data.get("payment_ref") or event.object_ref or "")
     if txn is not None:
         call = _payment_call(uow, ctx, txn.id)
@@ -118,7 +99,7 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
         if invoice.status in (OPEN, UNCOLLECTIBLE) and invoice.amount_remaining > 0:
             steps.append(lambda: _pay_invoice(uow, ctx, event, invoice, payment_ref))
     if sub is not None:
-        steps.append(lambda: _activate(uow, ctx, sub))
+        steps.append(lambda: activate(uow, ctx, sub))
     method = str(event.data.get("payment_method_ref") or "")
     if customer is not None and method:
         steps.append(lambda: _attach(uow, ctx, event.provider, customer, method))
@@ -177,14 +158,6 @@ def _pay_invoice(
     return {"action": "invoice_paid", "invoice_id": str(invoice.id), "status": invoice.status}
 
 
-def _activate(uow: UnitOfWork, ctx: Context, sub: Subscription) -> dict[str, Any] | None:
-    # Paying the first invoice may have activated it already (invoicing's after_paid).
-    if sub.status != INCOMPLETE:
-        return None
-    subscriptions.activate(uow, m.ActivateSubscription(subscription_id=sub.id), ctx)
-    return {"action": "subscription_activated", "subscription_id": str(sub.id)}
-
-
 def _attach(
     uow: UnitOfWork, ctx: Context, provider: str, customer: Customer, method: str
 ) -> dict[str, Any] | None:
@@ -198,7 +171,7 @@ def _attach(
 
 
 def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
-    txn: Transaction | None = _named(uow, ctx, Transaction, event, "transaction")
+    txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
     if txn is None or txn.state != PROCESSING:
         return []
     reason = str(event.data.get("failure_reason") or event.data.get("status") or event.type)
@@ -214,12 +187,12 @@ def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
 
 
 def _refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
-    txn: Transaction | None = _named(uow, ctx, Transaction, event, "transaction")
+    txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
     if txn is None:
         return []
     if txn.state not in (COMPLETED, REVERSED):
         raise NotYetApplicable(f"transaction {txn.id} is {txn.state}, not yet paid", id=str(txn.id))
-    call: ProviderCall | None = _named(uow, ctx, ProviderCall, event, "refund_call")
+    call: ProviderCall | None = named(uow, ctx, ProviderCall, event, "refund_call")
     if call is not None and not call.pending:
         return []  # Tally asked for this refund and its answer was applied already
     total = event.data.get("refunded_total_minor")
@@ -240,38 +213,3 @@ def _refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
         return {"action": "transaction_reversed", "transaction_id": str(txn.id), "amount": amount}
 
     return [reverse]
-
-
-# -- subscriptions run by the provider, customers -------------------------------------
-
-
-def _subscription_changed(
-    uow: UnitOfWork, ctx: Context, event: WebhookEvent, kind: EventType
-) -> list[Step]:
-    sub: Subscription | None = _named(uow, ctx, Subscription, event, "subscription")
-    if sub is None:
-        return []
-    status = str(event.data.get("status") or "")
-    if kind is EventType.SUBSCRIPTION_CANCELED and sub.status != CANCELED:
-
-        def cancel() -> dict[str, Any]:
-            subscriptions.cancel(uow, m.CancelSubscription(subscription_id=sub.id), ctx)
-            return {"action": "subscription_canceled", "subscription_id": str(sub.id)}
-
-        return [cancel]
-    if status in ("active", "trialing"):
-        return [lambda: _activate(uow, ctx, sub)]
-    return []
-
-
-def _customer_linked(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
-    customer: Customer | None = _named(uow, ctx, Customer, event, "customer")
-    reference = str(event.data.get("customer_ref") or event.object_ref or "")
-    if customer is None or not reference or customer.provider_refs.get(event.provider) == reference:
-        return []
-
-    def link() -> dict[str, Any]:
-        customer.link_provider(event.provider, reference)
-        return {"action": "customer_linked", "customer_id": str(customer.id)}
-
-    return [link]
