@@ -49,13 +49,14 @@ BATCH = 100
 
 
 def provider_settings(tally: Any, project_id: UUID) -> dict[str, Any] | None:
-    """The project's own provider choice (``ProviderSettings.summary()``), or None."""
+    """The project's own provider choice (``ProviderSettings.provider_spec()``: its
+    summary and its sealed secrets, which only the provider directory decrypts), or None."""
     try:
         settings = tally.store.repository.get(ProviderSettings.create_id(project_id))
     except AggregateNotFoundError:
         return None
-    summary: dict[str, Any] = settings.summary()
-    return summary
+    spec: dict[str, Any] = settings.provider_spec()
+    return spec
 
 
 def provider_for(tally: Any, project_id: UUID) -> PaymentProvider:

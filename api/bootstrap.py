@@ -21,6 +21,7 @@ from adapters.eventstore import TallyStore, open_store
 from adapters.outbox import Outbox
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
+from adapters.secrets import SecretBox
 from api.settings import Settings
 from commands import (
     billing_setup,
@@ -98,7 +99,11 @@ def build(
 
     clock = clock or SystemClock()
     # First, so that a misconfigured provider refuses to start before anything opens.
-    providers = ProviderDirectory(provider_settings or ProviderSettings(), clock=clock)
+    key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
+    secrets = SecretBox.from_setting(key)
+    providers = ProviderDirectory(
+        provider_settings or ProviderSettings(), clock=clock, secrets=secrets
+    )
     target = resolve_target(settings)
     store = open_store(target, settings.db_schema, settings.pool_size)
     bus = CommandBus(
@@ -115,7 +120,7 @@ def build(
             # Payment providers (issue 5).
             **webhooks.HANDLERS,
             **provider_calls.HANDLERS,
-            **provider_config.HANDLERS,
+            **provider_config.handlers(secrets),
             **checkout.HANDLERS,
             **carts.HANDLERS,
             **payment_methods.HANDLERS,

@@ -103,6 +103,7 @@ STATUS_BY_CODE: dict[str, int] = {
     # Payment wiring (issue 5): a provider event whose object is not there yet is parked.
     "not_yet_applicable": 409,
     "provider_amount_mismatch": 409,
+    "secret_storage_disabled": 409,
     "idempotency_key_reused": 409,
     "concurrent_update": 409,
     "unauthenticated": 401,
@@ -150,6 +151,7 @@ TITLES: dict[str, str] = {
     "invalid_signature": "Invalid webhook signature",
     "not_yet_applicable": "Not applicable yet",
     "provider_amount_mismatch": "The provider reports another amount",
+    "secret_storage_disabled": "This server cannot store secrets",
     "idempotency_key_reused": "Idempotency key reused",
     "concurrent_update": "Concurrent update",
     "unauthenticated": "Authentication required",

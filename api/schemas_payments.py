@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from commands.messages import Amount, CurrencyCode, SubscriptionItem, Text
 from commands.provider_messages import LineInput, ProviderName, Reference, Url
@@ -160,7 +160,19 @@ class ProviderSettingsRequest(Body):
         default_factory=dict,
         max_length=4,
         description="Credential purpose -> the NAME of the environment variable holding it "
-        '(e.g. {"api_key": "ACME_STRIPE_KEY"}); secrets themselves are never sent',
+        '(e.g. {"api_key": "ACME_STRIPE_KEY"}); the secret stays in the environment',
+    )
+    credentials: dict[
+        Annotated[str, Field(max_length=40)],
+        Annotated[SecretStr, Field(min_length=1, max_length=4096)],
+    ] = Field(
+        default_factory=dict,
+        max_length=4,
+        description="Credential purpose -> the secret itself, stored encrypted with the "
+        'server\'s TALLY_SECRETS_KEY (e.g. {"webhook_secret": "whsec_..."}). Never shown '
+        "again: answers say only `encrypted`. A purpose comes from credential_env or from "
+        "credentials, not both. Refused (409 secret_storage_disabled) when the server has "
+        "no key.",
     )
     api_base: Annotated[str, Field(max_length=500)] = ""
 

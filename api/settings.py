@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.secrets import SecretsKeyInvalid, parse_keys
 
 
 class Settings(BaseSettings):
@@ -46,3 +48,20 @@ class Settings(BaseSettings):
         description="Run the outbox worker in serve (provider calls, provider events).",
     )
     outbox_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma separated, newest first, that encrypt the provider "
+        "credentials projects store. Unset: projects can only name environment variables.",
+    )
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked at start, so a malformed key refuses to start instead of failing the
+        # first request that stores or needs a secret. The error never quotes the key.
+        if value is not None:
+            try:
+                parse_keys(value.get_secret_value())
+            except SecretsKeyInvalid as error:
+                raise ValueError(str(error)) from None
+        return value

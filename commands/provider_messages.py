@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
 
@@ -44,10 +44,23 @@ class RecordProviderCallOutcome(Command):
 
 
 class ConfigurePaymentProvider(Command):
+    """Each credential purpose comes from an environment variable Tally is told the NAME
+    of (``credential_env``) or from a secret handed over to be stored encrypted
+    (``credentials``). The secrets are ``SecretStr``, so the message's repr, its logs
+    and its JSON form (which the bus hashes for idempotency) show ``**********``;
+    ``credentials_digest`` (a keyed digest the API computes, see
+    ``adapters.secrets.SecretBox.digest``) is what tells two requests with different
+    secrets apart, and the handler checks it matches."""
+
     provider: ProviderName
     credential_env: dict[
         Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=128)]
     ] = Field(default_factory=dict, max_length=4)
+    credentials: dict[
+        Annotated[str, Field(max_length=40)],
+        Annotated[SecretStr, Field(min_length=1, max_length=4096)],
+    ] = Field(default_factory=dict, max_length=4)
+    credentials_digest: Annotated[str, Field(max_length=64)] = ""
     api_base: Annotated[str, Field(max_length=500)] = ""
 
 

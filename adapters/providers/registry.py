@@ -3,6 +3,10 @@
 ``build_provider(settings)`` reads the credentials from the environment variables the
 settings name. A missing one raises ``ProviderMisconfigured`` naming the variable (never
 a value), which the composition root turns into a refusal to start.
+
+A project's provider may also be given ``secrets`` (purpose -> plaintext, decrypted by
+``adapters.provider_directory`` from what the project stored encrypted); a purpose found
+there is not looked up in the environment.
 """
 
 from __future__ import annotations
@@ -20,7 +24,23 @@ from adapters.providers.stripe import StripeProvider
 from adapters.providers.stub import StubProvider
 from adapters.providers.yookassa import YooKassaProvider
 
-Builder = Callable[[ProviderSettings, Mapping[str, str], Clock | None], PaymentProvider]
+Builder = Callable[[ProviderSettings, "Credentials", Clock | None], PaymentProvider]
+
+
+class Credentials:
+    """Where a builder gets each secret: the project's decrypted ones first, then the
+    environment variable the settings name for the purpose."""
+
+    def __init__(self, environ: Mapping[str, str], secrets: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.secrets = secrets
+
+    def get(self, settings: ProviderSettings, provider: str, purpose: str) -> str:
+        if purpose in self.secrets:
+            return self.secrets[purpose]
+        setting = f"{provider}_{purpose}_env"
+        name: str = getattr(settings, setting)
+        return read_secret(self.environ, name, provider=provider, setting=setting)
 
 
 def build_provider(
@@ -29,8 +49,10 @@ def build_provider(
     *,
     name: ProviderName | None = None,
     clock: Clock | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> PaymentProvider:
-    """The provider ``name`` (default: ``settings.payment_provider``)."""
+    """The provider ``name`` (default: ``settings.payment_provider``); ``secrets``
+    (purpose -> plaintext) win over the environment variables."""
     chosen = name or settings.payment_provider
     builder = BUILDERS.get(chosen)
     if builder is None:
@@ -38,64 +60,62 @@ def build_provider(
             f"unknown payment provider {chosen!r}; choose one of {sorted(BUILDERS)}",
             provider=str(chosen),
         )
-    return builder(settings, os.environ if environ is None else environ, clock)
+    env = os.environ if environ is None else environ
+    return builder(settings, Credentials(env, secrets or {}), clock)
 
 
-def _stripe(s: ProviderSettings, env: Mapping[str, str], clock: Clock | None) -> PaymentProvider:
+def _stripe(s: ProviderSettings, creds: Credentials, clock: Clock | None) -> PaymentProvider:
     return StripeProvider(
-        api_key=read_secret(
-            env, s.stripe_api_key_env, provider="stripe", setting="stripe_api_key_env"
-        ),
-        webhook_secret=read_secret(
-            env, s.stripe_webhook_secret_env, provider="stripe", setting="stripe_webhook_secret_env"
-        ),
+        api_key=creds.get(s, "stripe", "api_key"),
+        webhook_secret=creds.get(s, "stripe", "webhook_secret"),
         api_base=s.stripe_api_base,
         timeout_s=s.provider_timeout_s,
         max_network_retries=s.stripe_max_network_retries,
         tolerance_s=s.webhook_tolerance_s,
-        credential_names=s.stripe_api_key_env,
+        credential_names=_named(creds, s.stripe_api_key_env, "api_key"),
         clock=clock,
     )
 
 
-def _paddle(s: ProviderSettings, env: Mapping[str, str], clock: Clock | None) -> PaymentProvider:
+def _paddle(s: ProviderSettings, creds: Credentials, clock: Clock | None) -> PaymentProvider:
     return PaddleProvider(
-        api_key=read_secret(
-            env, s.paddle_api_key_env, provider="paddle", setting="paddle_api_key_env"
-        ),
-        webhook_secret=read_secret(
-            env, s.paddle_webhook_secret_env, provider="paddle", setting="paddle_webhook_secret_env"
-        ),
+        api_key=creds.get(s, "paddle", "api_key"),
+        webhook_secret=creds.get(s, "paddle", "webhook_secret"),
         api_base=s.paddle_api_base,
         timeout_s=s.provider_timeout_s,
         tolerance_s=s.webhook_tolerance_s,
-        credential_names=s.paddle_api_key_env,
+        credential_names=_named(creds, s.paddle_api_key_env, "api_key"),
         clock=clock,
     )
 
 
-def _yookassa(s: ProviderSettings, env: Mapping[str, str], _: Clock | None) -> PaymentProvider:
+def _yookassa(s: ProviderSettings, creds: Credentials, _: Clock | None) -> PaymentProvider:
     return YooKassaProvider(
-        shop_id=read_secret(
-            env, s.yookassa_shop_id_env, provider="yookassa", setting="yookassa_shop_id_env"
-        ),
-        secret_key=read_secret(
-            env, s.yookassa_secret_key_env, provider="yookassa", setting="yookassa_secret_key_env"
-        ),
+        shop_id=creds.get(s, "yookassa", "shop_id"),
+        secret_key=creds.get(s, "yookassa", "secret_key"),
         api_base=s.yookassa_api_base,
         timeout_s=s.provider_timeout_s,
         allowed_sources=s.yookassa_allowed_sources,
-        credential_names=f"{s.yookassa_shop_id_env}/{s.yookassa_secret_key_env}",
+        credential_names=(
+            f"{_named(creds, s.yookassa_shop_id_env, 'shop_id')}/"
+            f"{_named(creds, s.yookassa_secret_key_env, 'secret_key')}"
+        ),
     )
 
 
-def _stub(s: ProviderSettings, env: Mapping[str, str], clock: Clock | None) -> PaymentProvider:
+def _stub(s: ProviderSettings, creds: Credentials, clock: Clock | None) -> PaymentProvider:
+    secret = creds.secrets.get("webhook_secret") or stub_secret(s, creds.environ)
     return StubProvider(
-        webhook_secret=stub_secret(s, env),
+        webhook_secret=secret,
         public_base_url=s.public_base_url,
         tolerance_s=s.webhook_tolerance_s,
         clock=clock,
     )
+
+
+def _named(creds: Credentials, variable: str, purpose: str) -> str:
+    """How an error message names where a credential came from (never its value)."""
+    return f"the project's encrypted {purpose}" if purpose in creds.secrets else variable
 
 
 def stub_secret(settings: ProviderSettings, environ: Mapping[str, str]) -> str:

@@ -22,7 +22,8 @@ from api.routes.common import (
 )
 from api.routes.customers import customer_row
 from commands import provider_messages as pm
-from domain.provider_settings import ProviderSettings
+from commands.provider_config import NO_SECRETS_KEY
+from domain.provider_settings import ProviderSettings, SecretStorageDisabled
 
 router = APIRouter()
 
@@ -169,7 +170,9 @@ def remove_item(
     response_model=sp.ProviderSettingsResult,
     tags=["payment provider"],
     summary="The project's payment provider",
-    description="Variable names only, and whether each is set; never a secret.",
+    description="Where each credential comes from (`credentials`: `env:NAME` or "
+    "`encrypted`), and for variables whether each is set; never a secret nor its "
+    "ciphertext.",
     responses=read_problems(),
 )
 def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
@@ -178,13 +181,16 @@ def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
     row = get_provider_settings(tally.views, tally.schema, caller.project_id)
     chosen = row or {"provider": tally.providers.default_name, "credential_env": {}}
     env = tally.providers.environ
+    named = dict(chosen.get("credential_env") or {})
     shown = {
         "provider": chosen["provider"] or tally.providers.default_name,
         "project_specific": row is not None,
         "credential_env": {
-            purpose: {"env": name, "set": bool(env.get(name))}
-            for purpose, name in (chosen.get("credential_env") or {}).items()
+            purpose: {"env": name, "set": bool(env.get(name))} for purpose, name in named.items()
         },
+        # Rows projected before encrypted credentials existed have no "credentials".
+        "credentials": chosen.get("credentials")
+        or {purpose: f"env:{name}" for purpose, name in sorted(named.items())},
         "api_base": chosen.get("api_base"),
     }
     return sp.ProviderSettingsResult(payment_provider=shown)
@@ -195,10 +201,11 @@ def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
     response_model=sp.ProviderSettingsResult,
     tags=["payment provider"],
     summary="Choose the project's payment provider",
-    description="Credentials are named by environment variable (`credential_env`), never "
-    "sent. The provider is built at once from them: a missing variable is refused "
-    "(422) and nothing is recorded.",
-    responses=write_responses(200, "provider_misconfigured"),
+    description="Each credential is named by environment variable (`credential_env`) or "
+    "sent to be stored encrypted (`credentials`, needs the server's TALLY_SECRETS_KEY; "
+    "never shown again). The provider is built at once from them: a missing variable is "
+    "refused (422) and nothing is recorded. Each call replaces the whole configuration.",
+    responses=write_responses(200, "provider_misconfigured", "secret_storage_disabled"),
 )
 def configure(
     body: sp.ProviderSettingsRequest,
@@ -206,8 +213,19 @@ def configure(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = pm.ConfigurePaymentProvider(**body.model_dump())
-    # Refuse settings that cannot build a provider before recording them.
-    ProviderSettings.check(body.provider, dict(body.credential_env))
-    tally.providers.check(body.model_dump())
+    secrets = {purpose: value.get_secret_value() for purpose, value in body.credentials.items()}
+    # Refuse settings that cannot build a provider, or secrets that cannot be stored,
+    # before recording anything.
+    ProviderSettings.check(body.provider, dict(body.credential_env), tuple(secrets))
+    box = tally.providers.secrets
+    if secrets and box is None:
+        raise SecretStorageDisabled(NO_SECRETS_KEY)
+    tally.providers.check(body.model_dump(exclude={"credentials"}), secrets)
+    command = pm.ConfigurePaymentProvider(
+        provider=body.provider,
+        credential_env=body.credential_env,
+        credentials=body.credentials,
+        credentials_digest=box.digest(secrets) if box is not None and secrets else "",
+        api_base=body.api_base,
+    )
     return respond(execute(tally, caller, command, key), sp.ProviderSettingsResult)
