@@ -10,9 +10,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 
 from adapters.database import Target
+from adapters.encoding import FastJSONTranscoder
 from domain.accounts import Account, Hold
 
 APP_NAME = "tally"
@@ -42,6 +43,16 @@ class TallyStore(Application[UUID]):
     # A busy wallet collects many events; a snapshot every few hundred keeps a cold load
     # (after a restart or a cache eviction) to a bounded number of rows.
     snapshotting_intervals = {Account: 200}
+
+    def construct_transcoder(self) -> Transcoder:
+        # The same bytes as the library's JSON transcoder, written about twice as fast
+        # (adapters/encoding.py); a transcoder chosen in the environment is left alone.
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:
+            transcoder = FastJSONTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
