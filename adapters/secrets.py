@@ -35,7 +35,7 @@ class SecretsKeyInvalid(ValueError):
     names the position of the bad key, never a key."""
 
 
-class SecretUnreadable(Exception):
+class SecretUnreadable(ValueError):
     """A sealed value cannot be decrypted with the keys at hand. The message names the
     key id it needs and the ids there are, never a token or a key."""
 

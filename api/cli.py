@@ -27,6 +27,7 @@ from adapters.providers.config import ProviderSettings
 from adapters.providers.errors import ProviderMisconfigured
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.cli_invoices import add_invoice_commands
+from api.cli_secrets import add_secrets_commands
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context, Outcome
@@ -358,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     scheduling.set_defaults(func=cmd_scheduler_run)
 
     add_invoice_commands(sub, common)
+    add_secrets_commands(sub, common)
 
     replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
     replay.add_argument("--quiet", action="store_true", help="no progress bar")

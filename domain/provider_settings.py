@@ -143,6 +143,13 @@ class ProviderSettings(TallyAggregate):
             sealed=sealed,
         )
 
+    def reseal(self, sealed: dict[str, Sealed]) -> None:
+        """Record the same configuration with its stored secrets sealed again (under the
+        newest key, after a key rotation): a ``Configured`` event like any other, so the
+        read model and every reader handle it as they already do."""
+        assert set(sealed) == set(self.sealed_credentials), "reseal keeps the same purposes"
+        self.configure(self.provider, dict(self.credential_env), self.api_base, sealed)
+
     @event(Configured)
     def _configured(
         self,
