@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from hashlib import sha1
 from typing import Any
 from uuid import UUID, SafeUUID
 
@@ -50,6 +51,23 @@ def uuid_from_hex(data: str) -> UUID:
         return UUID(data)
     value = object.__new__(UUID)
     object.__setattr__(value, "int", int(data, 16))
+    object.__setattr__(value, "is_safe", _UNKNOWN)
+    return value
+
+
+# ``uuid.UUID(bytes=..., version=5)`` clears the variant and version bits and sets them
+# to RFC 4122's variant and version 5.
+_V5_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V5_SET = (5 << 76) | (0x8000 << 48)
+
+
+def uuid5_of(namespace: bytes, name: str) -> UUID:
+    """``uuid.uuid5`` for a namespace given as its 16 bytes: the same UUID (the same
+    SHA-1 and bit settings), built in half the time, because the projections compute one
+    per journal entry."""
+    digest = sha1(namespace + name.encode(), usedforsecurity=False).digest()
+    value = object.__new__(UUID)
+    object.__setattr__(value, "int", int.from_bytes(digest[:16], "big") & _V5_CLEAR | _V5_SET)
     object.__setattr__(value, "is_safe", _UNKNOWN)
     return value
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
@@ -43,6 +43,7 @@ from psycopg_pool import ConnectionPool
 from domain.accounts import wallet_ref
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, rows_of
+from projections.decoding import uuid5_of
 from projections.paging import fetch_all, fetch_page, plain
 
 ENTRY_NAMESPACE = UUID("5b0e6f52-2f43-4c1a-9a57-0d8f1e7c3b21")
@@ -62,8 +63,12 @@ _OTHER_POSTS: dict[type, tuple[str, str]] = {
 POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS, *_OTHER_POSTS})
 
 
+_NAMESPACE_BYTES = ENTRY_NAMESPACE.bytes
+
+
 def entry_id(transaction_id: UUID, version: int) -> UUID:
-    return uuid5(ENTRY_NAMESPACE, f"{transaction_id}:{version}")
+    """``uuid5(ENTRY_NAMESPACE, f"{transaction_id}:{version}")``, computed faster."""
+    return uuid5_of(_NAMESPACE_BYTES, f"{transaction_id}:{version}")
 
 
 # The last batch's entry sources, per thread: the journal and the system accounts get

@@ -83,6 +83,71 @@ def test_replay_reports_a_missing_live_row(tally: Tally) -> None:
     assert differing == {"postings": (0, 1)}
 
 
+def test_replay_finds_changed_extra_missing_and_rekeyed_rows_in_several_read_models(
+    tally: Tally,
+) -> None:
+    """Every kind of difference, in tables replay fills with their keys in place and in
+    tables it keys only after the rebuild (``APPEND_ONLY``), each counted on the side
+    that has the row and named in the summary."""
+    world = mixed_workload(tally)
+    ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+    s = tally.schema
+    active = world.holds["p0active"]
+    with tally.views.connection() as conn:
+        # A changed value in an append-only table.
+        conn.execute(
+            f"UPDATE {s}.journal_entries SET kind = 'tampered' "
+            f"WHERE id = (SELECT min(id::text)::uuid FROM {s}.journal_entries)"
+        )
+        # A NULL made a value (an active hold has no transaction yet): NULL-safe.
+        conn.execute(
+            f"UPDATE {s}.holds SET transaction_id = gen_random_uuid() "
+            "WHERE account_id = %s AND hold_id = %s",
+            (world.accounts["alice"], active),
+        )
+        # An extra live row.
+        conn.execute(
+            f"INSERT INTO {s}.transaction_accounts SELECT account_id, gen_random_uuid(), "
+            f"project_id, position FROM {s}.transaction_accounts LIMIT 1"
+        )
+        # A missing live row.
+        conn.execute(f"DELETE FROM {s}.transactions WHERE id = %s", (world.txns["p0failed"],))
+        # A row whose key changed: extra under the new key, missing under the old one.
+        conn.execute(
+            f"UPDATE {s}.postings SET seq = seq + 100 "
+            f"WHERE (entry_id, seq) = (SELECT entry_id, seq FROM {s}.postings LIMIT 1)"
+        )
+        # A changed value in a table with an upsert.
+        conn.execute(
+            f"UPDATE {s}.system_accounts SET balance = balance - 1 "
+            f"WHERE account = (SELECT min(account) FROM {s}.system_accounts)"
+        )
+    report = replay(tally.store, tally.views, tally.schema, progress=False)
+    assert not report.ok
+    differing = {t.table: (t.only_live, t.only_replayed) for t in report.tables if t.differences}
+    assert differing == {
+        "journal_entries": (1, 1),
+        "holds": (1, 1),
+        "transaction_accounts": (1, 0),
+        "transactions": (0, 1),
+        "postings": (1, 1),
+        "system_accounts": (1, 1),
+    }
+    samples = {t.table: t.samples for t in report.tables if t.differences}
+    assert len(samples["journal_entries"]) == 1
+    assert "kind live tampered != replayed" in samples["journal_entries"][0]
+    assert f"hold_id={active}: transaction_id live" in samples["holds"][0]
+    assert "replayed None" in samples["holds"][0]
+    assert samples["transaction_accounts"][0].endswith(": only in the live table")
+    assert samples["transactions"] == [f"id={world.txns['p0failed']}: missing from the live table"]
+    assert sorted(line.split(": ")[1] for line in samples["postings"]) == [
+        "missing from the live table",
+        "only in the live table",
+    ]
+    assert "balance live" in samples["system_accounts"][0]
+    assert report.summary().count("rows differ") == 6
+
+
 def test_replay_matches_while_the_worker_projects_concurrent_writes(tally: Tally) -> None:
     world = mixed_workload(tally)
     worker = ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=4)
