@@ -15,6 +15,12 @@ worker moves on. Routes ``kick()`` the worker after a write so the first attempt
 immediate; the periodic pass (``interval_s``) catches everything else, after restarts
 too. Several workers (server processes) may run: the idempotency keys and the
 aggregates' own states keep their work from counting twice.
+
+A call that needs the provider's customer of a Tally customer not yet known there
+(``params["customer_call"]``, see ``commands/provider_customers.py``) is made only after
+that ``create_customer`` call succeeded, with the reference it returned: the outbox makes
+the customer call first when it is due, defers the dependent call while it is pending
+(``DeferProviderCall``: not an attempt) and fails it if the customer could not be made.
 """
 
 from __future__ import annotations
@@ -30,15 +36,19 @@ from adapters.providers.base import (
     ChargeRequest,
     CheckoutMode,
     CheckoutRequest,
+    CustomerRequest,
     LineItem,
     PaymentProvider,
     RefundRequest,
 )
 from adapters.providers.errors import ProviderError, ProviderUnavailable
+from commands import provider_customers as pc
 from commands import provider_messages as pm
 from commands.bus import Context
+from commands.messages import Command
+from domain.customers import Customer
 from domain.errors import DomainError
-from domain.provider_calls import ProviderCall
+from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall
 from domain.provider_settings import ProviderSettings
 
 log = logging.getLogger("tally.outbox")
@@ -66,10 +76,30 @@ def provider_for(tally: Any, project_id: UUID) -> PaymentProvider:
     return provider
 
 
-def call_provider(provider: PaymentProvider, call: ProviderCall) -> dict[str, Any]:
-    """Make one call; its answer as a plain dict, or a ProviderError raised."""
-    p, key = call.params, call.idempotency_key
+def call_provider(
+    provider: PaymentProvider, call: ProviderCall, customer_ref: str | None = None
+) -> dict[str, Any]:
+    """Make one call; its answer as a plain dict, or a ProviderError raised.
+    ``customer_ref`` is the provider customer a call that waited for one was given."""
+    if customer_ref is not None:
+        params = {**call.params, "customer_ref": customer_ref}
+        return {**_make(provider, call, params), "customer_ref": customer_ref}
+    return _make(provider, call, call.params)
+
+
+def _make(provider: PaymentProvider, call: ProviderCall, p: dict[str, Any]) -> dict[str, Any]:
+    key = call.idempotency_key
     refs = {str(k): str(v) for k, v in (p.get("references") or {}).items()}
+    if call.operation == "create_customer":
+        made = provider.create_customer(
+            CustomerRequest(
+                idempotency_key=key,
+                email=str(p.get("email") or "") or None,
+                name=str(p.get("name") or "") or None,
+                references=refs,
+            )
+        )
+        return {"customer_ref": made.customer_ref}
     if call.operation == "checkout":
         lines = tuple(
             LineItem(str(x["name"]), int(x["unit_amount"]), str(x["currency"]), int(x["quantity"]))
@@ -123,8 +153,10 @@ class Outbox:
 
     # -- one call, one event -------------------------------------------------------------
 
-    def attempt(self, project_id: UUID, call_id: UUID) -> dict[str, Any]:
-        """Make a pending call now (if it still is pending) and record the answer."""
+    def attempt(self, project_id: UUID, call_id: UUID, *, due_only: bool = False) -> dict[str, Any]:
+        """Make a pending call now (if it still is pending) and record the answer.
+        ``due_only``: not if its next attempt is later (a pass's list of due calls may
+        be stale: a waiting call made its customer call in the same pass)."""
         try:
             call = self.tally.store.repository.get(call_id)
         except AggregateNotFoundError:
@@ -133,46 +165,95 @@ class Outbox:
             return {}
         if not call.pending:
             return call.summary()
+        later = call.next_attempt_at is not None and call.next_attempt_at > self.tally.clock.now()
+        if due_only and later:
+            return call.summary()
         provider = provider_for(self.tally, project_id)
         if provider.name != call.provider and self.tally.providers.default_name == call.provider:
             # The project changed providers after asking: the call belongs to the old one.
             provider = self.tally.providers.default
+        report = pc.RecordProviderCustomer if call.operation == "create_customer" else None
+        command: Command
         if provider.name != call.provider:
-            command = pm.RecordProviderCallOutcome(
+            command = (report or pm.RecordProviderCallOutcome)(
                 call_id=call.id,
                 outcome="failed",
                 error_code="provider_misconfigured",
                 error=f"the call was for {call.provider}; the project now uses {provider.name}",
             )
+        elif report is not None:
+            command = self._outcome(call, provider, None, report)
         else:
-            command = self._outcome(call, provider)
+            customer_ref, blocked = self._customer_for(project_id, call)
+            command = blocked or self._outcome(
+                call, provider, customer_ref, pm.RecordProviderCallOutcome
+            )
         outcome = self.tally.execute(command, Context(project_id, OUTBOX_ACTOR))
         summary: dict[str, Any] = outcome.body["provider_call"]
         return summary
 
+    def _customer_for(
+        self, project_id: UUID, call: ProviderCall
+    ) -> tuple[str | None, Command | None]:
+        """For a call that waits for its customer's ``create_customer`` call: the
+        reference to make it with, or the command that defers or fails it instead."""
+        waits_for = call.customer_call
+        if waits_for is None:
+            return None, None
+        repository = self.tally.store.repository
+        customer = repository.get(UUID(str(call.params["customer_id"])))
+        assert isinstance(customer, Customer)
+        linked = customer.provider_refs.get(call.provider)
+        if linked:
+            return str(linked), None
+        needed = repository.get(waits_for)
+        assert isinstance(needed, ProviderCall)
+        due = needed.next_attempt_at
+        if needed.pending and due is not None and due <= self.tally.clock.now():
+            # Due now: make the customer first, in this pass.
+            self.attempt(project_id, needed.id)
+            needed = repository.get(waits_for)
+        if needed.state == SUCCEEDED:
+            return str(needed.result["customer_ref"]), None
+        if needed.state == FAILED:
+            return None, pm.RecordProviderCallOutcome(
+                call_id=call.id,
+                outcome="failed",
+                error_code="customer_not_created",
+                error=(
+                    f"{call.provider} could not create customer {customer.id} "
+                    f"({needed.error_code}: {needed.last_error})"
+                )[:500],
+            )
+        return None, pc.DeferProviderCall(call_id=call.id, waits_for=needed.id)
+
     def _outcome(
-        self, call: ProviderCall, provider: PaymentProvider
-    ) -> pm.RecordProviderCallOutcome:
+        self,
+        call: ProviderCall,
+        provider: PaymentProvider,
+        customer_ref: str | None,
+        report: type[pm.RecordProviderCallOutcome] | type[pc.RecordProviderCustomer],
+    ) -> Command:
         try:
-            result = call_provider(provider, call)
+            result = call_provider(provider, call, customer_ref)
         except ProviderUnavailable as error:
             log.warning("%s %s: provider unavailable, will retry", call.operation, call.id)
-            return pm.RecordProviderCallOutcome(
+            return report(
                 call_id=call.id, outcome="retry", error_code=error.code, error=error.detail[:500]
             )
         except ProviderError as error:
-            return pm.RecordProviderCallOutcome(
+            return report(
                 call_id=call.id, outcome="failed", error_code=error.code, error=error.detail[:500]
             )
         except Exception as error:  # an unexpected failure is treated as an outage
             log.exception("%s %s failed unexpectedly; will retry", call.operation, call.id)
-            return pm.RecordProviderCallOutcome(
+            return report(
                 call_id=call.id,
                 outcome="retry",
                 error_code="provider_error",
                 error=type(error).__name__,
             )
-        return pm.RecordProviderCallOutcome(call_id=call.id, outcome="succeeded", result=result)
+        return report(call_id=call.id, outcome="succeeded", result=result)
 
     def apply_event(
         self, project_id: UUID, webhook_event_id: UUID, *, park: bool = True
@@ -215,7 +296,7 @@ class Outbox:
         for project_id, call_id in due_provider_calls(
             self.tally.views, self.tally.schema, now, BATCH
         ):
-            self.attempt(project_id, call_id)
+            self.attempt(project_id, call_id, due_only=True)
             done += 1
         if applied_any and not retry_parked:
             done += self.run_once(retry_parked=True)

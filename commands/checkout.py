@@ -6,6 +6,10 @@ asks for the provider's part; the outbox worker makes the call after the commit.
 references Tally hands the provider (``tally_transaction``, ``tally_invoice``,
 ``tally_subscription``, ``tally_customer``, ...) come back on its webhooks, which is how
 ``commands/webhook_effects.py`` finds what a payment was for.
+
+A customer who has no customer at the provider yet (Stripe, Paddle) gets one first: the
+handler asks for a ``create_customer`` call too, and its own call waits for it
+(``commands/provider_customers.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from commands import ledger, subscriptions
+from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
@@ -62,13 +66,15 @@ def resolve_line(uow: UnitOfWork, ctx: Context, line: pm.LineInput) -> dict[str,
     }
 
 
-def _customer_ref(customer: Customer | None, provider: str) -> str | None:
-    if customer is None:
-        return None
-    # The stub and YooKassa have no customer objects: Tally's id is the reference.
-    return customer.provider_refs.get(provider) or (
-        str(customer.id) if provider in ("stub", "yookassa") else None
-    )
+def _customer(
+    uow: UnitOfWork, ctx: Context, customer: Customer | None, provider: str
+) -> dict[str, Any]:
+    """The params a call needs to name the provider's customer: its reference when known,
+    else the ``create_customer`` call to wait for (requested now if it is new)."""
+    reference, waits = provider_customers.provider_customer(uow, ctx, customer, provider)
+    if customer is None or waits is None:
+        return {"customer_ref": reference}
+    return {"customer_ref": None, **provider_customers.waiting_params(customer, waits)}
 
 
 def _request(
@@ -131,7 +137,9 @@ def _sale(
         provider=cmd.provider,
         operation="checkout",
         subject=str(txn.id),
-        params=_checkout_params(cmd, mode, lines, _customer_ref(customer, cmd.provider), refs, txn),
+        params=_checkout_params(
+            cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, txn
+        ),
     )
     return 201, {"transaction": txn.summary(), "provider_call": call.summary()}
 
@@ -140,7 +148,7 @@ def _checkout_params(
     cmd: Any,
     mode: str,
     lines: list[dict[str, Any]],
-    customer_ref: str | None,
+    customer: dict[str, Any],
     references: dict[str, str],
     txn: Transaction | None,
 ) -> dict[str, Any]:
@@ -149,7 +157,7 @@ def _checkout_params(
         "lines": lines,
         "success_url": cmd.success_url,
         "cancel_url": cmd.cancel_url,
-        "customer_ref": customer_ref,
+        **customer,
         "references": references,
         "transaction_id": str(txn.id) if txn else None,
         "amount_minor": sum(int(x["unit_amount"]) * int(x["quantity"]) for x in lines),
@@ -209,7 +217,7 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
         operation="checkout",
         subject=f"subscription:{sub['id']}",
         params=_checkout_params(
-            cmd, mode, lines, _customer_ref(customer, cmd.provider), refs, None
+            cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, None
         ),
     )
     return 201, {**created, "provider_call": call.summary()}
@@ -241,7 +249,6 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
     # A customer's wallet: the provider knows them, and a card saved on the hosted page
     # becomes one of their payment methods.
     customer = _owner(uow, ctx, cmd.account_id)
-    customer_ref = _customer_ref(customer, cmd.provider)
     if customer is not None:
         refs["tally_customer"] = str(customer.id)
     line = {
@@ -250,13 +257,18 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
         "currency": cmd.currency,
         "quantity": 1,
     }
+    named = _customer(uow, ctx, customer, cmd.provider)
     if cmd.payment_method is None:
-        params = _checkout_params(cmd, "item", [line], customer_ref, refs, None)
+        params = _checkout_params(cmd, "item", [line], named, refs, None)
         params["transaction_id"] = txn_id
         operation = "checkout"
     else:
+        if customer is None:
+            # A wallet that belongs to no customer: its id stands in for one (the stub
+            # and YooKassa need nothing more; Stripe will refuse a method of no customer).
+            named = {"customer_ref": str(cmd.account_id)}
         params = {
-            "customer_ref": customer_ref or str(cmd.account_id),
+            **named,
             "payment_method_ref": cmd.payment_method,
             "amount_minor": cmd.amount,
             "currency": cmd.currency,
@@ -312,6 +324,9 @@ def _paid_by(uow: UnitOfWork, ctx: Context, txn: Transaction) -> ProviderCall | 
 
 
 HANDLERS: dict[type[Any], Handler] = {
+    # The outbox's reports about provider customers are registered with the checkouts
+    # that ask for them, so the composition root needs no new entry.
+    **provider_customers.HANDLERS,
     pm.CheckoutItem: checkout_item,
     pm.CheckoutCart: checkout_cart,
     pm.CheckoutSubscription: checkout_subscription,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commands import provider_customers
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
 from commands.unit_of_work import UnitOfWork
@@ -27,6 +28,9 @@ def attach(uow: UnitOfWork, cmd: pm.AttachPaymentMethod, ctx: Context) -> Result
     if cmd.make_default:
         methods.set_default(cmd.payment_method)
     uow.add(methods)
+    # A saved method is charged later on the provider's customer (Stripe charges only a
+    # method of a customer): make sure that customer will exist by then.
+    provider_customers.request_customer(uow, ctx, customer, cmd.provider)
     return 200, {"payment_methods": methods.summary()}
 
 

@@ -10,6 +10,14 @@ call asks the provider the same question and it cannot charge twice.
     pending --succeed--> succeeded
     pending --fail-----> failed        (a decline, a refusal, or retries exhausted)
     pending --retry----> pending       (the provider was unavailable: backoff)
+    pending --wait-----> pending       (another call must succeed first: deferred)
+
+``create_customer`` makes the provider's customer for a Tally customer, once per
+(customer, provider): its id and so its idempotency key derive from both, so two
+checkouts that race for a new customer, or a retried call, find the same call and the
+provider sees one key. A checkout or charge that needs that customer names the call in
+its params (``customer_call``); the outbox makes it first and defers the dependent call
+(``wait``, which uses up none of its attempts) while it is pending.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from domain.state_machine import destination, transition_table
 NAMESPACE = UUID("4f0e9d2c-6b1a-4c3d-8e7f-9a0b1c2d3e4f")
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
-OPERATIONS = ("checkout", "charge", "refund")
+OPERATIONS = ("checkout", "charge", "refund", "create_customer")
 
 MACHINE = transition_table(
     states=[PENDING, SUCCEEDED, FAILED],
@@ -35,6 +43,7 @@ MACHINE = transition_table(
         ("succeed", PENDING, SUCCEEDED),
         ("fail", PENDING, FAILED),
         ("retry", PENDING, PENDING),
+        ("wait", PENDING, PENDING),
     ],
     initial=PENDING,
 )
@@ -160,6 +169,25 @@ class ProviderCall(TallyAggregate):
         self.last_error = detail
         self.next_attempt_at = next_attempt_at
 
+    def wait_for(self, call_id: UUID, until: datetime, reason: str) -> None:
+        """Defer this call until another one (its customer's ``create_customer``) has
+        answered. Not an attempt: waiting uses up none of this call's MAX_ATTEMPTS, so a
+        long outage at the customer step cannot make the checkout give up before it."""
+        state = destination(MACHINE, self.state, "wait", what="provider call")
+        self._deferred(state=state, waits_for=str(call_id), until=until, reason=reason)
+
+    @event("Deferred", topic="tally:ProviderCall.Deferred")
+    def _deferred(self, state: str, waits_for: str, until: datetime, reason: str) -> None:
+        self.state = state
+        self.next_attempt_at = until
+        self.last_error = reason
+
+    @property
+    def customer_call(self) -> UUID | None:
+        """The ``create_customer`` call this call needs answered first, if any."""
+        value = self.params.get("customer_call")
+        return UUID(str(value)) if value else None
+
     def note_payment(self, payment_ref: str) -> None:
         """The provider's payment id, learnt from a webhook (needed to refund it)."""
         if payment_ref and payment_ref != self.payment_ref:
@@ -183,6 +211,8 @@ class ProviderCall(TallyAggregate):
             "idempotency_key": self.idempotency_key,
             "url": self.result.get("url"),
             "payment_ref": self.payment_ref or None,
+            "customer_ref": self.result.get("customer_ref") or self.params.get("customer_ref"),
+            "waits_for": self.params.get("customer_call"),
             "amount": self.params.get("amount_minor"),
             "currency": self.params.get("currency"),
         }

@@ -78,6 +78,7 @@ class Payments(AggregateModel):
                     _call.Failed,
                     _call.RetryScheduled,
                     _call.PaymentNoted,
+                    _call.Deferred,
                 }
             ),
             columns=(

@@ -1,0 +1,306 @@
+"""Provider customers over HTTP, for a project on Stripe (the real adapter and SDK against
+a fake Stripe API on 127.0.0.1): a checkout, a saved-card top-up or a payment method
+for a Tally customer with no Stripe customer yet first creates one, once, under a key
+derived from the Tally customer; the reference is linked to the customer; the checkout
+waits while Stripe is unavailable and proceeds once the customer exists."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.outbox import provider_for
+from adapters.providers.base import CustomerRequest, PaymentProvider, ProviderCustomer
+from adapters.providers.errors import ProviderUnavailable
+from api.settings import Settings
+from commands import provider_messages as pm
+from commands.bus import Context
+from tests.e2e.billing import customer
+from tests.e2e.conftest import Client, head, serve
+from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
+RESOURCES: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
+BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
+LINE = {"name": "Ebook", "unit_amount": 1500, "currency": "EUR"}
+
+
+def resource(name: str, **changes: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = copy.deepcopy(RESOURCES[name])
+    obj.update(changes)
+    return obj
+
+
+class FakeStripe:
+    """Answers like Stripe for customers, checkout sessions and payment intents: the
+    same idempotency key gets the same object back, as at Stripe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_key: dict[str, dict[str, Any]] = {}
+        self.refuse_customers = False
+
+    def __call__(self, seen: Seen) -> Reply:
+        key = seen.headers.get("idempotency-key", "")
+        with self.lock:
+            if seen.path == "/v1/customers" and self.refuse_customers:
+                error = {"type": "invalid_request_error", "message": "Invalid email address"}
+                return Reply(400, {"error": error})
+            if key in self.by_key:
+                return Reply(200, self.by_key[key])
+            n = len(self.by_key) + 1
+            if seen.path == "/v1/customers":
+                made = resource("customer", id=f"cus_fake{n}")
+            elif seen.path == "/v1/checkout/sessions":
+                made = resource(
+                    "checkout.session", id=f"cs_fake{n}", url=f"https://pay.example/cs_fake{n}"
+                )
+            elif seen.path == "/v1/payment_intents":
+                made = resource("payment_intent", id=f"pi_fake{n}", status="succeeded", amount=700)
+            else:
+                return Reply(404, {"error": {"type": "invalid_request_error", "message": "no"}})
+            self.by_key[key] = made
+            return Reply(200, made)
+
+    @staticmethod
+    def form(seen: Seen) -> dict[str, str]:
+        return {k: v[0] for k, v in seen.form().items()}
+
+
+@dataclass
+class Shop:
+    api: Client
+    stripe: FakeApi
+    fake: FakeStripe
+
+    def customers_made(self) -> list[Seen]:
+        return self.stripe.sent("POST", "/v1/customers")
+
+    def calls(self, **filters: Any) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.api.ok(
+            self.api.get("/v1/provider_calls", limit=100, **filters)
+        )["data"]
+        return listed
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock) -> Iterator[Shop]:
+    fake = FakeStripe()
+    with (
+        fake_api(fake) as stripe,
+        serve(settings.model_copy(update={"run_outbox": False}), clock) as client,
+    ):
+        client.tally.providers.environ = {"ACME_KEY": "sk_test_e2e", "ACME_HOOK": "whsec_e2e"}
+        chosen = {
+            "provider": "stripe",
+            "credential_env": {"api_key": "ACME_KEY", "webhook_secret": "ACME_HOOK"},
+            "api_base": stripe.url,
+        }
+        client.ok(client.post("/v1/payment_provider", chosen))
+        yield Shop(client, stripe, fake)
+
+
+def settle(api: Client) -> None:
+    api.tally.outbox.drain()
+    api.position = head(api.tally)
+
+
+class Outage:
+    """The project's real provider behind an outage of ``create_customer`` only."""
+
+    def __init__(self, inner: PaymentProvider, down: int) -> None:
+        self.inner = inner
+        self.down = down
+        self.name = inner.name
+        self.manages_subscriptions = inner.manages_subscriptions
+        self.tries = 0
+
+    def create_customer(self, request: CustomerRequest) -> ProviderCustomer:
+        self.tries += 1
+        if self.down > 0:
+            self.down -= 1
+            raise ProviderUnavailable("connection refused", provider=self.name)
+        return self.inner.create_customer(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def outage(shop: Shop, down: int) -> Outage:
+    provider = Outage(provider_for(shop.api.tally, shop.api.project_id), down)
+    shop.api.tally.providers.overrides[shop.api.project_id] = provider
+    return provider
+
+
+def test_a_first_checkout_creates_the_customer_then_checks_out_with_it(shop: Shop) -> None:
+    api = shop.api
+    ada = customer(api, "ada", email="ada@example.com", name="Ada")
+    sold = api.ok(api.post("/v1/checkout/item", {"customer_id": ada, "line": LINE, **BACK}), 201)
+    assert sold["url"].startswith("https://pay.example/")
+    [made] = shop.customers_made()
+    assert FakeStripe.form(made)["email"] == "ada@example.com"
+    assert FakeStripe.form(made)["metadata[tally_customer]"] == ada
+    [session] = shop.stripe.sent("POST", "/v1/checkout/sessions")
+    assert FakeStripe.form(session)["customer"] == "cus_fake1"
+    # The customer was linked by an event, and the checkout's call says which it used.
+    assert api.ok(api.get(f"/v1/customers/{ada}"))["provider_refs"] == {"stripe": "cus_fake1"}
+    assert sold["provider_call"]["customer_ref"] == "cus_fake1"
+    created = shop.calls(state="succeeded")
+    by_operation = {c["operation"]: c for c in created}
+    assert sorted(by_operation) == ["checkout", "create_customer"]
+    assert by_operation["checkout"]["waits_for"] == by_operation["create_customer"]["id"]
+    assert by_operation["create_customer"]["customer_ref"] == "cus_fake1"
+
+    # The next checkout uses the linked customer: no second customer, no waiting.
+    again = api.ok(api.post("/v1/checkout/item", {"customer_id": ada, "line": LINE, **BACK}), 201)
+    assert again["provider_call"].get("waits_for") is None
+    assert len(shop.customers_made()) == 1
+    second = shop.stripe.sent("POST", "/v1/checkout/sessions")[1]
+    assert FakeStripe.form(second)["customer"] == "cus_fake1"
+
+
+def test_racing_checkouts_share_one_customer_call_and_one_stripe_customer(
+    shop: Shop, clock: FixedClock
+) -> None:
+    api = shop.api
+    provider = outage(shop, down=1)  # the first try fails, so both checkouts wait
+    bo = customer(api, "bo", email="bo@example.com")
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def check_out(n: int) -> None:
+        command = pm.CheckoutItem(
+            provider="stripe",
+            customer_id=UUID(bo),
+            line=pm.LineInput(name=f"Item {n}", unit_amount=1000 + n, currency="EUR"),
+            **BACK,
+        )
+        try:
+            outcome = api.tally.execute(command, Context(api.project_id, "race"))
+            results.append(outcome.body)
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=check_out, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    waits = {r["provider_call"]["waits_for"] for r in results}
+    assert len(waits) == 1  # every checkout waits for the same call
+    assert None not in waits
+    settle(api)  # the customer call fails once (backoff); the checkouts are deferred
+    assert provider.tries == 1
+    pending = shop.calls(state="pending")
+    assert len(pending) == 5
+    checkouts = [c for c in pending if c["operation"] == "checkout"]
+    assert {c["attempts"] for c in checkouts} == {0}  # waiting is not an attempt
+    assert all("waiting for create_customer" in c["last_error"] for c in checkouts)
+    clock.advance(timedelta(seconds=1))
+    settle(api)
+    assert shop.calls(state="pending") == []
+    assert len(shop.customers_made()) == 1
+    sessions = shop.stripe.sent("POST", "/v1/checkout/sessions")
+    assert len(sessions) == 4
+    assert {FakeStripe.form(s)["customer"] for s in sessions} == {"cus_fake1"}
+    assert api.ok(api.get(f"/v1/customers/{bo}"))["provider_refs"] == {"stripe": "cus_fake1"}
+
+
+def test_an_outage_while_creating_the_customer_delays_the_checkout_without_costing_it_attempts(
+    shop: Shop, clock: FixedClock
+) -> None:
+    api = shop.api
+    provider = outage(shop, down=3)
+    cy = customer(api, "cy", email="cy@example.com")
+    sold = api.ok(api.post("/v1/checkout/item", {"customer_id": cy, "line": LINE, **BACK}), 201)
+    assert sold.get("url") is None
+    checkout = sold["provider_call"]
+    assert (checkout["state"], checkout["attempts"]) == ("pending", 0)
+    customer_call = api.ok(api.get(f"/v1/provider_calls/{checkout['waits_for']}"))
+    assert customer_call["operation"] == "create_customer"
+    assert (customer_call["state"], customer_call["attempts"]) == ("pending", 1)
+    assert customer_call["error_code"] == "provider_unavailable"
+    # The checkout waits exactly as long as the customer call's backoff: 1 s, then 2 s.
+    assert checkout["next_attempt_at"] == customer_call["next_attempt_at"]
+    settle(api)
+    assert provider.tries == 1  # nothing is due yet
+    clock.advance(timedelta(seconds=1))
+    settle(api)
+    assert provider.tries == 2
+    clock.advance(timedelta(seconds=2))
+    settle(api)
+    assert provider.tries == 3
+    waiting = api.ok(api.get(f"/v1/provider_calls/{checkout['id']}"))
+    assert (waiting["state"], waiting["attempts"]) == ("pending", 0)
+    assert shop.stripe.sent("POST", "/v1/checkout/sessions") == []
+    clock.advance(timedelta(seconds=4))
+    settle(api)  # Stripe is back: the customer, then the checkout
+    done = api.ok(api.get(f"/v1/provider_calls/{checkout['id']}"))
+    assert (done["state"], done["attempts"], done["customer_ref"]) == ("succeeded", 1, "cus_fake1")
+    assert done["url"].startswith("https://pay.example/")
+    made = api.ok(api.get(f"/v1/provider_calls/{checkout['waits_for']}"))
+    assert (made["state"], made["attempts"]) == ("succeeded", 4)
+    # Every try of the customer call sent the one key, derived from the Tally customer.
+    keys = {seen.headers["idempotency-key"] for seen in shop.customers_made()}
+    assert keys == {made["idempotency_key"]}
+    assert len(shop.customers_made()) == 1
+
+
+def test_a_customer_stripe_refuses_fails_the_waiting_checkout_and_its_payment(
+    shop: Shop,
+) -> None:
+    api = shop.api
+    shop.fake.refuse_customers = True
+    di = customer(api, "di", email="di@example.com")
+    sold = api.ok(api.post("/v1/checkout/item", {"customer_id": di, "line": LINE, **BACK}), 201)
+    call = sold["provider_call"]
+    assert (call["state"], call["error_code"]) == ("failed", "customer_not_created")
+    settle(api)
+    txn = api.ok(api.get(f"/v1/transactions/{sold['transaction']['id']}"))
+    assert txn["state"] == "failed"
+    assert shop.stripe.sent("POST", "/v1/checkout/sessions") == []
+    # Once Stripe accepts the customer, the next checkout asks again (a new call).
+    shop.fake.refuse_customers = False
+    again = api.ok(api.post("/v1/checkout/item", {"customer_id": di, "line": LINE, **BACK}), 201)
+    assert again["provider_call"]["state"] == "succeeded"
+    assert again["provider_call"]["waits_for"] != call["waits_for"]
+    assert api.ok(api.get(f"/v1/customers/{di}"))["provider_refs"] == {"stripe": "cus_fake1"}
+
+
+def test_a_saved_card_top_up_charges_the_customer_created_for_it(shop: Shop) -> None:
+    api = shop.api
+    ed = customer(api, "ed", email="ed@example.com")
+    wallet = api.open_account(ed)
+    body = {"amount": 700, "currency": "EUR", "payment_method": "pm_card_visa"}
+    topped = api.ok(api.post(f"/v1/accounts/{wallet}/top_ups", body), 201)
+    assert topped["provider_call"]["state"] == "succeeded"
+    [charge] = shop.stripe.sent("POST", "/v1/payment_intents")
+    sent = FakeStripe.form(charge)
+    assert (sent["customer"], sent["payment_method"]) == ("cus_fake1", "pm_card_visa")
+    settle(api)
+    assert api.account(wallet)["ledger_balance"] == 700
+
+
+def test_attaching_a_payment_method_makes_the_customer_once(shop: Shop) -> None:
+    api = shop.api
+    flo = customer(api, "flo", email="flo@example.com")
+    for method in ("pm_one", "pm_two"):
+        body = {"customer_id": flo, "payment_method": method}
+        api.ok(api.post("/v1/payment_methods", body))
+    settle(api)
+    [made] = shop.customers_made()
+    assert FakeStripe.form(made)["metadata[tally_customer]"] == flo
+    assert api.ok(api.get(f"/v1/customers/{flo}"))["provider_refs"] == {"stripe": "cus_fake1"}
+    [call] = shop.calls()
+    assert (call["operation"], call["state"]) == ("create_customer", "succeeded")
