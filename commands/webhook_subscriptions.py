@@ -2,11 +2,15 @@
 
 Part of the translation of ``ApplyWebhookEvent`` (``commands/webhook_effects.py``), with
 the same rules: check first, then change through the handlers the API uses, and only
-from the state each change expects, so a repeated or late event changes nothing.
+from the state each change expects, so a repeated or late event changes nothing. A
+subscription's status is mirrored only from the newest event about it
+(``domain/subscription_mirrors.py``), so delivery order does not matter either.
+``trial_will_end`` is recorded and changes nothing (Tally ends trials on its own clock).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from adapters.providers.base import EventType
@@ -16,30 +20,127 @@ from commands.bus import Context
 from commands.unit_of_work import UnitOfWork
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
-from domain.subscription_states import CANCELED
+from domain.subscription_mirrors import SubscriptionMirror
+from domain.subscription_states import ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, TRIALING, UNPAID
 from domain.subscriptions import Subscription
-from domain.webhooks import WebhookEvent
+from domain.webhooks import NotYetApplicable, WebhookEvent
 
-# -- subscriptions run by the provider, customers -------------------------------------
+# -- subscriptions run by the provider ------------------------------------------------
+
+# What each provider status asks of the Tally subscription, by its current status: the
+# subscription's own triggers, in order (``unpaid`` from active goes through past_due, as
+# at the provider). A status missing from a row changes nothing from there: either the
+# subscription is there already, or the step is not legal (a canceled one stays so).
+# Incomplete subscriptions are not active yet: a status that presumes they are waits
+# (``NotYetApplicable``) for the event that activates them, which may come later.
+PLANS: dict[str, dict[str, tuple[str, ...]]] = {
+    "active": {INCOMPLETE: ("activate",), TRIALING: ("reactivate",), PAST_DUE: ("reactivate",)},
+    "trialing": {INCOMPLETE: ("activate",)},
+    "past_due": {TRIALING: ("mark_past_due",), ACTIVE: ("mark_past_due",)},
+    "unpaid": {
+        TRIALING: ("mark_past_due", "mark_unpaid"),
+        ACTIVE: ("mark_past_due", "mark_unpaid"),
+        PAST_DUE: ("mark_unpaid",),
+    },
+    "canceled": {TRIALING: ("cancel",), ACTIVE: ("cancel",), PAST_DUE: ("cancel",)},
+}
+AFTER = {"activate": ACTIVE, "reactivate": ACTIVE, "mark_past_due": PAST_DUE}
+AFTER |= {"mark_unpaid": UNPAID, "cancel": CANCELED}
+# A cancel at the period end is scheduled (or undone) only on a subscription with a
+# period running; a trialing one would be canceled at once by Tally's own rule.
+SCHEDULABLE = (ACTIVE, PAST_DUE)
 
 
 def subscription_changed(
     uow: UnitOfWork, ctx: Context, event: WebhookEvent, kind: EventType
 ) -> list[Step]:
+    """Mirror a provider-run subscription's status: past_due, unpaid, canceled, active
+    again, and a cancel scheduled for (or taken back from) the period end. Only the
+    newest event counts (``SubscriptionMirror``); an older one changes nothing."""
     sub: Subscription | None = named(uow, ctx, Subscription, event, "subscription")
     if sub is None:
         return []
-    status = str(event.data.get("status") or "")
-    if kind is EventType.SUBSCRIPTION_CANCELED and sub.status != CANCELED:
+    status = "canceled" if kind is EventType.SUBSCRIPTION_CANCELED else event.data.get("status")
+    status = str(status or "")
+    ending = event.data.get("cancel_at_period_end")
+    ending = ending if isinstance(ending, bool) else None
+    occurred = _when(event.data.get("occurred_at"))
+    mirror_id = SubscriptionMirror.create_id(ctx.project_id, sub.id)
+    mirror = uow.find(SubscriptionMirror, mirror_id)
+    if mirror is not None and not mirror.is_newest(occurred):
+        newer = mirror.event_id
 
-        def cancel() -> dict[str, Any]:
-            subscriptions.cancel(uow, m.CancelSubscription(subscription_id=sub.id), ctx)
-            return {"action": "subscription_canceled", "subscription_id": str(sub.id)}
+        def outdated() -> dict[str, Any]:
+            return {"action": "outdated", "subscription_id": str(sub.id), "newer_event": newer}
 
-        return [cancel]
-    if status in ("active", "trialing"):
-        return [lambda: activate(uow, ctx, sub)]
-    return []
+        return [outdated]
+    plan = PLANS.get(status, {}).get(sub.status, ())
+    if not plan and sub.status == INCOMPLETE and status in ("past_due", "unpaid", "canceled"):
+        raise NotYetApplicable(
+            f"subscription {sub.id} is not active yet; the provider says {status}",
+            id=str(sub.id),
+        )
+    after = AFTER[plan[-1]] if plan else sub.status
+    schedule = None
+    if ending is not None and after in SCHEDULABLE and ending != sub.cancel_at_period_end:
+        schedule = ending
+
+    def observe() -> None:
+        found = uow.find(SubscriptionMirror, mirror_id)
+        if found is None:
+            found = SubscriptionMirror.start(ctx.project_id, sub.id, event.provider)
+            uow.add(found)
+        found.observe(event.event_id, occurred, status, ending)
+
+    def change() -> dict[str, Any] | None:
+        observe()
+        if not plan and schedule is None:
+            return None
+        for trigger in plan:
+            _step(uow, ctx, sub, trigger)
+        if schedule is True:
+            cancel = m.CancelSubscription(subscription_id=sub.id, at_period_end=True)
+            subscriptions.cancel(uow, cancel, ctx)
+        elif schedule is False:
+            undo = m.UndoCancelSubscription(subscription_id=sub.id)
+            subscriptions.undo_cancel(uow, undo, ctx)
+        return {
+            "action": "subscription_mirrored",
+            "subscription_id": str(sub.id),
+            "status": sub.status,
+            "cancel_at_period_end": sub.cancel_at_period_end,
+        }
+
+    return [change]
+
+
+def _step(uow: UnitOfWork, ctx: Context, sub: Subscription, trigger: str) -> None:
+    """One trigger, through the API's handler where there is one."""
+    if trigger == "activate":
+        activate(uow, ctx, sub)
+    elif trigger == "cancel":
+        subscriptions.cancel(uow, m.CancelSubscription(subscription_id=sub.id), ctx)
+    elif trigger == "reactivate":
+        sub.reactivate()
+    elif trigger == "mark_past_due":
+        sub.mark_past_due()
+    else:
+        sub.mark_unpaid()
+
+
+def _when(value: object) -> datetime | None:
+    """The event's time as the webhook route stored it (ISO text), or None."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# -- customers ---------------------------------------------------------------------
 
 
 def customer_linked(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:

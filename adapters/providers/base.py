@@ -229,6 +229,10 @@ class ProviderEvent:
     event is about in minor units (for refunds: this refund, when the provider says);
     ``refunded_total_minor`` is the total refunded so far on the payment when the
     provider reports a running total instead (Stripe's ``charge.refunded``).
+    ``status`` is the object's own status in the provider's words (a subscription's
+    ``active``, ``past_due``, ``unpaid``, ``canceled``...); ``cancel_at_period_end`` says,
+    for a subscription, whether the provider will cancel it when its period ends (None
+    when the event is not about a subscription).
     """
 
     provider: str
@@ -247,6 +251,7 @@ class ProviderEvent:
     payment_method_ref: str | None = None
     failure_reason: str | None = None
     refunded_total_minor: int | None = None
+    cancel_at_period_end: bool | None = None
     references: Mapping[str, str] = field(default_factory=dict)
 
 

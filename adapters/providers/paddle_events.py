@@ -59,6 +59,10 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
     }
     if provider_type.startswith("subscription."):
         fields["subscription_ref"] = fields["object_ref"]
+        # Paddle says "cancel at the period end" as a scheduled change to cancel.
+        change = entity.get("scheduled_change")
+        action = change.get("action") if isinstance(change, Mapping) else None
+        fields["cancel_at_period_end"] = action == "cancel"
     if provider_type.startswith("transaction."):
         fields.update(_transaction(entity))
     elif provider_type == "customer.created":

@@ -79,7 +79,12 @@ def _customer(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
 
 
 def _subscription(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
-    return {"customer_ref": ref(obj.get("customer")), "subscription_ref": ref(obj)}
+    ending = obj.get("cancel_at_period_end")
+    return {
+        "customer_ref": ref(obj.get("customer")),
+        "subscription_ref": ref(obj),
+        "cancel_at_period_end": ending if isinstance(ending, bool) else None,
+    }
 
 
 def _invoice(obj: Mapping[str, Any], provider_type: str) -> dict[str, Any]:
