@@ -93,8 +93,22 @@ class PaddleProvider:
         body: dict[str, Any] = {"email": request.email, "custom_data": dict(request.references)}
         if request.name:
             body["name"] = request.name
-        data = self._call("POST", "/customers", body)
+        try:
+            data = self._call("POST", "/customers", body)
+        except ProviderRejected as refused:
+            if refused.context.get("paddle_code") != "customer_already_exists":
+                raise
+            return self._customer_by_email(request.email, refused)
         return ProviderCustomer(NAME, str(data["id"]))
+
+    def _customer_by_email(self, email: str, refused: ProviderRejected) -> ProviderCustomer:
+        """Paddle takes no idempotency key for customers but keeps one per email address,
+        so a retry whose first attempt did create the customer (the answer was lost) is
+        refused as a conflict: the customer is that one, found by its email."""
+        for customer in self._call_list("/customers", {"email": email}):
+            if str(customer.get("email", "")).lower() == email.lower() and customer.get("id"):
+                return ProviderCustomer(NAME, str(customer["id"]))
+        raise refused
 
     def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession:
         body: dict[str, Any] = {
