@@ -7,13 +7,14 @@ command leaves the shared unit of work exactly as it found it.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from commands import messages as m
 from commands.bus import Context, Handler
 from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref, wallet_ref
 from domain.errors import AlreadyExists, InvalidAmount, NotFound, ValidationFailed
+from domain.ids import uuid5
 from domain.transactions import Transaction
 
 Result = tuple[int, dict[str, Any]]

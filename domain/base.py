@@ -6,10 +6,12 @@ one command, so aggregate methods do not have to thread it through every call.
 
 from __future__ import annotations
 
+import inspect
 from contextvars import ContextVar
+from types import MethodType
 from typing import Any
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CommandMethodDecorator, decorated_func_callers
 
 # "system" marks work Tally does on its own behalf (the hold sweep, replays).
 current_actor: ContextVar[str] = ContextVar("current_actor", default="system")
@@ -21,6 +23,15 @@ class TallyAggregate(Aggregate):
     class Event(Aggregate.Event):
         issued_by: str
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The library has now defined an event class for each @event method; put a
+        # quicker way to trigger it in front of each (see _DirectTrigger).
+        for name, value in tuple(cls.__dict__.items()):
+            direct = _DirectTrigger.wrap(value)
+            if direct is not None:
+                setattr(cls, name, direct)
+
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         kwargs.setdefault("issued_by", current_actor.get())
         super().trigger_event(event_class, **kwargs)
@@ -29,3 +40,51 @@ class TallyAggregate(Aggregate):
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("issued_by", current_actor.get())
         return super()._create(event_class, id=id, **kwargs)
+
+
+class _DirectTrigger:
+    """An @event method called with every parameter by keyword triggers its event
+    straight through ``trigger_event``, which the library documents as the equivalent
+    of calling the decorated method. Its own way builds a bound decorator object, maps
+    the arguments to the signature and filters them against the event class on every
+    call: about half the cost of recording a ``Deposited``. Positional arguments, or
+    parameters left to their defaults, go the library's way, unchanged."""
+
+    __slots__ = ("decorator", "event_class", "names")
+
+    def __init__(self, decorator: CommandMethodDecorator, event_class: type, names: Any) -> None:
+        self.decorator = decorator
+        self.event_class = event_class
+        self.names = names
+
+    @classmethod
+    def wrap(cls, value: Any) -> _DirectTrigger | None:
+        """The fast path for a class attribute, or None where it does not apply: not an
+        @event method, a decorated ``__init__`` or property, or an event class whose
+        fields do not include every parameter (so the library would filter some out)."""
+        if not isinstance(value, CommandMethodDecorator) or value.decorated_property:
+            return None
+        func = value.decorated_func
+        if func.__name__ in ("__init__", "_"):
+            return None
+        event_class = decorated_func_callers.get(value)
+        if not isinstance(event_class, type):
+            return None
+        parameters = list(inspect.signature(func).parameters.values())[1:]  # after self
+        if any(p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters):
+            return None
+        names = {p.name for p in parameters}
+        if not names <= set(inspect.signature(event_class).parameters):
+            return None
+        return cls(value, event_class, names)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self.decorator.__get__(instance, owner)  # type: ignore[arg-type]
+        return MethodType(self._call, instance)
+
+    def _call(self, instance: TallyAggregate, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs.keys() != self.names:
+            self.decorator.__get__(instance, type(instance))(*args, **kwargs)
+            return
+        instance.trigger_event(self.event_class, **kwargs)

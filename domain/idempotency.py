@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import IdempotencyKeyReused
+from domain.ids import uuid5
 
 NAMESPACE = UUID("0b7f3c1e-8a2d-4c6f-b1e9-5d7a3f2c8e10")
 

@@ -1,0 +1,25 @@
+"""Name-based ids (``uuid5``) without the standard library's detour.
+
+``uuid.uuid5`` hashes, then builds the ``UUID`` through its general constructor, which
+checks and converts its arguments in Python; a deposit derives three such ids (its
+transaction's, its idempotency record's, and the record id again). This builds the same
+value from the same SHA-1 in a third of the time: the test suite compares the two.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha1
+from uuid import UUID, SafeUUID
+
+# RFC 4122: version 5 in the top four bits of time_hi, the variant in clock_seq's top two.
+_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_SET = (5 << 76) | (0x8000 << 48)
+
+
+def uuid5(namespace: UUID, name: str) -> UUID:
+    """The same as ``uuid.uuid5(namespace, name)``."""
+    digest = sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    value = object.__new__(UUID)
+    object.__setattr__(value, "int", int.from_bytes(digest[:16]) & _CLEAR | _SET)
+    object.__setattr__(value, "is_safe", SafeUUID.unknown)
+    return value
