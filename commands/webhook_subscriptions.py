@@ -146,7 +146,10 @@ def _when(value: object) -> datetime | None:
 def customer_linked(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     customer: Customer | None = named(uow, ctx, Customer, event, "customer")
     reference = str(event.data.get("customer_ref") or event.object_ref or "")
-    if customer is None or not reference or customer.provider_refs.get(event.provider) == reference:
+    # The first link wins, as when the outbox links the customer it created
+    # (``commands/provider_customers.py``): a customer already linked at this provider
+    # keeps its reference, whichever of the webhook and the outbox's answer came first.
+    if customer is None or not reference or customer.provider_refs.get(event.provider):
         return []
 
     def link() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import stripe
 
 from adapters.clock import FixedClock
 from adapters.outbox import provider_for
@@ -304,3 +305,31 @@ def test_attaching_a_payment_method_makes_the_customer_once(shop: Shop) -> None:
     assert api.ok(api.get(f"/v1/customers/{flo}"))["provider_refs"] == {"stripe": "cus_fake1"}
     [call] = shop.calls()
     assert (call["operation"], call["state"]) == ("create_customer", "succeeded")
+
+
+def deliver_customer_created(shop: Shop, event_id: str, customer_ref: str, tally_id: str) -> None:
+    obj = resource("customer", id=customer_ref, metadata={"tally_customer": tally_id})
+    event = resource("event", id=event_id, type="customer.created", data={"object": obj})
+    body = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(body, "whsec_e2e")
+    response = shop.api.http.post(
+        f"/v1/webhooks/stripe/{shop.api.project_id}",
+        content=body,
+        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    settle(shop.api)
+
+
+def test_a_customer_created_webhook_links_first_and_never_moves_a_link(shop: Shop) -> None:
+    api = shop.api
+    gil = customer(api, "gil", email="gil@example.com")
+    # Linked by the webhook first (the customer was made in Stripe's dashboard with the
+    # Tally id in its metadata): the checkout uses it and creates no customer.
+    deliver_customer_created(shop, "evt_c1", "cus_dashboard", gil)
+    sold = api.ok(api.post("/v1/checkout/item", {"customer_id": gil, "line": LINE, **BACK}), 201)
+    assert sold["provider_call"]["customer_ref"] == "cus_dashboard"
+    assert shop.customers_made() == []
+    # A second Stripe customer naming the same Tally customer does not replace the link.
+    deliver_customer_created(shop, "evt_c2", "cus_other", gil)
+    assert api.ok(api.get(f"/v1/customers/{gil}"))["provider_refs"] == {"stripe": "cus_dashboard"}
