@@ -26,7 +26,7 @@ from adapters.providers.errors import ProviderUnavailable
 from api.settings import Settings
 from commands import provider_messages as pm
 from commands.bus import Context
-from tests.e2e.billing import customer
+from tests.e2e.billing import customer, plan
 from tests.e2e.conftest import Client, head, serve
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
@@ -333,3 +333,67 @@ def test_a_customer_created_webhook_links_first_and_never_moves_a_link(shop: Sho
     # A second Stripe customer naming the same Tally customer does not replace the link.
     deliver_customer_created(shop, "evt_c2", "cus_other", gil)
     assert api.ok(api.get(f"/v1/customers/{gil}"))["provider_refs"] == {"stripe": "cus_dashboard"}
+
+
+def test_a_subscription_checkout_creates_the_customer_first(shop: Shop) -> None:
+    api = shop.api
+    hal = customer(api, "hal", email="hal@example.com")
+    body = {"customer_id": hal, "items": [{"price_id": plan(api, "PRO", 1200)}], **BACK}
+    started = api.ok(api.post("/v1/checkout/subscription", body), 201)
+    assert started["url"].startswith("https://pay.example/")
+    [session] = shop.stripe.sent("POST", "/v1/checkout/sessions")
+    sent = FakeStripe.form(session)
+    assert (sent["customer"], sent["metadata[tally_customer]"]) == ("cus_fake1", hal)
+    assert len(shop.customers_made()) == 1
+
+
+class FakePaddle:
+    """Paddle's customers (one per email) and transactions (checkouts)."""
+
+    def __init__(self) -> None:
+        self.customers: list[dict[str, Any]] = []
+
+    def __call__(self, seen: Seen) -> Reply:
+        if seen.method == "POST" and seen.path == "/customers":
+            made = {"id": f"ctm_{len(self.customers) + 1}", **seen.json()}
+            self.customers.append(made)
+            return Reply(201, {"data": made})
+        if seen.method == "POST" and seen.path == "/transactions":
+            checkout = {"url": "https://pay.example/?_ptxn=txn_1"}
+            return Reply(201, {"data": {"id": "txn_1", "checkout": checkout}})
+        return Reply(404, {"error": {"type": "request_error", "code": "not_found"}})
+
+
+def test_paddle_creates_customers_with_an_email_and_leaves_the_others_to_its_checkout(
+    settings: Settings, clock: FixedClock
+) -> None:
+    paddle = FakePaddle()
+    with (
+        fake_api(paddle) as api_server,
+        serve(settings.model_copy(update={"run_outbox": False}), clock) as api,
+    ):
+        api.tally.providers.environ = {"P_KEY": "pdl_key", "P_HOOK": "pdl_hook"}
+        chosen = {
+            "provider": "paddle",
+            "credential_env": {"api_key": "P_KEY", "webhook_secret": "P_HOOK"},
+            "api_base": api_server.url,
+        }
+        api.ok(api.post("/v1/payment_provider", chosen))
+        ivy = customer(api, "ivy", email="ivy@example.com")
+        sold = api.ok(
+            api.post("/v1/checkout/item", {"customer_id": ivy, "line": LINE, **BACK}), 201
+        )
+        assert sold["provider_call"]["customer_ref"] == "ctm_1"
+        [made] = api_server.sent("POST", "/customers")
+        assert made.json()["custom_data"]["tally_customer"] == ivy
+        [transaction] = api_server.sent("POST", "/transactions")
+        assert transaction.json()["customer_id"] == "ctm_1"
+        # No email: Paddle cannot make the customer; its checkout will ask for one.
+        jo = customer(api, "jo")
+        plain = api.ok(
+            api.post("/v1/checkout/item", {"customer_id": jo, "line": LINE, **BACK}), 201
+        )
+        assert plain["provider_call"]["state"] == "succeeded"
+        assert plain["provider_call"].get("waits_for") is None
+        assert "customer_id" not in api_server.sent("POST", "/transactions")[1].json()
+        assert len(paddle.customers) == 1
