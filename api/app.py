@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
+from api.auth import KeyLookups
 from api.bootstrap import Tally, build
 from api.routes import (
     accounts,
@@ -178,10 +179,14 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             app.state.tally = build(settings)
         background = Background(app.state.tally)
         app.state.background = background
+        # Authentication's reads, on this loop (see api.auth.KeyLookups).
+        app.state.key_lookups = KeyLookups(app.state.tally.target.url, app.state.tally.schema)
         background.start()
         try:
             yield
         finally:
+            await app.state.key_lookups.close()
+            app.state.key_lookups = None
             background.stop()
             if owned:
                 app.state.tally.close()

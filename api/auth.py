@@ -4,15 +4,22 @@ The key id selects the stored hash; the presented key is hashed and compared in 
 time. Every failure (missing, malformed, unknown, revoked, wrong secret) answers the same
 401 ``unauthenticated``, so the answer never tells an attacker which part was right.
 The key and the header are never logged.
+
+Every request reads its key from the ``api_keys`` read model, so a revocation refuses
+the key as soon as the read models hold it (no cache to invalidate across server
+workers). The read is made from the event loop (``KeyLookups``), not from a threadpool
+thread, and lookups that wait at the same time share one query.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -30,6 +37,8 @@ bearer = HTTPBearer(
 
 # Upper bound on a presented key, so that hashing a huge header costs nothing.
 MAX_KEY_CHARS = 200
+
+REFUSAL = "a valid API key is required (Authorization: Bearer <key>)"
 
 
 @dataclass(frozen=True)
@@ -49,36 +58,138 @@ def get_tally(request: Request) -> Tally:
     return tally
 
 
-def authenticate(tally: Tally, presented: str) -> Caller:
-    from projections.api_keys import lookup_key
+async def tally_dependency(request: Request) -> Tally:
+    """``get_tally`` as a dependency. It is ``async`` so that FastAPI calls it on the event
+    loop: a plain function dependency costs a round trip through the threadpool."""
+    return get_tally(request)
 
-    refused = Unauthenticated("a valid API key is required (Authorization: Bearer <key>)")
-    if len(presented) > MAX_KEY_CHARS:
-        raise refused
-    key_id = split_key(presented)
+
+class KeyLookups:
+    """Reads API keys from the ``api_keys`` read model on the event loop, over one
+    asynchronous connection of its own, coalescing concurrent lookups.
+
+    A lookup joins the next round; one round is one query for every key id waiting in
+    it, and a round starts only when the previous one has answered. So every lookup is
+    answered by a query that started after the lookup was asked, which is what keeps a
+    revocation immediate: once the read models hold it, no later request sees the key
+    as valid. (An in-process cache of valid keys would save the query, but no server
+    worker could then know, without asking Postgres, that another process's projection
+    worker has just revoked a key; LISTEN/NOTIFY narrows that window but does not
+    close it.)
+
+    It belongs to one event loop: the app's lifespan makes it and closes it."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self.url = url
+        self.schema = schema
+        self._waiting: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._rounds: asyncio.Task[None] | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._closed = False
+        # Lookups asked and queries made, to see how much they are shared.
+        self.lookups = 0
+        self.rounds = 0
+
+    async def lookup(self, key_id: str) -> dict[str, Any] | None:
+        """The key's row (see ``projections.api_keys.lookup_keys``), or None."""
+        if self._closed:
+            raise RuntimeError("key lookups are closed")
+        answer: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key_id, []).append(answer)
+        self.lookups += 1
+        if self._rounds is None:
+            self._rounds = asyncio.create_task(self._run_rounds())
+        return await answer
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._rounds is not None:
+            await asyncio.wait([self._rounds])
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _run_rounds(self) -> None:
+        try:
+            while self._waiting:
+                current, self._waiting = self._waiting, {}
+                self.rounds += 1
+                try:
+                    rows = await self._query(list(current))
+                except BaseException as exc:
+                    # Its requests get the error (a database error answers 503); when the
+                    # loop itself is cancelling this task, they are not left waiting.
+                    for answers in current.values():
+                        for answer in answers:
+                            if not answer.done():
+                                answer.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for key_id, answers in current.items():
+                    for answer in answers:
+                        # A request whose client went away has cancelled its answer.
+                        if not answer.done():
+                            answer.set_result(rows.get(key_id))
+        finally:
+            self._rounds = None
+
+    async def _query(self, key_ids: list[str]) -> dict[str, dict[str, Any]]:
+        from projections.api_keys import lookup_keys
+
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        try:
+            return await lookup_keys(self._conn, self.schema, key_ids)
+        except psycopg.OperationalError:
+            # The connection is gone (Postgres restarted, network): the next round
+            # connects again; this one's requests get the database error.
+            await self._conn.close()
+            self._conn = None
+            raise
+
+
+def key_lookups(request: Request) -> KeyLookups:
+    """The app's ``KeyLookups``; made here if the app runs without its lifespan."""
+    lookups: KeyLookups | None = getattr(request.app.state, "key_lookups", None)
+    if lookups is None:
+        tally = get_tally(request)
+        lookups = request.app.state.key_lookups = KeyLookups(tally.target.url, tally.schema)
+    return lookups
+
+
+def check_key(presented: str) -> str:
+    """The key id of a presented key, or 401 when it cannot be one of ours."""
+    key_id = split_key(presented) if len(presented) <= MAX_KEY_CHARS else None
     if key_id is None:
-        raise refused
-    row: dict[str, Any] | None = lookup_key(tally.views, tally.schema, key_id)
+        raise Unauthenticated(REFUSAL)
+    return key_id
+
+
+def verify(presented: str, key_id: str, row: dict[str, Any] | None) -> Caller:
+    """The caller a presented key stands for, given its row (None: unknown key id)."""
     if row is None:
         # Hash anyway so an unknown key id takes as long as a wrong secret.
         hmac.compare_digest(hash_key(presented), "0" * 64)
-        raise refused
+        raise Unauthenticated(REFUSAL)
     if not hmac.compare_digest(hash_key(presented), str(row["key_hash"])) or row["revoked"]:
-        raise refused
+        raise Unauthenticated(REFUSAL)
     return Caller(project_id=UUID(str(row["project_id"])), key_id=key_id, mode=row["project_mode"])
 
 
-def require_caller(
+async def require_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     """FastAPI dependency: the authenticated caller, or a 401 problem."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("a valid API key is required (Authorization: Bearer <key>)")
-    caller = authenticate(get_tally(request), credentials.credentials.strip())
+        raise Unauthenticated(REFUSAL)
+    presented = credentials.credentials.strip()
+    key_id = check_key(presented)
+    caller = verify(presented, key_id, await key_lookups(request).lookup(key_id))
     request.state.caller = caller
     return caller
 
 
 CallerDep = Annotated[Caller, Depends(require_caller)]
-TallyDep = Annotated[Tally, Depends(get_tally)]
+TallyDep = Annotated[Tally, Depends(tally_dependency)]

@@ -1,13 +1,17 @@
 """Projects and their API keys, as authentication reads them.
 
 Only the SHA-256 hash of a key is stored (the ``KeyIssued`` event never holds the
-secret). Authentication calls ``lookup_key`` with the key id parsed from the presented
-key, compares hashes itself, and refuses revoked keys.
+secret). Authentication looks up the key id parsed from the presented key (the API with
+``lookup_keys``, the rest with ``lookup_key``), compares hashes itself, and refuses
+revoked keys.
 
 Queries:
 
-- ``lookup_key(pool, schema, key_id) -> {project_id, key_hash, revoked, project_mode}
+- ``lookup_key(pool, schema, key_id) -> {key_id, project_id, key_hash, revoked, project_mode}
   | None`` (``project_id`` as a string)
+- ``await lookup_keys(conn, schema, key_ids) -> {key_id: {project_id, key_hash, revoked,
+  project_mode}}``: several keys in one query on an asynchronous connection (the API's
+  authentication, from its event loop; keys not found are absent)
 - ``list_keys(pool, schema, project_id) -> list[{key_id, prefix, label, revoked,
   created_at, updated_at}]``: never the hash
 - ``list_projects(pool, schema) -> list[{id, name, mode, created_at}]`` (for the CLI)
@@ -16,10 +20,12 @@ Queries:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from psycopg import Cursor, sql
+from psycopg import AsyncConnection, Cursor, sql
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from projections import events as ev
@@ -73,13 +79,32 @@ class ApiKeys(ReadModel):
 
 
 def lookup_key(pool: ConnectionPool[Any], schema: str, key_id: str) -> dict[str, Any] | None:
-    query = sql.SQL(
-        "SELECT k.project_id, k.key_hash, k.revoked, p.mode AS project_mode "
-        "FROM {s}.api_keys k JOIN {s}.projects p ON p.project_id = k.project_id "
-        "WHERE k.key_id = %s"
-    ).format(s=sql.Identifier(schema))
-    row = fetch_one(pool, query, [key_id])
+    row = fetch_one(pool, _lookup_query(schema, "k.key_id = %s"), [key_id])
     return None if row is None else plain(row)
+
+
+def _lookup_query(schema: str, where: str) -> sql.Composed:
+    return sql.SQL(
+        "SELECT k.key_id, k.project_id, k.key_hash, k.revoked, p.mode AS project_mode "
+        "FROM {s}.api_keys k JOIN {s}.projects p ON p.project_id = k.project_id "
+        "WHERE " + where
+    ).format(s=sql.Identifier(schema))
+
+
+@lru_cache(maxsize=64)
+def _many_keys_query(schema: str) -> sql.Composed:
+    # Composed once per schema: every round of lookups runs the same statement.
+    return _lookup_query(schema, "k.key_id = ANY(%s)")
+
+
+async def lookup_keys(
+    conn: AsyncConnection[Any], schema: str, key_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The rows of ``key_ids`` by key id, in one query (see ``api.auth.KeyLookups``)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_many_keys_query(schema), [list(key_ids)])
+        rows = await cur.fetchall()
+    return {str(row["key_id"]): plain(row) for row in rows}
 
 
 def list_keys(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:

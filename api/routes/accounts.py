@@ -15,11 +15,11 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
-    execute,
     fetch_one,
     fetch_page,
     read_problems,
     respond,
+    run,
     write_responses,
 )
 from commands import messages as m
@@ -38,11 +38,11 @@ MOVE_REFUSALS = ("not_found", "currency_mismatch", "account_frozen", "account_cl
     "the same pair answers 409 already_exists.",
     responses=write_responses(201, "already_exists", "unknown_currency"),
 )
-def open_account(
+async def open_account(
     body: s.OpenAccountRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.OpenAccount(**body.model_dump())
-    return respond(execute(tally, caller, command, key), s.AccountResult)
+    return respond(await run(tally, caller, command, key), s.AccountResult)
 
 
 @router.get(
@@ -93,7 +93,7 @@ def get_account(account_id: UUID, tally: TallyDep, caller: Reader) -> s.Account:
     "the account, or fail it.",
     responses=write_responses(201, *MOVE_REFUSALS, "invalid_amount", "unknown_currency"),
 )
-def deposit(
+async def deposit(
     account_id: UUID,
     body: s.DepositRequest,
     tally: TallyDep,
@@ -101,7 +101,7 @@ def deposit(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.Deposit(account_id=account_id, **body.model_dump())
-    return respond(execute(tally, caller, command, key), s.MovementResult)
+    return respond(await run(tally, caller, command, key), s.MovementResult)
 
 
 @router.post(
@@ -111,7 +111,7 @@ def deposit(
     summary="Withdraw money",
     responses=write_responses(201, *MOVE_REFUSALS, "insufficient_funds", "unknown_currency"),
 )
-def withdraw(
+async def withdraw(
     account_id: UUID,
     body: s.WithdrawalRequest,
     tally: TallyDep,
@@ -119,7 +119,7 @@ def withdraw(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.Withdraw(account_id=account_id, **body.model_dump())
-    return respond(execute(tally, caller, command, key), s.MovementResult)
+    return respond(await run(tally, caller, command, key), s.MovementResult)
 
 
 @router.post(
@@ -130,7 +130,7 @@ def withdraw(
     "confirmed pending deposits still land.",
     responses=write_responses(200, "not_found", "account_frozen", "account_closed"),
 )
-def freeze(
+async def freeze(
     account_id: UUID,
     tally: TallyDep,
     caller: CallerDep,
@@ -139,7 +139,7 @@ def freeze(
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
     command = m.FreezeAccount(account_id=account_id, reason=reason)
-    return respond(execute(tally, caller, command, key), s.AccountResult)
+    return respond(await run(tally, caller, command, key), s.AccountResult)
 
 
 @router.post(
@@ -148,11 +148,11 @@ def freeze(
     summary="Unfreeze an account",
     responses=write_responses(200, "not_found", "account_frozen", body=False),
 )
-def unfreeze(
+async def unfreeze(
     account_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.UnfreezeAccount(account_id=account_id)
-    return respond(execute(tally, caller, command, key), s.AccountResult)
+    return respond(await run(tally, caller, command, key), s.AccountResult)
 
 
 @router.post(
@@ -162,8 +162,8 @@ def unfreeze(
     description="Only an account with zero balance and no active holds can be closed.",
     responses=write_responses(200, "not_found", "account_closed", "account_not_empty", body=False),
 )
-def close(
+async def close(
     account_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.CloseAccount(account_id=account_id)
-    return respond(execute(tally, caller, command, key), s.AccountResult)
+    return respond(await run(tally, caller, command, key), s.AccountResult)

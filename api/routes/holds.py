@@ -18,11 +18,11 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfter,
-    execute,
     fetch_page,
     read_problems,
     require_account,
     respond,
+    run,
     write_responses,
 )
 from commands import messages as m
@@ -50,7 +50,7 @@ HoldStatus = Literal["active", "captured", "voided", "expired"]
         "unknown_currency",
     ),
 )
-def place_hold(
+async def place_hold(
     account_id: UUID,
     body: s.PlaceHoldRequest,
     tally: TallyDep,
@@ -58,7 +58,7 @@ def place_hold(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.PlaceHold(account_id=account_id, **body.model_dump())
-    return respond(execute(tally, caller, command, key), s.HoldResult)
+    return respond(await run(tally, caller, command, key), s.HoldResult)
 
 
 @router.post(
@@ -79,7 +79,7 @@ def place_hold(
         "invalid_amount",
     ),
 )
-def capture_hold(
+async def capture_hold(
     account_id: UUID,
     hold_id: HoldId,
     tally: TallyDep,
@@ -89,7 +89,7 @@ def capture_hold(
 ) -> JSONResponse:
     amount = body.amount if body is not None else None
     command = m.CaptureHold(account_id=account_id, hold_id=hold_id, amount=amount)
-    return respond(execute(tally, caller, command, key), s.CaptureResult)
+    return respond(await run(tally, caller, command, key), s.CaptureResult)
 
 
 @router.post(
@@ -98,7 +98,7 @@ def capture_hold(
     summary="Void a hold",
     responses=write_responses(200, "not_found", "hold_not_active", body=False),
 )
-def void_hold(
+async def void_hold(
     account_id: UUID,
     hold_id: HoldId,
     tally: TallyDep,
@@ -106,7 +106,7 @@ def void_hold(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.VoidHold(account_id=account_id, hold_id=hold_id)
-    return respond(execute(tally, caller, command, key), s.HoldResult)
+    return respond(await run(tally, caller, command, key), s.HoldResult)
 
 
 @router.get(

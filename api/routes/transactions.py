@@ -12,10 +12,10 @@ from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
     Reader,
-    execute,
     fetch_one,
     read_problems,
     respond,
+    run,
     write_responses,
 )
 from commands import messages as m
@@ -43,11 +43,11 @@ def get_transaction(transaction_id: UUID, tally: TallyDep, caller: Reader) -> s.
     "credited.",
     responses=write_responses(200, "not_found", "invalid_transition", "account_closed", body=False),
 )
-def confirm(
+async def confirm(
     transaction_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.ConfirmTransaction(transaction_id=transaction_id)
-    return respond(execute(tally, caller, command, key), s.TransactionResult)
+    return respond(await run(tally, caller, command, key), s.TransactionResult)
 
 
 @router.post(
@@ -56,7 +56,7 @@ def confirm(
     summary="Fail a pending transaction",
     responses=write_responses(200, "not_found", "invalid_transition"),
 )
-def fail(
+async def fail(
     transaction_id: UUID,
     tally: TallyDep,
     caller: CallerDep,
@@ -65,7 +65,7 @@ def fail(
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
     command = m.FailTransaction(transaction_id=transaction_id, reason=reason)
-    return respond(execute(tally, caller, command, key), s.TransactionResult)
+    return respond(await run(tally, caller, command, key), s.TransactionResult)
 
 
 @router.post(
@@ -85,7 +85,7 @@ def fail(
         "invalid_amount",
     ),
 )
-def reverse(
+async def reverse(
     transaction_id: UUID,
     tally: TallyDep,
     caller: CallerDep,
@@ -94,4 +94,4 @@ def reverse(
 ) -> JSONResponse:
     amount, reason = (body.amount, body.reason) if body is not None else (None, "")
     command = m.ReverseTransaction(transaction_id=transaction_id, amount=amount, reason=reason)
-    return respond(execute(tally, caller, command, key), s.ReverseResult)
+    return respond(await run(tally, caller, command, key), s.ReverseResult)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api.auth import CallerDep, TallyDep
-from api.routes.common import IdempotencyKey, execute, respond, write_responses
+from api.routes.common import IdempotencyKey, respond, run, write_responses
 from commands import messages as m
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
@@ -28,8 +28,8 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
         "unknown_currency",
     ),
 )
-def transfer(
+async def transfer(
     body: s.TransferRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.Transfer(**body.model_dump())
-    return respond(execute(tally, caller, command, key), s.TransferResult)
+    return respond(await run(tally, caller, command, key), s.TransferResult)
