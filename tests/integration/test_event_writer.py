@@ -1,0 +1,103 @@
+"""The bus's Postgres writer: the arrays it builds itself reach Postgres as the values
+they were, and a conflict writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from psycopg.rows import tuple_row
+
+from adapters.event_writer import (
+    PostgresEventWriter,
+    bigint_array,
+    bytea_array,
+    event_writer,
+    register_dumpers,
+    text_array,
+    uuid_array,
+)
+from api.bootstrap import Tally
+
+
+@pytest.fixture(scope="module")
+def conn(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(pg_url, autocommit=True, row_factory=tuple_row) as c:
+        register_dumpers(c)
+        yield c
+
+
+def _round_trip(
+    conn: psycopg.Connection[tuple[object, ...]], sql_type: str, array: object
+) -> list[object]:
+    rows = conn.execute(f"SELECT unnest(%b::{sql_type}[])", (array,)).fetchall()
+    return [row[0] for row in rows]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    uuids=st.lists(st.uuids(), max_size=5),
+    ints=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=5),
+    texts=st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
+        max_size=5,
+    ),
+    blobs=st.lists(st.binary(max_size=300), max_size=5),
+)
+def test_arrays_arrive_as_the_values_they_were(
+    conn: psycopg.Connection[tuple[object, ...]],
+    uuids: list[UUID],
+    ints: list[int],
+    texts: list[str],
+    blobs: list[bytes],
+) -> None:
+    assert _round_trip(conn, "uuid", uuid_array(uuids)) == uuids
+    assert _round_trip(conn, "bigint", bigint_array(ints)) == ints
+    assert _round_trip(conn, "text", text_array(texts)) == texts
+    assert _round_trip(conn, "bytea", bytea_array(blobs)) == blobs
+
+
+def test_string_ids_are_sent_as_uuids(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    value = uuid4()
+    assert _round_trip(conn, "uuid", uuid_array([str(value), value])) == [value, value]
+
+
+def _events(*pairs: tuple[UUID, int]) -> list[StoredEvent]:
+    return [
+        StoredEvent(originator_id=i, originator_version=v, topic="t:É", state=b"\x00{}")
+        for i, v in pairs
+    ]
+
+
+def test_a_batch_is_written_whole_or_not_at_all(tally: Tally) -> None:
+    writer = event_writer(tally.store.recorder)
+    assert isinstance(writer, PostgresEventWriter)
+    a, b = uuid4(), uuid4()
+    try:
+        ids = writer.write(_events((a, 1), (a, 2), (b, 1)))
+        assert len(ids) == 3
+        assert ids == sorted(ids)
+        stored = tally.store.recorder.select_events(a)
+        assert [(e.originator_version, e.topic, e.state) for e in stored] == [
+            (1, "t:É", b"\x00{}"),
+            (2, "t:É", b"\x00{}"),
+        ]
+        assert writer.existing({a, b, uuid4()}) == {a, b}
+        # An event already there: nothing of the batch is written.
+        c = uuid4()
+        with pytest.raises(IntegrityError):
+            writer.write(_events((c, 1), (a, 2)))
+        assert not tally.store.recorder.select_events(c)
+        # A version read by the batch has been written since: nothing is written either,
+        # and the writer goes on working.
+        with pytest.raises(IntegrityError):
+            writer.write(_events((c, 1)), reads=[(a, 2)])
+        assert not tally.store.recorder.select_events(c)
+        assert len(writer.write(_events((c, 1)), reads=[(a, 3)])) == 1
+    finally:
+        writer.close()
