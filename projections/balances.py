@@ -136,7 +136,7 @@ class AccountBalances(ReadModel):
             cur.execute(
                 sql.SQL(
                     "SELECT h.account_id, h.hold_id, h.amount FROM {} h JOIN "
-                    "unnest(%s::uuid[], %s::text[]) AS u(a, h) "
+                    "unnest(%b::uuid[], %b::text[]) AS u(a, h) "
                     "ON h.account_id = u.a AND h.hold_id = u.h"
                 ).format(self.t("holds")),
                 ([a for a, _ in wanted], [h for _, h in wanted]),

@@ -155,10 +155,12 @@ def unnest_update(
 
     ``columns`` are ``(name, sql type)`` of the ``u`` relation; ``values`` holds one list
     per column; ``assignments`` and ``key_where`` are SQL over ``t`` (the table) and ``u``.
+    The arrays go in binary (``%b``): in the text format psycopg escapes every element
+    with a regular expression, which made dumping them about four times slower.
     """
     if not values or not values[0]:
         return
-    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(kind)) for _, kind in columns)
+    arrays = sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(kind)) for _, kind in columns)
     names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
     statement = sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS u({}) WHERE {}").format(
         table, sql.SQL(assignments), arrays, names, sql.SQL(key_where)

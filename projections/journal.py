@@ -132,7 +132,7 @@ def _facts(
     """Project, currency and (for transactions) kind of the aggregates ``ids``."""
     columns = _TRANSACTION_FACTS if name == "transactions" else _SUMMARY_FACTS
     cur.execute(
-        sql.SQL("SELECT id, project_id, {} FROM {}.{} WHERE id = ANY(%s)").format(
+        sql.SQL("SELECT id, project_id, {} FROM {}.{} WHERE id = ANY(%b)").format(
             columns,
             sql.Identifier(schema),
             sql.Identifier(name),

@@ -46,7 +46,7 @@ class SystemAccounts(ReadModel):
         cur.execute(
             sql.SQL(
                 "INSERT INTO {t} AS s (project_id, account, currency, balance) "
-                "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int8[]) "
+                "SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int8[]) "
                 "ON CONFLICT (project_id, account, currency) "
                 "DO UPDATE SET balance = s.balance + EXCLUDED.balance"
             ).format(t=self.t("system_accounts")),

@@ -125,7 +125,7 @@ class Transactions(ReadModel):
                 "INSERT INTO {links} (account_id, transaction_id, project_id, position) "
                 "SELECT DISTINCT substr(r.ref, 8)::uuid, t.id, t.project_id, t.position "
                 "FROM {txns} t, LATERAL (VALUES (t.from_ref), (t.to_ref)) AS r(ref) "
-                "WHERE t.id = ANY(%s) AND starts_with(r.ref, 'wallet:')"
+                "WHERE t.id = ANY(%b) AND starts_with(r.ref, 'wallet:')"
             ).format(links=self.t("transaction_accounts"), txns=self.t("transactions")),
             (ids,),
         )
