@@ -134,6 +134,8 @@ class Scheduler(Periodic):
             list(pool.map(process, due))
         self._invoice_work(report)
         if report.total_steps:
+            # Charges and retries the pass asked for are made by the outbox, now.
+            self.tally.outbox.kick()
             log.info("scheduler: %s", ", ".join(f"{n} {k}" for k, n in report.steps.items()))
         return report
 

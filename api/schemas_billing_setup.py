@@ -198,8 +198,10 @@ class ConfigureBillingRequest(Request):
     final_action: Literal["canceled", "unpaid"] | None = Field(
         default=None, description="The subscription's fate when the last retry fails"
     )
-    auto_charge_provider: Literal["", "stub"] | None = Field(
-        default=None, description="Charge subscription invoices through it when finalized"
+    auto_charge_provider: Literal["", "stripe", "paddle", "yookassa", "stub"] | None = Field(
+        default=None,
+        description="Charge subscription invoices through it when finalized (by the outbox, "
+        "with the customer's default payment method there)",
     )
     default_tax_rate_ids: list[UUID] | None = Field(default=None, max_length=5)
 

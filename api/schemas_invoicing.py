@@ -92,7 +92,10 @@ class PayInvoiceRequest(Request):
     )
     amount: Amount | None = Field(default=None, description="Omitted: all that remains")
     account_id: UUID | None = Field(default=None, description="wallet: another wallet")
-    provider: Literal["stub"] = "stub"
+    provider: Literal["stripe", "paddle", "yookassa", "stub"] | None = Field(
+        default=None,
+        description="provider: the provider to charge through; default the project's own",
+    )
     reference: Annotated[str, Field(max_length=200)] = Field(
         default="", description="out_of_band: required, your reference of the payment"
     )
@@ -213,8 +216,10 @@ class InvoiceResult(Response):
 class PaymentResult(Response):
     invoice: Invoice
     payment_attempt: dict[str, Any] | None = Field(
-        description="What the attempt did (succeeded, failure_reason, step); null when a "
-        "retry was not due"
+        description="What the attempt did: `status` (succeeded, failed; pending while the "
+        "provider is unavailable, processing until its webhook confirms), `succeeded`, "
+        "`failure_reason`, `reference`, `provider_call_id`, `step`; null when a retry was "
+        "not due"
     )
     subscription: dict[str, Any] | None = None
 

@@ -24,159 +24,29 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import Application
+
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.invoice_charges import charge_attempt, request_charge
 from commands.invoice_common import (
     Result,
     billing_for,
-    dunning_for,
     find_dunning,
     load_invoice,
-    settings_values,
     summary,
 )
+from commands.invoice_settlement import after_paid, invoice_subscription
 from commands.ledger import _new_id
-from commands.payment_providers import PROVIDERS
 from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref
 from domain.credit_notes import check_credit
-from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
-from domain.dunning import InvoiceDunning
 from domain.errors import NotFound, ValidationFailed
-from domain.invoices import PAID, Invoice, receivable_ref
-from domain.subscription_states import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING
-from domain.subscriptions import Subscription
+from domain.invoices import Invoice, receivable_ref
+from domain.provider_calls import ProviderCall
+from domain.provider_settings import ProviderSettings
 from domain.transactions import Transaction
-
-CANCELABLE = (TRIALING, ACTIVE, PAST_DUE)
-
-
-def _subscription(uow: UnitOfWork, ctx: Context, invoice: Invoice) -> Subscription | None:
-    if invoice.subscription_id is None:
-        return None
-    return uow.get(Subscription, invoice.subscription_id, ctx.project_id)
-
-
-def after_paid(
-    uow: UnitOfWork, ctx: Context, invoice: Invoice, billing: CustomerBilling, now: datetime
-) -> None:
-    if invoice.status != PAID:
-        return
-    dunning = find_dunning(uow, invoice)
-    if dunning is not None:
-        dunning.recover(now)
-    billing.clear(invoice.id)
-    uow.add(billing)
-    sub = _subscription(uow, ctx, invoice)
-    if sub is not None and sub.status == PAST_DUE:
-        sub.reactivate()
-    elif sub is not None and sub.status == INCOMPLETE:
-        sub.activate()
-
-
-def after_failed(
-    uow: UnitOfWork,
-    ctx: Context,
-    invoice: Invoice,
-    dunning: InvoiceDunning,
-    step: str,
-    now: datetime,
-) -> None:
-    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    if dunning.next_attempt_at is not None:
-        billing.schedule(invoice.id, dunning.next_attempt_at, "retry")
-    else:
-        billing.clear(invoice.id)
-    uow.add(billing)
-    sub = _subscription(uow, ctx, invoice)
-    if sub is None:
-        return
-    if sub.status in (ACTIVE, TRIALING):
-        sub.mark_past_due()
-    if step != "retries_exhausted":
-        return
-    if settings_values(uow, ctx)["final_action"] == "canceled":
-        if sub.status in CANCELABLE:
-            sub.cancel(now)
-    elif sub.status == PAST_DUE:
-        sub.mark_unpaid()
-
-
-def apply_charge_success(  # what the provider answered, and when
-    uow: UnitOfWork,
-    ctx: Context,
-    invoice: Invoice,
-    provider_name: str,
-    reference: str,
-    amount: int,
-    now: datetime,
-) -> str:
-    """A provider charged ``amount`` for the invoice: record the payment and what it
-    settles. Also the entry point for a provider's asynchronous answer (issue 5's
-    outbox), which must check ``invoice.check_payment(amount)`` first."""
-    invoice.pay(amount, clearing_ref(provider_name), reference, now, method="provider")
-    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    after_paid(uow, ctx, invoice, billing, now)
-    return "paid"
-
-
-def apply_charge_failure(  # what the provider answered, and when
-    uow: UnitOfWork,
-    ctx: Context,
-    invoice: Invoice,
-    provider_name: str,
-    reason: str,
-    now: datetime,
-    *,
-    retry: bool,
-) -> str:
-    """A provider declined a charge for the invoice: dunning takes over. Returns the
-    dunning step (payment_failed, retry_failed, retries_exhausted)."""
-    dunning = dunning_for(uow, invoice)
-    step = dunning.record_failure(
-        provider=provider_name,
-        reason=reason,
-        at=now,
-        retry_days=settings_values(uow, ctx)["retry_days"],
-        retry=retry,
-        amount_remaining=invoice.amount_remaining,
-    )
-    uow.add(dunning)
-    after_failed(uow, ctx, invoice, dunning, step, now)
-    return step
-
-
-def charge(
-    uow: UnitOfWork,
-    ctx: Context,
-    invoice: Invoice,
-    customer: Customer,
-    provider_name: str,
-    amount: int,
-    now: datetime,
-    *,
-    retry: bool,
-) -> dict[str, Any]:
-    """One attempt through a provider; the invoice's payment was checked by the caller."""
-    provider = PROVIDERS[provider_name]
-    attempt = dunning_for(uow, invoice).attempt_count + 1
-    result = provider.charge(customer, invoice, amount, attempt)
-    if result.succeeded:
-        step = apply_charge_success(uow, ctx, invoice, provider_name, result.reference, amount, now)
-    else:
-        step = apply_charge_failure(
-            uow, ctx, invoice, provider_name, result.failure_reason, now, retry=retry
-        )
-    return {
-        "succeeded": result.succeeded,
-        "attempt": attempt,
-        "amount": amount,
-        "provider": provider_name,
-        "reference": result.reference,
-        "failure_reason": result.failure_reason or None,
-        "step": step,
-    }
 
 
 def _wallet(uow: UnitOfWork, ctx: Context, customer: Customer, account_id: UUID | None) -> Account:
@@ -244,7 +114,8 @@ def pay_invoice(uow: UnitOfWork, cmd: m.PayInvoice, ctx: Context) -> Result:
     if cmd.method == "wallet":
         attempt = _pay_from_wallet(uow, ctx, invoice, customer, cmd, amount, now)
     elif cmd.method == "provider":
-        attempt = charge(uow, ctx, invoice, customer, cmd.provider, amount, now, retry=False)
+        provider = cmd.provider or default_provider(uow, ctx)
+        attempt = request_charge(uow, ctx, invoice, customer, provider, amount, now, retry=False)
     else:
         if not cmd.reference:
             raise ValidationFailed("an out-of-band payment needs its reference")
@@ -261,12 +132,26 @@ def _body(
     # Imported here: commands.subscriptions creates invoices through this package.
     from commands.subscriptions import subscription_summary
 
-    sub = _subscription(uow, ctx, invoice)
+    sub = invoice_subscription(uow, ctx, invoice)
     return {
         "invoice": summary(uow, invoice),
         "payment_attempt": attempt,
         "subscription": subscription_summary(sub) if sub is not None else None,
     }
+
+
+def payment_state(
+    app: Application[UUID], ctx: Context, invoice_id: UUID, attempt: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``PayInvoice``'s answer as it stands now: after the outbox made the charge the
+    command asked for, the API answers with its outcome rather than "pending"."""
+    uow = UnitOfWork(app)
+    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
+    call_id = (attempt or {}).get("provider_call_id")
+    if attempt is not None and call_id:
+        call = uow.get(ProviderCall, UUID(str(call_id)), ctx.project_id)
+        attempt = charge_attempt(call, int(attempt["attempt"]))
+    return _body(uow, ctx, invoice, attempt)
 
 
 def retry_due_payment(
@@ -279,7 +164,7 @@ def retry_due_payment(
         return None
     amount = invoice.amount_remaining
     invoice.check_payment(amount)
-    return charge(uow, ctx, invoice, customer, dunning.provider, amount, now, retry=True)
+    return request_charge(uow, ctx, invoice, customer, dunning.provider, amount, now, retry=True)
 
 
 def retry_payment(uow: UnitOfWork, cmd: m.RetryInvoicePayment, ctx: Context) -> Result:
@@ -291,15 +176,9 @@ def retry_payment(uow: UnitOfWork, cmd: m.RetryInvoicePayment, ctx: Context) -> 
 def _refund_source(
     uow: UnitOfWork, ctx: Context, invoice: Invoice, payment: dict[str, Any] | None, amount: int
 ) -> Account | None:
-    """Check that the refunded payment can take the money back: the wallet it came from
-    (returned, to be credited), or the provider (which refunds now)."""
-    if payment is None or payment["method"] not in ("wallet", "provider"):
-        return None
-    if payment["method"] == "provider":
-        provider = payment["paid_from"].removeprefix("clearing:")
-        refund = PROVIDERS[provider].refund(invoice, payment["reference"], amount)
-        if not refund.succeeded:
-            raise ValidationFailed(f"the provider refused the refund: {refund.failure_reason}")
+    """The wallet a refunded wallet payment came from, checked to take the money back
+    (None for every other payment: a provider's is refunded through the outbox)."""
+    if payment is None or payment["method"] != "wallet":
         return None
     account_id = UUID(payment["paid_from"].removeprefix("wallet:"))
     account = uow.get(Account, account_id, ctx.project_id)
@@ -349,6 +228,8 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
         body["transaction"] = _refund_to_wallet(
             uow, ctx, invoice, account, amount, note_id
         ).summary()
+    if payment is not None and payment["method"] == "provider":
+        body["refund_call"] = request_refund(uow, ctx, invoice, payment, note_id, amount)
     if cmd.refund_to == "credit_balance":
         billing.grant_credit(invoice.id, amount, "credit_note")
     uow.add(billing)
@@ -360,6 +241,48 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
         "credit_note": note,
         "credit_balance": billing.credit_balance,
     }
+
+
+def request_refund(
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    payment: dict[str, Any],
+    note_id: str,
+    amount: int,
+) -> dict[str, Any]:
+    """Ask the outbox to refund a provider payment for a credit note. The note's entry
+    already moved the amount to ``clearing:<provider>``, which the provider's refund
+    settles; a refund the provider refuses stays visible as a failed provider call."""
+    assert ctx.now is not None
+    call = ProviderCall.request(
+        project_id=ctx.project_id,
+        provider=payment["paid_from"].removeprefix("clearing:"),
+        operation="refund",
+        subject=f"credit_note:{invoice.id}:{note_id}",
+        params={
+            "payment_ref": payment["reference"],
+            "amount_minor": amount,
+            "currency": invoice.currency,
+            "reason": f"credit note {note_id}",
+            "invoice_id": str(invoice.id),
+            "credit_note": note_id,
+            "references": {"tally_invoice": str(invoice.id), "tally_credit_note": note_id},
+        },
+        now=ctx.now,
+    )
+    uow.add(call)
+    summary: dict[str, Any] = call.summary()
+    return summary
+
+
+def default_provider(uow: UnitOfWork, ctx: Context) -> str:
+    """The provider a charge goes through when the command names none: the project's
+    own choice, else the server's default (the route fills that in)."""
+    settings = uow.find(ProviderSettings, ProviderSettings.create_id(ctx.project_id))
+    if settings is not None and settings.provider:
+        return str(settings.provider)
+    raise ValidationFailed("name the provider to charge through (the project has none set)")
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

@@ -309,7 +309,8 @@ class PayInvoice(Command):
     method: Annotated[str, Field(pattern="^(wallet|provider|out_of_band)$")]
     amount: Amount | None = None  # default: everything that remains
     account_id: UUID | None = None  # wallet: default is the customer's wallet
-    provider: Annotated[str, Field(pattern="^(stub)$")] = "stub"
+    # None: the project's provider (the route fills in the server's default).
+    provider: Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")] | None = None
     reference: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -385,7 +386,9 @@ class ConfigureBilling(Command):
     finalize_delay_s: Annotated[StrictInt, Field(ge=0)] | None = None
     retry_days: list[StrictInt] | None = Field(default=None, max_length=10)
     final_action: Annotated[str, Field(pattern="^(canceled|unpaid)$")] | None = None
-    auto_charge_provider: Annotated[str, Field(pattern="^(|stub)$")] | None = None
+    auto_charge_provider: (
+        Annotated[str, Field(pattern="^(|stripe|paddle|yookassa|stub)$")] | None
+    ) = None
     default_tax_rate_ids: list[UUID] | None = Field(default=None, max_length=5)
 
 

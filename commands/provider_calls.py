@@ -17,6 +17,7 @@ from commands import ledger
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
+from commands.invoice_charges import settle_charge
 from commands.unit_of_work import UnitOfWork
 from commands.webhook_effects import complete_transaction
 from domain.provider_calls import ProviderCall
@@ -32,14 +33,18 @@ def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Cont
     if call.pending:
         if cmd.outcome == "retry":
             if not call.retry_later(cmd.error_code, cmd.error, ctx.now):
-                body = _after_failure(uow, ctx, call, call.last_error)
+                body = _after_failure(uow, ctx, call, call.error_code, call.last_error)
         elif cmd.outcome == "succeeded":
             body = _after_success(uow, ctx, call, cmd.result)
             call.succeed(cmd.result)
         else:
-            body = _after_failure(uow, ctx, call, f"{cmd.error_code}: {cmd.error}")
+            body = _after_failure(uow, ctx, call, cmd.error_code, cmd.error)
             call.fail(cmd.error_code, cmd.error)
     return 200, {"provider_call": call.summary(), **body}
+
+
+def _charges_invoice(call: ProviderCall) -> bool:
+    return call.operation == "charge" and bool(call.params.get("invoice_id"))
 
 
 def _subject_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> Transaction | None:
@@ -50,6 +55,11 @@ def _subject_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> T
 def _after_success(
     uow: UnitOfWork, ctx: Context, call: ProviderCall, result: dict[str, Any]
 ) -> dict[str, Any]:
+    if _charges_invoice(call):
+        if result.get("status") != "succeeded":
+            return {}  # an answer that is not final (processing): the webhook settles it
+        payment_ref = str(result.get("payment_ref") or "")
+        return {"invoice": settle_charge(uow, ctx, call, payment_ref=payment_ref, failure=None)}
     txn = _subject_transaction(uow, ctx, call)
     if txn is None:
         return {}
@@ -67,10 +77,15 @@ def _after_success(
 
 
 def _after_failure(
-    uow: UnitOfWork, ctx: Context, call: ProviderCall, reason: str
+    uow: UnitOfWork, ctx: Context, call: ProviderCall, code: str, detail: str
 ) -> dict[str, Any]:
-    """A charge or checkout that cannot happen fails its pending payment; a failed
+    """A charge or checkout that cannot happen fails its pending payment (an invoice's
+    charge goes to dunning, under the failure's code: ``card_declined``...); a failed
     refund leaves the transaction as it is (the call shows why)."""
+    if _charges_invoice(call):
+        failure = code or "provider_error"
+        return {"invoice": settle_charge(uow, ctx, call, payment_ref="", failure=failure)}
+    reason = f"{code}: {detail}"
     txn = _subject_transaction(uow, ctx, call)
     if txn is None or call.operation == "refund":
         return {}

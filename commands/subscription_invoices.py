@@ -20,8 +20,9 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context
+from commands.invoice_charges import request_charge
 from commands.invoice_common import billing_for, finalize, settings_values, tax_rates
-from commands.invoice_payments import charge, retry_due_payment
+from commands.invoice_payments import retry_due_payment
 from commands.unit_of_work import UnitOfWork
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
@@ -149,7 +150,8 @@ def finalize_and_charge(
     provider = values["auto_charge_provider"]
     if provider and invoice.status == OPEN and invoice.amount_remaining > 0:
         customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
-        charge(uow, ctx, invoice, customer, provider, invoice.amount_remaining, now, retry=False)
+        amount = invoice.amount_remaining
+        request_charge(uow, ctx, invoice, customer, provider, amount, now, retry=False)
 
 
 def step(uow: UnitOfWork, ctx: Context, sub: Subscription, due: datetime) -> str | None:

@@ -20,6 +20,7 @@ from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch, PriceArchived, ValidationFailed
+from domain.provider_calls import ProviderCall
 from domain.subscription_states import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
@@ -187,9 +188,26 @@ def clock_summary(clock: TestClock) -> dict[str, Any]:
     return clock.summary()
 
 
+def _requested_calls(uow: UnitOfWork) -> list[str]:
+    """Provider calls this command has asked for so far (new, not saved yet): a call
+    asked for earlier and still waiting does not pause the advance again."""
+    return [
+        str(a.id)
+        for a in uow.touched.values()
+        if isinstance(a, ProviderCall) and a.pending and a.version == len(a._pending_events)
+    ]
+
+
 def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -> Result:
     """Move the clock and do everything due on the way, across all its subscriptions, in
-    time order (ties by subscription id), in one transaction."""
+    time order (ties by subscription id), in one transaction.
+
+    A step that asks a provider for something (a charge, a payment retry) pauses the
+    advance at that moment: the clock stops there and the answer lists the calls
+    (``provider_calls``, with ``advancing_to``). The caller lets the outbox make them,
+    then advances again to the same target; so a decline is known, and its retry
+    scheduled, before the clock passes the retry's time, as on a real clock. The API's
+    route does that loop itself (``api/advance.py``)."""
     check_test_mode(uow, ctx)
     clock = uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
     clock.check_advance(cmd.to)
@@ -211,8 +229,23 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
         push_invoice_work(index)
     counts: dict[str, int] = {}
     steps = 0
-    while queue:
+    reached = clock.frozen_time
+    while True:
+        following = queue[0][0] if queue else cmd.to
+        if following > reached and (calls := _requested_calls(uow)):
+            # Everything at this moment is done; the rest waits for the provider.
+            if reached > clock.frozen_time:
+                clock.advance(reached)
+            return 200, {
+                "test_clock": clock_summary(clock),
+                "steps": counts,
+                "provider_calls": calls,
+                "advancing_to": cmd.to.isoformat(),
+            }
+        if not queue:
+            break
         due, _, index, invoice_id = heapq.heappop(queue)
+        reached = max(reached, due)
         if invoice_id is not None:
             done = work.run(subs[index].customer_id, invoice_id, due)
             if done is not None:
@@ -230,11 +263,14 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
                 f"advancing this far would take more than {MAX_ADVANCE_STEPS} steps; "
                 "advance in smaller moves"
             )
-        following = subs[index].next_due_at()
-        if following is not None and following <= cmd.to:
-            heapq.heappush(queue, (following, str(subs[index].id), index, None))
+        upcoming = subs[index].next_due_at()
+        if upcoming is not None and upcoming <= cmd.to:
+            heapq.heappush(queue, (upcoming, str(subs[index].id), index, None))
     clock.advance(cmd.to)
-    return 200, {"test_clock": clock_summary(clock), "steps": counts}
+    body: dict[str, Any] = {"test_clock": clock_summary(clock), "steps": counts}
+    if calls := _requested_calls(uow):
+        body["provider_calls"] = calls  # asked for at the target itself
+    return 200, body
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

@@ -18,9 +18,12 @@ from typing import Any
 from uuid import UUID
 
 from adapters.providers.base import EventType
-from commands import invoice_payments, ledger
+from commands import ledger
 from commands import messages as m
 from commands.bus import Context
+from commands.invoice_charges import awaits_confirmation, settle_charge
+from commands.invoice_common import find_dunning, load_invoice
+from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.unit_of_work import UnitOfWork
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_subscriptions import customer_linked, subscription_changed
@@ -36,6 +39,7 @@ Effects = list[dict[str, Any]]
 
 PAID = {EventType.PAYMENT_SUCCEEDED, EventType.CHECKOUT_COMPLETED, EventType.INVOICE_PAID}
 UNPAID = {EventType.PAYMENT_FAILED, EventType.INVOICE_PAYMENT_FAILED}
+UNPAID_TYPES = {str(kind) for kind in UNPAID}
 ABANDONED = {EventType.CHECKOUT_CANCELED, EventType.CHECKOUT_EXPIRED}
 SUBSCRIPTION_EVENTS = {
     EventType.SUBSCRIPTION_CREATED,
@@ -96,7 +100,12 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     if invoice is not None:
         if invoice.status == DRAFT:
             raise NotYetApplicable(f"invoice {invoice.id} is not finalized yet", id=str(invoice.id))
-        if invoice.status in (OPEN, UNCOLLECTIBLE) and invoice.amount_remaining > 0:
+        charge: ProviderCall | None = named(uow, ctx, ProviderCall, event, "charge_call")
+        if charge is not None:
+            # Tally's own charge: settled once, by this event or by the outbox's answer.
+            if charge.pending or awaits_confirmation(charge):
+                steps.append(lambda: _charge_succeeded(uow, ctx, charge, payment_ref))
+        elif invoice.status in (OPEN, UNCOLLECTIBLE) and invoice.amount_remaining > 0:
             steps.append(lambda: _pay_invoice(uow, ctx, event, invoice, payment_ref))
     if sub is not None:
         steps.append(lambda: activate(uow, ctx, sub))
@@ -139,22 +148,31 @@ def _note(call: ProviderCall, payment_ref: str) -> None:
     call.note_payment(payment_ref)
 
 
+def _charge_succeeded(
+    uow: UnitOfWork, ctx: Context, call: ProviderCall, payment_ref: str
+) -> dict[str, Any]:
+    payment_ref = payment_ref or call.payment_ref
+    settled = settle_charge(uow, ctx, call, payment_ref=payment_ref, failure=None)
+    if call.pending:
+        call.succeed({"payment_ref": payment_ref, "status": "succeeded", "via": "webhook"})
+    return {"action": "invoice_charge_settled", **settled}
+
+
 def _pay_invoice(
     uow: UnitOfWork, ctx: Context, event: WebhookEvent, invoice: Invoice, payment_ref: str
 ) -> dict[str, Any] | None:
-    if invoice.amount_remaining <= 0:
+    """A payment the provider collected on its own (a hosted checkout, an invoice of a
+    subscription it runs): posted against ``clearing:<provider>`` like Tally's own
+    charges. The provider's payment reference is recorded once: a second event about
+    the same payment (``checkout.completed`` then ``invoice.paid``) changes nothing."""
+    reference = (payment_ref or event.event_id)[:200]
+    if invoice.amount_remaining <= 0 or any(p["reference"] == reference for p in invoice.payments):
         return None
     reported = event.data.get("amount_minor")
-    amount = min(int(reported), invoice.amount_remaining) if reported else None
-    # The provider has collected the money already: Tally records it as paid outside
-    # (the invoicing handlers' out-of-band payment), naming the provider's payment.
-    command = m.PayInvoice(
-        invoice_id=invoice.id,
-        method="out_of_band",
-        amount=amount,
-        reference=f"{event.provider}:{payment_ref or event.event_id}"[:200],
-    )
-    invoice_payments.pay_invoice(uow, command, ctx)
+    amount = min(int(reported), invoice.amount_remaining) if reported else invoice.amount_remaining
+    _, _, now = load_invoice(uow, ctx, invoice.id)
+    invoice.check_payment(amount)
+    apply_charge_success(uow, ctx, invoice, event.provider, reference, amount, now)
     return {"action": "invoice_paid", "invoice_id": str(invoice.id), "status": invoice.status}
 
 
@@ -171,16 +189,53 @@ def _attach(
 
 
 def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    reason = str(event.data.get("failure_reason") or event.data.get("status") or event.type)
+    steps = _invoice_not_paid(uow, ctx, event, reason)
     txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
     if txn is None or txn.state != PROCESSING:
-        return []
-    reason = str(event.data.get("failure_reason") or event.data.get("status") or event.type)
+        return steps
 
     def fail() -> dict[str, Any]:
         ledger.fail_transaction(uow, m.FailTransaction(transaction_id=txn.id, reason=reason), ctx)
         return {"action": "transaction_failed", "transaction_id": str(txn.id), "reason": reason}
 
-    return [fail]
+    return [*steps, fail]
+
+
+def _invoice_not_paid(
+    uow: UnitOfWork, ctx: Context, event: WebhookEvent, reason: str
+) -> list[Step]:
+    """A failed payment of an invoice goes to dunning, once per attempt: Tally's own
+    charge is failed here unless the outbox's answer did it first; a payment the
+    provider tried on its own counts only by its ``invoice.payment_failed`` (the
+    payment's own event about the same attempt would count it twice)."""
+    invoice: Invoice | None = named(uow, ctx, Invoice, event, "invoice")
+    if invoice is None or event.type not in UNPAID_TYPES:
+        return []
+    charge: ProviderCall | None = named(uow, ctx, ProviderCall, event, "charge_call")
+    if charge is not None:
+        if not (charge.pending or awaits_confirmation(charge)):
+            return []
+
+        def fail_charge() -> dict[str, Any]:
+            settled = settle_charge(uow, ctx, charge, payment_ref="", failure=reason[:100])
+            if charge.pending:
+                charge.fail(reason[:100], f"reported by {event.provider}: {event.type}")
+            return {"action": "invoice_charge_failed", **settled}
+
+        return [fail_charge]
+    if event.type != EventType.INVOICE_PAYMENT_FAILED or invoice.status != OPEN:
+        return []
+
+    def dunning() -> dict[str, Any]:
+        _, _, now = load_invoice(uow, ctx, invoice.id)
+        retry = find_dunning(uow, invoice) is not None
+        step = apply_charge_failure(
+            uow, ctx, invoice, event.provider, reason[:100], now, retry=retry
+        )
+        return {"action": "invoice_payment_failed", "invoice_id": str(invoice.id), "step": step}
+
+    return [dunning]
 
 
 # -- refunds -------------------------------------------------------------------------

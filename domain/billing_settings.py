@@ -31,7 +31,7 @@ from domain.errors import ValidationFailed
 FINAL_ACTIONS = ("canceled", "unpaid")
 MAX_RETRIES = 10
 MAX_FINALIZE_DELAY_S = 30 * 86_400
-PROVIDERS = ("", "stub")
+PROVIDERS = ("", "stripe", "paddle", "yookassa", "stub")
 
 DEFAULTS: dict[str, Any] = {
     "invoice_prefix": "INV",
@@ -58,7 +58,7 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     if values["final_action"] not in FINAL_ACTIONS:
         raise ValidationFailed(f"final_action must be one of {', '.join(FINAL_ACTIONS)}")
     if values["auto_charge_provider"] not in PROVIDERS:
-        raise ValidationFailed("auto_charge_provider must be '' or a known provider ('stub')")
+        raise ValidationFailed("auto_charge_provider must be '' or one of stripe, paddle, yookassa, stub")
     return {
         **values,
         "retry_days": days,

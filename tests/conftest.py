@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from adapters.clock import FixedClock
 from adapters.database import start_embedded
 from api.bootstrap import Tally, build
 from api.settings import Settings
@@ -43,7 +44,10 @@ def settings(pg_url: str, schema: str) -> Settings:
 
 
 @pytest.fixture
-def tally(settings: Settings) -> Iterator[Tally]:
-    app = build(settings)
+def tally(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Tally]:
+    """Tally on the system clock, or, under ``@pytest.mark.fixed_clock(start)``, on a
+    ``FixedClock`` from ``start`` that the test moves itself."""
+    marker = request.node.get_closest_marker("fixed_clock")
+    app = build(settings, clock=FixedClock(marker.args[0]) if marker else None)
     yield app
     app.close()

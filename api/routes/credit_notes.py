@@ -17,13 +17,13 @@ from fastapi.responses import JSONResponse
 from api import schemas as s
 from api import schemas_invoicing as si
 from api.auth import CallerDep, TallyDep
+from api.calls import execute_and_call
 from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
     Reader,
     StartingAfter,
-    execute,
     fetch_page,
     read_problems,
     write_responses,
@@ -53,7 +53,7 @@ def create_credit_note(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.CreateCreditNote(invoice_id=invoice_id, **body.model_dump())
-    return respond(execute(tally, caller, command, key), si.CreditNoteResult)
+    return respond(execute_and_call(tally, caller, command, key), si.CreditNoteResult)
 
 
 @router.get(

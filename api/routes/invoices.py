@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api import schemas_invoicing as si
-from api.auth import CallerDep, TallyDep
+from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.routes.billing_common import respond
+from api.routes.checkout import provider_name
 from api.routes.common import (
+    POSITION_HEADER,
     IdempotencyKey,
     Limit,
     Reader,
@@ -29,9 +31,12 @@ from api.routes.common import (
     fetch_page,
     found_or_404,
     read_problems,
+    write_headers,
     write_responses,
 )
 from commands import messages as m
+from commands.bus import Outcome
+from commands.invoice_payments import payment_state
 
 router = APIRouter(tags=["invoices"])
 
@@ -179,7 +184,10 @@ def _simple(path: str, summary: str, description: str, make: type[m.Command], *c
         invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
     ) -> JSONResponse:
         command = make(invoice_id=invoice_id)  # type: ignore[call-arg]
-        return respond(execute(tally, caller, command, key), model)
+        outcome = execute(tally, caller, command, key)
+        if make is m.RetryInvoicePayment:
+            return charged(tally, caller, invoice_id, outcome)
+        return respond(outcome, model)
 
     handler.__name__ = "invoice_" + path.strip("/")
     router.post(
@@ -230,8 +238,11 @@ _simple(
     ONE + "/pay",
     response_model=si.PaymentResult,
     summary="Pay an open (or uncollectible) invoice",
-    description="A declined provider charge answers 200 with `payment_attempt.succeeded` "
-    "false and the invoice in dunning. Paying a void or paid invoice answers 409 "
+    description="A provider charge is made by the outbox right after the command "
+    "commits, to the customer's default payment method, and the answer says how it went. "
+    "A declined one answers 200 with `payment_attempt.succeeded` false and the invoice in "
+    "dunning; while the provider is unavailable `payment_attempt.status` is `pending` and "
+    "the outbox retries it. Paying a void or paid invoice answers 409 "
     "`invalid_transition`; more than remains, 422 `payment_exceeds_remaining`.",
     responses=write_responses(
         200,
@@ -251,7 +262,30 @@ def pay_invoice(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.PayInvoice(invoice_id=invoice_id, **body.model_dump())
-    return respond(execute(tally, caller, command, key), si.PaymentResult)
+    if command.method == "provider" and command.provider is None:
+        command = command.model_copy(update={"provider": provider_name(tally, caller)})
+    return charged(tally, caller, invoice_id, execute(tally, caller, command, key))
+
+
+def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) -> JSONResponse:
+    """Answer a payment; a provider charge the command asked for is made first, now that
+    the command has committed, so the answer says how it went. A provider that is down
+    leaves it pending (``payment_attempt.status``): the outbox retries it."""
+    attempt = outcome.body.get("payment_attempt")
+    call_id = (attempt or {}).get("provider_call_id")
+    if not call_id or attempt is None or attempt.get("status") != "pending":
+        return respond(outcome, si.PaymentResult)
+    tally.outbox.attempt(caller.project_id, UUID(str(call_id)))
+    tally.outbox.kick()  # a call still pending is retried by the worker
+    state = payment_state(tally.store, caller.context(None), invoice_id, attempt)
+    headers = write_headers(outcome)
+    head = tally.store.recorder.max_notification_id()
+    if head is not None:  # the position of the charge's outcome, newer than the command's
+        headers[POSITION_HEADER] = str(head)
+    checked = si.PaymentResult.model_validate(state).model_dump(
+        mode="json", by_alias=True, exclude_unset=True
+    )
+    return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
 
 
 @router.get(

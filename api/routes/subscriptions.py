@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 from api import schemas as s
 from api import schemas_subscriptions as ss
 from api.auth import CallerDep, TallyDep
+from api.calls import execute_and_call
 from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
     Reader,
     StartingAfterId,
-    execute,
     fetch_one,
     fetch_page,
     read_problems,
@@ -65,7 +65,7 @@ def create_subscription(
         trial_days=body.trial_days,
         incomplete=body.incomplete,
     )
-    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
 
 
 @router.get(
@@ -152,7 +152,7 @@ def change_items(
     command = m.ChangeSubscriptionItems(
         subscription_id=subscription_id, items=_items(body.items), proration=body.proration
     )
-    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
 
 
 @router.post(
@@ -173,7 +173,7 @@ def cancel(
 ) -> JSONResponse:
     at_period_end = body.at_period_end if body is not None else False
     command = m.CancelSubscription(subscription_id=subscription_id, at_period_end=at_period_end)
-    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
 
 
 def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
@@ -183,7 +183,7 @@ def _simple(path: str, summary: str, description: str, make: type[m.Command], *c
         subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
     ) -> JSONResponse:
         command = make(subscription_id=subscription_id)  # type: ignore[call-arg]
-        return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+        return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
 
     handler.__name__ = path.strip("/").replace("/", "_")
     router.post(
@@ -234,7 +234,7 @@ def pause(
 ) -> JSONResponse:
     resume_at = body.resume_at if body is not None else None
     command = m.PauseSubscription(subscription_id=subscription_id, resume_at=resume_at)
-    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
 
 
 @router.post(
@@ -253,4 +253,4 @@ def extend_trial(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.ExtendTrial(subscription_id=subscription_id, trial_end=body.trial_end)
-    return respond(execute(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)

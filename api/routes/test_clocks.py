@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api import schemas_subscriptions as ss
+from api.advance import advance_through_calls
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
 from api.routes.common import (
@@ -80,7 +81,9 @@ def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> ss.T
     response_model=ss.AdvanceResult,
     summary="Advance a test clock",
     description="Moves the clock to `to` and does everything due on the way for every "
-    "subscription on it, in time order. Backwards answers 422 "
+    "subscription on it, in time order. A charge on the way is made where it falls "
+    "(the provider's answer is known before the clock passes the retry it may "
+    "schedule). Backwards answers 422 "
     "`clock_cannot_go_backwards` and writes nothing.",
     responses=write_responses(
         200, "not_found", "clock_cannot_go_backwards", "test_clock_in_live_mode"
@@ -94,4 +97,9 @@ def advance_test_clock(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.AdvanceTestClock(test_clock_id=test_clock_id, to=body.to)
-    return respond(execute(tally, caller, command, key), ss.AdvanceResult)
+    outcome = advance_through_calls(
+        lambda cmd, first: execute(tally, caller, cmd, key if first else None),
+        lambda call_id: tally.outbox.attempt(caller.project_id, call_id),
+        command,
+    )
+    return respond(outcome, ss.AdvanceResult)

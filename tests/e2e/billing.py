@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.providers.stub import payment_method_for
 from api.bootstrap import NO_PROJECT, Tally
 from commands import messages as m
 from commands.bus import Context
@@ -67,6 +68,16 @@ def customer(api: Client, external_id: str = "user_1", **fields: Any) -> str:
     response = api.post("/v1/customers", body)
     assert response.status_code in (200, 201), response.text
     return str(response.json()["customer"]["id"])
+
+
+def card(api: Client, customer_id: str, number: str) -> None:
+    """Make the stub test card ``number`` the customer's default payment method."""
+    body = {
+        "customer_id": customer_id,
+        "payment_method": payment_method_for(number),
+        "make_default": True,
+    }
+    api.ok(api.post("/v1/payment_methods", body))
 
 
 def subscribe(api: Client, customer_id: str, *price_ids: str, **fields: Any) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from adapters.clock import FixedClock
+from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.scheduler import Scheduler
 from api.settings import Settings
 from projections.runner import wait_for_position
-from tests.e2e.billing import START, clock, customer, plan, subscribe
+from tests.e2e.billing import START, card, clock, customer, plan, subscribe
 from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, head, nothing_written, serve
 from tests.e2e.invoicing import pdf_text
@@ -31,21 +32,17 @@ def _invoices(api: Client, subscription_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def _stub(api: Client, customer_id: str, rule: str) -> None:
-    body = {"metadata": {"stub_payment": rule}}
-    api.ok(api.post(f"/v1/customers/{customer_id}", body))
-
-
 def test_renewal_declined_retried_on_schedule_then_paid_and_its_pdf(sandbox: Client) -> None:
     api = sandbox
     settings = {"auto_charge_provider": "stub", "retry_days": [3, 5, 7]}
     api.ok(api.post("/v1/billing_settings", settings))
     clock_id = clock(api)
     buyer = customer(api, "grace", name="Grace Hopper", test_clock_id=clock_id)
+    card(api, buyer, SUCCEEDS)
     sub = subscribe(api, buyer, plan(api, "PRO", 2900))
     (first,) = _invoices(api, sub["id"])
     assert (first["status"], first["amount_paid"]) == ("paid", 2900)
-    _stub(api, buyer, "decline_first_2")
+    card(api, buyer, DECLINED)
     # Jan 31 -> Feb 28: the renewal's invoice is charged at once and declined.
     assert _advance(api, clock_id, 28)["steps"]["renewed"] == 1
     renewal = _invoices(api, sub["id"])[1]
@@ -53,9 +50,11 @@ def test_renewal_declined_retried_on_schedule_then_paid_and_its_pdf(sandbox: Cli
     due_at = START + timedelta(days=28 + 3)
     assert renewal["next_payment_attempt_at"] == due_at.isoformat().replace("+00:00", "Z")
     assert api.ok(api.get(f"/v1/subscriptions/{sub['id']}"))["status"] == "past_due"
-    # First retry (3 days after the failure) is declined too; the second (5 days) pays.
+    # First retry (3 days after the failure) is declined too; then the customer puts in a
+    # card that works, and the second retry (5 days) pays.
     assert _advance(api, clock_id, 31)["steps"]["payment_retried"] == 1
     assert api.ok(api.get(f"/v1/invoices/{renewal['id']}"))["attempt_count"] == 2
+    card(api, buyer, SUCCEEDS)
     assert _advance(api, clock_id, 33)["steps"]["payment_retried"] == 1
     paid = api.ok(api.get(f"/v1/invoices/{renewal['id']}"))
     # attempt_count counts the declined attempts.
@@ -82,7 +81,8 @@ def test_exhausted_retries_leave_the_invoice_open_and_cancel_the_subscription(
     api = sandbox
     api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub", "retry_days": [1]}))
     clock_id = clock(api)
-    buyer = customer(api, "bob", test_clock_id=clock_id, metadata={"stub_payment": "decline"})
+    buyer = customer(api, "bob", test_clock_id=clock_id)
+    card(api, buyer, DECLINED)
     sub = subscribe(api, buyer, plan(api, "PRO", 1000))
     assert _advance(api, clock_id, 2)["steps"]["payment_retried"] == 1
     (invoice,) = _invoices(api, sub["id"])
@@ -102,7 +102,8 @@ def test_scheduler_finalizes_delayed_drafts_and_retries_payments_once(
     with serve(quiet, clock) as api:
         body = {"auto_charge_provider": "stub", "retry_days": [1], "finalize_delay_s": 3600}
         api.ok(api.post("/v1/billing_settings", body))
-        buyer = customer(api, "ada", metadata={"stub_payment": "decline_first_1"})
+        buyer = customer(api, "ada")
+        card(api, buyer, DECLINED)
         sub = subscribe(api, buyer, plan(api, "PRO", 1500))
         (invoice,) = _invoices(api, sub["id"])
         assert invoice["status"] == "draft"
@@ -111,14 +112,17 @@ def test_scheduler_finalizes_delayed_drafts_and_retries_payments_once(
         assert scheduler.run_once().steps == {}
         clock.advance(timedelta(hours=2))
         assert scheduler.run_once().steps == {"invoice_finalized": 1}
+        api.tally.outbox.drain()  # the charge the finalization asked for
         _settle(api)
         declined = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
         assert (declined["status"], declined["attempt_count"]) == ("open", 1)
+        card(api, buyer, SUCCEEDS)
         _settle(api)
         with nothing_written(api.tally):
             assert scheduler.run_once().steps == {}
         clock.advance(timedelta(days=1))
         assert scheduler.run_once().steps == {"payment_retried": 1}
+        api.tally.outbox.drain()
         _settle(api)
         paid = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
         assert (paid["status"], paid["attempt_count"]) == ("paid", 1)

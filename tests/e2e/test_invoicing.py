@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.e2e.billing import START, clock, customer, plan, problem, subscribe
+from adapters.providers.stub import DECLINED
+from tests.e2e.billing import START, card, clock, customer, plan, problem, subscribe
 from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.invoicing import act, coupon, draft, line, wallet
@@ -134,12 +135,17 @@ def test_list_per_period_of_subscription_invoices(sandbox: Client) -> None:
 
 
 def test_a_declined_provider_payment_answers_the_attempt_and_a_retry_waits(api: Client) -> None:
-    buyer = customer(api, "bob", metadata={"stub_payment": "decline"})
+    buyer = customer(api, "bob")
+    card(api, buyer, DECLINED)
     invoice = draft(api, buyer, line("Work", 1000))
     act(api, invoice["id"], "finalize")
     paid = act(api, invoice["id"], "pay", {"method": "provider"})
     attempt = paid["payment_attempt"]
+    # The charge was made by the outbox after the command committed; the route waited.
+    assert (attempt["status"], attempt["provider"]) == ("failed", "stub")
     assert (attempt["succeeded"], attempt["failure_reason"]) == (False, "card_declined")
+    call = api.ok(api.get(f"/v1/provider_calls/{attempt['provider_call_id']}"))
+    assert (call["operation"], call["state"], call["amount"]) == ("charge", "failed", 1000)
     assert (paid["invoice"]["status"], paid["invoice"]["attempt_count"]) == ("open", 1)
     assert paid["invoice"]["next_payment_attempt_at"] is not None
     retried = act(api, invoice["id"], "retry_payment")

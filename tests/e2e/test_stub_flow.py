@@ -17,6 +17,7 @@ from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.settings import Settings
 from tests.e2e.billing import customer, plan
 from tests.e2e.conftest import Client, serve
+from tests.e2e.invoicing import act, draft, line
 
 BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
 
@@ -146,6 +147,12 @@ def test_top_up_through_the_hosted_page_credits_the_wallet(shop: Client) -> None
     assert call["payment_ref"].startswith("stub_pi_")
 
 
+def system(api: Client) -> dict[str, int]:
+    """System account balances (one currency here) by account."""
+    rows = api.ok(api.get("/v1/system_accounts", limit=100))["data"]
+    return {str(r["account"]): int(r["balance"]) for r in rows}
+
+
 def clearing(api: Client) -> int:
     rows: list[dict[str, Any]] = api.ok(api.get("/v1/system_accounts"))["data"]
     return sum(int(r["balance"]) for r in rows if r["account"] == "clearing:stub")
@@ -169,7 +176,12 @@ def test_one_customer_from_checkout_to_refund_with_the_books_at_each_step(shop: 
     saved = shop.ok(shop.get("/v1/payment_methods", customer_id=ada))["default"]
     assert saved == f"stub_pm_{SUCCEEDS}"
     assert shop.account(wallet)["ledger_balance"] == 0
-    assert clearing(shop) == 0
+    # The stub collected the invoice: the money is in its clearing account, the
+    # customer owes nothing, the revenue is booked.
+    books = system(shop)
+    assert books["clearing:stub"] == -4900
+    assert books[f"receivable:{ada}"] == 0
+    assert books["revenue"] == 4900
 
     # 2. A wallet top-up charged off-session to the saved card: credited once.
     top_up = {"amount": 6000, "currency": "EUR", "payment_method": saved}
@@ -179,19 +191,19 @@ def test_one_customer_from_checkout_to_refund_with_the_books_at_each_step(shop: 
     settle(shop)
     assert shop.account(wallet)["ledger_balance"] == 6000
     assert len(entries(shop, wallet)) == 1
-    assert clearing(shop) == -6000
+    assert clearing(shop) == -4900 - 6000
 
     # 3. A partial refund through the provider, then the rest.
     txn_id = topped["transaction"]["id"]
     shop.ok(shop.post(f"/v1/transactions/{txn_id}/refunds", {"amount": 1500}, key="r-1"), 202)
     settle(shop)
     assert shop.account(wallet)["ledger_balance"] == 4500
-    assert clearing(shop) == -4500
+    assert clearing(shop) == -4900 - 4500
     rest = shop.ok(shop.post(f"/v1/transactions/{txn_id}/refunds", None, key="r-2"), 202)
     assert rest["provider_call"]["amount"] == 4500
     settle(shop)
     assert shop.account(wallet)["ledger_balance"] == 0
-    assert clearing(shop) == 0
+    assert clearing(shop) == -4900
     postings = [
         sorted((p["account"], p["amount"]) for p in e["postings"]) for e in entries(shop, wallet)
     ]
@@ -200,8 +212,37 @@ def test_one_customer_from_checkout_to_refund_with_the_books_at_each_step(shop: 
         [("clearing:stub", 1500), (f"wallet:{wallet}", -1500)],
         [("clearing:stub", 4500), (f"wallet:{wallet}", -4500)],
     ]
+
+    # 4. An invoice charged off-session to the saved card, by the outbox after the
+    # command committed; then a credit note refunds part of it through the provider.
+    extra = draft(shop, ada, line("Setup", 1000))
+    act(shop, extra["id"], "finalize")
+    paid = act(shop, extra["id"], "pay", {"method": "provider"})
+    assert paid["payment_attempt"]["status"] == "succeeded"
+    assert paid["invoice"]["status"] == "paid"
+    settle(shop)
+    books = system(shop)
+    assert (books["clearing:stub"], books[f"receivable:{ada}"]) == (-5900, 0)
+    note = {"amount": 400, "refund_to": "original_payment", "reason": "goodwill"}
+    credited = shop.ok(shop.post(f"/v1/invoices/{extra['id']}/credit_notes", note), 201)
+    assert credited["credit_note"]["refunded_to"] == "clearing:stub"
+    settle(shop)
+    refund = shop.ok(shop.get(f"/v1/provider_calls/{credited['refund_call']['id']}"))
+    assert (refund["operation"], refund["state"], refund["amount"]) == ("refund", "succeeded", 400)
+    books = system(shop)
+    assert (books["clearing:stub"], books["revenue"]) == (-5500, 5500)
+    balance = shop.ok(shop.get("/v1/reports/trial_balance"))
+    assert {c: int(v["total"]) for c, v in balance["currencies"].items()} == {"EUR": 0}
+
     calls = shop.ok(shop.get("/v1/provider_calls", limit=100))["data"]
-    assert sorted(c["operation"] for c in calls) == ["charge", "checkout", "refund", "refund"]
+    assert sorted(c["operation"] for c in calls) == [
+        "charge",
+        "charge",
+        "checkout",
+        "refund",
+        "refund",
+        "refund",
+    ]
     assert {c["state"] for c in calls} == {"succeeded"}
 
 

@@ -19,8 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
+import pytest
 from psycopg import sql
 
+from adapters.clock import FixedClock
+from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.bootstrap import NO_PROJECT, Tally
 from commands import messages as m
 from commands.bus import Context
@@ -33,9 +36,16 @@ from projections import invoices as views
 from projections.journal import POSTING_EVENTS, entry_id, list_entries, trial_balance
 from projections.runner import ProjectionWorker
 from projections.system_accounts import list_system_accounts
+from tests.calls import card_command, execute_and_call
 
 T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
 RETRY_DAYS = [3, 5, 7]
+
+
+# Tally on a clock the driver moves (tests/conftest.py): the commands name their own
+# times, and the provider's answers, recorded by the outbox on Tally's clock, must fall
+# at the same times as the commands that asked for them.
+pytestmark = pytest.mark.fixed_clock(T0)
 
 
 @dataclass
@@ -60,12 +70,19 @@ class Driver:
 
     def run(self, command: m.Command, now: datetime = T0) -> dict[str, Any]:
         self.writes += 1
+        clock = self.tally.clock
+        if isinstance(clock, FixedClock) and now > clock.now():
+            clock.advance(now - clock.now())
         context = Context(self.p.id, "k", f"w{self.writes}", now)
-        return self.tally.execute(command, context).body
+        return execute_and_call(self.tally, command, context).body
 
-    def customer(self, name: str, currency: str = "EUR", **kw: Any) -> UUID:
+    def customer(
+        self, name: str, currency: str = "EUR", card: str | None = None, **kw: Any
+    ) -> UUID:
         body = self.run(m.RegisterCustomer(external_id=name, currency=currency, **kw))
         self.p.customers[name] = UUID(body["customer"]["id"])
+        if card is not None:
+            self.run(card_command(self.p.customers[name], card))
         return self.p.customers[name]
 
     def wallet(self, name: str, amount: int, currency: str = "EUR") -> UUID:
@@ -114,7 +131,7 @@ def _setup(d: Driver) -> None:
 def _one_time(d: Driver) -> None:
     """Wallet, provider and out-of-band payments, credit notes, credit balance, a void."""
     later = T0 + timedelta(days=1)
-    d.customer("ada")
+    d.customer("ada", card=SUCCEEDS)
     d.wallet("ada", 50_000)
     d.invoice("a1", "ada", 1000, 250, tax="vat")
     d.on(m.ApplyCoupon, "a1", promotion_code="SPRING")
@@ -124,7 +141,7 @@ def _one_time(d: Driver) -> None:
     d.invoice("a2", "ada", 3000, 1200, tax="incl")
     d.on(m.ApplyCoupon, "a2", coupon_code="FIVE")
     d.on(m.FinalizeInvoice, "a2")
-    d.on(m.PayInvoice, "a2", method="provider")
+    d.on(m.PayInvoice, "a2", method="provider", provider="stub")
     d.on(m.CreateCreditNote, "a2", amount=1000, reason="goodwill", refund_to="original_payment")
     d.on(m.CreateCreditNote, "a2", amount=1500, reason="late", refund_to="credit_balance")
     d.invoice("a3", "ada", 2000, 999, tax="vat")
@@ -132,11 +149,12 @@ def _one_time(d: Driver) -> None:
     d.on(m.RemoveInvoiceLine, "a3", line_id=line["line_id"])
     d.on(m.FinalizeInvoice, "a3", later)  # the credit balance pays part of it
     d.on(m.PayInvoice, "a3", later, method="out_of_band", reference="bank 42")
-    d.customer("bob", metadata={"stub_payment": "decline"})
+    d.customer("bob", card=DECLINED)
     d.invoice("b1", "bob", 1500, tax="vat")
     d.on(m.FinalizeInvoice, "b1")
-    d.on(m.PayInvoice, "b1", method="provider")  # declined: retries from day 3
-    d.on(m.RetryInvoicePayment, "b1", T0 + timedelta(days=3, hours=1))  # next on day 5
+    # Declined; the answer comes on Tally's clock, already at day 1: retries from day 4.
+    d.on(m.PayInvoice, "b1", method="provider", provider="stub")
+    d.on(m.RetryInvoicePayment, "b1", T0 + timedelta(days=4, hours=1))  # next on day 6
     d.invoice("b2", "bob", 800)
     d.on(m.FinalizeInvoice, "b2")
     d.on(m.CreateCreditNote, "b2", amount=300, reason="discount", refund_to="none")
@@ -176,12 +194,14 @@ def _subscriptions(d: Driver) -> None:
     clock = d.run(m.CreateTestClock(name="q", frozen_time=T0))
     d.p.clock_id = UUID(clock["test_clock"]["id"])
     item = [m.SubscriptionItem(price_id=UUID(price["price"]["id"]))]
-    for name, rule in (("kim", "decline_first_2"), ("lee", "succeed"), ("mo", "decline")):
-        customer = d.customer(name, test_clock_id=d.p.clock_id, metadata={"stub_payment": rule})
+    for name, card in (("kim", DECLINED), ("lee", SUCCEEDS), ("mo", DECLINED)):
+        customer = d.customer(name, card=card, test_clock_id=d.p.clock_id)
         body = d.run(m.CreateSubscription(customer_id=customer, items=item))
         d.p.subs[name] = UUID(body["subscription"]["id"])
     d.run(m.ApplyCouponToSubscription(subscription_id=d.p.subs["kim"], coupon_code="TWOMONTHS"))
     d.run(m.ApplyCouponToCustomer(customer_id=d.p.customers["lee"], coupon_code="FIVE"))
+    d.run(m.AdvanceTestClock(test_clock_id=d.p.clock_id, to=T0 + timedelta(days=4)))
+    d.run(card_command(d.p.customers["kim"], SUCCEEDS))  # kim's next retry pays
     d.run(m.AdvanceTestClock(test_clock_id=d.p.clock_id, to=T0 + timedelta(days=75)))
 
 
@@ -291,7 +311,7 @@ def test_every_projected_invoice_equals_its_aggregates_summary(tally: Tally) -> 
     declined = views.get_invoice(tally.views, tally.schema, work.main.id, work.main.invoices["b1"])
     assert declined is not None
     assert declined["attempt_count"] == 2
-    assert declined["next_payment_attempt_at"] == (T0 + timedelta(days=5)).isoformat()
+    assert declined["next_payment_attempt_at"] == (T0 + timedelta(days=6)).isoformat()
     assert len(dunned) >= 3  # the declined one-time invoice and subscription renewals
 
 

@@ -30,6 +30,8 @@ from tests.integration.test_invoice_projections import (
     stored_events,
 )
 
+pytestmark = pytest.mark.fixed_clock(T0)
+
 
 def _all_pages(fetch: Any, limit: int) -> list[dict[str, Any]]:
     """Every item of a list query, a page of ``limit`` at a time."""

@@ -8,6 +8,7 @@ import time
 from typing import Any
 from uuid import UUID
 
+import pytest
 from psycopg import sql
 
 from api.bootstrap import Tally
@@ -17,7 +18,9 @@ from projections.decoding import FastDecoder
 from projections.invoices import get_invoice
 from projections.replay import replay
 from projections.runner import ProjectionWorker
-from tests.integration.test_invoice_projections import Driver, invoicing_workload, projected
+from tests.integration.test_invoice_projections import T0, Driver, invoicing_workload, projected
+
+pytestmark = pytest.mark.fixed_clock(T0)
 
 INVOICING_TABLES = {
     "invoices",

@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 
 from adapters.clock import FixedClock
+from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
@@ -22,6 +23,7 @@ from domain.dunning import InvoiceDunning
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoices import Invoice
 from domain.subscriptions import Subscription
+from tests.calls import card_command, execute_and_call
 
 START = datetime(2027, 1, 31, 9, tzinfo=UTC)
 COUNT = 16
@@ -43,7 +45,8 @@ def _project(tally: Tally) -> UUID:
 
 
 def _body(tally: Tally, pid: UUID, command: m.Command) -> dict[str, Any]:
-    return tally.execute(command, Context(pid, "key_test")).body
+    """Run a command, then make the provider calls it asked for (as the API does)."""
+    return execute_and_call(tally, command, Context(pid, "key_test")).body
 
 
 def test_sixteen_concurrent_finalizations_on_two_instances_give_no_gap_and_no_twin(
@@ -91,7 +94,7 @@ def test_sixteen_concurrent_finalizations_on_two_instances_give_no_gap_and_no_tw
     print(f"{COUNT} concurrent finalizations on 2 instances: {COUNT / elapsed:.0f}/s")
 
 
-def _clock_world(tally: Tally, stub: str, **billing: Any) -> tuple[UUID, UUID, str, UUID]:
+def _clock_world(tally: Tally, card: str, **billing: Any) -> tuple[UUID, UUID, str, UUID]:
     pid = _project(tally)
     _body(
         tally, pid, m.ConfigureBilling(auto_charge_provider="stub", retry_days=[3, 5, 7], **billing)
@@ -102,10 +105,9 @@ def _clock_world(tally: Tally, stub: str, **billing: Any) -> tuple[UUID, UUID, s
     customer = _body(
         tally,
         pid,
-        m.RegisterCustomer(
-            external_id="u1", currency="EUR", test_clock_id=clock, metadata={"stub_payment": stub}
-        ),
+        m.RegisterCustomer(external_id="u1", currency="EUR", test_clock_id=clock),
     )
+    _body(tally, pid, card_command(UUID(customer["customer"]["id"]), card))
     product = _body(tally, pid, m.DefineProduct(code="PRO", name="Pro"))
     price = _body(
         tally,
@@ -139,11 +141,14 @@ def _advance(tally: Tally, pid: UUID, clock: UUID, days: int) -> dict[str, Any]:
 def test_dunning_on_a_test_clock_retries_at_3_5_7_days_and_the_third_retry_pays(
     tally: Tally,
 ) -> None:
-    pid, clock, sub_id, invoice_id = _clock_world(tally, "decline_first_3")
+    pid, clock, sub_id, invoice_id = _clock_world(tally, DECLINED)
     subscription: Subscription = tally.store.repository.get(UUID(sub_id))
     assert subscription.status == "past_due"
     attempts = []
     for day in (3, 5, 7):
+        if day == 7:  # the customer puts in a card that works before the third retry
+            invoice = tally.store.repository.get(invoice_id)
+            _body(tally, pid, card_command(invoice.customer_id, SUCCEEDS))
         _advance(tally, pid, clock, day)
         invoice: Invoice = tally.store.repository.get(invoice_id)
         dunning: InvoiceDunning = tally.store.repository.get(InvoiceDunning.create_id(invoice_id))
@@ -157,7 +162,7 @@ def test_dunning_on_a_test_clock_retries_at_3_5_7_days_and_the_third_retry_pays(
 def test_dunning_that_exhausts_its_retries_ends_the_subscription_as_configured(
     tally: Tally, final_action: str
 ) -> None:
-    pid, clock, sub_id, invoice_id = _clock_world(tally, "decline", final_action=final_action)
+    pid, clock, sub_id, invoice_id = _clock_world(tally, DECLINED, final_action=final_action)
     done = _advance(tally, pid, clock, 8)
     assert done["steps"]["payment_retried"] == 3
     assert tally.store.repository.get(UUID(sub_id)).status == final_action

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.providers.stub import DECLINED, SUCCEEDS
 from commands import messages as m
 from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
@@ -26,16 +27,13 @@ def world() -> Iterator[InvoicingWorld]:
     w.bus.close()
 
 
-def _setup(world: InvoicingWorld, stub: str = "succeed", **settings: Any) -> tuple[UUID, str, str]:
-    """A test clock, a customer on it whose stub payments behave as ``stub``, and a
-    monthly plan of 2000."""
+def _setup(world: InvoicingWorld, card: str = SUCCEEDS, **settings: Any) -> tuple[UUID, str, str]:
+    """A test clock, a customer on it whose default stub card is ``card``, and a monthly
+    plan of 2000."""
     world.run(m.ConfigureBilling(**settings))
     clock = UUID(world.body(m.CreateTestClock(name="c", frozen_time=START))["test_clock"]["id"])
-    customer = world.body(
-        m.RegisterCustomer(
-            external_id="u1", currency="EUR", test_clock_id=clock, metadata={"stub_payment": stub}
-        )
-    )
+    customer = world.body(m.RegisterCustomer(external_id="u1", currency="EUR", test_clock_id=clock))
+    world.card(str(customer["customer"]["id"]), card)
     return clock, str(customer["customer"]["id"]), world.plan("PRO", 2000)
 
 
@@ -115,17 +113,21 @@ def test_failed_payment_is_retried_on_schedule_and_paid_on_the_third_retry(
     world: InvoicingWorld,
 ) -> None:
     clock, customer, price = _setup(
-        world, "decline_first_3", auto_charge_provider="stub", retry_days=[3, 5, 7]
+        world, DECLINED, auto_charge_provider="stub", retry_days=[3, 5, 7]
     )
     started = _subscribe(world, customer, price)
-    assert started["subscription"]["status"] == "active"
+    assert started["subscription"]["status"] == "active"  # the charge is made after it
+    world.make_calls()
     sub = world.sub(started["subscription"]["id"])
     assert sub.status == "past_due"
     invoice = _invoices(world)[0]
     assert _dunning(world, invoice).next_attempt_at == START + timedelta(days=3)
+    # One advance across two retries: each is charged, and declined, where it falls.
     done = _advance(world, clock, 6)
     assert done["steps"]["payment_retried"] == 2
+    assert _dunning(world, _invoices(world)[0]).next_attempt_at == START + timedelta(days=7)
     assert world.sub(str(sub.id)).status == "past_due"
+    world.card(customer, SUCCEEDS)  # the customer updates the card before the last retry
     done = _advance(world, clock, 7)
     invoice = _invoices(world)[0]
     assert invoice.status == "paid"
@@ -159,7 +161,7 @@ def test_exhausted_retries_end_the_subscription_as_configured(
 ) -> None:
     clock, customer, price = _setup(
         world,
-        "decline",
+        DECLINED,
         auto_charge_provider="stub",
         retry_days=[3, 5, 7],
         final_action=final_action,
@@ -176,14 +178,16 @@ def test_exhausted_retries_end_the_subscription_as_configured(
 def test_manual_provider_payment_that_fails_records_the_attempt_and_marks_past_due(
     world: InvoicingWorld,
 ) -> None:
-    clock, customer, price = _setup(world, "decline")
+    clock, customer, price = _setup(world, DECLINED)
     started = _subscribe(world, customer, price)
-    paid = world.body(m.PayInvoice(invoice_id=UUID(started["invoice"]["id"]), method="provider"))
+    invoice_id = UUID(started["invoice"]["id"])
+    paid = world.body(m.PayInvoice(invoice_id=invoice_id, method="provider", provider="stub"))
+    assert paid["payment_attempt"]["status"] == "failed"
     assert paid["payment_attempt"]["succeeded"] is False
     assert paid["payment_attempt"]["failure_reason"] == "card_declined"
     assert paid["invoice"]["attempt_count"] == 1
     assert paid["subscription"]["status"] == "past_due"
-    world.run(m.UpdateCustomer(customer_id=UUID(customer), metadata={"stub_payment": "succeed"}))
+    world.card(customer, SUCCEEDS)
     retried = world.body(m.RetryInvoicePayment(invoice_id=UUID(started["invoice"]["id"])))
     assert retried["payment_attempt"] is None  # not due yet
     _advance(world, clock, 3)
@@ -221,7 +225,11 @@ def test_paying_the_first_invoice_of_an_incomplete_subscription_activates_it(
         )
     )
     assert started["subscription"]["status"] == "incomplete"
-    paid = world.body(m.PayInvoice(invoice_id=UUID(started["invoice"]["id"]), method="provider"))
+    paid = world.body(
+        m.PayInvoice(invoice_id=UUID(started["invoice"]["id"]), method="provider", provider="stub")
+    )
+    assert paid["payment_attempt"]["status"] == "succeeded"
+    assert paid["payment_attempt"]["reference"].startswith("stub_pi_")
     assert paid["invoice"]["status"] == "paid"
     assert paid["subscription"]["status"] == "active"
 
@@ -231,13 +239,11 @@ def test_due_invoice_work_runs_when_the_scheduler_asks_for_the_customer(
 ) -> None:
     # A customer on the application's clock, not a test clock: the scheduler's case.
     world.run(m.ConfigureBilling(auto_charge_provider="stub"))
-    registered = world.body(
-        m.RegisterCustomer(
-            external_id="u1", currency="EUR", metadata={"stub_payment": "decline_first_1"}
-        )
-    )
+    registered = world.body(m.RegisterCustomer(external_id="u1", currency="EUR"))
     customer = UUID(registered["customer"]["id"])
+    world.card(str(customer), DECLINED)
     started = _subscribe(world, str(customer), world.plan("PRO", 2000))
+    world.card(str(customer), SUCCEEDS)
     early = world.body(m.ProcessDueInvoices(customer_id=customer))
     assert early["invoice_work"] == {}
     assert list(early["billing"]["due"].values()) == [(START + timedelta(days=3)).isoformat()]

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from commands import billing_setup, invoice_payments, invoicing
+from adapters.outbox import Outbox
+from adapters.providers.stub import SUCCEEDS, StubProvider, payment_method_for
+from api.advance import advance_through_calls
+from commands import billing_setup, invoice_payments, invoicing, payment_methods, provider_calls
 from commands import messages as m
-from commands.bus import CommandBus
+from commands import provider_messages as pm
+from commands.bus import CommandBus, Context, Outcome
+from domain.clock import Clock
 from domain.errors import (
     CouponUnavailable,
     CreditExceedsPaid,
@@ -26,8 +32,23 @@ from domain.tax import InvalidPercentage
 from tests.unit.billing_world import World
 
 
+class StubDirectory:
+    """The provider directory as the outbox sees it: every project uses the stub."""
+
+    default_name = "stub"
+
+    def __init__(self, clock: Clock) -> None:
+        self.default = StubProvider(webhook_secret="whsec_unit", clock=clock)
+
+    def for_project(self, project_id: UUID, settings: dict[str, Any] | None) -> StubProvider:
+        return self.default
+
+
 class InvoicingWorld(World):
-    """The billing world with the invoicing handlers registered too."""
+    """The billing world with the invoicing handlers registered too, and the outbox's
+    part played as the API plays it: every provider call a command asked for is made
+    (by the real ``Outbox.attempt``, against the stub) right after the command, and a
+    payment's answer says how its charge went."""
 
     def __init__(self, mode: str = "test") -> None:
         super().__init__(mode)
@@ -36,9 +57,57 @@ class InvoicingWorld(World):
             **invoicing.HANDLERS,
             **invoice_payments.HANDLERS,
             **billing_setup.HANDLERS,
+            **payment_methods.HANDLERS,
+            **provider_calls.HANDLERS,
         }
         self.bus.close()
         self.bus = CommandBus(self.app, handlers, self.clock)
+        self.store = self.app  # what the outbox reads aggregates from
+        self.providers = StubDirectory(self.clock)
+        self.outbox = Outbox(self)
+        self.provider_up = True
+
+    def execute(self, command: m.Command, ctx: Context) -> Outcome:
+        return self.bus.execute(command, ctx)
+
+    def run(self, command: m.Command, key: str | None = None) -> Outcome:
+        if isinstance(command, m.AdvanceTestClock) and self.provider_up:
+            return advance_through_calls(
+                lambda cmd, first: super(InvoicingWorld, self).run(cmd, key if first else None),
+                lambda call_id: self.outbox.attempt(self.project_id, call_id),
+                command,
+            )
+        before = self.head()
+        outcome = super().run(command, key)
+        if self.provider_up and self.make_calls(before) and "payment_attempt" in outcome.body:
+            body = invoice_payments.payment_state(
+                self.app,
+                Context(self.project_id, "key_test"),
+                UUID(outcome.body["invoice"]["id"]),
+                outcome.body["payment_attempt"],
+            )
+            outcome = replace(outcome, body=body)
+        return outcome
+
+    def make_calls(self, after: int = 0) -> int:
+        """Make the provider calls requested after position ``after``; how many."""
+        made = 0
+        for n in self.app.recorder.select_notifications(start=after + 1, limit=1_000_000):
+            if n.topic == "tally:ProviderCall.Requested":
+                self.outbox.attempt(self.project_id, UUID(str(n.originator_id)))
+                made += 1
+        return made
+
+    def card(self, customer: str, number: str = SUCCEEDS) -> None:
+        """Give the customer a default stub card (``stub_pm_<number>``)."""
+        self.run(
+            pm.AttachPaymentMethod(
+                provider="stub",
+                customer_id=UUID(customer),
+                payment_method=payment_method_for(number),
+                make_default=True,
+            )
+        )
 
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
@@ -241,7 +310,8 @@ def test_credit_more_than_was_paid_is_refused_and_writes_nothing(world: Invoicin
     customer = world.customer()
     invoice = world.draft(customer, 1000)
     world.invoice(invoice)
-    world.run(m.PayInvoice(invoice_id=invoice, method="provider", amount=400))
+    world.card(customer)
+    world.run(m.PayInvoice(invoice_id=invoice, method="provider", provider="stub", amount=400))
     world.refused(
         CreditExceedsPaid,
         m.CreateCreditNote(invoice_id=invoice, amount=401, refund_to="credit_balance"),

@@ -21,7 +21,9 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.providers.stub import DECLINED, REQUIRES_ACTION, SUCCEEDS, payment_method_for
 from commands import messages as m
+from commands import provider_messages as pm
 from domain.accounts import Account
 from domain.customer_billing import CustomerBilling
 from domain.errors import DomainError
@@ -31,6 +33,7 @@ from tests.unit.test_invoicing_commands import InvoicingWorld
 
 # Mostly "all of it", so that lifecycles reach paid and credited invoices.
 AMOUNT = st.one_of(st.none(), st.none(), st.integers(1, 3000))
+CARDS = [SUCCEEDS, DECLINED, REQUIRES_ACTION]
 DRAFT = st.tuples(
     st.just("draft"),
     st.integers(0, 1),
@@ -64,10 +67,11 @@ OPS = st.one_of(
     st.tuples(st.just("adjust"), st.integers(0, 1), st.integers(-3000, 3000)),
     st.tuples(st.just("deposit"), st.integers(0, 1), st.integers(1, 5000)),
     # The subscriber on the test clock: time passes (renewals, charges, retries), plan
-    # changes (proration, possibly a negative total), the stub provider's mood.
+    # changes (proration, possibly a negative total), a customer's card (a stub test card
+    # that succeeds, is declined, or needs the customer's action).
     st.tuples(st.just("advance"), st.integers(1, 40)),
     st.tuples(st.just("plan"), st.integers(0, 1)),
-    st.tuples(st.just("stub"), st.sampled_from(["decline", "succeed", "decline_first_2"])),
+    st.tuples(st.just("card"), st.integers(0, 2), st.sampled_from(CARDS)),
 )
 
 
@@ -127,8 +131,13 @@ class Books:
         if kind == "plan":
             items = [m.SubscriptionItem(price_id=self.plans[op[1]])]
             return m.ChangeSubscriptionItems(subscription_id=self.subscription, items=items)
-        if kind == "stub":
-            return m.UpdateCustomer(customer_id=self.subscriber, metadata={"stub_payment": op[1]})
+        if kind == "card":
+            return pm.AttachPaymentMethod(
+                provider="stub",
+                customer_id=UUID(self.customers[op[1]]),
+                payment_method=payment_method_for(op[2]),
+                make_default=True,
+            )
         if not self.invoices:
             return None
         # Mostly the latest invoices, so that lifecycles go further than a draft.
@@ -138,7 +147,10 @@ class Books:
         if kind == "finalize":
             return m.FinalizeInvoice(invoice_id=invoice)
         if kind == "pay":
-            return m.PayInvoice(invoice_id=invoice, method=op[2], amount=op[3], reference="r")
+            provider = "stub" if op[2] == "provider" else None
+            return m.PayInvoice(
+                invoice_id=invoice, method=op[2], amount=op[3], reference="r", provider=provider
+            )
         if kind == "void":
             return m.VoidInvoice(invoice_id=invoice)
         if kind == "uncollectible":

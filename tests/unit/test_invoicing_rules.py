@@ -72,13 +72,21 @@ def test_refund_to_the_original_provider_payment_goes_back_through_its_clearing_
     customer = world.customer()
     invoice = world.draft(customer, 1000)
     world.invoice(invoice)
-    world.run(m.PayInvoice(invoice_id=invoice, method="provider"))
+    world.card(customer)
+    paid = world.body(m.PayInvoice(invoice_id=invoice, method="provider", provider="stub"))
+    payment_ref = paid["payment_attempt"]["reference"]
     note = world.body(
         m.CreateCreditNote(invoice_id=invoice, amount=250, refund_to="original_payment")
     )
     assert note["credit_note"]["refunded_to"] == "clearing:stub"
     assert note["invoice"]["amount_refunded"] == 250
     assert world.balances()["clearing:stub"] == -750
+    # The provider is asked for the refund after the note is recorded, by the outbox.
+    refund = world.app.repository.get(UUID(note["refund_call"]["id"]))
+    assert (refund.operation, refund.state) == ("refund", "succeeded")
+    assert refund.params["payment_ref"] == payment_ref
+    assert refund.params["amount_minor"] == 250
+    assert refund.result["refund_ref"].startswith("stub_re_")
 
 
 def test_billing_settings_are_checked_and_a_refusal_writes_nothing(world: InvoicingWorld) -> None:

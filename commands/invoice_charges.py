@@ -1,0 +1,226 @@
+"""Charging an invoice through the payment provider: requested by a command, made by the
+outbox, settled by the provider's answer or its webhook, whichever comes first.
+
+A command (``PayInvoice`` with ``method=provider``, the automatic charge of a finalized
+subscription invoice, a due dunning retry) never talks to the provider: it records a
+``ProviderCall`` (operation ``charge``) in the same transaction as everything else it
+does, and answers with a *pending* attempt. The outbox (``adapters/outbox.py``) makes
+the call after that commit, with the call's fixed idempotency key, and reports the
+answer through ``RecordProviderCallOutcome``, whose handler calls ``settle_charge``:
+
+- succeeded: the invoice records the payment against ``clearing:<provider>`` and what
+  it settles (dunning ends, a past_due subscription is active again). If the invoice
+  cannot take it any more (it was paid another way, or voided, while the charge was in
+  flight), the money is given back: a refund call is requested at once, so nothing is
+  kept twice;
+- declined, needs the customer's action, or the provider stayed unavailable through
+  every retry: dunning records the failed attempt and schedules the next one.
+
+One call per (invoice, attempt, amount paid so far): asking again while a charge is in
+flight finds the same call, so a repeated request, the scheduler and a client racing
+never charge twice. The same attempt's webhook (``payment_intent.succeeded``,
+``invoice.payment_failed``...) settles the call if it comes first; the outbox's answer
+then finds the call settled and changes nothing (``commands/webhook_effects.py``).
+
+The charge uses the customer's default payment method at that provider (the payment
+methods API, or the one a checkout saved). A customer with none fails the attempt at
+once with ``no_payment_method``, which dunning treats like a decline: the customer can
+attach one before the retry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from commands.bus import Context
+from commands.invoice_common import billing_for, find_dunning, load_invoice
+from commands.invoice_settlement import apply_charge_failure, apply_charge_success
+from commands.provider_customers import provider_customer, waiting_params
+from commands.unit_of_work import UnitOfWork
+from domain.customers import Customer
+from domain.errors import InvalidTransition
+from domain.invoices import OPEN, Invoice
+from domain.payment_methods import PaymentMethods
+from domain.provider_calls import ProviderCall
+
+NO_PAYMENT_METHOD = "no_payment_method"
+
+
+def payment_method(uow: UnitOfWork, ctx: Context, customer: Customer, provider: str) -> str | None:
+    """The customer's default payment method at ``provider``, else its first one there."""
+    methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
+    if methods is None:
+        return None
+    default = methods.methods.get(methods.default_ref or "")
+    if default is not None and default["provider"] == provider:
+        return str(default["id"])
+    return next((str(m["id"]) for m in methods.methods.values() if m["provider"] == provider), None)
+
+
+def charge_attempt(call: ProviderCall, attempt: int) -> dict[str, Any]:
+    """The API's ``payment_attempt`` for a charge made by the outbox."""
+    status = "processing" if awaits_confirmation(call) else call.state
+    settled = {"succeeded": True, "failed": False}.get(status)
+    return {
+        "status": status,
+        "succeeded": settled,
+        "attempt": attempt,
+        "amount": int(call.params["amount_minor"]),
+        "provider": call.provider,
+        "provider_call_id": str(call.id),
+        "reference": call.payment_ref or None,
+        "failure_reason": call.error_code or None,
+        "step": "charge_requested" if call.pending else status,
+    }
+
+
+def request_charge(
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    customer: Customer,
+    provider_name: str,
+    amount: int,
+    now: datetime,
+    *,
+    retry: bool,
+) -> dict[str, Any]:
+    """Ask the outbox to charge ``amount`` for the invoice (the caller checked that the
+    invoice can take it). ``now`` is the customer's time (its test clock's, if any);
+    the call itself is scheduled on the real clock (``ctx.now``), which the outbox
+    runs on."""
+    assert ctx.now is not None
+    dunning = find_dunning(uow, invoice)
+    attempt = (dunning.attempt_count if dunning is not None else 0) + 1
+    subject = f"invoice:{invoice.id}:{attempt}:{invoice.amount_paid}"
+    call_id = ProviderCall.create_id(ctx.project_id, "charge", subject)
+    existing = uow.find(ProviderCall, call_id)
+    if existing is not None:
+        if existing.pending and int(existing.params["amount_minor"]) != amount:
+            raise InvalidTransition(
+                f"a charge of {existing.params['amount_minor']} for invoice {invoice.id} is "
+                f"in flight (provider call {existing.id}); wait for its answer",
+                provider_call_id=str(existing.id),
+            )
+        return charge_attempt(existing, attempt)
+    method = payment_method(uow, ctx, customer, provider_name)
+    if method is None:
+        step = apply_charge_failure(
+            uow, ctx, invoice, provider_name, NO_PAYMENT_METHOD, now, retry=retry
+        )
+        return {
+            "status": "failed",
+            "succeeded": False,
+            "attempt": attempt,
+            "amount": amount,
+            "provider": provider_name,
+            "provider_call_id": None,
+            "reference": None,
+            "failure_reason": NO_PAYMENT_METHOD,
+            "step": step,
+        }
+    # The provider's customer: its reference, or (Stripe, Paddle) the create_customer
+    # call this charge waits for; the outbox makes that one first.
+    customer_ref, waits = provider_customer(uow, ctx, customer, provider_name)
+    params: dict[str, Any] = {
+        "invoice_id": str(invoice.id),
+        "customer_id": str(customer.id),
+        "customer_ref": customer_ref or str(customer.id),
+        **waiting_params(customer, waits),
+        "payment_method_ref": method,
+        "amount_minor": amount,
+        "currency": invoice.currency,
+        "description": f"invoice {invoice.number}",
+        "retry": retry,
+        "attempt": attempt,
+        # The provider reports the payment with these, so its webhook finds this call.
+        "references": {
+            "tally_invoice": str(invoice.id),
+            "tally_customer": str(customer.id),
+            "tally_charge_call": str(call_id),
+        },
+    }
+    call = ProviderCall.request(
+        project_id=ctx.project_id,
+        provider=provider_name,
+        operation="charge",
+        subject=subject,
+        params=params,
+        now=ctx.now,
+    )
+    uow.add(call)
+    if retry:
+        # The retry is in flight: the scheduler need not ask again until it is answered
+        # (a failure schedules the next retry, a success ends dunning).
+        billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+        billing.clear(invoice.id)
+        uow.add(billing)
+    return charge_attempt(call, attempt)
+
+
+def awaits_confirmation(call: ProviderCall) -> bool:
+    """The provider took the charge but has not said yet whether it went through
+    (``processing``): its webhook settles the invoice."""
+    return call.state == "succeeded" and call.result.get("status") == "processing"
+
+
+def settle_charge(
+    uow: UnitOfWork,
+    ctx: Context,
+    call: ProviderCall,
+    *,
+    payment_ref: str,
+    failure: str | None,
+) -> dict[str, Any]:
+    """Apply the answer to an invoice's charge call (``failure`` None: it succeeded).
+    The caller then settles the call itself; this only changes the invoice and what
+    hangs off it."""
+    invoice, _, now = load_invoice(uow, ctx, UUID(str(call.params["invoice_id"])))
+    amount = int(call.params["amount_minor"])
+    body: dict[str, Any] = {"invoice_id": str(invoice.id)}
+    if failure is not None:
+        if invoice.status == OPEN:
+            body["step"] = apply_charge_failure(
+                uow, ctx, invoice, call.provider, failure, now, retry=bool(call.params["retry"])
+            )
+        return body
+    if payment_ref and any(p["reference"] == payment_ref for p in invoice.payments):
+        body["step"] = "already_recorded"  # a second report of one payment
+        return body
+    if invoice.status == OPEN and amount <= invoice.amount_remaining:
+        body["step"] = apply_charge_success(
+            uow, ctx, invoice, call.provider, payment_ref, amount, now
+        )
+        return body
+    body["step"] = "refund_requested"
+    body["refund_call"] = give_back(uow, ctx, call, payment_ref, invoice).summary()
+    return body
+
+
+def give_back(
+    uow: UnitOfWork, ctx: Context, call: ProviderCall, payment_ref: str, invoice: Invoice
+) -> ProviderCall:
+    """Refund a charge the invoice could not take (it was settled while the charge was
+    in flight): the customer is never charged twice for one invoice."""
+    assert ctx.now is not None
+    refund = ProviderCall.request(
+        project_id=ctx.project_id,
+        provider=call.provider,
+        operation="refund",
+        subject=f"overpayment:{call.id}",
+        params={
+            "payment_ref": payment_ref,
+            "amount_minor": int(call.params["amount_minor"]),
+            "currency": str(call.params["currency"]),
+            "reason": f"invoice {invoice.number} was already settled",
+            "references": {"tally_invoice": str(invoice.id), "tally_charge_call": str(call.id)},
+        },
+        now=ctx.now,
+    )
+    found = uow.find(ProviderCall, refund.id)
+    if found is not None:
+        return found
+    uow.add(refund)
+    return refund
