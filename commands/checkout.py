@@ -263,9 +263,10 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
         params["transaction_id"] = txn_id
         operation = "checkout"
     else:
-        if customer is None:
-            # A wallet that belongs to no customer: its id stands in for one (the stub
-            # and YooKassa need nothing more; Stripe will refuse a method of no customer).
+        if named["customer_ref"] is None and "customer_call" not in named:
+            # A wallet of no customer, or of one the provider keeps no customer for (a
+            # Paddle customer without email: Paddle charges a subscription, not a
+            # customer): the wallet's id stands in, as before customers were created.
             named = {"customer_ref": str(cmd.account_id)}
         params = {
             **named,

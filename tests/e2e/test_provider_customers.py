@@ -396,4 +396,11 @@ def test_paddle_creates_customers_with_an_email_and_leaves_the_others_to_its_che
         assert plain["provider_call"]["state"] == "succeeded"
         assert plain["provider_call"].get("waits_for") is None
         assert "customer_id" not in api_server.sent("POST", "/transactions")[1].json()
+        # Nor for a saved-method charge (Paddle charges the subscription): the wallet's id
+        # stands in for the customer, as before, and nothing waits.
+        wallet = api.open_account(jo)
+        body = {"amount": 700, "currency": "EUR", "payment_method": "sub_01"}
+        charged = api.ok(api.post(f"/v1/accounts/{wallet}/top_ups", body), 201)
+        assert charged["provider_call"]["customer_ref"] == wallet
+        assert charged["provider_call"].get("waits_for") is None
         assert len(paddle.customers) == 1
