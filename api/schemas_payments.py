@@ -34,6 +34,9 @@ class ProviderCall(Result):
     idempotency_key: str = Field(description="Sent to the provider on every attempt")
     url: str | None = Field(default=None, description="The hosted page, for checkouts")
     payment_ref: str | None = None
+    transaction_id: UUID | None = Field(
+        default=None, description="The ledger transaction it pays or refunds, if any"
+    )
 
 
 class CheckoutResult(Result):

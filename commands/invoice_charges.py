@@ -39,11 +39,13 @@ from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.provider_customers import provider_customer, waiting_params
 from commands.unit_of_work import UnitOfWork
+from domain.accounts import clearing_ref
 from domain.customers import Customer
 from domain.errors import InvalidTransition
-from domain.invoices import OPEN, Invoice
+from domain.invoices import OPEN, Invoice, receivable_ref
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
+from domain.transactions import PROCESSING, Transaction
 
 NO_PAYMENT_METHOD = "no_payment_method"
 
@@ -124,8 +126,24 @@ def request_charge(
     # The provider's customer: its reference, or (Stripe, Paddle) the create_customer
     # call this charge waits for; the outbox makes that one first.
     customer_ref, waits = provider_customer(uow, ctx, customer, provider_name)
+    # Every payment is a ledger Transaction: this one waits in processing for the
+    # provider's answer, and its completion posts the payment's entry.
+    txn = Transaction.begin(
+        id=Transaction.id_for(ctx.project_id, f"charge:{call_id}"),
+        project_id=ctx.project_id,
+        kind="deposit",
+        amount=amount,
+        currency=invoice.currency,
+        from_ref=clearing_ref(provider_name),
+        to_ref=receivable_ref(invoice.customer_id),
+        complete_now=False,
+        description=f"charge of invoice {invoice.number}",
+        external_ref=str(invoice.id),
+    )
+    uow.add(txn)
     params: dict[str, Any] = {
         "invoice_id": str(invoice.id),
+        "transaction_id": str(txn.id),
         "customer_id": str(customer.id),
         "customer_ref": customer_ref or str(customer.id),
         **waiting_params(customer, waits),
@@ -179,8 +197,13 @@ def settle_charge(
     hangs off it."""
     invoice, _, now = load_invoice(uow, ctx, UUID(str(call.params["invoice_id"])))
     amount = int(call.params["amount_minor"])
+    txn = charge_transaction(uow, ctx, call)
     body: dict[str, Any] = {"invoice_id": str(invoice.id)}
+    if txn is not None:
+        body["transaction_id"] = str(txn.id)
     if failure is not None:
+        if txn is not None and txn.state == PROCESSING:
+            txn.fail(failure)
         if invoice.status == OPEN:
             body["step"] = apply_charge_failure(
                 uow, ctx, invoice, call.provider, failure, now, retry=bool(call.params["retry"])
@@ -189,14 +212,30 @@ def settle_charge(
     if payment_ref and any(p["reference"] == payment_ref for p in invoice.payments):
         body["step"] = "already_recorded"  # a second report of one payment
         return body
+    if txn is not None and txn.state == PROCESSING:
+        txn.complete()  # the money came in: clearing:<provider> -x, receivable +x
     if invoice.status == OPEN and amount <= invoice.amount_remaining:
         body["step"] = apply_charge_success(
-            uow, ctx, invoice, call.provider, payment_ref, amount, now
+            uow,
+            ctx,
+            invoice,
+            call.provider,
+            payment_ref,
+            amount,
+            now,
+            transaction_id=txn.id if txn is not None else None,
         )
         return body
     body["step"] = "refund_requested"
     body["refund_call"] = give_back(uow, ctx, call, payment_ref, invoice).summary()
     return body
+
+
+def charge_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> Transaction | None:
+    """The ledger Transaction of an invoice charge (None for a charge recorded before
+    charges had one: its invoice posts the payment's entry itself)."""
+    txn_id = call.params.get("transaction_id")
+    return uow.get(Transaction, UUID(str(txn_id)), ctx.project_id) if txn_id else None
 
 
 def give_back(
@@ -215,6 +254,8 @@ def give_back(
             "amount_minor": int(call.params["amount_minor"]),
             "currency": str(call.params["currency"]),
             "reason": f"invoice {invoice.number} was already settled",
+            # Its success reverses the charge's transaction (commands/provider_calls.py).
+            "transaction_id": call.params.get("transaction_id"),
             "references": {"tally_invoice": str(invoice.id), "tally_charge_call": str(call.id)},
         },
         now=ctx.now,

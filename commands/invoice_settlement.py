@@ -11,6 +11,7 @@ past_due and, when the last retry fails, canceled or unpaid (``BillingSettings``
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from commands.bus import Context
 from commands.invoice_common import billing_for, dunning_for, find_dunning, settings_values
@@ -84,11 +85,21 @@ def apply_charge_success(  # what the provider answered, and when
     reference: str,
     amount: int,
     now: datetime,
+    *,
+    transaction_id: UUID | None = None,
 ) -> str:
     """A provider charged ``amount`` for the invoice: record the payment, posted against
-    the provider's clearing account, and what it settles. The caller has checked that
-    the invoice can take it (``invoice.check_payment(amount)``)."""
-    invoice.pay(amount, clearing_ref(provider_name), reference, now, method="provider")
+    the provider's clearing account (by its ledger ``transaction_id`` when it has one),
+    and what it settles. The caller has checked that the invoice can take it
+    (``invoice.check_payment(amount)``)."""
+    invoice.pay(
+        amount,
+        clearing_ref(provider_name),
+        reference,
+        now,
+        method="provider",
+        transaction_id=transaction_id,
+    )
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
     after_paid(uow, ctx, invoice, billing, now)
     return "paid"

@@ -215,4 +215,6 @@ class ProviderCall(TallyAggregate):
             "waits_for": self.params.get("customer_call"),
             "amount": self.params.get("amount_minor"),
             "currency": self.params.get("currency"),
+            # The ledger Transaction the call pays or refunds (a top-up, an invoice charge).
+            "transaction_id": self.params.get("transaction_id"),
         }

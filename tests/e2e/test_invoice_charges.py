@@ -67,6 +67,12 @@ def test_a_charge_during_an_outage_stays_pending_then_pays_once(
         settle(shop)
     assert invoice(shop, invoice_id)["status"] == "paid"
     assert invoice(shop, invoice_id)["attempt_count"] == 0
+    # The payment is a ledger Transaction: processing while the provider was down,
+    # completed with the payment's entry when it answered.
+    call = shop.ok(shop.get(f"/v1/provider_calls/{attempt['provider_call_id']}"))
+    txn = shop.ok(shop.get(f"/v1/transactions/{call['transaction_id']}"))
+    assert (txn["state"], txn["amount"], txn["kind"]) == ("completed", 1000, "deposit")
+    assert (txn["from"], txn["to"]) == ("clearing:stub", f"receivable:{buyer}")
     assert len(set(provider.keys)) == 1  # every try asked with the same idempotency key
     assert len(provider.charged) == 1
 
@@ -124,6 +130,12 @@ def test_a_charge_that_lands_after_the_invoice_was_paid_otherwise_is_refunded(
     ]
     found = invoice(shop, invoice_id)
     assert (found["status"], found["amount_paid"]) == ("paid", 700)
+    # The charge's transaction came in and went back: the provider's clearing is even.
+    charged = shop.ok(shop.get(f"/v1/transactions/{charge['transaction_id']}"))
+    assert (charged["state"], charged["reversed_amount"]) == ("reversed", 700)
+    books = {r["account"]: r["balance"] for r in shop.ok(shop.get("/v1/system_accounts"))["data"]}
+    assert books.get("clearing:stub", 0) == 0
+    assert books[f"receivable:{buyer}"] == 0
 
 
 def test_a_customer_without_a_payment_method_fails_the_attempt_into_dunning(
@@ -197,6 +209,8 @@ def test_a_declined_charge_reported_by_webhook_fails_the_call_into_dunning(
     assert (call["state"], call["error_code"]) == ("failed", "card_declined")
     found = invoice(shop, invoice_id)
     assert (found["status"], found["attempt_count"]) == ("open", 1)  # counted once
+    txn = shop.ok(shop.get(f"/v1/transactions/{call['transaction_id']}"))
+    assert (txn["state"], txn["failure_reason"]) == ("failed", "card_declined")
 
 
 class Processing:
