@@ -9,6 +9,8 @@ IdempotencyRecord.Recorded) in the store.
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Callable
 from uuid import UUID
 
@@ -54,6 +56,8 @@ def measure(
     name = "hot" if hot else "own"
     accounts = open_accounts(tally, project_id, 1 if hot else threads, name)
 
+    done = [0] * threads
+
     def make_worker(i: int) -> Callable[[], None]:
         account_id = accounts[0 if hot else i]
         serial = itertools.count()
@@ -62,16 +66,53 @@ def measure(
             command = m.Deposit(account_id=account_id, amount=100, currency="EUR")
             key = f"{name}-{i}-{next(serial)}"
             tally.execute(command, Context(project_id, ACTOR, key))
+            done[i] += 1
 
         return deposit
 
+    cpu = CpuPerOperation(done, warmup_s, duration_s)
     before = tally.bus.stats()
     loop = run_threads(threads, warmup_s, duration_s, make_worker)
     after = tally.bus.stats()
     batches = after["batches"] - before["batches"]
-    loop.detail = (
-        f"mean batch {(after['commands'] - before['commands']) / batches:.1f} commands"
-        if batches
-        else ""
-    )
+    details = [cpu.describe()]
+    if batches:
+        mean = (after["commands"] - before["commands"]) / batches
+        details.append(f"mean batch {mean:.1f} commands")
+    loop.detail = "; ".join(d for d in details if d)
     return loop
+
+
+class CpuPerOperation:
+    """The process's CPU time (every thread: clients, bus writer and committer) per
+    operation finished, over most of the measured window. The rate moves with whatever
+    else the machine runs; this moves much less, so it is the figure to compare across
+    runs on a shared machine. Sampled by a thread of its own, a little inside the window
+    (the client loops are not touched)."""
+
+    MARGIN_S = 0.2
+
+    def __init__(self, done: list[int], warmup_s: float, duration_s: float) -> None:
+        self.done = done
+        self.samples: list[tuple[float, int]] = []
+        margin = min(self.MARGIN_S, duration_s / 4)
+        self._thread = threading.Thread(
+            target=self._sample,
+            args=(warmup_s + margin, duration_s - 2 * margin),
+            name="bench-cpu",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _sample(self, start_s: float, length_s: float) -> None:
+        time.sleep(start_s)
+        self.samples.append((time.process_time(), sum(self.done)))
+        time.sleep(length_s)
+        self.samples.append((time.process_time(), sum(self.done)))
+
+    def describe(self) -> str:
+        self._thread.join(timeout=5)
+        if len(self.samples) != 2 or self.samples[1][1] <= self.samples[0][1]:
+            return ""
+        (cpu0, n0), (cpu1, n1) = self.samples
+        return f"{(cpu1 - cpu0) / (n1 - n0) * 1e6:.0f} us CPU/deposit"
