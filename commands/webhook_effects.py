@@ -27,8 +27,9 @@ from commands.invoice_settlement import apply_charge_failure, apply_charge_succe
 from commands.unit_of_work import UnitOfWork
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_subscriptions import customer_linked, subscription_changed
+from domain.accounts import clearing_ref
 from domain.customers import Customer
-from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
+from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.subscriptions import Subscription
@@ -162,9 +163,10 @@ def _pay_invoice(
     uow: UnitOfWork, ctx: Context, event: WebhookEvent, invoice: Invoice, payment_ref: str
 ) -> dict[str, Any] | None:
     """A payment the provider collected on its own (a hosted checkout, an invoice of a
-    subscription it runs): posted against ``clearing:<provider>`` like Tally's own
-    charges. The provider's payment reference is recorded once: a second event about
-    the same payment (``checkout.completed`` then ``invoice.paid``) changes nothing."""
+    subscription it runs): like Tally's own charges, a completed ledger Transaction
+    ``clearing:<provider>`` -> ``receivable:<customer>`` that the invoice records. The
+    provider's payment reference is recorded once: a second event about the same
+    payment (``checkout.completed`` then ``invoice.paid``) changes nothing."""
     reference = (payment_ref or event.event_id)[:200]
     if invoice.amount_remaining <= 0 or any(p["reference"] == reference for p in invoice.payments):
         return None
@@ -172,8 +174,28 @@ def _pay_invoice(
     amount = min(int(reported), invoice.amount_remaining) if reported else invoice.amount_remaining
     _, _, now = load_invoice(uow, ctx, invoice.id)
     invoice.check_payment(amount)
-    apply_charge_success(uow, ctx, invoice, event.provider, reference, amount, now)
-    return {"action": "invoice_paid", "invoice_id": str(invoice.id), "status": invoice.status}
+    txn = Transaction.begin(
+        id=Transaction.id_for(ctx.project_id, f"provider_payment:{invoice.id}:{reference}"),
+        project_id=ctx.project_id,
+        kind="deposit",
+        amount=amount,
+        currency=invoice.currency,
+        from_ref=clearing_ref(event.provider),
+        to_ref=receivable_ref(invoice.customer_id),
+        complete_now=True,
+        description=f"{event.provider} payment of invoice {invoice.number}",
+        external_ref=reference,
+    )
+    uow.add(txn)
+    apply_charge_success(
+        uow, ctx, invoice, event.provider, reference, amount, now, transaction_id=txn.id
+    )
+    return {
+        "action": "invoice_paid",
+        "invoice_id": str(invoice.id),
+        "status": invoice.status,
+        "transaction_id": str(txn.id),
+    }
 
 
 def _attach(

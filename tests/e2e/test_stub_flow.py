@@ -173,6 +173,10 @@ def test_one_customer_from_checkout_to_refund_with_the_books_at_each_step(shop: 
     )
     invoice: Any = shop.tally.store.repository.get(UUID(started["invoice"]["id"]))
     assert (invoice.status, invoice.amount_remaining) == ("paid", 0)
+    # The payment is a ledger Transaction, completed: clearing:stub -> receivable.
+    [payment] = invoice.payments
+    txn = shop.ok(shop.get(f"/v1/transactions/{payment['transaction_id']}"))
+    assert (txn["state"], txn["amount"], txn["from"]) == ("completed", 4900, "clearing:stub")
     saved = shop.ok(shop.get("/v1/payment_methods", customer_id=ada))["default"]
     assert saved == f"stub_pm_{SUCCEEDS}"
     assert shop.account(wallet)["ledger_balance"] == 0
