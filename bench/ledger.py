@@ -125,8 +125,8 @@ def _http(args: argparse.Namespace, schema: str, results: dict[str, Result]) -> 
         env = over_http.server_env(args.url, schema)
         # The CLI makes the schema's tables and the project before the server starts.
         token = over_http.create_project(env)
-        with over_http.running_server(env, args.server_workers, args.server_log_level) as port:
-            loop = over_http.measure(port, token, args.threads, args.warmup, args.duration)
+        with over_http.running_server(env, args.server_workers, args.server_log_level) as server:
+            loop = over_http.measure(server, token, args.threads, args.warmup, args.duration)
     except (ImportError, RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"  (c) not available: {exc}", flush=True)
         results["c"] = Result(label, None, "requests/s", f"not available: {exc}"[:200])

@@ -5,6 +5,11 @@ schema of its own; the project and its key come from ``tally projects create``. 
 generator is a minimal HTTP/1.1 keep-alive client (one connection per thread, the request
 bytes built by hand) so that, on a small machine, it takes as little CPU as possible away
 from the server it measures. Every response must be a 201, or it counts as an error.
+
+Beside the rate it reports the CPU time per request of the server (all its processes and
+threads: HTTP, the command bus, and the projection worker ``tally serve`` runs) and of
+this client, over the whole run including the warm-up. On a machine shared with other
+work the rate follows whatever CPU is left; CPU per request changes much less.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.common import LoopResult, run_threads
@@ -72,8 +79,34 @@ def server_env(url: str, schema: str) -> dict[str, str]:
     return {**clean, "TALLY_DATABASE_URL": url, "TALLY_DB_SCHEMA": schema}
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process and its children (uvicorn's workers are its
+    children), from /proc; None where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    found = False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        # The command name, in parentheses, may hold spaces: split after it.
+        fields = text[text.rindex(")") + 2 :].split()
+        process, parent = int(stat.parent.name), int(fields[1])
+        if pid in (process, parent):
+            found = True
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total if found else None
+
+
 @contextmanager
-def running_server(env: dict[str, str], workers: int, log_level: str) -> Iterator[int]:
+def running_server(env: dict[str, str], workers: int, log_level: str) -> Iterator[Server]:
     """Start ``tally serve``, wait until it is ready, and stop it afterwards."""
     port = free_port()
     process = subprocess.Popen(
@@ -92,7 +125,7 @@ def running_server(env: dict[str, str], workers: int, log_level: str) -> Iterato
             if time.monotonic() > deadline:
                 raise RuntimeError("tally serve did not become ready")
             time.sleep(0.2)
-        yield port
+        yield Server(port, process.pid)
     finally:
         process.terminate()
         try:
@@ -129,7 +162,10 @@ def create_project(env: dict[str, str]) -> str:
     return str(json.loads(done.stdout)["api_key"])
 
 
-def measure(port: int, token: str, threads: int, warmup_s: float, duration_s: float) -> LoopResult:
+def measure(
+    server: Server, token: str, threads: int, warmup_s: float, duration_s: float
+) -> LoopResult:
+    port = server.port
     setup = HttpConnection("127.0.0.1", port, token)
     accounts = []
     for i in range(threads):
@@ -143,6 +179,7 @@ def measure(port: int, token: str, threads: int, warmup_s: float, duration_s: fl
         accounts.append(json.loads(body)["account"]["id"])
     setup.close()
     connections: list[HttpConnection] = []
+    sent = [0] * threads  # every request, the warm-up's too, for the CPU per request
 
     def make_worker(i: int) -> Callable[[], None]:
         conn = HttpConnection("127.0.0.1", port, token)
@@ -155,16 +192,25 @@ def measure(port: int, token: str, threads: int, warmup_s: float, duration_s: fl
             status, answer = conn.request(
                 "POST", path, body, f"Idempotency-Key: http-{i}-{next(serial)}\r\n"
             )
+            sent[i] += 1
             if status != 201:
                 raise RuntimeError(f"deposit answered {status}: {answer[:200]!r}")
 
         return deposit
 
+    server_before, client_before = cpu_seconds(server.pid), time.process_time()
     try:
-        return run_threads(threads, warmup_s, duration_s, make_worker)
+        result = run_threads(threads, warmup_s, duration_s, make_worker)
     finally:
         for conn in connections:
             conn.close()
+    server_after, client_s = cpu_seconds(server.pid), time.process_time() - client_before
+    requests = max(1, sum(sent))
+    if server_before is not None and server_after is not None:
+        server_us = (server_after - server_before) / requests * 1e6
+        result.detail = f"CPU per request: server {server_us:,.0f} µs, "
+    result.detail += f"client {client_s / requests * 1e6:,.0f} µs"
+    return result
 
 
 def _retry_auth(call: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
