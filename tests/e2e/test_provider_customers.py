@@ -10,6 +10,7 @@ import copy
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -96,7 +97,13 @@ class Shop:
 
 @pytest.fixture
 def shop(settings: Settings, clock: FixedClock) -> Iterator[Shop]:
-    fake = FakeStripe()
+    with stripe_shop(settings, clock, FakeStripe()) as made:
+        yield made
+
+
+@contextmanager
+def stripe_shop(settings: Settings, clock: FixedClock, fake: FakeStripe) -> Iterator[Shop]:
+    """A project on Stripe whose API is ``fake``, served without the outbox thread."""
     with (
         fake_api(fake) as stripe,
         serve(settings.model_copy(update={"run_outbox": False}), clock) as client,
