@@ -60,7 +60,7 @@ class ConfigurePaymentProvider(Command):
         Annotated[str, Field(max_length=40)],
         Annotated[SecretStr, Field(min_length=1, max_length=4096)],
     ] = Field(default_factory=dict, max_length=4)
-    credentials_digest: Annotated[str, Field(max_length=64)] = ""
+    credentials_digest: Annotated[str, Field(pattern="^[0-9a-f]{0,64}$")] = ""
     api_base: Annotated[str, Field(max_length=500)] = ""
 
 
