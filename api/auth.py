@@ -40,6 +40,10 @@ MAX_KEY_CHARS = 200
 
 REFUSAL = "a valid API key is required (Authorization: Bearer <key>)"
 
+# Longest a round of key lookups (connecting included) may take before its requests are
+# answered 503.
+LOOKUP_TIMEOUT_S = 10.0
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -116,16 +120,18 @@ class KeyLookups:
                 self.rounds += 1
                 try:
                     rows = await self._query(list(current))
-                except BaseException as exc:
-                    # Its requests get the error (a database error answers 503); when the
-                    # loop itself is cancelling this task, they are not left waiting.
-                    for answers in current.values():
-                        for answer in answers:
-                            if not answer.done():
-                                answer.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
+                except Exception as exc:
+                    # Its requests get the error (a database error answers 503).
+                    for answer in (a for answers in current.values() for a in answers):
+                        if not answer.done():
+                            answer.set_exception(exc)
                     continue
+                except BaseException:
+                    # The loop is cancelling this task (shutdown): no request is left
+                    # waiting for an answer that will not come.
+                    for answer in (a for answers in current.values() for a in answers):
+                        answer.cancel()
+                    raise
                 for key_id, answers in current.items():
                     for answer in answers:
                         # A request whose client went away has cancelled its answer.
@@ -137,15 +143,21 @@ class KeyLookups:
     async def _query(self, key_ids: list[str]) -> dict[str, dict[str, Any]]:
         from projections.api_keys import lookup_keys
 
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        # Every request of this process waits for the round in flight, so a round must
+        # not hang: past the time limit it fails like a lost connection (503).
         try:
-            return await lookup_keys(self._conn, self.schema, key_ids)
-        except psycopg.OperationalError:
-            # The connection is gone (Postgres restarted, network): the next round
-            # connects again; this one's requests get the database error.
-            await self._conn.close()
-            self._conn = None
+            async with asyncio.timeout(LOOKUP_TIMEOUT_S):
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                return await lookup_keys(self._conn, self.schema, key_ids)
+        except BaseException as exc:
+            # Whatever went wrong, the next round starts on a new connection rather
+            # than on one whose state is unknown (a query cut short, Postgres gone).
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                await conn.close()
+            if isinstance(exc, TimeoutError):
+                raise psycopg.OperationalError("API key lookup timed out") from None
             raise
 
 

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api import auth
 from api.auth import KeyLookups
 from api.bootstrap import Tally
 from commands import messages as m
@@ -104,6 +105,38 @@ def test_a_database_error_answers_its_round_and_the_next_round_tries_again(
                     lookups.lookup("a"), lookups.lookup("b"), return_exceptions=True
                 )
                 assert all(isinstance(r, psycopg.OperationalError) for r in results)
+            assert lookups.rounds == 2
+        finally:
+            await lookups.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_round_that_hangs_fails_in_time_and_the_next_one_reconnects(
+    app_tally: Tally, api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projections import api_keys
+
+    real = api_keys.lookup_keys
+    calls: list[int] = []
+
+    async def hang_once(*args: Any) -> dict[str, dict[str, Any]]:
+        calls.append(1)
+        if len(calls) == 1:
+            await asyncio.sleep(30)
+        return await real(*args)
+
+    monkeypatch.setattr(auth, "LOOKUP_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(api_keys, "lookup_keys", hang_once)
+
+    async def scenario() -> None:
+        lookups = KeyLookups(app_tally.target.url, app_tally.schema)
+        try:
+            with pytest.raises(psycopg.OperationalError, match="timed out"):
+                await lookups.lookup(api.key_id)
+            row = await lookups.lookup(api.key_id)
+            assert row is not None
+            assert row["project_id"] == str(api.project_id)
             assert lookups.rounds == 2
         finally:
             await lookups.close()
