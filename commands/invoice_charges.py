@@ -128,19 +128,16 @@ def request_charge(
     customer_ref, waits = provider_customer(uow, ctx, customer, provider_name)
     # Every payment is a ledger Transaction: this one waits in processing for the
     # provider's answer, and its completion posts the payment's entry.
-    txn = Transaction.begin(
-        id=Transaction.id_for(ctx.project_id, f"charge:{call_id}"),
-        project_id=ctx.project_id,
-        kind="deposit",
-        amount=amount,
-        currency=invoice.currency,
-        from_ref=clearing_ref(provider_name),
-        to_ref=receivable_ref(invoice.customer_id),
+    txn = provider_payment(
+        uow,
+        ctx,
+        invoice,
+        provider_name,
+        amount,
+        key=f"charge:{call_id}",
         complete_now=False,
         description=f"charge of invoice {invoice.number}",
-        external_ref=str(invoice.id),
     )
-    uow.add(txn)
     params: dict[str, Any] = {
         "invoice_id": str(invoice.id),
         "transaction_id": str(txn.id),
@@ -176,6 +173,36 @@ def request_charge(
         billing.clear(invoice.id)
         uow.add(billing)
     return charge_attempt(call, attempt)
+
+
+def provider_payment(
+    uow: UnitOfWork,
+    ctx: Context,
+    invoice: Invoice,
+    provider: str,
+    amount: int,
+    *,
+    key: str,
+    complete_now: bool,
+    description: str,
+) -> Transaction:
+    """The ledger Transaction of a provider's payment of an invoice (kind ``deposit``,
+    ``clearing:<provider>`` -> ``receivable:<customer>``), its id derived from ``key``;
+    completing it posts the payment's entry, so the invoice records none of its own."""
+    txn = Transaction.begin(
+        id=Transaction.id_for(ctx.project_id, key),
+        project_id=ctx.project_id,
+        kind="deposit",
+        amount=amount,
+        currency=invoice.currency,
+        from_ref=clearing_ref(provider),
+        to_ref=receivable_ref(invoice.customer_id),
+        complete_now=complete_now,
+        description=description,
+        external_ref=str(invoice.id),
+    )
+    uow.add(txn)
+    return txn
 
 
 def awaits_confirmation(call: ProviderCall) -> bool:

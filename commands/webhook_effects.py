@@ -21,15 +21,14 @@ from adapters.providers.base import EventType
 from commands import ledger
 from commands import messages as m
 from commands.bus import Context
-from commands.invoice_charges import awaits_confirmation, settle_charge
+from commands.invoice_charges import awaits_confirmation, provider_payment, settle_charge
 from commands.invoice_common import find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.unit_of_work import UnitOfWork
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_subscriptions import customer_linked, subscription_changed
-from domain.accounts import clearing_ref
 from domain.customers import Customer
-from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
+from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.subscriptions import Subscription
@@ -174,19 +173,16 @@ def _pay_invoice(
     amount = min(int(reported), invoice.amount_remaining) if reported else invoice.amount_remaining
     _, _, now = load_invoice(uow, ctx, invoice.id)
     invoice.check_payment(amount)
-    txn = Transaction.begin(
-        id=Transaction.id_for(ctx.project_id, f"provider_payment:{invoice.id}:{reference}"),
-        project_id=ctx.project_id,
-        kind="deposit",
-        amount=amount,
-        currency=invoice.currency,
-        from_ref=clearing_ref(event.provider),
-        to_ref=receivable_ref(invoice.customer_id),
+    txn = provider_payment(
+        uow,
+        ctx,
+        invoice,
+        event.provider,
+        amount,
+        key=f"provider_payment:{invoice.id}:{reference}",
         complete_now=True,
-        description=f"{event.provider} payment of invoice {invoice.number}",
-        external_ref=reference,
+        description=f"{event.provider} payment {reference} of invoice {invoice.number}"[:500],
     )
-    uow.add(txn)
     apply_charge_success(
         uow, ctx, invoice, event.provider, reference, amount, now, transaction_id=txn.id
     )
