@@ -25,7 +25,7 @@ class Result(BaseModel):
 class ProviderCall(Result):
     id: UUID
     provider: str
-    operation: str = Field(description="checkout, charge or refund")
+    operation: str = Field(description="checkout, charge, refund or create_customer")
     state: str = Field(description="pending, succeeded or failed")
     attempts: int
     next_attempt_at: str | None = None
