@@ -30,7 +30,9 @@ since the worker last ran) gives a report with ``error`` set and ``ok`` false.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +44,7 @@ from tqdm import tqdm
 
 from projections.base import ReadModel, rows_of
 from projections.decoding import FastDecoder
-from projections.reading import paused_gc, read_batches
+from projections.reading import Batch, paused_gc, read_batches
 from projections.runner import (
     conninfo,
     current_position,
@@ -164,14 +166,19 @@ def _replay_locked(
     # Each comparison hashes one side of a table; with the default 4MB the postings of a
     # 100,000-event log were already split into batches written to disk.
     conn.execute("SET work_mem = '64MB'")
-    _create_scratch(conn)
     models = make_models(pool, SCRATCH)
-    with conn.cursor() as cur:
-        positions = read_positions(cur, SCRATCH, models)
     target = current_position(pool, schema)
+
+    def prepare() -> None:
+        _create_scratch(conn)
+        with conn.cursor() as cur:
+            read_positions(cur, SCRATCH, models)
+
     started = time.perf_counter()
+    # Fresh scratch tables: every read model starts from the beginning of the log.
+    positions = {m.name: 0 for m in models}
     events, positions = _rebuild(
-        store, conn, SCRATCH, models, positions, target, batch_size, progress
+        store, conn, SCRATCH, models, positions, target, batch_size, progress, prepare
     )
     _add_keys(conn)
     seconds = time.perf_counter() - started
@@ -226,8 +233,10 @@ def _rebuild(
     target: int,
     batch_size: int,
     progress: bool,
+    prepare: Callable[[], None] | None = None,
 ) -> tuple[int, dict[str, int]]:
-    """Project notifications after the scratch position up to ``target``."""
+    """Project notifications after the scratch position up to ``target``; ``prepare``
+    (creating the scratch tables) runs while the first batch is read and decoded."""
     total = 0
     start = min(positions.values())
     bar = tqdm(
@@ -241,14 +250,45 @@ def _rebuild(
     # make almost no reference cycles (a 100,000-event rebuild left about ten objects
     # for it to free), but each time it came back on it walked the tens of thousands of
     # objects of the batch decoded ahead, which took several percent of the rebuild.
+    batches = read_batches(store, FastDecoder(store), start, batch_size, stop=target)
+    if prepare is not None:
+        batches = _meanwhile(prepare, batches)
     with bar, paused_gc():
-        for batch in read_batches(store, FastDecoder(store), start, batch_size, stop=target):
+        for batch in batches:
             with conn.transaction(), conn.cursor() as cur:
                 positions = project_batch(cur, scratch, models, positions, batch.events, batch.last)
             total += batch.count
             bar.update(batch.last - start)
             start = batch.last
     return total, positions
+
+
+def _meanwhile(prepare: Callable[[], None], batches: Iterator[Batch]) -> Iterator[Batch]:
+    """``batches``, the first one read while ``prepare`` runs in a helper thread (which
+    then has finished). Both mostly wait for Postgres, each on its own connection, so
+    the start of a replay costs the longer of the two instead of both."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            prepare()
+        except BaseException as exc:  # raised in the caller's thread below
+            failed.append(exc)
+
+    helper = threading.Thread(target=run, name="tally-replay-prepare", daemon=True)
+    helper.start()
+    try:
+        first = next(batches, None)
+    finally:
+        helper.join()
+    if failed:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # stops the reader thread now rather than when collected
+        raise failed[0]
+    if first is not None:
+        yield first
+        yield from batches
 
 
 def _compare_locked(
