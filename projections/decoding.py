@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from hashlib import sha1
 from typing import Any
 from uuid import UUID, SafeUUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification, UUIDAsHex
+from eventsourcing.persistence import DatetimeAsISO, Notification, UUIDAsHex
 from eventsourcing.utils import resolve_topic
 
 _parse: Callable[[bytes], Any]
@@ -41,6 +42,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it 
 
 
 _UNKNOWN = SafeUUID.unknown
+UUID_CACHE_SIZE = 100_000  # ids kept for reuse; the cache starts over when full
 _TYPED = b'"_type_"'
 
 
@@ -84,8 +86,22 @@ class FastDecoder:
             {name: t.decode for name, t in transcoder.names.items()} if self._enabled else {}
         )
         if self._enabled and type(transcoder.names.get(UUIDAsHex.name)) is UUIDAsHex:
-            self._decoders[UUIDAsHex.name] = uuid_from_hex
+            self._decoders[UUIDAsHex.name] = self._uuid
+        if self._enabled and type(transcoder.names.get(DatetimeAsISO.name)) is DatetimeAsISO:
+            # What ``DatetimeAsISO.decode`` returns, without its Python wrapper.
+            self._decoders[DatetimeAsISO.name] = datetime.fromisoformat
         self._classes: dict[str, type | None] = {}
+        # The same ids come back again and again (an event's project, the transaction
+        # that both legs of a transfer name): one UUID object each, not one per mention.
+        self._uuids: dict[str, UUID] = {}
+
+    def _uuid(self, data: str) -> UUID:
+        value = self._uuids.get(data)
+        if value is None:
+            if len(self._uuids) >= UUID_CACHE_SIZE:
+                self._uuids.clear()
+            value = self._uuids[data] = uuid_from_hex(data)
+        return value
 
     def _class(self, topic: str) -> type | None:
         """The event class for a topic, or None when it needs the library (upcasting)."""
@@ -98,7 +114,7 @@ class FastDecoder:
             return self._classes[topic]
 
     def __call__(self, n: Notification) -> Any:
-        cls = self._class(n.topic) if self._enabled else None
+        cls = self._classes.get(n.topic) or self._class(n.topic) if self._enabled else None
         if cls is None or type(n.originator_id) is not UUID:
             return self._fallback(n)
         raw = n.state
