@@ -42,12 +42,14 @@ from commands.unit_of_work import UnitOfWork
 from domain.accounts import clearing_ref
 from domain.customers import Customer
 from domain.errors import InvalidTransition
-from domain.invoices import OPEN, Invoice, receivable_ref
+from domain.invoices import OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.transactions import PROCESSING, Transaction
 
 NO_PAYMENT_METHOD = "no_payment_method"
+# An uncollectible invoice can still be paid (it only stopped dunning).
+PAYABLE = (OPEN, UNCOLLECTIBLE)
 
 
 def payment_method(uow: UnitOfWork, ctx: Context, customer: Customer, provider: str) -> str | None:
@@ -241,7 +243,7 @@ def settle_charge(
         return body
     if txn is not None and txn.state == PROCESSING:
         txn.complete()  # the money came in: clearing:<provider> -x, receivable +x
-    if invoice.status == OPEN and amount <= invoice.amount_remaining:
+    if invoice.status in PAYABLE and amount <= invoice.amount_remaining:
         body["step"] = apply_charge_success(
             uow,
             ctx,

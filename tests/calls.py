@@ -22,10 +22,14 @@ def head(tally: Tally) -> int:
 
 
 def make_requested_calls(tally: Tally, project_id: UUID, after: int) -> int:
-    """Make every provider call of ``project_id`` requested after position ``after``."""
+    """Make every provider call of ``project_id`` requested after position ``after``,
+    and those their answers asked for (a refund of a charge that came too late)."""
     made = 0
-    for n in tally.store.recorder.select_notifications(start=after + 1, limit=1_000_000):
-        if n.topic == REQUESTED:
+    while after < head(tally):
+        start, after = after, head(tally)
+        for n in tally.store.recorder.select_notifications(
+            start=start + 1, limit=1_000_000, stop=after, topics=[REQUESTED]
+        ):
             tally.outbox.attempt(project_id, UUID(str(n.originator_id)))
             made += 1
     return made

@@ -90,12 +90,17 @@ class InvoicingWorld(World):
         return outcome
 
     def make_calls(self, after: int = 0) -> int:
-        """Make the provider calls requested after position ``after``; how many."""
+        """Make the provider calls requested after position ``after``, and those their
+        answers asked for (a refund of a charge that came too late); how many."""
         made = 0
-        for n in self.app.recorder.select_notifications(start=after + 1, limit=1_000_000):
-            if n.topic == "tally:ProviderCall.Requested":
-                self.outbox.attempt(self.project_id, UUID(str(n.originator_id)))
-                made += 1
+        while after < self.head():
+            start, after = after, self.head()
+            for n in self.app.recorder.select_notifications(
+                start=start + 1, limit=1_000_000, stop=after
+            ):
+                if n.topic == "tally:ProviderCall.Requested":
+                    self.outbox.attempt(self.project_id, UUID(str(n.originator_id)))
+                    made += 1
         return made
 
     def card(self, customer: str, number: str = SUCCEEDS) -> None:

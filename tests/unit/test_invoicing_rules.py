@@ -205,3 +205,20 @@ def test_invoicing_commands_replay_their_first_answer_under_the_same_key(
         assert world.head() == head
     other = world.draft(customer, 100)
     world.refused(CouponUnavailable, m.ApplyCoupon(invoice_id=other, coupon_code="ARCHIVED"))
+
+
+def test_an_uncollectible_invoice_charged_through_the_provider_is_paid(
+    world: InvoicingWorld,
+) -> None:
+    # Found by the lifecycle property: the charge's answer must pay an uncollectible
+    # invoice (it only stopped dunning), not treat it as settled and give the money back.
+    customer = world.customer()
+    world.card(customer)
+    invoice = world.draft(customer, 1000)
+    world.invoice(invoice)
+    world.run(m.MarkInvoiceUncollectible(invoice_id=invoice))
+    paid = world.body(m.PayInvoice(invoice_id=invoice, method="provider", provider="stub"))
+    assert paid["payment_attempt"]["status"] == "succeeded"
+    assert (paid["invoice"]["status"], paid["invoice"]["amount_remaining"]) == ("paid", 0)
+    balances = world.balances()
+    assert (balances[f"receivable:{customer}"], balances["clearing:stub"]) == (0, -1000)
