@@ -197,7 +197,9 @@ def _create_scratch(conn: psycopg.Connection[Any]) -> None:
     and no one else can see or touch them. The column definitions are the live ones
     (``TABLES``), so the comparison compares like with like.
     """
+    # temp_buffers can only be set before the session's first temporary table.
     conn.execute(sql.SQL("SET temp_buffers = {}").format(sql.Literal(TEMP_BUFFERS)))
+    # The tracking table as projections.schema defines it (replay never compares it).
     tracking = Table(TRACKING_TABLE, "name text NOT NULL, position bigint NOT NULL", "name")
     statements = []
     for table in (*TABLES, tracking):
