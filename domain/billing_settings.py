@@ -58,7 +58,9 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     if values["final_action"] not in FINAL_ACTIONS:
         raise ValidationFailed(f"final_action must be one of {', '.join(FINAL_ACTIONS)}")
     if values["auto_charge_provider"] not in PROVIDERS:
-        raise ValidationFailed("auto_charge_provider must be '' or one of stripe, paddle, yookassa, stub")
+        raise ValidationFailed(
+            f"auto_charge_provider must be '' or one of {', '.join(p for p in PROVIDERS if p)}"
+        )
     return {
         **values,
         "retry_days": days,
