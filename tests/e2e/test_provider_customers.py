@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -104,18 +104,30 @@ def shop(settings: Settings, clock: FixedClock) -> Iterator[Shop]:
 @contextmanager
 def stripe_shop(settings: Settings, clock: FixedClock, fake: FakeStripe) -> Iterator[Shop]:
     """A project on Stripe whose API is ``fake``, served without the outbox thread."""
+    secrets = {"api_key": "sk_test_e2e", "webhook_secret": "whsec_e2e"}
+    with provider_project(settings, clock, fake, "stripe", secrets) as (client, stripe):
+        yield Shop(client, stripe, fake)
+
+
+@contextmanager
+def provider_project(
+    settings: Settings,
+    clock: FixedClock,
+    handler: Callable[[Seen], Reply],
+    provider: str,
+    secrets: dict[str, str],
+) -> Iterator[tuple[Client, FakeApi]]:
+    """A served project (no outbox thread) on ``provider``, whose API is ``handler`` on
+    127.0.0.1 and whose credentials ``secrets`` come from environment variables."""
+    names = {purpose: f"ACME_{purpose.upper()}" for purpose in secrets}
     with (
-        fake_api(fake) as stripe,
+        fake_api(handler) as server,
         serve(settings.model_copy(update={"run_outbox": False}), clock) as client,
     ):
-        client.tally.providers.environ = {"ACME_KEY": "sk_test_e2e", "ACME_HOOK": "whsec_e2e"}
-        chosen = {
-            "provider": "stripe",
-            "credential_env": {"api_key": "ACME_KEY", "webhook_secret": "ACME_HOOK"},
-            "api_base": stripe.url,
-        }
+        client.tally.providers.environ = {names[p]: value for p, value in secrets.items()}
+        chosen = {"provider": provider, "credential_env": names, "api_base": server.url}
         client.ok(client.post("/v1/payment_provider", chosen))
-        yield Shop(client, stripe, fake)
+        yield client, server
 
 
 def settle(api: Client) -> None:
@@ -375,17 +387,8 @@ def test_paddle_creates_customers_with_an_email_and_leaves_the_others_to_its_che
     settings: Settings, clock: FixedClock
 ) -> None:
     paddle = FakePaddle()
-    with (
-        fake_api(paddle) as api_server,
-        serve(settings.model_copy(update={"run_outbox": False}), clock) as api,
-    ):
-        api.tally.providers.environ = {"P_KEY": "pdl_key", "P_HOOK": "pdl_hook"}
-        chosen = {
-            "provider": "paddle",
-            "credential_env": {"api_key": "P_KEY", "webhook_secret": "P_HOOK"},
-            "api_base": api_server.url,
-        }
-        api.ok(api.post("/v1/payment_provider", chosen))
+    secrets = {"api_key": "pdl_key", "webhook_secret": "pdl_hook"}
+    with provider_project(settings, clock, paddle, "paddle", secrets) as (api, api_server):
         ivy = customer(api, "ivy", email="ivy@example.com")
         sold = api.ok(
             api.post("/v1/checkout/item", {"customer_id": ivy, "line": LINE, **BACK}), 201
