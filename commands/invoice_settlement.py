@@ -20,7 +20,7 @@ from domain.accounts import clearing_ref
 from domain.customer_billing import CustomerBilling
 from domain.dunning import InvoiceDunning
 from domain.invoices import PAID, Invoice
-from domain.subscription_states import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING
+from domain.subscription_states import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING, UNPAID
 from domain.subscriptions import Subscription
 
 CANCELABLE = (TRIALING, ACTIVE, PAST_DUE)
@@ -43,7 +43,9 @@ def after_paid(
     billing.clear(invoice.id)
     uow.add(billing)
     sub = invoice_subscription(uow, ctx, invoice)
-    if sub is not None and sub.status == PAST_DUE:
+    if sub is not None and sub.status in (PAST_DUE, UNPAID):
+        # Paid after all: an unpaid subscription is active again (as at Stripe), and the
+        # periods it missed are billed by the next due pass.
         sub.reactivate()
     elif sub is not None and sub.status == INCOMPLETE:
         sub.activate()

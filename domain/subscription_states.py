@@ -8,6 +8,7 @@ States and triggers (one module-level ``transitions`` table, never bound to an a
     trialing --cancel--> canceled
     active --mark_past_due--> past_due   active --pause--> paused   active --cancel--> canceled
     past_due --activate--> active   past_due --mark_unpaid--> unpaid   past_due --cancel--> canceled
+    unpaid --activate--> active (its invoice paid after all, as at Stripe)
     paused --resume--> active
 """
 
@@ -26,7 +27,7 @@ MACHINE = transition_table(
     states=[INCOMPLETE, TRIALING, ACTIVE, PAST_DUE, PAUSED, CANCELED, UNPAID, EXPIRED],
     transitions=[
         ("start_trial", INCOMPLETE, TRIALING),
-        ("activate", [INCOMPLETE, TRIALING, PAST_DUE], ACTIVE),
+        ("activate", [INCOMPLETE, TRIALING, PAST_DUE, UNPAID], ACTIVE),
         ("expire", INCOMPLETE, EXPIRED),
         ("mark_past_due", [TRIALING, ACTIVE], PAST_DUE),
         ("cancel", [TRIALING, ACTIVE, PAST_DUE], CANCELED),

@@ -253,3 +253,24 @@ def test_due_invoice_work_runs_when_the_scheduler_asks_for_the_customer(
     assert done["billing"]["due"] == {}
     assert _invoices(world)[0].status == "paid"
     assert world.sub(started["subscription"]["id"]).status == "active"
+
+
+def test_an_unpaid_subscription_is_active_again_when_its_invoice_is_paid_after_all(
+    world: InvoicingWorld,
+) -> None:
+    clock, customer, price = _setup(
+        world, DECLINED, auto_charge_provider="stub", retry_days=[3], final_action="unpaid"
+    )
+    sub = _subscribe(world, customer, price)["subscription"]["id"]
+    _advance(world, clock, 4)
+    assert world.sub(sub).status == "unpaid"
+    assert world.sub(sub).next_due_at() is None  # nothing is billed while unpaid
+    world.card(customer, SUCCEEDS)
+    invoice = _invoices(world)[0]
+    paid = world.body(m.PayInvoice(invoice_id=invoice.id, method="provider", provider="stub"))
+    assert paid["invoice"]["status"] == "paid"
+    assert paid["subscription"]["status"] == "active"
+    # The period it missed while unpaid is billed by the next advance.
+    done = _advance(world, clock, 30)
+    assert done["steps"]["renewed"] == 1
+    assert world.sub(sub).status == "active"
