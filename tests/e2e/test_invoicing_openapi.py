@@ -4,16 +4,15 @@ routes: every route authenticated, documenting its problems, every example valid
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
 
 from adapters.clock import FixedClock
 from api import schemas_billing_setup, schemas_invoicing
 from tests.e2e.billing import customer, plan, problem, subscribe
 from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.invoicing import coupon, tax_rate
+from tests.e2e.test_subscriptions_openapi import models, openapi_operations
 
 PREFIXES = (
     "/v1/invoices",
@@ -57,26 +56,11 @@ def test_upcoming_invoice_of_a_canceled_subscription_is_null_and_others_404(
     problem(other.get(path), 404, "not_found")
 
 
-def _models(module: Any) -> list[type[BaseModel]]:
-    return [
-        model
-        for model in vars(module).values()
-        if isinstance(model, type)
-        and issubclass(model, BaseModel)
-        and model.__module__ == module.__name__
-    ]
-
-
 def test_every_invoicing_route_is_authenticated_and_documents_its_problems(
     http: TestClient,
 ) -> None:
     spec = http.get("/openapi.json").json()
-    operations = [
-        (path, method, op)
-        for path, item in spec["paths"].items()
-        if path.startswith(PREFIXES)
-        for method, op in item.items()
-    ]
+    operations = openapi_operations(spec, PREFIXES)
     assert len(operations) == 28
     for path, method, op in operations:
         responses = op["responses"]
@@ -100,7 +84,7 @@ def test_every_invoicing_route_is_authenticated_and_documents_its_problems(
 def test_every_example_is_valid_for_its_model() -> None:
     checked = 0
     for module in (schemas_invoicing, schemas_billing_setup):
-        for model in _models(module):
+        for model in models(module):
             extra = model.model_config.get("json_schema_extra") or {}
             examples = extra.get("examples", []) if isinstance(extra, dict) else []
             for example in examples:  # type: ignore[union-attr]

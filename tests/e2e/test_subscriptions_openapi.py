@@ -20,7 +20,8 @@ PREFIXES = (
 )
 
 
-def _models(module: Any, base: type[BaseModel]) -> list[type[BaseModel]]:
+def models(module: Any, base: type[BaseModel] = BaseModel) -> list[type[BaseModel]]:
+    """The pydantic models ``module`` defines itself (not the ones it imports)."""
     return [
         model
         for model in vars(module).values()
@@ -30,16 +31,23 @@ def _models(module: Any, base: type[BaseModel]) -> list[type[BaseModel]]:
     ]
 
 
+def openapi_operations(
+    spec: dict[str, Any], prefixes: tuple[str, ...]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(path, method, operation)`` of every documented route under ``prefixes``."""
+    return [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        if path.startswith(prefixes)
+        for method, op in item.items()
+    ]
+
+
 def test_every_billing_route_is_authenticated_and_documents_its_problems(
     http: TestClient,
 ) -> None:
     spec = http.get("/openapi.json").json()
-    operations = [
-        (path, method, op)
-        for path, item in spec["paths"].items()
-        if path.startswith(PREFIXES)
-        for method, op in item.items()
-    ]
+    operations = openapi_operations(spec, PREFIXES)
     # 31, plus 5 invoicing routes under these prefixes (customer billing, credit balance
     # and coupon; a subscription's coupon and upcoming invoice).
     assert len(operations) == 36
@@ -70,7 +78,7 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
 def test_request_examples_are_valid_requests() -> None:
     checked = 0
     for module in (schemas_billing, schemas_subscriptions):
-        for model in _models(module, schemas.Request):
+        for model in models(module, schemas.Request):
             extra = model.model_config.get("json_schema_extra")
             assert isinstance(extra, dict), model
             examples = extra["examples"]
@@ -85,7 +93,7 @@ def test_request_examples_are_valid_requests() -> None:
 def test_response_examples_match_their_models() -> None:
     checked = 0
     for module in (schemas_billing, schemas_subscriptions):
-        for model in _models(module, BaseModel):
+        for model in models(module):
             extra = model.model_config.get("json_schema_extra")
             if issubclass(model, schemas.Request) or not isinstance(extra, dict):
                 continue
