@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from commands.bus import Context
+from commands.bus import Context, Handler
 from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.provider_customers import provider_customer, waiting_params
@@ -50,6 +50,24 @@ from domain.transactions import PROCESSING, Transaction
 NO_PAYMENT_METHOD = "no_payment_method"
 # An uncollectible invoice can still be paid (it only stopped dunning).
 PAYABLE = (OPEN, UNCOLLECTIBLE)
+
+
+def requested_calls(uow: UnitOfWork) -> list[str]:
+    """The provider calls the current command asked for (a charge, a refund, the
+    customer one waits for): the API makes them right after the commit."""
+    return [str(call.id) for call in uow.created(ProviderCall) if call.pending]
+
+
+def reporting_calls(handler: Handler) -> Handler:
+    """``handler``, whose answer also lists the provider calls it asked for
+    (``provider_calls``), so that the route can make them before it answers."""
+
+    def run(uow: UnitOfWork, cmd: Any, ctx: Context) -> tuple[int, dict[str, Any]]:
+        status, body = handler(uow, cmd, ctx)
+        calls = requested_calls(uow)
+        return status, ({**body, "provider_calls": calls} if calls else body)
+
+    return run
 
 
 def payment_method(uow: UnitOfWork, ctx: Context, customer: Customer, provider: str) -> str | None:

@@ -28,7 +28,7 @@ from eventsourcing.application import Application
 
 from commands import messages as m
 from commands.bus import Context, Handler
-from commands.invoice_charges import charge_attempt, request_charge
+from commands.invoice_charges import charge_attempt, reporting_calls, request_charge
 from commands.invoice_common import (
     Result,
     billing_for,
@@ -288,5 +288,5 @@ def default_provider(uow: UnitOfWork, ctx: Context) -> str:
 HANDLERS: dict[type[m.Command], Handler] = {
     m.PayInvoice: pay_invoice,
     m.RetryInvoicePayment: retry_payment,
-    m.CreateCreditNote: create_credit_note,
+    m.CreateCreditNote: reporting_calls(create_credit_note),  # its refund's call
 }

@@ -15,12 +15,12 @@ from commands import messages as m
 from commands import subscription_invoices
 from commands.bus import Context, Handler
 from commands.catalog import check_test_mode
+from commands.invoice_charges import reporting_calls, requested_calls
 from commands.invoice_common import summary
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch, PriceArchived, ValidationFailed
-from domain.provider_calls import ProviderCall
 from domain.subscription_states import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
@@ -188,16 +188,6 @@ def clock_summary(clock: TestClock) -> dict[str, Any]:
     return clock.summary()
 
 
-def _requested_calls(uow: UnitOfWork) -> list[str]:
-    """Provider calls this command has asked for so far (new, not saved yet): a call
-    asked for earlier and still waiting does not pause the advance again."""
-    return [
-        str(a.id)
-        for a in uow.touched.values()
-        if isinstance(a, ProviderCall) and a.pending and a.version == len(a._pending_events)
-    ]
-
-
 def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -> Result:
     """Move the clock and do everything due on the way, across all its subscriptions, in
     time order (ties by subscription id), in one transaction.
@@ -232,7 +222,7 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
     reached = clock.frozen_time
     while True:
         following = queue[0][0] if queue else cmd.to
-        if following > reached and (calls := _requested_calls(uow)):
+        if following > reached and (calls := requested_calls(uow)):
             # Everything at this moment is done; the rest waits for the provider.
             if reached > clock.frozen_time:
                 clock.advance(reached)
@@ -268,12 +258,12 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
             heapq.heappush(queue, (upcoming, str(subs[index].id), index, None))
     clock.advance(cmd.to)
     body: dict[str, Any] = {"test_clock": clock_summary(clock), "steps": counts}
-    if calls := _requested_calls(uow):
+    if calls := requested_calls(uow):
         body["provider_calls"] = calls  # asked for at the target itself
     return 200, body
 
 
-HANDLERS: dict[type[m.Command], Handler] = {
+_HANDLERS: dict[type[m.Command], Handler] = {
     m.CreateSubscription: create_subscription,
     m.ChangeSubscriptionItems: change_items,
     m.CancelSubscription: cancel,
@@ -284,5 +274,10 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.ActivateSubscription: activate,
     m.ProcessDueSubscription: process_due,
     m.CreateTestClock: create_test_clock,
+}
+# A subscription's first or next invoice may be charged at once: the answer lists the
+# provider calls the command asked for (an advance lists its own, where it paused).
+HANDLERS: dict[type[m.Command], Handler] = {
+    **{message: reporting_calls(handler) for message, handler in _HANDLERS.items()},
     m.AdvanceTestClock: advance_test_clock,
 }

@@ -113,6 +113,17 @@ class UnitOfWork:
         touched = self.touched
         return any(len(touched[i]._pending_events) != n for i, n in self._marks.items())
 
+    def created(self, cls: type[A]) -> list[A]:
+        """The ``cls`` aggregates the current command created: every event of theirs is
+        still pending (the bus takes a command's events out after it, so an aggregate an
+        earlier command of the batch created is not counted again)."""
+        touched = self.touched
+        return [
+            a
+            for i in self._marks
+            if isinstance(a := touched[i], cls) and a.version == len(a._pending_events)
+        ]
+
     def pending_count(self) -> int:
         return sum(len(a._pending_events) for a in self.touched.values())
 
