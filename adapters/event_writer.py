@@ -6,8 +6,13 @@ on the same channel) in fewer round trips and with less Python per event:
 
 - a connection kept for the bus's single writer thread, so its statements stay prepared
   and it is not rotated through the pool on every batch;
-- ``BEGIN``, the lock and the notify sent as one simple query, then one ``INSERT`` of
-  four binary arrays (``unnest``), then ``COMMIT``: three round trips;
+- one round trip per batch: a function of Tally's own in the schema takes the lock,
+  notifies, checks the versions the batch read and inserts four binary arrays
+  (``unnest``), and is called as a single statement outside any open transaction, so that
+  Postgres commits it before it answers. Three statements (``BEGIN`` with the lock,
+  the ``INSERT``, ``COMMIT``) cost the committer thread twice the CPU, and each of their
+  answers had to wait for the interpreter lock again while the bus's writer thread ran
+  commands;
 - binary arrays of plain columns instead of an array of composite values, which psycopg
   dumps as escaped text with regular expressions, event by event;
 - and those arrays built here, in Postgres's binary array format, with one ``join`` each:
@@ -48,6 +53,10 @@ T = TypeVar("T")
 # A broken connection is replaced and the batch tried again this many times. A retry after
 # a commit whose outcome was lost cannot write twice: the events' primary keys conflict.
 MAX_CONNECT_ATTEMPTS = 3
+
+# The function a batch is written with, per schema. A change to its body takes a new name,
+# so that processes of two versions sharing one database each call the body they expect.
+APPEND_FUNCTION = "tally_append_events_v1"
 
 
 class BinaryArray:
@@ -150,33 +159,49 @@ class PostgresEventWriter:
 
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self.datastore = recorder.datastore
-        table = sql.Identifier(self.datastore.schema, recorder.events_table_name)
-        begin = sql.SQL(
-            "BEGIN; SET LOCAL lock_timeout = '{timeout}s'; "
-            "LOCK TABLE {table} IN EXCLUSIVE MODE; NOTIFY {channel}"
-        ).format(
-            timeout=sql.Literal(self.datastore.lock_timeout),
-            table=table,
-            channel=sql.Identifier(recorder.channel_name),
-        )
-        # Inserts nothing if any (id, version) of the last two arrays is in the table: an
-        # aggregate the batch read without changing it has changed since. The table lock
-        # is held, so nobody can write one in between.
-        insert = sql.SQL(
-            "INSERT INTO {table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "WHERE NOT EXISTS (SELECT 1 FROM {table} t "
-            "JOIN unnest(%b::uuid[], %b::bigint[]) AS r(id, version) "
-            "ON t.originator_id = r.id AND t.originator_version = r.version) "
-            "RETURNING notification_id"
-        ).format(table=table)
+        schema = self.datastore.schema
+        table = sql.Identifier(schema, recorder.events_table_name)
+        function = sql.Identifier(schema, APPEND_FUNCTION)
+        # The lock is taken first so that notification ids are issued in commit order, as
+        # the library's recorder does; the NOTIFY is the library's too (delivered at
+        # commit). The batch inserts nothing if any (id, version) it read without changing
+        # it is in the table: that aggregate has changed since. The table lock is held, so
+        # nobody can write one in between. Both conflicts raise unique_violation, which
+        # rolls the whole statement back.
+        self._define = sql.SQL(
+            "CREATE OR REPLACE FUNCTION {function}("
+            "ids uuid[], versions bigint[], topics text[], states bytea[], "
+            "read_ids uuid[], read_versions bigint[], wait text) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
+            "BEGIN "
+            "PERFORM set_config('lock_timeout', wait, true); "
+            "LOCK TABLE {table} IN EXCLUSIVE MODE; "
+            "PERFORM pg_notify({channel}, ''); "
+            "IF EXISTS (SELECT 1 FROM {table} t "
+            "JOIN unnest(read_ids, read_versions) AS r(id, version) "
+            "ON t.originator_id = r.id AND t.originator_version = r.version) THEN "
+            "RAISE unique_violation USING MESSAGE = "
+            "'an aggregate read by this batch has changed since'; "
+            "END IF; "
+            "RETURN QUERY INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+            "END $body$"
+        ).format(function=function, table=table, channel=sql.Literal(recorder.channel_name))
+        self._defined = sql.SQL(
+            "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = {schema} AND p.proname = {name}"
+        ).format(schema=sql.Literal(schema), name=sql.Literal(APPEND_FUNCTION))
+        append = sql.SQL(
+            "SELECT * FROM {function}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], "
+            "%b::uuid[], %b::bigint[], %b::text)"
+        ).format(function=function)
         existing = sql.SQL(
             "SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%b::uuid[])"
         ).format(table=table)
         # Rendered once: psycopg would otherwise compose the statements on every call.
-        self._begin = begin.as_string()
-        self._insert = insert.as_string()
+        self._append = append.as_string()
         self._existing = existing.as_string()
+        self._lock_timeout = f"{self.datastore.lock_timeout}s"
         self._conn: psycopg.Connection[Any] | None = None
         self._cursor: psycopg.Cursor[Any] | None = None
 
@@ -200,20 +225,16 @@ class PostgresEventWriter:
         self, conn: psycopg.Connection[Any], params: tuple[BinaryArray, ...], count: int
     ) -> list[int]:
         # One cursor for the kept connection, rows as tuples: a cursor per statement and a
-        # dictionary per row cost more than the three statements' own work.
+        # dictionary per row cost more than the statement's own work.
         cursor = self._cursor
         if cursor is None or cursor.connection is not conn:
             cursor = self._cursor = psycopg.Cursor(conn, row_factory=tuple_row)
-        cursor.execute(self._begin)
-        try:
-            cursor.execute(self._insert, params, prepare=True)
-            ids = [row[0] for row in cursor.fetchall()]
-            if len(ids) != count:
-                raise IntegrityError("an aggregate read by this batch has changed since")
-            cursor.execute("COMMIT")
-        except BaseException:
-            self._roll_back(conn)
-            raise
+        # The kept connection is in autocommit mode: the one statement is its own
+        # transaction, committed (and on disk) before its rows come back.
+        cursor.execute(self._append, (*params, self._lock_timeout), prepare=True)
+        ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) != count:  # pragma: no cover - the function raises instead
+            raise IntegrityError("the batch was not written whole")
         return ids
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
@@ -254,17 +275,22 @@ class PostgresEventWriter:
         if self._conn is None or self._conn.closed:
             wait = self.datastore.pool_open_timeout is not None
             self.datastore.pool.open(wait, self.datastore.pool_open_timeout or 30.0)
-            self._conn = self.datastore.pool.getconn()
-            register_dumpers(self._conn)
+            conn = self.datastore.pool.getconn()
+            register_dumpers(conn)
+            self._conn = conn
+            self._define_function(conn)
         return self._conn
 
-    def _roll_back(self, conn: psycopg.Connection[Any]) -> None:
-        if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+    def _define_function(self, conn: psycopg.Connection[Any]) -> None:
+        """Create the append function once per schema. Writers of several processes may
+        start together: the advisory lock makes them define it one after another (a
+        concurrent CREATE OR REPLACE of one function fails), and a later one finds it."""
+        if conn.execute(self._defined).fetchone() is not None:
             return
-        try:
-            conn.execute("ROLLBACK")
-        except psycopg.Error:
-            self._discard(conn)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (APPEND_FUNCTION,))
+            if conn.execute(self._defined).fetchone() is None:
+                conn.execute(self._define)
 
     def _discard(self, conn: psycopg.Connection[Any]) -> None:
         if self._conn is not conn:

@@ -3,17 +3,20 @@ they were, and a conflict writes nothing."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.rows import tuple_row
 
 from adapters.event_writer import (
+    APPEND_FUNCTION,
     PostgresEventWriter,
     bigint_array,
     bytea_array,
@@ -101,3 +104,44 @@ def test_a_batch_is_written_whole_or_not_at_all(tally: Tally) -> None:
         assert len(writer.write(_events((c, 1)), reads=[(a, 3)])) == 1
     finally:
         writer.close()
+
+
+def test_writers_starting_together_define_the_function_once(tally: Tally) -> None:
+    """The append function is created by the first writer of a schema; writers of several
+    processes starting at once must not fail on each other's definition."""
+    recorder = tally.store.recorder
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    schema = tally.settings.db_schema
+    with recorder.datastore.pool.connection() as conn:
+        conn.execute(f'DROP FUNCTION IF EXISTS "{schema}".{APPEND_FUNCTION}')
+    writers = [PostgresEventWriter(recorder) for _ in range(4)]
+    start = threading.Barrier(len(writers))
+    written: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def write(writer: PostgresEventWriter) -> None:
+        start.wait()
+        try:
+            written.append(writer.write(_events((uuid4(), 1))))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in writers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        for writer in writers:
+            writer.close()
+    assert not errors
+    assert sorted(len(ids) for ids in written) == [1, 1, 1, 1]
+    with recorder.datastore.pool.connection() as conn:
+        defined = conn.execute(
+            "SELECT count(*) AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname = %s",
+            (schema, APPEND_FUNCTION),
+        ).fetchone()
+    assert defined is not None
+    assert defined["n"] == 1
