@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,6 +84,13 @@ def server_env(url: str, schema: str) -> dict[str, str]:
 class Server:
     port: int
     pid: int
+    log: Path  # the server's stderr, kept for the report
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return ""
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -107,32 +115,35 @@ def cpu_seconds(pid: int) -> float | None:
 
 @contextmanager
 def running_server(env: dict[str, str], workers: int, log_level: str) -> Iterator[Server]:
-    """Start ``tally serve``, wait until it is ready, and stop it afterwards."""
+    """Start ``tally serve``, wait until it is ready, and stop it afterwards. Its stderr
+    goes to a file, so that a run with errors can say what the server said."""
     port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
-        env={**env, "TALLY_LOG_LEVEL": log_level},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not _ready(port):
-            if process.poll() is not None:
-                err = process.stderr.read() if process.stderr else ""
-                raise RuntimeError(f"tally serve exited: {err.strip()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("tally serve did not become ready")
-            time.sleep(0.2)
-        yield Server(port, process.pid)
-    finally:
-        process.terminate()
+    with tempfile.TemporaryDirectory(prefix="tally-bench-") as folder:
+        log = Path(folder) / "serve.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+                env={**env, "TALLY_LOG_LEVEL": log_level},
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        server = Server(port, process.pid, log)
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while not _ready(port):
+                if process.poll() is not None:
+                    raise RuntimeError(f"tally serve exited: {server.log_tail(20)[-2000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("tally serve did not become ready")
+                time.sleep(0.2)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _ready(port: int) -> bool:
@@ -178,20 +189,29 @@ def measure(
             raise RuntimeError(f"opening an account answered {status}: {body[:300]!r}")
         accounts.append(json.loads(body)["account"]["id"])
     setup.close()
-    connections: list[HttpConnection] = []
+    # Each thread's own connection, by thread index (threads make theirs in any order).
+    connections: dict[int, HttpConnection] = {}
     sent = [0] * threads  # every request, the warm-up's too, for the CPU per request
 
     def make_worker(i: int) -> Callable[[], None]:
-        conn = HttpConnection("127.0.0.1", port, token)
-        connections.append(conn)
+        connections[i] = HttpConnection("127.0.0.1", port, token)
         path = f"/v1/accounts/{accounts[i]}/deposits"
         body = {"amount": 100, "currency": "EUR"}
         serial = itertools.count()
 
         def deposit() -> None:
-            status, answer = conn.request(
-                "POST", path, body, f"Idempotency-Key: http-{i}-{next(serial)}\r\n"
-            )
+            try:
+                status, answer = connections[i].request(
+                    "POST", path, body, f"Idempotency-Key: http-{i}-{next(serial)}\r\n"
+                )
+            except (OSError, ValueError, IndexError):
+                # The connection broke (a server worker went away, say): count the error,
+                # and connect again, as a client would, instead of failing at once on the
+                # dead socket for the rest of the run.
+                connections[i].close()
+                time.sleep(0.1)
+                connections[i] = HttpConnection("127.0.0.1", port, token)
+                raise
             sent[i] += 1
             if status != 201:
                 raise RuntimeError(f"deposit answered {status}: {answer[:200]!r}")
@@ -202,7 +222,7 @@ def measure(
     try:
         result = run_threads(threads, warmup_s, duration_s, make_worker)
     finally:
-        for conn in connections:
+        for conn in connections.values():
             conn.close()
     server_after, client_s = cpu_seconds(server.pid), time.process_time() - client_before
     requests = max(1, sum(sent))
@@ -210,6 +230,8 @@ def measure(
         server_us = (server_after - server_before) / requests * 1e6
         result.detail = f"CPU per request: server {server_us:,.0f} µs, "
     result.detail += f"client {client_s / requests * 1e6:,.0f} µs"
+    if result.errors:
+        result.detail += f"; server log: {server.log_tail() or '(empty)'}"
     return result
 
 
