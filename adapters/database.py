@@ -8,6 +8,8 @@ from there on the code is the same.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,3 +81,22 @@ def check(target: Target, timeout_s: int = 5) -> None:
         raise DatabaseUnreachable(
             f"cannot reach Postgres at {target.describe()}: {reason}"
         ) from None
+
+
+@contextmanager
+def startup_lock(target: Target, schema: str) -> Iterator[None]:
+    """Hold a session-level advisory lock of ``schema`` while a process sets it up.
+
+    Postgres's ``CREATE ... IF NOT EXISTS`` is not atomic: two processes creating the same
+    schema, table or type at once can fail with "tuple concurrently updated" or a unique
+    violation in the catalog. That is what happens when ``tally serve --workers N`` starts
+    its workers together, and one failed start stops the whole server. Under this lock
+    the starts take turns; the second finds everything made. (The read models' own
+    transaction-level DDL lock has another key, so holding this one cannot deadlock it.)
+    """
+    with psycopg.connect(target.url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"tally-start:{schema}",))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"tally-start:{schema}",))

@@ -54,9 +54,17 @@ T = TypeVar("T")
 # a commit whose outcome was lost cannot write twice: the events' primary keys conflict.
 MAX_CONNECT_ATTEMPTS = 3
 
-# The function a batch is written with, per schema. A change to its body takes a new name,
-# so that processes of two versions sharing one database each call the body they expect.
-APPEND_FUNCTION = "tally_append_events_v1"
+# The function a batch is written with is named after the event table it writes, so that
+# it only ever writes that table (the library's own database functions, which DESIGN.md
+# keeps off, are shared by every application of a schema). A change to its body takes a
+# new version, so that processes of two versions sharing one database each call the body
+# they expect.
+APPEND_FUNCTION_VERSION = "v1"
+
+
+def append_function(events_table: str) -> str:
+    """The name of the function that appends a batch to ``events_table``."""
+    return f"{events_table}_append_{APPEND_FUNCTION_VERSION}"
 
 
 class BinaryArray:
@@ -161,7 +169,8 @@ class PostgresEventWriter:
         self.datastore = recorder.datastore
         schema = self.datastore.schema
         table = sql.Identifier(schema, recorder.events_table_name)
-        function = sql.Identifier(schema, APPEND_FUNCTION)
+        self.function_name = append_function(recorder.events_table_name)
+        function = sql.Identifier(schema, self.function_name)
         # The lock is taken first so that notification ids are issued in commit order, as
         # the library's recorder does; the NOTIFY is the library's too (delivered at
         # commit). The batch inserts nothing if any (id, version) it read without changing
@@ -190,7 +199,8 @@ class PostgresEventWriter:
         self._defined = sql.SQL(
             "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = {schema} AND p.proname = {name}"
-        ).format(schema=sql.Literal(schema), name=sql.Literal(APPEND_FUNCTION))
+        ).format(schema=sql.Literal(schema), name=sql.Literal(self.function_name))
+        self._ddl_lock_key = f"{schema}.{self.function_name}"
         append = sql.SQL(
             "SELECT * FROM {function}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], "
             "%b::uuid[], %b::bigint[], %b::text)"
@@ -288,7 +298,7 @@ class PostgresEventWriter:
         if conn.execute(self._defined).fetchone() is not None:
             return
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (APPEND_FUNCTION,))
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._ddl_lock_key,))
             if conn.execute(self._defined).fetchone() is None:
                 conn.execute(self._define)
 

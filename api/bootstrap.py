@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from adapters.clock import SystemClock
-from adapters.database import Target, check, parse, start_embedded
+from adapters.database import Target, check, parse, start_embedded, startup_lock
 from adapters.event_writer import event_writer
 from adapters.eventstore import TallyStore, open_store
 from adapters.outbox import Outbox
@@ -105,7 +105,17 @@ def build(
         provider_settings or ProviderSettings(), clock=clock, secrets=secrets
     )
     target = resolve_target(settings)
-    store = open_store(target, settings.db_schema, settings.pool_size)
+    # Server workers start together: their schema set-up takes turns (startup_lock).
+    with startup_lock(target, settings.db_schema):
+        store = open_store(target, settings.db_schema, settings.pool_size)
+        views: ConnectionPool[Any] = ConnectionPool(
+            target.url,
+            min_size=1,
+            max_size=settings.pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=True,
+        )
+        create_tables(views, settings.db_schema)
     bus = CommandBus(
         store,
         {
@@ -130,14 +140,6 @@ def build(
         max_retries=settings.max_retries,
         writer=event_writer(store.recorder),
     )
-    views: ConnectionPool[Any] = ConnectionPool(
-        target.url,
-        min_size=1,
-        max_size=settings.pool_size,
-        kwargs={"row_factory": dict_row, "autocommit": True},
-        open=True,
-    )
-    create_tables(views, settings.db_schema)
     tally = Tally(
         settings=settings,
         target=target,

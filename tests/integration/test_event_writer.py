@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from psycopg.rows import tuple_row
 
 from adapters.event_writer import (
-    APPEND_FUNCTION,
     PostgresEventWriter,
     bigint_array,
     bytea_array,
@@ -112,9 +111,11 @@ def test_writers_starting_together_define_the_function_once(tally: Tally) -> Non
     recorder = tally.store.recorder
     assert isinstance(recorder, PostgresApplicationRecorder)
     schema = tally.settings.db_schema
-    with recorder.datastore.pool.connection() as conn:
-        conn.execute(f'DROP FUNCTION IF EXISTS "{schema}".{APPEND_FUNCTION}')
     writers = [PostgresEventWriter(recorder) for _ in range(4)]
+    function = writers[0].function_name
+    assert function == "tally_events_append_v1"
+    with recorder.datastore.pool.connection() as conn:
+        conn.execute(f'DROP FUNCTION IF EXISTS "{schema}".{function}')
     start = threading.Barrier(len(writers))
     written: list[list[int]] = []
     errors: list[BaseException] = []
@@ -141,7 +142,7 @@ def test_writers_starting_together_define_the_function_once(tally: Tally) -> Non
         defined = conn.execute(
             "SELECT count(*) AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = %s AND p.proname = %s",
-            (schema, APPEND_FUNCTION),
+            (schema, function),
         ).fetchone()
     assert defined is not None
     assert defined["n"] == 1
