@@ -141,6 +141,20 @@ class KeyLookups:
             self._rounds = None
 
     async def _query(self, key_ids: list[str]) -> dict[str, dict[str, Any]]:
+        kept = self._conn is not None and not self._conn.closed
+        try:
+            return await self._query_once(key_ids)
+        except LookupTimeout:
+            raise  # a second try would make every waiting request wait twice as long
+        except psycopg.OperationalError:
+            # The connection kept from the last round may have died since (Postgres
+            # restarted, or an administrator ended it) while the database is fine: one
+            # more try, on a new connection, tells the two apart.
+            if not kept:
+                raise
+            return await self._query_once(key_ids)
+
+    async def _query_once(self, key_ids: list[str]) -> dict[str, dict[str, Any]]:
         from projections.api_keys import lookup_keys
 
         # Every request of this process waits for the round in flight, so a round must
@@ -157,8 +171,12 @@ class KeyLookups:
                 conn, self._conn = self._conn, None
                 await conn.close()
             if isinstance(exc, TimeoutError):
-                raise psycopg.OperationalError("API key lookup timed out") from None
+                raise LookupTimeout("API key lookup timed out") from None
             raise
+
+
+class LookupTimeout(psycopg.OperationalError):
+    """A key lookup round took longer than ``LOOKUP_TIMEOUT_S`` (answered 503)."""
 
 
 def key_lookups(request: Request) -> KeyLookups:

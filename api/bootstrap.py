@@ -113,6 +113,10 @@ def build(
             min_size=1,
             max_size=settings.pool_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
+            # A pooled connection may have died while it waited (Postgres restarted, an
+            # administrator ended it): checked as it is handed out, so a query never
+            # fails, and answers 503, for a database that is there.
+            check=ConnectionPool.check_connection,
             open=True,
         )
         create_tables(views, settings.db_schema)

@@ -168,3 +168,27 @@ def test_malformed_keys_are_refused_before_any_lookup(http: TestClient, header: 
     assert response.status_code == 401
     assert response.json()["code"] == "unauthenticated"
     assert lookups.lookups == before
+
+
+def test_a_kept_connection_that_died_is_replaced_without_failing_the_round(
+    app_tally: Tally, api: Client
+) -> None:
+    """Postgres restarted, or an administrator ended the lookups' connection: the database
+    is there, so the requests of the next round must not be refused for it."""
+
+    async def scenario() -> None:
+        lookups = KeyLookups(app_tally.target.url, app_tally.schema)
+        try:
+            assert await lookups.lookup(api.key_id) is not None
+            conn = lookups._conn
+            assert conn is not None
+            with psycopg.connect(app_tally.target.url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            row = await lookups.lookup(api.key_id)
+            assert row is not None
+            assert row["project_id"] == str(api.project_id)
+            assert lookups._conn is not conn
+        finally:
+            await lookups.close()
+
+    asyncio.run(scenario())
