@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
 
 log = logging.getLogger("tally.database")
 
@@ -100,3 +101,27 @@ def startup_lock(target: Target, schema: str) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"tally-start:{schema}",))
+
+
+class SweepOnFailure:
+    """A pool's ``check``: a connection is checked as it is handed out, and when one has
+    died, every idle connection beside it is checked at once.
+
+    A connection can die while pooled (Postgres restarted, an administrator ended it);
+    used as it is, its query fails, and the request with it, although the database is
+    there. psycopg_pool's own ``check_connection`` alone is not enough after a restart:
+    every pooled connection died together, and the pool tries them one by one, sleeping
+    1, 2, 4, ... seconds after each that fails. Sweeping them all on the first failure
+    leaves one such wait, after which the pool hands out a new connection.
+    """
+
+    def __init__(self) -> None:
+        self.pool: ConnectionPool[Any] | None = None  # set once the pool exists
+
+    def __call__(self, conn: psycopg.Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            if self.pool is not None:
+                self.pool.check()
+            raise

@@ -72,9 +72,10 @@ def store_env(target: Target, schema: str, pool_size: int = 10) -> dict[str, str
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_CONN_MAX_AGE": "",
-        # Checked as handed out, for the same reason as the read models' pool (a
-        # connection that died while pooled would fail a command for nothing).
-        "POSTGRES_PRE_PING": "y",
+        # Not needed: the recorder tries its reads and writes again (up to 10 times) on a
+        # connection error, and a broken connection leaves the pool when it is returned,
+        # so connections that died while pooled cost a retry each, not a command.
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "10",
         # Off, as DESIGN.md asks: with it, applications in one schema can write into each
         # other's tables.

@@ -15,7 +15,14 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from adapters.clock import SystemClock
-from adapters.database import Target, check, parse, start_embedded, startup_lock
+from adapters.database import (
+    SweepOnFailure,
+    Target,
+    check,
+    parse,
+    start_embedded,
+    startup_lock,
+)
 from adapters.event_writer import event_writer
 from adapters.eventstore import TallyStore, open_store
 from adapters.outbox import Outbox
@@ -108,17 +115,19 @@ def build(
     # Server workers start together: their schema set-up takes turns (startup_lock).
     with startup_lock(target, settings.db_schema):
         store = open_store(target, settings.db_schema, settings.pool_size)
+        sweep = SweepOnFailure()
         views: ConnectionPool[Any] = ConnectionPool(
             target.url,
             min_size=1,
             max_size=settings.pool_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
-            # A pooled connection may have died while it waited (Postgres restarted, an
-            # administrator ended it): checked as it is handed out, so a query never
-            # fails, and answers 503, for a database that is there.
-            check=ConnectionPool.check_connection,
+            # A pooled connection may have died while it waited (Postgres restarted):
+            # checked as it is handed out, so that a query does not fail, and answer
+            # 503, for a database that is there.
+            check=sweep,
             open=True,
         )
+        sweep.pool = views
         create_tables(views, settings.db_schema)
     bus = CommandBus(
         store,

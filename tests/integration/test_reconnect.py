@@ -1,0 +1,50 @@
+"""Connections that died while pooled (Postgres restarted, an administrator ended them)
+are replaced as they are handed out: the next query and the next command succeed."""
+
+from __future__ import annotations
+
+import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from adapters.event_writer import PostgresEventWriter
+from api.bootstrap import NO_PROJECT, Tally
+from commands import messages as m
+from commands.bus import Context
+
+
+def _end_connections_of(tally: Tally) -> int:
+    """End the backends of this Tally's pooled and kept connections (only those: other
+    tests may share the database), as a Postgres restart would."""
+    recorder = tally.store.recorder
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    writer = tally.bus._writer
+    assert isinstance(writer, PostgresEventWriter)
+    # The pools keep their idle connections in ``_pool``; there is no public list.
+    kept = [*tally.views._pool, *recorder.datastore.pool._pool]
+    if writer._conn is not None:
+        kept.append(writer._conn)
+    pids = [conn.info.backend_pid for conn in kept]
+    with psycopg.connect(tally.target.url, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return len(pids)
+
+
+def test_queries_and_commands_go_on_after_postgres_ended_their_connections(
+    tally: Tally,
+) -> None:
+    created = tally.execute(m.CreateProject(name="reconnect"), Context(NO_PROJECT, "test"))
+    project_id = created.body["project"]["id"]
+    with tally.views.connection() as conn:
+        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+    assert _end_connections_of(tally) >= 3  # the two pools' and the bus writer's
+
+    with tally.views.connection() as conn:
+        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+    # A fresh bus cache, so the command loads the project from the store's pool, and
+    # writes through the bus's kept connection, which died too.
+    tally.bus.cache.evict(list(tally.bus.cache._items))
+    opened = tally.execute(
+        m.OpenAccount(owner_ref="after", currency="EUR"), Context(project_id, "test")
+    )
+    assert opened.status_code == 201
