@@ -264,14 +264,18 @@ class PostgresEventWriter:
 
     def _with_connection(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         for attempt in range(1, MAX_CONNECT_ATTEMPTS + 1):
-            conn = self._connection()
+            conn: psycopg.Connection[Any] | None = None
             try:
+                # Inside the try: getting a new connection queries it (see _connection),
+                # and a connection that died while pooled fails there.
+                conn = self._connection()
                 return work(conn)
             except psycopg.IntegrityError as exc:
                 raise IntegrityError(str(exc)) from exc
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 # A lock timeout leaves the connection usable; a lost server does not.
-                if conn.closed or conn.broken:
+                conn = conn or self._conn
+                if conn is not None and (conn.closed or conn.broken):
                     self._discard(conn)
                 if attempt == MAX_CONNECT_ATTEMPTS:
                     if isinstance(exc, psycopg.OperationalError):
@@ -285,7 +289,17 @@ class PostgresEventWriter:
         if self._conn is None or self._conn.closed:
             wait = self.datastore.pool_open_timeout is not None
             self.datastore.pool.open(wait, self.datastore.pool_open_timeout or 30.0)
-            conn = self.datastore.pool.getconn()
+            pool = self.datastore.pool
+            conn = pool.getconn()
+            try:
+                pool.check_connection(conn)
+            except psycopg.Error:
+                # It died while pooled, and so, most likely, did every idle connection
+                # beside it (Postgres restarted): check them all now and take a new one,
+                # rather than spending this batch's attempts on them one by one.
+                pool.putconn(conn)  # the pool sees it is broken and replaces it
+                pool.check()
+                conn = pool.getconn()
             register_dumpers(conn)
             self._conn = conn
             self._define_function(conn)
