@@ -47,6 +47,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
+from eventsourcing.persistence import OperationalError
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
@@ -337,11 +338,20 @@ class ProjectionWorker:
             try:
                 with self._connect() as conn:
                     self._serve(conn)
-            except Exception:
+            except Exception as exc:
                 # A lost connection or a failed batch: nothing half-applied was kept, so
                 # wait and start again from the tracked position. A failure that repeats
                 # at once (a batch that cannot be applied) backs off to a minute.
-                log.exception("projection worker for %s failed; restarting", self.schema)
+                if isinstance(exc, (psycopg.OperationalError, OperationalError)):
+                    # Postgres restarted or ended the connection: expected in operation,
+                    # so one line (of the error's class only, as elsewhere), no traceback.
+                    log.warning(
+                        "projection worker for %s lost its connection (%s); restarting",
+                        self.schema,
+                        type(exc).__name__,
+                    )
+                else:
+                    log.exception("projection worker for %s failed; restarting", self.schema)
                 if time.monotonic() - started > MAX_BACKOFF_S:
                     backoff_s = 1.0
                 self._stopping.wait(backoff_s)

@@ -227,3 +227,39 @@ def test_worker_recovers_when_its_database_connection_is_killed(tally: Tally) ->
         assert _ledger(tally, driver, alice) == 20
     finally:
         worker.stop()
+
+
+def test_a_worker_whose_connection_postgres_ended_says_so_in_one_line_and_goes_on(
+    tally: Tally, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Postgres restart is expected in operation: the worker logs one warning, with no
+    traceback, starts again from its tracked position and applies what came meanwhile."""
+    driver, alice = _wallet(tally)
+    connections: list[psycopg.Connection[Any]] = []
+    worker = ProjectionWorker(tally.store, tally.views, tally.schema, poll_interval_s=0.2)
+    connect = worker._connect
+
+    def kept_connect() -> psycopg.Connection[Any]:
+        conn = connect()
+        connections.append(conn)
+        return conn
+
+    monkeypatch.setattr(worker, "_connect", kept_connect)
+    worker.start()
+    try:
+        assert _until(lambda: worker.active)
+        assert wait_for_position(tally.views, tally.schema, _deposit(tally, driver, alice), 10)
+        with psycopg.connect(tally.target.url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(%s)", (connections[0].info.backend_pid,)
+            )
+        position = _deposit(tally, driver, alice)
+        assert wait_for_position(tally.views, tally.schema, position, 15)
+        assert _ledger(tally, driver, alice) == 20
+        assert len(connections) >= 2
+    finally:
+        worker.stop()
+    lost = [r for r in caplog.records if "lost its connection" in r.getMessage()]
+    assert lost
+    assert all(r.levelname == "WARNING" and r.exc_info is None for r in lost)
+    assert not [r for r in caplog.records if "failed; restarting" in r.getMessage()]
