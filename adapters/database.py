@@ -119,9 +119,17 @@ class SweepOnFailure:
         self.pool: ConnectionPool[Any] | None = None  # set once the pool exists
 
     def __call__(self, conn: psycopg.Connection[Any]) -> None:
-        try:
+        if self.pool is None:
             ConnectionPool.check_connection(conn)
-        except psycopg.Error:
-            if self.pool is not None:
-                self.pool.check()
-            raise
+        else:
+            check_or_sweep(self.pool, conn)
+
+
+def check_or_sweep(pool: ConnectionPool[Any], conn: psycopg.Connection[Any]) -> None:
+    """Check ``conn``, taken from ``pool``; if it has died, check every idle connection of
+    the pool too (they most likely died with it), then raise."""
+    try:
+        ConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        pool.check()
+        raise

@@ -44,6 +44,7 @@ from psycopg import pq, sql
 from psycopg.adapt import Dumper
 from psycopg.rows import tuple_row
 
+from adapters.database import check_or_sweep
 from commands.unit_of_work import EventWriter, RecorderEventWriter
 
 log = logging.getLogger("tally.event_writer")
@@ -292,13 +293,12 @@ class PostgresEventWriter:
             pool = self.datastore.pool
             conn = pool.getconn()
             try:
-                pool.check_connection(conn)
+                check_or_sweep(pool, conn)
             except psycopg.Error:
-                # It died while pooled, and so, most likely, did every idle connection
-                # beside it (Postgres restarted): check them all now and take a new one,
-                # rather than spending this batch's attempts on them one by one.
+                # It died while pooled (Postgres restarted), and the pool's other idle
+                # connections have been checked: take a new one, rather than spending
+                # this batch's attempts on dead ones one by one.
                 pool.putconn(conn)  # the pool sees it is broken and replaces it
-                pool.check()
                 conn = pool.getconn()
             register_dumpers(conn)
             self._conn = conn
