@@ -18,6 +18,7 @@ events are the same objects either way; the test suite compares them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from hashlib import sha1
@@ -44,6 +45,12 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it 
 _UNKNOWN = SafeUUID.unknown
 UUID_CACHE_SIZE = 100_000  # ids kept for reuse; the cache starts over when full
 _TYPED = b'"_type_"'
+# orjson reads an integer beyond 64 bits as a float, without a word (10**21 becomes
+# 1e+21), and a float in an amount failed the journal projection ('float' object cannot
+# be interpreted as an integer). A number of 20 digits or more after ':', ',' or '['
+# sends the document to the library, whose parser keeps every integer an int. The same
+# bytes inside a string only cost that document the slower path.
+_LONG_INTEGER = re.compile(rb"[:,\[]\s*-?\d{20}")
 
 
 def uuid_from_hex(data: str) -> UUID:
@@ -118,9 +125,11 @@ class FastDecoder:
         if cls is None or type(n.originator_id) is not UUID:
             return self._fallback(n)
         raw = n.state
+        if _LONG_INTEGER.search(raw) is not None:
+            return self._fallback(n)
         try:
             state: dict[str, Any] = _parse(raw)
-        except ValueError:  # e.g. NaN, or an integer beyond 64 bits: the library copes
+        except ValueError:  # e.g. NaN: the library copes
             return self._fallback(n)
         typed = raw.count(_TYPED)
         if typed:

@@ -73,3 +73,28 @@ def test_gc_pause_nests_and_leaves_the_collector_as_it_found_it() -> None:
         assert not gc.isenabled()  # a pause never turns on what someone turned off
     finally:
         gc.enable()
+
+
+def test_fast_decoder_keeps_an_integer_beyond_64_bits_an_int(tally: Tally) -> None:
+    # orjson reads 10**21 as the float 1e+21; that float, in an invoice's amounts, is what
+    # failed the journal projection in a loop (issue 10, reproduction 2).
+    mixed_workload(tally)
+    deposited = next(
+        n
+        for n in tally.store.recorder.select_notifications(1, 100)
+        if n.topic == "tally:Account.Deposited"
+    )
+    decoder = FastDecoder(tally.store)
+    for amount in (10**21, -(10**21), 2**64):
+        state = json.loads(deposited.state)
+        state["amount"] = amount
+        compact = json.dumps(state, separators=(",", ":")).encode()
+        event = decoder(replace(deposited, state=compact))
+        assert type(event.amount) is int
+        assert event.amount == amount
+    # A long run of digits inside a string is left alone, whichever path decodes it.
+    state = json.loads(deposited.state)
+    state["amount"] = 5
+    state["note"] = "ref:123456789012345678901234"
+    event = decoder(replace(deposited, state=json.dumps(state).encode()))
+    assert (event.amount, event.note) == (5, "ref:123456789012345678901234")
