@@ -70,6 +70,7 @@ class ServiceUnavailable(ApiError):
 STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 422,
     "invalid_amount": 422,
+    "amount_too_large": 422,
     "unknown_currency": 422,
     "currency_mismatch": 422,
     "insufficient_funds": 422,
@@ -120,6 +121,7 @@ STATUS_BY_CODE: dict[str, int] = {
 TITLES: dict[str, str] = {
     "validation_error": "The request is not valid",
     "invalid_amount": "The amount is not valid",
+    "amount_too_large": "An amount, a sum or a balance would pass the limit",
     "unknown_currency": "Unknown currency",
     "currency_mismatch": "Currency does not match",
     "insufficient_funds": "Insufficient funds",

@@ -103,7 +103,7 @@ def tax_rates(
 
 def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> None:
     """Finalize ``invoice``: credit balance first, then the next number. Raises only in
-    ``check_finalize``, before anything changes."""
+    ``check_finalize`` and the credit balance's limit, before anything changes."""
     invoice.check_finalize()
     settings = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
     if settings is None:
@@ -113,6 +113,8 @@ def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> 
         uow.add(settings)
     values = dict(settings.values)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    # A negative total becomes credit: the balance it leaves must fit the limit too.
+    billing.check_grant(max(0, -int(invoice.preview()["total"])))
     numbers = sequence(uow, ctx, values["invoice_prefix"])
     used = invoice.finalize(numbers, billing.credit_balance, now, values["invoice_prefix"])
     if used:

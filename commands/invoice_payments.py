@@ -215,6 +215,8 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
     payment = check_credit(invoice, amount, cmd.refund_to, cmd.payment_id)
     account = _refund_source(uow, ctx, invoice, payment, amount)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    if cmd.refund_to == "credit_balance":
+        billing.check_grant(amount)
     note_id = f"{invoice.number}-CN{len(invoice.credit_notes) + 1}"
     # A wallet's refund goes through the receivable and a ledger transaction, so the
     # wallet's balance changes with a Transaction like every other wallet movement.

@@ -201,6 +201,7 @@ def confirm_transaction(uow: UnitOfWork, cmd: m.ConfirmTransaction, ctx: Context
     account = uow.get(Account, account_id, ctx.project_id)
     # Both guards before either change: the account's, then the transition's.
     account.check_can_receive_confirmed()
+    account.check_room(txn.amount)
     txn.complete()
     account.credit_confirmed_deposit(txn.amount, txn.id)
     return 200, {"transaction": txn.summary(), "account": account.summary()}
@@ -225,6 +226,7 @@ def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context
         loser.check_funds(amount)
     if gainer is not None:
         gainer.check_can_move()
+        gainer.check_room(amount)
     txn.reverse(amount, cmd.reason)
     if loser is not None:
         loser.post_reversal(-amount, txn.id)

@@ -3,6 +3,8 @@
 Balances: ``ledger`` is every posted movement; ``held`` is the sum of active holds;
 ``available = ledger - held``. A debit or a new hold must leave ``available`` at or above
 the floor, which is ``-overdraft_limit`` (0 unless the account allows an overdraft).
+A credit must leave ``ledger`` and a new hold ``held`` at or below MAX_AMOUNT_MINOR
+(``domain/limits.py``), so the balance is always within ±MAX_AMOUNT_MINOR.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from domain.money import check_amount, check_currency
+from domain.money import check_amount, check_currency, check_within_limit
 
 NAMESPACE = UUID("6c1f4a7e-3d52-4f0b-9a8e-1f3b2c4d5e6f")
 
@@ -139,6 +141,11 @@ class Account(TallyAggregate):
         check_amount(amount)
         self.check_currency(currency)
         self.check_can_move()
+        self.check_room(amount)
+
+    def check_room(self, amount: int) -> None:
+        """The ledger balance after a credit of ``amount`` must fit the money limit."""
+        check_within_limit(self.ledger + amount, f"the balance of account {self.id}")
 
     def check_can_debit(self, amount: int, currency: str) -> None:
         check_amount(amount)
@@ -182,6 +189,7 @@ class Account(TallyAggregate):
         """Credit a pending deposit whose money has arrived. A frozen account still
         receives it (the money is already ours to hold); a closed one does not."""
         self.check_can_receive_confirmed()
+        self.check_room(amount)
         self._deposited(amount=amount, transaction_id=transaction_id)
 
     @event("Deposited", topic="tally:Account.Deposited")
@@ -218,6 +226,8 @@ class Account(TallyAggregate):
             raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
         if delta < 0:
             self.check_funds(-delta)
+        else:
+            self.check_room(delta)
         self._reversal_posted(delta=delta, transaction_id=transaction_id)
 
     @event("ReversalPosted", topic="tally:Account.ReversalPosted")
@@ -243,6 +253,7 @@ class Account(TallyAggregate):
         self.check_can_debit(amount, currency)
         if hold_id in self.holds:
             raise HoldNotActive(f"hold {hold_id} already exists")
+        check_within_limit(self.held + amount, f"the held amount of account {self.id}")
         self._hold_placed(
             hold_id=hold_id, amount=amount, expires_at=expires_at, destination=destination
         )

@@ -14,7 +14,8 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import CurrencyMismatch, InvalidTransition, NotFound, ValidationFailed
-from domain.money import check_amount, check_currency
+from domain.limits import MAX_NAME_CHARS, MAX_QUANTITY, check_text
+from domain.money import check_amount, check_currency, check_within_limit
 
 OPEN, CHECKED_OUT = "open", "checked_out"
 MAX_LINES = 50
@@ -54,6 +55,8 @@ class Cart(TallyAggregate):
         self, name: str, unit_amount: int, currency: str, quantity: int, price_id: UUID | None
     ) -> str:
         self._check_open()
+        # A catalog line is named "<product name> x <quantity>", a little longer than a name.
+        check_text(name, "name", MAX_NAME_CHARS + 16, min_chars=1)
         if currency != self.currency:
             raise CurrencyMismatch(
                 f"the cart is in {self.currency}, the item in {currency}",
@@ -61,10 +64,12 @@ class Cart(TallyAggregate):
                 got=currency,
             )
         check_amount(unit_amount)
-        if not 0 < quantity <= 1_000_000:
-            raise ValidationFailed("quantity must be 1 to 1000000")
+        if not 0 < quantity <= MAX_QUANTITY:
+            raise ValidationFailed(f"quantity must be 1 to {MAX_QUANTITY}")
         if len(self.lines) >= MAX_LINES:
             raise ValidationFailed(f"a cart holds at most {MAX_LINES} lines")
+        # The checkout charges the cart's total in one payment, so it must fit the limit.
+        check_within_limit(self.total + unit_amount * quantity, "the cart's total")
         line_id = f"li_{self.next_line}"
         self._line_added(
             line_id=line_id,

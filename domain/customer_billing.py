@@ -29,7 +29,8 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import InsufficientFunds, ValidationFailed
-from domain.money import check_amount
+from domain.limits import MAX_DESCRIPTION_CHARS, check_text
+from domain.money import check_amount, check_within_limit
 
 Posting = dict[str, Any]
 CUSTOMER = "customer"
@@ -70,9 +71,16 @@ class CustomerBilling(TallyAggregate):
                 available=self.credit_balance,
                 requested=-amount,
             )
+        self.check_grant(amount)
+
+    def check_grant(self, amount: int) -> None:
+        """The credit balance after ``amount`` more must stay within the money limit
+        (``domain/limits.py``); handlers call this before they change anything."""
+        check_within_limit(self.credit_balance + amount, "the customer's credit balance")
 
     def adjust_credit(self, amount: int, reason: str) -> list[Posting]:
         """A manual change of the credit balance (positive adds credit)."""
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         self.check_adjustment(amount)
         entry = [
             {"account": credit_ref(self.customer_id), "amount": amount},
@@ -98,6 +106,7 @@ class CustomerBilling(TallyAggregate):
         """``invoice_id`` gave the customer ``amount`` of credit (a credit note, a negative
         total, or a voided invoice handing back the credit it had used)."""
         assert amount > 0, amount
+        self.check_grant(amount)
         self._credit_granted(invoice_id=invoice_id, amount=amount, source=source)
 
     @event("CreditGranted", topic="tally:CustomerBilling.CreditGranted")

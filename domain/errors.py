@@ -25,6 +25,13 @@ class InvalidAmount(ValidationFailed):
     code = "invalid_amount"
 
 
+class AmountTooLarge(InvalidAmount):
+    """A product, a sum or a resulting balance would pass ``domain.limits.MAX_AMOUNT_MINOR``
+    (each field alone may be within it). Its context names ``what`` and the ``limit``."""
+
+    code = "amount_too_large"
+
+
 class UnknownCurrency(ValidationFailed):
     code = "unknown_currency"
 

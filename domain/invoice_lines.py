@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.errors import InvalidAmount, ValidationFailed
-from domain.money import check_amount
+from domain.errors import ValidationFailed
+from domain.limits import MAX_QUANTITY
+from domain.money import check_amount, check_within_limit
 from domain.tax import TaxRate
 
 LINE_KINDS = ("subscription", "proration", "one_time", "usage")
@@ -29,10 +30,12 @@ def check_line(lines: list[Line], line_id: str, kind: str, quantity: int, unit_a
         raise ValidationFailed(f"line {line_id} already exists")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise ValidationFailed("quantity must be a whole number greater than zero")
+    if quantity > MAX_QUANTITY:
+        raise ValidationFailed(f"quantity must be at most {MAX_QUANTITY}", quantity=quantity)
     if kind != "proration":  # only proration lines may credit
         check_amount(unit_amount, allow_zero=True)
-    elif isinstance(unit_amount, bool) or not isinstance(unit_amount, int):
-        raise InvalidAmount("unit_amount must be a whole number of minor units")
+    else:
+        check_within_limit(unit_amount, "unit_amount")
 
 
 def build_line(  # a line's fields are independent facts, so they are all named
@@ -55,7 +58,9 @@ def build_line(  # a line's fields are independent facts, so they are all named
         "description": description[:500],
         "quantity": quantity,
         "unit_amount": unit_amount,
-        "amount": quantity * unit_amount if amount is None else amount,
+        "amount": check_within_limit(
+            quantity * unit_amount if amount is None else amount, "the line's amount"
+        ),
         "discountable": discountable and kind != "proration",
         "tax_rate_ids": [r.id for r in tax_rates],
     }

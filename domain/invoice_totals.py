@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.discounts import allocate, discount_amount
+from domain.money import check_within_limit
 from domain.tax import TaxRate
 
 Line = dict[str, Any]
@@ -77,6 +78,22 @@ def compute_totals(
         totals.net += net
     totals.total = totals.net + totals.tax
     return totals
+
+
+TOTAL_KEYS = ("subtotal", "discount", "tax", "net", "total")
+
+
+def check_totals_within_limit(totals: dict[str, Any]) -> None:
+    """Raise AmountTooLarge unless every amount of ``totals`` (as ``Totals.as_dict``), the
+    invoice's and each line's, is within ±MAX_AMOUNT_MINOR: these are what the finalized
+    invoice records and the journal and invoices read models store."""
+    for key in TOTAL_KEYS:
+        check_within_limit(int(totals[key]), f"the invoice's {key}")
+    for n, line in enumerate(totals["lines"], start=1):
+        for key, value in line.items():
+            check_within_limit(int(value), f"line {n}'s {key}")
+    for rate_id, value in totals["tax_by_rate"].items():
+        check_within_limit(int(value), f"the tax of rate {rate_id}")
 
 
 def preview_totals(

@@ -42,7 +42,8 @@ from domain.invoice_entries import (
 from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_line
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_summary import invoice_summary
-from domain.invoice_totals import preview_totals
+from domain.invoice_totals import check_totals_within_limit, preview_totals
+from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
@@ -173,6 +174,7 @@ class Invoice(TallyAggregate):
         period: tuple[datetime, datetime] | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
+        check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
         self.check_line(line_id, kind, quantity, unit_amount)
         line, rates = build_line(
             line_id=line_id,
@@ -184,6 +186,10 @@ class Invoice(TallyAggregate):
             discountable=discountable,
             amount=amount,
             period=period,
+        )
+        # The invoice with this line must still fit the limits (domain/limits.py).
+        check_totals_within_limit(
+            preview_totals([*self.lines, line], {**self.rates, **rates}, self.coupon)
         )
         self._line_added(line=line, rates=rates)
 
@@ -237,6 +243,7 @@ class Invoice(TallyAggregate):
         destination(MACHINE, self.status, "finalize", what="invoice")
         if not self.lines:
             raise InvoiceEmpty("an invoice with no lines cannot be finalized")
+        check_totals_within_limit(self.preview())
 
     def finalize(
         self,
@@ -395,6 +402,7 @@ class Invoice(TallyAggregate):
     ) -> dict[str, Any]:
         """Issue a credit note; returns it. ``refund_account`` is where a refund to the
         original payment goes ("" means the payment's own account)."""
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         payment = check_credit(self, amount, refund_to, payment_id)
         note = note_record(
             self,

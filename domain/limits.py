@@ -5,6 +5,15 @@ checks them again, so a command that slips past the API is refused with nothing
 written. The rule they serve: no event that a read model cannot store is ever recorded.
 
 Units are in the names: ``_MINOR`` is minor units of a currency, ``_CHARS`` characters.
+
+Money: every amount is at most MAX_AMOUNT_MINOR = 10^15 minor units (10 trillion EUR),
+and so is every product and sum made of amounts: an invoice line's amount (quantity x
+unit amount, or a tiered price's sum), its discount and tax, an invoice's subtotal,
+discount, tax and total, a cart's total, a subscription's amount per period, a
+customer's credit balance, and an account's balance and held amount after any movement
+(its floor, -overdraft_limit, is at least -MAX_AMOUNT_MINOR). A quantity is at most
+MAX_QUANTITY. A command that would pass a product or sum limit is refused with the
+domain error ``AmountTooLarge`` (HTTP 422, code ``amount_too_large``), nothing written.
 """
 
 from __future__ import annotations

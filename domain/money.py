@@ -12,10 +12,10 @@ from functools import lru_cache
 
 from iso4217 import Currency
 
-from domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+from domain.errors import AmountTooLarge, CurrencyMismatch, InvalidAmount, UnknownCurrency
+from domain.limits import MAX_AMOUNT_MINOR
 
-# Amounts are bounded so that sums of many postings stay inside Postgres BIGINT.
-MAX_AMOUNT_MINOR = 10**15
+__all__ = ["MAX_AMOUNT_MINOR", "Money", "check_amount", "check_currency", "check_within_limit"]
 
 
 @lru_cache(maxsize=512)
@@ -50,8 +50,32 @@ def check_amount(amount: object, *, allow_zero: bool = False) -> int:
     if amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidAmount("amount must be greater than zero", amount=amount)
     if amount > MAX_AMOUNT_MINOR:
-        raise InvalidAmount(f"amount must be at most {MAX_AMOUNT_MINOR}", amount=amount)
+        raise AmountTooLarge(
+            f"amount must be at most {MAX_AMOUNT_MINOR}",
+            amount=amount,
+            what="amount",
+            limit=MAX_AMOUNT_MINOR,
+        )
     return amount
+
+
+def check_within_limit(value: int, what: str) -> int:
+    """Return ``value`` (a product, a sum or a resulting balance, of either sign) if it is
+    an int within ±MAX_AMOUNT_MINOR, else raise AmountTooLarge naming ``what``.
+
+    Each input may be within its own limit while their product or sum is not, and the
+    read models store these results in BIGINT columns, so they are checked before any
+    event carries them."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidAmount(f"{what} must be a whole number of minor units", what=what)
+    if not -MAX_AMOUNT_MINOR <= value <= MAX_AMOUNT_MINOR:
+        raise AmountTooLarge(
+            f"{what} would be {value}, beyond the limit of {MAX_AMOUNT_MINOR} minor units",
+            what=what,
+            amount=value,
+            limit=MAX_AMOUNT_MINOR,
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)

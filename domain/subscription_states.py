@@ -18,6 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 from domain.errors import ValidationFailed
+from domain.limits import MAX_QUANTITY
+from domain.money import check_within_limit
 from domain.state_machine import transition_table
 
 INCOMPLETE, TRIALING, ACTIVE, PAST_DUE = "incomplete", "trialing", "active", "past_due"
@@ -46,16 +48,26 @@ INCOMPLETE_EXPIRY = timedelta(hours=23)
 MAX_DUE_STEPS = 1000
 
 
+def check_renewal_amount(items: list[Item], proration_lines: list[dict[str, Any]]) -> None:
+    """Each renewal invoice has a line per item and the proration lines collected since
+    the last one; what they charge must fit the money limit (``domain/limits.py``), or
+    the renewal, made later by the scheduler, could not be invoiced."""
+    charged = sum(int(i["amount"]) for i in items)
+    charged += sum(max(0, int(line["amount"])) for line in proration_lines)
+    check_within_limit(charged, "the subscription's amount for a period")
+
+
 def check_items(items: list[Item]) -> list[Item]:
     if not items:
         raise ValidationFailed("a subscription needs at least one item")
     seen: set[str] = set()
     for item in items:
-        if item["quantity"] <= 0:
-            raise ValidationFailed("quantity must be greater than zero")
+        if not 0 < item["quantity"] <= MAX_QUANTITY:
+            raise ValidationFailed(f"quantity must be 1 to {MAX_QUANTITY}")
         if item["price_id"] in seen:
             raise ValidationFailed("each price appears once; change its quantity instead")
         seen.add(item["price_id"])
+    check_renewal_amount(items, [])
     return [
         {"price_id": str(i["price_id"]), "quantity": i["quantity"], "amount": i["amount"]}
         for i in items
