@@ -47,6 +47,7 @@ from adapters.providers.errors import (
     ProviderRejected,
 )
 from adapters.providers.http import json_body, new_client, send
+from adapters.providers.ids import PADDLE, check_event_ids, checked, path_segment
 from adapters.providers.paddle_events import normalize
 from adapters.providers.signing import verify_ts_h1
 
@@ -130,13 +131,14 @@ class PaddleProvider:
         return CheckoutSession(NAME, str(data["id"]), str(url))
 
     def create_portal_session(self, customer_ref: str, return_url: str) -> PortalSession:
-        data = self._call("POST", f"/customers/{customer_ref}/portal-sessions", {})
+        customer = path_segment(PADDLE, customer_ref, what="the customer id")
+        data = self._call("POST", f"/customers/{customer}/portal-sessions", {})
         urls = data.get("urls", {})
         general = urls.get("general", {}) if isinstance(urls, dict) else {}
         return PortalSession(NAME, str(general.get("overview", "")))
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:
-        subscription = request.payment_method_ref
+        subscription = checked(PADDLE, request.payment_method_ref, what="the subscription id")
         earlier = self._charge_with_key(subscription, request.idempotency_key)
         if earlier is not None:
             return self._charge_outcome(earlier, request)
@@ -151,7 +153,8 @@ class PaddleProvider:
             "items": [item],
             "on_payment_failure": "prevent_change",
         }
-        self._call("POST", f"/subscriptions/{subscription}/charge", body)
+        segment = path_segment(PADDLE, subscription, what="the subscription id")
+        self._call("POST", f"/subscriptions/{segment}/charge", body)
         created = self._charge_with_key(subscription, request.idempotency_key)
         # The charge answer is the subscription, not the transaction; until the
         # transaction is listed, the payment is processing and a webhook will confirm it.
@@ -163,6 +166,7 @@ class PaddleProvider:
 
     def refund(self, request: RefundRequest) -> RefundOutcome:
         tag = f"[{request.idempotency_key}]"
+        checked(PADDLE, request.payment_ref, what="the transaction id")
         listed = self._call_list(
             "/adjustments", {"transaction_id": request.payment_ref, "action": "refund"}
         )
@@ -183,9 +187,8 @@ class PaddleProvider:
     ) -> None:
         # Cancelling is idempotent by nature at Paddle; the key has nowhere to go.
         effective = "next_billing_period" if at_period_end else "immediately"
-        self._call(
-            "POST", f"/subscriptions/{subscription_ref}/cancel", {"effective_from": effective}
-        )
+        subscription = path_segment(PADDLE, subscription_ref, what="the subscription id")
+        self._call("POST", f"/subscriptions/{subscription}/cancel", {"effective_from": effective})
 
     def parse_webhook(
         self,
@@ -208,7 +211,10 @@ class PaddleProvider:
             raise InvalidSignature("the signed body is not JSON", provider=NAME) from None
         if not isinstance(notification, dict) or "event_id" not in notification:
             raise InvalidSignature("the signed body is not a Paddle notification", provider=NAME)
-        return [normalize(notification)]
+        # Signed, but the ids are still checked before Tally keeps and later uses them.
+        event = normalize(notification)
+        check_event_ids(PADDLE, event)
+        return [event]
 
     def _charge_with_key(self, subscription: str, key: str) -> dict[str, Any] | None:
         params = {"subscription_id": subscription, "origin": "subscription_charge"}
@@ -238,7 +244,8 @@ class PaddleProvider:
     def _refund_item(self, request: RefundRequest) -> dict[str, Any]:
         # Partial refunds name a transaction line; Tally refunds against the first one,
         # which is the only one for transactions Tally created itself.
-        transaction = self._call("GET", f"/transactions/{request.payment_ref}", None)
+        segment = path_segment(PADDLE, request.payment_ref, what="the transaction id")
+        transaction = self._call("GET", f"/transactions/{segment}", None)
         details = transaction.get("details", {})
         lines = details.get("line_items", []) if isinstance(details, dict) else []
         if not lines:

@@ -43,6 +43,7 @@ from adapters.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from adapters.providers.ids import STRIPE, check_event_ids, checked
 from adapters.providers.signing import FUTURE_SKEW_S
 from adapters.providers.stripe_events import normalize
 
@@ -180,6 +181,9 @@ class StripeProvider:
         self, subscription_ref: str, *, at_period_end: bool, idempotency_key: str
     ) -> None:
         options: Any = {"idempotency_key": idempotency_key}
+        # The SDK escapes the id in the URL; it is checked first all the same, as every
+        # provider id Tally puts in a URL (adapters/providers/ids.py).
+        checked(STRIPE, subscription_ref, what="the subscription id")
         with self._errors():
             if at_period_end:
                 self._client.v1.subscriptions.update(
@@ -209,7 +213,10 @@ class StripeProvider:
             raise InvalidSignature("the signed body is not JSON", provider=NAME) from None
         if not isinstance(event, dict) or event.get("object") != "event":
             raise InvalidSignature("the signed body is not a Stripe event", provider=NAME)
-        return [normalize(event)]
+        # Signed, but the ids are still checked before Tally keeps and later uses them.
+        normalized = normalize(event)
+        check_event_ids(STRIPE, normalized)
+        return [normalized]
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

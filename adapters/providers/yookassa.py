@@ -12,7 +12,10 @@ raise ``ProviderUnsupported``.
 
 Notifications are not signed. Each one is believed only after the object it names has
 been fetched back (``GET /v3/payments/{id}`` or ``/v3/refunds/{id}``) and the fetched
-state agrees with the notification; the fetched object is what gets normalized. An
+object is the one asked for, of the kind asked for, in the state the notification says;
+the fetched object is what gets normalized. The id is checked against YooKassa's format
+before the fetch and escaped in its URL (``adapters/providers/ids.py``), so a forged
+``../payments/<id>`` never turns a refund notification into a fetch of a payment. An
 optional allowlist of source CIDRs refuses deliveries from anywhere else first.
 """
 
@@ -47,6 +50,7 @@ from adapters.providers.errors import (
     ProviderUnsupported,
 )
 from adapters.providers.http import json_body, new_client, send
+from adapters.providers.ids import YOOKASSA, check_event_ids, checked, path_segment
 from adapters.providers.yookassa_events import CONFIRMING_STATUS, normalize
 
 NAME = "yookassa"
@@ -180,19 +184,25 @@ class YooKassaProvider:
             raise InvalidSignature("the body is not a YooKassa notification", provider=NAME)
         event = str(notification.get("event", ""))
         obj = notification.get("object")
-        object_id = obj.get("id") if isinstance(obj, dict) else None
         expected = CONFIRMING_STATUS.get(event)
-        if expected is None or not isinstance(object_id, str) or not object_id:
+        if expected is None or not isinstance(obj, dict) or "id" not in obj:
             raise InvalidSignature(
                 f"cannot confirm a {event or 'typeless'} notification", provider=NAME
             )
+        # Checked before it goes anywhere near a URL: the body is anyone's to write.
+        object_id = checked(
+            YOOKASSA, obj["id"], what="the notification's object id", refusal=InvalidSignature
+        )
         fetched = self._fetch(event, object_id)
+        _check_fetched(event, object_id, fetched)
         if fetched.get("status") != expected:
             raise InvalidSignature(
                 f"the API says {object_id} is {fetched.get('status')}, not {expected}",
                 provider=NAME,
             )
-        return [normalize(event, fetched, notification)]
+        confirmed = normalize(event, fetched, _checked_part(event, object_id))
+        check_event_ids(YOOKASSA, confirmed, event_id=False)
+        return [confirmed]
 
     def _check_source(self, source_address: str | None) -> None:
         if not self._allowed:
@@ -209,11 +219,12 @@ class YooKassaProvider:
             )
 
     def _fetch(self, event: str, object_id: str) -> dict[str, Any]:
-        kind = "refunds" if event.startswith("refund.") else "payments"
+        kind = _kind(event)
+        segment = path_segment(YOOKASSA, object_id, what=f"the {kind[:-1]} id")
         response = send(
             self._http,
             "GET",
-            f"/v3/{kind}/{object_id}",
+            f"/v3/{kind}/{segment}",
             provider=NAME,
             credential_names=self._credential_names,
         )
@@ -237,6 +248,36 @@ class YooKassaProvider:
         if not response.is_success:
             raise _refusal(payload, response.status_code)
         return payload
+
+
+def _kind(event: str) -> str:
+    return "refunds" if event.startswith("refund.") else "payments"
+
+
+def _check_fetched(event: str, object_id: str, fetched: dict[str, Any]) -> None:
+    """The object fetched back must be the one asked for, of the kind asked for: a
+    refund notification is confirmed by a refund (it names its payment), never by a
+    payment (which names none), whatever path the request took."""
+    kind = _kind(event)[:-1]
+    is_refund = "payment_id" in fetched
+    if fetched.get("id") != object_id or is_refund != (kind == "refund"):
+        raise InvalidSignature(
+            f"the API answered another object than the {kind} {object_id}", provider=NAME
+        )
+    if is_refund:
+        checked(
+            YOOKASSA,
+            fetched["payment_id"],
+            what="the refund's payment id",
+            refusal=InvalidSignature,
+        )
+
+
+def _checked_part(event: str, object_id: str) -> dict[str, Any]:
+    """What is kept of the notification itself: only what was checked. The rest of an
+    unsigned body is anyone's text (it could hold a NUL a read model cannot store), and
+    the fetched object is what was believed anyway."""
+    return {"type": "notification", "event": event, "object": {"id": object_id}}
 
 
 def _refusal(payload: dict[str, Any], status: int) -> ProviderRejected:

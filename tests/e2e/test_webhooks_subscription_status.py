@@ -202,6 +202,8 @@ def test_paddle_statuses_and_scheduled_cancel_are_mirrored(shop: Client) -> None
     sub_id = active_subscription(shop, "hal")
 
     def send(event_id: str, at: str, status: str, change: dict[str, Any] | None) -> Any:
+        # Paddle's ids are a prefix and 26 lower-case letters or digits; Tally checks them.
+        event_id = "evt_" + event_id.removeprefix("evt_").rjust(26, "0")
         notification = {
             "event_id": event_id,
             "event_type": "subscription.updated",

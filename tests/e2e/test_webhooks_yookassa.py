@@ -21,7 +21,8 @@ BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.
 
 
 class YooKassa:
-    """Scripted answers: checkout creation is down; fetches answer ``payment``."""
+    """Scripted answers: checkout creation is down; ``GET /v3/payments/<its id>``
+    answers ``payment``, any other address 404, as the real API does."""
 
     def __init__(self) -> None:
         self.up = True
@@ -30,7 +31,9 @@ class YooKassa:
     def __call__(self, seen: Seen) -> Reply:
         if seen.method == "POST" or not self.up:
             return Reply(503, {"type": "error", "code": "internal_server_error"})
-        return Reply(200, self.payment)
+        if self.payment and seen.path == f"/v3/payments/{self.payment['id']}":
+            return Reply(200, self.payment)
+        return Reply(404, {"type": "error", "code": "not_found"})
 
 
 @pytest.fixture
@@ -101,3 +104,54 @@ def test_a_notification_is_confirmed_by_fetching_it_back_and_503_while_down(
     assert shop.account(account)["ledger_balance"] == 1050
     fetched = [seen.path for seen in api.sent("GET")]
     assert fetched == [f"/v3/payments/{PAYMENT_ID}"] * 3
+
+
+def confirmed_top_up(shop: Client, script: YooKassa, amount: int = 1050) -> tuple[str, str]:
+    """A wallet topped up through YooKassa and confirmed by its notification."""
+    account = shop.open_account("olga", currency="RUB")
+    body = {"amount": amount, "currency": "RUB", **BACK}
+    topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    script.payment = {
+        "id": PAYMENT_ID,
+        "status": "succeeded",
+        "paid": True,
+        "amount": {"value": f"{amount / 100:.2f}", "currency": "RUB"},
+        "created_at": "2026-11-21T12:00:00.000Z",
+        "metadata": {"tally_transaction": topped["transaction"]["id"]},
+        "test": True,
+    }
+    path = f"/v1/webhooks/yookassa/{shop.project_id}"
+    assert shop.ok(shop.http.post(path, content=notification()))["recorded"] == 1
+    shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+    assert shop.account(account)["ledger_balance"] == amount
+    return account, topped["transaction"]["id"]
+
+
+@pytest.mark.parametrize(
+    "forged_id",
+    [
+        f"../payments/{PAYMENT_ID}",  # issue 10, reproduction 4, as reported
+        f"..%2Fpayments%2F{PAYMENT_ID}",
+        f"%2E%2E/payments/{PAYMENT_ID}",
+        f"{PAYMENT_ID}/../../payments/{PAYMENT_ID}",
+        f"{PAYMENT_ID}?x=",
+    ],
+)
+def test_a_forged_refund_notification_naming_a_payment_by_path_reverses_nothing(
+    shop: Client, yookassa: tuple[YooKassa, FakeApi], forged_id: str
+) -> None:
+    script, api = yookassa
+    account, txn_id = confirmed_top_up(shop, script)
+    asked_before = len(api.requests)
+    forged = {"type": "notification", "event": "refund.succeeded", "object": {"id": forged_id}}
+    path = f"/v1/webhooks/yookassa/{shop.project_id}"
+    with nothing_written(shop.tally):
+        refused = problem(shop.http.post(path, json=forged), 400, "invalid_signature")
+    assert "not a 36-character YooKassa id" in refused["detail"]
+    # The id never reached YooKassa's API, by any path.
+    assert api.requests[asked_before:] == []
+    shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+    assert shop.account(account)["ledger_balance"] == 1050
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "completed"

@@ -29,6 +29,7 @@ from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 API_KEY = "pdl_integration_key"
 SUB = "sub_01hv8x29kz0t586xy6zn1a62ny"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
+CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 
 
 class FakePaddle:
@@ -262,7 +263,8 @@ def test_a_customer_needs_an_email_and_is_created_with_references(
 
 
 def test_portal_and_cancel_call_their_endpoints(api: FakeApi, provider: PaddleProvider) -> None:
-    portal = provider.create_portal_session("ctm_1", "https://app.example/account")
+    portal = provider.create_portal_session(CUSTOMER, "https://app.example/account")
+    assert api.sent("POST", f"/customers/{CUSTOMER}/portal-sessions")
     assert portal.url == "https://customer-portal.paddle.com/cpl_1"
     provider.cancel_subscription(SUB, at_period_end=True, idempotency_key="tally:s-1:cancel")
     assert api.sent("POST", f"/subscriptions/{SUB}/cancel")[0].json() == {

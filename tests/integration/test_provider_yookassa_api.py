@@ -32,6 +32,7 @@ from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 SHOP_ID = "506751"
 SECRET_KEY = "test_integration_secret"
 PAYMENT_ID = "2d6a1f2e-000f-5000-8000-1a2b3c4d5e6f"
+SAVED_METHOD = "2d6a1f2e-000f-5000-8000-1a2b3c4d5e70"  # a saved method's id has the same shape
 TRANSACTION = "0b6f3c1e-5a7d-4c1b-9a51-2f1f3f0e9a10"
 
 
@@ -43,7 +44,7 @@ def payment(status: str = "succeeded", **extra: Any) -> dict[str, Any]:
         "amount": {"value": "10.50", "currency": "RUB"},
         "created_at": "2026-11-21T12:00:00.000Z",
         "metadata": {"tally_transaction": TRANSACTION},
-        "payment_method": {"type": "bank_card", "id": "pm-saved-1", "saved": True},
+        "payment_method": {"type": "bank_card", "id": SAVED_METHOD, "saved": True},
         "test": True,
         **extra,
     }
@@ -80,7 +81,7 @@ def provider(api: FakeApi) -> Iterator[YooKassaProvider]:
 def charge_request(attempt: int = 1) -> ChargeRequest:
     return ChargeRequest(
         customer_ref="c-1",
-        payment_method_ref="pm-saved-1",
+        payment_method_ref=SAVED_METHOD,
         amount_minor=1050,
         currency="RUB",
         idempotency_key=idempotency_key(TRANSACTION, attempt),
@@ -105,7 +106,7 @@ def test_a_charge_uses_basic_auth_the_idempotence_key_and_major_units(
     assert sent.json() == {
         "amount": {"value": "10.50", "currency": "RUB"},
         "capture": True,
-        "payment_method_id": "pm-saved-1",
+        "payment_method_id": SAVED_METHOD,
         "description": "Renewal",
         "metadata": {"tally_transaction": TRANSACTION},
     }
@@ -178,7 +179,7 @@ def test_a_key_longer_than_yookassa_accepts_is_shortened_deterministically(
 ) -> None:
     long_key = idempotency_key(TRANSACTION, "invoice", TRANSACTION, 1)
     assert len(long_key) > MAX_KEY_LENGTH
-    request = ChargeRequest("c-1", "pm-saved-1", 1050, "RUB", long_key)
+    request = ChargeRequest("c-1", SAVED_METHOD, 1050, "RUB", long_key)
     provider.charge(request)
     provider.charge(request)
     first, second = (seen.headers["idempotence-key"] for seen in api.sent("POST", "/v3/payments"))
