@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
+from commands.limits_types import TIMESTAMP_RULE, Metadata, Ref, RefOrBlank, Timestamp
 from commands.messages import Amount, CurrencyCode, Source, Text
 from domain.money import MAX_AMOUNT_MINOR
 
 T = TypeVar("T")
 
-ExternalRef = Annotated[str, Field(max_length=200, description="Your reference, e.g. a PSP id")]
+ExternalRef = Annotated[RefOrBlank, Field(description="Your reference, e.g. a PSP id")]
 
 
 class Request(BaseModel):
@@ -43,14 +44,10 @@ class OpenAccountRequest(Request):
     model_config = request_config(
         [{"owner_ref": "customer_42", "currency": "EUR", "overdraft_limit": 0}]
     )
-    owner_ref: Annotated[
-        str, Field(min_length=1, max_length=200, description="Your id for the account owner")
-    ]
+    owner_ref: Annotated[Ref, Field(description="Your id for the account owner")]
     currency: CurrencyCode
     overdraft_limit: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
-    metadata: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]] = (
-        Field(default_factory=dict, max_length=20)
-    )
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class DepositRequest(Request):
@@ -105,9 +102,7 @@ class PlaceHoldRequest(Request):
     )
     amount: Amount
     currency: CurrencyCode
-    expires_at: AwareDatetime = Field(
-        description="With a timezone (a naive time is refused); released after it"
-    )
+    expires_at: Timestamp = Field(description=f"Released after it. {TIMESTAMP_RULE}")
     destination_account_id: UUID | None = Field(
         default=None, description="Capture pays into this account (same project, currency)"
     )

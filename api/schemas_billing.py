@@ -14,11 +14,11 @@ from uuid import UUID
 from pydantic import ConfigDict, Field, StrictInt
 
 from api.schemas import Request, Resource, Response, request_config
-from commands.messages import CurrencyCode, ExternalId, Metadata, PriceTier
+from commands.limits_types import Email, Label, Metadata, Name, NameOrBlank
+from commands.messages import CurrencyCode, ExternalId, PriceTier
 from domain.money import MAX_AMOUNT_MINOR
 
-Email = Annotated[str, Field(max_length=254, description="Shape checked: one @, no spaces")]
-PersonName = Annotated[str, Field(max_length=200)]
+PersonName = NameOrBlank
 Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
 Interval = Literal["day", "week", "month", "year"]
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units")]
@@ -46,7 +46,7 @@ class RegisterCustomerRequest(Request):
     email: Email = ""
     name: PersonName = ""
     currency: CurrencyCode = Field(description="Every price it subscribes to is in it")
-    metadata: Metadata = Field(default_factory=dict, max_length=20)
+    metadata: Metadata = Field(default_factory=dict)
     test_clock_id: UUID | None = Field(
         default=None, description="Test-mode projects: its subscriptions live on this clock"
     )
@@ -57,7 +57,7 @@ class UpdateCustomerRequest(Request):
     email: Email | None = Field(default=None, description="Omitted: unchanged")
     name: PersonName | None = Field(default=None, description="Omitted: unchanged")
     metadata: Metadata | None = Field(
-        default=None, max_length=20, description="Omitted: unchanged; given: replaces it"
+        default=None, description="Omitted: unchanged; given: replaces it"
     )
 
 
@@ -115,8 +115,8 @@ class DefineProductRequest(Request):
             description="The plan code; defining the same code again revises name and features",
         ),
     ]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    features: list[Annotated[str, Field(max_length=100)]] = Field(
+    name: Name
+    features: list[Label] = Field(
         default_factory=list, max_length=100, description="What the plan grants"
     )
 
@@ -202,7 +202,7 @@ class DefinePriceRequest(Request):
     tiers: list[PriceTier] = Field(
         default_factory=list, max_length=20, description="graduated and volume only"
     )
-    meter: Annotated[str, Field(max_length=100, description="metered only: the meter")] = ""
+    meter: Annotated[Label, Field(description="metered only: the meter")] = ""
     interval: Interval | None = Field(default=None, description="Omitted: a one-time price")
     interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
     trial_days: Annotated[

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field, StrictInt
 
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
+from commands.limits_types import Label, Timestamp
 from commands.messages import Amount, Code, CurrencyCode, Reason
 from domain.money import MAX_AMOUNT_MINOR
 
@@ -29,8 +30,8 @@ class DefineTaxRateRequest(Request):
     inclusive: bool = Field(
         default=False, description="True: already inside line amounts; false: added on top"
     )
-    jurisdiction: Annotated[str, Field(max_length=50)] = ""
-    name: Annotated[str, Field(max_length=100)] = ""
+    jurisdiction: Label = ""
+    name: Label = ""
 
 
 class TaxRate(Resource):
@@ -89,7 +90,7 @@ class DefineCouponRequest(Request):
     )
     duration_periods: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
     max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class Coupon(Resource):
@@ -137,7 +138,7 @@ class DefinePromotionCodeRequest(Request):
     code: Code = Field(description="What a customer types")
     coupon_code: Code = Field(description="The coupon it redeems")
     max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class PromotionCode(Resource):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_subscriptions import SUBSCRIPTION_ID
+from commands.limits_types import Description, Id, LineDescription, RefOrBlank
 from commands.messages import Amount, Code, InvoiceLineInput, Reason
 from domain.money import MAX_AMOUNT_MINOR
 
@@ -52,7 +53,7 @@ class CreateInvoiceRequest(Request):
         ]
     )
     customer_id: UUID
-    description: Annotated[str, Field(max_length=500)] = ""
+    description: Description = ""
     lines: list[InvoiceLineInput] = Field(default_factory=list, max_length=100)
 
 
@@ -60,7 +61,7 @@ class AddLineRequest(Request):
     model_config = request_config(
         [LINE_EXAMPLE, {**LINE_EXAMPLE, "tax_rate_ids": [TAX_RATE_ID], "discountable": False}]
     )
-    description: Annotated[str, Field(min_length=1, max_length=500)]
+    description: LineDescription
     quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = Field(
         description="Minor units per unit"
@@ -96,7 +97,7 @@ class PayInvoiceRequest(Request):
         default=None,
         description="provider: the provider to charge through; default the project's own",
     )
-    reference: Annotated[str, Field(max_length=200)] = Field(
+    reference: RefOrBlank = Field(
         default="", description="out_of_band: required, your reference of the payment"
     )
 
@@ -118,7 +119,7 @@ class CreateCreditNoteRequest(Request):
         description="none: lower what is owed; credit_balance: the customer's credit; "
         "original_payment: back to the wallet or provider that paid",
     )
-    payment_id: Annotated[str, Field(max_length=40)] | None = Field(
+    payment_id: Id | None = Field(
         default=None, description="original_payment: which payment (default: the latest)"
     )
 

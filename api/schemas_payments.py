@@ -8,8 +8,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from commands.limits_types import Label
 from commands.messages import Amount, CurrencyCode, SubscriptionItem, Text
-from commands.provider_messages import LineInput, ProviderName, Reference, Url
+from commands.provider_messages import (
+    ApiBase,
+    CredentialPurpose,
+    EnvVarName,
+    LineInput,
+    ProviderName,
+    Reference,
+    Url,
+)
 
 
 class Body(BaseModel):
@@ -127,7 +136,7 @@ class AttachRequest(Body):
         description="The provider's reference from its own setup flow (pm_..., "
         "stub_pm_<test card>); never a card number"
     )
-    label: Annotated[str, Field(max_length=100)] = ""
+    label: Label = ""
     make_default: bool = False
 
 
@@ -157,16 +166,14 @@ class WebhookAnswer(Result):
 
 class ProviderSettingsRequest(Body):
     provider: ProviderName
-    credential_env: dict[
-        Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=128)]
-    ] = Field(
+    credential_env: dict[CredentialPurpose, EnvVarName] = Field(
         default_factory=dict,
         max_length=4,
         description="Credential purpose -> the NAME of the environment variable holding it "
         '(e.g. {"api_key": "ACME_STRIPE_KEY"}); the secret stays in the environment',
     )
     credentials: dict[
-        Annotated[str, Field(max_length=40)],
+        CredentialPurpose,
         Annotated[SecretStr, Field(min_length=1, max_length=4096)],
     ] = Field(
         default_factory=dict,
@@ -177,7 +184,7 @@ class ProviderSettingsRequest(Body):
         "credentials, not both. Refused (409 secret_storage_disabled) when the server has "
         "no key.",
     )
-    api_base: Annotated[str, Field(max_length=500)] = ""
+    api_base: ApiBase = ""
 
 
 class ProviderSettingsResult(Result):

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID, PRICE_ID
+from commands.limits_types import TIMESTAMP_RULE, Label, Timestamp
 from commands.messages import Quantity
 
 SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
@@ -77,14 +78,14 @@ class CancelRequest(Request):
 
 class PauseRequest(Request):
     model_config = request_config([{"resume_at": "2030-02-01T00:00:00Z"}, {}])
-    resume_at: AwareDatetime | None = Field(
-        default=None, description="Resume by itself then; omitted: until resumed"
+    resume_at: Timestamp | None = Field(
+        default=None, description=f"Resume by itself then; omitted: until resumed. {TIMESTAMP_RULE}"
     )
 
 
 class ExtendTrialRequest(Request):
     model_config = request_config([{"trial_end": "2030-02-01T00:00:00Z"}])
-    trial_end: AwareDatetime = Field(description="Later than the current trial end")
+    trial_end: Timestamp = Field(description=f"Later than the current trial end. {TIMESTAMP_RULE}")
 
 
 class SubscriptionLine(BaseModel):
@@ -159,13 +160,13 @@ class CreateTestClockRequest(Request):
     model_config = request_config(
         [{"name": "annual renewal", "frozen_time": "2030-01-01T00:00:00Z"}]
     )
-    name: Annotated[str, Field(max_length=100)] = ""
-    frozen_time: AwareDatetime
+    name: Label = ""
+    frozen_time: Timestamp
 
 
 class AdvanceTestClockRequest(Request):
     model_config = request_config([{"to": "2030-03-01T00:00:00Z"}])
-    to: AwareDatetime = Field(description="Not before the clock's current time")
+    to: Timestamp = Field(description=f"Not before the clock's current time. {TIMESTAMP_RULE}")
 
 
 class TestClock(Resource):

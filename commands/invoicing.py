@@ -42,6 +42,7 @@ from commands.subscription_invoices import run_due, upcoming
 from commands.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.invoices import Invoice
+from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 
@@ -70,6 +71,8 @@ def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Resul
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
     now_for(uow, ctx, customer.test_clock_id)  # the clock must exist
     rates = [tax_rates(uow, ctx, list(line.tax_rate_ids)) for line in cmd.lines]
+    # Invoice() records its first event at once, so its text is checked before.
+    check_text(cmd.description, "description", MAX_DESCRIPTION_CHARS, free_text=True)
     invoice = Invoice(
         project_id=ctx.project_id,
         customer_id=customer.id,

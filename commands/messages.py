@@ -6,12 +6,25 @@ coerced; the currency is checked against ISO 4217 here, before any handler runs.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
+from commands.limits_types import (
+    Description,
+    Email,
+    Id,
+    Label,
+    LineDescription,
+    Metadata,
+    Name,
+    NameOrBlank,
+    ProjectName,
+    Ref,
+    RefOrBlank,
+    Timestamp,
+)
 from domain.money import MAX_AMOUNT_MINOR, check_currency
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units, > 0")]
@@ -29,7 +42,7 @@ Source = Annotated[
         description="Funding source; money comes from or goes to its clearing account",
     ),
 ]
-Text = Annotated[str, Field(max_length=500)]
+Text = Description  # free text: descriptions and reasons
 
 
 class Command(BaseModel):
@@ -37,12 +50,10 @@ class Command(BaseModel):
 
 
 class OpenAccount(Command):
-    owner_ref: Annotated[str, Field(min_length=1, max_length=200)]
+    owner_ref: Ref
     currency: CurrencyCode
     overdraft_limit: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
-    metadata: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]] = (
-        Field(default_factory=dict, max_length=20)
-    )
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class Deposit(Command):
@@ -52,7 +63,7 @@ class Deposit(Command):
     source: Source = "manual"
     pending: bool = False
     description: Text = ""
-    external_ref: Annotated[str, Field(max_length=200)] = ""
+    external_ref: RefOrBlank = ""
 
 
 class Withdraw(Command):
@@ -61,7 +72,7 @@ class Withdraw(Command):
     currency: CurrencyCode
     destination: Source = "manual"
     description: Text = ""
-    external_ref: Annotated[str, Field(max_length=200)] = ""
+    external_ref: RefOrBlank = ""
 
 
 class Transfer(Command):
@@ -76,7 +87,7 @@ class PlaceHold(Command):
     account_id: UUID
     amount: Amount
     currency: CurrencyCode
-    expires_at: datetime
+    expires_at: Timestamp
     destination_account_id: UUID | None = None
     destination: Source = "manual"
     description: Text = ""
@@ -84,13 +95,13 @@ class PlaceHold(Command):
 
 class CaptureHold(Command):
     account_id: UUID
-    hold_id: Annotated[str, Field(min_length=1, max_length=64)]
+    hold_id: Id
     amount: Amount | None = None
 
 
 class VoidHold(Command):
     account_id: UUID
-    hold_id: Annotated[str, Field(min_length=1, max_length=64)]
+    hold_id: Id
 
 
 class ExpireHolds(Command):
@@ -126,49 +137,46 @@ class CloseAccount(Command):
 
 
 class CreateProject(Command):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: ProjectName
     mode: Annotated[str, Field(pattern="^(live|test)$")] = "live"
 
 
 class IssueApiKey(Command):
     project_id: UUID
-    label: Annotated[str, Field(max_length=100)] = ""
+    label: Label = ""
 
 
 class RevokeApiKey(Command):
     project_id: UUID
-    key_id: Annotated[str, Field(min_length=1, max_length=64)]
+    key_id: Id
 
 
 # -- customers, catalog, subscriptions, test clocks -------------------------------------
 
-ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
-Metadata = dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]]
+ExternalId = Ref
 Quantity = Annotated[StrictInt, Field(gt=0, le=1_000_000)]
 
 
 class RegisterCustomer(Command):
     external_id: ExternalId
-    email: Annotated[str, Field(max_length=254)] = ""
-    name: Annotated[str, Field(max_length=200)] = ""
+    email: Email = ""
+    name: NameOrBlank = ""
     currency: CurrencyCode
-    metadata: Metadata = Field(default_factory=dict, max_length=20)
+    metadata: Metadata = Field(default_factory=dict)
     test_clock_id: UUID | None = None
 
 
 class UpdateCustomer(Command):
     customer_id: UUID
-    email: Annotated[str, Field(max_length=254)] | None = None
-    name: Annotated[str, Field(max_length=200)] | None = None
+    email: Email | None = None
+    name: NameOrBlank | None = None
     metadata: Metadata | None = None
 
 
 class DefineProduct(Command):
     code: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    features: list[Annotated[str, Field(max_length=100)]] = Field(
-        default_factory=list, max_length=100
-    )
+    name: Name
+    features: list[Label] = Field(default_factory=list, max_length=100)
 
 
 class ArchiveProduct(Command):
@@ -189,7 +197,7 @@ class DefinePrice(Command):
     scheme: Annotated[str, Field(pattern="^(flat|per_unit|graduated|volume|metered)$")]
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
     tiers: list[PriceTier] = Field(default_factory=list, max_length=20)
-    meter: Annotated[str, Field(max_length=100)] = ""
+    meter: Label = ""
     interval: Annotated[str, Field(pattern="^(day|week|month|year)$")] | None = None
     interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
     trial_days: Annotated[StrictInt, Field(ge=0, le=730)] = 0
@@ -229,7 +237,7 @@ class UndoCancelSubscription(Command):
 
 class PauseSubscription(Command):
     subscription_id: UUID
-    resume_at: datetime | None = None
+    resume_at: Timestamp | None = None
 
 
 class ResumeSubscription(Command):
@@ -238,7 +246,7 @@ class ResumeSubscription(Command):
 
 class ExtendTrial(Command):
     subscription_id: UUID
-    trial_end: datetime
+    trial_end: Timestamp
 
 
 class ActivateSubscription(Command):
@@ -250,25 +258,25 @@ class ProcessDueSubscription(Command):
 
 
 class CreateTestClock(Command):
-    name: Annotated[str, Field(max_length=100)] = ""
-    frozen_time: datetime
+    name: Label = ""
+    frozen_time: Timestamp
 
 
 class AdvanceTestClock(Command):
     test_clock_id: UUID
-    to: datetime
+    to: Timestamp
 
 
 # -- invoicing ----------------------------------------------------------------------------
 
 LineKind = Annotated[str, Field(pattern="^(one_time|usage|proration|subscription)$")]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
-Reason = Annotated[str, Field(max_length=500)]
+Reason = Description
 
 
 class InvoiceLineInput(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    description: Annotated[str, Field(min_length=1, max_length=500)]
+    description: LineDescription
     quantity: Quantity = 1
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)]
     kind: LineKind = "one_time"
@@ -289,7 +297,7 @@ class AddInvoiceLine(Command):
 
 class RemoveInvoiceLine(Command):
     invoice_id: UUID
-    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+    line_id: Id
 
 
 class ApplyCoupon(Command):
@@ -311,7 +319,7 @@ class PayInvoice(Command):
     account_id: UUID | None = None  # wallet: default is the customer's wallet
     # None: the project's provider (the route fills in the server's default).
     provider: Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")] | None = None
-    reference: Annotated[str, Field(max_length=200)] = ""
+    reference: RefOrBlank = ""
 
 
 class RetryInvoicePayment(Command):
@@ -333,14 +341,14 @@ class CreateCreditNote(Command):
     refund_to: Annotated[str, Field(pattern="^(none|credit_balance|original_payment)$")] = (
         "credit_balance"
     )
-    payment_id: Annotated[str, Field(max_length=40)] | None = None
+    payment_id: Id | None = None
 
 
 class DefineTaxRate(Command):
     percentage: Annotated[str, Field(min_length=1, max_length=12)]
     inclusive: bool = False
-    jurisdiction: Annotated[str, Field(max_length=50)] = ""
-    name: Annotated[str, Field(max_length=100)] = ""
+    jurisdiction: Label = ""
+    name: Label = ""
 
 
 class ArchiveTaxRate(Command):
@@ -355,7 +363,7 @@ class DefineCoupon(Command):
     duration: Annotated[str, Field(pattern="^(once|repeating|forever)$")] = "once"
     duration_periods: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
     max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class ArchiveCoupon(Command):
@@ -366,7 +374,7 @@ class DefinePromotionCode(Command):
     code: Code
     coupon_code: Code
     max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class ApplyCouponToCustomer(Command):

@@ -12,11 +12,20 @@ from uuid import UUID
 
 from pydantic import Field, SecretStr
 
+from commands.limits_types import Id, Label, Name
 from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
+from domain.limits import TEXT_PATTERN
 
 ProviderName = Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")]
-Url = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")]
-Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+# No space and no control character anywhere in a URL (percent-encode them).
+Url = Annotated[
+    str, Field(min_length=8, max_length=2000, pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$")
+]
+REFERENCE_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces
+Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=REFERENCE_PATTERN)]
+CredentialPurpose = Annotated[str, Field(max_length=40, pattern=TEXT_PATTERN)]
+EnvVarName = Annotated[str, Field(max_length=128, pattern=TEXT_PATTERN)]
+ApiBase = Annotated[str, Field(max_length=500, pattern=TEXT_PATTERN)]
 
 
 class RecordWebhookEvents(Command):
@@ -53,21 +62,19 @@ class ConfigurePaymentProvider(Command):
     secrets apart, and the handler checks it matches."""
 
     provider: ProviderName
-    credential_env: dict[
-        Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=128)]
-    ] = Field(default_factory=dict, max_length=4)
+    credential_env: dict[CredentialPurpose, EnvVarName] = Field(default_factory=dict, max_length=4)
     credentials: dict[
-        Annotated[str, Field(max_length=40)],
+        CredentialPurpose,
         Annotated[SecretStr, Field(min_length=1, max_length=4096)],
     ] = Field(default_factory=dict, max_length=4)
     credentials_digest: Annotated[str, Field(pattern="^[0-9a-f]{0,64}$")] = ""
-    api_base: Annotated[str, Field(max_length=500)] = ""
+    api_base: ApiBase = ""
 
 
 class LineInput(Command):
     """An ad-hoc line (name, unit amount) or a catalog price (price_id)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     unit_amount: Amount | None = None
     currency: CurrencyCode | None = None
     price_id: UUID | None = None
@@ -133,14 +140,14 @@ class AddCartItem(Command):
 
 class RemoveCartItem(Command):
     cart_id: UUID
-    line_id: Annotated[str, Field(min_length=1, max_length=20)]
+    line_id: Id
 
 
 class AttachPaymentMethod(Command):
     provider: ProviderName
     customer_id: UUID
     payment_method: Reference
-    label: Annotated[str, Field(max_length=100)] = ""
+    label: Label = ""
     make_default: bool = False
 
 

@@ -30,6 +30,13 @@ from domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from domain.limits import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_REF_CHARS,
+    check_metadata,
+    check_text,
+    check_timestamp,
+)
 from domain.money import check_amount, check_currency, check_within_limit
 
 NAMESPACE = UUID("6c1f4a7e-3d52-4f0b-9a8e-1f3b2c4d5e6f")
@@ -97,8 +104,8 @@ class Account(TallyAggregate):
     ) -> Account:
         check_currency(currency)
         check_amount(overdraft_limit, allow_zero=True)
-        if not owner_ref or len(owner_ref) > 200:
-            raise ValidationFailed("owner_ref must be 1 to 200 characters")
+        check_text(owner_ref, "owner_ref", MAX_REF_CHARS, min_chars=1)
+        check_metadata(dict(metadata or {}))
         return cls(
             project_id=project_id,
             owner_ref=owner_ref,
@@ -246,6 +253,7 @@ class Account(TallyAggregate):
         now: datetime,
     ) -> None:
         # The request's own content first, then the account's state.
+        check_timestamp(expires_at, "expires_at")
         if expires_at <= now:
             raise ValidationFailed(
                 "expires_at must be in the future", expires_at=expires_at.isoformat()
@@ -326,6 +334,7 @@ class Account(TallyAggregate):
     # -- lifecycle ---------------------------------------------------------------------
 
     def freeze(self, reason: str) -> None:
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         if self.status == CLOSED:
             raise AccountClosed(f"account {self.id} is closed")
         if self.status == FROZEN:

@@ -14,7 +14,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import CurrencyMismatch, InvalidTransition, NotFound, ValidationFailed
-from domain.limits import MAX_QUANTITY
+from domain.limits import MAX_NAME_CHARS, MAX_QUANTITY, check_text
 from domain.money import check_amount, check_currency, check_within_limit
 
 OPEN, CHECKED_OUT = "open", "checked_out"
@@ -55,6 +55,8 @@ class Cart(TallyAggregate):
         self, name: str, unit_amount: int, currency: str, quantity: int, price_id: UUID | None
     ) -> str:
         self._check_open()
+        # A catalog line is named "<product name> x <quantity>", a little longer than a name.
+        check_text(name, "name", MAX_NAME_CHARS + 16, min_chars=1)
         if currency != self.currency:
             raise CurrencyMismatch(
                 f"the cart is in {self.currency}, the item in {currency}",

@@ -17,12 +17,13 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import ValidationFailed
-from domain.limits import MAX_QUANTITY
+from domain.limits import MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_QUANTITY, check_text
 from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
 
 NAMESPACE = UUID("9d8c7b6a-5f4e-4d3c-8b2a-1e0f9a8b7c6d")
 SCHEMES = ("flat", "per_unit", "graduated", "volume", "metered")
+MAX_FEATURES = 100  # the API's features list holds at most this many
 Tier = dict[str, Any]  # {"up_to": int | None, "unit_amount": int, "flat_amount": int}
 
 
@@ -50,9 +51,11 @@ class Product(TallyAggregate):
     def define(cls, project_id: UUID, code: str, name: str, features: list[str]) -> Product:
         if not code or len(code) > 40 or not code.replace("_", "").isalnum():
             raise ValidationFailed("a plan code is 1 to 40 letters, digits or underscores")
+        _check_name_and_features(name, features)
         return cls(project_id=project_id, code=code, name=name, features=list(features))
 
     def revise(self, name: str, features: list[str]) -> None:
+        _check_name_and_features(name, features)
         if name != self.name or list(features) != self.features:
             self._revised(name=name, features=list(features))
 
@@ -62,6 +65,7 @@ class Product(TallyAggregate):
         self.features = features
 
     def set_price(self, lookup_key: str, price_id: UUID) -> None:
+        check_text(lookup_key, "lookup_key", MAX_LABEL_CHARS, min_chars=1)
         if self.prices.get(lookup_key) != str(price_id):
             self._price_set(lookup_key=lookup_key, price_id=str(price_id))
 
@@ -86,6 +90,14 @@ class Product(TallyAggregate):
             "active": self.active,
             "prices": self.prices,
         }
+
+
+def _check_name_and_features(name: str, features: list[str]) -> None:
+    check_text(name, "name", MAX_NAME_CHARS, min_chars=1)
+    if len(features) > MAX_FEATURES:
+        raise ValidationFailed(f"a product has at most {MAX_FEATURES} features")
+    for feature in features:
+        check_text(feature, "features", MAX_LABEL_CHARS)
 
 
 def check_tiers(tiers: list[Tier]) -> list[Tier]:
@@ -182,6 +194,7 @@ class Price(TallyAggregate):
             raise ValidationFailed(f"scheme must be one of {', '.join(SCHEMES)}")
         check_amount(unit_amount, allow_zero=True)
         checked_tiers = check_tiers(tiers or []) if scheme in ("graduated", "volume") else []
+        check_text(meter, "meter", MAX_LABEL_CHARS)
         if scheme == "metered" and not meter:
             raise ValidationFailed("a metered price names its meter")
         if interval is not None and interval not in INTERVALS:

@@ -19,6 +19,7 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.discounts import DURATIONS
 from domain.errors import CouponUnavailable, ValidationFailed
+from domain.limits import MAX_LABEL_CHARS, check_text, check_timestamp
 from domain.money import check_amount, check_currency
 from domain.tax import TaxRate, check_percentage
 
@@ -28,8 +29,8 @@ NAMESPACE = UUID("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
 def _check_limits(max_redemptions: int | None, expires_at: datetime | None) -> None:
     if max_redemptions is not None and max_redemptions <= 0:
         raise ValidationFailed("max_redemptions must be greater than zero")
-    if expires_at is not None and expires_at.tzinfo is None:
-        raise ValidationFailed("expires_at must include a timezone")
+    if expires_at is not None:
+        check_timestamp(expires_at, "expires_at")
 
 
 class _Redeemable(TallyAggregate):
@@ -263,8 +264,8 @@ class TaxRateDefinition(TallyAggregate):
         cls, project_id: UUID, percentage: str, inclusive: bool, jurisdiction: str, name: str
     ) -> TaxRateDefinition:
         pct = check_percentage(percentage)
-        if len(jurisdiction) > 50 or len(name) > 100:
-            raise ValidationFailed("jurisdiction is at most 50 characters, name at most 100")
+        check_text(jurisdiction, "jurisdiction", MAX_LABEL_CHARS)
+        check_text(name, "name", MAX_LABEL_CHARS)
         return cls(
             project_id=project_id,
             percentage=str(pct),

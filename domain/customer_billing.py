@@ -29,6 +29,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import InsufficientFunds, ValidationFailed
+from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.money import check_amount, check_within_limit
 
 Posting = dict[str, Any]
@@ -79,6 +80,7 @@ class CustomerBilling(TallyAggregate):
 
     def adjust_credit(self, amount: int, reason: str) -> list[Posting]:
         """A manual change of the credit balance (positive adds credit)."""
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         self.check_adjustment(amount)
         entry = [
             {"account": credit_ref(self.customer_id), "amount": amount},

@@ -9,6 +9,13 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import ValidationFailed
+from domain.limits import (
+    MAX_EMAIL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REF_CHARS,
+    check_metadata,
+    check_text,
+)
 from domain.money import check_currency
 
 NAMESPACE = UUID("3e9b7a51-2c4d-4e8f-9a1b-7c6d5e4f3a2b")
@@ -16,7 +23,8 @@ NAMESPACE = UUID("3e9b7a51-2c4d-4e8f-9a1b-7c6d5e4f3a2b")
 
 def _check_email(email: str) -> str:
     # Deliverability is the notification service's business; here only the shape counts.
-    if email and ("@" not in email or len(email) > 254 or " " in email):
+    check_text(email, "email", MAX_EMAIL_CHARS)
+    if email and ("@" not in email or " " in email):
         raise ValidationFailed(f"'{email}' is not an email address")
     return email
 
@@ -63,8 +71,9 @@ class Customer(TallyAggregate):
         metadata: dict[str, str] | None = None,
         test_clock_id: UUID | None = None,
     ) -> Customer:
-        if not external_id or len(external_id) > 200:
-            raise ValidationFailed("external_id must be 1 to 200 characters")
+        check_text(external_id, "external_id", MAX_REF_CHARS, min_chars=1)
+        check_text(name, "name", MAX_NAME_CHARS)
+        check_metadata(dict(metadata or {}))
         check_currency(currency)
         return cls(
             project_id=project_id,
@@ -86,9 +95,9 @@ class Customer(TallyAggregate):
         if email is not None and email != self.email:
             changes["email"] = _check_email(email)
         if name is not None and name != self.name:
-            changes["name"] = name
+            changes["name"] = check_text(name, "name", MAX_NAME_CHARS)
         if metadata is not None and metadata != self.metadata:
-            changes["metadata"] = dict(metadata)
+            changes["metadata"] = check_metadata(dict(metadata))
         if changes:
             self._updated(changes=changes)
 

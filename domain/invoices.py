@@ -43,6 +43,7 @@ from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_summary import invoice_summary
 from domain.invoice_totals import check_totals_within_limit, preview_totals
+from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
@@ -173,6 +174,7 @@ class Invoice(TallyAggregate):
         period: tuple[datetime, datetime] | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
+        check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
         self.check_line(line_id, kind, quantity, unit_amount)
         line, rates = build_line(
             line_id=line_id,
@@ -400,6 +402,7 @@ class Invoice(TallyAggregate):
     ) -> dict[str, Any]:
         """Issue a credit note; returns it. ``refund_account`` is where a refund to the
         original payment goes ("" means the payment's own account)."""
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         payment = check_credit(self, amount, refund_to, payment_id)
         note = note_record(
             self,

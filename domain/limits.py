@@ -18,7 +18,10 @@ domain error ``AmountTooLarge`` (HTTP 422, code ``amount_too_large``), nothing w
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+from domain.errors import ValidationFailed
 
 # -- money -----------------------------------------------------------------------------
 # One amount, one product (quantity x unit amount), one line total, one invoice total
@@ -34,6 +37,7 @@ MAX_QUANTITY = 1_000_000
 # text cannot store NUL, and control characters have no place in a name or a reference);
 # tab is allowed in free text (descriptions), never in names, codes or references.
 MAX_NAME_CHARS = 200
+MAX_PROJECT_NAME_CHARS = 100
 MAX_CODE_CHARS = 40
 MAX_REF_CHARS = 200
 MAX_DESCRIPTION_CHARS = 500
@@ -50,3 +54,71 @@ MAX_ID_CHARS = 64
 # 294276 AD, Python's datetime at 9999-12-31).
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC)
+
+# -- the rules, as patterns and as checks ---------------------------------------------------
+# The API's schemas carry these patterns (so OpenAPI states them, and pydantic's engine
+# and a JSON Schema validator read them alike: plain character classes, no flags); the
+# domain checks the same rule below without them. A lone surrogate (U+D800-U+DFFF) is
+# refused too: UTF-8, and so Postgres, cannot store one, and pydantic never lets one in.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$"  # tab allowed
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+# An id in a path or a command (hold, invoice line, cart line, API key): letters,
+# digits and ``_ . : -``, so it needs no escaping anywhere it goes.
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
+# A timestamp as the API takes it: RFC 3339 with a timezone, years 1971 to 9997 as
+# written. The years are a year inside MIN_TIMESTAMP..MAX_TIMESTAMP on each side, so no
+# offset (at most 23:59) can carry an accepted time outside the range: the schema's
+# pattern is then exactly what the API accepts (JSON Schema cannot compare dates).
+TIMESTAMP_PATTERN = (
+    r"^(19[7-9][1-9]|19[8-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])"
+    r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def check_text(
+    value: str, field: str, max_chars: int, *, min_chars: int = 0, free_text: bool = False
+) -> str:
+    """``value`` if it is ``min_chars`` to ``max_chars`` characters with no control
+    character (tab allowed in ``free_text``) and no lone surrogate; else
+    ``ValidationFailed`` naming the field. Aggregates call it before they record."""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be text", field=field)
+    if not min_chars <= len(value) <= max_chars:
+        raise ValidationFailed(
+            f"{field} must be {min_chars} to {max_chars} characters", field=field
+        )
+    found = (_CONTROL_BUT_TAB if free_text else _CONTROL).search(value)
+    if found is not None:
+        raise ValidationFailed(
+            f"{field} holds a control character (U+{ord(found.group()):04X})", field=field
+        )
+    return value
+
+
+def check_metadata(metadata: dict[str, str], field: str = "metadata") -> dict[str, str]:
+    """At most MAX_METADATA_KEYS keys of 1 to MAX_METADATA_KEY_CHARS characters, values
+    of at most MAX_METADATA_VALUE_CHARS, none holding a control character."""
+    if not isinstance(metadata, dict) or len(metadata) > MAX_METADATA_KEYS:
+        raise ValidationFailed(f"{field} holds at most {MAX_METADATA_KEYS} keys", field=field)
+    for key, value in metadata.items():
+        check_text(key, f"{field} key", MAX_METADATA_KEY_CHARS)
+        check_text(value, f"{field}[{key}]", MAX_METADATA_VALUE_CHARS)
+    return metadata
+
+
+def check_timestamp(value: datetime, field: str) -> datetime:
+    """``value`` if it is timezone-aware and, in UTC, within MIN_TIMESTAMP..MAX_TIMESTAMP;
+    else ``ValidationFailed``. A read model stores every time it is given as timestamptz,
+    and adds periods and retries to it, so the range keeps room on both sides."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationFailed(f"{field} must be a time with a timezone", field=field)
+    if not MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:
+        low, high = MIN_TIMESTAMP.isoformat(), MAX_TIMESTAMP.isoformat()
+        raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
+    return value

@@ -16,6 +16,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import NotFound, ValidationFailed
+from domain.limits import MAX_LABEL_CHARS, MAX_REF_CHARS, check_text
 
 NAMESPACE = UUID("7d3c2b1a-0f9e-4d8c-b7a6-5e4f3d2c1b0a")
 MAX_METHODS = 20
@@ -50,7 +51,9 @@ class PaymentMethods(TallyAggregate):
         """Attach a reference; False when it is attached already (nothing recorded)."""
         if reference in self.methods:
             return False
-        if not reference or len(reference) > 200 or any(c.isspace() for c in reference):
+        check_text(label, "label", MAX_LABEL_CHARS)
+        check_text(reference, "payment_method", MAX_REF_CHARS, min_chars=1)
+        if any(c.isspace() for c in reference):
             raise ValidationFailed("a payment method reference is 1 to 200 visible characters")
         if reference.replace(" ", "").isdigit() and len(reference) >= 12:
             raise ValidationFailed("card numbers are never sent to Tally; attach a reference")

@@ -8,6 +8,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import NotFound, ValidationFailed
+from domain.limits import MAX_LABEL_CHARS, MAX_PROJECT_NAME_CHARS, check_text
 
 MODES = ("live", "test")
 
@@ -37,13 +38,13 @@ class Project(TallyAggregate):
     @classmethod
     def create(cls, name: str, mode: str = "live") -> Project:
         name = name.strip()
-        if not name or len(name) > 100:
-            raise ValidationFailed("project name must be 1 to 100 characters")
+        check_text(name, "name", MAX_PROJECT_NAME_CHARS, min_chars=1)
         if mode not in MODES:
             raise ValidationFailed(f"mode must be one of {', '.join(MODES)}")
         return cls(name=name, mode=mode)
 
     def issue_key(self, key_id: str, key_hash: str, prefix: str, label: str) -> None:
+        check_text(label, "label", MAX_LABEL_CHARS)
         if key_id in self.keys:
             raise ValidationFailed(f"key {key_id} already exists")
         self._key_issued(key_id=key_id, key_hash=key_hash, prefix=prefix, label=label)

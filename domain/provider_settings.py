@@ -24,6 +24,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import DomainError, ValidationFailed
+from domain.limits import check_text
 
 NAMESPACE = UUID("2a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d")
 PROVIDERS = ("stripe", "paddle", "yookassa", "stub")
@@ -37,6 +38,7 @@ PURPOSES: dict[str, tuple[str, ...]] = {
 }
 # A Fernet token of a secret of at most 4096 bytes is about 5.6 kB.
 MAX_TOKEN_CHARS = 8192
+MAX_API_BASE_CHARS = 500  # as the API states it (commands.provider_messages.ApiBase)
 
 Sealed = dict[str, str]
 
@@ -131,6 +133,7 @@ class ProviderSettings(TallyAggregate):
     ) -> None:
         """Replace the whole configuration; ``sealed`` holds already encrypted secrets."""
         sealed = {purpose: dict(value) for purpose, value in (sealed or {}).items()}
+        check_text(api_base, "api_base", MAX_API_BASE_CHARS)
         self.check(provider, credential_env, tuple(sealed))
         for purpose, value in sealed.items():
             # A programmer error, not a client's: the handler seals every secret.

@@ -17,6 +17,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import InvalidTransition, ValidationFailed
+from domain.limits import check_timestamp
 from domain.periods import Schedule
 from domain.proration import prorate_change
 from domain.state_machine import destination
@@ -205,6 +206,7 @@ class Subscription(TallyAggregate):
                 state=self.status,
                 trigger="extend_trial",
             )
+        check_timestamp(new_end, "trial_end")
         if new_end <= self.trial_end:
             raise ValidationFailed("a trial can only be extended to a later end")
         self._trial_extended(trial_end=new_end)
@@ -247,6 +249,8 @@ class Subscription(TallyAggregate):
 
     def pause(self, now: datetime, resume_at: datetime | None = None) -> None:
         status = self._to("pause")
+        if resume_at is not None:
+            check_timestamp(resume_at, "resume_at")
         if resume_at is not None and resume_at <= now:
             raise ValidationFailed("resume_at must be in the future")
         self._paused(status=status, resume_at=resume_at)

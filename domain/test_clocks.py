@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import ClockBackwards, ValidationFailed
+from domain.limits import MAX_LABEL_CHARS, check_text, check_timestamp
 
 # Bounds the work of one advance: a year of daily renewals for a few hundred customers.
 MAX_SUBSCRIPTIONS_PER_CLOCK = 1000
@@ -36,16 +37,15 @@ class TestClock(TallyAggregate):
 
     @classmethod
     def create(cls, project_id: UUID, name: str, frozen_time: datetime) -> TestClock:
-        if frozen_time.tzinfo is None:
-            raise ValidationFailed("frozen_time must include a timezone")
-        return cls(project_id=project_id, name=name[:100], frozen_time=frozen_time)
+        check_text(name, "name", MAX_LABEL_CHARS)
+        check_timestamp(frozen_time, "frozen_time")
+        return cls(project_id=project_id, name=name, frozen_time=frozen_time)
 
     def now(self) -> datetime:
         return self.frozen_time
 
     def check_advance(self, to: datetime) -> None:
-        if to.tzinfo is None:
-            raise ValidationFailed("the time to advance to must include a timezone")
+        check_timestamp(to, "to")
         if to < self.frozen_time:
             raise ClockBackwards(
                 f"test clock is at {self.frozen_time.isoformat()}; it cannot go back to "

@@ -22,6 +22,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import ReversalExceedsAmount
+from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
 from domain.money import check_amount, check_currency
 from domain.state_machine import destination, transition_table, walk
 
@@ -116,6 +117,8 @@ class Transaction(TallyAggregate):
         assert kind in KINDS, kind
         check_amount(amount)
         check_currency(currency)
+        check_text(description, "description", MAX_DESCRIPTION_CHARS, free_text=True)
+        check_text(external_ref, "external_ref", MAX_REF_CHARS)
         state = START_STATE[bool(complete_now)]
         entry = entry_postings(from_ref, to_ref, amount) if state == COMPLETED else None
         return cls(
@@ -150,6 +153,7 @@ class Transaction(TallyAggregate):
         self.entries.append(entry)
 
     def fail(self, reason: str) -> None:
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         state = destination(MACHINE, self.state, "fail", what="transaction")
         self._failed(state=state, reason=reason)
 
@@ -177,6 +181,7 @@ class Transaction(TallyAggregate):
             )
 
     def reverse(self, amount: int, reason: str) -> None:
+        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
         self.check_reversal(amount)
         state = destination(MACHINE, self.state, "reverse", what="transaction")
         self._reversed(

@@ -23,6 +23,7 @@ from api.routes.common import (
     write_responses,
 )
 from commands import messages as m
+from domain.limits import TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -56,7 +57,7 @@ def list_accounts(
     caller: Reader,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-    owner_ref: Annotated[str | None, Query(max_length=200)] = None,
+    owner_ref: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
 ) -> s.Page[s.Account]:
     from projections.balances import list_accounts as query
 

@@ -39,6 +39,7 @@ from api.routes.customers import customer_row
 from commands import provider_messages as pm
 from commands.messages import Command
 from domain.errors import NotFound
+from domain.limits import TEXT_PATTERN
 
 router = APIRouter(tags=["checkout"])
 
@@ -208,7 +209,7 @@ def list_calls(
     limit: Limit = 20,
     starting_after: StartingAfter = None,
     state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
-    subject: Annotated[str | None, Query(max_length=100)] = None,
+    subject: Annotated[str | None, Query(max_length=100, pattern=TEXT_PATTERN)] = None,
 ) -> s.Page[sp.ProviderCall]:
     from projections.payments import list_provider_calls
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -20,7 +20,9 @@ from api.errors import PROBLEM_JSON, STATUS_BY_CODE, ReadModelBehind
 from api.schemas import Page, Problem
 from commands.bus import Outcome
 from commands.messages import Command
+from commands.provider_messages import REFERENCE_PATTERN
 from domain.errors import NotFound
+from domain.limits import ID_PATTERN, MAX_ID_CHARS, MAX_REF_CHARS, TEXT_PATTERN
 
 POSITION_HEADER = "Tally-Position"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -40,7 +42,42 @@ IdempotencyKey = Annotated[
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
 StartingAfter = Annotated[
     str | None,
-    Query(max_length=100, description="Id of the last item of the previous page"),
+    Query(
+        max_length=100,
+        pattern=TEXT_PATTERN,
+        description="Id of the last item of the previous page",
+    ),
+]
+
+# Path parameters that are not UUIDs (those are typed ``UUID``): each route states the
+# id's format, so a malformed one is a 422 and a well-formed unknown one a 404, never a
+# 500 from a command message refusing it after the route has accepted it.
+IdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        pattern=ID_PATTERN,
+        description="Letters, digits and _ . : -",
+    ),
+]
+RefPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_REF_CHARS,
+        pattern=TEXT_PATTERN,
+        description="Your id; no control characters",
+    ),
+]
+PaymentMethodPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_REF_CHARS,
+        pattern=REFERENCE_PATTERN,
+        description="The provider's reference: printable ASCII, no spaces",
+    ),
 ]
 
 StartingAfterId = Annotated[

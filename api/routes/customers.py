@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
@@ -18,6 +18,7 @@ from api.routes.common import (
     IdempotencyKey,
     Limit,
     Reader,
+    RefPath,
     StartingAfterId,
     create_responses,
     execute,
@@ -28,10 +29,11 @@ from api.routes.common import (
 )
 from commands import messages as m
 from domain.errors import NotFound
+from domain.limits import TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200, description="Your id")]
+ExternalIdPath = RefPath
 
 
 def customer_row(tally: Tally, caller: Caller, customer_id: UUID) -> dict[str, Any]:
@@ -90,7 +92,9 @@ def list_customers(
     caller: Reader,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-    email: Annotated[str | None, Query(max_length=254, description="Exact email")] = None,
+    email: Annotated[
+        str | None, Query(max_length=254, pattern=TEXT_PATTERN, description="Exact email")
+    ] = None,
 ) -> s.Page[b.Customer]:
     from projections.customers import list_customers as query
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
+    IdPath,
     Limit,
     Reader,
     StartingAfter,
@@ -30,7 +31,7 @@ from domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/accounts/{account_id}/holds", tags=["holds"])
 
-HoldId = Annotated[str, Path(min_length=1, max_length=64)]
+HoldId = IdPath
 HoldStatus = Literal["active", "captured", "voided", "expired"]
 
 

@@ -8,11 +8,10 @@ Documents (PDF and HTML) are in ``invoice_documents``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
@@ -24,6 +23,7 @@ from api.routes.checkout import provider_name
 from api.routes.common import (
     POSITION_HEADER,
     IdempotencyKey,
+    IdPath,
     Limit,
     Reader,
     StartingAfterId,
@@ -37,12 +37,13 @@ from api.routes.common import (
 from commands import messages as m
 from commands.bus import Outcome
 from commands.invoice_payments import payment_state
+from commands.limits_types import TIMESTAMP_RULE, Timestamp
 
 router = APIRouter(tags=["invoices"])
 
 BASE = "/v1/invoices"
 ONE = BASE + "/{invoice_id}"
-LineId = Annotated[str, Path(min_length=1, max_length=64, description="A line's id")]
+LineId = IdPath
 
 
 def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, Any]:
@@ -85,8 +86,12 @@ def list_invoices(  # one parameter per documented filter
     customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
     subscription_id: Annotated[UUID | None, Query(description="Only this subscription's")] = None,
     status: Annotated[si.Status | None, Query(description="Only in this status")] = None,
-    period_from: Annotated[datetime | None, Query(description="Period starts at or after")] = None,
-    period_to: Annotated[datetime | None, Query(description="Period starts before")] = None,
+    period_from: Annotated[
+        Timestamp | None, Query(description=f"Period starts at or after. {TIMESTAMP_RULE}")
+    ] = None,
+    period_to: Annotated[
+        Timestamp | None, Query(description=f"Period starts before. {TIMESTAMP_RULE}")
+    ] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> s.Page[si.Invoice]:

@@ -13,6 +13,8 @@ from api import schemas_payments as sp
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
+    IdPath,
+    PaymentMethodPath,
     Reader,
     execute,
     fetch_one,
@@ -73,7 +75,7 @@ def attach(
     responses=write_responses(200, "not_found"),
 )
 def detach(
-    payment_method: str,
+    payment_method: PaymentMethodPath,
     body: sp.PaymentMethodRef,
     tally: TallyDep,
     caller: CallerDep,
@@ -91,7 +93,7 @@ def detach(
     responses=write_responses(200, "not_found"),
 )
 def set_default(
-    payment_method: str,
+    payment_method: PaymentMethodPath,
     body: sp.PaymentMethodRef,
     tally: TallyDep,
     caller: CallerDep,
@@ -159,7 +161,7 @@ def add_item(
     responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
 def remove_item(
-    cart_id: UUID, line_id: str, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    cart_id: UUID, line_id: IdPath, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = pm.RemoveCartItem(cart_id=cart_id, line_id=line_id)
     return respond(execute(tally, caller, command, key), sp.CartResult)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
@@ -22,6 +22,7 @@ from api.routes.common import (
     IdempotencyKey,
     Limit,
     Reader,
+    RefPath,
     StartingAfterId,
     fetch_one,
     fetch_page,
@@ -117,7 +118,7 @@ def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> 
     responses=read_problems("not_found"),
 )
 def current_subscription(
-    external_id: Annotated[str, Path(min_length=1, max_length=200)],
+    external_id: RefPath,
     tally: TallyDep,
     caller: Reader,
 ) -> ss.Subscription:

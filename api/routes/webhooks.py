@@ -41,6 +41,7 @@ from api.routes.common import (
 from commands import provider_messages as pm
 from commands.bus import Context
 from domain.errors import NotFound
+from domain.limits import TEXT_PATTERN
 from projections.api_keys import get_project
 
 router = APIRouter(tags=["webhooks"])
@@ -134,7 +135,7 @@ def list_events(
     status: Annotated[
         str | None, Query(pattern="^(received|applied|ignored|parked|failed)$")
     ] = None,
-    type: Annotated[str | None, Query(max_length=60)] = None,
+    type: Annotated[str | None, Query(max_length=60, pattern=TEXT_PATTERN)] = None,
 ) -> s.Page[sp.WebhookEvent]:
     from projections.payments import list_webhook_events
 
