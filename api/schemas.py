@@ -14,9 +14,10 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
+from api import money_rules as rules
 from commands.limits_types import TIMESTAMP_RULE, Metadata, Ref, RefOrBlank, Timestamp
 from commands.messages import Amount, CurrencyCode, Source, Text
-from domain.money import MAX_AMOUNT_MINOR
+from domain.limits import MAX_AMOUNT_MINOR
 
 T = TypeVar("T")
 
@@ -57,7 +58,7 @@ class DepositRequest(Request):
             {"amount": 5000, "currency": "EUR", "source": "stripe", "pending": True},
         ]
     )
-    amount: Amount
+    amount: Amount = Field(description=rules.BALANCE)
     currency: CurrencyCode
     source: Source = "manual"
     pending: bool = Field(
@@ -91,7 +92,7 @@ class TransferRequest(Request):
     )
     from_account_id: UUID
     to_account_id: UUID
-    amount: Amount
+    amount: Amount = Field(description=rules.TRANSFER)
     currency: CurrencyCode
     description: Text = ""
 
@@ -100,7 +101,7 @@ class PlaceHoldRequest(Request):
     model_config = request_config(
         [{"amount": 2000, "currency": "EUR", "expires_at": "2030-01-01T00:00:00Z"}]
     )
-    amount: Amount
+    amount: Amount = Field(description=rules.HOLD)
     currency: CurrencyCode
     expires_at: Timestamp = Field(description=f"Released after it. {TIMESTAMP_RULE}")
     destination_account_id: UUID | None = Field(
@@ -115,7 +116,8 @@ class PlaceHoldRequest(Request):
 class CaptureHoldRequest(Request):
     model_config = request_config([{"amount": 1500}, {}])
     amount: Amount | None = Field(
-        default=None, description="Omitted: the whole hold. Less: the rest is released."
+        default=None,
+        description="Omitted: the whole hold. Less: the rest is released. " + rules.HOLD,
     )
 
 
@@ -131,7 +133,9 @@ class FailRequest(Request):
 
 class ReverseRequest(Request):
     model_config = request_config([{"amount": 200, "reason": "partial refund"}, {}])
-    amount: Amount | None = Field(default=None, description="Omitted: all that is left")
+    amount: Amount | None = Field(
+        default=None, description="Omitted: all that is left. " + rules.REVERSAL
+    )
     reason: Text = ""
 
 

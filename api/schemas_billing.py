@@ -13,10 +13,11 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field, StrictInt
 
+from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from commands.limits_types import Email, Label, Metadata, Name, NameOrBlank
 from commands.messages import CurrencyCode, ExternalId, PriceTier
-from domain.money import MAX_AMOUNT_MINOR
+from domain.limits import MAX_AMOUNT_MINOR
 
 PersonName = NameOrBlank
 Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
@@ -198,7 +199,7 @@ class DefinePriceRequest(Request):
     ]
     currency: CurrencyCode
     scheme: Scheme
-    unit_amount: MinorUnits = 0
+    unit_amount: MinorUnits = Field(default=0, description="Minor units. " + rules.PRICE)
     tiers: list[PriceTier] = Field(
         default_factory=list, max_length=20, description="graduated and volume only"
     )

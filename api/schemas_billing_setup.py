@@ -9,12 +9,13 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field, StrictInt
 
+from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
 from commands.limits_types import Label, Timestamp
 from commands.messages import Amount, Code, CurrencyCode, Reason
-from domain.money import MAX_AMOUNT_MINOR
+from domain.limits import MAX_AMOUNT_MINOR
 
 # -- tax rates ---------------------------------------------------------------------------------
 
@@ -240,7 +241,8 @@ class AdjustCreditRequest(Request):
         [{"amount": 2500, "reason": "goodwill"}, {"amount": -500, "reason": "correction"}]
     )
     amount: Annotated[StrictInt, Field(ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR)] = Field(
-        description="Signed minor units: positive grants credit, negative takes it back"
+        description="Signed minor units: positive grants credit, negative takes it back. "
+        + rules.CREDIT_BALANCE
     )
     reason: Reason = ""
 

@@ -14,12 +14,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
+from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_subscriptions import SUBSCRIPTION_ID
 from commands.limits_types import Description, Id, LineDescription, RefOrBlank
 from commands.messages import Amount, Code, InvoiceLineInput, Reason
-from domain.money import MAX_AMOUNT_MINOR
+from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
 
 INVOICE_ID = "1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d"
 TAX_RATE_ID = "7d6c5b4a-3f2e-5d1c-9b0a-8f7e6d5c4b3a"
@@ -54,7 +55,9 @@ class CreateInvoiceRequest(Request):
     )
     customer_id: UUID
     description: Description = ""
-    lines: list[InvoiceLineInput] = Field(default_factory=list, max_length=100)
+    lines: list[InvoiceLineInput] = Field(
+        default_factory=list, max_length=100, description=rules.INVOICE_LINES
+    )
 
 
 class AddLineRequest(Request):
@@ -62,9 +65,11 @@ class AddLineRequest(Request):
         [LINE_EXAMPLE, {**LINE_EXAMPLE, "tax_rate_ids": [TAX_RATE_ID], "discountable": False}]
     )
     description: LineDescription
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = Field(
+        default=1, description=rules.QUANTITY
+    )
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = Field(
-        description="Minor units per unit"
+        description="Minor units per unit; " + rules.LINE
     )
     kind: Literal["one_time", "usage"] = "one_time"
     tax_rate_ids: list[UUID] = Field(
@@ -111,7 +116,9 @@ class CreateCreditNoteRequest(Request):
         ]
     )
     amount: Amount | None = Field(
-        default=None, description="Omitted: all that was paid (or, refund_to none, is owed)"
+        default=None,
+        description="Omitted: all that was paid (or, refund_to none, is owed). With "
+        "refund_to credit_balance: " + rules.CREDIT_BALANCE,
     )
     reason: Reason = ""
     refund_to: Literal["none", "credit_balance", "original_payment"] = Field(

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from api import money_rules as rules
 from commands.limits_types import Label
 from commands.messages import Amount, CurrencyCode, SubscriptionItem, Text
 from commands.provider_messages import (
@@ -59,14 +60,16 @@ class CheckoutResult(Result):
 
 class ItemCheckoutRequest(Body):
     customer_id: UUID | None = None
-    line: LineInput
+    line: LineInput = Field(description=rules.CHECKOUT_LINE)
     success_url: Url
     cancel_url: Url
 
 
 class SubscriptionCheckoutRequest(Body):
     customer_id: UUID
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    items: list[SubscriptionItem] = Field(
+        min_length=1, max_length=20, description=rules.SUBSCRIPTION_ITEMS
+    )
     success_url: Url
     cancel_url: Url
 
@@ -78,7 +81,7 @@ class CartCheckoutRequest(Body):
 
 
 class TopUpRequest(Body):
-    amount: Amount
+    amount: Amount = Field(description=rules.BALANCE)
     currency: CurrencyCode
     payment_method: Reference | None = Field(
         default=None,
@@ -111,7 +114,7 @@ class CartRequest(Body):
 
 
 class CartItemRequest(Body):
-    line: LineInput
+    line: LineInput = Field(description=rules.CART_LINE)
 
 
 class Cart(Result):

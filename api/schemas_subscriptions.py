@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID, PRICE_ID
 from commands.limits_types import TIMESTAMP_RULE, Label, Timestamp
@@ -33,7 +34,7 @@ Status = Literal[
 class ItemRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     price_id: UUID = Field(description="An active recurring price in the customer's currency")
-    quantity: Quantity = Field(default=1, description="Seats or units, 1 to 1,000,000")
+    quantity: Quantity = Field(default=1, description="Seats or units: " + rules.QUANTITY)
 
 
 class CreateSubscriptionRequest(Request):
@@ -44,7 +45,9 @@ class CreateSubscriptionRequest(Request):
         ]
     )
     customer_id: UUID
-    items: list[ItemRequest] = Field(min_length=1, max_length=20)
+    items: list[ItemRequest] = Field(
+        min_length=1, max_length=20, description=rules.SUBSCRIPTION_ITEMS
+    )
     trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
         default=None, description="Omitted: the longest default trial of the prices"
     )
@@ -61,7 +64,9 @@ class ChangeItemsRequest(Request):
             {"items": [{"price_id": PRICE_ID}], "proration": "period_end"},
         ]
     )
-    items: list[ItemRequest] = Field(min_length=1, max_length=20, description="The new items")
+    items: list[ItemRequest] = Field(
+        min_length=1, max_length=20, description="The new items. " + rules.SUBSCRIPTION_ITEMS
+    )
     proration: Proration = Field(
         default="prorate",
         description="prorate: credit the unused old, charge the new for the rest of the "

@@ -25,7 +25,8 @@ from commands.limits_types import (
     RefOrBlank,
     Timestamp,
 )
-from domain.money import MAX_AMOUNT_MINOR, check_currency
+from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
+from domain.money import check_currency
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units, > 0")]
 CurrencyCode = Annotated[
@@ -154,7 +155,7 @@ class RevokeApiKey(Command):
 # -- customers, catalog, subscriptions, test clocks -------------------------------------
 
 ExternalId = Ref
-Quantity = Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+Quantity = Annotated[StrictInt, Field(gt=0, le=MAX_QUANTITY)]
 
 
 class RegisterCustomer(Command):

@@ -129,7 +129,7 @@ def checkout_cart(
     "hosted checkout. The deposit completes (and the wallet is credited) when the "
     "provider confirms the payment, or fails if it declines.",
     responses=write_responses(
-        201, "not_found", "currency_mismatch", "account_frozen", "account_closed"
+        201, "not_found", "currency_mismatch", "account_frozen", "account_closed", "invalid_amount"
     ),
 )
 def top_up(

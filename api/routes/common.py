@@ -247,6 +247,9 @@ def problems(*codes: str, body: bool = True) -> dict[int | str, dict[str, Any]]:
     every = ["unauthenticated", "validation_error"]
     if body:
         every += ["malformed_json", "payload_too_large"]
+    if "invalid_amount" in codes:
+        # Its case of a product, a sum or a resulting balance past MAX_AMOUNT_MINOR.
+        codes = (*codes, "amount_too_large")
     by_status: dict[int, list[str]] = {}
     for code in [*every, *codes]:
         status = STATUS_BY_CODE[code]

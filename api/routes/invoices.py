@@ -212,6 +212,7 @@ _simple(
     m.FinalizeInvoice,
     "invalid_transition",
     "invoice_empty",
+    "amount_too_large",
 )
 _simple(
     "/void",
@@ -220,6 +221,7 @@ _simple(
     "with nothing paid.",
     m.VoidInvoice,
     "invalid_transition",
+    "amount_too_large",
 )
 _simple(
     "/mark_uncollectible",

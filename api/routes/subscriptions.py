@@ -36,7 +36,7 @@ from domain.errors import NotFound
 router = APIRouter(tags=["subscriptions"])
 
 BASE = "/v1/subscriptions"
-ITEM_REFUSALS = ("not_found", "price_archived", "currency_mismatch")
+ITEM_REFUSALS = ("not_found", "price_archived", "currency_mismatch", "amount_too_large")
 
 
 def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:

@@ -41,7 +41,9 @@ def get_transaction(transaction_id: UUID, tally: TallyDep, caller: Reader) -> s.
     summary="Confirm a pending deposit",
     description="The outside payment arrived: the transaction completes and the account is "
     "credited.",
-    responses=write_responses(200, "not_found", "invalid_transition", "account_closed", body=False),
+    responses=write_responses(
+        200, "not_found", "invalid_transition", "account_closed", "amount_too_large", body=False
+    ),
 )
 async def confirm(
     transaction_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None

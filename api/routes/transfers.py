@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
         "account_closed",
         "insufficient_funds",
         "unknown_currency",
+        "amount_too_large",
     ),
 )
 async def transfer(
