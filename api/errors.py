@@ -101,6 +101,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "provider_unsupported": 422,
     "provider_misconfigured": 500,
     "invalid_signature": 400,
+    # The stub's hosted pages (issue 10): a client's mistake there is never a provider's.
+    "invalid_page_request": 400,
+    "page_expired": 410,
     # Payment wiring (issue 5): a provider event whose object is not there yet is parked.
     "not_yet_applicable": 409,
     "provider_amount_mismatch": 409,
@@ -151,6 +154,8 @@ TITLES: dict[str, str] = {
     "provider_unsupported": "Not supported by this payment provider",
     "provider_misconfigured": "Payment provider misconfigured",
     "invalid_signature": "Invalid webhook signature",
+    "invalid_page_request": "The page cannot take this request",
+    "page_expired": "The page has expired",
     "not_yet_applicable": "Not applicable yet",
     "provider_amount_mismatch": "The provider reports another amount",
     "secret_storage_disabled": "This server cannot store secrets",

@@ -80,6 +80,22 @@ class InvalidSignature(ProviderError):
     code = "invalid_signature"
 
 
+class InvalidPageRequest(DomainError):
+    """A request one of the stub's hosted pages cannot take: a page token that is not of
+    a token's shape, a form body that is not URL-encoded UTF-8, a button the page does
+    not have. The browser (or whoever posted) made the mistake, not the provider, so it
+    is a 400 and never a provider error."""
+
+    code = "invalid_page_request"
+
+
+class PageExpired(DomainError):
+    """A stub page whose session has ended (a day after it was opened, like Stripe's
+    hosted checkout). Nothing went wrong at the provider: the customer starts again."""
+
+    code = "page_expired"
+
+
 HTTP_STATUS: dict[str, int] = {
     "card_declined": 402,
     "payment_requires_action": 402,
@@ -89,4 +105,6 @@ HTTP_STATUS: dict[str, int] = {
     "provider_misconfigured": 500,
     "invalid_signature": 400,
     "provider_error": 502,
+    "invalid_page_request": 400,
+    "page_expired": 410,
 }

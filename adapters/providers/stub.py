@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -44,7 +45,9 @@ from adapters.providers.base import (
 )
 from adapters.providers.errors import (
     CardDeclined,
+    InvalidPageRequest,
     InvalidSignature,
+    PageExpired,
     PaymentRequiresAction,
     ProviderRejected,
     ProviderUnsupported,
@@ -58,6 +61,11 @@ CHECKOUT_PATH = "/v1/stub/checkout/{token}"
 PORTAL_PATH = "/v1/stub/portal/{token}"
 SESSION_LIFETIME_S = 24 * 3600
 MAX_REMEMBERED = 10_000
+# A page token (``seal``): URL-safe base64 of the sealed JSON, a dot, 32 hex digits of
+# MAC. Its size follows what it holds (lines, references, return addresses), all
+# bounded by the API's limits; this bound only stops an absurd address early.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[0-9a-f]{32}")
+MAX_TOKEN_CHARS = 32_768
 
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -234,14 +242,20 @@ class StubProvider:
         return f"{body}.{self._token_mac(body)}"
 
     def unseal(self, kind: str, token: str) -> dict[str, Any]:
+        # A token not even of a token's shape is the caller's mistake (a 400 naming it);
+        # one of the right shape whose MAC fails was altered or forged.
+        if len(token) > MAX_TOKEN_CHARS or TOKEN_SHAPE.fullmatch(token) is None:
+            raise InvalidPageRequest(
+                f"the page address does not hold a {kind} page token", provider=NAME
+            )
         body, _, mac = token.partition(".")
-        if not mac or not hmac.compare_digest(mac, self._token_mac(body)):
+        if not hmac.compare_digest(mac, self._token_mac(body)):
             raise InvalidSignature("the stub page token is not valid", provider=NAME)
         sealed = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         if not isinstance(sealed, dict) or sealed.get("kind") != kind:
             raise InvalidSignature(f"the stub page token is not a {kind} token", provider=NAME)
         if int(sealed["expires_at"]) < self._clock.now().timestamp():
-            raise ProviderRejected(f"this {kind} session has expired", provider=NAME)
+            raise PageExpired(f"this {kind} session has expired", provider=NAME)
         payload = sealed["payload"]
         assert isinstance(payload, dict)
         return payload

@@ -6,6 +6,11 @@ the same address. ``press_checkout_button`` turns that into a signed webhook del
 ``POST /v1/webhooks/stub/{project}`` (the same verify → dedup → record path as any
 provider) and the address to send the browser to. The page is authorized by its signed
 token: it is the customer's browser that holds it, not an API key.
+
+``read_form`` reads the form body. What the browser (or anyone posting to the page) gets
+wrong, a malformed address or form or a button the page does not have, is refused with
+``InvalidPageRequest`` (400), an expired page with ``PageExpired`` (410): a client's
+mistake is never reported as a provider error.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import hashlib
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import parse_qs
 
 from adapters.providers.amounts import minor_to_major
 from adapters.providers.base import EventType
-from adapters.providers.errors import ProviderRejected
+from adapters.providers.errors import InvalidPageRequest
 from adapters.providers.stub import (
     CHECKOUT_PATH,
     DECLINED,
@@ -32,6 +38,9 @@ from adapters.providers.stub import (
 )
 
 BUTTONS = ("pay", "cancel")
+FORM_FIELDS = ("button", "card_number")
+MAX_FORM_FIELDS = 8  # the page's form has two; a few more from a browser are ignored
+MAX_CARD_CHARS = 32  # a test card number, with room for spaces between the groups
 
 _CARD_LABELS = (
     (SUCCEEDS, "succeeds"),
@@ -94,10 +103,14 @@ table{{width:100%;border-collapse:collapse}}td,th{{padding:.3rem;border-bottom:1
 def press_checkout_button(
     provider: StubProvider, token: str, button: str, card_number: str = SUCCEEDS
 ) -> ButtonResult:
-    """The signed webhook delivery for a button pressed on a checkout page."""
-    if button not in BUTTONS:
-        raise ProviderRejected(f"unknown checkout button {button!r}", provider=NAME)
+    """The signed webhook delivery for a button pressed on a checkout page. The token is
+    checked first (it authorizes the page), then the button."""
     session = provider.session(token)
+    if button not in BUTTONS:
+        raise InvalidPageRequest(
+            f"the form's button must be one of {', '.join(BUTTONS)}, not {button[:20]!r}",
+            provider=NAME,
+        )
     card = "".join(ch for ch in card_number if ch.isdigit())
     if button == "cancel":
         events = [_event(session, EventType.CHECKOUT_CANCELED, button, card)]
@@ -117,6 +130,37 @@ def press_checkout_button(
             redirect = f"{provider.checkout_url(token)}?error={outcome}"
     headers, body = provider.sign_delivery(events)
     return ButtonResult(headers, body, redirect)
+
+
+def read_form(body: bytes) -> tuple[str, str]:
+    """The pressed button and the chosen card number from a checkout page's form body
+    (``application/x-www-form-urlencoded``, UTF-8). A body that is not one, or that
+    repeats a field, is refused as the caller's mistake; a missing button is left for
+    ``press_checkout_button`` to refuse once the page's token has been checked."""
+    try:
+        form = parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=True,
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidPageRequest(
+            "the form is not URL-encoded UTF-8 with at most "
+            f"{MAX_FORM_FIELDS} fields (button, card_number)",
+            provider=NAME,
+        ) from None
+    for name in FORM_FIELDS:
+        if len(form.get(name, [])) > 1:
+            raise InvalidPageRequest(f"the form holds {name} more than once", provider=NAME)
+    button = form.get("button", [""])[0]
+    card = form.get("card_number", [SUCCEEDS])[0]
+    if len(card) > MAX_CARD_CHARS:
+        raise InvalidPageRequest(
+            f"card_number must be at most {MAX_CARD_CHARS} characters", provider=NAME
+        )
+    return button, card
 
 
 def render_portal_page(provider: StubProvider, token: str) -> str:

@@ -6,12 +6,13 @@ delivery signed with the stub's webhook secret and hands it to the same
 ``receive_delivery`` as ``POST /v1/webhooks/stub/{project}`` (signature check, dedup,
 record), then redirects the browser (303) to the success or cancel URL. The signed
 token in the address authorizes the page, as a provider's hosted session id does: it
-is the customer's browser that holds it, not an API key.
+is the customer's browser that holds it, not an API key. A malformed address or form or
+an unknown button answers 400 ``invalid_page_request``, an expired page 410
+``page_expired``; neither is a provider error.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -19,9 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapters.providers.errors import InvalidSignature
-from adapters.providers.stub import SUCCEEDS, StubProvider
+from adapters.providers.stub import StubProvider
 from adapters.providers.stub_checkout import (
+    BUTTONS,
+    MAX_CARD_CHARS,
     press_checkout_button,
+    read_form,
     render_checkout_page,
     render_portal_page,
 )
@@ -32,6 +36,21 @@ from api.routes.webhooks import receive_delivery
 from domain.errors import NotFound
 
 router = APIRouter(tags=["stub provider"])
+
+# A client's mistake on a page is a 4xx, never a provider error (issue 10).
+PAGE_PROBLEMS = ("invalid_page_request", "page_expired")
+
+# The checkout page's form, as the route reads it (stub_checkout.read_form); stated here
+# because the route reads the raw body rather than a pydantic model.
+FORM = "application/x-www-form-urlencoded"
+FORM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "button": {"type": "string", "enum": list(BUTTONS)},
+        "card_number": {"type": "string", "maxLength": MAX_CARD_CHARS},
+    },
+    "required": ["button"],
+}
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -51,7 +70,7 @@ def _stub(tally: Tally) -> StubProvider:
     "/v1/stub/checkout/{token}",
     response_class=HTMLResponse,
     summary="The stub's hosted checkout page",
-    responses=problems("not_found", "invalid_signature", "provider_rejected", body=False),
+    responses=problems("not_found", "invalid_signature", *PAGE_PROBLEMS, body=False),
 )
 def checkout_page(token: str, request: Request, error: str = "") -> HTMLResponse:
     page = render_checkout_page(_stub(get_tally(request)), token, error=error[:100])
@@ -63,17 +82,19 @@ def checkout_page(token: str, request: Request, error: str = "") -> HTMLResponse
     response_class=RedirectResponse,
     status_code=303,
     summary="Press Pay or Cancel on the stub's checkout page",
-    description="Form fields `button` (`pay` or `cancel`) and `card_number` (a test card). "
-    "The result is delivered through the signed webhook path, then the browser is "
-    "redirected to the checkout's success or cancel URL.",
-    responses=problems("not_found", "invalid_signature", "provider_rejected"),
+    description="Form fields `button` (`pay` or `cancel`) and `card_number` (a test card, "
+    "at most 32 characters), URL-encoded UTF-8, each at most once. The result is "
+    "delivered through the signed webhook path, then the browser is redirected to the "
+    "checkout's success or cancel URL. 400 `invalid_page_request`: a malformed page "
+    "address or form, or an unknown button; 400 `invalid_signature`: an altered token; "
+    "410 `page_expired`: the session is over a day old.",
+    responses=problems("not_found", "invalid_signature", *PAGE_PROBLEMS),
+    openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": FORM_SCHEMA}}}},
 )
 async def press(token: str, request: Request) -> RedirectResponse:
     tally = get_tally(request)
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    button = (form.get("button") or [""])[0]
-    card = (form.get("card_number") or [SUCCEEDS])[0][:32]
     stub = _stub(tally)
+    button, card = read_form(await request.body())
     result = press_checkout_button(stub, token, button, card)
     project = stub.session(token).references.get("tally_project", "")
     try:
@@ -96,7 +117,7 @@ async def press(token: str, request: Request) -> RedirectResponse:
     "/v1/stub/portal/{token}",
     response_class=HTMLResponse,
     summary="The stub's customer portal page",
-    responses=problems("not_found", "invalid_signature", "provider_rejected", body=False),
+    responses=problems("not_found", "invalid_signature", *PAGE_PROBLEMS, body=False),
 )
 def portal_page(token: str, request: Request) -> HTMLResponse:
     return HTMLResponse(render_portal_page(_stub(get_tally(request)), token), headers=PAGE_HEADERS)

@@ -26,7 +26,9 @@ from adapters.providers.base import (
 )
 from adapters.providers.errors import (
     CardDeclined,
+    InvalidPageRequest,
     InvalidSignature,
+    PageExpired,
     PaymentRequiresAction,
     ProviderRejected,
     ProviderUnsupported,
@@ -277,7 +279,7 @@ def test_a_checkout_page_expires_after_a_day(stub: StubProvider, clock: FixedClo
     clock.advance(timedelta(hours=23))
     assert "Pay" in render_checkout_page(stub, token)
     clock.advance(timedelta(hours=2))
-    with pytest.raises(ProviderRejected, match="expired"):
+    with pytest.raises(PageExpired, match="expired"):
         press_checkout_button(stub, token, "pay", SUCCEEDS)
 
 
@@ -314,9 +316,17 @@ def test_a_delivery_signed_by_another_stub_is_refused(
         stub.parse_webhook(result.webhook_headers, result.webhook_body)
 
 
-def test_an_unknown_button_is_refused(stub: StubProvider) -> None:
-    with pytest.raises(ProviderRejected):
+def test_an_unknown_button_is_refused_as_the_callers_mistake(stub: StubProvider) -> None:
+    with pytest.raises(InvalidPageRequest, match="must be one of pay, cancel"):
         press_checkout_button(stub, token_of(stub.create_checkout_session(cart()).url), "refund")
+
+
+def test_a_token_not_of_a_tokens_shape_is_the_callers_mistake(stub: StubProvider) -> None:
+    for token in ["0", "", "a.b", "é.0123456789abcdef0123456789abcdef", "x" * 40_000]:
+        with pytest.raises(InvalidPageRequest, match="page token"):
+            render_checkout_page(stub, token)
+        with pytest.raises(InvalidPageRequest, match="page token"):
+            press_checkout_button(stub, token, "pay")
 
 
 def test_the_portal_page_links_back(stub: StubProvider) -> None:
