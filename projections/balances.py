@@ -105,6 +105,7 @@ class _Change:
 class AccountBalances(ReadModel):
     name = "accounts"
     tables = ("accounts",)
+    reads = frozenset({"holds"})  # the amount of a hold placed in an earlier batch
     handles = _HANDLED
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:

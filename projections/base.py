@@ -78,6 +78,10 @@ class ReadModel(Projection[ViewTracking]):
     tables: tuple[str, ...] = ()
     # The event classes ``apply`` reads; the runner hands it only these (in log order).
     handles: frozenset[type] = frozenset()
+    # The names of the read models whose rows ``apply`` reads. It must never get ahead of
+    # them: when one of them stops on an event it cannot apply, this one stops at the
+    # same position (``projections.stalls``), rather than read rows that are missing.
+    reads: frozenset[str] = frozenset()
 
     def __init__(self, view: ViewTracking) -> None:
         super().__init__(view)

@@ -75,6 +75,7 @@ _STATUS_AT, _CAPTURED_AT, _TXN_AT, _UPDATED_AT = 7, 8, 9, 11
 class Holds(ReadModel):
     name = "holds"
     tables = ("holds",)
+    reads = frozenset({"accounts"})  # a new hold's project and currency
     handles = frozenset({ev.HoldPlaced, *_STATUS})
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:

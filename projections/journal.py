@@ -145,6 +145,7 @@ def _facts(
 class Journal(ReadModel):
     name = "journal"
     tables = ("journal_entries", "postings")
+    reads = frozenset({"transactions", "invoices", "billing_setup"})  # see entry_sources
     handles = POSTING_EVENTS
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:

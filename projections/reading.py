@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -137,7 +137,7 @@ def read_batches(
     after: int,
     batch_size: int,
     stop: int | None = None,
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """Batches of the notifications after ``after`` (up to ``stop``), read one ahead.
 
     The iterator ends when the log (or ``stop``) is reached. Closing it early (``break``)

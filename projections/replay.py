@@ -252,7 +252,9 @@ def _rebuild(
     # make almost no reference cycles (a 100,000-event rebuild left about ten objects
     # for it to free), but each time it came back on it walked the tens of thousands of
     # objects of the batch decoded ahead, which took several percent of the rebuild.
-    batches = read_batches(store, FastDecoder(store), start, batch_size, stop=target)
+    batches: Iterator[Batch] = read_batches(
+        store, FastDecoder(store), start, batch_size, stop=target
+    )
     if prepare is not None:
         batches = _meanwhile(prepare, batches)
     with bar, paused_gc():

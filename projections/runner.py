@@ -25,16 +25,29 @@ Contract for the server and the CLI:
   read models have applied ``position`` (a write's ``Outcome.position``); False on
   timeout. Wakes as soon as a worker in the same process commits; otherwise polls the
   tracking table (2 ms, doubling to 50 ms).
+- ``stalls(pool, schema) -> list[Stall]`` and ``status(pool, schema) ->
+  list[ReadModelStatus]``: stalled read models, and every read model's position with
+  its stall (``projections.stalls``).
+
+A stalled read model (one that cannot apply an event, see ``projections.stalls``) is
+left out of ``current_position`` and so of ``wait_for_position``: the position is the
+lowest among the read models that are not stalled (or, if all are, the lowest of all).
+So a write's read-your-writes wait, and the balances and API keys it waits for, never
+hang on an unrelated stalled read model; a query of the stalled one's tables answers
+what it held before the failing event, and ``/readyz`` answers 503 naming it.
 
 How a batch is applied (exactly once): read up to ``batch_size`` log entries after the
-lowest tracked position (``projections.reading``: a reader thread fetches and decodes
-the next batch while this one is applied); turn them into domain events with
-``projections.decoding.FastDecoder`` (the same objects ``store.mapper`` builds, faster),
-skipping idempotency records, which no read model uses; then in ONE transaction
-advance every tracking row from the position it was read at (a compare-and-set: a
-concurrent double apply fails with ``TrackingConflict`` instead of counting twice) and
-let each read model apply its share of the batch with set-based SQL
-(``project_batch``). Replay uses the same ``project_batch``.
+lowest tracked position of the read models that can advance (``projections.reading``:
+a reader thread fetches and decodes the next batch while this one is applied); turn
+them into domain events with ``projections.decoding.FastDecoder`` (the same objects
+``store.mapper`` builds, faster), skipping idempotency records, which no read model
+uses; then in ONE transaction advance every tracking row from the position it was read
+at (a compare-and-set: a concurrent double apply fails with ``TrackingConflict`` instead
+of counting twice) and let each read model apply its share of the batch with set-based
+SQL, each in its own savepoint (``projections.applying.project_batch``, which replay
+uses too). If one fails, the transaction is rolled back and the batch applied again
+with that read model and its readers stopped just before the failing event; the stall
+is written in that same transaction.
 """
 
 from __future__ import annotations
@@ -43,6 +56,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -52,8 +66,9 @@ from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
 from projections.api_keys import ApiKeys
+from projections.applying import ProjectionFailed, TrackingConflict, project_batch, route
 from projections.balances import AccountBalances
-from projections.base import ReadModel, Tracked, ViewTracking, rows_of
+from projections.base import ReadModel, ViewTracking, rows_of
 from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
 from projections.customers import Customers
@@ -62,8 +77,9 @@ from projections.holds import Holds
 from projections.invoices import Invoices
 from projections.journal import Journal
 from projections.payments import Payments
-from projections.reading import paused_gc, read_batches
-from projections.schema import TRACKING_TABLE
+from projections.reading import Batch, paused_gc, read_batches
+from projections.schema import STALLS_TABLE, TRACKING_TABLE
+from projections.stalls import STALL_RETRY_S, Stall, StallBook, stalls
 from projections.subscriptions import Subscriptions
 from projections.system_accounts import SystemAccounts
 from projections.test_clocks import TestClocks
@@ -96,13 +112,31 @@ STOP_CHECK_S = 0.2  # how often an idle worker checks whether it was asked to st
 MAX_BACKOFF_S = 60.0  # longest wait before a failed worker tries again
 
 
-class TrackingConflict(RuntimeError):
-    """Another writer moved a tracking row: this batch was rolled back, not applied."""
+__all__ = [
+    "PROJECTIONS",
+    "ProjectionFailed",
+    "ProjectionWorker",
+    "ReadModelStatus",
+    "Stall",
+    "TrackingConflict",
+    "current_position",
+    "make_models",
+    "project_batch",
+    "read_positions",
+    "route",
+    "stalls",
+    "status",
+    "wait_for_position",
+]
 
 
-def make_models(pool: ConnectionPool[Any], schema: str) -> list[ReadModel]:
+def make_models(
+    pool: ConnectionPool[Any],
+    schema: str,
+    classes: Sequence[type[ReadModel]] = PROJECTIONS,
+) -> list[ReadModel]:
     view = ViewTracking(pool, schema)
-    return [cls(view) for cls in PROJECTIONS]
+    return [cls(view) for cls in classes]
 
 
 def read_positions(cur: Cursor[Any], schema: str, models: Sequence[ReadModel]) -> dict[str, int]:
@@ -122,65 +156,42 @@ def read_positions(cur: Cursor[Any], schema: str, models: Sequence[ReadModel]) -
     return {name: int(position) for name, position in rows_of(cur)}
 
 
-def project_batch(
-    cur: Cursor[Any],
-    schema: str,
-    models: Sequence[ReadModel],
-    positions: dict[str, int],
-    events: Sequence[Tracked],
-    last: int,
-) -> dict[str, int]:
-    """Apply one batch inside the caller's transaction; return the new positions.
-
-    ``last`` is the notification id of the batch's last notification (skipped ones
-    count). Tracking rows are advanced first, so the row locks are taken before any
-    read-model row is touched and a concurrent replay compare (which holds them FOR
-    SHARE) sees either all of a batch or none of it.
-    """
-    behind = [m for m in models if positions[m.name] < last]
-    if not behind:
-        return positions
-    cur.execute(
-        sql.SQL(
-            "UPDATE {} AS t SET position = %s FROM unnest(%s::text[], %s::int8[]) AS u(name, prev) "
-            "WHERE t.name = u.name AND t.position = u.prev"
-        ).format(_tracking(schema)),
-        (last, [m.name for m in behind], [positions[m.name] for m in behind]),
-    )
-    if cur.rowcount != len(behind):
-        raise TrackingConflict(f"tracking rows in {schema} moved under this worker")
-    start = min(positions[m.name] for m in behind)
-    for model, its_events in zip(behind, route(behind, events), strict=True):
-        own = positions[model.name]
-        model.apply(cur, its_events if own <= start else [e for e in its_events if e[1] > own])
-    return {**positions, **{m.name: last for m in behind}}
-
-
-def route(models: Sequence[ReadModel], events: Sequence[Tracked]) -> list[list[Tracked]]:
-    """Each model's events, in one pass over the batch. Models that handle the same
-    classes get the same list object, so they can share work done on it."""
-    shared: dict[frozenset[type], list[Tracked]] = {m.handles: [] for m in models}
-    lists_of: dict[type, list[list[Tracked]]] = {}
-    for handles, its_events in shared.items():
-        for kind in handles:
-            lists_of.setdefault(kind, []).append(its_events)
-    for item in events:
-        for its_events in lists_of.get(type(item[0]), ()):
-            its_events.append(item)
-    return [shared[m.handles] for m in models]
-
-
 def current_position(pool: ConnectionPool[Any], schema: str) -> int:
-    """The position every read model has reached (0 before the first batch)."""
+    """The position every read model that is not stalled has reached (0 before the first
+    batch); if every one is stalled, the lowest of all."""
     names = [cls.name for cls in PROJECTIONS]
     # A read model without a tracking row has applied nothing yet.
     query = sql.SQL(
-        "SELECT CASE WHEN count(*) = %s THEN min(position) ELSE 0 END FROM {} WHERE name = ANY(%s)"
-    ).format(_tracking(schema))
+        "SELECT CASE WHEN count(*) = %s THEN coalesce(min(t.position) FILTER "
+        "(WHERE s.name IS NULL), min(t.position)) ELSE 0 END "
+        "FROM {} t LEFT JOIN {} s ON s.name = t.name WHERE t.name = ANY(%s)"
+    ).format(_tracking(schema), _stalls_table(schema))
     with pool.connection() as conn, conn.cursor() as cur:
         cur.execute(query, (len(names), names))
         row = rows_of(cur)[0]
     return int(row[0] or 0)
+
+
+@dataclass(frozen=True)
+class ReadModelStatus:
+    name: str
+    position: int  # the last notification id it applied (0: none yet)
+    stall: Stall | None
+
+
+def status(pool: ConnectionPool[Any], schema: str) -> list[ReadModelStatus]:
+    """Every read model (``PROJECTIONS`` order) with its position and its stall, if any."""
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(_tracking(schema)),
+            ([cls.name for cls in PROJECTIONS],),
+        )
+        positions = {str(name): int(position) for name, position in rows_of(cur)}
+    stalled = {stall.name: stall for stall in stalls(pool, schema)}
+    return [
+        ReadModelStatus(cls.name, positions.get(cls.name, 0), stalled.get(cls.name))
+        for cls in PROJECTIONS
+    ]
 
 
 # Progress of workers running in this process, so that waiting readers wake at once.
@@ -188,16 +199,19 @@ _progress: dict[tuple[str, str], int] = {}
 _progress_changed = threading.Condition()
 
 
-def _publish(key: tuple[str, str], position: int) -> None:
+def _publish(key: tuple[str, str], position: int, *, lower: bool = False) -> None:
+    """Tell waiting readers in this process where the read models are. ``lower``: the
+    position went down (a stalled read model resumed and is catching up)."""
     with _progress_changed:
-        _progress[key] = max(position, _progress.get(key, 0))
+        _progress[key] = position if lower else max(position, _progress.get(key, 0))
         _progress_changed.notify_all()
 
 
 def wait_for_position(
     pool: ConnectionPool[Any], schema: str, position: int, timeout_s: float
 ) -> bool:
-    """True once every read model has applied ``position``; False after ``timeout_s``."""
+    """True once every read model that is not stalled has applied ``position``; False
+    after ``timeout_s``."""
     key = (conninfo(pool), schema)
     deadline = time.monotonic() + timeout_s
     delay_s = 0.002
@@ -224,6 +238,10 @@ def _tracking(schema: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
 
 
+def _stalls_table(schema: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(STALLS_TABLE))
+
+
 def lock_key(schema: str) -> str:
     return f"tally-projections:{schema}"
 
@@ -238,6 +256,9 @@ class ProjectionWorker:
         *,
         poll_interval_s: float = 0.5,
         standby_interval_s: float = 1.0,
+        stall_retry_s: float = STALL_RETRY_S,
+        log_stalls: bool = True,
+        models: Sequence[type[ReadModel]] = PROJECTIONS,
     ) -> None:
         assert batch_size > 0, batch_size
         self.store = store
@@ -246,7 +267,10 @@ class ProjectionWorker:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.standby_interval_s = standby_interval_s
-        self.models = make_models(pool, schema)
+        self.models = make_models(pool, schema, models)
+        # Stalled read models: retried after ``stall_retry_s`` (doubling); ``log_stalls``
+        # False for callers that report stalls themselves (the CLI).
+        self.book = StallBook(schema, self.models, stall_retry_s, say=log_stalls)
         self.decoder = FastDecoder(store)
         self._key = (conninfo(pool), schema)
         self._stopping = threading.Event()
@@ -302,7 +326,10 @@ class ProjectionWorker:
         return bool(row and row[0])
 
     def _positions(self, conn: psycopg.Connection[Any]) -> dict[str, int]:
+        """The tracked positions, and the recorded stalls (as a worker that has just
+        taken the lock, this one retries failed read models at once)."""
         with conn.cursor() as cur:
+            self.book.load(cur)
             return read_positions(cur, self.schema, self.models)
 
     def _drain(
@@ -316,20 +343,60 @@ class ProjectionWorker:
         """Apply batches until the log (or ``stop``) is reached, or, if ``interruptible``,
         the worker is stopped.
 
+        Reading starts after the lowest position of the read models that can advance; a
+        stalled one is left behind until its retry is due. When a stall appears or
+        clears, or a retry falls due, reading starts again from the new lowest position.
         Returns how many notifications were applied and the new positions.
         """
         total = 0
-        after = min(positions.values())
-        for batch in read_batches(self.store, self.decoder, after, self.batch_size, stop):
-            with paused_gc(), conn.transaction(), conn.cursor() as cur:
-                positions = project_batch(
-                    cur, self.schema, self.models, positions, batch.events, batch.last
-                )
-            _publish(self._key, batch.last)
-            total += batch.count
+        while True:
+            caps = self.book.caps()
+            limit = stop if stop is not None else 2**63 - 1
+            free = [p for n, p in positions.items() if p < min(caps.get(n, limit), limit)]
+            if not free:
+                return total, positions
+            replan = False
+            batches = read_batches(self.store, self.decoder, min(free), self.batch_size, stop)
+            for batch in batches:
+                positions, replan = self._apply(conn, positions, batch)
+                total += batch.count
+                if (interruptible and self._stopping.is_set()) or replan or self.book.due():
+                    batches.close()  # stops the reader thread now
+                    break
+            else:
+                return total, positions
             if interruptible and self._stopping.is_set():
-                break
-        return total, positions
+                return total, positions
+
+    def _apply(
+        self, conn: psycopg.Connection[Any], positions: dict[str, int], batch: Batch
+    ) -> tuple[dict[str, int], bool]:
+        """Apply one batch in one transaction; if a read model fails on an event, apply it
+        again with that read model held back before the event. Returns the new positions
+        and whether the stalls changed."""
+        before = self._visible(positions)
+        for _ in range(4 * len(self.models) + 1):  # each failure lowers a cap for good
+            try:
+                with paused_gc(), conn.transaction(), conn.cursor() as cur:
+                    new = project_batch(
+                        cur, self.schema, self.models, positions, batch.events, batch.last,
+                        self.book.caps(),
+                    )  # fmt: skip
+                    changed = self.book.settle(cur, new)
+            except ProjectionFailed as failed:
+                self.book.fail(failed)
+                continue
+            position = self._visible(new)
+            _publish(self._key, position, lower=changed and position < before)
+            return new, changed
+        raise RuntimeError(f"projection batch up to {batch.last} in {self.schema} kept failing")
+
+    def _visible(self, positions: dict[str, int]) -> int:
+        """``current_position`` as this worker knows it: the lowest position of the read
+        models that are not stalled (if all are, of all)."""
+        stalled = self.book.stalled()
+        free = [p for name, p in positions.items() if name not in stalled]
+        return min(free or positions.values())
 
     def _run(self) -> None:
         backoff_s = 1.0
@@ -341,7 +408,8 @@ class ProjectionWorker:
             except Exception as exc:
                 # A lost connection or a failed batch: nothing half-applied was kept, so
                 # wait and start again from the tracked position. A failure that repeats
-                # at once (a batch that cannot be applied) backs off to a minute.
+                # at once backs off to a minute. (A read model failing on an event is not
+                # such a failure: it stalls alone, see ``projections.stalls``.)
                 if isinstance(exc, (psycopg.OperationalError, OperationalError)):
                     # Postgres restarted or ended the connection: expected in operation,
                     # so one line (of the error's class only, as elsewhere), no traceback.
@@ -369,7 +437,7 @@ class ProjectionWorker:
             if channel:
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             positions = self._positions(conn)
-            _publish(self._key, min(positions.values()))
+            _publish(self._key, self._visible(positions))
             while not self._stopping.is_set():
                 count, positions = self._drain(conn, positions, interruptible=True)
                 if count == 0:

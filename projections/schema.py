@@ -33,6 +33,10 @@ Tables (all in ``schema``):
   (credit balance and ``next_due_at``, the earliest due work): invoicing (issue 4),
   kept by ``projections.invoices`` and ``projections.billing_setup``.
 - ``projection_tracking``: one row per projection, the last notification id it applied.
+- ``projection_stalls``: one row per read model that has stopped on an event it cannot
+  apply (``position`` is that event's notification id; ``blocked_by`` names the read
+  model it waits for when it stopped because one it reads did), kept by
+  ``projections.stalls``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 TRACKING_TABLE = "projection_tracking"
+STALLS_TABLE = "projection_stalls"
 
 
 @dataclass(frozen=True)
@@ -318,6 +323,12 @@ def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list
     tables = (
         *TABLES,
         Table(TRACKING_TABLE, "name text NOT NULL, position bigint NOT NULL", "name"),
+        Table(
+            STALLS_TABLE,
+            "name text NOT NULL, position bigint NOT NULL, error text NOT NULL, "
+            "blocked_by text, since timestamptz NOT NULL",
+            "name",
+        ),
     )
     for table in tables:
         out.append(

@@ -30,6 +30,7 @@ from projections.paging import fetch_all
 class SystemAccounts(ReadModel):
     name = "system_accounts"
     tables = ("system_accounts",)
+    reads = frozenset({"transactions", "invoices", "billing_setup"})  # see entry_sources
     handles = POSTING_EVENTS
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
