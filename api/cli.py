@@ -1,9 +1,11 @@
 """The ``tally`` command line: serve the API, manage projects and keys, run projections,
 replay the log.
 
-Exit codes: 0 done, 1 refused (a domain error, or replay found differences), 2 cannot
-start (settings invalid or database unreachable). Failures to start print ONE line that
-names what is wrong (host and database, never a password) instead of a traceback.
+Exit codes: 0 done, 1 refused (a domain error, replay found differences, or a read model
+the command needs is stalled), 2 cannot start (settings invalid or database
+unreachable). Failures print ONE line that names what is wrong (host and database, never
+a password; the stalled read model, its position and its error) instead of a traceback.
+A stalled read model the command does not need is one warning line on stderr.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context, Outcome
 from domain.errors import DomainError
+from projections.applying import ProjectionFailed
 
 ACTOR = "cli"
 EXIT_OK, EXIT_REFUSED, EXIT_CANNOT_START = 0, 1, 2
@@ -39,6 +42,10 @@ EXIT_OK, EXIT_REFUSED, EXIT_CANNOT_START = 0, 1, 2
 
 class CannotStart(Exception):
     """Settings or database problems: reported in one line, exit code 2."""
+
+
+class Stalled(Exception):
+    """A read model the command needs is stalled: reported in one line, exit code 1."""
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -69,15 +76,28 @@ def run(tally: Tally, command: m.Command, project_id: UUID = NO_PROJECT) -> Outc
     return tally.execute(command, Context(project_id, ACTOR))
 
 
-def sync_read_models(tally: Tally, position: int | None = None) -> None:
+def sync_read_models(tally: Tally, position: int | None = None, needs: Sequence[str] = ()) -> None:
     """Bring the read models up to the log's head, so that what was just written (a new
-    key, above all) is visible to queries and to authentication at once."""
-    from projections.runner import ProjectionWorker, wait_for_position
+    key, above all) is visible to queries and to authentication at once.
+
+    A stalled read model in ``needs`` (names) raises ``Stalled``; any other is one warning
+    line on stderr (the command could do its job)."""
+    from projections.runner import ProjectionWorker, stalls, wait_for_position
 
     worker = ProjectionWorker(
-        tally.store, tally.views, tally.schema, tally.settings.projection_batch
+        tally.store, tally.views, tally.schema, tally.settings.projection_batch, log_stalls=False
     )
     worker.catch_up()
+    found = stalls(tally.views, tally.schema)
+    for stall in found:
+        if stall.name in needs:
+            raise Stalled(stall.line())
+    if found:
+        names = ", ".join(s.name for s in found)
+        print(
+            f"tally: warning: {found[0].line()} (stalled: {names}; see tally projections status)",
+            file=sys.stderr,
+        )
     if position is not None and not wait_for_position(tally.views, tally.schema, position, 10):
         raise CannotStart(f"the read models did not reach position {position}")
 
@@ -92,13 +112,15 @@ def emit(args: argparse.Namespace, data: Any, lines: Sequence[str]) -> None:
 
 # -- projects and keys ---------------------------------------------------------------------
 
+KEY_MODELS = ("api_keys",)  # the read model of projects and keys
+
 
 def cmd_projects_create(args: argparse.Namespace) -> int:
     with opened() as tally:
         project = run(tally, m.CreateProject(name=args.name, mode=args.mode))
         project_id = UUID(project.body["project"]["id"])
         key = run(tally, m.IssueApiKey(project_id=project_id, label=args.label), project_id)
-        sync_read_models(tally, key.position)
+        sync_read_models(tally, key.position, KEY_MODELS)
     data = {**project.body["project"], "key_id": key.body["key_id"], "api_key": key.body["secret"]}
     emit(
         args,
@@ -119,7 +141,7 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
     from projections.api_keys import list_projects
 
     with opened() as tally:
-        sync_read_models(tally)
+        sync_read_models(tally, needs=KEY_MODELS)
         rows = list_projects(tally.views, tally.schema)
     emit(args, rows, [f"{r['id']}  {r['mode']:<4}  {r['name']}" for r in rows])
     return EXIT_OK
@@ -129,7 +151,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     from projections.api_keys import list_keys
 
     with opened() as tally:
-        sync_read_models(tally)
+        sync_read_models(tally, needs=KEY_MODELS)
         rows = list_keys(tally.views, tally.schema, args.project)
     lines = [
         f"{r['key_id']}  {r['prefix']}...  {'revoked' if r['revoked'] else 'active ':<7}  "
@@ -143,7 +165,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 def cmd_keys_create(args: argparse.Namespace) -> int:
     with opened() as tally:
         key = run(tally, m.IssueApiKey(project_id=args.project, label=args.label), args.project)
-        sync_read_models(tally, key.position)
+        sync_read_models(tally, key.position, KEY_MODELS)
     data = {"project_id": str(args.project), "key_id": key.body["key_id"]}
     data["api_key"] = key.body["secret"]
     emit(
@@ -161,7 +183,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     with opened() as tally:
         out = run(tally, m.RevokeApiKey(project_id=args.project, key_id=args.key_id), args.project)
-        sync_read_models(tally, out.position)
+        sync_read_models(tally, out.position, KEY_MODELS)
     emit(args, out.body, [f"revoked {args.key_id}"])
     return EXIT_OK
 
@@ -179,7 +201,7 @@ def cmd_catalog_load(args: argparse.Namespace) -> int:
         raise CannotStart(f"no catalog file at {path}")
     with opened() as tally:
         report = load(tally, args.project, path)
-        sync_read_models(tally, report.position)
+        sync_read_models(tally, report.position, ("catalog",))
     data = {
         "products_created": report.products_created,
         "products_revised": report.products_revised,
@@ -246,6 +268,41 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_projections_status(args: argparse.Namespace) -> int:
+    """Every read model's position and stall; exit code 1 if any is stalled."""
+    from projections.runner import status
+
+    with opened() as tally:
+        head = tally.store.recorder.max_notification_id() or 0
+        models = status(tally.views, tally.schema)
+    data = {
+        "head_position": head,
+        "read_models": [
+            {
+                "name": model.name,
+                "position": model.position,
+                "stall": None if model.stall is None else {
+                    "position": model.stall.position,
+                    "error": model.stall.error,
+                    "blocked_by": model.stall.blocked_by,
+                    "since": model.stall.since.isoformat(),
+                },
+            }
+            for model in models
+        ],
+    }  # fmt: skip
+    lines = [f"head position {head}"]
+    for model in models:
+        state = (
+            "ok"
+            if model.stall is None
+            else f"STALLED at {model.stall.position}: {model.stall.error}"
+        )
+        lines.append(f"  {model.name:<16} {model.position:>12}  {state}")
+    emit(args, data, lines)
+    return EXIT_REFUSED if any(model.stall for model in models) else EXIT_OK
+
+
 def cmd_scheduler_run(args: argparse.Namespace) -> int:
     """The subscription scheduler on its own. It reads due work from the read models, so a
     projection worker (``tally serve`` or ``tally projections run``) must keep them fresh;
@@ -275,10 +332,12 @@ def cmd_scheduler_run(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from projections.replay import ReplayBusy, replay
+    from projections.runner import PROJECTIONS
 
     with opened() as tally:
-        # Compare the whole log, not just what a stopped worker had applied.
-        sync_read_models(tally)
+        # Compare the whole log, not just what a stopped worker had applied. A stalled
+        # read model is behind the others, so there is no one position to compare at.
+        sync_read_models(tally, needs=[cls.name for cls in PROJECTIONS])
         try:
             report = replay(tally.store, tally.views, tally.schema, progress=not args.quiet)
         except ReplayBusy as exc:
@@ -337,6 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run the projection worker until stopped", parents=[common]
     )
     runner.set_defaults(func=cmd_projections_run)
+    state = projections.add_parser(
+        "status",
+        help="each read model's position and any stall (exit code 1 if one is stalled)",
+        parents=[common],
+    )
+    state.set_defaults(func=cmd_projections_status)
 
     catalog = sub.add_parser("catalog", help="products and prices").add_subparsers(
         dest="action", required=True
@@ -383,6 +448,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CANNOT_START
     except DomainError as exc:
         print(f"tally: {exc.code}: {exc.detail}", file=sys.stderr)
+        return EXIT_REFUSED
+    except Stalled as exc:
+        print(f"tally: {exc}; see tally projections status", file=sys.stderr)
+        return EXIT_REFUSED
+    except ProjectionFailed as exc:  # replay's rebuild met an event a read model refuses
+        print(f"tally: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,8 +26,14 @@ def healthz() -> s.Health:
 @router.get(
     "/readyz",
     response_model=s.Readiness,
-    summary="The database answers and the read models are not far behind",
-    responses={503: {"model": s.Readiness, "description": "Not ready"}},
+    summary="The database answers and the read models are not stalled nor far behind",
+    responses={
+        503: {
+            "model": s.Readiness,
+            "description": "Not ready: the database does not answer, a read model is "
+            "stalled (named in `stalled`), or the read models are too far behind",
+        }
+    },
 )
 def readyz(request: Request) -> JSONResponse:
     tally: Tally | None = request.app.state.tally
@@ -36,28 +43,31 @@ def readyz(request: Request) -> JSONResponse:
         "head_position": None,
         "projection_position": None,
         "lag": None,
+        "stalled": [],
     }
     if tally is None:
         return JSONResponse(report, status_code=503)
+    from projections.runner import current_position, stalls
+
     try:
         with tally.views.connection(timeout=2.0) as conn:
             conn.execute("SELECT 1")
         head = tally.store.recorder.max_notification_id() or 0
+        # Whichever process's worker applies them; a stalled one is left out of the
+        # position and named instead.
+        position = current_position(tally.views, tally.schema)
+        stalled = stalls(tally.views, tally.schema)
     except Exception:  # any failure to answer means "not ready", whatever its kind
         return JSONResponse(report, status_code=503)
     report["database"] = "ok"
     report["head_position"] = head
-    position = projection_position(request, tally)
     report["projection_position"] = position
-    lag = max(0, head - position) if position is not None else None
+    lag = max(0, head - position)
     report["lag"] = lag
-    ready = lag is not None and lag <= READY_MAX_LAG
+    report["stalled"] = [
+        {**vars(stall), "since": stall.since.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+        for stall in stalled
+    ]
+    ready = lag <= READY_MAX_LAG and not stalled
     report["status"] = "ready" if ready else "not_ready"
     return JSONResponse(report, status_code=200 if ready else 503)
-
-
-def projection_position(request: Request, tally: Tally) -> int | None:
-    """Where the read models are, whichever process's worker applies them."""
-    from projections.runner import current_position
-
-    return current_position(tally.views, tally.schema)
