@@ -4,9 +4,11 @@ No API key: the provider's signature authenticates the delivery (YooKassa's, whi
 unsigned, are confirmed by fetching the object back). In the request Tally only
 verifies and records: ``parse_webhook`` on the raw bytes, then one ``WebhookEvent`` per
 new provider event id, committed before the answer. A bad, stale or forged signature
-answers 400 ``invalid_signature`` and records nothing; an unknown project, or a project
-that does not use this provider, answers 404. Applying the events (confirming payments,
-activating subscriptions, ...) happens after the commit, in the outbox worker.
+answers 400 ``invalid_signature`` and records nothing, and so does a delivery naming
+an id that is not in its provider's format (``adapters/providers/ids.py``), before the
+id is used anywhere; an unknown project, or a project that does not use this provider,
+answers 404. Applying the events (confirming payments, activating subscriptions, ...)
+happens after the commit, in the outbox worker.
 
 Also the authenticated reads of what was received: ``GET /v1/webhook_events``.
 """
@@ -104,8 +106,9 @@ def receive_delivery(
     summary="Receive a provider's webhook",
     description="Authenticated by the provider's signature, not an API key. Each provider "
     "event is recorded once (a redelivery answers 200 and counts as a duplicate) and "
-    "applied after the answer. 400 `invalid_signature`: forged, tampered, stale or "
-    "unconfirmed; nothing was recorded. 503 `provider_unavailable`: a YooKassa "
+    "applied after the answer. 400 `invalid_signature`: forged, tampered, stale, "
+    "unconfirmed, or naming an id that is not in the provider's id format; nothing was "
+    "recorded and nothing was asked of the provider. 503 `provider_unavailable`: a YooKassa "
     "notification could not be confirmed; the provider redelivers.",
     responses=problems("not_found", "invalid_signature", "provider_unavailable"),
 )
