@@ -3,8 +3,11 @@
 Modules (each module docstring is the contract for its functions):
 
 - ``schema``: DDL for every read-model table and the tracking table (``create_tables``).
-- ``runner``: ``ProjectionWorker`` (background thread / ``catch_up``), ``wait_for_position``,
-  ``current_position``, and ``project_batch``, the one way a batch is applied.
+- ``runner``: ``ProjectionWorker`` (background thread / ``catch_up``), and re-exported
+  from ``registry`` (``PROJECTIONS``, ``wait_for_position``, ``current_position``,
+  ``status``), ``applying`` (``project_batch``, the one way a batch is applied, each read
+  model in its own savepoint) and ``stalls`` (``stalls``: read models stopped on an
+  event they cannot apply, never past it).
 - ``replay``: ``replay(store, pool, schema, *, progress) -> ReplayReport``.
 - Queries: ``balances`` (accounts), ``holds``, ``transactions``, ``journal``,
   ``system_accounts``, ``api_keys`` (projects and keys, for authentication);
@@ -25,6 +28,7 @@ row), ``tables``, ``handles`` (the event classes it reads) and ``apply(cur, even
 (set-based SQL for a whole batch; use ``base.copy_rows`` and ``base.unnest_update``),
 or subclass ``aggregates.AggregateModel`` with ``kinds`` when a row is an aggregate's
 summary; add its tables to ``schema.TABLES`` (every row carries ``project_id`` and a
-``position``) and the class to ``runner.PROJECTIONS`` after the read models it looks
-up. The worker builds it from position 0 on its next start; replay compares it.
+``position``) and the class to ``registry.PROJECTIONS`` after the read models it looks
+up, naming them in its ``reads`` (it then stops with them if one stalls). The worker
+builds it from position 0 on its next start; replay compares it.
 """

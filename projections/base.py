@@ -12,7 +12,7 @@ the batch into a few set-based statements (``COPY`` for new rows, ``UPDATE ... F
 unnest(...)`` for changed ones). ``process_event`` is ``apply`` on a batch of one, so
 the live worker, replay and the library's own runner all share one projection logic.
 
-Read models run in a fixed order (see ``projections.runner.PROJECTIONS``) because some
+Read models run in a fixed order (see ``projections.registry.PROJECTIONS``) because some
 look up facts another one wrote earlier in the same transaction (a hold's project comes
 from ``accounts``; a journal entry's currency from ``transactions``).
 """

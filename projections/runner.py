@@ -3,7 +3,9 @@
 Contract for the server and the CLI:
 
 - ``ProjectionWorker(store, pool, schema, batch_size=2000, *, poll_interval_s=0.5,
-  standby_interval_s=1.0)``
+  standby_interval_s=1.0, stall_retry_s=5.0, log_stalls=True, models=PROJECTIONS)``
+  (``stall_retry_s``: first retry of a stalled read model; ``log_stalls`` False for a
+  caller that reports stalls itself; ``models``: the read model classes, for tests)
 
   - ``start()`` / ``stop()``: run in a background thread. The thread holds a Postgres
     session advisory lock for ``schema`` while it works, so in the whole system exactly
@@ -18,9 +20,11 @@ Contract for the server and the CLI:
     this call applied (idempotency records included). If another worker holds the
     lock, it waits (at most ``timeout_s``) for that worker to reach the head and
     returns 0.
-  - ``position() -> int``: the notification id every read model has reached.
+  - ``position() -> int``: the notification id every read model that is not stalled
+    has reached.
 
-- ``current_position(pool, schema) -> int``: the same, for code without a worker.
+- ``current_position(pool, schema) -> int``: the same, for code without a worker
+  (this and the next three live in ``projections.registry``).
 - ``wait_for_position(pool, schema, position, timeout_s) -> bool``: block until the
   read models have applied ``position`` (a write's ``Outcome.position``); False on
   timeout. Wakes as soon as a worker in the same process commits; otherwise polls the
@@ -56,57 +60,32 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import OperationalError
-from psycopg import Cursor, sql
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.api_keys import ApiKeys
 from projections.applying import ProjectionFailed, TrackingConflict, project_batch, route
-from projections.balances import AccountBalances
-from projections.base import ReadModel, ViewTracking, rows_of
-from projections.billing_setup import BillingSetup
-from projections.catalog import Catalog
-from projections.customers import Customers
+from projections.base import ReadModel
 from projections.decoding import FastDecoder
-from projections.holds import Holds
-from projections.invoices import Invoices
-from projections.journal import Journal
-from projections.payments import Payments
 from projections.reading import Batch, paused_gc, read_batches
-from projections.schema import STALLS_TABLE, TRACKING_TABLE
+from projections.registry import (
+    PROJECTIONS,
+    ReadModelStatus,
+    conninfo,
+    current_position,
+    make_models,
+    publish,
+    read_positions,
+    status,
+    wait_for_position,
+)
 from projections.stalls import STALL_RETRY_S, Stall, StallBook, stalls
-from projections.subscriptions import Subscriptions
-from projections.system_accounts import SystemAccounts
-from projections.test_clocks import TestClocks
-from projections.transactions import Transactions
 
 log = logging.getLogger("tally.projections")
-
-# Order matters: holds read ``accounts``, and the journal (with the system accounts)
-# reads ``transactions``, ``invoices`` and ``customer_billing``, as written earlier in
-# the same transaction. The other billing read models look nothing up while they apply
-# a batch (their joins happen at query time); invoices read their own rows back.
-PROJECTIONS: tuple[type[ReadModel], ...] = (
-    ApiKeys,
-    AccountBalances,
-    Holds,
-    Transactions,
-    Invoices,
-    BillingSetup,
-    Journal,
-    SystemAccounts,
-    Customers,
-    Catalog,
-    Subscriptions,
-    TestClocks,
-    Payments,
-)
-
 
 STOP_CHECK_S = 0.2  # how often an idle worker checks whether it was asked to stop
 MAX_BACKOFF_S = 60.0  # longest wait before a failed worker tries again
@@ -119,6 +98,7 @@ __all__ = [
     "ReadModelStatus",
     "Stall",
     "TrackingConflict",
+    "conninfo",
     "current_position",
     "make_models",
     "project_batch",
@@ -128,118 +108,6 @@ __all__ = [
     "status",
     "wait_for_position",
 ]
-
-
-def make_models(
-    pool: ConnectionPool[Any],
-    schema: str,
-    classes: Sequence[type[ReadModel]] = PROJECTIONS,
-) -> list[ReadModel]:
-    view = ViewTracking(pool, schema)
-    return [cls(view) for cls in classes]
-
-
-def read_positions(cur: Cursor[Any], schema: str, models: Sequence[ReadModel]) -> dict[str, int]:
-    """Each read model's tracked position (creating missing tracking rows at 0)."""
-    table = _tracking(schema)
-    names = [m.name for m in models]
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {} (name, position) SELECT unnest(%s::text[]), 0 "
-            "ON CONFLICT (name) DO NOTHING"
-        ).format(table),
-        (names,),
-    )
-    cur.execute(
-        sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(table), (names,)
-    )
-    return {name: int(position) for name, position in rows_of(cur)}
-
-
-def current_position(pool: ConnectionPool[Any], schema: str) -> int:
-    """The position every read model that is not stalled has reached (0 before the first
-    batch); if every one is stalled, the lowest of all."""
-    names = [cls.name for cls in PROJECTIONS]
-    # A read model without a tracking row has applied nothing yet.
-    query = sql.SQL(
-        "SELECT CASE WHEN count(*) = %s THEN coalesce(min(t.position) FILTER "
-        "(WHERE s.name IS NULL), min(t.position)) ELSE 0 END "
-        "FROM {} t LEFT JOIN {} s ON s.name = t.name WHERE t.name = ANY(%s)"
-    ).format(_tracking(schema), _stalls_table(schema))
-    with pool.connection() as conn, conn.cursor() as cur:
-        cur.execute(query, (len(names), names))
-        row = rows_of(cur)[0]
-    return int(row[0] or 0)
-
-
-@dataclass(frozen=True)
-class ReadModelStatus:
-    name: str
-    position: int  # the last notification id it applied (0: none yet)
-    stall: Stall | None
-
-
-def status(pool: ConnectionPool[Any], schema: str) -> list[ReadModelStatus]:
-    """Every read model (``PROJECTIONS`` order) with its position and its stall, if any."""
-    with pool.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(_tracking(schema)),
-            ([cls.name for cls in PROJECTIONS],),
-        )
-        positions = {str(name): int(position) for name, position in rows_of(cur)}
-    stalled = {stall.name: stall for stall in stalls(pool, schema)}
-    return [
-        ReadModelStatus(cls.name, positions.get(cls.name, 0), stalled.get(cls.name))
-        for cls in PROJECTIONS
-    ]
-
-
-# Progress of workers running in this process, so that waiting readers wake at once.
-_progress: dict[tuple[str, str], int] = {}
-_progress_changed = threading.Condition()
-
-
-def _publish(key: tuple[str, str], position: int, *, lower: bool = False) -> None:
-    """Tell waiting readers in this process where the read models are. ``lower``: the
-    position went down (a stalled read model resumed and is catching up)."""
-    with _progress_changed:
-        _progress[key] = position if lower else max(position, _progress.get(key, 0))
-        _progress_changed.notify_all()
-
-
-def wait_for_position(
-    pool: ConnectionPool[Any], schema: str, position: int, timeout_s: float
-) -> bool:
-    """True once every read model that is not stalled has applied ``position``; False
-    after ``timeout_s``."""
-    key = (conninfo(pool), schema)
-    deadline = time.monotonic() + timeout_s
-    delay_s = 0.002
-    while True:
-        if _progress.get(key, 0) >= position or current_position(pool, schema) >= position:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        with _progress_changed:
-            _progress_changed.wait_for(
-                lambda: _progress.get(key, 0) >= position, timeout=min(delay_s, remaining)
-            )
-        delay_s = min(delay_s * 2, 0.05)
-
-
-def conninfo(pool: ConnectionPool[Any]) -> str:
-    """The pool's connection string (the pool may hold a function that makes it)."""
-    info = pool.conninfo
-    return info() if callable(info) else info
-
-
-def _tracking(schema: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
-
-
-def _stalls_table(schema: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(STALLS_TABLE))
 
 
 def lock_key(schema: str) -> str:
@@ -387,7 +255,7 @@ class ProjectionWorker:
                 self.book.fail(failed)
                 continue
             position = self._visible(new)
-            _publish(self._key, position, lower=changed and position < before)
+            publish(self._key, position, lower=changed and position < before)
             return new, changed
         raise RuntimeError(f"projection batch up to {batch.last} in {self.schema} kept failing")
 
@@ -437,7 +305,7 @@ class ProjectionWorker:
             if channel:
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             positions = self._positions(conn)
-            _publish(self._key, self._visible(positions))
+            publish(self._key, self._visible(positions))
             while not self._stopping.is_set():
                 count, positions = self._drain(conn, positions, interruptible=True)
                 if count == 0:
