@@ -26,6 +26,7 @@ the customer call first when it is due, defers the dependent call while it is pe
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any
 from uuid import UUID
@@ -52,6 +53,20 @@ from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall
 from domain.provider_settings import ProviderSettings
 
 log = logging.getLogger("tally.outbox")
+
+# Control characters (C0, DEL, C1) and lone surrogates, which the commands' text fields
+# refuse (domain/limits.py) and Postgres cannot always store.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_ERROR_CHARS = 500
+
+
+def plain(text: str) -> str:
+    """A provider's words (or a refusal quoting them) as text a command takes: what a
+    provider says is outside text, an SDK's message can span lines, and a command that
+    refuses it would turn the provider's failure into Tally's (a 500, the outcome never
+    recorded). Each control character becomes a space; at most MAX_ERROR_CHARS."""
+    return _CONTROL.sub(" ", text)[:MAX_ERROR_CHARS]
+
 
 OUTBOX_ACTOR = "outbox"
 WEBHOOK_ACTOR = "webhooks"
@@ -239,11 +254,11 @@ class Outbox:
         except ProviderUnavailable as error:
             log.warning("%s %s: provider unavailable, will retry", call.operation, call.id)
             return report(
-                call_id=call.id, outcome="retry", error_code=error.code, error=error.detail[:500]
+                call_id=call.id, outcome="retry", error_code=error.code, error=plain(error.detail)
             )
         except ProviderError as error:
             return report(
-                call_id=call.id, outcome="failed", error_code=error.code, error=error.detail[:500]
+                call_id=call.id, outcome="failed", error_code=error.code, error=plain(error.detail)
             )
         except Exception as error:  # an unexpected failure is treated as an outage
             log.exception("%s %s failed unexpectedly; will retry", call.operation, call.id)
@@ -269,7 +284,7 @@ class Outbox:
         except DomainError as refusal:
             if not park:
                 return {"id": str(webhook_event_id), "status": "parked"}
-            reason = f"{refusal.code}: {refusal.detail}"[:500]
+            reason = plain(f"{refusal.code}: {refusal.detail}")
             outcome = self.tally.execute(
                 pm.ParkWebhookEvent(webhook_event_id=webhook_event_id, reason=reason), context
             )

@@ -14,7 +14,7 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.outbox import call_provider
 from adapters.providers.base import ChargeOutcome, ChargeRequest
-from adapters.providers.errors import ProviderUnavailable
+from adapters.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from adapters.providers.stub import SUCCEEDS, StubProvider
 from api.settings import Settings
 from domain.provider_calls import ProviderCall
@@ -32,12 +32,13 @@ class Outage:
         self.manages_subscriptions = inner.manages_subscriptions
         self.keys: list[str] = []
         self.charged: set[str] = set()
+        self.failure: ProviderError = ProviderUnavailable("connection refused", provider=self.name)
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:
         self.keys.append(request.idempotency_key)
         if self.down > 0:
             self.down -= 1
-            raise ProviderUnavailable("connection refused", provider=self.name)
+            raise self.failure
         self.charged.add(request.idempotency_key)
         return self.inner.charge(request)
 
@@ -135,3 +136,24 @@ def test_a_declined_charge_fails_the_top_up_without_retrying(shop: Client) -> No
     assert "card_declined" in txn["failure_reason"]
     assert len(provider.keys) == 1
     assert shop.account(account)["ledger_balance"] == 0
+
+
+@pytest.mark.parametrize(
+    ("failure", "state"), [(ProviderUnavailable, "pending"), (ProviderRejected, "failed")]
+)
+def test_a_providers_words_with_control_characters_are_kept_as_plain_text(
+    shop: Client, failure: type[ProviderError], state: str
+) -> None:
+    # A provider's message is outside text (an SDK's multi-line message, a provider's
+    # description): it used to reach the outcome command as it was, which refuses control
+    # characters, so the top-up answered 500 and the outcome was never recorded.
+    provider = outage(shop, down=1)
+    provider.failure = failure("refused:\nline two\x00 \x1b[31mred\x7f", provider="stub")
+    account = shop.open_account("dee")
+    body = {"amount": 900, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    call = topped["provider_call"]
+    assert (call["state"], call["error_code"]) == (state, failure.code)
+    assert call["last_error"] == "refused: line two   [31mred "
+    settle(shop)
+    assert shop.ok(shop.get(f"/v1/provider_calls/{call['id']}"))["last_error"] == call["last_error"]
