@@ -5,10 +5,14 @@ time. Every failure (missing, malformed, unknown, revoked, wrong secret) answers
 401 ``unauthenticated``, so the answer never tells an attacker which part was right.
 The key and the header are never logged.
 
-Every request reads its key from the ``api_keys`` read model, so a revocation refuses
-the key as soon as the read models hold it (no cache to invalidate across server
-workers). The read is made from the event loop (``KeyLookups``), not from a threadpool
-thread, and lookups that wait at the same time share one query.
+Every request reads its key when it arrives (no cache to invalidate across server
+workers): from the ``api_keys`` read model, and, in the same statement, from the
+event log any revocation of the key the read model has not applied yet
+(``projections.api_keys``). So a revoked key is refused from the request after the
+revocation's commit, even while the projection worker is stopped or stuck (issue 10).
+A key issued while the read model is behind is refused until it has caught up. The
+read is made from the event loop (``KeyLookups``), not from a threadpool thread, and
+lookups that wait at the same time share one query.
 """
 
 from __future__ import annotations
@@ -69,14 +73,14 @@ async def tally_dependency(request: Request) -> Tally:
 
 
 class KeyLookups:
-    """Reads API keys from the ``api_keys`` read model on the event loop, over one
+    """Reads API keys (``projections.api_keys.lookup_keys``) on the event loop, over one
     asynchronous connection of its own, coalescing concurrent lookups.
 
     A lookup joins the next round; one round is one query for every key id waiting in
     it, and a round starts only when the previous one has answered. So every lookup is
     answered by a query that started after the lookup was asked, which is what keeps a
-    revocation immediate: once the read models hold it, no later request sees the key
-    as valid. (An in-process cache of valid keys would save the query, but no server
+    revocation immediate: once it is committed, no later request sees the key as
+    valid. (An in-process cache of valid keys would save the query, but no server
     worker could then know, without asking Postgres, that another process's projection
     worker has just revoked a key; LISTEN/NOTIFY narrows that window but does not
     close it.)
@@ -162,7 +166,7 @@ class KeyLookups:
         try:
             async with asyncio.timeout(LOOKUP_TIMEOUT_S):
                 if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                    self._conn = await connect_lookups(self.url)
                 return await lookup_keys(self._conn, self.schema, key_ids)
         except BaseException as exc:
             # Whatever went wrong, the next round starts on a new connection rather
@@ -173,6 +177,20 @@ class KeyLookups:
             if isinstance(exc, TimeoutError):
                 raise LookupTimeout("API key lookup timed out") from None
             raise
+
+
+async def connect_lookups(url: str) -> psycopg.AsyncConnection[Any]:
+    """A connection for key lookups, which plans the lookup statement once.
+
+    psycopg prepares a statement run five times, but Postgres kept choosing a custom
+    plan for every round (its estimate for one key id beats the generic plan's), so
+    each round was planned again: measured with bench/key_lookups.py, about a third of
+    a round before issue 10. The generic plan is the right one at any size (index
+    lookups by key id, project id and the event table's primary key), and a new ANALYZE
+    of the tables makes Postgres build it again."""
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    return conn
 
 
 class LookupTimeout(psycopg.OperationalError):
