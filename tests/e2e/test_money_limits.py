@@ -4,9 +4,12 @@ their product, sum or resulting balance beyond MAX_AMOUNT_MINOR, refused with 42
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
-from tests.e2e.billing import customer, plan, problem, product, subscribe
+from tests.e2e.billing import START, clock, customer, plan, problem, product, subscribe
 from tests.e2e.billing import price as new_price
+from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.invoicing import act, draft, line, tax_rate
 
@@ -99,3 +102,28 @@ def test_a_transfer_into_a_full_account_is_refused(api: Client) -> None:
     with nothing_written(api.tally):
         problem(api.post("/v1/transfers", body), 422, "amount_too_large")
     assert api.account(source)["ledger_balance"] == 10
+
+
+def test_a_subscription_at_the_limit_renews_and_a_prorated_upgrade_past_it_is_refused(
+    sandbox: Client,
+) -> None:
+    api = sandbox
+    clock_id = clock(api)
+    buyer = customer(api, "big", test_clock_id=clock_id)
+    seats = new_price(api, product(api, "SEATS"), "seats", scheme="per_unit", unit_amount=10**9)
+    sub = subscribe(api, buyer, seats, items=[{"price_id": seats, "quantity": 500_000}])
+    advance = f"/v1/test_clocks/{clock_id}/advance"
+    api.ok(api.post(advance, {"to": (START + timedelta(days=15)).isoformat()}))
+    # A million seats is the limit per period; charging the rest of this period for them
+    # on top would take the next renewal invoice past it.
+    upgrade = {"items": [{"price_id": seats, "quantity": MAX_QUANTITY}], "proration": "prorate"}
+    path = f"/v1/subscriptions/{sub['id']}/items"
+    with nothing_written(api.tally):
+        problem(api.post(path, upgrade), 422, "amount_too_large")
+    api.ok(api.post(path, {**upgrade, "proration": "none"}))
+    api.ok(api.post(advance, {"to": (START + timedelta(days=45)).isoformat()}))
+    found = api.ok(api.get(f"/v1/invoices?subscription_id={sub['id']}"))["data"]
+    assert sorted(invoice["total"] for invoice in found) == [
+        MAX_AMOUNT_MINOR // 2,
+        MAX_AMOUNT_MINOR,
+    ]
