@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
-from commands.limits_types import Email, Label, Metadata, Name, NameOrBlank
+from commands.limits_types import Email, Label, LookupKey, Metadata, Name, NameOrBlank, PlanCode
 from commands.messages import CurrencyCode, ExternalId, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR
 
@@ -108,13 +108,8 @@ class DefineProductRequest(Request):
         [{"code": "PRO", "name": "Pro", "features": ["api", "sso", "priority_support"]}]
     )
     code: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=40,
-            pattern=r"^[A-Za-z0-9_]+$",
-            description="The plan code; defining the same code again revises name and features",
-        ),
+        PlanCode,
+        Field(description="The plan code; defining the same code again revises name and features"),
     ]
     name: Name
     features: list[Label] = Field(
@@ -188,11 +183,8 @@ class DefinePriceRequest(Request):
     )
     product_id: UUID
     lookup_key: Annotated[
-        str,
+        LookupKey,
         Field(
-            min_length=1,
-            max_length=100,
-            pattern=r"^[A-Za-z0-9_.-]+$",
             description="The name the product knows this price by. Same definition again: "
             "no change. Changed definition: a new price, and the old one is archived.",
         ),

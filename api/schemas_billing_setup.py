@@ -13,8 +13,8 @@ from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
-from commands.limits_types import Label, Timestamp
-from commands.messages import Amount, Code, CurrencyCode, Reason
+from commands.limits_types import Code, Label, Timestamp
+from commands.messages import Amount, CurrencyCode, Reason
 from domain.limits import MAX_AMOUNT_MINOR
 
 # -- tax rates ---------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_subscriptions import SUBSCRIPTION_ID
-from commands.limits_types import Description, Id, LineDescription, RefOrBlank
-from commands.messages import Amount, Code, InvoiceLineInput, Reason
+from commands.limits_types import Code, Description, Id, LineDescription, RefOrBlank
+from commands.messages import Amount, InvoiceLineInput, Reason
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
 
 INVOICE_ID = "1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d"

@@ -19,8 +19,11 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, With
 
 from domain.errors import ValidationFailed
 from domain.limits import (
+    CODE_PATTERN,
     FREE_TEXT_PATTERN,
     ID_PATTERN,
+    LOOKUP_KEY_PATTERN,
+    MAX_CODE_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_EMAIL_CHARS,
     MAX_ID_CHARS,
@@ -33,6 +36,7 @@ from domain.limits import (
     MAX_REF_CHARS,
     MAX_TIMESTAMP,
     MIN_TIMESTAMP,
+    PLAN_CODE_PATTERN,
     TEXT_PATTERN,
     TIMESTAMP_PATTERN,
     check_timestamp,
@@ -102,7 +106,7 @@ Metadata = Annotated[
     ),
 ]
 
-# -- ids ---------------------------------------------------------------------------------
+# -- ids and codes -----------------------------------------------------------------------
 
 Id = Annotated[
     str,
@@ -112,6 +116,12 @@ Id = Annotated[
         pattern=ID_PATTERN,
         description="Letters, digits and _ . : -",
     ),
+]
+
+PlanCode = Annotated[str, Field(min_length=1, max_length=MAX_CODE_CHARS, pattern=PLAN_CODE_PATTERN)]
+Code = Annotated[str, Field(min_length=1, max_length=MAX_CODE_CHARS, pattern=CODE_PATTERN)]
+LookupKey = Annotated[
+    str, Field(min_length=1, max_length=MAX_LABEL_CHARS, pattern=LOOKUP_KEY_PATTERN)
 ]
 
 # -- timestamps --------------------------------------------------------------------------

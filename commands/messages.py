@@ -12,14 +12,17 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from commands.limits_types import (
+    Code,
     Description,
     Email,
     Id,
     Label,
     LineDescription,
+    LookupKey,
     Metadata,
     Name,
     NameOrBlank,
+    PlanCode,
     ProjectName,
     Ref,
     RefOrBlank,
@@ -175,7 +178,7 @@ class UpdateCustomer(Command):
 
 
 class DefineProduct(Command):
-    code: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+    code: PlanCode
     name: Name
     features: list[Label] = Field(default_factory=list, max_length=100)
 
@@ -193,7 +196,7 @@ class PriceTier(BaseModel):
 
 class DefinePrice(Command):
     product_id: UUID
-    lookup_key: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+    lookup_key: LookupKey
     currency: CurrencyCode
     scheme: Annotated[str, Field(pattern="^(flat|per_unit|graduated|volume|metered)$")]
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
@@ -271,7 +274,6 @@ class AdvanceTestClock(Command):
 # -- invoicing ----------------------------------------------------------------------------
 
 LineKind = Annotated[str, Field(pattern="^(one_time|usage|proration|subscription)$")]
-Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 Reason = Description
 
 

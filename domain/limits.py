@@ -68,6 +68,10 @@ _CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 # An id in a path or a command (hold, invoice line, cart line, API key): letters,
 # digits and ``_ . : -``, so it needs no escaping anywhere it goes.
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+# Codes a client chooses (plan codes; coupon and promotion codes) and price lookup keys.
+PLAN_CODE_PATTERN = r"^[A-Za-z0-9_]+$"
+CODE_PATTERN = r"^[A-Za-z0-9_-]+$"
+LOOKUP_KEY_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 # A timestamp as the API takes it: RFC 3339 with a timezone, years 1971 to 9997 as
 # written. The years are a year inside MIN_TIMESTAMP..MAX_TIMESTAMP on each side, so no

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
@@ -19,6 +19,7 @@ from api import schemas_billing_setup as sb
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
 from api.routes.common import (
+    CodePath,
     IdempotencyKey,
     Limit,
     Reader,
@@ -36,7 +37,6 @@ from domain.errors import NotFound
 
 router = APIRouter(tags=["tax rates and coupons"])
 
-CodePath = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 
 # -- tax rates ---------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
@@ -20,6 +20,7 @@ from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
+    PlanCodePath,
     Reader,
     StartingAfterId,
     create_responses,
@@ -35,7 +36,7 @@ from domain.errors import NotFound
 router = APIRouter(tags=["catalog"])
 
 Active = Annotated[bool | None, Query(description="true: active only; false: archived only")]
-PlanCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+PlanCode = PlanCodePath
 
 
 def _created_or_revised(model: type[Any], what: str, *codes: str) -> dict[int | str, Any]:

@@ -22,7 +22,15 @@ from commands.bus import Outcome
 from commands.messages import Command
 from commands.provider_messages import REFERENCE_PATTERN
 from domain.errors import NotFound
-from domain.limits import ID_PATTERN, MAX_ID_CHARS, MAX_REF_CHARS, TEXT_PATTERN
+from domain.limits import (
+    CODE_PATTERN,
+    ID_PATTERN,
+    MAX_CODE_CHARS,
+    MAX_ID_CHARS,
+    MAX_REF_CHARS,
+    PLAN_CODE_PATTERN,
+    TEXT_PATTERN,
+)
 
 POSITION_HEADER = "Tally-Position"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -70,6 +78,10 @@ RefPath = Annotated[
         description="Your id; no control characters",
     ),
 ]
+PlanCodePath = Annotated[
+    str, Path(min_length=1, max_length=MAX_CODE_CHARS, pattern=PLAN_CODE_PATTERN)
+]
+CodePath = Annotated[str, Path(min_length=1, max_length=MAX_CODE_CHARS, pattern=CODE_PATTERN)]
 PaymentMethodPath = Annotated[
     str,
     Path(
@@ -127,12 +139,19 @@ class JsonBytes(JSONResponse):
         return content
 
 
-def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
-    """The write's response, checked against its documented model, with its position."""
+def respond(
+    outcome: Outcome, model: type[BaseModel], *, exclude_none: bool = True
+) -> JSONResponse:
+    """The write's response, checked against its documented model, with its position.
+
+    ``exclude_none=False`` for a model with a required field that may be null (a
+    customer's default payment method once none is left): it must be answered as null."""
     # exclude_none: a command result knows no read-model timestamps; leave them out
     # rather than answer null. pydantic writes the JSON itself: the same bytes as dumping
     # to a dict and encoding that, in less than half the time (15 against 37 µs for a deposit).
-    body = model.model_validate(outcome.body).model_dump_json(by_alias=True, exclude_none=True)
+    body = model.model_validate(outcome.body).model_dump_json(
+        by_alias=True, exclude_none=exclude_none
+    )
     return JsonBytes(body.encode(), status_code=outcome.status_code, headers=write_headers(outcome))
 
 
