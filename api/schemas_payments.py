@@ -145,7 +145,9 @@ class AttachRequest(Body):
 
 class PaymentMethods(Result):
     customer_id: UUID
-    default: str | None
+    default: str | None = Field(
+        description="The default method's reference; null once none is attached"
+    )
     data: list[dict[str, Any]]
 
 

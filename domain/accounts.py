@@ -389,5 +389,6 @@ class Account(TallyAggregate):
             "held_balance": self.held,
             "available_balance": self.available,
             "overdraft_limit": self.overdraft_limit,
+            "metadata": dict(self.metadata),
             "version": self.version,
         }

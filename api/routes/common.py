@@ -139,9 +139,7 @@ class JsonBytes(JSONResponse):
         return content
 
 
-def respond(
-    outcome: Outcome, model: type[BaseModel], *, exclude_none: bool = True
-) -> JSONResponse:
+def respond(outcome: Outcome, model: type[BaseModel], *, exclude_none: bool = True) -> JSONResponse:
     """The write's response, checked against its documented model, with its position.
 
     ``exclude_none=False`` for a model with a required field that may be null (a

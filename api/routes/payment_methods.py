@@ -64,7 +64,9 @@ def attach(
 ) -> JSONResponse:
     provider = provider_for(tally, caller.project_id).name
     command = pm.AttachPaymentMethod(provider=provider, **body.model_dump())
-    return respond(execute(tally, caller, command, key), sp.PaymentMethodsResult)
+    return respond(
+        execute(tally, caller, command, key), sp.PaymentMethodsResult, exclude_none=False
+    )
 
 
 @router.post(
@@ -82,7 +84,9 @@ def detach(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = pm.DetachPaymentMethod(customer_id=body.customer_id, payment_method=payment_method)
-    return respond(execute(tally, caller, command, key), sp.PaymentMethodsResult)
+    return respond(
+        execute(tally, caller, command, key), sp.PaymentMethodsResult, exclude_none=False
+    )
 
 
 @router.post(
@@ -102,7 +106,9 @@ def set_default(
     command = pm.SetDefaultPaymentMethod(
         customer_id=body.customer_id, payment_method=payment_method
     )
-    return respond(execute(tally, caller, command, key), sp.PaymentMethodsResult)
+    return respond(
+        execute(tally, caller, command, key), sp.PaymentMethodsResult, exclude_none=False
+    )
 
 
 @router.post(

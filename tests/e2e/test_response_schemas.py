@@ -1,0 +1,39 @@
+"""Write responses say what the OpenAPI document says they say, and what was stored.
+
+Found by the fuzzing run (test_fuzz.py); each is a case it cannot reach on its own often
+enough to be a regression test.
+"""
+
+from __future__ import annotations
+
+from tests.e2e.billing import customer
+from tests.e2e.conftest import Client
+
+
+def test_detaching_the_last_payment_method_answers_its_required_default_as_null(
+    api: Client,
+) -> None:
+    ada = customer(api, "ada")
+    ref = "stub_pm_4242424242424242"
+    api.ok(api.post("/v1/payment_methods", {"customer_id": ada, "payment_method": ref}))
+    detached = api.ok(api.post(f"/v1/payment_methods/{ref}/detach", {"customer_id": ada}))
+    # `default` is required (nullable) in the schema: a client reads it without a guard.
+    assert detached["payment_methods"]["default"] is None
+    assert detached["payment_methods"]["data"] == []
+    assert required_fields(api, "PaymentMethods") <= set(detached["payment_methods"])
+
+
+def test_opening_an_account_with_metadata_answers_the_metadata_it_stored(api: Client) -> None:
+    metadata = {"plan": "pro", "region": "eu"}
+    opened = api.ok(
+        api.post("/v1/accounts", {"owner_ref": "ada", "currency": "EUR", "metadata": metadata}),
+        201,
+    )
+    assert opened["account"]["metadata"] == metadata
+    stored = api.account(opened["account"]["id"])
+    assert stored["metadata"] == metadata
+
+
+def required_fields(api: Client, name: str) -> set[str]:
+    schema = api.http.get("/openapi.json").json()["components"]["schemas"][name]
+    return set(schema.get("required", []))
