@@ -207,7 +207,7 @@ class PaddleProvider:
         )
         try:
             notification = json.loads(raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidSignature("the signed body is not JSON", provider=NAME) from None
         if not isinstance(notification, dict) or "event_id" not in notification:
             raise InvalidSignature("the signed body is not a Paddle notification", provider=NAME)

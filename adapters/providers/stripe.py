@@ -209,7 +209,7 @@ class StripeProvider:
         _refuse_future(header or "", self._clock.now())
         try:
             event = json.loads(raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidSignature("the signed body is not JSON", provider=NAME) from None
         if not isinstance(event, dict) or event.get("object") != "event":
             raise InvalidSignature("the signed body is not a Stripe event", provider=NAME)

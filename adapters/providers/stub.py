@@ -219,7 +219,7 @@ class StubProvider:
         )
         try:
             delivery = json.loads(raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidSignature("the signed body is not JSON", provider=NAME) from None
         events = delivery.get("events") if isinstance(delivery, dict) else None
         if not isinstance(events, list):

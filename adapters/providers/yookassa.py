@@ -178,7 +178,7 @@ class YooKassaProvider:
         self._check_source(source_address)
         try:
             notification = json.loads(raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):  # anyone can post: nested past reading too
             raise InvalidSignature("the notification is not JSON", provider=NAME) from None
         if not isinstance(notification, dict) or notification.get("type") != "notification":
             raise InvalidSignature("the body is not a YooKassa notification", provider=NAME)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 from uuid import UUID
@@ -60,8 +61,27 @@ def _fields(event: ProviderEvent) -> dict[str, Any]:
     fields["type"] = str(event.type)
     fields["references"] = dict(event.references)
     # The verified payload, as JSON (Stripe objects and datetimes become plain values).
-    plain: dict[str, Any] = json.loads(json.dumps(fields, default=str))
+    plain: dict[str, Any] = storable(json.loads(json.dumps(fields, default=str)))
     return plain
+
+
+# What no read model can store: NUL (Postgres text and jsonb refuse it) and lone
+# surrogates (UTF-8 cannot encode one).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` (plain JSON) with every NUL and lone surrogate, in keys and strings at any
+    depth, replaced by U+FFFD. A provider's payload is outside text, recorded for audit;
+    one such character in it would make the event unstorable by every read model, so it
+    is replaced rather than refused (a refusal would only make the provider redeliver)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def receive_delivery(

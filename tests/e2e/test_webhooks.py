@@ -147,6 +147,23 @@ def test_eight_concurrent_deliveries_of_one_event_record_it_once(shop: Client) -
     assert only["event_id"] == "evt_race"
 
 
+def test_text_no_read_model_can_store_is_replaced_before_it_is_recorded(shop: Client) -> None:
+    # A provider's payload is outside text. A NUL or a lone surrogate in it was recorded
+    # as it was, and then no read model could store the event (Postgres cannot hold
+    # either): one delivery stopped them all. Each becomes U+FFFD instead.
+    account, txn_id = pending_top_up(shop)
+    nul = paid(txn_id, "evt_nul")
+    nul["data"]["failure_reason"] = "a\x00b"
+    nul["data"]["references"]["tally_note\x00"] = "\ud800"
+    nul["note"] = ["\x00", {"deep\x00": "\udfff"}]
+    shop.ok(deliver(shop, nul))
+    settle(shop)
+    [recorded] = events(shop)
+    assert (recorded["event_id"], recorded["status"]) == ("evt_nul", "applied")
+    assert recorded["references"]["tally_note\ufffd"] == "\ufffd"
+    assert shop.account(account)["ledger_balance"] == 1000
+
+
 def test_unknown_types_are_recorded_and_ignored(shop: Client) -> None:
     before = head(shop.tally)
     shop.ok(deliver(shop, event("evt_odd", "payout.paid", object_ref="po_1")))

@@ -155,3 +155,14 @@ def test_a_forged_refund_notification_naming_a_payment_by_path_reverses_nothing(
     shop.position = head(shop.tally)
     assert shop.account(account)["ledger_balance"] == 1050
     assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "completed"
+
+
+@pytest.mark.parametrize("body", [b"[" * 60_000, b'{"type":"notification","object":' * 1_500])
+def test_a_notification_nested_too_deep_to_read_is_refused_not_a_500(
+    shop: Client, yookassa: tuple[YooKassa, FakeApi], body: bytes
+) -> None:
+    # Anyone can post here; a body nested deeper than the JSON reader goes answered 500.
+    path = f"/v1/webhooks/yookassa/{shop.project_id}"
+    with nothing_written(shop.tally):
+        problem(shop.http.post(path, content=body), 400, "invalid_signature")
+    assert yookassa[1].requests == []
