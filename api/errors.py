@@ -65,6 +65,14 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
+class PositionNotIssued(ApiError):
+    """``wait_for_position`` beyond the log's head: no write has answered that position,
+    so no wait can reach it (the 503 ``read_model_behind`` would have a client retry it
+    for ever)."""
+
+    code = "position_not_issued"
+
+
 # The one table from machine code to HTTP status. A code missing here is a bug: the test
 # suite checks that every DomainError subclass has an entry.
 STATUS_BY_CODE: dict[str, int] = {
@@ -116,6 +124,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payload_too_large": 413,
     "method_not_allowed": 405,
     "read_model_behind": 503,
+    "position_not_issued": 422,
     "service_unavailable": 503,
     "internal_error": 500,
     "domain_error": 422,
@@ -167,6 +176,7 @@ TITLES: dict[str, str] = {
     "payload_too_large": "Payload too large",
     "method_not_allowed": "Method not allowed",
     "read_model_behind": "Read model is behind",
+    "position_not_issued": "No write has answered this position",
     "service_unavailable": "Service unavailable",
     "internal_error": "Internal error",
     "domain_error": "Request refused",

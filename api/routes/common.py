@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
-from api.errors import PROBLEM_JSON, STATUS_BY_CODE, ReadModelBehind
+from api.errors import PROBLEM_JSON, STATUS_BY_CODE, PositionNotIssued, ReadModelBehind
 from api.schemas import Page, Problem
 from commands.bus import Outcome
 from commands.messages import Command
@@ -171,7 +171,9 @@ async def read_after(
         Query(
             ge=0,
             description="Wait (bounded by the server's read_wait_max_ms) until the read "
-            "models hold this event-log position, e.g. a write's Tally-Position.",
+            "models hold this event-log position, e.g. a write's Tally-Position. A "
+            "position no write has answered yet (beyond the log's head) is refused at "
+            "once with 422 `position_not_issued`.",
         ),
     ] = None,
 ) -> Caller:
@@ -179,12 +181,14 @@ async def read_after(
     It is ``async`` so that a query without a wait costs no trip through the threadpool;
     a wait (which polls Postgres) runs there."""
     if wait_for_position is not None:
-        from projections.runner import wait_for_position as wait
-
         timeout_s = tally.settings.read_wait_max_ms / 1000
-        reached = await run_in_threadpool(
-            wait, tally.views, tally.schema, wait_for_position, timeout_s
-        )
+        reached = await run_in_threadpool(_wait, tally, wait_for_position, timeout_s)
+        if reached is None:
+            raise PositionNotIssued(
+                f"no write has answered position {wait_for_position} yet; pass a "
+                "Tally-Position this server answered",
+                position=wait_for_position,
+            )
         if not reached:
             raise ReadModelBehind(
                 f"the read models have not reached position {wait_for_position} within "
@@ -196,6 +200,20 @@ async def read_after(
 
 
 Reader = Annotated[Caller, Depends(read_after)]
+
+
+def _wait(tally: Tally, position: int, timeout_s: float) -> bool | None:
+    """True once the read models hold ``position``, False after ``timeout_s``, None at
+    once when the log has not reached it (the head is read only when the read models are
+    behind, so a query that needs no wait costs nothing more)."""
+    from projections.runner import wait_for_position
+
+    if wait_for_position(tally.views, tally.schema, position, 0):
+        return True
+    if position > int(tally.store.recorder.max_notification_id() or 0):
+        return None
+    return wait_for_position(tally.views, tally.schema, position, timeout_s)
+
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -283,7 +301,7 @@ def problems(*codes: str, body: bool = True) -> dict[int | str, dict[str, Any]]:
 
 
 def read_problems(*codes: str) -> dict[int | str, dict[str, Any]]:
-    return problems("read_model_behind", *codes, body=False)
+    return problems("read_model_behind", "position_not_issued", *codes, body=False)
 
 
 def write_responses(status: int, *codes: str, body: bool = True) -> dict[int | str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import time
 from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
@@ -124,6 +125,22 @@ def test_query_waits_for_a_position_and_answers_503_while_unreached(
         assert behind.headers["retry-after"] == "1"
         ProjectionWorker(api.tally.store, api.tally.views, api.tally.schema).catch_up()
         assert api.account(account_id)["id"] == account_id
+
+
+def test_a_position_no_write_has_answered_is_refused_at_once_not_waited_for(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # Found by the fuzzing run: a schema-valid position past the log's head waited the
+    # whole read_wait_max_ms and answered 503 with Retry-After, which no retry can help.
+    quiet = settings.model_copy(update={"run_projections": False, "read_wait_max_ms": 5000})
+    with serve(quiet, clock) as api:
+        account_id = api.open_account()
+        started = time.monotonic()
+        ahead = api.get(f"/v1/accounts/{account_id}", wait_for_position=api.position + 1)
+        assert time.monotonic() - started < 2.5
+        assert ahead.status_code == 422, ahead.text
+        assert ahead.json()["code"] == "position_not_issued"
+        assert ahead.json()["position"] == api.position + 1
 
 
 # Provider webhooks (the signature authenticates) and the stub provider's hosted pages
