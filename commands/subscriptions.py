@@ -95,6 +95,9 @@ def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context
         incomplete=cmd.incomplete,
         test_clock_id=clock.id if clock else None,
     )
+    # Its first invoice (now, or when the trial ends) must fit the money limits with the
+    # project's default tax rates too: drafted here, written nowhere, before it is kept.
+    subscription_invoices.upcoming(uow, ctx, sub)
     if clock is not None:
         clock.attach_subscription(sub.id)
     uow.add(sub)

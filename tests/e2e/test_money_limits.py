@@ -127,3 +127,19 @@ def test_a_subscription_at_the_limit_renews_and_a_prorated_upgrade_past_it_is_re
         MAX_AMOUNT_MINOR // 2,
         MAX_AMOUNT_MINOR,
     ]
+
+
+def test_a_trial_whose_first_invoice_would_pass_the_limit_with_tax_is_refused(
+    api: Client,
+) -> None:
+    # The items fit; the invoice the trial's end will make, with the project's default
+    # 100 % tax, would not, and the scheduler could never make it.
+    rate = tax_rate(api, "100")
+    api.ok(api.post("/v1/billing_settings", {"default_tax_rate_ids": [rate]}))
+    big = plan(api, "BIG", MAX_AMOUNT_MINOR // 2 + 1)
+    body = {"customer_id": customer(api), "items": [{"price_id": big}], "trial_days": 14}
+    with nothing_written(api.tally):
+        refused = problem(api.post("/v1/subscriptions", body), 422, "amount_too_large")
+    assert "total" in refused["detail"] or "gross" in refused["detail"]
+    fits = plan(api, "FITS", MAX_AMOUNT_MINOR // 2)
+    api.ok(api.post("/v1/subscriptions", {**body, "items": [{"price_id": fits}]}), 201)
