@@ -241,8 +241,9 @@ class ProjectionWorker:
     ) -> tuple[dict[str, int], bool]:
         """Apply one batch in one transaction; if a read model fails on an event, apply it
         again with that read model held back before the event. Returns the new positions
-        and whether the stalls changed."""
+        and whether the stalls changed or a read model failed (so reading starts again)."""
         before = self._visible(positions)
+        failed_any = False
         for _ in range(4 * len(self.models) + 1):  # each failure lowers a cap for good
             try:
                 with paused_gc(), conn.transaction(), conn.cursor() as cur:
@@ -253,10 +254,13 @@ class ProjectionWorker:
                     changed = self.book.settle(cur, new)
             except ProjectionFailed as failed:
                 self.book.fail(failed)
+                failed_any = True
                 continue
             position = self._visible(new)
             publish(self._key, position, lower=changed and position < before)
-            return new, changed
+            # After a failure (a retry that failed again changes no row), read on from
+            # the others' position, not through the log from the stalled one's.
+            return new, changed or failed_any
         raise RuntimeError(f"projection batch up to {batch.last} in {self.schema} kept failing")
 
     def _visible(self, positions: dict[str, int]) -> int:

@@ -188,10 +188,16 @@ def test_a_stall_is_retried_when_a_worker_starts_and_logged_once_per_worker(
     assert len(lines) == 1
     # More events, then a restart that still fails: the retry reads the log again from
     # the stalled position, and the read models ahead must not apply any event twice.
+    before = _head(tally)
     driver.deposit("alice", 5)
     driver.run(m.IssueApiKey(project_id=driver.world.project_id, label="later"))
-    ProjectionWorker(tally.store, tally.views, tally.schema, models=models).catch_up()
+    batch = 3
+    retried = ProjectionWorker(tally.store, tally.views, tally.schema, batch, models=models)
+    applied = retried.catch_up()
     assert stalls(tally.views, tally.schema)[0].position == poison
+    # One batch from the stalled position (the failed retry), then on from the others':
+    # a retry does not read the rest of the log again.
+    assert applied <= batch + _head(tally) - before < _head(tally) - poison
     row = balances.get_account(tally.views, tally.schema, driver.world.project_id, alice)
     assert row is not None
     assert row["ledger_balance"] == 10 + POISON + 20 + 5
