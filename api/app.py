@@ -60,7 +60,9 @@ one ordered log; every read is a query over projections of that log.
 * **Read your writes**: every write answers a `Tally-Position` header; pass it as
   `?wait_for_position=` to a query. If the read models do not reach it in time the
   query answers 503 `read_model_behind` with `Retry-After`; a position no write has
-  answered yet answers 422 `position_not_issued` at once.
+  answered yet answers 422 `position_not_issued` at once. A read model stalled on an
+  event it cannot apply (named by `/readyz`) is not waited for: a query of it answers
+  what it held before that event.
 * **Errors** are RFC 9457 problem documents (`application/problem+json`) with a stable
   `code`. 422: the request's own content is refused (invalid amount, unknown currency,
   currency mismatch, insufficient funds, capture above the hold, reversal above what is
