@@ -262,8 +262,9 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
 
 def install_openapi(app: FastAPI) -> None:
     """Errors are documented as ``application/problem+json`` only (FastAPI also lists
-    ``application/json`` for every response model), and FastAPI's own validation-error
-    schemas, which this API never answers, are dropped."""
+    ``application/json`` for every response model), FastAPI's own validation-error
+    schemas, which this API never answers, are dropped, and integer bounds stay integers
+    (``integral_bounds``)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -281,10 +282,32 @@ def install_openapi(app: FastAPI) -> None:
                         content.pop("application/json", None)
             for name in ("HTTPValidationError", "ValidationError"):
                 spec.get("components", {}).get("schemas", {}).pop(name, None)
-            app.openapi_schema = spec
+            app.openapi_schema = integral_bounds(spec)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def integral_bounds(node: Any) -> Any:
+    """``node`` with every whole-number bound written as an integer.
+
+    FastAPI's OpenAPI models hold bounds as floats, so ``le=10**15`` was documented as
+    ``1000000000000000.0``. A client (or a fuzzer) that sends the bound as written sends
+    a number with a fraction part, which the API refuses (amounts are integers written
+    as such): the document must state the bound as the integer it is."""
+    if isinstance(node, dict):
+        return {
+            key: int(value)
+            if key in BOUNDS and isinstance(value, float) and value.is_integer()
+            else integral_bounds(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [integral_bounds(item) for item in node]
+    return node
 
 
 def app_from_env() -> FastAPI:

@@ -1,10 +1,16 @@
-"""Write responses say what the OpenAPI document says they say, and what was stored.
+"""The OpenAPI document states what the API does, and write responses say what it says
+they say, and what was stored.
 
 Found by the fuzzing run (test_fuzz.py); each is a case it cannot reach on its own often
 enough to be a regression test.
 """
 
 from __future__ import annotations
+
+import json
+import re
+
+from fastapi.testclient import TestClient
 
 from tests.e2e.billing import customer
 from tests.e2e.conftest import Client
@@ -37,3 +43,15 @@ def test_opening_an_account_with_metadata_answers_the_metadata_it_stored(api: Cl
 def required_fields(api: Client, name: str) -> set[str]:
     schema = api.http.get("/openapi.json").json()["components"]["schemas"][name]
     return set(schema.get("required", []))
+
+
+def test_the_openapi_document_states_whole_number_bounds_as_integers(http: TestClient) -> None:
+    # They were floats ("maximum": 1000000000000000.0): a client sending the bound as
+    # written sent 1e15 with a fraction part, and the API refused it (an integer amount).
+    document = json.dumps(http.get("/openapi.json").json())
+    bounds = re.findall(r'"(?:exclusiveM|m)(?:in|ax)imum": (-?[0-9.eE+-]+)', document)
+    assert bounds, "the document states no bounds at all"
+    written_as_floats = [
+        b for b in bounds if float(b).is_integer() and not re.fullmatch(r"-?[0-9]+", b)
+    ]
+    assert written_as_floats == []
