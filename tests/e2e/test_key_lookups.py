@@ -183,7 +183,12 @@ def test_a_kept_connection_that_died_is_replaced_without_failing_the_round(
             conn = lookups._conn
             assert conn is not None
             with psycopg.connect(app_tally.target.url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+                # With a timeout, it returns once the session has ended, so the next
+                # round cannot still find it alive.
+                ended = admin.execute(
+                    "SELECT pg_terminate_backend(%s, 10000)", (conn.info.backend_pid,)
+                ).fetchone()
+                assert ended == (True,)
             row = await lookups.lookup(api.key_id)
             assert row is not None
             assert row["project_id"] == str(api.project_id)

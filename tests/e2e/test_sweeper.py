@@ -54,6 +54,9 @@ def test_two_sweepers_at_once_expire_each_due_hold_exactly_once(
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
+        # A sweep still running would make the sum below a count taken too early.
+        assert not any(thread.is_alive() for thread in threads)
+        assert len(counts) == 4
 
         assert sum(counts) == 12  # two due holds on each of six accounts, each once
         for account_id in accounts:

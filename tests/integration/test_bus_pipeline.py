@@ -76,7 +76,8 @@ def test_writer_reconnects_when_its_server_session_is_killed(tally: Tally, pg_ur
     # database is shared with other suites).
     writer_pid = tally.bus._writer._conn.info.backend_pid  # type: ignore[attr-defined]
     with psycopg.connect(pg_url, autocommit=True) as admin:
-        killed = admin.execute("SELECT pg_terminate_backend(%s)", (writer_pid,)).fetchone()
+        # With a timeout, it returns once the session has ended, not as it is signalled.
+        killed = admin.execute("SELECT pg_terminate_backend(%s, 10000)", (writer_pid,)).fetchone()
     assert killed == (True,)
 
     outcome = tally.execute(

@@ -91,7 +91,9 @@ def test_worker_wakes_on_notify_rather_than_its_poll_interval(tally: Tally) -> N
     worker.start()
     try:
         assert _until(lambda: worker.active)
-        time.sleep(0.2)  # let the worker go idle, listening
+        # Once a first deposit is applied, the worker is listening (it LISTENs before its
+        # first batch) and idle soon after; a fixed sleep did not know which.
+        assert wait_for_position(tally.views, tally.schema, _deposit(tally, driver, alice), 10)
         position = _deposit(tally, driver, alice)
         started = time.monotonic()
         assert wait_for_position(tally.views, tally.schema, position, 10.0)
@@ -221,7 +223,9 @@ def test_worker_recovers_when_its_database_connection_is_killed(tally: Tally) ->
                 (unsigned >> 32, unsigned & 0xFFFFFFFF),
             ).fetchone()
             assert holder is not None
-            admin.execute("SELECT pg_terminate_backend(%s)", (holder[0],))
+            # With a timeout, it returns once the session has ended, not as it is signalled.
+            ended = admin.execute("SELECT pg_terminate_backend(%s, 10000)", (holder[0],))
+            assert ended.fetchone() == (True,)
         position = _deposit(tally, driver, alice)
         assert wait_for_position(tally.views, tally.schema, position, 15.0)
         assert _ledger(tally, driver, alice) == 20
@@ -250,9 +254,12 @@ def test_a_worker_whose_connection_postgres_ended_says_so_in_one_line_and_goes_o
         assert _until(lambda: worker.active)
         assert wait_for_position(tally.views, tally.schema, _deposit(tally, driver, alice), 10)
         with psycopg.connect(tally.target.url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(%s)", (connections[0].info.backend_pid,)
+            # With a timeout, it returns once the session has ended: the worker cannot
+            # apply the next deposit on it before it dies.
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(%s, 10000)", (connections[0].info.backend_pid,)
             )
+            assert ended.fetchone() == (True,)
         position = _deposit(tally, driver, alice)
         assert wait_for_position(tally.views, tally.schema, position, 15)
         assert _ledger(tally, driver, alice) == 20

@@ -26,7 +26,10 @@ def _end_connections_of(tally: Tally) -> int:
     pids = [conn.info.backend_pid for conn in kept]
     with psycopg.connect(tally.target.url, autocommit=True) as admin:
         for pid in pids:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # With a timeout, it returns once the session has ended, not as it is
+            # signalled, so what follows meets a dead connection for certain.
+            ended = admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone()
+            assert ended == (True,)
     return len(pids)
 
 
