@@ -143,6 +143,30 @@ def upcoming(uow: UnitOfWork, ctx: Context, sub: Subscription) -> Invoice | None
     return invoice
 
 
+def check_next_invoice(
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    items: list[dict[str, Any]],
+    proration_lines: list[dict[str, Any]],
+) -> None:
+    """Draft, written nowhere, the next invoice ``sub`` would make with ``items`` and
+    ``proration_lines`` (at its trial's end or next renewal), so that a change it could
+    never invoice (past the money limits with the project's tax) is refused before it is
+    recorded rather than by the scheduler later."""
+    trialing = sub.status == TRIALING
+    draft_for(
+        uow,
+        ctx,
+        sub,
+        period=sub.schedule.period(0 if trialing else sub.period_index + 1),
+        items=items,
+        proration_lines=[] if trialing else proration_lines,
+        finalize_at=None,
+        reason="upcoming",
+    )
+
+
 def finalize_and_charge(
     uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime, values: dict[str, Any]
 ) -> None:

@@ -120,6 +120,13 @@ def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) 
     items, prices = _items(uow, ctx, customer, list(cmd.items))
     if (prices[0].interval, prices[0].interval_count) != (sub.interval, sub.interval_count):
         raise ValidationFailed("a plan change keeps the subscription's billing interval")
+    checked, lines = sub.preview_change(items, now, cmd.proration)
+    # A change at period end is what the next renewal bills; otherwise one scheduled
+    # before still is.
+    pending = sub.pending_items if cmd.proration != "period_end" else None
+    subscription_invoices.check_next_invoice(
+        uow, ctx, sub, checked if pending is None else pending, [*sub.proration_lines, *lines]
+    )
     sub.change_items(items, now, cmd.proration)
     return 200, {"subscription": subscription_summary(sub)}
 

@@ -354,6 +354,17 @@ class Subscription(TallyAggregate):
         """Replace the items. ``prorate`` credits the unused time of the old items and
         charges the rest of the period for the new ones now; ``none`` swaps them with no
         lines; ``period_end`` keeps the old items until the next renewal."""
+        checked, lines = self.preview_change(items, now, proration)
+        if proration == "period_end":
+            self._change_scheduled(items=checked)
+        else:
+            self._items_changed(items=checked, proration_lines=lines)
+
+    def preview_change(
+        self, items: list[Item], now: datetime, proration: str = "prorate"
+    ) -> tuple[list[Item], list[dict[str, Any]]]:
+        """What ``change_items`` would record, recording nothing: the checked items and
+        the proration lines the change adds. Raises whatever ``change_items`` would."""
         if proration not in PRORATION_MODES:
             raise ValidationFailed(f"proration must be one of {', '.join(PRORATION_MODES)}")
         if self.status in (CANCELED, UNPAID, EXPIRED):
@@ -363,10 +374,6 @@ class Subscription(TallyAggregate):
                 trigger="change_items",
             )
         checked = check_items(items)
-        if proration == "period_end":
-            check_renewal_amount(checked, self.proration_lines)
-            self._change_scheduled(items=checked)
-            return
         lines: list[dict[str, Any]] = []
         if proration == "prorate" and self.status != TRIALING:
             start, end = self.current_period
@@ -377,7 +384,7 @@ class Subscription(TallyAggregate):
                 )
             ]
         check_renewal_amount(checked, [*self.proration_lines, *lines])
-        self._items_changed(items=checked, proration_lines=lines)
+        return checked, lines
 
     @event("ChangeScheduled", topic="tally:Subscription.ChangeScheduled")
     def _change_scheduled(self, items: list[Item]) -> None:

@@ -143,3 +143,19 @@ def test_a_trial_whose_first_invoice_would_pass_the_limit_with_tax_is_refused(
     assert "total" in refused["detail"] or "gross" in refused["detail"]
     fits = plan(api, "FITS", MAX_AMOUNT_MINOR // 2)
     api.ok(api.post("/v1/subscriptions", {**body, "items": [{"price_id": fits}]}), 201)
+
+
+def test_a_plan_change_whose_next_invoice_would_pass_the_limit_with_tax_is_refused(
+    api: Client,
+) -> None:
+    sub = subscribe(api, customer(api), plan(api, "SMALL", 1000))
+    rate = tax_rate(api, "100")
+    api.ok(api.post("/v1/billing_settings", {"default_tax_rate_ids": [rate]}))
+    path = f"/v1/subscriptions/{sub['id']}/items"
+    big = {"items": [{"price_id": plan(api, "BIG", MAX_AMOUNT_MINOR // 2 + 1)}]}
+    for proration in ("none", "period_end"):
+        with nothing_written(api.tally):
+            refused = api.post(path, {**big, "proration": proration})
+        problem(refused, 422, "amount_too_large")
+    fits = {"items": [{"price_id": plan(api, "FITS", MAX_AMOUNT_MINOR // 2)}]}
+    api.ok(api.post(path, {**fits, "proration": "none"}))
