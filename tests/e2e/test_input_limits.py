@@ -151,3 +151,13 @@ def test_a_query_timestamp_is_strict_rfc3339_in_range(api: Client, value: str) -
 def test_a_control_character_in_a_query_filter_is_a_422(api: Client) -> None:
     assert api.get("/v1/accounts", owner_ref=NUL).status_code == 422
     assert api.get("/v1/customers", email=NUL).status_code == 422
+
+
+def test_a_lone_surrogate_escaped_in_json_is_a_422(api: Client, app_tally: Tally) -> None:
+    # UTF-8, and so Postgres, cannot store U+D800 alone; JSON can spell it as an escape.
+    body = '{"code": "P1", "name": "a\\ud800b"}'
+    with nothing_written(app_tally):
+        response = api.http.post(
+            "/v1/products", content=body, headers=api.headers({"Content-Type": "application/json"})
+        )
+    assert response.status_code == 422, response.text
