@@ -7,8 +7,9 @@ registered here, which look the machine ``code`` up in ``STATUS_BY_CODE``.
 Status choices (documented in the OpenAPI description too):
 
 * 422 when the request is well formed but asks for something the rules refuse because of
-  its own content: invalid amount, unknown currency, currency mismatch, and asking for
-  more money than there is (``insufficient_funds``, ``capture_exceeds_hold``,
+  its own content: invalid amount, unknown currency, currency mismatch, an amount,
+  product, sum or resulting balance past the money limit (``amount_too_large``), and
+  asking for more money than there is (``insufficient_funds``, ``capture_exceeds_hold``,
   ``reversal_exceeds_amount``). Retrying the same request cannot succeed until something
   else changes, and the body names the amounts involved.
 * 409 when the request is fine but the resource's *state* forbids it (frozen, closed,
