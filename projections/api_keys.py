@@ -25,7 +25,7 @@ Queries:
   project_mode}}``: several keys in one query on an asynchronous connection (the API's
   authentication, from its event loop; keys not found are absent)
 - ``list_keys(pool, schema, project_id) -> list[{key_id, prefix, label, revoked,
-  created_at, updated_at}]``: never the hash
+  created_at, updated_at}]``: never the hash; ``revoked`` as for ``lookup_key``
 - ``list_projects(pool, schema) -> list[{id, name, mode, created_at}]`` (for the CLI)
 """
 
@@ -102,13 +102,6 @@ def lookup_key(pool: ConnectionPool[Any], schema: str, key_id: str) -> dict[str,
 
 
 def _lookup_query(schema: str, where: str) -> sql.Composed:
-    # ``revoked``: the read model's flag, or a KeyRevoked of this key among the project's
-    # events past the read model's tracked position (see the module's docstring). Event
-    # state is the library's JSON (adapters/encoding.py). Its bytes are searched for
-    # ``"key_id":"<id>"`` first, which is cheap, and only a match is parsed to confirm it:
-    # parsing every late revocation of a project for each of its keys made a stalled
-    # round of 16 keys of one project several times slower.
-    #
     # Cost (bench/key_lookups.py: 10,000 rounds each, alternating blocks, an event table
     # of 400,000 rows, the shared two-core box under load, so ±20 %): a round of one
     # key took ~200 µs, against ~190 µs for the read-model-only statement on the same
@@ -117,16 +110,28 @@ def _lookup_query(schema: str, where: str) -> sql.Composed:
     # project with 60 events cost ~370-420 µs a round against ~250 µs read-model-only.
     return sql.SQL(
         "SELECT k.key_id, k.project_id, k.key_hash, p.mode AS project_mode, "
-        "k.revoked OR EXISTS (SELECT FROM {s}.{events} e "
+        "{revoked} AS revoked "
+        "FROM {s}.api_keys k JOIN {s}.projects p ON p.project_id = k.project_id "
+        "WHERE " + where
+    ).format(s=sql.Identifier(schema), revoked=_revoked(schema))
+
+
+def _revoked(schema: str) -> sql.Composed:
+    """Whether the key ``k`` (a row of ``api_keys``) is revoked: the read model's flag, or
+    a KeyRevoked of this key among its project's events past the read model's tracked
+    position (see the module's docstring)."""
+    # Event state is the library's JSON (adapters/encoding.py). Its bytes are searched
+    # for ``"key_id":"<id>"`` first, which is cheap, and only a match is parsed to
+    # confirm it: parsing every late revocation of a project for each of its keys made a
+    # stalled round of 16 keys of one project several times slower.
+    return sql.SQL(
+        "(k.revoked OR EXISTS (SELECT FROM {s}.{events} e "
         "WHERE e.originator_id = k.project_id AND e.topic = {topic} "
         "AND e.notification_id > COALESCE("
         "(SELECT t.position FROM {s}.{tracking} t WHERE t.name = {name}), 0) "
         "AND CASE WHEN position(convert_to('\"key_id\":' || to_jsonb(k.key_id)::text, "
         "'UTF8') IN e.state) > 0 "
-        "THEN convert_from(e.state, 'UTF8')::jsonb ->> 'key_id' = k.key_id ELSE false END"
-        ") AS revoked "
-        "FROM {s}.api_keys k JOIN {s}.projects p ON p.project_id = k.project_id "
-        "WHERE " + where
+        "THEN convert_from(e.state, 'UTF8')::jsonb ->> 'key_id' = k.key_id ELSE false END))"
     ).format(
         s=sql.Identifier(schema),
         events=sql.Identifier(EVENTS_TABLE),
@@ -153,10 +158,12 @@ async def lookup_keys(
 
 
 def list_keys(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:
+    # ``revoked`` by the same rule as authentication, so a listing made while the read
+    # model is behind does not show a refused key as active.
     query = sql.SQL(
-        "SELECT key_id, prefix, label, revoked, created_at, updated_at "
-        "FROM {s}.api_keys WHERE project_id = %s ORDER BY position, key_id"
-    ).format(s=sql.Identifier(schema))
+        "SELECT k.key_id, k.prefix, k.label, {revoked} AS revoked, k.created_at, "
+        "k.updated_at FROM {s}.api_keys k WHERE k.project_id = %s ORDER BY k.position, k.key_id"
+    ).format(s=sql.Identifier(schema), revoked=_revoked(schema))
     return [plain(r) for r in fetch_all(pool, query, [project_id])]
 
 

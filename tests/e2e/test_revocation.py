@@ -50,8 +50,19 @@ def _second_key(tally: Tally, client: Client) -> Client:
 
 
 def _read_model_says_active(tally: Tally, client: Client) -> bool:
+    """Whether the key's row in the ``api_keys`` table still says it is active."""
+    query = sql.SQL("SELECT revoked FROM {} WHERE key_id = %s").format(
+        sql.Identifier(tally.schema, "api_keys")
+    )
+    with tally.views.connection() as conn:
+        rows = conn.execute(query, [client.key_id]).fetchall()
+    return [row["revoked"] for row in rows] == [False]
+
+
+def _listed_as_revoked(tally: Tally, client: Client) -> bool:
+    """What ``tally keys list`` shows for the key."""
     rows = api_keys.list_keys(tally.views, tally.schema, client.project_id)
-    return [r["revoked"] for r in rows if r["key_id"] == client.key_id] == [False]
+    return [r["revoked"] for r in rows if r["key_id"] == client.key_id] == [True]
 
 
 def _assert_refused(tally: Tally, client: Client) -> None:
@@ -84,6 +95,8 @@ def test_revoked_key_is_refused_at_once_while_the_projection_worker_is_stopped(
         row = api_keys.lookup_key(tally.views, tally.schema, api.key_id)
         assert row is not None
         assert row["revoked"] is True
+        assert _listed_as_revoked(tally, api)
+        assert not _listed_as_revoked(tally, second)
         assert _accounts(second).status_code == 200
 
 
