@@ -8,7 +8,9 @@ portal address). An id like ``../payments/<id>`` in a URL is not an id but a pat
 HTTP client collapses ``..`` and asks for another object than the one named. So an id is
 checked against its provider's format first (a bad one is refused, it never reaches the
 provider's API), and still escaped with ``quote(id, safe="")`` wherever it is formatted
-into a URL, so that no id can ever be more than one segment.
+into a URL, so that no id can ever be more than one segment. Escaping alone is not
+enough: ``quote`` leaves dots as they are, so ``..`` would still be a dot-segment that
+the client resolves; the format check is what keeps it out.
 
 The formats, from each provider's documentation:
 
