@@ -77,9 +77,19 @@ LOOKUP_KEY_PATTERN = r"^[A-Za-z0-9_.-]+$"
 # written. The years are a year inside MIN_TIMESTAMP..MAX_TIMESTAMP on each side, so no
 # offset (at most 23:59) can carry an accepted time outside the range: the schema's
 # pattern is then exactly what the API accepts (JSON Schema cannot compare dates).
+# The date is a real one (a JSON Schema validator treats ``format`` as a note, so the
+# pattern alone must refuse 02-30): 29 February only in leap years.
+_YEAR = r"(19[7-9][1-9]|19[8-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])"
+_LEAP_YEAR = (
+    r"(19(7[26]|8[048]|9[26])|[2-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[3579][26])00)"
+)
+_MONTH_DAY = (
+    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])"
+    r"|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    r"|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
 TIMESTAMP_PATTERN = (
-    r"^(19[7-9][1-9]|19[8-9]0|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])"
-    r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
     r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
     r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )

@@ -4,7 +4,6 @@ and a control character is refused by all three (pydantic, JSON Schema, the doma
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -102,18 +101,43 @@ def test_metadata_keys_and_values_are_checked() -> None:
             limits.check_metadata(bad)
 
 
-@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-14))])))
-def test_a_timestamp_the_api_accepts_is_one_the_domain_accepts(moment: datetime) -> None:
-    text = moment.isoformat()
+TIMESTAMP = TypeAdapter(Timestamp)
+TIMESTAMP_SCHEMA = jsonschema_rs.validator_for(
+    {"type": "string", "format": "date-time", "pattern": limits.TIMESTAMP_PATTERN}
+)
+
+
+def _timestamp_accepted(text: str) -> bool:
     try:
-        parsed = TypeAdapter(Timestamp).validate_python(text)
+        moment = TIMESTAMP.validate_python(text)
     except ValidationError:
-        assert not re.match(limits.TIMESTAMP_PATTERN, text) or not (
-            limits.MIN_TIMESTAMP <= moment <= limits.MAX_TIMESTAMP
-        )
-        return
-    assert re.match(limits.TIMESTAMP_PATTERN, text)
-    assert limits.check_timestamp(parsed, "at") == moment
+        return False
+    assert limits.check_timestamp(moment, "at") == moment  # the domain accepts it too
+    return True
+
+
+@given(st.from_regex(limits.TIMESTAMP_PATTERN, fullmatch=True))
+def test_every_timestamp_the_schema_allows_is_accepted(text: str) -> None:
+    assert _timestamp_accepted(text)
+
+
+@given(st.datetimes(), st.integers(-(23 * 60 + 59), 23 * 60 + 59))
+def test_the_api_accepts_a_timestamp_exactly_when_the_schema_does(
+    moment: datetime, offset_minutes: int
+) -> None:
+    text = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).isoformat()
+    assert _timestamp_accepted(text) == TIMESTAMP_SCHEMA.is_valid(text)
+
+
+def test_timestamp_dates_are_real_ones() -> None:
+    for text, real in [
+        ("2024-02-29T00:00:00Z", True),
+        ("2000-02-29T00:00:00Z", True),
+        ("2023-02-29T00:00:00Z", False),
+        ("2100-02-29T00:00:00Z", False),
+        ("2030-04-31T00:00:00Z", False),
+    ]:
+        assert _timestamp_accepted(text) == TIMESTAMP_SCHEMA.is_valid(text) == real
 
 
 def test_timestamps_must_be_aware_and_in_range() -> None:
