@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.discounts import allocate, discount_amount
+from domain.limits import MAX_AMOUNT_MINOR
 from domain.money import check_within_limit
 from domain.tax import TaxRate
 
@@ -94,6 +95,25 @@ def check_totals_within_limit(totals: dict[str, Any]) -> None:
             check_within_limit(int(value), f"line {n}'s {key}")
     for rate_id, value in totals["tax_by_rate"].items():
         check_within_limit(int(value), f"the tax of rate {rate_id}")
+
+
+def check_lines_within_limit(
+    lines: list[Line], rates: dict[str, dict[str, Any]], coupon: dict[str, Any] | None
+) -> None:
+    """``check_totals_within_limit`` of these lines' totals, computed only near the limit.
+
+    Every amount of the totals is at most the bound below: a line's discount share is
+    at most its amount plus one unit (largest remainder), each of its k rates (at most
+    100 %) taxes at most that plus one unit of rounding, so its gross is at most
+    (|amount| + 2)(1 + 2k), and the invoice's totals are sums of these. Far below the
+    limit, as nearly every invoice is, adding a line then costs a sum, not the totals of
+    every line."""
+    bound = sum(
+        (abs(int(line["amount"])) + 2) * (2 + 2 * len(line.get("tax_rate_ids", [])))
+        for line in lines
+    )
+    if bound > MAX_AMOUNT_MINOR:
+        check_totals_within_limit(preview_totals(lines, rates, coupon))
 
 
 def preview_totals(

@@ -42,7 +42,11 @@ from domain.invoice_entries import (
 from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_line
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_summary import invoice_summary
-from domain.invoice_totals import check_totals_within_limit, preview_totals
+from domain.invoice_totals import (
+    check_lines_within_limit,
+    check_totals_within_limit,
+    preview_totals,
+)
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
@@ -188,9 +192,7 @@ class Invoice(TallyAggregate):
             period=period,
         )
         # The invoice with this line must still fit the limits (domain/limits.py).
-        check_totals_within_limit(
-            preview_totals([*self.lines, line], {**self.rates, **rates}, self.coupon)
-        )
+        check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)
         self._line_added(line=line, rates=rates)
 
     @event("LineAdded", topic="tally:Invoice.LineAdded")

@@ -7,15 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.accounts import Account
 from domain.carts import Cart
 from domain.catalog import Price
 from domain.customer_billing import CustomerBilling
 from domain.errors import AmountTooLarge, InvalidAmount, ValidationFailed
+from domain.invoice_totals import check_totals_within_limit, preview_totals
 from domain.invoices import Invoice, InvoiceSequence
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from domain.money import check_within_limit
@@ -118,6 +122,59 @@ def test_finalizing_checks_the_totals_again() -> None:
         invoice.finalize(InvoiceSequence(project_id=uuid4(), prefix="INV"), 0, NOW)
     assert _pending(invoice) == 0
     assert invoice.status == "draft"
+
+
+RATE = st.fixed_dictionaries(
+    {
+        "percentage": st.sampled_from(["0", "7.5", "20", "100"]),
+        "inclusive": st.booleans(),
+        "jurisdiction": st.just(""),
+    }
+)
+COUPON = st.sampled_from(
+    [None, {"percent_off": "15", "amount_off": None}, {"percent_off": None, "amount_off": 700}]
+)
+
+
+@given(
+    shapes=st.lists(
+        st.tuples(
+            st.integers(1, 100),  # the line's share of the bound
+            st.lists(st.integers(0, 2), max_size=3, unique=True),
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    rates=st.lists(RATE, min_size=3, max_size=3),
+    coupon=COUPON,
+)
+def test_lines_at_the_cheap_bound_have_totals_within_the_limit(
+    shapes: list[tuple[int, list[int], bool, bool]],
+    rates: list[dict[str, object]],
+    coupon: dict[str, object] | None,
+) -> None:
+    # add_line skips computing the totals while this bound is within the limit
+    # (domain.invoice_totals.check_lines_within_limit), so the skip must be sound: lines
+    # that fill the bound up to the limit, each its share, still have totals within it.
+    weight = sum(share for share, *_ in shapes)
+    built: list[dict[str, Any]] = []
+    bound = 0
+    for share, ids, negative, discountable in shapes:
+        amount = MAX * share // weight // (2 + 2 * len(ids)) - 2
+        bound += (amount + 2) * (2 + 2 * len(ids))
+        built.append(
+            {
+                "amount": -amount if negative else amount,
+                "discountable": discountable,
+                "tax_rate_ids": [f"r{j}" for j in ids],
+            }
+        )
+    assert MAX - 100 <= bound <= MAX
+    check_totals_within_limit(
+        preview_totals(built, {f"r{i}": r for i, r in enumerate(rates)}, coupon)
+    )
 
 
 # -- prices, carts, subscriptions ------------------------------------------------------------
