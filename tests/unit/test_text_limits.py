@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from commands.limits_types import Description, Name, Timestamp
+from commands.limits_types import EMAIL_PATTERN, Description, Email, Name, Timestamp
 from domain import limits
 from domain.accounts import Account
 from domain.carts import Cart
@@ -30,6 +30,7 @@ PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NAME = TypeAdapter(Name)
 DESCRIPTION = TypeAdapter(Description)
+EMAIL = TypeAdapter(Email)
 CONTROLS = [chr(c) for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]]
 # Any code point, lone surrogates included, with control characters made common.
 ANY_TEXT = st.text(
@@ -84,6 +85,18 @@ def test_the_api_the_schema_and_the_domain_agree_on_free_text(value: str) -> Non
         assert _schema_accepts(limits.FREE_TEXT_PATTERN, value) == domain
     expected = not any(c in CONTROLS and c != "\t" for c in value) and not has_surrogate
     assert domain == expected
+
+
+@given(st.one_of(ANY_TEXT, st.builds("{}@{}".format, ANY_TEXT, ANY_TEXT)))
+def test_the_api_and_the_domain_agree_on_emails(value: str) -> None:
+    try:
+        Customer.register(PROJECT, "u1", value, "", "EUR")
+        domain = True
+    except ValidationFailed:
+        domain = False
+    assert _accepts(EMAIL, value) == domain
+    if not any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        assert _schema_accepts(EMAIL_PATTERN, value) == domain
 
 
 def test_lengths_count_characters_not_bytes() -> None:
