@@ -113,8 +113,10 @@ def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> 
         uow.add(settings)
     values = dict(settings.values)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    # A negative total becomes credit: the balance it leaves must fit the limit too.
-    billing.check_grant(max(0, -int(invoice.preview()["total"])))
+    # A negative total (only credit lines make one) becomes credit: the balance it leaves
+    # must fit the limit too.
+    if any(int(line["amount"]) < 0 for line in invoice.lines):
+        billing.check_grant(max(0, -int(invoice.preview()["total"])))
     numbers = sequence(uow, ctx, values["invoice_prefix"])
     used = invoice.finalize(numbers, billing.credit_balance, now, values["invoice_prefix"])
     if used:

@@ -44,7 +44,6 @@ from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_summary import invoice_summary
 from domain.invoice_totals import (
     check_lines_within_limit,
-    check_totals_within_limit,
     preview_totals,
 )
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
@@ -245,7 +244,7 @@ class Invoice(TallyAggregate):
         destination(MACHINE, self.status, "finalize", what="invoice")
         if not self.lines:
             raise InvoiceEmpty("an invoice with no lines cannot be finalized")
-        check_totals_within_limit(self.preview())
+        check_lines_within_limit(self.lines, self.rates, self.coupon)
 
     def finalize(
         self,
