@@ -102,12 +102,13 @@ def lookup_key(pool: ConnectionPool[Any], schema: str, key_id: str) -> dict[str,
 
 
 def _lookup_query(schema: str, where: str) -> sql.Composed:
-    # Cost (bench/key_lookups.py: 10,000 rounds each, alternating blocks, an event table
-    # of 400,000 rows, the shared two-core box under load, so ±20 %): a round of one
-    # key took ~200 µs, against ~190 µs for the read-model-only statement on the same
-    # connection and ~260-300 µs as it ran before (re-planned every round; see
-    # api.auth.connect_lookups). Each key reads its project's events, so 16 keys of one
-    # project with 60 events cost ~370-420 µs a round against ~250 µs read-model-only.
+    # Cost (bench/key_lookups.py, three runs: 10,000 rounds each, alternating blocks, an
+    # event table of 400,000 rows, the shared two-core box at load 2.5 to 4.5, so ±20 %
+    # between runs): a round of one key took 140-215 µs, against 140-200 µs for the
+    # read-model-only statement on the same connection and 185-300 µs as it ran before
+    # (re-planned every round; see api.auth.connect_lookups). Each key reads its
+    # project's events (by primary key), so the worst case, 16 keys of one project with
+    # 60 key events, took 370-650 µs a round against 245-340 µs read-model-only.
     return sql.SQL(
         "SELECT k.key_id, k.project_id, k.key_hash, p.mode AS project_mode, "
         "{revoked} AS revoked "
