@@ -145,7 +145,12 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
     tags=["checkout"],
     summary="Add an item to a cart",
     responses=write_responses(
-        200, "not_found", "currency_mismatch", "price_archived", "invalid_transition"
+        200,
+        "not_found",
+        "currency_mismatch",
+        "price_archived",
+        "invalid_transition",
+        "amount_too_large",
     ),
 )
 def add_item(
