@@ -126,6 +126,21 @@ def check_metadata(metadata: dict[str, str], field: str = "metadata") -> dict[st
     return metadata
 
 
+def check_nested_text(value: object, field: str, max_chars: int) -> None:
+    """``check_text`` (free text) on every string inside ``value``, keys included: for a
+    document of a caller's values, such as a provider call's params, that a read model
+    keeps whole."""
+    if isinstance(value, str):
+        check_text(value, field, max_chars, free_text=True)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_nested_text(key, field, max_chars)
+            check_nested_text(item, f"{field}.{key}", max_chars)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_nested_text(item, field, max_chars)
+
+
 def check_timestamp(value: datetime, field: str) -> datetime:
     """``value`` if it is timezone-aware and, in UTC, within MIN_TIMESTAMP..MAX_TIMESTAMP;
     else ``ValidationFailed``. A read model stores every time it is given as timestamptz,

@@ -30,6 +30,7 @@ from eventsourcing.domain import event
 
 from domain.backoff import doubling_delay_s
 from domain.base import TallyAggregate
+from domain.limits import check_nested_text
 from domain.state_machine import destination, transition_table
 
 NAMESPACE = UUID("4f0e9d2c-6b1a-4c3d-8e7f-9a0b1c2d3e4f")
@@ -49,6 +50,8 @@ MACHINE = transition_table(
 )
 
 MAX_ATTEMPTS = 10
+# The longest text in a call's params: a success or cancel URL (commands.provider_messages.Url).
+MAX_PARAM_CHARS = 2000
 FIRST_RETRY_S = 1.0
 LONGEST_RETRY_S = 30 * 60.0
 
@@ -107,6 +110,9 @@ class ProviderCall(TallyAggregate):
         now: datetime,
     ) -> ProviderCall:
         assert operation in OPERATIONS, operation
+        # The params carry a caller's text (URLs, a refund's reason, line names) into the
+        # provider_calls read model, which keeps the call's summary whole.
+        check_nested_text(params, "params", MAX_PARAM_CHARS)
         call_id = cls.create_id(project_id, operation, subject)
         return cls(
             id=call_id,

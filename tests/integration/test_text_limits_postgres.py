@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from api.bootstrap import Tally
 from commands import messages as m
+from commands import provider_messages as pm
 from commands.bus import Context
 from domain import limits
 from domain.errors import ValidationFailed
@@ -101,6 +102,15 @@ def test_commands_that_slip_past_the_api_are_refused_by_the_domain(tally: Tally)
             expires_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),
         ),
     ]
+    slipped.append(  # its URL goes into the provider call the read models keep whole
+        pm.TopUpAccount.model_construct(
+            provider="stub",
+            account_id=account_id,
+            amount=100,
+            currency="EUR",
+            success_url="http://127.0.0.1/\u0000",
+        )
+    )
     for command in slipped:
         _refused(tally, project_id, command)
     # Everything that was written is something every read model can store.
