@@ -11,6 +11,7 @@ import pytest
 
 from adapters.clock import FixedClock
 from api.bootstrap import Tally
+from domain.errors import ValidationFailed
 from tests.e2e.conftest import Client, nothing_written
 
 NUL = "a\u0000b"
@@ -161,3 +162,15 @@ def test_a_lone_surrogate_escaped_in_json_is_a_422(api: Client, app_tally: Tally
             "/v1/products", content=body, headers=api.headers({"Content-Type": "application/json"})
         )
     assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("escape", ["\\0", "\\x85", "\\n", "\\t"])
+def test_the_catalog_file_loader_refuses_a_control_character(escape: str) -> None:
+    # The loader builds its commands in Python (no HTTP); before, a NUL in a product
+    # name or feature went through and stalled the read models like reproduction 1.
+    from api.catalog_file import parse
+
+    for field in (f'name: "Pro{escape}"', f'name: Pro\n    features: ["a{escape}"]'):
+        text = f"products:\n  - code: PRO\n    {field}\n"
+        with pytest.raises(ValidationFailed, match="not valid"):
+            parse(text)
