@@ -100,6 +100,24 @@ def test_revoked_key_is_refused_at_once_while_the_projection_worker_is_stopped(
         assert _accounts(second).status_code == 200
 
 
+def test_a_key_issued_while_the_projection_worker_is_stopped_works_once_it_has_caught_up(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The decision documented in projections/api_keys.py: a new key fails closed until
+    the read model has it (finding it in the log would need a scan by key id)."""
+    stopped = settings.model_copy(update={"run_projections": False})
+    with serve(stopped, clock) as api:
+        tally = api.tally
+        issued = tally.execute(
+            m.IssueApiKey(project_id=api.project_id, label="new"),
+            Context(api.project_id, "cli"),
+        )
+        new = Client(api.http, tally, issued.body["secret"], api.project_id, issued.body["key_id"])
+        assert _accounts(new).status_code == 401
+        ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+        assert _accounts(new).status_code == 200
+
+
 @contextmanager
 def stalled_api_keys(tally: Tally) -> Iterator[None]:
     """Hold a lock that stops the projection worker writing the ``api_keys`` table (reads
