@@ -46,7 +46,7 @@ from domain.invoice_totals import (
     check_lines_within_limit,
     preview_totals,
 )
-from domain.limits import MAX_DESCRIPTION_CHARS, check_text
+from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
@@ -323,6 +323,8 @@ class Invoice(TallyAggregate):
     ) -> None:
         """Record a payment from ``paid_from`` (a clearing account, or a wallet whose
         ledger ``transaction_id`` posts the entry). Paid when nothing remains."""
+        # What is stored is checked: the first MAX_REF_CHARS characters.
+        check_text(reference[:MAX_REF_CHARS], "reference", MAX_REF_CHARS)
         self.check_payment(amount)
         remaining = self.amount_remaining - amount
         status = (
@@ -333,7 +335,7 @@ class Invoice(TallyAggregate):
             "amount": amount,
             "method": method,
             "paid_from": paid_from,
-            "reference": reference[:200],
+            "reference": reference[:MAX_REF_CHARS],
             "transaction_id": str(transaction_id) if transaction_id else None,
             "refunded": 0,
             "at": at.isoformat(),

@@ -111,6 +111,13 @@ def test_commands_that_slip_past_the_api_are_refused_by_the_domain(tally: Tally)
             success_url="http://127.0.0.1/\u0000",
         )
     )
+    line = m.InvoiceLineInput(description="Consulting", unit_amount=100)
+    invoice = tally.execute(m.CreateInvoice(customer_id=customer_id, lines=[line]), ctx)
+    invoice_id = UUID(invoice.body["invoice"]["id"])
+    tally.execute(m.FinalizeInvoice(invoice_id=invoice_id), ctx)
+    slipped.append(
+        m.PayInvoice.model_construct(invoice_id=invoice_id, method="out_of_band", reference=NUL)
+    )
     for command in slipped:
         _refused(tally, project_id, command)
     # Everything that was written is something every read model can store.
