@@ -18,7 +18,6 @@ events are the same objects either way; the test suite compares them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from hashlib import sha1
@@ -47,10 +46,13 @@ UUID_CACHE_SIZE = 100_000  # ids kept for reuse; the cache starts over when full
 _TYPED = b'"_type_"'
 # orjson reads an integer beyond 64 bits as a float, without a word (10**21 becomes
 # 1e+21), and a float in an amount failed the journal projection ('float' object cannot
-# be interpreted as an integer). A number of 20 digits or more after ':', ',' or '['
-# sends the document to the library, whose parser keeps every integer an int. The same
-# bytes inside a string only cost that document the slower path.
-_LONG_INTEGER = re.compile(rb"[:,\[]\s*-?\d{20}")
+# be interpreted as an integer). Such an integer has 20 digits or more, so a document
+# with a run of 20 digits goes to the library, whose parser keeps every integer an int
+# (a run inside a string only costs that document the slower path). The run is found
+# by mapping each digit to "0" and every other byte to a space, then one substring
+# search, both in C: about 0.5 us a document, where a regular expression took 2 us.
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 20
 
 
 def uuid_from_hex(data: str) -> UUID:
@@ -125,7 +127,7 @@ class FastDecoder:
         if cls is None or type(n.originator_id) is not UUID:
             return self._fallback(n)
         raw = n.state
-        if _LONG_INTEGER.search(raw) is not None:
+        if _LONG_RUN in raw.translate(_DIGITS_ONLY):
             return self._fallback(n)
         try:
             state: dict[str, Any] = _parse(raw)
