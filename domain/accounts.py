@@ -254,6 +254,7 @@ class Account(TallyAggregate):
     ) -> None:
         # The request's own content first, then the account's state.
         check_timestamp(expires_at, "expires_at")
+        check_text(destination, "destination", MAX_REF_CHARS, min_chars=1)
         if expires_at <= now:
             raise ValidationFailed(
                 "expires_at must be in the future", expires_at=expires_at.isoformat()

@@ -119,6 +119,9 @@ class Transaction(TallyAggregate):
         check_currency(currency)
         check_text(description, "description", MAX_DESCRIPTION_CHARS, free_text=True)
         check_text(external_ref, "external_ref", MAX_REF_CHARS)
+        # A clearing account is named after a caller's source or destination.
+        check_text(from_ref, "source", MAX_REF_CHARS, min_chars=1)
+        check_text(to_ref, "destination", MAX_REF_CHARS, min_chars=1)
         state = START_STATE[bool(complete_now)]
         entry = entry_postings(from_ref, to_ref, amount) if state == COMPLETED else None
         return cls(

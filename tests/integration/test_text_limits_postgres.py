@@ -6,7 +6,7 @@ is refused by the domain with nothing written (issue 10, reproductions 1 and 5).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -109,6 +109,16 @@ def test_commands_that_slip_past_the_api_are_refused_by_the_domain(tally: Tally)
             amount=100,
             currency="EUR",
             success_url="http://127.0.0.1/\u0000",
+        )
+    )
+    # A source or destination names a clearing account (clearing:<source>).
+    slipped.append(
+        m.Deposit.model_construct(account_id=account_id, amount=1, currency="EUR", source=NUL)
+    )
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    slipped.append(
+        m.PlaceHold.model_construct(
+            account_id=account_id, amount=1, currency="EUR", expires_at=later, destination=NUL
         )
     )
     line = m.InvoiceLineInput(description="Consulting", unit_amount=100)
