@@ -27,7 +27,7 @@ from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product
 from domain.customers import Customer
-from domain.errors import PriceArchived, ValidationFailed
+from domain.errors import InvalidCombination, NotRefundable, PriceArchived, ValidationFailed
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
@@ -57,7 +57,7 @@ def resolve_line(uow: UnitOfWork, ctx: Context, line: pm.LineInput) -> dict[str,
         name = f"{product.name} x {line.quantity}" if line.quantity > 1 else product.name
         return {"name": name, "unit_amount": amount, "currency": price.currency, "quantity": 1}
     if line.name is None or line.unit_amount is None or line.currency is None:
-        raise ValidationFailed("a line needs price_id, or name, unit_amount and currency")
+        raise InvalidCombination("a line needs price_id, or name, unit_amount and currency")
     return {
         "name": line.name,
         "unit_amount": line.unit_amount,
@@ -290,7 +290,7 @@ def refund(uow: UnitOfWork, cmd: pm.RefundTransaction, ctx: Context) -> Result:
     txn.check_reversal(amount)
     paid = _paid_by(uow, ctx, txn)
     if paid is None or not paid.payment_ref:
-        raise ValidationFailed(
+        raise NotRefundable(
             f"transaction {txn.id} was not paid through a provider (or its payment is not "
             "confirmed yet); reverse it instead"
         )

@@ -20,7 +20,7 @@ from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
-from domain.errors import CurrencyMismatch, NotFound, ValidationFailed
+from domain.errors import CurrencyMismatch, InvalidCombination, NotFound, ValidationFailed
 from domain.invoice_sequence import InvoiceSequence
 from domain.invoices import Invoice
 from domain.tax import TaxRate
@@ -139,7 +139,7 @@ def resolve_coupon(
     """The coupon a coupon code or a promotion code names, checked redeemable now (its
     expiry and redemption limit, and the promotion code's) and usable in ``currency``."""
     if (coupon_code is None) == (promotion_code is None):
-        raise ValidationFailed("give either coupon_code or promotion_code")
+        raise InvalidCombination("give either coupon_code or promotion_code")
     promo: PromotionCode | None = None
     if promotion_code is not None:
         promo = uow.find(PromotionCode, PromotionCode.create_id(ctx.project_id, promotion_code))

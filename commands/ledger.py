@@ -13,7 +13,13 @@ from commands import messages as m
 from commands.bus import Context, Handler
 from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref, wallet_ref
-from domain.errors import AlreadyExists, InvalidAmount, NotFound, ValidationFailed
+from domain.errors import (
+    AlreadyExists,
+    InvalidAmount,
+    InvalidCombination,
+    NotFound,
+    ValidationFailed,
+)
 from domain.ids import uuid5
 from domain.transactions import Transaction
 
@@ -89,7 +95,7 @@ def withdraw(uow: UnitOfWork, cmd: m.Withdraw, ctx: Context) -> Result:
 
 def transfer(uow: UnitOfWork, cmd: m.Transfer, ctx: Context) -> Result:
     if cmd.from_account_id == cmd.to_account_id:
-        raise ValidationFailed("cannot transfer from an account to itself")
+        raise InvalidCombination("cannot transfer from an account to itself")
     source = uow.get(Account, cmd.from_account_id, ctx.project_id)
     target = uow.get(Account, cmd.to_account_id, ctx.project_id)
     source.check_can_debit(cmd.amount, cmd.currency)

@@ -20,7 +20,7 @@ from commands.invoice_common import summary
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
-from domain.errors import CurrencyMismatch, PriceArchived, ValidationFailed
+from domain.errors import CurrencyMismatch, PriceArchived, PriceNotRecurring, ValidationFailed
 from domain.subscription_states import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
@@ -63,7 +63,7 @@ def _items(
                 customer_currency=customer.currency,
             )
         if not price.recurring:
-            raise ValidationFailed(
+            raise PriceNotRecurring(
                 f"price {price.id} is one-time; subscriptions need recurring prices"
             )
         amount = 0 if price.scheme == "metered" else price.amount_for(item.quantity)

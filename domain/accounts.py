@@ -28,7 +28,7 @@ from domain.errors import (
     InsufficientFunds,
     InvalidTransition,
     NotFound,
-    ValidationFailed,
+    TimeNotInFuture,
 )
 from domain.limits import (
     MAX_DESCRIPTION_CHARS,
@@ -256,7 +256,7 @@ class Account(TallyAggregate):
         check_timestamp(expires_at, "expires_at")
         check_text(destination, "destination", MAX_REF_CHARS, min_chars=1)
         if expires_at <= now:
-            raise ValidationFailed(
+            raise TimeNotInFuture(
                 "expires_at must be in the future", expires_at=expires_at.isoformat()
             )
         self.check_can_debit(amount, currency)

@@ -13,7 +13,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import CurrencyMismatch, InvalidTransition, NotFound, ValidationFailed
+from domain.errors import (
+    CartEmpty,
+    CurrencyMismatch,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from domain.limits import MAX_NAME_CHARS, MAX_QUANTITY, check_text
 from domain.money import check_amount, check_currency, check_within_limit
 
@@ -101,7 +107,7 @@ class Cart(TallyAggregate):
     def check_out(self) -> None:
         self._check_open()
         if not self.lines:
-            raise ValidationFailed("an empty cart cannot be checked out")
+            raise CartEmpty("an empty cart cannot be checked out")
         self._checked_out()
 
     @event("CheckedOut", topic="tally:Cart.CheckedOut")

@@ -18,7 +18,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.discounts import DURATIONS
-from domain.errors import CouponUnavailable, ValidationFailed
+from domain.errors import CouponUnavailable, InvalidCombination, ValidationFailed
 from domain.limits import MAX_LABEL_CHARS, check_text, check_timestamp
 from domain.money import check_amount, check_currency
 from domain.tax import TaxRate, check_percentage
@@ -110,7 +110,7 @@ class Coupon(_Redeemable):
         expires_at: datetime | None = None,
     ) -> Coupon:
         if (percent_off is None) == (amount_off is None):
-            raise ValidationFailed("a coupon takes either percent_off or amount_off")
+            raise InvalidCombination("a coupon takes either percent_off or amount_off")
         if percent_off is not None:
             pct = check_percentage(percent_off, "percent_off")
             if pct == 0:

@@ -36,6 +36,37 @@ class UnknownCurrency(ValidationFailed):
     code = "unknown_currency"
 
 
+class InvalidCombination(ValidationFailed):
+    """Fields of one request that must come together, or exclude each other, do not
+    (each operation's description states its combinations)."""
+
+    code = "invalid_combination"
+
+
+class TimeNotInFuture(ValidationFailed):
+    """A time that must lie ahead of the project's clock (a hold's expiry, a pause's
+    end) does not."""
+
+    code = "time_not_in_future"
+
+
+class CartEmpty(ValidationFailed):
+    code = "cart_empty"
+
+
+class PriceNotRecurring(ValidationFailed):
+    """A one-time price where a subscription needs a recurring one."""
+
+    code = "price_not_recurring"
+
+
+class NotRefundable(DomainError):
+    """A refund of a transaction that was not paid through a provider (or whose payment
+    is not confirmed yet): reverse it instead."""
+
+    code = "not_refundable"
+
+
 class CurrencyMismatch(DomainError):
     code = "currency_mismatch"
 

@@ -16,7 +16,12 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import InvalidTransition, ValidationFailed
+from domain.errors import (
+    InvalidCombination,
+    InvalidTransition,
+    TimeNotInFuture,
+    ValidationFailed,
+)
 from domain.limits import check_timestamp
 from domain.periods import Schedule
 from domain.proration import prorate_change
@@ -101,7 +106,7 @@ class Subscription(TallyAggregate):
         if not 0 <= trial_days <= 730:
             raise ValidationFailed("trial_days must be 0 to 730")
         if incomplete and trial_days:
-            raise ValidationFailed("a trial needs no first payment, so it cannot be incomplete")
+            raise InvalidCombination("a trial needs no first payment, so it cannot be incomplete")
         if incomplete:
             return cls(
                 project_id=project_id,
@@ -252,7 +257,7 @@ class Subscription(TallyAggregate):
         if resume_at is not None:
             check_timestamp(resume_at, "resume_at")
         if resume_at is not None and resume_at <= now:
-            raise ValidationFailed("resume_at must be in the future")
+            raise TimeNotInFuture("resume_at must be in the future")
         self._paused(status=status, resume_at=resume_at)
 
     @event("Paused", topic="tally:Subscription.Paused")

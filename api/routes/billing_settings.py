@@ -88,8 +88,11 @@ def adjust_credit(
     "/v1/customers/{customer_id}/coupon",
     response_model=sb.CustomerBillingResult,
     summary="Attach a coupon to a customer",
-    description="Its subscription invoices get it (a subscription's own coupon wins).",
-    responses=write_responses(200, "not_found", "coupon_unavailable", "currency_mismatch"),
+    description="Its subscription invoices get it (a subscription's own coupon wins). "
+    "Exactly one of `coupon_code`, `promotion_code` (else 422 `invalid_combination`).",
+    responses=write_responses(
+        200, "not_found", "coupon_unavailable", "currency_mismatch", "invalid_combination"
+    ),
 )
 def customer_coupon(
     customer_id: UUID,
@@ -107,7 +110,10 @@ def customer_coupon(
     response_model=sb.CustomerBillingResult,
     tags=["billing settings", "subscriptions"],
     summary="Attach a coupon to a subscription",
-    responses=write_responses(200, "not_found", "coupon_unavailable", "currency_mismatch"),
+    description="Exactly one of `coupon_code`, `promotion_code` (else 422 `invalid_combination`).",
+    responses=write_responses(
+        200, "not_found", "coupon_unavailable", "currency_mismatch", "invalid_combination"
+    ),
 )
 def subscription_coupon(
     subscription_id: UUID,

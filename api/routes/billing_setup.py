@@ -111,9 +111,12 @@ def archive_tax_rate(
     status_code=201,
     response_model=sb.CouponResult,
     summary="Define a coupon",
-    description="`percent_off` (0-100) or `amount_off` with its `currency`. Redemptions "
-    "past `max_redemptions` or after `expires_at` answer 409 `coupon_unavailable`.",
-    responses=write_responses(201, "invalid_percentage", "already_exists", "invalid_amount"),
+    description="`percent_off` (0-100) or `amount_off` with its `currency`, exactly one "
+    "of the two (else 422 `invalid_combination`). Redemptions past `max_redemptions` or "
+    "after `expires_at` answer 409 `coupon_unavailable`.",
+    responses=write_responses(
+        201, "invalid_percentage", "already_exists", "invalid_amount", "invalid_combination"
+    ),
 )
 def define_coupon(
     body: sb.DefineCouponRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None

@@ -75,8 +75,12 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     response_model=sp.CheckoutResult,
     summary="Check out a subscription",
     description="Creates an incomplete subscription and its first invoice; paying on the "
-    "provider's page pays the invoice and activates the subscription.",
-    responses=write_responses(201, *CHECKOUT_REFUSALS),
+    "provider's page pays the invoice and activates the subscription. Its prices are "
+    "recurring (else 422 `price_not_recurring`) and without trial days, which need no "
+    "first payment (else 422 `invalid_combination`).",
+    responses=write_responses(
+        201, *CHECKOUT_REFUSALS, "price_not_recurring", "invalid_combination"
+    ),
 )
 def checkout_subscription(
     body: sp.SubscriptionCheckoutRequest,
@@ -94,8 +98,9 @@ def checkout_subscription(
     response_model=sp.CheckoutResult,
     summary="Check out one item",
     description="A one-time purchase: a pending Transaction that completes when the "
-    "provider confirms the payment.",
-    responses=write_responses(201, *CHECKOUT_REFUSALS),
+    "provider confirms the payment. The line names a `price_id`, or else its `name`, "
+    "`unit_amount` and `currency` (else 422 `invalid_combination`).",
+    responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_combination"),
 )
 def checkout_item(
     body: sp.ItemCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
@@ -109,7 +114,8 @@ def checkout_item(
     status_code=201,
     response_model=sp.CheckoutResult,
     summary="Check out a cart",
-    responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_transition"),
+    description="An empty cart answers 422 `cart_empty`.",
+    responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_transition", "cart_empty"),
 )
 def checkout_cart(
     body: sp.CartCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
@@ -152,8 +158,12 @@ def top_up(
     tags=["transactions"],
     summary="Refund a provider payment",
     description="Asks the provider to refund (through the outbox); the transaction is "
-    "reversed by the refunded amount when the provider has refunded.",
-    responses=write_responses(202, "not_found", "invalid_transition", "reversal_exceeds_amount"),
+    "reversed by the refunded amount when the provider has refunded. A transaction not "
+    "paid through a provider (or not confirmed yet) answers 409 `not_refundable`: "
+    "reverse it instead.",
+    responses=write_responses(
+        202, "not_found", "invalid_transition", "reversal_exceeds_amount", "not_refundable"
+    ),
 )
 def refund(
     transaction_id: UUID,

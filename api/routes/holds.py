@@ -40,8 +40,10 @@ HoldStatus = Literal["active", "captured", "voided", "expired"]
     status_code=201,
     response_model=s.HoldResult,
     summary="Place a hold",
+    description="`expires_at` lies ahead of the project's clock (else 422 `time_not_in_future`).",
     responses=write_responses(
         201,
+        "time_not_in_future",
         "not_found",
         "currency_mismatch",
         "account_frozen",

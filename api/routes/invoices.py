@@ -162,10 +162,16 @@ def remove_line(
     ONE + "/coupon",
     response_model=si.InvoiceResult,
     summary="Apply a coupon or a promotion code to a draft",
-    description="One of `coupon_code`, `promotion_code`. A coupon past its redemption "
-    "limit or expiry, archived, or in another currency answers 409 `coupon_unavailable`.",
+    description="Exactly one of `coupon_code`, `promotion_code` (else 422 "
+    "`invalid_combination`). A coupon past its redemption limit or expiry, archived, or in "
+    "another currency answers 409 `coupon_unavailable`.",
     responses=write_responses(
-        200, "not_found", "invalid_transition", "coupon_unavailable", "currency_mismatch"
+        200,
+        "not_found",
+        "invalid_transition",
+        "coupon_unavailable",
+        "currency_mismatch",
+        "invalid_combination",
     ),
 )
 def apply_coupon(

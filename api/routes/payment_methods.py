@@ -144,6 +144,8 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
     response_model=sp.CartResult,
     tags=["checkout"],
     summary="Add an item to a cart",
+    description="The line names a `price_id`, or else its `name`, `unit_amount` and "
+    "`currency` (else 422 `invalid_combination`).",
     responses=write_responses(
         200,
         "not_found",
@@ -151,6 +153,7 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
         "price_archived",
         "invalid_transition",
         "amount_too_large",
+        "invalid_combination",
     ),
 )
 def add_item(

@@ -36,7 +36,13 @@ from domain.errors import NotFound
 router = APIRouter(tags=["subscriptions"])
 
 BASE = "/v1/subscriptions"
-ITEM_REFUSALS = ("not_found", "price_archived", "currency_mismatch", "amount_too_large")
+ITEM_REFUSALS = (
+    "not_found",
+    "price_archived",
+    "price_not_recurring",
+    "currency_mismatch",
+    "amount_too_large",
+)
 
 
 def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:
@@ -51,8 +57,9 @@ def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:
     description="Every price must be active, recurring, in the customer's currency and on "
     "one billing interval. With trial days (from the request, else the prices' longest "
     "default) it starts `trialing`, else `active`; with `incomplete: true` it waits for "
-    "its first payment.",
-    responses=write_responses(201, *ITEM_REFUSALS),
+    "its first payment, so it takes no trial (422 `invalid_combination`). A one-time "
+    "price answers 422 `price_not_recurring`.",
+    responses=write_responses(201, *ITEM_REFUSALS, "invalid_combination"),
 )
 def create_subscription(
     body: ss.CreateSubscriptionRequest,
@@ -223,8 +230,9 @@ _simple(
     BASE + "/{subscription_id}/pause",
     response_model=ss.SubscriptionResult,
     summary="Pause an active subscription",
-    description="Until resumed, or until `resume_at` (the scheduler resumes it then).",
-    responses=write_responses(200, "not_found", "invalid_transition"),
+    description="Until resumed, or until `resume_at` (the scheduler resumes it then), "
+    "which lies ahead of its clock (else 422 `time_not_in_future`).",
+    responses=write_responses(200, "not_found", "invalid_transition", "time_not_in_future"),
 )
 def pause(
     subscription_id: UUID,

@@ -18,8 +18,11 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
     status_code=201,
     response_model=s.TransferResult,
     summary="Transfer between accounts",
+    description="The two accounts differ (a transfer from an account to itself answers "
+    "422 `invalid_combination`) and hold the transfer's currency.",
     responses=write_responses(
         201,
+        "invalid_combination",
         "not_found",
         "currency_mismatch",
         "account_frozen",

@@ -141,7 +141,7 @@ def test_hold_with_past_expiry_is_refused(api: Client, clock: FixedClock) -> Non
         {"amount": 1, "currency": "EUR", "expires_at": _in(clock, -1)},
     )
     assert response.status_code == 422
-    assert response.json()["code"] == "validation_error"
+    assert response.json()["code"] == "time_not_in_future"
 
 
 def test_hold_expiry_without_a_timezone_is_a_validation_error(

@@ -153,7 +153,7 @@ def test_insufficient_funds_names_the_amounts(api: Client, app_tally: Tally, fun
 
 def test_transfer_to_self_is_refused(api: Client, app_tally: Tally, funded: str) -> None:
     body = {"from_account_id": funded, "to_account_id": funded, "amount": 1, "currency": "EUR"}
-    _refused(api, app_tally, "/v1/transfers", body, 422, "validation_error")
+    _refused(api, app_tally, "/v1/transfers", body, 422, "invalid_combination")
 
 
 def test_second_account_for_same_owner_and_currency_already_exists(

@@ -99,7 +99,7 @@ def test_pause_and_resume_start_a_new_period(api: Client, clock: FixedClock) -> 
     problem(
         api.post(f"/v1/subscriptions/{sub_id}/pause", {"resume_at": "2000-01-01T00:00:00Z"}),
         422,
-        "validation_error",
+        "time_not_in_future",
     )
 
 

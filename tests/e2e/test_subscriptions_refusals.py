@@ -91,7 +91,7 @@ def test_trial_on_a_one_time_price_is_refused(api: Client, app_tally: Tally) -> 
     # ...and a subscription with a trial on one is refused too.
     one_time = price(api, setup, "setup", unit_amount=5000, interval=None)
     sub = {"customer_id": customer(api), "items": _items(one_time), "trial_days": 7}
-    found = _refused(api, app_tally, "/v1/subscriptions", sub, 422, "validation_error")
+    found = _refused(api, app_tally, "/v1/subscriptions", sub, 422, "price_not_recurring")
     assert "one-time" in found["detail"]
 
 

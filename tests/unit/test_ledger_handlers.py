@@ -72,7 +72,7 @@ def test_transfer_to_the_same_account_is_refused(world: LedgerWorld) -> None:
     code = _refused(
         world, m.Transfer(from_account_id=ann, to_account_id=ann, amount=1, currency="EUR")
     )
-    assert code == "validation_error"
+    assert code == "invalid_combination"
 
 
 def test_capture_into_a_wallet_credits_it_and_releases_the_rest(world: LedgerWorld) -> None:
