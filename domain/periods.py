@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from dateutil.relativedelta import relativedelta
 
 from domain.errors import ValidationFailed
+from domain.limits import MAX_TIMESTAMP
 
 INTERVALS = ("day", "week", "month", "year")
 MAX_INTERVAL_COUNT = 365
@@ -35,7 +36,25 @@ class Schedule:
             raise ValidationFailed(f"interval_count must be 1 to {MAX_INTERVAL_COUNT}")
 
     def boundary(self, n: int) -> datetime:
-        steps = n * self.interval_count
+        """Boundary ``n``; ``ValidationFailed`` if it would pass MAX_TIMESTAMP
+        (``domain/limits.py``), where Python's datetime ends soon after: a test clock near
+        the end of the range with a long interval gets there, and a refusal leaves the
+        command with nothing written instead of an error from the arithmetic. (A boundary
+        before the anchor may precede MIN_TIMESTAMP: ``index_at`` looks back that way.)"""
+        try:
+            moment = self._step(n * self.interval_count)
+        except (OverflowError, ValueError):
+            moment = None
+        if moment is None or moment > MAX_TIMESTAMP:
+            raise ValidationFailed(
+                f"a billing period would end after {MAX_TIMESTAMP:%Y-%m-%d} (UTC), the "
+                "last time Tally takes",
+                anchor=self.anchor.isoformat(),
+                period=n,
+            )
+        return moment
+
+    def _step(self, steps: int) -> datetime:
         if self.interval == "day":
             return self.anchor + timedelta(days=steps)
         if self.interval == "week":

@@ -12,6 +12,7 @@ import pytest
 from adapters.clock import FixedClock
 from api.bootstrap import Tally
 from domain.errors import ValidationFailed
+from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, nothing_written
 
 NUL = "a\u0000b"
@@ -174,3 +175,28 @@ def test_the_catalog_file_loader_refuses_a_control_character(escape: str) -> Non
         text = f"products:\n  - code: PRO\n    {field}\n"
         with pytest.raises(ValidationFailed, match="not valid"):
             parse(text)
+
+
+def test_a_billing_period_past_the_range_is_a_422_not_a_500(
+    sandbox: Client, app_tally: Tally
+) -> None:
+    # A test clock may stand near the end of the range; a price of 365 years then puts the
+    # subscription's next period end past what Python's datetime holds (year 10060): the
+    # clock's advance answered 500, and a subscription created there too.
+    api = sandbox
+    clock = api.ok(api.post("/v1/test_clocks", {"frozen_time": "2030-01-01T00:00:00Z"}), 201)
+    clock_id = clock["test_clock"]["id"]
+    body = {"external_id": "u1", "currency": "EUR", "test_clock_id": clock_id}
+    customer_id = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
+    product_id = api.ok(api.post("/v1/products", {"code": "P", "name": "P"}), 201)["product"]["id"]
+    price = {"product_id": product_id, "lookup_key": "long", "currency": "EUR", "scheme": "flat",
+             "unit_amount": 100, "interval": "year", "interval_count": 365}  # fmt: skip
+    price_id = api.ok(api.post("/v1/prices", price), 201)["price"]["id"]
+    items = {"customer_id": customer_id, "items": [{"price_id": price_id}]}
+    api.ok(api.post("/v1/subscriptions", items), 201)
+    _refused(api, app_tally, f"/v1/test_clocks/{clock_id}/advance", {"to": "9997-01-01T00:00:00Z"})
+    late = api.ok(api.post("/v1/test_clocks", {"frozen_time": "9997-01-01T00:00:00Z"}), 201)
+    body = {"external_id": "u2", "currency": "EUR", "test_clock_id": late["test_clock"]["id"]}
+    late_customer = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
+    late_items = {"customer_id": late_customer, "items": [{"price_id": price_id}]}
+    _refused(api, app_tally, "/v1/subscriptions", late_items)

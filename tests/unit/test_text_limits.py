@@ -22,6 +22,7 @@ from domain.catalog import Product
 from domain.customers import Customer
 from domain.errors import ValidationFailed
 from domain.invoices import Invoice
+from domain.periods import Schedule
 from domain.projects import Project
 from domain.test_clocks import TestClock
 from domain.transactions import Transaction
@@ -224,3 +225,14 @@ def test_a_hold_or_a_clock_past_the_range_is_refused_and_nothing_recorded() -> N
     clock = TestClock.create(PROJECT, "clock", NOW)
     with pytest.raises(ValidationFailed, match="to"):
         clock.advance(late)
+
+
+def test_a_billing_period_past_the_range_is_refused_not_an_arithmetic_error() -> None:
+    schedule = Schedule(datetime(9997, 1, 1, tzinfo=UTC), "year", 365)
+    assert schedule.boundary(0) == datetime(9997, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValidationFailed, match="9999-01-01"):
+        schedule.boundary(1)  # year 10362: Python's datetime cannot hold it
+    monthly = Schedule(datetime(9998, 12, 1, tzinfo=UTC), "month")
+    assert monthly.period(0)[1] == limits.MAX_TIMESTAMP
+    with pytest.raises(ValidationFailed):
+        monthly.period(1)  # 9999-02-01: representable, past the limit
