@@ -19,7 +19,7 @@ domain error ``AmountTooLarge`` (HTTP 422, code ``amount_too_large``), nothing w
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import ValidationFailed
 
@@ -139,6 +139,18 @@ def check_nested_text(value: object, field: str, max_chars: int) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             check_nested_text(item, field, max_chars)
+
+
+def later(moment: datetime, delta: timedelta, field: str) -> datetime:
+    """``moment + delta``, checked like a client's timestamp: near the end of the range
+    (a test clock may stand there) the sum would pass MAX_TIMESTAMP or even Python's
+    datetime, and that is a refusal with nothing written, not an arithmetic error."""
+    try:
+        result = moment + delta
+    except OverflowError:
+        high = MAX_TIMESTAMP.isoformat()
+        raise ValidationFailed(f"{field} would be after {high}", field=field) from None
+    return check_timestamp(result, field)
 
 
 def check_timestamp(value: datetime, field: str) -> datetime:

@@ -22,7 +22,7 @@ from domain.errors import (
     TimeNotInFuture,
     ValidationFailed,
 )
-from domain.limits import check_timestamp
+from domain.limits import check_timestamp, later
 from domain.periods import Schedule
 from domain.proration import prorate_change
 from domain.state_machine import destination
@@ -123,7 +123,7 @@ class Subscription(TallyAggregate):
             )
         trigger = "start_trial" if trial_days > 0 else "activate"
         status = destination(MACHINE, INCOMPLETE, trigger, what="subscription")
-        trial_end = now + timedelta(days=trial_days) if trial_days > 0 else None
+        trial_end = later(now, timedelta(days=trial_days), "trial_end") if trial_days > 0 else None
         return cls(
             project_id=project_id,
             customer_id=customer_id,

@@ -200,3 +200,21 @@ def test_a_billing_period_past_the_range_is_a_422_not_a_500(
     late_customer = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
     late_items = {"customer_id": late_customer, "items": [{"price_id": price_id}]}
     _refused(api, app_tally, "/v1/subscriptions", late_items)
+
+
+def test_a_trial_ending_past_the_range_is_a_422_not_a_500(
+    sandbox: Client, app_tally: Tally
+) -> None:
+    # Two years of trial from the last time the API takes end past MAX_TIMESTAMP; the
+    # subscription's first period was then computed past Python's datetime (500).
+    api = sandbox
+    late = {"frozen_time": "9997-12-31T23:59:59-14:00"}
+    clock_id = api.ok(api.post("/v1/test_clocks", late), 201)["test_clock"]["id"]
+    body = {"external_id": "u1", "currency": "EUR", "test_clock_id": clock_id}
+    customer_id = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
+    product_id = api.ok(api.post("/v1/products", {"code": "P", "name": "P"}), 201)["product"]["id"]
+    price = {"product_id": product_id, "lookup_key": "monthly", "currency": "EUR",
+             "scheme": "flat", "unit_amount": 100, "interval": "month"}  # fmt: skip
+    price_id = api.ok(api.post("/v1/prices", price), 201)["price"]["id"]
+    items = {"customer_id": customer_id, "items": [{"price_id": price_id}], "trial_days": 730}
+    _refused(api, app_tally, "/v1/subscriptions", items)

@@ -236,3 +236,12 @@ def test_a_billing_period_past_the_range_is_refused_not_an_arithmetic_error() ->
     assert monthly.period(0)[1] == limits.MAX_TIMESTAMP
     with pytest.raises(ValidationFailed):
         monthly.period(1)  # 9999-02-01: representable, past the limit
+
+
+def test_a_time_computed_past_the_range_is_refused_not_an_overflow() -> None:
+    start = datetime(9998, 6, 1, tzinfo=UTC)
+    assert limits.later(start, timedelta(days=30), "at") == datetime(9998, 7, 1, tzinfo=UTC)
+    with pytest.raises(ValidationFailed, match="trial_end"):
+        limits.later(start, timedelta(days=730), "trial_end")  # past Python's datetime
+    with pytest.raises(ValidationFailed, match="trial_end"):
+        limits.later(start, timedelta(days=300), "trial_end")  # past MAX_TIMESTAMP
