@@ -450,6 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         print(f"tally: {exc.code}: {exc.detail}", file=sys.stderr)
         return EXIT_REFUSED
+    except ValidationError as exc:  # an argument its command message refuses (limits)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        print(f"tally: validation_error: {problems}", file=sys.stderr)
+        return EXIT_REFUSED
     except Stalled as exc:
         print(f"tally: {exc}; see tally projections status", file=sys.stderr)
         return EXIT_REFUSED

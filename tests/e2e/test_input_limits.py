@@ -218,3 +218,17 @@ def test_a_trial_ending_past_the_range_is_a_422_not_a_500(
     price_id = api.ok(api.post("/v1/prices", price), 201)["price"]["id"]
     items = {"customer_id": customer_id, "items": [{"price_id": price_id}], "trial_days": 730}
     _refused(api, app_tally, "/v1/subscriptions", items)
+
+
+def test_the_cli_refuses_a_control_character_in_one_line(
+    pg_url: str, schema: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: a traceback (pydantic's ValidationError escaped the CLI's error table).
+    from api.cli import EXIT_REFUSED, main
+
+    monkeypatch.setenv("TALLY_DATABASE_URL", pg_url)
+    monkeypatch.setenv("TALLY_DB_SCHEMA", schema)
+    assert main(["projects", "create", "a\u0001b"]) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert err.startswith("tally: validation_error: name: String should match pattern")
+    assert len(err.strip().splitlines()) == 1
