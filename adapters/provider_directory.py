@@ -21,7 +21,7 @@ from adapters.providers.config import ProviderSettings
 from adapters.providers.errors import ProviderMisconfigured
 from adapters.providers.registry import build_provider
 from adapters.secrets import SecretBox, SecretUnreadable
-from domain.errors import ValidationFailed
+from domain.errors import CredentialNotSet
 
 
 class ProviderDirectory:
@@ -78,7 +78,7 @@ class ProviderDirectory:
 
     def check(self, chosen: Mapping[str, Any], secrets: Mapping[str, str] | None = None) -> None:
         """Build the provider ``chosen`` names with the plaintext ``secrets`` a request
-        carries, or refuse with ValidationFailed naming the variable that is missing (a
+        carries, or refuse with CredentialNotSet naming the variable that is missing (a
         project's settings are the client's input, not the server's configuration).
         Nothing is kept: a provider is cached only under its sealed tokens."""
         name = str(chosen.get("provider") or self.default_name)
@@ -86,7 +86,7 @@ class ProviderDirectory:
         try:
             self._build(name, credentials, chosen.get("api_base") or None, dict(secrets or {}))
         except ProviderMisconfigured as error:
-            raise ValidationFailed(error.detail, provider=error.provider) from None
+            raise CredentialNotSet(error.detail, provider=error.provider) from None
 
     def _open(self, provider: str, sealed: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
         """The plaintext of each sealed secret; ProviderMisconfigured (naming the purpose

@@ -52,7 +52,9 @@ Tally is an event-sourced billing ledger. Every write is a command recorded as e
 one ordered log; every read is a query over projections of that log.
 
 * **Money** is an integer count of minor units (`1250` EUR is 12.50 EUR) plus an ISO 4217
-  currency. Floats and strings are refused.
+  currency. Floats and strings are refused, and so is every integer (amounts,
+  quantities, counts) written with a fraction or an exponent: `1250.0` and `1.25e3` are
+  422 `validation_error` (JSON Schema counts them as integers; this API does not).
 * **Authentication**: `Authorization: Bearer tly_<key_id>_<secret>`. A key sees only its
   project; another project's ids answer 404.
 * **Idempotency**: every POST accepts `Idempotency-Key`. Same key, same body: the first

@@ -15,7 +15,14 @@ from api.schemas_billing import CUSTOMER_ID
 from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
 from commands.limits_types import Code, Label, Timestamp
 from commands.messages import Amount, CurrencyCode, Reason
-from domain.limits import MAX_AMOUNT_MINOR
+from domain.limits import (
+    INVOICE_PREFIX_PATTERN,
+    MAX_AMOUNT_MINOR,
+    MAX_FINALIZE_DELAY_S,
+    MAX_INVOICE_PREFIX_CHARS,
+    MAX_RETRIES,
+    MAX_RETRY_DAY,
+)
 
 # -- tax rates ---------------------------------------------------------------------------------
 
@@ -188,14 +195,23 @@ class ConfigureBillingRequest(Request):
             {"auto_charge_provider": "stub", "default_tax_rate_ids": [TAX_RATE_ID]},
         ]
     )
-    invoice_prefix: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
-        default=None, description="Numbers read <prefix>-<year>-<six digits>"
-    )
-    finalize_delay_s: Annotated[StrictInt, Field(ge=0)] | None = Field(
+    invoice_prefix: (
+        Annotated[
+            str,
+            Field(
+                min_length=1, max_length=MAX_INVOICE_PREFIX_CHARS, pattern=INVOICE_PREFIX_PATTERN
+            ),
+        ]
+        | None
+    ) = Field(default=None, description="Numbers read <prefix>-<year>-<six digits>")
+    finalize_delay_s: Annotated[StrictInt, Field(ge=0, le=MAX_FINALIZE_DELAY_S)] | None = Field(
         default=None, description="How long a subscription's draft waits to be finalized"
     )
-    retry_days: list[StrictInt] | None = Field(
-        default=None, max_length=10, description="Days after the first failure, increasing"
+    retry_days: list[Annotated[StrictInt, Field(ge=1, le=MAX_RETRY_DAY)]] | None = Field(
+        default=None,
+        max_length=MAX_RETRIES,
+        description="Days after the first failure, strictly increasing (else 422 "
+        "`invalid_combination`)",
     )
     final_action: Literal["canceled", "unpaid"] | None = Field(
         default=None, description="The subscription's fate when the last retry fails"

@@ -27,7 +27,13 @@ from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product
 from domain.customers import Customer
-from domain.errors import InvalidCombination, NotRefundable, PriceArchived, ValidationFailed
+from domain.errors import (
+    CurrencyMismatch,
+    InvalidCombination,
+    NotRefundable,
+    PriceArchived,
+    ValidationFailed,
+)
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
@@ -114,7 +120,7 @@ def _sale(
     provider's clearing account to sales, completed when the provider confirms."""
     currencies = {line["currency"] for line in lines}
     if len(currencies) != 1:
-        raise ValidationFailed("every line of a checkout has the same currency")
+        raise CurrencyMismatch("every line of a checkout has the same currency")
     total = sum(int(line["unit_amount"]) * int(line["quantity"]) for line in lines)
     txn = Transaction.begin(
         id=_new_id(ctx, "transaction"),
@@ -194,7 +200,7 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
     owed = "total" if invoice and invoice["status"] == "draft" else "amount_remaining"
     amount = int(invoice[owed]) if invoice else 0
     if amount <= 0:
-        raise ValidationFailed("the first period costs nothing: create the subscription directly")
+        raise InvalidCombination("the first period costs nothing: create the subscription directly")
     refs = {"tally_subscription": str(sub["id"]), "tally_customer": str(customer.id)}
     if invoice:
         refs["tally_invoice"] = str(invoice["id"])

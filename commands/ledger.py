@@ -17,8 +17,8 @@ from domain.errors import (
     AlreadyExists,
     InvalidAmount,
     InvalidCombination,
+    InvalidTransition,
     NotFound,
-    ValidationFailed,
 )
 from domain.ids import uuid5
 from domain.transactions import Transaction
@@ -129,7 +129,7 @@ def place_hold(uow: UnitOfWork, cmd: m.PlaceHold, ctx: Context) -> Result:
     destination = clearing_ref(cmd.destination)
     if cmd.destination_account_id is not None:
         if cmd.destination_account_id == cmd.account_id:
-            raise ValidationFailed("a hold cannot pay into the account it holds money in")
+            raise InvalidCombination("a hold cannot pay into the account it holds money in")
         target = uow.get(Account, cmd.destination_account_id, ctx.project_id)
         target.check_can_credit(cmd.amount, cmd.currency)
         destination = target.ref
@@ -203,7 +203,7 @@ def confirm_transaction(uow: UnitOfWork, cmd: m.ConfirmTransaction, ctx: Context
     txn = uow.get(Transaction, cmd.transaction_id, ctx.project_id)
     account_id = _wallet_id(txn.to_ref)
     if txn.kind != "deposit" or account_id is None:
-        raise ValidationFailed(f"only pending deposits are confirmed; this is a {txn.kind}")
+        raise InvalidTransition(f"only pending deposits are confirmed; this is a {txn.kind}")
     account = uow.get(Account, account_id, ctx.project_id)
     # Both guards before either change: the account's, then the transition's.
     account.check_can_receive_confirmed()

@@ -20,7 +20,13 @@ from commands.invoice_common import summary
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
-from domain.errors import CurrencyMismatch, PriceArchived, PriceNotRecurring, ValidationFailed
+from domain.errors import (
+    CurrencyMismatch,
+    InvalidCombination,
+    PriceArchived,
+    PriceNotRecurring,
+    ValidationFailed,
+)
 from domain.subscription_states import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
@@ -48,7 +54,7 @@ def _items(
     """Check every price and price the items. All items share one currency (the
     customer's) and one billing interval."""
     if len({item.price_id for item in wanted}) != len(wanted):
-        raise ValidationFailed("each price appears once; change its quantity instead")
+        raise InvalidCombination("each price appears once; change its quantity instead")
     items: list[Item] = []
     prices: list[Price] = []
     for item in wanted:
@@ -70,7 +76,7 @@ def _items(
         items.append({"price_id": str(price.id), "quantity": item.quantity, "amount": amount})
         prices.append(price)
     if len({(p.interval, p.interval_count) for p in prices}) != 1:
-        raise ValidationFailed("all prices of a subscription must bill on the same interval")
+        raise InvalidCombination("all prices of a subscription must bill on the same interval")
     return items, prices
 
 
@@ -119,7 +125,7 @@ def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) 
     customer = uow.get(Customer, sub.customer_id, ctx.project_id)
     items, prices = _items(uow, ctx, customer, list(cmd.items))
     if (prices[0].interval, prices[0].interval_count) != (sub.interval, sub.interval_count):
-        raise ValidationFailed("a plan change keeps the subscription's billing interval")
+        raise InvalidCombination("a plan change keeps the subscription's billing interval")
     checked, lines = sub.preview_change(items, now, cmd.proration)
     # A change at period end is what the next renewal bills; otherwise one scheduled
     # before still is.

@@ -20,17 +20,23 @@ Events: ``BillingSettings.Configured`` (every field, each time).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import ValidationFailed
+from domain.errors import InvalidCombination, ValidationFailed
+from domain.limits import (
+    INVOICE_PREFIX_PATTERN,
+    MAX_FINALIZE_DELAY_S,
+    MAX_INVOICE_PREFIX_CHARS,
+    MAX_RETRIES,
+    MAX_RETRY_DAY,
+)
 
 FINAL_ACTIONS = ("canceled", "unpaid")
-MAX_RETRIES = 10
-MAX_FINALIZE_DELAY_S = 30 * 86_400
 PROVIDERS = ("", "stripe", "paddle", "yookassa", "stub")
 
 DEFAULTS: dict[str, Any] = {
@@ -45,16 +51,20 @@ DEFAULTS: dict[str, Any] = {
 
 def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     prefix = values["invoice_prefix"]
-    if not 1 <= len(prefix) <= 20 or not prefix.replace("-", "").isalnum():
-        raise ValidationFailed("invoice_prefix is 1 to 20 letters, digits or -")
+    if len(prefix) > MAX_INVOICE_PREFIX_CHARS or not re.fullmatch(INVOICE_PREFIX_PATTERN, prefix):
+        raise ValidationFailed(
+            f"invoice_prefix is 1 to {MAX_INVOICE_PREFIX_CHARS} ASCII letters, digits or -"
+        )
     delay = values["finalize_delay_s"]
     if not 0 <= delay <= MAX_FINALIZE_DELAY_S:
         raise ValidationFailed(f"finalize_delay_s must be 0 to {MAX_FINALIZE_DELAY_S}")
     days = list(values["retry_days"])
     if len(days) > MAX_RETRIES:
         raise ValidationFailed(f"at most {MAX_RETRIES} retries")
-    if any(d <= 0 or d > 90 for d in days) or days != sorted(set(days)):
-        raise ValidationFailed("retry_days are strictly increasing whole days from 1 to 90")
+    if any(d <= 0 or d > MAX_RETRY_DAY for d in days):
+        raise ValidationFailed(f"retry_days are whole days from 1 to {MAX_RETRY_DAY}")
+    if days != sorted(set(days)):
+        raise InvalidCombination("retry_days are strictly increasing")
     if values["final_action"] not in FINAL_ACTIONS:
         raise ValidationFailed(f"final_action must be one of {', '.join(FINAL_ACTIONS)}")
     if values["auto_charge_provider"] not in PROVIDERS:

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import ValidationFailed
+from domain.errors import InvalidCombination, ValidationFailed
 from domain.limits import MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_QUANTITY, check_text
 from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
@@ -102,19 +102,19 @@ def _check_name_and_features(name: str, features: list[str]) -> None:
 
 def check_tiers(tiers: list[Tier]) -> list[Tier]:
     if not tiers:
-        raise ValidationFailed("a tiered price needs at least one tier")
+        raise InvalidCombination("a tiered price needs at least one tier")
     last = 0
     for i, tier in enumerate(tiers):
         up_to = tier.get("up_to")
         check_amount(tier.get("unit_amount", 0), allow_zero=True)
         check_amount(tier.get("flat_amount", 0), allow_zero=True)
         if up_to is None and i != len(tiers) - 1:
-            raise ValidationFailed("only the last tier may be open-ended")
+            raise InvalidCombination("only the last tier may be open-ended")
         if up_to is not None and (not isinstance(up_to, int) or up_to <= last):
-            raise ValidationFailed("tier bounds must be increasing whole numbers")
+            raise InvalidCombination("tier bounds must be increasing whole numbers")
         last = up_to or last
     if tiers[-1].get("up_to") is not None:
-        raise ValidationFailed("the last tier must be open-ended (up_to: null)")
+        raise InvalidCombination("the last tier must be open-ended (up_to: null)")
     return [
         {
             "up_to": t.get("up_to"),
@@ -196,13 +196,13 @@ class Price(TallyAggregate):
         checked_tiers = check_tiers(tiers or []) if scheme in ("graduated", "volume") else []
         check_text(meter, "meter", MAX_LABEL_CHARS)
         if scheme == "metered" and not meter:
-            raise ValidationFailed("a metered price names its meter")
+            raise InvalidCombination("a metered price names its meter")
         if interval is not None and interval not in INTERVALS:
             raise ValidationFailed(f"interval must be one of {', '.join(INTERVALS)} or null")
         if not 1 <= interval_count <= MAX_INTERVAL_COUNT:
             raise ValidationFailed(f"interval_count must be 1 to {MAX_INTERVAL_COUNT}")
         if interval is None and (trial_days or scheme == "metered"):
-            raise ValidationFailed("a one-time price has no trial and is not metered")
+            raise InvalidCombination("a one-time price has no trial and is not metered")
         if not 0 <= trial_days <= 730:
             raise ValidationFailed("trial_days must be 0 to 730")
         return cls(

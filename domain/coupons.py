@@ -118,12 +118,12 @@ class Coupon(_Redeemable):
         if amount_off is not None:
             check_amount(amount_off)
             if currency is None:
-                raise ValidationFailed("a fixed-amount coupon names its currency")
+                raise InvalidCombination("a fixed-amount coupon names its currency")
             check_currency(currency)
         if duration not in DURATIONS:
             raise ValidationFailed(f"duration must be one of {', '.join(DURATIONS)}")
         if (duration == "repeating") != (duration_periods is not None):
-            raise ValidationFailed("duration_periods goes with (and only with) 'repeating'")
+            raise InvalidCombination("duration_periods goes with (and only with) 'repeating'")
         if duration_periods is not None and not 1 <= duration_periods <= 120:
             raise ValidationFailed("duration_periods must be 1 to 120")
         _check_limits(max_redemptions, expires_at)

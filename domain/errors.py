@@ -50,6 +50,13 @@ class TimeNotInFuture(ValidationFailed):
     code = "time_not_in_future"
 
 
+class CredentialNotSet(ValidationFailed):
+    """A project's provider settings name an environment variable (its own, or the
+    provider's default) that the server does not have."""
+
+    code = "credential_not_set"
+
+
 class CartEmpty(ValidationFailed):
     code = "cart_empty"
 

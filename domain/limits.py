@@ -55,6 +55,15 @@ MAX_ID_CHARS = 64
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC)
 
+# -- billing settings ------------------------------------------------------------------
+# A subscription's draft invoice waits at most this long before it is finalized; dunning
+# retries at most MAX_RETRIES times, each at most MAX_RETRY_DAY days after the failure.
+MAX_FINALIZE_DELAY_S = 30 * 86_400
+MAX_RETRIES = 10
+MAX_RETRY_DAY = 90
+MAX_INVOICE_PREFIX_CHARS = 20
+INVOICE_PREFIX_PATTERN = r"^[A-Za-z0-9-]+$"
+
 # -- the rules, as patterns and as checks ---------------------------------------------------
 # The API's schemas carry these patterns (so OpenAPI states them, and pydantic's engine
 # and a JSON Schema validator read them alike: plain character classes, no flags); the

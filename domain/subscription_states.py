@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from domain.errors import ValidationFailed
+from domain.errors import InvalidCombination, ValidationFailed
 from domain.limits import MAX_QUANTITY
 from domain.money import check_within_limit
 from domain.state_machine import transition_table
@@ -65,7 +65,7 @@ def check_items(items: list[Item]) -> list[Item]:
         if not 0 < item["quantity"] <= MAX_QUANTITY:
             raise ValidationFailed(f"quantity must be 1 to {MAX_QUANTITY}")
         if item["price_id"] in seen:
-            raise ValidationFailed("each price appears once; change its quantity instead")
+            raise InvalidCombination("each price appears once; change its quantity instead")
         seen.add(item["price_id"])
     check_renewal_amount(items, [])
     return [

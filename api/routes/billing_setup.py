@@ -115,7 +115,12 @@ def archive_tax_rate(
     "of the two (else 422 `invalid_combination`). Redemptions past `max_redemptions` or "
     "after `expires_at` answer 409 `coupon_unavailable`.",
     responses=write_responses(
-        201, "invalid_percentage", "already_exists", "invalid_amount", "invalid_combination"
+        201,
+        "invalid_percentage",
+        "already_exists",
+        "invalid_amount",
+        "invalid_combination",
+        "unknown_currency",
     ),
 )
 def define_coupon(

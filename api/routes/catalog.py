@@ -114,9 +114,17 @@ def archive_product(
     "(`interval`) or one-time (no interval). The same definition under the same lookup key "
     "again answers 200 with the existing price; a changed one is a new price (201) and the "
     "old price of that lookup key is archived. Republishing a definition that was archived "
-    "answers 409 `price_archived`.",
+    "answers 409 `price_archived`. Fields that go together, else 422 "
+    "`invalid_combination`: a tiered price has tiers whose `up_to` increase and only the "
+    "last is open-ended (null); a metered price names its `meter`; a one-time price has "
+    "no trial and is not metered.",
     responses=_created_or_revised(
-        b.PriceResult, "price", "not_found", "unknown_currency", "price_archived"
+        b.PriceResult,
+        "price",
+        "not_found",
+        "unknown_currency",
+        "price_archived",
+        "invalid_combination",
     ),
 )
 def define_price(

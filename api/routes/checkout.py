@@ -100,7 +100,7 @@ def checkout_subscription(
     description="A one-time purchase: a pending Transaction that completes when the "
     "provider confirms the payment. The line names a `price_id`, or else its `name`, "
     "`unit_amount` and `currency` (else 422 `invalid_combination`).",
-    responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_combination"),
+    responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_combination", "unknown_currency"),
 )
 def checkout_item(
     body: sp.ItemCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
@@ -135,7 +135,13 @@ def checkout_cart(
     "hosted checkout. The deposit completes (and the wallet is credited) when the "
     "provider confirms the payment, or fails if it declines.",
     responses=write_responses(
-        201, "not_found", "currency_mismatch", "account_frozen", "account_closed", "invalid_amount"
+        201,
+        "not_found",
+        "currency_mismatch",
+        "account_frozen",
+        "account_closed",
+        "invalid_amount",
+        "unknown_currency",
     ),
 )
 def top_up(

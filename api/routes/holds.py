@@ -40,10 +40,13 @@ HoldStatus = Literal["active", "captured", "voided", "expired"]
     status_code=201,
     response_model=s.HoldResult,
     summary="Place a hold",
-    description="`expires_at` lies ahead of the project's clock (else 422 `time_not_in_future`).",
+    description="`expires_at` lies ahead of the project's clock (else 422 "
+    "`time_not_in_future`); `destination_account_id` is another account than the held one "
+    "(else 422 `invalid_combination`).",
     responses=write_responses(
         201,
         "time_not_in_future",
+        "invalid_combination",
         "not_found",
         "currency_mismatch",
         "account_frozen",

@@ -154,6 +154,7 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
         "invalid_transition",
         "amount_too_large",
         "invalid_combination",
+        "unknown_currency",
     ),
 )
 def add_item(
@@ -220,8 +221,11 @@ def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
     description="Each credential is named by environment variable (`credential_env`) or "
     "sent to be stored encrypted (`credentials`, needs the server's TALLY_SECRETS_KEY; "
     "never shown again). The provider is built at once from them: a missing variable is "
-    "refused (422) and nothing is recorded. Each call replaces the whole configuration.",
-    responses=write_responses(200, "provider_misconfigured", "secret_storage_disabled"),
+    "refused (422 `credential_not_set`) and nothing is recorded. Each call replaces the "
+    "whole configuration.",
+    responses=write_responses(
+        200, "provider_misconfigured", "secret_storage_disabled", "credential_not_set"
+    ),
 )
 def configure(
     body: sp.ProviderSettingsRequest,

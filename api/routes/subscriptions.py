@@ -42,6 +42,7 @@ ITEM_REFUSALS = (
     "price_not_recurring",
     "currency_mismatch",
     "amount_too_large",
+    "invalid_combination",
 )
 
 
@@ -54,11 +55,12 @@ def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:
     status_code=201,
     response_model=ss.SubscriptionResult,
     summary="Create a subscription",
-    description="Every price must be active, recurring, in the customer's currency and on "
-    "one billing interval. With trial days (from the request, else the prices' longest "
-    "default) it starts `trialing`, else `active`; with `incomplete: true` it waits for "
-    "its first payment, so it takes no trial (422 `invalid_combination`). A one-time "
-    "price answers 422 `price_not_recurring`.",
+    description="Every price must be active, recurring, in the customer's currency, on "
+    "one billing interval and named once (else 422 `invalid_combination`). With trial "
+    "days (from the request, else the prices' longest default) it starts `trialing`, else "
+    "`active`; with `incomplete: true` it waits for its first payment, so it takes no "
+    "trial (422 `invalid_combination`). A one-time price answers 422 "
+    "`price_not_recurring`.",
     responses=write_responses(201, *ITEM_REFUSALS, "invalid_combination"),
 )
 def create_subscription(
@@ -147,7 +149,8 @@ def current_subscription(
     description="`prorate` (default) records a credit for the unused time of the old items "
     "and a charge for the rest of the period on the new ones (`proration_lines`, billed at "
     "the next renewal); `none` swaps with no lines; `period_end` switches at the next "
-    "renewal (`pending_items`). The billing interval cannot change.",
+    "renewal (`pending_items`). The billing interval cannot change, and each price is "
+    "named once (else 422 `invalid_combination`).",
     responses=write_responses(200, *ITEM_REFUSALS, "invalid_transition"),
 )
 def change_items(

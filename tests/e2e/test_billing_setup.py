@@ -77,7 +77,8 @@ def test_billing_settings_default_then_configured_and_used_for_numbers(api: Clie
     # Default rates are for subscription lines; a manual line carries only its own.
     assert (final["tax"], final["total"]) == (0, 1000)
     with nothing_written(api.tally):
-        problem(api.post("/v1/billing_settings", {"retry_days": [5, 2]}), 422, "validation_error")
+        unsorted = api.post("/v1/billing_settings", {"retry_days": [5, 2]})
+        problem(unsorted, 422, "invalid_combination")
 
 
 def test_credit_balance_is_adjusted_and_used_first_by_the_next_invoice(api: Client) -> None:

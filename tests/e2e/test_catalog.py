@@ -93,9 +93,9 @@ def test_every_pricing_scheme_prices_a_subscription(api: Client) -> None:
 def test_price_refusals_write_nothing(api: Client, app_tally: Tally) -> None:
     product_id = product(api, "PRO")
     bad: list[tuple[dict[str, Any], str]] = [
-        ({"scheme": "graduated", "tiers": []}, "validation_error"),
-        ({"scheme": "graduated", "tiers": [{"up_to": 5, "unit_amount": 1}]}, "validation_error"),
-        ({"scheme": "metered", "meter": ""}, "validation_error"),
+        ({"scheme": "graduated", "tiers": []}, "invalid_combination"),
+        ({"scheme": "graduated", "tiers": [{"up_to": 5, "unit_amount": 1}]}, "invalid_combination"),
+        ({"scheme": "metered", "meter": ""}, "invalid_combination"),
         ({"scheme": "tiered"}, "validation_error"),
         ({"unit_amount": -1}, "validation_error"),
         ({"unit_amount": 12.5}, "validation_error"),

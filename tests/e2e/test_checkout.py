@@ -153,7 +153,7 @@ def test_a_project_names_its_credentials_by_variable_and_never_sees_them(
             "provider": "stripe",
             "credential_env": {"api_key": "ACME_NO_SUCH_KEY", "webhook_secret": "ACME_NO_HOOK"},
         }
-        refused = problem(shop.post("/v1/payment_provider", missing), 422, "validation_error")
+        refused = problem(shop.post("/v1/payment_provider", missing), 422, "credential_not_set")
         assert "ACME_NO_SUCH_KEY" in refused["detail"] or "ACME_NO_HOOK" in refused["detail"]
     own = {"provider": "stub", "credential_env": {"webhook_secret": "TALLY_TEST_STUB_SECRET_X"}}
     shop.tally.providers.environ = {"TALLY_TEST_STUB_SECRET_X": "a-project-secret"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -77,6 +78,13 @@ STATED_RULES = [
     ("/v1/subscriptions/{subscription_id}/pause", "422", "time_not_in_future"),
     ("/v1/checkout/cart", "422", "cart_empty"),
     ("/v1/transactions/{transaction_id}/refunds", "409", "not_refundable"),
+    ("/v1/subscriptions", "422", "invalid_combination"),
+    ("/v1/subscriptions/{subscription_id}/items", "422", "invalid_combination"),
+    ("/v1/prices", "422", "invalid_combination"),
+    ("/v1/accounts/{account_id}/holds", "422", "invalid_combination"),
+    ("/v1/billing_settings", "422", "invalid_combination"),
+    ("/v1/payment_provider", "422", "credential_not_set"),
+    ("/v1/transactions/{transaction_id}/confirm", "409", "invalid_transition"),
 ]
 
 
@@ -86,3 +94,34 @@ def test_a_rule_the_schema_cannot_express_is_stated_by_its_code(
 ) -> None:
     operation = http.get("/openapi.json").json()["paths"][path]["post"]
     assert f"`{code}`" in operation["responses"][status]["description"]
+
+
+def test_every_operation_that_takes_a_currency_lists_unknown_currency(http: TestClient) -> None:
+    # Coupons, one-item checkouts, top-ups and cart items answered 422 unknown_currency
+    # without listing it.
+    document = http.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    silent = [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if _mentions(operation.get("requestBody", {}), "currency", schemas)
+        and "`unknown_currency`" not in operation["responses"]["422"]["description"]
+    ]
+    assert silent == []
+
+
+def _mentions(
+    node: object, name: str, schemas: dict[str, Any], seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether a schema (following $refs once each) has a property called ``name``."""
+    if isinstance(node, list):
+        return any(_mentions(item, name, schemas, seen) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if "$ref" in node:
+        ref = str(node["$ref"]).rsplit("/", 1)[-1]
+        return ref not in seen and _mentions(schemas[ref], name, schemas, seen | {ref})
+    if name in node.get("properties", {}):
+        return True
+    return any(_mentions(value, name, schemas, seen) for value in node.values())

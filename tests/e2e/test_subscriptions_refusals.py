@@ -86,7 +86,7 @@ def test_trial_on_a_one_time_price_is_refused(api: Client, app_tally: Tally) -> 
         "unit_amount": 5000,
         "trial_days": 7,
     }
-    found = _refused(api, app_tally, "/v1/prices", body, 422, "validation_error")
+    found = _refused(api, app_tally, "/v1/prices", body, 422, "invalid_combination")
     assert "one-time" in found["detail"]
     # ...and a subscription with a trial on one is refused too.
     one_time = price(api, setup, "setup", unit_amount=5000, interval=None)
@@ -125,9 +125,9 @@ def test_mixed_intervals_and_a_repeated_price_are_422(api: Client, app_tally: Ta
     yearly = price(api, product(api, "ADDON"), "addon_yearly", unit_amount=100, interval="year")
     customer_id = customer(api)
     body = {"customer_id": customer_id, "items": [*_items(monthly), *_items(yearly)]}
-    _refused(api, app_tally, "/v1/subscriptions", body, 422, "validation_error")
+    _refused(api, app_tally, "/v1/subscriptions", body, 422, "invalid_combination")
     body = {"customer_id": customer_id, "items": [*_items(monthly), *_items(monthly)]}
-    _refused(api, app_tally, "/v1/subscriptions", body, 422, "validation_error")
+    _refused(api, app_tally, "/v1/subscriptions", body, 422, "invalid_combination")
 
 
 def test_bad_proration_mode_and_unknown_field_are_422(api: Client, app_tally: Tally) -> None:
