@@ -265,8 +265,8 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
 def install_openapi(app: FastAPI) -> None:
     """Errors are documented as ``application/problem+json`` only (FastAPI also lists
     ``application/json`` for every response model), FastAPI's own validation-error
-    schemas, which this API never answers, are dropped, and integer bounds stay integers
-    (``integral_bounds``)."""
+    schemas, which this API never answers, are dropped, integer bounds stay integers
+    (``integral_bounds``) and maps refuse keys outside their pattern (``closed_maps``)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -284,7 +284,7 @@ def install_openapi(app: FastAPI) -> None:
                         content.pop("application/json", None)
             for name in ("HTTPValidationError", "ValidationError"):
                 spec.get("components", {}).get("schemas", {}).pop(name, None)
-            app.openapi_schema = integral_bounds(spec)
+            app.openapi_schema = closed_maps(integral_bounds(spec))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -309,6 +309,22 @@ def integral_bounds(node: Any) -> Any:
         }
     if isinstance(node, list):
         return [integral_bounds(item) for item in node]
+    return node
+
+
+def closed_maps(node: Any) -> Any:
+    """``node`` with ``additionalProperties: false`` beside every ``patternProperties``.
+
+    pydantic documents a map whose keys have a pattern (metadata, credentials) as
+    ``patternProperties: {<key pattern>: <value>}``, which leaves every other key open to
+    any value, while it refuses such a key: the document must say so."""
+    if isinstance(node, dict):
+        closed = {key: closed_maps(value) for key, value in node.items()}
+        if "patternProperties" in closed:
+            closed.setdefault("additionalProperties", False)
+        return closed
+    if isinstance(node, list):
+        return [closed_maps(item) for item in node]
     return node
 
 
