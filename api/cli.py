@@ -223,6 +223,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings(host=args.host, port=args.port, workers=args.workers)
+    # Pages Tally links to (the stub's checkout) are on the address served, unless the
+    # operator names another one; the workers inherit the variable.
+    os.environ.setdefault("TALLY_PUBLIC_BASE_URL", served_base_url(settings.host, settings.port))
     # The embedded Postgres is started once, here; workers find it through the URL.
     url = settings.database_url or start_embedded(settings.data_dir)
     os.environ["TALLY_DATABASE_URL"] = url
@@ -241,6 +244,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     return EXIT_OK
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches ``host:port`` by: an address that
+    listens on every interface is reached through the loopback one."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    if ":" in host:  # an IPv6 literal goes in brackets
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def wait_for_signal() -> None:

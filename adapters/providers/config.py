@@ -49,7 +49,8 @@ class ProviderSettings(BaseSettings):
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Tally's own address as browsers reach it (the stub's hosted pages).",
+        description="Tally's own address as browsers reach it (the stub's hosted pages). "
+        "Unset, tally serve uses the address it listens on (TALLY_HOST, TALLY_PORT).",
     )
 
     stripe_api_base: str = "https://api.stripe.com"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,13 +31,13 @@ def stub_env(pg_url: str, schema: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def stub_server(stub_env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
+@contextmanager
+def serving(env: dict[str, str], port: int, workers: int) -> Iterator[str]:
+    """A ``tally serve`` on ``port``, ready; its base URL."""
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--workers", "2"],
-        env={**stub_env, "TALLY_PUBLIC_BASE_URL": base, "TALLY_OUTBOX_INTERVAL_S": "0.2"},
+        [*CLI, "serve", "--workers", str(workers)],
+        env={**env, "TALLY_PORT": str(port), "TALLY_OUTBOX_INTERVAL_S": "0.2"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -59,6 +60,14 @@ def stub_server(stub_env: dict[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def stub_server(stub_env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serving({**stub_env, "TALLY_PUBLIC_BASE_URL": base}, port, workers=2) as served:
+        yield served
 
 
 def test_serve_runs_a_hosted_stub_checkout_offline(
@@ -109,3 +118,28 @@ def test_a_misconfigured_provider_is_one_clear_line_and_exit_2(
     assert unknown.returncode == 2
     assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
     assert "TALLY_PAYMENT_PROVIDER" in unknown.stderr
+
+
+def test_public_urls_name_the_port_served_without_a_public_base_url(
+    stub_env: dict[str, str],
+) -> None:
+    # Issue 11, bug 1: with TALLY_PORT=8011 and no TALLY_PUBLIC_BASE_URL, the checkout
+    # answer pointed at http://127.0.0.1:8000/..., a page no one serves.
+    with serving(stub_env, free_port(), workers=1) as base:
+        created = tally_json(stub_env, "projects", "create", "acme")
+        auth = {"Authorization": f"Bearer {created['api_key']}"}
+        with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+            opened = http.post("/v1/accounts", json={"owner_ref": "a", "currency": "EUR"})
+            answer = opened.json()
+            account_id = answer.get("account", answer)["id"]  # either shape of the answer
+            body = {
+                "amount": 700,
+                "currency": "EUR",
+                "success_url": "https://shop.example/ok",
+                "cancel_url": "https://shop.example/no",
+            }
+            topped = http.post(f"/v1/accounts/{account_id}/top_ups", json=body)
+            assert topped.status_code == 201, topped.text
+            url = topped.json()["url"]
+            assert url.startswith(f"{base}/v1/stub/checkout/"), url
+            assert httpx.get(url, timeout=10).status_code == 200
