@@ -352,10 +352,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         # read model is behind the others, so there is no one position to compare at.
         sync_read_models(tally, needs=[cls.name for cls in PROJECTIONS])
         try:
-            report = replay(tally.store, tally.views, tally.schema, progress=not args.quiet)
+            progress = not (args.quiet or args.json)
+            report = replay(tally.store, tally.views, tally.schema, progress=progress)
         except ReplayBusy as exc:
             raise CannotStart(f"another replay is running: {exc}") from None
-    print(report.summary())
+    emit(args, report.as_json(), [report.summary()])
     return EXIT_OK if report.ok else EXIT_REFUSED
 
 

@@ -110,6 +110,32 @@ class ReplayReport:
     def events_per_s(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
+    def as_json(self) -> dict[str, Any]:
+        """The report as ``tally replay --json`` prints it (snake_case, like the API; the
+        log's last position is ``head_position`` as in ``tally projections status``)."""
+        return {
+            "ok": self.ok,
+            "error": self.error or None,
+            "events": self.events,
+            "events_per_s": round(self.events_per_s, 1),
+            "seconds": round(self.seconds, 3),
+            "compare_seconds": round(self.compare_seconds, 3),
+            "position": self.position,
+            "head_position": self.head,
+            "tables": [
+                {
+                    "table": t.table,
+                    "live_rows": t.live_rows,
+                    "replayed_rows": t.replayed_rows,
+                    "only_live": t.only_live,
+                    "only_replayed": t.only_replayed,
+                    "differences": t.differences,
+                    "samples": t.samples,
+                }
+                for t in self.tables
+            ],
+        }
+
     def summary(self) -> str:
         lines = [
             f"replayed {self.events} events in {self.seconds:.2f}s "

@@ -146,6 +146,19 @@ def test_replay_reports_matching_read_models(env: dict[str, str]) -> None:
     assert "OK: the read models match the event log" in done.stdout
 
 
+def test_replay_json_is_the_report_as_json(env: dict[str, str]) -> None:
+    # Issue 11, bug 3: --json printed the human table.
+    tally_json(env, "projects", "create", "initech")
+    report = tally_json(env, "replay")
+    assert report["ok"] is True
+    assert report["error"] is None
+    assert report["events"] > 0
+    assert report["position"] == report["head_position"] > 0
+    tables = {table["table"]: table for table in report["tables"]}
+    assert tables["api_keys"]["live_rows"] == tables["api_keys"]["replayed_rows"] == 1
+    assert all(table["differences"] == 0 for table in tables.values())
+
+
 @pytest.mark.parametrize("command", [["projects", "list"], ["serve"], ["replay"]])
 def test_unreachable_database_is_one_clear_line_and_exit_2(
     env: dict[str, str], command: list[str]
