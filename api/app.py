@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
+from api import docs_pages, errors
 from api.auth import KeyLookups
 from api.bootstrap import Tally, build
 from api.routes import (
@@ -202,6 +202,9 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by docs_pages from packaged assets, not FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "accounts", "description": "Customer wallets and their movements"},
             {"name": "holds", "description": "Reserve, capture, void"},
@@ -257,6 +260,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         health,
     ):
         app.include_router(module.router)
+    docs_pages.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app)
     return app
