@@ -187,7 +187,8 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
             else:
                 report.prices_unchanged += 1
             positions.append(published.position or 0)
-        if not product.active:
+        # Archiving an archived product writes nothing, so it is not counted again.
+        if not product.active and defined.body["product"]["active"]:
             archived = tally.execute(m.ArchiveProduct(product_id=product_id), context)
             report.products_archived += 1
             positions.append(archived.position or 0)

@@ -98,6 +98,26 @@ def test_loading_twice_is_the_same_catalog_and_writes_nothing_the_second_time(
     assert seats.amount_for(12) == 10 * 500 + 2 * 400
 
 
+def test_an_archived_product_is_counted_once_not_on_every_load(
+    env: dict[str, str], project: str, tally: Tally, tmp_path: Path
+) -> None:
+    # Issue 11, bug 6: an unchanged file with an inactive product printed "1 archived"
+    # on every load, though the second load wrote nothing.
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        CATALOG.replace("    features: [api]\n", "    features: [api]\n    active: false\n")
+    )
+    assert load(env, project, path)["products_archived"] == 1
+    written = head(tally)
+    assert load(env, project, path)["products_archived"] == 0
+    done = cli(env, "catalog", "load", str(path), "--project", project)
+    assert done.returncode == 0, done.stderr
+    assert "0 archived" in done.stdout
+    assert head(tally) == written
+    basic: Any = tally.store.repository.get(UUID(load(env, project, path)["products"]["BASIC"]))
+    assert basic.active is False
+
+
 def test_a_changed_price_is_a_new_price_and_the_old_one_is_archived(
     env: dict[str, str], project: str, tally: Tally, tmp_path: Path
 ) -> None:
