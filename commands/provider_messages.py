@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 from commands.limits_types import Id, Label, Name
 from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
 from domain.limits import TEXT_PATTERN
+from domain.provider_settings import ENV_NAME, PURPOSE_PATTERN
 
 ProviderName = Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")]
 # No space and no control character anywhere in a URL (percent-encode them).
@@ -23,8 +24,8 @@ Url = Annotated[
 ]
 REFERENCE_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces
 Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=REFERENCE_PATTERN)]
-CredentialPurpose = Annotated[str, Field(max_length=40, pattern=TEXT_PATTERN)]
-EnvVarName = Annotated[str, Field(max_length=128, pattern=TEXT_PATTERN)]
+CredentialPurpose = Annotated[str, Field(max_length=40, pattern=PURPOSE_PATTERN)]
+EnvVarName = Annotated[str, Field(max_length=128, pattern=ENV_NAME.pattern)]
 ApiBase = Annotated[str, Field(max_length=500, pattern=TEXT_PATTERN)]
 
 

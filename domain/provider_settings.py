@@ -23,7 +23,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import DomainError, InvalidCombination, ValidationFailed
 from domain.limits import check_text
 
 NAMESPACE = UUID("2a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d")
@@ -36,6 +36,9 @@ PURPOSES: dict[str, tuple[str, ...]] = {
     "yookassa": ("shop_id", "secret_key"),
     "stub": ("webhook_secret",),
 }
+# Every purpose some provider reads, as the API's schemas state it (the chosen provider
+# takes only its own, an invalid_combination otherwise).
+PURPOSE_PATTERN = "^(" + "|".join(sorted({p for ps in PURPOSES.values() for p in ps})) + ")$"
 # A Fernet token of a secret of at most 4096 bytes is about 5.6 kB.
 MAX_TOKEN_CHARS = 8192
 MAX_API_BASE_CHARS = 500  # as the API states it (commands.provider_messages.ApiBase)
@@ -103,7 +106,7 @@ class ProviderSettings(TallyAggregate):
             raise ValidationFailed(f"unknown payment provider {provider!r}", provider=provider)
         for purpose in [*credential_env, *stored]:
             if purpose not in PURPOSES[provider]:
-                raise ValidationFailed(
+                raise InvalidCombination(
                     f"{provider} takes no credential {purpose!r}; it takes "
                     f"{', '.join(PURPOSES[provider])}",
                     purpose=purpose,
@@ -118,7 +121,7 @@ class ProviderSettings(TallyAggregate):
                     purpose=purpose,
                 )
         if both := sorted(set(credential_env) & set(stored)):
-            raise ValidationFailed(
+            raise InvalidCombination(
                 f"credential {both[0]!r} is given both as credential_env (a variable name) "
                 "and as credentials (a secret to store); give each purpose one way",
                 purpose=both[0],

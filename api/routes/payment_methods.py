@@ -220,11 +220,18 @@ def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
     summary="Choose the project's payment provider",
     description="Each credential is named by environment variable (`credential_env`) or "
     "sent to be stored encrypted (`credentials`, needs the server's TALLY_SECRETS_KEY; "
-    "never shown again). The provider is built at once from them: a missing variable is "
+    "never shown again), each purpose one way and only the purposes the provider takes "
+    "(else 422 `invalid_combination`): stripe and paddle `api_key`, `webhook_secret`; "
+    "yookassa `shop_id`, `secret_key`; stub `webhook_secret`. The provider is built at "
+    "once from them: a missing variable is "
     "refused (422 `credential_not_set`) and nothing is recorded. Each call replaces the "
     "whole configuration.",
     responses=write_responses(
-        200, "provider_misconfigured", "secret_storage_disabled", "credential_not_set"
+        200,
+        "provider_misconfigured",
+        "secret_storage_disabled",
+        "credential_not_set",
+        "invalid_combination",
     ),
 )
 def configure(

@@ -164,9 +164,13 @@ def test_a_retry_with_the_same_key_replays_and_with_another_secret_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "code"),
     [
-        ({"provider": "stub", "credentials": {"api_key": SECRET}}, "'api_key'"),
+        (
+            {"provider": "stub", "credentials": {"api_key": SECRET}},
+            "'api_key'",
+            "invalid_combination",
+        ),
         (
             {
                 "provider": "stub",
@@ -174,16 +178,25 @@ def test_a_retry_with_the_same_key_replays_and_with_another_secret_is_refused(
                 "credentials": {"webhook_secret": SECRET},
             },
             "both as credential_env",
+            "invalid_combination",
         ),
-        ({"provider": "stub", "credentials": {"webhook_secret": ""}}, "credentials.webhook_secret"),
-        ({"provider": "stub", "credentials": {"webhook_secret": "x" * 4097}}, "credentials"),
+        (
+            {"provider": "stub", "credentials": {"webhook_secret": ""}},
+            "credentials.webhook_secret",
+            "validation_error",
+        ),
+        (
+            {"provider": "stub", "credentials": {"webhook_secret": "x" * 4097}},
+            "credentials",
+            "validation_error",
+        ),
     ],
 )
 def test_bad_credentials_are_422_and_write_nothing(
-    shop: Client, body: dict[str, Any], field: str
+    shop: Client, body: dict[str, Any], field: str, code: str
 ) -> None:
     with nothing_written(shop.tally):
-        refused = problem(shop.post("/v1/payment_provider", body), 422, "validation_error")
+        refused = problem(shop.post("/v1/payment_provider", body), 422, code)
     assert field in json.dumps(refused)
     assert SECRET not in json.dumps(refused)
     assert "x" * 100 not in json.dumps(refused)

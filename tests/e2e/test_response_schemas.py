@@ -85,6 +85,7 @@ STATED_RULES = [
     ("/v1/accounts/{account_id}/holds", "422", "invalid_combination"),
     ("/v1/billing_settings", "422", "invalid_combination"),
     ("/v1/payment_provider", "422", "credential_not_set"),
+    ("/v1/payment_provider", "422", "invalid_combination"),
     ("/v1/transactions/{transaction_id}/confirm", "409", "invalid_transition"),
 ]
 
