@@ -21,7 +21,7 @@ from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
 from domain.errors import CurrencyMismatch, InvalidCombination, NotFound, ValidationFailed
-from domain.invoice_sequence import InvoiceSequence
+from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 from domain.invoices import Invoice
 from domain.tax import TaxRate
 from domain.test_clocks import TestClock
@@ -55,12 +55,13 @@ def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> 
 
 def settings_values(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
     found = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
-    return dict(found.values) if found is not None else dict(DEFAULTS)
+    # Settings configured before a field existed take its default.
+    return {**DEFAULTS, **found.values} if found is not None else dict(DEFAULTS)
 
 
-def sequence(uow: UnitOfWork, ctx: Context, prefix: str) -> InvoiceSequence:
-    found = uow.find(InvoiceSequence, InvoiceSequence.create_id(ctx.project_id))
-    return found or InvoiceSequence(project_id=ctx.project_id, prefix=prefix)
+def sequence(uow: UnitOfWork, ctx: Context, prefix: str, series: str = "") -> InvoiceSequence:
+    found = uow.find(InvoiceSequence, InvoiceSequence.create_id(ctx.project_id, series))
+    return found or InvoiceSequence(project_id=ctx.project_id, prefix=prefix, series=series)
 
 
 def billing_for(uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str) -> CustomerBilling:
@@ -117,8 +118,12 @@ def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> 
     # must fit the limit too.
     if any(int(line["amount"]) < 0 for line in invoice.lines):
         billing.check_grant(max(0, -int(invoice.preview()["total"])))
-    numbers = sequence(uow, ctx, values["invoice_prefix"])
-    used = invoice.finalize(numbers, billing.credit_balance, now, values["invoice_prefix"])
+    # An invoice dated by a test clock is numbered in the test-clock series.
+    on_clock = uow.get(Customer, invoice.customer_id, ctx.project_id).test_clock_id
+    series = TEST_CLOCK_SERIES if on_clock is not None else ""
+    prefix = series_prefix(values["invoice_prefix"], series)
+    numbers = sequence(uow, ctx, prefix, series)
+    used = invoice.finalize(numbers, billing.credit_balance, now, prefix)
     if used:
         billing.apply_credit(invoice.id, used)
     if invoice.credit_granted:

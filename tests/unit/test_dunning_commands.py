@@ -65,7 +65,7 @@ def test_subscription_bills_its_first_period_and_every_renewal_with_proration(
     started = _subscribe(world, customer, price)
     assert started["invoice"]["status"] == "open"
     assert started["invoice"]["total"] == 2000
-    assert started["invoice"]["number"] == "INV-2027-000001"
+    assert started["invoice"]["number"] == "INV-TC-2027-000001"
     sub = UUID(started["subscription"]["id"])
     _advance(world, clock, 10)
     bigger = world.plan("MAX", 5000)
@@ -81,7 +81,7 @@ def test_subscription_bills_its_first_period_and_every_renewal_with_proration(
     assert kinds == ["subscription", "proration", "proration"]
     assert renewal.period_start == START + timedelta(days=28)  # Jan 31 -> Feb 28
     assert renewal.total == 5000 + sum(li["amount"] for li in renewal.lines[1:])
-    assert [i.number for i in _invoices(world)] == ["INV-2027-000001", "INV-2027-000002"]
+    assert [i.number for i in _invoices(world)] == ["INV-TC-2027-000001", "INV-TC-2027-000002"]
 
 
 def test_drafts_wait_for_the_finalize_delay_then_finalize_on_the_clock(
