@@ -13,13 +13,15 @@ from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
-from commands.limits_types import Code, Label, Timestamp
+from commands.limits_types import Code, Description, Label, Timestamp
 from commands.messages import Amount, CurrencyCode, Reason
 from domain.limits import (
     INVOICE_PREFIX_PATTERN,
+    MAX_ADDRESS_LINES,
     MAX_AMOUNT_MINOR,
     MAX_FINALIZE_DELAY_S,
     MAX_INVOICE_PREFIX_CHARS,
+    MAX_PAYMENT_TERMS_DAYS,
     MAX_RETRIES,
     MAX_RETRY_DAY,
 )
@@ -193,6 +195,12 @@ class ConfigureBillingRequest(Request):
         [
             {"invoice_prefix": "ACME", "retry_days": [3, 5, 7], "final_action": "unpaid"},
             {"auto_charge_provider": "stub", "default_tax_rate_ids": [TAX_RATE_ID]},
+            {
+                "seller_address": ["Acme GmbH", "Hauptstrasse 1", "10115 Berlin, Germany"],
+                "seller_tax_id": "VAT DE123456789",
+                "payment_terms_days": 14,
+                "payment_instructions": "Bank transfer to IBAN DE89 3704 0044 0532 0130 00",
+            },
         ]
     )
     invoice_prefix: (
@@ -222,6 +230,21 @@ class ConfigureBillingRequest(Request):
         "with the customer's default payment method there)",
     )
     default_tax_rate_ids: list[UUID] | None = Field(default=None, max_length=5)
+    seller_address: list[Label] | None = Field(
+        default=None,
+        max_length=MAX_ADDRESS_LINES,
+        description="The seller's address on invoice documents, one line each",
+    )
+    seller_tax_id: Label | None = Field(
+        default=None, description="Shown under the seller's address (e.g. a VAT number)"
+    )
+    payment_instructions: Description | None = Field(
+        default=None, description="How to pay, shown at the foot of invoice documents"
+    )
+    payment_terms_days: Annotated[StrictInt, Field(ge=0, le=MAX_PAYMENT_TERMS_DAYS)] | None = Field(
+        default=None,
+        description="An invoice is due this many days after it is issued (0: on receipt)",
+    )
 
 
 class BillingSettings(Response):
@@ -236,6 +259,10 @@ class BillingSettings(Response):
                     "final_action": "canceled",
                     "auto_charge_provider": "",
                     "default_tax_rate_ids": [],
+                    "seller_address": ["Acme GmbH", "Hauptstrasse 1", "10115 Berlin"],
+                    "seller_tax_id": "VAT DE123456789",
+                    "payment_instructions": "Bank transfer to IBAN DE89 3704 0044 0532 0130 00",
+                    "payment_terms_days": 14,
                 }
             ]
         },
@@ -246,6 +273,10 @@ class BillingSettings(Response):
     final_action: str
     auto_charge_provider: str
     default_tax_rate_ids: list[str]
+    seller_address: list[str] = Field(default_factory=list)
+    seller_tax_id: str = ""
+    payment_instructions: str = ""
+    payment_terms_days: int = 0
 
 
 class BillingSettingsResult(Response):

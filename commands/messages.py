@@ -28,7 +28,12 @@ from commands.limits_types import (
     RefOrBlank,
     Timestamp,
 )
-from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
+from domain.limits import (
+    MAX_ADDRESS_LINES,
+    MAX_AMOUNT_MINOR,
+    MAX_PAYMENT_TERMS_DAYS,
+    MAX_QUANTITY,
+)
 from domain.money import check_currency
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units, > 0")]
@@ -401,6 +406,10 @@ class ConfigureBilling(Command):
         Annotated[str, Field(pattern="^(|stripe|paddle|yookassa|stub)$")] | None
     ) = None
     default_tax_rate_ids: list[UUID] | None = Field(default=None, max_length=5)
+    seller_address: list[Label] | None = Field(default=None, max_length=MAX_ADDRESS_LINES)
+    seller_tax_id: Label | None = None
+    payment_instructions: Description | None = None
+    payment_terms_days: Annotated[StrictInt, Field(ge=0, le=MAX_PAYMENT_TERMS_DAYS)] | None = None
 
 
 class AdjustCreditBalance(Command):

@@ -23,6 +23,7 @@ from commands.bus import Context
 from commands.invoice_charges import request_charge
 from commands.invoice_common import billing_for, finalize, settings_values, tax_rates
 from commands.invoice_payments import retry_due_payment
+from commands.line_descriptions import invoice_description, item_line
 from commands.unit_of_work import UnitOfWork
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
@@ -56,19 +57,21 @@ def draft_for(  # the period's facts
         period_start=period[0],
         period_end=period[1],
         finalize_at=finalize_at,
-        description=f"subscription {reason}",
+        description=invoice_description(reason),
     )
     for n, item in enumerate(items, start=1):
         quantity = int(item["quantity"])
+        description, tiers = item_line(uow, ctx, item)
         invoice.add_line(
             f"sub_{n}",
             "subscription",
-            f"price {item['price_id']} x {quantity}",
+            description,
             quantity,
             int(item["amount"]) // quantity,
             rates,
             amount=int(item["amount"]),
             period=period,
+            tiers=tiers,
         )
     for n, line in enumerate(proration_lines, start=1):
         invoice.add_line(

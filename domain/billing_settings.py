@@ -14,6 +14,11 @@ load it without a look-up. A project that never configured billing uses ``DEFAUL
 - ``auto_charge_provider``: a payment provider that subscription invoices are charged
   through as soon as they are finalized, or ``""`` to wait for ``PayInvoice``.
 - ``default_tax_rate_ids``: tax rates put on subscription lines.
+- ``seller_address`` (lines), ``seller_tax_id``, ``payment_instructions`` and
+  ``payment_terms_days``: what the invoice document shows of the seller; an invoice is
+  due ``payment_terms_days`` after it was issued (0: on receipt).
+
+Settings configured before a field existed read it from ``DEFAULTS``.
 
 Events: ``BillingSettings.Configured`` (every field, each time).
 """
@@ -30,10 +35,15 @@ from domain.base import TallyAggregate
 from domain.errors import InvalidCombination, ValidationFailed
 from domain.limits import (
     INVOICE_PREFIX_PATTERN,
+    MAX_ADDRESS_LINES,
+    MAX_DESCRIPTION_CHARS,
     MAX_FINALIZE_DELAY_S,
     MAX_INVOICE_PREFIX_CHARS,
+    MAX_LABEL_CHARS,
+    MAX_PAYMENT_TERMS_DAYS,
     MAX_RETRIES,
     MAX_RETRY_DAY,
+    check_text,
 )
 
 FINAL_ACTIONS = ("canceled", "unpaid")
@@ -46,10 +56,36 @@ DEFAULTS: dict[str, Any] = {
     "final_action": "canceled",
     "auto_charge_provider": "",
     "default_tax_rate_ids": [],
+    "seller_address": [],
+    "seller_tax_id": "",
+    "payment_instructions": "",
+    "payment_terms_days": 0,
 }
 
 
+def _check_seller(values: dict[str, Any]) -> None:
+    """The seller block's texts: the same rules the API's schema states."""
+    address = values["seller_address"]
+    if not isinstance(address, list) or len(address) > MAX_ADDRESS_LINES:
+        raise ValidationFailed(f"seller_address has at most {MAX_ADDRESS_LINES} lines")
+    for line in address:
+        check_text(line, "seller_address", MAX_LABEL_CHARS)
+    check_text(values["seller_tax_id"], "seller_tax_id", MAX_LABEL_CHARS)
+    check_text(
+        values["payment_instructions"],
+        "payment_instructions",
+        MAX_DESCRIPTION_CHARS,
+        free_text=True,
+    )
+    days = values["payment_terms_days"]
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise ValidationFailed("payment_terms_days must be a whole number")
+    if not 0 <= days <= MAX_PAYMENT_TERMS_DAYS:
+        raise ValidationFailed(f"payment_terms_days must be 0 to {MAX_PAYMENT_TERMS_DAYS}")
+
+
 def check_settings(values: dict[str, Any]) -> dict[str, Any]:
+    values = {**DEFAULTS, **values}
     prefix = values["invoice_prefix"]
     if len(prefix) > MAX_INVOICE_PREFIX_CHARS or not re.fullmatch(INVOICE_PREFIX_PATTERN, prefix):
         raise ValidationFailed(
@@ -71,9 +107,11 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(
             f"auto_charge_provider must be '' or one of {', '.join(p for p in PROVIDERS if p)}"
         )
+    _check_seller(values)
     return {
         **values,
         "retry_days": days,
+        "seller_address": list(values["seller_address"]),
         "default_tax_rate_ids": list(values["default_tax_rate_ids"]),
     }
 
@@ -106,4 +144,4 @@ class BillingSettings(TallyAggregate):
         self.values = values
 
     def summary(self) -> dict[str, Any]:
-        return {"project_id": str(self.project_id), **self.values}
+        return {"project_id": str(self.project_id), **DEFAULTS, **self.values}

@@ -3,7 +3,9 @@
 Kinds: ``subscription`` (a period of a subscription item), ``proration`` (a credit or
 charge for a plan change; the only kind that may be negative, and never discounted),
 ``one_time`` (an order or a charge), ``usage`` (metered; filled in by metering later).
-A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices).
+A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices); a tiered
+line keeps how its amount was reached (``tiers``: ``domain.price_tiers.tier_breakdown``),
+so a document can show parts that add up instead of a rounded unit price.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def build_line(  # a line's fields are independent facts, so they are all named
     discountable: bool,
     amount: int | None,
     period: tuple[datetime, datetime] | None,
+    tiers: list[dict[str, Any]] | None = None,
 ) -> tuple[Line, dict[str, dict[str, Any]]]:
     """The line record and the records of its tax rates (kept on the invoice, so a
     finalized invoice explains itself whatever happens to the rates later)."""
@@ -66,6 +69,10 @@ def build_line(  # a line's fields are independent facts, so they are all named
     }
     if period is not None:
         line["period"] = [period[0].isoformat(), period[1].isoformat()]
+    if tiers:
+        if sum(int(t["amount"]) for t in tiers) != line["amount"]:
+            raise ValidationFailed("a line's tiers add up to its amount")
+        line["tiers"] = [dict(t) for t in tiers]
     rates = {
         r.id: {
             "percentage": str(r.percentage),

@@ -175,6 +175,7 @@ class Invoice(TallyAggregate):
         discountable: bool = True,
         amount: int | None = None,
         period: tuple[datetime, datetime] | None = None,
+        tiers: list[dict[str, Any]] | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
         check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
@@ -189,6 +190,7 @@ class Invoice(TallyAggregate):
             discountable=discountable,
             amount=amount,
             period=period,
+            tiers=tiers,
         )
         # The invoice with this line must still fit the limits (domain/limits.py).
         check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)

@@ -63,6 +63,11 @@ MAX_RETRIES = 10
 MAX_RETRY_DAY = 90
 MAX_INVOICE_PREFIX_CHARS = 20
 INVOICE_PREFIX_PATTERN = r"^[A-Za-z0-9-]+$"
+# What the invoice document shows of the seller: at most MAX_ADDRESS_LINES address lines
+# (each a label), a tax id (a label), payment instructions (free text) and the payment
+# terms, the days from an invoice's issue to its due date.
+MAX_ADDRESS_LINES = 6
+MAX_PAYMENT_TERMS_DAYS = 365
 
 # -- the rules, as patterns and as checks ---------------------------------------------------
 # The API's schemas carry these patterns (so OpenAPI states them, and pydantic's engine

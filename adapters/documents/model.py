@@ -2,13 +2,20 @@
 currency's exponent (``domain.money``), every date as a day, every rate as a percentage.
 
 Nothing here computes money: the totals, discounts and tax per rate are the invoice's
-own (the write side computed them); this only formats them.
+own (the write side computed them); this only formats them. A line shows a unit price
+only when quantity x unit price is its amount; a tiered line shows its tiers as rows of
+their own beneath it (``domain.price_tiers``), so every figure shown adds up.
+
+Every date is the invoice's own (issued, due, period, paid), never the time the document
+is rendered nor the time an event was stored, so an invoice made on a test clock reads
+in the clock's time.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.money import Money
@@ -28,6 +35,7 @@ class LineView:
     quantity: str
     unit_amount: str
     amount: str
+    detail: bool = False  # a part of the line above (a tier), not a line of its own
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class InvoiceView:
     title: str
     number: str
     status: str
+    summary: str
     currency: str
     dates: list[tuple[str, str]]
     seller: Party
@@ -56,10 +65,23 @@ def day(value: Any) -> str:
     return moment.date().isoformat()
 
 
-def _dates(invoice: dict[str, Any]) -> list[tuple[str, str]]:
+# What subscription invoices said about themselves before they spoke to customers:
+# the scheduler's reason, which the document does not show.
+INTERNAL_DESCRIPTION = re.compile(r"^subscription (started|renewed|trial_ended|resumed|upcoming)$")
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _dates(invoice: dict[str, Any], terms_days: int) -> list[tuple[str, str]]:
+    issued = _moment(invoice.get("finalized_at"))
+    due = day(issued + timedelta(days=terms_days)) if issued is not None else ""
     found = [
-        ("Issued", day(invoice.get("finalized_at"))),
-        ("Created", day(invoice.get("created_at"))),
+        ("Issued", day(issued)),
+        ("Due", due),
         ("Paid", day(invoice.get("paid_at"))),
         ("Voided", day(invoice.get("voided_at"))),
         ("Uncollectible", day(invoice.get("marked_uncollectible_at"))),
@@ -97,36 +119,86 @@ def _totals(invoice: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def invoice_view(invoice: dict[str, Any], seller: Party, buyer: Party) -> InvoiceView:
-    currency = str(invoice["currency"])
-    lines = [
-        LineView(
-            description=str(line.get("description", "")),
-            quantity=str(line.get("quantity", 1)),
-            unit_amount=money(line.get("unit_amount", 0), currency),
-            amount=money(line.get("amount", 0), currency),
+def _tier_rows(tiers: list[dict[str, Any]], currency: str) -> list[LineView]:
+    """A tiered line's parts: units first to last at a unit price, and a tier's flat
+    fee as a row of its own, so each row's figures multiply out."""
+    rows: list[LineView] = []
+    for part in tiers:
+        units = f"{part['first']}-{part['last']}" if part["last"] != part["first"] else ""
+        label = f"units {units}" if units else f"unit {part['first']}"
+        unit, count = int(part["unit_amount"]), int(part["quantity"])
+        rows.append(
+            LineView(
+                description=label,
+                quantity=str(count),
+                unit_amount=money(unit, currency),
+                amount=money(unit * count, currency),
+                detail=True,
+            )
         )
-        for line in invoice.get("lines", [])
-    ]
-    status = str(invoice.get("status", ""))
-    number = str(invoice.get("number") or "DRAFT")
-    notes = [str(invoice["description"])] if invoice.get("description") else []
-    notes += [
+        if part.get("flat_amount"):
+            flat = money(part["flat_amount"], currency)
+            rows.append(LineView(f"{label}, flat fee", "", "", flat, detail=True))
+    return rows
+
+
+def _line_rows(line: dict[str, Any], currency: str) -> list[LineView]:
+    quantity = int(line.get("quantity", 1))
+    unit, amount = int(line.get("unit_amount", 0)), int(line.get("amount", 0))
+    # A tiered price's amount is not quantity x one unit price: no unit price is shown
+    # for it, rather than a rounded one that does not multiply out.
+    shown_unit = money(unit, currency) if quantity * unit == amount else ""
+    head = LineView(
+        description=str(line.get("description", "")),
+        quantity=str(quantity),
+        unit_amount=shown_unit,
+        amount=money(amount, currency),
+    )
+    tiers = line.get("tiers") or []
+    if sum(int(t.get("amount", 0)) for t in tiers) != amount:
+        tiers = []  # parts that do not add up are not shown
+    return [head, *_tier_rows(tiers, currency)]
+
+
+def _notes(invoice: dict[str, Any], currency: str, instructions: str) -> list[str]:
+    notes = [
         f"Credit note {note['id']}: {money(note['amount'], currency)}"
         + (f" ({note['reason']})" if note.get("reason") else "")
         for note in invoice.get("credit_notes", [])
     ]
+    if instructions and invoice.get("status") in ("draft", "open"):
+        notes.append(f"How to pay: {instructions}")
+    return notes
+
+
+STATUS_TEXT = {"open": "open", "paid": "paid", "draft": "draft (not issued)"}
+
+
+def invoice_view(
+    invoice: dict[str, Any],
+    seller: Party,
+    buyer: Party,
+    *,
+    terms_days: int = 0,
+    instructions: str = "",
+) -> InvoiceView:
+    currency = str(invoice["currency"])
+    lines = [row for line in invoice.get("lines", []) for row in _line_rows(line, currency)]
+    status = str(invoice.get("status", ""))
+    number = str(invoice.get("number") or "DRAFT")
+    description = str(invoice.get("description") or "")
     return InvoiceView(
         title=f"Invoice {number}",
         number=number,
-        status=status,
+        status=STATUS_TEXT.get(status, status),
+        summary="" if INTERNAL_DESCRIPTION.match(description) else description,
         currency=currency,
-        dates=_dates(invoice),
+        dates=_dates(invoice, terms_days),
         seller=seller,
         buyer=buyer,
         lines=lines,
         totals=_totals(invoice),
-        notes=notes,
+        notes=_notes(invoice, currency, instructions),
     )
 
 
@@ -140,6 +212,10 @@ def buyer_party(customer: dict[str, Any] | None, customer_id: str) -> Party:
 
 
 def seller_party(project: dict[str, Any] | None, settings: dict[str, Any] | None) -> Party:
+    """The project's name, then the address and tax id its billing settings give."""
     name = str((project or {}).get("name") or "Tally")
-    prefix = (settings or {}).get("invoice_prefix")
-    return Party(name=name, lines=[f"Invoice series: {prefix}"] if prefix else [])
+    values = settings or {}
+    lines = [str(line) for line in values.get("seller_address") or []]
+    if values.get("seller_tax_id"):
+        lines.append(f"Tax ID: {values['seller_tax_id']}")
+    return Party(name=name, lines=lines)

@@ -15,7 +15,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from adapters.documents.model import InvoiceView
+from adapters.documents.model import InvoiceView, LineView
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -36,7 +36,8 @@ def unicode_font() -> str | None:
 
 
 def _texts(view: InvoiceView) -> list[str]:
-    texts = [view.title, view.status, view.seller.name, view.buyer.name, *view.notes]
+    texts = [view.title, view.status, view.summary, view.seller.name, view.buyer.name]
+    texts += view.notes
     texts += view.seller.lines + view.buyer.lines
     texts += [v for pair in view.dates + view.totals for v in pair]
     texts += [line.description for line in view.lines]
@@ -77,6 +78,8 @@ class _Writer:
     def header(self) -> None:
         self.pdf.set_font(self.family, "B", 18)
         self.pdf.cell(0, 10, self.text(self.view.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if self.view.summary:
+            self.row([(0, self.view.summary, "L")])
         self.row([(0, f"Status: {self.view.status}", "L")])
         for label, value in self.view.dates:
             self.row([(35, label, "L"), (0, value, "L")])
@@ -95,8 +98,24 @@ class _Writer:
         names = ("Description", "Qty", "Unit price", "Amount")
         self.row([(w, n, a) for w, n, a in zip(WIDTHS_MM, names, ALIGNS, strict=True)], bold=True)
         for line in self.view.lines:
-            self.line(line.description, (line.quantity, line.unit_amount, line.amount))
+            if line.detail:
+                self.detail(line)
+            else:
+                self.line(line.description, (line.quantity, line.unit_amount, line.amount))
         self.pdf.ln(LINE_MM / 2)
+
+    def detail(self, line: LineView) -> None:
+        """A part of the line above (a tier): indented, smaller and grey."""
+        self.pdf.set_text_color(90, 90, 90)
+        self.pdf.set_font(self.family, "", 9)
+        indent = 6.0
+        figures = (line.quantity, line.unit_amount, line.amount)
+        self.pdf.cell(indent, LINE_MM - 1)
+        self.pdf.cell(WIDTHS_MM[0] - indent, LINE_MM - 1, self.text(line.description))
+        for width, value, align in zip(WIDTHS_MM[1:], figures, ALIGNS[1:], strict=True):
+            self.pdf.cell(width, LINE_MM - 1, self.text(value), align=align)
+        self.pdf.ln(LINE_MM - 1)
+        self.pdf.set_text_color(0, 0, 0)
 
     def line(self, description: str, figures: tuple[str, str, str]) -> None:
         """One invoice line. A description wider than its column wraps inside it (never

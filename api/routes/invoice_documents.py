@@ -1,8 +1,10 @@
 """An invoice as a document: ``GET /v1/invoices/{id}/pdf`` and ``/html``.
 
 Both are rendered on request from the read models (the invoice, its customer, the
-project and its billing settings), so they always show the invoice as it is now; a
-draft reads ``Invoice DRAFT``.
+project and its billing settings: the seller's address, tax id, payment terms and
+instructions), so they always show the invoice as it is now; a draft reads
+``Invoice DRAFT``. The due date is the invoice's issue date plus the project's payment
+terms.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ router = APIRouter(tags=["invoices"])
 def invoice_document(tally: Tally, project_id: UUID, invoice_id: UUID) -> Any:
     """The display view of one invoice of ``project_id`` (404 for any other)."""
     from adapters.documents.model import buyer_party, invoice_view, seller_party
+    from domain.billing_settings import DEFAULTS
     from projections.api_keys import get_project
     from projections.billing_setup import get_billing_settings
     from projections.customers import get_customer
@@ -32,9 +35,13 @@ def invoice_document(tally: Tally, project_id: UUID, invoice_id: UUID) -> Any:
     customer_id = UUID(str(invoice["customer_id"]))
     customer = get_customer(tally.views, tally.schema, project_id, customer_id)
     project = get_project(tally.views, tally.schema, project_id)
-    settings = get_billing_settings(tally.views, tally.schema, project_id)
+    settings = {**DEFAULTS, **(get_billing_settings(tally.views, tally.schema, project_id) or {})}
     return invoice_view(
-        invoice, seller_party(project, settings), buyer_party(customer, str(customer_id))
+        invoice,
+        seller_party(project, settings),
+        buyer_party(customer, str(customer_id)),
+        terms_days=int(settings["payment_terms_days"]),
+        instructions=str(settings["payment_instructions"]),
     )
 
 
