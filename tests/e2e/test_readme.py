@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def run(block: str, env: dict[str, str], cwd: Path) -> str:
 def test_readme_walkthroughs_run_as_written(
     served: tuple[dict[str, str], int], tmp_path: Path
 ) -> None:
+    for tool in ("bash", "curl", "jq", "python3"):
+        assert shutil.which(tool), f"the README's walkthroughs need {tool} (apt install {tool})"
     env, port = served
     ledger, billing = (for_this_machine(shell_block(h), port) for h in WALKTHROUGHS)
     with serving(env, port, workers=1):
