@@ -211,6 +211,7 @@ class Price(Resource):
                 {
                     "id": PRICE_ID,
                     "product_id": PRODUCT_ID,
+                    "lookup_key": "pro_monthly_eur",
                     "currency": "EUR",
                     "scheme": "flat",
                     "unit_amount": 2900,
@@ -226,7 +227,11 @@ class Price(Resource):
     )
     id: UUID
     product_id: UUID
-    lookup_key: str | None = None
+    lookup_key: str | None = Field(
+        default=None,
+        description="The key it was published under (null only for prices published "
+        "before Tally recorded it on the price)",
+    )
     currency: str
     scheme: str = Field(description="flat | per_unit | graduated | volume | metered")
     unit_amount: int = 0
@@ -264,6 +269,7 @@ class Plan(Resource):
                         {
                             "id": PRICE_ID,
                             "product_id": PRODUCT_ID,
+                            "lookup_key": "pro_monthly_eur",
                             "currency": "EUR",
                             "scheme": "flat",
                             "unit_amount": 2900,

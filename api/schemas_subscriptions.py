@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
-from api.schemas_billing import CUSTOMER_ID, PRICE_ID
-from commands.limits_types import TIMESTAMP_RULE, Label, Timestamp
+from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
+from commands.limits_types import TIMESTAMP_RULE, Label, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
 
 SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
@@ -32,8 +32,17 @@ Status = Literal[
 
 
 class ItemRequest(BaseModel):
+    """A price by id or by lookup key (one of them, else 422 `invalid_combination`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    price_id: UUID = Field(description="An active recurring price in the customer's currency")
+    price_id: UUID | None = Field(
+        default=None, description="An active recurring price in the customer's currency"
+    )
+    lookup_key: LookupKey | None = Field(
+        default=None,
+        description="Instead of price_id: the lookup key of an active price (unknown: 404 "
+        "`not_found`; used by two products: 422 `ambiguous_price`)",
+    )
     quantity: Quantity = Field(default=1, description="Seats or units: " + rules.QUANTITY)
 
 
@@ -42,11 +51,24 @@ class CreateSubscriptionRequest(Request):
         [
             {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID, "quantity": 5}]},
             {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID}], "trial_days": 14},
+            {"customer_id": CUSTOMER_ID, "items": [{"lookup_key": "pro_monthly_eur"}]},
+            {"customer_id": CUSTOMER_ID, "plan": "PRO", "interval": "month"},
         ]
     )
     customer_id: UUID
-    items: list[ItemRequest] = Field(
-        min_length=1, max_length=20, description=rules.SUBSCRIPTION_ITEMS
+    items: list[ItemRequest] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="The prices, by id or lookup key; or else `plan`. " + rules.SUBSCRIPTION_ITEMS,
+    )
+    plan: PlanCode | None = Field(
+        default=None,
+        description="Instead of items: a plan (product) code; one of each of its active "
+        "recurring prices in the customer's currency",
+    )
+    interval: Interval | None = Field(
+        default=None, description="With plan: only its prices billed on this interval"
     )
     trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
         default=None, description="Omitted: the longest default trial of the prices"
@@ -62,6 +84,7 @@ class ChangeItemsRequest(Request):
         [
             {"items": [{"price_id": PRICE_ID, "quantity": 8}]},
             {"items": [{"price_id": PRICE_ID}], "proration": "period_end"},
+            {"items": [{"lookup_key": "business_monthly_eur"}]},
         ]
     )
     items: list[ItemRequest] = Field(

@@ -125,6 +125,7 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
         interval_count=cmd.interval_count,
         trial_days=cmd.trial_days,
         price_id=price_id,
+        lookup_key=cmd.lookup_key,
     )
     if replaced is not None and replaced.id != price.id:
         replaced.archive()

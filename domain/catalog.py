@@ -141,17 +141,51 @@ def tiered_amount(scheme: str, tiers: list[Tier], quantity: int) -> int:
 
 
 class Price(TallyAggregate):
+    """A price knows the lookup key it was published under (its id is derived from it).
+
+    Version 2 keeps ``lookup_key``. Prices defined before it did (and stored states of
+    them) upcast to ``None``: their key is known only to their product's ``prices`` map,
+    and only while they are its current price."""
+
     TOPIC = "tally:Price"
+    class_version = 2
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:Price.Created"
 
-    @event("Defined", topic="tally:Price.Defined")
+    class Defined(Created):
+        """Version 2 adds ``lookup_key``."""
+
+        TOPIC = "tally:Price.Defined"
+        class_version = 2
+
+        project_id: UUID
+        product_id: UUID
+        lookup_key: str | None
+        currency: str
+        scheme: str
+        unit_amount: int
+        tiers: list[Tier]
+        meter: str
+        interval: str | None
+        interval_count: int
+        trial_days: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["lookup_key"] = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["lookup_key"] = None
+
+    @event(Defined)
     def __init__(
         self,
         id: UUID,
         project_id: UUID,
         product_id: UUID,
+        lookup_key: str | None,
         currency: str,
         scheme: str,
         unit_amount: int,
@@ -163,6 +197,7 @@ class Price(TallyAggregate):
     ) -> None:
         self.project_id = project_id
         self.product_id = product_id
+        self.lookup_key = lookup_key
         self.currency = currency
         self.scheme = scheme
         self.unit_amount = unit_amount
@@ -188,7 +223,10 @@ class Price(TallyAggregate):
         interval_count: int = 1,
         trial_days: int = 0,
         price_id: UUID | None = None,
+        lookup_key: str | None = None,
     ) -> Price:
+        if lookup_key is not None:
+            check_text(lookup_key, "lookup_key", MAX_LABEL_CHARS, min_chars=1)
         check_currency(currency)
         if scheme not in SCHEMES:
             raise ValidationFailed(f"scheme must be one of {', '.join(SCHEMES)}")
@@ -209,6 +247,7 @@ class Price(TallyAggregate):
             id=price_id or uuid4(),
             project_id=project_id,
             product_id=product_id,
+            lookup_key=lookup_key,
             currency=currency,
             scheme=scheme,
             unit_amount=unit_amount,
@@ -249,6 +288,7 @@ class Price(TallyAggregate):
         return {
             "id": str(self.id),
             "product_id": str(self.product_id),
+            "lookup_key": self.lookup_key,
             "currency": self.currency,
             "scheme": self.scheme,
             "unit_amount": self.unit_amount,

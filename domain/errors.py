@@ -67,6 +67,20 @@ class PriceNotRecurring(ValidationFailed):
     code = "price_not_recurring"
 
 
+class AmbiguousPrice(ValidationFailed):
+    """A name that should pick one price picks several: a lookup key two products use,
+    or a plan code whose prices bill on more than one interval."""
+
+    code = "ambiguous_price"
+
+
+class NoMatchingPrice(ValidationFailed):
+    """A plan code names no active recurring price in the customer's currency (and the
+    interval asked for)."""
+
+    code = "no_matching_price"
+
+
 class NotRefundable(DomainError):
     """A refund of a transaction that was not paid through a provider (or whose payment
     is not confirmed yet): reverse it instead."""

@@ -9,8 +9,10 @@ Queries (every one filters by project; another project's ids answer None):
 - ``list_products(pool, schema, project_id, *, active=None, limit, starting_after)
   -> (list[dict], has_more)``
 - ``get_price(pool, schema, project_id, price_id) -> dict | None``
-- ``list_prices(pool, schema, project_id, *, product_id=None, active=None, limit,
-  starting_after) -> (list[dict], has_more)``
+- ``list_prices(pool, schema, project_id, *, product_id=None, active=None,
+  lookup_key=None, limit, starting_after) -> (list[dict], has_more)``
+- ``prices_by_lookup_key(pool, schema, project_id, lookup_key) -> list[dict]``: the
+  active prices published under that key (one, unless two products use the same key).
 - ``list_plans(pool, schema, project_id) -> list[dict]``: every active product (in the
   order they were defined) with ``prices`` replaced by the list of its active prices.
   Not paged: a catalog is small.
@@ -111,13 +113,45 @@ def list_prices(
     *,
     product_id: UUID | None = None,
     active: bool | None = None,
+    lookup_key: str | None = None,
     limit: int,
     starting_after: UUID | str | None,
 ) -> tuple[list[dict[str, Any]], bool]:
     filters = [("product_id", product_id), ("active", active)]
     return list_resources(
-        pool, schema, PRICES, project_id, filters, limit=limit, starting_after=starting_after
+        pool,
+        schema,
+        PRICES,
+        project_id,
+        filters,
+        limit=limit,
+        starting_after=starting_after,
+        select=None if lookup_key is None else _with_lookup_key(schema, lookup_key),
     )
+
+
+def _with_lookup_key(schema: str, lookup_key: str) -> sql.Composed:
+    # The key lives in the summary only (no column of its own: the table predates it,
+    # and a catalog is small enough to filter without an index).
+    return sql.SQL(
+        "SELECT t.summary, t.created_at, t.updated_at FROM {} t "
+        "WHERE t.project_id = %s AND t.summary->>'lookup_key' = {}"
+    ).format(table(schema, PRICES), sql.Literal(lookup_key))
+
+
+def prices_by_lookup_key(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, lookup_key: str
+) -> list[dict[str, Any]]:
+    """The active prices published under ``lookup_key``, in definition order."""
+    rows = fetch_all(
+        pool,
+        sql.SQL(
+            "SELECT summary, created_at, updated_at FROM {} WHERE project_id = %s AND active "
+            "AND summary->>'lookup_key' = %s ORDER BY position, id"
+        ).format(table(schema, PRICES)),
+        [project_id, lookup_key],
+    )
+    return [as_resource(row) for row in rows]
 
 
 def list_plans(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:

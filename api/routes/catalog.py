@@ -31,6 +31,7 @@ from api.routes.common import (
     write_responses,
 )
 from commands import messages as m
+from commands.limits_types import LookupKey
 from domain.errors import NotFound
 
 router = APIRouter(tags=["catalog"])
@@ -145,6 +146,10 @@ def list_prices(
     caller: Reader,
     product_id: Annotated[UUID | None, Query(description="Only this product's prices")] = None,
     active: Active = None,
+    lookup_key: Annotated[
+        LookupKey | None,
+        Query(description="Only the prices published under this lookup key"),
+    ] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> s.Page[b.Price]:
@@ -157,6 +162,7 @@ def list_prices(
         caller,
         product_id=product_id,
         active=active,
+        lookup_key=lookup_key,
         limit=limit,
         starting_after=starting_after,
     )

@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api import schemas_subscriptions as ss
-from api.auth import CallerDep, TallyDep
+from api.auth import Caller, CallerDep, TallyDep
+from api.bootstrap import Tally
 from api.calls import execute_and_call
+from api.catalog_names import catch_up, plan_items, resolve_items
 from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
@@ -29,9 +31,9 @@ from api.routes.common import (
     read_problems,
     write_responses,
 )
-from api.routes.customers import customer_by_external_id
+from api.routes.customers import customer_by_external_id, customer_row
 from commands import messages as m
-from domain.errors import NotFound
+from domain.errors import InvalidCombination, NotFound
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -46,8 +48,39 @@ ITEM_REFUSALS = (
 )
 
 
-def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:
-    return [m.SubscriptionItem(price_id=i.price_id, quantity=i.quantity) for i in items]
+NAMING = (
+    "Prices are named by `price_id` or by `lookup_key` in each item (one of them, else 422 "
+    "`invalid_combination`); a lookup key no active price has is 404 `not_found`, one that "
+    "two products use 422 `ambiguous_price`. "
+)
+PLAN_NAMING = (
+    "Instead of `items`, `plan` names a plan code (not both, and not `interval` without "
+    "`plan`: 422 `invalid_combination`): one of each of its active recurring prices in the "
+    "customer's currency, only those on `interval` when given. An unknown plan is 404 "
+    "`not_found`; no price that fits, 422 `no_matching_price`; prices on more than one "
+    "interval without `interval`, 422 `ambiguous_price`. "
+)
+NAME_REFUSALS = ("ambiguous_price", "read_model_behind")
+
+
+def request_items(
+    tally: Tally,
+    caller: Caller,
+    customer_id: UUID,
+    items: list[ss.ItemRequest] | None,
+    plan: str | None,
+    interval: str | None,
+) -> list[m.SubscriptionItem]:
+    """The command's items for a request that names ``items`` or a ``plan``."""
+    if (items is None) == (plan is None):
+        raise InvalidCombination("a subscription names items or a plan: one of them")
+    if interval is not None and plan is None:
+        raise InvalidCombination("interval picks among a plan's prices: it goes with plan")
+    if items is not None:
+        return resolve_items(tally, caller, items)
+    catch_up(tally)  # a customer registered just before is read too
+    currency = str(customer_row(tally, caller, customer_id)["currency"])
+    return plan_items(tally, caller, str(plan), currency, interval)
 
 
 @router.post(
@@ -55,13 +88,17 @@ def _items(items: list[ss.ItemRequest]) -> list[m.SubscriptionItem]:
     status_code=201,
     response_model=ss.SubscriptionResult,
     summary="Create a subscription",
-    description="Every price must be active, recurring, in the customer's currency, on "
+    description=NAMING
+    + PLAN_NAMING
+    + "Every price must be active, recurring, in the customer's currency, on "
     "one billing interval and named once (else 422 `invalid_combination`). With trial "
     "days (from the request, else the prices' longest default) it starts `trialing`, else "
     "`active`; with `incomplete: true` it waits for its first payment, so it takes no "
     "trial (422 `invalid_combination`). A one-time price answers 422 "
     "`price_not_recurring`.",
-    responses=write_responses(201, *ITEM_REFUSALS, "invalid_combination"),
+    responses=write_responses(
+        201, *ITEM_REFUSALS, *NAME_REFUSALS, "no_matching_price", "invalid_combination"
+    ),
 )
 def create_subscription(
     body: ss.CreateSubscriptionRequest,
@@ -69,9 +106,10 @@ def create_subscription(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
+    items = request_items(tally, caller, body.customer_id, body.items, body.plan, body.interval)
     command = m.CreateSubscription(
         customer_id=body.customer_id,
-        items=_items(body.items),
+        items=items,
         trial_days=body.trial_days,
         incomplete=body.incomplete,
     )
@@ -146,12 +184,13 @@ def current_subscription(
     BASE + "/{subscription_id}/items",
     response_model=ss.SubscriptionResult,
     summary="Change the items (plan change, seats)",
-    description="`prorate` (default) records a credit for the unused time of the old items "
+    description=NAMING
+    + "`prorate` (default) records a credit for the unused time of the old items "
     "and a charge for the rest of the period on the new ones (`proration_lines`, billed at "
     "the next renewal); `none` swaps with no lines; `period_end` switches at the next "
     "renewal (`pending_items`). The billing interval cannot change, and each price is "
     "named once (else 422 `invalid_combination`).",
-    responses=write_responses(200, *ITEM_REFUSALS, "invalid_transition"),
+    responses=write_responses(200, *ITEM_REFUSALS, *NAME_REFUSALS, "invalid_transition"),
 )
 def change_items(
     subscription_id: UUID,
@@ -160,8 +199,9 @@ def change_items(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
+    items = resolve_items(tally, caller, body.items)
     command = m.ChangeSubscriptionItems(
-        subscription_id=subscription_id, items=_items(body.items), proration=body.proration
+        subscription_id=subscription_id, items=items, proration=body.proration
     )
     return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
 
