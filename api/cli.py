@@ -28,6 +28,7 @@ from adapters.database import DatabaseUnreachable, check, parse, start_embedded
 from adapters.providers.config import ProviderSettings
 from adapters.providers.errors import ProviderMisconfigured
 from api.bootstrap import NO_PROJECT, Tally, build
+from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_secrets import add_secrets_commands
 from api.settings import Settings
@@ -364,16 +365,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tally", description="Tally billing ledger")
+    parser = argparse.ArgumentParser(
+        prog="tally",
+        description="Tally billing ledger. Settings come from TALLY_* environment variables "
+        "(docs/operations.md); without TALLY_DATABASE_URL an embedded Postgres is started "
+        "under TALLY_DATA_DIR.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {tally_version()}",
+        help="show the version and exit",
+    )
     # Every leaf command takes --json, after its own name like any other option.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP API", parents=[common])
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
+    serve.add_argument("--host", help="address to listen on (default: TALLY_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: TALLY_PORT, 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: TALLY_WORKERS, 1)")
     serve.set_defaults(func=cmd_serve)
 
     projects = sub.add_parser("projects", help="projects (tenants)").add_subparsers(
@@ -382,8 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     create = projects.add_parser(
         "create", help="create a project and its first API key", parents=[common]
     )
-    create.add_argument("name")
-    create.add_argument("--mode", choices=["live", "test"], default="live")
+    create.add_argument("name", help="the project's name (at most 100 characters)")
+    create.add_argument(
+        "--mode",
+        choices=["live", "test"],
+        default="live",
+        help="test allows test clocks and test cards (default: live)",
+    )
     create.add_argument("--label", default="default", help="label of the first key")
     create.set_defaults(func=cmd_projects_create)
     listing = projects.add_parser("list", help="list projects", parents=[common])
@@ -396,11 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("revoke", cmd_keys_revoke, "revoke a key at once"),
     ):
         action = keys.add_parser(name, help=helptext, parents=[common])
-        action.add_argument("--project", type=UUID, required=True)
+        action.add_argument("--project", type=UUID, required=True, help="the project's id")
         if name == "create":
-            action.add_argument("--label", default="")
+            action.add_argument("--label", default="", help="a name for the key (optional)")
         if name == "revoke":
-            action.add_argument("key_id")
+            action.add_argument("key_id", help="the key's id (tally keys list)")
         action.set_defaults(func=func)
 
     projections = sub.add_parser("projections", help="read models").add_subparsers(
@@ -424,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
         "load", help="create or update a project's catalog from a YAML file", parents=[common]
     )
     loader.add_argument("file", help="the catalog file (format: api/catalog_file.py)")
-    loader.add_argument("--project", type=UUID, required=True)
+    loader.add_argument("--project", type=UUID, required=True, help="the project's id")
     loader.set_defaults(func=cmd_catalog_load)
 
     scheduler = sub.add_parser(
@@ -443,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(func=cmd_replay)
+    add_examples(parser)
     return parser
 
 

@@ -34,7 +34,7 @@ def add_invoice_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     for kind in ("pdf", "html"):
         action = invoices.add_parser(kind, help=f"write an invoice as {kind}", parents=[common])
-        action.add_argument("invoice_id", type=UUID)
-        action.add_argument("--project", type=UUID, required=True)
+        action.add_argument("invoice_id", type=UUID, help="the invoice's id")
+        action.add_argument("--project", type=UUID, required=True, help="the project's id")
         action.add_argument("-o", "--output", required=True, help="a file, or - for stdout")
         action.set_defaults(func=cmd_invoices_document)

@@ -1,0 +1,72 @@
+"""What ``tally ... --help`` shows beyond the options: an example of each command, kept
+here in one table so that the parser's code stays about parsing. ``add_examples`` puts
+each into its command's help (argparse's epilog); a test checks that every command has
+one and that the parser accepts it."""
+
+from __future__ import annotations
+
+import argparse
+from importlib.metadata import PackageNotFoundError, version
+
+# By command path. Shell variables stand for ids printed by earlier commands
+# (``tally projects create`` prints the project id and its first API key).
+EXAMPLES: dict[str, list[str]] = {
+    "": [
+        "tally serve                                  # the API on http://127.0.0.1:8000",
+        "tally projects create acme --mode test       # a project and its first API key",
+        "tally replay --quiet                         # check the read models against the log",
+    ],
+    "serve": [
+        "tally serve",
+        "tally serve --host 0.0.0.0 --port 8011 --workers 4",
+    ],
+    "projects": ["tally projects create acme --mode test", "tally projects list --json"],
+    "projects create": [
+        "tally projects create acme",
+        "tally projects create sandbox --mode test --label ci --json",
+    ],
+    "projects list": ["tally projects list", "tally projects list --json"],
+    "keys": ["tally keys create --project $PROJECT --label deploy"],
+    "keys list": ["tally keys list --project $PROJECT"],
+    "keys create": ["tally keys create --project $PROJECT --label deploy"],
+    "keys revoke": ["tally keys revoke --project $PROJECT $KEY_ID"],
+    "projections": ["tally projections status"],
+    "projections run": ["tally projections run"],
+    "projections status": ["tally projections status --json"],
+    "catalog": ["tally catalog load catalog.yaml --project $PROJECT"],
+    "catalog load": ["tally catalog load catalog.yaml --project $PROJECT --json"],
+    "scheduler": ["tally scheduler run --once"],
+    "scheduler run": [
+        "tally scheduler run --interval 30",
+        "tally scheduler run --once --json            # from cron",
+    ],
+    "invoices": ["tally invoices pdf $INVOICE --project $PROJECT -o invoice.pdf"],
+    "invoices pdf": ["tally invoices pdf $INVOICE --project $PROJECT -o invoice.pdf"],
+    "invoices html": ["tally invoices html $INVOICE --project $PROJECT -o -"],
+    "secrets": ["tally secrets new-key"],
+    "secrets new-key": ["tally secrets new-key"],
+    "secrets reseal": ["tally secrets reseal --json"],
+    "replay": ["tally replay", "tally replay --quiet --json"],
+}
+
+
+def tally_version() -> str:
+    """The installed distribution's version (``pyproject.toml``)."""
+    try:
+        return version("tally")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def add_examples(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> None:
+    """Give ``parser`` and each of its subcommands their examples, as written."""
+    examples = EXAMPLES.get(" ".join(path))
+    if examples:
+        heading = "example:" if len(examples) == 1 else "examples:"
+        parser.epilog = "\n".join([heading, *(f"  {line}" for line in examples)])
+        # Keeps the examples' lines and spacing as written.
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                add_examples(child, (*path, name))

@@ -1,0 +1,71 @@
+"""The command line explains itself (issue 11, "CLI and noise"): ``tally --version``, a
+help text for every option and argument of every command, and an example in each
+command's help."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+from collections.abc import Iterator
+from importlib.metadata import version
+from uuid import UUID
+
+import pytest
+
+from api.cli import build_parser, main
+from tests.e2e.test_cli_and_server import CLI
+
+
+def commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ("tally",)
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from commands(child, (*path, name))
+
+
+def test_every_option_and_argument_of_every_command_has_help() -> None:
+    missing = [
+        f"{' '.join(path)} {'/'.join(action.option_strings) or action.dest}"
+        for path, parser in commands(build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction)
+        and (not action.help or action.help == argparse.SUPPRESS)
+    ]
+    assert missing == []
+
+
+def test_every_command_shows_an_example_that_its_parser_accepts() -> None:
+    walked = list(commands(build_parser()))
+    assert len(walked) > 20
+    for path, parser in walked:
+        examples = [
+            shlex.split(line.split("#")[0])
+            for line in (parser.epilog or "").splitlines()
+            if line.strip().startswith("tally ")
+        ]
+        assert examples, f"{' '.join(path)} has no example"
+        for words in examples:
+            assert tuple(words[: len(path)]) == path, words
+            # Shell variables ($PROJECT, $INVOICE) stand for ids.
+            args = [str(UUID(int=1)) if w.startswith("$") else w for w in words[1:]]
+            if "--version" not in args and "--help" not in args:
+                build_parser().parse_args(args)  # exits (failing the test) if refused
+
+
+def test_version() -> None:
+    done = subprocess.run([*CLI, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"tally {version('tally')}"
+
+
+def test_help_of_serve_names_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert "TALLY_PORT" in shown
+    assert "--port 8011" in shown
