@@ -22,6 +22,7 @@ from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
+from commands.line_descriptions import first_period_name
 from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
@@ -206,7 +207,7 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
         refs["tally_invoice"] = str(invoice["id"])
     lines = [
         {
-            "name": "Subscription, first period",
+            "name": first_period_name(invoice) if invoice else "Subscription, first period",
             "unit_amount": amount,
             "currency": customer.currency,
             "quantity": 1,

@@ -8,12 +8,14 @@ document turns their internal reasons into nothing (``adapters.documents.model``
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from commands.bus import Context
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price, Product
+from domain.limits import MAX_NAME_CHARS
 from domain.price_tiers import tier_breakdown
 
 ADVERBS = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
@@ -62,3 +64,23 @@ def item_line(
 
 def invoice_description(reason: str) -> str:
     return REASONS.get(reason, "Subscription")
+
+
+def first_period_name(invoice: dict[str, Any]) -> str:
+    """A subscription checkout's one line, as its hosted page shows it: what the first
+    invoice bills and the period it covers, ``Pro, monthly: 31 Jan 2030 to 28 Feb 2030``
+    (dates in words, which a narrow page wraps only between them)."""
+    names = [str(li["description"]) for li in invoice["lines"] if li["kind"] == "subscription"]
+    text = "; ".join(names) or "Subscription"
+    start, end = invoice.get("period_start"), invoice.get("period_end")
+    if start and end:
+        text = f"{text}: {day_text(start)} to {day_text(end)}"
+    if len(text) > MAX_NAME_CHARS:
+        text = text[: MAX_NAME_CHARS - 3] + "..."
+    return text
+
+
+def day_text(moment: Any) -> str:
+    """``2030-01-31T09:00:00Z`` as ``31 Jan 2030``."""
+    found = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return f"{found.day} {found:%b %Y}"

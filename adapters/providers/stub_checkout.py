@@ -42,12 +42,20 @@ FORM_FIELDS = ("button", "card_number")
 MAX_FORM_FIELDS = 8  # the page's form has two; a few more from a browser are ignored
 MAX_CARD_CHARS = 32  # a test card number, with room for spaces between the groups
 
+# Each test card and what it does, said once (no parentheses inside parentheses).
 _CARD_LABELS = (
-    (SUCCEEDS, "succeeds"),
-    (DECLINED, "declined"),
-    (INSUFFICIENT_FUNDS, "insufficient funds"),
-    (REQUIRES_ACTION, "asks for authentication (passes on this page)"),
+    (SUCCEEDS, "Succeeds"),
+    (DECLINED, "Declined"),
+    (INSUFFICIENT_FUNDS, "Declined: insufficient funds"),
+    (REQUIRES_ACTION, "Asks for authentication, which passes on this page"),
 )
+# What the customer is asked to do, by checkout mode.
+_HEADINGS = {
+    "subscription": "Subscribe",
+    "setup": "Start your trial",
+    "item": "Pay",
+    "cart": "Pay",
+}
 
 
 @dataclass(frozen=True)
@@ -60,44 +68,77 @@ class ButtonResult:
     redirect_url: str
 
 
-def render_checkout_page(provider: StubProvider, token: str, *, error: str = "") -> str:
+def render_checkout_page(
+    provider: StubProvider, token: str, *, error: str = "", merchant: str = ""
+) -> str:
+    """The hosted page: who is paid (``merchant``, the project's name), what for (the
+    lines, which name the product and, for a subscription, its period), the total, the
+    test cards and the two buttons. Self-contained: inline style, no script, nothing
+    loaded from elsewhere (its Content-Security-Policy forbids it anyway)."""
     session = provider.session(token)
     rows = "".join(
-        f"<tr><td>{escape(str(line['name']))}</td><td>{int(line['quantity'])}</td>"
-        f"<td>{_money(int(line['unit_amount_minor']) * int(line['quantity']), session.currency)}"
+        f'<tr><td>{escape(str(line["name"]))}</td><td class="num">{int(line["quantity"])}</td>'
+        f'<td class="num">'
+        f"{_money(int(line['unit_amount_minor']) * int(line['quantity']), session.currency)}"
         "</td></tr>"
         for line in session.lines
     )
     cards = "".join(
-        f'<label><input type="radio" name="card_number" value="{number}"'
-        f"{' checked' if number == SUCCEEDS else ''}> {number} ({escape(label)})</label><br>"
+        f'<label class="card"><input type="radio" name="card_number" value="{number}"'
+        f"{' checked' if number == SUCCEEDS else ''}><span><b>{_grouped(number)}</b>"
+        f"<small>{escape(label)}</small></span></label>"
         for number, label in _CARD_LABELS
     )
     notice = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     action = escape(CHECKOUT_PATH.format(token=token), quote=True)
     total = _money(session.total_minor, session.currency)
+    seller = escape(merchant or "Tally")
+    heading = _HEADINGS.get(session.mode, "Pay")
+    pay = "Save card and start trial" if session.mode == "setup" else f"Pay {total}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Checkout (Tally stub)</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}}
-table{{width:100%;border-collapse:collapse}}td,th{{padding:.3rem;border-bottom:1px solid #ddd}}
-.error{{color:#b00020}}.total{{font-weight:bold}}button{{padding:.5rem 1.2rem;margin-right:.5rem}}
-</style></head><body>
-<h1>Checkout</h1>
-<p>Test payment page of Tally's stub provider. No real money moves.</p>
+<title>{heading}: {seller}</title>
+<style>{PAGE_STYLE}</style></head><body>
+<div class="test">Test mode: Tally's stub provider. No real money moves.</div>
+<main><p class="merchant">{seller}</p>
+<h1>{heading}</h1>
 {notice}
-<table><thead><tr><th>Item</th><th>Qty</th><th>Amount</th></tr></thead>
+<table><thead><tr><th>Item</th><th class="num">Qty</th><th class="num">Amount</th></tr></thead>
 <tbody>{rows}</tbody>
-<tfoot><tr class="total"><td colspan="2">Total</td>
-<td>{total}</td></tr></tfoot></table>
+<tfoot><tr class="total"><td colspan="2">Total due today</td>
+<td class="num">{total}</td></tr></tfoot></table>
 <form method="post" action="{action}">
-<fieldset><legend>Test card</legend>{cards}
-</fieldset>
-<p><button type="submit" name="button" value="pay">Pay {total}</button>
-<button type="submit" name="button" value="cancel" formnovalidate>Cancel</button></p>
-</form></body></html>
+<fieldset><legend>Test card</legend>{cards}</fieldset>
+<button class="pay" type="submit" name="button" value="pay">{pay}</button>
+<button class="cancel" type="submit" name="button" value="cancel" formnovalidate>Cancel and
+return to {seller}</button>
+</form></main></body></html>
 """
+
+
+PAGE_STYLE = (
+    "*{box-sizing:border-box}body{margin:0;background:#f4f5f7;color:#1f2933;"
+    "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif}"
+    ".test{background:#fff4e5;color:#8a4b00;text-align:center;font-size:.85rem;padding:.4rem}"
+    "main{max-width:30rem;margin:2rem auto;background:#fff;border-radius:10px;"
+    "box-shadow:0 1px 4px rgba(0,0,0,.1);padding:2rem}"
+    ".merchant{margin:0;color:#616e7c;font-weight:600;letter-spacing:.02em}"
+    "h1{margin:.2rem 0 1.2rem;font-size:1.6rem}table{width:100%;border-collapse:collapse}"
+    "th{text-align:left;font-size:.8rem;color:#616e7c;font-weight:600}"
+    "td,th{padding:.5rem .3rem;border-bottom:1px solid #e4e7eb}"
+    ".num{text-align:right;white-space:nowrap}"
+    "th.num{text-align:right}.total td{font-weight:700;border-bottom:none;font-size:1.1rem}"
+    "fieldset{border:none;padding:0;margin:1.2rem 0}legend{font-weight:600;margin-bottom:.5rem}"
+    ".card{display:flex;gap:.7rem;align-items:center;border:1px solid #cbd2d9;"
+    "border-radius:6px;padding:.55rem .8rem;margin-bottom:.4rem;cursor:pointer}"
+    ".card span{display:flex;flex-direction:column}.card small{color:#616e7c}"
+    ".card b{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:500}"
+    "button{width:100%;font-size:1rem;border-radius:6px;padding:.75rem;cursor:pointer}"
+    ".pay{background:#1f6feb;color:#fff;border:none;font-weight:600}"
+    ".cancel{background:none;border:none;color:#616e7c;margin-top:.5rem}"
+    ".error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:6px}"
+)
 
 
 def press_checkout_button(
@@ -120,10 +161,9 @@ def press_checkout_button(
         # The customer is on the page, so a card that asks for authentication passes it
         # here; only off-session charges of that card are refused with requires_action.
         if outcome in ("succeeded", "requires_action"):
-            events = [
-                _event(session, EventType.CHECKOUT_COMPLETED, button, card),
-                _event(session, EventType.PAYMENT_SUCCEEDED, button, card),
-            ]
+            events = [_event(session, EventType.CHECKOUT_COMPLETED, button, card)]
+            if session.mode != "setup":  # a setup saves the card and charges nothing
+                events.append(_event(session, EventType.PAYMENT_SUCCEEDED, button, card))
             redirect = session.success_url
         else:
             events = [_event(session, EventType.PAYMENT_FAILED, button, card, failure=outcome)]
@@ -202,6 +242,11 @@ def _event(
             "references": {**session.references, "tally_checkout_mode": session.mode},
         },
     }
+
+
+def _grouped(number: str) -> str:
+    """A card number as it is printed on a card, in groups of four digits."""
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
 def _money(amount_minor: int, currency: str) -> str:

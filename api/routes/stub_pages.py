@@ -73,8 +73,24 @@ def _stub(tally: Tally) -> StubProvider:
     responses=problems("not_found", "invalid_signature", *PAGE_PROBLEMS, body=False),
 )
 def checkout_page(token: str, request: Request, error: str = "") -> HTMLResponse:
-    page = render_checkout_page(_stub(get_tally(request)), token, error=error[:100])
+    tally = get_tally(request)
+    stub = _stub(tally)
+    merchant = _merchant(tally, stub, token)
+    page = render_checkout_page(stub, token, error=error[:100], merchant=merchant)
     return HTMLResponse(page, headers=PAGE_HEADERS)
+
+
+def _merchant(tally: Tally, stub: StubProvider, token: str) -> str:
+    """The name of the project the checkout pays (its read model's), or "" when the
+    token names none, which the page shows as Tally."""
+    from projections.api_keys import get_project
+
+    try:
+        project_id = UUID(stub.session(token).references.get("tally_project", ""))
+    except ValueError:
+        return ""
+    project = get_project(tally.views, tally.schema, project_id)
+    return str((project or {}).get("name") or "")
 
 
 @router.post(
