@@ -101,3 +101,16 @@ def test_the_html_shows_the_same_lines_tiers_and_seller(sandbox: Client) -> None
     assert "4.83" not in page
     assert "http://" not in page
     assert "https://" not in page
+
+
+def test_a_paid_invoice_shows_the_clocks_payment_date_and_no_instructions(
+    sandbox: Client,
+) -> None:
+    invoice = _trial_ended_invoice(sandbox, SELLER)
+    body = {"method": "out_of_band", "reference": "wire 42"}
+    sandbox.ok(sandbox.post(f"/v1/invoices/{invoice['id']}/pay", body))
+    text = pdf_text(sandbox, invoice["id"])
+    assert f"Paid {(START + timedelta(days=14)).date().isoformat()}" in text
+    assert "Status: paid" in text
+    assert "How to pay" not in text
+    assert _eur(text, "Amount due") == 0
