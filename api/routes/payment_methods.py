@@ -145,9 +145,11 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
     tags=["checkout"],
     summary="Add an item to a cart",
     description="The line names a `price_id`, or else its `name`, `unit_amount` and "
-    "`currency` (else 422 `invalid_combination`).",
+    "`currency` (else 422 `invalid_combination`). A free price (amount 0) is not sold "
+    "through a cart: 422 `invalid_amount`.",
     responses=write_responses(
         200,
+        "invalid_amount",
         "not_found",
         "currency_mismatch",
         "price_archived",
