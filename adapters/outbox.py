@@ -129,6 +129,7 @@ def _make(provider: PaymentProvider, call: ProviderCall, p: dict[str, Any]) -> d
                 idempotency_key=key,
                 customer_ref=p.get("customer_ref"),
                 references=refs,
+                trial_days=int(p.get("trial_days") or 0),
             )
         )
         return {"url": session.url, "session_ref": session.session_ref}

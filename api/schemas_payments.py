@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
 from api import money_rules as rules
-from commands.limits_types import Label
-from commands.messages import Amount, CurrencyCode, SubscriptionItem, Text
+from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
+from api.schemas_subscriptions import ItemRequest
+from commands.limits_types import Label, PlanCode
+from commands.messages import Amount, CurrencyCode, Text
 from commands.provider_messages import (
     ApiBase,
     CredentialPurpose,
@@ -24,6 +26,9 @@ from commands.provider_messages import (
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_RETURN = {"success_url": "https://example.com/welcome", "cancel_url": "https://example.com/plans"}
 
 
 class Result(BaseModel):
@@ -66,9 +71,44 @@ class ItemCheckoutRequest(Body):
 
 
 class SubscriptionCheckoutRequest(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": CUSTOMER_ID,
+                    "items": [{"lookup_key": "pro_monthly_eur"}],
+                    **_RETURN,
+                },
+                {"customer_id": CUSTOMER_ID, "plan": "PRO", "interval": "month", **_RETURN},
+                {
+                    "customer_id": CUSTOMER_ID,
+                    "items": [{"price_id": PRICE_ID, "quantity": 3}],
+                    "trial_days": 0,
+                    **_RETURN,
+                },
+            ]
+        },
+    )
     customer_id: UUID
-    items: list[SubscriptionItem] = Field(
-        min_length=1, max_length=20, description=rules.SUBSCRIPTION_ITEMS
+    items: list[ItemRequest] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="The prices, by id or lookup key; or else `plan`. " + rules.SUBSCRIPTION_ITEMS,
+    )
+    plan: PlanCode | None = Field(
+        default=None,
+        description="Instead of items: a plan code; one of each of its active recurring "
+        "prices in the customer's currency",
+    )
+    interval: Interval | None = Field(
+        default=None, description="With plan: only its prices billed on this interval"
+    )
+    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
+        default=None,
+        description="Omitted: the longest default trial of the prices; 0: no trial. With a "
+        "trial the checkout saves a payment method and charges nothing",
     )
     success_url: Url
     cancel_url: Url

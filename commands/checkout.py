@@ -18,11 +18,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
+from adapters.providers.amounts import minor_to_major
+from adapters.providers.errors import ProviderUnsupported
 from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
-from commands.line_descriptions import first_period_name
+from commands.line_descriptions import first_period_name, price_text
 from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
@@ -35,11 +37,15 @@ from domain.errors import (
     PriceArchived,
     ValidationFailed,
 )
+from domain.limits import MAX_NAME_CHARS
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
 Result = tuple[int, dict[str, Any]]
 SALES_REF = "revenue:checkout"
+# Providers whose hosted checkout can save a payment method without taking a payment
+# (``setup`` mode), which a subscription starting with a trial needs (docs/providers.md).
+SETUP_PROVIDERS = ("stub", "stripe")
 
 
 def _now(ctx: Context) -> datetime:
@@ -192,10 +198,24 @@ def checkout_cart(uow: UnitOfWork, cmd: pm.CheckoutCart, ctx: Context) -> Result
 
 def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Context) -> Result:
     """An incomplete subscription and its first invoice; paying the hosted checkout pays
-    the invoice, which activates the subscription."""
+    the invoice, which activates the subscription. With a trial (the request's
+    ``trial_days``, else the prices' longest default) there is nothing to pay yet: the
+    checkout collects a payment method, and its completion starts the trial."""
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    create = m.CreateSubscription(customer_id=customer.id, items=cmd.items, incomplete=True)
-    _, created = subscriptions.create_subscription(uow, create, ctx)
+    items, prices = subscriptions.priced_items(uow, ctx, customer, list(cmd.items))
+    trial_days = cmd.trial_days if cmd.trial_days is not None else max(p.trial_days for p in prices)
+    if trial_days and cmd.provider not in SETUP_PROVIDERS:
+        raise ProviderUnsupported(
+            f"{cmd.provider} cannot collect a payment method without a payment, so its "
+            "checkout cannot start a trial: check out with trial_days 0, or create the "
+            "subscription with its trial and collect the method later",
+            provider=cmd.provider,
+        )
+    _, created = subscriptions.start_subscription(
+        uow, ctx, customer, items, prices, trial_days, incomplete=True
+    )
+    if trial_days:
+        return _trial_checkout(uow, ctx, cmd, customer, created, prices, trial_days)
     sub, invoice = created["subscription"], created.get("invoice")
     # A draft (the project delays finalizing) owes nothing yet; it will owe its total.
     owed = "total" if invoice and invoice["status"] == "draft" else "amount_remaining"
@@ -226,6 +246,53 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
         params=_checkout_params(
             cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, None
         ),
+    )
+    return 201, {**created, "provider_call": call.summary()}
+
+
+def _trial_checkout(
+    uow: UnitOfWork,
+    ctx: Context,
+    cmd: pm.CheckoutSubscription,
+    customer: Customer,
+    created: dict[str, Any],
+    prices: list[Price],
+    trial_days: int,
+) -> Result:
+    """A checkout that saves a payment method and charges nothing (``setup`` mode): its
+    completion starts the subscription's trial, and the trial's end bills that method."""
+    sub = created["subscription"]
+    refs = {
+        "tally_subscription": str(sub["id"]),
+        "tally_customer": str(customer.id),
+        # On the provider's objects too (Stripe's SetupIntent), so the saved method is
+        # made the customer's default when it comes back (webhook_effects).
+        "tally_checkout_mode": "setup",
+    }
+    names = "; ".join(
+        price_text(uow.get(Product, p.product_id, ctx.project_id).name, p) for p in prices
+    )
+    then = sum(int(item["amount"]) for item in sub["items"])
+    after = f"then {minor_to_major(then, customer.currency)} {customer.currency}"
+    lines = [
+        {
+            # "Pro, monthly: 14 days free, then 29.00 EUR", as Stripe's page says it.
+            "name": f"{names}: {trial_days} days free, {after}"[:MAX_NAME_CHARS],
+            "unit_amount": 0,
+            "currency": customer.currency,
+            "quantity": 1,
+        }
+    ]
+    params = _checkout_params(
+        cmd, "setup", lines, _customer(uow, ctx, customer, cmd.provider), refs, None
+    )
+    call = _request(
+        uow,
+        ctx,
+        provider=cmd.provider,
+        operation="checkout",
+        subject=f"subscription:{sub['id']}",
+        params={**params, "trial_days": trial_days},
     )
     return 201, {**created, "provider_call": call.summary()}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictInt
 
 from commands.limits_types import Id, Label, Name
 from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
@@ -96,6 +96,9 @@ class CheckoutSubscription(Command):
     items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
     success_url: Url
     cancel_url: Url
+    # None: the prices' longest default trial. A trial's checkout saves a payment method
+    # and charges nothing; its completion starts the trial.
+    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = None
 
 
 class CheckoutCart(Command):

@@ -48,7 +48,7 @@ def _now(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
     return ctx.now
 
 
-def _items(
+def priced_items(
     uow: UnitOfWork, ctx: Context, customer: Customer, wanted: list[m.SubscriptionItem]
 ) -> tuple[list[Item], list[Price]]:
     """Check every price and price the items. All items share one currency (the
@@ -82,8 +82,26 @@ def _items(
 
 def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    items, prices = _items(uow, ctx, customer, list(cmd.items))
+    items, prices = priced_items(uow, ctx, customer, list(cmd.items))
     trial_days = cmd.trial_days if cmd.trial_days is not None else max(p.trial_days for p in prices)
+    if cmd.incomplete and trial_days:
+        # Through the API, incomplete means waiting for a first payment, which a trial
+        # does not have; a checkout starts a trial by collecting a payment method instead.
+        raise InvalidCombination("a trial needs no first payment, so it cannot be incomplete")
+    return start_subscription(uow, ctx, customer, items, prices, trial_days, cmd.incomplete)
+
+
+def start_subscription(
+    uow: UnitOfWork,
+    ctx: Context,
+    customer: Customer,
+    items: list[Item],
+    prices: list[Price],
+    trial_days: int,
+    incomplete: bool,
+) -> Result:
+    """Start it (on the customer's test clock, if any) with its first invoice, unless it
+    starts with a trial or waits for a checkout to start one."""
     clock = (
         uow.get(TestClock, customer.test_clock_id, ctx.project_id)
         if customer.test_clock_id
@@ -98,7 +116,7 @@ def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context
         interval_count=prices[0].interval_count,
         now=clock.now() if clock else _now(uow, ctx, None),
         trial_days=trial_days,
-        incomplete=cmd.incomplete,
+        incomplete=incomplete,
         test_clock_id=clock.id if clock else None,
     )
     # Its first invoice (now, or when the trial ends) must fit the money limits with the
@@ -108,7 +126,7 @@ def create_subscription(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context
         clock.attach_subscription(sub.id)
     uow.add(sub)
     body: dict[str, Any] = {"subscription": subscription_summary(sub)}
-    if sub.status in (ACTIVE, INCOMPLETE):
+    if sub.status == ACTIVE or (sub.status == INCOMPLETE and not sub.offers_trial):
         # Invoicing (issue 4): the first period is billed as the subscription starts.
         invoice = subscription_invoices.invoice_period(uow, ctx, sub, sub.started_at, [], "started")
         body["invoice"] = summary(uow, invoice)
@@ -123,7 +141,7 @@ def _load(uow: UnitOfWork, ctx: Context, subscription_id: UUID) -> tuple[Subscri
 def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
     customer = uow.get(Customer, sub.customer_id, ctx.project_id)
-    items, prices = _items(uow, ctx, customer, list(cmd.items))
+    items, prices = priced_items(uow, ctx, customer, list(cmd.items))
     if (prices[0].interval, prices[0].interval_count) != (sub.interval, sub.interval_count):
         raise InvalidCombination("a plan change keeps the subscription's billing interval")
     checked, lines = sub.preview_change(items, now, cmd.proration)
@@ -168,8 +186,13 @@ def extend_trial(uow: UnitOfWork, cmd: m.ExtendTrial, ctx: Context) -> Result:
 
 
 def activate(uow: UnitOfWork, cmd: m.ActivateSubscription, ctx: Context) -> Result:
-    sub, _ = _load(uow, ctx, cmd.subscription_id)
-    sub.activate()
+    """Its checkout completed: the first payment arrived (active), or, for one that
+    offers a trial, a payment method was saved (trialing from now)."""
+    sub, now = _load(uow, ctx, cmd.subscription_id)
+    if sub.offers_trial:
+        sub.start_trial(now)
+    else:
+        sub.activate()
     return 200, {"subscription": subscription_summary(sub)}
 
 

@@ -110,8 +110,11 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     if sub is not None:
         steps.append(lambda: activate(uow, ctx, sub))
     method = str(event.data.get("payment_method_ref") or "")
+    # A method saved by a trial's checkout is the one its subscription is to be billed
+    # with, so it becomes the default, as at Stripe.
+    setup = event.references.get("tally_checkout_mode") == "setup"
     if customer is not None and method:
-        steps.append(lambda: _attach(uow, ctx, event.provider, customer, method))
+        steps.append(lambda: _attach(uow, ctx, event.provider, customer, method, setup))
     return steps
 
 
@@ -195,12 +198,21 @@ def _pay_invoice(
 
 
 def _attach(
-    uow: UnitOfWork, ctx: Context, provider: str, customer: Customer, method: str
+    uow: UnitOfWork,
+    ctx: Context,
+    provider: str,
+    customer: Customer,
+    method: str,
+    make_default: bool = False,
 ) -> dict[str, Any] | None:
     methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
     if methods is None:
         methods = PaymentMethods.start(ctx.project_id, customer.id)
-    if not methods.attach(provider, method, "saved at checkout"):
+    attached = methods.attach(provider, method, "saved at checkout")
+    defaulted = make_default and methods.default_ref != method
+    if defaulted:
+        methods.set_default(method)
+    if not (attached or defaulted):
         return None
     uow.add(methods)
     return {"action": "payment_method_attached", "customer_id": str(customer.id)}

@@ -41,5 +41,7 @@ def activate(uow: UnitOfWork, ctx: Context, sub: Subscription) -> dict[str, Any]
     # Paying the first invoice may have activated it already (invoicing's after_paid).
     if sub.status != INCOMPLETE:
         return None
+    # A checkout with a trial saved a payment method: the trial starts (not activation).
+    action = "trial_started" if sub.offers_trial else "subscription_activated"
     subscriptions.activate(uow, m.ActivateSubscription(subscription_id=sub.id), ctx)
-    return {"action": "subscription_activated", "subscription_id": str(sub.id)}
+    return {"action": action, "subscription_id": str(sub.id)}

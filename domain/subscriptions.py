@@ -17,7 +17,6 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import (
-    InvalidCombination,
     InvalidTransition,
     TimeNotInFuture,
     ValidationFailed,
@@ -99,14 +98,16 @@ class Subscription(TallyAggregate):
         incomplete: bool = False,
         test_clock_id: UUID | None = None,
     ) -> Subscription:
-        """Start a subscription. ``incomplete`` leaves it waiting for its first payment
-        (it expires after ``INCOMPLETE_EXPIRY`` unless activated)."""
+        """Start a subscription. ``incomplete`` leaves it waiting for the customer's
+        checkout (it expires after ``INCOMPLETE_EXPIRY`` unless it completes): for its
+        first payment (``activate``), or, with ``trial_days``, for a payment method
+        (``start_trial``). Until then an offered trial's ``trial_end`` is provisional:
+        the trial lasts ``trial_days`` from when the checkout completes."""
         checked = check_items(items)
         Schedule(now, interval, interval_count)  # validates the schedule
         if not 0 <= trial_days <= 730:
             raise ValidationFailed("trial_days must be 0 to 730")
-        if incomplete and trial_days:
-            raise InvalidCombination("a trial needs no first payment, so it cannot be incomplete")
+        trial_end = later(now, timedelta(days=trial_days), "trial_end") if trial_days > 0 else None
         if incomplete:
             return cls(
                 project_id=project_id,
@@ -117,13 +118,12 @@ class Subscription(TallyAggregate):
                 interval=interval,
                 interval_count=interval_count,
                 status=INCOMPLETE,
-                trial_end=None,
+                trial_end=trial_end,
                 started_at=now,
                 test_clock_id=test_clock_id,
             )
         trigger = "start_trial" if trial_days > 0 else "activate"
         status = destination(MACHINE, INCOMPLETE, trigger, what="subscription")
-        trial_end = later(now, timedelta(days=trial_days), "trial_end") if trial_days > 0 else None
         return cls(
             project_id=project_id,
             customer_id=customer_id,
@@ -277,15 +277,41 @@ class Subscription(TallyAggregate):
         self.period_index = 0
         self.resume_at = None
 
+    @property
+    def offers_trial(self) -> bool:
+        """An incomplete subscription that waits for a payment method, not a payment."""
+        return self.status == INCOMPLETE and self.trial_end is not None
+
     def activate(self) -> None:
         """The first payment of an incomplete subscription arrived."""
-        if self.status != INCOMPLETE:
+        if self.status != INCOMPLETE or self.offers_trial:
+            waits = " and waits for a payment method to start its trial"
             raise InvalidTransition(
-                f"cannot activate a subscription that is {self.status}",
+                f"cannot activate a subscription that is {self.status}"
+                + (waits if self.offers_trial else ""),
                 state=self.status,
                 trigger="activate",
             )
         self._activated(status=self._to("activate"))
+
+    def start_trial(self, now: datetime) -> None:
+        """The checkout of an incomplete subscription with a trial completed (a payment
+        method was saved): the trial starts now and lasts as long as it was offered."""
+        if not self.offers_trial or self.trial_end is None:
+            raise InvalidTransition(
+                f"cannot start a trial of a subscription that is {self.status}"
+                + (" without one" if self.status == INCOMPLETE else ""),
+                state=self.status,
+                trigger="start_trial",
+            )
+        trial_end = later(now, self.trial_end - self.started_at, "trial_end")
+        self._trial_started(status=self._to("start_trial"), trial_end=trial_end)
+
+    @event("TrialStarted", topic="tally:Subscription.TrialStarted")
+    def _trial_started(self, status: str, trial_end: datetime) -> None:
+        self.status = status
+        self.trial_end = trial_end
+        self.anchor = trial_end
 
     @event("Activated", topic="tally:Subscription.Activated")
     def _activated(self, status: str) -> None:

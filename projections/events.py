@@ -76,6 +76,7 @@ SubscriptionStarted: Any = _subscription.Started
 SubscriptionRenewed: Any = _subscription.Renewed
 SubscriptionTrialEnded: Any = _subscription.TrialEnded
 SubscriptionTrialExtended: Any = _subscription.TrialExtended
+SubscriptionTrialStarted: Any = _subscription.TrialStarted
 SubscriptionCancelScheduled: Any = _subscription.CancelScheduled
 SubscriptionCancelUndone: Any = _subscription.CancelUndone
 SubscriptionCanceled: Any = _subscription.Canceled

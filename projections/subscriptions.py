@@ -82,6 +82,7 @@ class Subscriptions(AggregateModel):
                     ev.SubscriptionRenewed,
                     ev.SubscriptionTrialEnded,
                     ev.SubscriptionTrialExtended,
+                    ev.SubscriptionTrialStarted,
                     ev.SubscriptionCancelScheduled,
                     ev.SubscriptionCancelUndone,
                     ev.SubscriptionCanceled,

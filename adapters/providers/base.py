@@ -89,6 +89,8 @@ class CheckoutMode(StrEnum):
     SUBSCRIPTION = "subscription"
     ITEM = "item"
     CART = "cart"
+    # Save a payment method and charge nothing (a subscription that starts with a trial).
+    SETUP = "setup"
 
 
 def idempotency_key(*parts: UUID | str | int) -> str:
@@ -150,6 +152,7 @@ class CheckoutRequest:
     idempotency_key: str
     customer_ref: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
+    trial_days: int = 0  # SETUP: the trial its completion starts
 
     @property
     def currency(self) -> str:

@@ -94,6 +94,8 @@ class StripeProvider:
         return ProviderCustomer(NAME, customer.id)
 
     def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession:
+        if request.mode is CheckoutMode.SETUP:
+            return self._setup_session(request)
         subscription = request.mode is CheckoutMode.SUBSCRIPTION
         params: dict[str, Any] = {
             "mode": "subscription" if subscription else "payment",
@@ -115,6 +117,30 @@ class StripeProvider:
             # Keep the card for later off-session charges (renewals, top-ups); Stripe
             # saves payment methods only on a customer.
             params["payment_intent_data"]["setup_future_usage"] = "off_session"
+        with self._errors():
+            session = self._client.v1.checkout.sessions.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.idempotency_key},
+            )
+        if not session.url:
+            raise ProviderRejected("Stripe returned a session without a URL", provider=NAME)
+        return CheckoutSession(NAME, session.id, session.url)
+
+    def _setup_session(self, request: CheckoutRequest) -> CheckoutSession:
+        """A Checkout Session in ``setup`` mode: it saves a card on the customer and
+        charges nothing (a trial; Tally runs the subscription and charges the card when
+        the trial ends). The references go on the SetupIntent too, whose
+        ``setup_intent.succeeded`` brings the saved payment method."""
+        params: dict[str, Any] = {
+            "mode": "setup",
+            "currency": request.currency.lower(),
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "metadata": dict(request.references),
+            "setup_intent_data": {"metadata": dict(request.references)},
+        }
+        if request.customer_ref:
+            params["customer"] = request.customer_ref
         with self._errors():
             session = self._client.v1.checkout.sessions.create(
                 params,  # type: ignore[arg-type]

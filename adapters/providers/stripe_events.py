@@ -26,6 +26,8 @@ STRIPE_TYPES: dict[str, EventType] = {
     "invoice.paid": EventType.INVOICE_PAID,
     "invoice.payment_failed": EventType.INVOICE_PAYMENT_FAILED,
     "checkout.session.completed": EventType.CHECKOUT_COMPLETED,
+    # A setup-mode checkout (a trial) completes with the card saved on its SetupIntent.
+    "setup_intent.succeeded": EventType.CHECKOUT_COMPLETED,
     "checkout.session.expired": EventType.CHECKOUT_EXPIRED,
     "payment_intent.succeeded": EventType.PAYMENT_SUCCEEDED,
     "payment_intent.payment_failed": EventType.PAYMENT_FAILED,
@@ -122,6 +124,14 @@ def _checkout_session(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
     }
 
 
+def _setup_intent(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
+    return {
+        "customer_ref": ref(obj.get("customer")),
+        "payment_method_ref": ref(obj.get("payment_method")),
+        "references": references_from(obj.get("metadata")),
+    }
+
+
 def _payment_intent(obj: Mapping[str, Any], provider_type: str) -> dict[str, Any]:
     error = obj.get("last_payment_error")
     reason = None
@@ -159,5 +169,6 @@ _BY_OBJECT = {
     "invoice": _invoice,
     "checkout.session": _checkout_session,
     "payment_intent": _payment_intent,
+    "setup_intent": _setup_intent,
     "charge": _charge,
 }

@@ -102,6 +102,7 @@ class StubSession:
     references: dict[str, str]
     success_url: str
     cancel_url: str
+    trial_days: int = 0  # setup mode: the page starts a trial (pages sealed before: 0)
 
 
 class StubProvider:
@@ -146,6 +147,7 @@ class StubProvider:
             references=dict(request.references),
             success_url=request.success_url,
             cancel_url=request.cancel_url,
+            trial_days=request.trial_days,
         )
         url = self.checkout_url(self.seal("checkout", asdict(session)))
         return self._once(

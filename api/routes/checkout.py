@@ -36,6 +36,7 @@ from api.routes.common import (
     write_responses,
 )
 from api.routes.customers import customer_row
+from api.routes.subscriptions import NAME_REFUSALS, NAMING, PLAN_NAMING, request_items
 from commands import provider_messages as pm
 from commands.messages import Command
 from domain.errors import NotFound
@@ -74,12 +75,22 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     status_code=201,
     response_model=sp.CheckoutResult,
     summary="Check out a subscription",
-    description="Creates an incomplete subscription and its first invoice; paying on the "
-    "provider's page pays the invoice and activates the subscription. Its prices are "
-    "recurring (else 422 `price_not_recurring`) and without trial days, which need no "
-    "first payment (else 422 `invalid_combination`).",
+    description="Creates an incomplete subscription. Without a trial it has its first "
+    "invoice, and paying on the provider's page pays the invoice and activates the "
+    "subscription. With a trial (`trial_days`, else the prices' longest default) the page "
+    "charges nothing and saves a payment method (the customer's default); completing it "
+    "starts the trial (`trialing`, for the trial's days from then), and the trial's end "
+    "bills that method. The stub and Stripe can; at Paddle and YooKassa a checkout with a "
+    "trial answers 422 `provider_unsupported`. Its prices are recurring (else 422 "
+    "`price_not_recurring`). " + NAMING + PLAN_NAMING,
     responses=write_responses(
-        201, *CHECKOUT_REFUSALS, "price_not_recurring", "invalid_combination"
+        201,
+        *CHECKOUT_REFUSALS,
+        *NAME_REFUSALS,
+        "no_matching_price",
+        "price_not_recurring",
+        "invalid_combination",
+        "provider_unsupported",
     ),
 )
 def checkout_subscription(
@@ -88,7 +99,15 @@ def checkout_subscription(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = pm.CheckoutSubscription(provider=provider_name(tally, caller), **body.model_dump())
+    items = request_items(tally, caller, body.customer_id, body.items, body.plan, body.interval)
+    command = pm.CheckoutSubscription(
+        provider=provider_name(tally, caller),
+        customer_id=body.customer_id,
+        items=items,
+        trial_days=body.trial_days,
+        success_url=body.success_url,
+        cancel_url=body.cancel_url,
+    )
     return run_and_call(tally, caller, command, key)
 
 

@@ -317,6 +317,37 @@ def test_a_one_time_checkout_for_a_customer_saves_the_card_for_off_session_charg
     assert form["payment_intent_data[metadata][tally_transaction]"] == ["t-1"]
 
 
+def test_a_trial_checkout_is_a_setup_session_that_saves_the_card_and_charges_nothing(
+    api: FakeApi, script: Script, stripe_provider: StripeProvider
+) -> None:
+    script.replies["/v1/checkout/sessions"] = Reply(200, resource("checkout.session"))
+    references = {"tally_subscription": "s-1", "tally_checkout_mode": "setup"}
+    stripe_provider.create_checkout_session(
+        CheckoutRequest(
+            mode=CheckoutMode.SETUP,
+            lines=(LineItem("Pro: 14-day free trial", 0, "EUR"),),
+            success_url="https://app.example/ok",
+            cancel_url="https://app.example/cancel",
+            idempotency_key="tally:checkout-2",
+            customer_ref="cus_QXg1o8vcGmoR32",
+            references=references,
+            trial_days=14,
+        )
+    )
+    [sent] = api.sent("POST", "/v1/checkout/sessions")
+    assert sent.headers["idempotency-key"] == "tally:checkout-2"
+    form = sent.form()
+    assert (form["mode"], form["currency"], form["customer"]) == (
+        ["setup"],
+        ["eur"],
+        ["cus_QXg1o8vcGmoR32"],
+    )
+    assert not any(name.startswith("line_items") for name in form)
+    # The SetupIntent carries the references, so setup_intent.succeeded names them.
+    assert form["setup_intent_data[metadata][tally_subscription]"] == ["s-1"]
+    assert form["metadata[tally_checkout_mode]"] == ["setup"]
+
+
 def test_a_subscription_checkout_without_a_stripe_price_is_refused_before_any_call(
     api: FakeApi, stripe_provider: StripeProvider
 ) -> None:

@@ -63,6 +63,7 @@ HANDLED = [
     ("invoice.paid", "invoice", EventType.INVOICE_PAID),
     ("invoice.payment_failed", "invoice", EventType.INVOICE_PAYMENT_FAILED),
     ("checkout.session.completed", "checkout.session", EventType.CHECKOUT_COMPLETED),
+    ("setup_intent.succeeded", "setup_intent", EventType.CHECKOUT_COMPLETED),
     ("payment_intent.succeeded", "payment_intent", EventType.PAYMENT_SUCCEEDED),
     ("payment_intent.payment_failed", "payment_intent", EventType.PAYMENT_FAILED),
     ("charge.refunded", "charge", EventType.REFUND_SUCCEEDED),
@@ -197,6 +198,17 @@ def test_checkout_completed_carries_total_and_client_reference(provider: StripeP
     [event] = provider.parse_webhook(signed(body), body.encode())
     assert (event.amount_minor, event.currency, event.status) == (4200, "GBP", "paid")
     assert event.references == {"tally_project": "p-1", "tally_checkout": "checkout-7"}
+
+
+def test_a_succeeded_setup_intent_names_the_saved_card_and_tally_references(
+    provider: StripeProvider,
+) -> None:
+    metadata = {"tally_subscription": "s-1", "tally_checkout_mode": "setup"}
+    obj = resource("setup_intent", customer="cus_1", payment_method="pm_1", metadata=metadata)
+    body = event_body("setup_intent.succeeded", obj)
+    [event] = provider.parse_webhook(signed(body), body.encode())
+    assert (event.customer_ref, event.payment_method_ref) == ("cus_1", "pm_1")
+    assert event.references == metadata
 
 
 def test_the_same_delivery_twice_parses_to_the_same_event_id(provider: StripeProvider) -> None:
