@@ -49,6 +49,13 @@ _CARD_LABELS = (
     (INSUFFICIENT_FUNDS, "Declined: insufficient funds"),
     (REQUIRES_ACTION, "Asks for authentication, which passes on this page"),
 )
+# A declined payment sends the browser back to the page with the provider's code in
+# ``?error=``; the page says it in words (any other text is shown as it came, escaped).
+_ERRORS = {
+    "generic_decline": "The card was declined. Try another card.",
+    "insufficient_funds": "The card was declined for insufficient funds. Try another card.",
+    "invalid_number": "That is not one of the test cards. Choose one below.",
+}
 # What the customer is asked to do, by checkout mode.
 _HEADINGS = {
     "subscription": "Subscribe",
@@ -89,7 +96,8 @@ def render_checkout_page(
         f"<small>{escape(label)}</small></span></label>"
         for number, label in _CARD_LABELS
     )
-    notice = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    said = _ERRORS.get(error, error)
+    notice = f'<p class="error" role="alert">{escape(said)}</p>' if error else ""
     action = escape(CHECKOUT_PATH.format(token=token), quote=True)
     total = _money(session.total_minor, session.currency)
     seller = escape(merchant or "Tally")

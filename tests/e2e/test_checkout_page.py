@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from adapters.providers.stub import DECLINED
 from tests.e2e.billing import customer, plan
 from tests.e2e.conftest import Client
 
@@ -42,3 +43,19 @@ def test_the_page_loads_nothing_from_elsewhere_and_its_labels_read_plainly(api: 
     assert "<script" not in page
     visible = re.sub(r"<[^>]+>", " ", page)
     assert re.search(r"\([^()]*\(", visible) is None  # no parentheses inside parentheses
+
+
+def test_a_declined_card_is_said_in_words_on_the_page(api: Client) -> None:
+    body = {"customer_id": customer(api, "bob"), "items": [{"price_id": plan(api, "PRO", 2900)}]}
+    started = api.ok(api.post("/v1/checkout/subscription", {**body, **BACK}), 201)
+    pressed = api.http.post(
+        urlsplit(started["url"]).path,
+        content=f"button=pay&card_number={DECLINED}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert pressed.status_code == 303, pressed.text
+    back = urlsplit(pressed.headers["location"])
+    page = api.http.get(f"{back.path}?{back.query}").text
+    assert "The card was declined. Try another card." in page
+    assert "generic_decline" not in page
