@@ -31,6 +31,7 @@ from api.bootstrap import NO_PROJECT, Tally, build
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_secrets import add_secrets_commands
+from api.collection import warn_uncollectable
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context, Outcome
@@ -224,6 +225,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings(host=args.host, port=args.port, workers=args.workers)
+    # As the app logs (api.app.app_from_env), so that what serve says before the workers
+    # start (projects that cannot collect, the embedded Postgres) reads like the rest.
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     # Pages Tally links to (the stub's checkout) are on the address served, unless the
     # operator names another one; the workers inherit the variable.
     os.environ.setdefault("TALLY_PUBLIC_BASE_URL", served_base_url(settings.host, settings.port))
@@ -232,7 +238,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["TALLY_DATABASE_URL"] = url
     check(parse(url))
     # Create the tables once before the workers start, so they never race to create them.
-    build(settings.model_copy(update={"database_url": url})).close()
+    with opened(settings.model_copy(update={"database_url": url})) as tally:
+        warn_uncollectable(tally)  # once per start, not once per worker
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,

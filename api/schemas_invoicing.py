@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
 from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
+from api.schemas_collection import Collection, CollectionReason
 from api.schemas_subscriptions import SUBSCRIPTION_ID
 from commands.limits_types import Code, Description, Id, LineDescription, RefOrBlank
 from commands.messages import Amount, InvoiceLineInput, Reason
@@ -169,6 +170,8 @@ class Invoice(Resource):
                     "amount_due": 8925,
                     "amount_paid": 0,
                     "amount_remaining": 8925,
+                    "collection": "none",
+                    "collection_reason": "no_auto_charge_provider",
                 }
             ]
         },
@@ -210,6 +213,8 @@ class Invoice(Resource):
     voided_at: datetime | None = None
     marked_uncollectible_at: datetime | None = None
     version: int | None = None
+    collection: Collection = None
+    collection_reason: CollectionReason = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

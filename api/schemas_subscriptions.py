@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from api import money_rules as rules
 from api.schemas import Request, Resource, Response, request_config
 from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
+from api.schemas_collection import Collection, CollectionReason
 from commands.limits_types import TIMESTAMP_RULE, Label, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
 
@@ -146,6 +147,7 @@ class Subscription(Resource):
                     "cancel_at_period_end": False,
                     "proration_lines": [],
                     "next_due_at": "2030-02-15T09:00:00Z",
+                    "collection": "auto_charge",
                 }
             ]
         },
@@ -173,6 +175,8 @@ class Subscription(Resource):
         default=None, description="When the scheduler next acts on it"
     )
     test_clock_id: UUID | None = None
+    collection: Collection = None
+    collection_reason: CollectionReason = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

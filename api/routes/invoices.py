@@ -18,6 +18,7 @@ from api import schemas as s
 from api import schemas_invoicing as si
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
+from api.collection import collected_page, with_collection
 from api.routes.billing_common import respond
 from api.routes.checkout import provider_name
 from api.routes.common import (
@@ -99,7 +100,7 @@ def list_invoices(  # one parameter per documented filter
 
     return fetch_page(
         si.Invoice,
-        query,
+        collected_page(query, tally),
         tally,
         caller,
         customer_id=customer_id,
@@ -119,7 +120,8 @@ def list_invoices(  # one parameter per documented filter
     responses=read_problems("not_found"),
 )
 def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> si.Invoice:
-    return si.Invoice.model_validate(invoice_row(tally, caller.project_id, invoice_id))
+    row = invoice_row(tally, caller.project_id, invoice_id)
+    return si.Invoice.model_validate(with_collection(tally, caller.project_id, [row])[0])
 
 
 @router.post(

@@ -19,6 +19,7 @@ from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.calls import execute_and_call
 from api.catalog_names import catch_up, plan_items, resolve_items
+from api.collection import collected_answer, collected_one, collected_page, with_collection
 from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
@@ -113,7 +114,9 @@ def create_subscription(
         trial_days=body.trial_days,
         incomplete=body.incomplete,
     )
-    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
+    outcome = execute_and_call(tally, caller, command, key)
+    answer = collected_answer(tally, caller.project_id, outcome, "subscription")
+    return respond(answer, ss.SubscriptionResult)
 
 
 @router.get(
@@ -134,7 +137,7 @@ def list_subscriptions(
 
     return fetch_page(
         ss.Subscription,
-        query,
+        collected_page(query, tally),
         tally,
         caller,
         customer_id=customer_id,
@@ -153,7 +156,8 @@ def list_subscriptions(
 def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> ss.Subscription:
     from projections.subscriptions import get_subscription as query
 
-    return fetch_one(ss.Subscription, query, tally, caller, subscription_id, "subscription")
+    collected = collected_one(query, tally)
+    return fetch_one(ss.Subscription, collected, tally, caller, subscription_id, "subscription")
 
 
 @router.get(
@@ -177,7 +181,7 @@ def current_subscription(
         raise NotFound(
             f"customer '{external_id}' has no current subscription", external_id=external_id
         )
-    return ss.Subscription.model_validate(row)
+    return ss.Subscription.model_validate(with_collection(tally, caller.project_id, [row])[0])
 
 
 @router.post(
