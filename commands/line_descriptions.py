@@ -68,9 +68,14 @@ def invoice_description(reason: str) -> str:
 
 def first_period_name(invoice: dict[str, Any]) -> str:
     """A subscription checkout's one line, as its hosted page shows it: what the first
-    invoice bills and the period it covers, ``Pro, monthly: 31 Jan 2030 to 28 Feb 2030``
-    (dates in words, which a narrow page wraps only between them)."""
-    names = [str(li["description"]) for li in invoice["lines"] if li["kind"] == "subscription"]
+    invoice bills (a quantity above one after a multiplication sign) and the period it
+    covers, ``Pro, monthly: 31 Jan 2030 to 28 Feb 2030`` (dates in words, which a narrow
+    page wraps only between them)."""
+    names = [
+        str(li["description"]) + (f" \u00d7 {li['quantity']}" if int(li["quantity"]) > 1 else "")
+        for li in invoice["lines"]
+        if li["kind"] == "subscription"
+    ]
     text = "; ".join(names) or "Subscription"
     start, end = invoice.get("period_start"), invoice.get("period_end")
     if start and end:

@@ -102,3 +102,19 @@ def test_settings_stored_before_the_seller_fields_read_their_defaults() -> None:
     settings.configure({"payment_terms_days": 7})
     assert settings.summary()["seller_address"] == []
     assert settings.values["payment_terms_days"] == 7
+
+
+def test_a_subscription_checkouts_line_names_items_quantities_and_period() -> None:
+    from commands.line_descriptions import first_period_name
+
+    invoice = {
+        "lines": [
+            {"kind": "subscription", "description": "Pro, monthly", "quantity": 1},
+            {"kind": "subscription", "description": "Seats, monthly", "quantity": 12},
+            {"kind": "proration", "description": "unused time", "quantity": 1},
+        ],
+        "period_start": "2030-01-31T09:00:00Z",
+        "period_end": "2030-02-28T09:00:00Z",
+    }
+    expected = "Pro, monthly; Seats, monthly \u00d7 12: 31 Jan 2030 to 28 Feb 2030"
+    assert first_period_name(invoice) == expected
