@@ -78,7 +78,9 @@ def _moment(value: Any) -> datetime | None:
 
 def _dates(invoice: dict[str, Any], terms_days: int) -> list[tuple[str, str]]:
     issued = _moment(invoice.get("finalized_at"))
-    due = day(issued + timedelta(days=terms_days)) if issued is not None else ""
+    # A voided invoice is owed by no one, so it has no due date.
+    owed = issued is not None and invoice.get("status") != "void"
+    due = day(issued + timedelta(days=terms_days)) if issued is not None and owed else ""
     found = [
         ("Issued", day(issued)),
         ("Due", due),

@@ -71,6 +71,8 @@ def test_the_due_date_is_the_issue_date_plus_the_terms() -> None:
     view = invoice_view(_invoice(), Party("A"), Party("B"), terms_days=30)
     assert ("Due", "2030-03-16") in view.dates
     assert ("Issued", "2030-02-14") in view.dates
+    voided = invoice_view(_invoice(status="void"), Party("A"), Party("B"), terms_days=30)
+    assert [label for label, _ in voided.dates] == ["Issued"]
 
 
 def test_the_seller_shows_address_and_tax_id() -> None:
