@@ -5,12 +5,18 @@ offered days from then."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
+from adapters.providers.errors import ProviderUnsupported
+from commands import checkout
+from commands import messages as m
+from commands import provider_messages as pm
 from domain.errors import InvalidTransition
 from domain.subscriptions import Subscription
+from tests.unit.billing_world import World
 
 T0 = datetime(2030, 1, 31, 9, tzinfo=UTC)
 
@@ -57,3 +63,54 @@ def test_an_offered_trial_that_expires_unpaid_starts_nothing() -> None:
     assert sub.expire(T0 + timedelta(hours=23))
     with pytest.raises(InvalidTransition):
         sub.start_trial(T0 + timedelta(days=1))
+
+
+# -- the checkout command --------------------------------------------------------------
+
+
+def _world() -> World:
+    world = World()
+    world.bus.handlers.update(checkout.HANDLERS)
+    return world
+
+
+def _checkout(world: World, provider: str, **fields: Any) -> pm.CheckoutSubscription:
+    price_id = world.plan("PRO", 2900, trial_days=14)
+    return pm.CheckoutSubscription(
+        provider=provider,
+        customer_id=UUID(world.customer("ada")),
+        items=[m.SubscriptionItem(price_id=UUID(price_id))],
+        success_url="https://shop.example/ok",
+        cancel_url="https://shop.example/back",
+        **fields,
+    )
+
+
+def _head(world: World) -> int:
+    return int(world.app.recorder.max_notification_id() or 0)
+
+
+@pytest.mark.parametrize("provider", ["paddle", "yookassa"])
+def test_a_provider_that_cannot_save_a_card_without_a_payment_refuses_a_trial_checkout(
+    provider: str,
+) -> None:
+    world = _world()
+    command = _checkout(world, provider)
+    before = _head(world)
+    with pytest.raises(ProviderUnsupported, match="trial_days 0"):
+        world.run(command)
+    assert _head(world) == before  # nothing written
+    # Without the trial it is the usual checkout of a first payment.
+    body = world.body(command.model_copy(update={"trial_days": 0}))
+    assert (body["subscription"]["status"], body["invoice"]["total"]) == ("incomplete", 2900)
+
+
+def test_a_stripe_trial_checkout_asks_for_a_setup_session_and_no_invoice() -> None:
+    world = _world()
+    body = world.body(_checkout(world, "stripe"))
+    assert "invoice" not in body
+    call = world.app.repository.get(UUID(body["provider_call"]["id"]))
+    params: dict[str, Any] = call.params  # type: ignore[attr-defined]
+    assert (params["mode"], params["trial_days"], params["amount_minor"]) == ("setup", 14, 0)
+    assert params["references"]["tally_checkout_mode"] == "setup"
+    assert params["lines"][0]["name"] == "Pro, monthly: 14 days free, then 29.00 EUR"
