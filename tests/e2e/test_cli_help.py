@@ -13,7 +13,7 @@ from uuid import UUID
 
 import pytest
 
-from api.cli import build_parser, main
+from api.cli import build_parser, main, served_base_url
 from tests.e2e.test_cli_and_server import CLI
 
 
@@ -69,3 +69,17 @@ def test_help_of_serve_names_its_options(capsys: pytest.CaptureFixture[str]) -> 
     shown = capsys.readouterr().out
     assert "TALLY_PORT" in shown
     assert "--port 8011" in shown
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8011"),
+        ("0.0.0.0", "http://127.0.0.1:8011"),  # every interface: reached on the loopback one
+        ("::", "http://[::1]:8011"),
+        ("fd00::5", "http://[fd00::5]:8011"),
+        ("billing.example", "http://billing.example:8011"),
+    ],
+)
+def test_pages_are_linked_on_the_address_served(host: str, url: str) -> None:
+    assert served_base_url(host, 8011) == url
