@@ -97,12 +97,21 @@ class _Writer:
     def lines(self) -> None:
         names = ("Description", "Qty", "Unit price", "Amount")
         self.row([(w, n, a) for w, n, a in zip(WIDTHS_MM, names, ALIGNS, strict=True)], bold=True)
+        self.rule()
         for line in self.view.lines:
             if line.detail:
                 self.detail(line)
             else:
                 self.line(line.description, (line.quantity, line.unit_amount, line.amount))
+        self.rule()
         self.pdf.ln(LINE_MM / 2)
+
+    def rule(self) -> None:
+        """A thin grey line across the table, under its heading and under its lines."""
+        y = self.pdf.get_y()
+        self.pdf.set_draw_color(200, 200, 200)
+        self.pdf.line(self.pdf.l_margin, y, self.pdf.l_margin + sum(WIDTHS_MM), y)
+        self.pdf.set_draw_color(0, 0, 0)
 
     def detail(self, line: LineView) -> None:
         """A part of the line above (a tier): indented, smaller and grey."""
