@@ -211,7 +211,11 @@ class ConfigureBillingRequest(Request):
             ),
         ]
         | None
-    ) = Field(default=None, description="Numbers read <prefix>-<year>-<six digits>")
+    ) = Field(
+        default=None,
+        description="Numbers read <prefix>-<year>-<six digits> "
+        "(<prefix>-TC-<year>-<six digits> for invoices on a test clock)",
+    )
     finalize_delay_s: Annotated[StrictInt, Field(ge=0, le=MAX_FINALIZE_DELAY_S)] | None = Field(
         default=None, description="How long a subscription's draft waits to be finalized"
     )

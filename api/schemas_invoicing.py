@@ -177,7 +177,10 @@ class Invoice(Resource):
         },
     )
     id: UUID | None = Field(description="null on an upcoming invoice (nothing is written)")
-    number: str | None = Field(description="Given at finalization: <prefix>-<year>-<000001>")
+    number: str | None = Field(
+        description="Given at finalization: <prefix>-<year>-<000001>, or "
+        "<prefix>-TC-<year>-<000001> on a test clock (its own series, the clock's year)",
+    )
     status: str = Field(description=" | ".join(get_args(Status)))
     customer_id: UUID
     subscription_id: UUID | None = None

@@ -4,7 +4,8 @@ One ``BillingSettings`` aggregate per project, with a deterministic id, so handl
 load it without a look-up. A project that never configured billing uses ``DEFAULTS``
 (the aggregate does not exist until ``ConfigureBilling`` runs).
 
-- ``invoice_prefix``: numbers read ``<prefix>-<year>-<six digits>``.
+- ``invoice_prefix``: numbers read ``<prefix>-<year>-<six digits>`` (``<prefix>-TC-...``
+  on a test clock, ``domain/invoice_sequence.py``).
 - ``finalize_delay_s``: how long a subscription's draft invoice waits before it is
   finalized automatically (0 finalizes it in the command that created it).
 - ``retry_days``: when a failed payment is tried again, in days after the *first*

@@ -50,7 +50,7 @@ class InvoiceSequence(TallyAggregate):
         self.last = 0
 
     def take(self, year: int, prefix: str | None = None) -> str:
-        """The next number, ``<prefix>-<year>-<six digits>``. The counter is per project,
+        """The next number, ``<prefix>-<year>-<six digits>``. The counter is per series,
         whatever the prefix or year: a new prefix does not restart it."""
         self._taken(number=self.last + 1)
         return f"{prefix or self.prefix}-{year}-{self.last:06d}"
