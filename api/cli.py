@@ -374,9 +374,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tally",
-        description="Tally billing ledger. Settings come from TALLY_* environment variables "
-        "(docs/operations.md); without TALLY_DATABASE_URL an embedded Postgres is started "
-        "under TALLY_DATA_DIR.",
+        # Written with its line breaks: the examples' formatter prints it as it is.
+        description="Tally billing ledger.\n\nSettings come from TALLY_* environment "
+        "variables (docs/operations.md).\nWithout TALLY_DATABASE_URL, an embedded Postgres is "
+        "started under TALLY_DATA_DIR.",
     )
     parser.add_argument(
         "--version",
@@ -458,7 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run the scheduler (renewals, invoice work) until stopped", parents=[common]
     )
     scheduling.add_argument("--once", action="store_true", help="one pass, then exit")
-    scheduling.add_argument("--interval", type=float, help="seconds between passes")
+    scheduling.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between passes (default: TALLY_SCHEDULER_INTERVAL_S, 10)",
+    )
     scheduling.set_defaults(func=cmd_scheduler_run)
 
     add_invoice_commands(sub, common)
