@@ -18,7 +18,7 @@ from api import schemas as s
 from api import schemas_invoicing as si
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
-from api.collection import collected_page, with_collection
+from api.collection import collected_answer, collected_page, with_collection
 from api.routes.billing_common import respond
 from api.routes.checkout import provider_name
 from api.routes.common import (
@@ -319,4 +319,5 @@ def upcoming_invoice(
     outcome = execute(
         tally, caller, m.PreviewUpcomingInvoice(subscription_id=subscription_id), None
     )
-    return si.UpcomingInvoiceResult.model_validate(outcome.body)
+    answer = collected_answer(tally, caller.project_id, outcome, "upcoming_invoice")
+    return si.UpcomingInvoiceResult.model_validate(answer.body)

@@ -40,6 +40,8 @@ def test_subscriptions_and_invoices_say_how_they_are_collected(sandbox: Client) 
     assert _collection(invoice) == ("none", "no_auto_charge_provider")
     one = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
     assert _collection(one) == ("none", "no_auto_charge_provider")
+    upcoming = api.ok(api.get(f"/v1/subscriptions/{created['id']}/upcoming_invoice"))
+    assert _collection(upcoming["upcoming_invoice"]) == ("none", "no_auto_charge_provider")
 
     api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
     listed = api.ok(api.get("/v1/subscriptions"))["data"]
