@@ -32,7 +32,7 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
-from domain.errors import InvalidAmount, InvalidTransition, ValidationFailed
+from domain.errors import CouponUnavailable, InvalidAmount, InvalidTransition, ValidationFailed
 from domain.invoice_entries import (
     credit_note_entry,
     finalization_entry,
@@ -217,7 +217,9 @@ class Invoice(TallyAggregate):
     def check_coupon(self) -> None:
         self._check_draft("apply_coupon")
         if self.coupon is not None:
-            raise ValidationFailed(f"coupon {self.coupon.get('code')} is already applied")
+            raise CouponUnavailable(
+                f"coupon {self.coupon.get('code')} is already applied to this invoice"
+            )
 
     def apply_coupon(
         self, coupon_id: str, percent_off: str | None, amount_off: int | None, code: str = ""
@@ -306,6 +308,9 @@ class Invoice(TallyAggregate):
 
     def check_payment(self, amount: int) -> None:
         destination(MACHINE, self.status, "pay", what="invoice")
+        if self.amount_remaining == 0:
+            # A payment of the remaining amount (the default) would be one of 0.
+            raise PaymentExceedsRemaining("nothing remains to be paid", remaining=0)
         check_amount(amount)
         if amount > self.amount_remaining:
             raise PaymentExceedsRemaining(

@@ -12,17 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from uuid import UUID
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from adapters.clock import FixedClock
 from api.app import create_app
-from api.bootstrap import NO_PROJECT, Tally, build
+from api.bootstrap import Tally, build
 from api.settings import Settings
-from commands import messages as m
-from commands.bus import Context
 from tests.e2e import fuzzing
+from tests.e2e.billing import client_in_mode, clock, customer, price, product, subscribe
+from tests.e2e.conftest import Client
+from tests.e2e.invoicing import coupon, draft, line, tax_rate
 
 
 @pytest.fixture
@@ -32,22 +34,65 @@ def fuzz_tally(settings: Settings) -> Iterator[Tally]:
     tally.close()
 
 
-def _test_project(tally: Tally) -> tuple[UUID, str]:
-    """A test-mode project (so test clocks are open to the fuzzer) and its key."""
-    created = tally.execute(m.CreateProject(name="fuzz", mode="test"), Context(NO_PROJECT, "cli"))
-    project_id = UUID(created.body["project"]["id"])
-    key = tally.execute(m.IssueApiKey(project_id=project_id), Context(project_id, "cli"))
-    return project_id, str(key.body["secret"])
+BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
+
+
+def _seed(api: Client) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """One of each resource a path names, so that the fuzzer's requests reach the
+    handlers behind the 404s of made-up ids: the path parameters to use (each name, in
+    every operation) and the operations whose parameter of a shared name differs."""
+    customer_id = customer(api, "fuzz_user")
+    product_id = product(api, "PRO")
+    price_id = price(api, product_id, "pro_monthly", unit_amount=1000)
+    account_id = api.open_account("fuzz")
+    api.deposit(account_id, 100_000)
+    hold = {"amount": 100, "currency": "EUR", "expires_at": "2030-01-01T00:00:00Z"}
+    hold_id = api.ok(api.post(f"/v1/accounts/{account_id}/holds", hold), 201)["hold"]["id"]
+    pending = api.deposit(account_id, 500, pending=True)["transaction"]["id"]
+    invoice = draft(api, customer_id, line("seats", 100))
+    cart = api.ok(api.post("/v1/carts", {"currency": "EUR"}), 201)["cart"]["id"]
+    item = {"line": {"name": "mug", "unit_amount": 900, "currency": "EUR"}}
+    cart_line = api.ok(api.post(f"/v1/carts/{cart}/items", item))["cart"]["lines"][0]["id"]
+    card = {"customer_id": customer_id, "payment_method": "stub_pm_4242424242424242"}
+    api.ok(api.post("/v1/payment_methods", card))
+    checkout = {"customer_id": customer_id, "line": {"price_id": price_id}, **BACK}
+    page = api.ok(api.post("/v1/checkout/item", checkout), 201)["url"]
+    coupon(api, "PRO", percent_off="10")
+    parameters = {
+        "account_id": account_id,
+        "hold_id": hold_id,
+        "transaction_id": pending,
+        "customer_id": customer_id,
+        "external_id": "fuzz_user",
+        "product_id": product_id,
+        "price_id": price_id,
+        "code": "PRO",  # the plan's code and the coupon's
+        "subscription_id": subscribe(api, customer_id, price_id)["id"],
+        "test_clock_id": clock(api),
+        "invoice_id": invoice["id"],
+        "line_id": invoice["lines"][0]["id"],
+        "tax_rate_id": tax_rate(api, "20"),
+        "cart_id": cart,
+        "payment_method": card["payment_method"],
+        "project_id": str(api.project_id),
+        "token": page.rsplit("/", 1)[-1],
+    }
+    cart_lines = {"include-path-regex": "^/v1/carts/", "parameters": {"line_id": cart_line}}
+    return parameters, [cart_lines]
 
 
 def test_fuzzing_every_operation_finds_no_error_and_the_read_models_keep_up(
     fuzz_tally: Tally,
 ) -> None:
-    _, key = _test_project(fuzz_tally)
     app = create_app(fuzz_tally)
+    # Seeded through the app's own lifespan, which ends with the block; the engine starts
+    # it again for its run.
+    with TestClient(app, raise_server_exceptions=False) as http:
+        api = client_in_mode(http, fuzz_tally, "fuzz", "test")
+        parameters, operations = _seed(api)
     started = time.monotonic()
     try:
-        report = fuzzing.run(app, fuzzing.config(key))
+        report = fuzzing.run(app, fuzzing.config(api.key, parameters, operations))
         elapsed_s = time.monotonic() - started
         # Checked while the app's projection worker still runs: it must reach the head.
         behind = fuzzing.lagging(fuzz_tally)

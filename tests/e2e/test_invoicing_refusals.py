@@ -125,3 +125,32 @@ def test_a_line_id_too_long_for_any_line_is_refused(api: Client) -> None:
         unknown = api.post(f"/v1/invoices/{invoice['id']}/lines/nope/remove")
     problem(response, 422, "validation_error")
     assert "not on this invoice" in problem(unknown, 422, "validation_error")["detail"]
+
+
+def test_a_second_coupon_on_a_draft_is_409_coupon_unavailable(api: Client) -> None:
+    # Found by the fuzzing run: it was 422 validation_error, a code for requests that
+    # break their schema, which this one does not.
+    invoice = draft(api, None, line("Work", 1000))
+    coupon(api, "TEN", percent_off="10")
+    coupon(api, "FIVE", percent_off="5")
+    act(api, invoice["id"], "coupon", {"coupon_code": "TEN"})
+    with nothing_written(api.tally):
+        again = api.post(f"/v1/invoices/{invoice['id']}/coupon", {"coupon_code": "FIVE"})
+    assert "already applied" in problem(again, 409, "coupon_unavailable")["detail"]
+
+
+def test_paying_an_invoice_with_nothing_remaining_is_payment_exceeds_remaining(
+    api: Client,
+) -> None:
+    # Found by the fuzzing run: an uncollectible invoice credited in full is still
+    # payable, and a payment of the default amount (what remains, 0) was 422
+    # invalid_amount "amount must be greater than zero", a code /pay does not list.
+    invoice = draft(api, None, line("Work", 1000))
+    act(api, invoice["id"], "finalize")
+    act(api, invoice["id"], "mark_uncollectible")
+    act(api, invoice["id"], "credit_notes", {"amount": 1000, "refund_to": "none"}, 201)
+    credited = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
+    assert (credited["status"], credited["amount_remaining"]) == ("uncollectible", 0)
+    with nothing_written(api.tally):
+        paid = api.post(f"/v1/invoices/{invoice['id']}/pay", {"method": "wallet"})
+    assert problem(paid, 422, "payment_exceeds_remaining")["remaining"] == 0
