@@ -42,7 +42,7 @@ from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref
 from domain.credit_notes import check_credit
 from domain.customers import Customer
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import InvalidCombination, NotFound, ValidationFailed
 from domain.invoices import Invoice, receivable_ref
 from domain.provider_calls import ProviderCall
 from domain.provider_settings import ProviderSettings
@@ -118,7 +118,7 @@ def pay_invoice(uow: UnitOfWork, cmd: m.PayInvoice, ctx: Context) -> Result:
         attempt = request_charge(uow, ctx, invoice, customer, provider, amount, now, retry=False)
     else:
         if not cmd.reference:
-            raise ValidationFailed("an out-of-band payment needs its reference")
+            raise InvalidCombination("an out-of-band payment needs its reference")
         invoice.pay(amount, clearing_ref("out_of_band"), cmd.reference, now)
         billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
         after_paid(uow, ctx, invoice, billing, now)

@@ -258,7 +258,9 @@ _simple(
     "A declined one answers 200 with `payment_attempt.succeeded` false and the invoice in "
     "dunning; while the provider is unavailable `payment_attempt.status` is `pending` and "
     "the outbox retries it. Paying a void or paid invoice answers 409 "
-    "`invalid_transition`; more than remains, 422 `payment_exceeds_remaining`.",
+    "`invalid_transition`; more than remains (or when nothing does), 422 "
+    "`payment_exceeds_remaining`; `out_of_band` without its `reference`, 422 "
+    "`invalid_combination`.",
     responses=write_responses(
         200,
         "not_found",
@@ -267,6 +269,7 @@ _simple(
         "insufficient_funds",
         "currency_mismatch",
         "provider_unavailable",
+        "invalid_combination",
     ),
 )
 def pay_invoice(

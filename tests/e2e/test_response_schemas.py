@@ -46,8 +46,8 @@ def test_opening_an_account_with_metadata_answers_the_metadata_it_stored(api: Cl
         api.post("/v1/accounts", {"owner_ref": "ada", "currency": "EUR", "metadata": metadata}),
         201,
     )
-    assert opened["account"]["metadata"] == metadata
-    stored = api.account(opened["account"]["id"])
+    assert opened["metadata"] == metadata
+    stored = api.account(opened["id"])
     assert stored["metadata"] == metadata
 
 
@@ -97,6 +97,7 @@ STATED_RULES = [
     ("/v1/payment_provider", "422", "credential_not_set"),
     ("/v1/payment_provider", "422", "invalid_combination"),
     ("/v1/carts/{cart_id}/items", "422", "invalid_amount"),
+    ("/v1/invoices/{invoice_id}/pay", "422", "invalid_combination"),
     ("/v1/transactions/{transaction_id}/confirm", "409", "invalid_transition"),
 ]
 
