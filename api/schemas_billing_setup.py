@@ -291,9 +291,13 @@ class AdjustCreditRequest(Request):
     model_config = request_config(
         [{"amount": 2500, "reason": "goodwill"}, {"amount": -500, "reason": "correction"}]
     )
-    amount: Annotated[StrictInt, Field(ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR)] = Field(
-        description="Signed minor units: positive grants credit, negative takes it back. "
-        + rules.CREDIT_BALANCE
+    amount: Annotated[
+        StrictInt,
+        # Never 0, which adjusts nothing (the domain refuses it too).
+        Field(ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR, json_schema_extra={"not": {"const": 0}}),
+    ] = Field(
+        description="Signed minor units, not 0: positive grants credit, negative takes it "
+        "back. " + rules.CREDIT_BALANCE
     )
     reason: Reason = ""
 
