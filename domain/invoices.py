@@ -32,7 +32,13 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
-from domain.errors import CouponUnavailable, InvalidAmount, InvalidTransition, ValidationFailed
+from domain.errors import (
+    CouponUnavailable,
+    InvalidAmount,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from domain.invoice_entries import (
     credit_note_entry,
     finalization_entry,
@@ -204,7 +210,7 @@ class Invoice(TallyAggregate):
     def check_remove_line(self, line_id: str) -> None:
         self._check_draft("remove_line")
         if not any(li["id"] == line_id for li in self.lines):
-            raise ValidationFailed(f"line {line_id} is not on this invoice")
+            raise NotFound(f"line {line_id} is not on this invoice", id=line_id)
 
     def remove_line(self, line_id: str) -> None:
         self.check_remove_line(line_id)

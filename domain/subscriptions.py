@@ -225,7 +225,11 @@ class Subscription(TallyAggregate):
         status = self._to("cancel")
         if at_period_end and self.status != TRIALING:
             if self.cancel_at_period_end:
-                raise ValidationFailed("this subscription already cancels at its period end")
+                raise InvalidTransition(
+                    "this subscription already cancels at its period end",
+                    state=self.status,
+                    trigger="cancel",
+                )
             self._cancel_scheduled()
         else:
             self._canceled(status=status, at=now)
