@@ -8,13 +8,13 @@ currencies are checked against ISO 4217.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from api import money_rules as rules
+from api.objects import Instant, Typed, created_field
 from commands.limits_types import TIMESTAMP_RULE, Metadata, Ref, RefOrBlank, Timestamp
 from commands.messages import Amount, CurrencyCode, Source, Text
 from domain.limits import MAX_AMOUNT_MINOR
@@ -148,7 +148,11 @@ class Resource(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-class Account(Resource):
+class ApiObject(Resource, Typed):
+    """An object of the API (docs/api.md): it has ``id``, ``object`` and ``created``."""
+
+
+class Account(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -169,6 +173,7 @@ class Account(Resource):
         },
     )
     id: UUID
+    object: Literal["account"] = Field(default="account", description="Its type")
     owner_ref: str
     currency: str
     status: str = Field(description="open | frozen | closed")
@@ -178,11 +183,12 @@ class Account(Resource):
     overdraft_limit: int
     metadata: dict[str, str] = Field(default_factory=dict)
     version: int | None = Field(default=None, description="Events recorded on the account")
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
-class Transaction(Resource):
+class Transaction(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         populate_by_name=True,
@@ -205,6 +211,7 @@ class Transaction(Resource):
         },
     )
     id: UUID
+    object: Literal["transaction"] = Field(default="transaction", description="Its type")
     kind: str = Field(description="deposit | withdrawal | transfer | capture")
     state: str = Field(description="processing | completed | failed | reversed")
     amount: int
@@ -222,11 +229,12 @@ class Transaction(Resource):
     description: str = ""
     external_ref: str = ""
     failure_reason: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
-class Hold(Resource):
+class Hold(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         populate_by_name=True,
@@ -246,15 +254,17 @@ class Hold(Resource):
         },
     )
     id: str = Field(validation_alias=AliasChoices("id", "hold_id"))
+    object: Literal["hold"] = Field(default="hold", description="Its type")
     account_id: UUID
     amount: int
     currency: str
     status: str = Field(description="active | captured | voided | expired")
     captured_amount: int = 0
     destination: str = Field(description="Where a capture pays: wallet:<id> or clearing:<x>")
-    expires_at: datetime
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    expires_at: Instant
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class Posting(BaseModel):
@@ -262,7 +272,7 @@ class Posting(BaseModel):
     amount: int = Field(description="Signed minor units: positive raises the balance")
 
 
-class Entry(Resource):
+class Entry(ApiObject):
     """One balanced journal entry touching the account: its postings sum to zero."""
 
     model_config = ConfigDict(
@@ -284,12 +294,14 @@ class Entry(Resource):
         },
     )
     id: UUID
+    object: Literal["journal_entry"] = Field(default="journal_entry", description="Its type")
     transaction_id: UUID
     kind: str = Field(description="What posted it: deposit, transfer, reversal, ...")
     currency: str
     amount: int = Field(description="This account's side of the entry, signed")
     postings: list[Posting]
-    created_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
 
 
 class SystemAccount(Resource):
@@ -343,6 +355,7 @@ class ReverseResult(Response):
 
 
 class Page(BaseModel, Generic[T]):
+    object: Literal["list"] = Field(default="list", description="Its type: a page of a list")
     data: list[T]
     has_more: bool = Field(
         description="More items follow the last one; pass its id as starting_after to get them"
@@ -367,7 +380,7 @@ class StalledReadModel(BaseModel):
     blocked_by: str | None = Field(
         description="The stalled read model whose rows this one reads, if it only waits for it"
     )
-    since: datetime = Field(description="When it stopped at this position")
+    since: Instant = Field(description="When it stopped at this position")
 
 
 class Readiness(BaseModel):

@@ -7,14 +7,14 @@ so that OpenAPI lists their values.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
-from api.schemas import Request, Resource, Response, request_config
+from api.objects import Instant, created_field
+from api.schemas import ApiObject, Request, Response, request_config
 from commands.limits_types import Email, Label, LookupKey, Metadata, Name, NameOrBlank, PlanCode
 from commands.messages import CurrencyCode, ExternalId, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR
@@ -62,7 +62,7 @@ class UpdateCustomerRequest(Request):
     )
 
 
-class Customer(Resource):
+class Customer(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -80,6 +80,7 @@ class Customer(Resource):
         },
     )
     id: UUID
+    object: Literal["customer"] = Field(default="customer", description="Its type")
     external_id: str
     email: str = ""
     name: str = ""
@@ -89,8 +90,9 @@ class Customer(Resource):
         default_factory=dict, description="The customer's id at each payment provider"
     )
     test_clock_id: UUID | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class CustomerResult(Response):
@@ -117,7 +119,7 @@ class DefineProductRequest(Request):
     )
 
 
-class Product(Resource):
+class Product(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -134,6 +136,7 @@ class Product(Resource):
         },
     )
     id: UUID
+    object: Literal["product"] = Field(default="product", description="Its type")
     code: str
     name: str
     features: list[str] = Field(default_factory=list)
@@ -141,8 +144,9 @@ class Product(Resource):
     prices: dict[str, str] = Field(
         default_factory=dict, description="Lookup key to the id of its current price"
     )
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class ProductResult(Response):
@@ -203,7 +207,7 @@ class DefinePriceRequest(Request):
     ] = 0
 
 
-class Price(Resource):
+class Price(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -226,6 +230,7 @@ class Price(Resource):
         },
     )
     id: UUID
+    object: Literal["price"] = Field(default="price", description="Its type")
     product_id: UUID
     lookup_key: str | None = Field(
         default=None,
@@ -241,8 +246,9 @@ class Price(Resource):
     interval_count: int = 1
     trial_days: int = 0
     active: bool
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class PriceResult(Response):
@@ -252,7 +258,7 @@ class PriceResult(Response):
     )
 
 
-class Plan(Resource):
+class Plan(ApiObject):
     """An active product with its active prices."""
 
     model_config = ConfigDict(
@@ -282,11 +288,13 @@ class Plan(Resource):
         },
     )
     id: UUID
+    object: Literal["plan"] = Field(default="plan", description="Its type")
     code: str
     name: str
     features: list[str] = Field(default_factory=list)
     active: bool = True
     prices: list[Price] = Field(default_factory=list)
+    created: Instant | None = created_field()
 
 
 class PlanList(Response):

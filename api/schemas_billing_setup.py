@@ -3,14 +3,14 @@ customer credit balances and the trial balance (split from ``schemas_invoicing``
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
-from api.schemas import Request, Resource, Response, request_config
+from api.objects import Instant, created_field
+from api.schemas import ApiObject, Request, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_invoicing import COUPON_ID, TAX_RATE_ID, Percentage
 from commands.limits_types import Code, Description, Label, Timestamp
@@ -44,7 +44,7 @@ class DefineTaxRateRequest(Request):
     name: Label = ""
 
 
-class TaxRate(Resource):
+class TaxRate(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -61,13 +61,15 @@ class TaxRate(Resource):
         },
     )
     id: UUID
+    object: Literal["tax_rate"] = Field(default="tax_rate", description="Its type")
     percentage: str
     inclusive: bool
     jurisdiction: str = ""
     name: str = ""
     active: bool = True
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class TaxRateResult(Response):
@@ -103,7 +105,7 @@ class DefineCouponRequest(Request):
     expires_at: Timestamp | None = None
 
 
-class Coupon(Resource):
+class Coupon(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -123,6 +125,7 @@ class Coupon(Resource):
         },
     )
     id: UUID
+    object: Literal["coupon"] = Field(default="coupon", description="Its type")
     code: str
     percent_off: str | None = None
     amount_off: int | None = None
@@ -130,11 +133,12 @@ class Coupon(Resource):
     duration: str = "once"
     duration_periods: int | None = None
     max_redemptions: int | None = None
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     times_redeemed: int = 0
     active: bool = True
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class CouponResult(Response):
@@ -151,7 +155,7 @@ class DefinePromotionCodeRequest(Request):
     expires_at: Timestamp | None = None
 
 
-class PromotionCode(Resource):
+class PromotionCode(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -167,14 +171,16 @@ class PromotionCode(Resource):
         },
     )
     id: UUID
+    object: Literal["promotion_code"] = Field(default="promotion_code", description="Its type")
     code: str
     coupon_id: UUID | None = None
     coupon: Coupon | None = None
     max_redemptions: int | None = None
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     times_redeemed: int = 0
     active: bool = True
-    created_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
 
 
 class PromotionCodeResult(Response):

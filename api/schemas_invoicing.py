@@ -8,14 +8,14 @@ strings (``"19"``, ``"7.5"``): a float cannot hold them exactly.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from api import money_rules as rules
-from api.schemas import Request, Resource, Response, request_config
+from api.objects import Instant, Typed, created_field
+from api.schemas import ApiObject, Request, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_collection import Collection, CollectionReason
 from api.schemas_subscriptions import SUBSCRIPTION_ID
@@ -149,9 +149,12 @@ class InvoiceLine(BaseModel):
     tax: int = 0
     net: int = 0
     gross: int = Field(default=0, description="net + tax")
+    period: list[Instant] | None = Field(
+        default=None, description="The [start, end) a subscription line bills"
+    )
 
 
-class Invoice(Resource):
+class Invoice(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -177,6 +180,7 @@ class Invoice(Resource):
         },
     )
     id: UUID | None = Field(description="null on an upcoming invoice (nothing is written)")
+    object: Literal["invoice"] = Field(default="invoice", description="Its type")
     number: str | None = Field(
         description="Given at finalization: <prefix>-<year>-<000001>, or "
         "<prefix>-TC-<year>-<000001> on a test clock (its own series, the clock's year)",
@@ -186,8 +190,8 @@ class Invoice(Resource):
     subscription_id: UUID | None = None
     currency: str
     description: str = ""
-    period_start: datetime | None = None
-    period_end: datetime | None = None
+    period_start: Instant | None = None
+    period_end: Instant | None = None
     lines: list[InvoiceLine] = Field(default_factory=list)
     tax_rates: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="The rates as they were when each line was added"
@@ -208,18 +212,19 @@ class Invoice(Resource):
     payments: list[dict[str, Any]] = Field(default_factory=list)
     credit_notes: list[dict[str, Any]] = Field(default_factory=list)
     attempt_count: int = Field(default=0, description="Declined provider payment attempts")
-    next_payment_attempt_at: datetime | None = None
+    next_payment_attempt_at: Instant | None = None
     dunning: dict[str, Any] | None = None
-    finalize_at: datetime | None = None
-    finalized_at: datetime | None = None
-    paid_at: datetime | None = None
-    voided_at: datetime | None = None
-    marked_uncollectible_at: datetime | None = None
+    finalize_at: Instant | None = None
+    finalized_at: Instant | None = None
+    paid_at: Instant | None = None
+    voided_at: Instant | None = None
+    marked_uncollectible_at: Instant | None = None
     version: int | None = None
     collection: Collection = None
     collection_reason: CollectionReason = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class InvoiceResult(Response):
@@ -246,7 +251,7 @@ class UpcomingInvoiceResult(Response):
     )
 
 
-class CreditNote(Response):
+class CreditNote(Response, Typed):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
@@ -264,11 +269,18 @@ class CreditNote(Response):
         },
     )
     id: str = Field(description="<invoice number>-CN<n>")
+    object: Literal["credit_note"] = Field(default="credit_note", description="Its type")
     amount: int
     reason: str = ""
     refund_to: str
     payment_id: str | None = None
     refunded_to: str = Field(default="", description="The ledger account credited")
+    at: Instant | None = Field(default=None, description="When it was issued")
+    created: Instant | None = Field(
+        default=None,
+        validation_alias=AliasChoices("created", "at"),
+        description="When it was issued (the same as `at`)",
+    )
 
 
 class CreditNoteResult(Response):

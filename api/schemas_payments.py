@@ -3,12 +3,13 @@ payment methods, provider calls, provider events, provider settings)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
 from api import money_rules as rules
+from api.objects import Instant, Typed, created_field
 from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
 from api.schemas_subscriptions import ItemRequest
 from commands.limits_types import Label, PlanCode
@@ -37,13 +38,14 @@ class Result(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class ProviderCall(Result):
+class ProviderCall(Result, Typed):
     id: UUID
+    object: Literal["provider_call"] = Field(default="provider_call", description="Its type")
     provider: str
     operation: str = Field(description="checkout, charge, refund or create_customer")
     state: str = Field(description="pending, succeeded or failed")
     attempts: int
-    next_attempt_at: str | None = None
+    next_attempt_at: Instant | None = None
     error_code: str | None = None
     last_error: str | None = None
     idempotency_key: str = Field(description="Sent to the provider on every attempt")
@@ -52,6 +54,9 @@ class ProviderCall(Result):
     transaction_id: UUID | None = Field(
         default=None, description="The ledger transaction it pays or refunds, if any"
     )
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class CheckoutResult(Result):
@@ -157,12 +162,16 @@ class CartItemRequest(Body):
     line: LineInput = Field(description=rules.CART_LINE)
 
 
-class Cart(Result):
+class Cart(Result, Typed):
     id: UUID
+    object: Literal["cart"] = Field(default="cart", description="Its type")
     currency: str
     status: str
     lines: list[dict[str, Any]]
     total: int
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class CartResult(Result):
@@ -195,12 +204,16 @@ class PaymentMethodsResult(Result):
     payment_methods: PaymentMethods
 
 
-class WebhookEvent(Result):
+class WebhookEvent(Result, Typed):
     id: UUID
+    object: Literal["webhook_event"] = Field(default="webhook_event", description="Its type")
     provider: str
     event_id: str
     type: str
     status: str = Field(description="received, applied, ignored, parked or failed")
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class WebhookAnswer(Result):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
-from api.schemas import Request, Resource, Response, request_config
+from api.objects import Instant, created_field
+from api.schemas import ApiObject, Request, Response, request_config
 from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
 from api.schemas_collection import Collection, CollectionReason
 from commands.limits_types import TIMESTAMP_RULE, Label, LookupKey, PlanCode, Timestamp
@@ -126,10 +126,10 @@ class SubscriptionLine(BaseModel):
 class ProrationLine(BaseModel):
     description: str
     amount: int = Field(description="Signed minor units: negative is a credit")
-    at: datetime
+    at: Instant
 
 
-class Subscription(Resource):
+class Subscription(ApiObject):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
@@ -153,32 +153,34 @@ class Subscription(Resource):
         },
     )
     id: UUID
+    object: Literal["subscription"] = Field(default="subscription", description="Its type")
     customer_id: UUID
     status: str = Field(description=" | ".join(get_args(Status)))
     currency: str
     items: list[SubscriptionLine]
     interval: str
     interval_count: int
-    current_period_start: datetime
-    current_period_end: datetime
-    trial_end: datetime | None = None
+    current_period_start: Instant
+    current_period_end: Instant
+    trial_end: Instant | None = None
     cancel_at_period_end: bool = False
-    canceled_at: datetime | None = None
-    resume_at: datetime | None = None
+    canceled_at: Instant | None = None
+    resume_at: Instant | None = None
     pending_items: list[SubscriptionLine] | None = Field(
         default=None, description="Items that replace the current ones at the next renewal"
     )
     proration_lines: list[ProrationLine] = Field(
         default_factory=list, description="Collected this period, billed at the next renewal"
     )
-    next_due_at: datetime | None = Field(
+    next_due_at: Instant | None = Field(
         default=None, description="When the scheduler next acts on it"
     )
     test_clock_id: UUID | None = None
     collection: Collection = None
     collection_reason: CollectionReason = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class SubscriptionResult(Response):
@@ -197,11 +199,17 @@ class CreateTestClockRequest(Request):
 
 
 class AdvanceTestClockRequest(Request):
-    model_config = request_config([{"to": "2030-03-01T00:00:00Z"}])
-    to: Timestamp = Field(description=f"Not before the clock's current time. {TIMESTAMP_RULE}")
+    model_config = request_config([{"frozen_time": "2030-03-01T00:00:00Z"}])
+    # The same name as the create's and the clock's own field (docs/api.md); ``to``, its
+    # name before, is still read for one release.
+    frozen_time: Timestamp = Field(
+        validation_alias=AliasChoices("frozen_time", "to"),
+        description="The clock's new time, not before its current time (`to`, its name "
+        f"before, is still accepted for one release). {TIMESTAMP_RULE}",
+    )
 
 
-class TestClock(Resource):
+class TestClock(ApiObject):
     __test__ = False  # not a pytest test class, whatever its name says
     model_config = ConfigDict(
         extra="ignore",
@@ -217,11 +225,13 @@ class TestClock(Resource):
         },
     )
     id: UUID
+    object: Literal["test_clock"] = Field(default="test_clock", description="Its type")
     name: str = ""
-    frozen_time: datetime
+    frozen_time: Instant
     subscriptions: int = Field(default=0, description="Subscriptions living on this clock")
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created: Instant | None = created_field()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
 
 
 class TestClockResult(Response):

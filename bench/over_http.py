@@ -187,7 +187,7 @@ def measure(
         )
         if status != 201:
             raise RuntimeError(f"opening an account answered {status}: {body[:300]!r}")
-        accounts.append(json.loads(body)["account"]["id"])
+        accounts.append(json.loads(body)["id"])
     setup.close()
     # Each thread's own connection, by thread index (threads make theirs in any order).
     connections: dict[int, HttpConnection] = {}

@@ -15,6 +15,7 @@ from typing import Any
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.created import created
 from commands.invoice_common import (
     Result,
     billing_for,
@@ -33,11 +34,11 @@ from domain.subscriptions import Subscription
 
 
 def tax_rate_summary(rate: TaxRateDefinition) -> dict[str, Any]:
-    return rate.summary()
+    return {**rate.summary(), "created": created(rate)}
 
 
 def coupon_summary(coupon: Coupon) -> dict[str, Any]:
-    return coupon.summary()
+    return {**coupon.summary(), "created": created(coupon)}
 
 
 def define_tax_rate(uow: UnitOfWork, cmd: m.DefineTaxRate, ctx: Context) -> Result:
@@ -93,7 +94,9 @@ def define_promotion_code(uow: UnitOfWork, cmd: m.DefinePromotionCode, ctx: Cont
         ctx.project_id, cmd.code, coupon.id, cmd.max_redemptions, cmd.expires_at
     )
     uow.add(promo)
-    return 201, {"promotion_code": {**promo.summary(), "coupon": coupon.summary()}}
+    return 201, {
+        "promotion_code": {**promo.summary(), "coupon": coupon.summary(), "created": created(promo)}
+    }
 
 
 def _attach(

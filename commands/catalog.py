@@ -9,6 +9,7 @@ from uuid import UUID, uuid5
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.created import created
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price, Product
 from domain.customers import Customer
@@ -20,7 +21,7 @@ Result = tuple[int, dict[str, Any]]
 
 
 def customer_summary(customer: Customer) -> dict[str, Any]:
-    return customer.summary()
+    return {**customer.summary(), "created": created(customer)}
 
 
 def check_test_mode(uow: UnitOfWork, ctx: Context) -> None:
@@ -62,7 +63,7 @@ def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Res
 
 
 def product_summary(product: Product) -> dict[str, Any]:
-    return product.summary()
+    return {**product.summary(), "created": created(product)}
 
 
 def define_product(uow: UnitOfWork, cmd: m.DefineProduct, ctx: Context) -> Result:
@@ -85,7 +86,7 @@ def archive_product(uow: UnitOfWork, cmd: m.ArchiveProduct, ctx: Context) -> Res
 
 
 def price_summary(price: Price) -> dict[str, Any]:
-    return price.summary()
+    return {**price.summary(), "created": created(price)}
 
 
 def _price_id(project_id: UUID, cmd: m.DefinePrice) -> UUID:

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context
+from commands.created import created
 from commands.unit_of_work import UnitOfWork
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
@@ -50,7 +51,7 @@ def summary(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
 def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
     """The invoice as the write side knows it: what every invoicing command answers
     (``Invoice.summary``, which the invoices read model keeps too)."""
-    return invoice.summary(dunning)
+    return {**invoice.summary(dunning), "created": created(invoice)}
 
 
 def settings_values(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.created import created
 from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref, wallet_ref
 from domain.errors import (
@@ -49,7 +50,7 @@ def open_account(uow: UnitOfWork, cmd: m.OpenAccount, ctx: Context) -> Result:
         ctx.project_id, cmd.owner_ref, cmd.currency, cmd.overdraft_limit, dict(cmd.metadata)
     )
     uow.add(account)
-    return 201, {"account": account.summary()}
+    return 201, {"account": {**account.summary(), "created": created(account)}}
 
 
 def deposit(uow: UnitOfWork, cmd: m.Deposit, ctx: Context) -> Result:
@@ -135,7 +136,9 @@ def place_hold(uow: UnitOfWork, cmd: m.PlaceHold, ctx: Context) -> Result:
         destination = target.ref
     hold_id = str(_new_id(ctx, "hold"))
     account.place_hold(hold_id, cmd.amount, cmd.currency, cmd.expires_at, destination, ctx.now)
-    return 201, {"hold": _hold(account, hold_id), "account": account.summary()}
+    # The hold's placement is the account's newest event: its time is the hold's created.
+    placed = {**_hold(account, hold_id), "created": account.modified_on.isoformat()}
+    return 201, {"hold": placed, "account": account.summary()}
 
 
 def capture_hold(uow: UnitOfWork, cmd: m.CaptureHold, ctx: Context) -> Result:

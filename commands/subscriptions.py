@@ -15,6 +15,7 @@ from commands import messages as m
 from commands import subscription_invoices
 from commands.bus import Context, Handler
 from commands.catalog import check_test_mode
+from commands.created import created
 from commands.invoice_charges import reporting_calls, requested_calls
 from commands.invoice_common import summary
 from commands.unit_of_work import UnitOfWork
@@ -38,7 +39,7 @@ MAX_ADVANCE_STEPS = 200_000
 
 
 def subscription_summary(sub: Subscription) -> dict[str, Any]:
-    return sub.summary()
+    return {**sub.summary(), "created": created(sub)}
 
 
 def _now(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
@@ -224,7 +225,7 @@ def create_test_clock(uow: UnitOfWork, cmd: m.CreateTestClock, ctx: Context) -> 
 
 
 def clock_summary(clock: TestClock) -> dict[str, Any]:
-    return clock.summary()
+    return {**clock.summary(), "created": created(clock)}
 
 
 def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -> Result:

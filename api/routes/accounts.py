@@ -15,6 +15,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    created_object,
     fetch_one,
     fetch_page,
     read_problems,
@@ -33,7 +34,7 @@ MOVE_REFUSALS = ("not_found", "currency_mismatch", "account_frozen", "account_cl
 @router.post(
     "",
     status_code=201,
-    response_model=s.AccountResult,
+    response_model=s.Account,
     summary="Open an account",
     description="One account per (owner_ref, currency) in a project; a second open of "
     "the same pair answers 409 already_exists.",
@@ -43,7 +44,8 @@ async def open_account(
     body: s.OpenAccountRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.OpenAccount(**body.model_dump())
-    return respond(await run(tally, caller, command, key), s.AccountResult)
+    outcome = await run(tally, caller, command, key)
+    return respond(created_object(outcome, "account"), s.Account)
 
 
 @router.get(

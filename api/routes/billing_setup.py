@@ -25,6 +25,7 @@ from api.routes.common import (
     Reader,
     StartingAfter,
     StartingAfterId,
+    created_object,
     execute,
     fetch_one,
     fetch_page,
@@ -44,7 +45,7 @@ router = APIRouter(tags=["tax rates and coupons"])
 @router.post(
     "/v1/tax_rates",
     status_code=201,
-    response_model=sb.TaxRateResult,
+    response_model=sb.TaxRate,
     summary="Define a tax rate",
     description="A percentage from 0 to 100 (at most 4 decimals), exclusive or inclusive. "
     "Outside that range: 422 `invalid_percentage`.",
@@ -54,7 +55,7 @@ def define_tax_rate(
     body: sb.DefineTaxRateRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineTaxRate(**body.model_dump())
-    return respond(execute(tally, caller, command, key), sb.TaxRateResult)
+    return respond(created_object(execute(tally, caller, command, key), "tax_rate"), sb.TaxRate)
 
 
 @router.get(
@@ -109,7 +110,7 @@ def archive_tax_rate(
 @router.post(
     "/v1/coupons",
     status_code=201,
-    response_model=sb.CouponResult,
+    response_model=sb.Coupon,
     summary="Define a coupon",
     description="`percent_off` (0-100) or `amount_off` with its `currency`, exactly one "
     "of the two (else 422 `invalid_combination`). Redemptions past `max_redemptions` or "
@@ -127,7 +128,7 @@ def define_coupon(
     body: sb.DefineCouponRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineCoupon(**body.model_dump())
-    return respond(execute(tally, caller, command, key), sb.CouponResult)
+    return respond(created_object(execute(tally, caller, command, key), "coupon"), sb.Coupon)
 
 
 @router.get(
@@ -186,7 +187,7 @@ def archive_coupon(
 @router.post(
     "/v1/promotion_codes",
     status_code=201,
-    response_model=sb.PromotionCodeResult,
+    response_model=sb.PromotionCode,
     summary="Define a promotion code for a coupon",
     description="A customer-facing code with its own redemption limit and expiry.",
     responses=write_responses(201, "not_found", "already_exists"),
@@ -198,7 +199,8 @@ def define_promotion_code(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.DefinePromotionCode(**body.model_dump())
-    return respond(execute(tally, caller, command, key), sb.PromotionCodeResult)
+    outcome = execute(tally, caller, command, key)
+    return respond(created_object(outcome, "promotion_code"), sb.PromotionCode)
 
 
 @router.get(

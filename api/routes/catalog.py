@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api import schemas_billing as b
+from api import schemas_created as sc
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
 from api.routes.common import (
@@ -24,6 +25,7 @@ from api.routes.common import (
     Reader,
     StartingAfterId,
     create_responses,
+    created_object,
     execute,
     fetch_one,
     fetch_page,
@@ -47,17 +49,17 @@ def _created_or_revised(model: type[Any], what: str, *codes: str) -> dict[int | 
 @router.post(
     "/v1/products",
     status_code=201,
-    response_model=b.ProductResult,
+    response_model=b.Product,
     summary="Define (or revise) a product",
     description="A product is a plan by `code`. Defining an existing code again answers "
     "200 and revises its name and features (nothing is written if they are the same).",
-    responses=_created_or_revised(b.ProductResult, "product"),
+    responses=_created_or_revised(b.Product, "product"),
 )
 def define_product(
     body: b.DefineProductRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineProduct(**body.model_dump())
-    return respond(execute(tally, caller, command, key), b.ProductResult)
+    return respond(created_object(execute(tally, caller, command, key), "product"), b.Product)
 
 
 @router.get(
@@ -109,7 +111,7 @@ def archive_product(
 @router.post(
     "/v1/prices",
     status_code=201,
-    response_model=b.PriceResult,
+    response_model=sc.DefinedPrice,
     summary="Publish a price",
     description="Flat, per unit, tiered (graduated or volume) or metered; recurring "
     "(`interval`) or one-time (no interval). The same definition under the same lookup key "
@@ -120,7 +122,7 @@ def archive_product(
     "last is open-ended (null); a metered price names its `meter`; a one-time price has "
     "no trial and is not metered.",
     responses=_created_or_revised(
-        b.PriceResult,
+        sc.DefinedPrice,
         "price",
         "not_found",
         "unknown_currency",
@@ -132,7 +134,8 @@ def define_price(
     body: b.DefinePriceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefinePrice(**body.model_dump())
-    return respond(execute(tally, caller, command, key), b.PriceResult)
+    outcome = execute(tally, caller, command, key)
+    return respond(created_object(outcome, "price"), sc.DefinedPrice)
 
 
 @router.get(

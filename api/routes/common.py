@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -151,6 +152,22 @@ def respond(outcome: Outcome, model: type[BaseModel], *, exclude_none: bool = Tr
         by_alias=True, exclude_none=exclude_none
     )
     return JsonBytes(body.encode(), status_code=outcome.status_code, headers=write_headers(outcome))
+
+
+def created_object(outcome: Outcome, key: str, **beside: str) -> Outcome:
+    """A create's outcome answering the object itself (docs/api.md), not the command's
+    ``{key: object, ...}``: ``beside`` keeps other fields of the result on the object
+    (new name = name in the result), and a result's ``created: bool`` (a register or
+    define that may find one already there) becomes ``existed``. Replays read the stored
+    result the same way."""
+    result = outcome.body
+    body = dict(result[key])
+    for field, source in beside.items():
+        if source in result:
+            body[field] = result[source]
+    if isinstance(result.get("created"), bool):
+        body["existed"] = not result["created"]
+    return replace(outcome, body=body)
 
 
 def write_headers(outcome: Outcome) -> dict[str, str]:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api import schemas_billing as b
+from api import schemas_created as sc
 from api import schemas_subscriptions as ss
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
@@ -21,6 +22,7 @@ from api.routes.common import (
     RefPath,
     StartingAfterId,
     create_responses,
+    created_object,
     execute,
     fetch_page,
     found_or_404,
@@ -60,14 +62,14 @@ def customer_by_external_id(tally: Tally, caller: Caller, external_id: str) -> d
 @router.post(
     "",
     status_code=201,
-    response_model=b.CustomerResult,
+    response_model=sc.RegisteredCustomer,
     summary="Register (or retrieve) a customer",
     description="Register-or-retrieve by `external_id`: the first call creates the customer "
-    "(201, `created: true`); a later call with the same external id answers that customer "
-    "(200, `created: false`) and changes nothing. `test_clock_id` (test-mode projects "
+    "(201, `existed: false`); a later call with the same external id answers that customer "
+    "(200, `existed: true`) and changes nothing. `test_clock_id` (test-mode projects "
     "only) puts its subscriptions on that clock.",
     responses=create_responses(
-        b.CustomerResult,
+        sc.RegisteredCustomer,
         "The external id was already registered: that customer, unchanged",
         "not_found",
         "unknown_currency",
@@ -78,7 +80,8 @@ def register_customer(
     body: b.RegisterCustomerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.RegisterCustomer(**body.model_dump())
-    return respond(execute(tally, caller, command, key), b.CustomerResult)
+    outcome = execute(tally, caller, command, key)
+    return respond(created_object(outcome, "customer"), sc.RegisteredCustomer)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
+from api import schemas_created as sc
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -19,6 +20,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfter,
+    created_object,
     fetch_page,
     read_problems,
     require_account,
@@ -38,7 +40,7 @@ HoldStatus = Literal["active", "captured", "voided", "expired"]
 @router.post(
     "",
     status_code=201,
-    response_model=s.HoldResult,
+    response_model=sc.PlacedHold,
     summary="Place a hold",
     description="`expires_at` lies ahead of the project's clock (else 422 "
     "`time_not_in_future`); `destination_account_id` is another account than the held one "
@@ -64,7 +66,8 @@ async def place_hold(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.PlaceHold(account_id=account_id, **body.model_dump())
-    return respond(await run(tally, caller, command, key), s.HoldResult)
+    outcome = await run(tally, caller, command, key)
+    return respond(created_object(outcome, "hold", account="account"), sc.PlacedHold)
 
 
 @router.post(

@@ -28,6 +28,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    created_object,
     execute,
     fetch_page,
     found_or_404,
@@ -58,7 +59,7 @@ def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, A
 @router.post(
     BASE,
     status_code=201,
-    response_model=si.InvoiceResult,
+    response_model=si.Invoice,
     summary="Create a draft invoice",
     description="In the customer's currency, with optional lines, each with its own tax "
     "rates (the project's default rates are for subscription lines).",
@@ -70,7 +71,7 @@ def create_invoice(
     command = m.CreateInvoice(
         customer_id=body.customer_id, description=body.description, lines=body.lines
     )
-    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+    return respond(created_object(execute(tally, caller, command, key), "invoice"), si.Invoice)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
+from api import schemas_created as sc
 from api import schemas_subscriptions as ss
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
@@ -27,6 +28,7 @@ from api.routes.common import (
     Reader,
     RefPath,
     StartingAfterId,
+    created_object,
     fetch_one,
     fetch_page,
     read_problems,
@@ -87,7 +89,7 @@ def request_items(
 @router.post(
     BASE,
     status_code=201,
-    response_model=ss.SubscriptionResult,
+    response_model=sc.CreatedSubscription,
     summary="Create a subscription",
     description=NAMING
     + PLAN_NAMING
@@ -116,7 +118,8 @@ def create_subscription(
     )
     outcome = execute_and_call(tally, caller, command, key)
     answer = collected_answer(tally, caller.project_id, outcome, "subscription")
-    return respond(answer, ss.SubscriptionResult)
+    created = created_object(answer, "subscription", latest_invoice="invoice")
+    return respond(created, sc.CreatedSubscription)
 
 
 @router.get(

@@ -22,6 +22,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    created_object,
     execute,
     fetch_one,
     fetch_page,
@@ -36,7 +37,7 @@ router = APIRouter(prefix="/v1/test_clocks", tags=["test clocks"])
 @router.post(
     "",
     status_code=201,
-    response_model=ss.TestClockResult,
+    response_model=ss.TestClock,
     summary="Create a test clock",
     description="Only in a test-mode project (409 `test_clock_in_live_mode` otherwise).",
     responses=write_responses(201, "test_clock_in_live_mode"),
@@ -45,7 +46,8 @@ def create_test_clock(
     body: ss.CreateTestClockRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.CreateTestClock(name=body.name, frozen_time=body.frozen_time)
-    return respond(execute(tally, caller, command, key), ss.TestClockResult)
+    outcome = execute(tally, caller, command, key)
+    return respond(created_object(outcome, "test_clock"), ss.TestClock)
 
 
 @router.get(
@@ -80,7 +82,7 @@ def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> ss.T
     "/{test_clock_id}/advance",
     response_model=ss.AdvanceResult,
     summary="Advance a test clock",
-    description="Moves the clock to `to` and does everything due on the way for every "
+    description="Moves the clock to `frozen_time` and does everything due on the way for every "
     "subscription on it, in time order. A charge on the way is made where it falls "
     "(the provider's answer is known before the clock passes the retry it may "
     "schedule). Backwards answers 422 "
@@ -96,7 +98,7 @@ def advance_test_clock(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = m.AdvanceTestClock(test_clock_id=test_clock_id, to=body.to)
+    command = m.AdvanceTestClock(test_clock_id=test_clock_id, to=body.frozen_time)
     outcome = advance_through_calls(
         lambda cmd, first: execute(tally, caller, cmd, key if first else None),
         lambda call_id: tally.outbox.attempt(caller.project_id, call_id),

@@ -71,7 +71,7 @@ class Client:
     # Shortcuts for the common steps of a test.
     def open_account(self, owner: str = "alice", currency: str = "EUR", **extra: Any) -> str:
         body = {"owner_ref": owner, "currency": currency, **extra}
-        return str(self.ok(self.post("/v1/accounts", body), 201)["account"]["id"])
+        return str(self.ok(self.post("/v1/accounts", body), 201)["id"])
 
     def deposit(self, account_id: str, amount: int, currency: str = "EUR", **extra: Any) -> Any:
         body = {"amount": amount, "currency": currency, **extra}

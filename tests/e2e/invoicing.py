@@ -21,7 +21,7 @@ def draft(
 ) -> dict[str, Any]:
     """A draft invoice (for a new customer unless one is given) with ``lines``."""
     body = {"customer_id": customer_id or customer(api), "lines": list(lines), **fields}
-    invoice: dict[str, Any] = api.ok(api.post("/v1/invoices", body), 201)["invoice"]
+    invoice: dict[str, Any] = api.ok(api.post("/v1/invoices", body), 201)
     return invoice
 
 
@@ -31,11 +31,11 @@ def act(api: Client, invoice_id: str, action: str, body: Any = None, status: int
 
 def tax_rate(api: Client, percentage: str, **fields: Any) -> str:
     body = {"percentage": percentage, **fields}
-    return str(api.ok(api.post("/v1/tax_rates", body), 201)["tax_rate"]["id"])
+    return str(api.ok(api.post("/v1/tax_rates", body), 201)["id"])
 
 
 def coupon(api: Client, code: str, **fields: Any) -> dict[str, Any]:
-    found: dict[str, Any] = api.ok(api.post("/v1/coupons", {"code": code, **fields}), 201)["coupon"]
+    found: dict[str, Any] = api.ok(api.post("/v1/coupons", {"code": code, **fields}), 201)
     return found
 
 

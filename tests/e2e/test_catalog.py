@@ -28,12 +28,12 @@ def test_defining_a_product_again_revises_it_or_writes_nothing(
 ) -> None:
     created = api.post("/v1/products", PRO)
     assert created.status_code == 201
-    product_id = created.json()["product"]["id"]
+    product_id = created.json()["id"]
     with nothing_written(app_tally):
         same = api.post("/v1/products", PRO)
-    assert (same.status_code, same.json()["product"]["id"]) == (200, product_id)
+    assert (same.status_code, same.json()["id"]) == (200, product_id)
     revised = api.ok(api.post("/v1/products", {**PRO, "features": ["api", "sso", "audit"]}))
-    assert revised["product"]["features"] == ["api", "sso", "audit"]
+    assert revised["features"] == ["api", "sso", "audit"]
     read = api.ok(api.get(f"/v1/products/{product_id}"))
     assert (read["code"], read["features"], read["active"]) == (
         "PRO",
@@ -47,19 +47,19 @@ def test_same_price_again_is_no_change_and_a_changed_one_archives_the_old(
 ) -> None:
     product_id = product(api, "PRO")
     first = api.post("/v1/prices", _price_body(product_id))
-    assert (first.status_code, first.json()["created"]) == (201, True)
-    old_id = first.json()["price"]["id"]
+    assert (first.status_code, first.json()["existed"]) == (201, False)
+    old_id = first.json()["id"]
     with nothing_written(app_tally):
         again = api.post("/v1/prices", _price_body(product_id))
-    assert (again.status_code, again.json()["created"], again.json()["price"]["id"]) == (
+    assert (again.status_code, again.json()["existed"], again.json()["id"]) == (
         200,
-        False,
+        True,
         old_id,
     )
 
     changed = api.post("/v1/prices", _price_body(product_id, unit_amount=3200))
     assert changed.status_code == 201
-    new_id = changed.json()["price"]["id"]
+    new_id = changed.json()["id"]
     assert new_id != old_id
     old = api.ok(api.get(f"/v1/prices/{old_id}"))
     assert (old["active"], old["unit_amount"]) == (False, 2900)
@@ -86,7 +86,7 @@ def test_every_pricing_scheme_prices_a_subscription(api: Client) -> None:
         price_id = price(api, product_id, f"seats_{scheme}", scheme=scheme, **fields)
         items = [{"price_id": price_id, "quantity": quantity}]
         body = {"customer_id": customer(api, scheme), "items": items}
-        sub = api.ok(api.post("/v1/subscriptions", body), 201)["subscription"]
+        sub = api.ok(api.post("/v1/subscriptions", body), 201)
         assert sub["items"][0]["amount"] == amount, scheme
 
 

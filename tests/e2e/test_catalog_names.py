@@ -36,7 +36,7 @@ def test_a_price_answers_and_reads_back_its_lookup_key(api: Client) -> None:
         "unit_amount": 2900,
         "interval": "month",
     }
-    created = api.ok(api.post("/v1/prices", body), 201)["price"]
+    created = api.ok(api.post("/v1/prices", body), 201)
     assert created["lookup_key"] == "pro_monthly_eur"
     read = api.ok(api.get(f"/v1/prices/{created['id']}"))
     assert read["lookup_key"] == "pro_monthly_eur"
@@ -68,7 +68,7 @@ def test_a_subscription_names_its_prices_by_lookup_key(api: Client) -> None:
     ids = _catalog(api)
     ada = customer(api, "ada")
     body = {"customer_id": ada, "items": [{"lookup_key": "pro_monthly_eur", "quantity": 2}]}
-    sub = api.ok(api.post("/v1/subscriptions", body), 201)["subscription"]
+    sub = api.ok(api.post("/v1/subscriptions", body), 201)
     assert sub["items"] == [{"price_id": ids["pro_monthly_eur"], "quantity": 2, "amount": 2900}]
     # A plan change by lookup key too.
     change = {"items": [{"lookup_key": "team_monthly_eur"}], "proration": "none"}
@@ -80,11 +80,11 @@ def test_a_subscription_names_a_plan_code(api: Client) -> None:
     ids = _catalog(api)
     ada = customer(api, "ada")
     by_plan = {"customer_id": ada, "plan": "TEAM"}
-    sub = api.ok(api.post("/v1/subscriptions", by_plan), 201)["subscription"]
+    sub = api.ok(api.post("/v1/subscriptions", by_plan), 201)
     assert _price_ids(sub) == [ids["team_monthly_eur"]]
     # PRO bills monthly and yearly in EUR: the interval picks one.
     yearly = {"customer_id": ada, "plan": "PRO", "interval": "year"}
-    sub = api.ok(api.post("/v1/subscriptions", yearly), 201)["subscription"]
+    sub = api.ok(api.post("/v1/subscriptions", yearly), 201)
     assert (_price_ids(sub), sub["interval"]) == ([ids["pro_yearly_eur"]], "year")
 
 

@@ -83,7 +83,7 @@ def test_serve_answers_over_http_with_a_key_from_the_cli(
     with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
         opened = http.post("/v1/accounts", json={"owner_ref": "a", "currency": "EUR"})
         assert opened.status_code == 201, opened.text
-        account_id = opened.json()["account"]["id"]
+        account_id = opened.json()["id"]
         deposit = http.post(
             f"/v1/accounts/{account_id}/deposits",
             json={"amount": 900, "currency": "EUR"},

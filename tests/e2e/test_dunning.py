@@ -11,6 +11,7 @@ from uuid import UUID
 
 from adapters.clock import FixedClock
 from adapters.providers.stub import DECLINED, SUCCEEDS
+from api.objects import rfc3339
 from api.scheduler import Scheduler
 from api.settings import Settings
 from projections.runner import wait_for_position
@@ -48,7 +49,7 @@ def test_renewal_declined_retried_on_schedule_then_paid_and_its_pdf(sandbox: Cli
     renewal = _invoices(api, sub["id"])[1]
     assert (renewal["status"], renewal["attempt_count"]) == ("open", 1)
     due_at = START + timedelta(days=28 + 3)
-    assert renewal["next_payment_attempt_at"] == due_at.isoformat().replace("+00:00", "Z")
+    assert renewal["next_payment_attempt_at"] == rfc3339(due_at)
     assert api.ok(api.get(f"/v1/subscriptions/{sub['id']}"))["status"] == "past_due"
     # First retry (3 days after the failure) is declined too; then the customer puts in a
     # card that works, and the second retry (5 days) pays.

@@ -52,7 +52,7 @@ def _seed(api: Client) -> tuple[dict[str, str], list[dict[str, Any]]]:
     account_id = api.open_account("fuzz")
     api.deposit(account_id, 100_000)
     hold = {"amount": 100, "currency": "EUR", "expires_at": "2030-01-01T00:00:00Z"}
-    hold_id = api.ok(api.post(f"/v1/accounts/{account_id}/holds", hold), 201)["hold"]["id"]
+    hold_id = api.ok(api.post(f"/v1/accounts/{account_id}/holds", hold), 201)["id"]
     pending = api.deposit(account_id, 500, pending=True)["transaction"]["id"]
     invoice = draft(api, customer_id, line("seats", 100))
     cart = api.ok(api.post("/v1/carts", {"currency": "EUR"}), 201)["cart"]["id"]

@@ -30,7 +30,7 @@ def test_partial_capture_pays_destination_and_releases_the_rest(
     shop = api.open_account("shop")
     api.deposit(payer, 1000)
     placed = _place(api, payer, 800, _in(clock, 600), destination_account_id=shop)
-    hold_id = placed["hold"]["id"]
+    hold_id = placed["id"]
     assert placed["account"]["held_balance"] == 800
     assert placed["account"]["available_balance"] == 200
 
@@ -52,8 +52,8 @@ def test_partial_capture_pays_destination_and_releases_the_rest(
 def test_void_releases_the_hold_and_lists_filter_by_status(api: Client, clock: FixedClock) -> None:
     account_id = api.open_account()
     api.deposit(account_id, 1000)
-    voided_id = _place(api, account_id, 300, _in(clock, 600))["hold"]["id"]
-    active_id = _place(api, account_id, 200, _in(clock, 600))["hold"]["id"]
+    voided_id = _place(api, account_id, 300, _in(clock, 600))["id"]
+    active_id = _place(api, account_id, 200, _in(clock, 600))["id"]
     voided = api.ok(api.post(f"/v1/accounts/{account_id}/holds/{voided_id}/void"))
     assert voided["hold"]["status"] == "voided"
     assert voided["account"]["held_balance"] == 200
@@ -73,7 +73,7 @@ def test_capture_above_the_hold_is_refused_and_writes_nothing(
 ) -> None:
     account_id = api.open_account()
     api.deposit(account_id, 1000)
-    hold_id = _place(api, account_id, 300, _in(clock, 600))["hold"]["id"]
+    hold_id = _place(api, account_id, 300, _in(clock, 600))["id"]
     with nothing_written(app_tally):
         response = api.post(f"/v1/accounts/{account_id}/holds/{hold_id}/capture", {"amount": 301})
     assert response.status_code == 422
@@ -88,7 +88,7 @@ def test_expired_hold_cannot_be_captured_and_the_sweeper_releases_it(
 ) -> None:
     account_id = api.open_account()
     api.deposit(account_id, 1000)
-    hold_id = _place(api, account_id, 400, _in(clock, 60))["hold"]["id"]
+    hold_id = _place(api, account_id, 400, _in(clock, 60))["id"]
     before = head = app_tally.store.recorder.max_notification_id()
     clock.advance(timedelta(seconds=61))
 
@@ -122,7 +122,7 @@ def test_capture_of_an_expired_hold_is_refused_and_writes_nothing(
     with serve(settings.model_copy(update={"run_sweeper": False}), clock) as api:
         account_id = api.open_account()
         api.deposit(account_id, 1000)
-        hold_id = _place(api, account_id, 400, _in(clock, 60))["hold"]["id"]
+        hold_id = _place(api, account_id, 400, _in(clock, 60))["id"]
         clock.advance(timedelta(seconds=60))
         with nothing_written(api.tally):
             response = api.post(f"/v1/accounts/{account_id}/holds/{hold_id}/capture")

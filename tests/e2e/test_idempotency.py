@@ -56,7 +56,7 @@ def test_keys_are_scoped_to_the_project(api: Client, other: Client) -> None:
     theirs = other.post("/v1/accounts", body, key="open-1")
     assert theirs.status_code == 201
     assert "Idempotency-Replayed" not in theirs.headers
-    assert theirs.json()["account"]["id"] != mine["account"]["id"]
+    assert theirs.json()["id"] != mine["id"]
 
 
 def test_replayed_refusal_is_refused_again_without_writing(api: Client, app_tally: Tally) -> None:

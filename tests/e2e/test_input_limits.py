@@ -34,7 +34,7 @@ def test_a_nul_in_any_stored_text_is_refused_with_nothing_written(
     # on every pass (Postgres: \u0000 cannot be converted to text).
     account_id = api.open_account("alice")
     customer = {"external_id": "u1", "currency": "EUR"}
-    customer_id = api.ok(api.post("/v1/customers", customer), 201)["customer"]["id"]
+    customer_id = api.ok(api.post("/v1/customers", customer), 201)["id"]
     _refused(api, app_tally, "/v1/products", {"code": "P1", "name": NUL})
     _refused(api, app_tally, "/v1/customers", {**customer, "external_id": "u2", "name": NUL})
     _refused(api, app_tally, f"/v1/accounts/{account_id}/deposits", {
@@ -102,7 +102,7 @@ def test_a_hold_expiring_past_the_timestamp_range_is_refused(
         body = {"amount": 100, "currency": "EUR", "expires_at": naive_or_number}
         _refused(api, app_tally, path, body)
     body = {"amount": 100, "currency": "EUR", "expires_at": "9997-12-31T23:59:59-14:00"}
-    hold_id = api.ok(api.post(path, body), 201)["hold"]["id"]
+    hold_id = api.ok(api.post(path, body), 201)["id"]
     assert api.ok(api.get(path))["data"][0]["id"] == hold_id
     api.ok(api.post(f"{path}/{hold_id}/capture", {}), 201)
     assert api.ok(api.get(f"{path}/{hold_id}"))["status"] == "captured"
@@ -125,7 +125,7 @@ def test_a_malformed_path_id_is_a_422_not_a_500(api: Client, app_tally: Tally, p
     # Reproduction 6: these answered 500 (the route took any text and the command
     # message then refused it).
     customer = {"external_id": "u1", "currency": "EUR"}
-    customer_id = api.ok(api.post("/v1/customers", customer), 201)["customer"]["id"]
+    customer_id = api.ok(api.post("/v1/customers", customer), 201)["id"]
     cart = api.ok(api.post("/v1/carts", {"currency": "EUR"}), 201)["cart"]["id"]
     with nothing_written(app_tally):
         response = api.post(path.format(cart=cart, uuid=uuid4()), {"customer_id": customer_id})
@@ -137,7 +137,7 @@ def test_a_well_formed_unknown_path_id_is_a_404(api: Client) -> None:
     response = api.post(f"/v1/carts/{cart}/items/{'a' * 21}/remove")
     assert response.status_code == 404, response.text
     customer = {"external_id": "u1", "currency": "EUR"}
-    customer_id = api.ok(api.post("/v1/customers", customer), 201)["customer"]["id"]
+    customer_id = api.ok(api.post("/v1/customers", customer), 201)["id"]
     response = api.post("/v1/payment_methods/pm_unknown/detach", {"customer_id": customer_id})
     assert response.status_code == 404, response.text
 
@@ -185,19 +185,19 @@ def test_a_billing_period_past_the_range_is_a_422_not_a_500(
     # clock's advance answered 500, and a subscription created there too.
     api = sandbox
     clock = api.ok(api.post("/v1/test_clocks", {"frozen_time": "2030-01-01T00:00:00Z"}), 201)
-    clock_id = clock["test_clock"]["id"]
+    clock_id = clock["id"]
     body = {"external_id": "u1", "currency": "EUR", "test_clock_id": clock_id}
-    customer_id = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
-    product_id = api.ok(api.post("/v1/products", {"code": "P", "name": "P"}), 201)["product"]["id"]
+    customer_id = api.ok(api.post("/v1/customers", body), 201)["id"]
+    product_id = api.ok(api.post("/v1/products", {"code": "P", "name": "P"}), 201)["id"]
     price = {"product_id": product_id, "lookup_key": "long", "currency": "EUR", "scheme": "flat",
              "unit_amount": 100, "interval": "year", "interval_count": 365}  # fmt: skip
-    price_id = api.ok(api.post("/v1/prices", price), 201)["price"]["id"]
+    price_id = api.ok(api.post("/v1/prices", price), 201)["id"]
     items = {"customer_id": customer_id, "items": [{"price_id": price_id}]}
     api.ok(api.post("/v1/subscriptions", items), 201)
     _refused(api, app_tally, f"/v1/test_clocks/{clock_id}/advance", {"to": "9997-01-01T00:00:00Z"})
     late = api.ok(api.post("/v1/test_clocks", {"frozen_time": "9997-01-01T00:00:00Z"}), 201)
-    body = {"external_id": "u2", "currency": "EUR", "test_clock_id": late["test_clock"]["id"]}
-    late_customer = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
+    body = {"external_id": "u2", "currency": "EUR", "test_clock_id": late["id"]}
+    late_customer = api.ok(api.post("/v1/customers", body), 201)["id"]
     late_items = {"customer_id": late_customer, "items": [{"price_id": price_id}]}
     _refused(api, app_tally, "/v1/subscriptions", late_items)
 
@@ -209,13 +209,13 @@ def test_a_trial_ending_past_the_range_is_a_422_not_a_500(
     # subscription's first period was then computed past Python's datetime (500).
     api = sandbox
     late = {"frozen_time": "9997-12-31T23:59:59-14:00"}
-    clock_id = api.ok(api.post("/v1/test_clocks", late), 201)["test_clock"]["id"]
+    clock_id = api.ok(api.post("/v1/test_clocks", late), 201)["id"]
     body = {"external_id": "u1", "currency": "EUR", "test_clock_id": clock_id}
-    customer_id = api.ok(api.post("/v1/customers", body), 201)["customer"]["id"]
-    product_id = api.ok(api.post("/v1/products", {"code": "P", "name": "P"}), 201)["product"]["id"]
+    customer_id = api.ok(api.post("/v1/customers", body), 201)["id"]
+    product_id = api.ok(api.post("/v1/products", {"code": "P", "name": "P"}), 201)["id"]
     price = {"product_id": product_id, "lookup_key": "monthly", "currency": "EUR",
              "scheme": "flat", "unit_amount": 100, "interval": "month"}  # fmt: skip
-    price_id = api.ok(api.post("/v1/prices", price), 201)["price"]["id"]
+    price_id = api.ok(api.post("/v1/prices", price), 201)["id"]
     items = {"customer_id": customer_id, "items": [{"price_id": price_id}], "trial_days": 730}
     _refused(api, app_tally, "/v1/subscriptions", items)
 

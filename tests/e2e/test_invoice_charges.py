@@ -157,8 +157,8 @@ def test_a_providers_failed_invoice_payment_goes_to_dunning_once(shop: Client) -
     card(shop, buyer, SUCCEEDS)
     body = {"customer_id": buyer, "items": [{"price_id": price_id}]}
     started = shop.ok(shop.post("/v1/subscriptions", body), 201)
-    sub_id = started["subscription"]["id"]
-    invoice_id = started["invoice"]["id"]
+    sub_id = started["id"]
+    invoice_id = started["latest_invoice"]["id"]
     refs = {"tally_invoice": invoice_id, "tally_subscription": sub_id}
     failed = event(
         "evt_in_failed",

@@ -37,7 +37,7 @@ def _trial_ended_invoice(api: Client, seller: dict[str, Any]) -> dict[str, Any]:
     seats = price(api, product(api, "SEATS"), "seats_monthly", scheme="graduated", tiers=TIERS)
     items = [{"price_id": pro}, {"price_id": seats, "quantity": 12}]
     body = {"customer_id": buyer, "items": items, "trial_days": 14}
-    sub = api.ok(api.post("/v1/subscriptions", body), 201)["subscription"]
+    sub = api.ok(api.post("/v1/subscriptions", body), 201)
     api.ok(api.post(f"/v1/subscriptions/{sub['id']}/coupon", {"coupon_code": "LAUNCH10"}))
     to = (START + timedelta(days=14)).isoformat()
     api.ok(api.post(f"/v1/test_clocks/{clock_id}/advance", {"to": to}))

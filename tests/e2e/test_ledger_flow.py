@@ -31,7 +31,7 @@ def test_open_deposit_withdraw_updates_balances_and_read_model(api: Client) -> N
 def test_write_responses_carry_their_log_position(api: Client) -> None:
     response = api.post("/v1/accounts", {"owner_ref": "pos", "currency": "EUR"})
     first = int(response.headers["Tally-Position"])
-    account_id = response.json()["account"]["id"]
+    account_id = response.json()["id"]
     second = api.post(f"/v1/accounts/{account_id}/deposits", {"amount": 1, "currency": "EUR"})
     assert int(second.headers["Tally-Position"]) > first
     assert "Idempotency-Replayed" not in second.headers

@@ -78,7 +78,7 @@ def test_readme_walkthroughs_run_as_written(
     assert re.search(r'"ledger_balance": 4100\b', ledger_out)
     assert "OK: the read models match the event log" in ledger_out
     # The clock's advance renewed into February, whose invoice was paid; its PDF is there.
-    assert '"current_period_start": "2030-02-01T00:00:00Z"' in billing_out
+    assert '"current_period_start": "2030-02-01T00:00:00.000000Z"' in billing_out
     assert re.search(r'"status": "paid"', billing_out)
     assert re.search(r'"amount_paid": 2900\b', billing_out)
     assert (tmp_path / "invoice.pdf").read_bytes().startswith(b"%PDF-")

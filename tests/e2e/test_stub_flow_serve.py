@@ -77,7 +77,7 @@ def test_serve_runs_a_hosted_stub_checkout_offline(
     auth = {"Authorization": f"Bearer {created['api_key']}"}
     with httpx.Client(base_url=stub_server, headers=auth, timeout=10) as http:
         opened = http.post("/v1/accounts", json={"owner_ref": "a", "currency": "EUR"})
-        account_id = opened.json()["account"]["id"]
+        account_id = opened.json()["id"]
         body = {
             "amount": 1500,
             "currency": "EUR",

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from adapters.clock import FixedClock
 from api.bootstrap import Tally
+from api.objects import rfc3339
 from api.settings import Settings
 from tests.e2e.billing import customer, plan, problem, subscribe
 from tests.e2e.conftest import Client, nothing_written, serve
@@ -29,7 +30,7 @@ def test_trial_days_come_from_the_request_or_the_prices_default(
     defaulted = subscribe(api, customer(api, "a"), price_id)
     assert defaulted["status"] == "trialing"
     trial_end = clock.now() + timedelta(days=14)
-    assert defaulted["trial_end"] == trial_end.isoformat().replace("+00:00", "Z")
+    assert defaulted["trial_end"] == rfc3339(trial_end)
     assert defaulted["current_period_start"] == defaulted["trial_end"]
     none = subscribe(api, customer(api, "b"), price_id, trial_days=0)
     assert (none["status"], none["trial_end"]) == ("active", None)
@@ -95,7 +96,7 @@ def test_pause_and_resume_start_a_new_period(api: Client, clock: FixedClock) -> 
     clock.advance(timedelta(days=3))
     resumed = _post(api, sub_id, "resume")
     assert resumed["status"] == "active"
-    assert resumed["current_period_start"] == clock.now().isoformat().replace("+00:00", "Z")
+    assert resumed["current_period_start"] == rfc3339(clock.now())
     problem(
         api.post(f"/v1/subscriptions/{sub_id}/pause", {"resume_at": "2000-01-01T00:00:00Z"}),
         422,
@@ -105,9 +106,9 @@ def test_pause_and_resume_start_a_new_period(api: Client, clock: FixedClock) -> 
 
 def test_extend_trial_moves_the_first_period(api: Client, clock: FixedClock) -> None:
     sub = subscribe(api, customer(api), plan(api, "PRO", 1000), trial_days=7)
-    new_end = (clock.now() + timedelta(days=21)).isoformat().replace("+00:00", "Z")
-    extended = _post(api, sub["id"], "extend_trial", {"trial_end": new_end})
-    assert extended["trial_end"] == extended["current_period_start"] == new_end
+    new_end = clock.now() + timedelta(days=21)
+    extended = _post(api, sub["id"], "extend_trial", {"trial_end": new_end.isoformat()})
+    assert extended["trial_end"] == extended["current_period_start"] == rfc3339(new_end)
     with nothing_written(api.tally):
         earlier = {"trial_end": sub["trial_end"]}
         response = api.post(f"/v1/subscriptions/{sub['id']}/extend_trial", earlier)

@@ -33,7 +33,7 @@ def test_clock_moves_a_subscription_through_trial_renewals_plan_change_and_cance
 
     sub = subscribe(api, customer_id, basic, trial_days=14)
     assert sub["status"] == "trialing"
-    assert sub["trial_end"] == "2030-02-14T09:00:00Z"
+    assert sub["trial_end"] == "2030-02-14T09:00:00.000000Z"
     assert sub["test_clock_id"] == clock_id
     sub_id = sub["id"]
 
@@ -41,7 +41,7 @@ def test_clock_moves_a_subscription_through_trial_renewals_plan_change_and_cance
     # Trial end Feb 14; periods end Mar 14 and Apr 14; the clock stops on Apr 20.
     advanced = _advance(api, clock_id, 79)
     assert advanced["steps"] == {"renewed": 2}
-    assert advanced["test_clock"]["frozen_time"] == "2030-04-20T09:00:00Z"
+    assert advanced["test_clock"]["frozen_time"] == "2030-04-20T09:00:00.000000Z"
     assert [e.period_index for e in _events(app_tally, sub_id, "Renewed")] == [1, 2]
 
     # Upgrade six days into the 30-day period Apr 14 - May 14: 24/30 of it remains.
@@ -69,7 +69,7 @@ def test_clock_moves_a_subscription_through_trial_renewals_plan_change_and_cance
     assert read["items"][0]["price_id"] == pro
     assert read["next_due_at"] is None
     read_clock = api.ok(api.get(f"/v1/test_clocks/{clock_id}"))
-    assert read_clock["frozen_time"] == "2030-05-31T09:00:00Z"
+    assert read_clock["frozen_time"] == "2030-05-31T09:00:00.000000Z"
     assert read_clock["subscriptions"] == 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.providers.stub import DECLINED, SUCCEEDS, payment_method_for
+from api.objects import rfc3339
 from tests.e2e.billing import START, card, clock, customer, plan, problem
 from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, nothing_written
@@ -67,7 +68,7 @@ def test_a_trial_checkout_saves_the_card_starts_the_trial_and_its_end_charges_it
     sub = api.ok(api.get(f"/v1/subscriptions/{sub_id}"))
     trial_end = START + timedelta(days=14)
     assert sub["status"] == "trialing"
-    assert sub["trial_end"] == trial_end.isoformat().replace("+00:00", "Z")
+    assert sub["trial_end"] == rfc3339(trial_end)
     assert _invoices(api, sub_id) == []
     methods = api.ok(api.get("/v1/payment_methods", customer_id=buyer))
     assert methods["default"] == payment_method_for(SUCCEEDS)

@@ -200,6 +200,9 @@ def projected(tally: Tally) -> BillingWorld:
 
 
 def _expected(aggregate: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    # Answers carry created, the instant the read model keeps as created_at.
+    created = summary.pop("created", aggregate.created_on.isoformat())
+    assert created == aggregate.created_on.isoformat()
     return {
         **summary,
         "created_at": aggregate.created_on.isoformat(),
