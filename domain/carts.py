@@ -17,6 +17,7 @@ from domain.errors import (
     CartEmpty,
     CurrencyMismatch,
     InvalidTransition,
+    LimitReached,
     NotFound,
     ValidationFailed,
 )
@@ -73,7 +74,7 @@ class Cart(TallyAggregate):
         if not 0 < quantity <= MAX_QUANTITY:
             raise ValidationFailed(f"quantity must be 1 to {MAX_QUANTITY}")
         if len(self.lines) >= MAX_LINES:
-            raise ValidationFailed(f"a cart holds at most {MAX_LINES} lines")
+            raise LimitReached(f"a cart holds at most {MAX_LINES} lines", limit=MAX_LINES)
         # The checkout charges the cart's total in one payment, so it must fit the limit.
         check_within_limit(self.total + unit_amount * quantity, "the cart's total")
         line_id = f"li_{self.next_line}"

@@ -57,6 +57,13 @@ class CredentialNotSet(ValidationFailed):
     code = "credential_not_set"
 
 
+class LimitReached(DomainError):
+    """A resource already holds as many of something as it may (a cart's lines, an
+    invoice's lines, a customer's payment methods, a test clock's subscriptions)."""
+
+    code = "limit_reached"
+
+
 class CartEmpty(ValidationFailed):
     code = "cart_empty"
 

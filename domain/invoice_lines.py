@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.errors import ValidationFailed
+from domain.errors import AlreadyExists, LimitReached, ValidationFailed
 from domain.limits import MAX_QUANTITY
 from domain.money import check_amount, check_within_limit
 from domain.tax import TaxRate
@@ -27,9 +27,9 @@ def check_line(lines: list[Line], line_id: str, kind: str, quantity: int, unit_a
     if kind not in LINE_KINDS:
         raise ValidationFailed(f"line kind must be one of {', '.join(LINE_KINDS)}")
     if len(lines) >= MAX_LINES:
-        raise ValidationFailed(f"an invoice has at most {MAX_LINES} lines")
+        raise LimitReached(f"an invoice has at most {MAX_LINES} lines", limit=MAX_LINES)
     if any(li["id"] == line_id for li in lines):
-        raise ValidationFailed(f"line {line_id} already exists")
+        raise AlreadyExists(f"line {line_id} already exists", id=line_id)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise ValidationFailed("quantity must be a whole number greater than zero")
     if quantity > MAX_QUANTITY:

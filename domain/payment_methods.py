@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import LimitReached, NotFound, ValidationFailed
 from domain.limits import MAX_LABEL_CHARS, MAX_REF_CHARS, check_text
 
 NAMESPACE = UUID("7d3c2b1a-0f9e-4d8c-b7a6-5e4f3d2c1b0a")
@@ -58,7 +58,9 @@ class PaymentMethods(TallyAggregate):
         if reference.replace(" ", "").isdigit() and len(reference) >= 12:
             raise ValidationFailed("card numbers are never sent to Tally; attach a reference")
         if len(self.methods) >= MAX_METHODS:
-            raise ValidationFailed(f"a customer keeps at most {MAX_METHODS} payment methods")
+            raise LimitReached(
+                f"a customer keeps at most {MAX_METHODS} payment methods", limit=MAX_METHODS
+            )
         self._attached(provider=provider, reference=reference, label=label)
         return True
 

@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import ClockBackwards, ValidationFailed
+from domain.errors import ClockBackwards, LimitReached
 from domain.limits import MAX_LABEL_CHARS, check_text, check_timestamp
 
 # Bounds the work of one advance: a year of daily renewals for a few hundred customers.
@@ -63,8 +63,9 @@ class TestClock(TallyAggregate):
 
     def attach_subscription(self, subscription_id: UUID) -> None:
         if len(self.subscription_ids) >= MAX_SUBSCRIPTIONS_PER_CLOCK:
-            raise ValidationFailed(
-                f"a test clock drives at most {MAX_SUBSCRIPTIONS_PER_CLOCK} subscriptions"
+            raise LimitReached(
+                f"a test clock drives at most {MAX_SUBSCRIPTIONS_PER_CLOCK} subscriptions",
+                limit=MAX_SUBSCRIPTIONS_PER_CLOCK,
             )
         if subscription_id not in self.subscription_ids:
             self._subscription_attached(subscription_id=subscription_id)

@@ -91,6 +91,7 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
         "price_not_recurring",
         "invalid_combination",
         "provider_unsupported",
+        "limit_reached",
     ),
 )
 def checkout_subscription(

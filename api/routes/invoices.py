@@ -130,7 +130,9 @@ def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> si.Invoice
     response_model=si.InvoiceResult,
     summary="Add a line to a draft",
     description="Only a draft takes lines (409 `invalid_transition` once finalized).",
-    responses=write_responses(200, "not_found", "invalid_transition", "invalid_amount"),
+    responses=write_responses(
+        200, "not_found", "invalid_transition", "invalid_amount", "limit_reached", "already_exists"
+    ),
 )
 def add_line(
     invoice_id: UUID,

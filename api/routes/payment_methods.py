@@ -57,7 +57,7 @@ def list_methods(
     description="Attach the reference the provider's setup flow returned (Stripe "
     "`pm_...`, stub `stub_pm_<test card>`). A completed checkout attaches the method it "
     "saved by itself. Card numbers are refused: they never touch Tally.",
-    responses=write_responses(200, "not_found"),
+    responses=write_responses(200, "not_found", "limit_reached"),
 )
 def attach(
     body: sp.AttachRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
@@ -150,6 +150,7 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
     responses=write_responses(
         200,
         "invalid_amount",
+        "limit_reached",
         "not_found",
         "currency_mismatch",
         "price_archived",

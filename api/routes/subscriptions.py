@@ -100,7 +100,12 @@ def request_items(
     "trial (422 `invalid_combination`). A one-time price answers 422 "
     "`price_not_recurring`.",
     responses=write_responses(
-        201, *ITEM_REFUSALS, *NAME_REFUSALS, "no_matching_price", "invalid_combination"
+        201,
+        *ITEM_REFUSALS,
+        *NAME_REFUSALS,
+        "no_matching_price",
+        "invalid_combination",
+        "limit_reached",
     ),
 )
 def create_subscription(

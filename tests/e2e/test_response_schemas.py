@@ -98,6 +98,11 @@ STATED_RULES = [
     ("/v1/payment_provider", "422", "invalid_combination"),
     ("/v1/carts/{cart_id}/items", "422", "invalid_amount"),
     ("/v1/invoices/{invoice_id}/pay", "422", "invalid_combination"),
+    ("/v1/carts/{cart_id}/items", "409", "limit_reached"),
+    ("/v1/payment_methods", "409", "limit_reached"),
+    ("/v1/invoices/{invoice_id}/lines", "409", "limit_reached"),
+    ("/v1/subscriptions", "409", "limit_reached"),
+    ("/v1/checkout/subscription", "409", "limit_reached"),
     ("/v1/transactions/{transaction_id}/confirm", "409", "invalid_transition"),
 ]
 
