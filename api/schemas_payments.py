@@ -30,6 +30,13 @@ class Body(BaseModel):
 
 
 _RETURN = {"success_url": "https://example.com/welcome", "cancel_url": "https://example.com/plans"}
+CART_ID = "5b0f1d2e-3c4a-4b5c-8d6e-7f8091a2b3c4"
+CALL_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def examples(*found: dict[str, Any], extra: Literal["forbid", "allow"] = "forbid") -> ConfigDict:
+    """A model's config with its OpenAPI examples (docs/api.md: every body and object)."""
+    return ConfigDict(extra=extra, json_schema_extra={"examples": list(found)})  # type: ignore[dict-item]
 
 
 class Result(BaseModel):
@@ -39,6 +46,22 @@ class Result(BaseModel):
 
 
 class ProviderCall(Result, Typed):
+    model_config = examples(
+        {
+            "id": CALL_ID,
+            "object": "provider_call",
+            "provider": "stub",
+            "operation": "checkout",
+            "state": "succeeded",
+            "attempts": 1,
+            "next_attempt_at": None,
+            "idempotency_key": "checkout:0a1b2c3d",
+            "url": "http://127.0.0.1:8000/v1/stub/checkout/tok_123",
+            "transaction_id": None,
+            "created": "2030-01-01T09:00:00.000000Z",
+        },
+        extra="allow",
+    )
     id: UUID
     object: Literal["provider_call"] = Field(default="provider_call", description="Its type")
     provider: str
@@ -69,6 +92,10 @@ class CheckoutResult(Result):
 
 
 class ItemCheckoutRequest(Body):
+    model_config = examples(
+        {"customer_id": CUSTOMER_ID, "line": {"price_id": PRICE_ID, "quantity": 2}, **_RETURN},
+        {"line": {"name": "Mug", "unit_amount": 900, "currency": "EUR"}, **_RETURN},
+    )
     customer_id: UUID | None = None
     line: LineInput = Field(description=rules.CHECKOUT_LINE)
     success_url: Url
@@ -120,12 +147,17 @@ class SubscriptionCheckoutRequest(Body):
 
 
 class CartCheckoutRequest(Body):
+    model_config = examples({"cart_id": CART_ID, **_RETURN})
     cart_id: UUID
     success_url: Url
     cancel_url: Url
 
 
 class TopUpRequest(Body):
+    model_config = examples(
+        {"amount": 5000, "currency": "EUR", **_RETURN},
+        {"amount": 2000, "currency": "EUR", "payment_method": "stub_pm_4242424242424242"},
+    )
     amount: Amount = Field(description=rules.BALANCE)
     currency: CurrencyCode
     payment_method: Reference | None = Field(
@@ -139,11 +171,15 @@ class TopUpRequest(Body):
 
 
 class RefundRequest(Body):
+    model_config = examples({"amount": 500, "reason": "damaged item"}, {})
     amount: Amount | None = None
     reason: Text = ""
 
 
 class PortalRequest(Body):
+    model_config = examples(
+        {"customer_id": CUSTOMER_ID, "return_url": "https://example.com/account"}
+    )
     customer_id: UUID
     return_url: Url
 
@@ -154,15 +190,34 @@ class PortalResult(Result):
 
 
 class CartRequest(Body):
+    model_config = examples({"currency": "EUR", "customer_id": CUSTOMER_ID}, {"currency": "EUR"})
     currency: CurrencyCode
     customer_id: UUID | None = None
 
 
 class CartItemRequest(Body):
+    model_config = examples(
+        {"line": {"price_id": PRICE_ID, "quantity": 1}},
+        {"line": {"name": "Mug", "unit_amount": 900, "currency": "EUR", "quantity": 2}},
+    )
     line: LineInput = Field(description=rules.CART_LINE)
 
 
 class Cart(Result, Typed):
+    model_config = examples(
+        {
+            "id": CART_ID,
+            "object": "cart",
+            "currency": "EUR",
+            "status": "open",
+            "lines": [
+                {"id": "line_1", "name": "Mug", "unit_amount": 900, "quantity": 2, "amount": 1800}
+            ],
+            "total": 1800,
+            "created": "2030-01-01T09:00:00.000000Z",
+        },
+        extra="allow",
+    )
     id: UUID
     object: Literal["cart"] = Field(default="cart", description="Its type")
     currency: str
@@ -179,10 +234,19 @@ class CartResult(Result):
 
 
 class PaymentMethodRef(Body):
+    model_config = examples({"customer_id": CUSTOMER_ID})
     customer_id: UUID
 
 
 class AttachRequest(Body):
+    model_config = examples(
+        {
+            "customer_id": CUSTOMER_ID,
+            "payment_method": "stub_pm_4242424242424242",
+            "label": "Visa ending 4242",
+            "make_default": True,
+        }
+    )
     customer_id: UUID
     payment_method: Reference = Field(
         description="The provider's reference from its own setup flow (pm_..., "
@@ -205,6 +269,18 @@ class PaymentMethodsResult(Result):
 
 
 class WebhookEvent(Result, Typed):
+    model_config = examples(
+        {
+            "id": "9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
+            "object": "webhook_event",
+            "provider": "stripe",
+            "event_id": "evt_1PqR2s",
+            "type": "checkout.session.completed",
+            "status": "applied",
+            "created": "2030-01-01T09:00:00.000000Z",
+        },
+        extra="allow",
+    )
     id: UUID
     object: Literal["webhook_event"] = Field(default="webhook_event", description="Its type")
     provider: str
@@ -223,6 +299,8 @@ class WebhookAnswer(Result):
 
 
 class ProviderSettingsRequest(Body):
+    # The stub only: an example is also a request the fuzzing run sends.
+    model_config = examples({"provider": "stub"})
     provider: ProviderName
     credential_env: dict[CredentialPurpose, EnvVarName] = Field(
         default_factory=dict,
