@@ -21,7 +21,12 @@ from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
-from domain.errors import CurrencyMismatch, InvalidCombination, NotFound, ValidationFailed
+from domain.errors import (
+    CurrencyMismatch,
+    InvalidCombination,
+    NotFound,
+    TaxRateArchived,
+)
 from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 from domain.invoices import Invoice
 from domain.tax import TaxRate
@@ -97,7 +102,7 @@ def tax_rates(
         definition = uow.get(TaxRateDefinition, rate_id, ctx.project_id)
         if not definition.active:
             if strict:
-                raise ValidationFailed(f"tax rate {rate_id} is archived", tax_rate_id=str(rate_id))
+                raise TaxRateArchived(f"tax rate {rate_id} is archived", tax_rate_id=str(rate_id))
             continue
         rates.append(definition.rate())
     return rates

@@ -57,6 +57,10 @@ class CredentialNotSet(ValidationFailed):
     code = "credential_not_set"
 
 
+class TaxRateArchived(DomainError):
+    code = "tax_rate_archived"
+
+
 class LimitReached(DomainError):
     """A resource already holds as many of something as it may (a cart's lines, an
     invoice's lines, a customer's payment methods, a test clock's subscriptions)."""

@@ -39,7 +39,7 @@ def get_settings(tally: TallyDep, caller: Reader) -> sb.BillingSettings:
     summary="Configure billing",
     description="Only the fields given change. `retry_days` must increase; the default "
     "tax rates must exist and be active.",
-    responses=write_responses(200, "not_found", "invalid_combination"),
+    responses=write_responses(200, "not_found", "invalid_combination", "tax_rate_archived"),
 )
 def configure(
     body: sb.ConfigureBillingRequest,

@@ -63,7 +63,7 @@ def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, A
     summary="Create a draft invoice",
     description="In the customer's currency, with optional lines, each with its own tax "
     "rates (the project's default rates are for subscription lines).",
-    responses=write_responses(201, "not_found", "invalid_amount"),
+    responses=write_responses(201, "not_found", "invalid_amount", "tax_rate_archived"),
 )
 def create_invoice(
     body: si.CreateInvoiceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
@@ -131,7 +131,13 @@ def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> si.Invoice
     summary="Add a line to a draft",
     description="Only a draft takes lines (409 `invalid_transition` once finalized).",
     responses=write_responses(
-        200, "not_found", "invalid_transition", "invalid_amount", "limit_reached", "already_exists"
+        200,
+        "not_found",
+        "invalid_transition",
+        "invalid_amount",
+        "limit_reached",
+        "already_exists",
+        "tax_rate_archived",
     ),
 )
 def add_line(

@@ -24,7 +24,7 @@ def test_tax_rates_are_defined_read_listed_and_archived(api: Client) -> None:
     archived_line = line("x", 1, tax_rate_ids=[reduced])
     with nothing_written(api.tally):
         response = api.post(f"/v1/invoices/{invoice['id']}/lines", archived_line)
-    assert "archived" in problem(response, 422, "validation_error")["detail"]
+    assert "archived" in problem(response, 409, "tax_rate_archived")["detail"]
 
 
 def test_coupons_are_defined_read_listed_and_archived(api: Client) -> None:

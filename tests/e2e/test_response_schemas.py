@@ -103,6 +103,9 @@ STATED_RULES = [
     ("/v1/invoices/{invoice_id}/lines", "409", "limit_reached"),
     ("/v1/subscriptions", "409", "limit_reached"),
     ("/v1/checkout/subscription", "409", "limit_reached"),
+    ("/v1/invoices", "409", "tax_rate_archived"),
+    ("/v1/invoices/{invoice_id}/lines", "409", "tax_rate_archived"),
+    ("/v1/billing_settings", "409", "tax_rate_archived"),
     ("/v1/transactions/{transaction_id}/confirm", "409", "invalid_transition"),
 ]
 

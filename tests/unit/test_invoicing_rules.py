@@ -14,7 +14,13 @@ import pytest
 from commands import messages as m
 from commands.bus import Context
 from domain.dunning import plan_failure
-from domain.errors import CouponUnavailable, InvalidTransition, NotFound, ValidationFailed
+from domain.errors import (
+    CouponUnavailable,
+    InvalidTransition,
+    NotFound,
+    TaxRateArchived,
+    ValidationFailed,
+)
 from tests.unit.billing_world import NO_PROJECT
 from tests.unit.test_dunning_commands import _advance, _invoices, _setup, _subscribe
 from tests.unit.test_invoicing_commands import InvoicingWorld
@@ -105,7 +111,7 @@ def test_archived_tax_rate_and_coupon_on_an_open_invoice_are_refused(
     world.run(m.ArchiveTaxRate(tax_rate_id=rate))
     invoice = world.draft(world.customer(), 100)
     line = m.InvoiceLineInput(description="x", unit_amount=5, tax_rate_ids=[rate])
-    world.refused(ValidationFailed, m.AddInvoiceLine(invoice_id=invoice, line=line))
+    world.refused(TaxRateArchived, m.AddInvoiceLine(invoice_id=invoice, line=line))
     world.run(m.DefineCoupon(code="TEN", percent_off="10"))
     world.invoice(invoice)
     world.refused(InvalidTransition, m.ApplyCoupon(invoice_id=invoice, coupon_code="TEN"))
