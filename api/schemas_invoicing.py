@@ -18,7 +18,7 @@ from api.objects import Instant, Typed, created_field
 from api.schemas import ApiObject, Request, Response, request_config
 from api.schemas_billing import CUSTOMER_ID
 from api.schemas_collection import Collection, CollectionReason
-from api.schemas_subscriptions import SUBSCRIPTION_ID
+from api.schemas_subscriptions import SUBSCRIPTION_ID, Subscription
 from commands.limits_types import Code, Description, Id, LineDescription, RefOrBlank
 from commands.messages import Amount, InvoiceLineInput, Reason
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
@@ -135,6 +135,16 @@ class CreateCreditNoteRequest(Request):
 # -- invoice responses -------------------------------------------------------------------------
 
 
+class InvoicePart(BaseModel):
+    """A part of an invoice (a payment, a credit note, its coupon, its dunning) kept as the
+    write side records it, with its times in the API's one format."""
+
+    model_config = ConfigDict(extra="allow")
+    at: Instant | None = None
+    expires_at: Instant | None = None
+    next_payment_attempt_at: Instant | None = None
+
+
 class InvoiceLine(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -196,7 +206,7 @@ class Invoice(ApiObject):
     tax_rates: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="The rates as they were when each line was added"
     )
-    coupon: dict[str, Any] | None = None
+    coupon: InvoicePart | None = None
     subtotal: int = Field(description="Sum of the lines, minor units")
     discount: int
     tax: int
@@ -209,11 +219,11 @@ class Invoice(ApiObject):
     amount_credited: int = 0
     amount_refunded: int = 0
     amount_remaining: int = 0
-    payments: list[dict[str, Any]] = Field(default_factory=list)
-    credit_notes: list[dict[str, Any]] = Field(default_factory=list)
+    payments: list[InvoicePart] = Field(default_factory=list)
+    credit_notes: list[InvoicePart] = Field(default_factory=list)
     attempt_count: int = Field(default=0, description="Declined provider payment attempts")
     next_payment_attempt_at: Instant | None = None
-    dunning: dict[str, Any] | None = None
+    dunning: InvoicePart | None = None
     finalize_at: Instant | None = None
     finalized_at: Instant | None = None
     paid_at: Instant | None = None
@@ -242,7 +252,9 @@ class PaymentResult(Response):
         "`failure_reason`, `reference`, `provider_call_id`, `step`; null when a retry was "
         "not due"
     )
-    subscription: dict[str, Any] | None = None
+    subscription: Subscription | None = Field(
+        default=None, description="The invoice's subscription after it; null without one"
+    )
 
 
 class UpcomingInvoiceResult(Response):

@@ -217,6 +217,14 @@ def test_real_answers_of_the_main_creates_carry_object_and_one_timestamp_format(
         assert answer["object"] == kind, answer
         assert re.match(INSTANT_PATTERN, answer["created"]), answer
         _check_answer(answer, kind)
+    # The parts of an invoice the write side records as it goes (a payment) too.
+    invoice_id = answers["invoice"]["id"]
+    api.ok(api.post(f"/v1/invoices/{invoice_id}/finalize"))
+    paid = {"method": "out_of_band", "reference": "bank transfer"}
+    _check_answer(api.ok(api.post(f"/v1/invoices/{invoice_id}/pay", paid)), "pay")
+    invoice = api.ok(api.get(f"/v1/invoices/{invoice_id}"))
+    assert invoice["payments"]
+    _check_answer(invoice, "paid invoice")
     # A time sent with a fraction and an offset comes back as the same instant, in UTC.
     assert answers["hold"]["expires_at"] == "2030-12-31T22:00:00.500000Z"
     assert answers["subscription"]["latest_invoice"]["object"] == "invoice"
