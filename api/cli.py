@@ -31,6 +31,7 @@ from api.bootstrap import NO_PROJECT, Tally, build
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_secrets import add_secrets_commands
+from api.cli_shapes import as_object, json_value
 from api.collection import warn_uncollectable
 from api.settings import Settings
 from commands import messages as m
@@ -106,7 +107,7 @@ def sync_read_models(tally: Tally, position: int | None = None, needs: Sequence[
 
 def emit(args: argparse.Namespace, data: Any, lines: Sequence[str]) -> None:
     if args.json:
-        print(json.dumps(data, default=str, indent=2))
+        print(json.dumps(data, default=json_value, indent=2))
     else:
         for line in lines:
             print(line)
@@ -123,7 +124,11 @@ def cmd_projects_create(args: argparse.Namespace) -> int:
         project_id = UUID(project.body["project"]["id"])
         key = run(tally, m.IssueApiKey(project_id=project_id, label=args.label), project_id)
         sync_read_models(tally, key.position, KEY_MODELS)
-    data = {**project.body["project"], "key_id": key.body["key_id"], "api_key": key.body["secret"]}
+    data = {
+        **as_object(project.body["project"], "project"),
+        "key_id": key.body["key_id"],
+        "api_key": key.body["secret"],
+    }
     emit(
         args,
         data,
@@ -144,7 +149,7 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
 
     with opened() as tally:
         sync_read_models(tally, needs=KEY_MODELS)
-        rows = list_projects(tally.views, tally.schema)
+        rows = [as_object(row, "project") for row in list_projects(tally.views, tally.schema)]
     emit(args, rows, [f"{r['id']}  {r['mode']:<4}  {r['name']}" for r in rows])
     return EXIT_OK
 
@@ -154,7 +159,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
     with opened() as tally:
         sync_read_models(tally, needs=KEY_MODELS)
-        rows = list_keys(tally.views, tally.schema, args.project)
+        found = list_keys(tally.views, tally.schema, args.project)
+    rows = [as_object(row, "api_key") for row in found]
     lines = [
         f"{r['key_id']}  {r['prefix']}...  {'revoked' if r['revoked'] else 'active ':<7}  "
         f"{r['label']}"
@@ -168,7 +174,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     with opened() as tally:
         key = run(tally, m.IssueApiKey(project_id=args.project, label=args.label), args.project)
         sync_read_models(tally, key.position, KEY_MODELS)
-    data = {"project_id": str(args.project), "key_id": key.body["key_id"]}
+    data = {"object": "api_key", "project_id": str(args.project), "key_id": key.body["key_id"]}
     data["api_key"] = key.body["secret"]
     emit(
         args,
@@ -306,7 +312,7 @@ def cmd_projections_status(args: argparse.Namespace) -> int:
                     "position": model.stall.position,
                     "error": model.stall.error,
                     "blocked_by": model.stall.blocked_by,
-                    "since": model.stall.since.isoformat(),
+                    "since": model.stall.since,
                 },
             }
             for model in models

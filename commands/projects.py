@@ -9,6 +9,7 @@ from typing import Any
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.created import created
 from commands.unit_of_work import UnitOfWork
 from domain.projects import Project
 
@@ -34,7 +35,8 @@ def create_project(
 ) -> tuple[int, dict[str, Any]]:
     project = Project.create(cmd.name, cmd.mode)
     uow.add(project)
-    return 201, {"project": {"id": str(project.id), "name": project.name, "mode": project.mode}}
+    summary = {"id": str(project.id), "name": project.name, "mode": project.mode}
+    return 201, {"project": {**summary, "created": created(project)}}
 
 
 def issue_api_key(uow: UnitOfWork, cmd: m.IssueApiKey, ctx: Context) -> tuple[int, dict[str, Any]]:

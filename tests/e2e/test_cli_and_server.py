@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from api.objects import INSTANT_PATTERN
 
 CLI = [sys.executable, "-m", "api.cli"]
 
@@ -137,6 +140,18 @@ def test_cli_manages_projects_and_keys(env: dict[str, str]) -> None:
     again = tally(env, "keys", "revoke", "--project", created["id"], second["key_id"])
     assert again.returncode == 1
     assert again.stderr.startswith("tally: validation_error:")
+
+
+def test_cli_json_uses_the_apis_shapes(env: dict[str, str]) -> None:
+    # Issue 11: --json printed created_at as Python's str() of a datetime, with a space.
+    created = tally_json(env, "projects", "create", "globex")
+    [listed] = tally_json(env, "projects", "list")
+    [key] = tally_json(env, "keys", "list", "--project", created["id"])
+    for found, kind in ((created, "project"), (listed, "project"), (key, "api_key")):
+        assert found["object"] == kind
+        assert re.match(INSTANT_PATTERN, found["created"]), found
+    assert listed["created"] == created["created"]
+    assert re.match(INSTANT_PATTERN, key["updated_at"])
 
 
 def test_replay_reports_matching_read_models(env: dict[str, str]) -> None:
