@@ -159,6 +159,8 @@ class Account(ApiObject):
             "examples": [
                 {
                     "id": "0d5c7c2a-3c1f-5d0e-9f7a-0b1c2d3e4f50",
+                    "object": "account",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "owner_ref": "customer_42",
                     "currency": "EUR",
                     "status": "open",
@@ -196,6 +198,8 @@ class Transaction(ApiObject):
             "examples": [
                 {
                     "id": "7b0a4b8e-0c55-5c43-a1f2-6a9b1f1b2c3d",
+                    "object": "transaction",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "kind": "deposit",
                     "state": "completed",
                     "amount": 1250,
@@ -242,13 +246,15 @@ class Hold(ApiObject):
             "examples": [
                 {
                     "id": "3f2b5c1d-8e7a-5b6c-9d0e-1f2a3b4c5d6e",
+                    "object": "hold",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "account_id": "0d5c7c2a-3c1f-5d0e-9f7a-0b1c2d3e4f50",
                     "amount": 2000,
                     "currency": "EUR",
                     "status": "active",
                     "captured_amount": 0,
                     "destination": "clearing:manual",
-                    "expires_at": "2030-01-01T00:00:00Z",
+                    "expires_at": "2030-01-01T00:00:00.000000Z",
                 }
             ]
         },
@@ -281,6 +287,8 @@ class Entry(ApiObject):
             "examples": [
                 {
                     "id": "1c9e4f0a-5b7d-5e2a-9c3b-4d5e6f708192",
+                    "object": "journal_entry",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "transaction_id": "7b0a4b8e-0c55-5c43-a1f2-6a9b1f1b2c3d",
                     "kind": "deposit",
                     "currency": "EUR",

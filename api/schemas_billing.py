@@ -69,6 +69,8 @@ class Customer(ApiObject):
             "examples": [
                 {
                     "id": CUSTOMER_ID,
+                    "object": "customer",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "external_id": "user_42",
                     "email": "ada@example.com",
                     "name": "Ada Lovelace",
@@ -126,6 +128,8 @@ class Product(ApiObject):
             "examples": [
                 {
                     "id": PRODUCT_ID,
+                    "object": "product",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "code": "PRO",
                     "name": "Pro",
                     "features": ["api", "sso"],
@@ -214,6 +218,8 @@ class Price(ApiObject):
             "examples": [
                 {
                     "id": PRICE_ID,
+                    "object": "price",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "product_id": PRODUCT_ID,
                     "lookup_key": "pro_monthly_eur",
                     "currency": "EUR",
@@ -267,6 +273,8 @@ class Plan(ApiObject):
             "examples": [
                 {
                     "id": PRODUCT_ID,
+                    "object": "plan",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "code": "PRO",
                     "name": "Pro",
                     "features": ["api", "sso"],

@@ -51,6 +51,8 @@ class TaxRate(ApiObject):
             "examples": [
                 {
                     "id": TAX_RATE_ID,
+                    "object": "tax_rate",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "percentage": "19",
                     "inclusive": False,
                     "jurisdiction": "DE",
@@ -112,6 +114,8 @@ class Coupon(ApiObject):
             "examples": [
                 {
                     "id": COUPON_ID,
+                    "object": "coupon",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "code": "SPRING25",
                     "percent_off": "25",
                     "amount_off": None,
@@ -162,6 +166,8 @@ class PromotionCode(ApiObject):
             "examples": [
                 {
                     "id": "5b6c7d8e-9f0a-5b1c-8d2e-3f4a5b6c7d8e",
+                    "object": "promotion_code",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "code": "FRIENDS",
                     "coupon_id": COUPON_ID,
                     "max_redemptions": 10,

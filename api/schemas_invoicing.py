@@ -171,6 +171,8 @@ class Invoice(ApiObject):
             "examples": [
                 {
                     "id": INVOICE_ID,
+                    "object": "invoice",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "number": "INV-2030-000042",
                     "status": "open",
                     "customer_id": CUSTOMER_ID,
@@ -270,12 +272,14 @@ class CreditNote(Response, Typed):
             "examples": [
                 {
                     "id": "INV-2030-000042-CN1",
+                    "object": "credit_note",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "invoice_id": INVOICE_ID,
                     "amount": 1000,
                     "reason": "service outage",
                     "refund_to": "credit_balance",
                     "refunded_to": f"customer_credit:{CUSTOMER_ID}",
-                    "at": "2030-03-05T10:00:00Z",
+                    "at": "2030-03-05T10:00:00.000000Z",
                 }
             ]
         },

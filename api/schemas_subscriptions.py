@@ -136,17 +136,19 @@ class Subscription(ApiObject):
             "examples": [
                 {
                     "id": SUBSCRIPTION_ID,
+                    "object": "subscription",
+                    "created": "2030-01-15T09:00:00.000000Z",
                     "customer_id": CUSTOMER_ID,
                     "status": "active",
                     "currency": "EUR",
                     "items": [{"price_id": PRICE_ID, "quantity": 1, "amount": 2900}],
                     "interval": "month",
                     "interval_count": 1,
-                    "current_period_start": "2030-01-15T09:00:00Z",
-                    "current_period_end": "2030-02-15T09:00:00Z",
+                    "current_period_start": "2030-01-15T09:00:00.000000Z",
+                    "current_period_end": "2030-02-15T09:00:00.000000Z",
                     "cancel_at_period_end": False,
                     "proration_lines": [],
-                    "next_due_at": "2030-02-15T09:00:00Z",
+                    "next_due_at": "2030-02-15T09:00:00.000000Z",
                     "collection": "auto_charge",
                 }
             ]
@@ -217,8 +219,10 @@ class TestClock(ApiObject):
             "examples": [
                 {
                     "id": CLOCK_ID,
+                    "object": "test_clock",
+                    "created": "2030-01-01T09:00:00.000000Z",
                     "name": "annual renewal",
-                    "frozen_time": "2030-01-01T00:00:00Z",
+                    "frozen_time": "2030-01-01T00:00:00.000000Z",
                     "subscriptions": 3,
                 }
             ]

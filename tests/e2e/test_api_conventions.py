@@ -119,6 +119,12 @@ def test_every_object_schema_has_id_object_created_and_an_example(openapi: Schem
     }
     assert wrong_type == {}
     assert [name for name, schema in objects.items() if not schema.get("examples")] == []
+    # The examples show what a real answer holds: its type, its created, the one format.
+    for name, schema in objects.items():
+        for example in schema["examples"]:
+            assert example.get("object") == schema["properties"]["object"]["const"], name
+            assert re.match(INSTANT_PATTERN, example.get("created", "")), name
+            _check_answer(example, name)
 
 
 def test_every_timestamp_an_answer_holds_has_the_one_format(openapi: Schema) -> None:
