@@ -99,9 +99,6 @@ class Customer(ApiObject):
 
 class CustomerResult(Response):
     customer: Customer
-    created: bool | None = Field(
-        default=None, description="Register: false when the external id was already known"
-    )
 
 
 # -- catalog -------------------------------------------------------------------------------
@@ -259,9 +256,6 @@ class Price(ApiObject):
 
 class PriceResult(Response):
     price: Price
-    created: bool | None = Field(
-        default=None, description="False when this exact definition already existed"
-    )
 
 
 class Plan(ApiObject):
