@@ -302,5 +302,6 @@ class Plan(ApiObject):
 class PlanList(Response):
     """The same shape as every list; the plan list is never paged (a catalog is small)."""
 
+    object: Literal["list"] = Field(default="list", description="Its type: a list")
     data: list[Plan]
     has_more: bool = Field(default=False, description="Always false")

@@ -235,3 +235,4 @@ def test_real_answers_of_the_main_creates_carry_object_and_one_timestamp_format(
     assert answers["hold"]["expires_at"] == "2030-12-31T22:00:00.500000Z"
     assert answers["subscription"]["latest_invoice"]["object"] == "invoice"
     assert api.ok(api.get("/v1/accounts"))["object"] == "list"
+    assert api.ok(api.get("/v1/plans"))["object"] == "list"
