@@ -117,14 +117,7 @@ class StripeProvider:
             # Keep the card for later off-session charges (renewals, top-ups); Stripe
             # saves payment methods only on a customer.
             params["payment_intent_data"]["setup_future_usage"] = "off_session"
-        with self._errors():
-            session = self._client.v1.checkout.sessions.create(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": request.idempotency_key},
-            )
-        if not session.url:
-            raise ProviderRejected("Stripe returned a session without a URL", provider=NAME)
-        return CheckoutSession(NAME, session.id, session.url)
+        return self._create_session(params, request.idempotency_key)
 
     def _setup_session(self, request: CheckoutRequest) -> CheckoutSession:
         """A Checkout Session in ``setup`` mode: it saves a card on the customer and
@@ -141,10 +134,15 @@ class StripeProvider:
         }
         if request.customer_ref:
             params["customer"] = request.customer_ref
+        return self._create_session(params, request.idempotency_key)
+
+    def _create_session(self, params: dict[str, Any], idempotency_key: str) -> CheckoutSession:
+        """Create a Checkout Session of any mode; one without a URL is refused, since the
+        customer could not be sent anywhere."""
         with self._errors():
             session = self._client.v1.checkout.sessions.create(
                 params,  # type: ignore[arg-type]
-                {"idempotency_key": request.idempotency_key},
+                {"idempotency_key": idempotency_key},
             )
         if not session.url:
             raise ProviderRejected("Stripe returned a session without a URL", provider=NAME)
