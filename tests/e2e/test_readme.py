@@ -1,11 +1,13 @@
 """The README's walkthroughs, run as written: each shell block of its two walkthrough
-sections goes through bash (with curl, jq and python3) against a real ``tally serve`` on a
-fresh schema, so the README cannot drift from the API.
+sections goes through bash (with curl and python3, nothing else: the README promises a
+machine with Python) against a real ``tally serve`` on a fresh schema, so the README
+cannot drift from the API.
 
 Only what must differ on a test machine is replaced: the server's address (a free port
 instead of 8000) and the CLI (this interpreter's, instead of ``.venv/bin/tally``). Each
-block runs under ``set -euo pipefail`` with ``jq -e``, so a failed request, a missing
-header or an id that reads ``null`` stops it."""
+block runs under ``set -euo pipefail``, and its ``field`` function fails on an answer
+without the value asked for, so a failed request, a missing header or an id that reads
+``null`` stops it."""
 
 from __future__ import annotations
 
@@ -38,9 +40,10 @@ def shell_block(heading: str) -> str:
 def for_this_machine(block: str, port: int) -> str:
     assert "localhost:8000" in block
     assert ".venv/bin/tally" in block
+    assert not re.search(r"\bjq\b", block), "the walkthroughs read JSON with python3, not jq"
     block = block.replace("localhost:8000", f"127.0.0.1:{port}")
     block = block.replace(".venv/bin/tally", shlex.join(CLI))
-    return "set -euo pipefail\n" + block.replace("jq -r ", "jq -er ")
+    return "set -euo pipefail\n" + block
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def run(block: str, env: dict[str, str], cwd: Path) -> str:
 def test_readme_walkthroughs_run_as_written(
     served: tuple[dict[str, str], int], tmp_path: Path
 ) -> None:
-    for tool in ("bash", "curl", "jq", "python3"):
+    for tool in ("bash", "curl", "python3"):
         assert shutil.which(tool), f"the README's walkthroughs need {tool} (apt install {tool})"
     env, port = served
     ledger, billing = (for_this_machine(shell_block(h), port) for h in WALKTHROUGHS)
@@ -82,3 +85,29 @@ def test_readme_walkthroughs_run_as_written(
     assert re.search(r'"status": "paid"', billing_out)
     assert re.search(r'"amount_paid": 2900\b', billing_out)
     assert (tmp_path / "invoice.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def field(definition: str, answer: str, path: str) -> subprocess.CompletedProcess[str]:
+    """``field path`` of the README's definition, given ``answer`` on its stdin."""
+    script = f"{definition}\nfield {shlex.quote(path)}"
+    return subprocess.run(["bash", "-c", script], input=answer, capture_output=True, text=True)
+
+
+def test_readme_field_fails_on_an_answer_without_the_value() -> None:
+    """The walkthrough test can fail only because ``field`` does: an error answer, a null
+    or a missing index must stop the block, and a present value prints as it is."""
+    for heading in WALKTHROUGHS:
+        found = re.search(r"^field\(\) \{.*?\"\$1\"; \}$", shell_block(heading), re.S | re.M)
+        assert found, f"{heading!r} defines no field function"
+        for answer, path in (
+            ('{"type": "about:blank", "code": "not_found"}', "id"),
+            ('{"id": null}', "id"),
+            ('{"data": []}', "data.0.id"),
+            ("", "id"),
+        ):
+            done = field(found[0], answer, path)
+            assert done.returncode != 0, (answer, path, done)
+            assert done.stdout == ""
+            assert f"no {path} in this answer" in done.stderr
+        done = field(found[0], '{"data": [{"id": "inv_1"}]}', "data.0.id")
+        assert (done.returncode, done.stdout) == (0, "inv_1\n"), done
