@@ -34,4 +34,3 @@ def test_test_clock_invoices_have_their_own_series(sandbox: Client, app_tally: T
     assert finalized_number(api, on_later_clock) == "INV-TC-2032-000002"
     assert finalized_number(api, on_clock) == "INV-TC-2030-000003"
     assert finalized_number(api, real) == f"INV-{year}-000002"
-
