@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
 from api import money_rules as rules
 from api.objects import Instant, Typed, created_field
-from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
-from api.schemas_subscriptions import ItemRequest
-from commands.limits_types import Label, PlanCode
+from api.schemas_billing import CUSTOMER_ID, PRICE_ID
+from api.schemas_subscriptions import StartingPrices
+from commands.limits_types import Label
 from commands.messages import Amount, CurrencyCode, Text
 from commands.provider_messages import (
     ApiBase,
@@ -102,7 +102,7 @@ class ItemCheckoutRequest(Body):
     cancel_url: Url
 
 
-class SubscriptionCheckoutRequest(Body):
+class SubscriptionCheckoutRequest(StartingPrices, Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -121,21 +121,6 @@ class SubscriptionCheckoutRequest(Body):
                 },
             ]
         },
-    )
-    customer_id: UUID
-    items: list[ItemRequest] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=20,
-        description="The prices, by id or lookup key; or else `plan`. " + rules.SUBSCRIPTION_ITEMS,
-    )
-    plan: PlanCode | None = Field(
-        default=None,
-        description="Instead of items: a plan code; one of each of its active recurring "
-        "prices in the customer's currency",
-    )
-    interval: Interval | None = Field(
-        default=None, description="With plan: only its prices billed on this interval"
     )
     trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
         default=None,

@@ -47,15 +47,11 @@ class ItemRequest(BaseModel):
     quantity: Quantity = Field(default=1, description="Seats or units: " + rules.QUANTITY)
 
 
-class CreateSubscriptionRequest(Request):
-    model_config = request_config(
-        [
-            {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID, "quantity": 5}]},
-            {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID}], "trial_days": 14},
-            {"customer_id": CUSTOMER_ID, "items": [{"lookup_key": "pro_monthly_eur"}]},
-            {"customer_id": CUSTOMER_ID, "plan": "PRO", "interval": "month"},
-        ]
-    )
+class StartingPrices(BaseModel):
+    """Whose subscription and which prices it starts with: items, or a plan (with an
+    interval). The subscription's create and its checkout share these fields, so the two
+    cannot come to describe them differently."""
+
     customer_id: UUID
     items: list[ItemRequest] | None = Field(
         default=None,
@@ -70,6 +66,17 @@ class CreateSubscriptionRequest(Request):
     )
     interval: Interval | None = Field(
         default=None, description="With plan: only its prices billed on this interval"
+    )
+
+
+class CreateSubscriptionRequest(StartingPrices, Request):
+    model_config = request_config(
+        [
+            {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID, "quantity": 5}]},
+            {"customer_id": CUSTOMER_ID, "items": [{"price_id": PRICE_ID}], "trial_days": 14},
+            {"customer_id": CUSTOMER_ID, "items": [{"lookup_key": "pro_monthly_eur"}]},
+            {"customer_id": CUSTOMER_ID, "plan": "PRO", "interval": "month"},
+        ]
     )
     trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
         default=None, description="Omitted: the longest default trial of the prices"
