@@ -71,7 +71,7 @@ one ordered log; every read is a query over projections of that log.
   left). 409: the resource's state or another request is in the way (frozen, closed, not
   empty, hold expired or not active, illegal transition, already exists, idempotency key
   reused, concurrent update).
-* **Lists** return `{"data": [...], "has_more": bool}`; page with `limit` (1-100,
+* **Lists** return `{"object": "list", "data": [...], "has_more": bool}`; page with `limit` (1-100,
   default 20) and `starting_after` (the last id you have).
 * **Billing**: customers are registered (or retrieved) by your own `external_id`;
   products are plans by code with their features; prices are never edited (a changed
