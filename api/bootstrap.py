@@ -35,6 +35,7 @@ from commands import (
     carts,
     catalog,
     checkout,
+    customers,
     invoice_payments,
     invoicing,
     ledger,
@@ -43,6 +44,7 @@ from commands import (
     provider_calls,
     provider_config,
     subscriptions,
+    test_clocks,
     webhooks,
 )
 from commands.bus import CommandBus, Context, Outcome
@@ -134,8 +136,10 @@ def build(
         {
             **ledger.HANDLERS,
             **projects.HANDLERS,
+            **customers.HANDLERS,
             **catalog.HANDLERS,
             **subscriptions.HANDLERS,
+            **test_clocks.HANDLERS,
             # Invoicing (issue 4).
             **invoicing.HANDLERS,
             **invoice_payments.HANDLERS,

@@ -1,4 +1,4 @@
-"""Handlers for customers and the catalog (products, prices)."""
+"""Handlers for the catalog (products, prices)."""
 
 from __future__ import annotations
 
@@ -12,54 +12,9 @@ from commands.bus import Context, Handler
 from commands.created import created
 from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price, Product
-from domain.customers import Customer
-from domain.errors import PriceArchived, TestClockInLiveMode
-from domain.projects import Project
-from domain.test_clocks import TestClock
+from domain.errors import PriceArchived
 
 Result = tuple[int, dict[str, Any]]
-
-
-def customer_summary(customer: Customer) -> dict[str, Any]:
-    return {**customer.summary(), "created": created(customer)}
-
-
-def check_test_mode(uow: UnitOfWork, ctx: Context) -> None:
-    project = uow.get(Project, ctx.project_id, ctx.project_id)
-    if project.mode != "test":
-        raise TestClockInLiveMode("test clocks exist only in test-mode projects")
-
-
-def register_customer(uow: UnitOfWork, cmd: m.RegisterCustomer, ctx: Context) -> Result:
-    """Register-or-retrieve by external id: the second call answers the first customer."""
-    customer_id = Customer.create_id(ctx.project_id, cmd.external_id)
-    existing = uow.find(Customer, customer_id)
-    if existing is not None:
-        return 200, {"customer": customer_summary(existing), "created": False}
-    if cmd.test_clock_id is not None:
-        check_test_mode(uow, ctx)
-        uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
-    customer = Customer.register(
-        ctx.project_id,
-        cmd.external_id,
-        cmd.email,
-        cmd.name,
-        cmd.currency,
-        dict(cmd.metadata),
-        cmd.test_clock_id,
-    )
-    uow.add(customer)
-    return 201, {"customer": customer_summary(customer), "created": True}
-
-
-def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Result:
-    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    customer.update(
-        email=cmd.email,
-        name=cmd.name,
-        metadata=dict(cmd.metadata) if cmd.metadata is not None else None,
-    )
-    return 200, {"customer": customer_summary(customer)}
 
 
 def product_summary(product: Product) -> dict[str, Any]:
@@ -142,8 +97,6 @@ def archive_price(uow: UnitOfWork, cmd: m.ArchivePrice, ctx: Context) -> Result:
 
 
 HANDLERS: dict[type[m.Command], Handler] = {
-    m.RegisterCustomer: register_customer,
-    m.UpdateCustomer: update_customer,
     m.DefineProduct: define_product,
     m.ArchiveProduct: archive_product,
     m.DefinePrice: define_price,

@@ -10,7 +10,7 @@ Queries (every one filters by project; another project's customer answers None):
 - ``list_customers(pool, schema, project_id, *, limit, starting_after, email=None)
   -> (list[dict], has_more)`` in registration order (``email``: exact match).
 
-A customer dict has the keys of ``commands.catalog.customer_summary`` (``id``,
+A customer dict has the keys of ``commands.customers.customer_summary`` (``id``,
 ``external_id``, ``email``, ``name``, ``currency``, ``metadata``, ``provider_refs``,
 ``test_clock_id``) plus ``created_at`` and ``updated_at`` (ISO 8601 strings).
 """

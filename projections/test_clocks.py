@@ -7,7 +7,7 @@ another project's clock answers None):
 - ``list_test_clocks(pool, schema, project_id, *, limit, starting_after)
   -> (list[dict], has_more)``
 
-A clock dict has the keys of ``commands.subscriptions.clock_summary`` (``id``, ``name``,
+A clock dict has the keys of ``commands.test_clocks.clock_summary`` (``id``, ``name``,
 ``frozen_time``, ``subscriptions``: how many subscriptions live on it) plus
 ``created_at`` and ``updated_at`` (ISO 8601 strings).
 """

@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from adapters.clock import FixedClock
-from commands import catalog, ledger, projects, subscriptions
+from commands import catalog, customers, ledger, projects, subscriptions, test_clocks
 from commands import messages as m
 from commands.bus import CommandBus, Context, Outcome
 from domain.subscriptions import Subscription
@@ -26,8 +26,10 @@ class World:
         handlers = {
             **ledger.HANDLERS,
             **projects.HANDLERS,
+            **customers.HANDLERS,
             **catalog.HANDLERS,
             **subscriptions.HANDLERS,
+            **test_clocks.HANDLERS,
         }
         self.bus = CommandBus(self.app, handlers, self.clock)
         made = self.bus.execute(m.CreateProject(name="w", mode=mode), Context(NO_PROJECT, "cli"))

@@ -1,0 +1,57 @@
+"""Handlers for customers: register (or retrieve), update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands import messages as m
+from commands.bus import Context, Handler
+from commands.created import created
+from commands.test_clocks import check_test_mode
+from commands.unit_of_work import UnitOfWork
+from domain.customers import Customer
+from domain.test_clocks import TestClock
+
+Result = tuple[int, dict[str, Any]]
+
+
+def customer_summary(customer: Customer) -> dict[str, Any]:
+    return {**customer.summary(), "created": created(customer)}
+
+
+def register_customer(uow: UnitOfWork, cmd: m.RegisterCustomer, ctx: Context) -> Result:
+    """Register-or-retrieve by external id: the second call answers the first customer."""
+    customer_id = Customer.create_id(ctx.project_id, cmd.external_id)
+    existing = uow.find(Customer, customer_id)
+    if existing is not None:
+        return 200, {"customer": customer_summary(existing), "created": False}
+    if cmd.test_clock_id is not None:
+        check_test_mode(uow, ctx)
+        uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
+    customer = Customer.register(
+        ctx.project_id,
+        cmd.external_id,
+        cmd.email,
+        cmd.name,
+        cmd.currency,
+        dict(cmd.metadata),
+        cmd.test_clock_id,
+    )
+    uow.add(customer)
+    return 201, {"customer": customer_summary(customer), "created": True}
+
+
+def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    customer.update(
+        email=cmd.email,
+        name=cmd.name,
+        metadata=dict(cmd.metadata) if cmd.metadata is not None else None,
+    )
+    return 200, {"customer": customer_summary(customer)}
+
+
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.RegisterCustomer: register_customer,
+    m.UpdateCustomer: update_customer,
+}
