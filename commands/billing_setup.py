@@ -27,10 +27,11 @@ from commands.invoice_common import (
 )
 from commands.unit_of_work import UnitOfWork
 from domain.billing_settings import BillingSettings, check_settings
-from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.coupons import Coupon, PromotionCode
 from domain.customers import Customer
 from domain.errors import AlreadyExists, NotFound
 from domain.subscriptions import Subscription
+from domain.tax_rates import TaxRateDefinition
 
 
 def tax_rate_summary(rate: TaxRateDefinition) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from commands.bus import Context
 from commands.created import created
 from commands.unit_of_work import UnitOfWork
 from domain.billing_settings import DEFAULTS, BillingSettings
-from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
@@ -30,6 +30,7 @@ from domain.errors import (
 from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 from domain.invoices import Invoice
 from domain.tax import TaxRate
+from domain.tax_rates import TaxRateDefinition
 from domain.test_clocks import TestClock
 
 Result = tuple[int, dict[str, Any]]

@@ -1,10 +1,9 @@
-"""Coupons, promotion codes and tax rate definitions.
+"""Coupons and promotion codes.
 
 A coupon takes a percentage or a fixed amount (in one currency) off, once, for a number
 of periods (``repeating``), or ``forever``. It may be limited in redemptions and expire.
 A promotion code is a customer-facing code that maps to a coupon, with its own expiry and
-redemption limit. Tax rates are defined once per project and never edited: a different
-percentage is a new rate, so every finalized invoice can always be explained.
+redemption limit. Tax rates are in ``domain/tax_rates.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.discounts import DURATIONS
 from domain.errors import CouponUnavailable, InvalidCombination, ValidationFailed
-from domain.limits import MAX_LABEL_CHARS, check_text, check_timestamp
+from domain.limits import check_timestamp
 from domain.money import check_amount, check_currency
-from domain.tax import TaxRate, check_percentage
+from domain.tax import check_percentage
 
 NAMESPACE = UUID("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
 
@@ -239,58 +238,4 @@ class PromotionCode(_Redeemable):
             "max_redemptions": self.max_redemptions,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "times_redeemed": self.times_redeemed,
-        }
-
-
-class TaxRateDefinition(TallyAggregate):
-    TOPIC = "tally:TaxRate"
-
-    class Created(TallyAggregate.Created):
-        TOPIC = "tally:TaxRate.Created"
-
-    @event("Defined", topic="tally:TaxRate.Defined")
-    def __init__(
-        self, project_id: UUID, percentage: str, inclusive: bool, jurisdiction: str, name: str
-    ) -> None:
-        self.project_id = project_id
-        self.percentage = percentage
-        self.inclusive = inclusive
-        self.jurisdiction = jurisdiction
-        self.name = name
-        self.active = True
-
-    @classmethod
-    def define(
-        cls, project_id: UUID, percentage: str, inclusive: bool, jurisdiction: str, name: str
-    ) -> TaxRateDefinition:
-        pct = check_percentage(percentage)
-        check_text(jurisdiction, "jurisdiction", MAX_LABEL_CHARS)
-        check_text(name, "name", MAX_LABEL_CHARS)
-        return cls(
-            project_id=project_id,
-            percentage=str(pct),
-            inclusive=inclusive,
-            jurisdiction=jurisdiction,
-            name=name,
-        )
-
-    def rate(self) -> TaxRate:
-        return TaxRate(str(self.id), Decimal(self.percentage), self.inclusive, self.jurisdiction)
-
-    def archive(self) -> None:
-        if self.active:
-            self._archived()
-
-    @event("Archived", topic="tally:TaxRate.Archived")
-    def _archived(self) -> None:
-        self.active = False
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "percentage": self.percentage,
-            "inclusive": self.inclusive,
-            "jurisdiction": self.jurisdiction,
-            "name": self.name,
-            "active": self.active,
         }

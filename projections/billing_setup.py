@@ -39,8 +39,9 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from domain.billing_settings import BillingSettings
-from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling
+from domain.tax_rates import TaxRateDefinition
 from projections import events as ev
 from projections.aggregates import (
     AggregateModel,

@@ -12,13 +12,14 @@ from typing import Any
 from domain.accounts import Account
 from domain.billing_settings import BillingSettings
 from domain.catalog import Price, Product
-from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
 from domain.projects import Project
 from domain.subscriptions import Subscription
+from domain.tax_rates import TaxRateDefinition
 from domain.test_clocks import TestClock
 from domain.transactions import Transaction
 

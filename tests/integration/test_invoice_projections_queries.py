@@ -12,10 +12,11 @@ import pytest
 
 from api.bootstrap import Tally
 from domain.billing_settings import BillingSettings
-from domain.coupons import Coupon, PromotionCode, TaxRateDefinition
+from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import Invoice
+from domain.tax_rates import TaxRateDefinition
 from projections import billing_setup as setup
 from projections import events as ev
 from projections import invoices as views
