@@ -19,7 +19,7 @@ on the same channel) in fewer round trips and with less Python per event:
   psycopg's own list dumper looks up and calls a dumper per element in Python, which
   was about half of the committer thread's time.
 
-It implements ``commands.unit_of_work.EventWriter``; any other recorder (the in-memory one
+It implements ``commands.bus.unit_of_work.EventWriter``; any other recorder (the in-memory one
 of the unit tests) is written by ``RecorderEventWriter`` through its own interface.
 """
 
@@ -45,7 +45,7 @@ from psycopg.adapt import Dumper
 from psycopg.rows import tuple_row
 
 from adapters.database import check_or_sweep
-from commands.unit_of_work import EventWriter, RecorderEventWriter
+from commands.bus.unit_of_work import EventWriter, RecorderEventWriter
 
 log = logging.getLogger("tally.event_writer")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_common import (
     Result,
@@ -25,7 +26,6 @@ from commands.invoice_common import (
     resolve_coupon,
     tax_rates,
 )
-from commands.unit_of_work import UnitOfWork
 from domain.billing_settings import BillingSettings, check_settings
 from domain.coupons import Coupon, PromotionCode
 from domain.customers import Customer

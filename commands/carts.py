@@ -6,8 +6,8 @@ from typing import Any
 
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.checkout import resolve_line
-from commands.unit_of_work import UnitOfWork
 from domain.carts import Cart
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch

@@ -9,8 +9,8 @@ from uuid import UUID, uuid5
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price, Product
 from domain.errors import PriceArchived
 

@@ -24,8 +24,8 @@ from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.line_descriptions import first_period_name, price_text
-from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product

@@ -6,9 +6,9 @@ from typing import Any
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.test_clocks import check_test_mode
-from commands.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.test_clocks import TestClock
 

@@ -35,10 +35,10 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.provider_customers import provider_customer, waiting_params
-from commands.unit_of_work import UnitOfWork
 from domain.accounts import clearing_ref
 from domain.customers import Customer
 from domain.errors import InvalidTransition

@@ -14,8 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from commands.unit_of_work import UnitOfWork
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling

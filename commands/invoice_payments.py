@@ -28,6 +28,7 @@ from eventsourcing.application import Application
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import charge_attempt, reporting_calls, request_charge
 from commands.invoice_common import (
     Result,
@@ -38,7 +39,6 @@ from commands.invoice_common import (
 )
 from commands.invoice_settlement import after_paid, invoice_subscription
 from commands.ledger import _new_id
-from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref
 from domain.credit_notes import check_credit
 from domain.customers import Customer

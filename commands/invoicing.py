@@ -25,6 +25,7 @@ from uuid import uuid4
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_common import (
     Result,
     billing_for,
@@ -39,7 +40,6 @@ from commands.invoice_common import (
     tax_rates,
 )
 from commands.subscription_invoices import run_due, upcoming
-from commands.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.invoices import Invoice
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text

@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from commands.unit_of_work import UnitOfWork
 from domain.accounts import Account, clearing_ref, wallet_ref
 from domain.errors import (
     AlreadyExists,

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 from domain.catalog import Price, Product
 from domain.limits import MAX_NAME_CHARS
 from domain.price_tiers import tier_breakdown

@@ -7,7 +7,7 @@ from typing import Any
 from commands import provider_customers
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.errors import NotFound
 from domain.payment_methods import PaymentMethods

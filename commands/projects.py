@@ -9,8 +9,8 @@ from typing import Any
 
 from commands import messages as m
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from commands.unit_of_work import UnitOfWork
 from domain.projects import Project
 
 KEY_PREFIX = "tly"

@@ -17,8 +17,8 @@ from commands import ledger
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import settle_charge
-from commands.unit_of_work import UnitOfWork
 from commands.webhook_effects import complete_transaction
 from domain.provider_calls import ProviderCall
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction

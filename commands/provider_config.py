@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command
-from commands.unit_of_work import UnitOfWork
 from domain.errors import ValidationFailed
 from domain.provider_settings import ProviderSettings, SecretStorageDisabled
 

@@ -23,8 +23,8 @@ from uuid import UUID
 from pydantic import Field
 
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command, Text
-from commands.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.errors import ValidationFailed
 from domain.provider_calls import FAILED, FIRST_RETRY_S, SUCCEEDED, ProviderCall

@@ -20,11 +20,11 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context
+from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import request_charge
 from commands.invoice_common import billing_for, finalize, settings_values, tax_rates
 from commands.invoice_payments import retry_due_payment
 from commands.line_descriptions import invoice_description, item_line
-from commands.unit_of_work import UnitOfWork
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, Invoice

@@ -13,10 +13,10 @@ from uuid import UUID
 from commands import messages as m
 from commands import subscription_invoices
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls
 from commands.invoice_common import summary
-from commands.unit_of_work import UnitOfWork
 from domain.catalog import Price
 from domain.customers import Customer
 from domain.errors import (

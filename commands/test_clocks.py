@@ -13,9 +13,9 @@ from uuid import UUID
 from commands import messages as m
 from commands import subscription_invoices
 from commands.bus import Context, Handler
+from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls, requested_calls
-from commands.unit_of_work import UnitOfWork
 from domain.errors import TestClockInLiveMode, ValidationFailed
 from domain.projects import Project
 from domain.subscriptions import Subscription

@@ -11,7 +11,7 @@ from uuid import UUID
 from commands import messages as m
 from commands import subscriptions
 from commands.bus import Context
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 from domain.subscription_states import INCOMPLETE
 from domain.subscriptions import Subscription
 from domain.webhooks import NotYetApplicable, WebhookEvent

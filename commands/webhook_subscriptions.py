@@ -17,7 +17,7 @@ from adapters.providers.base import EventType
 from commands import messages as m
 from commands import subscriptions
 from commands.bus import Context
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
 from domain.subscription_mirrors import SubscriptionMirror

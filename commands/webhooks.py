@@ -17,7 +17,7 @@ from typing import Any
 
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 from commands.webhook_effects import translate
 from domain.webhooks import WebhookEvent
 

@@ -12,7 +12,7 @@ import pytest
 from commands import ledger
 from commands import messages as m
 from commands.bus import Context
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 from domain.accounts import Account
 from domain.errors import AccountClosed, DomainError
 from domain.transactions import Transaction

@@ -14,10 +14,10 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from commands.context import Context, Handler, Outcome
+from commands.bus.context import Context, Handler, Outcome
+from commands.bus.pipeline import Item
+from commands.bus.unit_of_work import AggregateCache, EventWriter, UnitOfWork
 from commands.messages import Command
-from commands.pipeline import Item
-from commands.unit_of_work import AggregateCache, EventWriter, UnitOfWork
 from domain.base import current_actor
 from domain.clock import Clock
 from domain.errors import ConcurrentUpdate, DomainError

@@ -28,23 +28,22 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
-from commands.context import Context, Handler, Outcome
-from commands.messages import Command
-from commands.pipeline import Batch, Item, Pacer, Wake
-from commands.synchronous import SynchronousPath
-from commands.unit_of_work import (
+from commands.bus.context import Context, Handler, Outcome
+from commands.bus.pipeline import Batch, Item, Pacer, Wake
+from commands.bus.synchronous import SynchronousPath
+from commands.bus.unit_of_work import (
     AggregateCache,
     EventWriter,
     RecorderEventWriter,
     UnitOfWork,
 )
+from commands.messages import Command
 from domain.clock import Clock
 from domain.errors import DomainError
 
 log = logging.getLogger("tally.bus")
 
-# Context, Outcome and Handler live in commands.context; callers import them from here.
-__all__ = ["CommandBus", "Context", "Handler", "Outcome"]
+__all__ = ["CommandBus"]
 
 
 class CommandBus(SynchronousPath):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from commands.unit_of_work import UnitOfWork
+from commands.bus.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)

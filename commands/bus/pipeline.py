@@ -9,9 +9,9 @@ from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from commands.context import Context, Outcome
+from commands.bus.context import Context, Outcome
+from commands.bus.unit_of_work import Sealed, UnitOfWork
 from commands.messages import Command
-from commands.unit_of_work import Sealed, UnitOfWork
 from domain.idempotency import IdempotencyRecord
 
 
