@@ -8,7 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -23,6 +22,9 @@ from api.routes.common import (
     run,
     write_responses,
 )
+from api.schemas import accounts as s
+from api.schemas.common import Page
+from api.schemas.transactions import MovementResult
 from commands import messages as m
 from domain.limits import TEXT_PATTERN
 
@@ -50,7 +52,7 @@ async def open_account(
 
 @router.get(
     "",
-    response_model=s.Page[s.Account],
+    response_model=Page[s.Account],
     summary="List accounts",
     responses=read_problems(),
 )
@@ -60,7 +62,7 @@ def list_accounts(
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
     owner_ref: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
-) -> s.Page[s.Account]:
+) -> Page[s.Account]:
     from projections.balances import list_accounts as query
 
     return fetch_page(
@@ -89,7 +91,7 @@ def get_account(account_id: UUID, tally: TallyDep, caller: Reader) -> s.Account:
 @router.post(
     "/{account_id}/deposits",
     status_code=201,
-    response_model=s.MovementResult,
+    response_model=MovementResult,
     summary="Deposit money",
     description="Money comes in from the `source` clearing account. With `pending: true` "
     "the transaction waits in `processing` for the outside payment: confirm it to credit "
@@ -104,13 +106,13 @@ async def deposit(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.Deposit(account_id=account_id, **body.model_dump())
-    return respond(await run(tally, caller, command, key), s.MovementResult)
+    return respond(await run(tally, caller, command, key), MovementResult)
 
 
 @router.post(
     "/{account_id}/withdrawals",
     status_code=201,
-    response_model=s.MovementResult,
+    response_model=MovementResult,
     summary="Withdraw money",
     responses=write_responses(201, *MOVE_REFUSALS, "insufficient_funds", "unknown_currency"),
 )
@@ -122,7 +124,7 @@ async def withdraw(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.Withdraw(account_id=account_id, **body.model_dump())
-    return respond(await run(tally, caller, command, key), s.MovementResult)
+    return respond(await run(tally, caller, command, key), MovementResult)
 
 
 @router.post(

@@ -14,8 +14,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_billing_setup as sb
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
 from api.routes.common import (
@@ -32,6 +30,8 @@ from api.routes.common import (
     read_problems,
     write_responses,
 )
+from api.schemas import billing_setup as s
+from api.schemas.common import Page
 from commands import messages as m
 from domain.coupons import Coupon
 from domain.errors import NotFound
@@ -45,22 +45,22 @@ router = APIRouter(tags=["tax rates and coupons"])
 @router.post(
     "/v1/tax_rates",
     status_code=201,
-    response_model=sb.TaxRate,
+    response_model=s.TaxRate,
     summary="Define a tax rate",
     description="A percentage from 0 to 100 (at most 4 decimals), exclusive or inclusive. "
     "Outside that range: 422 `invalid_percentage`.",
     responses=write_responses(201, "invalid_percentage"),
 )
 def define_tax_rate(
-    body: sb.DefineTaxRateRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.DefineTaxRateRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineTaxRate(**body.model_dump())
-    return respond(created_object(execute(tally, caller, command, key), "tax_rate"), sb.TaxRate)
+    return respond(created_object(execute(tally, caller, command, key), "tax_rate"), s.TaxRate)
 
 
 @router.get(
     "/v1/tax_rates",
-    response_model=s.Page[sb.TaxRate],
+    response_model=Page[s.TaxRate],
     summary="List tax rates",
     responses=read_problems(),
 )
@@ -70,29 +70,29 @@ def list_tax_rates(
     active: Annotated[bool | None, Query(description="Only active (or archived) ones")] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[sb.TaxRate]:
+) -> Page[s.TaxRate]:
     from projections.billing_setup import list_tax_rates as query
 
     return fetch_page(
-        sb.TaxRate, query, tally, caller, active=active, limit=limit, starting_after=starting_after
+        s.TaxRate, query, tally, caller, active=active, limit=limit, starting_after=starting_after
     )
 
 
 @router.get(
     "/v1/tax_rates/{tax_rate_id}",
-    response_model=sb.TaxRate,
+    response_model=s.TaxRate,
     summary="Get a tax rate",
     responses=read_problems("not_found"),
 )
-def get_tax_rate(tax_rate_id: UUID, tally: TallyDep, caller: Reader) -> sb.TaxRate:
+def get_tax_rate(tax_rate_id: UUID, tally: TallyDep, caller: Reader) -> s.TaxRate:
     from projections.billing_setup import get_tax_rate as query
 
-    return fetch_one(sb.TaxRate, query, tally, caller, tax_rate_id, "tax rate")
+    return fetch_one(s.TaxRate, query, tally, caller, tax_rate_id, "tax rate")
 
 
 @router.post(
     "/v1/tax_rates/{tax_rate_id}/archive",
-    response_model=sb.TaxRateResult,
+    response_model=s.TaxRateResult,
     summary="Archive a tax rate",
     description="New lines cannot use it; invoices that have it keep it.",
     responses=write_responses(200, "not_found", "invalid_transition", body=False),
@@ -101,7 +101,7 @@ def archive_tax_rate(
     tax_rate_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.ArchiveTaxRate(tax_rate_id=tax_rate_id)
-    return respond(execute(tally, caller, command, key), sb.TaxRateResult)
+    return respond(execute(tally, caller, command, key), s.TaxRateResult)
 
 
 # -- coupons -----------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def archive_tax_rate(
 @router.post(
     "/v1/coupons",
     status_code=201,
-    response_model=sb.Coupon,
+    response_model=s.Coupon,
     summary="Define a coupon",
     description="`percent_off` (0-100) or `amount_off` with its `currency`, exactly one "
     "of the two (else 422 `invalid_combination`). Redemptions past `max_redemptions` or "
@@ -125,15 +125,15 @@ def archive_tax_rate(
     ),
 )
 def define_coupon(
-    body: sb.DefineCouponRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.DefineCouponRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineCoupon(**body.model_dump())
-    return respond(created_object(execute(tally, caller, command, key), "coupon"), sb.Coupon)
+    return respond(created_object(execute(tally, caller, command, key), "coupon"), s.Coupon)
 
 
 @router.get(
     "/v1/coupons",
-    response_model=s.Page[sb.Coupon],
+    response_model=Page[s.Coupon],
     summary="List coupons",
     responses=read_problems(),
 )
@@ -143,21 +143,21 @@ def list_coupons(
     active: Annotated[bool | None, Query(description="Only active (or archived) ones")] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[sb.Coupon]:
+) -> Page[s.Coupon]:
     from projections.billing_setup import list_coupons as query
 
     return fetch_page(
-        sb.Coupon, query, tally, caller, active=active, limit=limit, starting_after=starting_after
+        s.Coupon, query, tally, caller, active=active, limit=limit, starting_after=starting_after
     )
 
 
 @router.get(
     "/v1/coupons/{code}",
-    response_model=sb.Coupon,
+    response_model=s.Coupon,
     summary="Get a coupon by its code",
     responses=read_problems("not_found"),
 )
-def get_coupon(code: CodePath, tally: TallyDep, caller: Reader) -> sb.Coupon:
+def get_coupon(code: CodePath, tally: TallyDep, caller: Reader) -> s.Coupon:
     from projections.billing_setup import get_coupon as query
 
     row = query(
@@ -165,12 +165,12 @@ def get_coupon(code: CodePath, tally: TallyDep, caller: Reader) -> sb.Coupon:
     )
     if row is None:
         raise NotFound(f"coupon '{code}' not found", code=code)
-    return sb.Coupon.model_validate(row)
+    return s.Coupon.model_validate(row)
 
 
 @router.post(
     "/v1/coupons/{code}/archive",
-    response_model=sb.CouponResult,
+    response_model=s.CouponResult,
     summary="Archive a coupon",
     description="It can no longer be applied; discounts already given stay.",
     responses=write_responses(200, "not_found", "invalid_transition", body=False),
@@ -178,7 +178,7 @@ def get_coupon(code: CodePath, tally: TallyDep, caller: Reader) -> sb.Coupon:
 def archive_coupon(
     code: CodePath, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    return respond(execute(tally, caller, m.ArchiveCoupon(code=code), key), sb.CouponResult)
+    return respond(execute(tally, caller, m.ArchiveCoupon(code=code), key), s.CouponResult)
 
 
 # -- promotion codes ---------------------------------------------------------------------------
@@ -187,25 +187,25 @@ def archive_coupon(
 @router.post(
     "/v1/promotion_codes",
     status_code=201,
-    response_model=sb.PromotionCode,
+    response_model=s.PromotionCode,
     summary="Define a promotion code for a coupon",
     description="A customer-facing code with its own redemption limit and expiry.",
     responses=write_responses(201, "not_found", "already_exists"),
 )
 def define_promotion_code(
-    body: sb.DefinePromotionCodeRequest,
+    body: s.DefinePromotionCodeRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.DefinePromotionCode(**body.model_dump())
     outcome = execute(tally, caller, command, key)
-    return respond(created_object(outcome, "promotion_code"), sb.PromotionCode)
+    return respond(created_object(outcome, "promotion_code"), s.PromotionCode)
 
 
 @router.get(
     "/v1/promotion_codes",
-    response_model=s.Page[sb.PromotionCode],
+    response_model=Page[s.PromotionCode],
     summary="List promotion codes",
     responses=read_problems(),
 )
@@ -215,11 +215,11 @@ def list_promotion_codes(
     coupon_id: Annotated[UUID | None, Query(description="Only this coupon's")] = None,
     limit: Limit = 20,
     starting_after: StartingAfter = None,
-) -> s.Page[sb.PromotionCode]:
+) -> Page[s.PromotionCode]:
     from projections.billing_setup import list_promotion_codes as query
 
     return fetch_page(
-        sb.PromotionCode,
+        s.PromotionCode,
         query,
         tally,
         caller,

@@ -13,9 +13,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_billing as b
-from api import schemas_created as sc
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
 from api.routes.common import (
@@ -32,6 +29,9 @@ from api.routes.common import (
     read_problems,
     write_responses,
 )
+from api.schemas import catalog as s
+from api.schemas.common import Page
+from api.schemas.created import DefinedPrice
 from commands import messages as m
 from commands.limits_types import LookupKey
 from domain.errors import NotFound
@@ -49,22 +49,22 @@ def _created_or_revised(model: type[Any], what: str, *codes: str) -> dict[int | 
 @router.post(
     "/v1/products",
     status_code=201,
-    response_model=b.Product,
+    response_model=s.Product,
     summary="Define (or revise) a product",
     description="A product is a plan by `code`. Defining an existing code again answers "
     "200 and revises its name and features (nothing is written if they are the same).",
-    responses=_created_or_revised(b.Product, "product"),
+    responses=_created_or_revised(s.Product, "product"),
 )
 def define_product(
-    body: b.DefineProductRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.DefineProductRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineProduct(**body.model_dump())
-    return respond(created_object(execute(tally, caller, command, key), "product"), b.Product)
+    return respond(created_object(execute(tally, caller, command, key), "product"), s.Product)
 
 
 @router.get(
     "/v1/products",
-    response_model=s.Page[b.Product],
+    response_model=Page[s.Product],
     summary="List products",
     responses=read_problems(),
 )
@@ -74,29 +74,29 @@ def list_products(
     active: Active = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[b.Product]:
+) -> Page[s.Product]:
     from projections.catalog import list_products as query
 
     return fetch_page(
-        b.Product, query, tally, caller, active=active, limit=limit, starting_after=starting_after
+        s.Product, query, tally, caller, active=active, limit=limit, starting_after=starting_after
     )
 
 
 @router.get(
     "/v1/products/{product_id}",
-    response_model=b.Product,
+    response_model=s.Product,
     summary="Get a product",
     responses=read_problems("not_found"),
 )
-def get_product(product_id: UUID, tally: TallyDep, caller: Reader) -> b.Product:
+def get_product(product_id: UUID, tally: TallyDep, caller: Reader) -> s.Product:
     from projections.catalog import get_product as query
 
-    return fetch_one(b.Product, query, tally, caller, product_id, "product")
+    return fetch_one(s.Product, query, tally, caller, product_id, "product")
 
 
 @router.post(
     "/v1/products/{product_id}/archive",
-    response_model=b.ProductResult,
+    response_model=s.ProductResult,
     summary="Archive a product",
     description="An archived product leaves the plan list; its subscriptions go on.",
     responses=write_responses(200, "not_found", body=False),
@@ -105,13 +105,13 @@ def archive_product(
     product_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.ArchiveProduct(product_id=product_id)
-    return respond(execute(tally, caller, command, key), b.ProductResult)
+    return respond(execute(tally, caller, command, key), s.ProductResult)
 
 
 @router.post(
     "/v1/prices",
     status_code=201,
-    response_model=sc.DefinedPrice,
+    response_model=DefinedPrice,
     summary="Publish a price",
     description="Flat, per unit, tiered (graduated or volume) or metered; recurring "
     "(`interval`) or one-time (no interval). The same definition under the same lookup key "
@@ -122,7 +122,7 @@ def archive_product(
     "last is open-ended (null); a metered price names its `meter`; a one-time price has "
     "no trial and is not metered.",
     responses=_created_or_revised(
-        sc.DefinedPrice,
+        DefinedPrice,
         "price",
         "not_found",
         "unknown_currency",
@@ -131,16 +131,16 @@ def archive_product(
     ),
 )
 def define_price(
-    body: b.DefinePriceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.DefinePriceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefinePrice(**body.model_dump())
     outcome = execute(tally, caller, command, key)
-    return respond(created_object(outcome, "price"), sc.DefinedPrice)
+    return respond(created_object(outcome, "price"), DefinedPrice)
 
 
 @router.get(
     "/v1/prices",
-    response_model=s.Page[b.Price],
+    response_model=Page[s.Price],
     summary="List prices",
     responses=read_problems(),
 )
@@ -155,11 +155,11 @@ def list_prices(
     ] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[b.Price]:
+) -> Page[s.Price]:
     from projections.catalog import list_prices as query
 
     return fetch_page(
-        b.Price,
+        s.Price,
         query,
         tally,
         caller,
@@ -173,19 +173,19 @@ def list_prices(
 
 @router.get(
     "/v1/prices/{price_id}",
-    response_model=b.Price,
+    response_model=s.Price,
     summary="Get a price",
     responses=read_problems("not_found"),
 )
-def get_price(price_id: UUID, tally: TallyDep, caller: Reader) -> b.Price:
+def get_price(price_id: UUID, tally: TallyDep, caller: Reader) -> s.Price:
     from projections.catalog import get_price as query
 
-    return fetch_one(b.Price, query, tally, caller, price_id, "price")
+    return fetch_one(s.Price, query, tally, caller, price_id, "price")
 
 
 @router.post(
     "/v1/prices/{price_id}/archive",
-    response_model=b.PriceResult,
+    response_model=s.PriceResult,
     summary="Archive a price",
     description="New subscriptions on it are refused; existing ones keep it.",
     responses=write_responses(200, "not_found", body=False),
@@ -194,33 +194,33 @@ def archive_price(
     price_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.ArchivePrice(price_id=price_id)
-    return respond(execute(tally, caller, command, key), b.PriceResult)
+    return respond(execute(tally, caller, command, key), s.PriceResult)
 
 
 @router.get(
     "/v1/plans",
-    response_model=b.PlanList,
+    response_model=s.PlanList,
     summary="List the active plans with their active prices",
     responses=read_problems(),
 )
-def list_plans(tally: TallyDep, caller: Reader) -> b.PlanList:
+def list_plans(tally: TallyDep, caller: Reader) -> s.PlanList:
     from projections.catalog import list_plans as query
 
     rows = query(tally.views, tally.schema, caller.project_id)
-    return b.PlanList(data=[b.Plan.model_validate(r) for r in rows])
+    return s.PlanList(data=[s.Plan.model_validate(r) for r in rows])
 
 
 @router.get(
     "/v1/plans/{code}",
-    response_model=b.Plan,
+    response_model=s.Plan,
     summary="Get an active plan by its code",
     responses=read_problems("not_found"),
 )
-def get_plan(code: PlanCode, tally: TallyDep, caller: Reader) -> b.Plan:
+def get_plan(code: PlanCode, tally: TallyDep, caller: Reader) -> s.Plan:
     from projections.catalog import list_plans as query
 
     rows = query(tally.views, tally.schema, caller.project_id)
     found = next((r for r in rows if r.get("code") == code), None)
     if found is None:
         raise NotFound(f"no active plan with code '{code}'", code=code)
-    return b.Plan.model_validate(found)
+    return s.Plan.model_validate(found)

@@ -18,8 +18,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from adapters.outbox import provider_for
-from api import schemas as s
-from api import schemas_payments as sp
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.routes.common import (
@@ -37,6 +35,8 @@ from api.routes.common import (
 )
 from api.routes.customers import customer_row
 from api.routes.subscriptions import NAME_REFUSALS, NAMING, PLAN_NAMING, request_items
+from api.schemas import checkout as s
+from api.schemas.common import Page
 from commands import provider_messages as pm
 from commands.messages import Command
 from domain.errors import NotFound
@@ -66,14 +66,14 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     head = tally.store.recorder.max_notification_id()
     if head is not None:
         headers[POSITION_HEADER] = str(head)
-    checked = sp.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
+    checked = s.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
     return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
 
 
 @router.post(
     "/v1/checkout/subscription",
     status_code=201,
-    response_model=sp.CheckoutResult,
+    response_model=s.CheckoutResult,
     summary="Check out a subscription",
     description="Creates an incomplete subscription. Without a trial it has its first "
     "invoice, and paying on the provider's page pays the invoice and activates the "
@@ -95,7 +95,7 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     ),
 )
 def checkout_subscription(
-    body: sp.SubscriptionCheckoutRequest,
+    body: s.SubscriptionCheckoutRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -115,7 +115,7 @@ def checkout_subscription(
 @router.post(
     "/v1/checkout/item",
     status_code=201,
-    response_model=sp.CheckoutResult,
+    response_model=s.CheckoutResult,
     summary="Check out one item",
     description="A one-time purchase: a pending Transaction that completes when the "
     "provider confirms the payment. The line names a `price_id`, or else its `name`, "
@@ -123,7 +123,7 @@ def checkout_subscription(
     responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_combination", "unknown_currency"),
 )
 def checkout_item(
-    body: sp.ItemCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.ItemCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = pm.CheckoutItem(provider=provider_name(tally, caller), **body.model_dump())
     return run_and_call(tally, caller, command, key)
@@ -132,13 +132,13 @@ def checkout_item(
 @router.post(
     "/v1/checkout/cart",
     status_code=201,
-    response_model=sp.CheckoutResult,
+    response_model=s.CheckoutResult,
     summary="Check out a cart",
     description="An empty cart answers 422 `cart_empty`.",
     responses=write_responses(201, *CHECKOUT_REFUSALS, "invalid_transition", "cart_empty"),
 )
 def checkout_cart(
-    body: sp.CartCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.CartCheckoutRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = pm.CheckoutCart(provider=provider_name(tally, caller), **body.model_dump())
     return run_and_call(tally, caller, command, key)
@@ -147,7 +147,7 @@ def checkout_cart(
 @router.post(
     "/v1/accounts/{account_id}/top_ups",
     status_code=201,
-    response_model=sp.CheckoutResult,
+    response_model=s.CheckoutResult,
     tags=["accounts"],
     summary="Top up a wallet through the provider",
     description="A pending deposit from the provider's clearing account. With "
@@ -166,7 +166,7 @@ def checkout_cart(
 )
 def top_up(
     account_id: UUID,
-    body: sp.TopUpRequest,
+    body: s.TopUpRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -180,7 +180,7 @@ def top_up(
 @router.post(
     "/v1/transactions/{transaction_id}/refunds",
     status_code=202,
-    response_model=sp.CheckoutResult,
+    response_model=s.CheckoutResult,
     tags=["transactions"],
     summary="Refund a provider payment",
     description="Asks the provider to refund (through the outbox); the transaction is "
@@ -195,7 +195,7 @@ def refund(
     transaction_id: UUID,
     tally: TallyDep,
     caller: CallerDep,
-    body: sp.RefundRequest | None = None,
+    body: s.RefundRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     fields = body.model_dump() if body is not None else {}
@@ -205,18 +205,18 @@ def refund(
 
 @router.post(
     "/v1/portal",
-    response_model=sp.PortalResult,
+    response_model=s.PortalResult,
     summary="Open the provider's customer portal",
     description="A one-off URL of the provider's portal for the customer (nothing is "
     "recorded). YooKassa has none: 422 `provider_unsupported`.",
     responses=write_responses(200, "not_found", "provider_unsupported", "provider_unavailable"),
 )
 def portal(
-    body: sp.PortalRequest,
+    body: s.PortalRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,  # accepted like on every POST; the portal records nothing
-) -> sp.PortalResult:
+) -> s.PortalResult:
     customer = customer_row(tally, caller, body.customer_id)
     provider = provider_for(tally, caller.project_id)
     refs = customer.get("provider_refs") or {}
@@ -230,12 +230,12 @@ def portal(
             id=str(body.customer_id),
         )
     session = provider.create_portal_session(reference, body.return_url)
-    return sp.PortalResult(url=session.url, provider=session.provider)
+    return s.PortalResult(url=session.url, provider=session.provider)
 
 
 @router.get(
     "/v1/provider_calls",
-    response_model=s.Page[sp.ProviderCall],
+    response_model=Page[s.ProviderCall],
     summary="List provider calls (the outbox)",
     responses=read_problems(),
 )
@@ -246,11 +246,11 @@ def list_calls(
     starting_after: StartingAfter = None,
     state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
     subject: Annotated[str | None, Query(max_length=100, pattern=TEXT_PATTERN)] = None,
-) -> s.Page[sp.ProviderCall]:
+) -> Page[s.ProviderCall]:
     from projections.payments import list_provider_calls
 
     return fetch_page(
-        sp.ProviderCall,
+        s.ProviderCall,
         list_provider_calls,
         tally,
         caller,
@@ -263,11 +263,11 @@ def list_calls(
 
 @router.get(
     "/v1/provider_calls/{call_id}",
-    response_model=sp.ProviderCall,
+    response_model=s.ProviderCall,
     summary="Get a provider call",
     responses=read_problems("not_found"),
 )
-def get_call(call_id: UUID, tally: TallyDep, caller: Reader) -> sp.ProviderCall:
+def get_call(call_id: UUID, tally: TallyDep, caller: Reader) -> s.ProviderCall:
     from projections.payments import get_provider_call
 
-    return fetch_one(sp.ProviderCall, get_provider_call, tally, caller, call_id, "provider call")
+    return fetch_one(s.ProviderCall, get_provider_call, tally, caller, call_id, "provider call")

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.errors import PROBLEM_JSON, STATUS_BY_CODE, PositionNotIssued, ReadModelBehind
-from api.schemas import Page, Problem
+from api.schemas.common import Page, Problem
 from commands.bus import Outcome
 from commands.messages import Command
 from commands.provider_messages import REFERENCE_PATTERN

@@ -14,8 +14,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_invoicing as si
 from api.auth import CallerDep, TallyDep
 from api.calls import execute_and_call
 from api.routes.billing_common import respond
@@ -29,6 +27,8 @@ from api.routes.common import (
     write_responses,
 )
 from api.routes.invoices import ONE
+from api.schemas import credit_notes as s
+from api.schemas.common import Page
 from commands import messages as m
 
 router = APIRouter(tags=["credit notes"])
@@ -37,7 +37,7 @@ router = APIRouter(tags=["credit notes"])
 @router.post(
     ONE + "/credit_notes",
     status_code=201,
-    response_model=si.CreditNoteResult,
+    response_model=s.CreditNoteResult,
     summary="Issue a credit note against an invoice",
     description="Only an open, paid or uncollectible invoice. The amount defaults to all "
     "that was paid (with `refund_to: none`, all that is still owed).",
@@ -47,18 +47,18 @@ router = APIRouter(tags=["credit notes"])
 )
 def create_credit_note(
     invoice_id: UUID,
-    body: si.CreateCreditNoteRequest,
+    body: s.CreateCreditNoteRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.CreateCreditNote(invoice_id=invoice_id, **body.model_dump())
-    return respond(execute_and_call(tally, caller, command, key), si.CreditNoteResult)
+    return respond(execute_and_call(tally, caller, command, key), s.CreditNoteResult)
 
 
 @router.get(
     "/v1/credit_notes",
-    response_model=s.Page[si.CreditNote],
+    response_model=Page[s.CreditNote],
     summary="List credit notes",
     description="Oldest first; page with the last credit note's id.",
     responses=read_problems(),
@@ -70,11 +70,11 @@ def list_credit_notes(
     customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
     limit: Limit = 20,
     starting_after: StartingAfter = None,
-) -> s.Page[si.CreditNote]:
+) -> Page[s.CreditNote]:
     from projections.invoices import list_credit_notes as query
 
     return fetch_page(
-        si.CreditNote,
+        s.CreditNote,
         query,
         tally,
         caller,

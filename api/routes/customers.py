@@ -8,10 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_billing as b
-from api import schemas_created as sc
-from api import schemas_subscriptions as ss
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.routes.billing_common import respond
@@ -29,6 +25,9 @@ from api.routes.common import (
     read_problems,
     write_responses,
 )
+from api.schemas import customers as s
+from api.schemas.common import Page
+from api.schemas.created import RegisteredCustomer
 from commands import messages as m
 from domain.errors import NotFound
 from domain.limits import TEXT_PATTERN
@@ -62,14 +61,14 @@ def customer_by_external_id(tally: Tally, caller: Caller, external_id: str) -> d
 @router.post(
     "",
     status_code=201,
-    response_model=sc.RegisteredCustomer,
+    response_model=RegisteredCustomer,
     summary="Register (or retrieve) a customer",
     description="Register-or-retrieve by `external_id`: the first call creates the customer "
     "(201, `existed: false`); a later call with the same external id answers that customer "
     "(200, `existed: true`) and changes nothing. `test_clock_id` (test-mode projects "
     "only) puts its subscriptions on that clock.",
     responses=create_responses(
-        sc.RegisteredCustomer,
+        RegisteredCustomer,
         "The external id was already registered: that customer, unchanged",
         "not_found",
         "unknown_currency",
@@ -77,16 +76,16 @@ def customer_by_external_id(tally: Tally, caller: Caller, external_id: str) -> d
     ),
 )
 def register_customer(
-    body: b.RegisterCustomerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.RegisterCustomerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.RegisterCustomer(**body.model_dump())
     outcome = execute(tally, caller, command, key)
-    return respond(created_object(outcome, "customer"), sc.RegisteredCustomer)
+    return respond(created_object(outcome, "customer"), RegisteredCustomer)
 
 
 @router.get(
     "",
-    response_model=s.Page[b.Customer],
+    response_model=Page[s.Customer],
     summary="List customers",
     responses=read_problems(),
 )
@@ -98,63 +97,63 @@ def list_customers(
     email: Annotated[
         str | None, Query(max_length=254, pattern=TEXT_PATTERN, description="Exact email")
     ] = None,
-) -> s.Page[b.Customer]:
+) -> Page[s.Customer]:
     from projections.customers import list_customers as query
 
     return fetch_page(
-        b.Customer, query, tally, caller, limit=limit, starting_after=starting_after, email=email
+        s.Customer, query, tally, caller, limit=limit, starting_after=starting_after, email=email
     )
 
 
 @router.get(
     "/by_external_id/{external_id}",
-    response_model=b.Customer,
+    response_model=s.Customer,
     summary="Get a customer by your external id",
     responses=read_problems("not_found"),
 )
-def get_by_external_id(external_id: ExternalIdPath, tally: TallyDep, caller: Reader) -> b.Customer:
-    return b.Customer.model_validate(customer_by_external_id(tally, caller, external_id))
+def get_by_external_id(external_id: ExternalIdPath, tally: TallyDep, caller: Reader) -> s.Customer:
+    return s.Customer.model_validate(customer_by_external_id(tally, caller, external_id))
 
 
 @router.get(
     "/{customer_id}",
-    response_model=b.Customer,
+    response_model=s.Customer,
     summary="Get a customer",
     responses=read_problems("not_found"),
 )
-def get_customer(customer_id: UUID, tally: TallyDep, caller: Reader) -> b.Customer:
-    return b.Customer.model_validate(customer_row(tally, caller, customer_id))
+def get_customer(customer_id: UUID, tally: TallyDep, caller: Reader) -> s.Customer:
+    return s.Customer.model_validate(customer_row(tally, caller, customer_id))
 
 
 @router.post(
     "/{customer_id}",
-    response_model=b.CustomerResult,
+    response_model=s.CustomerResult,
     summary="Update a customer",
     description="Fields left out stay as they are. The external id and the currency never change.",
     responses=write_responses(200, "not_found"),
 )
 def update_customer(
     customer_id: UUID,
-    body: b.UpdateCustomerRequest,
+    body: s.UpdateCustomerRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.UpdateCustomer(customer_id=customer_id, **body.model_dump())
-    return respond(execute(tally, caller, command, key), b.CustomerResult)
+    return respond(execute(tally, caller, command, key), s.CustomerResult)
 
 
 @router.get(
     "/{customer_id}/entitlements",
-    response_model=ss.Entitlements,
+    response_model=s.Entitlements,
     summary="What a customer is entitled to",
     description="The plans, features and seats of the customer's trialing, active and "
     "past_due subscriptions.",
     responses=read_problems("not_found"),
 )
-def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader) -> ss.Entitlements:
+def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader) -> s.Entitlements:
     from projections.entitlements import entitlements as query
 
     customer_row(tally, caller, customer_id)
     found = query(tally.views, tally.schema, caller.project_id, customer_id)
-    return ss.Entitlements.model_validate(found)
+    return s.Entitlements.model_validate(found)

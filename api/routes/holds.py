@@ -11,8 +11,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_created as sc
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -28,6 +26,9 @@ from api.routes.common import (
     run,
     write_responses,
 )
+from api.schemas import holds as s
+from api.schemas.common import Page
+from api.schemas.created import PlacedHold
 from commands import messages as m
 from domain.errors import NotFound
 
@@ -40,7 +41,7 @@ HoldStatus = Literal["active", "captured", "voided", "expired"]
 @router.post(
     "",
     status_code=201,
-    response_model=sc.PlacedHold,
+    response_model=PlacedHold,
     summary="Place a hold",
     description="`expires_at` lies ahead of the project's clock (else 422 "
     "`time_not_in_future`); `destination_account_id` is another account than the held one "
@@ -67,7 +68,7 @@ async def place_hold(
 ) -> JSONResponse:
     command = m.PlaceHold(account_id=account_id, **body.model_dump())
     outcome = await run(tally, caller, command, key)
-    return respond(created_object(outcome, "hold", account="account"), sc.PlacedHold)
+    return respond(created_object(outcome, "hold", account="account"), PlacedHold)
 
 
 @router.post(
@@ -120,7 +121,7 @@ async def void_hold(
 
 @router.get(
     "",
-    response_model=s.Page[s.Hold],
+    response_model=Page[s.Hold],
     summary="List an account's holds",
     responses=read_problems("not_found"),
 )
@@ -131,7 +132,7 @@ def list_holds(
     status: Annotated[HoldStatus | None, Query()] = None,
     limit: Limit = 20,
     starting_after: StartingAfter = None,
-) -> s.Page[s.Hold]:
+) -> Page[s.Hold]:
     from projections.holds import list_holds as query
 
     require_account(tally, caller, account_id)

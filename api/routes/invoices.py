@@ -14,8 +14,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_invoicing as si
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.collection import collected_answer, collected_page, with_collection
@@ -36,6 +34,8 @@ from api.routes.common import (
     write_headers,
     write_responses,
 )
+from api.schemas import invoices as s
+from api.schemas.common import Page
 from commands import messages as m
 from commands.bus import Outcome
 from commands.invoice_payments import payment_state
@@ -59,24 +59,24 @@ def invoice_row(tally: Tally, project_id: UUID, invoice_id: UUID) -> dict[str, A
 @router.post(
     BASE,
     status_code=201,
-    response_model=si.Invoice,
+    response_model=s.Invoice,
     summary="Create a draft invoice",
     description="In the customer's currency, with optional lines, each with its own tax "
     "rates (the project's default rates are for subscription lines).",
     responses=write_responses(201, "not_found", "invalid_amount", "tax_rate_archived"),
 )
 def create_invoice(
-    body: si.CreateInvoiceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.CreateInvoiceRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.CreateInvoice(
         customer_id=body.customer_id, description=body.description, lines=body.lines
     )
-    return respond(created_object(execute(tally, caller, command, key), "invoice"), si.Invoice)
+    return respond(created_object(execute(tally, caller, command, key), "invoice"), s.Invoice)
 
 
 @router.get(
     BASE,
-    response_model=s.Page[si.Invoice],
+    response_model=Page[s.Invoice],
     summary="List invoices",
     description="Oldest first. Filters combine; `period_from`/`period_to` select invoices "
     "whose billing period starts in that range.",
@@ -87,7 +87,7 @@ def list_invoices(  # one parameter per documented filter
     caller: Reader,
     customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
     subscription_id: Annotated[UUID | None, Query(description="Only this subscription's")] = None,
-    status: Annotated[si.Status | None, Query(description="Only in this status")] = None,
+    status: Annotated[s.Status | None, Query(description="Only in this status")] = None,
     period_from: Annotated[
         Timestamp | None, Query(description=f"Period starts at or after. {TIMESTAMP_RULE}")
     ] = None,
@@ -96,11 +96,11 @@ def list_invoices(  # one parameter per documented filter
     ] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[si.Invoice]:
+) -> Page[s.Invoice]:
     from projections.invoices import list_invoices as query
 
     return fetch_page(
-        si.Invoice,
+        s.Invoice,
         collected_page(query, tally),
         tally,
         caller,
@@ -116,18 +116,18 @@ def list_invoices(  # one parameter per documented filter
 
 @router.get(
     ONE,
-    response_model=si.Invoice,
+    response_model=s.Invoice,
     summary="Get an invoice",
     responses=read_problems("not_found"),
 )
-def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> si.Invoice:
+def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> s.Invoice:
     row = invoice_row(tally, caller.project_id, invoice_id)
-    return si.Invoice.model_validate(with_collection(tally, caller.project_id, [row])[0])
+    return s.Invoice.model_validate(with_collection(tally, caller.project_id, [row])[0])
 
 
 @router.post(
     ONE + "/lines",
-    response_model=si.InvoiceResult,
+    response_model=s.InvoiceResult,
     summary="Add a line to a draft",
     description="Only a draft takes lines (409 `invalid_transition` once finalized).",
     responses=write_responses(
@@ -142,19 +142,19 @@ def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> si.Invoice
 )
 def add_line(
     invoice_id: UUID,
-    body: si.AddLineRequest,
+    body: s.AddLineRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     line = m.InvoiceLineInput(**body.model_dump())
     command = m.AddInvoiceLine(invoice_id=invoice_id, line=line)
-    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+    return respond(execute(tally, caller, command, key), s.InvoiceResult)
 
 
 @router.post(
     ONE + "/lines/{line_id}/remove",
-    response_model=si.InvoiceResult,
+    response_model=s.InvoiceResult,
     summary="Remove a line from a draft",
     responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
@@ -166,12 +166,12 @@ def remove_line(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.RemoveInvoiceLine(invoice_id=invoice_id, line_id=line_id)
-    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+    return respond(execute(tally, caller, command, key), s.InvoiceResult)
 
 
 @router.post(
     ONE + "/coupon",
-    response_model=si.InvoiceResult,
+    response_model=s.InvoiceResult,
     summary="Apply a coupon or a promotion code to a draft",
     description="Exactly one of `coupon_code`, `promotion_code` (else 422 "
     "`invalid_combination`). A coupon past its redemption limit or expiry, archived, or in "
@@ -187,7 +187,7 @@ def remove_line(
 )
 def apply_coupon(
     invoice_id: UUID,
-    body: si.ApplyCouponRequest,
+    body: s.ApplyCouponRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -195,12 +195,12 @@ def apply_coupon(
     command = m.ApplyCoupon(
         invoice_id=invoice_id, coupon_code=body.coupon_code, promotion_code=body.promotion_code
     )
-    return respond(execute(tally, caller, command, key), si.InvoiceResult)
+    return respond(execute(tally, caller, command, key), s.InvoiceResult)
 
 
 def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
     """Register a body-less POST that sends ``make(invoice_id=...)``."""
-    model = si.PaymentResult if make is m.RetryInvoicePayment else si.InvoiceResult
+    model = s.PaymentResult if make is m.RetryInvoicePayment else s.InvoiceResult
 
     def handler(
         invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
@@ -260,7 +260,7 @@ _simple(
 
 @router.post(
     ONE + "/pay",
-    response_model=si.PaymentResult,
+    response_model=s.PaymentResult,
     summary="Pay an open (or uncollectible) invoice",
     description="A provider charge is made by the outbox right after the command "
     "commits, to the customer's default payment method, and the answer says how it went. "
@@ -283,7 +283,7 @@ _simple(
 )
 def pay_invoice(
     invoice_id: UUID,
-    body: si.PayInvoiceRequest,
+    body: s.PayInvoiceRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -301,7 +301,7 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
     attempt = outcome.body.get("payment_attempt")
     call_id = (attempt or {}).get("provider_call_id")
     if not call_id or attempt is None or attempt.get("status") != "pending":
-        return respond(outcome, si.PaymentResult)
+        return respond(outcome, s.PaymentResult)
     tally.outbox.attempt(caller.project_id, UUID(str(call_id)))
     tally.outbox.kick()  # a call still pending is retried by the worker
     state = payment_state(tally.store, caller.context(None), invoice_id, attempt)
@@ -309,7 +309,7 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
     head = tally.store.recorder.max_notification_id()
     if head is not None:  # the position of the charge's outcome, newer than the command's
         headers[POSITION_HEADER] = str(head)
-    checked = si.PaymentResult.model_validate(state).model_dump(
+    checked = s.PaymentResult.model_validate(state).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
     return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
@@ -317,7 +317,7 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
 
 @router.get(
     "/v1/subscriptions/{subscription_id}/upcoming_invoice",
-    response_model=si.UpcomingInvoiceResult,
+    response_model=s.UpcomingInvoiceResult,
     tags=["invoices", "subscriptions"],
     summary="The next invoice of a subscription (nothing is written)",
     description="Its items for the next period, the proration collected so far, the "
@@ -327,9 +327,9 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
 )
 def upcoming_invoice(
     subscription_id: UUID, tally: TallyDep, caller: Reader
-) -> si.UpcomingInvoiceResult:
+) -> s.UpcomingInvoiceResult:
     outcome = execute(
         tally, caller, m.PreviewUpcomingInvoice(subscription_id=subscription_id), None
     )
     answer = collected_answer(tally, caller.project_id, outcome, "upcoming_invoice")
-    return si.UpcomingInvoiceResult.model_validate(answer.body)
+    return s.UpcomingInvoiceResult.model_validate(answer.body)

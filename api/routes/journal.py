@@ -6,7 +6,6 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from api import schemas as s
 from api.auth import TallyDep
 from api.routes.common import (
     Limit,
@@ -17,6 +16,9 @@ from api.routes.common import (
     read_problems,
     require_account,
 )
+from api.schemas import journal as s
+from api.schemas.common import Page
+from api.schemas.transactions import Transaction
 from domain.accounts import wallet_ref
 
 router = APIRouter(tags=["journal"])
@@ -24,7 +26,7 @@ router = APIRouter(tags=["journal"])
 
 @router.get(
     "/v1/accounts/{account_id}/entries",
-    response_model=s.Page[s.Entry],
+    response_model=Page[s.Entry],
     summary="List an account's journal entries",
     description="Oldest first. Each item is a balanced journal entry (its postings sum to "
     "zero) with this account's signed `amount` in it.",
@@ -36,7 +38,7 @@ def list_entries(
     caller: Reader,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[s.Entry]:
+) -> Page[s.Entry]:
     from projections.journal import list_entries as query
 
     require_account(tally, caller, account_id)
@@ -59,7 +61,7 @@ def list_entries(
 
 @router.get(
     "/v1/accounts/{account_id}/transactions",
-    response_model=s.Page[s.Transaction],
+    response_model=Page[Transaction],
     summary="List an account's transactions",
     responses=read_problems("not_found"),
 )
@@ -69,23 +71,23 @@ def list_transactions(
     caller: Reader,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[s.Transaction]:
+) -> Page[Transaction]:
     from projections.transactions import list_transactions as query
 
     require_account(tally, caller, account_id)
     return fetch_page(
-        s.Transaction, query, tally, caller, account_id, limit=limit, starting_after=starting_after
+        Transaction, query, tally, caller, account_id, limit=limit, starting_after=starting_after
     )
 
 
 @router.get(
     "/v1/system_accounts",
-    response_model=s.Page[s.SystemAccount],
+    response_model=Page[s.SystemAccount],
     summary="List the project's system accounts",
     description="Clearing and other accounts that exist only in the read models.",
     responses=read_problems(),
 )
-def list_system_accounts(tally: TallyDep, caller: Reader) -> s.Page[s.SystemAccount]:
+def list_system_accounts(tally: TallyDep, caller: Reader) -> Page[s.SystemAccount]:
     from projections.system_accounts import list_system_accounts as query
 
     rows = query(tally.views, tally.schema, caller.project_id)

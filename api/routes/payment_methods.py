@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from adapters.outbox import provider_for
-from api import schemas_payments as sp
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -23,6 +22,9 @@ from api.routes.common import (
     write_responses,
 )
 from api.routes.customers import customer_row
+from api.schemas import payment_methods as s
+from api.schemas.carts import Cart, CartItemRequest, CartRequest, CartResult
+from api.schemas.payment_provider import ProviderSettingsRequest, ProviderSettingsResult
 from commands import provider_messages as pm
 from commands.provider_config import NO_SECRETS_KEY
 from domain.provider_settings import ProviderSettings, SecretStorageDisabled
@@ -32,26 +34,26 @@ router = APIRouter()
 
 @router.get(
     "/v1/payment_methods",
-    response_model=sp.PaymentMethods,
+    response_model=s.PaymentMethods,
     tags=["payment methods"],
     summary="List a customer's payment methods",
     responses=read_problems("not_found"),
 )
 def list_methods(
     customer_id: Annotated[UUID, Query()], tally: TallyDep, caller: Reader
-) -> sp.PaymentMethods:
+) -> s.PaymentMethods:
     from projections.payments import get_payment_methods
 
     customer_row(tally, caller, customer_id)
     row = get_payment_methods(tally.views, tally.schema, caller.project_id, customer_id)
     if row is None:
-        return sp.PaymentMethods(customer_id=customer_id, default=None, data=[])
-    return sp.PaymentMethods.model_validate(row)
+        return s.PaymentMethods(customer_id=customer_id, default=None, data=[])
+    return s.PaymentMethods.model_validate(row)
 
 
 @router.post(
     "/v1/payment_methods",
-    response_model=sp.PaymentMethodsResult,
+    response_model=s.PaymentMethodsResult,
     tags=["payment methods"],
     summary="Attach a payment method",
     description="Attach the reference the provider's setup flow returned (Stripe "
@@ -60,45 +62,41 @@ def list_methods(
     responses=write_responses(200, "not_found", "limit_reached"),
 )
 def attach(
-    body: sp.AttachRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.AttachRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     provider = provider_for(tally, caller.project_id).name
     command = pm.AttachPaymentMethod(provider=provider, **body.model_dump())
-    return respond(
-        execute(tally, caller, command, key), sp.PaymentMethodsResult, exclude_none=False
-    )
+    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult, exclude_none=False)
 
 
 @router.post(
     "/v1/payment_methods/{payment_method}/detach",
-    response_model=sp.PaymentMethodsResult,
+    response_model=s.PaymentMethodsResult,
     tags=["payment methods"],
     summary="Detach a payment method",
     responses=write_responses(200, "not_found"),
 )
 def detach(
     payment_method: PaymentMethodPath,
-    body: sp.PaymentMethodRef,
+    body: s.PaymentMethodRef,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = pm.DetachPaymentMethod(customer_id=body.customer_id, payment_method=payment_method)
-    return respond(
-        execute(tally, caller, command, key), sp.PaymentMethodsResult, exclude_none=False
-    )
+    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult, exclude_none=False)
 
 
 @router.post(
     "/v1/payment_methods/{payment_method}/default",
-    response_model=sp.PaymentMethodsResult,
+    response_model=s.PaymentMethodsResult,
     tags=["payment methods"],
     summary="Make a payment method the default",
     responses=write_responses(200, "not_found"),
 )
 def set_default(
     payment_method: PaymentMethodPath,
-    body: sp.PaymentMethodRef,
+    body: s.PaymentMethodRef,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -106,42 +104,40 @@ def set_default(
     command = pm.SetDefaultPaymentMethod(
         customer_id=body.customer_id, payment_method=payment_method
     )
-    return respond(
-        execute(tally, caller, command, key), sp.PaymentMethodsResult, exclude_none=False
-    )
+    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult, exclude_none=False)
 
 
 @router.post(
     "/v1/carts",
     status_code=201,
-    response_model=sp.CartResult,
+    response_model=CartResult,
     tags=["checkout"],
     summary="Create a cart",
     responses=write_responses(201, "not_found", "currency_mismatch", "unknown_currency"),
 )
 def create_cart(
-    body: sp.CartRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: CartRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = pm.CreateCart(**body.model_dump())
-    return respond(execute(tally, caller, command, key), sp.CartResult)
+    return respond(execute(tally, caller, command, key), CartResult)
 
 
 @router.get(
     "/v1/carts/{cart_id}",
-    response_model=sp.Cart,
+    response_model=Cart,
     tags=["checkout"],
     summary="Get a cart",
     responses=read_problems("not_found"),
 )
-def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
+def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> Cart:
     from projections.payments import get_cart as query
 
-    return fetch_one(sp.Cart, query, tally, caller, cart_id, "cart")
+    return fetch_one(Cart, query, tally, caller, cart_id, "cart")
 
 
 @router.post(
     "/v1/carts/{cart_id}/items",
-    response_model=sp.CartResult,
+    response_model=CartResult,
     tags=["checkout"],
     summary="Add an item to a cart",
     description="The line names a `price_id`, or else its `name`, `unit_amount` and "
@@ -162,18 +158,18 @@ def get_cart(cart_id: UUID, tally: TallyDep, caller: Reader) -> sp.Cart:
 )
 def add_item(
     cart_id: UUID,
-    body: sp.CartItemRequest,
+    body: CartItemRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = pm.AddCartItem(cart_id=cart_id, line=body.line)
-    return respond(execute(tally, caller, command, key), sp.CartResult)
+    return respond(execute(tally, caller, command, key), CartResult)
 
 
 @router.post(
     "/v1/carts/{cart_id}/items/{line_id}/remove",
-    response_model=sp.CartResult,
+    response_model=CartResult,
     tags=["checkout"],
     summary="Remove an item from a cart",
     responses=write_responses(200, "not_found", "invalid_transition", body=False),
@@ -182,12 +178,12 @@ def remove_item(
     cart_id: UUID, line_id: IdPath, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = pm.RemoveCartItem(cart_id=cart_id, line_id=line_id)
-    return respond(execute(tally, caller, command, key), sp.CartResult)
+    return respond(execute(tally, caller, command, key), CartResult)
 
 
 @router.get(
     "/v1/payment_provider",
-    response_model=sp.ProviderSettingsResult,
+    response_model=ProviderSettingsResult,
     tags=["payment provider"],
     summary="The project's payment provider",
     description="Where each credential comes from (`credentials`: `env:NAME` or "
@@ -195,7 +191,7 @@ def remove_item(
     "ciphertext.",
     responses=read_problems(),
 )
-def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
+def get_settings(tally: TallyDep, caller: Reader) -> ProviderSettingsResult:
     from projections.payments import get_provider_settings
 
     row = get_provider_settings(tally.views, tally.schema, caller.project_id)
@@ -213,12 +209,12 @@ def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
         or {purpose: f"env:{name}" for purpose, name in sorted(named.items())},
         "api_base": chosen.get("api_base"),
     }
-    return sp.ProviderSettingsResult(payment_provider=shown)
+    return ProviderSettingsResult(payment_provider=shown)
 
 
 @router.post(
     "/v1/payment_provider",
-    response_model=sp.ProviderSettingsResult,
+    response_model=ProviderSettingsResult,
     tags=["payment provider"],
     summary="Choose the project's payment provider",
     description="Each credential is named by environment variable (`credential_env`) or "
@@ -238,7 +234,7 @@ def get_settings(tally: TallyDep, caller: Reader) -> sp.ProviderSettingsResult:
     ),
 )
 def configure(
-    body: sp.ProviderSettingsRequest,
+    body: ProviderSettingsRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -258,4 +254,4 @@ def configure(
         credentials_digest=box.digest(secrets) if box is not None and secrets else "",
         api_base=body.api_base,
     )
-    return respond(execute(tally, caller, command, key), sp.ProviderSettingsResult)
+    return respond(execute(tally, caller, command, key), ProviderSettingsResult)

@@ -13,9 +13,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_created as sc
-from api import schemas_subscriptions as ss
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.calls import execute_and_call
@@ -35,6 +32,9 @@ from api.routes.common import (
     write_responses,
 )
 from api.routes.customers import customer_by_external_id, customer_row
+from api.schemas import subscriptions as s
+from api.schemas.common import Page
+from api.schemas.created import CreatedSubscription
 from commands import messages as m
 from domain.errors import InvalidCombination, NotFound
 
@@ -70,7 +70,7 @@ def request_items(
     tally: Tally,
     caller: Caller,
     customer_id: UUID,
-    items: list[ss.ItemRequest] | None,
+    items: list[s.ItemRequest] | None,
     plan: str | None,
     interval: str | None,
 ) -> list[m.SubscriptionItem]:
@@ -89,7 +89,7 @@ def request_items(
 @router.post(
     BASE,
     status_code=201,
-    response_model=sc.CreatedSubscription,
+    response_model=CreatedSubscription,
     summary="Create a subscription",
     description=NAMING
     + PLAN_NAMING
@@ -109,7 +109,7 @@ def request_items(
     ),
 )
 def create_subscription(
-    body: ss.CreateSubscriptionRequest,
+    body: s.CreateSubscriptionRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -124,12 +124,12 @@ def create_subscription(
     outcome = execute_and_call(tally, caller, command, key)
     answer = collected_answer(tally, caller.project_id, outcome, "subscription")
     created = created_object(answer, "subscription", latest_invoice="invoice")
-    return respond(created, sc.CreatedSubscription)
+    return respond(created, CreatedSubscription)
 
 
 @router.get(
     BASE,
-    response_model=s.Page[ss.Subscription],
+    response_model=Page[s.Subscription],
     summary="List subscriptions",
     responses=read_problems(),
 )
@@ -137,14 +137,14 @@ def list_subscriptions(
     tally: TallyDep,
     caller: Reader,
     customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
-    status: Annotated[ss.Status | None, Query(description="Only in this status")] = None,
+    status: Annotated[s.Status | None, Query(description="Only in this status")] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
-) -> s.Page[ss.Subscription]:
+) -> Page[s.Subscription]:
     from projections.subscriptions import list_subscriptions as query
 
     return fetch_page(
-        ss.Subscription,
+        s.Subscription,
         collected_page(query, tally),
         tally,
         caller,
@@ -157,20 +157,20 @@ def list_subscriptions(
 
 @router.get(
     BASE + "/{subscription_id}",
-    response_model=ss.Subscription,
+    response_model=s.Subscription,
     summary="Get a subscription",
     responses=read_problems("not_found"),
 )
-def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> ss.Subscription:
+def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> s.Subscription:
     from projections.subscriptions import get_subscription as query
 
     collected = collected_one(query, tally)
-    return fetch_one(ss.Subscription, collected, tally, caller, subscription_id, "subscription")
+    return fetch_one(s.Subscription, collected, tally, caller, subscription_id, "subscription")
 
 
 @router.get(
     "/v1/customers/by_external_id/{external_id}/subscription",
-    response_model=ss.Subscription,
+    response_model=s.Subscription,
     summary="The current subscription of a customer, by your external id",
     description="The customer's newest subscription that is not canceled or expired; 404 "
     "when the customer is unknown or has none.",
@@ -180,7 +180,7 @@ def current_subscription(
     external_id: RefPath,
     tally: TallyDep,
     caller: Reader,
-) -> ss.Subscription:
+) -> s.Subscription:
     from projections.subscriptions import current_subscription as query
 
     customer_by_external_id(tally, caller, external_id)
@@ -189,12 +189,12 @@ def current_subscription(
         raise NotFound(
             f"customer '{external_id}' has no current subscription", external_id=external_id
         )
-    return ss.Subscription.model_validate(with_collection(tally, caller.project_id, [row])[0])
+    return s.Subscription.model_validate(with_collection(tally, caller.project_id, [row])[0])
 
 
 @router.post(
     BASE + "/{subscription_id}/items",
-    response_model=ss.SubscriptionResult,
+    response_model=s.SubscriptionResult,
     summary="Change the items (plan change, seats)",
     description=NAMING
     + "`prorate` (default) records a credit for the unused time of the old items "
@@ -206,7 +206,7 @@ def current_subscription(
 )
 def change_items(
     subscription_id: UUID,
-    body: ss.ChangeItemsRequest,
+    body: s.ChangeItemsRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -215,12 +215,12 @@ def change_items(
     command = m.ChangeSubscriptionItems(
         subscription_id=subscription_id, items=items, proration=body.proration
     )
-    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
 
 
 @router.post(
     BASE + "/{subscription_id}/cancel",
-    response_model=ss.SubscriptionResult,
+    response_model=s.SubscriptionResult,
     summary="Cancel a subscription",
     description="Now (default), or at the end of the current period with "
     "`at_period_end: true` (a trial is always canceled now). A canceled subscription "
@@ -231,12 +231,12 @@ def cancel(
     subscription_id: UUID,
     tally: TallyDep,
     caller: CallerDep,
-    body: ss.CancelRequest | None = None,
+    body: s.CancelRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     at_period_end = body.at_period_end if body is not None else False
     command = m.CancelSubscription(subscription_id=subscription_id, at_period_end=at_period_end)
-    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
 
 
 def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
@@ -246,12 +246,12 @@ def _simple(path: str, summary: str, description: str, make: type[m.Command], *c
         subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
     ) -> JSONResponse:
         command = make(subscription_id=subscription_id)  # type: ignore[call-arg]
-        return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
+        return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
 
     handler.__name__ = path.strip("/").replace("/", "_")
     router.post(
         BASE + "/{subscription_id}" + path,
-        response_model=ss.SubscriptionResult,
+        response_model=s.SubscriptionResult,
         summary=summary,
         description=description,
         responses=write_responses(200, "not_found", *codes, body=False),
@@ -283,7 +283,7 @@ _simple(
 
 @router.post(
     BASE + "/{subscription_id}/pause",
-    response_model=ss.SubscriptionResult,
+    response_model=s.SubscriptionResult,
     summary="Pause an active subscription",
     description="Until resumed, or until `resume_at` (the scheduler resumes it then), "
     "which lies ahead of its clock (else 422 `time_not_in_future`).",
@@ -293,17 +293,17 @@ def pause(
     subscription_id: UUID,
     tally: TallyDep,
     caller: CallerDep,
-    body: ss.PauseRequest | None = None,
+    body: s.PauseRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     resume_at = body.resume_at if body is not None else None
     command = m.PauseSubscription(subscription_id=subscription_id, resume_at=resume_at)
-    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
 
 
 @router.post(
     BASE + "/{subscription_id}/extend_trial",
-    response_model=ss.SubscriptionResult,
+    response_model=s.SubscriptionResult,
     summary="Extend a trial",
     description="Only a trialing subscription, only to a later end; the first period then "
     "starts at the new trial end.",
@@ -311,10 +311,10 @@ def pause(
 )
 def extend_trial(
     subscription_id: UUID,
-    body: ss.ExtendTrialRequest,
+    body: s.ExtendTrialRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.ExtendTrial(subscription_id=subscription_id, trial_end=body.trial_end)
-    return respond(execute_and_call(tally, caller, command, key), ss.SubscriptionResult)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)

@@ -12,8 +12,6 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
-from api import schemas_subscriptions as ss
 from api.advance import advance_through_calls
 from api.auth import CallerDep, TallyDep
 from api.routes.billing_common import respond
@@ -29,6 +27,8 @@ from api.routes.common import (
     read_problems,
     write_responses,
 )
+from api.schemas import test_clocks as s
+from api.schemas.common import Page
 from commands import messages as m
 
 router = APIRouter(prefix="/v1/test_clocks", tags=["test clocks"])
@@ -37,50 +37,48 @@ router = APIRouter(prefix="/v1/test_clocks", tags=["test clocks"])
 @router.post(
     "",
     status_code=201,
-    response_model=ss.TestClock,
+    response_model=s.TestClock,
     summary="Create a test clock",
     description="Only in a test-mode project (409 `test_clock_in_live_mode` otherwise).",
     responses=write_responses(201, "test_clock_in_live_mode"),
 )
 def create_test_clock(
-    body: ss.CreateTestClockRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.CreateTestClockRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.CreateTestClock(name=body.name, frozen_time=body.frozen_time)
     outcome = execute(tally, caller, command, key)
-    return respond(created_object(outcome, "test_clock"), ss.TestClock)
+    return respond(created_object(outcome, "test_clock"), s.TestClock)
 
 
 @router.get(
     "",
-    response_model=s.Page[ss.TestClock],
+    response_model=Page[s.TestClock],
     summary="List test clocks",
     responses=read_problems(),
 )
 def list_test_clocks(
     tally: TallyDep, caller: Reader, limit: Limit = 20, starting_after: StartingAfterId = None
-) -> s.Page[ss.TestClock]:
+) -> Page[s.TestClock]:
     from projections.test_clocks import list_test_clocks as query
 
-    return fetch_page(
-        ss.TestClock, query, tally, caller, limit=limit, starting_after=starting_after
-    )
+    return fetch_page(s.TestClock, query, tally, caller, limit=limit, starting_after=starting_after)
 
 
 @router.get(
     "/{test_clock_id}",
-    response_model=ss.TestClock,
+    response_model=s.TestClock,
     summary="Get a test clock",
     responses=read_problems("not_found"),
 )
-def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> ss.TestClock:
+def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> s.TestClock:
     from projections.test_clocks import get_test_clock as query
 
-    return fetch_one(ss.TestClock, query, tally, caller, test_clock_id, "test clock")
+    return fetch_one(s.TestClock, query, tally, caller, test_clock_id, "test clock")
 
 
 @router.post(
     "/{test_clock_id}/advance",
-    response_model=ss.AdvanceResult,
+    response_model=s.AdvanceResult,
     summary="Advance a test clock",
     description="Moves the clock to `frozen_time` and does everything due on the way for every "
     "subscription on it, in time order. A charge on the way is made where it falls "
@@ -93,7 +91,7 @@ def get_test_clock(test_clock_id: UUID, tally: TallyDep, caller: Reader) -> ss.T
 )
 def advance_test_clock(
     test_clock_id: UUID,
-    body: ss.AdvanceTestClockRequest,
+    body: s.AdvanceTestClockRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -104,4 +102,4 @@ def advance_test_clock(
         lambda call_id: tally.outbox.attempt(caller.project_id, call_id),
         command,
     )
-    return respond(outcome, ss.AdvanceResult)
+    return respond(outcome, s.AdvanceResult)

@@ -7,7 +7,6 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -18,6 +17,7 @@ from api.routes.common import (
     run,
     write_responses,
 )
+from api.schemas import transactions as s
 from commands import messages as m
 
 router = APIRouter(prefix="/v1/transactions", tags=["transactions"])

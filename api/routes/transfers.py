@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import schemas as s
 from api.auth import CallerDep, TallyDep
 from api.routes.common import IdempotencyKey, respond, run, write_responses
+from api.schemas import transfers as s
 from commands import messages as m
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])

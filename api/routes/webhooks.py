@@ -28,8 +28,6 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.outbox import provider_for
 from adapters.providers.base import ProviderEvent
-from api import schemas as s
-from api import schemas_payments as sp
 from api.auth import TallyDep, get_tally
 from api.bootstrap import Tally
 from api.routes.common import (
@@ -41,6 +39,8 @@ from api.routes.common import (
     problems,
     read_problems,
 )
+from api.schemas import webhooks as s
+from api.schemas.common import Page
 from commands import provider_messages as pm
 from commands.bus import Context
 from domain.errors import NotFound
@@ -122,7 +122,7 @@ def receive_delivery(
 
 @router.post(
     "/v1/webhooks/{provider}/{project_id}",
-    response_model=sp.WebhookAnswer,
+    response_model=s.WebhookAnswer,
     summary="Receive a provider's webhook",
     description="Authenticated by the provider's signature, not an API key. Each provider "
     "event is recorded once (a redelivery answers 200 and counts as a duplicate) and "
@@ -146,7 +146,7 @@ async def receive(provider: str, project_id: UUID, request: Request) -> JSONResp
 
 @router.get(
     "/v1/webhook_events",
-    response_model=s.Page[sp.WebhookEvent],
+    response_model=Page[s.WebhookEvent],
     summary="List received provider events",
     responses=read_problems(),
 )
@@ -159,11 +159,11 @@ def list_events(
         str | None, Query(pattern="^(received|applied|ignored|parked|failed)$")
     ] = None,
     type: Annotated[str | None, Query(max_length=60, pattern=TEXT_PATTERN)] = None,
-) -> s.Page[sp.WebhookEvent]:
+) -> Page[s.WebhookEvent]:
     from projections.payments import list_webhook_events
 
     return fetch_page(
-        sp.WebhookEvent,
+        s.WebhookEvent,
         list_webhook_events,
         tally,
         caller,
@@ -176,11 +176,11 @@ def list_events(
 
 @router.get(
     "/v1/webhook_events/{event_id}",
-    response_model=sp.WebhookEvent,
+    response_model=s.WebhookEvent,
     summary="Get a received provider event",
     responses=read_problems("not_found"),
 )
-def get_event(event_id: UUID, tally: TallyDep, caller: Reader) -> sp.WebhookEvent:
+def get_event(event_id: UUID, tally: TallyDep, caller: Reader) -> s.WebhookEvent:
     from projections.payments import get_webhook_event
 
-    return fetch_one(sp.WebhookEvent, get_webhook_event, tally, caller, event_id, "webhook event")
+    return fetch_one(s.WebhookEvent, get_webhook_event, tally, caller, event_id, "webhook event")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from adapters.clock import FixedClock
-from api import schemas_billing_setup, schemas_invoicing
+from api.schemas import billing_settings, billing_setup, credit_notes, invoices, reports
 from tests.e2e.billing import customer, plan, problem, subscribe
 from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.invoicing import coupon, tax_rate
@@ -83,7 +83,7 @@ def test_every_invoicing_route_is_authenticated_and_documents_its_problems(
 
 def test_every_example_is_valid_for_its_model() -> None:
     checked = 0
-    for module in (schemas_invoicing, schemas_billing_setup):
+    for module in (invoices, credit_notes, billing_setup, billing_settings, reports):
         for model in models(module):
             extra = model.model_config.get("json_schema_extra") or {}
             examples = extra.get("examples", []) if isinstance(extra, dict) else []

@@ -1,9 +1,9 @@
-"""Request and response models for customers and the catalog (products, prices, plans).
+"""Request and response models of the catalog routes: products, prices, plans
+(``api/routes/catalog.py``).
 
 Field types reuse the command messages' annotated types where they exist, so the API and
 the commands cannot disagree; enumerations (price scheme, interval) are ``Literal`` here
-so that OpenAPI lists their values.
-"""
+so that OpenAPI lists their values."""
 
 from __future__ import annotations
 
@@ -14,94 +14,21 @@ from pydantic import ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
 from api.objects import Instant, created_field
-from api.schemas import ApiObject, Request, Response, request_config
-from commands.limits_types import Email, Label, LookupKey, Metadata, Name, NameOrBlank, PlanCode
-from commands.messages import CurrencyCode, ExternalId, PriceTier
+from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_config
+from commands.limits_types import Label, LookupKey, Name, PlanCode
+from commands.messages import CurrencyCode, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR
 
-PersonName = NameOrBlank
 Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
+
+
 Interval = Literal["day", "week", "month", "year"]
+
+
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units")]
 
-CUSTOMER_ID = "6f1d2c3b-4a5e-5f60-8172-93a4b5c6d7e8"
+
 PRODUCT_ID = "2b3c4d5e-6f70-5812-9a3b-4c5d6e7f8091"
-PRICE_ID = "8e9f0a1b-2c3d-5e4f-8a6b-7c8d9e0f1a2b"
-
-# -- customers ---------------------------------------------------------------------------
-
-
-class RegisterCustomerRequest(Request):
-    model_config = request_config(
-        [
-            {
-                "external_id": "user_42",
-                "email": "ada@example.com",
-                "name": "Ada Lovelace",
-                "currency": "EUR",
-                "metadata": {"team": "analytics"},
-            }
-        ]
-    )
-    external_id: ExternalId = Field(description="Your id for this user; unique per project")
-    email: Email = ""
-    name: PersonName = ""
-    currency: CurrencyCode = Field(description="Every price it subscribes to is in it")
-    metadata: Metadata = Field(default_factory=dict)
-    test_clock_id: UUID | None = Field(
-        default=None, description="Test-mode projects: its subscriptions live on this clock"
-    )
-
-
-class UpdateCustomerRequest(Request):
-    model_config = request_config([{"email": "ada@analytical.engine"}, {"name": "A. King"}])
-    email: Email | None = Field(default=None, description="Omitted: unchanged")
-    name: PersonName | None = Field(default=None, description="Omitted: unchanged")
-    metadata: Metadata | None = Field(
-        default=None, description="Omitted: unchanged; given: replaces it"
-    )
-
-
-class Customer(ApiObject):
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": CUSTOMER_ID,
-                    "object": "customer",
-                    "created": "2030-01-01T09:00:00.000000Z",
-                    "external_id": "user_42",
-                    "email": "ada@example.com",
-                    "name": "Ada Lovelace",
-                    "currency": "EUR",
-                    "metadata": {"team": "analytics"},
-                    "provider_refs": {"stripe": "cus_123"},
-                }
-            ]
-        },
-    )
-    id: UUID
-    object: Literal["customer"] = Field(default="customer", description="Its type")
-    external_id: str
-    email: str = ""
-    name: str = ""
-    currency: str
-    metadata: dict[str, str] = Field(default_factory=dict)
-    provider_refs: dict[str, str] = Field(
-        default_factory=dict, description="The customer's id at each payment provider"
-    )
-    test_clock_id: UUID | None = None
-    created: Instant | None = created_field()
-    created_at: Instant | None = None
-    updated_at: Instant | None = None
-
-
-class CustomerResult(Response):
-    customer: Customer
-
-
-# -- catalog -------------------------------------------------------------------------------
 
 
 class DefineProductRequest(Request):

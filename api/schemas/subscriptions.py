@@ -1,23 +1,34 @@
-"""Request and response models for subscriptions, test clocks and entitlements."""
+"""Request and response models of the subscriptions routes (``api/routes/subscriptions.py``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api import money_rules as rules
 from api.objects import Instant, created_field
-from api.schemas import ApiObject, Request, Response, request_config
-from api.schemas_billing import CUSTOMER_ID, PRICE_ID, Interval
-from api.schemas_collection import Collection, CollectionReason
-from commands.limits_types import TIMESTAMP_RULE, Label, LookupKey, PlanCode, Timestamp
+from api.schemas.catalog import Interval
+from api.schemas.common import (
+    CUSTOMER_ID,
+    PRICE_ID,
+    ApiObject,
+    Collection,
+    CollectionReason,
+    Request,
+    Response,
+    request_config,
+)
+from commands.limits_types import TIMESTAMP_RULE, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
 
 SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
-CLOCK_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+
+
 Proration = Literal["prorate", "none", "period_end"]
+
+
 Status = Literal[
     "incomplete",
     "incomplete_expired",
@@ -28,8 +39,6 @@ Status = Literal[
     "paused",
     "canceled",
 ]
-
-# -- subscriptions ---------------------------------------------------------------------------
 
 
 class ItemRequest(BaseModel):
@@ -194,105 +203,3 @@ class Subscription(ApiObject):
 
 class SubscriptionResult(Response):
     subscription: Subscription
-
-
-# -- test clocks -----------------------------------------------------------------------------
-
-
-class CreateTestClockRequest(Request):
-    model_config = request_config(
-        [{"name": "annual renewal", "frozen_time": "2030-01-01T00:00:00Z"}]
-    )
-    name: Label = ""
-    frozen_time: Timestamp
-
-
-class AdvanceTestClockRequest(Request):
-    model_config = request_config([{"frozen_time": "2030-03-01T00:00:00Z"}])
-    # The same name as the create's and the clock's own field (docs/api.md); ``to``, its
-    # name before, is still read for one release.
-    frozen_time: Timestamp = Field(
-        validation_alias=AliasChoices("frozen_time", "to"),
-        description="The clock's new time, not before its current time (`to`, its name "
-        f"before, is still accepted for one release). {TIMESTAMP_RULE}",
-    )
-
-
-class TestClock(ApiObject):
-    __test__ = False  # not a pytest test class, whatever its name says
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": CLOCK_ID,
-                    "object": "test_clock",
-                    "created": "2030-01-01T09:00:00.000000Z",
-                    "name": "annual renewal",
-                    "frozen_time": "2030-01-01T00:00:00.000000Z",
-                    "subscriptions": 3,
-                }
-            ]
-        },
-    )
-    id: UUID
-    object: Literal["test_clock"] = Field(default="test_clock", description="Its type")
-    name: str = ""
-    frozen_time: Instant
-    subscriptions: int = Field(default=0, description="Subscriptions living on this clock")
-    created: Instant | None = created_field()
-    created_at: Instant | None = None
-    updated_at: Instant | None = None
-
-
-class TestClockResult(Response):
-    __test__ = False
-    test_clock: TestClock
-
-
-class AdvanceResult(Response):
-    test_clock: TestClock
-    steps: dict[str, int] = Field(
-        default_factory=dict,
-        description="What the advance did, by kind: renewed, trial_ended, canceled, ...",
-        examples=[{"trial_ended": 1, "renewed": 2}],
-    )
-
-
-# -- entitlements ----------------------------------------------------------------------------
-
-
-class EntitledPlan(BaseModel):
-    code: str
-    name: str
-    subscription_id: UUID
-    status: str
-
-
-class Entitlements(Response):
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {
-                    "customer_id": CUSTOMER_ID,
-                    "plans": [
-                        {
-                            "code": "PRO",
-                            "name": "Pro",
-                            "subscription_id": SUBSCRIPTION_ID,
-                            "status": "active",
-                        }
-                    ],
-                    "features": ["api", "sso"],
-                    "seats": {"PRO": 5},
-                }
-            ]
-        },
-    )
-    customer_id: UUID
-    plans: list[EntitledPlan] = Field(
-        description="Plans of its trialing, active and past_due subscriptions"
-    )
-    features: list[str] = Field(description="Every feature those plans grant, sorted, once")
-    seats: dict[str, int] = Field(description="Plan code to total quantity")

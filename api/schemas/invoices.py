@@ -11,40 +11,36 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
 
 from api import money_rules as rules
-from api.objects import Instant, Typed, created_field
-from api.schemas import ApiObject, Request, Response, request_config
-from api.schemas_billing import CUSTOMER_ID
-from api.schemas_collection import Collection, CollectionReason
-from api.schemas_subscriptions import SUBSCRIPTION_ID, Subscription
-from commands.limits_types import Code, Description, Id, LineDescription, RefOrBlank
-from commands.messages import Amount, InvoiceLineInput, Reason
+from api.objects import Instant, created_field
+from api.schemas.billing_setup import TAX_RATE_ID
+from api.schemas.common import (
+    CUSTOMER_ID,
+    ApiObject,
+    Collection,
+    CollectionReason,
+    Request,
+    Response,
+    request_config,
+)
+from api.schemas.subscriptions import SUBSCRIPTION_ID, Subscription
+from commands.limits_types import Code, Description, LineDescription, RefOrBlank
+from commands.messages import Amount, InvoiceLineInput
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
 
 INVOICE_ID = "1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d"
-TAX_RATE_ID = "7d6c5b4a-3f2e-5d1c-9b0a-8f7e6d5c4b3a"
-COUPON_ID = "3e4f5a6b-7c8d-5e9f-8a0b-1c2d3e4f5a6b"
+
+
 Status = Literal["draft", "open", "paid", "void", "uncollectible"]
-Percentage = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=12,
-        pattern=r"^[0-9]+(\.[0-9]+)?$",
-        description="A decimal string from 0 to 100, at most 4 decimal places",
-        examples=["19", "7.5"],
-    ),
-]
+
 
 LINE_EXAMPLE: dict[str, JsonValue] = {
     "description": "Consulting, March",
     "quantity": 3,
     "unit_amount": 12000,
 }
-
-# -- invoice requests --------------------------------------------------------------------------
 
 
 class CreateInvoiceRequest(Request):
@@ -106,33 +102,6 @@ class PayInvoiceRequest(Request):
     reference: RefOrBlank = Field(
         default="", description="out_of_band: required, your reference of the payment"
     )
-
-
-class CreateCreditNoteRequest(Request):
-    model_config = request_config(
-        [
-            {"amount": 1000, "reason": "service outage", "refund_to": "credit_balance"},
-            {"refund_to": "original_payment"},
-            {"amount": 500, "refund_to": "none"},
-        ]
-    )
-    amount: Amount | None = Field(
-        default=None,
-        description="Omitted: all that was paid (or, refund_to none, is owed). With "
-        "refund_to credit_balance: " + rules.CREDIT_BALANCE,
-    )
-    reason: Reason = ""
-    refund_to: Literal["none", "credit_balance", "original_payment"] = Field(
-        default="credit_balance",
-        description="none: lower what is owed; credit_balance: the customer's credit; "
-        "original_payment: back to the wallet or provider that paid",
-    )
-    payment_id: Id | None = Field(
-        default=None, description="original_payment: which payment (default: the latest)"
-    )
-
-
-# -- invoice responses -------------------------------------------------------------------------
 
 
 class InvoicePart(BaseModel):
@@ -262,47 +231,4 @@ class PaymentResult(Response):
 class UpcomingInvoiceResult(Response):
     upcoming_invoice: Invoice | None = Field(
         description="The next invoice as it stands now; null when none will be issued"
-    )
-
-
-class CreditNote(Response, Typed):
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "INV-2030-000042-CN1",
-                    "object": "credit_note",
-                    "created": "2030-01-01T09:00:00.000000Z",
-                    "invoice_id": INVOICE_ID,
-                    "amount": 1000,
-                    "reason": "service outage",
-                    "refund_to": "credit_balance",
-                    "refunded_to": f"customer_credit:{CUSTOMER_ID}",
-                    "at": "2030-03-05T10:00:00.000000Z",
-                }
-            ]
-        },
-    )
-    id: str = Field(description="<invoice number>-CN<n>")
-    object: Literal["credit_note"] = Field(default="credit_note", description="Its type")
-    amount: int
-    reason: str = ""
-    refund_to: str
-    payment_id: str | None = None
-    refunded_to: str = Field(default="", description="The ledger account credited")
-    at: Instant | None = Field(default=None, description="When it was issued")
-    created: Instant | None = Field(
-        default=None,
-        validation_alias=AliasChoices("created", "at"),
-        description="When it was issued (the same as `at`)",
-    )
-
-
-class CreditNoteResult(Response):
-    credit_note: CreditNote
-    invoice: Invoice
-    credit_balance: int
-    transaction: dict[str, Any] | None = Field(
-        default=None, description="The wallet refund, when the paying wallet is refunded"
     )

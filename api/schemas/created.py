@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.schemas import Account, Hold
-from api.schemas_billing import Customer, Price
-from api.schemas_invoicing import Invoice
-from api.schemas_subscriptions import Subscription
+from api.schemas.accounts import Account
+from api.schemas.catalog import Price
+from api.schemas.customers import Customer
+from api.schemas.holds import Hold
+from api.schemas.invoices import Invoice
+from api.schemas.subscriptions import Subscription
 
 EXISTED = (
     "true when one already existed (the answer is then 200 and nothing was written); "
