@@ -13,6 +13,7 @@ from api.routes.billing_common import respond
 from api.routes.common import IdempotencyKey, Reader, execute, read_problems, write_responses
 from api.routes.customers import customer_row
 from api.schemas import billing_settings as s
+from api.schemas.billing_setup import ApplyCouponRequest
 from commands import messages as m
 from domain.billing_settings import DEFAULTS
 
@@ -96,7 +97,7 @@ def adjust_credit(
 )
 def customer_coupon(
     customer_id: UUID,
-    body: s.ApplyCouponRequest,
+    body: ApplyCouponRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
@@ -117,7 +118,7 @@ def customer_coupon(
 )
 def subscription_coupon(
     subscription_id: UUID,
-    body: s.ApplyCouponRequest,
+    body: ApplyCouponRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,

@@ -35,6 +35,7 @@ from api.routes.common import (
     write_responses,
 )
 from api.schemas import invoices as s
+from api.schemas.billing_setup import ApplyCouponRequest
 from api.schemas.common import Page
 from commands import messages as m
 from commands.bus import Outcome
@@ -187,7 +188,7 @@ def remove_line(
 )
 def apply_coupon(
     invoice_id: UUID,
-    body: s.ApplyCouponRequest,
+    body: ApplyCouponRequest,
     tally: TallyDep,
     caller: CallerDep,
     key: IdempotencyKey = None,

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, StrictInt
 from api import money_rules as rules
 from api.schemas.billing_setup import TAX_RATE_ID, Coupon
 from api.schemas.common import CUSTOMER_ID, Request, Response, request_config
-from commands.limits_types import Code, Description, Label
+from commands.limits_types import Description, Label
 from commands.messages import Reason
 from domain.limits import (
     INVOICE_PREFIX_PATTERN,
@@ -23,12 +23,6 @@ from domain.limits import (
     MAX_RETRIES,
     MAX_RETRY_DAY,
 )
-
-
-class ApplyCouponRequest(Request):
-    model_config = request_config([{"coupon_code": "SPRING25"}, {"promotion_code": "FRIENDS"}])
-    coupon_code: Code | None = None
-    promotion_code: Code | None = None
 
 
 class ConfigureBillingRequest(Request):

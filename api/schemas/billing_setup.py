@@ -194,3 +194,11 @@ class PromotionCode(ApiObject):
 
 class PromotionCodeResult(Response):
     promotion_code: PromotionCode
+
+
+# The body of a coupon route: a customer's, a subscription's (api/routes/billing_settings.py)
+# and an invoice's (api/routes/invoices.py).
+class ApplyCouponRequest(Request):
+    model_config = request_config([{"coupon_code": "SPRING25"}, {"promotion_code": "FRIENDS"}])
+    coupon_code: Code | None = None
+    promotion_code: Code | None = None

@@ -26,7 +26,7 @@ from api.schemas.common import (
     request_config,
 )
 from api.schemas.subscriptions import SUBSCRIPTION_ID, Subscription
-from commands.limits_types import Code, Description, LineDescription, RefOrBlank
+from commands.limits_types import Description, LineDescription, RefOrBlank
 from commands.messages import Amount, InvoiceLineInput
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
 
@@ -73,12 +73,6 @@ class AddLineRequest(Request):
         default_factory=list, max_length=5, description="Active tax rates of the project"
     )
     discountable: bool = True
-
-
-class ApplyCouponRequest(Request):
-    model_config = request_config([{"coupon_code": "SPRING25"}, {"promotion_code": "FRIENDS"}])
-    coupon_code: Code | None = None
-    promotion_code: Code | None = None
 
 
 class PayInvoiceRequest(Request):
