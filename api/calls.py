@@ -11,7 +11,9 @@ crash between commit and call). Replayed answers make no calls: the first reques
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from api.auth import Caller
@@ -20,23 +22,33 @@ from commands.bus import Outcome
 from commands.messages import Command
 
 
-def make_calls(tally: Tally, project_id: UUID, call_ids: list[str]) -> int:
-    """Make the provider calls a command of ``project_id`` asked for; how many."""
-    for call_id in call_ids:
-        tally.outbox.attempt(project_id, UUID(str(call_id)))
-    if call_ids:
+def make_calls(tally: Tally, project_id: UUID, call_ids: Sequence[object]) -> list[dict[str, Any]]:
+    """Make the provider calls a command of ``project_id`` asked for, now: each call's
+    state after its attempt (empty when there is no such call of the project)."""
+    made: list[dict[str, Any]] = [
+        tally.outbox.attempt(project_id, UUID(str(call_id))) for call_id in call_ids
+    ]
+    if made:
         tally.outbox.kick()  # one still pending (the provider is down) is retried there
-    return len(call_ids)
+    return made
+
+
+def at_head(tally: Tally, outcome: Outcome) -> Outcome:
+    """``outcome`` with its position (``Tally-Position``) moved to the log's head: the
+    calls just made recorded their outcomes after the command, so a read that waits for
+    the position sees what the charges changed."""
+    head = tally.store.recorder.max_notification_id()
+    if head is None:
+        return outcome
+    return replace(outcome, position=max(outcome.position or 0, int(head)))
 
 
 def execute_and_call(tally: Tally, caller: Caller, command: Command, key: str | None) -> Outcome:
     """Execute ``command`` for the caller, then make the provider calls it asked for (its
     answer's ``provider_calls``). The answer is the command's; its position is the
-    calls' outcomes' when there were any, so a read that waits for it sees what the
-    charges changed."""
+    calls' outcomes' when there were any."""
     outcome = tally.execute(command, caller.context(key))
     calls = list(outcome.body.get("provider_calls") or [])
     if outcome.replayed or not make_calls(tally, caller.project_id, calls):
         return outcome
-    head = tally.store.recorder.max_notification_id()
-    return replace(outcome, position=max(outcome.position or 0, int(head or 0)))
+    return at_head(tally, outcome)

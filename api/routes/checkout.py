@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from adapters.outbox import provider_for
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
+from api.calls import at_head, make_calls
 from api.routes.common import (
-    POSITION_HEADER,
     IdempotencyKey,
     Limit,
     Reader,
@@ -57,15 +57,11 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     body: dict[str, Any] = dict(outcome.body)
     call = body["provider_call"]
     if call["state"] == "pending":
-        call = tally.outbox.attempt(caller.project_id, UUID(call["id"])) or call
-        tally.outbox.kick()  # a call still pending is retried by the worker
+        call = make_calls(tally, caller.project_id, [call["id"]])[0] or call
     body["provider_call"] = call
     body["url"] = call.get("url")
-    headers = write_headers(outcome)
     # Latest state of the call: its position is newer than the command's.
-    head = tally.store.recorder.max_notification_id()
-    if head is not None:
-        headers[POSITION_HEADER] = str(head)
+    headers = write_headers(at_head(tally, outcome))
     checked = s.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
     return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
 

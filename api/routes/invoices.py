@@ -16,11 +16,11 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
+from api.calls import at_head, make_calls
 from api.collection import collected_answer, collected_page, with_collection
 from api.routes.billing_common import respond
 from api.routes.checkout import provider_name
 from api.routes.common import (
-    POSITION_HEADER,
     IdempotencyKey,
     IdPath,
     Limit,
@@ -303,13 +303,10 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
     call_id = (attempt or {}).get("provider_call_id")
     if not call_id or attempt is None or attempt.get("status") != "pending":
         return respond(outcome, s.PaymentResult)
-    tally.outbox.attempt(caller.project_id, UUID(str(call_id)))
-    tally.outbox.kick()  # a call still pending is retried by the worker
+    make_calls(tally, caller.project_id, [call_id])
     state = payment_state(tally.store, caller.context(None), invoice_id, attempt)
-    headers = write_headers(outcome)
-    head = tally.store.recorder.max_notification_id()
-    if head is not None:  # the position of the charge's outcome, newer than the command's
-        headers[POSITION_HEADER] = str(head)
+    # the position of the charge's outcome, newer than the command's
+    headers = write_headers(at_head(tally, outcome))
     checked = s.PaymentResult.model_validate(state).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
