@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.base import ReadModel, Tracked, copy_rows, rows_of
 from projections.paging import check_limit, fetch_one, fetch_page
+from projections.schema import table
 
 # The attributes the library keeps for itself; ``Snapshot.mutate`` restores them.
 _PRIVATE = ("_id", "_version", "_pending_events")
@@ -196,10 +197,6 @@ def _row(kind: Kind, aggregate: Any, position: int) -> tuple[Any, ...]:
 
 
 # -- queries -----------------------------------------------------------------------------
-
-
-def table(schema: str, name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
 
 def as_resource(row: dict[str, Any]) -> dict[str, Any]:

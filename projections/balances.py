@@ -34,6 +34,7 @@ from domain.accounts import CLOSED, FROZEN, OPEN
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, rows_of, unnest_update
 from projections.paging import fetch_one, fetch_page, plain
+from projections.schema import table
 
 # Ledger movements and their sign; holds and lifecycle events are handled separately.
 _LEDGER_SIGN: dict[type, int] = {
@@ -230,7 +231,7 @@ _SELECT = (
 def get_account(
     pool: ConnectionPool[Any], schema: str, project_id: UUID, account_id: UUID
 ) -> dict[str, Any] | None:
-    query = sql.SQL(_SELECT + " AND id = %s").format(t=_table(schema))
+    query = sql.SQL(_SELECT + " AND id = %s").format(t=table(schema, "accounts"))
     row = fetch_one(pool, query, [project_id, account_id])
     return None if row is None else plain(row)
 
@@ -244,7 +245,7 @@ def list_accounts(
     starting_after: UUID | None,
     owner_ref: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    query = sql.SQL(_SELECT).format(t=_table(schema))
+    query = sql.SQL(_SELECT).format(t=table(schema, "accounts"))
     params: list[Any] = [project_id]
     if owner_ref is not None:
         query += sql.SQL(" AND owner_ref = %s")
@@ -252,12 +253,8 @@ def list_accounts(
     if starting_after is not None:
         query += sql.SQL(
             " AND (position, id) > (SELECT position, id FROM {t} WHERE project_id = %s AND id = %s)"
-        ).format(t=_table(schema))
+        ).format(t=table(schema, "accounts"))
         params += [project_id, starting_after]
     query += sql.SQL(" ORDER BY position, id LIMIT %s")
     rows, has_more = fetch_page(pool, query, params, limit)
     return [plain(r) for r in rows], has_more
-
-
-def _table(schema: str) -> sql.Composed:
-    return sql.SQL("{}.accounts").format(sql.Identifier(schema))

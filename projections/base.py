@@ -28,7 +28,7 @@ from eventsourcing.projection import Projection
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
-from projections.schema import TRACKING_TABLE
+from projections.schema import TRACKING_TABLE, table
 
 Tracked = tuple[Any, int]
 """A domain event and its notification id (its position in the log)."""
@@ -45,7 +45,7 @@ class ViewTracking(TrackingRecorder):
     def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
         self.pool = pool
         self.schema = schema
-        self.table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
+        self.table = table(schema, TRACKING_TABLE)
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self.pool.connection() as conn, conn.cursor() as cur:

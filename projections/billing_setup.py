@@ -48,8 +48,8 @@ from projections.aggregates import (
     Kind,
     get_resource,
     list_resources,
-    table,
 )
+from projections.schema import table
 
 
 def _summary(aggregate: Any) -> dict[str, Any]:

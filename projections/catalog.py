@@ -38,9 +38,9 @@ from projections.aggregates import (
     as_resource,
     get_resource,
     list_resources,
-    table,
 )
 from projections.paging import fetch_all
+from projections.schema import table
 
 PRODUCTS, PRICES = "products", "prices"
 PRODUCT_COLUMNS = (("code", "text"), ("active", "bool"))

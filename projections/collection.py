@@ -18,8 +18,8 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.aggregates import table
 from projections.paging import fetch_all
+from projections.schema import table
 
 Collection = Literal["auto_charge", "none"]
 Reason = Literal["no_auto_charge_provider", "no_payment_method"]

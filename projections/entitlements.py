@@ -28,8 +28,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING
-from projections.aggregates import table
 from projections.paging import fetch_all
+from projections.schema import table
 
 GRANTING = (TRIALING, ACTIVE, PAST_DUE)
 

@@ -32,6 +32,7 @@ from psycopg_pool import ConnectionPool
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, rows_of, unnest_update
 from projections.paging import fetch_all, fetch_one, fetch_page, plain
+from projections.schema import table
 
 _STATUS: dict[type, str] = {
     ev.HoldCaptured: "captured",
@@ -171,7 +172,7 @@ _SELECT = (
 def get_hold(
     pool: ConnectionPool[Any], schema: str, project_id: UUID, account_id: UUID, hold_id: str
 ) -> dict[str, Any] | None:
-    query = sql.SQL(_SELECT + " AND hold_id = %s").format(t=_table(schema))
+    query = sql.SQL(_SELECT + " AND hold_id = %s").format(t=table(schema, "holds"))
     row = fetch_one(pool, query, [project_id, account_id, str(hold_id)])
     return None if row is None else plain(row)
 
@@ -186,7 +187,7 @@ def list_holds(
     limit: int,
     starting_after: str | UUID | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    query = sql.SQL(_SELECT).format(t=_table(schema))
+    query = sql.SQL(_SELECT).format(t=table(schema, "holds"))
     params: list[Any] = [project_id, account_id]
     if status is not None:
         query += sql.SQL(" AND status = %s")
@@ -195,7 +196,7 @@ def list_holds(
         query += sql.SQL(
             " AND (position, hold_id) > (SELECT position, hold_id FROM {t} "
             "WHERE project_id = %s AND account_id = %s AND hold_id = %s)"
-        ).format(t=_table(schema))
+        ).format(t=table(schema, "holds"))
         params += [project_id, account_id, str(starting_after)]
     query += sql.SQL(" ORDER BY position, hold_id LIMIT %s")
     rows, has_more = fetch_page(pool, query, params, limit)
@@ -209,10 +210,6 @@ def due_holds(
     query = sql.SQL(
         "SELECT DISTINCT project_id, account_id FROM {t} "
         "WHERE status = 'active' AND expires_at <= %s LIMIT %s"
-    ).format(t=_table(schema))
+    ).format(t=table(schema, "holds"))
     rows = fetch_all(pool, query, [now, limit])
     return [(r["project_id"], r["account_id"]) for r in rows]
-
-
-def _table(schema: str) -> sql.Composed:
-    return sql.SQL("{}.holds").format(sql.Identifier(schema))

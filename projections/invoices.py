@@ -47,9 +47,10 @@ from domain.dunning import InvoiceDunning
 from domain.invoice_summary import dunning_fields
 from domain.invoices import Invoice
 from projections import events as ev
-from projections.aggregates import AggregateModel, Kind, as_resource, table
+from projections.aggregates import AggregateModel, Kind, as_resource
 from projections.base import Tracked, copy_rows, rows_of
 from projections.paging import check_limit, fetch_all, fetch_one, fetch_page, plain
+from projections.schema import table
 
 TABLE = "invoices"
 DUNNING_TABLE = "invoice_dunning"

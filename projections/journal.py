@@ -45,6 +45,7 @@ from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, rows_of
 from projections.decoding import uuid5_of
 from projections.paging import fetch_all, fetch_page, plain
+from projections.schema import table
 
 ENTRY_NAMESPACE = UUID("5b0e6f52-2f43-4c1a-9a57-0d8f1e7c3b21")
 
@@ -184,8 +185,8 @@ def list_entries(
     limit: int,
     starting_after: UUID | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    entries_t = _table(schema, "journal_entries")
-    postings_t = _table(schema, "postings")
+    entries_t = table(schema, "journal_entries")
+    postings_t = table(schema, "postings")
     query = sql.SQL(
         "SELECT e.id, e.transaction_id, e.kind, e.currency, e.created_at, e.position "
         "FROM {p} p JOIN {e} e ON e.id = p.entry_id "
@@ -223,14 +224,10 @@ def trial_balance(
     query = sql.SQL(
         "SELECT currency, account, sum(amount)::int8 AS balance FROM {} "
         "WHERE project_id = %s GROUP BY currency, account ORDER BY currency, account"
-    ).format(_table(schema, "postings"))
+    ).format(table(schema, "postings"))
     out: dict[str, dict[str, Any]] = {}
     for row in fetch_all(pool, query, [project_id]):
         book = out.setdefault(row["currency"], {"accounts": {}, "total": 0})
         book["accounts"][row["account"]] = int(row["balance"])
         book["total"] += int(row["balance"])
     return out
-
-
-def _table(schema: str, name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))

@@ -34,8 +34,9 @@ from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.provider_settings import ProviderSettings
 from domain.webhooks import WebhookEvent
-from projections.aggregates import AggregateModel, Kind, get_resource, list_resources, table
+from projections.aggregates import AggregateModel, Kind, get_resource, list_resources
 from projections.paging import fetch_all
+from projections.schema import table
 
 _webhook: Any = WebhookEvent
 _call: Any = ProviderCall

@@ -32,7 +32,7 @@ from projections.holds import Holds
 from projections.invoices import Invoices
 from projections.journal import Journal
 from projections.payments import Payments
-from projections.schema import STALLS_TABLE, TRACKING_TABLE
+from projections.schema import STALLS_TABLE, TRACKING_TABLE, table
 from projections.stalls import Stall, stalls
 from projections.subscriptions import Subscriptions
 from projections.system_accounts import SystemAccounts
@@ -71,17 +71,17 @@ def make_models(
 
 def read_positions(cur: Cursor[Any], schema: str, models: Sequence[ReadModel]) -> dict[str, int]:
     """Each read model's tracked position (creating missing tracking rows at 0)."""
-    table = _tracking(schema)
+    tracking = table(schema, TRACKING_TABLE)
     names = [m.name for m in models]
     cur.execute(
         sql.SQL(
             "INSERT INTO {} (name, position) SELECT unnest(%s::text[]), 0 "
             "ON CONFLICT (name) DO NOTHING"
-        ).format(table),
+        ).format(tracking),
         (names,),
     )
     cur.execute(
-        sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(table), (names,)
+        sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(tracking), (names,)
     )
     return {name: int(position) for name, position in rows_of(cur)}
 
@@ -95,7 +95,7 @@ def current_position(pool: ConnectionPool[Any], schema: str) -> int:
         "SELECT CASE WHEN count(*) = %s THEN coalesce(min(t.position) FILTER "
         "(WHERE s.name IS NULL), min(t.position)) ELSE 0 END "
         "FROM {} t LEFT JOIN {} s ON s.name = t.name WHERE t.name = ANY(%s)"
-    ).format(_tracking(schema), _stalls_table(schema))
+    ).format(table(schema, TRACKING_TABLE), table(schema, STALLS_TABLE))
     with pool.connection() as conn, conn.cursor() as cur:
         cur.execute(query, (len(names), names))
         row = rows_of(cur)[0]
@@ -113,7 +113,9 @@ def status(pool: ConnectionPool[Any], schema: str) -> list[ReadModelStatus]:
     """Every read model (``PROJECTIONS`` order) with its position and its stall, if any."""
     with pool.connection() as conn, conn.cursor() as cur:
         cur.execute(
-            sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(_tracking(schema)),
+            sql.SQL("SELECT name, position FROM {} WHERE name = ANY(%s)").format(
+                table(schema, TRACKING_TABLE)
+            ),
             ([cls.name for cls in PROJECTIONS],),
         )
         positions = {str(name): int(position) for name, position in rows_of(cur)}
@@ -162,11 +164,3 @@ def conninfo(pool: ConnectionPool[Any]) -> str:
     """The pool's connection string (the pool may hold a function that makes it)."""
     info = pool.conninfo
     return info() if callable(info) else info
-
-
-def _tracking(schema: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
-
-
-def _stalls_table(schema: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(STALLS_TABLE))

@@ -52,6 +52,11 @@ TRACKING_TABLE = "projection_tracking"
 STALLS_TABLE = "projection_stalls"
 
 
+def table(schema: str, name: str) -> sql.Composed:
+    """The table ``name`` of ``schema``, qualified and quoted for a query."""
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
 @dataclass(frozen=True)
 class Table:
     name: str

@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.applying import ProjectionFailed
 from projections.base import ReadModel, rows_of
-from projections.schema import STALLS_TABLE
+from projections.schema import STALLS_TABLE, table
 
 log = logging.getLogger("tally.projections")
 
@@ -60,14 +60,10 @@ def stalls(pool: ConnectionPool[Any], schema: str) -> list[Stall]:
 def read_stalls(cur: Cursor[Any], schema: str) -> list[Stall]:
     cur.execute(
         sql.SQL("SELECT name, position, error, blocked_by, since FROM {} ORDER BY name").format(
-            _table(schema)
+            table(schema, STALLS_TABLE)
         )
     )
     return [Stall(str(n), int(p), str(e), b, s) for n, p, e, b, s in rows_of(cur)]
-
-
-def _table(schema: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(STALLS_TABLE))
 
 
 def readers(models: Sequence[ReadModel]) -> dict[str, set[str]]:
@@ -177,7 +173,10 @@ class StallBook:
             return False
         if gone:
             cur.execute(
-                sql.SQL("DELETE FROM {} WHERE name = ANY(%s)").format(_table(self.schema)), (gone,)
+                sql.SQL("DELETE FROM {} WHERE name = ANY(%s)").format(
+                    table(self.schema, STALLS_TABLE)
+                ),
+                (gone,),
             )
         self._upsert(cur, changed.items())
         self.rows = {k: (v[0], v[2]) for k, v in wanted.items()}
@@ -211,7 +210,7 @@ class StallBook:
                     "error = EXCLUDED.error, blocked_by = EXCLUDED.blocked_by, "
                     "since = CASE WHEN s.position = EXCLUDED.position THEN s.since "
                     "ELSE EXCLUDED.since END, position = EXCLUDED.position"
-                ).format(t=_table(self.schema)),
+                ).format(t=table(self.schema, STALLS_TABLE)),
                 (name, position, error, blocked_by),
             )
 

@@ -41,9 +41,9 @@ from projections.aggregates import (
     as_resource,
     get_resource,
     list_resources,
-    table,
 )
 from projections.paging import fetch_all, fetch_one
+from projections.schema import table
 
 TABLE = "subscriptions"
 COLUMNS = (

@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, unnest_update
 from projections.paging import fetch_one, fetch_page, plain
+from projections.schema import table
 
 _COLUMNS = (
     "id",
@@ -183,7 +184,7 @@ def get_transaction(
     pool: ConnectionPool[Any], schema: str, project_id: UUID, transaction_id: UUID
 ) -> dict[str, Any] | None:
     query = sql.SQL(_SELECT + " WHERE t.project_id = %s AND t.id = %s").format(
-        t=_table(schema, "transactions")
+        t=table(schema, "transactions")
     )
     row = fetch_one(pool, query, [project_id, transaction_id])
     return None if row is None else plain(row)
@@ -198,11 +199,11 @@ def list_transactions(
     limit: int,
     starting_after: UUID | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    links = _table(schema, "transaction_accounts")
+    links = table(schema, "transaction_accounts")
     query = sql.SQL(
         _SELECT + " JOIN {links} a ON a.transaction_id = t.id "
         "WHERE a.account_id = %s AND a.project_id = %s AND t.project_id = %s"
-    ).format(t=_table(schema, "transactions"), links=links)
+    ).format(t=table(schema, "transactions"), links=links)
     params: list[Any] = [account_id, project_id, project_id]
     if starting_after is not None:
         query += sql.SQL(
@@ -213,7 +214,3 @@ def list_transactions(
     query += sql.SQL(" ORDER BY a.position, a.transaction_id LIMIT %s")
     rows, has_more = fetch_page(pool, query, params, limit)
     return [plain(r) for r in rows], has_more
-
-
-def _table(schema: str, name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
