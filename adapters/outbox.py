@@ -42,11 +42,11 @@ from adapters.providers.base import (
     PaymentProvider,
     RefundRequest,
 )
-from adapters.providers.errors import ProviderError, ProviderUnavailable
 from commands import provider_customers as pc
 from commands import provider_messages as pm
 from commands.bus import Context
 from commands.messages import Command
+from commands.provider_errors import ProviderError, ProviderUnavailable
 from domain.customers import Customer
 from domain.errors import DomainError
 from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall

@@ -18,9 +18,9 @@ from uuid import UUID
 
 from adapters.providers.base import Clock, PaymentProvider
 from adapters.providers.config import ProviderSettings
-from adapters.providers.errors import ProviderMisconfigured
 from adapters.providers.registry import build_provider
 from adapters.secrets import SecretBox, SecretUnreadable
+from commands.provider_errors import ProviderMisconfigured
 from domain.errors import CredentialNotSet
 
 

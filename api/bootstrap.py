@@ -78,7 +78,7 @@ class Tally:
     # Payment providers (issue 5): the provider of each project, and the outbox worker
     # that makes provider calls and applies provider events after their commit.
     providers: Any = None
-    outbox: Any = None
+    outbox: Outbox = field(init=False)  # set by build(), right after the rest
 
     @property
     def schema(self) -> str:

@@ -26,7 +26,6 @@ from pydantic import ValidationError
 
 from adapters.database import DatabaseUnreachable, check, parse, start_embedded
 from adapters.providers.config import ProviderSettings
-from adapters.providers.errors import ProviderMisconfigured
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
@@ -36,6 +35,7 @@ from api.collection import warn_uncollectable
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context, Outcome
+from commands.provider_errors import ProviderMisconfigured
 from domain.errors import DomainError
 from projections.applying import ProjectionFailed
 

@@ -18,14 +18,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from adapters.providers.amounts import minor_to_major
-from adapters.providers.errors import ProviderUnsupported
 from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
 from commands.bus.unit_of_work import UnitOfWork
 from commands.line_descriptions import first_period_name, price_text
+from commands.provider_errors import ProviderUnsupported
 from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product
@@ -38,6 +37,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.limits import MAX_NAME_CHARS
+from domain.money import minor_to_major
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 

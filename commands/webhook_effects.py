@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from adapters.providers.base import EventType
 from commands import ledger
 from commands import messages as m
 from commands.bus import Context
@@ -25,6 +24,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import awaits_confirmation, provider_payment, settle_charge
 from commands.invoice_common import find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
+from commands.provider_events import EventType
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_subscriptions import customer_linked, subscription_changed
 from domain.customers import Customer

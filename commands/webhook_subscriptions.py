@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from adapters.providers.base import EventType
 from commands import messages as m
 from commands import subscriptions
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
+from commands.provider_events import EventType
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
 from domain.subscription_mirrors import SubscriptionMirror

@@ -8,6 +8,7 @@ rounds differently on replay is not a ledger. The currency's exponent (2 for EUR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from iso4217 import Currency
@@ -32,6 +33,14 @@ def currency_exponent(code: str) -> int:
         # them is not something a billing ledger can count.
         raise UnknownCurrency(f"'{code}' has no minor unit and cannot hold money", currency=code)
     return int(exponent)
+
+
+def minor_to_major(amount_minor: int, currency: str) -> str:
+    """Minor units as a major-unit decimal string with the currency's digits:
+    ``minor_to_major(1999, "EUR")`` -> ``"19.99"``, ``minor_to_major(5, "JPY")`` -> ``"5"``."""
+    exponent = currency_exponent(currency.upper())
+    quantum = Decimal(1).scaleb(-exponent)
+    return str(Decimal(amount_minor).scaleb(-exponent).quantize(quantum))
 
 
 def check_currency(code: str) -> str:

@@ -23,12 +23,6 @@ def major_to_minor(value: str, currency: str) -> int:
     return int(scaled)
 
 
-def minor_to_major(amount_minor: int, currency: str) -> str:
-    exponent = currency_exponent(currency.upper())
-    quantum = Decimal(1).scaleb(-exponent)
-    return str(Decimal(amount_minor).scaleb(-exponent).quantize(quantum))
-
-
 def minor_from_text(value: object) -> int | None:
     """Paddle's minor-unit strings ("1500") or ints to an int; anything else to None."""
     if isinstance(value, bool):

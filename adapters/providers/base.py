@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
-from adapters.providers.errors import (
+from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
     PaymentRequiresAction,
@@ -29,6 +29,7 @@ from adapters.providers.errors import (
     ProviderUnavailable,
     ProviderUnsupported,
 )
+from commands.provider_events import EventType
 
 __all__ = [
     "CardDeclined",
@@ -38,7 +39,6 @@ __all__ = [
     "CheckoutRequest",
     "CheckoutSession",
     "CustomerRequest",
-    "EventType",
     "InvalidSignature",
     "LineItem",
     "PaymentProvider",
@@ -61,28 +61,6 @@ __all__ = [
 # traced back to the Tally objects that asked for it (tally_project, tally_transaction,
 # tally_invoice, tally_customer, tally_subscription, tally_cart, ...).
 REFERENCE_PREFIX = "tally_"
-
-
-class EventType(StrEnum):
-    """Tally's provider-neutral vocabulary. A provider type without a mapping becomes
-    UNKNOWN: recorded for audit, translated into nothing."""
-
-    PAYMENT_SUCCEEDED = "payment.succeeded"
-    PAYMENT_FAILED = "payment.failed"
-    REFUND_SUCCEEDED = "refund.succeeded"
-    CHECKOUT_COMPLETED = "checkout.completed"
-    CHECKOUT_CANCELED = "checkout.canceled"
-    CHECKOUT_EXPIRED = "checkout.expired"
-    SUBSCRIPTION_CREATED = "subscription.created"
-    SUBSCRIPTION_UPDATED = "subscription.updated"
-    SUBSCRIPTION_CANCELED = "subscription.canceled"
-    TRIAL_WILL_END = "trial_will_end"
-    INVOICE_CREATED = "invoice.created"
-    INVOICE_FINALIZED = "invoice.finalized"
-    INVOICE_PAID = "invoice.paid"
-    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
-    CUSTOMER_CREATED = "customer.created"
-    UNKNOWN = "unknown"
 
 
 class CheckoutMode(StrEnum):

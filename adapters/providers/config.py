@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.providers.errors import ProviderMisconfigured
+from commands.provider_errors import ProviderMisconfigured
 
 ProviderName = Literal["stripe", "paddle", "yookassa", "stub"]
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]

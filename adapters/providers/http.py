@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from adapters.providers.errors import ProviderMisconfigured, ProviderUnavailable
+from commands.provider_errors import ProviderMisconfigured, ProviderUnavailable
 
 
 def new_client(base_url: str, timeout_s: float, **kwargs: Any) -> httpx.Client:

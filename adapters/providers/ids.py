@@ -29,8 +29,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from adapters.providers.base import EventType, ProviderEvent
-from adapters.providers.errors import InvalidSignature, ProviderError, ProviderRejected
+from adapters.providers.base import ProviderEvent
+from commands.provider_errors import InvalidSignature, ProviderError, ProviderRejected
+from commands.provider_events import EventType
 
 
 @dataclass(frozen=True)

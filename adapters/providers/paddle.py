@@ -40,16 +40,16 @@ from adapters.providers.base import (
     RefundRequest,
     lower_headers,
 )
-from adapters.providers.errors import (
+from adapters.providers.http import json_body, new_client, send
+from adapters.providers.ids import PADDLE, check_event_ids, checked, path_segment
+from adapters.providers.paddle_events import normalize
+from adapters.providers.signing import verify_ts_h1
+from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
     ProviderMisconfigured,
     ProviderRejected,
 )
-from adapters.providers.http import json_body, new_client, send
-from adapters.providers.ids import PADDLE, check_event_ids, checked, path_segment
-from adapters.providers.paddle_events import normalize
-from adapters.providers.signing import verify_ts_h1
 
 NAME = "paddle"
 KEY_FIELD = "tally_idempotency_key"

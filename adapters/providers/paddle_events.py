@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.providers.amounts import minor_from_text
-from adapters.providers.base import EventType, ProviderEvent, references_from
+from adapters.providers.base import ProviderEvent, references_from
+from commands.provider_events import EventType
 
 PADDLE_TYPES: dict[str, EventType] = {
     "transaction.completed": EventType.PAYMENT_SUCCEEDED,

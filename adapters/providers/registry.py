@@ -18,11 +18,11 @@ from pathlib import Path
 
 from adapters.providers.base import Clock, PaymentProvider
 from adapters.providers.config import ProviderName, ProviderSettings, read_secret
-from adapters.providers.errors import ProviderMisconfigured
 from adapters.providers.paddle import PaddleProvider
 from adapters.providers.stripe import StripeProvider
 from adapters.providers.stub import StubProvider
 from adapters.providers.yookassa import YooKassaProvider
+from commands.provider_errors import ProviderMisconfigured
 
 Builder = Callable[[ProviderSettings, "Credentials", Clock | None], PaymentProvider]
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from adapters.providers.errors import InvalidSignature
+from commands.provider_errors import InvalidSignature
 
 # Timestamps slightly ahead of our clock are accepted (clock skew between machines), but
 # not by more than this; otherwise a captured signature could be replayed for longer.

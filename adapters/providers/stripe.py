@@ -34,7 +34,10 @@ from adapters.providers.base import (
     RefundRequest,
     lower_headers,
 )
-from adapters.providers.errors import (
+from adapters.providers.ids import STRIPE, check_event_ids, checked
+from adapters.providers.signing import FUTURE_SKEW_S
+from adapters.providers.stripe_events import normalize
+from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
     PaymentRequiresAction,
@@ -43,9 +46,6 @@ from adapters.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from adapters.providers.ids import STRIPE, check_event_ids, checked
-from adapters.providers.signing import FUTURE_SKEW_S
-from adapters.providers.stripe_events import normalize
 
 NAME = "stripe"
 

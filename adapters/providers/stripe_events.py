@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.providers.base import EventType, ProviderEvent, references_from
+from adapters.providers.base import ProviderEvent, references_from
+from commands.provider_events import EventType
 
 STRIPE_TYPES: dict[str, EventType] = {
     "customer.created": EventType.CUSTOMER_CREATED,

@@ -35,7 +35,6 @@ from adapters.providers.base import (
     CheckoutSession,
     Clock,
     CustomerRequest,
-    EventType,
     PortalSession,
     ProviderCustomer,
     ProviderEvent,
@@ -43,7 +42,8 @@ from adapters.providers.base import (
     RefundRequest,
     lower_headers,
 )
-from adapters.providers.errors import (
+from adapters.providers.signing import ts_h1_signature, verify_ts_h1
+from commands.provider_errors import (
     CardDeclined,
     InvalidPageRequest,
     InvalidSignature,
@@ -52,7 +52,7 @@ from adapters.providers.errors import (
     ProviderRejected,
     ProviderUnsupported,
 )
-from adapters.providers.signing import ts_h1_signature, verify_ts_h1
+from commands.provider_events import EventType
 
 NAME = "stub"
 T = TypeVar("T")

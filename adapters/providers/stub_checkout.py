@@ -21,9 +21,6 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
-from adapters.providers.amounts import minor_to_major
-from adapters.providers.base import EventType
-from adapters.providers.errors import InvalidPageRequest
 from adapters.providers.stub import (
     CHECKOUT_PATH,
     DECLINED,
@@ -36,6 +33,9 @@ from adapters.providers.stub import (
     card_outcome,
     payment_method_for,
 )
+from commands.provider_errors import InvalidPageRequest
+from commands.provider_events import EventType
+from domain.money import minor_to_major
 
 BUTTONS = ("pay", "cancel")
 FORM_FIELDS = ("button", "card_number")

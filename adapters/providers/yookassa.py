@@ -29,7 +29,6 @@ from typing import Any
 
 import httpx
 
-from adapters.providers.amounts import minor_to_major
 from adapters.providers.base import (
     ChargeOutcome,
     ChargeRequest,
@@ -43,15 +42,16 @@ from adapters.providers.base import (
     RefundOutcome,
     RefundRequest,
 )
-from adapters.providers.errors import (
+from adapters.providers.http import json_body, new_client, send
+from adapters.providers.ids import YOOKASSA, check_event_ids, checked, path_segment
+from adapters.providers.yookassa_events import CONFIRMING_STATUS, normalize
+from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
     ProviderRejected,
     ProviderUnsupported,
 )
-from adapters.providers.http import json_body, new_client, send
-from adapters.providers.ids import YOOKASSA, check_event_ids, checked, path_segment
-from adapters.providers.yookassa_events import CONFIRMING_STATUS, normalize
+from domain.money import minor_to_major
 
 NAME = "yookassa"
 MAX_KEY_LENGTH = 64  # YooKassa's limit on Idempotence-Key

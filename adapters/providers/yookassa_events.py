@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.providers.amounts import major_to_minor
-from adapters.providers.base import EventType, ProviderEvent, references_from
+from adapters.providers.base import ProviderEvent, references_from
+from commands.provider_events import EventType
 
 YOOKASSA_TYPES: dict[str, EventType] = {
     "payment.succeeded": EventType.PAYMENT_SUCCEEDED,

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters.providers.errors import InvalidSignature
 from adapters.providers.stub import StubProvider
 from adapters.providers.stub_checkout import (
     BUTTONS,
@@ -33,6 +32,7 @@ from api.auth import get_tally
 from api.bootstrap import Tally
 from api.routes.common import problems
 from api.routes.webhooks import receive_delivery
+from commands.provider_errors import InvalidSignature
 from domain.errors import NotFound
 
 router = APIRouter(tags=["stub provider"])

@@ -14,9 +14,9 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.outbox import call_provider
 from adapters.providers.base import ChargeOutcome, ChargeRequest
-from adapters.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from adapters.providers.stub import SUCCEEDS, StubProvider
 from api.settings import Settings
+from commands.provider_errors import ProviderError, ProviderRejected, ProviderUnavailable
 from domain.provider_calls import ProviderCall
 from tests.e2e.conftest import Client, head, serve
 

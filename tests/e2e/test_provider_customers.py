@@ -23,10 +23,10 @@ import stripe
 from adapters.clock import FixedClock
 from adapters.outbox import provider_for
 from adapters.providers.base import CustomerRequest, PaymentProvider, ProviderCustomer
-from adapters.providers.errors import ProviderUnavailable
 from api.settings import Settings
 from commands import provider_messages as pm
 from commands.bus import Context
+from commands.provider_errors import ProviderUnavailable
 from tests.e2e.billing import customer, plan
 from tests.e2e.conftest import Client, head, serve
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api

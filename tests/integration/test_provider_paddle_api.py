@@ -17,13 +17,13 @@ from adapters.providers.base import (
     LineItem,
     RefundRequest,
 )
-from adapters.providers.errors import (
+from adapters.providers.paddle import KEY_FIELD, PaddleProvider
+from commands.provider_errors import (
     CardDeclined,
     ProviderMisconfigured,
     ProviderRejected,
     ProviderUnavailable,
 )
-from adapters.providers.paddle import KEY_FIELD, PaddleProvider
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
 API_KEY = "pdl_integration_key"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.providers.base import CustomerRequest
-from adapters.providers.errors import ProviderRejected
 from adapters.providers.paddle import PaddleProvider
+from commands.provider_errors import ProviderRejected
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
 

@@ -20,14 +20,14 @@ from adapters.providers.base import (
     RefundRequest,
     idempotency_key,
 )
-from adapters.providers.errors import (
+from adapters.providers.stripe import StripeProvider
+from commands.provider_errors import (
     CardDeclined,
     PaymentRequiresAction,
     ProviderMisconfigured,
     ProviderRejected,
     ProviderUnavailable,
 )
-from adapters.providers.stripe import StripeProvider
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"

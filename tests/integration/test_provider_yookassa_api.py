@@ -14,19 +14,19 @@ from adapters.providers.base import (
     CheckoutMode,
     CheckoutRequest,
     CustomerRequest,
-    EventType,
     LineItem,
     RefundRequest,
     idempotency_key,
 )
-from adapters.providers.errors import (
+from adapters.providers.yookassa import MAX_KEY_LENGTH, YooKassaProvider
+from commands.provider_errors import (
     CardDeclined,
     ProviderMisconfigured,
     ProviderRejected,
     ProviderUnavailable,
     ProviderUnsupported,
 )
-from adapters.providers.yookassa import MAX_KEY_LENGTH, YooKassaProvider
+from commands.provider_events import EventType
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
 SHOP_ID = "506751"

@@ -11,12 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.providers.config import ProviderSettings
-from adapters.providers.errors import ProviderMisconfigured
 from adapters.providers.paddle import PaddleProvider
 from adapters.providers.registry import build_provider
 from adapters.providers.stripe import StripeProvider
 from adapters.providers.stub import StubProvider
 from adapters.providers.yookassa import YooKassaProvider
+from commands.provider_errors import ProviderMisconfigured
 
 STRIPE_ENV = {"STRIPE_API_KEY": "sk_test_value_1", "STRIPE_WEBHOOK_SECRET": "whsec_value_2"}
 

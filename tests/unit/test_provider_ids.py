@@ -16,12 +16,12 @@ import stripe
 
 from adapters.clock import FixedClock
 from adapters.providers.base import ChargeRequest, RefundRequest
-from adapters.providers.errors import InvalidSignature, ProviderRejected
 from adapters.providers.ids import PADDLE, STRIPE, YOOKASSA, IdFormat, checked, path_segment
 from adapters.providers.paddle import PaddleProvider
 from adapters.providers.signing import ts_h1_signature
 from adapters.providers.stripe import StripeProvider
 from adapters.providers.yookassa import YooKassaProvider
+from commands.provider_errors import InvalidSignature, ProviderRejected
 
 YOOKASSA_PAYMENT = "22d6d597-000f-5000-9000-145f6df21d6f"
 YOOKASSA_REFUND = "216749f7-0016-50be-b000-078d43a63ae4"

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from adapters.clock import FixedClock
-from adapters.providers.base import EventType, PaymentProvider
-from adapters.providers.errors import InvalidSignature
+from adapters.providers.base import PaymentProvider
 from adapters.providers.paddle import PaddleProvider
+from commands.provider_errors import InvalidSignature
+from commands.provider_events import EventType
 
 SECRET = "pdl_ntfset_01unit_secret"
 NOW = datetime(2024, 4, 12, 10, 20, tzinfo=UTC)

@@ -15,7 +15,6 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, UUIDA
 
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings as ServerProviderSettings
-from adapters.providers.errors import ProviderMisconfigured
 from adapters.providers.registry import build_provider
 from adapters.providers.stripe import StripeProvider
 from adapters.providers.stub import StubProvider
@@ -23,6 +22,7 @@ from adapters.secrets import SecretBox, SecretsKeyInvalid, SecretUnreadable, key
 from api.cli import CannotStart, load_settings
 from commands import provider_messages as pm
 from commands.provider_config import sealed_credentials
+from commands.provider_errors import ProviderMisconfigured
 from domain.errors import ValidationFailed
 from domain.provider_settings import ProviderSettings, SecretStorageDisabled
 from projections.aggregates import decode_state

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import stripe
 
-from adapters.providers.base import EventType, PaymentProvider
-from adapters.providers.errors import InvalidSignature
+from adapters.providers.base import PaymentProvider
 from adapters.providers.stripe import StripeProvider
+from commands.provider_errors import InvalidSignature
+from commands.provider_events import EventType
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / "shared" / "stripe" / "fixtures3.json"

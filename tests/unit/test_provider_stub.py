@@ -18,20 +18,10 @@ from adapters.providers.base import (
     CheckoutMode,
     CheckoutRequest,
     CustomerRequest,
-    EventType,
     LineItem,
     PaymentProvider,
     RefundRequest,
     idempotency_key,
-)
-from adapters.providers.errors import (
-    CardDeclined,
-    InvalidPageRequest,
-    InvalidSignature,
-    PageExpired,
-    PaymentRequiresAction,
-    ProviderRejected,
-    ProviderUnsupported,
 )
 from adapters.providers.stub import (
     DECLINED,
@@ -46,6 +36,16 @@ from adapters.providers.stub_checkout import (
     render_checkout_page,
     render_portal_page,
 )
+from commands.provider_errors import (
+    CardDeclined,
+    InvalidPageRequest,
+    InvalidSignature,
+    PageExpired,
+    PaymentRequiresAction,
+    ProviderRejected,
+    ProviderUnsupported,
+)
+from commands.provider_events import EventType
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 BASE = "http://tally.test:8000"

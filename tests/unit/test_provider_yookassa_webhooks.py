@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.providers.base import EventType, PaymentProvider
-from adapters.providers.errors import InvalidSignature, ProviderUnavailable
+from adapters.providers.base import PaymentProvider
 from adapters.providers.yookassa import YooKassaProvider
+from commands.provider_errors import InvalidSignature, ProviderUnavailable
+from commands.provider_events import EventType
 
 PAYMENT_ID = "22d6d597-000f-5000-9000-145f6df21d6f"
 REFUND_ID = "216749f7-0016-50be-b000-078d43a63ae4"

@@ -10,10 +10,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.providers.errors import ProviderUnsupported
 from commands import checkout
 from commands import messages as m
 from commands import provider_messages as pm
+from commands.provider_errors import ProviderUnsupported
 from domain.errors import InvalidTransition
 from domain.subscriptions import Subscription
 from tests.unit.billing_world import World

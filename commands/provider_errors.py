@@ -1,6 +1,8 @@
 """Typed failures of payment providers.
 
-Each one is a ``DomainError`` with a stable ``code`` so the API's one status table can map
+Part of the provider port that ``commands`` declares and ``adapters/providers/`` implement
+(handlers raise ``ProviderUnsupported`` themselves). Each one is a ``DomainError`` with a
+stable ``code`` so the API's one status table can map
 it (``HTTP_STATUS`` below is the mapping these adapters were written for; the API wiring
 adds it to ``api/errors.py``). Messages never contain secret values: at most the *name*
 of the environment variable that holds one.
