@@ -21,11 +21,11 @@ from commands.invoice_common import (
     Result,
     billing_for,
     coupon_terms,
-    now_for,
     redeem,
     resolve_coupon,
     tax_rates,
 )
+from commands.now import now_for
 from domain.billing_settings import BillingSettings, check_settings
 from domain.coupons import Coupon, PromotionCode
 from domain.customers import Customer

@@ -16,6 +16,7 @@ from uuid import UUID
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
+from commands.now import now_for
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling
@@ -31,7 +32,6 @@ from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_p
 from domain.invoices import Invoice
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
-from domain.test_clocks import TestClock
 
 Result = tuple[int, dict[str, Any]]
 
@@ -76,14 +76,6 @@ def billing_for(uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str)
     if found is not None:
         return found
     return CustomerBilling(project_id=ctx.project_id, customer_id=customer_id, currency=currency)
-
-
-def now_for(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
-    """A customer on a test clock lives at the clock's time; others at the context's."""
-    if test_clock_id is not None:
-        return uow.get(TestClock, test_clock_id, ctx.project_id).now()
-    assert ctx.now is not None
-    return ctx.now
 
 
 def load_invoice(

@@ -33,12 +33,12 @@ from commands.invoice_common import (
     find_dunning,
     invoice_summary,
     load_invoice,
-    now_for,
     redeem,
     resolve_coupon,
     summary,
     tax_rates,
 )
+from commands.now import now_for
 from commands.subscription_invoices import run_due, upcoming
 from domain.customers import Customer
 from domain.invoices import Invoice

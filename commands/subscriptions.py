@@ -17,6 +17,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls
 from commands.invoice_common import summary
+from commands.now import context_now, now_for
 from domain.catalog import Price
 from domain.customers import Customer
 from domain.errors import (
@@ -34,13 +35,6 @@ Result = tuple[int, dict[str, Any]]
 
 def subscription_summary(sub: Subscription) -> dict[str, Any]:
     return {**sub.summary(), "created": created(sub)}
-
-
-def _now(uow: UnitOfWork, ctx: Context, test_clock_id: UUID | None) -> datetime:
-    if test_clock_id is not None:
-        return uow.get(TestClock, test_clock_id, ctx.project_id).now()
-    assert ctx.now is not None
-    return ctx.now
 
 
 def priced_items(
@@ -109,7 +103,7 @@ def start_subscription(
         items=items,
         interval=str(prices[0].interval),
         interval_count=prices[0].interval_count,
-        now=clock.now() if clock else _now(uow, ctx, None),
+        now=clock.now() if clock else context_now(ctx),
         trial_days=trial_days,
         incomplete=incomplete,
         test_clock_id=clock.id if clock else None,
@@ -130,7 +124,7 @@ def start_subscription(
 
 def _load(uow: UnitOfWork, ctx: Context, subscription_id: UUID) -> tuple[Subscription, datetime]:
     sub = uow.get(Subscription, subscription_id, ctx.project_id)
-    return sub, _now(uow, ctx, sub.test_clock_id)
+    return sub, now_for(uow, ctx, sub.test_clock_id)
 
 
 def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) -> Result:
