@@ -14,7 +14,6 @@ handler asks for a ``create_customer`` call too, and its own call waits for it
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -24,6 +23,7 @@ from commands import provider_messages as pm
 from commands.bus import Context, Handler
 from commands.bus.unit_of_work import UnitOfWork
 from commands.line_descriptions import first_period_name, price_text
+from commands.now import context_now
 from commands.provider_errors import ProviderUnsupported
 from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
@@ -46,11 +46,6 @@ SALES_REF = "revenue:checkout"
 # Providers whose hosted checkout can save a payment method without taking a payment
 # (``setup`` mode), which a subscription starting with a trial needs (docs/providers.md).
 SETUP_PROVIDERS = ("stub", "stripe")
-
-
-def _now(ctx: Context) -> datetime:
-    assert ctx.now is not None
-    return ctx.now
 
 
 def _new_id(ctx: Context, purpose: str) -> UUID:
@@ -106,7 +101,7 @@ def _request(
         operation=operation,
         subject=subject,
         params={**params, "references": references},
-        now=_now(ctx),
+        now=context_now(ctx),
     )
     if uow.find(ProviderCall, call.id) is not None:
         raise ValidationFailed(f"a {operation} for {subject} was asked for already")

@@ -9,11 +9,11 @@ upper-case ``currency_code``; Tally's references travel in ``custom_data``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from adapters.providers.amounts import minor_from_text
 from adapters.providers.base import ProviderEvent, references_from
+from adapters.providers.times import iso_time
 from commands.provider_events import EventType
 
 PADDLE_TYPES: dict[str, EventType] = {
@@ -30,15 +30,6 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _when(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
     provider_type = str(notification.get("event_type", ""))
     data = notification.get("data")
@@ -50,7 +41,7 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
         "type": event_type,
         "provider_type": provider_type,
         "object_ref": _text(entity.get("id")) or "",
-        "occurred_at": _when(notification.get("occurred_at")),
+        "occurred_at": iso_time(notification.get("occurred_at")),
         "raw": notification,
         "currency": _text(entity.get("currency_code")),
         "status": _text(entity.get("status")),

@@ -10,11 +10,11 @@ Amounts are major-unit decimal strings (``{"value": "2.00", "currency": "RUB"}``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from adapters.providers.amounts import major_to_minor
 from adapters.providers.base import ProviderEvent, references_from
+from adapters.providers.times import iso_time
 from commands.provider_events import EventType
 
 YOOKASSA_TYPES: dict[str, EventType] = {
@@ -30,15 +30,6 @@ CONFIRMING_STATUS: dict[str, str] = {
     "payment.waiting_for_capture": "waiting_for_capture",
     "refund.succeeded": "succeeded",
 }
-
-
-def _when(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _money(obj: Mapping[str, Any]) -> tuple[int | None, str | None]:
@@ -62,7 +53,7 @@ def normalize(
         "type": YOOKASSA_TYPES.get(event, EventType.UNKNOWN),
         "provider_type": event,
         "object_ref": object_ref,
-        "occurred_at": _when(fetched.get("captured_at")) or _when(fetched.get("created_at")),
+        "occurred_at": iso_time(fetched.get("captured_at")) or iso_time(fetched.get("created_at")),
         "raw": {"notification": notification, "confirmed": fetched},
         "amount_minor": amount_minor,
         "currency": currency,
