@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make run   - create .venv, install Tally, start it (embedded Postgres unless TALLY_DATABASE_URL)
-#   make test  - create .venv, install Tally with its dev tools, run ruff, mypy and the whole suite
+#   make test  - create .venv, install Tally with its dev tools, run ruff, mypy, lint-imports
+#                (the dependency contracts, docs/architecture.md) and the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
