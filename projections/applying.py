@@ -28,7 +28,7 @@ import psycopg
 from psycopg import Cursor, sql
 
 from projections.base import ReadModel, Tracked
-from projections.schema import TRACKING_TABLE
+from projections.schema import TRACKING_TABLE, table
 
 ERROR_MAX_CHARS = 300  # an error is stored and shown as one line of at most this many
 
@@ -103,10 +103,10 @@ def _advance(
     compare-and-set, so that a concurrent double apply fails instead of counting twice."""
     cur.execute(
         sql.SQL(
-            "UPDATE {}.{} AS t SET position = u.next "
+            "UPDATE {} AS t SET position = u.next "
             "FROM unnest(%s::text[], %s::int8[], %s::int8[]) AS u(name, prev, next) "
             "WHERE t.name = u.name AND t.position = u.prev"
-        ).format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE)),
+        ).format(table(schema, TRACKING_TABLE)),
         (
             [m.name for m in behind],
             [positions[m.name] for m in behind],

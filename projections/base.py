@@ -87,9 +87,9 @@ class ReadModel(Projection[ViewTracking]):
         super().__init__(view)
         self.schema = view.schema
 
-    def t(self, table: str) -> sql.Composed:
+    def t(self, name: str) -> sql.Composed:
         """The schema-qualified name of one of this schema's tables."""
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+        return table(self.schema, name)
 
     @abstractmethod
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
