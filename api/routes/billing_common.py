@@ -14,7 +14,9 @@ def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
 
     These resources have meaningful nulls (``trial_end``, ``canceled_at``, ``next_due_at``,
     ``test_clock_id``) that a GET of the same resource shows, so only the fields the
-    command did not answer at all (the read model's timestamps) are left out."""
+    command did not answer at all (the read model's timestamps) are left out. Why this is
+    not folded into ``common.respond``: see its docstring (either rule would change the
+    other's answers)."""
     body = model.model_validate(outcome.body).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
