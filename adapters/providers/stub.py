@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
+from uuid import UUID
 
 from adapters.clock import SystemClock
 from adapters.providers.base import (
@@ -103,6 +104,14 @@ class StubSession:
     success_url: str
     cancel_url: str
     trial_days: int = 0  # setup mode: the page starts a trial (pages sealed before: 0)
+
+    def project_id(self) -> UUID | None:
+        """The Tally project the checkout pays, or None when its references name none
+        (the routes answer that themselves, without catching errors)."""
+        try:
+            return UUID(self.references.get("tally_project", ""))
+        except ValueError:
+            return None
 
 
 class StubProvider:

@@ -13,8 +13,6 @@ an unknown button answers 400 ``invalid_page_request``, an expired page 410
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -85,9 +83,8 @@ def _merchant(tally: Tally, stub: StubProvider, token: str) -> str:
     token names none, which the page shows as Tally."""
     from projections.api_keys import get_project
 
-    try:
-        project_id = UUID(stub.session(token).references.get("tally_project", ""))
-    except ValueError:
+    project_id = stub.session(token).project_id()
+    if project_id is None:
         return ""
     project = get_project(tally.views, tally.schema, project_id)
     return str((project or {}).get("name") or "")
@@ -112,11 +109,9 @@ async def press(token: str, request: Request) -> RedirectResponse:
     stub = _stub(tally)
     button, card = read_form(await request.body())
     result = press_checkout_button(stub, token, button, card)
-    project = stub.session(token).references.get("tally_project", "")
-    try:
-        project_id = UUID(project)
-    except ValueError:
-        raise InvalidSignature("the checkout names no Tally project", provider="stub") from None
+    project_id = stub.session(token).project_id()
+    if project_id is None:
+        raise InvalidSignature("the checkout names no Tally project", provider="stub")
     await run_in_threadpool(
         receive_delivery,
         tally,
