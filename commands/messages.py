@@ -33,6 +33,7 @@ from domain.limits import (
     MAX_AMOUNT_MINOR,
     MAX_PAYMENT_TERMS_DAYS,
     MAX_QUANTITY,
+    MAX_TRIAL_DAYS,
 )
 from domain.money import check_currency
 
@@ -209,7 +210,7 @@ class DefinePrice(Command):
     meter: Label = ""
     interval: Annotated[str, Field(pattern="^(day|week|month|year)$")] | None = None
     interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
-    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] = 0
+    trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] = 0
 
 
 class ArchivePrice(Command):
@@ -225,7 +226,7 @@ class SubscriptionItem(BaseModel):
 class CreateSubscription(Command):
     customer_id: UUID
     items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
-    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = None
+    trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] | None = None
     incomplete: bool = False
 
 

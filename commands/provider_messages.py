@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, StrictInt
 
 from commands.limits_types import Id, Label, Name
 from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
-from domain.limits import TEXT_PATTERN
+from domain.limits import MAX_TRIAL_DAYS, TEXT_PATTERN
 from domain.provider_settings import ENV_NAME, PURPOSE_PATTERN
 
 ProviderName = Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")]
@@ -98,7 +98,7 @@ class CheckoutSubscription(Command):
     cancel_url: Url
     # None: the prices' longest default trial. A trial's checkout saves a payment method
     # and charges nothing; its completion starts the trial.
-    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = None
+    trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] | None = None
 
 
 class CheckoutCart(Command):

@@ -17,7 +17,13 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import InvalidCombination, ValidationFailed
-from domain.limits import MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_QUANTITY, check_text
+from domain.limits import (
+    MAX_LABEL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_QUANTITY,
+    MAX_TRIAL_DAYS,
+    check_text,
+)
 from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
 
@@ -241,8 +247,8 @@ class Price(TallyAggregate):
             raise ValidationFailed(f"interval_count must be 1 to {MAX_INTERVAL_COUNT}")
         if interval is None and (trial_days or scheme == "metered"):
             raise InvalidCombination("a one-time price has no trial and is not metered")
-        if not 0 <= trial_days <= 730:
-            raise ValidationFailed("trial_days must be 0 to 730")
+        if not 0 <= trial_days <= MAX_TRIAL_DAYS:
+            raise ValidationFailed(f"trial_days must be 0 to {MAX_TRIAL_DAYS}")
         return cls(
             id=price_id or uuid4(),
             project_id=project_id,

@@ -55,6 +55,11 @@ MAX_ID_CHARS = 64
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC)
 
+# -- trials ----------------------------------------------------------------------------
+# A trial (a price's default, a subscription's or a checkout's) lasts at most this many
+# days.
+MAX_TRIAL_DAYS = 730
+
 # -- billing settings ------------------------------------------------------------------
 # A subscription's draft invoice waits at most this long before it is finalized; dunning
 # retries at most MAX_RETRIES times, each at most MAX_RETRY_DAY days after the failure.

@@ -21,7 +21,7 @@ from domain.errors import (
     TimeNotInFuture,
     ValidationFailed,
 )
-from domain.limits import check_timestamp, later
+from domain.limits import MAX_TRIAL_DAYS, check_timestamp, later
 from domain.periods import Schedule
 from domain.proration import prorate_change
 from domain.state_machine import destination
@@ -105,8 +105,8 @@ class Subscription(TallyAggregate):
         the trial lasts ``trial_days`` from when the checkout completes."""
         checked = check_items(items)
         Schedule(now, interval, interval_count)  # validates the schedule
-        if not 0 <= trial_days <= 730:
-            raise ValidationFailed("trial_days must be 0 to 730")
+        if not 0 <= trial_days <= MAX_TRIAL_DAYS:
+            raise ValidationFailed(f"trial_days must be 0 to {MAX_TRIAL_DAYS}")
         trial_end = later(now, timedelta(days=trial_days), "trial_end") if trial_days > 0 else None
         if incomplete:
             return cls(

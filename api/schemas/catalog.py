@@ -17,7 +17,7 @@ from api.objects import Instant, created_field
 from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_config
 from commands.limits_types import Label, LookupKey, Name, PlanCode
 from commands.messages import CurrencyCode, PriceTier
-from domain.limits import MAX_AMOUNT_MINOR
+from domain.limits import MAX_AMOUNT_MINOR, MAX_TRIAL_DAYS
 
 Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
 
@@ -131,7 +131,7 @@ class DefinePriceRequest(Request):
     interval: Interval | None = Field(default=None, description="Omitted: a one-time price")
     interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
     trial_days: Annotated[
-        StrictInt, Field(ge=0, le=730, description="Default trial; recurring only")
+        StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS, description="Default trial; recurring only")
     ] = 0
 
 

@@ -18,6 +18,7 @@ from commands.provider_messages import (
     Reference,
     Url,
 )
+from domain.limits import MAX_TRIAL_DAYS
 
 _RETURN = {"success_url": "https://example.com/welcome", "cancel_url": "https://example.com/plans"}
 
@@ -102,7 +103,7 @@ class SubscriptionCheckoutRequest(StartingPrices, Body):
             ]
         },
     )
-    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
+    trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] | None = Field(
         default=None,
         description="Omitted: the longest default trial of the prices; 0: no trial. With a "
         "trial the checkout saves a payment method and charges nothing",

@@ -22,6 +22,7 @@ from api.schemas.common import (
 )
 from commands.limits_types import TIMESTAMP_RULE, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
+from domain.limits import MAX_TRIAL_DAYS
 
 SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
 
@@ -87,7 +88,7 @@ class CreateSubscriptionRequest(StartingPrices, Request):
             {"customer_id": CUSTOMER_ID, "plan": "PRO", "interval": "month"},
         ]
     )
-    trial_days: Annotated[StrictInt, Field(ge=0, le=730)] | None = Field(
+    trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] | None = Field(
         default=None, description="Omitted: the longest default trial of the prices"
     )
     incomplete: bool = Field(
