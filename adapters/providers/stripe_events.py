@@ -10,10 +10,10 @@ versions some moved (an invoice's subscription is ``subscription`` in old versio
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from adapters.providers.base import ProviderEvent, references_from
+from adapters.providers.times import unix_time
 from commands.provider_events import EventType
 
 STRIPE_TYPES: dict[str, EventType] = {
@@ -58,14 +58,13 @@ def normalize(event: Mapping[str, Any]) -> ProviderEvent:
     provider_type = str(event.get("type", ""))
     data = event.get("data")
     obj: Mapping[str, Any] = data.get("object", {}) if isinstance(data, Mapping) else {}
-    created = event.get("created")
     base: dict[str, Any] = {
         "provider": "stripe",
         "event_id": str(event.get("id", "")),
         "type": STRIPE_TYPES.get(provider_type, EventType.UNKNOWN),
         "provider_type": provider_type,
         "object_ref": ref(obj) or "",
-        "occurred_at": datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+        "occurred_at": unix_time(event.get("created")),
         "raw": event,
         "currency": _currency(obj),
         "status": obj.get("status") if isinstance(obj.get("status"), str) else None,

@@ -1,13 +1,25 @@
 """Times in providers' payloads, as Tally's timezone-aware ``datetime``.
 
 Paddle and YooKassa send RFC 3339 text (``2024-01-31T12:00:00Z``); Stripe sends Unix
-seconds and converts its own (``stripe_events``). A value that is not such text is no
-time: ``None``, never an error, since a notification's time is informational.
+seconds (``unix_time``). A value that is not such a time, has no timezone, or lies
+outside ``MIN_TIMESTAMP..MAX_TIMESTAMP`` (``domain/limits.py``) is no time: ``None``,
+never an error, since a notification's time is informational, and a signed payload's
+far-off date must not reach an event that a read model cannot store or read back.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+
+from domain.errors import ValidationFailed
+from domain.limits import check_timestamp
+
+
+def _in_range(value: datetime) -> datetime | None:
+    try:
+        return check_timestamp(value, "occurred_at")
+    except (ValidationFailed, OverflowError):
+        return None
 
 
 def iso_time(value: object) -> datetime | None:
@@ -15,6 +27,16 @@ def iso_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _in_range(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
+        return None
+
+
+def unix_time(value: object) -> datetime | None:
+    """``value`` read as whole Unix seconds (UTC), or None."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return _in_range(datetime.fromtimestamp(value, UTC))
+    except (OverflowError, OSError, ValueError):
         return None
