@@ -36,6 +36,7 @@ from domain.limits import (
     MAX_TRIAL_DAYS,
 )
 from domain.money import check_currency
+from domain.periods import MAX_INTERVAL_COUNT
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units, > 0")]
 CurrencyCode = Annotated[
@@ -209,7 +210,7 @@ class DefinePrice(Command):
     tiers: list[PriceTier] = Field(default_factory=list, max_length=20)
     meter: Label = ""
     interval: Annotated[str, Field(pattern="^(day|week|month|year)$")] | None = None
-    interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
+    interval_count: Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_COUNT)] = 1
     trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] = 0
 
 

@@ -18,6 +18,7 @@ from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_c
 from commands.limits_types import Label, LookupKey, Name, PlanCode
 from commands.messages import CurrencyCode, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR, MAX_TRIAL_DAYS
+from domain.periods import MAX_INTERVAL_COUNT
 
 Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
 
@@ -129,7 +130,7 @@ class DefinePriceRequest(Request):
     )
     meter: Annotated[Label, Field(description="metered only: the meter")] = ""
     interval: Interval | None = Field(default=None, description="Omitted: a one-time price")
-    interval_count: Annotated[StrictInt, Field(ge=1, le=365)] = 1
+    interval_count: Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_COUNT)] = 1
     trial_days: Annotated[
         StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS, description="Default trial; recurring only")
     ] = 0
