@@ -19,7 +19,6 @@ from domain.errors import (
     InvalidAmount,
     InvalidCombination,
     InvalidTransition,
-    NotFound,
 )
 from domain.ids import uuid5
 from domain.transactions import Transaction
@@ -262,13 +261,6 @@ def close_account(uow: UnitOfWork, cmd: m.CloseAccount, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     account.close()
     return 200, {"account": account.summary()}
-
-
-def wallet_account_id(ref: str) -> UUID:
-    account_id = _wallet_id(ref)
-    if account_id is None:
-        raise NotFound(f"{ref} is not a wallet")
-    return account_id
 
 
 HANDLERS: dict[type[m.Command], Handler] = {
