@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -72,15 +73,20 @@ _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 def storable(value: Any) -> Any:
     """``value`` (plain JSON) with every NUL and lone surrogate, in keys and strings at any
-    depth, replaced by U+FFFD. A provider's payload is outside text, recorded for audit;
-    one such character in it would make the event unstorable by every read model, so it
-    is replaced rather than refused (a refusal would only make the provider redeliver)."""
+    depth, replaced by U+FFFD, and every NaN or infinity by its text. A provider's
+    payload is outside text, recorded for audit; one such value in it would make the
+    event unstorable by every read model, so it is replaced rather than refused (a
+    refusal would only make the provider redeliver)."""
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):
         return [storable(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN and +-Infinity (Python's json reads them, and 1e400 as inf): JSON has no
+        # such number and Postgres jsonb refuses them, so they are kept as their text.
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
 
 
