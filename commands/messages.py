@@ -31,6 +31,7 @@ from commands.limits_types import (
 from domain.limits import (
     MAX_ADDRESS_LINES,
     MAX_AMOUNT_MINOR,
+    MAX_COUPON_PERIODS,
     MAX_PAYMENT_TERMS_DAYS,
     MAX_QUANTITY,
     MAX_TRIAL_DAYS,
@@ -371,7 +372,7 @@ class DefineCoupon(Command):
     amount_off: Amount | None = None
     currency: CurrencyCode | None = None
     duration: Annotated[str, Field(pattern="^(once|repeating|forever)$")] = "once"
-    duration_periods: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    duration_periods: Annotated[StrictInt, Field(ge=1, le=MAX_COUPON_PERIODS)] | None = None
     max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
     expires_at: Timestamp | None = None
 

@@ -18,7 +18,7 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.discounts import DURATIONS
 from domain.errors import CouponUnavailable, InvalidCombination, ValidationFailed
-from domain.limits import check_timestamp
+from domain.limits import MAX_COUPON_PERIODS, check_timestamp
 from domain.money import check_amount, check_currency
 from domain.tax import check_percentage
 
@@ -123,8 +123,8 @@ class Coupon(_Redeemable):
             raise ValidationFailed(f"duration must be one of {', '.join(DURATIONS)}")
         if (duration == "repeating") != (duration_periods is not None):
             raise InvalidCombination("duration_periods goes with (and only with) 'repeating'")
-        if duration_periods is not None and not 1 <= duration_periods <= 120:
-            raise ValidationFailed("duration_periods must be 1 to 120")
+        if duration_periods is not None and not 1 <= duration_periods <= MAX_COUPON_PERIODS:
+            raise ValidationFailed(f"duration_periods must be 1 to {MAX_COUPON_PERIODS}")
         _check_limits(max_redemptions, expires_at)
         return cls(
             project_id=project_id,

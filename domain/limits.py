@@ -60,6 +60,10 @@ MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC)
 # days.
 MAX_TRIAL_DAYS = 730
 
+# -- coupons ---------------------------------------------------------------------------
+# A repeating coupon discounts at most this many invoices.
+MAX_COUPON_PERIODS = 120
+
 # -- billing settings ------------------------------------------------------------------
 # A subscription's draft invoice waits at most this long before it is finalized; dunning
 # retries at most MAX_RETRIES times, each at most MAX_RETRY_DAY days after the failure.

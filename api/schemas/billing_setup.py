@@ -16,6 +16,7 @@ from commands.limits_types import (
     Timestamp,
 )
 from commands.messages import Amount, CurrencyCode
+from domain.limits import MAX_COUPON_PERIODS
 
 TAX_RATE_ID = "7d6c5b4a-3f2e-5d1c-9b0a-8f7e6d5c4b3a"
 
@@ -105,7 +106,7 @@ class DefineCouponRequest(Request):
     duration: Literal["once", "repeating", "forever"] = Field(
         default="once", description="On subscriptions: how many invoices it discounts"
     )
-    duration_periods: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    duration_periods: Annotated[StrictInt, Field(ge=1, le=MAX_COUPON_PERIODS)] | None = None
     max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
     expires_at: Timestamp | None = None
 
