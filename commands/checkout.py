@@ -15,13 +15,14 @@ handler asks for a ``create_customer`` call too, and its own call waits for it
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID
 
 from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler
 from commands.bus.unit_of_work import UnitOfWork
+from commands.ledger import _new_id
 from commands.line_descriptions import first_period_name, price_text
 from commands.now import context_now
 from commands.provider_errors import ProviderUnsupported
@@ -46,12 +47,6 @@ SALES_REF = "revenue:checkout"
 # Providers whose hosted checkout can save a payment method without taking a payment
 # (``setup`` mode), which a subscription starting with a trial needs (docs/providers.md).
 SETUP_PROVIDERS = ("stub", "stripe")
-
-
-def _new_id(ctx: Context, purpose: str) -> UUID:
-    if ctx.idempotency_key is None:
-        return uuid4()
-    return uuid5(ctx.project_id, f"{purpose}:{ctx.idempotency_key}")
 
 
 def resolve_line(uow: UnitOfWork, ctx: Context, line: pm.LineInput) -> dict[str, Any]:
