@@ -18,17 +18,23 @@ def major_to_minor(value: str, currency: str) -> int:
         scaled = Decimal(value).scaleb(exponent)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a decimal amount") from None
+    if not scaled.is_finite():
+        raise ValueError(f"{value!r} is not a finite amount")
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value!r} has more digits than {currency} allows")
     return int(scaled)
 
 
 def minor_from_text(value: object) -> int | None:
-    """Paddle's minor-unit strings ("1500") or ints to an int; anything else to None."""
+    """Paddle's minor-unit strings ("1500") or ints to an int; anything else to None
+    (digits other than ASCII ones, or more than Python's ``int`` reads from text)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        try:
+            return int(value)
+        except ValueError:  # past sys.get_int_max_str_digits()
+            return None
     return None
