@@ -33,7 +33,9 @@ from domain.limits import (
     MAX_AMOUNT_MINOR,
     MAX_COUPON_PERIODS,
     MAX_PAYMENT_TERMS_DAYS,
+    MAX_PRICE_TIERS,
     MAX_QUANTITY,
+    MAX_SUBSCRIPTION_ITEMS,
     MAX_TRIAL_DAYS,
 )
 from domain.money import check_currency
@@ -208,7 +210,7 @@ class DefinePrice(Command):
     currency: CurrencyCode
     scheme: Annotated[str, Field(pattern="^(flat|per_unit|graduated|volume|metered)$")]
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
-    tiers: list[PriceTier] = Field(default_factory=list, max_length=20)
+    tiers: list[PriceTier] = Field(default_factory=list, max_length=MAX_PRICE_TIERS)
     meter: Label = ""
     interval: Annotated[str, Field(pattern="^(day|week|month|year)$")] | None = None
     interval_count: Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_COUNT)] = 1
@@ -227,14 +229,14 @@ class SubscriptionItem(BaseModel):
 
 class CreateSubscription(Command):
     customer_id: UUID
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=MAX_SUBSCRIPTION_ITEMS)
     trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] | None = None
     incomplete: bool = False
 
 
 class ChangeSubscriptionItems(Command):
     subscription_id: UUID
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=MAX_SUBSCRIPTION_ITEMS)
     proration: Annotated[str, Field(pattern="^(prorate|none|period_end)$")] = "prorate"
 
 

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, StrictInt
 
 from commands.limits_types import Id, Label, Name
 from commands.messages import Amount, Command, CurrencyCode, Quantity, SubscriptionItem, Text
-from domain.limits import MAX_TRIAL_DAYS, TEXT_PATTERN
+from domain.limits import MAX_SUBSCRIPTION_ITEMS, MAX_TRIAL_DAYS, TEXT_PATTERN
 from domain.provider_settings import ENV_NAME, PURPOSE_PATTERN
 
 ProviderName = Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")]
@@ -93,7 +93,7 @@ class CheckoutItem(Command):
 class CheckoutSubscription(Command):
     provider: ProviderName
     customer_id: UUID
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
+    items: list[SubscriptionItem] = Field(min_length=1, max_length=MAX_SUBSCRIPTION_ITEMS)
     success_url: Url
     cancel_url: Url
     # None: the prices' longest default trial. A trial's checkout saves a payment method

@@ -60,6 +60,12 @@ MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC)
 # days.
 MAX_TRIAL_DAYS = 730
 
+# -- lists ----------------------------------------------------------------------------
+# At most this many items on a subscription (or its checkout, or an item change) and
+# tiers on a graduated or volume price; the API and the command messages refuse more.
+MAX_SUBSCRIPTION_ITEMS = 20
+MAX_PRICE_TIERS = 20
+
 # -- coupons ---------------------------------------------------------------------------
 # A repeating coupon discounts at most this many invoices.
 MAX_COUPON_PERIODS = 120

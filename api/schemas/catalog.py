@@ -17,7 +17,7 @@ from api.objects import Instant, created_field
 from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_config
 from commands.limits_types import Label, LookupKey, Name, PlanCode
 from commands.messages import CurrencyCode, PriceTier
-from domain.limits import MAX_AMOUNT_MINOR, MAX_TRIAL_DAYS
+from domain.limits import MAX_AMOUNT_MINOR, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
 from domain.periods import MAX_INTERVAL_COUNT
 
 Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
@@ -126,7 +126,7 @@ class DefinePriceRequest(Request):
     scheme: Scheme
     unit_amount: MinorUnits = Field(default=0, description="Minor units. " + rules.PRICE)
     tiers: list[PriceTier] = Field(
-        default_factory=list, max_length=20, description="graduated and volume only"
+        default_factory=list, max_length=MAX_PRICE_TIERS, description="graduated and volume only"
     )
     meter: Annotated[Label, Field(description="metered only: the meter")] = ""
     interval: Interval | None = Field(default=None, description="Omitted: a one-time price")

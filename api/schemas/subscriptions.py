@@ -22,7 +22,7 @@ from api.schemas.common import (
 )
 from commands.limits_types import TIMESTAMP_RULE, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
-from domain.limits import MAX_TRIAL_DAYS
+from domain.limits import MAX_SUBSCRIPTION_ITEMS, MAX_TRIAL_DAYS
 
 SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
 
@@ -66,7 +66,7 @@ class StartingPrices(BaseModel):
     items: list[ItemRequest] | None = Field(
         default=None,
         min_length=1,
-        max_length=20,
+        max_length=MAX_SUBSCRIPTION_ITEMS,
         description="The prices, by id or lookup key; or else `plan`. " + rules.SUBSCRIPTION_ITEMS,
     )
     plan: PlanCode | None = Field(
@@ -106,7 +106,9 @@ class ChangeItemsRequest(Request):
         ]
     )
     items: list[ItemRequest] = Field(
-        min_length=1, max_length=20, description="The new items. " + rules.SUBSCRIPTION_ITEMS
+        min_length=1,
+        max_length=MAX_SUBSCRIPTION_ITEMS,
+        description="The new items. " + rules.SUBSCRIPTION_ITEMS,
     )
     proration: Proration = Field(
         default="prorate",
