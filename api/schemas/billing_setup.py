@@ -193,10 +193,6 @@ class PromotionCode(ApiObject):
     created_at: Instant | None = None
 
 
-class PromotionCodeResult(Response):
-    promotion_code: PromotionCode
-
-
 # The body of a coupon route: a customer's, a subscription's (api/routes/billing_settings.py)
 # and an invoice's (api/routes/invoices.py).
 class ApplyCouponRequest(Request):

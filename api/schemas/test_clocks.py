@@ -60,11 +60,6 @@ class TestClock(ApiObject):
     updated_at: Instant | None = None
 
 
-class TestClockResult(Response):
-    __test__ = False
-    test_clock: TestClock
-
-
 class AdvanceResult(Response):
     test_clock: TestClock
     steps: dict[str, int] = Field(
