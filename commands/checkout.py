@@ -227,17 +227,7 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
     # own (Stripe, Paddle) the first invoice is a one-time payment that saves the card;
     # the others get a subscription checkout, which saves the method for renewals.
     mode = "item" if cmd.provider in ("stripe", "paddle") else "subscription"
-    call = _request(
-        uow,
-        ctx,
-        provider=cmd.provider,
-        operation="checkout",
-        subject=f"subscription:{sub['id']}",
-        params=_checkout_params(
-            cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, None
-        ),
-    )
-    return 201, {**created, "provider_call": call.summary()}
+    return _subscription_checkout(uow, ctx, cmd, customer, created, mode, lines, refs)
 
 
 def _trial_checkout(
@@ -273,16 +263,34 @@ def _trial_checkout(
             "quantity": 1,
         }
     ]
+    return _subscription_checkout(
+        uow, ctx, cmd, customer, created, "setup", lines, refs, trial_days=trial_days
+    )
+
+
+def _subscription_checkout(
+    uow: UnitOfWork,
+    ctx: Context,
+    cmd: pm.CheckoutSubscription,
+    customer: Customer,
+    created: dict[str, Any],
+    mode: str,
+    lines: list[dict[str, Any]],
+    refs: dict[str, str],
+    **extra: Any,
+) -> Result:
+    """The provider call for a subscription's checkout (its first period, or with
+    ``trial_days`` in ``extra`` its trial), and the answer: the subscription and the call."""
     params = _checkout_params(
-        cmd, "setup", lines, _customer(uow, ctx, customer, cmd.provider), refs, None
+        cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, None
     )
     call = _request(
         uow,
         ctx,
         provider=cmd.provider,
         operation="checkout",
-        subject=f"subscription:{sub['id']}",
-        params={**params, "trial_days": trial_days},
+        subject=f"subscription:{created['subscription']['id']}",
+        params={**params, **extra},
     )
     return 201, {**created, "provider_call": call.summary()}
 
