@@ -199,7 +199,13 @@ class ArchiveProduct(Command):
 
 class PriceTier(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    up_to: Annotated[StrictInt, Field(gt=0)] | None
+    up_to: (
+        Annotated[
+            StrictInt,
+            Field(gt=0, le=MAX_QUANTITY, description="Last quantity of the tier; null: no end"),
+        ]
+        | None
+    )
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
     flat_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
 

@@ -118,6 +118,10 @@ def check_tiers(tiers: list[Tier]) -> list[Tier]:
             raise InvalidCombination("only the last tier may be open-ended")
         if up_to is not None and (not isinstance(up_to, int) or up_to <= last):
             raise InvalidCombination("tier bounds must be increasing whole numbers")
+        if up_to is not None and up_to > MAX_QUANTITY:
+            # Quantities stop there, so a larger bound means nothing (and one of thousands
+            # of digits could not be stored).
+            raise InvalidCombination(f"tier bounds are at most {MAX_QUANTITY}")
         last = up_to or last
     if tiers[-1].get("up_to") is not None:
         raise InvalidCombination("the last tier must be open-ended (up_to: null)")

@@ -300,3 +300,23 @@ def test_the_held_amount_cannot_pass_the_limit_even_with_the_deepest_overdraft()
     # The floor is -overdraft_limit, itself at most the limit: debits stop there.
     account.withdraw(MAX, "EUR", uuid4())
     assert account.available == -MAX
+
+
+def test_a_tier_bound_past_the_largest_quantity_is_refused_by_the_api_type_and_the_domain() -> None:
+    """Quantities stop at MAX_QUANTITY, so a larger bound means nothing; a bound of
+    thousands of digits could not even be encoded. Both layers state and check it."""
+    from pydantic import ValidationError
+
+    from commands.messages import PriceTier
+    from domain.catalog import check_tiers
+    from domain.errors import InvalidCombination
+
+    with pytest.raises(ValidationError):
+        PriceTier(up_to=MAX_QUANTITY + 1, unit_amount=1)
+    assert PriceTier(up_to=MAX_QUANTITY, unit_amount=1).up_to == MAX_QUANTITY
+    with pytest.raises(InvalidCombination):
+        check_tiers([{"up_to": 10**5000, "unit_amount": 1}, {"up_to": None, "unit_amount": 1}])
+    assert (
+        check_tiers([{"up_to": MAX_QUANTITY, "unit_amount": 1}, {"up_to": None}])[0]["up_to"]
+        == MAX_QUANTITY
+    )
