@@ -35,6 +35,7 @@ from domain.limits import (
     MAX_PAYMENT_TERMS_DAYS,
     MAX_PRICE_TIERS,
     MAX_QUANTITY,
+    MAX_REDEMPTIONS,
     MAX_SUBSCRIPTION_ITEMS,
     MAX_TRIAL_DAYS,
 )
@@ -381,7 +382,7 @@ class DefineCoupon(Command):
     currency: CurrencyCode | None = None
     duration: Annotated[str, Field(pattern="^(once|repeating|forever)$")] = "once"
     duration_periods: Annotated[StrictInt, Field(ge=1, le=MAX_COUPON_PERIODS)] | None = None
-    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_redemptions: Annotated[StrictInt, Field(ge=1, le=MAX_REDEMPTIONS)] | None = None
     expires_at: Timestamp | None = None
 
 
@@ -392,7 +393,7 @@ class ArchiveCoupon(Command):
 class DefinePromotionCode(Command):
     code: Code
     coupon_code: Code
-    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_redemptions: Annotated[StrictInt, Field(ge=1, le=MAX_REDEMPTIONS)] | None = None
     expires_at: Timestamp | None = None
 
 

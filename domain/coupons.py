@@ -18,7 +18,7 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.discounts import DURATIONS
 from domain.errors import CouponUnavailable, InvalidCombination, ValidationFailed
-from domain.limits import MAX_COUPON_PERIODS, check_timestamp
+from domain.limits import MAX_COUPON_PERIODS, MAX_REDEMPTIONS, check_timestamp
 from domain.money import check_amount, check_currency
 from domain.tax import check_percentage
 
@@ -26,8 +26,8 @@ NAMESPACE = UUID("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
 
 
 def _check_limits(max_redemptions: int | None, expires_at: datetime | None) -> None:
-    if max_redemptions is not None and max_redemptions <= 0:
-        raise ValidationFailed("max_redemptions must be greater than zero")
+    if max_redemptions is not None and not 0 < max_redemptions <= MAX_REDEMPTIONS:
+        raise ValidationFailed(f"max_redemptions must be between 1 and {MAX_REDEMPTIONS}")
     if expires_at is not None:
         check_timestamp(expires_at, "expires_at")
 

@@ -69,6 +69,8 @@ MAX_PRICE_TIERS = 20
 # -- coupons ---------------------------------------------------------------------------
 # A repeating coupon discounts at most this many invoices.
 MAX_COUPON_PERIODS = 120
+# How often one coupon or promotion code may be redeemed, at most.
+MAX_REDEMPTIONS = 1_000_000_000
 
 # -- billing settings ------------------------------------------------------------------
 # A subscription's draft invoice waits at most this long before it is finalized; dunning

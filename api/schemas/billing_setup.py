@@ -16,7 +16,7 @@ from commands.limits_types import (
     Timestamp,
 )
 from commands.messages import Amount, CurrencyCode
-from domain.limits import MAX_COUPON_PERIODS
+from domain.limits import MAX_COUPON_PERIODS, MAX_REDEMPTIONS
 
 TAX_RATE_ID = "7d6c5b4a-3f2e-5d1c-9b0a-8f7e6d5c4b3a"
 
@@ -107,7 +107,7 @@ class DefineCouponRequest(Request):
         default="once", description="On subscriptions: how many invoices it discounts"
     )
     duration_periods: Annotated[StrictInt, Field(ge=1, le=MAX_COUPON_PERIODS)] | None = None
-    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_redemptions: Annotated[StrictInt, Field(ge=1, le=MAX_REDEMPTIONS)] | None = None
     expires_at: Timestamp | None = None
 
 
@@ -159,7 +159,7 @@ class DefinePromotionCodeRequest(Request):
     )
     code: Code = Field(description="What a customer types")
     coupon_code: Code = Field(description="The coupon it redeems")
-    max_redemptions: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_redemptions: Annotated[StrictInt, Field(ge=1, le=MAX_REDEMPTIONS)] | None = None
     expires_at: Timestamp | None = None
 
 

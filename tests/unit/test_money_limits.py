@@ -320,3 +320,22 @@ def test_a_tier_bound_past_the_largest_quantity_is_refused_by_the_api_type_and_t
         check_tiers([{"up_to": MAX_QUANTITY, "unit_amount": 1}, {"up_to": None}])[0]["up_to"]
         == MAX_QUANTITY
     )
+
+
+def test_max_redemptions_has_a_stated_maximum_that_the_domain_checks_again() -> None:
+    from uuid import uuid4 as new_id
+
+    from pydantic import ValidationError
+
+    from commands.messages import DefineCoupon
+    from domain.coupons import Coupon
+    from domain.limits import MAX_REDEMPTIONS
+
+    with pytest.raises(ValidationError):
+        DefineCoupon(code="BIG", percent_off="10", max_redemptions=MAX_REDEMPTIONS + 1)
+    with pytest.raises(ValidationFailed):
+        Coupon.define(project_id=new_id(), code="BIG", percent_off="10", max_redemptions=10**30)
+    kept = Coupon.define(
+        project_id=new_id(), code="OK", percent_off="10", max_redemptions=MAX_REDEMPTIONS
+    )
+    assert kept.max_redemptions == MAX_REDEMPTIONS
