@@ -2,7 +2,7 @@
 
 Customers attached to a clock, and their subscriptions, read time from the clock instead
 of the system clock. Advancing it does every renewal, trial end and cancellation that
-falls in between, in time order (``commands/billing.py``).
+falls in between, in time order (``commands/clock_advance.py``).
 """
 
 from __future__ import annotations
