@@ -38,7 +38,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.limits import MAX_NAME_CHARS
-from domain.money import minor_to_major
+from domain.money import Money, minor_to_major
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
@@ -123,8 +123,7 @@ def _sale(
         id=_new_id(ctx, "transaction"),
         project_id=ctx.project_id,
         kind="deposit",
-        amount=total,
-        currency=currencies.pop(),
+        amount=Money(total, currencies.pop()),
         from_ref=clearing_ref(cmd.provider),
         to_ref=SALES_REF,
         complete_now=False,

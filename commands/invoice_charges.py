@@ -43,6 +43,7 @@ from domain.accounts import clearing_ref
 from domain.customers import Customer
 from domain.errors import InvalidTransition
 from domain.invoices import OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
+from domain.money import Money
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.transactions import PROCESSING, Transaction
@@ -213,8 +214,7 @@ def provider_payment(
         id=Transaction.id_for(ctx.project_id, key),
         project_id=ctx.project_id,
         kind="deposit",
-        amount=amount,
-        currency=invoice.currency,
+        amount=Money(amount, invoice.currency),
         from_ref=clearing_ref(provider),
         to_ref=receivable_ref(invoice.customer_id),
         complete_now=complete_now,

@@ -44,6 +44,7 @@ from domain.credit_notes import check_credit
 from domain.customers import Customer
 from domain.errors import InvalidCombination, NotFound, ValidationFailed
 from domain.invoices import Invoice, receivable_ref
+from domain.money import Money
 from domain.provider_calls import ProviderCall
 from domain.provider_settings import ProviderSettings
 from domain.transactions import Transaction
@@ -72,20 +73,21 @@ def _pay_from_wallet(
     now: datetime,
 ) -> dict[str, Any]:
     account = _wallet(uow, ctx, customer, cmd.account_id)
-    account.check_can_debit(amount, invoice.currency)
+    # The invoice's currency meets the wallet's here: a wallet in another is refused.
+    money = Money(amount, invoice.currency)
+    account.check_can_debit(money)
     txn = Transaction.begin(
         id=_new_id(ctx, "transaction"),
         project_id=ctx.project_id,
         kind="withdrawal",
-        amount=amount,
-        currency=invoice.currency,
+        amount=money,
         from_ref=account.ref,
         to_ref=receivable_ref(invoice.customer_id),
         complete_now=True,
         description=f"payment of invoice {invoice.number}",
         external_ref=str(invoice.id),
     )
-    account.withdraw(amount, invoice.currency, txn.id)
+    account.withdraw(money, txn.id)
     invoice.pay(
         amount,
         account.ref,
@@ -182,26 +184,26 @@ def _refund_source(
         return None
     account_id = UUID(payment["paid_from"].removeprefix("wallet:"))
     account = uow.get(Account, account_id, ctx.project_id)
-    account.check_can_credit(amount, invoice.currency)
+    account.check_can_credit(Money(amount, invoice.currency))
     return account
 
 
 def _refund_to_wallet(
     uow: UnitOfWork, ctx: Context, invoice: Invoice, account: Account, amount: int, note_id: str
 ) -> Transaction:
+    money = Money(amount, invoice.currency)
     txn = Transaction.begin(
         id=_new_id(ctx, "transaction"),
         project_id=ctx.project_id,
         kind="deposit",
-        amount=amount,
-        currency=invoice.currency,
+        amount=money,
         from_ref=receivable_ref(invoice.customer_id),
         to_ref=account.ref,
         complete_now=True,
         description=f"refund of {note_id}",
         external_ref=str(invoice.id),
     )
-    account.deposit(amount, invoice.currency, txn.id)
+    account.deposit(money, txn.id)
     uow.add(txn)
     return txn
 

@@ -21,6 +21,7 @@ from domain.errors import (
     InvalidTransition,
 )
 from domain.ids import uuid5
+from domain.money import Money
 from domain.transactions import Transaction
 
 Result = tuple[int, dict[str, Any]]
@@ -54,13 +55,13 @@ def open_account(uow: UnitOfWork, cmd: m.OpenAccount, ctx: Context) -> Result:
 
 def deposit(uow: UnitOfWork, cmd: m.Deposit, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
-    account.check_can_credit(cmd.amount, cmd.currency)
+    amount = Money(cmd.amount, cmd.currency)
+    account.check_can_credit(amount)
     txn = Transaction.begin(
         id=_new_id(ctx, "transaction"),
         project_id=ctx.project_id,
         kind="deposit",
-        amount=cmd.amount,
-        currency=cmd.currency,
+        amount=amount,
         from_ref=clearing_ref(cmd.source),
         to_ref=account.ref,
         complete_now=not cmd.pending,
@@ -68,27 +69,27 @@ def deposit(uow: UnitOfWork, cmd: m.Deposit, ctx: Context) -> Result:
         external_ref=cmd.external_ref,
     )
     if not cmd.pending:
-        account.deposit(cmd.amount, cmd.currency, txn.id)
+        account.deposit(amount, txn.id)
     uow.add(txn)
     return 201, {"transaction": txn.summary(), "account": account.summary()}
 
 
 def withdraw(uow: UnitOfWork, cmd: m.Withdraw, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
-    account.check_can_debit(cmd.amount, cmd.currency)
+    amount = Money(cmd.amount, cmd.currency)
+    account.check_can_debit(amount)
     txn = Transaction.begin(
         id=_new_id(ctx, "transaction"),
         project_id=ctx.project_id,
         kind="withdrawal",
-        amount=cmd.amount,
-        currency=cmd.currency,
+        amount=amount,
         from_ref=account.ref,
         to_ref=clearing_ref(cmd.destination),
         complete_now=True,
         description=cmd.description,
         external_ref=cmd.external_ref,
     )
-    account.withdraw(cmd.amount, cmd.currency, txn.id)
+    account.withdraw(amount, txn.id)
     uow.add(txn)
     return 201, {"transaction": txn.summary(), "account": account.summary()}
 
@@ -98,21 +99,21 @@ def transfer(uow: UnitOfWork, cmd: m.Transfer, ctx: Context) -> Result:
         raise InvalidCombination("cannot transfer from an account to itself")
     source = uow.get(Account, cmd.from_account_id, ctx.project_id)
     target = uow.get(Account, cmd.to_account_id, ctx.project_id)
-    source.check_can_debit(cmd.amount, cmd.currency)
-    target.check_can_credit(cmd.amount, cmd.currency)
+    amount = Money(cmd.amount, cmd.currency)
+    source.check_can_debit(amount)
+    target.check_can_credit(amount)
     txn = Transaction.begin(
         id=_new_id(ctx, "transaction"),
         project_id=ctx.project_id,
         kind="transfer",
-        amount=cmd.amount,
-        currency=cmd.currency,
+        amount=amount,
         from_ref=source.ref,
         to_ref=target.ref,
         complete_now=True,
         description=cmd.description,
     )
-    source.transfer_out(cmd.amount, cmd.currency, txn.id)
-    target.transfer_in(cmd.amount, cmd.currency, txn.id)
+    source.transfer_out(amount, txn.id)
+    target.transfer_in(amount, txn.id)
     uow.add(txn)
     return 201, {
         "transaction": txn.summary(),
@@ -126,15 +127,16 @@ def place_hold(uow: UnitOfWork, cmd: m.PlaceHold, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     if cmd.expires_at.tzinfo is None:
         raise InvalidAmount("expires_at must include a timezone")
+    amount = Money(cmd.amount, cmd.currency)
     destination = clearing_ref(cmd.destination)
     if cmd.destination_account_id is not None:
         if cmd.destination_account_id == cmd.account_id:
             raise InvalidCombination("a hold cannot pay into the account it holds money in")
         target = uow.get(Account, cmd.destination_account_id, ctx.project_id)
-        target.check_can_credit(cmd.amount, cmd.currency)
+        target.check_can_credit(amount)
         destination = target.ref
     hold_id = str(_new_id(ctx, "hold"))
-    account.place_hold(hold_id, cmd.amount, cmd.currency, cmd.expires_at, destination, ctx.now)
+    account.place_hold(hold_id, amount, cmd.expires_at, destination, ctx.now)
     # The hold's placement is the account's newest event: its time is the hold's created.
     placed = {**_hold(account, hold_id), "created": account.modified_on.isoformat()}
     return 201, {"hold": placed, "account": account.summary()}
@@ -146,9 +148,10 @@ def capture_hold(uow: UnitOfWork, cmd: m.CaptureHold, ctx: Context) -> Result:
     hold = account.get_hold(cmd.hold_id)
     target_id = _wallet_id(hold.destination)
     target = uow.get(Account, target_id, ctx.project_id) if target_id else None
-    amount = cmd.amount if cmd.amount is not None else hold.amount
+    # The hold is in the account's currency; a target in another one is refused.
+    amount = account.money(cmd.amount if cmd.amount is not None else hold.amount)
     if target is not None:
-        target.check_can_credit(amount, account.currency)
+        target.check_can_credit(amount)
     # capture_hold checks the hold (active, not expired, amount within it) before it
     # records anything, so the target is only credited after it has succeeded.
     txn_id = _new_id(ctx, "transaction")
@@ -158,14 +161,13 @@ def capture_hold(uow: UnitOfWork, cmd: m.CaptureHold, ctx: Context) -> Result:
         project_id=ctx.project_id,
         kind="capture",
         amount=captured,
-        currency=account.currency,
         from_ref=account.ref,
         to_ref=hold.destination,
         complete_now=True,
         description=f"capture of hold {cmd.hold_id}",
     )
     if target is not None:
-        target.transfer_in(captured, account.currency, txn.id)
+        target.transfer_in(captured, txn.id)
     uow.add(txn)
     return 201, {
         "hold": _hold(account, cmd.hold_id),
@@ -209,9 +211,10 @@ def confirm_transaction(uow: UnitOfWork, cmd: m.ConfirmTransaction, ctx: Context
     account = uow.get(Account, account_id, ctx.project_id)
     # Both guards before either change: the account's, then the transition's.
     account.check_can_receive_confirmed()
-    account.check_room(txn.amount)
+    amount = txn.money(txn.amount)
+    account.check_room(amount)
     txn.complete()
-    account.credit_confirmed_deposit(txn.amount, txn.id)
+    account.credit_confirmed_deposit(amount, txn.id)
     return 200, {"transaction": txn.summary(), "account": account.summary()}
 
 
@@ -225,21 +228,22 @@ def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context
     txn = uow.get(Transaction, cmd.transaction_id, ctx.project_id)
     amount = cmd.amount if cmd.amount is not None else txn.reversible_amount
     txn.check_reversal(amount)
+    money = txn.money(amount)
     # The account that received the money gives it back, so it needs the funds.
     loser_id, gainer_id = _wallet_id(txn.to_ref), _wallet_id(txn.from_ref)
     loser = uow.get(Account, loser_id, ctx.project_id) if loser_id else None
     gainer = uow.get(Account, gainer_id, ctx.project_id) if gainer_id else None
     if loser is not None:
         loser.check_can_move()
-        loser.check_funds(amount)
+        loser.check_funds(money)
     if gainer is not None:
         gainer.check_can_move()
-        gainer.check_room(amount)
+        gainer.check_room(money)
     txn.reverse(amount, cmd.reason)
     if loser is not None:
-        loser.post_reversal(-amount, txn.id)
+        loser.post_reversal(-money, txn.id)
     if gainer is not None:
-        gainer.post_reversal(amount, txn.id)
+        gainer.post_reversal(money, txn.id)
     body: dict[str, Any] = {"transaction": txn.summary()}
     body["accounts"] = [a.summary() for a in (loser, gainer) if a is not None]
     return 200, body

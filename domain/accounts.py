@@ -16,17 +16,15 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from domain.account_status import CLOSED, FROZEN, OPEN, next_status
 from domain.base import TallyAggregate
 from domain.errors import (
-    AccountClosed,
-    AccountFrozen,
     AccountNotEmpty,
     CaptureExceedsHold,
     CurrencyMismatch,
     HoldExpired,
     HoldNotActive,
     InsufficientFunds,
-    InvalidTransition,
     NotFound,
     TimeNotInFuture,
 )
@@ -37,11 +35,11 @@ from domain.limits import (
     check_text,
     check_timestamp,
 )
-from domain.money import check_amount, check_currency, check_within_limit
+from domain.money import Money, check_amount, check_currency, check_within_limit
+
+__all__ = ["CLOSED", "FROZEN", "OPEN", "Account", "Hold", "clearing_ref", "wallet_ref"]
 
 NAMESPACE = UUID("6c1f4a7e-3d52-4f0b-9a8e-1f3b2c4d5e6f")
-
-OPEN, FROZEN, CLOSED = "open", "frozen", "closed"
 
 
 def wallet_ref(account_id: UUID) -> str:
@@ -130,42 +128,46 @@ class Account(TallyAggregate):
 
     # -- guards ------------------------------------------------------------------------
 
-    def check_currency(self, currency: str) -> None:
-        if currency != self.currency:
+    def money(self, amount: int) -> Money:
+        """``amount`` minor units in this account's currency."""
+        return Money(amount, self.currency)
+
+    def check_currency(self, amount: Money) -> None:
+        if amount.currency != self.currency:
             raise CurrencyMismatch(
-                f"account {self.id} holds {self.currency}, not {currency}",
+                f"account {self.id} holds {self.currency}, not {amount.currency}",
                 account_currency=self.currency,
-                currency=currency,
+                currency=amount.currency,
             )
 
     def check_can_move(self) -> None:
-        if self.status == CLOSED:
-            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
-        if self.status == FROZEN:
-            raise AccountFrozen(f"account {self.id} is frozen", account_id=str(self.id))
+        self._check_status("move")
 
-    def check_can_credit(self, amount: int, currency: str) -> None:
-        check_amount(amount)
-        self.check_currency(currency)
+    def check_can_credit(self, amount: Money) -> None:
+        check_amount(amount.amount)
+        self.check_currency(amount)
         self.check_can_move()
         self.check_room(amount)
 
-    def check_room(self, amount: int) -> None:
-        """The ledger balance after a credit of ``amount`` must fit the money limit."""
-        check_within_limit(self.ledger + amount, f"the balance of account {self.id}")
+    def check_room(self, amount: Money) -> None:
+        """The ledger balance after a credit of ``amount`` must fit the money limit. The
+        sum is taken in Money, so an amount in another currency is refused here too."""
+        after = self.money(self.ledger) + amount
+        check_within_limit(after.amount, f"the balance of account {self.id}")
 
-    def check_can_debit(self, amount: int, currency: str) -> None:
-        check_amount(amount)
-        self.check_currency(currency)
+    def check_can_debit(self, amount: Money) -> None:
+        check_amount(amount.amount)
+        self.check_currency(amount)
         self.check_can_move()
         self.check_funds(amount)
 
-    def check_funds(self, amount: int) -> None:
-        if self.available - amount < self.floor:
+    def check_funds(self, amount: Money) -> None:
+        after = self.money(self.available) - amount
+        if after.amount < self.floor:
             raise InsufficientFunds(
-                f"account {self.id} has {self.available} available; {amount} was asked for",
+                f"account {self.id} has {self.available} available; {amount.amount} was asked for",
                 available=self.available,
-                requested=amount,
+                requested=amount.amount,
             )
 
     def get_hold(self, hold_id: str) -> Hold:
@@ -183,59 +185,59 @@ class Account(TallyAggregate):
         return hold
 
     # -- movements ---------------------------------------------------------------------
+    # The command methods take Money and check it against the account; the events keep
+    # recording a bare ``amount`` in the account's currency, as they always have.
 
-    def deposit(self, amount: int, currency: str, transaction_id: UUID) -> None:
-        self.check_can_credit(amount, currency)
-        self._deposited(amount=amount, transaction_id=transaction_id)
+    def deposit(self, amount: Money, transaction_id: UUID) -> None:
+        self.check_can_credit(amount)
+        self._deposited(amount=amount.amount, transaction_id=transaction_id)
 
     def check_can_receive_confirmed(self) -> None:
-        if self.status == CLOSED:
-            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
+        self._check_status("receive_confirmed")
 
-    def credit_confirmed_deposit(self, amount: int, transaction_id: UUID) -> None:
+    def credit_confirmed_deposit(self, amount: Money, transaction_id: UUID) -> None:
         """Credit a pending deposit whose money has arrived. A frozen account still
         receives it (the money is already ours to hold); a closed one does not."""
         self.check_can_receive_confirmed()
         self.check_room(amount)
-        self._deposited(amount=amount, transaction_id=transaction_id)
+        self._deposited(amount=amount.amount, transaction_id=transaction_id)
 
     @event("Deposited", topic="tally:Account.Deposited")
     def _deposited(self, amount: int, transaction_id: UUID) -> None:
         self.ledger += amount
 
-    def withdraw(self, amount: int, currency: str, transaction_id: UUID) -> None:
-        self.check_can_debit(amount, currency)
-        self._withdrawn(amount=amount, transaction_id=transaction_id)
+    def withdraw(self, amount: Money, transaction_id: UUID) -> None:
+        self.check_can_debit(amount)
+        self._withdrawn(amount=amount.amount, transaction_id=transaction_id)
 
     @event("Withdrawn", topic="tally:Account.Withdrawn")
     def _withdrawn(self, amount: int, transaction_id: UUID) -> None:
         self.ledger -= amount
 
-    def transfer_out(self, amount: int, currency: str, transaction_id: UUID) -> None:
-        self.check_can_debit(amount, currency)
-        self._transferred_out(amount=amount, transaction_id=transaction_id)
+    def transfer_out(self, amount: Money, transaction_id: UUID) -> None:
+        self.check_can_debit(amount)
+        self._transferred_out(amount=amount.amount, transaction_id=transaction_id)
 
     @event("TransferredOut", topic="tally:Account.TransferredOut")
     def _transferred_out(self, amount: int, transaction_id: UUID) -> None:
         self.ledger -= amount
 
-    def transfer_in(self, amount: int, currency: str, transaction_id: UUID) -> None:
-        self.check_can_credit(amount, currency)
-        self._transferred_in(amount=amount, transaction_id=transaction_id)
+    def transfer_in(self, amount: Money, transaction_id: UUID) -> None:
+        self.check_can_credit(amount)
+        self._transferred_in(amount=amount.amount, transaction_id=transaction_id)
 
     @event("TransferredIn", topic="tally:Account.TransferredIn")
     def _transferred_in(self, amount: int, transaction_id: UUID) -> None:
         self.ledger += amount
 
-    def post_reversal(self, delta: int, transaction_id: UUID) -> None:
+    def post_reversal(self, delta: Money, transaction_id: UUID) -> None:
         """Apply one side of a reversal: ``delta`` is signed (negative takes money out)."""
-        if self.status == CLOSED:
-            raise AccountClosed(f"account {self.id} is closed", account_id=str(self.id))
-        if delta < 0:
+        self._check_status("reverse")
+        if delta.amount < 0:
             self.check_funds(-delta)
         else:
             self.check_room(delta)
-        self._reversal_posted(delta=delta, transaction_id=transaction_id)
+        self._reversal_posted(delta=delta.amount, transaction_id=transaction_id)
 
     @event("ReversalPosted", topic="tally:Account.ReversalPosted")
     def _reversal_posted(self, delta: int, transaction_id: UUID) -> None:
@@ -246,8 +248,7 @@ class Account(TallyAggregate):
     def place_hold(
         self,
         hold_id: str,
-        amount: int,
-        currency: str,
+        amount: Money,
         expires_at: datetime,
         destination: str,
         now: datetime,
@@ -259,12 +260,13 @@ class Account(TallyAggregate):
             raise TimeNotInFuture(
                 "expires_at must be in the future", expires_at=expires_at.isoformat()
             )
-        self.check_can_debit(amount, currency)
+        self.check_can_debit(amount)
         if hold_id in self.holds:
             raise HoldNotActive(f"hold {hold_id} already exists")
-        check_within_limit(self.held + amount, f"the held amount of account {self.id}")
+        held = self.money(self.held) + amount
+        check_within_limit(held.amount, f"the held amount of account {self.id}")
         self._hold_placed(
-            hold_id=hold_id, amount=amount, expires_at=expires_at, destination=destination
+            hold_id=hold_id, amount=amount.amount, expires_at=expires_at, destination=destination
         )
 
     @event("HoldPlaced", topic="tally:Account.HoldPlaced")
@@ -276,8 +278,9 @@ class Account(TallyAggregate):
 
     def capture_hold(
         self, hold_id: str, amount: int | None, transaction_id: UUID, now: datetime
-    ) -> int:
-        """Capture all or part of a hold; the rest is released. Returns the captured amount."""
+    ) -> Money:
+        """Capture all or part of a hold (``amount`` is in the hold's currency, which is the
+        account's); the rest is released. Returns the captured money."""
         self.check_can_move()
         hold = self._check_hold_usable(hold_id, now)
         captured = hold.amount if amount is None else check_amount(amount)
@@ -288,7 +291,7 @@ class Account(TallyAggregate):
                 requested=captured,
             )
         self._hold_captured(hold_id=hold_id, amount=captured, transaction_id=transaction_id)
-        return captured
+        return self.money(captured)
 
     @event("HoldCaptured", topic="tally:Account.HoldCaptured")
     def _hold_captured(self, hold_id: str, amount: int, transaction_id: UUID) -> None:
@@ -334,29 +337,24 @@ class Account(TallyAggregate):
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    def _check_status(self, trigger: str) -> str:
+        """Where ``trigger`` takes the account's status (``domain.account_status``), or
+        the refusal for it. Every status guard asks here."""
+        return next_status(self.id, self.status, trigger)
+
     def freeze(self, reason: str) -> None:
         check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
-        if self.status == CLOSED:
-            raise AccountClosed(f"account {self.id} is closed")
-        if self.status == FROZEN:
-            raise InvalidTransition(
-                f"cannot freeze account {self.id}: it is already frozen",
-                state=self.status,
-                trigger="freeze",
-            )
+        self._check_status("freeze")
         self._frozen(reason=reason)
 
+    # The events set their status as a constant, not by asking the table: an event body
+    # re-runs on every replay and must not depend on a table that may change.
     @event("Frozen", topic="tally:Account.Frozen")
     def _frozen(self, reason: str) -> None:
         self.status = FROZEN
 
     def unfreeze(self) -> None:
-        if self.status != FROZEN:
-            raise InvalidTransition(
-                f"cannot unfreeze account {self.id}: it is {self.status}, not frozen",
-                state=self.status,
-                trigger="unfreeze",
-            )
+        self._check_status("unfreeze")
         self._unfrozen()
 
     @event("Unfrozen", topic="tally:Account.Unfrozen")
@@ -364,8 +362,7 @@ class Account(TallyAggregate):
         self.status = OPEN
 
     def close(self) -> None:
-        if self.status == CLOSED:
-            raise AccountClosed(f"account {self.id} is already closed")
+        self._check_status("close")
         if self.ledger != 0 or self.held != 0:
             raise AccountNotEmpty(
                 f"account {self.id} can only be closed at zero (ledger {self.ledger}, "

@@ -42,3 +42,15 @@ def walk(machine: Machine, state: str, triggers: Sequence[str], *, what: str) ->
     for trigger in triggers:
         state = destination(machine, state, trigger, what=what)
     return state
+
+
+def step_table(machine: Machine) -> dict[tuple[str, str], str]:
+    """The table as a dict ``(state, trigger) -> destination``, for a lifecycle that is
+    asked on every command and cannot afford a search of the machine each time. A
+    reflexive step (``"="``) maps a state to itself."""
+    return {
+        (str(transition.source), str(trigger)): str(transition.dest)
+        for trigger, ev in machine.events.items()
+        for transitions in ev.transitions.values()
+        for transition in transitions
+    }

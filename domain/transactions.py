@@ -23,7 +23,7 @@ from eventsourcing.domain import event
 from domain.base import TallyAggregate
 from domain.errors import ReversalExceedsAmount
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
-from domain.money import check_amount, check_currency
+from domain.money import Money, check_amount
 from domain.state_machine import destination, transition_table, walk
 
 CREATED, PROCESSING, COMPLETED, FAILED, REVERSED = (
@@ -103,8 +103,7 @@ class Transaction(TallyAggregate):
         id: UUID,
         project_id: UUID,
         kind: str,
-        amount: int,
-        currency: str,
+        amount: Money,
         from_ref: str,
         to_ref: str,
         complete_now: bool,
@@ -113,23 +112,22 @@ class Transaction(TallyAggregate):
     ) -> Transaction:
         """Start a transaction. One that completes at once walks created → processing →
         completed through the table (``START_STATE``) and records a single event holding
-        its entry."""
+        its entry. The event records ``amount`` and ``currency`` apart, as it always has."""
         assert kind in KINDS, kind
-        check_amount(amount)
-        check_currency(currency)
+        check_amount(amount.amount)
         check_text(description, "description", MAX_DESCRIPTION_CHARS, free_text=True)
         check_text(external_ref, "external_ref", MAX_REF_CHARS)
         # A clearing account is named after a caller's source or destination.
         check_text(from_ref, "source", MAX_REF_CHARS, min_chars=1)
         check_text(to_ref, "destination", MAX_REF_CHARS, min_chars=1)
         state = START_STATE[bool(complete_now)]
-        entry = entry_postings(from_ref, to_ref, amount) if state == COMPLETED else None
+        entry = entry_postings(from_ref, to_ref, amount.amount) if state == COMPLETED else None
         return cls(
             id=id,
             project_id=project_id,
             kind=kind,
-            amount=amount,
-            currency=currency,
+            amount=amount.amount,
+            currency=amount.currency,
             from_ref=from_ref,
             to_ref=to_ref,
             state=state,
@@ -141,6 +139,10 @@ class Transaction(TallyAggregate):
     @staticmethod
     def id_for(project_id: UUID, idempotency_key: str) -> UUID:
         return uuid5(project_id, f"transaction:{idempotency_key}")
+
+    def money(self, amount: int) -> Money:
+        """``amount`` minor units in this transaction's currency."""
+        return Money(amount, self.currency)
 
     @property
     def reversible_amount(self) -> int:

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from domain.accounts import Account
 from domain.errors import DomainError
+from domain.money import Money
 
 PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -68,13 +69,13 @@ class AccountModel(RuleBasedStateMachine):
     @rule(amount=amounts)
     def deposit(self, amount: int) -> None:
         ok = self.status == "open"
-        self._apply(ok, lambda: self.account.deposit(amount, "EUR", uuid4()))
+        self._apply(ok, lambda: self.account.deposit(Money(amount, "EUR"), uuid4()))
         self.ledger += amount if ok else 0
 
     @rule(amount=amounts)
     def withdraw(self, amount: int) -> None:
         ok = self.status == "open" and self._fits(amount)
-        self._apply(ok, lambda: self.account.withdraw(amount, "EUR", uuid4()))
+        self._apply(ok, lambda: self.account.withdraw(Money(amount, "EUR"), uuid4()))
         self.ledger -= amount if ok else 0
 
     @rule(amount=amounts, ttl=st.integers(1, 60))
@@ -84,7 +85,7 @@ class AccountModel(RuleBasedStateMachine):
         self._apply(
             ok,
             lambda: self.account.place_hold(
-                hold_id, amount, "EUR", expires_at, "clearing:x", self.now
+                hold_id, Money(amount, "EUR"), expires_at, "clearing:x", self.now
             ),
         )
         if ok:

@@ -11,6 +11,7 @@ from eventsourcing.domain import CommandMethodDecorator, event
 
 from domain.accounts import Account
 from domain.base import TallyAggregate, _DirectTrigger, current_actor
+from domain.money import Money
 
 
 class Gadget(TallyAggregate):
@@ -81,7 +82,7 @@ def test_wrong_arguments_are_refused_as_before() -> None:
 def test_a_deposit_records_the_libraries_event() -> None:
     quick = Account.open(UUID(int=1), "o", "EUR")
     slow = Account.open(UUID(int=1), "o", "EUR")
-    quick.deposit(5, "EUR", UUID(int=9))
+    quick.deposit(Money(5, "EUR"), UUID(int=9))
     _library_way(slow, "_deposited", amount=5, transaction_id=UUID(int=9))
     assert _fields(quick.collect_events()[-1]) == _fields(slow.collect_events()[-1])
     assert quick.ledger == slow.ledger == 5

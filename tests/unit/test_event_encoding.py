@@ -17,6 +17,7 @@ from adapters.encoding import FastJSONTranscoder
 from adapters.eventstore import HoldAsDict, TallyStore
 from domain.accounts import Account, Hold
 from domain.idempotency import IdempotencyRecord
+from domain.money import Money
 from domain.transactions import Transaction
 
 STORE = TallyStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
@@ -131,16 +132,15 @@ def test_the_ledgers_events_are_written_by_the_fast_path() -> None:
     # No fallback for the events of a deposit (the benchmark's path) or of a hold.
     project = UUID(int=1)
     account = Account.open(project, "owner", "EUR")
-    account.deposit(100, "EUR", UUID(int=2))
+    account.deposit(Money(100, "EUR"), UUID(int=2))
     account.place_hold(
-        "h", 10, "EUR", datetime(2030, 1, 1, tzinfo=UTC), "clearing:x", datetime.now(UTC)
+        "h", Money(10, "EUR"), datetime(2030, 1, 1, tzinfo=UTC), "clearing:x", datetime.now(UTC)
     )
     txn = Transaction.begin(
         id=UUID(int=3),
         project_id=project,
         kind="deposit",
-        amount=100,
-        currency="EUR",
+        amount=Money(100, "EUR"),
         from_ref="clearing:manual",
         to_ref=account.ref,
         complete_now=True,

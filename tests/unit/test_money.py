@@ -121,3 +121,35 @@ def test_format_round_trips_to_the_same_minor_units(amount: int, code: str) -> N
     number, currency = Money(amount, code).format().split(" ")
     assert currency == code
     assert Decimal(number).scaleb(currency_exponent(code)) == amount
+
+
+CODES = st.sampled_from(["EUR", "USD", "JPY", "BHD", "GBP"])
+
+
+@given(amounts=st.lists(st.integers(-(10**15), 10**15), min_size=1, max_size=20), code=CODES)
+def test_sums_in_one_currency_never_raise_and_are_exact(amounts: list[int], code: str) -> None:
+    total = Money(0, code)
+    for amount in amounts:
+        total = total + Money(amount, code)
+    assert total == Money(sum(amounts), code)
+
+
+@given(amounts=st.lists(st.tuples(st.integers(-(10**15), 10**15), CODES), min_size=2, max_size=20))
+def test_sums_that_mix_currencies_always_raise(amounts: list[tuple[int, str]]) -> None:
+    monies = [Money(amount, code) for amount, code in amounts]
+    mixed = len({m.currency for m in monies}) > 1
+    try:
+        total = monies[0]
+        for money in monies[1:]:
+            total = total - money if money.amount % 2 else total + money
+    except CurrencyMismatch:
+        assert mixed
+    else:
+        assert not mixed
+        assert total.currency == monies[0].currency
+
+
+def test_money_has_slots_and_no_instance_dict() -> None:
+    # Money is made on every deposit: no per-instance dict, nothing but two fields.
+    assert not hasattr(Money(1, "EUR"), "__dict__")
+    assert Money.__slots__ == ("amount", "currency")

@@ -22,7 +22,7 @@ from domain.errors import AmountTooLarge, InvalidAmount, ValidationFailed
 from domain.invoice_totals import check_totals_within_limit, preview_totals
 from domain.invoices import Invoice, InvoiceSequence
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
-from domain.money import check_within_limit
+from domain.money import Money, check_within_limit
 from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 
@@ -271,34 +271,34 @@ def _account(overdraft: int = 0) -> Account:
 
 def test_a_credit_that_takes_an_account_past_the_limit_is_refused() -> None:
     account = _account()
-    account.deposit(MAX, "EUR", uuid4())
+    account.deposit(Money(MAX, "EUR"), uuid4())
     account.collect_events()
     credits: list[Callable[[], None]] = [
-        lambda: account.deposit(1, "EUR", uuid4()),
-        lambda: account.transfer_in(1, "EUR", uuid4()),
-        lambda: account.credit_confirmed_deposit(1, uuid4()),
-        lambda: account.post_reversal(1, uuid4()),
+        lambda: account.deposit(Money(1, "EUR"), uuid4()),
+        lambda: account.transfer_in(Money(1, "EUR"), uuid4()),
+        lambda: account.credit_confirmed_deposit(Money(1, "EUR"), uuid4()),
+        lambda: account.post_reversal(Money(1, "EUR"), uuid4()),
     ]
     for credit in credits:
         with pytest.raises(AmountTooLarge, match="balance"):
             credit()
     assert _pending(account) == 0
     assert account.ledger == MAX
-    account.withdraw(1, "EUR", uuid4())
-    account.deposit(1, "EUR", uuid4())
+    account.withdraw(Money(1, "EUR"), uuid4())
+    account.deposit(Money(1, "EUR"), uuid4())
 
 
 def test_the_held_amount_cannot_pass_the_limit_even_with_the_deepest_overdraft() -> None:
     account = _account(overdraft=MAX)
-    account.deposit(MAX, "EUR", uuid4())
-    account.place_hold("h1", MAX, "EUR", NOW + timedelta(days=1), "clearing:x", NOW)
+    account.deposit(Money(MAX, "EUR"), uuid4())
+    account.place_hold("h1", Money(MAX, "EUR"), NOW + timedelta(days=1), "clearing:x", NOW)
     account.collect_events()
     with pytest.raises(AmountTooLarge, match="held"):
-        account.place_hold("h2", 1, "EUR", NOW + timedelta(days=1), "clearing:x", NOW)
+        account.place_hold("h2", Money(1, "EUR"), NOW + timedelta(days=1), "clearing:x", NOW)
     assert _pending(account) == 0
     assert account.held == MAX
     # The floor is -overdraft_limit, itself at most the limit: debits stop there.
-    account.withdraw(MAX, "EUR", uuid4())
+    account.withdraw(Money(MAX, "EUR"), uuid4())
     assert account.available == -MAX
 
 

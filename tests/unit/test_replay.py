@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.accounts import Account
 from domain.idempotency import IdempotencyRecord
+from domain.money import Money
 from domain.projects import Project
 from domain.transactions import Transaction
 
@@ -26,19 +27,19 @@ def _state(aggregate: Aggregate) -> dict[str, Any]:
 
 def _busy_account() -> Account:
     account = Account.open(PROJECT, "cust-1", "EUR", overdraft_limit=50, metadata={"tier": "a"})
-    account.deposit(1000, "EUR", uuid4())
-    account.withdraw(120, "EUR", uuid4())
-    account.transfer_in(30, "EUR", uuid4())
-    account.transfer_out(10, "EUR", uuid4())
-    account.place_hold("h1", 200, "EUR", NOW + timedelta(hours=1), "clearing:card", NOW)
-    account.place_hold("h2", 100, "EUR", NOW + timedelta(hours=2), "wallet:x", NOW)
-    account.place_hold("h3", 50, "EUR", NOW + timedelta(minutes=5), "clearing:card", NOW)
+    account.deposit(Money(1000, "EUR"), uuid4())
+    account.withdraw(Money(120, "EUR"), uuid4())
+    account.transfer_in(Money(30, "EUR"), uuid4())
+    account.transfer_out(Money(10, "EUR"), uuid4())
+    account.place_hold("h1", Money(200, "EUR"), NOW + timedelta(hours=1), "clearing:card", NOW)
+    account.place_hold("h2", Money(100, "EUR"), NOW + timedelta(hours=2), "wallet:x", NOW)
+    account.place_hold("h3", Money(50, "EUR"), NOW + timedelta(minutes=5), "clearing:card", NOW)
     account.capture_hold("h1", 150, uuid4(), NOW)
     account.void_hold("h2")
     account.expire_hold("h3", NOW + timedelta(minutes=5))
-    account.post_reversal(-20, uuid4())
+    account.post_reversal(Money(-20, "EUR"), uuid4())
     account.freeze("review")
-    account.credit_confirmed_deposit(5, uuid4())
+    account.credit_confirmed_deposit(Money(5, "EUR"), uuid4())
     account.unfreeze()
     return account
 
@@ -48,8 +49,7 @@ def _busy_transaction() -> Transaction:
         id=uuid4(),
         project_id=PROJECT,
         kind="deposit",
-        amount=900,
-        currency="BHD",
+        amount=Money(900, "BHD"),
         from_ref="clearing:stripe",
         to_ref="wallet:y",
         complete_now=False,
@@ -100,8 +100,8 @@ def test_saving_and_loading_through_the_in_memory_store_gives_the_same_state() -
 def test_an_earlier_version_replays_to_the_balance_it_had_then() -> None:
     app = Application[UUID]()
     account = Account.open(PROJECT, "cust-1", "EUR")
-    account.deposit(500, "EUR", uuid4())
-    account.withdraw(200, "EUR", uuid4())
+    account.deposit(Money(500, "EUR"), uuid4())
+    account.withdraw(Money(200, "EUR"), uuid4())
     app.save(account)
     assert app.repository.get(account.id, version=2).ledger == 500
     assert app.repository.get(account.id, version=3).ledger == 300
@@ -110,8 +110,8 @@ def test_an_earlier_version_replays_to_the_balance_it_had_then() -> None:
 def test_stored_events_carry_the_explicit_topics() -> None:
     app = Application[UUID]()
     account = Account.open(PROJECT, "cust-1", "EUR")
-    account.deposit(500, "EUR", uuid4())
-    account.place_hold("h1", 100, "EUR", NOW + timedelta(hours=1), "clearing:card", NOW)
+    account.deposit(Money(500, "EUR"), uuid4())
+    account.place_hold("h1", Money(100, "EUR"), NOW + timedelta(hours=1), "clearing:card", NOW)
     app.save(account)
     topics = [stored.topic for stored in app.recorder.select_events(account.id)]
     assert topics == ["tally:Account.Opened", "tally:Account.Deposited", "tally:Account.HoldPlaced"]
@@ -123,9 +123,9 @@ def test_every_event_records_the_actor_that_issued_it() -> None:
     token = current_actor.set("key_123")
     try:
         account = Account.open(PROJECT, "cust-1", "EUR")
-        account.deposit(5, "EUR", uuid4())
+        account.deposit(Money(5, "EUR"), uuid4())
     finally:
         current_actor.reset(token)
-    account.withdraw(5, "EUR", uuid4())
+    account.withdraw(Money(5, "EUR"), uuid4())
     issued_by = [getattr(e, "issued_by", None) for e in account.collect_events()]
     assert issued_by == ["key_123", "key_123", "system"]

@@ -22,6 +22,7 @@ from domain.catalog import Product
 from domain.customers import Customer
 from domain.errors import ValidationFailed
 from domain.invoices import Invoice
+from domain.money import Money
 from domain.periods import Schedule
 from domain.projects import Project
 from domain.test_clocks import TestClock
@@ -183,8 +184,7 @@ def test_aggregates_refuse_control_characters_before_recording() -> None:
             id=uuid4(),
             project_id=PROJECT,
             kind="deposit",
-            amount=1,
-            currency="EUR",
+            amount=Money(1, "EUR"),
             from_ref="clearing:manual",
             to_ref="wallet:x",
             complete_now=True,
@@ -217,7 +217,7 @@ def test_a_hold_or_a_clock_past_the_range_is_refused_and_nothing_recorded() -> N
     version = account.version
     late = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
     with pytest.raises(ValidationFailed, match="expires_at"):
-        account.place_hold("h1", 100, "EUR", late, "clearing:manual", NOW)
+        account.place_hold("h1", Money(100, "EUR"), late, "clearing:manual", NOW)
     assert account.version == version
     assert account.holds == {}
     with pytest.raises(ValidationFailed, match="frozen_time"):

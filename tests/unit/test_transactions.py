@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidAmount, InvalidTransition, ReversalExceedsAmount
+from domain.money import Money
 from domain.state_machine import destination
 from domain.transactions import (
     COMPLETED,
@@ -41,8 +42,7 @@ def _txn(*, complete_now: bool, amount: int = 1000) -> Transaction:
         id=uuid4(),
         project_id=PROJECT,
         kind="deposit",
-        amount=amount,
-        currency="EUR",
+        amount=Money(amount, "EUR"),
         from_ref="clearing:stripe",
         to_ref="wallet:abc",
         complete_now=complete_now,
@@ -195,21 +195,28 @@ def test_reversal_amount_must_be_a_positive_int(amount: object) -> None:
     assert txn.state == COMPLETED
 
 
-def test_begin_refuses_bad_amounts_and_currencies() -> None:
+def test_begin_refuses_bad_amounts() -> None:
+    # An unknown currency cannot reach begin: the Money it takes refuses it when it is
+    # made (tests/unit/test_money.py).
     with pytest.raises(InvalidAmount):
         _txn(complete_now=True, amount=0)
-    with pytest.raises(Exception) as refused:
-        Transaction.begin(
-            id=uuid4(),
-            project_id=PROJECT,
-            kind="deposit",
-            amount=1,
-            currency="XTS",
-            from_ref="a",
-            to_ref="b",
-            complete_now=True,
-        )
-    assert getattr(refused.value, "code", None) == "unknown_currency"
+    with pytest.raises(InvalidAmount):
+        _txn(complete_now=True, amount=-1)
+
+
+def test_begin_records_the_amount_and_currency_of_its_money_apart() -> None:
+    txn = Transaction.begin(
+        id=uuid4(),
+        project_id=PROJECT,
+        kind="deposit",
+        amount=Money(1250, "JPY"),
+        from_ref="clearing:manual",
+        to_ref="wallet:x",
+        complete_now=True,
+    )
+    initiated = txn.collect_events()[0]
+    assert (initiated.amount, initiated.currency) == (1250, "JPY")  # type: ignore[attr-defined]
+    assert txn.money(5) == Money(5, "JPY")
 
 
 def test_transaction_id_for_a_key_is_deterministic_per_project() -> None:
