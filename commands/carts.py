@@ -11,6 +11,7 @@ from commands.checkout import resolve_line
 from domain.carts import Cart
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch
+from domain.money import Money
 
 Result = tuple[int, dict[str, Any]]
 
@@ -33,7 +34,8 @@ def add_item(uow: UnitOfWork, cmd: pm.AddCartItem, ctx: Context) -> Result:
     cart = uow.get(Cart, cmd.cart_id, ctx.project_id)
     line = resolve_line(uow, ctx, cmd.line)
     price_id = cmd.line.price_id
-    cart.add_line(line["name"], line["unit_amount"], line["currency"], line["quantity"], price_id)
+    unit_amount = Money(line["unit_amount"], line["currency"])
+    cart.add_line(line["name"], unit_amount, line["quantity"], price_id)
     return 200, {"cart": cart.summary()}
 
 

@@ -22,7 +22,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.limits import MAX_NAME_CHARS, MAX_QUANTITY, check_text
-from domain.money import check_amount, check_currency, check_within_limit
+from domain.money import Money, check_amount, check_currency, check_within_limit
 
 OPEN, CHECKED_OUT = "open", "checked_out"
 MAX_LINES = 50
@@ -58,32 +58,32 @@ class Cart(TallyAggregate):
                 f"cannot change a cart that is {self.status}", state=self.status, trigger="change"
             )
 
-    def add_line(
-        self, name: str, unit_amount: int, currency: str, quantity: int, price_id: UUID | None
-    ) -> str:
+    def add_line(self, name: str, unit_amount: Money, quantity: int, price_id: UUID | None) -> str:
+        """Add ``quantity`` of ``unit_amount``; the line keeps the bare amount, the cart
+        its one currency."""
         self._check_open()
         # A catalog line is named "<product name> x <quantity>", a little longer than a name.
         check_text(name, "name", MAX_NAME_CHARS + 16, min_chars=1)
-        if currency != self.currency:
+        if unit_amount.currency != self.currency:
             raise CurrencyMismatch(
-                f"the cart is in {self.currency}, the item in {currency}",
+                f"the cart is in {self.currency}, the item in {unit_amount.currency}",
                 expected=self.currency,
-                got=currency,
+                got=unit_amount.currency,
             )
-        check_amount(unit_amount)
+        check_amount(unit_amount.amount)
         if not 0 < quantity <= MAX_QUANTITY:
             raise ValidationFailed(f"quantity must be 1 to {MAX_QUANTITY}")
         if len(self.lines) >= MAX_LINES:
             raise LimitReached(f"a cart holds at most {MAX_LINES} lines", limit=MAX_LINES)
         # The checkout charges the cart's total in one payment, so it must fit the limit.
-        check_within_limit(self.total + unit_amount * quantity, "the cart's total")
+        check_within_limit(self.total + unit_amount.amount * quantity, "the cart's total")
         line_id = f"li_{self.next_line}"
         self._line_added(
             line_id=line_id,
             line={
                 "id": line_id,
                 "name": name,
-                "unit_amount": unit_amount,
+                "unit_amount": unit_amount.amount,
                 "quantity": quantity,
                 "price_id": str(price_id) if price_id else None,
             },

@@ -208,12 +208,12 @@ def test_a_price_for_a_quantity_past_the_limit_is_refused_for_each_scheme() -> N
 
 def test_a_cart_line_that_takes_the_total_past_the_limit_is_refused() -> None:
     cart = Cart.open(uuid4(), None, "EUR")
-    cart.add_line("a", HALF + 1, "EUR", 1, None)
+    cart.add_line("a", Money(HALF + 1, "EUR"), 1, None)
     cart.collect_events()
     with pytest.raises(AmountTooLarge, match="cart's total"):
-        cart.add_line("b", HALF, "EUR", 1, None)
+        cart.add_line("b", Money(HALF, "EUR"), 1, None)
     with pytest.raises(AmountTooLarge):
-        Cart.open(uuid4(), None, "EUR").add_line("c", MAX, "EUR", 2, None)
+        Cart.open(uuid4(), None, "EUR").add_line("c", Money(MAX, "EUR"), 2, None)
     assert _pending(cart) == 0
     assert cart.total == HALF + 1
 

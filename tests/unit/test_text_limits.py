@@ -208,7 +208,7 @@ def test_an_invoice_line_and_a_cart_line_refuse_a_nul() -> None:
     assert invoice.lines == []
     cart = Cart.open(PROJECT, None, "EUR")
     with pytest.raises(ValidationFailed):
-        cart.add_line("a\x00b", 100, "EUR", 1, None)
+        cart.add_line("a\x00b", Money(100, "EUR"), 1, None)
     assert cart.lines == {}
 
 
