@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.bootstrap import Tally
 from commands import messages as m
-from commands.bus import Context
+from commands.bus import Context, Happened
 from domain.catalog import Price
 from domain.errors import ValidationFailed
 
@@ -174,7 +174,7 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
         )
         product_id = UUID(defined.body["product"]["id"])
         report.product_ids[product.code] = str(product_id)
-        if defined.status_code == 201:
+        if defined.happened is Happened.CREATED:
             report.products_created += 1
         else:
             report.products_revised += 1

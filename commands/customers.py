@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.test_clocks import check_test_mode
 from domain.customers import Customer
 from domain.test_clocks import TestClock
-
-Result = tuple[int, dict[str, Any]]
 
 
 def customer_summary(customer: Customer) -> dict[str, Any]:
@@ -24,7 +22,7 @@ def register_customer(uow: UnitOfWork, cmd: m.RegisterCustomer, ctx: Context) ->
     customer_id = Customer.create_id(ctx.project_id, cmd.external_id)
     existing = uow.find(Customer, customer_id)
     if existing is not None:
-        return 200, {"customer": customer_summary(existing), "created": False}
+        return Result.existed({"customer": customer_summary(existing), "created": False})
     if cmd.test_clock_id is not None:
         check_test_mode(uow, ctx)
         uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
@@ -38,7 +36,7 @@ def register_customer(uow: UnitOfWork, cmd: m.RegisterCustomer, ctx: Context) ->
         cmd.test_clock_id,
     )
     uow.add(customer)
-    return 201, {"customer": customer_summary(customer), "created": True}
+    return Result.created({"customer": customer_summary(customer), "created": True})
 
 
 def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Result:
@@ -48,7 +46,7 @@ def update_customer(uow: UnitOfWork, cmd: m.UpdateCustomer, ctx: Context) -> Res
         name=cmd.name,
         metadata=dict(cmd.metadata) if cmd.metadata is not None else None,
     )
-    return 200, {"customer": customer_summary(customer)}
+    return Result.changed({"customer": customer_summary(customer)})
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

@@ -30,11 +30,13 @@ attach one before the retry.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
+from commands.bus.context import as_result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
@@ -63,10 +65,10 @@ def reporting_calls(handler: Handler) -> Handler:
     """``handler``, whose answer also lists the provider calls it asked for
     (``provider_calls``), so that the route can make them before it answers."""
 
-    def run(uow: UnitOfWork, cmd: Any, ctx: Context) -> tuple[int, dict[str, Any]]:
-        status, body = handler(uow, cmd, ctx)
+    def run(uow: UnitOfWork, cmd: Any, ctx: Context) -> Result:
+        result = as_result(handler(uow, cmd, ctx))
         calls = requested_calls(uow)
-        return status, ({**body, "provider_calls": calls} if calls else body)
+        return replace(result, body={**result.body, "provider_calls": calls}) if calls else result
 
     return run
 

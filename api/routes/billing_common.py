@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.routes.common import write_headers
+from api.routes.common import status_of, write_headers
 from commands.bus import Outcome
 
 
@@ -20,4 +20,4 @@ def respond(outcome: Outcome, model: type[BaseModel]) -> JSONResponse:
     body = model.model_validate(outcome.body).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
-    return JSONResponse(body, status_code=outcome.status_code, headers=write_headers(outcome))
+    return JSONResponse(body, status_code=status_of(outcome), headers=write_headers(outcome))

@@ -30,6 +30,7 @@ from api.routes.common import (
     fetch_one,
     fetch_page,
     read_problems,
+    status_of,
     write_headers,
     write_responses,
 )
@@ -63,7 +64,7 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     # Latest state of the call: its position is newer than the command's.
     headers = write_headers(at_head(tally, outcome))
     checked = s.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
-    return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
+    return JSONResponse(checked, status_code=status_of(outcome), headers=headers)
 
 
 @router.post(

@@ -19,7 +19,7 @@ from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.errors import PROBLEM_JSON, STATUS_BY_CODE, PositionNotIssued, ReadModelBehind
 from api.schemas.common import Page, Problem
-from commands.bus import Outcome
+from commands.bus import Happened, Outcome
 from commands.messages import Command
 from commands.provider_messages import REFERENCE_PATTERN
 from domain.errors import NotFound
@@ -132,6 +132,24 @@ async def run(tally: Tally, caller: Caller, command: Command, key: str | None) -
     return await loop.run_in_executor(_bus_waiters, tally.execute, command, caller.context(key))
 
 
+# What a write answers for what its command did: the one place a command's result becomes
+# an HTTP status. A replay answers from the same table (idempotency records keep what
+# happened, not a status), so a row here is part of the API's contract: changing one
+# changes the replays of earlier requests too, as changing an answer's shape would.
+STATUS_BY_HAPPENED: dict[Happened, int] = {
+    Happened.CREATED: 201,
+    Happened.EXISTED: 200,
+    Happened.CHANGED: 200,
+    Happened.UNCHANGED: 200,
+    Happened.ACCEPTED: 202,
+}
+
+
+def status_of(outcome: Outcome) -> int:
+    """The HTTP status of a write's answer (``STATUS_BY_HAPPENED``)."""
+    return STATUS_BY_HAPPENED[outcome.happened]
+
+
 class JsonBytes(JSONResponse):
     """A JSON response whose body is already serialized."""
 
@@ -159,7 +177,7 @@ def respond(outcome: Outcome, model: type[BaseModel], *, exclude_none: bool = Tr
     body = model.model_validate(outcome.body).model_dump_json(
         by_alias=True, exclude_none=exclude_none
     )
-    return JsonBytes(body.encode(), status_code=outcome.status_code, headers=write_headers(outcome))
+    return JsonBytes(body.encode(), status_code=status_of(outcome), headers=write_headers(outcome))
 
 
 def created_object(outcome: Outcome, key: str, **beside: str) -> Outcome:

@@ -31,6 +31,7 @@ from api.routes.common import (
     fetch_page,
     found_or_404,
     read_problems,
+    status_of,
     write_headers,
     write_responses,
 )
@@ -310,7 +311,7 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
     checked = s.PaymentResult.model_validate(state).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
-    return JSONResponse(checked, status_code=outcome.status_code, headers=headers)
+    return JSONResponse(checked, status_code=status_of(outcome), headers=headers)
 
 
 @router.get(

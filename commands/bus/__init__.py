@@ -1,18 +1,20 @@
 """The command bus: the group-commit runtime that runs handlers and writes their events.
 
 ``commands.bus`` is the public path: handlers, the API and the tests import
-``CommandBus``, ``Context``, ``Handler`` and ``Outcome`` from here. Inside:
+``CommandBus``, ``Context``, ``Handler``, ``Happened``, ``Result`` and ``Outcome`` from
+here. Inside:
 
 - ``runtime``: ``CommandBus``, its writer and committer threads;
 - ``pipeline``: a caller's reply, a queued command, a batch, the pacer;
 - ``synchronous``: a batch, or one command, run and written at once (retries);
 - ``unit_of_work``: the aggregates one batch shares, and the event writer's port;
-- ``context``: what a command runs with (``Context``) and answers (``Outcome``).
+- ``context``: what a command runs with (``Context``), what its handler answers
+  (``Result``: what ``Happened``, and the body) and what the bus answers (``Outcome``).
 """
 
 from __future__ import annotations
 
-from commands.bus.context import Context, Handler, Outcome
+from commands.bus.context import Context, Handler, Happened, Outcome, Result
 from commands.bus.runtime import CommandBus
 
-__all__ = ["CommandBus", "Context", "Handler", "Outcome"]
+__all__ = ["CommandBus", "Context", "Handler", "Happened", "Outcome", "Result"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -22,12 +23,72 @@ class Context:
     now: datetime | None = None
 
 
+class Happened(StrEnum):
+    """What a command did, in the domain's words. The API decides what each means on
+    the wire (``api/routes/common.py``, ``STATUS_BY_HAPPENED``); idempotency records keep
+    the value, so the values are stored names and never change."""
+
+    CREATED = "created"
+    """Something new exists: an account, a transaction, an invoice, a subscription."""
+    EXISTED = "existed"
+    """What a create asked for was there already (same external id or lookup key)."""
+    CHANGED = "changed"
+    """Something that existed changed (or may have: the command's own rules decide)."""
+    UNCHANGED = "unchanged"
+    """Nothing needed doing, or the command only answered a question."""
+    ACCEPTED = "accepted"
+    """Asked of someone outside (a provider); it happens when they act."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A handler's answer: what happened and the objects it concerns."""
+
+    happened: Happened
+    body: dict[str, Any]
+
+    @classmethod
+    def created(cls, body: dict[str, Any]) -> Result:
+        return cls(Happened.CREATED, body)
+
+    @classmethod
+    def existed(cls, body: dict[str, Any]) -> Result:
+        return cls(Happened.EXISTED, body)
+
+    @classmethod
+    def changed(cls, body: dict[str, Any]) -> Result:
+        return cls(Happened.CHANGED, body)
+
+    @classmethod
+    def unchanged(cls, body: dict[str, Any]) -> Result:
+        return cls(Happened.UNCHANGED, body)
+
+    @classmethod
+    def accepted(cls, body: dict[str, Any]) -> Result:
+        return cls(Happened.ACCEPTED, body)
+
+
 @dataclass
 class Outcome:
-    status_code: int
+    """A command's result as the bus answers it: whether it is the stored answer to an
+    earlier request with the same key, and the event-log position of its write."""
+
+    happened: Happened
     body: dict[str, Any]
     replayed: bool = False
     position: int | None = None
 
 
-Handler = Callable[[UnitOfWork, Any, Context], tuple[int, dict[str, Any]]]
+# Transitional: handlers still answering ``(status, body)`` (before issue 17) are read as
+# the domain result that status stood for. Removed once no handler answers a tuple.
+_HAPPENED_BY_STATUS = {201: Happened.CREATED, 202: Happened.ACCEPTED, 200: Happened.CHANGED}
+
+
+def as_result(answer: Result | tuple[int, dict[str, Any]]) -> Result:
+    if isinstance(answer, Result):
+        return answer
+    status, body = answer
+    return Result(_HAPPENED_BY_STATUS[status], body)
+
+
+Handler = Callable[[UnitOfWork, Any, Context], Result | tuple[int, dict[str, Any]]]

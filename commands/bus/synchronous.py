@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from commands.bus.context import Context, Handler, Outcome
+from commands.bus.context import Context, Handler, Happened, Outcome, as_result
 from commands.bus.pipeline import Item
 from commands.bus.unit_of_work import AggregateCache, EventWriter, UnitOfWork
 from commands.messages import Command
@@ -126,23 +126,23 @@ class SynchronousPath:
             record = uow.find(IdempotencyRecord, record_id)
             if record is not None:
                 record.check_same_request(digest)
-                return Outcome(record.status_code, record.response, replayed=True)
+                return Outcome(Happened(record.happened), record.response, replayed=True)
         token = current_actor.set(ctx.actor)
         try:
-            status, body = self.handlers[type(command)](uow, command, ctx)
+            result = as_result(self.handlers[type(command)](uow, command, ctx))
             if record_id is not None and ctx.idempotency_key is not None:
                 uow.add(
                     IdempotencyRecord(
                         project_id=ctx.project_id,
                         key=ctx.idempotency_key,
                         request_hash=digest,
-                        status_code=status,
-                        response=body,
+                        happened=result.happened.value,
+                        response=result.body,
                     )
                 )
         finally:
             current_actor.reset(token)
-        return Outcome(status, body)
+        return Outcome(result.happened, result.body)
 
     def _absent_idempotency_records(self, batch: list[Item], *, check: bool) -> set[UUID]:
         """The batch's idempotency record ids that are not in the store: one query for the

@@ -14,7 +14,7 @@ import pytest
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
-from commands.bus import Context
+from commands.bus import Context, Happened
 from domain.accounts import Account
 
 
@@ -84,7 +84,7 @@ def test_writer_reconnects_when_its_server_session_is_killed(tally: Tally, pg_ur
         m.Deposit(account_id=aid, amount=25, currency="EUR"), Context(pid, "k", "after-kill")
     )
 
-    assert outcome.status_code == 201
+    assert outcome.happened is Happened.CREATED
     account = _account(tally, aid)
     assert account.ledger == 25
 

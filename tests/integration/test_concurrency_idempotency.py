@@ -14,7 +14,7 @@ import pytest
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
-from commands.bus import Context, Outcome
+from commands.bus import Context, Happened, Outcome
 from domain.accounts import Account
 from domain.errors import DomainError
 from domain.idempotency import IdempotencyRecord
@@ -83,7 +83,7 @@ def test_same_key_sent_16_times_at_once_has_exactly_one_effect(instances: list[T
     first = [o for o in outcomes if not o.replayed]
     assert len(first) == 1
     assert all(o.body == first[0].body for o in outcomes)
-    assert {o.status_code for o in outcomes} == {201}
+    assert {o.happened for o in outcomes} == {Happened.CREATED}
     assert _topic_count(instances[0], "tally:Transaction.Initiated") == deposits_before + 1
     assert _topic_count(instances[0], "tally:IdempotencyRecord.Recorded") == 1
     assert _account(instances[1], aid).ledger == 1500

@@ -11,7 +11,7 @@ import pytest
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
-from commands.bus import Context
+from commands.bus import Context, Happened
 
 STARTS = 4
 
@@ -45,7 +45,7 @@ def test_starts_on_a_new_schema_at_once_all_succeed(settings: Settings, attempt:
             tally.execute(m.CreateProject(name=f"start-{i}"), Context(NO_PROJECT, "test"))
             for i, tally in enumerate(started)
         ]
-        assert [outcome.status_code for outcome in outcomes] == [201] * STARTS
+        assert [outcome.happened for outcome in outcomes] == [Happened.CREATED] * STARTS
     finally:
         for tally in started:
             tally.close()

@@ -146,7 +146,7 @@ def test_the_ledgers_events_are_written_by_the_fast_path() -> None:
         complete_now=True,
     )
     record = IdempotencyRecord(
-        project_id=project, key="k", request_hash="h", status_code=201, response=txn.summary()
+        project_id=project, key="k", request_hash="h", happened="created", response=txn.summary()
     )
     events = [*account.collect_events(), *txn.collect_events(), *record.collect_events()]
     assert HoldAsDict.name in LIBRARY.names

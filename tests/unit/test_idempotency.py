@@ -5,7 +5,9 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
+from adapters.eventstore import TallyStore
 from domain.errors import IdempotencyKeyReused
 from domain.idempotency import IdempotencyRecord, request_hash
 
@@ -34,13 +36,13 @@ def test_record_id_is_deterministic_per_project_and_key() -> None:
 
 def _record(digest: str) -> IdempotencyRecord:
     return IdempotencyRecord(
-        project_id=PROJECT, key="k", request_hash=digest, status_code=201, response={"a": 1}
+        project_id=PROJECT, key="k", request_hash=digest, happened="created", response={"a": 1}
     )
 
 
 def test_record_keeps_the_first_answer() -> None:
     record = _record("h1")
-    assert (record.key, record.status_code, record.response) == ("k", 201, {"a": 1})
+    assert (record.key, record.happened, record.response) == ("k", "created", {"a": 1})
     record.check_same_request("h1")
 
 
@@ -50,3 +52,34 @@ def test_same_key_with_another_request_is_refused() -> None:
         record.check_same_request("h2")
     assert refused.value.code == "idempotency_key_reused"
     assert refused.value.context == {"key": "k"}
+
+
+# A record as version 1 stored it (the bytes its encoder wrote, before issue 17): it kept
+# the HTTP status its handler chose.
+VERSION_1 = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-04T16:23:14.874434+00:00"},'
+    b'"originator_topic":"tally:IdempotencyRecord","issued_by":"system",'
+    b'"project_id":{"_type_":"uuid_hex","_data_":"000000000000000000000000000000aa"},'
+    b'"key":"k","request_hash":"h","status_code":STATUS,'
+    b'"response":{"transaction":{"id":"x","amount":5}}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "happened"), [(201, "created"), (200, "changed"), (202, "accepted")]
+)
+def test_a_version_1_record_reads_as_what_its_status_stood_for(status: int, happened: str) -> None:
+    store = TallyStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    record_id = IdempotencyRecord.create_id(PROJECT, "k")
+    state = VERSION_1.replace(b"STATUS", str(status).encode())
+    store.recorder.insert_events(
+        [StoredEvent(record_id, 1, "tally:IdempotencyRecord.Recorded", state)]
+    )
+    record = store.repository.get(record_id)
+    assert isinstance(record, IdempotencyRecord)
+    assert (record.happened, record.response) == (
+        happened,
+        {"transaction": {"id": "x", "amount": 5}},
+    )
+    assert not hasattr(record, "status_code")
+    record.check_same_request("h")

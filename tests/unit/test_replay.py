@@ -70,7 +70,7 @@ def _busy_project() -> Project:
 
 def _record() -> IdempotencyRecord:
     return IdempotencyRecord(
-        project_id=PROJECT, key="d1", request_hash="abc", status_code=201, response={"x": [1]}
+        project_id=PROJECT, key="d1", request_hash="abc", happened="created", response={"x": [1]}
     )
 
 
