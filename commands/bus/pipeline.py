@@ -67,16 +67,14 @@ class Item:
         self.record_id = None if key is None else IdempotencyRecord.create_id(project_id, key)
 
 
-class Wake:
-    """Put on the writer's queue by the committer when a batch has settled."""
-
-
 @dataclass
 class Batch:
     """Commands run one after another into one unit of work, on their way to one
     transaction. ``done`` are answered when it commits; ``refused`` are decided again
     on fresh aggregates afterwards (a refusal writes nothing, so no version check ever
-    confirms what it read)."""
+    confirms what it read). A ``broken`` batch is never written: a handler recorded
+    events and then raised, so its commands (and those that arrive until the committer
+    takes it) run again one at a time."""
 
     uow: UnitOfWork
     items: list[Item] = field(default_factory=list)
@@ -86,7 +84,7 @@ class Batch:
     error: BaseException | None = None
     position: int | None = None
     commit_s: float = 0.0
-    settled: threading.Event = field(default_factory=threading.Event)
+    broken: bool = False
 
 
 class Pacer:

@@ -2,25 +2,35 @@
 
 The event store serialises writers with a table lock (held until the commit is on
 disk), so one transaction per command caps throughput at one commit per disk flush. The
-bus instead has one writer thread and one committer thread per process. Callers enqueue
-a command and block. The writer runs each arriving command into the current batch's unit
-of work (the aggregates in memory) and encodes its events, while the committer writes
-the previous batch in one transaction. When that one has committed, the writer hands the
-next batch over (at once, or after a short wait for returning callers: ``Pacer``)
-and then answers the committed batch's callers. Each caller is answered when the batch
-holding its command has committed, never before.
+bus instead groups commands into batches, one transaction each, and builds the next
+batch while the previous one commits.
+
+Each caller runs its own command, on its own thread, into the batch being built (the
+aggregates in memory, shared by the batch) and encodes its events, holding the bus's
+mutex for that time; then it waits for its answer. One committer thread per process does
+the rest, in three steps:
+
+- take: wait until the batch being built is due (``Pacer``: at once, or after a short
+  wait for returning callers), take it, seal it;
+- submit: write it in one transaction, without the mutex, while callers build the next
+  batch on the aggregates as this one left them;
+- settle: answer its callers, or run it again if it was not written.
+
+So a command costs no hand-off between threads except the one answer it waits for, and
+each caller is answered when the batch holding its command has committed, never before.
 
 If a batch's write conflicts (another process wrote one of its aggregates, or an
 idempotency key was used before), nothing of it was written; it runs again with the
 keys checked first, then each command on its own, on freshly loaded aggregates,
 retrying version conflicts a bounded number of times before answering
-``concurrent_update``. A batch built on one that failed runs again the same way.
+``concurrent_update``. A batch built on one that failed runs again the same way. The
+committer runs those synchronous paths holding the mutex, so that the cache and the
+writer's connection have one user at a time.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from uuid import UUID
@@ -29,7 +39,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from commands.bus.context import Context, Handler, Outcome
-from commands.bus.pipeline import Batch, Item, Pacer, Wake
+from commands.bus.pipeline import Batch, Item, Pacer
 from commands.bus.synchronous import SynchronousPath
 from commands.bus.unit_of_work import (
     AggregateCache,
@@ -64,12 +74,18 @@ class CommandBus(SynchronousPath):
         self.max_batch = max_batch
         self.max_retries = max_retries
         self.cache = AggregateCache(cache_size)
-        self._queue: queue.SimpleQueue[Item | Wake | None] = queue.SimpleQueue()
-        self._commits: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._committer: threading.Thread | None = None
-        self._lock = threading.Lock()
+        # The mutex guards the batch being built, the aggregate cache and the pacer: a
+        # caller holds it while its command runs, the committer while it takes a batch,
+        # settles one, or runs commands again.
+        self._mutex = threading.Lock()
+        self._due = threading.Condition(self._mutex)  # the committer waits for a batch
+        self._room = threading.Condition(self._mutex)  # callers wait while it is full
+        self._building: Batch | None = None
+        self._committer_waits = False
+        self._stopping = False
         self._closed = False
+        self._lock = threading.Lock()  # starting and closing
+        self._committer: threading.Thread | None = None
         self._pacer = Pacer()
         # Pipelined batches committed and the commands in them; see stats().
         self._batches = 0
@@ -86,8 +102,9 @@ class CommandBus(SynchronousPath):
             raise TypeError(f"no handler for {type(command).__name__}")
         self._ensure_started()
         item = Item(command, context)
-        self._queue.put(item)
-        return item.future.result(timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        self._take_command(item, timeout_s)
+        return item.future.result(timeout=max(0.0, deadline - time.monotonic()))
 
     def stats(self) -> dict[str, float]:
         """How well group commit is doing: pipelined batches committed, the commands
@@ -101,111 +118,73 @@ class CommandBus(SynchronousPath):
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
-            if self._thread is not None:
-                self._queue.put(None)  # the writer settles its last batch, then stops
-                self._thread.join(timeout=10)
-                self._thread = None
+            with self._mutex:
+                self._closed = True
+                self._stopping = True  # the committer writes the last batch, then stops
+                self._due.notify()
+                self._room.notify_all()
             if self._committer is not None:
-                self._commits.put(None)
                 self._committer.join(timeout=10)
                 self._committer = None
             self._writer.close()
 
-    # -- writer thread: run commands into a batch while the previous one commits --------
-
     def _ensure_started(self) -> None:
-        if self._thread is not None:
+        if self._committer is not None:
             return
         with self._lock:
             if self._closed:
                 raise RuntimeError("command bus is closed")
-            if self._thread is None:
+            if self._committer is None:
                 self._committer = threading.Thread(
                     target=self._commit_loop, name="tally-committer", daemon=True
                 )
                 self._committer.start()
-                self._thread = threading.Thread(target=self._run, name="tally-writer", daemon=True)
-                self._thread.start()
 
-    def _run(self) -> None:
-        """Pipelined group commit. At most one batch is being committed (by the committer
-        thread) while the writer runs newly arrived commands into the next one, on the
-        aggregates as the committing batch left them. When the committing batch has
-        settled, the next one is sealed and handed over (at once, or when the pacer's short
-        wait for returning callers ends) before the settled one's callers are answered:
-        batches grow by themselves to what arrives during one commit.
+    # -- callers: each runs its own command into the batch being built ------------------
 
-        A batch built on one that then failed is not submitted: both go through the
-        synchronous path on fresh aggregates. No caller is ever answered before the
-        batch holding its command has committed."""
-        inflight: Batch | None = None
-        building: Batch | None = None
-        finishing: Batch | None = None
-        stopping = False
-        while True:
-            try:
-                if inflight is not None and inflight.settled.is_set():
-                    finishing, inflight = inflight, None
-                    if finishing.error is not None:
-                        self._finish(finishing)  # runs it again, on fresh aggregates
-                        self._abandon(building)
-                        building = None
-                    else:
-                        waiting = len(building.items) if building is not None else 0
-                        self._pacer.committed(len(finishing.items), finishing.commit_s, waiting)
-                        due = building is not None and (
-                            stopping or self._pacer.ready(len(building.items))
-                        )
-                        if building is not None and due and not finishing.refused:
-                            # Keep the store busy: hand the next batch over before
-                            # answering this one's callers.
-                            inflight, building = self._submit(building), None
-                        self._finish(finishing)
-                    finishing = None
-                due = building is not None and (stopping or self._pacer.ready(len(building.items)))
-                if building is not None and inflight is None and due:
-                    inflight, building = self._submit(building), None
-                if stopping and inflight is None:
-                    return
-                full = building is not None and len(building.items) >= self.max_batch
-                if inflight is not None and full:
-                    inflight.settled.wait()
-                    continue
-                lingering = building is not None and inflight is None
-                try:
-                    message = self._queue.get(timeout=self._pacer.wait_s() if lingering else None)
-                except queue.Empty:
-                    continue
-                if message is None:
-                    stopping = True
-                    continue
-                if isinstance(message, Wake):
-                    continue
-                if building is None:
-                    self._pacer.arrived()
-                    building = Batch(UnitOfWork(self.app, self.cache))
-                if not self._add(building, message):
-                    # The unit of work is untrustworthy: let the committing batch settle,
-                    # then run this one again one command at a time on fresh aggregates.
-                    if inflight is not None:
-                        inflight.settled.wait()
-                        self._finish(inflight)
-                        inflight = None
-                    self.cache.evict(list(building.uow.touched))
-                    self._run_each_alone([*building.items, message])
-                    building = None
-            except BaseException as exc:  # a bug must not kill the writer silently
-                log.exception("command batch failed")
-                if building is not None:
-                    self.cache.evict(list(building.uow.touched))
-                    self._fail(building, exc)
-                    building = None
-                if inflight is not None and inflight.settled.is_set():
-                    finishing, inflight = inflight, None
-                if finishing is not None:
-                    self._fail(finishing, exc)
-                    finishing = None
+    def _take_command(self, item: Item, timeout_s: float) -> None:
+        if not self._mutex.acquire(timeout=timeout_s):
+            raise TimeoutError("the command bus was busy for too long")
+        try:
+            batch = self._open_batch(timeout_s)
+            if batch.broken:
+                batch.items.append(item)  # the committer runs it on its own
+            else:
+                self._run_into(batch, item)
+            # The committer, if it waits, is told of a new batch (it then waits until
+            # the pacer's deadline) and of one that has reached the pacer's target.
+            size = len(batch.items)
+            if self._committer_waits and (
+                batch.broken or size == 1 or size >= self._pacer.target
+            ):
+                self._due.notify()
+        finally:
+            self._mutex.release()
+
+    def _open_batch(self, timeout_s: float) -> Batch:
+        """The batch being built, once it has room (the mutex is held)."""
+        while self._building is not None and len(self._building.items) >= self.max_batch:
+            if not self._room.wait(timeout_s):
+                raise TimeoutError("the command bus was busy for too long")
+        if self._closed:
+            raise RuntimeError("command bus is closed")
+        if self._building is None:
+            self._pacer.arrived()
+            self._building = Batch(UnitOfWork(self.app, self.cache))
+        return self._building
+
+    def _run_into(self, batch: Batch, item: Item) -> None:
+        try:
+            trusted = self._add(batch, item)
+        except BaseException:
+            # A bug in the bus itself: what the batch holds can no longer be trusted.
+            batch.broken = True
+            raise
+        if not trusted:
+            # The committer runs the batch's commands again one at a time, on fresh
+            # aggregates, and every command that arrives until then with them.
+            batch.broken = True
+            batch.items.append(item)
 
     def _add(self, batch: Batch, item: Item) -> bool:
         """Run one command into the batch; False if the batch's unit of work can no longer
@@ -231,83 +210,141 @@ class CommandBus(SynchronousPath):
             log.exception("%s failed", type(item.command).__name__)
             item.future.set_exception(exc)
         else:
-            recorded = uow.command_recorded()
-            uow.encode_command()
-            if recorded or item.outcome.replayed:
-                batch.done.append(item)
-            else:
-                # It wrote nothing, so, like a refusal, no version check confirms what it
-                # read (a cached copy may be stale): decide it again after the commit.
-                batch.refused.append(item)
+            self._keep(batch, item)
         self._pacer.command_took(time.perf_counter() - started)
         batch.items.append(item)
         return True
 
-    def _submit(self, batch: Batch) -> Batch | None:
-        """Encode the batch's events and hand it to the committer; later batches build on
-        its aggregates, which therefore go into the cache now."""
+    def _keep(self, batch: Batch, item: Item) -> None:
+        assert item.outcome is not None
+        uow = batch.uow
+        recorded = uow.command_recorded()
+        uow.encode_command()
+        if recorded or item.outcome.replayed:
+            batch.done.append(item)
+        else:
+            # It wrote nothing, so, like a refusal, no version check confirms what it
+            # read (a cached copy may be stale): decide it again after the commit.
+            batch.refused.append(item)
+
+    # -- committer thread: take, submit, settle ------------------------------------------
+
+    def _commit_loop(self) -> None:
+        while True:
+            try:
+                batch = self._take_batch()
+            except Exception:  # a bug must not kill the committer silently
+                log.exception("taking a command batch failed")
+                continue
+            if batch is None:
+                return
+            self._submit(batch)
+            try:
+                with self._mutex:
+                    self._settle(batch)
+            except Exception as exc:
+                log.exception("settling a command batch failed")
+                self._fail(batch, exc)
+
+    def _take_batch(self) -> Batch | None:
+        """Wait for the batch being built to be due, take it and seal it; None once the
+        bus is stopping and nothing is left. Broken batches are run here, one command at
+        a time, and never returned."""
+        with self._mutex:
+            while True:
+                batch = self._wait_for_batch()
+                if batch is None:
+                    return None
+                self._building = None
+                self._room.notify_all()
+                if batch.broken:
+                    self._run_again_alone(batch)
+                elif self._seal(batch):
+                    return batch
+
+    def _wait_for_batch(self) -> Batch | None:
+        """The batch being built, once it is due (the mutex is held)."""
+        while True:
+            batch = self._building
+            if batch is not None and (
+                batch.broken or self._stopping or self._pacer.ready(len(batch.items))
+            ):
+                return batch
+            if batch is None and self._stopping:
+                return None
+            self._committer_waits = True
+            try:
+                self._due.wait(self._pacer.wait_s() if batch is not None else None)
+            finally:
+                self._committer_waits = False
+
+    def _seal(self, batch: Batch) -> bool:
+        """Encode the batch's events; later batches build on its aggregates, which
+        therefore go into the cache now. False if it could not be sealed."""
         try:
             batch.sealed = batch.uow.seal()
-        except BaseException as exc:
+        except Exception as exc:
+            log.exception("sealing a command batch failed")
             self.cache.evict(list(batch.uow.touched))
             self._fail(batch, exc)
-            return None
+            return False
         for aggregate in batch.uow.touched.values():
             self.cache.put(aggregate)
-        self._commits.put(batch)
-        return batch
+        return True
 
-    def _finish(self, batch: Batch) -> bool:
-        """Finish a batch the committer is done with: answer its callers, or run it again
-        if it was not written (then return False). Runs commands on the writer's
-        connection only when no other batch is being committed."""
-        if batch.error is None:
-            self._batches += 1
-            self._commands += len(batch.items)
-            for item in batch.done:
-                assert item.outcome is not None
-                item.outcome.position = batch.position
-                item.future.set_result(item.outcome)
-            assert batch.sealed is not None
-            self._write_snapshots(batch.sealed.snapshots)
-            self._run_each_alone(batch.refused)
-            return True
+    def _submit(self, batch: Batch) -> None:
+        """Write the batch in one transaction. The mutex is not held: callers go on
+        building the next batch meanwhile."""
+        assert batch.sealed is not None
+        sealed = batch.sealed
+        started = time.perf_counter()
+        try:
+            ids = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+            batch.position = self._position(ids)
+        except Exception as exc:
+            batch.error = exc
+        batch.commit_s = time.perf_counter() - started
+
+    def _settle(self, batch: Batch) -> None:
+        """Answer the batch's callers, or run it again if it was not written; either way
+        decide its refusals again on fresh aggregates (the mutex is held)."""
+        if batch.error is not None:
+            self._settle_failed(batch, batch.error)
+            return
+        waiting = len(self._building.items) if self._building is not None else 0
+        self._pacer.committed(len(batch.items), batch.commit_s, waiting)
+        self._batches += 1
+        self._commands += len(batch.items)
+        for item in batch.done:
+            assert item.outcome is not None
+            item.outcome.position = batch.position
+            item.future.set_result(item.outcome)
+        assert batch.sealed is not None
+        self._write_snapshots(batch.sealed.snapshots)
+        self._run_each_alone(batch.refused)
+
+    def _settle_failed(self, batch: Batch, error: BaseException) -> None:
         self.cache.evict(list(batch.uow.touched))
-        if isinstance(batch.error, IntegrityError):
+        if isinstance(error, IntegrityError):
             # A reused idempotency key, or another process wrote one of its aggregates.
             if not self._try_batch(batch.items, check_keys=True):
                 self._run_each_alone(batch.items)
         else:
-            self._fail(batch, batch.error)
-        return False
+            self._fail(batch, error)
+        # The batch built meanwhile started from this one's aggregates: run it again,
+        # synchronously, on fresh ones.
+        building, self._building = self._building, None
+        self._room.notify_all()
+        if building is not None:
+            self.cache.evict(list(building.uow.touched))
+            self._run_batch(building.items)
 
-    def _abandon(self, batch: Batch | None) -> None:
-        """Run again, synchronously, a batch built on one that failed."""
-        if batch is not None:
-            self.cache.evict(list(batch.uow.touched))
-            self._run_batch(batch.items)
+    def _run_again_alone(self, batch: Batch) -> None:
+        """Run a broken batch's commands again, one at a time, on fresh aggregates."""
+        self.cache.evict(list(batch.uow.touched))
+        self._run_each_alone(batch.items)
 
     def _fail(self, batch: Batch, exc: BaseException) -> None:
         for item in batch.items:
             if not item.future.done():
                 item.future.set_exception(exc)
-
-    # -- committer thread: one transaction per batch -------------------------------------
-
-    def _commit_loop(self) -> None:
-        while True:
-            batch = self._commits.get()
-            if batch is None:
-                return
-            try:
-                assert batch.sealed is not None
-                started = time.perf_counter()
-                sealed = batch.sealed
-                ids = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
-                batch.commit_s = time.perf_counter() - started
-                batch.position = self._position(ids)
-            except BaseException as exc:
-                batch.error = exc
-            # The writer answers the callers, after it has handed over the next batch.
-            batch.settled.set()
-            self._queue.put(Wake())
