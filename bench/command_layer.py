@@ -9,6 +9,7 @@ IdempotencyRecord.Recorded) in the store.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -84,17 +85,18 @@ def measure(
 
 
 class CpuPerOperation:
-    """The process's CPU time (every thread: clients, bus writer and committer) per
-    operation finished, over most of the measured window. The rate moves with whatever
-    else the machine runs; this moves much less, so it is the figure to compare across
-    runs on a shared machine. Sampled by a thread of its own, a little inside the window
-    (the client loops are not touched)."""
+    """The process's CPU time (every thread: clients, bus committer) per operation
+    finished, over most of the measured window, and its split by thread (from
+    /proc/self/task). The rate moves with whatever else the machine runs; this moves
+    much less, so it is the figure to compare across runs on a shared machine. Sampled
+    by a thread of its own, a little inside the window (the client loops are not
+    touched)."""
 
     MARGIN_S = 0.2
 
     def __init__(self, done: list[int], warmup_s: float, duration_s: float) -> None:
         self.done = done
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, dict[str, float]]] = []
         margin = min(self.MARGIN_S, duration_s / 4)
         self._thread = threading.Thread(
             target=self._sample,
@@ -106,13 +108,42 @@ class CpuPerOperation:
 
     def _sample(self, start_s: float, length_s: float) -> None:
         time.sleep(start_s)
-        self.samples.append((time.process_time(), sum(self.done)))
+        self.samples.append((time.process_time(), sum(self.done), cpu_by_thread()))
         time.sleep(length_s)
-        self.samples.append((time.process_time(), sum(self.done)))
+        self.samples.append((time.process_time(), sum(self.done), cpu_by_thread()))
 
     def describe(self) -> str:
         self._thread.join(timeout=5)
         if len(self.samples) != 2 or self.samples[1][1] <= self.samples[0][1]:
             return ""
-        (cpu0, n0), (cpu1, n1) = self.samples
-        return f"{(cpu1 - cpu0) / (n1 - n0) * 1e6:.0f} us CPU/deposit"
+        (cpu0, n0, threads0), (cpu1, n1, threads1) = self.samples
+        count = n1 - n0
+        text = f"{(cpu1 - cpu0) / count * 1e6:.0f} us CPU/deposit"
+        split = {
+            group: (threads1.get(group, 0.0) - threads0.get(group, 0.0)) / count * 1e6
+            for group in threads1
+        }
+        if split:
+            text += " (" + ", ".join(f"{g} {us:.0f}" for g, us in sorted(split.items())) + ")"
+        return text
+
+
+def cpu_by_thread() -> dict[str, float]:
+    """CPU seconds so far of this process's threads, grouped: the bus's committer, the
+    clients (``Thread-N``, as ``run_threads`` starts them) and the rest. Empty where
+    /proc is not there."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    groups: dict[str, float] = {}
+    for thread in threading.enumerate():
+        name = thread.name
+        group = "committer" if name == "tally-committer" else "clients"
+        if not name.startswith(("Thread-", "tally-committer")):
+            group = "other"
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime and stime, fields 14 and 15 of the line (11 and 12 after the name).
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return groups

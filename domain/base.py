@@ -10,8 +10,11 @@ import inspect
 from contextvars import ContextVar
 from types import MethodType
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CommandMethodDecorator, decorated_func_callers
+
+from domain.recording import creation, recipe
 
 # "system" marks work Tally does on its own behalf (the hold sweep, replays).
 current_actor: ContextVar[str] = ContextVar("current_actor", default="system")
@@ -34,11 +37,35 @@ class TallyAggregate(Aggregate):
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         kwargs.setdefault("issued_by", current_actor.get())
+        # The library's steps, with what it looks up per event looked up per class
+        # (domain/recording.py); the library's own way where the recipe declines.
+        made = recipe(event_class)
+        if made is not None:
+            values = {**kwargs, "originator_id": self.id, "originator_version": self.version + 1}
+            if values.get("timestamp") is None:
+                values["timestamp"] = event_class.create_timestamp()
+            new_event = made.build(values)
+            if new_event is not None:
+                made.apply(new_event, self)  # guards ran before: this only changes state
+                self.version = values["originator_version"]
+                self.modified_on = values["timestamp"]
+                self._pending_events.append(new_event)
+                return
         super().trigger_event(event_class, **kwargs)
 
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("issued_by", current_actor.get())
+        made = creation(cls, event_class)
+        if made is not None:
+            originator_id = id
+            if originator_id is None:
+                names = made.id_names
+                originator_id = cls.create_id(**{k: v for k, v in kwargs.items() if k in names})
+            if isinstance(originator_id, UUID):
+                created = made.create(originator_id, dict(kwargs))
+                if created is not None:
+                    return created
         return super()._create(event_class, id=id, **kwargs)
 
 

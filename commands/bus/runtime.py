@@ -154,9 +154,7 @@ class CommandBus(SynchronousPath):
             # The committer, if it waits, is told of a new batch (it then waits until
             # the pacer's deadline) and of one that has reached the pacer's target.
             size = len(batch.items)
-            if self._committer_waits and (
-                batch.broken or size == 1 or size >= self._pacer.target
-            ):
+            if self._committer_waits and (batch.broken or size == 1 or size >= self._pacer.target):
                 self._due.notify()
         finally:
             self._mutex.release()
