@@ -29,6 +29,7 @@ from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
 from projections.customers import Customers
 from projections.holds import Holds
+from projections.integration_events import IntegrationEvents
 from projections.invoices import Invoices
 from projections.journal import Journal
 from projections.payments import Payments
@@ -57,6 +58,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Subscriptions,
     TestClocks,
     Payments,
+    IntegrationEvents,  # last: it reads the objects the others wrote
 )
 
 

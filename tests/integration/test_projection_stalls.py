@@ -133,10 +133,11 @@ def test_a_failing_read_model_stalls_alone_before_its_event_and_resumes_once_fix
         assert found["transactions"].position == poison
         assert found["transactions"].blocked_by is None
         assert found["transactions"].error.startswith("DivisionByZero: division by zero")
-        for reader in ("journal", "system_accounts"):
+        readers = ("journal", "system_accounts", "integration_events")
+        for reader in readers:
             assert (found[reader].position, found[reader].blocked_by) == (poison, "transactions")
-        assert set(found) == {"transactions", "journal", "system_accounts"}
-        for name in ("transactions", "journal", "system_accounts"):
+        assert set(found) == {"transactions", *readers}
+        for name in ("transactions", *readers):
             assert positions[name] == poison - 1
         assert transactions.get_transaction(
             tally.views, tally.schema, driver.world.project_id, last
@@ -157,7 +158,7 @@ def test_a_failing_read_model_stalls_alone_before_its_event_and_resumes_once_fix
         assert [r.getMessage().split(":")[0] for r in said if r.levelname == "ERROR"] == [
             f"read model transactions is stalled at position {poison}"
         ]
-        assert len(said) == 3  # the failed one, and once each of its two readers
+        assert len(said) == 4  # the failed one, and once each of its three readers
         assert not [r for r in caplog.records if r.exc_info]
 
         poisoned.amount = None  # the fixed projection: the retry resumes it
@@ -244,9 +245,12 @@ def test_replay_over_a_poison_event_names_the_read_model_and_the_event(tally: Ta
 
 def test_readers_follow_the_read_models_they_read() -> None:
     closure = readers([cls.__new__(cls) for cls in PROJECTIONS])
-    assert closure["transactions"] == {"journal", "system_accounts"}
-    assert closure["invoices"] == {"journal", "system_accounts"}
+    # Integration events read the objects they publish (projections.integration_events).
+    published = "integration_events"
+    assert closure["transactions"] == {"journal", "system_accounts", published}
+    assert closure["invoices"] == {"journal", "system_accounts", published}
     assert closure["billing_setup"] == {"journal", "system_accounts"}
-    assert closure["accounts"] == {"holds"}  # and holds read accounts: they stop together
-    assert closure["holds"] == {"accounts"}
+    # Holds read accounts and accounts read holds: they stop together.
+    assert closure["accounts"] == {"holds", published}
+    assert closure["holds"] == {"accounts", published}
     assert closure["api_keys"] == closure["catalog"] == set()

@@ -1,0 +1,121 @@
+"""The envelope of an integration event, and a JSON Schema per public type (issue 12).
+
+An envelope is built from one ``integration_events`` row (``projections.integration_events``):
+
+```json
+{"id": "evt_…", "object": "event", "type": "billing.customer.created",
+ "api_version": "2026-12-01", "created": "2030-01-01T09:00:00.000000Z",
+ "project_id": "…", "position": 42, "data": {"object": {…the customer, as GET answers it…}}}
+```
+
+``data.object`` goes through the same response model the object's GET route answers with
+(``PRESENTERS``), so a receiver reads the same fields as a client of the API. The id is
+``integration_catalog.event_id(position, type)``: a redelivery has the same one.
+
+``event_schema(type)`` is the JSON Schema of one type's envelope, generated from pydantic
+models (the envelope with ``type`` fixed and ``data.object`` the object's API model);
+``all_schemas()`` has every type of ``CATALOG``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from api.bootstrap import Tally
+from api.collection import with_collection
+from api.objects import Instant
+from api.schemas.accounts import Account
+from api.schemas.common import ApiObject
+from api.schemas.customers import Customer
+from api.schemas.invoices import Invoice
+from api.schemas.subscriptions import Subscription
+from api.schemas.transactions import Transaction
+from projections.integration_catalog import API_VERSION, CATALOG, OBJECT_OF, event_id
+
+PRESENTERS: dict[str, type[ApiObject]] = {
+    "customer": Customer,
+    "subscription": Subscription,
+    "invoice": Invoice,
+    "account": Account,
+    "transaction": Transaction,
+}
+
+
+class EventData(BaseModel):
+    object: dict[str, Any] = Field(description="The object, as its GET route answers it")
+
+
+class Envelope(BaseModel):
+    """What every integration event carries, whatever its type."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(
+        pattern=r"^evt_[0-9a-f]{32}$",
+        description="Stable: derived from the log position and the type, so a redelivery "
+        "has the same id (deduplicate on it)",
+    )
+    object: Literal["event"] = "event"
+    type: str = Field(description="billing.<object>.<verb>")
+    api_version: str = Field(description="The version of this contract")
+    created: Instant = Field(description="When the underlying change was recorded")
+    project_id: UUID
+    position: int = Field(ge=1, description="The event's position in Tally's log")
+    data: EventData
+
+
+# Objects whose GET lays the customer's ``collection`` over the row (``api.collection``):
+# computed when the envelope is built, as the GET computes it when asked.
+COLLECTED = frozenset({"subscription", "invoice"})
+
+
+def present(kind: str, row: dict[str, Any], tally: Tally | None = None) -> dict[str, Any]:
+    """An object's read-model row as the API answers it (JSON-ready); ``tally`` adds what
+    the GET route adds at query time (a subscription's or invoice's collection)."""
+    if tally is not None and kind in COLLECTED:
+        row = with_collection(tally, UUID(str(row["project_id"])), [row])[0]
+    answered: dict[str, Any] = PRESENTERS[kind].model_validate(row).model_dump(mode="json")
+    return answered
+
+
+def envelope(row: dict[str, Any], tally: Tally | None = None) -> dict[str, Any]:
+    """The envelope of one ``integration_events`` row, as JSON-ready data."""
+    # The collection needs the object's project, which the stored object does not hold.
+    object_row = {**row["object"], "project_id": row["project_id"]}
+    built = Envelope(
+        id=event_id(int(row["position"]), row["type"]),
+        type=row["type"],
+        api_version=API_VERSION,
+        created=row["occurred_at"],
+        project_id=row["project_id"],
+        position=int(row["position"]),
+        data=EventData(object=present(row["object_kind"], object_row, tally)),
+    )
+    return built.model_dump(mode="json")
+
+
+def event_model(type_name: str) -> type[BaseModel]:
+    """The pydantic model of one type's envelope: ``type`` fixed, ``data.object`` typed."""
+    kind = OBJECT_OF[type_name]
+    suffix = "".join(part.title() for part in type_name.replace("_", ".").split("."))
+    data = create_model(f"{suffix}Data", object=(PRESENTERS[kind], ...))
+    model: type[BaseModel] = create_model(
+        suffix,
+        __base__=Envelope,
+        type=(Literal[type_name], Field(description="billing.<object>.<verb>")),  # type: ignore[valid-type,arg-type]
+        data=(data, ...),
+    )
+    return model
+
+
+def event_schema(type_name: str) -> dict[str, Any]:
+    """The JSON Schema of one type's envelope."""
+    schema: dict[str, Any] = event_model(type_name).model_json_schema(mode="serialization")
+    schema["$id"] = f"https://tally.dev/schemas/events/{type_name}.json"
+    return schema
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    return {t.name: event_schema(t.name) for t in CATALOG}

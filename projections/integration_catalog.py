@@ -1,0 +1,133 @@
+"""The public catalogue of integration events (``billing.<object>.<verb>``, issue 12).
+
+Integration events are a contract with the outside, separate from the domain events,
+which may change: a domain event class maps here to at most one public type, and a
+renamed or reshaped domain event changes this table, never a receiver's code.
+
+- ``CATALOG``: every type Tally emits, with the kind of object it carries.
+- ``NOT_YET_EMITTED``: the types of issue 12 that no recorded fact can back yet, each
+  with the reason. None is approximated by another event: a wrong event is worse
+  than a missing one.
+- ``integration_type(event) -> str | None``: the public type of a domain event (by its
+  class; an invoice payment counts only when it paid the invoice in full, and a
+  transaction's start only when it completed at once, as deposits do).
+- ``object_id(event) -> UUID``: the id of the object the event is about (the dunning
+  record of an invoice is about the invoice; ``LOOKS_UP_INVOICE`` says which).
+- ``event_id(position, type)``: the envelope's id, derived from the log position and the
+  type, so a redelivery carries the same id and a receiver can drop duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from domain.invoices import PAID
+from domain.transactions import COMPLETED
+from projections import events as ev
+
+API_VERSION = "2026-12-01"
+# A fixed namespace, so that ids are the same in every process and after a replay.
+EVENT_ID_NAMESPACE = UUID("8f6d3b1e-2c4a-5b7e-9d10-4a6b8c2e1f37")
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str  # billing.<object>.<verb>
+    object: str  # the API object it carries: customer, subscription, invoice, ...
+    description: str
+
+
+CATALOG: tuple[EventType, ...] = (
+    EventType("billing.customer.created", "customer", "A customer was registered."),
+    EventType("billing.customer.updated", "customer", "A customer's details changed."),
+    EventType("billing.subscription.created", "subscription", "A subscription was created."),
+    EventType(
+        "billing.subscription.updated",
+        "subscription",
+        "A subscription changed: its items, status (trial ended, activated, past due, "
+        "unpaid, paused, resumed), trial end, or a cancellation was scheduled or undone.",
+    ),
+    EventType(
+        "billing.subscription.renewed", "subscription", "A subscription entered a new period."
+    ),
+    EventType("billing.subscription.canceled", "subscription", "A subscription ended."),
+    EventType("billing.invoice.created", "invoice", "An invoice was drafted."),
+    EventType("billing.invoice.finalized", "invoice", "An invoice was finalized (numbered)."),
+    EventType("billing.invoice.paid", "invoice", "A payment paid an invoice in full."),
+    EventType(
+        "billing.invoice.payment_failed",
+        "invoice",
+        "Collecting an invoice's payment failed (dunning recorded the attempt).",
+    ),
+    EventType("billing.invoice.voided", "invoice", "An invoice was voided."),
+    EventType("billing.wallet.deposited", "account", "Money was deposited into a wallet."),
+    EventType("billing.wallet.withdrawn", "account", "Money was withdrawn from a wallet."),
+    EventType("billing.transaction.completed", "transaction", "A transaction completed."),
+    EventType("billing.transaction.failed", "transaction", "A pending transaction failed."),
+    EventType("billing.transaction.reversed", "transaction", "A transaction was reversed."),
+)
+
+TYPES: frozenset[str] = frozenset(t.name for t in CATALOG)
+OBJECT_OF: dict[str, str] = {t.name: t.object for t in CATALOG}
+
+NOT_YET_EMITTED: dict[str, str] = {
+    "billing.subscription.trial_will_end": "no recorded fact announces a trial's end "
+    "ahead of time yet (it needs a scheduled reminder)",
+    "billing.payment.succeeded": "Tally has no public payment object yet",
+    "billing.payment.failed": "Tally has no public payment object yet",
+    "billing.payment.refunded": "Tally has no public payment object yet",
+    "billing.wallet.balance_low": "wallets have no low-balance threshold yet",
+    "billing.entitlements.changed": "entitlements are computed at query time; no "
+    "recorded fact says when a customer's set changed",
+}
+
+_BY_CLASS: dict[type, str] = {
+    ev.CustomerRegistered: "billing.customer.created",
+    ev.CustomerUpdated: "billing.customer.updated",
+    ev.SubscriptionStarted: "billing.subscription.created",
+    ev.SubscriptionItemsChanged: "billing.subscription.updated",
+    ev.SubscriptionTrialEnded: "billing.subscription.updated",
+    ev.SubscriptionTrialExtended: "billing.subscription.updated",
+    ev.SubscriptionTrialStarted: "billing.subscription.updated",
+    ev.SubscriptionActivated: "billing.subscription.updated",
+    ev.SubscriptionStatusChanged: "billing.subscription.updated",
+    ev.SubscriptionPaused: "billing.subscription.updated",
+    ev.SubscriptionResumed: "billing.subscription.updated",
+    ev.SubscriptionCancelScheduled: "billing.subscription.updated",
+    ev.SubscriptionCancelUndone: "billing.subscription.updated",
+    ev.SubscriptionRenewed: "billing.subscription.renewed",
+    ev.SubscriptionCanceled: "billing.subscription.canceled",
+    ev.InvoiceDrafted: "billing.invoice.created",
+    ev.InvoiceFinalized: "billing.invoice.finalized",
+    ev.InvoicePaymentRecorded: "billing.invoice.paid",
+    ev.DunningPaymentFailed: "billing.invoice.payment_failed",
+    ev.InvoiceVoided: "billing.invoice.voided",
+    ev.Deposited: "billing.wallet.deposited",
+    ev.Withdrawn: "billing.wallet.withdrawn",
+    ev.TransactionInitiated: "billing.transaction.completed",
+    ev.TransactionCompleted: "billing.transaction.completed",
+    ev.TransactionFailed: "billing.transaction.failed",
+    ev.TransactionReversed: "billing.transaction.reversed",
+}
+
+MAPPED_CLASSES: frozenset[type] = frozenset(_BY_CLASS)
+# Events whose object is found through another read model's row: a dunning record's
+# failure is about its invoice (``invoice_dunning.invoice_id``).
+LOOKS_UP_INVOICE: frozenset[type] = frozenset({ev.DunningPaymentFailed})
+
+
+def integration_type(event: Any) -> str | None:
+    """The public type of a domain event, or None when it has none."""
+    name = _BY_CLASS.get(type(event))
+    if name == "billing.invoice.paid" and event.status != PAID:
+        return None  # a part payment leaves the invoice open: nothing public happened
+    if type(event) is ev.TransactionInitiated and event.state != COMPLETED:
+        return None  # pending: it completes (or fails) later, with its own event
+    return name
+
+
+def event_id(position: int, type_name: str) -> str:
+    """The envelope's id: the same for the same log position and type, everywhere."""
+    return "evt_" + uuid5(EVENT_ID_NAMESPACE, f"{position}:{type_name}").hex
