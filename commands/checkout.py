@@ -23,7 +23,7 @@ from commands import provider_messages as pm
 from commands.bus import Context, Handler
 from commands.bus.unit_of_work import UnitOfWork
 from commands.ledger import _new_id
-from commands.line_descriptions import first_period_name, price_text
+from commands.line_descriptions import first_period_name
 from commands.now import context_now
 from commands.provider_errors import ProviderUnsupported
 from domain.accounts import Account, clearing_ref
@@ -38,6 +38,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.limits import MAX_NAME_CHARS
+from domain.line_descriptions import price_text
 from domain.money import Money, minor_to_major
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction

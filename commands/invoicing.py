@@ -12,8 +12,6 @@ Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
 - ``MarkInvoiceUncollectible`` -> 200 (its retries stop).
 - ``ProcessDueInvoices`` -> 200 ``{invoice_work: {step: count}, billing}``: the
   customer's due drafts finalized and due retries run, in time order.
-- ``PreviewUpcomingInvoice`` -> 200 ``{upcoming_invoice}`` (an ``invoice_summary`` with
-  ``id`` null, or null when nothing more will be billed): nothing is written.
 
 Payments, retries and credit notes are in ``commands.invoice_payments``; tax rates,
 coupons and settings in ``commands.billing_setup``. Events: see ``domain.invoices``.
@@ -31,7 +29,6 @@ from commands.invoice_common import (
     billing_for,
     finalize,
     find_dunning,
-    invoice_summary,
     load_invoice,
     redeem,
     resolve_coupon,
@@ -39,11 +36,10 @@ from commands.invoice_common import (
     tax_rates,
 )
 from commands.now import now_for
-from commands.subscription_invoices import run_due, upcoming
+from commands.subscription_invoices import run_due
 from domain.customers import Customer
 from domain.invoices import Invoice
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
-from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 
 
@@ -150,15 +146,6 @@ def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Co
     return 200, {"invoice": summary(uow, invoice)}
 
 
-def preview_upcoming(uow: UnitOfWork, cmd: m.PreviewUpcomingInvoice, ctx: Context) -> Result:
-    sub = uow.get(Subscription, cmd.subscription_id, ctx.project_id)
-    invoice = upcoming(uow, ctx, sub)
-    if invoice is None:
-        return 200, {"upcoming_invoice": None}
-    # The draft was never added to the unit of work, so nothing of it is saved.
-    return 200, {"upcoming_invoice": {**invoice_summary(invoice), "id": None, "version": None}}
-
-
 def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
     now = now_for(uow, ctx, customer.test_clock_id)
@@ -175,6 +162,5 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.FinalizeInvoice: finalize_invoice,
     m.VoidInvoice: void_invoice,
     m.MarkInvoiceUncollectible: mark_uncollectible,
-    m.PreviewUpcomingInvoice: preview_upcoming,
     m.ProcessDueInvoices: process_due_invoices,
 }

@@ -1,10 +1,6 @@
-"""What a subscription's invoice says about each item and about itself, in words a
-customer reads: ``Pro, monthly`` rather than a price id, and ``Renewal`` rather than the
-scheduler's reason.
-
-Invoices made before these texts existed keep theirs (history is never edited); the
-document turns their internal reasons into nothing (``adapters.documents.model``).
-"""
+"""A subscription item's line text with its price and product loaded from the event
+store, and how a subscription checkout names its first invoice. The texts themselves
+are ``domain.line_descriptions``."""
 
 from __future__ import annotations
 
@@ -16,54 +12,17 @@ from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from domain.catalog import Price, Product
 from domain.limits import MAX_NAME_CHARS
-from domain.price_tiers import tier_breakdown
-
-ADVERBS = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
-
-# Why a subscription's invoice was made, as the invoice's description says it.
-REASONS = {
-    "started": "Subscription started",
-    "trial_ended": "First period after the trial",
-    "renewed": "Subscription renewal",
-    "resumed": "Subscription resumed",
-    "upcoming": "Upcoming invoice",
-}
-
-
-def interval_text(interval: str | None, count: int) -> str:
-    """``monthly``, ``every 3 months``; ``one-time`` for a price without an interval."""
-    if interval is None:
-        return "one-time"
-    if count == 1:
-        return ADVERBS.get(interval, f"every {interval}")
-    return f"every {count} {interval}s"
-
-
-def price_text(product_name: str, price: Price) -> str:
-    """``Pro, monthly``; a metered price says so, since its quantity is the usage."""
-    text = f"{product_name}, {interval_text(price.interval, price.interval_count)}"
-    return f"{text} (metered)" if price.scheme == "metered" else text
+from domain.line_descriptions import item_text
 
 
 def item_line(
     uow: UnitOfWork, ctx: Context, item: dict[str, Any]
 ) -> tuple[str, list[dict[str, Any]] | None]:
-    """A subscription item's line description, and for a tiered price the parts its
-    amount is made of (None when the parts would not add up to the item's amount, say
-    for an item priced before its tiers were what they are now)."""
+    """A subscription item's line description and tiers (``domain.line_descriptions``),
+    its price and product loaded from the event store."""
     price = uow.get(Price, UUID(str(item["price_id"])), ctx.project_id)
     product = uow.get(Product, price.product_id, ctx.project_id)
-    description = price_text(product.name, price)
-    if price.scheme not in ("graduated", "volume"):
-        return description, None
-    parts = tier_breakdown(price.scheme, price.tiers, int(item["quantity"]))
-    if sum(int(p["amount"]) for p in parts) != int(item["amount"]):
-        return description, None
-    return description, parts
-
-
-def invoice_description(reason: str) -> str:
-    return REASONS.get(reason, "Subscription")
+    return item_text(product.name, price, item)
 
 
 def first_period_name(invoice: dict[str, Any]) -> str:

@@ -430,12 +430,6 @@ class AdjustCreditBalance(Command):
     reason: Reason = ""
 
 
-class PreviewUpcomingInvoice(Command):
-    """What a subscription's next invoice will be; nothing is written."""
-
-    subscription_id: UUID
-
-
 class ProcessDueInvoices(Command):
     """Do a customer's invoice work that is due (drafts to finalize, payment retries):
     what the scheduler issues for each customer whose ``CustomerBilling`` has due work."""

@@ -24,11 +24,12 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import request_charge
 from commands.invoice_common import billing_for, finalize, settings_values, tax_rates
 from commands.invoice_payments import retry_due_payment
-from commands.line_descriptions import invoice_description, item_line
+from commands.line_descriptions import item_line
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, Invoice
-from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING
+from domain.subscription_drafts import draft_invoice, next_invoice
+from domain.subscription_states import TRIALING
 from domain.subscriptions import Subscription
 
 INVOICING_STEPS = ("renewed", "trial_ended", "resumed", "started")
@@ -46,43 +47,23 @@ def draft_for(  # the period's facts
     reason: str,
 ) -> tuple[Invoice, tuple[str, dict[str, Any]] | None]:
     """A draft (not yet in the unit of work) for one period, with the coupon it gets
-    and where that coupon is kept, which the caller counts down if it keeps the draft."""
+    and where that coupon is kept, which the caller counts down if it keeps the draft.
+    The item texts, the project's default tax rates (archived ones left out) and the
+    coupon come from the event store; ``domain.subscription_drafts`` drafts it."""
     values = settings_values(uow, ctx)
     rates = tax_rates(uow, ctx, [UUID(i) for i in values["default_tax_rate_ids"]], strict=False)
-    invoice = Invoice(
-        project_id=ctx.project_id,
-        customer_id=sub.customer_id,
-        currency=sub.currency,
-        subscription_id=sub.id,
-        period_start=period[0],
-        period_end=period[1],
-        finalize_at=finalize_at,
-        description=invoice_description(reason),
-    )
-    for n, item in enumerate(items, start=1):
-        quantity = int(item["quantity"])
-        description, tiers = item_line(uow, ctx, item)
-        invoice.add_line(
-            f"sub_{n}",
-            "subscription",
-            description,
-            quantity,
-            int(item["amount"]) // quantity,
-            rates,
-            amount=int(item["amount"]),
-            period=period,
-            tiers=tiers,
-        )
-    for n, line in enumerate(proration_lines, start=1):
-        invoice.add_line(
-            f"proration_{n}", "proration", line["description"], 1, int(line["amount"]), rates
-        )
     found = billing_for(uow, ctx, sub.customer_id, sub.currency).coupon_for(sub.id)
-    if found is not None:
-        terms = found[1]
-        invoice.apply_coupon(
-            terms["coupon_id"], terms["percent_off"], terms["amount_off"], terms["code"]
-        )
+    invoice = draft_invoice(
+        sub,
+        period=period,
+        items=items,
+        texts=[item_line(uow, ctx, item) for item in items],
+        proration_lines=proration_lines,
+        rates=rates,
+        coupon=found[1] if found is not None else None,
+        finalize_at=finalize_at,
+        reason=reason,
+    )
     return invoice, found
 
 
@@ -122,24 +103,18 @@ def invoice_period(
 
 
 def upcoming(uow: UnitOfWork, ctx: Context, sub: Subscription) -> Invoice | None:
-    """What the subscription's next invoice will be, written nowhere: the first period
-    after a trial, or the next renewal (with the items it will have and the proration
-    lines collected so far). None when nothing more will be billed."""
-    if sub.status == TRIALING:
-        period, items, lines = sub.schedule.period(0), sub.items, []
-    elif sub.status in (ACTIVE, PAST_DUE) and not sub.cancel_at_period_end:
-        period = sub.schedule.period(sub.period_index + 1)
-        items = sub.pending_items if sub.pending_items is not None else sub.items
-        lines = sub.proration_lines
-    else:
+    """What the subscription's next invoice will be (``subscription_drafts.next_invoice``),
+    written nowhere; None when nothing more will be billed."""
+    coming = next_invoice(sub)
+    if coming is None:
         return None
     invoice, _ = draft_for(
         uow,
         ctx,
         sub,
-        period=period,
-        items=items,
-        proration_lines=lines,
+        period=coming.period,
+        items=coming.items,
+        proration_lines=coming.proration_lines,
         finalize_at=None,
         reason="upcoming",
     )

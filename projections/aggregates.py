@@ -267,3 +267,22 @@ def list_resources(
     query += sql.SQL(" ORDER BY t.position, t.id LIMIT %s")
     rows, has_more = fetch_page(pool, query, params, limit)
     return [as_resource(r) for r in rows], has_more
+
+
+def load_aggregates(
+    cur: Cursor[Any],
+    schema: str,
+    name: str,
+    cls: type,
+    project_id: UUID,
+    where: str,
+    params: Sequence[Any],
+) -> list[Any]:
+    """The aggregates of table ``name`` (of class ``cls``) in the project matching
+    ``where`` (SQL over ``t``), rebuilt from their stored states: for a query that needs
+    the domain's own rules over what the read model holds, not just its summary."""
+    query = sql.SQL(
+        "SELECT t.id, t.version, t.state::text FROM {} t WHERE t.project_id = %s AND "
+    ).format(table(schema, name)) + sql.SQL(where)
+    cur.execute(query, [project_id, *params])
+    return [decode_state(cls, i, version, text) for i, version, text in rows_of(cur)]

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.calls import at_head, make_calls
-from api.collection import collected_answer, collected_page, with_collection
+from api.collection import collected_page, with_collection
 from api.routes.billing_common import respond
 from api.routes.checkout import provider_name
 from api.routes.common import (
@@ -327,8 +327,10 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
 def upcoming_invoice(
     subscription_id: UUID, tally: TallyDep, caller: Reader
 ) -> s.UpcomingInvoiceResult:
-    outcome = execute(
-        tally, caller, m.PreviewUpcomingInvoice(subscription_id=subscription_id), None
-    )
-    answer = collected_answer(tally, caller.project_id, outcome, "upcoming_invoice")
-    return s.UpcomingInvoiceResult.model_validate(answer.body)
+    from projections.upcoming_invoices import upcoming_invoice as query
+
+    found = query(tally.views, tally.schema, caller.project_id, subscription_id)
+    answer = found_or_404(found, "subscription", subscription_id)["upcoming_invoice"]
+    if answer is not None:
+        answer = with_collection(tally, caller.project_id, [answer])[0]
+    return s.UpcomingInvoiceResult(upcoming_invoice=answer)

@@ -21,6 +21,7 @@ from domain.errors import (
     TaxRateArchived,
     ValidationFailed,
 )
+from domain.subscription_drafts import next_invoice
 from tests.unit.billing_world import NO_PROJECT
 from tests.unit.test_dunning_commands import _advance, _invoices, _setup, _subscribe
 from tests.unit.test_invoicing_commands import InvoicingWorld
@@ -160,7 +161,7 @@ def test_a_manual_attempt_between_retries_does_not_move_the_schedule() -> None:
     assert (last.step, last.next_attempt_at, last.retries_done) == ("retries_exhausted", None, 3)
 
 
-def test_upcoming_invoice_shows_the_next_renewal_with_its_proration_and_writes_nothing(
+def test_the_next_invoice_is_the_next_renewal_with_its_proration_until_canceled_at_its_end(
     world: InvoicingWorld,
 ) -> None:
     clock, customer, price = _setup(world)
@@ -172,20 +173,17 @@ def test_upcoming_invoice_shows_the_next_renewal_with_its_proration_and_writes_n
             items=[m.SubscriptionItem(price_id=UUID(world.plan("MAX", 5000)))],
         )
     )
-    before = world.head()
-    upcoming = world.body(m.PreviewUpcomingInvoice(subscription_id=UUID(sub)))["upcoming_invoice"]
-    assert world.head() == before
-    assert [line["kind"] for line in upcoming["lines"]] == [
-        "subscription",
-        "proration",
-        "proration",
-    ]
-    assert upcoming["lines"][0]["amount"] == 5000
+    coming = next_invoice(world.sub(sub))
+    assert coming is not None
+    assert [item["amount"] for item in coming.items] == [5000]
+    proration = [line["amount"] for line in coming.proration_lines]
+    assert len(proration) == 2
     _advance(world, clock, 29)
     renewal = _invoices(world)[-1]
-    assert renewal.total == upcoming["total"]
-    assert renewal.period_start is not None
-    assert renewal.period_start.isoformat() == upcoming["period_start"]
+    assert (renewal.period_start, renewal.period_end) == coming.period
+    assert [line["amount"] for line in renewal.lines] == [5000, *proration]
+    world.run(m.CancelSubscription(subscription_id=UUID(sub), at_period_end=True))
+    assert next_invoice(world.sub(sub)) is None
 
 
 def test_invoicing_commands_replay_their_first_answer_under_the_same_key(

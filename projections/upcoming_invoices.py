@@ -1,0 +1,114 @@
+"""The upcoming invoice of a subscription: a query over the ``subscriptions``,
+``catalog`` and ``billing_setup`` read models. Nothing is written.
+
+The aggregates it needs (the subscription, its prices and products, the project's
+billing settings and default tax rates, the customer's billing record) are rebuilt from
+the states those read models keep (``projections.aggregates.load_aggregates``), and the
+invoice is drafted by ``domain.subscription_drafts``, the code the invoicing commands
+draft a subscription's invoices with, so the two never price differently. All of it is
+read in one snapshot (a repeatable-read transaction), so it is consistent with itself.
+
+Query:
+
+- ``upcoming_invoice(pool, schema, project_id, subscription_id) -> dict | None``:
+  ``{"upcoming_invoice": ...}``, the invoice as ``invoice_summary`` shows a draft
+  (``id`` and ``version`` null, ``created`` the moment it was drafted), or null when
+  nothing more will be billed (canceled at period end, paused, ended); None when the
+  project has no such subscription.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Cursor
+from psycopg_pool import ConnectionPool
+
+from domain.billing_settings import DEFAULTS, BillingSettings
+from domain.catalog import Price, Product
+from domain.customer_billing import CustomerBilling
+from domain.invoice_summary import invoice_summary
+from domain.line_descriptions import item_text
+from domain.subscription_drafts import ItemText, draft_invoice, next_invoice
+from domain.subscriptions import Subscription
+from domain.tax import TaxRate
+from domain.tax_rates import TaxRateDefinition
+from projections.aggregates import load_aggregates
+
+_ID = "t.id = %s"
+
+
+def upcoming_invoice(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, subscription_id: UUID
+) -> dict[str, Any] | None:
+    with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        found = load_aggregates(
+            cur, schema, "subscriptions", Subscription, project_id, _ID, [subscription_id]
+        )
+        if not found:
+            return None
+        sub: Subscription = found[0]
+        coming = next_invoice(sub)
+        if coming is None:
+            return {"upcoming_invoice": None}
+        invoice = draft_invoice(
+            sub,
+            period=coming.period,
+            items=coming.items,
+            texts=[_item_text(cur, schema, project_id, item) for item in coming.items],
+            proration_lines=coming.proration_lines,
+            rates=_default_rates(cur, schema, project_id),
+            coupon=_coupon(cur, schema, sub),
+            finalize_at=None,
+            reason="upcoming",
+        )
+    summary = invoice_summary(invoice)
+    # The draft is saved nowhere: it has no id or version a client could use.
+    created = invoice.created_on.isoformat()
+    return {"upcoming_invoice": {**summary, "created": created, "id": None, "version": None}}
+
+
+def _item_text(cur: Cursor[Any], schema: str, project_id: UUID, item: dict[str, Any]) -> ItemText:
+    (price,) = load_aggregates(
+        cur, schema, "prices", Price, project_id, _ID, [UUID(str(item["price_id"]))]
+    )
+    (product,) = load_aggregates(
+        cur, schema, "products", Product, project_id, _ID, [price.product_id]
+    )
+    return item_text(product.name, price, item)
+
+
+def _default_rates(cur: Cursor[Any], schema: str, project_id: UUID) -> list[TaxRate]:
+    """The project's default tax rates in their configured order, archived ones left
+    out (as the invoicing commands leave them out of a subscription's invoice)."""
+    found = load_aggregates(
+        cur, schema, "billing_settings", BillingSettings, project_id, "TRUE", []
+    )
+    # Settings configured before a field existed take its default.
+    values = {**DEFAULTS, **found[0].values} if found else dict(DEFAULTS)
+    ids = [UUID(i) for i in values["default_tax_rate_ids"]]
+    if not ids:
+        return []
+    rates = load_aggregates(
+        cur, schema, "tax_rates", TaxRateDefinition, project_id, "t.id = ANY(%s)", [ids]
+    )
+    by_id = {rate.id: rate for rate in rates}
+    return [by_id[i].rate() for i in ids if i in by_id and by_id[i].active]
+
+
+def _coupon(cur: Cursor[Any], schema: str, sub: Subscription) -> dict[str, Any] | None:
+    """The terms of the coupon the subscription's next invoice gets (its own, else its
+    customer's), from the customer's billing record."""
+    found = load_aggregates(
+        cur,
+        schema,
+        "customer_billing",
+        CustomerBilling,
+        sub.project_id,
+        "t.customer_id = %s",
+        [sub.customer_id],
+    )
+    coupon = found[0].coupon_for(sub.id) if found else None
+    return coupon[1] if coupon is not None else None
