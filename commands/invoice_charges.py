@@ -42,6 +42,7 @@ from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.provider_customers import provider_customer, waiting_params
 from domain.accounts import clearing_ref
+from domain.charge_attempts import charge_attempt
 from domain.customers import Customer
 from domain.errors import InvalidTransition
 from domain.invoices import OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
@@ -82,23 +83,6 @@ def payment_method(uow: UnitOfWork, ctx: Context, customer: Customer, provider: 
     if default is not None and default["provider"] == provider:
         return str(default["id"])
     return next((str(m["id"]) for m in methods.methods.values() if m["provider"] == provider), None)
-
-
-def charge_attempt(call: ProviderCall, attempt: int) -> dict[str, Any]:
-    """The API's ``payment_attempt`` for a charge made by the outbox."""
-    status = "processing" if awaits_confirmation(call) else call.state
-    settled = {"succeeded": True, "failed": False}.get(status)
-    return {
-        "status": status,
-        "succeeded": settled,
-        "attempt": attempt,
-        "amount": int(call.params["amount_minor"]),
-        "provider": call.provider,
-        "provider_call_id": str(call.id),
-        "reference": call.payment_ref or None,
-        "failure_reason": call.error_code or None,
-        "step": "charge_requested" if call.pending else status,
-    }
 
 
 def request_charge(
@@ -225,12 +209,6 @@ def provider_payment(
     )
     uow.add(txn)
     return txn
-
-
-def awaits_confirmation(call: ProviderCall) -> bool:
-    """The provider took the charge but has not said yet whether it went through
-    (``processing``): its webhook settles the invoice."""
-    return call.state == "succeeded" and call.result.get("status") == "processing"
 
 
 def settle_charge(

@@ -24,12 +24,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from commands import messages as m
 from commands.bus import Context, Handler
 from commands.bus.unit_of_work import UnitOfWork
-from commands.invoice_charges import charge_attempt, reporting_calls, request_charge
+from commands.invoice_charges import reporting_calls, request_charge
 from commands.invoice_common import (
     Result,
     billing_for,
@@ -140,20 +138,6 @@ def _body(
         "payment_attempt": attempt,
         "subscription": subscription_summary(sub) if sub is not None else None,
     }
-
-
-def payment_state(
-    app: Application[UUID], ctx: Context, invoice_id: UUID, attempt: dict[str, Any] | None
-) -> dict[str, Any]:
-    """``PayInvoice``'s answer as it stands now: after the outbox made the charge the
-    command asked for, the API answers with its outcome rather than "pending"."""
-    uow = UnitOfWork(app)
-    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
-    call_id = (attempt or {}).get("provider_call_id")
-    if attempt is not None and call_id:
-        call = uow.get(ProviderCall, UUID(str(call_id)), ctx.project_id)
-        attempt = charge_attempt(call, int(attempt["attempt"]))
-    return _body(uow, ctx, invoice, attempt)
 
 
 def retry_due_payment(

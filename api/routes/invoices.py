@@ -18,6 +18,7 @@ from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
 from api.calls import at_head, make_calls
 from api.collection import collected_page, with_collection
+from api.errors import ReadModelBehind
 from api.routes.billing_common import respond
 from api.routes.checkout import provider_name
 from api.routes.common import (
@@ -40,7 +41,6 @@ from api.schemas.billing_setup import ApplyCouponRequest
 from api.schemas.common import Page
 from commands import messages as m
 from commands.bus import Outcome
-from commands.invoice_payments import payment_state
 from commands.limits_types import TIMESTAMP_RULE, Timestamp
 
 router = APIRouter(tags=["invoices"])
@@ -257,6 +257,7 @@ _simple(
     "invalid_transition",
     "card_declined",
     "provider_unavailable",
+    "read_model_behind",
 )
 
 
@@ -281,6 +282,7 @@ _simple(
         "currency_mismatch",
         "provider_unavailable",
         "invalid_combination",
+        "read_model_behind",
     ),
 )
 def pay_invoice(
@@ -299,19 +301,38 @@ def pay_invoice(
 def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) -> JSONResponse:
     """Answer a payment; a provider charge the command asked for is made first, now that
     the command has committed, so the answer says how it went. A provider that is down
-    leaves it pending (``payment_attempt.status``): the outbox retries it."""
+    leaves it pending (``payment_attempt.status``): the outbox retries it. The answer is
+    read from the read models once they hold the charge's outcome."""
+    from projections.payment_answers import payment_state
+
     attempt = outcome.body.get("payment_attempt")
     call_id = (attempt or {}).get("provider_call_id")
     if not call_id or attempt is None or attempt.get("status") != "pending":
         return respond(outcome, s.PaymentResult)
     make_calls(tally, caller.project_id, [call_id])
-    state = payment_state(tally.store, caller.context(None), invoice_id, attempt)
     # the position of the charge's outcome, newer than the command's
-    headers = write_headers(at_head(tally, outcome))
-    checked = s.PaymentResult.model_validate(state).model_dump(
-        mode="json", by_alias=True, exclude_unset=True
-    )
-    return JSONResponse(checked, status_code=status_of(outcome), headers=headers)
+    moved = at_head(tally, outcome)
+    _caught_up(tally, moved.position)
+    state = payment_state(tally.views, tally.schema, caller.project_id, invoice_id, attempt)
+    checked = s.PaymentResult.model_validate(found_or_404(state, "invoice", invoice_id))
+    answer = checked.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return JSONResponse(answer, status_code=status_of(outcome), headers=write_headers(moved))
+
+
+def _caught_up(tally: Tally, position: int | None) -> None:
+    """Wait, bounded like a read's ``wait_for_position``, until the read models hold
+    ``position``; 503 ``read_model_behind`` if they do not (the write stands: the same
+    request with its idempotency key answers again)."""
+    from projections.runner import wait_for_position
+
+    timeout_s = tally.settings.read_wait_max_ms / 1000
+    if position and not wait_for_position(tally.views, tally.schema, position, timeout_s):
+        raise ReadModelBehind(
+            f"the read models have not reached position {position} within "
+            f"{tally.settings.read_wait_max_ms} ms; retry shortly",
+            headers={"Retry-After": "1"},
+            position=position,
+        )
 
 
 @router.get(

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 
 from adapters.outbox import Outbox
 from adapters.providers.stub import SUCCEEDS, StubProvider, payment_method_for
@@ -19,7 +20,9 @@ from commands import billing_setup, invoice_payments, invoicing, payment_methods
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import CommandBus, Context, Outcome
+from domain.charge_attempts import charge_attempt
 from domain.clock import Clock
+from domain.dunning import InvoiceDunning
 from domain.errors import (
     CouponUnavailable,
     CreditExceedsPaid,
@@ -29,6 +32,7 @@ from domain.errors import (
 )
 from domain.invoices import InvoiceEmpty, PaymentExceedsRemaining
 from domain.tax import InvalidPercentage
+from projections.payment_answers import payment_answer
 from tests.unit.billing_world import World
 
 
@@ -80,14 +84,24 @@ class InvoicingWorld(World):
         before = self.head()
         outcome = super().run(command, key)
         if self.provider_up and self.make_calls(before) and "payment_attempt" in outcome.body:
-            body = invoice_payments.payment_state(
-                self.app,
-                Context(self.project_id, "key_test"),
-                UUID(outcome.body["invoice"]["id"]),
-                outcome.body["payment_attempt"],
-            )
-            outcome = replace(outcome, body=body)
+            outcome = replace(outcome, body=self.charged(outcome.body))
         return outcome
+
+    def charged(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A payment's answer after its charge was made, as the pay route reads it
+        (``projections.payment_answers``), from the aggregates in the store."""
+        invoice = self.app.repository.get(UUID(body["invoice"]["id"]))
+        found = self.app.repository.get
+        try:
+            dunning = found(InvoiceDunning.create_id(invoice.id))
+        except AggregateNotFoundError:
+            dunning = None
+        attempt = body["payment_attempt"]
+        if attempt is not None and attempt.get("provider_call_id"):
+            call = found(UUID(attempt["provider_call_id"]))
+            attempt = charge_attempt(call, int(attempt["attempt"]))
+        sub = found(invoice.subscription_id) if invoice.subscription_id else None
+        return payment_answer(invoice, dunning, attempt, sub)
 
     def make_calls(self, after: int = 0) -> int:
         """Make the provider calls requested after position ``after``, and those their
