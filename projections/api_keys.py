@@ -54,13 +54,13 @@ EVENTS_TABLE = "tally_events"
 class ApiKeys(ReadModel):
     name = "api_keys"
     tables = ("projects", "api_keys")
-    handles = frozenset({ev.ProjectRegistered, ev.KeyIssued, ev.KeyRevoked})
+    handles = frozenset({ev.ProjectCreated, ev.KeyIssued, ev.KeyRevoked})
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         # Projects and keys change rarely, so plain statements in log order are enough.
         for event, position in events:
             kind = type(event)
-            if kind is ev.ProjectRegistered:
+            if kind is ev.ProjectCreated:
                 cur.execute(
                     sql.SQL(
                         "INSERT INTO {} (project_id, name, mode, created_at, position) "

@@ -58,7 +58,7 @@ TransactionCompleted: Any = _transaction.Completed
 TransactionFailed: Any = _transaction.Failed
 TransactionReversed: Any = _transaction.Reversed
 
-ProjectRegistered: Any = _project.Registered
+ProjectCreated: Any = _project.Created
 KeyIssued: Any = _project.KeyIssued
 KeyRevoked: Any = _project.KeyRevoked
 
@@ -73,7 +73,7 @@ ProductArchived: Any = _product.Archived
 PriceDefined: Any = _price.Defined
 PriceArchived: Any = _price.Archived
 
-SubscriptionStarted: Any = _subscription.Started
+SubscriptionCreated: Any = _subscription.Created
 SubscriptionRenewed: Any = _subscription.Renewed
 SubscriptionTrialEnded: Any = _subscription.TrialEnded
 SubscriptionTrialExtended: Any = _subscription.TrialExtended
@@ -88,11 +88,11 @@ SubscriptionStatusChanged: Any = _subscription.StatusChanged
 SubscriptionChangeScheduled: Any = _subscription.ChangeScheduled
 SubscriptionItemsChanged: Any = _subscription.ItemsChanged
 
-TestClockStarted: Any = _clock.Started
+TestClockCreated: Any = _clock.Created
 TestClockAdvanced: Any = _clock.Advanced
 TestClockSubscriptionAttached: Any = _clock.SubscriptionAttached
 
-InvoiceDrafted: Any = _invoice.Drafted
+InvoiceCreated: Any = _invoice.Created
 InvoiceLineAdded: Any = _invoice.LineAdded
 InvoiceLineRemoved: Any = _invoice.LineRemoved
 InvoiceCouponApplied: Any = _invoice.CouponApplied

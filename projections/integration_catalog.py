@@ -86,7 +86,7 @@ NOT_YET_EMITTED: dict[str, str] = {
 _BY_CLASS: dict[type, str] = {
     ev.CustomerRegistered: "billing.customer.created",
     ev.CustomerUpdated: "billing.customer.updated",
-    ev.SubscriptionStarted: "billing.subscription.created",
+    ev.SubscriptionCreated: "billing.subscription.created",
     ev.SubscriptionItemsChanged: "billing.subscription.updated",
     ev.SubscriptionTrialEnded: "billing.subscription.updated",
     ev.SubscriptionTrialExtended: "billing.subscription.updated",
@@ -99,7 +99,7 @@ _BY_CLASS: dict[type, str] = {
     ev.SubscriptionCancelUndone: "billing.subscription.updated",
     ev.SubscriptionRenewed: "billing.subscription.renewed",
     ev.SubscriptionCanceled: "billing.subscription.canceled",
-    ev.InvoiceDrafted: "billing.invoice.created",
+    ev.InvoiceCreated: "billing.invoice.created",
     ev.InvoiceFinalized: "billing.invoice.finalized",
     ev.InvoicePaymentRecorded: "billing.invoice.paid",
     ev.DunningPaymentFailed: "billing.invoice.payment_failed",

@@ -81,7 +81,7 @@ class Invoices(AggregateModel):
             table=TABLE,
             events=frozenset(
                 {
-                    ev.InvoiceDrafted,
+                    ev.InvoiceCreated,
                     ev.InvoiceLineAdded,
                     ev.InvoiceLineRemoved,
                     ev.InvoiceCouponApplied,

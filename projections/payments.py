@@ -94,7 +94,7 @@ class Payments(AggregateModel):
         Kind(
             aggregate=Cart,
             table="carts",
-            events=frozenset({_cart.Opened, _cart.LineAdded, _cart.LineRemoved, _cart.CheckedOut}),
+            events=frozenset({_cart.Created, _cart.LineAdded, _cart.LineRemoved, _cart.CheckedOut}),
             columns=(("status", "text"),),
             values=lambda a, s: (a.status,),
             summary=_summary,

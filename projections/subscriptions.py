@@ -78,7 +78,7 @@ class Subscriptions(AggregateModel):
             table=TABLE,
             events=frozenset(
                 {
-                    ev.SubscriptionStarted,
+                    ev.SubscriptionCreated,
                     ev.SubscriptionRenewed,
                     ev.SubscriptionTrialEnded,
                     ev.SubscriptionTrialExtended,

@@ -38,7 +38,7 @@ class TestClocks(AggregateModel):
             aggregate=TestClock,
             table=TABLE,
             events=frozenset(
-                {ev.TestClockStarted, ev.TestClockAdvanced, ev.TestClockSubscriptionAttached}
+                {ev.TestClockCreated, ev.TestClockAdvanced, ev.TestClockSubscriptionAttached}
             ),
             columns=(("name", "text"),),
             values=lambda c, _: (c.name,),

@@ -84,7 +84,7 @@ def test_fast_decoder_builds_every_billing_event_as_the_library_mapper(tally: Ta
             "Product.Archived",
             "Price.Defined",
             "Price.Archived",
-            "Subscription.Started",
+            "Subscription.Created",
             "Subscription.Renewed",
             "Subscription.TrialEnded",
             "Subscription.TrialExtended",
@@ -97,7 +97,7 @@ def test_fast_decoder_builds_every_billing_event_as_the_library_mapper(tally: Ta
             "Subscription.StatusChanged",
             "Subscription.ChangeScheduled",
             "Subscription.ItemsChanged",
-            "TestClock.Started",
+            "TestClock.Created",
             "TestClock.Advanced",
             "TestClock.SubscriptionAttached",
         ]

@@ -293,7 +293,7 @@ def folded_entries(events: list[Any]) -> dict[UUID, dict[str, dict[str, int]]]:
 def test_every_projected_invoice_equals_its_aggregates_summary(tally: Tally) -> None:
     work = projected(tally)
     events = stored_events(tally)
-    ids = created_ids(events, ev.InvoiceDrafted)
+    ids = created_ids(events, ev.InvoiceCreated)
     assert len(ids) >= 15
     dunned = {e.invoice_id for e in events if type(e) is ev.DunningStarted}
     repo = tally.store.repository
@@ -355,7 +355,7 @@ def test_system_accounts_hold_receivable_revenue_tax_and_customer_credit(tally: 
     }
     held = {(r["account"], r["currency"]): r["balance"] for r in system}
     repo = tally.store.repository
-    invoices: list[Invoice] = [repo.get(i) for i in created_ids(events, ev.InvoiceDrafted)]
+    invoices: list[Invoice] = [repo.get(i) for i in created_ids(events, ev.InvoiceCreated)]
     for name, customer_id in work.main.customers.items():
         own = [i for i in invoices if i.customer_id == customer_id]
         currency = own[0].currency if own else None

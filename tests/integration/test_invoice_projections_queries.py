@@ -49,7 +49,7 @@ def _all_pages(fetch: Any, limit: int) -> list[dict[str, Any]]:
 def _invoices(tally: Tally, project_id: UUID) -> list[Invoice]:
     repo = tally.store.repository
     every: list[Invoice] = [
-        repo.get(i) for i in created_ids(stored_events(tally), ev.InvoiceDrafted)
+        repo.get(i) for i in created_ids(stored_events(tally), ev.InvoiceCreated)
     ]
     return [i for i in every if i.project_id == project_id]
 

@@ -94,7 +94,7 @@ def test_every_amount_an_accepted_invoice_records_is_an_int_within_the_limit(
         invoices = [UUID(drafted["invoice"]["id"])]
         for line in inputs:
             _run_or_refused(world, m.AddInvoiceLine(invoice_id=invoices[0], line=line))
-        for n in world.app.recorder.select_notifications(1, 1000, topics=["tally:Invoice.Drafted"]):
+        for n in world.app.recorder.select_notifications(1, 1000, topics=["tally:Invoice.Created"]):
             invoice_id = UUID(str(n.originator_id))
             if coupon:
                 _run_or_refused(world, m.ApplyCoupon(invoice_id=invoice_id, coupon_code="FIX"))
