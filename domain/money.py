@@ -87,40 +87,51 @@ def check_within_limit(value: int, what: str) -> int:
     return value
 
 
+# Currencies already found valid by Money. Money is made several times per deposit, so
+# a known code costs one set lookup instead of the checks; the set holds at most the few
+# hundred ISO 4217 codes.
+_KNOWN_CURRENCIES: set[str] = set()
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: int
     currency: str
 
     def __post_init__(self) -> None:
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+        # ``type(...) is int`` refuses bool (an int subclass) and floats alike.
+        if type(self.amount) is not int:
             raise InvalidAmount(
                 f"amount must be an integer count of minor units, not {type(self.amount).__name__}"
             )
-        check_currency(self.currency)
+        if self.currency not in _KNOWN_CURRENCIES:
+            _KNOWN_CURRENCIES.add(check_currency(self.currency))
 
     @property
     def exponent(self) -> int:
         return currency_exponent(self.currency)
 
-    def _same(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise CurrencyMismatch(
-                f"cannot combine {self.currency} with {other.currency}",
-                left=self.currency,
-                right=other.currency,
-            )
+    def _mismatch(self, other: Money) -> CurrencyMismatch:
+        return CurrencyMismatch(
+            f"cannot combine {self.currency} with {other.currency}",
+            left=self.currency,
+            right=other.currency,
+        )
 
+    # The results of arithmetic skip __post_init__: both sides were checked when they were
+    # made, and an int plus an int is an int.
     def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
+        if other.currency != self.currency:
+            raise self._mismatch(other)
+        return _checked(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+        if other.currency != self.currency:
+            raise self._mismatch(other)
+        return _checked(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return _checked(-self.amount, self.currency)
 
     def format(self) -> str:
         """Human form, e.g. ``12.50 EUR`` or ``1200 JPY``; for display only."""
@@ -132,3 +143,15 @@ class Money:
             if exp
             else f"{sign}{whole} {self.currency}"
         )
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _checked(amount: int, currency: str) -> Money:
+    """A Money from parts already known to be valid, without checking them again."""
+    money: Money = _new(Money)
+    _set(money, "amount", amount)
+    _set(money, "currency", currency)
+    return money

@@ -153,3 +153,17 @@ def test_money_has_slots_and_no_instance_dict() -> None:
     # Money is made on every deposit: no per-instance dict, nothing but two fields.
     assert not hasattr(Money(1, "EUR"), "__dict__")
     assert Money.__slots__ == ("amount", "currency")
+
+
+def test_results_of_arithmetic_are_ordinary_money() -> None:
+    # They are made without __post_init__ (both sides were checked); nothing else differs.
+    total = Money(1, "EUR") + Money(2, "EUR")
+    assert (total, -total, total - Money(3, "EUR")) == (
+        Money(3, "EUR"),
+        Money(-3, "EUR"),
+        Money(0, "EUR"),
+    )
+    assert hash(total) == hash(Money(3, "EUR"))
+    assert repr(total) == "Money(amount=3, currency='EUR')"
+    with pytest.raises(AttributeError):
+        total.amount = 4  # type: ignore[misc]
