@@ -143,6 +143,7 @@ class Background:
     def __init__(self, tally: Tally) -> None:
         self.tally = tally
         self.worker: Any = None
+        self.listener: Any = None
         self.sweeper: Sweeper | None = None
         self.scheduler: Scheduler | None = None
 
@@ -155,6 +156,14 @@ class Background:
                 self.tally.store, self.tally.views, self.tally.schema, settings.projection_batch
             )
             self.worker.start()
+        else:
+            # Another process applies the read models (serve's projection process, or
+            # ``tally projections run``): its NOTIFY wakes this process's waiting readers.
+            from projections.progress import ProgressListener
+            from projections.registry import conninfo
+
+            self.listener = ProgressListener(conninfo(self.tally.views), self.tally.schema)
+            self.listener.start()
         if settings.run_sweeper:
             self.sweeper = Sweeper(self.tally)
             self.sweeper.start()
@@ -173,6 +182,8 @@ class Background:
             self.sweeper.stop()
         if self.worker is not None:
             self.worker.stop()
+        if self.listener is not None:
+            self.listener.stop()
 
 
 def create_app(tally: Tally | None = None, settings: Settings | None = None) -> FastAPI:

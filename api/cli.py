@@ -246,17 +246,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Create the tables once before the workers start, so they never race to create them.
     with opened(settings.model_copy(update={"database_url": url})) as tally:
         warn_uncollectable(tally)  # once per start, not once per worker
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        # No proxy headers and no header logging: the access log shows method, path and
-        # status only, never the Authorization header.
-        proxy_headers=False,
-    )
+    projections = None
+    if settings.run_projections and settings.projection_process:
+        from api.projection_process import ProjectionProcess
+
+        # The server workers leave the read models to the projection process.
+        projections = ProjectionProcess(os.environ)
+        os.environ["TALLY_RUN_PROJECTIONS"] = "false"
+        projections.start()
+    try:
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            # No proxy headers and no header logging: the access log shows method, path
+            # and status only, never the Authorization header.
+            proxy_headers=False,
+        )
+    finally:
+        if projections is not None:
+            projections.stop()
     return EXIT_OK
 
 

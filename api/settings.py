@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     run_projections: bool = Field(default=True, description="Run the projection worker in serve.")
+    projection_process: bool = Field(
+        default=True,
+        description="serve runs the projection worker in a process of its own (else in each "
+        "server worker's process, one of them active).",
+    )
+    projection_linger_ms: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="The projection process waits this long after the log's notification "
+        "before it reads, so that under load one batch holds several commits.",
+    )
     run_sweeper: bool = Field(default=True, description="Run the hold-expiry sweep in serve.")
     sweep_interval_s: float = Field(default=5.0, gt=0, le=3600)
     run_scheduler: bool = Field(

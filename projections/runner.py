@@ -3,9 +3,14 @@
 Contract for the server and the CLI:
 
 - ``ProjectionWorker(store, pool, schema, batch_size=2000, *, poll_interval_s=0.5,
-  standby_interval_s=1.0, stall_retry_s=5.0, log_stalls=True, models=PROJECTIONS)``
+  standby_interval_s=1.0, stall_retry_s=5.0, log_stalls=True, models=PROJECTIONS,
+  notify_progress=False, linger_s=0.0)``
   (``stall_retry_s``: first retry of a stalled read model; ``log_stalls`` False for a
-  caller that reports stalls itself; ``models``: the read model classes, for tests)
+  caller that reports stalls itself; ``models``: the read model classes, for tests;
+  ``notify_progress``: announce each batch's position at its commit, for readers in
+  other processes, see ``projections.progress``; ``linger_s``: how long an idle worker
+  woken by the log's NOTIFY waits before reading, so that under load a batch holds the
+  events of several commits)
 
   - ``start()`` / ``stop()``: run in a background thread. The thread holds a Postgres
     session advisory lock for ``schema`` while it works, so in the whole system exactly
@@ -49,7 +54,9 @@ uses; then in ONE transaction advance every tracking row from the position it wa
 at (a compare-and-set: a concurrent double apply fails with ``TrackingConflict`` instead
 of counting twice) and let each read model apply its share of the batch with set-based
 SQL, each in its own savepoint (``projections.applying.project_batch``, which replay
-uses too). If one fails, the transaction is rolled back and the batch applied again
+uses too). A batch is first applied without those savepoints (two round trips fewer
+per read model); only if that fails is it applied again with them, to find which read
+model failed. If one fails, the transaction is rolled back and the batch applied again
 with that read model and its readers stopped just before the failing event; the stall
 is written in that same transaction.
 """
@@ -71,6 +78,7 @@ from psycopg_pool import ConnectionPool
 from projections.applying import ProjectionFailed, TrackingConflict, project_batch, route
 from projections.base import ReadModel
 from projections.decoding import FastDecoder
+from projections.progress import notify
 from projections.reading import Batch, paused_gc, read_batches
 from projections.registry import (
     PROJECTIONS,
@@ -110,6 +118,11 @@ __all__ = [
 ]
 
 
+def _connection_lost(conn: psycopg.Connection[Any], exc: Exception) -> bool:
+    """Not the events' fault: the whole batch is tried again later, as it is."""
+    return isinstance(exc, psycopg.OperationalError) or conn.broken
+
+
 def lock_key(schema: str) -> str:
     return f"tally-projections:{schema}"
 
@@ -127,8 +140,11 @@ class ProjectionWorker:
         stall_retry_s: float = STALL_RETRY_S,
         log_stalls: bool = True,
         models: Sequence[type[ReadModel]] = PROJECTIONS,
+        notify_progress: bool = False,
+        linger_s: float = 0.0,
     ) -> None:
         assert batch_size > 0, batch_size
+        assert linger_s >= 0, linger_s
         self.store = store
         self.pool = pool
         self.schema = schema
@@ -144,6 +160,11 @@ class ProjectionWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.active = False  # True while this worker's thread holds the lock
+        # Tell readers in other processes where the read models are (projections.progress).
+        self.notify_progress = notify_progress
+        # After the log's NOTIFY wakes an idle worker, wait this long before reading, so
+        # that under load a batch holds several commits' events.
+        self.linger_s = linger_s
 
     # -- public ------------------------------------------------------------------------
 
@@ -244,20 +265,31 @@ class ProjectionWorker:
         and whether the stalls changed or a read model failed (so reading starts again)."""
         before = self._visible(positions)
         failed_any = False
-        for _ in range(4 * len(self.models) + 1):  # each failure lowers a cap for good
+        # First without a savepoint per read model (fewer round trips); if that fails,
+        # again with them, which finds the read model and the event that failed.
+        contained = False
+        for _ in range(4 * len(self.models) + 2):  # each failure lowers a cap for good
             try:
                 with paused_gc(), conn.transaction(), conn.cursor() as cur:
                     new = project_batch(
                         cur, self.schema, self.models, positions, batch.events, batch.last,
-                        self.book.caps(),
+                        self.book.caps(), contained=contained,
                     )  # fmt: skip
                     changed = self.book.settle(cur, new)
+                    position = self._visible(new)
+                    lower = changed and position < before
+                    if self.notify_progress:
+                        notify(cur, self.schema, position, lower)
             except ProjectionFailed as failed:
                 self.book.fail(failed)
                 failed_any = True
                 continue
-            position = self._visible(new)
-            publish(self._key, position, lower=changed and position < before)
+            except Exception as exc:
+                if contained or isinstance(exc, TrackingConflict) or _connection_lost(conn, exc):
+                    raise
+                contained = True  # rolled back: find out which read model failed
+                continue
+            publish(self._key, position, lower=lower)
             # After a failure (a retry that failed again changes no row), read on from
             # the others' position, not through the log from the stalled one's.
             return new, changed or failed_any
@@ -325,4 +357,6 @@ class ProjectionWorker:
             if remaining <= 0:
                 return
             for _ in conn.notifies(timeout=min(STOP_CHECK_S, remaining), stop_after=1):
+                if self.linger_s:
+                    self._stopping.wait(self.linger_s)
                 return

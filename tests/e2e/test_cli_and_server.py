@@ -46,9 +46,18 @@ def tally_json(env: dict[str, str], *args: str) -> Any:
 
 @pytest.fixture
 def server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    yield from serve(env, workers=2)
+
+
+@pytest.fixture
+def one_worker_server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    yield from serve(env, workers=1)
+
+
+def serve(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--workers", "2"],
+        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env={**env, "TALLY_SWEEP_INTERVAL_S": "0.2"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -194,3 +203,56 @@ def test_invalid_settings_are_one_clear_line_and_exit_2(env: dict[str, str]) -> 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("tally: invalid settings: TALLY_DB_SCHEMA")
+
+
+def children_running(pid: int, module: str) -> list[int]:
+    """The child processes of ``pid`` whose command line runs ``module``."""
+    found = []
+    for stat in os.scandir("/proc"):
+        if not stat.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{stat.name}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{stat.name}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+        except OSError:
+            continue
+        if parent == pid and module.encode() in cmdline:
+            found.append(int(stat.name))
+    return found
+
+
+def test_serve_projects_in_a_process_of_its_own_and_starts_it_again_if_it_dies(
+    env: dict[str, str], one_worker_server: tuple[str, subprocess.Popen[str]]
+) -> None:
+    base, process = one_worker_server
+    workers = children_running(process.pid, "api.projection_process")
+    assert len(workers) == 1
+    created = tally_json(env, "projects", "create", "acme")
+    auth = {"Authorization": f"Bearer {created['api_key']}"}
+    os.kill(workers[0], 9)
+    with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
+        opened = http.post("/v1/accounts", json={"owner_ref": "a", "currency": "EUR"})
+        assert opened.status_code == 201, opened.text
+        deposit = http.post(
+            f"/v1/accounts/{opened.json()['id']}/deposits", json={"amount": 7, "currency": "EUR"}
+        )
+        # Applied by the projection process serve starts again in the dead one's place
+        # (until it has, the read answers 503 read_model_behind).
+        deadline = time.monotonic() + 90
+        while True:
+            account = http.get(
+                f"/v1/accounts/{opened.json()['id']}",
+                params={"wait_for_position": deposit.headers["Tally-Position"]},
+            )
+            if account.status_code != 503 or time.monotonic() > deadline:
+                break
+        assert account.status_code == 200, account.text
+        assert account.json()["ledger_balance"] == 7
+    again = children_running(process.pid, "api.projection_process")
+    assert len(again) == 1
+    assert again != workers
+    process.terminate()
+    process.wait(timeout=30)
+    assert children_running(process.pid, "api.projection_process") == []
