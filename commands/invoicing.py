@@ -107,7 +107,7 @@ def apply_coupon(uow: UnitOfWork, cmd: m.ApplyCoupon, ctx: Context) -> Result:
     coupon, promo = resolve_coupon(
         uow, ctx, cmd.coupon_code, cmd.promotion_code, invoice.currency, now
     )
-    invoice.apply_coupon(str(coupon.id), coupon.percent_off, coupon.amount_off, coupon.code)
+    invoice.apply_coupon(str(coupon.id), coupon.percent_off, coupon.money_off, coupon.code)
     redeem(coupon, promo, now)
     return 200, {
         "invoice": summary(uow, invoice),

@@ -19,7 +19,7 @@ from domain.base import TallyAggregate
 from domain.discounts import DURATIONS
 from domain.errors import CouponUnavailable, InvalidCombination, ValidationFailed
 from domain.limits import MAX_COUPON_PERIODS, MAX_REDEMPTIONS, check_timestamp
-from domain.money import check_amount, check_currency
+from domain.money import Money, check_amount, check_currency
 from domain.tax import check_percentage
 
 NAMESPACE = UUID("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
@@ -137,6 +137,14 @@ class Coupon(_Redeemable):
             max_redemptions=max_redemptions,
             expires_at=expires_at,
         )
+
+    @property
+    def money_off(self) -> Money | None:
+        """The fixed amount off as Money (its currency is set whenever the amount is)."""
+        if self.amount_off is None:
+            return None
+        assert self.currency is not None, "define() refuses an amount off without currency"
+        return Money(self.amount_off, self.currency)
 
     def periods(self) -> int | None:
         """How many invoices the discount applies to; None is forever."""

@@ -36,6 +36,7 @@ from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
 from domain.errors import (
     CouponUnavailable,
+    CurrencyMismatch,
     InvalidAmount,
     InvalidTransition,
     NotFound,
@@ -55,7 +56,7 @@ from domain.invoice_totals import (
     preview_totals,
 )
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
-from domain.money import check_amount
+from domain.money import Money, check_amount
 from domain.state_machine import destination, transition_table, walk
 from domain.tax import TaxRate
 
@@ -227,15 +228,24 @@ class Invoice(TallyAggregate):
             )
 
     def apply_coupon(
-        self, coupon_id: str, percent_off: str | None, amount_off: int | None, code: str = ""
+        self, coupon_id: str, percent_off: str | None, amount_off: Money | None, code: str = ""
     ) -> None:
+        """Apply a coupon; a fixed amount off must be in the invoice's currency. The event
+        keeps the bare amount, as it always has."""
         self.check_coupon()
+        if amount_off is not None and amount_off.currency != self.currency:
+            raise CurrencyMismatch(
+                f"coupon '{code}' takes {amount_off.currency} off; this is billed in "
+                f"{self.currency}",
+                coupon_currency=amount_off.currency,
+                currency=self.currency,
+            )
         self._coupon_applied(
             coupon={
                 "id": coupon_id,
                 "code": code,
                 "percent_off": percent_off,
-                "amount_off": amount_off,
+                "amount_off": None if amount_off is None else amount_off.amount,
             }
         )
 

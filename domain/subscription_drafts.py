@@ -17,6 +17,7 @@ from typing import Any
 
 from domain.invoices import Invoice
 from domain.line_descriptions import invoice_description
+from domain.money import Money
 from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING, Item
 from domain.subscriptions import Subscription
 from domain.tax import TaxRate
@@ -90,7 +91,7 @@ def draft_invoice(  # the period's facts, each named
             f"proration_{n}", "proration", line["description"], 1, int(line["amount"]), rates
         )
     if coupon is not None:
-        invoice.apply_coupon(
-            coupon["coupon_id"], coupon["percent_off"], coupon["amount_off"], coupon["code"]
-        )
+        off = coupon["amount_off"]
+        money_off = None if off is None else Money(int(off), coupon["currency"])
+        invoice.apply_coupon(coupon["coupon_id"], coupon["percent_off"], money_off, coupon["code"])
     return invoice

@@ -16,9 +16,16 @@ from hypothesis import strategies as st
 
 from domain.coupons import Coupon, PromotionCode
 from domain.discounts import allocate
-from domain.errors import CouponUnavailable, CreditExceedsPaid, InvalidTransition, ValidationFailed
+from domain.errors import (
+    CouponUnavailable,
+    CreditExceedsPaid,
+    CurrencyMismatch,
+    InvalidTransition,
+    ValidationFailed,
+)
 from domain.invoice_totals import compute_totals
 from domain.invoices import Invoice, InvoiceEmpty, InvoiceSequence
+from domain.money import Money
 from domain.tax import TaxRate, check_percentage
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
@@ -241,3 +248,21 @@ def test_coupon_past_its_redemption_limit_or_expiry_is_refused() -> None:
         Coupon.define(project_id=uuid4(), code="BAD", percent_off="150")
     with pytest.raises(ValidationFailed):
         Coupon.define(project_id=uuid4(), code="BAD", amount_off=100)  # no currency
+
+
+@given(amount_off=st.integers(1, 10**6), currency=st.sampled_from(["USD", "JPY", "GBP"]))
+def test_an_amount_off_in_another_currency_is_refused_with_nothing_recorded(
+    amount_off: int, currency: str
+) -> None:
+    invoice = _invoice(1000)  # in EUR
+    coupon = Coupon.define(project_id=uuid4(), code="OFF", amount_off=amount_off, currency=currency)
+    pending = len(invoice._pending_events)
+    with pytest.raises(CurrencyMismatch) as refused:
+        invoice.apply_coupon(str(coupon.id), None, coupon.money_off, coupon.code)
+    assert refused.value.context == {"coupon_currency": currency, "currency": "EUR"}
+    assert (invoice.coupon, len(invoice._pending_events)) == (None, pending)
+    # In the invoice's currency it applies, and the event keeps the bare amount.
+    invoice.apply_coupon(str(coupon.id), None, Money(amount_off, "EUR"), coupon.code)
+    applied = invoice._pending_events[-1]
+    assert applied.coupon["amount_off"] == amount_off  # type: ignore[attr-defined]
+    assert invoice.preview()["discount"] == min(amount_off, 1000)
