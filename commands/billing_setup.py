@@ -14,11 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_common import (
-    Result,
     billing_for,
     coupon_terms,
     redeem,
@@ -47,13 +46,13 @@ def define_tax_rate(uow: UnitOfWork, cmd: m.DefineTaxRate, ctx: Context) -> Resu
         ctx.project_id, cmd.percentage, cmd.inclusive, cmd.jurisdiction, cmd.name
     )
     uow.add(rate)
-    return 201, {"tax_rate": tax_rate_summary(rate)}
+    return Result.created({"tax_rate": tax_rate_summary(rate)})
 
 
 def archive_tax_rate(uow: UnitOfWork, cmd: m.ArchiveTaxRate, ctx: Context) -> Result:
     rate = uow.get(TaxRateDefinition, cmd.tax_rate_id, ctx.project_id)
     rate.archive()
-    return 200, {"tax_rate": tax_rate_summary(rate)}
+    return Result.changed({"tax_rate": tax_rate_summary(rate)})
 
 
 def define_coupon(uow: UnitOfWork, cmd: m.DefineCoupon, ctx: Context) -> Result:
@@ -71,7 +70,7 @@ def define_coupon(uow: UnitOfWork, cmd: m.DefineCoupon, ctx: Context) -> Result:
         expires_at=cmd.expires_at,
     )
     uow.add(coupon)
-    return 201, {"coupon": coupon_summary(coupon)}
+    return Result.created({"coupon": coupon_summary(coupon)})
 
 
 def _coupon(uow: UnitOfWork, ctx: Context, code: str) -> Coupon:
@@ -84,7 +83,7 @@ def _coupon(uow: UnitOfWork, ctx: Context, code: str) -> Coupon:
 def archive_coupon(uow: UnitOfWork, cmd: m.ArchiveCoupon, ctx: Context) -> Result:
     coupon = _coupon(uow, ctx, cmd.code)
     coupon.archive()
-    return 200, {"coupon": coupon_summary(coupon)}
+    return Result.changed({"coupon": coupon_summary(coupon)})
 
 
 def define_promotion_code(uow: UnitOfWork, cmd: m.DefinePromotionCode, ctx: Context) -> Result:
@@ -95,9 +94,15 @@ def define_promotion_code(uow: UnitOfWork, cmd: m.DefinePromotionCode, ctx: Cont
         ctx.project_id, cmd.code, coupon.id, cmd.max_redemptions, cmd.expires_at
     )
     uow.add(promo)
-    return 201, {
-        "promotion_code": {**promo.summary(), "coupon": coupon.summary(), "created": created(promo)}
-    }
+    return Result.created(
+        {
+            "promotion_code": {
+                **promo.summary(),
+                "coupon": coupon.summary(),
+                "created": created(promo),
+            }
+        }
+    )
 
 
 def _attach(
@@ -114,7 +119,7 @@ def _attach(
     billing.attach_coupon(target, coupon_terms(coupon))
     redeem(coupon, promo, now)
     uow.add(billing)
-    return 200, {"billing": billing.summary(), "coupon": coupon_summary(coupon)}
+    return Result.changed({"billing": billing.summary(), "coupon": coupon_summary(coupon)})
 
 
 def apply_to_customer(uow: UnitOfWork, cmd: m.ApplyCouponToCustomer, ctx: Context) -> Result:
@@ -141,7 +146,7 @@ def configure_billing(uow: UnitOfWork, cmd: m.ConfigureBilling, ctx: Context) ->
     check_settings({**settings.values, **changes})  # before the new aggregate is kept
     settings.configure(changes)
     uow.add(settings)
-    return 200, {"billing_settings": settings.summary()}
+    return Result.changed({"billing_settings": settings.summary()})
 
 
 def adjust_credit(uow: UnitOfWork, cmd: m.AdjustCreditBalance, ctx: Context) -> Result:
@@ -150,7 +155,7 @@ def adjust_credit(uow: UnitOfWork, cmd: m.AdjustCreditBalance, ctx: Context) -> 
     billing.check_adjustment(cmd.amount)
     entry = billing.adjust_credit(cmd.amount, cmd.reason)
     uow.add(billing)
-    return 200, {"billing": billing.summary(), "entry": entry}
+    return Result.changed({"billing": billing.summary(), "entry": entry})
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

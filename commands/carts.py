@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from commands import provider_messages as pm
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.checkout import resolve_line
 from domain.carts import Cart
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch
 from domain.money import Money
-
-Result = tuple[int, dict[str, Any]]
 
 
 def create_cart(uow: UnitOfWork, cmd: pm.CreateCart, ctx: Context) -> Result:
@@ -27,7 +25,7 @@ def create_cart(uow: UnitOfWork, cmd: pm.CreateCart, ctx: Context) -> Result:
             )
     cart = Cart.open(ctx.project_id, cmd.customer_id, cmd.currency)
     uow.add(cart)
-    return 201, {"cart": cart.summary()}
+    return Result.created({"cart": cart.summary()})
 
 
 def add_item(uow: UnitOfWork, cmd: pm.AddCartItem, ctx: Context) -> Result:
@@ -36,13 +34,13 @@ def add_item(uow: UnitOfWork, cmd: pm.AddCartItem, ctx: Context) -> Result:
     price_id = cmd.line.price_id
     unit_amount = Money(line["unit_amount"], line["currency"])
     cart.add_line(line["name"], unit_amount, line["quantity"], price_id)
-    return 200, {"cart": cart.summary()}
+    return Result.changed({"cart": cart.summary()})
 
 
 def remove_item(uow: UnitOfWork, cmd: pm.RemoveCartItem, ctx: Context) -> Result:
     cart = uow.get(Cart, cmd.cart_id, ctx.project_id)
     cart.remove_line(cmd.line_id)
-    return 200, {"cart": cart.summary()}
+    return Result.changed({"cart": cart.summary()})
 
 
 HANDLERS: dict[type[Any], Handler] = {

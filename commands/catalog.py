@@ -8,13 +8,11 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from domain.catalog import Price, Product
 from domain.errors import PriceArchived
-
-Result = tuple[int, dict[str, Any]]
 
 
 def product_summary(product: Product) -> dict[str, Any]:
@@ -29,15 +27,15 @@ def define_product(uow: UnitOfWork, cmd: m.DefineProduct, ctx: Context) -> Resul
     if product is None:
         product = Product.define(ctx.project_id, cmd.code, cmd.name, list(cmd.features))
         uow.add(product)
-        return 201, {"product": product_summary(product)}
+        return Result.created({"product": product_summary(product)})
     product.revise(cmd.name, list(cmd.features))
-    return 200, {"product": product_summary(product)}
+    return Result.changed({"product": product_summary(product)})
 
 
 def archive_product(uow: UnitOfWork, cmd: m.ArchiveProduct, ctx: Context) -> Result:
     product = uow.get(Product, cmd.product_id, ctx.project_id)
     product.archive()
-    return 200, {"product": product_summary(product)}
+    return Result.changed({"product": product_summary(product)})
 
 
 def price_summary(price: Price) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
                 price_id=str(price_id),
             )
         product.set_price(cmd.lookup_key, existing.id)
-        return 200, {"price": price_summary(existing), "created": False}
+        return Result.existed({"price": price_summary(existing), "created": False})
     replaced_id = product.prices.get(cmd.lookup_key)
     replaced = uow.get(Price, UUID(replaced_id), ctx.project_id) if replaced_id else None
     price = Price.define(
@@ -87,13 +85,13 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
         replaced.archive()
     product.set_price(cmd.lookup_key, price.id)
     uow.add(price)
-    return 201, {"price": price_summary(price), "created": True}
+    return Result.created({"price": price_summary(price), "created": True})
 
 
 def archive_price(uow: UnitOfWork, cmd: m.ArchivePrice, ctx: Context) -> Result:
     price = uow.get(Price, cmd.price_id, ctx.project_id)
     price.archive()
-    return 200, {"price": price_summary(price)}
+    return Result.changed({"price": price_summary(price)})
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

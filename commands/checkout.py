@@ -20,7 +20,7 @@ from uuid import UUID
 from commands import ledger, provider_customers, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.ledger import _new_id
 from commands.line_descriptions import first_period_name
@@ -43,7 +43,6 @@ from domain.money import Money, minor_to_major
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
-Result = tuple[int, dict[str, Any]]
 SALES_REF = "revenue:checkout"
 # Providers whose hosted checkout can save a payment method without taking a payment
 # (``setup`` mode), which a subscription starting with a trial needs (docs/providers.md).
@@ -144,7 +143,7 @@ def _sale(
             cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, txn
         ),
     )
-    return 201, {"transaction": txn.summary(), "provider_call": call.summary()}
+    return Result.created({"transaction": txn.summary(), "provider_call": call.summary()})
 
 
 def _checkout_params(
@@ -182,8 +181,8 @@ def checkout_cart(uow: UnitOfWork, cmd: pm.CheckoutCart, ctx: Context) -> Result
         {k: line[k] for k in ("name", "unit_amount", "quantity")} | {"currency": cart.currency}
         for line in cart.lines.values()
     ]
-    status, body = _sale(uow, ctx, cmd, lines, customer, {"tally_cart": str(cart.id)}, "cart")
-    return status, {**body, "cart": cart.summary()}
+    sale = _sale(uow, ctx, cmd, lines, customer, {"tally_cart": str(cart.id)}, "cart")
+    return Result(sale.happened, {**sale.body, "cart": cart.summary()})
 
 
 def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Context) -> Result:
@@ -201,9 +200,9 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
             "subscription with its trial and collect the method later",
             provider=cmd.provider,
         )
-    _, created = subscriptions.start_subscription(
+    created = subscriptions.start_subscription(
         uow, ctx, customer, items, prices, trial_days, incomplete=True
-    )
+    ).body
     if trial_days:
         return _trial_checkout(uow, ctx, cmd, customer, created, prices, trial_days)
     sub, invoice = created["subscription"], created.get("invoice")
@@ -292,7 +291,7 @@ def _subscription_checkout(
         subject=f"subscription:{created['subscription']['id']}",
         params={**params, **extra},
     )
-    return 201, {**created, "provider_call": call.summary()}
+    return Result.created({**created, "provider_call": call.summary()})
 
 
 def _owner(uow: UnitOfWork, ctx: Context, account_id: UUID) -> Customer | None:
@@ -315,7 +314,7 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
         pending=True,
         description=cmd.description or f"top-up through {cmd.provider}",
     )
-    _, body = ledger.deposit(uow, deposit, ctx)
+    body = ledger.deposit(uow, deposit, ctx).body
     txn_id = body["transaction"]["id"]
     refs = {"tally_transaction": txn_id, "tally_account": str(cmd.account_id)}
     # A customer's wallet: the provider knows them, and a card saved on the hosted page
@@ -353,7 +352,7 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
     call = _request(
         uow, ctx, provider=cmd.provider, operation=operation, subject=txn_id, params=params
     )
-    return 201, {**body, "provider_call": call.summary()}
+    return Result.created({**body, "provider_call": call.summary()})
 
 
 def refund(uow: UnitOfWork, cmd: pm.RefundTransaction, ctx: Context) -> Result:
@@ -383,7 +382,7 @@ def refund(uow: UnitOfWork, cmd: pm.RefundTransaction, ctx: Context) -> Result:
             "references": {"tally_transaction": str(txn.id), "tally_refund_call": str(call_id)},
         },
     )
-    return 202, {"transaction": txn.summary(), "provider_call": call.summary()}
+    return Result.accepted({"transaction": txn.summary(), "provider_call": call.summary()})
 
 
 def _paid_by(uow: UnitOfWork, ctx: Context, txn: Transaction) -> ProviderCall | None:

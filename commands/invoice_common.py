@@ -33,8 +33,6 @@ from domain.invoices import Invoice
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
 
-Result = tuple[int, dict[str, Any]]
-
 
 def find_dunning(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning | None:
     return uow.find(InvoiceDunning, InvoiceDunning.create_id(invoice.id))

@@ -25,11 +25,10 @@ from typing import Any
 from uuid import UUID
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import reporting_calls, request_charge
 from commands.invoice_common import (
-    Result,
     billing_for,
     find_dunning,
     load_invoice,
@@ -123,7 +122,7 @@ def pay_invoice(uow: UnitOfWork, cmd: m.PayInvoice, ctx: Context) -> Result:
         billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
         after_paid(uow, ctx, invoice, billing, now)
         attempt = {"succeeded": True, "amount": amount, "method": "out_of_band", "step": "paid"}
-    return 200, _body(uow, ctx, invoice, attempt)
+    return Result.changed(_body(uow, ctx, invoice, attempt))
 
 
 def _body(
@@ -156,7 +155,7 @@ def retry_due_payment(
 def retry_payment(uow: UnitOfWork, cmd: m.RetryInvoicePayment, ctx: Context) -> Result:
     invoice, customer, now = load_invoice(uow, ctx, cmd.invoice_id)
     attempt = retry_due_payment(uow, ctx, invoice, customer, now)
-    return 200, _body(uow, ctx, invoice, attempt)
+    return Result.changed(_body(uow, ctx, invoice, attempt))
 
 
 def _refund_source(
@@ -223,12 +222,14 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
     uow.add(billing)
     if cmd.refund_to == "none":
         after_paid(uow, ctx, invoice, billing, now)
-    return 201, {
-        **body,
-        "invoice": summary(uow, invoice),
-        "credit_note": note,
-        "credit_balance": billing.credit_balance,
-    }
+    return Result.created(
+        {
+            **body,
+            "invoice": summary(uow, invoice),
+            "credit_note": note,
+            "credit_balance": billing.credit_balance,
+        }
+    )
 
 
 def request_refund(

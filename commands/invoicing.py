@@ -22,10 +22,9 @@ from __future__ import annotations
 from uuid import uuid4
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_common import (
-    Result,
     billing_for,
     finalize,
     find_dunning,
@@ -83,7 +82,7 @@ def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Resul
     for line, line_rates in zip(cmd.lines, rates, strict=True):
         _add_line(invoice, line, line_rates)
     uow.add(invoice)
-    return 201, {"invoice": summary(uow, invoice)}
+    return Result.created({"invoice": summary(uow, invoice)})
 
 
 def add_line(uow: UnitOfWork, cmd: m.AddInvoiceLine, ctx: Context) -> Result:
@@ -92,13 +91,13 @@ def add_line(uow: UnitOfWork, cmd: m.AddInvoiceLine, ctx: Context) -> Result:
     invoice.check_line("li_new", line.kind, line.quantity, line.unit_amount)
     rates = tax_rates(uow, ctx, list(line.tax_rate_ids))
     line_id = _add_line(invoice, line, rates)
-    return 200, {"invoice": summary(uow, invoice), "line_id": line_id}
+    return Result.changed({"invoice": summary(uow, invoice), "line_id": line_id})
 
 
 def remove_line(uow: UnitOfWork, cmd: m.RemoveInvoiceLine, ctx: Context) -> Result:
     invoice = uow.get(Invoice, cmd.invoice_id, ctx.project_id)
     invoice.remove_line(cmd.line_id)
-    return 200, {"invoice": summary(uow, invoice)}
+    return Result.changed({"invoice": summary(uow, invoice)})
 
 
 def apply_coupon(uow: UnitOfWork, cmd: m.ApplyCoupon, ctx: Context) -> Result:
@@ -109,17 +108,21 @@ def apply_coupon(uow: UnitOfWork, cmd: m.ApplyCoupon, ctx: Context) -> Result:
     )
     invoice.apply_coupon(str(coupon.id), coupon.percent_off, coupon.money_off, coupon.code)
     redeem(coupon, promo, now)
-    return 200, {
-        "invoice": summary(uow, invoice),
-        "coupon": {"code": coupon.code, "times_redeemed": coupon.times_redeemed},
-    }
+    return Result.changed(
+        {
+            "invoice": summary(uow, invoice),
+            "coupon": {"code": coupon.code, "times_redeemed": coupon.times_redeemed},
+        }
+    )
 
 
 def finalize_invoice(uow: UnitOfWork, cmd: m.FinalizeInvoice, ctx: Context) -> Result:
     invoice, _, now = load_invoice(uow, ctx, cmd.invoice_id)
     finalize(uow, ctx, invoice, now)
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    return 200, {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
+    return Result.changed(
+        {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
+    )
 
 
 def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
@@ -133,7 +136,9 @@ def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
         billing.grant_credit(invoice.id, invoice.credit_applied, "void")
     billing.clear(invoice.id)
     uow.add(billing)
-    return 200, {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
+    return Result.changed(
+        {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
+    )
 
 
 def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Context) -> Result:
@@ -143,7 +148,7 @@ def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Co
     billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
     billing.clear(invoice.id)
     uow.add(billing)
-    return 200, {"invoice": summary(uow, invoice)}
+    return Result.changed({"invoice": summary(uow, invoice)})
 
 
 def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Context) -> Result:
@@ -151,7 +156,7 @@ def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Contex
     now = now_for(uow, ctx, customer.test_clock_id)
     done = run_due(uow, ctx, customer.id, customer.currency, now)
     billing = billing_for(uow, ctx, customer.id, customer.currency)
-    return 200, {"invoice_work": done, "billing": billing.summary()}
+    return Result.changed({"invoice_work": done, "billing": billing.summary()})
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from domain.accounts import Account, clearing_ref, wallet_ref
@@ -23,8 +23,6 @@ from domain.errors import (
 from domain.ids import uuid5
 from domain.money import Money
 from domain.transactions import Transaction
-
-Result = tuple[int, dict[str, Any]]
 
 
 def _new_id(ctx: Context, purpose: str) -> UUID:
@@ -50,7 +48,7 @@ def open_account(uow: UnitOfWork, cmd: m.OpenAccount, ctx: Context) -> Result:
         ctx.project_id, cmd.owner_ref, cmd.currency, cmd.overdraft_limit, dict(cmd.metadata)
     )
     uow.add(account)
-    return 201, {"account": {**account.summary(), "created": created(account)}}
+    return Result.created({"account": {**account.summary(), "created": created(account)}})
 
 
 def deposit(uow: UnitOfWork, cmd: m.Deposit, ctx: Context) -> Result:
@@ -71,7 +69,7 @@ def deposit(uow: UnitOfWork, cmd: m.Deposit, ctx: Context) -> Result:
     if not cmd.pending:
         account.deposit(amount, txn.id)
     uow.add(txn)
-    return 201, {"transaction": txn.summary(), "account": account.summary()}
+    return Result.created({"transaction": txn.summary(), "account": account.summary()})
 
 
 def withdraw(uow: UnitOfWork, cmd: m.Withdraw, ctx: Context) -> Result:
@@ -91,7 +89,7 @@ def withdraw(uow: UnitOfWork, cmd: m.Withdraw, ctx: Context) -> Result:
     )
     account.withdraw(amount, txn.id)
     uow.add(txn)
-    return 201, {"transaction": txn.summary(), "account": account.summary()}
+    return Result.created({"transaction": txn.summary(), "account": account.summary()})
 
 
 def transfer(uow: UnitOfWork, cmd: m.Transfer, ctx: Context) -> Result:
@@ -115,11 +113,13 @@ def transfer(uow: UnitOfWork, cmd: m.Transfer, ctx: Context) -> Result:
     source.transfer_out(amount, txn.id)
     target.transfer_in(amount, txn.id)
     uow.add(txn)
-    return 201, {
-        "transaction": txn.summary(),
-        "from_account": source.summary(),
-        "to_account": target.summary(),
-    }
+    return Result.created(
+        {
+            "transaction": txn.summary(),
+            "from_account": source.summary(),
+            "to_account": target.summary(),
+        }
+    )
 
 
 def place_hold(uow: UnitOfWork, cmd: m.PlaceHold, ctx: Context) -> Result:
@@ -139,7 +139,7 @@ def place_hold(uow: UnitOfWork, cmd: m.PlaceHold, ctx: Context) -> Result:
     account.place_hold(hold_id, amount, cmd.expires_at, destination, ctx.now)
     # The hold's placement is the account's newest event: its time is the hold's created.
     placed = {**_hold(account, hold_id), "created": account.modified_on.isoformat()}
-    return 201, {"hold": placed, "account": account.summary()}
+    return Result.created({"hold": placed, "account": account.summary()})
 
 
 def capture_hold(uow: UnitOfWork, cmd: m.CaptureHold, ctx: Context) -> Result:
@@ -169,24 +169,26 @@ def capture_hold(uow: UnitOfWork, cmd: m.CaptureHold, ctx: Context) -> Result:
     if target is not None:
         target.transfer_in(captured, txn.id)
     uow.add(txn)
-    return 201, {
-        "hold": _hold(account, cmd.hold_id),
-        "transaction": txn.summary(),
-        "account": account.summary(),
-    }
+    return Result.created(
+        {
+            "hold": _hold(account, cmd.hold_id),
+            "transaction": txn.summary(),
+            "account": account.summary(),
+        }
+    )
 
 
 def void_hold(uow: UnitOfWork, cmd: m.VoidHold, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     account.void_hold(cmd.hold_id)
-    return 200, {"hold": _hold(account, cmd.hold_id), "account": account.summary()}
+    return Result.changed({"hold": _hold(account, cmd.hold_id), "account": account.summary()})
 
 
 def expire_holds(uow: UnitOfWork, cmd: m.ExpireHolds, ctx: Context) -> Result:
     assert ctx.now is not None
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     expired = [h for h in account.expired_holds(ctx.now) if account.expire_hold(h, ctx.now)]
-    return 200, {"expired": expired, "account": account.summary()}
+    return Result.changed({"expired": expired, "account": account.summary()})
 
 
 def _hold(account: Account, hold_id: str) -> dict[str, Any]:
@@ -215,13 +217,13 @@ def confirm_transaction(uow: UnitOfWork, cmd: m.ConfirmTransaction, ctx: Context
     account.check_room(amount)
     txn.complete()
     account.credit_confirmed_deposit(amount, txn.id)
-    return 200, {"transaction": txn.summary(), "account": account.summary()}
+    return Result.changed({"transaction": txn.summary(), "account": account.summary()})
 
 
 def fail_transaction(uow: UnitOfWork, cmd: m.FailTransaction, ctx: Context) -> Result:
     txn = uow.get(Transaction, cmd.transaction_id, ctx.project_id)
     txn.fail(cmd.reason)
-    return 200, {"transaction": txn.summary()}
+    return Result.changed({"transaction": txn.summary()})
 
 
 def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context) -> Result:
@@ -246,25 +248,25 @@ def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context
         gainer.post_reversal(money, txn.id)
     body: dict[str, Any] = {"transaction": txn.summary()}
     body["accounts"] = [a.summary() for a in (loser, gainer) if a is not None]
-    return 200, body
+    return Result.changed(body)
 
 
 def freeze_account(uow: UnitOfWork, cmd: m.FreezeAccount, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     account.freeze(cmd.reason)
-    return 200, {"account": account.summary()}
+    return Result.changed({"account": account.summary()})
 
 
 def unfreeze_account(uow: UnitOfWork, cmd: m.UnfreezeAccount, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     account.unfreeze()
-    return 200, {"account": account.summary()}
+    return Result.changed({"account": account.summary()})
 
 
 def close_account(uow: UnitOfWork, cmd: m.CloseAccount, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     account.close()
-    return 200, {"account": account.summary()}
+    return Result.changed({"account": account.summary()})
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

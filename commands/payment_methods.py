@@ -6,13 +6,11 @@ from typing import Any
 
 from commands import provider_customers
 from commands import provider_messages as pm
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from domain.customers import Customer
 from domain.errors import NotFound
 from domain.payment_methods import PaymentMethods
-
-Result = tuple[int, dict[str, Any]]
 
 
 def _methods(uow: UnitOfWork, ctx: Context, customer: Customer) -> PaymentMethods | None:
@@ -31,7 +29,7 @@ def attach(uow: UnitOfWork, cmd: pm.AttachPaymentMethod, ctx: Context) -> Result
     # A saved method is charged later on the provider's customer (Stripe charges only a
     # method of a customer): make sure that customer will exist by then.
     provider_customers.request_customer(uow, ctx, customer, cmd.provider)
-    return 200, {"payment_methods": methods.summary()}
+    return Result.changed({"payment_methods": methods.summary()})
 
 
 def _existing(uow: UnitOfWork, ctx: Context, cmd: Any) -> PaymentMethods:
@@ -45,13 +43,13 @@ def _existing(uow: UnitOfWork, ctx: Context, cmd: Any) -> PaymentMethods:
 def detach(uow: UnitOfWork, cmd: pm.DetachPaymentMethod, ctx: Context) -> Result:
     methods = _existing(uow, ctx, cmd)
     methods.detach(cmd.payment_method)
-    return 200, {"payment_methods": methods.summary()}
+    return Result.changed({"payment_methods": methods.summary()})
 
 
 def set_default(uow: UnitOfWork, cmd: pm.SetDefaultPaymentMethod, ctx: Context) -> Result:
     methods = _existing(uow, ctx, cmd)
     methods.set_default(cmd.payment_method)
-    return 200, {"payment_methods": methods.summary()}
+    return Result.changed({"payment_methods": methods.summary()})
 
 
 HANDLERS: dict[type[Any], Handler] = {

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
 
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from domain.projects import Project
@@ -30,30 +29,26 @@ def split_key(secret_key: str) -> str | None:
     return parts[1]
 
 
-def create_project(
-    uow: UnitOfWork, cmd: m.CreateProject, ctx: Context
-) -> tuple[int, dict[str, Any]]:
+def create_project(uow: UnitOfWork, cmd: m.CreateProject, ctx: Context) -> Result:
     project = Project.create(cmd.name, cmd.mode)
     uow.add(project)
     summary = {"id": str(project.id), "name": project.name, "mode": project.mode}
-    return 201, {"project": {**summary, "created": created(project)}}
+    return Result.created({"project": {**summary, "created": created(project)}})
 
 
-def issue_api_key(uow: UnitOfWork, cmd: m.IssueApiKey, ctx: Context) -> tuple[int, dict[str, Any]]:
+def issue_api_key(uow: UnitOfWork, cmd: m.IssueApiKey, ctx: Context) -> Result:
     project = uow.get(Project, cmd.project_id, cmd.project_id)
     key_id = secrets.token_hex(8)
     secret_key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     project.issue_key(key_id, hash_key(secret_key), secret_key[:12], cmd.label)
     # The secret appears in this response once and nowhere else.
-    return 201, {"key_id": key_id, "secret": secret_key, "project_id": str(project.id)}
+    return Result.created({"key_id": key_id, "secret": secret_key, "project_id": str(project.id)})
 
 
-def revoke_api_key(
-    uow: UnitOfWork, cmd: m.RevokeApiKey, ctx: Context
-) -> tuple[int, dict[str, Any]]:
+def revoke_api_key(uow: UnitOfWork, cmd: m.RevokeApiKey, ctx: Context) -> Result:
     project = uow.get(Project, cmd.project_id, cmd.project_id)
     project.revoke_key(cmd.key_id)
-    return 200, {"key_id": cmd.key_id, "revoked": True}
+    return Result.changed({"key_id": cmd.key_id, "revoked": True})
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

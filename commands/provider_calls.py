@@ -16,14 +16,12 @@ from uuid import UUID
 from commands import ledger
 from commands import messages as m
 from commands import provider_messages as pm
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import settle_charge
 from commands.webhook_effects import complete_transaction
 from domain.provider_calls import ProviderCall
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
-
-Result = tuple[int, dict[str, Any]]
 
 
 def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Context) -> Result:
@@ -40,7 +38,7 @@ def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Cont
         else:
             body = _after_failure(uow, ctx, call, cmd.error_code, cmd.error)
             call.fail(cmd.error_code, cmd.error)
-    return 200, {"provider_call": call.summary(), **body}
+    return Result.changed({"provider_call": call.summary(), **body})
 
 
 def _charges_invoice(call: ProviderCall) -> bool:

@@ -13,13 +13,11 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from commands import provider_messages as pm
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command
 from domain.errors import ValidationFailed
 from domain.provider_settings import ProviderSettings, SecretStorageDisabled
-
-Result = tuple[int, dict[str, Any]]
 
 NO_SECRETS_KEY = (
     "this server cannot store secrets: TALLY_SECRETS_KEY is not set. Name an environment "
@@ -82,12 +80,12 @@ def handlers(sealer: Sealer | None) -> dict[type[Any], Handler]:
             settings = ProviderSettings.start(ctx.project_id)
             uow.add(settings)
         settings.configure(cmd.provider, dict(cmd.credential_env), cmd.api_base, sealed)
-        return 200, {"payment_provider": settings.summary()}
+        return Result.changed({"payment_provider": settings.summary()})
 
     def reseal_credentials(uow: UnitOfWork, cmd: ResealProviderCredentials, ctx: Context) -> Result:
         settings = uow.find(ProviderSettings, ProviderSettings.create_id(ctx.project_id))
         if settings is None or not settings.sealed_credentials:
-            return 200, {"resealed": [], "unreadable": {}, "kept": 0}
+            return Result.unchanged({"resealed": [], "unreadable": {}, "kept": 0})
         if sealer is None:
             raise SecretStorageDisabled(NO_SECRETS_KEY)
         sealed = dict(settings.sealed_credentials)
@@ -106,7 +104,7 @@ def handlers(sealer: Sealer | None) -> dict[type[Any], Handler]:
         if resealed:
             settings.reseal(sealed)
         kept = len(sealed) - len(stale)
-        return 200, {"resealed": resealed, "unreadable": unreadable, "kept": kept}
+        return Result.changed({"resealed": resealed, "unreadable": unreadable, "kept": kept})
 
     return {
         pm.ConfigurePaymentProvider: configure_provider,

@@ -22,14 +22,12 @@ from uuid import UUID
 
 from pydantic import Field
 
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command, Text
 from domain.customers import Customer
 from domain.errors import ValidationFailed
 from domain.provider_calls import FAILED, FIRST_RETRY_S, SUCCEEDED, ProviderCall
-
-Result = tuple[int, dict[str, Any]]
 
 # Providers whose API has customer objects that Tally must create before using them.
 KEEPS_CUSTOMERS = ("stripe", "paddle")
@@ -163,7 +161,7 @@ def record_customer(uow: UnitOfWork, cmd: RecordProviderCustomer, ctx: Context) 
     # report of this one never moves a customer Tally already linked.
     if made and not customer.provider_refs.get(call.provider):
         customer.link_provider(call.provider, made)
-    return 200, {"provider_call": call.summary(), "customer": customer.summary()}
+    return Result.changed({"provider_call": call.summary(), "customer": customer.summary()})
 
 
 def defer_call(uow: UnitOfWork, cmd: DeferProviderCall, ctx: Context) -> Result:
@@ -174,7 +172,7 @@ def defer_call(uow: UnitOfWork, cmd: DeferProviderCall, ctx: Context) -> Result:
     # pass makes this call at once instead.
     if call.pending and needed.pending:
         call.wait_for(needed.id, _not_before(needed.next_attempt_at, ctx.now), _why(needed))
-    return 200, {"provider_call": call.summary()}
+    return Result.changed({"provider_call": call.summary()})
 
 
 def _not_before(when: datetime | None, now: datetime) -> datetime:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from commands import messages as m
 from commands import subscription_invoices
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls
@@ -29,8 +29,6 @@ from domain.errors import (
 from domain.subscription_states import ACTIVE, INCOMPLETE, MAX_DUE_STEPS, Item
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
-
-Result = tuple[int, dict[str, Any]]
 
 
 def subscription_summary(sub: Subscription) -> dict[str, Any]:
@@ -119,7 +117,7 @@ def start_subscription(
         # Invoicing (issue 4): the first period is billed as the subscription starts.
         invoice = subscription_invoices.invoice_period(uow, ctx, sub, sub.started_at, [], "started")
         body["invoice"] = summary(uow, invoice)
-    return 201, body
+    return Result.created(body)
 
 
 def _load(uow: UnitOfWork, ctx: Context, subscription_id: UUID) -> tuple[Subscription, datetime]:
@@ -141,37 +139,37 @@ def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) 
         uow, ctx, sub, checked if pending is None else pending, [*sub.proration_lines, *lines]
     )
     sub.change_items(items, now, cmd.proration)
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
     sub.cancel(now, at_period_end=cmd.at_period_end)
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def undo_cancel(uow: UnitOfWork, cmd: m.UndoCancelSubscription, ctx: Context) -> Result:
     sub, _ = _load(uow, ctx, cmd.subscription_id)
     sub.undo_cancel()
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def pause(uow: UnitOfWork, cmd: m.PauseSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
     sub.pause(now, cmd.resume_at)
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def resume(uow: UnitOfWork, cmd: m.ResumeSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
     sub.resume(now)
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def extend_trial(uow: UnitOfWork, cmd: m.ExtendTrial, ctx: Context) -> Result:
     sub, _ = _load(uow, ctx, cmd.subscription_id)
     sub.extend_trial(cmd.trial_end)
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def activate(uow: UnitOfWork, cmd: m.ActivateSubscription, ctx: Context) -> Result:
@@ -182,7 +180,7 @@ def activate(uow: UnitOfWork, cmd: m.ActivateSubscription, ctx: Context) -> Resu
         sub.start_trial(now)
     else:
         sub.activate()
-    return 200, {"subscription": subscription_summary(sub)}
+    return Result.changed({"subscription": subscription_summary(sub)})
 
 
 def process_due(uow: UnitOfWork, cmd: m.ProcessDueSubscription, ctx: Context) -> Result:
@@ -198,11 +196,13 @@ def process_due(uow: UnitOfWork, cmd: m.ProcessDueSubscription, ctx: Context) ->
             break
         steps.append(step)
     invoices = subscription_invoices.run_due(uow, ctx, sub.customer_id, sub.currency, now)
-    return 200, {
-        "steps": steps,
-        "invoice_work": invoices,
-        "subscription": subscription_summary(sub),
-    }
+    return Result.changed(
+        {
+            "steps": steps,
+            "invoice_work": invoices,
+            "subscription": subscription_summary(sub),
+        }
+    )
 
 
 _HANDLERS: dict[type[m.Command], Handler] = {

@@ -9,15 +9,13 @@ from typing import Any
 
 from commands import clock_advance
 from commands import messages as m
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls
 from domain.errors import TestClockInLiveMode
 from domain.projects import Project
 from domain.test_clocks import TestClock
-
-Result = tuple[int, dict[str, Any]]
 
 
 def check_test_mode(uow: UnitOfWork, ctx: Context) -> None:
@@ -30,7 +28,7 @@ def create_test_clock(uow: UnitOfWork, cmd: m.CreateTestClock, ctx: Context) -> 
     check_test_mode(uow, ctx)
     clock = TestClock.create(ctx.project_id, cmd.name, cmd.frozen_time)
     uow.add(clock)
-    return 201, {"test_clock": clock_summary(clock)}
+    return Result.created({"test_clock": clock_summary(clock)})
 
 
 def clock_summary(clock: TestClock) -> dict[str, Any]:
@@ -52,7 +50,7 @@ def advance_test_clock(uow: UnitOfWork, cmd: m.AdvanceTestClock, ctx: Context) -
         body["provider_calls"] = done.provider_calls
     if done.paused:
         body["advancing_to"] = cmd.to.isoformat()
-    return 200, body
+    return Result.changed(body)
 
 
 HANDLERS: dict[type[m.Command], Handler] = {

@@ -16,12 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from commands import provider_messages as pm
-from commands.bus import Context, Handler
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.webhook_effects import translate
 from domain.webhooks import WebhookEvent
-
-Result = tuple[int, dict[str, Any]]
 
 
 def record_webhook_events(uow: UnitOfWork, cmd: pm.RecordWebhookEvents, ctx: Context) -> Result:
@@ -39,7 +37,7 @@ def record_webhook_events(uow: UnitOfWork, cmd: pm.RecordWebhookEvents, ctx: Con
         webhook_event = WebhookEvent.receive(ctx.project_id, data, dict(raw))
         uow.add(webhook_event)
         recorded.append(webhook_event.summary())
-    return 200, {"recorded": recorded, "duplicates": duplicates}
+    return Result.changed({"recorded": recorded, "duplicates": duplicates})
 
 
 def apply_webhook_event(uow: UnitOfWork, cmd: pm.ApplyWebhookEvent, ctx: Context) -> Result:
@@ -50,7 +48,7 @@ def apply_webhook_event(uow: UnitOfWork, cmd: pm.ApplyWebhookEvent, ctx: Context
             webhook_event.mark_applied(effects)
         else:
             webhook_event.mark_ignored(reason)
-    return 200, {"webhook_event": webhook_event.summary()}
+    return Result.changed({"webhook_event": webhook_event.summary()})
 
 
 def park_webhook_event(uow: UnitOfWork, cmd: pm.ParkWebhookEvent, ctx: Context) -> Result:
@@ -58,7 +56,7 @@ def park_webhook_event(uow: UnitOfWork, cmd: pm.ParkWebhookEvent, ctx: Context) 
     webhook_event = uow.get(WebhookEvent, cmd.webhook_event_id, ctx.project_id)
     if not webhook_event.settled:
         webhook_event.park(cmd.reason, ctx.now)
-    return 200, {"webhook_event": webhook_event.summary()}
+    return Result.changed({"webhook_event": webhook_event.summary()})
 
 
 HANDLERS: dict[type[Any], Handler] = {
