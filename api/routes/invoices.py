@@ -200,65 +200,83 @@ def apply_coupon(
     return respond(execute(tally, caller, command, key), s.InvoiceResult)
 
 
-def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
-    """Register a body-less POST that sends ``make(invoice_id=...)``."""
-    model = s.PaymentResult if make is m.RetryInvoicePayment else s.InvoiceResult
-
-    def handler(
-        invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-    ) -> JSONResponse:
-        command = make(invoice_id=invoice_id)  # type: ignore[call-arg]
-        outcome = execute(tally, caller, command, key)
-        if make is m.RetryInvoicePayment:
-            return charged(tally, caller, invoice_id, outcome)
-        return respond(outcome, model)
-
-    handler.__name__ = "invoice_" + path.strip("/")
-    router.post(
-        ONE + path,
-        response_model=model,
-        summary=summary,
-        description=description,
-        responses=write_responses(200, "not_found", *codes, body=False),
-    )(handler)
+# The operation ids stay those of the routes' first names (``invoice_finalize``, ...):
+# clients generated from the OpenAPI document call them by these.
 
 
-_simple(
-    "/finalize",
-    "Finalize a draft",
-    "Computes the totals, uses the customer's credit balance, takes the next number and "
-    "records the accounting entry. An invoice without lines answers 422 `invoice_empty`.",
-    m.FinalizeInvoice,
-    "invalid_transition",
-    "invoice_empty",
-    "amount_too_large",
+@router.post(
+    ONE + "/finalize",
+    name="invoice_finalize",
+    response_model=s.InvoiceResult,
+    summary="Finalize a draft",
+    description="Computes the totals, uses the customer's credit balance, takes the next "
+    "number and records the accounting entry. An invoice without lines answers 422 "
+    "`invoice_empty`.",
+    responses=write_responses(
+        200, "not_found", "invalid_transition", "invoice_empty", "amount_too_large", body=False
+    ),
 )
-_simple(
-    "/void",
-    "Void an open invoice",
-    "Reverses the finalization entry and gives back credit it used. Only an open invoice "
-    "with nothing paid.",
-    m.VoidInvoice,
-    "invalid_transition",
-    "amount_too_large",
+def finalize_invoice(
+    invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.FinalizeInvoice(invoice_id=invoice_id)
+    return respond(execute(tally, caller, command, key), s.InvoiceResult)
+
+
+@router.post(
+    ONE + "/void",
+    name="invoice_void",
+    response_model=s.InvoiceResult,
+    summary="Void an open invoice",
+    description="Reverses the finalization entry and gives back credit it used. Only an "
+    "open invoice with nothing paid.",
+    responses=write_responses(
+        200, "not_found", "invalid_transition", "amount_too_large", body=False
+    ),
 )
-_simple(
-    "/mark_uncollectible",
-    "Mark an open invoice uncollectible",
-    "Stops dunning; it can still be paid later.",
-    m.MarkInvoiceUncollectible,
-    "invalid_transition",
+def void_invoice(
+    invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.VoidInvoice(invoice_id=invoice_id)
+    return respond(execute(tally, caller, command, key), s.InvoiceResult)
+
+
+@router.post(
+    ONE + "/mark_uncollectible",
+    name="invoice_mark_uncollectible",
+    response_model=s.InvoiceResult,
+    summary="Mark an open invoice uncollectible",
+    description="Stops dunning; it can still be paid later.",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
-_simple(
-    "/retry_payment",
-    "Run a due payment retry now",
-    "`payment_attempt` is null when no retry is due.",
-    m.RetryInvoicePayment,
-    "invalid_transition",
-    "card_declined",
-    "provider_unavailable",
-    "read_model_behind",
+def mark_invoice_uncollectible(
+    invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.MarkInvoiceUncollectible(invoice_id=invoice_id)
+    return respond(execute(tally, caller, command, key), s.InvoiceResult)
+
+
+@router.post(
+    ONE + "/retry_payment",
+    name="invoice_retry_payment",
+    response_model=s.PaymentResult,
+    summary="Run a due payment retry now",
+    description="`payment_attempt` is null when no retry is due.",
+    responses=write_responses(
+        200,
+        "not_found",
+        "invalid_transition",
+        "card_declined",
+        "provider_unavailable",
+        "read_model_behind",
+        body=False,
+    ),
 )
+def retry_invoice_payment(
+    invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.RetryInvoicePayment(invoice_id=invoice_id)
+    return charged(tally, caller, invoice_id, execute(tally, caller, command, key))
 
 
 @router.post(

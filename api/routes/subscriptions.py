@@ -239,46 +239,46 @@ def cancel(
     return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
 
 
-def _simple(path: str, summary: str, description: str, make: type[m.Command], *codes: str) -> None:
-    """Register a body-less POST that sends ``make(subscription_id=...)``."""
-
-    def handler(
-        subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-    ) -> JSONResponse:
-        command = make(subscription_id=subscription_id)  # type: ignore[call-arg]
-        return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-    handler.__name__ = path.strip("/").replace("/", "_")
-    router.post(
-        BASE + "/{subscription_id}" + path,
-        response_model=s.SubscriptionResult,
-        summary=summary,
-        description=description,
-        responses=write_responses(200, "not_found", *codes, body=False),
-    )(handler)
-
-
-_simple(
-    "/undo_cancel",
-    "Undo a cancellation at period end",
-    "Only before the period ends; a subscription already canceled stays canceled.",
-    m.UndoCancelSubscription,
-    "invalid_transition",
+@router.post(
+    BASE + "/{subscription_id}/undo_cancel",
+    response_model=s.SubscriptionResult,
+    summary="Undo a cancellation at period end",
+    description="Only before the period ends; a subscription already canceled stays canceled.",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
-_simple(
-    "/resume",
-    "Resume a paused subscription",
-    "Paused time is not billed: a new period starts now.",
-    m.ResumeSubscription,
-    "invalid_transition",
+def undo_cancel(
+    subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.UndoCancelSubscription(subscription_id=subscription_id)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
+
+
+@router.post(
+    BASE + "/{subscription_id}/resume",
+    response_model=s.SubscriptionResult,
+    summary="Resume a paused subscription",
+    description="Paused time is not billed: a new period starts now.",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
-_simple(
-    "/activate",
-    "Activate an incomplete subscription",
-    "Its first payment arrived.",
-    m.ActivateSubscription,
-    "invalid_transition",
+def resume(
+    subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.ResumeSubscription(subscription_id=subscription_id)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
+
+
+@router.post(
+    BASE + "/{subscription_id}/activate",
+    response_model=s.SubscriptionResult,
+    summary="Activate an incomplete subscription",
+    description="Its first payment arrived.",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
+def activate(
+    subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = m.ActivateSubscription(subscription_id=subscription_id)
+    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
 
 
 @router.post(
