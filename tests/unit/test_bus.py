@@ -6,15 +6,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
 
 from commands import messages as m
 from commands.bus import Context, Outcome
+from commands.bus.unit_of_work import UnitOfWork
 from domain.accounts import Account
-from domain.errors import DomainError
+from domain.errors import DomainError, NotFound
 from tests.unit.ledger_world import LedgerWorld
 
 T = TypeVar("T")
@@ -126,3 +127,32 @@ def test_a_closed_bus_takes_no_more_commands() -> None:
     world.close()
     with pytest.raises(RuntimeError):
         world.bus.execute(m.CreateProject(name="late"), Context(world.project_id, "k"))
+
+
+def test_a_handler_that_raises_after_recording_leaks_nothing_into_its_batch() -> None:
+    """A handler that records an event and then raises breaks the rule that guards come
+    first: its batch is never written, its neighbours run again on their own and
+    succeed, and its own command is refused with nothing recorded."""
+    world = LedgerWorld()
+
+    def freeze_then_refuse(uow: UnitOfWork, cmd: m.FreezeAccount, ctx: Context) -> Any:
+        account = uow.get(Account, cmd.account_id, ctx.project_id)
+        account.freeze(cmd.reason)
+        raise NotFound("changed my mind after recording")
+
+    for bus in world.buses:
+        bus.handlers[m.FreezeAccount] = freeze_then_refuse
+    aid = _open(world, "ann", 100)
+    ctx = Context(world.project_id, "k")
+    commands: list[m.Command] = [m.Deposit(account_id=aid, amount=1, currency="EUR")] * 8
+    commands.insert(4, m.FreezeAccount(account_id=aid, reason="oops"))
+
+    results = _at_once(len(commands), lambda i: world.bus.execute(commands[i], ctx))
+
+    assert [type(r).__name__ for r in results].count("NotFound") == 1
+    assert sum(isinstance(r, Outcome) for r in results) == 8
+    account: Account = world.load(Account, aid)
+    assert account.status == "open"
+    assert account.ledger == 108
+    world.check_invariants()
+    world.close()
