@@ -25,7 +25,9 @@ of the unit tests) is written by ``RecorderEventWriter`` through its own interfa
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +44,6 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import pq, sql
 from psycopg.adapt import Dumper
-from psycopg.rows import tuple_row
 
 from adapters.database import check_or_sweep
 from commands.bus.unit_of_work import EventWriter, RecorderEventWriter
@@ -96,6 +97,19 @@ class TextArray(BinaryArray):
 
 class ByteaArray(BinaryArray):
     oid, element_oid = 1001, 17
+
+
+# The append statement's parameters: four event columns, the reads' ids and versions (all
+# binary arrays), and the lock timeout (text).
+_PARAM_TYPES = [UUIDArray.oid, BigintArray.oid, TextArray.oid, ByteaArray.oid]
+_PARAM_TYPES += [UUIDArray.oid, BigintArray.oid, 25]
+_PARAM_FORMATS = [pq.Format.BINARY] * 6 + [pq.Format.TEXT]
+_BINARY = pq.Format.BINARY
+
+
+def _bigint(data: bytes | None) -> int:
+    assert data is not None
+    return int.from_bytes(data, "big", signed=True)
 
 
 _HEADER = struct.Struct("!iiiii")  # dimensions (1), has nulls (0), element oid, length, from 1
@@ -202,19 +216,21 @@ class PostgresEventWriter:
             "WHERE n.nspname = {schema} AND p.proname = {name}"
         ).format(schema=sql.Literal(schema), name=sql.Literal(self.function_name))
         self._ddl_lock_key = f"{schema}.{self.function_name}"
-        append = sql.SQL(
-            "SELECT * FROM {function}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], "
-            "%b::uuid[], %b::bigint[], %b::text)"
-        ).format(function=function)
+        append = sql.SQL("SELECT * FROM {function}($1, $2, $3, $4, $5, $6, $7)").format(
+            function=function
+        )
         existing = sql.SQL(
             "SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%b::uuid[])"
         ).format(table=table)
         # Rendered once: psycopg would otherwise compose the statements on every call.
-        self._append = append.as_string()
+        self._append = append.as_string().encode()
+        # The statement is prepared under a name of this writer's own on the connection
+        # it keeps (so it cannot meet another writer's statement on a pooled connection).
+        self._statement = f"tally_append_{secrets.token_hex(8)}".encode()
+        self._prepared_on: psycopg.Connection[Any] | None = None
         self._existing = existing.as_string()
-        self._lock_timeout = f"{self.datastore.lock_timeout}s"
+        self._lock_timeout = f"{self.datastore.lock_timeout}s".encode()
         self._conn: psycopg.Connection[Any] | None = None
-        self._cursor: psycopg.Cursor[Any] | None = None
 
     def write(
         self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
@@ -235,18 +251,35 @@ class PostgresEventWriter:
     def _write(
         self, conn: psycopg.Connection[Any], params: tuple[BinaryArray, ...], count: int
     ) -> list[int]:
-        # One cursor for the kept connection, rows as tuples: a cursor per statement and a
-        # dictionary per row cost more than the statement's own work.
-        cursor = self._cursor
-        if cursor is None or cursor.connection is not conn:
-            cursor = self._cursor = psycopg.Cursor(conn, row_factory=tuple_row)
         # The kept connection is in autocommit mode: the one statement is its own
-        # transaction, committed (and on disk) before its rows come back.
-        cursor.execute(self._append, (*params, self._lock_timeout), prepare=True)
-        ids = [row[0] for row in cursor.fetchall()]
+        # transaction, committed (and on disk) before its rows come back. It is sent
+        # through libpq's own call (which lets go of the interpreter lock while it
+        # waits) with the arrays as they are built: psycopg's cursor, for one prepared
+        # statement of binary parameters, spent more Python per batch than the rest of
+        # the committer's work.
+        pgconn = conn.pgconn
+        if self._prepared_on is not conn:
+            self._check(conn, pgconn.prepare(self._statement, self._append, _PARAM_TYPES))
+            self._prepared_on = conn
+        values = [p.data for p in params]
+        values.append(self._lock_timeout)
+        result = pgconn.exec_prepared(self._statement, values, _PARAM_FORMATS, _BINARY)
+        self._check(conn, result)
+        ids = [_bigint(result.get_value(row, 0)) for row in range(result.ntuples)]
         if len(ids) != count:  # pragma: no cover - the function raises instead
             raise IntegrityError("the batch was not written whole")
         return ids
+
+    @staticmethod
+    def _check(conn: psycopg.Connection[Any], result: pq.abc.PGresult) -> None:
+        if result.status in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            return
+        if conn.pgconn.status == pq.ConnStatus.BAD:
+            # The server went away: an error without an SQLSTATE, which psycopg's own
+            # path reports as OperationalError; so does this (see _with_connection).
+            message = result.get_error_message(conn.info.encoding)
+            raise psycopg.OperationalError(message.strip() or "the connection was lost")
+        raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         if not originator_ids:
@@ -259,8 +292,14 @@ class PostgresEventWriter:
         return self._with_connection(query)
 
     def close(self) -> None:
-        conn, self._conn, self._cursor = self._conn, None, None
+        conn, self._conn = self._conn, None
         if conn is not None:
+            if self._prepared_on is conn and not conn.closed:
+                # A broken connection fails here; the pool then sees it and replaces it.
+                with contextlib.suppress(psycopg.Error):
+                    name = sql.Identifier(self._statement.decode())
+                    conn.execute(sql.SQL("DEALLOCATE {}").format(name))
+            self._prepared_on = None
             self.datastore.pool.putconn(conn)
 
     def _with_connection(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -319,6 +358,6 @@ class PostgresEventWriter:
     def _discard(self, conn: psycopg.Connection[Any]) -> None:
         if self._conn is not conn:
             return  # already given back
-        self._conn, self._cursor = None, None
+        self._conn, self._prepared_on = None, None
         conn.close()
         self.datastore.pool.putconn(conn)
