@@ -19,16 +19,43 @@ from ``accounts``; a journal entry's currency from ``transactions``).
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg import Cursor, sql
+from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
 from projections.schema import TRACKING_TABLE, table
+
+_PASSTHROUGH = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)  # fmt: skip
+
+
+def json_dumps(value: Any) -> bytes | str:
+    """JSON for a ``jsonb`` parameter: orjson's (about five times faster than the
+    standard library's, and jsonb stores the same value whatever the spacing), and the
+    standard library's for anything orjson would write differently or refuses: a
+    datetime, a dataclass or a subclass of a JSON type (the standard library refuses the
+    first two, writes the last its own way), an integer past 64 bits. One difference
+    is left: a float NaN or infinity, which the standard library writes as a token jsonb
+    refuses, orjson writes as null; the domain's limits keep floats out of what read
+    models store (amounts are integers, provider payloads have them replaced)."""
+    try:
+        return orjson.dumps(value, option=_PASSTHROUGH)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
+
+
+# Every ``Jsonb(...)`` a read model writes without a ``dumps`` of its own.
+set_json_dumps(json_dumps)
 
 Tracked = tuple[Any, int]
 """A domain event and its notification id (its position in the log)."""
