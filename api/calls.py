@@ -43,12 +43,23 @@ def at_head(tally: Tally, outcome: Outcome) -> Outcome:
     return replace(outcome, position=max(outcome.position or 0, int(head)))
 
 
+def call_now(
+    tally: Tally, project_id: UUID, outcome: Outcome, call_ids: Sequence[object]
+) -> tuple[Outcome, list[dict[str, Any]]]:
+    """Make the calls ``call_ids`` of the command that answered ``outcome`` now
+    (``make_calls``), and move the answer's position past their outcomes (``at_head``)
+    when there were any: the one way a route makes its calls before it answers. Also the
+    calls' states after their attempts."""
+    made = make_calls(tally, project_id, call_ids)
+    return (at_head(tally, outcome) if made else outcome), made
+
+
 def execute_and_call(tally: Tally, caller: Caller, command: Command, key: str | None) -> Outcome:
     """Execute ``command`` for the caller, then make the provider calls it asked for (its
     answer's ``provider_calls``). The answer is the command's; its position is the
     calls' outcomes' when there were any."""
     outcome = tally.execute(command, caller.context(key))
     calls = list(outcome.body.get("provider_calls") or [])
-    if outcome.replayed or not make_calls(tally, caller.project_id, calls):
+    if outcome.replayed:
         return outcome
-    return at_head(tally, outcome)
+    return call_now(tally, caller.project_id, outcome, calls)[0]

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from adapters.outbox import provider_for
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
-from api.calls import at_head, make_calls
+from api.calls import call_now
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -57,12 +57,13 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     outcome = execute(tally, caller, command, key)
     body: dict[str, Any] = dict(outcome.body)
     call = body["provider_call"]
-    if call["state"] == "pending":
-        call = make_calls(tally, caller.project_id, [call["id"]])[0] or call
+    pending = [call["id"]] if call["state"] == "pending" else []
+    # The call's latest state, and its position, newer than the command's.
+    moved, made = call_now(tally, caller.project_id, outcome, pending)
+    call = (made[0] if made else None) or call
     body["provider_call"] = call
     body["url"] = call.get("url")
-    # Latest state of the call: its position is newer than the command's.
-    headers = write_headers(at_head(tally, outcome))
+    headers = write_headers(moved)
     checked = s.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
     return JSONResponse(checked, status_code=status_of(outcome), headers=headers)
 

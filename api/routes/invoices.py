@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
 from api.bootstrap import Tally
-from api.calls import at_head, make_calls
+from api.calls import call_now
 from api.collection import collected_page, with_collection
 from api.errors import ReadModelBehind
 from api.routes.billing_common import respond
@@ -327,9 +327,8 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
     call_id = (attempt or {}).get("provider_call_id")
     if not call_id or attempt is None or attempt.get("status") != "pending":
         return respond(outcome, s.PaymentResult)
-    make_calls(tally, caller.project_id, [call_id])
     # the position of the charge's outcome, newer than the command's
-    moved = at_head(tally, outcome)
+    moved, _ = call_now(tally, caller.project_id, outcome, [call_id])
     _caught_up(tally, moved.position)
     state = payment_state(tally.views, tally.schema, caller.project_id, invoice_id, attempt)
     checked = s.PaymentResult.model_validate(found_or_404(state, "invoice", invoice_id))
