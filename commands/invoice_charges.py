@@ -36,7 +36,6 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Context, Handler, Result
-from commands.bus.context import as_result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
@@ -67,7 +66,7 @@ def reporting_calls(handler: Handler) -> Handler:
     (``provider_calls``), so that the route can make them before it answers."""
 
     def run(uow: UnitOfWork, cmd: Any, ctx: Context) -> Result:
-        result = as_result(handler(uow, cmd, ctx))
+        result = handler(uow, cmd, ctx)
         calls = requested_calls(uow)
         return replace(result, body={**result.body, "provider_calls": calls}) if calls else result
 

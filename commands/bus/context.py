@@ -79,16 +79,4 @@ class Outcome:
     position: int | None = None
 
 
-# Transitional: handlers still answering ``(status, body)`` (before issue 17) are read as
-# the domain result that status stood for. Removed once no handler answers a tuple.
-_HAPPENED_BY_STATUS = {201: Happened.CREATED, 202: Happened.ACCEPTED, 200: Happened.CHANGED}
-
-
-def as_result(answer: Result | tuple[int, dict[str, Any]]) -> Result:
-    if isinstance(answer, Result):
-        return answer
-    status, body = answer
-    return Result(_HAPPENED_BY_STATUS[status], body)
-
-
-Handler = Callable[[UnitOfWork, Any, Context], Result | tuple[int, dict[str, Any]]]
+Handler = Callable[[UnitOfWork, Any, Context], Result]

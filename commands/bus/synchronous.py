@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from commands.bus.context import Context, Handler, Happened, Outcome, as_result
+from commands.bus.context import Context, Handler, Happened, Outcome
 from commands.bus.pipeline import Item
 from commands.bus.unit_of_work import AggregateCache, EventWriter, UnitOfWork
 from commands.messages import Command
@@ -129,7 +129,7 @@ class SynchronousPath:
                 return Outcome(Happened(record.happened), record.response, replayed=True)
         token = current_actor.set(ctx.actor)
         try:
-            result = as_result(self.handlers[type(command)](uow, command, ctx))
+            result = self.handlers[type(command)](uow, command, ctx)
             if record_id is not None and ctx.idempotency_key is not None:
                 uow.add(
                     IdempotencyRecord(
