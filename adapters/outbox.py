@@ -17,7 +17,7 @@ too. Several workers (server processes) may run: the idempotency keys and the
 aggregates' own states keep their work from counting twice.
 
 A call that needs the provider's customer of a Tally customer not yet known there
-(``params["customer_call"]``, see ``commands/provider_customers.py``) is made only after
+(its params' ``customer_call``, see ``commands/provider_customers.py``) is made only after
 that ``create_customer`` call succeeded, with the reference it returned: the outbox makes
 the customer call first when it is due, defers the dependent call while it is pending
 (``DeferProviderCall``: not an attempt) and fails it if the customer could not be made.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,12 @@ from commands.messages import Command
 from commands.provider_errors import ProviderError, ProviderUnavailable
 from domain.customers import Customer
 from domain.errors import DomainError
+from domain.provider_call_params import (
+    ChargeParams,
+    CheckoutParams,
+    CreateCustomerParams,
+    ProviderParams,
+)
 from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall
 from domain.provider_settings import ProviderSettings
 
@@ -96,67 +103,70 @@ def call_provider(
 ) -> dict[str, Any]:
     """Make one call; its answer as a plain dict, or a ProviderError raised.
     ``customer_ref`` is the provider customer a call that waited for one was given."""
-    if customer_ref is not None:
-        params = {**call.params, "customer_ref": customer_ref}
-        return {**_make(provider, call, params), "customer_ref": customer_ref}
-    return _make(provider, call, call.params)
+    params = call.request_params
+    if customer_ref is None:
+        return _make(provider, call.idempotency_key, params)
+    assert isinstance(params, CheckoutParams | ChargeParams), call.operation
+    made = _make(provider, call.idempotency_key, replace(params, customer_ref=customer_ref))
+    return {**made, "customer_ref": customer_ref}
 
 
-def _make(provider: PaymentProvider, call: ProviderCall, p: dict[str, Any]) -> dict[str, Any]:
-    key = call.idempotency_key
-    refs = {str(k): str(v) for k, v in (p.get("references") or {}).items()}
-    if call.operation == "create_customer":
+def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[str, Any]:
+    """Ask ``provider`` what ``params`` say, under the call's idempotency ``key``."""
+    if isinstance(params, CreateCustomerParams):
         made = provider.create_customer(
             CustomerRequest(
                 idempotency_key=key,
-                email=str(p.get("email") or "") or None,
-                name=str(p.get("name") or "") or None,
-                references=refs,
+                email=params.email or None,
+                name=params.name or None,
+                references=params.references,
             )
         )
         return {"customer_ref": made.customer_ref}
-    if call.operation == "checkout":
-        lines = tuple(
-            LineItem(str(x["name"]), int(x["unit_amount"]), str(x["currency"]), int(x["quantity"]))
-            for x in p["lines"]
-        )
-        session = provider.create_checkout_session(
-            CheckoutRequest(
-                mode=CheckoutMode(p["mode"]),
-                lines=lines,
-                success_url=p["success_url"],
-                cancel_url=p["cancel_url"],
-                idempotency_key=key,
-                customer_ref=p.get("customer_ref"),
-                references=refs,
-                trial_days=int(p.get("trial_days") or 0),
-            )
-        )
+    if isinstance(params, CheckoutParams):
+        session = provider.create_checkout_session(_checkout_request(key, params))
         return {"url": session.url, "session_ref": session.session_ref}
-    if call.operation == "charge":
+    if isinstance(params, ChargeParams):
         charged = provider.charge(
             ChargeRequest(
-                customer_ref=str(p["customer_ref"]),
-                payment_method_ref=str(p["payment_method_ref"]),
-                amount_minor=int(p["amount_minor"]),
-                currency=str(p["currency"]),
+                # Set for every charge: a waiting one is given its customer's reference.
+                customer_ref=str(params.customer_ref),
+                payment_method_ref=params.payment_method_ref,
+                amount_minor=params.amount_minor,
+                currency=params.currency,
                 idempotency_key=key,
-                description=str(p.get("description") or ""),
-                references=refs,
+                description=params.description,
+                references=params.references,
             )
         )
         return {"payment_ref": charged.payment_ref, "status": charged.status}
     refunded = provider.refund(
         RefundRequest(
-            payment_ref=str(p["payment_ref"]),
-            amount_minor=int(p["amount_minor"]),
-            currency=str(p["currency"]),
+            payment_ref=params.payment_ref,
+            amount_minor=params.amount_minor,
+            currency=params.currency,
             idempotency_key=key,
-            reason=str(p.get("reason") or ""),
-            references=refs,
+            reason=params.reason,
+            references=params.references,
         )
     )
     return {"refund_ref": refunded.refund_ref, "status": refunded.status}
+
+
+def _checkout_request(key: str, params: CheckoutParams) -> CheckoutRequest:
+    return CheckoutRequest(
+        mode=CheckoutMode(params.mode),
+        lines=tuple(
+            LineItem(line.name, line.unit_amount, line.currency, line.quantity)
+            for line in params.lines
+        ),
+        success_url=params.success_url,
+        cancel_url=params.cancel_url,
+        idempotency_key=key,
+        customer_ref=params.customer_ref,
+        references=params.references,
+        trial_days=params.trial_days or 0,
+    )
 
 
 class Outbox:
@@ -217,7 +227,11 @@ class Outbox:
         if waits_for is None:
             return None, None
         repository = self.tally.store.repository
-        customer = repository.get(UUID(str(call.params["customer_id"])))
+        params = call.request_params
+        # A call that waits for its customer names the Tally customer too.
+        assert isinstance(params, CheckoutParams | ChargeParams), call.operation
+        assert params.customer_id is not None
+        customer = repository.get(UUID(params.customer_id))
         assert isinstance(customer, Customer)
         linked = customer.provider_refs.get(call.provider)
         if linked:

@@ -14,6 +14,7 @@ handler asks for a ``create_customer`` call too, and its own call waits for it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,7 @@ from domain.errors import (
 from domain.limits import MAX_NAME_CHARS
 from domain.line_descriptions import price_text
 from domain.money import Money, minor_to_major
+from domain.provider_call_params import ChargeParams, CheckoutLine, CheckoutParams, RefundParams
 from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
@@ -69,37 +71,25 @@ def resolve_line(uow: UnitOfWork, ctx: Context, line: pm.LineInput) -> dict[str,
     }
 
 
-def _customer(
-    uow: UnitOfWork, ctx: Context, customer: Customer | None, provider: str
-) -> dict[str, Any]:
-    """The params a call needs to name the provider's customer: its reference when known,
-    else the ``create_customer`` call to wait for (requested now if it is new)."""
-    reference, waits = provider_customers.provider_customer(uow, ctx, customer, provider)
-    if customer is None or waits is None:
-        return {"customer_ref": reference}
-    return {"customer_ref": None, **provider_customers.waiting_params(customer, waits)}
-
-
 def _request(
     uow: UnitOfWork,
     ctx: Context,
     *,
     provider: str,
-    operation: str,
     subject: str,
-    params: dict[str, Any],
+    params: CheckoutParams | ChargeParams | RefundParams,
 ) -> ProviderCall:
-    references = {"tally_project": str(ctx.project_id), **params.pop("references", {})}
+    """Record the call; the provider is told the project too (``tally_project``)."""
+    references = {"tally_project": str(ctx.project_id), **params.references}
     call = ProviderCall.request(
         project_id=ctx.project_id,
         provider=provider,
-        operation=operation,
         subject=subject,
-        params={**params, "references": references},
+        params=replace(params, references=references),
         now=context_now(ctx),
     )
     if uow.find(ProviderCall, call.id) is not None:
-        raise ValidationFailed(f"a {operation} for {subject} was asked for already")
+        raise ValidationFailed(f"a {call.operation} for {subject} was asked for already")
     uow.add(call)
     return call
 
@@ -133,38 +123,39 @@ def _sale(
     refs = {**references, "tally_transaction": str(txn.id)}
     if customer is not None:
         refs["tally_customer"] = str(customer.id)
+    named = provider_customers.named_customer(uow, ctx, customer, cmd.provider)
     call = _request(
         uow,
         ctx,
         provider=cmd.provider,
-        operation="checkout",
         subject=str(txn.id),
-        params=_checkout_params(
-            cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, txn
-        ),
+        params=_checkout_params(cmd, mode, lines, named, refs, str(txn.id)),
     )
     return Result.created({"transaction": txn.summary(), "provider_call": call.summary()})
 
 
-def _checkout_params(
+def _checkout_params(  # the page's lines, for whom, and what it pays
     cmd: Any,
     mode: str,
     lines: list[dict[str, Any]],
-    customer: dict[str, Any],
+    customer: provider_customers.NamedCustomer,
     references: dict[str, str],
-    txn: Transaction | None,
-) -> dict[str, Any]:
-    return {
-        "mode": mode,
-        "lines": lines,
-        "success_url": cmd.success_url,
-        "cancel_url": cmd.cancel_url,
-        **customer,
-        "references": references,
-        "transaction_id": str(txn.id) if txn else None,
-        "amount_minor": sum(int(x["unit_amount"]) * int(x["quantity"]) for x in lines),
-        "currency": lines[0]["currency"],
-    }
+    transaction_id: str | None,
+    trial_days: int | None = None,
+) -> CheckoutParams:
+    return CheckoutParams(
+        mode=mode,
+        # The lines built here have the stored lines' shape.
+        lines=tuple(CheckoutLine.from_params(line) for line in lines),
+        success_url=cmd.success_url,
+        cancel_url=cmd.cancel_url,
+        customer_ref=customer.customer_ref,
+        customer_id=customer.customer_id,
+        customer_call=customer.customer_call,
+        references=references,
+        transaction_id=transaction_id,
+        trial_days=trial_days,
+    )
 
 
 def checkout_item(uow: UnitOfWork, cmd: pm.CheckoutItem, ctx: Context) -> Result:
@@ -276,20 +267,17 @@ def _subscription_checkout(
     mode: str,
     lines: list[dict[str, Any]],
     refs: dict[str, str],
-    **extra: Any,
+    trial_days: int | None = None,
 ) -> Result:
     """The provider call for a subscription's checkout (its first period, or with
-    ``trial_days`` in ``extra`` its trial), and the answer: the subscription and the call."""
-    params = _checkout_params(
-        cmd, mode, lines, _customer(uow, ctx, customer, cmd.provider), refs, None
-    )
+    ``trial_days`` its trial), and the answer: the subscription and the call."""
+    named = provider_customers.named_customer(uow, ctx, customer, cmd.provider)
     call = _request(
         uow,
         ctx,
         provider=cmd.provider,
-        operation="checkout",
         subject=f"subscription:{created['subscription']['id']}",
-        params={**params, **extra},
+        params=_checkout_params(cmd, mode, lines, named, refs, None, trial_days),
     )
     return Result.created({**created, "provider_call": call.summary()})
 
@@ -328,30 +316,28 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
         "currency": cmd.currency,
         "quantity": 1,
     }
-    named = _customer(uow, ctx, customer, cmd.provider)
+    named = provider_customers.named_customer(uow, ctx, customer, cmd.provider)
+    params: CheckoutParams | ChargeParams
     if cmd.payment_method is None:
-        params = _checkout_params(cmd, "item", [line], named, refs, None)
-        params["transaction_id"] = txn_id
-        operation = "checkout"
+        params = _checkout_params(cmd, "item", [line], named, refs, txn_id)
     else:
-        if named["customer_ref"] is None and "customer_call" not in named:
+        if named.customer_ref is None and named.customer_call is None:
             # A wallet of no customer, or of one the provider keeps no customer for (a
             # Paddle customer without email: Paddle charges a subscription, not a
             # customer): the wallet's id stands in, as before customers were created.
-            named = {"customer_ref": str(cmd.account_id)}
-        params = {
-            **named,
-            "payment_method_ref": cmd.payment_method,
-            "amount_minor": cmd.amount,
-            "currency": cmd.currency,
-            "description": deposit.description,
-            "references": refs,
-            "transaction_id": txn_id,
-        }
-        operation = "charge"
-    call = _request(
-        uow, ctx, provider=cmd.provider, operation=operation, subject=txn_id, params=params
-    )
+            named = provider_customers.NamedCustomer(customer_ref=str(cmd.account_id))
+        params = ChargeParams(
+            customer_ref=named.customer_ref,
+            customer_id=named.customer_id,
+            customer_call=named.customer_call,
+            payment_method_ref=cmd.payment_method,
+            amount_minor=cmd.amount,
+            currency=cmd.currency,
+            description=deposit.description,
+            references=refs,
+            transaction_id=txn_id,
+        )
+    call = _request(uow, ctx, provider=cmd.provider, subject=txn_id, params=params)
     return Result.created({**body, "provider_call": call.summary()})
 
 
@@ -371,16 +357,15 @@ def refund(uow: UnitOfWork, cmd: pm.RefundTransaction, ctx: Context) -> Result:
         uow,
         ctx,
         provider=paid.provider,
-        operation="refund",
         subject=f"{txn.id}:{refund_id}",
-        params={
-            "payment_ref": paid.payment_ref,
-            "amount_minor": amount,
-            "currency": txn.currency,
-            "reason": cmd.reason,
-            "transaction_id": str(txn.id),
-            "references": {"tally_transaction": str(txn.id), "tally_refund_call": str(call_id)},
-        },
+        params=RefundParams(
+            payment_ref=paid.payment_ref,
+            amount_minor=amount,
+            currency=txn.currency,
+            reason=cmd.reason,
+            transaction_id=str(txn.id),
+            references={"tally_transaction": str(txn.id), "tally_refund_call": str(call_id)},
+        ),
     )
     return Result.accepted({"transaction": txn.summary(), "provider_call": call.summary()})
 

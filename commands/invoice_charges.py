@@ -39,7 +39,7 @@ from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_common import billing_for, find_dunning, load_invoice
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
-from commands.provider_customers import provider_customer, waiting_params
+from commands.provider_customers import named_customer
 from domain.accounts import clearing_ref
 from domain.charge_attempts import charge_attempt
 from domain.customers import Customer
@@ -47,6 +47,7 @@ from domain.errors import InvalidTransition
 from domain.invoices import OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
 from domain.money import Money
 from domain.payment_methods import PaymentMethods
+from domain.provider_call_params import ChargeParams, RefundParams
 from domain.provider_calls import ProviderCall
 from domain.transactions import PROCESSING, Transaction
 
@@ -84,6 +85,13 @@ def payment_method(uow: UnitOfWork, ctx: Context, customer: Customer, provider: 
     return next((str(m["id"]) for m in methods.methods.values() if m["provider"] == provider), None)
 
 
+def charge_params(call: ProviderCall) -> ChargeParams:
+    """The params of a charge call (``call.operation == "charge"``)."""
+    params = call.request_params
+    assert isinstance(params, ChargeParams), call.operation
+    return params
+
+
 def request_charge(
     uow: UnitOfWork,
     ctx: Context,
@@ -106,9 +114,10 @@ def request_charge(
     call_id = ProviderCall.create_id(ctx.project_id, "charge", subject)
     existing = uow.find(ProviderCall, call_id)
     if existing is not None:
-        if existing.pending and int(existing.params["amount_minor"]) != amount:
+        in_flight = charge_params(existing).amount_minor
+        if existing.pending and in_flight != amount:
             raise InvalidTransition(
-                f"a charge of {existing.params['amount_minor']} for invoice {invoice.id} is "
+                f"a charge of {in_flight} for invoice {invoice.id} is "
                 f"in flight (provider call {existing.id}); wait for its answer",
                 provider_call_id=str(existing.id),
             )
@@ -131,7 +140,7 @@ def request_charge(
         }
     # The provider's customer: its reference, or (Stripe, Paddle) the create_customer
     # call this charge waits for; the outbox makes that one first.
-    customer_ref, waits = provider_customer(uow, ctx, customer, provider_name)
+    named = named_customer(uow, ctx, customer, provider_name)
     # Every payment is a ledger Transaction: this one waits in processing for the
     # provider's answer, and its completion posts the payment's entry.
     txn = provider_payment(
@@ -144,29 +153,28 @@ def request_charge(
         complete_now=False,
         description=f"charge of invoice {invoice.number}",
     )
-    params: dict[str, Any] = {
-        "invoice_id": str(invoice.id),
-        "transaction_id": str(txn.id),
-        "customer_id": str(customer.id),
-        "customer_ref": customer_ref or str(customer.id),
-        **waiting_params(customer, waits),
-        "payment_method_ref": method,
-        "amount_minor": amount,
-        "currency": invoice.currency,
-        "description": f"invoice {invoice.number}",
-        "retry": retry,
-        "attempt": attempt,
+    params = ChargeParams(
+        invoice_id=str(invoice.id),
+        transaction_id=str(txn.id),
+        customer_id=str(customer.id),
+        customer_ref=named.customer_ref or str(customer.id),
+        customer_call=named.customer_call,
+        payment_method_ref=method,
+        amount_minor=amount,
+        currency=invoice.currency,
+        description=f"invoice {invoice.number}",
+        retry=retry,
+        attempt=attempt,
         # The provider reports the payment with these, so its webhook finds this call.
-        "references": {
+        references={
             "tally_invoice": str(invoice.id),
             "tally_customer": str(customer.id),
             "tally_charge_call": str(call_id),
         },
-    }
+    )
     call = ProviderCall.request(
         project_id=ctx.project_id,
         provider=provider_name,
-        operation="charge",
         subject=subject,
         params=params,
         now=ctx.now,
@@ -221,8 +229,10 @@ def settle_charge(
     """Apply the answer to an invoice's charge call (``failure`` None: it succeeded).
     The caller then settles the call itself; this only changes the invoice and what
     hangs off it."""
-    invoice, _, now = load_invoice(uow, ctx, UUID(str(call.params["invoice_id"])))
-    amount = int(call.params["amount_minor"])
+    params = charge_params(call)
+    assert params.invoice_id is not None, "an invoice's charge names its invoice"
+    invoice, _, now = load_invoice(uow, ctx, UUID(params.invoice_id))
+    amount = params.amount_minor
     txn = charge_transaction(uow, ctx, call)
     body: dict[str, Any] = {"invoice_id": str(invoice.id)}
     if txn is not None:
@@ -232,7 +242,7 @@ def settle_charge(
             txn.fail(failure)
         if invoice.status == OPEN:
             body["step"] = apply_charge_failure(
-                uow, ctx, invoice, call.provider, failure, now, retry=bool(call.params["retry"])
+                uow, ctx, invoice, call.provider, failure, now, retry=bool(params.retry)
             )
         return body
     if payment_ref and any(p["reference"] == payment_ref for p in invoice.payments):
@@ -260,8 +270,8 @@ def settle_charge(
 def charge_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> Transaction | None:
     """The ledger Transaction of an invoice charge (None for a charge recorded before
     charges had one: its invoice posts the payment's entry itself)."""
-    txn_id = call.params.get("transaction_id")
-    return uow.get(Transaction, UUID(str(txn_id)), ctx.project_id) if txn_id else None
+    txn_id = charge_params(call).transaction_id
+    return uow.get(Transaction, UUID(txn_id), ctx.project_id) if txn_id else None
 
 
 def give_back(
@@ -270,20 +280,20 @@ def give_back(
     """Refund a charge the invoice could not take (it was settled while the charge was
     in flight): the customer is never charged twice for one invoice."""
     assert ctx.now is not None
+    charge = charge_params(call)
     refund = ProviderCall.request(
         project_id=ctx.project_id,
         provider=call.provider,
-        operation="refund",
         subject=f"overpayment:{call.id}",
-        params={
-            "payment_ref": payment_ref,
-            "amount_minor": int(call.params["amount_minor"]),
-            "currency": str(call.params["currency"]),
-            "reason": f"invoice {invoice.number} was already settled",
+        params=RefundParams(
+            payment_ref=payment_ref,
+            amount_minor=charge.amount_minor,
+            currency=charge.currency,
+            reason=f"invoice {invoice.number} was already settled",
             # Its success reverses the charge's transaction (commands/provider_calls.py).
-            "transaction_id": call.params.get("transaction_id"),
-            "references": {"tally_invoice": str(invoice.id), "tally_charge_call": str(call.id)},
-        },
+            transaction_id=charge.transaction_id,
+            references={"tally_invoice": str(invoice.id), "tally_charge_call": str(call.id)},
+        ),
         now=ctx.now,
     )
     found = uow.find(ProviderCall, refund.id)

@@ -42,6 +42,7 @@ from domain.customers import Customer
 from domain.errors import InvalidCombination, NotFound, ValidationFailed
 from domain.invoices import Invoice, receivable_ref
 from domain.money import Money
+from domain.provider_call_params import RefundParams
 from domain.provider_calls import ProviderCall
 from domain.provider_settings import ProviderSettings
 from domain.transactions import Transaction
@@ -247,17 +248,16 @@ def request_refund(
     call = ProviderCall.request(
         project_id=ctx.project_id,
         provider=payment["paid_from"].removeprefix("clearing:"),
-        operation="refund",
         subject=f"credit_note:{invoice.id}:{note_id}",
-        params={
-            "payment_ref": payment["reference"],
-            "amount_minor": amount,
-            "currency": invoice.currency,
-            "reason": f"credit note {note_id}",
-            "invoice_id": str(invoice.id),
-            "credit_note": note_id,
-            "references": {"tally_invoice": str(invoice.id), "tally_credit_note": note_id},
-        },
+        params=RefundParams(
+            payment_ref=payment["reference"],
+            amount_minor=amount,
+            currency=invoice.currency,
+            reason=f"credit note {note_id}",
+            invoice_id=str(invoice.id),
+            credit_note=note_id,
+            references={"tally_invoice": str(invoice.id), "tally_credit_note": note_id},
+        ),
         now=ctx.now,
     )
     uow.add(call)

@@ -20,6 +20,7 @@ from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import settle_charge
 from commands.webhook_effects import complete_transaction
+from domain.provider_call_params import ChargeParams, CreateCustomerParams, RefundParams
 from domain.provider_calls import ProviderCall
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
 
@@ -42,12 +43,15 @@ def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Cont
 
 
 def _charges_invoice(call: ProviderCall) -> bool:
-    return call.operation == "charge" and bool(call.params.get("invoice_id"))
+    params = call.request_params
+    return isinstance(params, ChargeParams) and bool(params.invoice_id)
 
 
 def _subject_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> Transaction | None:
-    subject = call.params.get("transaction_id")
-    return uow.get(Transaction, UUID(str(subject)), ctx.project_id) if subject else None
+    """The ledger Transaction a checkout, charge or refund pays or reverses, if any."""
+    params = call.request_params
+    subject = None if isinstance(params, CreateCustomerParams) else params.transaction_id
+    return uow.get(Transaction, UUID(subject), ctx.project_id) if subject else None
 
 
 def _after_success(
@@ -61,11 +65,12 @@ def _after_success(
     txn = _subject_transaction(uow, ctx, call)
     if txn is None:
         return {}
-    if call.operation == "charge" and result.get("status") == "succeeded":
+    params = call.request_params
+    if isinstance(params, ChargeParams) and result.get("status") == "succeeded":
         if txn.state == PROCESSING:
             complete_transaction(uow, ctx, txn)
-    elif call.operation == "refund":
-        amount = min(int(call.params["amount_minor"]), txn.reversible_amount)
+    elif isinstance(params, RefundParams):
+        amount = min(params.amount_minor, txn.reversible_amount)
         if txn.state in (COMPLETED, REVERSED) and amount > 0:
             reason = f"refunded by {call.provider}"
             ledger.reverse_transaction(

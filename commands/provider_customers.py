@@ -16,6 +16,7 @@ id), so for them Tally's customer id is the reference and nothing is called.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -27,6 +28,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command, Text
 from domain.customers import Customer
 from domain.errors import ValidationFailed
+from domain.provider_call_params import CreateCustomerParams
 from domain.provider_calls import FAILED, FIRST_RETRY_S, SUCCEEDED, ProviderCall
 
 # Providers whose API has customer objects that Tally must create before using them.
@@ -106,29 +108,43 @@ def _request(
     call = ProviderCall.request(
         project_id=ctx.project_id,
         provider=provider,
-        operation="create_customer",
         subject=f"{provider}:{customer.id}:{generation}",
-        params={
-            "customer_id": str(customer.id),
-            "email": customer.email,
-            "name": customer.name,
-            "references": {
+        params=CreateCustomerParams(
+            customer_id=str(customer.id),
+            email=customer.email,
+            name=customer.name,
+            references={
                 "tally_project": str(ctx.project_id),
                 "tally_customer": str(customer.id),
             },
-        },
+        ),
         now=ctx.now,
     )
     uow.add(call)
     return call
 
 
-def waiting_params(customer: Customer, call: ProviderCall | None) -> dict[str, Any]:
-    """What a dependent call's params carry so the outbox can wait and fill in the
-    reference: the Tally customer and the create_customer call."""
-    if call is None:
-        return {}
-    return {"customer_id": str(customer.id), "customer_call": str(call.id)}
+@dataclass(frozen=True)
+class NamedCustomer:
+    """How a call's params name the provider's customer: its reference, or, while it is
+    not made yet, the Tally customer and the ``create_customer`` call to wait for (the
+    outbox fills in the reference). All None: the call has no customer."""
+
+    customer_ref: str | None
+    customer_id: str | None = None
+    customer_call: str | None = None
+
+
+def named_customer(
+    uow: UnitOfWork, ctx: Context, customer: Customer | None, provider: str
+) -> NamedCustomer:
+    """``provider_customer``'s answer, as a call's params name it."""
+    reference, waits = provider_customer(uow, ctx, customer, provider)
+    if customer is None or waits is None:
+        return NamedCustomer(customer_ref=reference)
+    return NamedCustomer(
+        customer_ref=None, customer_id=str(customer.id), customer_call=str(waits.id)
+    )
 
 
 def request_customer(uow: UnitOfWork, ctx: Context, customer: Customer, provider: str) -> None:
@@ -143,9 +159,10 @@ def request_customer(uow: UnitOfWork, ctx: Context, customer: Customer, provider
 def record_customer(uow: UnitOfWork, cmd: RecordProviderCustomer, ctx: Context) -> Result:
     assert ctx.now is not None
     call = uow.get(ProviderCall, cmd.call_id, ctx.project_id)
-    if call.operation != "create_customer":
+    params = call.request_params
+    if not isinstance(params, CreateCustomerParams):
         raise ValidationFailed(f"provider call {call.id} is a {call.operation}")
-    customer = uow.get(Customer, UUID(str(call.params["customer_id"])), ctx.project_id)
+    customer = uow.get(Customer, UUID(params.customer_id), ctx.project_id)
     reference = str(cmd.result.get("customer_ref") or "")
     if call.pending and cmd.outcome == "succeeded" and not reference:
         raise ValidationFailed("a created customer needs its customer_ref")

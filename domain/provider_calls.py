@@ -31,6 +31,7 @@ from eventsourcing.domain import event
 from domain.backoff import doubling_delay_s
 from domain.base import TallyAggregate
 from domain.limits import check_nested_text
+from domain.provider_call_params import ProviderParams, parse_params
 from domain.state_machine import destination, transition_table
 
 NAMESPACE = UUID("4f0e9d2c-6b1a-4c3d-8e7f-9a0b1c2d3e4f")
@@ -104,15 +105,17 @@ class ProviderCall(TallyAggregate):
         *,
         project_id: UUID,
         provider: str,
-        operation: str,
         subject: str,
-        params: dict[str, Any],
+        params: ProviderParams,
         now: datetime,
     ) -> ProviderCall:
+        """The call of ``params``'s operation about ``subject`` (which fixes its id)."""
+        operation = params.OPERATION
         assert operation in OPERATIONS, operation
+        stored = params.to_params()
         # The params carry a caller's text (URLs, a refund's reason, line names) into the
         # provider_calls read model, which keeps the call's summary whole.
-        check_nested_text(params, "params", MAX_PARAM_CHARS)
+        check_nested_text(stored, "params", MAX_PARAM_CHARS)
         call_id = cls.create_id(project_id, operation, subject)
         return cls(
             id=call_id,
@@ -120,11 +123,16 @@ class ProviderCall(TallyAggregate):
             provider=provider,
             operation=operation,
             subject=subject,
-            params=params,
+            params=stored,
             # Fixed once, from Tally ids only: every retry sends the same key.
             idempotency_key=f"tally:{call_id}:1",
             requested_at=now,
         )
+
+    @property
+    def request_params(self) -> ProviderParams:
+        """The params as recorded, typed by the call's operation (older calls too)."""
+        return parse_params(self.operation, self.params)
 
     @property
     def pending(self) -> bool:

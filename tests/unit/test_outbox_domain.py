@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 
 from domain.errors import InvalidTransition
+from domain.provider_call_params import ChargeParams
 from domain.provider_calls import MAX_ATTEMPTS, ProviderCall, retry_delay_s
 from domain.webhooks import MAX_ATTEMPTS as MAX_PARKS
 from domain.webhooks import WebhookEvent
@@ -21,9 +22,10 @@ def call() -> ProviderCall:
     return ProviderCall.request(
         project_id=uuid4(),
         provider="stub",
-        operation="charge",
         subject="txn-1",
-        params={"amount_minor": 500, "currency": "EUR"},
+        params=ChargeParams(
+            customer_ref="cus_1", payment_method_ref="pm_1", amount_minor=500, currency="EUR"
+        ),
         now=NOW,
     )
 

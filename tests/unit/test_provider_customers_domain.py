@@ -18,6 +18,7 @@ from adapters.providers.paddle_events import normalize as paddle_normalize
 from adapters.providers.stripe_events import normalize as stripe_normalize
 from commands.provider_customers import customer_call_id
 from domain.errors import InvalidTransition
+from domain.provider_call_params import CheckoutLine, CheckoutParams, CreateCustomerParams
 from domain.provider_calls import MAX_ATTEMPTS, ProviderCall
 from domain.subscription_mirrors import SubscriptionMirror
 
@@ -31,9 +32,8 @@ def customer_call(project_id: Any = None, customer_id: Any = None) -> ProviderCa
     return ProviderCall.request(
         project_id=project_id,
         provider="stripe",
-        operation="create_customer",
         subject=f"stripe:{customer_id}:1",
-        params={"customer_id": str(customer_id), "email": "a@example.com"},
+        params=CreateCustomerParams(customer_id=str(customer_id), email="a@example.com", name=""),
         now=NOW,
     )
 
@@ -53,9 +53,16 @@ def test_a_deferred_call_stays_pending_and_keeps_all_its_attempts() -> None:
     waiting = ProviderCall.request(
         project_id=needed.project_id,
         provider="stripe",
-        operation="checkout",
         subject="txn-1",
-        params={"customer_ref": None, "customer_call": str(needed.id)},
+        params=CheckoutParams(
+            mode="item",
+            lines=(CheckoutLine("Pro", 900, "EUR", 1),),
+            success_url="https://shop.example/ok",
+            cancel_url="https://shop.example/no",
+            customer_ref=None,
+            customer_id=str(uuid4()),
+            customer_call=str(needed.id),
+        ),
         now=NOW,
     )
     assert waiting.customer_call == needed.id
