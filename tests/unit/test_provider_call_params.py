@@ -4,6 +4,7 @@ older version stored (optional keys absent), and the outbox makes the call from 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from domain.provider_call_params import (
     parse_params,
 )
 from domain.provider_calls import ProviderCall
+from tests.fixtures import history
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 U1, U2, U3, U4 = (str(UUID(int=n)) for n in (1, 2, 3, 4))
@@ -238,3 +240,22 @@ def test_a_waiting_checkout_is_made_with_the_customer_it_was_given() -> None:
     answer = call_provider(stub, call, customer_ref="cus_9")
     assert answer["customer_ref"] == "cus_9"
     assert answer["url"]
+
+
+def test_every_call_in_the_recorded_log_parses_and_writes_its_dict_back() -> None:
+    """The calls of the log recorded at de9f586 (tests/fixtures/history.json.gz), before
+    the params were typed."""
+    requested = [
+        json.loads(state)
+        for _, _, _, topic, state in history.load()["events"]
+        if topic == "tally:ProviderCall.Requested"
+    ]
+    assert {r["operation"] for r in requested} == {
+        "create_customer",
+        "checkout",
+        "charge",
+        "refund",
+    }
+    for recorded in requested:
+        params = parse_params(recorded["operation"], recorded["params"])
+        assert params.to_params() == recorded["params"]
