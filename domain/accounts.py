@@ -5,6 +5,10 @@ Balances: ``ledger`` is every posted movement; ``held`` is the sum of active hol
 the floor, which is ``-overdraft_limit`` (0 unless the account allows an overdraft).
 A credit must leave ``ledger`` and a new hold ``held`` at or below MAX_AMOUNT_MINOR
 (``domain/limits.py``), so the balance is always within ±MAX_AMOUNT_MINOR.
+
+Movements take ``Money``; the balances are kept as ints in the account's currency and
+summed in Money, so money in another currency is refused. Whether the status allows a
+step is asked of the transition table in ``domain/account_status.py``.
 """
 
 from __future__ import annotations
