@@ -359,7 +359,8 @@ def _caught_up(tally: Tally, position: int | None) -> None:
     summary="The next invoice of a subscription (nothing is written)",
     description="Its items for the next period, the proration collected so far, the "
     "coupon and tax as they stand now. `upcoming_invoice` is null when none will come "
-    "(canceled at period end, ended).",
+    "(canceled at period end, ended). Read from the read models: pass a write's "
+    "`Tally-Position` as `wait_for_position` to see it.",
     responses=read_problems("not_found"),
 )
 def upcoming_invoice(
