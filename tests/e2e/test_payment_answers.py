@@ -14,7 +14,7 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.providers.stub import DECLINED, SUCCEEDS, StubProvider
 from api.settings import Settings
-from tests.e2e.billing import card, customer, plan, subscribe
+from tests.e2e.billing import card, customer, plan, problem, subscribe
 from tests.e2e.conftest import Client, serve
 from tests.e2e.invoicing import act
 from tests.e2e.test_invoice_charges import Processing, open_invoice
@@ -202,3 +202,23 @@ def test_a_due_retry_answers_its_charge(shop: Client, clock: FixedClock) -> None
     assert (retried["invoice"]["status"], retried["invoice"]["attempt_count"]) == ("paid", 1)
     assert set(retried["invoice"]) == INVOICE_KEYS
     _agrees(retried["invoice"], shop.ok(shop.get(f"/v1/invoices/{invoice_id}")))
+
+
+def test_read_models_behind_the_charge_answer_503_and_the_same_request_answers_later(
+    settings: Settings, clock: FixedClock
+) -> None:
+    from projections.runner import ProjectionWorker
+
+    quiet = {"run_projections": False, "run_outbox": False, "read_wait_max_ms": 50}
+    with serve(settings.model_copy(update=quiet), clock) as shop:
+        buyer = customer(shop, "fay")
+        card(shop, buyer, SUCCEEDS)
+        invoice_id = open_invoice(shop, buyer, 400)
+        path = f"/v1/invoices/{invoice_id}/pay"
+        behind = shop.post(path, {"method": "provider"}, key="pay-1")
+        assert problem(behind, 503, "read_model_behind")["position"] > 0
+        assert behind.headers["Retry-After"] == "1"
+        ProjectionWorker(shop.tally.store, shop.tally.views, shop.tally.schema).catch_up()
+        again = shop.ok(shop.post(path, {"method": "provider"}, key="pay-1"))
+        assert again["payment_attempt"]["status"] == "succeeded"
+        assert (again["invoice"]["status"], again["invoice"]["amount_paid"]) == ("paid", 400)
