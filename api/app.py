@@ -41,6 +41,7 @@ from api.routes import (
     test_clocks,
     transactions,
     transfers,
+    webhook_endpoints,
     webhooks,
 )
 from api.scheduler import Scheduler
@@ -172,8 +173,12 @@ class Background:
             self.scheduler.start()
         if settings.run_outbox and self.tally.outbox is not None:
             self.tally.outbox.start()
+        if settings.run_webhooks and self.tally.webhooks is not None:
+            self.tally.webhooks.start()
 
     def stop(self) -> None:
+        if self.tally.webhooks is not None:
+            self.tally.webhooks.stop()
         if self.tally.outbox is not None:
             self.tally.outbox.stop()
         if self.scheduler is not None:
@@ -271,10 +276,12 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         carts,
         payment_provider,
         webhooks,
+        webhook_endpoints,
         stub_pages,
         health,
     ):
         app.include_router(module.router)
+    app.include_router(webhook_endpoints.deliveries)
     docs_pages.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from adapters.outbox import Outbox
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
 from adapters.secrets import SecretBox
+from adapters.webhook_delivery import WebhookDelivery
 from api.settings import Settings
 from commands import (
     billing_setup,
@@ -45,11 +47,13 @@ from commands import (
     provider_config,
     subscriptions,
     test_clocks,
+    webhook_endpoints,
     webhooks,
 )
 from commands.bus import CommandBus, Context, Outcome
 from commands.messages import Command
 from domain.clock import Clock
+from projections.integration_catalog import TYPES as INTEGRATION_TYPES
 
 log = logging.getLogger("tally")
 
@@ -79,6 +83,8 @@ class Tally:
     # that makes provider calls and applies provider events after their commit.
     providers: Any = None
     outbox: Outbox = field(init=False)  # set by build(), right after the rest
+    # Webhook delivery (issue 12): integration events to the projects' endpoints.
+    webhooks: WebhookDelivery = field(init=False)
 
     @property
     def schema(self) -> str:
@@ -148,6 +154,8 @@ def build(
             **webhooks.HANDLERS,
             **provider_calls.HANDLERS,
             **provider_config.handlers(secrets),
+            # Webhook endpoints (issue 12).
+            **webhook_endpoints.handlers(secrets, INTEGRATION_TYPES),
             **checkout.HANDLERS,
             **carts.HANDLERS,
             **payment_methods.HANDLERS,
@@ -167,4 +175,16 @@ def build(
         providers=providers,
     )
     tally.outbox = Outbox(tally, interval_s=settings.outbox_interval_s)
+    tally.webhooks = WebhookDelivery(
+        tally, partial(render_envelope, tally), timeout_s=settings.webhook_timeout_s
+    )
+    tally.closers.append(tally.webhooks.close)
     return tally
+
+
+def render_envelope(tally: Tally, row: dict[str, Any]) -> dict[str, Any]:
+    """An integration event's envelope, as the API builds it (imported here, when first
+    used: ``api.integration_events`` reads ``Tally`` from this module)."""
+    from api.integration_events import envelope
+
+    return envelope(row, tally)

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="Run the outbox worker in serve (provider calls, provider events).",
     )
     outbox_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    run_webhooks: bool = Field(
+        default=True,
+        description="Deliver integration events to webhook endpoints in serve (issue 12).",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="How long a webhook receiver may take to answer."
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma separated, newest first, that encrypt the provider "

@@ -57,6 +57,14 @@ class CredentialNotSet(ValidationFailed):
     code = "credential_not_set"
 
 
+class WebhookUrlNotAllowed(ValidationFailed):
+    """A webhook endpoint's URL is not an absolute http(s) URL Tally may call: it carries
+    credentials, or, in a live project, points at a private, loopback or link-local
+    address."""
+
+    code = "webhook_url_not_allowed"
+
+
 class TaxRateArchived(DomainError):
     code = "tax_rate_archived"
 

@@ -39,6 +39,7 @@ from projections.subscriptions import Subscriptions
 from projections.system_accounts import SystemAccounts
 from projections.test_clocks import TestClocks
 from projections.transactions import Transactions
+from projections.webhook_endpoints import WebhookEndpoints
 
 # Order matters: holds read ``accounts``, and the journal (with the system accounts)
 # reads ``transactions``, ``invoices`` and ``customer_billing``, as written earlier in
@@ -58,6 +59,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Subscriptions,
     TestClocks,
     Payments,
+    WebhookEndpoints,
     IntegrationEvents,  # last: it reads the objects the others wrote
 )
 

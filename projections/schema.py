@@ -32,6 +32,8 @@ Tables (all in ``schema``):
   ``coupons``, ``promotion_codes``, ``billing_settings`` and ``customer_billing``
   (credit balance and ``next_due_at``, the earliest due work): invoicing (issue 4),
   kept by ``projections.invoices`` and ``projections.billing_setup``.
+- ``webhook_endpoints``: one row per endpoint (issue 12), kept by
+  ``projections.webhook_endpoints`` like the aggregate tables above.
 - ``integration_events``: one row per domain event with a public ``billing.*`` type,
   the outbox webhook (and later broker) delivery reads, kept by
   ``projections.integration_events``.
@@ -328,6 +330,13 @@ TABLES: tuple[Table, ...] = (
             "customer_billing_customer: project_id, customer_id",
             "customer_billing_due: next_due_at, id WHERE next_due_at IS NOT NULL",
         ),
+    ),
+    # Webhook endpoints (issue 12): projections/webhook_endpoints.py.
+    Table(
+        "webhook_endpoints",
+        _aggregate_columns("status text NOT NULL"),
+        "id",
+        ("webhook_endpoints_page: project_id, position, id",),
     ),
     # Integration events (issue 12): projections/integration_events.py.
     Table(

@@ -1,0 +1,253 @@
+"""Webhook endpoints and delivery (issue 12), end to end: a test-mode project's events go
+to a real local receiver that verifies every signature with ``standardwebhooks``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from psycopg import sql
+from pydantic import SecretStr
+
+from adapters.clock import FixedClock
+from api.app import create_app
+from api.bootstrap import Tally, build
+from api.settings import Settings
+from projections.runner import wait_for_position
+from tests.e2e.billing import client_in_mode, customer
+from tests.e2e.conftest import Client, make_client
+from tests.e2e.webhook_receiver import Receiver
+
+
+@pytest.fixture
+def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
+    # Deliveries are driven by the test (drain), not by the background thread.
+    key = SecretStr(Fernet.generate_key().decode())
+    tally = build(
+        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
+    )
+    yield tally
+    tally.close()
+
+
+@pytest.fixture
+def hooks_http(hooks_tally: Tally) -> Iterator[TestClient]:
+    with TestClient(create_app(hooks_tally), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def sandbox(hooks_http: TestClient, hooks_tally: Tally) -> Client:
+    return client_in_mode(hooks_http, hooks_tally, "sandbox", "test")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def endpoint(api: Client, receiver: Receiver, **fields: Any) -> dict[str, Any]:
+    made: dict[str, Any] = api.ok(
+        api.post("/v1/webhook_endpoints", {"url": receiver.url, **fields}), 201
+    )
+    receiver.secret = made["secret"]
+    return made
+
+
+def deposits(api: Client, n: int) -> str:
+    """``n`` deposits into a new wallet (each deposit: two events)."""
+    account = api.open_account(f"owner_{uuid4().hex[:8]}")
+    for i in range(n):
+        api.deposit(account, 100 + i)
+    return account
+
+
+def test_every_event_arrives_in_order_once_each_and_verified(
+    sandbox: Client, receiver: Receiver
+) -> None:
+    made = endpoint(sandbox, receiver)
+    assert made["secret"].startswith("whsec_")
+    assert made["status"] == "enabled"
+    assert "secret" not in sandbox.ok(sandbox.get(f"/v1/webhook_endpoints/{made['id']}"))
+    customer(sandbox, "ada")
+    deposits(sandbox, 5)
+    sandbox.tally.webhooks.drain()
+    types = [e["type"] for e in receiver.received]
+    assert types[0] == "billing.customer.created"
+    assert types.count("billing.wallet.deposited") == 5
+    positions = [e["position"] for e in receiver.received]
+    assert positions == sorted(positions)
+    assert len(set(receiver.ids())) == len(positions)
+    assert all(
+        h["webhook-id"] == e["id"]
+        for h, e in zip(receiver.headers, receiver.received, strict=False)
+    )
+    # Nothing more is sent once everything is acknowledged.
+    sandbox.tally.webhooks.drain()
+    assert len(receiver.received) == len(positions)
+    attempts = sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"]
+    assert {a["status"] for a in attempts} == {"succeeded"}
+    assert [a["event_id"] for a in attempts] == receiver.ids()
+    assert all(a["http_status"] == 200 and a["latency_ms"] >= 0 for a in attempts)
+
+
+def test_a_receiver_down_for_a_while_gets_everything_after_the_retries(
+    sandbox: Client, receiver: Receiver, clock: FixedClock
+) -> None:
+    endpoint(sandbox, receiver)
+    receiver.down = True
+    deposits(sandbox, 3)
+    delivery = sandbox.tally.webhooks
+    delivery.drain()
+    assert receiver.received == []
+    failed = sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"]
+    assert [(a["status"], a["http_status"]) for a in failed] == [("failed", 503)]
+    assert failed[0]["response"] == "down for maintenance"
+    delivery.drain()  # not due yet: no second attempt
+    assert len(sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"]) == 1
+    receiver.down = False
+    clock.advance(timedelta(seconds=31))
+    delivery.drain()
+    assert [e["type"] for e in receiver.received] == [
+        "billing.wallet.deposited", "billing.transaction.completed"
+    ] * 3  # fmt: skip
+    first = failed[0]["event_id"]
+    assert receiver.ids()[0] == first  # the failed event first, with the same id
+
+
+def test_a_wrong_secret_is_refused_by_the_receiver_and_retried(
+    sandbox: Client, receiver: Receiver, clock: FixedClock
+) -> None:
+    endpoint(sandbox, receiver)
+    right = receiver.secret
+    receiver.secret = "whsec_" + "QUJD" * 8  # a receiver configured with another secret
+    deposits(sandbox, 1)
+    sandbox.tally.webhooks.drain()
+    assert receiver.refused == 1
+    assert receiver.received == []
+    receiver.secret = right
+    clock.advance(timedelta(seconds=31))
+    sandbox.tally.webhooks.drain()
+    assert len(receiver.received) == 2
+
+
+def test_only_enabled_types_are_sent_and_rotation_signs_with_both_secrets(
+    sandbox: Client, receiver: Receiver
+) -> None:
+    made = endpoint(sandbox, receiver, enabled_events=["billing.wallet.deposited"])
+    old = made["secret"]
+    deposits(sandbox, 2)
+    sandbox.tally.webhooks.drain()
+    assert [e["type"] for e in receiver.received] == ["billing.wallet.deposited"] * 2
+    path = f"/v1/webhook_endpoints/{made['id']}/rotate_secret"
+    rotated = sandbox.ok(sandbox.post(path, {"previous_expires_in_s": 3600}))
+    assert rotated["secret"] != old
+    assert rotated["previous_secret_expires_at"]
+    receiver.secret = old  # the receiver has not switched yet: the old one still verifies
+    deposits(sandbox, 1)
+    sandbox.tally.webhooks.drain()
+    assert len(receiver.received) == 3
+    assert len(receiver.headers[-1]["webhook-signature"].split(" ")) == 2
+
+
+def next_attempt_at(tally: Tally, endpoint_id: str) -> Any:
+    from adapters.webhook_delivery import STATE_TABLE
+    from projections.paging import fetch_all
+    from projections.schema import table
+
+    query = sql.SQL("SELECT next_attempt_at FROM {} WHERE endpoint_id = %s").format(
+        table(tally.schema, STATE_TABLE)
+    )
+    return fetch_all(tally.views, query, [endpoint_id])[0]["next_attempt_at"]
+
+
+def settle(tally: Tally) -> None:
+    head = int(tally.store.recorder.max_notification_id() or 0)
+    assert wait_for_position(tally.views, tally.schema, head, 10)
+
+
+def test_an_endpoint_failing_for_three_days_is_disabled_with_an_event(
+    sandbox: Client, receiver: Receiver, clock: FixedClock
+) -> None:
+    made = endpoint(sandbox, receiver)
+    receiver.down = True
+    deposits(sandbox, 1)
+    delivery = sandbox.tally.webhooks
+    first_failure = clock.now()
+    for _ in range(40):
+        delivery.drain()
+        settle(sandbox.tally)  # the disabling is written by delivery, not by this client
+        found = sandbox.ok(sandbox.get(f"/v1/webhook_endpoints/{made['id']}"))
+        if found["status"] == "disabled":
+            break
+        clock.advance(next_attempt_at(sandbox.tally, made["id"]) - clock.now())
+    assert found["status"] == "disabled"
+    assert found["disabled_reason"].startswith("deliveries failed since")
+    assert clock.now() - first_failure >= timedelta(days=3)
+    attempts = sandbox.ok(sandbox.get("/v1/webhook_deliveries", limit=100))["data"]
+    # 30 s doubling to 12 h: eleven retries take 17 h, five more of 12 h pass 3 days.
+    assert len(attempts) == 1 + 11 + 5
+    receiver.down = False
+    sandbox.ok(sandbox.post(f"/v1/webhook_endpoints/{made['id']}", {"status": "enabled"}))
+    delivery.drain()
+    assert receiver.received == []  # its next attempt is not due yet
+    clock.advance(next_attempt_at(sandbox.tally, made["id"]) - clock.now())
+    delivery.drain()
+    # Resumed where it stopped.
+    assert [e["type"] for e in receiver.received] == [
+        "billing.wallet.deposited", "billing.transaction.completed"
+    ]  # fmt: skip
+
+
+def test_redelivery_sends_the_same_event_again_with_the_same_id(
+    sandbox: Client, receiver: Receiver
+) -> None:
+    endpoint(sandbox, receiver)
+    customer(sandbox, "ada")
+    sandbox.tally.webhooks.drain()
+    first = sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"][0]
+    path = f"/v1/webhook_deliveries/{first['id']}/redeliver"
+    again = sandbox.ok(sandbox.post(path, key="r1"), 201)
+    assert sandbox.ok(sandbox.post(path, key="r1"), 201) == again  # answered, not sent
+    assert again["redelivery"]
+    assert again["status"] == "succeeded"
+    assert receiver.ids() == [first["event_id"], first["event_id"]]
+
+
+def test_live_projects_refuse_private_urls_and_other_projects_see_404(
+    hooks_http: TestClient, hooks_tally: Tally, sandbox: Client, receiver: Receiver
+) -> None:
+    live = make_client(hooks_http, hooks_tally, "live")
+    refused = live.post("/v1/webhook_endpoints", {"url": receiver.url})
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "webhook_url_not_allowed"
+    made = endpoint(sandbox, receiver)
+    assert live.get(f"/v1/webhook_endpoints/{made['id']}").status_code == 404
+    assert live.ok(live.get("/v1/webhook_endpoints"))["data"] == []
+    other = live.post(f"/v1/webhook_endpoints/{made['id']}", {"description": "mine"})
+    assert other.status_code == 404
+    assert hooks_http.get("/v1/webhook_endpoints").status_code == 401
+    assert hooks_http.get("/v1/webhook_deliveries").status_code == 401
+    bad = sandbox.post("/v1/webhook_endpoints", {"url": "ftp://x", "enabled_events": ["*"]})
+    assert bad.status_code == 422
+    unknown = sandbox.post(
+        "/v1/webhook_endpoints", {"url": receiver.url, "enabled_events": ["billing.nope.x"]}
+    )
+    assert unknown.status_code == 422
+
+
+def test_delete_stops_delivery_and_leaves_the_list(sandbox: Client, receiver: Receiver) -> None:
+    made = endpoint(sandbox, receiver)
+    sandbox.ok(sandbox.post(f"/v1/webhook_endpoints/{made['id']}/delete"))
+    deposits(sandbox, 1)
+    sandbox.tally.webhooks.drain()
+    assert receiver.received == []
+    assert sandbox.ok(sandbox.get("/v1/webhook_endpoints"))["data"] == []
+    assert sandbox.get(f"/v1/webhook_endpoints/{made['id']}").status_code == 404

@@ -1,0 +1,82 @@
+"""A local webhook receiver for the delivery tests: a real HTTP server on 127.0.0.1 that
+verifies each request with the ``standardwebhooks`` library, as a product would.
+
+``Receiver(secret)``: ``url``; ``received`` (the envelopes it accepted, in arrival order);
+``down`` (answer 503 to everything); ``redirect`` (answer 302); ``slow_s`` (wait before
+answering); ``secret`` (what it verifies with; a wrong one makes
+it refuse with 400, as a receiver should)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+class Receiver:
+    def __init__(self, secret: str = "") -> None:
+        self.secret = secret
+        self.down = False
+        self.redirect = False
+        self.slow_s = 0.0
+        self.received: list[dict[str, Any]] = []
+        self.refused = 0
+        self.headers: list[dict[str, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if receiver.slow_s:
+                    time.sleep(receiver.slow_s)
+                if receiver.redirect:
+                    self.send_response(302)
+                    self.send_header("location", receiver.url + "/elsewhere")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                if receiver.down:
+                    self._answer(503, b"down for maintenance")
+                    return
+                try:
+                    envelope = Webhook(receiver.secret).verify(body, headers)
+                except WebhookVerificationError:
+                    receiver.refused += 1
+                    self._answer(400, b"bad signature")
+                    return
+                receiver.received.append(envelope)
+                receiver.headers.append(headers)
+                self._answer(200, json.dumps({"ok": True}).encode())
+
+            def handle(self) -> None:
+                # A client that timed out has gone: writing to it fails, which is expected.
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return  # quiet
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def ids(self) -> list[str]:
+        return [e["id"] for e in self.received]

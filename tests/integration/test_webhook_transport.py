@@ -1,0 +1,63 @@
+"""Sending one webhook (adapters/webhook_transport.py) to a real local receiver: signed
+so ``standardwebhooks`` verifies it, redirects not followed, timeouts kept, and private
+addresses refused unless allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.webhook_transport import send
+from commands.webhook_endpoints import new_secret
+from tests.e2e.webhook_receiver import Receiver
+
+BODY = b'{"id": "evt_1", "type": "billing.customer.created"}'
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(new_secret())
+    yield r
+    r.close()
+
+
+def test_a_signed_post_verifies_with_standardwebhooks(receiver: Receiver) -> None:
+    sent = send(receiver.url, "evt_1", BODY, [receiver.secret], allow_private=True, timeout_s=5)
+    assert (sent.ok, sent.status, sent.error) == (True, 200, "")
+    assert receiver.ids() == ["evt_1"]
+    assert receiver.headers[0]["webhook-id"] == "evt_1"
+
+
+def test_any_one_of_two_secrets_verifies(receiver: Receiver) -> None:
+    secrets = [new_secret(), receiver.secret]
+    assert send(receiver.url, "evt_1", BODY, secrets, allow_private=True, timeout_s=5).ok
+    assert len(receiver.headers[0]["webhook-signature"].split(" ")) == 2
+
+
+def test_another_secret_is_refused_by_the_receiver(receiver: Receiver) -> None:
+    sent = send(receiver.url, "evt_1", BODY, [new_secret()], allow_private=True, timeout_s=5)
+    assert (sent.ok, sent.status, sent.response) == (False, 400, "bad signature")
+    assert receiver.refused == 1
+
+
+def test_a_redirect_is_a_failure_and_is_not_followed(receiver: Receiver) -> None:
+    receiver.redirect = True
+    sent = send(receiver.url, "evt_1", BODY, [receiver.secret], allow_private=True, timeout_s=5)
+    assert (sent.ok, sent.status, sent.error) == (False, 302, "redirects are not followed")
+    assert receiver.received == []
+
+
+def test_a_slow_receiver_times_out(receiver: Receiver) -> None:
+    receiver.slow_s = 1.5
+    sent = send(receiver.url, "evt_1", BODY, [receiver.secret], allow_private=True, timeout_s=0.3)
+    assert not sent.ok
+    assert sent.error.startswith("timed out")
+    assert sent.status is None
+
+
+def test_loopback_is_refused_unless_allowed(receiver: Receiver) -> None:
+    sent = send(receiver.url, "evt_1", BODY, [receiver.secret], allow_private=False, timeout_s=5)
+    assert not sent.ok
+    assert sent.error.startswith("address refused")
+    assert receiver.received == []
