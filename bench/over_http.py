@@ -7,8 +7,9 @@ bytes built by hand) so that, on a small machine, it takes as little CPU as poss
 from the server it measures. Every response must be a 201, or it counts as an error.
 
 Beside the rate it reports the CPU time per request of the server (all its processes and
-threads: HTTP, the command bus, and the projection worker ``tally serve`` runs) and of
-this client, over the whole run including the warm-up. On a machine shared with other
+threads: HTTP, the command bus, and the projection worker, which ``tally serve`` runs in
+a child process of its own) and of this client, over the whole run including the
+warm-up. On a machine shared with other
 work the rate follows whatever CPU is left; CPU per request changes much less.
 """
 
