@@ -31,6 +31,7 @@ from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_secrets import add_secrets_commands
 from api.cli_shapes import as_object, json_value
+from api.cli_webhooks import add_webhook_commands
 from api.collection import warn_uncollectable
 from api.settings import Settings
 from commands import messages as m
@@ -486,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_invoice_commands(sub, common)
     add_secrets_commands(sub, common)
+    add_webhook_commands(sub, common)
 
     replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
     replay.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -46,6 +46,11 @@ EXAMPLES: dict[str, list[str]] = {
     "secrets": ["tally secrets new-key"],
     "secrets new-key": ["tally secrets new-key"],
     "secrets reseal": ["tally secrets reseal --json"],
+    "webhooks": ["tally webhooks deliveries --project $PROJECT"],
+    "webhooks endpoints": ["tally webhooks endpoints --project $PROJECT --json"],
+    "webhooks deliveries": ["tally webhooks deliveries --project $PROJECT --limit 20"],
+    "webhooks redeliver": ["tally webhooks redeliver $DELIVERY --project $PROJECT"],
+    "webhooks deliver": ["tally webhooks deliver --json"],
     "replay": ["tally replay", "tally replay --quiet --json"],
 }
 
