@@ -28,6 +28,7 @@ from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding
 
 # Values JSON writes as they are: exactly these types, never subclasses of them.
 _LEAVES = frozenset({str, int, bool, type(None)})
+_STR = frozenset({str})
 
 
 class _Unsure(Exception):
@@ -61,11 +62,15 @@ class FastJSONTranscoder(JSONTranscoder):
         if kind in _LEAVES:
             return value
         if kind is dict:
+            # Checked in C (map and issuperset run no bytecode per item): nested
+            # containers of plain values, such as a response body, are most of them.
+            if not _STR.issuperset(map(type, value)):
+                raise _Unsure
+            if _LEAVES.issuperset(map(type, value.values())):
+                return value
             copy: dict[str, Any] | None = None
             direct = self._direct
             for key, item in value.items():
-                if type(key) is not str:
-                    raise _Unsure
                 item_kind = type(item)
                 if item_kind in _LEAVES:
                     continue
@@ -77,6 +82,8 @@ class FastJSONTranscoder(JSONTranscoder):
                     copy[key] = converted  # same key, so the same place in the order
             return value if copy is None else copy
         if kind is list or kind is tuple:
+            if _LEAVES.issuperset(map(type, value)):
+                return value
             return [v if type(v) in _LEAVES else self._plain(v) for v in value]
         convert = self._direct.get(kind)
         if convert is not None:

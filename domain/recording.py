@@ -44,20 +44,33 @@ class EventRecipe:
     """How to build one event class's objects: its fields in order, their defaults, and
     the ``@event`` method that applies it (when that is all its ``apply`` does)."""
 
-    __slots__ = ("apply_func", "apply_names", "event_class", "fields", "names", "required")
+    __slots__ = (
+        "apply_func",
+        "apply_names",
+        "defaults",
+        "event_class",
+        "names",
+        "order",
+        "required",
+    )
 
     def __init__(self, event_class: type) -> None:
         self.event_class = event_class
         fields = dataclasses.fields(event_class)  # type: ignore[arg-type]
-        self.fields = tuple((f.name, f.default) for f in fields)
-        self.names = frozenset(name for name, _ in self.fields)
-        self.required = frozenset(name for name, default in self.fields if default is _MISSING)
+        # The dataclass's fields in its order, which is the order its __init__ sets them
+        # in, and so the order of the stored state's keys.
+        self.order = tuple(f.name for f in fields)
+        self.defaults = tuple(f.default for f in fields)
+        self.names = frozenset(self.order)
+        self.required = frozenset(f.name for f in fields if f.default is _MISSING)
         self.apply_func: Callable[..., None] | None = None
         self.apply_names: tuple[str, ...] = ()
         if _applies_only_decorated_func(event_class):
             func = decorated_funcs[event_class]
+            wanted = _spec_filter_kwargs_for_method_params(func)
             self.apply_func = func
-            self.apply_names = tuple(_spec_filter_kwargs_for_method_params(func))
+            # The library passes the method those of its parameters the event has.
+            self.apply_names = tuple(name for name in self.order if name in wanted)
 
     def build(self, values: Mapping[str, Any]) -> Any:
         """The event the dataclass's ``__init__`` would make of ``values``, or None where
@@ -66,7 +79,8 @@ class EventRecipe:
             return None
         if not isinstance(values["originator_id"], UUID):
             return None  # the library's __post_init__ raises TypeError
-        state = {name: values.get(name, default) for name, default in self.fields}
+        # zip and map run in C: no bytecode per field.
+        state = dict(zip(self.order, map(values.get, self.order, self.defaults), strict=True))
         event: Any = object.__new__(self.event_class)
         object.__setattr__(event, "__dict__", state)
         return event
@@ -77,8 +91,8 @@ class EventRecipe:
         if func is None:
             event.apply(aggregate)
             return
-        state = event.__dict__
-        func(aggregate, **{name: state[name] for name in self.apply_names if name in state})
+        names = self.apply_names
+        func(aggregate, **dict(zip(names, map(event.__dict__.__getitem__, names), strict=True)))
 
 
 def _applies_only_decorated_func(event_class: type) -> bool:
@@ -102,7 +116,9 @@ class CreationRecipe:
         self.id_names = tuple(_create_id_param_names[aggregate_class])
         # Read on the class, a decorated __init__ is the function it decorates.
         self.init: Callable[..., None] = aggregate_class.__init__
-        self.init_names = frozenset(_spec_filter_kwargs_for_method_params(self.init))
+        wanted = _spec_filter_kwargs_for_method_params(self.init)
+        # The library passes __init__ those of its parameters the event has.
+        self.init_names = tuple(name for name in event.order if name in wanted)
         self.wants_id = aggregate_class in _init_mentions_id
 
     def create(self, originator_id: Any, values: dict[str, Any]) -> Any:
@@ -123,7 +139,8 @@ class CreationRecipe:
             originator_version=state["originator_version"],
             timestamp=state["timestamp"],
         )
-        init_kwargs = {k: v for k, v in state.items() if k in self.init_names}
+        names = self.init_names
+        init_kwargs = dict(zip(names, map(state.__getitem__, names), strict=True))
         if self.wants_id:
             init_kwargs["id"] = state["originator_id"]
         self.init(aggregate, **init_kwargs)
