@@ -11,108 +11,39 @@ A stalled read model the command does not need is one warning line on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from adapters.database import DatabaseUnreachable, check, parse, start_embedded
-from adapters.providers.config import ProviderSettings
-from api.bootstrap import NO_PROJECT, Tally, build
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_secrets import add_secrets_commands
-from api.cli_shapes import as_object, json_value
+from api.cli_session import (
+    EXIT_CANNOT_START,
+    EXIT_OK,
+    EXIT_REFUSED,
+    CannotStart,
+    Stalled,
+    emit,
+    load_settings,
+    opened,
+    run,
+    sync_read_models,
+)
+from api.cli_shapes import as_object
 from api.cli_webhooks import add_webhook_commands
 from api.collection import warn_uncollectable
-from api.settings import Settings
 from commands import messages as m
-from commands.bus import Context, Outcome
 from commands.provider_errors import ProviderMisconfigured
 from domain.errors import DomainError
 from projections.applying import ProjectionFailed
-
-ACTOR = "cli"
-EXIT_OK, EXIT_REFUSED, EXIT_CANNOT_START = 0, 1, 2
-
-
-class CannotStart(Exception):
-    """Settings or database problems: reported in one line, exit code 2."""
-
-
-class Stalled(Exception):
-    """A read model the command needs is stalled: reported in one line, exit code 1."""
-
-
-def load_settings(**overrides: Any) -> Settings:
-    try:
-        settings = Settings()
-        if overrides := {k: v for k, v in overrides.items() if v is not None}:
-            settings = Settings(**{**settings.model_dump(), **overrides})
-        ProviderSettings()  # the payment provider's settings are checked at start too
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"TALLY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise CannotStart(f"invalid settings: {problems}") from None
-    return settings
-
-
-@contextmanager
-def opened(settings: Settings | None = None) -> Iterator[Tally]:
-    tally = build(settings or load_settings())
-    try:
-        yield tally
-    finally:
-        tally.close()
-
-
-def run(tally: Tally, command: m.Command, project_id: UUID = NO_PROJECT) -> Outcome:
-    return tally.execute(command, Context(project_id, ACTOR))
-
-
-def sync_read_models(tally: Tally, position: int | None = None, needs: Sequence[str] = ()) -> None:
-    """Bring the read models up to the log's head, so that what was just written (a new
-    key, above all) is visible to queries and to authentication at once.
-
-    A stalled read model in ``needs`` (names) raises ``Stalled``; any other is one warning
-    line on stderr (the command could do its job)."""
-    from projections.runner import ProjectionWorker, stalls, wait_for_position
-
-    worker = ProjectionWorker(
-        tally.store, tally.views, tally.schema, tally.settings.projection_batch, log_stalls=False
-    )
-    worker.catch_up()
-    found = stalls(tally.views, tally.schema)
-    for stall in found:
-        if stall.name in needs:
-            raise Stalled(stall.line())
-    if found:
-        names = ", ".join(s.name for s in found)
-        print(
-            f"tally: warning: {found[0].line()} (stalled: {names}; see tally projections status)",
-            file=sys.stderr,
-        )
-    if position is not None and not wait_for_position(tally.views, tally.schema, position, 10):
-        raise CannotStart(f"the read models did not reach position {position}")
-
-
-def emit(args: argparse.Namespace, data: Any, lines: Sequence[str]) -> None:
-    if args.json:
-        print(json.dumps(data, default=json_value, indent=2))
-    else:
-        for line in lines:
-            print(line)
-
 
 # -- projects and keys ---------------------------------------------------------------------
 

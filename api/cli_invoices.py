@@ -13,7 +13,7 @@ from uuid import UUID
 def cmd_invoices_document(args: argparse.Namespace) -> int:
     from adapters.documents.html import render_html
     from adapters.documents.pdf import render_pdf
-    from api.cli import EXIT_OK, emit, opened, sync_read_models
+    from api.cli_session import EXIT_OK, emit, opened, sync_read_models
     from api.routes.invoice_documents import invoice_document
 
     with opened() as tally:

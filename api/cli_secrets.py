@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 
 def cmd_secrets_new_key(args: argparse.Namespace) -> int:
-    from api.cli import EXIT_OK, emit
+    from api.cli_session import EXIT_OK, emit
 
     key = Fernet.generate_key().decode()
     emit(args, {"key": key}, [key])
@@ -20,7 +20,7 @@ def cmd_secrets_new_key(args: argparse.Namespace) -> int:
 
 def cmd_secrets_reseal(args: argparse.Namespace) -> int:
     from adapters.secrets import SecretBox
-    from api.cli import (
+    from api.cli_session import (
         EXIT_OK,
         EXIT_REFUSED,
         CannotStart,

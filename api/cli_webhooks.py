@@ -10,7 +10,7 @@ from uuid import UUID
 
 
 def cmd_webhooks_endpoints(args: argparse.Namespace) -> int:
-    from api.cli import EXIT_OK, emit, opened, sync_read_models
+    from api.cli_session import EXIT_OK, emit, opened, sync_read_models
     from projections.webhook_endpoints import list_endpoints
 
     with opened() as tally:
@@ -27,7 +27,7 @@ def cmd_webhooks_endpoints(args: argparse.Namespace) -> int:
 
 def cmd_webhooks_deliveries(args: argparse.Namespace) -> int:
     from adapters.webhook_delivery import list_attempts
-    from api.cli import EXIT_OK, emit, opened
+    from api.cli_session import EXIT_OK, emit, opened
 
     with opened() as tally:
         rows, _ = list_attempts(
@@ -44,7 +44,7 @@ def cmd_webhooks_deliveries(args: argparse.Namespace) -> int:
 
 
 def cmd_webhooks_redeliver(args: argparse.Namespace) -> int:
-    from api.cli import EXIT_OK, EXIT_REFUSED, emit, opened, sync_read_models
+    from api.cli_session import EXIT_OK, EXIT_REFUSED, emit, opened, sync_read_models
 
     with opened() as tally:
         sync_read_models(tally)
@@ -57,7 +57,7 @@ def cmd_webhooks_redeliver(args: argparse.Namespace) -> int:
 
 
 def cmd_webhooks_deliver(args: argparse.Namespace) -> int:
-    from api.cli import EXIT_OK, emit, opened, sync_read_models
+    from api.cli_session import EXIT_OK, emit, opened, sync_read_models
 
     with opened() as tally:
         sync_read_models(tally)

@@ -27,6 +27,7 @@ from uuid import UUID
 from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
+from commands.created import created
 from commands.invoice_charges import reporting_calls, request_charge
 from commands.invoice_common import (
     billing_for,
@@ -129,14 +130,14 @@ def pay_invoice(uow: UnitOfWork, cmd: m.PayInvoice, ctx: Context) -> Result:
 def _body(
     uow: UnitOfWork, ctx: Context, invoice: Invoice, attempt: dict[str, Any] | None
 ) -> dict[str, Any]:
-    # Imported here: commands.subscriptions creates invoices through this package.
-    from commands.subscriptions import subscription_summary
-
+    # The subscription as commands.subscriptions answers it (its summary and when it was
+    # created), built here: that module creates invoices through this one, so importing it
+    # would be a cycle.
     sub = invoice_subscription(uow, ctx, invoice)
     return {
         "invoice": summary(uow, invoice),
         "payment_attempt": attempt,
-        "subscription": subscription_summary(sub) if sub is not None else None,
+        "subscription": {**sub.summary(), "created": created(sub)} if sub is not None else None,
     }
 
 
