@@ -65,7 +65,7 @@ def serve(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.P
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a busy machine starts slowly
         while True:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             try:
