@@ -6,7 +6,8 @@
 The table also says where money may move, as steps that leave the status as it is
 (``"="``): ``move`` (deposits, withdrawals, transfers, holds, captures) only while open;
 ``receive_confirmed`` (a pending deposit whose money arrived) and ``reverse`` (one side
-of a reversal) while open or frozen. Nothing leaves ``closed``.
+of a reversal) and ``set_threshold`` (the low-balance threshold) while open or frozen.
+Nothing leaves ``closed``.
 
 Which refusal a step gets is kept as the API has always answered it: unfreezing an
 account that is not frozen (closed included) is ``invalid_transition``; any other step
@@ -33,6 +34,7 @@ MACHINE = transition_table(
         ("move", OPEN, "="),
         ("receive_confirmed", [OPEN, FROZEN], "="),
         ("reverse", [OPEN, FROZEN], "="),
+        ("set_threshold", [OPEN, FROZEN], "="),
     ],
     initial=OPEN,
 )

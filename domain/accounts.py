@@ -8,7 +8,9 @@ A credit must leave ``ledger`` and a new hold ``held`` at or below MAX_AMOUNT_MI
 
 Movements take ``Money``; the balances are kept as ints in the account's currency and
 summed in Money, so money in another currency is refused. Whether the status allows a
-step is asked of the transition table in ``domain/account_status.py``.
+step is asked of the transition table in ``domain/account_status.py``. When the
+available balance falls below the account's low-balance threshold it records
+``BalanceLow``; the rule is in ``domain/low_balance.py``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from domain.limits import (
     check_text,
     check_timestamp,
 )
+from domain.low_balance import check_threshold, is_low
 from domain.money import Money, check_amount, check_currency, check_within_limit
 
 __all__ = ["CLOSED", "FROZEN", "OPEN", "Account", "Hold", "clearing_ref", "wallet_ref"]
@@ -68,6 +71,10 @@ class Hold:
 
 class Account(TallyAggregate):
     TOPIC = "tally:Account"
+    # Class defaults, so that an account opened (or snapshotted) before thresholds
+    # existed reads as having none, armed.
+    low_balance_threshold: int | None = None
+    low_balance_armed: bool = True
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:Account.Created"
@@ -85,6 +92,7 @@ class Account(TallyAggregate):
         currency: str,
         overdraft_limit: int,
         metadata: dict[str, str],
+        low_balance_threshold: int | None = None,
     ) -> None:
         self.project_id = project_id
         self.owner_ref = owner_ref
@@ -95,6 +103,7 @@ class Account(TallyAggregate):
         self.ledger = 0
         self.held = 0
         self.holds: dict[str, Hold] = {}
+        self.low_balance_threshold = low_balance_threshold
 
     @classmethod
     def open(
@@ -104,18 +113,23 @@ class Account(TallyAggregate):
         currency: str,
         overdraft_limit: int = 0,
         metadata: dict[str, str] | None = None,
+        low_balance_threshold: int | None = None,
     ) -> Account:
         check_currency(currency)
         check_amount(overdraft_limit, allow_zero=True)
         check_text(owner_ref, "owner_ref", MAX_REF_CHARS, min_chars=1)
         check_metadata(dict(metadata or {}))
-        return cls(
+        check_threshold(low_balance_threshold)
+        account = cls(
             project_id=project_id,
             owner_ref=owner_ref,
             currency=currency,
             overdraft_limit=overdraft_limit,
             metadata=dict(metadata or {}),
+            low_balance_threshold=low_balance_threshold,
         )
+        account._watch_balance()
+        return account
 
     # -- derived values ----------------------------------------------------------------
 
@@ -213,10 +227,12 @@ class Account(TallyAggregate):
     @event("Deposited", topic="tally:Account.Deposited")
     def _deposited(self, amount: int, transaction_id: UUID) -> None:
         self.ledger += amount
+        self._rearm()
 
     def withdraw(self, amount: Money, transaction_id: UUID) -> None:
         self.check_can_debit(amount)
         self._withdrawn(amount=amount.amount, transaction_id=transaction_id)
+        self._watch_balance()
 
     @event("Withdrawn", topic="tally:Account.Withdrawn")
     def _withdrawn(self, amount: int, transaction_id: UUID) -> None:
@@ -225,6 +241,7 @@ class Account(TallyAggregate):
     def transfer_out(self, amount: Money, transaction_id: UUID) -> None:
         self.check_can_debit(amount)
         self._transferred_out(amount=amount.amount, transaction_id=transaction_id)
+        self._watch_balance()
 
     @event("TransferredOut", topic="tally:Account.TransferredOut")
     def _transferred_out(self, amount: int, transaction_id: UUID) -> None:
@@ -237,6 +254,7 @@ class Account(TallyAggregate):
     @event("TransferredIn", topic="tally:Account.TransferredIn")
     def _transferred_in(self, amount: int, transaction_id: UUID) -> None:
         self.ledger += amount
+        self._rearm()
 
     def post_reversal(self, delta: Money, transaction_id: UUID) -> None:
         """Apply one side of a reversal: ``delta`` is signed (negative takes money out)."""
@@ -246,10 +264,12 @@ class Account(TallyAggregate):
         else:
             self.check_room(delta)
         self._reversal_posted(delta=delta.amount, transaction_id=transaction_id)
+        self._watch_balance()
 
     @event("ReversalPosted", topic="tally:Account.ReversalPosted")
     def _reversal_posted(self, delta: int, transaction_id: UUID) -> None:
         self.ledger += delta
+        self._rearm()
 
     # -- holds -------------------------------------------------------------------------
 
@@ -276,6 +296,7 @@ class Account(TallyAggregate):
         self._hold_placed(
             hold_id=hold_id, amount=amount.amount, expires_at=expires_at, destination=destination
         )
+        self._watch_balance()
 
     @event("HoldPlaced", topic="tally:Account.HoldPlaced")
     def _hold_placed(
@@ -308,6 +329,7 @@ class Account(TallyAggregate):
         self.ledger -= amount
         hold.status = "captured"
         hold.captured = amount
+        self._rearm()  # the uncaptured rest of the hold is released
 
     def void_hold(self, hold_id: str) -> None:
         hold = self.get_hold(hold_id)
@@ -320,6 +342,7 @@ class Account(TallyAggregate):
         hold = self.holds[hold_id]
         self.held -= hold.amount
         hold.status = "voided"
+        self._rearm()
 
     def expired_holds(self, now: datetime) -> list[str]:
         return [
@@ -342,6 +365,36 @@ class Account(TallyAggregate):
         hold = self.holds[hold_id]
         self.held -= hold.amount
         hold.status = "expired"
+        self._rearm()
+
+    # -- low balance (rules: domain/low_balance.py) -----------------------------------
+
+    def set_low_balance_threshold(self, threshold: int | None) -> None:
+        check_threshold(threshold)
+        self._check_status("set_threshold")
+        self._low_balance_threshold_set(threshold=threshold)
+        self._watch_balance()
+
+    @event("LowBalanceThresholdSet", topic="tally:Account.LowBalanceThresholdSet")
+    def _low_balance_threshold_set(self, threshold: int | None) -> None:
+        self.low_balance_threshold = threshold
+        self._rearm()
+
+    def _watch_balance(self) -> None:
+        """After a change that can lower the available balance or raise the threshold:
+        record BalanceLow if the account is armed and now below its threshold."""
+        if self.low_balance_armed and is_low(self.available, self.low_balance_threshold):
+            self._balance_low(available=self.available, threshold=self.low_balance_threshold)
+
+    @event("BalanceLow", topic="tally:Account.BalanceLow")
+    def _balance_low(self, available: int, threshold: int) -> None:
+        self.low_balance_armed = False
+
+    def _rearm(self) -> None:
+        # Runs inside event bodies (and so on replay): at or above the threshold, or
+        # with none, the next fall below it fires again.
+        if not self.low_balance_armed and not is_low(self.available, self.low_balance_threshold):
+            self.low_balance_armed = True
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -395,6 +448,7 @@ class Account(TallyAggregate):
             "held_balance": self.held,
             "available_balance": self.available,
             "overdraft_limit": self.overdraft_limit,
+            "low_balance_threshold": self.low_balance_threshold,
             "metadata": dict(self.metadata),
             "version": self.version,
         }

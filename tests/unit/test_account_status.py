@@ -13,7 +13,15 @@ from domain.errors import DomainError
 from domain.money import Money
 
 PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
-TRIGGERS = ("freeze", "unfreeze", "close", "move", "receive_confirmed", "reverse")
+TRIGGERS = (
+    "freeze",
+    "unfreeze",
+    "close",
+    "move",
+    "receive_confirmed",
+    "reverse",
+    "set_threshold",
+)
 
 # (state, trigger) -> the status it leads to, or (code, message) as the API answers it
 # (the messages are those the ``if``s gave before the table; ``{id}`` is the account).
@@ -27,6 +35,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[str, str]] = {
     (OPEN, "move"): OPEN,
     (OPEN, "receive_confirmed"): OPEN,
     (OPEN, "reverse"): OPEN,
+    (OPEN, "set_threshold"): OPEN,
     (FROZEN, "freeze"): (
         "invalid_transition",
         "cannot freeze account {id}: it is already frozen",
@@ -36,6 +45,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[str, str]] = {
     (FROZEN, "move"): ("account_frozen", "account {id} is frozen"),
     (FROZEN, "receive_confirmed"): FROZEN,
     (FROZEN, "reverse"): FROZEN,
+    (FROZEN, "set_threshold"): FROZEN,
     (CLOSED, "freeze"): ("account_closed", "account {id} is closed"),
     (CLOSED, "unfreeze"): (
         "invalid_transition",
@@ -45,6 +55,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[str, str]] = {
     (CLOSED, "move"): ("account_closed", "account {id} is closed"),
     (CLOSED, "receive_confirmed"): ("account_closed", "account {id} is closed"),
     (CLOSED, "reverse"): ("account_closed", "account {id} is closed"),
+    (CLOSED, "set_threshold"): ("account_closed", "account {id} is closed"),
 }
 
 
@@ -68,6 +79,7 @@ def _act(account: Account, trigger: str) -> Callable[[], object]:
         "move": lambda: account.deposit(one, uuid4()),
         "receive_confirmed": lambda: account.credit_confirmed_deposit(one, uuid4()),
         "reverse": lambda: account.post_reversal(one, uuid4()),
+        "set_threshold": lambda: account.set_low_balance_threshold(1),
     }
     return actions[trigger]
 
