@@ -45,7 +45,12 @@ def open_account(uow: UnitOfWork, cmd: m.OpenAccount, ctx: Context) -> Result:
             account_id=str(account_id),
         )
     account = Account.open(
-        ctx.project_id, cmd.owner_ref, cmd.currency, cmd.overdraft_limit, dict(cmd.metadata)
+        ctx.project_id,
+        cmd.owner_ref,
+        cmd.currency,
+        cmd.overdraft_limit,
+        dict(cmd.metadata),
+        cmd.low_balance_threshold,
     )
     uow.add(account)
     return Result.created({"account": {**account.summary(), "created": created(account)}})
@@ -257,6 +262,15 @@ def freeze_account(uow: UnitOfWork, cmd: m.FreezeAccount, ctx: Context) -> Resul
     return Result.changed({"account": account.summary()})
 
 
+def set_low_balance_threshold(
+    uow: UnitOfWork, cmd: m.SetLowBalanceThreshold, ctx: Context
+) -> Result:
+    account = uow.get(Account, cmd.account_id, ctx.project_id)
+    if account.set_low_balance_threshold(cmd.low_balance_threshold):
+        return Result.changed({"account": account.summary()})
+    return Result.unchanged({"account": account.summary()})
+
+
 def unfreeze_account(uow: UnitOfWork, cmd: m.UnfreezeAccount, ctx: Context) -> Result:
     account = uow.get(Account, cmd.account_id, ctx.project_id)
     account.unfreeze()
@@ -283,6 +297,7 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.ReverseTransaction: reverse_transaction,
     m.FreezeAccount: freeze_account,
     m.UnfreezeAccount: unfreeze_account,
+    m.SetLowBalanceThreshold: set_low_balance_threshold,
     m.CloseAccount: close_account,
 }
 

@@ -43,6 +43,16 @@ from domain.money import check_currency
 from domain.periods import MAX_INTERVAL_COUNT
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units, > 0")]
+LowBalanceThreshold = Annotated[
+    StrictInt | None,
+    Field(
+        ge=0,
+        le=MAX_AMOUNT_MINOR,
+        description="Minor units of the account's currency: billing.wallet.balance_low is "
+        "emitted once when the available balance falls below it, again only after it was "
+        "back at or above it; null: none",
+    ),
+]
 CurrencyCode = Annotated[
     str,
     Field(min_length=3, max_length=3, examples=["EUR"], description="ISO 4217 code"),
@@ -69,6 +79,7 @@ class OpenAccount(Command):
     currency: CurrencyCode
     overdraft_limit: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
     metadata: Metadata = Field(default_factory=dict)
+    low_balance_threshold: LowBalanceThreshold = None
 
 
 class Deposit(Command):
@@ -136,6 +147,11 @@ class ReverseTransaction(Command):
     transaction_id: UUID
     amount: Amount | None = None
     reason: Text = ""
+
+
+class SetLowBalanceThreshold(Command):
+    account_id: UUID
+    low_balance_threshold: LowBalanceThreshold
 
 
 class FreezeAccount(Command):

@@ -369,11 +369,16 @@ class Account(TallyAggregate):
 
     # -- low balance (rules: domain/low_balance.py) -----------------------------------
 
-    def set_low_balance_threshold(self, threshold: int | None) -> None:
+    def set_low_balance_threshold(self, threshold: int | None) -> bool:
+        """Set (None: clear) the threshold. Returns False, recording nothing, when the
+        account already has it."""
         check_threshold(threshold)
         self._check_status("set_threshold")
+        if threshold == self.low_balance_threshold:
+            return False
         self._low_balance_threshold_set(threshold=threshold)
         self._watch_balance()
+        return True
 
     @event("LowBalanceThresholdSet", topic="tally:Account.LowBalanceThresholdSet")
     def _low_balance_threshold_set(self, threshold: int | None) -> None:
@@ -383,8 +388,9 @@ class Account(TallyAggregate):
     def _watch_balance(self) -> None:
         """After a change that can lower the available balance or raise the threshold:
         record BalanceLow if the account is armed and now below its threshold."""
-        if self.low_balance_armed and is_low(self.available, self.low_balance_threshold):
-            self._balance_low(available=self.available, threshold=self.low_balance_threshold)
+        threshold = self.low_balance_threshold
+        if self.low_balance_armed and threshold is not None and is_low(self.available, threshold):
+            self._balance_low(available=self.available, threshold=threshold)
 
     @event("BalanceLow", topic="tally:Account.BalanceLow")
     def _balance_low(self, available: int, threshold: int) -> None:

@@ -14,8 +14,8 @@ Queries (every one filters by project; another project's account answers None):
 
 Each account dict has the keys of ``Account.summary()`` (``id``, ``owner_ref``,
 ``currency``, ``status``, ``ledger_balance``, ``held_balance``, ``available_balance``,
-``overdraft_limit``, ``version``) plus ``metadata``, ``created_at`` and ``updated_at``
-(ISO 8601 strings). Ids are strings, money is integer minor units.
+``overdraft_limit``, ``low_balance_threshold``, ``version``) plus ``metadata``,
+``created_at`` and ``updated_at`` (ISO 8601 strings). Ids are strings, money is integer minor units.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ _HANDLED = frozenset(
         ev.AccountOpened,
         ev.ReversalPosted,
         ev.HoldPlaced,
+        ev.LowBalanceThresholdSet,
+        ev.BalanceLow,  # changes no column but the version
         *_LEDGER_SIGN,
         *_STATUS,
         *_RELEASES,
@@ -71,6 +73,7 @@ _COLUMNS = (
     "updated_at",
     "version",
     "position",
+    "low_balance_threshold",
 )
 _TYPES = (
     "uuid",
@@ -87,6 +90,7 @@ _TYPES = (
     "timestamptz",
     "int4",
     "int8",
+    "int8",
 )
 
 
@@ -101,6 +105,8 @@ class _Change:
     updated_at: datetime | None = None
     opened: Any = None  # the Opened event, when the account was opened in this batch
     position: int = 0
+    threshold_set: bool = False  # the low-balance threshold changed in this batch
+    threshold: int | None = None
 
 
 class AccountBalances(ReadModel):
@@ -157,7 +163,8 @@ class AccountBalances(ReadModel):
             "ledger_balance = t.ledger_balance + u.dl, held_balance = t.held_balance + u.dh, "
             "available_balance = t.available_balance + u.dl - u.dh, "
             "status = coalesce(u.status, t.status), version = u.version, "
-            "updated_at = u.updated_at",
+            "updated_at = u.updated_at, low_balance_threshold = CASE WHEN u.ts "
+            "THEN u.threshold ELSE t.low_balance_threshold END",
             "t.id = u.id",
             [
                 ("id", "uuid"),
@@ -166,6 +173,8 @@ class AccountBalances(ReadModel):
                 ("status", "text"),
                 ("version", "int4"),
                 ("updated_at", "timestamptz"),
+                ("ts", "bool"),
+                ("threshold", "int8"),
             ],
             [
                 [k for k, _ in old],
@@ -174,6 +183,8 @@ class AccountBalances(ReadModel):
                 [c.status for _, c in old],
                 [c.version for _, c in old],
                 [c.updated_at for _, c in old],
+                [c.threshold_set for _, c in old],
+                [c.threshold for _, c in old],
             ],
         )
 
@@ -199,6 +210,8 @@ def _fold(change: _Change, event: Any, hold_amounts: dict[Any, int]) -> None:
             change.ledger -= event.amount
     elif kind in _STATUS:
         change.status = _STATUS[kind]
+    elif kind is ev.LowBalanceThresholdSet:
+        change.threshold_set, change.threshold = True, event.threshold
 
 
 def _new_row(account_id: UUID, c: _Change) -> tuple[Any, ...]:
@@ -218,13 +231,14 @@ def _new_row(account_id: UUID, c: _Change) -> tuple[Any, ...]:
         c.updated_at,
         c.version,
         c.position,
+        c.threshold if c.threshold_set else getattr(e, "low_balance_threshold", None),
     )
 
 
 _SELECT = (
     "SELECT id, owner_ref, currency, status, ledger_balance, held_balance, "
-    "available_balance, overdraft_limit, version, metadata, created_at, updated_at "
-    "FROM {t} WHERE project_id = %s"
+    "available_balance, overdraft_limit, low_balance_threshold, version, metadata, "
+    "created_at, updated_at FROM {t} WHERE project_id = %s"
 )
 
 

@@ -52,6 +52,8 @@ HoldExpired: Any = _account.HoldExpired
 Frozen: Any = _account.Frozen
 Unfrozen: Any = _account.Unfrozen
 Closed: Any = _account.Closed
+LowBalanceThresholdSet: Any = _account.LowBalanceThresholdSet
+BalanceLow: Any = _account.BalanceLow
 
 TransactionInitiated: Any = _transaction.Initiated
 TransactionCompleted: Any = _transaction.Completed

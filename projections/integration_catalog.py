@@ -64,6 +64,12 @@ CATALOG: tuple[EventType, ...] = (
     EventType("billing.invoice.voided", "invoice", "An invoice was voided."),
     EventType("billing.wallet.deposited", "account", "Money was deposited into a wallet."),
     EventType("billing.wallet.withdrawn", "account", "Money was withdrawn from a wallet."),
+    EventType(
+        "billing.wallet.balance_low",
+        "account",
+        "A wallet's available balance fell below its low-balance threshold (once per fall; "
+        "again only after it was back at or above it).",
+    ),
     EventType("billing.transaction.completed", "transaction", "A transaction completed."),
     EventType("billing.transaction.failed", "transaction", "A pending transaction failed."),
     EventType("billing.transaction.reversed", "transaction", "A transaction was reversed."),
@@ -78,7 +84,6 @@ NOT_YET_EMITTED: dict[str, str] = {
     "billing.payment.succeeded": "Tally has no public payment object yet",
     "billing.payment.failed": "Tally has no public payment object yet",
     "billing.payment.refunded": "Tally has no public payment object yet",
-    "billing.wallet.balance_low": "wallets have no low-balance threshold yet",
     "billing.entitlements.changed": "entitlements are computed at query time; no "
     "recorded fact says when a customer's set changed",
 }
@@ -106,6 +111,7 @@ _BY_CLASS: dict[type, str] = {
     ev.InvoiceVoided: "billing.invoice.voided",
     ev.Deposited: "billing.wallet.deposited",
     ev.Withdrawn: "billing.wallet.withdrawn",
+    ev.BalanceLow: "billing.wallet.balance_low",
     ev.TransactionInitiated: "billing.transaction.completed",
     ev.TransactionCompleted: "billing.transaction.completed",
     ev.TransactionFailed: "billing.transaction.failed",

@@ -64,8 +64,8 @@ _LOADERS: dict[str, tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]]]
     "account": (
         "accounts",
         "SELECT id, project_id, owner_ref, currency, status, ledger_balance, held_balance, "
-        "available_balance, overdraft_limit, version, metadata, created_at, updated_at "
-        "FROM {t} WHERE id = ANY(%s)",
+        "available_balance, overdraft_limit, low_balance_threshold, version, metadata, "
+        "created_at, updated_at FROM {t} WHERE id = ANY(%s)",
         plain,
     ),
     "transaction": (

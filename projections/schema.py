@@ -100,7 +100,7 @@ TABLES: tuple[Table, ...] = (
         "held_balance bigint NOT NULL, available_balance bigint NOT NULL, "
         "overdraft_limit bigint NOT NULL, metadata jsonb NOT NULL, "
         "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
-        "version integer NOT NULL, position bigint NOT NULL",
+        "version integer NOT NULL, position bigint NOT NULL, low_balance_threshold bigint",
         "id",
         ("accounts_page: project_id, position, id", "accounts_owner: project_id, owner_ref"),
     ),
@@ -351,6 +351,22 @@ TABLES: tuple[Table, ...] = (
 )
 
 
+# Columns added to a table after deployments had created it, which ``CREATE TABLE IF NOT
+# EXISTS`` does not add: (table, column definition). Each must allow null (the rows
+# projected before it have none).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("accounts", "low_balance_threshold bigint"),)
+
+
+def _added_columns(ident: sql.Identifier, table: Table) -> list[sql.Composed]:
+    return [
+        sql.SQL("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS {}").format(
+            ident, sql.Identifier(table.name), sql.SQL(column)
+        )
+        for name, column in ADDED_COLUMNS
+        if name == table.name
+    ]
+
+
 def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list[sql.Composed]:
     ident = sql.Identifier(schema)
     kind = sql.SQL("UNLOGGED TABLE" if unlogged else "TABLE")
@@ -375,6 +391,7 @@ def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list
                 sql.SQL(table.primary_key),
             )
         )
+        out.extend(_added_columns(ident, table))
         if not secondary_indexes:
             continue
         for index in table.indexes:

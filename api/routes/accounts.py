@@ -148,6 +148,27 @@ async def freeze(
 
 
 @router.post(
+    "/{account_id}/low_balance_threshold",
+    response_model=s.AccountResult,
+    summary="Set or clear the low-balance threshold",
+    description="`billing.wallet.balance_low` is emitted once when the available balance "
+    "(ledger minus holds) falls below the threshold, and again only after it was back at "
+    "or above it. Setting a threshold above the available balance fires it; null clears "
+    "the threshold (and re-arms it). Setting the threshold it already has changes nothing.",
+    responses=write_responses(200, "not_found", "account_closed", "invalid_amount"),
+)
+async def set_low_balance_threshold(
+    account_id: UUID,
+    body: s.LowBalanceThresholdRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    command = m.SetLowBalanceThreshold(account_id=account_id, **body.model_dump())
+    return respond(await run(tally, caller, command, key), s.AccountResult)
+
+
+@router.post(
     "/{account_id}/unfreeze",
     response_model=s.AccountResult,
     summary="Unfreeze an account",

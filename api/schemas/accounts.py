@@ -11,7 +11,7 @@ from api import money_rules as rules
 from api.objects import Instant, created_field
 from api.schemas.common import ApiObject, Request, Response, request_config
 from commands.limits_types import Metadata, Ref, RefOrBlank
-from commands.messages import Amount, CurrencyCode, Source, Text
+from commands.messages import Amount, CurrencyCode, LowBalanceThreshold, Source, Text
 from domain.limits import MAX_AMOUNT_MINOR
 
 ExternalRef = Annotated[RefOrBlank, Field(description="Your reference, e.g. a PSP id")]
@@ -25,6 +25,12 @@ class OpenAccountRequest(Request):
     currency: CurrencyCode
     overdraft_limit: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
     metadata: Metadata = Field(default_factory=dict)
+    low_balance_threshold: LowBalanceThreshold = None
+
+
+class LowBalanceThresholdRequest(Request):
+    model_config = request_config([{"low_balance_threshold": 500}, {"low_balance_threshold": None}])
+    low_balance_threshold: LowBalanceThreshold
 
 
 class DepositRequest(Request):
@@ -76,6 +82,7 @@ class Account(ApiObject):
                     "held_balance": 200,
                     "available_balance": 1050,
                     "overdraft_limit": 0,
+                    "low_balance_threshold": 500,
                     "metadata": {},
                     "version": 4,
                 }
@@ -91,6 +98,9 @@ class Account(ApiObject):
     held_balance: int = Field(description="Sum of active holds")
     available_balance: int = Field(description="ledger_balance - held_balance")
     overdraft_limit: int
+    low_balance_threshold: int | None = Field(
+        default=None, description="Below it, billing.wallet.balance_low fires; null: none"
+    )
     metadata: dict[str, str] = Field(default_factory=dict)
     version: int | None = Field(default=None, description="Events recorded on the account")
     created: Instant | None = created_field()

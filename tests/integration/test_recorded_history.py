@@ -9,6 +9,7 @@ that cannot read an old event fails here."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,15 @@ from tests.fixtures.history import (
     insert_recorded,
     load,
 )
+
+# Columns added to read models after the recording, and the value each must have for a
+# log recorded before it existed (an account of then has no low-balance threshold).
+ADDED_SINCE_RECORDING: dict[str, dict[str, Any]] = {"accounts": {"low_balance_threshold": None}}
+
+
+def _with_added_columns(table: str, rows: list[str]) -> list[str]:
+    added = ADDED_SINCE_RECORDING.get(table, {})
+    return [json.dumps(json.loads(r) | added, sort_keys=True) for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +83,9 @@ def test_a_recorded_log_decodes_loads_and_projects_the_recorded_read_models(
     ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=head + 1).catch_up()
     projected = dump_read_models(tally.views, tally.schema)
     for table, rows in history["read_models"].items():
-        assert projected.get(table) == rows, f"read model {table} differs from the recording"
+        expected = sorted(_with_added_columns(table, rows))
+        got = sorted(json.dumps(json.loads(r), sort_keys=True) for r in projected[table])
+        assert got == expected, f"read model {table} differs from the recording"
     report = replay(tally.store, tally.views, tally.schema, progress=False)
     assert report.ok, report.summary()
     assert report.events == len(history["events"])

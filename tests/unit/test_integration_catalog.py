@@ -78,6 +78,26 @@ def test_ledger_flow_maps_deposits_withdrawals_and_transactions(world: Invoicing
     assert "billing.transaction.reversed" in types_of(world, lambda: world.run(reverse))
 
 
+def test_a_fall_below_the_threshold_maps_to_balance_low_once(world: InvoicingWorld) -> None:
+    opened = m.OpenAccount(owner_ref="low", currency="EUR", low_balance_threshold=100)
+    body: dict[str, Any] = {}
+    assert types_of(world, lambda: body.update(world.body(opened))) == [
+        "billing.wallet.balance_low"  # it opens empty, below its threshold
+    ]
+    account = UUID(body["account"]["id"])
+    world.run(m.Deposit(account_id=account, amount=300, currency="EUR"))
+    withdraw = m.Withdraw(account_id=account, amount=250, currency="EUR")
+    assert types_of(world, lambda: world.run(withdraw)) == [
+        "billing.wallet.withdrawn",
+        "billing.wallet.balance_low",
+        "billing.transaction.completed",
+    ]
+    again = m.Withdraw(account_id=account, amount=10, currency="EUR")
+    assert "billing.wallet.balance_low" not in types_of(world, lambda: world.run(again))
+    raised = m.SetLowBalanceThreshold(account_id=account, low_balance_threshold=None)
+    assert types_of(world, lambda: world.run(raised)) == []
+
+
 def test_billing_flow_maps_customers_subscriptions_and_invoices(world: InvoicingWorld) -> None:
     customer = UUID(world.customer("u1"))
     update = m.UpdateCustomer(customer_id=customer, name="Ada")
