@@ -78,8 +78,11 @@ class ProjectionProcess:
         with self._lock:
             if self._stopping.is_set():
                 return
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", "api.projection_process"], env=self.env
+            # serve's pid goes along: read in the child, its parent may already be gone.
+            # The command is this interpreter, a fixed module and a number: nothing from
+            # outside.
+            self._child = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "api.projection_process", str(os.getpid())], env=self.env
             )
 
     def _supervise(self) -> None:
@@ -100,7 +103,13 @@ class ProjectionProcess:
             self._spawn()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker until a signal, or until the process ``argv[0]`` (serve's pid; by
+    default this process's parent) is no longer this process's parent."""
+    args = sys.argv[1:] if argv is None else argv
+    parent = int(args[0]) if args else os.getppid()
+    if os.getppid() != parent:
+        return 0  # serve ended while this process was starting
     from api.bootstrap import build
     from api.settings import Settings
     from projections.runner import ProjectionWorker
@@ -117,7 +126,6 @@ def main() -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stopping)
-    parent = os.getppid()
     tally = build(settings)
     try:
         worker = ProjectionWorker(

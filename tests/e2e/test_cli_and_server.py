@@ -256,3 +256,18 @@ def test_serve_projects_in_a_process_of_its_own_and_starts_it_again_if_it_dies(
     process.terminate()
     process.wait(timeout=30)
     assert children_running(process.pid, "api.projection_process") == []
+
+
+def test_a_projection_process_whose_serve_is_gone_stops_at_once(env: dict[str, str]) -> None:
+    # Started with a pid that is not its parent's, as when serve died while it started.
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "api.projection_process", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30
