@@ -122,11 +122,11 @@ class LowBalanceModel(RuleBasedStateMachine):
         self.fired += len(fired)
         self.was_low = low
 
-    @rule(amount=st.integers(1, 600))
+    @rule(amount=st.integers(1, 600) | st.integers(1, 3))
     def deposit(self, amount: int) -> None:
         self._step(lambda: self.account.deposit(eur(amount), uuid4()))
 
-    @rule(amount=st.integers(1, 600))
+    @rule(amount=st.integers(1, 600) | st.integers(1, 3))
     def withdraw(self, amount: int) -> None:
         self._step(lambda: self.account.withdraw(eur(amount), uuid4()))
 
@@ -160,6 +160,13 @@ class LowBalanceModel(RuleBasedStateMachine):
 
     @rule(threshold=st.none() | st.integers(0, 1500))
     def set_threshold(self, threshold: int | None) -> None:
+        self._step(lambda: self.account.set_low_balance_threshold(threshold))
+
+    @rule(offset=st.integers(-2, 2))
+    def set_threshold_near_the_balance(self, offset: int) -> None:
+        # Thresholds at, just above and just below the balance, where "at or above"
+        # re-arms and "below" fires: random thresholds alone rarely land there.
+        threshold = max(0, self.account.available + offset)
         self._step(lambda: self.account.set_low_balance_threshold(threshold))
 
     @invariant()
