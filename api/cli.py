@@ -197,6 +197,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # No proxy headers and no header logging: the access log shows method, path
             # and status only, never the Authorization header.
             proxy_headers=False,
+            # uvicorn's supervisor restarts a worker that has not answered its health ping
+            # within this many seconds, counted from the worker's spawn. Its default of 5 s
+            # is shorter than a worker's start on a busy two-core machine (seen at load 12 to
+            # 16: two workers restarted over and over and serve never became ready).
+            timeout_worker_healthcheck=30,
         )
     finally:
         if projections is not None:
