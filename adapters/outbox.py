@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.background import BackgroundPasses
 from adapters.providers.base import (
     ChargeRequest,
     CheckoutMode,
@@ -169,13 +169,12 @@ def _checkout_request(key: str, params: CheckoutParams) -> CheckoutRequest:
     )
 
 
-class Outbox:
+class Outbox(BackgroundPasses):
+    thread_name = "tally-outbox"
+
     def __init__(self, tally: Any, *, interval_s: float = 1.0) -> None:
+        super().__init__(interval_s)
         self.tally = tally
-        self.interval_s = interval_s
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- one call, one event -------------------------------------------------------------
 
@@ -350,29 +349,5 @@ class Outbox:
 
     # -- background thread ---------------------------------------------------------------
 
-    def kick(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="tally-outbox", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self.drain(timeout_s=2.0)
-            except Exception:  # the next pass tries again; nothing half-done was kept
-                log.exception("outbox pass failed")
+    def run_pass(self) -> None:
+        self.drain(timeout_s=2.0)

@@ -43,6 +43,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError
 from psycopg import sql
 
+from adapters.background import BackgroundPasses
 from adapters.webhook_transport import Sent, send
 from commands.bus import Context
 from commands.webhook_endpoints import DisableWebhookEndpoint
@@ -91,7 +92,9 @@ def create_tables(pool: Any, schema: str) -> None:
             conn.execute(sql.SQL(statement).format(**names))
 
 
-class WebhookDelivery:
+class WebhookDelivery(BackgroundPasses):
+    thread_name = "tally-webhooks"
+
     def __init__(
         self,
         tally: Any,
@@ -101,16 +104,13 @@ class WebhookDelivery:
         timeout_s: float = 10.0,
         workers: int = 4,
     ) -> None:
+        super().__init__(interval_s)
         self.tally = tally
         self.render = render
-        self.interval_s = interval_s
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tally-webhook")
         self._busy: dict[UUID, Future[int]] = {}
         self._busy_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         # One client for every send: keep-alive connections to receivers are reused.
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
         create_tables(tally.views, tally.schema)
@@ -394,38 +394,14 @@ class WebhookDelivery:
 
     # -- background thread ---------------------------------------------------------------
 
-    def kick(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="tally-webhooks", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
     def close(self) -> None:
         """Stop, and end the pool's threads (when the application closes)."""
         self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self.run_once()
-            except Exception:  # the next pass tries again; nothing half-done was kept
-                log.exception("webhook delivery pass failed")
+    def run_pass(self) -> None:
+        self.run_once()
 
 
 def _try_lock(conn: psycopg.Connection[Any], key: str) -> bool:
