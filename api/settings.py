@@ -7,11 +7,15 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.broker import DEFAULT_NAME, NAME_PATTERN, BrokerTarget, BrokerUrlInvalid
 from adapters.secrets import SecretsKeyInvalid, parse_keys
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore")
+    # A refused setting is not quoted back: broker URLs and keys hold secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="TALLY_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -67,11 +71,44 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, le=60, description="How long a webhook receiver may take to answer."
     )
+    broker_url: SecretStr | None = Field(
+        default=None,
+        description="Where integration events are published besides webhooks (issue 12): "
+        "amqp://... for RabbitMQ, redis://... for Redis Streams. Unset: no broker.",
+    )
+    broker_exchange: str = Field(
+        default=DEFAULT_NAME,
+        pattern=NAME_PATTERN,
+        description="The RabbitMQ topic exchange, or the Redis stream, events go to.",
+    )
+    broker_interval_s: float = Field(
+        default=0.1, gt=0, le=60, description="How often the broker publisher looks for events."
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma separated, newest first, that encrypt the provider "
         "credentials projects store. Unset: projects can only name environment variables.",
     )
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked at start, like the secrets key; the error never quotes the URL (it may
+        # hold a password).
+        if value is not None and not value.get_secret_value():
+            return None  # TALLY_BROKER_URL= (empty) is unset
+        if value is not None:
+            try:
+                BrokerTarget.parse(value.get_secret_value())
+            except BrokerUrlInvalid as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    def broker_target(self) -> BrokerTarget | None:
+        """The broker events are published to, or None when ``broker_url`` is unset."""
+        if self.broker_url is None:
+            return None
+        return BrokerTarget.parse(self.broker_url.get_secret_value(), self.broker_exchange)
 
     @field_validator("secrets_key")
     @classmethod
