@@ -28,19 +28,19 @@ from commands.limits_types import Description
 from commands.messages import Command
 from commands.now import context_now
 from commands.provider_config import NO_SECRETS_KEY, Sealer
+from domain.limits import MAX_URL_CHARS, WEBHOOK_URL_PATTERN
 from domain.projects import Project
 from domain.provider_settings import SecretStorageDisabled
 from domain.webhook_endpoints import (
     MAX_ENABLED_EVENTS,
     MAX_SECRET_OVERLAP,
-    MAX_URL_CHARS,
     WebhookEndpoint,
     check_enabled_events,
     check_url,
 )
 
 SECRET_BYTES = 24
-Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_CHARS)]
+Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_CHARS, pattern=WEBHOOK_URL_PATTERN)]
 EventTypes = Annotated[list[str], Field(min_length=1, max_length=MAX_ENABLED_EVENTS)]
 OverlapSeconds = Annotated[StrictInt, Field(ge=0, le=int(MAX_SECRET_OVERLAP.total_seconds()))]
 
@@ -102,10 +102,14 @@ def handlers(sealer: Sealer | None, types: frozenset[str]) -> dict[type[Any], Ha
     def create(uow: UnitOfWork, cmd: CreateWebhookEndpoint, ctx: Context) -> Result:
         url = check_url(cmd.url, test_mode=_test_mode(uow, ctx))
         wanted = check_enabled_events(list(cmd.enabled_events), types)
+        project = uow.get(Project, ctx.project_id, ctx.project_id)
+        endpoint_id = _new_id(ctx, "webhook_endpoint")
+        project.check_can_add_webhook_endpoint()
         sealed = seal()
         endpoint = WebhookEndpoint.register(
-            _new_id(ctx, "webhook_endpoint"), ctx.project_id, url, wanted, cmd.description, sealed
+            endpoint_id, ctx.project_id, url, wanted, cmd.description, sealed
         )
+        project.add_webhook_endpoint(endpoint_id)
         uow.add(endpoint)
         body = {"webhook_endpoint": endpoint_summary(endpoint), "sealed_secret": sealed}
         return Result.created(body)
@@ -136,6 +140,7 @@ def handlers(sealer: Sealer | None, types: frozenset[str]) -> dict[type[Any], Ha
     def delete(uow: UnitOfWork, cmd: DeleteWebhookEndpoint, ctx: Context) -> Result:
         endpoint = uow.get(WebhookEndpoint, cmd.endpoint_id, ctx.project_id)
         endpoint.delete()
+        uow.get(Project, ctx.project_id, ctx.project_id).remove_webhook_endpoint(endpoint.id)
         return Result.changed({"webhook_endpoint": endpoint_summary(endpoint)})
 
     def disable(uow: UnitOfWork, cmd: DisableWebhookEndpoint, ctx: Context) -> Result:

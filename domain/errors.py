@@ -71,7 +71,8 @@ class TaxRateArchived(DomainError):
 
 class LimitReached(DomainError):
     """A resource already holds as many of something as it may (a cart's lines, an
-    invoice's lines, a customer's payment methods, a test clock's subscriptions)."""
+    invoice's lines, a customer's payment methods, a test clock's subscriptions, a
+    project's webhook endpoints)."""
 
     code = "limit_reached"
 

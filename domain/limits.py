@@ -72,6 +72,16 @@ MAX_COUPON_PERIODS = 120
 # How often one coupon or promotion code may be redeemed, at most.
 MAX_REDEMPTIONS = 1_000_000_000
 
+# -- webhooks ---------------------------------------------------------------------------
+# A project has at most this many webhook endpoints that are not deleted (Stripe allows
+# 16 per account): each one is a delivery thread's work on every event, so the number is
+# kept small; a product that needs more fans out behind one endpoint or uses a broker.
+MAX_WEBHOOK_ENDPOINTS_PER_PROJECT = 16
+# An endpoint's URL: http or https, at most MAX_URL_CHARS characters, no space and no
+# control character anywhere (percent-encode them).
+MAX_URL_CHARS = 2048
+WEBHOOK_URL_PATTERN = r"^https?://[^\x00-\x20\x7f-\x9f]+$"
+
 # -- billing settings ------------------------------------------------------------------
 # A subscription's draft invoice waits at most this long before it is finalized; dunning
 # retries at most MAX_RETRIES times, each at most MAX_RETRY_DAY days after the failure.

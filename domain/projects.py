@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.domain import event
 from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
-from domain.errors import NotFound, ValidationFailed
-from domain.limits import MAX_LABEL_CHARS, MAX_PROJECT_NAME_CHARS, check_text
+from domain.errors import LimitReached, NotFound, ValidationFailed
+from domain.limits import (
+    MAX_LABEL_CHARS,
+    MAX_PROJECT_NAME_CHARS,
+    MAX_WEBHOOK_ENDPOINTS_PER_PROJECT,
+    check_text,
+)
 
 MODES = ("live", "test")
 
@@ -24,6 +30,10 @@ class KeyInfo:
 
 class Project(TallyAggregate):
     TOPIC = "tally:Project"
+    # The webhook endpoints that count against MAX_WEBHOOK_ENDPOINTS_PER_PROJECT (not
+    # deleted). A class default, so projects recorded before the limit load with none:
+    # endpoints registered before it are not counted (the limit binds from then on).
+    webhook_endpoint_ids: tuple[UUID, ...] = ()
 
     @event("Created", topic="tally:Project.Created")
     def __init__(self, name: str, mode: str) -> None:
@@ -62,6 +72,32 @@ class Project(TallyAggregate):
     @event("KeyRevoked", topic="tally:Project.KeyRevoked")
     def _key_revoked(self, key_id: str) -> None:
         self.keys[key_id].revoked = True
+
+    def check_can_add_webhook_endpoint(self) -> None:
+        if len(self.webhook_endpoint_ids) >= MAX_WEBHOOK_ENDPOINTS_PER_PROJECT:
+            raise LimitReached(
+                f"a project has at most {MAX_WEBHOOK_ENDPOINTS_PER_PROJECT} webhook endpoints "
+                "(delete one first)",
+                limit=MAX_WEBHOOK_ENDPOINTS_PER_PROJECT,
+            )
+
+    def add_webhook_endpoint(self, endpoint_id: UUID) -> None:
+        self.check_can_add_webhook_endpoint()
+        if endpoint_id not in self.webhook_endpoint_ids:
+            self._webhook_endpoint_added(endpoint_id=endpoint_id)
+
+    @event("WebhookEndpointAdded", topic="tally:Project.WebhookEndpointAdded")
+    def _webhook_endpoint_added(self, endpoint_id: UUID) -> None:
+        self.webhook_endpoint_ids = (*self.webhook_endpoint_ids, endpoint_id)
+
+    def remove_webhook_endpoint(self, endpoint_id: UUID) -> None:
+        """Frees the endpoint's place (nothing to record for one made before the limit)."""
+        if endpoint_id in self.webhook_endpoint_ids:
+            self._webhook_endpoint_removed(endpoint_id=endpoint_id)
+
+    @event("WebhookEndpointRemoved", topic="tally:Project.WebhookEndpointRemoved")
+    def _webhook_endpoint_removed(self, endpoint_id: UUID) -> None:
+        self.webhook_endpoint_ids = tuple(e for e in self.webhook_endpoint_ids if e != endpoint_id)
 
 
 # The event was `Project.Registered` until issue 17 named it after its command, CreateProject,

@@ -14,6 +14,7 @@ it again (an update) resumes from where its delivery stopped.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,12 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.errors import InvalidTransition, ValidationFailed, WebhookUrlNotAllowed
-from domain.limits import MAX_DESCRIPTION_CHARS, check_text
+from domain.limits import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_URL_CHARS,
+    WEBHOOK_URL_PATTERN,
+    check_text,
+)
 from domain.state_machine import destination, transition_table
 
 ENABLED, DISABLED, DELETED = "enabled", "disabled", "deleted"
@@ -37,13 +43,13 @@ MACHINE = transition_table(
     ENABLED,
 )
 
-MAX_URL_CHARS = 2048
 MAX_ENABLED_EVENTS = 50
 # How long the previous secret keeps signing after a rotation, at most.
 MAX_SECRET_OVERLAP = timedelta(days=7)
 # An endpoint whose deliveries have failed for this long is disabled.
 FAILING_DISABLES_AFTER = timedelta(days=3)
 ALL_EVENTS = "*"
+_URL = re.compile(WEBHOOK_URL_PATTERN)
 
 
 def check_url(url: str, *, test_mode: bool) -> str:
@@ -52,7 +58,8 @@ def check_url(url: str, *, test_mode: bool) -> str:
     after they resolve)."""
     check_text(url, "url", MAX_URL_CHARS, min_chars=1)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # The schema's pattern, checked again: a lower-case scheme, no space or control character.
+    if not _URL.fullmatch(url) or not parts.hostname:
         raise WebhookUrlNotAllowed("url must be an absolute http or https URL")
     if parts.username or parts.password:
         raise WebhookUrlNotAllowed("url must not carry credentials")

@@ -36,6 +36,7 @@ from api.schemas import webhook_endpoints as s
 from api.schemas.common import Page
 from commands import webhook_endpoints as c
 from commands.bus import Outcome
+from domain.limits import MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
 
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"])
 deliveries = APIRouter(prefix="/v1/webhook_deliveries", tags=["webhooks"])
@@ -61,8 +62,12 @@ def _endpoint(tally: Tally, project_id: UUID, endpoint_id: UUID) -> dict[str, An
     response_model=s.WebhookEndpointWithSecret,
     summary="Create a webhook endpoint",
     description="Its `secret` is in this answer only. It gets the project's events from "
-    "now on, in log order. Needs the server's TALLY_SECRETS_KEY (to store the secret).",
-    responses=write_responses(201, "webhook_url_not_allowed", "secret_storage_disabled"),
+    "now on, in log order. Needs the server's TALLY_SECRETS_KEY (to store the secret). "
+    f"A project has at most {MAX_WEBHOOK_ENDPOINTS_PER_PROJECT} endpoints that are not "
+    "deleted: one more answers 409 `limit_reached`.",
+    responses=write_responses(
+        201, "webhook_url_not_allowed", "secret_storage_disabled", "limit_reached"
+    ),
 )
 def create_endpoint(
     body: s.CreateWebhookEndpointRequest,

@@ -11,6 +11,7 @@ from api.objects import Instant, created_field
 from api.schemas.common import ApiObject, Request, request_config
 from commands.limits_types import Description
 from commands.webhook_endpoints import OverlapSeconds, Url
+from domain.limits import MAX_URL_CHARS
 from domain.webhook_endpoints import MAX_ENABLED_EVENTS
 from projections.integration_catalog import CATALOG
 
@@ -37,8 +38,9 @@ class CreateWebhookEndpointRequest(Request):
         ]
     )
     url: Url = Field(
-        description="An absolute http(s) URL; in a live project not a private, loopback or "
-        "link-local address"
+        description=f"An absolute http(s) URL of at most {MAX_URL_CHARS} characters, with no "
+        "space or control character (percent-encode them); in a live project not a private, "
+        "loopback or link-local address"
     )
     enabled_events: KnownTypes = Field(default_factory=lambda: ["*"], description=EVENTS_DOC)
     description: Description = ""

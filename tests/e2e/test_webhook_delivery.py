@@ -286,3 +286,25 @@ def test_the_cli_lists_attempts_and_redelivers(
     again = tally("redeliver", listed[0]["id"], "--project", str(sandbox.project_id))
     assert again["redelivery"] is True
     assert receiver.ids() == [listed[0]["event_id"]] * 2
+
+
+def test_a_project_has_at_most_the_limit_of_endpoints_and_a_delete_frees_a_place(
+    sandbox: Client, receiver: Receiver
+) -> None:
+    from domain.limits import MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
+
+    made = [endpoint(sandbox, receiver) for _ in range(MAX_WEBHOOK_ENDPOINTS_PER_PROJECT)]
+    refused = sandbox.post("/v1/webhook_endpoints", {"url": receiver.url})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "limit_reached"
+    listed = sandbox.ok(sandbox.get("/v1/webhook_endpoints", limit=100))["data"]
+    assert len(listed) == MAX_WEBHOOK_ENDPOINTS_PER_PROJECT  # nothing written
+    sandbox.ok(sandbox.post(f"/v1/webhook_endpoints/{made[0]['id']}/delete"))
+    endpoint(sandbox, receiver)  # the deleted one's place is free again
+    spec = sandbox.http.get("/openapi.json").json()
+    url = spec["components"]["schemas"]["CreateWebhookEndpointRequest"]["properties"]["url"]
+    assert (url["maxLength"], url["pattern"]) == (2048, r"^https?://[^\x00-\x20\x7f-\x9f]+$")
+    create = spec["paths"]["/v1/webhook_endpoints"]["post"]
+    assert f"at most {MAX_WEBHOOK_ENDPOINTS_PER_PROJECT} endpoints" in create["description"]
+    for bad in ("HTTP://example.com/x", "http://exa mple.com/x", "ftp://example.com"):
+        assert sandbox.post("/v1/webhook_endpoints", {"url": bad}).status_code == 422

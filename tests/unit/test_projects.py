@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import LimitReached, NotFound, ValidationFailed
+from domain.limits import MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
 from domain.projects import Project
 
 
@@ -67,3 +70,20 @@ def test_revoking_an_unknown_key_is_not_found() -> None:
     with pytest.raises(NotFound):
         project.revoke_key("nope")
     assert project.version == 1
+
+
+def test_a_project_counts_its_webhook_endpoints_up_to_the_limit() -> None:
+    project = Project.create("acme")
+    ids = [uuid4() for _ in range(MAX_WEBHOOK_ENDPOINTS_PER_PROJECT)]
+    for endpoint_id in ids:
+        project.add_webhook_endpoint(endpoint_id)
+    recorded = len(project.collect_events())
+    with pytest.raises(LimitReached):
+        project.add_webhook_endpoint(uuid4())
+    assert project.collect_events() == []  # refused before anything was recorded
+    project.remove_webhook_endpoint(ids[0])
+    project.remove_webhook_endpoint(uuid4())  # not counted (older than the limit): nothing
+    assert len(project.collect_events()) == 1
+    project.add_webhook_endpoint(uuid4())
+    assert len(project.webhook_endpoint_ids) == MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
+    assert recorded == 1 + MAX_WEBHOOK_ENDPOINTS_PER_PROJECT  # Created and each added

@@ -43,7 +43,17 @@ def test_private_loopback_and_link_local_urls_are_refused_in_live_mode_only(url:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://x.example/h", "/relative", "https://user:pw@x.example/h", "https://", ""]
+    "url",
+    [
+        "ftp://x.example/h",
+        "/relative",
+        "https://user:pw@x.example/h",
+        "https://",
+        "",
+        "HTTPS://x.example/h",  # the schema's pattern: a lower-case scheme
+        "https://x.example/a b",  # no space (percent-encode it)
+        "https://x.example/\u0085",
+    ],
 )
 def test_urls_that_are_not_absolute_http_or_carry_credentials_are_refused(url: str) -> None:
     with pytest.raises(ValidationFailed):
