@@ -96,6 +96,13 @@ INVOICE_PREFIX_PATTERN = r"^[A-Za-z0-9-]+$"
 MAX_ADDRESS_LINES = 6
 MAX_PAYMENT_TERMS_DAYS = 365
 
+# -- broker messages in (issue 12) ------------------------------------------------------
+# A message from the broker's command queue is at most this many bytes (larger ones go to
+# the dead-letter queue as ``payload_too_large``, unread); an order carries at most
+# MAX_ORDER_ITEMS items, each one invoice line.
+MAX_INBOUND_MESSAGE_BYTES = 64 * 1024
+MAX_ORDER_ITEMS = 100
+
 # -- the rules, as patterns and as checks ---------------------------------------------------
 # The API's schemas carry these patterns (so OpenAPI states them, and pydantic's engine
 # and a JSON Schema validator read them alike: plain character classes, no flags); the

@@ -1,0 +1,159 @@
+"""What inbound broker messages do, on real Postgres (issue 12, "Commands in"): each
+message type's commands, and one effect however often a message is handled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from api.bootstrap import NO_PROJECT, Tally
+from api.inbound import messages as im
+from api.inbound.handling import handle
+from commands import messages as m
+from commands.bus import Context
+from domain.errors import IdempotencyKeyReused, NotFound
+from projections.runner import ProjectionWorker
+
+
+@pytest.fixture
+def project(tally: Tally) -> Iterator[UUID]:
+    """A project with plans ``basic`` (1,000) and ``pro`` (3,000), monthly in EUR, and the
+    projection worker running (plans are found in the catalog read model)."""
+    made = tally.execute(m.CreateProject(name="p", mode="test"), Context(NO_PROJECT, "cli"))
+    project_id = UUID(made.body["project"]["id"])
+    ctx = Context(project_id, "test")
+    for code, amount in (("basic", 1000), ("pro", 3000)):
+        product = tally.execute(m.DefineProduct(code=code, name=code), ctx).body["product"]
+        tally.execute(
+            m.DefinePrice(
+                product_id=UUID(product["id"]),
+                lookup_key=f"{code}_monthly",
+                currency="EUR",
+                scheme="flat",
+                unit_amount=amount,
+                interval="month",
+            ),
+            ctx,
+        )
+    worker = ProjectionWorker(tally.store, tally.views, tally.schema)
+    worker.start()
+    yield project_id
+    worker.stop()
+
+
+def message(id_: str, type_: str, **data: Any) -> im.InboundMessage:
+    return im.parse(json.dumps({"id": id_, "type": type_, "data": data}).encode())
+
+
+def subscriptions_of(tally: Tally, project_id: UUID, user_id: str) -> list[Any]:
+    from domain.customers import Customer
+    from domain.subscriptions import Subscription
+
+    customer_id = Customer.create_id(project_id, user_id)
+    found = []
+    for notification in tally.store.recorder.select_notifications(1, 10_000):
+        if notification.topic == "tally:Subscription.Created":
+            sub = tally.store.repository.get(notification.originator_id)
+            assert isinstance(sub, Subscription)
+            if sub.customer_id == customer_id:
+                found.append(sub)
+    return found
+
+
+def subscribed(user: str = "u1", plan: str = "basic") -> dict[str, Any]:
+    return {"userId": user, "planId": plan, "currency": "EUR", "email": "a@example.com"}
+
+
+def test_user_subscribed_registers_and_subscribes_once_however_often_it_arrives(
+    tally: Tally, project: UUID
+) -> None:
+    first = handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    again = handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    assert first == [["customer", "created", False], ["subscription", "created", False]]
+    assert again == [["customer", "created", True], ["subscription", "created", True]]
+    subs = subscriptions_of(tally, project, "u1")
+    assert [s.status for s in subs] == ["active"]
+
+
+def test_another_message_for_a_known_user_finds_the_customer(tally: Tally, project: UUID) -> None:
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    done = handle(tally, project, "test", message("m2", "user.subscribed", **subscribed()))
+    assert done[0] == ["customer", "existed", False]
+    assert len(subscriptions_of(tally, project, "u1")) == 2
+
+
+def test_a_message_id_reused_for_another_message_is_refused(tally: Tally, project: UUID) -> None:
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    with pytest.raises(IdempotencyKeyReused):
+        handle(tally, project, "test", message("m1", "user.subscribed", **subscribed("u2")))
+
+
+def test_plan_change_and_unsubscribe_act_on_the_current_subscription_once(
+    tally: Tally, project: UUID
+) -> None:
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    change = message("m2", "user.changed.plan", userId="u1", planCode="pro")
+    assert handle(tally, project, "test", change) == [["change", "changed", False]]
+    [sub] = subscriptions_of(tally, project, "u1")
+    assert [i["amount"] for i in sub.items] == [3000]
+    cancel = message("m3", "user.unsubscribed", userId="u1")
+    assert handle(tally, project, "test", cancel) == [["cancel", "changed", False]]
+    # Redelivered after the subscription ended: its cancellation is the stored answer.
+    assert handle(tally, project, "test", cancel) == [["cancel", "changed", True]]
+    assert handle(tally, project, "test", change) == [["change", "changed", True]]
+    [sub] = subscriptions_of(tally, project, "u1")
+    assert sub.status == "canceled"
+
+
+def test_unsubscribing_a_user_without_a_subscription_is_not_found(
+    tally: Tally, project: UUID
+) -> None:
+    with pytest.raises(NotFound):
+        handle(tally, project, "test", message("m1", "user.unsubscribed", userId="nobody"))
+
+
+def test_an_order_becomes_a_finalized_invoice_once(tally: Tally, project: UUID) -> None:
+    from domain.invoices import Invoice
+
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    items = [{"name": "Book", "unitAmount": 1250, "quantity": 2}]
+    order = message("o1", "order.created", orderId="order_7", userId="u1", items=items)
+    assert handle(tally, project, "test", order) == [
+        ["invoice", "created", False],
+        ["finalize", "changed", False],
+    ]
+    assert [x[2] for x in handle(tally, project, "test", order)] == [True, True]
+    invoices = [
+        tally.store.repository.get(n.originator_id)
+        for n in tally.store.recorder.select_notifications(1, 10_000)
+        if n.topic == "tally:Invoice.Created"
+    ]
+    ordered = [i for i in invoices if isinstance(i, Invoice) and i.description == "Order order_7"]
+    assert len(ordered) == 1
+    assert ordered[0].status == "open"
+    assert sum(line["amount"] for line in ordered[0].lines) == 2500
+
+
+def test_an_order_of_an_unknown_user_is_not_found(tally: Tally, project: UUID) -> None:
+    order = message(
+        "o1", "order.created", orderId="o", userId="ghost", items=[{"name": "x", "unitAmount": 1}]
+    )
+    with pytest.raises(NotFound):
+        handle(tally, project, "test", order)
+
+
+def test_a_deposit_goes_to_the_users_wallet_once(tally: Tally, project: UUID) -> None:
+    from domain.accounts import Account
+
+    opened = tally.execute(m.OpenAccount(owner_ref="u1", currency="EUR"), Context(project, "t"))
+    account_id = UUID(opened.body["account"]["id"])
+    deposit = message("d1", "wallet.deposit", userId="u1", amount=500, currency="EUR")
+    handle(tally, project, "test", deposit)
+    handle(tally, project, "test", deposit)
+    account = tally.store.repository.get(account_id)
+    assert isinstance(account, Account)
+    assert account.summary()["ledger_balance"] == 500
