@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import docs_pages, errors
 from api.auth import KeyLookups
-from api.bootstrap import Tally, build
+from api.bootstrap import build
 from api.routes import (
     accounts,
     billing_settings,
@@ -47,6 +47,7 @@ from api.routes import (
 from api.scheduler import Scheduler
 from api.settings import Settings
 from api.sweeper import Sweeper
+from api.tally import Tally
 
 log = logging.getLogger("tally.api")
 

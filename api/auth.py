@@ -27,7 +27,7 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.bootstrap import Tally
+from api.tally import Tally
 from commands.bus import Context
 from commands.projects import hash_key, split_key
 from domain.errors import Unauthenticated

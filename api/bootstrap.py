@@ -6,11 +6,8 @@ settings, so there is one way the pieces are wired.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from uuid import UUID
 
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -25,13 +22,15 @@ from adapters.database import (
     startup_lock,
 )
 from adapters.event_writer import event_writer
-from adapters.eventstore import TallyStore, open_store
+from adapters.eventstore import open_store
 from adapters.outbox import Outbox
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
 from adapters.secrets import SecretBox
 from adapters.webhook_delivery import WebhookDelivery
+from api.integration_events import envelope
 from api.settings import Settings
+from api.tally import NO_PROJECT, Tally
 from commands import (
     billing_setup,
     carts,
@@ -50,16 +49,13 @@ from commands import (
     webhook_endpoints,
     webhooks,
 )
-from commands.bus import CommandBus, Context, Outcome
-from commands.messages import Command
+from commands.bus import CommandBus
 from domain.clock import Clock
 from projections.integration_catalog import TYPES as INTEGRATION_TYPES
 
-log = logging.getLogger("tally")
-
-# Commands issued by the CLI and by Tally itself carry this as their project until the
-# project exists (creating a project), and "cli"/"system" as their actor.
-NO_PROJECT = UUID(int=0)
+# The server, the CLI and the tests take what they run from here; the parts of ``api``
+# that build them import ``api.tally`` instead, so nothing imports this module back.
+__all__ = ["NO_PROJECT", "Tally", "build", "resolve_target"]
 
 
 def resolve_target(settings: Settings) -> Target:
@@ -68,40 +64,6 @@ def resolve_target(settings: Settings) -> Target:
     target = parse(url)
     check(target)
     return target
-
-
-@dataclass
-class Tally:
-    settings: Settings
-    target: Target
-    store: TallyStore
-    bus: CommandBus
-    clock: Clock
-    views: ConnectionPool[Any]
-    closers: list[Any] = field(default_factory=list)
-    # Payment providers (issue 5): the provider of each project, and the outbox worker
-    # that makes provider calls and applies provider events after their commit.
-    providers: Any = None
-    outbox: Outbox = field(init=False)  # set by build(), right after the rest
-    # Webhook delivery (issue 12): integration events to the projects' endpoints.
-    webhooks: WebhookDelivery = field(init=False)
-
-    @property
-    def schema(self) -> str:
-        return self.settings.db_schema
-
-    def execute(self, command: Command, context: Context) -> Outcome:
-        return self.bus.execute(command, context)
-
-    def close(self) -> None:
-        for closer in reversed(self.closers):
-            try:
-                closer()
-            except Exception:  # closing must go on whatever one part says
-                log.exception("error while closing")
-        self.bus.close()
-        self.views.close()
-        self.store.close()
 
 
 def build(
@@ -176,15 +138,7 @@ def build(
     )
     tally.outbox = Outbox(tally, interval_s=settings.outbox_interval_s)
     tally.webhooks = WebhookDelivery(
-        tally, partial(render_envelope, tally), timeout_s=settings.webhook_timeout_s
+        tally, partial(envelope, tally=tally), timeout_s=settings.webhook_timeout_s
     )
     tally.closers.append(tally.webhooks.close)
     return tally
-
-
-def render_envelope(tally: Tally, row: dict[str, Any]) -> dict[str, Any]:
-    """An integration event's envelope, as the API builds it (imported here, when first
-    used: ``api.integration_events`` reads ``Tally`` from this module)."""
-    from api.integration_events import envelope
-
-    return envelope(row, tally)

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from api.auth import Caller
-from api.bootstrap import Tally
+from api.tally import Tally
 from commands.bus import Outcome
 from commands.messages import Command
 

@@ -45,7 +45,7 @@ from uuid import UUID
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.bootstrap import Tally
+from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context, Happened
 from domain.catalog import Price

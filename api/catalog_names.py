@@ -25,8 +25,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from api.auth import Caller
-from api.bootstrap import Tally
 from api.errors import ReadModelBehind
+from api.tally import Tally
 from commands import messages as m
 from domain.errors import AmbiguousPrice, InvalidCombination, NoMatchingPrice, NotFound
 

@@ -18,9 +18,10 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from adapters.providers.config import ProviderSettings
-from api.bootstrap import NO_PROJECT, Tally, build
+from api.bootstrap import build
 from api.cli_shapes import json_value
 from api.settings import Settings
+from api.tally import NO_PROJECT, Tally
 from commands import messages as m
 from commands.bus import Context, Outcome
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from api.bootstrap import Tally
+from api.tally import Tally
 from commands.bus import Outcome
 from projections.collection import billing_without_collection, collection_of
 

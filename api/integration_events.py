@@ -24,7 +24,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from api.bootstrap import Tally
 from api.collection import with_collection
 from api.objects import Instant
 from api.schemas.accounts import Account
@@ -33,6 +32,7 @@ from api.schemas.customers import Customer
 from api.schemas.invoices import Invoice
 from api.schemas.subscriptions import Subscription
 from api.schemas.transactions import Transaction
+from api.tally import Tally
 from projections.integration_catalog import API_VERSION, CATALOG, OBJECT_OF, event_id
 
 PRESENTERS: dict[str, type[ApiObject]] = {

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from api.bootstrap import Tally
 from api.periodic import Periodic
+from api.tally import Tally
 from commands.bus import Context, Outcome
 from commands.messages import ProcessDueInvoices, ProcessDueSubscription
 from domain.errors import DomainError

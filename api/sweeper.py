@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from api.bootstrap import Tally
 from api.periodic import Periodic
+from api.tally import Tally
 from commands.bus import Context
 from commands.messages import ExpireHolds
 from domain.errors import DomainError

@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 
 from adapters.outbox import provider_for
 from api.auth import Caller, CallerDep, TallyDep
-from api.bootstrap import Tally
 from api.calls import call_now
 from api.routes.common import (
     IdempotencyKey,
@@ -38,6 +37,7 @@ from api.routes.customers import customer_row
 from api.routes.subscriptions import NAME_REFUSALS, NAMING, PLAN_NAMING, request_items
 from api.schemas import checkout as s
 from api.schemas.common import Page
+from api.tally import Tally
 from commands import provider_messages as pm
 from commands.messages import Command
 from domain.errors import NotFound

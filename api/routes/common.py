@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import Caller, CallerDep, TallyDep
-from api.bootstrap import Tally
 from api.errors import PROBLEM_JSON, STATUS_BY_CODE, PositionNotIssued, ReadModelBehind
 from api.schemas.common import Page, Problem
+from api.tally import Tally
 from commands.bus import Happened, Outcome
 from commands.messages import Command
 from commands.provider_messages import REFERENCE_PATTERN

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
-from api.bootstrap import Tally
 from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
@@ -28,6 +27,7 @@ from api.routes.common import (
 from api.schemas import customers as s
 from api.schemas.common import Page
 from api.schemas.created import RegisteredCustomer
+from api.tally import Tally
 from commands import messages as m
 from domain.errors import NotFound
 from domain.limits import TEXT_PATTERN

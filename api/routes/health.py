@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.bootstrap import Tally
 from api.schemas import health as s
+from api.tally import Tally
 
 router = APIRouter(tags=["health"])
 

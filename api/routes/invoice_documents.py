@@ -16,9 +16,9 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import TallyDep
-from api.bootstrap import Tally
 from api.routes.common import Reader, read_problems
 from api.routes.invoices import ONE, invoice_row
+from api.tally import Tally
 
 router = APIRouter(tags=["invoices"])
 

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
-from api.bootstrap import Tally
 from api.calls import call_now
 from api.collection import collected_page, with_collection
 from api.errors import ReadModelBehind
@@ -39,6 +38,7 @@ from api.routes.common import (
 from api.schemas import invoices as s
 from api.schemas.billing_setup import ApplyCouponRequest
 from api.schemas.common import Page
+from api.tally import Tally
 from commands import messages as m
 from commands.bus import Outcome
 from commands.limits_types import TIMESTAMP_RULE, Timestamp

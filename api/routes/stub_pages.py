@@ -27,9 +27,9 @@ from adapters.providers.stub_checkout import (
     render_portal_page,
 )
 from api.auth import get_tally
-from api.bootstrap import Tally
 from api.routes.common import problems
 from api.routes.webhooks import receive_delivery
+from api.tally import Tally
 from commands.provider_errors import InvalidSignature
 from domain.errors import NotFound
 

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
-from api.bootstrap import Tally
 from api.calls import execute_and_call
 from api.catalog_names import catch_up, plan_items, resolve_items
 from api.collection import collected_answer, collected_one, collected_page, with_collection
@@ -35,6 +34,7 @@ from api.routes.customers import customer_by_external_id, customer_row
 from api.schemas import subscriptions as s
 from api.schemas.common import Page
 from api.schemas.created import CreatedSubscription
+from api.tally import Tally
 from commands import messages as m
 from domain.errors import InvalidCombination, NotFound
 

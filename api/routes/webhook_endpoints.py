@@ -16,7 +16,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
-from api.bootstrap import Tally
 from api.routes.billing_common import respond
 from api.routes.common import (
     POSITION_HEADER,
@@ -34,6 +33,7 @@ from api.routes.common import (
 )
 from api.schemas import webhook_endpoints as s
 from api.schemas.common import Page
+from api.tally import Tally
 from commands import webhook_endpoints as c
 from commands.bus import Outcome
 from domain.limits import MAX_WEBHOOK_ENDPOINTS_PER_PROJECT

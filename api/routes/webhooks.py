@@ -30,7 +30,6 @@ from starlette.concurrency import run_in_threadpool
 from adapters.outbox import provider_for
 from adapters.providers.base import ProviderEvent
 from api.auth import TallyDep, get_tally
-from api.bootstrap import Tally
 from api.routes.common import (
     Limit,
     Reader,
@@ -42,6 +41,7 @@ from api.routes.common import (
 )
 from api.schemas import webhooks as s
 from api.schemas.common import Page
+from api.tally import Tally
 from commands import provider_messages as pm
 from commands.bus import Context
 from domain.errors import NotFound
