@@ -23,17 +23,17 @@ from domain.invoice_entries import receivable_ref
 from domain.money import check_amount
 
 if TYPE_CHECKING:
-    from domain.invoices import Invoice
+    from domain.invoice_state import InvoiceState
 
 REFUND_TO = ("none", "credit_balance", "original_payment")
 CREDITABLE = ("open", "paid", "uncollectible")
 
 
-def refundable(invoice: Invoice) -> int:
+def refundable(invoice: InvoiceState) -> int:
     return invoice.amount_paid - invoice.amount_refunded
 
 
-def pick_payment(invoice: Invoice, amount: int, payment_id: str | None) -> dict[str, Any]:
+def pick_payment(invoice: InvoiceState, amount: int, payment_id: str | None) -> dict[str, Any]:
     """The payment a refund of ``amount`` goes back to: the one named, else the latest
     with enough left to refund."""
     candidates = [p for p in invoice.payments if payment_id in (None, p["id"])]
@@ -51,7 +51,7 @@ def pick_payment(invoice: Invoice, amount: int, payment_id: str | None) -> dict[
 
 
 def check_credit(
-    invoice: Invoice, amount: int, refund_to: str, payment_id: str | None = None
+    invoice: InvoiceState, amount: int, refund_to: str, payment_id: str | None = None
 ) -> dict[str, Any] | None:
     """Raise unless the credit note is allowed; returns the payment it refunds, if any."""
     if invoice.status not in CREDITABLE:
@@ -81,7 +81,7 @@ def check_credit(
 
 
 def note_record(  # a credit note's facts
-    invoice: Invoice,
+    invoice: InvoiceState,
     *,
     note_id: str,
     amount: int,

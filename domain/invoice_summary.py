@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from domain.dunning import InvoiceDunning
-    from domain.invoices import Invoice
+    from domain.invoice_state import InvoiceState
 
 DATES = ("finalized_at", "paid_at", "voided_at", "marked_uncollectible_at")
 
@@ -26,7 +26,7 @@ def dunning_fields(dunning: InvoiceDunning | None) -> dict[str, Any]:
     }
 
 
-def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
+def invoice_summary(invoice: InvoiceState, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
     """The invoice as commands answer it and the read model keeps it (a draft shows
     the totals finalizing now would record); ``dunning`` adds its collection state."""
     totals = invoice.totals or invoice.preview()

@@ -34,68 +34,57 @@ from eventsourcing.utils import register_topic
 from domain.base import TallyAggregate
 from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
-from domain.errors import (
-    CouponUnavailable,
-    CurrencyMismatch,
-    InvalidAmount,
-    InvalidTransition,
-    NotFound,
-    ValidationFailed,
-)
+from domain.errors import CurrencyMismatch
 from domain.invoice_entries import (
     credit_note_entry,
     finalization_entry,
     payment_entry,
     receivable_ref,
 )
-from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line, check_line
+from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line
 from domain.invoice_sequence import InvoiceSequence
-from domain.invoice_summary import invoice_summary
-from domain.invoice_totals import (
-    check_lines_within_limit,
-    preview_totals,
+from domain.invoice_state import (
+    DRAFT,
+    MACHINE,
+    OPEN,
+    PAID,
+    UNCOLLECTIBLE,
+    VOID,
+    InvoiceEmpty,
+    InvoiceState,
+    PaymentExceedsRemaining,
+    Posting,
 )
+from domain.invoice_summary import invoice_summary
+from domain.invoice_totals import check_lines_within_limit
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
-from domain.money import Money, check_amount
-from domain.state_machine import destination, transition_table, walk
+from domain.money import Money
+from domain.state_machine import destination, walk
 from domain.tax import TaxRate
 
 if TYPE_CHECKING:
     from domain.dunning import InvoiceDunning
 
-DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE = "draft", "open", "paid", "void", "uncollectible"
-MACHINE = transition_table(
-    states=[DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE],
-    transitions=[
-        ("finalize", DRAFT, OPEN),
-        ("pay", [OPEN, UNCOLLECTIBLE], PAID),
-        ("void", OPEN, VOID),
-        ("mark_uncollectible", OPEN, UNCOLLECTIBLE),
-    ],
-    initial=DRAFT,
-)
-Posting = dict[str, Any]
-
+# The statuses and errors live with the invoice's state (domain.invoice_state); they
+# are named here too, where a reader of the aggregate looks for them.
 __all__ = [
+    "DRAFT",
     "LINE_KINDS",
     "MAX_LINES",
+    "OPEN",
+    "PAID",
+    "UNCOLLECTIBLE",
+    "VOID",
     "Invoice",
     "InvoiceEmpty",
     "InvoiceSequence",
+    "PaymentExceedsRemaining",
     "credit_ref",
     "receivable_ref",
 ]
 
 
-class InvoiceEmpty(ValidationFailed):
-    code = "invoice_empty"
-
-
-class PaymentExceedsRemaining(InvalidAmount):
-    code = "payment_exceeds_remaining"
-
-
-class Invoice(TallyAggregate):
+class Invoice(TallyAggregate, InvoiceState):
     TOPIC = "tally:Invoice"
 
     @event("Created", topic="tally:Invoice.Created")
@@ -119,56 +108,27 @@ class Invoice(TallyAggregate):
         self.finalize_at = finalize_at
         self.description = description
         self.status = DRAFT
-        self.lines: list[Line] = []
-        self.rates: dict[str, dict[str, Any]] = {}
-        self.coupon: dict[str, Any] | None = None
+        self.lines = []
+        self.rates = {}
+        self.coupon = None
         self.number = ""
-        self.totals: dict[str, Any] = {}
+        self.totals = {}
         self.credit_applied = 0
         self.credit_granted = 0
         self.amount_paid = 0
         self.amount_credited = 0
         self.amount_refunded = 0
-        self.payments: list[dict[str, Any]] = []
-        self.credit_notes: list[dict[str, Any]] = []
-        self.entries: list[list[Posting]] = []
-        self.dates: dict[str, datetime] = {}
-
-    # -- derived -----------------------------------------------------------------------
-
-    @property
-    def total(self) -> int:
-        return int(self.totals.get("total", 0))
-
-    @property
-    def amount_due(self) -> int:
-        return max(0, self.total - self.credit_applied)
-
-    @property
-    def amount_remaining(self) -> int:
-        if self.status in (DRAFT, VOID):
-            return 0
-        return max(0, self.amount_due - self.amount_paid - self.amount_credited)
+        self.payments = []
+        self.credit_notes = []
+        self.entries = []
+        self.dates = {}
 
     def summary(self, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
         """The invoice as commands answer it and the read model keeps it
         (``domain.invoice_summary``); ``dunning`` adds its collection state."""
         return invoice_summary(self, dunning)
 
-    def _check_draft(self, trigger: str) -> None:
-        if self.status != DRAFT:
-            raise InvalidTransition(
-                f"cannot {trigger.replace('_', ' ')} on an invoice that is {self.status}; "
-                "only drafts can be edited",
-                state=self.status,
-                trigger=trigger,
-            )
-
     # -- drafting ----------------------------------------------------------------------
-
-    def check_line(self, line_id: str, kind: str, quantity: int, unit_amount: int) -> None:
-        self._check_draft("add_line")
-        check_line(self.lines, line_id, kind, quantity, unit_amount)
 
     def add_line(  # a line's fields are independent facts, so they are all named
         self,
@@ -207,11 +167,6 @@ class Invoice(TallyAggregate):
         self.lines.append(line)
         self.rates.update(rates)
 
-    def check_remove_line(self, line_id: str) -> None:
-        self._check_draft("remove_line")
-        if not any(li["id"] == line_id for li in self.lines):
-            raise NotFound(f"line {line_id} is not on this invoice", id=line_id)
-
     def remove_line(self, line_id: str) -> None:
         self.check_remove_line(line_id)
         self._line_removed(line_id=line_id)
@@ -219,13 +174,6 @@ class Invoice(TallyAggregate):
     @event("LineRemoved", topic="tally:Invoice.LineRemoved")
     def _line_removed(self, line_id: str) -> None:
         self.lines = [li for li in self.lines if li["id"] != line_id]
-
-    def check_coupon(self) -> None:
-        self._check_draft("apply_coupon")
-        if self.coupon is not None:
-            raise CouponUnavailable(
-                f"coupon {self.coupon.get('code')} is already applied to this invoice"
-            )
 
     def apply_coupon(
         self, coupon_id: str, percent_off: str | None, amount_off: Money | None, code: str = ""
@@ -253,17 +201,7 @@ class Invoice(TallyAggregate):
     def _coupon_applied(self, coupon: dict[str, Any]) -> None:
         self.coupon = coupon
 
-    def preview(self) -> dict[str, Any]:
-        """The totals finalizing now would record (nothing is written)."""
-        return preview_totals(self.lines, self.rates, self.coupon)
-
     # -- finalizing --------------------------------------------------------------------
-
-    def check_finalize(self) -> None:
-        destination(MACHINE, self.status, "finalize", what="invoice")
-        if not self.lines:
-            raise InvoiceEmpty("an invoice with no lines cannot be finalized")
-        check_lines_within_limit(self.lines, self.rates, self.coupon)
 
     def finalize(
         self,
@@ -321,18 +259,6 @@ class Invoice(TallyAggregate):
 
     # -- paying ------------------------------------------------------------------------
 
-    def check_payment(self, amount: int) -> None:
-        destination(MACHINE, self.status, "pay", what="invoice")
-        if self.amount_remaining == 0:
-            # A payment of the remaining amount (the default) would be one of 0.
-            raise PaymentExceedsRemaining("nothing remains to be paid", remaining=0)
-        check_amount(amount)
-        if amount > self.amount_remaining:
-            raise PaymentExceedsRemaining(
-                f"payment of {amount} is more than the {self.amount_remaining} remaining",
-                remaining=self.amount_remaining,
-            )
-
     def pay(
         self,
         amount: int,
@@ -379,15 +305,6 @@ class Invoice(TallyAggregate):
             self.dates["paid_at"] = at
 
     # -- closing -----------------------------------------------------------------------
-
-    def check_void(self) -> None:
-        destination(MACHINE, self.status, "void", what="invoice")
-        if self.amount_paid or self.credit_notes:
-            raise InvalidTransition(
-                "an invoice with payments or credit notes cannot be voided; issue a credit note",
-                state=self.status,
-                trigger="void",
-            )
 
     def void(self, at: datetime) -> None:
         """Void an open invoice: reverses the finalization entry, including the credit it

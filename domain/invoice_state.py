@@ -1,0 +1,158 @@
+"""What an invoice is, as its rules read it: its states and transition table, its
+fields, the amounts that follow from them, and the guards every command checks before
+the aggregate records an event (``domain.invoices``).
+
+The rules kept in modules of their own (credit notes, the summary) read an invoice
+through this class, so they need not import the aggregate that calls them (no import
+cycle).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.errors import (
+    CouponUnavailable,
+    InvalidAmount,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from domain.invoice_lines import Line, check_line
+from domain.invoice_totals import check_lines_within_limit, preview_totals
+from domain.money import check_amount
+from domain.state_machine import destination, transition_table
+
+DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE = "draft", "open", "paid", "void", "uncollectible"
+MACHINE = transition_table(
+    states=[DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE],
+    transitions=[
+        ("finalize", DRAFT, OPEN),
+        ("pay", [OPEN, UNCOLLECTIBLE], PAID),
+        ("void", OPEN, VOID),
+        ("mark_uncollectible", OPEN, UNCOLLECTIBLE),
+    ],
+    initial=DRAFT,
+)
+Posting = dict[str, Any]
+
+
+class InvoiceEmpty(ValidationFailed):
+    code = "invoice_empty"
+
+
+class PaymentExceedsRemaining(InvalidAmount):
+    code = "payment_exceeds_remaining"
+
+
+class InvoiceState:
+    """The invoice's fields (set by the aggregate's events) and the checks that read
+    them. ``Invoice`` is the aggregate; this is what it knows."""
+
+    # The aggregate's own (``eventsourcing``'s): named here for the rules that read them.
+    if TYPE_CHECKING:
+
+        @property
+        def id(self) -> UUID: ...
+
+        version: int
+
+    project_id: UUID
+    customer_id: UUID
+    currency: str
+    subscription_id: UUID | None
+    period_start: datetime | None
+    period_end: datetime | None
+    finalize_at: datetime | None
+    description: str
+    status: str
+    lines: list[Line]
+    rates: dict[str, dict[str, Any]]
+    coupon: dict[str, Any] | None
+    number: str
+    totals: dict[str, Any]
+    credit_applied: int
+    credit_granted: int
+    amount_paid: int
+    amount_credited: int
+    amount_refunded: int
+    payments: list[dict[str, Any]]
+    credit_notes: list[dict[str, Any]]
+    entries: list[list[Posting]]
+    dates: dict[str, datetime]
+
+    # -- derived -----------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        return int(self.totals.get("total", 0))
+
+    @property
+    def amount_due(self) -> int:
+        return max(0, self.total - self.credit_applied)
+
+    @property
+    def amount_remaining(self) -> int:
+        if self.status in (DRAFT, VOID):
+            return 0
+        return max(0, self.amount_due - self.amount_paid - self.amount_credited)
+
+    def preview(self) -> dict[str, Any]:
+        """The totals finalizing now would record (nothing is written)."""
+        return preview_totals(self.lines, self.rates, self.coupon)
+
+    # -- guards ------------------------------------------------------------------------
+
+    def _check_draft(self, trigger: str) -> None:
+        if self.status != DRAFT:
+            raise InvalidTransition(
+                f"cannot {trigger.replace('_', ' ')} on an invoice that is {self.status}; "
+                "only drafts can be edited",
+                state=self.status,
+                trigger=trigger,
+            )
+
+    def check_line(self, line_id: str, kind: str, quantity: int, unit_amount: int) -> None:
+        self._check_draft("add_line")
+        check_line(self.lines, line_id, kind, quantity, unit_amount)
+
+    def check_remove_line(self, line_id: str) -> None:
+        self._check_draft("remove_line")
+        if not any(li["id"] == line_id for li in self.lines):
+            raise NotFound(f"line {line_id} is not on this invoice", id=line_id)
+
+    def check_coupon(self) -> None:
+        self._check_draft("apply_coupon")
+        if self.coupon is not None:
+            raise CouponUnavailable(
+                f"coupon {self.coupon.get('code')} is already applied to this invoice"
+            )
+
+    def check_finalize(self) -> None:
+        destination(MACHINE, self.status, "finalize", what="invoice")
+        if not self.lines:
+            raise InvoiceEmpty("an invoice with no lines cannot be finalized")
+        check_lines_within_limit(self.lines, self.rates, self.coupon)
+
+    def check_payment(self, amount: int) -> None:
+        destination(MACHINE, self.status, "pay", what="invoice")
+        if self.amount_remaining == 0:
+            # A payment of the remaining amount (the default) would be one of 0.
+            raise PaymentExceedsRemaining("nothing remains to be paid", remaining=0)
+        check_amount(amount)
+        if amount > self.amount_remaining:
+            raise PaymentExceedsRemaining(
+                f"payment of {amount} is more than the {self.amount_remaining} remaining",
+                remaining=self.amount_remaining,
+            )
+
+    def check_void(self) -> None:
+        destination(MACHINE, self.status, "void", what="invoice")
+        if self.amount_paid or self.credit_notes:
+            raise InvalidTransition(
+                "an invoice with payments or credit notes cannot be voided; issue a credit note",
+                state=self.status,
+                trigger="void",
+            )
