@@ -24,10 +24,10 @@ from uuid import UUID
 
 from adapters.outbox import provider_for
 from api.auth import Caller
-from api.bootstrap import Tally
 from api.calls import execute_and_call
 from api.catalog_names import catch_up, plan_items
 from api.inbound import messages as im
+from api.tally import Tally
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Happened, Outcome
