@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import docs_pages, errors
 from api.auth import KeyLookups
 from api.bootstrap import build
+from api.inbound.consumer import inbound_consumer
 from api.routes import (
     accounts,
     billing_settings,
@@ -206,9 +207,16 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         # Authentication's reads, on this loop (see api.auth.KeyLookups).
         app.state.key_lookups = KeyLookups(app.state.tally.target.url, app.state.tally.schema)
         background.start()
+        # Commands in from the broker (issue 12), on this loop.
+        inbound = inbound_consumer(app.state.tally)
+        app.state.inbound = inbound
+        if inbound is not None:
+            inbound.start_soon()
         try:
             yield
         finally:
+            if inbound is not None:
+                await inbound.stop()
             await app.state.key_lookups.close()
             app.state.key_lookups = None
             background.stop()
@@ -255,6 +263,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
     )
     app.state.tally = tally
     app.state.background = None
+    app.state.inbound = None
     errors.install(app)
     for module in (
         accounts,

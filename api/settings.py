@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     broker_interval_s: float = Field(
         default=0.1, gt=0, le=60, description="How often the broker publisher looks for events."
     )
+    run_inbound: bool = Field(
+        default=True,
+        description="Consume commands from each project's queue on the broker in serve, "
+        "when broker_url is set (issue 12, commands in).",
+    )
+    inbound_refresh_s: float = Field(
+        default=5.0, gt=0, le=3600, description="How often the consumer looks for new projects."
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma separated, newest first, that encrypt the provider "

@@ -1,0 +1,72 @@
+"""The server consumes commands in when TALLY_BROKER_URL is set (issue 12): the app's
+lifespan starts the consumer, a product's ``user.subscribed`` on the project's Redis
+stream becomes a subscription the API shows, and without a broker nothing consumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from uuid import UUID
+
+import redis
+from pydantic import SecretStr
+
+from adapters.clock import FixedClock
+from api.inbound import queues
+from api.settings import Settings
+from commands import messages as m
+from commands.bus import Context
+from tests.e2e.conftest import serve
+
+REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def define_plan(tally: object, project_id: UUID) -> None:
+    from api.bootstrap import Tally
+
+    assert isinstance(tally, Tally)
+    ctx = Context(project_id, "test")
+    product = tally.execute(m.DefineProduct(code="pro", name="Pro"), ctx).body["product"]
+    tally.execute(
+        m.DefinePrice(
+            product_id=UUID(product["id"]),
+            lookup_key="pro_monthly",
+            currency="EUR",
+            scheme="flat",
+            unit_amount=3000,
+            interval="month",
+        ),
+        ctx,
+    )
+
+
+def test_serve_consumes_the_projects_queue_when_a_broker_is_set(
+    settings: Settings, clock: FixedClock
+) -> None:
+    with_broker = settings.model_copy(
+        update={"broker_url": SecretStr(REDIS_URL), "inbound_refresh_s": 0.2}
+    )
+    client = redis.Redis.from_url(REDIS_URL)
+    with serve(with_broker, clock) as api:
+        stream = queues.queue_name(api.project_id)
+        try:
+            define_plan(api.tally, api.project_id)
+            data = {"userId": "u1", "planCode": "pro", "currency": "EUR"}
+            message = {"id": "m1", "type": "user.subscribed", "data": data}
+            client.xadd(stream, {"__data__": json.dumps(message).encode()})
+            deadline = time.monotonic() + 30
+            path = "/v1/customers/by_external_id/u1/subscription"
+            while (found := api.get(path)).status_code == 404:
+                assert time.monotonic() < deadline, found.text
+                time.sleep(0.1)
+            assert found.status_code == 200, found.text
+            assert found.json()["status"] == "active"
+        finally:
+            client.delete(stream, queues.dead_letter_name(api.project_id))
+            client.close()
+
+
+def test_without_a_broker_serve_consumes_nothing(settings: Settings, clock: FixedClock) -> None:
+    with serve(settings, clock) as api:
+        assert api.http.app.state.inbound is None  # type: ignore[attr-defined]

@@ -1,0 +1,192 @@
+"""Commands in through the real RabbitMQ (5672) and Redis (6379), on real Postgres (issue
+12): a product's message becomes an active subscription and its
+``billing.subscription.created``; the same message twice has one effect; a malformed one
+and one on an unknown project's queue are dead letters with their reason, and the queue
+moves on. Queues and streams are named from the test's own project ids and removed at
+the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import aio_pika
+import pytest
+import redis
+
+from adapters.broker import BrokerTarget
+from api.bootstrap import NO_PROJECT, Tally
+from api.inbound import queues
+from api.inbound.consumer import InboundConsumer
+from commands import messages as m
+from commands.bus import Context
+from projections.runner import ProjectionWorker, wait_for_position
+
+RABBIT_URL = os.environ.get("TALLY_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+URLS = {"rabbit": RABBIT_URL, "redis": REDIS_URL}
+
+
+@pytest.fixture
+def project(tally: Tally) -> Iterator[UUID]:
+    """A project with the monthly plan ``pro``, and the projection worker running."""
+    made = tally.execute(m.CreateProject(name="p", mode="test"), Context(NO_PROJECT, "cli"))
+    project_id = UUID(made.body["project"]["id"])
+    ctx = Context(project_id, "test")
+    product = tally.execute(m.DefineProduct(code="pro", name="Pro"), ctx).body["product"]
+    tally.execute(
+        m.DefinePrice(
+            product_id=UUID(product["id"]),
+            lookup_key="pro_monthly",
+            currency="EUR",
+            scheme="flat",
+            unit_amount=3000,
+            interval="month",
+        ),
+        ctx,
+    )
+    worker = ProjectionWorker(tally.store, tally.views, tally.schema)
+    worker.start()
+    yield project_id
+    worker.stop()
+
+
+def subscribed(id_: str, user: str) -> bytes:
+    data = {"userId": user, "planId": "pro", "currency": "EUR"}
+    return json.dumps({"id": id_, "type": "user.subscribed", "data": data}).encode()
+
+
+class Producer:
+    """The product's side: publishes to a project's exchange (RabbitMQ) or stream (Redis)
+    with a plain client, and reads the dead letters."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    async def send(self, project_id: UUID, body: bytes) -> None:
+        name = queues.queue_name(project_id)
+        if self.kind == "redis":
+            client = redis.Redis.from_url(REDIS_URL)
+            client.xadd(name, {"__data__": body})
+            client.close()
+            return
+        connection = await aio_pika.connect(RABBIT_URL)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(name)
+            await exchange.publish(aio_pika.Message(body), routing_key="")
+
+    async def dead_letters(self, project_id: UUID) -> list[dict[str, Any]]:
+        name = queues.dead_letter_name(project_id)
+        if self.kind == "redis":
+            client = redis.Redis.from_url(REDIS_URL)
+            entries = client.xrange(name)
+            client.close()
+            return [_redis_letter(fields) for _, fields in entries]
+        letters = []
+        connection = await aio_pika.connect(RABBIT_URL)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(name)
+            while (found := await queue.get(fail=False)) is not None:
+                letters.append(json.loads(found.body))
+        return letters
+
+    def remove(self, project_ids: list[UUID]) -> None:
+        names = [queues.queue_name(p) for p in project_ids]
+        names += [queues.dead_letter_name(p) for p in project_ids]
+        if self.kind == "redis":
+            client = redis.Redis.from_url(REDIS_URL)
+            client.delete(*names)
+            client.close()
+            return
+        asyncio.run(_delete_rabbit(names))
+
+
+def _redis_letter(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    from faststream.redis.parser.binary import BinaryMessageFormatV1
+
+    body, _ = BinaryMessageFormatV1.parse(fields[b"__data__"])
+    letter: dict[str, Any] = json.loads(body)
+    return letter
+
+
+async def _delete_rabbit(names: list[str]) -> None:
+    connection = await aio_pika.connect(RABBIT_URL)
+    async with connection:
+        channel = await connection.channel()
+        for name in names:
+            await channel.queue_delete(name)
+            if not name.endswith(queues.DEAD_SUFFIX):
+                await channel.exchange_delete(name)
+
+
+async def until(check: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def subscriptions(tally: Tally, project_id: UUID) -> list[dict[str, Any]]:
+    from projections.subscriptions import list_subscriptions
+
+    rows, _ = list_subscriptions(
+        tally.views, tally.schema, project_id, limit=100, starting_after=None
+    )
+    return list(rows)
+
+
+def published_types(tally: Tally, project_id: UUID) -> list[str]:
+    from projections.integration_events import events_after
+
+    return [r["type"] for r in events_after(tally.views, tally.schema, project_id, 0, 1000)]
+
+
+@pytest.mark.parametrize("kind", ["rabbit", "redis"])
+def test_commands_in_through_the_broker(tally: Tally, project: UUID, kind: str) -> None:
+    unknown = uuid4()
+    producer = Producer(kind)
+    try:
+        asyncio.run(_scenario(tally, project, unknown, producer, kind))
+    finally:
+        producer.remove([project, unknown])
+
+
+async def _scenario(
+    tally: Tally, project: UUID, unknown: UUID, producer: Producer, kind: str
+) -> None:
+    consumer = InboundConsumer(
+        tally, BrokerTarget.parse(URLS[kind]), refresh_s=0.2, retry_pause_s=0.1
+    )
+    await consumer.start()
+    try:
+        await consumer.listen(unknown)  # a queue that is no project's
+        await until(lambda: consumer.listens(project))  # found in the read model
+        # The same message twice, a malformed one, then another good one behind them.
+        await producer.send(project, subscribed("m1", "u1"))
+        await producer.send(project, subscribed("m1", "u1"))
+        await producer.send(project, b'{"id": "m2", "type": "user.subscribed", "data": {}}')
+        await producer.send(project, subscribed("m3", "u2"))
+        await producer.send(unknown, subscribed("m4", "u3"))
+        await until(lambda: consumer.handled == 5)
+        head = tally.store.recorder.max_notification_id()
+        assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
+        letters = await producer.dead_letters(project)
+        lost = await producer.dead_letters(unknown)
+    finally:
+        await consumer.stop()
+    # m1 twice is one subscription; m3 is the other.
+    subs = subscriptions(tally, project)
+    assert sorted(s["status"] for s in subs) == ["active", "active"]
+    assert published_types(tally, project).count("billing.subscription.created") == 2
+    assert [(x["message_id"], x["code"]) for x in letters] == [("m2", "validation_error")]
+    assert "plan_code" in letters[0]["detail"]
+    assert json.loads(letters[0]["body"])["id"] == "m2"
+    assert [(x["message_id"], x["code"]) for x in lost] == [("m4", "not_found")]
+    assert consumer.dead_lettered == 2
