@@ -34,6 +34,7 @@ from api.routes import (
     invoice_documents,
     invoices,
     journal,
+    meters,
     payment_methods,
     payment_provider,
     reports,
@@ -241,6 +242,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "customers", "description": "Your users: register, update, entitlements"},
             {"name": "catalog", "description": "Products (plans), prices, the plan list"},
             {"name": "subscriptions", "description": "Create, change, cancel, pause, resume"},
+            {"name": "usage", "description": "Meters, usage events, current usage"},
             {"name": "test clocks", "description": "Frozen time for test-mode projects"},
             {
                 "name": "invoices",
@@ -281,6 +283,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         billing_setup,
         billing_settings,
         reports,
+        meters,
         checkout,
         payment_methods,
         carts,

@@ -40,6 +40,7 @@ from commands import (
     invoice_payments,
     invoicing,
     ledger,
+    meters,
     payment_methods,
     projects,
     provider_calls,
@@ -106,6 +107,7 @@ def build(
             **projects.HANDLERS,
             **customers.HANDLERS,
             **catalog.HANDLERS,
+            **meters.HANDLERS,
             **subscriptions.HANDLERS,
             **test_clocks.HANDLERS,
             # Invoicing (issue 4).

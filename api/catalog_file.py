@@ -1,7 +1,15 @@
 """A catalog as a YAML file, loaded with ``tally catalog load FILE.yaml --project ID``.
 
-The file lists products (plans) with their features and prices::
+The file lists meters (issue 13) and products (plans) with their features and prices::
 
+    meters:                             # defined first, so metered prices can name them
+      - code: api_calls                 # unique per project; a metered price's `meter`
+        name: API calls
+        event_name: api_call            # the usage events it counts
+        aggregation: count              # count | sum | max | unique_count | latest | weighted_sum
+        # property: tokens              # the property it folds (every aggregation but count)
+        # filters: {region: [eu, us]}   # counts only events whose region is eu or us
+        # group_by: [model]             # splits the usage by model
     products:
       - code: PRO                       # plan code: letters, digits, underscores
         name: Pro
@@ -24,11 +32,14 @@ The file lists products (plans) with their features and prices::
         name: Legacy
         active: false                   # archive the product (it leaves the plan list)
 
-Fields and limits are those of ``POST /v1/products`` and ``POST /v1/prices``; unknown
+Fields and limits are those of ``POST /v1/meters``, ``POST /v1/products`` and
+``POST /v1/prices``; unknown
 fields are refused, so a typo never passes silently. The whole file is checked before
 anything is written.
 
-Loading is idempotent: each product is defined (or revised, when its name or features
+Loading is idempotent: each meter is defined (the same definition again is no change; a
+meter defined otherwise under the same code stops the load, as a meter never changes),
+each product is defined (or revised, when its name or features
 changed) and each price is published under its lookup key. The same definition again is
 no change; a changed definition publishes a new price and archives the old one, as the
 API does. Loading the same file twice therefore writes nothing the second time. Products
@@ -48,11 +59,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context, Happened
+from commands.meter_messages import DefineMeter
 from domain.catalog import Price
-from domain.errors import ValidationFailed
+from domain.errors import UnknownMeter, ValidationFailed
+from domain.meters import Meter
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PRODUCTS = 500
+MAX_METERS = 200
 
 
 class PriceEntry(BaseModel):
@@ -79,9 +93,23 @@ class ProductEntry(BaseModel):
     prices: list[PriceEntry] = Field(default_factory=list, max_length=100)
 
 
+class MeterEntry(BaseModel):
+    """A meter as the file states it: ``DefineMeter``'s fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    name: str
+    event_name: str
+    aggregation: str
+    property: str | None = None
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    group_by: list[str] = Field(default_factory=list)
+
+
 class CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    products: list[ProductEntry] = Field(max_length=MAX_PRODUCTS)
+    meters: list[MeterEntry] = Field(default_factory=list, max_length=MAX_METERS)
+    products: list[ProductEntry] = Field(default_factory=list, max_length=MAX_PRODUCTS)
 
 
 @dataclass
@@ -93,6 +121,9 @@ class LoadReport:
     products_archived: int = 0
     prices_created: int = 0
     prices_unchanged: int = 0
+    meters_created: int = 0
+    meters_unchanged: int = 0
+    meter_ids: dict[str, str] = field(default_factory=dict)
     product_ids: dict[str, str] = field(default_factory=dict)
     price_ids: dict[str, str] = field(default_factory=dict)
     position: int | None = None
@@ -102,10 +133,14 @@ class LoadReport:
             f"products  {self.products_created} created, {self.products_revised} revised or "
             f"unchanged, {self.products_archived} archived",
             f"prices    {self.prices_created} created, {self.prices_unchanged} unchanged",
+            f"meters    {self.meters_created} created, {self.meters_unchanged} unchanged",
         ]
 
 
-def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.DefinePrice]]]]:
+Checked = list[tuple[ProductEntry, list[m.DefinePrice]]]
+
+
+def parse(text: str) -> tuple[CatalogFile, Checked]:
     """Check the whole file (shape and every command) before anything is written."""
     try:
         raw = yaml.safe_load(text)
@@ -119,9 +154,10 @@ def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.Defin
     codes = [p.code for p in catalog.products]
     if len(set(codes)) != len(codes):
         raise ValidationFailed("each product code appears once in a catalog file")
-    checked: list[tuple[ProductEntry, list[m.DefinePrice]]] = []
+    checked: Checked = []
     placeholder = UUID(int=0)  # the real product id is known only once it is defined
     try:
+        _check_meters(catalog.meters)
         for product in catalog.products:
             m.DefineProduct(code=product.code, name=product.name, features=product.features)
             prices = [
@@ -139,6 +175,26 @@ def parse(text: str) -> tuple[CatalogFile, list[tuple[ProductEntry, list[m.Defin
     return catalog, checked
 
 
+def meter_commands(meters: list[MeterEntry]) -> list[DefineMeter]:
+    return [DefineMeter(**meter.model_dump()) for meter in meters]
+
+
+def _check_meters(meters: list[MeterEntry]) -> None:
+    """Each code once, and each meter by the domain's rules (built and thrown away)."""
+    codes = [meter.code for meter in meters]
+    if len(set(codes)) != len(codes):
+        raise ValidationFailed("each meter code appears once in a catalog file")
+    for command in meter_commands(meters):
+        try:
+            Meter.define(
+                UUID(int=0),
+                **command.model_dump(exclude={"property"}),
+                property=command.property or "",
+            )
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"meter {command.code}: {exc.detail}") from None
+
+
 def _check_price(command: m.DefinePrice) -> None:
     """The domain's own rules (tiers, one-time prices without trials, ...), checked on a
     price that is built and thrown away, so a bad price late in the file stops the load
@@ -153,6 +209,33 @@ def _check_price(command: m.DefinePrice) -> None:
         raise ValidationFailed(f"price {command.lookup_key}: {exc.detail}") from None
 
 
+def _check_meters_named(
+    tally: Tally, project_id: UUID, meters: list[MeterEntry], checked: Checked
+) -> None:
+    """Every new metered price names a meter of the file or of the project, checked
+    before the first write (the command checks it again). A price defined before meters
+    existed is no new price: loading it again answers it unchanged."""
+    from commands.catalog import price_id_for
+    from domain.catalog import Product
+    from projections.catalog import get_price
+    from projections.meters import meters_of
+
+    known = {meter.code for meter in meters}
+    known |= {row["code"] for row in meters_of(tally.views, tally.schema, project_id)}
+    for product, prices in checked:
+        product_id = Product.create_id(project_id, product.code)
+        for price in prices:
+            if price.scheme != "metered" or price.meter in known:
+                continue
+            price_id = price_id_for(project_id, price.model_copy(update={"product_id": product_id}))
+            if get_price(tally.views, tally.schema, project_id, price_id) is None:
+                raise UnknownMeter(
+                    f"price {product.code}/{price.lookup_key}: no meter '{price.meter}' in "
+                    "the file or the project",
+                    meter=price.meter,
+                )
+
+
 def _errors(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:10]
@@ -163,10 +246,19 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
     """Create or update the project's catalog from the file at ``path``."""
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ValidationFailed(f"a catalog file is at most {MAX_FILE_BYTES} bytes")
-    _, checked = parse(path.read_text(encoding="utf-8"))
+    catalog, checked = parse(path.read_text(encoding="utf-8"))
+    _check_meters_named(tally, project_id, catalog.meters, checked)
     context = Context(project_id, actor)
     report = LoadReport()
     positions: list[int] = []
+    for command in meter_commands(catalog.meters):
+        defined = tally.execute(command, context)
+        report.meter_ids[command.code] = defined.body["meter"]["id"]
+        if defined.body["created"]:
+            report.meters_created += 1
+        else:
+            report.meters_unchanged += 1
+        positions.append(defined.position or 0)
     for product, prices in checked:
         defined = tally.execute(
             m.DefineProduct(code=product.code, name=product.name, features=product.features),

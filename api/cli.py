@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from adapters.database import DatabaseUnreachable, check, parse, start_embedded
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
+from api.cli_meters import add_meter_commands
 from api.cli_secrets import add_secrets_commands
 from api.cli_session import (
     EXIT_CANNOT_START,
@@ -142,13 +143,16 @@ def cmd_catalog_load(args: argparse.Namespace) -> int:
         raise CannotStart(f"no catalog file at {path}")
     with opened() as tally:
         report = load(tally, args.project, path)
-        sync_read_models(tally, report.position, ("catalog",))
+        sync_read_models(tally, report.position, ("catalog", "meters"))
     data = {
         "products_created": report.products_created,
         "products_revised": report.products_revised,
         "products_archived": report.products_archived,
         "prices_created": report.prices_created,
         "prices_unchanged": report.prices_unchanged,
+        "meters_created": report.meters_created,
+        "meters_unchanged": report.meters_unchanged,
+        "meters": report.meter_ids,
         "products": report.product_ids,
         "prices": report.price_ids,
     }
@@ -422,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     scheduling.set_defaults(func=cmd_scheduler_run)
 
     add_invoice_commands(sub, common)
+    add_meter_commands(sub, common)
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)
 

@@ -35,6 +35,14 @@ EXAMPLES: dict[str, list[str]] = {
     "projections status": ["tally projections status --json"],
     "catalog": ["tally catalog load catalog.yaml --project $PROJECT"],
     "catalog load": ["tally catalog load catalog.yaml --project $PROJECT --json"],
+    "meters": ["tally meters list --project $PROJECT"],
+    "meters define": [
+        "tally meters define api_calls --project $PROJECT --event-name api_call "
+        "--aggregation count",
+        "tally meters define tokens --project $PROJECT --event-name completion "
+        "--aggregation sum --property tokens --group-by model --filter region=eu,us --json",
+    ],
+    "meters list": ["tally meters list --project $PROJECT --json"],
     "scheduler": ["tally scheduler run --once"],
     "scheduler run": [
         "tally scheduler run --interval 30",

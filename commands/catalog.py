@@ -12,7 +12,8 @@ from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from domain.catalog import Price, Product
-from domain.errors import PriceArchived
+from domain.errors import PriceArchived, UnknownMeter
+from domain.meters import Meter
 
 
 def product_summary(product: Product) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def price_summary(price: Price) -> dict[str, Any]:
     return {**price.summary(), "created": created(price)}
 
 
-def _price_id(project_id: UUID, cmd: m.DefinePrice) -> UUID:
+def price_id_for(project_id: UUID, cmd: m.DefinePrice) -> UUID:
     """A price's id comes from its lookup key and its whole definition, so the same
     definition is the same price and any change is a new one."""
     definition = cmd.model_dump(mode="json")
@@ -54,7 +55,7 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
     """Create a price under a lookup key. Prices are never edited: a changed definition is
     a new price, and the one it replaces is archived."""
     product = uow.get(Product, cmd.product_id, ctx.project_id)
-    price_id = _price_id(ctx.project_id, cmd)
+    price_id = price_id_for(ctx.project_id, cmd)
     existing = uow.find(Price, price_id)
     if existing is not None:
         if not existing.active:
@@ -65,6 +66,8 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
             )
         product.set_price(cmd.lookup_key, existing.id)
         return Result.existed({"price": price_summary(existing), "created": False})
+    if cmd.scheme == "metered":
+        _check_meter(uow, ctx.project_id, cmd.meter)
     replaced_id = product.prices.get(cmd.lookup_key)
     replaced = uow.get(Price, UUID(replaced_id), ctx.project_id) if replaced_id else None
     price = Price.define(
@@ -86,6 +89,17 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
     product.set_price(cmd.lookup_key, price.id)
     uow.add(price)
     return Result.created({"price": price_summary(price), "created": True})
+
+
+def _check_meter(uow: UnitOfWork, project_id: UUID, code: str) -> None:
+    """A new metered price names a meter of its project. Prices defined before meters
+    existed (issue 13) may name none: they keep working, rated 0 at renewal as before,
+    and defining the same price again answers it as it is (``existed``, above)."""
+    if code and uow.find(Meter, Meter.create_id(project_id, code)) is None:
+        raise UnknownMeter(
+            f"no meter '{code}' in this project; define it first (POST /v1/meters)",
+            meter=code,
+        )
 
 
 def archive_price(uow: UnitOfWork, cmd: m.ArchivePrice, ctx: Context) -> Result:

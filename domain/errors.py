@@ -43,6 +43,12 @@ class InvalidCombination(ValidationFailed):
     code = "invalid_combination"
 
 
+class UnknownMeter(ValidationFailed):
+    """A metered price names a meter code the project has not defined (issue 13)."""
+
+    code = "unknown_meter"
+
+
 class TimeNotInFuture(ValidationFailed):
     """A time that must lie ahead of the project's clock (a hold's expiry, a pause's
     end) does not."""

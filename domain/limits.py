@@ -211,3 +211,29 @@ def check_timestamp(value: datetime, field: str) -> datetime:
         low, high = MIN_TIMESTAMP.isoformat(), MAX_TIMESTAMP.isoformat()
         raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
     return value
+
+
+# -- usage (issue 13) -------------------------------------------------------------------
+# A meter names at most MAX_METER_FILTERS filters (a property and the values it may
+# take, at most MAX_FILTER_VALUES of them) and groups by at most MAX_GROUP_BY properties.
+MAX_METER_FILTERS = 10
+MAX_FILTER_VALUES = 20
+MAX_GROUP_BY = 3
+# A usage event's name and the names of the properties meters read.
+MAX_EVENT_NAME_CHARS = 100
+EVENT_NAME_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+PROPERTY_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+MAX_PROPERTY_NAME_CHARS = 40
+# A usage event: its transaction id (unique per project) and at most MAX_PROPERTIES
+# properties, each a string of at most MAX_PROPERTY_VALUE_CHARS; numbers are decimal
+# strings of at most 15 digits before the point and 9 after (so sums of a billion
+# values stay exact in Postgres numeric and are shown as decimal strings).
+MAX_TRANSACTION_ID_CHARS = 100
+MAX_PROPERTIES = 20
+MAX_PROPERTY_VALUE_CHARS = 200
+DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,9})?$"
+USAGE_DECIMAL_PLACES = 9
+# One batch holds at most this many events; a timestamp may be at most this far ahead of
+# the project's clock (clients' clocks drift).
+MAX_USAGE_BATCH = 1_000
+USAGE_FUTURE_SKEW_S = 300

@@ -32,6 +32,7 @@ from projections.holds import Holds
 from projections.integration_events import IntegrationEvents
 from projections.invoices import Invoices
 from projections.journal import Journal
+from projections.meters import Meters
 from projections.payments import Payments
 from projections.schema import STALLS_TABLE, TRACKING_TABLE, table
 from projections.stalls import Stall, stalls
@@ -55,6 +56,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Journal,
     SystemAccounts,
     Customers,
+    Meters,
     Catalog,
     Subscriptions,
     TestClocks,

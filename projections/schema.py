@@ -21,9 +21,10 @@ Tables (all in ``schema``):
   as ``wallet:<uuid>`` or ``clearing:stripe``).
 - ``system_accounts``: balances of non-wallet posting refs per (project, account, currency).
 - ``projects`` and ``api_keys`` (only the key's hash is stored; auth reads this table).
-- ``customers``, ``products``, ``prices``, ``subscriptions`` and ``test_clocks``: one row
-  per aggregate, kept by ``projections.aggregates`` (the aggregate's ``state`` and
-  ``summary`` as jsonb, plus the typed columns their queries filter on).
+- ``customers``, ``meters``, ``products``, ``prices``, ``subscriptions`` and
+  ``test_clocks``: one row per aggregate, kept by ``projections.aggregates`` (the
+  aggregate's ``state`` and ``summary`` as jsonb, plus the typed columns their queries
+  filter on).
 - ``webhook_events``, ``provider_calls``, ``carts``, ``payment_methods`` and
   ``provider_settings``: payments (issue 5), kept by ``projections.payments`` the same way.
 - ``invoices`` (typed: customer, subscription, status, number, currency and
@@ -178,6 +179,12 @@ TABLES: tuple[Table, ...] = (
             "customers_external_id: project_id, external_id",
             "customers_email: project_id, email",
         ),
+    ),
+    Table(
+        "meters",
+        _aggregate_columns("code text NOT NULL, event_name text NOT NULL"),
+        "id",
+        ("meters_page: project_id, position, id", "meters_event: project_id, event_name"),
     ),
     Table(
         "products",

@@ -120,7 +120,8 @@ def archive_product(
     "answers 409 `price_archived`. Fields that go together, else 422 "
     "`invalid_combination`: a tiered price has tiers whose `up_to` increase and only the "
     "last is open-ended (null); a metered price names its `meter`; a one-time price has "
-    "no trial and is not metered.",
+    "no trial and is not metered. A new metered price's `meter` is the code of a meter of "
+    "the project (`POST /v1/meters`), else 422 `unknown_meter`.",
     responses=_created_or_revised(
         DefinedPrice,
         "price",
@@ -128,6 +129,7 @@ def archive_product(
         "unknown_currency",
         "price_archived",
         "invalid_combination",
+        "unknown_meter",
     ),
 )
 def define_price(

@@ -74,6 +74,8 @@ def test_same_price_again_is_no_change_and_a_changed_one_archives_the_old(
 
 def test_every_pricing_scheme_prices_a_subscription(api: Client) -> None:
     product_id = product(api, "SEATS")
+    meter = {"code": "api_calls", "name": "API calls", "event_name": "call", "aggregation": "count"}
+    api.ok(api.post("/v1/meters", meter), 201)
     tiers = [{"up_to": 10, "unit_amount": 500}, {"up_to": None, "unit_amount": 400}]
     cases: dict[str, tuple[dict[str, Any], int, int]] = {
         "flat": ({"unit_amount": 2900}, 3, 2900),
@@ -96,6 +98,7 @@ def test_price_refusals_write_nothing(api: Client, app_tally: Tally) -> None:
         ({"scheme": "graduated", "tiers": []}, "invalid_combination"),
         ({"scheme": "graduated", "tiers": [{"up_to": 5, "unit_amount": 1}]}, "invalid_combination"),
         ({"scheme": "metered", "meter": ""}, "invalid_combination"),
+        ({"scheme": "metered", "meter": "no_such_meter"}, "unknown_meter"),
         ({"scheme": "tiered"}, "validation_error"),
         ({"unit_amount": -1}, "validation_error"),
         ({"unit_amount": 12.5}, "validation_error"),
