@@ -178,8 +178,12 @@ class Background:
             self.tally.outbox.start()
         if settings.run_webhooks and self.tally.webhooks is not None:
             self.tally.webhooks.start()
+        if settings.run_broker_publisher and self.tally.broker is not None:
+            self.tally.broker.start()  # TALLY_BROKER_URL is set
 
     def stop(self) -> None:
+        if self.tally.broker is not None:
+            self.tally.broker.stop()
         if self.tally.webhooks is not None:
             self.tally.webhooks.stop()
         if self.tally.outbox is not None:

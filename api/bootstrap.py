@@ -12,6 +12,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from adapters.broker_publisher import BrokerPublisher
 from adapters.clock import SystemClock
 from adapters.database import (
     SweepOnFailure,
@@ -143,4 +144,14 @@ def build(
         tally, partial(envelope, tally=tally), timeout_s=settings.webhook_timeout_s
     )
     tally.closers.append(tally.webhooks.close)
+    broker_target = settings.broker_target()
+    if broker_target is not None:
+        tally.broker = BrokerPublisher(
+            tally,
+            partial(envelope, tally=tally),
+            broker_target,
+            interval_s=settings.broker_interval_s,
+            batch=settings.broker_batch,
+        )
+        tally.closers.append(tally.broker.close)
     return tally

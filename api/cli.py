@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from adapters.database import DatabaseUnreachable, check, parse, start_embedded
+from api.cli_broker import add_broker_commands
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
@@ -37,6 +36,7 @@ from api.cli_session import (
     opened,
     run,
     sync_read_models,
+    wait_for_signal,
 )
 from api.cli_shapes import as_object
 from api.cli_webhooks import add_webhook_commands
@@ -220,15 +220,6 @@ def served_base_url(host: str, port: int) -> str:
     if ":" in host:  # an IPv6 literal goes in brackets
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
 
 
 def cmd_projections_run(args: argparse.Namespace) -> int:
@@ -429,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_meter_commands(sub, common)
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)
+    add_broker_commands(sub, common)
 
     replay = sub.add_parser("replay", help="rebuild the read models and compare", parents=[common])
     replay.add_argument("--quiet", action="store_true", help="no progress bar")

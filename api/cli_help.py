@@ -59,6 +59,12 @@ EXAMPLES: dict[str, list[str]] = {
     "webhooks deliveries": ["tally webhooks deliveries --project $PROJECT --limit 20"],
     "webhooks redeliver": ["tally webhooks redeliver $DELIVERY --project $PROJECT"],
     "webhooks deliver": ["tally webhooks deliver --json"],
+    "broker": ["tally broker status"],
+    "broker publish": [
+        "tally broker publish                         # beside tally serve, until stopped",
+        "tally broker publish --once --json           # catch up, then exit",
+    ],
+    "broker status": ["tally broker status --json"],
     "replay": ["tally replay", "tally replay --quiet --json"],
 }
 

@@ -81,8 +81,19 @@ class Settings(BaseSettings):
         pattern=NAME_PATTERN,
         description="The RabbitMQ topic exchange, or the Redis stream, events go to.",
     )
+    broker_batch: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Events per publish batch (one round of confirmations, one commit).",
+    )
     broker_interval_s: float = Field(
         default=0.1, gt=0, le=60, description="How often the broker publisher looks for events."
+    )
+    run_broker_publisher: bool = Field(
+        default=True,
+        description="Publish integration events to the broker in serve, when broker_url is "
+        "set (else run tally broker publish beside it).",
     )
     run_inbound: bool = Field(
         default=True,

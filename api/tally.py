@@ -14,6 +14,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from adapters.broker_publisher import BrokerPublisher
 from adapters.database import Target
 from adapters.eventstore import TallyStore
 from adapters.outbox import Outbox
@@ -45,6 +46,8 @@ class Tally:
     outbox: Outbox = field(init=False)  # set by build(), right after the rest
     # Webhook delivery (issue 12): integration events to the projects' endpoints.
     webhooks: WebhookDelivery = field(init=False)
+    # The broker publisher (issue 12): integration events to TALLY_BROKER_URL, if set.
+    broker: BrokerPublisher | None = None
 
     @property
     def schema(self) -> str:

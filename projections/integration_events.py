@@ -20,6 +20,8 @@ Queries:
 - ``events_after(pool, schema, project_id, after, limit) -> list[dict]``: the project's
   rows with positions after ``after``, in log order.
 - ``head_of(pool, schema, project_id) -> int``: the position of its latest row (0: none).
+- ``all_events_after(pool, schema, after, limit) -> list[dict]``: every project's rows
+  after ``after``, in log order (what a broker gets).
 """
 
 from __future__ import annotations
@@ -162,3 +164,15 @@ def head_of(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> int:
     query = sql.SQL("SELECT coalesce(max(position), 0) AS head FROM {} WHERE project_id = %s")
     rows = fetch_all(pool, query.format(table(schema, TABLE)), [project_id])
     return int(rows[0]["head"])
+
+
+def all_events_after(
+    pool: ConnectionPool[Any], schema: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Every project's integration events after position ``after``, in log order (a
+    broker gets all projects' events: ``adapters.broker_publisher``)."""
+    query = sql.SQL(
+        "SELECT position, project_id, type, object_kind, object_id, object, occurred_at "
+        "FROM {} WHERE position > %s ORDER BY position LIMIT %s"
+    ).format(table(schema, TABLE))
+    return fetch_all(pool, query, [after, limit])

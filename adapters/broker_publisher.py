@@ -1,0 +1,274 @@
+"""Publishing integration events to the broker (issue 12): every project's events, in
+log order, at least once, each with its envelope's stable id.
+
+The publisher follows the ``integration_events`` read model the way webhook delivery
+does, with one tracking row per destination (``broker_delivery_state``: the broker, its
+exchange or stream, and the position of the last event it confirmed). A pass reads the
+rows after that position in batches, publishes each batch in order (``adapters.broker``:
+every message of a batch is on the wire before the first confirmation is awaited), and
+moves the tracking row to the batch's last position once the broker has confirmed all
+of it. A crash (``kill -9``) between the confirmation and that commit means the batch is
+published again, with the same ids: consumers deduplicate on the id, and the first copy
+of every id still arrives in log order. A broker that is down stops the publisher at the
+first unconfirmed batch; it tries again after a doubling pause (``RETRY_FIRST_S`` up to
+``RETRY_LONGEST_S``), the backlog waits in the read model, and nothing else does: writes
+never wait for the broker.
+
+Across server processes one publisher works at a time, under a Postgres advisory lock
+of the destination; the others find it taken and return. A new destination starts at
+the beginning of the log (a broker configured later gets the whole history).
+
+FastStream is asynchronous; the publisher runs its broker on an event loop of its own,
+on a thread of its own; a pass (on the background thread, or the caller's for
+``publish_pending``) hands it each batch and waits. One pass runs at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from adapters.background import BackgroundPasses
+from adapters.broker import BrokerTarget, Outgoing, declare, publish_batch
+from domain.backoff import doubling_delay_s
+from projections.integration_events import TABLE as EVENTS_TABLE
+from projections.integration_events import all_events_after
+from projections.paging import fetch_all
+from projections.schema import table
+
+log = logging.getLogger("tally.broker")
+
+STATE_TABLE = "broker_delivery_state"
+BATCH = 1000
+# At most this many events per pass, so that a pass (and ``drain``) ends in bounded time
+# and a stop request is seen; the next pass goes on from there.
+MAX_PER_PASS = 50_000
+RETRY_FIRST_S = 1.0
+RETRY_LONGEST_S = 60.0
+STOP_TIMEOUT_S = 5.0
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS {state} (destination text PRIMARY KEY, "
+    "position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
+)
+
+Render = Callable[[dict[str, Any]], dict[str, Any]]
+T = TypeVar("T")
+
+
+def create_tables(pool: Any, schema: str) -> None:
+    """The publisher's tracking table (not a read model: it records what the broker has
+    confirmed, which no replay of the log could rebuild)."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tally-ddl:{schema}",))
+        conn.execute(sql.SQL(_DDL).format(state=table(schema, STATE_TABLE)))
+
+
+class BrokerPublisher(BackgroundPasses):
+    thread_name = "tally-broker"
+
+    def __init__(
+        self,
+        tally: Any,
+        render: Render,
+        target: BrokerTarget,
+        *,
+        interval_s: float = 0.1,
+        batch: int = BATCH,
+    ) -> None:
+        super().__init__(interval_s)
+        self.tally = tally
+        self.render = render
+        self.target = target
+        self.batch = batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._broker: Any = None
+        self._pass_lock = threading.Lock()  # the thread's passes and ``drain`` take turns
+        self._failures = 0
+        self._retry_at = 0.0  # time.monotonic() before which passes wait
+        create_tables(tally.views, tally.schema)
+
+    # -- passes ----------------------------------------------------------------------------
+
+    def run_pass(self) -> None:
+        if time.monotonic() >= self._retry_at:
+            self.publish_pending()
+
+    def publish_pending(self, limit: int = MAX_PER_PASS) -> int:
+        """Publish what the destination has not confirmed yet, up to ``limit`` events;
+        how many were published (0 as well when another process holds the destination or
+        the broker failed: the failure is logged and the next pass waits a while)."""
+        with self._pass_lock:
+            try:
+                moved = self._publish(limit)
+            except Exception as error:  # the broker: down, refused, timed out
+                self._failed(error)
+                return 0
+            self._failures = 0
+            self._retry_at = 0.0
+            return moved
+
+    def drain(self, timeout_s: float = 60.0) -> int:
+        """Passes until the destination has every event of the read model (tests, the
+        CLI); ``TimeoutError`` if that takes longer than ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        total = 0
+        while True:
+            total += self.publish_pending()
+            status = self.status()
+            if status["position"] >= status["head"]:
+                return total
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the broker publisher is behind: {status}")
+            time.sleep(min(0.2, max(0.0, self._retry_at - time.monotonic())))
+
+    def status(self) -> dict[str, Any]:
+        """Where the destination is: its confirmed position and the read model's head."""
+        query = sql.SQL(
+            "SELECT (SELECT coalesce(max(position), 0) FROM {events}) AS head, "
+            "(SELECT position FROM {state} WHERE destination = %s) AS position"
+        ).format(
+            events=table(self.tally.schema, EVENTS_TABLE),
+            state=table(self.tally.schema, STATE_TABLE),
+        )
+        row = fetch_all(self.tally.views, query, [self.target.destination])[0]
+        return {
+            "destination": self.target.destination,
+            "position": int(row["position"] or 0),
+            "head": int(row["head"]),
+        }
+
+    # -- one pass --------------------------------------------------------------------------
+
+    def _publish(self, limit: int) -> int:
+        schema = self.tally.schema
+        with self.tally.views.connection() as conn, _held(conn, self._lock_key()) as held:
+            if not held:
+                return 0  # another process publishes to this destination
+            position = self._position(conn)
+            moved = 0
+            while moved < limit and not self._stopping.is_set():
+                rows = all_events_after(self.tally.views, schema, position, self.batch)
+                if not rows:
+                    break
+                messages = [self._outgoing(row) for row in rows]
+                self._await(self._send(messages))
+                position = messages[-1].position
+                self._move(conn, position)
+                moved += len(messages)
+            return moved
+
+    def _outgoing(self, row: dict[str, Any]) -> Outgoing:
+        envelope = self.render(row)
+        return Outgoing(
+            id=envelope["id"],
+            type=row["type"],
+            project_id=str(row["project_id"]),
+            position=int(row["position"]),
+            body=orjson.dumps(envelope),
+        )
+
+    async def _send(self, messages: list[Outgoing]) -> None:
+        if self._broker is None:
+            broker = self.target.make_broker()
+            await broker.connect()
+            await declare(broker, self.target)
+            self._broker = broker
+        await publish_batch(self._broker, self.target, messages)
+
+    def _failed(self, error: Exception) -> None:
+        """Drop the broker (the next pass connects afresh) and wait before trying again."""
+        self._failures += 1
+        pause_s = doubling_delay_s(self._failures, RETRY_FIRST_S, RETRY_LONGEST_S)
+        self._retry_at = time.monotonic() + pause_s
+        log.warning(
+            "broker %s: publishing failed (%s: %s); trying again in %.0f s",
+            self.target.destination, type(error).__name__, error, pause_s,
+        )  # fmt: skip
+        self._drop_broker()
+
+    # -- tracking --------------------------------------------------------------------------
+
+    def _lock_key(self) -> str:
+        return f"tally-broker:{self.tally.schema}:{self.target.destination}"
+
+    def _position(self, conn: psycopg.Connection[Any]) -> int:
+        """The destination's confirmed position (a new one starts at the log's start)."""
+        t = table(self.tally.schema, STATE_TABLE)
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (destination, position) VALUES (%s, 0) "
+                "ON CONFLICT (destination) DO NOTHING"
+            ).format(t),
+            (self.target.destination,),
+        )
+        row = conn.execute(
+            sql.SQL("SELECT position FROM {} WHERE destination = %s").format(t),
+            (self.target.destination,),
+        ).fetchone()
+        assert row is not None
+        return int(row["position"] if isinstance(row, dict) else row[0])
+
+    def _move(self, conn: psycopg.Connection[Any], position: int) -> None:
+        conn.execute(
+            sql.SQL("UPDATE {} SET position = %s, updated_at = now() WHERE destination = %s")
+            .format(table(self.tally.schema, STATE_TABLE)),
+            (position, self.target.destination),
+        )  # fmt: skip
+
+    # -- the event loop --------------------------------------------------------------------
+
+    def _await(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the publisher's event loop and wait for it. The loop runs
+        on a thread of its own all the time, so that the broker connection's heartbeats
+        are answered between passes (an idle connection would otherwise be closed)."""
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(
+                target=loop.run_forever, name="tally-broker-loop", daemon=True
+            )
+            thread.start()
+            self._loop, self._loop_thread = loop, thread
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _drop_broker(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None and self._loop is not None:
+            try:
+                self._await(asyncio.wait_for(broker.stop(), STOP_TIMEOUT_S))
+            except Exception:  # a broken connection may fail to close; it is dropped anyway
+                log.debug("closing the broker connection failed", exc_info=True)
+
+    def close(self) -> None:
+        """Stop, disconnect and end the event loop (when the application closes)."""
+        self.stop()
+        with self._pass_lock:
+            self._drop_broker()
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                if self._loop_thread is not None:
+                    self._loop_thread.join(timeout=STOP_TIMEOUT_S)
+                self._loop.close()
+                self._loop, self._loop_thread = None, None
+
+
+@contextmanager
+def _held(conn: psycopg.Connection[Any], key: str) -> Iterator[bool]:
+    """A session advisory lock on ``key`` for the block, if free (yields whether it is)."""
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+    held = bool(row and next(iter(row.values() if isinstance(row, dict) else row)))
+    try:
+        yield held
+    finally:
+        if held:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
