@@ -38,6 +38,7 @@ from commands import (
     catalog,
     checkout,
     customers,
+    inbound_commands,
     invoice_payments,
     invoicing,
     ledger,
@@ -124,6 +125,8 @@ def build(
             **checkout.HANDLERS,
             **carts.HANDLERS,
             **payment_methods.HANDLERS,
+            # Commands in from a broker (issue 12): a refused one is recorded.
+            **inbound_commands.HANDLERS,
         },
         clock,
         max_batch=settings.group_commit_max,

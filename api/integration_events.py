@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api.collection import with_collection
 from api.objects import Instant
 from api.schemas.accounts import Account
+from api.schemas.command_rejections import CommandRejection
 from api.schemas.common import ApiObject
 from api.schemas.customers import Customer
 from api.schemas.invoices import Invoice
@@ -41,6 +42,7 @@ PRESENTERS: dict[str, type[ApiObject]] = {
     "invoice": Invoice,
     "account": Account,
     "transaction": Transaction,
+    "command_rejection": CommandRejection,
 }
 
 

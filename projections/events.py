@@ -16,6 +16,7 @@ from domain.coupons import Coupon, PromotionCode
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
+from domain.inbound_commands import InboundCommand
 from domain.invoices import Invoice
 from domain.projects import Project
 from domain.subscriptions import Subscription
@@ -38,6 +39,7 @@ _settings: Any = BillingSettings
 _coupon: Any = Coupon
 _promo: Any = PromotionCode
 _tax_rate: Any = TaxRateDefinition
+_inbound: Any = InboundCommand
 
 AccountOpened: Any = _account.Opened
 Deposited: Any = _account.Deposited
@@ -128,3 +130,5 @@ PromotionCodeDefined: Any = _promo.Defined
 PromotionCodeRedeemed: Any = _promo.Redeemed
 TaxRateDefined: Any = _tax_rate.Defined
 TaxRateArchived: Any = _tax_rate.Archived
+
+InboundCommandRejected: Any = _inbound.Rejected

@@ -73,6 +73,11 @@ CATALOG: tuple[EventType, ...] = (
     EventType("billing.transaction.completed", "transaction", "A transaction completed."),
     EventType("billing.transaction.failed", "transaction", "A pending transaction failed."),
     EventType("billing.transaction.reversed", "transaction", "A transaction was reversed."),
+    EventType(
+        "billing.command.rejected",
+        "command_rejection",
+        "A command from the broker was refused and dead-lettered, with the reason.",
+    ),
 )
 
 TYPES: frozenset[str] = frozenset(t.name for t in CATALOG)
@@ -116,6 +121,7 @@ _BY_CLASS: dict[type, str] = {
     ev.TransactionCompleted: "billing.transaction.completed",
     ev.TransactionFailed: "billing.transaction.failed",
     ev.TransactionReversed: "billing.transaction.reversed",
+    ev.InboundCommandRejected: "billing.command.rejected",
 }
 
 MAPPED_CLASSES: frozenset[type] = frozenset(_BY_CLASS)

@@ -80,6 +80,23 @@ _LOADERS: dict[str, tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]]]
 }
 
 
+def _rejection(event: Any) -> dict[str, Any]:
+    """A refused broker command, as its event holds it (no read model keeps it)."""
+    return {
+        "id": event.originator_id,
+        "message_id": event.message_id,
+        "message_type": event.message_type,
+        "queue": event.queue,
+        "code": event.code,
+        "detail": event.detail,
+        "created_at": event.timestamp,
+    }
+
+
+# Objects the event itself carries whole: the row's object is built from it.
+_FROM_EVENT: dict[str, Callable[[Any], dict[str, Any]]] = {"command_rejection": _rejection}
+
+
 class IntegrationEvents(ReadModel):
     name = "integration_events"
     tables = (TABLE,)
@@ -100,12 +117,16 @@ class IntegrationEvents(ReadModel):
         for name, event, _ in picked:
             object_id = invoices.get(event.originator_id, event.originator_id)
             ids.append(object_id)
-            wanted.setdefault(OBJECT_OF[name], set()).add(object_id)
+            if OBJECT_OF[name] not in _FROM_EVENT:
+                wanted.setdefault(OBJECT_OF[name], set()).add(object_id)
         objects = {kind: self._load(cur, kind, sorted(its)) for kind, its in wanted.items()}
         rows = []
         for (name, event, position), object_id in zip(picked, ids, strict=True):
             kind = OBJECT_OF[name]
-            project_id, found = objects[kind][object_id]  # KeyError: a read model is behind
+            if kind in _FROM_EVENT:
+                project_id, found = event.project_id, plain(_FROM_EVENT[kind](event))
+            else:  # KeyError: a read model is behind
+                project_id, found = objects[kind][object_id]
             rows.append(
                 (position, project_id, name, kind, object_id, Jsonb(found), event.timestamp)
             )

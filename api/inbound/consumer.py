@@ -23,9 +23,11 @@ It runs on the server's event loop (the app's lifespan starts and stops it when
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -41,17 +43,21 @@ from redis.exceptions import ResponseError
 from adapters.broker import BrokerTarget
 from api.errors import PayloadTooLarge
 from api.inbound import queues
-from api.inbound.handling import handle
-from api.inbound.messages import message_id_of, parse
+from api.inbound.handling import ACTOR, handle
+from api.inbound.messages import message_id_of, message_type_of, parse
 from api.inbound.verdicts import Action, Verdict, verdict_for
 from api.tally import Tally
+from commands.bus import Context as CommandContext
+from commands.inbound_commands import RejectInboundCommand
 from domain.errors import NotFound
-from domain.limits import MAX_INBOUND_MESSAGE_BYTES
+from domain.limits import MAX_DESCRIPTION_CHARS, MAX_INBOUND_MESSAGE_BYTES
 
 log = logging.getLogger("tally.inbound")
 
 # FastStream passes the message itself (its ``ack``) to a parameter with this default.
 MESSAGE = Context("message")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 # Unacknowledged messages a RabbitMQ queue hands this process at once.
 PREFETCH = 16
@@ -237,21 +243,41 @@ class InboundConsumer:
         from projections.api_keys import get_project
 
         try:
+            project = get_project(self.tally.views, self.tally.schema, project_id)
+            if project is None:
+                raise NotFound(f"no project {project_id}: its queue is no project's")
+        except Exception as error:
+            return verdict_for(error)  # no project: nothing to record the refusal in
+        try:
             if len(body) > MAX_INBOUND_MESSAGE_BYTES:
                 raise PayloadTooLarge(
                     f"the message is larger than {MAX_INBOUND_MESSAGE_BYTES} bytes",
                     max_bytes=MAX_INBOUND_MESSAGE_BYTES,
                 )
-            project = get_project(self.tally.views, self.tally.schema, project_id)
-            if project is None:
-                raise NotFound(f"no project {project_id}: its queue is no project's")
             handle(self.tally, project_id, str(project["mode"]), parse(body))
             return None
         except Exception as error:
             verdict = verdict_for(error)
             if verdict.code == "internal_error":
                 log.exception("command from %s failed", queues.queue_name(project_id))
-            return verdict
+        if verdict.action is Action.DEAD_LETTER:
+            return self.record_rejection(project_id, body, verdict)
+        return verdict
+
+    def record_rejection(self, project_id: UUID, body: bytes, verdict: Verdict) -> Verdict:
+        """Record the refusal in the project's log (``billing.command.rejected``): the
+        dead-letter verdict again, or a retry when the record could not be written now."""
+        try:
+            self.tally.execute(
+                rejection(project_id, body, verdict), CommandContext(project_id, ACTOR)
+            )
+        except Exception as error:
+            failed = verdict_for(error)
+            if failed.action is Action.RETRY:
+                return failed
+            # A refusal that cannot be recorded must still leave the queue.
+            log.exception("recording a refused command of %s failed", project_id)
+        return verdict
 
     async def dead_letter(self, project_id: UUID, body: bytes, verdict: Verdict) -> None:
         """Publish the message, with why it was refused, to the dead-letter queue."""
@@ -293,3 +319,20 @@ def inbound_consumer(tally: Tally) -> InboundConsumer | None:
     if target is None or not tally.settings.run_inbound:
         return None
     return InboundConsumer(tally, target, refresh_s=tally.settings.inbound_refresh_s)
+
+
+def rejection(project_id: UUID, body: bytes, verdict: Verdict) -> RejectInboundCommand:
+    """The command that records a refused message: keyed by its id, or by a hash of its
+    bytes when it has no usable id, so a redelivery is recorded once."""
+    message_id = message_id_of(body)
+    key = message_id or "sha256:" + hashlib.sha256(body).hexdigest()
+    # Free text: control characters (a newline in a parser's message) become spaces.
+    detail = _CONTROL.sub(" ", verdict.detail)[:MAX_DESCRIPTION_CHARS]
+    return RejectInboundCommand(
+        message_key=key,
+        message_id=message_id,
+        message_type=message_type_of(body),
+        queue=queues.queue_name(project_id),
+        code=verdict.code,
+        detail=detail,
+    )

@@ -173,6 +173,17 @@ def message_id_of(body: bytes) -> str | None:
         return None
 
 
+def message_type_of(body: bytes) -> str | None:
+    """The ``type`` of a message that may be malformed otherwise, when it is one Tally
+    knows; else None."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    found = raw.get("type") if isinstance(raw, dict) else None
+    return found if isinstance(found, str) and found in MESSAGE_TYPES else None
+
+
 def parse(body: bytes) -> InboundMessage:
     """The message in ``body`` (UTF-8 JSON), or ``ValidationFailed`` saying what is wrong
     with it (the dead letter's reason)."""

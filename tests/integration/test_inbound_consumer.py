@@ -148,6 +148,16 @@ def published_types(tally: Tally, project_id: UUID) -> list[str]:
     return [r["type"] for r in events_after(tally.views, tally.schema, project_id, 0, 1000)]
 
 
+def rejections(tally: Tally, project_id: UUID) -> list[dict[str, Any]]:
+    from api.integration_events import envelope
+    from projections.integration_events import events_after
+
+    rows = events_after(tally.views, tally.schema, project_id, 0, 1000)
+    # As a webhook or the broker carries it: the envelope's object.
+    found = [envelope(r) for r in rows if r["type"] == "billing.command.rejected"]
+    return [e["data"]["object"] for e in found]
+
+
 @pytest.mark.parametrize("kind", ["rabbit", "redis"])
 def test_commands_in_through_the_broker(tally: Tally, project: UUID, kind: str) -> None:
     unknown = uuid4()
@@ -171,10 +181,12 @@ async def _scenario(
         # The same message twice, a malformed one, then another good one behind them.
         await producer.send(project, subscribed("m1", "u1"))
         await producer.send(project, subscribed("m1", "u1"))
-        await producer.send(project, b'{"id": "m2", "type": "user.subscribed", "data": {}}')
+        malformed = b'{"id": "m2", "type": "user.subscribed", "data": {}}'
+        await producer.send(project, malformed)
+        await producer.send(project, malformed)
         await producer.send(project, subscribed("m3", "u2"))
         await producer.send(unknown, subscribed("m4", "u3"))
-        await until(lambda: consumer.handled == 5)
+        await until(lambda: consumer.handled == 6)
         head = tally.store.recorder.max_notification_id()
         assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
         letters = await producer.dead_letters(project)
@@ -185,8 +197,18 @@ async def _scenario(
     subs = subscriptions(tally, project)
     assert sorted(s["status"] for s in subs) == ["active", "active"]
     assert published_types(tally, project).count("billing.subscription.created") == 2
-    assert [(x["message_id"], x["code"]) for x in letters] == [("m2", "validation_error")]
+    # Each delivery of the malformed message is dead-lettered; its refusal is published
+    # once, for its project; the unknown project's has nowhere to be published.
+    assert [(x["message_id"], x["code"]) for x in letters] == [("m2", "validation_error")] * 2
     assert "plan_code" in letters[0]["detail"]
     assert json.loads(letters[0]["body"])["id"] == "m2"
     assert [(x["message_id"], x["code"]) for x in lost] == [("m4", "not_found")]
-    assert consumer.dead_lettered == 2
+    assert consumer.dead_lettered == 3
+    [rejected] = rejections(tally, project)
+    assert rejected["message_id"] == "m2"
+    assert rejected["message_type"] == "user.subscribed"
+    assert rejected["code"] == "validation_error"
+    assert rejected["queue"] == queues.queue_name(project)
+    assert rejected["object"] == "command_rejection"
+    assert rejected["created"].endswith("Z")
+    assert rejections(tally, unknown) == []

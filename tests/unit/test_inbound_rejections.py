@@ -1,0 +1,56 @@
+"""A refused broker command is recorded once per message (issue 12): its key is the
+message id, or a hash of its bytes; its detail is free text within the limit."""
+
+from __future__ import annotations
+
+import json
+from uuid import uuid4
+
+import pytest
+
+from api.inbound.consumer import rejection
+from api.inbound.verdicts import Action, Verdict
+from domain.errors import ValidationFailed
+from domain.inbound_commands import InboundCommand
+from domain.limits import MAX_DESCRIPTION_CHARS
+
+PROJECT = uuid4()
+
+
+def verdict(detail: str = "no") -> Verdict:
+    return Verdict(Action.DEAD_LETTER, "validation_error", detail, {})
+
+
+def test_a_message_with_an_id_is_keyed_by_it_and_keeps_its_known_type() -> None:
+    body = json.dumps({"id": "m1", "type": "user.subscribed", "data": {}}).encode()
+    command = rejection(PROJECT, body, verdict())
+    assert (command.message_key, command.message_id) == ("m1", "m1")
+    assert command.message_type == "user.subscribed"
+    assert command.queue == f"tally.commands.{PROJECT}"
+
+
+def test_a_message_without_a_usable_id_is_keyed_by_its_bytes() -> None:
+    first = rejection(PROJECT, b"not json", verdict())
+    assert first.message_id is None
+    assert first.message_type is None
+    assert first.message_key.startswith("sha256:")
+    assert rejection(PROJECT, b"not json", verdict()).message_key == first.message_key
+    assert rejection(PROJECT, b"not json!", verdict()).message_key != first.message_key
+    unknown_type = json.dumps({"id": "m2", "type": "user.exploded"}).encode()
+    assert rejection(PROJECT, unknown_type, verdict()).message_type is None
+
+
+def test_the_detail_is_one_line_within_the_limit() -> None:
+    command = rejection(PROJECT, b"x", verdict("a\nb" + "c" * 2 * MAX_DESCRIPTION_CHARS))
+    assert command.detail.startswith("a b")
+    assert len(command.detail) == MAX_DESCRIPTION_CHARS
+
+
+def test_the_aggregate_refuses_a_detail_past_the_limit_before_recording() -> None:
+    with pytest.raises(ValidationFailed):
+        InboundCommand.reject(
+            PROJECT, "k", None, None, "q", "validation_error", "x" * (MAX_DESCRIPTION_CHARS + 1)
+        )
+    made = InboundCommand.reject(PROJECT, "k", "k", None, "q", "not_found", "who?")
+    assert made.id == InboundCommand.create_id(PROJECT, "k")
+    assert made.summary()["code"] == "not_found"
