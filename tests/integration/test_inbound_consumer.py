@@ -1,15 +1,16 @@
 """Commands in through the real RabbitMQ (5672) and Redis (6379), on real Postgres (issue
 12): a product's message becomes an active subscription and its
-``billing.subscription.created``; the same message twice has one effect; a malformed one
-and one on an unknown project's queue are dead letters with their reason, and the queue
-moves on. Queues and streams are named from the test's own project ids and removed at
-the end."""
+``billing.subscription.created`` on the broker (broker-out's publisher); the same message
+twice has one effect; a malformed one and one on an unknown project's queue are dead
+letters with their reason, and the queue moves on. Queues and streams are named from the
+test's own project ids and removed at the end."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,18 +19,38 @@ from uuid import UUID, uuid4
 import aio_pika
 import pytest
 import redis
+from pydantic import SecretStr
 
 from adapters.broker import BrokerTarget
-from api.bootstrap import NO_PROJECT, Tally
+from api.bootstrap import NO_PROJECT, Tally, build
 from api.inbound import queues
 from api.inbound.consumer import InboundConsumer
+from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context
 from projections.runner import ProjectionWorker, wait_for_position
+from tests.integration.broker_consumers import RabbitConsumer, drop_redis_stream, redis_stream
 
 RABBIT_URL = os.environ.get("TALLY_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 URLS = {"rabbit": RABBIT_URL, "redis": REDIS_URL}
+
+
+@pytest.fixture(params=["rabbit", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def tally(settings: Settings, kind: str) -> Iterator[Tally]:
+    """Tally publishing its integration events to the broker under test, to an exchange
+    or stream of this test's own (broker-out's publisher, drained by the test)."""
+    name = f"test.{secrets.token_hex(6)}"
+    update = {"broker_url": SecretStr(URLS[kind]), "broker_exchange": name}
+    made = build(settings.model_copy(update=update))
+    yield made
+    made.close()
+    drop_redis_stream(name)  # a no-op for RabbitMQ, whose test consumer deletes its exchange
 
 
 @pytest.fixture
@@ -158,14 +179,34 @@ def rejections(tally: Tally, project_id: UUID) -> list[dict[str, Any]]:
     return [e["data"]["object"] for e in found]
 
 
-@pytest.mark.parametrize("kind", ["rabbit", "redis"])
+def published(tally: Tally, kind: str, events: RabbitConsumer | None) -> list[dict[str, Any]]:
+    """The envelopes the broker publisher put on the broker, once each (drained now)."""
+    assert tally.broker is not None
+    tally.broker.drain()
+    if events is not None:
+        bodies = events.bodies
+    else:
+        bodies = [json.loads(body) for _, _, body in redis_stream(tally.settings.broker_exchange)]
+    unique = {b["id"]: b for b in bodies}
+    return list(unique.values())
+
+
 def test_commands_in_through_the_broker(tally: Tally, project: UUID, kind: str) -> None:
     unknown = uuid4()
     producer = Producer(kind)
+    events = RabbitConsumer(tally.settings.broker_exchange) if kind == "rabbit" else None
     try:
         asyncio.run(_scenario(tally, project, unknown, producer, kind))
+        out = [e for e in published(tally, kind, events) if e["project_id"] == str(project)]
     finally:
         producer.remove([project, unknown])
+        if events is not None:
+            events.close()
+    types = [e["type"] for e in out]
+    assert types.count("billing.subscription.created") == 2
+    assert types.count("billing.command.rejected") == 1
+    created = [e["data"]["object"] for e in out if e["type"] == "billing.subscription.created"]
+    assert [c["status"] for c in created] == ["active", "active"]
 
 
 async def _scenario(
