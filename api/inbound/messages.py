@@ -35,8 +35,9 @@ from commands.provider_messages import Url
 from domain.errors import ValidationFailed
 from domain.limits import MAX_AMOUNT_MINOR, MAX_ORDER_ITEMS, MAX_TRIAL_DAYS
 
-# A plan is named by its code; the product's events call it ``planId`` too.
-PLAN_ALIASES = AliasChoices("plan_code", "planCode", "plan_id", "planId", "plan")
+# A plan is named by its code; the product's events call it ``planId`` too. The first
+# name is the one the JSON Schema (AsyncAPI) shows: camelCase, as producers write.
+PLAN_ALIASES = AliasChoices("planCode", "plan_code", "planId", "plan_id", "plan")
 
 
 class InboundData(BaseModel):
@@ -97,7 +98,7 @@ class OrderItem(InboundData):
     )
     quantity: Quantity = 1
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = Field(
-        validation_alias=AliasChoices("unit_amount", "unitAmount", "price")
+        validation_alias=AliasChoices("unitAmount", "unit_amount", "price")
     )
 
 

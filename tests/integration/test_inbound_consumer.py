@@ -241,7 +241,7 @@ async def _scenario(
     # Each delivery of the malformed message is dead-lettered; its refusal is published
     # once, for its project; the unknown project's has nowhere to be published.
     assert [(x["message_id"], x["code"]) for x in letters] == [("m2", "validation_error")] * 2
-    assert "plan_code" in letters[0]["detail"]
+    assert "planCode" in letters[0]["detail"]
     assert json.loads(letters[0]["body"])["id"] == "m2"
     assert [(x["message_id"], x["code"]) for x in lost] == [("m4", "not_found")]
     assert consumer.dead_lettered == 3

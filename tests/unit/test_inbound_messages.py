@@ -65,7 +65,7 @@ def test_order_items_take_name_and_unit_amount() -> None:
         (b"\xff\xfe", "not UTF-8 JSON"),
         (b"[1, 2]", "not a JSON object"),
         (body("user.exploded", {"userId": "u"}), "type"),
-        (body("user.subscribed", {"userId": "u", "currency": "EUR"}), "plan_code"),
+        (body("user.subscribed", {"userId": "u", "currency": "EUR"}), "planCode"),
         (body("user.subscribed", {"userId": "u", "plan": "p", "currency": "XXZ"}), "currency"),
         (body("user.unsubscribed", {"userId": "u", "colour": "red"}), "colour"),
         (body("user.unsubscribed", {"userId": "u\x00"}), "userId"),
