@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs_pages, errors
+from api import asyncapi, docs_pages, errors
 from api.auth import KeyLookups
 from api.bootstrap import build
 from api.inbound.consumer import inbound_consumer
@@ -300,6 +300,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         app.include_router(module.router)
     app.include_router(webhook_endpoints.deliveries)
     docs_pages.install(app)
+    asyncapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app)
     return app
