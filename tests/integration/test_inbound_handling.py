@@ -157,3 +157,43 @@ def test_a_deposit_goes_to_the_users_wallet_once(tally: Tally, project: UUID) ->
     account = tally.store.repository.get(account_id)
     assert isinstance(account, Account)
     assert account.summary()["ledger_balance"] == 500
+
+
+def test_user_subscribed_with_checkout_waits_for_the_providers_page_once(
+    tally: Tally, project: UUID
+) -> None:
+    from domain.provider_calls import ProviderCall
+
+    checkout = {"successUrl": "https://example.com/ok", "cancelUrl": "https://example.com/no"}
+    sent = message("m1", "user.subscribed", **subscribed(), checkout=checkout)
+    assert handle(tally, project, "test", sent) == [
+        ["customer", "created", False],
+        ["subscription", "created", False],
+    ]
+    assert [x[2] for x in handle(tally, project, "test", sent)] == [True, True]
+    [sub] = subscriptions_of(tally, project, "u1")
+    assert sub.status == "incomplete"
+    calls = [
+        tally.store.repository.get(n.originator_id)
+        for n in tally.store.recorder.select_notifications(1, 10_000)
+        if n.topic.startswith("tally:ProviderCall.")
+    ]
+    asked = {c.id for c in calls if isinstance(c, ProviderCall)}
+    assert len(asked) == 1
+
+
+def test_a_deposit_to_an_account_by_id_and_to_a_user_without_a_wallet(
+    tally: Tally, project: UUID
+) -> None:
+    from domain.accounts import Account
+
+    opened = tally.execute(m.OpenAccount(owner_ref="shop", currency="EUR"), Context(project, "t"))
+    account_id = opened.body["account"]["id"]
+    by_id = message("d1", "wallet.deposit", accountId=account_id, amount=700, currency="EUR")
+    handle(tally, project, "test", by_id)
+    account = tally.store.repository.get(UUID(account_id))
+    assert isinstance(account, Account)
+    assert account.summary()["ledger_balance"] == 700
+    nowhere = message("d2", "wallet.deposit", userId="nobody", amount=1, currency="EUR")
+    with pytest.raises(NotFound):
+        handle(tally, project, "test", nowhere)
