@@ -34,7 +34,6 @@ from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.aggregates import as_resource
 from projections.base import ReadModel, Tracked, copy_rows
 from projections.integration_catalog import (
     LOOKS_UP_INVOICE,
@@ -49,34 +48,79 @@ TABLE = "integration_events"
 COLUMNS = ("position", "project_id", "type", "object_kind", "object_id", "object", "occurred_at")
 TYPES = ("int8", "uuid", "text", "text", "uuid", "jsonb", "timestamptz")
 
-# How each kind of object is read back: the columns its GET route reads, plus the
-# project (events do not all carry it), by id.
-_SUMMARY = "SELECT t.id, t.project_id, t.summary, t.created_at, t.updated_at FROM {t} t "
-_LOADERS: dict[str, tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    "customer": ("customers", _SUMMARY + "WHERE t.id = ANY(%s)", as_resource),
-    "subscription": ("subscriptions", _SUMMARY + "WHERE t.id = ANY(%s)", as_resource),
+
+def iso_sql(column: str) -> str:
+    """SQL for ``column.isoformat()`` as Python writes it for the datetime psycopg reads
+    (the session's time zone, microseconds only when there are some): the stored object
+    is the same JSON the read model's row gave when it was shaped in Python."""
+    return (
+        f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"date_trunc('second', {column}) = {column} THEN '' ELSE to_char({column}, '.US') END"
+        f" || to_char({column}, 'TZH:TZM')"
+    )
+
+
+def _plain(columns: Sequence[tuple[str, str]], times: Sequence[str]) -> str:
+    """``jsonb_build_object`` of the row as ``projections.paging.plain`` shapes it: each
+    ``(key, expression)`` as it is (uuids become their text, as ``str`` writes them), and
+    each timestamp column by ``_iso``."""
+    pairs = [f"'{key}', {expression}" for key, expression in columns]
+    pairs += [f"'{column}', {iso_sql('t.' + column)}" for column in times]
+    return "jsonb_build_object(" + ", ".join(pairs) + ")"
+
+
+# ``projections.aggregates.as_resource``: the write side's summary plus the two times.
+_RESOURCE = "t.summary || " + _plain((), ("created_at", "updated_at"))
+
+# How each kind of object is built from its read model's row ``t``, in SQL: what else
+# is joined (``d``: an invoice's dunning record) and the object, shaped as its GET route
+# reads it (``projections.<model>.get_*``), without the project (events do not all carry
+# it; the row's own column is stored beside the object).
+_OBJECTS: dict[str, tuple[str, str]] = {
+    "customer": ("", _RESOURCE),
+    "subscription": ("", _RESOURCE),
     "invoice": (
-        "invoices",
         # The dunning fields laid over the summary, as ``projections.invoices`` reads it.
-        "SELECT t.id, t.project_id, t.summary || coalesce(d.summary, '{{}}'::jsonb) "
-        "AS summary, t.created_at, t.updated_at FROM {t} t LEFT JOIN {d} d "
-        "ON d.invoice_id = t.id AND d.project_id = t.project_id WHERE t.id = ANY(%s)",
-        as_resource,
+        " LEFT JOIN {d} d ON d.invoice_id = t.id AND d.project_id = t.project_id",
+        "t.summary || coalesce(d.summary, '{{}}'::jsonb) || "
+        + _plain((), ("created_at", "updated_at")),
     ),
     "account": (
-        "accounts",
-        "SELECT id, project_id, owner_ref, currency, status, ledger_balance, held_balance, "
-        "available_balance, overdraft_limit, low_balance_threshold, version, metadata, "
-        "created_at, updated_at FROM {t} WHERE id = ANY(%s)",
-        plain,
+        "",
+        _plain(
+            [
+                (c, "t." + c)
+                for c in (
+                    "id", "owner_ref", "currency", "status", "ledger_balance", "held_balance",
+                    "available_balance", "overdraft_limit", "low_balance_threshold",
+                    "version", "metadata",
+                )
+            ],
+            ("created_at", "updated_at"),
+        ),
     ),
     "transaction": (
-        "transactions",
-        'SELECT t.id, t.project_id, t.kind, t.state, t.amount, t.currency, t.from_ref AS "from", '
-        't.to_ref AS "to", t.reversed_amount, t.description, t.external_ref, '
-        "t.failure_reason, t.created_at, t.updated_at FROM {t} t WHERE t.id = ANY(%s)",
-        plain,
+        "",
+        _plain(
+            [
+                *((c, "t." + c) for c in ("id", "kind", "state", "amount", "currency")),
+                ("from", "t.from_ref"),
+                ("to", "t.to_ref"),
+                *(
+                    (c, "t." + c)
+                    for c in ("reversed_amount", "description", "external_ref", "failure_reason")
+                ),
+            ],
+            ("created_at", "updated_at"),
+        ),
     ),
+}  # fmt: skip
+_TABLE_OF = {
+    "customer": "customers",
+    "subscription": "subscriptions",
+    "invoice": "invoices",
+    "account": "accounts",
+    "transaction": "transactions",
 }
 
 
@@ -97,6 +141,10 @@ def _rejection(event: Any) -> dict[str, Any]:
 _FROM_EVENT: dict[str, Callable[[Any], dict[str, Any]]] = {"command_rejection": _rejection}
 
 
+class ObjectMissing(LookupError):
+    """An event's object has no row in its read model: that read model is behind."""
+
+
 class IntegrationEvents(ReadModel):
     name = "integration_events"
     tables = (TABLE,)
@@ -104,6 +152,9 @@ class IntegrationEvents(ReadModel):
     reads = frozenset({"customers", "subscriptions", "invoices", "accounts", "transactions"})
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        """One ``INSERT ... SELECT`` per kind of object: the rows' positions, types, ids
+        and times go in as arrays, and Postgres builds each object from its read model's
+        row and writes it, so no row comes back to Python to be shaped and encoded."""
         picked: list[tuple[str, Any, int]] = []
         for event, position in events:
             name = integration_type(event)
@@ -112,25 +163,42 @@ class IntegrationEvents(ReadModel):
         if not picked:
             return
         invoices = self._dunning_invoices(cur, [e for _, e, _ in picked])
-        wanted: dict[str, set[UUID]] = {}
-        ids: list[UUID] = []
-        for name, event, _ in picked:
-            object_id = invoices.get(event.originator_id, event.originator_id)
-            ids.append(object_id)
-            if OBJECT_OF[name] not in _FROM_EVENT:
-                wanted.setdefault(OBJECT_OF[name], set()).add(object_id)
-        objects = {kind: self._load(cur, kind, sorted(its)) for kind, its in wanted.items()}
-        rows = []
-        for (name, event, position), object_id in zip(picked, ids, strict=True):
+        by_kind: dict[str, tuple[list[int], list[str], list[UUID], list[Any]]] = {}
+        carried: list[tuple[Any, ...]] = []
+        for name, event, position in picked:
             kind = OBJECT_OF[name]
             if kind in _FROM_EVENT:
-                project_id, found = event.project_id, plain(_FROM_EVENT[kind](event))
-            else:  # KeyError: a read model is behind
-                project_id, found = objects[kind][object_id]
-            rows.append(
-                (position, project_id, name, kind, object_id, Jsonb(found), event.timestamp)
-            )
-        copy_rows(cur, self.t(TABLE), COLUMNS, TYPES, rows)
+                found = Jsonb(plain(_FROM_EVENT[kind](event)))
+                row = (position, event.project_id, name, kind, event.originator_id, found)
+                carried.append((*row, event.timestamp))
+                continue
+            arrays = by_kind.setdefault(kind, ([], [], [], []))
+            arrays[0].append(position)
+            arrays[1].append(name)
+            arrays[2].append(invoices.get(event.originator_id, event.originator_id))
+            arrays[3].append(event.timestamp)
+        for kind, arrays in by_kind.items():
+            self._insert(cur, kind, arrays)
+        copy_rows(cur, self.t(TABLE), COLUMNS, TYPES, carried)
+
+    def _insert(self, cur: Cursor[Any], kind: str, arrays: Sequence[list[Any]]) -> None:
+        joins, built = _OBJECTS[kind]
+        statement = sql.SQL(
+            "INSERT INTO {ie} (position, project_id, type, object_kind, object_id, object, "
+            "occurred_at) SELECT u.position, t.project_id, u.type, {kind}, u.id, "
+            + built
+            + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], %b::timestamptz[]) "
+            "AS u(position, type, id, occurred_at) JOIN {t} t ON t.id = u.id" + joins
+        ).format(
+            ie=self.t(TABLE),
+            kind=sql.Literal(kind),
+            t=self.t(_TABLE_OF[kind]),
+            d=self.t("invoice_dunning"),
+        )
+        cur.execute(statement, list(arrays))
+        if cur.rowcount != len(arrays[0]):
+            missing = sorted({str(i) for i in arrays[2]})
+            raise ObjectMissing(f"a {kind} of {missing[:3]} is not in its read model yet")
 
     def _dunning_invoices(self, cur: Cursor[Any], events: list[Any]) -> dict[UUID, UUID]:
         """The invoice of each dunning record among ``events``."""
@@ -144,22 +212,6 @@ class IntegrationEvents(ReadModel):
             (dunning,),
         )
         return {_get(r, "id", 0): _get(r, "invoice_id", 1) for r in cur.fetchall()}
-
-    def _load(
-        self, cur: Cursor[Any], kind: str, ids: list[UUID]
-    ) -> dict[UUID, tuple[UUID, dict[str, Any]]]:
-        name, query, shape = _LOADERS[kind]
-        statement = sql.SQL(query).format(t=self.t(name), d=self.t("invoice_dunning"))
-        columns: list[str] = []
-        cur.execute(statement, (ids,))
-        if cur.description is not None:
-            columns = [c.name for c in cur.description]
-        found: dict[UUID, tuple[UUID, dict[str, Any]]] = {}
-        for raw in cur.fetchall():
-            row = dict(raw) if isinstance(raw, dict) else dict(zip(columns, raw, strict=True))
-            key, project_id = row["id"], row.pop("project_id")
-            found[key] = (project_id, shape(row))
-        return found
 
 
 def _get(row: Any, key: str, index: int) -> Any:

@@ -1,0 +1,72 @@
+"""The ``integration_events`` read model builds each event's object in SQL from its read
+model's row (issue 16): the stored object must be exactly what the object's GET query
+answers, the dict Python shapes from that row (uuids as text, times as ``isoformat``
+writes them), for every kind of object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from psycopg import sql
+
+from api.bootstrap import Tally
+from projections.balances import get_account
+from projections.customers import get_customer
+from projections.integration_events import events_after, iso_sql
+from projections.invoices import get_invoice
+from projections.paging import fetch_all
+from projections.runner import ProjectionWorker
+from projections.schema import table
+from projections.subscriptions import get_subscription
+from projections.transactions import get_transaction
+from tests.integration.test_invoice_projections import T0, invoicing_workload
+
+pytestmark = pytest.mark.fixed_clock(T0)
+
+GET: dict[str, Callable[..., dict[str, Any] | None]] = {
+    "customer": get_customer,
+    "subscription": get_subscription,
+    "invoice": get_invoice,
+    "account": get_account,
+    "transaction": get_transaction,
+}
+
+
+def test_every_stored_object_is_what_its_get_query_answers(tally: Tally) -> None:
+    invoicing_workload(tally)
+    # One batch: every object is then stored as its row is now, at the end of the log.
+    ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=100_000).catch_up()
+    kinds: set[str] = set()
+    for project_id in _projects(tally):
+        for row in events_after(tally.views, tally.schema, project_id, 0, 1000):
+            kind = row["object_kind"]
+            expected = GET[kind](tally.views, tally.schema, project_id, row["object_id"])
+            assert row["object"] == expected, (row["type"], row["position"])
+            kinds.add(kind)
+    assert kinds == set(GET)
+
+
+def _projects(tally: Tally) -> set[UUID]:
+    query = sql.SQL("SELECT DISTINCT project_id FROM {}").format(
+        table(tally.schema, "integration_events")
+    )
+    return {r["project_id"] for r in fetch_all(tally.views, query, [])}
+
+
+def test_times_are_written_as_isoformat_writes_the_datetime_psycopg_reads(tally: Tally) -> None:
+    """With and without microseconds (``isoformat`` leaves out a zero fraction and keeps
+    trailing zeros), in the session's time zone."""
+    whole = datetime(2027, 3, 1, 9, tzinfo=UTC)
+    times = [whole + timedelta(microseconds=us) for us in (0, 1, 120_000, 999_999, 500_000)]
+    times += [datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(2001, 1, 1, tzinfo=UTC)]
+    query = sql.SQL("SELECT x, {} AS iso FROM unnest(%s::timestamptz[]) AS u(x)").format(
+        sql.SQL(iso_sql("u.x"))
+    )
+    rows = fetch_all(tally.views, query, [times])
+    assert len(rows) == len(times)
+    for row in rows:
+        assert row["iso"] == row["x"].isoformat()
