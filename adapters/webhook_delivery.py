@@ -2,49 +2,56 @@
 events, in log order, at least once, signed.
 
 Delivery follows the ``integration_events`` read model the way a projection follows the
-log: each endpoint has a tracking row (``webhook_delivery_state``: the position of the
-last event it acknowledged or skipped, its failure count, when it may be tried next and
-since when it has been failing), and each attempt is a row of ``webhook_attempts``. An
-attempt's row and the tracking row's move are committed in one transaction, after the
-receiver answered; a crash in between means the event is sent again, with the same
-``webhook-id``, which the receiver deduplicates on. Events the endpoint does not want
-(``enabled_events``) move its position without a send.
+log, with a tracking row per endpoint and a row per attempt (``adapters.webhook_attempts``).
+Events are read a page at a time (``BATCH``) and sent one after the other, in order, over
+the endpoint's own keep-alive connection; the page's attempts and the tracking row's move
+are committed in one transaction once the page is sent or one of its events failed. A
+crash before that commit sends the page again, with the same ``webhook-id`` values, which
+the receiver deduplicates on. Events the endpoint does not want (``enabled_events``) move
+its position without a send. In a live project the endpoint's host is resolved and
+checked once per pass, not per event.
 
 An endpoint that fails (no answer, a timeout, a non-2xx, a redirect, a refused address)
 stops at that event and is tried again after a doubling delay (``RETRY_FIRST_S``, at
 most ``RETRY_LONGEST_S``): its own backlog grows and nothing else waits for it. Each
 endpoint is worked on by one thread of a small pool and, across server processes, under
-a Postgres advisory lock of its own; a pass hands out the endpoints that are due and
-returns at once, so a slow receiver holds up only itself. An endpoint that has been
-failing for ``FAILING_DISABLES_AFTER`` (three days) is disabled through the bus
+a Postgres advisory lock of its own. A pass sends at most ``MAX_PER_PASS`` events per
+endpoint; one that stopped there kicks the next pass at once. An endpoint failing for
+``FAILING_DISABLES_AFTER`` (three days) is disabled through the bus
 (``WebhookEndpoint.Disabled``, with the reason); enabling it again resumes where it
-stopped.
+stopped. The background pass also prunes attempts older than the retention period, at
+most once an hour (``prune``).
 
-A redelivery (``redeliver``) sends one attempt's event again now, to the same endpoint,
-with the same id, and records a new attempt; it does not move the endpoint's position.
-
-The envelope is built by ``render`` (the API's ``api.integration_events.envelope``,
-handed in by the composition root, since adapters do not import the API).
+A redelivery (``redeliver``) sends one attempt's event again now, with the same id, and
+records a new attempt; it does not move the endpoint's position. The envelope is built by
+``render`` (``api.integration_events.envelope``, handed in by the composition root).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-import httpx
 import orjson
 import psycopg
 from eventsourcing.application import AggregateNotFoundError
-from psycopg import sql
 
 from adapters.background import BackgroundPasses
-from adapters.webhook_transport import Sent, send
+from adapters.webhook_attempts import (
+    create_tables,
+    get_attempt,
+    prune,
+    tracking_row,
+    write_page,
+)
+from adapters.webhook_transport import KeepAlive, KeptConnections, Sent, refused_address, send
 from commands.bus import Context
 from commands.webhook_endpoints import DisableWebhookEndpoint
 from domain.backoff import doubling_delay_s
@@ -52,44 +59,34 @@ from domain.projects import Project
 from domain.webhook_endpoints import ENABLED, FAILING_DISABLES_AFTER, WebhookEndpoint
 from projections.integration_catalog import event_id
 from projections.integration_events import events_after
-from projections.paging import check_limit, fetch_all, fetch_page, plain
-from projections.schema import table
 
 log = logging.getLogger("tally.webhooks")
 
-STATE_TABLE = "webhook_delivery_state"
-ATTEMPTS_TABLE = "webhook_attempts"
 RETRY_FIRST_S = 30.0
 RETRY_LONGEST_S = 12 * 3600.0
-BATCH = 100
+# Events read, sent and recorded per transaction: a crash resends at most this many.
+BATCH = 500
 # At most this many events per endpoint and pass, so that a pass (and ``drain``) ends
 # in bounded time however long the backlog; the next pass goes on from there.
-MAX_PER_PASS = 500
+MAX_PER_PASS = 2000
+PRUNE_EVERY_S = 3600.0
+# Keep-alive connections kept, one per endpoint, the least recently used closed beyond it.
+CLIENTS_KEPT = 64
 ACTOR = "webhooks"
-
-_DDL = (
-    "CREATE TABLE IF NOT EXISTS {state} (endpoint_id uuid PRIMARY KEY, "
-    "project_id uuid NOT NULL, position bigint NOT NULL, failures integer NOT NULL, "
-    "next_attempt_at timestamptz, failing_since timestamptz)",
-    "CREATE TABLE IF NOT EXISTS {attempts} (seq bigserial PRIMARY KEY, id uuid NOT NULL "
-    "UNIQUE, project_id uuid NOT NULL, endpoint_id uuid NOT NULL, event_id text NOT NULL, "
-    "event_type text NOT NULL, position bigint NOT NULL, status text NOT NULL, "
-    "http_status integer, latency_ms integer NOT NULL, response text NOT NULL, "
-    "error text NOT NULL, redelivery boolean NOT NULL, created_at timestamptz NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS webhook_attempts_project ON {attempts} (project_id, seq)",
-)
 
 Render = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def create_tables(pool: Any, schema: str) -> None:
-    """The delivery's own tables (not read models: they record what was sent, which no
-    replay of the log could rebuild)."""
-    names = {"state": table(schema, STATE_TABLE), "attempts": table(schema, ATTEMPTS_TABLE)}
-    with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tally-ddl:{schema}",))
-        for statement in _DDL:
-            conn.execute(sql.SQL(statement).format(**names))
+@dataclass
+class _Page:
+    """What sending one page did: the attempts to record, the position reached (the last
+    event acknowledged or skipped), how many events that moved, and the failure that
+    stopped it (None: the whole page went)."""
+
+    position: int
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    moved: int = 0
+    failed: Sent | None = None
 
 
 class WebhookDelivery(BackgroundPasses):
@@ -103,16 +100,18 @@ class WebhookDelivery(BackgroundPasses):
         interval_s: float = 1.0,
         timeout_s: float = 10.0,
         workers: int = 4,
+        retention_days: int = 30,
     ) -> None:
         super().__init__(interval_s)
         self.tally = tally
         self.render = render
         self.timeout_s = timeout_s
+        self.retention = timedelta(days=retention_days)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tally-webhook")
         self._busy: dict[UUID, Future[int]] = {}
         self._busy_lock = threading.Lock()
-        # One client for every send: keep-alive connections to receivers are reused.
-        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._clients = KeptConnections(CLIENTS_KEPT)
+        self._pruned_at = -PRUNE_EVERY_S
         create_tables(tally.views, tally.schema)
 
     # -- passes ----------------------------------------------------------------------------
@@ -129,8 +128,15 @@ class WebhookDelivery(BackgroundPasses):
                     continue
                 future = self._pool.submit(self.deliver_endpoint, project_id, endpoint_id)
                 self._busy[endpoint_id] = future
+            future.add_done_callback(self._again_if_more)
             started.append(future)
         return started
+
+    def _again_if_more(self, future: Future[int]) -> None:
+        """A pass that stopped at MAX_PER_PASS left a backlog: the next pass now."""
+        done = not future.cancelled() and future.exception() is None
+        if done and future.result() >= MAX_PER_PASS:
+            self.kick()
 
     def drain(self, timeout_s: float = 30.0) -> int:
         """Passes until one moves nothing (tests and the CLI; the server has the thread)."""
@@ -147,11 +153,19 @@ class WebhookDelivery(BackgroundPasses):
                 break
         return total
 
+    def prune(self) -> int:
+        """Delete the attempts older than the retention period; how many."""
+        before = self.tally.clock.now() - self.retention
+        deleted = prune(self.tally.views, self.tally.schema, before)
+        if deleted:
+            log.info("pruned %d webhook attempts made before %s", deleted, before.isoformat())
+        return deleted
+
     # -- one endpoint ----------------------------------------------------------------------
 
     def deliver_endpoint(self, project_id: UUID, endpoint_id: UUID) -> int:
-        """Send the endpoint's due events in order until one fails or none is left;
-        how many events it got or skipped."""
+        """Send the endpoint's due events in order until one fails, none is left or the
+        pass has sent MAX_PER_PASS; how many events it got or skipped."""
         with self.tally.views.connection() as conn:
             if not _try_lock(conn, f"tally-webhook:{self.tally.schema}:{endpoint_id}"):
                 return 0  # another worker has it
@@ -171,35 +185,52 @@ class WebhookDelivery(BackgroundPasses):
         if endpoint is None or endpoint.status != ENABLED:
             return 0
         state = self._state(conn, endpoint)
-        now = self.tally.clock.now()
-        if state["next_attempt_at"] is not None and state["next_attempt_at"] > now:
+        next_at = state["next_attempt_at"]
+        if next_at is not None and next_at > self.tally.clock.now():
             return 0
-        moved = 0
-        position = int(state["position"])
-        # What every send of this pass shares: the secrets that sign and the project's mode.
+        # What every send of this pass shares: the secrets that sign, the address check.
         secrets = self._secrets(endpoint)
         if not secrets:
             return 0
-        allow_private = self._test_mode(endpoint.project_id)
+        refusal = "" if self._test_mode(project_id) else refused_address(endpoint.url)
+        moved, position = 0, int(state["position"])
         while moved < MAX_PER_PASS:
-            rows = events_after(self.tally.views, self.tally.schema, project_id, position, BATCH)
+            limit = min(BATCH, MAX_PER_PASS - moved)
+            rows = events_after(self.tally.views, self.tally.schema, project_id, position, limit)
             if not rows:
                 break
-            for row in rows:
-                if not endpoint.wants(row["type"]):
-                    position = int(row["position"])
-                    moved += 1
-                    continue
-                sent = self._send(endpoint, row, secrets, allow_private)
-                if not sent.ok:
-                    self._failed(conn, endpoint, state, position, row, sent)
-                    return moved
-                position = int(row["position"])
-                self._record(conn, endpoint, row, sent, position=position, state=None)
-                moved += 1
-        if position != int(state["position"]):
-            self._move(conn, endpoint_id, position)
+            page = self._send_page(endpoint, rows, position, secrets, refusal)
+            moved += page.moved
+            if page.failed is not None:
+                self._failed(conn, endpoint, state, page)
+                break
+            self._succeeded(conn, endpoint, state, page)
+            position = page.position
         return moved
+
+    def _send_page(
+        self,
+        endpoint: WebhookEndpoint,
+        rows: list[dict[str, Any]],
+        position: int,
+        secrets: list[str],
+        refusal: str,
+    ) -> _Page:
+        page = _Page(position)
+        client = self._clients.get(endpoint.id)
+        for row in rows:
+            if endpoint.wants(row["type"]):
+                if refusal:
+                    sent = Sent(False, None, 0, "", f"address refused: {refusal}")
+                else:  # the address was checked once for this pass, above
+                    sent = self._send(endpoint, row, secrets, True, client)
+                page.attempts.append(self._attempt(endpoint, row, sent))
+                if not sent.ok:
+                    page.failed = sent
+                    return page
+            page.position = int(row["position"])
+            page.moved += 1
+        return page
 
     def _endpoint(self, project_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
         try:
@@ -211,31 +242,7 @@ class WebhookDelivery(BackgroundPasses):
         return endpoint
 
     def _state(self, conn: psycopg.Connection[Any], endpoint: WebhookEndpoint) -> dict[str, Any]:
-        """The endpoint's tracking row; a new endpoint starts after the event that
-        registered it (it gets what happens from then on)."""
-        t = table(self.tally.schema, STATE_TABLE)
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {} (endpoint_id, project_id, position, failures) "
-                "VALUES (%s, %s, %s, 0) ON CONFLICT (endpoint_id) DO NOTHING"
-            ).format(t),
-            (endpoint.id, endpoint.project_id, self._registered_at(endpoint)),
-        )
-        row = conn.execute(
-            sql.SQL("SELECT * FROM {} WHERE endpoint_id = %s").format(t), (endpoint.id,)
-        ).fetchone()
-        assert row is not None
-        return dict(row)
-
-    def _registered_at(self, endpoint: WebhookEndpoint) -> int:
-        rows = fetch_all(
-            self.tally.views,
-            sql.SQL("SELECT position FROM {} WHERE id = %s").format(
-                table(self.tally.schema, "webhook_endpoints")
-            ),
-            [endpoint.id],
-        )
-        return int(rows[0]["position"]) if rows else 0
+        return tracking_row(conn, self.tally.schema, endpoint.id, endpoint.project_id)
 
     def _send(
         self,
@@ -243,6 +250,7 @@ class WebhookDelivery(BackgroundPasses):
         row: dict[str, Any],
         secrets: list[str],
         allow_private: bool,
+        client: KeepAlive,
     ) -> Sent:
         envelope = self.render(row)
         body = orjson.dumps(envelope)
@@ -253,7 +261,7 @@ class WebhookDelivery(BackgroundPasses):
             secrets,
             allow_private=allow_private,
             timeout_s=self.timeout_s,
-            client=self._client,
+            client=client,
         )
 
     def _secrets(self, endpoint: WebhookEndpoint) -> list[str]:
@@ -276,47 +284,15 @@ class WebhookDelivery(BackgroundPasses):
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    def _failed(
+    def _attempt(
         self,
-        conn: psycopg.Connection[Any],
-        endpoint: WebhookEndpoint,
-        state: dict[str, Any],
-        position: int,
-        row: dict[str, Any],
-        sent: Sent,
-    ) -> None:
-        now = self.tally.clock.now()
-        failures = int(state["failures"]) + 1
-        since: datetime = state["failing_since"] or now
-        retry_at = now + timedelta(
-            seconds=doubling_delay_s(failures, RETRY_FIRST_S, RETRY_LONGEST_S)
-        )
-        update = {"position": position, "failures": failures, "next_attempt_at": retry_at,
-                  "failing_since": since}  # fmt: skip
-        self._record(conn, endpoint, row, sent, position=position, state=update)
-        log.warning(
-            "webhook endpoint %s failed: %s (attempt %d)", endpoint.id, sent.error, failures
-        )
-        if now - since >= FAILING_DISABLES_AFTER:
-            reason = f"deliveries failed since {since.isoformat()}: {sent.error}"[:500]
-            command = DisableWebhookEndpoint(endpoint_id=endpoint.id, reason=reason)
-            self.tally.execute(command, Context(endpoint.project_id, ACTOR))
-
-    def _record(
-        self,
-        conn: psycopg.Connection[Any],
         endpoint: WebhookEndpoint,
         row: dict[str, Any],
         sent: Sent,
-        *,
-        position: int,
-        state: dict[str, Any] | None,
         redelivery: UUID | None = None,
     ) -> dict[str, Any]:
-        """One attempt's row, and (unless a redelivery: ``redelivery`` is then the new
-        attempt's id) the endpoint's tracking row, in one transaction: success clears the
-        failures, ``state`` sets them."""
-        attempt = {
+        """One attempt's row (``redelivery``: a redelivery's id, else a new one)."""
+        return {
             "id": redelivery or uuid4(),
             "project_id": endpoint.project_id,
             "endpoint_id": endpoint.id,
@@ -331,35 +307,48 @@ class WebhookDelivery(BackgroundPasses):
             "redelivery": redelivery is not None,
             "created_at": self.tally.clock.now(),
         }
-        moved = state or {"position": position, "failures": 0, "next_attempt_at": None,
-                          "failing_since": None}  # fmt: skip
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    table(self.tally.schema, ATTEMPTS_TABLE),
-                    sql.SQL(", ").join(sql.Identifier(k) for k in attempt),
-                    sql.SQL(", ").join(sql.Placeholder(k) for k in attempt),
-                ),
-                attempt,
-            )
-            if redelivery is None:
-                conn.execute(
-                    sql.SQL(
-                        "UPDATE {} SET position = %(position)s, failures = %(failures)s, "
-                        "next_attempt_at = %(next_attempt_at)s, "
-                        "failing_since = %(failing_since)s WHERE endpoint_id = %(id)s"
-                    ).format(table(self.tally.schema, STATE_TABLE)),
-                    {**moved, "id": endpoint.id},
-                )
-        return attempt
 
-    def _move(self, conn: psycopg.Connection[Any], endpoint_id: UUID, position: int) -> None:
-        conn.execute(
-            sql.SQL("UPDATE {} SET position = %s WHERE endpoint_id = %s").format(
-                table(self.tally.schema, STATE_TABLE)
-            ),
-            (position, endpoint_id),
+    def _succeeded(
+        self,
+        conn: psycopg.Connection[Any],
+        endpoint: WebhookEndpoint,
+        state: dict[str, Any],
+        page: _Page,
+    ) -> None:
+        """Record the page; a page that sent anything clears the endpoint's failures."""
+        moved: dict[str, Any] = {"position": page.position}
+        if page.attempts:
+            moved |= {"failures": 0, "next_attempt_at": None, "failing_since": None}
+            state |= moved
+        write_page(conn, self.tally.schema, page.attempts, endpoint.id, moved)
+
+    def _failed(
+        self,
+        conn: psycopg.Connection[Any],
+        endpoint: WebhookEndpoint,
+        state: dict[str, Any],
+        page: _Page,
+    ) -> None:
+        """Record the page up to its failed attempt and the endpoint's next retry; disable
+        the endpoint when it has been failing for FAILING_DISABLES_AFTER."""
+        sent = page.failed
+        assert sent is not None
+        now = self.tally.clock.now()
+        failures = int(state["failures"]) + 1
+        since: datetime = state["failing_since"] or now
+        retry_at = now + timedelta(
+            seconds=doubling_delay_s(failures, RETRY_FIRST_S, RETRY_LONGEST_S)
         )
+        moved = {"position": page.position, "failures": failures, "next_attempt_at": retry_at,
+                 "failing_since": since}  # fmt: skip
+        write_page(conn, self.tally.schema, page.attempts, endpoint.id, moved)
+        log.warning(
+            "webhook endpoint %s failed: %s (attempt %d)", endpoint.id, sent.error, failures
+        )
+        if now - since >= FAILING_DISABLES_AFTER:
+            reason = f"deliveries failed since {since.isoformat()}: {sent.error}"[:500]
+            command = DisableWebhookEndpoint(endpoint_id=endpoint.id, reason=reason)
+            self.tally.execute(command, Context(endpoint.project_id, ACTOR))
 
     # -- redelivery ------------------------------------------------------------------------
 
@@ -385,12 +374,12 @@ class WebhookDelivery(BackgroundPasses):
         secrets = self._secrets(endpoint)
         if not secrets:
             return None
-        sent = self._send(endpoint, rows[0], secrets, self._test_mode(project_id))
+        client = self._clients.get(endpoint.id)
+        sent = self._send(endpoint, rows[0], secrets, self._test_mode(project_id), client)
+        attempt = self._attempt(endpoint, rows[0], sent, redelivery=new_id)
         with self.tally.views.connection() as conn:
-            attempt = self._record(
-                conn, endpoint, rows[0], sent, position=0, state=None, redelivery=new_id
-            )
-        return _shown(plain(attempt))
+            write_page(conn, self.tally.schema, [attempt], None, None)
+        return get_attempt(self.tally.views, self.tally.schema, project_id, new_id)
 
     # -- background thread ---------------------------------------------------------------
 
@@ -398,10 +387,13 @@ class WebhookDelivery(BackgroundPasses):
         """Stop, and end the pool's threads (when the application closes)."""
         self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
+        self._clients.close()
 
     def run_pass(self) -> None:
         self.run_once()
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            self.prune()
 
 
 def _try_lock(conn: psycopg.Connection[Any], key: str) -> bool:
@@ -411,56 +403,3 @@ def _try_lock(conn: psycopg.Connection[Any], key: str) -> bool:
 
 def _unlock(conn: psycopg.Connection[Any], key: str) -> None:
     conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
-
-
-# -- queries -------------------------------------------------------------------------------
-
-_ATTEMPT_COLUMNS = (
-    "SELECT id, endpoint_id, event_id, event_type, position, status, http_status, "
-    "latency_ms, response, error, redelivery, created_at FROM {} WHERE project_id = %s"
-)
-
-
-def _shown(row: dict[str, Any]) -> dict[str, Any]:
-    row.pop("project_id", None)
-    row.pop("seq", None)
-    return {**row, "object": "webhook_delivery"}
-
-
-def get_attempt(
-    pool: Any, schema: str, project_id: UUID, attempt_id: UUID
-) -> dict[str, Any] | None:
-    query = sql.SQL(_ATTEMPT_COLUMNS + " AND id = %s").format(table(schema, ATTEMPTS_TABLE))
-    rows = fetch_all(pool, query, [project_id, attempt_id])
-    return _shown(plain(rows[0])) if rows else None
-
-
-def list_attempts(
-    pool: Any,
-    schema: str,
-    project_id: UUID,
-    *,
-    limit: int,
-    starting_after: UUID | str | None,
-    endpoint_id: UUID | None = None,
-) -> tuple[list[dict[str, Any]], bool]:
-    """The project's attempts, oldest first (``endpoint_id``: of that endpoint only)."""
-    check_limit(limit)
-    t = table(schema, ATTEMPTS_TABLE)
-    query = sql.SQL(_ATTEMPT_COLUMNS).format(t)
-    params: list[Any] = [project_id]
-    if endpoint_id is not None:
-        query += sql.SQL(" AND endpoint_id = %s")
-        params.append(endpoint_id)
-    if starting_after is not None:
-        try:
-            after = UUID(str(starting_after))
-        except ValueError:
-            return [], False
-        query += sql.SQL(
-            " AND seq > (SELECT seq FROM {} WHERE project_id = %s AND id = %s)"
-        ).format(t)
-        params += [project_id, after]
-    query += sql.SQL(" ORDER BY seq LIMIT %s")
-    rows, has_more = fetch_page(pool, query, params, limit)
-    return [_shown(plain(r)) for r in rows], has_more

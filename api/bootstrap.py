@@ -144,7 +144,10 @@ def build(
     )
     tally.outbox = Outbox(tally, interval_s=settings.outbox_interval_s)
     tally.webhooks = WebhookDelivery(
-        tally, partial(envelope, tally=tally), timeout_s=settings.webhook_timeout_s
+        tally,
+        partial(envelope, tally=tally),
+        timeout_s=settings.webhook_timeout_s,
+        retention_days=settings.webhook_attempts_retention_days,
     )
     tally.closers.append(tally.webhooks.close)
     broker_target = settings.broker_target()

@@ -26,7 +26,7 @@ def cmd_webhooks_endpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_webhooks_deliveries(args: argparse.Namespace) -> int:
-    from adapters.webhook_delivery import list_attempts
+    from adapters.webhook_attempts import list_attempts
     from api.cli_session import EXIT_OK, emit, opened
 
     with opened() as tally:

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, le=60, description="How long a webhook receiver may take to answer."
     )
+    webhook_attempts_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How long webhook delivery attempts (/v1/webhook_deliveries) are kept; "
+        "older ones are pruned by the delivery's background pass (the endpoints' places stay).",
+    )
     broker_url: SecretStr | None = Field(
         default=None,
         description="Where integration events are published besides webhooks (issue 12): "

@@ -175,7 +175,7 @@ def list_deliveries(
     starting_after: StartingAfterId = None,
     endpoint_id: Annotated[UUID | None, Query(description="Of this endpoint only")] = None,
 ) -> Page[s.WebhookDelivery]:
-    from adapters.webhook_delivery import list_attempts
+    from adapters.webhook_attempts import list_attempts
 
     if endpoint_id is not None:
         _endpoint(tally, caller.project_id, endpoint_id)
@@ -192,7 +192,7 @@ def list_deliveries(
     responses=read_problems("not_found"),
 )
 def get_delivery(delivery_id: UUID, tally: TallyDep, caller: Reader) -> s.WebhookDelivery:
-    from adapters.webhook_delivery import get_attempt
+    from adapters.webhook_attempts import get_attempt
 
     return fetch_one(s.WebhookDelivery, get_attempt, tally, caller, delivery_id, "delivery")
 

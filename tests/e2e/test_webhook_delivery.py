@@ -158,7 +158,7 @@ def test_only_enabled_types_are_sent_and_rotation_signs_with_both_secrets(
 
 
 def next_attempt_at(tally: Tally, endpoint_id: str) -> Any:
-    from adapters.webhook_delivery import STATE_TABLE
+    from adapters.webhook_attempts import STATE_TABLE
     from projections.paging import fetch_all
     from projections.schema import table
 
@@ -308,3 +308,43 @@ def test_a_project_has_at_most_the_limit_of_endpoints_and_a_delete_frees_a_place
     assert f"at most {MAX_WEBHOOK_ENDPOINTS_PER_PROJECT} endpoints" in create["description"]
     for bad in ("HTTP://example.com/x", "http://exa mple.com/x", "ftp://example.com"):
         assert sandbox.post("/v1/webhook_endpoints", {"url": bad}).status_code == 422
+
+
+def test_attempts_past_the_retention_are_pruned_and_the_endpoint_keeps_its_place(
+    sandbox: Client, receiver: Receiver, clock: FixedClock
+) -> None:
+    endpoint(sandbox, receiver)
+    delivery = sandbox.tally.webhooks
+    assert delivery.retention == timedelta(days=30)  # the setting's default
+    deposits(sandbox, 1)
+    delivery.drain()
+    clock.advance(timedelta(days=29))
+    deposits(sandbox, 1)
+    delivery.drain()
+    assert delivery.prune() == 0  # 29 days old: kept
+    clock.advance(timedelta(days=2))
+    assert delivery.prune() == 2  # the first deposit's two attempts, 31 days old
+    left = sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"]
+    assert [a["event_id"] for a in left] == receiver.ids()[2:]
+    delivery.drain()
+    assert len(receiver.received) == 4  # nothing sent again: its tracking row stayed
+
+
+def test_a_failure_inside_a_page_keeps_the_sends_before_it_and_resumes_at_it(
+    sandbox: Client, receiver: Receiver, clock: FixedClock
+) -> None:
+    endpoint(sandbox, receiver)
+    receiver.down_after = 3
+    deposits(sandbox, 5)
+    delivery = sandbox.tally.webhooks
+    delivery.drain()
+    attempts = sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"]
+    assert [a["status"] for a in attempts] == ["succeeded"] * 3 + ["failed"]
+    assert [a["event_id"] for a in attempts[:3]] == receiver.ids()
+    receiver.down_after = None
+    clock.advance(timedelta(seconds=31))
+    delivery.drain()
+    assert len(receiver.ids()) == len(set(receiver.ids())) == 10  # each once, none lost
+    assert receiver.ids()[3] == attempts[3]["event_id"]  # resumed at the failed one
+    positions = [e["position"] for e in receiver.received]
+    assert positions == sorted(positions)

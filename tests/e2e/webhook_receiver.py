@@ -2,9 +2,11 @@
 verifies each request with the ``standardwebhooks`` library, as a product would.
 
 ``Receiver(secret)``: ``url``; ``received`` (the envelopes it accepted, in arrival order);
-``down`` (answer 503 to everything); ``redirect`` (answer 302); ``slow_s`` (wait before
+``down`` (answer 503 to everything); ``down_after`` (once it has accepted that many,
+answer 503); ``redirect`` (answer 302); ``slow_s`` (wait before
 answering); ``secret`` (what it verifies with; a wrong one makes
-it refuse with 400, as a receiver should)."""
+it refuse with 400, as a receiver should); ``connections`` (how many it was opened: it
+keeps them alive, HTTP/1.1)."""
 
 from __future__ import annotations
 
@@ -21,14 +23,18 @@ class Receiver:
     def __init__(self, secret: str = "") -> None:
         self.secret = secret
         self.down = False
+        self.down_after: int | None = None
         self.redirect = False
         self.slow_s = 0.0
         self.received: list[dict[str, Any]] = []
         self.refused = 0
         self.headers: list[dict[str, str]] = []
+        self.connections = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a product's server would
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -40,7 +46,11 @@ class Receiver:
                     self.send_header("content-length", "0")
                     self.end_headers()
                     return
-                if receiver.down:
+                full = (
+                    receiver.down_after is not None
+                    and len(receiver.received) >= receiver.down_after
+                )
+                if receiver.down or full:
                     self._answer(503, b"down for maintenance")
                     return
                 try:
@@ -55,6 +65,7 @@ class Receiver:
 
             def handle(self) -> None:
                 # A client that timed out has gone: writing to it fails, which is expected.
+                receiver.connections += 1
                 try:
                     super().handle()
                 except (BrokenPipeError, ConnectionResetError):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.webhook_transport import send
+from adapters.webhook_transport import KeepAlive, send
 from commands.webhook_endpoints import new_secret
 from tests.e2e.webhook_receiver import Receiver
 
@@ -61,3 +61,14 @@ def test_loopback_is_refused_unless_allowed(receiver: Receiver) -> None:
     assert not sent.ok
     assert sent.error.startswith("address refused")
     assert receiver.received == []
+
+
+def test_one_keep_alive_connection_carries_every_send(receiver: Receiver) -> None:
+    connection = KeepAlive()
+    for n in range(3):
+        sent = send(receiver.url, f"evt_{n}", BODY, [receiver.secret], allow_private=True,
+                    timeout_s=5, client=connection)  # fmt: skip
+        assert sent.ok, sent
+    connection.close()
+    assert [h["webhook-id"] for h in receiver.headers] == ["evt_0", "evt_1", "evt_2"]
+    assert receiver.connections == 1
