@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -253,3 +253,49 @@ async def _scenario(
     assert rejected["object"] == "command_rejection"
     assert rejected["created"].endswith("Z")
     assert rejections(tally, unknown) == []
+
+
+class CrashesBeforeAck(InboundConsumer):
+    """Stands for a process killed after a message's commands committed and before it
+    acknowledged the message: it runs the message and never acknowledges it."""
+
+    async def receive(
+        self, project_id: UUID, body: bytes, ack: Callable[[], Awaitable[Any]]
+    ) -> None:
+        async def never() -> None:
+            return None
+
+        await super().receive(project_id, body, never)
+
+
+def test_a_message_not_acknowledged_before_a_crash_is_run_again_with_one_effect(
+    tally: Tally, project: UUID, kind: str
+) -> None:
+    producer = Producer(kind)
+    try:
+        asyncio.run(_crash_and_redeliver(tally, project, producer, kind))
+    finally:
+        producer.remove([project])
+    assert len(subscriptions(tally, project)) == 1
+
+
+async def _crash_and_redeliver(tally: Tally, project: UUID, producer: Producer, kind: str) -> None:
+    target = BrokerTarget.parse(URLS[kind])
+    first = CrashesBeforeAck(tally, target, refresh_s=0.2)
+    await first.start()
+    await until(lambda: first.listens(project))
+    await producer.send(project, subscribed("m1", "u1"))
+    await until(lambda: first.handled == 1)
+    await first.stop()  # its connection closes with the message unacknowledged
+    assert len(subscriptions(tally, project)) <= 1
+    # RabbitMQ gives the message back to the queue; on Redis it stays pending in the
+    # group until a consumer claims it (after claim_idle_ms).
+    second = InboundConsumer(tally, target, refresh_s=0.2, claim_idle_ms=300)
+    await second.start()
+    try:
+        await until(lambda: second.handled == 1)
+        head = tally.store.recorder.max_notification_id()
+        assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
+    finally:
+        await second.stop()
+    assert second.dead_lettered == 0
