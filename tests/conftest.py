@@ -1,22 +1,25 @@
 """Shared fixtures. Postgres tests use TALLY_DATABASE_URL when it is set (CI sets it) and
-the embedded Postgres otherwise; they never skip. Each test gets a schema of its own."""
+the embedded Postgres otherwise; they never skip. Each test gets a schema of its own: an
+empty one under a new name, emptied after an earlier test rather than made anew
+(``tests/schemas.py`` says why and when), or, under ``@pytest.mark.fresh_schema``, a
+name no schema has yet."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from adapters.clock import FixedClock
 from adapters.database import start_embedded
 from api.bootstrap import Tally, build
 from api.settings import Settings
+from tests.schemas import SchemaPool, new_name, shape
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +33,37 @@ def pg_url() -> str:
     return start_embedded(data_dir)
 
 
-@pytest.fixture
-def schema(pg_url: str) -> Iterator[str]:
-    name = f"t_{secrets.token_hex(6)}"
-    yield name
+POOL_REPORT = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="session")
+def schema_pool(pg_url: str, pytestconfig: pytest.Config) -> Iterator[SchemaPool]:
+    """The session's schemas, with the shape of one Tally has just built as the reference
+    (that schema is the first one handed out)."""
+    name = new_name()
+    build(Settings(database_url=pg_url, db_schema=name, pool_size=1)).close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        reference = shape(conn, name)
+    assert reference, "Tally built no schema"
+    pool = SchemaPool(pg_url, reference)
+    pool.ready.append(name)
+    yield pool
+    pool.close()
+    pytestconfig.stash[POOL_REPORT] = (
+        f"schemas: {pool.reused} emptied and used again, {pool.dropped} dropped"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if POOL_REPORT in config.stash:
+        terminalreporter.write_line(config.stash[POOL_REPORT])
+
+
+@pytest.fixture
+def schema(schema_pool: SchemaPool, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = schema_pool.take(fresh=request.node.get_closest_marker("fresh_schema") is not None)
+    yield name
+    schema_pool.give_back(name)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from commands.bus import Context, Happened
 STARTS = 4
 
 
+@pytest.mark.fresh_schema
 @pytest.mark.parametrize("attempt", range(3))
 def test_starts_on_a_new_schema_at_once_all_succeed(settings: Settings, attempt: int) -> None:
     """Postgres's CREATE ... IF NOT EXISTS is not atomic: run side by side, one of two
