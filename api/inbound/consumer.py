@@ -90,6 +90,7 @@ class InboundConsumer:
         self.consumer_name = f"tally-{socket.gethostname()}-{os.getpid()}"
         self._locks: dict[UUID, asyncio.Lock] = {}
         self._listening: set[UUID] = set()
+        self._modes: dict[UUID, str] = {}  # known projects' modes
         self._stopping = False
         self._refresher: asyncio.Task[None] | None = None
         self._starter: asyncio.Task[None] | None = None
@@ -135,7 +136,9 @@ class InboundConsumer:
 
         projects = await asyncio.to_thread(list_projects, self.tally.views, self.tally.schema)
         for project in projects:
-            await self.listen(UUID(str(project["id"])))
+            project_id = UUID(str(project["id"]))
+            self._modes[project_id] = str(project["mode"])
+            await self.listen(project_id)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -240,12 +243,8 @@ class InboundConsumer:
 
     def process(self, project_id: UUID, body: bytes) -> Verdict | None:
         """Run the message; None when it is done, else the verdict on its failure."""
-        from projections.api_keys import get_project
-
         try:
-            project = get_project(self.tally.views, self.tally.schema, project_id)
-            if project is None:
-                raise NotFound(f"no project {project_id}: its queue is no project's")
+            mode = self.mode_of(project_id)
         except Exception as error:
             return verdict_for(error)  # no project: nothing to record the refusal in
         try:
@@ -254,7 +253,7 @@ class InboundConsumer:
                     f"the message is larger than {MAX_INBOUND_MESSAGE_BYTES} bytes",
                     max_bytes=MAX_INBOUND_MESSAGE_BYTES,
                 )
-            handle(self.tally, project_id, str(project["mode"]), parse(body))
+            handle(self.tally, project_id, mode, parse(body))
             return None
         except Exception as error:
             verdict = verdict_for(error)
@@ -263,6 +262,19 @@ class InboundConsumer:
         if verdict.action is Action.DEAD_LETTER:
             return self.record_rejection(project_id, body, verdict)
         return verdict
+
+    def mode_of(self, project_id: UUID) -> str:
+        """The project's mode (``live``/``test``), or ``not_found``. Known projects are
+        kept: a project is never deleted and its mode never changes."""
+        from projections.api_keys import get_project
+
+        mode = self._modes.get(project_id)
+        if mode is None:
+            project = get_project(self.tally.views, self.tally.schema, project_id)
+            if project is None:
+                raise NotFound(f"no project {project_id}: its queue is no project's")
+            mode = self._modes[project_id] = str(project["mode"])
+        return mode
 
     def record_rejection(self, project_id: UUID, body: bytes, verdict: Verdict) -> Verdict:
         """Record the refusal in the project's log (``billing.command.rejected``): the
