@@ -236,10 +236,25 @@ class InboundConsumer:
                 if self._stopping:
                     return  # redelivered, or claimed, after the restart
                 await asyncio.sleep(self.retry_pause_s)
-            if verdict is not None:
-                await self.dead_letter(project_id, body, verdict)
+            if verdict is not None and not await self._dead_letter_until_out(
+                project_id, body, verdict
+            ):
+                return  # stopping: redelivered, or claimed, after the restart
             await ack()
             self.handled += 1
+
+    async def _dead_letter_until_out(self, project_id: UUID, body: bytes, verdict: Verdict) -> bool:
+        """Publish the dead letter, trying again while the broker refuses it; False when
+        stopping first (the message stays unacknowledged, so nothing is lost)."""
+        while True:
+            try:
+                await self.dead_letter(project_id, body, verdict)
+                return True
+            except Exception:  # the broker is away: the message waits, as it would retry
+                log.exception("dead-lettering a command of %s failed", project_id)
+            if self._stopping:
+                return False
+            await asyncio.sleep(self.retry_pause_s)
 
     def process(self, project_id: UUID, body: bytes) -> Verdict | None:
         """Run the message; None when it is done, else the verdict on its failure."""

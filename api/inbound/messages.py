@@ -33,7 +33,12 @@ from commands.limits_types import Email, Id, LineDescription, NameOrBlank, PlanC
 from commands.messages import Amount, CurrencyCode, Quantity, Source
 from commands.provider_messages import Url
 from domain.errors import ValidationFailed
-from domain.limits import MAX_AMOUNT_MINOR, MAX_ORDER_ITEMS, MAX_TRIAL_DAYS
+from domain.limits import (
+    MAX_AMOUNT_MINOR,
+    MAX_INBOUND_MESSAGE_BYTES,
+    MAX_ORDER_ITEMS,
+    MAX_TRIAL_DAYS,
+)
 
 # A plan is named by its code; the product's events call it ``planId`` too. The first
 # name is the one the JSON Schema (AsyncAPI) shows: camelCase, as producers write.
@@ -158,14 +163,23 @@ class InboundMessage(BaseModel):
     data: MessageData
 
 
-def message_id_of(body: bytes) -> str | None:
-    """The ``id`` of a message that may be malformed otherwise, when it is a well-formed
-    id; None when there is none to trust (the dead letter then names no id)."""
+def _peek(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in a body within the size limit, or None (a larger one is not
+    parsed at all)."""
+    if len(body) > MAX_INBOUND_MESSAGE_BYTES:
+        return None
     try:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(raw, dict):
+    return raw if isinstance(raw, dict) else None
+
+
+def message_id_of(body: bytes) -> str | None:
+    """The ``id`` of a message that may be malformed otherwise, when it is a well-formed
+    id; None when there is none to trust (the dead letter then names no id)."""
+    raw = _peek(body)
+    if raw is None:
         return None
     found = next((raw[k] for k in ("id", "message_id", "messageId") if k in raw), None)
     try:
@@ -177,11 +191,8 @@ def message_id_of(body: bytes) -> str | None:
 def message_type_of(body: bytes) -> str | None:
     """The ``type`` of a message that may be malformed otherwise, when it is one Tally
     knows; else None."""
-    try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    found = raw.get("type") if isinstance(raw, dict) else None
+    raw = _peek(body)
+    found = raw.get("type") if raw is not None else None
     return found if isinstance(found, str) and found in MESSAGE_TYPES else None
 
 

@@ -204,7 +204,7 @@ def test_commands_in_through_the_broker(tally: Tally, project: UUID, kind: str) 
             events.close()
     types = [e["type"] for e in out]
     assert types.count("billing.subscription.created") == 2
-    assert types.count("billing.command.rejected") == 1
+    assert types.count("billing.command.rejected") == 2
     created = [e["data"]["object"] for e in out if e["type"] == "billing.subscription.created"]
     assert [c["status"] for c in created] == ["active", "active"]
 
@@ -227,7 +227,8 @@ async def _scenario(
         await producer.send(project, malformed)
         await producer.send(project, subscribed("m3", "u2"))
         await producer.send(unknown, subscribed("m4", "u3"))
-        await until(lambda: consumer.handled == 6)
+        await producer.send(project, b'{"id": "m5", "pad": "' + b"x" * 70_000 + b'"}')
+        await until(lambda: consumer.handled == 7)
         head = tally.store.recorder.max_notification_id()
         assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
         letters = await producer.dead_letters(project)
@@ -240,12 +241,17 @@ async def _scenario(
     assert published_types(tally, project).count("billing.subscription.created") == 2
     # Each delivery of the malformed message is dead-lettered; its refusal is published
     # once, for its project; the unknown project's has nowhere to be published.
-    assert [(x["message_id"], x["code"]) for x in letters] == [("m2", "validation_error")] * 2
+    assert [(x["message_id"], x["code"]) for x in letters] == [
+        ("m2", "validation_error"),
+        ("m2", "validation_error"),
+        (None, "payload_too_large"),  # larger than 64 KiB: not even read for its id
+    ]
     assert "planCode" in letters[0]["detail"]
     assert json.loads(letters[0]["body"])["id"] == "m2"
     assert [(x["message_id"], x["code"]) for x in lost] == [("m4", "not_found")]
-    assert consumer.dead_lettered == 3
-    [rejected] = rejections(tally, project)
+    assert consumer.dead_lettered == 4
+    rejected, too_large = rejections(tally, project)
+    assert (too_large["message_id"], too_large["code"]) == (None, "payload_too_large")
     assert rejected["message_id"] == "m2"
     assert rejected["message_type"] == "user.subscribed"
     assert rejected["code"] == "validation_error"

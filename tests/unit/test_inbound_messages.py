@@ -120,3 +120,14 @@ def test_failures_of_the_moment_are_retried() -> None:
 def test_a_bug_is_a_dead_letter_so_the_queue_moves_on() -> None:
     verdict = verdict_for(KeyError(str(uuid4())))
     assert (verdict.action, verdict.code) == (Action.DEAD_LETTER, "internal_error")
+
+
+def test_a_message_past_the_size_limit_is_not_read_for_its_id() -> None:
+    from domain.limits import MAX_INBOUND_MESSAGE_BYTES
+
+    padding = "x" * MAX_INBOUND_MESSAGE_BYTES
+    big = body("user.unsubscribed", {"userId": "u"}, pad=padding)
+    assert len(big) > MAX_INBOUND_MESSAGE_BYTES
+    assert im.message_id_of(big) is None
+    assert im.message_type_of(big) is None
+    assert im.message_type_of(body("user.unsubscribed", {})) == "user.unsubscribed"
