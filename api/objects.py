@@ -69,6 +69,7 @@ class Typed(BaseModel):
     """A model with an ``object`` field (its type): always answered."""
 
     def model_post_init(self, context: Any, /) -> None:
-        # ``object`` is never sent by a client: mark it set, so that answers that leave
-        # out unset fields (a command result knows no ``updated_at``) keep it.
+        # ``object`` is never sent by a client: mark it set, so that a part answered as
+        # recorded (``api.schemas.nulls.AsRecorded``: what the command did not answer is
+        # left out) keeps it.
         self.__pydantic_fields_set__.add("object")

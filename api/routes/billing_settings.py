@@ -9,8 +9,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
-from api.routes.billing_common import respond
-from api.routes.common import IdempotencyKey, Reader, execute, read_problems, write_responses
+from api.routes.common import (
+    IdempotencyKey,
+    Reader,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
 from api.routes.customers import customer_row
 from api.schemas import billing_settings as s
 from api.schemas.billing_setup import ApplyCouponRequest

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
-from api.routes.billing_common import respond
 from api.routes.common import (
     CodePath,
     IdempotencyKey,
@@ -28,6 +27,7 @@ from api.routes.common import (
     fetch_one,
     fetch_page,
     read_problems,
+    respond,
     write_responses,
 )
 from api.schemas import billing_setup as s

@@ -11,6 +11,7 @@ shows its state.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,8 +30,7 @@ from api.routes.common import (
     fetch_one,
     fetch_page,
     read_problems,
-    status_of,
-    write_headers,
+    respond,
     write_responses,
 )
 from api.routes.customers import customer_row
@@ -63,9 +63,7 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     call = (made[0] if made else None) or call
     body["provider_call"] = call
     body["url"] = call.get("url")
-    headers = write_headers(moved)
-    checked = s.CheckoutResult.model_validate(body).model_dump(mode="json", exclude_none=True)
-    return JSONResponse(checked, status_code=status_of(outcome), headers=headers)
+    return respond(replace(outcome, body=body), s.CheckoutResult, headers_of=moved)
 
 
 @router.post(

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
 from api.calls import execute_and_call
-from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -24,6 +23,7 @@ from api.routes.common import (
     StartingAfter,
     fetch_page,
     read_problems,
+    respond,
     write_responses,
 )
 from api.routes.invoices import ONE

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
-from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -22,6 +21,7 @@ from api.routes.common import (
     fetch_page,
     found_or_404,
     read_problems,
+    respond,
     write_responses,
 )
 from api.schemas import customers as s

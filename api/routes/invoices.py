@@ -8,6 +8,7 @@ Documents (PDF and HTML) are in ``invoice_documents``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,7 +19,6 @@ from api.auth import Caller, CallerDep, TallyDep
 from api.calls import call_now
 from api.collection import collected_page, with_collection
 from api.errors import ReadModelBehind
-from api.routes.billing_common import respond
 from api.routes.checkout import provider_name
 from api.routes.common import (
     IdempotencyKey,
@@ -31,8 +31,7 @@ from api.routes.common import (
     fetch_page,
     found_or_404,
     read_problems,
-    status_of,
-    write_headers,
+    respond,
     write_responses,
 )
 from api.schemas import invoices as s
@@ -331,9 +330,8 @@ def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) ->
     moved, _ = call_now(tally, caller.project_id, outcome, [call_id])
     _caught_up(tally, moved.position)
     state = payment_state(tally.views, tally.schema, caller.project_id, invoice_id, attempt)
-    checked = s.PaymentResult.model_validate(found_or_404(state, "invoice", invoice_id))
-    answer = checked.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return JSONResponse(answer, status_code=status_of(outcome), headers=write_headers(moved))
+    answered = replace(outcome, body=found_or_404(state, "invoice", invoice_id))
+    return respond(answered, s.PaymentResult, headers_of=moved)
 
 
 def _caught_up(tally: Tally, position: int | None) -> None:

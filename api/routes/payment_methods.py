@@ -60,7 +60,7 @@ def attach(
 ) -> JSONResponse:
     provider = provider_for(tally, caller.project_id).name
     command = pm.AttachPaymentMethod(provider=provider, **body.model_dump())
-    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult, exclude_none=False)
+    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult)
 
 
 @router.post(
@@ -78,7 +78,7 @@ def detach(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = pm.DetachPaymentMethod(customer_id=body.customer_id, payment_method=payment_method)
-    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult, exclude_none=False)
+    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult)
 
 
 @router.post(
@@ -98,4 +98,4 @@ def set_default(
     command = pm.SetDefaultPaymentMethod(
         customer_id=body.customer_id, payment_method=payment_method
     )
-    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult, exclude_none=False)
+    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult)

@@ -17,7 +17,6 @@ from api.auth import Caller, CallerDep, TallyDep
 from api.calls import execute_and_call
 from api.catalog_names import catch_up, plan_items, resolve_items
 from api.collection import collected_answer, collected_one, collected_page, with_collection
-from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -28,6 +27,7 @@ from api.routes.common import (
     fetch_one,
     fetch_page,
     read_problems,
+    respond,
     write_responses,
 )
 from api.routes.customers import customer_by_external_id, customer_row

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 
 from api.advance import advance_through_calls
 from api.auth import CallerDep, TallyDep
-from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -25,6 +24,7 @@ from api.routes.common import (
     fetch_one,
     fetch_page,
     read_problems,
+    respond,
     write_responses,
 )
 from api.schemas import test_clocks as s

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
-from api.routes.billing_common import respond
 from api.routes.common import (
     POSITION_HEADER,
     IdempotencyKey,
@@ -29,6 +28,7 @@ from api.routes.common import (
     fetch_page,
     found_or_404,
     read_problems,
+    respond,
     write_responses,
 )
 from api.schemas import webhook_endpoints as s

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, StrictInt
 
 from api.objects import Instant, created_field
 from api.schemas.common import ApiObject, Request, Response, request_config
+from api.schemas.nulls import ShownNull
 from commands.limits_types import (
     Code,
     Label,
@@ -135,13 +136,13 @@ class Coupon(ApiObject):
     id: UUID
     object: Literal["coupon"] = Field(default="coupon", description="Its type")
     code: str
-    percent_off: str | None = None
-    amount_off: int | None = None
-    currency: str | None = None
+    percent_off: ShownNull[str] = None
+    amount_off: ShownNull[int] = None
+    currency: ShownNull[str] = None
     duration: str = "once"
-    duration_periods: int | None = None
-    max_redemptions: int | None = None
-    expires_at: Instant | None = None
+    duration_periods: ShownNull[int] = None
+    max_redemptions: ShownNull[int] = None
+    expires_at: ShownNull[Instant] = None
     times_redeemed: int = 0
     active: bool = True
     created: Instant | None = created_field()
@@ -185,8 +186,8 @@ class PromotionCode(ApiObject):
     code: str
     coupon_id: UUID | None = None
     coupon: Coupon | None = None
-    max_redemptions: int | None = None
-    expires_at: Instant | None = None
+    max_redemptions: ShownNull[int] = None
+    expires_at: ShownNull[Instant] = None
     times_redeemed: int = 0
     active: bool = True
     created: Instant | None = created_field()

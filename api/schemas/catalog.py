@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, StrictInt
 from api import money_rules as rules
 from api.objects import Instant, created_field
 from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_config
+from api.schemas.nulls import AsRecorded, ShownNull
 from commands.limits_types import Label, LookupKey, Name, PlanCode
 from commands.messages import CurrencyCode, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
@@ -163,7 +164,7 @@ class Price(ApiObject):
     id: UUID
     object: Literal["price"] = Field(default="price", description="Its type")
     product_id: UUID
-    lookup_key: str | None = Field(
+    lookup_key: ShownNull[str] = Field(
         default=None,
         description="The key it was published under (null only for prices published "
         "before Tally recorded it on the price)",
@@ -171,9 +172,11 @@ class Price(ApiObject):
     currency: str
     scheme: str = Field(description="flat | per_unit | graduated | volume | metered")
     unit_amount: int = 0
-    tiers: list[PriceTier] = Field(default_factory=list)
+    tiers: AsRecorded[list[PriceTier]] = Field(default_factory=list)
     meter: str = ""
-    interval: str | None = Field(default=None, description="day | week | month | year; null: once")
+    interval: ShownNull[str] = Field(
+        default=None, description="day | week | month | year; null: once"
+    )
     interval_count: int = 1
     trial_days: int = 0
     active: bool

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from api.objects import Typed
+from api.schemas.nulls import SHOWS_NULL
 
 T = TypeVar("T")
 
@@ -91,6 +92,7 @@ JsonDict = dict[str, Any]
 
 Collection = Annotated[
     Literal["auto_charge", "none"] | None,
+    SHOWS_NULL,
     Field(
         description="How Tally collects this customer's invoices now: `auto_charge` (the "
         "project's `auto_charge_provider` charges the customer's payment method there when "
@@ -103,6 +105,7 @@ Collection = Annotated[
 
 CollectionReason = Annotated[
     Literal["no_auto_charge_provider", "no_payment_method"] | None,
+    SHOWS_NULL,
     Field(
         description="Why `collection` is `none`: `no_auto_charge_provider` (the billing "
         "settings name none) or `no_payment_method` (the customer has no payment method at "

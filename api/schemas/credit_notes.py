@@ -10,6 +10,7 @@ from api import money_rules as rules
 from api.objects import Instant, Typed
 from api.schemas.common import CUSTOMER_ID, Request, Response, request_config
 from api.schemas.invoices import INVOICE_ID, Invoice
+from api.schemas.nulls import ShownNull
 from commands.limits_types import Id
 from commands.messages import Amount, Reason
 
@@ -62,7 +63,7 @@ class CreditNote(Response, Typed):
     amount: int
     reason: str = ""
     refund_to: str
-    payment_id: str | None = None
+    payment_id: ShownNull[str] = None
     refunded_to: str = Field(default="", description="The ledger account credited")
     at: Instant | None = Field(default=None, description="When it was issued")
     created: Instant | None = Field(

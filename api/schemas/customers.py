@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.objects import Instant, created_field
 from api.schemas.common import CUSTOMER_ID, ApiObject, Request, Response, request_config
+from api.schemas.nulls import ShownNull
 from api.schemas.subscriptions import SUBSCRIPTION_ID
 from commands.limits_types import (
     Email,
@@ -81,7 +82,7 @@ class Customer(ApiObject):
     provider_refs: dict[str, str] = Field(
         default_factory=dict, description="The customer's id at each payment provider"
     )
-    test_clock_id: UUID | None = None
+    test_clock_id: ShownNull[UUID] = None
     created: Instant | None = created_field()
     created_at: Instant | None = None
     updated_at: Instant | None = None

@@ -25,6 +25,7 @@ from api.schemas.common import (
     Response,
     request_config,
 )
+from api.schemas.nulls import AsRecorded, ShownNull
 from api.schemas.subscriptions import SUBSCRIPTION_ID, Subscription
 from commands.limits_types import Description, LineDescription, RefOrBlank
 from commands.messages import Amount, InvoiceLineInput
@@ -156,22 +157,22 @@ class Invoice(ApiObject):
     )
     id: UUID | None = Field(description="null on an upcoming invoice (nothing is written)")
     object: Literal["invoice"] = Field(default="invoice", description="Its type")
-    number: str | None = Field(
+    number: ShownNull[str] = Field(
         description="Given at finalization: <prefix>-<year>-<000001>, or "
         "<prefix>-TC-<year>-<000001> on a test clock (its own series, the clock's year)",
     )
     status: str = Field(description=" | ".join(get_args(Status)))
     customer_id: UUID
-    subscription_id: UUID | None = None
+    subscription_id: ShownNull[UUID] = None
     currency: str
     description: str = ""
-    period_start: Instant | None = None
-    period_end: Instant | None = None
+    period_start: ShownNull[Instant] = None
+    period_end: ShownNull[Instant] = None
     lines: list[InvoiceLine] = Field(default_factory=list)
     tax_rates: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="The rates as they were when each line was added"
     )
-    coupon: InvoicePart | None = None
+    coupon: AsRecorded[InvoicePart | None] = None
     subtotal: int = Field(description="Sum of the lines, minor units")
     discount: int
     tax: int
@@ -184,16 +185,16 @@ class Invoice(ApiObject):
     amount_credited: int = 0
     amount_refunded: int = 0
     amount_remaining: int = 0
-    payments: list[InvoicePart] = Field(default_factory=list)
-    credit_notes: list[InvoicePart] = Field(default_factory=list)
+    payments: AsRecorded[list[InvoicePart]] = Field(default_factory=list)
+    credit_notes: AsRecorded[list[InvoicePart]] = Field(default_factory=list)
     attempt_count: int = Field(default=0, description="Declined provider payment attempts")
-    next_payment_attempt_at: Instant | None = None
-    dunning: InvoicePart | None = None
-    finalize_at: Instant | None = None
-    finalized_at: Instant | None = None
-    paid_at: Instant | None = None
-    voided_at: Instant | None = None
-    marked_uncollectible_at: Instant | None = None
+    next_payment_attempt_at: ShownNull[Instant] = None
+    dunning: AsRecorded[InvoicePart | None] = None
+    finalize_at: ShownNull[Instant] = None
+    finalized_at: ShownNull[Instant] = None
+    paid_at: ShownNull[Instant] = None
+    voided_at: ShownNull[Instant] = None
+    marked_uncollectible_at: ShownNull[Instant] = None
     version: int | None = None
     collection: Collection = None
     collection_reason: CollectionReason = None
@@ -211,13 +212,13 @@ class InvoiceResult(Response):
 
 class PaymentResult(Response):
     invoice: Invoice
-    payment_attempt: dict[str, Any] | None = Field(
+    payment_attempt: ShownNull[dict[str, Any]] = Field(
         description="What the attempt did: `status` (succeeded, failed; pending while the "
         "provider is unavailable, processing until its webhook confirms), `succeeded`, "
         "`failure_reason`, `reference`, `provider_call_id`, `step`; null when a retry was "
         "not due"
     )
-    subscription: Subscription | None = Field(
+    subscription: ShownNull[Subscription] = Field(
         default=None, description="The invoice's subscription after it; null without one"
     )
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from api.schemas.common import CUSTOMER_ID, Body, Result, examples
+from api.schemas.nulls import ShownNull
 from commands.limits_types import Label
 from commands.provider_messages import (
     Reference,
@@ -40,7 +41,7 @@ class AttachRequest(Body):
 
 class PaymentMethods(Result):
     customer_id: UUID
-    default: str | None = Field(
+    default: ShownNull[str] = Field(
         description="The default method's reference; null once none is attached"
     )
     data: list[dict[str, Any]]

@@ -20,6 +20,7 @@ from api.schemas.common import (
     Response,
     request_config,
 )
+from api.schemas.nulls import ShownNull
 from commands.limits_types import TIMESTAMP_RULE, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
 from domain.limits import MAX_SUBSCRIPTION_ITEMS, MAX_TRIAL_DAYS
@@ -183,20 +184,20 @@ class Subscription(ApiObject):
     interval_count: int
     current_period_start: Instant
     current_period_end: Instant
-    trial_end: Instant | None = None
+    trial_end: ShownNull[Instant] = None
     cancel_at_period_end: bool = False
-    canceled_at: Instant | None = None
-    resume_at: Instant | None = None
-    pending_items: list[SubscriptionLine] | None = Field(
+    canceled_at: ShownNull[Instant] = None
+    resume_at: ShownNull[Instant] = None
+    pending_items: ShownNull[list[SubscriptionLine]] = Field(
         default=None, description="Items that replace the current ones at the next renewal"
     )
     proration_lines: list[ProrationLine] = Field(
         default_factory=list, description="Collected this period, billed at the next renewal"
     )
-    next_due_at: Instant | None = Field(
+    next_due_at: ShownNull[Instant] = Field(
         default=None, description="When the scheduler next acts on it"
     )
-    test_clock_id: UUID | None = None
+    test_clock_id: ShownNull[UUID] = None
     collection: Collection = None
     collection_reason: CollectionReason = None
     created: Instant | None = created_field()

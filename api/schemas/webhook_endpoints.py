@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 
 from api.objects import Instant, created_field
 from api.schemas.common import ApiObject, Request, request_config
+from api.schemas.nulls import ShownNull
 from commands.limits_types import Description
 from commands.webhook_endpoints import OverlapSeconds, Url
 from domain.limits import MAX_URL_CHARS
@@ -91,7 +92,7 @@ class WebhookEndpoint(ApiObject):
     description: str = ""
     status: Literal["enabled", "disabled", "deleted"]
     disabled_reason: str = Field(default="", description="Why delivery disabled it, if it did")
-    previous_secret_expires_at: Instant | None = Field(
+    previous_secret_expires_at: ShownNull[Instant] = Field(
         default=None, description="Until then the previous secret signs too (after a rotation)"
     )
     created: Instant | None = created_field()
