@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
-from api.routes.billing_common import respond
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -23,6 +22,7 @@ from api.routes.common import (
     fetch_one,
     fetch_page,
     read_problems,
+    respond,
 )
 from api.schemas import meters as s
 from api.schemas.common import Page
