@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import aio_pika
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from faststream.redis import RedisBroker
 
@@ -144,36 +145,33 @@ async def publish_batch(
 async def _publish_rabbit(
     broker: RabbitBroker, target: BrokerTarget, messages: Sequence[Outgoing]
 ) -> None:
+    # FastStream connects, opens the confirming channel and declares the exchange; the
+    # messages go through the aio-pika exchange it declared (cached by FastStream), not
+    # through ``broker.publish``, whose per-message pipeline (a command object, the
+    # middleware chain, the encoder) cost about 40 µs of CPU per message more, 15%, in
+    # an alternating A/B run on the loaded box (305 against 266 µs per message).
     # All publishes are started before any confirmation is awaited: they go out on one
     # channel in the order the tasks were made (its frames are written under a FIFO
     # lock), and the broker keeps a channel's order, so a batch costs one round trip,
-    # not one per message.
-    exchange = events_exchange(target.name)
+    # not one per message. A nack raises (aio-pika's DeliveryError): the batch failed.
+    exchange = await broker.declare_exchange(events_exchange(target.name))
     sends = [
-        broker.publish(
-            m.body,
-            exchange=exchange,
+        exchange.publish(
+            aio_pika.Message(
+                m.body,
+                message_id=m.id,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=m.headers(),
+            ),
             routing_key=m.type,
             # An event nobody has bound a queue for is not an error: it is dropped.
             mandatory=False,
-            persist=True,
-            message_id=m.id,
-            headers=m.headers(),
-            content_type=CONTENT_TYPE,
             timeout=CONFIRM_TIMEOUT_S,
         )
         for m in messages
     ]
-    confirms = await asyncio.gather(*sends)
-    refused = [c for c in confirms if c is not None and not _acked(c)]
-    if refused:
-        raise RuntimeError(f"the broker refused {len(refused)} of {len(messages)} messages")
-
-
-def _acked(confirm: Any) -> bool:
-    from pamqp.commands import Basic
-
-    return isinstance(confirm, Basic.Ack)
+    await asyncio.gather(*sends)
 
 
 async def _publish_redis(

@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -151,22 +152,34 @@ class BrokerPublisher(BackgroundPasses):
     # -- one pass --------------------------------------------------------------------------
 
     def _publish(self, limit: int) -> int:
-        schema = self.tally.schema
         with self.tally.views.connection() as conn, _held(conn, self._lock_key()) as held:
             if not held:
                 return 0  # another process publishes to this destination
-            position = self._position(conn)
-            moved = 0
-            while moved < limit and not self._stopping.is_set():
-                rows = all_events_after(self.tally.views, schema, position, self.batch)
-                if not rows:
-                    break
-                messages = [self._outgoing(row) for row in rows]
-                self._await(self._send(messages))
-                position = messages[-1].position
-                self._move(conn, position)
-                moved += len(messages)
-            return moved
+            return self._publish_held(conn, limit)
+
+    def _publish_held(self, conn: psycopg.Connection[Any], limit: int) -> int:
+        """Batches in order, each sent once the one before it is confirmed and recorded;
+        the next batch is read and rendered while the broker confirms the current one
+        (this thread's work and the broker's round trip overlap)."""
+        read_to = self._position(conn)
+        moved = 0
+        in_flight: tuple[Future[None], int, int] | None = None  # (sent, last position, count)
+        while True:
+            messages = self._next_batch(read_to) if moved < limit else []
+            if in_flight is not None:
+                sent, last, count = in_flight
+                sent.result()  # raises if the broker did not confirm all of it
+                self._move(conn, last)
+                moved += count
+                in_flight = None
+            if not messages or self._stopping.is_set():
+                return moved
+            read_to = messages[-1].position
+            in_flight = (self._submit(self._send(messages)), read_to, len(messages))
+
+    def _next_batch(self, after: int) -> list[Outgoing]:
+        rows = all_events_after(self.tally.views, self.tally.schema, after, self.batch)
+        return [self._outgoing(row) for row in rows]
 
     def _outgoing(self, row: dict[str, Any]) -> Outgoing:
         envelope = self.render(row)
@@ -228,10 +241,10 @@ class BrokerPublisher(BackgroundPasses):
 
     # -- the event loop --------------------------------------------------------------------
 
-    def _await(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the publisher's event loop and wait for it. The loop runs
-        on a thread of its own all the time, so that the broker connection's heartbeats
-        are answered between passes (an idle connection would otherwise be closed)."""
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start ``coroutine`` on the publisher's event loop. The loop runs on a thread
+        of its own all the time, so that the broker connection's heartbeats are answered
+        between passes (an idle connection would otherwise be closed)."""
         if self._loop is None:
             loop = asyncio.new_event_loop()
             thread = threading.Thread(
@@ -239,7 +252,10 @@ class BrokerPublisher(BackgroundPasses):
             )
             thread.start()
             self._loop, self._loop_thread = loop, thread
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def _await(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self._submit(coroutine).result()
 
     def _drop_broker(self) -> None:
         broker, self._broker = self._broker, None
