@@ -17,6 +17,7 @@ from adapters.encoding import FastJSONTranscoder
 from domain.accounts import Account, Hold
 
 APP_NAME = "tally"
+EVENTS_TABLE = f"{APP_NAME}_events"  # the library names it after the application
 
 
 class HoldAsDict(Transcoding):
@@ -53,6 +54,12 @@ class TallyStore(Application[UUID]):
         if isinstance(transcoder, JSONTranscoder):
             self.register_transcodings(transcoder)
         return transcoder
+
+    @property
+    def events_table(self) -> str:
+        """The event table's name in the schema (the Postgres recorder's)."""
+        name: str = getattr(self.recorder, "events_table_name", EVENTS_TABLE)
+        return name
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

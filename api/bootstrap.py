@@ -12,6 +12,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from adapters.audit_chain import install_chain
 from adapters.broker_publisher import BrokerPublisher
 from adapters.clock import SystemClock
 from adapters.database import (
@@ -88,6 +89,9 @@ def build(
     # Server workers start together: their schema set-up takes turns (startup_lock).
     with startup_lock(target, settings.db_schema):
         store = open_store(target, settings.db_schema, settings.pool_size)
+        # The hash chain's triggers (docs/audit.md), before anything is written; a store
+        # from before the chain has its rows hashed here, once.
+        install_chain(target.url, settings.db_schema, store.events_table)
         sweep = SweepOnFailure()
         views: ConnectionPool[Any] = ConnectionPool(
             target.url,
