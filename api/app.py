@@ -22,6 +22,7 @@ from api.bootstrap import build
 from api.inbound.consumer import inbound_consumer
 from api.routes import (
     accounts,
+    audit,
     billing_settings,
     billing_setup,
     carts,
@@ -256,6 +257,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "tax rates and coupons", "description": "Tax rates, coupons, promo codes"},
             {"name": "billing settings", "description": "Numbering, dunning, credit balances"},
             {"name": "reports", "description": "Trial balance"},
+            {"name": "audit", "description": "The head of the hash-chained log"},
             {
                 "name": "checkout",
                 "description": "Hosted checkouts, carts, the portal, provider calls",
@@ -288,6 +290,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         billing_settings,
         reports,
         meters,
+        audit,
         checkout,
         payment_methods,
         carts,

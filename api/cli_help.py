@@ -66,6 +66,15 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "broker status": ["tally broker status --json"],
     "replay": ["tally replay", "tally replay --quiet --json"],
+    "audit": ["tally audit verify"],
+    "audit verify": [
+        "tally audit verify",
+        "tally audit verify --from 5000 --to 9000 --json",
+        "tally audit verify --checkpoint checkpoint.json --public-key $AUDIT_PUBLIC_KEY",
+    ],
+    "audit checkpoint": ["tally audit checkpoint --out checkpoint.json"],
+    "audit keygen": ["tally audit keygen --out audit.key"],
+    "audit backfill": ["tally audit backfill --json"],
 }
 
 

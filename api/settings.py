@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.audit_checkpoint import KeyInvalid, signing_key
 from adapters.broker import DEFAULT_NAME, NAME_PATTERN, BrokerTarget, BrokerUrlInvalid
 from adapters.secrets import SecretsKeyInvalid, parse_keys
 
@@ -115,6 +116,26 @@ class Settings(BaseSettings):
         description="Fernet keys, comma separated, newest first, that encrypt the provider "
         "credentials projects store. Unset: projects can only name environment variables.",
     )
+    audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private key (32 bytes, base64; tally audit keygen) that signs "
+        "audit checkpoints (docs/audit.md).",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="A file holding that key instead (read when a checkpoint is signed).",
+    )
+
+    @field_validator("audit_signing_key")
+    @classmethod
+    def _ed25519_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked at start like the secrets key; the error never quotes the key.
+        if value is not None:
+            try:
+                signing_key(value.get_secret_value())
+            except KeyInvalid as error:
+                raise ValueError(str(error)) from None
+        return value
 
     @field_validator("broker_url")
     @classmethod

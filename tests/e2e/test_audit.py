@@ -1,0 +1,154 @@
+"""The auditors' tools end to end (docs/audit.md): ``tally audit keygen|verify|checkpoint``
+through the real command line, and ``GET /v1/audit/head`` through the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from api.bootstrap import Tally
+from tests.e2e.conftest import Client
+
+CLI = [sys.executable, "-m", "api.cli"]
+
+
+def tally_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def env(pg_url: str, schema: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
+
+
+@pytest.fixture
+def key_file(env: dict[str, str], tmp_path: Path) -> Path:
+    path = tmp_path / "audit.key"
+    done = tally_cli(env, "audit", "keygen", "--out", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["key_file"] == str(path)
+    return path
+
+
+def _deposits(api: Client, count: int) -> None:
+    account = api.ok(api.post("/v1/accounts", {"owner_ref": "bob", "currency": "EUR"}), 201)
+    for i in range(count):
+        api.ok(
+            api.post(
+                f"/v1/accounts/{account['id']}/deposits",
+                {"amount": 100, "currency": "EUR"},
+                key=f"d{i}",
+            ),
+            201,
+        )
+
+
+def _edit_state(tally: Tally, position: int) -> None:
+    with psycopg.connect(tally.target.url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("UPDATE {} SET state = state || ' '::bytea WHERE notification_id = %s").format(
+                sql.Identifier(tally.schema, "tally_events")
+            ),
+            (position,),
+        )
+
+
+def test_keygen_writes_a_key_only_its_owner_reads_and_never_overwrites(
+    env: dict[str, str], key_file: Path
+) -> None:
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    again = tally_cli(env, "audit", "keygen", "--out", str(key_file))
+    assert again.returncode == 2
+    assert "cannot create" in again.stderr
+
+
+def test_verify_checkpoint_and_a_tampered_log_through_the_cli(
+    env: dict[str, str], key_file: Path, tmp_path: Path, api: Client, app_tally: Tally
+) -> None:
+    _deposits(api, 5)
+    signed = {**env, "TALLY_AUDIT_SIGNING_KEY_FILE": str(key_file)}
+    checkpoint = tmp_path / "checkpoint.json"
+
+    intact = tally_cli(env, "audit", "verify", "--json")
+    made = tally_cli(signed, "audit", "checkpoint", "--out", str(checkpoint), "--json")
+    extends = tally_cli(signed, "audit", "verify", "--checkpoint", str(checkpoint))
+
+    assert intact.returncode == 0, intact.stderr
+    found: dict[str, Any] = json.loads(intact.stdout)
+    assert found["ok"] is True
+    assert found["checked"] == found["last_position"]
+    assert made.returncode == 0, made.stderr
+    written = json.loads(checkpoint.read_text())
+    assert (written["position"], written["hash"]) == (found["last_position"], found["head_hash"])
+    assert extends.returncode == 0, extends.stderr
+    assert f"extends the checkpoint at position {written['position']}" in extends.stdout
+
+    _edit_state(app_tally, 3)
+    broken = tally_cli(env, "audit", "verify")
+    broken_too = tally_cli(signed, "audit", "verify", "--checkpoint", str(checkpoint))
+    assert broken.returncode == 1
+    assert "chain broken at position 3" in broken.stdout
+    assert broken_too.returncode == 1
+    assert "position 3" in broken_too.stdout
+    refused = tally_cli(signed, "audit", "checkpoint", "--out", str(tmp_path / "no.json"))
+    assert refused.returncode == 1
+    assert "no checkpoint written" in refused.stdout
+    assert not (tmp_path / "no.json").exists()
+
+
+def test_a_checkpoint_from_another_key_or_edited_is_refused(
+    env: dict[str, str], key_file: Path, tmp_path: Path, api: Client
+) -> None:
+    _deposits(api, 1)
+    signed = {**env, "TALLY_AUDIT_SIGNING_KEY_FILE": str(key_file)}
+    checkpoint = tmp_path / "checkpoint.json"
+    assert tally_cli(signed, "audit", "checkpoint", "--out", str(checkpoint)).returncode == 0
+    other_key = tmp_path / "other.key"
+    assert tally_cli(env, "audit", "keygen", "--out", str(other_key)).returncode == 0
+    other = {**env, "TALLY_AUDIT_SIGNING_KEY": other_key.read_text().strip()}
+
+    wrong_key = tally_cli(other, "audit", "verify", "--checkpoint", str(checkpoint))
+    edited = json.loads(checkpoint.read_text())
+    edited["position"] -= 1
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(edited))
+    tampered = tally_cli(signed, "audit", "verify", "--checkpoint", str(forged))
+
+    for done in (wrong_key, tampered):
+        assert done.returncode == 2
+        assert "signature does not verify" in done.stderr
+
+
+def test_the_head_is_the_verified_head_and_needs_a_key(
+    api: Client, http: TestClient, app_tally: Tally
+) -> None:
+    _deposits(api, 2)
+
+    head = api.ok(api.http.get("/v1/audit/head", headers=api.headers()))
+    anonymous = http.get("/v1/audit/head")
+
+    from adapters.audit_verify import verify
+
+    with psycopg.connect(app_tally.target.url, autocommit=True) as conn:
+        found = verify(conn, app_tally.schema, "tally_events")
+    assert found.head_hash is not None
+    assert head == {
+        "object": "audit_head",
+        "chain": "sha256-v1",
+        "position": found.last,
+        "hash": found.head_hash.hex(),
+    }
+    assert anonymous.status_code == 401
