@@ -10,7 +10,8 @@ So a schema a test is done with is reused when it still has exactly the shape a 
 start gives it (same tables, columns, constraints, indexes, triggers and sequences,
 compared as text against a schema built once per session): its rows are deleted, its
 sequences set back to their start, its functions dropped (the bus's append function
-names its schema's tables in its body; the first write defines it again), and it is
+and the hash chain's trigger name its schema's tables in their bodies; the first write,
+and Tally's start, define them again), and it is
 renamed to a fresh random name, all in one transaction. Deleting rows touches no file.
 A later test then finds an empty schema under a new name, so nothing keyed by the
 schema name (the read-your-writes progress of ``projections.registry``, advisory locks,
@@ -96,8 +97,13 @@ def empty_and_rename(conn: psycopg.Connection[tuple[object, ...]], schema: str, 
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
             (schema,),
         ).fetchall()
+        # CASCADE: the hash chain's trigger (adapters/audit_chain.py) goes with its
+        # function, which names the schema's event table in its body; Tally's start
+        # creates both again, as it does the append function.
         for (signature,) in functions:
-            conn.execute(sql.SQL("DROP FUNCTION {}").format(sql.SQL(str(signature))))
+            conn.execute(
+                sql.SQL("DROP FUNCTION IF EXISTS {} CASCADE").format(sql.SQL(str(signature)))
+            )
         conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident, sql.Identifier(to)))
 
 
