@@ -1,11 +1,14 @@
 """``tally broker publish|status``: the broker publisher in the foreground (one process
 of its own beside ``tally serve``, or one catch-up from cron) and where it stands
-(docs/events.md, Brokers). Both need ``TALLY_BROKER_URL``."""
+(docs/events.md, Brokers). Both need ``TALLY_BROKER_URL``. ``tally broker queues``
+(commands in) is in ``api/cli_inbound.py``."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from api.cli_inbound import add_queue_commands
 
 
 def _publisher(tally: Any) -> Any:
@@ -49,7 +52,8 @@ def cmd_broker_status(args: argparse.Namespace) -> int:
 
 def add_broker_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     broker = sub.add_parser(
-        "broker", help="integration events to RabbitMQ or Redis (TALLY_BROKER_URL)"
+        "broker",
+        help="integration events to, and commands from, RabbitMQ or Redis (TALLY_BROKER_URL)",
     ).add_subparsers(dest="action", required=True)
     publish = broker.add_parser(
         "publish", help="publish integration events until stopped", parents=[common]
@@ -65,3 +69,4 @@ def add_broker_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "status", help="the broker's confirmed position and the log's head", parents=[common]
     )
     status.set_defaults(func=cmd_broker_status)
+    add_queue_commands(broker, common)  # commands in (api/cli_inbound.py)

@@ -65,6 +65,10 @@ EXAMPLES: dict[str, list[str]] = {
         "tally broker publish --once --json           # catch up, then exit",
     ],
     "broker status": ["tally broker status --json"],
+    "broker queues": [
+        "tally broker queues                          # every project's command queue",
+        "tally broker queues --project $PROJECT --json",
+    ],
     "replay": ["tally replay", "tally replay --quiet --json"],
     "audit": ["tally audit verify"],
     "audit verify": [

@@ -9,6 +9,7 @@ import os
 import time
 from uuid import UUID
 
+import pytest
 import redis
 from pydantic import SecretStr
 
@@ -70,3 +71,32 @@ def test_serve_consumes_the_projects_queue_when_a_broker_is_set(
 def test_without_a_broker_serve_consumes_nothing(settings: Settings, clock: FixedClock) -> None:
     with serve(settings, clock) as api:
         assert api.http.app.state.inbound is None  # type: ignore[attr-defined]
+
+
+def test_broker_queues_names_each_projects_queue_and_the_grant_a_producer_needs(
+    pg_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main
+
+    monkeypatch.setenv("TALLY_DATABASE_URL", pg_url)
+    monkeypatch.setenv("TALLY_DB_SCHEMA", schema)
+    monkeypatch.setenv("TALLY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    assert main(["projects", "create", "acme", "--json"]) == 0
+    acme = json.loads(capsys.readouterr().out)["id"]
+    assert main(["projects", "create", "globex", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["broker", "queues", "--project", acme, "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["queue"] == f"tally.commands.{acme}"
+    assert row["dead_letter_queue"] == f"tally.commands.{acme}.dead"
+    escaped = f"tally\\.commands\\.{acme}"
+    assert f"'^{escaped}$'" in row["grant"]["rabbitmq"]
+    assert f"~tally.commands.{acme} " in row["grant"]["redis"]
+    assert main(["broker", "queues"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("(dead letters: .dead)") == 2  # both projects' queues
+    assert text.count("rabbitmqctl set_permissions") == 2  # each with its RabbitMQ grant
+    assert "ACL SETUSER" not in text  # the broker is RabbitMQ: its grant only
