@@ -2,7 +2,8 @@
 ends and incomplete expiries, for subscriptions that live on the system clock.
 
 Every ``scheduler_interval_s`` it asks the subscriptions read model which subscriptions
-are due (``due_subscriptions``: next_due_at <= now, not on a test clock) and sends each a
+are due (``due_subscriptions``: next_due_at <= now, or a trial whose end is due to be
+announced; not on a test clock) and sends each a
 ``ProcessDueSubscription`` as the actor ``system:scheduler``.
 
 Why a crash never renews a period twice, at two levels:

@@ -111,7 +111,7 @@ class Simulation:
         self.subscription_steps = 0
 
     def plan_step(self, sub: Subscription) -> None:
-        due = sub.next_due_at()
+        due = sub.next_step_at()
         if due is not None and due <= self.to:
             heapq.heappush(self.agenda, Due(due, str(sub.id), SubscriptionStep(sub)))
 

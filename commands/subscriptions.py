@@ -187,7 +187,7 @@ def process_due(uow: UnitOfWork, cmd: m.ProcessDueSubscription, ctx: Context) ->
     sub, now = _load(uow, ctx, cmd.subscription_id)
     steps: list[str] = []
     for _ in range(MAX_DUE_STEPS):
-        due = sub.next_due_at()
+        due = sub.next_step_at()
         if due is None or due > now:
             break
         # Invoicing (issue 4): each step that starts a period drafts its invoice.

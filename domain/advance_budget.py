@@ -1,7 +1,8 @@
 """The step budget of a test clock's advance, counted before the advance changes anything.
 
-An advance does every step its subscriptions have due by the target (an expiry, a trial
-end, a resumption, each renewal, a cancellation at period end), each with its invoice.
+An advance does every step its subscriptions have due by the target (an expiry, the
+announcement of a trial's end and the end, a resumption, each renewal, a cancellation at
+period end), each with its invoice.
 A clock moved a century ahead would run for minutes, so one advance takes at most
 ``MAX_ADVANCE_STEPS`` of them. ``steps_due_by`` counts a subscription's steps from its
 state and its schedule's arithmetic, taking none, so the advance is refused before its
@@ -62,10 +63,13 @@ def steps_due_by(sub: Subscription, until: datetime) -> int:
     if sub.status == INCOMPLETE:
         return 1 if sub.started_at + INCOMPLETE_EXPIRY <= until else 0
     if sub.status == TRIALING:
+        notice = sub.trial_notice_at()
+        announced = 1 if notice is not None and notice <= until else 0
         if sub.trial_end is None or sub.trial_end > until:
-            return 0
+            return announced
         # The trial's end activates it in the period its schedule starts with.
-        return 1 + _renewals_by(sub.schedule, sub.period_index, sub.cancel_at_period_end, until)
+        renewals = _renewals_by(sub.schedule, sub.period_index, sub.cancel_at_period_end, until)
+        return announced + 1 + renewals
     if sub.status == PAUSED:
         if sub.resume_at is None or sub.resume_at > until:
             return 0

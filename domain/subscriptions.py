@@ -44,9 +44,17 @@ from domain.subscription_states import (
     check_renewal_amount,
 )
 
+# A trial's end is announced this long before it (``TrialEndAnnounced``), as Stripe sends
+# customer.subscription.trial_will_end three days ahead; a shorter trial is announced as
+# soon as the scheduler (or its test clock) sees it.
+TRIAL_END_NOTICE = timedelta(days=3)
+
 
 class Subscription(TallyAggregate):
     TOPIC = "tally:Subscription"
+    # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
+    # default, so subscriptions recorded before the announcement existed load with none.
+    trial_end_announced: datetime | None = None
 
     @event("Created", topic="tally:Subscription.Created")
     def __init__(
@@ -202,6 +210,27 @@ class Subscription(TallyAggregate):
     def _trial_ended(self, status: str) -> None:
         self.status = status
 
+    def trial_notice_at(self) -> datetime | None:
+        """When the coming end of the trial is due to be announced; None when it is not
+        trialing or the end it has now was announced (an extended trial is again)."""
+        if self.status != TRIALING or self.trial_end is None:
+            return None
+        if self.trial_end_announced == self.trial_end:
+            return None
+        return self.trial_end - TRIAL_END_NOTICE
+
+    def announce_trial_end(self, now: datetime) -> bool:
+        """Record that the trial ends at ``trial_end``, when the notice is due at ``now``."""
+        notice, end = self.trial_notice_at(), self.trial_end
+        if notice is None or end is None or now < notice:
+            return False
+        self._trial_end_announced(trial_end=end)
+        return True
+
+    @event("TrialEndAnnounced", topic="tally:Subscription.TrialEndAnnounced")
+    def _trial_end_announced(self, trial_end: datetime) -> None:
+        self.trial_end_announced = trial_end
+
     def extend_trial(self, new_end: datetime) -> None:
         if self.status != TRIALING or self.trial_end is None:
             raise InvalidTransition(
@@ -352,6 +381,16 @@ class Subscription(TallyAggregate):
             return self.resume_at
         return None
 
+    def next_step_at(self) -> datetime | None:
+        """When this subscription next has something to do: ``next_due_at``, or before it
+        the announcement of its trial's end (``trial_notice_at``), which changes no status
+        and so is not the ``next_due_at`` the API shows and the read model keeps (the
+        scheduler finds it by the trial's end: ``projections.subscriptions``)."""
+        notice, due = self.trial_notice_at(), self.next_due_at()
+        if notice is None or due is None:
+            return due
+        return min(notice, due)
+
     def process_due(self, now: datetime) -> list[str]:
         """Do everything that is due at ``now``, in time order, one step per event:
         expiry, trial end, renewals (several if the scheduler was away), cancellation at
@@ -359,7 +398,7 @@ class Subscription(TallyAggregate):
         so running it twice, or after a crash, never renews a period twice."""
         done: list[str] = []
         for _ in range(MAX_DUE_STEPS):
-            due = self.next_due_at()
+            due = self.next_step_at()
             if due is None or due > now:
                 break
             step = self.process_next(due)
@@ -372,6 +411,8 @@ class Subscription(TallyAggregate):
         if self.status == INCOMPLETE:
             return "expired" if self.expire(due) else None
         if self.status == TRIALING:
+            if self.announce_trial_end(due):
+                return "trial_end_announced"
             return "trial_ended" if self.end_trial(due) else None
         if self.status == PAUSED:
             self.resume(due)

@@ -91,6 +91,7 @@ SubscriptionActivated: Any = _subscription.Activated
 SubscriptionStatusChanged: Any = _subscription.StatusChanged
 SubscriptionChangeScheduled: Any = _subscription.ChangeScheduled
 SubscriptionItemsChanged: Any = _subscription.ItemsChanged
+SubscriptionTrialEndAnnounced: Any = _subscription.TrialEndAnnounced
 
 TestClockCreated: Any = _clock.Created
 TestClockAdvanced: Any = _clock.Advanced

@@ -50,6 +50,12 @@ CATALOG: tuple[EventType, ...] = (
         "unpaid, paused, resumed), trial end, or a cancellation was scheduled or undone.",
     ),
     EventType(
+        "billing.subscription.trial_will_end",
+        "subscription",
+        "A subscription's trial ends in three days (or less, for a shorter trial): its "
+        "trial_end. Sent once per trial end; again if the trial is extended.",
+    ),
+    EventType(
         "billing.subscription.renewed", "subscription", "A subscription entered a new period."
     ),
     EventType("billing.subscription.canceled", "subscription", "A subscription ended."),
@@ -84,13 +90,13 @@ TYPES: frozenset[str] = frozenset(t.name for t in CATALOG)
 OBJECT_OF: dict[str, str] = {t.name: t.object for t in CATALOG}
 
 NOT_YET_EMITTED: dict[str, str] = {
-    "billing.subscription.trial_will_end": "no recorded fact announces a trial's end "
-    "ahead of time yet (it needs a scheduled reminder)",
     "billing.payment.succeeded": "Tally has no public payment object yet",
     "billing.payment.failed": "Tally has no public payment object yet",
     "billing.payment.refunded": "Tally has no public payment object yet",
-    "billing.entitlements.changed": "entitlements are computed at query time; no "
-    "recorded fact says when a customer's set changed",
+    "billing.entitlements.changed": "entitlements are computed at query time and no "
+    "recorded fact says when a customer's set changed; the outbox holds one row per log "
+    "position (its key, and every destination's tracking position), so a derived event "
+    "beside the subscription event that changed the set has no position of its own",
 }
 
 _BY_CLASS: dict[type, str] = {
@@ -107,6 +113,7 @@ _BY_CLASS: dict[type, str] = {
     ev.SubscriptionResumed: "billing.subscription.updated",
     ev.SubscriptionCancelScheduled: "billing.subscription.updated",
     ev.SubscriptionCancelUndone: "billing.subscription.updated",
+    ev.SubscriptionTrialEndAnnounced: "billing.subscription.trial_will_end",
     ev.SubscriptionRenewed: "billing.subscription.renewed",
     ev.SubscriptionCanceled: "billing.subscription.canceled",
     ev.InvoiceCreated: "billing.invoice.created",

@@ -32,8 +32,8 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from domain.subscription_states import CANCELED, EXPIRED
-from domain.subscriptions import Subscription
+from domain.subscription_states import CANCELED, EXPIRED, TRIALING
+from domain.subscriptions import TRIAL_END_NOTICE, Subscription
 from projections import events as ev
 from projections.aggregates import (
     AggregateModel,
@@ -92,6 +92,7 @@ class Subscriptions(AggregateModel):
                     ev.SubscriptionStatusChanged,
                     ev.SubscriptionChangeScheduled,
                     ev.SubscriptionItemsChanged,
+                    ev.SubscriptionTrialEndAnnounced,
                 }
             ),
             columns=COLUMNS,
@@ -139,11 +140,16 @@ def current_subscription(
 def due_subscriptions(
     pool: ConnectionPool[Any], schema: str, now: datetime, limit: int
 ) -> list[tuple[UUID, UUID, int]]:
-    """Subscriptions on the system clock with work due at ``now``, soonest first."""
+    """Subscriptions on the system clock with work due at ``now``, soonest first: a
+    status step (``next_due_at``), or a trial whose end is due to be announced
+    (``Subscription.trial_notice_at``: a trialing one's ``next_due_at`` is its trial end,
+    and its state says whether that end was announced)."""
     assert limit > 0, limit
     query = sql.SQL(
-        "SELECT project_id, id, version FROM {} WHERE next_due_at <= %s "
-        "AND test_clock_id IS NULL ORDER BY next_due_at, id LIMIT %s"
+        "SELECT project_id, id, version FROM {} WHERE test_clock_id IS NULL AND "
+        "(next_due_at <= %s OR (status = %s AND next_due_at <= %s "
+        "AND state->'trial_end_announced' IS DISTINCT FROM state->'trial_end')) "
+        "ORDER BY next_due_at, id LIMIT %s"
     ).format(table(schema, TABLE))
-    rows = fetch_all(pool, query, [now, limit])
+    rows = fetch_all(pool, query, [now, TRIALING, now + TRIAL_END_NOTICE, limit])
     return [(r["project_id"], r["id"], int(r["version"])) for r in rows]

@@ -37,7 +37,7 @@ def test_clock_moves_a_subscription_through_trial_renewals_plan_change_and_cance
     assert sub["test_clock_id"] == clock_id
     sub_id = sub["id"]
 
-    assert _advance(api, clock_id, 14)["steps"] == {"trial_ended": 1}
+    assert _advance(api, clock_id, 14)["steps"] == {"trial_end_announced": 1, "trial_ended": 1}
     # Trial end Feb 14; periods end Mar 14 and Apr 14; the clock stops on Apr 20.
     advanced = _advance(api, clock_id, 79)
     assert advanced["steps"] == {"renewed": 2}
@@ -150,3 +150,27 @@ def test_list_test_clocks_pages(sandbox: Client) -> None:
     rest = sandbox.ok(sandbox.get("/v1/test_clocks", limit=2, starting_after=ids[1]))
     assert [c["id"] for c in rest["data"]] == ids[2:]
     assert rest["has_more"] is False
+
+
+def test_a_trials_end_is_announced_three_days_ahead_as_trial_will_end(sandbox: Client) -> None:
+    from api.integration_events import event_model
+    from tests.e2e.test_integration_events import published
+
+    api = sandbox
+    clock_id = clock(api)
+    customer_id = customer(api, "ada", test_clock_id=clock_id)
+    sub = subscribe(api, customer_id, plan(api, "BASIC", 1000), trial_days=14)
+    assert _advance(api, clock_id, 10)["steps"] == {}  # four days before its end
+    assert _advance(api, clock_id, 11)["steps"] == {"trial_end_announced": 1}
+    assert _advance(api, clock_id, 12)["steps"] == {}  # once per trial end
+    assert _advance(api, clock_id, 14)["steps"] == {"trial_ended": 1}
+    events = published(api)
+    types = [e["type"] for e in events]
+    assert types.count("billing.subscription.trial_will_end") == 1
+    notice = events[types.index("billing.subscription.trial_will_end")]
+    assert notice["data"]["object"]["id"] == sub["id"]
+    assert notice["data"]["object"]["trial_end"] == "2030-02-14T09:00:00.000000Z"
+    event_model("billing.subscription.trial_will_end").model_validate(notice)
+    # Announced before the trial ended (the updates after it carry its end).
+    later = [e["position"] for e in events if e["type"] == "billing.subscription.updated"]
+    assert notice["position"] < max(later)

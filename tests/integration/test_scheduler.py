@@ -279,3 +279,45 @@ def test_a_key_pinned_to_an_early_empty_answer_does_not_stall_the_subscription(
         assert_renewed_exactly_once_per_period(tally, subs)
     finally:
         tally.close()
+
+
+def test_the_scheduler_announces_a_trials_end_three_days_ahead_once(settings: Settings) -> None:
+    clock = FixedClock(START)
+    tally = build(settings, clock=clock)
+    try:
+        project_id, _ = populate(tally, 0)
+        ctx = Context(project_id, "test")
+        customer = tally.execute(m.RegisterCustomer(external_id="trial", currency="EUR"), ctx)
+        catch_up(tally)
+        from projections.catalog import prices_by_lookup_key
+
+        [found] = prices_by_lookup_key(tally.views, tally.schema, project_id, "pro_monthly")
+        created = tally.execute(
+            m.CreateSubscription(
+                customer_id=UUID(customer.body["customer"]["id"]),
+                items=[m.SubscriptionItem(price_id=UUID(str(found["id"])))],
+                trial_days=14,
+            ),
+            ctx,
+        )
+        sub_id = UUID(created.body["subscription"]["id"])
+
+        def announced() -> list[Any]:
+            events = tally.store.events.get(sub_id)
+            return [e for e in events if type(e).__name__ == "TrialEndAnnounced"]
+
+        clock.advance(timedelta(days=10))
+        catch_up(tally)
+        assert Scheduler(tally).run_once().due == 0  # 4 days before its end: not yet
+        clock.advance(timedelta(days=1))
+        catch_up(tally)
+        assert Scheduler(tally).run_once().steps == {"trial_end_announced": 1}
+        assert [e.trial_end for e in announced()] == [START + timedelta(days=14)]
+        catch_up(tally)
+        assert Scheduler(tally).run_once().due == 0  # announced: not found again
+        clock.advance(timedelta(days=3))
+        catch_up(tally)
+        assert Scheduler(tally).run_once().steps == {"trial_ended": 1}
+        assert len(announced()) == 1
+    finally:
+        tally.close()

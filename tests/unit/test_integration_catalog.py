@@ -182,3 +182,19 @@ def test_docs_list_every_type_emitted_and_every_type_not_yet_emitted() -> None:
         assert f"| `{name}` |" in text, name
     for name in NOT_YET_EMITTED:
         assert name.rsplit(".", 1)[0] in text, name
+
+
+def test_a_trials_announced_end_maps_to_trial_will_end_and_its_end_to_updated() -> None:
+    from uuid import uuid4
+
+    from domain.subscriptions import Subscription
+
+    sub = Subscription.start(
+        project_id=uuid4(), customer_id=uuid4(), currency="EUR",
+        items=[{"price_id": "p1", "quantity": 1, "amount": 900}],
+        interval="month", interval_count=1, now=START, trial_days=14,
+    )  # fmt: skip
+    sub.collect_events()
+    assert sub.process_due(START + timedelta(days=14)) == ["trial_end_announced", "trial_ended"]
+    types = [integration_type(e) for e in sub.collect_events()]
+    assert types == ["billing.subscription.trial_will_end", "billing.subscription.updated"]

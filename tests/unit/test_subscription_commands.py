@@ -109,7 +109,7 @@ def test_test_clock_moves_a_subscription_through_trial_renewals_change_and_cance
     advanced = world.body(
         m.AdvanceTestClock(test_clock_id=UUID(clock), to=START + timedelta(days=60))
     )
-    assert advanced["steps"] == {"trial_ended": 1, "renewed": 1}
+    assert advanced["steps"] == {"trial_end_announced": 1, "trial_ended": 1, "renewed": 1}
     world.run(
         m.ChangeSubscriptionItems(
             subscription_id=UUID(sub_id), items=[m.SubscriptionItem(price_id=UUID(pro))]

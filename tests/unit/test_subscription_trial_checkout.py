@@ -45,6 +45,10 @@ def test_the_trial_starts_when_the_checkout_completes_and_lasts_the_offered_days
     assert sub.trial_end == completed + timedelta(days=14)
     assert sub.current_period[0] == sub.trial_end  # the first period starts at its end
     assert sub.next_due_at() == sub.trial_end
+    # Before it, the announcement of its end, three days ahead.
+    assert sub.next_step_at() == sub.trial_end - timedelta(days=3)
+    assert sub.process_next(sub.trial_end - timedelta(days=3)) == "trial_end_announced"
+    assert sub.next_step_at() == sub.trial_end
 
 
 def test_one_offering_a_trial_is_not_activated_and_one_without_starts_no_trial() -> None:

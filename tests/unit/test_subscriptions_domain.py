@@ -167,7 +167,22 @@ def test_incomplete_subscription_expires_after_23_hours_unless_activated() -> No
 def test_trial_end_then_renewals_then_cancel_at_period_end_happen_in_order() -> None:
     sub = _sub(trial_days=7)
     steps = sub.process_due(NOW + timedelta(days=7 + 40))
-    assert steps == ["trial_ended", "renewed"]
+    assert steps == ["trial_end_announced", "trial_ended", "renewed"]
     sub.cancel(NOW + timedelta(days=50), at_period_end=True)
     assert sub.process_due(NOW + timedelta(days=200)) == ["canceled"]
     assert sub.status == "canceled"
+
+
+def test_a_trials_end_is_announced_three_days_ahead_once_and_again_when_extended() -> None:
+    sub = _sub(trial_days=14)
+    assert sub.next_step_at() == NOW + timedelta(days=11)
+    assert sub.next_due_at() == NOW + timedelta(days=14)  # the status step, as the API shows
+    assert sub.process_due(NOW + timedelta(days=10)) == []
+    assert sub.process_due(NOW + timedelta(days=11)) == ["trial_end_announced"]
+    assert sub.trial_end_announced == NOW + timedelta(days=14)
+    assert sub.process_due(NOW + timedelta(days=12)) == []  # once per trial end
+    sub.extend_trial(NOW + timedelta(days=20))
+    assert sub.next_step_at() == NOW + timedelta(days=17)  # the new end, announced again
+    assert sub.process_due(NOW + timedelta(days=20)) == ["trial_end_announced", "trial_ended"]
+    short = _sub(trial_days=1)  # shorter than the notice: announced as soon as seen
+    assert short.process_due(NOW) == ["trial_end_announced"]
