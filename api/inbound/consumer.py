@@ -59,6 +59,9 @@ MESSAGE = Context("message")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
+# The verdict on a message whose handling failed while the consumer was stopping.
+STOPPING = Verdict(Action.RETRY, "service_unavailable", "the consumer is stopping", {})
+
 # Unacknowledged messages a RabbitMQ queue hands this process at once.
 PREFETCH = 16
 
@@ -272,6 +275,10 @@ class InboundConsumer:
             return None
         except Exception as error:
             verdict = verdict_for(error)
+            if self._stopping:
+                # Shutting down closes what the command ran on: what failed now is not
+                # the message's fault. It stays unacknowledged and runs again later.
+                return STOPPING
             if verdict.code == "internal_error":
                 log.exception("command from %s failed", queues.queue_name(project_id))
         if verdict.action is Action.DEAD_LETTER:

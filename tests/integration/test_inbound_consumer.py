@@ -305,3 +305,19 @@ async def _crash_and_redeliver(tally: Tally, project: UUID, producer: Producer, 
     finally:
         await second.stop()
     assert second.dead_lettered == 0
+
+
+def test_a_failure_while_stopping_leaves_the_message_for_later(
+    tally: Tally, project: UUID, kind: str
+) -> None:
+    from api.inbound.consumer import STOPPING
+
+    consumer = InboundConsumer(tally, BrokerTarget.parse(URLS[kind]))
+    malformed = b'{"id": "m1", "type": "user.subscribed", "data": {}}'
+    asyncio.run(consumer.stop())  # never started: stopping is all it does
+    head = tally.store.recorder.max_notification_id()
+    assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
+    assert consumer.process(project, malformed) is STOPPING
+    head = tally.store.recorder.max_notification_id()
+    assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
+    assert rejections(tally, project) == []  # not recorded as refused
