@@ -44,6 +44,7 @@ from domain.backoff import doubling_delay_s
 from projections.integration_events import TABLE as EVENTS_TABLE
 from projections.integration_events import all_events_after
 from projections.paging import fetch_all
+from projections.registry import wait_for_progress
 from projections.schema import table
 
 log = logging.getLogger("tally.broker")
@@ -93,6 +94,7 @@ class BrokerPublisher(BackgroundPasses):
         self.batch = batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         self._broker: Any = None
         self._pass_lock = threading.Lock()  # the thread's passes and ``drain`` take turns
         self._failures = 0
@@ -100,6 +102,30 @@ class BrokerPublisher(BackgroundPasses):
         create_tables(tally.views, tally.schema)
 
     # -- passes ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Passes every ``interval_s``, and at once when this process hears that the read
+        models moved (a projection batch committed): the watcher thread kicks them."""
+        super().start()
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="tally-broker-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def stop(self) -> None:
+        super().stop()  # sets the stopping flag the watcher checks
+        if self._watcher is not None:
+            self._watcher.join(timeout=STOP_TIMEOUT_S)
+            self._watcher = None
+
+    def _watch(self) -> None:
+        heard = 0
+        while not self._stopping.is_set():
+            position = wait_for_progress(self.tally.views, self.tally.schema, heard, 1.0)
+            if position > heard:
+                heard = position
+                self.kick()
 
     def run_pass(self) -> None:
         if time.monotonic() >= self._retry_at:

@@ -145,6 +145,17 @@ def publish(key: tuple[str, str], position: int, *, lower: bool = False) -> None
         _progress_changed.notify_all()
 
 
+def wait_for_progress(pool: ConnectionPool[Any], schema: str, after: int, timeout_s: float) -> int:
+    """Block until this process hears that the read models passed ``after`` (from a
+    worker of its own or the ``ProgressListener``), or ``timeout_s`` passes; the
+    position last heard (0: nothing yet). What followers of the read models (the broker
+    publisher) wait on, so that they start as soon as a batch is applied."""
+    key = (conninfo(pool), schema)
+    with _progress_changed:
+        _progress_changed.wait_for(lambda: _progress.get(key, 0) > after, timeout=timeout_s)
+        return _progress.get(key, 0)
+
+
 def wait_for_position(
     pool: ConnectionPool[Any], schema: str, position: int, timeout_s: float
 ) -> bool:

@@ -171,3 +171,24 @@ def _kill_when_past(tally: Tally, process: subprocess.Popen[bytes], position: in
         process.kill()
         process.wait()
     return int(tally.broker.status()["position"])
+
+
+def test_a_started_publisher_goes_as_soon_as_the_read_models_move_not_at_its_poll(
+    settings: Settings, name: str
+) -> None:
+    consumer = RabbitConsumer(name)
+    update = {"broker_url": SecretStr(RABBIT_URL), "broker_exchange": name,
+              "broker_interval_s": 60.0}  # fmt: skip
+    tally = build(settings.model_copy(update=update))
+    try:
+        assert tally.broker is not None
+        tally.broker.start()
+        time.sleep(0.2)  # its first wait has begun: the next poll is a minute away
+        started = time.monotonic()
+        rows = write_customers(tally, 40)  # projected here, which this process hears
+        consumer.wait_for(40, timeout_s=20)
+        assert consumer.ids == expected_ids(rows)
+        assert time.monotonic() - started < 20
+    finally:
+        tally.close()
+        consumer.close()
