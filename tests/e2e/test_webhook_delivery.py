@@ -348,3 +348,29 @@ def test_a_failure_inside_a_page_keeps_the_sends_before_it_and_resumes_at_it(
     assert receiver.ids()[3] == attempts[3]["event_id"]  # resumed at the failed one
     positions = [e["position"] for e in receiver.received]
     assert positions == sorted(positions)
+
+
+def test_a_crash_before_a_page_is_recorded_resends_that_page_with_the_same_ids(
+    sandbox: Client, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters import webhook_delivery
+
+    endpoint(sandbox, receiver)
+    deposits(sandbox, 3)
+    delivery = sandbox.tally.webhooks
+
+    def crash(*args: Any) -> None:
+        raise RuntimeError("the process died before the page was recorded")
+
+    # A fault, not a stand-in: the sends are real, only the page's commit never happens.
+    with monkeypatch.context() as patched:
+        patched.setattr(webhook_delivery, "write_page", crash)
+        with pytest.raises(RuntimeError):
+            delivery.drain()
+    sent_before = receiver.ids()
+    assert len(sent_before) == 6  # sent, but neither the attempts nor the position kept
+    assert sandbox.ok(sandbox.get("/v1/webhook_deliveries"))["data"] == []
+    delivery.drain()
+    assert receiver.ids() == sent_before * 2  # the page again, same ids, same order
+    delivery.drain()
+    assert len(receiver.ids()) == 12  # recorded this time: nothing more
