@@ -76,35 +76,34 @@ def shape(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> frozense
     return frozenset(str(r[0]).replace(schema, "{schema}") for r in rows)
 
 
+# Run by Postgres in one round trip: every row deleted, every sequence back at its start,
+# every function dropped with the triggers that call it (Tally's functions name their
+# schema's tables in their bodies; its next start defines them and the event log's hash
+# chain trigger again), the schema renamed; waiting at most 2 s for a lock.
+EMPTY_AND_RENAME = """
+DO $empty$
+DECLARE r record;
+BEGIN
+  PERFORM set_config('lock_timeout', '2s', true);
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = {schema} LOOP
+    EXECUTE format('DELETE FROM %I.%I', {schema}, r.tablename);
+  END LOOP;
+  PERFORM setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)
+     FROM pg_sequences WHERE schemaname = {schema};
+  FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = {schema} LOOP
+    EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.signature);
+  END LOOP;
+  EXECUTE format('ALTER SCHEMA %I RENAME TO %I', {schema}, {to});
+END
+$empty$
+"""
+
+
 def empty_and_rename(conn: psycopg.Connection[tuple[object, ...]], schema: str, to: str) -> None:
     """Delete every row of ``schema``, restart its sequences, drop its functions and
     rename it ``to``, in one transaction (which waits at most 2 s for a lock)."""
-    ident = sql.Identifier(schema)
-    with conn.transaction():
-        conn.execute("SET LOCAL lock_timeout = '2s'")
-        tables = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
-        ).fetchall()
-        for (name,) in tables:
-            conn.execute(sql.SQL("DELETE FROM {}.{}").format(ident, sql.Identifier(str(name))))
-        conn.execute(
-            "SELECT setval(format('%%I.%%I', schemaname, sequencename)::regclass, "
-            "start_value, false) FROM pg_sequences WHERE schemaname = %s",
-            (schema,),
-        )
-        functions = conn.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p "
-            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
-            (schema,),
-        ).fetchall()
-        # CASCADE: the hash chain's trigger (adapters/audit_chain.py) goes with its
-        # function, which names the schema's event table in its body; Tally's start
-        # creates both again, as it does the append function.
-        for (signature,) in functions:
-            conn.execute(
-                sql.SQL("DROP FUNCTION IF EXISTS {} CASCADE").format(sql.SQL(str(signature)))
-            )
-        conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident, sql.Identifier(to)))
+    conn.execute(sql.SQL(EMPTY_AND_RENAME).format(schema=sql.Literal(schema), to=sql.Literal(to)))
 
 
 def drop(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> None:
