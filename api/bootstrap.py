@@ -48,6 +48,7 @@ from commands import (
     projects,
     provider_calls,
     provider_config,
+    subscription_invoices,
     subscriptions,
     test_clocks,
     webhook_endpoints,
@@ -118,6 +119,7 @@ def build(
             **test_clocks.HANDLERS,
             # Invoicing (issue 4).
             **invoicing.HANDLERS,
+            **subscription_invoices.HANDLERS,
             **invoice_payments.HANDLERS,
             **billing_setup.HANDLERS,
             # Payment providers (issue 5).

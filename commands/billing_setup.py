@@ -17,13 +17,8 @@ from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from commands.invoice_common import (
-    billing_for,
-    coupon_terms,
-    redeem,
-    resolve_coupon,
-    tax_rates,
-)
+from commands.invoice_common import coupon_terms, redeem, resolve_coupon, tax_rates
+from commands.invoicing import billing_for
 from commands.now import now_for
 from domain.billing_settings import BillingSettings, check_settings
 from domain.coupons import Coupon, PromotionCode

@@ -1,10 +1,9 @@
-"""What the invoicing handlers share: loading (or starting) the per-project and
-per-customer aggregates, the time a customer lives at, finalization, coupons, tax
-rates, and the invoice body every invoicing command answers with.
+"""What the invoicing handlers share besides the invoice itself (loading, finalizing and
+answering it are in ``commands.invoicing``): an invoice's dunning record, the project's
+billing settings, tax rates and coupons.
 
-New aggregates (the number sequence, billing settings, a customer's billing record) are
-made here but only added to the unit of work by the caller once every guard has passed,
-so a refused command leaves the unit of work as it found it.
+A new dunning record is made here but only added to the unit of work by the caller once
+every guard has passed, so a refused command leaves the unit of work as it found it.
 """
 
 from __future__ import annotations
@@ -15,12 +14,8 @@ from uuid import UUID
 
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
-from commands.created import created
-from commands.now import now_for
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.coupons import Coupon, PromotionCode
-from domain.customer_billing import CustomerBilling
-from domain.customers import Customer
 from domain.dunning import InvoiceDunning
 from domain.errors import (
     CurrencyMismatch,
@@ -28,7 +23,6 @@ from domain.errors import (
     NotFound,
     TaxRateArchived,
 )
-from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 from domain.invoices import Invoice
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
@@ -48,40 +42,10 @@ def dunning_for(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning:
     )
 
 
-def summary(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
-    return invoice_summary(invoice, find_dunning(uow, invoice))
-
-
-def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
-    """The invoice as the write side knows it: what every invoicing command answers
-    (``Invoice.summary``, which the invoices read model keeps too)."""
-    return {**invoice.summary(dunning), "created": created(invoice)}
-
-
 def settings_values(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
     found = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
     # Settings configured before a field existed take its default.
     return {**DEFAULTS, **found.values} if found is not None else dict(DEFAULTS)
-
-
-def sequence(uow: UnitOfWork, ctx: Context, prefix: str, series: str = "") -> InvoiceSequence:
-    found = uow.find(InvoiceSequence, InvoiceSequence.create_id(ctx.project_id, series))
-    return found or InvoiceSequence(project_id=ctx.project_id, prefix=prefix, series=series)
-
-
-def billing_for(uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str) -> CustomerBilling:
-    found = uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
-    if found is not None:
-        return found
-    return CustomerBilling(project_id=ctx.project_id, customer_id=customer_id, currency=currency)
-
-
-def load_invoice(
-    uow: UnitOfWork, ctx: Context, invoice_id: UUID
-) -> tuple[Invoice, Customer, datetime]:
-    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
-    customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
-    return invoice, customer, now_for(uow, ctx, customer.test_clock_id)
 
 
 def tax_rates(
@@ -97,37 +61,6 @@ def tax_rates(
             continue
         rates.append(definition.rate())
     return rates
-
-
-def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> None:
-    """Finalize ``invoice``: credit balance first, then the next number. Raises only in
-    ``check_finalize`` and the credit balance's limit, before anything changes."""
-    invoice.check_finalize()
-    settings = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
-    if settings is None:
-        # Kept with its defaults, so that the next finalization finds it in the bus's
-        # cache instead of asking the store, again, for an aggregate that is not there.
-        settings = BillingSettings(project_id=ctx.project_id)
-        uow.add(settings)
-    values = dict(settings.values)
-    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
-    # A negative total (only credit lines make one) becomes credit: the balance it leaves
-    # must fit the limit too.
-    if any(int(line["amount"]) < 0 for line in invoice.lines):
-        billing.check_grant(max(0, -int(invoice.preview()["total"])))
-    # An invoice dated by a test clock is numbered in the test-clock series.
-    on_clock = uow.get(Customer, invoice.customer_id, ctx.project_id).test_clock_id
-    series = TEST_CLOCK_SERIES if on_clock is not None else ""
-    prefix = series_prefix(values["invoice_prefix"], series)
-    numbers = sequence(uow, ctx, prefix, series)
-    used = invoice.finalize(numbers, billing.credit_balance, now, prefix)
-    if used:
-        billing.apply_credit(invoice.id, used)
-    if invoice.credit_granted:
-        billing.grant_credit(invoice.id, invoice.credit_granted, "negative_total")
-    billing.clear(invoice.id)
-    uow.add(numbers)
-    uow.add(billing)
 
 
 def resolve_coupon(

@@ -10,36 +10,97 @@ Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
 - ``FinalizeInvoice`` -> 200, plus ``credit_balance``: credit first, then the number.
 - ``VoidInvoice`` -> 200, plus ``credit_balance`` (credit the invoice used comes back).
 - ``MarkInvoiceUncollectible`` -> 200 (its retries stop).
-- ``ProcessDueInvoices`` -> 200 ``{invoice_work: {step: count}, billing}``: the
-  customer's due drafts finalized and due retries run, in time order.
 
-Payments, retries and credit notes are in ``commands.invoice_payments``; tax rates,
-coupons and settings in ``commands.billing_setup``. Events: see ``domain.invoices``.
+Here too is what every handler that touches an invoice uses: ``load_invoice``,
+``finalize`` (credit first, then the next number: the subscriptions' invoices are
+finalized by it too), ``billing_for`` (the customer's billing record) and ``summary``
+(the answer). ``ProcessDueInvoices`` is in ``commands.subscription_invoices``, next to
+the due work it runs; payments, retries and credit notes are in
+``commands.invoice_payments``; tax rates, coupons and settings in
+``commands.billing_setup``. Events: see ``domain.invoices``.
 """
 
 from __future__ import annotations
 
-from uuid import uuid4
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
 
 from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
-from commands.invoice_common import (
-    billing_for,
-    finalize,
-    find_dunning,
-    load_invoice,
-    redeem,
-    resolve_coupon,
-    summary,
-    tax_rates,
-)
+from commands.created import created
+from commands.invoice_common import find_dunning, redeem, resolve_coupon, tax_rates
 from commands.now import now_for
-from commands.subscription_invoices import run_due
+from domain.billing_settings import BillingSettings
+from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
+from domain.dunning import InvoiceDunning
+from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 from domain.invoices import Invoice
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.tax import TaxRate
+
+
+def load_invoice(
+    uow: UnitOfWork, ctx: Context, invoice_id: UUID
+) -> tuple[Invoice, Customer, datetime]:
+    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
+    customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
+    return invoice, customer, now_for(uow, ctx, customer.test_clock_id)
+
+
+def billing_for(uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str) -> CustomerBilling:
+    found = uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
+    if found is not None:
+        return found
+    return CustomerBilling(project_id=ctx.project_id, customer_id=customer_id, currency=currency)
+
+
+def sequence(uow: UnitOfWork, ctx: Context, prefix: str, series: str = "") -> InvoiceSequence:
+    found = uow.find(InvoiceSequence, InvoiceSequence.create_id(ctx.project_id, series))
+    return found or InvoiceSequence(project_id=ctx.project_id, prefix=prefix, series=series)
+
+
+def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> None:
+    """Finalize ``invoice``: credit balance first, then the next number. Raises only in
+    ``check_finalize`` and the credit balance's limit, before anything changes."""
+    invoice.check_finalize()
+    settings = uow.find(BillingSettings, BillingSettings.create_id(ctx.project_id))
+    if settings is None:
+        # Kept with its defaults, so that the next finalization finds it in the bus's
+        # cache instead of asking the store, again, for an aggregate that is not there.
+        settings = BillingSettings(project_id=ctx.project_id)
+        uow.add(settings)
+    values = dict(settings.values)
+    billing = billing_for(uow, ctx, invoice.customer_id, invoice.currency)
+    # A negative total (only credit lines make one) becomes credit: the balance it leaves
+    # must fit the limit too.
+    if any(int(line["amount"]) < 0 for line in invoice.lines):
+        billing.check_grant(max(0, -int(invoice.preview()["total"])))
+    # An invoice dated by a test clock is numbered in the test-clock series.
+    on_clock = uow.get(Customer, invoice.customer_id, ctx.project_id).test_clock_id
+    series = TEST_CLOCK_SERIES if on_clock is not None else ""
+    prefix = series_prefix(values["invoice_prefix"], series)
+    numbers = sequence(uow, ctx, prefix, series)
+    used = invoice.finalize(numbers, billing.credit_balance, now, prefix)
+    if used:
+        billing.apply_credit(invoice.id, used)
+    if invoice.credit_granted:
+        billing.grant_credit(invoice.id, invoice.credit_granted, "negative_total")
+    billing.clear(invoice.id)
+    uow.add(numbers)
+    uow.add(billing)
+
+
+def summary(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
+    return invoice_summary(invoice, find_dunning(uow, invoice))
+
+
+def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
+    """The invoice as the write side knows it: what every invoicing command answers
+    (``Invoice.summary``, which the invoices read model keeps too)."""
+    return {**invoice.summary(dunning), "created": created(invoice)}
 
 
 def _add_line(invoice: Invoice, line: m.InvoiceLineInput, rates: list[TaxRate]) -> str:
@@ -151,14 +212,6 @@ def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Co
     return Result.changed({"invoice": summary(uow, invoice)})
 
 
-def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Context) -> Result:
-    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    now = now_for(uow, ctx, customer.test_clock_id)
-    done = run_due(uow, ctx, customer.id, customer.currency, now)
-    billing = billing_for(uow, ctx, customer.id, customer.currency)
-    return Result.changed({"invoice_work": done, "billing": billing.summary()})
-
-
 HANDLERS: dict[type[m.Command], Handler] = {
     m.CreateInvoice: create_invoice,
     m.AddInvoiceLine: add_line,
@@ -167,5 +220,4 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.FinalizeInvoice: finalize_invoice,
     m.VoidInvoice: void_invoice,
     m.MarkInvoiceUncollectible: mark_uncollectible,
-    m.ProcessDueInvoices: process_due_invoices,
 }

@@ -10,7 +10,8 @@ at once; otherwise its ``finalize_at`` is put on the customer's due work. Finali
 invoices are charged at once when the project has an ``auto_charge_provider``.
 
 ``run_due`` does a customer's due invoice work up to a moment, in time order:
-finalizing drafts whose time has come and retrying failed payments.
+finalizing drafts whose time has come and retrying failed payments; the
+``ProcessDueInvoices`` handler runs it for one customer now.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from commands.bus import Context
+from commands import messages as m
+from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import request_charge
-from commands.invoice_common import billing_for, finalize, settings_values, tax_rates
+from commands.invoice_common import settings_values, tax_rates
 from commands.invoice_payments import retry_due_payment
+from commands.invoicing import billing_for, finalize
 from commands.line_descriptions import item_line
+from commands.now import now_for
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import DRAFT, OPEN, Invoice
@@ -220,3 +224,14 @@ class InvoiceWork:
         if billing is None or billing.due.get(str(invoice_id)) != at:
             return None  # done or moved since it was handed out
         return run_one(self.uow, self.ctx, billing, invoice_id, at)
+
+
+def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    now = now_for(uow, ctx, customer.test_clock_id)
+    done = run_due(uow, ctx, customer.id, customer.currency, now)
+    billing = billing_for(uow, ctx, customer.id, customer.currency)
+    return Result.changed({"invoice_work": done, "billing": billing.summary()})
+
+
+HANDLERS: dict[type[m.Command], Handler] = {m.ProcessDueInvoices: process_due_invoices}

@@ -16,7 +16,7 @@ from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls
-from commands.invoice_common import summary
+from commands.invoicing import summary
 from commands.now import context_now, now_for
 from domain.catalog import Price
 from domain.customers import Customer

@@ -27,7 +27,7 @@ from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.bootstrap import NO_PROJECT, Tally
 from commands import messages as m
 from commands.bus import Context
-from commands.invoice_common import invoice_summary
+from commands.invoicing import invoice_summary
 from domain.customer_billing import CustomerBilling
 from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice

@@ -16,7 +16,14 @@ from eventsourcing.application import AggregateNotFoundError
 from adapters.outbox import Outbox
 from adapters.providers.stub import SUCCEEDS, StubProvider, payment_method_for
 from api.advance import advance_through_calls
-from commands import billing_setup, invoice_payments, invoicing, payment_methods, provider_calls
+from commands import (
+    billing_setup,
+    invoice_payments,
+    invoicing,
+    payment_methods,
+    provider_calls,
+    subscription_invoices,
+)
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import CommandBus, Context, Outcome
@@ -59,6 +66,7 @@ class InvoicingWorld(World):
         handlers = {
             **self.bus.handlers,
             **invoicing.HANDLERS,
+            **subscription_invoices.HANDLERS,
             **invoice_payments.HANDLERS,
             **billing_setup.HANDLERS,
             **payment_methods.HANDLERS,
