@@ -192,13 +192,15 @@ class WebhookDelivery(BackgroundPasses):
         secrets = self._secrets(endpoint)
         if not secrets:
             return 0
-        refusal = "" if self._test_mode(project_id) else refused_address(endpoint.url)
+        refusal: str | None = None  # resolved once there is something to send
         moved, position = 0, int(state["position"])
         while moved < MAX_PER_PASS:
             limit = min(BATCH, MAX_PER_PASS - moved)
             rows = events_after(self.tally.views, self.tally.schema, project_id, position, limit)
             if not rows:
                 break
+            if refusal is None:
+                refusal = "" if self._test_mode(project_id) else refused_address(endpoint.url)
             page = self._send_page(endpoint, rows, position, secrets, refusal)
             moved += page.moved
             if page.failed is not None:
