@@ -11,15 +11,16 @@ import psycopg
 
 from bench.common import Result
 
-# (target as a ratio to (a), or an absolute events/s floor)
+# (target as a ratio to (a), or an absolute events/s floor): issue 16's, which raised
+# (d) from 20,000 and (e) from 50,000 events/s.
 TARGETS: dict[str, str] = {
     "b": ">= 1.0x (a)",
     "c": ">= 0.3x (a)",
-    "d": ">= 20,000 events/s",
-    "e": ">= 50,000 events/s",
+    "d": ">= 60,000 events/s",
+    "e": ">= 100,000 events/s",
 }
 RATIO_TARGETS = {"b": 1.0, "c": 0.3}
-ABSOLUTE_TARGETS = {"d": 20_000.0, "e": 50_000.0}
+ABSOLUTE_TARGETS = {"d": 60_000.0, "e": 100_000.0}
 
 
 def describe_machine(url: str) -> str:
