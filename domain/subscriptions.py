@@ -1,7 +1,10 @@
 """The Subscription aggregate: items on a recurring schedule, moved through a transition table.
 
 Its states and their transition table live in ``domain.subscription_states``; see
-docs/subscriptions.md for the diagram.
+docs/subscriptions.md for the diagram. Its fields and what follows from them (periods,
+due times, the trial-end notice, the summary, the check of an item change) are
+``domain.subscription_state.SubscriptionState``, which it extends; here are its commands
+and their events.
 
 Items carry the per-period amount their price gives for their quantity, so renewals and
 proration need no price look-ups. Periods come from ``domain.periods.Schedule``.
@@ -24,33 +27,24 @@ from domain.errors import (
 )
 from domain.limits import MAX_TRIAL_DAYS, check_timestamp, later
 from domain.periods import Schedule
-from domain.proration import prorate_change
 from domain.state_machine import destination
+from domain.subscription_state import SubscriptionState
 from domain.subscription_states import (
     ACTIVE,
     CANCELED,
-    EXPIRED,
     INCOMPLETE,
     INCOMPLETE_EXPIRY,
     MACHINE,
     MAX_DUE_STEPS,
     PAST_DUE,
     PAUSED,
-    PRORATION_MODES,
     TRIALING,
-    UNPAID,
     Item,
     check_items,
-    check_renewal_amount,
 )
 
-# A trial's end is announced this long before it (``TrialEndAnnounced``), as Stripe sends
-# customer.subscription.trial_will_end three days ahead; a shorter trial is announced as
-# soon as the scheduler (or its test clock) sees it.
-TRIAL_END_NOTICE = timedelta(days=3)
 
-
-class Subscription(TallyAggregate):
+class Subscription(TallyAggregate, SubscriptionState):
     TOPIC = "tally:Subscription"
     # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
     # default, so subscriptions recorded before the announcement existed load with none.
@@ -114,28 +108,19 @@ class Subscription(TallyAggregate):
         if not 0 <= trial_days <= MAX_TRIAL_DAYS:
             raise ValidationFailed(f"trial_days must be 0 to {MAX_TRIAL_DAYS}")
         trial_end = later(now, timedelta(days=trial_days), "trial_end") if trial_days > 0 else None
-        if incomplete:
-            return cls(
-                project_id=project_id,
-                customer_id=customer_id,
-                currency=currency,
-                items=checked,
-                anchor=now,
-                interval=interval,
-                interval_count=interval_count,
-                status=INCOMPLETE,
-                trial_end=trial_end,
-                started_at=now,
-                test_clock_id=test_clock_id,
-            )
-        trigger = "start_trial" if trial_days > 0 else "activate"
-        status = destination(MACHINE, INCOMPLETE, trigger, what="subscription")
+        # An incomplete subscription waits for its checkout; the others start now, after
+        # their trial if they have one.
+        status, anchor = INCOMPLETE, now
+        if not incomplete:
+            trigger = "start_trial" if trial_days > 0 else "activate"
+            status = destination(MACHINE, INCOMPLETE, trigger, what="subscription")
+            anchor = trial_end or now
         return cls(
             project_id=project_id,
             customer_id=customer_id,
             currency=currency,
             items=checked,
-            anchor=trial_end or now,
+            anchor=anchor,
             interval=interval,
             interval_count=interval_count,
             status=status,
@@ -143,20 +128,6 @@ class Subscription(TallyAggregate):
             started_at=now,
             test_clock_id=test_clock_id,
         )
-
-    # -- derived -----------------------------------------------------------------------
-
-    @property
-    def schedule(self) -> Schedule:
-        return Schedule(self.anchor, self.interval, self.interval_count)
-
-    @property
-    def current_period(self) -> tuple[datetime, datetime]:
-        return self.schedule.period(self.period_index)
-
-    @property
-    def period_amount(self) -> int:
-        return sum(int(item["amount"]) for item in self.items)
 
     def _to(self, trigger: str) -> str:
         return destination(MACHINE, self.status, trigger, what="subscription")
@@ -209,15 +180,6 @@ class Subscription(TallyAggregate):
     @event("TrialEnded", topic="tally:Subscription.TrialEnded")
     def _trial_ended(self, status: str) -> None:
         self.status = status
-
-    def trial_notice_at(self) -> datetime | None:
-        """When the coming end of the trial is due to be announced; None when it is not
-        trialing or the end it has now was announced (an extended trial is again)."""
-        if self.status != TRIALING or self.trial_end is None:
-            return None
-        if self.trial_end_announced == self.trial_end:
-            return None
-        return self.trial_end - TRIAL_END_NOTICE
 
     def announce_trial_end(self, now: datetime) -> bool:
         """Record that the trial ends at ``trial_end``, when the notice is due at ``now``."""
@@ -308,11 +270,6 @@ class Subscription(TallyAggregate):
         self.period_index = 0
         self.resume_at = None
 
-    @property
-    def offers_trial(self) -> bool:
-        """An incomplete subscription that waits for a payment method, not a payment."""
-        return self.status == INCOMPLETE and self.trial_end is not None
-
     def activate(self) -> None:
         """The first payment of an incomplete subscription arrived."""
         if self.status != INCOMPLETE or self.offers_trial:
@@ -369,28 +326,6 @@ class Subscription(TallyAggregate):
 
     # -- due work ----------------------------------------------------------------------
 
-    def next_due_at(self) -> datetime | None:
-        """When this subscription next needs the scheduler, or None."""
-        if self.status == INCOMPLETE:
-            return self.started_at + INCOMPLETE_EXPIRY
-        if self.status == TRIALING:
-            return self.trial_end
-        if self.status in (ACTIVE, PAST_DUE):
-            return self.current_period[1]
-        if self.status == PAUSED:
-            return self.resume_at
-        return None
-
-    def next_step_at(self) -> datetime | None:
-        """When this subscription next has something to do: ``next_due_at``, or before it
-        the announcement of its trial's end (``trial_notice_at``), which changes no status
-        and so is not the ``next_due_at`` the API shows and the read model keeps (the
-        scheduler finds it by the trial's end: ``projections.subscriptions``)."""
-        notice, due = self.trial_notice_at(), self.next_due_at()
-        if notice is None or due is None:
-            return due
-        return min(notice, due)
-
     def process_due(self, now: datetime) -> list[str]:
         """Do everything that is due at ``now``, in time order, one step per event:
         expiry, trial end, renewals (several if the scheduler was away), cancellation at
@@ -434,32 +369,6 @@ class Subscription(TallyAggregate):
         else:
             self._items_changed(items=checked, proration_lines=lines)
 
-    def preview_change(
-        self, items: list[Item], now: datetime, proration: str = "prorate"
-    ) -> tuple[list[Item], list[dict[str, Any]]]:
-        """What ``change_items`` would record, recording nothing: the checked items and
-        the proration lines the change adds. Raises whatever ``change_items`` would."""
-        if proration not in PRORATION_MODES:
-            raise ValidationFailed(f"proration must be one of {', '.join(PRORATION_MODES)}")
-        if self.status in (CANCELED, UNPAID, EXPIRED):
-            raise InvalidTransition(
-                f"cannot change a subscription that is {self.status}",
-                state=self.status,
-                trigger="change_items",
-            )
-        checked = check_items(items)
-        lines: list[dict[str, Any]] = []
-        if proration == "prorate" and self.status != TRIALING:
-            start, end = self.current_period
-            lines = [
-                {"description": line.description, "amount": line.amount, "at": now.isoformat()}
-                for line in prorate_change(
-                    self.period_amount, sum(i["amount"] for i in checked), start, end, now
-                )
-            ]
-        check_renewal_amount(checked, [*self.proration_lines, *lines])
-        return checked, lines
-
     @event("ChangeScheduled", topic="tally:Subscription.ChangeScheduled")
     def _change_scheduled(self, items: list[Item]) -> None:
         self.pending_items = items
@@ -468,30 +377,6 @@ class Subscription(TallyAggregate):
     def _items_changed(self, items: list[Item], proration_lines: list[dict[str, Any]]) -> None:
         self.items = items
         self.proration_lines = [*self.proration_lines, *proration_lines]
-
-    def summary(self) -> dict[str, Any]:
-        """The subscription as the API shows it, on the write side and in its read model."""
-        start, end = self.current_period
-        due = self.next_due_at()
-        return {
-            "id": str(self.id),
-            "customer_id": str(self.customer_id),
-            "status": self.status,
-            "currency": self.currency,
-            "items": self.items,
-            "interval": self.interval,
-            "interval_count": self.interval_count,
-            "current_period_start": start.isoformat(),
-            "current_period_end": end.isoformat(),
-            "trial_end": self.trial_end.isoformat() if self.trial_end else None,
-            "cancel_at_period_end": self.cancel_at_period_end,
-            "canceled_at": self.canceled_at.isoformat() if self.canceled_at else None,
-            "resume_at": self.resume_at.isoformat() if self.resume_at else None,
-            "pending_items": self.pending_items,
-            "proration_lines": self.proration_lines,
-            "next_due_at": due.isoformat() if due else None,
-            "test_clock_id": str(self.test_clock_id) if self.test_clock_id else None,
-        }
 
 
 # The event was `Subscription.Started` until issue 17 named it after its command,

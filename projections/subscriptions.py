@@ -32,8 +32,9 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from domain.subscription_state import TRIAL_END_NOTICE
 from domain.subscription_states import CANCELED, EXPIRED, TRIALING
-from domain.subscriptions import TRIAL_END_NOTICE, Subscription
+from domain.subscriptions import Subscription
 from projections import events as ev
 from projections.aggregates import (
     AggregateModel,
