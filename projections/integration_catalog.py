@@ -90,6 +90,8 @@ TYPES: frozenset[str] = frozenset(t.name for t in CATALOG)
 OBJECT_OF: dict[str, str] = {t.name: t.object for t in CATALOG}
 
 NOT_YET_EMITTED: dict[str, str] = {
+    # docs/events.md says what a payment object needs (charges, their webhook settlements
+    # and out-of-band payments are facts of three aggregates).
     "billing.payment.succeeded": "Tally has no public payment object yet",
     "billing.payment.failed": "Tally has no public payment object yet",
     "billing.payment.refunded": "Tally has no public payment object yet",
