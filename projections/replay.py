@@ -55,7 +55,8 @@ from projections.runner import (
     project_batch,
     read_positions,
 )
-from projections.schema import TABLES, TRACKING_TABLE, Table
+from projections.schema import TRACKING_TABLE
+from projections.tables import TABLES, Table
 
 PROGRESS_MIN_EVENTS = 10_000  # shorter replays finish before a bar would help
 # Tables the projections only add rows to (COPY or a plain INSERT) and never read,

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from projections.base import rows_of
-from projections.schema import Table
+from projections.tables import Table
 
 SAMPLE_ROWS = 3
 

@@ -13,7 +13,7 @@ from commands import messages as m
 from commands.bus import Context
 from projections.replay import ReplayBusy, replay
 from projections.runner import ProjectionWorker, wait_for_position
-from projections.schema import TABLES
+from projections.tables import TABLES
 from tests.integration.test_projections import Driver, mixed_workload
 
 

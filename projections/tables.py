@@ -1,0 +1,343 @@
+"""The read-model tables: their columns, keys and indexes (``TABLES``), and the columns
+added to them since they were first created (``ADDED_COLUMNS``). ``projections.schema``
+creates them; replay compares them.
+
+Every read-model row carries ``project_id``, and every table has a ``position`` column:
+the notification id of the event that created the row, which is the stable first key of
+every paginated list (then the row id). ``TABLES`` lists each read-model table with the
+columns replay compares, in one place, so replay and DDL cannot drift apart.
+
+Tables (all in ``schema``):
+
+- ``accounts``: one row per wallet; the balance columns are named like
+  ``Account.summary()`` (``ledger_balance``, ``held_balance``, ``available_balance``).
+- ``holds``: one row per hold, keyed by ``(account_id, hold_id)``.
+- ``transactions`` and ``transaction_accounts`` (which wallet took part in which
+  transaction, so "transactions of account X" is one indexed query).
+- ``journal_entries`` and ``postings`` (signed amounts; ``account`` is a posting ref such
+  as ``wallet:<uuid>`` or ``clearing:stripe``).
+- ``system_accounts``: balances of non-wallet posting refs per (project, account, currency).
+- ``projects`` and ``api_keys`` (only the key's hash is stored; auth reads this table).
+- ``customers``, ``meters``, ``products``, ``prices``, ``subscriptions`` and
+  ``test_clocks``: one row per aggregate, kept by ``projections.aggregates`` (the
+  aggregate's ``state`` and ``summary`` as jsonb, plus the typed columns their queries
+  filter on).
+- ``webhook_events``, ``provider_calls``, ``carts``, ``payment_methods`` and
+  ``provider_settings``: payments (issue 5), kept by ``projections.payments`` the same way.
+- ``invoices`` (typed: customer, subscription, status, number, currency and
+  ``period_at``, the period start or else the creation time), ``invoice_dunning``,
+  ``credit_notes`` (one row per note, keyed by project and note id), ``tax_rates``,
+  ``coupons``, ``promotion_codes``, ``billing_settings`` and ``customer_billing``
+  (credit balance and ``next_due_at``, the earliest due work): invoicing (issue 4),
+  kept by ``projections.invoices`` and ``projections.billing_setup``.
+- ``webhook_endpoints``: one row per endpoint (issue 12), kept by
+  ``projections.webhook_endpoints`` like the aggregate tables above.
+- ``integration_events``: one row per domain event with a public ``billing.*`` type,
+  the outbox webhook (and later broker) delivery reads, kept by
+  ``projections.integration_events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: str  # the column definitions, comma separated
+    primary_key: str
+    indexes: tuple[str, ...] = ()  # "name: column list [WHERE ...]"
+    # Columns whose value depends on how the log was cut into batches, which replay
+    # therefore does not compare (an integration event's object: see
+    # ``projections.integration_events``).
+    uncompared: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.strip().split()[0] for c in self.columns.split(",")]
+
+    @property
+    def compared_columns(self) -> list[str]:
+        return [c for c in self.column_names if c not in self.uncompared]
+
+
+def _aggregate_columns(own: str) -> str:
+    """Columns of a table kept by ``projections.aggregates``: ``own`` typed columns
+    between the id and project and the summary, state, times, version and position."""
+    return (
+        f"id uuid NOT NULL, project_id uuid NOT NULL, {own}, summary jsonb NOT NULL, "
+        "state jsonb NOT NULL, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, version integer NOT NULL, position bigint NOT NULL"
+    )
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "accounts",
+        "id uuid NOT NULL, project_id uuid NOT NULL, owner_ref text NOT NULL, "
+        "currency text NOT NULL, status text NOT NULL, ledger_balance bigint NOT NULL, "
+        "held_balance bigint NOT NULL, available_balance bigint NOT NULL, "
+        "overdraft_limit bigint NOT NULL, metadata jsonb NOT NULL, "
+        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+        "version integer NOT NULL, position bigint NOT NULL, low_balance_threshold bigint",
+        "id",
+        ("accounts_page: project_id, position, id", "accounts_owner: project_id, owner_ref"),
+    ),
+    Table(
+        "holds",
+        "account_id uuid NOT NULL, hold_id text NOT NULL, project_id uuid NOT NULL, "
+        "currency text NOT NULL, amount bigint NOT NULL, expires_at timestamptz NOT NULL, "
+        "destination text NOT NULL, status text NOT NULL, captured_amount bigint NOT NULL, "
+        "transaction_id uuid, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, position bigint NOT NULL",
+        "account_id, hold_id",
+        (
+            "holds_page: account_id, position, hold_id",
+            "holds_due: expires_at WHERE status = 'active'",
+        ),
+    ),
+    Table(
+        "transactions",
+        "id uuid NOT NULL, project_id uuid NOT NULL, kind text NOT NULL, "
+        "state text NOT NULL, amount bigint NOT NULL, currency text NOT NULL, "
+        "from_ref text NOT NULL, to_ref text NOT NULL, reversed_amount bigint NOT NULL, "
+        "description text NOT NULL, external_ref text NOT NULL, "
+        "failure_reason text NOT NULL, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, version integer NOT NULL, position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "transaction_accounts",
+        "account_id uuid NOT NULL, transaction_id uuid NOT NULL, project_id uuid NOT NULL, "
+        "position bigint NOT NULL",
+        "account_id, position, transaction_id",
+    ),
+    Table(
+        "journal_entries",
+        "id uuid NOT NULL, project_id uuid NOT NULL, transaction_id uuid NOT NULL, "
+        "kind text NOT NULL, currency text NOT NULL, created_at timestamptz NOT NULL, "
+        "position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "postings",
+        "entry_id uuid NOT NULL, seq smallint NOT NULL, project_id uuid NOT NULL, "
+        "account text NOT NULL, currency text NOT NULL, amount bigint NOT NULL, "
+        "position bigint NOT NULL",
+        "entry_id, seq",
+        ("postings_account: account, position, entry_id",),
+    ),
+    Table(
+        "system_accounts",
+        "project_id uuid NOT NULL, account text NOT NULL, currency text NOT NULL, "
+        "balance bigint NOT NULL",
+        "project_id, account, currency",
+    ),
+    Table(
+        "projects",
+        "project_id uuid NOT NULL, name text NOT NULL, mode text NOT NULL, "
+        "created_at timestamptz NOT NULL, position bigint NOT NULL",
+        "project_id",
+    ),
+    Table(
+        "api_keys",
+        "key_id text NOT NULL, project_id uuid NOT NULL, key_hash text NOT NULL, "
+        "prefix text NOT NULL, label text NOT NULL, revoked boolean NOT NULL, "
+        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+        "position bigint NOT NULL",
+        "key_id",
+        ("api_keys_project: project_id, position, key_id",),
+    ),
+    Table(
+        "customers",
+        _aggregate_columns("external_id text NOT NULL, email text NOT NULL, test_clock_id uuid"),
+        "id",
+        (
+            "customers_page: project_id, position, id",
+            "customers_external_id: project_id, external_id",
+            "customers_email: project_id, email",
+        ),
+    ),
+    Table(
+        "meters",
+        _aggregate_columns("code text NOT NULL, event_name text NOT NULL"),
+        "id",
+        ("meters_page: project_id, position, id", "meters_event: project_id, event_name"),
+    ),
+    Table(
+        "products",
+        _aggregate_columns("code text NOT NULL, active boolean NOT NULL"),
+        "id",
+        ("products_page: project_id, position, id",),
+    ),
+    Table(
+        "prices",
+        _aggregate_columns("product_id uuid NOT NULL, active boolean NOT NULL"),
+        "id",
+        (
+            "prices_page: project_id, position, id",
+            "prices_product: project_id, product_id, position",
+        ),
+    ),
+    Table(
+        "subscriptions",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, status text NOT NULL, next_due_at timestamptz, "
+            "test_clock_id uuid"
+        ),
+        "id",
+        (
+            "subscriptions_page: project_id, position, id",
+            "subscriptions_customer: project_id, customer_id, position",
+            "subscriptions_due: next_due_at, id "
+            "WHERE test_clock_id IS NULL AND next_due_at IS NOT NULL",
+        ),
+    ),
+    Table(
+        "test_clocks",
+        _aggregate_columns("name text NOT NULL"),
+        "id",
+        ("test_clocks_page: project_id, position, id",),
+    ),
+    # Payments (issue 5): projections/payments.py.
+    Table(
+        "webhook_events",
+        _aggregate_columns(
+            "provider text NOT NULL, event_id text NOT NULL, type text NOT NULL, "
+            "status text NOT NULL, retry_at timestamptz"
+        ),
+        "id",
+        (
+            "webhook_events_page: project_id, position, id",
+            "webhook_events_due: position, id WHERE status IN ('received', 'parked')",
+        ),
+    ),
+    Table(
+        "provider_calls",
+        _aggregate_columns(
+            "operation text NOT NULL, call_state text NOT NULL, subject text NOT NULL, "
+            "next_attempt_at timestamptz"
+        ),
+        "id",
+        (
+            "provider_calls_page: project_id, position, id",
+            "provider_calls_due: next_attempt_at, id WHERE call_state = 'pending'",
+        ),
+    ),
+    Table(
+        "carts",
+        _aggregate_columns("status text NOT NULL"),
+        "id",
+        ("carts_page: project_id, position, id",),
+    ),
+    Table(
+        "payment_methods",
+        _aggregate_columns("customer_id uuid NOT NULL"),
+        "id",
+        ("payment_methods_customer: project_id, customer_id",),
+    ),
+    Table(
+        "provider_settings",
+        _aggregate_columns("provider text NOT NULL"),
+        "id",
+        ("provider_settings_project: project_id",),
+    ),
+    # Invoicing (issue 4): projections/invoices.py and projections/billing_setup.py.
+    Table(
+        "invoices",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, subscription_id uuid, status text NOT NULL, "
+            "number text, currency text NOT NULL, period_at timestamptz NOT NULL"
+        ),
+        "id",
+        (
+            "invoices_page: project_id, position, id",
+            "invoices_customer: project_id, customer_id, position, id",
+            "invoices_subscription: project_id, subscription_id, position, id "
+            "WHERE subscription_id IS NOT NULL",
+            "invoices_status: project_id, status, position, id",
+            "invoices_period: project_id, period_at",
+        ),
+    ),
+    Table(
+        "invoice_dunning",
+        _aggregate_columns("invoice_id uuid NOT NULL, next_attempt_at timestamptz"),
+        "id",
+        ("invoice_dunning_invoice: invoice_id",),
+    ),
+    Table(
+        "credit_notes",
+        "project_id uuid NOT NULL, id text NOT NULL, invoice_id uuid NOT NULL, "
+        "customer_id uuid NOT NULL, currency text NOT NULL, amount bigint NOT NULL, "
+        "refund_to text NOT NULL, note jsonb NOT NULL, created_at timestamptz NOT NULL, "
+        "position bigint NOT NULL",
+        "project_id, id",
+        (
+            "credit_notes_page: project_id, position, id",
+            "credit_notes_invoice: project_id, invoice_id, position, id",
+            "credit_notes_customer: project_id, customer_id, position, id",
+        ),
+    ),
+    Table(
+        "tax_rates",
+        _aggregate_columns("active boolean NOT NULL"),
+        "id",
+        ("tax_rates_page: project_id, position, id",),
+    ),
+    Table(
+        "coupons",
+        _aggregate_columns("code text NOT NULL, active boolean NOT NULL"),
+        "id",
+        ("coupons_page: project_id, position, id",),
+    ),
+    Table(
+        "promotion_codes",
+        _aggregate_columns("code text NOT NULL, coupon_id uuid NOT NULL"),
+        "id",
+        (
+            "promotion_codes_page: project_id, position, id",
+            "promotion_codes_coupon: project_id, coupon_id, position, id",
+        ),
+    ),
+    Table(
+        "billing_settings",
+        _aggregate_columns("invoice_prefix text NOT NULL"),
+        "id",
+        ("billing_settings_project: project_id",),
+    ),
+    Table(
+        "customer_billing",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, credit_balance bigint NOT NULL, next_due_at timestamptz"
+        ),
+        "id",
+        (
+            "customer_billing_customer: project_id, customer_id",
+            "customer_billing_due: next_due_at, id WHERE next_due_at IS NOT NULL",
+        ),
+    ),
+    # Webhook endpoints (issue 12): projections/webhook_endpoints.py.
+    Table(
+        "webhook_endpoints",
+        _aggregate_columns("status text NOT NULL"),
+        "id",
+        ("webhook_endpoints_page: project_id, position, id",),
+    ),
+    # Integration events (issue 12): projections/integration_events.py.
+    Table(
+        "integration_events",
+        "position bigint NOT NULL, project_id uuid NOT NULL, type text NOT NULL, "
+        "object_kind text NOT NULL, object_id uuid NOT NULL, object jsonb NOT NULL, "
+        "occurred_at timestamptz NOT NULL",
+        "position",
+        ("integration_events_project: project_id, position",),
+        uncompared=("object",),
+    ),
+)
+
+
+# Columns added to a table after deployments had created it, which ``CREATE TABLE IF NOT
+# EXISTS`` does not add: (table, column definition). Each must allow null (the rows
+# projected before it have none).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("accounts", "low_balance_threshold bigint"),)
