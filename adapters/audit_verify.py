@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from adapters.audit_chain import GENESIS
 
@@ -28,10 +28,9 @@ _HEADER = struct.Struct("!11sii")  # signature, flags, header extension length
 _INT16 = struct.Struct("!h")
 _INT32 = struct.Struct("!i")
 _POSITION = struct.Struct("!q")
-# Offsets in a tuple: field count (2), then (4 + 8) position, (4 + 16) id, (4 + 8)
-# version; the topic's length follows at 46.
-_TOPIC_LENGTH_AT = 46
-_COLUMNS = 6
+# A row: its field count (2), then (4 + 8) position, (4 + 16) id, (4 + 8) version, the
+# topic and the state (4 + their lengths), and (4 + 32) the hash.
+_TRAILER_SIZE = 2  # the field count -1
 
 
 @dataclass
@@ -102,24 +101,52 @@ def verify(
         "FROM {} WHERE notification_id >= {} AND notification_id <= {} "
         "ORDER BY notification_id) TO STDOUT (FORMAT BINARY)"
     ).format(events, sql.Literal(start), sql.Literal(stop))
-    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        _walk(_tuples(copy), previous, result, expect, progress)
-        if result.failed_at is not None:
-            _abandon(conn, copy)
+    _stream(conn, copy_sql.as_bytes(conn), previous, result, expect, progress)
     if expect is not None and result.ok and expect.position not in result.passed:
         result.failed_at = expect.position
         result.problem = "the log no longer holds the checkpoint's event"
     return result
 
 
-def _abandon(conn: psycopg.Connection[Any], copy: Any) -> None:
-    """Stop a COPY that is no longer needed (the rest of a long log is not read)."""
-    conn.cancel_safe()
-    try:
-        for _ in copy:
-            pass
-    except psycopg.errors.QueryCanceled:
-        pass
+def _stream(
+    conn: psycopg.Connection[Any],
+    statement: bytes,
+    previous: bytes,
+    result: Verification,
+    expect: Expected | None,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Run the COPY on libpq itself and walk its rows. psycopg's own COPY iteration goes
+    through its wait machinery once per row, which cost as much CPU as the hashing."""
+    pgconn = conn.pgconn
+    with conn.lock:
+        pgconn.send_query(statement)
+        started = pgconn.get_result()
+        if started is None or started.status != pq.ExecStatus.COPY_OUT:
+            raise _error(conn, started)
+        finished = _walk(pgconn.get_copy_data, previous, result, expect, progress)
+        if not finished:
+            # The rest of a long log is not needed: cancel the COPY and drain it.
+            conn.cancel_safe()
+            while pgconn.get_copy_data(0)[0] >= 0:
+                pass
+        _finish(conn, cancelled=not finished)
+
+
+def _finish(conn: psycopg.Connection[Any], cancelled: bool) -> None:
+    pgconn = conn.pgconn
+    while (done := pgconn.get_result()) is not None:
+        if done.status == pq.ExecStatus.COMMAND_OK:
+            continue
+        error = _error(conn, done)
+        if not (cancelled and isinstance(error, psycopg.errors.QueryCanceled)):
+            raise error
+
+
+def _error(conn: psycopg.Connection[Any], found: pq.abc.PGresult | None) -> psycopg.Error:
+    if found is None:
+        return psycopg.OperationalError("the COPY of the event log did not start")
+    return psycopg.errors.error_from_result(found, encoding=conn.info.encoding)
 
 
 def _hash_before(conn: psycopg.Connection[Any], events: sql.Identifier, start: int) -> bytes:
@@ -137,37 +164,61 @@ def _hash_before(conn: psycopg.Connection[Any], events: sql.Identifier, start: i
 
 
 def _walk(
-    tuples: Iterable[tuple[bytes, int, int]],
+    get_copy_data: Callable[[int], tuple[int, Any]],
     previous: bytes,
     result: Verification,
     expect: Expected | None,
     progress: Callable[[int], None] | None,
-) -> None:
+) -> bool:
+    """Hash each row onto the one before; False if it stopped at a mismatch.
+
+    Postgres sends a binary COPY one row per message (the protocol says so), the first
+    behind the stream's header and the trailer alone. A row is its canonical bytes after
+    the 2-byte field count, then the hash's length (32) and the hash: its last 32 bytes.
+    A row of any other shape (a NULL or odd-sized hash) cannot match, so it is reported
+    at its position like any other mismatch."""
     sha256 = hashlib.sha256
-    checked = 0
-    last_good: int | None = None
-    for data, canonical_end, position in tuples:
-        computed = sha256(previous + data[2:canonical_end]).digest()
-        if data[canonical_end + 4 :] != computed or len(data) - canonical_end != 36:
-            result.failed_at = position
-            result.problem = _mismatch(previous)
+    position_at = _POSITION.unpack_from
+    expected_at, expected_hash = (expect.position, expect.hash) if expect else (-1, b"")
+    checked, position, good, header = 0, 0, 0, True
+    while (message := get_copy_data(0))[0] >= 0:
+        data = message[1]
+        if header:
+            data, header = data[_header_length(data) :], False
+        if len(data) <= _TRAILER_SIZE:  # the trailer (or a header with no row behind it)
+            continue
+        position = position_at(data, 6)[0]
+        computed = sha256(previous + data[2:-36]).digest()
+        if data[-32:] != computed:
+            _failed(result, position, _mismatch(previous))
             break
-        if result.first is None:
-            result.first = position
-        previous = computed
-        checked += 1
-        last_good = position
-        if expect is not None and position == expect.position:
-            if computed != expect.hash:
-                result.failed_at = position
-                result.problem = "the event's hash differs from the checkpoint's"
+        if position == expected_at:
+            if computed != expected_hash:
+                _failed(result, position, "the event's hash differs from the checkpoint's")
                 break
             result.passed.append(position)
+        if not checked:
+            result.first = position
+        previous, good = computed, position
+        checked += 1
         if progress is not None and not checked % 10_000:
             progress(position)
-    result.checked, result.last = checked, last_good
+    else:
+        _passed(result, checked, good, previous)
+        return True
+    result.checked, result.last = checked, good if checked else None
+    return False
+
+
+def _failed(result: Verification, position: int, problem: str) -> None:
+    result.failed_at, result.problem = position, problem
+
+
+def _passed(result: Verification, checked: int, position: int, head: bytes) -> None:
+    """The stream ended without a mismatch: every row up to ``position`` is intact."""
+    result.checked = checked
     if checked:
-        result.head_hash = previous
+        result.last, result.head_hash = position, head
 
 
 def _mismatch(previous: bytes) -> str:
@@ -177,45 +228,6 @@ def _mismatch(previous: bytes) -> str:
         "its stored hash is not SHA-256(previous hash || its bytes): this event was "
         "changed or inserted, or the one before it was changed or removed"
     )
-
-
-def _tuples(chunks: Iterable[Any]) -> Iterator[tuple[bytes, int, int]]:
-    """(tuple bytes, end of its canonical bytes, position) for each tuple of a binary
-    COPY stream. Postgres sends a tuple per message, so a chunk is usually exactly one
-    tuple; the buffer handles any other split."""
-    unpack_int32 = _INT32.unpack_from
-    unpack_position = _POSITION.unpack_from
-    buffer = b""
-    header_done = False
-    for chunk in chunks:
-        buffer = bytes(chunk) if not buffer else buffer + bytes(chunk)
-        offset = 0
-        if not header_done:
-            if len(buffer) < _HEADER.size:
-                continue
-            offset = _header_length(buffer)
-            header_done = True
-        size = len(buffer)
-        while offset + 2 <= size:
-            if _INT16.unpack_from(buffer, offset)[0] != _COLUMNS:
-                offset = size  # the trailer (-1); the stream is read to its end
-                break
-            topic_at = offset + _TOPIC_LENGTH_AT
-            if topic_at + 4 > size:
-                break
-            state_at = topic_at + 4 + max(unpack_int32(buffer, topic_at)[0], 0)
-            if state_at + 4 > size:
-                break
-            hash_at = state_at + 4 + max(unpack_int32(buffer, state_at)[0], 0)
-            if hash_at + 4 > size:
-                break
-            end = hash_at + 4 + max(unpack_int32(buffer, hash_at)[0], 0)
-            if end > size:
-                break
-            data = buffer[offset:end] if offset or end != size else buffer
-            yield data, hash_at - offset, unpack_position(buffer, offset + 6)[0]
-            offset = end
-        buffer = buffer[offset:]
 
 
 def _header_length(buffer: bytes) -> int:
