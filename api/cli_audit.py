@@ -185,6 +185,53 @@ def cmd_audit_backfill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export_events(args: argparse.Namespace) -> int:
+    from adapters.audit_export import export_events
+
+    with _log_connection() as (conn, schema, _):
+        head = read_head(conn, schema, EVENTS_TABLE).position
+        total = max(0, min(args.stop, head) - args.start + 1)
+        to_file = args.out is not None and str(args.out) != "-"
+        quiet = args.quiet or not to_file or not sys.stderr.isatty()
+        bar = tqdm(total=total, unit="ev", unit_scale=True, desc="export", disable=quiet)
+        with bar, _output(args.out if to_file else None) as out:
+            written = export_events(
+                conn, schema, EVENTS_TABLE, out, args.start, args.stop, bar.update
+            )
+    if to_file:
+        emit(
+            args,
+            {"events": written, "file": str(args.out)},
+            [f"{written} events written to {args.out}"],
+        )
+    return EXIT_OK
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[Any]:
+    if path is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with path.open("wb") as file:
+        yield file
+
+
+def add_export_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    export = sub.add_parser("export", help="the log as files").add_subparsers(
+        dest="action", required=True
+    )
+    events = export.add_parser(
+        "events",
+        help="the raw event log with positions and hashes, as JSON lines",
+        parents=[common],
+    )
+    _range(events)
+    events.add_argument("--out", type=Path, help="the file (default: standard output)")
+    events.add_argument("--quiet", action="store_true", help="no progress bar")
+    events.set_defaults(func=cmd_export_events)
+
+
 def add_audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     audit = sub.add_parser("audit", help="the hash-chained log").add_subparsers(
         dest="action", required=True

@@ -79,6 +79,11 @@ EXAMPLES: dict[str, list[str]] = {
     "audit checkpoint": ["tally audit checkpoint --out checkpoint.json"],
     "audit keygen": ["tally audit keygen --out audit.key"],
     "audit backfill": ["tally audit backfill --json"],
+    "export": ["tally export events --out events.jsonl"],
+    "export events": [
+        "tally export events --out events.jsonl",
+        "tally export events --from 5000 --to 9000 --out part.jsonl",
+    ],
 }
 
 

@@ -152,3 +152,38 @@ def test_the_head_is_the_verified_head_and_needs_a_key(
         "hash": found.head_hash.hex(),
     }
     assert anonymous.status_code == 401
+
+
+def test_the_exported_log_recomputes_to_the_verified_head(
+    env: dict[str, str], tmp_path: Path, api: Client, app_tally: Tally
+) -> None:
+    from uuid import UUID
+
+    from adapters.audit_chain import GENESIS, canonical, link
+    from adapters.audit_verify import verify
+
+    _deposits(api, 3)
+    out = tmp_path / "events.jsonl"
+
+    whole = tally_cli(env, "export", "events", "--out", str(out), "--json")
+    part = tally_cli(env, "export", "events", "--from", "2", "--to", "4")
+
+    assert whole.returncode == 0, whole.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert json.loads(whole.stdout)["events"] == len(lines)
+    previous = GENESIS
+    for line in lines:
+        bytes_ = canonical(
+            line["position"],
+            UUID(line["aggregate_id"]),
+            line["version"],
+            line["topic"],
+            line["state"].encode(),
+        )
+        previous = link(previous, bytes_)
+        assert line["hash"] == previous.hex()
+    with psycopg.connect(app_tally.target.url, autocommit=True) as conn:
+        found = verify(conn, app_tally.schema, "tally_events")
+    assert (lines[-1]["position"], previous) == (found.last, found.head_hash)
+    assert part.returncode == 0, part.stderr
+    assert [json.loads(x)["position"] for x in part.stdout.splitlines()] == [2, 3, 4]
