@@ -66,9 +66,12 @@ def sign(secrets: Sequence[str], message_id: str, body: bytes, at: datetime) -> 
 
 def refused_address(url: str) -> str:
     """Why ``url``'s host may not be called from a live project ("" when it may)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as error:  # stored before the domain refused such URLs
+        return f"not a valid URL: {error}"
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as error:
@@ -203,7 +206,7 @@ def send(
         status, data = connection.post(url, body, headers, timeout_s)
     except TimeoutError:
         return failed(f"timed out after {timeout_s:g}s")
-    except (OSError, http.client.HTTPException, UnicodeError) as error:
+    except (OSError, http.client.HTTPException, ValueError) as error:  # ValueError: a bad port
         return failed(f"connection failed: {type(error).__name__}")
     finally:
         if own:

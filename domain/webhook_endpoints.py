@@ -57,7 +57,11 @@ def check_url(url: str, *, test_mode: bool) -> str:
     private, loopback or link-local address (names are checked again when delivering,
     after they resolve)."""
     check_text(url, "url", MAX_URL_CHARS, min_chars=1)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises here
+    except ValueError as error:  # an unclosed "[" of an IPv6 host too
+        raise WebhookUrlNotAllowed(f"url is not a valid URL: {error}") from None
     # The schema's pattern, checked again: a lower-case scheme, no space or control character.
     if not _URL.fullmatch(url) or not parts.hostname:
         raise WebhookUrlNotAllowed("url must be an absolute http or https URL")

@@ -306,7 +306,9 @@ def test_a_project_has_at_most_the_limit_of_endpoints_and_a_delete_frees_a_place
     assert (url["maxLength"], url["pattern"]) == (2048, r"^https?://[^\x00-\x20\x7f-\x9f]+$")
     create = spec["paths"]["/v1/webhook_endpoints"]["post"]
     assert f"at most {MAX_WEBHOOK_ENDPOINTS_PER_PROJECT} endpoints" in create["description"]
-    for bad in ("HTTP://example.com/x", "http://exa mple.com/x", "ftp://example.com"):
+    bad_urls = ("HTTP://example.com/x", "http://exa mple.com/x", "ftp://example.com",
+                "http://[::1/x", "http://example.com:99999/x", "http://example.com:x/")  # fmt: skip
+    for bad in bad_urls:
         assert sandbox.post("/v1/webhook_endpoints", {"url": bad}).status_code == 422
 
 

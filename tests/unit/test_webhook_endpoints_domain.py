@@ -53,6 +53,8 @@ def test_private_loopback_and_link_local_urls_are_refused_in_live_mode_only(url:
         "HTTPS://x.example/h",  # the schema's pattern: a lower-case scheme
         "https://x.example/a b",  # no space (percent-encode it)
         "https://x.example/\u0085",
+        "http://[::1/h",  # urlsplit's ValueError, refused as a rule rather than a crash
+        "http://x.example:99999/h",
     ],
 )
 def test_urls_that_are_not_absolute_http_or_carry_credentials_are_refused(url: str) -> None:
