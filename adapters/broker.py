@@ -34,12 +34,15 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import aio_pika
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
-from faststream.redis import RedisBroker
+# FastStream and aio-pika are imported where a broker is made or used, not with this
+# module: the settings and every CLI command import it, and the two libraries were a
+# third of the CLI's start-up (0.7 of 1.9 s CPU for `import api.cli`).
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitBroker, RabbitExchange
+    from faststream.redis import RedisBroker
 
 log = logging.getLogger("tally.broker")
 
@@ -91,6 +94,9 @@ class BrokerTarget:
     def make_broker(self) -> RabbitBroker | RedisBroker:
         """A FastStream broker for this target, not connected yet. FastStream's own log
         lines go to ``tally.broker`` at debug level: Tally logs what it does itself."""
+        from faststream.rabbit import RabbitBroker
+        from faststream.redis import RedisBroker
+
         if self.kind == "rabbit":
             # Publisher confirms are FastStream's default channel setting (Channel()).
             return RabbitBroker(self.url, logger=log, log_level=logging.DEBUG)
@@ -99,12 +105,16 @@ class BrokerTarget:
 
 def events_exchange(name: str) -> RabbitExchange:
     """The durable topic exchange integration events go to (routing key: the type)."""
+    from faststream.rabbit import ExchangeType, RabbitExchange
+
     return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True)
 
 
 async def declare(broker: RabbitBroker | RedisBroker, target: BrokerTarget) -> None:
     """Make sure the destination exists (RabbitMQ: declare the exchange; a Redis stream
     is made by its first message). Idempotent; call after ``connect``."""
+    from faststream.rabbit import RabbitBroker
+
     if isinstance(broker, RabbitBroker):
         await broker.declare_exchange(events_exchange(target.name))
 
@@ -134,6 +144,8 @@ async def publish_batch(
 ) -> None:
     """Publish ``messages`` in their order; returns once all are confirmed (RabbitMQ) or
     written (Redis), raises if any is not (the caller sends the batch again)."""
+    from faststream.rabbit import RabbitBroker
+
     if not messages:
         return
     if isinstance(broker, RabbitBroker):
@@ -154,6 +166,8 @@ async def _publish_rabbit(
     # channel in the order the tasks were made (its frames are written under a FIFO
     # lock), and the broker keeps a channel's order, so a batch costs one round trip,
     # not one per message. A nack raises (aio-pika's DeliveryError): the batch failed.
+    import aio_pika
+
     exchange = await broker.declare_exchange(events_exchange(target.name))
     sends = [
         exchange.publish(

@@ -23,9 +23,13 @@ it knows (``api/inbound/consumer.py``), and their dead-letter queue (RabbitMQ) o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from faststream.rabbit import ExchangeType, RabbitExchange, RabbitQueue
+# Imported where used: the CLI imports this module for the names, and FastStream is a
+# third of the CLI's start-up (adapters/broker.py).
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitExchange, RabbitQueue
 
 PREFIX = "tally.commands"
 DEAD_SUFFIX = ".dead"
@@ -44,13 +48,19 @@ def dead_letter_name(project_id: UUID) -> str:
 
 def commands_exchange(project_id: UUID) -> RabbitExchange:
     """The exchange a project's producers publish to (RabbitMQ)."""
+    from faststream.rabbit import ExchangeType, RabbitExchange
+
     return RabbitExchange(queue_name(project_id), type=ExchangeType.FANOUT, durable=True)
 
 
 def commands_queue(project_id: UUID) -> RabbitQueue:
     """The queue Tally consumes a project's commands from (RabbitMQ)."""
+    from faststream.rabbit import RabbitQueue
+
     return RabbitQueue(queue_name(project_id), durable=True)
 
 
 def dead_letter_queue(project_id: UUID) -> RabbitQueue:
+    from faststream.rabbit import RabbitQueue
+
     return RabbitQueue(dead_letter_name(project_id), durable=True)
