@@ -143,8 +143,10 @@ def _definitions(n: ChainNames) -> list[sql.Composed]:
         sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS hash bytea").format(t=table),
         canonical_sql,
         row,
+        # Plain CREATE TRIGGER (any Postgres from 11): it runs only when the trigger is
+        # not there, and the caller holds the schema's start-up lock.
         sql.SQL(
-            "CREATE OR REPLACE TRIGGER {name} BEFORE INSERT ON {t} "
+            "CREATE TRIGGER {name} BEFORE INSERT ON {t} "
             "FOR EACH ROW EXECUTE FUNCTION {f}()"
         ).format(name=sql.Identifier(n.row_trigger), t=table, f=n.name("chain_row")),
     ]
