@@ -146,8 +146,7 @@ def _definitions(n: ChainNames) -> list[sql.Composed]:
         # Plain CREATE TRIGGER (any Postgres from 11): it runs only when the trigger is
         # not there, and the caller holds the schema's start-up lock.
         sql.SQL(
-            "CREATE TRIGGER {name} BEFORE INSERT ON {t} "
-            "FOR EACH ROW EXECUTE FUNCTION {f}()"
+            "CREATE TRIGGER {name} BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION {f}()"
         ).format(name=sql.Identifier(n.row_trigger), t=table, f=n.name("chain_row")),
     ]
 
