@@ -29,6 +29,7 @@ from adapters.outbox import Outbox
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
 from adapters.secrets import SecretBox
+from adapters.usage_store import create_usage_tables
 from adapters.webhook_delivery import WebhookDelivery
 from api.integration_events import envelope
 from api.settings import Settings
@@ -107,6 +108,7 @@ def build(
         )
         sweep.pool = views
         create_tables(views, settings.db_schema)
+        create_usage_tables(views, settings.db_schema)
     bus = CommandBus(
         store,
         {

@@ -236,4 +236,7 @@ USAGE_DECIMAL_PLACES = 9
 # One batch holds at most this many events; a timestamp may be at most this far ahead of
 # the project's clock (clients' clocks drift).
 MAX_USAGE_BATCH = 1_000
+# A batch's body, in bytes, where other requests take the server's max_body_bytes (64 KiB
+# by default): 1,000 events of typical size (about 200 bytes) fit in a fifth of it.
+MAX_USAGE_BATCH_BYTES = 4 * 1024 * 1024
 USAGE_FUTURE_SKEW_S = 300

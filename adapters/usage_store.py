@@ -1,0 +1,259 @@
+"""Usage events in Postgres, stored for volume (issue 13; docs/architecture.md, Usage).
+
+Usage events are not domain events: one event-sourced aggregate per event would cost a
+command, a stored event and a read-model row each. They are rows of an append-only table,
+written a whole batch at a time, with the running aggregates kept in the same
+transaction:
+
+- ``usage_events``: one row per event, primary key ``(project_id, transaction_id)``
+  (the deduplication: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` tells which rows
+  were new), with ``meter_ids``, the meters that counted it when it was received;
+- ``usage_totals``: per project, customer, meter, subscription (the nil UUID for events
+  sent for the customer), group and time bucket, the ``domain.usage.Partial`` of the
+  events in it (count, sum, max, latest, the sum of value x time for ``weighted_sum``),
+  at two widths: every hour and every minute (``width_s`` 3600 and 60), so that a period
+  is read from its whole hours, the whole minutes at its ends and the events of at most
+  two partial minutes (``adapters/usage_queries.py``);
+- ``usage_distinct``: the same key and one distinct value per row, for ``unique_count``.
+
+A batch is one transaction: its new rows and their totals commit together or not at all,
+so the totals always equal a fold over the table (``rebuild`` checks it). Rows are
+written in one order (transaction ids, then total keys, sorted), so two batches that
+overlap wait for each other instead of deadlocking; a deadlock found anyway is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from psycopg import Cursor, sql
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from domain.usage import Accepted, Partial, Reading
+
+NIL = UUID(int=0)
+HOUR_S, MINUTE_S = 3600, 60
+# customer, meter, subscription, group, bucket width (seconds), bucket start
+Key = tuple[UUID, UUID, UUID, str, int, datetime]
+MAX_ATTEMPTS = 3
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS {s}.usage_events (project_id uuid NOT NULL, "
+    "transaction_id text NOT NULL, customer_id uuid NOT NULL, subscription_id uuid, "
+    "event_name text NOT NULL, occurred_at timestamptz NOT NULL, properties jsonb NOT NULL, "
+    "meter_ids uuid[] NOT NULL, received_at timestamptz NOT NULL, "
+    "PRIMARY KEY (project_id, transaction_id))",
+    "CREATE INDEX IF NOT EXISTS usage_events_customer ON {s}.usage_events "
+    "(project_id, customer_id, occurred_at)",
+    "CREATE TABLE IF NOT EXISTS {s}.usage_totals (project_id uuid NOT NULL, "
+    "customer_id uuid NOT NULL, meter_id uuid NOT NULL, subscription_id uuid NOT NULL, "
+    "group_key text NOT NULL, width_s integer NOT NULL, bucket timestamptz NOT NULL, "
+    "events bigint NOT NULL, "
+    "total numeric NOT NULL, maximum numeric, latest_at timestamptz, "
+    'latest_tx text COLLATE "C", latest_value numeric, weighted numeric NOT NULL, '
+    "PRIMARY KEY (project_id, customer_id, meter_id, subscription_id, group_key, width_s, "
+    "bucket))",
+    "CREATE TABLE IF NOT EXISTS {s}.usage_distinct (project_id uuid NOT NULL, "
+    "customer_id uuid NOT NULL, meter_id uuid NOT NULL, subscription_id uuid NOT NULL, "
+    "group_key text NOT NULL, width_s integer NOT NULL, bucket timestamptz NOT NULL, "
+    "value text NOT NULL, PRIMARY KEY (project_id, customer_id, meter_id, subscription_id, "
+    "group_key, width_s, bucket, value))",
+)
+
+_INSERT_EVENTS = (
+    "INSERT INTO {t} (project_id, transaction_id, customer_id, subscription_id, event_name, "
+    "occurred_at, properties, meter_ids, received_at) "
+    "SELECT %s, tx, c, s, n, o, p::jsonb, m::uuid[], %s "
+    "FROM unnest(%s::text[], %s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[], "
+    "%s::text[], %s::text[]) AS u(tx, c, s, n, o, p, m) "
+    'ORDER BY tx COLLATE "C" ON CONFLICT DO NOTHING RETURNING transaction_id'
+)
+_UPSERT_TOTALS = (
+    "INSERT INTO {t} AS t (project_id, customer_id, meter_id, subscription_id, group_key, "
+    "width_s, bucket, events, total, maximum, latest_at, latest_tx, latest_value, weighted) "
+    "SELECT %s, * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::int[], "
+    "%s::timestamptz[], %s::bigint[], %s::numeric[], %s::numeric[], %s::timestamptz[], "
+    "%s::text[], %s::numeric[], %s::numeric[]) ON CONFLICT (project_id, customer_id, "
+    "meter_id, subscription_id, group_key, width_s, bucket) "
+    "DO UPDATE SET events = t.events + EXCLUDED.events, total = t.total + EXCLUDED.total, "
+    "maximum = GREATEST(t.maximum, EXCLUDED.maximum), "
+    "latest_at = CASE WHEN {newer} THEN EXCLUDED.latest_at ELSE t.latest_at END, "
+    "latest_tx = CASE WHEN {newer} THEN EXCLUDED.latest_tx ELSE t.latest_tx END, "
+    "latest_value = CASE WHEN {newer} THEN EXCLUDED.latest_value ELSE t.latest_value END, "
+    "weighted = t.weighted + EXCLUDED.weighted"
+)
+_NEWER = "(EXCLUDED.latest_at, EXCLUDED.latest_tx) > (t.latest_at, t.latest_tx)"
+_INSERT_DISTINCT = (
+    "INSERT INTO {t} (project_id, customer_id, meter_id, subscription_id, group_key, "
+    "width_s, bucket, value) SELECT %s, * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], "
+    "%s::text[], %s::int[], %s::timestamptz[], %s::text[]) ON CONFLICT DO NOTHING"
+)
+
+
+def create_usage_tables(pool: ConnectionPool[Any], schema: str) -> None:
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tally-usage:{schema}",))
+        for statement in DDL:
+            conn.execute(sql.SQL(statement).format(s=sql.Identifier(schema)))
+
+
+def table(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+@lru_cache(maxsize=4096)
+def _group_key(group: tuple[str | None, ...]) -> str:
+    return json.dumps(list(group), separators=(",", ":"), ensure_ascii=False)
+
+
+def group_key(reading: Reading) -> str:
+    """A group as stored: the JSON list of its values (null for a missing property).
+    Groups repeat from event to event, so each is written once (cached)."""
+    return _group_key(reading.group)
+
+
+def bucket_of(moment: datetime, width_s: int) -> datetime:
+    """The start of the hour or minute ``moment`` falls in."""
+    if width_s == HOUR_S:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(second=0, microsecond=0)
+
+
+def fold(events: Iterable[Accepted]) -> dict[Key, Partial]:
+    """The partials the events add, per total's key: per minute, then each minute's
+    merged into its hour's."""
+    minutes: dict[Key, Partial] = {}
+    for event in events:
+        minute = bucket_of(event.timestamp, MINUTE_S)
+        subscription = event.subscription_id or NIL
+        for reading in event.readings:
+            key = (event.customer_id, reading.meter_id, subscription, group_key(reading),
+                   MINUTE_S, minute)  # fmt: skip
+            partial = minutes.get(key)
+            if partial is None:
+                partial = minutes[key] = Partial()
+            partial.add(reading, event.timestamp, event.transaction_id)
+    partials = dict(minutes)
+    for key, partial in minutes.items():
+        hour = (*key[:4], HOUR_S, bucket_of(key[5], HOUR_S))
+        partials.setdefault(hour, Partial()).merge(partial)
+    return partials
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a batch did: the transaction ids that were new (the others existed)."""
+
+    created: frozenset[str]
+
+
+def write(
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    events: Sequence[Accepted],
+    received_at: datetime,
+) -> Written:
+    """Store the events that are new, and their totals, in one transaction."""
+    # The first of a transaction id the batch repeats is the one it writes.
+    unique: dict[str, Accepted] = {}
+    for event in events:
+        unique.setdefault(event.transaction_id, event)
+    events = list(unique.values())
+    if not events:
+        return Written(frozenset())
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with (
+                pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=tuple_row) as cur,
+            ):
+                return _write(cur, schema, project_id, events, received_at)
+        except psycopg.errors.DeadlockDetected:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(
+    cur: Cursor[Any],
+    schema: str,
+    project_id: UUID,
+    events: Sequence[Accepted],
+    received_at: datetime,
+) -> Written:
+    cur.execute(
+        sql.SQL(_INSERT_EVENTS).format(t=table(schema, "usage_events")),
+        [
+            project_id,
+            received_at,
+            [e.transaction_id for e in events],
+            [e.customer_id for e in events],
+            [e.subscription_id for e in events],
+            [e.event_name for e in events],
+            [e.timestamp for e in events],
+            [orjson.dumps(e.properties).decode() for e in events],
+            ["{" + ",".join(str(r.meter_id) for r in e.readings) + "}" for e in events],
+        ],
+    )
+    created = frozenset(str(row[0]) for row in cur.fetchall())
+    new = [e for e in events if e.transaction_id in created]
+    add_totals(cur, schema, project_id, fold(new))
+    return Written(created)
+
+
+def add_totals(
+    cur: Cursor[Any], schema: str, project_id: UUID, partials: dict[Key, Partial]
+) -> None:
+    """Merge ``partials`` into the totals (keys in one order: no deadlock between two)."""
+    keys = sorted(partials)
+    if not keys:
+        return
+    rows = [partials[k] for k in keys]
+    cur.execute(
+        sql.SQL(_UPSERT_TOTALS).format(t=table(schema, "usage_totals"), newer=sql.SQL(_NEWER)),
+        [
+            project_id,
+            *(list(column) for column in zip(*keys, strict=True)),
+            [p.events for p in rows],
+            [p.total for p in rows],
+            [p.maximum for p in rows],
+            [p.latest[0] if p.latest else None for p in rows],
+            [p.latest[1] if p.latest else None for p in rows],
+            [p.latest[2] if p.latest else None for p in rows],
+            [p.weighted for p in rows],
+        ],
+    )
+    distinct = sorted((*k, value) for k in keys for value in partials[k].distinct)
+    if distinct:
+        cur.execute(
+            sql.SQL(_INSERT_DISTINCT).format(t=table(schema, "usage_distinct")),
+            [project_id, *(list(column) for column in zip(*distinct, strict=True))],
+        )
+
+
+def stored_event(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, transaction_id: str
+) -> dict[str, Any] | None:
+    """One stored usage event as the API shows it, or None."""
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT transaction_id, customer_id, subscription_id, event_name, "
+                "occurred_at AS timestamp, properties FROM {} "
+                "WHERE project_id = %s AND transaction_id = %s"
+            ).format(table(schema, "usage_events")),
+            [project_id, transaction_id],
+        )
+        row = cur.fetchone()
+    return None if row is None else dict(row)
