@@ -44,6 +44,7 @@ from api.routes import (
     test_clocks,
     transactions,
     transfers,
+    usage,
     webhook_endpoints,
     webhooks,
 )
@@ -51,6 +52,7 @@ from api.scheduler import Scheduler
 from api.settings import Settings
 from api.sweeper import Sweeper
 from api.tally import Tally
+from domain.limits import MAX_USAGE_BATCH_BYTES
 
 log = logging.getLogger("tally.api")
 
@@ -93,17 +95,20 @@ class BodyLimit:
     The body is read here, up to the limit, and handed on to the app from memory, so a
     chunked upload cannot slip past a check that only trusts the declared length."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, by_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Routes whose bodies are larger by design (a batch of usage events).
+        self.by_path = by_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.by_path.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -113,8 +118,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -131,12 +136,12 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = errors.problem(
             "payload_too_large",
-            f"the request body is larger than {self.max_bytes} bytes",
+            f"the request body is larger than {limit} bytes",
             instance=scope.get("path"),
-            max_bytes=self.max_bytes,
+            max_bytes=limit,
         )
         await response(scope, receive, send)
 
@@ -291,6 +296,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         reports,
         meters,
         audit,
+        usage,
         checkout,
         payment_methods,
         carts,
@@ -304,7 +310,11 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
     app.include_router(webhook_endpoints.deliveries)
     docs_pages.install(app)
     asyncapi.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        by_path={"/v1/usage_events/batch": max(settings.max_body_bytes, MAX_USAGE_BATCH_BYTES)},
+    )
     install_openapi(app)
     return app
 

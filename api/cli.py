@@ -40,6 +40,7 @@ from api.cli_session import (
     sync_read_models,
     wait_for_signal,
 )
+from api.cli_usage import add_usage_commands
 from api.cli_webhooks import add_webhook_commands
 from api.collection import warn_uncollectable
 from commands.provider_errors import ProviderMisconfigured
@@ -304,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_invoice_commands(sub, common)
     add_meter_commands(sub, common)
+    add_usage_commands(sub, common)
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)
     add_audit_commands(sub, common)

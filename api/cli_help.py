@@ -43,6 +43,9 @@ EXAMPLES: dict[str, list[str]] = {
         "--aggregation sum --property tokens --group-by model --filter region=eu,us --json",
     ],
     "meters list": ["tally meters list --project $PROJECT --json"],
+    "usage": ["tally usage replay"],
+    "usage replay": ["tally usage replay --json"],
+    "usage export": ["tally usage export --project $PROJECT > usage.jsonl"],
     "scheduler": ["tally scheduler run --once"],
     "scheduler run": [
         "tally scheduler run --interval 30",
