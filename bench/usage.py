@@ -1,0 +1,268 @@
+"""Usage ingestion and current usage (issue 13), against a real ``tally serve``.
+
+    python -m bench.usage [--seconds 15] [--threads 8] [--workers 2] [--query-events 200000]
+
+(a) Ingestion over HTTP: ``--threads`` clients post batches of 500 usage events
+    (``POST /v1/usage_events/batch``, keep-alive, request bytes built before the clock
+    starts), each event read by a ``sum`` meter grouped by one property; every answer must
+    be 200 with 500 created. Beside it, in the same run, the same number of rows
+    ``COPY``'d into a plain table (no keys, no indexes) in batches of 500: the baseline.
+(b) Deduplication: 20 batches already sent are sent again; every event must answer
+    ``existed``, and the usage table and its totals must hold each event once.
+(c) The current-usage query: a subscription with ``--query-events`` events in its
+    current period (written through the same store, spread over the period; its period
+    is a month from now, so they are dated ahead of the wall clock), then
+    ``GET /v1/subscriptions/{id}/usage`` sequentially: p50 and p99.
+
+The rates follow whatever CPU the machine has left; the ratio to COPY was measured in
+the same run. Figures: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from bench.common import run_threads, scratch_schemas
+from bench.over_http import HttpConnection, create_project, running_server, server_env
+
+BATCH = 500
+
+
+def _event(thread: int, n: int, when: str) -> dict[str, Any]:
+    return {
+        "transaction_id": f"t{thread}-{n}",
+        "external_customer_id": f"user_{thread}",
+        "event_name": "completion",
+        "timestamp": when,
+        "properties": {"tokens": str(n % 997), "model": ("small", "large")[n % 2]},
+    }
+
+
+def _setup(port: int, token: str, threads: int) -> None:
+    conn = HttpConnection("127.0.0.1", port, token)
+    meter = {"code": "tokens", "name": "Tokens", "event_name": "completion",
+             "aggregation": "sum", "property": "tokens", "group_by": ["model"]}  # fmt: skip
+    _until(lambda: conn.request("POST", "/v1/meters", meter), (201, 200))
+    for i in range(threads):
+        body = {"external_id": f"user_{i}", "currency": "EUR"}
+        _until(lambda body=body: conn.request("POST", "/v1/customers", body), (201, 200))
+    # The door reads the customers and meters read models: wait until they hold them.
+    probe = {"events": [_event(i, -1, _now()) for i in range(threads)]}
+    _until(lambda: conn.request("POST", "/v1/usage_events/batch", probe), (200,),
+           lambda body: json.loads(body)["refused"] == 0)  # fmt: skip
+    conn.close()
+
+
+def _until(call: Any, statuses: tuple[int, ...], check: Any = None) -> bytes:
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = call()
+        if status in statuses and (check is None or check(body)):
+            return bytes(body)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"setup answered {status}: {body[:300]!r}")
+        time.sleep(0.2)
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat()
+
+
+def ingest(port: int, token: str, threads: int, seconds: float) -> tuple[float, int, dict]:
+    """(a): events per second over HTTP, and the batches each thread sent."""
+    when = _now()
+    sent: dict[int, list[bytes]] = {}
+    failures: list[str] = []
+
+    def make_worker(i: int) -> Any:
+        conn = HttpConnection("127.0.0.1", port, token)
+        sent[i] = []
+        counter = iter(range(10**9))
+
+        def post() -> None:
+            start = next(counter) * BATCH
+            body = {"events": [_event(i, start + k, when) for k in range(BATCH)]}
+            status, answer = conn.request("POST", "/v1/usage_events/batch", body)
+            if status != 200 or b'"created":500' not in answer:
+                failures.append(f"batch answered {status}: {answer[:300]!r}")
+                raise RuntimeError(failures[-1])
+            sent[i].append(json.dumps(body).encode())
+
+        return post
+
+    result = run_threads(threads, 2.0, seconds, make_worker)
+    if result.errors:
+        print(f"  ! {result.errors} batches failed, the first: {(failures or ['?'])[0]}")
+    return result.rate * BATCH, result.errors, sent
+
+
+def copy_baseline(url: str, schema: str, rows: int) -> float:
+    """Rows per second COPY'd into a plain table with the usage table's columns, in
+    transactions of 500 rows (as the HTTP batches), on one connection."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier("copy_usage"))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (project_id uuid, transaction_id text, customer_id uuid, "
+                "subscription_id uuid, event_name text, occurred_at timestamptz, "
+                "properties jsonb, meter_ids uuid[], received_at timestamptz)"
+            ).format(target)
+        )
+        project, customer, now = UUID(int=1), UUID(int=2), datetime.now().astimezone()
+        meters = [UUID(int=3)]
+        started = time.perf_counter()
+        for first in range(0, rows, BATCH):
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(sql.SQL("COPY {} FROM STDIN").format(target)) as copy,
+            ):
+                for n in range(first, min(rows, first + BATCH)):
+                    props = json.dumps({"tokens": str(n % 997), "model": "small"})
+                    copy.write_row((project, f"c-{n}", customer, None, "completion", now,
+                                    props, meters, now))  # fmt: skip
+        return rows / (time.perf_counter() - started)
+
+
+def dedup(url: str, schema: str, port: int, token: str, sent: dict[int, list[bytes]]) -> str:
+    """(b): resend 20 batches; each event must answer existed and be stored once."""
+    conn = HttpConnection("127.0.0.1", port, token)
+    resent = [body for bodies in sent.values() for body in bodies[:3]][:20]
+    existed = 0
+    for body in resent:
+        status, answer = conn.request("POST", "/v1/usage_events/batch", json.loads(body))
+        existed += json.loads(answer)["existed"] if status == 200 else 0
+    conn.close()
+    unique = sum(len(bodies) for bodies in sent.values()) * BATCH
+    with psycopg.connect(url) as db:
+        rows = db.execute(
+            sql.SQL("SELECT count(*) FROM {}.usage_events WHERE transaction_id NOT LIKE %s")
+            .format(sql.Identifier(schema)), ["%--1"],
+        ).fetchone()  # fmt: skip
+        totals = db.execute(
+            sql.SQL("SELECT sum(events) FROM {}.usage_totals WHERE width_s = 3600").format(
+                sql.Identifier(schema)
+            )
+        ).fetchone()
+    assert rows is not None
+    assert totals is not None
+    probes = len(sent)  # the set-up's probe events, one per client
+    ok = existed == len(resent) * BATCH and rows[0] == unique and totals[0] == unique + probes
+    return (
+        f"resent {len(resent)} batches: {existed:,} existed; usage_events {rows[0]:,} rows "
+        f"for {unique:,} distinct ids; totals count {totals[0] - probes:,}: "
+        + ("holding" if ok else "BROKEN")
+    )
+
+
+def query_latency(url: str, schema: str, port: int, token: str, events: int) -> str:
+    """(c): p50/p99 of the current-usage query of a subscription with ``events``."""
+    from psycopg_pool import ConnectionPool
+
+    from adapters.usage_store import write
+    from domain.usage import Accepted, MeterRule, readings
+
+    conn = HttpConnection("127.0.0.1", port, token)
+    product = json.loads(_until(lambda: conn.request(
+        "POST", "/v1/products", {"code": "API", "name": "API"}), (201, 200)))  # fmt: skip
+    price_body = {"product_id": product["id"], "lookup_key": "tokens", "currency": "EUR",
+                  "scheme": "metered", "meter": "tokens", "unit_amount": 1,
+                  "interval": "month"}  # fmt: skip
+    price = json.loads(_until(lambda: conn.request("POST", "/v1/prices", price_body), (201, 200)))
+    # A customer of its own: (a)'s events, all dated when (a) began, would be in the
+    # period's first minute and read one by one.
+    customer = json.loads(_until(lambda: conn.request(
+        "POST", "/v1/customers", {"external_id": "query_user", "currency": "EUR"}),
+        (201, 200)))  # fmt: skip
+    sub_body = {"customer_id": customer["id"], "items": [{"price_id": price["id"]}]}
+    sub = json.loads(_until(lambda: conn.request("POST", "/v1/subscriptions", sub_body), (201,)))
+    start = datetime.fromisoformat(sub["current_period_start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(sub["current_period_end"].replace("Z", "+00:00"))
+    meters = json.loads(_until(lambda: conn.request("GET", "/v1/meters"), (200,)))["data"]
+    rule = MeterRule.of(meters[0])
+    pool: ConnectionPool[Any] = ConnectionPool(url, min_size=1, max_size=2, open=True)
+    project = _project_of(pool, schema, customer["id"])
+    step = (end - start) / events
+    loaded = time.perf_counter()
+    for first in range(0, events, 5_000):
+        batch = []
+        for n in range(first, min(events, first + 5_000)):
+            props = {"tokens": str(n % 997), "model": ("small", "large")[n % 2]}
+            batch.append(Accepted(f"q-{n}", UUID(customer["id"]), UUID(sub["id"]),
+                                  "completion", start + step * n, props,
+                                  readings([rule], props)))  # fmt: skip
+        write(pool, schema, project, batch, start)
+    load_s = time.perf_counter() - loaded
+    pool.close()
+    conn.close()  # idle while loading: the server has closed it
+    conn = HttpConnection("127.0.0.1", port, token)
+    path = f"/v1/subscriptions/{sub['id']}/usage"
+    latencies = []
+    for _ in range(300):
+        began = time.perf_counter()
+        status, body = conn.request("GET", path)
+        latencies.append((time.perf_counter() - began) * 1000)
+        if status != 200:
+            raise RuntimeError(f"usage answered {status}: {body[:200]!r}")
+    conn.close()
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    total = json.loads(body)["meters"][0]["groups"]
+    return (
+        f"{events:,} events in the period (loaded in {load_s:.1f} s), 300 queries: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; answer {total}"
+    )
+
+
+def _project_of(pool: Any, schema: str, customer_id: str) -> UUID:
+    """The customer's project, once the customers read model holds it."""
+    for _ in range(300):
+        with pool.connection() as db:
+            row = db.execute(
+                sql.SQL("SELECT project_id FROM {}.customers WHERE id = %s").format(
+                    sql.Identifier(schema)
+                ),
+                [customer_id],
+            ).fetchone()
+        if row is not None:
+            return UUID(str(row[0]))
+        time.sleep(0.1)
+    raise RuntimeError("the customer never reached its read model")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured ingestion time")
+    parser.add_argument("--threads", type=int, default=8, help="HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="tally serve workers")
+    parser.add_argument("--query-events", type=int, default=200_000, help="for (c)")
+    args = parser.parse_args()
+    url = os.environ.get("TALLY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    with scratch_schemas(url, "bench_usage") as schemas:
+        schema = schemas("http")
+        # Few connections per worker: the shared Postgres has other users.
+        env = {**server_env(url, schema), "TALLY_POOL_SIZE": "4"}
+        with running_server(env, args.workers, "warning") as server:
+            token = create_project(env)
+            _setup(server.port, token, args.threads)
+            rate, errors, sent = ingest(server.port, token, args.threads, args.seconds)
+            rows = sum(len(bodies) for bodies in sent.values()) * BATCH
+            copy_rate = copy_baseline(url, schema, min(rows, 300_000))
+            print(f"(a) HTTP ingestion: {rate:,.0f} events/s ({args.threads} clients, batches "
+                  f"of {BATCH}, {args.workers} workers, {errors} failed batches)")  # fmt: skip
+            print(f"    COPY baseline:  {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.2f}")
+            print("(b) " + dedup(url, schema, server.port, token, sent))
+            print("(c) " + query_latency(url, schema, server.port, token, args.query_events))
+
+
+if __name__ == "__main__":
+    main()
