@@ -45,7 +45,7 @@ EXAMPLES: dict[str, list[str]] = {
     "meters list": ["tally meters list --project $PROJECT --json"],
     "usage": ["tally usage replay"],
     "usage replay": ["tally usage replay --json"],
-    "usage export": ["tally usage export --project $PROJECT > usage.jsonl"],
+    "usage export": ["tally usage export --project $PROJECT"],
     "scheduler": ["tally scheduler run --once"],
     "scheduler run": [
         "tally scheduler run --interval 30",
