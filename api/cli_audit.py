@@ -111,10 +111,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                 checkpoint = read_checkpoint(args.checkpoint, _trusted_key(args, settings))
             except CheckpointInvalid as exc:
                 raise CannotStart(str(exc)) from None
-            if checkpoint.schema != schema or args.start > checkpoint.position:
+            if checkpoint.schema != schema or not args.start <= checkpoint.position <= args.stop:
                 raise CannotStart(
                     f"the checkpoint is of schema {checkpoint.schema} at position "
-                    f"{checkpoint.position}: verify {schema} from a position at or before it"
+                    f"{checkpoint.position}: verify {schema} over a range that holds it"
                 )
             expect = Expected(checkpoint.position, checkpoint.hash_bytes)
         found = _verify_with_bar(args, conn, schema, args.start, args.stop, expect)

@@ -130,6 +130,9 @@ def test_a_checkpoint_from_another_key_or_edited_is_refused(
     for done in (wrong_key, tampered):
         assert done.returncode == 2
         assert "signature does not verify" in done.stderr
+    short = tally_cli(signed, "audit", "verify", "--checkpoint", str(checkpoint), "--to", "1")
+    assert short.returncode == 2
+    assert "over a range that holds it" in short.stderr
 
 
 def test_the_head_is_the_verified_head_and_needs_a_key(
