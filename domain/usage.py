@@ -235,6 +235,8 @@ def value_of(
     if aggregation == "latest":
         return None if partial.latest is None else partial.latest[2]
     span = micros(end) - micros(start)
+    if span <= 0:  # an empty period holds the level it starts with
+        return carry
     held = EXACT.subtract(EXACT.multiply(partial.total, micros(end)), partial.weighted)
     level = EXACT.divide(EXACT.add(EXACT.multiply(carry, span), held), span)
     return level.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=EXACT)

@@ -160,3 +160,45 @@ def test_subscription_usage_counts_its_period_and_late_events_are_refused(
     current = api.ok(api.get(f"/v1/subscriptions/{sub['id']}/usage"))
     assert current["period_start"].startswith("2030-02-28")
     assert values(current)["tokens"] == []
+
+
+def test_a_subscription_counts_its_own_and_its_customers_events_not_anothers(
+    api: Client,
+) -> None:
+    from tests.e2e.billing import price
+
+    define_meters(api)
+    customer_id = customer(api, "user_1")
+    metered = {"scheme": "metered", "meter": "calls", "unit_amount": 1}
+    first = subscribe(api, customer_id, price(api, product(api, "A"), "a_calls", **metered))
+    second = subscribe(api, customer_id, price(api, product(api, "B"), "b_calls", **metered))
+    settle(api)
+    now = api.tally.clock.now().isoformat()
+    batch = [
+        {"transaction_id": "own", "subscription_id": first["id"], "event_name": "call",
+         "timestamp": now},
+        {"transaction_id": "other", "subscription_id": second["id"], "event_name": "call",
+         "timestamp": now},
+        event("customer", timestamp=now),
+        {**event("mismatch"), "subscription_id": second["id"], "external_customer_id": "x"},
+    ]  # fmt: skip
+    answer = api.ok(api.post("/v1/usage_events/batch", {"events": batch}))
+    assert [r["status"] for r in answer["results"]] == ["created"] * 3 + ["refused"]
+    assert values(api.ok(api.get(f"/v1/subscriptions/{first['id']}/usage")))["calls"] == [
+        ({}, "2")]  # fmt: skip
+    assert values(api.ok(api.get(f"/v1/customers/{customer_id}/usage")))["calls"] == [({}, "3")]
+
+
+def test_customer_usage_periods_are_checked(api: Client) -> None:
+    customer_id = customer(api, "user_1")
+    settle(api)
+    path = f"/v1/customers/{customer_id}/usage"
+    problem(api.get(path, start="2030-01-01T00:00:00Z"), 422, "invalid_combination")
+    problem(api.get(path, start="2030-01-01T00:00:00Z", end="2031-03-01T00:00:00Z"), 422,
+            "invalid_combination")  # fmt: skip
+    problem(api.get(path, start="2030-01-02T00:00:00Z", end="2030-01-01T00:00:00Z"), 422,
+            "invalid_combination")  # fmt: skip
+    edge = api.ok(api.get(path, start="9998-12-31T00:00:00Z", end="9999-01-01T00:00:00Z"))
+    assert edge["meters"] == []
+    problem(api.get(path, start="2030-01-01T00:00:00", end="2030-01-02T00:00:00"), 422,
+            "validation_error")  # fmt: skip
