@@ -8,14 +8,14 @@ A credit must leave ``ledger`` and a new hold ``held`` at or below MAX_AMOUNT_MI
 
 Movements take ``Money``; the balances are kept as ints in the account's currency and
 summed in Money, so money in another currency is refused. Whether the status allows a
-step is asked of the transition table in ``domain/account_status.py``. When the
+step is asked of the transition table in ``domain/account_status.py``, whether a hold
+may be placed, captured or voided of the rules in ``domain/holds.py``. When the
 available balance falls below the account's low-balance threshold it records
 ``BalanceLow``; the rule is in ``domain/low_balance.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -26,13 +26,17 @@ from domain.account_status import CLOSED, FROZEN, OPEN, next_status
 from domain.base import TallyAggregate
 from domain.errors import (
     AccountNotEmpty,
-    CaptureExceedsHold,
     CurrencyMismatch,
-    HoldExpired,
-    HoldNotActive,
     InsufficientFunds,
-    NotFound,
-    TimeNotInFuture,
+)
+from domain.holds import (
+    Hold,
+    active_hold,
+    capture_amount,
+    check_new_hold,
+    expired_holds,
+    find_hold,
+    usable_hold,
 )
 from domain.limits import (
     MAX_AMOUNT_MINOR,
@@ -40,7 +44,6 @@ from domain.limits import (
     MAX_REF_CHARS,
     check_metadata,
     check_text,
-    check_timestamp,
 )
 from domain.low_balance import check_threshold, is_low
 from domain.money import Money, check_amount, check_currency, check_within_limit
@@ -58,15 +61,6 @@ def wallet_ref(account_id: UUID) -> str:
 def clearing_ref(source: str) -> str:
     """The system account that money from or to an outside source passes through."""
     return f"clearing:{source}"
-
-
-@dataclass
-class Hold:
-    amount: int
-    expires_at: datetime
-    destination: str
-    status: str = "active"  # active | captured | voided | expired
-    captured: int = 0
 
 
 class Account(TallyAggregate):
@@ -192,20 +186,6 @@ class Account(TallyAggregate):
                 requested=amount.amount,
             )
 
-    def get_hold(self, hold_id: str) -> Hold:
-        hold = self.holds.get(hold_id)
-        if hold is None:
-            raise NotFound(f"hold {hold_id} not found", hold_id=hold_id)
-        return hold
-
-    def _check_hold_usable(self, hold_id: str, now: datetime) -> Hold:
-        hold = self.get_hold(hold_id)
-        if hold.status == "active" and now >= hold.expires_at:
-            raise HoldExpired(f"hold {hold_id} expired at {hold.expires_at.isoformat()}")
-        if hold.status != "active":
-            raise HoldNotActive(f"hold {hold_id} is {hold.status}", status=hold.status)
-        return hold
-
     # -- movements ---------------------------------------------------------------------
     # The command methods take Money and check it against the account; the events keep
     # recording a bare ``amount`` in the account's currency, as they always have.
@@ -281,16 +261,9 @@ class Account(TallyAggregate):
         destination: str,
         now: datetime,
     ) -> None:
-        # The request's own content first, then the account's state.
-        check_timestamp(expires_at, "expires_at")
-        check_text(destination, "destination", MAX_REF_CHARS, min_chars=1)
-        if expires_at <= now:
-            raise TimeNotInFuture(
-                "expires_at must be in the future", expires_at=expires_at.isoformat()
-            )
+        # The request's own content first (domain.holds), then the account's state.
+        check_new_hold(self.holds, hold_id, expires_at, destination, now)
         self.check_can_debit(amount)
-        if hold_id in self.holds:
-            raise HoldNotActive(f"hold {hold_id} already exists")
         held = self.money(self.held) + amount
         check_within_limit(held.amount, f"the held amount of account {self.id}")
         self._hold_placed(
@@ -311,14 +284,8 @@ class Account(TallyAggregate):
         """Capture all or part of a hold (``amount`` is in the hold's currency, which is the
         account's); the rest is released. Returns the captured money."""
         self.check_can_move()
-        hold = self._check_hold_usable(hold_id, now)
-        captured = hold.amount if amount is None else check_amount(amount)
-        if captured > hold.amount:
-            raise CaptureExceedsHold(
-                f"cannot capture {captured}: hold {hold_id} is for {hold.amount}",
-                hold_amount=hold.amount,
-                requested=captured,
-            )
+        hold = usable_hold(self.holds, hold_id, now)
+        captured = capture_amount(hold, hold_id, amount)
         self._hold_captured(hold_id=hold_id, amount=captured, transaction_id=transaction_id)
         return self.money(captured)
 
@@ -332,9 +299,7 @@ class Account(TallyAggregate):
         self._rearm()  # the uncaptured rest of the hold is released
 
     def void_hold(self, hold_id: str) -> None:
-        hold = self.get_hold(hold_id)
-        if hold.status != "active":
-            raise HoldNotActive(f"hold {hold_id} is {hold.status}", status=hold.status)
+        active_hold(self.holds, hold_id)
         self._hold_voided(hold_id=hold_id)
 
     @event("HoldVoided", topic="tally:Account.HoldVoided")
@@ -344,12 +309,11 @@ class Account(TallyAggregate):
         hold.status = "voided"
         self._rearm()
 
+    def get_hold(self, hold_id: str) -> Hold:
+        return find_hold(self.holds, hold_id)
+
     def expired_holds(self, now: datetime) -> list[str]:
-        return [
-            hold_id
-            for hold_id, hold in self.holds.items()
-            if hold.status == "active" and hold.expires_at <= now
-        ]
+        return expired_holds(self.holds, now)
 
     def expire_hold(self, hold_id: str, now: datetime) -> bool:
         """Release a hold past its expiry. Returns False (and records nothing) when the
