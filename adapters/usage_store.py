@@ -62,11 +62,17 @@ DDL = (
     'latest_tx text COLLATE "C", latest_value numeric, weighted numeric NOT NULL, '
     "PRIMARY KEY (project_id, customer_id, meter_id, subscription_id, group_key, width_s, "
     "bucket))",
+    # The queries read a period's buckets of one width, whatever the subscription and
+    # group: this index finds them without reading the other width's rows.
+    "CREATE INDEX IF NOT EXISTS usage_totals_buckets ON {s}.usage_totals "
+    "(project_id, customer_id, meter_id, width_s, bucket)",
     "CREATE TABLE IF NOT EXISTS {s}.usage_distinct (project_id uuid NOT NULL, "
     "customer_id uuid NOT NULL, meter_id uuid NOT NULL, subscription_id uuid NOT NULL, "
     "group_key text NOT NULL, width_s integer NOT NULL, bucket timestamptz NOT NULL, "
     "value text NOT NULL, PRIMARY KEY (project_id, customer_id, meter_id, subscription_id, "
     "group_key, width_s, bucket, value))",
+    "CREATE INDEX IF NOT EXISTS usage_distinct_buckets ON {s}.usage_distinct "
+    "(project_id, customer_id, meter_id, width_s, bucket)",
 )
 
 _INSERT_EVENTS = (
