@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 from psycopg import sql
 
+from adapters.webhook_transport import Sent
+from domain.webhook_endpoints import WebhookEndpoint
+from projections.integration_catalog import event_id
 from projections.paging import check_limit, fetch_all, fetch_page, plain
 from projections.schema import table
 
@@ -52,6 +55,32 @@ ATTEMPT_COLUMNS = (
     "id", "project_id", "endpoint_id", "event_id", "event_type", "position", "status",
     "http_status", "latency_ms", "response", "error", "redelivery", "created_at",
 )  # fmt: skip
+
+
+def attempt_row(
+    endpoint: WebhookEndpoint,
+    row: dict[str, Any],
+    sent: Sent,
+    at: datetime,
+    redelivery: UUID | None = None,
+) -> dict[str, Any]:
+    """One attempt's row, sent to ``endpoint`` for the integration event ``row`` at
+    ``at`` (``redelivery``: a redelivery's id, else a new one)."""
+    return {
+        "id": redelivery or uuid4(),
+        "project_id": endpoint.project_id,
+        "endpoint_id": endpoint.id,
+        "event_id": event_id(int(row["position"]), row["type"]),
+        "event_type": row["type"],
+        "position": int(row["position"]),
+        "status": "succeeded" if sent.ok else "failed",
+        "http_status": sent.status,
+        "latency_ms": sent.latency_ms,
+        "response": sent.response,
+        "error": sent.error,
+        "redelivery": redelivery is not None,
+        "created_at": at,
+    }
 
 
 def create_tables(pool: Any, schema: str) -> None:

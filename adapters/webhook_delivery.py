@@ -45,6 +45,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from adapters.background import BackgroundPasses
 from adapters.webhook_attempts import (
+    attempt_row,
     create_tables,
     get_attempt,
     prune,
@@ -57,7 +58,6 @@ from commands.webhook_endpoints import DisableWebhookEndpoint
 from domain.backoff import doubling_delay_s
 from domain.projects import Project
 from domain.webhook_endpoints import ENABLED, FAILING_DISABLES_AFTER, WebhookEndpoint
-from projections.integration_catalog import event_id
 from projections.integration_events import events_after
 
 log = logging.getLogger("tally.webhooks")
@@ -226,7 +226,7 @@ class WebhookDelivery(BackgroundPasses):
                     sent = Sent(False, None, 0, "", f"address refused: {refusal}")
                 else:  # the address was checked once for this pass, above
                     sent = self._send(endpoint, row, secrets, True, client)
-                page.attempts.append(self._attempt(endpoint, row, sent))
+                page.attempts.append(attempt_row(endpoint, row, sent, self.tally.clock.now()))
                 if not sent.ok:
                     page.failed = sent
                     return page
@@ -285,30 +285,6 @@ class WebhookDelivery(BackgroundPasses):
         return isinstance(project, Project) and project.mode == "test"
 
     # -- bookkeeping -----------------------------------------------------------------------
-
-    def _attempt(
-        self,
-        endpoint: WebhookEndpoint,
-        row: dict[str, Any],
-        sent: Sent,
-        redelivery: UUID | None = None,
-    ) -> dict[str, Any]:
-        """One attempt's row (``redelivery``: a redelivery's id, else a new one)."""
-        return {
-            "id": redelivery or uuid4(),
-            "project_id": endpoint.project_id,
-            "endpoint_id": endpoint.id,
-            "event_id": event_id(int(row["position"]), row["type"]),
-            "event_type": row["type"],
-            "position": int(row["position"]),
-            "status": "succeeded" if sent.ok else "failed",
-            "http_status": sent.status,
-            "latency_ms": sent.latency_ms,
-            "response": sent.response,
-            "error": sent.error,
-            "redelivery": redelivery is not None,
-            "created_at": self.tally.clock.now(),
-        }
 
     def _succeeded(
         self,
@@ -378,7 +354,7 @@ class WebhookDelivery(BackgroundPasses):
             return None
         client = self._clients.get(endpoint.id)
         sent = self._send(endpoint, rows[0], secrets, self._test_mode(project_id), client)
-        attempt = self._attempt(endpoint, rows[0], sent, redelivery=new_id)
+        attempt = attempt_row(endpoint, rows[0], sent, self.tally.clock.now(), new_id)
         with self.tally.views.connection() as conn:
             write_page(conn, self.tally.schema, [attempt], None, None)
         return get_attempt(self.tally.views, self.tally.schema, project_id, new_id)
