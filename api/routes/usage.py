@@ -8,7 +8,6 @@ queries read the totals it committed at once."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from api.schemas import usage as s
 from api.tally import Tally
 from api.usage_door import Sorted, admit, lookup, sort_batch
 from api.usage_report import customer_period, report, subscription_period
+from commands.limits_types import Timestamp
 from domain.errors import DomainError
 from domain.limits import MAX_USAGE_BATCH
 
@@ -127,7 +127,7 @@ def _error(error: DomainError) -> dict[str, Any]:
             "status": STATUS_BY_CODE.get(error.code, 422)}  # fmt: skip
 
 
-Moment = Annotated[datetime | None, Query(description="RFC 3339 with a timezone")]
+Moment = Annotated[Timestamp | None, Query(description="RFC 3339 with a timezone")]
 
 
 @router.get(
@@ -150,8 +150,9 @@ def subscription_usage(subscription_id: UUID, tally: TallyDep, caller: Reader) -
     summary="A customer's usage",
     description="Per meter and group over `[start, end)`, every event of the customer "
     "(with or without a subscription id). Default: the current calendar month (UTC) of "
-    "the customer's clock. At most 400 days.",
-    responses=read_problems("not_found"),
+    "the customer's clock. Both or neither, `end` after `start` by at most 400 days, else "
+    "422 `invalid_combination`.",
+    responses=read_problems("not_found", "invalid_combination"),
 )
 def customer_usage(
     customer_id: UUID,

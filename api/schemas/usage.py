@@ -73,14 +73,22 @@ class UsageEventRequest(Request):
 BatchEvents = Annotated[
     list[dict[str, Any]],
     Field(min_length=1, max_length=MAX_USAGE_BATCH),
+    # Each item is an object stated by UsageEventRequest, but checked on its own: an
+    # item that breaks that schema is a refusal in the answer, not a refusal of the
+    # batch, so the batch's own schema holds only what refuses the whole request.
     WithJsonSchema(
         {
             "type": "array",
-            "items": {"$ref": "#/components/schemas/UsageEventRequest"},
+            "items": {
+                "type": "object",
+                "description": "A usage event, as `UsageEventRequest` states it "
+                "(`POST /v1/usage_events`)",
+            },
             "minItems": 1,
             "maxItems": MAX_USAGE_BATCH,
-            "description": "Each event is checked on its own: one that is refused is "
-            "answered with its error and the others are kept",
+            "description": "Each event is checked on its own against `UsageEventRequest` "
+            "and the door: one that is refused is answered with its error (validation_error "
+            "for its shape) and the others are kept",
         }
     ),
 ]
