@@ -31,7 +31,8 @@ from commands.line_descriptions import item_line
 from commands.now import now_for
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
-from domain.invoices import DRAFT, OPEN, Invoice
+from domain.invoice_state import DRAFT, OPEN
+from domain.invoices import Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
 from domain.subscription_states import TRIALING
 from domain.subscriptions import Subscription

@@ -1,6 +1,7 @@
 """What an invoice is, as its rules read it: its states and transition table, its
-fields, the amounts that follow from them, and the guards every command checks before
-the aggregate records an event (``domain.invoices``).
+fields, the amounts that follow from them, and the guards the commands check before
+the aggregate records an event (``domain.invoices``; finalizing's guard and preview are
+on the aggregate, beside ``finalize``).
 
 The rules kept in modules of their own (credit notes, the summary) read an invoice
 through this class, so they need not import the aggregate that calls them (no import
@@ -21,7 +22,6 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.invoice_lines import Line, check_line
-from domain.invoice_totals import check_lines_within_limit, preview_totals
 from domain.money import check_amount
 from domain.state_machine import destination, transition_table
 
@@ -99,10 +99,6 @@ class InvoiceState:
             return 0
         return max(0, self.amount_due - self.amount_paid - self.amount_credited)
 
-    def preview(self) -> dict[str, Any]:
-        """The totals finalizing now would record (nothing is written)."""
-        return preview_totals(self.lines, self.rates, self.coupon)
-
     # -- guards ------------------------------------------------------------------------
 
     def _check_draft(self, trigger: str) -> None:
@@ -129,12 +125,6 @@ class InvoiceState:
             raise CouponUnavailable(
                 f"coupon {self.coupon.get('code')} is already applied to this invoice"
             )
-
-    def check_finalize(self) -> None:
-        destination(MACHINE, self.status, "finalize", what="invoice")
-        if not self.lines:
-            raise InvoiceEmpty("an invoice with no lines cannot be finalized")
-        check_lines_within_limit(self.lines, self.rates, self.coupon)
 
     def check_payment(self, amount: int) -> None:
         destination(MACHINE, self.status, "pay", what="invoice")

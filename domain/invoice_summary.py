@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from domain.invoice_totals import preview_totals
+
 if TYPE_CHECKING:
     from domain.dunning import InvoiceDunning
     from domain.invoice_state import InvoiceState
@@ -29,7 +31,7 @@ def dunning_fields(dunning: InvoiceDunning | None) -> dict[str, Any]:
 def invoice_summary(invoice: InvoiceState, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
     """The invoice as commands answer it and the read model keeps it (a draft shows
     the totals finalizing now would record); ``dunning`` adds its collection state."""
-    totals = invoice.totals or invoice.preview()
+    totals = invoice.totals or preview_totals(invoice.lines, invoice.rates, invoice.coupon)
     priced = totals.get("lines", [])
     lines = [{**li, **(priced[i] if i < len(priced) else {})} for i, li in enumerate(invoice.lines)]
     return {

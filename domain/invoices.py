@@ -48,15 +48,12 @@ from domain.invoice_state import (
     MACHINE,
     OPEN,
     PAID,
-    UNCOLLECTIBLE,
-    VOID,
     InvoiceEmpty,
     InvoiceState,
-    PaymentExceedsRemaining,
     Posting,
 )
 from domain.invoice_summary import invoice_summary
-from domain.invoice_totals import check_lines_within_limit
+from domain.invoice_totals import check_lines_within_limit, preview_totals
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
 from domain.money import Money
 from domain.state_machine import destination, walk
@@ -65,20 +62,12 @@ from domain.tax import TaxRate
 if TYPE_CHECKING:
     from domain.dunning import InvoiceDunning
 
-# The statuses and errors live with the invoice's state (domain.invoice_state); they
-# are named here too, where a reader of the aggregate looks for them.
 __all__ = [
-    "DRAFT",
     "LINE_KINDS",
     "MAX_LINES",
-    "OPEN",
-    "PAID",
-    "UNCOLLECTIBLE",
-    "VOID",
     "Invoice",
     "InvoiceEmpty",
     "InvoiceSequence",
-    "PaymentExceedsRemaining",
     "credit_ref",
     "receivable_ref",
 ]
@@ -202,6 +191,16 @@ class Invoice(TallyAggregate, InvoiceState):
         self.coupon = coupon
 
     # -- finalizing --------------------------------------------------------------------
+
+    def preview(self) -> dict[str, Any]:
+        """The totals finalizing now would record (nothing is written)."""
+        return preview_totals(self.lines, self.rates, self.coupon)
+
+    def check_finalize(self) -> None:
+        destination(MACHINE, self.status, "finalize", what="invoice")
+        if not self.lines:
+            raise InvoiceEmpty("an invoice with no lines cannot be finalized")
+        check_lines_within_limit(self.lines, self.rates, self.coupon)
 
     def finalize(
         self,
