@@ -130,6 +130,8 @@ class Meter(TallyAggregate):
         if aggregation == "count" and property:
             raise InvalidCombination("a count meter counts events and reads no property")
         if aggregation != "count":
+            if not property:
+                raise InvalidCombination(f"a {aggregation} meter names the property it folds")
             check_property_name(property, "property")
         return cls(
             project_id=project_id,

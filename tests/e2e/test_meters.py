@@ -54,7 +54,7 @@ def test_definitions_that_break_a_rule_write_nothing(api: Client, app_tally: Tal
     bad: list[tuple[dict[str, Any], str]] = [
         ({"aggregation": "median"}, "validation_error"),
         ({"aggregation": "count"}, "invalid_combination"),
-        ({"property": None}, "validation_error"),
+        ({"property": None}, "invalid_combination"),
         ({"group_by": ["model", "model"]}, "invalid_combination"),
         ({"group_by": ["a", "b", "c", "d"]}, "validation_error"),
         ({"filters": {"region": []}}, "validation_error"),

@@ -41,7 +41,7 @@ def test_a_meter_keeps_its_definition_and_its_id_comes_from_its_code() -> None:
     [
         ({"aggregation": "median"}, ValidationFailed),
         ({"aggregation": "count"}, InvalidCombination),  # count reads no property
-        ({"property": ""}, ValidationFailed),  # the others read one
+        ({"property": ""}, InvalidCombination),  # the others read one
         ({"code": "has space"}, ValidationFailed),
         ({"code": "x" * 41}, ValidationFailed),
         ({"event_name": "a/b"}, ValidationFailed),
