@@ -49,8 +49,9 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
     spec = http.get("/openapi.json").json()
     operations = openapi_operations(spec, PREFIXES)
     # 31, plus 5 invoicing routes under these prefixes (customer billing, credit balance
-    # and coupon; a subscription's coupon and upcoming invoice).
-    assert len(operations) == 36
+    # and coupon; a subscription's coupon and upcoming invoice), plus the 2 usage reads
+    # (a subscription's and a customer's usage, issue 13).
+    assert len(operations) == 38
     for path, method, op in operations:
         responses = op["responses"]
         assert op["security"] == [{"ApiKey": []}], path
