@@ -37,6 +37,10 @@ class PaymentMethods(TallyAggregate):
         self.project_id = project_id
         self.customer_id = customer_id
         self.methods: dict[str, dict[str, Any]] = {}
+        # The attach order is kept as a list of its own: read models store this state as
+        # jsonb, which orders a dict's keys by length and bytes, so the dict's own order
+        # does not survive there, and the default chosen after a detach would differ.
+        self.order: list[str] = []
         self.default_ref: str | None = None
 
     @classmethod
@@ -67,6 +71,7 @@ class PaymentMethods(TallyAggregate):
     @event("Attached", topic="tally:PaymentMethods.Attached")
     def _attached(self, provider: str, reference: str, label: str) -> None:
         self.methods[reference] = {"id": reference, "provider": provider, "label": label}
+        self.order = [*self._in_order(), reference]
         if self.default_ref is None:
             self.default_ref = reference
 
@@ -77,8 +82,9 @@ class PaymentMethods(TallyAggregate):
     @event("Detached", topic="tally:PaymentMethods.Detached")
     def _detached(self, reference: str) -> None:
         del self.methods[reference]
+        self.order = [r for r in self._in_order() if r != reference]
         if self.default_ref == reference:
-            self.default_ref = next(iter(self.methods), None)
+            self.default_ref = self.order[0] if self.order else None
 
     def set_default(self, reference: str) -> None:
         self._check_known(reference)
@@ -89,6 +95,11 @@ class PaymentMethods(TallyAggregate):
     def _default_set(self, reference: str) -> None:
         self.default_ref = reference
 
+    def _in_order(self) -> list[str]:
+        """The references in the order they were attached. A read-model row stored before
+        ``order`` existed has only the dict, in jsonb's order: a replay rebuilds it."""
+        return list(self.__dict__.get("order", self.methods))
+
     def _check_known(self, reference: str) -> None:
         if reference not in self.methods:
             raise NotFound(f"payment method {reference} not found", id=reference)
@@ -98,5 +109,7 @@ class PaymentMethods(TallyAggregate):
             "id": str(self.id),
             "customer_id": str(self.customer_id),
             "default": self.default_ref,
-            "data": [{**m, "default": m["id"] == self.default_ref} for m in self.methods.values()],
+            "data": [
+                {**self.methods[r], "default": r == self.default_ref} for r in self._in_order()
+            ],
         }

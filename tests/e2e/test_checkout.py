@@ -113,6 +113,24 @@ def test_payment_methods_are_attached_by_reference_detached_and_defaulted(
         problem(shop.post("/v1/payment_methods", card), 422, "validation_error")
 
 
+def test_the_read_model_keeps_the_order_the_methods_were_attached_in(shop: Client) -> None:
+    """The read model rebuilds the aggregate from its stored jsonb state, and jsonb orders
+    an object's keys by length and bytes, not as they were added. The methods are named
+    so that those two orders differ: after the default is detached, the read model must
+    show the default and the order the domain answered."""
+    ada = customer(shop, "ada")
+    names = ["stub_pm_attached_first_and_longest", "stub_pm_b", "stub_pm_a"]
+    for name in names:
+        shop.ok(shop.post("/v1/payment_methods", {"customer_id": ada, "payment_method": name}))
+    gone = shop.post(f"/v1/payment_methods/{names[0]}/detach", {"customer_id": ada})
+    answered = shop.ok(gone)["payment_methods"]
+    assert answered["default"] == names[1]
+    read = shop.ok(shop.get("/v1/payment_methods", customer_id=ada))
+    assert read["default"] == names[1]
+    assert [m["id"] for m in read["data"]] == names[1:]
+    assert [m["id"] for m in answered["data"]] == names[1:]
+
+
 def test_the_portal_url_is_the_providers_and_another_projects_customer_is_404(
     shop: Client,
 ) -> None:

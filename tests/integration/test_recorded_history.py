@@ -35,7 +35,18 @@ ADDED_SINCE_RECORDING: dict[str, dict[str, Any]] = {"accounts": {"low_balance_th
 
 def _with_added_columns(table: str, rows: list[str]) -> list[str]:
     added = ADDED_SINCE_RECORDING.get(table, {})
-    return [json.dumps(json.loads(r) | added, sort_keys=True) for r in rows]
+    return [
+        json.dumps(_with_added_state(table, json.loads(r) | added), sort_keys=True) for r in rows
+    ]
+
+
+def _with_added_state(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """State added to aggregates after the recording, as today's code derives it from the
+    recorded events: PaymentMethods keeps its attach order in ``order`` (a list, which
+    jsonb keeps, where its dict's key order is not), the order its summary lists then."""
+    if table == "payment_methods":
+        row["state"]["order"] = [m["id"] for m in row["summary"]["data"]]
+    return row
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +88,9 @@ def test_a_recorded_log_decodes_loads_and_projects_the_recorded_read_models(
         aggregate: Any = tally.store.repository.get(originator_id)
         assert aggregate.version == version
 
-    # One batch, as the recording projected it: the payment_methods read model lists a
-    # customer's methods in its aggregate's dict order, which its stored (jsonb) state does
-    # not keep between batches, so other batch boundaries give another order.
+    # One batch, as the recording projected it: when it was recorded, the payment_methods
+    # read model listed a customer's methods in its aggregate's dict order, which the stored
+    # (jsonb) state did not keep between batches (``order`` keeps it since).
     ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=head + 1).catch_up()
     projected = dump_read_models(tally.views, tally.schema)
     for table, rows in history["read_models"].items():
