@@ -26,7 +26,6 @@ the customer call first when it is due, defers the dependent call while it is pe
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -50,6 +49,7 @@ from commands.messages import Command
 from commands.provider_errors import ProviderError, ProviderUnavailable
 from domain.customers import Customer
 from domain.errors import DomainError
+from domain.limits import plain_text
 from domain.provider_call_params import (
     ChargeParams,
     CheckoutParams,
@@ -61,9 +61,6 @@ from domain.provider_settings import ProviderSettings
 
 log = logging.getLogger("tally.outbox")
 
-# Control characters (C0, DEL, C1) and lone surrogates, which the commands' text fields
-# refuse (domain/limits.py) and Postgres cannot always store.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_ERROR_CHARS = 500
 
 
@@ -72,7 +69,7 @@ def plain(text: str) -> str:
     provider says is outside text, an SDK's message can span lines, and a command that
     refuses it would turn the provider's failure into Tally's (a 500, the outcome never
     recorded). Each control character becomes a space; at most MAX_ERROR_CHARS."""
-    return _CONTROL.sub(" ", text)[:MAX_ERROR_CHARS]
+    return plain_text(text)[:MAX_ERROR_CHARS]
 
 
 OUTBOX_ACTOR = "outbox"

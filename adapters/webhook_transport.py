@@ -44,6 +44,8 @@ from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
+from domain.limits import plain_text
+
 MAX_RESPONSE_CHARS = 1000
 # Read at most this much of an answer; a longer one closes the connection (it is not
 # read to its end), and the next send opens another.
@@ -211,7 +213,9 @@ def send(
     finally:
         if own:
             connection.close()
-    text = data.decode("utf-8", errors="replace")[:MAX_RESPONSE_CHARS]
+    # The receiver's words are stored and shown: a NUL in them could not be stored, and
+    # the page of attempts would fail to record (and be resent) every pass.
+    text = plain_text(data.decode("utf-8", errors="replace")[:MAX_RESPONSE_CHARS])
     if 200 <= status < 300:
         return Sent(True, status, _ms_since(started), text, "")
     if 300 <= status < 400:

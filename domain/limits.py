@@ -113,6 +113,14 @@ FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$"  # tab allowed
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 
+
+def plain_text(text: str) -> str:
+    """Outside words (a provider's message, a receiver's answer) as text every read model
+    stores and every terminal prints: each control character becomes a space (Postgres
+    text cannot hold a NUL, and an escape sequence would reach an operator's terminal)."""
+    return _CONTROL.sub(" ", text)
+
+
 # An id in a path or a command (hold, invoice line, cart line, API key): letters,
 # digits and ``_ . : -``, so it needs no escaping anywhere it goes.
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"

@@ -26,6 +26,7 @@ class Receiver:
         self.down_after: int | None = None
         self.redirect = False
         self.slow_s = 0.0
+        self.reply = json.dumps({"ok": True}).encode()  # the body of a 200
         self.received: list[dict[str, Any]] = []
         self.refused = 0
         self.headers: list[dict[str, str]] = []
@@ -61,7 +62,7 @@ class Receiver:
                     return
                 receiver.received.append(envelope)
                 receiver.headers.append(headers)
-                self._answer(200, json.dumps({"ok": True}).encode())
+                self._answer(200, receiver.reply)
 
             def handle(self) -> None:
                 # A client that timed out has gone: writing to it fails, which is expected.

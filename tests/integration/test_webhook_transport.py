@@ -72,3 +72,11 @@ def test_one_keep_alive_connection_carries_every_send(receiver: Receiver) -> Non
     connection.close()
     assert [h["webhook-id"] for h in receiver.headers] == ["evt_0", "evt_1", "evt_2"]
     assert receiver.connections == 1
+
+
+def test_a_receivers_control_characters_are_not_kept(receiver: Receiver) -> None:
+    """A receiver's answer is stored with the attempt (Postgres text holds no NUL) and
+    shown by `tally webhooks deliveries` (no terminal escapes)."""
+    receiver.reply = b"ok\x00\x1b[31mred\x7f"
+    sent = send(receiver.url, "evt_1", BODY, [receiver.secret], allow_private=True, timeout_s=5)
+    assert (sent.ok, sent.response) == (True, "ok  [31mred ")
