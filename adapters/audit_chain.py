@@ -1,22 +1,22 @@
 """The hash-chained event log (issue 15): every stored event carries
 ``hash = SHA-256(previous hash || canonical bytes of the event)``, in log order.
 
-The hash is computed by Postgres itself, by two triggers on the event table, in the
-transaction that inserts the event. So every writer is chained the same way, the
-command bus's writer (``adapters/event_writer.py``) as well as the library's recorder
-that tests, fixtures and benchmarks write through, and there is never a stretch of the
-log without a chain, even after a writer is killed mid-batch (its transaction, events and
-hashes alike, is rolled back).
+The hash is computed by Postgres itself, by one row-level ``BEFORE INSERT`` trigger on the
+event table, in the transaction that inserts the event. So every writer is chained the
+same way, the command bus's writer (``adapters/event_writer.py``) as well as the library's
+recorder that tests, fixtures and benchmarks write through, and there is never a stretch
+of the log without a chain, even after a writer is killed mid-batch (its transaction,
+events and hashes alike, is rolled back).
 
-- A statement-level ``BEFORE INSERT`` trigger takes the table's ``EXCLUSIVE`` lock (a
+- For the first row of a transaction, the trigger takes the table's ``EXCLUSIVE`` lock (a
   no-op for the writers, which hold it already to order notification ids), reads the last
-  row's position and hash once, and keeps them in a transaction-local setting. The lock
-  is what makes "the last row" the chain's head: no other transaction can insert until
-  this one commits. It fires before the statement draws any notification id, so even a
-  writer that forgot the lock cannot interleave ids with another.
-- A row-level ``BEFORE INSERT`` trigger hashes each row onto that head and moves it on,
-  and refuses a row whose position is not after the head (so the chain's order is the
-  log's order, which is what ``verify`` walks).
+  row's position and hash, and keeps them in a transaction-local setting; later rows read
+  the setting. The lock is what makes "the last row" the chain's head: no other
+  transaction can insert until this one commits.
+- Each row is hashed onto that head, which then moves on; a row whose position is not
+  after the head is refused (so the chain's order is the log's order, which is what
+  ``verify`` walks). A writer that drew its notification id without holding the lock
+  therefore fails (refused, or a deadlock on the lock upgrade) rather than interleaving.
 
 The canonical bytes of an event are its five columns as Postgres's binary ``COPY`` sends
 them, each an ``int4`` length (``-1`` for NULL) then the value: ``notification_id``

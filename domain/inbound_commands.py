@@ -22,6 +22,7 @@ from domain.ids import uuid5
 from domain.limits import (
     MAX_CODE_CHARS,
     MAX_DESCRIPTION_CHARS,
+    MAX_ID_CHARS,
     MAX_REF_CHARS,
     check_text,
 )
@@ -76,6 +77,12 @@ class InboundCommand(TallyAggregate):
         check_text(queue, "queue", MAX_REF_CHARS, min_chars=1)
         check_text(code, "code", MAX_CODE_CHARS, min_chars=1)
         check_text(detail, "detail", MAX_DESCRIPTION_CHARS, free_text=True)
+        # Both go out in billing.command.rejected: checked here as every other field, so
+        # no event the integration_events read model cannot store is ever recorded.
+        if message_id is not None:
+            check_text(message_id, "message_id", MAX_ID_CHARS, min_chars=1)
+        if message_type is not None:
+            check_text(message_type, "message_type", MAX_CODE_CHARS, min_chars=1)
         return cls(
             project_id=project_id,
             message_key=message_key,

@@ -54,3 +54,22 @@ def test_the_aggregate_refuses_a_detail_past_the_limit_before_recording() -> Non
     made = InboundCommand.reject(PROJECT, "k", "k", None, "q", "not_found", "who?")
     assert made.id == InboundCommand.create_id(PROJECT, "k")
     assert made.summary()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("message_id", "message_type"),
+    [
+        ("m\x001", None),
+        ("m" * 65, None),
+        ("", None),
+        ("m1", "user\x00subscribed"),
+        ("m1", "t" * 41),
+    ],
+)
+def test_the_aggregate_refuses_an_id_or_type_no_read_model_could_store(
+    message_id: str, message_type: str | None
+) -> None:
+    """The message's id and type go out in billing.command.rejected, so the aggregate checks
+    them as it checks every other field, before anything is recorded."""
+    with pytest.raises(ValidationFailed):
+        InboundCommand.reject(PROJECT, "k", message_id, message_type, "q", "not_found", "x")
