@@ -28,7 +28,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from adapters.usage_store import HOUR_S, MINUTE_S, NIL, bucket_of, group_key, table
-from domain.usage import MeterRule, Partial, read, value_of
+from domain.usage import EXACT, MeterRule, Partial, read, value_of
 
 GroupKey = tuple[UUID, str]  # meter, group
 
@@ -230,7 +230,7 @@ def _fold_events(
             key = (meter_id, group_key(reading))
             if at < period[0]:
                 if rule is not None and rule.aggregation == "weighted_sum":
-                    carry[key] = carry.get(key, Decimal(0)) + (reading.value or 0)
+                    carry[key] = EXACT.add(carry.get(key, Decimal(0)), reading.value or 0)
             elif at < period[1]:
                 partials.setdefault(key, Partial()).add(reading, at, transaction_id)
 

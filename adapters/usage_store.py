@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -128,7 +128,10 @@ def group_key(reading: Reading) -> str:
 
 
 def bucket_of(moment: datetime, width_s: int) -> datetime:
-    """The start of the hour or minute ``moment`` falls in."""
+    """The start of the UTC hour or minute ``moment`` falls in. A client's timestamp keeps
+    the offset it was sent with (``+05:30``), and the hour of that offset is not a UTC
+    hour, which is what the readers' buckets are."""
+    moment = moment.astimezone(UTC)
     if width_s == HOUR_S:
         return moment.replace(minute=0, second=0, microsecond=0)
     return moment.replace(second=0, microsecond=0)

@@ -3,7 +3,7 @@ per-event errors, tenancy, late events on a test clock, and the usage queries.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 from api.bootstrap import Tally
@@ -205,3 +205,29 @@ def test_customer_usage_periods_are_checked(api: Client) -> None:
             "validation_error")  # fmt: skip
     problem(api.get(path, start="2030-01-01T00:00:00", end="2030-01-02T00:00:00"), 422,
             "validation_error")  # fmt: skip
+
+
+def test_timestamps_with_an_offset_fall_in_their_utc_hours_and_minutes(api: Client) -> None:
+    """A timestamp keeps the offset it was sent with; the totals are kept per UTC hour and
+    minute. With +05:30 (a half-hour offset) an event's local hour is not a UTC hour, so a
+    window that cuts hours counts each event once, by its instant, whatever the offset."""
+    define_meters(api)
+    customer_id = customer(api, "user_1")
+    settle(api)
+    india = timezone(timedelta(hours=5, minutes=30))
+    now = api.tally.clock.now()
+    base = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    minutes = [10, 50, 80, 160, 200]
+    batch = [
+        event(f"t{m}", timestamp=(base + timedelta(minutes=m)).astimezone(india).isoformat())
+        for m in minutes
+    ]
+    answer = api.ok(api.post("/v1/usage_events/batch", {"events": batch}))
+    assert [r["status"] for r in answer["results"]] == ["created"] * len(minutes)
+    path = f"/v1/customers/{customer_id}/usage"
+    for start_m, end_m in [(40, 180), (0, 240), (55, 165), (11, 81)]:
+        start = (base + timedelta(minutes=start_m)).astimezone(india).isoformat()
+        end = (base + timedelta(minutes=end_m)).astimezone(india).isoformat()
+        counted = values(api.ok(api.get(path, start=start, end=end))).get("calls", [])
+        expected = sum(1 for m in minutes if start_m <= m < end_m)
+        assert counted == [({}, str(expected))], (start_m, end_m)
