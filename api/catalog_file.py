@@ -62,11 +62,11 @@ from commands.bus import Context, Happened
 from commands.meter_messages import DefineMeter
 from domain.catalog import Price
 from domain.errors import UnknownMeter, ValidationFailed
+from domain.limits import MAX_METERS_PER_PROJECT
 from domain.meters import Meter
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PRODUCTS = 500
-MAX_METERS = 200
 
 
 class PriceEntry(BaseModel):
@@ -108,7 +108,7 @@ class MeterEntry(BaseModel):
 
 class CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    meters: list[MeterEntry] = Field(default_factory=list, max_length=MAX_METERS)
+    meters: list[MeterEntry] = Field(default_factory=list, max_length=MAX_METERS_PER_PROJECT)
     products: list[ProductEntry] = Field(default_factory=list, max_length=MAX_PRODUCTS)
 
 

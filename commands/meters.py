@@ -10,6 +10,7 @@ from commands.created import created
 from commands.messages import Command
 from commands.meter_messages import DefineMeter
 from domain.meters import Meter
+from domain.projects import Project
 
 
 def meter_summary(meter: Meter) -> dict[str, Any]:
@@ -33,6 +34,7 @@ def define_meter(uow: UnitOfWork, cmd: DefineMeter, ctx: Context) -> Result:
     if existing is not None:
         existing.check_same(meter)
         return Result.existed({"meter": meter_summary(existing), "created": False})
+    uow.get(Project, ctx.project_id, ctx.project_id).count_meter(meter.id)
     uow.add(meter)
     return Result.created({"meter": meter_summary(meter), "created": True})
 

@@ -77,6 +77,9 @@ MAX_REDEMPTIONS = 1_000_000_000
 # 16 per account): each one is a delivery thread's work on every event, so the number is
 # kept small; a product that needs more fans out behind one endpoint or uses a broker.
 MAX_WEBHOOK_ENDPOINTS_PER_PROJECT = 16
+# Meters per project: every usage event is read against each meter of its name, and every
+# ingestion and usage read loads the project's meters whole.
+MAX_METERS_PER_PROJECT = 200
 # An endpoint's URL: http or https, at most MAX_URL_CHARS characters, no space and no
 # control character anywhere (percent-encode them).
 MAX_URL_CHARS = 2048

@@ -12,6 +12,7 @@ from domain.base import TallyAggregate
 from domain.errors import LimitReached, NotFound, ValidationFailed
 from domain.limits import (
     MAX_LABEL_CHARS,
+    MAX_METERS_PER_PROJECT,
     MAX_PROJECT_NAME_CHARS,
     MAX_WEBHOOK_ENDPOINTS_PER_PROJECT,
     check_text,
@@ -34,6 +35,9 @@ class Project(TallyAggregate):
     # deleted). A class default, so projects recorded before the limit load with none:
     # endpoints registered before it are not counted (the limit binds from then on).
     webhook_endpoint_ids: tuple[UUID, ...] = ()
+    # The meters defined (a meter is never deleted), against MAX_METERS_PER_PROJECT; a class
+    # default for the same reason.
+    meters_defined: int = 0
 
     @event("Created", topic="tally:Project.Created")
     def __init__(self, name: str, mode: str) -> None:
@@ -98,6 +102,21 @@ class Project(TallyAggregate):
     @event("WebhookEndpointRemoved", topic="tally:Project.WebhookEndpointRemoved")
     def _webhook_endpoint_removed(self, endpoint_id: UUID) -> None:
         self.webhook_endpoint_ids = tuple(e for e in self.webhook_endpoint_ids if e != endpoint_id)
+
+    def check_can_define_meter(self) -> None:
+        if self.meters_defined >= MAX_METERS_PER_PROJECT:
+            raise LimitReached(
+                f"a project has at most {MAX_METERS_PER_PROJECT} meters",
+                limit=MAX_METERS_PER_PROJECT,
+            )
+
+    def count_meter(self, meter_id: UUID) -> None:
+        self.check_can_define_meter()
+        self._meter_counted(meter_id=meter_id)
+
+    @event("MeterCounted", topic="tally:Project.MeterCounted")
+    def _meter_counted(self, meter_id: UUID) -> None:
+        self.meters_defined += 1
 
 
 # The event was `Project.Registered` until issue 17 named it after its command, CreateProject,

@@ -27,6 +27,7 @@ from api.routes.common import (
 from api.schemas import meters as s
 from api.schemas.common import Page
 from commands.meter_messages import DefineMeter
+from domain.limits import MAX_METERS_PER_PROJECT
 
 router = APIRouter(prefix="/v1/meters", tags=["usage"])
 
@@ -41,13 +42,15 @@ router = APIRouter(prefix="/v1/meters", tags=["usage"])
     "splits the result by the properties in `group_by` (docs/usage.md). Its `code` is "
     "unique per project and is what a metered price names as `meter`. The same definition "
     "again answers 200 with the meter; another definition of a defined code is refused "
-    "with 409 `already_exists` (a meter never changes). Else 422 `invalid_combination`: "
+    "with 409 `already_exists` (a meter never changes). A project has at most "
+    f"{MAX_METERS_PER_PROJECT} meters (409 `limit_reached`). Else 422 `invalid_combination`: "
     "a `count` meter names no property, the others name one; `group_by` names each "
     "property once.",
     responses=create_responses(
         s.DefinedMeter,
         "The same definition was already there: that meter, unchanged",
         "already_exists",
+        "limit_reached",
         "invalid_combination",
     ),
 )

@@ -90,3 +90,17 @@ def test_a_metered_price_names_a_meter_of_its_own_project(
     api.ok(api.post("/v1/meters", TOKENS), 201)
     price_id = price(api, product_id, "tokens", **body)
     assert api.ok(api.get(f"/v1/prices/{price_id}"))["meter"] == "llm_tokens"
+
+
+def test_a_project_defines_at_most_its_limit_of_meters(api: Client, app_tally: Tally) -> None:
+    """Every usage event is read against the meters of its name, and ingestion loads the
+    project's meters whole: the count is bounded, and the limit is the project's own."""
+    from domain.limits import MAX_METERS_PER_PROJECT
+
+    for n in range(MAX_METERS_PER_PROJECT):
+        api.ok(api.post("/v1/meters", {**TOKENS, "code": f"m{n}"}), 201)
+    with nothing_written(app_tally):
+        refused = api.post("/v1/meters", {**TOKENS, "code": "one_more"})
+        again = api.ok(api.post("/v1/meters", {**TOKENS, "code": "m0"}), 200)
+    problem(refused, 409, "limit_reached")
+    assert again["existed"] is True
