@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -100,12 +100,16 @@ def test_replay_rebuilds_the_totals_from_the_usage_table_and_finds_a_change(
     tally: Tally,
 ) -> None:
     from adapters.usage_replay import export_usage, replay_usage
+    from api.bootstrap import NO_PROJECT
+    from commands import messages as m
     from commands.bus import Context
     from commands.meter_messages import DefineMeter
     from domain.usage import MeterRule
     from projections.runner import ProjectionWorker
 
-    project = uuid4()
+    # A meter is counted against its project's limit, so the project is a real one.
+    made = tally.execute(m.CreateProject(name="usage"), Context(NO_PROJECT, "cli"))
+    project = UUID(made.body["project"]["id"])
     for aggregation in AGGREGATIONS:
         model = rule(aggregation)
         defined = tally.execute(
