@@ -8,10 +8,11 @@ A credit must leave ``ledger`` and a new hold ``held`` at or below MAX_AMOUNT_MI
 
 Movements take ``Money``; the balances are kept as ints in the account's currency and
 summed in Money, so money in another currency is refused. Whether the status allows a
-step is asked of the transition table in ``domain/account_status.py``, whether a hold
-may be placed, captured or voided of the rules in ``domain/holds.py``. When the
-available balance falls below the account's low-balance threshold it records
-``BalanceLow``; the rule is in ``domain/low_balance.py``.
+step is asked of the transition table in ``domain/account_status.py``. The hold
+commands (place, capture, void, expire) and the rules they check are in
+``domain/holds.py`` (``AccountHolds``, which the Account extends); their events are
+declared here with the others. When the available balance falls below the account's
+low-balance threshold it records ``BalanceLow``; the rule is in ``domain/low_balance.py``.
 """
 
 from __future__ import annotations
@@ -29,15 +30,7 @@ from domain.errors import (
     CurrencyMismatch,
     InsufficientFunds,
 )
-from domain.holds import (
-    Hold,
-    active_hold,
-    capture_amount,
-    check_new_hold,
-    expired_holds,
-    find_hold,
-    usable_hold,
-)
+from domain.holds import AccountHolds, Hold
 from domain.limits import (
     MAX_AMOUNT_MINOR,
     MAX_DESCRIPTION_CHARS,
@@ -63,7 +56,7 @@ def clearing_ref(source: str) -> str:
     return f"clearing:{source}"
 
 
-class Account(TallyAggregate):
+class Account(TallyAggregate, AccountHolds):
     TOPIC = "tally:Account"
     # Class defaults, so that an account opened (or snapshotted) before thresholds
     # existed reads as having none, armed.
@@ -251,25 +244,7 @@ class Account(TallyAggregate):
         self.ledger += delta
         self._rearm()
 
-    # -- holds -------------------------------------------------------------------------
-
-    def place_hold(
-        self,
-        hold_id: str,
-        amount: Money,
-        expires_at: datetime,
-        destination: str,
-        now: datetime,
-    ) -> None:
-        # The request's own content first (domain.holds), then the account's state.
-        check_new_hold(self.holds, hold_id, expires_at, destination, now)
-        self.check_can_debit(amount)
-        held = self.money(self.held) + amount
-        check_within_limit(held.amount, f"the held amount of account {self.id}")
-        self._hold_placed(
-            hold_id=hold_id, amount=amount.amount, expires_at=expires_at, destination=destination
-        )
-        self._watch_balance()
+    # -- holds: the events (the commands that record them: domain/holds.py) -----------
 
     @event("HoldPlaced", topic="tally:Account.HoldPlaced")
     def _hold_placed(
@@ -277,17 +252,6 @@ class Account(TallyAggregate):
     ) -> None:
         self.holds[hold_id] = Hold(amount=amount, expires_at=expires_at, destination=destination)
         self.held += amount
-
-    def capture_hold(
-        self, hold_id: str, amount: int | None, transaction_id: UUID, now: datetime
-    ) -> Money:
-        """Capture all or part of a hold (``amount`` is in the hold's currency, which is the
-        account's); the rest is released. Returns the captured money."""
-        self.check_can_move()
-        hold = usable_hold(self.holds, hold_id, now)
-        captured = capture_amount(hold, hold_id, amount)
-        self._hold_captured(hold_id=hold_id, amount=captured, transaction_id=transaction_id)
-        return self.money(captured)
 
     @event("HoldCaptured", topic="tally:Account.HoldCaptured")
     def _hold_captured(self, hold_id: str, amount: int, transaction_id: UUID) -> None:
@@ -298,31 +262,12 @@ class Account(TallyAggregate):
         hold.captured = amount
         self._rearm()  # the uncaptured rest of the hold is released
 
-    def void_hold(self, hold_id: str) -> None:
-        active_hold(self.holds, hold_id)
-        self._hold_voided(hold_id=hold_id)
-
     @event("HoldVoided", topic="tally:Account.HoldVoided")
     def _hold_voided(self, hold_id: str) -> None:
         hold = self.holds[hold_id]
         self.held -= hold.amount
         hold.status = "voided"
         self._rearm()
-
-    def get_hold(self, hold_id: str) -> Hold:
-        return find_hold(self.holds, hold_id)
-
-    def expired_holds(self, now: datetime) -> list[str]:
-        return expired_holds(self.holds, now)
-
-    def expire_hold(self, hold_id: str, now: datetime) -> bool:
-        """Release a hold past its expiry. Returns False (and records nothing) when the
-        hold is already settled or not yet due, so the sweep can run any number of times."""
-        hold = self.holds.get(hold_id)
-        if hold is None or hold.status != "active" or hold.expires_at > now:
-            return False
-        self._hold_expired(hold_id=hold_id)
-        return True
 
     @event("HoldExpired", topic="tally:Account.HoldExpired")
     def _hold_expired(self, hold_id: str) -> None:

@@ -1,18 +1,24 @@
-"""Holds on an account: the ``Hold`` record an Account keeps per hold, and the rules that
-read holds (which one a command may use, what it may capture, which have expired).
+"""Holds on an account: the ``Hold`` record an Account keeps per hold, the rules that read
+holds (which one a command may use, what it may capture, which have expired), and the
+Account's hold commands (``AccountHolds``).
 
-The Account (``domain.accounts``) asks these before it records a hold's events; they
-change nothing themselves.
+The Account (``domain.accounts``) extends ``AccountHolds``: each command checks these
+rules, then the account's balance, before it records its event. The events
+(``HoldPlaced``, ``HoldCaptured``, ``HoldVoided``, ``HoldExpired``) stay declared on the
+Account, since the library defines an aggregate's event classes from its own class body.
+The rule functions change nothing themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from domain.errors import CaptureExceedsHold, HoldExpired, HoldNotActive, NotFound, TimeNotInFuture
 from domain.limits import MAX_REF_CHARS, check_text, check_timestamp
-from domain.money import check_amount
+from domain.money import Money, check_amount, check_within_limit
 
 
 @dataclass
@@ -78,3 +84,76 @@ def expired_holds(holds: dict[str, Hold], now: datetime) -> list[str]:
         for hold_id, hold in holds.items()
         if hold.status == "active" and hold.expires_at <= now
     ]
+
+
+class AccountHolds:
+    """The hold commands of an ``Account``: guards first, then the Account's event."""
+
+    # What the commands read and record, all the Account's own (its fields, its balance
+    # guards and its @event methods): named here so the commands type-check.
+    if TYPE_CHECKING:
+
+        @property
+        def id(self) -> UUID: ...
+
+        holds: dict[str, Hold]
+        held: int
+
+        def money(self, amount: int) -> Money: ...
+        def check_can_debit(self, amount: Money) -> None: ...
+        def check_can_move(self) -> None: ...
+        def _watch_balance(self) -> None: ...
+        def _hold_placed(
+            self, hold_id: str, amount: int, expires_at: datetime, destination: str
+        ) -> None: ...
+        def _hold_captured(self, hold_id: str, amount: int, transaction_id: UUID) -> None: ...
+        def _hold_voided(self, hold_id: str) -> None: ...
+        def _hold_expired(self, hold_id: str) -> None: ...
+
+    def place_hold(
+        self,
+        hold_id: str,
+        amount: Money,
+        expires_at: datetime,
+        destination: str,
+        now: datetime,
+    ) -> None:
+        # The request's own content first (the rules above), then the account's state.
+        check_new_hold(self.holds, hold_id, expires_at, destination, now)
+        self.check_can_debit(amount)
+        held = self.money(self.held) + amount
+        check_within_limit(held.amount, f"the held amount of account {self.id}")
+        self._hold_placed(
+            hold_id=hold_id, amount=amount.amount, expires_at=expires_at, destination=destination
+        )
+        self._watch_balance()
+
+    def capture_hold(
+        self, hold_id: str, amount: int | None, transaction_id: UUID, now: datetime
+    ) -> Money:
+        """Capture all or part of a hold (``amount`` is in the hold's currency, which is the
+        account's); the rest is released. Returns the captured money."""
+        self.check_can_move()
+        hold = usable_hold(self.holds, hold_id, now)
+        captured = capture_amount(hold, hold_id, amount)
+        self._hold_captured(hold_id=hold_id, amount=captured, transaction_id=transaction_id)
+        return self.money(captured)
+
+    def void_hold(self, hold_id: str) -> None:
+        active_hold(self.holds, hold_id)
+        self._hold_voided(hold_id=hold_id)
+
+    def get_hold(self, hold_id: str) -> Hold:
+        return find_hold(self.holds, hold_id)
+
+    def expired_holds(self, now: datetime) -> list[str]:
+        return expired_holds(self.holds, now)
+
+    def expire_hold(self, hold_id: str, now: datetime) -> bool:
+        """Release a hold past its expiry. Returns False (and records nothing) when the
+        hold is already settled or not yet due, so the sweep can run any number of times."""
+        hold = self.holds.get(hold_id)
+        if hold is None or hold.status != "active" or hold.expires_at > now:
+            return False
+        self._hold_expired(hold_id=hold_id)
+        return True
