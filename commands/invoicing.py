@@ -32,11 +32,15 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_common import find_dunning, redeem, resolve_coupon, tax_rates
 from commands.now import now_for
-from domain.billing_settings import BillingSettings
+from domain.billing_settings import (
+    TEST_CLOCK_SERIES,
+    BillingSettings,
+    InvoiceSequence,
+    series_prefix,
+)
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
-from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 from domain.invoices import Invoice
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.tax import TaxRate

@@ -32,6 +32,7 @@ from eventsourcing.domain import event
 from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
+from domain.billing_settings import InvoiceSequence
 from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
 from domain.errors import CurrencyMismatch
@@ -42,7 +43,6 @@ from domain.invoice_entries import (
     receivable_ref,
 )
 from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line
-from domain.invoice_sequence import InvoiceSequence
 from domain.invoice_state import (
     DRAFT,
     MACHINE,

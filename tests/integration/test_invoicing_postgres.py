@@ -19,8 +19,8 @@ from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context
+from domain.billing_settings import TEST_CLOCK_SERIES, InvoiceSequence
 from domain.dunning import InvoiceDunning
-from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence
 from domain.invoices import Invoice
 from domain.subscriptions import Subscription
 from tests.calls import card_command, execute_and_call

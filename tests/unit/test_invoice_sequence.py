@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid5
 
-from domain.invoice_sequence import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
+from domain.billing_settings import TEST_CLOCK_SERIES, InvoiceSequence, series_prefix
 
 PROJECT = UUID(int=7)
 
