@@ -13,7 +13,7 @@
 Either way a message carries the envelope (JSON) as its body, the envelope's stable id
 as its message id (AMQP ``message_id``; on Redis the ``message_id`` header, which
 FastStream's consumers read as the message id), and the headers ``project_id``,
-``event_type`` and ``position``.
+``event_type``, ``position`` and ``ordinal``.
 
 What this module gives (the publisher, ``adapters.broker_publisher``, and the inbound
 consumer build on it; keep it small and stable):
@@ -122,13 +122,15 @@ async def declare(broker: RabbitBroker | RedisBroker, target: BrokerTarget) -> N
 @dataclass(frozen=True)
 class Outgoing:
     """One message to publish: the envelope's id, its type (the routing key), its
-    project, its log position and its body (the envelope as JSON)."""
+    project, its log position and ordinal (the outbox's key) and its body (the envelope
+    as JSON)."""
 
     id: str
     type: str
     project_id: str
     position: int
     body: bytes
+    ordinal: int = 0
 
     def headers(self) -> dict[str, Any]:
         return {
@@ -136,6 +138,7 @@ class Outgoing:
             "project_id": self.project_id,
             "event_type": self.type,
             "position": str(self.position),
+            "ordinal": str(self.ordinal),
         }
 
 

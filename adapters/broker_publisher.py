@@ -3,16 +3,16 @@ log order, at least once, each with its envelope's stable id.
 
 The publisher follows the ``integration_events`` read model the way webhook delivery
 does, with one tracking row per destination (``broker_delivery_state``: the broker, its
-exchange or stream, and the position of the last event it confirmed). A pass reads the
-rows after that position in batches, publishes each batch in order (``adapters.broker``:
-every message of a batch is on the wire before the first confirmation is awaited), and
-moves the tracking row to the batch's last position once the broker has confirmed all
-of it. A crash (``kill -9``) between the confirmation and that commit means the batch is
-published again, with the same ids: consumers deduplicate on the id, and the first copy
-of every id still arrives in log order. A broker that is down stops the publisher at the
-first unconfirmed batch; it tries again after a doubling pause (``RETRY_FIRST_S`` up to
-``RETRY_LONGEST_S``), the backlog waits in the read model, and nothing else does: writes
-never wait for the broker.
+exchange or stream, and the (position, ordinal) of the last event it confirmed: the
+outbox's key). A pass reads the rows after that pair in batches, publishes each batch in
+order (``adapters.broker``: every message of a batch is on the wire before the first
+confirmation is awaited), and moves the tracking row to the batch's last pair once the
+broker has confirmed all of it. A crash (``kill -9``) between the confirmation and that
+commit means the batch is published again, with the same ids: consumers deduplicate on
+the id, and the first copy of every id still arrives in log order. A broker that is down
+stops the publisher at the first unconfirmed batch; it tries again after a doubling
+pause (``RETRY_FIRST_S`` up to ``RETRY_LONGEST_S``), the backlog waits in the read
+model, and nothing else does: writes never wait for the broker.
 
 Across server processes one publisher works at a time, under a Postgres advisory lock
 of the destination; the others find it taken and return. A new destination starts at
@@ -41,8 +41,8 @@ from psycopg import sql
 from adapters.background import BackgroundPasses
 from adapters.broker import BrokerTarget, Outgoing, declare, publish_batch
 from domain.backoff import doubling_delay_s
+from projections.integration_events import LAST_ORDINAL, all_events_after
 from projections.integration_events import TABLE as EVENTS_TABLE
-from projections.integration_events import all_events_after
 from projections.paging import fetch_all
 from projections.registry import wait_for_progress
 from projections.schema import table
@@ -60,7 +60,11 @@ STOP_TIMEOUT_S = 5.0
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {state} (destination text PRIMARY KEY, "
-    "position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
+    "position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())",
+    # The outbox's key became (position, ordinal): a row from before confirmed every
+    # row at its position, which is what the largest ordinal says.
+    f"ALTER TABLE {{state}} ADD COLUMN IF NOT EXISTS ordinal integer NOT NULL "
+    f"DEFAULT {LAST_ORDINAL}",
 )
 
 Render = Callable[[dict[str, Any]], dict[str, Any]]
@@ -72,7 +76,8 @@ def create_tables(pool: Any, schema: str) -> None:
     confirmed, which no replay of the log could rebuild)."""
     with pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tally-ddl:{schema}",))
-        conn.execute(sql.SQL(_DDL).format(state=table(schema, STATE_TABLE)))
+        for statement in _DDL:
+            conn.execute(sql.SQL(statement).format(state=table(schema, STATE_TABLE)))
 
 
 class BrokerPublisher(BackgroundPasses):
@@ -153,17 +158,21 @@ class BrokerPublisher(BackgroundPasses):
         while True:
             total += self.publish_pending()
             status = self.status()
-            if status["position"] >= status["head"]:
+            reached = (status["position"], status["ordinal"])
+            if reached >= (status["head"], status["head_ordinal"]):
                 return total
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the broker publisher is behind: {status}")
             time.sleep(min(0.2, max(0.0, self._retry_at - time.monotonic())))
 
     def status(self) -> dict[str, Any]:
-        """Where the destination is: its confirmed position and the read model's head."""
+        """Where the destination is: its confirmed position and the read model's head
+        (each a (position, ordinal) pair: the outbox's key)."""
         query = sql.SQL(
-            "SELECT (SELECT coalesce(max(position), 0) FROM {events}) AS head, "
-            "(SELECT position FROM {state} WHERE destination = %s) AS position"
+            "SELECT h.position AS head, h.ordinal AS head_ordinal, s.position, s.ordinal "
+            "FROM (SELECT 1) one LEFT JOIN (SELECT position, ordinal FROM {events} "
+            "ORDER BY position DESC, ordinal DESC LIMIT 1) h ON true "
+            "LEFT JOIN {state} s ON s.destination = %s"
         ).format(
             events=table(self.tally.schema, EVENTS_TABLE),
             state=table(self.tally.schema, STATE_TABLE),
@@ -172,7 +181,9 @@ class BrokerPublisher(BackgroundPasses):
         return {
             "destination": self.target.destination,
             "position": int(row["position"] or 0),
-            "head": int(row["head"]),
+            "ordinal": int(row["ordinal"] or 0),
+            "head": int(row["head"] or 0),
+            "head_ordinal": int(row["head_ordinal"] or 0),
         }
 
     # -- one pass --------------------------------------------------------------------------
@@ -189,7 +200,8 @@ class BrokerPublisher(BackgroundPasses):
         (this thread's work and the broker's round trip overlap)."""
         read_to = self._position(conn)
         moved = 0
-        in_flight: tuple[Future[None], int, int] | None = None  # (sent, last position, count)
+        # (sent, the last (position, ordinal), count)
+        in_flight: tuple[Future[None], tuple[int, int], int] | None = None
         while True:
             messages = self._next_batch(read_to) if moved < limit else []
             if in_flight is not None:
@@ -200,10 +212,10 @@ class BrokerPublisher(BackgroundPasses):
                 in_flight = None
             if not messages or self._stopping.is_set():
                 return moved
-            read_to = messages[-1].position
+            read_to = (messages[-1].position, messages[-1].ordinal)
             in_flight = (self._submit(self._send(messages)), read_to, len(messages))
 
-    def _next_batch(self, after: int) -> list[Outgoing]:
+    def _next_batch(self, after: tuple[int, int]) -> list[Outgoing]:
         rows = all_events_after(self.tally.views, self.tally.schema, after, self.batch)
         return [self._outgoing(row) for row in rows]
 
@@ -214,6 +226,7 @@ class BrokerPublisher(BackgroundPasses):
             type=row["type"],
             project_id=str(row["project_id"]),
             position=int(row["position"]),
+            ordinal=int(row["ordinal"]),
             body=orjson.dumps(envelope),
         )
 
@@ -241,28 +254,30 @@ class BrokerPublisher(BackgroundPasses):
     def _lock_key(self) -> str:
         return f"tally-broker:{self.tally.schema}:{self.target.destination}"
 
-    def _position(self, conn: psycopg.Connection[Any]) -> int:
-        """The destination's confirmed position (a new one starts at the log's start)."""
+    def _position(self, conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        """The destination's confirmed (position, ordinal) (a new one starts at the log's
+        start)."""
         t = table(self.tally.schema, STATE_TABLE)
         conn.execute(
             sql.SQL(
-                "INSERT INTO {} (destination, position) VALUES (%s, 0) "
+                "INSERT INTO {} (destination, position, ordinal) VALUES (%s, 0, 0) "
                 "ON CONFLICT (destination) DO NOTHING"
             ).format(t),
             (self.target.destination,),
         )
         row = conn.execute(
-            sql.SQL("SELECT position FROM {} WHERE destination = %s").format(t),
+            sql.SQL("SELECT position, ordinal FROM {} WHERE destination = %s").format(t),
             (self.target.destination,),
         ).fetchone()
         assert row is not None
-        return int(row["position"] if isinstance(row, dict) else row[0])
+        values = (row["position"], row["ordinal"]) if isinstance(row, dict) else row
+        return int(values[0]), int(values[1])
 
-    def _move(self, conn: psycopg.Connection[Any], position: int) -> None:
+    def _move(self, conn: psycopg.Connection[Any], cursor: tuple[int, int]) -> None:
         conn.execute(
-            sql.SQL("UPDATE {} SET position = %s, updated_at = now() WHERE destination = %s")
-            .format(table(self.tally.schema, STATE_TABLE)),
-            (position, self.target.destination),
+            sql.SQL("UPDATE {} SET position = %s, ordinal = %s, updated_at = now() "
+                    "WHERE destination = %s").format(table(self.tally.schema, STATE_TABLE)),
+            (*cursor, self.target.destination),
         )  # fmt: skip
 
     # -- the event loop --------------------------------------------------------------------

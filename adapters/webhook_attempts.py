@@ -1,12 +1,12 @@
 """The webhook delivery's own tables, the attempts log written a page at a time, its
 pruning, and the queries the API and the CLI read it with (issue 12).
 
-- ``webhook_delivery_state``: one tracking row per endpoint (the position of the last
-  event it acknowledged or skipped, its failures, when it is due again, since when it
-  has been failing).
-- ``webhook_attempts``: one row per attempt (status, HTTP status, latency, the start of
-  the answer, why it failed). Neither is a read model: they record what was sent, which
-  no replay of the log could rebuild.
+- ``webhook_delivery_state``: one tracking row per endpoint (the (position, ordinal) of
+  the last event it acknowledged or skipped: the outbox's key; its failures, when it is
+  due again, since when it has been failing).
+- ``webhook_attempts``: one row per attempt (the event's position and ordinal, status,
+  HTTP status, latency, the start of the answer, why it failed). Neither is a read
+  model: they record what was sent, which no replay of the log could rebuild.
 
 ``write_page`` records a page of attempts and moves the endpoint's tracking row in one
 transaction (one ``COPY`` and one ``UPDATE``), so a crash before it commits sends that
@@ -29,6 +29,7 @@ from psycopg import sql
 from adapters.webhook_transport import Sent
 from domain.webhook_endpoints import WebhookEndpoint
 from projections.integration_catalog import event_id
+from projections.integration_events import LAST_ORDINAL
 from projections.paging import check_limit, fetch_all, fetch_page, plain
 from projections.schema import table
 
@@ -48,12 +49,18 @@ _DDL = (
     "http_status integer, latency_ms integer NOT NULL, response text NOT NULL, "
     "error text NOT NULL, redelivery boolean NOT NULL, created_at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS webhook_attempts_project ON {attempts} (project_id, seq)",
+    # The outbox's key became (position, ordinal). A tracking row from before had every
+    # row at its position (the largest ordinal); an attempt from before was of a
+    # recorded event's own row (ordinal 0).
+    f"ALTER TABLE {{state}} ADD COLUMN IF NOT EXISTS ordinal integer NOT NULL "
+    f"DEFAULT {LAST_ORDINAL}",
+    "ALTER TABLE {attempts} ADD COLUMN IF NOT EXISTS ordinal integer NOT NULL DEFAULT 0",
     # Pruning finds the old attempts by time.
     "CREATE INDEX IF NOT EXISTS webhook_attempts_created ON {attempts} (created_at)",
 )
 ATTEMPT_COLUMNS = (
-    "id", "project_id", "endpoint_id", "event_id", "event_type", "position", "status",
-    "http_status", "latency_ms", "response", "error", "redelivery", "created_at",
+    "id", "project_id", "endpoint_id", "event_id", "event_type", "position", "ordinal",
+    "status", "http_status", "latency_ms", "response", "error", "redelivery", "created_at",
 )  # fmt: skip
 
 
@@ -70,9 +77,10 @@ def attempt_row(
         "id": redelivery or uuid4(),
         "project_id": endpoint.project_id,
         "endpoint_id": endpoint.id,
-        "event_id": event_id(int(row["position"]), row["type"]),
+        "event_id": event_id(int(row["position"]), row["type"], int(row["ordinal"])),
         "event_type": row["type"],
         "position": int(row["position"]),
+        "ordinal": int(row["ordinal"]),
         "status": "succeeded" if sent.ok else "failed",
         "http_status": sent.status,
         "latency_ms": sent.latency_ms,
@@ -95,15 +103,16 @@ def tracking_row(
     conn: psycopg.Connection[Any], schema: str, endpoint_id: UUID, project_id: UUID
 ) -> dict[str, Any]:
     """The endpoint's tracking row; a new endpoint starts after the event that registered
-    it (the ``webhook_endpoints`` read model's position): it gets what happens from then on."""
+    it (the ``webhook_endpoints`` read model's position, with every row at it): it gets
+    what happens from then on."""
     t = table(schema, STATE_TABLE)
     conn.execute(
         sql.SQL(
-            "INSERT INTO {} (endpoint_id, project_id, position, failures) "
+            "INSERT INTO {} (endpoint_id, project_id, position, ordinal, failures) "
             "SELECT %(id)s, %(project)s, coalesce((SELECT position FROM {} WHERE id = %(id)s), "
-            "0), 0 ON CONFLICT (endpoint_id) DO NOTHING"
+            "0), %(last)s, 0 ON CONFLICT (endpoint_id) DO NOTHING"
         ).format(t, table(schema, "webhook_endpoints")),
-        {"id": endpoint_id, "project": project_id},
+        {"id": endpoint_id, "project": project_id, "last": LAST_ORDINAL},
     )
     row = conn.execute(
         sql.SQL("SELECT * FROM {} WHERE endpoint_id = %s").format(t), (endpoint_id,)
@@ -120,7 +129,8 @@ def write_page(
     moved: dict[str, Any] | None,
 ) -> None:
     """The attempts' rows and, unless ``moved`` is None (a redelivery), the endpoint's
-    tracking row set to ``moved`` (only ``position`` when it holds nothing else), in one
+    tracking row set to ``moved`` (only ``position`` and ``ordinal`` when it holds nothing
+    else), in one
     transaction."""
     with conn.transaction():
         if attempts:
@@ -161,7 +171,7 @@ def prune(pool: Any, schema: str, before: datetime) -> int:
 # -- queries -------------------------------------------------------------------------------
 
 _SHOWN_COLUMNS = (
-    "SELECT id, endpoint_id, event_id, event_type, position, status, http_status, "
+    "SELECT id, endpoint_id, event_id, event_type, position, ordinal, status, http_status, "
     "latency_ms, response, error, redelivery, created_at FROM {} WHERE project_id = %s"
 )
 

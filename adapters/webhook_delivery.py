@@ -1,15 +1,16 @@
 """Webhook delivery (issue 12): every enabled endpoint gets its project's integration
-events, in log order, at least once, signed.
+events, in outbox order ((position, ordinal): the log's order, and the events derived at
+one position in their ordinals' order), at least once, signed.
 
 Delivery follows the ``integration_events`` read model the way a projection follows the
-log, with a tracking row per endpoint and a row per attempt (``adapters.webhook_attempts``).
-Events are read a page at a time (``BATCH``) and sent one after the other, in order, over
-the endpoint's own keep-alive connection; the page's attempts and the tracking row's move
-are committed in one transaction once the page is sent or one of its events failed. A
-crash before that commit sends the page again, with the same ``webhook-id`` values, which
-the receiver deduplicates on. Events the endpoint does not want (``enabled_events``) move
-its position without a send. In a live project the endpoint's host is resolved and
-checked once per pass, not per event.
+log, with a tracking row per endpoint (its (position, ordinal)) and a row per attempt
+(``adapters.webhook_attempts``). Events are read a page at a time (``BATCH``) and sent
+one after the other, in order, over the endpoint's own keep-alive connection; the page's
+attempts and the tracking row's move are committed in one transaction once the page is
+sent or one of its events failed. A crash before that commit sends the page again, with
+the same ``webhook-id`` values, which the receiver deduplicates on. Events the endpoint
+does not want (``enabled_events``) move its position without a send. In a live project
+the endpoint's host is resolved and checked once per pass, not per event.
 
 An endpoint that fails (no answer, a timeout, a non-2xx, a redirect, a refused address)
 stops at that event and is tried again after a doubling delay (``RETRY_FIRST_S``, at
@@ -58,7 +59,7 @@ from commands.webhook_endpoints import DisableWebhookEndpoint
 from domain.backoff import doubling_delay_s
 from domain.projects import Project
 from domain.webhook_endpoints import ENABLED, FAILING_DISABLES_AFTER, WebhookEndpoint
-from projections.integration_events import events_after
+from projections.integration_events import event_at, events_after
 
 log = logging.getLogger("tally.webhooks")
 
@@ -79,11 +80,12 @@ Render = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass
 class _Page:
-    """What sending one page did: the attempts to record, the position reached (the last
-    event acknowledged or skipped), how many events that moved, and the failure that
-    stopped it (None: the whole page went)."""
+    """What sending one page did: the attempts to record, the (position, ordinal)
+    reached (the last event acknowledged or skipped), how many events that moved, and
+    the failure that stopped it (None: the whole page went)."""
 
     position: int
+    ordinal: int
     attempts: list[dict[str, Any]] = field(default_factory=list)
     moved: int = 0
     failed: Sent | None = None
@@ -193,32 +195,32 @@ class WebhookDelivery(BackgroundPasses):
         if not secrets:
             return 0
         refusal: str | None = None  # resolved once there is something to send
-        moved, position = 0, int(state["position"])
+        moved, cursor = 0, (int(state["position"]), int(state["ordinal"]))
         while moved < MAX_PER_PASS:
             limit = min(BATCH, MAX_PER_PASS - moved)
-            rows = events_after(self.tally.views, self.tally.schema, project_id, position, limit)
+            rows = events_after(self.tally.views, self.tally.schema, project_id, cursor, limit)
             if not rows:
                 break
             if refusal is None:
                 refusal = "" if self._test_mode(project_id) else refused_address(endpoint.url)
-            page = self._send_page(endpoint, rows, position, secrets, refusal)
+            page = self._send_page(endpoint, rows, cursor, secrets, refusal)
             moved += page.moved
             if page.failed is not None:
                 self._failed(conn, endpoint, state, page)
                 break
             self._succeeded(conn, endpoint, state, page)
-            position = page.position
+            cursor = (page.position, page.ordinal)
         return moved
 
     def _send_page(
         self,
         endpoint: WebhookEndpoint,
         rows: list[dict[str, Any]],
-        position: int,
+        cursor: tuple[int, int],
         secrets: list[str],
         refusal: str,
     ) -> _Page:
-        page = _Page(position)
+        page = _Page(*cursor)
         client = self._clients.get(endpoint.id)
         for row in rows:
             if endpoint.wants(row["type"]):
@@ -230,7 +232,7 @@ class WebhookDelivery(BackgroundPasses):
                 if not sent.ok:
                     page.failed = sent
                     return page
-            page.position = int(row["position"])
+            page.position, page.ordinal = int(row["position"]), int(row["ordinal"])
             page.moved += 1
         return page
 
@@ -294,7 +296,7 @@ class WebhookDelivery(BackgroundPasses):
         page: _Page,
     ) -> None:
         """Record the page; a page that sent anything clears the endpoint's failures."""
-        moved: dict[str, Any] = {"position": page.position}
+        moved: dict[str, Any] = {"position": page.position, "ordinal": page.ordinal}
         if page.attempts:
             moved |= {"failures": 0, "next_attempt_at": None, "failing_since": None}
             state |= moved
@@ -317,8 +319,8 @@ class WebhookDelivery(BackgroundPasses):
         retry_at = now + timedelta(
             seconds=doubling_delay_s(failures, RETRY_FIRST_S, RETRY_LONGEST_S)
         )
-        moved = {"position": page.position, "failures": failures, "next_attempt_at": retry_at,
-                 "failing_since": since}  # fmt: skip
+        moved = {"position": page.position, "ordinal": page.ordinal, "failures": failures,
+                 "next_attempt_at": retry_at, "failing_since": since}  # fmt: skip
         write_page(conn, self.tally.schema, page.attempts, endpoint.id, moved)
         log.warning(
             "webhook endpoint %s failed: %s (attempt %d)", endpoint.id, sent.error, failures
@@ -344,17 +346,17 @@ class WebhookDelivery(BackgroundPasses):
         if found is None:
             return None
         endpoint = self._endpoint(project_id, UUID(found["endpoint_id"]))
-        rows = events_after(
-            self.tally.views, self.tally.schema, project_id, int(found["position"]) - 1, 1
+        row = event_at(
+            self.tally.views, self.tally.schema, project_id, found["position"], found["ordinal"]
         )
-        if endpoint is None or endpoint.status == "deleted" or not rows:
+        if endpoint is None or endpoint.status == "deleted" or row is None:
             return None
         secrets = self._secrets(endpoint)
         if not secrets:
             return None
         client = self._clients.get(endpoint.id)
-        sent = self._send(endpoint, rows[0], secrets, self._test_mode(project_id), client)
-        attempt = attempt_row(endpoint, rows[0], sent, self.tally.clock.now(), new_id)
+        sent = self._send(endpoint, row, secrets, self._test_mode(project_id), client)
+        attempt = attempt_row(endpoint, row, sent, self.tally.clock.now(), new_id)
         with self.tally.views.connection() as conn:
             write_page(conn, self.tally.schema, [attempt], None, None)
         return get_attempt(self.tally.views, self.tally.schema, project_id, new_id)

@@ -5,12 +5,13 @@ An envelope is built from one ``integration_events`` row (``projections.integrat
 ```json
 {"id": "evt_…", "object": "event", "type": "billing.customer.created",
  "api_version": "2026-12-01", "created": "2030-01-01T09:00:00.000000Z",
- "project_id": "…", "position": 42, "data": {"object": {…the customer, as GET answers it…}}}
+ "project_id": "…", "position": 42, "ordinal": 0,
+ "data": {"object": {…the customer, as GET answers it…}}}
 ```
 
 ``data.object`` goes through the same response model the object's GET route answers with
 (``PRESENTERS``), so a receiver reads the same fields as a client of the API. The id is
-``integration_catalog.event_id(position, type)``: a redelivery has the same one.
+``integration_catalog.event_id(position, type, ordinal)``: a redelivery has the same one.
 
 ``event_schema(type)`` is the JSON Schema of one type's envelope, generated from pydantic
 models (the envelope with ``type`` fixed and ``data.object`` the object's API model);
@@ -65,6 +66,13 @@ class Envelope(BaseModel):
     created: Instant = Field(description="When the underlying change was recorded")
     project_id: UUID
     position: int = Field(ge=1, description="The event's position in Tally's log")
+    ordinal: int = Field(
+        default=0,
+        ge=0,
+        description="0 for the event recorded at this position; 1, 2, ... for the events "
+        "derived at it (billing.entitlements.changed, one per customer whose set it "
+        "changed). Events arrive in (position, ordinal) order",
+    )
     data: EventData
 
 
@@ -87,12 +95,13 @@ def envelope(row: dict[str, Any], tally: Tally | None = None) -> dict[str, Any]:
     # The collection needs the object's project, which the stored object does not hold.
     object_row = {**row["object"], "project_id": row["project_id"]}
     built = Envelope(
-        id=event_id(int(row["position"]), row["type"]),
+        id=event_id(int(row["position"]), row["type"], int(row.get("ordinal", 0))),
         type=row["type"],
         api_version=API_VERSION,
         created=row["occurred_at"],
         project_id=row["project_id"],
         position=int(row["position"]),
+        ordinal=int(row.get("ordinal", 0)),
         data=EventData(object=present(row["object_kind"], object_row, tally)),
     )
     return built.model_dump(mode="json")

@@ -13,8 +13,9 @@ renamed or reshaped domain event changes this table, never a receiver's code.
   transaction's start only when it completed at once, as deposits do).
 - ``object_id(event) -> UUID``: the id of the object the event is about (the dunning
   record of an invoice is about the invoice; ``LOOKS_UP_INVOICE`` says which).
-- ``event_id(position, type)``: the envelope's id, derived from the log position and the
-  type, so a redelivery carries the same id and a receiver can drop duplicates.
+- ``event_id(position, type, ordinal=0)``: the envelope's id, derived from the log
+  position, the type and the row's ordinal at that position, so a redelivery carries
+  the same id and a receiver can drop duplicates.
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def integration_type(event: Any) -> str | None:
     return name
 
 
-def event_id(position: int, type_name: str) -> str:
-    """The envelope's id: the same for the same log position and type, everywhere."""
-    return "evt_" + uuid5(EVENT_ID_NAMESPACE, f"{position}:{type_name}").hex
+def event_id(position: int, type_name: str, ordinal: int = 0) -> str:
+    """The envelope's id: the same for the same log position, ordinal and type,
+    everywhere. A recorded event's own row (ordinal 0) keeps the id it had before the
+    outbox's key had an ordinal."""
+    key = f"{position}:{type_name}" if ordinal == 0 else f"{position}:{ordinal}:{type_name}"
+    return "evt_" + uuid5(EVENT_ID_NAMESPACE, key).hex

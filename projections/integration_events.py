@@ -2,7 +2,9 @@
 (webhooks today, brokers later) reads from, and its queries.
 
 One row per domain event that has a public type (``projections.integration_catalog``):
-its log position (the key, and the order every destination delivers in), project, type,
+its log position and ordinal (the key, and the order every destination delivers in: the
+recorded event's own row has ordinal 0, the events derived at the same position 1, 2,
+...), project, type,
 the kind and id of the object, the object as the API's read of it answered once the
 batch holding the event was applied (``object``: the read model's row, the same dict the
 GET route validates), and the time of the underlying event. The row is written in the
@@ -15,13 +17,16 @@ end of the event's batch: when one object changes several times in one batch (a 
 or catching up after downtime), an earlier event's object may already show a later
 change. The type and position of each event are exact.
 
-Queries:
+Queries (``after``: a destination's (position, ordinal) cursor, or a bare position for
+after every row at it):
 
 - ``events_after(pool, schema, project_id, after, limit) -> list[dict]``: the project's
-  rows with positions after ``after``, in log order.
+  rows after ``after``, in (position, ordinal) order.
+- ``event_at(pool, schema, project_id, position, ordinal) -> dict | None``: one row
+  (a redelivery's).
 - ``head_of(pool, schema, project_id) -> int``: the position of its latest row (0: none).
 - ``all_events_after(pool, schema, after, limit) -> list[dict]``: every project's rows
-  after ``after``, in log order (what a broker gets).
+  after ``after``, in (position, ordinal) order (what a broker gets).
 """
 
 from __future__ import annotations
@@ -45,8 +50,11 @@ from projections.paging import fetch_all, plain
 from projections.schema import table
 
 TABLE = "integration_events"
-COLUMNS = ("position", "project_id", "type", "object_kind", "object_id", "object", "occurred_at")
-TYPES = ("int8", "uuid", "text", "text", "uuid", "jsonb", "timestamptz")
+COLUMNS = (
+    "position", "ordinal", "project_id", "type", "object_kind", "object_id", "object",
+    "occurred_at",
+)  # fmt: skip
+TYPES = ("int8", "int4", "uuid", "text", "text", "uuid", "jsonb", "timestamptz")
 
 
 def iso_sql(column: str) -> str:
@@ -169,7 +177,7 @@ class IntegrationEvents(ReadModel):
             kind = OBJECT_OF[name]
             if kind in _FROM_EVENT:
                 found = Jsonb(plain(_FROM_EVENT[kind](event)))
-                row = (position, event.project_id, name, kind, event.originator_id, found)
+                row = (position, 0, event.project_id, name, kind, event.originator_id, found)
                 carried.append((*row, event.timestamp))
                 continue
             arrays = by_kind.setdefault(kind, ([], [], [], []))
@@ -184,8 +192,8 @@ class IntegrationEvents(ReadModel):
     def _insert(self, cur: Cursor[Any], kind: str, arrays: Sequence[list[Any]]) -> None:
         joins, built = _OBJECTS[kind]
         statement = sql.SQL(
-            "INSERT INTO {ie} (position, project_id, type, object_kind, object_id, object, "
-            "occurred_at) SELECT u.position, t.project_id, u.type, {kind}, u.id, "
+            "INSERT INTO {ie} (position, ordinal, project_id, type, object_kind, object_id, "
+            "object, occurred_at) SELECT u.position, 0, t.project_id, u.type, {kind}, u.id, "
             + built
             + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], %b::timestamptz[]) "
             "AS u(position, type, id, occurred_at) JOIN {t} t ON t.id = u.id" + joins
@@ -220,16 +228,42 @@ def _get(row: Any, key: str, index: int) -> Any:
 
 # -- queries -----------------------------------------------------------------------------
 
+# Where a destination is in the outbox: the (position, ordinal) of the last row it has.
+# A bare position means after every row at that position.
+After = int | tuple[int, int]
+LAST_ORDINAL = 2**31 - 1
+_SELECTED = (
+    "SELECT position, ordinal, project_id, type, object_kind, object_id, object, occurred_at "
+)
+
+
+def cursor_of(after: After) -> tuple[int, int]:
+    """``after`` as a (position, ordinal) pair."""
+    if isinstance(after, tuple):
+        return int(after[0]), int(after[1])
+    return int(after), LAST_ORDINAL
+
 
 def events_after(
-    pool: ConnectionPool[Any], schema: str, project_id: UUID, after: int, limit: int
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, after: After, limit: int
 ) -> list[dict[str, Any]]:
-    """The project's integration events after position ``after``, in log order."""
+    """The project's integration events after ``after``, in outbox order."""
     query = sql.SQL(
-        "SELECT position, project_id, type, object_kind, object_id, object, occurred_at "
-        "FROM {} WHERE project_id = %s AND position > %s ORDER BY position LIMIT %s"
+        _SELECTED + "FROM {} WHERE project_id = %s AND (position, ordinal) > (%s, %s) "
+        "ORDER BY position, ordinal LIMIT %s"
     ).format(table(schema, TABLE))
-    return fetch_all(pool, query, [project_id, after, limit])
+    return fetch_all(pool, query, [project_id, *cursor_of(after), limit])
+
+
+def event_at(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, position: int, ordinal: int
+) -> dict[str, Any] | None:
+    """The project's integration event at (``position``, ``ordinal``), if any."""
+    query = sql.SQL(
+        _SELECTED + "FROM {} WHERE project_id = %s AND position = %s AND ordinal = %s"
+    ).format(table(schema, TABLE))
+    rows = fetch_all(pool, query, [project_id, position, ordinal])
+    return rows[0] if rows else None
 
 
 def head_of(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> int:
@@ -240,12 +274,12 @@ def head_of(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> int:
 
 
 def all_events_after(
-    pool: ConnectionPool[Any], schema: str, after: int, limit: int
+    pool: ConnectionPool[Any], schema: str, after: After, limit: int
 ) -> list[dict[str, Any]]:
-    """Every project's integration events after position ``after``, in log order (a
-    broker gets all projects' events: ``adapters.broker_publisher``)."""
+    """Every project's integration events after ``after``, in outbox order (a broker gets
+    all projects' events: ``adapters.broker_publisher``)."""
     query = sql.SQL(
-        "SELECT position, project_id, type, object_kind, object_id, object, occurred_at "
-        "FROM {} WHERE position > %s ORDER BY position LIMIT %s"
+        _SELECTED + "FROM {} WHERE (position, ordinal) > (%s, %s) "
+        "ORDER BY position, ordinal LIMIT %s"
     ).format(table(schema, TABLE))
-    return fetch_all(pool, query, [after, limit])
+    return fetch_all(pool, query, [*cursor_of(after), limit])

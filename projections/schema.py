@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.tables import ADDED_COLUMNS, TABLES, Table
+from projections.tables import ADDED_COLUMNS, CHANGED_KEYS, TABLES, Table
 
 TRACKING_TABLE = "projection_tracking"
 STALLS_TABLE = "projection_stalls"
@@ -40,6 +40,40 @@ def _added_columns(ident: sql.Identifier, table: Table) -> list[sql.Composed]:
         for name, column in ADDED_COLUMNS
         if name == table.name
     ]
+
+
+def _changed_key(schema: str, table: Table) -> list[sql.Composed]:
+    """Move ``table`` to its new primary key when its key has fewer columns (a table
+    created before the key changed: ``CHANGED_KEYS``), and drop the indexes the change
+    replaces; nothing when it already has it (one catalogue lookup)."""
+    ident = sql.Identifier(schema)
+    out = []
+    for name, columns, replaced in CHANGED_KEYS:
+        if name != table.name:
+            continue
+        drops = sql.SQL("").join(
+            sql.SQL(" DROP INDEX IF EXISTS {}.{};").format(ident, sql.Identifier(index))
+            for index in replaced
+        )
+        out.append(
+            sql.SQL(
+                "DO $key$ BEGIN IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON "
+                "c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+                "n.nspname = {schema} AND c.relname = {name} AND i.indisprimary AND "
+                "i.indnatts < {count}) THEN ALTER TABLE {ident}.{table} DROP CONSTRAINT "
+                "{pkey}, ADD PRIMARY KEY ({columns});{drops} END IF; END $key$"
+            ).format(
+                schema=sql.Literal(schema),
+                name=sql.Literal(name),
+                count=sql.Literal(len(columns.split(","))),
+                ident=ident,
+                table=sql.Identifier(name),
+                pkey=sql.Identifier(f"{name}_pkey"),
+                columns=sql.SQL(columns),
+                drops=drops,
+            )
+        )
+    return out
 
 
 def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list[sql.Composed]:
@@ -67,6 +101,7 @@ def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list
             )
         )
         out.extend(_added_columns(ident, table))
+        out.extend(_changed_key(schema, table))
         if not secondary_indexes:
             continue
         for index in table.indexes:

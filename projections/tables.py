@@ -325,19 +325,35 @@ TABLES: tuple[Table, ...] = (
         ("webhook_endpoints_page: project_id, position, id",),
     ),
     # Integration events (issue 12): projections/integration_events.py.
+    # Keyed by (position, ordinal): the row of the event recorded at ``position`` has
+    # ordinal 0, the events derived at that position (``billing.entitlements.changed``)
+    # 1, 2, ... Every destination follows the pair.
     Table(
         "integration_events",
-        "position bigint NOT NULL, project_id uuid NOT NULL, type text NOT NULL, "
+        "position bigint NOT NULL, ordinal integer NOT NULL DEFAULT 0, "
+        "project_id uuid NOT NULL, type text NOT NULL, "
         "object_kind text NOT NULL, object_id uuid NOT NULL, object jsonb NOT NULL, "
         "occurred_at timestamptz NOT NULL",
-        "position",
-        ("integration_events_project: project_id, position",),
+        "position, ordinal",
+        ("integration_events_page: project_id, position, ordinal",),
         uncompared=("object",),
     ),
 )
 
 
 # Columns added to a table after deployments had created it, which ``CREATE TABLE IF NOT
-# EXISTS`` does not add: (table, column definition). Each must allow null (the rows
-# projected before it have none).
-ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("accounts", "low_balance_threshold bigint"),)
+# EXISTS`` does not add: (table, column definition). Each must allow null or have a
+# default (the rows projected before it have none).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("accounts", "low_balance_threshold bigint"),
+    # Every row written before the outbox's key became (position, ordinal) is a
+    # recorded event's own row: ordinal 0.
+    ("integration_events", "ordinal integer NOT NULL DEFAULT 0"),
+)
+
+# Primary keys changed after deployments had created the table: (table, the new key's
+# columns, the indexes the change replaces). ``projections.schema`` moves a table whose
+# key is not yet that to it, once.
+CHANGED_KEYS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("integration_events", "position, ordinal", ("integration_events_project",)),
+)

@@ -120,6 +120,7 @@ class WebhookDelivery(ApiObject):
                     "event_id": "evt_6c0d1f0e8a2b5c3d9e7f1a2b3c4d5e6f",
                     "event_type": "billing.invoice.paid",
                     "position": 42,
+                    "ordinal": 0,
                     "status": "failed",
                     "http_status": 503,
                     "latency_ms": 120,
@@ -136,6 +137,9 @@ class WebhookDelivery(ApiObject):
     event_id: str = Field(description="The envelope's id (the webhook-id header)")
     event_type: str
     position: int = Field(description="The event's position in the log")
+    ordinal: int = Field(
+        default=0, description="The event's ordinal at that position (the envelope's)"
+    )
     status: Literal["succeeded", "failed"]
     http_status: int | None = Field(default=None, description="None: no answer came")
     latency_ms: int

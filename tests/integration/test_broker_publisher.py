@@ -110,7 +110,9 @@ def test_a_broker_that_is_down_stops_the_publisher_without_losing_its_place(
         assert down.broker.status() == {
             "destination": f"rabbit://127.0.0.1:1/#{name}",
             "position": 0,
+            "ordinal": 0,
             "head": down.broker.status()["head"],
+            "head_ordinal": 0,
         }
         with pytest.raises(TimeoutError):
             down.broker.drain(timeout_s=1.5)
