@@ -29,6 +29,7 @@ from adapters.outbox import Outbox
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
 from adapters.secrets import SecretBox
+from adapters.usage_source import PostgresUsage
 from adapters.usage_store import create_usage_tables
 from adapters.webhook_delivery import WebhookDelivery
 from api.integration_events import envelope
@@ -140,6 +141,8 @@ def build(
         max_batch=settings.group_commit_max,
         max_retries=settings.max_retries,
         writer=event_writer(store.recorder),
+        # Renewals rate usage from its running totals (issue 13).
+        usage=PostgresUsage(views, settings.db_schema),
     )
     tally = Tally(
         settings=settings,

@@ -5,7 +5,9 @@ waiting for that first payment), when its trial ends, when it resumes and at eve
 renewal, in the same save as the subscription's event. The draft has a line per item
 (the item's amount for the period), the proration lines collected since the last
 renewal, the project's default tax rates and the coupon the subscription or customer
-has (its remaining periods counted down). With ``finalize_delay_s`` 0 it is finalized
+has (its remaining periods counted down). A renewal's draft also bills the usage of the
+period that just ended, and usage that came late for the one before
+(``commands.usage_rating``). With ``finalize_delay_s`` 0 it is finalized
 at once; otherwise its ``finalize_at`` is put on the customer's due work. Finalized
 invoices are charged at once when the project has an ``auto_charge_provider``.
 
@@ -16,6 +18,7 @@ finalizing drafts whose time has come and retrying failed payments; the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -29,6 +32,7 @@ from commands.invoice_payments import retry_due_payment
 from commands.invoicing import billing_for, finalize
 from commands.line_descriptions import item_line
 from commands.now import now_for
+from commands.usage_rating import RatedUsage, rate_renewal, renews_at
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoice_state import DRAFT, OPEN
@@ -36,6 +40,7 @@ from domain.invoices import Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
 from domain.subscription_states import TRIALING
 from domain.subscriptions import Subscription
+from domain.usage_rating import UsageLine
 
 INVOICING_STEPS = ("renewed", "trial_ended", "resumed", "started")
 
@@ -50,6 +55,7 @@ def draft_for(  # the period's facts
     proration_lines: list[dict[str, Any]],
     finalize_at: datetime | None,
     reason: str,
+    usage: Sequence[UsageLine] = (),
 ) -> tuple[Invoice, tuple[str, dict[str, Any]] | None]:
     """A draft (not yet in the unit of work) for one period, with the coupon it gets
     and where that coupon is kept, which the caller counts down if it keeps the draft.
@@ -68,6 +74,7 @@ def draft_for(  # the period's facts
         coupon=found[1] if found is not None else None,
         finalize_at=finalize_at,
         reason=reason,
+        usage=usage,
     )
     return invoice, found
 
@@ -79,9 +86,11 @@ def invoice_period(
     now: datetime,
     proration_lines: list[dict[str, Any]],
     reason: str,
+    usage: RatedUsage | None = None,
 ) -> Invoice:
     """Draft (and, without a delay, finalize) the invoice of the subscription's current
-    period. Never raises once it has started changing things."""
+    period, with ``usage`` (rated before the renewal: ``commands.usage_rating``). Never
+    raises once it has started changing things."""
     values = settings_values(uow, ctx)
     delay = int(values["finalize_delay_s"])
     finalize_at = now + timedelta(seconds=delay) if delay else None
@@ -94,11 +103,14 @@ def invoice_period(
         proration_lines=proration_lines,
         finalize_at=finalize_at,
         reason=reason,
+        usage=usage.lines if usage is not None else (),
     )
     billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
     if coupon is not None:
         billing.use_coupon(coupon[0], invoice.id)
     uow.add(invoice)
+    if usage is not None:
+        usage.record(uow, sub, invoice.id)
     uow.add(billing)
     if finalize_at is not None:
         billing.schedule(invoice.id, finalize_at, "finalize")
@@ -162,11 +174,16 @@ def finalize_and_charge(
 
 
 def step(uow: UnitOfWork, ctx: Context, sub: Subscription, due: datetime) -> str | None:
-    """One of the subscription's due steps, with the invoice it brings."""
+    """One of the subscription's due steps, with the invoice it brings. A renewal's
+    usage is rated before anything changes."""
     pending = list(sub.proration_lines)
+    usage = rate_renewal(uow, ctx, sub) if renews_at(sub, due) else None
     done = sub.process_next(due)
     if done in INVOICING_STEPS:
-        invoice_period(uow, ctx, sub, due, pending if done == "renewed" else [], done)
+        renewed = done == "renewed"
+        invoice_period(
+            uow, ctx, sub, due, pending if renewed else [], done, usage if renewed else None
+        )
     return done
 
 

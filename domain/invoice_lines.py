@@ -2,7 +2,8 @@
 
 Kinds: ``subscription`` (a period of a subscription item), ``proration`` (a credit or
 charge for a plan change; the only kind that may be negative, and never discounted),
-``one_time`` (an order or a charge), ``usage`` (metered; filled in by metering later).
+``one_time`` (an order or a charge), ``usage`` (a metered price's usage over a period:
+``domain.usage_rating``; its ``usage`` field records the quantity it billed).
 A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices); a tiered
 line keeps how its amount was reached (``tiers``: ``domain.price_tiers.tier_breakdown``),
 so a document can show parts that add up instead of a rounded unit price.
@@ -52,6 +53,7 @@ def build_line(  # a line's fields are independent facts, so they are all named
     amount: int | None,
     period: tuple[datetime, datetime] | None,
     tiers: list[dict[str, Any]] | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> tuple[Line, dict[str, dict[str, Any]]]:
     """The line record and the records of its tax rates (kept on the invoice, so a
     finalized invoice explains itself whatever happens to the rates later)."""
@@ -73,6 +75,8 @@ def build_line(  # a line's fields are independent facts, so they are all named
         if sum(int(t["amount"]) for t in tiers) != line["amount"]:
             raise ValidationFailed("a line's tiers add up to its amount")
         line["tiers"] = [dict(t) for t in tiers]
+    if usage is not None:
+        line["usage"] = dict(usage)
     rates = {
         r.id: {
             "percentage": str(r.percentage),

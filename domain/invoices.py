@@ -131,6 +131,7 @@ class Invoice(TallyAggregate, InvoiceState):
         amount: int | None = None,
         period: tuple[datetime, datetime] | None = None,
         tiers: list[dict[str, Any]] | None = None,
+        usage: dict[str, Any] | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
         check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
@@ -146,6 +147,7 @@ class Invoice(TallyAggregate, InvoiceState):
             amount=amount,
             period=period,
             tiers=tiers,
+            usage=usage,
         )
         # The invoice with this line must still fit the limits (domain/limits.py).
         check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)

@@ -4,13 +4,15 @@ coupon (the invoicing commands from the event store, the upcoming invoice query 
 read models), so both price an invoice with the same arithmetic.
 
 The draft has a line per item (the item's amount for the period), the proration lines
-collected since the last renewal, the given tax rates and the coupon. It is an
+collected since the last renewal, the usage lines of the period before (billed in
+arrears), the given tax rates and the coupon. It is an
 ``Invoice`` that records its events but is saved only if the caller adds it to a unit of
 work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +23,7 @@ from domain.money import Money
 from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING, Item
 from domain.subscriptions import Subscription
 from domain.tax import TaxRate
+from domain.usage_rating import UsageLine
 
 # A subscription item's line text and, for a tiered price, the parts of its amount
 # (``domain.line_descriptions.item_text``).
@@ -60,9 +63,11 @@ def draft_invoice(  # the period's facts, each named
     coupon: dict[str, Any] | None,
     finalize_at: datetime | None,
     reason: str,
+    usage: Sequence[UsageLine] = (),
 ) -> Invoice:
     """The draft of ``sub``'s invoice for ``period``: ``texts`` are the items' (in their
-    order), ``coupon`` the terms of the coupon it gets (``CustomerBilling.coupon_for``)."""
+    order), ``coupon`` the terms of the coupon it gets (``CustomerBilling.coupon_for``),
+    ``usage`` the rated usage of the period before (``domain.usage_rating``)."""
     invoice = Invoice(
         project_id=sub.project_id,
         customer_id=sub.customer_id,
@@ -89,6 +94,19 @@ def draft_invoice(  # the period's facts, each named
     for n, line in enumerate(proration_lines, start=1):
         invoice.add_line(
             f"proration_{n}", "proration", line["description"], 1, int(line["amount"]), rates
+        )
+    for n, used in enumerate(usage, start=1):
+        quantity, unit_amount = used.billed_units()
+        invoice.add_line(
+            f"usage_{n}",
+            "usage",
+            used.description(),
+            quantity,
+            unit_amount,
+            rates,
+            amount=used.amount,
+            period=used.period,
+            usage=used.record(),
         )
     if coupon is not None:
         off = coupon["amount_off"]

@@ -8,6 +8,7 @@ here. Inside:
 - ``pipeline``: a caller's reply, a queued command, a batch, the pacer;
 - ``synchronous``: a batch, or one command, run and written at once (retries);
 - ``unit_of_work``: the aggregates one batch shares, and the event writer's port;
+- ``usage_source``: the port through which a handler reads usage totals (rating);
 - ``context``: what a command runs with (``Context``), what its handler answers
   (``Result``: what ``Happened``, and the body) and what the bus answers (``Outcome``).
 """

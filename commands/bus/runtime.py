@@ -47,6 +47,7 @@ from commands.bus.unit_of_work import (
     RecorderEventWriter,
     UnitOfWork,
 )
+from commands.bus.usage_source import UsageSource
 from commands.messages import Command
 from domain.clock import Clock
 from domain.errors import DomainError
@@ -67,8 +68,10 @@ class CommandBus(SynchronousPath):
         max_retries: int = 8,
         cache_size: int = 10_000,
         writer: EventWriter | None = None,
+        usage: UsageSource | None = None,
     ) -> None:
         self.app = app
+        self.usage = usage
         self.handlers = handlers
         self.clock = clock
         self.max_batch = max_batch
@@ -168,7 +171,7 @@ class CommandBus(SynchronousPath):
             raise RuntimeError("command bus is closed")
         if self._building is None:
             self._pacer.arrived()
-            self._building = Batch(UnitOfWork(self.app, self.cache))
+            self._building = Batch(UnitOfWork(self.app, self.cache, self.usage))
         return self._building
 
     def _run_into(self, batch: Batch, item: Item) -> None:

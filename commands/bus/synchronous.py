@@ -17,6 +17,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from commands.bus.context import Context, Handler, Happened, Outcome
 from commands.bus.pipeline import Item
 from commands.bus.unit_of_work import AggregateCache, EventWriter, UnitOfWork
+from commands.bus.usage_source import UsageSource
 from commands.messages import Command
 from domain.base import current_actor
 from domain.clock import Clock
@@ -34,6 +35,7 @@ class SynchronousPath:
     clock: Clock
     max_retries: int
     cache: AggregateCache
+    usage: UsageSource | None
     _writer: EventWriter
 
     def _run_batch(self, batch: list[Item]) -> None:
@@ -48,7 +50,7 @@ class SynchronousPath:
     def _try_batch(self, batch: list[Item], *, check_keys: bool) -> bool:
         """Run and save ``batch`` as one transaction; answer its callers and return True,
         or return False (nothing written, nobody answered) when the save conflicted."""
-        uow = UnitOfWork(self.app, self.cache)
+        uow = UnitOfWork(self.app, self.cache, self.usage)
         uow.known_absent = self._absent_idempotency_records(batch, check=check_keys)
         done: list[Item] = []
         refused: list[Item] = []
@@ -97,7 +99,7 @@ class SynchronousPath:
 
     def _run_alone(self, item: Item) -> Outcome:
         for attempt in range(self.max_retries):
-            uow = UnitOfWork(self.app, cache=None)
+            uow = UnitOfWork(self.app, cache=None, usage=self.usage)
             outcome = self._run_one(uow, item)
             try:
                 positions = self._save(uow)

@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from commands.bus.usage_source import UsageSource
 from domain.errors import NotFound
 
 A = TypeVar("A", bound=Aggregate)
@@ -57,9 +58,16 @@ class AggregateCache:
 
 
 class UnitOfWork:
-    def __init__(self, app: Application[UUID], cache: AggregateCache | None = None) -> None:
+    def __init__(
+        self,
+        app: Application[UUID],
+        cache: AggregateCache | None = None,
+        usage: UsageSource | None = None,
+    ) -> None:
         self.app = app
         self.cache = cache
+        # Where a handler reads usage totals (None: no usage store, nothing is rated).
+        self.usage = usage
         self.touched: dict[UUID, Aggregate] = {}
         # Ids known not to exist in the store (checked in bulk before the batch ran).
         self.known_absent: set[UUID] = set()

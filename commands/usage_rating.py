@@ -1,0 +1,123 @@
+"""Rating a subscription's usage when it renews (issue 13; ``domain.usage_rating``).
+
+The renewal's invoice bills the usage of the period that just ended, and the usage that
+arrived late for the period billed before it (an adjustment: only what was not billed
+then). The quantities are read through the bus's usage source before the subscription
+changes (a handler must not fail once it has recorded something), and the invoice's
+lines record them; ``UsageBilling`` keeps what was billed for the period, for the next
+renewal's adjustment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from commands.bus import Context
+from commands.bus.unit_of_work import UnitOfWork
+from commands.line_descriptions import item_line
+from domain.catalog import Price
+from domain.meters import Meter
+from domain.subscription_states import ACTIVE, PAST_DUE
+from domain.subscriptions import Subscription
+from domain.usage import MeterRule
+from domain.usage_billing import UsageBilling
+from domain.usage_rating import (
+    BilledKey,
+    MeteredPrice,
+    UsageLine,
+    now_billed,
+    usage_lines,
+    usage_period,
+)
+
+
+@dataclass
+class RatedUsage:
+    """The usage lines of a renewal's invoice, and what to record once it is kept."""
+
+    lines: list[UsageLine] = field(default_factory=list)
+    period: tuple[datetime, datetime] | None = None
+    prices: list[str] = field(default_factory=list)
+    billed: dict[BilledKey, Decimal] = field(default_factory=dict)
+
+    def record(self, uow: UnitOfWork, sub: Subscription, invoice_id: UUID) -> None:
+        """Keep what this invoice billed (in the same save as the invoice)."""
+        if self.period is None:
+            return
+        ledger = uow.find(UsageBilling, UsageBilling.create_id(sub.id))
+        if ledger is None:
+            ledger = UsageBilling.start(sub.project_id, sub.id)
+        ledger.record(invoice_id, self.period, self.prices, self.billed)
+        uow.add(ledger)
+
+
+def metered_prices(
+    uow: UnitOfWork, ctx: Context, items: Sequence[dict[str, Any]]
+) -> list[MeteredPrice]:
+    """The metered prices among ``items`` whose meter is defined (a price that names a
+    meter never defined is rated nothing, as before meters existed)."""
+    found: list[MeteredPrice] = []
+    for item in items:
+        price = uow.get(Price, UUID(str(item["price_id"])), ctx.project_id)
+        if price.scheme != "metered":
+            continue
+        meter = uow.find(Meter, Meter.create_id(ctx.project_id, price.meter))
+        if meter is None or meter.project_id != ctx.project_id:
+            continue
+        description, _ = item_line(uow, ctx, item)
+        found.append(
+            MeteredPrice(
+                str(price.id), price.unit_amount, description, MeterRule.of(meter.summary())
+            )
+        )
+    return found
+
+
+def renews_at(sub: Subscription, due: datetime) -> bool:
+    """Whether the subscription's step due at ``due`` is a renewal that invoices."""
+    return (
+        sub.status in (ACTIVE, PAST_DUE)
+        and not sub.cancel_at_period_end
+        and due >= sub.current_period[1]
+    )
+
+
+def _quantities(
+    uow: UnitOfWork,
+    sub: Subscription,
+    prices: list[MeteredPrice],
+    period: tuple[datetime, datetime],
+) -> dict[UUID, dict[str, Decimal | None]]:
+    if uow.usage is None or not prices:
+        return {}
+    rules = list({price.rule.id: price.rule for price in prices}.values())
+    return uow.usage.quantities(sub.project_id, sub.customer_id, sub.id, rules, period)
+
+
+def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage:
+    """The usage lines of the invoice the subscription's renewal is about to draft: the
+    late usage of the period billed last, then the period ending now."""
+    if uow.usage is None:
+        return RatedUsage()
+    period = usage_period(sub)
+    rated = RatedUsage(period=period)
+    ledger = uow.find(UsageBilling, UsageBilling.create_id(sub.id))
+    last = ledger.last_period if ledger is not None else None
+    if ledger is not None and last is not None and last != period and ledger.prices:
+        billed = ledger.billed_for(last) or {}
+        earlier = metered_prices(uow, ctx, [{"price_id": p, "quantity": 1} for p in ledger.prices])
+        found = _quantities(uow, sub, earlier, last)
+        rated.lines += usage_lines(earlier, found, last, billed, late=True)
+    prices = metered_prices(uow, ctx, sub.items)
+    fresh = usage_lines(prices, _quantities(uow, sub, prices, period), period, {}, late=False)
+    rated.lines += fresh
+    rated.prices = [price.price_id for price in prices]
+    rated.billed = now_billed(fresh, {})
+    if ledger is None and not prices:
+        rated.period = None  # nothing metered, ever: nothing to keep
+    return rated

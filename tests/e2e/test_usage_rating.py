@@ -1,0 +1,101 @@
+"""Rating usage into invoices (issue 13), driven by a test clock over HTTP: a month of
+usage becomes the renewal invoice's usage lines (in arrears, per meter group, the
+quantity recorded on the line); late usage within the grace period is billed once on
+the next invoice; later usage is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.e2e.billing import START, clock, customer, price, product, sandbox, subscribe
+from tests.e2e.conftest import Client
+
+__all__ = ["sandbox"]  # the fixture, used by name
+
+TOKENS = {"code": "tokens", "name": "Tokens", "event_name": "completion",
+          "aggregation": "sum", "property": "tokens", "group_by": ["model"]}  # fmt: skip
+SEATS = {"code": "seats", "name": "Seats", "event_name": "seats", "aggregation": "max",
+         "property": "n"}  # fmt: skip
+
+
+def settle(api: Client) -> None:
+    api.ok(api.get("/v1/meters"))
+
+
+def at(days: float) -> str:
+    return (START + timedelta(days=days)).isoformat()
+
+
+def advance(api: Client, clock_id: str, days: float) -> None:
+    api.ok(api.post(f"/v1/test_clocks/{clock_id}/advance", {"frozen_time": at(days)}))
+    settle(api)
+
+
+def send(api: Client, *events: dict[str, Any]) -> list[str]:
+    answer = api.ok(api.post("/v1/usage_events/batch", {"events": list(events)}))
+    return [r["status"] for r in answer["results"]]
+
+
+def used(tx: str, days: float, name: str = "completion", **properties: str) -> dict[str, Any]:
+    return {"transaction_id": tx, "external_customer_id": "user_1", "event_name": name,
+            "timestamp": at(days), "properties": properties}  # fmt: skip
+
+
+def invoices(api: Client, sub: dict[str, Any]) -> list[dict[str, Any]]:
+    found = api.ok(api.get(f"/v1/invoices?subscription_id={sub['id']}"))["data"]
+    return sorted(found, key=lambda invoice: str(invoice["period_start"]))
+
+
+def usage_of(invoice: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], int, int, int]]:
+    return [
+        (li["usage"]["meter"], li["usage"]["quantity"], li["usage"]["group"], li["quantity"],
+         li["unit_amount"], li["amount"])
+        for li in invoice["lines"] if li["kind"] == "usage"
+    ]  # fmt: skip
+
+
+def metered_subscription(api: Client) -> tuple[str, dict[str, Any]]:
+    api.ok(api.post("/v1/meters", TOKENS), 201)
+    api.ok(api.post("/v1/meters", SEATS), 201)
+    clock_id = clock(api)
+    customer_id = customer(api, "user_1", test_clock_id=clock_id)
+    api_product = product(api, "API")
+    plan = price(api, api_product, "base", unit_amount=1000)
+    tokens = price(api, api_product, "tokens", scheme="metered", meter="tokens", unit_amount=2)
+    seats = price(api, api_product, "seats", scheme="metered", meter="seats", unit_amount=500)
+    sub = subscribe(api, customer_id, plan, tokens, seats)
+    settle(api)
+    return clock_id, sub
+
+
+def test_a_month_of_usage_is_billed_on_the_renewal_invoice_line_by_line(sandbox: Client) -> None:
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 3)
+    statuses = send(
+        api,
+        used("t1", 1, tokens="100", model="large"),
+        used("t2", 2, tokens="50.5", model="large"),
+        used("t2", 2, tokens="50.5", model="large"),  # a resend: one effect
+        used("t3", 2.5, tokens="10", model="small"),
+        used("s1", 1, name="seats", n="3"),
+        used("s2", 2, name="seats", n="7"),
+    )
+    assert statuses == ["created", "created", "existed", "created", "created", "created"]
+    advance(api, clock_id, 27)
+    assert send(api, used("t4", 26.5, tokens="1", model="small")) == ["created"]
+    advance(api, clock_id, 29)  # past the first period's end (28 Feb): it renews
+    first, renewal = invoices(api, sub)
+    assert usage_of(first) == []  # the first invoice bills the plan in advance, no usage
+    period = [str(first["period_start"]), str(first["period_end"])]
+    assert renewal["period_start"] == first["period_end"]
+    assert usage_of(renewal) == [
+        # 150.5 tokens at 2 cents: not a whole number, so one unit of the amount
+        ("tokens", "150.5", {"model": "large"}, 1, 301, 301),
+        ("tokens", "11", {"model": "small"}, 11, 2, 22),
+        ("seats", "7", {}, 7, 500, 3500),
+    ]
+    lines = {li["id"]: li for li in renewal["lines"]}
+    assert [lines[f"usage_{n}"]["period"] for n in (1, 2, 3)] == [period] * 3
+    assert renewal["total"] == 1000 + 301 + 22 + 3500

@@ -1,0 +1,114 @@
+"""Rating usage (issue 13): for every aggregation, the quantity a usage line bills is a
+plain fold over the deduplicated events whatever their order, duplicates and batch
+boundaries, and its amount that quantity at the price's unit amount, rounded half-even
+(checked here with fractions, not the code's decimals). Late usage for a period already
+billed is charged once: the two invoices together bill what the greater quantity costs,
+and billing the same usage again adds nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.usage import Partial, decimal_text, value_of
+from domain.usage_rating import MeteredPrice, UsageLine, now_billed, rated_amount, usage_lines
+from tests.unit.test_usage_aggregation import deliveries, partials_by_group
+from tests.usage_model import AGGREGATIONS, BASE, Sent, expected, rule
+
+PERIOD = (BASE + timedelta(minutes=17), BASE + timedelta(hours=2, minutes=3))
+
+
+def cost(unit_amount: int, quantity: Decimal | None) -> int:
+    """The model: a positive quantity times the unit amount, half-even to the unit."""
+    if quantity is None or quantity <= 0:
+        return 0
+    return round(Fraction(unit_amount) * Fraction(quantity))
+
+
+def quantities(aggregation: str, batches: list[list[Sent]]) -> dict[str, Decimal | None]:
+    """What the store's partials give for PERIOD (as ``adapters.usage_queries`` does)."""
+    merged, carry = partials_by_group(rule(aggregation), batches, *PERIOD)
+    found = {
+        key: value_of(aggregation, partial, *PERIOD, carry.get(key, Decimal(0)))
+        for key, partial in merged.items()
+    }
+    for key, level in carry.items():
+        if aggregation == "weighted_sum" and key not in merged and level:
+            found[key] = value_of(aggregation, Partial(), *PERIOD, level)
+    return found
+
+
+def price(aggregation: str, unit_amount: int) -> MeteredPrice:
+    return MeteredPrice("price_1", unit_amount, "API, monthly (metered)", rule(aggregation))
+
+
+def by_group(lines: list[UsageLine]) -> dict[str, tuple[Decimal, int]]:
+    return {line.group_key: (line.quantity, line.amount) for line in lines}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    aggregation=st.sampled_from(AGGREGATIONS),
+    sent=deliveries(),
+    unit_amount=st.integers(0, 10_000),
+)
+def test_each_line_bills_the_fold_of_the_deduplicated_events_at_the_unit_amount(
+    aggregation: str, sent: tuple[list[Sent], list[list[Sent]]], unit_amount: int
+) -> None:
+    events, batches = sent
+    metered = price(aggregation, unit_amount)
+    found = {metered.rule.id: quantities(aggregation, batches)}
+    lines = usage_lines([metered], found, PERIOD, {}, late=False)
+    model = expected(metered.rule, events, *PERIOD)
+    assert by_group(lines) == {
+        key: (value, cost(unit_amount, value))
+        for key, value in model.items()
+        if value is not None and value > 0
+    }
+    for line in lines:
+        quantity, unit = line.billed_units()
+        assert line.record()["quantity"] == decimal_text(line.quantity)
+        assert line.record()["group"] == {"model": line.group()["model"]}
+        if quantity > 1 or unit != line.amount:
+            assert quantity * unit == line.amount
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    aggregation=st.sampled_from(AGGREGATIONS),
+    sent=deliveries(),
+    cut=st.integers(0, 40),
+    unit_amount=st.integers(1, 10_000),
+)
+def test_late_usage_is_billed_once_on_the_next_invoice(
+    aggregation: str, sent: tuple[list[Sent], list[list[Sent]]], cut: int, unit_amount: int
+) -> None:
+    """The first invoice sees the batches before ``cut``; the next one all of them."""
+    _, batches = sent
+    metered = price(aggregation, unit_amount)
+    arrived = [event for batch in batches for event in batch]
+    first_seen = quantities(aggregation, [arrived[:cut]])
+    at_last = quantities(aggregation, [arrived])
+    first = usage_lines([metered], {metered.rule.id: first_seen}, PERIOD, {}, late=False)
+    billed = now_billed(first, {})
+    late = usage_lines([metered], {metered.rule.id: at_last}, PERIOD, billed, late=True)
+    for key in set(first_seen) | set(at_last):
+        total = by_group(first).get(key, (0, 0))[1] + by_group(late).get(key, (0, 0))[1]
+        greater = max(cost(unit_amount, first_seen.get(key)), cost(unit_amount, at_last.get(key)))
+        assert total == greater
+    assert all(line.late and line.amount > 0 for line in late)
+    again = usage_lines(
+        [metered], {metered.rule.id: at_last}, PERIOD, now_billed(late, billed), late=True
+    )
+    assert again == []
+
+
+def test_amounts_round_half_even_and_usage_never_credits() -> None:
+    assert [rated_amount(1, Decimal(q)) for q in ("0.5", "1.5", "2.5", "2.500000001")] == [
+        0, 2, 2, 3]  # fmt: skip
+    assert rated_amount(3, Decimal("-4")) == 0
+    assert rated_amount(3, None) == 0
