@@ -42,10 +42,27 @@ from api.cli_session import (
 )
 from api.cli_usage import add_usage_commands
 from api.cli_webhooks import add_webhook_commands
-from api.collection import warn_uncollectable
+from api.tally import Tally
 from commands.provider_errors import ProviderMisconfigured
 from domain.errors import DomainError
 from projections.applying import ProjectionFailed
+
+
+def warn_uncollectable(tally: Tally) -> None:
+    """One warning per project whose subscriptions or open invoices nothing collects."""
+    from projections.billing_setup import billing_without_collection
+
+    for project in billing_without_collection(tally.views, tally.schema):
+        logging.getLogger("tally.collection").warning(
+            "project %s (%s) bills %d subscription(s) and has %d open invoice(s) but no "
+            "auto_charge_provider: Tally charges none of its invoices; set one "
+            "(POST /v1/billing_settings) or record payments (POST /v1/invoices/{id}/pay)",
+            project["id"],
+            project["name"],
+            project["subscriptions"],
+            project["open_invoices"],
+        )
+
 
 # -- catalog -------------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from api.collection import with_collection
 from api.objects import Instant
 from api.schemas.accounts import Account
 from api.schemas.command_rejections import CommandRejection
@@ -76,8 +75,9 @@ class Envelope(BaseModel):
     data: EventData
 
 
-# Objects whose GET lays the customer's ``collection`` over the row (``api.collection``):
-# computed when the envelope is built, as the GET computes it when asked.
+# Objects whose GET lays the customer's ``collection`` over the row
+# (``projections.invoices.with_collection``): computed when the envelope is built, as the
+# GET computes it when asked.
 COLLECTED = frozenset({"subscription", "invoice"})
 
 
@@ -85,7 +85,10 @@ def present(kind: str, row: dict[str, Any], tally: Tally | None = None) -> dict[
     """An object's read-model row as the API answers it (JSON-ready); ``tally`` adds what
     the GET route adds at query time (a subscription's or invoice's collection)."""
     if tally is not None and kind in COLLECTED:
-        row = with_collection(tally, UUID(str(row["project_id"])), [row])[0]
+        from projections.invoices import with_collection
+
+        project_id = UUID(str(row["project_id"]))
+        row = with_collection(tally.views, tally.schema, project_id, [row])[0]
     answered: dict[str, Any] = PRESENTERS[kind].model_validate(row).model_dump(mode="json")
     return answered
 

@@ -26,6 +26,10 @@ out; lists are in log order, ``starting_after`` is the previous page's last id):
 - ``get_customer_billing(pool, schema, project_id, customer_id) -> dict | None``:
   ``CustomerBilling.summary()`` (``customer_id``, ``currency``, ``credit_balance``,
   ``coupons``, ``due``); None until invoicing first needed the customer's record.
+- ``billing_without_collection(pool, schema) -> list[dict]``: the projects that bill
+  (a subscription not canceled, or an open invoice) with no ``auto_charge_provider``,
+  for the warning ``tally serve`` logs at start (``collection`` in
+  ``projections.invoices``).
 
 Every dict also has ``created_at`` and ``updated_at`` (ISO 8601 strings).
 """
@@ -49,6 +53,7 @@ from projections.aggregates import (
     get_resource,
     list_resources,
 )
+from projections.paging import fetch_all
 from projections.schema import table
 
 
@@ -211,3 +216,26 @@ def get_customer_billing(
     return get_resource(
         pool, schema, "customer_billing", project_id, "t.customer_id = %s", [customer_id]
     )
+
+
+def billing_without_collection(pool: ConnectionPool[Any], schema: str) -> list[dict[str, Any]]:
+    """Projects with a subscription that bills (not canceled) or an open invoice, and no
+    ``auto_charge_provider``: their invoices are never charged by Tally."""
+    query = sql.SQL(
+        "SELECT p.project_id AS id, p.name, "
+        "(SELECT count(*) FROM {subs} s WHERE s.project_id = p.project_id "
+        " AND s.status NOT IN ('canceled', 'incomplete_expired')) AS subscriptions, "
+        "(SELECT count(*) FROM {invoices} i WHERE i.project_id = p.project_id "
+        " AND i.status = 'open') AS open_invoices "
+        "FROM {projects} p "
+        "WHERE NOT EXISTS (SELECT 1 FROM {settings} b WHERE b.project_id = p.project_id "
+        " AND coalesce(b.summary->>'auto_charge_provider', '') <> '') "
+        "ORDER BY p.position, p.project_id"
+    ).format(
+        subs=table(schema, "subscriptions"),
+        invoices=table(schema, "invoices"),
+        projects=table(schema, "projects"),
+        settings=table(schema, "billing_settings"),
+    )
+    rows = fetch_all(pool, query, [])
+    return [r for r in rows if r["subscriptions"] or r["open_invoices"]]

@@ -30,13 +30,22 @@ page's last id and an unknown or foreign one gives an empty page):
   (a delayed finalization or a payment retry), soonest first, leaving out customers on
   a test clock (their clock moves them); ``version`` is the billing record's version
   the read model has seen (an idempotency key for the scheduler's command).
+
+How Tally collects a customer's invoices (issue 11), the ``collection`` (``auto_charge``
+or ``none``) and ``collection_reason`` the API shows on invoices and subscriptions: with
+no ``auto_charge_provider`` in the project's billing settings, or no payment method of
+the customer at that provider, nothing charges the invoices Tally finalizes; they stay
+open until paid out of band. Computed when read (``collection_of``, ``with_collection``;
+``collected_one`` and ``collected_page`` wrap a query), not projected: it depends on the
+billing settings and the payment methods, which change without an event of the invoice
+or subscription it is shown on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from psycopg import Cursor, sql
@@ -298,3 +307,72 @@ def _uuid(value: UUID | str) -> UUID | None:
         return UUID(str(value))
     except ValueError:
         return None
+
+
+# -- collection ----------------------------------------------------------------------------
+
+Collection = Literal["auto_charge", "none"]
+Reason = Literal["no_auto_charge_provider", "no_payment_method"]
+Row = dict[str, Any]
+
+
+def collection_of(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, customer_ids: Iterable[UUID]
+) -> dict[UUID, tuple[Collection, Reason | None]]:
+    """Each customer's collection and, when it is ``none``, why (two queries)."""
+    customers = {UUID(str(c)) for c in customer_ids}
+    query = sql.SQL(
+        "SELECT summary->>'auto_charge_provider' AS provider FROM {} WHERE project_id = %s"
+    ).format(table(schema, "billing_settings"))
+    settings = fetch_all(pool, query, [project_id])
+    provider = str(settings[0]["provider"] or "") if settings else ""
+    if not provider:
+        return {c: ("none", "no_auto_charge_provider") for c in customers}
+    query = sql.SQL(
+        "SELECT customer_id, summary FROM {} WHERE project_id = %s AND customer_id = ANY(%s)"
+    ).format(table(schema, "payment_methods"))
+    rows = fetch_all(pool, query, [project_id, list(customers)]) if customers else []
+    able = {
+        row["customer_id"]
+        for row in rows
+        if any(m.get("provider") == provider for m in row["summary"].get("data", []))
+    }
+    return {
+        c: ("auto_charge", None) if c in able else ("none", "no_payment_method") for c in customers
+    }
+
+
+def with_collection(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, rows: Sequence[Row]
+) -> list[Row]:
+    """``rows`` (each with a ``customer_id``) with their customer's collection added."""
+    found = collection_of(pool, schema, project_id, {UUID(str(r["customer_id"])) for r in rows})
+    collected = []
+    for row in rows:
+        collection, reason = found[UUID(str(row["customer_id"]))]
+        collected.append({**row, "collection": collection, "collection_reason": reason})
+    return collected
+
+
+def collected_one(query: Callable[..., Row | None]) -> Callable[..., Row | None]:
+    """``query`` (a read model's get) answering its row with the collection fields."""
+
+    def collected(pool: Any, schema: str, project_id: UUID, *keys: Any) -> Row | None:
+        row = query(pool, schema, project_id, *keys)
+        return None if row is None else with_collection(pool, schema, project_id, [row])[0]
+
+    return collected
+
+
+def collected_page(
+    query: Callable[..., tuple[Sequence[Row], bool]],
+) -> Callable[..., tuple[Sequence[Row], bool]]:
+    """``query`` (a read model's list) answering its rows with the collection fields."""
+
+    def collected(
+        pool: Any, schema: str, project_id: UUID, *keys: Any, **filters: Any
+    ) -> tuple[Sequence[Row], bool]:
+        rows, has_more = query(pool, schema, project_id, *keys, **filters)
+        return with_collection(pool, schema, project_id, rows), has_more
+
+    return collected

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
 from api.calls import call_now
-from api.collection import collected_page, with_collection
 from api.errors import ReadModelBehind
 from api.routes.checkout import provider_name
 from api.routes.common import (
@@ -98,11 +97,12 @@ def list_invoices(  # one parameter per documented filter
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> Page[s.Invoice]:
+    from projections.invoices import collected_page
     from projections.invoices import list_invoices as query
 
     return fetch_page(
         s.Invoice,
-        collected_page(query, tally),
+        collected_page(query),
         tally,
         caller,
         customer_id=customer_id,
@@ -122,8 +122,12 @@ def list_invoices(  # one parameter per documented filter
     responses=read_problems("not_found"),
 )
 def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> s.Invoice:
+    from projections.invoices import with_collection
+
     row = invoice_row(tally, caller.project_id, invoice_id)
-    return s.Invoice.model_validate(with_collection(tally, caller.project_id, [row])[0])
+    return s.Invoice.model_validate(
+        with_collection(tally.views, tally.schema, caller.project_id, [row])[0]
+    )
 
 
 @router.post(
@@ -364,10 +368,11 @@ def _caught_up(tally: Tally, position: int | None) -> None:
 def upcoming_invoice(
     subscription_id: UUID, tally: TallyDep, caller: Reader
 ) -> s.UpcomingInvoiceResult:
+    from projections.invoices import with_collection
     from projections.upcoming_invoices import upcoming_invoice as query
 
     found = query(tally.views, tally.schema, caller.project_id, subscription_id)
     answer = found_or_404(found, "subscription", subscription_id)["upcoming_invoice"]
     if answer is not None:
-        answer = with_collection(tally, caller.project_id, [answer])[0]
+        answer = with_collection(tally.views, tally.schema, caller.project_id, [answer])[0]
     return s.UpcomingInvoiceResult(upcoming_invoice=answer)

@@ -7,6 +7,7 @@ Time is the server's clock, or the test clock of the customer's subscription.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
 
@@ -16,7 +17,6 @@ from fastapi.responses import JSONResponse
 from api.auth import Caller, CallerDep, TallyDep
 from api.calls import execute_and_call
 from api.catalog_names import catch_up, plan_items, resolve_items
-from api.collection import collected_answer, collected_one, collected_page, with_collection
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -121,8 +121,14 @@ def create_subscription(
         trial_days=body.trial_days,
         incomplete=body.incomplete,
     )
+    from projections.invoices import with_collection
+
     outcome = execute_and_call(tally, caller, command, key)
-    answer = collected_answer(tally, caller.project_id, outcome, "subscription")
+    # The customer's collection laid over the answer as over a GET's (on a copy: the
+    # outcome may be the one an idempotent retry answers again).
+    sub = outcome.body["subscription"]
+    sub = with_collection(tally.views, tally.schema, caller.project_id, [sub])[0]
+    answer = replace(outcome, body={**outcome.body, "subscription": sub})
     created = created_object(answer, "subscription", latest_invoice="invoice")
     return respond(created, CreatedSubscription)
 
@@ -141,11 +147,12 @@ def list_subscriptions(
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> Page[s.Subscription]:
+    from projections.invoices import collected_page
     from projections.subscriptions import list_subscriptions as query
 
     return fetch_page(
         s.Subscription,
-        collected_page(query, tally),
+        collected_page(query),
         tally,
         caller,
         customer_id=customer_id,
@@ -162,9 +169,10 @@ def list_subscriptions(
     responses=read_problems("not_found"),
 )
 def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> s.Subscription:
+    from projections.invoices import collected_one
     from projections.subscriptions import get_subscription as query
 
-    collected = collected_one(query, tally)
+    collected = collected_one(query)
     return fetch_one(s.Subscription, collected, tally, caller, subscription_id, "subscription")
 
 
@@ -181,6 +189,7 @@ def current_subscription(
     tally: TallyDep,
     caller: Reader,
 ) -> s.Subscription:
+    from projections.invoices import with_collection
     from projections.subscriptions import current_subscription as query
 
     customer_by_external_id(tally, caller, external_id)
@@ -189,7 +198,8 @@ def current_subscription(
         raise NotFound(
             f"customer '{external_id}' has no current subscription", external_id=external_id
         )
-    return s.Subscription.model_validate(with_collection(tally, caller.project_id, [row])[0])
+    found = with_collection(tally.views, tally.schema, caller.project_id, [row])[0]
+    return s.Subscription.model_validate(found)
 
 
 @router.post(

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.providers.stub import SUCCEEDS
 from api.bootstrap import Tally
-from api.collection import warn_uncollectable
+from api.cli import warn_uncollectable
 from tests.e2e.billing import card, customer, plan, subscribe
 from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client
