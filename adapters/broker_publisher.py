@@ -29,9 +29,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import orjson
@@ -40,6 +39,7 @@ from psycopg import sql
 
 from adapters.background import BackgroundPasses
 from adapters.broker import BrokerTarget, Outgoing, declare, publish_batch
+from adapters.database import advisory_lock_if_free
 from domain.backoff import doubling_delay_s
 from projections.integration_events import LAST_ORDINAL, all_events_after
 from projections.integration_events import TABLE as EVENTS_TABLE
@@ -189,7 +189,10 @@ class BrokerPublisher(BackgroundPasses):
     # -- one pass --------------------------------------------------------------------------
 
     def _publish(self, limit: int) -> int:
-        with self.tally.views.connection() as conn, _held(conn, self._lock_key()) as held:
+        with (
+            self.tally.views.connection() as conn,
+            advisory_lock_if_free(conn, self._lock_key()) as held,
+        ):
             if not held:
                 return 0  # another process publishes to this destination
             return self._publish_held(conn, limit)
@@ -317,15 +320,3 @@ class BrokerPublisher(BackgroundPasses):
                     self._loop_thread.join(timeout=STOP_TIMEOUT_S)
                 self._loop.close()
                 self._loop, self._loop_thread = None, None
-
-
-@contextmanager
-def _held(conn: psycopg.Connection[Any], key: str) -> Iterator[bool]:
-    """A session advisory lock on ``key`` for the block, if free (yields whether it is)."""
-    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
-    held = bool(row and next(iter(row.values() if isinstance(row, dict) else row)))
-    try:
-        yield held
-    finally:
-        if held:
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

@@ -143,6 +143,21 @@ def startup_lock(target: Target, schema: str) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"tally-start:{schema}",))
 
 
+@contextmanager
+def advisory_lock_if_free(conn: psycopg.Connection[Any], key: str) -> Iterator[bool]:
+    """A session advisory lock on ``key`` for the block, if no other session holds it:
+    yields whether it was taken (the caller skips its work when not), and releases it at
+    the end. The one way background workers (the broker publisher, webhook delivery) make
+    sure that across server processes one of them works on a destination at a time."""
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS locked", (key,)).fetchone()
+    held = bool(row and (row["locked"] if isinstance(row, dict) else row[0]))
+    try:
+        yield held
+    finally:
+        if held:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
 class SweepOnFailure:
     """A pool's ``check``: a connection is checked as it is handed out, and when one has
     died, every idle connection beside it is checked at once.

@@ -45,6 +45,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.background import BackgroundPasses
+from adapters.database import advisory_lock_if_free
 from adapters.webhook_attempts import (
     attempt_row,
     create_tables,
@@ -168,8 +169,9 @@ class WebhookDelivery(BackgroundPasses):
     def deliver_endpoint(self, project_id: UUID, endpoint_id: UUID) -> int:
         """Send the endpoint's due events in order until one fails, none is left or the
         pass has sent MAX_PER_PASS; how many events it got or skipped."""
-        with self.tally.views.connection() as conn:
-            if not _try_lock(conn, f"tally-webhook:{self.tally.schema}:{endpoint_id}"):
+        key = f"tally-webhook:{self.tally.schema}:{endpoint_id}"
+        with self.tally.views.connection() as conn, advisory_lock_if_free(conn, key) as held:
+            if not held:
                 return 0  # another worker has it
             # A crash may lose the last few commits: those events are sent again, with the
             # same ids, which at-least-once allows; commits stop waiting for the disk.
@@ -178,7 +180,6 @@ class WebhookDelivery(BackgroundPasses):
                 return self._deliver_locked(conn, project_id, endpoint_id)
             finally:
                 conn.execute("RESET synchronous_commit")  # the connection goes back to the pool
-                _unlock(conn, f"tally-webhook:{self.tally.schema}:{endpoint_id}")
 
     def _deliver_locked(
         self, conn: psycopg.Connection[Any], project_id: UUID, endpoint_id: UUID
@@ -374,12 +375,3 @@ class WebhookDelivery(BackgroundPasses):
         if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
             self.prune()
-
-
-def _try_lock(conn: psycopg.Connection[Any], key: str) -> bool:
-    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS locked", (key,)).fetchone()
-    return bool(row and (row["locked"] if isinstance(row, dict) else row[0]))
-
-
-def _unlock(conn: psycopg.Connection[Any], key: str) -> None:
-    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

@@ -55,6 +55,8 @@ COLUMNS = (
     "occurred_at",
 )  # fmt: skip
 TYPES = ("int8", "int4", "uuid", "text", "text", "uuid", "jsonb", "timestamptz")
+# How many missing objects a stall's message names (it says how many there are in all).
+NAMED_MISSING = 3
 
 
 def iso_sql(column: str) -> str:
@@ -205,8 +207,23 @@ class IntegrationEvents(ReadModel):
         )
         cur.execute(statement, list(arrays))
         if cur.rowcount != len(arrays[0]):
-            missing = sorted({str(i) for i in arrays[2]})
-            raise ObjectMissing(f"a {kind} of {missing[:3]} is not in its read model yet")
+            raise ObjectMissing(self._missing(cur, kind, arrays[2]))
+
+    def _missing(self, cur: Cursor[Any], kind: str, ids: list[UUID]) -> str:
+        """Why the batch stops: how many of its objects of ``kind`` have no row, and the
+        first ``NAMED_MISSING`` of them. The message is logged and stored with the stall,
+        and a catch-up batch holds thousands of ids: it names a few, never all."""
+        cur.execute(
+            sql.SQL(
+                "SELECT DISTINCT u.id FROM unnest(%b::uuid[]) AS u(id) "
+                "WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.id = u.id) ORDER BY u.id"
+            ).format(t=self.t(_TABLE_OF[kind])),
+            [ids],
+        )
+        missing = [str(_get(r, "id", 0)) for r in cur.fetchall()]
+        named = ", ".join(missing[:NAMED_MISSING])
+        more = f" and {len(missing) - NAMED_MISSING} more" if len(missing) > NAMED_MISSING else ""
+        return f"{len(missing)} {kind} object(s) not in their read model yet: {named}{more}"
 
     def _dunning_invoices(self, cur: Cursor[Any], events: list[Any]) -> dict[UUID, UUID]:
         """The invoice of each dunning record among ``events``."""

@@ -14,11 +14,19 @@ import pytest
 from psycopg import sql
 
 from api.bootstrap import Tally
+from domain.customers import Customer
 from projections.balances import get_account
 from projections.customers import get_customer
-from projections.integration_events import events_after, iso_sql
+from projections.integration_events import (
+    NAMED_MISSING,
+    IntegrationEvents,
+    ObjectMissing,
+    events_after,
+    iso_sql,
+)
 from projections.invoices import get_invoice
 from projections.paging import fetch_all
+from projections.registry import make_models
 from projections.runner import ProjectionWorker
 from projections.schema import table
 from projections.subscriptions import get_subscription
@@ -70,3 +78,33 @@ def test_times_are_written_as_isoformat_writes_the_datetime_psycopg_reads(tally:
     assert len(rows) == len(times)
     for row in rows:
         assert row["iso"] == row["x"].isoformat()
+
+
+def test_a_batch_with_missing_objects_names_a_few_of_them_not_the_whole_batch(
+    tally: Tally,
+) -> None:
+    """The stall's message is logged and stored: it says how many objects are missing and
+    names the first few of those (it named the batch's first ids, present or not)."""
+    project = UUID(int=7)
+    saved = [Customer.register(project, f"u{i}", f"u{i}@example.com", "", "EUR") for i in range(40)]
+    present = [e for c in saved for e in c.pending_events]  # saving empties the list
+    tally.store.save(*saved)
+    ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+    unsaved = [Customer.register(project, f"v{i}", "", "", "EUR") for i in range(5)]
+    batch = present + [e for c in unsaved for e in c.collect_events()]
+    assert len(batch) == 45
+    model = make_models(tally.views, tally.schema, [IntegrationEvents])[0]
+    assert isinstance(model, IntegrationEvents)
+    tracked = [(event, 1_000_000 + i) for i, event in enumerate(batch)]
+    with (
+        tally.views.connection() as conn,
+        conn.transaction(force_rollback=True),
+        conn.cursor() as cur,
+        pytest.raises(ObjectMissing) as raised,
+    ):
+        model.apply(cur, tracked)
+    message = str(raised.value)
+    missing = sorted(str(c.id) for c in unsaved)
+    assert message.startswith("5 customer object(s) not in their read model yet: ")
+    assert message.endswith(", ".join(missing[:NAMED_MISSING]) + " and 2 more")
+    assert not any(str(c.id) in message for c in saved)
