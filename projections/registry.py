@@ -33,6 +33,7 @@ from projections.integration_events import IntegrationEvents
 from projections.invoices import Invoices
 from projections.journal import Journal
 from projections.meters import Meters
+from projections.payment_objects import PaymentObjects
 from projections.payments import Payments
 from projections.schema import STALLS_TABLE, TRACKING_TABLE, table
 from projections.stalls import Stall, stalls
@@ -61,6 +62,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Subscriptions,
     TestClocks,
     Payments,
+    PaymentObjects,  # reads invoices
     WebhookEndpoints,
     IntegrationEvents,  # last: it reads the objects the others wrote
 )

@@ -32,6 +32,9 @@ Tables (all in ``schema``):
   kept by ``projections.invoices`` and ``projections.billing_setup``.
 - ``webhook_endpoints``: one row per endpoint (issue 12), kept by
   ``projections.webhook_endpoints`` like the aggregate tables above.
+- ``payment_objects`` (one row per public payment), ``payment_refunds`` (provider refund
+  calls of a known payment) and ``payment_changes`` (the log positions that emitted a
+  ``billing.payment.*`` event): kept by ``projections.payment_objects``.
 - ``integration_events``: one row per domain event with a public ``billing.*`` type,
   the outbox webhook (and later broker) delivery reads, kept by
   ``projections.integration_events``.
@@ -323,6 +326,34 @@ TABLES: tuple[Table, ...] = (
         _aggregate_columns("status text NOT NULL"),
         "id",
         ("webhook_endpoints_page: project_id, position, id",),
+    ),
+    # The public payment object (issue 12): projections/payment_objects.py.
+    Table(
+        "payment_objects",
+        "id uuid NOT NULL, project_id uuid NOT NULL, customer_id uuid, invoice_id uuid, "
+        "transaction_id uuid, invoice_payment text, method text NOT NULL, "
+        "amount bigint NOT NULL, amount_refunded bigint NOT NULL, currency text NOT NULL, "
+        "status text NOT NULL, provider text, reference text, failure_code text, "
+        "failure_message text, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, position bigint NOT NULL",
+        "id",
+        (
+            "payment_objects_page: project_id, position, id",
+            "payment_objects_transaction: transaction_id WHERE transaction_id IS NOT NULL",
+            "payment_objects_invoice: invoice_id WHERE invoice_id IS NOT NULL",
+        ),
+    ),
+    Table(
+        "payment_refunds",
+        "id uuid NOT NULL, project_id uuid NOT NULL, payment_id uuid NOT NULL, "
+        "amount bigint NOT NULL, state text NOT NULL, position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "payment_changes",
+        "position bigint NOT NULL, project_id uuid NOT NULL, payment_id uuid NOT NULL, "
+        "type text NOT NULL",
+        "position",
     ),
     # Integration events (issue 12): projections/integration_events.py.
     # Keyed by (position, ordinal): the row of the event recorded at ``position`` has

@@ -1,0 +1,189 @@
+"""The public payment object over HTTP (issue 12): ``GET /v1/payments/{id}`` and
+``GET /v1/payments``, built from what was recorded: a provider charge that succeeds,
+fails, or is still processing until its webhook; an out-of-band payment; refunds in part
+and in full. One payment per payment, whichever way it was settled, scoped to its
+project, and the same after a replay of the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.providers.stub import DECLINED, SUCCEEDS, StubProvider
+from api.settings import Settings
+from projections.replay import replay
+from tests.e2e.billing import card, customer
+from tests.e2e.conftest import Client, head, make_client, serve
+from tests.e2e.invoicing import act, draft, line
+from tests.e2e.test_invoice_charges import Processing
+from tests.e2e.test_webhooks import deliver, event
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock) -> Iterator[Client]:
+    # No outbox thread: each test makes the provider calls itself, in a known order.
+    with serve(settings.model_copy(update={"run_outbox": False}), clock) as client:
+        yield client
+
+
+def settle(api: Client) -> None:
+    api.tally.outbox.drain()
+    api.position = head(api.tally)
+
+
+def open_invoice(api: Client, buyer: str, amount: int) -> str:
+    invoice = draft(api, buyer, line("Work", amount))
+    act(api, invoice["id"], "finalize")
+    return str(invoice["id"])
+
+
+def payment(api: Client, payment_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = api.ok(api.get(f"/v1/payments/{payment_id}"))
+    return found
+
+
+def payments(api: Client, **filters: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = api.ok(api.get("/v1/payments", **filters))["data"]
+    return found
+
+
+def charge(api: Client, invoice_id: str) -> str:
+    """Charge the invoice through the provider; the payment's id (its provider call's)."""
+    attempt = act(api, invoice_id, "pay", {"method": "provider"})["payment_attempt"]
+    return str(attempt["provider_call_id"])
+
+
+def replayed_equal(api: Client) -> None:
+    report = replay(api.tally.store, api.tally.views, api.tally.schema, progress=False)
+    assert report.ok, report.summary()
+
+
+def test_a_charge_that_succeeds_is_one_succeeded_payment(shop: Client) -> None:
+    buyer = customer(shop, "ada")
+    card(shop, buyer, SUCCEEDS)
+    invoice_id = open_invoice(shop, buyer, 1000)
+    payment_id = charge(shop, invoice_id)
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert found["object"] == "payment"
+    assert (found["status"], found["amount"], found["amount_refunded"]) == ("succeeded", 1000, 0)
+    assert (found["customer_id"], found["invoice_id"]) == (buyer, invoice_id)
+    assert (found["method"], found["provider"], found["currency"]) == ("provider", "stub", "EUR")
+    call = shop.ok(shop.get(f"/v1/provider_calls/{payment_id}"))
+    assert found["reference"] == call["payment_ref"]
+    assert found["reference"]
+    assert found["transaction_id"] == call["transaction_id"]
+    assert found["failure_code"] is None
+    # The invoice's record of the same payment is not a second payment.
+    assert [p["id"] for p in payments(shop, invoice_id=invoice_id)] == [payment_id]
+    replayed_equal(shop)
+
+
+def test_a_declined_charge_is_a_failed_payment_with_its_code(shop: Client) -> None:
+    buyer = customer(shop, "bob")
+    card(shop, buyer, DECLINED)
+    invoice_id = open_invoice(shop, buyer, 800)
+    payment_id = charge(shop, invoice_id)
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["failure_code"]) == ("failed", "card_declined")
+    assert found["failure_message"]
+    assert [p["id"] for p in payments(shop, status="failed")] == [payment_id]
+    assert payments(shop, status="succeeded") == []
+    replayed_equal(shop)
+
+
+def test_a_charge_still_processing_succeeds_when_its_webhook_arrives(shop: Client) -> None:
+    inner = shop.tally.providers.default
+    assert isinstance(inner, StubProvider)
+    shop.tally.providers.overrides[shop.project_id] = Processing(inner)
+    buyer = customer(shop, "cy")
+    card(shop, buyer, SUCCEEDS)
+    invoice_id = open_invoice(shop, buyer, 1200)
+    payment_id = charge(shop, invoice_id)
+    settle(shop)
+    assert payment(shop, payment_id)["status"] == "processing"
+    refs = {"tally_invoice": invoice_id, "tally_charge_call": payment_id}
+    confirmed = event(
+        "evt_confirmed",
+        "payment.succeeded",
+        object_ref="pi_later",
+        payment_ref="pi_later",
+        amount_minor=1200,
+        currency="EUR",
+        references=refs,
+    )
+    shop.ok(deliver(shop, confirmed))
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["reference"]) == ("succeeded", "pi_later")
+    assert len(payments(shop, invoice_id=invoice_id)) == 1
+    replayed_equal(shop)
+
+
+def test_credit_notes_refund_a_charge_in_part_then_in_full(shop: Client) -> None:
+    buyer = customer(shop, "dee")
+    card(shop, buyer, SUCCEEDS)
+    invoice_id = open_invoice(shop, buyer, 1000)
+    payment_id = charge(shop, invoice_id)
+    settle(shop)
+    body = {"amount": 300, "refund_to": "original_payment"}
+    # The route makes the refund call before it answers; it counts once it succeeded.
+    act(shop, invoice_id, "credit_notes", body, 201)
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["amount_refunded"]) == ("partially_refunded", 300)
+    act(shop, invoice_id, "credit_notes", {"refund_to": "original_payment"}, 201)
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["amount_refunded"]) == ("refunded", 1000)
+    assert [p["id"] for p in payments(shop, status="refunded")] == [payment_id]
+    replayed_equal(shop)
+
+
+def test_an_out_of_band_payment_is_a_payment_refunded_at_once(shop: Client) -> None:
+    buyer = customer(shop, "eve")
+    invoice_id = open_invoice(shop, buyer, 1000)
+    body = {"method": "out_of_band", "amount": 400, "reference": "bank transfer 7"}
+    act(shop, invoice_id, "pay", body)
+    [found] = payments(shop, customer_id=buyer)
+    assert (found["method"], found["status"], found["amount"]) == ("out_of_band", "succeeded", 400)
+    assert (found["reference"], found["provider"], found["transaction_id"]) == (
+        "bank transfer 7",
+        None,
+        None,
+    )
+    assert payment(shop, found["id"]) == found
+    act(shop, invoice_id, "credit_notes", {"amount": 100, "refund_to": "original_payment"}, 201)
+    refunded = payment(shop, found["id"])
+    assert (refunded["status"], refunded["amount_refunded"]) == ("partially_refunded", 100)
+    replayed_equal(shop)
+
+
+def test_another_projects_payment_is_not_found(shop: Client) -> None:
+    buyer = customer(shop, "fay")
+    invoice_id = open_invoice(shop, buyer, 500)
+    act(shop, invoice_id, "pay", {"method": "out_of_band", "reference": "cash"})
+    [found] = payments(shop)
+    other = make_client(shop.http, shop.tally, "globex")
+    response = other.get(f"/v1/payments/{found['id']}")
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"
+    assert other.ok(other.get("/v1/payments"))["data"] == []
+    assert other.ok(other.get("/v1/payments", customer_id=buyer))["data"] == []
+
+
+def test_the_list_pages_oldest_first(shop: Client) -> None:
+    buyer = customer(shop, "gil")
+    ids = []
+    for n in range(3):
+        invoice_id = open_invoice(shop, buyer, 100 + n)
+        act(shop, invoice_id, "pay", {"method": "out_of_band", "reference": f"r{n}"})
+        ids.append(payments(shop, invoice_id=invoice_id)[0]["id"])
+    first = shop.ok(shop.get("/v1/payments", limit=2))
+    assert ([p["id"] for p in first["data"]], first["has_more"]) == (ids[:2], True)
+    rest = shop.ok(shop.get("/v1/payments", limit=2, starting_after=ids[1]))
+    assert ([p["id"] for p in rest["data"]], rest["has_more"]) == (ids[2:], False)
