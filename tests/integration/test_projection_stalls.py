@@ -248,7 +248,8 @@ def test_readers_follow_the_read_models_they_read() -> None:
     # Integration events read the objects they publish (projections.integration_events).
     published = "integration_events"
     assert closure["transactions"] == {"journal", "system_accounts", published}
-    assert closure["invoices"] == {"journal", "system_accounts", published}
+    # The payment objects take an invoice payment's customer and currency there.
+    assert closure["invoices"] == {"journal", "system_accounts", "payment_objects", published}
     assert closure["billing_setup"] == {"journal", "system_accounts"}
     # Holds read accounts and accounts read holds: they stop together.
     assert closure["accounts"] == {"holds", published}
