@@ -26,6 +26,7 @@ from adapters.database import (
 from adapters.event_writer import event_writer
 from adapters.eventstore import open_store
 from adapters.outbox import Outbox
+from adapters.point_in_time import install_recorded_at
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
 from adapters.secrets import SecretBox
@@ -95,6 +96,8 @@ def build(
         # The hash chain's triggers (docs/audit.md), before anything is written; a store
         # from before the chain has its rows hashed here, once.
         install_chain(target.url, settings.db_schema, store.events_table)
+        # When each event is stored, for as_of by time (docs/audit.md "Point in time").
+        install_recorded_at(target.url, settings.db_schema, store.events_table)
         sweep = SweepOnFailure()
         views: ConnectionPool[Any] = ConnectionPool(
             target.url,

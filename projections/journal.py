@@ -20,14 +20,18 @@ postings carry the currency of that aggregate (the invoice's, the customer's).
 
 Queries (filter by project):
 
-- ``list_entries(pool, schema, project_id, account_id, *, limit, starting_after)
-  -> (list[dict], has_more)``: the entries that post to wallet ``account_id``, in log
+- ``list_entries(pool, schema, project_id, account_id, *, limit, starting_after,
+  up_to=None) -> (list[dict], has_more)``: the entries that post to wallet ``account_id``, in log
   order; each is ``{id, transaction_id, kind, currency, created_at, position,
   postings: [{account, amount}]}``; ``starting_after`` is an entry id.
-- ``trial_balance(pool, schema, project_id) -> {currency: {"accounts": {ref: balance},
+- ``trial_balance(pool, schema, project_id, up_to=None) -> {currency: {"accounts": {ref: balance},
   "total": int}}``: every account the project's postings name (wallets and system
   accounts alike) with its balance, per currency; ``total`` is their sum, which double
   entry keeps at 0.
+
+Entries and postings are only ever added, each with the position of the event that
+posted it, so ``up_to`` (a read ``as_of`` a position, docs/audit.md) answers what these
+queries answered when the read model stood at that position: the rows at or before it.
 """
 
 from __future__ import annotations
@@ -184,6 +188,7 @@ def list_entries(
     *,
     limit: int,
     starting_after: UUID | None,
+    up_to: int | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     entries_t = table(schema, "journal_entries")
     postings_t = table(schema, "postings")
@@ -194,6 +199,9 @@ def list_entries(
     ).format(p=postings_t, e=entries_t)
     ref = wallet_ref(account_id)
     params: list[Any] = [ref, project_id, project_id]
+    if up_to is not None:  # as_of: the entries posted at or before that position
+        query += sql.SQL(" AND p.position <= %s")
+        params.append(up_to)
     if starting_after is not None:
         query += sql.SQL(
             " AND (p.position, p.entry_id) > "
@@ -219,14 +227,17 @@ def list_entries(
 
 
 def trial_balance(
-    pool: ConnectionPool[Any], schema: str, project_id: UUID
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, up_to: int | None = None
 ) -> dict[str, dict[str, Any]]:
+    # as_of (up_to): the postings at or before that position; the journal only grows.
     query = sql.SQL(
         "SELECT currency, account, sum(amount)::int8 AS balance FROM {} "
-        "WHERE project_id = %s GROUP BY currency, account ORDER BY currency, account"
+        "WHERE project_id = %s AND position <= %s "
+        "GROUP BY currency, account ORDER BY currency, account"
     ).format(table(schema, "postings"))
     out: dict[str, dict[str, Any]] = {}
-    for row in fetch_all(pool, query, [project_id]):
+    limit = up_to if up_to is not None else 2**63 - 1
+    for row in fetch_all(pool, query, [project_id, limit]):
         book = out.setdefault(row["currency"], {"accounts": {}, "total": 0})
         book["accounts"][row["account"]] = int(row["balance"])
         book["total"] += int(row["balance"])

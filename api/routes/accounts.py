@@ -8,15 +8,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from api.as_of import AsOf, aggregate_as_of
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
     Limit,
     Reader,
     StartingAfterId,
+    as_of_problems,
     created_object,
     fetch_one,
     fetch_page,
+    one_or_404,
     read_problems,
     respond,
     run,
@@ -26,7 +29,9 @@ from api.schemas import accounts as s
 from api.schemas.common import Page
 from api.schemas.transactions import MovementResult
 from commands import messages as m
+from domain.accounts import Account
 from domain.limits import TEXT_PATTERN
+from projections.point_in_time import account_row
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -80,11 +85,17 @@ def list_accounts(
     "/{account_id}",
     response_model=s.Account,
     summary="Get an account",
-    responses=read_problems("not_found"),
+    description="With `as_of`, the account as it stood at that point of the log, rebuilt "
+    "from its events (404 if it did not exist yet).",
+    responses=as_of_problems("not_found"),
 )
-def get_account(account_id: UUID, tally: TallyDep, caller: Reader) -> s.Account:
+def get_account(account_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf) -> s.Account:
     from projections.balances import get_account as query
 
+    if as_of is not None:
+        account = aggregate_as_of(tally, as_of, Account, account_id, caller.project_id)
+        row = None if account is None else account_row(account)
+        return one_or_404(s.Account, row, "account", account_id)
     return fetch_one(s.Account, query, tally, caller, account_id, "account")
 
 

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.as_of import AS_OF_HEADERS
 from api.auth import Caller, CallerDep, TallyDep
 from api.errors import PROBLEM_JSON, STATUS_BY_CODE, PositionNotIssued, ReadModelBehind
 from api.schemas.common import Page, Problem
@@ -351,6 +352,14 @@ def problems(*codes: str, body: bool = True) -> dict[int | str, dict[str, Any]]:
 
 def read_problems(*codes: str) -> dict[int | str, dict[str, Any]]:
     return problems("read_model_behind", "position_not_issued", *codes, body=False)
+
+
+def as_of_problems(*codes: str) -> dict[int | str, Any]:
+    """``read_problems`` of a read that takes ``as_of`` (``api/as_of.py``), with the
+    headers its answer names its position in."""
+    responses = read_problems(*codes)
+    responses[200] = {"headers": AS_OF_HEADERS}
+    return responses
 
 
 def write_responses(status: int, *codes: str, body: bool = True) -> dict[int | str, Any]:

@@ -6,11 +6,13 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from api.as_of import AsOf, require_existed, require_projected
 from api.auth import TallyDep
 from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    as_of_problems,
     fetch_page,
     page,
     read_problems,
@@ -29,19 +31,25 @@ router = APIRouter(tags=["journal"])
     response_model=Page[s.Entry],
     summary="List an account's journal entries",
     description="Oldest first. Each item is a balanced journal entry (its postings sum to "
-    "zero) with this account's signed `amount` in it.",
-    responses=read_problems("not_found"),
+    "zero) with this account's signed `amount` in it: the account's statement. With "
+    "`as_of`, the entries posted at or before that point of the log (404 if the account "
+    "did not exist yet).",
+    responses=as_of_problems("not_found"),
 )
 def list_entries(
     account_id: UUID,
     tally: TallyDep,
     caller: Reader,
+    as_of: AsOf,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> Page[s.Entry]:
     from projections.journal import list_entries as query
 
     require_account(tally, caller, account_id)
+    if as_of is not None:
+        require_existed(tally, as_of, account_id, "account")
+        require_projected(tally, as_of)
     rows, has_more = query(
         tally.views,
         tally.schema,
@@ -49,6 +57,7 @@ def list_entries(
         account_id,
         limit=limit,
         starting_after=starting_after,
+        up_to=None if as_of is None else as_of.position,
     )
     ref = wallet_ref(account_id)
     # Each entry with this account's signed amount in it.
