@@ -30,6 +30,7 @@ from psycopg import Cursor, sql
 
 from projections.base import ReadModel, Tracked
 from projections.schema import TRACKING_TABLE, table
+from projections.statements import compiled
 
 ERROR_MAX_CHARS = 300  # an error is stored and shown as one line of at most this many
 
@@ -112,12 +113,18 @@ def _advance(
 ) -> None:
     """Move each tracking row from the position it was read at to its target: a
     compare-and-set, so that a concurrent double apply fails instead of counting twice."""
-    cur.execute(
-        sql.SQL(
+    tracking = table(schema, TRACKING_TABLE)
+    statement = compiled(
+        cur,
+        ("advance", tracking),
+        lambda: sql.SQL(
             "UPDATE {} AS t SET position = u.next "
             "FROM unnest(%s::text[], %s::int8[], %s::int8[]) AS u(name, prev, next) "
             "WHERE t.name = u.name AND t.position = u.prev"
-        ).format(table(schema, TRACKING_TABLE)),
+        ).format(tracking),
+    )
+    cur.execute(
+        statement,
         (
             [m.name for m in behind],
             [positions[m.name] for m in behind],

@@ -32,6 +32,7 @@ from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
 from projections.schema import TRACKING_TABLE, table
+from projections.statements import TableName, compiled
 
 _PASSTHROUGH = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -164,8 +165,18 @@ def copy_rows(
     first = next(rows, None)
     if first is None:
         return
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+    def build() -> sql.Composed:
+        return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+
+    # Composed once per table and columns; a table named otherwise than by ``table()``
+    # cannot be a key, and is composed each time.
+    statement = (
+        compiled(cur, ("copy", table, tuple(columns)), build)
+        if type(table) is TableName
+        else build()
     )
     with cur.copy(statement) as copy:
         copy.set_types(list(types))
@@ -191,9 +202,16 @@ def unnest_update(
     """
     if not values or not values[0]:
         return
-    arrays = sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(kind)) for _, kind in columns)
-    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
-    statement = sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS u({}) WHERE {}").format(
-        table, sql.SQL(assignments), arrays, names, sql.SQL(key_where)
-    )
+
+    def build() -> sql.Composed:
+        arrays = sql.SQL(", ").join(
+            sql.SQL("%b::{}[]").format(sql.SQL(kind)) for _, kind in columns
+        )
+        names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+        return sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS u({}) WHERE {}").format(
+            table, sql.SQL(assignments), arrays, names, sql.SQL(key_where)
+        )
+
+    key = ("update", table, assignments, key_where, tuple(columns))
+    statement = compiled(cur, key, build) if type(table) is TableName else build()
     cur.execute(statement, [list(v) for v in values])

@@ -48,6 +48,7 @@ from projections.integration_catalog import (
 )
 from projections.paging import fetch_all, plain
 from projections.schema import table
+from projections.statements import compiled
 
 TABLE = "integration_events"
 COLUMNS = (
@@ -193,19 +194,25 @@ class IntegrationEvents(ReadModel):
 
     def _insert(self, cur: Cursor[Any], kind: str, arrays: Sequence[list[Any]]) -> None:
         joins, built = _OBJECTS[kind]
-        statement = sql.SQL(
-            "INSERT INTO {ie} (position, ordinal, project_id, type, object_kind, object_id, "
-            "object, occurred_at) SELECT u.position, 0, t.project_id, u.type, {kind}, u.id, "
-            + built
-            + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], %b::timestamptz[]) "
-            "AS u(position, type, id, occurred_at) JOIN {t} t ON t.id = u.id" + joins
-        ).format(
-            ie=self.t(TABLE),
-            kind=sql.Literal(kind),
-            t=self.t(_TABLE_OF[kind]),
-            d=self.t("invoice_dunning"),
-        )
-        cur.execute(statement, list(arrays))
+        target = self.t(TABLE)
+
+        def build() -> sql.Composed:
+            return sql.SQL(
+                "INSERT INTO {ie} (position, ordinal, project_id, type, object_kind, object_id, "
+                "object, occurred_at) SELECT u.position, 0, t.project_id, u.type, {kind}, u.id, "
+                + built
+                + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], "
+                "%b::timestamptz[]) AS u(position, type, id, occurred_at) "
+                "JOIN {t} t ON t.id = u.id" + joins
+            ).format(
+                ie=target,
+                kind=sql.Literal(kind),
+                t=self.t(_TABLE_OF[kind]),
+                d=self.t("invoice_dunning"),
+            )
+
+        # The kind decides the joins and the object; the table, the schema.
+        cur.execute(compiled(cur, ("integration_events", target, kind), build), list(arrays))
         if cur.rowcount != len(arrays[0]):
             raise ObjectMissing(self._missing(cur, kind, arrays[2]))
 

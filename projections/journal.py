@@ -50,6 +50,7 @@ from projections.base import ReadModel, Tracked, copy_rows, rows_of
 from projections.decoding import uuid5_of
 from projections.paging import fetch_all, fetch_page, plain
 from projections.schema import table
+from projections.statements import compiled
 
 ENTRY_NAMESPACE = UUID("5b0e6f52-2f43-4c1a-9a57-0d8f1e7c3b21")
 
@@ -136,14 +137,15 @@ def _facts(
 ) -> dict[UUID, tuple[UUID, str, str]]:
     """Project, currency and (for transactions) kind of the aggregates ``ids``."""
     columns = _TRANSACTION_FACTS if name == "transactions" else _SUMMARY_FACTS
-    cur.execute(
-        sql.SQL("SELECT id, project_id, {} FROM {}.{} WHERE id = ANY(%b)").format(
-            columns,
-            sql.Identifier(schema),
-            sql.Identifier(name),
+    source = table(schema, name)
+    statement = compiled(
+        cur,
+        ("facts", source),  # the columns follow from the table's name
+        lambda: sql.SQL("SELECT id, project_id, {} FROM {} WHERE id = ANY(%b)").format(
+            columns, source
         ),
-        (list(ids),),
     )
+    cur.execute(statement, (list(ids),))
     return {row[0]: (row[1], row[2], row[3]) for row in rows_of(cur)}
 
 

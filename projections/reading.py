@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from projections.base import Tracked
+from projections.statements import compiled, table
 
 SKIPPED_TOPIC_PREFIX = "tally:IdempotencyRecord."
 
@@ -96,12 +97,13 @@ def fetch_notifications(
     datastore = getattr(recorder, "datastore", None)
     if datastore is None or not hasattr(recorder, "events_table_name"):
         return list(recorder.select_notifications(start, limit, stop=stop))
+    log = table(datastore.schema, recorder.events_table_name)
     query = sql.SQL(
         "SELECT notification_id, originator_id, originator_version, topic, "
         "CASE WHEN starts_with(topic, %s) THEN NULL ELSE state END "
-        "FROM {}.{} WHERE notification_id >= %s AND notification_id <= %s "
+        "FROM {} WHERE notification_id >= %s AND notification_id <= %s "
         "ORDER BY notification_id LIMIT %s"
-    ).format(sql.Identifier(datastore.schema), sql.Identifier(recorder.events_table_name))
+    )
     params = (SKIPPED_TOPIC_PREFIX, start, stop if stop is not None else 2**63 - 1, limit)
     # Binary results: the state arrives as raw bytes, not as hex text twice its size.
     with (
@@ -109,7 +111,8 @@ def fetch_notifications(
         conn.cursor(row_factory=tuple_row, binary=True) as cur,
     ):
         _generic_plans(conn)
-        cur.execute(query, params, prepare=True)
+        statement = compiled(cur, ("notifications", log), lambda: query.format(log))
+        cur.execute(statement, params, prepare=True)
         return [_notification(*row) for row in cur.fetchall()]
 
 

@@ -21,15 +21,18 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections.statements import TableName
+from projections.statements import table as shared_table
 from projections.tables import ADDED_COLUMNS, CHANGED_KEYS, TABLES, Table
 
 TRACKING_TABLE = "projection_tracking"
 STALLS_TABLE = "projection_stalls"
 
 
-def table(schema: str, name: str) -> sql.Composed:
-    """The table ``name`` of ``schema``, qualified and quoted for a query."""
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+def table(schema: str, name: str) -> TableName:
+    """The table ``name`` of ``schema``, qualified and quoted for a query: one shared
+    object per pair (``projections.statements``)."""
+    return shared_table(schema, name)
 
 
 def _added_columns(ident: sql.Identifier, table: Table) -> list[sql.Composed]:

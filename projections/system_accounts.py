@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 from projections.base import ReadModel, Tracked
 from projections.journal import POSTING_EVENTS, entry_sources
 from projections.paging import fetch_all
+from projections.statements import compiled
 
 
 class SystemAccounts(ReadModel):
@@ -44,13 +45,19 @@ class SystemAccounts(ReadModel):
         if not deltas:
             return
         keys = list(deltas)
-        cur.execute(
-            sql.SQL(
+        target = self.t("system_accounts")
+        statement = compiled(
+            cur,
+            ("system_accounts", target),
+            lambda: sql.SQL(
                 "INSERT INTO {t} AS s (project_id, account, currency, balance) "
                 "SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int8[]) "
                 "ON CONFLICT (project_id, account, currency) "
                 "DO UPDATE SET balance = s.balance + EXCLUDED.balance"
-            ).format(t=self.t("system_accounts")),
+            ).format(t=target),
+        )
+        cur.execute(
+            statement,
             (
                 [k[0] for k in keys],
                 [k[1] for k in keys],

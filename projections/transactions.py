@@ -30,6 +30,7 @@ from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, unnest_update
 from projections.paging import fetch_one, fetch_page, plain
 from projections.schema import table
+from projections.statements import compiled
 
 _COLUMNS = (
     "id",
@@ -121,15 +122,18 @@ class Transactions(ReadModel):
         Done in SQL from the rows just copied: it is set-based, and it runs on the database
         server's core instead of adding to the worker's Python time.
         """
-        cur.execute(
-            sql.SQL(
+        links, txns = self.t("transaction_accounts"), self.t("transactions")
+        statement = compiled(
+            cur,
+            ("link_wallets", links, txns),
+            lambda: sql.SQL(
                 "INSERT INTO {links} (account_id, transaction_id, project_id, position) "
                 "SELECT DISTINCT substr(r.ref, 8)::uuid, t.id, t.project_id, t.position "
                 "FROM {txns} t, LATERAL (VALUES (t.from_ref), (t.to_ref)) AS r(ref) "
                 "WHERE t.id = ANY(%b) AND starts_with(r.ref, 'wallet:')"
-            ).format(links=self.t("transaction_accounts"), txns=self.t("transactions")),
-            (ids,),
+            ).format(links=links, txns=txns),
         )
+        cur.execute(statement, (ids,))
 
 
 def _new_row(e: Any, position: int) -> list[Any]:
