@@ -11,8 +11,16 @@ in a period already invoiced (409 ``usage_period_closed``, below). An event whos
 transaction id came earlier in the same request is answered ``existed`` like a resend.
 
 A period is invoiced when its subscription renews: an event for a subscription before
-its current period's start is refused once it has renewed at least once; an event sent
-for a customer, before the current period's start of any of its subscriptions that has.
+its current period's start is late once it has renewed at least once. A late event for
+the period just invoiced is accepted until ``USAGE_LATE_GRACE_S`` after that period's
+end (the next renewal bills it as an adjustment: ``commands.usage_rating``); any other
+is refused. An event sent for a customer is held to the strictest of its subscriptions'
+rules (``Closed.strictest``).
+
+A resend of a stored transaction id answers ``existed`` whatever the door would say of
+it now (its period closed since, its customer's clock moved): the lookup of stored ids
+comes before the refusal (``stored_among``), for the refused events only, so the
+accepted ones (the store's ``ON CONFLICT`` tells their resends) cost no extra query.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from pydantic import TypeAdapter, ValidationError
 from api.schemas.usage import UsageEventRequest
 from api.tally import Tally
 from domain.errors import DomainError, InvalidCombination, NotFound, ValidationFailed
-from domain.limits import USAGE_FUTURE_SKEW_S
+from domain.limits import USAGE_FUTURE_SKEW_S, USAGE_LATE_GRACE_S
+from domain.periods import Schedule
 from domain.usage import (
     Accepted,
     MeterRule,
@@ -40,13 +49,51 @@ from domain.usage import (
 )
 
 SKEW = timedelta(seconds=USAGE_FUTURE_SKEW_S)
+GRACE = timedelta(seconds=USAGE_LATE_GRACE_S)
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What of an owner's usage is invoiced: everything before ``before`` (the latest
+    invoiced period's end), except the late usage of that period (from ``late_from``)
+    while the clock is before ``late_until``."""
+
+    before: datetime
+    late_from: datetime
+    late_until: datetime
+
+    def refuses(self, at: datetime, now: datetime) -> bool:
+        return at < self.before and not (self.late_from <= at and now < self.late_until)
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Closed | None:
+        """A subscription's, from its read model's row; None before it first renews."""
+        index = int(row["period_index"])
+        if index < 1:
+            return None
+        schedule = Schedule(row["anchor"], row["interval"], int(row["interval_count"]))
+        late_from = schedule.period(index - 1)[0]
+        if index == 1:  # the first period counts from the start (a trial's too)
+            late_from = min(late_from, row["started_at"])
+        before = row["period_start"]
+        return cls(before, late_from, before + GRACE)
+
+    @staticmethod
+    def strictest(found: list[Closed]) -> Closed | None:
+        if not found:
+            return None
+        return Closed(
+            max(c.before for c in found),
+            max(c.late_from for c in found),
+            min(c.late_until for c in found),
+        )
 
 
 @dataclass(frozen=True)
 class Customer:
     id: UUID
     test_clock_id: UUID | None
-    closed_before: datetime | None  # the latest invoiced period's end, if any
+    closed: Closed | None  # the strictest of its subscriptions'
 
 
 @dataclass(frozen=True)
@@ -54,7 +101,7 @@ class Subscription:
     id: UUID
     customer_id: UUID
     test_clock_id: UUID | None
-    closed_before: datetime | None
+    closed: Closed | None
 
 
 @dataclass
@@ -75,9 +122,12 @@ def _rows(tally: Tally, query: str, params: list[Any]) -> list[dict[str, Any]]:
         return list(cur.fetchall())
 
 
-_CLOSED = (
-    "CASE WHEN (state->>'period_index')::int >= 1 "
-    "THEN (summary->>'current_period_start')::timestamptz END"
+_SUBSCRIPTION = (
+    "SELECT id, customer_id, test_clock_id, (state->>'period_index')::int AS period_index, "
+    "(summary->>'current_period_start')::timestamptz AS period_start, "
+    "(state->'anchor'->>'_data_')::timestamptz AS anchor, state->>'interval' AS interval, "
+    "(state->>'interval_count')::int AS interval_count, "
+    "(state->'started_at'->>'_data_')::timestamptz AS started_at FROM {s}.subscriptions "
 )
 
 
@@ -90,25 +140,14 @@ def lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> K
         rules.setdefault(rule.event_name, []).append(rule)
     subscription_ids = list({e.subscription_id for e in events if e.subscription_id})
     subscriptions = {
-        r["id"]: Subscription(r["id"], r["customer_id"], r["test_clock_id"], r["closed"])
+        r["id"]: Subscription(r["id"], r["customer_id"], r["test_clock_id"], Closed.of(r))
         for r in _rows(
             tally,
-            f"SELECT id, customer_id, test_clock_id, {_CLOSED} AS closed FROM {{s}}.subscriptions "
-            "WHERE project_id = %s AND id = ANY(%s)",
+            _SUBSCRIPTION + "WHERE project_id = %s AND id = ANY(%s)",
             [project_id, subscription_ids],
         )
     }
-    external_ids = list({e.external_customer_id for e in events if e.external_customer_id})
-    customers = {
-        r["external_id"]: Customer(r["id"], r["test_clock_id"], r["closed"])
-        for r in _rows(
-            tally,
-            f"SELECT c.external_id, c.id, c.test_clock_id, (SELECT max({_CLOSED}) FROM "
-            "{s}.subscriptions s WHERE s.project_id = c.project_id AND s.customer_id = c.id) "
-            "AS closed FROM {s}.customers c WHERE c.project_id = %s AND c.external_id = ANY(%s)",
-            [project_id, external_ids],
-        )
-    }
+    customers = _customers(tally, project_id, events)
     owners: list[Customer | Subscription] = [*customers.values(), *subscriptions.values()]
     clock_ids = [owner.test_clock_id for owner in owners]
     clocks = {
@@ -121,6 +160,33 @@ def lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> K
         )
     }
     return Known(rules, customers, subscriptions, clocks, tally.clock.now())
+
+
+def _customers(
+    tally: Tally, project_id: UUID, events: list[UsageEventRequest]
+) -> dict[str, Customer]:
+    """The customers the events name by external id, each with the strictest closed
+    periods of its subscriptions (one query: a row per customer and renewed
+    subscription)."""
+    external_ids = list({e.external_customer_id for e in events if e.external_customer_id})
+    rows = _rows(
+        tally,
+        "SELECT c.external_id, c.id AS customer, c.test_clock_id AS clock, s.* FROM "
+        "{s}.customers c LEFT JOIN (" + _SUBSCRIPTION + "WHERE project_id = %s "
+        "AND (state->>'period_index')::int >= 1) s ON s.customer_id = c.id "
+        "WHERE c.project_id = %s AND c.external_id = ANY(%s)",
+        [project_id, project_id, external_ids],
+    )
+    closed: dict[str, list[Closed]] = {}
+    for r in rows:
+        found = Closed.of(r) if r["id"] is not None else None
+        closed.setdefault(r["external_id"], []).extend([found] if found else [])
+    return {
+        r["external_id"]: Customer(
+            r["customer"], r["clock"], Closed.strictest(closed[r["external_id"]])
+        )
+        for r in rows
+    }
 
 
 def whose(
@@ -160,12 +226,13 @@ def admit(event: UsageEventRequest, known: Known) -> Accepted:
         raise UnknownEventName(f"no meter counts usage events named '{event.event_name}'")
     properties = check_properties(dict(event.properties))
     found = readings(rules, properties)
-    if owner.closed_before is not None and at < owner.closed_before:
+    if owner.closed is not None and owner.closed.refuses(at, now):
         raise UsagePeriodClosed(
             f"timestamp {at.isoformat()} is in a period already invoiced (before "
-            f"{owner.closed_before.isoformat()}); late events are billed once rating "
-            "lands (docs/usage.md)",
-            closed_before=owner.closed_before.isoformat(),
+            f"{owner.closed.before.isoformat()}) and past its grace: late usage is "
+            f"accepted for the period just invoiced until {owner.closed.late_until.isoformat()}"
+            " (docs/usage.md, late events)",
+            closed_before=owner.closed.before.isoformat(),
         )
     return Accepted(
         transaction_id=event.transaction_id,
@@ -218,6 +285,7 @@ def sort_batch(tally: Tally, project_id: UUID, raw_events: list[Any]) -> Sorted:
             result.refused.append((index, tx if isinstance(tx, str) else None, error))
     known = lookup(tally, project_id, [event for _, event in parsed])
     seen: set[str] = set()
+    turned_away: list[tuple[int, str, DomainError]] = []
     for index, event in parsed:
         if event.transaction_id in seen:
             result.repeated.append((index, event.transaction_id))
@@ -226,5 +294,25 @@ def sort_batch(tally: Tally, project_id: UUID, raw_events: list[Any]) -> Sorted:
             result.accepted.append((index, admit(event, known)))
             seen.add(event.transaction_id)
         except DomainError as error:
-            result.refused.append((index, event.transaction_id, error))
+            turned_away.append((index, event.transaction_id, error))
+    stored = stored_among(tally, project_id, [tx for _, tx, _ in turned_away])
+    for index, tx, refusal in turned_away:
+        if tx in stored:
+            result.repeated.append((index, tx))  # a resend: what is stored stands
+        else:
+            result.refused.append((index, tx, refusal))
     return result
+
+
+def stored_among(tally: Tally, project_id: UUID, transaction_ids: list[str]) -> set[str]:
+    """Which of these transaction ids the project has stored (one query; none for no
+    ids)."""
+    if not transaction_ids:
+        return set()
+    rows = _rows(
+        tally,
+        "SELECT transaction_id FROM {s}.usage_events "
+        "WHERE project_id = %s AND transaction_id = ANY(%s)",
+        [project_id, transaction_ids],
+    )
+    return {str(r["transaction_id"]) for r in rows}

@@ -72,8 +72,8 @@ class TimestampInFuture(ValidationFailed):
 
 class UsagePeriodClosed(DomainError):
     """A usage event falls in a period that was already invoiced (before its
-    subscription's current period). Rating will bill such events within a grace period
-    as an adjustment; until then they are refused."""
+    subscription's current period) and is too late to be billed as an adjustment: not
+    for the period just invoiced, or past the grace (``USAGE_LATE_GRACE_S``)."""
 
     code = "usage_period_closed"
 

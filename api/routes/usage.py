@@ -21,7 +21,7 @@ from api.errors import STATUS_BY_CODE
 from api.routes.common import JsonBytes, Reader, found_or_404, problems, read_problems
 from api.schemas import usage as s
 from api.tally import Tally
-from api.usage_door import Sorted, admit, lookup, sort_batch
+from api.usage_door import Sorted, admit, lookup, sort_batch, stored_among
 from api.usage_report import customer_period, report, subscription_period
 from commands.limits_types import Timestamp
 from domain.errors import DomainError
@@ -72,10 +72,17 @@ async def record_usage_event(
 def _record_one(tally: Tally, caller: Caller, body: s.UsageEventRequest) -> JSONResponse:
     from adapters.usage_store import stored_event, write
 
-    event = admit(body, lookup(tally, caller.project_id, [body]))
-    written = write(tally.views, tally.schema, caller.project_id, [event], tally.clock.now())
-    existed = event.transaction_id not in written.created
-    row = stored_event(tally.views, tally.schema, caller.project_id, event.transaction_id)
+    try:
+        event = admit(body, lookup(tally, caller.project_id, [body]))
+    except DomainError:
+        # A resend of a stored event answers it, whatever the door says of it now.
+        if not stored_among(tally, caller.project_id, [body.transaction_id]):
+            raise
+        existed = True
+    else:
+        written = write(tally.views, tally.schema, caller.project_id, [event], tally.clock.now())
+        existed = event.transaction_id not in written.created
+    row = stored_event(tally.views, tally.schema, caller.project_id, body.transaction_id)
     answer = s.UsageEvent.model_validate({**found_or_404(row, "usage event", UUID(int=0)),
                                           "existed": existed})  # fmt: skip
     return JSONResponse(answer.model_dump(mode="json"), status_code=200 if existed else 201)

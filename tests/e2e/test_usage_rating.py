@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.e2e.billing import START, clock, customer, price, product, sandbox, subscribe
+from tests.e2e.billing import START, clock, customer, price, problem, product, sandbox, subscribe
 from tests.e2e.conftest import Client
 
 __all__ = ["sandbox"]  # the fixture, used by name
@@ -99,3 +99,44 @@ def test_a_month_of_usage_is_billed_on_the_renewal_invoice_line_by_line(sandbox:
     lines = {li["id"]: li for li in renewal["lines"]}
     assert [lines[f"usage_{n}"]["period"] for n in (1, 2, 3)] == [period] * 3
     assert renewal["total"] == 1000 + 301 + 22 + 3500
+
+
+def test_late_usage_within_the_grace_period_is_billed_once_on_the_next_invoice(
+    sandbox: Client,
+) -> None:
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 2)
+    assert send(api, used("t1", 1, tokens="100", model="large")) == ["created"]
+    advance(api, clock_id, 28.2)  # renewed at 28 Feb 09:00; the grace lasts a day
+    # Late: for the period just invoiced, within a day of its end.
+    assert send(
+        api,
+        used("late1", 27, tokens="40", model="large"),
+        used("late2", 27.5, tokens="5", model="tiny"),
+        used("t1", 1, tokens="100", model="large"),  # a resend of a billed event
+        used("now1", 28.1, tokens="3", model="large"),  # the new period's
+    ) == ["created", "created", "existed", "created"]
+    advance(api, clock_id, 28 + 1.5)  # past the grace: refused now
+    refused = api.post("/v1/usage_events", used("late3", 27, tokens="9", model="large"))
+    problem(refused, 409, "usage_period_closed")
+    resent = api.post("/v1/usage_events", used("late1", 27, tokens="40", model="large"))
+    # A resend of a stored event answers it, even now its period is closed (review).
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["existed"] is True
+    assert send(api, used("t1", 1, tokens="7", model="x"), used("late4", 27, tokens="1")) == [
+        "existed", "refused"]  # fmt: skip
+    advance(api, clock_id, 92)  # the next renewal (31 Mar), then the one after (30 Apr)
+    first, renewal, second, third = invoices(api, sub)[:4]
+    assert usage_of(renewal) == [("tokens", "100", {"model": "large"}, 100, 2, 200)]
+    late = [line for line in second["lines"] if line["kind"] == "usage"]
+    assert usage_of(second) == [
+        ("tokens", "140", {"model": "large"}, 40, 2, 80),  # 140 known now, 100 billed
+        ("tokens", "5", {"model": "tiny"}, 5, 2, 10),
+        ("tokens", "3", {"model": "large"}, 3, 2, 6),
+    ]
+    assert [li["usage"]["billed_before"] for li in late] == ["100", "0", "0"]
+    assert [li["period"][0] for li in late] == [first["period_start"]] * 2 + [
+        renewal["period_start"]]  # fmt: skip
+    assert "late usage" in late[0]["description"]
+    assert usage_of(third) == []  # nothing billed twice
