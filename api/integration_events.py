@@ -31,6 +31,7 @@ from api.schemas.command_rejections import CommandRejection
 from api.schemas.common import ApiObject
 from api.schemas.customers import Customer
 from api.schemas.invoices import Invoice
+from api.schemas.payments import Payment
 from api.schemas.subscriptions import Subscription
 from api.schemas.transactions import Transaction
 from api.tally import Tally
@@ -42,6 +43,7 @@ PRESENTERS: dict[str, type[ApiObject]] = {
     "invoice": Invoice,
     "account": Account,
     "transaction": Transaction,
+    "payment": Payment,
     "command_rejection": CommandRejection,
 }
 
@@ -70,7 +72,7 @@ class Envelope(BaseModel):
         ge=0,
         description="0 for the event recorded at this position; 1, 2, ... for the events "
         "derived at it (billing.entitlements.changed, one per customer whose set it "
-        "changed). Events arrive in (position, ordinal) order",
+        "changed; billing.payment.*, 1). Events arrive in (position, ordinal) order",
     )
     data: EventData
 

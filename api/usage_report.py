@@ -3,10 +3,8 @@ meter's quantities per group over it (``adapters/usage_queries.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from psycopg import sql
@@ -17,9 +15,6 @@ from api.tally import Tally
 from domain.errors import InvalidCombination, NotFound
 from domain.limits import check_timestamp
 from domain.usage import MeterRule, decimal_text
-
-if TYPE_CHECKING:
-    from projections.upcoming_invoices import UsageReader
 
 MAX_SPAN = timedelta(days=400)
 
@@ -109,21 +104,6 @@ def report(
         period_end=period[1],
         meters=meters,
     )
-
-
-def usage_reader(tally: Tally, project_id: UUID) -> UsageReader:
-    """The usage totals of the project, for the upcoming invoice's usage lines."""
-
-    def read(
-        customer_id: UUID,
-        subscription_id: UUID,
-        rules: Sequence[MeterRule],
-        period: tuple[datetime, datetime],
-    ) -> dict[UUID, dict[str, Decimal | None]]:
-        scope = Scope(project_id, customer_id, subscription_id)
-        return usage(tally.views, tally.schema, scope, rules, *period)
-
-    return read
 
 
 def _groups(rule: MeterRule, values: dict[str, Any]) -> list[s.UsageGroup]:

@@ -8,6 +8,8 @@ renamed or reshaped domain event changes this table, never a receiver's code.
 - ``NOT_YET_EMITTED``: the types of issue 12 that no recorded fact can back yet, each
   with the reason. None is approximated by another event: a wrong event is worse
   than a missing one.
+- ``PAYMENT_TYPES``: the ``billing.payment.*`` types, derived by the payment read model
+  rather than mapped from one event class.
 - ``integration_type(event) -> str | None``: the public type of a domain event (by its
   class; an invoice payment counts only when it paid the invoice in full, and a
   transaction's start only when it completed at once, as deposits do).
@@ -69,6 +71,24 @@ CATALOG: tuple[EventType, ...] = (
         "Collecting an invoice's payment failed (dunning recorded the attempt).",
     ),
     EventType("billing.invoice.voided", "invoice", "An invoice was voided."),
+    EventType(
+        "billing.payment.succeeded",
+        "payment",
+        "A payment succeeded: a provider charge the provider confirmed (at once or by "
+        "webhook), or an invoice payment recorded another way (out of band, from a wallet).",
+    ),
+    EventType(
+        "billing.payment.failed",
+        "payment",
+        "A payment failed (a declined charge, one the provider could not make), with its "
+        "failure_code.",
+    ),
+    EventType(
+        "billing.payment.refunded",
+        "payment",
+        "Money of a payment was given back (once per refund; amount_refunded says how much "
+        "in all, status whether in part or in full).",
+    ),
     EventType("billing.wallet.deposited", "account", "Money was deposited into a wallet."),
     EventType("billing.wallet.withdrawn", "account", "Money was withdrawn from a wallet."),
     EventType(
@@ -88,14 +108,13 @@ CATALOG: tuple[EventType, ...] = (
 )
 
 TYPES: frozenset[str] = frozenset(t.name for t in CATALOG)
+# Types no domain event class maps to: the payment read model decides at which log
+# position a payment's outcome changed (``projections.payment_objects``), and the
+# event is derived there, beside that position's own event (ordinal 1).
+PAYMENT_TYPES: frozenset[str] = frozenset(t.name for t in CATALOG if t.object == "payment")
 OBJECT_OF: dict[str, str] = {t.name: t.object for t in CATALOG}
 
 NOT_YET_EMITTED: dict[str, str] = {
-    # docs/events.md says what a payment object needs (charges, their webhook settlements
-    # and out-of-band payments are facts of three aggregates).
-    "billing.payment.succeeded": "Tally has no public payment object yet",
-    "billing.payment.failed": "Tally has no public payment object yet",
-    "billing.payment.refunded": "Tally has no public payment object yet",
     "billing.entitlements.changed": "entitlements are computed at query time and no "
     "recorded fact says when a customer's set changed; the outbox holds one row per log "
     "position (its key, and every destination's tracking position), so a derived event "

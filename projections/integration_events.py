@@ -1,7 +1,9 @@
 """Integration events: the ``integration_events`` read model, the outbox every destination
 (webhooks today, brokers later) reads from, and its queries.
 
-One row per domain event that has a public type (``projections.integration_catalog``):
+One row per domain event that has a public type (``projections.integration_catalog``),
+and one per payment whose outcome an event changed (``billing.payment.*``, derived by
+the ``payment_objects`` read model at that event's position, ordinal 1):
 its log position and ordinal (the key, and the order every destination delivers in: the
 recorded event's own row has ordinal 0, the events derived at the same position 1, 2,
 ...), project, type,
@@ -47,6 +49,8 @@ from projections.integration_catalog import (
     integration_type,
 )
 from projections.paging import fetch_all, plain
+from projections.payment_objects import PaymentObjects
+from projections.payment_queries import FIELDS as PAYMENT_FIELDS
 from projections.schema import table
 from projections.statements import compiled
 
@@ -125,13 +129,22 @@ _OBJECTS: dict[str, tuple[str, str]] = {
             ("created_at", "updated_at"),
         ),
     ),
+    # As ``projections.payment_queries.get_payment`` reads it.
+    "payment": (
+        "", _plain([(c, "t." + c) for c in PAYMENT_FIELDS], ("created_at", "updated_at"))
+    ),
 }  # fmt: skip
+# A payment's event is derived at the position of the fact that changed it, after that
+# position's own event (an invoice payment is also billing.invoice.paid, a charge's
+# transaction billing.transaction.completed).
+PAYMENT_ORDINAL = 1
 _TABLE_OF = {
     "customer": "customers",
     "subscription": "subscriptions",
     "invoice": "invoices",
     "account": "accounts",
     "transaction": "transactions",
+    "payment": "payment_objects",
 }
 
 
@@ -159,13 +172,16 @@ class ObjectMissing(LookupError):
 class IntegrationEvents(ReadModel):
     name = "integration_events"
     tables = (TABLE,)
-    handles = MAPPED_CLASSES
-    reads = frozenset({"customers", "subscriptions", "invoices", "accounts", "transactions"})
+    handles = MAPPED_CLASSES | PaymentObjects.handles
+    reads = frozenset(
+        {"customers", "subscriptions", "invoices", "accounts", "transactions", "payment_objects"}
+    )
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         """One ``INSERT ... SELECT`` per kind of object: the rows' positions, types, ids
         and times go in as arrays, and Postgres builds each object from its read model's
         row and writes it, so no row comes back to Python to be shaped and encoded."""
+        self._payments(cur, [(e, p) for e, p in events if type(e) in PaymentObjects.handles])
         picked: list[tuple[str, Any, int]] = []
         for event, position in events:
             name = integration_type(event)
@@ -215,6 +231,31 @@ class IntegrationEvents(ReadModel):
         cur.execute(compiled(cur, ("integration_events", target, kind), build), list(arrays))
         if cur.rowcount != len(arrays[0]):
             raise ObjectMissing(self._missing(cur, kind, arrays[2]))
+
+    def _payments(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        """The ``billing.payment.*`` events of the batch: one per position the payment
+        read model recorded a change at (``payment_changes``), carrying the payment."""
+        if not events:
+            return
+        target = self.t(TABLE)
+
+        def build() -> sql.Composed:
+            _, built = _OBJECTS["payment"]
+            return sql.SQL(
+                "INSERT INTO {ie} (position, ordinal, project_id, type, object_kind, "
+                "object_id, object, occurred_at) SELECT c.position, {ordinal}, t.project_id, "
+                "c.type, 'payment', t.id, " + built + ", u.occurred_at "
+                "FROM unnest(%b::int8[], %b::timestamptz[]) AS u(position, occurred_at) "
+                "JOIN {c} c ON c.position = u.position JOIN {t} t ON t.id = c.payment_id"
+            ).format(
+                ie=target,
+                ordinal=sql.Literal(PAYMENT_ORDINAL),
+                c=self.t("payment_changes"),
+                t=self.t("payment_objects"),
+            )
+
+        statement = compiled(cur, ("integration_events", target, "payment_changes"), build)
+        cur.execute(statement, [[p for _, p in events], [e.timestamp for e, _ in events]])
 
     def _missing(self, cur: Cursor[Any], kind: str, ids: list[UUID]) -> str:
         """Why the batch stops: how many of its objects of ``kind`` have no row, and the

@@ -140,29 +140,3 @@ def test_late_usage_within_the_grace_period_is_billed_once_on_the_next_invoice(
         renewal["period_start"]]  # fmt: skip
     assert "late usage" in late[0]["description"]
     assert usage_of(third) == []  # nothing billed twice
-
-
-def test_the_upcoming_invoice_shows_the_usage_so_far_as_the_renewal_will_bill_it(
-    sandbox: Client,
-) -> None:
-    api = sandbox
-    clock_id, sub = metered_subscription(api)
-    advance(api, clock_id, 10)
-    path = f"/v1/subscriptions/{sub['id']}/upcoming_invoice"
-    assert usage_of(api.ok(api.get(path))["upcoming_invoice"]) == []
-    send(
-        api,
-        used("t1", 1, tokens="100", model="large"),
-        used("t2", 9, tokens="0.25", model="large"),
-        used("s1", 2, name="seats", n="4"),
-    )
-    upcoming = api.ok(api.get(path))["upcoming_invoice"]
-    assert usage_of(upcoming) == [
-        ("tokens", "100.25", {"model": "large"}, 1, 200, 200),  # 200.5 rounds half-even
-        ("seats", "4", {}, 4, 500, 2000),
-    ]
-    assert upcoming["total"] == 1000 + 200 + 2000
-    advance(api, clock_id, 29)
-    renewal = invoices(api, sub)[-1]
-    assert usage_of(renewal) == usage_of(upcoming)  # the preview was the renewal's
-    assert usage_of(api.ok(api.get(path))["upcoming_invoice"]) == []  # a new period

@@ -26,6 +26,7 @@ from projections.integration_events import (
 )
 from projections.invoices import get_invoice
 from projections.paging import fetch_all
+from projections.payment_queries import get_payment
 from projections.registry import make_models
 from projections.runner import ProjectionWorker
 from projections.schema import table
@@ -41,6 +42,7 @@ GET: dict[str, Callable[..., dict[str, Any] | None]] = {
     "invoice": get_invoice,
     "account": get_account,
     "transaction": get_transaction,
+    "payment": get_payment,
 }
 
 

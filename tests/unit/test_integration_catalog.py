@@ -163,7 +163,10 @@ def test_renewal_payment_failure_and_void(world: InvoicingWorld) -> None:
 def test_each_type_carries_one_object_kind_and_none_is_both_emitted_and_pending() -> None:
     assert len(TYPES) == len(CATALOG)
     assert all(t.name.startswith("billing.") and t.name.count(".") == 2 for t in CATALOG)
-    kinds = {"customer", "subscription", "invoice", "account", "transaction", "command_rejection"}
+    kinds = {
+        "customer", "subscription", "invoice", "account", "transaction", "payment",
+        "command_rejection",
+    }  # fmt: skip
     assert set(OBJECT_OF.values()) == kinds
     assert not TYPES & set(NOT_YET_EMITTED)
 
