@@ -37,9 +37,8 @@ from uuid import UUID
 
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
-from commands.invoice_common import find_dunning
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
-from commands.invoicing import billing_for, load_invoice
+from commands.invoicing import billing_for, find_dunning, load_invoice
 from commands.provider_customers import named_customer
 from domain.accounts import clearing_ref
 from domain.charge_attempts import charge_attempt

@@ -1,9 +1,6 @@
 """What the invoicing handlers share besides the invoice itself (loading, finalizing and
-answering it are in ``commands.invoicing``): an invoice's dunning record, the project's
+answering it, with its dunning record, are in ``commands.invoicing``): the project's
 billing settings, tax rates and coupons.
-
-A new dunning record is made here but only added to the unit of work by the caller once
-every guard has passed, so a refused command leaves the unit of work as it found it.
 """
 
 from __future__ import annotations
@@ -16,30 +13,14 @@ from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.coupons import Coupon, PromotionCode
-from domain.dunning import InvoiceDunning
 from domain.errors import (
     CurrencyMismatch,
     InvalidCombination,
     NotFound,
     TaxRateArchived,
 )
-from domain.invoices import Invoice
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
-
-
-def find_dunning(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning | None:
-    return uow.find(InvoiceDunning, InvoiceDunning.create_id(invoice.id))
-
-
-def dunning_for(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning:
-    """The invoice's dunning record; a new one is not in the unit of work yet."""
-    return find_dunning(uow, invoice) or InvoiceDunning(
-        project_id=invoice.project_id,
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        subscription_id=invoice.subscription_id,
-    )
 
 
 def settings_values(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:

@@ -29,9 +29,8 @@ from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls, request_charge
-from commands.invoice_common import find_dunning
 from commands.invoice_settlement import after_paid, invoice_subscription
-from commands.invoicing import billing_for, load_invoice, summary
+from commands.invoicing import billing_for, find_dunning, load_invoice, summary
 from commands.ledger import _new_id
 from domain.accounts import Account, clearing_ref
 from domain.credit_notes import check_credit

@@ -15,8 +15,8 @@ from uuid import UUID
 
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
-from commands.invoice_common import dunning_for, find_dunning, settings_values
-from commands.invoicing import billing_for
+from commands.invoice_common import settings_values
+from commands.invoicing import billing_for, dunning_for, find_dunning
 from domain.accounts import clearing_ref
 from domain.customer_billing import CustomerBilling
 from domain.dunning import InvoiceDunning

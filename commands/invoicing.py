@@ -13,11 +13,11 @@ Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
 
 Here too is what every handler that touches an invoice uses: ``load_invoice``,
 ``finalize`` (credit first, then the next number: the subscriptions' invoices are
-finalized by it too), ``billing_for`` (the customer's billing record) and ``summary``
-(the answer). ``ProcessDueInvoices`` is in ``commands.subscription_invoices``, next to
-the due work it runs; payments, retries and credit notes are in
-``commands.invoice_payments``; tax rates, coupons and settings in
-``commands.billing_setup``. Events: see ``domain.invoices``.
+finalized by it too), ``billing_for`` (the customer's billing record), ``summary`` (the
+answer) and the invoice's dunning record it reads (``find_dunning``, ``dunning_for``).
+``ProcessDueInvoices`` is in ``commands.subscription_invoices``, next to the due work it
+runs; payments, retries and credit notes are in ``commands.invoice_payments``; tax rates,
+coupons and settings in ``commands.billing_setup``. Events: see ``domain.invoices``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from commands.invoice_common import find_dunning, redeem, resolve_coupon, tax_rates
+from commands.invoice_common import redeem, resolve_coupon, tax_rates
 from commands.now import now_for
 from domain.billing_settings import (
     TEST_CLOCK_SERIES,
@@ -95,6 +95,22 @@ def finalize(uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime) -> 
     billing.clear(invoice.id)
     uow.add(numbers)
     uow.add(billing)
+
+
+def find_dunning(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning | None:
+    return uow.find(InvoiceDunning, InvoiceDunning.create_id(invoice.id))
+
+
+def dunning_for(uow: UnitOfWork, invoice: Invoice) -> InvoiceDunning:
+    """The invoice's dunning record. A new one is not in the unit of work yet: the caller
+    adds it once every guard has passed, so a refused command leaves the unit of work as
+    it found it."""
+    return find_dunning(uow, invoice) or InvoiceDunning(
+        project_id=invoice.project_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        subscription_id=invoice.subscription_id,
+    )
 
 
 def summary(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:

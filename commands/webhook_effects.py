@@ -22,9 +22,8 @@ from commands import messages as m
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import provider_payment, settle_charge
-from commands.invoice_common import find_dunning
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
-from commands.invoicing import load_invoice
+from commands.invoicing import find_dunning, load_invoice
 from commands.provider_events import EventType
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_subscriptions import customer_linked, subscription_changed
