@@ -26,6 +26,7 @@ from api.cli_broker import add_broker_commands
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
+from api.cli_payments import add_payment_commands
 from api.cli_projects import add_project_commands
 from api.cli_secrets import add_secrets_commands
 from api.cli_session import (
@@ -322,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_invoice_commands(sub, common)
     add_meter_commands(sub, common)
+    add_payment_commands(sub, common)
     add_usage_commands(sub, common)
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)

@@ -43,6 +43,13 @@ EXAMPLES: dict[str, list[str]] = {
         "--aggregation sum --property tokens --group-by model --filter region=eu,us --json",
     ],
     "meters list": ["tally meters list --project $PROJECT --json"],
+    "payments": ["tally payments list --project $PROJECT --status failed"],
+    "payments list": [
+        "tally payments list --project $PROJECT",
+        "tally payments list --project $PROJECT --invoice $INVOICE --json",
+        "tally payments list --project $PROJECT --customer $CUSTOMER --status refunded",
+    ],
+    "payments show": ["tally payments show $PAYMENT --project $PROJECT --json"],
     "usage": ["tally usage replay"],
     "usage replay": ["tally usage replay --json"],
     "usage export": ["tally usage export --project $PROJECT"],
