@@ -25,8 +25,9 @@ from uuid import UUID
 from adapters.outbox import provider_for
 from api.auth import Caller
 from api.calls import execute_and_call
-from api.catalog_names import catch_up, plan_items
 from api.inbound import messages as im
+from api.routes.common import caught_up
+from api.routes.subscriptions import plan_items
 from api.tally import Tally
 from commands import messages as m
 from commands import provider_messages as pm
@@ -117,7 +118,7 @@ def current_subscription(steps: Steps, user_id: str) -> dict[str, Any]:
     """The user's current subscription (read model, caught up), or 404."""
     from projections.subscriptions import current_subscription as query
 
-    catch_up(steps.tally)
+    caught_up(steps.tally)
     row = query(steps.tally.views, steps.tally.schema, steps.caller.project_id, user_id)
     if row is None:
         raise NotFound(f"user '{user_id}' has no current subscription", user_id=user_id)

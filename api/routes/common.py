@@ -240,12 +240,7 @@ async def read_after(
                 position=wait_for_position,
             )
         if not reached:
-            raise ReadModelBehind(
-                f"the read models have not reached position {wait_for_position} within "
-                f"{tally.settings.read_wait_max_ms} ms; retry shortly",
-                headers={"Retry-After": "1"},
-                position=wait_for_position,
-            )
+            raise behind(tally, wait_for_position)
     return caller
 
 
@@ -263,6 +258,30 @@ def _wait(tally: Tally, position: int, timeout_s: float) -> bool | None:
     if position > int(tally.store.recorder.max_notification_id() or 0):
         return None
     return wait_for_position(tally.views, tally.schema, position, timeout_s)
+
+
+def caught_up(tally: Tally, position: int | None = None) -> None:
+    """Wait, bounded like a read's ``wait_for_position``, until the read models hold
+    ``position`` (None: every event written so far): for what a route reads after its
+    write (a payment's outcome) or to resolve a name (a price published just before is
+    found). 503 ``read_model_behind`` if they do not; a write stands (the same request
+    with its idempotency key answers again)."""
+    from projections.runner import wait_for_position
+
+    if position is None:
+        position = tally.store.recorder.max_notification_id()
+    timeout_s = tally.settings.read_wait_max_ms / 1000
+    if position and not wait_for_position(tally.views, tally.schema, position, timeout_s):
+        raise behind(tally, position)
+
+
+def behind(tally: Tally, position: int) -> ReadModelBehind:
+    return ReadModelBehind(
+        f"the read models have not reached position {position} within "
+        f"{tally.settings.read_wait_max_ms} ms; retry shortly",
+        headers={"Retry-After": "1"},
+        position=position,
+    )
 
 
 M = TypeVar("M", bound=BaseModel)

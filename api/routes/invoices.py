@@ -1,24 +1,20 @@
 """Invoices: create a draft, add and remove lines, apply a coupon or promotion code,
-finalize, pay (wallet, provider, out of band), retry a failed payment, void, mark
-uncollectible; read and list (per customer, subscription, status, period); and the
-upcoming invoice of a subscription (a dry run: nothing is written).
+finalize, void, mark uncollectible; read and list (per customer, subscription, status,
+period); and the upcoming invoice of a subscription (a dry run: nothing is written).
 
-Documents (PDF and HTML) are in ``invoice_documents``.
+Paying one (and retrying a failed payment) is in ``invoice_payments``; documents (PDF
+and HTML) are in ``invoice_documents``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.auth import Caller, CallerDep, TallyDep
-from api.calls import call_now
-from api.errors import ReadModelBehind
-from api.routes.checkout import provider_name
+from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
     IdPath,
@@ -38,7 +34,6 @@ from api.schemas.billing_setup import ApplyCouponRequest
 from api.schemas.common import Page
 from api.tally import Tally
 from commands import messages as m
-from commands.bus import Outcome
 from commands.limits_types import TIMESTAMP_RULE, Timestamp
 
 router = APIRouter(tags=["invoices"])
@@ -257,101 +252,6 @@ def mark_invoice_uncollectible(
 ) -> JSONResponse:
     command = m.MarkInvoiceUncollectible(invoice_id=invoice_id)
     return respond(execute(tally, caller, command, key), s.InvoiceResult)
-
-
-@router.post(
-    ONE + "/retry_payment",
-    name="invoice_retry_payment",
-    response_model=s.PaymentResult,
-    summary="Run a due payment retry now",
-    description="`payment_attempt` is null when no retry is due.",
-    responses=write_responses(
-        200,
-        "not_found",
-        "invalid_transition",
-        "card_declined",
-        "provider_unavailable",
-        "read_model_behind",
-        body=False,
-    ),
-)
-def retry_invoice_payment(
-    invoice_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-) -> JSONResponse:
-    command = m.RetryInvoicePayment(invoice_id=invoice_id)
-    return charged(tally, caller, invoice_id, execute(tally, caller, command, key))
-
-
-@router.post(
-    ONE + "/pay",
-    response_model=s.PaymentResult,
-    summary="Pay an open (or uncollectible) invoice",
-    description="A provider charge is made by the outbox right after the command "
-    "commits, to the customer's default payment method, and the answer says how it went. "
-    "A declined one answers 200 with `payment_attempt.succeeded` false and the invoice in "
-    "dunning; while the provider is unavailable `payment_attempt.status` is `pending` and "
-    "the outbox retries it. Paying a void or paid invoice answers 409 "
-    "`invalid_transition`; more than remains (or when nothing does), 422 "
-    "`payment_exceeds_remaining`; `out_of_band` without its `reference`, 422 "
-    "`invalid_combination`.",
-    responses=write_responses(
-        200,
-        "not_found",
-        "invalid_transition",
-        "payment_exceeds_remaining",
-        "insufficient_funds",
-        "currency_mismatch",
-        "provider_unavailable",
-        "invalid_combination",
-        "read_model_behind",
-    ),
-)
-def pay_invoice(
-    invoice_id: UUID,
-    body: s.PayInvoiceRequest,
-    tally: TallyDep,
-    caller: CallerDep,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    command = m.PayInvoice(invoice_id=invoice_id, **body.model_dump())
-    if command.method == "provider" and command.provider is None:
-        command = command.model_copy(update={"provider": provider_name(tally, caller)})
-    return charged(tally, caller, invoice_id, execute(tally, caller, command, key))
-
-
-def charged(tally: Tally, caller: Caller, invoice_id: UUID, outcome: Outcome) -> JSONResponse:
-    """Answer a payment; a provider charge the command asked for is made first, now that
-    the command has committed, so the answer says how it went. A provider that is down
-    leaves it pending (``payment_attempt.status``): the outbox retries it. The answer is
-    read from the read models once they hold the charge's outcome."""
-    from projections.payment_answers import payment_state
-
-    attempt = outcome.body.get("payment_attempt")
-    call_id = (attempt or {}).get("provider_call_id")
-    if not call_id or attempt is None or attempt.get("status") != "pending":
-        return respond(outcome, s.PaymentResult)
-    # the position of the charge's outcome, newer than the command's
-    moved, _ = call_now(tally, caller.project_id, outcome, [call_id])
-    _caught_up(tally, moved.position)
-    state = payment_state(tally.views, tally.schema, caller.project_id, invoice_id, attempt)
-    answered = replace(outcome, body=found_or_404(state, "invoice", invoice_id))
-    return respond(answered, s.PaymentResult, headers_of=moved)
-
-
-def _caught_up(tally: Tally, position: int | None) -> None:
-    """Wait, bounded like a read's ``wait_for_position``, until the read models hold
-    ``position``; 503 ``read_model_behind`` if they do not (the write stands: the same
-    request with its idempotency key answers again)."""
-    from projections.runner import wait_for_position
-
-    timeout_s = tally.settings.read_wait_max_ms / 1000
-    if position and not wait_for_position(tally.views, tally.schema, position, timeout_s):
-        raise ReadModelBehind(
-            f"the read models have not reached position {position} within "
-            f"{tally.settings.read_wait_max_ms} ms; retry shortly",
-            headers={"Retry-After": "1"},
-            position=position,
-        )
 
 
 @router.get(

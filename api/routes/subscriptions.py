@@ -1,14 +1,34 @@
-"""Subscriptions: create (with an optional trial), read, list, change items, cancel (now or
-at the period end) and undo it, pause and resume, extend a trial, activate an incomplete
-one; and the current subscription of a customer by your external id.
+"""Subscriptions: create (with an optional trial), read, list, change items; and the
+current subscription of a customer by your external id. Its status changes (cancel now or
+at the period end and undo it, pause and resume, extend a trial, activate an incomplete
+one) are in ``subscription_lifecycle``.
 
-Time is the server's clock, or the test clock of the customer's subscription.
+Names of prices are resolved to ids here, at the API edge: a price's lookup key, a
+plan's code. Stripe users name prices by lookup key and Lago users subscribe to a plan
+code; Tally's commands carry price ids only, so that what a command did never depends on
+what a name meant later (and commands never read read models). A request that names
+prices is resolved over the catalog read model of the caller's project before its
+command is built (the broker's messages too, ``api/inbound/handling.py``):
+
+- an item names ``price_id`` or ``lookup_key`` (one of them, else 422
+  ``invalid_combination``); a lookup key no active price has is 404 ``not_found``, one
+  that two products use is 422 ``ambiguous_price``;
+- a subscription names ``items`` or a ``plan`` code (one of them); the plan's current
+  active recurring prices in the customer's currency (on ``interval``, when given) are its
+  items, one of each. An unknown or archived plan is 404 ``not_found``; none that fits is
+  422 ``no_matching_price``; prices on several intervals without ``interval`` are 422
+  ``ambiguous_price``.
+
+A name is read after the read models have caught up with the log (bounded by
+``read_wait_max_ms``), so a price published just before is found. Time is the server's
+clock, or the test clock of the customer's subscription.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -16,13 +36,13 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Caller, CallerDep, TallyDep
 from api.calls import execute_and_call
-from api.catalog_names import catch_up, plan_items, resolve_items
 from api.routes.common import (
     IdempotencyKey,
     Limit,
     Reader,
     RefPath,
     StartingAfterId,
+    caught_up,
     created_object,
     fetch_one,
     fetch_page,
@@ -33,10 +53,9 @@ from api.routes.common import (
 from api.routes.customers import customer_by_external_id, customer_row
 from api.schemas import subscriptions as s
 from api.schemas.common import Page
-from api.schemas.created import CreatedSubscription
 from api.tally import Tally
 from commands import messages as m
-from domain.errors import InvalidCombination, NotFound
+from domain.errors import AmbiguousPrice, InvalidCombination, NoMatchingPrice, NotFound
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -66,6 +85,97 @@ PLAN_NAMING = (
 NAME_REFUSALS = ("ambiguous_price", "read_model_behind")
 
 
+# -- names of prices and plans, resolved to price ids -----------------------------------
+
+
+class NamedItem(Protocol):
+    """An item of a request: a price by id or by lookup key, and a quantity."""
+
+    @property
+    def price_id(self) -> UUID | None: ...
+
+    @property
+    def lookup_key(self) -> str | None: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+
+def price_by_lookup_key(tally: Tally, caller: Caller, lookup_key: str) -> UUID:
+    """The id of the one active price published under ``lookup_key``."""
+    from projections.catalog import prices_by_lookup_key
+
+    found = prices_by_lookup_key(tally.views, tally.schema, caller.project_id, lookup_key)
+    if not found:
+        raise NotFound(f"no active price has lookup key '{lookup_key}'", lookup_key=lookup_key)
+    if len(found) > 1:
+        raise AmbiguousPrice(
+            f"lookup key '{lookup_key}' names {len(found)} active prices (of products "
+            f"{', '.join(sorted(str(p['product_id']) for p in found))}); name the price by "
+            "price_id",
+            lookup_key=lookup_key,
+        )
+    return UUID(str(found[0]["id"]))
+
+
+def resolve_items(
+    tally: Tally, caller: Caller, items: Sequence[NamedItem]
+) -> list[m.SubscriptionItem]:
+    """Command items (price ids) for request items that name prices by id or lookup key."""
+    if any(i.lookup_key is not None for i in items):
+        caught_up(tally)
+    resolved: list[m.SubscriptionItem] = []
+    for n, item in enumerate(items):
+        if (item.price_id is None) == (item.lookup_key is None):
+            raise InvalidCombination(
+                f"items[{n}] names a price by price_id or by lookup_key: one of them",
+                item=n,
+            )
+        price_id = item.price_id
+        if price_id is None:
+            price_id = price_by_lookup_key(tally, caller, str(item.lookup_key))
+        resolved.append(m.SubscriptionItem(price_id=price_id, quantity=item.quantity))
+    return resolved
+
+
+def plan_items(
+    tally: Tally, caller: Caller, code: str, currency: str, interval: str | None
+) -> list[m.SubscriptionItem]:
+    """One item of each of the plan's current recurring prices that fit."""
+    from projections.catalog import list_plans
+
+    caught_up(tally)
+    plans = list_plans(tally.views, tally.schema, caller.project_id)
+    plan = next((p for p in plans if p.get("code") == code), None)
+    if plan is None:
+        raise NotFound(f"no active plan with code '{code}'", plan=code)
+    # A plan's active prices are its current ones: publishing a changed price under a
+    # lookup key archives the one it replaces.
+    fitting = [
+        p
+        for p in plan["prices"]
+        if p["interval"] is not None
+        and p["currency"] == currency
+        and (interval is None or p["interval"] == interval)
+    ]
+    if not fitting:
+        wanted = f"{currency} billed by the {interval}" if interval else currency
+        raise NoMatchingPrice(f"plan '{code}' has no active recurring price in {wanted}", plan=code)
+    intervals = sorted({_interval(p) for p in fitting})
+    if len(intervals) > 1:
+        raise AmbiguousPrice(
+            f"plan '{code}' bills on {', '.join(intervals)}: add interval, or name the "
+            "items by lookup_key",
+            plan=code,
+        )
+    return [m.SubscriptionItem(price_id=UUID(str(p["id"])), quantity=1) for p in fitting]
+
+
+def _interval(price: dict[str, Any]) -> str:
+    count = int(price.get("interval_count") or 1)
+    return str(price["interval"]) if count == 1 else f"every {count} {price['interval']}s"
+
+
 def request_items(
     tally: Tally,
     caller: Caller,
@@ -81,7 +191,7 @@ def request_items(
         raise InvalidCombination("interval picks among a plan's prices: it goes with plan")
     if items is not None:
         return resolve_items(tally, caller, items)
-    catch_up(tally)  # a customer registered just before is read too
+    caught_up(tally)  # a customer registered just before is read too
     currency = str(customer_row(tally, caller, customer_id)["currency"])
     return plan_items(tally, caller, str(plan), currency, interval)
 
@@ -89,7 +199,7 @@ def request_items(
 @router.post(
     BASE,
     status_code=201,
-    response_model=CreatedSubscription,
+    response_model=s.CreatedSubscription,
     summary="Create a subscription",
     description=NAMING
     + PLAN_NAMING
@@ -130,7 +240,7 @@ def create_subscription(
     sub = with_collection(tally.views, tally.schema, caller.project_id, [sub])[0]
     answer = replace(outcome, body={**outcome.body, "subscription": sub})
     created = created_object(answer, "subscription", latest_invoice="invoice")
-    return respond(created, CreatedSubscription)
+    return respond(created, s.CreatedSubscription)
 
 
 @router.get(
@@ -225,106 +335,4 @@ def change_items(
     command = m.ChangeSubscriptionItems(
         subscription_id=subscription_id, items=items, proration=body.proration
     )
-    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-
-@router.post(
-    BASE + "/{subscription_id}/cancel",
-    response_model=s.SubscriptionResult,
-    summary="Cancel a subscription",
-    description="Now (default), or at the end of the current period with "
-    "`at_period_end: true` (a trial is always canceled now). A canceled subscription "
-    "cannot be canceled again (409 `invalid_transition`).",
-    responses=write_responses(200, "not_found", "invalid_transition"),
-)
-def cancel(
-    subscription_id: UUID,
-    tally: TallyDep,
-    caller: CallerDep,
-    body: s.CancelRequest | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    at_period_end = body.at_period_end if body is not None else False
-    command = m.CancelSubscription(subscription_id=subscription_id, at_period_end=at_period_end)
-    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-
-@router.post(
-    BASE + "/{subscription_id}/undo_cancel",
-    response_model=s.SubscriptionResult,
-    summary="Undo a cancellation at period end",
-    description="Only before the period ends; a subscription already canceled stays canceled.",
-    responses=write_responses(200, "not_found", "invalid_transition", body=False),
-)
-def undo_cancel(
-    subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-) -> JSONResponse:
-    command = m.UndoCancelSubscription(subscription_id=subscription_id)
-    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-
-@router.post(
-    BASE + "/{subscription_id}/resume",
-    response_model=s.SubscriptionResult,
-    summary="Resume a paused subscription",
-    description="Paused time is not billed: a new period starts now.",
-    responses=write_responses(200, "not_found", "invalid_transition", body=False),
-)
-def resume(
-    subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-) -> JSONResponse:
-    command = m.ResumeSubscription(subscription_id=subscription_id)
-    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-
-@router.post(
-    BASE + "/{subscription_id}/activate",
-    response_model=s.SubscriptionResult,
-    summary="Activate an incomplete subscription",
-    description="Its first payment arrived.",
-    responses=write_responses(200, "not_found", "invalid_transition", body=False),
-)
-def activate(
-    subscription_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-) -> JSONResponse:
-    command = m.ActivateSubscription(subscription_id=subscription_id)
-    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-
-@router.post(
-    BASE + "/{subscription_id}/pause",
-    response_model=s.SubscriptionResult,
-    summary="Pause an active subscription",
-    description="Until resumed, or until `resume_at` (the scheduler resumes it then), "
-    "which lies ahead of its clock (else 422 `time_not_in_future`).",
-    responses=write_responses(200, "not_found", "invalid_transition", "time_not_in_future"),
-)
-def pause(
-    subscription_id: UUID,
-    tally: TallyDep,
-    caller: CallerDep,
-    body: s.PauseRequest | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    resume_at = body.resume_at if body is not None else None
-    command = m.PauseSubscription(subscription_id=subscription_id, resume_at=resume_at)
-    return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)
-
-
-@router.post(
-    BASE + "/{subscription_id}/extend_trial",
-    response_model=s.SubscriptionResult,
-    summary="Extend a trial",
-    description="Only a trialing subscription, only to a later end; the first period then "
-    "starts at the new trial end.",
-    responses=write_responses(200, "not_found", "invalid_transition"),
-)
-def extend_trial(
-    subscription_id: UUID,
-    body: s.ExtendTrialRequest,
-    tally: TallyDep,
-    caller: CallerDep,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    command = m.ExtendTrial(subscription_id=subscription_id, trial_end=body.trial_end)
     return respond(execute_and_call(tally, caller, command, key), s.SubscriptionResult)

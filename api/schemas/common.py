@@ -117,6 +117,9 @@ CollectionReason = Annotated[
 CUSTOMER_ID = "6f1d2c3b-4a5e-5f60-8172-93a4b5c6d7e8"
 
 
+SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
+
+
 PRICE_ID = "8e9f0a1b-2c3d-5e4f-8a6b-7c8d9e0f1a2b"
 
 

@@ -9,8 +9,6 @@ from api.schemas.accounts import Account
 from api.schemas.catalog import Price
 from api.schemas.customers import Customer
 from api.schemas.holds import Hold
-from api.schemas.invoices import Invoice
-from api.schemas.subscriptions import Subscription
 
 EXISTED = (
     "true when one already existed (the answer is then 200 and nothing was written); "
@@ -30,11 +28,3 @@ class RegisteredCustomer(Customer):
 
 class DefinedPrice(Price):
     existed: bool | None = Field(default=None, description="The same definition: " + EXISTED)
-
-
-class CreatedSubscription(Subscription):
-    latest_invoice: Invoice | None = Field(
-        default=None,
-        description="The first invoice, when it started with one; null with a trial or "
-        "while incomplete",
-    )

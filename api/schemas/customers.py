@@ -9,9 +9,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.objects import Instant, created_field
-from api.schemas.common import CUSTOMER_ID, ApiObject, Request, Response, request_config
+from api.schemas.common import (
+    CUSTOMER_ID,
+    SUBSCRIPTION_ID,
+    ApiObject,
+    Request,
+    Response,
+    request_config,
+)
 from api.schemas.nulls import ShownNull
-from api.schemas.subscriptions import SUBSCRIPTION_ID
 from commands.limits_types import (
     Email,
     Metadata,

@@ -18,6 +18,7 @@ from api.objects import Instant, created_field
 from api.schemas.billing_setup import TAX_RATE_ID
 from api.schemas.common import (
     CUSTOMER_ID,
+    SUBSCRIPTION_ID,
     ApiObject,
     Collection,
     CollectionReason,
@@ -26,9 +27,8 @@ from api.schemas.common import (
     request_config,
 )
 from api.schemas.nulls import AsRecorded, ShownNull
-from api.schemas.subscriptions import SUBSCRIPTION_ID, Subscription
-from commands.limits_types import Description, LineDescription, RefOrBlank
-from commands.messages import Amount, InvoiceLineInput
+from commands.limits_types import Description, LineDescription
+from commands.messages import InvoiceLineInput
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
 
 INVOICE_ID = "1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d"
@@ -74,29 +74,6 @@ class AddLineRequest(Request):
         default_factory=list, max_length=5, description="Active tax rates of the project"
     )
     discountable: bool = True
-
-
-class PayInvoiceRequest(Request):
-    model_config = request_config(
-        [
-            {"method": "wallet"},
-            {"method": "provider", "provider": "stub"},
-            {"method": "out_of_band", "reference": "bank transfer 2030-03-02", "amount": 5000},
-        ]
-    )
-    method: Literal["wallet", "provider", "out_of_band"] = Field(
-        description="wallet: from the customer's wallet (or account_id); provider: charge "
-        "the customer's payment method; out_of_band: record money received elsewhere"
-    )
-    amount: Amount | None = Field(default=None, description="Omitted: all that remains")
-    account_id: UUID | None = Field(default=None, description="wallet: another wallet")
-    provider: Literal["stripe", "paddle", "yookassa", "stub"] | None = Field(
-        default=None,
-        description="provider: the provider to charge through; default the project's own",
-    )
-    reference: RefOrBlank = Field(
-        default="", description="out_of_band: required, your reference of the payment"
-    )
 
 
 class InvoicePart(BaseModel):
@@ -208,19 +185,6 @@ class InvoiceResult(Response):
     line_id: str | None = Field(default=None, description="The line just added")
     credit_balance: int | None = Field(default=None, description="The customer's, after it")
     coupon: dict[str, Any] | None = Field(default=None, description="The coupon just applied")
-
-
-class PaymentResult(Response):
-    invoice: Invoice
-    payment_attempt: ShownNull[dict[str, Any]] = Field(
-        description="What the attempt did: `status` (succeeded, failed; pending while the "
-        "provider is unavailable, processing until its webhook confirms), `succeeded`, "
-        "`failure_reason`, `reference`, `provider_call_id`, `step`; null when a retry was "
-        "not due"
-    )
-    subscription: ShownNull[Subscription] = Field(
-        default=None, description="The invoice's subscription after it; null without one"
-    )
 
 
 class UpcomingInvoiceResult(Response):

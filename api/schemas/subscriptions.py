@@ -13,6 +13,7 @@ from api.schemas.catalog import Interval
 from api.schemas.common import (
     CUSTOMER_ID,
     PRICE_ID,
+    SUBSCRIPTION_ID,
     ApiObject,
     Collection,
     CollectionReason,
@@ -20,13 +21,11 @@ from api.schemas.common import (
     Response,
     request_config,
 )
+from api.schemas.invoices import Invoice
 from api.schemas.nulls import ShownNull
 from commands.limits_types import TIMESTAMP_RULE, LookupKey, PlanCode, Timestamp
 from commands.messages import Quantity
 from domain.limits import MAX_SUBSCRIPTION_ITEMS, MAX_TRIAL_DAYS
-
-SUBSCRIPTION_ID = "4c5d6e7f-8091-5a2b-9c3d-4e5f6a7b8c9d"
-
 
 Proration = Literal["prorate", "none", "period_end"]
 
@@ -207,3 +206,13 @@ class Subscription(ApiObject):
 
 class SubscriptionResult(Response):
     subscription: Subscription
+
+
+class CreatedSubscription(Subscription):
+    """What a create answers (docs/api.md): the subscription, with its first invoice."""
+
+    latest_invoice: Invoice | None = Field(
+        default=None,
+        description="The first invoice, when it started with one; null with a trial or "
+        "while incomplete",
+    )

@@ -9,8 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api.objects import Instant
-from api.schemas.common import CUSTOMER_ID, Request, Response, request_config
-from api.schemas.subscriptions import SUBSCRIPTION_ID
+from api.schemas.common import CUSTOMER_ID, SUBSCRIPTION_ID, Request, Response, request_config
 from commands.limits_types import Ref, Timestamp
 from commands.meter_messages import EventName, PropertyName, PropertyValue
 from domain.limits import (
