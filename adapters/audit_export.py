@@ -16,10 +16,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
+from uuid import UUID
 
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 EXPORT_BATCH = 5_000
 
@@ -40,8 +42,61 @@ def event_lines(
             yield _line(*row)
 
 
+# A project's aggregates: the project itself and every aggregate whose first event names
+# it (every kind of Tally aggregate records its project in its creation event; the
+# Project's own events are its id's). ``project_id`` is stored as the event store's
+# uuid transcoding, {"_type_": "uuid_hex", "_data_": "<32 hex digits>"}.
+_PROJECT_EVENTS = (
+    "WITH owned AS (SELECT originator_id FROM {t} WHERE originator_version = 1 AND "
+    "convert_from(state, 'UTF8')::jsonb #>> '{{project_id,_data_}}' = %s "
+    "UNION SELECT %s::uuid) "
+    "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
+    "e.hash, (SELECT p.hash FROM {t} p WHERE p.notification_id < e.notification_id "
+    "ORDER BY p.notification_id DESC LIMIT 1) "
+    "FROM {t} e WHERE e.originator_id IN (SELECT originator_id FROM owned) "
+    "AND e.notification_id >= %s AND e.notification_id <= %s "
+    "ORDER BY e.notification_id LIMIT %s"
+)
+
+
+def project_event_lines(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    table: str,
+    project_id: UUID,
+    bounds: tuple[int, int, int],
+) -> Iterator[bytes]:
+    """The events of ``project_id``'s aggregates at positions ``start..stop`` (at most
+    ``limit`` of them) as JSON lines, each with ``previous_hash``: the chain hash of the
+    event before it in the whole log (another project's, often; null for the first), so
+    that each line's ``hash`` can be recomputed from the line alone."""
+    start, stop, limit = bounds
+    query = sql.SQL(_PROJECT_EVENTS).format(t=sql.Identifier(schema, table))
+    with (
+        conn.transaction(),
+        conn.cursor(name="tally_export_project", binary=True, row_factory=tuple_row) as cur,
+    ):
+        cur.itersize = EXPORT_BATCH
+        cur.execute(query, (project_id.hex, project_id, start, stop, limit))
+        for position, aggregate_id, version, topic, state, hash_, previous in cur:
+            yield _line(
+                position, aggregate_id, version, topic, state, hash_, previous, chained=True
+            )
+
+
+def _hex(value: bytes | None) -> str | None:
+    return bytes(value).hex() if value is not None else None
+
+
 def _line(
-    position: int, aggregate_id: Any, version: int, topic: str, state: bytes, hash_: bytes | None
+    position: int,
+    aggregate_id: Any,
+    version: int,
+    topic: str,
+    state: bytes,
+    hash_: bytes | None,
+    previous: bytes | None = None,
+    chained: bool = False,
 ) -> bytes:
     line: dict[str, Any] = {
         "position": position,
@@ -53,7 +108,9 @@ def _line(
         line["state"] = bytes(state).decode()
     except UnicodeDecodeError:
         line["state_base64"] = base64.b64encode(state).decode()
-    line["hash"] = bytes(hash_).hex() if hash_ is not None else None
+    if chained:
+        line["previous_hash"] = _hex(previous)
+    line["hash"] = _hex(hash_)
     return orjson.dumps(line) + b"\n"
 
 

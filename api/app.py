@@ -30,6 +30,7 @@ from api.routes import (
     checkout,
     credit_notes,
     customers,
+    exports,
     health,
     holds,
     invoice_documents,
@@ -266,6 +267,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "billing settings", "description": "Numbering, dunning, credit balances"},
             {"name": "reports", "description": "Trial balance"},
             {"name": "audit", "description": "The head of the hash-chained log"},
+            {"name": "exports", "description": "The project's events and journal as files"},
             {
                 "name": "checkout",
                 "description": "Hosted checkouts, carts, the portal, provider calls",
@@ -301,6 +303,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         reports,
         meters,
         audit,
+        exports,
         usage,
         checkout,
         payment_methods,

@@ -33,6 +33,7 @@ from adapters.audit_checkpoint import (
 )
 from adapters.audit_verify import MAX_POSITION, Expected, Verification, verify
 from adapters.eventstore import EVENTS_TABLE
+from api.cli_exports import add_journal_export
 from api.cli_session import EXIT_OK, EXIT_REFUSED, CannotStart, emit, load_settings, opened
 from api.settings import Settings
 
@@ -230,6 +231,7 @@ def add_export_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     events.add_argument("--out", type=Path, help="the file (default: standard output)")
     events.add_argument("--quiet", action="store_true", help="no progress bar")
     events.set_defaults(func=cmd_export_events)
+    add_journal_export(export, common)
 
 
 def add_audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:

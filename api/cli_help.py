@@ -89,10 +89,17 @@ EXAMPLES: dict[str, list[str]] = {
     "audit checkpoint": ["tally audit checkpoint --out checkpoint.json"],
     "audit keygen": ["tally audit keygen --out audit.key"],
     "audit backfill": ["tally audit backfill --json"],
-    "export": ["tally export events --out events.jsonl"],
+    "export": [
+        "tally export events --out events.jsonl",
+        "tally export journal --format csv --from 2026-01-01 --to 2026-03-31 --out q1.csv",
+    ],
     "export events": [
         "tally export events --out events.jsonl",
         "tally export events --from 5000 --to 9000 --out part.jsonl",
+    ],
+    "export journal": [
+        "tally export journal --format csv --from 2026-01-01 --to 2026-03-31 --out q1.csv",
+        "tally export journal --format jsonl --project $PROJECT --from 5000",
     ],
 }
 

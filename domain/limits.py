@@ -80,6 +80,10 @@ MAX_WEBHOOK_ENDPOINTS_PER_PROJECT = 16
 # Meters per project: every usage event is read against each meter of its name, and every
 # ingestion and usage read loads the project's meters whole.
 MAX_METERS_PER_PROJECT = 200
+# An export through the API (GET /v1/exports/...) streams at most MAX_EXPORT_ITEMS events
+# or journal entries: it holds one of the API's pooled connections while it streams, so
+# one response is bounded; a client asks again from the last position + 1.
+MAX_EXPORT_ITEMS = 100_000
 # An endpoint's URL: http or https, at most MAX_URL_CHARS characters, no space and no
 # control character anywhere (percent-encode them).
 MAX_URL_CHARS = 2048

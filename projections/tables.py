@@ -122,6 +122,8 @@ TABLES: tuple[Table, ...] = (
         "kind text NOT NULL, currency text NOT NULL, created_at timestamptz NOT NULL, "
         "position bigint NOT NULL",
         "id",
+        # A project's journal in log order (exports: adapters/journal_export.py).
+        ("journal_entries_page: project_id, position",),
     ),
     Table(
         "postings",

@@ -170,8 +170,7 @@ class UsageGroup(BaseModel):
         description="The meter's group_by properties and their values ({} without)"
     )
     value: str | None = Field(
-        description="The quantity as a decimal string; null for max and latest without "
-        "events"
+        description="The quantity as a decimal string; null for max and latest without events"
     )
 
 
