@@ -85,12 +85,17 @@ class _Batch:
         wanted = UUID(str(txn_id))
         return next((r for r in self.rows.values() if r["transaction_id"] == wanted), None)
 
-    def by_invoice(self, invoice_id: UUID, **match: Any) -> fold.Row | None:
+    def by_invoice(
+        self, invoice_id: UUID, statuses: Sequence[str] = fold.STATUSES, **match: Any
+    ) -> fold.Row | None:
+        """The invoice's payment in one of ``statuses`` whose columns match ``match``."""
         return next(
             (
                 r
                 for r in self.rows.values()
-                if r["invoice_id"] == invoice_id and all(r[k] == v for k, v in match.items())
+                if r["invoice_id"] == invoice_id
+                and r["status"] in statuses
+                and all(r[k] == v for k, v in match.items())
             ),
             None,
         )
@@ -187,8 +192,12 @@ class _Batch:
         row = self.by_transaction(txn_id)
         if row is None and not txn_id and payment.get("method") == "provider":
             # A charge recorded before charges had a transaction: the invoice's charge of
-            # this amount that no payment of the invoice has claimed yet.
-            row = self.by_invoice(invoice_id, invoice_payment=None, amount=payment["amount"])
+            # this amount that no payment of the invoice has claimed yet, and that did not
+            # fail (an earlier attempt of the same amount may have).
+            unfailed = (*fold.UNSETTLED, fold.SUCCEEDED)
+            row = self.by_invoice(
+                invoice_id, unfailed, invoice_payment=None, amount=payment["amount"]
+            )
         if row is not None:
             row["invoice_payment"] = str(payment["id"])
             fold.note_reference(row, str(payment.get("reference") or ""))

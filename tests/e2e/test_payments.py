@@ -187,3 +187,24 @@ def test_the_list_pages_oldest_first(shop: Client) -> None:
     assert ([p["id"] for p in first["data"]], first["has_more"]) == (ids[:2], True)
     rest = shop.ok(shop.get("/v1/payments", limit=2, starting_after=ids[1]))
     assert ([p["id"] for p in rest["data"]], rest["has_more"]) == (ids[2:], False)
+
+
+def test_a_top_up_charge_is_a_payment_its_refund_refunds_in_part(shop: Client) -> None:
+    account = shop.open_account("hal")
+    body = {"amount": 5000, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    payment_id = topped["provider_call"]["id"]
+    txn_id = topped["transaction"]["id"]
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["amount"], found["transaction_id"]) == (
+        "succeeded",
+        5000,
+        txn_id,
+    )
+    assert (found["invoice_id"], found["customer_id"]) == (None, None)  # a wallet of no one's
+    shop.ok(shop.post(f"/v1/transactions/{txn_id}/refunds", {"amount": 2000}), 202)
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["amount_refunded"]) == ("partially_refunded", 2000)
+    replayed_equal(shop)
