@@ -51,8 +51,8 @@ from domain.invoice_state import (
     InvoiceEmpty,
     InvoiceState,
     Posting,
+    invoice_summary,
 )
-from domain.invoice_summary import invoice_summary
 from domain.invoice_totals import check_lines_within_limit, preview_totals
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
 from domain.money import Money
@@ -114,7 +114,7 @@ class Invoice(TallyAggregate, InvoiceState):
 
     def summary(self, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
         """The invoice as commands answer it and the read model keeps it
-        (``domain.invoice_summary``); ``dunning`` adds its collection state."""
+        (``domain.invoice_state.invoice_summary``); ``dunning`` adds its collection state."""
         return invoice_summary(self, dunning)
 
     # -- drafting ----------------------------------------------------------------------
