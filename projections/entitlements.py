@@ -21,6 +21,7 @@ and ``products`` read models (a customer has a handful of subscriptions).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,14 @@ def entitlements(
         s=table(schema, "subscriptions"), pr=table(schema, "prices"), p=table(schema, "products")
     )
     rows = fetch_all(pool, query, [project_id, customer_id, list(GRANTING)])
+    return entitlements_answer(str(customer_id), rows)
+
+
+def entitlements_answer(customer_id: str, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The answer from rows of ``{subscription_id, status, code, name, features,
+    quantity}``, one per item of a granting subscription, in the order of the query
+    above (subscription position and id, product code): also what an ``as_of`` read
+    builds from the aggregates at a position (``api/as_of.py``)."""
     plans: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     features: set[str] = set()
@@ -68,7 +77,7 @@ def entitlements(
         features.update(row["features"])
         seats[row["code"]] = seats.get(row["code"], 0) + int(row["quantity"])
     return {
-        "customer_id": str(customer_id),
+        "customer_id": customer_id,
         "plans": plans,
         "features": sorted(features),
         "seats": seats,

@@ -326,19 +326,31 @@ def collection_of(
     ).format(table(schema, "billing_settings"))
     settings = fetch_all(pool, query, [project_id])
     provider = str(settings[0]["provider"] or "") if settings else ""
+    methods: dict[UUID, Row | None] = dict.fromkeys(customers)
+    if provider and customers:
+        query = sql.SQL(
+            "SELECT customer_id, summary FROM {} WHERE project_id = %s AND customer_id = ANY(%s)"
+        ).format(table(schema, "payment_methods"))
+        rows = fetch_all(pool, query, [project_id, list(customers)])
+        methods.update({row["customer_id"]: row["summary"] for row in rows})
+    return collection_from(provider, methods)
+
+
+def collection_from(
+    provider: str, methods: dict[UUID, Row | None]
+) -> dict[UUID, tuple[Collection, Reason | None]]:
+    """Each customer's collection from the project's auto-charge provider and the
+    summary of the customer's payment methods (None: none): also what an ``as_of`` read
+    applies to them as they were then (``api/as_of_reads.py``)."""
     if not provider:
-        return {c: ("none", "no_auto_charge_provider") for c in customers}
-    query = sql.SQL(
-        "SELECT customer_id, summary FROM {} WHERE project_id = %s AND customer_id = ANY(%s)"
-    ).format(table(schema, "payment_methods"))
-    rows = fetch_all(pool, query, [project_id, list(customers)]) if customers else []
+        return {c: ("none", "no_auto_charge_provider") for c in methods}
     able = {
-        row["customer_id"]
-        for row in rows
-        if any(m.get("provider") == provider for m in row["summary"].get("data", []))
+        c
+        for c, summary in methods.items()
+        if summary and any(m.get("provider") == provider for m in summary.get("data", []))
     }
     return {
-        c: ("auto_charge", None) if c in able else ("none", "no_payment_method") for c in customers
+        c: ("auto_charge", None) if c in able else ("none", "no_payment_method") for c in methods
     }
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from api.as_of import AsOf, require_existed
 from api.auth import Caller, CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -15,6 +16,7 @@ from api.routes.common import (
     Reader,
     RefPath,
     StartingAfterId,
+    as_of_problems,
     create_responses,
     created_object,
     execute,
@@ -148,12 +150,19 @@ def update_customer(
     response_model=s.Entitlements,
     summary="What a customer is entitled to",
     description="The plans, features and seats of the customer's trialing, active and "
-    "past_due subscriptions.",
-    responses=read_problems("not_found"),
+    "past_due subscriptions. With `as_of`, those of the subscriptions, prices and products "
+    "as they stood at that point of the log, each rebuilt from its events (404 if the "
+    "customer did not exist yet).",
+    responses=as_of_problems("not_found"),
 )
-def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader) -> s.Entitlements:
+def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf) -> s.Entitlements:
+    from api.as_of_reads import entitlements_as_of
     from projections.entitlements import entitlements as query
 
     customer_row(tally, caller, customer_id)
+    if as_of is not None:
+        require_existed(tally, as_of, customer_id, "customer")
+        past = entitlements_as_of(tally, as_of, caller.project_id, customer_id)
+        return s.Entitlements.model_validate(past)
     found = query(tally.views, tally.schema, caller.project_id, customer_id)
     return s.Entitlements.model_validate(found)

@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from api.as_of import AsOf
 from api.auth import CallerDep, TallyDep
 from api.routes.common import (
     IdempotencyKey,
@@ -21,6 +22,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfterId,
+    as_of_problems,
     created_object,
     execute,
     fetch_page,
@@ -114,11 +116,18 @@ def list_invoices(  # one parameter per documented filter
     ONE,
     response_model=s.Invoice,
     summary="Get an invoice",
-    responses=read_problems("not_found"),
+    description="With `as_of`, the invoice as it stood at that point of the log, rebuilt "
+    "from its events and its dunning record's (its collection from the billing settings "
+    "and payment methods of then); 404 if it did not exist yet.",
+    responses=as_of_problems("not_found"),
 )
-def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader) -> s.Invoice:
+def get_invoice(invoice_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf) -> s.Invoice:
+    from api.as_of_reads import invoice_as_of
     from projections.invoices import with_collection
 
+    if as_of is not None:
+        past = invoice_as_of(tally, as_of, caller.project_id, invoice_id)
+        return s.Invoice.model_validate(found_or_404(past, "invoice", invoice_id))
     row = invoice_row(tally, caller.project_id, invoice_id)
     return s.Invoice.model_validate(
         with_collection(tally.views, tally.schema, caller.project_id, [row])[0]

@@ -34,6 +34,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from api.as_of import AsOf
 from api.auth import Caller, CallerDep, TallyDep
 from api.calls import execute_and_call
 from api.routes.common import (
@@ -42,10 +43,13 @@ from api.routes.common import (
     Reader,
     RefPath,
     StartingAfterId,
+    as_of_problems,
     caught_up,
     created_object,
     fetch_one,
     fetch_page,
+    one_or_404,
+    page,
     read_problems,
     respond,
     write_responses,
@@ -247,19 +251,35 @@ def create_subscription(
     BASE,
     response_model=Page[s.Subscription],
     summary="List subscriptions",
-    responses=read_problems(),
+    description="With `as_of` (which needs `customer_id`: 422 `invalid_combination` "
+    "without it), the customer's subscriptions as they stood at that point of the log, "
+    "each rebuilt from its events.",
+    responses=as_of_problems("invalid_combination"),
 )
 def list_subscriptions(
     tally: TallyDep,
     caller: Reader,
+    as_of: AsOf,
     customer_id: Annotated[UUID | None, Query(description="Only this customer's")] = None,
     status: Annotated[s.Status | None, Query(description="Only in this status")] = None,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> Page[s.Subscription]:
+    from api.as_of_reads import subscriptions_page
     from projections.invoices import collected_page
     from projections.subscriptions import list_subscriptions as query
 
+    if as_of is not None:
+        rows, has_more = subscriptions_page(
+            tally,
+            as_of,
+            caller.project_id,
+            customer_id=customer_id,
+            status=status,
+            limit=limit,
+            starting_after=starting_after,
+        )
+        return page(s.Subscription, rows, has_more)
     return fetch_page(
         s.Subscription,
         collected_page(query),
@@ -276,11 +296,20 @@ def list_subscriptions(
     BASE + "/{subscription_id}",
     response_model=s.Subscription,
     summary="Get a subscription",
-    responses=read_problems("not_found"),
+    description="With `as_of`, the subscription as it stood at that point of the log, "
+    "rebuilt from its events; 404 if it did not exist yet.",
+    responses=as_of_problems("not_found"),
 )
-def get_subscription(subscription_id: UUID, tally: TallyDep, caller: Reader) -> s.Subscription:
+def get_subscription(
+    subscription_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf
+) -> s.Subscription:
+    from api.as_of_reads import subscription_as_of
     from projections.invoices import collected_one
     from projections.subscriptions import get_subscription as query
+
+    if as_of is not None:
+        past = subscription_as_of(tally, as_of, caller.project_id, subscription_id)
+        return one_or_404(s.Subscription, past, "subscription", subscription_id)
 
     collected = collected_one(query)
     return fetch_one(s.Subscription, collected, tally, caller, subscription_id, "subscription")

@@ -1,0 +1,206 @@
+"""Billing reads ``as_of`` a position (docs/audit.md "Point in time"): an invoice, a
+customer's subscriptions and entitlements, as their read models showed them then.
+
+Each is built from the aggregates rebuilt at that position (``api.as_of``), shaped by
+the same code as the read model's rows (each ``Kind``'s summary, ``projections.
+point_in_time``), with the rules the live queries apply over those rows (collection,
+entitlements) given the rows as they were. Which subscriptions a customer had is read
+from the ``subscriptions`` read model (a subscription's row keeps the position that
+created it, and its customer never changes), once it holds the position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from adapters.point_in_time import Moment
+from api.as_of import aggregate_as_of, require_projected
+from api.tally import Tally
+from domain.billing_settings import BillingSettings
+from domain.dunning import InvoiceDunning
+from domain.errors import InvalidCombination
+from domain.invoices import Invoice
+from domain.payment_methods import PaymentMethods
+from projections.aggregates import AggregateModel, Kind
+from projections.billing_setup import BillingSetup
+from projections.catalog import PRICES, PRODUCTS, Catalog
+from projections.entitlements import GRANTING, entitlements_answer
+from projections.invoices import collection_from
+from projections.paging import fetch_all
+from projections.payments import Payments
+from projections.point_in_time import invoice_row, resource_row
+from projections.schema import table
+from projections.subscriptions import TABLE as SUBSCRIPTIONS
+from projections.subscriptions import Subscriptions
+
+Row = dict[str, Any]
+
+
+def kind_of(model: type[AggregateModel], name: str) -> Kind:
+    """The ``Kind`` of ``model`` kept in table ``name``."""
+    return next(k for k in model.kinds if k.table == name)
+
+
+def resource_as_of(
+    tally: Tally,
+    moment: Moment,
+    model: type[AggregateModel],
+    name: str,
+    aggregate_id: UUID,
+    project_id: UUID,
+) -> Row | None:
+    """The row of table ``name`` for ``aggregate_id`` as it was at ``moment`` (None: it
+    did not exist then, or is not the project's)."""
+    kind = kind_of(model, name)
+    aggregate = aggregate_as_of(tally, moment, kind.aggregate, aggregate_id, project_id)
+    return None if aggregate is None else resource_row(kind, aggregate)
+
+
+def with_collection_as_of(
+    tally: Tally, moment: Moment, project_id: UUID, rows: Sequence[Row]
+) -> list[Row]:
+    """``projections.invoices.with_collection`` from the billing settings and payment methods
+    as they were at ``moment``."""
+    settings = resource_as_of(
+        tally,
+        moment,
+        BillingSetup,
+        "billing_settings",
+        BillingSettings.create_id(project_id),
+        project_id,
+    )
+    provider = str((settings or {}).get("auto_charge_provider") or "")
+    customers = {UUID(str(r["customer_id"])) for r in rows}
+    methods = {
+        c: resource_as_of(
+            tally,
+            moment,
+            Payments,
+            "payment_methods",
+            PaymentMethods.create_id(project_id, c),
+            project_id,
+        )
+        for c in customers
+    }
+    found = collection_from(provider, methods)
+    collected = []
+    for row in rows:
+        collection, reason = found[UUID(str(row["customer_id"]))]
+        collected.append({**row, "collection": collection, "collection_reason": reason})
+    return collected
+
+
+def invoice_as_of(tally: Tally, moment: Moment, project_id: UUID, invoice_id: UUID) -> Row | None:
+    """``GET /v1/invoices/{id}`` at ``moment``: the invoice and its dunning record."""
+    invoice = aggregate_as_of(tally, moment, Invoice, invoice_id, project_id)
+    if invoice is None:
+        return None
+    dunning_id = InvoiceDunning.create_id(invoice_id)
+    dunning = aggregate_as_of(tally, moment, InvoiceDunning, dunning_id, project_id)
+    return with_collection_as_of(tally, moment, project_id, [invoice_row(invoice, dunning)])[0]
+
+
+def subscription_as_of(
+    tally: Tally, moment: Moment, project_id: UUID, subscription_id: UUID
+) -> Row | None:
+    """``GET /v1/subscriptions/{id}`` at ``moment``."""
+    row = resource_as_of(tally, moment, Subscriptions, SUBSCRIPTIONS, subscription_id, project_id)
+    return None if row is None else with_collection_as_of(tally, moment, project_id, [row])[0]
+
+
+def _subscription_ids(
+    tally: Tally, moment: Moment, project_id: UUID, customer_id: UUID
+) -> list[UUID]:
+    """The customer's subscriptions created at or before ``moment``, in log order."""
+    require_projected(tally, moment)
+    query = sql.SQL(
+        "SELECT id FROM {} WHERE project_id = %s AND customer_id = %s AND position <= %s "
+        "ORDER BY position, id"
+    ).format(table(tally.schema, SUBSCRIPTIONS))
+    rows = fetch_all(tally.views, query, [project_id, customer_id, moment.position])
+    return [row["id"] for row in rows]
+
+
+def subscriptions_of(
+    tally: Tally, moment: Moment, project_id: UUID, customer_id: UUID
+) -> list[Row]:
+    """The customer's subscriptions as they were at ``moment``, in log order."""
+    out = []
+    for subscription_id in _subscription_ids(tally, moment, project_id, customer_id):
+        row = resource_as_of(
+            tally, moment, Subscriptions, SUBSCRIPTIONS, subscription_id, project_id
+        )
+        if row is not None:
+            out.append(row)
+    return out
+
+
+def subscriptions_page(
+    tally: Tally,
+    moment: Moment,
+    project_id: UUID,
+    *,
+    customer_id: UUID | None,
+    status: str | None,
+    limit: int,
+    starting_after: UUID | None,
+) -> tuple[list[Row], bool]:
+    """``GET /v1/subscriptions`` at ``moment``: one customer's (``customer_id`` is
+    required with ``as_of``: a whole project's would rebuild every subscription)."""
+    if customer_id is None:
+        raise InvalidCombination("as_of on the list of subscriptions needs customer_id")
+    rows = subscriptions_of(tally, moment, project_id, customer_id)
+    if status is not None:
+        rows = [r for r in rows if r["status"] == status]
+    if starting_after is not None:
+        ids = [r["id"] for r in rows]
+        after = str(starting_after)
+        rows = rows[ids.index(after) + 1 :] if after in ids else []
+    page = with_collection_as_of(tally, moment, project_id, rows[:limit])
+    return page, len(rows) > limit
+
+
+def entitlements_as_of(tally: Tally, moment: Moment, project_id: UUID, customer_id: UUID) -> Row:
+    """``GET /v1/customers/{id}/entitlements`` at ``moment``: the customer's granting
+    subscriptions then, with their prices' products as they were then."""
+    items = []
+    for subscription in subscriptions_of(tally, moment, project_id, customer_id):
+        if subscription["status"] not in GRANTING:
+            continue
+        products = _item_products(tally, moment, project_id, subscription["items"])
+        for item, product in sorted(products, key=lambda pair: str(pair[1]["code"])):
+            items.append(
+                {
+                    "subscription_id": subscription["id"],
+                    "status": subscription["status"],
+                    "code": product["code"],
+                    "name": product["name"],
+                    "features": product["features"],
+                    "quantity": item["quantity"],
+                }
+            )
+    return entitlements_answer(str(customer_id), items)
+
+
+def _item_products(
+    tally: Tally, moment: Moment, project_id: UUID, items: Iterable[Row]
+) -> list[tuple[Row, Row]]:
+    """Each item with its price's product at ``moment`` (an item whose price or product
+    is not the project's is left out, as the live query's join leaves it out)."""
+    out = []
+    for item in items:
+        price = resource_as_of(
+            tally, moment, Catalog, PRICES, UUID(str(item["price_id"])), project_id
+        )
+        if price is None:
+            continue
+        product = resource_as_of(
+            tally, moment, Catalog, PRODUCTS, UUID(str(price["product_id"])), project_id
+        )
+        if product is not None:
+            out.append((item, product))
+    return out
