@@ -1,45 +1,27 @@
-"""Current usage as the API answers it (issue 13): the period asked about, and each
-meter's quantities per group over it (``adapters/usage_queries.py``)."""
+"""Usage as the API answers it (issue 13): each meter's quantities per group over a
+period (``adapters/usage_queries.py``); a customer's period here, a subscription's in
+``api.usage_periods``."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-from psycopg import sql
 
 from adapters.usage_queries import Scope, group_object, usage
 from api.schemas import usage as s
 from api.tally import Tally
-from domain.errors import InvalidCombination, NotFound
+from domain.errors import InvalidCombination
 from domain.limits import check_timestamp
 from domain.usage import MeterRule, decimal_text
 
+if TYPE_CHECKING:
+    from projections.upcoming_invoices import UsageReader
+
 MAX_SPAN = timedelta(days=400)
-
-
-def subscription_period(
-    tally: Tally, project_id: UUID, subscription_id: UUID
-) -> tuple[UUID, tuple[datetime, datetime]]:
-    """The subscription's customer and current period: from its start until it first
-    renews (a trial's first period starts when the trial ends), then the period."""
-    with tally.views.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            sql.SQL(
-                "SELECT customer_id, (state->>'period_index')::int AS period_index, "
-                "(summary->>'current_period_start')::timestamptz AS period_start, "
-                "(summary->>'current_period_end')::timestamptz AS period_end, "
-                "(state->'started_at'->>'_data_')::timestamptz AS started_at "
-                "FROM {}.subscriptions WHERE project_id = %s AND id = %s"
-            ).format(sql.Identifier(tally.schema)),
-            [project_id, subscription_id],
-        )
-        row: dict[str, Any] | None = cur.fetchone()
-    if row is None:
-        raise NotFound(f"subscription {subscription_id} not found", id=str(subscription_id))
-    start = row["period_start"] if row["period_index"] >= 1 else row["started_at"]
-    return row["customer_id"], (min(start, row["period_start"]), row["period_end"])
 
 
 def customer_period(
@@ -82,7 +64,10 @@ def report(
     customer_id: UUID,
     subscription_id: UUID | None,
     period: tuple[datetime, datetime],
+    billed: dict[tuple[str, str], str] | None = None,
 ) -> s.Usage:
+    """The usage per meter and group over ``period``; ``billed`` (a subscription's:
+    ``api.usage_periods.billed``) adds what its invoices billed of each group."""
     from projections.meters import meters_of
 
     rules = [MeterRule.of(m) for m in meters_of(tally.views, tally.schema, project_id)]
@@ -93,7 +78,7 @@ def report(
             meter_id=rule.id,
             code=rule.code,
             aggregation=rule.aggregation,
-            groups=_groups(rule, found[rule.id]),
+            groups=_groups(rule, found[rule.id], billed or {}),
         )
         for rule in rules
     ]
@@ -106,11 +91,29 @@ def report(
     )
 
 
-def _groups(rule: MeterRule, values: dict[str, Any]) -> list[s.UsageGroup]:
-    groups = [
-        s.UsageGroup(group=group_object(rule, key), value=decimal_text(value))
-        for key, value in sorted(values.items())
-    ]
+def usage_reader(tally: Tally, project_id: UUID) -> UsageReader:
+    """The usage totals of the project, for the upcoming invoice's usage lines."""
+
+    def read(
+        customer_id: UUID,
+        subscription_id: UUID,
+        rules: Sequence[MeterRule],
+        period: tuple[datetime, datetime],
+    ) -> dict[UUID, dict[str, Decimal | None]]:
+        scope = Scope(project_id, customer_id, subscription_id)
+        return usage(tally.views, tally.schema, scope, rules, *period)
+
+    return read
+
+
+def _groups(
+    rule: MeterRule, values: dict[str, Any], billed: dict[tuple[str, str], str]
+) -> list[s.UsageGroup]:
+    groups = []
+    for key, value in sorted(values.items()):
+        group = group_object(rule, key)
+        charged = billed.get((str(rule.id), json.dumps(group, sort_keys=True)))
+        groups.append(s.UsageGroup(group=group, value=decimal_text(value), billed=charged))
     if groups or rule.group_by:
         return groups
     # A meter without groups always answers its one quantity.

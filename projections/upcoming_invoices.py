@@ -10,15 +10,21 @@ read in one snapshot (a repeatable-read transaction), so it is consistent with i
 
 Query:
 
-- ``upcoming_invoice(pool, schema, project_id, subscription_id) -> dict | None``:
-  ``{"upcoming_invoice": ...}``, the invoice as ``invoice_summary`` shows a draft
-  (``id`` and ``version`` null, ``created`` the moment it was drafted), or null when
-  nothing more will be billed (canceled at period end, paused, ended); None when the
-  project has no such subscription.
+- ``upcoming_invoice(pool, schema, project_id, subscription_id, usage=None) -> dict |
+  None``: ``{"upcoming_invoice": ...}``, the invoice as ``invoice_summary`` shows a
+  draft (``id`` and ``version`` null, ``created`` the moment it was drafted), or null
+  when nothing more will be billed (canceled at period end, paused, ended); None when
+  the project has no such subscription. With ``usage`` (a reader of the usage totals,
+  which the API passes: projections import no adapters), a renewal's draft shows the
+  usage of the current period so far, rated as the renewal will rate it
+  (``domain.usage_rating``); late usage of the period billed before is not shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -30,17 +36,30 @@ from domain.catalog import Price, Product
 from domain.customer_billing import CustomerBilling
 from domain.invoice_state import invoice_summary
 from domain.line_descriptions import item_text
+from domain.meters import Meter
 from domain.subscription_drafts import ItemText, draft_invoice, next_invoice
+from domain.subscription_states import ACTIVE, PAST_DUE
 from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
+from domain.usage import MeterRule
+from domain.usage_rating import MeteredPrice, UsageLine, usage_lines, usage_period
 from projections.aggregates import load_aggregates
 
 _ID = "t.id = %s"
+# The usage totals: (customer, subscription, meters, period) -> per meter id, per group.
+UsageReader = Callable[
+    [UUID, UUID, Sequence[MeterRule], tuple[datetime, datetime]],
+    dict[UUID, dict[str, Decimal | None]],
+]
 
 
 def upcoming_invoice(
-    pool: ConnectionPool[Any], schema: str, project_id: UUID, subscription_id: UUID
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    subscription_id: UUID,
+    usage: UsageReader | None = None,
 ) -> dict[str, Any] | None:
     with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -63,6 +82,7 @@ def upcoming_invoice(
             coupon=_coupon(cur, schema, sub),
             finalize_at=None,
             reason="upcoming",
+            usage=_usage_so_far(cur, schema, sub, usage),
         )
     summary = invoice_summary(invoice)
     # The draft is saved nowhere: it has no id or version a client could use.
@@ -78,6 +98,39 @@ def _item_text(cur: Cursor[Any], schema: str, project_id: UUID, item: dict[str, 
         cur, schema, "products", Product, project_id, _ID, [price.product_id]
     )
     return item_text(product.name, price, item)
+
+
+def _usage_so_far(
+    cur: Cursor[Any], schema: str, sub: Subscription, usage: UsageReader | None
+) -> list[UsageLine]:
+    """The current period's usage so far, rated, when the next invoice is a renewal
+    (after a trial, the first invoice bills no usage: the trial's is billed with the
+    first period's)."""
+    if usage is None or sub.status not in (ACTIVE, PAST_DUE):
+        return []
+    ids = [UUID(str(item["price_id"])) for item in sub.items]
+    prices = load_aggregates(cur, schema, "prices", Price, sub.project_id, "t.id = ANY(%s)", [ids])
+    metered = {p.id: p for p in prices if p.scheme == "metered"}
+    if not metered:
+        return []
+    codes = [price.meter for price in metered.values()]
+    meters = load_aggregates(
+        cur, schema, "meters", Meter, sub.project_id, "t.code = ANY(%s)", [codes]
+    )
+    rules = {meter.code: MeterRule.of(meter.summary()) for meter in meters}
+    found = [
+        MeteredPrice(
+            str(price.id),
+            price.unit_amount,
+            _item_text(cur, schema, sub.project_id, item)[0],
+            rules[price.meter],
+        )
+        for item in sub.items
+        if (price := metered.get(UUID(str(item["price_id"])))) is not None and price.meter in rules
+    ]
+    period = usage_period(sub)
+    read = usage(sub.customer_id, sub.id, list(rules.values()), period)
+    return usage_lines(found, read, period, {}, late=False)
 
 
 def _default_rates(cur: Cursor[Any], schema: str, project_id: UUID) -> list[TaxRate]:

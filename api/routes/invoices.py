@@ -269,6 +269,8 @@ def mark_invoice_uncollectible(
     tags=["invoices", "subscriptions"],
     summary="The next invoice of a subscription (nothing is written)",
     description="Its items for the next period, the proration collected so far, the "
+    "usage of the current period so far (metered prices, rated as the renewal will rate "
+    "it: `usage` lines), the "
     "coupon and tax as they stand now. `upcoming_invoice` is null when none will come "
     "(canceled at period end, ended). Read from the read models: pass a write's "
     "`Tally-Position` as `wait_for_position` to see it.",
@@ -277,10 +279,12 @@ def mark_invoice_uncollectible(
 def upcoming_invoice(
     subscription_id: UUID, tally: TallyDep, caller: Reader
 ) -> s.UpcomingInvoiceResult:
+    from api.usage_report import usage_reader
     from projections.invoices import with_collection
     from projections.upcoming_invoices import upcoming_invoice as query
 
-    found = query(tally.views, tally.schema, caller.project_id, subscription_id)
+    reader = usage_reader(tally, caller.project_id)
+    found = query(tally.views, tally.schema, caller.project_id, subscription_id, reader)
     answer = found_or_404(found, "subscription", subscription_id)["upcoming_invoice"]
     if answer is not None:
         answer = with_collection(tally.views, tally.schema, caller.project_id, [answer])[0]

@@ -22,7 +22,8 @@ from api.routes.common import JsonBytes, Reader, found_or_404, problems, read_pr
 from api.schemas import usage as s
 from api.tally import Tally
 from api.usage_door import Sorted, admit, lookup, sort_batch, stored_among
-from api.usage_report import customer_period, report, subscription_period
+from api.usage_periods import billed, subscription_period
+from api.usage_report import customer_period, report
 from commands.limits_types import Timestamp
 from domain.errors import DomainError
 from domain.limits import MAX_USAGE_BATCH
@@ -140,15 +141,21 @@ Moment = Annotated[Timestamp | None, Query(description="RFC 3339 with a timezone
 @router.get(
     "/v1/subscriptions/{subscription_id}/usage",
     response_model=s.Usage,
-    summary="A subscription's current usage",
+    summary="A subscription's usage, this period or a past one",
     description="Per meter and group, over the subscription's current period (from its "
-    "start when it has not renewed yet): the events sent with its id and those sent for "
-    "its customer without one. Quantities are decimal strings (docs/usage.md).",
-    responses=read_problems("not_found"),
+    "start when it has not renewed yet), or with `at` the past period that contains that "
+    "moment: the events sent with its id and those sent for its customer without one. "
+    "For an invoiced period each group also says what the invoices `billed`. Quantities "
+    "are decimal strings (docs/usage.md). `at` before the subscription started or after "
+    "its current period: 422 `invalid_combination`.",
+    responses=read_problems("not_found", "invalid_combination"),
 )
-def subscription_usage(subscription_id: UUID, tally: TallyDep, caller: Reader) -> s.Usage:
-    customer_id, period = subscription_period(tally, caller.project_id, subscription_id)
-    return report(tally, caller.project_id, customer_id, subscription_id, period)
+def subscription_usage(
+    subscription_id: UUID, tally: TallyDep, caller: Reader, at: Moment = None
+) -> s.Usage:
+    customer_id, period = subscription_period(tally, caller.project_id, subscription_id, at)
+    charged = billed(tally, caller.project_id, subscription_id, period)
+    return report(tally, caller.project_id, customer_id, subscription_id, period, charged)
 
 
 @router.get(

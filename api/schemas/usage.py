@@ -172,6 +172,12 @@ class UsageGroup(BaseModel):
     value: str | None = Field(
         description="The quantity as a decimal string; null for max and latest without events"
     )
+    billed: str | None = Field(
+        default=None,
+        description="A subscription's invoiced period: the quantity its invoices billed "
+        "for this group (late usage billed on the next invoice included); null when not "
+        "billed",
+    )
 
 
 class MeterUsage(BaseModel):

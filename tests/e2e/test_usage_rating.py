@@ -127,6 +127,7 @@ def test_late_usage_within_the_grace_period_is_billed_once_on_the_next_invoice(
     assert send(api, used("t1", 1, tokens="7", model="x"), used("late4", 27, tokens="1")) == [
         "existed", "refused"]  # fmt: skip
     advance(api, clock_id, 92)  # the next renewal (31 Mar), then the one after (30 Apr)
+    assert send(api, used("now2", 91.5, tokens="0.5", model="large")) == ["created"]
     first, renewal, second, third = invoices(api, sub)[:4]
     assert usage_of(renewal) == [("tokens", "100", {"model": "large"}, 100, 2, 200)]
     late = [line for line in second["lines"] if line["kind"] == "usage"]
@@ -140,3 +141,51 @@ def test_late_usage_within_the_grace_period_is_billed_once_on_the_next_invoice(
         renewal["period_start"]]  # fmt: skip
     assert "late usage" in late[0]["description"]
     assert usage_of(third) == []  # nothing billed twice
+    # Past periods: what each holds now, and what the invoices billed of it.
+    path = f"/v1/subscriptions/{sub['id']}/usage"
+    assert past(api, path, at(1)) == (first["period_start"], {
+        ("tokens", "large"): ("140", "140"), ("tokens", "tiny"): ("5", "5"),
+        ("seats", None): (None, None)})  # fmt: skip
+    assert past(api, path, at(28.5))[1][("tokens", "large")] == ("3", "3")
+    current = api.ok(api.get(path))
+    assert current["period_start"] == third["period_start"]
+    assert past(api, path, at(100))[1] == {("tokens", "large"): ("0.5", None),
+                                          ("seats", None): (None, None)}  # fmt: skip
+    for outside in (at(-1), at(200)):
+        problem(api.get(path, at=outside), 422, "invalid_combination")
+
+
+def past(api: Client, path: str, moment: str) -> tuple[str, dict[Any, Any]]:
+    """A period's start, and per meter and group (its model) the value and what was
+    billed."""
+    found = api.ok(api.get(path, at=moment))
+    return found["period_start"], {
+        (m["code"], g["group"].get("model")): (g["value"], g["billed"])
+        for m in found["meters"] for g in m["groups"]
+    }  # fmt: skip
+
+
+def test_the_upcoming_invoice_shows_the_usage_so_far_as_the_renewal_will_bill_it(
+    sandbox: Client,
+) -> None:
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 10)
+    path = f"/v1/subscriptions/{sub['id']}/upcoming_invoice"
+    assert usage_of(api.ok(api.get(path))["upcoming_invoice"]) == []
+    send(
+        api,
+        used("t1", 1, tokens="100", model="large"),
+        used("t2", 9, tokens="0.25", model="large"),
+        used("s1", 2, name="seats", n="4"),
+    )
+    upcoming = api.ok(api.get(path))["upcoming_invoice"]
+    assert usage_of(upcoming) == [
+        ("tokens", "100.25", {"model": "large"}, 1, 200, 200),  # 200.5 rounds half-even
+        ("seats", "4", {}, 4, 500, 2000),
+    ]
+    assert upcoming["total"] == 1000 + 200 + 2000
+    advance(api, clock_id, 29)
+    renewal = invoices(api, sub)[-1]
+    assert usage_of(renewal) == usage_of(upcoming)  # the preview was the renewal's
+    assert usage_of(api.ok(api.get(path))["upcoming_invoice"]) == []  # a new period
