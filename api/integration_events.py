@@ -28,8 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api.objects import Instant
 from api.schemas.accounts import Account
 from api.schemas.command_rejections import CommandRejection
-from api.schemas.common import ApiObject
-from api.schemas.customers import Customer
+from api.schemas.customers import Customer, Entitlements
 from api.schemas.invoices import Invoice
 from api.schemas.payments import Payment
 from api.schemas.subscriptions import Subscription
@@ -37,7 +36,7 @@ from api.schemas.transactions import Transaction
 from api.tally import Tally
 from projections.integration_catalog import API_VERSION, CATALOG, OBJECT_OF, event_id
 
-PRESENTERS: dict[str, type[ApiObject]] = {
+PRESENTERS: dict[str, type[BaseModel]] = {
     "customer": Customer,
     "subscription": Subscription,
     "invoice": Invoice,
@@ -45,6 +44,7 @@ PRESENTERS: dict[str, type[ApiObject]] = {
     "transaction": Transaction,
     "payment": Payment,
     "command_rejection": CommandRejection,
+    "entitlements": Entitlements,
 }
 
 

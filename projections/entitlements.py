@@ -16,7 +16,10 @@ changes what its subscribers get, and an archived product still grants to the
 subscriptions it has.
 
 There is no table of its own: one indexed query joins the ``subscriptions``, ``prices``
-and ``products`` read models (a customer has a handful of subscriptions).
+and ``products`` read models (a customer has a handful of subscriptions). Codes are
+ordered bytewise (``COLLATE "C"``), as Python orders them: ``api/as_of_reads.py`` and
+``billing.entitlements.changed`` (``projections.entitlement_changes``) build the same
+answer with ``entitlements_answer`` from rows they order in Python.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def entitlements(
         "JOIN {pr} pr ON pr.project_id = s.project_id AND pr.id = (i->>'price_id')::uuid "
         "JOIN {p} p ON p.project_id = s.project_id AND p.id = pr.product_id "
         "WHERE s.project_id = %s AND s.customer_id = %s AND s.status = ANY(%s) "
-        "ORDER BY s.position, s.id, p.code"
+        'ORDER BY s.position, s.id, p.code COLLATE "C"'
     ).format(
         s=table(schema, "subscriptions"), pr=table(schema, "prices"), p=table(schema, "products")
     )

@@ -101,6 +101,14 @@ CATALOG: tuple[EventType, ...] = (
     EventType("billing.transaction.failed", "transaction", "A pending transaction failed."),
     EventType("billing.transaction.reversed", "transaction", "A transaction was reversed."),
     EventType(
+        "billing.entitlements.changed",
+        "entitlements",
+        "A customer's entitlement set changed (a subscription was created, changed plan, "
+        "status or items, or ended; a product it grants was revised): the whole new set, "
+        "as GET /v1/customers/{id}/entitlements answers it. Sent only when the set differs "
+        "from the previous one.",
+    ),
+    EventType(
         "billing.command.rejected",
         "command_rejection",
         "A command from the broker was refused and dead-lettered, with the reason.",
@@ -114,12 +122,11 @@ TYPES: frozenset[str] = frozenset(t.name for t in CATALOG)
 PAYMENT_TYPES: frozenset[str] = frozenset(t.name for t in CATALOG if t.object == "payment")
 OBJECT_OF: dict[str, str] = {t.name: t.object for t in CATALOG}
 
-NOT_YET_EMITTED: dict[str, str] = {
-    "billing.entitlements.changed": "entitlements are computed at query time and no "
-    "recorded fact says when a customer's set changed; the outbox holds one row per log "
-    "position (its key, and every destination's tracking position), so a derived event "
-    "beside the subscription event that changed the set has no position of its own",
-}
+NOT_YET_EMITTED: dict[str, str] = {}
+# Derived from the log, not mapped from one event's class: one per customer whose set an
+# event changed, at that event's position, ordinals 1, 2, ...
+# (``projections.entitlement_changes``).
+ENTITLEMENTS_CHANGED = "billing.entitlements.changed"
 
 _BY_CLASS: dict[type, str] = {
     ev.CustomerRegistered: "billing.customer.created",

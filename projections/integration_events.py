@@ -2,8 +2,11 @@
 (webhooks today, brokers later) reads from, and its queries.
 
 One row per domain event that has a public type (``projections.integration_catalog``),
-and one per payment whose outcome an event changed (``billing.payment.*``, derived by
-the ``payment_objects`` read model at that event's position, ordinal 1):
+one per payment whose outcome an event changed (``billing.payment.*``, derived by
+the ``payment_objects`` read model at that event's position, ordinal 1), and one per
+customer whose entitlement set an event changed (``billing.entitlements.changed``,
+derived by the ``entitlement_changes`` read model at that event's position, ordinals 1,
+2, ...; no event changes both a payment and a set, ``tests/unit/test_integration_catalog``):
 its log position and ordinal (the key, and the order every destination delivers in: the
 recorded event's own row has ordinal 0, the events derived at the same position 1, 2,
 ...), project, type,
@@ -42,7 +45,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from projections.base import ReadModel, Tracked, copy_rows
+from projections.entitlement_changes import CHANGES
+from projections.entitlement_changes import HANDLES as ENTITLEMENT_EVENTS
 from projections.integration_catalog import (
+    ENTITLEMENTS_CHANGED,
     LOOKS_UP_INVOICE,
     MAPPED_CLASSES,
     OBJECT_OF,
@@ -172,16 +178,19 @@ class ObjectMissing(LookupError):
 class IntegrationEvents(ReadModel):
     name = "integration_events"
     tables = (TABLE,)
-    handles = MAPPED_CLASSES | PaymentObjects.handles
+    handles = MAPPED_CLASSES | PaymentObjects.handles | ENTITLEMENT_EVENTS
     reads = frozenset(
-        {"customers", "subscriptions", "invoices", "accounts", "transactions", "payment_objects"}
-    )
+        {"customers", "subscriptions", "invoices", "accounts", "transactions", "payment_objects",
+         CHANGES}
+    )  # fmt: skip
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         """One ``INSERT ... SELECT`` per kind of object: the rows' positions, types, ids
         and times go in as arrays, and Postgres builds each object from its read model's
-        row and writes it, so no row comes back to Python to be shaped and encoded."""
+        row and writes it, so no row comes back to Python to be shaped and encoded. Then
+        the payments' and the entitlement sets' changes the batch's events made."""
         self._payments(cur, [(e, p) for e, p in events if type(e) in PaymentObjects.handles])
+        self._entitlements(cur, [p for e, p in events if type(e) in ENTITLEMENT_EVENTS])
         picked: list[tuple[str, Any, int]] = []
         for event, position in events:
             name = integration_type(event)
@@ -231,6 +240,21 @@ class IntegrationEvents(ReadModel):
         cur.execute(compiled(cur, ("integration_events", target, kind), build), list(arrays))
         if cur.rowcount != len(arrays[0]):
             raise ObjectMissing(self._missing(cur, kind, arrays[2]))
+
+    def _entitlements(self, cur: Cursor[Any], positions: list[int]) -> None:
+        """The ``billing.entitlements.changed`` events of the batch: the changes the
+        ``entitlement_changes`` read model recorded at its positions, carrying the set."""
+        if not positions:
+            return
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {ie} (position, ordinal, project_id, type, object_kind, "
+                "object_id, object, occurred_at) SELECT position, ordinal, project_id, "
+                "%s, 'entitlements', customer_id, entitlements, occurred_at FROM {c} "
+                "WHERE position BETWEEN %s AND %s"
+            ).format(ie=self.t(TABLE), c=self.t(CHANGES)),
+            (ENTITLEMENTS_CHANGED, min(positions), max(positions)),
+        )
 
     def _payments(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         """The ``billing.payment.*`` events of the batch: one per position the payment

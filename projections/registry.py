@@ -28,6 +28,7 @@ from projections.base import ReadModel, ViewTracking, rows_of
 from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
 from projections.customers import Customers
+from projections.entitlement_changes import EntitlementChanges
 from projections.holds import Holds
 from projections.integration_events import IntegrationEvents
 from projections.invoices import Invoices
@@ -64,6 +65,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Payments,
     PaymentObjects,  # reads invoices
     WebhookEndpoints,
+    EntitlementChanges,  # after the catalog: it reads a price's product
     IntegrationEvents,  # last: it reads the objects the others wrote
 )
 

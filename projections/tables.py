@@ -35,6 +35,9 @@ Tables (all in ``schema``):
 - ``payment_objects`` (one row per public payment), ``payment_refunds`` (provider refund
   calls of a known payment) and ``payment_changes`` (the log positions that emitted a
   ``billing.payment.*`` event): kept by ``projections.payment_objects``.
+- ``entitlement_subscriptions``, ``entitlement_products`` and ``entitlement_changes``:
+  what a customer's entitlement set is built from, and each change of it (issue 12),
+  kept by ``projections.entitlement_changes``.
 - ``integration_events``: one row per domain event with a public ``billing.*`` type,
   the outbox webhook (and later broker) delivery reads, kept by
   ``projections.integration_events``.
@@ -356,6 +359,31 @@ TABLES: tuple[Table, ...] = (
         "position bigint NOT NULL, project_id uuid NOT NULL, payment_id uuid NOT NULL, "
         "type text NOT NULL",
         "position",
+    ),
+    # Entitlement changes (issue 12): projections/entitlement_changes.py.
+    Table(
+        "entitlement_subscriptions",
+        "id uuid NOT NULL, project_id uuid NOT NULL, customer_id uuid NOT NULL, "
+        "status text NOT NULL, items jsonb NOT NULL, position bigint NOT NULL",
+        "id",
+        (
+            "entitlement_subscriptions_customer: customer_id",
+            "entitlement_subscriptions_project: project_id, status",
+        ),
+    ),
+    Table(
+        "entitlement_products",
+        "id uuid NOT NULL, project_id uuid NOT NULL, code text NOT NULL, name text NOT NULL, "
+        "features jsonb NOT NULL, position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "entitlement_changes",
+        "position bigint NOT NULL, ordinal integer NOT NULL, project_id uuid NOT NULL, "
+        "customer_id uuid NOT NULL, entitlements jsonb NOT NULL, "
+        "occurred_at timestamptz NOT NULL",
+        "position, ordinal",
+        ("entitlement_changes_customer: customer_id, position, ordinal",),
     ),
     # Integration events (issue 12): projections/integration_events.py.
     # Keyed by (position, ordinal): the row of the event recorded at ``position`` has

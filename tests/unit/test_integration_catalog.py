@@ -165,7 +165,7 @@ def test_each_type_carries_one_object_kind_and_none_is_both_emitted_and_pending(
     assert all(t.name.startswith("billing.") and t.name.count(".") == 2 for t in CATALOG)
     kinds = {
         "customer", "subscription", "invoice", "account", "transaction", "payment",
-        "command_rejection",
+        "command_rejection", "entitlements",
     }  # fmt: skip
     assert set(OBJECT_OF.values()) == kinds
     assert not TYPES & set(NOT_YET_EMITTED)
@@ -175,6 +175,19 @@ def test_event_ids_are_stable_per_position_and_type_and_differ_otherwise() -> No
     assert event_id(7, "billing.customer.created") == event_id(7, "billing.customer.created")
     assert event_id(7, "billing.customer.created") != event_id(8, "billing.customer.created")
     assert event_id(7, "billing.customer.created") != event_id(7, "billing.customer.updated")
+    # Derived events at one position differ by their ordinal; ordinal 0 keeps the old id.
+    changed = "billing.entitlements.changed"
+    assert event_id(7, changed, 1) != event_id(7, changed, 2) != event_id(7, changed)
+    assert event_id(7, changed, 0) == event_id(7, changed)
+
+
+def test_no_event_derives_both_a_payment_and_an_entitlement_change() -> None:
+    """Both are derived at their event's position from ordinal 1: the outbox's key holds
+    only because no event class changes both (``projections.integration_events``)."""
+    from projections.entitlement_changes import HANDLES
+    from projections.payment_objects import PaymentObjects
+
+    assert not HANDLES & PaymentObjects.handles
 
 
 def test_docs_list_every_type_emitted_and_every_type_not_yet_emitted() -> None:
