@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from adapters.clock import FixedClock
+from adapters.providers.base import RefundOutcome, RefundRequest
 from adapters.providers.stub import DECLINED, SUCCEEDS, StubProvider
 from api.settings import Settings
+from commands.provider_errors import ProviderError
 from projections.replay import replay
 from tests.e2e.billing import card, customer
 from tests.e2e.conftest import Client, head, make_client, serve
@@ -207,4 +209,39 @@ def test_a_top_up_charge_is_a_payment_its_refund_refunds_in_part(shop: Client) -
     settle(shop)
     found = payment(shop, payment_id)
     assert (found["status"], found["amount_refunded"]) == ("partially_refunded", 2000)
+    replayed_equal(shop)
+
+
+class RefusesRefunds:
+    """The stub as a provider that refuses every refund."""
+
+    def __init__(self, inner: StubProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.manages_subscriptions = inner.manages_subscriptions
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        raise ProviderError("the charge is too old to refund", provider=self.name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_refund_the_provider_refuses_refunds_nothing(shop: Client) -> None:
+    buyer = customer(shop, "ivy")
+    card(shop, buyer, SUCCEEDS)
+    invoice_id = open_invoice(shop, buyer, 600)
+    payment_id = charge(shop, invoice_id)
+    settle(shop)
+    inner = shop.tally.providers.default
+    assert isinstance(inner, StubProvider)
+    shop.tally.providers.overrides[shop.project_id] = RefusesRefunds(inner)
+    act(shop, invoice_id, "credit_notes", {"refund_to": "original_payment"}, 201)
+    settle(shop)
+    refunds = [
+        c for c in shop.ok(shop.get("/v1/provider_calls"))["data"] if c["operation"] == "refund"
+    ]
+    assert [c["state"] for c in refunds] == ["failed"]
+    found = payment(shop, payment_id)
+    assert (found["status"], found["amount_refunded"]) == ("succeeded", 0)
     replayed_equal(shop)
