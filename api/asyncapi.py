@@ -34,11 +34,19 @@ from api.inbound.messages import MESSAGE_TYPES
 from api.inbound.queues import PREFIX as COMMANDS_PREFIX
 from api.integration_events import event_schema
 from commands.limits_types import Id
+from domain.limits import MAX_INBOUND_MESSAGE_BYTES
 from projections.integration_catalog import API_VERSION, CATALOG
 
 ASYNCAPI_URL = "/asyncapi.json"
 SCHEMAS = "#/components/schemas/"
 COMMANDS_CHANNEL = "commands"
+# The size limit of a command (domain/limits.py), stated on the channel and each message
+# (and as ``x-max-bytes``, for tools): AsyncAPI has no keyword for a body's size.
+SIZE_RULE = (
+    f"A message is at most {MAX_INBOUND_MESSAGE_BYTES} bytes "
+    f"({MAX_INBOUND_MESSAGE_BYTES // 1024} KiB) of UTF-8 JSON; a larger one is "
+    "dead-lettered unread (payload_too_large)."
+)
 
 # What every published message carries beside its body (adapters.broker.Outgoing).
 EVENT_HEADERS: dict[str, Any] = {
@@ -50,8 +58,10 @@ EVENT_HEADERS: dict[str, Any] = {
         "event_type": {"type": "string", "description": "The envelope's type"},
         "position": {"type": "string", "pattern": r"^[1-9][0-9]*$",
                      "description": "The envelope's position, in decimal"},
+        "ordinal": {"type": "string", "pattern": r"^(0|[1-9][0-9]*)$",
+                    "description": "The envelope's ordinal at that position, in decimal"},
     },
-    "required": ["message_id", "project_id", "event_type", "position"],
+    "required": ["message_id", "project_id", "event_type", "position", "ordinal"],
 }  # fmt: skip
 
 
@@ -136,14 +146,17 @@ def _add_commands(
         messages[name] = {
             "name": message_type,
             "title": message_type,
+            "description": SIZE_RULE,
             "contentType": "application/json",
             "payload": hoist(command_schema(message_type), schemas),
+            "x-max-bytes": MAX_INBOUND_MESSAGE_BYTES,
         }
     channels[COMMANDS_CHANNEL] = {
         "address": COMMANDS_PREFIX + ".{projectId}",
         "description": "A project's commands: the project is the queue (RabbitMQ: publish "
         "to the fanout exchange of that name; Redis: XADD to the stream of that name, the "
-        "message in the field __data__). Refused messages go to the same name + .dead.",
+        "message in the field __data__). Refused messages go to the same name + .dead. "
+        + SIZE_RULE,
         "parameters": {"projectId": {"description": "The project's id (a UUID)"}},
         "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
     }

@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -50,14 +49,12 @@ from api.tally import Tally
 from commands.bus import Context as CommandContext
 from commands.inbound_commands import RejectInboundCommand
 from domain.errors import NotFound
-from domain.limits import MAX_DESCRIPTION_CHARS, MAX_INBOUND_MESSAGE_BYTES
+from domain.limits import MAX_DESCRIPTION_CHARS, MAX_INBOUND_MESSAGE_BYTES, plain_text
 
 log = logging.getLogger("tally.inbound")
 
 # FastStream passes the message itself (its ``ack``) to a parameter with this default.
 MESSAGE = Context("message")
-
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 # The verdict on a message whose handling failed while the consumer was stopping.
 STOPPING = Verdict(Action.RETRY, "service_unavailable", "the consumer is stopping", {})
@@ -360,8 +357,9 @@ def rejection(project_id: UUID, body: bytes, verdict: Verdict) -> RejectInboundC
     bytes when it has no usable id, so a redelivery is recorded once."""
     message_id = message_id_of(body)
     key = message_id or "sha256:" + hashlib.sha256(body).hexdigest()
-    # Free text: control characters (a newline in a parser's message) become spaces.
-    detail = _CONTROL.sub(" ", verdict.detail)[:MAX_DESCRIPTION_CHARS]
+    # Outside words: control characters (a newline in a parser's message) become spaces,
+    # by the one rule every stored outside text goes through.
+    detail = plain_text(verdict.detail)[:MAX_DESCRIPTION_CHARS]
     return RejectInboundCommand(
         message_key=key,
         message_id=message_id,

@@ -26,6 +26,7 @@ from pydantic import (
     StrictInt,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -115,9 +116,21 @@ class OrderCreated(InboundData):
     items: list[OrderItem] = Field(min_length=1, max_length=MAX_ORDER_ITEMS)
 
 
+# ``wallet.deposit`` names its wallet one way: by account, or by user (JSON Schema).
+_ONE_WALLET = {
+    "oneOf": [
+        {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+        for name in ("userId", "accountId")
+    ]
+}
+
+
 class WalletDeposit(InboundData):
     """Deposit into a wallet: the account named by ``account_id``, else the user's wallet
-    in ``currency`` (the account whose ``owner_ref`` is the user id)."""
+    in ``currency`` (the account whose ``owner_ref`` is the user id). Exactly one of
+    ``user_id`` and ``account_id``."""
+
+    model_config = ConfigDict(json_schema_extra=_ONE_WALLET)
 
     user_id: Ref | None = None
     account_id: UUID | None = None
@@ -125,6 +138,12 @@ class WalletDeposit(InboundData):
     currency: CurrencyCode
     source: Source = "broker"
     description: LineDescription | None = None
+
+    @model_validator(mode="after")
+    def _names_one_wallet(self) -> WalletDeposit:
+        if (self.user_id is None) == (self.account_id is None):
+            raise ValueError("wallet.deposit names user_id or account_id: one of them")
+        return self
 
 
 _ID: TypeAdapter[str] = TypeAdapter(Id)
@@ -210,14 +229,13 @@ def parse(body: bytes) -> InboundMessage:
         data = MESSAGE_TYPES[envelope.type].model_validate(envelope.data)
     except ValidationError as error:
         raise ValidationFailed(_first_errors(error), errors=_errors(error)) from None
-    if isinstance(data, WalletDeposit) and (data.user_id is None) == (data.account_id is None):
-        raise ValidationFailed("wallet.deposit names user_id or account_id: one of them")
     return InboundMessage(id=envelope.id, type=envelope.type, data=data)
 
 
 def _errors(error: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+        # A rule of the whole data (wallet.deposit's one wallet) has no field: "data".
+        {"loc": ".".join(str(p) for p in e["loc"]) or "data", "msg": e["msg"]}
         for e in error.errors(include_url=False)[:10]
     ]
 

@@ -98,3 +98,28 @@ def test_every_inbound_command_is_a_message_tally_receives_with_its_schema(
         assert payload["properties"]["type"]["const"] == message["name"]
     user_subscribed = resolve(received[0]["payload"], document)
     assert "userId" in user_subscribed["properties"]["data"]["properties"]
+
+
+def test_the_commands_size_limit_and_wallet_deposits_one_wallet_rule_are_stated(
+    document: Document,
+) -> None:
+    from domain.limits import MAX_INBOUND_MESSAGE_BYTES
+
+    channel = document["channels"]["commands"]
+    assert f"at most {MAX_INBOUND_MESSAGE_BYTES} bytes" in channel["description"]
+    operation = document["operations"]["receive.commands"]
+    received = {m["name"]: m for m in (resolve(r, document) for r in operation["messages"])}
+    for message in received.values():
+        assert message["x-max-bytes"] == MAX_INBOUND_MESSAGE_BYTES
+        assert "payload_too_large" in message["description"]
+    payload = resolve(received["wallet.deposit"]["payload"], document)
+    data = resolve(payload["properties"]["data"], document)
+    assert [b["required"] for b in data["oneOf"]] == [["userId"], ["accountId"]]
+
+
+def test_the_headers_stated_are_the_headers_sent(document: Document) -> None:
+    from adapters.broker import Outgoing
+
+    sent = Outgoing(id="evt_" + "0" * 32, type="t", project_id="p", position=7, body=b"", ordinal=1)
+    stated = document["components"]["messages"]["billing.customer.created"]["headers"]
+    assert set(stated["required"]) == set(stated["properties"]) == set(sent.headers())

@@ -131,3 +131,16 @@ def test_a_message_past_the_size_limit_is_not_read_for_its_id() -> None:
     assert im.message_id_of(big) is None
     assert im.message_type_of(big) is None
     assert im.message_type_of(body("user.unsubscribed", {})) == "user.unsubscribed"
+
+
+def test_wallet_deposits_one_wallet_rule_is_the_models_and_its_json_schemas() -> None:
+    """The rule is in the model (so the AsyncAPI document states it), not only in parse."""
+    from pydantic import ValidationError
+
+    both = {"userId": "u", "accountId": str(uuid4()), "amount": 1, "currency": "EUR"}
+    with pytest.raises(ValidationError, match="one of them"):
+        im.WalletDeposit.model_validate(both)
+    with pytest.raises(ValidationFailed, match=r"data: Value error, wallet\.deposit names"):
+        im.parse(body("wallet.deposit", {"amount": 1, "currency": "EUR"}))
+    schema = im.WalletDeposit.model_json_schema(by_alias=True)
+    assert [branch["required"] for branch in schema["oneOf"]] == [["userId"], ["accountId"]]

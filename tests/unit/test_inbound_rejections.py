@@ -46,6 +46,18 @@ def test_the_detail_is_one_line_within_the_limit() -> None:
     assert len(command.detail) == MAX_DESCRIPTION_CHARS
 
 
+def test_the_detail_goes_through_the_one_plain_text_rule() -> None:
+    """A parser's message may hold a tab or a lone surrogate (from a body that is not
+    UTF-8): the consumer's own copy of the control-character rule kept both, and a lone
+    surrogate cannot be stored."""
+    from domain.limits import plain_text
+
+    detail = "bad\tfield \ud800 \x1b[31m red \x7f"
+    command = rejection(PROJECT, b"x", verdict(detail))
+    assert command.detail == plain_text(detail) == "bad field    [31m red  "
+    command.detail.encode()  # every character can be stored
+
+
 def test_the_aggregate_refuses_a_detail_past_the_limit_before_recording() -> None:
     with pytest.raises(ValidationFailed):
         InboundCommand.reject(
