@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from commands.limits_types import Email, Id, LineDescription, NameOrBlank, PlanCode, Ref
 from commands.messages import Amount, CurrencyCode, Quantity, Source
@@ -117,7 +118,7 @@ class OrderCreated(InboundData):
 
 
 # ``wallet.deposit`` names its wallet one way: by account, or by user (JSON Schema).
-_ONE_WALLET = {
+_ONE_WALLET: JsonDict = {
     "oneOf": [
         {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
         for name in ("userId", "accountId")
