@@ -17,8 +17,11 @@ stops at that event and is tried again after a doubling delay (``RETRY_FIRST_S``
 most ``RETRY_LONGEST_S``): its own backlog grows and nothing else waits for it. Each
 endpoint is worked on by one thread of a small pool and, across server processes, under
 a Postgres advisory lock of its own. A pass sends at most ``MAX_PER_PASS`` events per
-endpoint; one that stopped there kicks the next pass at once. An endpoint failing for
-``FAILING_DISABLES_AFTER`` (three days) is disabled through the bus
+endpoint, and starts no send after ``WEBHOOK_PASS_S`` (domain/limits.py), so an endpoint
+whose receiver answers slowly gives its worker to the others; one that stopped at either
+kicks the next pass at once. Each send has a deadline (``timeout_s``: a receiver pacing
+its answer byte by byte is cut off at it, ``adapters.webhook_transport``). An endpoint
+failing for ``FAILING_DISABLES_AFTER`` (three days) is disabled through the bus
 (``WebhookEndpoint.Disabled``, with the reason); enabling it again resumes where it
 stopped. The background pass also prunes attempts older than the retention period, at
 most once an hour (``prune``).
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -58,6 +62,7 @@ from adapters.webhook_transport import KeepAlive, KeptConnections, Sent, refused
 from commands.bus import Context
 from commands.webhook_endpoints import DisableWebhookEndpoint
 from domain.backoff import doubling_delay_s
+from domain.limits import WEBHOOK_PASS_S
 from domain.projects import Project
 from domain.webhook_endpoints import ENABLED, FAILING_DISABLES_AFTER, WebhookEndpoint
 from projections.integration_events import event_at, events_after
@@ -83,13 +88,15 @@ Render = Callable[[dict[str, Any]], dict[str, Any]]
 class _Page:
     """What sending one page did: the attempts to record, the (position, ordinal)
     reached (the last event acknowledged or skipped), how many events that moved, and
-    the failure that stopped it (None: the whole page went)."""
+    the failure that stopped it (None: the whole page went, or ``cut_short``: the pass's
+    time was up before it)."""
 
     position: int
     ordinal: int
     attempts: list[dict[str, Any]] = field(default_factory=list)
     moved: int = 0
     failed: Sent | None = None
+    cut_short: bool = False
 
 
 class WebhookDelivery(BackgroundPasses):
@@ -104,15 +111,18 @@ class WebhookDelivery(BackgroundPasses):
         timeout_s: float = 10.0,
         workers: int = 4,
         retention_days: int = 30,
+        pass_limit_s: float = WEBHOOK_PASS_S,
     ) -> None:
         super().__init__(interval_s)
         self.tally = tally
         self.render = render
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # each send's deadline (adapters.webhook_transport)
+        self.pass_limit_s = pass_limit_s
         self.retention = timedelta(days=retention_days)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tally-webhook")
         self._busy: dict[UUID, Future[int]] = {}
         self._busy_lock = threading.Lock()
+        self._cut_short: set[UUID] = set()  # endpoints whose pass stopped at its time limit
         self._clients = KeptConnections(CLIENTS_KEPT)
         self._pruned_at = -PRUNE_EVERY_S
         create_tables(tally.views, tally.schema)
@@ -131,14 +141,18 @@ class WebhookDelivery(BackgroundPasses):
                     continue
                 future = self._pool.submit(self.deliver_endpoint, project_id, endpoint_id)
                 self._busy[endpoint_id] = future
-            future.add_done_callback(self._again_if_more)
+            future.add_done_callback(partial(self._again_if_more, endpoint_id))
             started.append(future)
         return started
 
-    def _again_if_more(self, future: Future[int]) -> None:
-        """A pass that stopped at MAX_PER_PASS left a backlog: the next pass now."""
+    def _again_if_more(self, endpoint_id: UUID, future: Future[int]) -> None:
+        """A pass that stopped at MAX_PER_PASS or at its time limit left a backlog: the
+        next pass now (the endpoint queues behind the others waiting for a worker)."""
+        with self._busy_lock:
+            cut = endpoint_id in self._cut_short
+            self._cut_short.discard(endpoint_id)
         done = not future.cancelled() and future.exception() is None
-        if done and future.result() >= MAX_PER_PASS:
+        if done and (cut or future.result() >= MAX_PER_PASS):
             self.kick()
 
     def drain(self, timeout_s: float = 30.0) -> int:
@@ -167,8 +181,9 @@ class WebhookDelivery(BackgroundPasses):
     # -- one endpoint ----------------------------------------------------------------------
 
     def deliver_endpoint(self, project_id: UUID, endpoint_id: UUID) -> int:
-        """Send the endpoint's due events in order until one fails, none is left or the
-        pass has sent MAX_PER_PASS; how many events it got or skipped."""
+        """Send the endpoint's due events in order until one fails, none is left, the
+        pass has sent MAX_PER_PASS or has run for ``pass_limit_s`` (no send starts after
+        it); how many events it got or skipped."""
         key = f"tally-webhook:{self.tally.schema}:{endpoint_id}"
         with self.tally.views.connection() as conn, advisory_lock_if_free(conn, key) as held:
             if not held:
@@ -196,6 +211,7 @@ class WebhookDelivery(BackgroundPasses):
         if not secrets:
             return 0
         refusal: str | None = None  # resolved once there is something to send
+        ends_at = time.monotonic() + self.pass_limit_s
         moved, cursor = 0, (int(state["position"]), int(state["ordinal"]))
         while moved < MAX_PER_PASS:
             limit = min(BATCH, MAX_PER_PASS - moved)
@@ -204,13 +220,17 @@ class WebhookDelivery(BackgroundPasses):
                 break
             if refusal is None:
                 refusal = "" if self._test_mode(project_id) else refused_address(endpoint.url)
-            page = self._send_page(endpoint, rows, cursor, secrets, refusal)
+            page = self._send_page(endpoint, rows, cursor, secrets, refusal, ends_at)
             moved += page.moved
             if page.failed is not None:
                 self._failed(conn, endpoint, state, page)
                 break
             self._succeeded(conn, endpoint, state, page)
             cursor = (page.position, page.ordinal)
+            if page.cut_short:
+                with self._busy_lock:
+                    self._cut_short.add(endpoint_id)
+                break
         return moved
 
     def _send_page(
@@ -220,11 +240,15 @@ class WebhookDelivery(BackgroundPasses):
         cursor: tuple[int, int],
         secrets: list[str],
         refusal: str,
+        ends_at: float,
     ) -> _Page:
         page = _Page(*cursor)
         client = self._clients.get(endpoint.id)
         for row in rows:
             if endpoint.wants(row["type"]):
+                if time.monotonic() >= ends_at:
+                    page.cut_short = True  # the pass's time is up: the rest waits for the next
+                    return page
                 if refusal:
                     sent = Sent(False, None, 0, "", f"address refused: {refusal}")
                 else:  # the address was checked once for this pass, above

@@ -5,10 +5,11 @@
   previous secret sign), made by the ``standardwebhooks`` library.
 - ``send(url, message_id, body, secrets, *, allow_private, timeout_s) -> Sent``: one POST
   with the three ``webhook-*`` headers. It never follows a redirect (a 3xx is a failed
-  attempt), times out after ``timeout_s``, keeps at most ``MAX_RESPONSE_CHARS`` of the
-  answer, and refuses a host that resolves to a private, loopback, link-local or other
-  non-public address unless ``allow_private`` (test-mode projects). Nothing here raises
-  for the receiver's sake: every outcome is a ``Sent``.
+  attempt), gives the whole exchange ``timeout_s`` (a deadline: see below), keeps at
+  most ``MAX_RESPONSE_CHARS`` of the answer, and refuses a host that resolves to a
+  private, loopback, link-local or other non-public address unless ``allow_private``
+  (test-mode projects). Nothing here raises for the receiver's sake: every outcome is a
+  ``Sent``.
 
 The timestamp header is the wall clock's (``time.time()``), not the application clock's:
 it is the receiver's protection against replays and must be close to its real time, even
@@ -26,11 +27,19 @@ near: on this project's 2-core machine, signed POSTs to a local keep-alive recei
 833/s, one loop each, at load 10; ``bench/webhooks.py`` measures both beside Tally).
 A connection the receiver closed while idle is opened again and the send tried once
 more on it (the receiver may then see that event twice, with the same id).
+
+A send has a **deadline**, not only a socket timeout: a socket's timeout bounds each read,
+so a receiver answering one byte a second would never time out and would hold one of
+the few shared delivery workers for as long as it liked. Every read of the answer waits
+at most what is left of ``timeout_s`` since the send began, and fails once nothing is
+left; connecting and writing the request each wait at most ``timeout_s`` (one operation
+each, which the receiver cannot pace).
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import socket
 import ssl
@@ -40,6 +49,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
@@ -85,6 +95,55 @@ def refused_address(url: str) -> str:
     return ""
 
 
+class _TimedReader(io.RawIOBase):
+    """The socket's bytes, each read waiting at most until ``deadline`` (monotonic)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the answer did not arrive whole in time")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
+
+
+class _TimedResponse(http.client.HTTPResponse):
+    """An answer read through a ``_TimedReader`` (its status line, headers and body)."""
+
+    def __init__(self, sock: socket.socket, deadline: float, method: str | None) -> None:
+        super().__init__(sock, method=method)
+        self.fp.close()  # the plain reader http.client made; the socket stays open
+        self.fp = io.BufferedReader(_TimedReader(sock, deadline))
+
+
+class _Timed:
+    """For an ``http.client`` connection: its answers are read under ``deadline``."""
+
+    deadline = float("inf")
+    sock: socket.socket | None
+    _method: str | None
+
+    def response_class(self, sock: socket.socket, *_: Any, **__: Any) -> _TimedResponse:
+        # http.client makes each answer with ``self.response_class(sock, method=...)``
+        # (and a debug level, positionally, which Tally never sets).
+        return _TimedResponse(sock, self.deadline, self._method)
+
+
+class _TimedHTTP(_Timed, http.client.HTTPConnection):  # type: ignore[misc]
+    pass
+
+
+class _TimedHTTPS(_Timed, http.client.HTTPSConnection):  # type: ignore[misc]
+    pass
+
+
 class KeepAlive:
     """One keep-alive connection to one origin, opened on first use and again when the
     URL's origin changes or the connection was closed; one send at a time (a lock)."""
@@ -92,7 +151,7 @@ class KeepAlive:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._origin: tuple[str, str, int] | None = None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: _TimedHTTP | _TimedHTTPS | None = None
 
     def post(
         self, url: str, body: bytes, headers: dict[str, str], timeout_s: float
@@ -101,10 +160,14 @@ class KeepAlive:
         included) or ``http.client.HTTPException`` when no answer came."""
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        deadline = time.monotonic() + timeout_s
         with self._lock:
             for retry in (False, True):
                 conn = self._connection(parts.scheme, parts.hostname or "", parts.port, timeout_s)
+                conn.deadline = deadline  # a retry on a new connection has what is left
                 reused = conn.sock is not None
+                if conn.sock is not None:  # the last answer's last read left its own
+                    conn.sock.settimeout(timeout_s)
                 try:
                     conn.request("POST", path, body=body, headers=headers)
                     answer = conn.getresponse()
@@ -124,17 +187,15 @@ class KeepAlive:
 
     def _connection(
         self, scheme: str, host: str, port: int | None, timeout_s: float
-    ) -> http.client.HTTPConnection:
+    ) -> _TimedHTTP | _TimedHTTPS:
         origin = (scheme, host, port or (443 if scheme == "https" else 80))
         if self._conn is None or origin != self._origin:
             self._close()
             if scheme == "https":
                 context = ssl.create_default_context()
-                self._conn = http.client.HTTPSConnection(
-                    host, origin[2], timeout=timeout_s, context=context
-                )
+                self._conn = _TimedHTTPS(host, origin[2], timeout=timeout_s, context=context)
             else:
-                self._conn = http.client.HTTPConnection(host, origin[2], timeout=timeout_s)
+                self._conn = _TimedHTTP(host, origin[2], timeout=timeout_s)
             self._origin = origin
         self._conn.timeout = timeout_s
         return self._conn

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.audit_checkpoint import KeyInvalid, signing_key
 from adapters.broker import DEFAULT_NAME, NAME_PATTERN, BrokerTarget, BrokerUrlInvalid
 from adapters.secrets import SecretsKeyInvalid, parse_keys
+from domain.limits import MAX_WEBHOOK_SEND_S
 
 
 class Settings(BaseSettings):
@@ -70,7 +71,11 @@ class Settings(BaseSettings):
         description="Deliver integration events to webhook endpoints in serve (issue 12).",
     )
     webhook_timeout_s: float = Field(
-        default=10.0, gt=0, le=60, description="How long a webhook receiver may take to answer."
+        default=10.0,
+        gt=0,
+        le=MAX_WEBHOOK_SEND_S,
+        description="How long a webhook send may take in all, connecting and the whole "
+        "answer included (a deadline, however the receiver paces its bytes).",
     )
     webhook_attempts_retention_days: int = Field(
         default=30,

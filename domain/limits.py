@@ -84,6 +84,15 @@ MAX_METERS_PER_PROJECT = 200
 # or journal entries: it holds one of the API's pooled connections while it streams, so
 # one response is bounded; a client asks again from the last position + 1.
 MAX_EXPORT_ITEMS = 100_000
+# A webhook send (connecting, the request, the whole answer) ends at most this long after
+# it began, however the receiver paces its bytes: TALLY_WEBHOOK_TIMEOUT_S sets it (10 s
+# by default), up to this. A socket timeout bounds each read only, so a receiver
+# trickling one byte a second would otherwise hold a shared delivery worker at will.
+MAX_WEBHOOK_SEND_S = 60
+# One endpoint's delivery pass starts no send after this many seconds: an endpoint whose
+# receiver answers slowly gives its worker (one of a few, shared by every project) to
+# the endpoints waiting, and goes on where it stopped in its next pass.
+WEBHOOK_PASS_S = 30
 # An endpoint's URL: http or https, at most MAX_URL_CHARS characters, no space and no
 # control character anywhere (percent-encode them).
 MAX_URL_CHARS = 2048

@@ -4,9 +4,10 @@ verifies each request with the ``standardwebhooks`` library, as a product would.
 ``Receiver(secret)``: ``url``; ``received`` (the envelopes it accepted, in arrival order);
 ``down`` (answer 503 to everything); ``down_after`` (once it has accepted that many,
 answer 503); ``redirect`` (answer 302); ``slow_s`` (wait before
-answering); ``secret`` (what it verifies with; a wrong one makes
-it refuse with 400, as a receiver should); ``connections`` (how many it was opened: it
-keeps them alive, HTTP/1.1)."""
+answering); ``trickle_s`` (write the answer one byte at a time, this long apart: a
+socket timeout longer than the gap never fires); ``secret`` (what it verifies with; a
+wrong one makes it refuse with 400, as a receiver should); ``connections`` (how many it
+was opened: it keeps them alive, HTTP/1.1)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Receiver:
         self.down_after: int | None = None
         self.redirect = False
         self.slow_s = 0.0
+        self.trickle_s = 0.0
         self.reply = json.dumps({"ok": True}).encode()  # the body of a 200
         self.received: list[dict[str, Any]] = []
         self.refused = 0
@@ -73,10 +75,20 @@ class Receiver:
                     return
 
             def _answer(self, status: int, body: bytes) -> None:
+                if receiver.trickle_s:
+                    self._trickle(status, body)
+                    return
                 self.send_response(status)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _trickle(self, status: int, body: bytes) -> None:
+                head = f"HTTP/1.1 {status} OK\r\ncontent-length: {len(body)}\r\n\r\n"
+                for byte in head.encode() + body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(receiver.trickle_s)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet

@@ -4,6 +4,7 @@ addresses refused unless allowed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -54,6 +55,31 @@ def test_a_slow_receiver_times_out(receiver: Receiver) -> None:
     assert not sent.ok
     assert sent.error.startswith("timed out")
     assert sent.status is None
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(receiver: Receiver) -> None:
+    """One byte every 0.2 s: each read is well within a 1 s socket timeout, so only a
+    deadline for the whole answer stops it (the answer would take about 10 s)."""
+    receiver.trickle_s = 0.2
+    client = KeepAlive()
+    started = time.monotonic()
+    sent = send(
+        receiver.url, "evt_1", BODY, [receiver.secret], allow_private=True, timeout_s=1,
+        client=client,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert (sent.ok, sent.error) == (False, "timed out after 1s")
+    assert 0.9 < took < 2.5
+    # The connection cut off is not used again: the next send opens another, which the
+    # prompt receiver answers (and the socket's timeout is the send's own again).
+    receiver.trickle_s = 0.0
+    again = send(
+        receiver.url, "evt_2", BODY, [receiver.secret], allow_private=True, timeout_s=1,
+        client=client,
+    )  # fmt: skip
+    assert (again.ok, again.status) == (True, 200)
+    assert receiver.connections == 2
+    client.close()
 
 
 def test_loopback_is_refused_unless_allowed(receiver: Receiver) -> None:
