@@ -7,7 +7,8 @@ renewal, in the same save as the subscription's event. The draft has a line per 
 renewal, the project's default tax rates and the coupon the subscription or customer
 has (its remaining periods counted down). A renewal's draft also bills the usage of the
 period that just ended, and usage that came late for the one before
-(``commands.usage_rating``). With ``finalize_delay_s`` 0 it is finalized
+(``commands.usage_rating``); one that cancels at its period's end gets an invoice of
+that period's usage alone. With ``finalize_delay_s`` 0 it is finalized
 at once; otherwise its ``finalize_at`` is put on the customer's due work. Finalized
 invoices are charged at once when the project has an ``auto_charge_provider``.
 
@@ -32,7 +33,7 @@ from commands.invoice_payments import retry_due_payment
 from commands.invoicing import billing_for, finalize
 from commands.line_descriptions import item_line
 from commands.now import now_for
-from commands.usage_rating import RatedUsage, rate_renewal, renews_at
+from commands.usage_rating import RatedUsage, period_ends_at, rate_renewal
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoice_state import DRAFT, OPEN
@@ -177,14 +178,50 @@ def step(uow: UnitOfWork, ctx: Context, sub: Subscription, due: datetime) -> str
     """One of the subscription's due steps, with the invoice it brings. A renewal's
     usage is rated before anything changes."""
     pending = list(sub.proration_lines)
-    usage = rate_renewal(uow, ctx, sub) if renews_at(sub, due) else None
+    usage = rate_renewal(uow, ctx, sub) if period_ends_at(sub, due) else None
     done = sub.process_next(due)
     if done in INVOICING_STEPS:
         renewed = done == "renewed"
         invoice_period(
             uow, ctx, sub, due, pending if renewed else [], done, usage if renewed else None
         )
+    elif done == "canceled" and usage is not None and usage.lines:
+        final_usage_invoice(uow, ctx, sub, due, usage)
     return done
+
+
+def final_usage_invoice(
+    uow: UnitOfWork, ctx: Context, sub: Subscription, now: datetime, usage: RatedUsage
+) -> Invoice:
+    """The usage of the last period of a subscription that canceled at its end (and the
+    late usage of the period before), billed as it ends: an invoice of usage lines
+    alone, with the project's default tax rates and no coupon (a coupon's periods are
+    the subscription's, which have ended)."""
+    values = settings_values(uow, ctx)
+    delay = int(values["finalize_delay_s"])
+    finalize_at = now + timedelta(seconds=delay) if delay else None
+    rates = tax_rates(uow, ctx, [UUID(i) for i in values["default_tax_rate_ids"]], strict=False)
+    invoice = draft_invoice(
+        sub,
+        period=usage.period or sub.current_period,
+        items=[],
+        texts=[],
+        proration_lines=[],
+        rates=rates,
+        coupon=None,
+        finalize_at=finalize_at,
+        reason="final_usage",
+        usage=usage.lines,
+    )
+    uow.add(invoice)
+    usage.record(uow, sub, invoice.id)
+    billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
+    uow.add(billing)
+    if finalize_at is not None:
+        billing.schedule(invoice.id, finalize_at, "finalize")
+    else:
+        finalize_and_charge(uow, ctx, invoice, now, values)
+    return invoice
 
 
 def run_one(

@@ -78,13 +78,10 @@ def metered_prices(
     return found
 
 
-def renews_at(sub: Subscription, due: datetime) -> bool:
-    """Whether the subscription's step due at ``due`` is a renewal that invoices."""
-    return (
-        sub.status in (ACTIVE, PAST_DUE)
-        and not sub.cancel_at_period_end
-        and due >= sub.current_period[1]
-    )
+def period_ends_at(sub: Subscription, due: datetime) -> bool:
+    """Whether the subscription's step due at ``due`` ends its period: a renewal, or
+    the cancellation at the period's end (both bill the period's usage)."""
+    return sub.status in (ACTIVE, PAST_DUE) and due >= sub.current_period[1]
 
 
 def _quantities(

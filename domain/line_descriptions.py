@@ -22,6 +22,7 @@ REASONS = {
     "renewed": "Subscription renewal",
     "resumed": "Subscription resumed",
     "upcoming": "Upcoming invoice",
+    "final_usage": "Usage of the last period",
 }
 
 

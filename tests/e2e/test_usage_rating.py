@@ -189,3 +189,26 @@ def test_the_upcoming_invoice_shows_the_usage_so_far_as_the_renewal_will_bill_it
     renewal = invoices(api, sub)[-1]
     assert usage_of(renewal) == usage_of(upcoming)  # the preview was the renewal's
     assert usage_of(api.ok(api.get(path))["upcoming_invoice"]) == []  # a new period
+
+
+def test_a_subscription_canceled_at_period_end_is_billed_its_last_periods_usage(
+    sandbox: Client,
+) -> None:
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 5)
+    api.ok(api.post(f"/v1/subscriptions/{sub['id']}/cancel", {"at_period_end": True}))
+    send(api, used("t1", 1, tokens="12", model="large"), used("s1", 4, name="seats", n="2"))
+    advance(api, clock_id, 40)
+    found = api.ok(api.get(f"/v1/subscriptions/{sub['id']}"))
+    assert found["status"] == "canceled"
+    first, final = invoices(api, sub)
+    assert final["description"] == "Usage of the last period"
+    assert [li["kind"] for li in final["lines"]] == ["usage", "usage"]
+    assert usage_of(final) == [
+        ("tokens", "12", {"model": "large"}, 12, 2, 24),
+        ("seats", "2", {}, 2, 500, 1000),
+    ]
+    assert [final["period_start"], final["period_end"]] == [
+        first["period_start"], first["period_end"]]  # fmt: skip
+    assert final["total"] == 1024
