@@ -23,6 +23,7 @@ What an ``as_of`` query needs from the log itself, never from a read model:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,7 +158,16 @@ def version_at(
 def aggregate_at(store: TallyStore, aggregate_id: UUID, version: int) -> Any:
     """The aggregate at ``version`` (at least 1), from its newest snapshot at or before
     it and the events after that snapshot."""
-    return store.repository.get(aggregate_id, version=version)
+    return store.repository.get(aggregate_id, version=version, projector_func=_project)
+
+
+def _project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's ``project_aggregate`` without its per-event ``isinstance`` check
+    against a runtime ``Protocol`` (about half of a 100-event rebuild's time): every
+    event the store decodes is a domain event with ``mutate``."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def _values(row: Any) -> list[Any]:

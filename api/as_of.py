@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
+import psycopg
 from fastapi import Depends, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
 from adapters.point_in_time import (
     Moment,
@@ -75,51 +75,75 @@ AsOfParam = Annotated[
 ]
 
 
-async def as_of_moment(
+class PointInTime:
+    """The point ``as_of`` names, resolved against the log when a read first needs it
+    (in the connection it reads the aggregate's version with, so a rebuilt aggregate
+    costs one connection of the pool), then kept for the rest of the request; resolving
+    it puts its headers on the answer."""
+
+    def __init__(self, tally: Tally, value: str, response: Response) -> None:
+        self.tally = tally
+        self.value = value
+        self.response = response
+        self._moment: Moment | None = None
+
+    def moment(self, conn: psycopg.Connection[Any] | None = None) -> Moment:
+        if self._moment is None:
+            if conn is None:
+                with self.tally.views.connection() as own:
+                    return self.moment(own)
+            self._moment = _resolve(self.tally, conn, self.value)
+            self.response.headers[POSITION_HEADER] = str(self._moment.position)
+            if self._moment.timestamp is not None:
+                self.response.headers[TIMESTAMP_HEADER] = self._moment.timestamp.isoformat()
+        return self._moment
+
+    @property
+    def position(self) -> int:
+        return self.moment().position
+
+    def version_of(self, aggregate_id: UUID) -> int:
+        """``aggregate_id``'s version at this point (0: it did not exist yet)."""
+        tally = self.tally
+        with tally.views.connection() as conn:
+            position = self.moment(conn).position
+            return version_at(conn, tally.schema, tally.store.events_table, aggregate_id, position)
+
+
+async def point_in_time(
     tally: TallyDep, response: Response, as_of: AsOfParam = None
-) -> Moment | None:
-    """The moment ``as_of`` names (None without it), and its headers on the answer."""
-    if as_of is None:
-        return None
-    moment = await run_in_threadpool(_moment, tally, as_of)
-    response.headers[POSITION_HEADER] = str(moment.position)
-    if moment.timestamp is not None:
-        response.headers[TIMESTAMP_HEADER] = moment.timestamp.isoformat()
-    return moment
+) -> PointInTime | None:
+    """The point ``as_of`` names (None without it); its form is checked by the pattern."""
+    return None if as_of is None else PointInTime(tally, as_of, response)
 
 
-AsOf = Annotated[Moment | None, Depends(as_of_moment)]
+AsOf = Annotated[PointInTime | None, Depends(point_in_time)]
 
 
-def _moment(tally: Tally, as_of: str) -> Moment:
+def _resolve(tally: Tally, conn: psycopg.Connection[Any], as_of: str) -> Moment:
     table = tally.store.events_table
-    with tally.views.connection() as conn:
-        if _DIGITS.fullmatch(as_of):
-            found = moment_at_position(conn, tally.schema, table, int(as_of))
-            if found is None:
-                raise PositionNotIssued(
-                    f"as_of position {as_of} is beyond the log's head: no write has "
-                    "answered it yet",
-                    position=int(as_of),
-                )
-            return found
-        when = datetime.fromisoformat(as_of.upper().replace("Z", "+00:00"))
-        return moment_at_time(conn, tally.schema, table, when)
+    if _DIGITS.fullmatch(as_of):
+        found = moment_at_position(conn, tally.schema, table, int(as_of))
+        if found is None:
+            raise PositionNotIssued(
+                f"as_of position {as_of} is beyond the log's head: no write has answered it yet",
+                position=int(as_of),
+            )
+        return found
+    when = datetime.fromisoformat(as_of.upper().replace("Z", "+00:00"))
+    return moment_at_time(conn, tally.schema, table, when)
 
 
 A = TypeVar("A")
 
 
 def aggregate_as_of(
-    tally: Tally, moment: Moment, cls: type[A], aggregate_id: UUID, project_id: UUID
+    tally: Tally, at: PointInTime, cls: type[A], aggregate_id: UUID, project_id: UUID
 ) -> A | None:
-    """The aggregate ``aggregate_id`` of class ``cls`` as it was at ``moment``, or None if
-    it did not exist yet, is of another class, or belongs to another project (an id from
-    a URL is never trusted)."""
-    with tally.views.connection() as conn:
-        version = version_at(
-            conn, tally.schema, tally.store.events_table, aggregate_id, moment.position
-        )
+    """The aggregate ``aggregate_id`` of class ``cls`` as it was at ``at``, or None if it
+    did not exist yet, is of another class, or belongs to another project (an id from a
+    URL is never trusted)."""
+    version = at.version_of(aggregate_id)
     if version == 0:
         return None
     aggregate = aggregate_at(tally.store, aggregate_id, version)
@@ -128,22 +152,19 @@ def aggregate_as_of(
     return aggregate
 
 
-def require_existed(tally: Tally, moment: Moment, aggregate_id: UUID, what: str) -> None:
-    """404 unless ``aggregate_id`` had an event at or before ``moment`` (the caller has
+def require_existed(at: PointInTime, aggregate_id: UUID, what: str) -> None:
+    """404 unless ``aggregate_id`` had an event at or before ``at`` (the caller has
     checked that it is the caller's project's)."""
-    with tally.views.connection() as conn:
-        version = version_at(
-            conn, tally.schema, tally.store.events_table, aggregate_id, moment.position
-        )
-    if version == 0:
-        raise NotFound(f"{what} {aggregate_id} not found at position {moment.position}")
+    if at.version_of(aggregate_id) == 0:
+        raise NotFound(f"{what} {aggregate_id} not found at position {at.position}")
 
 
-def require_projected(tally: Tally, moment: Moment) -> None:
-    """Wait (bounded by ``read_wait_max_ms``) until the read models hold ``moment``, for
-    an answer read from their rows up to it; 503 ``read_model_behind`` if they do not."""
+def require_projected(tally: Tally, at: PointInTime) -> None:
+    """Wait (bounded by ``read_wait_max_ms``) until the read models hold ``at``, for an
+    answer read from their rows up to it; 503 ``read_model_behind`` if they do not."""
     from projections.runner import wait_for_position
 
+    moment = at.moment()
     timeout_s = tally.settings.read_wait_max_ms / 1000
     if not wait_for_position(tally.views, tally.schema, moment.position, timeout_s):
         raise ReadModelBehind(

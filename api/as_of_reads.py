@@ -17,8 +17,7 @@ from uuid import UUID
 
 from psycopg import sql
 
-from adapters.point_in_time import Moment
-from api.as_of import aggregate_as_of, require_projected
+from api.as_of import PointInTime, aggregate_as_of, require_projected
 from api.tally import Tally
 from domain.billing_settings import BillingSettings
 from domain.dunning import InvoiceDunning
@@ -47,27 +46,27 @@ def kind_of(model: type[AggregateModel], name: str) -> Kind:
 
 def resource_as_of(
     tally: Tally,
-    moment: Moment,
+    at: PointInTime,
     model: type[AggregateModel],
     name: str,
     aggregate_id: UUID,
     project_id: UUID,
 ) -> Row | None:
-    """The row of table ``name`` for ``aggregate_id`` as it was at ``moment`` (None: it
+    """The row of table ``name`` for ``aggregate_id`` as it was at ``at`` (None: it
     did not exist then, or is not the project's)."""
     kind = kind_of(model, name)
-    aggregate = aggregate_as_of(tally, moment, kind.aggregate, aggregate_id, project_id)
+    aggregate = aggregate_as_of(tally, at, kind.aggregate, aggregate_id, project_id)
     return None if aggregate is None else resource_row(kind, aggregate)
 
 
 def with_collection_as_of(
-    tally: Tally, moment: Moment, project_id: UUID, rows: Sequence[Row]
+    tally: Tally, at: PointInTime, project_id: UUID, rows: Sequence[Row]
 ) -> list[Row]:
     """``projections.invoices.with_collection`` from the billing settings and payment methods
-    as they were at ``moment``."""
+    as they were at ``at``."""
     settings = resource_as_of(
         tally,
-        moment,
+        at,
         BillingSetup,
         "billing_settings",
         BillingSettings.create_id(project_id),
@@ -78,7 +77,7 @@ def with_collection_as_of(
     methods = {
         c: resource_as_of(
             tally,
-            moment,
+            at,
             Payments,
             "payment_methods",
             PaymentMethods.create_id(project_id, c),
@@ -94,46 +93,44 @@ def with_collection_as_of(
     return collected
 
 
-def invoice_as_of(tally: Tally, moment: Moment, project_id: UUID, invoice_id: UUID) -> Row | None:
-    """``GET /v1/invoices/{id}`` at ``moment``: the invoice and its dunning record."""
-    invoice = aggregate_as_of(tally, moment, Invoice, invoice_id, project_id)
+def invoice_as_of(tally: Tally, at: PointInTime, project_id: UUID, invoice_id: UUID) -> Row | None:
+    """``GET /v1/invoices/{id}`` at ``at``: the invoice and its dunning record."""
+    invoice = aggregate_as_of(tally, at, Invoice, invoice_id, project_id)
     if invoice is None:
         return None
     dunning_id = InvoiceDunning.create_id(invoice_id)
-    dunning = aggregate_as_of(tally, moment, InvoiceDunning, dunning_id, project_id)
-    return with_collection_as_of(tally, moment, project_id, [invoice_row(invoice, dunning)])[0]
+    dunning = aggregate_as_of(tally, at, InvoiceDunning, dunning_id, project_id)
+    return with_collection_as_of(tally, at, project_id, [invoice_row(invoice, dunning)])[0]
 
 
 def subscription_as_of(
-    tally: Tally, moment: Moment, project_id: UUID, subscription_id: UUID
+    tally: Tally, at: PointInTime, project_id: UUID, subscription_id: UUID
 ) -> Row | None:
-    """``GET /v1/subscriptions/{id}`` at ``moment``."""
-    row = resource_as_of(tally, moment, Subscriptions, SUBSCRIPTIONS, subscription_id, project_id)
-    return None if row is None else with_collection_as_of(tally, moment, project_id, [row])[0]
+    """``GET /v1/subscriptions/{id}`` at ``at``."""
+    row = resource_as_of(tally, at, Subscriptions, SUBSCRIPTIONS, subscription_id, project_id)
+    return None if row is None else with_collection_as_of(tally, at, project_id, [row])[0]
 
 
 def _subscription_ids(
-    tally: Tally, moment: Moment, project_id: UUID, customer_id: UUID
+    tally: Tally, at: PointInTime, project_id: UUID, customer_id: UUID
 ) -> list[UUID]:
-    """The customer's subscriptions created at or before ``moment``, in log order."""
-    require_projected(tally, moment)
+    """The customer's subscriptions created at or before ``at``, in log order."""
+    require_projected(tally, at)
     query = sql.SQL(
         "SELECT id FROM {} WHERE project_id = %s AND customer_id = %s AND position <= %s "
         "ORDER BY position, id"
     ).format(table(tally.schema, SUBSCRIPTIONS))
-    rows = fetch_all(tally.views, query, [project_id, customer_id, moment.position])
+    rows = fetch_all(tally.views, query, [project_id, customer_id, at.position])
     return [row["id"] for row in rows]
 
 
 def subscriptions_of(
-    tally: Tally, moment: Moment, project_id: UUID, customer_id: UUID
+    tally: Tally, at: PointInTime, project_id: UUID, customer_id: UUID
 ) -> list[Row]:
-    """The customer's subscriptions as they were at ``moment``, in log order."""
+    """The customer's subscriptions as they were at ``at``, in log order."""
     out = []
-    for subscription_id in _subscription_ids(tally, moment, project_id, customer_id):
-        row = resource_as_of(
-            tally, moment, Subscriptions, SUBSCRIPTIONS, subscription_id, project_id
-        )
+    for subscription_id in _subscription_ids(tally, at, project_id, customer_id):
+        row = resource_as_of(tally, at, Subscriptions, SUBSCRIPTIONS, subscription_id, project_id)
         if row is not None:
             out.append(row)
     return out
@@ -141,7 +138,7 @@ def subscriptions_of(
 
 def subscriptions_page(
     tally: Tally,
-    moment: Moment,
+    at: PointInTime,
     project_id: UUID,
     *,
     customer_id: UUID | None,
@@ -149,29 +146,29 @@ def subscriptions_page(
     limit: int,
     starting_after: UUID | None,
 ) -> tuple[list[Row], bool]:
-    """``GET /v1/subscriptions`` at ``moment``: one customer's (``customer_id`` is
+    """``GET /v1/subscriptions`` at ``at``: one customer's (``customer_id`` is
     required with ``as_of``: a whole project's would rebuild every subscription)."""
     if customer_id is None:
         raise InvalidCombination("as_of on the list of subscriptions needs customer_id")
-    rows = subscriptions_of(tally, moment, project_id, customer_id)
+    rows = subscriptions_of(tally, at, project_id, customer_id)
     if status is not None:
         rows = [r for r in rows if r["status"] == status]
     if starting_after is not None:
         ids = [r["id"] for r in rows]
         after = str(starting_after)
         rows = rows[ids.index(after) + 1 :] if after in ids else []
-    page = with_collection_as_of(tally, moment, project_id, rows[:limit])
+    page = with_collection_as_of(tally, at, project_id, rows[:limit])
     return page, len(rows) > limit
 
 
-def entitlements_as_of(tally: Tally, moment: Moment, project_id: UUID, customer_id: UUID) -> Row:
-    """``GET /v1/customers/{id}/entitlements`` at ``moment``: the customer's granting
+def entitlements_as_of(tally: Tally, at: PointInTime, project_id: UUID, customer_id: UUID) -> Row:
+    """``GET /v1/customers/{id}/entitlements`` at ``at``: the customer's granting
     subscriptions then, with their prices' products as they were then."""
     items = []
-    for subscription in subscriptions_of(tally, moment, project_id, customer_id):
+    for subscription in subscriptions_of(tally, at, project_id, customer_id):
         if subscription["status"] not in GRANTING:
             continue
-        products = _item_products(tally, moment, project_id, subscription["items"])
+        products = _item_products(tally, at, project_id, subscription["items"])
         for item, product in sorted(products, key=lambda pair: str(pair[1]["code"])):
             items.append(
                 {
@@ -187,19 +184,17 @@ def entitlements_as_of(tally: Tally, moment: Moment, project_id: UUID, customer_
 
 
 def _item_products(
-    tally: Tally, moment: Moment, project_id: UUID, items: Iterable[Row]
+    tally: Tally, at: PointInTime, project_id: UUID, items: Iterable[Row]
 ) -> list[tuple[Row, Row]]:
-    """Each item with its price's product at ``moment`` (an item whose price or product
+    """Each item with its price's product at ``at`` (an item whose price or product
     is not the project's is left out, as the live query's join leaves it out)."""
     out = []
     for item in items:
-        price = resource_as_of(
-            tally, moment, Catalog, PRICES, UUID(str(item["price_id"])), project_id
-        )
+        price = resource_as_of(tally, at, Catalog, PRICES, UUID(str(item["price_id"])), project_id)
         if price is None:
             continue
         product = resource_as_of(
-            tally, moment, Catalog, PRODUCTS, UUID(str(price["product_id"])), project_id
+            tally, at, Catalog, PRODUCTS, UUID(str(price["product_id"])), project_id
         )
         if product is not None:
             out.append((item, product))

@@ -161,7 +161,7 @@ def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf
 
     customer_row(tally, caller, customer_id)
     if as_of is not None:
-        require_existed(tally, as_of, customer_id, "customer")
+        require_existed(as_of, customer_id, "customer")
         past = entitlements_as_of(tally, as_of, caller.project_id, customer_id)
         return s.Entitlements.model_validate(past)
     found = query(tally.views, tally.schema, caller.project_id, customer_id)

@@ -48,7 +48,7 @@ def list_entries(
 
     require_account(tally, caller, account_id)
     if as_of is not None:
-        require_existed(tally, as_of, account_id, "account")
+        require_existed(as_of, account_id, "account")
         require_projected(tally, as_of)
     rows, has_more = query(
         tally.views,
