@@ -16,9 +16,10 @@ What an ``as_of`` query needs from the log itself, never from a read model:
 - ``version_at``: an aggregate's version at a position (0: it did not exist yet), by a
   bisection over its versions (contiguous from 1, each one index probe of the event
   table's primary key), in one statement, however many events the aggregate has;
-- ``aggregate_at``: the aggregate rebuilt at that version by the library's repository,
-  from its newest snapshot at or before the version (``Account`` is snapshotted every
-  200 events) and the events after it.
+- ``aggregate_at``: the aggregate rebuilt at that position as the library's repository
+  rebuilds a version (its newest snapshot at or before the version, ``Account`` being
+  snapshotted every 200 events, and the events after it), in one statement with the
+  version's bisection: one round trip, where the repository takes two after it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg import sql
 
 from adapters.eventstore import TallyStore
@@ -133,32 +136,86 @@ def moment_at_time(
     return moment
 
 
+# The version of aggregate %(id)s at position %(p)s, as the CTE ``v(version)`` (after
+# ``WITH RECURSIVE``): a bisection over its versions, which are contiguous from 1 and
+# whose positions rise with them, each step one probe of the primary key.
+_VERSION = sql.SQL(
+    "b(lo, hi) AS ("
+    " SELECT 0::int8, coalesce((SELECT max(originator_version) FROM {t}"
+    "  WHERE originator_id = %(id)s), 0)::int8"
+    " UNION ALL"
+    " SELECT CASE WHEN e.id <= %(p)s THEN m.mid ELSE b.lo END,"
+    "        CASE WHEN e.id <= %(p)s THEN b.hi ELSE m.mid - 1 END"
+    " FROM b CROSS JOIN LATERAL (SELECT (b.lo + b.hi + 1) / 2 AS mid) m"
+    " CROSS JOIN LATERAL (SELECT notification_id AS id FROM {t}"
+    "  WHERE originator_id = %(id)s AND originator_version = m.mid) e"
+    " WHERE b.lo < b.hi), "
+    "v(version) AS (SELECT max(lo) FROM b)"
+)
+
+
 def version_at(
     conn: psycopg.Connection[Any], schema: str, table: str, aggregate_id: UUID, position: int
 ) -> int:
     """The version ``aggregate_id`` had once the log reached ``position`` (0: none)."""
-    query = sql.SQL(
-        "WITH RECURSIVE b(lo, hi) AS ("
-        " SELECT 0::int8, coalesce((SELECT max(originator_version) FROM {t}"
-        "  WHERE originator_id = %(id)s), 0)::int8"
-        " UNION ALL"
-        " SELECT CASE WHEN e.id <= %(p)s THEN m.mid ELSE b.lo END,"
-        "        CASE WHEN e.id <= %(p)s THEN b.hi ELSE m.mid - 1 END"
-        " FROM b CROSS JOIN LATERAL (SELECT (b.lo + b.hi + 1) / 2 AS mid) m"
-        " CROSS JOIN LATERAL (SELECT notification_id AS id FROM {t}"
-        "  WHERE originator_id = %(id)s AND originator_version = m.mid) e"
-        " WHERE b.lo < b.hi)"
-        " SELECT max(lo) AS version FROM b"
-    ).format(t=_events(schema, table))
+    query = sql.SQL("WITH RECURSIVE {} SELECT version FROM v").format(
+        _VERSION.format(t=_events(schema, table))
+    )
     row = conn.execute(query, {"id": aggregate_id, "p": position}).fetchone()
     assert row is not None
     return int(_values(row)[0] or 0)
 
 
-def aggregate_at(store: TallyStore, aggregate_id: UUID, version: int) -> Any:
-    """The aggregate at ``version`` (at least 1), from its newest snapshot at or before
-    it and the events after that snapshot."""
-    return store.repository.get(aggregate_id, version=version, projector_func=_project)
+def aggregate_at(
+    conn: psycopg.Connection[Any],
+    store: TallyStore,
+    schema: str,
+    aggregate_id: UUID,
+    position: int,
+) -> Any:
+    """The aggregate as it was once the log reached ``position`` (None: it did not exist
+    yet): what the library's repository rebuilds for the version it had then (its newest
+    snapshot at or before that version, and the events after it, decoded by the store's
+    mapper and applied in order), read in one statement with the version's bisection."""
+    statement = _fold_statement(store, schema)
+    rows = conn.execute(statement, {"id": aggregate_id, "p": position}).fetchall()
+    stored = (_values(row) for row in rows)
+    events = (
+        store.mapper.to_domain_event(
+            StoredEvent(
+                originator_id=aggregate_id,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            )
+        )
+        for version, topic, state in stored
+    )
+    return _project(None, events)
+
+
+def _fold_statement(store: TallyStore, schema: str) -> sql.Composed:
+    events = _events(schema, store.events_table)
+    version = _VERSION.format(t=events)
+    if store.snapshots is None:
+        return sql.SQL(
+            "WITH RECURSIVE {v} SELECT originator_version AS v, topic, state FROM {t} "
+            "WHERE originator_id = %(id)s AND originator_version <= (SELECT version FROM v) "
+            "ORDER BY originator_version"
+        ).format(v=version, t=events)
+    recorder = store.snapshots.recorder
+    assert isinstance(recorder, PostgresAggregateRecorder)  # the store is on Postgres
+    snapshots = _events(schema, recorder.events_table_name)
+    return sql.SQL(
+        "WITH RECURSIVE {v}, s AS (SELECT originator_version, topic, state FROM {s} "
+        " WHERE originator_id = %(id)s AND originator_version <= (SELECT version FROM v) "
+        " ORDER BY originator_version DESC LIMIT 1) "
+        "SELECT v, topic, state FROM ("
+        " SELECT 0 AS k, originator_version AS v, topic, state FROM s UNION ALL"
+        " SELECT 1, originator_version, topic, state FROM {t} WHERE originator_id = %(id)s"
+        " AND originator_version > coalesce((SELECT originator_version FROM s), 0)"
+        " AND originator_version <= (SELECT version FROM v)) f ORDER BY k, v"
+    ).format(v=version, s=snapshots, t=events)
 
 
 def _project(aggregate: Any, events: Iterable[Any]) -> Any:

@@ -143,10 +143,9 @@ def aggregate_as_of(
     """The aggregate ``aggregate_id`` of class ``cls`` as it was at ``at``, or None if it
     did not exist yet, is of another class, or belongs to another project (an id from a
     URL is never trusted)."""
-    version = at.version_of(aggregate_id)
-    if version == 0:
-        return None
-    aggregate = aggregate_at(tally.store, aggregate_id, version)
+    with tally.views.connection() as conn:
+        position = at.moment(conn).position
+        aggregate = aggregate_at(conn, tally.store, tally.schema, aggregate_id, position)
     if not isinstance(aggregate, cls) or getattr(aggregate, "project_id", None) != project_id:
         return None
     return aggregate
