@@ -44,8 +44,7 @@ from domain.accounts import clearing_ref
 from domain.charge_attempts import charge_attempt
 from domain.customers import Customer
 from domain.errors import InvalidTransition
-from domain.invoice_state import OPEN, UNCOLLECTIBLE
-from domain.invoices import Invoice, receivable_ref
+from domain.invoices import OPEN, UNCOLLECTIBLE, Invoice, receivable_ref
 from domain.money import Money
 from domain.payment_methods import PaymentMethods
 from domain.provider_call_params import ChargeParams, RefundParams

@@ -20,8 +20,7 @@ from commands.invoicing import billing_for, dunning_for, find_dunning
 from domain.accounts import clearing_ref
 from domain.customer_billing import CustomerBilling
 from domain.dunning import InvoiceDunning
-from domain.invoice_state import PAID
-from domain.invoices import Invoice
+from domain.invoices import PAID, Invoice
 from domain.subscription_states import ACTIVE, INCOMPLETE, PAST_DUE, TRIALING, UNPAID
 from domain.subscriptions import Subscription
 

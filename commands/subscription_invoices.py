@@ -36,8 +36,7 @@ from commands.now import now_for
 from commands.usage_rating import RatedUsage, period_ends_at, rate_renewal
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
-from domain.invoice_state import DRAFT, OPEN
-from domain.invoices import Invoice
+from domain.invoices import DRAFT, OPEN, Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
 from domain.subscription_states import TRIALING
 from domain.subscriptions import Subscription

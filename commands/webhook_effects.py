@@ -29,8 +29,7 @@ from commands.webhook_lookups import Step, activate, named
 from commands.webhook_subscriptions import customer_linked, subscription_changed
 from domain.charge_attempts import awaits_confirmation
 from domain.customers import Customer
-from domain.invoice_state import DRAFT, OPEN, UNCOLLECTIBLE
-from domain.invoices import Invoice
+from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.subscriptions import Subscription

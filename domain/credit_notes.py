@@ -15,25 +15,42 @@ A credit note reverses revenue and tax in proportion to the invoice's totals
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+from uuid import UUID
 
 from domain.customer_billing import credit_ref
 from domain.errors import CreditExceedsPaid, InvalidTransition, ValidationFailed
 from domain.invoice_entries import receivable_ref
 from domain.money import check_amount
 
-if TYPE_CHECKING:
-    from domain.invoice_state import InvoiceState
-
 REFUND_TO = ("none", "credit_balance", "original_payment")
 CREDITABLE = ("open", "paid", "uncollectible")
 
 
-def refundable(invoice: InvoiceState) -> int:
+class CreditedInvoice(Protocol):
+    """What these rules read of an invoice (``domain.invoices.Invoice``, through its
+    settlement commands), named here so this module need not import the aggregate that
+    calls it (no import cycle)."""
+
+    @property
+    def customer_id(self) -> UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount_paid(self) -> int: ...
+    @property
+    def amount_refunded(self) -> int: ...
+    @property
+    def amount_remaining(self) -> int: ...
+    @property
+    def payments(self) -> list[dict[str, Any]]: ...
+
+
+def refundable(invoice: CreditedInvoice) -> int:
     return invoice.amount_paid - invoice.amount_refunded
 
 
-def pick_payment(invoice: InvoiceState, amount: int, payment_id: str | None) -> dict[str, Any]:
+def pick_payment(invoice: CreditedInvoice, amount: int, payment_id: str | None) -> dict[str, Any]:
     """The payment a refund of ``amount`` goes back to: the one named, else the latest
     with enough left to refund."""
     candidates = [p for p in invoice.payments if payment_id in (None, p["id"])]
@@ -51,7 +68,7 @@ def pick_payment(invoice: InvoiceState, amount: int, payment_id: str | None) -> 
 
 
 def check_credit(
-    invoice: InvoiceState, amount: int, refund_to: str, payment_id: str | None = None
+    invoice: CreditedInvoice, amount: int, refund_to: str, payment_id: str | None = None
 ) -> dict[str, Any] | None:
     """Raise unless the credit note is allowed; returns the payment it refunds, if any."""
     if invoice.status not in CREDITABLE:
@@ -81,7 +98,7 @@ def check_credit(
 
 
 def note_record(  # a credit note's facts
-    invoice: InvoiceState,
+    invoice: CreditedInvoice,
     *,
     note_id: str,
     amount: int,

@@ -1,24 +1,29 @@
-"""The Invoice aggregate.
+"""The Invoice aggregate: its states and transition table, its fields and the amounts
+that follow from them, finalizing, every event it records, and what it looks like from
+outside (``invoice_summary``: the body every invoicing command answers with and the
+invoices read model keeps).
 
-State machine (a module-level transition table):
+State machine (``MACHINE``):
 
     draft --finalize--> open --pay--> paid
                         open --void--> void
                         open --mark_uncollectible--> uncollectible --pay--> paid
 
-Lines are added and removed only while the invoice is a draft. Finalizing computes the
-totals (``domain.invoice_totals``), uses the customer's credit balance first, takes the
-next number from the project's ``InvoiceSequence`` (saved in the same transaction, so
-numbers are gapless and unique) and records the accounting entry
-(``domain.invoice_entries``). An invoice with nothing left to pay after that (total
-covered by credit, zero or negative) is paid at once; a negative total becomes credit.
+The Invoice's other commands are in modules named after what they do, which the Invoice
+extends: drafting (lines and a coupon, only while a draft: ``domain.invoice_drafting``)
+and settling an open invoice (payments, void, uncollectible, credit notes:
+``domain.invoice_settlement``). Their events are declared here, with the rest.
 
-Declined payments and their retries are the business of ``domain.dunning``.
+Finalizing computes the totals (``domain.invoice_totals``), uses the customer's credit
+balance first, takes the next number from the project's ``InvoiceSequence`` (saved in
+the same transaction, so numbers are gapless and unique) and records the accounting
+entry (``domain.invoice_entries``). An invoice with nothing left to pay after that
+(total covered by credit, zero or negative) is paid at once; a negative total becomes
+credit. Declined payments and their retries are the business of ``domain.dunning``.
 
 Events (topics ``tally:Invoice.<name>``): ``Created`` (``Drafted`` before issue 17; that
-topic still reads), ``LineAdded``, ``LineRemoved``,
-``CouponApplied``, ``Finalized``, ``PaymentRecorded``, ``Voided``,
-``MarkedUncollectible``, ``Credited``. Every event that
+topic still reads), ``LineAdded``, ``LineRemoved``, ``CouponApplied``, ``Finalized``,
+``PaymentRecorded``, ``Voided``, ``MarkedUncollectible``, ``Credited``. Every event that
 moves money carries its ``entry`` (a list of ``{account, amount}`` postings).
 """
 
@@ -33,47 +38,53 @@ from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
 from domain.billing_settings import InvoiceSequence
-from domain.credit_notes import check_credit, note_record
 from domain.customer_billing import credit_ref
-from domain.errors import CurrencyMismatch
-from domain.invoice_entries import (
-    credit_note_entry,
-    finalization_entry,
-    payment_entry,
-    receivable_ref,
-)
-from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line, build_line
-from domain.invoice_state import (
-    DRAFT,
-    MACHINE,
-    OPEN,
-    PAID,
-    InvoiceEmpty,
-    InvoiceState,
-    Posting,
-    invoice_summary,
-)
+from domain.errors import InvalidTransition, ValidationFailed
+from domain.invoice_drafting import InvoiceDrafting
+from domain.invoice_entries import Posting, finalization_entry, receivable_ref
+from domain.invoice_lines import LINE_KINDS, MAX_LINES, Line
+from domain.invoice_settlement import InvoiceSettlement, PaymentExceedsRemaining
 from domain.invoice_totals import check_lines_within_limit, preview_totals
-from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
-from domain.money import Money
-from domain.state_machine import destination, walk
-from domain.tax import TaxRate
+from domain.state_machine import destination, transition_table, walk
 
 if TYPE_CHECKING:
     from domain.dunning import InvoiceDunning
 
 __all__ = [
+    "DRAFT",
     "LINE_KINDS",
     "MAX_LINES",
+    "OPEN",
+    "PAID",
+    "UNCOLLECTIBLE",
+    "VOID",
     "Invoice",
     "InvoiceEmpty",
     "InvoiceSequence",
+    "PaymentExceedsRemaining",
     "credit_ref",
+    "invoice_summary",
     "receivable_ref",
 ]
 
+DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE = "draft", "open", "paid", "void", "uncollectible"
+MACHINE = transition_table(
+    states=[DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE],
+    transitions=[
+        ("finalize", DRAFT, OPEN),
+        ("pay", [OPEN, UNCOLLECTIBLE], PAID),
+        ("void", OPEN, VOID),
+        ("mark_uncollectible", OPEN, UNCOLLECTIBLE),
+    ],
+    initial=DRAFT,
+)
 
-class Invoice(TallyAggregate, InvoiceState):
+
+class InvoiceEmpty(ValidationFailed):
+    code = "invoice_empty"
+
+
+class Invoice(TallyAggregate, InvoiceDrafting, InvoiceSettlement):
     TOPIC = "tally:Invoice"
 
     @event("Created", topic="tally:Invoice.Created")
@@ -97,100 +108,60 @@ class Invoice(TallyAggregate, InvoiceState):
         self.finalize_at = finalize_at
         self.description = description
         self.status = DRAFT
-        self.lines = []
-        self.rates = {}
-        self.coupon = None
+        self.lines: list[Line] = []
+        self.rates: dict[str, dict[str, Any]] = {}
+        self.coupon: dict[str, Any] | None = None
         self.number = ""
-        self.totals = {}
+        self.totals: dict[str, Any] = {}
         self.credit_applied = 0
         self.credit_granted = 0
         self.amount_paid = 0
         self.amount_credited = 0
         self.amount_refunded = 0
-        self.payments = []
-        self.credit_notes = []
-        self.entries = []
-        self.dates = {}
+        self.payments: list[dict[str, Any]] = []
+        self.credit_notes: list[dict[str, Any]] = []
+        self.entries: list[list[Posting]] = []
+        self.dates: dict[str, datetime] = {}
 
     def summary(self, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
         """The invoice as commands answer it and the read model keeps it
-        (``domain.invoice_state.invoice_summary``); ``dunning`` adds its collection state."""
+        (``invoice_summary``); ``dunning`` adds its collection state."""
         return invoice_summary(self, dunning)
 
-    # -- drafting ----------------------------------------------------------------------
+    # -- amounts -----------------------------------------------------------------------
 
-    def add_line(  # a line's fields are independent facts, so they are all named
-        self,
-        line_id: str,
-        kind: str,
-        description: str,
-        quantity: int,
-        unit_amount: int,
-        tax_rates: list[TaxRate],
-        discountable: bool = True,
-        amount: int | None = None,
-        period: tuple[datetime, datetime] | None = None,
-        tiers: list[dict[str, Any]] | None = None,
-        usage: dict[str, Any] | None = None,
-    ) -> None:
-        """Add a line (``domain.invoice_lines``)."""
-        check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
-        self.check_line(line_id, kind, quantity, unit_amount)
-        line, rates = build_line(
-            line_id=line_id,
-            kind=kind,
-            description=description,
-            quantity=quantity,
-            unit_amount=unit_amount,
-            tax_rates=tax_rates,
-            discountable=discountable,
-            amount=amount,
-            period=period,
-            tiers=tiers,
-            usage=usage,
-        )
-        # The invoice with this line must still fit the limits (domain/limits.py).
-        check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)
-        self._line_added(line=line, rates=rates)
+    @property
+    def total(self) -> int:
+        return int(self.totals.get("total", 0))
 
-    @event("LineAdded", topic="tally:Invoice.LineAdded")
-    def _line_added(self, line: Line, rates: dict[str, dict[str, Any]]) -> None:
-        self.lines.append(line)
-        self.rates.update(rates)
+    @property
+    def amount_due(self) -> int:
+        return max(0, self.total - self.credit_applied)
 
-    def remove_line(self, line_id: str) -> None:
-        self.check_remove_line(line_id)
-        self._line_removed(line_id=line_id)
+    @property
+    def amount_remaining(self) -> int:
+        if self.status in (DRAFT, VOID):
+            return 0
+        return max(0, self.amount_due - self.amount_paid - self.amount_credited)
 
-    @event("LineRemoved", topic="tally:Invoice.LineRemoved")
-    def _line_removed(self, line_id: str) -> None:
-        self.lines = [li for li in self.lines if li["id"] != line_id]
+    # -- status (the drafting and settlement commands ask these) -----------------------
 
-    def apply_coupon(
-        self, coupon_id: str, percent_off: str | None, amount_off: Money | None, code: str = ""
-    ) -> None:
-        """Apply a coupon; a fixed amount off must be in the invoice's currency. The event
-        keeps the bare amount, as it always has."""
-        self.check_coupon()
-        if amount_off is not None and amount_off.currency != self.currency:
-            raise CurrencyMismatch(
-                f"coupon '{code}' takes {amount_off.currency} off; this is billed in "
-                f"{self.currency}",
-                coupon_currency=amount_off.currency,
-                currency=self.currency,
+    @property
+    def is_open(self) -> bool:
+        return self.status == OPEN
+
+    def next_status(self, trigger: str) -> str:
+        """Where ``trigger`` takes the invoice by ``MACHINE``; refused if it may not."""
+        return destination(MACHINE, self.status, trigger, what="invoice")
+
+    def check_draft(self, trigger: str) -> None:
+        if self.status != DRAFT:
+            raise InvalidTransition(
+                f"cannot {trigger.replace('_', ' ')} on an invoice that is {self.status}; "
+                "only drafts can be edited",
+                state=self.status,
+                trigger=trigger,
             )
-        self._coupon_applied(
-            coupon={
-                "id": coupon_id,
-                "code": code,
-                "percent_off": percent_off,
-                "amount_off": None if amount_off is None else amount_off.amount,
-            }
-        )
-
-    @event("CouponApplied", topic="tally:Invoice.CouponApplied")
-    def _coupon_applied(self, coupon: dict[str, Any]) -> None:
-        self.coupon = coupon
 
     # -- finalizing --------------------------------------------------------------------
 
@@ -199,7 +170,7 @@ class Invoice(TallyAggregate, InvoiceState):
         return preview_totals(self.lines, self.rates, self.coupon)
 
     def check_finalize(self) -> None:
-        destination(MACHINE, self.status, "finalize", what="invoice")
+        self.next_status("finalize")
         if not self.lines:
             raise InvoiceEmpty("an invoice with no lines cannot be finalized")
         check_lines_within_limit(self.lines, self.rates, self.coupon)
@@ -236,6 +207,21 @@ class Invoice(TallyAggregate, InvoiceState):
         )
         return credit
 
+    # -- events (the commands above, and those of the modules it extends, record them) --
+
+    @event("LineAdded", topic="tally:Invoice.LineAdded")
+    def _line_added(self, line: Line, rates: dict[str, dict[str, Any]]) -> None:
+        self.lines.append(line)
+        self.rates.update(rates)
+
+    @event("LineRemoved", topic="tally:Invoice.LineRemoved")
+    def _line_removed(self, line_id: str) -> None:
+        self.lines = [li for li in self.lines if li["id"] != line_id]
+
+    @event("CouponApplied", topic="tally:Invoice.CouponApplied")
+    def _coupon_applied(self, coupon: dict[str, Any]) -> None:
+        self.coupon = coupon
+
     @event("Finalized", topic="tally:Invoice.Finalized")
     def _finalized(
         self,
@@ -258,41 +244,6 @@ class Invoice(TallyAggregate, InvoiceState):
         if status == PAID:
             self.dates["paid_at"] = at
 
-    # -- paying ------------------------------------------------------------------------
-
-    def pay(
-        self,
-        amount: int,
-        paid_from: str,
-        reference: str,
-        at: datetime,
-        *,
-        method: str = "out_of_band",
-        transaction_id: UUID | None = None,
-    ) -> None:
-        """Record a payment from ``paid_from`` (a clearing account, or a wallet whose
-        ledger ``transaction_id`` posts the entry). Paid when nothing remains."""
-        # What is stored is checked: the first MAX_REF_CHARS characters.
-        check_text(reference[:MAX_REF_CHARS], "reference", MAX_REF_CHARS)
-        self.check_payment(amount)
-        remaining = self.amount_remaining - amount
-        status = (
-            self.status if remaining else destination(MACHINE, self.status, "pay", what="invoice")
-        )
-        payment = {
-            "id": f"pay_{len(self.payments) + 1}",
-            "amount": amount,
-            "method": method,
-            "paid_from": paid_from,
-            "reference": reference[:MAX_REF_CHARS],
-            "transaction_id": str(transaction_id) if transaction_id else None,
-            "refunded": 0,
-            "at": at.isoformat(),
-        }
-        # A wallet payment's entry is its ledger transaction's; the invoice posts none.
-        entry = [] if transaction_id else payment_entry(self.customer_id, paid_from, amount)
-        self._payment_recorded(status=status, payment=payment, entry=entry, at=at)
-
     @event("PaymentRecorded", topic="tally:Invoice.PaymentRecorded")
     def _payment_recorded(
         self, status: str, payment: dict[str, Any], entry: list[Posting], at: datetime
@@ -305,68 +256,16 @@ class Invoice(TallyAggregate, InvoiceState):
         if status == PAID:
             self.dates["paid_at"] = at
 
-    # -- closing -----------------------------------------------------------------------
-
-    def void(self, at: datetime) -> None:
-        """Void an open invoice: reverses the finalization entry, including the credit it
-        used (the handler gives that credit back to the customer's balance)."""
-        self.check_void()
-        status = destination(MACHINE, self.status, "void", what="invoice")
-        entry = [{"account": p["account"], "amount": -p["amount"]} for p in self.entries[0]]
-        self._voided(status=status, entry=entry, at=at)
-
     @event("Voided", topic="tally:Invoice.Voided")
     def _voided(self, status: str, entry: list[Posting], at: datetime) -> None:
         self.status = status
         self.entries.append(entry)
         self.dates["voided_at"] = at
 
-    def mark_uncollectible(self, at: datetime) -> None:
-        status = destination(MACHINE, self.status, "mark_uncollectible", what="invoice")
-        self._marked_uncollectible(status=status, at=at)
-
     @event("MarkedUncollectible", topic="tally:Invoice.MarkedUncollectible")
     def _marked_uncollectible(self, status: str, at: datetime) -> None:
         self.status = status
         self.dates["marked_uncollectible_at"] = at
-
-    # -- credit notes (rules in domain.credit_notes) -----------------------------------
-
-    def credit(
-        self,
-        note_id: str,
-        amount: int,
-        reason: str,
-        refund_to: str,
-        refund_account: str,
-        at: datetime,
-        *,
-        payment_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Issue a credit note; returns it. ``refund_account`` is where a refund to the
-        original payment goes ("" means the payment's own account)."""
-        check_text(reason, "reason", MAX_DESCRIPTION_CHARS, free_text=True)
-        payment = check_credit(self, amount, refund_to, payment_id)
-        note = note_record(
-            self,
-            note_id=note_id,
-            amount=amount,
-            reason=reason,
-            refund_to=refund_to,
-            refund_account=refund_account,
-            payment=payment,
-            at=at,
-        )
-        status = self.status
-        if refund_to == "none" and amount == self.amount_remaining and status == OPEN:
-            status = destination(MACHINE, status, "pay", what="invoice")
-        self._credited(
-            status=status,
-            note=note,
-            entry=credit_note_entry(self.totals, amount, note["refunded_to"]),
-            at=at,
-        )
-        return note
 
     @event("Credited", topic="tally:Invoice.Credited")
     def _credited(
@@ -384,6 +283,60 @@ class Invoice(TallyAggregate, InvoiceState):
         self.entries.append(entry)
         if status == PAID and "paid_at" not in self.dates:
             self.dates["paid_at"] = at
+
+
+# -- the summary ------------------------------------------------------------------------
+
+DATES = ("finalized_at", "paid_at", "voided_at", "marked_uncollectible_at")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def dunning_fields(dunning: InvoiceDunning | None) -> dict[str, Any]:
+    """The keys of an invoice's summary that come from its dunning record."""
+    return {
+        "attempt_count": dunning.attempt_count if dunning else 0,
+        "next_payment_attempt_at": _iso(dunning.next_attempt_at) if dunning else None,
+        "dunning": dunning.summary() if dunning else None,
+    }
+
+
+def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> dict[str, Any]:
+    """The invoice as commands answer it and the read model keeps it (a draft shows
+    the totals finalizing now would record); ``dunning`` adds its collection state."""
+    totals = invoice.totals or preview_totals(invoice.lines, invoice.rates, invoice.coupon)
+    priced = totals.get("lines", [])
+    lines = [{**li, **(priced[i] if i < len(priced) else {})} for i, li in enumerate(invoice.lines)]
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number or None,
+        "status": invoice.status,
+        "customer_id": str(invoice.customer_id),
+        "subscription_id": str(invoice.subscription_id) if invoice.subscription_id else None,
+        "currency": invoice.currency,
+        "description": invoice.description,
+        "period_start": _iso(invoice.period_start),
+        "period_end": _iso(invoice.period_end),
+        "lines": lines,
+        "tax_rates": invoice.rates,
+        "coupon": invoice.coupon,
+        **{k: totals[k] for k in ("subtotal", "discount", "tax", "tax_by_rate", "total")},
+        "credit_applied": invoice.credit_applied,
+        "credit_granted": invoice.credit_granted,
+        "amount_due": invoice.amount_due if invoice.totals else max(0, totals["total"]),
+        "amount_paid": invoice.amount_paid,
+        "amount_credited": invoice.amount_credited,
+        "amount_refunded": invoice.amount_refunded,
+        "amount_remaining": invoice.amount_remaining,
+        "payments": invoice.payments,
+        "credit_notes": invoice.credit_notes,
+        **dunning_fields(dunning),
+        "finalize_at": _iso(invoice.finalize_at),
+        **{k: _iso(invoice.dates.get(k)) for k in DATES},
+        "version": invoice.version,
+    }
 
 
 # The event was `Invoice.Drafted` until issue 17 named it after its command,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.invoice_state import PAID
+from domain.invoices import PAID
 from domain.transactions import COMPLETED
 from projections import events as ev
 

@@ -53,8 +53,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from domain.dunning import InvoiceDunning
-from domain.invoice_state import dunning_fields
-from domain.invoices import Invoice
+from domain.invoices import Invoice, dunning_fields
 from projections import events as ev
 from projections.aggregates import AggregateModel, Kind, as_resource
 from projections.base import Tracked, copy_rows, rows_of

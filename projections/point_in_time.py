@@ -19,8 +19,7 @@ from typing import Any
 
 from domain.accounts import Account
 from domain.dunning import InvoiceDunning
-from domain.invoice_state import dunning_fields
-from domain.invoices import Invoice
+from domain.invoices import Invoice, dunning_fields
 from projections.aggregates import Kind
 
 

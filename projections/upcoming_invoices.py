@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.catalog import Price, Product
 from domain.customer_billing import CustomerBilling
-from domain.invoice_state import invoice_summary
+from domain.invoices import invoice_summary
 from domain.line_descriptions import item_text
 from domain.meters import Meter
 from domain.subscription_drafts import ItemText, draft_invoice, next_invoice

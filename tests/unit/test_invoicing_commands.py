@@ -37,7 +37,7 @@ from domain.errors import (
     InsufficientFunds,
     InvalidTransition,
 )
-from domain.invoice_state import InvoiceEmpty, PaymentExceedsRemaining
+from domain.invoices import InvoiceEmpty, PaymentExceedsRemaining
 from domain.tax import InvalidPercentage
 from projections.payment_answers import payment_answer
 from tests.unit.billing_world import World
