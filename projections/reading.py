@@ -18,7 +18,7 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,38 @@ class _GcPause:
 
 
 paused_gc = _GcPause()
+
+
+class GcHold:
+    """The collector paused across consecutive batches, not only within each: coming
+    back between two batches, it walks every object the last one left (it was off
+    while they were made, so they all count as new), which measured at about a fifth of
+    a catch-up's CPU. It comes back for a pass every ``every`` batches, so that a worker
+    that keeps up with a busy log for hours still collects its cycles."""
+
+    def __init__(self, every: int = 32) -> None:
+        self.every = every
+        self._batches = 0
+        self._pause: AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> GcHold:
+        self._pause = paused_gc()
+        self._pause.__enter__()
+        return self
+
+    def batch_done(self) -> None:
+        self._batches += 1
+        if self._batches % self.every == 0:
+            self._release()  # the collector runs at the next allocation: pausing again makes one
+            self.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        pause, self._pause = self._pause, None
+        if pause is not None:
+            pause.__exit__(None, None, None)
 
 
 @dataclass(frozen=True)

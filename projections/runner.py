@@ -79,7 +79,7 @@ from projections.applying import ProjectionFailed, TrackingConflict, project_bat
 from projections.base import ReadModel
 from projections.decoding import FastDecoder
 from projections.progress import notify
-from projections.reading import Batch, paused_gc, read_batches
+from projections.reading import Batch, GcHold, paused_gc, read_batches
 from projections.registry import (
     PROJECTIONS,
     ReadModelStatus,
@@ -238,24 +238,26 @@ class ProjectionWorker:
         Returns how many notifications were applied and the new positions.
         """
         total = 0
-        while True:
-            caps = self.book.caps()
-            limit = stop if stop is not None else 2**63 - 1
-            free = [p for n, p in positions.items() if p < min(caps.get(n, limit), limit)]
-            if not free:
-                return total, positions
-            replan = False
-            batches = read_batches(self.store, self.decoder, min(free), self.batch_size, stop)
-            for batch in batches:
-                positions, replan = self._apply(conn, positions, batch)
-                total += batch.count
-                if (interruptible and self._stopping.is_set()) or replan or self.book.due():
-                    batches.close()  # stops the reader thread now
-                    break
-            else:
-                return total, positions
-            if interruptible and self._stopping.is_set():
-                return total, positions
+        with GcHold() as gc_hold:
+            while True:
+                caps = self.book.caps()
+                limit = stop if stop is not None else 2**63 - 1
+                free = [p for n, p in positions.items() if p < min(caps.get(n, limit), limit)]
+                if not free:
+                    return total, positions
+                replan = False
+                batches = read_batches(self.store, self.decoder, min(free), self.batch_size, stop)
+                for batch in batches:
+                    positions, replan = self._apply(conn, positions, batch)
+                    total += batch.count
+                    gc_hold.batch_done()
+                    if (interruptible and self._stopping.is_set()) or replan or self.book.due():
+                        batches.close()  # stops the reader thread now
+                        break
+                else:
+                    return total, positions
+                if interruptible and self._stopping.is_set():
+                    return total, positions
 
     def _apply(
         self, conn: psycopg.Connection[Any], positions: dict[str, int], batch: Batch
