@@ -321,3 +321,27 @@ def test_a_failure_while_stopping_leaves_the_message_for_later(
     head = tally.store.recorder.max_notification_id()
     assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
     assert rejections(tally, project) == []  # not recorded as refused
+
+
+def test_a_reused_message_id_with_other_data_is_dead_lettered_and_published(
+    tally: Tally, project: UUID, kind: str
+) -> None:
+    from api.inbound.verdicts import Action
+
+    consumer = InboundConsumer(tally, BrokerTarget.parse(URLS[kind]))
+    head = tally.store.recorder.max_notification_id()
+    assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
+    assert consumer.process(project, subscribed("m1", "u1")) is None
+    # The same user and plan with a trial: before, its customer step matched and its
+    # recorded subscription step was taken as done, so the message was acknowledged.
+    raw = json.loads(subscribed("m1", "u1"))
+    other = json.dumps({**raw, "data": {**raw["data"], "trialDays": 7}}).encode()
+    verdict = consumer.process(project, other)
+    assert verdict is not None
+    assert (verdict.action, verdict.code) == (Action.DEAD_LETTER, "idempotency_key_reused")
+    assert "message id 'm1' was already used for a different message" in verdict.detail
+    head = tally.store.recorder.max_notification_id()
+    assert wait_for_position(tally.views, tally.schema, int(head or 0), 30.0)
+    [rejected] = rejections(tally, project)
+    assert (rejected["message_id"], rejected["code"]) == ("m1", "idempotency_key_reused")
+    assert len(subscriptions(tally, project)) == 1

@@ -197,3 +197,106 @@ def test_a_deposit_to_an_account_by_id_and_to_a_user_without_a_wallet(
     nowhere = message("d2", "wallet.deposit", userId="nobody", amount=1, currency="EUR")
     with pytest.raises(NotFound):
         handle(tally, project, "test", nowhere)
+
+
+def test_a_message_id_reused_with_other_data_is_refused_not_replayed(
+    tally: Tally, project: UUID
+) -> None:
+    """Before, only the steps' own commands were compared: another trial length (the
+    customer step the same) or another plan for a recorded change was acked as done."""
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    longer = message("m1", "user.subscribed", **subscribed(), trialDays=7)
+    with pytest.raises(IdempotencyKeyReused, match="already used for a different message"):
+        handle(tally, project, "test", longer)
+    handle(tally, project, "test", message("m2", "user.changed.plan", userId="u1", planId="pro"))
+    back = message("m2", "user.changed.plan", userId="u1", planId="basic")
+    with pytest.raises(IdempotencyKeyReused, match="message id 'm2'"):
+        handle(tally, project, "test", back)
+    [sub] = subscriptions_of(tally, project, "u1")
+    assert [i["amount"] for i in sub.items] == [3000]
+    # The same message in snake_case is the same message.
+    same = message("m2", "user.changed.plan", user_id="u1", plan_code="pro")
+    assert handle(tally, project, "test", same) == [["change", "changed", True]]
+
+
+def test_a_refused_user_subscribed_registers_nobody(tally: Tally, project: UUID) -> None:
+    from domain.customers import Customer
+
+    refused = message("m1", "user.subscribed", **subscribed("u9", plan="nope"))
+    with pytest.raises(NotFound, match="no active plan"):
+        handle(tally, project, "test", refused)
+    assert Customer.create_id(project, "u9") not in tally.store.repository
+
+
+def test_a_messages_commands_are_recorded_all_or_none(tally: Tally, project: UUID) -> None:
+    """An order whose finalization is refused leaves no draft: the message's commands run
+    in one unit of work (here the finalization is of an invoice already finalized)."""
+    from commands.inbound_commands import RunInboundMessage
+    from domain.customers import Customer
+    from domain.errors import InvalidTransition
+
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    items = [{"name": "Book", "unitAmount": 1250}]
+    handle(
+        tally,
+        project,
+        "test",
+        message("o1", "order.created", orderId="1", userId="u1", items=items),
+    )
+    finalized = [n.originator_id for n in _invoice_events(tally) if n.topic.endswith("Finalized")]
+    before = len(_invoice_events(tally))
+    draft = m.CreateInvoice(
+        customer_id=Customer.create_id(project, "u1"),
+        lines=[m.InvoiceLineInput(description="x", unit_amount=5)],
+    )
+    command = RunInboundMessage(
+        message_type="order.created",
+        message={},
+        steps=[
+            ("invoice", draft),
+            ("finalize", lambda _: m.FinalizeInvoice(invoice_id=finalized[-1])),
+        ],
+    )
+    with pytest.raises(InvalidTransition):
+        tally.execute(command, Context(project, "test"))
+    assert len(_invoice_events(tally)) == before
+
+
+def _invoice_events(tally: Tally) -> list[Any]:
+    found = tally.store.recorder.select_notifications(1, 10_000)
+    return [n for n in found if n.topic.startswith("tally:Invoice.")]
+
+
+def test_a_message_begun_step_by_step_before_finishes_with_one_effect(
+    tally: Tally, project: UUID
+) -> None:
+    """Messages in flight when messages became one command: their first step recorded
+    under ``broker:<id>:<step>`` (as a crash between the steps left them)."""
+    from api.inbound.handling import step_key
+    from domain.customers import Customer
+
+    handle(tally, project, "test", message("m1", "user.subscribed", **subscribed()))
+    lines = [m.InvoiceLineInput(description="Book", unit_amount=1250)]
+    draft = m.CreateInvoice(
+        customer_id=Customer.create_id(project, "u1"), description="Order order_7", lines=lines
+    )
+    tally.execute(draft, Context(project, "broker", step_key("o1", "invoice")))
+    items = [{"name": "Book", "unitAmount": 1250}]
+    order = message("o1", "order.created", orderId="order_7", userId="u1", items=items)
+    assert handle(tally, project, "test", order) == [
+        ["invoice", "created", True],
+        ["finalize", "changed", False],
+    ]
+    assert handle(tally, project, "test", order) == [
+        ["invoice", "created", True],
+        ["finalize", "changed", True],
+    ]
+    ordered = [n for n in _invoice_events(tally) if n.topic.endswith("Created")]
+    finalized = [n for n in _invoice_events(tally) if n.topic.endswith("Finalized")]
+    assert len(ordered) == 2  # the subscription's first invoice and the order's
+    assert len(finalized) == 2
+    register = m.RegisterCustomer(external_id="u2", currency="EUR", email="a@example.com")
+    tally.execute(register, Context(project, "broker", step_key("m2", "customer")))
+    done = handle(tally, project, "test", message("m2", "user.subscribed", **subscribed("u2")))
+    assert done == [["customer", "existed", False], ["subscription", "created", False]]
+    assert len(subscriptions_of(tally, project, "u2")) == 1

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from api.inbound import messages as im
-from api.inbound.handling import step_key
+from api.inbound.handling import message_key, step_key
 from api.inbound.verdicts import Action, verdict_for
 from domain.errors import (
     ConcurrentUpdate,
@@ -96,6 +96,7 @@ def test_the_id_of_a_malformed_message_is_kept_only_when_it_is_well_formed() -> 
 
 def test_step_keys_are_scoped_by_message_and_step() -> None:
     assert step_key("m1", "customer") == "broker:m1:customer"
+    assert message_key("m1") == "broker:m1"  # the key a message runs under now
     assert step_key("m1", "customer") != step_key("m1", "subscription")
 
 
