@@ -1,5 +1,6 @@
-"""Billing reads ``as_of`` a position (docs/audit.md "Point in time"): an invoice, a
-customer's subscriptions and entitlements, as their read models showed them then.
+"""Reads ``as_of`` a position that rebuild several aggregates (docs/audit.md "Point in
+time"): an invoice, a customer's subscriptions and entitlements, an account's
+transactions, as their read models showed them then.
 
 Each is built from the aggregates rebuilt at that position (``api.as_of``), shaped by
 the same code as the read model's rows (each ``Kind``'s summary, ``projections.
@@ -24,6 +25,7 @@ from domain.dunning import InvoiceDunning
 from domain.errors import InvalidCombination
 from domain.invoices import Invoice
 from domain.payment_methods import PaymentMethods
+from domain.transactions import Transaction
 from projections.aggregates import AggregateModel, Kind
 from projections.billing_setup import BillingSetup
 from projections.catalog import PRICES, PRODUCTS, Catalog
@@ -31,7 +33,7 @@ from projections.entitlements import GRANTING, entitlements_answer
 from projections.invoices import collection_from
 from projections.paging import fetch_all
 from projections.payments import Payments
-from projections.point_in_time import invoice_row, resource_row
+from projections.point_in_time import invoice_row, resource_row, transaction_row
 from projections.schema import table
 from projections.subscriptions import TABLE as SUBSCRIPTIONS
 from projections.subscriptions import Subscriptions
@@ -199,3 +201,38 @@ def _item_products(
         if product is not None:
             out.append((item, product))
     return out
+
+
+def transactions_page(
+    tally: Tally,
+    at: PointInTime,
+    project_id: UUID,
+    account_id: UUID,
+    *,
+    limit: int,
+    starting_after: UUID | None,
+) -> tuple[list[Row], bool]:
+    """``GET /v1/accounts/{id}/transactions`` at ``at``: the page of the account's
+    transactions linked at or before it (the ``transaction_accounts`` read model, in its
+    order, once it holds the position), each rebuilt as it was then."""
+    require_projected(tally, at)
+    links = table(tally.schema, "transaction_accounts")
+    query = sql.SQL(
+        "SELECT transaction_id FROM {l} WHERE account_id = %s AND project_id = %s "
+        "AND position <= %s"
+    ).format(l=links)
+    params: list[Any] = [account_id, project_id, at.position]
+    if starting_after is not None:
+        query += sql.SQL(
+            " AND (position, transaction_id) > (SELECT position, transaction_id FROM {l} "
+            "WHERE account_id = %s AND project_id = %s AND transaction_id = %s)"
+        ).format(l=links)
+        params += [account_id, project_id, starting_after]
+    query += sql.SQL(" ORDER BY position, transaction_id LIMIT %s")
+    ids = [r["transaction_id"] for r in fetch_all(tally.views, query, [*params, limit + 1])]
+    rows = []
+    for transaction_id in ids[:limit]:
+        found = aggregate_as_of(tally, at, Transaction, transaction_id, project_id)
+        if found is not None:
+            rows.append(transaction_row(found))
+    return rows, len(ids) > limit

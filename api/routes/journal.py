@@ -72,18 +72,34 @@ def list_entries(
     "/v1/accounts/{account_id}/transactions",
     response_model=Page[Transaction],
     summary="List an account's transactions",
-    responses=read_problems("not_found"),
+    description="Oldest first. With `as_of`, the transactions it had taken part in at that "
+    "point of the log, each as it stood then (a pending deposit not yet confirmed, a "
+    "transfer not yet reversed); 404 if the account did not exist yet.",
+    responses=as_of_problems("not_found"),
 )
 def list_transactions(
     account_id: UUID,
     tally: TallyDep,
     caller: Reader,
+    as_of: AsOf,
     limit: Limit = 20,
     starting_after: StartingAfterId = None,
 ) -> Page[Transaction]:
+    from api.as_of_reads import transactions_page
     from projections.transactions import list_transactions as query
 
     require_account(tally, caller, account_id)
+    if as_of is not None:
+        require_existed(as_of, account_id, "account")
+        rows, has_more = transactions_page(
+            tally,
+            as_of,
+            caller.project_id,
+            account_id,
+            limit=limit,
+            starting_after=starting_after,
+        )
+        return page(Transaction, rows, has_more)
     return fetch_page(
         Transaction, query, tally, caller, account_id, limit=limit, starting_after=starting_after
     )

@@ -1,7 +1,8 @@
-"""``as_of`` on an account's statement (its journal entries) and on the trial balance
-(docs/audit.md "Point in time"): what each answered live at every position of a
-history of deposits, withdrawals, transfers and a reversal equals what it answers
-``as_of`` that position afterwards; before the account existed its statement is 404."""
+"""``as_of`` on an account's statement (its journal entries), its transactions and the
+trial balance (docs/audit.md "Point in time"): what each answered live at every
+position of a history of deposits (one pending, then confirmed), withdrawals, transfers
+and a reversal equals what it answers ``as_of`` that position afterwards; before the
+account existed its statement is 404."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 from tests.e2e.conftest import Client
 
 
-def _live(api: Client, account: str) -> tuple[Any, Any]:
+def _live(api: Client, account: str) -> tuple[Any, Any, Any]:
     entries = api.ok(api.get(f"/v1/accounts/{account}/entries", limit=100))
-    return entries, api.ok(api.get("/v1/reports/trial_balance"))
+    moves = api.ok(api.get(f"/v1/accounts/{account}/transactions", limit=100))
+    return entries, api.ok(api.get("/v1/reports/trial_balance")), moves
 
 
 def test_statement_and_trial_balance_as_of_equal_their_live_answers(
@@ -22,7 +24,7 @@ def test_statement_and_trial_balance_as_of_equal_their_live_answers(
     bob = api.open_account("bob")
     before_carol = api.position
     carol = api.open_account("carol", "USD")
-    seen: dict[int, tuple[Any, Any]] = {api.position: _live(api, alice)}
+    seen: dict[int, tuple[Any, Any, Any]] = {api.position: _live(api, alice)}
     writes = [
         ("/v1/accounts/{a}/deposits", {"amount": 5_000, "currency": "EUR"}),
         (
@@ -36,8 +38,19 @@ def test_statement_and_trial_balance_as_of_equal_their_live_answers(
     for path, body in writes:
         api.ok(api.post(path.format(a=alice, c=carol), body), 201)
         seen[api.position] = _live(api, alice)
+    pending = api.deposit(alice, 40, pending=True)["transaction"]["id"]
+    seen[api.position] = _live(api, alice)
+    api.ok(api.post(f"/v1/transactions/{pending}/confirm"))
+    seen[api.position] = _live(api, alice)
+    api.ok(api.post(f"/v1/transactions/{pending}/reverse", {"amount": 15}))
+    seen[api.position] = _live(api, alice)
     assert len({str(v) for v in seen.values()}) == len(seen)  # every write changed them
-    for position, (entries, trial) in seen.items():
+    for position, (entries, trial, moves) in seen.items():
+        listed = api.get(f"/v1/accounts/{alice}/transactions", limit=100, as_of=str(position))
+        assert api.ok(listed) == moves, position
+        paged = api.ok(api.get(f"/v1/accounts/{alice}/transactions", limit=2, as_of=str(position)))
+        assert paged["data"] == moves["data"][:2]
+        assert paged["has_more"] == (len(moves["data"]) > 2)
         past = api.get(f"/v1/accounts/{alice}/entries", limit=100, as_of=str(position))
         assert api.ok(past) == entries, position
         assert past.headers["Tally-As-Of-Position"] == str(position)
