@@ -17,7 +17,7 @@ The file lists meters (issue 13) and products (plans) with their features and pr
         prices:
           - lookup_key: pro_monthly_eur # the product's name for this price
             currency: EUR
-            scheme: flat                # flat | per_unit | graduated | volume | metered
+            scheme: flat                # flat | per_unit | graduated | volume | metered...
             unit_amount: 2900           # minor units
             interval: month             # day | week | month | year; omit for one-time
             trial_days: 14
@@ -60,7 +60,7 @@ from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context, Happened
 from commands.meter_messages import DefineMeter
-from domain.catalog import Price
+from domain.catalog import METERED, Price
 from domain.errors import UnknownMeter, ValidationFailed
 from domain.limits import MAX_METERS_PER_PROJECT
 from domain.meters import Meter
@@ -225,7 +225,7 @@ def _check_meters_named(
     for product, prices in checked:
         product_id = Product.create_id(project_id, product.code)
         for price in prices:
-            if price.scheme != "metered" or price.meter in known:
+            if price.scheme not in METERED or price.meter in known:
                 continue
             price_id = price_id_for(project_id, price.model_copy(update={"product_id": product_id}))
             if get_price(tally.views, tally.schema, project_id, price_id) is None:

@@ -11,7 +11,7 @@ from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
-from domain.catalog import Price, Product
+from domain.catalog import METERED, Price, Product
 from domain.errors import PriceArchived, UnknownMeter
 from domain.meters import Meter
 
@@ -66,7 +66,7 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
             )
         product.set_price(cmd.lookup_key, existing.id)
         return Result.existed({"price": price_summary(existing), "created": False})
-    if cmd.scheme == "metered":
+    if cmd.scheme in METERED:
         _check_meter(uow, ctx.project_id, cmd.meter)
     replaced_id = product.prices.get(cmd.lookup_key)
     replaced = uow.get(Price, UUID(replaced_id), ctx.project_id) if replaced_id else None

@@ -59,7 +59,7 @@ def priced_items(
             raise PriceNotRecurring(
                 f"price {price.id} is one-time; subscriptions need recurring prices"
             )
-        amount = 0 if price.scheme == "metered" else price.amount_for(item.quantity)
+        amount = 0 if price.metered else price.amount_for(item.quantity)
         items.append({"price_id": str(price.id), "quantity": item.quantity, "amount": amount})
         prices.append(price)
     if len({(p.interval, p.interval_count) for p in prices}) != 1:

@@ -64,15 +64,21 @@ def metered_prices(
     found: list[MeteredPrice] = []
     for item in items:
         price = uow.get(Price, UUID(str(item["price_id"])), ctx.project_id)
-        if price.scheme != "metered":
+        if not price.metered:
             continue
         meter = uow.find(Meter, Meter.create_id(ctx.project_id, price.meter))
         if meter is None or meter.project_id != ctx.project_id:
             continue
         description, _ = item_line(uow, ctx, item)
+        rule = MeterRule.of(meter.summary())
         found.append(
             MeteredPrice(
-                str(price.id), price.unit_amount, description, MeterRule.of(meter.summary())
+                str(price.id),
+                price.unit_amount,
+                description,
+                rule,
+                price.scheme,
+                tuple(price.tiers),
             )
         )
     return found

@@ -28,7 +28,11 @@ from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
 
 NAMESPACE = UUID("9d8c7b6a-5f4e-4d3c-8b2a-1e0f9a8b7c6d")
-SCHEMES = ("flat", "per_unit", "graduated", "volume", "metered")
+# Metered prices charge a meter's quantity over a period (issue 13): per unit
+# (``metered``), or by tiers of the quantity, graduated or volume as above.
+METERED = ("metered", "metered_graduated", "metered_volume")
+TIERED = ("graduated", "volume", "metered_graduated", "metered_volume")
+SCHEMES = ("flat", "per_unit", "graduated", "volume", *METERED)
 MAX_FEATURES = 100  # the API's features list holds at most this many
 Tier = dict[str, Any]  # {"up_to": int | None, "unit_amount": int, "flat_amount": int}
 
@@ -241,15 +245,15 @@ class Price(TallyAggregate):
         if scheme not in SCHEMES:
             raise ValidationFailed(f"scheme must be one of {', '.join(SCHEMES)}")
         check_amount(unit_amount, allow_zero=True)
-        checked_tiers = check_tiers(tiers or []) if scheme in ("graduated", "volume") else []
+        checked_tiers = check_tiers(tiers or []) if scheme in TIERED else []
         check_text(meter, "meter", MAX_LABEL_CHARS)
-        if scheme == "metered" and not meter:
+        if scheme in METERED and not meter:
             raise InvalidCombination("a metered price names its meter")
         if interval is not None and interval not in INTERVALS:
             raise ValidationFailed(f"interval must be one of {', '.join(INTERVALS)} or null")
         if not 1 <= interval_count <= MAX_INTERVAL_COUNT:
             raise ValidationFailed(f"interval_count must be 1 to {MAX_INTERVAL_COUNT}")
-        if interval is None and (trial_days or scheme == "metered"):
+        if interval is None and (trial_days or scheme in METERED):
             raise InvalidCombination("a one-time price has no trial and is not metered")
         if not 0 <= trial_days <= MAX_TRIAL_DAYS:
             raise ValidationFailed(f"trial_days must be 0 to {MAX_TRIAL_DAYS}")
@@ -272,6 +276,10 @@ class Price(TallyAggregate):
     def recurring(self) -> bool:
         return self.interval is not None
 
+    @property
+    def metered(self) -> bool:
+        return self.scheme in METERED
+
     def amount_for(self, quantity: int) -> int:
         """What one period (or the one-time purchase) of ``quantity`` costs, before tax."""
         if quantity <= 0:
@@ -283,7 +291,7 @@ class Price(TallyAggregate):
         elif self.scheme in ("per_unit", "metered"):
             amount = self.unit_amount * quantity
         else:
-            amount = tiered_amount(self.scheme, self.tiers, quantity)
+            amount = tiered_amount(self.scheme.removeprefix("metered_"), self.tiers, quantity)
         return check_within_limit(amount, f"the amount of {quantity} of price {self.id}")
 
     def archive(self) -> None:

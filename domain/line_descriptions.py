@@ -38,7 +38,7 @@ def interval_text(interval: str | None, count: int) -> str:
 def price_text(product_name: str, price: Price) -> str:
     """``Pro, monthly``; a metered price says so, since its quantity is the usage."""
     text = f"{product_name}, {interval_text(price.interval, price.interval_count)}"
-    return f"{text} (metered)" if price.scheme == "metered" else text
+    return f"{text} (metered)" if price.metered else text
 
 
 def item_text(

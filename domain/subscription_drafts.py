@@ -106,6 +106,7 @@ def draft_invoice(  # the period's facts, each named
             rates,
             amount=used.amount,
             period=used.period,
+            tiers=used.tier_parts(),
             usage=used.record(),
         )
     if coupon is not None:

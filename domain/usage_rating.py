@@ -1,8 +1,10 @@
 """Rating usage into invoice lines (issue 13). Pure: the caller reads the quantities.
 
-A metered price charges its ``unit_amount`` per unit of its meter's quantity over a
-period, per group of the meter (each group its own line), rounded half-even to a minor
-unit. A subscription's usage is billed in arrears: the invoice a renewal drafts bills
+A metered price charges its meter's quantity over a period, per group of the meter
+(each group its own line): ``metered`` its ``unit_amount`` per unit, ``metered_graduated``
+and ``metered_volume`` by the tiers of the quantity as graduated and volume prices do
+(``domain.catalog``), rounded half-even to a minor unit once (quantities are decimals).
+A subscription's usage is billed in arrears: the invoice a renewal drafts bills
 the items of the new period in advance and the usage of the period that just ended.
 
 Each line records the quantity it billed (``UsageLine.record``, the line's ``usage``
@@ -21,7 +23,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from domain.catalog import Tier
 from domain.limits import MAX_QUANTITY
+from domain.price_tiers import tier_breakdown
 from domain.subscriptions import Subscription
 from domain.usage import EXACT, MeterRule, decimal_text
 
@@ -37,6 +41,30 @@ def rated_amount(unit_amount: int, quantity: Decimal | None) -> int:
         return 0
     product = EXACT.multiply(Decimal(unit_amount), quantity)
     return int(product.to_integral_value(rounding=ROUND_HALF_EVEN, context=EXACT))
+
+
+def tiered_usage_amount(mode: str, tiers: list[Tier], quantity: Decimal | None) -> int:
+    """``domain.catalog.tiered_amount`` over a decimal quantity (the same for a whole
+    one), rounded half-even to a minor unit once; nothing for none or less."""
+    if quantity is None or quantity <= 0:
+        return 0
+    total = Decimal(0)
+    if mode == "volume":
+        for tier in tiers:
+            if tier["up_to"] is None or quantity <= tier["up_to"]:
+                total = EXACT.add(EXACT.multiply(Decimal(tier["unit_amount"]), quantity),
+                                  Decimal(tier["flat_amount"]))  # fmt: skip
+                break
+    else:
+        floor = Decimal(0)
+        for tier in tiers:
+            if quantity <= floor:
+                break
+            ceiling = quantity if tier["up_to"] is None else min(quantity, Decimal(tier["up_to"]))
+            part = EXACT.multiply(Decimal(tier["unit_amount"]), ceiling - floor)
+            total = EXACT.add(total, EXACT.add(part, Decimal(tier["flat_amount"])))
+            floor = ceiling
+    return int(total.to_integral_value(rounding=ROUND_HALF_EVEN, context=EXACT))
 
 
 def usage_period(sub: Subscription) -> tuple[datetime, datetime]:
@@ -57,6 +85,19 @@ class MeteredPrice:
     unit_amount: int
     description: str
     rule: MeterRule
+    scheme: str = "metered"
+    tiers: tuple[Tier, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        """``per_unit``, ``graduated`` or ``volume``."""
+        return self.scheme.removeprefix("metered_") if self.tiers else "per_unit"
+
+    def amount(self, quantity: Decimal | None) -> int:
+        """What ``quantity`` of the meter costs; nothing for none or less."""
+        if self.mode == "per_unit":
+            return rated_amount(self.unit_amount, quantity)
+        return tiered_usage_amount(self.mode, list(self.tiers), quantity)
 
 
 @dataclass(frozen=True)
@@ -93,9 +134,20 @@ class UsageLine:
         units = self.quantity - self.billed_before
         unit = self.price.unit_amount
         whole = units == units.to_integral_value() and 1 <= units <= MAX_QUANTITY
-        if whole and unit * int(units) == self.amount:
+        if self.price.mode == "per_unit" and whole and unit * int(units) == self.amount:
             return int(units), unit
         return 1, self.amount
+
+    def tier_parts(self) -> list[dict[str, Any]] | None:
+        """A tiered price's parts of the amount (``domain.price_tiers``), for a first
+        billing of a whole quantity; None otherwise (the amount is then one figure)."""
+        quantity = self.quantity
+        if self.price.mode == "per_unit" or self.late or not 1 <= quantity <= MAX_QUANTITY:
+            return None
+        if quantity != quantity.to_integral_value():
+            return None
+        parts = tier_breakdown(self.price.mode, list(self.price.tiers), int(quantity))
+        return parts if sum(int(p["amount"]) for p in parts) == self.amount else None
 
     def record(self) -> dict[str, Any]:
         """The line's ``usage`` field: what it billed, fixed in the recorded event."""
@@ -132,9 +184,7 @@ def usage_lines(
         for group_key, value in sorted(quantities.get(price.rule.id, {}).items()):
             quantity = value if value is not None and value > 0 else Decimal(0)
             before = billed.get(billed_key(price.price_id, group_key), Decimal(0))
-            amount = rated_amount(price.unit_amount, quantity) - rated_amount(
-                price.unit_amount, before
-            )
+            amount = price.amount(quantity) - price.amount(before)
             if amount > 0 or (not late and quantity > 0):
                 lines.append(
                     UsageLine(price, group_key, period, quantity, before, max(amount, 0), late)

@@ -110,7 +110,7 @@ def _usage_so_far(
         return []
     ids = [UUID(str(item["price_id"])) for item in sub.items]
     prices = load_aggregates(cur, schema, "prices", Price, sub.project_id, "t.id = ANY(%s)", [ids])
-    metered = {p.id: p for p in prices if p.scheme == "metered"}
+    metered = {p.id: p for p in prices if p.metered}
     if not metered:
         return []
     codes = [price.meter for price in metered.values()]
@@ -124,6 +124,8 @@ def _usage_so_far(
             price.unit_amount,
             _item_text(cur, schema, sub.project_id, item)[0],
             rules[price.meter],
+            price.scheme,
+            tuple(price.tiers),
         )
         for item in sub.items
         if (price := metered.get(UUID(str(item["price_id"])))) is not None and price.meter in rules

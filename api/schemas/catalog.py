@@ -21,7 +21,9 @@ from commands.messages import CurrencyCode, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
 from domain.periods import MAX_INTERVAL_COUNT
 
-Scheme = Literal["flat", "per_unit", "graduated", "volume", "metered"]
+Scheme = Literal[
+    "flat", "per_unit", "graduated", "volume", "metered", "metered_graduated", "metered_volume"
+]
 
 
 Interval = Literal["day", "week", "month", "year"]
@@ -127,9 +129,13 @@ class DefinePriceRequest(Request):
     scheme: Scheme
     unit_amount: MinorUnits = Field(default=0, description="Minor units. " + rules.PRICE)
     tiers: list[PriceTier] = Field(
-        default_factory=list, max_length=MAX_PRICE_TIERS, description="graduated and volume only"
+        default_factory=list,
+        max_length=MAX_PRICE_TIERS,
+        description="graduated, volume, metered_graduated and metered_volume only",
     )
-    meter: Annotated[Label, Field(description="metered only: the meter")] = ""
+    meter: Annotated[
+        Label, Field(description="metered, metered_graduated, metered_volume: the meter")
+    ] = ""
     interval: Interval | None = Field(default=None, description="Omitted: a one-time price")
     interval_count: Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_COUNT)] = 1
     trial_days: Annotated[
@@ -170,7 +176,10 @@ class Price(ApiObject):
         "before Tally recorded it on the price)",
     )
     currency: str
-    scheme: str = Field(description="flat | per_unit | graduated | volume | metered")
+    scheme: str = Field(
+        description="flat | per_unit | graduated | volume | metered | metered_graduated | "
+        "metered_volume"
+    )
     unit_amount: int = 0
     tiers: AsRecorded[list[PriceTier]] = Field(default_factory=list)
     meter: str = ""

@@ -77,7 +77,10 @@ class DefinePrice(Command):
     product_id: UUID
     lookup_key: LookupKey
     currency: CurrencyCode
-    scheme: Annotated[str, Field(pattern="^(flat|per_unit|graduated|volume|metered)$")]
+    scheme: Annotated[
+        str,
+        Field(pattern="^(flat|per_unit|graduated|volume|metered|metered_graduated|metered_volume)$"),
+    ]
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
     tiers: list[PriceTier] = Field(default_factory=list, max_length=MAX_PRICE_TIERS)
     meter: Label = ""

@@ -73,7 +73,9 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
     assert "price_archived" in create["409"]["description"]
     assert "currency_mismatch" in create["422"]["description"]
     price_scheme = spec["components"]["schemas"]["DefinePriceRequest"]["properties"]["scheme"]
-    assert price_scheme["enum"] == ["flat", "per_unit", "graduated", "volume", "metered"]
+    assert price_scheme["enum"] == [
+        "flat", "per_unit", "graduated", "volume", "metered", "metered_graduated", "metered_volume"
+    ]
 
 
 def test_request_examples_are_valid_requests() -> None:

@@ -212,3 +212,25 @@ def test_a_subscription_canceled_at_period_end_is_billed_its_last_periods_usage(
     assert [final["period_start"], final["period_end"]] == [
         first["period_start"], first["period_end"]]  # fmt: skip
     assert final["total"] == 1024
+
+
+def test_a_graduated_metered_price_bills_each_tier_of_the_usage(sandbox: Client) -> None:
+    api = sandbox
+    calls = {"code": "calls", "name": "Calls", "event_name": "call", "aggregation": "count"}
+    api.ok(api.post("/v1/meters", calls), 201)
+    clock_id = clock(api)
+    customer_id = customer(api, "user_1", test_clock_id=clock_id)
+    tiers = [{"up_to": 100, "unit_amount": 10}, {"up_to": None, "unit_amount": 5,
+                                                 "flat_amount": 200}]  # fmt: skip
+    tiered = price(api, product(api, "API"), "calls", scheme="metered_graduated",
+                   meter="calls", tiers=tiers)  # fmt: skip
+    sub = subscribe(api, customer_id, tiered)
+    settle(api)
+    advance(api, clock_id, 3)
+    assert set(send(api, *[used(f"c{n}", 1, name="call") for n in range(130)])) == {"created"}
+    advance(api, clock_id, 29)
+    renewal = invoices(api, sub)[-1]
+    (line,) = [li for li in renewal["lines"] if li["kind"] == "usage"]
+    assert (line["usage"]["quantity"], line["amount"]) == ("130", 100 * 10 + 30 * 5 + 200)
+    assert [(t["first"], t["last"], t["amount"]) for t in line["tiers"]] == [
+        (1, 100, 1000), (101, 130, 350)]  # fmt: skip

@@ -83,13 +83,26 @@ def test_each_line_bills_the_fold_of_the_deduplicated_events_at_the_unit_amount(
     sent=deliveries(),
     cut=st.integers(0, 40),
     unit_amount=st.integers(1, 10_000),
+    scheme=st.sampled_from(["metered", "metered_graduated", "metered_volume"]),
 )
 def test_late_usage_is_billed_once_on_the_next_invoice(
-    aggregation: str, sent: tuple[list[Sent], list[list[Sent]]], cut: int, unit_amount: int
+    aggregation: str,
+    sent: tuple[list[Sent], list[list[Sent]]],
+    cut: int,
+    unit_amount: int,
+    scheme: str,
 ) -> None:
-    """The first invoice sees the batches before ``cut``; the next one all of them."""
+    """The first invoice sees the batches before ``cut``; the next one all of them
+    (for a per-unit price and tiered ones)."""
     _, batches = sent
-    metered = price(aggregation, unit_amount)
+    tiers = tuple(TIERS) if scheme != "metered" else ()
+    metered = MeteredPrice("price_1", unit_amount, "API", rule(aggregation), scheme, tiers)
+
+    def cost_of(quantity: Decimal | None) -> int:
+        if scheme == "metered":
+            return cost(unit_amount, quantity)
+        return tiered_cost(scheme.removeprefix("metered_"), quantity)
+
     arrived = [event for batch in batches for event in batch]
     first_seen = quantities(aggregation, [arrived[:cut]])
     at_last = quantities(aggregation, [arrived])
@@ -98,7 +111,7 @@ def test_late_usage_is_billed_once_on_the_next_invoice(
     late = usage_lines([metered], {metered.rule.id: at_last}, PERIOD, billed, late=True)
     for key in set(first_seen) | set(at_last):
         total = by_group(first).get(key, (0, 0))[1] + by_group(late).get(key, (0, 0))[1]
-        greater = max(cost(unit_amount, first_seen.get(key)), cost(unit_amount, at_last.get(key)))
+        greater = max(cost_of(first_seen.get(key)), cost_of(at_last.get(key)))
         assert total == greater
     assert all(line.late and line.amount > 0 for line in late)
     again = usage_lines(
@@ -112,3 +125,51 @@ def test_amounts_round_half_even_and_usage_never_credits() -> None:
         0, 2, 2, 3]  # fmt: skip
     assert rated_amount(3, Decimal("-4")) == 0
     assert rated_amount(3, None) == 0
+
+
+TIERS = [
+    {"up_to": 10, "unit_amount": 100, "flat_amount": 0},
+    {"up_to": 100, "unit_amount": 50, "flat_amount": 300},
+    {"up_to": None, "unit_amount": 7, "flat_amount": 0},
+]
+
+
+def tiered_cost(mode: str, quantity: Decimal | None) -> int:
+    """The model of a tiered price over a decimal quantity, with fractions."""
+    if quantity is None or quantity <= 0:
+        return 0
+    q, total, floor = Fraction(quantity), Fraction(0), Fraction(0)
+    for tier in TIERS:
+        top = None if tier["up_to"] is None else Fraction(tier["up_to"])
+        if mode == "volume":
+            if top is None or q <= top:
+                return round(tier["unit_amount"] * q + tier["flat_amount"])
+            continue
+        if q <= floor:
+            break
+        ceiling = q if top is None else min(q, top)
+        total += tier["unit_amount"] * (ceiling - floor) + tier["flat_amount"]
+        floor = ceiling
+    return round(total)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    mode=st.sampled_from(["graduated", "volume"]),
+    quantity=st.decimals(min_value=-5, max_value=500, places=3, allow_nan=False),
+    whole=st.integers(1, 1_000),
+)
+def test_a_tiered_metered_price_rates_like_the_tiered_licensed_price(
+    mode: str, quantity: Decimal, whole: int
+) -> None:
+    from domain.catalog import tiered_amount
+
+    metered = MeteredPrice("p", 0, "API", rule("sum"), f"metered_{mode}", tuple(TIERS))
+    assert metered.amount(quantity) == tiered_cost(mode, quantity)
+    # A whole quantity costs what the licensed tiered price charges for it.
+    assert metered.amount(Decimal(whole)) == tiered_amount(mode, TIERS, whole)
+    line = usage_lines([metered], {metered.rule.id: {"[]": Decimal(whole)}}, PERIOD, {},
+                       late=False)[0]  # fmt: skip
+    parts = line.tier_parts()
+    assert parts is not None
+    assert sum(part["amount"] for part in parts) == line.amount
