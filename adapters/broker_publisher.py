@@ -68,6 +68,7 @@ _DDL = (
 )
 
 Render = Callable[[dict[str, Any]], dict[str, Any]]
+RenderAll = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 T = TypeVar("T")
 
 
@@ -91,10 +92,14 @@ class BrokerPublisher(BackgroundPasses):
         *,
         interval_s: float = 0.1,
         batch: int = BATCH,
+        render_all: RenderAll | None = None,
     ) -> None:
         super().__init__(interval_s)
         self.tally = tally
         self.render = render
+        # A batch's envelopes at once (``api.integration_events.envelopes``: what they
+        # read beside their rows is read once for the batch), else one by one.
+        self.render_all: RenderAll = render_all or (lambda rows: [render(r) for r in rows])
         self.target = target
         self.batch = batch
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -220,10 +225,9 @@ class BrokerPublisher(BackgroundPasses):
 
     def _next_batch(self, after: tuple[int, int]) -> list[Outgoing]:
         rows = all_events_after(self.tally.views, self.tally.schema, after, self.batch)
-        return [self._outgoing(row) for row in rows]
+        return [self._outgoing(row, e) for row, e in zip(rows, self.render_all(rows), strict=True)]
 
-    def _outgoing(self, row: dict[str, Any]) -> Outgoing:
-        envelope = self.render(row)
+    def _outgoing(self, row: dict[str, Any], envelope: dict[str, Any]) -> Outgoing:
         return Outgoing(
             id=envelope["id"],
             type=row["type"],

@@ -33,7 +33,7 @@ from adapters.secrets import SecretBox
 from adapters.usage_source import PostgresUsage
 from adapters.usage_store import create_usage_tables
 from adapters.webhook_delivery import WebhookDelivery
-from api.integration_events import envelope
+from api.integration_events import envelope, envelopes
 from api.settings import Settings
 from api.tally import NO_PROJECT, Tally
 from commands import (
@@ -172,6 +172,7 @@ def build(
             broker_target,
             interval_s=settings.broker_interval_s,
             batch=settings.broker_batch,
+            render_all=partial(envelopes, tally=tally),
         )
         tally.closers.append(tally.broker.close)
     return tally

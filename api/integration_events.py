@@ -20,6 +20,7 @@ models (the envelope with ``type`` fixed and ``data.object`` the object's API mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -84,19 +85,55 @@ class Envelope(BaseModel):
 COLLECTED = frozenset({"subscription", "invoice"})
 
 
-def present(kind: str, row: dict[str, Any], tally: Tally | None = None) -> dict[str, Any]:
+# Each customer's collection and its reason, by (project, customer): read for a batch.
+Collections = dict[tuple[UUID, UUID], tuple[Any, Any]]
+
+
+def present(
+    kind: str,
+    row: dict[str, Any],
+    tally: Tally | None = None,
+    collections: Collections | None = None,
+) -> dict[str, Any]:
     """An object's read-model row as the API answers it (JSON-ready); ``tally`` adds what
-    the GET route adds at query time (a subscription's or invoice's collection)."""
+    the GET route adds at query time (a subscription's or invoice's collection), read
+    now or taken from ``collections`` (``envelopes`` reads them for a whole batch)."""
     if tally is not None and kind in COLLECTED:
         from projections.invoices import with_collection
 
         project_id = UUID(str(row["project_id"]))
-        row = with_collection(tally.views, tally.schema, project_id, [row])[0]
+        found = (collections or {}).get((project_id, UUID(str(row["customer_id"]))))
+        if found is None:
+            row = with_collection(tally.views, tally.schema, project_id, [row])[0]
+        else:
+            row = {**row, "collection": found[0], "collection_reason": found[1]}
     answered: dict[str, Any] = PRESENTERS[kind].model_validate(row).model_dump(mode="json")
     return answered
 
 
-def envelope(row: dict[str, Any], tally: Tally | None = None) -> dict[str, Any]:
+def envelopes(rows: Sequence[dict[str, Any]], tally: Tally | None = None) -> list[dict[str, Any]]:
+    """The envelopes of ``rows``, in order, each as ``envelope`` builds it, with the
+    collections of the batch's subscriptions and invoices read once per project (two
+    queries) instead of once per row: a publisher's batch of 1,000 invoice events made
+    2,000 queries for them."""
+    collections: Collections = {}
+    if tally is not None:
+        from projections.invoices import collection_of
+
+        customers: dict[UUID, set[UUID]] = {}
+        for row in rows:
+            if row["object_kind"] in COLLECTED:
+                project_id = UUID(str(row["project_id"]))
+                customers.setdefault(project_id, set()).add(UUID(str(row["object"]["customer_id"])))
+        for project_id, ids in customers.items():
+            found = collection_of(tally.views, tally.schema, project_id, ids)
+            collections |= {(project_id, c): pair for c, pair in found.items()}
+    return [envelope(row, tally, collections) for row in rows]
+
+
+def envelope(
+    row: dict[str, Any], tally: Tally | None = None, collections: Collections | None = None
+) -> dict[str, Any]:
     """The envelope of one ``integration_events`` row, as JSON-ready data: what
     ``Envelope(...).model_dump(mode="json")`` answers, keys in its order, built directly.
     Every published event is rendered here (the broker publisher's hot path), and the
@@ -120,7 +157,7 @@ def envelope(row: dict[str, Any], tally: Tally | None = None) -> dict[str, Any]:
         "project_id": str(row["project_id"]),
         "position": position,
         "ordinal": ordinal,
-        "data": {"object": present(row["object_kind"], object_row, tally)},
+        "data": {"object": present(row["object_kind"], object_row, tally, collections)},
     }
 
 

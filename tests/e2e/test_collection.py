@@ -13,6 +13,9 @@ import pytest
 from adapters.providers.stub import SUCCEEDS
 from api.bootstrap import Tally
 from api.cli import warn_uncollectable
+from api.integration_events import envelope, envelopes
+from projections.integration_events import events_after
+from projections.runner import wait_for_position
 from tests.e2e.billing import card, customer, plan, subscribe
 from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client
@@ -57,6 +60,17 @@ def test_subscriptions_and_invoices_say_how_they_are_collected(sandbox: Client) 
     listed = api.ok(api.get("/v1/subscriptions"))["data"]
     by_customer = {s["customer_id"]: _collection(s) for s in listed}
     assert by_customer == {nobody: ("auto_charge", None), other: ("none", "no_payment_method")}
+    # The integration events say the same; a batch's envelopes (a broker publisher's) read
+    # the collections once for the batch and equal the envelopes built one by one.
+    assert wait_for_position(api.tally.views, api.tally.schema, api.position, 10)
+    rows = events_after(api.tally.views, api.tally.schema, api.project_id, 0, 1000)
+    batch = envelopes(rows, api.tally)
+    assert batch == [envelope(r, api.tally) for r in rows]
+    objects = [e["data"]["object"] for e in batch if e["type"].startswith("billing.subscr")]
+    assert {(o["customer_id"], _collection(o)) for o in objects} >= {
+        (nobody, ("auto_charge", None)),
+        (other, ("none", "no_payment_method")),
+    }
 
 
 def test_serve_warns_once_per_project_that_bills_without_collecting(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.integration_events import envelope, event_model, event_schema
+from api.integration_events import envelope, envelopes, event_model, event_schema
 from projections.integration_catalog import CATALOG, event_id
 from projections.integration_events import events_after
 from projections.runner import wait_for_position
@@ -20,7 +20,10 @@ def published(api: Client, entitlements: bool = False) -> list[dict[str, Any]]:
     assert wait_for_position(api.tally.views, api.tally.schema, api.position, 10)
     rows = events_after(api.tally.views, api.tally.schema, api.project_id, 0, 1000)
     wanted = [r for r in rows if entitlements or r["type"] != "billing.entitlements.changed"]
-    return [envelope(r, api.tally) for r in wanted]
+    one_by_one = [envelope(r, api.tally) for r in wanted]
+    # A publisher's batch: the collections read once per project, the same envelopes.
+    assert envelopes(wanted, api.tally) == one_by_one
+    return one_by_one
 
 
 def test_each_flow_publishes_its_types_in_log_order_with_the_object_as_get_answers_it(

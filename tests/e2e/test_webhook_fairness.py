@@ -12,29 +12,16 @@ from concurrent.futures import wait
 from functools import partial
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from adapters.clock import FixedClock
 from adapters.webhook_delivery import WebhookDelivery
 from api.app import create_app
-from api.bootstrap import Tally, build
+from api.bootstrap import Tally
 from api.integration_events import envelope
-from api.settings import Settings
 from tests.e2e.billing import client_in_mode, customer
 from tests.e2e.conftest import Client
+from tests.e2e.test_webhook_delivery import hooks_tally as hooks_tally  # the fixture
 from tests.e2e.webhook_receiver import Receiver
-
-
-@pytest.fixture
-def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(
-        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
-    )
-    yield tally
-    tally.close()
 
 
 @pytest.fixture
@@ -64,8 +51,13 @@ def receivers() -> Iterator[Callable[[Client], Receiver]]:
         receiver.close()
 
 
-def one_worker(tally: Tally, **limits: float) -> WebhookDelivery:
-    delivery = WebhookDelivery(tally, partial(envelope, tally=tally), workers=1, **limits)
+def one_worker(
+    tally: Tally, timeout_s: float = 10.0, pass_limit_s: float = 30.0
+) -> WebhookDelivery:
+    delivery = WebhookDelivery(
+        tally, partial(envelope, tally=tally), workers=1, timeout_s=timeout_s,
+        pass_limit_s=pass_limit_s,
+    )  # fmt: skip
     tally.closers.append(delivery.close)
     return delivery
 
