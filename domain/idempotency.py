@@ -11,6 +11,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
@@ -21,8 +22,49 @@ NAMESPACE = UUID("0b7f3c1e-8a2d-4c6f-b1e9-5d7a3f2c8e10")
 
 
 def request_hash(command_name: str, body: dict[str, Any]) -> str:
-    canonical = json.dumps([command_name, body], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The SHA-256 of the request's canonical JSON. Stored in every record and compared
+    with a retry's, so its bytes never change: they are the standard library's
+    (``json.dumps`` with sorted keys, no spaces, ASCII only, ``str`` for anything else).
+    orjson writes the same bytes, in C, for what a command's body nearly always is (plain
+    strings, integers, booleans, nulls, lists and objects with string keys, all ASCII);
+    for anything else (a float, which the two may write differently, a subclass, an
+    integer past 64 bits, a character outside ASCII or DEL, which the standard library
+    escapes) the standard library writes it (tests/unit/test_idempotency.py compares)."""
+    value = [command_name, body]
+    if _plain(value):
+        try:
+            canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            # The standard library escapes DEL too, as it escapes all but space to "~".
+            if canonical.isascii() and b"\x7f" not in canonical:
+                return hashlib.sha256(canonical).hexdigest()
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Exactly these types, not their subclasses: what both encoders write alike.
+_LEAVES = frozenset({str, int, bool, type(None)})
+_STR = frozenset({str})
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only ``_LEAVES``, lists and dicts with ``str`` keys. The
+    checks of a container's items run in C (``map`` and ``issuperset``); only nested
+    containers are walked in Python."""
+    kind = type(value)
+    if kind is dict:
+        if not _STR.issuperset(map(type, value)):
+            return False
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind in _LEAVES
+    if _LEAVES.issuperset(map(type, items)):
+        return True
+    return all(type(item) in _LEAVES or _plain(item) for item in items)
 
 
 # The statuses version 1 records kept, and the result kind the API answers each for
@@ -86,6 +128,33 @@ class IdempotencyRecord(TallyAggregate):
         self.request_hash = request_hash
         self.happened = happened
         self.response = response
+
+    @classmethod
+    def record(
+        cls,
+        record_id: UUID,
+        *,
+        project_id: UUID,
+        key: str,
+        request_hash: str,
+        happened: str,
+        response: Any,
+    ) -> IdempotencyRecord:
+        """The record ``IdempotencyRecord(project_id=..., key=..., ...)`` makes, for a
+        caller that holds its id already (``create_id(project_id, key)``: the command bus
+        derives it for every keyed command before running it). The id is not derived a
+        second time, nor the arguments matched to ``__init__``'s signature again; the
+        event and its stored bytes are the same (tests/unit/test_event_recording.py)."""
+        record: IdempotencyRecord = cls._create(
+            cls.Recorded,
+            id=record_id,
+            project_id=project_id,
+            key=key,
+            request_hash=request_hash,
+            happened=happened,
+            response=response,
+        )
+        return record
 
     def check_same_request(self, other_hash: str) -> None:
         if other_hash != self.request_hash:

@@ -134,7 +134,8 @@ class SynchronousPath:
             result = self.handlers[type(command)](uow, command, ctx)
             if record_id is not None and ctx.idempotency_key is not None:
                 uow.add(
-                    IdempotencyRecord(
+                    IdempotencyRecord.record(
+                        record_id,
                         project_id=ctx.project_id,
                         key=ctx.idempotency_key,
                         request_hash=digest,

@@ -131,3 +131,30 @@ def test_aggregates_the_bus_built_equal_their_replay_from_the_store() -> None:
     for aggregate in cached:
         assert world.app.repository.get(aggregate.id) == aggregate
     world.bus.close()
+
+
+@pytest.mark.usefixtures("fixed_event_time")
+@pytest.mark.parametrize("library", [False, True], ids=["recipes", "library"])
+def test_a_record_made_with_its_id_is_stored_as_the_constructor_stores_it(library: bool) -> None:
+    """The bus makes idempotency records with ``IdempotencyRecord.record(id, ...)``;
+    before, with ``IdempotencyRecord(...)``. Same event, same bytes, either recording."""
+    mapper = Application[UUID]().mapper
+    values: dict[str, Any] = {
+        "project_id": PROJECT,
+        "key": "k-1",
+        "request_hash": "ab" * 32,
+        "happened": "created",
+        "response": {"transaction": {"id": "t", "amount": 100}, "note": None},
+    }
+    with library_way() if library else contextlib.nullcontext():
+        made = IdempotencyRecord(**values)
+        given = IdempotencyRecord.record(IdempotencyRecord.create_id(PROJECT, "k-1"), **values)
+    assert given.id == made.id
+    assert given == made
+    ours, theirs = (mapper.to_stored_event(r.collect_events()[0]) for r in (given, made))
+    assert (ours.originator_id, ours.originator_version, ours.topic, ours.state) == (
+        theirs.originator_id,
+        theirs.originator_version,
+        theirs.topic,
+        theirs.state,
+    )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import string
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.eventstore import TallyStore
 from domain.errors import IdempotencyKeyReused
-from domain.idempotency import IdempotencyRecord, request_hash
+from domain.idempotency import IdempotencyRecord, _plain, request_hash
 
 PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
 
@@ -26,6 +32,40 @@ def test_request_hash_differs_by_body_and_by_command() -> None:
     assert request_hash("Deposit", body) != request_hash("Withdraw", body)
     # An int and its string are different requests, not one coerced into the other.
     assert request_hash("Deposit", {"amount": 5}) != request_hash("Deposit", {"amount": "5"})
+
+
+def _stdlib_hash(command_name: str, body: Any) -> str:
+    """The request hash as every stored record has it (the standard library's JSON)."""
+    canonical = json.dumps([command_name, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Mostly what command bodies hold (ASCII, control characters included), sometimes anything.
+_TEXT = st.text(alphabet=st.characters(max_codepoint=127)) | st.text()
+_LEAF = st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**70)) | _TEXT
+_JSON = st.recursive(
+    _LEAF | st.floats(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(name=_TEXT, body=st.dictionaries(_TEXT, _JSON, max_size=6))
+def test_request_hash_is_the_standard_librarys_for_any_body(name: str, body: Any) -> None:
+    assert request_hash(name, body) == _stdlib_hash(name, body)
+
+
+@given(body=st.dictionaries(st.text(string.ascii_letters, min_size=1), _LEAF, max_size=6))
+def test_request_hash_of_a_plain_body_is_the_standard_librarys(body: Any) -> None:
+    assert request_hash("Deposit", body) == _stdlib_hash("Deposit", body)
+
+
+def test_a_deposit_body_takes_the_fast_path() -> None:
+    body = {"account_id": str(uuid4()), "amount": 5, "currency": "EUR", "pending": False}
+    assert _plain(["Deposit", {**body, "nested": [{"a": None}, [1, "x"]]}])
+    assert not _plain(["Deposit", {**body, "rate": 1.5}])
+    assert not _plain(["Deposit", {1: "int key"}])
+    assert request_hash("Deposit", body) == _stdlib_hash("Deposit", body)
 
 
 def test_record_id_is_deterministic_per_project_and_key() -> None:
