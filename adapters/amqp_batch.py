@@ -66,15 +66,11 @@ def _frames(channel: Any, exchange: str, message: Publish) -> list[bytes]:
         pamqp.frame.marshal(
             spec.Basic.Publish(exchange=exchange, routing_key=message.routing_key), number
         ),
-        pamqp.frame.marshal(
-            ContentHeader(0, len(message.body), message.properties), number
-        ),
+        pamqp.frame.marshal(ContentHeader(0, len(message.body), message.properties), number),
     ]
     size: int = channel.max_content_size
     for start in range(0, len(message.body), size):
-        frames.append(
-            pamqp.frame.marshal(ContentBody(message.body[start : start + size]), number)
-        )
+        frames.append(pamqp.frame.marshal(ContentBody(message.body[start : start + size]), number))
     return frames
 
 

@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from domain.errors import ValidationFailed
+from domain.errors import InvalidWindow
 
 EXPORT_BATCH = 5_000
 FORMATS = ("csv", "jsonl")
@@ -48,11 +48,9 @@ CSV_COLUMNS = (
 )
 
 
-class BadBound(ValidationFailed):
+class BadBound(InvalidWindow):
     """A ``from``/``to`` that is neither a position, a date nor a timestamp (through the
     API: one the pattern lets through that names no real day, such as 2026-02-31)."""
-
-    code = "invalid_window"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from api.inbound.consumer import inbound_consumer
 from api.routes import (
     accounts,
     audit,
+    backtests,
     billing_settings,
     billing_setup,
     carts,
@@ -266,7 +267,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "tax rates and coupons", "description": "Tax rates, coupons, promo codes"},
             {"name": "billing settings", "description": "Numbering, dunning, credit balances"},
             {"name": "reports", "description": "Trial balance"},
-            {"name": "audit", "description": "The head of the hash-chained log"},
+            {"name": "audit", "description": "The head of the hash-chained log, backtests"},
             {"name": "exports", "description": "The project's events and journal as files"},
             {
                 "name": "checkout",
@@ -303,6 +304,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         reports,
         meters,
         audit,
+        backtests,
         exports,
         usage,
         checkout,

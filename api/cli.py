@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from adapters.database import DatabaseUnreachable, check, parse, start_embedded
 from api.cli_audit import add_audit_commands, add_export_commands
+from api.cli_backtest import add_backtest_command
 from api.cli_broker import add_broker_commands
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
@@ -328,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)
     add_audit_commands(sub, common)
+    add_backtest_command(sub, common)
     add_export_commands(sub, common)
     add_broker_commands(sub, common)
 

@@ -97,6 +97,10 @@ EXAMPLES: dict[str, list[str]] = {
         "tally export events --out events.jsonl",
         "tally export events --from 5000 --to 9000 --out part.jsonl",
     ],
+    "backtest": [
+        "tally backtest --catalog new_prices.yaml --project $PROJECT "
+        "--from 2026-01-01 --to 2026-12-31",
+    ],
     "export journal": [
         "tally export journal --format csv --from 2026-01-01 --to 2026-03-31 --out q1.csv",
         "tally export journal --format jsonl --project $PROJECT --from 5000",

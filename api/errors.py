@@ -90,6 +90,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "timestamp_in_future": 422,
     # Exports (issue 15): a from/to that matches the pattern but names no real day.
     "invalid_window": 422,
+    "invalid_catalog": 422,
     "usage_period_closed": 409,
     "cart_empty": 422,
     "credential_not_set": 422,
@@ -160,7 +161,9 @@ TITLES: dict[str, str] = {
     "unknown_meter": "No meter of the project has this code",
     "invalid_properties": "The usage event's properties are not valid",
     "unknown_event_name": "No meter counts usage events of this name",
-    "invalid_window": "The window's from or to is not a day or time that exists",
+    "invalid_window": "The window's from or to is not a day or time that exists, or from "
+    "is not before to",
+    "invalid_catalog": "The price book is not a valid catalog file",
     "timestamp_in_future": "The timestamp is too far in the future",
     "usage_period_closed": "The usage event's period was already invoiced",
     "cart_empty": "The cart is empty",

@@ -5,7 +5,7 @@ An envelope is built from one ``integration_events`` row (``projections.integrat
 ```json
 {"id": "evt_…", "object": "event", "type": "billing.customer.created",
  "api_version": "2026-12-01", "created": "2030-01-01T09:00:00.000000Z",
- "project_id": "…", "position": 42, "ordinal": 0,
+ "project_id": "…", "position": 42, "ordinal": 0, "hash": "54d2…",
  "data": {"object": {…the customer, as GET answers it…}}}
 ```
 
@@ -75,6 +75,14 @@ class Envelope(BaseModel):
         description="0 for the event recorded at this position; 1, 2, ... for the events "
         "derived at it (billing.entitlements.changed, one per customer whose set it "
         "changed; billing.payment.*, 1). Events arrive in (position, ordinal) order",
+    )
+    hash: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The chain hash of the stored event at this position (SHA-256, hex; "
+        "docs/audit.md): keep it with the event, and an auditor can later prove that "
+        "this is what the log holds there (`tally audit verify`, a signed checkpoint). "
+        "Null only for a log stored before the chain that was never hashed",
     )
     data: EventData
 
@@ -157,6 +165,7 @@ def envelope(
         "project_id": str(row["project_id"]),
         "position": position,
         "ordinal": ordinal,
+        "hash": row.get("hash"),
         "data": {"object": present(row["object_kind"], object_row, tally, collections)},
     }
 

@@ -36,6 +36,18 @@ class UnknownCurrency(ValidationFailed):
     code = "unknown_currency"
 
 
+class InvalidWindow(ValidationFailed):
+    """A window's from or to names no real day or time, or from is not before to."""
+
+    code = "invalid_window"
+
+
+class InvalidCatalog(ValidationFailed):
+    """A backtest's price book is not a valid catalog file."""
+
+    code = "invalid_catalog"
+
+
 class InvalidCombination(ValidationFailed):
     """Fields of one request that must come together, or exclude each other, do not
     (each operation's description states its combinations)."""

@@ -93,6 +93,13 @@ MAX_WEBHOOK_SEND_S = 60
 # receiver answers slowly gives its worker (one of a few, shared by every project) to
 # the endpoints waiting, and goes on where it stopped in its next pass.
 WEBHOOK_PASS_S = 30
+# A backtest (POST /v1/backtests, tally backtest) re-rates at most MAX_BACKTEST_INVOICES
+# invoices, each rebuilt from the event store in the request: a longer history is
+# backtested window by window.
+MAX_BACKTEST_INVOICES = 10_000
+# Its price book through the API: a catalog file's text, short enough that the longest
+# one (or one character more, refused as too long) fits the default body limit.
+MAX_BACKTEST_CATALOG_CHARS = 16 * 1024
 # An endpoint's URL: http or https, at most MAX_URL_CHARS characters, no space and no
 # control character anywhere (percent-encode them).
 MAX_URL_CHARS = 2048

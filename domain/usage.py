@@ -78,8 +78,6 @@ class UsagePeriodClosed(DomainError):
     code = "usage_period_closed"
 
 
-
-
 def micros(moment: datetime) -> int:
     """Microseconds since 1970 (exact, unlike ``timestamp()``'s float)."""
     delta = moment - EPOCH
@@ -207,9 +205,7 @@ class Partial:
         self.total = EXACT.add(self.total, other.total)
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
             self.maximum = other.maximum
-        if other.latest is not None and (
-            self.latest is None or other.latest[:2] > self.latest[:2]
-        ):
+        if other.latest is not None and (self.latest is None or other.latest[:2] > self.latest[:2]):
             self.latest = other.latest
         self.weighted = EXACT.add(self.weighted, other.weighted)
         self.distinct |= other.distinct

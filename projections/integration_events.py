@@ -44,6 +44,7 @@ from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from projections.api_keys import EVENTS_TABLE
 from projections.base import ReadModel, Tracked, copy_rows
 from projections.entitlement_changes import CHANGES
 from projections.entitlement_changes import HANDLES as ENTITLEMENT_EVENTS
@@ -321,9 +322,19 @@ def _get(row: Any, key: str, index: int) -> Any:
 # A bare position means after every row at that position.
 After = int | tuple[int, int]
 LAST_ORDINAL = 2**31 - 1
+# Each row with ``hash``: the chain hash (docs/audit.md) of the stored event at its
+# position, hex, read from the event table by its primary key, so an envelope carries
+# what ``tally audit verify`` recomputes there (a derived row, ordinal 1 and up, carries
+# the hash of the event it derives from). The event table is in the read models' schema.
 _SELECTED = (
-    "SELECT position, ordinal, project_id, type, object_kind, object_id, object, occurred_at "
+    "SELECT i.position, i.ordinal, i.project_id, i.type, i.object_kind, i.object_id, "
+    "i.object, i.occurred_at, encode(e.hash, 'hex') AS hash "
 )
+_JOINED = "{} i LEFT JOIN {} e ON e.notification_id = i.position "
+
+
+def _from(schema: str) -> sql.Composed:
+    return sql.SQL("FROM " + _JOINED).format(table(schema, TABLE), table(schema, EVENTS_TABLE))
 
 
 def cursor_of(after: After) -> tuple[int, int]:
@@ -338,9 +349,9 @@ def events_after(
 ) -> list[dict[str, Any]]:
     """The project's integration events after ``after``, in outbox order."""
     query = sql.SQL(
-        _SELECTED + "FROM {} WHERE project_id = %s AND (position, ordinal) > (%s, %s) "
-        "ORDER BY position, ordinal LIMIT %s"
-    ).format(table(schema, TABLE))
+        _SELECTED + "{} WHERE i.project_id = %s AND (i.position, i.ordinal) > (%s, %s) "
+        "ORDER BY i.position, i.ordinal LIMIT %s"
+    ).format(_from(schema))
     return fetch_all(pool, query, [project_id, *cursor_of(after), limit])
 
 
@@ -349,8 +360,8 @@ def event_at(
 ) -> dict[str, Any] | None:
     """The project's integration event at (``position``, ``ordinal``), if any."""
     query = sql.SQL(
-        _SELECTED + "FROM {} WHERE project_id = %s AND position = %s AND ordinal = %s"
-    ).format(table(schema, TABLE))
+        _SELECTED + "{} WHERE i.project_id = %s AND i.position = %s AND i.ordinal = %s"
+    ).format(_from(schema))
     rows = fetch_all(pool, query, [project_id, position, ordinal])
     return rows[0] if rows else None
 
@@ -368,7 +379,7 @@ def all_events_after(
     """Every project's integration events after ``after``, in outbox order (a broker gets
     all projects' events: ``adapters.broker_publisher``)."""
     query = sql.SQL(
-        _SELECTED + "FROM {} WHERE (position, ordinal) > (%s, %s) "
-        "ORDER BY position, ordinal LIMIT %s"
-    ).format(table(schema, TABLE))
+        _SELECTED + "{} WHERE (i.position, i.ordinal) > (%s, %s) "
+        "ORDER BY i.position, i.ordinal LIMIT %s"
+    ).format(_from(schema))
     return fetch_all(pool, query, [*cursor_of(after), limit])

@@ -148,7 +148,9 @@ def test_a_position_no_write_has_answered_is_refused_at_once_not_waited_for(
 UNAUTHENTICATED = ("/v1/webhooks/", "/v1/stub/")
 # Usage events are not commands (docs/usage.md): each event's transaction_id is its
 # idempotency key, and they are not in the event log, so they answer no position.
-NOT_COMMANDS = ("/v1/usage_events", "/v1/usage_events/batch")
+# POSTs that are not commands: usage ingestion (deduplicated by transaction id) and a
+# backtest (a question that writes nothing: docs/audit.md).
+NOT_COMMANDS = ("/v1/usage_events", "/v1/usage_events/batch", "/v1/backtests")
 
 
 def test_openapi_documents_every_route_with_errors_and_security(http: TestClient) -> None:
