@@ -79,10 +79,26 @@ async def publish(
 ) -> None:
     """Publish ``messages`` to ``exchange`` in order on ``channel`` (an aiormq channel in
     confirm mode); returns once the broker acknowledged every one."""
+    await confirmed(await send(channel, exchange, messages), timeout_s)
+
+
+async def confirmed(confirmations: Sequence[asyncio.Future[Any]], timeout_s: float) -> None:
+    """Returns once every one of ``send``'s confirmations is an acknowledgement; raises
+    for a nack, a closed channel, or when they do not all come within ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        await asyncio.gather(*confirmations)
+
+
+async def send(
+    channel: Any, exchange: str, messages: Sequence[Publish]
+) -> list[asyncio.Future[Any]]:
+    """Queue ``messages`` for the connection's writer, in order after everything queued
+    on the channel before; their confirmations (await them with ``confirmed``). Two
+    batches sent one after the other are on the wire in that order."""
     if not channel.publisher_confirms:
         raise RuntimeError("the channel does not confirm publishes: nothing would be known")
     if not messages:
-        return
+        return []
     payload = b"".join(frame for m in messages for frame in _frames(channel, exchange, m))
     confirmations: list[asyncio.Future[Any]] = []
     async with channel.lock:  # raises if the channel is closed
@@ -101,5 +117,4 @@ async def publish(
                 channel.confirmations.pop(tag, None)
                 confirmation.cancel()
             raise
-    async with asyncio.timeout(timeout_s):
-        await asyncio.gather(*confirmations)
+    return confirmations

@@ -25,13 +25,15 @@ consumer build on it; keep it small and stable):
   tracking row.
 - ``events_exchange(name)``: the RabbitMQ exchange as FastStream declares it.
 - ``Outgoing`` and ``publish_batch(broker, target, messages)``: publish messages in order
-  and return once every one of them is confirmed (RabbitMQ) or written (Redis).
+  and return once every one of them is confirmed (RabbitMQ) or written (Redis);
+  ``send_batch`` the same in two steps (sent, then confirmed), for batches in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -146,19 +148,29 @@ async def publish_batch(
 ) -> None:
     """Publish ``messages`` in their order; returns once all are confirmed (RabbitMQ) or
     written (Redis), raises if any is not (the caller sends the batch again)."""
+    await (await send_batch(broker, target, messages))
+
+
+async def send_batch(
+    broker: RabbitBroker | RedisBroker, target: BrokerTarget, messages: Sequence[Outgoing]
+) -> Awaitable[None]:
+    """Put ``messages`` on their way, in order after every batch sent before; what to
+    await for the broker's word on them (it raises if any is not confirmed). On RabbitMQ
+    the batch is on the wire when this returns and its confirmations are awaited after,
+    so several batches can be in flight; on Redis it is written when this returns."""
     from faststream.rabbit import RabbitBroker
 
     if not messages:
-        return
+        return asyncio.sleep(0)
     if isinstance(broker, RabbitBroker):
-        await _publish_rabbit(broker, target, messages)
-    else:
-        await _publish_redis(broker, target, messages)
+        return await _send_rabbit(broker, target, messages)
+    await _publish_redis(broker, target, messages)
+    return asyncio.sleep(0)  # written: nothing left to wait for
 
 
-async def _publish_rabbit(
+async def _send_rabbit(
     broker: RabbitBroker, target: BrokerTarget, messages: Sequence[Outgoing]
-) -> None:
+) -> Awaitable[None]:
     # FastStream connects, opens the confirming channel and declares the exchange (cached
     # by FastStream); the batch is published on the AMQP channel underneath, in one write
     # (``adapters.amqp_batch``: why, and what it keeps). Through ``broker.publish`` each
@@ -184,7 +196,8 @@ async def _publish_rabbit(
         for m in messages
     ]
     # Not ``mandatory``: an event nobody has bound a queue for is dropped, not an error.
-    await amqp_batch.publish(channel, target.name, batch, CONFIRM_TIMEOUT_S)
+    confirmations = await amqp_batch.send(channel, target.name, batch)
+    return amqp_batch.confirmed(confirmations, CONFIRM_TIMEOUT_S)
 
 
 async def _publish_redis(
