@@ -12,10 +12,11 @@ transaction id came earlier in the same request is answered ``existed`` like a r
 
 A period is invoiced when its subscription renews: an event for a subscription before
 its current period's start is late once it has renewed at least once. A late event for
-the period just invoiced is accepted until ``USAGE_LATE_GRACE_S`` after that period's
-end (the next renewal bills it as an adjustment: ``commands.usage_rating``); any other
-is refused. An event sent for a customer is held to the strictest of its subscriptions'
-rules (``Closed.strictest``).
+the period just invoiced is accepted until the project's grace (its billing settings'
+``usage_late_grace_s``, by default ``USAGE_LATE_GRACE_S``; read only when an event is
+late) after that period's end (the next renewal bills it as an adjustment:
+``commands.usage_rating``); any other is refused. An event sent for a customer is held
+to the strictest of its subscriptions' rules (``Closed.strictest``).
 
 A resend of a stored transaction id answers ``existed`` whatever the door would say of
 it now (its period closed since, its customer's clock moved): the lookup of stored ids
@@ -25,8 +26,10 @@ accepted ones (the store's ``ON CONFLICT`` tells their resends) cost no extra qu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -49,21 +52,22 @@ from domain.usage import (
 )
 
 SKEW = timedelta(seconds=USAGE_FUTURE_SKEW_S)
-GRACE = timedelta(seconds=USAGE_LATE_GRACE_S)
 
 
 @dataclass(frozen=True)
 class Closed:
     """What of an owner's usage is invoiced: everything before ``before`` (the latest
     invoiced period's end), except the late usage of that period (from ``late_from``)
-    while the clock is before ``late_until``."""
+    while the clock is less than the grace past ``ended``."""
 
     before: datetime
     late_from: datetime
-    late_until: datetime
+    ended: datetime
 
-    def refuses(self, at: datetime, now: datetime) -> bool:
-        return at < self.before and not (self.late_from <= at and now < self.late_until)
+    def refuses(self, at: datetime, now: datetime, grace: Callable[[], timedelta]) -> bool:
+        if at >= self.before:
+            return False
+        return not (self.late_from <= at and now < self.ended + grace())
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Closed | None:
@@ -76,7 +80,7 @@ class Closed:
         if index == 1:  # the first period counts from the start (a trial's too)
             late_from = min(late_from, row["started_at"])
         before = row["period_start"]
-        return cls(before, late_from, before + GRACE)
+        return cls(before, late_from, before)
 
     @staticmethod
     def strictest(found: list[Closed]) -> Closed | None:
@@ -85,7 +89,7 @@ class Closed:
         return Closed(
             max(c.before for c in found),
             max(c.late_from for c in found),
-            min(c.late_until for c in found),
+            min(c.ended for c in found),
         )
 
 
@@ -114,6 +118,7 @@ class Known:
     subscriptions: dict[UUID, Subscription]
     clocks: dict[UUID, datetime]
     now: datetime
+    grace: Callable[[], timedelta]  # the project's, read once when first asked
 
 
 def _rows(tally: Tally, query: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -159,7 +164,17 @@ def lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> K
             [project_id, [c for c in clock_ids if c is not None]],
         )
     }
-    return Known(rules, customers, subscriptions, clocks, tally.clock.now())
+    return Known(rules, customers, subscriptions, clocks, tally.clock.now(),
+                 cache(partial(_grace, tally, project_id)))  # fmt: skip
+
+
+def _grace(tally: Tally, project_id: UUID) -> timedelta:
+    """The project's grace for late usage (billing settings, else the default)."""
+    from projections.billing_setup import get_billing_settings
+
+    found = get_billing_settings(tally.views, tally.schema, project_id) or {}
+    # Settings configured before the field existed keep the default.
+    return timedelta(seconds=int(found.get("usage_late_grace_s", USAGE_LATE_GRACE_S)))
 
 
 def _customers(
@@ -226,12 +241,12 @@ def admit(event: UsageEventRequest, known: Known) -> Accepted:
         raise UnknownEventName(f"no meter counts usage events named '{event.event_name}'")
     properties = check_properties(dict(event.properties))
     found = readings(rules, properties)
-    if owner.closed is not None and owner.closed.refuses(at, now):
+    if owner.closed is not None and owner.closed.refuses(at, now, known.grace):
         raise UsagePeriodClosed(
             f"timestamp {at.isoformat()} is in a period already invoiced (before "
             f"{owner.closed.before.isoformat()}) and past its grace: late usage is "
-            f"accepted for the period just invoiced until {owner.closed.late_until.isoformat()}"
-            " (docs/usage.md, late events)",
+            "accepted for the period just invoiced, within the project's grace after its end "
+            f"({owner.closed.ended.isoformat()}; docs/usage.md, late events)",
             closed_before=owner.closed.before.isoformat(),
         )
     return Accepted(

@@ -19,6 +19,8 @@ load it without a look-up. A project that never configured billing uses ``DEFAUL
 - ``seller_address`` (lines), ``seller_tax_id``, ``payment_instructions`` and
   ``payment_terms_days``: what the invoice document shows of the seller; an invoice is
   due ``payment_terms_days`` after it was issued (0: on receipt).
+- ``usage_late_grace_s``: how long after an invoiced period's end a late usage event
+  for it is still accepted and billed on the next invoice (0: refused at once; issue 13).
 
 Settings configured before a field existed read it from ``DEFAULTS``.
 
@@ -55,6 +57,8 @@ from domain.limits import (
     MAX_PAYMENT_TERMS_DAYS,
     MAX_RETRIES,
     MAX_RETRY_DAY,
+    MAX_USAGE_LATE_GRACE_S,
+    USAGE_LATE_GRACE_S,
     check_text,
 )
 
@@ -72,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "seller_tax_id": "",
     "payment_instructions": "",
     "payment_terms_days": 0,
+    "usage_late_grace_s": USAGE_LATE_GRACE_S,
 }
 
 
@@ -120,6 +125,11 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
             f"auto_charge_provider must be '' or one of {', '.join(p for p in PROVIDERS if p)}"
         )
     _check_seller(values)
+    grace = values["usage_late_grace_s"]
+    if isinstance(grace, bool) or not isinstance(grace, int):
+        raise ValidationFailed("usage_late_grace_s must be a whole number")
+    if not 0 <= grace <= MAX_USAGE_LATE_GRACE_S:
+        raise ValidationFailed(f"usage_late_grace_s must be 0 to {MAX_USAGE_LATE_GRACE_S}")
     return {
         **values,
         "retry_days": days,

@@ -274,5 +274,7 @@ USAGE_FUTURE_SKEW_S = 300
 # A usage event for a period already invoiced is still billed (as an adjustment line on
 # the next invoice) if it arrives within this long after the period's end, and if it is
 # for the period just invoiced; later it is refused (usage_period_closed). One day, or
-# the period's length if shorter (docs/usage.md, "Late events").
+# the period's length if shorter (docs/usage.md, "Late events"). The project's default:
+# its billing settings' usage_late_grace_s sets its own, 0 to MAX_USAGE_LATE_GRACE_S.
 USAGE_LATE_GRACE_S = 86_400
+MAX_USAGE_LATE_GRACE_S = 31 * 86_400

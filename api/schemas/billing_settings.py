@@ -22,6 +22,8 @@ from domain.limits import (
     MAX_PAYMENT_TERMS_DAYS,
     MAX_RETRIES,
     MAX_RETRY_DAY,
+    MAX_USAGE_LATE_GRACE_S,
+    USAGE_LATE_GRACE_S,
 )
 
 
@@ -84,6 +86,13 @@ class ConfigureBillingRequest(Request):
         default=None,
         description="An invoice is due this many days after it is issued (0: on receipt)",
     )
+    usage_late_grace_s: (
+        Annotated[StrictInt, Field(ge=0, le=MAX_USAGE_LATE_GRACE_S)] | None
+    ) = Field(
+        default=None,
+        description="How long after an invoiced period's end a late usage event for it is "
+        "still accepted and billed on the next invoice (default 86400; 0: refused at once)",
+    )
 
 
 class BillingSettings(Response):
@@ -116,6 +125,7 @@ class BillingSettings(Response):
     seller_tax_id: str = ""
     payment_instructions: str = ""
     payment_terms_days: int = 0
+    usage_late_grace_s: int = USAGE_LATE_GRACE_S
 
 
 class BillingSettingsResult(Response):

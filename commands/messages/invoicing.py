@@ -27,6 +27,7 @@ from domain.limits import (
     MAX_COUPON_PERIODS,
     MAX_PAYMENT_TERMS_DAYS,
     MAX_REDEMPTIONS,
+    MAX_USAGE_LATE_GRACE_S,
 )
 
 LineKind = Annotated[str, Field(pattern="^(one_time|usage|proration|subscription)$")]
@@ -161,6 +162,7 @@ class ConfigureBilling(Command):
     seller_tax_id: Label | None = None
     payment_instructions: Description | None = None
     payment_terms_days: Annotated[StrictInt, Field(ge=0, le=MAX_PAYMENT_TERMS_DAYS)] | None = None
+    usage_late_grace_s: Annotated[StrictInt, Field(ge=0, le=MAX_USAGE_LATE_GRACE_S)] | None = None
 
 
 class AdjustCreditBalance(Command):

@@ -234,3 +234,21 @@ def test_a_graduated_metered_price_bills_each_tier_of_the_usage(sandbox: Client)
     assert (line["usage"]["quantity"], line["amount"]) == ("130", 100 * 10 + 30 * 5 + 200)
     assert [(t["first"], t["last"], t["amount"]) for t in line["tiers"]] == [
         (1, 100, 1000), (101, 130, 350)]  # fmt: skip
+
+
+def test_a_projects_grace_for_late_usage_is_its_billing_setting(sandbox: Client) -> None:
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    api.ok(api.post("/v1/billing_settings", {"usage_late_grace_s": 3 * 86_400}))
+    advance(api, clock_id, 28 + 2.5)  # renewed at 28 Feb 09:00: within three days
+    assert send(api, used("late1", 27, tokens="4", model="large")) == ["created"]
+    api.ok(api.post("/v1/billing_settings", {"usage_late_grace_s": 0}))
+    settle(api)  # the door reads the setting from its read model
+    late = api.post("/v1/usage_events", used("late2", 27, tokens="4", model="large"))
+    problem(late, 409, "usage_period_closed")
+    settings = api.ok(api.get("/v1/billing_settings"))
+    assert settings["usage_late_grace_s"] == 0
+    problem(api.post("/v1/billing_settings", {"usage_late_grace_s": 32 * 86_400}), 422,
+            "validation_error")  # fmt: skip
+    advance(api, clock_id, 60)
+    assert usage_of(invoices(api, sub)[2])[0][:2] == ("tokens", "4")

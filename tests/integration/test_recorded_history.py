@@ -17,6 +17,7 @@ import pytest
 from eventsourcing.utils import get_topic, resolve_topic
 
 from api.bootstrap import Tally
+from domain.limits import USAGE_LATE_GRACE_S
 from projections.decoding import FastDecoder
 from projections.replay import replay
 from projections.runner import ProjectionWorker
@@ -43,9 +44,17 @@ def _with_added_columns(table: str, rows: list[str]) -> list[str]:
 def _with_added_state(table: str, row: dict[str, Any]) -> dict[str, Any]:
     """State added to aggregates after the recording, as today's code derives it from the
     recorded events: PaymentMethods keeps its attach order in ``order`` (a list, which
-    jsonb keeps, where its dict's key order is not), the order its summary lists then."""
+    jsonb keeps, where its dict's key order is not), the order its summary lists then; the
+    billing settings show ``usage_late_grace_s`` at its default."""
     if table == "payment_methods":
         row["state"]["order"] = [m["id"] for m in row["summary"]["data"]]
+    if table == "billing_settings":
+        # A setting added since (issue 13): the summary shows its default; so does the
+        # state of settings only opened (version 1: opening takes every default), not of
+        # configured ones (a recorded Configured event sets the values it had then).
+        row["summary"]["usage_late_grace_s"] = USAGE_LATE_GRACE_S
+        if row["version"] == 1:
+            row["state"]["values"]["usage_late_grace_s"] = USAGE_LATE_GRACE_S
     return row
 
 
