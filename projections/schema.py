@@ -6,6 +6,9 @@ on one connection; replay uses it with ``unlogged=True, secondary_indexes=False`
 its scratch copy quickly. The tables it creates are defined in ``projections.tables``;
 this module adds the two the projections keep for themselves:
 
+It also fills fields added to the rows' stored summaries since a deployment wrote them
+(``projections.tables.FILLED_FIELDS``), as the projection computes them today.
+
 - ``projection_tracking``: one row per projection, the last notification id it applied.
 - ``projection_stalls``: one row per read model that has stopped on an event it cannot
   apply (``position`` is that event's notification id; ``blocked_by`` names the read
@@ -23,7 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.statements import TableName
 from projections.statements import table as shared_table
-from projections.tables import ADDED_COLUMNS, CHANGED_KEYS, TABLES, Table
+from projections.tables import ADDED_COLUMNS, CHANGED_KEYS, FILLED_FIELDS, TABLES, Table
 
 TRACKING_TABLE = "projection_tracking"
 STALLS_TABLE = "projection_stalls"
@@ -41,6 +44,14 @@ def _added_columns(ident: sql.Identifier, table: Table) -> list[sql.Composed]:
             ident, sql.Identifier(table.name), sql.SQL(column)
         )
         for name, column in ADDED_COLUMNS
+        if name == table.name
+    ]
+
+
+def _filled_fields(ident: sql.Identifier, table: Table) -> list[sql.Composed]:
+    return [
+        sql.SQL("UPDATE {}.{} SET {}").format(ident, sql.Identifier(table.name), sql.SQL(fill))
+        for name, fill in FILLED_FIELDS
         if name == table.name
     ]
 
@@ -105,6 +116,7 @@ def _statements(schema: str, *, unlogged: bool, secondary_indexes: bool) -> list
         )
         out.extend(_added_columns(ident, table))
         out.extend(_changed_key(schema, table))
+        out.extend(_filled_fields(ident, table))
         if not secondary_indexes:
             continue
         for index in table.indexes:

@@ -47,6 +47,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.limits import USAGE_LATE_GRACE_S
+
 
 @dataclass(frozen=True)
 class Table:
@@ -410,6 +412,26 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     # Every row written before the outbox's key became (position, ordinal) is a
     # recorded event's own row: ordinal 0.
     ("integration_events", "ordinal integer NOT NULL DEFAULT 0"),
+)
+
+# Fields added to an aggregate's stored ``summary`` (and ``state``) after deployments had
+# written rows without them, which ``projections.schema`` fills at start-up exactly as the
+# projection of today computes them from the same events, so that ``tally replay`` finds
+# an upgraded deployment's rows equal at once (not only after each row's next event):
+# (table, SQL run as ``UPDATE <table> SET ... WHERE ...``). Each is idempotent: it only
+# touches rows still without the field, so a start after the first changes nothing.
+FILLED_FIELDS: tuple[tuple[str, str], ...] = (
+    # usage_late_grace_s (issue 13). ``summary()`` merges the defaults, so every row shows
+    # it; ``state.values`` holds it only where the settings were only opened (version 1:
+    # opening takes today's defaults), not configured (a recorded Configured event set
+    # the values of then, without it).
+    (
+        "billing_settings",
+        "summary = summary || jsonb_build_object('usage_late_grace_s', "
+        f"{USAGE_LATE_GRACE_S}), state = CASE WHEN version = 1 THEN jsonb_set(state, "
+        f"'{{values,usage_late_grace_s}}', '{USAGE_LATE_GRACE_S}') ELSE state END "
+        "WHERE NOT summary ? 'usage_late_grace_s'",
+    ),
 )
 
 # Primary keys changed after deployments had created the table: (table, the new key's

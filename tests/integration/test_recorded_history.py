@@ -15,12 +15,15 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic, resolve_topic
+from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from api.bootstrap import Tally
 from domain.limits import USAGE_LATE_GRACE_S
 from projections.decoding import FastDecoder
 from projections.replay import replay
 from projections.runner import ProjectionWorker
+from projections.schema import create_tables
 from tests.fixtures.history import (
     NOT_RECORDED,
     dump_read_models,
@@ -109,3 +112,42 @@ def test_a_recorded_log_decodes_loads_and_projects_the_recorded_read_models(
     report = replay(tally.store, tally.views, tally.schema, progress=False)
     assert report.ok, report.summary()
     assert report.events == len(history["events"])
+
+
+def test_an_upgraded_deployment_replays_equal_with_its_settings_rows_of_before(
+    tally: Tally, history: dict[str, Any]
+) -> None:
+    """A deployment upgrading from the recording's code has billing_settings rows written
+    without ``usage_late_grace_s`` (added since, issue 13). Its start-up DDL fills the field
+    as the projection of today computes it, so ``tally replay`` finds them equal at once,
+    not only after each project's next settings event."""
+    insert_recorded(tally, history["events"])
+    head = tally.store.recorder.max_notification_id() or 0
+    ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=head + 1).catch_up()
+    recorded = [json.loads(r) for r in history["read_models"]["billing_settings"]]
+    # Both kinds: settings only opened (version 1) and configured ones.
+    assert any(r["version"] == 1 for r in recorded)
+    assert any(r["version"] > 1 for r in recorded)
+    settings = sql.Identifier(tally.schema), sql.Identifier("billing_settings")
+    with tally.views.connection() as conn:
+        for row in recorded:  # the rows as the code of then wrote them
+            conn.execute(
+                sql.SQL("UPDATE {}.{} SET summary = %s, state = %s WHERE id = %s").format(
+                    *settings
+                ),
+                (Jsonb(row["summary"]), Jsonb(row["state"]), row["id"]),
+            )
+    assert not replay(tally.store, tally.views, tally.schema, progress=False).ok
+
+    create_tables(tally.views, tally.schema)  # what a server or worker runs as it starts
+
+    report = replay(tally.store, tally.views, tally.schema, progress=False)
+    assert report.ok, report.summary()
+    with tally.views.connection() as conn:
+        graces = conn.execute(
+            sql.SQL("SELECT summary -> 'usage_late_grace_s' AS grace FROM {}.{}").format(*settings)
+        ).fetchall()
+    assert len(graces) == len(recorded)
+    assert all(g["grace"] == USAGE_LATE_GRACE_S for g in graces)
+    create_tables(tally.views, tally.schema)  # a second start changes nothing
+    assert replay(tally.store, tally.views, tally.schema, progress=False).ok
