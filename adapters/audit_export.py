@@ -9,6 +9,11 @@ One line per event, in log order:
 ``state`` is the stored bytes as text when they are UTF-8 (Tally's JSON events always
 are), else ``state_base64``; either way an auditor gets the exact bytes back, so the
 chain can be recomputed from the export alone (``canonical`` in adapters/audit_chain.py).
+
+The API's export of one project (``project_event_lines``) is the exception: the fields
+of ``domain.secret_fields`` (API-key hashes, sealed secrets) are null in its ``state`` and
+named in the line's ``redacted``, so that line's hash cannot be recomputed from it; its
+``previous_hash`` and ``hash`` are still the stored ones, so the lines around it check.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
+
+from domain.secret_fields import SECRET_FIELDS, redact
 
 EXPORT_BATCH = 5_000
 
@@ -69,7 +76,8 @@ def project_event_lines(
     """The events of ``project_id``'s aggregates at positions ``start..stop`` (at most
     ``limit`` of them) as JSON lines, each with ``previous_hash``: the chain hash of the
     event before it in the whole log (another project's, often; null for the first), so
-    that each line's ``hash`` can be recomputed from the line alone."""
+    that each line's ``hash`` can be recomputed from the line alone, but for a line whose
+    secret fields are redacted (module docstring)."""
     start, stop, limit = bounds
     query = sql.SQL(_PROJECT_EVENTS).format(t=sql.Identifier(schema, table))
     with (
@@ -109,9 +117,20 @@ def _line(
     except UnicodeDecodeError:
         line["state_base64"] = base64.b64encode(state).decode()
     if chained:
+        if topic in SECRET_FIELDS and "state" in line:
+            _redact(line)
         line["previous_hash"] = _hex(previous)
     line["hash"] = _hex(hash_)
     return orjson.dumps(line) + b"\n"
+
+
+def _redact(line: dict[str, Any]) -> None:
+    """Null the secret fields of ``line``'s state and name them (docs/audit.md)."""
+    state = orjson.loads(line["state"])
+    redacted = redact(line["topic"], state)
+    if redacted:
+        line["state"] = orjson.dumps(state).decode()
+        line["redacted"] = redacted
 
 
 def export_events(

@@ -53,7 +53,10 @@ def _streamed(tally: Tally, lines: Any, media_type: str, *args: Any) -> Streamin
     "hash of the event just before this one in the whole log (null: none), so "
     "`hash = SHA-256(previous_hash || canonical bytes)` can be checked line by line, "
     "and the last hash against `GET /v1/audit/head` or a signed checkpoint once the log "
-    "has not moved (docs/audit.md). " + _LIMIT_TEXT,
+    "has not moved (docs/audit.md). Secrets are not exported: API-key hashes and sealed "
+    "provider and webhook-endpoint secrets are null in `state` and named in the line's "
+    "`redacted` (a list of field names); such a line keeps its stored `previous_hash` "
+    "and `hash`, which its redacted `state` no longer recomputes. " + _LIMIT_TEXT,
     response_class=StreamingResponse,
     responses={200: {"content": {JSONL: {"schema": {"type": "string"}}}}, **read_problems()},
 )
