@@ -97,6 +97,10 @@ WEBHOOK_PASS_S = 30
 # invoices, each rebuilt from the event store in the request: a longer history is
 # backtested window by window.
 MAX_BACKTEST_INVOICES = 10_000
+# ... and reads at most MAX_BACKTEST_EVENTS events in all (its invoices' and their
+# subscriptions', each read once): it holds an event-store connection on an API thread,
+# so its work is bounded whatever the subscriptions' histories.
+MAX_BACKTEST_EVENTS = 250_000
 # Its price book through the API: a catalog file's text, short enough that the longest
 # one (or one character more, refused as too long) fits the default body limit.
 MAX_BACKTEST_CATALOG_CHARS = 16 * 1024

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.auth import TallyDep
 from api.routes.common import JsonBytes, Reader, answer, problems
 from api.schemas import backtests as s
-from domain.limits import MAX_BACKTEST_INVOICES
+from domain.limits import MAX_BACKTEST_EVENTS, MAX_BACKTEST_INVOICES
 
 router = APIRouter(prefix="/v1/backtests", tags=["audit"])
 
@@ -26,7 +26,8 @@ router = APIRouter(prefix="/v1/backtests", tags=["audit"])
     "does not list keeps its recorded amounts. Subscription lines are re-rated with the "
     "items the subscription had then, usage lines with the quantity they recorded; "
     "proration and one-time lines, tax rates and coupons are the recorded ones. Nothing "
-    f"is written. At most {MAX_BACKTEST_INVOICES:,} invoices (409 `limit_reached`: "
+    f"is written. At most {MAX_BACKTEST_INVOICES:,} invoices and {MAX_BACKTEST_EVENTS:,} "
+    "events read in all, theirs and their subscriptions' (409 `limit_reached`: "
     "take a shorter window); `from` must be before `to` (422 `invalid_window`); a "
     "catalog that is not a valid file is 422 `invalid_catalog`.",
     responses=problems(

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
+from api.backtest import backtest
+from domain.errors import LimitReached
 from tests.e2e.billing import START, clock, customer, plan, problem, subscribe
 from tests.e2e.billing import sandbox as sandbox  # the fixture
 from tests.e2e.conftest import Client, nothing_written
@@ -131,3 +134,38 @@ def test_the_cli_answers_what_the_api_does(
         == [{"currency": "EUR", "was": 4500, "would_be": 4950, "difference": 450}]
     )
     assert cli["customers"] == api["customers"]
+
+
+def _events_of_billed_invoices(api: Client) -> int:
+    """How many events the window's billed invoices and their subscriptions have."""
+    tally = api.tally
+    invoices = sql.SQL(
+        "SELECT id, subscription_id FROM {} WHERE project_id = %s AND subscription_id IS "
+        "NOT NULL AND status IN ('open', 'paid', 'uncollectible')"
+    ).format(sql.Identifier(tally.schema, "invoices"))
+    with tally.views.connection() as conn:
+        rows = conn.execute(invoices, [api.project_id]).fetchall()
+        ids = {r["id"] for r in rows} | {r["subscription_id"] for r in rows}
+        counted = conn.execute(
+            sql.SQL("SELECT count(*) AS n FROM {} WHERE originator_id = ANY(%s)").format(
+                sql.Identifier(tally.schema, tally.store.events_table)
+            ),
+            [list(ids)],
+        ).fetchone()
+    assert counted is not None
+    assert len(rows) == 6
+    return int(counted["n"])
+
+
+def test_a_backtest_reads_each_event_once_and_at_most_its_cap(sandbox: Client) -> None:
+    _history(sandbox)
+    _backtest(sandbox, book(1000, 500))  # the read models hold the history
+    needed = _events_of_billed_invoices(sandbox)
+    # Each subscription's history is read once, however many of its invoices ask: a
+    # budget of exactly the stored events of the invoices and subscriptions suffices.
+    args = (sandbox.tally, sandbox.project_id, book(1100, 500), START, START + timedelta(days=365))
+    report = backtest(*args, max_events=needed)
+    assert report["totals"][0]["difference"] == 300
+    with pytest.raises(LimitReached) as refused:
+        backtest(*args, max_events=needed - 1)
+    assert refused.value.code == "limit_reached"
