@@ -328,7 +328,9 @@ def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
             named = provider_customers.NamedCustomer(customer_ref=str(cmd.account_id))
         params = ChargeParams(
             customer_ref=named.customer_ref,
-            customer_id=named.customer_id,
+            # The Tally customer, even when the provider's already exists: the payment
+            # object and billing.payment.* name the customer from it.
+            customer_id=None if customer is None else str(customer.id),
             customer_call=named.customer_call,
             payment_method_ref=cmd.payment_method,
             amount_minor=cmd.amount,

@@ -53,6 +53,14 @@ def _uuid(value: Any) -> UUID | None:
     return UUID(str(value)) if value else None
 
 
+def _charge_customer(params: dict[str, Any]) -> UUID | None:
+    """The Tally customer a charge is for. Top-up charges recorded before they named
+    their customer in ``customer_id`` (it was set only while the provider's customer was
+    being made) carry it in their references, so old logs fold to the same answer."""
+    references = params.get("references") or {}
+    return _uuid(params.get("customer_id") or references.get("tally_customer"))
+
+
 def charge_row(
     call_id: UUID, project_id: UUID, provider: str, params: dict[str, Any], at: datetime
 ) -> Row:
@@ -60,7 +68,7 @@ def charge_row(
     return {
         "id": call_id,
         "project_id": project_id,
-        "customer_id": _uuid(params.get("customer_id")),
+        "customer_id": _charge_customer(params),
         "invoice_id": _uuid(params.get("invoice_id")),
         "transaction_id": _uuid(params.get("transaction_id")),
         "invoice_payment": None,

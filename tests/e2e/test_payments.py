@@ -212,6 +212,25 @@ def test_a_top_up_charge_is_a_payment_its_refund_refunds_in_part(shop: Client) -
     replayed_equal(shop)
 
 
+def test_a_saved_card_top_up_of_a_known_customer_is_their_payment(shop: Client) -> None:
+    # The charge names the provider's customer by reference (the stub keeps no customers:
+    # the Tally id stands in, as a Stripe customer made before would); the payment still
+    # names the Tally customer.
+    buyer = customer(shop, "kim")
+    card(shop, buyer, SUCCEEDS)
+    settle(shop)
+    wallet = shop.open_account(buyer)
+    body = {"amount": 900, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    topped = shop.ok(shop.post(f"/v1/accounts/{wallet}/top_ups", body), 201)
+    payment_id = topped["provider_call"]["id"]
+    assert topped["provider_call"]["customer_ref"]
+    settle(shop)
+    found = payment(shop, payment_id)
+    assert (found["status"], found["customer_id"]) == ("succeeded", buyer)
+    assert [p["id"] for p in payments(shop, customer_id=buyer)] == [payment_id]
+    replayed_equal(shop)
+
+
 class RefusesRefunds:
     """The stub as a provider that refuses every refund."""
 

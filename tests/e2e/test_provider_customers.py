@@ -310,6 +310,14 @@ def test_a_saved_card_top_up_charges_the_customer_created_for_it(shop: Shop) -> 
     assert (sent["customer"], sent["payment_method"]) == ("cus_fake1", "pm_card_visa")
     settle(api)
     assert api.account(wallet)["ledger_balance"] == 700
+    # The second top-up finds the customer made: it charges cus_fake1 by reference, and
+    # its payment still names ed.
+    again = api.ok(api.post(f"/v1/accounts/{wallet}/top_ups", body), 201)
+    assert again["provider_call"]["customer_ref"] == "cus_fake1"
+    settle(api)
+    listed = api.ok(api.get("/v1/payments", customer_id=ed))["data"]
+    ids = [topped["provider_call"]["id"], again["provider_call"]["id"]]
+    assert sorted(p["id"] for p in listed) == sorted(ids)
 
 
 def test_attaching_a_payment_method_makes_the_customer_once(shop: Shop) -> None:

@@ -105,3 +105,20 @@ def test_any_sequence_of_reports_keeps_the_payment_consistent(
         expected = "partially_refunded"
     if expected is not None:
         assert row["status"] == expected
+
+
+def test_a_top_up_charge_recorded_without_customer_id_names_its_referenced_customer() -> None:
+    # A saved-card top-up recorded before top-ups named their customer in customer_id:
+    # only its references say whose wallet it paid.
+    buyer = uuid4()
+    params = {
+        "amount_minor": 700,
+        "currency": "EUR",
+        "customer_ref": "cus_1",
+        "references": {"tally_transaction": str(uuid4()), "tally_customer": str(buyer)},
+    }
+    assert fold.charge_row(uuid4(), uuid4(), "stub", params, AT)["customer_id"] == buyer
+    named = {**params, "customer_id": str(buyer), "references": {}}
+    assert fold.charge_row(uuid4(), uuid4(), "stub", named, AT)["customer_id"] == buyer
+    nobody = {**params, "references": {"tally_transaction": str(uuid4())}}
+    assert fold.charge_row(uuid4(), uuid4(), "stub", nobody, AT)["customer_id"] is None
