@@ -86,6 +86,8 @@ class PointInTime:
         self.value = value
         self.response = response
         self._moment: Moment | None = None
+        # Aggregates rebuilt for this request (``aggregate_as_of``): what its work was.
+        self.rebuilds = 0
 
     def moment(self, conn: psycopg.Connection[Any] | None = None) -> Moment:
         if self._moment is None:
@@ -143,6 +145,7 @@ def aggregate_as_of(
     """The aggregate ``aggregate_id`` of class ``cls`` as it was at ``at``, or None if it
     did not exist yet, is of another class, or belongs to another project (an id from a
     URL is never trusted)."""
+    at.rebuilds += 1
     with tally.views.connection() as conn:
         position = at.moment(conn).position
         aggregate = aggregate_at(conn, tally.store, tally.schema, aggregate_id, position)

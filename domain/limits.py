@@ -101,6 +101,10 @@ MAX_BACKTEST_INVOICES = 10_000
 # subscriptions', each read once): it holds an event-store connection on an API thread,
 # so its work is bounded whatever the subscriptions' histories.
 MAX_BACKTEST_EVENTS = 250_000
+# An as_of read of a customer's subscriptions (a page filtered by status then, which is
+# known only once each is rebuilt, or the entitlements, which need them all) rebuilds at
+# most MAX_AS_OF_SUBSCRIPTIONS of them from the log; more answers 409 limit_reached.
+MAX_AS_OF_SUBSCRIPTIONS = 1_000
 # Its price book through the API: a catalog file's text, short enough that the longest
 # one (or one character more, refused as too long) fits the default body limit.
 MAX_BACKTEST_CATALOG_CHARS = 16 * 1024

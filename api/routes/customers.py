@@ -32,7 +32,7 @@ from api.schemas.created import RegisteredCustomer
 from api.tally import Tally
 from commands import messages as m
 from domain.errors import NotFound
-from domain.limits import TEXT_PATTERN
+from domain.limits import MAX_AS_OF_SUBSCRIPTIONS, TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -152,8 +152,9 @@ def update_customer(
     description="The plans, features and seats of the customer's trialing, active and "
     "past_due subscriptions. With `as_of`, those of the subscriptions, prices and products "
     "as they stood at that point of the log, each rebuilt from its events (404 if the "
-    "customer did not exist yet).",
-    responses=as_of_problems("not_found"),
+    f"customer did not exist yet; 409 `limit_reached` if it had more than "
+    f"{MAX_AS_OF_SUBSCRIPTIONS:,} subscriptions then).",
+    responses=as_of_problems("not_found", "limit_reached"),
 )
 def entitlements(customer_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf) -> s.Entitlements:
     from api.as_of_reads import entitlements_as_of

@@ -60,6 +60,7 @@ from api.schemas.common import Page
 from api.tally import Tally
 from commands import messages as m
 from domain.errors import AmbiguousPrice, InvalidCombination, NoMatchingPrice, NotFound
+from domain.limits import MAX_AS_OF_SUBSCRIPTIONS
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -253,8 +254,10 @@ def create_subscription(
     summary="List subscriptions",
     description="With `as_of` (which needs `customer_id`: 422 `invalid_combination` "
     "without it), the customer's subscriptions as they stood at that point of the log, "
-    "each rebuilt from its events.",
-    responses=as_of_problems("invalid_combination"),
+    "each rebuilt from its events: only the page's are rebuilt, except with `status` "
+    "(their status then), which rebuilds them in order until the page is full, at most "
+    f"{MAX_AS_OF_SUBSCRIPTIONS:,} (409 `limit_reached`).",
+    responses=as_of_problems("invalid_combination", "limit_reached"),
 )
 def list_subscriptions(
     tally: TallyDep,

@@ -6,7 +6,14 @@ existed it is 404; another project's ids are 404 at any position."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
+import pytest
+from fastapi import Response
+
+from api.as_of import PointInTime
+from api.as_of_reads import entitlements_as_of, subscriptions_page
+from domain.errors import LimitReached
 from tests.e2e.billing import customer, plan, problem, product, subscribe
 from tests.e2e.conftest import Client
 from tests.e2e.invoicing import act, draft, line
@@ -98,3 +105,61 @@ def test_subscriptions_and_entitlements_as_of_equal_their_live_answers(
     assert theirs.status_code == 404
     listed = other.ok(other.get("/v1/subscriptions", customer_id=buyer, as_of=str(api.position)))
     assert listed["data"] == []
+
+
+def _at(api: Client) -> PointInTime:
+    return PointInTime(api.tally, str(api.position), Response())
+
+
+def test_as_of_rebuilds_only_a_page_and_each_price_once(api: Client) -> None:
+    pro = plan(api, "PRO", 1_000)
+    buyer = customer(api, "many_subs")
+    subs = [subscribe(api, buyer, pro)["id"] for _ in range(3)]
+    api.ok(api.post(f"/v1/subscriptions/{subs[1]}/cancel", {}))
+    project, customer_id = api.project_id, UUID(buyer)
+    pages: list[str] = []
+    after: UUID | None = None
+    while True:
+        at = _at(api)
+        rows, more = subscriptions_page(
+            api.tally, at, project, customer_id=customer_id, status=None, limit=1,
+            starting_after=after,
+        )  # fmt: skip
+        # One subscription, the billing settings and the customer's payment methods.
+        assert at.rebuilds == 3
+        pages += [r["id"] for r in rows]
+        if not more:
+            break
+        after = UUID(rows[-1]["id"])
+    assert pages == subs
+    listed = api.ok(api.get("/v1/subscriptions", customer_id=buyer, as_of=str(api.position)))
+    assert [r["id"] for r in listed["data"]] == subs
+    # By status then: the canceled one is skipped, the page stops at limit + 1 found.
+    at = _at(api)
+    rows, more = subscriptions_page(
+        api.tally, at, project, customer_id=customer_id, status="active", limit=1,
+        starting_after=None,
+    )  # fmt: skip
+    assert ([r["id"] for r in rows], more) == ([subs[0]], True)
+    assert at.rebuilds == 3 + 2  # subs 0, 1 and 2 looked at, then the collection's two
+    at = _at(api)
+    rows, more = subscriptions_page(
+        api.tally, at, project, customer_id=customer_id, status="active", limit=1,
+        starting_after=UUID(subs[0]),
+    )  # fmt: skip
+    assert ([r["id"] for r in rows], more) == ([subs[2]], False)
+    # Entitlements: three subscriptions, their one price and one product rebuilt once.
+    at = _at(api)
+    granted = entitlements_as_of(api.tally, at, project, customer_id)
+    assert at.rebuilds == 3 + 2
+    assert granted == api.ok(api.get(f"/v1/customers/{buyer}/entitlements"))
+    # Bounded: more subscriptions than a request may rebuild is refused before any is.
+    at = _at(api)
+    with pytest.raises(LimitReached):
+        entitlements_as_of(api.tally, at, project, customer_id, most=2)
+    assert at.rebuilds == 0
+    with pytest.raises(LimitReached):
+        subscriptions_page(
+            api.tally, _at(api), project, customer_id=customer_id, status="past_due",
+            limit=5, starting_after=None, most=2,
+        )  # fmt: skip
