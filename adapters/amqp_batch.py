@@ -19,14 +19,17 @@ It keeps what ``basic_publish`` guarantees:
 - **Confirmation.** Each message gets the channel's next delivery tag and a future in the
   channel's ``confirmations``, which aiormq's confirm handler resolves (``Basic.Ack``) or
   fails (``Basic.Nack``: ``DeliveryError``), one by one or ``multiple``. The futures
-  belong to the channel, so a channel or connection that closes fails them. ``publish``
-  returns once every one is acknowledged and raises if any is not, or if they do not all
-  come within ``timeout_s``: the caller sends the batch again (same message ids).
+  belong to the channel, so a channel or connection that closes fails them.
+  ``confirmed`` (and ``publish``, which is ``send`` then ``confirmed``) returns once every
+  one is acknowledged and raises if any is not, or if they do not all come within
+  ``timeout_s``: the caller sends the batch again (same message ids). ``send`` returns
+  once the batch is queued, so the next batch can follow it before it is confirmed (the
+  broker publisher keeps three in flight).
 - **Nothing numbered that was not sent.** Tags and futures are registered only with the
   write; if queueing the write fails or is cancelled, they are taken back under the lock.
 - **Large bodies** are split into content frames of the connection's ``frame_max``.
 
-What it relies on in aiormq 7 (``pyproject.toml`` pins FastStream 0.7, which pins it):
+What it relies on in aiormq 7 (pinned in ``pyproject.toml``):
 the channel's ``lock``, ``delivery_tag``, ``confirmations``, ``create_future``,
 ``number``, ``max_content_size``, ``publisher_confirms`` and ``write_queue``, and
 ``aiormq.abc.ChannelFrame``; the frames themselves are pamqp's. ``tests/integration/
