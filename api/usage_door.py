@@ -18,6 +18,16 @@ late) after that period's end (the next renewal bills it as an adjustment:
 ``commands.usage_rating``); any other is refused. An event sent for a customer is held
 to the strictest of its subscriptions' rules (``Closed.strictest``).
 
+The door decides from the subscriptions read model, which trails the log: a renewal
+recorded but not yet projected would leave it taking an event for a period that renewal
+has just invoiced as if that period were still open or just invoiced, and no later
+renewal would bill it (the next one bills late usage of the period before it only). So
+the door first checks that the read model holds every event recorded for the
+subscriptions it reads (each row's version against the log's, in the same query):
+when one is behind it waits, bounded like a read's ``wait_for_position``
+(``read_wait_max_ms``), then refuses the whole request with 503 ``read_model_behind``
+(nothing written; a retry is safe: transaction ids deduplicate).
+
 A resend of a stored transaction id answers ``existed`` whatever the door would say of
 it now (its period closed since, its customer's clock moved): the lookup of stored ids
 comes before the refusal (``stored_among``), for the refused events only, so the
@@ -26,6 +36,7 @@ accepted ones (the store's ``ON CONFLICT`` tells their resends) cost no extra qu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +47,7 @@ from uuid import UUID
 from psycopg import sql
 from pydantic import TypeAdapter, ValidationError
 
+from api.errors import ReadModelBehind
 from api.schemas.usage import UsageEventRequest
 from api.tally import Tally
 from domain.errors import DomainError, InvalidCombination, NotFound, ValidationFailed
@@ -123,12 +135,16 @@ class Known:
 
 def _rows(tally: Tally, query: str, params: list[Any]) -> list[dict[str, Any]]:
     with tally.views.connection() as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL(query).format(s=sql.Identifier(tally.schema)), params)
+        names = {"s": sql.Identifier(tally.schema), "e": sql.Identifier(tally.store.events_table)}
+        cur.execute(sql.SQL(query).format(**names), params)
         return list(cur.fetchall())
 
 
+# ``behind``: the log holds an event of the subscription its row does not (yet).
 _SUBSCRIPTION = (
     "SELECT id, customer_id, test_clock_id, (state->>'period_index')::int AS period_index, "
+    "version < (SELECT max(e.originator_version) FROM {s}.{e} e "
+    "WHERE e.originator_id = subscriptions.id) AS behind, "
     "(summary->>'current_period_start')::timestamptz AS period_start, "
     "(state->'anchor'->>'_data_')::timestamptz AS anchor, state->>'interval' AS interval, "
     "(state->>'interval_count')::int AS interval_count, "
@@ -137,6 +153,24 @@ _SUBSCRIPTION = (
 
 
 def lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> Known:
+    """What the read models know of the request's owners, once they hold every event
+    recorded for its subscriptions (a bounded wait, else 503 ``read_model_behind``)."""
+    deadline = time.monotonic() + tally.settings.read_wait_max_ms / 1000
+    while True:
+        known, behind = _lookup(tally, project_id, events)
+        if not behind:
+            return known
+        if time.monotonic() >= deadline:
+            raise ReadModelBehind(
+                "the subscriptions read model has not yet applied every event recorded for "
+                f"a subscription this usage names within {tally.settings.read_wait_max_ms} "
+                "ms; retry shortly (nothing was stored)",
+                headers={"Retry-After": "1"},
+            )
+        time.sleep(0.02)
+
+
+def _lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> tuple[Known, bool]:
     from projections.meters import meters_of
 
     rules: dict[str, list[MeterRule]] = {}
@@ -144,15 +178,16 @@ def lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> K
         rule = MeterRule.of(summary)
         rules.setdefault(rule.event_name, []).append(rule)
     subscription_ids = list({e.subscription_id for e in events if e.subscription_id})
+    rows = _rows(
+        tally,
+        _SUBSCRIPTION + "WHERE project_id = %s AND id = ANY(%s)",
+        [project_id, subscription_ids],
+    )
     subscriptions = {
         r["id"]: Subscription(r["id"], r["customer_id"], r["test_clock_id"], Closed.of(r))
-        for r in _rows(
-            tally,
-            _SUBSCRIPTION + "WHERE project_id = %s AND id = ANY(%s)",
-            [project_id, subscription_ids],
-        )
+        for r in rows
     }
-    customers = _customers(tally, project_id, events)
+    customers, customers_behind = _customers(tally, project_id, events)
     owners: list[Customer | Subscription] = [*customers.values(), *subscriptions.values()]
     clock_ids = [owner.test_clock_id for owner in owners]
     clocks = {
@@ -164,8 +199,9 @@ def lookup(tally: Tally, project_id: UUID, events: list[UsageEventRequest]) -> K
             [project_id, [c for c in clock_ids if c is not None]],
         )
     }
-    return Known(rules, customers, subscriptions, clocks, tally.clock.now(),
-                 cache(partial(_grace, tally, project_id)))  # fmt: skip
+    known = Known(rules, customers, subscriptions, clocks, tally.clock.now(),
+                  cache(partial(_grace, tally, project_id)))  # fmt: skip
+    return known, customers_behind or any(r["behind"] for r in rows)
 
 
 def _grace(tally: Tally, project_id: UUID) -> timedelta:
@@ -179,16 +215,17 @@ def _grace(tally: Tally, project_id: UUID) -> timedelta:
 
 def _customers(
     tally: Tally, project_id: UUID, events: list[UsageEventRequest]
-) -> dict[str, Customer]:
+) -> tuple[dict[str, Customer], bool]:
     """The customers the events name by external id, each with the strictest closed
-    periods of its subscriptions (one query: a row per customer and renewed
-    subscription)."""
+    periods of its subscriptions (one query: a row per customer and subscription), and
+    whether the read model is behind the log for one of those subscriptions (one not yet
+    renewed there may have renewed in the log)."""
     external_ids = list({e.external_customer_id for e in events if e.external_customer_id})
     rows = _rows(
         tally,
         "SELECT c.external_id, c.id AS customer, c.test_clock_id AS clock, s.* FROM "
-        "{s}.customers c LEFT JOIN (" + _SUBSCRIPTION + "WHERE project_id = %s "
-        "AND (state->>'period_index')::int >= 1) s ON s.customer_id = c.id "
+        "{s}.customers c LEFT JOIN (" + _SUBSCRIPTION + "WHERE project_id = %s"
+        ") s ON s.customer_id = c.id "
         "WHERE c.project_id = %s AND c.external_id = ANY(%s)",
         [project_id, project_id, external_ids],
     )
@@ -196,12 +233,13 @@ def _customers(
     for r in rows:
         found = Closed.of(r) if r["id"] is not None else None
         closed.setdefault(r["external_id"], []).extend([found] if found else [])
-    return {
+    customers = {
         r["external_id"]: Customer(
             r["customer"], r["clock"], Closed.strictest(closed[r["external_id"]])
         )
         for r in rows
     }
+    return customers, any(r["behind"] for r in rows)
 
 
 def whose(

@@ -60,7 +60,7 @@ def _write(tally: Tally, caller: Caller, raw: list[Any]) -> tuple[Sorted, frozen
     "`transaction_id` answers 200 with `existed: true` and the stored event unchanged. "
     "Refusals write nothing (docs/usage.md, the door).",
     responses={
-        **problems(*_REFUSALS),
+        **problems(*_REFUSALS, "read_model_behind"),
         200: {"description": "A resend: the stored event", "model": s.UsageEvent},
     },
 )
@@ -97,8 +97,10 @@ def _record_one(tally: Tally, caller: Caller, body: s.UsageEventRequest) -> JSON
     "answered in `results` (in request order) as `created`, `existed` (a resend, or the "
     "same `transaction_id` earlier in the batch: one effect) or `refused` with the error "
     "the single route would answer; the refused ones are not written, the others are, "
-    "all in one transaction. The answer is 200 whatever each event's fate.",
-    responses=problems(),
+    "all in one transaction. The answer is 200 whatever each event's fate, except 503 "
+    "`read_model_behind` (nothing written) while the subscriptions read model has not "
+    "applied an event recorded for a subscription the batch names (docs/usage.md).",
+    responses=problems("read_model_behind"),
 )
 async def record_usage_batch(
     body: s.UsageBatchRequest, tally: TallyDep, caller: CallerDep
