@@ -56,6 +56,7 @@ from uuid import UUID
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.revision_fan_out import check_revision
 from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context, Happened
@@ -248,6 +249,11 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
         raise ValidationFailed(f"a catalog file is at most {MAX_FILE_BYTES} bytes")
     catalog, checked = parse(path.read_text(encoding="utf-8"))
     _check_meters_named(tally, project_id, catalog.meters, checked)
+    # Every revision's fan-out is checked before anything is written, so a refused
+    # catalog file writes nothing.
+    for product, _ in checked:
+        define = m.DefineProduct(code=product.code, name=product.name, features=product.features)
+        check_revision(tally, project_id, define)
     context = Context(project_id, actor)
     report = LoadReport()
     positions: list[int] = []

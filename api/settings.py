@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.audit_checkpoint import KeyInvalid, signing_key
 from adapters.broker import DEFAULT_NAME, NAME_PATTERN, BrokerTarget, BrokerUrlInvalid
 from adapters.secrets import SecretsKeyInvalid, parse_keys
-from domain.limits import MAX_WEBHOOK_SEND_S
+from domain.limits import MAX_REVISION_FAN_OUT, MAX_WEBHOOK_SEND_S
 
 
 class Settings(BaseSettings):
@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=8, ge=1, le=100)
     read_wait_max_ms: int = Field(default=5000, ge=0, le=60_000)
     projection_batch: int = Field(default=2000, ge=1, le=100_000)
+    max_revision_fan_out: int = Field(
+        default=MAX_REVISION_FAN_OUT,
+        ge=1,
+        le=MAX_REVISION_FAN_OUT,
+        description="The most customers a product revision may change the entitlements "
+        "of (domain/limits.py MAX_REVISION_FAN_OUT); more answers 409 limit_reached.",
+    )
     run_outbox: bool = Field(
         default=True,
         description="Run the outbox worker in serve (provider calls, provider events).",

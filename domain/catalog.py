@@ -16,7 +16,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import InvalidCombination, ValidationFailed
+from domain.errors import InvalidCombination, LimitReached, ValidationFailed
 from domain.limits import (
     MAX_LABEL_CHARS,
     MAX_NAME_CHARS,
@@ -66,8 +66,23 @@ class Product(TallyAggregate):
 
     def revise(self, name: str, features: list[str]) -> None:
         _check_name_and_features(name, features)
-        if name != self.name or list(features) != self.features:
+        if self.revised_by(name, features):
             self._revised(name=name, features=list(features))
+
+    def revised_by(self, name: str, features: list[str]) -> bool:
+        """Whether defining the product again with these would record a revision."""
+        return name != self.name or list(features) != self.features
+
+    def check_fan_out(self, name: str, features: list[str], customers: int, limit: int) -> None:
+        """Refuse a revision that would change the entitlement sets of more than
+        ``limit`` customers (``MAX_REVISION_FAN_OUT``): each is recomputed in one
+        projection batch. ``customers`` is how many the product grants to now."""
+        if self.revised_by(name, features) and customers > limit:
+            raise LimitReached(
+                f"product {self.code} grants to more than {limit} customers; revising its "
+                "name or features would recompute all their entitlements at once",
+                limit=limit,
+            )
 
     @event("Revised", topic="tally:Product.Revised")
     def _revised(self, name: str, features: list[str]) -> None:

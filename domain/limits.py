@@ -105,6 +105,13 @@ MAX_BACKTEST_EVENTS = 250_000
 # known only once each is rebuilt, or the entitlements, which need them all) rebuilds at
 # most MAX_AS_OF_SUBSCRIPTIONS of them from the log; more answers 409 limit_reached.
 MAX_AS_OF_SUBSCRIPTIONS = 1_000
+# A product revision that changes its name or features changes the entitlement set of
+# every customer with a granting subscription the product prices, all in the one
+# projection batch that applies it (projections/entitlement_changes.py: about 0.25 ms a
+# customer, and every tenant's read models and outbox wait behind that batch). A revision
+# that would reach more customers than this is refused (409 limit_reached), with nothing
+# recorded; a deployment may set a lower bound (TALLY_MAX_REVISION_FAN_OUT).
+MAX_REVISION_FAN_OUT = 10_000
 # Its price book through the API: a catalog file's text, short enough that the longest
 # one (or one character more, refused as too long) fits the default body limit.
 MAX_BACKTEST_CATALOG_CHARS = 16 * 1024

@@ -27,8 +27,9 @@ replay gives the same rows. This model keeps what it needs for that itself:
 A product revision is fanned out in the batch that applies it: its cost grows with the
 number of customers whose granting subscriptions it prices (their subscriptions and
 last sets are read, each set computed and compared, one row written per changed set;
-docs/events.md gives the figures). Revising the features of a plan with very many
-subscribers therefore makes one long projection batch and that many events to deliver.
+docs/events.md gives the figures). So a revision that would reach more than
+``MAX_REVISION_FAN_OUT`` customers is refused before it is recorded
+(``api/revision_fan_out.py`` counts them with ``fan_out`` below).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ from uuid import UUID
 
 from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, rows_of
 from projections.entitlements import GRANTING, entitlements_answer
+from projections.schema import table
 
 SUBSCRIPTIONS = "entitlement_subscriptions"
 PRODUCTS = "entitlement_products"
@@ -335,3 +338,19 @@ def _fold_product(state: _State, event: Any, position: int) -> set[UUID]:
         for s in state.subscriptions.values()
         if s.status in GRANTING and any(p == product.id for p, _ in s.items)
     }
+
+
+def fan_out(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID, product_id: UUID, at_most: int
+) -> int:
+    """How many customers a revision of ``product_id`` would fan out to (those with a
+    granting subscription priced by it, as ``_customers`` finds them), counted up to
+    ``at_most`` + 1: the caller only needs to know whether there are more."""
+    query = sql.SQL(
+        "SELECT count(*) AS n FROM (SELECT DISTINCT customer_id FROM {s} WHERE project_id = %s "
+        "AND status = ANY(%s) AND EXISTS (SELECT 1 FROM jsonb_array_elements(items) i "
+        "WHERE (i->>0)::uuid = %s) LIMIT %s) AS c"
+    ).format(s=table(schema, SUBSCRIPTIONS))
+    with pool.connection() as conn:
+        row = conn.execute(query, (project_id, list(GRANTING), product_id, at_most + 1)).fetchone()
+    return int(row["n"]) if row else 0

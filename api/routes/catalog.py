@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
+from api.revision_fan_out import check_revision
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -35,6 +36,7 @@ from api.schemas.created import DefinedPrice
 from commands import messages as m
 from commands.limits_types import LookupKey
 from domain.errors import NotFound
+from domain.limits import MAX_REVISION_FAN_OUT
 
 router = APIRouter(tags=["catalog"])
 
@@ -52,13 +54,19 @@ def _created_or_revised(model: type[Any], what: str, *codes: str) -> dict[int | 
     response_model=s.Product,
     summary="Define (or revise) a product",
     description="A product is a plan by `code`. Defining an existing code again answers "
-    "200 and revises its name and features (nothing is written if they are the same).",
-    responses=_created_or_revised(s.Product, "product"),
+    "200 and revises its name and features (nothing is written if they are the same). A "
+    "revision changes the entitlements of every customer with a subscription the product "
+    "grants to, all at once: one that would reach more than `MAX_REVISION_FAN_OUT` "
+    f"({MAX_REVISION_FAN_OUT:,}) customers (or the deployment's lower "
+    "`TALLY_MAX_REVISION_FAN_OUT`) answers 409 `limit_reached` and writes nothing. The "
+    "count waits for the read models to catch up (503 `read_model_behind` if they do not).",
+    responses=_created_or_revised(s.Product, "product", "limit_reached", "read_model_behind"),
 )
 def define_product(
     body: s.DefineProductRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.DefineProduct(**body.model_dump())
+    check_revision(tally, caller.project_id, command)
     return respond(created_object(execute(tally, caller, command, key), "product"), s.Product)
 
 
