@@ -163,6 +163,10 @@ def _hash_before(conn: psycopg.Connection[Any], events: sql.Identifier, start: i
     return bytes(value) if value is not None else b""
 
 
+# The usage chain (adapters/usage_chain.py) streams its own COPY through the same walk.
+stream_chain = _stream
+
+
 def _walk(
     get_copy_data: Callable[[int], tuple[int, Any]],
     previous: bytes,

@@ -38,6 +38,7 @@ from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+from adapters.usage_chain import CANONICAL, create_chain, link
 from domain.usage import Accepted, Partial, Reading
 
 NIL = UUID(int=0)
@@ -81,7 +82,7 @@ _INSERT_EVENTS = (
     "SELECT %s, tx, c, s, n, o, p::jsonb, m::uuid[], %s "
     "FROM unnest(%s::text[], %s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[], "
     "%s::text[], %s::text[]) AS u(tx, c, s, n, o, p, m) "
-    'ORDER BY tx COLLATE "C" ON CONFLICT DO NOTHING RETURNING transaction_id'
+    'ORDER BY tx COLLATE "C" ON CONFLICT DO NOTHING RETURNING transaction_id, ' + CANONICAL
 )
 _UPSERT_TOTALS = (
     "INSERT INTO {t} AS t (project_id, customer_id, meter_id, subscription_id, group_key, "
@@ -110,6 +111,8 @@ def create_usage_tables(pool: ConnectionPool[Any], schema: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tally-usage:{schema}",))
         for statement in DDL:
             conn.execute(sql.SQL(statement).format(s=sql.Identifier(schema)))
+        with conn.cursor(row_factory=tuple_row) as cur:
+            create_chain(cur, schema)
 
 
 def table(schema: str, name: str) -> sql.Composed:
@@ -202,7 +205,7 @@ def _write(
     received_at: datetime,
 ) -> Written:
     cur.execute(
-        sql.SQL(_INSERT_EVENTS).format(t=table(schema, "usage_events")),
+        sql.SQL(_INSERT_EVENTS).format(t=table(schema, "usage_events"), s=sql.Identifier(schema)),
         [
             project_id,
             received_at,
@@ -214,10 +217,16 @@ def _write(
             [orjson.dumps(e.properties).decode() for e in events],
             ["{" + ",".join(str(r.meter_id) for r in e.readings) + "}" for e in events],
         ],
+        # The rows' canonical bytes come back as they are, not as hex to decode.
+        binary=True,
     )
-    created = frozenset(str(row[0]) for row in cur.fetchall())
+    # Sorted as inserted (the order of the batch's links: any order would chain).
+    returned = sorted((str(row[0]), bytes(row[1])) for row in cur.fetchall())
+    created = frozenset(tx for tx, _ in returned)
     new = [e for e in events if e.transaction_id in created]
     add_totals(cur, schema, project_id, fold(new))
+    # Last, so that the head's lock is held only from here to the commit.
+    link(cur, schema, project_id, returned)
     return Written(created)
 
 

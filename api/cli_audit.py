@@ -104,7 +104,34 @@ def _signing_text(settings: Settings) -> str:
     )
 
 
+def cmd_audit_verify_usage(args: argparse.Namespace) -> int:
+    """The usage events' own chain (adapters/usage_chain.py), whole."""
+    from adapters.usage_chain import read_usage_head, row_at, verify_usage
+
+    with _log_connection() as (conn, schema, _):
+        bar = _progress(args, 1, read_usage_head(conn, schema).position)
+        bar.set_description("verify usage")
+        done = [0]
+
+        def advance(position: int) -> None:
+            bar.update(position - done[0])
+            done[0] = position
+
+        with bar:
+            found = verify_usage(conn, schema, advance)
+        where = row_at(conn, schema, found.failed_at) if found.failed_at else None
+    lines = ["usage chain: " + found.summary().replace("events,", "usage events,")]
+    if where is not None:
+        lines.append(f"the first row that does not match: {where}")
+    emit(args, {**found.as_json(), "chain": "usage", "row": where}, lines)
+    return EXIT_OK if found.ok else EXIT_REFUSED
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    if args.usage:
+        if args.checkpoint or args.start != 1 or args.stop != MAX_POSITION:
+            raise CannotStart("--usage verifies the whole usage chain: no range, no checkpoint")
+        return cmd_audit_verify_usage(args)
     with _log_connection() as (conn, schema, settings):
         expect = None
         if args.checkpoint:
@@ -180,9 +207,19 @@ def cmd_audit_keygen(args: argparse.Namespace) -> int:
 
 def cmd_audit_backfill(args: argparse.Namespace) -> int:
     # Tally's start hashes unhashed rows by itself; this says how many there were.
+    from adapters.usage_chain import backfill as backfill_usage
+
     with _log_connection() as (conn, schema, _):
         hashed = backfill(conn, ChainNames(schema, EVENTS_TABLE))
-    emit(args, {"hashed": hashed}, [f"{hashed} events hashed"])
+        # Usage rows on no link of their chain (written around Tally, or by a version
+        # from before the chain while this one ran), chained after its head.
+        with conn.transaction(), conn.cursor() as cur:
+            usage = backfill_usage(cur, schema)
+    emit(
+        args,
+        {"hashed": hashed, "usage_chained": usage},
+        [f"{hashed} events hashed", f"{usage} usage events chained"],
+    )
     return EXIT_OK
 
 
@@ -245,6 +282,9 @@ def add_audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     check.add_argument("--checkpoint", type=Path, help="also check the log extends this file")
     check.add_argument(
         "--public-key", help="the checkpoint signer's public key (default: from the settings)"
+    )
+    check.add_argument(
+        "--usage", action="store_true", help="verify the usage events' own chain instead"
     )
     check.set_defaults(func=cmd_audit_verify)
     point = audit.add_parser(

@@ -16,7 +16,8 @@ class AuditHead(Response):
         json_schema_extra={
             "examples": [
                 {"object": "audit_head", "chain": "sha256-v1", "position": 1042,
-                 "hash": EXAMPLE_HASH}
+                 "hash": EXAMPLE_HASH, "usage_position": 250000,
+                 "usage_hash": EXAMPLE_HASH}
             ]
         },
     )  # fmt: skip
@@ -32,4 +33,14 @@ class AuditHead(Response):
     hash: str | None = Field(
         pattern="^[0-9a-f]{64}$",
         description="Its chain hash, SHA-256 in hex (null: no event yet)",
+    )
+    usage_position: int = Field(
+        ge=0,
+        le=2**63 - 1,
+        description="The last usage event of the usage events' own chain, every project's "
+        "(0: none yet; `tally audit verify --usage`)",
+    )
+    usage_hash: str | None = Field(
+        pattern="^[0-9a-f]{64}$",
+        description="Its chain hash, SHA-256 in hex (null: no usage event yet)",
     )

@@ -153,6 +153,8 @@ def test_the_head_is_the_verified_head_and_needs_a_key(
         "chain": "sha256-v1",
         "position": found.last,
         "hash": found.head_hash.hex(),
+        "usage_position": 0,
+        "usage_hash": None,
     }
     assert anonymous.status_code == 401
 
