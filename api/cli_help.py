@@ -85,6 +85,7 @@ EXAMPLES: dict[str, list[str]] = {
         "tally audit verify",
         "tally audit verify --from 5000 --to 9000 --json",
         "tally audit verify --checkpoint checkpoint.json --public-key $AUDIT_PUBLIC_KEY",
+        "tally audit verify --usage",
     ],
     "audit checkpoint": ["tally audit checkpoint --out checkpoint.json"],
     "audit keygen": ["tally audit keygen --out audit.key"],
