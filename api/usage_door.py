@@ -20,8 +20,9 @@ to the strictest of its subscriptions' rules (``Closed.strictest``).
 
 The door decides from the subscriptions read model, which trails the log: a renewal
 recorded but not yet projected would leave it taking an event for a period that renewal
-has just invoiced as if that period were still open or just invoiced, and no later
-renewal would bill it (the next one bills late usage of the period before it only). So
+has just invoiced as if that period were still open or just invoiced; the renewals bill
+late usage of the two periods billed last only, so behind by more (a stall, a test
+clock advanced over periods) such an event would never be billed. So
 the door first checks that the read model holds every event recorded for the
 subscriptions it reads (each row's version against the log's, in the same query):
 when one is behind it waits, bounded like a read's ``wait_for_position``

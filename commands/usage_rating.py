@@ -1,11 +1,11 @@
 """Rating a subscription's usage when it renews (issue 13; ``domain.usage_rating``).
 
 The renewal's invoice bills the usage of the period that just ended, and the usage that
-arrived late for the period billed before it (an adjustment: only what was not billed
-then). The quantities are read through the bus's usage source before the subscription
-changes (a handler must not fail once it has recorded something), and the invoice's
-lines record them; ``UsageBilling`` keeps what was billed for the period, for the next
-renewal's adjustment.
+arrived late for the periods billed before it (the last one and the one before it: an
+adjustment, only what was not billed then). The quantities are read through the bus's
+usage source before the subscription changes (a handler must not fail once it has
+recorded something), and the invoice's lines record them; ``UsageBilling`` keeps what
+was billed for the last two periods, for the next renewal's adjustments.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class RatedUsage:
     period: tuple[datetime, datetime] | None = None
     prices: list[str] = field(default_factory=list)
     billed: dict[BilledKey, Decimal] = field(default_factory=dict)
+    # What the period billed before has been billed, this invoice's late lines included.
+    last_billed: dict[BilledKey, Decimal] = field(default_factory=dict)
 
     def record(self, uow: UnitOfWork, sub: Subscription, invoice_id: UUID) -> None:
         """Keep what this invoice billed (in the same save as the invoice)."""
@@ -52,7 +54,7 @@ class RatedUsage:
         ledger = uow.find(UsageBilling, UsageBilling.create_id(sub.id))
         if ledger is None:
             ledger = UsageBilling.start(sub.project_id, sub.id)
-        ledger.record(invoice_id, self.period, self.prices, self.billed)
+        ledger.record(invoice_id, self.period, self.prices, self.billed, self.last_billed)
         uow.add(ledger)
 
 
@@ -102,20 +104,43 @@ def _quantities(
     return uow.usage.quantities(sub.project_id, sub.customer_id, sub.id, rules, period)
 
 
+def _late(
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    billed_prices: list[str],
+    period: tuple[datetime, datetime],
+    billed: dict[BilledKey, Decimal],
+) -> list[UsageLine]:
+    """The late lines of a period billed before: what its usage comes to now, less what
+    was billed for it."""
+    prices = metered_prices(uow, ctx, [{"price_id": p, "quantity": 1} for p in billed_prices])
+    return usage_lines(prices, _quantities(uow, sub, prices, period), period, billed, late=True)
+
+
 def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage:
     """The usage lines of the invoice the subscription's renewal is about to draft: the
-    late usage of the period billed last, then the period ending now."""
+    late usage of the period billed before the last (usage the door admitted just before
+    the last renewal committed: ``domain.usage_billing``) and of the period billed last,
+    then the period ending now."""
     if uow.usage is None:
         return RatedUsage()
     period = usage_period(sub)
     rated = RatedUsage(period=period)
     ledger = uow.find(UsageBilling, UsageBilling.create_id(sub.id))
     last = ledger.last_period if ledger is not None else None
-    if ledger is not None and last is not None and last != period and ledger.prices:
+    if ledger is not None and last is not None and last != period:
+        earlier = ledger.earlier_period
+        if earlier is not None and earlier not in (last, period) and ledger.earlier_prices:
+            rated.lines += _late(
+                uow, ctx, sub, ledger.earlier_prices, earlier, ledger.earlier_billed_for()
+            )
         billed = ledger.billed_for(last) or {}
-        earlier = metered_prices(uow, ctx, [{"price_id": p, "quantity": 1} for p in ledger.prices])
-        found = _quantities(uow, sub, earlier, last)
-        rated.lines += usage_lines(earlier, found, last, billed, late=True)
+        if ledger.prices:
+            late = _late(uow, ctx, sub, ledger.prices, last, billed)
+            rated.lines += late
+            billed = now_billed(late, billed)
+        rated.last_billed = billed
     prices = metered_prices(uow, ctx, sub.items)
     fresh = usage_lines(prices, _quantities(uow, sub, prices, period), period, {}, late=False)
     rated.lines += fresh

@@ -5,8 +5,12 @@ A renewal bills the usage of the period that just ended (``domain.usage_rating``
 records here, per metered price and meter group, the quantity it billed. Usage for that
 period may still arrive within the grace period (``USAGE_LATE_GRACE_S``); the next
 renewal bills the quantity known then less what is recorded here, as an adjustment
-line, and records the period it bills in its turn. Only the last period is kept: the
-door refuses usage for any earlier one, so no later invoice could need it.
+line, and records the period it bills in its turn. The period before the last is kept
+too (``earlier``: what it has been billed, its late adjustment included): the door
+refuses usage for it once the read models show the renewal that billed the last one,
+but an event the door admitted just before that renewal committed, and whose batch
+committed just after the renewal read the usage, is in it; the next renewal bills it
+as late usage. Nothing older is kept: no event for it can pass the door.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ class UsageBilling(TallyAggregate):
         self.prices: list[str] = []  # the metered prices billed for it
         self.billed: dict[str, str] = {}  # "price_id group_key" -> quantity
         self.invoice_id: str | None = None
+        # The period billed before ``period``, its prices and what it has been billed.
+        self.earlier: list[str] | None = None
+        self.earlier_prices: list[str] = []
+        self.earlier_billed: dict[str, str] = {}
 
     @classmethod
     def start(cls, project_id: UUID, subscription_id: UUID) -> UsageBilling:
@@ -56,9 +64,14 @@ class UsageBilling(TallyAggregate):
 
     @property
     def last_period(self) -> tuple[datetime, datetime] | None:
-        if self.period is None:
-            return None
-        return datetime.fromisoformat(self.period[0]), datetime.fromisoformat(self.period[1])
+        return _period(self.period)
+
+    @property
+    def earlier_period(self) -> tuple[datetime, datetime] | None:
+        return _period(self.earlier)
+
+    def earlier_billed_for(self) -> dict[str, Decimal]:
+        return {key: Decimal(value) for key, value in self.earlier_billed.items()}
 
     def record(
         self,
@@ -66,23 +79,42 @@ class UsageBilling(TallyAggregate):
         period: tuple[datetime, datetime],
         prices: list[str],
         billed: dict[str, Decimal],
+        last_billed: dict[str, Decimal] | None = None,
     ) -> None:
-        """``invoice_id`` billed ``period``'s usage of ``prices`` up to ``billed``."""
+        """``invoice_id`` billed ``period``'s usage of ``prices`` up to ``billed``, and
+        the period billed last (if another) up to ``last_billed``."""
+        earlier = self.period if self.period != _iso(period) else self.earlier
+        keep = self.period != _iso(period) and earlier is not None
         self._billed(
             invoice_id=str(invoice_id),
-            period=[period[0].isoformat(), period[1].isoformat()],
+            period=_iso(period),
             prices=list(prices),
-            billed={key: str(decimal_text(value)) for key, value in sorted(billed.items())},
+            billed=_texts(billed),
+            earlier=earlier,
+            earlier_prices=list(self.prices if keep else self.earlier_prices),
+            earlier_billed=_texts(last_billed or {}) if keep else self.earlier_billed,
         )
 
+    # ``earlier*`` came with keeping the period before the last: a Billed event stored
+    # before has none and replays as nothing kept, which is what it was.
     @event("Billed", topic="tally:UsageBilling.Billed")
     def _billed(
-        self, invoice_id: str, period: list[str], prices: list[str], billed: dict[str, str]
+        self,
+        invoice_id: str,
+        period: list[str],
+        prices: list[str],
+        billed: dict[str, str],
+        earlier: list[str] | None = None,
+        earlier_prices: list[str] | None = None,
+        earlier_billed: dict[str, str] | None = None,
     ) -> None:
         self.invoice_id = invoice_id
         self.period = period
         self.prices = prices
         self.billed = billed
+        self.earlier = earlier
+        self.earlier_prices = list(earlier_prices or [])
+        self.earlier_billed = dict(earlier_billed or {})
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -91,4 +123,20 @@ class UsageBilling(TallyAggregate):
             "period": self.period,
             "prices": self.prices,
             "billed": self.billed,
+            "earlier": self.earlier,
+            "earlier_billed": self.earlier_billed,
         }
+
+
+def _iso(period: tuple[datetime, datetime]) -> list[str]:
+    return [period[0].isoformat(), period[1].isoformat()]
+
+
+def _period(stored: list[str] | None) -> tuple[datetime, datetime] | None:
+    if stored is None:
+        return None
+    return datetime.fromisoformat(stored[0]), datetime.fromisoformat(stored[1])
+
+
+def _texts(billed: dict[str, Decimal]) -> dict[str, str]:
+    return {key: str(decimal_text(value)) for key, value in sorted(billed.items())}

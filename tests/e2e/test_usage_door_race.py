@@ -78,3 +78,32 @@ def test_usage_for_a_period_an_unprojected_renewal_closed_is_never_stored_unbill
     assert send(api, used("now", 59.05, tokens="2", model="large")) == ["created"]
     advance(api, clock_id, 89.5)  # the renewal after (30 Apr) bills the period since
     assert billed_tokens(api, sub) == [("large", "2")]
+
+
+def test_usage_the_door_admitted_before_a_renewal_and_stored_after_it_is_billed(
+    sandbox: Client, app_tally: Tally
+) -> None:
+    """The window the read-model check leaves: the door admits an event (its check sees
+    the log as it is) and, before the batch commits, a renewal reads the period's usage
+    and commits. The renewal after it bills it as late usage (UsageBilling keeps the
+    period before the last too), so it is not lost."""
+    from adapters.usage_store import write
+    from api.schemas.usage import UsageEventRequest
+    from api.usage_door import admit, lookup
+
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 28.2)  # the first period is invoiced; its grace runs a day
+    project = api.project_id
+    request = UsageEventRequest.model_validate(used("late", 27.5, tokens="40", model="large"))
+    admitted = admit(request, lookup(app_tally, project, [request]))  # the door's verdict
+    advance(api, clock_id, 59.1)  # the next renewal reads the usage and commits
+    write(app_tally.views, app_tally.schema, project, [admitted], app_tally.clock.now())
+    advance(api, clock_id, 89.5)  # the renewal after it
+    first, _, second, third = invoices(api, sub)[:4]
+    assert usage_of(second) == []  # the renewal that read the usage before it was stored
+    late = [li for li in third["lines"] if li["kind"] == "usage"]
+    assert [(li["usage"]["quantity"], li["usage"]["billed_before"], li["amount"]) for li in late
+            ] == [("40", "0", 80)]  # fmt: skip
+    assert late[0]["period"] == [first["period_start"], first["period_end"]]
+    assert billed_tokens(api, sub) == [("large", "40")]

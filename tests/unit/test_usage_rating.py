@@ -173,3 +173,29 @@ def test_a_tiered_metered_price_rates_like_the_tiered_licensed_price(
     parts = line.tier_parts()
     assert parts is not None
     assert sum(part["amount"] for part in parts) == line.amount
+
+
+def test_usage_billing_keeps_the_period_before_the_last_with_its_late_billing() -> None:
+    from uuid import uuid4
+
+    from domain.usage_billing import UsageBilling
+
+    periods = [
+        (BASE + timedelta(days=30 * i), BASE + timedelta(days=30 * (i + 1))) for i in range(3)
+    ]
+    ledger = UsageBilling.start(uuid4(), uuid4())
+    ledger.record(uuid4(), periods[0], ["p1"], {"p1 []": Decimal(5)})
+    assert (ledger.earlier_period, ledger.earlier_billed_for()) == (None, {})
+    # The second renewal billed 2 more of the first period late: 7 in all.
+    ledger.record(uuid4(), periods[1], ["p2"], {"p2 []": Decimal(1)}, {"p1 []": Decimal(7)})
+    assert ledger.last_period == periods[1]
+    assert ledger.earlier_period == periods[0]
+    assert (ledger.earlier_prices, ledger.earlier_billed_for()) == (["p1"], {"p1 []": Decimal(7)})
+    ledger.record(uuid4(), periods[2], ["p2"], {}, {"p2 []": Decimal(3)})
+    assert ledger.earlier_period == periods[1]
+    assert ledger.earlier_billed_for() == {"p2 []": Decimal(3)}
+    # A Billed event stored before the earlier period was kept replays as nothing kept.
+    old = UsageBilling.start(uuid4(), uuid4())
+    old._billed(invoice_id="i", period=[p.isoformat() for p in periods[0]], prices=["p1"],
+                billed={"p1 []": "5"})  # fmt: skip
+    assert (old.last_period, old.earlier_period, old.earlier_prices) == (periods[0], None, [])
