@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 from uuid import UUID
 
@@ -52,7 +53,8 @@ def event_lines(
 # A project's aggregates: the project itself and every aggregate whose first event names
 # it (every kind of Tally aggregate records its project in its creation event; the
 # Project's own events are its id's). ``project_id`` is stored as the event store's
-# uuid transcoding, {"_type_": "uuid_hex", "_data_": "<32 hex digits>"}.
+# uuid transcoding, {"_type_": "uuid_hex", "_data_": "<32 hex digits>"}. One chunk: the
+# next ``%s`` events after a position (keyset), so no statement outlives its chunk.
 _PROJECT_EVENTS = (
     "WITH owned AS (SELECT originator_id FROM {t} WHERE originator_version = 1 AND "
     "convert_from(state, 'UTF8')::jsonb #>> '{{project_id,_data_}}' = %s "
@@ -61,35 +63,50 @@ _PROJECT_EVENTS = (
     "e.hash, (SELECT p.hash FROM {t} p WHERE p.notification_id < e.notification_id "
     "ORDER BY p.notification_id DESC LIMIT 1) "
     "FROM {t} e WHERE e.originator_id IN (SELECT originator_id FROM owned) "
-    "AND e.notification_id >= %s AND e.notification_id <= %s "
+    "AND e.notification_id > %s AND e.notification_id <= %s "
     "ORDER BY e.notification_id LIMIT %s"
 )
 
+# Events read per chunk through the API: one chunk's rows are all a stream holds between
+# two checkouts of a pooled connection (a few MB at most).
+CHUNK_EVENTS = 2_000
+
+Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+
 
 def project_event_lines(
-    conn: psycopg.Connection[Any],
+    connect: Connect,
     schema: str,
     table: str,
     project_id: UUID,
     bounds: tuple[int, int, int],
+    chunk: int = CHUNK_EVENTS,
 ) -> Iterator[bytes]:
     """The events of ``project_id``'s aggregates at positions ``start..stop`` (at most
     ``limit`` of them) as JSON lines, each with ``previous_hash``: the chain hash of the
     event before it in the whole log (another project's, often; null for the first), so
     that each line's ``hash`` can be recomputed from the line alone, but for a line whose
-    secret fields are redacted (module docstring)."""
+    secret fields are redacted (module docstring).
+
+    Read in chunks of ``chunk`` events, each in its own checkout of ``connect()`` given
+    back before its lines are yielded: a client that reads slowly holds no connection
+    and no transaction (docs/audit.md). Positions only grow, and an event is visible
+    only once every earlier one is (the chain's head lock), so the keyset misses none."""
     start, stop, limit = bounds
     query = sql.SQL(_PROJECT_EVENTS).format(t=sql.Identifier(schema, table))
-    with (
-        conn.transaction(),
-        conn.cursor(name="tally_export_project", binary=True, row_factory=tuple_row) as cur,
-    ):
-        cur.itersize = EXPORT_BATCH
-        cur.execute(query, (project_id.hex, project_id, start, stop, limit))
-        for position, aggregate_id, version, topic, state, hash_, previous in cur:
+    after, left = start - 1, limit
+    while left > 0:
+        with connect() as conn, conn.cursor(binary=True, row_factory=tuple_row) as cur:
+            rows = cur.execute(
+                query, (project_id.hex, project_id, after, stop, min(chunk, left))
+            ).fetchall()
+        for position, aggregate_id, version, topic, state, hash_, previous in rows:
             yield _line(
                 position, aggregate_id, version, topic, state, hash_, previous, chained=True
             )
+        if len(rows) < min(chunk, left):
+            return
+        after, left = rows[-1][0], left - len(rows)
 
 
 def _hex(value: bytes | None) -> str | None:

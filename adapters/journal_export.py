@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -95,7 +96,7 @@ def _instant(text: str, *, end_of_day: bool) -> datetime:
     return moment
 
 
-def _query(schema: str, project_id: UUID | None, bounds: Window) -> tuple[sql.Composed, list[Any]]:
+def _conditions(project_id: UUID | None, bounds: Window) -> tuple[sql.Composed, list[Any]]:
     conditions: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
     for column, op, value in (
@@ -108,24 +109,46 @@ def _query(schema: str, project_id: UUID | None, bounds: Window) -> tuple[sql.Co
         if value is not None:
             conditions.append(sql.SQL("e.{} " + op + " %s").format(sql.Identifier(column)))
             params.append(value)
-    query = sql.SQL(
-        "SELECT e.id, e.position, "
-        # The API's instants: UTC, microseconds, Z (whatever the session's time zone).
-        "to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-        "e.kind, e.transaction_id, e.currency, "
-        "p.seq, p.account, a.owner_ref, p.amount, e.project_id "
-        "FROM {e} e JOIN {p} p ON p.entry_id = e.id AND p.project_id = e.project_id "
-        # Only a wallet's ref holds a uuid to cast: the CASE keeps others from the cast.
-        "LEFT JOIN {a} a ON a.project_id = e.project_id AND a.id = CASE WHEN "
-        "p.account LIKE 'wallet:%%' THEN substr(p.account, 8)::uuid END "
-        "WHERE {where} ORDER BY e.position, e.id, p.seq"
-    ).format(
-        e=sql.Identifier(schema, "journal_entries"),
+    return sql.SQL(" AND ").join(conditions), params
+
+
+# The columns of a posting's row (CSV_COLUMNS' order) from entries ``e``, postings and
+# accounts: the API's instants in UTC, microseconds, Z (whatever the session's time
+# zone); only a wallet's ref holds a uuid to cast, and the CASE keeps others from it.
+_ROWS = (
+    "SELECT e.id, e.position, "
+    "to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "e.kind, e.transaction_id, e.currency, "
+    "p.seq, p.account, a.owner_ref, p.amount, e.project_id "
+    "FROM {from_} e JOIN {p} p ON p.entry_id = e.id AND p.project_id = e.project_id "
+    "LEFT JOIN {a} a ON a.project_id = e.project_id AND a.id = CASE WHEN "
+    "p.account LIKE 'wallet:%%' THEN substr(p.account, 8)::uuid END "
+)
+
+
+def _rows_query(schema: str, from_: sql.Composable, where: sql.Composable) -> sql.Composed:
+    return sql.SQL(_ROWS + "WHERE {where} ORDER BY e.position, e.id, p.seq").format(
+        from_=from_,
         p=sql.Identifier(schema, "postings"),
         a=sql.Identifier(schema, "accounts"),
-        where=sql.SQL(" AND ").join(conditions),
+        where=where,
     )
-    return query, params
+
+
+def _query(schema: str, project_id: UUID | None, bounds: Window) -> tuple[sql.Composed, list[Any]]:
+    where, params = _conditions(project_id, bounds)
+    return _rows_query(schema, sql.Identifier(schema, "journal_entries"), where), params
+
+
+def _chunk_query(schema: str, project_id: UUID, bounds: Window) -> tuple[sql.Composed, list[Any]]:
+    """The postings of the next entries after a (position, entry id), at most a number
+    of entries: the parameters ``bounds``' own, then position, position, id, count."""
+    where, params = _conditions(project_id, bounds)
+    chunk = sql.SQL(
+        "(SELECT * FROM {e} e WHERE {where} AND e.position >= %s "
+        "AND (e.position, e.id) > (%s, %s) ORDER BY e.position, e.id LIMIT %s)"
+    ).format(e=sql.Identifier(schema, "journal_entries"), where=where)
+    return _rows_query(schema, chunk, sql.SQL("TRUE")), params
 
 
 def posting_rows(
@@ -137,6 +160,38 @@ def posting_rows(
         cur.itersize = EXPORT_BATCH
         cur.execute(query, params)
         yield from cur
+
+
+# Entries read per chunk through the API (their postings with them).
+CHUNK_ENTRIES = 1_000
+
+Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+
+
+def chunked_posting_rows(
+    connect: Connect,
+    schema: str,
+    project_id: UUID,
+    bounds: Window,
+    limit: int,
+    chunk: int = CHUNK_ENTRIES,
+) -> Iterator[tuple[Any, ...]]:
+    """``posting_rows`` of one project's first ``limit`` entries, read ``chunk`` entries
+    at a time, each chunk in its own checkout of ``connect()`` given back before its rows
+    are yielded: a slow client holds no connection and no transaction. The journal
+    read model only grows, in log order, so the keyset (position, entry id) misses none."""
+    query, params = _chunk_query(schema, project_id, bounds)
+    after: tuple[int, UUID] = (-1, UUID(int=0))
+    left = limit
+    while left > 0:
+        size = min(chunk, left)
+        with connect() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            rows = cur.execute(query, [*params, after[0], *after, size]).fetchall()
+        yield from rows
+        entries = len({row[0] for row in rows})
+        if entries < size:
+            return
+        after, left = (rows[-1][1], rows[-1][0]), left - entries
 
 
 def _csv_line(row: tuple[Any, ...]) -> bytes:
@@ -204,8 +259,16 @@ def journal_lines(
     limit: int | None = None,
 ) -> Iterator[bytes]:
     """The journal of ``project_id`` (every project's: None) in ``bounds``, as lines of
-    ``form`` (``csv`` or ``jsonl``), at most ``limit`` entries (None: all)."""
+    ``form`` (``csv`` or ``jsonl``), at most ``limit`` entries (None: all), read through
+    one server-side cursor on ``conn`` (the command line's)."""
     rows = posting_rows(conn, schema, project_id, bounds)
     if limit is not None:
         rows = _entries_at_most(rows, limit)
+    return lines_of(rows, form, count)
+
+
+def lines_of(
+    rows: Iterator[tuple[Any, ...]], form: str, count: Callable[[int], object] = lambda _: None
+) -> Iterator[bytes]:
+    """Posting rows as lines of ``form`` (``csv`` or ``jsonl``)."""
     return csv_lines(rows, count) if form == "csv" else jsonl_lines(rows, count)

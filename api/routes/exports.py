@@ -1,20 +1,20 @@
 """A project's own data as files (docs/audit.md): its events with positions and chain
-hashes, and its journal, as streamed responses. Each holds one pooled connection while
-it streams (a server-side cursor, so memory stays flat) and stops after
-``MAX_EXPORT_ITEMS`` items: a client that gets that many asks again from the last
-position + 1."""
+hashes, and its journal, as streamed responses. Each reads in chunks (keyset on the log
+position), checking a pooled connection out for one chunk's statement and giving it back
+before sending that chunk: the views pool is shared by every read, webhook delivery and
+the publisher, and a client reading slowly must not hold one of its connections. A
+response stops after ``MAX_EXPORT_ITEMS`` items: a client that gets that many asks again
+from the last position + 1."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.auth import TallyDep
 from api.routes.common import Reader, read_problems
-from api.tally import Tally
 from domain.limits import MAX_EXPORT_ITEMS
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -31,17 +31,6 @@ _LIMIT_TEXT = (
     "that many, ask again from the last one's position + 1."
 )
 JSONL = "application/x-ndjson"
-
-
-def _streamed(tally: Tally, lines: Any, media_type: str, *args: Any) -> StreamingResponse:
-    """A response that streams ``lines(conn, *args)`` from one pooled connection, held
-    (and given back) by the generator the response iterates."""
-
-    def body() -> Iterator[bytes]:
-        with tally.views.connection() as conn:
-            yield from lines(conn, *args)
-
-    return StreamingResponse(body(), media_type=media_type)
 
 
 @router.get(
@@ -73,15 +62,10 @@ def export_events(
     from adapters.audit_export import project_event_lines
 
     bounds = (start, stop, MAX_EXPORT_ITEMS)
-    return _streamed(
-        tally,
-        project_event_lines,
-        JSONL,
-        tally.schema,
-        tally.store.events_table,
-        caller.project_id,
-        bounds,
+    lines = project_event_lines(
+        tally.views.connection, tally.schema, tally.store.events_table, caller.project_id, bounds
     )
+    return StreamingResponse(lines, media_type=JSONL)
 
 
 _BOUND_TEXT = (
@@ -114,14 +98,11 @@ def export_journal(
     start: From = None,
     stop: To = None,
 ) -> StreamingResponse:
-    from adapters.journal_export import journal_lines, window
+    from adapters.journal_export import chunked_posting_rows, lines_of, window
 
     bounds = window(start, stop)  # a date that does not exist is refused here, with 422
     media_type = "text/csv" if form == "csv" else JSONL
-
-    def lines(conn: Any) -> Iterator[bytes]:
-        return journal_lines(
-            conn, tally.schema, caller.project_id, bounds, form, limit=MAX_EXPORT_ITEMS
-        )
-
-    return _streamed(tally, lines, media_type)
+    rows = chunked_posting_rows(
+        tally.views.connection, tally.schema, caller.project_id, bounds, MAX_EXPORT_ITEMS
+    )
+    return StreamingResponse(lines_of(rows, form), media_type=media_type)

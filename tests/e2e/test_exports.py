@@ -200,14 +200,56 @@ def test_an_export_stops_after_its_limit_at_an_entry_or_event_boundary(
     with app_tally.views.connection() as conn:
         one = list(journal_lines(conn, app_tally.schema, api.project_id, Window(), "csv", limit=1))
         all_ = list(journal_lines(conn, app_tally.schema, api.project_id, Window(), "csv"))
-        events = list(
-            project_event_lines(
-                conn, app_tally.schema, "tally_events", api.project_id, (1, 2**63 - 1, 2)
-            )
+    events = list(
+        project_event_lines(
+            app_tally.views.connection,
+            app_tally.schema,
+            "tally_events",
+            api.project_id,
+            (1, 2**63 - 1, 2),
         )
+    )
 
     first_entry = {line.split(b",")[0] for line in one[1:]}
     assert len(first_entry) == 1
     assert one == [line for line in all_ if line.split(b",")[0] in first_entry or line is all_[0]]
     assert len(one) - 1 == 2  # the deposit's two postings, both kept
     assert len(events) == 2
+
+
+def test_chunked_exports_equal_one_read_whatever_the_chunk(
+    api: Client, other: Client, app_tally: Tally
+) -> None:
+    """The API reads in keyset chunks (a pooled connection per chunk): any chunk size
+    gives what one read gives, cut at the same limit."""
+    from adapters.audit_export import project_event_lines
+    from adapters.journal_export import Window, chunked_posting_rows, posting_rows
+
+    first, _ = _ledger(api, "alice")
+    _ledger(other, "mallory")
+    api.deposit(first, 5)
+    api.ok(api.get("/v1/accounts", limit=1))  # the read models hold every write
+    schema, connect = app_tally.schema, app_tally.views.connection
+    with connect() as conn:
+        whole = list(posting_rows(conn, schema, api.project_id, Window()))
+    entries = len({row[0] for row in whole})
+    events = list(
+        project_event_lines(connect, schema, "tally_events", api.project_id, (1, 2**63, 10**6))
+    )
+    assert entries >= 3
+    assert len(events) >= 5
+    for chunk in (1, 2, 3, entries, entries + 1):
+        rows = list(chunked_posting_rows(connect, schema, api.project_id, Window(), 10**6, chunk))
+        assert rows == whole
+        cut = list(chunked_posting_rows(connect, schema, api.project_id, Window(), 2, chunk))
+        assert cut == [row for row in whole if row[0] in {whole[0][0], cut[-1][0]}]
+        assert len({row[0] for row in cut}) == 2
+        bounds = (1, 2**63, 10**6)
+        lines = list(
+            project_event_lines(connect, schema, "tally_events", api.project_id, bounds, chunk)
+        )
+        assert lines == events
+        cut_events = project_event_lines(
+            connect, schema, "tally_events", api.project_id, (1, 2**63, 3), chunk
+        )
+        assert list(cut_events) == events[:3]
