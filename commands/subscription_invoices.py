@@ -36,7 +36,7 @@ from commands.now import now_for
 from commands.usage_rating import RatedUsage, period_ends_at, rate_renewal
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
-from domain.invoices import DRAFT, OPEN, Invoice
+from domain.invoices import DRAFT, MAX_LINES, OPEN, Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
 from domain.subscription_states import TRIALING
 from domain.subscriptions import Subscription
@@ -94,6 +94,10 @@ def invoice_period(
     values = settings_values(uow, ctx)
     delay = int(values["finalize_delay_s"])
     finalize_at = now + timedelta(seconds=delay) if delay else None
+    lines = usage.lines if usage is not None else []
+    # An invoice holds MAX_LINES lines: usage lines past what fits beside the items and
+    # prorations go on invoices of usage alone (else the renewal failed for ever).
+    room = max(MAX_LINES - len(sub.items) - len(proration_lines), 0)
     invoice, coupon = draft_for(
         uow,
         ctx,
@@ -103,7 +107,7 @@ def invoice_period(
         proration_lines=proration_lines,
         finalize_at=finalize_at,
         reason=reason,
-        usage=usage.lines if usage is not None else (),
+        usage=lines[:room],
     )
     billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
     if coupon is not None:
@@ -116,6 +120,8 @@ def invoice_period(
         billing.schedule(invoice.id, finalize_at, "finalize")
     else:
         finalize_and_charge(uow, ctx, invoice, now, values)
+    if lines[room:]:
+        usage_invoices(uow, ctx, sub, now, lines[room:], usage, "usage_continued")
     return invoice
 
 
@@ -195,32 +201,52 @@ def final_usage_invoice(
     """The usage of the last period of a subscription that canceled at its end (and the
     late usage of the period before), billed as it ends: an invoice of usage lines
     alone, with the project's default tax rates and no coupon (a coupon's periods are
-    the subscription's, which have ended)."""
+    the subscription's, which have ended); more than one if they pass MAX_LINES."""
+    invoices = usage_invoices(uow, ctx, sub, now, usage.lines, usage, "final_usage")
+    usage.record(uow, sub, invoices[0].id)
+    return invoices[0]
+
+
+def usage_invoices(
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    now: datetime,
+    lines: list[UsageLine],
+    usage: RatedUsage | None,
+    reason: str,
+) -> list[Invoice]:
+    """Invoices of usage lines alone, at most MAX_LINES lines each, in the lines' order,
+    with the project's default tax rates and no coupon, finalized (or scheduled) as a
+    renewal's are."""
     values = settings_values(uow, ctx)
     delay = int(values["finalize_delay_s"])
     finalize_at = now + timedelta(seconds=delay) if delay else None
     rates = tax_rates(uow, ctx, [UUID(i) for i in values["default_tax_rate_ids"]], strict=False)
-    invoice = draft_invoice(
-        sub,
-        period=usage.period or sub.current_period,
-        items=[],
-        texts=[],
-        proration_lines=[],
-        rates=rates,
-        coupon=None,
-        finalize_at=finalize_at,
-        reason="final_usage",
-        usage=usage.lines,
-    )
-    uow.add(invoice)
-    usage.record(uow, sub, invoice.id)
-    billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
-    uow.add(billing)
-    if finalize_at is not None:
-        billing.schedule(invoice.id, finalize_at, "finalize")
-    else:
-        finalize_and_charge(uow, ctx, invoice, now, values)
-    return invoice
+    period = (usage.period if usage is not None else None) or sub.current_period
+    made: list[Invoice] = []
+    for start in range(0, len(lines), MAX_LINES):
+        invoice = draft_invoice(
+            sub,
+            period=period,
+            items=[],
+            texts=[],
+            proration_lines=[],
+            rates=rates,
+            coupon=None,
+            finalize_at=finalize_at,
+            reason=reason,
+            usage=lines[start : start + MAX_LINES],
+        )
+        uow.add(invoice)
+        billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
+        uow.add(billing)
+        if finalize_at is not None:
+            billing.schedule(invoice.id, finalize_at, "finalize")
+        else:
+            finalize_and_charge(uow, ctx, invoice, now, values)
+        made.append(invoice)
+    return made
 
 
 def run_one(

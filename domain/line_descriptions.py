@@ -23,6 +23,7 @@ REASONS = {
     "resumed": "Subscription resumed",
     "upcoming": "Upcoming invoice",
     "final_usage": "Usage of the last period",
+    "usage_continued": "Usage, continued",
 }
 
 

@@ -252,3 +252,33 @@ def test_a_projects_grace_for_late_usage_is_its_billing_setting(sandbox: Client)
             "validation_error")  # fmt: skip
     advance(api, clock_id, 60)
     assert usage_of(invoices(api, sub)[2])[0][:2] == ("tokens", "4")
+
+
+def test_usage_past_an_invoices_line_limit_goes_on_invoices_of_usage_alone(
+    sandbox: Client,
+) -> None:
+    """An invoice holds 500 lines (MAX_LINES); a renewal with more usage groups used to
+    fail, and be retried, for ever. The lines past what fits beside the items go on
+    invoices of usage alone ('Usage, continued'), each group billed once."""
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 2)
+    models = [f"m{n:03d}" for n in range(510)]
+    statuses = send(api, *[used(f"t{m}", 1, tokens="1", model=m) for m in models])
+    assert statuses == ["created"] * 510
+    advance(api, clock_id, 28.2)
+    first, *rest = invoices(api, sub)
+    assert usage_of(first) == []
+    renewal, continued = sorted(rest, key=lambda i: len(i["lines"]), reverse=True)
+    assert len(renewal["lines"]) == 500  # the three items and 497 groups
+    assert [li["kind"] for li in renewal["lines"][:3]] == ["subscription"] * 3
+    assert continued["description"] == "Usage, continued"
+    assert continued["period_start"] == first["period_start"]
+    assert continued["status"] == "open"
+    billed = [line[2]["model"] for i in (renewal, continued) for line in usage_of(i)]
+    assert sorted(billed) == models
+    assert continued["total"] == 2 * 13
+    assert renewal["total"] == 1000 + 2 * 497
+    advance(api, clock_id, 59.1)  # the next renewal: nothing billed twice
+    later = [i for i in invoices(api, sub) if i["id"] not in {renewal["id"], continued["id"]}]
+    assert [usage_of(i) for i in later] == [[], []]
