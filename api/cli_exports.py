@@ -29,7 +29,11 @@ def cmd_export_journal(args: argparse.Namespace) -> int:
     to_file = args.out is not None and str(args.out) != "-"
     quiet = args.quiet or not to_file or not sys.stderr.isatty()
     with opened() as tally:
-        sync_read_models(tally, needs=("journal",))
+        # The head as the export starts, waited for: without a position, a catch-up that
+        # another worker (the server's) holds the lock for would go on after its timeout
+        # with the journal behind, and export fewer entries without a word.
+        head = tally.store.recorder.max_notification_id() or 0
+        sync_read_models(tally, head, needs=("journal",))
         at = current_position(tally.views, tally.schema)
         with tally.views.connection() as conn:
             bar = tqdm(unit="entries", unit_scale=True, desc="export", disable=quiet)
