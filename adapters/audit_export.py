@@ -53,12 +53,14 @@ def event_lines(
 # A project's aggregates: the project itself and every aggregate whose first event names
 # it (every kind of Tally aggregate records its project in its creation event; the
 # Project's own events are its id's). ``project_id`` is stored as the event store's
-# uuid transcoding, {"_type_": "uuid_hex", "_data_": "<32 hex digits>"}. One chunk: the
-# next ``%s`` events after a position (keyset), so no statement outlives its chunk.
+# uuid transcoding, {"_type_": "uuid_hex", "_data_": "<32 hex digits>"}, and found through
+# the partial index on ``event_project(state)`` over creation events (install_export_index):
+# the expression below must stay the index's, word for word, for Postgres to use it.
+# One chunk: the next ``%s`` events after a position (keyset), so no statement outlives
+# its chunk.
 _PROJECT_EVENTS = (
     "WITH owned AS (SELECT originator_id FROM {t} WHERE originator_version = 1 AND "
-    "convert_from(state, 'UTF8')::jsonb #>> '{{project_id,_data_}}' = %s "
-    "UNION SELECT %s::uuid) "
+    "{f}(state) = %s UNION SELECT %s::uuid) "
     "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
     "e.hash, (SELECT p.hash FROM {t} p WHERE p.notification_id < e.notification_id "
     "ORDER BY p.notification_id DESC LIMIT 1) "
@@ -66,6 +68,43 @@ _PROJECT_EVENTS = (
     "AND e.notification_id > %s AND e.notification_id <= %s "
     "ORDER BY e.notification_id LIMIT %s"
 )
+
+# The project a creation event names, as 32 hex digits (NULL: none, or a state that is not
+# JSON). IMMUTABLE so that it can be indexed: the database's encoding is UTF-8, so the
+# conversion only checks the bytes, and a given state always gives the same answer. A
+# state that is not UTF-8 JSON gives NULL rather than an error, which would refuse the
+# event's insert: the index must never stand in a writer's way.
+_EVENT_PROJECT = (
+    "CREATE OR REPLACE FUNCTION {f}(state bytea) RETURNS text LANGUAGE plpgsql "
+    "IMMUTABLE PARALLEL SAFE AS $body$ BEGIN "
+    "RETURN convert_from(state, 'UTF8')::jsonb #>> '{{project_id,_data_}}'; "
+    "EXCEPTION WHEN others THEN RETURN NULL; "
+    "END $body$"
+)
+_PROJECT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS {i} ON {t} ({f}(state)) INCLUDE (originator_id) "
+    "WHERE originator_version = 1"
+)
+
+
+def _names(schema: str, table: str) -> dict[str, sql.Identifier]:
+    return {
+        "t": sql.Identifier(schema, table),
+        "f": sql.Identifier(schema, f"{table}_project"),
+        "i": sql.Identifier(f"{table}_by_project"),
+    }
+
+
+def install_export_index(url: str, schema: str, table: str) -> None:
+    """The index that finds a project's aggregates by their creation events, so that an
+    export reads the project's own rows and not every tenant's (docs/audit.md). Built
+    once on a store from before it (a pass over the table, at start-up); idempotent; the
+    caller holds the schema's start-up lock."""
+    names = _names(schema, table)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL(_EVENT_PROJECT).format(**names))
+        conn.execute(sql.SQL(_PROJECT_INDEX).format(**names))
+
 
 # Events read per chunk through the API: one chunk's rows are all a stream holds between
 # two checkouts of a pooled connection (a few MB at most).
@@ -93,7 +132,7 @@ def project_event_lines(
     and no transaction (docs/audit.md). Positions only grow, and an event is visible
     only once every earlier one is (the chain's head lock), so the keyset misses none."""
     start, stop, limit = bounds
-    query = sql.SQL(_PROJECT_EVENTS).format(t=sql.Identifier(schema, table))
+    query = sql.SQL(_PROJECT_EVENTS).format(**_names(schema, table))
     after, left = start - 1, limit
     while left > 0:
         with connect() as conn, conn.cursor(binary=True, row_factory=tuple_row) as cur:

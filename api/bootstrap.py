@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from adapters.audit_chain import install_chain
+from adapters.audit_export import install_export_index
 from adapters.broker_publisher import BrokerPublisher
 from adapters.clock import SystemClock
 from adapters.database import (
@@ -98,6 +99,8 @@ def build(
         install_chain(target.url, settings.db_schema, store.events_table)
         # When each event is stored, for as_of by time (docs/audit.md "Point in time").
         install_recorded_at(target.url, settings.db_schema, store.events_table)
+        # A project's aggregates by their creation events, for its exports (docs/audit.md).
+        install_export_index(target.url, settings.db_schema, store.events_table)
         sweep = SweepOnFailure()
         views: ConnectionPool[Any] = ConnectionPool(
             target.url,
