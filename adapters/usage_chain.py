@@ -3,12 +3,14 @@
 Usage events are rows of ``usage_events`` (adapters/usage_store.py), not stored events, so
 they are not on the event log's chain; they have one of their own, one per schema:
 ``hash = SHA-256(previous usage hash || the row's canonical bytes)``, in the order of the
-row's ``chain_position``.
+row's position in the chain.
 
 It is computed where a batch is written, in the batch's transaction, after its rows and
 totals: the batch locks the one row of ``usage_chain`` (the chain's head), gives its new
-rows the next positions, hashes them in Python onto the head, writes positions and
-hashes into the rows and moves the head, all before it commits. So batches take turns
+rows the next positions, hashes them in Python onto the head, writes one row for the
+batch into ``usage_chain_batches`` (its first position, its rows' transaction ids in
+chain order and their 32-byte hashes, concatenated) and moves the head, all before it
+commits; the usage rows are not written again. So batches take turns
 only for that last step (the head's row lock is what makes the order total), a batch
 that rolls back leaves neither rows nor links, and the head always names the last row.
 
@@ -50,8 +52,8 @@ DDL = (
     "CHECK (one), position bigint NOT NULL, hash bytea NOT NULL)",
     # One row per batch: its rows' transaction ids in chain order from first_position,
     # and the hash after each.
-    "CREATE TABLE IF NOT EXISTS {s}.usage_chain_links (first_position bigint PRIMARY KEY, "
-    "project_id uuid NOT NULL, transaction_ids text[] NOT NULL, hashes bytea[] NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {s}.usage_chain_batches (first_position bigint PRIMARY KEY, "
+    "project_id uuid NOT NULL, transaction_ids text[] NOT NULL, hashes bytea NOT NULL)",
     # The canonical bytes after the position (the writer knows the position only once it
     # holds the head). Text in UTF-8, as binary COPY sends it to a UTF-8 client.
     "CREATE OR REPLACE FUNCTION {s}.usage_canonical_v1(project uuid, tx text, customer uuid,"
@@ -73,8 +75,8 @@ DDL = (
 CANONICAL = f"{{s}}.usage_canonical_v1({COLUMNS})"
 _HEAD = "SELECT position, hash FROM {}.usage_chain FOR UPDATE"
 _LINK = (
-    "WITH linked AS (INSERT INTO {s}.usage_chain_links VALUES (%s, %s, %s, %s)) "
-    "UPDATE {s}.usage_chain SET position = %s, hash = %s"
+    "WITH linked AS (INSERT INTO {s}.usage_chain_batches VALUES (%s, %s, %b, %b)) "
+    "UPDATE {s}.usage_chain SET position = %s, hash = %b"
 )
 
 
@@ -119,7 +121,9 @@ def link(
     last = first + len(rows) - 1
     cur.execute(
         sql.SQL(_LINK).format(s=s),
-        [first, project_id, [tx for tx, _ in rows], hashes, last, previous],
+        # The ids in binary (a text array's quoting costs more than its hashing) and the
+        # hashes as one value: every 32 bytes one row's.
+        [first, project_id, [tx for tx, _ in rows], b"".join(hashes), last, previous],
         prepare=True,
     )
 
@@ -137,12 +141,12 @@ def backfill(cur: Cursor[Any], schema: str) -> int:
         sql.SQL(
             "SELECT project_id, transaction_id, " + CANONICAL + " FROM {s}.usage_events "
             "WHERE (project_id, transaction_id) NOT IN (SELECT l.project_id, u.tx "
-            "FROM {s}.usage_chain_links l, unnest(l.transaction_ids) AS u(tx)) "
+            "FROM {s}.usage_chain_batches l, unnest(l.transaction_ids) AS u(tx)) "
             'ORDER BY project_id, received_at, transaction_id COLLATE "C"'
         ).format(s=s)
     )
     unchained = cur.fetchall()
-    link_sql = sql.SQL("INSERT INTO {}.usage_chain_links VALUES (%s, %s, %s, %s)").format(s)
+    link_sql = sql.SQL("INSERT INTO {}.usage_chain_batches VALUES (%s, %s, %s, %s)").format(s)
     start = 0
     while start < len(unchained):
         project = unchained[start][0]
@@ -153,7 +157,7 @@ def backfill(cur: Cursor[Any], schema: str) -> int:
             previous = hashlib.sha256(previous + canonical(position, bytes(rest))).digest()
             hashes.append(previous)
         first = position - len(rows) + 1
-        cur.execute(link_sql, [first, project, [r[1] for r in rows], hashes])
+        cur.execute(link_sql, [first, project, [r[1] for r in rows], b"".join(hashes)])
         start += len(rows)
     if unchained:
         cur.execute(
@@ -184,15 +188,15 @@ def read_usage_head(conn: psycopg.Connection[Any], schema: str) -> UsageHead:
 _CHAIN = (
     "SELECT l.first_position + u.n - 1, "
     + ", ".join("e." + c.strip() for c in COLUMNS.split(","))
-    + ", u.h FROM {s}.usage_chain_links l "
-    "CROSS JOIN LATERAL unnest(l.transaction_ids, l.hashes) WITH ORDINALITY AS u(tx, h, n) "
+    + ", substring(l.hashes FROM (u.n * 32 - 31)::int FOR 32) FROM {s}.usage_chain_batches l "
+    "CROSS JOIN LATERAL unnest(l.transaction_ids) WITH ORDINALITY AS u(tx, n) "
     "LEFT JOIN {s}.usage_events e ON e.project_id = l.project_id AND e.transaction_id = u.tx "
     "ORDER BY l.first_position, u.n"
 )
 _OFF_CHAIN = (
     "SELECT e.project_id, e.transaction_id FROM {s}.usage_events e "
     "WHERE (e.project_id, e.transaction_id) NOT IN (SELECT l.project_id, u.tx "
-    "FROM {s}.usage_chain_links l, unnest(l.transaction_ids) AS u(tx)) LIMIT 1"
+    "FROM {s}.usage_chain_batches l, unnest(l.transaction_ids) AS u(tx)) LIMIT 1"
 )
 
 
@@ -238,7 +242,7 @@ def row_at(conn: psycopg.Connection[Any], schema: str, position: int) -> str:
     row = conn.execute(
         sql.SQL(
             "SELECT l.project_id, l.transaction_ids[%s - l.first_position + 1] "
-            "FROM {}.usage_chain_links l WHERE l.first_position <= %s "
+            "FROM {}.usage_chain_batches l WHERE l.first_position <= %s "
             "ORDER BY l.first_position DESC LIMIT 1"
         ).format(sql.Identifier(schema)),
         [position, position],

@@ -32,7 +32,13 @@ import psycopg
 from psycopg import sql
 
 from bench.common import run_threads, scratch_schemas
-from bench.over_http import HttpConnection, create_project, running_server, server_env
+from bench.over_http import (
+    HttpConnection,
+    cpu_seconds,
+    create_project,
+    running_server,
+    server_env,
+)
 
 BATCH = 500
 
@@ -254,11 +260,17 @@ def main() -> None:
         with running_server(env, args.workers, "warning") as server:
             token = create_project(env)
             _setup(server.port, token, args.threads)
+            cpu_before = cpu_seconds(server.pid)
             rate, errors, sent = ingest(server.port, token, args.threads, args.seconds)
+            cpu_after = cpu_seconds(server.pid)
             rows = sum(len(bodies) for bodies in sent.values()) * BATCH
             copy_rate = copy_baseline(url, schema, min(rows, 300_000))
             print(f"(a) HTTP ingestion: {rate:,.0f} events/s ({args.threads} clients, batches "
                   f"of {BATCH}, {args.workers} workers, {errors} failed batches)")  # fmt: skip
+            if cpu_before is not None and cpu_after is not None and rows:
+                # Every event sent (warm-up included) over the server's CPU in that time;
+                # Postgres's CPU is not in it.
+                print(f"    server CPU: {(cpu_after - cpu_before) / rows * 1e6:,.1f} us/event")
             print(f"    COPY baseline:  {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.2f}")
             print("(b) " + dedup(url, schema, server.port, token, sent))
             print("(c) " + query_latency(url, schema, server.port, token, args.query_events))

@@ -55,7 +55,7 @@ def _run(conn: psycopg.Connection[Any], tally: Tally, statement: str, *args: Any
 def _positions(conn: psycopg.Connection[Any], tally: Tally) -> list[int]:
     """Every chained position, from the link rows."""
     query = sql.SQL(
-        "SELECT first_position, cardinality(transaction_ids) FROM {}.usage_chain_links"
+        "SELECT first_position, cardinality(transaction_ids) FROM {}.usage_chain_batches"
     ).format(sql.Identifier(tally.schema))
     return sorted(p for first, n in conn.execute(query) for p in range(first, first + n))
 
@@ -135,7 +135,7 @@ def test_a_deleted_link_is_found_at_the_position_after_it(
         tally,
         "DELETE FROM {s}.usage_events WHERE transaction_id BETWEEN 'tx0010' AND 'tx0019'",
     )
-    _run(conn, tally, "DELETE FROM {s}.usage_chain_links WHERE first_position = 11")
+    _run(conn, tally, "DELETE FROM {s}.usage_chain_batches WHERE first_position = 11")
     assert verify_usage(conn, tally.schema).failed_at == 21
 
 
@@ -143,7 +143,7 @@ def test_rows_cut_off_the_end_are_found_by_the_head(
     tally: Tally, conn: psycopg.Connection[Any], chained: UUID
 ) -> None:
     _run(conn, tally, "DELETE FROM {s}.usage_events WHERE transaction_id >= 'tx0020'")
-    _run(conn, tally, "DELETE FROM {s}.usage_chain_links WHERE first_position = 21")
+    _run(conn, tally, "DELETE FROM {s}.usage_chain_batches WHERE first_position = 21")
     found = verify_usage(conn, tally.schema)
     assert (found.failed_at, found.checked) == (21, 20), found.summary()
     assert "head is position 30" in found.problem
@@ -167,8 +167,8 @@ def test_an_inserted_row_is_found(
     _run(
         conn,
         tally,
-        "INSERT INTO {s}.usage_chain_links SELECT 31, project_id, ARRAY['planted'], "
-        "hashes[1:1] FROM {s}.usage_chain_links WHERE first_position = 1",
+        "INSERT INTO {s}.usage_chain_batches SELECT 31, project_id, ARRAY['planted'], "
+        "substring(hashes FROM 1 FOR 32) FROM {s}.usage_chain_batches WHERE first_position = 1",
     )
     assert verify_usage(conn, tally.schema).failed_at == 31
 
@@ -179,7 +179,7 @@ def test_two_swapped_rows_are_found_at_the_first(
     _run(
         conn,
         tally,
-        "UPDATE {s}.usage_chain_links SET transaction_ids[6] = transaction_ids[7], "
+        "UPDATE {s}.usage_chain_batches SET transaction_ids[6] = transaction_ids[7], "
         "transaction_ids[7] = transaction_ids[6] WHERE first_position = 11",
     )
     assert verify_usage(conn, tally.schema).failed_at == 16
@@ -188,7 +188,7 @@ def test_two_swapped_rows_are_found_at_the_first(
 def test_rows_from_before_the_chain_are_chained_by_the_backfill_and_chain_on(
     tally: Tally, conn: psycopg.Connection[Any], chained: UUID
 ) -> None:
-    _run(conn, tally, "DELETE FROM {s}.usage_chain_links")
+    _run(conn, tally, "DELETE FROM {s}.usage_chain_batches")
     _run(conn, tally, "UPDATE {s}.usage_chain SET position = 0, hash = %s", bytes(32))
     assert not verify_usage(conn, tally.schema).ok
     with conn.transaction(), conn.cursor() as cur:
