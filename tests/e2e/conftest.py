@@ -24,6 +24,7 @@ from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context
+from tests.e2e.webhook_receiver import Receiver
 
 
 class Client:
@@ -151,3 +152,11 @@ def nothing_written(tally: Tally) -> Iterator[None]:
     before = head(tally)
     yield
     assert head(tally) == before, "a refused request wrote events"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver that verifies signatures (tests/e2e/webhook_receiver.py)."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -40,13 +40,6 @@ def sandbox(settings: Settings, clock: FixedClock) -> Iterator[Client]:
         tally.close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 class AuthService:
     """What an auth service keeps: each customer's set, replaced by every event."""
 

@@ -45,13 +45,6 @@ def sandbox(hooks_tally: Tally) -> Iterator[Client]:
         yield client_in_mode(http, hooks_tally, "sandbox", "test")
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def test_each_payment_event_arrives_once_with_the_payment(
     sandbox: Client, receiver: Receiver
 ) -> None:

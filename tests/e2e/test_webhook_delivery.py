@@ -46,13 +46,6 @@ def sandbox(hooks_http: TestClient, hooks_tally: Tally) -> Client:
     return client_in_mode(hooks_http, hooks_tally, "sandbox", "test")
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def endpoint(api: Client, receiver: Receiver, **fields: Any) -> dict[str, Any]:
     made: dict[str, Any] = api.ok(
         api.post("/v1/webhook_endpoints", {"url": receiver.url, **fields}), 201

@@ -43,13 +43,6 @@ def sandbox(hooks_tally: Tally) -> Iterator[Client]:
         yield client_in_mode(http, hooks_tally, "sandbox", "test")
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def _stored(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, ...]]:
     return conn.execute(
         sql.SQL(
