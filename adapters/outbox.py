@@ -26,22 +26,15 @@ the customer call first when it is due, defers the dependent call while it is pe
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.background import BackgroundPasses
-from adapters.providers.base import (
-    ChargeRequest,
-    CheckoutMode,
-    CheckoutRequest,
-    CustomerRequest,
-    LineItem,
-    PaymentProvider,
-    RefundRequest,
-)
+from adapters.outbox_claims import Claims, PostgresClaims
+from adapters.provider_requests import call_provider
+from adapters.providers.base import PaymentProvider
 from commands import provider_customers as pc
 from commands import provider_messages as pm
 from commands.bus import Context
@@ -50,14 +43,11 @@ from commands.provider_errors import ProviderError, ProviderUnavailable
 from domain.customers import Customer
 from domain.errors import DomainError
 from domain.limits import plain_text
-from domain.provider_call_params import (
-    ChargeParams,
-    CheckoutParams,
-    CreateCustomerParams,
-    ProviderParams,
-)
+from domain.provider_call_params import ChargeParams, CheckoutParams
 from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall
 from domain.provider_settings import ProviderSettings
+
+__all__ = ["Outbox", "call_provider", "plain", "provider_for", "provider_settings"]
 
 log = logging.getLogger("tally.outbox")
 
@@ -72,6 +62,9 @@ def plain(text: str) -> str:
     return plain_text(text)[:MAX_ERROR_CHARS]
 
 
+# How long a route waits for a call that another thread or process is making (a worker's
+# pass that found it due first): longer than one provider request with its retries.
+IN_FLIGHT_WAIT_S = 30.0
 OUTBOX_ACTOR = "outbox"
 WEBHOOK_ACTOR = "webhooks"
 BATCH = 100
@@ -95,95 +88,58 @@ def provider_for(tally: Any, project_id: UUID) -> PaymentProvider:
     return provider
 
 
-def call_provider(
-    provider: PaymentProvider, call: ProviderCall, customer_ref: str | None = None
-) -> dict[str, Any]:
-    """Make one call; its answer as a plain dict, or a ProviderError raised.
-    ``customer_ref`` is the provider customer a call that waited for one was given."""
-    params = call.request_params
-    if customer_ref is None:
-        return _make(provider, call.idempotency_key, params)
-    assert isinstance(params, CheckoutParams | ChargeParams), call.operation
-    made = _make(provider, call.idempotency_key, replace(params, customer_ref=customer_ref))
-    return {**made, "customer_ref": customer_ref}
-
-
-def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[str, Any]:
-    """Ask ``provider`` what ``params`` say, under the call's idempotency ``key``."""
-    if isinstance(params, CreateCustomerParams):
-        made = provider.create_customer(
-            CustomerRequest(
-                idempotency_key=key,
-                email=params.email or None,
-                name=params.name or None,
-                references=params.references,
-            )
-        )
-        return {"customer_ref": made.customer_ref}
-    if isinstance(params, CheckoutParams):
-        session = provider.create_checkout_session(_checkout_request(key, params))
-        return {"url": session.url, "session_ref": session.session_ref}
-    if isinstance(params, ChargeParams):
-        charged = provider.charge(
-            ChargeRequest(
-                # Set for every charge: a waiting one is given its customer's reference.
-                customer_ref=str(params.customer_ref),
-                payment_method_ref=params.payment_method_ref,
-                amount_minor=params.amount_minor,
-                currency=params.currency,
-                idempotency_key=key,
-                description=params.description,
-                references=params.references,
-            )
-        )
-        return {"payment_ref": charged.payment_ref, "status": charged.status}
-    refunded = provider.refund(
-        RefundRequest(
-            payment_ref=params.payment_ref,
-            amount_minor=params.amount_minor,
-            currency=params.currency,
-            idempotency_key=key,
-            reason=params.reason,
-            references=params.references,
-        )
-    )
-    return {"refund_ref": refunded.refund_ref, "status": refunded.status}
-
-
-def _checkout_request(key: str, params: CheckoutParams) -> CheckoutRequest:
-    return CheckoutRequest(
-        mode=CheckoutMode(params.mode),
-        lines=tuple(
-            LineItem(line.name, line.unit_amount, line.currency, line.quantity)
-            for line in params.lines
-        ),
-        success_url=params.success_url,
-        cancel_url=params.cancel_url,
-        idempotency_key=key,
-        customer_ref=params.customer_ref,
-        references=params.references,
-        trial_days=params.trial_days or 0,
-    )
-
-
 class Outbox(BackgroundPasses):
     thread_name = "tally-outbox"
 
-    def __init__(self, tally: Any, *, interval_s: float = 1.0) -> None:
+    def __init__(
+        self, tally: Any, *, interval_s: float = 1.0, claims: Claims | None = None
+    ) -> None:
         super().__init__(interval_s)
         self.tally = tally
+        self.claims = claims or PostgresClaims(tally.views)
 
     # -- one call, one event -------------------------------------------------------------
 
-    def attempt(self, project_id: UUID, call_id: UUID, *, due_only: bool = False) -> dict[str, Any]:
-        """Make a pending call now (if it still is pending) and record the answer.
-        ``due_only``: not if its next attempt is later (a pass's list of due calls may
-        be stale: a waiting call made its customer call in the same pass)."""
+    def attempt(
+        self,
+        project_id: UUID,
+        call_id: UUID,
+        *,
+        due_only: bool = False,
+        wait_s: float = IN_FLIGHT_WAIT_S,
+    ) -> dict[str, Any]:
+        """Make a pending call now (if it still is pending) and record the answer; the
+        call's summary after. ``due_only``: not if its next attempt is later (a pass's
+        list of due calls may be stale: a waiting call made its customer call in the
+        same pass). While another thread or process is making the call, wait for it up
+        to ``wait_s`` seconds and answer what it recorded (``outbox_claims``)."""
+        summary, _ = self._attempt_claimed(project_id, call_id, due_only, wait_s)
+        return summary
+
+    def _attempt_claimed(
+        self, project_id: UUID, call_id: UUID, due_only: bool, wait_s: float
+    ) -> tuple[dict[str, Any], bool]:
+        """The call's summary, and whether this attempt held its claim."""
+        with self.claims.claimed(call_id, wait_s) as held:
+            if held:
+                return self._attempt(project_id, call_id, due_only), True
+        call = self._load(project_id, call_id)
+        return ({} if call is None else call.summary()), False
+
+    def _load(self, project_id: UUID, call_id: UUID) -> ProviderCall | None:
         try:
             call = self.tally.store.repository.get(call_id)
         except AggregateNotFoundError:
-            return {}
+            return None
         if not isinstance(call, ProviderCall) or call.project_id != project_id:
+            return None
+        return call
+
+    def _attempt(self, project_id: UUID, call_id: UUID, due_only: bool) -> dict[str, Any]:
+        """``attempt`` under the call's claim: the call is read again here, so one made
+        by the claim's previous holder is found settled and not made again."""
+        call = self._load(project_id, call_id)
+        if call is None:
             return {}
         if not call.pending:
             return call.summary()
@@ -322,8 +278,10 @@ class Outbox(BackgroundPasses):
         for project_id, call_id in due_provider_calls(
             self.tally.views, self.tally.schema, now, BATCH
         ):
-            self.attempt(project_id, call_id, due_only=True)
-            done += 1
+            # A call another thread or process is making is left to it: not counted, so
+            # that a drain does not go round again for it.
+            _, held = self._attempt_claimed(project_id, call_id, True, 0.0)
+            done += int(held)
         if applied_any and not retry_parked:
             done += self.run_once(retry_parked=True)
         return done

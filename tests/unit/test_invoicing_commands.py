@@ -14,6 +14,7 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.outbox import Outbox
+from adapters.outbox_claims import LocalClaims
 from adapters.providers.stub import SUCCEEDS, StubProvider, payment_method_for
 from api.advance import advance_through_calls
 from commands import (
@@ -76,7 +77,7 @@ class InvoicingWorld(World):
         self.bus = CommandBus(self.app, handlers, self.clock)
         self.store = self.app  # what the outbox reads aggregates from
         self.providers = StubDirectory(self.clock)
-        self.outbox = Outbox(self)
+        self.outbox = Outbox(self, claims=LocalClaims())
         self.provider_up = True
 
     def execute(self, command: m.Command, ctx: Context) -> Outcome:

@@ -1,0 +1,82 @@
+"""One attempt at a time per provider call, across threads and server processes.
+
+A route makes the calls its command asked for right after the commit, and the outbox
+worker's pass makes every pending call it finds due; several server processes each run
+a worker. Before this claim existed, a pass that came while a route's request was in
+flight read the call as still pending and made it again (a refund reached the provider
+twice within about 10 ms, with the same idempotency key: harmless at Stripe, a second
+request all the same, and at a provider without keys a look-up race).
+
+The claim is a session advisory lock on the call id, held on a pooled connection from
+the read models' pool while the call is made and its outcome recorded: whoever holds it
+is the only one talking to the provider about that call, and whoever gets it afterwards
+re-reads the call and finds it settled. A worker's pass does not wait for a claim (it
+skips the call; the holder settles it), a route waits a bounded time so that its answer
+can show the outcome rather than "pending".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from adapters.database import advisory_lock_if_free
+
+# How often a route waiting for a call in flight looks again.
+POLL_S = 0.02
+
+
+def claim_key(call_id: UUID) -> str:
+    return f"tally-provider-call:{call_id}"
+
+
+class Claims(Protocol):
+    def claimed(self, call_id: UUID, wait_s: float = 0.0) -> AbstractContextManager[bool]:
+        """Hold the claim on ``call_id`` for the block; yields False when another
+        holder still had it after ``wait_s`` seconds (the caller then leaves the call to
+        it). The claim ends with the block, also when the block raises."""
+        ...
+
+
+class PostgresClaims:
+    """Claims that hold across server processes: advisory locks of one database."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    @contextmanager
+    def claimed(self, call_id: UUID, wait_s: float = 0.0) -> Iterator[bool]:
+        deadline = time.monotonic() + wait_s
+        with self.pool.connection() as conn:
+            while True:
+                with advisory_lock_if_free(conn, claim_key(call_id)) as held:
+                    if held or time.monotonic() >= deadline:
+                        yield held
+                        return
+                time.sleep(POLL_S)
+
+
+class LocalClaims:
+    """Claims between the threads of one process, for an application with no database
+    of its own (the unit tests' in-memory world)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[UUID, threading.Lock] = {}
+
+    @contextmanager
+    def claimed(self, call_id: UUID, wait_s: float = 0.0) -> Iterator[bool]:
+        with self._guard:
+            lock = self._locks.setdefault(call_id, threading.Lock())
+        held = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
+        try:
+            yield held
+        finally:
+            if held:
+                lock.release()

@@ -1,0 +1,96 @@
+"""What the outbox asks a provider for one recorded ``ProviderCall``: the typed params
+it recorded, turned into the provider interface's request under the call's idempotency
+key, and the answer as the plain dict ``RecordProviderCallOutcome`` takes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from adapters.providers.base import (
+    ChargeRequest,
+    CheckoutMode,
+    CheckoutRequest,
+    CustomerRequest,
+    LineItem,
+    PaymentProvider,
+    RefundRequest,
+)
+from domain.provider_call_params import (
+    ChargeParams,
+    CheckoutParams,
+    CreateCustomerParams,
+    ProviderParams,
+)
+from domain.provider_calls import ProviderCall
+
+
+def call_provider(
+    provider: PaymentProvider, call: ProviderCall, customer_ref: str | None = None
+) -> dict[str, Any]:
+    """Make one call; its answer as a plain dict, or a ProviderError raised.
+    ``customer_ref`` is the provider customer a call that waited for one was given."""
+    params = call.request_params
+    if customer_ref is None:
+        return _make(provider, call.idempotency_key, params)
+    assert isinstance(params, CheckoutParams | ChargeParams), call.operation
+    made = _make(provider, call.idempotency_key, replace(params, customer_ref=customer_ref))
+    return {**made, "customer_ref": customer_ref}
+
+
+def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[str, Any]:
+    """Ask ``provider`` what ``params`` say, under the call's idempotency ``key``."""
+    if isinstance(params, CreateCustomerParams):
+        made = provider.create_customer(
+            CustomerRequest(
+                idempotency_key=key,
+                email=params.email or None,
+                name=params.name or None,
+                references=params.references,
+            )
+        )
+        return {"customer_ref": made.customer_ref}
+    if isinstance(params, CheckoutParams):
+        session = provider.create_checkout_session(_checkout_request(key, params))
+        return {"url": session.url, "session_ref": session.session_ref}
+    if isinstance(params, ChargeParams):
+        charged = provider.charge(
+            ChargeRequest(
+                # Set for every charge: a waiting one is given its customer's reference.
+                customer_ref=str(params.customer_ref),
+                payment_method_ref=params.payment_method_ref,
+                amount_minor=params.amount_minor,
+                currency=params.currency,
+                idempotency_key=key,
+                description=params.description,
+                references=params.references,
+            )
+        )
+        return {"payment_ref": charged.payment_ref, "status": charged.status}
+    refunded = provider.refund(
+        RefundRequest(
+            payment_ref=params.payment_ref,
+            amount_minor=params.amount_minor,
+            currency=params.currency,
+            idempotency_key=key,
+            reason=params.reason,
+            references=params.references,
+        )
+    )
+    return {"refund_ref": refunded.refund_ref, "status": refunded.status}
+
+
+def _checkout_request(key: str, params: CheckoutParams) -> CheckoutRequest:
+    return CheckoutRequest(
+        mode=CheckoutMode(params.mode),
+        lines=tuple(
+            LineItem(line.name, line.unit_amount, line.currency, line.quantity)
+            for line in params.lines
+        ),
+        success_url=params.success_url,
+        cancel_url=params.cancel_url,
+        idempotency_key=key,
+        customer_ref=params.customer_ref,
+        references=params.references,
+        trial_days=params.trial_days or 0,
+    )
