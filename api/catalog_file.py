@@ -18,6 +18,8 @@ The file lists meters (issue 13) and products (plans) with their features and pr
           - lookup_key: pro_monthly_eur # the product's name for this price
             currency: EUR
             scheme: flat                # flat | per_unit | graduated | volume | metered...
+                                        # metered_package: package: {size: 1000, round: up,
+                                        #   free_units: 100}; unit_amount per package
             unit_amount: 2900           # minor units
             interval: month             # day | week | month | year; omit for one-time
             trial_days: 14
@@ -80,6 +82,7 @@ class PriceEntry(BaseModel):
     unit_amount: int = 0
     tiers: list[dict[str, Any]] = Field(default_factory=list)
     meter: str = ""
+    package: dict[str, Any] | None = None  # metered_package: {size, round, free_units}
     interval: str | None = None
     interval_count: int = 1
     trial_days: int = 0

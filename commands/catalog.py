@@ -47,6 +47,10 @@ def price_id_for(project_id: UUID, cmd: m.DefinePrice) -> UUID:
     """A price's id comes from its lookup key and its whole definition, so the same
     definition is the same price and any change is a new one."""
     definition = cmd.model_dump(mode="json")
+    if definition.get("package") is None:
+        # Prices defined before packages existed keep their ids (and so their
+        # definitions answer as the same price).
+        definition.pop("package", None)
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
     return uuid5(project_id, f"price:{cmd.lookup_key}:{digest}")
 
@@ -81,6 +85,7 @@ def define_price(uow: UnitOfWork, cmd: m.DefinePrice, ctx: Context) -> Result:
         interval=cmd.interval,
         interval_count=cmd.interval_count,
         trial_days=cmd.trial_days,
+        package=cmd.package.model_dump() if cmd.package is not None else None,
         price_id=price_id,
         lookup_key=cmd.lookup_key,
     )

@@ -73,16 +73,7 @@ def metered_prices(
             continue
         description, _ = item_line(uow, ctx, item)
         rule = MeterRule.of(meter.summary())
-        found.append(
-            MeteredPrice(
-                str(price.id),
-                price.unit_amount,
-                description,
-                rule,
-                price.scheme,
-                tuple(price.tiers),
-            )
-        )
+        found.append(MeteredPrice.of(price, description, rule))
     return found
 
 

@@ -72,10 +72,7 @@ def _usage_amount(line: Line, new_price: NewPrice) -> int | None:
     price = new_price(str(usage["price_id"]))
     if price is None:
         return None
-    metered = MeteredPrice(
-        str(usage["price_id"]), price.unit_amount, "", _ANY_METER, price.scheme,
-        tuple(price.tiers),
-    )  # fmt: skip
+    metered = MeteredPrice.of(price, "", _ANY_METER)
     quantity, before = Decimal(usage["quantity"]), Decimal(usage["billed_before"])
     # As usage_rating.usage_lines bills a line: the quantity's amount less what was
     # billed for it before (a late line), never below zero.

@@ -10,6 +10,7 @@ rate of the tier the whole quantity reaches. A tier may add a flat amount.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -26,11 +27,13 @@ from domain.limits import (
 )
 from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
+from domain.usage_packages import Package, check_package, package_count
 
 NAMESPACE = UUID("9d8c7b6a-5f4e-4d3c-8b2a-1e0f9a8b7c6d")
 # Metered prices charge a meter's quantity over a period (issue 13): per unit
-# (``metered``), or by tiers of the quantity, graduated or volume as above.
-METERED = ("metered", "metered_graduated", "metered_volume")
+# (``metered``), by tiers of the quantity, graduated or volume as above, or per package
+# of units (``metered_package``: ``domain.usage_packages``).
+METERED = ("metered", "metered_graduated", "metered_volume", "metered_package")
 TIERED = ("graduated", "volume", "metered_graduated", "metered_volume")
 SCHEMES = ("flat", "per_unit", "graduated", "volume", *METERED)
 MAX_FEATURES = 100  # the API's features list holds at most this many
@@ -174,19 +177,20 @@ class Price(TallyAggregate):
 
     Version 2 keeps ``lookup_key``. Prices defined before it did (and stored states of
     them) upcast to ``None``: their key is known only to their product's ``prices`` map,
-    and only while they are its current price."""
+    and only while they are its current price. Version 3 keeps ``package`` (a package
+    price's terms); every price defined before has none."""
 
     TOPIC = "tally:Price"
-    class_version = 2
+    class_version = 3
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:Price.Created"
 
     class Defined(Created):
-        """Version 2 adds ``lookup_key``."""
+        """Version 2 adds ``lookup_key``, version 3 ``package``."""
 
         TOPIC = "tally:Price.Defined"
-        class_version = 2
+        class_version = 3
 
         project_id: UUID
         product_id: UUID
@@ -199,14 +203,23 @@ class Price(TallyAggregate):
         interval: str | None
         interval_count: int
         trial_days: int
+        package: Package | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["lookup_key"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["package"] = None
+
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["lookup_key"] = None
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["package"] = None
 
     @event(Defined)
     def __init__(
@@ -223,6 +236,7 @@ class Price(TallyAggregate):
         interval: str | None,
         interval_count: int,
         trial_days: int,
+        package: Package | None,
     ) -> None:
         self.project_id = project_id
         self.product_id = product_id
@@ -235,6 +249,7 @@ class Price(TallyAggregate):
         self.interval = interval
         self.interval_count = interval_count
         self.trial_days = trial_days
+        self.package = package
         self.active = True
 
     @classmethod
@@ -253,6 +268,7 @@ class Price(TallyAggregate):
         trial_days: int = 0,
         price_id: UUID | None = None,
         lookup_key: str | None = None,
+        package: Package | None = None,
     ) -> Price:
         if lookup_key is not None:
             check_text(lookup_key, "lookup_key", MAX_LABEL_CHARS, min_chars=1)
@@ -261,6 +277,9 @@ class Price(TallyAggregate):
             raise ValidationFailed(f"scheme must be one of {', '.join(SCHEMES)}")
         check_amount(unit_amount, allow_zero=True)
         checked_tiers = check_tiers(tiers or []) if scheme in TIERED else []
+        if package is not None and scheme != "metered_package":
+            raise InvalidCombination("only a metered_package price has a package")
+        terms = check_package(package) if scheme == "metered_package" else None
         check_text(meter, "meter", MAX_LABEL_CHARS)
         if scheme in METERED and not meter:
             raise InvalidCombination("a metered price names its meter")
@@ -285,6 +304,7 @@ class Price(TallyAggregate):
             interval=interval,
             interval_count=interval_count,
             trial_days=trial_days,
+            package=terms,
         )
 
     @property
@@ -305,6 +325,8 @@ class Price(TallyAggregate):
             amount = self.unit_amount
         elif self.scheme in ("per_unit", "metered"):
             amount = self.unit_amount * quantity
+        elif self.package is not None:
+            amount = self.unit_amount * package_count(self.package, Decimal(quantity))
         else:
             amount = tiered_amount(self.scheme.removeprefix("metered_"), self.tiers, quantity)
         return check_within_limit(amount, f"the amount of {quantity} of price {self.id}")
@@ -330,5 +352,6 @@ class Price(TallyAggregate):
             "interval": self.interval,
             "interval_count": self.interval_count,
             "trial_days": self.trial_days,
+            "package": self.package,
             "active": self.active,
         }

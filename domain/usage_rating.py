@@ -3,7 +3,8 @@
 A metered price charges its meter's quantity over a period, per group of the meter
 (each group its own line): ``metered`` its ``unit_amount`` per unit, ``metered_graduated``
 and ``metered_volume`` by the tiers of the quantity as graduated and volume prices do
-(``domain.catalog``), rounded half-even to a minor unit once (quantities are decimals).
+(``domain.catalog``), rounded half-even to a minor unit once (quantities are decimals),
+``metered_package`` its ``unit_amount`` per package of units (``domain.usage_packages``).
 A subscription's usage is billed in arrears: the invoice a renewal drafts bills
 the items of the new period in advance and the usage of the period that just ended.
 
@@ -23,11 +24,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from domain.catalog import Tier
+from domain.catalog import Price, Tier
 from domain.limits import MAX_QUANTITY
 from domain.price_tiers import tier_breakdown
 from domain.subscriptions import Subscription
 from domain.usage import EXACT, MeterRule, decimal_text
+from domain.usage_packages import Package, package_count
 
 Quantities = dict[str, Decimal | None]  # per group (its stored key) of one meter
 BilledKey = str  # "price_id group_key"
@@ -87,16 +89,33 @@ class MeteredPrice:
     rule: MeterRule
     scheme: str = "metered"
     tiers: tuple[Tier, ...] = ()
+    package: Package | None = None
+
+    @classmethod
+    def of(cls, price: Price, description: str, rule: MeterRule) -> MeteredPrice:
+        """The rating terms of a metered price, with its line text and its meter's rule."""
+        return cls(
+            str(price.id), price.unit_amount, description, rule, price.scheme,
+            tuple(price.tiers), price.package,
+        )  # fmt: skip
 
     @property
     def mode(self) -> str:
-        """``per_unit``, ``graduated`` or ``volume``."""
+        """``per_unit``, ``graduated``, ``volume`` or ``package``."""
+        if self.package is not None:
+            return "package"
         return self.scheme.removeprefix("metered_") if self.tiers else "per_unit"
+
+    def units(self, quantity: Decimal | None) -> Decimal | None:
+        """What the unit amount is charged for: the quantity, or its packages."""
+        if self.package is None:
+            return quantity
+        return Decimal(package_count(self.package, quantity))
 
     def amount(self, quantity: Decimal | None) -> int:
         """What ``quantity`` of the meter costs; nothing for none or less."""
-        if self.mode == "per_unit":
-            return rated_amount(self.unit_amount, quantity)
+        if self.mode in ("per_unit", "package"):
+            return rated_amount(self.unit_amount, self.units(quantity))
         return tiered_usage_amount(self.mode, list(self.tiers), quantity)
 
 
@@ -131,10 +150,14 @@ class UsageLine:
         and the price's unit amount when they are a whole number (of at most
         ``MAX_QUANTITY``) that gives its amount; else one unit of the amount (the exact
         quantity is in ``record()``)."""
-        units = self.quantity - self.billed_before
+        # A package price charges for packages: the packages this line adds.
+        units = (self.price.units(self.quantity) or Decimal(0)) - (
+            self.price.units(self.billed_before) or Decimal(0)
+        )
         unit = self.price.unit_amount
         whole = units == units.to_integral_value() and 1 <= units <= MAX_QUANTITY
-        if self.price.mode == "per_unit" and whole and unit * int(units) == self.amount:
+        per_unit = self.price.mode in ("per_unit", "package")
+        if per_unit and whole and unit * int(units) == self.amount:
             return int(units), unit
         return 1, self.amount
 
@@ -142,7 +165,9 @@ class UsageLine:
         """A tiered price's parts of the amount (``domain.price_tiers``), for a first
         billing of a whole quantity; None otherwise (the amount is then one figure)."""
         quantity = self.quantity
-        if self.price.mode == "per_unit" or self.late or not 1 <= quantity <= MAX_QUANTITY:
+        if self.price.mode in ("per_unit", "package") or self.late:
+            return None
+        if not 1 <= quantity <= MAX_QUANTITY:
             return None
         if quantity != quantity.to_integral_value():
             return None

@@ -119,14 +119,7 @@ def _usage_so_far(
     )
     rules = {meter.code: MeterRule.of(meter.summary()) for meter in meters}
     found = [
-        MeteredPrice(
-            str(price.id),
-            price.unit_amount,
-            _item_text(cur, schema, sub.project_id, item)[0],
-            rules[price.meter],
-            price.scheme,
-            tuple(price.tiers),
-        )
+        MeteredPrice.of(price, _item_text(cur, schema, sub.project_id, item)[0], rules[price.meter])
         for item in sub.items
         if (price := metered.get(UUID(str(item["price_id"])))) is not None and price.meter in rules
     ]

@@ -127,7 +127,10 @@ def archive_product(
     "old price of that lookup key is archived. Republishing a definition that was archived "
     "answers 409 `price_archived`. Fields that go together, else 422 "
     "`invalid_combination`: a tiered price has tiers whose `up_to` increase and only the "
-    "last is open-ended (null); a metered price names its `meter`; a one-time price has "
+    "last is open-ended (null); a metered price names its `meter`; a `metered_package` "
+    "price (and only it) has a `package` (`unit_amount` per package of `size` units, a "
+    "started one charged whole with `round: up` or not with `down`, after `free_units`); "
+    "a one-time price has "
     "no trial and is not metered. A new metered price's `meter` is the code of a meter of "
     "the project (`POST /v1/meters`), else 422 `unknown_meter`.",
     responses=_created_or_revised(

@@ -17,12 +17,19 @@ from api.objects import Instant, created_field
 from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_config
 from api.schemas.nulls import AsRecorded, ShownNull
 from commands.limits_types import Label, LookupKey, Name, PlanCode
-from commands.messages import CurrencyCode, PriceTier
+from commands.messages import CurrencyCode, PricePackage, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
 from domain.periods import MAX_INTERVAL_COUNT
 
 Scheme = Literal[
-    "flat", "per_unit", "graduated", "volume", "metered", "metered_graduated", "metered_volume"
+    "flat",
+    "per_unit",
+    "graduated",
+    "volume",
+    "metered",
+    "metered_graduated",
+    "metered_volume",
+    "metered_package",
 ]
 
 
@@ -134,8 +141,16 @@ class DefinePriceRequest(Request):
         description="graduated, volume, metered_graduated and metered_volume only",
     )
     meter: Annotated[
-        Label, Field(description="metered, metered_graduated, metered_volume: the meter")
+        Label,
+        Field(
+            description="metered, metered_graduated, metered_volume, metered_package: the meter"
+        ),
     ] = ""
+    package: PricePackage | None = Field(
+        default=None,
+        description="metered_package only (and required there): unit_amount is charged per "
+        "package of `size` units of the meter's quantity over a period, after `free_units`",
+    )
     interval: Interval | None = Field(default=None, description="Omitted: a one-time price")
     interval_count: Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_COUNT)] = 1
     trial_days: Annotated[
@@ -178,11 +193,14 @@ class Price(ApiObject):
     currency: str
     scheme: str = Field(
         description="flat | per_unit | graduated | volume | metered | metered_graduated | "
-        "metered_volume"
+        "metered_volume | metered_package"
     )
     unit_amount: int = 0
     tiers: AsRecorded[list[PriceTier]] = Field(default_factory=list)
     meter: str = ""
+    package: ShownNull[PricePackage] = Field(
+        default=None, description="A metered_package price's package; null for the others"
+    )
     interval: ShownNull[str] = Field(
         default=None, description="day | week | month | year; null: once"
     )

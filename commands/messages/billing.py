@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -24,6 +24,7 @@ from commands.limits_types import (
 from commands.messages.base import Command, CurrencyCode, Quantity
 from domain.limits import (
     MAX_AMOUNT_MINOR,
+    MAX_PACKAGE_UNITS,
     MAX_PRICE_TIERS,
     MAX_QUANTITY,
     MAX_SUBSCRIPTION_ITEMS,
@@ -73,13 +74,33 @@ class PriceTier(BaseModel):
     flat_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
 
 
+class PricePackage(BaseModel):
+    """A ``metered_package`` price's terms (``domain.usage_packages``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    size: Annotated[
+        StrictInt,
+        Field(ge=1, le=MAX_PACKAGE_UNITS, description="Units of the meter in one package"),
+    ]
+    round: Literal["up", "down"] = Field(
+        default="up", description="up: a started package is charged whole; down: only full ones"
+    )
+    free_units: Annotated[
+        StrictInt,
+        Field(ge=0, le=MAX_PACKAGE_UNITS, description="Units each period that cost nothing"),
+    ] = 0
+
+
 class DefinePrice(Command):
     product_id: UUID
     lookup_key: LookupKey
     currency: CurrencyCode
     scheme: Annotated[
         str,
-        Field(pattern="^(flat|per_unit|graduated|volume|metered|metered_graduated|metered_volume)$"),
+        Field(
+            pattern="^(flat|per_unit|graduated|volume|metered|metered_graduated|metered_volume"
+            "|metered_package)$"
+        ),
     ]
     unit_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)] = 0
     tiers: list[PriceTier] = Field(default_factory=list, max_length=MAX_PRICE_TIERS)
@@ -87,6 +108,7 @@ class DefinePrice(Command):
     interval: Annotated[str, Field(pattern="^(day|week|month|year)$")] | None = None
     interval_count: Annotated[StrictInt, Field(ge=1, le=MAX_INTERVAL_COUNT)] = 1
     trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] = 0
+    package: PricePackage | None = None
 
 
 class ArchivePrice(Command):
