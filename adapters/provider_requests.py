@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 from adapters.providers.base import (
     ChargeRequest,
@@ -30,12 +31,21 @@ def call_provider(
 ) -> dict[str, Any]:
     """Make one call; its answer as a plain dict, or a ProviderError raised.
     ``customer_ref`` is the provider customer a call that waited for one was given."""
-    params = call.request_params
+    params = with_project(call.request_params, call.project_id)
     if customer_ref is None:
         return _make(provider, call.idempotency_key, params)
     assert isinstance(params, CheckoutParams | ChargeParams), call.operation
     made = _make(provider, call.idempotency_key, replace(params, customer_ref=customer_ref))
     return {**made, "customer_ref": customer_ref}
+
+
+def with_project(params: ProviderParams, project_id: UUID) -> ProviderParams:
+    """``params`` whose references name the call's project (``tally_project``), whatever
+    the handler put there: every provider object Tally makes can be traced to its tenant
+    from the provider's dashboard and webhooks. Added here rather than by each handler,
+    so a call recorded before (a credit note's refund, an invoice's charge) has it too."""
+    references = {**params.references, "tally_project": str(project_id)}
+    return replace(params, references=references)
 
 
 def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[str, Any]:
