@@ -2,10 +2,14 @@
 
 A *payment* is money a customer paid, or was asked to pay, through one of Tally's ways
 (issue 12): a charge the outbox makes at a provider (one ``ProviderCall`` of operation
-``charge``; its id is the payment's), or an invoice payment recorded another way (an
+``charge``; its id is the payment's), a hosted checkout's sale or wallet top-up (one
+``ProviderCall`` of operation ``checkout`` that names the ledger transaction it pays; its
+id is the payment's, and the transaction's outcome is the payment's: the call's own
+answer only makes the page), or an invoice payment recorded another way (an
 out-of-band or wallet payment, a payment the provider collected on its own and reported
-by webhook: ``Invoice.PaymentRecorded``; its id derives from the invoice's id and the
-payment's key on the invoice). Nothing here reads a client's input for an id.
+by webhook, a subscription's checkout paying its invoice: ``Invoice.PaymentRecorded``;
+its id derives from the invoice's id and the payment's key on the invoice). Nothing here
+reads a client's input for an id.
 
     pending --settle(processing)--> processing      (the provider confirms later)
     pending | processing --settle(succeeded)--> succeeded
@@ -66,6 +70,42 @@ def charge_row(
 ) -> Row:
     """A new charge, pending: from its provider call's recorded params."""
     return {
+        **_provider_row(call_id, project_id, provider, params, at),
+        "amount": int(params["amount_minor"]),
+        "currency": str(params["currency"]),
+    }
+
+
+def is_paying_checkout(params: dict[str, Any]) -> bool:
+    """Whether a checkout call's params ask for a payment of their own: a sale or a
+    wallet top-up names the ledger transaction it pays. A subscription's checkout names
+    none (its invoice records the payment), nor does a trial's, which takes no money."""
+    return bool(params.get("transaction_id"))
+
+
+def checkout_row(
+    call_id: UUID, project_id: UUID, provider: str, params: dict[str, Any], at: datetime
+) -> Row:
+    """A hosted checkout's sale or top-up, pending until its transaction settles. The
+    amount and currency are the lines' (calls recorded before the params stored their
+    sum carry only the lines)."""
+    lines = params.get("lines") or []
+    amount = params.get("amount_minor")
+    if amount is None:
+        amount = sum(int(line["unit_amount"]) * int(line["quantity"]) for line in lines)
+    currency = params.get("currency") or lines[0]["currency"]
+    return {
+        **_provider_row(call_id, project_id, provider, params, at),
+        "amount": int(amount),
+        "currency": str(currency),
+        "checkout": True,
+    }
+
+
+def _provider_row(
+    call_id: UUID, project_id: UUID, provider: str, params: dict[str, Any], at: datetime
+) -> Row:
+    return {
         "id": call_id,
         "project_id": project_id,
         "customer_id": _charge_customer(params),
@@ -73,9 +113,7 @@ def charge_row(
         "transaction_id": _uuid(params.get("transaction_id")),
         "invoice_payment": None,
         "method": "provider",
-        "amount": int(params["amount_minor"]),
         "amount_refunded": 0,
-        "currency": str(params["currency"]),
         "status": PENDING,
         "provider": provider,
         "reference": None,
@@ -83,6 +121,7 @@ def charge_row(
         "failure_message": None,
         "created_at": at,
         "updated_at": at,
+        "checkout": False,
     }
 
 
@@ -110,7 +149,20 @@ def invoice_payment_row(invoice: Row, payment: dict[str, Any], at: datetime) -> 
         "failure_message": None,
         "created_at": at,
         "updated_at": at,
+        "checkout": False,
     }
+
+
+def call_answered(row: Row, result: dict[str, Any], at: datetime) -> str | None:
+    """The provider's answer to the payment's own call; the type it emits, if any. A
+    charge's answer settles it (``processing`` until its webhook, else succeeded). A
+    checkout's answer is only the page the customer pays on: its transaction settles it
+    when the provider reports the payment."""
+    note_reference(row, str(result.get("payment_ref") or ""))
+    if row["checkout"]:
+        return None
+    outcome = PROCESSING if result.get("status") == "processing" else SUCCEEDED
+    return settle(row, outcome, at)
 
 
 def settle(

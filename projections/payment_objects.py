@@ -5,8 +5,12 @@ status moves), built from the facts of four aggregates as they were recorded:
 
 - ``ProviderCall.Requested`` of a ``charge``: a new pending payment; its ``Succeeded``
   (``processing`` or ``succeeded``), ``Failed`` and ``PaymentNoted`` settle it;
-- ``Transaction.Completed`` / ``Failed`` of a charge's ledger transaction: a charge the
-  provider answered ``processing`` and its webhook settled later;
+- ``ProviderCall.Requested`` of a ``checkout`` that pays a ledger transaction (a sale or
+  a wallet top-up, no invoice): a new pending payment that its transaction settles
+  (the call's ``Succeeded`` only made the page; its ``Failed`` fails it);
+- ``Transaction.Completed`` / ``Failed`` of a charge's or checkout's ledger transaction:
+  a charge the provider answered ``processing`` and its webhook settled later, a
+  checkout the customer paid (or abandoned: the provider's expiry fails it);
 - ``Invoice.PaymentRecorded``: the invoice's side of a charge (which payment of the
   invoice it is), or a payment made another way (out of band, from a wallet, collected
   by the provider on its own), which is a new payment, succeeded at once;
@@ -52,7 +56,7 @@ INVOICE_EVENTS = (ev.InvoicePaymentRecorded, ev.InvoiceCredited)
 COLUMNS = (
     "id", "project_id", "customer_id", "invoice_id", "transaction_id", "invoice_payment",
     "method", "amount", "amount_refunded", "currency", "status", "provider", "reference",
-    "failure_code", "failure_message", "created_at", "updated_at", "position",
+    "failure_code", "failure_message", "created_at", "updated_at", "position", "checkout",
 )  # fmt: skip
 _REFUND_COLUMNS = ("id", "project_id", "payment_id", "amount", "state", "position")
 _CODE = re.compile(r"[a-z0-9_]{1,100}")
@@ -134,10 +138,7 @@ class _Batch:
         row = self.rows.get(call_id)
         if row is not None:
             if kind is _call.Succeeded:
-                fold.note_reference(row, str(event.result.get("payment_ref") or ""))
-                status = event.result.get("status")
-                outcome = fold.PROCESSING if status == "processing" else fold.SUCCEEDED
-                self.touch(row, fold.settle(row, outcome, event.timestamp), position)
+                self.touch(row, fold.call_answered(row, event.result, event.timestamp), position)
             elif kind is _call.Failed:
                 emitted = fold.settle(
                     row, fold.FAILED, event.timestamp, code=event.code, message=event.detail
@@ -160,8 +161,10 @@ class _Batch:
 
     def _requested(self, event: Any, position: int) -> None:
         params = event.params
-        if event.operation == "charge":
-            row = fold.charge_row(
+        paying_checkout = event.operation == "checkout" and fold.is_paying_checkout(params)
+        if event.operation == "charge" or paying_checkout:
+            make = fold.checkout_row if paying_checkout else fold.charge_row
+            row = make(
                 event.originator_id, event.project_id, event.provider, params, event.timestamp
             )
             row["position"] = position
@@ -175,7 +178,7 @@ class _Batch:
             invoice_id = UUID(str(params["invoice_id"]))
             paid = self.by_invoice(invoice_id, reference=str(params.get("payment_ref") or ""))
         if paid is None:
-            return  # a refund of a payment this model does not know (a checkout's)
+            return  # a refund of a payment this model does not know
         self.refunds[event.originator_id] = {
             "id": event.originator_id,
             "project_id": event.project_id,

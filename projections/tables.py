@@ -342,7 +342,8 @@ TABLES: tuple[Table, ...] = (
         "amount bigint NOT NULL, amount_refunded bigint NOT NULL, currency text NOT NULL, "
         "status text NOT NULL, provider text, reference text, failure_code text, "
         "failure_message text, created_at timestamptz NOT NULL, "
-        "updated_at timestamptz NOT NULL, position bigint NOT NULL",
+        "updated_at timestamptz NOT NULL, position bigint NOT NULL, "
+        "checkout boolean NOT NULL DEFAULT false",
         "id",
         (
             "payment_objects_page: project_id, position, id",
@@ -412,6 +413,9 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     # Every row written before the outbox's key became (position, ordinal) is a
     # recorded event's own row: ordinal 0.
     ("integration_events", "ordinal integer NOT NULL DEFAULT 0"),
+    # A hosted checkout's sale or top-up is a payment too (issue 12); every row before
+    # was a charge or an invoice's payment.
+    ("payment_objects", "checkout boolean NOT NULL DEFAULT false"),
 )
 
 # Fields added to an aggregate's stored ``summary`` (and ``state``) after deployments had

@@ -41,15 +41,19 @@ class Payment(ApiObject):
         extra="ignore", populate_by_name=True, json_schema_extra={"examples": [PAYMENT_EXAMPLE]}
     )
     id: UUID = Field(
-        description="A provider charge's id is its provider call's (GET /v1/provider_calls/"
-        "{id}); a payment an invoice recorded otherwise has an id derived from the invoice "
-        "and the payment's place on it"
+        description="A provider charge's or hosted checkout's id is its provider call's "
+        "(GET /v1/provider_calls/{id}); a payment an invoice recorded otherwise has an id "
+        "derived from the invoice and the payment's place on it"
     )
     object: Literal["payment"] = Field(default="payment", description="Its type")
     customer_id: UUID | None = Field(
-        default=None, description="Null only for a wallet top-up charged for no customer"
+        default=None,
+        description="Null only for a wallet top-up of no customer's wallet, or a checkout "
+        "sale to no customer",
     )
-    invoice_id: UUID | None = Field(default=None, description="The invoice it pays, if any")
+    invoice_id: UUID | None = Field(
+        default=None, description="The invoice it pays; null for a checkout's sale or top-up"
+    )
     transaction_id: UUID | None = Field(
         default=None, description="Its ledger transaction, if it has one (not out of band)"
     )

@@ -60,6 +60,7 @@ class RabbitConsumer:
         self.ids: list[str] = []
         self.bodies: list[dict[str, Any]] = []
         self.routing_keys: list[str] = []
+        self.headers: list[dict[str, Any]] = []
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._consume()), daemon=True)
@@ -87,6 +88,7 @@ class RabbitConsumer:
         assert message.message_id is not None
         self.ids.append(message.message_id)
         self.routing_keys.append(message.routing_key or "")
+        self.headers.append(dict(message.headers))
         self.bodies.append(orjson.loads(message.body))
 
     def wait_for(self, unique: int, timeout_s: float = 60.0) -> None:

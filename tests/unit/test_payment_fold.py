@@ -122,3 +122,66 @@ def test_a_top_up_charge_recorded_without_customer_id_names_its_referenced_custo
     assert fold.charge_row(uuid4(), uuid4(), "stub", named, AT)["customer_id"] == buyer
     nobody = {**params, "references": {"tally_transaction": str(uuid4())}}
     assert fold.charge_row(uuid4(), uuid4(), "stub", nobody, AT)["customer_id"] is None
+
+
+def sale_params(**extra: object) -> dict[str, object]:
+    lines = [
+        {"name": "Mug", "unit_amount": 1200, "currency": "EUR", "quantity": 2},
+        {"name": "Hat", "unit_amount": 300, "currency": "EUR", "quantity": 1},
+    ]
+    return {"mode": "item", "lines": lines, "transaction_id": str(uuid4()), **extra}
+
+
+def test_a_checkout_that_pays_a_transaction_is_a_pending_payment_of_its_lines() -> None:
+    buyer = uuid4()
+    params = sale_params(references={"tally_customer": str(buyer)})
+    assert fold.is_paying_checkout(params)
+    # A call recorded before the params stored their sum: the lines' sum.
+    row = fold.checkout_row(uuid4(), uuid4(), "stub", params, AT)
+    assert (row["amount"], row["currency"], row["status"]) == (2700, "EUR", "pending")
+    assert (row["customer_id"], row["checkout"], row["method"]) == (buyer, True, "provider")
+    assert str(row["transaction_id"]) == params["transaction_id"]
+    stored = fold.checkout_row(uuid4(), uuid4(), "stub", {**params, "amount_minor": 2700}, AT)
+    assert stored["amount"] == 2700
+    # A subscription's checkout pays its invoice (recorded there), a trial's nothing.
+    assert not fold.is_paying_checkout({**params, "transaction_id": None})
+
+
+def test_a_checkouts_answer_makes_the_page_and_settles_nothing() -> None:
+    row = fold.checkout_row(uuid4(), uuid4(), "stub", sale_params(), AT)
+    assert fold.call_answered(row, {"url": "https://pay.example/1"}, AT) is None
+    assert fold.call_answered(row, {"status": "succeeded"}, AT) is None
+    assert row["status"] == "pending"
+    assert fold.settle(row, fold.SUCCEEDED, AT) == fold.PAYMENT_SUCCEEDED
+    charged = charge()
+    assert fold.call_answered(charged, {"payment_ref": "ch_1", "status": "processing"}, AT) is None
+    assert (charged["status"], charged["reference"]) == ("processing", "ch_1")
+    assert fold.call_answered(charged, {"status": "succeeded"}, AT) == fold.PAYMENT_SUCCEEDED
+
+
+ANSWERS = st.lists(
+    st.one_of(
+        st.tuples(st.just("answer"), st.sampled_from(["succeeded", "processing", "open"])),
+        st.tuples(st.just("settle"), st.sampled_from(["succeeded", "failed"])),
+    ),
+    max_size=10,
+)
+
+
+@given(steps=ANSWERS)
+def test_only_its_transaction_settles_a_checkout_and_only_once(
+    steps: list[tuple[str, str]],
+) -> None:
+    row = fold.checkout_row(uuid4(), uuid4(), "stub", sale_params(), AT)
+    emitted: list[str] = []
+    first_settle = next((outcome for step, outcome in steps if step == "settle"), None)
+    for step, value in steps:
+        if step == "answer":
+            kind = fold.call_answered(row, {"status": value}, AT)
+        else:
+            kind = fold.settle(row, value, AT, code="checkout_expired")
+        if kind is not None:
+            emitted.append(kind)
+    expected = {None: [], "succeeded": [fold.PAYMENT_SUCCEEDED], "failed": [fold.PAYMENT_FAILED]}
+    assert emitted == expected[first_settle]
+    assert row["status"] == (first_settle or "pending")
