@@ -27,6 +27,7 @@ from adapters.outbox import provider_for
 from api.auth import Caller
 from api.calls import execute_and_call
 from api.inbound import messages as im
+from api.inbound.usage import record_usage
 from api.routes.common import caught_up
 from api.routes.subscriptions import plan_items
 from api.tally import Tally
@@ -58,6 +59,8 @@ def step_key(message_id: str, step: str) -> str:
 def handle(tally: Tally, project_id: UUID, mode: str, message: im.InboundMessage) -> list[Any]:
     """Run ``message`` for ``project_id``; what each step did, as ``[step, happened,
     replayed]`` lists. Raises the domain error of a refused message (nothing recorded)."""
+    if isinstance(message.data, im.UsageRecorded):
+        return record_usage(tally, project_id, message.data)  # not a command: no key
     caller = Caller(project_id, ACTOR, mode)
     command = RunInboundMessage(
         message_type=message.type, message=message.data.model_dump(mode="json")

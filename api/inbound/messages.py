@@ -22,8 +22,11 @@ from pydantic import (
     AliasChoices,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    RootModel,
     StrictInt,
+    Tag,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -31,8 +34,18 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-from commands.limits_types import Email, Id, LineDescription, NameOrBlank, PlanCode, Ref
+from api.schemas.usage import Properties, TransactionId
+from commands.limits_types import (
+    Email,
+    Id,
+    LineDescription,
+    NameOrBlank,
+    PlanCode,
+    Ref,
+    Timestamp,
+)
 from commands.messages import Amount, CurrencyCode, Quantity, Source
+from commands.meter_messages import EventName
 from commands.provider_messages import Url
 from domain.errors import ValidationFailed
 from domain.limits import (
@@ -40,6 +53,7 @@ from domain.limits import (
     MAX_INBOUND_MESSAGE_BYTES,
     MAX_ORDER_ITEMS,
     MAX_TRIAL_DAYS,
+    MAX_USAGE_BATCH,
 )
 
 # A plan is named by its code; the product's events call it ``planId`` too. The first
@@ -147,9 +161,56 @@ class WalletDeposit(InboundData):
         return self
 
 
+class UsageEventData(InboundData):
+    """One usage event: the fields of ``POST /v1/usage_events`` (``UsageEventRequest``),
+    read in camelCase too. The keys of ``properties`` are the event's own and are kept
+    as they are."""
+
+    transaction_id: TransactionId
+    external_customer_id: Ref | None = None
+    subscription_id: UUID | None = None
+    event_name: EventName
+    timestamp: Timestamp | None = None
+    properties: Properties = Field(default_factory=dict)
+
+
+class UsageBatchData(InboundData):
+    """Several usage events in one message, as ``POST /v1/usage_events/batch`` takes them
+    (the message's 64 KiB bound them too)."""
+
+    events: list[UsageEventData] = Field(min_length=1, max_length=MAX_USAGE_BATCH)
+
+
+def _usage_form(value: Any) -> str:
+    """Which form a ``usage.recorded`` message's data has: a batch names ``events``."""
+    return "batch" if isinstance(value, dict) and "events" in value else "event"
+
+
+class UsageRecorded(
+    RootModel[
+        Annotated[
+            Annotated[UsageBatchData, Tag("batch")] | Annotated[UsageEventData, Tag("event")],
+            Discriminator(_usage_form),
+        ]
+    ]
+):
+    """Record usage: one event (its fields are the data) or a batch (``events``),
+    through the same door as the HTTP routes (``api/inbound/usage.py``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @property
+    def events(self) -> list[UsageEventData]:
+        found = self.root
+        return list(found.events) if isinstance(found, UsageBatchData) else [found]
+
+
 _ID: TypeAdapter[str] = TypeAdapter(Id)
 
-MessageData = UserSubscribed | UserChangedPlan | UserUnsubscribed | OrderCreated | WalletDeposit
+MessageData = (
+    UserSubscribed | UserChangedPlan | UserUnsubscribed | OrderCreated | WalletDeposit
+    | UsageRecorded
+)  # fmt: skip
 
 MESSAGE_TYPES: dict[str, type[MessageData]] = {
     "user.subscribed": UserSubscribed,
@@ -157,10 +218,12 @@ MESSAGE_TYPES: dict[str, type[MessageData]] = {
     "user.unsubscribed": UserUnsubscribed,
     "order.created": OrderCreated,
     "wallet.deposit": WalletDeposit,
+    "usage.recorded": UsageRecorded,
 }
 MessageType = Literal[
-    "user.subscribed", "user.changed.plan", "user.unsubscribed", "order.created", "wallet.deposit"
-]
+    "user.subscribed", "user.changed.plan", "user.unsubscribed", "order.created",
+    "wallet.deposit", "usage.recorded",
+]  # fmt: skip
 
 
 class Envelope(BaseModel):

@@ -21,7 +21,8 @@ from api.errors import STATUS_BY_CODE
 from api.routes.common import JsonBytes, Reader, found_or_404, problems, read_problems
 from api.schemas import usage as s
 from api.tally import Tally
-from api.usage_door import Sorted, admit, lookup, sort_batch, stored_among
+from api.usage_door import Sorted, admit, lookup, stored_among
+from api.usage_ingest import ingest
 from api.usage_periods import billed, subscription_period
 from api.usage_report import customer_period, report
 from commands.limits_types import Timestamp
@@ -41,12 +42,7 @@ _REFUSALS = (
 
 
 def _write(tally: Tally, caller: Caller, raw: list[Any]) -> tuple[Sorted, frozenset[str]]:
-    from adapters.usage_store import write
-
-    batch = sort_batch(tally, caller.project_id, raw)
-    events = [event for _, event in batch.accepted]
-    written = write(tally.views, tally.schema, caller.project_id, events, tally.clock.now())
-    return batch, written.created
+    return ingest(tally, caller.project_id, raw)
 
 
 @router.post(

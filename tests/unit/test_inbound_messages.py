@@ -145,3 +145,42 @@ def test_wallet_deposits_one_wallet_rule_is_the_models_and_its_json_schemas() ->
         im.parse(body("wallet.deposit", {"amount": 1, "currency": "EUR"}))
     schema = im.WalletDeposit.model_json_schema(by_alias=True)
     assert [branch["required"] for branch in schema["oneOf"]] == [["userId"], ["accountId"]]
+
+
+def test_usage_recorded_takes_one_event_or_a_batch_in_either_case() -> None:
+    one = {"transactionId": "t1", "externalCustomerId": "u1", "eventName": "api_call",
+           "properties": {"tokenCount": "12"}}  # fmt: skip
+    single = im.parse(body("usage.recorded", one))
+    assert isinstance(single.data, im.UsageRecorded)
+    [event] = single.data.events
+    assert (event.transaction_id, event.external_customer_id, event.event_name) == (
+        "t1",
+        "u1",
+        "api_call",
+    )
+    assert event.properties == {"tokenCount": "12"}  # an event's own keys, not renamed
+    snake = {"transaction_id": "t2", "subscription_id": str(uuid4()), "event_name": "api_call"}
+    batch = im.parse(body("usage.recorded", {"events": [one, snake]}))
+    assert isinstance(batch.data, im.UsageRecorded)
+    assert [e.transaction_id for e in batch.data.events] == ["t1", "t2"]
+    # What the door is given is the HTTP route's body, field for field.
+    from api.schemas.usage import UsageEventRequest
+
+    for e in batch.data.events:
+        UsageEventRequest.model_validate(e.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"transactionId": "t1"}, "eventName"),
+        ({"events": []}, "events"),
+        ({"events": [{"transactionId": "t1"}]}, "events.0.eventName"),
+        ({"transactionId": "t1", "eventName": "x", "tokens": 3}, "tokens"),
+        ({"transactionId": "t1", "eventName": "x", "properties": {"n": 3}}, "properties.n"),
+    ],
+)
+def test_a_malformed_usage_message_is_refused_as_a_whole(data: dict[str, Any], where: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        im.parse(body("usage.recorded", data))
+    assert where in refused.value.detail

@@ -1,0 +1,23 @@
+"""Usage ingestion's one way in (issue 13), shared by the HTTP routes
+(``api/routes/usage.py``) and the broker's ``usage.recorded`` messages
+(``api/inbound/usage.py``): the door sorts a batch (``api/usage_door.py``), and the
+accepted events are written in one transaction (``adapters/usage_store.py``), where a
+``transaction_id`` already stored is not written again."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from api.tally import Tally
+from api.usage_door import Sorted, sort_batch
+
+
+def ingest(tally: Tally, project_id: UUID, raw: list[Any]) -> tuple[Sorted, frozenset[str]]:
+    """The batch as the door sorted it, and the transaction ids this write created."""
+    from adapters.usage_store import write
+
+    batch = sort_batch(tally, project_id, raw)
+    events = [event for _, event in batch.accepted]
+    written = write(tally.views, tally.schema, project_id, events, tally.clock.now())
+    return batch, written.created
