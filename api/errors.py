@@ -81,6 +81,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_amount": 422,
     "amount_too_large": 422,
     "unknown_currency": 422,
+    "provider_limit_exceeded": 422,
     "invalid_combination": 422,
     "time_not_in_future": 422,
     "unknown_meter": 422,

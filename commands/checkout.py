@@ -27,6 +27,7 @@ from commands.ledger import _new_id
 from commands.line_descriptions import first_period_name
 from commands.now import context_now
 from commands.provider_errors import ProviderUnsupported
+from domain import provider_limits
 from domain.accounts import Account, clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product
@@ -79,7 +80,10 @@ def _request(
     subject: str,
     params: CheckoutParams | ChargeParams | RefundParams,
 ) -> ProviderCall:
-    """Record the call; the provider is told the project too (``tally_project``)."""
+    """Record the call; the provider is told the project too (``tally_project``). A
+    call the provider would refuse for its texts or currency (Paddle's limits) is
+    refused here, before anything is recorded."""
+    provider_limits.check_call(provider, params)
     references = {"tally_project": str(ctx.project_id), **params.references}
     call = ProviderCall.request(
         project_id=ctx.project_id,

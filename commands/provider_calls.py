@@ -4,8 +4,9 @@ The outbox worker (``adapters/outbox.py``) makes each pending ``ProviderCall`` a
 command that requested it committed, then reports the answer with
 ``RecordProviderCallOutcome``. Its handler applies what the answer means (a charge that
 succeeded confirms its pending top-up, a declined one fails it, a refund reverses its
-transaction) and settles the call in the same transaction. A call that is no longer
-pending (the answer arrived twice, or a webhook reported it first) changes nothing.
+transaction; one the provider holds for review waits for its decision) and settles the
+call in the same transaction. A call that is no longer pending (the answer arrived
+twice, or a webhook reported it first) changes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import settle_charge
 from commands.webhook_effects import complete_transaction
 from domain.provider_call_params import ChargeParams, CreateCustomerParams, RefundParams
-from domain.provider_calls import ProviderCall
+from domain.provider_calls import AWAITING_APPROVAL, ProviderCall
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
 
 
@@ -70,6 +71,10 @@ def _after_success(
         if txn.state == PROCESSING:
             complete_transaction(uow, ctx, txn)
     elif isinstance(params, RefundParams):
+        if result.get("status") == AWAITING_APPROVAL:
+            # The provider holds the refund for review (Paddle): nothing moved yet. Its
+            # decision arrives by webhook (commands/webhook_refunds.py).
+            return {"transaction": txn.summary()}
         amount = min(params.amount_minor, txn.reversible_amount)
         if txn.state in (COMPLETED, REVERSED) and amount > 0:
             reason = f"refunded by {call.provider}"

@@ -18,6 +18,9 @@ class EventType(StrEnum):
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"
     REFUND_SUCCEEDED = "refund.succeeded"
+    # A refund the provider held for review and then refused (Paddle's rejected
+    # adjustment): the transaction stays as it was.
+    REFUND_FAILED = "refund.failed"
     CHECKOUT_COMPLETED = "checkout.completed"
     CHECKOUT_CANCELED = "checkout.canceled"
     CHECKOUT_EXPIRED = "checkout.expired"

@@ -26,6 +26,7 @@ from commands.invoice_settlement import apply_charge_failure, apply_charge_succe
 from commands.invoicing import find_dunning, load_invoice
 from commands.provider_events import EventType
 from commands.webhook_lookups import Step, activate, named
+from commands.webhook_refunds import refund_failed, refunded
 from commands.webhook_subscriptions import customer_linked, subscription_changed
 from domain.charge_attempts import awaits_confirmation
 from domain.customers import Customer
@@ -33,7 +34,7 @@ from domain.invoices import DRAFT, OPEN, UNCOLLECTIBLE, Invoice
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.subscriptions import Subscription
-from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
+from domain.transactions import PROCESSING, Transaction
 from domain.webhooks import AmountMismatch, NotYetApplicable, WebhookEvent
 
 Effects = list[dict[str, Any]]
@@ -56,7 +57,9 @@ def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effec
     elif kind in UNPAID or kind in ABANDONED:
         steps = _not_paid(uow, ctx, event)
     elif kind is EventType.REFUND_SUCCEEDED:
-        steps = _refunded(uow, ctx, event)
+        steps = refunded(uow, ctx, event)
+    elif kind is EventType.REFUND_FAILED:
+        steps = refund_failed(uow, ctx, event)
     elif kind in SUBSCRIPTION_EVENTS:
         steps = subscription_changed(uow, ctx, event, kind)
     elif kind is EventType.CUSTOMER_CREATED:
@@ -267,35 +270,3 @@ def _invoice_not_paid(
         return {"action": "invoice_payment_failed", "invoice_id": str(invoice.id), "step": step}
 
     return [dunning]
-
-
-# -- refunds -------------------------------------------------------------------------
-
-
-def _refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
-    txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
-    if txn is None:
-        return []
-    if txn.state not in (COMPLETED, REVERSED):
-        raise NotYetApplicable(f"transaction {txn.id} is {txn.state}, not yet paid", id=str(txn.id))
-    call: ProviderCall | None = named(uow, ctx, ProviderCall, event, "refund_call")
-    if call is not None and not call.pending:
-        return []  # Tally asked for this refund and its answer was applied already
-    total = event.data.get("refunded_total_minor")
-    amount = (
-        int(total) - txn.reversed_amount if total is not None else event.data.get("amount_minor")
-    )
-    amount = min(int(amount or 0), txn.reversible_amount)
-    if amount <= 0:
-        return []
-
-    def reverse() -> dict[str, Any]:
-        reason = f"refunded by {event.provider}"
-        ledger.reverse_transaction(
-            uow, m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason), ctx
-        )
-        if call is not None:
-            call.succeed({"refund_ref": event.object_ref, "via": "webhook"})
-        return {"action": "transaction_reversed", "transaction_id": str(txn.id), "amount": amount}
-
-    return [reverse]

@@ -119,6 +119,14 @@ class NoMatchingPrice(ValidationFailed):
     code = "no_matching_price"
 
 
+class ProviderLimitExceeded(ValidationFailed):
+    """The project's payment provider would refuse this text or currency (Paddle's
+    limits on line names, its 31 currencies): refused when the command arrives, with
+    nothing written, instead of failing later at the provider."""
+
+    code = "provider_limit_exceeded"
+
+
 class NotRefundable(DomainError):
     """A refund of a transaction that was not paid through a provider (or whose payment
     is not confirmed yet): reverse it instead."""

@@ -48,6 +48,28 @@ MAX_METADATA_KEY_CHARS = 40
 MAX_METADATA_VALUE_CHARS = 500
 MAX_ID_CHARS = 64
 
+# -- what providers take ---------------------------------------------------------------
+# Paddle Billing refuses texts and currencies outside these (its OpenAPI description,
+# PaddleHQ/paddle-openapi v1/openapi.yaml; docs/providers.md says which Tally refuses
+# when the command arrives and which it derives). A checkout line's name is the
+# transaction price's ``description`` (2-500) and ``name`` (1-150) at once, so 2-150.
+PADDLE_LINE_NAME_CHARS = (2, 150)
+# A one-time charge on a subscription: the price's ``name`` (1-50), ``description``
+# (2-200). Tally derives both from its own text (docs/providers.md).
+PADDLE_CHARGE_NAME_CHARS = (1, 50)
+PADDLE_CHARGE_DESCRIPTION_CHARS = (2, 200)
+# The non-catalog product's ``name`` (1-200).
+PADDLE_PRODUCT_NAME_CHARS = (1, 200)
+# Paddle's ``currency_code`` enum: the 31 currencies it sells in.
+PADDLE_CURRENCIES = frozenset((
+    "USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF", "HKD", "SGD", "SEK", "ARS", "BRL",
+    "CNY", "COP", "CZK", "DKK", "HUF", "ILS", "INR", "KRW", "MXN", "NOK", "NZD", "PLN",
+    "RUB", "THB", "TRY", "TWD", "UAH", "VND", "ZAR",
+))  # fmt: skip
+# A look-up through one of Paddle's lists (an idempotency look-up, a saved method's
+# subscription) reads at most this many pages before it gives up and refuses.
+PADDLE_MAX_LIST_PAGES = 20
+
 # -- time ------------------------------------------------------------------------------
 # Timestamps are timezone-aware and inside this range once converted to UTC, with room
 # on both sides for a period or a retry added to them (Postgres timestamptz ends at

@@ -12,6 +12,11 @@ call asks the provider the same question and it cannot charge twice.
     pending --retry----> pending       (the provider was unavailable: backoff)
     pending --wait-----> pending       (another call must succeed first: deferred)
 
+A refund the provider took but holds for review (Paddle's ``pending_approval``)
+succeeded as a call but has not moved money yet: ``awaits_approval`` says so, and the
+provider's decision, reported by webhook, is recorded as ``RefundDecided``
+(``decide_refund``): ``succeeded`` or ``rejected``.
+
 ``create_customer`` makes the provider's customer for a Tally customer, once per
 (customer, provider): its id and so its idempotency key derive from both, so two
 checkouts that race for a new customer, or a retried call, find the same call and the
@@ -37,6 +42,8 @@ from domain.state_machine import destination, transition_table
 NAMESPACE = UUID("4f0e9d2c-6b1a-4c3d-8e7f-9a0b1c2d3e4f")
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+# A refund's answer while the provider reviews it (RefundOutcome.status).
+AWAITING_APPROVAL = "pending_approval"
 OPERATIONS = ("checkout", "charge", "refund", "create_customer")
 
 MACHINE = transition_table(
@@ -195,6 +202,27 @@ class ProviderCall(TallyAggregate):
         self.state = state
         self.next_attempt_at = until
         self.last_error = reason
+
+    @property
+    def awaits_approval(self) -> bool:
+        """A refund the provider took and holds for review: no money moved yet."""
+        return (
+            self.operation == "refund"
+            and self.state == SUCCEEDED
+            and self.result.get("status") == AWAITING_APPROVAL
+        )
+
+    def decide_refund(self, *, approved: bool, refund_ref: str) -> None:
+        """The provider's review of a refund it held ended (its webhook says how)."""
+        assert self.awaits_approval, f"call {self.id} holds no refund under review"
+        status = SUCCEEDED if approved else "rejected"
+        self._refund_decided(status=status, refund_ref=refund_ref)
+
+    @event("RefundDecided", topic="tally:ProviderCall.RefundDecided")
+    def _refund_decided(self, status: str, refund_ref: str) -> None:
+        self.result = {**self.result, "status": status}
+        if refund_ref:
+            self.result["refund_ref"] = refund_ref
 
     @property
     def customer_call(self) -> UUID | None:

@@ -49,7 +49,13 @@ from projections.payment_queries import get_payment, list_payments
 __all__ = ["PaymentObjects", "get_payment", "list_payments"]
 
 _call: Any = ProviderCall
-CALL_EVENTS = (_call.Requested, _call.Succeeded, _call.Failed, _call.PaymentNoted)
+CALL_EVENTS = (
+    _call.Requested,
+    _call.Succeeded,
+    _call.Failed,
+    _call.PaymentNoted,
+    _call.RefundDecided,
+)
 TXN_EVENTS = (ev.TransactionCompleted, ev.TransactionFailed)
 INVOICE_EVENTS = (ev.InvoicePaymentRecorded, ev.InvoiceCredited)
 
@@ -146,17 +152,20 @@ class _Batch:
                 if emitted is None:
                     fold.note_failure(row, event.code, event.detail)
                 self.touch(row, emitted, position)
-            else:  # PaymentNoted
+            elif kind is _call.PaymentNoted:
                 fold.note_reference(row, event.payment_ref)
                 self.touch(row, None, position)
             return
         refund = self.refunds.get(call_id)
         if refund is None or refund["state"] != fold.PENDING or kind is _call.PaymentNoted:
             return
-        refund["state"] = fold.SUCCEEDED if kind is _call.Succeeded else fold.FAILED
+        succeeded = _refunded(event)
+        if succeeded is None:
+            return  # the provider holds it for review; its decision settles it
+        refund["state"] = fold.SUCCEEDED if succeeded else fold.FAILED
         self.dirty_refunds.add(call_id)
         paid = self.rows.get(refund["payment_id"])
-        if paid is not None and kind is _call.Succeeded:
+        if paid is not None and succeeded:
             self.touch(paid, fold.refund(paid, int(refund["amount"]), event.timestamp), position)
 
     def _requested(self, event: Any, position: int) -> None:
@@ -324,3 +333,13 @@ def _upsert(
         ),
     )
     cur.executemany(statement, rows)
+
+
+def _refunded(event: Any) -> bool | None:
+    """Whether a refund call's event gave the money back (None: not decided yet, the
+    provider holds the refund for review, ``pending_approval``)."""
+    if isinstance(event, _call.Succeeded):
+        return None if event.result.get("status") == "pending_approval" else True
+    if isinstance(event, _call.RefundDecided):
+        return bool(event.status == "succeeded")
+    return False

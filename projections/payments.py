@@ -80,6 +80,7 @@ class Payments(AggregateModel):
                     _call.RetryScheduled,
                     _call.PaymentNoted,
                     _call.Deferred,
+                    _call.RefundDecided,
                 }
             ),
             columns=(

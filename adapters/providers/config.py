@@ -64,6 +64,14 @@ class ProviderSettings(BaseSettings):
     )
     paddle_api_key_env: EnvName = "PADDLE_API_KEY"
     paddle_webhook_secret_env: EnvName = "PADDLE_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+    paddle_checkout_url: str = Field(
+        default="",
+        max_length=2048,
+        pattern=r"^(https://[^\x00-\x20\x7f-\x9f]+)?$",
+        description="A page of a domain approved at Paddle that opens Paddle.js: each "
+        "checkout transaction names it (Paddle's checkout.url). Empty: the account's "
+        "default payment link.",
+    )
 
     yookassa_api_base: str = "https://api.yookassa.ru"
     yookassa_shop_id_env: EnvName = "YOOKASSA_SHOP_ID"

@@ -1,10 +1,20 @@
 """Paddle Billing over httpx.
 
 Checkouts are Paddle transactions: Tally creates one with the items and Paddle returns
-the hosted checkout URL of the account's default payment link. Off-session charges are
-one-time charges on a Paddle subscription (Paddle keeps payment methods per
-subscription), so ``ChargeRequest.payment_method_ref`` is the ``sub_...`` id. Refunds are
-adjustments, which Paddle may hold for approval.
+its hosted checkout URL, on the page ``checkout_url`` names (an approved domain's page
+that opens Paddle.js) or else on the account's default payment link.
+
+Off-session charges: Paddle charges a saved payment method only through a subscription
+(``POST /subscriptions/{id}/charge``, a one-time charge billed to the method the
+subscription pays with); its API has no charge of a ``paymtd_...`` by itself. A
+``ChargeRequest.payment_method_ref`` is the customer's saved method (``paymtd_...``, as
+``transaction.completed`` reports it), and the adapter charges the subscription that
+method pays: the newest of the customer's transactions paid with it that belongs to a
+subscription. A method that pays no subscription cannot be charged off-session at
+Paddle (``ProviderUnsupported``). A ``sub_...`` reference is still charged as it is.
+
+Refunds are adjustments, which Paddle may hold for approval (``pending_approval``):
+``adjustment.updated`` reports the decision (``paddle_events.py``).
 
 Paddle's API takes no idempotency key. So that a retry still never charges twice, every
 money-moving call carries Tally's key (in the price's ``custom_data`` for charges, in the
@@ -19,7 +29,7 @@ under the notification destination's secret (``adapters/providers/signing.py``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -32,7 +42,6 @@ from adapters.providers.base import (
     CheckoutSession,
     Clock,
     CustomerRequest,
-    LineItem,
     PortalSession,
     ProviderCustomer,
     ProviderEvent,
@@ -42,17 +51,27 @@ from adapters.providers.base import (
 )
 from adapters.providers.http import json_body, new_client, send
 from adapters.providers.ids import PADDLE, check_event_ids, checked, path_segment
+from adapters.providers.paddle_bodies import (
+    KEY_FIELD,
+    adjustment_body,
+    charge_body,
+    checkout_body,
+    refund_tag,
+)
 from adapters.providers.paddle_events import normalize
+from adapters.providers.paddle_lists import entries
 from adapters.providers.signing import verify_ts_h1
 from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
     ProviderMisconfigured,
     ProviderRejected,
+    ProviderUnsupported,
 )
+from domain.limits import PADDLE_CURRENCIES
 
 NAME = "paddle"
-KEY_FIELD = "tally_idempotency_key"
+__all__ = ["KEY_FIELD", "NAME", "PaddleProvider"]
 
 
 class PaddleProvider:
@@ -68,6 +87,7 @@ class PaddleProvider:
         timeout_s: float = 10.0,
         tolerance_s: int = 300,
         credential_names: str = "PADDLE_API_KEY",
+        checkout_url: str | None = None,
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -80,6 +100,7 @@ class PaddleProvider:
         self._webhook_secret = webhook_secret
         self._tolerance_s = tolerance_s
         self._credential_names = credential_names
+        self._checkout_url = checkout_url or None
         self._clock = clock or SystemClock()
 
     def __repr__(self) -> str:
@@ -106,26 +127,21 @@ class PaddleProvider:
         """Paddle takes no idempotency key for customers but keeps one per email address,
         so a retry whose first attempt did create the customer (the answer was lost) is
         refused as a conflict: the customer is that one, found by its email."""
-        for customer in self._call_list("/customers", {"email": email}):
+        for customer in self._entries("/customers", {"email": email}, "customers"):
             if str(customer.get("email", "")).lower() == email.lower() and customer.get("id"):
                 return ProviderCustomer(NAME, str(customer["id"]))
         raise refused
 
     def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession:
-        body: dict[str, Any] = {
-            "items": [_item(line) for line in request.lines],
-            "collection_mode": "automatic",
-            "custom_data": {**request.references, KEY_FIELD: request.idempotency_key},
-        }
-        if request.customer_ref:
-            body["customer_id"] = request.customer_ref
-        data = self._call("POST", "/transactions", body)
+        _check_currency(request.currency)
+        data = self._call("POST", "/transactions", checkout_body(request, self._checkout_url))
         checkout = data.get("checkout") if isinstance(data.get("checkout"), dict) else {}
         url = checkout.get("url") if checkout else None
         if not url:
             raise ProviderMisconfigured(
-                "Paddle returned no checkout URL: set a default payment link in the Paddle "
-                "dashboard (Checkout settings)",
+                "Paddle returned no checkout URL: set TALLY_PADDLE_CHECKOUT_URL to a page "
+                "of an approved domain that opens Paddle.js, or a default payment link in "
+                "the Paddle dashboard (Checkout settings)",
                 provider=NAME,
             )
         return CheckoutSession(NAME, str(data["id"]), str(url))
@@ -138,23 +154,13 @@ class PaddleProvider:
         return PortalSession(NAME, str(general.get("overview", "")))
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:
-        subscription = checked(PADDLE, request.payment_method_ref, what="the subscription id")
+        _check_currency(request.currency)
+        subscription = self._subscription_paid_by(request)
         earlier = self._charge_with_key(subscription, request.idempotency_key)
         if earlier is not None:
             return self._charge_outcome(earlier, request)
-        line = LineItem(request.description or "Charge", request.amount_minor, request.currency)
-        item = _item(line)
-        item["price"]["custom_data"] = {
-            **request.references,
-            KEY_FIELD: request.idempotency_key,
-        }
-        body = {
-            "effective_from": "immediately",
-            "items": [item],
-            "on_payment_failure": "prevent_change",
-        }
         segment = path_segment(PADDLE, subscription, what="the subscription id")
-        self._call("POST", f"/subscriptions/{segment}/charge", body)
+        self._call("POST", f"/subscriptions/{segment}/charge", charge_body(request))
         created = self._charge_with_key(subscription, request.idempotency_key)
         # The charge answer is the subscription, not the transaction; until the
         # transaction is listed, the payment is processing and a webhook will confirm it.
@@ -165,21 +171,13 @@ class PaddleProvider:
         return self._charge_outcome(created, request)
 
     def refund(self, request: RefundRequest) -> RefundOutcome:
-        tag = f"[{request.idempotency_key}]"
+        tag = refund_tag(request.idempotency_key)
         checked(PADDLE, request.payment_ref, what="the transaction id")
-        listed = self._call_list(
-            "/adjustments", {"transaction_id": request.payment_ref, "action": "refund"}
-        )
-        for adjustment in listed:
-            if tag in str(adjustment.get("reason", "")):
+        params = {"transaction_id": request.payment_ref, "action": "refund"}
+        for adjustment in self._entries("/adjustments", params, "refunds"):
+            if str(adjustment.get("reason", "")).endswith(tag):
                 return _refund_outcome(adjustment, request)
-        body = {
-            "action": "refund",
-            "transaction_id": request.payment_ref,
-            "reason": f"{request.reason or 'refund'} {tag}",
-            "type": "partial",
-            "items": [self._refund_item(request)],
-        }
+        body = adjustment_body(request, self._refund_item(request))
         return _refund_outcome(self._call("POST", "/adjustments", body), request)
 
     def cancel_subscription(
@@ -216,9 +214,38 @@ class PaddleProvider:
         check_event_ids(PADDLE, event)
         return [event]
 
+    def _subscription_paid_by(self, request: ChargeRequest) -> str:
+        """The subscription whose one-time charge bills ``request``'s saved method."""
+        reference = request.payment_method_ref
+        if reference.startswith("sub_"):
+            return checked(PADDLE, reference, what="the subscription id")
+        method = checked(PADDLE, reference, what="the payment method id")
+        customer = checked(PADDLE, request.customer_ref, what="the Paddle customer id")
+        params = {
+            "customer_id": customer,
+            "status": "completed,paid",
+            "order_by": "created_at[DESC]",
+        }
+        for transaction in self._entries("/transactions", params, "the customer's payments"):
+            subscription = transaction.get("subscription_id")
+            payments = transaction.get("payments")
+            paid_with = {
+                payment.get("payment_method_id")
+                for payment in (payments if isinstance(payments, list) else [])
+                if isinstance(payment, dict)
+            }
+            if subscription and method in paid_with:
+                return checked(PADDLE, subscription, what="the subscription id")
+        raise ProviderUnsupported(
+            f"Paddle charges a saved payment method only through a subscription it pays, "
+            f"and {method} pays none of customer {customer}'s subscriptions",
+            provider=NAME,
+            decline_code="no_subscription_for_method",
+        )
+
     def _charge_with_key(self, subscription: str, key: str) -> dict[str, Any] | None:
         params = {"subscription_id": subscription, "origin": "subscription_charge"}
-        for transaction in self._call_list("/transactions", params):
+        for transaction in self._entries("/transactions", params, "the subscription's charges"):
             for item in transaction.get("items", []):
                 price = item.get("price", {}) if isinstance(item, dict) else {}
                 custom = price.get("custom_data") if isinstance(price, dict) else None
@@ -241,7 +268,7 @@ class PaddleProvider:
             NAME, str(transaction["id"]), outcome, request.amount_minor, request.currency.upper()
         )
 
-    def _refund_item(self, request: RefundRequest) -> dict[str, Any]:
+    def _refund_item(self, request: RefundRequest) -> str:
         # Partial refunds name a transaction line; Tally refunds against the first one,
         # which is the only one for transactions Tally created itself.
         segment = path_segment(PADDLE, request.payment_ref, what="the transaction id")
@@ -252,7 +279,7 @@ class PaddleProvider:
             raise ProviderRejected(
                 f"Paddle transaction {request.payment_ref} has no line to refund", provider=NAME
             )
-        return {"item_id": lines[0]["id"], "type": "partial", "amount": str(request.amount_minor)}
+        return str(lines[0]["id"])
 
     def _call(self, method: str, path: str, body: object | None) -> dict[str, Any]:
         response = send(
@@ -269,7 +296,12 @@ class PaddleProvider:
             return data if isinstance(data, dict) else {}
         raise _refusal(payload, response.status_code)
 
-    def _call_list(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _entries(self, path: str, params: dict[str, str], what: str) -> Iterator[dict[str, Any]]:
+        """Every object of a list, page after page, read as the caller goes
+        (``paddle_lists.py``): a look-up stops at what it finds."""
+        return entries(lambda query: self._page(path, query), params, what=what)
+
+    def _page(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         response = send(
             self._http,
             "GET",
@@ -281,10 +313,7 @@ class PaddleProvider:
         payload = json_body(response)
         if not response.is_success:
             raise _refusal(payload, response.status_code)
-        data = payload.get("data")
-        return (
-            [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
-        )
+        return payload
 
 
 def _refusal(payload: dict[str, Any], status: int) -> Exception:
@@ -304,7 +333,13 @@ def _refusal(payload: dict[str, Any], status: int) -> Exception:
 
 
 def _refund_outcome(adjustment: dict[str, Any], request: RefundRequest) -> RefundOutcome:
+    """``succeeded`` once approved; ``pending_approval`` while Paddle reviews it (its
+    ``adjustment.updated`` reports the decision); a rejected refund is refused."""
     status = str(adjustment.get("status", "pending_approval"))
+    if status == "rejected":
+        raise ProviderRejected(
+            f"Paddle rejected the refund {adjustment.get('id', '')}", provider=NAME
+        )
     return RefundOutcome(
         NAME,
         str(adjustment.get("id", "")),
@@ -314,18 +349,10 @@ def _refund_outcome(adjustment: dict[str, Any], request: RefundRequest) -> Refun
     )
 
 
-def _item(line: LineItem) -> dict[str, Any]:
-    if line.price_ref:
-        return {"price_id": line.price_ref, "quantity": line.quantity}
-    return {
-        "quantity": line.quantity,
-        "price": {
-            "description": line.name,
-            "name": line.name,
-            "unit_price": {
-                "amount": str(line.unit_amount_minor),
-                "currency_code": line.currency.upper(),
-            },
-            "product": {"name": line.name, "tax_category": "standard"},
-        },
-    }
+def _check_currency(currency: str) -> None:
+    """A call recorded before its command checked the currency is still never sent
+    with one Paddle refuses; the refusal fails the call (it is not retried)."""
+    if currency.upper() not in PADDLE_CURRENCIES:
+        raise ProviderRejected(
+            f"Paddle does not take {currency.upper()}", provider=NAME, field="currency"
+        )

@@ -4,6 +4,17 @@ A Paddle notification is ``{"event_id": "evt_...", "event_type": "transaction.co
 "occurred_at": "<RFC 3339>", "notification_id": "ntf_...", "data": <entity>}``. Amounts
 are strings of minor units (``"details": {"totals": {"total": "2400"}}``) with an
 upper-case ``currency_code``; Tally's references travel in ``custom_data``.
+
+A transaction is reported ``paid`` (the payment is captured) and then ``completed``
+(Paddle has processed it): both are a payment's success, and the second changes nothing
+in Tally. ``subscription.activated`` and ``subscription.past_due`` carry the whole
+subscription like ``subscription.updated`` and are mirrored the same way.
+
+Refunds are adjustments (``action: refund``), which Paddle creates ``pending_approval``
+and then approves or rejects (``adjustment.updated``; a refund it needs not review is
+created ``approved``). Adjustments keep no custom data, so the refund call that asked
+for one is named by the idempotency key at the end of its reason (``paddle_bodies.py``).
+Other adjustments (credits, chargebacks) are not translated.
 """
 
 from __future__ import annotations
@@ -13,16 +24,26 @@ from typing import Any
 
 from adapters.providers.amounts import minor_from_text
 from adapters.providers.base import ProviderEvent, references_from
+from adapters.providers.paddle_bodies import refund_call_in
 from adapters.providers.times import iso_time
 from commands.provider_events import EventType
 
 PADDLE_TYPES: dict[str, EventType] = {
     "transaction.completed": EventType.PAYMENT_SUCCEEDED,
+    "transaction.paid": EventType.PAYMENT_SUCCEEDED,
     "transaction.payment_failed": EventType.PAYMENT_FAILED,
     "subscription.created": EventType.SUBSCRIPTION_CREATED,
     "subscription.updated": EventType.SUBSCRIPTION_UPDATED,
+    "subscription.activated": EventType.SUBSCRIPTION_UPDATED,
+    "subscription.past_due": EventType.SUBSCRIPTION_UPDATED,
     "subscription.canceled": EventType.SUBSCRIPTION_CANCELED,
     "customer.created": EventType.CUSTOMER_CREATED,
+}
+
+# A refund adjustment's status -> what it means; ``pending_approval`` means nothing yet.
+REFUND_STATUS: dict[str, EventType] = {
+    "approved": EventType.REFUND_SUCCEEDED,
+    "rejected": EventType.REFUND_FAILED,
 }
 
 
@@ -35,6 +56,8 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
     data = notification.get("data")
     entity: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
     event_type = PADDLE_TYPES.get(provider_type, EventType.UNKNOWN)
+    if provider_type.startswith("adjustment.") and entity.get("action") == "refund":
+        event_type = REFUND_STATUS.get(str(entity.get("status")), EventType.UNKNOWN)
     fields: dict[str, Any] = {
         "provider": "paddle",
         "event_id": str(notification.get("event_id", "")),
@@ -59,7 +82,26 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
         fields.update(_transaction(entity))
     elif provider_type == "customer.created":
         fields["customer_ref"] = fields["object_ref"]
+    elif provider_type.startswith("adjustment."):
+        fields.update(_adjustment(entity))
     return ProviderEvent(**fields)
+
+
+def _adjustment(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """A refund: the transaction it refunds is the payment, its total the amount, and
+    the call that asked for it (if Tally did) is named by its reason."""
+    totals = entity.get("totals")
+    totals = totals if isinstance(totals, Mapping) else {}
+    references = references_from(entity.get("custom_data"))
+    call = refund_call_in(entity.get("reason"))
+    if call is not None:
+        references["tally_refund_call"] = call
+    return {
+        "amount_minor": minor_from_text(totals.get("total")),
+        "currency": _text(totals.get("currency_code")) or _text(entity.get("currency_code")),
+        "payment_ref": _text(entity.get("transaction_id")),
+        "references": references,
+    }
 
 
 def _transaction(entity: Mapping[str, Any]) -> dict[str, Any]:

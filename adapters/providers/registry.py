@@ -85,6 +85,7 @@ def _paddle(s: ProviderSettings, creds: Credentials, clock: Clock | None) -> Pay
         timeout_s=s.provider_timeout_s,
         tolerance_s=s.webhook_tolerance_s,
         credential_names=_named(creds, s.paddle_api_key_env, "api_key"),
+        checkout_url=s.paddle_checkout_url or None,
         clock=clock,
     )
 

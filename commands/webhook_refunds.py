@@ -1,0 +1,109 @@
+"""What a provider's refund events change in Tally (part of ``ApplyWebhookEvent``).
+
+``refund.succeeded`` reverses the refunded transaction by the refund, once, whichever of
+the webhook and the outbox's answer comes first. A refund the provider held for review
+(Paddle's ``pending_approval``: the outbox's answer reversed nothing) is reversed when
+its approval arrives, and recorded on its call (``RefundDecided``), so a second report
+of the approval changes nothing; ``refund.failed`` (a rejected refund) records the
+rejection and leaves the transaction as it was.
+
+Paddle's adjustments carry no Tally references but the refund call's id (in the reason),
+so the transaction a refund reverses is the one its call names, and only if the
+provider's payment it refunds is the one the call asked to refund.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from commands import ledger
+from commands import messages as m
+from commands.bus import Context
+from commands.bus.unit_of_work import UnitOfWork
+from commands.webhook_lookups import Step, named
+from domain.provider_call_params import RefundParams
+from domain.provider_calls import ProviderCall
+from domain.transactions import COMPLETED, REVERSED, Transaction
+from domain.webhooks import NotYetApplicable, WebhookEvent
+
+
+def refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    call: ProviderCall | None = named(uow, ctx, ProviderCall, event, "refund_call")
+    if call is not None and not (call.pending or call.awaits_approval):
+        return []  # Tally asked for this refund and its outcome was applied already
+    if call is not None and not _same_payment(call, event):
+        return []
+    txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
+    txn = txn or _refunded_transaction(uow, ctx, call)
+    if txn is None:
+        # A credit note's refund names no transaction (its entry moved the money when
+        # the note was issued): only the review's outcome is recorded.
+        if call is not None and call.awaits_approval:
+            return [lambda: _decided(call, event, approved=True)]
+        return []
+    if txn.state not in (COMPLETED, REVERSED):
+        raise NotYetApplicable(f"transaction {txn.id} is {txn.state}, not yet paid", id=str(txn.id))
+    total = event.data.get("refunded_total_minor")
+    amount = (
+        int(total) - txn.reversed_amount if total is not None else event.data.get("amount_minor")
+    )
+    amount = min(int(amount or 0), txn.reversible_amount)
+    if amount <= 0:
+        return []
+
+    def reverse() -> dict[str, Any]:
+        reason = f"refunded by {event.provider}"
+        ledger.reverse_transaction(
+            uow, m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason), ctx
+        )
+        if call is not None and call.pending:
+            call.succeed({"refund_ref": event.object_ref, "via": "webhook"})
+        elif call is not None:
+            _decided(call, event, approved=True)
+        return {"action": "transaction_reversed", "transaction_id": str(txn.id), "amount": amount}
+
+    return [reverse]
+
+
+def refund_failed(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
+    """A refund the provider refused after review: its call records it, money stays."""
+    call: ProviderCall | None = named(uow, ctx, ProviderCall, event, "refund_call")
+    if call is None or not (call.pending or call.awaits_approval):
+        return []
+    if not _same_payment(call, event):
+        return []
+
+    def reject() -> dict[str, Any]:
+        if call.pending:
+            call.fail("refund_rejected", f"{event.provider} rejected refund {event.object_ref}")
+        else:
+            _decided(call, event, approved=False)
+        return {"action": "refund_rejected", "provider_call_id": str(call.id)}
+
+    return [reject]
+
+
+def _decided(call: ProviderCall, event: WebhookEvent, *, approved: bool) -> dict[str, Any]:
+    call.decide_refund(approved=approved, refund_ref=event.object_ref)
+    outcome = "refund_approved" if approved else "refund_rejected"
+    return {"action": outcome, "provider_call_id": str(call.id)}
+
+
+def _same_payment(call: ProviderCall, event: WebhookEvent) -> bool:
+    """Whether the event is about the payment ``call`` asked to refund: an event that
+    names the call but refunds another payment is not believed."""
+    params = call.request_params
+    reported = str(event.data.get("payment_ref") or "")
+    return not (isinstance(params, RefundParams) and reported and reported != params.payment_ref)
+
+
+def _refunded_transaction(
+    uow: UnitOfWork, ctx: Context, call: ProviderCall | None
+) -> Transaction | None:
+    """The transaction ``call`` refunds (None for a credit note's refund)."""
+    params = call.request_params if call is not None else None
+    if not isinstance(params, RefundParams) or not params.transaction_id:
+        return None
+    found: Transaction | None = uow.find(Transaction, UUID(params.transaction_id))
+    return found if found is not None and found.project_id == ctx.project_id else None
