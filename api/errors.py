@@ -157,6 +157,7 @@ TITLES: dict[str, str] = {
     "invalid_amount": "The amount is not valid",
     "amount_too_large": "An amount, a sum or a balance would pass the limit",
     "unknown_currency": "Unknown currency",
+    "provider_limit_exceeded": "The payment provider would refuse this text or currency",
     "invalid_combination": "Fields that go together do not",
     "time_not_in_future": "The time is not in the future",
     "unknown_meter": "No meter of the project has this code",

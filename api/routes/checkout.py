@@ -45,7 +45,15 @@ from domain.limits import TEXT_PATTERN
 
 router = APIRouter(tags=["checkout"])
 
-CHECKOUT_REFUSALS = ("not_found", "currency_mismatch", "price_archived", "invalid_amount")
+# provider_limit_exceeded: a line name or currency the project's provider refuses
+# (Paddle's limits, docs/providers.md), refused before anything is written.
+CHECKOUT_REFUSALS = (
+    "not_found",
+    "currency_mismatch",
+    "price_archived",
+    "invalid_amount",
+    "provider_limit_exceeded",
+)
 
 
 def provider_name(tally: Tally, caller: Caller) -> str:
@@ -158,6 +166,7 @@ def checkout_cart(
         "account_closed",
         "invalid_amount",
         "unknown_currency",
+        "provider_limit_exceeded",
     ),
 )
 def top_up(
@@ -180,7 +189,8 @@ def top_up(
     tags=["transactions"],
     summary="Refund a provider payment",
     description="Asks the provider to refund (through the outbox); the transaction is "
-    "reversed by the refunded amount when the provider has refunded. A transaction not "
+    "reversed by the refunded amount when the provider has refunded (a refund Paddle "
+    "holds for review, `pending_approval`, when it approves). A transaction not "
     "paid through a provider (or not confirmed yet) answers 409 `not_refundable`: "
     "reverse it instead.",
     responses=write_responses(

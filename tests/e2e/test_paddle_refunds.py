@@ -1,0 +1,189 @@
+"""A project on Paddle (the real adapter against a fake Paddle on 127.0.0.1, webhooks
+signed as Paddle signs them), issue 18 items 7 and 10: a checkout whose line name or
+currency Paddle would refuse is refused when it arrives, with nothing written; a refund
+Paddle holds for review (``pending_approval``) reverses nothing until
+``adjustment.updated`` approves it, then exactly once; a rejected one never."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.providers.signing import ts_h1_signature
+from api.settings import Settings
+from tests.e2e.billing import problem
+from tests.e2e.conftest import Client, head, nothing_written
+from tests.e2e.test_provider_customers import provider_project
+from tests.integration.provider_fake import Reply, Seen
+
+SECRET = "pdl_ntfset_e2e_refunds"
+TXN = "txn_01hv8wptq8987qeep44cyrewp9"
+LINE_ID = "txnitm_01hv8wt98jahpbm1t1tzr06z6n"
+BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
+
+
+class FakePaddle:
+    """Checkout transactions and refund adjustments, which it holds for review."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.adjustments: list[dict[str, Any]] = []
+
+    def __call__(self, seen: Seen) -> Reply:
+        with self.lock:
+            if seen.method == "POST" and seen.path == "/transactions":
+                url = f"https://pay.example/checkout?_ptxn={TXN}"
+                return Reply(201, {"data": {"id": TXN, "checkout": {"url": url}}})
+            if seen.method == "GET" and seen.path == f"/transactions/{TXN}":
+                lines = [{"id": LINE_ID}]
+                return Reply(200, {"data": {"id": TXN, "details": {"line_items": lines}}})
+            if seen.method == "GET" and seen.path == "/adjustments":
+                return Reply(200, {"data": self.adjustments, "meta": {}})
+            if seen.method == "POST" and seen.path == "/adjustments":
+                n = len(self.adjustments)
+                made = {"id": f"adj_01hvgf2s84dr6reszzg29zbv{n:02d}", **seen.json()}
+                made["status"] = "pending_approval"
+                self.adjustments.append(made)
+                return Reply(201, {"data": made})
+            return Reply(404, {"error": {"code": "not_found", "detail": seen.path}})
+
+
+@pytest.fixture
+def fake() -> FakePaddle:
+    return FakePaddle()
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock, fake: FakePaddle) -> Iterator[Client]:
+    secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
+    with provider_project(settings, clock, fake, "paddle", secrets) as (client, _):
+        yield client
+
+
+def deliver(shop: Client, event_id: str, event_type: str, data: dict[str, Any]) -> None:
+    # Paddle's ids are a prefix and 26 lower-case letters or digits; Tally checks them.
+    event_id = "evt_" + event_id.rjust(26, "0")
+    notification = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": "2026-11-21T10:00:00Z",
+        "notification_id": "ntf_" + event_id[4:],
+        "data": data,
+    }
+    body = json.dumps(notification).encode()
+    header = ts_h1_signature(SECRET, int(shop.tally.clock.now().timestamp()), body)
+    response = shop.http.post(
+        f"/v1/webhooks/paddle/{shop.project_id}",
+        content=body,
+        headers={"Paddle-Signature": header, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    shop.tally.outbox.drain(retry_parked=True)
+    shop.position = head(shop.tally)
+
+
+def paid_sale(shop: Client) -> str:
+    """An item checkout paid at Paddle: its Tally transaction, completed."""
+    line = {"name": "Ebook", "unit_amount": 1500, "currency": "EUR"}
+    sold = shop.ok(shop.post("/v1/checkout/item", {"line": line, **BACK}), 201)
+    txn_id = str(sold["transaction"]["id"])
+    totals = {"total": "1500", "grand_total": "1500", "currency_code": "EUR"}
+    deliver(
+        shop,
+        "paid",
+        "transaction.completed",
+        {
+            "id": TXN,
+            "status": "completed",
+            "currency_code": "EUR",
+            "custom_data": {"tally_transaction": txn_id},
+            "details": {"totals": totals},
+            "payments": [],
+        },
+    )
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "completed"
+    return txn_id
+
+
+def refund(shop: Client, txn_id: str, fake: FakePaddle) -> dict[str, Any]:
+    """Ask for a refund of 500; Paddle holds it for review. Its adjustment as made."""
+    asked = shop.post(f"/v1/transactions/{txn_id}/refunds", {"amount": 500, "reason": "broken"})
+    shop.ok(asked, 202)
+    shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+    [adjustment] = fake.adjustments
+    return adjustment
+
+
+def reviewed(adjustment: dict[str, Any], status: str) -> dict[str, Any]:
+    totals = {"subtotal": "500", "tax": "0", "total": "500", "currency_code": "EUR"}
+    return {**adjustment, "status": status, "currency_code": "EUR", "totals": totals}
+
+
+def reversed_amount(shop: Client, txn_id: str) -> int:
+    return int(shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["reversed_amount"])
+
+
+def test_a_refund_held_for_review_reverses_once_when_paddle_approves(
+    shop: Client, fake: FakePaddle
+) -> None:
+    txn_id = paid_sale(shop)
+    adjustment = refund(shop, txn_id, fake)
+    assert adjustment["reason"].startswith("broken [tally:")
+    assert reversed_amount(shop, txn_id) == 0  # pending_approval: no money moved yet
+    deliver(shop, "approved", "adjustment.updated", reviewed(adjustment, "approved"))
+    assert reversed_amount(shop, txn_id) == 500
+    # The approval reported again (another event) changes nothing.
+    deliver(shop, "again", "adjustment.created", reviewed(adjustment, "approved"))
+    assert reversed_amount(shop, txn_id) == 500
+    seen = {e["provider_type"]: e for e in shop.ok(shop.get("/v1/webhook_events"))["data"]}
+    approval, again = seen["adjustment.updated"], seen["adjustment.created"]
+    assert [e["action"] for e in approval["effects"]] == ["transaction_reversed"]
+    assert again["status"] == "ignored"
+
+
+def test_a_refund_paddle_rejects_never_reverses(shop: Client, fake: FakePaddle) -> None:
+    txn_id = paid_sale(shop)
+    adjustment = refund(shop, txn_id, fake)
+    deliver(shop, "rejected", "adjustment.updated", reviewed(adjustment, "rejected"))
+    assert reversed_amount(shop, txn_id) == 0
+    seen = shop.ok(shop.get("/v1/webhook_events"))["data"]
+    [rejection] = [
+        e for e in seen if e["effects"] and e["provider_type"] != "transaction.completed"
+    ]
+    assert [e["action"] for e in rejection["effects"]] == ["refund_rejected"]
+    # A late approval of the same adjustment cannot undo the recorded rejection.
+    deliver(shop, "late", "adjustment.updated", reviewed(adjustment, "approved"))
+    assert reversed_amount(shop, txn_id) == 0
+
+
+def test_an_approval_naming_the_call_but_another_payment_changes_nothing(
+    shop: Client, fake: FakePaddle
+) -> None:
+    txn_id = paid_sale(shop)
+    adjustment = refund(shop, txn_id, fake)
+    forged = {**reviewed(adjustment, "approved"), "transaction_id": TXN[:-4] + "zzzz"}
+    deliver(shop, "other", "adjustment.updated", forged)
+    assert reversed_amount(shop, txn_id) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ({"name": "E", "unit_amount": 1500, "currency": "EUR"}, "lines[0].name"),
+        ({"name": "E" * 151, "unit_amount": 1500, "currency": "EUR"}, "lines[0].name"),
+        ({"name": "Ebook", "unit_amount": 1500, "currency": "KZT"}, "currency"),
+    ],
+)
+def test_a_checkout_paddle_would_refuse_is_refused_when_it_arrives(
+    shop: Client, line: dict[str, Any], field: str
+) -> None:
+    with nothing_written(shop.tally):
+        response = shop.post("/v1/checkout/item", {"line": line, **BACK})
+    found = problem(response, 422, "provider_limit_exceeded")
+    assert found["field"] == field
