@@ -11,6 +11,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from adapters.usage_fences import raise_fence
 from adapters.usage_queries import Scope, usage
 from domain.usage import MeterRule
 
@@ -30,3 +31,8 @@ class PostgresUsage:
     ) -> dict[UUID, dict[str, Decimal | None]]:
         scope = Scope(project_id, customer_id, subscription_id)
         return usage(self.pool, self.schema, scope, rules, *period)
+
+    def fence(
+        self, project_id: UUID, customer_id: UUID, subscription_id: UUID, before: datetime
+    ) -> None:
+        raise_fence(self.pool, self.schema, project_id, customer_id, subscription_id, before)

@@ -16,6 +16,11 @@ transaction:
   two partial minutes (``adapters/usage_queries.py``);
 - ``usage_distinct``: the same key and one distinct value per row, for ``unique_count``.
 
+A batch first holds its customers' usage fences (``adapters/usage_fences.py``): an
+event dated before its subscription's fence (a renewal that committed after the door
+judged it has billed its period for good) is not written, and is answered
+``usage_period_closed`` (``Written.closed``).
+
 A batch is one transaction: its new rows and their totals commit together or not at all,
 so the totals always equal a fold over the table (``rebuild`` checks it). Rows are
 written in one order (transaction ids, then total keys, sorted), so two batches that
@@ -39,6 +44,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from adapters.usage_chain import CANONICAL, create_chain, link
+from adapters.usage_fences import create_fence_table, fenced_out
 from domain.usage import Accepted, Partial, Reading
 
 NIL = UUID(int=0)
@@ -113,6 +119,7 @@ def create_usage_tables(pool: ConnectionPool[Any], schema: str) -> None:
             conn.execute(sql.SQL(statement).format(s=sql.Identifier(schema)))
         with conn.cursor(row_factory=tuple_row) as cur:
             create_chain(cur, schema)
+            create_fence_table(cur, schema)
 
 
 def table(schema: str, name: str) -> sql.Composed:
@@ -163,9 +170,11 @@ def fold(events: Iterable[Accepted]) -> dict[Key, Partial]:
 
 @dataclass(frozen=True)
 class Written:
-    """What a batch did: the transaction ids that were new (the others existed)."""
+    """What a batch did: the transaction ids that were new (the others existed, or are
+    ``closed``: dated before their subscription's fence, not written)."""
 
     created: frozenset[str]
+    closed: frozenset[str] = frozenset()
 
 
 def write(
@@ -204,6 +213,9 @@ def _write(
     events: Sequence[Accepted],
     received_at: datetime,
 ) -> Written:
+    events, closed = fenced_out(cur, schema, project_id, events)
+    if not events:
+        return Written(frozenset(), closed)
     cur.execute(
         sql.SQL(_INSERT_EVENTS).format(t=table(schema, "usage_events"), s=sql.Identifier(schema)),
         [
@@ -227,7 +239,7 @@ def _write(
     add_totals(cur, schema, project_id, fold(new))
     # Last, so that the head's lock is held only from here to the commit.
     link(cur, schema, project_id, returned)
-    return Written(created)
+    return Written(created, closed)
 
 
 def add_totals(

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from api.tally import Tally
 from api.usage_door import Sorted, sort_batch
+from api.usage_fenced import answer_fenced
 
 
 def ingest(tally: Tally, project_id: UUID, raw: list[Any]) -> tuple[Sorted, frozenset[str]]:
@@ -20,4 +21,6 @@ def ingest(tally: Tally, project_id: UUID, raw: list[Any]) -> tuple[Sorted, froz
     batch = sort_batch(tally, project_id, raw)
     events = [event for _, event in batch.accepted]
     written = write(tally.views, tally.schema, project_id, events, tally.clock.now())
+    # Events a renewal fenced off after the door admitted them: refused as it would now.
+    answer_fenced(tally, project_id, batch, written.closed)
     return batch, written.created

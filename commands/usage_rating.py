@@ -113,13 +113,18 @@ def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage
     """The usage lines of the invoice the subscription's renewal is about to draft: the
     late usage of the period billed before the last (usage the door admitted just before
     the last renewal committed: ``domain.usage_billing``) and of the period billed last,
-    then the period ending now."""
+    then the period ending now. Before it reads, it fences off usage older than the
+    last period (``adapters/usage_fences.py``): no invoice after it would bill it."""
     if uow.usage is None:
         return RatedUsage()
     period = usage_period(sub)
     rated = RatedUsage(period=period)
     ledger = uow.find(UsageBilling, UsageBilling.create_id(sub.id))
     last = ledger.last_period if ledger is not None else None
+    if last is not None and last != period:
+        # After this renewal only usage from the last period on is billed (as late
+        # usage): fence older usage off before reading, so none is stored unbilled.
+        uow.usage.fence(sub.project_id, sub.customer_id, sub.id, last[0])
     if ledger is not None and last is not None and last != period:
         earlier = ledger.earlier_period
         if earlier is not None and earlier not in (last, period) and ledger.earlier_prices:

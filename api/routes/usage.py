@@ -22,6 +22,7 @@ from api.routes.common import JsonBytes, Reader, found_or_404, problems, read_pr
 from api.schemas import usage as s
 from api.tally import Tally
 from api.usage_door import Sorted, admit, lookup, stored_among
+from api.usage_fenced import fenced_refusal
 from api.usage_ingest import ingest
 from api.usage_periods import billed, subscription_period
 from api.usage_report import customer_period, report
@@ -78,6 +79,8 @@ def _record_one(tally: Tally, caller: Caller, body: s.UsageEventRequest) -> JSON
         existed = True
     else:
         written = write(tally.views, tally.schema, caller.project_id, [event], tally.clock.now())
+        if written.closed and not stored_among(tally, caller.project_id, [event.transaction_id]):
+            raise fenced_refusal(event)
         existed = event.transaction_id not in written.created
     row = stored_event(tally.views, tally.schema, caller.project_id, body.transaction_id)
     answer = s.UsageEvent.model_validate({**found_or_404(row, "usage event", UUID(int=0)),

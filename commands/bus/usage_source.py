@@ -30,3 +30,11 @@ class UsageSource(Protocol):
         """Per meter id, per group (its stored key), the meter's quantity over
         ``period`` of the usage that counts toward the subscription."""
         ...
+
+    def fence(
+        self, project_id: UUID, customer_id: UUID, subscription_id: UUID, before: datetime
+    ) -> None:
+        """No usage dated before ``before`` may be stored for the subscription from now
+        on: every write of the customer's usage either committed before this returns
+        (a read after it counts it) or refuses such an event."""
+        ...

@@ -107,3 +107,68 @@ def test_usage_the_door_admitted_before_a_renewal_and_stored_after_it_is_billed(
             ] == [("40", "0", 80)]  # fmt: skip
     assert late[0]["period"] == [first["period_start"], first["period_end"]]
     assert billed_tokens(api, sub) == [("large", "40")]
+
+
+def test_usage_the_door_admitted_before_two_renewals_is_refused_not_stored_unbilled(
+    sandbox: Client, app_tally: Tally
+) -> None:
+    """Two renewals between the door's verdict and the batch's commit (a test clock
+    advanced over two periods): the period the event is for is then older than any
+    later invoice bills. The renewals fence it off before they read the usage
+    (adapters/usage_fences.py), so the batch does not store it and answers it
+    usage_period_closed. Before the fences it was stored, counted and never billed."""
+    from adapters.usage_store import write
+    from api.schemas.usage import UsageEventRequest
+    from api.usage_door import admit, lookup
+
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 28.2)  # the first period is invoiced; its grace runs a day
+    project = api.project_id
+    late = used("late", 27.5, tokens="40", model="large")
+    request = UsageEventRequest.model_validate(late)
+    admitted = admit(request, lookup(app_tally, project, [request]))  # the door's verdict
+    advance(api, clock_id, 89.5)  # renewals on 31 Mar and 30 Apr read the usage
+    written = write(app_tally.views, app_tally.schema, project, [admitted], app_tally.clock.now())
+    assert (written.created, written.closed) == (frozenset(), frozenset({"late"}))
+    first = invoices(api, sub)[0]
+    usage = api.ok(api.get(f"/v1/subscriptions/{sub['id']}/usage", at=first["period_start"]))
+    tokens = next(m for m in usage["meters"] if m["code"] == "tokens")
+    assert tokens["groups"] == []  # not stored, so not counted as usage never billed
+    # A resend now: refused as the door says once the read models hold the renewals.
+    problem(api.post("/v1/usage_events", late), 409, "usage_period_closed")
+
+
+def test_a_batch_holding_its_customers_fence_makes_a_renewal_wait_for_its_commit(
+    app_tally: Tally,
+) -> None:
+    """The serialization itself: a renewal raising a fence waits for a usage batch of
+    the same customer that holds the lock (shared) until that batch commits."""
+    import threading
+    import time
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from adapters.usage_fences import fences_held, raise_fence
+
+    project, customer, subscription = uuid4(), uuid4(), uuid4()
+    before = datetime(2030, 1, 1, tzinfo=UTC)
+    raised: list[float] = []
+
+    def renewal() -> None:
+        raise_fence(app_tally.views, app_tally.schema, project, customer, subscription, before)
+        raised.append(time.monotonic())
+
+    with app_tally.views.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        assert fences_held(cur, app_tally.schema, project, [customer]) == {}
+        thread = threading.Thread(target=renewal)
+        thread.start()
+        time.sleep(0.3)
+        assert raised == []  # waiting for the batch's commit
+        committed = time.monotonic()
+    thread.join(5)
+    assert raised
+    assert raised[0] >= committed
+    with app_tally.views.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        held = fences_held(cur, app_tally.schema, project, [customer])
+    assert held == {customer: {subscription: before}}
