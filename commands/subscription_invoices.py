@@ -40,7 +40,7 @@ from domain.invoices import DRAFT, MAX_LINES, OPEN, Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
 from domain.subscription_states import TRIALING
 from domain.subscriptions import Subscription
-from domain.usage_rating import UsageLine
+from domain.usage_rating import UsageLine, split_usage
 
 INVOICING_STEPS = ("renewed", "trial_ended", "resumed", "started")
 
@@ -94,10 +94,11 @@ def invoice_period(
     values = settings_values(uow, ctx)
     delay = int(values["finalize_delay_s"])
     finalize_at = now + timedelta(seconds=delay) if delay else None
-    lines = usage.lines if usage is not None else []
     # An invoice holds MAX_LINES lines: usage lines past what fits beside the items and
-    # prorations go on invoices of usage alone (else the renewal failed for ever).
-    room = max(MAX_LINES - len(sub.items) - len(proration_lines), 0)
+    # prorations go on invoices of usage alone (else the renewal failed for ever); the
+    # upcoming invoice's preview splits them the same way.
+    fits, *rest = split_usage(usage.lines if usage is not None else [],
+                              len(sub.items) + len(proration_lines))  # fmt: skip
     invoice, coupon = draft_for(
         uow,
         ctx,
@@ -107,7 +108,7 @@ def invoice_period(
         proration_lines=proration_lines,
         finalize_at=finalize_at,
         reason=reason,
-        usage=lines[:room],
+        usage=fits,
     )
     billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
     if coupon is not None:
@@ -120,8 +121,9 @@ def invoice_period(
         billing.schedule(invoice.id, finalize_at, "finalize")
     else:
         finalize_and_charge(uow, ctx, invoice, now, values)
-    if lines[room:]:
-        usage_invoices(uow, ctx, sub, now, lines[room:], usage, "usage_continued")
+    if rest:
+        usage_invoices(uow, ctx, sub, now, [li for part in rest for li in part], usage,
+                       "usage_continued")  # fmt: skip
     return invoice
 
 

@@ -19,12 +19,14 @@ billed, so a late event is billed once however many invoices follow.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from domain.catalog import Price, Tier
+from domain.invoice_lines import MAX_LINES
 from domain.limits import MAX_QUANTITY
 from domain.price_tiers import tier_breakdown
 from domain.subscriptions import Subscription
@@ -227,3 +229,15 @@ def now_billed(
     for line in lines:
         after[line.key] = max(after.get(line.key, Decimal(0)), line.quantity)
     return after
+
+
+def split_usage(lines: Sequence[UsageLine], beside: int) -> list[list[UsageLine]]:
+    """The usage lines as invoices take them, in order: those that fit on the invoice
+    beside its ``beside`` other lines (items, prorations), then invoices of usage lines
+    alone, ``MAX_LINES`` each (a renewal's ``usage_continued`` invoices). The first
+    part may be empty; the others never are."""
+    room = max(MAX_LINES - beside, 0)
+    rest = list(lines[room:])
+    return [list(lines[:room])] + [
+        rest[start : start + MAX_LINES] for start in range(0, len(rest), MAX_LINES)
+    ]

@@ -11,13 +11,16 @@ read in one snapshot (a repeatable-read transaction), so it is consistent with i
 Query:
 
 - ``upcoming_invoice(pool, schema, project_id, subscription_id, usage=None) -> dict |
-  None``: ``{"upcoming_invoice": ...}``, the invoice as ``invoice_summary`` shows a
+  None``: ``{"upcoming_invoice": ..., "continued": [...]}``, the invoice as
+  ``invoice_summary`` shows a
   draft (``id`` and ``version`` null, ``created`` the moment it was drafted), or null
   when nothing more will be billed (canceled at period end, paused, ended); None when
   the project has no such subscription. With ``usage`` (a reader of the usage totals,
   which the API passes: projections import no adapters), a renewal's draft shows the
   usage of the current period so far, rated as the renewal will rate it
   (``domain.usage_rating``); late usage of the period billed before is not shown.
+  Usage lines past what fits beside the items are previewed as the renewal bills them,
+  on ``continued`` invoices of usage lines alone (``split_usage``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from psycopg_pool import ConnectionPool
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.catalog import Price, Product
 from domain.customer_billing import CustomerBilling
-from domain.invoices import invoice_summary
+from domain.invoices import Invoice, invoice_summary
 from domain.line_descriptions import item_text
 from domain.meters import Meter
 from domain.subscription_drafts import ItemText, draft_invoice, next_invoice
@@ -43,7 +46,13 @@ from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
 from domain.usage import MeterRule
-from domain.usage_rating import MeteredPrice, UsageLine, usage_lines, usage_period
+from domain.usage_rating import (
+    MeteredPrice,
+    UsageLine,
+    split_usage,
+    usage_lines,
+    usage_period,
+)
 from projections.aggregates import load_aggregates
 
 _ID = "t.id = %s"
@@ -71,23 +80,36 @@ def upcoming_invoice(
         sub: Subscription = found[0]
         coming = next_invoice(sub)
         if coming is None:
-            return {"upcoming_invoice": None}
+            return {"upcoming_invoice": None, "continued": []}
+        rates = _default_rates(cur, schema, project_id)
+        # As the renewal splits them: what fits beside the items, then usage alone.
+        fits, *rest = split_usage(_usage_so_far(cur, schema, sub, usage),
+                                  len(coming.items) + len(coming.proration_lines))  # fmt: skip
         invoice = draft_invoice(
             sub,
             period=coming.period,
             items=coming.items,
             texts=[_item_text(cur, schema, project_id, item) for item in coming.items],
             proration_lines=coming.proration_lines,
-            rates=_default_rates(cur, schema, project_id),
+            rates=rates,
             coupon=_coupon(cur, schema, sub),
             finalize_at=None,
             reason="upcoming",
-            usage=_usage_so_far(cur, schema, sub, usage),
+            usage=fits,
         )
+    continued = [
+        draft_invoice(sub, period=usage_period(sub), items=[], texts=[], proration_lines=[],
+                      rates=rates, coupon=None, finalize_at=None, reason="usage_continued",
+                      usage=part)
+        for part in rest
+    ]  # fmt: skip
+    return {"upcoming_invoice": _unsaved(invoice), "continued": [_unsaved(i) for i in continued]}
+
+
+def _unsaved(invoice: Invoice) -> dict[str, Any]:
+    """A draft saved nowhere: it has no id or version a client could use."""
     summary = invoice_summary(invoice)
-    # The draft is saved nowhere: it has no id or version a client could use.
-    created = invoice.created_on.isoformat()
-    return {"upcoming_invoice": {**summary, "created": created, "id": None, "version": None}}
+    return {**summary, "created": invoice.created_on.isoformat(), "id": None, "version": None}
 
 
 def _item_text(cur: Cursor[Any], schema: str, project_id: UUID, item: dict[str, Any]) -> ItemText:

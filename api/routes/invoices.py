@@ -270,7 +270,8 @@ def mark_invoice_uncollectible(
     summary="The next invoice of a subscription (nothing is written)",
     description="Its items for the next period, the proration collected so far, the "
     "usage of the current period so far (metered prices, rated as the renewal will rate "
-    "it: `usage` lines), the "
+    "it: `usage` lines; those past the 500 lines an invoice holds on `continued` invoices "
+    "of usage alone, as the renewal splits them), the "
     "coupon and tax as they stand now. `upcoming_invoice` is null when none will come "
     "(canceled at period end, ended). Read from the read models: pass a write's "
     "`Tally-Position` as `wait_for_position` to see it.",
@@ -285,7 +286,9 @@ def upcoming_invoice(
 
     reader = usage_reader(tally, caller.project_id)
     found = query(tally.views, tally.schema, caller.project_id, subscription_id, reader)
-    answer = found_or_404(found, "subscription", subscription_id)["upcoming_invoice"]
+    preview = found_or_404(found, "subscription", subscription_id)
+    answer = preview["upcoming_invoice"]
     if answer is not None:
         answer = with_collection(tally.views, tally.schema, caller.project_id, [answer])[0]
-    return s.UpcomingInvoiceResult(upcoming_invoice=answer)
+    more = with_collection(tally.views, tally.schema, caller.project_id, preview["continued"])
+    return s.UpcomingInvoiceResult.model_validate({"upcoming_invoice": answer, "continued": more})

@@ -191,3 +191,8 @@ class UpcomingInvoiceResult(Response):
     upcoming_invoice: Invoice | None = Field(
         description="The next invoice as it stands now; null when none will be issued"
     )
+    continued: list[Invoice] = Field(
+        default_factory=list,
+        description="Invoices of usage lines alone that the renewal will issue beside it, "
+        "when the usage lines do not all fit on it (an invoice holds at most 500 lines)",
+    )
