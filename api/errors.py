@@ -83,6 +83,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_currency": 422,
     "provider_limit_exceeded": 422,
     "invalid_combination": 422,
+    "invalid_payment_reference": 422,
     "time_not_in_future": 422,
     "unknown_meter": 422,
     # Usage events (issue 13): per event in a batch, or the answer of a single one.
@@ -159,6 +160,7 @@ TITLES: dict[str, str] = {
     "unknown_currency": "Unknown currency",
     "provider_limit_exceeded": "The payment provider would refuse this text or currency",
     "invalid_combination": "Fields that go together do not",
+    "invalid_payment_reference": "Not a payment id of this provider",
     "time_not_in_future": "The time is not in the future",
     "unknown_meter": "No meter of the project has this code",
     "invalid_properties": "The usage event's properties are not valid",

@@ -93,7 +93,9 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     invoice: Invoice | None = named(uow, ctx, Invoice, event, "invoice")
     sub: Subscription | None = named(uow, ctx, Subscription, event, "subscription")
     customer: Customer | None = named(uow, ctx, Customer, event, "customer")
-    payment_ref = str(event.data.get("payment_ref") or event.object_ref or "")
+    # The provider's payment (what a refund names), never the object the event is
+    # about: for an invoice or a checkout session that is not a payment.
+    payment_ref = str(event.data.get("payment_ref") or "")
     if txn is not None:
         call = _payment_call(uow, ctx, txn.id)
         if call is not None and payment_ref and call.payment_ref != payment_ref:
@@ -173,7 +175,9 @@ def _pay_invoice(
     ``clearing:<provider>`` -> ``receivable:<customer>`` that the invoice records. The
     provider's payment reference is recorded once: a second event about the same
     payment (``checkout.completed`` then ``invoice.paid``) changes nothing."""
-    reference = (payment_ref or event.event_id)[:200]
+    # A payment the provider named no id for is recorded without one (a refund of it
+    # then has nothing to name); the invoice's own guard refuses an id of another kind.
+    reference = payment_ref[:200]
     if invoice.amount_remaining <= 0 or any(p["reference"] == reference for p in invoice.payments):
         return None
     reported = event.data.get("amount_minor")
@@ -186,9 +190,10 @@ def _pay_invoice(
         invoice,
         event.provider,
         amount,
-        key=f"provider_payment:{invoice.id}:{reference}",
+        key=f"provider_payment:{invoice.id}:{reference or event.event_id}",
         complete_now=True,
-        description=f"{event.provider} payment {reference} of invoice {invoice.number}"[:500],
+        description=f"{event.provider} payment {reference or event.event_id} of invoice "
+        f"{invoice.number}"[:500],
     )
     apply_charge_success(
         uow, ctx, invoice, event.provider, reference, amount, now, transaction_id=txn.id

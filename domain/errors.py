@@ -213,3 +213,11 @@ class CouponUnavailable(DomainError):
 
 class CreditExceedsPaid(DomainError):
     code = "credit_exceeds_paid"
+
+
+class WrongPaymentReference(ValidationFailed):
+    """A provider payment's reference of another kind than the provider's refunds name
+    (a Stripe invoice ``in_...`` where a PaymentIntent ``pi_...`` belongs):
+    ``domain/payment_refs.py``."""
+
+    code = "invalid_payment_reference"

@@ -22,6 +22,7 @@ from domain.errors import InvalidAmount, InvalidTransition
 from domain.invoice_entries import Posting, credit_note_entry, payment_entry
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_REF_CHARS, check_text
 from domain.money import check_amount
+from domain.payment_refs import check_payment_ref
 
 
 class PaymentExceedsRemaining(InvalidAmount):
@@ -85,6 +86,9 @@ class InvoiceSettlement:
         ledger ``transaction_id`` posts the entry). Paid when nothing remains."""
         # What is stored is checked: the first MAX_REF_CHARS characters.
         check_text(reference[:MAX_REF_CHARS], "reference", MAX_REF_CHARS)
+        if method == "provider" and reference:
+            # What a refund of it will name at the provider: of the provider's kind.
+            check_payment_ref(paid_from.removeprefix("clearing:"), reference)
         self.check_payment(amount)
         remaining = self.amount_remaining - amount
         status = self.status if remaining else self.next_status("pay")

@@ -36,6 +36,7 @@ from eventsourcing.domain import event
 from domain.backoff import doubling_delay_s
 from domain.base import TallyAggregate
 from domain.limits import check_nested_text
+from domain.payment_refs import check_payment_ref
 from domain.provider_call_params import ProviderParams, parse_params
 from domain.state_machine import destination, transition_table
 
@@ -231,8 +232,10 @@ class ProviderCall(TallyAggregate):
         return UUID(str(value)) if value else None
 
     def note_payment(self, payment_ref: str) -> None:
-        """The provider's payment id, learnt from a webhook (needed to refund it)."""
+        """The provider's payment id, learnt from a webhook (needed to refund it): of
+        the kind the provider's refunds name, else refused."""
         if payment_ref and payment_ref != self.payment_ref:
+            check_payment_ref(self.provider, payment_ref)
             self._payment_noted(payment_ref=payment_ref)
 
     @event("PaymentNoted", topic="tally:ProviderCall.PaymentNoted")

@@ -37,6 +37,7 @@ from adapters.providers.base import (
 from adapters.providers.ids import STRIPE, check_event_ids, checked
 from adapters.providers.signing import FUTURE_SKEW_S
 from adapters.providers.stripe_events import normalize
+from adapters.providers.stripe_invoice_payments import needs_payment, with_invoice_payment
 from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
@@ -240,6 +241,10 @@ class StripeProvider:
         # Signed, but the ids are still checked before Tally keeps and later uses them.
         normalized = normalize(event)
         check_event_ids(STRIPE, normalized)
+        if needs_payment(normalized):
+            with self._errors():
+                normalized = with_invoice_payment(self._client, normalized)
+            check_event_ids(STRIPE, normalized)
         return [normalized]
 
     @contextmanager

@@ -25,6 +25,9 @@ STRIPE_TYPES: dict[str, EventType] = {
     "invoice.created": EventType.INVOICE_CREATED,
     "invoice.finalized": EventType.INVOICE_FINALIZED,
     "invoice.paid": EventType.INVOICE_PAID,
+    # The same payment as invoice.paid, reported by a second event: the payment is
+    # recorded once whichever comes first (once per payment reference).
+    "invoice.payment_succeeded": EventType.INVOICE_PAID,
     "invoice.payment_failed": EventType.INVOICE_PAYMENT_FAILED,
     "checkout.session.completed": EventType.CHECKOUT_COMPLETED,
     # A setup-mode checkout (a trial) completes with the card saved on its SetupIntent.
@@ -99,14 +102,40 @@ def _invoice(obj: Mapping[str, Any], provider_type: str) -> dict[str, Any]:
         **references_from(details.get("metadata")),
         **references_from(obj.get("metadata")),
     }
-    paid = provider_type == "invoice.paid"
+    paid = STRIPE_TYPES.get(provider_type) is EventType.INVOICE_PAID
     return {
         "amount_minor": _amount(obj.get("amount_paid" if paid else "amount_due")),
         "customer_ref": ref(obj.get("customer")),
         "subscription_ref": ref(obj.get("subscription")) or ref(details.get("subscription")),
-        "payment_ref": ref(obj.get("payment_intent")),
+        # Old API versions name the intent on the invoice; current ones list the
+        # invoice's payments (only when the invoice was expanded with them: a webhook
+        # carries none, and the adapter asks Stripe, stripe_invoice_payments.py).
+        "payment_ref": ref(obj.get("payment_intent")) or paid_payment_ref(obj.get("payments")),
         "references": references,
     }
+
+
+def paid_payment_ref(payments: object) -> str | None:
+    """The payment of the newest paid ``InvoicePayment`` in ``payments`` (a list object
+    or its ``data``): its PaymentIntent, or its charge when it has no intent. None when
+    none is paid."""
+    rows = payments.get("data") if isinstance(payments, Mapping) else payments
+    if not isinstance(rows, list):
+        return None
+    paid = [row for row in rows if isinstance(row, Mapping) and row.get("status") == "paid"]
+
+    def paid_at(row: Mapping[str, Any]) -> int:
+        moments = row.get("status_transitions")
+        moment = moments.get("paid_at") if isinstance(moments, Mapping) else None
+        return _amount(moment) or _amount(row.get("created")) or 0
+
+    for row in sorted(paid, key=paid_at, reverse=True):
+        payment = row.get("payment")
+        if isinstance(payment, Mapping):
+            found = ref(payment.get("payment_intent")) or ref(payment.get("charge"))
+            if found:
+                return found
+    return None
 
 
 def _checkout_session(obj: Mapping[str, Any], _: str) -> dict[str, Any]:

@@ -62,6 +62,7 @@ HANDLED = [
     ("invoice.created", "invoice", EventType.INVOICE_CREATED),
     ("invoice.finalized", "invoice", EventType.INVOICE_FINALIZED),
     ("invoice.paid", "invoice", EventType.INVOICE_PAID),
+    ("invoice.payment_succeeded", "invoice", EventType.INVOICE_PAID),
     ("invoice.payment_failed", "invoice", EventType.INVOICE_PAYMENT_FAILED),
     ("checkout.session.completed", "checkout.session", EventType.CHECKOUT_COMPLETED),
     ("setup_intent.succeeded", "setup_intent", EventType.CHECKOUT_COMPLETED),
