@@ -43,6 +43,7 @@ from commands import (
     catalog,
     checkout,
     customers,
+    identity,
     inbound_commands,
     invoice_payments,
     invoicing,
@@ -140,6 +141,8 @@ def build(
             **checkout.HANDLERS,
             **carts.HANDLERS,
             **payment_methods.HANDLERS,
+            # Customer access (issue 14).
+            **identity.handlers(secrets),
             # Commands in from a broker (issue 12): a refused one is recorded.
             **inbound_commands.HANDLERS,
         },

@@ -194,6 +194,13 @@ class Unauthenticated(DomainError):
     code = "unauthenticated"
 
 
+class IdentityProviderUnavailable(DomainError):
+    """The project's identity provider's keys (its JWKS) could not be fetched, and none
+    are kept from before (issue 14)."""
+
+    code = "identity_provider_unavailable"
+
+
 class ClockBackwards(DomainError):
     code = "clock_cannot_go_backwards"
 

@@ -319,3 +319,30 @@ USAGE_FUTURE_SKEW_S = 300
 # its billing settings' usage_late_grace_s sets its own, 0 to MAX_USAGE_LATE_GRACE_S.
 USAGE_LATE_GRACE_S = 86_400
 MAX_USAGE_LATE_GRACE_S = 31 * 86_400
+
+# -- customer tokens (issue 14) ----------------------------------------------------------
+# A customer token (an identity provider's JWT or a customer session token) is at most this
+# long, so that parsing a huge header costs nothing.
+MAX_CUSTOMER_TOKEN_CHARS = 8192
+# The clock skew allowed on a JWT's exp, nbf and iat, in seconds (docs/access.md).
+TOKEN_SKEW_S = 60
+# An identity provider's JWKS is fetched again for an unknown kid at most this often, so a
+# flood of tokens naming unknown kids cannot hammer the provider; a fetched JWKS is kept
+# at most JWKS_MAX_AGE_S before it is fetched again anyway.
+JWKS_MIN_REFRESH_S = 30
+JWKS_MAX_AGE_S = 3600
+# A fetched JWKS document is at most this many bytes and keys, fetched within this time.
+MAX_JWKS_BYTES = 256 * 1024
+MAX_JWKS_KEYS = 50
+JWKS_TIMEOUT_S = 5.0
+# An identity provider's issuer, audience and claim name.
+MAX_ISSUER_CHARS = 500
+MAX_AUDIENCE_CHARS = 500
+MAX_CLAIM_NAME_CHARS = 100
+CLAIM_NAME_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
+MAX_SHARED_SECRET_CHARS = 512
+MIN_SHARED_SECRET_CHARS = 32
+# A customer session lasts this long unless asked otherwise, and at most the maximum.
+CUSTOMER_SESSION_DEFAULT_S = 3600
+MAX_CUSTOMER_SESSION_S = 24 * 3600
+MIN_CUSTOMER_SESSION_S = 60

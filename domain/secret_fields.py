@@ -27,6 +27,8 @@ SECRET_FIELDS: Mapping[str, tuple[Path, ...]] = {
     "tally:WebhookEndpoint.Registered": (("secret",),),
     "tally:WebhookEndpoint.SecretRotated": (("secret",),),
     "tally:IdempotencyRecord.Recorded": (("response", "sealed_secret"),),
+    "tally:IdentityProvider.Configured": (("sealed_secret",),),
+    "tally:CustomerSession.Started": (("token_hash",),),
 }
 
 

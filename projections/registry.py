@@ -30,6 +30,7 @@ from projections.catalog import Catalog
 from projections.customers import Customers
 from projections.entitlement_changes import EntitlementChanges
 from projections.holds import Holds
+from projections.identity_providers import IdentityProviders
 from projections.integration_events import IntegrationEvents
 from projections.invoices import Invoices
 from projections.journal import Journal
@@ -65,6 +66,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Payments,
     PaymentObjects,  # reads invoices
     WebhookEndpoints,
+    IdentityProviders,
     EntitlementChanges,  # after the catalog: it reads a price's product
     IntegrationEvents,  # last: it reads the objects the others wrote
 )

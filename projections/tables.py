@@ -334,6 +334,8 @@ TABLES: tuple[Table, ...] = (
         "id",
         ("webhook_endpoints_page: project_id, position, id",),
     ),
+    # The project's identity provider (issue 14): projections/identity_providers.py.
+    Table("identity_providers", _aggregate_columns("kind text"), "id"),
     # The public payment object (issue 12): projections/payment_objects.py.
     Table(
         "payment_objects",

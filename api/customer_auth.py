@@ -1,0 +1,249 @@
+"""Customer authentication (issue 14): the principal of ``/v1/me``.
+
+A customer calls with ``Authorization: Bearer <token>``, one of:
+
+- a customer session token, ``tcs_<session id>_<secret>``, minted by the project's
+  backend (``POST /v1/customer_sessions``);
+- a JWT from the project's identity provider (``PUT /v1/identity_provider``), with the
+  header ``Tally-Project: <project id>`` saying whose identity provider checks it. The
+  header only chooses the checks: the token must pass them all, so naming another
+  project gains nothing.
+
+Only ``/v1/me`` routes take this dependency, and the project-key dependency
+(``api.auth.require_caller``) accepts only ``tly_`` keys, so a customer token reaches
+nothing else (401, exactly as a bad key), and a project key reaches no ``/v1/me`` route.
+
+Sessions and identity providers are read from the event log on every request (the
+aggregates, by primary key: no cache to go stale across server workers), so a revoked
+session or a changed configuration applies from the next request on. Every failure
+answers the same 401 ``unauthenticated``; tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from adapters.customer_tokens import JwksCache, verify_jwt
+from api.auth import Caller, get_tally
+from api.errors import ReadModelBehind
+from api.tally import Tally
+from commands import messages as m
+from commands.bus import Context
+from commands.identity import hash_session_token, split_session_token
+from domain.customer_sessions import ACTIVE, CustomerSession
+from domain.customers import Customer
+from domain.errors import Unauthenticated
+from domain.identity_providers import REGISTER, SHARED_SECRET, IdentityProvider
+from domain.limits import MAX_CUSTOMER_TOKEN_CHARS, MAX_REF_CHARS, check_text
+from domain.projects import Project
+
+A = TypeVar("A")
+
+SESSION = "customer_session"
+IDENTITY_PROVIDER = "identity_provider"
+
+REFUSAL = "a valid customer token is required (Authorization: Bearer <token>)"
+
+customer_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="CustomerToken",
+    description="A customer session token (`tcs_<id>_<secret>`) or a JWT from the "
+    "project's identity provider (with the header `Tally-Project: <project id>`).",
+)
+
+ProjectHeader = Annotated[
+    UUID | None,
+    Header(
+        alias="Tally-Project",
+        description="The project whose identity provider checks a JWT (not needed with a "
+        "customer session token).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class CustomerCaller:
+    """An authenticated customer: the project, the customer, and how it was shown.
+
+    ``subject`` is the session id (``via`` customer_session) or the customer's external
+    id as the identity provider's token named it (``via`` identity_provider)."""
+
+    project_id: UUID
+    customer_id: UUID
+    mode: str
+    via: str
+    subject: str
+
+    @property
+    def actor(self) -> str:
+        """The actor recorded on the events the customer's commands record."""
+        return f"customer:{self.customer_id}"
+
+    @property
+    def rate_key(self) -> str:
+        """What rate limits count a customer's requests by (one bucket per customer,
+        whichever token it shows)."""
+        return f"customer:{self.project_id}:{self.customer_id}"
+
+    def idempotency_key(self, key: str | None) -> str | None:
+        # A customer's keys live apart from the project's and from other customers':
+        # the same key sent by two callers can never replay one's answer to the other.
+        return None if key is None else f"customer:{self.customer_id}:{key}"
+
+    def context(self, key: str | None = None) -> Context:
+        return Context(self.project_id, self.actor, self.idempotency_key(key))
+
+    def acting(self) -> Caller:
+        """The project-scoped caller the shared route helpers take (queries scoped to
+        the project, commands recorded with the customer as actor and its keys apart).
+        Only /v1/me routes make one, and they pass the customer id from here."""
+        return _ActingCustomer(self.project_id, self.actor, self.mode, customer=self)
+
+
+@dataclass(frozen=True)
+class _ActingCustomer(Caller):
+    customer: CustomerCaller | None = None
+
+    def context(self, idempotency_key: str | None = None) -> Context:
+        assert self.customer is not None
+        return self.customer.context(idempotency_key)
+
+
+def jwks_cache(request: Request) -> JwksCache:
+    cache: JwksCache | None = getattr(request.app.state, "jwks", None)
+    if cache is None:
+        cache = request.app.state.jwks = JwksCache()
+    return cache
+
+
+def authenticate(
+    tally: Tally, token: str, project_id: UUID | None, jwks: JwksCache
+) -> CustomerCaller:
+    """The customer ``token`` stands for, or ``Unauthenticated``."""
+    if len(token) > MAX_CUSTOMER_TOKEN_CHARS:
+        raise Unauthenticated(REFUSAL)
+    if token.startswith("tcs_"):
+        return _session_caller(tally, token)
+    if project_id is None:
+        raise Unauthenticated(REFUSAL, hint="a JWT needs the Tally-Project header")
+    return _jwt_caller(tally, token, project_id, jwks)
+
+
+def _session_caller(tally: Tally, token: str) -> CustomerCaller:
+    found = split_session_token(token)
+    session: CustomerSession | None = None
+    if found is not None:
+        session = _load(tally, UUID(found), CustomerSession)
+    digest = hash_session_token(token)
+    if session is None:
+        hmac.compare_digest(digest, "0" * 64)  # as long as a wrong secret takes
+        raise Unauthenticated(REFUSAL)
+    if not hmac.compare_digest(digest, session.token_hash):
+        raise Unauthenticated(REFUSAL)
+    if session.status(tally.clock.now()) != ACTIVE:
+        raise Unauthenticated(REFUSAL)
+    return CustomerCaller(
+        project_id=session.project_id,
+        customer_id=session.customer_id,
+        mode=_mode(tally, session.project_id),
+        via=SESSION,
+        subject=str(session.id),
+    )
+
+
+def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> CustomerCaller:
+    provider = _load(tally, IdentityProvider.create_id(project_id), IdentityProvider)
+    if provider is None or not provider.configured or provider.project_id != project_id:
+        raise Unauthenticated(REFUSAL)
+    settings = provider.settings
+    secret = None
+    if settings["kind"] == SHARED_SECRET and provider.sealed_secret is not None:
+        box = tally.providers.secrets
+        if box is None:
+            raise Unauthenticated(REFUSAL)
+        secret = box.open(provider.sealed_secret)
+    claims = verify_jwt(token, settings, now=tally.clock.now(), shared_secret=secret, jwks=jwks)
+    external_id = _external_id(claims.get(settings["customer_claim"]))
+    customer_id = Customer.create_id(project_id, external_id)
+    if _load(tally, customer_id, Customer) is None:
+        if settings["unknown_customer"] != REGISTER:
+            raise Unauthenticated(REFUSAL)
+        currency = settings["register_currency"]
+        command = m.RegisterCustomer(external_id=external_id, currency=currency)
+        outcome = tally.execute(command, Context(project_id, "identity_provider"))
+        # Its first request reads it back: wait (bounded) for the read models to hold it.
+        _caught_up(tally, outcome.position)
+    return CustomerCaller(
+        project_id=project_id,
+        customer_id=customer_id,
+        mode=_mode(tally, project_id),
+        via=IDENTITY_PROVIDER,
+        subject=external_id,
+    )
+
+
+def _caught_up(tally: Tally, position: int | None) -> None:
+    from projections.runner import wait_for_position
+
+    timeout_s = tally.settings.read_wait_max_ms / 1000
+    if position and not wait_for_position(tally.views, tally.schema, position, timeout_s):
+        raise ReadModelBehind(
+            f"the read models have not reached position {position}; retry shortly",
+            headers={"Retry-After": "1"},
+            position=position,
+        )
+
+
+def _external_id(value: Any) -> str:
+    """The claim's value if it can be a customer's external id, else 401."""
+    if not isinstance(value, str):
+        raise Unauthenticated(REFUSAL)
+    try:
+        return check_text(value, "external_id", MAX_REF_CHARS, min_chars=1)
+    except Exception:
+        raise Unauthenticated(REFUSAL) from None
+
+
+def _load(tally: Tally, aggregate_id: UUID, cls: type[A]) -> A | None:
+    """The aggregate as the event log holds it now (no cache), if it is a ``cls``."""
+    try:
+        aggregate: Any = tally.store.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+    return aggregate if isinstance(aggregate, cls) else None
+
+
+def _mode(tally: Tally, project_id: UUID) -> str:
+    project = _load(tally, project_id, Project)
+    if project is None:
+        raise Unauthenticated(REFUSAL)
+    return str(project.mode)
+
+
+async def require_customer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(customer_bearer)],
+    project_id: ProjectHeader = None,
+) -> CustomerCaller:
+    """FastAPI dependency of every /v1/me route: the authenticated customer, or 401. A
+    project key is refused here as any other wrong token is."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated(REFUSAL)
+    token = credentials.credentials.strip()
+    if token.startswith("tly_"):
+        raise Unauthenticated(REFUSAL)
+    tally = get_tally(request)
+    caller = await run_in_threadpool(authenticate, tally, token, project_id, jwks_cache(request))
+    request.state.customer = caller
+    return caller
+
+
+CustomerDep = Annotated[CustomerCaller, Depends(require_customer)]
