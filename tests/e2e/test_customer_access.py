@@ -78,7 +78,9 @@ def set_jwks(api: Client, idp: JwksServer, **changes: Any) -> dict[str, Any]:
         **changes,
     }
     response = api.http.put("/v1/identity_provider", json=body, headers=api.headers())
-    return api.ok(response)
+    answer = api.ok(response)
+    api.position = max(api.position, int(response.headers["Tally-Position"]))
+    return answer
 
 
 def test_a_session_token_reaches_me_until_it_is_revoked(
