@@ -26,6 +26,7 @@ from commands.invoice_settlement import apply_charge_failure, apply_charge_succe
 from commands.invoicing import find_dunning, load_invoice
 from commands.provider_events import EventType
 from commands.webhook_lookups import Step, activate, named
+from commands.webhook_notices import NOTHING_TO_DO, trial_announced
 from commands.webhook_refunds import refund_failed, refunded
 from commands.webhook_subscriptions import customer_linked, subscription_changed
 from domain.charge_attempts import awaits_confirmation
@@ -64,8 +65,13 @@ def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effec
         steps = subscription_changed(uow, ctx, event, kind)
     elif kind is EventType.CUSTOMER_CREATED:
         steps = customer_linked(uow, ctx, event)
+    elif kind is EventType.TRIAL_WILL_END:
+        steps = trial_announced(uow, ctx, event)
     else:
-        return [], f"{event.provider_type or event.type} changes nothing in Tally"
+        why = NOTHING_TO_DO.get(kind, "")
+        return [], f"{event.provider_type or event.type} changes nothing in Tally" + (
+            f": {why}" if why else ""
+        )
     # Every check is done; now the changes, which their own guards let through.
     effects = [effect for step in steps if (effect := step()) is not None]
     return effects, "" if effects else "already applied by an earlier event"

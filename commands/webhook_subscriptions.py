@@ -5,7 +5,8 @@ the same rules: check first, then change through the handlers the API uses, and 
 from the state each change expects, so a repeated or late event changes nothing. A
 subscription's status is mirrored only from the newest event about it
 (``domain/subscription_mirrors.py``), so delivery order does not matter either.
-``trial_will_end`` is recorded and changes nothing (Tally ends trials on its own clock).
+``trial_will_end`` announces the trial's end (``commands/webhook_notices.py``); Tally
+still ends trials on its own clock.
 """
 
 from __future__ import annotations

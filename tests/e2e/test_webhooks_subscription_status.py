@@ -1,7 +1,8 @@
 """A provider-run subscription's status is mirrored from Stripe's and Paddle's webhooks
 over HTTP (payloads from Stripe's object fixtures signed with the SDK's generator, and
 from Paddle's documented notification shape): past_due, unpaid, canceled, recovered, a
-cancel scheduled for the period end and taken back; trial_will_end is recorded only.
+cancel scheduled for the period end and taken back; trial_will_end announces the
+trial's end (issue 18); Stripe's invoice.created/finalized are recorded with the reason.
 Duplicates change nothing, and so does an event older than one already applied,
 whatever the delivery order."""
 
@@ -165,16 +166,56 @@ def test_cancel_at_period_end_is_scheduled_and_taken_back(shop: Client) -> None:
     assert hooks.status() == ("active", False)
 
 
-def test_trial_will_end_is_recorded_and_changes_nothing(shop: Client) -> None:
+def test_trial_will_end_announces_the_trial_end_once_as_billing_trial_will_end(
+    shop: Client,
+) -> None:
+    """The provider's notice is Tally's (issue 18, item 6): the subscription records
+    that its trial's end was announced, which publishes
+    ``billing.subscription.trial_will_end``; a second notice, or Tally's own scheduler
+    later, announces nothing more for the same trial end."""
+    from tests.e2e.test_integration_events import published
+
     hooks = Stripe(shop, active_subscription(shop, "flo", trial_days=14))
     before = hooks.subscription()
     assert before["status"] == "trialing"
     after = hooks.send(
         "evt_trial", T0 + 10, kind="customer.subscription.trial_will_end", status="trialing"
     )
-    assert after == before
+    assert (after["status"], after["trial_end"]) == ("trialing", before["trial_end"])
     recorded = events(shop)["evt_trial"]
-    assert (recorded["type"], recorded["status"]) == ("trial_will_end", "ignored")
+    assert (recorded["type"], recorded["status"]) == ("trial_will_end", "applied")
+    assert recorded["effects"][0]["action"] == "trial_end_announced"
+    hooks.send("evt_trial_again", T0 + 20, kind="customer.subscription.trial_will_end")
+    assert events(shop)["evt_trial_again"]["status"] == "ignored"
+    notices = [e for e in published(shop) if e["type"] == "billing.subscription.trial_will_end"]
+    assert [n["data"]["object"]["id"] for n in notices] == [before["id"]]
+    assert notices[0]["data"]["object"]["trial_end"] == before["trial_end"]
+
+
+def test_stripe_invoice_created_and_finalized_are_recorded_with_why_they_change_nothing(
+    shop: Client,
+) -> None:
+    hooks = Stripe(shop, active_subscription(shop, "hal"))
+    for kind in ("invoice.created", "invoice.finalized"):
+        obj = resource("invoice", metadata={"tally_subscription": hooks.subscription_id})
+        obj["parent"] = None
+        event = resource(
+            "event", id=f"evt_{kind.replace('.', '_')}", type=kind, created=T0, data={"object": obj}
+        )
+        body = json.dumps(event)
+        header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
+        response = shop.http.post(
+            f"/v1/webhooks/stripe/{shop.project_id}",
+            content=body,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+    shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+    for kind in ("invoice.created", "invoice.finalized"):
+        recorded = events(shop)[f"evt_{kind.replace('.', '_')}"]
+        assert (recorded["type"], recorded["status"]) == (kind, "ignored")
+        assert "Tally drafts and finalizes its own invoices" in recorded["reason"]
 
 
 def test_a_status_for_a_subscription_not_yet_active_waits_for_its_activation(
