@@ -42,6 +42,7 @@ from commands import (
     carts,
     catalog,
     checkout,
+    credits,
     customers,
     identity,
     inbound_commands,
@@ -125,6 +126,7 @@ def build(
             **customers.HANDLERS,
             **catalog.HANDLERS,
             **meters.HANDLERS,
+            **credits.HANDLERS,  # prepaid credits (issue 13)
             **subscriptions.HANDLERS,
             **test_clocks.HANDLERS,
             # Invoicing (issue 4).

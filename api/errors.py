@@ -125,6 +125,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "credit_exceeds_paid": 422,
     "coupon_unavailable": 409,
     "card_declined": 402,
+    # Prepaid credits (issue 13): 402, not 409 like a state conflict nor 422 like
+    # insufficient_funds, because what the client must do is pay (top up or buy credits);
+    # a retry of the same request cannot succeed until then, and 402 keeps a per-action
+    # product's "out of credits" apart from its retryable 409s (concurrent_update).
+    "insufficient_credits": 402,
     "payment_requires_action": 402,
     "provider_unavailable": 503,
     "provider_rejected": 502,
@@ -201,6 +206,7 @@ TITLES: dict[str, str] = {
     "credit_exceeds_paid": "Credit exceeds what was paid or is owed",
     "coupon_unavailable": "Coupon or promotion code unavailable",
     "card_declined": "Card declined",
+    "insufficient_credits": "The customer's credits cannot cover it",
     "payment_requires_action": "Payment requires the customer's action",
     "provider_unavailable": "Payment provider unavailable",
     "provider_rejected": "Payment provider refused the request",

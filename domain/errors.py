@@ -228,3 +228,10 @@ class WrongPaymentReference(ValidationFailed):
     ``domain/payment_refs.py``."""
 
     code = "invalid_payment_reference"
+
+
+class InsufficientCredits(DomainError):
+    """A direct consumption of prepaid credits (issue 13) that the customer's credits
+    cannot cover; its context names the ``available`` balance and the ``amount``."""
+
+    code = "insufficient_credits"

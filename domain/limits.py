@@ -346,3 +346,10 @@ MIN_SHARED_SECRET_CHARS = 32
 CUSTOMER_SESSION_DEFAULT_S = 3600
 MAX_CUSTOMER_SESSION_S = 24 * 3600
 MIN_CUSTOMER_SESSION_S = 60
+
+# Prepaid credits (issue 13): domain/credits.py. Grants per customer and currency
+# (every grant ever made to it, spent or not: its history is the aggregate's state),
+# the consumption priority's range and the prices a grant may be limited to.
+MAX_CREDIT_GRANTS = 1_000
+MAX_CREDIT_PRIORITY = 100
+MAX_CREDIT_GRANT_PRICES = 20

@@ -13,6 +13,7 @@ from domain.accounts import Account
 from domain.billing_settings import BillingSettings
 from domain.catalog import Price, Product
 from domain.coupons import Coupon, PromotionCode
+from domain.credit_balance import CreditBalance
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
@@ -133,3 +134,15 @@ TaxRateDefined: Any = _tax_rate.Defined
 TaxRateArchived: Any = _tax_rate.Archived
 
 InboundCommandRejected: Any = _inbound.Rejected
+
+# Prepaid credits (issue 13).
+_credits: Any = CreditBalance
+CreditsOpened: Any = _credits.Opened
+CreditsGranted: Any = _credits.Granted
+CreditsConsumed: Any = _credits.Consumed
+CreditsExpired: Any = _credits.Expired
+CreditsVoided: Any = _credits.Voided
+CreditsThresholdSet: Any = _credits.ThresholdSet
+CreditsLow: Any = _credits.Low
+CreditsDepleted: Any = _credits.Depleted
+CreditsTopUpRequested: Any = _credits.TopUpRequested

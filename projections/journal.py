@@ -11,7 +11,9 @@ summing to zero) becomes one journal entry (``POSTING_EVENTS``):
   (``PaymentRecorded`` from a clearing account; a wallet payment's entry is its
   transaction's, so that event's entry is empty and posts nothing), ``invoice_void``
   (``Voided``) and ``credit_note`` (``Credited``);
-- a customer's billing record posts ``credit_adjustment`` (``CreditAdjusted``).
+- a customer's billing record posts ``credit_adjustment`` (``CreditAdjusted``);
+- a customer's prepaid credits (``CreditBalance``, issue 13) post ``credit_grant``,
+  ``credit_consumption``, ``credit_breakage`` (expiry) and ``credit_void``.
 
 An entry's id is derived from the aggregate and the event's version (``uuid5``), so a
 replay builds the same ids; its ``transaction_id`` column names the aggregate whose
@@ -65,6 +67,11 @@ _OTHER_POSTS: dict[type, tuple[str, str]] = {
     ev.InvoiceVoided: ("invoices", "invoice_void"),
     ev.InvoiceCredited: ("invoices", "credit_note"),
     ev.BillingCreditAdjusted: ("customer_billing", "credit_adjustment"),
+    # Prepaid credits (issue 13): domain/credit_balance.py has the postings.
+    ev.CreditsGranted: ("credit_balances", "credit_grant"),
+    ev.CreditsConsumed: ("credit_balances", "credit_consumption"),
+    ev.CreditsExpired: ("credit_balances", "credit_breakage"),
+    ev.CreditsVoided: ("credit_balances", "credit_void"),
 }
 POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS, *_OTHER_POSTS})
 
@@ -152,7 +159,7 @@ def _facts(
 class Journal(ReadModel):
     name = "journal"
     tables = ("journal_entries", "postings")
-    reads = frozenset({"transactions", "invoices", "billing_setup"})  # see entry_sources
+    reads = frozenset({"transactions", "invoices", "billing_setup", "credits"})  # entry_sources
     handles = POSTING_EVENTS
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:

@@ -27,6 +27,7 @@ from projections.balances import AccountBalances
 from projections.base import ReadModel, ViewTracking, rows_of
 from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
+from projections.credits import Credits
 from projections.customers import Customers
 from projections.entitlement_changes import EntitlementChanges
 from projections.holds import Holds
@@ -56,6 +57,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Transactions,
     Invoices,
     BillingSetup,
+    Credits,  # before the journal: it reads a credit balance's currency
     Journal,
     SystemAccounts,
     Customers,

@@ -31,7 +31,7 @@ from projections.statements import compiled
 class SystemAccounts(ReadModel):
     name = "system_accounts"
     tables = ("system_accounts",)
-    reads = frozenset({"transactions", "invoices", "billing_setup"})  # see entry_sources
+    reads = frozenset({"transactions", "invoices", "billing_setup", "credits"})  # entry_sources
     handles = POSTING_EVENTS
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:

@@ -38,6 +38,8 @@ Tables (all in ``schema``):
 - ``entitlement_subscriptions``, ``entitlement_products`` and ``entitlement_changes``:
   what a customer's entitlement set is built from, and each change of it (issue 12),
   kept by ``projections.entitlement_changes``.
+- ``credit_balances``: a customer's prepaid credits in one currency, its grants in the
+  summary (issue 13), kept by ``projections.credits``.
 - ``integration_events``: one row per domain event with a public ``billing.*`` type,
   the outbox webhook (and later broker) delivery reads, kept by
   ``projections.integration_events``.
@@ -403,6 +405,19 @@ TABLES: tuple[Table, ...] = (
         "position, ordinal",
         ("integration_events_page: project_id, position, ordinal",),
         uncompared=("object",),
+    ),
+    # Prepaid credits (issue 13): projections/credits.py, one row per customer and currency.
+    Table(
+        "credit_balances",
+        _aggregate_columns(
+            "customer_id uuid NOT NULL, currency text NOT NULL, balance bigint NOT NULL, "
+            "next_expiry_at timestamptz"
+        ),
+        "id",
+        (
+            "credit_balances_customer: project_id, customer_id, currency",
+            "credit_balances_expiry: next_expiry_at WHERE next_expiry_at IS NOT NULL",
+        ),
     ),
 )
 

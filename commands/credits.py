@@ -1,0 +1,175 @@
+"""Handlers for prepaid credits (issue 13): grant, consume, void, thresholds, expiry.
+
+Each loads the customer's ``CreditBalance`` for the currency (opening it on the first
+grant), takes the time from the customer's clock (its test clock, if it has one) and
+lets the aggregate decide: every guard runs before any event, and the bus decides a
+refusal again on fresh state, so concurrent consumers of one customer never overspend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from commands.bus import Context, Handler, Result
+from commands.bus.unit_of_work import UnitOfWork
+from commands.created import created
+from commands.credit_messages import (
+    ConsumeCredits,
+    ExpireCredits,
+    GrantCredits,
+    SetCreditThreshold,
+    VoidCreditGrant,
+)
+from commands.messages import Command
+from commands.now import now_for
+from domain.catalog import Price
+from domain.credit_balance import CreditBalance
+from domain.customers import Customer
+from domain.errors import CurrencyMismatch, InsufficientCredits, InvalidCombination, NotFound
+from domain.ids import uuid5
+
+
+def _new_id(ctx: Context, purpose: str) -> str:
+    """A grant's or consumption's id derives from the idempotency key when there is one,
+    so a retried command can never spend or grant twice."""
+    if ctx.idempotency_key is None:
+        return f"{purpose}_{uuid4().hex}"
+    return f"{purpose}_{uuid5(ctx.project_id, f'{purpose}:{ctx.idempotency_key}').hex}"
+
+
+def _balance(
+    uow: UnitOfWork, ctx: Context, customer: Customer, currency: str | None, *, open_: bool
+) -> CreditBalance | None:
+    code = currency or customer.currency
+    found = uow.find(CreditBalance, CreditBalance.create_id(customer.id, code))
+    if found is not None and found.project_id != ctx.project_id:
+        raise NotFound(f"customer {customer.id} not found", id=str(customer.id))
+    if found is None and open_:
+        found = CreditBalance.open(ctx.project_id, customer.id, code)
+    return found
+
+
+def balance_body(balance: CreditBalance) -> dict[str, Any]:
+    return {**balance.summary(), "object": "credit_balance", "created": created(balance)}
+
+
+def grant_body(balance: CreditBalance, grant: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **grant,
+        "object": "credit_grant",
+        "created": grant["granted_at"],
+        "customer_id": str(balance.customer_id),
+        "currency": balance.currency,
+    }
+
+
+def _check_prices(uow: UnitOfWork, ctx: Context, prices: list[UUID], currency: str) -> None:
+    for price_id in prices:
+        price = uow.get(Price, price_id, ctx.project_id)
+        if not price.metered:
+            raise InvalidCombination(f"price {price_id} is not metered", price_id=str(price_id))
+        if price.currency != currency:
+            raise CurrencyMismatch(f"price {price_id} is in {price.currency}, not {currency}")
+
+
+def grant_credits(uow: UnitOfWork, cmd: GrantCredits, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    balance = _balance(uow, ctx, customer, cmd.currency, open_=True)
+    assert balance is not None
+    if cmd.prices is not None:
+        _check_prices(uow, ctx, cmd.prices, balance.currency)
+    grant = balance.grant(
+        grant_id=_new_id(ctx, "cg"),
+        kind=cmd.kind,
+        amount=cmd.amount,
+        now=now_for(uow, ctx, customer.test_clock_id),
+        priority=cmd.priority,
+        expires_at=cmd.expires_at,
+        prices=None if cmd.prices is None else [str(p) for p in cmd.prices],
+        source=cmd.source,
+        description=cmd.description,
+    )
+    uow.add(balance)
+    return Result.created(
+        {"credit_grant": grant_body(balance, grant), "balance": balance_body(balance)}
+    )
+
+
+def consume_credits(uow: UnitOfWork, cmd: ConsumeCredits, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
+    now = now_for(uow, ctx, customer.test_clock_id)
+    price_id = None if cmd.price_id is None else str(cmd.price_id)
+    if cmd.price_id is not None:
+        uow.get(Price, cmd.price_id, ctx.project_id)  # the caller's own price, or 404
+    if balance is None:  # never granted anything: nothing to spend
+        raise InsufficientCredits(
+            f"the customer's credits (0) cannot cover {cmd.amount}",
+            available=0,
+            amount=cmd.amount,
+            currency=cmd.currency or customer.currency,
+        )
+    consumption_id = _new_id(ctx, "cc")
+    taken = balance.consume(
+        consumption_id, cmd.amount, now, price_id=price_id, description=cmd.description
+    )
+    return Result.created(
+        {
+            "consumption": {
+                "id": consumption_id,
+                "object": "credit_consumption",
+                "customer_id": str(customer.id),
+                "currency": balance.currency,
+                "amount": cmd.amount,
+                "price_id": price_id,
+                "description": cmd.description,
+                "grants": [{"grant_id": g, "amount": a} for g, a in taken],
+                "consumed_at": now.isoformat(),
+                "created": now.isoformat(),
+            },
+            "balance": balance_body(balance),
+        }
+    )
+
+
+def void_credit_grant(uow: UnitOfWork, cmd: VoidCreditGrant, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
+    if balance is None:
+        raise NotFound(f"credit grant {cmd.grant_id} not found", id=cmd.grant_id)
+    balance.grant_of(cmd.grant_id)
+    balance.void(cmd.grant_id, now_for(uow, ctx, customer.test_clock_id))
+    grant = balance.grants[cmd.grant_id]
+    return Result.changed(
+        {"credit_grant": grant_body(balance, grant), "balance": balance_body(balance)}
+    )
+
+
+def set_credit_threshold(uow: UnitOfWork, cmd: SetCreditThreshold, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    balance = _balance(uow, ctx, customer, cmd.currency, open_=True)
+    assert balance is not None
+    if cmd.top_up_amount is not None and cmd.low_threshold is None:
+        raise InvalidCombination("an automatic top-up needs a low_threshold to fire at")
+    balance.set_threshold(cmd.low_threshold, cmd.top_up_amount)
+    uow.add(balance)
+    return Result.changed({"balance": balance_body(balance)})
+
+
+def expire_credits(uow: UnitOfWork, cmd: ExpireCredits, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
+    if balance is None:
+        return Result.unchanged({"expired": 0})
+    expired = balance.expire_due(now_for(uow, ctx, customer.test_clock_id))
+    return Result.changed({"expired": expired, "balance": balance_body(balance)})
+
+
+HANDLERS: dict[type[Command], Handler] = {
+    GrantCredits: grant_credits,
+    ConsumeCredits: consume_credits,
+    VoidCreditGrant: void_credit_grant,
+    SetCreditThreshold: set_credit_threshold,
+    ExpireCredits: expire_credits,
+}

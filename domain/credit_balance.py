@@ -1,0 +1,368 @@
+"""A customer's prepaid credits in one currency (issue 13): grants, consumption,
+expiry (breakage), voids and the low/depleted watch.
+
+One ``CreditBalance`` aggregate per (customer, currency), so every consumption of a
+customer's credits is decided on the one aggregate that holds them all: the bus loads
+it fresh for each command (a version conflict is retried on fresh state), the guard
+runs before any event, and two consumers can never both spend the last credits.
+
+Every event that moves credit carries its journal ``entry`` (signed postings summing to
+zero, in the balance's currency; ``projections.journal`` posts it):
+
+| event | postings |
+|---|---|
+| ``Granted``, paid from ``source`` | ``credits:<customer>`` +a, ``clearing:<source>`` -a |
+| ``Granted``, promotional | ``credits:<customer>`` +a, ``promotions`` -a |
+| ``Consumed`` (direct, or applied to an invoice) | ``credits:<customer>`` -a, ``revenue`` +a |
+| ``Expired`` | ``credits:<customer>`` -a, ``breakage`` +a (revenue recognised from breakage) |
+| ``Voided`` (what remained) | the grant's own postings reversed for it |
+
+``credits:<customer>`` is a liability (positive: credit Tally owes the customer in
+service). Expiry is recorded by the first command that touches the balance at or after
+a grant's expiry (every command calls ``expire_due`` first), and by the test clock's
+advance and the sweeper, so breakage is booked when the clock passes it. The rules that
+read the grants (order, applicability, liveness) are in ``domain/credits.py``.
+
+Thresholds (like ``domain/low_balance.py``): with a ``low_threshold``, a command that
+leaves the balance strictly below it while the watch is armed records ``Low``; one that
+leaves it at 0 records ``Depleted`` (armed while there is credit). Each re-arms when a
+grant brings the balance back (at or above the threshold; above 0), which the event
+bodies decide, so a replay arms them exactly as the commands did. With ``top_up_amount``
+set, each ``Low`` also records ``TopUpRequested`` with the crossing's number, which the
+handler turns into one provider charge (its key derives from the number).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import TallyAggregate
+from domain.credits import (
+    Grant,
+    allocate,
+    available,
+    balance,
+    check_grant,
+    due_to_expire,
+    next_expiry,
+)
+from domain.errors import InsufficientCredits, InvalidTransition, NotFound
+from domain.limits import MAX_DESCRIPTION_CHARS, check_text
+from domain.low_balance import check_threshold
+from domain.money import check_amount, check_within_limit
+
+NAMESPACE = UUID("0b8f3c6e-5a41-4e27-b9d2-7c1e4f6a2d93")
+Posting = dict[str, Any]
+
+
+def credits_ref(customer_id: UUID) -> str:
+    return f"credits:{customer_id}"
+
+
+def _counter(grant: Grant) -> str:
+    return f"clearing:{grant['source']}" if grant["kind"] == "paid" else "promotions"
+
+
+class CreditBalance(TallyAggregate):
+    TOPIC = "tally:CreditBalance"
+
+    class Created(TallyAggregate.Created):
+        TOPIC = "tally:CreditBalance.Created"
+
+    @staticmethod
+    def create_id(customer_id: UUID, currency: str) -> UUID:
+        return uuid5(NAMESPACE, f"credits:{customer_id}:{currency}")
+
+    @event("Opened", topic="tally:CreditBalance.Opened")
+    def __init__(self, project_id: UUID, customer_id: UUID, currency: str) -> None:
+        self.project_id = project_id
+        self.customer_id = customer_id
+        self.currency = currency
+        self.grants: dict[str, Grant] = {}
+        self.low_threshold: int | None = None
+        self.top_up_amount: int | None = None
+        self.low_armed = True
+        self.depleted_armed = True
+        self.crossings = 0  # how many times Low fired: the top-ups' numbers
+
+    @classmethod
+    def open(cls, project_id: UUID, customer_id: UUID, currency: str) -> CreditBalance:
+        return cls(project_id=project_id, customer_id=customer_id, currency=currency)
+
+    # -- reading -----------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """What the grants hold as recorded (expiry counted once recorded)."""
+        return sum(int(g["remaining"]) for g in self.grants.values())
+
+    def available(self, at: datetime, price_id: str | None = None) -> int:
+        return available(self.grants.values(), at, price_id)
+
+    def balance(self, at: datetime) -> int:
+        return balance(self.grants.values(), at)
+
+    def next_expiry(self) -> datetime | None:
+        return next_expiry(self.grants.values())
+
+    def grant_of(self, grant_id: str) -> Grant:
+        grant = self.grants.get(grant_id)
+        if grant is None:
+            raise NotFound(f"credit grant {grant_id} not found", id=grant_id)
+        return grant
+
+    # -- commands ----------------------------------------------------------------------
+
+    def grant(  # a grant's terms are independent facts, each named
+        self,
+        *,
+        grant_id: str,
+        kind: str,
+        amount: int,
+        now: datetime,
+        priority: int = 0,
+        expires_at: datetime | None = None,
+        prices: list[str] | None = None,
+        source: str = "manual",
+        description: str = "",
+    ) -> Grant:
+        check_grant(
+            self.grants,
+            kind=kind,
+            amount=amount,
+            priority=priority,
+            expires_at=expires_at,
+            prices=prices,
+            now=now,
+        )
+        check_text(description, "description", MAX_DESCRIPTION_CHARS)
+        check_within_limit(self.total + amount, "the customer's credit balance")
+        if grant_id in self.grants:
+            raise InvalidTransition(f"credit grant {grant_id} exists", id=grant_id)
+        self.expire_due(now)
+        grant: Grant = {
+            "id": grant_id,
+            "kind": kind,
+            "amount": amount,
+            "remaining": amount,
+            "consumed": 0,
+            "expired": 0,
+            "voided": 0,
+            "voided_at": None,
+            "expires_at": None if expires_at is None else expires_at.isoformat(),
+            "priority": priority,
+            "prices": None if prices is None else list(dict.fromkeys(prices)),
+            "seq": len(self.grants),
+            "granted_at": now.isoformat(),
+            "source": source if kind == "paid" else "",
+            "description": description,
+        }
+        entry = [
+            {"account": credits_ref(self.customer_id), "amount": amount},
+            {"account": _counter(grant), "amount": -amount},
+        ]
+        self._granted(grant=grant, entry=entry)
+        return grant
+
+    def check_consume(self, amount: int, now: datetime, price_id: str | None = None) -> None:
+        check_amount(amount)
+        have = self.available(now, price_id)
+        if have < amount:
+            raise InsufficientCredits(
+                f"the customer's credits ({have}) cannot cover {amount}",
+                available=have,
+                amount=amount,
+                currency=self.currency,
+            )
+
+    def consume(
+        self,
+        consumption_id: str,
+        amount: int,
+        now: datetime,
+        *,
+        price_id: str | None = None,
+        description: str = "",
+    ) -> list[tuple[str, int]]:
+        """Spend ``amount`` at once, all of it or nothing (``insufficient_credits``)."""
+        self.check_consume(amount, now, price_id)
+        check_text(description, "description", MAX_DESCRIPTION_CHARS)
+        self.expire_due(now)
+        taken = allocate(self.grants.values(), amount, now, price_id)
+        self._spend(consumption_id, taken, now, None, price_id, description)
+        return taken
+
+    def apply(
+        self, invoice_id: str, charges: list[tuple[str, int]], now: datetime
+    ) -> list[tuple[str, int]]:
+        """Credits applied to an invoice's usage: for each ``(price id, amount)`` in
+        order, as much of it as the grants that pay for that price hold. Answers the
+        amount applied per charge (0 where none); records one ``Consumed`` per price."""
+        self.expire_due(now)
+        applied: list[tuple[str, int]] = []
+        for n, (price_id, amount) in enumerate(charges):
+            taken = allocate(self.grants.values(), amount, now, price_id) if amount > 0 else []
+            if taken:
+                self._spend(f"{invoice_id}:{n}", taken, now, invoice_id, price_id, "")
+            applied.append((price_id, sum(a for _, a in taken)))
+        return applied
+
+    def _spend(
+        self,
+        consumption_id: str,
+        taken: list[tuple[str, int]],
+        now: datetime,
+        invoice_id: str | None,
+        price_id: str | None,
+        description: str,
+    ) -> None:
+        amount = sum(a for _, a in taken)
+        entry = [
+            {"account": credits_ref(self.customer_id), "amount": -amount},
+            {"account": "revenue", "amount": amount},
+        ]
+        self._consumed(
+            consumption_id=consumption_id,
+            amount=amount,
+            allocations=[[g, a] for g, a in taken],
+            at=now.isoformat(),
+            invoice_id=invoice_id,
+            price_id=price_id,
+            description=description,
+            entry=entry,
+        )
+        self._watch()
+
+    def expire_due(self, now: datetime) -> int:
+        """Record as expired (breakage) what the grants past their expiry still hold."""
+        due = due_to_expire(self.grants.values(), now)
+        amount = sum(a for _, a, _ in due)
+        if not due:
+            return 0
+        entry = [
+            {"account": credits_ref(self.customer_id), "amount": -amount},
+            {"account": "breakage", "amount": amount},
+        ]
+        self._expired(grants=[[g, a, at] for g, a, at in due], entry=entry)
+        self._watch()
+        return amount
+
+    def void(self, grant_id: str, now: datetime) -> int:
+        """Void a grant: what it still holds is taken back (reversing its postings)."""
+        grant = self.grant_of(grant_id)
+        if grant["voided_at"] is not None:
+            raise InvalidTransition(f"credit grant {grant_id} is already voided", id=grant_id)
+        self.expire_due(now)
+        amount = int(self.grants[grant_id]["remaining"])
+        entry = [
+            {"account": credits_ref(self.customer_id), "amount": -amount},
+            {"account": _counter(grant), "amount": amount},
+        ]
+        self._voided(
+            grant_id=grant_id,
+            amount=amount,
+            at=now.isoformat(),
+            entry=[p for p in entry if p["amount"]],
+        )
+        self._watch()
+        return amount
+
+    def set_threshold(self, threshold: int | None, top_up_amount: int | None) -> None:
+        check_threshold(threshold)
+        if top_up_amount is not None:
+            check_amount(top_up_amount)
+        if (threshold, top_up_amount) == (self.low_threshold, self.top_up_amount):
+            return
+        self._threshold_set(threshold=threshold, top_up_amount=top_up_amount)
+        self._watch()
+
+    def _watch(self) -> None:
+        """After a change that can lower the balance: record a crossing, once."""
+        total, threshold = self.total, self.low_threshold
+        if self.low_armed and threshold is not None and total < threshold:
+            top_up = self.top_up_amount
+            self._low(balance=total, threshold=threshold)
+            if top_up is not None:
+                self._top_up_requested(crossing=self.crossings, amount=top_up)
+        if self.depleted_armed and total == 0 and self.grants:
+            self._depleted(balance=0)
+
+    # -- events ------------------------------------------------------------------------
+
+    @event("Granted", topic="tally:CreditBalance.Granted")
+    def _granted(self, grant: Grant, entry: list[Posting]) -> None:
+        self.grants[grant["id"]] = dict(grant)
+        self._rearm()
+
+    @event("Consumed", topic="tally:CreditBalance.Consumed")
+    def _consumed(  # the consumption's facts, as recorded
+        self,
+        consumption_id: str,
+        amount: int,
+        allocations: list[list[Any]],
+        at: str,
+        invoice_id: str | None,
+        price_id: str | None,
+        description: str,
+        entry: list[Posting],
+    ) -> None:
+        for grant_id, part in allocations:
+            grant = self.grants[grant_id]
+            grant["remaining"] -= part
+            grant["consumed"] += part
+
+    @event("Expired", topic="tally:CreditBalance.Expired")
+    def _expired(self, grants: list[list[Any]], entry: list[Posting]) -> None:
+        for grant_id, part, _ in grants:
+            grant = self.grants[grant_id]
+            grant["remaining"] -= part
+            grant["expired"] += part
+
+    @event("Voided", topic="tally:CreditBalance.Voided")
+    def _voided(self, grant_id: str, amount: int, at: str, entry: list[Posting]) -> None:
+        grant = self.grants[grant_id]
+        grant["remaining"] -= amount
+        grant["voided"] += amount
+        grant["voided_at"] = at
+
+    @event("ThresholdSet", topic="tally:CreditBalance.ThresholdSet")
+    def _threshold_set(self, threshold: int | None, top_up_amount: int | None) -> None:
+        self.low_threshold = threshold
+        self.top_up_amount = top_up_amount
+        self._rearm()
+
+    @event("Low", topic="tally:CreditBalance.Low")
+    def _low(self, balance: int, threshold: int) -> None:
+        self.low_armed = False
+        self.crossings += 1
+
+    @event("Depleted", topic="tally:CreditBalance.Depleted")
+    def _depleted(self, balance: int) -> None:
+        self.depleted_armed = False
+
+    @event("TopUpRequested", topic="tally:CreditBalance.TopUpRequested")
+    def _top_up_requested(self, crossing: int, amount: int) -> None:
+        pass
+
+    def _rearm(self) -> None:
+        total = self.total
+        if not self.low_armed and (self.low_threshold is None or total >= self.low_threshold):
+            self.low_armed = True
+        if not self.depleted_armed and total > 0:
+            self.depleted_armed = True
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "customer_id": str(self.customer_id),
+            "currency": self.currency,
+            "balance": self.total,
+            "low_threshold": self.low_threshold,
+            "top_up_amount": self.top_up_amount,
+            # Oldest first: a stored state (jsonb) keeps the grants' keys in its own order.
+            "grants": [dict(g) for g in sorted(self.grants.values(), key=lambda g: g["seq"])],
+        }

@@ -1,0 +1,110 @@
+"""Prepaid credits over HTTP (issue 13): grants, the consumption order, 402
+``insufficient_credits``, idempotent consumption, voids, balances, the journal, and 16
+concurrent consumers on one customer that never overspend."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from tests.e2e.billing import START, customer, problem
+from tests.e2e.conftest import Client
+
+
+def grant(api: Client, customer_id: str, amount: int, **fields: Any) -> dict[str, Any]:
+    body = {"customer_id": customer_id, "kind": "promotional", "amount": amount, **fields}
+    return api.ok(api.post("/v1/credit_grants", body), 201)
+
+
+def consume(api: Client, customer_id: str, amount: int, key: str | None = None) -> httpx.Response:
+    body = {"customer_id": customer_id, "amount": amount}
+    return api.post("/v1/credits/consume", body, key=key)
+
+
+def balance(api: Client, customer_id: str) -> int:
+    credits = api.ok(api.get(f"/v1/customers/{customer_id}/credits"))
+    (eur,) = credits["balances"]
+    return int(eur["balance"])
+
+
+def test_credits_are_consumed_by_priority_then_expiry_then_age_and_never_overspent(
+    api: Client,
+) -> None:
+    cid = customer(api)
+    later = (START + timedelta(days=3650)).isoformat()
+    soon = (START + timedelta(days=3000)).isoformat()
+    old = grant(api, cid, 100, kind="paid", source="stripe")
+    far = grant(api, cid, 100, expires_at=later)
+    near = grant(api, cid, 100, expires_at=soon)
+    high = grant(api, cid, 100, priority=7)
+    assert high["remaining"] == 100
+    assert high["currency"] == "EUR"
+    spent = api.ok(consume(api, cid, 350, key="c-1"), 201)
+    assert [(p["grant_id"], p["amount"]) for p in spent["grants"]] == [
+        (high["id"], 100), (near["id"], 100), (far["id"], 100), (old["id"], 50),
+    ]  # fmt: skip
+    assert spent["balance"] == 50
+    # The same key again: the same consumption, nothing spent twice.
+    again = consume(api, cid, 350, key="c-1")
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert again.json()["id"] == spent["id"]
+    refused = problem(consume(api, cid, 51), 402, "insufficient_credits")
+    assert refused["available"] == 50
+    assert balance(api, cid) == 50
+    listed = api.ok(api.get("/v1/credit_grants", customer=cid))["data"]
+    assert [(g["id"], g["remaining"]) for g in listed] == [
+        (old["id"], 50), (far["id"], 0), (near["id"], 0), (high["id"], 0),
+    ]  # fmt: skip
+
+
+def test_a_void_takes_back_what_remains_and_the_journal_balances(api: Client) -> None:
+    cid = customer(api)
+    paid = grant(api, cid, 300, kind="paid", source="stripe")
+    api.ok(consume(api, cid, 120), 201)
+    voided = api.ok(api.post(f"/v1/credit_grants/{paid['id']}/void"))
+    assert (voided["voided"], voided["remaining"], voided["consumed"]) == (180, 0, 120)
+    problem(api.post(f"/v1/credit_grants/{paid['id']}/void"), 409, "invalid_transition")
+    problem(consume(api, cid, 1), 402, "insufficient_credits")
+    books = api.ok(api.get("/v1/reports/trial_balance"))
+    eur = books["EUR"] if "EUR" in books else books["currencies"]["EUR"]
+    accounts = eur["accounts"]
+    assert accounts[f"credits:{cid}"] == 0
+    assert accounts["revenue"] == 120
+    assert accounts["clearing:stripe"] == -120
+    assert eur["total"] == 0
+
+
+def test_another_projects_customer_and_grant_answer_not_found(api: Client, other: Client) -> None:
+    cid = customer(api)
+    mine = grant(api, cid, 10)
+    problem(other.post("/v1/credit_grants", {"customer_id": cid, "kind": "paid",
+                                             "amount": 5}), 404, "not_found")  # fmt: skip
+    problem(consume(other, cid, 1), 404, "not_found")
+    problem(other.post(f"/v1/credit_grants/{mine['id']}/void"), 404, "not_found")
+    problem(other.get(f"/v1/customers/{cid}/credits"), 404, "not_found")
+    assert balance(api, cid) == 10
+
+
+def test_sixteen_concurrent_consumers_on_one_customer_never_overspend(api: Client) -> None:
+    cid = customer(api)
+    grant(api, cid, 1000)
+    barrier = threading.Barrier(16)
+
+    def spend(i: int) -> list[httpx.Response]:
+        barrier.wait()
+        return [consume(api, cid, 70, key=f"k-{i}-{n}") for n in range(2)]
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = [r for rs in pool.map(spend, range(16)) for r in rs]
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses.count(201) == 14  # 14 x 70 = 980 of 1000
+    assert statuses.count(402) == 18
+    api.position = max(int(r.headers.get("Tally-Position", 0)) for r in answers)
+    assert balance(api, cid) == 20
+    left = sorted(r.json()["balance"] for r in answers if r.status_code == 201)
+    assert left == [1000 - 70 * n for n in range(14, 0, -1)]

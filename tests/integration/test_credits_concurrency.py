@@ -1,0 +1,64 @@
+"""Concurrent consumers of one customer's credits through three independent Tally
+instances on one schema (separate command buses and writers, like processes): the
+balance check holds, because each consumption is decided by the customer's
+``CreditBalance`` on fresh state and a write that raced another is tried again on it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from api.bootstrap import NO_PROJECT, Tally, build
+from api.settings import Settings
+from commands import messages as m
+from commands.bus import Context
+from commands.credit_messages import ConsumeCredits, GrantCredits
+from domain.credit_balance import CreditBalance
+from domain.errors import DomainError, InsufficientCredits
+
+
+@pytest.fixture
+def instances(tally: Tally, settings: Settings) -> Iterator[list[Tally]]:
+    small = settings.model_copy(update={"pool_size": 3})
+    extra = [build(small), build(small)]
+    yield [tally, *extra]
+    for app in extra:
+        app.close()
+
+
+def test_sixteen_consumers_over_three_instances_never_overspend(instances: list[Tally]) -> None:
+    first = instances[0]
+    created = first.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
+    pid = UUID(created.body["project"]["id"])
+    ctx = Context(pid, "k")
+    registered = first.execute(m.RegisterCustomer(external_id="u1", currency="EUR"), ctx)
+    cid = UUID(registered.body["customer"]["id"])
+    first.execute(GrantCredits(customer_id=cid, kind="paid", amount=1000), ctx)
+    barrier = threading.Barrier(16)
+
+    def spend(i: int) -> list[Any]:
+        barrier.wait()
+        out: list[Any] = []
+        for n in range(3):
+            command = ConsumeCredits(customer_id=cid, amount=30)
+            try:
+                out.append(instances[i % 3].execute(command, Context(pid, "k", f"c{i}-{n}")))
+            except DomainError as error:
+                out.append(error)
+        return out
+
+    with ThreadPoolExecutor(16) as pool:
+        results = [r for rs in pool.map(spend, range(16)) for r in rs]
+    refused = [r for r in results if isinstance(r, InsufficientCredits)]
+    done = [r for r in results if not isinstance(r, DomainError)]
+    assert len(done) == 33  # 33 x 30 = 990 of 1000
+    assert len(refused) == 48 - 33
+    stored: Any = first.store.repository.get(CreditBalance.create_id(cid, "EUR"))
+    assert stored.total == 10
+    consumed = sorted(r.body["balance"]["balance"] for r in done)
+    assert consumed == [1000 - 30 * n for n in range(33, 0, -1)]
