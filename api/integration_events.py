@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api.objects import Instant, rfc3339
 from api.schemas.accounts import Account
 from api.schemas.command_rejections import CommandRejection
+from api.schemas.credits import CreditBalanceObject
 from api.schemas.customers import Customer, Entitlements
 from api.schemas.invoices import Invoice
 from api.schemas.payments import Payment
@@ -47,6 +48,7 @@ PRESENTERS: dict[str, type[BaseModel]] = {
     "payment": Payment,
     "command_rejection": CommandRejection,
     "entitlements": Entitlements,
+    "credit_balance": CreditBalanceObject,
 }
 
 

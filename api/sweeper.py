@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
+from api.credit_sweep import sweep_credits
 from api.periodic import Periodic
 from api.tally import Tally
 from commands.bus import Context
@@ -57,4 +58,7 @@ class Sweeper(Periodic):
         return expired
 
     def run_pass(self) -> int:
-        return self.sweep_once()
+        holds = self.sweep_once()
+        # Prepaid credits past their expiry become breakage on the same pass (issue 13).
+        sweep_credits(self.tally)
+        return holds

@@ -34,9 +34,11 @@ from uuid import UUID
 
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
+from commands.credits import expire_at
 from commands.invoice_charges import requested_calls
 from commands.subscription_invoices import InvoiceWork, step
 from domain.advance_budget import check_step_budget
+from domain.customers import Customer
 from domain.subscriptions import Subscription
 from domain.test_clocks import TestClock
 
@@ -88,6 +90,10 @@ def advance(uow: UnitOfWork, ctx: Context, clock: TestClock, to: datetime) -> Ad
         simulation.plan_step(sub)
         simulation.plan_invoice_work(sub.customer_id)
     paused = simulation.run()
+    reached = to if not paused else max(simulation.reached, clock.frozen_time)
+    # Prepaid credits that expired on the way are breakage now (issue 13).
+    for customer_id in sorted({sub.customer_id for sub in subs}, key=str):
+        expire_at(uow, ctx, uow.get(Customer, customer_id, ctx.project_id), reached)
     calls = requested_calls(uow)
     if not paused:
         clock.advance(to)

@@ -55,8 +55,6 @@ class ConsumeCredits(Command):
 
 
 class VoidCreditGrant(Command):
-    customer_id: UUID
-    currency: CurrencyCode
     grant_id: Id
 
 

@@ -8,6 +8,7 @@ refusal again on fresh state, so concurrent consumers of one customer never over
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,6 +22,8 @@ from commands.credit_messages import (
     SetCreditThreshold,
     VoidCreditGrant,
 )
+from commands.credit_top_ups import request_top_ups
+from commands.invoice_charges import reporting_calls
 from commands.messages import Command
 from commands.now import now_for
 from domain.catalog import Price
@@ -36,6 +39,24 @@ def _new_id(ctx: Context, purpose: str) -> str:
     if ctx.idempotency_key is None:
         return f"{purpose}_{uuid4().hex}"
     return f"{purpose}_{uuid5(ctx.project_id, f'{purpose}:{ctx.idempotency_key}').hex}"
+
+
+def grant_id_for(balance_id: UUID, ctx: Context) -> str:
+    """``cg_<balance id>_<16 hex>``: a grant's id names the balance that holds it, so a
+    void finds it by its id alone (the balance is then loaded in the caller's project,
+    like any id from outside)."""
+    return f"cg_{balance_id.hex}_{_new_id(ctx, 'g')[2:18]}"
+
+
+def balance_of_grant(grant_id: str) -> UUID:
+    """The balance a grant id names; ``not_found`` for an id that names none."""
+    parts = grant_id.split("_")
+    try:
+        if len(parts) != 3 or parts[0] != "cg":
+            raise ValueError(grant_id)
+        return UUID(hex=parts[1])
+    except ValueError:
+        raise NotFound(f"credit grant {grant_id} not found", id=grant_id) from None
 
 
 def _balance(
@@ -80,7 +101,7 @@ def grant_credits(uow: UnitOfWork, cmd: GrantCredits, ctx: Context) -> Result:
     if cmd.prices is not None:
         _check_prices(uow, ctx, cmd.prices, balance.currency)
     grant = balance.grant(
-        grant_id=_new_id(ctx, "cg"),
+        grant_id=grant_id_for(balance.id, ctx),
         kind=cmd.kind,
         amount=cmd.amount,
         now=now_for(uow, ctx, customer.test_clock_id),
@@ -111,9 +132,11 @@ def consume_credits(uow: UnitOfWork, cmd: ConsumeCredits, ctx: Context) -> Resul
             currency=cmd.currency or customer.currency,
         )
     consumption_id = _new_id(ctx, "cc")
+    before = len(balance.top_ups)
     taken = balance.consume(
         consumption_id, cmd.amount, now, price_id=price_id, description=cmd.description
     )
+    request_top_ups(uow, ctx, balance, customer, before)
     return Result.created(
         {
             "consumption": {
@@ -134,12 +157,14 @@ def consume_credits(uow: UnitOfWork, cmd: ConsumeCredits, ctx: Context) -> Resul
 
 
 def void_credit_grant(uow: UnitOfWork, cmd: VoidCreditGrant, ctx: Context) -> Result:
-    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
-    if balance is None:
+    balance = uow.find(CreditBalance, balance_of_grant(cmd.grant_id))
+    if balance is None or balance.project_id != ctx.project_id:
         raise NotFound(f"credit grant {cmd.grant_id} not found", id=cmd.grant_id)
     balance.grant_of(cmd.grant_id)
+    customer = uow.get(Customer, balance.customer_id, ctx.project_id)
+    before = len(balance.top_ups)
     balance.void(cmd.grant_id, now_for(uow, ctx, customer.test_clock_id))
+    request_top_ups(uow, ctx, balance, customer, before)
     grant = balance.grants[cmd.grant_id]
     return Result.changed(
         {"credit_grant": grant_body(balance, grant), "balance": balance_body(balance)}
@@ -152,9 +177,24 @@ def set_credit_threshold(uow: UnitOfWork, cmd: SetCreditThreshold, ctx: Context)
     assert balance is not None
     if cmd.top_up_amount is not None and cmd.low_threshold is None:
         raise InvalidCombination("an automatic top-up needs a low_threshold to fire at")
+    before = len(balance.top_ups)
     balance.set_threshold(cmd.low_threshold, cmd.top_up_amount)
     uow.add(balance)
+    request_top_ups(uow, ctx, balance, customer, before)
     return Result.changed({"balance": balance_body(balance)})
+
+
+def expire_at(uow: UnitOfWork, ctx: Context, customer: Customer, at: datetime) -> int:
+    """Record the breakage of the customer's credits in its currency expired by ``at``:
+    a test clock's advance calls it for the customers of its subscriptions, so breakage
+    is booked as the clock passes it."""
+    balance = uow.find(CreditBalance, CreditBalance.create_id(customer.id, customer.currency))
+    if balance is None or balance.project_id != ctx.project_id:
+        return 0
+    before = len(balance.top_ups)
+    expired = balance.expire_due(at)
+    request_top_ups(uow, ctx, balance, customer, before)
+    return expired
 
 
 def expire_credits(uow: UnitOfWork, cmd: ExpireCredits, ctx: Context) -> Result:
@@ -162,14 +202,18 @@ def expire_credits(uow: UnitOfWork, cmd: ExpireCredits, ctx: Context) -> Result:
     balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
     if balance is None:
         return Result.unchanged({"expired": 0})
+    before = len(balance.top_ups)
     expired = balance.expire_due(now_for(uow, ctx, customer.test_clock_id))
+    request_top_ups(uow, ctx, balance, customer, before)
     return Result.changed({"expired": expired, "balance": balance_body(balance)})
 
 
+# The commands that can cross a threshold answer the top-up charges they asked for
+# (``provider_calls``), which their routes make at once (``api/calls.py``).
 HANDLERS: dict[type[Command], Handler] = {
     GrantCredits: grant_credits,
-    ConsumeCredits: consume_credits,
-    VoidCreditGrant: void_credit_grant,
-    SetCreditThreshold: set_credit_threshold,
-    ExpireCredits: expire_credits,
+    ConsumeCredits: reporting_calls(consume_credits),
+    VoidCreditGrant: reporting_calls(void_credit_grant),
+    SetCreditThreshold: reporting_calls(set_credit_threshold),
+    ExpireCredits: reporting_calls(expire_credits),
 }

@@ -21,6 +21,7 @@ from commands import ledger
 from commands import messages as m
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
+from commands.credit_top_ups import grant_top_up
 from commands.invoice_charges import provider_payment, settle_charge
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.invoicing import find_dunning, load_invoice
@@ -156,6 +157,8 @@ def complete_transaction(uow: UnitOfWork, ctx: Context, txn: Transaction) -> dic
         ledger.confirm_transaction(uow, m.ConfirmTransaction(transaction_id=txn.id), ctx)
     else:
         txn.complete()
+        if txn.to_ref.startswith("credits:"):  # an automatic credit top-up (issue 13)
+            grant_top_up(uow, ctx, txn)
     return {"action": "transaction_completed", "transaction_id": str(txn.id), "amount": txn.amount}
 
 

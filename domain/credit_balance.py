@@ -88,6 +88,8 @@ class CreditBalance(TallyAggregate):
         self.low_armed = True
         self.depleted_armed = True
         self.crossings = 0  # how many times Low fired: the top-ups' numbers
+        # The automatic top-ups asked for: {crossing, amount, status, reason}.
+        self.top_ups: list[dict[str, Any]] = []
 
     @classmethod
     def open(cls, project_id: UUID, customer_id: UUID, currency: str) -> CreditBalance:
@@ -129,7 +131,11 @@ class CreditBalance(TallyAggregate):
         prices: list[str] | None = None,
         source: str = "manual",
         description: str = "",
+        posted: bool = False,
+        top_up: int | None = None,
     ) -> Grant:
+        """Record a grant. ``posted``: the money's entry was already posted (a top-up's
+        ledger transaction posted ``clearing`` -> ``credits``), so the grant posts none."""
         check_grant(
             self.grants,
             kind=kind,
@@ -160,12 +166,13 @@ class CreditBalance(TallyAggregate):
             "granted_at": now.isoformat(),
             "source": source if kind == "paid" else "",
             "description": description,
+            "top_up": top_up,
         }
         entry = [
             {"account": credits_ref(self.customer_id), "amount": amount},
             {"account": _counter(grant), "amount": -amount},
         ]
-        self._granted(grant=grant, entry=entry)
+        self._granted(grant=grant, entry=[] if posted else entry)
         return grant
 
     def check_consume(self, amount: int, now: datetime, price_id: str | None = None) -> None:
@@ -296,6 +303,9 @@ class CreditBalance(TallyAggregate):
     @event("Granted", topic="tally:CreditBalance.Granted")
     def _granted(self, grant: Grant, entry: list[Posting]) -> None:
         self.grants[grant["id"]] = dict(grant)
+        for top_up in self.top_ups:
+            if top_up["crossing"] == grant.get("top_up"):
+                top_up["status"] = "granted"
         self._rearm()
 
     @event("Consumed", topic="tally:CreditBalance.Consumed")
@@ -346,7 +356,17 @@ class CreditBalance(TallyAggregate):
 
     @event("TopUpRequested", topic="tally:CreditBalance.TopUpRequested")
     def _top_up_requested(self, crossing: int, amount: int) -> None:
-        pass
+        self.top_ups.append({"crossing": crossing, "amount": amount, "status": "requested"})
+
+    def top_up_failed(self, crossing: int, reason: str) -> None:
+        """A top-up that could not even be asked for (no provider, no payment method)."""
+        self._top_up_failed(crossing=crossing, reason=reason)
+
+    @event("TopUpFailed", topic="tally:CreditBalance.TopUpFailed")
+    def _top_up_failed(self, crossing: int, reason: str) -> None:
+        for top_up in self.top_ups:
+            if top_up["crossing"] == crossing:
+                top_up["status"], top_up["reason"] = "failed", reason
 
     def _rearm(self) -> None:
         total = self.total
@@ -363,6 +383,7 @@ class CreditBalance(TallyAggregate):
             "balance": self.total,
             "low_threshold": self.low_threshold,
             "top_up_amount": self.top_up_amount,
+            "top_ups": [dict(t) for t in self.top_ups],
             # Oldest first: a stored state (jsonb) keeps the grants' keys in its own order.
             "grants": [dict(g) for g in sorted(self.grants.values(), key=lambda g: g["seq"])],
         }

@@ -9,10 +9,9 @@ Queries (every one filters by project; another project's customer answers nothin
 
 - ``balances_of(pool, schema, project_id, customer_id) -> list[dict]``: the customer's
   balances, one per currency, ``CreditBalance.summary()`` plus times.
-- ``grant_owner(pool, schema, project_id, grant_id) -> dict | None``: the balance
-  that holds the grant (for a void by the grant's id).
 - ``due_expiries(pool, schema, until, limit) -> list[(project_id, customer_id,
-  currency)]``: balances with a grant expired by ``until`` and not yet recorded so.
+  currency)]``: balances with a grant expired by ``until`` and not yet recorded so, of
+  customers on the real clock (a test clock's advance expires its customers' credits).
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ class Credits(AggregateModel):
                     ev.CreditsLow,
                     ev.CreditsDepleted,
                     ev.CreditsTopUpRequested,
+                    ev.CreditsTopUpFailed,
                 }
             ),
             columns=(
@@ -87,30 +87,18 @@ def balances_of(
     return [as_resource(row) for row in rows]
 
 
-def grant_owner(
-    pool: ConnectionPool[Any], schema: str, project_id: UUID, grant_id: str
-) -> dict[str, Any] | None:
-    rows = fetch_all(
-        pool,
-        sql.SQL(
-            "SELECT summary, created_at, updated_at FROM {} WHERE project_id = %s "
-            "AND summary->'grants' @> jsonb_build_array(jsonb_build_object('id', %s::text)) "
-            "LIMIT 1"
-        ).format(table(schema, TABLE)),
-        [project_id, grant_id],
-    )
-    return as_resource(rows[0]) if rows else None
-
-
 def due_expiries(
     pool: ConnectionPool[Any], schema: str, until: datetime, limit: int
 ) -> list[tuple[UUID, UUID, str]]:
+    # A customer on a test clock lives at the clock's time: its advance expires them.
     rows = fetch_all(
         pool,
         sql.SQL(
-            "SELECT project_id, customer_id, currency FROM {} "
-            "WHERE next_expiry_at <= %s ORDER BY next_expiry_at LIMIT %s"
-        ).format(table(schema, TABLE)),
+            "SELECT b.project_id, b.customer_id, b.currency FROM {} b JOIN {} c "
+            "ON c.id = b.customer_id AND c.project_id = b.project_id "
+            "WHERE b.next_expiry_at <= %s AND c.test_clock_id IS NULL "
+            "ORDER BY b.next_expiry_at LIMIT %s"
+        ).format(table(schema, TABLE), table(schema, "customers")),
         [until, limit],
     )
     return [(r["project_id"], r["customer_id"], r["currency"]) for r in rows]

@@ -146,3 +146,4 @@ CreditsThresholdSet: Any = _credits.ThresholdSet
 CreditsLow: Any = _credits.Low
 CreditsDepleted: Any = _credits.Depleted
 CreditsTopUpRequested: Any = _credits.TopUpRequested
+CreditsTopUpFailed: Any = _credits.TopUpFailed

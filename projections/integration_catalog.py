@@ -97,6 +97,18 @@ CATALOG: tuple[EventType, ...] = (
         "A wallet's available balance fell below its low-balance threshold (once per fall; "
         "again only after it was back at or above it).",
     ),
+    EventType(
+        "billing.credits.low",
+        "credit_balance",
+        "A customer's prepaid credits in one currency fell below its low_threshold (once "
+        "per crossing; again only after a grant brought them back at or above it).",
+    ),
+    EventType(
+        "billing.credits.depleted",
+        "credit_balance",
+        "A customer's prepaid credits in one currency ran out (reached 0; again only after "
+        "a grant brought some back).",
+    ),
     EventType("billing.transaction.completed", "transaction", "A transaction completed."),
     EventType("billing.transaction.failed", "transaction", "A pending transaction failed."),
     EventType("billing.transaction.reversed", "transaction", "A transaction was reversed."),
@@ -153,6 +165,8 @@ _BY_CLASS: dict[type, str] = {
     ev.Deposited: "billing.wallet.deposited",
     ev.Withdrawn: "billing.wallet.withdrawn",
     ev.BalanceLow: "billing.wallet.balance_low",
+    ev.CreditsLow: "billing.credits.low",
+    ev.CreditsDepleted: "billing.credits.depleted",
     ev.TransactionInitiated: "billing.transaction.completed",
     ev.TransactionCompleted: "billing.transaction.completed",
     ev.TransactionFailed: "billing.transaction.failed",

@@ -101,6 +101,7 @@ _RESOURCE = "t.summary || " + _plain((), ("created_at", "updated_at"))
 _OBJECTS: dict[str, tuple[str, str]] = {
     "customer": ("", _RESOURCE),
     "subscription": ("", _RESOURCE),
+    "credit_balance": ("", _RESOURCE),
     "invoice": (
         # The dunning fields laid over the summary, as ``projections.invoices`` reads it.
         " LEFT JOIN {d} d ON d.invoice_id = t.id AND d.project_id = t.project_id",
@@ -152,6 +153,7 @@ _TABLE_OF = {
     "account": "accounts",
     "transaction": "transactions",
     "payment": "payment_objects",
+    "credit_balance": "credit_balances",
 }
 
 
@@ -182,7 +184,7 @@ class IntegrationEvents(ReadModel):
     handles = MAPPED_CLASSES | PaymentObjects.handles | ENTITLEMENT_EVENTS
     reads = frozenset(
         {"customers", "subscriptions", "invoices", "accounts", "transactions", "payment_objects",
-         CHANGES}
+         "credits", CHANGES}
     )  # fmt: skip
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:

@@ -15,8 +15,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import CallerDep, TallyDep
+from api.calls import call_now, execute_and_call
 from api.routes.common import (
     IdempotencyKey,
     IdPath,
@@ -42,7 +44,6 @@ from commands.credit_messages import (
 )
 from domain.credits import balance as live_balance
 from domain.credits import next_expiry
-from domain.errors import NotFound
 from domain.limits import MAX_CREDIT_GRANTS, MAX_ID_CHARS
 
 router = APIRouter(tags=["credits"])
@@ -129,15 +130,9 @@ def list_credit_grants(
 def void_credit_grant(
     grant_id: IdPath, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    from projections.credits import grant_owner
-
-    owner = grant_owner(tally.views, tally.schema, caller.project_id, grant_id)
-    if owner is None:
-        raise NotFound(f"credit grant {grant_id} not found", id=grant_id)
-    command = VoidCreditGrant(
-        customer_id=UUID(owner["customer_id"]), currency=owner["currency"], grant_id=grant_id
-    )
-    return respond(_grant_answer(execute(tally, caller, command, key)), s.CreditGrant)
+    command = VoidCreditGrant(grant_id=grant_id)
+    outcome = execute_and_call(tally, caller, command, key)
+    return respond(_grant_answer(outcome), s.CreditGrant)
 
 
 @router.post(
@@ -156,6 +151,9 @@ async def consume_credits(
     body: s.ConsumeCreditsRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     outcome = await run(tally, caller, ConsumeCredits(**body.model_dump()), key)
+    calls = outcome.body.get("provider_calls")
+    if calls and not outcome.replayed:  # a top-up this consumption asked for
+        outcome, _ = await run_in_threadpool(call_now, tally, caller.project_id, outcome, calls)
     result = outcome.body
     answer = {**result["consumption"], "balance": result["balance"]["balance"]}
     return respond(replace(outcome, body=answer), s.CreditConsumption)
@@ -218,7 +216,7 @@ def set_credit_threshold(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = SetCreditThreshold(customer_id=customer_id, **body.model_dump())
-    outcome = execute(tally, caller, command, key)
+    outcome = execute_and_call(tally, caller, command, key)
     summary = outcome.body["balance"]
     balance = {
         "currency": summary["currency"],

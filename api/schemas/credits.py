@@ -46,7 +46,7 @@ class GrantCreditsRequest(Request):
     description: Text = ""
 
 
-GRANT_ID = "cg_5f0e1d2c3b4a49588776655443322110"
+GRANT_ID = "cg_9d8c7b6a5f4e5d3c9b2a1f0e9d8c7b6a_5f0e1d2c3b4a4958"
 GRANT_ANSWER: dict[str, Any] = {
     "id": GRANT_ID,
     "object": "credit_grant",
@@ -70,7 +70,7 @@ GRANT_ANSWER: dict[str, Any] = {
 
 class CreditGrant(ApiObject):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [GRANT_ANSWER]})
-    id: str = Field(description="`cg_...`")
+    id: str = Field(description="`cg_<balance id>_<16 hex>`")
     object: Literal["credit_grant"] = "credit_grant"
     customer_id: UUID
     currency: str
@@ -165,3 +165,28 @@ class CustomerCredits(Resource):
     object: Literal["customer_credits"] = "customer_credits"
     customer_id: UUID
     balances: list[CreditBalance] = Field(description="One per currency the customer has")
+
+
+class CreditBalanceObject(ApiObject):
+    """A customer's credits in one currency, as billing.credits.* carry them."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"id": "9d8c7b6a-5f4e-5d3c-9b2a-1f0e9d8c7b6a", "object": "credit_balance",
+                 "created": "2030-01-01T09:00:00.000000Z", "customer_id": CUSTOMER_ID,
+                 "currency": "EUR", "balance": 800, "low_threshold": 1000,
+                 "top_up_amount": 5000}
+            ]
+        },
+    )  # fmt: skip
+    id: UUID
+    object: Literal["credit_balance"] = "credit_balance"
+    customer_id: UUID
+    currency: str
+    balance: int = Field(description="What the customer's grants held after the change")
+    low_threshold: int | None = None
+    top_up_amount: int | None = None
+    created: Instant | None = created_field()
+    updated_at: Instant | None = None

@@ -108,3 +108,92 @@ def test_sixteen_concurrent_consumers_on_one_customer_never_overspend(api: Clien
     assert balance(api, cid) == 20
     left = sorted(r.json()["balance"] for r in answers if r.status_code == 201)
     assert left == [1000 - 70 * n for n in range(14, 0, -1)]
+
+
+def test_credits_low_and_depleted_are_published_once_per_crossing(api: Client) -> None:
+    from api.integration_events import envelope, event_model
+    from projections.integration_events import events_after
+    from projections.runner import wait_for_position
+
+    def published() -> list[dict[str, Any]]:
+        assert wait_for_position(api.tally.views, api.tally.schema, api.position, 10)
+        rows = events_after(api.tally.views, api.tally.schema, api.project_id, 0, 1000)
+        found = [envelope(r, api.tally) for r in rows]
+        return [e for e in found if e["type"].startswith("billing.credits.")]
+
+    cid = customer(api)
+    grant(api, cid, 300)
+    answer = api.ok(api.post(f"/v1/customers/{cid}/credits/threshold", {"low_threshold": 100}))
+    assert answer["balances"][0]["low_threshold"] == 100
+    api.ok(consume(api, cid, 150), 201)  # 150: above
+    assert published() == []
+    api.ok(consume(api, cid, 100), 201)  # 50: low
+    api.ok(consume(api, cid, 10), 201)  # still low
+    api.ok(consume(api, cid, 40), 201)  # 0: depleted
+    events = published()
+    assert [e["type"] for e in events] == ["billing.credits.low", "billing.credits.depleted"]
+    # The object as the read model held it after the event's batch: below the threshold.
+    assert events[0]["data"]["object"]["balance"] < 100
+    assert events[1]["data"]["object"]["balance"] == 0
+    event_model("billing.credits.low").model_validate(events[0])
+    grant(api, cid, 500)  # re-arms both
+    api.ok(consume(api, cid, 450), 201)
+    assert [e["type"] for e in published()][2:] == ["billing.credits.low"]
+
+
+def test_an_automatic_top_up_charges_the_saved_card_once_per_crossing(api: Client) -> None:
+    from adapters.providers.stub import SUCCEEDS
+    from tests.e2e.billing import card
+
+    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
+    cid = customer(api)
+    card(api, cid, SUCCEEDS)
+    grant(api, cid, 300)
+    body = {"low_threshold": 100, "top_up_amount": 1000}
+    api.ok(api.post(f"/v1/customers/{cid}/credits/threshold", body))
+    api.ok(consume(api, cid, 150, key="t-1"), 201)  # 150: above, nothing asked
+    spent = api.ok(consume(api, cid, 100, key="t-2"), 201)  # 50: low, a top-up
+    assert spent["balance"] == 50  # what this consumption left; the top-up came after
+    again = consume(api, cid, 100, key="t-2")  # a resend charges nothing more
+    assert again.headers["Idempotency-Replayed"] == "true"
+    api.ok(consume(api, cid, 10), 201)  # still low after the top-up? no: 1040, above
+    assert balance(api, cid) == 1040
+    grants = api.ok(api.get("/v1/credit_grants", customer=cid))["data"]
+    topped = [g for g in grants if g["description"] == "automatic top-up"]
+    assert [(g["kind"], g["amount"], g["source"]) for g in topped] == [("paid", 1000, "stub")]
+    payments = api.ok(api.get("/v1/payments", customer_id=cid))["data"]
+    assert [(p["amount"], p["status"]) for p in payments] == [(1000, "succeeded")]
+    books = api.ok(api.get("/v1/reports/trial_balance"))
+    eur = books["EUR"] if "EUR" in books else books["currencies"]["EUR"]
+    # 300 promotional + 1000 paid in, 260 consumed: the credits account holds the rest.
+    assert eur["accounts"][f"credits:{cid}"] == 1040
+    assert eur["accounts"]["clearing:stub"] == -1000
+    assert eur["total"] == 0
+    # The next crossing is charged once more, with its own provider call.
+    api.ok(consume(api, cid, 960, key="t-3"), 201)  # 80: low again
+    api.ok(consume(api, cid, 30), 201)
+    payments = api.ok(api.get("/v1/payments", customer_id=cid))["data"]
+    assert [(p["amount"], p["status"]) for p in payments] == [(1000, "succeeded")] * 2
+    assert balance(api, cid) == 1050
+
+
+def test_expired_credit_is_booked_as_breakage_by_the_sweeper(api: Client, clock: Any) -> None:
+    import time
+
+    cid = customer(api)
+    expiring = grant(api, cid, 100, expires_at=(clock.now() + timedelta(seconds=30)).isoformat())
+    grant(api, cid, 50)
+    api.ok(consume(api, cid, 40), 201)  # from the expiring grant: it expires sooner
+    clock.advance(timedelta(seconds=31))
+    assert balance(api, cid) == 50  # past its expiry it counts nothing at once
+    for _ in range(100):  # the sweeper passes every 0.2 s
+        found = api.ok(api.get("/v1/credit_grants", customer=cid))["data"]
+        if found[0]["expired"]:
+            break
+        time.sleep(0.1)
+    assert (found[0]["id"], found[0]["expired"], found[0]["remaining"]) == (expiring["id"], 60, 0)
+    api.position = api.tally.store.recorder.max_notification_id() or 0
+    books = api.ok(api.get("/v1/reports/trial_balance"))
+    eur = books["EUR"] if "EUR" in books else books["currencies"]["EUR"]
+    assert eur["accounts"]["breakage"] == 60
+    assert eur["accounts"][f"credits:{cid}"] == 50

@@ -165,7 +165,7 @@ def test_each_type_carries_one_object_kind_and_none_is_both_emitted_and_pending(
     assert all(t.name.startswith("billing.") and t.name.count(".") == 2 for t in CATALOG)
     kinds = {
         "customer", "subscription", "invoice", "account", "transaction", "payment",
-        "command_rejection", "entitlements",
+        "command_rejection", "entitlements", "credit_balance",
     }  # fmt: skip
     assert set(OBJECT_OF.values()) == kinds
     assert not TYPES & set(NOT_YET_EMITTED)
