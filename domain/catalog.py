@@ -27,6 +27,7 @@ from domain.limits import (
 )
 from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
+from domain.subscription_runners import check_provider_price_ids
 from domain.usage_packages import Package, check_package, package_count
 
 NAMESPACE = UUID("9d8c7b6a-5f4e-4d3c-8b2a-1e0f9a8b7c6d")
@@ -182,6 +183,10 @@ class Price(TallyAggregate):
 
     TOPIC = "tally:Price"
     class_version = 3
+    # The provider's own price for each provider that may run subscriptions of it
+    # (``{"stripe": "price_..."}``; domain/subscription_runners.py). A class default, so
+    # prices recorded before the mapping existed load with none.
+    provider_price_ids: dict[str, str] | None = None
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:Price.Created"
@@ -339,6 +344,19 @@ class Price(TallyAggregate):
     def _archived(self) -> None:
         self.active = False
 
+    def map_to_providers(self, provider_price_ids: dict[str, str]) -> bool:
+        """Replace the price's mapping to provider prices; False (nothing recorded) if
+        unchanged. A provider left out is no longer mapped."""
+        checked = check_provider_price_ids(provider_price_ids)
+        if checked == (self.provider_price_ids or {}):
+            return False
+        self._mapped_to_providers(provider_price_ids=checked)
+        return True
+
+    @event("MappedToProviders", topic="tally:Price.MappedToProviders")
+    def _mapped_to_providers(self, provider_price_ids: dict[str, str]) -> None:
+        self.provider_price_ids = provider_price_ids
+
     def summary(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
@@ -354,4 +372,5 @@ class Price(TallyAggregate):
             "trial_days": self.trial_days,
             "package": self.package,
             "active": self.active,
+            "provider_price_ids": dict(self.provider_price_ids or {}),
         }

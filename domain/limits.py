@@ -47,6 +47,8 @@ MAX_METADATA_KEYS = 20
 MAX_METADATA_KEY_CHARS = 40
 MAX_METADATA_VALUE_CHARS = 500
 MAX_ID_CHARS = 64
+# A provider's price id a Tally price maps to (provider-run subscriptions).
+MAX_PROVIDER_PRICE_ID_CHARS = 100
 
 # -- what providers take ---------------------------------------------------------------
 # Paddle Billing refuses texts and currencies outside these (its OpenAPI description,

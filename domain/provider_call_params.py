@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from domain.provider_subscription_params import SUBSCRIPTION_PARAMS, SubscriptionParams
+
 Params = dict[str, Any]
 
 
@@ -252,11 +254,15 @@ class RefundParams:
         )
 
 
-ProviderParams = CreateCustomerParams | CheckoutParams | ChargeParams | RefundParams
+ProviderParams = (
+    CreateCustomerParams | CheckoutParams | ChargeParams | RefundParams | SubscriptionParams
+)
 
 PARAMS_BY_OPERATION: dict[str, type[ProviderParams]] = {
     cls.OPERATION: cls for cls in (CreateCustomerParams, CheckoutParams, ChargeParams, RefundParams)
 }
+# Provider-run subscriptions' calls (domain/provider_subscription_params.py).
+PARAMS_BY_OPERATION |= {cls.OPERATION: cls for cls in SUBSCRIPTION_PARAMS}
 
 
 def parse_params(operation: str, raw: Mapping[str, Any]) -> ProviderParams:

@@ -63,6 +63,9 @@ class SubscriptionState:
     canceled_at: datetime | None
     pending_items: list[Item] | None
     proration_lines: list[dict[str, Any]]
+    run_by: str
+    provider: str
+    provider_ref: str
 
     # -- periods -----------------------------------------------------------------------
 
@@ -86,7 +89,10 @@ class SubscriptionState:
     # -- due work ---------------------------------------------------------------------
 
     def next_due_at(self) -> datetime | None:
-        """When this subscription next needs the scheduler, or None."""
+        """When this subscription next needs the scheduler, or None (never, for one its
+        provider runs: the provider's webhooks bring its changes)."""
+        if self.run_by != "tally":
+            return None
         if self.status == INCOMPLETE:
             return self.started_at + INCOMPLETE_EXPIRY
         if self.status == TRIALING:
@@ -166,4 +172,6 @@ class SubscriptionState:
             "proration_lines": self.proration_lines,
             "next_due_at": due.isoformat() if due else None,
             "test_clock_id": str(self.test_clock_id) if self.test_clock_id else None,
+            "run_by": self.run_by,
+            "provider_subscription": self.provider_ref or None,
         }

@@ -49,6 +49,14 @@ class Subscription(TallyAggregate, SubscriptionState):
     # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
     # default, so subscriptions recorded before the announcement existed load with none.
     trial_end_announced: datetime | None = None
+    # Who runs it (domain/subscription_runners.py): Tally, or the provider named here,
+    # whose own id for it is ``provider_ref`` once the provider answered. Class defaults,
+    # so subscriptions recorded before providers could run them load as Tally's.
+    run_by: str = "tally"
+    provider: str = ""
+    provider_ref: str = ""
+    # How many requests Tally made of the provider about it (each one's call id).
+    provider_requests: int = 0
 
     @event("Created", topic="tally:Subscription.Created")
     def __init__(
@@ -131,6 +139,10 @@ class Subscription(TallyAggregate, SubscriptionState):
 
     def _to(self, trigger: str) -> str:
         return destination(MACHINE, self.status, trigger, what="subscription")
+
+    def next_status(self, trigger: str) -> str:
+        """Where ``trigger`` would take it; ``InvalidTransition`` if nowhere."""
+        return self._to(trigger)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -228,13 +240,16 @@ class Subscription(TallyAggregate, SubscriptionState):
         self.cancel_at_period_end = True
 
     def undo_cancel(self) -> None:
+        self.check_undo_cancel()
+        self._cancel_undone()
+
+    def check_undo_cancel(self) -> None:
         if not self.cancel_at_period_end or self.status == CANCELED:
             raise InvalidTransition(
                 f"nothing to undo: the subscription is {self.status} and not set to cancel",
                 state=self.status,
                 trigger="undo_cancel",
             )
-        self._cancel_undone()
 
     @event("CancelUndone", topic="tally:Subscription.CancelUndone")
     def _cancel_undone(self) -> None:
@@ -356,6 +371,63 @@ class Subscription(TallyAggregate, SubscriptionState):
         if self.renew(due):
             return "canceled" if canceling else "renewed"
         return None
+
+    # -- run by the provider ----------------------------------------------------------
+
+    def hand_to_provider(self, provider: str) -> None:
+        """The provider runs it from now on: Tally neither renews nor bills it (its
+        ``next_due_at`` is None) and mirrors what the provider's webhooks report."""
+        if self.status != INCOMPLETE or self.run_by != "tally":
+            raise InvalidTransition(
+                f"only a new subscription can be handed to a provider, not one {self.status}",
+                state=self.status,
+                trigger="hand_to_provider",
+            )
+        self._handed_to_provider(provider=provider)
+
+    @event("HandedToProvider", topic="tally:Subscription.HandedToProvider")
+    def _handed_to_provider(self, provider: str) -> None:
+        self.run_by = "provider"
+        self.provider = provider
+
+    def ask_provider(self, action: str) -> int:
+        """Record that Tally asks the provider for ``action`` (change_items, cancel,
+        cancel_at_period_end, undo_cancel); the request's number names its call."""
+        assert self.run_by == "provider", "only a provider-run subscription asks"
+        self._provider_asked(number=self.provider_requests + 1, action=action)
+        return self.provider_requests
+
+    @event("ProviderAsked", topic="tally:Subscription.ProviderAsked")
+    def _provider_asked(self, number: int, action: str) -> None:
+        self.provider_requests = number
+
+    def link_provider(self, provider_ref: str) -> bool:
+        """The provider's id for it (from the create call's answer or a webhook); the
+        first one wins. False if it was linked already."""
+        if self.provider_ref or not provider_ref:
+            return False
+        self._provider_linked(provider_ref=provider_ref)
+        return True
+
+    @event("ProviderLinked", topic="tally:Subscription.ProviderLinked")
+    def _provider_linked(self, provider_ref: str) -> None:
+        self.provider_ref = provider_ref
+
+    def mirror_period(self, items: list[Item], period_start: datetime) -> bool:
+        """The provider's items and current period start (a plan change, a renewal);
+        False if both are as mirrored already. The period is the provider's: Tally's
+        schedule restarts at its start, on the same interval."""
+        checked = check_items(items)
+        if checked == self.items and period_start == self.current_period[0]:
+            return False
+        self._period_mirrored(items=checked, anchor=period_start)
+        return True
+
+    @event("PeriodMirrored", topic="tally:Subscription.PeriodMirrored")
+    def _period_mirrored(self, items: list[Item], anchor: datetime) -> None:
+        self.items = items
+        self.anchor = anchor
+        self.period_index = 0
 
     # -- changes -----------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ class Catalog(AggregateModel):
         Kind(
             aggregate=Price,
             table=PRICES,
-            events=frozenset({ev.PriceDefined, ev.PriceArchived}),
+            events=frozenset({ev.PriceDefined, ev.PriceArchived, ev.PriceMappedToProviders}),
             columns=PRICE_COLUMNS,
             values=lambda p, _: (p.product_id, p.active),
             summary=price_summary,

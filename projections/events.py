@@ -77,6 +77,7 @@ ProductPriceSet: Any = _product.PriceSet
 ProductArchived: Any = _product.Archived
 PriceDefined: Any = _price.Defined
 PriceArchived: Any = _price.Archived
+PriceMappedToProviders: Any = _price.MappedToProviders
 
 SubscriptionCreated: Any = _subscription.Created
 SubscriptionRenewed: Any = _subscription.Renewed
@@ -93,6 +94,11 @@ SubscriptionStatusChanged: Any = _subscription.StatusChanged
 SubscriptionChangeScheduled: Any = _subscription.ChangeScheduled
 SubscriptionItemsChanged: Any = _subscription.ItemsChanged
 SubscriptionTrialEndAnnounced: Any = _subscription.TrialEndAnnounced
+# Run by the provider (issue 18).
+SubscriptionHandedToProvider: Any = _subscription.HandedToProvider
+SubscriptionProviderAsked: Any = _subscription.ProviderAsked
+SubscriptionProviderLinked: Any = _subscription.ProviderLinked
+SubscriptionPeriodMirrored: Any = _subscription.PeriodMirrored
 
 TestClockCreated: Any = _clock.Created
 TestClockAdvanced: Any = _clock.Advanced

@@ -94,6 +94,10 @@ class Subscriptions(AggregateModel):
                     ev.SubscriptionChangeScheduled,
                     ev.SubscriptionItemsChanged,
                     ev.SubscriptionTrialEndAnnounced,
+                    ev.SubscriptionHandedToProvider,
+                    ev.SubscriptionProviderAsked,
+                    ev.SubscriptionProviderLinked,
+                    ev.SubscriptionPeriodMirrored,
                 }
             ),
             columns=COLUMNS,

@@ -453,6 +453,18 @@ FILLED_FIELDS: tuple[tuple[str, str], ...] = (
         f"'{{values,usage_late_grace_s}}', '{USAGE_LATE_GRACE_S}') ELSE state END "
         "WHERE NOT summary ? 'usage_late_grace_s'",
     ),
+    # Provider-run subscriptions (issue 18): prices map to no provider price, and
+    # subscriptions are Tally's, as every row written before could only be.
+    (
+        "prices",
+        "summary = summary || jsonb_build_object('provider_price_ids', '{}'::jsonb) "
+        "WHERE NOT summary ? 'provider_price_ids'",
+    ),
+    (
+        "subscriptions",
+        "summary = summary || jsonb_build_object('run_by', 'tally', "
+        "'provider_subscription', NULL) WHERE NOT summary ? 'run_by'",
+    ),
 )
 
 # Primary keys changed after deployments had created the table: (table, the new key's

@@ -51,6 +51,12 @@ def _with_added_state(table: str, row: dict[str, Any]) -> dict[str, Any]:
     billing settings show ``usage_late_grace_s`` at its default."""
     if table == "payment_methods":
         row["state"]["order"] = [m["id"] for m in row["summary"]["data"]]
+    if table == "prices":
+        # Issue 18: a price's provider prices (none then).
+        row["summary"]["provider_price_ids"] = {}
+    if table == "subscriptions":
+        # Issue 18: who runs it (Tally, then) and the provider's id for it (none).
+        row["summary"] |= {"run_by": "tally", "provider_subscription": None}
     if table == "billing_settings":
         # A setting added since (issue 13): the summary shows its default; so does the
         # state of settings only opened (version 1: opening takes every default), not of
@@ -129,14 +135,17 @@ def test_an_upgraded_deployment_replays_equal_with_its_settings_rows_of_before(
     assert any(r["version"] == 1 for r in recorded)
     assert any(r["version"] > 1 for r in recorded)
     settings = sql.Identifier(tally.schema), sql.Identifier("billing_settings")
+    # Prices and subscriptions have summary fields added since too (issue 18).
     with tally.views.connection() as conn:
-        for row in recorded:  # the rows as the code of then wrote them
-            conn.execute(
-                sql.SQL("UPDATE {}.{} SET summary = %s, state = %s WHERE id = %s").format(
-                    *settings
-                ),
-                (Jsonb(row["summary"]), Jsonb(row["state"]), row["id"]),
-            )
+        for table in ("billing_settings", "prices", "subscriptions"):
+            ident = sql.Identifier(tally.schema), sql.Identifier(table)
+            for row in map(json.loads, history["read_models"][table]):  # as written then
+                conn.execute(
+                    sql.SQL("UPDATE {}.{} SET summary = %s, state = %s WHERE id = %s").format(
+                        *ident
+                    ),
+                    (Jsonb(row["summary"]), Jsonb(row["state"]), row["id"]),
+                )
     assert not replay(tally.store, tally.views, tally.schema, progress=False).ok
 
     create_tables(tally.views, tally.schema)  # what a server or worker runs as it starts
