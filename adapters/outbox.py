@@ -46,6 +46,7 @@ from domain.limits import plain_text
 from domain.provider_call_params import ChargeParams, CheckoutParams
 from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall
 from domain.provider_settings import ProviderSettings
+from domain.provider_subscription_params import CreateSubscriptionParams
 
 __all__ = ["Outbox", "call_provider", "plain", "provider_for", "provider_settings"]
 
@@ -181,7 +182,7 @@ class Outbox(BackgroundPasses):
         repository = self.tally.store.repository
         params = call.request_params
         # A call that waits for its customer names the Tally customer too.
-        assert isinstance(params, CheckoutParams | ChargeParams), call.operation
+        assert isinstance(params, CheckoutParams | ChargeParams | CreateSubscriptionParams)
         assert params.customer_id is not None
         customer = repository.get(UUID(params.customer_id))
         assert isinstance(customer, Customer)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from adapters import provider_subscription_calls
 from adapters.providers.base import (
     ChargeRequest,
     CheckoutMode,
@@ -22,8 +23,10 @@ from domain.provider_call_params import (
     CheckoutParams,
     CreateCustomerParams,
     ProviderParams,
+    RefundParams,
 )
 from domain.provider_calls import ProviderCall
+from domain.provider_subscription_params import CreateSubscriptionParams
 
 
 def call_provider(
@@ -34,7 +37,7 @@ def call_provider(
     params = with_project(call.request_params, call.project_id)
     if customer_ref is None:
         return _make(provider, call.idempotency_key, params)
-    assert isinstance(params, CheckoutParams | ChargeParams), call.operation
+    assert isinstance(params, CheckoutParams | ChargeParams | CreateSubscriptionParams)
     made = _make(provider, call.idempotency_key, replace(params, customer_ref=customer_ref))
     return {**made, "customer_ref": customer_ref}
 
@@ -77,6 +80,8 @@ def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[s
             )
         )
         return {"payment_ref": charged.payment_ref, "status": charged.status}
+    if not isinstance(params, RefundParams):
+        return provider_subscription_calls.make(provider, key, params)
     refunded = provider.refund(
         RefundRequest(
             payment_ref=params.payment_ref,

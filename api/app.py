@@ -46,6 +46,7 @@ from api.routes import (
     payment_methods,
     payment_provider,
     payments,
+    provider_subscriptions,
     reports,
     stub_pages,
     subscription_lifecycle,
@@ -317,6 +318,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         payments,
         carts,
         payment_provider,
+        provider_subscriptions,
         webhooks,
         webhook_endpoints,
         # Customer access (issue 14).

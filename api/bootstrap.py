@@ -54,6 +54,7 @@ from commands import (
     projects,
     provider_calls,
     provider_config,
+    provider_subscriptions,
     subscription_invoices,
     subscriptions,
     test_clocks,
@@ -128,6 +129,8 @@ def build(
             **meters.HANDLERS,
             **credits.HANDLERS,  # prepaid credits (issue 13)
             **subscriptions.HANDLERS,
+            # Provider-run subscriptions (issue 18): these replace some of the above.
+            **provider_subscriptions.HANDLERS,
             **test_clocks.HANDLERS,
             # Invoicing (issue 4).
             **invoicing.HANDLERS,

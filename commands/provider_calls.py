@@ -14,14 +14,18 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from commands import ledger
+from commands import ledger, provider_run_mirror
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import settle_charge
 from commands.webhook_effects import complete_transaction
-from domain.provider_call_params import ChargeParams, CreateCustomerParams, RefundParams
+from domain.provider_call_params import (
+    ChargeParams,
+    CheckoutParams,
+    RefundParams,
+)
 from domain.provider_calls import AWAITING_APPROVAL, ProviderCall
 from domain.transactions import COMPLETED, PROCESSING, REVERSED, Transaction
 
@@ -51,13 +55,19 @@ def _charges_invoice(call: ProviderCall) -> bool:
 def _subject_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> Transaction | None:
     """The ledger Transaction a checkout, charge or refund pays or reverses, if any."""
     params = call.request_params
-    subject = None if isinstance(params, CreateCustomerParams) else params.transaction_id
+    subject = (
+        params.transaction_id
+        if isinstance(params, CheckoutParams | ChargeParams | RefundParams)
+        else None
+    )
     return uow.get(Transaction, UUID(subject), ctx.project_id) if subject else None
 
 
 def _after_success(
     uow: UnitOfWork, ctx: Context, call: ProviderCall, result: dict[str, Any]
 ) -> dict[str, Any]:
+    if call.operation in provider_run_mirror.OPERATIONS:
+        return provider_run_mirror.after_call(uow, ctx, call, result)
     if _charges_invoice(call):
         if result.get("status") != "succeeded":
             return {}  # an answer that is not final (processing): the webhook settles it
@@ -90,6 +100,8 @@ def _after_failure(
     """A charge or checkout that cannot happen fails its pending payment (an invoice's
     charge goes to dunning, under the failure's code: ``card_declined``...); a failed
     refund leaves the transaction as it is (the call shows why)."""
+    if call.operation in provider_run_mirror.OPERATIONS:
+        return provider_run_mirror.after_call(uow, ctx, call, None)
     if _charges_invoice(call):
         failure = code or "provider_error"
         return {"invoice": settle_charge(uow, ctx, call, payment_ref="", failure=failure)}

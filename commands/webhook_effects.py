@@ -26,6 +26,7 @@ from commands.invoice_charges import provider_payment, settle_charge
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.invoicing import find_dunning, load_invoice
 from commands.provider_events import EventType
+from commands.provider_invoices import fetch_invoice, provider_bills
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_notices import NOTHING_TO_DO, trial_announced
 from commands.webhook_refunds import refund_failed, refunded
@@ -122,6 +123,8 @@ def _paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
             steps.append(lambda: _pay_invoice(uow, ctx, event, invoice, payment_ref))
     if sub is not None:
         steps.append(lambda: activate(uow, ctx, sub))
+        if provider_bills(sub, event):
+            steps.append(fetch_invoice(uow, ctx, sub, event))
     method = str(event.data.get("payment_method_ref") or "")
     # A method saved by a trial's checkout is the one its subscription is to be billed
     # with, so it becomes the default, as at Stripe.

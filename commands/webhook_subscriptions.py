@@ -19,6 +19,7 @@ from commands import subscriptions
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from commands.provider_events import EventType
+from commands.provider_run_mirror import mirror_plan
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
 from domain.subscription_mirrors import SubscriptionMirror
@@ -95,8 +96,10 @@ def subscription_changed(
 
     def change() -> dict[str, Any] | None:
         observe()
+        # A subscription the provider runs: its id, items and period too.
+        mirrored = mirror_plan(uow, ctx, sub, event)
         if not plan and schedule is None:
-            return None
+            return mirrored
         for trigger in plan:
             _step(uow, ctx, sub, trigger)
         if schedule is True:
@@ -110,6 +113,7 @@ def subscription_changed(
             "subscription_id": str(sub.id),
             "status": sub.status,
             "cancel_at_period_end": sub.cancel_at_period_end,
+            **({"plan_mirrored": True} if mirrored else {}),
         }
 
     return [change]

@@ -210,6 +210,8 @@ class ProviderEvent:
     event is about in minor units (for refunds: this refund, when the provider says);
     ``refunded_total_minor`` is the total refunded so far on the payment when the
     provider reports a running total instead (Stripe's ``charge.refunded``).
+    ``items`` and ``period_start`` describe a provider-run subscription's plan and
+    period (None when the event does not say).
     ``status`` is the object's own status in the provider's words (a subscription's
     ``active``, ``past_due``, ``unpaid``, ``canceled``...); ``cancel_at_period_end`` says,
     for a subscription, whether the provider will cancel it when its period ends (None
@@ -234,6 +236,10 @@ class ProviderEvent:
     refunded_total_minor: int | None = None
     cancel_at_period_end: bool | None = None
     references: Mapping[str, str] = field(default_factory=dict)
+    # A subscription's items (``{"price_ref", "quantity"}``, the provider's prices) and
+    # the start of its current period, when the event carries them.
+    items: tuple[Mapping[str, Any], ...] | None = None
+    period_start: datetime | None = None
 
 
 @runtime_checkable

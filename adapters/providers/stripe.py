@@ -38,6 +38,7 @@ from adapters.providers.ids import STRIPE, check_event_ids, checked
 from adapters.providers.signing import FUTURE_SKEW_S
 from adapters.providers.stripe_events import normalize
 from adapters.providers.stripe_invoice_payments import needs_payment, with_invoice_payment
+from adapters.providers.stripe_subscriptions import StripeSubscriptions
 from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
@@ -51,7 +52,7 @@ from commands.provider_errors import (
 NAME = "stripe"
 
 
-class StripeProvider:
+class StripeProvider(StripeSubscriptions):
     name = NAME
     manages_subscriptions = True
 

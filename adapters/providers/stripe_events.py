@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.providers.base import ProviderEvent, references_from
+from adapters.providers.stripe_subscriptions import subscription_fields
 from adapters.providers.times import unix_time
 from commands.provider_events import EventType
 
@@ -89,6 +90,7 @@ def _subscription(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
         "customer_ref": ref(obj.get("customer")),
         "subscription_ref": ref(obj),
         "cancel_at_period_end": ending if isinstance(ending, bool) else None,
+        **subscription_fields(obj),  # items and period, for a subscription Stripe runs
     }
 
 

@@ -207,6 +207,11 @@ class Price(ApiObject):
     interval_count: int = 1
     trial_days: int = 0
     active: bool
+    provider_price_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="The provider's own price for each provider that may run "
+        'subscriptions of it (`{"stripe": "price_..."}`; docs/subscriptions.md)',
+    )
     created: Instant | None = created_field()
     created_at: Instant | None = None
     updated_at: Instant | None = None

@@ -197,6 +197,14 @@ class Subscription(ApiObject):
         default=None, description="When the scheduler next acts on it"
     )
     test_clock_id: ShownNull[UUID] = None
+    run_by: Literal["tally", "provider"] = Field(
+        default="tally",
+        description="Who runs it: Tally, or the payment provider (`provider`), whose "
+        "webhooks then bring every change (docs/subscriptions.md)",
+    )
+    provider_subscription: ShownNull[str] = Field(
+        default=None, description="The provider's id for it, when the provider runs it"
+    )
     collection: Collection = None
     collection_reason: CollectionReason = None
     created: Instant | None = created_field()

@@ -8,7 +8,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.schemas import catalog, common, customers, subscriptions, test_clocks
+from api.schemas import (
+    catalog,
+    common,
+    customers,
+    provider_subscriptions,
+    subscriptions,
+    test_clocks,
+)
 
 PREFIXES = (
     "/v1/customers",
@@ -17,6 +24,7 @@ PREFIXES = (
     "/v1/plans",
     "/v1/subscriptions",
     "/v1/test_clocks",
+    "/v1/subscription_runner",
 )
 
 
@@ -50,8 +58,9 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
     operations = openapi_operations(spec, PREFIXES)
     # 31, plus 5 invoicing routes under these prefixes (customer billing, credit balance
     # and coupon; a subscription's coupon and upcoming invoice), plus the 2 usage reads
-    # (a subscription's and a customer's usage, issue 13).
-    assert len(operations) == 38
+    # (a subscription's and a customer's usage, issue 13), plus a price's provider prices
+    # and who runs the subscriptions (issue 18).
+    assert len(operations) == 40
     for path, method, op in operations:
         responses = op["responses"]
         assert op["security"] == [{"ApiKey": []}], path
@@ -81,7 +90,7 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
 
 def test_request_examples_are_valid_requests() -> None:
     checked = 0
-    for module in (customers, catalog, subscriptions, test_clocks):
+    for module in (customers, catalog, subscriptions, test_clocks, provider_subscriptions):
         for model in models(module, common.Request):
             extra = model.model_config.get("json_schema_extra")
             assert isinstance(extra, dict), model
@@ -91,12 +100,12 @@ def test_request_examples_are_valid_requests() -> None:
             for example in examples:
                 model.model_validate(example)
                 checked += 1
-    assert checked >= 15
+    assert checked >= 17
 
 
 def test_response_examples_match_their_models() -> None:
     checked = 0
-    for module in (customers, catalog, subscriptions, test_clocks):
+    for module in (customers, catalog, subscriptions, test_clocks, provider_subscriptions):
         for model in models(module):
             extra = model.model_config.get("json_schema_extra")
             if issubclass(model, common.Request) or not isinstance(extra, dict):

@@ -1,0 +1,77 @@
+"""The outbox's side of provider-run subscriptions: each recorded call's params as a
+``SubscriptionProvider`` request, and the answer as the plain dict the call records.
+
+A provider without a subscription API cannot be asked (``ProviderUnsupported``, which
+fails the call at once); a project can only choose one that has it, but it may have
+changed providers since it asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from adapters.providers.base import PaymentProvider
+from adapters.providers.subscriptions import (
+    SubscriptionItem,
+    SubscriptionProvider,
+    SubscriptionRequest,
+)
+from commands.provider_errors import ProviderUnsupported
+from domain.provider_subscription_params import (
+    CANCEL,
+    CANCEL_AT_PERIOD_END,
+    CHANGE_ITEMS,
+    ChangeSubscriptionParams,
+    CreateSubscriptionParams,
+    SubscriptionLine,
+    SubscriptionParams,
+)
+
+
+def _items(lines: tuple[SubscriptionLine, ...]) -> tuple[SubscriptionItem, ...]:
+    return tuple(SubscriptionItem(line.price_ref, line.quantity) for line in lines)
+
+
+def make(provider: PaymentProvider, key: str, params: SubscriptionParams) -> dict[str, Any]:
+    """Ask ``provider`` what ``params`` say, under the call's idempotency ``key``."""
+    if not isinstance(provider, SubscriptionProvider):
+        raise ProviderUnsupported(
+            f"{provider.name} has no subscription API", provider=provider.name
+        )
+    if isinstance(params, CreateSubscriptionParams):
+        made = provider.create_subscription(
+            SubscriptionRequest(
+                customer_ref=str(params.customer_ref),
+                items=_items(params.lines),
+                currency=params.currency,
+                idempotency_key=key,
+                trial_days=params.trial_days,
+                payment_method_ref=params.payment_method_ref,
+                references=params.references,
+            )
+        )
+        return {k: v for k, v in dataclasses.asdict(made).items() if v is not None}
+    if isinstance(params, ChangeSubscriptionParams):
+        _change(provider, key, params)
+        return {"subscription_ref": params.subscription_ref, "action": params.action}
+    found = provider.get_invoice(params.invoice_ref)
+    # Plain JSON (times as ISO text): the answer is kept in the call's event.
+    answer: dict[str, Any] = dataclasses.asdict(found)
+    for name in ("period_start", "period_end"):
+        value = getattr(found, name)
+        answer[name] = value.isoformat() if value is not None else None
+    return answer
+
+
+def _change(provider: SubscriptionProvider, key: str, params: ChangeSubscriptionParams) -> None:
+    ref = params.subscription_ref
+    if params.action == CHANGE_ITEMS:
+        provider.change_subscription_items(
+            ref, _items(params.lines), prorate=params.prorate, idempotency_key=key
+        )
+    elif params.action in (CANCEL, CANCEL_AT_PERIOD_END):
+        at_period_end = params.action == CANCEL_AT_PERIOD_END
+        provider.cancel_subscription(ref, at_period_end=at_period_end, idempotency_key=key)
+    else:
+        provider.undo_cancel_subscription(ref, idempotency_key=key)

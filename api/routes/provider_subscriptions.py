@@ -1,0 +1,61 @@
+"""Provider-run subscriptions: who runs a project's subscriptions, and each price's
+provider price (docs/subscriptions.md, "Who runs the subscription")."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.auth import CallerDep, TallyDep
+from api.routes.checkout import provider_name
+from api.routes.common import IdempotencyKey, execute, respond, write_responses
+from api.schemas.catalog import PriceResult
+from api.schemas.provider_subscriptions import (
+    ProviderPriceIdsRequest,
+    SubscriptionRunnerRequest,
+    SubscriptionRunnerResult,
+)
+from commands.provider_subscriptions import ChooseSubscriptionRunner, MapPriceToProviders
+
+router = APIRouter(tags=["subscriptions"])
+
+
+@router.post(
+    "/v1/subscription_runner",
+    response_model=SubscriptionRunnerResult,
+    summary="Choose who runs the project's subscriptions",
+    description="`tally` (the default) or `provider`: then new subscriptions are created "
+    "at the project's payment provider, their plan changes and cancels are asked of it, "
+    "and its webhooks bring every change and paid invoice back. Only Stripe and Paddle "
+    "run subscriptions: YooKassa (no subscription API) and the stub answer 422 "
+    "`provider_unsupported`. Subscriptions created before keep their runner.",
+    responses=write_responses(200, "provider_unsupported"),
+)
+def choose_runner(
+    body: SubscriptionRunnerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    command = ChooseSubscriptionRunner(run_by=body.run_by, provider=provider_name(tally, caller))
+    return respond(execute(tally, caller, command, key), SubscriptionRunnerResult)
+
+
+@router.post(
+    "/v1/prices/{price_id}/provider_price_ids",
+    response_model=PriceResult,
+    summary="Map a price to the providers' prices",
+    description="The provider's own price for this price, used when the provider runs "
+    "the subscription (Stripe `price_...`, Paddle `pri_...`; another form answers 422 "
+    "`validation_error`). Replaces the whole mapping.",
+    responses=write_responses(200, "not_found", "validation_error"),
+)
+def map_price(
+    price_id: UUID,
+    body: ProviderPriceIdsRequest,
+    tally: TallyDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    ids = {str(provider): ref for provider, ref in body.provider_price_ids.items()}
+    command = MapPriceToProviders(price_id=price_id, provider_price_ids=ids)
+    return respond(execute(tally, caller, command, key), PriceResult)

@@ -1,0 +1,43 @@
+"""Request and response schemas of provider-run subscriptions (docs/subscriptions.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from api.schemas.common import Request, Response, request_config
+from domain.limits import MAX_PROVIDER_PRICE_ID_CHARS
+
+ProviderPriceId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_PROVIDER_PRICE_ID_CHARS)
+]
+
+
+class SubscriptionRunnerRequest(Request):
+    model_config = request_config([{"run_by": "provider"}])
+    run_by: Literal["tally", "provider"] = Field(
+        description="`tally` (the default): Tally renews, bills and charges. `provider`: "
+        "the project's payment provider (stripe or paddle) runs new subscriptions and "
+        "Tally mirrors them"
+    )
+
+
+class SubscriptionRunner(BaseModel):
+    object: Literal["subscription_runner"] = "subscription_runner"
+    run_by: Literal["tally", "provider"]
+    provider: str | None = Field(description="The provider that runs them, or null")
+
+
+class SubscriptionRunnerResult(Response):
+    subscription_runner: SubscriptionRunner
+
+
+class ProviderPriceIdsRequest(Request):
+    model_config = request_config([{"provider_price_ids": {"stripe": "price_1PgafmB7WZ01"}}])
+    provider_price_ids: Annotated[
+        dict[Literal["stripe", "paddle"], ProviderPriceId], Field(max_length=2)
+    ] = Field(
+        description="The provider's price id for each provider (Stripe `price_...`, Paddle "
+        "`pri_...`); replaces the whole mapping, so `{}` removes it"
+    )

@@ -1,0 +1,144 @@
+"""Invoices of subscriptions a provider runs, mirrored as Tally invoices.
+
+The provider bills a subscription it runs. When its webhook says an invoice was paid
+(Stripe's ``invoice.paid``), Tally asks for the whole invoice (a ``get_invoice``
+provider call, one per provider invoice: its id derives from the invoice's id, so a
+redelivered or second event asks nothing new) and the call's answer is recorded as a
+Tally invoice: the provider's lines, finalized under the project's next number, and paid
+by the provider's payment through ``clearing:<provider>``, as Tally's own charges are.
+So it shows in ``GET /v1/invoices``, the journal and the integration events like an
+invoice Tally drafted. Tax and discounts are the provider's: Tally records what they
+came to as one line (``adjustment``), not as its own tax rates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from commands.bus import Context
+from commands.bus.unit_of_work import UnitOfWork
+from commands.invoice_charges import provider_payment
+from commands.invoice_common import settings_values
+from commands.invoice_settlement import apply_charge_success
+from commands.invoicing import sequence, summary
+from commands.now import context_now
+from commands.webhook_lookups import Step
+from domain.billing_settings import series_prefix
+from domain.invoices import Invoice
+from domain.limits import MAX_DESCRIPTION_CHARS
+from domain.provider_calls import ProviderCall
+from domain.provider_subscription_params import GetInvoiceParams
+from domain.subscriptions import Subscription
+from domain.webhooks import WebhookEvent
+
+
+def provider_bills(sub: Subscription, event: WebhookEvent) -> bool:
+    """Whether ``event`` reports a paid invoice of a subscription its provider runs."""
+    return (
+        sub.run_by == "provider"
+        and event.provider == sub.provider
+        and event.type == "invoice.paid"
+        and bool(event.object_ref)
+    )
+
+
+def fetch_invoice(uow: UnitOfWork, ctx: Context, sub: Subscription, event: WebhookEvent) -> Step:
+    """The step that asks for the invoice an event names, unless it was asked for."""
+    invoice_ref = event.object_ref
+    params = GetInvoiceParams(
+        subscription_id=str(sub.id),
+        invoice_ref=invoice_ref,
+        references={"tally_project": str(ctx.project_id), "tally_subscription": str(sub.id)},
+    )
+    subject = f"{sub.provider}:{invoice_ref}"
+
+    def request() -> dict[str, Any] | None:
+        if uow.find(ProviderCall, ProviderCall.create_id(ctx.project_id, "get_invoice", subject)):
+            return None
+        call = ProviderCall.request(
+            project_id=ctx.project_id,
+            provider=sub.provider,
+            subject=subject,
+            params=params,
+            now=context_now(ctx),
+        )
+        uow.add(call)
+        return {"action": "invoice_requested", "invoice_ref": invoice_ref, "call": str(call.id)}
+
+    return request
+
+
+def _when(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def mirror_invoice(
+    uow: UnitOfWork, ctx: Context, call: ProviderCall, found: dict[str, Any]
+) -> dict[str, Any]:
+    """Record the fetched invoice (``found``: the outbox's plain form of a
+    ``ProviderInvoice``) as a finalized Tally invoice, paid as far as it was paid."""
+    params = call.request_params
+    assert isinstance(params, GetInvoiceParams)
+    sub = uow.get(Subscription, UUID(params.subscription_id), ctx.project_id)
+    if str(found.get("currency")) != sub.currency:
+        return {"invoice_mirror": f"skipped: billed in {found.get('currency')}"}
+    start, end = _when(found.get("period_start")), _when(found.get("period_end"))
+    label = str(found.get("number") or found.get("invoice_ref"))
+    invoice = Invoice(
+        project_id=ctx.project_id,
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        subscription_id=sub.id,
+        period_start=start if start and end else None,
+        period_end=end if start and end else None,
+        description=f"{call.provider} invoice {label}"[:MAX_DESCRIPTION_CHARS],
+    )
+    _add_lines(invoice, call.provider, list(found.get("lines") or ()), int(found["total_minor"]))
+    now = context_now(ctx)
+    values = settings_values(uow, ctx)
+    prefix = series_prefix(values["invoice_prefix"], "")
+    numbers = sequence(uow, ctx, prefix)
+    # No Tally credit balance is applied: the provider collected the invoice itself.
+    invoice.finalize(numbers, 0, now, prefix)
+    uow.add(numbers)
+    uow.add(invoice)
+    paid = min(int(found.get("amount_paid_minor") or 0), invoice.amount_remaining)
+    if paid > 0:
+        reference = str(found.get("payment_ref") or found.get("invoice_ref"))[:200]
+        invoice.check_payment(paid)
+        txn = provider_payment(
+            uow,
+            ctx,
+            invoice,
+            call.provider,
+            paid,
+            key=f"provider_invoice:{call.id}",
+            complete_now=True,
+            description=f"{call.provider} payment {reference} of invoice {invoice.number}"[:500],
+        )
+        apply_charge_success(
+            uow, ctx, invoice, call.provider, reference, paid, now, transaction_id=txn.id
+        )
+    return {"invoice": summary(uow, invoice)}
+
+
+def _add_lines(invoice: Invoice, provider: str, lines: list[Any], total: int) -> None:
+    """The provider's lines (a credit for unused time is a proration line, the only
+    kind that may be negative), and what tax and discounts changed as one line."""
+    listed = 0
+    for n, line in enumerate(lines, start=1):
+        amount, quantity = int(line["amount_minor"]), max(1, int(line["quantity"]))
+        description = str(line.get("description") or "Subscription")[:MAX_DESCRIPTION_CHARS]
+        if amount % quantity:  # a unit price the total does not divide into evenly
+            amount_each, quantity = amount, 1
+        else:
+            amount_each = amount // quantity
+        kind = "proration" if amount < 0 else "subscription"
+        invoice.add_line(f"{provider}_{n}", kind, description, quantity, amount_each, [])
+        listed += amount
+    if total != listed or not lines:
+        kind = "proration" if total < listed else "one_time"
+        text = f"Tax and discounts by {provider}"
+        invoice.add_line(f"{provider}_adjustment", kind, text, 1, total - listed, [])

@@ -1,0 +1,173 @@
+"""Subscriptions Stripe runs, over HTTP against a fake Stripe Billing (the real adapter
+and SDK; objects from Stripe's fixtures): the project chooses ``provider``, a created
+subscription is created at Stripe once (counted), the webhook activates it; a plan
+change and a cancel at the period end and its undo are asked of Stripe once each and
+arrive back by webhook; a paid invoice is fetched and mirrored as a Tally invoice with
+its payment, in the journal. YooKassa (no subscription API) is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.clock import FixedClock
+from api.settings import Settings
+from tests.e2e.billing import customer, plan, problem, subscribe
+from tests.e2e.conftest import Client
+from tests.e2e.stripe_billing_fake import PERIOD_START, FakeBilling, billing_shop, send
+from tests.e2e.test_provider_customers import FakeStripe, Shop, provider_project, settle
+
+T0 = PERIOD_START + 60
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock) -> Iterator[tuple[Shop, FakeBilling]]:
+    with billing_shop(settings, clock) as made:
+        made[0].api.ok(made[0].api.post("/v1/subscription_runner", {"run_by": "provider"}))
+        yield made
+
+
+def mapped_plan(api: Client, code: str, amount: int, stripe_price: str) -> str:
+    price_id = plan(api, code, amount)
+    ids = {"provider_price_ids": {"stripe": stripe_price}}
+    mapped = api.ok(api.post(f"/v1/prices/{price_id}/provider_price_ids", ids))
+    assert mapped["price"]["provider_price_ids"] == {"stripe": stripe_price}
+    return price_id
+
+
+def started(shop: Shop, fake: FakeBilling) -> tuple[dict[str, Any], str, str]:
+    """A subscription created through Tally and activated by Stripe's webhook; with its
+    Stripe id and its plan's price."""
+    api = shop.api
+    ada = customer(api, "ada", email="ada@example.com")
+    pro = mapped_plan(api, "PRO", 1000, "price_pro")
+    created = subscribe(api, ada, pro)
+    settle(api)
+    sub = api.ok(api.get(f"/v1/subscriptions/{created['id']}"))
+    ref = str(sub["provider_subscription"])
+    fake.subscriptions[ref]["status"] = "active"
+    send(api, "evt_active", "customer.subscription.updated", fake.subscriptions[ref], T0)
+    return created, ref, pro
+
+
+def sub_of(api: Client, sub_id: str) -> dict[str, Any]:
+    return api.ok(api.get(f"/v1/subscriptions/{sub_id}"))
+
+
+def test_a_subscription_stripe_runs_is_created_there_once_and_activated_by_its_webhook(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    assert (created["status"], created["run_by"]) == ("incomplete", "provider")
+    # Stripe bills it, not Tally: no first invoice.
+    assert "latest_invoice" not in created
+    assert api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"] == []
+    [made] = store.stripe.sent("POST", "/v1/subscriptions")
+    form = FakeStripe.form(made)
+    assert (form["customer"], form["items[0][price]"], form["items[0][quantity]"]) == (
+        "cus_fake1",
+        "price_pro",
+        "1",
+    )
+    assert form["metadata[tally_subscription]"] == created["id"]
+    [call] = [c for c in store.calls() if c["operation"] == "create_subscription"]
+    assert made.headers["idempotency-key"] == call["idempotency_key"]
+    assert call["state"] == "succeeded"
+    sub = sub_of(api, created["id"])
+    assert (sub["status"], sub["provider_subscription"], sub["next_due_at"]) == (
+        "active",
+        ref,
+        None,
+    )
+    settle(api)  # nothing more is asked of Stripe, whatever the outbox does
+    assert len(store.stripe.sent("POST", "/v1/subscriptions")) == 1
+
+
+def test_a_plan_change_is_asked_of_stripe_once_and_mirrored_from_its_webhook(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    created, ref, pro = started(store, fake)
+    team = mapped_plan(api, "TEAM", 3000, "price_team")
+    body = {"items": [{"price_id": team, "quantity": 2}], "proration": "prorate"}
+    changed = api.ok(api.post(f"/v1/subscriptions/{created['id']}/items", body))
+    assert (
+        changed["subscription"]["items"][0]["price_id"] == pro
+    )  # nothing changes before Stripe says so
+    settle(api)
+    [update] = store.stripe.sent("POST", f"/v1/subscriptions/{ref}")
+    form = FakeStripe.form(update)
+    assert form["proration_behavior"] == "create_prorations"
+    assert form["items[0][deleted]"] == "true"
+    assert (form["items[1][price]"], form["items[1][quantity]"]) == ("price_team", "2")
+    event = send(api, "evt_plan", "customer.subscription.updated", fake.subscriptions[ref], T0 + 5)
+    assert event["effects"][0]["action"] == "subscription_plan_mirrored"
+    sub = sub_of(api, created["id"])
+    assert sub["items"] == [{"price_id": team, "quantity": 2, "amount": 3000}]  # flat price
+    settle(api)
+    assert len(store.stripe.sent("POST", f"/v1/subscriptions/{ref}")) == 1
+
+
+def test_a_cancel_at_the_period_end_and_its_undo_go_through_stripe(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    path = f"/v1/subscriptions/{created['id']}"
+    asked = api.ok(api.post(f"{path}/cancel", {"at_period_end": True}))
+    assert asked["subscription"]["cancel_at_period_end"] is False  # until Stripe's webhook
+    [cancel] = store.stripe.sent("POST", f"/v1/subscriptions/{ref}")
+    assert FakeStripe.form(cancel)["cancel_at_period_end"] == "true"
+    send(api, "evt_cancel", "customer.subscription.updated", fake.subscriptions[ref], T0 + 5)
+    assert sub_of(api, created["id"])["cancel_at_period_end"] is True
+    # Asked twice before the webhook: refused on fresh state, nothing sent.
+    problem(api.post(f"{path}/cancel", {"at_period_end": True}), 409, "invalid_transition")
+    api.ok(api.post(f"{path}/undo_cancel", {}))
+    undo = store.stripe.sent("POST", f"/v1/subscriptions/{ref}")[1]
+    assert FakeStripe.form(undo)["cancel_at_period_end"] == "false"
+    send(api, "evt_undo", "customer.subscription.updated", fake.subscriptions[ref], T0 + 10)
+    sub = sub_of(api, created["id"])
+    assert (sub["status"], sub["cancel_at_period_end"]) == ("active", False)
+    settle(api)
+    assert len(store.stripe.sent("POST", f"/v1/subscriptions/{ref}")) == 2
+    # Pausing is Stripe's business here.
+    problem(api.post(f"{path}/pause", {}), 422, "provider_unsupported")
+
+
+def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    invoice_ref = fake.add_invoice(ref, 1000, "pi_paid1")
+    paid = fake.invoices[invoice_ref]
+    send(api, "evt_paid", "invoice.paid", paid, T0 + 5)
+    send(api, "evt_paid_again", "invoice.paid", paid, T0 + 6)  # a second event, same invoice
+    assert len(store.stripe.sent("GET", f"/v1/invoices/{invoice_ref}")) == 1
+    listed = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    [invoice] = listed
+    assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == ("paid", 1000, 1000)
+    assert invoice["payments"][0]["reference"] == "pi_paid1"
+    assert invoice["lines"][0]["description"] == "1 x Pro (at 10.00 / month)"
+    rows = api.ok(api.get("/v1/system_accounts", limit=100))["data"]
+    assert {r["account"]: int(r["balance"]) for r in rows}["clearing:stripe"] == -1000
+    trial = api.ok(api.get("/v1/reports/trial_balance"))
+    assert {c: int(v["total"]) for c, v in trial["currencies"].items()} == {"EUR": 0}
+
+
+def test_yookassa_cannot_run_subscriptions(settings: Settings, clock: FixedClock) -> None:
+    secrets = {"shop_id": "123456", "secret_key": "test_secret"}
+    with provider_project(settings, clock, FakeStripe(), "yookassa", secrets) as (api, _):
+        refused = problem(
+            api.post("/v1/subscription_runner", {"run_by": "provider"}), 422, "provider_unsupported"
+        )
+        assert "no subscription API" in refused["detail"]
+        kept = api.ok(api.post("/v1/subscription_runner", {"run_by": "tally"}))
+        assert kept["subscription_runner"] == {"object": "subscription_runner", "run_by": "tally"}
