@@ -63,7 +63,12 @@ STATUS_FROM: frozenset[type] = frozenset({
     ev.SubscriptionResumed, ev.SubscriptionCanceled,
 })  # fmt: skip
 ITEMS_FROM: frozenset[type] = frozenset(
-    {ev.SubscriptionCreated, ev.SubscriptionRenewed, ev.SubscriptionItemsChanged}
+    {
+        ev.SubscriptionCreated,
+        ev.SubscriptionRenewed,
+        ev.SubscriptionItemsChanged,
+        ev.SubscriptionPeriodMirrored,  # a provider-run subscription's plan (issue 18)
+    }
 )
 PRODUCT_EVENTS: frozenset[type] = frozenset({ev.ProductDefined, ev.ProductRevised})
 HANDLES: frozenset[type] = STATUS_FROM | ITEMS_FROM | PRODUCT_EVENTS

@@ -154,6 +154,9 @@ _BY_CLASS: dict[type, str] = {
     ev.SubscriptionResumed: "billing.subscription.updated",
     ev.SubscriptionCancelScheduled: "billing.subscription.updated",
     ev.SubscriptionCancelUndone: "billing.subscription.updated",
+    # A provider-run subscription's id and plan as its provider reported them (issue 18).
+    ev.SubscriptionProviderLinked: "billing.subscription.updated",
+    ev.SubscriptionPeriodMirrored: "billing.subscription.updated",
     ev.SubscriptionTrialEndAnnounced: "billing.subscription.trial_will_end",
     ev.SubscriptionRenewed: "billing.subscription.renewed",
     ev.SubscriptionCanceled: "billing.subscription.canceled",

@@ -109,6 +109,9 @@ def test_a_plan_change_is_asked_of_stripe_once_and_mirrored_from_its_webhook(
     assert event["effects"][0]["action"] == "subscription_plan_mirrored"
     sub = sub_of(api, created["id"])
     assert sub["items"] == [{"price_id": team, "quantity": 2, "amount": 3000}]  # flat price
+    # The customer's entitlements follow the plan Stripe reported.
+    granted = api.ok(api.get(f"/v1/customers/{created['customer_id']}/entitlements"))
+    assert granted["features"] == ["team"]
     settle(api)
     assert len(store.stripe.sent("POST", f"/v1/subscriptions/{ref}")) == 1
 
