@@ -105,8 +105,10 @@ def mirror_invoice(
     uow.add(numbers)
     uow.add(invoice)
     paid = min(int(found.get("amount_paid_minor") or 0), invoice.amount_remaining)
-    if paid > 0:
-        reference = str(found.get("payment_ref") or found.get("invoice_ref"))[:200]
+    # Only a payment the provider named is recorded (an invoice id is not a payment:
+    # domain/payment_refs.py); one it did not name leaves the invoice open, for a person.
+    if paid > 0 and found.get("payment_ref"):
+        reference = str(found["payment_ref"])[:200]
         invoice.check_payment(paid)
         txn = provider_payment(
             uow,

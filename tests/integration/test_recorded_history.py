@@ -135,9 +135,9 @@ def test_an_upgraded_deployment_replays_equal_with_its_settings_rows_of_before(
     assert any(r["version"] == 1 for r in recorded)
     assert any(r["version"] > 1 for r in recorded)
     settings = sql.Identifier(tally.schema), sql.Identifier("billing_settings")
-    # Prices and subscriptions have summary fields added since too (issue 18).
+    # Subscriptions have summary fields added since too (issue 18).
     with tally.views.connection() as conn:
-        for table in ("billing_settings", "prices", "subscriptions"):
+        for table in ("billing_settings", "subscriptions"):
             ident = sql.Identifier(tally.schema), sql.Identifier(table)
             for row in map(json.loads, history["read_models"][table]):  # as written then
                 conn.execute(
@@ -146,6 +146,12 @@ def test_an_upgraded_deployment_replays_equal_with_its_settings_rows_of_before(
                     ),
                     (Jsonb(row["summary"]), Jsonb(row["state"]), row["id"]),
                 )
+        # And prices (issue 18): today's rows without the field, as the code before it
+        # wrote them (prices changed in other ways since the recording, issue 13).
+        prices = sql.Identifier(tally.schema), sql.Identifier("prices")
+        conn.execute(
+            sql.SQL("UPDATE {}.{} SET summary = summary - 'provider_price_ids'").format(*prices)
+        )
     assert not replay(tally.store, tally.views, tally.schema, progress=False).ok
 
     create_tables(tally.views, tally.schema)  # what a server or worker runs as it starts
