@@ -46,6 +46,10 @@ PAID = {EventType.PAYMENT_SUCCEEDED, EventType.CHECKOUT_COMPLETED, EventType.INV
 UNPAID = {EventType.PAYMENT_FAILED, EventType.INVOICE_PAYMENT_FAILED}
 UNPAID_TYPES = {str(kind) for kind in UNPAID}
 ABANDONED = {EventType.CHECKOUT_CANCELED, EventType.CHECKOUT_EXPIRED}
+# Providers whose hosted checkout stays open after a declined card (the customer may try
+# another), reporting each declined attempt as a failed payment: Stripe's Checkout
+# Session, Paddle's checkout (the transaction stays ready), the stub's page.
+RETRY_ON_PAGE = ("stub", "stripe", "paddle")
 SUBSCRIPTION_EVENTS = {
     EventType.SUBSCRIPTION_CREATED,
     EventType.SUBSCRIPTION_UPDATED,
@@ -245,12 +249,28 @@ def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
     if txn is None or txn.state != PROCESSING:
         return steps
+    if event.type == EventType.PAYMENT_FAILED and _page_still_open(uow, ctx, event, txn):
+        return [*steps, lambda: _attempt_failed(txn, reason)]
 
     def fail() -> dict[str, Any]:
         ledger.fail_transaction(uow, m.FailTransaction(transaction_id=txn.id, reason=reason), ctx)
         return {"action": "transaction_failed", "transaction_id": str(txn.id), "reason": reason}
 
     return [*steps, fail]
+
+
+def _page_still_open(uow: UnitOfWork, ctx: Context, event: WebhookEvent, txn: Transaction) -> bool:
+    """Whether a failed payment of a hosted checkout's sale or top-up was one attempt on
+    a page the customer can try again on (another card), so that the checkout's end
+    (completed, canceled or expired) decides the transaction. Failing it at the first
+    decline lost the payment the customer then made on the same page: its success found
+    the transaction failed and was ignored. At YooKassa a declined payment is final."""
+    call = _payment_call(uow, ctx, txn.id)
+    return call is not None and call.operation == "checkout" and event.provider in RETRY_ON_PAGE
+
+
+def _attempt_failed(txn: Transaction, reason: str) -> dict[str, Any]:
+    return {"action": "checkout_attempt_failed", "transaction_id": str(txn.id), "reason": reason}
 
 
 def _invoice_not_paid(

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from adapters.clock import FixedClock
-from adapters.providers.stub import SUCCEEDS
+from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.app import create_app
 from api.bootstrap import Tally, build
 from api.integration_events import event_model
@@ -47,11 +47,11 @@ def sandbox(hooks_tally: Tally) -> Iterator[Client]:
         yield client_in_mode(http, hooks_tally, "sandbox", "test")
 
 
-def press(api: Client, url: str, button: str) -> None:
+def press(api: Client, url: str, button: str, card: str = SUCCEEDS) -> None:
     """Press a button of the stub's hosted page, then let the outbox catch up."""
     pressed = api.http.post(
         urlsplit(url).path,
-        content=f"button={button}&card_number={SUCCEEDS}",
+        content=f"button={button}&card_number={card}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         follow_redirects=False,
     )
@@ -148,5 +148,28 @@ def test_a_subscriptions_checkout_is_one_payment_of_its_invoice(sandbox: Client)
     made = payments(sandbox, customer_id=buyer)
     assert [(p["status"], p["amount"], p["invoice_id"]) for p in made] == [
         ("succeeded", 1900, started["invoice"]["id"])
+    ]
+    replayed_equal(sandbox)
+
+
+def test_a_card_declined_on_the_page_then_one_that_pays_is_one_succeeded_payment(
+    sandbox: Client, receiver: Receiver
+) -> None:
+    """The customer stays on the page after a decline and pays with another card: the
+    payment succeeds once and never failed (before, the decline failed the sale's
+    transaction and the payment made after it was ignored: paid, and recorded as not)."""
+    body = {"url": receiver.url, "enabled_events": sorted(PAYMENT_TYPES)}
+    receiver.secret = sandbox.ok(sandbox.post("/v1/webhook_endpoints", body), 201)["secret"]
+    sold = sell(sandbox, customer(sandbox, "dee"), 1800, "sale-3")
+    press(sandbox, sold["url"], "pay", DECLINED)
+    assert payment(sandbox, sold["provider_call"]["id"])["status"] == "pending"
+    press(sandbox, sold["url"], "pay")
+    paid = payment(sandbox, sold["provider_call"]["id"])
+    assert (paid["status"], paid["failure_code"]) == ("succeeded", None)
+    txn = sandbox.ok(sandbox.get(f"/v1/transactions/{sold['transaction']['id']}"))
+    assert txn["state"] == "completed"
+    sandbox.tally.webhooks.drain()
+    assert [(e["type"], e["data"]["object"]) for e in receiver.received] == [
+        ("billing.payment.succeeded", paid)
     ]
     replayed_equal(sandbox)

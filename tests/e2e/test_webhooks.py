@@ -223,21 +223,32 @@ def test_a_refund_before_its_payment_is_parked_then_applied(shop: Client) -> Non
     assert shop.account(account)["ledger_balance"] == 600
 
 
-def test_a_payment_and_its_failure_in_either_order_settle_on_the_first(shop: Client) -> None:
-    account, txn_id = pending_top_up(shop)
-    failed = event(
+def failed(txn_id: str) -> dict[str, Any]:
+    return event(
         "evt_failed",
         "payment.failed",
         object_ref="pi_1",
         failure_reason="declined",
         references={"tally_transaction": txn_id},
     )
-    shop.ok(deliver(shop, failed, paid(txn_id)))
+
+
+def test_a_failed_attempt_on_the_hosted_page_leaves_the_payment_after_it_to_settle(
+    shop: Client,
+) -> None:
+    # The customer is still on the checkout page after a decline and pays with another
+    # card: the failure is one attempt, the payment completes the top-up.
+    account, txn_id = pending_top_up(shop)
+    shop.ok(deliver(shop, failed(txn_id), paid(txn_id)))
     settle(shop)
-    statuses = {e["event_id"]: e["status"] for e in events(shop)}
-    assert statuses == {"evt_failed": "applied", "evt_paid": "ignored"}
-    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "failed"
-    assert shop.account(account)["ledger_balance"] == 0
+    recorded = {e["event_id"]: e for e in events(shop)}
+    assert {k: e["status"] for k, e in recorded.items()} == {
+        "evt_failed": "applied",
+        "evt_paid": "applied",
+    }
+    assert recorded["evt_failed"]["effects"][0]["action"] == "checkout_attempt_failed"
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "completed"
+    assert shop.account(account)["ledger_balance"] == 1000
 
 
 def test_an_invoice_payment_before_the_invoice_is_final_waits_for_it(shop: Client) -> None:
