@@ -51,6 +51,7 @@ from adapters.providers.base import (
 )
 from adapters.providers.http import json_body, new_client, send
 from adapters.providers.ids import PADDLE, check_event_ids, checked, path_segment
+from adapters.providers.paddle_answers import check_currency, refund_outcome, refusal
 from adapters.providers.paddle_bodies import (
     KEY_FIELD,
     adjustment_body,
@@ -68,7 +69,6 @@ from commands.provider_errors import (
     ProviderRejected,
     ProviderUnsupported,
 )
-from domain.limits import PADDLE_CURRENCIES
 
 NAME = "paddle"
 __all__ = ["KEY_FIELD", "NAME", "PaddleProvider"]
@@ -133,7 +133,7 @@ class PaddleProvider:
         raise refused
 
     def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSession:
-        _check_currency(request.currency)
+        check_currency(request.currency)
         data = self._call("POST", "/transactions", checkout_body(request, self._checkout_url))
         checkout = data.get("checkout") if isinstance(data.get("checkout"), dict) else {}
         url = checkout.get("url") if checkout else None
@@ -154,7 +154,7 @@ class PaddleProvider:
         return PortalSession(NAME, str(general.get("overview", "")))
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:
-        _check_currency(request.currency)
+        check_currency(request.currency)
         subscription = self._subscription_paid_by(request)
         earlier = self._charge_with_key(subscription, request.idempotency_key)
         if earlier is not None:
@@ -176,9 +176,9 @@ class PaddleProvider:
         params = {"transaction_id": request.payment_ref, "action": "refund"}
         for adjustment in self._entries("/adjustments", params, "refunds"):
             if str(adjustment.get("reason", "")).endswith(tag):
-                return _refund_outcome(adjustment, request)
+                return refund_outcome(adjustment, request)
         body = adjustment_body(request, self._refund_item(request))
-        return _refund_outcome(self._call("POST", "/adjustments", body), request)
+        return refund_outcome(self._call("POST", "/adjustments", body), request)
 
     def cancel_subscription(
         self, subscription_ref: str, *, at_period_end: bool, idempotency_key: str
@@ -294,7 +294,7 @@ class PaddleProvider:
         if response.is_success:
             data = payload.get("data")
             return data if isinstance(data, dict) else {}
-        raise _refusal(payload, response.status_code)
+        raise refusal(payload, response.status_code)
 
     def _entries(self, path: str, params: dict[str, str], what: str) -> Iterator[dict[str, Any]]:
         """Every object of a list, page after page, read as the caller goes
@@ -312,47 +312,5 @@ class PaddleProvider:
         )
         payload = json_body(response)
         if not response.is_success:
-            raise _refusal(payload, response.status_code)
+            raise refusal(payload, response.status_code)
         return payload
-
-
-def _refusal(payload: dict[str, Any], status: int) -> Exception:
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-    code = str(error.get("code", "")) if error else ""
-    detail = str(error.get("detail", "")) if error else ""
-    if "declined" in code:
-        return CardDeclined(
-            f"Paddle declined the payment: {detail}", provider=NAME, decline_code=code
-        )
-    return ProviderRejected(
-        f"Paddle refused the request ({status} {code}): {detail}",
-        provider=NAME,
-        paddle_code=code,
-        status=status,
-    )
-
-
-def _refund_outcome(adjustment: dict[str, Any], request: RefundRequest) -> RefundOutcome:
-    """``succeeded`` once approved; ``pending_approval`` while Paddle reviews it (its
-    ``adjustment.updated`` reports the decision); a rejected refund is refused."""
-    status = str(adjustment.get("status", "pending_approval"))
-    if status == "rejected":
-        raise ProviderRejected(
-            f"Paddle rejected the refund {adjustment.get('id', '')}", provider=NAME
-        )
-    return RefundOutcome(
-        NAME,
-        str(adjustment.get("id", "")),
-        "succeeded" if status == "approved" else status,
-        request.amount_minor,
-        request.currency.upper(),
-    )
-
-
-def _check_currency(currency: str) -> None:
-    """A call recorded before its command checked the currency is still never sent
-    with one Paddle refuses; the refusal fails the call (it is not retried)."""
-    if currency.upper() not in PADDLE_CURRENCIES:
-        raise ProviderRejected(
-            f"Paddle does not take {currency.upper()}", provider=NAME, field="currency"
-        )
