@@ -264,4 +264,7 @@ class ProviderCall(TallyAggregate):
             "currency": self.params.get("currency"),
             # The ledger Transaction the call pays or refunds (a top-up, an invoice charge).
             "transaction_id": self.params.get("transaction_id"),
+            # A refund's own outcome: succeeded, pending_approval (the provider reviews
+            # it) or rejected; None for other calls and refunds not answered yet.
+            "refund_status": self.result.get("status") if self.operation == "refund" else None,
         }

@@ -58,6 +58,11 @@ class ProviderCall(Result, Typed):
     transaction_id: UUID | None = Field(
         default=None, description="The ledger transaction it pays or refunds, if any"
     )
+    refund_status: str | None = Field(
+        default=None,
+        description="A refund's outcome: succeeded, pending_approval (the provider reviews "
+        "it, as Paddle does; its webhook decides) or rejected; null for other calls",
+    )
     created: Instant | None = created_field()
     created_at: Instant | None = None
     updated_at: Instant | None = None

@@ -125,6 +125,11 @@ def reviewed(adjustment: dict[str, Any], status: str) -> dict[str, Any]:
     return {**adjustment, "status": status, "currency_code": "EUR", "totals": totals}
 
 
+def refund_calls(shop: Client) -> list[dict[str, Any]]:
+    calls = shop.ok(shop.get("/v1/provider_calls", limit=100))["data"]
+    return [call for call in calls if call["operation"] == "refund"]
+
+
 def reversed_amount(shop: Client, txn_id: str) -> int:
     return int(shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["reversed_amount"])
 
@@ -136,8 +141,12 @@ def test_a_refund_held_for_review_reverses_once_when_paddle_approves(
     adjustment = refund(shop, txn_id, fake)
     assert adjustment["reason"].startswith("broken [tally:")
     assert reversed_amount(shop, txn_id) == 0  # pending_approval: no money moved yet
+    [call] = refund_calls(shop)
+    assert call["refund_status"] == "pending_approval"
     deliver(shop, "approved", "adjustment.updated", reviewed(adjustment, "approved"))
     assert reversed_amount(shop, txn_id) == 500
+    call = shop.ok(shop.get(f"/v1/provider_calls/{call['id']}"))
+    assert call["refund_status"] == "succeeded"
     # The approval reported again (another event) changes nothing.
     deliver(shop, "again", "adjustment.created", reviewed(adjustment, "approved"))
     assert reversed_amount(shop, txn_id) == 500
@@ -157,6 +166,8 @@ def test_a_refund_paddle_rejects_never_reverses(shop: Client, fake: FakePaddle) 
         e for e in seen if e["effects"] and e["provider_type"] != "transaction.completed"
     ]
     assert [e["action"] for e in rejection["effects"]] == ["refund_rejected"]
+    [call] = refund_calls(shop)
+    assert (call["state"], call["refund_status"]) == ("succeeded", "rejected")
     # A late approval of the same adjustment cannot undo the recorded rejection.
     deliver(shop, "late", "adjustment.updated", reviewed(adjustment, "approved"))
     assert reversed_amount(shop, txn_id) == 0
