@@ -131,7 +131,11 @@ def refund_calls(shop: Client) -> list[dict[str, Any]]:
 
 
 def reversed_amount(shop: Client, txn_id: str) -> int:
-    return int(shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["reversed_amount"])
+    """What the ledger reversed, after checking the payment object says the same."""
+    [payment] = shop.ok(shop.get("/v1/payments"))["data"]
+    reversed_by = int(shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["reversed_amount"])
+    assert payment["amount_refunded"] == reversed_by
+    return reversed_by
 
 
 def test_a_refund_held_for_review_reverses_once_when_paddle_approves(
