@@ -65,8 +65,9 @@ class Payment(ApiObject):
     amount_refunded: int = Field(description="How much of it was given back, minor units")
     currency: str
     status: Status = Field(
-        description="pending (asked for, not answered), processing (the provider took it and "
-        "confirms later), succeeded, failed, partially_refunded or refunded"
+        description="pending (asked for, not settled: a charge not answered, a checkout not "
+        "paid yet), processing (the provider took it and confirms later), succeeded, "
+        "failed, partially_refunded or refunded"
     )
     provider: str | None = Field(default=None, description="The provider, for method provider")
     reference: str | None = Field(
