@@ -34,11 +34,16 @@ def after_call(
     uow: UnitOfWork, ctx: Context, call: ProviderCall, result: dict[str, Any] | None
 ) -> dict[str, Any]:
     """What a provider-run subscription's call answered (``result``; None when it
-    failed) changes: only a create's answer (the provider's id) and a fetched invoice.
-    A failed change changes nothing: the subscription stays as the provider has it."""
+    failed) changes: a create's answer (the provider's id; a refusal expires the
+    subscription, which never started) and a fetched invoice. A failed change changes
+    nothing: the subscription stays as the provider has it."""
     params = call.request_params
     if result is None:
-        return {}
+        if not isinstance(params, CreateSubscriptionParams):
+            return {}
+        sub = uow.get(Subscription, UUID(params.subscription_id), ctx.project_id)
+        sub.provider_refused()
+        return {"subscription": sub.summary()}
     if isinstance(params, CreateSubscriptionParams):
         sub = uow.get(Subscription, UUID(params.subscription_id), ctx.project_id)
         sub.link_provider(str(result.get("subscription_ref") or ""))

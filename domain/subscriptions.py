@@ -401,6 +401,15 @@ class Subscription(TallyAggregate, SubscriptionState):
     def _provider_asked(self, number: int, action: str) -> None:
         self.provider_requests = number
 
+    def provider_refused(self) -> bool:
+        """The provider would not create it (the create call failed for good): it ends
+        as an incomplete subscription that expired, as one whose first payment never came.
+        False if the provider's webhooks had started it after all."""
+        if self.status != INCOMPLETE or self.provider_ref:
+            return False
+        self._status_changed(status=self._to("expire"), trigger="expire")
+        return True
+
     def link_provider(self, provider_ref: str) -> bool:
         """The provider's id for it (from the create call's answer or a webhook); the
         first one wins. False if it was linked already."""

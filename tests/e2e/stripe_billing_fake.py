@@ -43,9 +43,13 @@ class FakeBilling(FakeStripe):
         super().__init__()
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
+        self.refuse_subscriptions = False
 
     def __call__(self, seen: Seen) -> Reply:
         key = seen.headers.get("idempotency-key", "")
+        if self.refuse_subscriptions and seen.path == "/v1/subscriptions":
+            error = {"type": "invalid_request_error", "message": "No such price: 'price_pro'"}
+            return Reply(400, {"error": error})
         with self.lock:
             if seen.method == "POST" and key in self.by_key:
                 return Reply(200, self.by_key[key])

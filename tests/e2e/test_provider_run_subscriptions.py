@@ -165,6 +165,22 @@ def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
     assert {c: int(v["total"]) for c, v in trial["currencies"].items()} == {"EUR": 0}
 
 
+def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    fake.refuse_subscriptions = True
+    ada = customer(api, "ada", email="ada@example.com")
+    created = subscribe(api, ada, mapped_plan(api, "PRO", 1000, "price_pro"))
+    settle(api)
+    [call] = [c for c in store.calls() if c["operation"] == "create_subscription"]
+    assert (call["state"], call["error_code"]) == ("failed", "provider_rejected")
+    sub = sub_of(api, created["id"])
+    assert (sub["status"], sub["next_due_at"]) == ("incomplete_expired", None)
+    assert len(store.stripe.sent("POST", "/v1/subscriptions")) == 1  # not retried
+
+
 def test_yookassa_cannot_run_subscriptions(settings: Settings, clock: FixedClock) -> None:
     secrets = {"shop_id": "123456", "secret_key": "test_secret"}
     with provider_project(settings, clock, FakeStripe(), "yookassa", secrets) as (api, _):

@@ -121,6 +121,12 @@ def test_requests_are_numbered_and_the_first_provider_id_wins() -> None:
     assert sub.link_provider("sub_1")
     assert not sub.link_provider("sub_2")
     assert sub.summary()["provider_subscription"] == "sub_1"
+    # Linked: the provider made it, so a refusal reported late expires nothing.
+    assert not sub.provider_refused()
+    unmade = _sub()
+    unmade.hand_to_provider("stripe")
+    assert unmade.provider_refused()
+    assert unmade.status == "incomplete_expired"
 
 
 def test_a_mirrored_plan_moves_items_and_period_once() -> None:
