@@ -51,7 +51,10 @@ def make(provider: PaymentProvider, key: str, params: SubscriptionParams) -> dic
                 references=params.references,
             )
         )
-        return {k: v for k, v in dataclasses.asdict(made).items() if v is not None}
+        # ``url``: where the customer pays the first period, when the provider makes the
+        # subscription only then (Paddle); the provider_calls read model shows it.
+        started = {"subscription_ref": made.subscription_ref, "status": made.status}
+        return started | ({"url": made.checkout_url} if made.checkout_url else {})
     if isinstance(params, ChangeSubscriptionParams):
         _change(provider, key, params)
         return {"subscription_ref": params.subscription_ref, "action": params.action}

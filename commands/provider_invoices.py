@@ -35,11 +35,16 @@ from domain.webhooks import WebhookEvent
 
 
 def provider_bills(sub: Subscription, event: WebhookEvent) -> bool:
-    """Whether ``event`` reports a paid invoice of a subscription its provider runs."""
+    """Whether ``event`` reports a paid invoice of a subscription its provider runs: a
+    Stripe invoice, or a Paddle transaction of the subscription (a payment event whose
+    object names the subscription it bills; a Stripe payment intent names none)."""
+    paid = event.type == "invoice.paid" or (
+        event.type == "payment.succeeded" and bool(event.data.get("subscription_ref"))
+    )
     return (
-        sub.run_by == "provider"
+        paid
+        and sub.run_by == "provider"
         and event.provider == sub.provider
-        and event.type == "invoice.paid"
         and bool(event.object_ref)
     )
 

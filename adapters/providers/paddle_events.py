@@ -25,6 +25,7 @@ from typing import Any
 from adapters.providers.amounts import minor_from_text
 from adapters.providers.base import ProviderEvent, references_from
 from adapters.providers.paddle_bodies import refund_call_in
+from adapters.providers.paddle_subscriptions import subscription_fields
 from adapters.providers.times import iso_time
 from commands.provider_events import EventType
 
@@ -78,6 +79,7 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
         change = entity.get("scheduled_change")
         action = change.get("action") if isinstance(change, Mapping) else None
         fields["cancel_at_period_end"] = action == "cancel"
+        fields.update(subscription_fields(entity))  # items and period, for the mirror
     if provider_type.startswith("transaction."):
         fields.update(_transaction(entity))
     elif provider_type == "customer.created":
