@@ -28,9 +28,11 @@ from commands.messages import Command
 from commands.now import now_for
 from domain.catalog import Price
 from domain.credit_balance import CreditBalance
+from domain.credit_invoicing import apply_credits
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch, InsufficientCredits, InvalidCombination, NotFound
 from domain.ids import uuid5
+from domain.invoices import Invoice
 
 
 def _new_id(ctx: Context, purpose: str) -> str:
@@ -182,6 +184,21 @@ def set_credit_threshold(uow: UnitOfWork, cmd: SetCreditThreshold, ctx: Context)
     uow.add(balance)
     request_top_ups(uow, ctx, balance, customer, before)
     return Result.changed({"balance": balance_body(balance)})
+
+
+def credit_invoice(uow: UnitOfWork, ctx: Context, invoice: Invoice, at: datetime) -> int:
+    """Apply the customer's prepaid credits to the draft ``invoice``'s usage at ``at``
+    (``domain.credit_invoicing``), and ask for the top-ups that crossed a threshold."""
+    balance = uow.find(
+        CreditBalance, CreditBalance.create_id(invoice.customer_id, invoice.currency)
+    )
+    if balance is None or balance.project_id != ctx.project_id:
+        return 0
+    before = len(balance.top_ups)
+    applied = apply_credits(invoice, balance, at)
+    customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
+    request_top_ups(uow, ctx, balance, customer, before)
+    return applied
 
 
 def expire_at(uow: UnitOfWork, ctx: Context, customer: Customer, at: datetime) -> int:

@@ -27,6 +27,7 @@ from uuid import UUID
 from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
+from commands.credits import credit_invoice
 from commands.invoice_charges import request_charge
 from commands.invoice_common import settings_values, tax_rates
 from commands.invoice_payments import retry_due_payment
@@ -110,6 +111,7 @@ def invoice_period(
         reason=reason,
         usage=fits,
     )
+    credit_invoice(uow, ctx, invoice, now)  # prepaid credits pay for its usage (issue 13)
     billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
     if coupon is not None:
         billing.use_coupon(coupon[0], invoice.id)
@@ -240,6 +242,7 @@ def usage_invoices(
             reason=reason,
             usage=lines[start : start + MAX_LINES],
         )
+        credit_invoice(uow, ctx, invoice, now)
         uow.add(invoice)
         billing = billing_for(uow, ctx, sub.customer_id, sub.currency)
         uow.add(billing)

@@ -3,7 +3,9 @@
 Kinds: ``subscription`` (a period of a subscription item), ``proration`` (a credit or
 charge for a plan change; the only kind that may be negative, and never discounted),
 ``one_time`` (an order or a charge), ``usage`` (a metered price's usage over a period:
-``domain.usage_rating``; its ``usage`` field records the quantity it billed).
+``domain.usage_rating``; its ``usage`` field records the quantity it billed), ``credits``
+(prepaid credits applied to the invoice's usage, negative, never discounted:
+``domain.credit_invoicing``).
 A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices); a tiered
 line keeps how its amount was reached (``tiers``: ``domain.price_tiers.tier_breakdown``),
 so a document can show parts that add up instead of a rounded unit price.
@@ -19,7 +21,9 @@ from domain.limits import MAX_QUANTITY
 from domain.money import check_amount, check_within_limit
 from domain.tax import TaxRate
 
-LINE_KINDS = ("subscription", "proration", "one_time", "usage")
+LINE_KINDS = ("subscription", "proration", "one_time", "usage", "credits")
+# The kinds that may credit (a negative amount); they are never discounted.
+CREDITING = ("proration", "credits")
 MAX_LINES = 500
 Line = dict[str, Any]
 
@@ -35,7 +39,7 @@ def check_line(lines: list[Line], line_id: str, kind: str, quantity: int, unit_a
         raise ValidationFailed("quantity must be a whole number greater than zero")
     if quantity > MAX_QUANTITY:
         raise ValidationFailed(f"quantity must be at most {MAX_QUANTITY}", quantity=quantity)
-    if kind != "proration":  # only proration lines may credit
+    if kind not in CREDITING:  # only proration and credits lines may credit
         check_amount(unit_amount, allow_zero=True)
     else:
         check_within_limit(unit_amount, "unit_amount")
@@ -66,7 +70,7 @@ def build_line(  # a line's fields are independent facts, so they are all named
         "amount": check_within_limit(
             quantity * unit_amount if amount is None else amount, "the line's amount"
         ),
-        "discountable": discountable and kind != "proration",
+        "discountable": discountable and kind not in CREDITING,
         "tax_rate_ids": [r.id for r in tax_rates],
     }
     if period is not None:

@@ -20,7 +20,9 @@ Query:
   usage of the current period so far, rated as the renewal will rate it
   (``domain.usage_rating``); late usage of the period billed before is not shown.
   Usage lines past what fits beside the items are previewed as the renewal bills them,
-  on ``continued`` invoices of usage lines alone (``split_usage``).
+  on ``continued`` invoices of usage lines alone (``split_usage``). The customer's
+  prepaid credits are applied to that usage as the renewal will apply them
+  (``domain.credit_invoicing``, at the renewal's time: ``credit_balances``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from psycopg_pool import ConnectionPool
 
 from domain.billing_settings import DEFAULTS, BillingSettings
 from domain.catalog import Price, Product
+from domain.credit_balance import CreditBalance
+from domain.credit_invoicing import apply_credits
 from domain.customer_billing import CustomerBilling
 from domain.invoices import Invoice, invoice_summary
 from domain.line_descriptions import item_text
@@ -97,13 +101,26 @@ def upcoming_invoice(
             reason="upcoming",
             usage=fits,
         )
+        credits = _credits(cur, schema, sub)
     continued = [
         draft_invoice(sub, period=usage_period(sub), items=[], texts=[], proration_lines=[],
                       rates=rates, coupon=None, finalize_at=None, reason="usage_continued",
                       usage=part)
         for part in rest
     ]  # fmt: skip
+    # The customer's prepaid credits, as the renewal will apply them when it comes (a
+    # copy: the balance this records on is saved nowhere).
+    for drafted in [invoice, *continued]:
+        apply_credits(drafted, credits, coming.period[0])
     return {"upcoming_invoice": _unsaved(invoice), "continued": [_unsaved(i) for i in continued]}
+
+
+def _credits(cur: Cursor[Any], schema: str, sub: Subscription) -> CreditBalance | None:
+    found = load_aggregates(
+        cur, schema, "credit_balances", CreditBalance, sub.project_id,
+        "t.customer_id = %s AND t.currency = %s", [sub.customer_id, sub.currency],
+    )  # fmt: skip
+    return found[0] if found else None
 
 
 def _unsaved(invoice: Invoice) -> dict[str, Any]:

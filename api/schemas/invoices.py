@@ -93,7 +93,10 @@ class InvoiceLine(BaseModel):
     description: str
     quantity: int
     unit_amount: int
-    amount: int = Field(description="quantity x unit_amount (signed for proration credits)")
+    amount: int = Field(
+        description="quantity x unit_amount (negative for proration credits and for the "
+        "`credits` line of prepaid credits applied to usage)"
+    )
     discountable: bool = True
     tax_rate_ids: list[str] = Field(default_factory=list)
     discount: int = Field(default=0, description="This line's share of the coupon")
