@@ -93,6 +93,7 @@ class ProductEntry(BaseModel):
     code: str
     name: str
     features: list[str] = Field(default_factory=list)
+    owner: str | None = None  # the creator's external id (issue 13)
     active: bool = True
     prices: list[PriceEntry] = Field(default_factory=list, max_length=100)
 
@@ -163,7 +164,10 @@ def parse(text: str) -> tuple[CatalogFile, Checked]:
     try:
         _check_meters(catalog.meters)
         for product in catalog.products:
-            m.DefineProduct(code=product.code, name=product.name, features=product.features)
+            m.DefineProduct(
+                code=product.code, name=product.name, features=product.features,
+                owner=product.owner,
+            )
             prices = [
                 m.DefinePrice(product_id=placeholder, **price.model_dump())
                 for price in product.prices
@@ -255,7 +259,9 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
     # Every revision's fan-out is checked before anything is written, so a refused
     # catalog file writes nothing.
     for product, _ in checked:
-        define = m.DefineProduct(code=product.code, name=product.name, features=product.features)
+        define = m.DefineProduct(
+            code=product.code, name=product.name, features=product.features, owner=product.owner
+        )
         check_revision(tally, project_id, define)
     context = Context(project_id, actor)
     report = LoadReport()
@@ -270,7 +276,10 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
         positions.append(defined.position or 0)
     for product, prices in checked:
         defined = tally.execute(
-            m.DefineProduct(code=product.code, name=product.name, features=product.features),
+            m.DefineProduct(
+                code=product.code, name=product.name, features=product.features,
+                owner=product.owner,
+            ),
             context,
         )
         product_id = UUID(defined.body["product"]["id"])

@@ -27,9 +27,13 @@ def define_product(uow: UnitOfWork, cmd: m.DefineProduct, ctx: Context) -> Resul
     product = uow.find(Product, product_id)
     if product is None:
         product = Product.define(ctx.project_id, cmd.code, cmd.name, list(cmd.features))
+        if cmd.owner is not None:
+            product.set_owner(cmd.owner)
         uow.add(product)
         return Result.created({"product": product_summary(product)})
     product.revise(cmd.name, list(cmd.features))
+    if cmd.owner is not None:
+        product.set_owner(cmd.owner)
     return Result.changed({"product": product_summary(product)})
 
 

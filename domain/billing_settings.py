@@ -21,6 +21,9 @@ load it without a look-up. A project that never configured billing uses ``DEFAUL
   due ``payment_terms_days`` after it was issued (0: on receipt).
 - ``usage_late_grace_s``: how long after an invoiced period's end a late usage event
   for it is still accepted and billed on the next invoice (0: refused at once; issue 13).
+- ``platform_fee_percent``: what the platform keeps of a product's paid revenue before
+  the product's creator earns the rest, a decimal string from ``"0"`` to ``"100"`` with
+  at most two decimals (issue 13; ``projections.creator_earnings``).
 
 Settings configured before a field existed read it from ``DEFAULTS``.
 
@@ -77,7 +80,17 @@ DEFAULTS: dict[str, Any] = {
     "payment_instructions": "",
     "payment_terms_days": 0,
     "usage_late_grace_s": USAGE_LATE_GRACE_S,
+    "platform_fee_percent": "0",
 }
+PLATFORM_FEE_PATTERN = r"^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$"
+
+
+def _check_fee(values: dict[str, Any]) -> None:
+    fee = values["platform_fee_percent"]
+    if not isinstance(fee, str) or not re.fullmatch(PLATFORM_FEE_PATTERN, fee):
+        raise ValidationFailed(
+            "platform_fee_percent is a decimal string from 0 to 100, at most two decimals"
+        )
 
 
 def _check_seller(values: dict[str, Any]) -> None:
@@ -125,6 +138,7 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
             f"auto_charge_provider must be '' or one of {', '.join(p for p in PROVIDERS if p)}"
         )
     _check_seller(values)
+    _check_fee(values)
     grace = values["usage_late_grace_s"]
     if isinstance(grace, bool) or not isinstance(grace, int):
         raise ValidationFailed("usage_late_grace_s must be a whole number")

@@ -22,6 +22,7 @@ from domain.limits import (
     MAX_LABEL_CHARS,
     MAX_NAME_CHARS,
     MAX_QUANTITY,
+    MAX_REF_CHARS,
     MAX_TRIAL_DAYS,
     check_text,
 )
@@ -42,7 +43,15 @@ Tier = dict[str, Any]  # {"up_to": int | None, "unit_amount": int, "flat_amount"
 
 
 class Product(TallyAggregate):
+    """Version 2 keeps ``owner`` (issue 13: the creator of a marketplace product, an
+    opaque external id); products stored before have none."""
+
     TOPIC = "tally:Product"
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["owner"] = None
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:Product.Created"
@@ -58,6 +67,7 @@ class Product(TallyAggregate):
         self.name = name
         self.features = features
         self.active = True
+        self.owner: str | None = None
         # The current price for each lookup key; a changed price gets a new id.
         self.prices: dict[str, str] = {}
 
@@ -93,6 +103,16 @@ class Product(TallyAggregate):
         self.name = name
         self.features = features
 
+    def set_owner(self, owner: str) -> None:
+        """Name the product's creator (``owner``): whose usage and earnings it counts."""
+        check_text(owner, "owner", MAX_REF_CHARS, min_chars=1)
+        if owner != self.owner:
+            self._owner_set(owner=owner)
+
+    @event("OwnerSet", topic="tally:Product.OwnerSet")
+    def _owner_set(self, owner: str) -> None:
+        self.owner = owner
+
     def set_price(self, lookup_key: str, price_id: UUID) -> None:
         check_text(lookup_key, "lookup_key", MAX_LABEL_CHARS, min_chars=1)
         if self.prices.get(lookup_key) != str(price_id):
@@ -117,6 +137,7 @@ class Product(TallyAggregate):
             "name": self.name,
             "features": self.features,
             "active": self.active,
+            "owner": self.owner,
             "prices": self.prices,
         }
 

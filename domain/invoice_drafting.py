@@ -70,6 +70,7 @@ class InvoiceDrafting:
         period: tuple[datetime, datetime] | None = None,
         tiers: list[dict[str, Any]] | None = None,
         usage: dict[str, Any] | None = None,
+        price_id: str | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
         check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
@@ -86,6 +87,7 @@ class InvoiceDrafting:
             period=period,
             tiers=tiers,
             usage=usage,
+            price_id=price_id,
         )
         # The invoice with this line must still fit the limits (domain/limits.py).
         check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)

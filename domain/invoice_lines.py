@@ -58,6 +58,7 @@ def build_line(  # a line's fields are independent facts, so they are all named
     period: tuple[datetime, datetime] | None,
     tiers: list[dict[str, Any]] | None = None,
     usage: dict[str, Any] | None = None,
+    price_id: str | None = None,
 ) -> tuple[Line, dict[str, dict[str, Any]]]:
     """The line record and the records of its tax rates (kept on the invoice, so a
     finalized invoice explains itself whatever happens to the rates later)."""
@@ -81,6 +82,9 @@ def build_line(  # a line's fields are independent facts, so they are all named
         line["tiers"] = [dict(t) for t in tiers]
     if usage is not None:
         line["usage"] = dict(usage)
+    if price_id is not None:
+        # The price a subscription line bills (issue 13: a product's earnings).
+        line["price_id"] = price_id
     rates = {
         r.id: {
             "percentage": str(r.percentage),

@@ -90,6 +90,7 @@ def draft_invoice(  # the period's facts, each named
             amount=int(item["amount"]),
             period=period,
             tiers=tiers,
+            price_id=str(item["price_id"]),
         )
     for n, line in enumerate(proration_lines, start=1):
         invoice.add_line(

@@ -62,7 +62,13 @@ class Catalog(AggregateModel):
             aggregate=Product,
             table=PRODUCTS,
             events=frozenset(
-                {ev.ProductDefined, ev.ProductRevised, ev.ProductPriceSet, ev.ProductArchived}
+                {
+                    ev.ProductDefined,
+                    ev.ProductRevised,
+                    ev.ProductPriceSet,
+                    ev.ProductArchived,
+                    ev.ProductOwnerSet,
+                }
             ),
             columns=PRODUCT_COLUMNS,
             values=lambda p, _: (p.code, p.active),

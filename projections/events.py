@@ -74,6 +74,7 @@ CustomerProviderLinked: Any = _customer.ProviderLinked
 ProductDefined: Any = _product.Defined
 ProductRevised: Any = _product.Revised
 ProductPriceSet: Any = _product.PriceSet
+ProductOwnerSet: Any = _product.OwnerSet
 ProductArchived: Any = _product.Archived
 PriceDefined: Any = _price.Defined
 PriceArchived: Any = _price.Archived

@@ -27,6 +27,7 @@ from projections.balances import AccountBalances
 from projections.base import ReadModel, ViewTracking, rows_of
 from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
+from projections.creator_earnings import CreatorEarnings
 from projections.credits import Credits
 from projections.customers import Customers
 from projections.entitlement_changes import EntitlementChanges
@@ -70,6 +71,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     WebhookEndpoints,
     IdentityProviders,
     EntitlementChanges,  # after the catalog: it reads a price's product
+    CreatorEarnings,  # reads no other read model
     IntegrationEvents,  # last: it reads the objects the others wrote
 )
 

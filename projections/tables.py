@@ -392,6 +392,35 @@ TABLES: tuple[Table, ...] = (
         "position, ordinal",
         ("entitlement_changes_customer: customer_id, position, ordinal",),
     ),
+    # Creators' usage and earnings (issue 13): projections/creator_earnings.py.
+    Table(
+        "creator_prices",
+        "id uuid NOT NULL, project_id uuid NOT NULL, product_id uuid NOT NULL, "
+        "position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "creator_fees",
+        "id uuid NOT NULL, project_id uuid NOT NULL, percent text NOT NULL, "
+        "position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "creator_invoices",
+        "id uuid NOT NULL, project_id uuid NOT NULL, customer_id uuid NOT NULL, "
+        "currency text NOT NULL, status text NOT NULL, position bigint NOT NULL",
+        "id",
+    ),
+    Table(
+        "creator_lines",
+        "invoice_id uuid NOT NULL, line_id text NOT NULL, project_id uuid NOT NULL, "
+        "product_id uuid NOT NULL, customer_id uuid NOT NULL, currency text NOT NULL, "
+        "kind text NOT NULL, period_start timestamptz, period_end timestamptz, "
+        "amount bigint NOT NULL, meter text, group_key text, quantity numeric, "
+        "status text NOT NULL, fee bigint, position bigint NOT NULL",
+        "invoice_id, line_id",
+        ("creator_lines_product: project_id, product_id, period_start",),
+    ),
     # Integration events (issue 12): projections/integration_events.py.
     # Keyed by (position, ordinal): the row of the event recorded at ``position`` has
     # ordinal 0, the events derived at that position (``billing.entitlements.changed``)
@@ -464,6 +493,28 @@ FILLED_FIELDS: tuple[tuple[str, str], ...] = (
         "subscriptions",
         "summary = summary || jsonb_build_object('run_by', 'tally', "
         "'provider_subscription', NULL) WHERE NOT summary ? 'run_by'",
+    ),
+    # platform_fee_percent (issue 13, creators' earnings): as usage_late_grace_s above.
+    (
+        "billing_settings",
+        "summary = summary || jsonb_build_object('platform_fee_percent', '0'), "
+        "state = CASE WHEN version = 1 THEN jsonb_set(state, "
+        "'{values,platform_fee_percent}', '\"0\"') ELSE state END "
+        "WHERE NOT summary ? 'platform_fee_percent'",
+    ),
+    # A product's owner (Product version 2) and a price's package (Price version 3),
+    # issue 13: none on every row written before.
+    (
+        "products",
+        "summary = summary || '{\"owner\": null}', "
+        "state = state || '{\"owner\": null, \"class_version\": 2}' "
+        "WHERE NOT summary ? 'owner'",
+    ),
+    (
+        "prices",
+        "summary = summary || '{\"package\": null}', "
+        "state = state || '{\"package\": null, \"class_version\": 3}' "
+        "WHERE NOT summary ? 'package'",
     ),
 )
 

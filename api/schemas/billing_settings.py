@@ -13,6 +13,7 @@ from api.schemas.billing_setup import TAX_RATE_ID, Coupon
 from api.schemas.common import CUSTOMER_ID, Request, Response, request_config
 from commands.limits_types import Description, Label
 from commands.messages import Reason
+from domain.billing_settings import PLATFORM_FEE_PATTERN
 from domain.limits import (
     INVOICE_PREFIX_PATTERN,
     MAX_ADDRESS_LINES,
@@ -93,6 +94,14 @@ class ConfigureBillingRequest(Request):
         description="How long after an invoiced period's end a late usage event for it is "
         "still accepted and billed on the next invoice (default 86400; 0: refused at once)",
     )
+    platform_fee_percent: (
+        Annotated[str, Field(pattern=PLATFORM_FEE_PATTERN, examples=["12.5"])] | None
+    ) = Field(
+        default=None,
+        description="What the platform keeps of a product's paid revenue, in percent (a "
+        "decimal string, 0 to 100, at most two decimals; default 0): its creator earns the "
+        "rest (GET /v1/products/{id}/earnings). Applied to invoices paid from then on",
+    )
 
 
 class BillingSettings(Response):
@@ -126,6 +135,7 @@ class BillingSettings(Response):
     payment_instructions: str = ""
     payment_terms_days: int = 0
     usage_late_grace_s: int = USAGE_LATE_GRACE_S
+    platform_fee_percent: str = "0"
 
 
 class BillingSettingsResult(Response):

@@ -16,7 +16,7 @@ from api import money_rules as rules
 from api.objects import Instant, created_field
 from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_config
 from api.schemas.nulls import AsRecorded, ShownNull
-from commands.limits_types import Label, LookupKey, Name, PlanCode
+from commands.limits_types import Label, LookupKey, Name, PlanCode, Ref
 from commands.messages import CurrencyCode, PricePackage, PriceTier
 from domain.limits import MAX_AMOUNT_MINOR, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
 from domain.periods import MAX_INTERVAL_COUNT
@@ -54,6 +54,12 @@ class DefineProductRequest(Request):
     features: list[Label] = Field(
         default_factory=list, max_length=100, description="What the plan grants"
     )
+    owner: Ref | None = Field(
+        default=None,
+        description="The creator of the product (an opaque external id, e.g. a marketplace "
+        "seller's): whose usage and earnings GET /v1/products/{id}/usage and /earnings "
+        "count. Omitted: left as it is",
+    )
 
 
 class Product(ApiObject):
@@ -80,6 +86,7 @@ class Product(ApiObject):
     name: str
     features: list[str] = Field(default_factory=list)
     active: bool
+    owner: ShownNull[str] = Field(default=None, description="Its creator; null: none")
     prices: dict[str, str] = Field(
         default_factory=dict, description="Lookup key to the id of its current price"
     )

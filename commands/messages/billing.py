@@ -55,6 +55,8 @@ class DefineProduct(Command):
     code: PlanCode
     name: Name
     features: list[Label] = Field(default_factory=list, max_length=100)
+    # The creator's opaque external id (issue 13); omitted: left as it is.
+    owner: Ref | None = None
 
 
 class ArchiveProduct(Command):

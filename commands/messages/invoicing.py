@@ -21,6 +21,7 @@ from commands.limits_types import (
     Timestamp,
 )
 from commands.messages.base import Amount, Command, CurrencyCode, Quantity, Text
+from domain.billing_settings import PLATFORM_FEE_PATTERN
 from domain.limits import (
     MAX_ADDRESS_LINES,
     MAX_AMOUNT_MINOR,
@@ -163,6 +164,7 @@ class ConfigureBilling(Command):
     payment_instructions: Description | None = None
     payment_terms_days: Annotated[StrictInt, Field(ge=0, le=MAX_PAYMENT_TERMS_DAYS)] | None = None
     usage_late_grace_s: Annotated[StrictInt, Field(ge=0, le=MAX_USAGE_LATE_GRACE_S)] | None = None
+    platform_fee_percent: Annotated[str, Field(pattern=PLATFORM_FEE_PATTERN)] | None = None
 
 
 class AdjustCreditBalance(Command):

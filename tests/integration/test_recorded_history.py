@@ -62,8 +62,16 @@ def _with_added_state(table: str, row: dict[str, Any]) -> dict[str, Any]:
         # state of settings only opened (version 1: opening takes every default), not of
         # configured ones (a recorded Configured event sets the values it had then).
         row["summary"]["usage_late_grace_s"] = USAGE_LATE_GRACE_S
+        row["summary"]["platform_fee_percent"] = "0"
         if row["version"] == 1:
             row["state"]["values"]["usage_late_grace_s"] = USAGE_LATE_GRACE_S
+            row["state"]["values"]["platform_fee_percent"] = "0"
+    if table == "products":  # a product's owner (issue 13): none
+        row["summary"]["owner"] = None
+        row["state"] |= {"owner": None, "class_version": 2}
+    if table == "prices":  # a price's package (issue 13): none
+        row["summary"]["package"] = None
+        row["state"] |= {"package": None, "class_version": 3}
     return row
 
 
@@ -137,7 +145,9 @@ def test_an_upgraded_deployment_replays_equal_with_its_settings_rows_of_before(
     settings = sql.Identifier(tally.schema), sql.Identifier("billing_settings")
     # Subscriptions have summary fields added since too (issue 18).
     with tally.views.connection() as conn:
-        for table in ("billing_settings", "subscriptions"):
+        # Products and prices too, as written before their owner and package (issue 13)
+        # and a price's provider prices (issue 18).
+        for table in ("billing_settings", "subscriptions", "products", "prices"):
             ident = sql.Identifier(tally.schema), sql.Identifier(table)
             for row in map(json.loads, history["read_models"][table]):  # as written then
                 conn.execute(
@@ -146,12 +156,6 @@ def test_an_upgraded_deployment_replays_equal_with_its_settings_rows_of_before(
                     ),
                     (Jsonb(row["summary"]), Jsonb(row["state"]), row["id"]),
                 )
-        # And prices (issue 18): today's rows without the field, as the code before it
-        # wrote them (prices changed in other ways since the recording, issue 13).
-        prices = sql.Identifier(tally.schema), sql.Identifier("prices")
-        conn.execute(
-            sql.SQL("UPDATE {}.{} SET summary = summary - 'provider_price_ids'").format(*prices)
-        )
     assert not replay(tally.store, tally.views, tally.schema, progress=False).ok
 
     create_tables(tally.views, tally.schema)  # what a server or worker runs as it starts
