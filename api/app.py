@@ -20,6 +20,7 @@ from api import asyncapi, docs_pages, errors
 from api.auth import KeyLookups
 from api.bootstrap import build
 from api.inbound.consumer import inbound_consumer
+from api.rate_limits import RateLimitHeaders, make_limiter
 from api.routes import (
     accounts,
     audit,
@@ -47,6 +48,8 @@ from api.routes import (
     payment_methods,
     payment_provider,
     payments,
+    project_keys,
+    projects,
     provider_subscriptions,
     reports,
     stub_pages,
@@ -228,6 +231,8 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         app.state.background = background
         # Authentication's reads, on this loop (see api.auth.KeyLookups).
         app.state.key_lookups = KeyLookups(app.state.tally.target.url, app.state.tally.schema)
+        # Rate-limit buckets (issue 14): Redis or this process, on this loop.
+        app.state.rate_limiter = make_limiter(app.state.tally.settings)
         background.start()
         # Commands in from the broker (issue 12), on this loop.
         inbound = inbound_consumer(app.state.tally)
@@ -241,6 +246,8 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
                 await inbound.stop()
             await app.state.key_lookups.close()
             app.state.key_lookups = None
+            await app.state.rate_limiter.close()
+            app.state.rate_limiter = None
             background.stop()
             if owned:
                 app.state.tally.close()
@@ -284,6 +291,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             {"name": "webhooks", "description": "Provider events in (signature-authenticated)"},
             {"name": "stub provider", "description": "The stub's hosted pages (token-authorized)"},
             {"name": "health", "description": "Liveness and readiness, no authentication"},
+            {"name": "operator", "description": "Projects and their keys (operator keys only)"},
         ],
     )
     app.state.tally = tally
@@ -329,11 +337,16 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         me,
         stub_pages,
         health,
+        # The operator API (issue 14): operator keys only.
+        projects,
+        project_keys,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.deliveries)
     docs_pages.install(app)
     asyncapi.install(app)
+    # Inside BodyLimit: its 413 is answered before any bucket is counted.
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,10 +28,12 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.rate_limits import admit
 from api.tally import Tally
 from commands.bus import Context
 from commands.projects import hash_key, split_key
 from domain.errors import Unauthenticated
+from domain.rate_limits import policy_for
 
 # auto_error=False: we raise our own problem document instead of FastAPI's 403.
 bearer = HTTPBearer(
@@ -214,13 +217,20 @@ def check_key(presented: str) -> str:
     return key_id
 
 
-def verify(presented: str, key_id: str, row: dict[str, Any] | None) -> Caller:
-    """The caller a presented key stands for, given its row (None: unknown key id)."""
+def verify(
+    presented: str, key_id: str, row: dict[str, Any] | None, now: datetime | None = None
+) -> Caller:
+    """The caller a presented key stands for, given its row (None: unknown key id). A
+    rotated key is refused from its ``expires_at`` on, compared with ``now`` (the
+    application's clock) at each request."""
     if row is None:
         # Hash anyway so an unknown key id takes as long as a wrong secret.
         hmac.compare_digest(hash_key(presented), "0" * 64)
         raise Unauthenticated(REFUSAL)
     if not hmac.compare_digest(hash_key(presented), str(row["key_hash"])) or row["revoked"]:
+        raise Unauthenticated(REFUSAL)
+    expires_at = row.get("expires_at")  # ISO 8601 (projections.paging.plain), or None
+    if expires_at is not None and (now is None or datetime.fromisoformat(expires_at) <= now):
         raise Unauthenticated(REFUSAL)
     return Caller(project_id=UUID(str(row["project_id"])), key_id=key_id, mode=row["project_mode"])
 
@@ -234,7 +244,11 @@ async def require_caller(
         raise Unauthenticated(REFUSAL)
     presented = credentials.credentials.strip()
     key_id = check_key(presented)
-    caller = verify(presented, key_id, await key_lookups(request).lookup(key_id))
+    row = await key_lookups(request).lookup(key_id)
+    caller = verify(presented, key_id, row, get_tally(request).clock.now())
+    assert row is not None  # verify refused an unknown key
+    # Counted once the key is known to be the caller's (issue 14), before the route runs.
+    await admit(request, "api_key", key_id, policy_for("api_key", row["rate_limits"]))
     request.state.caller = caller
     return caller
 

@@ -50,6 +50,7 @@ from commands import (
     invoicing,
     ledger,
     meters,
+    operators,
     payment_methods,
     projects,
     provider_calls,
@@ -124,6 +125,7 @@ def build(
         {
             **ledger.HANDLERS,
             **projects.HANDLERS,
+            **operators.HANDLERS,
             **customers.HANDLERS,
             **catalog.HANDLERS,
             **meters.HANDLERS,

@@ -30,6 +30,18 @@ EXAMPLES: dict[str, list[str]] = {
     "keys list": ["tally keys list --project $PROJECT"],
     "keys create": ["tally keys create --project $PROJECT --label deploy"],
     "keys revoke": ["tally keys revoke --project $PROJECT $KEY_ID"],
+    # Issue 14: the operator's commands (the operator API runs the same).
+    "keys rotate": ["tally keys rotate --project $PROJECT $KEY_ID --overlap 3600"],
+    "projects show": ["tally projects show $PROJECT --json"],
+    "projects update": ["tally projects update $PROJECT --name 'Acme Inc.' --currency EUR"],
+    "projects limits": [
+        "tally projects limits $PROJECT --api-key 200/1 --webhook default",
+    ],
+    "operator": ["tally operator keys create --label ops"],
+    "operator keys": ["tally operator keys list"],
+    "operator keys create": ["tally operator keys create --label ops --json"],
+    "operator keys list": ["tally operator keys list --json"],
+    "operator keys revoke": ["tally operator keys revoke $KEY_ID"],
     "projections": ["tally projections status"],
     "projections run": ["tally projections run"],
     "projections status": ["tally projections status --json"],

@@ -1,5 +1,6 @@
-"""``tally projects`` and ``tally keys``: create and list projects, issue, list and revoke
-their API keys."""
+"""``tally projects`` and ``tally keys``: create, list, show and update projects and their
+rate limits; issue, list, rotate and revoke their API keys. The operator API
+(``/v1/projects``) runs the same commands."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import argparse
 from typing import Any
 from uuid import UUID
 
+from api.cli_operator import add_operator_commands
 from api.cli_session import EXIT_OK, emit, opened, run, sync_read_models
 from api.cli_shapes import as_object
 from commands import messages as m
+from commands import operator_messages as om
+from domain.errors import NotFound
 
 KEY_MODELS = ("api_keys",)  # the read model of projects and keys
 
@@ -50,6 +54,58 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _project_lines(data: dict[str, Any]) -> list[str]:
+    limits = data.get("rate_limits") or {}
+    return [
+        f"project_id        {data['id']}",
+        f"name              {data['name']}",
+        f"mode              {data['mode']}",
+        f"default_currency  {data.get('default_currency') or '-'}",
+        *(f"rate_limit        {k} {v['requests']}/{v['window_s']}s" for k, v in limits.items()),
+    ]
+
+
+def cmd_projects_show(args: argparse.Namespace) -> int:
+    from projections.api_keys import get_project
+
+    with opened() as tally:
+        sync_read_models(tally, needs=KEY_MODELS)
+        row = get_project(tally.views, tally.schema, args.project)
+    if row is None:
+        raise NotFound(f"project {args.project} not found", id=str(args.project))
+    data = as_object(row, "project")
+    emit(args, data, _project_lines(data))
+    return EXIT_OK
+
+
+def cmd_projects_update(args: argparse.Namespace) -> int:
+    command = om.UpdateProject(
+        project_id=args.project, name=args.name, mode=args.mode, default_currency=args.currency
+    )
+    with opened() as tally:
+        out = run(tally, command, args.project)
+    data = as_object(out.body["project"], "project")
+    emit(args, data, _project_lines(data))
+    return EXIT_OK
+
+
+def cmd_projects_limits(args: argparse.Namespace) -> int:
+    named: dict[str, Any] = {}
+    for kind in ("api_key", "customer", "webhook"):
+        value = getattr(args, kind)
+        if value == "default":
+            named[kind] = None
+        elif value is not None:
+            requests, _, window = value.partition("/")
+            named[kind] = {"requests": int(requests), "window_s": int(window or "1")}
+    command = om.SetRateLimits.model_validate({"project_id": args.project, "rate_limits": named})
+    with opened() as tally:
+        out = run(tally, command, args.project)
+    data = as_object(out.body["project"], "project")
+    emit(args, data, _project_lines(data))
+    return EXIT_OK
+
+
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from projections.api_keys import list_keys
 
@@ -84,6 +140,30 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    command = om.RotateApiKey(
+        project_id=args.project, key_id=args.key_id, overlap_s=args.overlap, label=args.label
+    )
+    with opened() as tally:
+        key = run(tally, command, args.project)
+        sync_read_models(tally, key.position, KEY_MODELS)
+    rotated = key.body["rotated"]
+    data = {"object": "api_key", "project_id": str(args.project), "key_id": key.body["key_id"]}
+    data["api_key"] = key.body["secret"]
+    data["rotated"] = {"key_id": rotated["key_id"], "expires_at": rotated["expires_at"]}
+    emit(
+        args,
+        data,
+        [
+            f"key_id   {data['key_id']}",
+            f"api_key  {data['api_key']}",
+            f"{rotated['key_id']} is refused from {rotated['expires_at'].isoformat()}",
+            "Store the API key now: Tally keeps only its hash and cannot show it again.",
+        ],
+    )
+    return EXIT_OK
+
+
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     with opened() as tally:
         out = run(tally, m.RevokeApiKey(project_id=args.project, key_id=args.key_id), args.project)
@@ -111,17 +191,48 @@ def add_project_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     create.set_defaults(func=cmd_projects_create)
     listing = projects.add_parser("list", help="list projects", parents=[common])
     listing.set_defaults(func=cmd_projects_list)
+    _add_project_changes(projects, common)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
     for name, func, helptext in (
         ("list", cmd_keys_list, "list a project's keys (never their secrets)"),
         ("create", cmd_keys_create, "issue a new key; its secret is shown once"),
         ("revoke", cmd_keys_revoke, "revoke a key at once"),
+        ("rotate", cmd_keys_rotate, "issue a new key; the old one works until --overlap ends"),
     ):
         action = keys.add_parser(name, help=helptext, parents=[common])
         action.add_argument("--project", type=UUID, required=True, help="the project's id")
         if name == "create":
             action.add_argument("--label", default="", help="a name for the key (optional)")
-        if name == "revoke":
+        if name in ("revoke", "rotate"):
             action.add_argument("key_id", help="the key's id (tally keys list)")
+        if name == "rotate":
+            action.add_argument(
+                "--overlap", type=int, default=86_400, help="seconds the old key keeps working"
+            )
+            action.add_argument("--label", default="", help="the new key's label")
         action.set_defaults(func=func)
+    add_operator_commands(sub, common)
+
+
+def _add_project_changes(projects: Any, common: argparse.ArgumentParser) -> None:
+    show = projects.add_parser("show", help="one project", parents=[common])
+    show.add_argument("project", type=UUID, help="the project's id")
+    show.set_defaults(func=cmd_projects_show)
+    update = projects.add_parser(
+        "update", help="change a project's name, mode or default currency", parents=[common]
+    )
+    update.add_argument("project", type=UUID, help="the project's id")
+    update.add_argument("--name", help="the new name")
+    update.add_argument("--mode", choices=["live", "test"], help="the new mode")
+    update.add_argument("--currency", help="the default currency (ISO 4217)")
+    update.set_defaults(func=cmd_projects_update)
+    limits = projects.add_parser(
+        "limits",
+        help="set a project's rate limits: REQUESTS/WINDOW_S per kind, or 'default'",
+        parents=[common],
+    )
+    limits.add_argument("project", type=UUID, help="the project's id")
+    for kind in ("api_key", "customer", "webhook"):
+        limits.add_argument(f"--{kind.replace('_', '-')}", dest=kind, help="e.g. 100/1")
+    limits.set_defaults(func=cmd_projects_limits)

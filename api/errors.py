@@ -66,6 +66,13 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
+class RateLimited(ApiError):
+    """The caller's rate-limit bucket is empty (issue 14, ``api/rate_limits.py``);
+    nothing was executed. Answers ``Retry-After`` and the draft ``RateLimit`` headers."""
+
+    code = "rate_limited"
+
+
 class PositionNotIssued(ApiError):
     """``wait_for_position`` beyond the log's head: no write has answered that position,
     so no wait can reach it (the 503 ``read_model_behind`` would have a client retry it
@@ -148,6 +155,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "concurrent_update": 409,
     "unauthenticated": 401,
     "identity_provider_unavailable": 503,
+    "rate_limited": 429,
     "malformed_json": 400,
     "bad_request": 400,
     "payload_too_large": 413,
@@ -223,6 +231,7 @@ TITLES: dict[str, str] = {
     "concurrent_update": "Concurrent update",
     "unauthenticated": "Authentication required",
     "identity_provider_unavailable": "The identity provider's keys cannot be fetched",
+    "rate_limited": "Too many requests",
     "malformed_json": "Malformed JSON",
     "bad_request": "Bad request",
     "payload_too_large": "Payload too large",

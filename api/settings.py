@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     inbound_refresh_s: float = Field(
         default=5.0, gt=0, le=3600, description="How often the consumer looks for new projects."
     )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://host:port/db where rate-limit buckets are counted, shared by "
+        "every server worker (issue 14). Unset: each process counts its own.",
+    )
+    rate_limit_prefix: str = Field(
+        default="tally",
+        pattern=r"^[A-Za-z0-9_.:-]{1,60}$",
+        description="Prefix of the rate-limit keys in Redis (then the schema's name).",
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma separated, newest first, that encrypt the provider "
@@ -147,6 +157,16 @@ class Settings(BaseSettings):
                 signing_key(value.get_secret_value())
             except KeyInvalid as error:
                 raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The error never quotes the URL (it may hold a password).
+        if value is not None and not value.get_secret_value():
+            return None  # TALLY_REDIS_URL= (empty) is unset
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
         return value
 
     @field_validator("broker_url")

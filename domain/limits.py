@@ -355,3 +355,26 @@ MIN_CUSTOMER_SESSION_S = 60
 MAX_CREDIT_GRANTS = 1_000
 MAX_CREDIT_PRIORITY = 100
 MAX_CREDIT_GRANT_PRICES = 20
+
+# -- operators, project keys and rate limits (issue 14) ---------------------------------
+# Active (not revoked) operator keys, and active API keys of one project: authentication
+# reads a key's project events past the read model (projections/api_keys.py) and the
+# operator's whole event list (api/operator_auth.py), so both stay small.
+MAX_OPERATOR_KEYS = 20
+MAX_API_KEYS_PER_PROJECT = 50
+# How long a rotated key keeps working beside its successor, at most (30 days).
+MAX_KEY_OVERLAP_S = 30 * 86_400
+# A rate limit is ``requests`` per moving window of ``window_s`` seconds. The window is
+# whole seconds (the limits library's unit); a bucket holds at most MAX_RATE_REQUESTS
+# entries (one list entry each in Redis).
+MAX_RATE_REQUESTS = 100_000
+MAX_RATE_WINDOW_S = 3_600
+# Defaults per bucket kind, (requests, window_s); an operator may set others per project.
+# The API-key default is above what one key sustains on the benchmark box (bench/README:
+# about 800 deposits/s with two server workers), so only a runaway client meets it.
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "api_key": (1_000, 1),
+    "customer": (20, 1),
+    "webhook": (100, 1),
+    "operator": (100, 1),
+}

@@ -39,11 +39,12 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 from psycopg import AsyncConnection, Cursor, sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from projections import events as ev
 from projections.base import ReadModel, Tracked
-from projections.paging import fetch_all, fetch_one, plain
+from projections.paging import fetch_all, fetch_one, fetch_page, plain
 from projections.schema import TRACKING_TABLE
 
 # The event store's table (adapters.eventstore: the application "tally"), named here
@@ -54,13 +55,24 @@ EVENTS_TABLE = "tally_events"
 class ApiKeys(ReadModel):
     name = "api_keys"
     tables = ("projects", "api_keys")
-    handles = frozenset({ev.ProjectCreated, ev.KeyIssued, ev.KeyRevoked})
+    handles = frozenset(
+        {
+            ev.ProjectCreated,
+            ev.KeyIssued,
+            ev.KeyRevoked,
+            ev.KeyExpiring,
+            ev.ProjectUpdated,
+            ev.ProjectRateLimitsSet,
+        }
+    )
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         # Projects and keys change rarely, so plain statements in log order are enough.
         for event, position in events:
             kind = type(event)
-            if kind is ev.ProjectCreated:
+            if kind in _OPERATOR_CHANGES:
+                self._apply_change(cur, event)
+            elif kind is ev.ProjectCreated:
                 cur.execute(
                     sql.SQL(
                         "INSERT INTO {} (project_id, name, mode, created_at, position) "
@@ -95,6 +107,37 @@ class ApiKeys(ReadModel):
                     (event.timestamp, event.key_id, event.originator_id),
                 )
 
+    def _apply_change(self, cur: Cursor[Any], event: Any) -> None:
+        """The changes the operator makes (issue 14): a project's name, mode and default
+        currency, its rate limits, a rotated key's expiry."""
+        kind = type(event)
+        if kind is ev.ProjectUpdated:
+            cur.execute(
+                sql.SQL(
+                    "UPDATE {} SET name = %s, mode = %s, default_currency = %s "
+                    "WHERE project_id = %s"
+                ).format(self.t("projects")),
+                (event.name, event.mode, event.default_currency, event.originator_id),
+            )
+        elif kind is ev.ProjectRateLimitsSet:
+            cur.execute(
+                sql.SQL("UPDATE {} SET rate_limits = %s WHERE project_id = %s").format(
+                    self.t("projects")
+                ),
+                (Jsonb(event.rate_limits), event.originator_id),
+            )
+        else:
+            cur.execute(
+                sql.SQL(
+                    "UPDATE {} SET expires_at = %s, updated_at = %s "
+                    "WHERE key_id = %s AND project_id = %s"
+                ).format(self.t("api_keys")),
+                (event.expires_at, event.timestamp, event.key_id, event.originator_id),
+            )
+
+
+_OPERATOR_CHANGES = frozenset({ev.ProjectUpdated, ev.ProjectRateLimitsSet, ev.KeyExpiring})
+
 
 def lookup_key(pool: ConnectionPool[Any], schema: str, key_id: str) -> dict[str, Any] | None:
     row = fetch_one(pool, _lookup_query(schema, "k.key_id = %s"), [key_id])
@@ -111,32 +154,46 @@ def _lookup_query(schema: str, where: str) -> sql.Composed:
     # 60 key events, took 370-650 µs a round against 245-340 µs read-model-only.
     return sql.SQL(
         "SELECT k.key_id, k.project_id, k.key_hash, p.mode AS project_mode, "
-        "{revoked} AS revoked "
-        "FROM {s}.api_keys k JOIN {s}.projects p ON p.project_id = k.project_id "
+        "p.rate_limits, {revoked} AS revoked, {expires_at} AS expires_at "
+        "FROM {s}.api_keys k JOIN {s}.projects p ON p.project_id = k.project_id {late} "
         "WHERE " + where
-    ).format(s=sql.Identifier(schema), revoked=_revoked(schema))
+    ).format(s=sql.Identifier(schema), revoked=REVOKED, expires_at=EXPIRES_AT, late=_late(schema))
 
 
-def _revoked(schema: str) -> sql.Composed:
-    """Whether the key ``k`` (a row of ``api_keys``) is revoked: the read model's flag, or
-    a KeyRevoked of this key among its project's events past the read model's tracked
-    position (see the module's docstring)."""
-    # Event state is the library's JSON (adapters/encoding.py). Its bytes are searched
-    # for ``"key_id":"<id>"`` first, which is cheap, and only a match is parsed to
-    # confirm it: parsing every late revocation of a project for each of its keys made a
+# What the key ``k`` is as of the log's head: the read model's row, or a revocation or a
+# rotation (``late``) recorded past the position the read model has reached.
+REVOKED = sql.SQL("(k.revoked OR COALESCE(late.revoked, false))")
+# LEAST ignores a null: a key without an expiry on either side has none.
+EXPIRES_AT = sql.SQL("LEAST(k.expires_at, late.expires_at)")
+
+
+def _late(schema: str) -> sql.Composed:
+    """A lateral join naming, for the key ``k`` (a row of ``api_keys``), whether a
+    KeyRevoked of it, and the expiry a KeyExpiring gives it, are among its project's
+    events past the read model's tracked position (see the module's docstring)."""
+    # Event state is the library's JSON (adapters/encoding.py; a datetime is
+    # {"_type_": ..., "_data_": <ISO 8601>}). Its bytes are searched for
+    # ``"key_id":"<id>"`` first, which is cheap, and only a match is parsed to confirm
+    # it: parsing every late revocation of a project for each of its keys made a
     # stalled round of 16 keys of one project several times slower.
+    state = sql.SQL("convert_from(e.state, 'UTF8')::jsonb")
     return sql.SQL(
-        "(k.revoked OR EXISTS (SELECT FROM {s}.{events} e "
-        "WHERE e.originator_id = k.project_id AND e.topic = {topic} "
+        "LEFT JOIN LATERAL (SELECT bool_or(e.topic = {revoked}) AS revoked, "
+        "min(CASE WHEN e.topic = {expiring} THEN ({state} -> 'expires_at' ->> '_data_')"
+        "::timestamptz END) AS expires_at "
+        "FROM {s}.{events} e "
+        "WHERE e.originator_id = k.project_id AND e.topic IN ({revoked}, {expiring}) "
         "AND e.notification_id > COALESCE("
         "(SELECT t.position FROM {s}.{tracking} t WHERE t.name = {name}), 0) "
         "AND CASE WHEN position(convert_to('\"key_id\":' || to_jsonb(k.key_id)::text, "
         "'UTF8') IN e.state) > 0 "
-        "THEN convert_from(e.state, 'UTF8')::jsonb ->> 'key_id' = k.key_id ELSE false END))"
+        "THEN {state} ->> 'key_id' = k.key_id ELSE false END) late ON true"
     ).format(
         s=sql.Identifier(schema),
         events=sql.Identifier(EVENTS_TABLE),
-        topic=sql.Literal(get_topic(ev.KeyRevoked)),
+        revoked=sql.Literal(get_topic(ev.KeyRevoked)),
+        expiring=sql.Literal(get_topic(ev.KeyExpiring)),
+        state=state,
         tracking=sql.Identifier(TRACKING_TABLE),
         name=sql.Literal(ApiKeys.name),
     )
@@ -159,19 +216,21 @@ async def lookup_keys(
 
 
 def list_keys(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:
-    # ``revoked`` by the same rule as authentication, so a listing made while the read
-    # model is behind does not show a refused key as active.
+    # ``revoked`` and ``expires_at`` by the same rule as authentication, so a listing made
+    # while the read model is behind does not show a refused key as active.
     query = sql.SQL(
-        "SELECT k.key_id, k.prefix, k.label, {revoked} AS revoked, k.created_at, "
-        "k.updated_at FROM {s}.api_keys k WHERE k.project_id = %s ORDER BY k.position, k.key_id"
-    ).format(s=sql.Identifier(schema), revoked=_revoked(schema))
+        "SELECT k.key_id, k.prefix, k.label, {revoked} AS revoked, {expires_at} AS expires_at, "
+        "k.created_at, k.updated_at FROM {s}.api_keys k {late} "
+        "WHERE k.project_id = %s ORDER BY k.position, k.key_id"
+    ).format(s=sql.Identifier(schema), revoked=REVOKED, expires_at=EXPIRES_AT, late=_late(schema))
     return [plain(r) for r in fetch_all(pool, query, [project_id])]
 
 
 def list_projects(pool: ConnectionPool[Any], schema: str) -> list[dict[str, Any]]:
     query = sql.SQL(
-        "SELECT project_id AS id, name, mode, created_at FROM {s}.projects "
-        "ORDER BY position, project_id"
+        "SELECT project_id AS id, name, mode, default_currency, "
+        "COALESCE(rate_limits, '{{}}'::jsonb) AS rate_limits, created_at "
+        "FROM {s}.projects ORDER BY position, project_id"
     ).format(s=sql.Identifier(schema))
     return [plain(r) for r in fetch_all(pool, query, [])]
 
@@ -179,7 +238,30 @@ def list_projects(pool: ConnectionPool[Any], schema: str) -> list[dict[str, Any]
 def get_project(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> dict[str, Any] | None:
     """One project's name and mode (the seller on its invoice documents)."""
     query = sql.SQL(
-        "SELECT project_id AS id, name, mode, created_at FROM {s}.projects WHERE project_id = %s"
+        "SELECT project_id AS id, name, mode, default_currency, "
+        "COALESCE(rate_limits, '{{}}'::jsonb) AS rate_limits, created_at "
+        "FROM {s}.projects WHERE project_id = %s"
     ).format(s=sql.Identifier(schema))
     row = fetch_one(pool, query, [project_id])
     return None if row is None else plain(row)
+
+
+def page_projects(
+    pool: ConnectionPool[Any], schema: str, limit: int, starting_after: UUID | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Projects in the order they were created, a page at a time (the operator API)."""
+    after: sql.Composable = sql.SQL("")
+    params: list[Any] = []
+    if starting_after is not None:
+        after = sql.SQL(
+            "WHERE (position, project_id) > (SELECT position, project_id FROM {s}.projects "
+            "WHERE project_id = %s)"
+        ).format(s=sql.Identifier(schema))
+        params.append(starting_after)
+    query = sql.SQL(
+        "SELECT project_id AS id, name, mode, default_currency, "
+        "COALESCE(rate_limits, '{{}}'::jsonb) AS rate_limits, created_at "
+        "FROM {s}.projects {after} ORDER BY position, project_id LIMIT %s"
+    ).format(s=sql.Identifier(schema), after=after)
+    rows, has_more = fetch_page(pool, query, params, limit)
+    return [plain(r) for r in rows], has_more

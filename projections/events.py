@@ -66,6 +66,9 @@ TransactionReversed: Any = _transaction.Reversed
 ProjectCreated: Any = _project.Created
 KeyIssued: Any = _project.KeyIssued
 KeyRevoked: Any = _project.KeyRevoked
+KeyExpiring: Any = _project.KeyExpiring
+ProjectUpdated: Any = _project.Updated
+ProjectRateLimitsSet: Any = _project.RateLimitsSet
 
 CustomerRegistered: Any = _customer.Registered
 CustomerUpdated: Any = _customer.Updated

@@ -149,7 +149,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "projects",
         "project_id uuid NOT NULL, name text NOT NULL, mode text NOT NULL, "
-        "created_at timestamptz NOT NULL, position bigint NOT NULL",
+        "created_at timestamptz NOT NULL, position bigint NOT NULL, "
+        "default_currency text, rate_limits jsonb",
         "project_id",
     ),
     Table(
@@ -157,7 +158,7 @@ TABLES: tuple[Table, ...] = (
         "key_id text NOT NULL, project_id uuid NOT NULL, key_hash text NOT NULL, "
         "prefix text NOT NULL, label text NOT NULL, revoked boolean NOT NULL, "
         "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
-        "position bigint NOT NULL",
+        "position bigint NOT NULL, expires_at timestamptz",
         "key_id",
         ("api_keys_project: project_id, position, key_id",),
     ),
@@ -462,6 +463,10 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     # A hosted checkout's sale or top-up is a payment too (issue 12); every row before
     # was a charge or an invoice's payment.
     ("payment_objects", "checkout boolean NOT NULL DEFAULT false"),
+    # Issue 14: a project's default currency and rate limits, a rotated key's expiry.
+    ("projects", "default_currency text"),
+    ("projects", "rate_limits jsonb"),
+    ("api_keys", "expires_at timestamptz"),
 )
 
 # Fields added to an aggregate's stored ``summary`` (and ``state``) after deployments had

@@ -346,9 +346,10 @@ def require_account(tally: Tally, caller: Caller, account_id: UUID) -> None:
 def problems(*codes: str, body: bool = True) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the problem codes a route can answer, grouped by status.
 
-    Every route can answer 401 and 422 (a path, query or header parameter is invalid);
+    Every route can answer 401, 429 (its caller's rate limit, docs/access.md) and 422 (a
+    path, query or header parameter is invalid);
     every route with a body also 400 (malformed JSON) and 413 (too large)."""
-    every = ["unauthenticated", "validation_error"]
+    every = ["unauthenticated", "validation_error", "rate_limited"]
     if body:
         every += ["malformed_json", "payload_too_large"]
     if "invalid_amount" in codes:

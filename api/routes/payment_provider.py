@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -15,6 +17,7 @@ from api.routes.common import (
     write_responses,
 )
 from api.schemas.payment_provider import ProviderSettingsRequest, ProviderSettingsResult
+from api.tally import Tally
 from commands import provider_messages as pm
 from commands.provider_config import NO_SECRETS_KEY
 from domain.provider_settings import ProviderSettings, SecretStorageDisabled
@@ -33,9 +36,14 @@ router = APIRouter()
     responses=read_problems(),
 )
 def get_settings(tally: TallyDep, caller: Reader) -> ProviderSettingsResult:
+    return shown_settings(tally, caller.project_id)
+
+
+def shown_settings(tally: Tally, project_id: UUID) -> ProviderSettingsResult:
+    """What the project's provider settings show (also the operator API's answer)."""
     from projections.payments import get_provider_settings
 
-    row = get_provider_settings(tally.views, tally.schema, caller.project_id)
+    row = get_provider_settings(tally.views, tally.schema, project_id)
     chosen = row or {"provider": tally.providers.default_name, "credential_env": {}}
     env = tally.providers.environ
     named = dict(chosen.get("credential_env") or {})
@@ -80,19 +88,25 @@ def configure(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
+    return respond(
+        execute(tally, caller, configure_command(tally, body), key), ProviderSettingsResult
+    )
+
+
+def configure_command(tally: Tally, body: ProviderSettingsRequest) -> pm.ConfigurePaymentProvider:
+    """The command of a provider configuration (also the operator API's), refused
+    before anything is recorded when its settings cannot build a provider, or its
+    secrets cannot be stored."""
     secrets = {purpose: value.get_secret_value() for purpose, value in body.credentials.items()}
-    # Refuse settings that cannot build a provider, or secrets that cannot be stored,
-    # before recording anything.
     ProviderSettings.check(body.provider, dict(body.credential_env), tuple(secrets))
     box = tally.providers.secrets
     if secrets and box is None:
         raise SecretStorageDisabled(NO_SECRETS_KEY)
     tally.providers.check(body.model_dump(exclude={"credentials"}), secrets)
-    command = pm.ConfigurePaymentProvider(
+    return pm.ConfigurePaymentProvider(
         provider=body.provider,
         credential_env=body.credential_env,
         credentials=body.credentials,
         credentials_digest=box.digest(secrets) if box is not None and secrets else "",
         api_base=body.api_base,
     )
-    return respond(execute(tally, caller, command, key), ProviderSettingsResult)

@@ -151,6 +151,12 @@ UNAUTHENTICATED = ("/v1/webhooks/", "/v1/stub/")
 # POSTs that are not commands: usage ingestion (deduplicated by transaction id) and a
 # backtest (a question that writes nothing: docs/audit.md).
 NOT_COMMANDS = ("/v1/usage_events", "/v1/usage_events/batch", "/v1/backtests")
+# Writes whose answer holds a key's secret take no Idempotency-Key (a stored answer would
+# keep the secret: docs/access.md); they are commands in every other way.
+SECRET_ANSWERS = (
+    "/v1/projects/{project_id}/api_keys",
+    "/v1/projects/{project_id}/api_keys/{key_id}/rotate",
+)
 
 
 def test_openapi_documents_every_route_with_errors_and_security(http: TestClient) -> None:
@@ -164,12 +170,17 @@ def test_openapi_documents_every_route_with_errors_and_security(http: TestClient
         responses = op["responses"]
         if path.startswith(UNAUTHENTICATED):
             continue  # authenticated by a provider's signature or a signed page token
-        if path.startswith("/v1"):
+        if path.startswith("/v1/projects"):  # the operator API (issue 14)
+            assert op["security"] == [{"OperatorKey": []}], path
+            assert "401" in responses, (method, path)
+        elif path.startswith("/v1"):
             assert op["security"] == [{"ApiKey": []}], path
             assert "401" in responses, (method, path)
             assert "application/problem+json" in responses["401"]["content"]
         if method == "post" and path not in NOT_COMMANDS:
-            assert "Idempotency-Key" in [p["name"] for p in op.get("parameters", [])], path
+            if path not in SECRET_ANSWERS:
+                names = [p["name"] for p in op.get("parameters", [])]
+                assert "Idempotency-Key" in names, path
             success = next(r for s, r in responses.items() if s.startswith("2"))
             assert "Tally-Position" in success["headers"], path
             assert "409" in responses, path

@@ -1,0 +1,175 @@
+"""Rate limits (issue 14): a moving window per bucket, counted with the ``limits`` library,
+in Redis when ``TALLY_REDIS_URL`` is set (shared by every server worker and every server),
+else in each process's memory.
+
+A bucket is one API key, one customer token's principal, one operator key, or one inbound
+webhook route (project and provider). Its policy, ``requests`` per ``window_s`` seconds,
+is the project's own (set by the operator API) or the default (``domain.limits``).
+
+The strategy is the library's moving window: a request is admitted when fewer than
+``requests`` were admitted in the ``window_s`` seconds before it. In Redis that decision
+is one Lua script (check and record at once), so it is exact however many workers share
+the bucket; in memory it is taken under a lock of the bucket. The fixed window would
+admit up to twice the policy across a window's edge, and the sliding-window counter
+weighs the previous window's count, so it can admit more than the policy in some
+window; a moving window never does. Its cost is one list entry per admitted request
+(at most ``requests`` per bucket).
+
+Admitting costs one Redis round trip, awaited on the event loop (the library's async
+storage over redis-py's asyncio client), never a thread. A refusal costs a second one
+(the window's state, for ``Retry-After`` and ``RateLimit``). A success answers
+``RateLimit-Policy`` only: its remaining quota would cost that second round trip on
+every request.
+
+Redis unreachable or slower than ``REDIS_TIMEOUT_S``: the request is admitted and one
+warning is logged per ``WARN_EVERY_S`` (a rate limit protects the service; refusing
+every request because its counter is away would be the outage it guards against).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import RateLimited
+from domain.rate_limits import RatePolicy
+
+log = logging.getLogger("tally.rate_limits")
+
+REDIS_TIMEOUT_S = 0.5
+WARN_EVERY_S = 60.0
+# Where a request's headers wait for its answer (``RateLimitHeaders``), in its scope's state.
+STATE_KEY = "rate_limit_headers"
+
+
+def policy_header(kind: str, policy: RatePolicy) -> str:
+    """``RateLimit-Policy`` (draft-ietf-httpapi-ratelimit-headers-09): the policy named
+    after the bucket's kind, quota ``q`` per window ``w`` seconds."""
+    return f'"{kind}";q={policy.requests};w={policy.window_s}'
+
+
+class RateLimiter:
+    """The buckets of one server process (their counts: Redis, or this process)."""
+
+    def __init__(self, redis_url: str | None, prefix: str) -> None:
+        self.shared = redis_url is not None
+        if redis_url is not None:
+            storage: Any = RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                key_prefix=prefix,
+                socket_timeout=REDIS_TIMEOUT_S,
+                socket_connect_timeout=REDIS_TIMEOUT_S,
+            )
+        else:
+            storage = MemoryStorage()
+        self.storage = storage
+        self.limiter = MovingWindowRateLimiter(storage)
+        self._items: dict[RatePolicy, RateLimitItem] = {}
+        self._warned_at = -math.inf
+
+    def _item(self, policy: RatePolicy) -> RateLimitItem:
+        item = self._items.get(policy)
+        if item is None:
+            item = self._items[policy] = RateLimitItemPerSecond(policy.requests, policy.window_s)
+        return item
+
+    async def admit(self, kind: str, identity: str, policy: RatePolicy) -> dict[str, str]:
+        """Count one request of the bucket (``kind``, ``identity``): the headers of its
+        answer, or ``RateLimited`` (with its own headers) when the bucket is empty."""
+        item = self._item(policy)
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT_S):
+                admitted = await self.limiter.hit(item, kind, identity)
+                if admitted:
+                    return {"RateLimit-Policy": policy_header(kind, policy)}
+                reset_at, _remaining = await self.limiter.get_window_stats(item, kind, identity)
+        except Exception as exc:  # Redis away or slow: admitted (see the module's docstring)
+            self._warn(exc)
+            return {"RateLimit-Policy": policy_header(kind, policy)}
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(
+            f"more than {policy.requests} requests in {policy.window_s} s for this {kind}; "
+            f"retry after {retry_after} s",
+            limit=policy.requests,
+            window_s=policy.window_s,
+            retry_after_s=retry_after,
+            headers={
+                "Retry-After": str(retry_after),
+                "RateLimit-Policy": policy_header(kind, policy),
+                "RateLimit": f'"{kind}";r=0;t={retry_after}',
+            },
+        )
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            # The class only: a Redis error's text may quote its URL (and password).
+            log.warning("rate limit storage unavailable, admitting: %s", type(exc).__name__)
+
+    async def close(self) -> None:
+        if self.shared:
+            bridge = getattr(self.storage, "bridge", None)
+            client = getattr(bridge, "storage", None)
+            if client is not None:
+                await client.aclose()
+
+
+def limiter_of(request: Request) -> RateLimiter:
+    """The app's limiter; made here if the app runs without its lifespan."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        settings = request.app.state.tally.settings
+        limiter = request.app.state.rate_limiter = make_limiter(settings)
+    return limiter
+
+
+def make_limiter(settings: Any) -> RateLimiter:
+    url = None if settings.redis_url is None else settings.redis_url.get_secret_value()
+    return RateLimiter(url, f"{settings.rate_limit_prefix}:{settings.db_schema}")
+
+
+async def admit(request: Request, kind: str, identity: str, policy: RatePolicy) -> None:
+    """Count the request against its bucket (429 ``rate_limited`` when empty); its
+    answer gets the bucket's headers (``RateLimitHeaders``)."""
+    headers = await limiter_of(request).admit(kind, identity, policy)
+    request.scope.setdefault("state", {})[STATE_KEY] = headers
+
+
+class RateLimitHeaders:
+    """Adds a request's rate-limit headers (``admit``) to its answer, whatever the route
+    answers (a response object of its own, too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: Mapping[str, str] | None = scope.get("state", {}).get(STATE_KEY)
+                if headers:
+                    present = {name.lower() for name, _ in message.get("headers", [])}
+                    extra = [
+                        (name.lower().encode(), value.encode())
+                        for name, value in headers.items()
+                        if name.lower().encode() not in present
+                    ]
+                    message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

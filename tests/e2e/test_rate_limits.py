@@ -1,0 +1,73 @@
+"""Rate limits per API key (issue 14), counted in this process (no TALLY_REDIS_URL): the
+project's policy admits that many requests per window and no more; the next answers 429
+``rate_limited`` with Retry-After and the draft RateLimit headers, having executed
+nothing; idempotent replays count; another key of the project has its own bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.bootstrap import Tally
+from commands import messages as m
+from commands import operator_messages as om
+from commands.bus import Context
+from projections.runner import wait_for_position
+from tests.e2e.conftest import Client, nothing_written
+
+
+def set_limit(tally: Tally, client: Client, kind: str, requests: int, window_s: int) -> None:
+    """The project's policy, set with the command the operator API runs, and projected
+    (authentication reads it with the key)."""
+    limits: dict[str, Any] = {kind: {"requests": requests, "window_s": window_s}}
+    out = tally.execute(
+        om.SetRateLimits.model_validate({"project_id": client.project_id, "rate_limits": limits}),
+        Context(client.project_id, "cli"),
+    )
+    assert out.position is not None
+    assert wait_for_position(tally.views, tally.schema, out.position, 10)
+
+
+def test_the_bucket_admits_its_policy_then_429_with_headers_and_nothing_executed(
+    api: Client, app_tally: Tally
+) -> None:
+    account = api.open_account("alice")
+    set_limit(app_tally, api, "api_key", 3, 60)
+    for n in range(3):
+        done = api.post(f"/v1/accounts/{account}/deposits", {"amount": 100, "currency": "EUR"})
+        assert done.status_code == 201, (n, done.text)
+        assert done.headers["RateLimit-Policy"] == '"api_key";q=3;w=60'
+    with nothing_written(app_tally):
+        refused = api.post(f"/v1/accounts/{account}/deposits", {"amount": 100, "currency": "EUR"})
+        listed = api.http.get("/v1/accounts", headers=api.headers())
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "rate_limited"
+    retry_after = int(refused.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert refused.headers["RateLimit-Policy"] == '"api_key";q=3;w=60'
+    assert refused.headers["RateLimit"] == f'"api_key";r=0;t={retry_after}'
+    assert listed.status_code == 429  # reads count too
+
+
+def test_idempotent_replays_count_against_the_bucket(api: Client, app_tally: Tally) -> None:
+    account = api.open_account("alice")
+    set_limit(app_tally, api, "api_key", 3, 60)
+    body = {"amount": 100, "currency": "EUR"}
+    first = api.post(f"/v1/accounts/{account}/deposits", body, key="dep-1")
+    replays = [api.post(f"/v1/accounts/{account}/deposits", body, key="dep-1") for _ in range(2)]
+    assert [first.status_code, *(r.status_code for r in replays)] == [201, 201, 201]
+    assert all(r.headers["Idempotency-Replayed"] == "true" for r in replays)
+    assert api.post(f"/v1/accounts/{account}/deposits", body, key="dep-1").status_code == 429
+
+
+def test_each_key_has_its_own_bucket(http: TestClient, api: Client, app_tally: Tally) -> None:
+    set_limit(app_tally, api, "api_key", 2, 60)
+    issued = app_tally.execute(
+        m.IssueApiKey(project_id=api.project_id, label="second"), Context(api.project_id, "cli")
+    )
+    assert issued.position is not None
+    assert wait_for_position(app_tally.views, app_tally.schema, issued.position, 10)
+    second = Client(http, app_tally, issued.body["secret"], api.project_id, issued.body["key_id"])
+    assert [api.get("/v1/accounts").status_code for _ in range(3)] == [200, 200, 429]
+    assert [second.get("/v1/accounts").status_code for _ in range(3)] == [200, 200, 429]
