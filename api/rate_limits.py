@@ -37,8 +37,10 @@ from typing import Any
 
 from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter as LocalMovingWindow
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RateLimited
@@ -63,20 +65,34 @@ class RateLimiter:
 
     def __init__(self, redis_url: str | None, prefix: str) -> None:
         self.shared = redis_url is not None
+        self.storage: Any = None
+        self.local: LocalMovingWindow | None = None
         if redis_url is not None:
-            storage: Any = RedisStorage(
+            self.storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
                 key_prefix=prefix,
                 socket_timeout=REDIS_TIMEOUT_S,
                 socket_connect_timeout=REDIS_TIMEOUT_S,
             )
+            self.limiter = MovingWindowRateLimiter(self.storage)
         else:
-            storage = MemoryStorage()
-        self.storage = storage
-        self.limiter = MovingWindowRateLimiter(storage)
+            # The library's synchronous memory storage, called on the loop: it does no
+            # I/O, and its asyncio twin starts a task and a thread hop (to expire old
+            # entries) for every request, which cost more than the count itself.
+            self.local = LocalMovingWindow(MemoryStorage())
         self._items: dict[RatePolicy, RateLimitItem] = {}
+        self._headers: dict[tuple[str, RatePolicy], dict[str, str]] = {}
         self._warned_at = -math.inf
+
+    def _admitted(self, kind: str, policy: RatePolicy) -> dict[str, str]:
+        """The headers of an admitted request (made once per policy; never changed)."""
+        headers = self._headers.get((kind, policy))
+        if headers is None:
+            headers = self._headers[kind, policy] = {
+                "RateLimit-Policy": policy_header(kind, policy)
+            }
+        return headers
 
     def _item(self, policy: RatePolicy) -> RateLimitItem:
         item = self._items.get(policy)
@@ -88,28 +104,21 @@ class RateLimiter:
         """Count one request of the bucket (``kind``, ``identity``): the headers of its
         answer, or ``RateLimited`` (with its own headers) when the bucket is empty."""
         item = self._item(policy)
+        if self.local is not None:
+            if self.local.hit(item, kind, identity):
+                return self._admitted(kind, policy)
+            reset_at, _remaining = self.local.get_window_stats(item, kind, identity)
+            raise refusal(kind, policy, reset_at)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
                 admitted = await self.limiter.hit(item, kind, identity)
                 if admitted:
-                    return {"RateLimit-Policy": policy_header(kind, policy)}
+                    return self._admitted(kind, policy)
                 reset_at, _remaining = await self.limiter.get_window_stats(item, kind, identity)
         except Exception as exc:  # Redis away or slow: admitted (see the module's docstring)
             self._warn(exc)
-            return {"RateLimit-Policy": policy_header(kind, policy)}
-        retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise RateLimited(
-            f"more than {policy.requests} requests in {policy.window_s} s for this {kind}; "
-            f"retry after {retry_after} s",
-            limit=policy.requests,
-            window_s=policy.window_s,
-            retry_after_s=retry_after,
-            headers={
-                "Retry-After": str(retry_after),
-                "RateLimit-Policy": policy_header(kind, policy),
-                "RateLimit": f'"{kind}";r=0;t={retry_after}',
-            },
-        )
+            return self._admitted(kind, policy)
+        raise refusal(kind, policy, reset_at)
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -124,6 +133,23 @@ class RateLimiter:
             client = getattr(bridge, "storage", None)
             if client is not None:
                 await client.aclose()
+
+
+def refusal(kind: str, policy: RatePolicy, reset_at: float) -> RateLimited:
+    """The 429 of an empty bucket whose oldest entry leaves the window at ``reset_at``."""
+    retry_after = max(1, math.ceil(reset_at - time.time()))
+    return RateLimited(
+        f"more than {policy.requests} requests in {policy.window_s} s for this {kind}; "
+        f"retry after {retry_after} s",
+        limit=policy.requests,
+        window_s=policy.window_s,
+        retry_after_s=retry_after,
+        headers={
+            "Retry-After": str(retry_after),
+            "RateLimit-Policy": policy_header(kind, policy),
+            "RateLimit": f'"{kind}";r=0;t={retry_after}',
+        },
+    )
 
 
 def limiter_of(request: Request) -> RateLimiter:

@@ -23,6 +23,8 @@ Path = tuple[str, ...]
 
 SECRET_FIELDS: Mapping[str, tuple[Path, ...]] = {
     "tally:Project.KeyIssued": (("key_hash",),),
+    # Issue 14: no project exports the operator's events; listed all the same.
+    "tally:Operator.KeyIssued": (("key_hash",),),
     "tally:ProviderSettings.Configured": (("sealed",),),
     "tally:WebhookEndpoint.Registered": (("secret",),),
     "tally:WebhookEndpoint.SecretRotated": (("secret",),),

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.outbox import provider_for
 from adapters.providers.base import ProviderEvent
 from api.auth import TallyDep, get_tally
+from api.rate_limits import admit
 from api.routes.common import (
     Limit,
     Reader,
@@ -46,6 +47,8 @@ from commands import provider_messages as pm
 from commands.bus import Context
 from domain.errors import NotFound
 from domain.limits import TEXT_PATTERN
+from domain.provider_settings import PROVIDERS
+from domain.rate_limits import policy_for
 from projections.api_keys import get_project
 
 router = APIRouter(tags=["webhooks"])
@@ -126,6 +129,19 @@ def receive_delivery(
     }
 
 
+async def admit_webhook(request: Request, tally: Tally, provider: str, project_id: UUID) -> None:
+    """Count the delivery against its route's bucket (issue 14: one per project and
+    provider, the project's ``webhook`` policy), before its signature is checked, so
+    that forged deliveries empty the bucket as real ones do and cost no verification
+    past it. An unknown project or provider gets no bucket (404), so made-up routes
+    cannot fill Redis with buckets."""
+    project = await run_in_threadpool(get_project, tally.views, tally.schema, project_id)
+    if project is None or provider not in PROVIDERS:
+        raise _unknown(provider, project_id)
+    policy = policy_for("webhook", project["rate_limits"] or None)
+    await admit(request, "webhook", f"{project_id}:{provider}", policy)
+
+
 @router.post(
     "/v1/webhooks/{provider}/{project_id}",
     response_model=s.WebhookAnswer,
@@ -140,6 +156,7 @@ def receive_delivery(
 )
 async def receive(provider: str, project_id: UUID, request: Request) -> JSONResponse:
     tally = get_tally(request)
+    await admit_webhook(request, tally, provider, project_id)
     raw_body = await request.body()
     headers = dict(request.headers)
     source = request.client.host if request.client else None
