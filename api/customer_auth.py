@@ -34,6 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from adapters.customer_tokens import JwksCache, verify_jwt
 from api.auth import Caller, get_tally
 from api.errors import ReadModelBehind
+from api.rate_limits import admit_customer
 from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context
@@ -242,6 +243,8 @@ async def require_customer(
         raise Unauthenticated(REFUSAL)
     tally = get_tally(request)
     caller = await run_in_threadpool(authenticate, tally, token, project_id, jwks_cache(request))
+    # Its project's customer rate limit (issue 14, api/rate_limits.py), before the route.
+    await admit_customer(request, caller.project_id, caller.rate_key)
     request.state.customer = caller
     return caller
 

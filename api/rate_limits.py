@@ -34,8 +34,10 @@ import math
 import time
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -44,7 +46,7 @@ from limits.strategies import MovingWindowRateLimiter as LocalMovingWindow
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RateLimited
-from domain.rate_limits import RatePolicy
+from domain.rate_limits import RatePolicy, policy_for
 
 log = logging.getLogger("tally.rate_limits")
 
@@ -171,6 +173,19 @@ async def admit(request: Request, kind: str, identity: str, policy: RatePolicy) 
     answer gets the bucket's headers (``RateLimitHeaders``)."""
     headers = await limiter_of(request).admit(kind, identity, policy)
     request.scope.setdefault("state", {})[STATE_KEY] = headers
+
+
+async def admit_customer(request: Request, project_id: UUID, rate_key: str) -> None:
+    """Count a customer's request (``api.customer_auth``: one bucket per customer,
+    whichever token it shows) under its project's ``customer`` policy, read from the
+    projects read model (customer requests are not the hot path; project keys get
+    their policy with the key's own lookup)."""
+    from projections.api_keys import get_project
+
+    tally = request.app.state.tally
+    row = await run_in_threadpool(get_project, tally.views, tally.schema, project_id)
+    policy = policy_for("customer", row["rate_limits"] if row else None)
+    await admit(request, "customer", rate_key, policy)
 
 
 class RateLimitHeaders:
