@@ -1,6 +1,6 @@
 """The ``tally`` command line: serve the API, run projections and the scheduler, load a
 catalog, replay the log; each other group of commands has its module (``api/cli_*.py``:
-projects and keys, invoices, meters, secrets, webhooks, audit, broker).
+projects and keys, invoices, meters, credits, secrets, webhooks, audit, broker).
 
 Exit codes: 0 done, 1 refused (a domain error, replay found differences, or a read model
 the command needs is stalled), 2 cannot start (settings invalid or database
@@ -24,6 +24,7 @@ from adapters.database import DatabaseUnreachable, check, parse, start_embedded
 from api.cli_audit import add_audit_commands, add_export_commands
 from api.cli_backtest import add_backtest_command
 from api.cli_broker import add_broker_commands
+from api.cli_credits import add_credit_commands
 from api.cli_help import add_examples, tally_version
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
@@ -324,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_invoice_commands(sub, common)
     add_meter_commands(sub, common)
+    add_credit_commands(sub, common)
     add_payment_commands(sub, common)
     add_usage_commands(sub, common)
     add_secrets_commands(sub, common)

@@ -55,6 +55,17 @@ EXAMPLES: dict[str, list[str]] = {
         "--aggregation sum --property tokens --group-by model --filter region=eu,us --json",
     ],
     "meters list": ["tally meters list --project $PROJECT --json"],
+    "credits": ["tally credits balance $CUSTOMER --project $PROJECT"],
+    "credits grant": [
+        "tally credits grant $CUSTOMER 5000 --project $PROJECT --expires-at 2030-03-01T00:00:00Z",
+        "tally credits grant $CUSTOMER 10000 --project $PROJECT --kind paid --source stripe "
+        "--priority 10 --price $PRICE --json",
+    ],
+    "credits list": ["tally credits list $CUSTOMER --project $PROJECT --json"],
+    "credits balance": ["tally credits balance $CUSTOMER --project $PROJECT"],
+    "credits consume": [
+        "tally credits consume $CUSTOMER 25 --project $PROJECT --description 'request 81'"
+    ],
     "payments": ["tally payments list --project $PROJECT --status failed"],
     "payments list": [
         "tally payments list --project $PROJECT",

@@ -9,7 +9,6 @@ next step is to pay: ``api/errors.py`` says why 402)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,31 +18,28 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import CallerDep, TallyDep
 from api.calls import call_now, execute_and_call
+from api.credit_views import balance_view, grants_of
+from api.credit_views import customer_credits as credits_of
 from api.routes.common import (
     IdempotencyKey,
     IdPath,
     Limit,
     Reader,
     execute,
-    found_or_404,
     page,
     read_problems,
     respond,
     run,
     write_responses,
 )
-from api.routes.customers import customer_row
 from api.schemas import credits as s
 from api.schemas.common import Page
-from api.tally import Tally
 from commands.credit_messages import (
     ConsumeCredits,
     GrantCredits,
     SetCreditThreshold,
     VoidCreditGrant,
 )
-from domain.credits import balance as live_balance
-from domain.credits import next_expiry
 from domain.limits import MAX_CREDIT_GRANTS, MAX_ID_CHARS
 
 router = APIRouter(tags=["credits"])
@@ -97,19 +93,7 @@ def list_credit_grants(
         str | None, Query(max_length=MAX_ID_CHARS, description="The last grant id of a page")
     ] = None,
 ) -> Page[s.CreditGrant]:
-    from projections.credits import balances_of
-
-    customer_row(tally, caller, customer)
-    grants = [
-        {
-            **g,
-            "customer_id": b["customer_id"],
-            "currency": b["currency"],
-            "created": g["granted_at"],
-        }
-        for b in balances_of(tally.views, tally.schema, caller.project_id, customer)
-        for g in b["grants"]
-    ]
+    grants = grants_of(tally, caller.project_id, customer)
     ids = [g["id"] for g in grants]
     start = ids.index(starting_after) + 1 if starting_after in ids else 0
     if starting_after is not None and starting_after not in ids:
@@ -159,18 +143,6 @@ async def consume_credits(
     return respond(replace(outcome, body=answer), s.CreditConsumption)
 
 
-def _customer_now(tally: Tally, caller: Any, customer: dict[str, Any]) -> datetime:
-    """The customer's clock: its test clock's time, if it has one."""
-    from projections.test_clocks import get_test_clock
-
-    clock_id = customer.get("test_clock_id")
-    if clock_id is None:
-        return tally.clock.now()
-    clock = get_test_clock(tally.views, tally.schema, caller.project_id, UUID(str(clock_id)))
-    found = found_or_404(clock, "test clock", UUID(str(clock_id)))
-    return datetime.fromisoformat(found["frozen_time"])
-
-
 @router.get(
     "/v1/customers/{customer_id}/credits",
     response_model=s.CustomerCredits,
@@ -181,21 +153,7 @@ def _customer_now(tally: Tally, caller: Any, customer: dict[str, Any]) -> dateti
     responses=read_problems("not_found"),
 )
 def customer_credits(customer_id: UUID, tally: TallyDep, caller: Reader) -> s.CustomerCredits:
-    from projections.credits import balances_of
-
-    customer = customer_row(tally, caller, customer_id)
-    now = _customer_now(tally, caller, customer)
-    balances = [
-        {
-            "currency": b["currency"],
-            "balance": live_balance(b["grants"], now),
-            "low_threshold": b["low_threshold"],
-            "top_up_amount": b["top_up_amount"],
-            "next_expiry_at": next_expiry(b["grants"]),
-        }
-        for b in balances_of(tally.views, tally.schema, caller.project_id, customer_id)
-    ]
-    return s.CustomerCredits(customer_id=customer_id, balances=balances)  # type: ignore[arg-type]
+    return s.CustomerCredits.model_validate(credits_of(tally, caller.project_id, customer_id))
 
 
 @router.post(
@@ -217,13 +175,6 @@ def set_credit_threshold(
 ) -> JSONResponse:
     command = SetCreditThreshold(customer_id=customer_id, **body.model_dump())
     outcome = execute_and_call(tally, caller, command, key)
-    summary = outcome.body["balance"]
-    balance = {
-        "currency": summary["currency"],
-        "balance": summary["balance"],
-        "low_threshold": summary["low_threshold"],
-        "top_up_amount": summary["top_up_amount"],
-        "next_expiry_at": next_expiry(summary["grants"]),
-    }
+    balance = balance_view(outcome.body["balance"], None)
     body_out = {"customer_id": str(customer_id), "balances": [balance]}
     return respond(replace(outcome, body=body_out), s.CustomerCredits)

@@ -87,9 +87,7 @@ class ConfigureBillingRequest(Request):
         default=None,
         description="An invoice is due this many days after it is issued (0: on receipt)",
     )
-    usage_late_grace_s: (
-        Annotated[StrictInt, Field(ge=0, le=MAX_USAGE_LATE_GRACE_S)] | None
-    ) = Field(
+    usage_late_grace_s: Annotated[StrictInt, Field(ge=0, le=MAX_USAGE_LATE_GRACE_S)] | None = Field(
         default=None,
         description="How long after an invoiced period's end a late usage event for it is "
         "still accepted and billed on the next invoice (default 86400; 0: refused at once)",

@@ -149,9 +149,7 @@ class DefinePriceRequest(Request):
     )
     meter: Annotated[
         Label,
-        Field(
-            description="metered, metered_graduated, metered_volume, metered_package: the meter"
-        ),
+        Field(description="metered, metered_graduated, metered_volume, metered_package: the meter"),
     ] = ""
     package: PricePackage | None = Field(
         default=None,
