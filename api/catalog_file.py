@@ -23,6 +23,7 @@ The file lists meters (issue 13) and products (plans) with their features and pr
             unit_amount: 2900           # minor units
             interval: month             # day | week | month | year; omit for one-time
             trial_days: 14
+            provider_price_ids: {stripe: price_1PgafmB7WZ01}  # when Stripe runs it
           - lookup_key: pro_seats_eur
             currency: EUR
             scheme: graduated
@@ -35,7 +36,8 @@ The file lists meters (issue 13) and products (plans) with their features and pr
         active: false                   # archive the product (it leaves the plan list)
 
 Fields and limits are those of ``POST /v1/meters``, ``POST /v1/products`` and
-``POST /v1/prices``; unknown
+``POST /v1/prices`` (``provider_price_ids``: ``POST /v1/prices/{id}/provider_price_ids``,
+replacing the price's mapping; left out, the mapping stays as it is); unknown
 fields are refused, so a typo never passes silently. The whole file is checked before
 anything is written.
 
@@ -63,10 +65,12 @@ from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context, Happened
 from commands.meter_messages import DefineMeter
+from commands.provider_subscriptions import MapPriceToProviders
 from domain.catalog import METERED, Price
 from domain.errors import UnknownMeter, ValidationFailed
 from domain.limits import MAX_METERS_PER_PROJECT
 from domain.meters import Meter
+from domain.subscription_runners import check_provider_price_ids
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PRODUCTS = 500
@@ -86,6 +90,8 @@ class PriceEntry(BaseModel):
     interval: str | None = None
     interval_count: int = 1
     trial_days: int = 0
+    # The providers' own prices (issue 18): {"stripe": "price_..."}; absent leaves them.
+    provider_price_ids: dict[str, str] | None = None
 
 
 class ProductEntry(BaseModel):
@@ -169,9 +175,14 @@ def parse(text: str) -> tuple[CatalogFile, Checked]:
                 owner=product.owner,
             )
             prices = [
-                m.DefinePrice(product_id=placeholder, **price.model_dump())
+                m.DefinePrice(
+                    product_id=placeholder, **price.model_dump(exclude={"provider_price_ids"})
+                )
                 for price in product.prices
             ]
+            for entry in product.prices:
+                if entry.provider_price_ids is not None:
+                    check_provider_price_ids(entry.provider_price_ids)
             for command in prices:
                 _check_price(command)
             keys = [p.lookup_key for p in prices]
@@ -289,9 +300,18 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
         else:
             report.products_revised += 1
         positions.append(defined.position or 0)
-        for price in prices:
+        for price, entry in zip(prices, product.prices, strict=True):
             published = tally.execute(price.model_copy(update={"product_id": product_id}), context)
             report.price_ids[f"{product.code}/{price.lookup_key}"] = published.body["price"]["id"]
+            if entry.provider_price_ids is not None:
+                mapped = tally.execute(
+                    MapPriceToProviders(
+                        price_id=UUID(published.body["price"]["id"]),
+                        provider_price_ids=entry.provider_price_ids,
+                    ),
+                    context,
+                )
+                positions.append(mapped.position or 0)
             if published.body.get("created"):
                 report.prices_created += 1
             else:

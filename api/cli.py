@@ -30,6 +30,7 @@ from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
 from api.cli_payments import add_payment_commands
 from api.cli_projects import add_project_commands
+from api.cli_provider_subscriptions import add_provider_subscription_commands
 from api.cli_secrets import add_secrets_commands
 from api.cli_session import (
     EXIT_CANNOT_START,
@@ -326,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_invoice_commands(sub, common)
     add_meter_commands(sub, common)
     add_credit_commands(sub, common)
+    add_provider_subscription_commands(sub, common)
     add_payment_commands(sub, common)
     add_usage_commands(sub, common)
     add_secrets_commands(sub, common)

@@ -66,6 +66,16 @@ EXAMPLES: dict[str, list[str]] = {
     "credits consume": [
         "tally credits consume $CUSTOMER 25 --project $PROJECT --description 'request 81'"
     ],
+    "subscriptions": ["tally subscriptions run-by provider --project $PROJECT"],
+    "subscriptions run-by": [
+        "tally subscriptions run-by provider --project $PROJECT   # stripe or paddle runs them",
+        "tally subscriptions run-by tally --project $PROJECT --json",
+    ],
+    "prices": ["tally prices map $PRICE stripe=price_1PgafmB7WZ01 --project $PROJECT"],
+    "prices map": [
+        "tally prices map $PRICE stripe=price_1PgafmB7WZ01 --project $PROJECT",
+        "tally prices map $PRICE --project $PROJECT --json     # no provider prices",
+    ],
     "payments": ["tally payments list --project $PROJECT --status failed"],
     "payments list": [
         "tally payments list --project $PROJECT",
