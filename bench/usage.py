@@ -1,6 +1,7 @@
 """Usage ingestion and current usage (issue 13), against a real ``tally serve``.
 
     python -m bench.usage [--seconds 15] [--threads 8] [--workers 2] [--query-events 200000]
+                          [--only-consume]
 
 (a) Ingestion over HTTP: ``--threads`` clients post batches of 500 usage events
     (``POST /v1/usage_events/batch``, keep-alive, request bytes built before the clock
@@ -13,6 +14,11 @@
     current period (written through the same store, spread over the period; its period
     is a month from now, so they are dated ahead of the wall clock), then
     ``GET /v1/subscriptions/{id}/usage`` sequentially: p50 and p99.
+(d) Prepaid credits: ``--threads`` clients on ONE customer post
+    ``POST /v1/credits/consume`` (1 minor unit, each with its own Idempotency-Key) back to
+    back: consumptions per second, the server's CPU per consumption (its workers and
+    projection process), p50/p99; then the customer's balance must be what was granted
+    less exactly the consumptions answered 201 (never overspent, never lost).
 
 The rates follow whatever CPU the machine has left; the ratio to COPY was measured in
 the same run. Figures: bench/README.md.
@@ -229,6 +235,59 @@ def query_latency(url: str, schema: str, port: int, token: str, events: int) -> 
     )
 
 
+def consume(port: int, token: str, pid: int, threads: int, seconds: float) -> str:
+    """(d): consumptions of one customer's credits per second, and the check."""
+    conn = HttpConnection("127.0.0.1", port, token)
+    customer = json.loads(_until(lambda: conn.request(
+        "POST", "/v1/customers", {"external_id": "credit_user", "currency": "EUR"}),
+        (201, 200)))  # fmt: skip
+    granted = 10**12
+    grant = {"customer_id": customer["id"], "kind": "paid", "amount": granted}
+    _until(lambda: conn.request("POST", "/v1/credit_grants", grant), (201,))
+    answered: list[int] = []  # every 201, warm-up included
+    failures: list[str] = []
+
+    def make_worker(i: int) -> Any:
+        worker = HttpConnection("127.0.0.1", port, token)
+        counter = iter(range(10**9))
+        body = {"customer_id": customer["id"], "amount": 1}
+
+        def post() -> None:
+            key = f"Idempotency-Key: c{i}-{next(counter)}\r\n"
+            status, answer = worker.request("POST", "/v1/credits/consume", body, key)
+            if status != 201:
+                failures.append(f"consume answered {status}: {answer[:200]!r}")
+                raise RuntimeError(failures[-1])
+            answered.append(1)
+
+        return post
+
+    cpu_before = cpu_seconds(pid)
+    result = run_threads(threads, 2.0, seconds, make_worker)
+    cpu_after = cpu_seconds(pid)
+    conn.close()  # idle while the clients ran: the server has closed it
+    conn = HttpConnection("127.0.0.1", port, token)
+    path = f"/v1/customers/{customer['id']}/credits?wait_for_position=0"
+    left = _until(
+        lambda: conn.request("GET", path),
+        (200,),
+        lambda b: json.loads(b)["balances"][0]["balance"] == granted - len(answered),
+    )
+    conn.close()
+    held = json.loads(left)["balances"][0]["balance"] == granted - len(answered)
+    lat = sorted(result.latencies_ms) or [0.0]
+    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+    cpu = ""
+    if cpu_before is not None and cpu_after is not None and answered:
+        cpu = f", server CPU {(cpu_after - cpu_before) / len(answered) * 1e6:,.0f} us/consume"
+    first = f" (the first: {failures[0]})" if failures else ""
+    return (
+        f"{result.rate:,.0f} consumptions/s ({threads} clients, one customer, "
+        f"{result.errors} failed{first}){cpu}; p50 {p50:.1f} ms, p99 {p99:.1f} ms; balance "
+        + ("exact: granted - consumed" if held else "WRONG")
+    )
+
+
 def _project_of(pool: Any, schema: str, customer_id: str) -> UUID:
     """The customer's project, once the customers read model holds it."""
     for _ in range(300):
@@ -251,6 +310,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="tally serve workers")
     parser.add_argument("--query-events", type=int, default=200_000, help="for (c)")
+    parser.add_argument("--only-consume", action="store_true", help="run (d) alone")
     args = parser.parse_args()
     url = os.environ.get("TALLY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     with scratch_schemas(url, "bench_usage") as schemas:
@@ -259,21 +319,28 @@ def main() -> None:
         env = {**server_env(url, schema), "TALLY_POOL_SIZE": "4"}
         with running_server(env, args.workers, "warning") as server:
             token = create_project(env)
-            _setup(server.port, token, args.threads)
-            cpu_before = cpu_seconds(server.pid)
-            rate, errors, sent = ingest(server.port, token, args.threads, args.seconds)
-            cpu_after = cpu_seconds(server.pid)
-            rows = sum(len(bodies) for bodies in sent.values()) * BATCH
-            copy_rate = copy_baseline(url, schema, min(rows, 300_000))
-            print(f"(a) HTTP ingestion: {rate:,.0f} events/s ({args.threads} clients, batches "
-                  f"of {BATCH}, {args.workers} workers, {errors} failed batches)")  # fmt: skip
-            if cpu_before is not None and cpu_after is not None and rows:
-                # Every event sent (warm-up included) over the server's CPU in that time;
-                # Postgres's CPU is not in it.
-                print(f"    server CPU: {(cpu_after - cpu_before) / rows * 1e6:,.1f} us/event")
-            print(f"    COPY baseline:  {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.2f}")
-            print("(b) " + dedup(url, schema, server.port, token, sent))
-            print("(c) " + query_latency(url, schema, server.port, token, args.query_events))
+            if not args.only_consume:
+                ingestion(url, schema, server, token, args)
+            print("(d) " + consume(server.port, token, server.pid, args.threads, args.seconds))
+
+
+def ingestion(url: str, schema: str, server: Any, token: str, args: argparse.Namespace) -> None:
+    """(a), (b) and (c)."""
+    _setup(server.port, token, args.threads)
+    cpu_before = cpu_seconds(server.pid)
+    rate, errors, sent = ingest(server.port, token, args.threads, args.seconds)
+    cpu_after = cpu_seconds(server.pid)
+    rows = sum(len(bodies) for bodies in sent.values()) * BATCH
+    copy_rate = copy_baseline(url, schema, min(rows, 300_000))
+    print(f"(a) HTTP ingestion: {rate:,.0f} events/s ({args.threads} clients, batches "
+          f"of {BATCH}, {args.workers} workers, {errors} failed batches)")  # fmt: skip
+    if cpu_before is not None and cpu_after is not None and rows:
+        # Every event sent (warm-up included) over the server's CPU in that time;
+        # Postgres's CPU is not in it.
+        print(f"    server CPU: {(cpu_after - cpu_before) / rows * 1e6:,.1f} us/event")
+    print(f"    COPY baseline:  {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.2f}")
+    print("(b) " + dedup(url, schema, server.port, token, sent))
+    print("(c) " + query_latency(url, schema, server.port, token, args.query_events))
 
 
 if __name__ == "__main__":
