@@ -82,20 +82,22 @@ DDL = (
     "(project_id, customer_id, meter_id, width_s, bucket)",
 )
 
+# The arrays go in binary (``%b``): psycopg quotes a text-format array element by
+# element with regular expressions, which was a third of ingestion's Python time.
 _INSERT_EVENTS = (
     "INSERT INTO {t} (project_id, transaction_id, customer_id, subscription_id, event_name, "
     "occurred_at, properties, meter_ids, received_at) "
-    "SELECT %s, tx, c, s, n, o, p::jsonb, m::uuid[], %s "
-    "FROM unnest(%s::text[], %s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[], "
-    "%s::text[], %s::text[]) AS u(tx, c, s, n, o, p, m) "
+    "SELECT %b, tx, c, s, n, o, p::jsonb, m::uuid[], %b "
+    "FROM unnest(%b::text[], %b::uuid[], %b::uuid[], %b::text[], %b::timestamptz[], "
+    "%b::text[], %b::text[]) AS u(tx, c, s, n, o, p, m) "
     'ORDER BY tx COLLATE "C" ON CONFLICT DO NOTHING RETURNING transaction_id, ' + CANONICAL
 )
 _UPSERT_TOTALS = (
     "INSERT INTO {t} AS t (project_id, customer_id, meter_id, subscription_id, group_key, "
     "width_s, bucket, events, total, maximum, latest_at, latest_tx, latest_value, weighted) "
-    "SELECT %s, * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::int[], "
-    "%s::timestamptz[], %s::bigint[], %s::numeric[], %s::numeric[], %s::timestamptz[], "
-    "%s::text[], %s::numeric[], %s::numeric[]) ON CONFLICT (project_id, customer_id, "
+    "SELECT %b, * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::text[], %b::int[], "
+    "%b::timestamptz[], %b::bigint[], %b::numeric[], %b::numeric[], %b::timestamptz[], "
+    "%b::text[], %b::numeric[], %b::numeric[]) ON CONFLICT (project_id, customer_id, "
     "meter_id, subscription_id, group_key, width_s, bucket) "
     "DO UPDATE SET events = t.events + EXCLUDED.events, total = t.total + EXCLUDED.total, "
     "maximum = GREATEST(t.maximum, EXCLUDED.maximum), "
@@ -107,8 +109,8 @@ _UPSERT_TOTALS = (
 _NEWER = "(EXCLUDED.latest_at, EXCLUDED.latest_tx) > (t.latest_at, t.latest_tx)"
 _INSERT_DISTINCT = (
     "INSERT INTO {t} (project_id, customer_id, meter_id, subscription_id, group_key, "
-    "width_s, bucket, value) SELECT %s, * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], "
-    "%s::text[], %s::int[], %s::timestamptz[], %s::text[]) ON CONFLICT DO NOTHING"
+    "width_s, bucket, value) SELECT %b, * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], "
+    "%b::text[], %b::int[], %b::timestamptz[], %b::text[]) ON CONFLICT DO NOTHING"
 )
 
 

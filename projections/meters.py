@@ -71,12 +71,14 @@ def list_meters(
     )
 
 
-def meters_of(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:
-    rows = fetch_all(
-        pool,
-        sql.SQL("SELECT summary FROM {} WHERE project_id = %s ORDER BY position, id").format(
-            table(schema, TABLE)
-        ),
-        [project_id],
+def meters_sql(schema: str) -> sql.Composed:
+    """Every meter's summary of a project (``%s``), in order: for a caller that reads
+    it on a connection it already holds (usage ingestion's door)."""
+    return sql.SQL("SELECT summary FROM {} WHERE project_id = %s ORDER BY position, id").format(
+        table(schema, TABLE)
     )
+
+
+def meters_of(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:
+    rows = fetch_all(pool, meters_sql(schema), [project_id])
     return [dict(row["summary"]) for row in rows]
