@@ -18,6 +18,7 @@ from adapters.providers.subscriptions import (
     SubscriptionRequest,
 )
 from commands.provider_errors import ProviderUnsupported
+from domain.limits import MAX_DESCRIPTION_CHARS, plain_text
 from domain.provider_subscription_params import (
     CANCEL,
     CANCEL_AT_PERIOD_END,
@@ -27,6 +28,13 @@ from domain.provider_subscription_params import (
     SubscriptionLine,
     SubscriptionParams,
 )
+
+
+def _words(text: str | None) -> str:
+    """A provider's text without control characters or lone surrogates, at most
+    ``MAX_DESCRIPTION_CHARS`` (an invoice line's limit)."""
+    cleaned = plain_text(text or "").encode("utf-8", "replace").decode("utf-8").strip()
+    return cleaned[:MAX_DESCRIPTION_CHARS]
 
 
 def _items(lines: tuple[SubscriptionLine, ...]) -> tuple[SubscriptionItem, ...]:
@@ -59,8 +67,12 @@ def make(provider: PaymentProvider, key: str, params: SubscriptionParams) -> dic
         _change(provider, key, params)
         return {"subscription_ref": params.subscription_ref, "action": params.action}
     found = provider.get_invoice(params.invoice_ref)
-    # Plain JSON (times as ISO text): the answer is kept in the call's event.
+    # Plain JSON (times as ISO text, the provider's words as text every read model
+    # stores): the answer is kept in the call's event.
     answer: dict[str, Any] = dataclasses.asdict(found)
+    answer["number"] = _words(found.number) or None
+    for line in answer["lines"]:
+        line["description"] = _words(line["description"]) or "Subscription"
     for name in ("period_start", "period_end"):
         value = getattr(found, name)
         answer[name] = value.isoformat() if value is not None else None

@@ -40,7 +40,8 @@ def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Cont
                 body = _after_failure(uow, ctx, call, call.error_code, call.last_error)
         elif cmd.outcome == "succeeded":
             body = _after_success(uow, ctx, call, cmd.result)
-            call.succeed(cmd.result)
+            if call.pending:  # what the answer changes may fail the call instead
+                call.succeed(cmd.result)
         else:
             body = _after_failure(uow, ctx, call, cmd.error_code, cmd.error)
             call.fail(cmd.error_code, cmd.error)

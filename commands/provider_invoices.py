@@ -26,6 +26,7 @@ from commands.invoicing import sequence, summary
 from commands.now import context_now
 from commands.webhook_lookups import Step
 from domain.billing_settings import series_prefix
+from domain.errors import DomainError
 from domain.invoices import Invoice
 from domain.limits import MAX_DESCRIPTION_CHARS
 from domain.provider_calls import ProviderCall
@@ -89,21 +90,17 @@ def mirror_invoice(
     sub = uow.get(Subscription, UUID(params.subscription_id), ctx.project_id)
     if str(found.get("currency")) != sub.currency:
         return {"invoice_mirror": f"skipped: billed in {found.get('currency')}"}
-    start, end = _when(found.get("period_start")), _when(found.get("period_end"))
-    label = str(found.get("number") or found.get("invoice_ref"))
-    invoice = Invoice(
-        project_id=ctx.project_id,
-        customer_id=sub.customer_id,
-        currency=sub.currency,
-        subscription_id=sub.id,
-        period_start=start if start and end else None,
-        period_end=end if start and end else None,
-        description=f"{call.provider} invoice {label}"[:MAX_DESCRIPTION_CHARS],
-    )
-    _add_lines(invoice, call.provider, list(found.get("lines") or ()), int(found["total_minor"]))
+    try:
+        invoice = _drafted(call, sub, found)
+        invoice.check_finalize()
+    except DomainError as refused:
+        # What the provider billed does not fit Tally's limits (an amount past the money
+        # limit, too many lines): nothing is recorded and the call fails, saying why
+        # (GET /v1/provider_calls), rather than its outcome failing on every retry.
+        call.fail("invoice_not_recorded", f"{refused.code}: {refused.detail}"[:500])
+        return {}
     now = context_now(ctx)
-    values = settings_values(uow, ctx)
-    prefix = series_prefix(values["invoice_prefix"], "")
+    prefix = series_prefix(settings_values(uow, ctx)["invoice_prefix"], "")
     numbers = sequence(uow, ctx, prefix)
     # No Tally credit balance is applied: the provider collected the invoice itself.
     invoice.finalize(numbers, 0, now, prefix)
@@ -129,6 +126,24 @@ def mirror_invoice(
             uow, ctx, invoice, call.provider, reference, paid, now, transaction_id=txn.id
         )
     return {"invoice": summary(uow, invoice)}
+
+
+def _drafted(call: ProviderCall, sub: Subscription, found: dict[str, Any]) -> Invoice:
+    """The draft of the provider's invoice (not in the unit of work: a refusal leaves
+    nothing behind)."""
+    start, end = _when(found.get("period_start")), _when(found.get("period_end"))
+    label = str(found.get("number") or found.get("invoice_ref"))
+    invoice = Invoice(
+        project_id=sub.project_id,
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        subscription_id=sub.id,
+        period_start=start if start and end else None,
+        period_end=end if start and end else None,
+        description=f"{call.provider} invoice {label}"[:MAX_DESCRIPTION_CHARS],
+    )
+    _add_lines(invoice, call.provider, list(found.get("lines") or ()), int(found["total_minor"]))
+    return invoice
 
 
 def _add_lines(invoice: Invoice, provider: str, lines: list[Any], total: int) -> None:

@@ -165,6 +165,26 @@ def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
     assert {c: int(v["total"]) for c, v in trial["currencies"].items()} == {"EUR": 0}
 
 
+def test_a_stripe_invoice_past_tallys_limits_is_not_recorded_and_its_call_says_why(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    invoice_ref = fake.add_invoice(ref, 1000, "pi_paid1")
+    line = fake.invoices[invoice_ref]["lines"]["data"][0]
+    line["description"] = "Pro\x00\x1b[31m"  # control characters, as a provider may send
+    huge = fake.add_invoice(ref, 10**16, "pi_paid2")  # past Tally's money limit
+    send(api, "evt_paid", "invoice.paid", fake.invoices[invoice_ref], T0 + 5)
+    send(api, "evt_huge", "invoice.paid", fake.invoices[huge], T0 + 6)
+    [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    assert invoice["lines"][0]["description"] == "Pro  [31m"  # each one a space
+    calls = [c for c in store.calls() if c["operation"] == "get_invoice"]
+    [refused] = [c for c in calls if c["state"] == "failed"]
+    assert refused["error_code"] == "invoice_not_recorded"
+    assert "amount" in refused["last_error"]
+
+
 def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
     shop: tuple[Shop, FakeBilling],
 ) -> None:
