@@ -43,7 +43,7 @@ from commands.provider_errors import ProviderError, ProviderUnavailable
 from domain.customers import Customer
 from domain.errors import DomainError
 from domain.limits import plain_text
-from domain.provider_call_params import ChargeParams, CheckoutParams
+from domain.provider_call_params import CustomerParams
 from domain.provider_calls import FAILED, SUCCEEDED, ProviderCall
 from domain.provider_settings import ProviderSettings
 from domain.provider_subscription_params import CreateSubscriptionParams
@@ -182,7 +182,7 @@ class Outbox(BackgroundPasses):
         repository = self.tally.store.repository
         params = call.request_params
         # A call that waits for its customer names the Tally customer too.
-        assert isinstance(params, CheckoutParams | ChargeParams | CreateSubscriptionParams)
+        assert isinstance(params, CustomerParams | CreateSubscriptionParams), call.operation
         assert params.customer_id is not None
         customer = repository.get(UUID(params.customer_id))
         assert isinstance(customer, Customer)

@@ -15,13 +15,18 @@ from adapters.providers.base import (
     CheckoutRequest,
     CustomerRequest,
     LineItem,
+    PaymentMethodRequest,
+    PaymentMethodSync,
     PaymentProvider,
     RefundRequest,
 )
+from commands.provider_errors import ProviderUnsupported
 from domain.provider_call_params import (
     ChargeParams,
     CheckoutParams,
     CreateCustomerParams,
+    CustomerParams,
+    PaymentMethodParams,
     ProviderParams,
     RefundParams,
 )
@@ -37,7 +42,7 @@ def call_provider(
     params = with_project(call.request_params, call.project_id)
     if customer_ref is None:
         return _make(provider, call.idempotency_key, params)
-    assert isinstance(params, CheckoutParams | ChargeParams | CreateSubscriptionParams)
+    assert isinstance(params, CustomerParams | CreateSubscriptionParams), call.operation
     made = _make(provider, call.idempotency_key, replace(params, customer_ref=customer_ref))
     return {**made, "customer_ref": customer_ref}
 
@@ -80,6 +85,8 @@ def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[s
             )
         )
         return {"payment_ref": charged.payment_ref, "status": charged.status}
+    if isinstance(params, PaymentMethodParams):
+        return _sync_method(provider, key, params)
     if not isinstance(params, RefundParams):
         return provider_subscription_calls.make(provider, key, params)
     refunded = provider.refund(
@@ -93,6 +100,29 @@ def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[s
         )
     )
     return {"refund_ref": refunded.refund_ref, "status": refunded.status}
+
+
+def _sync_method(
+    provider: PaymentProvider, key: str, params: PaymentMethodParams
+) -> dict[str, Any]:
+    """Attach, detach or set the default at the provider. Commands ask only providers
+    that can (``commands/payment_methods.py``); a project that moved to one that cannot
+    gets a clear refusal on the call."""
+    if not (
+        isinstance(provider, PaymentMethodSync) and params.action in provider.payment_method_actions
+    ):
+        raise ProviderUnsupported(
+            f"{provider.name} cannot {params.action} a saved payment method", provider=provider.name
+        )
+    provider.sync_payment_method(
+        PaymentMethodRequest(
+            action=params.action,
+            payment_method_ref=params.payment_method_ref,
+            idempotency_key=key,
+            customer_ref=params.customer_ref,
+        )
+    )
+    return {"action": params.action, "payment_method_ref": params.payment_method_ref}
 
 
 def _checkout_request(key: str, params: CheckoutParams) -> CheckoutRequest:

@@ -33,4 +33,9 @@ class EventType(StrEnum):
     INVOICE_PAID = "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
     CUSTOMER_CREATED = "customer.created"
+    # The provider's own changes to a customer's saved methods (issue 18): mirrored into
+    # Tally's payment methods. ``customer.updated`` carries the customer's default.
+    CUSTOMER_UPDATED = "customer.updated"
+    PAYMENT_METHOD_ATTACHED = "payment_method.attached"
+    PAYMENT_METHOD_DETACHED = "payment_method.detached"
     UNKNOWN = "unknown"

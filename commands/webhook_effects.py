@@ -25,10 +25,12 @@ from commands.credit_top_ups import grant_top_up
 from commands.invoice_charges import provider_payment, settle_charge
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.invoicing import find_dunning, load_invoice
+from commands.payment_methods import sync_call
 from commands.provider_events import EventType
 from commands.provider_invoices import fetch_invoice, provider_bills
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_notices import NOTHING_TO_DO, trial_announced
+from commands.webhook_payment_methods import METHOD_EVENTS, methods_changed
 from commands.webhook_refunds import refund_failed, refunded
 from commands.webhook_subscriptions import customer_linked, subscription_changed
 from domain.charge_attempts import awaits_confirmation
@@ -73,6 +75,8 @@ def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effec
         steps = customer_linked(uow, ctx, event)
     elif kind is EventType.TRIAL_WILL_END:
         steps = trial_announced(uow, ctx, event)
+    elif kind in METHOD_EVENTS:
+        steps = methods_changed(uow, ctx, event, kind)
     else:
         why = NOTHING_TO_DO.get(kind, "")
         return [], f"{event.provider_type or event.type} changes nothing in Tally" + (
@@ -233,6 +237,7 @@ def _attach(
     methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
     if methods is None:
         methods = PaymentMethods.start(ctx.project_id, customer.id)
+    before = methods.default_ref
     attached = methods.attach(provider, method, "saved at checkout")
     defaulted = make_default and methods.default_ref != method
     if defaulted:
@@ -240,6 +245,10 @@ def _attach(
     if not (attached or defaulted):
         return None
     uow.add(methods)
+    if make_default and before != method:
+        # The provider saved the method (a checkout); making it the default is Tally's
+        # choice, which the provider's customer follows (commands/payment_methods.py).
+        sync_call(uow, ctx, customer, methods, "set_default", method, provider)
     return {"action": "payment_method_attached", "customer_id": str(customer.id)}
 
 

@@ -254,12 +254,67 @@ class RefundParams:
         )
 
 
+PAYMENT_METHOD_ACTIONS = ("attach", "detach", "set_default")
+
+
+@dataclass(frozen=True)
+class PaymentMethodParams:
+    """Keep a saved payment method in step at the provider (issue 18): attach it to the
+    provider's customer, detach it, or make it the customer's default there
+    (``commands/payment_methods.py``). Recorded since issue 18; no older shapes."""
+
+    OPERATION: ClassVar[str] = "payment_method"
+    action: str  # one of PAYMENT_METHOD_ACTIONS
+    payment_method_ref: str
+    # The provider's customer (attach, set_default); None while the call waits for
+    # ``customer_call``, and for a detach, which names only the method.
+    customer_ref: str | None
+    customer_id: str
+    customer_call: str | None = None
+    references: dict[str, str] = field(default_factory=dict)
+
+    def to_params(self) -> Params:
+        return {
+            "action": self.action,
+            "payment_method_ref": self.payment_method_ref,
+            "customer_ref": self.customer_ref,
+            "customer_id": self.customer_id,
+            **_optional(customer_call=self.customer_call),
+            "references": self.references,
+        }
+
+    @classmethod
+    def from_params(cls, raw: Mapping[str, Any]) -> PaymentMethodParams:
+        return cls(
+            action=str(raw["action"]),
+            payment_method_ref=str(raw["payment_method_ref"]),
+            customer_ref=_text(raw, "customer_ref"),
+            customer_id=str(raw["customer_id"]),
+            customer_call=_text(raw, "customer_call"),
+            references=_references(raw),
+        )
+
+
 ProviderParams = (
-    CreateCustomerParams | CheckoutParams | ChargeParams | RefundParams | SubscriptionParams
+    CreateCustomerParams
+    | CheckoutParams
+    | ChargeParams
+    | RefundParams
+    | PaymentMethodParams
+    | SubscriptionParams
 )
+# The calls that may wait for their customer's ``create_customer`` call.
+CustomerParams = CheckoutParams | ChargeParams | PaymentMethodParams
 
 PARAMS_BY_OPERATION: dict[str, type[ProviderParams]] = {
-    cls.OPERATION: cls for cls in (CreateCustomerParams, CheckoutParams, ChargeParams, RefundParams)
+    cls.OPERATION: cls
+    for cls in (
+        CreateCustomerParams,
+        CheckoutParams,
+        ChargeParams,
+        RefundParams,
+        PaymentMethodParams,
+    )
 }
 # Provider-run subscriptions' calls (domain/provider_subscription_params.py).
 PARAMS_BY_OPERATION |= {cls.OPERATION: cls for cls in SUBSCRIPTION_PARAMS}

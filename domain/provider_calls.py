@@ -45,7 +45,7 @@ NAMESPACE = UUID("4f0e9d2c-6b1a-4c3d-8e7f-9a0b1c2d3e4f")
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 # A refund's answer while the provider reviews it (RefundOutcome.status).
 AWAITING_APPROVAL = "pending_approval"
-OPERATIONS: tuple[str, ...] = ("checkout", "charge", "refund", "create_customer")
+OPERATIONS: tuple[str, ...] = ("checkout", "charge", "refund", "create_customer", "payment_method")
 # A subscription its provider runs (domain/provider_subscription_params.py).
 OPERATIONS += ("create_subscription", "change_subscription", "get_invoice")
 

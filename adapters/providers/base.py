@@ -41,6 +41,8 @@ __all__ = [
     "CustomerRequest",
     "InvalidSignature",
     "LineItem",
+    "PaymentMethodRequest",
+    "PaymentMethodSync",
     "PaymentProvider",
     "PaymentRequiresAction",
     "PortalSession",
@@ -240,6 +242,29 @@ class ProviderEvent:
     # the start of its current period, when the event carries them.
     items: tuple[Mapping[str, Any], ...] | None = None
     period_start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentMethodRequest:
+    """Keep a saved method in step at the provider: ``action`` is ``attach`` (to
+    ``customer_ref``), ``detach``, or ``set_default`` (the customer's default for the
+    payments the provider collects itself)."""
+
+    action: str
+    payment_method_ref: str
+    idempotency_key: str
+    customer_ref: str | None = None
+
+
+@runtime_checkable
+class PaymentMethodSync(Protocol):
+    """What a provider that keeps customers' saved methods offers to keep them in step
+    with Tally's (Stripe: all three actions; Paddle: detach). ``actions`` lists what it
+    can do; asking for another raises ``ProviderUnsupported``."""
+
+    payment_method_actions: tuple[str, ...]
+
+    def sync_payment_method(self, request: PaymentMethodRequest) -> None: ...
 
 
 @runtime_checkable

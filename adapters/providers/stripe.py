@@ -18,6 +18,7 @@ from typing import Any
 import stripe as stripe_sdk
 
 from adapters.clock import SystemClock
+from adapters.providers import stripe_payment_methods
 from adapters.providers.base import (
     ChargeOutcome,
     ChargeRequest,
@@ -27,6 +28,7 @@ from adapters.providers.base import (
     Clock,
     CustomerRequest,
     LineItem,
+    PaymentMethodRequest,
     PortalSession,
     ProviderCustomer,
     ProviderEvent,
@@ -36,6 +38,7 @@ from adapters.providers.base import (
 )
 from adapters.providers.ids import STRIPE, check_event_ids, checked
 from adapters.providers.signing import FUTURE_SKEW_S
+from adapters.providers.stripe_customer_refs import needs_customer, with_customer_references
 from adapters.providers.stripe_events import normalize
 from adapters.providers.stripe_invoice_payments import needs_payment, with_invoice_payment
 from adapters.providers.stripe_subscriptions import StripeSubscriptions
@@ -55,6 +58,7 @@ NAME = "stripe"
 class StripeProvider(StripeSubscriptions):
     name = NAME
     manages_subscriptions = True
+    payment_method_actions = stripe_payment_methods.ACTIONS
 
     def __init__(
         self,
@@ -218,6 +222,10 @@ class StripeProvider(StripeSubscriptions):
             else:
                 self._client.v1.subscriptions.cancel(subscription_ref, None, options)
 
+    def sync_payment_method(self, request: PaymentMethodRequest) -> None:
+        with self._errors():
+            stripe_payment_methods.sync(self._client, request)
+
     def parse_webhook(
         self,
         headers: Mapping[str, str],
@@ -242,11 +250,18 @@ class StripeProvider(StripeSubscriptions):
         # Signed, but the ids are still checked before Tally keeps and later uses them.
         normalized = normalize(event)
         check_event_ids(STRIPE, normalized)
-        if needs_payment(normalized):
-            with self._errors():
-                normalized = with_invoice_payment(self._client, normalized)
-            check_event_ids(STRIPE, normalized)
-        return [normalized]
+        return [self._completed(normalized)]
+
+    def _completed(self, event: ProviderEvent) -> ProviderEvent:
+        """What a verified event needs from the API before it is recorded: a paid
+        invoice's payment, a payment method's Tally customer."""
+        with self._errors():
+            if needs_payment(event):
+                event = with_invoice_payment(self._client, event)
+            if needs_customer(event):
+                event = with_customer_references(self._client, event)
+        check_event_ids(STRIPE, event)
+        return event
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -19,6 +19,9 @@ from commands.provider_events import EventType
 
 STRIPE_TYPES: dict[str, EventType] = {
     "customer.created": EventType.CUSTOMER_CREATED,
+    "customer.updated": EventType.CUSTOMER_UPDATED,
+    "payment_method.attached": EventType.PAYMENT_METHOD_ATTACHED,
+    "payment_method.detached": EventType.PAYMENT_METHOD_DETACHED,
     "customer.subscription.created": EventType.SUBSCRIPTION_CREATED,
     "customer.subscription.updated": EventType.SUBSCRIPTION_UPDATED,
     "customer.subscription.deleted": EventType.SUBSCRIPTION_CANCELED,
@@ -77,11 +80,25 @@ def normalize(event: Mapping[str, Any]) -> ProviderEvent:
     extract = _BY_OBJECT.get(str(obj.get("object", "")))
     if extract is not None:
         base.update(extract(obj, provider_type))
+    if base.get("customer_ref") is None and isinstance(data, Mapping):
+        before = data.get("previous_attributes")
+        if isinstance(before, Mapping):
+            base["customer_ref"] = ref(before.get("customer"))
     return ProviderEvent(**base)
 
 
 def _customer(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
-    return {"customer_ref": ref(obj)}
+    settings = obj.get("invoice_settings")
+    default = settings.get("default_payment_method") if isinstance(settings, Mapping) else None
+    # For a customer, payment_method_ref is its default (customer.updated mirrors it).
+    return {"customer_ref": ref(obj), "payment_method_ref": ref(default)}
+
+
+def _payment_method(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
+    # A detached method names no customer any more; the event's previous_attributes
+    # does (read by normalize). Its tally_* references are its customer's, which the
+    # adapter looks up (stripe_customer_refs.py): a method's own metadata has none.
+    return {"customer_ref": ref(obj.get("customer")), "payment_method_ref": ref(obj)}
 
 
 def _subscription(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
@@ -201,5 +218,6 @@ _BY_OBJECT = {
     "checkout.session": _checkout_session,
     "payment_intent": _payment_intent,
     "setup_intent": _setup_intent,
+    "payment_method": _payment_method,
     "charge": _charge,
 }

@@ -1,4 +1,5 @@
-"""Saved payment methods (references only)."""
+"""Saved payment methods (references only), kept in step at the provider: each write
+makes its provider calls right after the commit (``api.calls.execute_and_call``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from fastapi.responses import JSONResponse
 
 from adapters.outbox import provider_for
 from api.auth import CallerDep, TallyDep
+from api.calls import execute_and_call
 from api.routes.common import (
     IdempotencyKey,
     PaymentMethodPath,
     Reader,
-    execute,
     read_problems,
     respond,
     write_responses,
@@ -60,7 +61,7 @@ def attach(
 ) -> JSONResponse:
     provider = provider_for(tally, caller.project_id).name
     command = pm.AttachPaymentMethod(provider=provider, **body.model_dump())
-    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult)
+    return respond(execute_and_call(tally, caller, command, key), s.PaymentMethodsResult)
 
 
 @router.post(
@@ -78,7 +79,7 @@ def detach(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = pm.DetachPaymentMethod(customer_id=body.customer_id, payment_method=payment_method)
-    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult)
+    return respond(execute_and_call(tally, caller, command, key), s.PaymentMethodsResult)
 
 
 @router.post(
@@ -98,4 +99,4 @@ def set_default(
     command = pm.SetDefaultPaymentMethod(
         customer_id=body.customer_id, payment_method=payment_method
     )
-    return respond(execute(tally, caller, command, key), s.PaymentMethodsResult)
+    return respond(execute_and_call(tally, caller, command, key), s.PaymentMethodsResult)

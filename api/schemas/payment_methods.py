@@ -49,3 +49,10 @@ class PaymentMethods(Result):
 
 class PaymentMethodsResult(Result):
     payment_methods: PaymentMethods
+    provider_calls: list[UUID] = Field(
+        default_factory=list,
+        description="The provider calls that make the change at the provider too (Stripe: "
+        "attach, detach, the customer's default; Paddle: detach), made right after the "
+        "write; GET /v1/provider_calls/{id} shows each. Empty where the provider keeps "
+        "no methods (stub, YooKassa) or for a change the provider reported itself",
+    )

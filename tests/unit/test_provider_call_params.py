@@ -259,3 +259,25 @@ def test_every_call_in_the_recorded_log_parses_and_writes_its_dict_back() -> Non
     for recorded in requested:
         params = parse_params(recorded["operation"], recorded["params"])
         assert params.to_params() == recorded["params"]
+
+
+def test_a_payment_method_call_round_trips_and_names_its_customer_call() -> None:
+    from domain.provider_call_params import PaymentMethodParams
+
+    waiting = PaymentMethodParams(
+        action="attach",
+        payment_method_ref="pm_1",
+        customer_ref=None,
+        customer_id=U1,
+        customer_call=U2,
+        references={"tally_customer": U1},
+    )
+    stored = json.loads(json.dumps(waiting.to_params()))
+    assert parse_params("payment_method", stored) == waiting
+    call = ProviderCall.request(
+        project_id=UUID(U3), provider="stripe", subject="s", params=waiting, now=NOW
+    )
+    assert call.customer_call == UUID(U2)
+    detach = PaymentMethodParams("detach", "pm_1", "cus_1", U1)
+    assert "customer_call" not in detach.to_params()
+    assert parse_params("payment_method", detach.to_params()) == detach
