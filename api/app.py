@@ -59,6 +59,7 @@ from api.routes import (
     transactions,
     transfers,
     usage,
+    usage_thresholds,
     webhook_endpoints,
     webhooks,
 )
@@ -323,6 +324,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         backtests,
         exports,
         usage,
+        usage_thresholds,
         checkout,
         payment_methods,
         payments,

@@ -52,6 +52,7 @@ from commands import (
     meters,
     operators,
     payment_methods,
+    progressive_billing,
     projects,
     provider_calls,
     provider_config,
@@ -129,6 +130,7 @@ def build(
             **customers.HANDLERS,
             **catalog.HANDLERS,
             **meters.HANDLERS,
+            **progressive_billing.HANDLERS,  # usage thresholds (issue 13)
             **credits.HANDLERS,  # prepaid credits (issue 13)
             **subscriptions.HANDLERS,
             # Provider-run subscriptions (issue 18): these replace some of the above.

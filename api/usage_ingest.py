@@ -12,6 +12,7 @@ from uuid import UUID
 from api.tally import Tally
 from api.usage_door import Sorted, sort_batch
 from api.usage_fenced import answer_fenced
+from api.usage_thresholds import bill_thresholds_after
 
 
 def ingest(tally: Tally, project_id: UUID, raw: list[Any]) -> tuple[Sorted, frozenset[str]]:
@@ -23,4 +24,6 @@ def ingest(tally: Tally, project_id: UUID, raw: list[Any]) -> tuple[Sorted, froz
     written = write(tally.views, tally.schema, project_id, events, tally.clock.now())
     # Events a renewal fenced off after the door admitted them: refused as it would now.
     answer_fenced(tally, project_id, batch, written.closed)
+    # Progressive billing: a subscription whose usage charges reached a threshold.
+    bill_thresholds_after(tally, project_id, events, written.created)
     return batch, written.created

@@ -83,7 +83,7 @@ def period_ends_at(sub: Subscription, due: datetime) -> bool:
     return sub.status in (ACTIVE, PAST_DUE) and due >= sub.current_period[1]
 
 
-def _quantities(
+def quantities_of(
     uow: UnitOfWork,
     sub: Subscription,
     prices: list[MeteredPrice],
@@ -106,7 +106,7 @@ def _late(
     """The late lines of a period billed before: what its usage comes to now, less what
     was billed for it."""
     prices = metered_prices(uow, ctx, [{"price_id": p, "quantity": 1} for p in billed_prices])
-    return usage_lines(prices, _quantities(uow, sub, prices, period), period, billed, late=True)
+    return usage_lines(prices, quantities_of(uow, sub, prices, period), period, billed, late=True)
 
 
 def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage:
@@ -138,10 +138,12 @@ def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage
             billed = now_billed(late, billed)
         rated.last_billed = billed
     prices = metered_prices(uow, ctx, sub.items)
-    fresh = usage_lines(prices, _quantities(uow, sub, prices, period), period, {}, late=False)
+    # What progressive invoices billed of the period already (domain.progressive_billing).
+    early = ledger.progressive_for(period)[0] if ledger is not None else {}
+    fresh = usage_lines(prices, quantities_of(uow, sub, prices, period), period, early, late=False)
     rated.lines += fresh
     rated.prices = [price.price_id for price in prices]
-    rated.billed = now_billed(fresh, {})
+    rated.billed = now_billed(fresh, early)
     if ledger is None and not prices:
         rated.period = None  # nothing metered, ever: nothing to keep
     return rated

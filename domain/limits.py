@@ -93,6 +93,9 @@ MAX_PRICE_TIERS = 20
 # gives at most this many units free: usage quantities have 15 digits before the point,
 # so a larger package or allowance could never be reached.
 MAX_PACKAGE_UNITS = 10**12
+# A subscription bills its usage early when its period's usage charges reach one of at
+# most this many thresholds (progressive billing, issue 13).
+MAX_USAGE_THRESHOLDS = 10
 
 # -- coupons ---------------------------------------------------------------------------
 # A repeating coupon discounts at most this many invoices.

@@ -24,6 +24,7 @@ REASONS = {
     "upcoming": "Upcoming invoice",
     "final_usage": "Usage of the last period",
     "usage_continued": "Usage, continued",
+    "usage_threshold": "Usage so far (threshold reached)",
 }
 
 

@@ -29,7 +29,16 @@ NAMESPACE = UUID("4f0c2a51-8b7e-4d6a-9c3f-2e1d0b9a8c7f")
 
 
 class UsageBilling(TallyAggregate):
+    """Version 2 keeps the subscription's usage thresholds and what progressive
+    invoices billed of its current period (``domain.progressive_billing``); a ledger
+    stored before has none."""
+
     TOPIC = "tally:UsageBilling"
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.update(thresholds=[], progressive=None, progressive_billed={}, progressive_level=0)
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:UsageBilling.Created"
@@ -50,6 +59,12 @@ class UsageBilling(TallyAggregate):
         self.earlier: list[str] | None = None
         self.earlier_prices: list[str] = []
         self.earlier_billed: dict[str, str] = {}
+        # Progressive billing: the thresholds, and the period progressive invoices
+        # billed, what they billed of it and how many thresholds it reached.
+        self.thresholds: list[int] = []
+        self.progressive: list[str] | None = None
+        self.progressive_billed: dict[str, str] = {}
+        self.progressive_level = 0
 
     @classmethod
     def start(cls, project_id: UUID, subscription_id: UUID) -> UsageBilling:
@@ -116,6 +131,52 @@ class UsageBilling(TallyAggregate):
         self.earlier_prices = list(earlier_prices or [])
         self.earlier_billed = dict(earlier_billed or {})
 
+    def set_thresholds(self, thresholds: list[int], customer_id: UUID) -> None:
+        """The usage thresholds (``check_thresholds``: the caller checks them)."""
+        if list(thresholds) != self.thresholds:
+            # Whose they are rides along, for the read model that finds them.
+            self._thresholds_set(
+                thresholds=list(thresholds),
+                project_id=str(self.project_id),
+                subscription_id=str(self.subscription_id),
+                customer_id=str(customer_id),
+            )
+
+    @event("ThresholdsSet", topic="tally:UsageBilling.ThresholdsSet")
+    def _thresholds_set(
+        self, thresholds: list[int], project_id: str, subscription_id: str, customer_id: str
+    ) -> None:
+        self.thresholds = thresholds
+
+    def progressive_for(
+        self, period: tuple[datetime, datetime]
+    ) -> tuple[dict[str, Decimal], int]:
+        """What progressive invoices billed of ``period`` and the thresholds it reached
+        (nothing and 0 for another period)."""
+        if self.progressive != _iso(period):
+            return {}, 0
+        billed = {key: Decimal(value) for key, value in self.progressive_billed.items()}
+        return billed, self.progressive_level
+
+    def record_progressive(
+        self,
+        invoice_id: UUID,
+        period: tuple[datetime, datetime],
+        billed: dict[str, Decimal],
+        level: int,
+    ) -> None:
+        self._progressive_billed(
+            invoice_id=str(invoice_id), period=_iso(period), billed=_texts(billed), level=level
+        )
+
+    @event("ProgressiveBilled", topic="tally:UsageBilling.ProgressiveBilled")
+    def _progressive_billed(
+        self, invoice_id: str, period: list[str], billed: dict[str, str], level: int
+    ) -> None:
+        self.progressive = period
+        self.progressive_billed = billed
+        self.progressive_level = level
+
     def summary(self) -> dict[str, Any]:
         return {
             "subscription_id": str(self.subscription_id),
@@ -125,6 +186,9 @@ class UsageBilling(TallyAggregate):
             "billed": self.billed,
             "earlier": self.earlier,
             "earlier_billed": self.earlier_billed,
+            "thresholds": self.thresholds,
+            "progressive": self.progressive,
+            "progressive_billed": self.progressive_billed,
         }
 
 

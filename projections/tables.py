@@ -393,6 +393,14 @@ TABLES: tuple[Table, ...] = (
         "position, ordinal",
         ("entitlement_changes_customer: customer_id, position, ordinal",),
     ),
+    # Usage thresholds (issue 13, progressive billing): projections/usage_thresholds.py.
+    Table(
+        "usage_thresholds",
+        "id uuid NOT NULL, project_id uuid NOT NULL, customer_id uuid NOT NULL, "
+        "thresholds jsonb NOT NULL, position bigint NOT NULL",
+        "id",
+        ("usage_thresholds_customer: project_id, customer_id",),
+    ),
     # Creators' usage and earnings (issue 13): projections/creator_earnings.py.
     Table(
         "creator_prices",

@@ -26,6 +26,7 @@ from api.usage_fenced import fenced_refusal
 from api.usage_ingest import ingest
 from api.usage_periods import billed, subscription_period
 from api.usage_report import customer_period, report
+from api.usage_thresholds import bill_thresholds_after
 from commands.limits_types import Timestamp
 from domain.errors import DomainError
 from domain.limits import MAX_USAGE_BATCH
@@ -82,6 +83,7 @@ def _record_one(tally: Tally, caller: Caller, body: s.UsageEventRequest) -> JSON
         if written.closed and not stored_among(tally, caller.project_id, [event.transaction_id]):
             raise fenced_refusal(event)
         existed = event.transaction_id not in written.created
+        bill_thresholds_after(tally, caller.project_id, [event], written.created)
     row = stored_event(tally.views, tally.schema, caller.project_id, body.transaction_id)
     answer = s.UsageEvent.model_validate({**found_or_404(row, "usage event", UUID(int=0)),
                                           "existed": existed})  # fmt: skip
