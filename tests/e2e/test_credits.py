@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -197,3 +198,31 @@ def test_expired_credit_is_booked_as_breakage_by_the_sweeper(api: Client, clock:
     eur = books["EUR"] if "EUR" in books else books["currencies"]["EUR"]
     assert eur["accounts"]["breakage"] == 60
     assert eur["accounts"][f"credits:{cid}"] == 50
+
+
+def test_a_declined_top_up_grants_nothing_and_one_without_a_card_is_failed_at_once(
+    api: Client,
+) -> None:
+    from adapters.providers.stub import DECLINED
+    from tests.e2e.billing import card
+
+    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
+    declined, bare = customer(api, "declined"), customer(api, "bare")
+    card(api, declined, DECLINED)
+    body = {"low_threshold": 100, "top_up_amount": 1000}
+    for cid in (declined, bare):
+        grant(api, cid, 300)
+        api.ok(api.post(f"/v1/customers/{cid}/credits/threshold", body))
+        api.ok(consume(api, cid, 250), 201)  # 50: low
+    assert balance(api, declined) == 50
+    payments = api.ok(api.get("/v1/payments", customer_id=declined))["data"]
+    assert [(p["amount"], p["status"]) for p in payments] == [(1000, "failed")]
+    assert len(api.ok(api.get("/v1/credit_grants", customer=declined))["data"]) == 1
+    assert balance(api, bare) == 50
+    assert api.ok(api.get("/v1/payments", customer_id=bare))["data"] == []
+    from projections.credits import balances_of
+
+    (row,) = balances_of(api.tally.views, api.tally.schema, api.project_id, UUID(bare))
+    assert row["top_ups"] == [
+        {"crossing": 1, "amount": 1000, "status": "failed", "reason": "no_payment_method"}
+    ]
