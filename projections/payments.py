@@ -33,6 +33,7 @@ from domain.carts import Cart
 from domain.payment_methods import PaymentMethods
 from domain.provider_calls import ProviderCall
 from domain.provider_settings import ProviderSettings
+from domain.subscription_runners import SubscriptionRunner
 from domain.webhooks import WebhookEvent
 from projections.aggregates import AggregateModel, Kind, get_resource, list_resources
 from projections.paging import fetch_all
@@ -43,6 +44,7 @@ _call: Any = ProviderCall
 _cart: Any = Cart
 _methods: Any = PaymentMethods
 _settings: Any = ProviderSettings
+_runner: Any = SubscriptionRunner
 
 
 def _summary(aggregate: Any) -> dict[str, Any]:
@@ -118,6 +120,15 @@ class Payments(AggregateModel):
             values=lambda a, s: (a.provider,),
             summary=_summary,
         ),
+        # Who runs the project's subscriptions (issue 18).
+        Kind(
+            aggregate=SubscriptionRunner,
+            table="subscription_runners",
+            events=frozenset({_runner.Started, _runner.Chosen}),
+            columns=(("run_by", "text"),),
+            values=lambda a, s: (a.run_by,),
+            summary=_summary,
+        ),
     )
 
 
@@ -189,6 +200,12 @@ def get_payment_methods(
     return get_resource(
         pool, schema, "payment_methods", project_id, "t.customer_id = %s", [customer_id]
     )
+
+
+def get_subscription_runner(
+    pool: ConnectionPool[Any], schema: str, project_id: UUID
+) -> dict[str, Any] | None:
+    return get_resource(pool, schema, "subscription_runners", project_id, "TRUE", [])
 
 
 def get_provider_settings(

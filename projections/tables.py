@@ -256,6 +256,12 @@ TABLES: tuple[Table, ...] = (
         "id",
         ("provider_settings_project: project_id",),
     ),
+    Table(
+        "subscription_runners",
+        _aggregate_columns("run_by text NOT NULL"),
+        "id",
+        ("subscription_runners_project: project_id",),
+    ),
     # Invoicing (issue 4): projections/invoices.py and projections/billing_setup.py.
     Table(
         "invoices",

@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 
 from api.auth import CallerDep, TallyDep
 from api.routes.checkout import provider_name
-from api.routes.common import IdempotencyKey, execute, respond, write_responses
+from api.routes.common import (
+    IdempotencyKey,
+    Reader,
+    execute,
+    read_problems,
+    respond,
+    write_responses,
+)
 from api.schemas.catalog import PriceResult
 from api.schemas.provider_subscriptions import (
     ProviderPriceIdsRequest,
@@ -20,6 +27,21 @@ from api.schemas.provider_subscriptions import (
 from commands.provider_subscriptions import ChooseSubscriptionRunner, MapPriceToProviders
 
 router = APIRouter(tags=["subscriptions"])
+
+
+@router.get(
+    "/v1/subscription_runner",
+    response_model=SubscriptionRunnerResult,
+    summary="Who runs the project's subscriptions",
+    description="`tally` unless the project chose `provider` (with the provider then).",
+    responses=read_problems(),
+)
+def get_runner(tally: TallyDep, caller: Reader) -> SubscriptionRunnerResult:
+    from projections.payments import get_subscription_runner
+
+    row = get_subscription_runner(tally.views, tally.schema, caller.project_id)
+    chosen = row or {"run_by": "tally", "provider": None}
+    return SubscriptionRunnerResult.model_validate({"subscription_runner": chosen})
 
 
 @router.post(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.common import Request, Response, request_config
+from api.schemas.nulls import ShownNull
 from domain.limits import MAX_PROVIDER_PRICE_ID_CHARS
 
 ProviderPriceId = Annotated[
@@ -26,7 +27,9 @@ class SubscriptionRunnerRequest(Request):
 class SubscriptionRunner(BaseModel):
     object: Literal["subscription_runner"] = "subscription_runner"
     run_by: Literal["tally", "provider"]
-    provider: str | None = Field(description="The provider that runs them, or null")
+    provider: ShownNull[str] = Field(
+        default=None, description="The provider that runs them, or null (Tally does)"
+    )
 
 
 class SubscriptionRunnerResult(Response):

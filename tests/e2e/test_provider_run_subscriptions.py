@@ -63,6 +63,8 @@ def test_a_subscription_stripe_runs_is_created_there_once_and_activated_by_its_w
     api = store.api
     created, ref, _ = started(store, fake)
     assert (created["status"], created["run_by"]) == ("incomplete", "provider")
+    chosen = api.ok(api.get("/v1/subscription_runner"))["subscription_runner"]
+    assert (chosen["run_by"], chosen["provider"]) == ("provider", "stripe")
     # Stripe bills it, not Tally: no first invoice.
     assert "latest_invoice" not in created
     assert api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"] == []
@@ -208,5 +210,7 @@ def test_yookassa_cannot_run_subscriptions(settings: Settings, clock: FixedClock
             api.post("/v1/subscription_runner", {"run_by": "provider"}), 422, "provider_unsupported"
         )
         assert "no subscription API" in refused["detail"]
+        runner = {"object": "subscription_runner", "run_by": "tally", "provider": None}
+        assert api.ok(api.get("/v1/subscription_runner"))["subscription_runner"] == runner
         kept = api.ok(api.post("/v1/subscription_runner", {"run_by": "tally"}))
-        assert kept["subscription_runner"] == {"object": "subscription_runner", "run_by": "tally"}
+        assert kept["subscription_runner"] == runner

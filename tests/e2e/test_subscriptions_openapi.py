@@ -59,9 +59,9 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
     # 31, plus 5 invoicing routes under these prefixes (customer billing, credit balance
     # and coupon; a subscription's coupon and upcoming invoice), plus the 2 usage reads
     # (a subscription's and a customer's usage, issue 13), plus a price's provider prices
-    # and who runs the subscriptions (issue 18), plus a product's usage and earnings (its
-    # creator's, issue 13) and a subscription's usage thresholds (issue 13).
-    assert len(operations) == 45
+    # and who runs the subscriptions, set and read (issue 18), plus a product's usage and
+    # earnings (its creator's, issue 13) and a subscription's usage thresholds (issue 13).
+    assert len(operations) == 46
     for path, method, op in operations:
         responses = op["responses"]
         assert op["security"] == [{"ApiKey": []}], path
