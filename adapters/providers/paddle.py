@@ -61,6 +61,7 @@ from adapters.providers.paddle_bodies import (
 )
 from adapters.providers.paddle_events import normalize
 from adapters.providers.paddle_lists import entries
+from adapters.providers.paddle_payment_methods import PaddlePaymentMethods
 from adapters.providers.paddle_subscriptions import PaddleSubscriptions
 from adapters.providers.signing import verify_ts_h1
 from commands.provider_errors import (
@@ -75,7 +76,7 @@ NAME = "paddle"
 __all__ = ["KEY_FIELD", "NAME", "PaddleProvider"]
 
 
-class PaddleProvider(PaddleSubscriptions):
+class PaddleProvider(PaddleSubscriptions, PaddlePaymentMethods):
     name = NAME
     manages_subscriptions = True
 
