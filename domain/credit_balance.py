@@ -23,7 +23,8 @@ a grant's expiry (every command calls ``expire_due`` first), and by the test clo
 advance and the sweeper, so breakage is booked when the clock passes it. The rules that
 read the grants (order, applicability, liveness) are in ``domain/credits.py``.
 
-Thresholds (like ``domain/low_balance.py``): with a ``low_threshold``, a command that
+Thresholds (``domain/credit_watch.py``, which the balance extends; like
+``domain/low_balance.py``): with a ``low_threshold``, a command that
 leaves the balance strictly below it while the watch is armed records ``Low``; one that
 leaves it at 0 records ``Depleted`` (armed while there is credit). Each re-arms when a
 grant brings the balance back (at or above the threshold; above 0), which the event
@@ -41,6 +42,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.credit_watch import CreditWatch
 from domain.credits import (
     Grant,
     allocate,
@@ -48,11 +50,11 @@ from domain.credits import (
     balance,
     check_grant,
     due_to_expire,
+    new_grant,
     next_expiry,
 )
 from domain.errors import InsufficientCredits, InvalidTransition, NotFound
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
-from domain.low_balance import check_threshold
 from domain.money import check_amount, check_within_limit
 
 NAMESPACE = UUID("0b8f3c6e-5a41-4e27-b9d2-7c1e4f6a2d93")
@@ -67,7 +69,7 @@ def _counter(grant: Grant) -> str:
     return f"clearing:{grant['source']}" if grant["kind"] == "paid" else "promotions"
 
 
-class CreditBalance(TallyAggregate):
+class CreditBalance(CreditWatch, TallyAggregate):
     TOPIC = "tally:CreditBalance"
 
     class Created(TallyAggregate.Created):
@@ -150,24 +152,10 @@ class CreditBalance(TallyAggregate):
         if grant_id in self.grants:
             raise InvalidTransition(f"credit grant {grant_id} exists", id=grant_id)
         self.expire_due(now)
-        grant: Grant = {
-            "id": grant_id,
-            "kind": kind,
-            "amount": amount,
-            "remaining": amount,
-            "consumed": 0,
-            "expired": 0,
-            "voided": 0,
-            "voided_at": None,
-            "expires_at": None if expires_at is None else expires_at.isoformat(),
-            "priority": priority,
-            "prices": None if prices is None else list(dict.fromkeys(prices)),
-            "seq": len(self.grants),
-            "granted_at": now.isoformat(),
-            "source": source if kind == "paid" else "",
-            "description": description,
-            "top_up": top_up,
-        }
+        grant = new_grant(
+            grant_id, kind, amount, now, priority, expires_at, prices, source, description
+        )
+        grant["seq"], grant["top_up"] = len(self.grants), top_up
         entry = [
             {"account": credits_ref(self.customer_id), "amount": amount},
             {"account": _counter(grant), "amount": -amount},
@@ -278,26 +266,6 @@ class CreditBalance(TallyAggregate):
         self._watch()
         return amount
 
-    def set_threshold(self, threshold: int | None, top_up_amount: int | None) -> None:
-        check_threshold(threshold)
-        if top_up_amount is not None:
-            check_amount(top_up_amount)
-        if (threshold, top_up_amount) == (self.low_threshold, self.top_up_amount):
-            return
-        self._threshold_set(threshold=threshold, top_up_amount=top_up_amount)
-        self._watch()
-
-    def _watch(self) -> None:
-        """After a change that can lower the balance: record a crossing, once."""
-        total, threshold = self.total, self.low_threshold
-        if self.low_armed and threshold is not None and total < threshold:
-            top_up = self.top_up_amount
-            self._low(balance=total, threshold=threshold)
-            if top_up is not None:
-                self._top_up_requested(crossing=self.crossings, amount=top_up)
-        if self.depleted_armed and total == 0 and self.grants:
-            self._depleted(balance=0)
-
     # -- events ------------------------------------------------------------------------
 
     @event("Granted", topic="tally:CreditBalance.Granted")
@@ -358,22 +326,11 @@ class CreditBalance(TallyAggregate):
     def _top_up_requested(self, crossing: int, amount: int) -> None:
         self.top_ups.append({"crossing": crossing, "amount": amount, "status": "requested"})
 
-    def top_up_failed(self, crossing: int, reason: str) -> None:
-        """A top-up that could not even be asked for (no provider, no payment method)."""
-        self._top_up_failed(crossing=crossing, reason=reason)
-
     @event("TopUpFailed", topic="tally:CreditBalance.TopUpFailed")
     def _top_up_failed(self, crossing: int, reason: str) -> None:
         for top_up in self.top_ups:
             if top_up["crossing"] == crossing:
                 top_up["status"], top_up["reason"] = "failed", reason
-
-    def _rearm(self) -> None:
-        total = self.total
-        if not self.low_armed and (self.low_threshold is None or total >= self.low_threshold):
-            self.low_armed = True
-        if not self.depleted_armed and total > 0:
-            self.depleted_armed = True
 
     def summary(self) -> dict[str, Any]:
         return {

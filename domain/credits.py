@@ -74,6 +74,38 @@ def check_grant(
         )
 
 
+def new_grant(  # a grant's terms are independent facts
+    grant_id: str,
+    kind: str,
+    amount: int,
+    now: datetime,
+    priority: int,
+    expires_at: datetime | None,
+    prices: list[str] | None,
+    source: str,
+    description: str,
+) -> Grant:
+    """A grant as granted (its ``seq`` and ``top_up`` are the balance's to set)."""
+    return {
+        "id": grant_id,
+        "kind": kind,
+        "amount": amount,
+        "remaining": amount,
+        "consumed": 0,
+        "expired": 0,
+        "voided": 0,
+        "voided_at": None,
+        "expires_at": None if expires_at is None else expires_at.isoformat(),
+        "priority": priority,
+        "prices": None if prices is None else list(dict.fromkeys(prices)),
+        "seq": 0,
+        "granted_at": now.isoformat(),
+        "source": source if kind == "paid" else "",
+        "description": description,
+        "top_up": None,
+    }
+
+
 def is_live(grant: Grant, at: datetime) -> bool:
     """Whether ``grant`` can be consumed at ``at``."""
     if grant["remaining"] <= 0 or grant["voided_at"] is not None:

@@ -148,9 +148,7 @@ class UsageBilling(TallyAggregate):
     ) -> None:
         self.thresholds = thresholds
 
-    def progressive_for(
-        self, period: tuple[datetime, datetime]
-    ) -> tuple[dict[str, Decimal], int]:
+    def progressive_for(self, period: tuple[datetime, datetime]) -> tuple[dict[str, Decimal], int]:
         """What progressive invoices billed of ``period`` and the thresholds it reached
         (nothing and 0 for another period)."""
         if self.progressive != _iso(period):
