@@ -1,0 +1,58 @@
+"""Prepaid credits replay (issue 13): a log of grants, consumptions, a void, a refusal
+and an expiry, projected in batches of 2, equals a replay of it (``credit_balances``,
+the journal and the system accounts), and the journal's credit accounts hold what the
+aggregate says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from api.bootstrap import NO_PROJECT, Tally
+from commands import messages as m
+from commands.bus import Context
+from commands.credit_messages import (
+    ConsumeCredits,
+    ExpireCredits,
+    GrantCredits,
+    SetCreditThreshold,
+    VoidCreditGrant,
+)
+from domain.credit_balance import CreditBalance
+from domain.errors import InsufficientCredits
+from projections.journal import trial_balance
+from projections.replay import replay
+from projections.runner import ProjectionWorker
+
+START = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.fixed_clock(START)
+def test_credits_projected_in_small_batches_equal_their_replay(tally: Tally) -> None:
+    created = tally.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
+    ctx = Context(UUID(created.body["project"]["id"]), "k")
+    registered = tally.execute(m.RegisterCustomer(external_id="u1", currency="EUR"), ctx)
+    cid = UUID(registered.body["customer"]["id"])
+    run: Any = tally.execute
+    run(SetCreditThreshold(customer_id=cid, low_threshold=100), ctx)
+    run(GrantCredits(customer_id=cid, kind="promotional", amount=300,
+                     expires_at=START + timedelta(days=10)), ctx)  # fmt: skip
+    paid = run(GrantCredits(customer_id=cid, kind="paid", amount=200, source="stripe"), ctx)
+    run(ConsumeCredits(customer_id=cid, amount=120), ctx)
+    with pytest.raises(InsufficientCredits):
+        run(ConsumeCredits(customer_id=cid, amount=10_000), ctx)
+    run(VoidCreditGrant(grant_id=paid.body["credit_grant"]["id"]), ctx)
+    tally.clock.advance(timedelta(days=11))  # type: ignore[attr-defined]
+    expired = run(ExpireCredits(customer_id=cid, currency="EUR"), ctx)
+    assert expired.body["expired"] == 180
+    ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=2).catch_up()
+    report = replay(tally.store, tally.views, tally.schema, progress=False)
+    assert report.ok, report.summary()
+    stored: Any = tally.store.repository.get(CreditBalance.create_id(cid, "EUR"))
+    books = trial_balance(tally.views, tally.schema, ctx.project_id)["EUR"]["accounts"]
+    assert books[f"credits:{cid}"] == stored.total == 0
+    assert (books["breakage"], books["revenue"], books["promotions"]) == (180, 120, -300)
+    assert books["clearing:stripe"] == 0  # granted 200, voided 200 (consumed from promo first)
