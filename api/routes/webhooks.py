@@ -150,8 +150,10 @@ async def admit_webhook(request: Request, tally: Tally, provider: str, project_i
     "event is recorded once (a redelivery answers 200 and counts as a duplicate) and "
     "applied after the answer. 400 `invalid_signature`: forged, tampered, stale, "
     "unconfirmed, or naming an id that is not in the provider's id format; nothing was "
-    "recorded and nothing was asked of the provider. 503 `provider_unavailable`: a YooKassa "
-    "notification could not be confirmed; the provider redelivers.",
+    "recorded and nothing was asked of the provider. 503 `provider_unavailable`: the "
+    "provider could not be asked what the event needs before it is recorded (YooKassa: "
+    "confirming the notification; Stripe: the payment of a paid invoice, or the customer "
+    "of a payment method's event); nothing was recorded and the provider redelivers.",
     responses=problems("not_found", "invalid_signature", "provider_unavailable"),
 )
 async def receive(provider: str, project_id: UUID, request: Request) -> JSONResponse:

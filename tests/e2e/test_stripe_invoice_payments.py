@@ -172,6 +172,9 @@ def test_an_invoice_paid_whose_payment_cannot_be_looked_up_is_redelivered(
     refused = deliver(shop, "evt_paid_1", "invoice.paid", stripe_invoice(invoice["id"], 2500))
     assert refused.status_code == 503, refused.text
     assert api.ok(api.get("/v1/webhook_events", limit=10))["data"] == []
+    # What OpenAPI says of this 503 names Stripe's look-ups, not YooKassa's alone.
+    route = api.get("/openapi.json").json()["paths"]["/v1/webhooks/{provider}/{project_id}"]
+    assert "Stripe: the payment of a paid invoice" in route["post"]["description"]
     shop.stripe.route = fake
     fake.invoice_payments = [invoice_payment(PAID_INTENT, 2500)]
     api.ok(deliver(shop, "evt_paid_1", "invoice.paid", stripe_invoice(invoice["id"], 2500)))
