@@ -21,13 +21,12 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command
 from commands.now import now_for
 from commands.subscription_invoices import usage_invoices
-from commands.usage_rating import RatedUsage, metered_prices, quantities_of
+from commands.usage_rating import RatedUsage, billing_period, metered_prices, quantities_of
 from domain.limits import MAX_AMOUNT_MINOR, MAX_USAGE_THRESHOLDS
 from domain.progressive_billing import check_thresholds, progressive_step
 from domain.subscription_states import ACTIVE, PAST_DUE
 from domain.subscriptions import Subscription
 from domain.usage_billing import UsageBilling
-from domain.usage_rating import usage_period
 
 Threshold = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT_MINOR)]
 
@@ -61,7 +60,7 @@ def bill_thresholds(uow: UnitOfWork, cmd: BillUsageThresholds, ctx: Context) -> 
     nothing = Result.unchanged({"subscription_id": str(sub.id), "invoice_ids": []})
     if ledger is None or not ledger.thresholds or sub.status not in (ACTIVE, PAST_DUE):
         return nothing
-    period = usage_period(sub)
+    period = billing_period(sub, ledger)
     prices = metered_prices(uow, ctx, sub.items)
     billed, level = ledger.progressive_for(period)
     step = progressive_step(

@@ -39,7 +39,7 @@ from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.invoices import DRAFT, MAX_LINES, OPEN, Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
-from domain.subscription_states import TRIALING
+from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING
 from domain.subscriptions import Subscription
 from domain.usage_rating import UsageLine, split_usage
 
@@ -209,6 +209,34 @@ def final_usage_invoice(
     invoices = usage_invoices(uow, ctx, sub, now, usage.lines, usage, "final_usage")
     usage.record(uow, sub, invoices[0].id)
     return invoices[0]
+
+
+def usage_until(
+    uow: UnitOfWork, ctx: Context, sub: Subscription, now: datetime
+) -> RatedUsage | None:
+    """The usage of the period so far, up to ``now``, of a subscription that stops
+    billing now (canceled at once, or paused), rated before it changes; None unless it
+    is active or past due (a trial's usage is billed with the first period's, which a
+    trial canceled never reaches)."""
+    if sub.status not in (ACTIVE, PAST_DUE):
+        return None
+    return rate_renewal(uow, ctx, sub, until=now)
+
+
+def bill_usage_until(
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    now: datetime,
+    usage: RatedUsage | None,
+    reason: str,
+) -> None:
+    """Bill ``usage_until``'s lines on invoices of usage alone (and record what they
+    billed, so that what comes after bills only the rest); nothing without lines."""
+    if usage is None or not usage.lines:
+        return
+    invoices = usage_invoices(uow, ctx, sub, now, usage.lines, usage, reason)
+    usage.record(uow, sub, invoices[0].id)
 
 
 def usage_invoices(

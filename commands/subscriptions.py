@@ -144,7 +144,12 @@ def change_items(uow: UnitOfWork, cmd: m.ChangeSubscriptionItems, ctx: Context) 
 
 def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
+    # Canceled now: the usage of the period so far is billed as it ends (rated first:
+    # nothing may fail once the subscription has changed).
+    at_once = not cmd.at_period_end  # a trial cancels at once too, and bills no usage
+    usage = subscription_invoices.usage_until(uow, ctx, sub, now) if at_once else None
     sub.cancel(now, at_period_end=cmd.at_period_end)
+    subscription_invoices.bill_usage_until(uow, ctx, sub, now, usage, "final_usage")
     return Result.changed({"subscription": subscription_summary(sub)})
 
 
@@ -156,7 +161,9 @@ def undo_cancel(uow: UnitOfWork, cmd: m.UndoCancelSubscription, ctx: Context) ->
 
 def pause(uow: UnitOfWork, cmd: m.PauseSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
+    usage = subscription_invoices.usage_until(uow, ctx, sub, now)
     sub.pause(now, cmd.resume_at)
+    subscription_invoices.bill_usage_until(uow, ctx, sub, now, usage, "usage_before_pause")
     return Result.changed({"subscription": subscription_summary(sub)})
 
 

@@ -109,37 +109,41 @@ def _late(
     return usage_lines(prices, quantities_of(uow, sub, prices, period), period, billed, late=True)
 
 
-def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage:
+def billing_period(
+    sub: Subscription, ledger: UsageBilling | None, until: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The period whose usage the subscription bills next: its usage period, from where
+    the last billed one ended when that is later (a pause billed the usage up to it,
+    and a resumed subscription's periods restart from the resumption: usage during the
+    pause is billed with the first period after it), and up to ``until`` when given (a
+    cancellation or pause now)."""
+    start, end = usage_period(sub)
+    last = ledger.last_period if ledger is not None else None
+    if last is not None and start < last[1] < end:
+        start = last[1]
+    return start, end if until is None else max(start, min(until, end))
+
+
+def rate_renewal(
+    uow: UnitOfWork, ctx: Context, sub: Subscription, until: datetime | None = None
+) -> RatedUsage:
     """The usage lines of the invoice the subscription's renewal is about to draft: the
     late usage of the period billed before the last (usage the door admitted just before
     the last renewal committed: ``domain.usage_billing``) and of the period billed last,
-    then the period ending now. Before it reads, it fences off usage older than the
-    last period (``adapters/usage_fences.py``): no invoice after it would bill it."""
+    then the period ending now (or at ``until``: a cancellation or pause now). Before it
+    reads, it fences off usage older than the last period (``adapters/usage_fences.py``):
+    no invoice after it would bill it."""
     if uow.usage is None:
         return RatedUsage()
-    period = usage_period(sub)
-    rated = RatedUsage(period=period)
     ledger = uow.find(UsageBilling, UsageBilling.create_id(sub.id))
-    last = ledger.last_period if ledger is not None else None
-    if last is not None and last != period:
-        # After this renewal only usage from the last period on is billed (as late
-        # usage): fence older usage off before reading, so none is stored unbilled.
-        uow.usage.fence(sub.project_id, sub.customer_id, sub.id, last[0])
-    if ledger is not None and last is not None and last != period:
-        earlier = ledger.earlier_period
-        if earlier is not None and earlier not in (last, period) and ledger.earlier_prices:
-            rated.lines += _late(
-                uow, ctx, sub, ledger.earlier_prices, earlier, ledger.earlier_billed_for()
-            )
-        billed = ledger.billed_for(last) or {}
-        if ledger.prices:
-            late = _late(uow, ctx, sub, ledger.prices, last, billed)
-            rated.lines += late
-            billed = now_billed(late, billed)
-        rated.last_billed = billed
+    whole = billing_period(sub, ledger)
+    period = billing_period(sub, ledger, until)
+    rated = RatedUsage(period=period)
+    if ledger is not None:
+        _late_lines(uow, ctx, sub, ledger, period, rated)
     prices = metered_prices(uow, ctx, sub.items)
     # What progressive invoices billed of the period already (domain.progressive_billing).
-    early = ledger.progressive_for(period)[0] if ledger is not None else {}
+    early = ledger.progressive_for(whole)[0] if ledger is not None else {}
     fresh = usage_lines(prices, quantities_of(uow, sub, prices, period), period, early, late=False)
     rated.lines += fresh
     rated.prices = [price.price_id for price in prices]
@@ -147,3 +151,32 @@ def rate_renewal(uow: UnitOfWork, ctx: Context, sub: Subscription) -> RatedUsage
     if ledger is None and not prices:
         rated.period = None  # nothing metered, ever: nothing to keep
     return rated
+
+
+def _late_lines(
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    ledger: UsageBilling,
+    period: tuple[datetime, datetime],
+    rated: RatedUsage,
+) -> None:
+    """The late usage of the two periods billed before, into ``rated``."""
+    last = ledger.last_period
+    if last is None or last == period:
+        return
+    assert uow.usage is not None
+    # After this renewal only usage from the last period on is billed (as late usage):
+    # fence older usage off before reading, so none is stored unbilled.
+    uow.usage.fence(sub.project_id, sub.customer_id, sub.id, last[0])
+    earlier = ledger.earlier_period
+    if earlier is not None and earlier not in (last, period) and ledger.earlier_prices:
+        rated.lines += _late(
+            uow, ctx, sub, ledger.earlier_prices, earlier, ledger.earlier_billed_for()
+        )
+    billed = ledger.billed_for(last) or {}
+    if ledger.prices:
+        late = _late(uow, ctx, sub, ledger.prices, last, billed)
+        rated.lines += late
+        billed = now_billed(late, billed)
+    rated.last_billed = billed

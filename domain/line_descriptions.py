@@ -25,6 +25,7 @@ REASONS = {
     "final_usage": "Usage of the last period",
     "usage_continued": "Usage, continued",
     "usage_threshold": "Usage so far (threshold reached)",
+    "usage_before_pause": "Usage before the pause",
 }
 
 
