@@ -51,6 +51,7 @@ def test_a_paused_subscription_bills_the_usage_before_the_pause_once(sandbox: Cl
     api.ok(api.post(f"/v1/subscriptions/{sub['id']}/pause", {}))
     first, before_pause = invoices(api, sub)
     assert before_pause["description"] == "Usage before the pause"
+    assert before_pause["period_start"] == first["period_start"]
     assert usage_lines(before_pause) == [("tokens", "100", 200)]
     advance(api, clock_id, 10)
     api.ok(api.post(f"/v1/subscriptions/{sub['id']}/resume", {}))
