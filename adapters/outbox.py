@@ -167,7 +167,21 @@ class Outbox(BackgroundPasses):
             command = blocked or self._outcome(
                 call, provider, customer_ref, pm.RecordProviderCallOutcome
             )
-        outcome = self.tally.execute(command, Context(project_id, OUTBOX_ACTOR))
+        return self._record(project_id, call, command)
+
+    def _record(self, project_id: UUID, call: ProviderCall, command: Command) -> dict[str, Any]:
+        """Record what the attempt came to. A refusal of what the answer changes backs the
+        call off (``BackOffProviderCall``) rather than escaping: a pass goes on to every
+        other call, and a route answers the call's state."""
+        context = Context(project_id, OUTBOX_ACTOR)
+        try:
+            outcome = self.tally.execute(command, context)
+        except DomainError as refusal:
+            log.warning("%s %s: outcome not recorded (%s)", call.operation, call.id, refusal.code)
+            back_off = pm.BackOffProviderCall(
+                call_id=call.id, error_code=refusal.code, error=plain(refusal.detail)
+            )
+            outcome = self.tally.execute(back_off, context)
         summary: dict[str, Any] = outcome.body["provider_call"]
         return summary
 

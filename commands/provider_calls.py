@@ -48,6 +48,25 @@ def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Cont
     return Result.changed({"provider_call": call.summary(), **body})
 
 
+# The error code of a call whose answer could not be recorded (its last_error says why).
+OUTCOME_NOT_RECORDED = "outcome_not_recorded"
+
+
+def back_off(uow: UnitOfWork, cmd: pm.BackOffProviderCall, ctx: Context) -> Result:
+    """The answer to a pending call could not be recorded: what it changes was refused
+    (a refund of money the wallet has spent since, a grant past a limit). The call is
+    tried again later, with the usual backoff, and after MAX_ATTEMPTS it fails; nothing
+    else changes, since what the provider did is not known to have failed. Without this
+    the refusal escaped the outbox's pass, whose every later call (of every tenant)
+    then waited behind this one."""
+    assert ctx.now is not None
+    call = uow.get(ProviderCall, cmd.call_id, ctx.project_id)
+    if call.pending:
+        detail = f"{cmd.error_code}: {cmd.error}"[:500]
+        call.retry_later(OUTCOME_NOT_RECORDED, detail, ctx.now)
+    return Result.changed({"provider_call": call.summary()})
+
+
 def _charges_invoice(call: ProviderCall) -> bool:
     params = call.request_params
     return isinstance(params, ChargeParams) and bool(params.invoice_id)
@@ -119,4 +138,5 @@ def _after_failure(
 
 HANDLERS: dict[type[Any], Handler] = {
     pm.RecordProviderCallOutcome: record_outcome,
+    pm.BackOffProviderCall: back_off,
 }

@@ -53,6 +53,15 @@ class RecordProviderCallOutcome(Command):
     error: Text = ""
 
 
+class BackOffProviderCall(Command):
+    """Try a call again later because its answer could not be recorded: what the answer
+    changes was refused (``error_code``: the refusal's code, ``error`` its detail)."""
+
+    call_id: UUID
+    error_code: Annotated[str, Field(max_length=60)] = ""
+    error: Text = ""
+
+
 class ConfigurePaymentProvider(Command):
     """Each credential purpose comes from an environment variable Tally is told the NAME
     of (``credential_env``) or from a secret handed over to be stored encrypted

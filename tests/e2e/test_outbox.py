@@ -13,12 +13,12 @@ import pytest
 
 from adapters.clock import FixedClock
 from adapters.outbox import call_provider
-from adapters.providers.base import ChargeOutcome, ChargeRequest
+from adapters.providers.base import ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest
 from adapters.providers.stub import SUCCEEDS, StubProvider
 from api.settings import Settings
 from commands.provider_errors import ProviderError, ProviderRejected, ProviderUnavailable
 from domain.provider_calls import ProviderCall
-from tests.e2e.conftest import Client, head, serve
+from tests.e2e.conftest import Client, head, make_client, serve
 
 
 class Outage:
@@ -33,6 +33,7 @@ class Outage:
         self.keys: list[str] = []
         self.charged: set[str] = set()
         self.failure: ProviderError = ProviderUnavailable("connection refused", provider=self.name)
+        self.refunds_down = 0
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:
         self.keys.append(request.idempotency_key)
@@ -41,6 +42,12 @@ class Outage:
             raise self.failure
         self.charged.add(request.idempotency_key)
         return self.inner.charge(request)
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        if self.refunds_down > 0:
+            self.refunds_down -= 1
+            raise ProviderUnavailable("connection refused", provider=self.name)
+        return self.inner.refund(request)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -157,3 +164,49 @@ def test_a_providers_words_with_control_characters_are_kept_as_plain_text(
     assert call["last_error"] == "refused: line two   [31mred "
     settle(shop)
     assert shop.ok(shop.get(f"/v1/provider_calls/{call['id']}"))["last_error"] == call["last_error"]
+
+
+def test_an_outcome_that_cannot_be_recorded_backs_off_its_call_and_not_other_tenants(
+    shop: Client, clock: FixedClock
+) -> None:
+    # The provider refunds a top-up that the wallet has spent since it was asked: the
+    # reversal is refused (insufficient_funds). That refusal used to escape the outbox's
+    # pass, so the refund, first in line, blocked every later call of every tenant and
+    # was sent again on every pass.
+    provider = outage(shop, down=0)
+    provider.refunds_down = 1
+    account = shop.open_account("eve")
+    body = {"amount": 2500, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    txn = topped["transaction"]["id"]
+    refund = shop.ok(shop.post(f"/v1/transactions/{txn}/refunds"), 202)["provider_call"]
+    assert (refund["state"], refund["error_code"]) == ("pending", "provider_unavailable")
+    shop.ok(
+        shop.post(f"/v1/accounts/{account}/withdrawals", {"amount": 2000, "currency": "EUR"}), 201
+    )
+    other = make_client(shop.http, shop.tally, "globex")
+    elsewhere = outage(other, down=1)
+    their_account = other.open_account("fay")
+    theirs = other.ok(other.post(f"/v1/accounts/{their_account}/top_ups", body), 201)
+    assert theirs["provider_call"]["state"] == "pending"
+
+    clock.advance(timedelta(seconds=1))
+    settle(shop)
+    # The other tenant's charge was made and credited in the same pass.
+    assert (
+        other.ok(other.get(f"/v1/provider_calls/{theirs['provider_call']['id']}"))["state"]
+        == "succeeded"
+    )
+    assert other.account(their_account)["ledger_balance"] == 2500
+    assert len(elsewhere.charged) == 1
+    # The refund's call waits, saying why; nothing was reversed.
+    held = shop.ok(shop.get(f"/v1/provider_calls/{refund['id']}"))
+    assert (held["state"], held["attempts"], held["error_code"]) == (
+        "pending",
+        2,
+        "outcome_not_recorded",
+    )
+    assert held["last_error"].startswith("insufficient_funds")
+    assert shop.account(account)["ledger_balance"] == 500
+    settle(shop)  # backed off: not sent again in the next pass
+    assert shop.ok(shop.get(f"/v1/provider_calls/{refund['id']}"))["attempts"] == 2
