@@ -76,8 +76,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Settings of the caller's environment the server keeps: the rate limits' Redis (issue 14),
+# so that (c) can be measured with buckets shared through Redis as well as per process.
+KEPT_SETTINGS = ("TALLY_REDIS_URL", "TALLY_RATE_LIMIT_PREFIX")
+
+
 def server_env(url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("TALLY_") or k in KEPT_SETTINGS
+    }
     return {**clean, "TALLY_DATABASE_URL": url, "TALLY_DB_SCHEMA": schema}
 
 
