@@ -48,6 +48,7 @@ from api.routes import (
     payment_methods,
     payment_provider,
     payments,
+    project_identity,
     project_keys,
     projects,
     provider_subscriptions,
@@ -342,6 +343,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         # The operator API (issue 14): operator keys only.
         projects,
         project_keys,
+        project_identity,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.deliveries)

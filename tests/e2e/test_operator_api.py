@@ -106,6 +106,26 @@ def test_operator_sets_rate_limits_and_the_provider(operator: Operator) -> None:
     assert shown["payment_provider"]["project_specific"] is True
 
 
+def test_operator_sets_and_reads_the_identity_provider(operator: Operator) -> None:
+    project = operator.ok("POST", "/v1/projects", {"name": "Acme"}, 201)
+    path = f"/v1/projects/{project['id']}/identity_provider"
+    assert operator.call("GET", path).status_code == 404  # none set yet
+    body = {
+        "kind": "jwks",
+        "jwks_url": "https://example.eu.auth0.com/.well-known/jwks.json",
+        "issuer": "https://example.eu.auth0.com/",
+        "audience": "https://billing.example.com",
+        "algorithms": ["RS256"],
+    }
+    response = operator.http.put(
+        path, json=body, headers={"Authorization": f"Bearer {operator.secret}"}
+    )
+    assert response.status_code == 200, response.text
+    operator.position = int(response.headers["Tally-Position"])
+    shown = operator.ok("GET", path)["identity_provider"]
+    assert (shown["jwks_url"], shown["issuer"]) == (body["jwks_url"], body["issuer"])
+
+
 def test_unknown_projects_answer_404(operator: Operator, app_tally: Tally) -> None:
     missing = "00000000-0000-4000-8000-000000000001"
     with nothing_written(app_tally):
@@ -118,6 +138,18 @@ def test_unknown_projects_answer_404(operator: Operator, app_tally: Tally) -> No
             ("POST", f"/v1/projects/{missing}/api_keys/k1/revoke", None),
             ("POST", f"/v1/projects/{missing}/payment_provider", {"provider": "stub"}),
             ("GET", f"/v1/projects/{missing}/payment_provider", None),
+            ("GET", f"/v1/projects/{missing}/identity_provider", None),
+            (
+                "PUT",
+                f"/v1/projects/{missing}/identity_provider",
+                {
+                    "kind": "jwks",
+                    "jwks_url": "https://example.com/jwks.json",
+                    "issuer": "https://example.com/",
+                    "audience": "x",
+                    "algorithms": ["RS256"],
+                },
+            ),
         ]:
             response = operator.call(method, path, body)
             assert response.status_code == 404, (method, path, response.text)
