@@ -13,6 +13,12 @@ revocation's commit, even while the projection worker is stopped or stuck (issue
 A key issued while the read model is behind is refused until it has caught up. The
 read is made from the event loop (``KeyLookups``), not from a threadpool thread, and
 lookups that wait at the same time share one query.
+
+A rotated key (issue 14) is refused from its ``expires_at`` on, compared with the app's
+clock at each request; then the request is counted against the key's rate-limit bucket
+(``api.rate_limits``, the project's policy from the same row) before the route runs.
+Operator keys (``api.operator_auth``) and customer tokens (``api.customer_auth``) have
+dependencies of their own; none of them parses as a project key.
 """
 
 from __future__ import annotations

@@ -89,15 +89,22 @@ def cmd_projects_update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def rate_policy(text: str) -> dict[str, int] | None:
+    """``REQUESTS/WINDOW_S`` (``100/1``; ``100`` is per second), or ``default`` (None)."""
+    if text == "default":
+        return None
+    requests, _, window = text.partition("/")
+    if not requests.isdigit() or not (window or "1").isdigit():
+        raise argparse.ArgumentTypeError("REQUESTS/WINDOW_S (e.g. 100/1) or default")
+    return {"requests": int(requests), "window_s": int(window or "1")}
+
+
 def cmd_projects_limits(args: argparse.Namespace) -> int:
-    named: dict[str, Any] = {}
-    for kind in ("api_key", "customer", "webhook"):
-        value = getattr(args, kind)
-        if value == "default":
-            named[kind] = None
-        elif value is not None:
-            requests, _, window = value.partition("/")
-            named[kind] = {"requests": int(requests), "window_s": int(window or "1")}
+    named: dict[str, Any] = {
+        kind: getattr(args, kind)
+        for kind in ("api_key", "customer", "webhook")
+        if hasattr(args, kind)
+    }
     command = om.SetRateLimits.model_validate({"project_id": args.project, "rate_limits": named})
     with opened() as tally:
         out = run(tally, command, args.project)
@@ -234,5 +241,11 @@ def _add_project_changes(projects: Any, common: argparse.ArgumentParser) -> None
     )
     limits.add_argument("project", type=UUID, help="the project's id")
     for kind in ("api_key", "customer", "webhook"):
-        limits.add_argument(f"--{kind.replace('_', '-')}", dest=kind, help="e.g. 100/1")
+        limits.add_argument(
+            f"--{kind.replace('_', '-')}",
+            dest=kind,
+            type=rate_policy,
+            default=argparse.SUPPRESS,  # left out: the kind keeps what it has
+            help="REQUESTS/WINDOW_S, e.g. 100/1, or default",
+        )
     limits.set_defaults(func=cmd_projects_limits)

@@ -1,6 +1,7 @@
-"""Rate limits (issue 14): a moving window per bucket, counted with the ``limits`` library,
-in Redis when ``TALLY_REDIS_URL`` is set (shared by every server worker and every server),
-else in each process's memory.
+"""Rate limits (issue 14): a moving window per bucket, counted by the ``limits`` library in
+Redis when ``TALLY_REDIS_URL`` is set (shared by every server worker and every server),
+else in each process's memory by the same algorithm (``LocalWindows``, which says why
+not the library's memory storage).
 
 A bucket is one API key, one customer token's principal, one operator key, or one inbound
 webhook route (project and provider). Its policy, ``requests`` per ``window_s`` seconds,
@@ -9,13 +10,13 @@ is the project's own (set by the operator API) or the default (``domain.limits``
 The strategy is the library's moving window: a request is admitted when fewer than
 ``requests`` were admitted in the ``window_s`` seconds before it. In Redis that decision
 is one Lua script (check and record at once), so it is exact however many workers share
-the bucket; in memory it is taken under a lock of the bucket. The fixed window would
+the bucket; in memory it is taken on the event loop's one thread. The fixed window would
 admit up to twice the policy across a window's edge, and the sliding-window counter
 weighs the previous window's count, so it can admit more than the policy in some
 window; a moving window never does. Its cost is one list entry per admitted request
 (at most ``requests`` per bucket).
 
-Admitting costs one Redis round trip, awaited on the event loop (the library's async
+With Redis, admitting costs one Redis round trip, awaited on the event loop (the library's async
 storage over redis-py's asyncio client), never a thread. A refusal costs a second one
 (the window's state, for ``Retry-After`` and ``RateLimit``). A success answers
 ``RateLimit-Policy`` only: its remaining quota would cost that second round trip on
@@ -32,6 +33,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -41,8 +43,6 @@ from fastapi.concurrency import run_in_threadpool
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter as LocalMovingWindow
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RateLimited
@@ -68,7 +68,7 @@ class RateLimiter:
     def __init__(self, redis_url: str | None, prefix: str) -> None:
         self.shared = redis_url is not None
         self.storage: Any = None
-        self.local: LocalMovingWindow | None = None
+        self.local: LocalWindows | None = None
         if redis_url is not None:
             self.storage = RedisStorage(
                 "async+" + redis_url,
@@ -79,10 +79,7 @@ class RateLimiter:
             )
             self.limiter = MovingWindowRateLimiter(self.storage)
         else:
-            # The library's synchronous memory storage, called on the loop: it does no
-            # I/O, and its asyncio twin starts a task and a thread hop (to expire old
-            # entries) for every request, which cost more than the count itself.
-            self.local = LocalMovingWindow(MemoryStorage())
+            self.local = LocalWindows()
         self._items: dict[RatePolicy, RateLimitItem] = {}
         self._headers: dict[tuple[str, RatePolicy], dict[str, str]] = {}
         self._warned_at = -math.inf
@@ -107,9 +104,9 @@ class RateLimiter:
         answer, or ``RateLimited`` (with its own headers) when the bucket is empty."""
         item = self._item(policy)
         if self.local is not None:
-            if self.local.hit(item, kind, identity):
+            reset_at = self.local.hit(item.key_for(kind, identity), policy, time.time())
+            if reset_at is None:
                 return self._admitted(kind, policy)
-            reset_at, _remaining = self.local.get_window_stats(item, kind, identity)
             raise refusal(kind, policy, reset_at)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
@@ -135,6 +132,47 @@ class RateLimiter:
             client = getattr(bridge, "storage", None)
             if client is not None:
                 await client.aclose()
+
+
+class LocalWindows:
+    """The moving windows of one process, without Redis: the limits library's algorithm
+    (a request is admitted when fewer than ``requests`` were admitted in the window
+    before it), each bucket a deque of its admitted times, newest last.
+
+    Not the library's memory storage: it expires entries from a timer thread that holds
+    the bucket's lock, and the event loop waiting for that lock (and for the GIL the
+    thread holds) added about 100 us of server CPU to every request (the in-process
+    measurement in docs/access.md, "Cost"). Here everything runs on the event loop's
+    one thread, so no lock is needed, and old entries go when their bucket is counted;
+    buckets idle past their window are dropped every ``SWEEP_EVERY`` requests."""
+
+    SWEEP_EVERY = 10_000
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, tuple[deque[float], float]] = {}
+        self._counted = 0
+
+    def hit(self, key: str, policy: RatePolicy, now: float) -> float | None:
+        """Count one request at ``now``: None when admitted, else when the oldest entry
+        leaves the window (a place frees)."""
+        self._counted += 1
+        if self._counted % self.SWEEP_EVERY == 0:
+            self._sweep(now)
+        found = self.buckets.get(key)
+        times = found[0] if found is not None else deque()
+        start = now - policy.window_s
+        while times and times[0] <= start:
+            times.popleft()
+        if len(times) >= policy.requests:
+            return times[0] + policy.window_s
+        times.append(now)
+        self.buckets[key] = (times, now + policy.window_s)
+        return None
+
+    def _sweep(self, now: float) -> None:
+        idle = [key for key, (_, until) in self.buckets.items() if until <= now]
+        for key in idle:
+            del self.buckets[key]
 
 
 def refusal(kind: str, policy: RatePolicy, reset_at: float) -> RateLimited:

@@ -14,19 +14,27 @@ project's events are found through the event table's primary key (originator id,
 version): a project has only its registration and its keys' events. A key issued
 while the read model is behind is not found until it catches up (it fails closed):
 finding it would mean scanning the log past the read model's position by a key id no
-index holds, for every made-up key id anyone sends.
+index holds, for every made-up key id anyone sends. (A project's events also hold the
+webhook endpoints and meters it counts: the primary key still finds them by project.)
+
+A rotated key's ``expires_at`` (issue 14, ``Project.KeyExpiring``) is read the same way:
+the read model's, or one recorded past its position; authentication compares it with
+the clock at each request.
 
 Queries:
 
-- ``lookup_key(pool, schema, key_id) -> {key_id, project_id, key_hash, revoked, project_mode}
-  | None`` (``project_id`` as a string; ``revoked`` also counts revocations not yet
-  projected, as above)
-- ``await lookup_keys(conn, schema, key_ids) -> {key_id: {project_id, key_hash, revoked,
-  project_mode}}``: several keys in one query on an asynchronous connection (the API's
-  authentication, from its event loop; keys not found are absent)
+- ``lookup_key(pool, schema, key_id) -> {key_id, project_id, key_hash, revoked,
+  expires_at, project_mode, rate_limits} | None`` (``project_id`` as a string; ``revoked``
+  and ``expires_at`` also count revocations and rotations not yet projected, as above;
+  ``rate_limits`` the project's own, or None)
+- ``await lookup_keys(conn, schema, key_ids) -> {key_id: {...the same}}``: several keys
+  in one query on an asynchronous connection (the API's authentication, from its event
+  loop; keys not found are absent)
 - ``list_keys(pool, schema, project_id) -> list[{key_id, prefix, label, revoked,
-  created_at, updated_at}]``: never the hash; ``revoked`` as for ``lookup_key``
-- ``list_projects(pool, schema) -> list[{id, name, mode, created_at}]`` (for the CLI)
+  expires_at, created_at, updated_at}]``: never the hash; as for ``lookup_key``
+- ``list_projects(pool, schema) -> list[{id, name, mode, default_currency, rate_limits,
+  created_at}]`` (for the CLI); ``page_projects`` the same a page at a time, and
+  ``get_project`` one
 """
 
 from __future__ import annotations
