@@ -15,6 +15,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 from adapters.database import Target
 from adapters.encoding import FastJSONTranscoder
 from domain.accounts import Account, Hold
+from domain.credit_balance import CreditBalance
 
 APP_NAME = "tally"
 EVENTS_TABLE = f"{APP_NAME}_events"  # the library names it after the application
@@ -42,8 +43,9 @@ class HoldAsDict(Transcoding):
 class TallyStore(Application[UUID]):
     name = APP_NAME
     # A busy wallet collects many events; a snapshot every few hundred keeps a cold load
-    # (after a restart or a cache eviction) to a bounded number of rows.
-    snapshotting_intervals = {Account: 200}
+    # (after a restart or a cache eviction) to a bounded number of rows. A customer's
+    # prepaid credits consumed per action are as busy (issue 13).
+    snapshotting_intervals = {Account: 200, CreditBalance: 200}
 
     def construct_transcoder(self) -> Transcoder:
         # The same bytes as the library's JSON transcoder, written about twice as fast

@@ -56,3 +56,28 @@ def test_credits_projected_in_small_batches_equal_their_replay(tally: Tally) -> 
     assert books[f"credits:{cid}"] == stored.total == 0
     assert (books["breakage"], books["revenue"], books["promotions"]) == (180, 120, -300)
     assert books["clearing:stripe"] == 0  # granted 200, voided 200 (consumed from promo first)
+
+
+def test_a_busy_balance_is_snapshotted_and_loads_cold_to_the_same_state(tally: Tally) -> None:
+    created = tally.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
+    ctx = Context(UUID(created.body["project"]["id"]), "k")
+    registered = tally.execute(m.RegisterCustomer(external_id="u1", currency="EUR"), ctx)
+    cid = UUID(registered.body["customer"]["id"])
+    tally.execute(GrantCredits(customer_id=cid, kind="paid", amount=10_000), ctx)
+    for n in range(450):
+        key = Context(ctx.project_id, "k", f"c{n}")
+        tally.execute(ConsumeCredits(customer_id=cid, amount=3), key)
+    balance_id = CreditBalance.create_id(cid, "EUR")
+    snapshots = tally.store.snapshots
+    assert snapshots is not None
+    taken = list(snapshots.get(balance_id))
+    assert [s.originator_version for s in taken] == [200, 400]
+    cold: Any = tally.store.repository.get(balance_id)  # from the last snapshot and 52 events
+    assert cold.version == 452
+    assert cold.total == 10_000 - 3 * 450
+    # The same as folding every stored event, without the snapshots.
+    rebuilt: Any = None
+    for event in tally.store.events.get(balance_id):
+        rebuilt = event.mutate(rebuilt)
+    assert rebuilt.version == 452
+    assert cold.summary() == rebuilt.summary()
