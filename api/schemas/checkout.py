@@ -46,7 +46,12 @@ class ProviderCall(Result, Typed):
     id: UUID
     object: Literal["provider_call"] = Field(default="provider_call", description="Its type")
     provider: str
-    operation: str = Field(description="checkout, charge, refund or create_customer")
+    operation: str = Field(
+        description="checkout, charge, refund, create_customer, payment_method (a saved "
+        "method attached, detached or made the default at the provider), or for "
+        "subscriptions the provider runs create_subscription, change_subscription, "
+        "get_invoice"
+    )
     state: str = Field(description="pending, succeeded or failed")
     attempts: int
     next_attempt_at: Instant | None = None
