@@ -9,10 +9,16 @@ methods, only from the state it expects (a method attached already, or detached
 already, or the default already, changes nothing), and *without* a call back to the
 provider, which made the change: so a change Tally made and the provider then reports
 goes to the provider once, never twice.
+
+Providers deliver in any order, so each change is applied only if its event is at least
+as new as every one applied about the same method (or the default) before
+(``PaymentMethods.is_newest``, by the provider's own event time): an ``attached``
+delivered after a newer ``detached`` of the method is recorded and changes nothing.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from commands.bus import Context
@@ -20,7 +26,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.provider_events import EventType
 from commands.webhook_lookups import Step, named
 from domain.customers import Customer
-from domain.payment_methods import PaymentMethods
+from domain.payment_methods import DEFAULT_KEY, PaymentMethods
 from domain.webhooks import WebhookEvent
 
 METHOD_EVENTS = {
@@ -38,42 +44,56 @@ def methods_changed(
     if customer is None or not method:
         return []
     methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
-    attached = methods is not None and method in methods.methods
-    if kind is EventType.PAYMENT_METHOD_DETACHED:
-        return [lambda: _detach(uow, methods, method)] if attached else []
-    if kind is EventType.PAYMENT_METHOD_ATTACHED and attached:
-        return []
-    if kind is EventType.CUSTOMER_UPDATED and attached and methods.default_ref == method:  # type: ignore[union-attr]
-        return []
-    make_default = kind is EventType.CUSTOMER_UPDATED
-    return [lambda: _attach(uow, ctx, customer, event.provider, method, make_default)]
-
-
-def _attach(
-    uow: UnitOfWork,
-    ctx: Context,
-    customer: Customer,
-    provider: str,
-    method: str,
-    make_default: bool,
-) -> dict[str, Any]:
-    methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
     if methods is None:
         methods = PaymentMethods.start(ctx.project_id, customer.id)
-    methods.attach(provider, method, f"attached at {provider}")
-    if make_default:
-        methods.set_default(method)
-    uow.add(methods)
-    action = "payment_method_default_set" if make_default else "payment_method_attached"
-    return {"action": action, "customer_id": str(customer.id), "payment_method": method}
+    key = DEFAULT_KEY if kind is EventType.CUSTOMER_UPDATED else method
+    at = _when(event.data.get("occurred_at"))
+    if not methods.is_newest(key, at):
+
+        def outdated() -> dict[str, Any]:
+            return {"action": "outdated", "customer_id": str(customer.id), "payment_method": method}
+
+        return [outdated]
+    change = _change(methods, kind, method)
+
+    def apply() -> dict[str, Any] | None:
+        if change == "detach":
+            methods.detach(method)
+        elif change is not None:
+            methods.attach(event.provider, method, f"attached at {event.provider}")
+            if change == "default":
+                methods.set_default(method)
+        methods.note_provider_change(key, at)
+        uow.add(methods)
+        if change is None:
+            return None
+        action = {"detach": "payment_method_detached", "attach": "payment_method_attached"}
+        return {
+            "action": action.get(change, "payment_method_default_set"),
+            "customer_id": str(customer.id),
+            "payment_method": method,
+        }
+
+    return [apply]
 
 
-def _detach(uow: UnitOfWork, methods: PaymentMethods | None, method: str) -> dict[str, Any]:
-    assert methods is not None
-    methods.detach(method)
-    uow.add(methods)
-    return {
-        "action": "payment_method_detached",
-        "customer_id": str(methods.customer_id),
-        "payment_method": method,
-    }
+def _change(methods: PaymentMethods, kind: EventType, method: str) -> str | None:
+    """What the event asks of ``methods`` (``detach``, ``attach``, ``default``: attach if
+    needed and make it the default), or None when they are that way already."""
+    attached = method in methods.methods
+    if kind is EventType.PAYMENT_METHOD_DETACHED:
+        return "detach" if attached else None
+    if kind is EventType.PAYMENT_METHOD_ATTACHED:
+        return None if attached else "attach"
+    return None if attached and methods.default_ref == method else "default"
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None

@@ -9,6 +9,7 @@ got from the provider's setup page.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -20,6 +21,8 @@ from domain.limits import MAX_LABEL_CHARS, MAX_REF_CHARS, check_text
 
 NAMESPACE = UUID("7d3c2b1a-0f9e-4d8c-b7a6-5e4f3d2c1b0a")
 MAX_METHODS = 20
+# The key of the customer's default among the provider changes seen (is_newest).
+DEFAULT_KEY = "default"
 
 
 class PaymentMethods(TallyAggregate):
@@ -94,6 +97,33 @@ class PaymentMethods(TallyAggregate):
     @event("DefaultSet", topic="tally:PaymentMethods.DefaultSet")
     def _default_set(self, reference: str) -> None:
         self.default_ref = reference
+
+    # -- the provider's own changes (its webhooks), in the provider's order --------------
+
+    def is_newest(self, key: str, at: datetime | None) -> bool:
+        """Whether a provider event of time ``at`` about ``key`` (a method's reference,
+        or ``DEFAULT_KEY`` for the customer's default) is at least as new as every one
+        applied about it: providers deliver in any order, and an older ``attached``
+        must not undo a newer ``detached``. An event without a time counts as newest."""
+        seen = self._provider_seen().get(key)
+        return at is None or seen is None or at >= datetime.fromisoformat(seen)
+
+    def note_provider_change(self, key: str, at: datetime | None) -> None:
+        """Remember the newest provider event applied about ``key`` (even one that changed
+        nothing here: a ``detached`` of a method Tally never had still outdates an older
+        ``attached`` of it)."""
+        seen = self._provider_seen().get(key)
+        if at is not None and (seen is None or at > datetime.fromisoformat(seen)):
+            self._provider_change_seen(key=key, at=at.isoformat())
+
+    @event("ProviderChangeSeen", topic="tally:PaymentMethods.ProviderChangeSeen")
+    def _provider_change_seen(self, key: str, at: str) -> None:
+        self.provider_seen = {**self._provider_seen(), key: at}
+
+    def _provider_seen(self) -> dict[str, str]:
+        # Absent from aggregates (and read-model rows) that never saw a provider event.
+        seen: dict[str, str] = self.__dict__.get("provider_seen", {})
+        return seen
 
     def _in_order(self) -> list[str]:
         """The references in the order they were attached. A read-model row stored before

@@ -106,7 +106,13 @@ class Payments(AggregateModel):
             aggregate=PaymentMethods,
             table="payment_methods",
             events=frozenset(
-                {_methods.Started, _methods.Attached, _methods.Detached, _methods.DefaultSet}
+                {
+                    _methods.Started,
+                    _methods.Attached,
+                    _methods.Detached,
+                    _methods.DefaultSet,
+                    _methods.ProviderChangeSeen,
+                }
             ),
             columns=(("customer_id", "uuid"),),
             values=lambda a, s: (a.customer_id,),

@@ -526,13 +526,13 @@ FILLED_FIELDS: tuple[tuple[str, str], ...] = (
     (
         "products",
         "summary = summary || '{\"owner\": null}', "
-        "state = state || '{\"owner\": null, \"class_version\": 2}' "
+        'state = state || \'{"owner": null, "class_version": 2}\' '
         "WHERE NOT summary ? 'owner'",
     ),
     (
         "prices",
         "summary = summary || '{\"package\": null}', "
-        "state = state || '{\"package\": null, \"class_version\": 3}' "
+        'state = state || \'{"package": null, "class_version": 3}\' '
         "WHERE NOT summary ? 'package'",
     ),
 )

@@ -94,8 +94,10 @@ def attach(shop: Shop, customer_id: str, method: str, **extra: Any) -> dict[str,
     return answer
 
 
-def deliver(shop: Shop, event_id: str, kind: str, obj: dict[str, Any], **extra: Any) -> None:
-    event = resource("event", id=event_id, type=kind, data={"object": obj, **extra})
+def deliver(
+    shop: Shop, event_id: str, kind: str, obj: dict[str, Any], at: int = 1_790_000_000, **extra: Any
+) -> None:
+    event = resource("event", id=event_id, type=kind, created=at, data={"object": obj, **extra})
     body = json.dumps(event)
     header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
     response = shop.api.http.post(
@@ -219,3 +221,37 @@ def test_stripes_own_changes_are_mirrored_without_a_call_back(shop: Shop) -> Non
     )
     events = {e["event_id"]: e for e in api.ok(api.get("/v1/webhook_events", limit=10))["data"]}
     assert events["evt_det2"]["status"] == "ignored"
+
+
+def test_stripes_events_count_in_stripes_order_not_in_delivery_order(shop: Shop) -> None:
+    """A detach delivered before the older attach of the same method: the attach is
+    recorded and changes nothing; a newer attach then counts. The same for defaults."""
+    api = shop.api
+    ida = customer(api, "ida", email="ida@example.com")
+    attach(shop, ida, "pm_visa")
+    settle(api)
+    t0 = 1_790_000_000
+    gone = resource("payment_method", id="pm_dash", customer=None)
+    before = {"previous_attributes": {"customer": "cus_fake1"}}
+    deliver(shop, "evt_det", "payment_method.detached", gone, at=t0 + 20, **before)
+    dash = resource("payment_method", id="pm_dash", customer="cus_fake1")
+    deliver(shop, "evt_att_old", "payment_method.attached", dash, at=t0 + 10)
+    assert [m["id"] for m in methods(shop, ida)["data"]] == ["pm_visa"]
+    events = {e["event_id"]: e for e in api.ok(api.get("/v1/webhook_events", limit=10))["data"]}
+    assert events["evt_att_old"]["effects"][0]["action"] == "outdated"
+    deliver(shop, "evt_att_new", "payment_method.attached", dash, at=t0 + 30)
+    assert [m["id"] for m in methods(shop, ida)["data"]] == ["pm_visa", "pm_dash"]
+
+    stripe_customer = dict(shop.fake.customers["cus_fake1"])  # type: ignore[attr-defined]
+    settings = stripe_customer["invoice_settings"]
+    newer = {
+        **stripe_customer,
+        "invoice_settings": {**settings, "default_payment_method": "pm_dash"},
+    }
+    older = {
+        **stripe_customer,
+        "invoice_settings": {**settings, "default_payment_method": "pm_visa"},
+    }
+    deliver(shop, "evt_upd_new", "customer.updated", newer, at=t0 + 50)
+    deliver(shop, "evt_upd_old", "customer.updated", older, at=t0 + 40)
+    assert methods(shop, ida)["default"] == "pm_dash"
