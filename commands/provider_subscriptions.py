@@ -12,8 +12,8 @@ derives from the subscription and the request's number, so a retried command fin
 
 Each Tally price names its provider price (``Price.provider_price_ids``, set by
 ``MapPriceToProviders``); a ``ProviderPriceLink`` finds the Tally price again from the
-provider's id when a webhook reports items. Pause, resume and trial extensions are the
-provider's business and are refused (``provider_unsupported``).
+provider's id when a webhook reports items. Pause, resume, trial extensions and activating
+by hand are the provider's business and are refused (``provider_unsupported``).
 """
 
 from __future__ import annotations
@@ -285,6 +285,9 @@ _HANDLERS: dict[type[m.Command], Handler] = {
     m.PauseSubscription: _tally_only(subscriptions.pause, "pause"),
     m.ResumeSubscription: _tally_only(subscriptions.resume, "resume"),
     m.ExtendTrial: _tally_only(subscriptions.extend_trial, "extend the trial of"),
+    # Its provider's webhook activates it (commands/webhook_lookups.py calls the handler
+    # itself, not through the bus); a client may not.
+    m.ActivateSubscription: _tally_only(subscriptions.activate, "activate"),
 }
 # These replace commands/subscriptions.py's handlers of the same messages (the
 # composition root lists them after those), and report the calls they asked for.

@@ -141,8 +141,9 @@ def test_a_cancel_at_the_period_end_and_its_undo_go_through_stripe(
     assert (sub["status"], sub["cancel_at_period_end"]) == ("active", False)
     settle(api)
     assert len(store.stripe.sent("POST", f"/v1/subscriptions/{ref}")) == 2
-    # Pausing is Stripe's business here.
+    # Pausing, and activating by hand, are Stripe's business here.
     problem(api.post(f"{path}/pause", {}), 422, "provider_unsupported")
+    problem(api.post(f"{path}/activate", {}), 422, "provider_unsupported")
 
 
 def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
