@@ -1,13 +1,13 @@
 """Current usage: a customer's (or a subscription's) usage over a period, per meter and
 group, from the running totals (issue 13; the aggregations: ``domain.usage``).
 
-The totals are kept per hour and per minute. A period rarely starts and ends on the hour,
-so it is covered by its whole hours, then the whole minutes at its two ends, from
-``usage_totals`` (and ``usage_distinct``), and its partial first and last minutes from
-the events themselves, folded with the same ``domain.usage`` code, with the readings of
-the meters that counted them when they were received. So the answer is exact for any
-period, and reads at most about 840 total rows per meter and group and two minutes of
-events, however many events the period holds. ``weighted_sum`` also needs the level at
+The totals are kept per UTC day, hour and minute. A period rarely starts and ends at
+midnight, so it is covered by its whole days, then the whole hours and the whole minutes
+at its two ends, from ``usage_totals`` (and ``usage_distinct``), and its partial first
+and last minutes from the events themselves, folded with the same ``domain.usage`` code,
+with the readings of the meters that counted them when they were received. So the answer
+is exact for any period, and reads at most about 30 + 46 + 118 total rows per meter and
+group for a month and two minutes of events, however many events the period holds. ``weighted_sum`` also needs the level at
 the period's start: the sum of every earlier event's value (the hours before the
 period's first hour, the minutes of that hour before its first minute, and the events of
 that minute before it).
@@ -27,7 +27,7 @@ from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from adapters.usage_store import HOUR_S, MINUTE_S, NIL, bucket_of, group_key, table
+from adapters.usage_store import DAY_S, HOUR_S, MINUTE_S, NIL, bucket_of, group_key, table
 from domain.usage import EXACT, MeterRule, Partial, read, value_of
 
 GroupKey = tuple[UUID, str]  # meter, group
@@ -77,26 +77,38 @@ def _ceil(moment: datetime, width_s: int) -> datetime:
     return low if low == moment else low + timedelta(seconds=width_s)
 
 
+WIDTHS = (DAY_S, HOUR_S, MINUTE_S)
+
+
 def cover(start: datetime, end: datetime) -> tuple[list[Range], list[tuple[datetime, datetime]]]:
-    """``[start, end)`` as whole hours, whole minutes and the events of the rest; the
-    first events' window starts at ``start``'s minute (its events before ``start`` are
-    the weighted level's)."""
+    """``[start, end)`` as whole days, whole hours, whole minutes and the events of the
+    rest, in time order; the first events' window starts at ``start``'s minute (its
+    events before ``start`` are the weighted level's)."""
     whole: list[Range] = []
-    sides = [(start, end)]
-    hours = (_ceil(start, HOUR_S), bucket_of(end, HOUR_S))
-    if hours[0] < hours[1]:
-        whole.append((HOUR_S, *hours))
-        sides = [(start, hours[0]), (hours[1], end)]
     raw: list[tuple[datetime, datetime]] = []
-    for low, high in sides:
-        minutes = (_ceil(low, MINUTE_S), bucket_of(high, MINUTE_S))
-        if minutes[0] < minutes[1]:
-            whole.append((MINUTE_S, *minutes))
-            raw += [(low, minutes[0]), (minutes[1], high)]
-        else:
+
+    def split(low: datetime, high: datetime, widths: tuple[int, ...]) -> None:
+        if low >= high:
+            return
+        if not widths:
             raw.append((low, high))
-    raw[0] = (bucket_of(start, MINUTE_S), raw[0][1])
-    return whole, [(low, high) for low, high in raw if low < high]
+            return
+        first, last = _ceil(low, widths[0]), bucket_of(high, widths[0])
+        if first >= last:
+            split(low, high, widths[1:])
+            return
+        split(low, first, widths[1:])
+        whole.append((widths[0], first, last))
+        split(last, high, widths[1:])
+
+    split(start, end, WIDTHS)
+    minute = bucket_of(start, MINUTE_S)
+    if minute < start:  # the events of start's minute before it: the weighted level's
+        if raw and raw[0][0] == start:
+            raw[0] = (minute, raw[0][1])
+        else:  # an empty period
+            raw.insert(0, (minute, start))
+    return whole, raw
 
 
 def _rows(

@@ -11,9 +11,12 @@ transaction:
 - ``usage_totals``: per project, customer, meter, subscription (the nil UUID for events
   sent for the customer), group and time bucket, the ``domain.usage.Partial`` of the
   events in it (count, sum, max, latest, the sum of value x time for ``weighted_sum``),
-  at two widths: every hour and every minute (``width_s`` 3600 and 60), so that a period
-  is read from its whole hours, the whole minutes at its ends and the events of at most
-  two partial minutes (``adapters/usage_queries.py``);
+  at three widths: every UTC day, hour and minute (``width_s`` 86400, 3600 and 60), so
+  that a period is read from its whole days, the whole hours and then the whole minutes
+  at its ends, and the events of at most two partial minutes
+  (``adapters/usage_queries.py``): a month is about 30 + 2 x 23 + 2 x 59 rows per meter
+  and group, not 720 hours (day totals came later: ``adapters/usage_days.py`` fills
+  them once for the rows written before);
 - ``usage_distinct``: the same key and one distinct value per row, for ``unique_count``.
 
 A batch first holds its customers' usage fences (``adapters/usage_fences.py``): an
@@ -44,6 +47,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from adapters.usage_chain import CANONICAL, create_chain, link
+from adapters.usage_days import DAY_S, fill_day_totals
 from adapters.usage_fences import create_fence_table, fenced_out
 from domain.usage import Accepted, Partial, Reading
 
@@ -122,6 +126,7 @@ def create_usage_tables(pool: ConnectionPool[Any], schema: str) -> None:
         with conn.cursor(row_factory=tuple_row) as cur:
             create_chain(cur, schema)
             create_fence_table(cur, schema)
+            fill_day_totals(cur, schema)
 
 
 def table(schema: str, name: str) -> sql.Composed:
@@ -140,10 +145,12 @@ def group_key(reading: Reading) -> str:
 
 
 def bucket_of(moment: datetime, width_s: int) -> datetime:
-    """The start of the UTC hour or minute ``moment`` falls in. A client's timestamp keeps
-    the offset it was sent with (``+05:30``), and the hour of that offset is not a UTC
-    hour, which is what the readers' buckets are."""
+    """The start of the UTC day, hour or minute ``moment`` falls in. A client's timestamp
+    keeps the offset it was sent with (``+05:30``), and the hour of that offset is not a
+    UTC hour, which is what the readers' buckets are."""
     moment = moment.astimezone(UTC)
+    if width_s == DAY_S:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
     if width_s == HOUR_S:
         return moment.replace(minute=0, second=0, microsecond=0)
     return moment.replace(second=0, microsecond=0)
@@ -151,7 +158,7 @@ def bucket_of(moment: datetime, width_s: int) -> datetime:
 
 def fold(events: Iterable[Accepted]) -> dict[Key, Partial]:
     """The partials the events add, per total's key: per minute, then each minute's
-    merged into its hour's."""
+    merged into its hour's, and each hour's into its day's."""
     minutes: dict[Key, Partial] = {}
     for event in events:
         minute = bucket_of(event.timestamp, MINUTE_S)
@@ -164,9 +171,10 @@ def fold(events: Iterable[Accepted]) -> dict[Key, Partial]:
                 partial = minutes[key] = Partial()
             partial.add(reading, event.timestamp, event.transaction_id)
     partials = dict(minutes)
-    for key, partial in minutes.items():
-        hour = (*key[:4], HOUR_S, bucket_of(key[5], HOUR_S))
-        partials.setdefault(hour, Partial()).merge(partial)
+    for finer, coarser in ((MINUTE_S, HOUR_S), (HOUR_S, DAY_S)):
+        for key, partial in [(k, p) for k, p in partials.items() if k[4] == finer]:
+            wider = (*key[:4], coarser, bucket_of(key[5], coarser))
+            partials.setdefault(wider, Partial()).merge(partial)
     return partials
 
 

@@ -55,13 +55,14 @@ values = st.decimals(min_value=-1000, max_value=10**6, places=3, allow_nan=False
 
 
 @st.composite
-def sent_events(draw: st.DrawFn, max_events: int = 30) -> list[Sent]:
-    """Distinct events over three hours from BASE (so periods cut hours), with values,
-    models and regions (one region the meter's filter leaves out)."""
+def sent_events(draw: st.DrawFn, max_events: int = 30, span_s: int = 3 * 3600) -> list[Sent]:
+    """Distinct events over ``span_s`` from BASE (by default three hours, so periods cut
+    hours; days for the day totals), with values, models and regions (one region the
+    meter's filter leaves out)."""
     count = draw(st.integers(0, max_events))
     events = []
     for i in range(count):
-        seconds = draw(st.integers(0, 3 * 3600 - 1))
+        seconds = draw(st.integers(0, span_s - 1))
         micro = draw(st.sampled_from([0, 1, 500_000, 999_999]))
         events.append(
             Sent(

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.usage_queries import Scope, usage
+from adapters.usage_days import DAY_S
 from adapters.usage_store import write
 from api.tally import Tally
 from tests.unit.test_usage_aggregation import deliveries
@@ -139,3 +140,68 @@ def test_replay_rebuilds_the_totals_from_the_usage_table_and_finds_a_change(
     changed = replay_usage(tally.views, tally.schema)
     assert not changed.equal
     assert len(changed.differences) == 1
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    aggregation=st.sampled_from(AGGREGATIONS),
+    sent=deliveries(span_s=4 * DAY_S),
+    start_s=st.integers(0, 4 * DAY_S),
+    span_s=st.integers(1, 4 * DAY_S),
+    on_the_minute=st.booleans(),
+)
+def test_usage_over_periods_that_cut_days_equals_a_fold_over_the_deduplicated_events(
+    tally: Tally,
+    aggregation: str,
+    sent: tuple[list[Sent], list[list[Sent]]],
+    start_s: int,
+    span_s: int,
+    on_the_minute: bool,
+) -> None:
+    """Events over four days: a period is read from its whole days, then hours, minutes
+    and the events of the rest, and each equals the fold (the day totals included)."""
+    events, batches = sent
+    project = uuid4()
+    meter = rule(aggregation)
+    for batch in batches:
+        write(tally.views, tally.schema, project, [e.accepted(meter) for e in batch], BASE)
+    start = BASE + timedelta(seconds=start_s - start_s % 60 if on_the_minute else start_s)
+    end = start + timedelta(seconds=span_s)
+    found = usage(tally.views, tally.schema, Scope(project, CUSTOMER), [meter], start, end)
+    assert found[meter.id] == expected(meter, events, start, end)
+
+
+def test_day_totals_are_filled_once_for_usage_written_before_them(tally: Tally) -> None:
+    """Usage stored when the totals had hours and minutes only gets its days from its
+    hours at the next start-up, exactly the days the writer keeps now."""
+    from adapters.usage_store import create_usage_tables
+
+    meters = {uuid4(): rule(aggregation) for aggregation in AGGREGATIONS}  # a project each
+    events = [
+        Sent(f"tx{i:03d}", BASE + timedelta(minutes=97 * i, microseconds=i),
+             {"v": str(i % 13), "model": "ab"[i % 2], "region": "eu"})
+        for i in range(120)
+    ]  # fmt: skip
+    for project, meter in meters.items():
+        write(tally.views, tally.schema, project, [e.accepted(meter) for e in events], BASE)
+    days = "SELECT * FROM {s}.{t} WHERE width_s = 86400 ORDER BY 1, 2, 3, 4, 5, 7, 8"
+    written = {t: rows(tally, days, t) for t in ("usage_totals", "usage_distinct")}
+    assert len(written["usage_totals"]) == len(meters) * 2 * 9  # 8 days and a bit, 2 groups
+    assert written["usage_distinct"]
+    with tally.views.connection() as conn:  # as the tables were before day totals
+        for table in ("usage_totals", "usage_distinct", "usage_widths"):
+            conn.execute(f"DELETE FROM {tally.schema}.{table} WHERE width_s = 86400")
+    create_usage_tables(tally.views, tally.schema)
+    assert {t: rows(tally, days, t) for t in written} == written
+    start, end = BASE + timedelta(days=1, minutes=3), BASE + timedelta(days=7, seconds=1)
+    for project, meter in meters.items():
+        found = usage(tally.views, tally.schema, Scope(project, CUSTOMER), [meter], start, end)
+        assert found[meter.id] == expected(meter, events, start, end)
+
+
+def rows(tally: Tally, query: str, name: str) -> list[tuple[Any, ...]]:
+    with tally.views.connection() as conn, conn.cursor() as cur:
+        cur.execute(query.format(s=tally.schema, t=name))
+        return [tuple(row.values()) for row in cur.fetchall()]

@@ -55,9 +55,9 @@ def partials_by_group(
 
 
 @st.composite
-def deliveries(draw: st.DrawFn) -> tuple[list[Sent], list[list[Sent]]]:
+def deliveries(draw: st.DrawFn, span_s: int = 3 * 3600) -> tuple[list[Sent], list[list[Sent]]]:
     """Events, and the batches they arrive in: shuffled, some sent twice, cut anywhere."""
-    events = draw(sent_events())
+    events = draw(sent_events(span_s=span_s))
     resent = draw(st.lists(st.sampled_from(events), max_size=10)) if events else []
     arriving = draw(st.permutations(events + resent))
     cuts = sorted(draw(st.lists(st.integers(0, len(arriving)), max_size=5)))
