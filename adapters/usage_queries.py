@@ -7,10 +7,10 @@ at its two ends, from ``usage_totals`` (and ``usage_distinct``), and its partial
 and last minutes from the events themselves, folded with the same ``domain.usage`` code,
 with the readings of the meters that counted them when they were received. So the answer
 is exact for any period, and reads at most about 30 + 46 + 118 total rows per meter and
-group for a month and two minutes of events, however many events the period holds. ``weighted_sum`` also needs the level at
-the period's start: the sum of every earlier event's value (the hours before the
-period's first hour, the minutes of that hour before its first minute, and the events of
-that minute before it).
+group for a month and two minutes of events, however many events the period holds.
+``weighted_sum`` also needs the level at the period's start: the sum of every earlier
+event's value (the hours before the period's first hour, the minutes of that hour before
+its first minute, and the events of that minute before it).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg import Cursor, sql
+from psycopg import Connection, Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from adapters.usage_store import DAY_S, HOUR_S, MINUTE_S, NIL, bucket_of, group_key, table
+from adapters.usage_days import DAY_S
+from adapters.usage_store import HOUR_S, MINUTE_S, NIL, bucket_of, group_key, table
 from domain.usage import EXACT, MeterRule, Partial, read, value_of
 
 GroupKey = tuple[UUID, str]  # meter, group
@@ -143,21 +144,24 @@ def usage(
     ``[start, end)``; a meter without events has no group."""
     whole, raw = cover(start, end)
     by_id = {rule.id: rule for rule in rules}
-    with (
-        pool.connection() as conn,
-        conn.transaction(),
-        conn.cursor(row_factory=tuple_row) as cur,
-    ):
+    if not any(rule.aggregation == "weighted_sum" for rule in rules):
+        # Only a weighted level needs the events of the first minute before start.
+        raw = [(max(low, start), high) for low, high in raw if max(low, start) < high]
+    # One round trip for the snapshot, the totals, the levels and the events (pipeline:
+    # each waits for none before it), and one for the distinct values when a meter
+    # counts them. At a few milliseconds a query, round trips were most of it.
+    with pool.connection() as conn, conn.pipeline(), conn.transaction():
         # One snapshot for the totals and the events (repeatable read).
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        partials = _whole(cur, schema, scope, list(by_id), whole)
-        carry = _carry(cur, schema, scope, rules, start)
-        if not any(rule.aggregation == "weighted_sum" for rule in rules):
-            # Only a weighted level needs the events of the first minute before start.
-            raw = [(max(low, start), high) for low, high in raw]
-        for window in raw:
-            _fold_events(cur, schema, scope, by_id, window, (start, end), partials, carry)
-        distinct = _distinct(cur, schema, scope, rules, whole, partials)
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        totals = _send_whole(conn, schema, scope, list(by_id), whole)
+        levels = _send_carry(conn, schema, scope, rules, start)
+        events = _send_events(conn, schema, scope, raw)
+        partials = _whole(totals)
+        carry = {(m, g): total for m, g, total in levels.fetchall()} if levels else {}
+        if events is not None:
+            _fold_events(events.fetchall(), by_id, (start, end), partials, carry)
+        with conn.cursor(row_factory=tuple_row) as cur:
+            distinct = _distinct(cur, schema, scope, rules, whole, partials)
     answer: dict[UUID, dict[str, Decimal | None]] = {rule.id: {} for rule in rules}
     for (meter_id, group), partial in partials.items():
         rule = by_id[meter_id]
@@ -173,13 +177,18 @@ def usage(
     return answer
 
 
-def _whole(
-    cur: Cursor[Any], schema: str, scope: Scope, meter_ids: list[UUID], whole: list[Range]
-) -> dict[GroupKey, Partial]:
+def _send_whole(
+    conn: Connection[Any], schema: str, scope: Scope, meter_ids: list[UUID], whole: list[Range]
+) -> Cursor[Any]:
     rows, params = _rows(table(schema, "usage_totals"), _TOTAL_COLUMNS, scope, meter_ids, whole)
+    cur = conn.cursor(row_factory=tuple_row)
     cur.execute(sql.SQL(_TOTALS).format(rows=rows), params)
+    return cur
+
+
+def _whole(totals: Cursor[Any]) -> dict[GroupKey, Partial]:
     partials: dict[GroupKey, Partial] = {}
-    for meter_id, group, events, total, maximum, weighted, at, tx, value in cur.fetchall():
+    for meter_id, group, events, total, maximum, weighted, at, tx, value in totals.fetchall():
         partials[(meter_id, group)] = Partial(
             events=int(events),
             total=total,
@@ -190,16 +199,17 @@ def _whole(
     return partials
 
 
-def _carry(
-    cur: Cursor[Any], schema: str, scope: Scope, rules: Sequence[MeterRule], start: datetime
-) -> dict[GroupKey, Decimal]:
+def _send_carry(
+    conn: Connection[Any], schema: str, scope: Scope, rules: Sequence[MeterRule], start: datetime
+) -> Cursor[Any] | None:
     """The ``weighted_sum`` meters' levels from the whole hours before ``start``'s hour
-    and the whole minutes of that hour before ``start``'s minute."""
+    and the whole minutes of that hour before ``start``'s minute (None: no such meter)."""
     weighted = [rule.id for rule in rules if rule.aggregation == "weighted_sum"]
     if not weighted:
-        return {}
+        return None
     where, params = scope.where()
     hour, minute = bucket_of(start, HOUR_S), bucket_of(start, MINUTE_S)
+    cur = conn.cursor(row_factory=tuple_row)
     cur.execute(
         sql.SQL(
             "SELECT meter_id, group_key, sum(total) FROM {} WHERE {} AND meter_id = ANY(%s) "
@@ -208,32 +218,38 @@ def _carry(
         ).format(table(schema, "usage_totals"), where),
         [*params, weighted, HOUR_S, hour, MINUTE_S, hour, minute],
     )
-    return {(meter_id, group): total for meter_id, group, total in cur.fetchall()}
+    return cur
+
+
+def _send_events(
+    conn: Connection[Any], schema: str, scope: Scope, windows: list[tuple[datetime, datetime]]
+) -> Cursor[Any] | None:
+    """The events of the partial minutes (at most two windows, one statement)."""
+    if not windows:
+        return None
+    where, params = scope.where(events=True)
+    branch = sql.SQL(
+        "SELECT transaction_id, occurred_at, properties, meter_ids FROM {} WHERE {} "
+        "AND occurred_at >= %s AND occurred_at < %s"
+    ).format(table(schema, "usage_events"), where)
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(
+        sql.SQL(" UNION ALL ").join(branch for _ in windows),
+        [value for window in windows for value in (*params, *window)],
+    )
+    return cur
 
 
 def _fold_events(
-    cur: Cursor[Any],
-    schema: str,
-    scope: Scope,
+    rows: list[tuple[Any, ...]],
     rules: dict[UUID, MeterRule],
-    window: tuple[datetime, datetime],
     period: tuple[datetime, datetime],
     partials: dict[GroupKey, Partial],
     carry: dict[GroupKey, Decimal],
 ) -> None:
-    """Fold the events of ``window`` (a partial minute) into the period's partials, and
-    those before the period's start into the ``weighted_sum`` levels."""
-    if window[0] >= window[1]:
-        return
-    where, params = scope.where(events=True)
-    cur.execute(
-        sql.SQL(
-            "SELECT transaction_id, occurred_at, properties, meter_ids FROM {} WHERE {} "
-            "AND occurred_at >= %s AND occurred_at < %s"
-        ).format(table(schema, "usage_events"), where),
-        [*params, *window],
-    )
-    for transaction_id, at, properties, meter_ids in cur.fetchall():
+    """Fold the events of the partial minutes into the period's partials, and those
+    before the period's start into the ``weighted_sum`` levels."""
+    for transaction_id, at, properties, meter_ids in rows:
         for meter_id in meter_ids:
             rule = rules.get(meter_id)
             reading = read(rule, properties) if rule is not None else None

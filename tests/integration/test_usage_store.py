@@ -14,8 +14,8 @@ from uuid import UUID, uuid4
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.usage_queries import Scope, usage
 from adapters.usage_days import DAY_S
+from adapters.usage_queries import Scope, usage
 from adapters.usage_store import write
 from api.tally import Tally
 from tests.unit.test_usage_aggregation import deliveries
