@@ -45,21 +45,41 @@ class Claims(Protocol):
 
 
 class PostgresClaims:
-    """Claims that hold across server processes: advisory locks of one database."""
+    """Claims that hold across server processes: advisory locks of one database.
+
+    A thread that claims a call while it holds another (a charge that makes its
+    customer's ``create_customer`` call first) takes the second lock on the session it
+    holds already, rather than a second pooled connection: so a claim never waits for a
+    connection while holding one, and a thread holds at most one however deep."""
 
     def __init__(self, pool: ConnectionPool[Any]) -> None:
         self.pool = pool
+        self._held = threading.local()
 
     @contextmanager
     def claimed(self, call_id: UUID, wait_s: float = 0.0) -> Iterator[bool]:
-        deadline = time.monotonic() + wait_s
+        conn = getattr(self._held, "conn", None)
+        if conn is not None:
+            with self._claim(conn, call_id, wait_s) as held:
+                yield held
+            return
         with self.pool.connection() as conn:
-            while True:
-                with advisory_lock_if_free(conn, claim_key(call_id)) as held:
-                    if held or time.monotonic() >= deadline:
-                        yield held
-                        return
-                time.sleep(POLL_S)
+            self._held.conn = conn
+            try:
+                with self._claim(conn, call_id, wait_s) as held:
+                    yield held
+            finally:
+                self._held.conn = None
+
+    @contextmanager
+    def _claim(self, conn: Any, call_id: UUID, wait_s: float) -> Iterator[bool]:
+        deadline = time.monotonic() + wait_s
+        while True:
+            with advisory_lock_if_free(conn, claim_key(call_id)) as held:
+                if held or time.monotonic() >= deadline:
+                    yield held
+                    return
+            time.sleep(POLL_S)
 
 
 class LocalClaims:

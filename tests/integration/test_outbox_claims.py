@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -28,15 +28,27 @@ def claims(request: pytest.FixtureRequest, pg_url: str) -> Iterator[Claims]:
 def test_a_held_call_is_refused_to_a_second_claimant_and_not_to_another_call(
     claims: Claims,
 ) -> None:
+    """The second claimant is another thread, as a worker's pass beside a route (one
+    thread's nested claims are another test's)."""
     call = uuid4()
+
+    def elsewhere(call_id: UUID) -> bool:
+        answers: list[bool] = []
+
+        def claim() -> None:
+            with claims.claimed(call_id) as held:
+                answers.append(held)
+
+        thread = threading.Thread(target=claim)
+        thread.start()
+        thread.join(10)
+        return answers[0]
+
     with claims.claimed(call) as first:
         assert first
-        with claims.claimed(call) as second:
-            assert not second
-        with claims.claimed(uuid4()) as other:
-            assert other
-    with claims.claimed(call) as after:
-        assert after
+        assert not elsewhere(call)
+        assert elsewhere(uuid4())  # another call is another claim
+    assert elsewhere(call)
 
 
 def test_a_waiting_claimant_gets_the_call_when_the_holder_lets_go(claims: Claims) -> None:
@@ -72,3 +84,23 @@ def test_a_claim_is_let_go_when_its_block_raises(claims: Claims) -> None:
         fail_holding()
     with claims.claimed(call) as again:
         assert again
+
+
+def test_a_claim_taken_inside_another_uses_the_same_connection(pg_url: str) -> None:
+    """A charge's claim, then its customer call's inside it: one pooled connection, so a
+    thread never waits for a second connection while holding the first."""
+    with ConnectionPool(pg_url, min_size=1, max_size=1, open=True, timeout=2) as pool:
+        claims = PostgresClaims(pool)
+        outer, inner = uuid4(), uuid4()
+        with claims.claimed(outer) as held:
+            assert held
+            with claims.claimed(inner) as nested:  # a second connection would time out
+                assert nested
+            # The inner claim is let go at the end of its block; the outer is still held.
+            with ConnectionPool(pg_url, min_size=1, max_size=1, open=True) as other:
+                with PostgresClaims(other).claimed(inner) as taken:
+                    assert taken
+                with PostgresClaims(other).claimed(outer) as refused:
+                    assert not refused
+        with claims.claimed(outer) as again:
+            assert again
