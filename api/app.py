@@ -44,6 +44,7 @@ from api.routes import (
     invoices,
     journal,
     me,
+    me_billing,
     meters,
     payment_methods,
     payment_provider,
@@ -338,6 +339,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         identity_provider,
         customer_sessions,
         me,
+        me_billing,
         stub_pages,
         health,
         # The operator API (issue 14): operator keys only.

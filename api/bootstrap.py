@@ -52,6 +52,7 @@ from commands import (
     meters,
     operators,
     payment_methods,
+    plan_change_preview,
     progressive_billing,
     projects,
     provider_calls,
@@ -152,6 +153,7 @@ def build(
             **payment_methods.HANDLERS,
             # Customer access (issue 14).
             **identity.handlers(secrets),
+            **plan_change_preview.HANDLERS,
             # Commands in from a broker (issue 12): a refused one is recorded.
             **inbound_commands.HANDLERS,
         },

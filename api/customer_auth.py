@@ -60,10 +60,13 @@ customer_bearer = HTTPBearer(
     "project's identity provider (with the header `Tally-Project: <project id>`).",
 )
 
+# Text, not a UUID parameter: a header that names no project is one more way for a JWT to
+# fail authentication (401), not a malformed request (422).
 ProjectHeader = Annotated[
-    UUID | None,
+    str | None,
     Header(
         alias="Tally-Project",
+        max_length=100,
         description="The project whose identity provider checks a JWT (not needed with a "
         "customer session token).",
     ),
@@ -242,11 +245,21 @@ async def require_customer(
     if token.startswith("tly_"):
         raise Unauthenticated(REFUSAL)
     tally = get_tally(request)
-    caller = await run_in_threadpool(authenticate, tally, token, project_id, jwks_cache(request))
+    project = _project_id(project_id)
+    caller = await run_in_threadpool(authenticate, tally, token, project, jwks_cache(request))
     # Its project's customer rate limit (issue 14, api/rate_limits.py), before the route.
     await admit_customer(request, caller.project_id, caller.rate_key)
     request.state.customer = caller
     return caller
+
+
+def _project_id(header: str | None) -> UUID | None:
+    if header is None:
+        return None
+    try:
+        return UUID(header.strip())
+    except ValueError:
+        raise Unauthenticated(REFUSAL) from None
 
 
 CustomerDep = Annotated[CustomerCaller, Depends(require_customer)]

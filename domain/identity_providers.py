@@ -21,7 +21,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import ValidationFailed
+from domain.errors import InvalidCombination, ValidationFailed
 from domain.limits import (
     MAX_AUDIENCE_CHARS,
     MAX_CLAIM_NAME_CHARS,
@@ -66,14 +66,14 @@ def check_jwks_url(url: str, *, test_mode: bool) -> str:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError as error:
-        raise ValidationFailed(f"jwks_url is not a valid URL: {error}") from None
+        raise InvalidCombination(f"jwks_url is not a valid URL: {error}") from None
     if not parts.hostname or parts.username or parts.password or " " in url:
-        raise ValidationFailed("jwks_url must be an absolute URL without credentials")
+        raise InvalidCombination("jwks_url must be an absolute URL without credentials")
     if parts.scheme == "https":
         return url
     if parts.scheme == "http" and test_mode and _loopback(parts.hostname):
         return url
-    raise ValidationFailed(
+    raise InvalidCombination(
         "jwks_url must be https (http to a loopback host only in a test-mode project)"
     )
 
@@ -85,10 +85,10 @@ def _loopback(host: str) -> bool:
 def check_algorithms(kind: str, algorithms: list[str]) -> list[str]:
     allowed = ALGORITHMS_BY_KIND[kind]
     if not algorithms:
-        raise ValidationFailed("algorithms must name at least one algorithm")
+        raise InvalidCombination("algorithms must name at least one algorithm")
     wrong = [a for a in algorithms if a not in allowed]
     if wrong:
-        raise ValidationFailed(
+        raise InvalidCombination(
             f"a {kind} identity provider accepts only {', '.join(allowed)}; not {', '.join(wrong)}",
             algorithms=wrong,
         )
@@ -102,10 +102,12 @@ def check_settings(values: dict[str, Any], *, test_mode: bool, has_secret: bool)
         raise ValidationFailed(f"kind must be one of {', '.join(KINDS)}")
     if kind == JWKS:
         if has_secret or not values.get("jwks_url"):
-            raise ValidationFailed("a jwks identity provider takes jwks_url and no shared_secret")
+            raise InvalidCombination("a jwks identity provider takes jwks_url and no shared_secret")
         check_jwks_url(values["jwks_url"], test_mode=test_mode)
     elif values.get("jwks_url") or not has_secret:
-        raise ValidationFailed("a shared_secret identity provider takes shared_secret, no jwks_url")
+        raise InvalidCombination(
+            "a shared_secret identity provider takes shared_secret, no jwks_url"
+        )
     check_text(values["issuer"], "issuer", MAX_ISSUER_CHARS, min_chars=1)
     check_text(values["audience"], "audience", MAX_AUDIENCE_CHARS, min_chars=1)
     check_text(values["customer_claim"], "customer_claim", MAX_CLAIM_NAME_CHARS, min_chars=1)
@@ -115,10 +117,10 @@ def check_settings(values: dict[str, Any], *, test_mode: bool, has_secret: bool)
     currency = values.get("register_currency")
     if values["unknown_customer"] == REGISTER:
         if not currency:
-            raise ValidationFailed("unknown_customer register needs register_currency")
+            raise InvalidCombination("unknown_customer register needs register_currency")
         check_currency(currency)
     elif currency:
-        raise ValidationFailed("register_currency is only for unknown_customer register")
+        raise InvalidCombination("register_currency is only for unknown_customer register")
 
 
 class IdentityProvider(TallyAggregate):

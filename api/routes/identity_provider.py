@@ -46,8 +46,14 @@ def get_identity_provider(tally: TallyDep, caller: Reader) -> IdentityProviderRe
     summary="Set the project's identity provider",
     description="Replaces the whole configuration. Customers then call /v1/me with a JWT "
     "it issued and the header `Tally-Project: <project id>`. A shared secret is stored "
-    "encrypted (needs the server's TALLY_SECRETS_KEY) and never shown again.",
-    responses=write_responses(200, "secret_storage_disabled"),
+    "encrypted (needs the server's TALLY_SECRETS_KEY) and never shown again. A key source "
+    "that is not the kind's, an algorithm outside the kind's family, a jwks_url that is "
+    "not https (http to a loopback host only in a test-mode project), or "
+    "register_currency without unknown_customer register (or the other way round): 422 "
+    "`invalid_combination`, nothing recorded.",
+    responses=write_responses(
+        200, "secret_storage_disabled", "invalid_combination", "unknown_currency"
+    ),
 )
 def set_identity_provider(
     body: IdentityProviderRequest,
