@@ -26,6 +26,7 @@ from api.cli_backtest import add_backtest_command
 from api.cli_broker import add_broker_commands
 from api.cli_credits import add_credit_commands
 from api.cli_help import add_examples, tally_version
+from api.cli_identity import add_identity_commands
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
 from api.cli_payments import add_payment_commands
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_usage_commands(sub, common)
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)
+    add_identity_commands(sub, common)
     add_audit_commands(sub, common)
     add_backtest_command(sub, common)
     add_export_commands(sub, common)

@@ -97,6 +97,15 @@ EXAMPLES: dict[str, list[str]] = {
     "secrets": ["tally secrets new-key"],
     "secrets new-key": ["tally secrets new-key"],
     "secrets reseal": ["tally secrets reseal --json"],
+    "identity-provider": ["tally identity-provider show --project $PROJECT"],
+    "identity-provider set": [
+        "tally identity-provider set --project $PROJECT --jwks-url "
+        "https://TENANT.eu.auth0.com/.well-known/jwks.json --issuer https://TENANT.eu.auth0.com/ "
+        "--audience https://billing.example.com --algorithms RS256",
+        "IDP_SECRET=... tally identity-provider set --project $PROJECT --shared-secret-env "
+        "IDP_SECRET --issuer my-app --audience tally --algorithms HS256",
+    ],
+    "identity-provider show": ["tally identity-provider show --project $PROJECT --json"],
     "webhooks": ["tally webhooks deliveries --project $PROJECT"],
     "webhooks endpoints": ["tally webhooks endpoints --project $PROJECT --json"],
     "webhooks deliveries": ["tally webhooks deliveries --project $PROJECT --limit 20"],
