@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.customer_billing import credit_ref
-from domain.errors import CreditExceedsPaid, InvalidTransition, ValidationFailed
+from domain.errors import CreditExceedsPaid, InvalidTransition, NotRefundable, ValidationFailed
 from domain.invoice_entries import receivable_ref
 from domain.money import check_amount
 
@@ -93,7 +93,17 @@ def check_credit(
             refundable=refundable(invoice),
         )
     if refund_to == "original_payment":
-        return pick_payment(invoice, amount, payment_id)
+        payment = pick_payment(invoice, amount, payment_id)
+        if payment is not None and payment.get("method") == "provider" and not payment["reference"]:
+            # The provider reported no payment id (domain/payment_refs.py): a refund
+            # would name nothing the provider knows. Refused before anything is recorded.
+            raise NotRefundable(
+                f"payment {payment['id']} was reported by the provider without a payment "
+                "id, so it cannot be refunded through the provider: credit it to the "
+                "balance or refund it by hand (refund_to none)",
+                payment_id=payment["id"],
+            )
+        return payment
     return None
 
 

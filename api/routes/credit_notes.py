@@ -40,9 +40,16 @@ router = APIRouter(tags=["credit notes"])
     response_model=s.CreditNoteResult,
     summary="Issue a credit note against an invoice",
     description="Only an open, paid or uncollectible invoice. The amount defaults to all "
-    "that was paid (with `refund_to: none`, all that is still owed).",
+    "that was paid (with `refund_to: none`, all that is still owed). A provider payment "
+    "the provider reported without a payment id cannot be refunded to it: "
+    "`refund_to: original_payment` answers 409 `not_refundable`.",
     responses=write_responses(
-        201, "not_found", "invalid_transition", "credit_exceeds_paid", "invalid_amount"
+        201,
+        "not_found",
+        "invalid_transition",
+        "credit_exceeds_paid",
+        "invalid_amount",
+        "not_refundable",
     ),
 )
 def create_credit_note(

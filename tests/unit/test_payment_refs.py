@@ -86,3 +86,26 @@ def test_a_provider_call_refuses_to_note_a_payment_of_another_kind() -> None:
     assert call.payment_ref == ""
     call.note_payment("pi_3MtwBwLkdIwHu7ix28a3tqPa")
     assert call.payment_ref == "pi_3MtwBwLkdIwHu7ix28a3tqPa"
+
+
+def test_a_provider_payment_without_a_reference_is_not_refunded_through_the_provider() -> None:
+    from domain.credit_notes import check_credit
+    from domain.errors import NotRefundable
+
+    invoice = _invoice(1000)
+    invoice.finalize(_sequence(), 0, NOW)
+    owed = invoice.amount_remaining
+    invoice.pay(owed, "clearing:stripe", "", NOW, method="provider")
+    with pytest.raises(NotRefundable):
+        check_credit(invoice, 100, "original_payment")
+    assert check_credit(invoice, 100, "credit_balance") is None
+    paid = _invoice(1000)
+    paid.finalize(_sequence(), 0, NOW)
+    paid.pay(
+        paid.amount_remaining,
+        "clearing:stripe",
+        "pi_3MtwBwLkdIwHu7ix28a3tqPa",
+        NOW,
+        method="provider",
+    )
+    assert check_credit(paid, 100, "original_payment")["reference"] == "pi_3MtwBwLkdIwHu7ix28a3tqPa"  # type: ignore[index]
