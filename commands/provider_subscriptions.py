@@ -101,9 +101,11 @@ def map_price(uow: UnitOfWork, cmd: MapPriceToProviders, ctx: Context) -> Result
 # -- the subscription commands, when the provider runs the subscription ---------------
 
 
-def _lines(prices: list[Price], wanted: list[m.SubscriptionItem], provider: str) -> list[Any]:
+def _lines(
+    prices: list[Price], wanted: list[m.SubscriptionItem], provider: str
+) -> list[SubscriptionLine]:
     """Each item's provider price; a price not mapped to ``provider`` is refused."""
-    lines = []
+    lines: list[SubscriptionLine] = []
     for price, item in zip(prices, wanted, strict=True):
         price_ref = (price.provider_price_ids or {}).get(provider)
         if not price_ref:
