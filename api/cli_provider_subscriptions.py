@@ -17,7 +17,9 @@ def cmd_run_by(args: argparse.Namespace) -> int:
 
     with opened() as tally:
         provider = provider_for(tally, args.project).name
-        command = ChooseSubscriptionRunner(run_by=args.run_by, provider=provider)
+        command = ChooseSubscriptionRunner(
+            run_by=args.run_by, provider=provider, product_id=args.plan
+        )
         chosen = run(tally, command, args.project).body["subscription_runner"]
     by = chosen["provider"] if chosen["run_by"] == "provider" else "tally"
     emit(args, {"object": "subscription_runner", **chosen}, [f"subscriptions run by {by}"])
@@ -58,6 +60,7 @@ def add_provider_subscription_commands(sub: Any, common: argparse.ArgumentParser
     run_by.add_argument(
         "run_by", choices=["tally", "provider"], help="who runs the project's new subscriptions"
     )
+    run_by.add_argument("--plan", type=UUID, help="only this plan (its product id)")
     run_by.set_defaults(func=cmd_run_by)
     prices = sub.add_parser("prices", help="a price's provider prices")
     mapping = prices.add_subparsers(dest="action", required=True).add_parser(

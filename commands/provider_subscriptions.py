@@ -33,7 +33,7 @@ from commands.messages import Command
 from commands.now import context_now
 from commands.provider_customers import named_customer
 from commands.provider_errors import ProviderUnsupported
-from domain.catalog import Price
+from domain.catalog import Price, Product
 from domain.customers import Customer
 from domain.errors import InvalidCombination, InvalidTransition
 from domain.provider_calls import ProviderCall
@@ -46,7 +46,7 @@ from domain.provider_subscription_params import (
     CreateSubscriptionParams,
     SubscriptionLine,
 )
-from domain.subscription_runners import PROVIDER, ProviderPriceLink, SubscriptionRunner
+from domain.subscription_runners import PROVIDER, TALLY, ProviderPriceLink, SubscriptionRunner
 from domain.subscriptions import Subscription
 
 Provider = Annotated[str, Field(pattern="^(stripe|paddle|yookassa|stub)$")]
@@ -54,11 +54,12 @@ ProviderPriceId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class ChooseSubscriptionRunner(Command):
-    """Who runs the project's new subscriptions; ``provider`` is the project's payment
-    provider (the route fills it in)."""
+    """Who runs the project's new subscriptions, or (``product_id``) those of one plan;
+    ``provider`` is the project's payment provider (the route fills it in)."""
 
     run_by: Annotated[str, Field(pattern="^(tally|provider)$")]
     provider: Provider
+    product_id: UUID | None = None
 
 
 class MapPriceToProviders(Command):
@@ -80,7 +81,11 @@ def choose_runner(uow: UnitOfWork, cmd: ChooseSubscriptionRunner, ctx: Context) 
             provider=cmd.provider,
         )
     runner = runner_of(uow, ctx) or SubscriptionRunner.start(ctx.project_id)
-    runner.choose(cmd.run_by, cmd.provider)
+    if cmd.product_id is None:
+        runner.choose(cmd.run_by, cmd.provider)
+    else:
+        plan = uow.get(Product, cmd.product_id, ctx.project_id)  # one of the project's
+        runner.choose_for_plan(plan.id, cmd.run_by, cmd.provider)
     uow.add(runner)
     return Result.changed({"subscription_runner": runner.summary()})
 
@@ -120,16 +125,18 @@ def _lines(
 
 def create(uow: UnitOfWork, cmd: m.CreateSubscription, ctx: Context) -> Result:
     runner = runner_of(uow, ctx)
-    if runner is None or runner.run_by != PROVIDER:
+    if runner is None:
         return subscriptions.create_subscription(uow, cmd, ctx)
-    provider = runner.provider
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    items, prices = subscriptions.priced_items(uow, ctx, customer, list(cmd.items))
+    provider = runner.runner_for({price.product_id for price in prices})
+    if provider == TALLY:
+        return subscriptions.create_subscription(uow, cmd, ctx)
     if customer.test_clock_id is not None:
         raise InvalidCombination(
-            f"{provider} runs this project's subscriptions on its own clock; a customer "
-            "on a Tally test clock cannot have one"
+            f"{provider} runs these subscriptions on its own clock; a customer on a Tally "
+            "test clock cannot have one"
         )
-    items, prices = subscriptions.priced_items(uow, ctx, customer, list(cmd.items))
     lines = _lines(prices, list(cmd.items), provider)
     trial_days = cmd.trial_days if cmd.trial_days is not None else max(p.trial_days for p in prices)
     sub = Subscription.start(

@@ -23,7 +23,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
-from domain.errors import ValidationFailed
+from domain.errors import InvalidCombination, ValidationFailed
 from domain.limits import MAX_PROVIDER_PRICE_ID_CHARS
 
 NAMESPACE = UUID("5c0f7e2a-93d1-4b6e-a8f4-0d2b7c9e1a35")
@@ -82,6 +82,9 @@ class SubscriptionRunner(TallyAggregate):
         self.project_id = project_id
         self.run_by = TALLY
         self.provider = ""
+        # Per plan (product id): who runs its subscriptions, "tally" or the provider's
+        # name, overriding the project's choice.
+        self.plans: dict[str, str] = {}
 
     @classmethod
     def start(cls, project_id: UUID) -> SubscriptionRunner:
@@ -109,8 +112,40 @@ class SubscriptionRunner(TallyAggregate):
         self.run_by = run_by
         self.provider = provider
 
+    def choose_for_plan(self, product_id: UUID, run_by: str, provider: str) -> bool:
+        """Who runs new subscriptions of one plan, whatever the project's choice; False
+        (nothing recorded) if unchanged."""
+        if run_by not in RUNNERS:
+            raise ValidationFailed(f"run_by must be one of {', '.join(RUNNERS)}")
+        assert run_by == TALLY or self.can_run(provider), provider
+        runner = provider if run_by == PROVIDER else TALLY
+        if self.plans.get(str(product_id)) == runner:
+            return False
+        self._plan_chosen(product_id=str(product_id), runner=runner)
+        return True
+
+    @event("PlanChosen", topic="tally:SubscriptionRunner.PlanChosen")
+    def _plan_chosen(self, product_id: str, runner: str) -> None:
+        self.plans = {**self.plans, product_id: runner}
+
+    def runner_for(self, product_ids: set[UUID]) -> str:
+        """Who runs a new subscription of these plans: "tally" or the provider's name.
+        Its plans must agree: one subscription is run in one place."""
+        default = self.provider if self.run_by == PROVIDER else TALLY
+        runners = {self.plans.get(str(p), default) for p in product_ids}
+        if len(runners) > 1:
+            raise InvalidCombination(
+                "these plans are run in different places "
+                f"({', '.join(sorted(runners))}); one subscription is run by one"
+            )
+        return runners.pop() if runners else default
+
     def summary(self) -> dict[str, Any]:
-        return {"run_by": self.run_by, "provider": self.provider or None}
+        return {
+            "run_by": self.run_by,
+            "provider": self.provider or None,
+            "plans": dict(sorted(self.plans.items())),
+        }
 
 
 class ProviderPriceLink(TallyAggregate):

@@ -130,7 +130,7 @@ class Payments(AggregateModel):
         Kind(
             aggregate=SubscriptionRunner,
             table="subscription_runners",
-            events=frozenset({_runner.Started, _runner.Chosen}),
+            events=frozenset({_runner.Started, _runner.Chosen, _runner.PlanChosen}),
             columns=(("run_by", "text"),),
             values=lambda a, s: (a.run_by,),
             summary=_summary,

@@ -40,7 +40,7 @@ def get_runner(tally: TallyDep, caller: Reader) -> SubscriptionRunnerResult:
     from projections.payments import get_subscription_runner
 
     row = get_subscription_runner(tally.views, tally.schema, caller.project_id)
-    chosen = row or {"run_by": "tally", "provider": None}
+    chosen = row or {"run_by": "tally", "provider": None, "plans": {}}
     return SubscriptionRunnerResult.model_validate({"subscription_runner": chosen})
 
 
@@ -52,13 +52,16 @@ def get_runner(tally: TallyDep, caller: Reader) -> SubscriptionRunnerResult:
     "at the project's payment provider, their plan changes and cancels are asked of it, "
     "and its webhooks bring every change and paid invoice back. Only Stripe and Paddle "
     "run subscriptions: YooKassa (no subscription API) and the stub answer 422 "
-    "`provider_unsupported`. Subscriptions created before keep their runner.",
-    responses=write_responses(200, "provider_unsupported"),
+    "`provider_unsupported`. With `product_id`, for that plan only (404 `not_found` for "
+    "another project's). Subscriptions created before keep their runner.",
+    responses=write_responses(200, "provider_unsupported", "not_found"),
 )
 def choose_runner(
     body: SubscriptionRunnerRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    command = ChooseSubscriptionRunner(run_by=body.run_by, provider=provider_name(tally, caller))
+    command = ChooseSubscriptionRunner(
+        run_by=body.run_by, provider=provider_name(tally, caller), product_id=body.product_id
+    )
     return respond(execute(tally, caller, command, key), SubscriptionRunnerResult)
 
 

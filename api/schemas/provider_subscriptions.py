@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -10,17 +11,25 @@ from api.schemas.common import Request, Response, request_config
 from api.schemas.nulls import ShownNull
 from domain.limits import MAX_PROVIDER_PRICE_ID_CHARS
 
+EXAMPLE_PRODUCT = "5f0c7a52-3d5c-5d7e-9a43-2b1f7c9d8e01"
 ProviderPriceId = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_PROVIDER_PRICE_ID_CHARS)
 ]
 
 
 class SubscriptionRunnerRequest(Request):
-    model_config = request_config([{"run_by": "provider"}])
+    model_config = request_config(
+        [{"run_by": "provider"}, {"run_by": "tally", "product_id": EXAMPLE_PRODUCT}]
+    )
     run_by: Literal["tally", "provider"] = Field(
         description="`tally` (the default): Tally renews, bills and charges. `provider`: "
         "the project's payment provider (stripe or paddle) runs new subscriptions and "
         "Tally mirrors them"
+    )
+    product_id: UUID | None = Field(
+        default=None,
+        description="Only for this plan (product), whatever the project's choice; a "
+        "subscription's plans must agree on who runs it",
     )
 
 
@@ -29,6 +38,11 @@ class SubscriptionRunner(BaseModel):
     run_by: Literal["tally", "provider"]
     provider: ShownNull[str] = Field(
         default=None, description="The provider that runs them, or null (Tally does)"
+    )
+    plans: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per plan (product id): `tally` or the provider that runs its new "
+        "subscriptions instead",
     )
 
 

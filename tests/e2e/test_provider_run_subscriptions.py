@@ -204,6 +204,32 @@ def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
     assert len(store.stripe.sent("POST", "/v1/subscriptions")) == 1  # not retried
 
 
+def test_one_plan_run_by_stripe_in_a_project_tally_runs(
+    settings: Settings, clock: FixedClock
+) -> None:
+    with billing_shop(settings, clock) as (store, _):
+        api = store.api
+        pro = mapped_plan(api, "PRO", 1000, "price_pro")
+        basic = plan(api, "BASIC", 500)
+        pro_product = api.ok(api.get(f"/v1/prices/{pro}"))["product_id"]
+        body = {"run_by": "provider", "product_id": pro_product}
+        chosen = api.ok(api.post("/v1/subscription_runner", body))["subscription_runner"]
+        assert (chosen["run_by"], chosen["plans"]) == ("tally", {pro_product: "stripe"})
+        ada = customer(api, "ada", email="ada@example.com")
+        assert subscribe(api, ada, pro)["run_by"] == "provider"
+        bo = customer(api, "bo", email="bo@example.com")
+        assert subscribe(api, bo, basic)["run_by"] == "tally"
+        both = {
+            "customer_id": customer(api, "cy"),
+            "items": [{"price_id": pro}, {"price_id": basic}],
+        }
+        problem(api.post("/v1/subscriptions", both), 422, "invalid_combination")
+        settle(api)
+        assert len(store.stripe.sent("POST", "/v1/subscriptions")) == 1
+        other = {"run_by": "provider", "product_id": "00000000-0000-4000-8000-000000000000"}
+        problem(api.post("/v1/subscription_runner", other), 404, "not_found")
+
+
 def test_yookassa_cannot_run_subscriptions(settings: Settings, clock: FixedClock) -> None:
     secrets = {"shop_id": "123456", "secret_key": "test_secret"}
     with provider_project(settings, clock, FakeStripe(), "yookassa", secrets) as (api, _):
@@ -211,7 +237,7 @@ def test_yookassa_cannot_run_subscriptions(settings: Settings, clock: FixedClock
             api.post("/v1/subscription_runner", {"run_by": "provider"}), 422, "provider_unsupported"
         )
         assert "no subscription API" in refused["detail"]
-        runner = {"object": "subscription_runner", "run_by": "tally", "provider": None}
+        runner = {"object": "subscription_runner", "run_by": "tally", "provider": None, "plans": {}}
         assert api.ok(api.get("/v1/subscription_runner"))["subscription_runner"] == runner
         kept = api.ok(api.post("/v1/subscription_runner", {"run_by": "tally"}))
         assert kept["subscription_runner"] == runner

@@ -56,7 +56,8 @@ def test_prices_map_and_subscriptions_run_by(
 ) -> None:
     path = tmp_path / "catalog.yaml"
     path.write_text(CATALOG.replace("        provider_price_ids", "        # provider_price_ids"))
-    price_id = load(env, project, path)["prices"]["PRO/pro_monthly_eur"]
+    loaded = load(env, project, path)
+    price_id = loaded["prices"]["PRO/pro_monthly_eur"]
     mapped = cli(env, "prices", "map", price_id, "stripe=price_other", "--project", project,
                  "--json")  # fmt: skip
     assert mapped.returncode == 0, mapped.stderr
@@ -66,3 +67,8 @@ def test_prices_map_and_subscriptions_run_by(
     assert "stub has no subscription API" in refused.stderr
     kept = cli(env, "subscriptions", "run-by", "tally", "--project", project)
     assert (kept.returncode, kept.stdout.strip()) == (0, "subscriptions run by tally")
+    plan = loaded["products"]["PRO"]
+    one = cli(env, "subscriptions", "run-by", "tally", "--plan", plan, "--project", project,
+              "--json")  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["plans"] == {plan: "tally"}

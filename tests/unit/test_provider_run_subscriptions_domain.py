@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.catalog import Price
-from domain.errors import InvalidTransition, ValidationFailed
+from domain.errors import InvalidCombination, InvalidTransition, ValidationFailed
 from domain.provider_call_params import parse_params
 from domain.provider_subscription_params import (
     ChangeSubscriptionParams,
@@ -46,12 +46,12 @@ def _sub(*, incomplete: bool = True) -> Subscription:
 
 def test_a_runner_records_a_choice_once_and_forgets_the_provider_when_tally_runs() -> None:
     runner = SubscriptionRunner.start(uuid4())
-    assert runner.summary() == {"run_by": "tally", "provider": None}
+    assert runner.summary() == {"run_by": "tally", "provider": None, "plans": {}}
     assert runner.choose("provider", "stripe")
     assert not runner.choose("provider", "stripe")
-    assert runner.summary() == {"run_by": "provider", "provider": "stripe"}
+    assert runner.summary()["provider"] == "stripe"
     assert runner.choose("tally", "stripe")
-    assert runner.summary() == {"run_by": "tally", "provider": None}
+    assert runner.summary()["provider"] is None
     assert [SubscriptionRunner.can_run(p) for p in ("stripe", "paddle", "yookassa", "stub")] == [
         True,
         True,
@@ -60,6 +60,24 @@ def test_a_runner_records_a_choice_once_and_forgets_the_provider_when_tally_runs
     ]
     with pytest.raises(ValidationFailed):
         runner.choose("someone", "stripe")
+
+
+def test_a_plan_may_be_run_elsewhere_than_the_project_but_a_subscription_in_one_place() -> None:
+    runner = SubscriptionRunner.start(uuid4())
+    pro, basic = uuid4(), uuid4()
+    assert runner.runner_for({pro, basic}) == "tally"
+    assert runner.choose_for_plan(pro, "provider", "stripe")
+    assert not runner.choose_for_plan(pro, "provider", "stripe")
+    assert (runner.runner_for({pro}), runner.runner_for({basic})) == ("stripe", "tally")
+    with pytest.raises(InvalidCombination):
+        runner.runner_for({pro, basic})
+    runner.choose("provider", "stripe")
+    assert runner.runner_for({pro, basic}) == "stripe"
+    runner.choose_for_plan(basic, "tally", "stripe")
+    assert runner.runner_for({basic}) == "tally"
+    assert runner.summary()["plans"] == dict(
+        sorted({str(pro): "stripe", str(basic): "tally"}.items())
+    )
 
 
 def test_provider_price_ids_take_each_providers_own_format_only() -> None:
