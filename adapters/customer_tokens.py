@@ -33,6 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import JWSRegistry, extract_compact
 
+from adapters.webhook_transport import refused_address
 from domain.errors import IdentityProviderUnavailable, Unauthenticated
 from domain.limits import (
     JWKS_MAX_AGE_S,
@@ -67,21 +68,33 @@ class JwksCache:
         self._locks: dict[str, threading.Lock] = {}
         self.fetches = 0  # fetches made, to check the refresh bounds
 
-    def keys_for(self, url: str, kid: str | None) -> KeySet:
-        """The keys to check a token naming ``kid`` with (fetched again if needed)."""
+    def keys_for(self, url: str, kid: str | None, *, allow_private: bool = False) -> KeySet:
+        """The keys to check a token naming ``kid`` with (fetched again if needed). A
+        host that resolves to a non-public address is fetched from only when
+        ``allow_private`` (a test-mode project)."""
         with self._lock:
             kept = self._kept.setdefault(url, _Kept())
             url_lock = self._locks.setdefault(url, threading.Lock())
-        with url_lock:
+        # While another request fetches, the kept keys answer at once: a slow provider
+        # holds up only requests that have nothing to check with yet.
+        if not url_lock.acquire(blocking=kept.keys is None):
+            return self._kept_or_refuse(kept)
+        try:
             now = self._monotonic()
             if self._should_fetch(kept, kid, now):
                 kept.tried_at = now
-                self._fetch_into(url, kept, now)
-            if kept.keys is None:
-                raise IdentityProviderUnavailable(
-                    "the identity provider's keys (its JWKS) cannot be fetched; retry shortly"
-                )
-            return kept.keys
+                self._fetch_into(url, kept, now, allow_private)
+            return self._kept_or_refuse(kept)
+        finally:
+            url_lock.release()
+
+    @staticmethod
+    def _kept_or_refuse(kept: _Kept) -> KeySet:
+        if kept.keys is None:
+            raise IdentityProviderUnavailable(
+                "the identity provider's keys (its JWKS) cannot be fetched; retry shortly"
+            )
+        return kept.keys
 
     @staticmethod
     def _should_fetch(kept: _Kept, kid: str | None, now: float) -> bool:
@@ -91,8 +104,15 @@ class JwksCache:
         unknown = kid is not None and kid not in kept.kids
         return kept.keys is None or stale or unknown
 
-    def _fetch_into(self, url: str, kept: _Kept, now: float) -> None:
+    def _fetch_into(self, url: str, kept: _Kept, now: float, allow_private: bool) -> None:
         self.fetches += 1
+        refused = "" if allow_private else refused_address(url)
+        if refused:
+            # Never a request to an internal address on a live project's behalf. The
+            # name is resolved again to connect (DNS rebinding is not covered, as for
+            # webhooks: adapters/webhook_transport.py).
+            log.warning("JWKS fetch from %s refused: %s", url, refused)
+            return
         try:
             document = _fetch(url)
             keys = _public_keys(document)
@@ -138,6 +158,7 @@ def verify_jwt(
     now: datetime,
     shared_secret: str | None,
     jwks: JwksCache,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
     """The claims of ``token`` if it passes every check of ``settings`` (an identity
     provider's: kind, jwks_url, issuer, audience, algorithms), else ``Unauthenticated``."""
@@ -157,7 +178,8 @@ def verify_jwt(
         key = OctKey.import_key(shared_secret)
     else:
         kid = header.get("kid")
-        key = jwks.keys_for(str(settings["jwks_url"]), str(kid) if kid is not None else None)
+        kid_named = str(kid) if kid is not None else None
+        key = jwks.keys_for(str(settings["jwks_url"]), kid_named, allow_private=allow_private)
     try:
         registry = JWSRegistry(algorithms=algorithms)
         decoded = jwt.decode(token, key, algorithms=algorithms, registry=registry)

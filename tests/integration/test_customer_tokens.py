@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from joserfc.jwk import OctKey, RSAKey
 
 from adapters.customer_tokens import JwksCache, verify_jwt
-from domain.errors import Unauthenticated
+from domain.errors import IdentityProviderUnavailable, Unauthenticated
 from domain.limits import JWKS_MIN_REFRESH_S, TOKEN_SKEW_S
 from tests.jwt_issuer import AUDIENCE, ISSUER, JwksServer, claims_at, mint
 
@@ -59,7 +59,8 @@ HMAC = {"kind": "shared_secret", "issuer": ISSUER, "audience": AUDIENCE, "algori
 
 
 def check(token: str, values: dict[str, Any], cache: JwksCache, secret: str | None = None) -> Any:
-    return verify_jwt(token, values, now=NOW, shared_secret=secret, jwks=cache)
+    # The local JWKS server is on a loopback address: allowed as for a test-mode project.
+    return verify_jwt(token, values, now=NOW, shared_secret=secret, jwks=cache, allow_private=True)
 
 
 def test_a_good_token_verifies_with_the_jwks_and_with_a_shared_secret(idp: JwksServer) -> None:
@@ -211,3 +212,27 @@ def test_kept_keys_serve_while_the_idp_is_down(idp: JwksServer) -> None:
             mint(claims_at(NOW), RSAKey.generate_key(2048, parameters={"kid": "z"})), values, cache
         )
     assert check(token, values, cache)["sub"] == "user_1"
+
+
+def test_a_live_project_never_fetches_from_a_private_address(idp: JwksServer) -> None:
+    cache = JwksCache()
+    token = mint(claims_at(NOW), idp.keys[0])
+    with pytest.raises(IdentityProviderUnavailable):
+        verify_jwt(token, jwks_settings(idp), now=NOW, shared_secret=None, jwks=cache)
+    assert idp.requests == 0
+
+
+def test_kept_keys_answer_while_another_request_fetches(idp: JwksServer) -> None:
+    ticks = Ticks()
+    cache = JwksCache(monotonic=ticks)
+    values = jwks_settings(idp)
+    token = mint(claims_at(NOW), idp.keys[0])
+    check(token, values, cache)
+    # Another request holds the URL's lock (a slow fetch in flight).
+    cache._locks[idp.url].acquire()
+    try:
+        ticks.now += 10 * JWKS_MIN_REFRESH_S
+        assert check(token, values, cache)["sub"] == "user_1"
+    finally:
+        cache._locks[idp.url].release()
+    assert cache.fetches == 1
