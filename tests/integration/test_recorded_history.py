@@ -34,7 +34,14 @@ from tests.fixtures.history import (
 
 # Columns added to read models after the recording, and the value each must have for a
 # log recorded before it existed (an account of then has no low-balance threshold).
-ADDED_SINCE_RECORDING: dict[str, dict[str, Any]] = {"accounts": {"low_balance_threshold": None}}
+ADDED_SINCE_RECORDING: dict[str, dict[str, Any]] = {
+    "accounts": {"low_balance_threshold": None},
+    # Issue 14: a project's default currency and rate limits, set by the operator API
+    # (none then).
+    "projects": {"default_currency": None, "rate_limits": None},
+    # Issue 14: when a rotated key stops working (none then).
+    "api_keys": {"expires_at": None},
+}
 
 
 def _with_added_columns(table: str, rows: list[str]) -> list[str]:
@@ -66,6 +73,10 @@ def _with_added_state(table: str, row: dict[str, Any]) -> dict[str, Any]:
         if row["version"] == 1:
             row["state"]["values"]["usage_late_grace_s"] = USAGE_LATE_GRACE_S
             row["state"]["values"]["platform_fee_percent"] = "0"
+    if table == "provider_calls":
+        # A refund's outcome as the provider answered it (issue 18), from the call's result.
+        refund = row["summary"]["operation"] == "refund"
+        row["summary"]["refund_status"] = row["state"]["result"].get("status") if refund else None
     if table == "products":  # a product's owner (issue 13): none
         row["summary"]["owner"] = None
         row["state"] |= {"owner": None, "class_version": 2}
