@@ -21,12 +21,13 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.messages import Command
 from commands.now import now_for
 from commands.subscription_invoices import usage_invoices
-from commands.usage_rating import RatedUsage, billing_period, metered_prices, quantities_of
+from commands.usage_rating import RatedUsage, metered_prices, quantities_of
 from domain.limits import MAX_AMOUNT_MINOR, MAX_USAGE_THRESHOLDS
 from domain.progressive_billing import check_thresholds, progressive_step
 from domain.subscription_states import ACTIVE, PAST_DUE
 from domain.subscriptions import Subscription
 from domain.usage_billing import UsageBilling
+from domain.usage_rating import billing_period
 
 Threshold = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT_MINOR)]
 

@@ -30,9 +30,9 @@ from domain.usage_rating import (
     BilledKey,
     MeteredPrice,
     UsageLine,
+    billing_period,
     now_billed,
     usage_lines,
-    usage_period,
 )
 
 
@@ -107,21 +107,6 @@ def _late(
     was billed for it."""
     prices = metered_prices(uow, ctx, [{"price_id": p, "quantity": 1} for p in billed_prices])
     return usage_lines(prices, quantities_of(uow, sub, prices, period), period, billed, late=True)
-
-
-def billing_period(
-    sub: Subscription, ledger: UsageBilling | None, until: datetime | None = None
-) -> tuple[datetime, datetime]:
-    """The period whose usage the subscription bills next: its usage period, from where
-    the last billed one ended when that is later (a pause billed the usage up to it,
-    and a resumed subscription's periods restart from the resumption: usage during the
-    pause is billed with the first period after it), and up to ``until`` when given (a
-    cancellation or pause now)."""
-    start, end = usage_period(sub)
-    last = ledger.last_period if ledger is not None else None
-    if last is not None and start < last[1] < end:
-        start = last[1]
-    return start, end if until is None else max(start, min(until, end))
 
 
 def rate_renewal(

@@ -31,6 +31,7 @@ from domain.limits import MAX_QUANTITY
 from domain.price_tiers import tier_breakdown
 from domain.subscriptions import Subscription
 from domain.usage import EXACT, MeterRule, decimal_text
+from domain.usage_billing import UsageBilling
 from domain.usage_packages import Package, package_count
 
 Quantities = dict[str, Decimal | None]  # per group (its stored key) of one meter
@@ -79,6 +80,21 @@ def usage_period(sub: Subscription) -> tuple[datetime, datetime]:
     if sub.period_index == 0:
         start = min(start, sub.started_at)
     return start, end
+
+
+def billing_period(
+    sub: Subscription, ledger: UsageBilling | None, until: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The period whose usage the subscription bills next: its usage period, from where
+    the last billed one ended when that is later (a pause billed the usage up to it,
+    and a resumed subscription's periods restart from the resumption: usage during the
+    pause is billed with the first period after it), and up to ``until`` when given (a
+    cancellation or pause now)."""
+    start, end = usage_period(sub)
+    last = ledger.last_period if ledger is not None else None
+    if last is not None and start < last[1] < end:
+        start = last[1]
+    return start, end if until is None else max(start, min(until, end))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from projections.subscriptions import Subscriptions
 from projections.system_accounts import SystemAccounts
 from projections.test_clocks import TestClocks
 from projections.transactions import Transactions
-from projections.usage_thresholds import UsageThresholds
+from projections.usage_thresholds import UsageLedgers, UsageThresholds
 from projections.webhook_endpoints import WebhookEndpoints
 
 # Order matters: holds read ``accounts``, and the journal (with the system accounts)
@@ -74,6 +74,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     EntitlementChanges,  # after the catalog: it reads a price's product
     CreatorEarnings,  # reads no other read model
     UsageThresholds,  # reads no other read model
+    UsageLedgers,
     IntegrationEvents,  # last: it reads the objects the others wrote
 )
 

@@ -399,7 +399,13 @@ TABLES: tuple[Table, ...] = (
         "position, ordinal",
         ("entitlement_changes_customer: customer_id, position, ordinal",),
     ),
-    # Usage thresholds (issue 13, progressive billing): projections/usage_thresholds.py.
+    # Usage ledgers and thresholds (issue 13): projections/usage_thresholds.py.
+    Table(
+        "usage_billing",
+        _aggregate_columns("subscription_id uuid NOT NULL"),
+        "id",
+        ("usage_billing_subscription: subscription_id",),
+    ),
     Table(
         "usage_thresholds",
         "id uuid NOT NULL, project_id uuid NOT NULL, customer_id uuid NOT NULL, "

@@ -50,9 +50,11 @@ from domain.subscriptions import Subscription
 from domain.tax import TaxRate
 from domain.tax_rates import TaxRateDefinition
 from domain.usage import MeterRule
+from domain.usage_billing import UsageBilling
 from domain.usage_rating import (
     MeteredPrice,
     UsageLine,
+    billing_period,
     split_usage,
     usage_lines,
     usage_period,
@@ -162,9 +164,15 @@ def _usage_so_far(
         for item in sub.items
         if (price := metered.get(UUID(str(item["price_id"])))) is not None and price.meter in rules
     ]
-    period = usage_period(sub)
+    # As the renewal rates it: from where the last billed period ended (a pause's
+    # invoice), less what threshold invoices billed of the period.
+    ledgers = load_aggregates(cur, schema, "usage_billing", UsageBilling, sub.project_id,
+                              "t.subscription_id = %s", [sub.id])  # fmt: skip
+    ledger = ledgers[0] if ledgers else None
+    period = billing_period(sub, ledger)
+    early = ledger.progressive_for(period)[0] if ledger is not None else {}
     read = usage(sub.customer_id, sub.id, list(rules.values()), period)
-    return usage_lines(found, read, period, {}, late=False)
+    return usage_lines(found, read, period, early, late=False)
 
 
 def _default_rates(cur: Cursor[Any], schema: str, project_id: UUID) -> list[TaxRate]:

@@ -7,6 +7,11 @@ with an empty list.
 
 Query: ``thresholds_of(pool, schema, project_id, customers) -> list[(subscription_id,
 customer_id)]``, those with at least one threshold.
+
+``UsageLedgers`` keeps each ``UsageBilling`` (``usage_billing``, one row per
+subscription that billed usage or has thresholds, kept by ``projections.aggregates``) so
+that the upcoming invoice's preview rates the period as the renewal will: from where
+the last billed period ended, less what threshold invoices billed of it.
 """
 
 from __future__ import annotations
@@ -20,12 +25,30 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from domain.usage_billing import UsageBilling
+from projections.aggregates import AggregateModel, Kind
 from projections.base import ReadModel, Tracked, rows_of
 from projections.schema import table
 
 TABLE = "usage_thresholds"
 _ledger: Any = UsageBilling
 ThresholdsSet: Any = _ledger.ThresholdsSet
+LEDGER_EVENTS = frozenset(
+    {_ledger.Started, _ledger.Billed, ThresholdsSet, _ledger.ProgressiveBilled}
+)
+
+
+class UsageLedgers(AggregateModel):
+    name = "usage_ledgers"
+    kinds = (
+        Kind(
+            aggregate=UsageBilling,
+            table="usage_billing",
+            events=LEDGER_EVENTS,
+            columns=(("subscription_id", "uuid"),),
+            values=lambda ledger, _: (ledger.subscription_id,),
+            summary=lambda ledger: ledger.summary(),
+        ),
+    )
 
 
 class UsageThresholds(ReadModel):

@@ -59,9 +59,11 @@ def test_usage_past_each_threshold_is_invoiced_mid_period_and_the_renewal_bills_
     assert tokens_billed(later) == [("410", "large", 520)]
     assert send(api, used("t5", 4.5, tokens="5", model="small")) == ["created"]  # 1,030
     assert len(invoices(api, sub)) == 3  # no threshold left: the renewal bills the rest
+    preview = api.ok(api.get(f"/v1/subscriptions/{sub['id']}/upcoming_invoice"))
     advance(api, clock_id, 29)  # the first period ends on 28 Feb
     renewal = invoices(api, sub)[-1]
     assert tokens_billed(renewal) == [("410", "large", 0), ("105", "small", 10)]
+    assert tokens_billed(preview["upcoming_invoice"]) == tokens_billed(renewal)
     total = sum(amount for i in (early, later, renewal) for _, _, amount in tokens_billed(i))
     assert total == 2 * (410 + 105)  # the whole period's tokens, billed once
     assert first["total"] == 1000

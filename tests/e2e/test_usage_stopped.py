@@ -57,6 +57,8 @@ def test_a_paused_subscription_bills_the_usage_before_the_pause_once(sandbox: Cl
     api.ok(api.post(f"/v1/subscriptions/{sub['id']}/resume", {}))
     advance(api, clock_id, 12)
     assert send(api, used("t2", 11, tokens="7", model="large")) == ["created"]
+    preview = api.ok(api.get(f"/v1/subscriptions/{sub['id']}/upcoming_invoice"))
+    assert usage_lines(preview["upcoming_invoice"]) == [("tokens", "7", 14)]  # as billed
     advance(api, clock_id, 45)  # the first renewal after the resumption (10 + a month)
     billed = [line for i in invoices(api, sub)[2:] for line in usage_lines(i)]
     assert billed == [("tokens", "7", 14)]  # since the pause only: not the 100 again
