@@ -32,7 +32,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.background import BackgroundPasses
-from adapters.outbox_claims import Claims, PostgresClaims
+from adapters.outbox_claims import Claims
 from adapters.provider_requests import call_provider
 from adapters.providers.base import PaymentProvider
 from commands import provider_customers as pc
@@ -92,12 +92,10 @@ def provider_for(tally: Any, project_id: UUID) -> PaymentProvider:
 class Outbox(BackgroundPasses):
     thread_name = "tally-outbox"
 
-    def __init__(
-        self, tally: Any, *, interval_s: float = 1.0, claims: Claims | None = None
-    ) -> None:
+    def __init__(self, tally: Any, *, claims: Claims, interval_s: float = 1.0) -> None:
         super().__init__(interval_s)
         self.tally = tally
-        self.claims = claims or PostgresClaims(tally.views)
+        self.claims = claims
 
     # -- one call, one event -------------------------------------------------------------
 
@@ -123,7 +121,7 @@ class Outbox(BackgroundPasses):
         """The call's summary, and whether this attempt held its claim."""
         with self.claims.claimed(call_id, wait_s) as held:
             if held:
-                return self._attempt(project_id, call_id, due_only), True
+                return self._attempt(project_id, call_id, due_only, wait_s), True
         call = self._load(project_id, call_id)
         return ({} if call is None else call.summary()), False
 
@@ -136,7 +134,9 @@ class Outbox(BackgroundPasses):
             return None
         return call
 
-    def _attempt(self, project_id: UUID, call_id: UUID, due_only: bool) -> dict[str, Any]:
+    def _attempt(
+        self, project_id: UUID, call_id: UUID, due_only: bool, wait_s: float
+    ) -> dict[str, Any]:
         """``attempt`` under the call's claim: the call is read again here, so one made
         by the claim's previous holder is found settled and not made again."""
         call = self._load(project_id, call_id)
@@ -163,7 +163,7 @@ class Outbox(BackgroundPasses):
         elif report is not None:
             command = self._outcome(call, provider, None, report)
         else:
-            customer_ref, blocked = self._customer_for(project_id, call)
+            customer_ref, blocked = self._customer_for(project_id, call, wait_s)
             command = blocked or self._outcome(
                 call, provider, customer_ref, pm.RecordProviderCallOutcome
             )
@@ -186,10 +186,12 @@ class Outbox(BackgroundPasses):
         return summary
 
     def _customer_for(
-        self, project_id: UUID, call: ProviderCall
+        self, project_id: UUID, call: ProviderCall, wait_s: float
     ) -> tuple[str | None, Command | None]:
         """For a call that waits for its customer's ``create_customer`` call: the
-        reference to make it with, or the command that defers or fails it instead."""
+        reference to make it with, or the command that defers or fails it instead. The
+        customer call's claim is waited for as long as this call's was (a pass: not at
+        all, so a pass never sleeps holding a claim; the call is deferred instead)."""
         waits_for = call.customer_call
         if waits_for is None:
             return None, None
@@ -208,7 +210,7 @@ class Outbox(BackgroundPasses):
         due = needed.next_attempt_at
         if needed.pending and due is not None and due <= self.tally.clock.now():
             # Due now: make the customer first, in this pass.
-            self.attempt(project_id, needed.id)
+            self.attempt(project_id, needed.id, wait_s=wait_s)
             needed = repository.get(waits_for)
         if needed.state == SUCCEEDED:
             return str(needed.result["customer_ref"]), None

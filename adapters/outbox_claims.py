@@ -7,12 +7,18 @@ flight read the call as still pending and made it again (a refund reached the pr
 twice within about 10 ms, with the same idempotency key: harmless at Stripe, a second
 request all the same, and at a provider without keys a look-up race).
 
-The claim is a session advisory lock on the call id, held on a pooled connection from
-the read models' pool while the call is made and its outcome recorded: whoever holds it
-is the only one talking to the provider about that call, and whoever gets it afterwards
-re-reads the call and finds it settled. A worker's pass does not wait for a claim (it
-skips the call; the holder settles it), a route waits a bounded time so that its answer
-can show the outcome rather than "pending".
+The claim is a session advisory lock on the call id, held while the call is made and its
+outcome recorded: whoever holds it is the only one talking to the provider about that
+call, and whoever gets it afterwards re-reads the call and finds it settled. A worker's
+pass does not wait for a claim (it skips the call; the holder settles it), a route waits
+a bounded time so that its answer can show the outcome rather than "pending".
+
+The lock's connection comes from a pool of the claims' own (``claims_pool_size``), never
+the read models' pool: a claim holds its connection for a whole provider request, and
+when claims took read-model connections, ten slow calls of one project took all ten and
+every project's reads waited. A claimant that waits takes a connection only to look, once
+per poll, and holds none while it sleeps; one that finds the claims' pool exhausted is
+told the call is taken (the holders settle their calls; a pass tries again later).
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from adapters.database import advisory_lock_if_free
 
 # How often a route waiting for a call in flight looks again.
 POLL_S = 0.02
+# The longest a claimant that does not wait waits for a connection of the claims' pool.
+CONNECT_S = 0.5
 
 
 def claim_key(call_id: UUID) -> str:
@@ -45,7 +53,8 @@ class Claims(Protocol):
 
 
 class PostgresClaims:
-    """Claims that hold across server processes: advisory locks of one database.
+    """Claims that hold across server processes: advisory locks of one database, on
+    connections of a pool of their own; a claimant polls with a connection per look.
 
     A thread that claims a call while it holds another (a charge that makes its
     customer's ``create_customer`` call first) takes the second lock on the session it
@@ -63,16 +72,32 @@ class PostgresClaims:
             with self._claim(conn, call_id, wait_s) as held:
                 yield held
             return
-        with self.pool.connection() as conn:
-            self._held.conn = conn
+        deadline = time.monotonic() + wait_s
+        while True:
             try:
-                with self._claim(conn, call_id, wait_s) as held:
-                    yield held
+                conn = self.pool.getconn(timeout=max(deadline - time.monotonic(), CONNECT_S))
+            except PoolTimeout:
+                yield False
+                return
+            try:
+                with advisory_lock_if_free(conn, claim_key(call_id)) as held:
+                    if held:
+                        self._held.conn = conn
+                        try:
+                            yield True
+                        finally:
+                            self._held.conn = None
+                        return
             finally:
-                self._held.conn = None
+                self.pool.putconn(conn)
+            if time.monotonic() >= deadline:
+                yield False
+                return
+            time.sleep(POLL_S)
 
     @contextmanager
     def _claim(self, conn: Any, call_id: UUID, wait_s: float) -> Iterator[bool]:
+        """A claim inside another, on the session the thread holds."""
         deadline = time.monotonic() + wait_s
         while True:
             with advisory_lock_if_free(conn, claim_key(call_id)) as held:

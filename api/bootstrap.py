@@ -27,6 +27,7 @@ from adapters.database import (
 from adapters.event_writer import event_writer
 from adapters.eventstore import open_store
 from adapters.outbox import Outbox
+from adapters.outbox_claims import PostgresClaims
 from adapters.point_in_time import install_recorded_at
 from adapters.provider_directory import ProviderDirectory
 from adapters.providers.config import ProviderSettings
@@ -173,7 +174,22 @@ def build(
         views=views,
         providers=providers,
     )
-    tally.outbox = Outbox(tally, interval_s=settings.outbox_interval_s)
+    # Provider-call claims hold a connection for a whole provider request: their own
+    # pool, so that slow providers never take the read models' connections.
+    claims_sweep = SweepOnFailure()
+    claims_pool: ConnectionPool[Any] = ConnectionPool(
+        target.url,
+        min_size=0,
+        max_size=settings.claims_pool_size,
+        kwargs={"autocommit": True},
+        check=claims_sweep,
+        open=True,
+    )
+    claims_sweep.pool = claims_pool
+    tally.closers.append(claims_pool.close)
+    tally.outbox = Outbox(
+        tally, interval_s=settings.outbox_interval_s, claims=PostgresClaims(claims_pool)
+    )
     tally.webhooks = WebhookDelivery(
         tally,
         partial(envelope, tally=tally),

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         description="Run the outbox worker in serve (provider calls, provider events).",
     )
     outbox_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    claims_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Connections for provider-call claims (adapters/outbox_claims.py), "
+        "apart from the read models' pool: one per provider call in flight.",
+    )
     run_webhooks: bool = Field(
         default=True,
         description="Deliver integration events to webhook endpoints in serve (issue 12).",

@@ -1,0 +1,121 @@
+"""Slow provider calls of one tenant do not starve another tenant's reads.
+
+A call's claim (``adapters/outbox_claims.py``) holds a database connection while the
+provider is called. It used to be a connection of the read models' pool (10 by default),
+and a route waiting for a claim held one too while it slept: ten slow calls of one
+project took every connection, and every project's reads waited for them (up to the
+pool's 30 s timeout). Here ten charges hang at the provider, five more claimants wait
+for them, and another project reads its account meanwhile."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.providers.base import ChargeOutcome, ChargeRequest
+from adapters.providers.stub import SUCCEEDS, StubProvider
+from api.settings import Settings
+from commands.provider_errors import ProviderUnavailable
+from tests.e2e.conftest import Client, make_client, serve
+
+SLOW_CALLS = 10
+WAITERS = 5
+HANG_S = 30.0
+
+
+class Hanging:
+    """The stub, unreachable while ``down``, then hanging each charge until ``release``."""
+
+    def __init__(self, inner: StubProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.manages_subscriptions = inner.manages_subscriptions
+        self.down = True
+        self.release = threading.Event()
+        self.in_flight = threading.Semaphore(0)
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        if self.down:
+            raise ProviderUnavailable("connection refused", provider=self.name)
+        self.in_flight.release()
+        self.release.wait(HANG_S)
+        return self.inner.charge(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def shop(settings: Settings, clock: FixedClock) -> Iterator[Client]:
+    update = {"run_outbox": False, "pool_size": 10}
+    with serve(settings.model_copy(update=update), clock) as client:
+        yield client
+
+
+def pending_charges(shop: Client, provider: Hanging) -> list[UUID]:
+    shop.tally.providers.overrides[shop.project_id] = provider
+    account = shop.open_account("ada")
+    body = {"amount": 100, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    calls = []
+    for _ in range(SLOW_CALLS):
+        topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+        assert topped["provider_call"]["state"] == "pending"
+        calls.append(UUID(topped["provider_call"]["id"]))
+    return calls
+
+
+def timed_read(client: Client, path: str, limit_s: float) -> float | None:
+    """Seconds the read took, or None if it had not answered within ``limit_s``."""
+    took: list[float] = []
+
+    def read() -> None:
+        started = time.monotonic()
+        client.ok(client.get(path))
+        took.append(time.monotonic() - started)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(limit_s)
+    return took[0] if took else None
+
+
+def test_ten_slow_calls_of_one_tenant_leave_another_tenants_reads_answering(
+    shop: Client,
+) -> None:
+    provider = Hanging(shop.tally.providers.default)
+    calls = pending_charges(shop, provider)
+    other = make_client(shop.http, shop.tally, "globex")
+    theirs = other.open_account("bob")
+    provider.down = False
+    outbox = shop.tally.outbox
+    holders = [
+        threading.Thread(target=outbox.attempt, args=(shop.project_id, call)) for call in calls
+    ]
+    # Routes waiting for calls in flight (a retried request finds its call being made).
+    waiters = [
+        threading.Thread(target=outbox.attempt, args=(shop.project_id, call))
+        for call in calls[:WAITERS]
+    ]
+    try:
+        for thread in holders:
+            thread.start()
+        for _ in calls:
+            assert provider.in_flight.acquire(timeout=10), "a charge never reached the provider"
+        for thread in waiters:
+            thread.start()
+        time.sleep(0.2)  # the waiters are polling
+        took = timed_read(other, f"/v1/accounts/{theirs}", 5.0)
+    finally:
+        provider.release.set()
+        for thread in holders + waiters:
+            thread.join(HANG_S)
+    assert took is not None, "the other project's read waited for the slow calls"
+    assert took < 2.0
+    states = {shop.ok(shop.get(f"/v1/provider_calls/{call}"))["state"] for call in calls}
+    assert states == {"succeeded"}
