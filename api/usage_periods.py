@@ -46,7 +46,26 @@ def subscription_period(
     start, end = schedule.period(index)
     if index == 0:
         start = min(start, row["started_at"])
+    billed_until = _billed_until(tally, project_id, subscription_id) if at is None else None
+    if billed_until is not None and start < billed_until < end:
+        # A pause billed the usage up to it: the current period counts from there, as
+        # the renewal bills it (domain.usage_rating.billing_period).
+        start = billed_until
     return row["customer_id"], (start, end)
+
+
+def _billed_until(tally: Tally, project_id: UUID, subscription_id: UUID) -> datetime | None:
+    """Where the last usage period the subscription billed ended (``usage_billing``)."""
+    with tally.views.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT (summary->'period'->>1)::timestamptz AS until FROM {}.usage_billing "
+                "WHERE project_id = %s AND subscription_id = %s"
+            ).format(sql.Identifier(tally.schema)),
+            [project_id, subscription_id],
+        )
+        row: dict[str, Any] | None = cur.fetchone()
+    return None if row is None else row["until"]
 
 
 def _subscription(tally: Tally, project_id: UUID, subscription_id: UUID) -> dict[str, Any]:

@@ -59,6 +59,10 @@ def test_a_paused_subscription_bills_the_usage_before_the_pause_once(sandbox: Cl
     assert send(api, used("t2", 11, tokens="7", model="large")) == ["created"]
     preview = api.ok(api.get(f"/v1/subscriptions/{sub['id']}/upcoming_invoice"))
     assert usage_lines(preview["upcoming_invoice"]) == [("tokens", "7", 14)]  # as billed
+    current = api.ok(api.get(f"/v1/subscriptions/{sub['id']}/usage"))
+    assert current["period_start"] == before_pause["period_end"]  # from the pause on
+    tokens = next(m for m in current["meters"] if m["code"] == "tokens")
+    assert [g["value"] for g in tokens["groups"]] == ["7"]
     advance(api, clock_id, 45)  # the first renewal after the resumption (10 + a month)
     billed = [line for i in invoices(api, sub)[2:] for line in usage_lines(i)]
     assert billed == [("tokens", "7", 14)]  # since the pause only: not the 100 again
