@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -224,11 +225,14 @@ def check_key(presented: str) -> str:
 
 
 def verify(
-    presented: str, key_id: str, row: dict[str, Any] | None, now: datetime | None = None
+    presented: str,
+    key_id: str,
+    row: dict[str, Any] | None,
+    now: Callable[[], datetime] | None = None,
 ) -> Caller:
     """The caller a presented key stands for, given its row (None: unknown key id). A
-    rotated key is refused from its ``expires_at`` on, compared with ``now`` (the
-    application's clock) at each request."""
+    rotated key is refused from its ``expires_at`` on, compared with ``now()`` (the
+    application's clock, read only for such a key) at each request."""
     if row is None:
         # Hash anyway so an unknown key id takes as long as a wrong secret.
         hmac.compare_digest(hash_key(presented), "0" * 64)
@@ -236,7 +240,7 @@ def verify(
     if not hmac.compare_digest(hash_key(presented), str(row["key_hash"])) or row["revoked"]:
         raise Unauthenticated(REFUSAL)
     expires_at = row.get("expires_at")  # ISO 8601 (projections.paging.plain), or None
-    if expires_at is not None and (now is None or datetime.fromisoformat(expires_at) <= now):
+    if expires_at is not None and (now is None or datetime.fromisoformat(expires_at) <= now()):
         raise Unauthenticated(REFUSAL)
     return Caller(project_id=UUID(str(row["project_id"])), key_id=key_id, mode=row["project_mode"])
 
@@ -251,7 +255,7 @@ async def require_caller(
     presented = credentials.credentials.strip()
     key_id = check_key(presented)
     row = await key_lookups(request).lookup(key_id)
-    caller = verify(presented, key_id, row, get_tally(request).clock.now())
+    caller = verify(presented, key_id, row, get_tally(request).clock.now)
     assert row is not None  # verify refused an unknown key
     # Counted once the key is known to be the caller's (issue 14), before the route runs.
     await admit(request, "api_key", key_id, policy_for("api_key", row["rate_limits"]))

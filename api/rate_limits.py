@@ -34,7 +34,6 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -54,6 +53,8 @@ REDIS_TIMEOUT_S = 0.5
 WARN_EVERY_S = 60.0
 # Where a request's headers wait for its answer (``RateLimitHeaders``), in its scope's state.
 STATE_KEY = "rate_limit_headers"
+# Response headers as ASGI sends them: (lower-case name, value) in bytes.
+Headers = tuple[tuple[bytes, bytes], ...]
 
 
 def policy_header(kind: str, policy: RatePolicy) -> str:
@@ -81,16 +82,16 @@ class RateLimiter:
         else:
             self.local = LocalWindows()
         self._items: dict[RatePolicy, RateLimitItem] = {}
-        self._headers: dict[tuple[str, RatePolicy], dict[str, str]] = {}
+        self._headers: dict[tuple[str, RatePolicy], Headers] = {}
         self._warned_at = -math.inf
 
-    def _admitted(self, kind: str, policy: RatePolicy) -> dict[str, str]:
-        """The headers of an admitted request (made once per policy; never changed)."""
+    def _admitted(self, kind: str, policy: RatePolicy) -> Headers:
+        """The headers of an admitted request, as ASGI sends them (made once per policy;
+        never changed)."""
         headers = self._headers.get((kind, policy))
         if headers is None:
-            headers = self._headers[kind, policy] = {
-                "RateLimit-Policy": policy_header(kind, policy)
-            }
+            value = policy_header(kind, policy).encode()
+            headers = self._headers[kind, policy] = ((b"ratelimit-policy", value),)
         return headers
 
     def _item(self, policy: RatePolicy) -> RateLimitItem:
@@ -99,15 +100,18 @@ class RateLimiter:
             item = self._items[policy] = RateLimitItemPerSecond(policy.requests, policy.window_s)
         return item
 
-    async def admit(self, kind: str, identity: str, policy: RatePolicy) -> dict[str, str]:
+    async def admit(self, kind: str, identity: str, policy: RatePolicy) -> Headers:
         """Count one request of the bucket (``kind``, ``identity``): the headers of its
         answer, or ``RateLimited`` (with its own headers) when the bucket is empty."""
-        item = self._item(policy)
         if self.local is not None:
-            reset_at = self.local.hit(item.key_for(kind, identity), policy, time.time())
+            # The bucket's key names its policy, as the library's does (a changed policy
+            # starts a new bucket).
+            key = f"{kind}/{identity}/{policy.requests}/{policy.window_s}"
+            reset_at = self.local.hit(key, policy, time.time())
             if reset_at is None:
                 return self._admitted(kind, policy)
             raise refusal(kind, policy, reset_at)
+        item = self._item(policy)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
                 admitted = await self.limiter.hit(item, kind, identity)
@@ -240,15 +244,10 @@ class RateLimitHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers: Mapping[str, str] | None = scope.get("state", {}).get(STATE_KEY)
-                if headers:
-                    present = {name.lower() for name, _ in message.get("headers", [])}
-                    extra = [
-                        (name.lower().encode(), value.encode())
-                        for name, value in headers.items()
-                        if name.lower().encode() not in present
-                    ]
-                    message["headers"] = [*message.get("headers", []), *extra]
+                headers: Headers | None = scope.get("state", {}).get(STATE_KEY)
+                # A refusal carries its own (RateLimited's headers), so not twice.
+                if headers and message.get("status") != 429:
+                    message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -28,16 +28,19 @@ class RatePolicy:
         return {"requests": self.requests, "window_s": self.window_s}
 
 
+# Made once: every request without a project's own policy asks for one of these.
+_DEFAULTS = {kind: RatePolicy(*value) for kind, value in DEFAULT_RATE_LIMITS.items()}
+
+
 def default_policy(kind: str) -> RatePolicy:
-    requests, window_s = DEFAULT_RATE_LIMITS[kind]
-    return RatePolicy(requests, window_s)
+    return _DEFAULTS[kind]
 
 
 def policy_for(kind: str, overrides: Mapping[str, Mapping[str, int]] | None) -> RatePolicy:
     """The policy of ``kind`` for a project with ``overrides`` (None: defaults only)."""
-    chosen = (overrides or {}).get(kind)
+    chosen = None if overrides is None else overrides.get(kind)
     if chosen is None:
-        return default_policy(kind)
+        return _DEFAULTS[kind]
     return RatePolicy(int(chosen["requests"]), int(chosen["window_s"]))
 
 

@@ -71,3 +71,18 @@ def test_each_key_has_its_own_bucket(http: TestClient, api: Client, app_tally: T
     second = Client(http, app_tally, issued.body["secret"], api.project_id, issued.body["key_id"])
     assert [api.get("/v1/accounts").status_code for _ in range(3)] == [200, 200, 429]
     assert [second.get("/v1/accounts").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_each_inbound_webhook_route_has_its_bucket_counted_before_the_signature(
+    http: TestClient, api: Client, app_tally: Tally
+) -> None:
+    set_limit(app_tally, api, "webhook", 2, 60)
+    stub = f"/v1/webhooks/stub/{api.project_id}"
+    with nothing_written(app_tally):
+        forged = [http.post(stub, content=b"{}").status_code for _ in range(3)]
+        # The project uses the stub: its Stripe route is another bucket, and answers 404.
+        stripe = http.post(f"/v1/webhooks/stripe/{api.project_id}", content=b"{}")
+        unknown = http.post("/v1/webhooks/stub/00000000-0000-4000-8000-000000000001")
+    assert forged == [400, 400, 429]  # unsigned: refused, and counted all the same
+    assert (stripe.status_code, unknown.status_code) == (404, 404)
+    assert api.get("/v1/accounts").status_code == 200  # the project's key is apart
