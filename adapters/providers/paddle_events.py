@@ -10,6 +10,15 @@ A transaction is reported ``paid`` (the payment is captured) and then ``complete
 in Tally. ``subscription.activated`` and ``subscription.past_due`` carry the whole
 subscription like ``subscription.updated`` and are mirrored the same way.
 
+A one-time charge of a saved method (``POST /subscriptions/{id}/charge``, origin
+``subscription_charge``) carries Tally's references on its price
+(``items[].price.custom_data``, ``paddle_bodies.charge_body``); its transaction's own
+``custom_data`` is what Paddle copied from the subscription, if anything. So a
+transaction's references are its items' and its own (the items' win), and a charge is
+not reported as the subscription's bill: it names no ``subscription_ref``, so it is never
+mirrored as a provider-run subscription's invoice (``provider_invoices.provider_bills``)
+beside the Tally invoice it pays.
+
 Refunds are adjustments (``action: refund``), which Paddle creates ``pending_approval``
 and then approves or rejects (``adjustment.updated``; a refund it needs not review is
 created ``approved``). Adjustments keep no custom data, so the refund call that asked
@@ -40,6 +49,9 @@ PADDLE_TYPES: dict[str, EventType] = {
     "subscription.canceled": EventType.SUBSCRIPTION_CANCELED,
     "customer.created": EventType.CUSTOMER_CREATED,
 }
+
+# A transaction Tally's charge of a saved method made through a subscription.
+CHARGE_ORIGIN = "subscription_charge"
 
 # A refund adjustment's status -> what it means; ``pending_approval`` means nothing yet.
 REFUND_STATUS: dict[str, EventType] = {
@@ -106,6 +118,17 @@ def _adjustment(entity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _item_references(entity: Mapping[str, Any]) -> dict[str, str]:
+    """The Tally references on a transaction's prices (a charge's, see above)."""
+    found: dict[str, str] = {}
+    items = entity.get("items")
+    for item in items if isinstance(items, list) else []:
+        price = item.get("price") if isinstance(item, Mapping) else None
+        if isinstance(price, Mapping):
+            found.update(references_from(price.get("custom_data")))
+    return found
+
+
 def _transaction(entity: Mapping[str, Any]) -> dict[str, Any]:
     details = entity.get("details")
     totals = details.get("totals") if isinstance(details, Mapping) else None
@@ -114,7 +137,12 @@ def _transaction(entity: Mapping[str, Any]) -> dict[str, Any]:
     # Paddle lists payment attempts newest first; the newest says why this one failed.
     latest = payments[0] if isinstance(payments, list) and payments else {}
     latest = latest if isinstance(latest, Mapping) else {}
+    fields: dict[str, Any] = {}
+    if entity.get("origin") == CHARGE_ORIGIN:
+        fields["subscription_ref"] = None  # a charge through it, not its bill
     return {
+        **fields,
+        "references": {**references_from(entity.get("custom_data")), **_item_references(entity)},
         "amount_minor": minor_from_text(totals.get("grand_total") or totals.get("total")),
         "currency": _text(totals.get("currency_code")) or _text(entity.get("currency_code")),
         "payment_ref": _text(entity.get("id")),

@@ -36,6 +36,7 @@ class FakePaddle:
         self.lock = threading.Lock()
         self.subscription: str | None = SUB
         self.charges: list[dict[str, Any]] = []
+        self.charge_status = "completed"
 
     def __call__(self, seen: Seen) -> Reply:
         with self.lock:
@@ -53,7 +54,10 @@ class FakePaddle:
                 return Reply(200, {"data": self.charges, "meta": {}})
             if seen.method == "POST" and seen.path == f"/subscriptions/{SUB}/charge":
                 n = len(self.charges)
-                charged = {"id": f"txn_01hv8wptq8987qeep44cyrew{n:02d}", "status": "completed"}
+                charged = {
+                    "id": f"txn_01hv8wptq8987qeep44cyrew{n:02d}",
+                    "status": self.charge_status,
+                }
                 self.charges.append({**charged, "items": seen.json()["items"]})
                 return Reply(200, {"data": {"id": SUB, "status": "active"}})
             return Reply(404, {"error": {"code": "not_found", "detail": seen.path}})
@@ -71,6 +75,19 @@ def shop(
     secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
     with provider_project(settings, clock, fake, "paddle", secrets) as made:
         yield made
+
+
+def notify(api: Client, notification: dict[str, Any]) -> None:
+    body = json.dumps(notification).encode()
+    header = ts_h1_signature(SECRET, int(api.tally.clock.now().timestamp()), body)
+    response = api.http.post(
+        f"/v1/webhooks/paddle/{api.project_id}",
+        content=body,
+        headers={"Paddle-Signature": header, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    api.tally.outbox.drain()
+    api.position = head(api.tally)
 
 
 def first_payment(api: Client, customer_id: str) -> None:
@@ -91,16 +108,7 @@ def first_payment(api: Client, customer_id: str) -> None:
             "payments": [{"payment_method_id": METHOD, "status": "captured"}],
         },
     }
-    body = json.dumps(notification).encode()
-    header = ts_h1_signature(SECRET, int(api.tally.clock.now().timestamp()), body)
-    response = api.http.post(
-        f"/v1/webhooks/paddle/{api.project_id}",
-        content=body,
-        headers={"Paddle-Signature": header, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    api.tally.outbox.drain()
-    api.position = head(api.tally)
+    notify(api, notification)
     methods = api.ok(api.get("/v1/payment_methods", customer_id=customer_id))["data"]
     assert [m["id"] for m in methods] == [METHOD]
 
@@ -136,3 +144,48 @@ def test_a_method_that_pays_no_paddle_subscription_fails_the_charge_into_dunning
     assert (attempt["status"], attempt["failure_reason"]) == ("failed", "provider_unsupported")
     assert paid["invoice"]["status"] == "open"
     assert paddle.sent("POST", "/subscriptions/") == []
+
+
+def test_a_processing_paddle_charge_is_settled_once_by_its_webhook(
+    shop: tuple[Client, FakeApi], fake: FakePaddle
+) -> None:
+    # Paddle keeps Tally's references of a charge on its price (items[].price.custom_data);
+    # the transaction's own custom_data is what Paddle copied from the subscription, if
+    # anything. The webhook used to read only the latter: the charge's
+    # transaction.completed named no invoice, and a charge answered "processing" left
+    # the invoice open for ever.
+    api, paddle = shop
+    fake.charge_status = "billed"
+    ida = customer(api, "ida", email="ida@example.com")
+    first_payment(api, ida)
+    invoice = draft(api, ida, line("Consulting", 2500))
+    act(api, invoice["id"], "finalize")
+    paid = act(api, invoice["id"], "pay", {"method": "provider"})
+    assert paid["invoice"]["status"] == "open"
+    [charge] = fake.charges
+    notify(
+        api,
+        {
+            "event_id": "evt_01hv8x2acma2gz6her25cnys9b",
+            "event_type": "transaction.completed",
+            "occurred_at": "2026-11-21T11:00:00Z",
+            "notification_id": "ntf_01hv8x2af4sd0yr8b9c4bj7afz",
+            "data": {
+                "id": charge["id"],
+                "status": "completed",
+                "origin": "subscription_charge",
+                "customer_id": CUSTOMER,
+                "subscription_id": SUB,
+                "currency_code": "EUR",
+                "custom_data": {"tally_customer": ida},  # the subscription's
+                "items": charge["items"],
+                "details": {"totals": {"total": "2500", "currency_code": "EUR"}},
+                "payments": [{"payment_method_id": METHOD, "status": "captured"}],
+            },
+        },
+    )
+    settled = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
+    assert settled["status"] == "paid"
+    assert [p["reference"] for p in settled["payments"]] == [charge["id"]]
+    assert len(api.ok(api.get("/v1/invoices", customer_id=ida))["data"]) == 1
+    assert len(paddle.sent("POST", "/subscriptions/")) == 1

@@ -146,3 +146,26 @@ def test_past_due_and_activated_subscriptions_are_mirrored_as_updates(
     event = parse(provider, variant(SUBSCRIPTION_CREATED, paddle_type, status, status=status))
     assert event.type is EventType.SUBSCRIPTION_UPDATED
     assert (event.subscription_ref, event.status) == ("sub_01hv8x29kz0t586xy6zn1a62ny", status)
+
+
+def test_a_saved_method_charge_names_tallys_objects_from_its_price_and_no_subscription_bill(
+    provider: PaddleProvider,
+) -> None:
+    # A subscription charge keeps Tally's references on its price; the transaction's
+    # custom_data is the subscription's (Paddle copies it). The event used to name only
+    # the latter, and its subscription_ref made it a bill of the subscription, mirrored
+    # as a second paid invoice of a provider-run subscription.
+    payload = copy.deepcopy(TRANSACTION_COMPLETED)
+    charge_refs = {"tally_invoice": "i-1", "tally_charge_call": "c-1", "tally_customer": "u-1"}
+    payload["data"].update(
+        origin="subscription_charge",
+        subscription_id="sub_01hv8x29kz0t586xy6zn1a62ny",
+        custom_data={"tally_subscription": "s-1", "tally_customer": "u-0"},
+        items=[{"price": {"name": "Invoice 7", "custom_data": charge_refs}, "quantity": 1}],
+    )
+    event = parse(provider, payload)
+    assert event.type is EventType.PAYMENT_SUCCEEDED
+    assert event.references == {**charge_refs, "tally_subscription": "s-1"}
+    assert event.subscription_ref is None
+    payload["data"]["origin"] = "subscription_recurring"  # the subscription's own bill
+    assert parse(provider, payload).subscription_ref == "sub_01hv8x29kz0t586xy6zn1a62ny"
