@@ -286,3 +286,24 @@ def test_a_customer_token_reaches_only_me_and_a_project_key_never_me(
                 checked += 1
     assert wrong == [], "\n".join(map(str, wrong))
     assert checked > 100, checked
+
+
+def test_a_revocation_in_one_worker_is_refused_by_another_at_once(
+    settings: Settings, clock: FixedClock, web: TestClient, sealed_tally: Tally, shop: Client
+) -> None:
+    """Two server workers (two apps, each its own Tally and connections, one database):
+    the session is revoked through the first, and the second refuses it on its very next
+    request, with no cache of its own to go stale."""
+    session = start_session(shop, customer(shop, "erin"))
+    headers = as_customer(web, session["token"])
+    second_tally = build(
+        settings.model_copy(update={"secrets_key": sealed_tally.settings.secrets_key}), clock=clock
+    )
+    try:
+        with TestClient(create_app(second_tally), raise_server_exceptions=False) as second:
+            assert second.get("/v1/me", headers=headers).status_code == 200
+            shop.ok(shop.post(f"/v1/customer_sessions/{session['id']}/revoke"))
+            assert second.get("/v1/me", headers=headers).status_code == 401
+            assert web.get("/v1/me", headers=headers).status_code == 401
+    finally:
+        second_tally.close()
