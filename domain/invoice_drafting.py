@@ -6,6 +6,13 @@ guards (the draft guard is the Invoice's, the line rules are ``domain.invoice_li
 then records the Invoice's event; the events (``LineAdded``, ``LineRemoved``,
 ``CouponApplied``) stay declared on the Invoice, since the library defines an
 aggregate's event classes from its own class body. Finalizing is the Invoice's own.
+
+A draft with a ``credits`` line (prepaid credits consumed for its usage, after its
+discount: ``domain.credit_invoicing``) is fixed where that amount depends on it: no line
+can be removed, no crediting line added and no coupon applied (each would let the
+credits pay for more than the invoice owes, or turn them into the billing account's
+credit); a charge can still be added. Voiding the finalized invoice gives the credits
+back.
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.errors import CouponUnavailable, CurrencyMismatch, NotFound
-from domain.invoice_lines import Line, build_line, check_line
+from domain.errors import CouponUnavailable, CurrencyMismatch, InvalidTransition, NotFound
+from domain.invoice_lines import CREDITING, Line, build_line, check_line
 from domain.invoice_totals import check_lines_within_limit
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.money import Money
@@ -41,15 +48,30 @@ class InvoiceDrafting:
 
     def check_line(self, line_id: str, kind: str, quantity: int, unit_amount: int) -> None:
         self.check_draft("add_line")
+        if kind in CREDITING:
+            self.check_no_credits("add_line")
         check_line(self.lines, line_id, kind, quantity, unit_amount)
 
     def check_remove_line(self, line_id: str) -> None:
         self.check_draft("remove_line")
         if not any(li["id"] == line_id for li in self.lines):
             raise NotFound(f"line {line_id} is not on this invoice", id=line_id)
+        self.check_no_credits("remove_line")
+
+    def check_no_credits(self, trigger: str) -> None:
+        """Refuse a change to what the draft's prepaid credits paid for (the module's
+        docstring says why)."""
+        if any(li["kind"] == "credits" for li in self.lines):
+            raise InvalidTransition(
+                f"cannot {trigger.replace('_', ' ')} on a draft that prepaid credits "
+                "paid for: its discount and usage are fixed",
+                state="draft",
+                trigger=trigger,
+            )
 
     def check_coupon(self) -> None:
         self.check_draft("apply_coupon")
+        self.check_no_credits("apply_coupon")
         if self.coupon is not None:
             raise CouponUnavailable(
                 f"coupon {self.coupon.get('code')} is already applied to this invoice"

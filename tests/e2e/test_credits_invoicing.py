@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.billing import clock, customer, price, product, sandbox, subscribe
+from tests.e2e.billing import clock, customer, price, problem, product, sandbox, subscribe
 from tests.e2e.conftest import Client
+from tests.e2e.invoicing import coupon
 from tests.e2e.test_usage_rating import SEATS, TOKENS, advance, at, invoices, send, settle, used
 
 __all__ = ["sandbox"]  # the fixture, used by name
@@ -90,3 +91,39 @@ def test_three_months_of_usage_with_credits_invoice_by_invoice(sandbox: Client) 
     assert eur["accounts"]["breakage"] == 400
     assert eur["accounts"][f"credits:{cid}"] == 0
     assert eur["total"] == 0
+
+
+def test_a_coupon_and_credits_never_pay_twice_and_fix_the_draft(sandbox: Client) -> None:
+    """Review finding 1: a half-off coupon and 5000 credits on 1000 of usage. Before the
+    fix the credits paid the usage before its discount (1000 spent where 500 was owed)
+    and the renewal's total was negative, marked paid, its difference given as credit.
+    Finding 2: the draft they paid for refuses the changes that would move that amount."""
+    api = sandbox
+    api.ok(api.post("/v1/billing_settings", {"finalize_delay_s": 3600}))
+    api.ok(api.post("/v1/meters", TOKENS), 201)
+    clock_id = clock(api)
+    cid = customer(api, "user_1", test_clock_id=clock_id)
+    api_product = product(api, "API")
+    tokens = price(api, api_product, "tokens", scheme="metered", meter="tokens", unit_amount=2)
+    coupon(api, "HALF", percent_off="50", duration="forever")
+    sub = subscribe(api, cid, tokens)
+    api.ok(api.post(f"/v1/subscriptions/{sub['id']}/coupon", {"coupon_code": "HALF"}))
+    settle(api)
+    api.ok(api.post("/v1/credit_grants",
+                    {"customer_id": cid, "kind": "promotional", "amount": 5000}), 201)  # fmt: skip
+    advance(api, clock_id, 5)
+    assert send(api, used("t1", 5, tokens="500", model="large")) == ["created"]
+    advance(api, clock_id, 28.02)  # renewed at day 28, a draft for an hour
+    renewal = invoices(api, sub)[-1]
+    assert renewal["status"] == "draft"
+    assert lines(renewal) == [("usage", 1000), ("credits", -500)]
+    assert (renewal["discount"], renewal["total"]) == (500, 0)
+    path = f"/v1/invoices/{renewal['id']}"
+    usage_line = next(li["id"] for li in renewal["lines"] if li["kind"] == "usage")
+    problem(api.post(f"{path}/lines/{usage_line}/remove", {}), 409, "invalid_transition")
+    problem(api.post(f"{path}/coupon", {"coupon_code": "HALF"}), 409, "invalid_transition")
+    advance(api, clock_id, 28.3)  # finalized
+    renewal = api.ok(api.get(path))
+    assert (renewal["status"], renewal["total"], renewal["credit_granted"]) == ("paid", 0, 0)
+    (balance,) = api.ok(api.get(f"/v1/customers/{cid}/credits"))["balances"]
+    assert balance["balance"] == 4500
