@@ -42,6 +42,9 @@ PADDLE_TYPES: dict[str, EventType] = {
     "transaction.completed": EventType.PAYMENT_SUCCEEDED,
     "transaction.paid": EventType.PAYMENT_SUCCEEDED,
     "transaction.payment_failed": EventType.PAYMENT_FAILED,
+    # The end of a checkout that a declined card left open (Paddle keeps the transaction
+    # ready for another card): it fails the sale or top-up, as an expired session does.
+    "transaction.canceled": EventType.CHECKOUT_CANCELED,
     "subscription.created": EventType.SUBSCRIPTION_CREATED,
     "subscription.updated": EventType.SUBSCRIPTION_UPDATED,
     "subscription.activated": EventType.SUBSCRIPTION_UPDATED,
@@ -94,6 +97,8 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
         fields.update(subscription_fields(entity))  # items and period, for the mirror
     if provider_type.startswith("transaction."):
         fields.update(_transaction(entity))
+        if event_type is EventType.CHECKOUT_CANCELED:
+            fields["failure_reason"] = None  # its status says why: canceled, not declined
     elif provider_type == "customer.created":
         fields["customer_ref"] = fields["object_ref"]
     elif provider_type.startswith("adjustment."):

@@ -202,3 +202,35 @@ def test_a_checkout_paddle_would_refuse_is_refused_when_it_arrives(
         response = shop.post("/v1/checkout/item", {"line": line, **BACK})
     found = problem(response, 422, "provider_limit_exceeded")
     assert found["field"] == field
+
+
+def test_a_paddle_checkout_declined_then_canceled_fails_its_sale(shop: Client) -> None:
+    # A declined card leaves Paddle's checkout open for another (the sale stays
+    # processing); Paddle's transaction.canceled is the checkout's end. It used to be
+    # recorded as unknown, and the sale stayed processing for ever.
+    line = {"name": "Ebook", "unit_amount": 1500, "currency": "EUR"}
+    sold = shop.ok(shop.post("/v1/checkout/item", {"line": line, **BACK}), 201)
+    txn_id = str(sold["transaction"]["id"])
+    data = {
+        "id": TXN,
+        "currency_code": "EUR",
+        "custom_data": {"tally_transaction": txn_id},
+        "details": {"totals": {"total": "1500", "currency_code": "EUR"}},
+    }
+    declined = [{"status": "error", "error_code": "declined", "payment_method_id": None}]
+    deliver(
+        shop,
+        "declined",
+        "transaction.payment_failed",
+        {**data, "status": "ready", "payments": declined},
+    )
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "processing"
+    deliver(
+        shop,
+        "canceled",
+        "transaction.canceled",
+        {**data, "status": "canceled", "payments": declined},
+    )
+    ended = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert ended["state"] == "failed"
+    assert "canceled" in ended["failure_reason"]
