@@ -136,6 +136,8 @@ class MeterRule:
         )
 
     def passes(self, properties: dict[str, str]) -> bool:
+        if not self.filters:  # most meters: no generator for every event
+            return True
         return all(properties.get(k) in values for k, values in self.filters.items())
 
 
@@ -155,7 +157,7 @@ def read(rule: MeterRule, properties: dict[str, str]) -> Reading | None:
     ``UsageRefused`` when the property the meter folds is missing or not a decimal."""
     if not rule.passes(properties):
         return None
-    group = tuple(properties.get(name) for name in rule.group_by)
+    group = tuple([properties.get(name) for name in rule.group_by])
     if rule.aggregation == "count":
         return Reading(rule.id, group)
     raw = properties.get(rule.property)
@@ -170,8 +172,7 @@ def read(rule: MeterRule, properties: dict[str, str]) -> Reading | None:
 
 def readings(rules: list[MeterRule], properties: dict[str, str]) -> list[Reading]:
     """Every meter's reading of one event (``rules``: the meters of its name)."""
-    found = (read(rule, properties) for rule in rules)
-    return [reading for reading in found if reading is not None]
+    return [reading for rule in rules if (reading := read(rule, properties)) is not None]
 
 
 @dataclass
