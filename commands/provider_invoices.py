@@ -28,7 +28,7 @@ from commands.webhook_lookups import Step
 from domain.billing_settings import series_prefix
 from domain.errors import DomainError
 from domain.invoices import Invoice
-from domain.limits import MAX_DESCRIPTION_CHARS
+from domain.limits import MAX_DESCRIPTION_CHARS, MAX_QUANTITY
 from domain.provider_calls import ProviderCall
 from domain.provider_subscription_params import GetInvoiceParams
 from domain.subscriptions import Subscription
@@ -153,7 +153,10 @@ def _add_lines(invoice: Invoice, provider: str, lines: list[Any], total: int) ->
     for n, line in enumerate(lines, start=1):
         amount, quantity = int(line["amount_minor"]), max(1, int(line["quantity"]))
         description = str(line.get("description") or "Subscription")[:MAX_DESCRIPTION_CHARS]
-        if amount % quantity:  # a unit price the total does not divide into evenly
+        # A unit price the total does not divide into evenly, or a metered quantity past
+        # Tally's limit (Stripe bills millions of units): one unit of the line's amount,
+        # as Tally's own usage lines are recorded.
+        if amount % quantity or quantity > MAX_QUANTITY:
             amount_each, quantity = amount, 1
         else:
             amount_each = amount // quantity

@@ -188,6 +188,27 @@ def test_a_stripe_invoice_past_tallys_limits_is_not_recorded_and_its_call_says_w
     assert "amount" in refused["last_error"]
 
 
+def test_a_metered_stripe_line_past_tallys_quantity_limit_is_one_unit_of_its_amount(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    invoice_ref = fake.add_invoice(ref, 2_000_000, "pi_metered")
+    line = fake.invoices[invoice_ref]["lines"]["data"][0]
+    line["quantity"], line["description"] = 2_000_000, "2,000,000 x API calls"
+    send(api, "evt_metered", "invoice.paid", fake.invoices[invoice_ref], T0 + 5)
+    [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == (
+        "paid",
+        2_000_000,
+        2_000_000,
+    )
+    [mirrored] = invoice["lines"]
+    assert (mirrored["quantity"], mirrored["amount"]) == (1, 2_000_000)
+    assert mirrored["description"] == "2,000,000 x API calls"
+
+
 def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
     shop: tuple[Shop, FakeBilling],
 ) -> None:
