@@ -210,3 +210,21 @@ def test_an_outcome_that_cannot_be_recorded_backs_off_its_call_and_not_other_ten
     assert shop.account(account)["ledger_balance"] == 500
     settle(shop)  # backed off: not sent again in the next pass
     assert shop.ok(shop.get(f"/v1/provider_calls/{refund['id']}"))["attempts"] == 2
+
+
+def test_a_route_whose_calls_outcome_is_refused_answers_the_call_not_a_conflict(
+    shop: Client,
+) -> None:
+    # The refund is committed and made at once by the route; recording what it changes
+    # is refused (the wallet spent the money). The route used to answer 422
+    # insufficient_funds for a refund that was asked for and made.
+    outage(shop, down=0)
+    account = shop.open_account("gus")
+    body = {"amount": 2500, "currency": "EUR", "payment_method": f"stub_pm_{SUCCEEDS}"}
+    topped = shop.ok(shop.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    spend = {"amount": 2000, "currency": "EUR"}
+    shop.ok(shop.post(f"/v1/accounts/{account}/withdrawals", spend), 201)
+    asked = shop.post(f"/v1/transactions/{topped['transaction']['id']}/refunds")
+    call = shop.ok(asked, 202)["provider_call"]
+    assert (call["state"], call["error_code"]) == ("pending", "outcome_not_recorded")
+    assert shop.account(account)["ledger_balance"] == 500
