@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +23,9 @@ from adapters.providers.base import ChargeOutcome, ChargeRequest
 from adapters.providers.stub import SUCCEEDS, StubProvider
 from api.settings import Settings
 from commands.provider_errors import ProviderUnavailable
+from tests.e2e.billing import customer
 from tests.e2e.conftest import Client, head, make_client, serve
+from tests.e2e.test_provider_customers import BACK, LINE, FakeStripe, outage, stripe_shop
 
 SLOW_CALLS = 10
 WAITERS = 5
@@ -120,3 +123,32 @@ def test_ten_slow_calls_of_one_tenant_leave_another_tenants_reads_answering(
     shop.position = head(shop.tally)  # the outcomes the threads recorded
     states = {shop.ok(shop.get(f"/v1/provider_calls/{call}"))["state"] for call in calls}
     assert states == {"succeeded"}
+
+
+def test_a_pass_does_not_wait_for_a_customer_call_another_holder_is_making(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # A checkout for a new Stripe customer waits for its create_customer call. A pass
+    # that finds both due used to wait up to 30 s for the customer call's claim while
+    # holding the checkout's; now it defers the checkout and goes on.
+    with stripe_shop(settings, clock, FakeStripe()) as shop:
+        api = shop.api
+        outage(shop, down=1)
+        cy = customer(api, "cy", email="cy@example.com")
+        body = {"customer_id": cy, "line": LINE, **BACK}
+        checkout = api.ok(api.post("/v1/checkout/item", body), 201)["provider_call"]
+        clock.advance(timedelta(seconds=1))
+        outbox = api.tally.outbox
+        with outbox.claims.claimed(UUID(checkout["waits_for"])) as held:
+            assert held  # another route is making the customer call
+            passing = threading.Thread(target=outbox.run_once)
+            started = time.monotonic()
+            passing.start()
+            passing.join(5.0)
+            took = time.monotonic() - started
+        passing.join(HANG_S)
+        assert took < 2.0, "the pass waited for the customer call"
+        api.position = head(api.tally)
+        deferred = api.ok(api.get(f"/v1/provider_calls/{checkout['id']}"))
+        assert (deferred["state"], deferred["attempts"]) == ("pending", 0)
+        assert shop.stripe.sent("POST", "/v1/checkout/sessions") == []
