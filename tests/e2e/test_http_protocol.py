@@ -143,9 +143,23 @@ def test_a_position_no_write_has_answered_is_refused_at_once_not_waited_for(
         assert ahead.json()["position"] == api.position + 1
 
 
-# Provider webhooks (the signature authenticates) and the stub provider's hosted pages
-# (a signed token in the address authorizes them) take no API key.
+# Who calls a route decides the scheme it states (docs/access.md). Provider webhooks (the
+# signature authenticates) and the stub provider's hosted pages (a signed token in the
+# address authorizes them) state none; the operator API (/v1/projects) takes an operator
+# key, a customer's own routes (/v1/me) a customer token (a session or a JWT, one scheme)
+# and every other /v1 route a project's API key. The probes are outside /v1 and open.
 UNAUTHENTICATED = ("/v1/webhooks/", "/v1/stub/")
+CALLERS = (("/v1/projects", "OperatorKey"), ("/v1/me", "CustomerToken"), ("/v1", "ApiKey"))
+
+
+def scheme_for(path: str) -> str | None:
+    """The one security scheme the rule above gives ``path``, or None for an open route."""
+    if path.startswith(UNAUTHENTICATED):
+        return None
+    # A whole path segment must match: /v1/meters is a project-key route, not /v1/me.
+    return next((s for p, s in CALLERS if path == p or path.startswith(p + "/")), None)
+
+
 # Usage events are not commands (docs/usage.md): each event's transaction_id is its
 # idempotency key, and they are not in the event log, so they answer no position.
 # POSTs that are not commands: usage ingestion (deduplicated by transaction id) and a
@@ -161,22 +175,27 @@ SECRET_ANSWERS = (
 
 def test_openapi_documents_every_route_with_errors_and_security(http: TestClient) -> None:
     spec = http.get("/openapi.json").json()
-    assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    schemes = spec["components"]["securitySchemes"]
+    assert {scheme for _, scheme in CALLERS} <= schemes.keys()
+    assert all(schemes[scheme]["scheme"] == "bearer" for _, scheme in CALLERS)
     operations = [
         (path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
     ]
     assert len(operations) >= 21
+    seen: set[str | None] = set()
     for path, method, op in operations:
         responses = op["responses"]
-        if path.startswith(UNAUTHENTICATED):
-            continue  # authenticated by a provider's signature or a signed page token
-        if path.startswith("/v1/projects"):  # the operator API (issue 14)
-            assert op["security"] == [{"OperatorKey": []}], path
-            assert "401" in responses, (method, path)
-        elif path.startswith("/v1"):
-            assert op["security"] == [{"ApiKey": []}], path
-            assert "401" in responses, (method, path)
-            assert "application/problem+json" in responses["401"]["content"]
+        scheme = scheme_for(path)
+        seen.add(scheme)
+        if scheme is None:
+            assert "security" not in op, (method, path)
+            if path.startswith(UNAUTHENTICATED):
+                continue  # authenticated by a provider's signature or a signed page token
+        else:
+            assert op["security"] == [{scheme: []}], (method, path)
+            # Every authenticated route states its refusal of a caller and its rate limit.
+            for status in ("401", "429"):
+                assert "application/problem+json" in responses[status]["content"], (status, path)
         if method == "post" and path not in NOT_COMMANDS:
             if path not in SECRET_ANSWERS:
                 names = [p["name"] for p in op.get("parameters", [])]
@@ -184,6 +203,7 @@ def test_openapi_documents_every_route_with_errors_and_security(http: TestClient
             success = next(r for s, r in responses.items() if s.startswith("2"))
             assert "Tally-Position" in success["headers"], path
             assert "409" in responses, path
+    assert seen == {None, *(scheme for _, scheme in CALLERS)}
     problem = spec["components"]["schemas"]["Problem"]
     assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
     deposit = spec["components"]["schemas"]["DepositRequest"]
