@@ -23,6 +23,7 @@ from adapters.providers.subscriptions import (
     SubscriptionRequest,
 )
 from adapters.providers.times import unix_time
+from domain.invoice_lines import MAX_LINES
 
 if TYPE_CHECKING:
     import stripe as stripe_sdk
@@ -157,7 +158,27 @@ class StripeSubscriptions:
         checked(STRIPE, invoice_ref, what="the invoice id")
         with self._errors():
             invoice = self._client.v1.invoices.retrieve(invoice_ref, {"expand": ["payments"]})
-        return invoice_from(invoice.to_dict())
+            found = invoice.to_dict()
+            found["lines"] = {"data": self._all_lines(invoice_ref, found.get("lines"))}
+        return invoice_from(found)
+
+    def _all_lines(self, invoice_ref: str, first: object) -> list[Mapping[str, Any]]:
+        """Every line of the invoice: Stripe embeds only its first page (10 lines), so
+        the rest are read from ``GET /v1/invoices/{id}/lines``, 100 a page, until none are
+        left or there are more than an invoice of Tally's holds (the mirror then refuses
+        it, saying why, rather than lumping the lines it did not read into one)."""
+        lines = _data(first)
+        more = isinstance(first, Mapping) and first.get("has_more") is True
+        while more and lines and len(lines) <= MAX_LINES:
+            after = str(lines[-1].get("id") or "")
+            listed = self._client.v1.invoices.line_items.list(
+                invoice_ref, {"limit": 100, "starting_after": after}
+            )
+            page = listed.to_dict()
+            fetched = _data(page)
+            lines.extend(fetched)
+            more = bool(fetched) and page.get("has_more") is True
+        return lines
 
 
 def _payment_of(invoice: Mapping[str, Any]) -> str | None:

@@ -22,6 +22,7 @@ from tests.integration.provider_fake import Reply, Seen
 HOOK_SECRET = "whsec_e2e"
 SUBSCRIPTION = re.compile(r"^/v1/subscriptions/(sub_[A-Za-z0-9]+)$")
 INVOICE = re.compile(r"^/v1/invoices/(in_[A-Za-z0-9]+)$")
+LINES = re.compile(r"^/v1/invoices/(in_[A-Za-z0-9]+)/lines$")
 PERIOD_START = 1_790_000_000
 MONTH_S = 30 * 86_400
 
@@ -34,6 +35,14 @@ def _items(form: dict[str, str]) -> list[dict[str, str]]:
         if match:
             found.setdefault(int(match[1]), {})[match[2]] = value
     return [found[n] for n in sorted(found)]
+
+
+def _page(lines: list[dict[str, Any]], limit: int, after: str | None) -> dict[str, Any]:
+    """One page of an invoice's lines, as Stripe lists them: ``limit`` lines after the
+    one named ``after``, and whether more follow."""
+    start = next((n + 1 for n, line in enumerate(lines) if line["id"] == after), 0)
+    data = lines[start : start + limit]
+    return {"object": "list", "data": data, "has_more": start + limit < len(lines)}
 
 
 class FakeBilling(FakeStripe):
@@ -70,7 +79,13 @@ class FakeBilling(FakeStripe):
                 sub["status"] = "canceled"
             return json.loads(json.dumps(sub))
         if (match := INVOICE.match(seen.path)) and seen.method == "GET":
-            return self.invoices[match[1]]
+            invoice = json.loads(json.dumps(self.invoices[match[1]]))
+            invoice["lines"] = _page(invoice["lines"]["data"], 10, None)
+            return invoice
+        if (match := LINES.match(seen.path)) and seen.method == "GET":
+            lines = self.invoices[match[1]]["lines"]["data"]
+            after = seen.query.get("starting_after", [None])[0]
+            return _page(lines, int(seen.query.get("limit", ["10"])[0]), after)
         return None
 
     def _create(self, form: dict[str, str]) -> dict[str, Any]:

@@ -209,6 +209,29 @@ def test_a_metered_stripe_line_past_tallys_quantity_limit_is_one_unit_of_its_amo
     assert mirrored["description"] == "2,000,000 x API calls"
 
 
+def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    """Stripe embeds 10 lines in an invoice; the other 15 are read page by page, not
+    lumped into one adjustment line."""
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    invoice_ref = fake.add_invoice(ref, 2500, "pi_long")
+    paid = fake.invoices[invoice_ref]
+    line = paid["lines"]["data"][0]
+    paid["lines"]["data"] = [
+        {**line, "id": f"il_fake{n}", "amount": 100, "description": f"Seat {n}"}
+        for n in range(1, 26)
+    ]
+    send(api, "evt_long", "invoice.paid", paid, T0 + 5)
+    [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == ("paid", 2500, 2500)
+    described = [li["description"] for li in invoice["lines"]]
+    assert described == [f"Seat {n}" for n in range(1, 26)]
+    assert len(store.stripe.sent("GET", f"/v1/invoices/{invoice_ref}/lines")) == 1
+
+
 def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
     shop: tuple[Shop, FakeBilling],
 ) -> None:
