@@ -8,7 +8,8 @@ Commands and what they answer (every body has ``invoice``: ``invoice_summary``):
 - ``ApplyCoupon`` -> 200, plus ``coupon``: a coupon or promotion code on a draft; the
   redemption is recorded on the coupon (and promotion code) in the same save.
 - ``FinalizeInvoice`` -> 200, plus ``credit_balance``: credit first, then the number.
-- ``VoidInvoice`` -> 200, plus ``credit_balance`` (credit the invoice used comes back).
+- ``VoidInvoice`` -> 200, plus ``credit_balance`` (credit the invoice used comes back,
+  and the prepaid credits its ``credits`` line consumed: ``domain.credit_restores``).
 - ``MarkInvoiceUncollectible`` -> 200 (its retries stop).
 
 Here too is what every handler that touches an invoice uses: ``load_invoice``,
@@ -38,6 +39,7 @@ from domain.billing_settings import (
     InvoiceSequence,
     series_prefix,
 )
+from domain.credit_balance import CreditBalance
 from domain.customer_billing import CustomerBilling
 from domain.customers import Customer
 from domain.dunning import InvoiceDunning
@@ -215,11 +217,24 @@ def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
     _stop_dunning(uow, invoice, "voided")
     if invoice.credit_applied:
         billing.grant_credit(invoice.id, invoice.credit_applied, "void")
+    restore_credits(uow, ctx, invoice, now)
     billing.clear(invoice.id)
     uow.add(billing)
     return Result.changed(
         {"invoice": summary(uow, invoice), "credit_balance": billing.credit_balance}
     )
+
+
+def restore_credits(uow: UnitOfWork, ctx: Context, invoice: Invoice, at: datetime) -> int:
+    """Give back the prepaid credits the voided ``invoice`` consumed; 0 when none did.
+    A restore only raises the credits, so it crosses no threshold (no top-up to ask)."""
+    if not any(line["kind"] == "credits" for line in invoice.lines):
+        return 0
+    balance_id = CreditBalance.create_id(invoice.customer_id, invoice.currency)
+    balance = uow.find(CreditBalance, balance_id)
+    if balance is None or balance.project_id != ctx.project_id:
+        return 0
+    return balance.restore(str(invoice.id), at)
 
 
 def mark_uncollectible(uow: UnitOfWork, cmd: m.MarkInvoiceUncollectible, ctx: Context) -> Result:

@@ -16,6 +16,7 @@ zero, in the balance's currency; ``projections.journal`` posts it):
 | ``Consumed`` (direct, or applied to an invoice) | ``credits:<customer>`` -a, ``revenue`` +a |
 | ``Expired`` | ``credits:<customer>`` -a, ``breakage`` +a (revenue recognised from breakage) |
 | ``Voided`` (what remained) | the grant's own postings reversed for it |
+| ``Restored`` (an invoice voided) | a consumption's reversed (``domain/credit_restores.py``) |
 
 ``credits:<customer>`` is a liability (positive: credit Tally owes the customer in
 service). Expiry is recorded by the first command that touches the balance at or after
@@ -23,14 +24,10 @@ a grant's expiry (every command calls ``expire_due`` first), and by the test clo
 advance and the sweeper, so breakage is booked when the clock passes it. The rules that
 read the grants (order, applicability, liveness) are in ``domain/credits.py``.
 
-Thresholds (``domain/credit_watch.py``, which the balance extends; like
-``domain/low_balance.py``): with a ``low_threshold``, a command that
-leaves the balance strictly below it while the watch is armed records ``Low``; one that
-leaves it at 0 records ``Depleted`` (armed while there is credit). Each re-arms when a
-grant brings the balance back (at or above the threshold; above 0), which the event
-bodies decide, so a replay arms them exactly as the commands did. With ``top_up_amount``
-set, each ``Low`` also records ``TopUpRequested`` with the crossing's number, which the
-handler turns into one provider charge (its key derives from the number).
+Thresholds, the ``Low``/``Depleted`` crossings and automatic top-ups are
+``domain/credit_watch.py`` (``CreditWatch``); credits given back when an invoice they
+paid for is voided are ``domain/credit_restores.py`` (``CreditRestores``): the balance
+extends both, and declares their events (the library takes them from its class body).
 """
 
 from __future__ import annotations
@@ -42,6 +39,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.credit_restores import CreditRestores
 from domain.credit_watch import CreditWatch
 from domain.credits import (
     Grant,
@@ -49,6 +47,8 @@ from domain.credits import (
     available,
     balance,
     check_grant,
+    counter_ref,
+    credits_ref,
     due_to_expire,
     new_grant,
     next_expiry,
@@ -61,15 +61,10 @@ NAMESPACE = UUID("0b8f3c6e-5a41-4e27-b9d2-7c1e4f6a2d93")
 Posting = dict[str, Any]
 
 
-def credits_ref(customer_id: UUID) -> str:
-    return f"credits:{customer_id}"
+__all__ = ["CreditBalance", "credits_ref"]
 
 
-def _counter(grant: Grant) -> str:
-    return f"clearing:{grant['source']}" if grant["kind"] == "paid" else "promotions"
-
-
-class CreditBalance(CreditWatch, TallyAggregate):
+class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
     TOPIC = "tally:CreditBalance"
 
     class Created(TallyAggregate.Created):
@@ -158,7 +153,7 @@ class CreditBalance(CreditWatch, TallyAggregate):
         grant["seq"], grant["top_up"] = len(self.grants), top_up
         entry = [
             {"account": credits_ref(self.customer_id), "amount": amount},
-            {"account": _counter(grant), "amount": -amount},
+            {"account": counter_ref(grant), "amount": -amount},
         ]
         self._granted(grant=grant, entry=[] if posted else entry)
         return grant
@@ -255,7 +250,7 @@ class CreditBalance(CreditWatch, TallyAggregate):
         amount = int(self.grants[grant_id]["remaining"])
         entry = [
             {"account": credits_ref(self.customer_id), "amount": -amount},
-            {"account": _counter(grant), "amount": amount},
+            {"account": counter_ref(grant), "amount": amount},
         ]
         self._voided(
             grant_id=grant_id,
@@ -292,6 +287,13 @@ class CreditBalance(CreditWatch, TallyAggregate):
             grant = self.grants[grant_id]
             grant["remaining"] -= part
             grant["consumed"] += part
+        self._remember_use(invoice_id, allocations)
+
+    @event("Restored", topic="tally:CreditBalance.Restored")
+    def _restored(
+        self, invoice_id: str, allocations: list[list[Any]], at: str, entry: list[Posting]
+    ) -> None:
+        self._give_back(invoice_id, allocations)
 
     @event("Expired", topic="tally:CreditBalance.Expired")
     def _expired(self, grants: list[list[Any]], entry: list[Posting]) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from domain.errors import InvalidCombination, LimitReached, ValidationFailed
 from domain.limits import (
@@ -104,6 +105,16 @@ def new_grant(  # a grant's terms are independent facts
         "description": description,
         "top_up": None,
     }
+
+
+def credits_ref(customer_id: UUID) -> str:
+    """The journal account of a customer's credits (a liability)."""
+    return f"credits:{customer_id}"
+
+
+def counter_ref(grant: Grant) -> str:
+    """The account a grant's credit came from: ``clearing:<source>`` or ``promotions``."""
+    return f"clearing:{grant['source']}" if grant["kind"] == "paid" else "promotions"
 
 
 def is_live(grant: Grant, at: datetime) -> bool:

@@ -54,6 +54,7 @@ class Credits(AggregateModel):
                     ev.CreditsConsumed,
                     ev.CreditsExpired,
                     ev.CreditsVoided,
+                    ev.CreditsRestored,
                     ev.CreditsThresholdSet,
                     ev.CreditsLow,
                     ev.CreditsDepleted,

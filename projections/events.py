@@ -152,6 +152,7 @@ CreditsGranted: Any = _credits.Granted
 CreditsConsumed: Any = _credits.Consumed
 CreditsExpired: Any = _credits.Expired
 CreditsVoided: Any = _credits.Voided
+CreditsRestored: Any = _credits.Restored
 CreditsThresholdSet: Any = _credits.ThresholdSet
 CreditsLow: Any = _credits.Low
 CreditsDepleted: Any = _credits.Depleted

@@ -72,6 +72,7 @@ _OTHER_POSTS: dict[type, tuple[str, str]] = {
     ev.CreditsConsumed: ("credit_balances", "credit_consumption"),
     ev.CreditsExpired: ("credit_balances", "credit_breakage"),
     ev.CreditsVoided: ("credit_balances", "credit_void"),
+    ev.CreditsRestored: ("credit_balances", "credit_restore"),
 }
 POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS, *_OTHER_POSTS})
 

@@ -127,3 +127,37 @@ def test_a_coupon_and_credits_never_pay_twice_and_fix_the_draft(sandbox: Client)
     assert (renewal["status"], renewal["total"], renewal["credit_granted"]) == ("paid", 0, 0)
     (balance,) = api.ok(api.get(f"/v1/customers/{cid}/credits"))["balances"]
     assert balance["balance"] == 4500
+
+
+def test_voiding_a_renewal_gives_its_prepaid_credits_back(sandbox: Client) -> None:
+    """Review finding 2: before, the void gave back only the billing account's credit;
+    the 300 of prepaid credits stayed spent and the journal kept 300 of revenue from a
+    voided invoice."""
+    api = sandbox
+    api.ok(api.post("/v1/meters", TOKENS), 201)
+    clock_id = clock(api)
+    cid = customer(api, "user_1", test_clock_id=clock_id)
+    tokens = price(api, product(api, "API"), "tokens", scheme="metered", meter="tokens",
+                   unit_amount=2)  # fmt: skip
+    sub = subscribe(api, cid, tokens)
+    settle(api)
+    grant = api.ok(api.post("/v1/credit_grants",
+                            {"customer_id": cid, "kind": "paid", "amount": 300}), 201)  # fmt: skip
+    advance(api, clock_id, 5)
+    assert send(api, used("t1", 5, tokens="500", model="large")) == ["created"]
+    advance(api, clock_id, 28.2)
+    renewal = invoices(api, sub)[-1]
+    assert (renewal["status"], lines(renewal), renewal["total"]) == (
+        "open", [("usage", 1000), ("credits", -300)], 700,
+    )  # fmt: skip
+    api.ok(api.post(f"/v1/invoices/{renewal['id']}/void", {}))
+    settle(api)
+    (balance,) = api.ok(api.get(f"/v1/customers/{cid}/credits"))["balances"]
+    assert balance["balance"] == 300
+    (found,) = api.ok(api.get("/v1/credit_grants", customer=cid))["data"]
+    assert (found["id"], found["consumed"], found["remaining"]) == (grant["id"], 0, 300)
+    books = api.ok(api.get("/v1/reports/trial_balance"))
+    eur = books["EUR"] if "EUR" in books else books["currencies"]["EUR"]
+    assert eur["accounts"].get("revenue", 0) == 0
+    assert eur["accounts"][f"credits:{cid}"] == 300
+    assert eur["total"] == 0

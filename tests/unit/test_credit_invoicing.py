@@ -7,7 +7,7 @@ credits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -166,3 +166,30 @@ def test_the_cap_is_the_most_that_keeps_the_total(total: int, wanted: int, pct: 
     assert cap + rates[0].tax_on(cap) <= total
     if cap < min(wanted, total):
         assert cap + 1 + rates[0].tax_on(cap + 1) > total
+
+
+def test_a_voided_invoice_gives_its_credits_back_to_where_they_came_from() -> None:
+    """Review finding 2: voiding an invoice left the credits its line consumed spent (and
+    their revenue booked). Each grant gets back what it gave: a live one as remaining,
+    one past its expiry as breakage, a voided one as voided; once."""
+    balance = CreditBalance.open(PROJECT, CUSTOMER, "EUR")
+    soon = NOW + timedelta(days=1)
+    balance.grant(grant_id="cg_soon", kind="promotional", amount=300, now=NOW, expires_at=soon)
+    balance.grant(grant_id="cg_paid", kind="paid", amount=400, now=NOW, source="stripe")
+    balance.grant(grant_id="cg_last", kind="promotional", amount=500, now=NOW)
+    invoice = invoice_with([("price_a", 1000)])
+    assert apply_credits(invoice, balance, NOW) == 1000
+    later = NOW + timedelta(days=2)  # cg_soon has expired
+    balance.void("cg_paid", later)
+    balance.collect_events()
+    assert balance.restore(str(invoice.id), later) == 1000
+    grants = balance.grants
+    assert (grants["cg_soon"]["expired"], grants["cg_soon"]["remaining"]) == (300, 0)
+    assert (grants["cg_paid"]["voided"], grants["cg_paid"]["remaining"]) == (400, 0)
+    assert (grants["cg_last"]["remaining"], grants["cg_last"]["consumed"]) == (500, 0)
+    (restored,) = balance.collect_events()
+    assert sorted((p["account"], p["amount"]) for p in restored.entry) == [
+        ("breakage", 300), ("clearing:stripe", 400), (f"credits:{CUSTOMER}", 300),
+        ("revenue", -1000),
+    ]  # fmt: skip
+    assert balance.restore(str(invoice.id), later) == 0

@@ -170,6 +170,7 @@ step_st = st.one_of(
     ),
     st.tuples(st.just("void"), st.integers(0, 20)),
     st.tuples(st.just("expire")),
+    st.tuples(st.just("restore"), st.integers(0, 20)),
 )
 
 
@@ -197,6 +198,14 @@ def _run(balance: CreditBalance, step: tuple[Any, ...], now: datetime, n: int) -
         _check_order(before, taken)
     elif kind == "apply":
         balance.apply(f"inv{n}", step[1], now)
+    elif kind == "restore":
+        # A voided invoice gives back what its credits took, once (review finding 2).
+        invoices = sorted(balance.invoice_uses)
+        if invoices:
+            invoice_id = invoices[step[1] % len(invoices)]
+            taken = sum(part for _, part in balance.invoice_uses[invoice_id])
+            assert balance.restore(invoice_id, now) == taken
+            assert balance.restore(invoice_id, now) == 0
     elif kind == "void" and balance.grants:
         grant_id = sorted(balance.grants)[step[1] % len(balance.grants)]
         if balance.grants[grant_id]["voided_at"] is None:
@@ -230,6 +239,7 @@ def test_credits_never_go_negative_and_every_unit_is_accounted_for(
             assert grant["remaining"] >= 0
             parts = grant["remaining"] + grant["consumed"] + grant["expired"] + grant["voided"]
             assert parts == grant["amount"]
+            assert grant["voided_at"] is None or grant["remaining"] == 0
             if step[0] == "expire" and grant["expires_at"] is not None:
                 # Past its expiry a grant holds nothing once expiry is recorded.
                 past = datetime.fromisoformat(grant["expires_at"]) <= now
