@@ -143,7 +143,23 @@ def _drafted(call: ProviderCall, sub: Subscription, found: dict[str, Any]) -> In
         description=f"{call.provider} invoice {label}"[:MAX_DESCRIPTION_CHARS],
     )
     _add_lines(invoice, call.provider, list(found.get("lines") or ()), int(found["total_minor"]))
+    _add_balance(invoice, call.provider, int(found.get("balance_applied_minor") or 0))
     return invoice
+
+
+def _add_balance(invoice: Invoice, provider: str, applied: int) -> None:
+    """The customer's balance at the provider as one line, so the mirror's total is
+    what the provider asked the customer to pay: credit held there that paid part of it
+    takes that part off (the invoice is then paid by the rest, not open for ever), and a
+    negative total the provider kept as balance brings the invoice to zero. That credit
+    is the provider's to give, never Tally's credit too (no ``customer_credit`` is
+    granted), and revenue comes down when the credit is used."""
+    if applied > 0:
+        text = f"Applied from the customer's balance at {provider}"
+        invoice.add_line(f"{provider}_balance", "proration", text, 1, -applied, [])
+    elif applied < 0:
+        text = f"Added to the customer's balance at {provider}"
+        invoice.add_line(f"{provider}_balance", "one_time", text, 1, -applied, [])
 
 
 def _add_lines(invoice: Invoice, provider: str, lines: list[Any], total: int) -> None:

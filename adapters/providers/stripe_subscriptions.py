@@ -226,7 +226,18 @@ def invoice_from(invoice: Mapping[str, Any]) -> ProviderInvoice:
         number=str(invoice["number"]) if invoice.get("number") else None,
         period_start=unix_time(invoice.get("period_start")),
         period_end=unix_time(invoice.get("period_end")),
+        balance_applied_minor=_balance_applied(invoice),
     )
+
+
+def _balance_applied(invoice: Mapping[str, Any]) -> int:
+    """What the customer's Stripe balance paid of the invoice (negative: what the
+    invoice added to it). Stripe's balance is negative when it is credit, and
+    ``ending_balance`` is null until the invoice is finalized."""
+    ending = invoice.get("ending_balance")
+    if not isinstance(ending, int) or isinstance(ending, bool):
+        return 0
+    return ending - _int(invoice.get("starting_balance"))
 
 
 def _lines(invoice: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

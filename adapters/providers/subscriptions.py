@@ -70,6 +70,10 @@ class ProviderInvoice:
     number: str | None = None
     period_start: datetime | None = None
     period_end: datetime | None = None
+    # What the customer's balance at the provider paid of the invoice (Stripe's
+    # ``ending_balance - starting_balance``): positive, credit the balance held took off
+    # what was due; negative, what a negative total (or a debt carried) added to it.
+    balance_applied_minor: int = 0
 
 
 @runtime_checkable

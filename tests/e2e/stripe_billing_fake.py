@@ -147,6 +147,8 @@ class FakeBilling(FakeStripe):
             total=amount_paid,
             amount_paid=amount_paid,
             amount_due=amount_paid,
+            starting_balance=0,
+            ending_balance=0,
             period_start=PERIOD_START,
             period_end=PERIOD_START + MONTH_S,
             lines={"object": "list", "data": lines, "has_more": False},

@@ -232,6 +232,37 @@ def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
     assert len(store.stripe.sent("GET", f"/v1/invoices/{invoice_ref}/lines")) == 1
 
 
+def test_the_customers_stripe_balance_is_mirrored_as_a_line_never_as_tally_credit(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    """A downgrade's credit (-500) that Stripe keeps as the customer's balance, then an
+    invoice of 1000 paid 500 from that balance and 500 by card: the first is settled at
+    zero with no Tally credit granted, the second is paid, not open for 500 for ever."""
+    store, fake = shop
+    api = store.api
+    created, ref, _ = started(store, fake)
+    credit_ref = fake.add_invoice(ref, 0, "pi_none")
+    credit = fake.invoices[credit_ref]
+    credit["lines"]["data"][0].update(amount=-500, description="Unused time on Pro")
+    credit.update(subtotal=-500, total=-500, amount_due=0, ending_balance=-500, payments={})
+    used_ref = fake.add_invoice(ref, 500, "pi_rest")
+    used = fake.invoices[used_ref]
+    used["lines"]["data"][0]["amount"] = 1000
+    used.update(subtotal=1000, total=1000, starting_balance=-500, ending_balance=0)
+    send(api, "evt_credit", "invoice.paid", credit, T0 + 5)
+    send(api, "evt_used", "invoice.paid", used, T0 + 6)
+    listed = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    by_number = sorted(listed, key=lambda i: str(i["number"]))
+    got = [(i["status"], i["total"], i["amount_paid"], i["amount_remaining"]) for i in by_number]
+    assert got == [("paid", 0, 0, 0), ("paid", 500, 500, 0)]
+    assert by_number[0]["credit_granted"] == 0
+    rows = api.ok(api.get("/v1/system_accounts", limit=100))["data"]
+    balances = {r["account"]: int(r["balance"]) for r in rows}
+    assert not [a for a, b in balances.items() if a.startswith("customer_credit") and b]
+    assert balances["clearing:stripe"] == -500
+    assert balances["revenue"] == 500
+
+
 def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
     shop: tuple[Shop, FakeBilling],
 ) -> None:
