@@ -11,6 +11,7 @@ from uuid import UUID
 from adapters import provider_subscription_calls
 from adapters.providers.base import (
     ChargeRequest,
+    CheckoutCancel,
     CheckoutMode,
     CheckoutRequest,
     CustomerRequest,
@@ -22,6 +23,7 @@ from adapters.providers.base import (
 )
 from commands.provider_errors import ProviderUnsupported
 from domain.provider_call_params import (
+    CancelCheckoutParams,
     ChargeParams,
     CheckoutParams,
     CreateCustomerParams,
@@ -87,6 +89,13 @@ def _make(provider: PaymentProvider, key: str, params: ProviderParams) -> dict[s
         return {"payment_ref": charged.payment_ref, "status": charged.status}
     if isinstance(params, PaymentMethodParams):
         return _sync_method(provider, key, params)
+    if isinstance(params, CancelCheckoutParams):
+        if not isinstance(provider, CheckoutCancel):
+            raise ProviderUnsupported(
+                f"{provider.name} cannot cancel a checkout", provider=provider.name
+            )
+        provider.cancel_checkout(params.session_ref, key)
+        return {"status": "canceled"}
     if not isinstance(params, RefundParams):
         return provider_subscription_calls.make(provider, key, params)
     refunded = provider.refund(

@@ -43,6 +43,7 @@ from commands import (
     carts,
     catalog,
     checkout,
+    checkout_expiry,
     credits,
     customers,
     identity,
@@ -150,6 +151,7 @@ def build(
             # Webhook endpoints (issue 12).
             **webhook_endpoints.handlers(secrets, INTEGRATION_TYPES),
             **checkout.HANDLERS,
+            **checkout_expiry.HANDLERS,  # Paddle checkouts nobody finished
             **carts.HANDLERS,
             **payment_methods.HANDLERS,
             # Customer access (issue 14).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
+from api.checkout_sweep import sweep_checkouts
 from api.credit_sweep import sweep_credits
 from api.periodic import Periodic
 from api.tally import Tally
@@ -61,4 +62,6 @@ class Sweeper(Periodic):
         holds = self.sweep_once()
         # Prepaid credits past their expiry become breakage on the same pass (issue 13).
         sweep_credits(self.tally)
+        # Paddle checkouts nobody finished are cancelled there, then failed here.
+        sweep_checkouts(self.tally)
         return holds

@@ -22,6 +22,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.invoice_charges import settle_charge
 from commands.webhook_effects import complete_transaction
 from domain.provider_call_params import (
+    CancelCheckoutParams,
     ChargeParams,
     CheckoutParams,
     RefundParams,
@@ -77,7 +78,7 @@ def _subject_transaction(uow: UnitOfWork, ctx: Context, call: ProviderCall) -> T
     params = call.request_params
     subject = (
         params.transaction_id
-        if isinstance(params, CheckoutParams | ChargeParams | RefundParams)
+        if isinstance(params, CheckoutParams | ChargeParams | RefundParams | CancelCheckoutParams)
         else None
     )
     return uow.get(Transaction, UUID(subject), ctx.project_id) if subject else None
@@ -100,6 +101,12 @@ def _after_success(
     if isinstance(params, ChargeParams) and result.get("status") == "succeeded":
         if txn.state == PROCESSING:
             complete_transaction(uow, ctx, txn)
+    elif isinstance(params, CancelCheckoutParams):
+        # The provider cancelled a checkout nobody finished (commands/checkout_expiry.py):
+        # nothing can be paid on it any more.
+        if txn.state == PROCESSING:
+            failed = m.FailTransaction(transaction_id=txn.id, reason="checkout_expired")
+            ledger.fail_transaction(uow, failed, ctx)
     elif isinstance(params, RefundParams):
         if result.get("status") == AWAITING_APPROVAL:
             # The provider holds the refund for review (Paddle): nothing moved yet. Its
@@ -127,7 +134,9 @@ def _after_failure(
         return {"invoice": settle_charge(uow, ctx, call, payment_ref="", failure=failure)}
     reason = f"{code}: {detail}"
     txn = _subject_transaction(uow, ctx, call)
-    if txn is None or call.operation == "refund":
+    # A refund or a checkout's cancellation that failed leaves the payment as it was
+    # (a checkout the provider would not cancel was paid: its payment settles it).
+    if txn is None or call.operation in ("refund", "cancel_checkout"):
         return {}
     if txn.state == PROCESSING:
         ledger.fail_transaction(

@@ -254,6 +254,33 @@ class RefundParams:
         )
 
 
+@dataclass(frozen=True)
+class CancelCheckoutParams:
+    """End a hosted checkout nobody finished (``commands/checkout_expiry.py``): the
+    provider cancels its transaction (Paddle's ``session_ref``, ``txn_...``) so that
+    nothing can be paid on it any more, and only then is the Tally transaction failed."""
+
+    OPERATION: ClassVar[str] = "cancel_checkout"
+    session_ref: str
+    transaction_id: str
+    references: dict[str, str] = field(default_factory=dict)
+
+    def to_params(self) -> Params:
+        return {
+            "session_ref": self.session_ref,
+            "transaction_id": self.transaction_id,
+            "references": self.references,
+        }
+
+    @classmethod
+    def from_params(cls, raw: Mapping[str, Any]) -> CancelCheckoutParams:
+        return cls(
+            session_ref=str(raw["session_ref"]),
+            transaction_id=str(raw["transaction_id"]),
+            references=_references(raw),
+        )
+
+
 PAYMENT_METHOD_ACTIONS = ("attach", "detach", "set_default")
 
 
@@ -301,6 +328,7 @@ ProviderParams = (
     | ChargeParams
     | RefundParams
     | PaymentMethodParams
+    | CancelCheckoutParams
     | SubscriptionParams
 )
 # The calls that may wait for their customer's ``create_customer`` call.
@@ -314,6 +342,7 @@ PARAMS_BY_OPERATION: dict[str, type[ProviderParams]] = {
         ChargeParams,
         RefundParams,
         PaymentMethodParams,
+        CancelCheckoutParams,
     )
 }
 # Provider-run subscriptions' calls (domain/provider_subscription_params.py).

@@ -48,6 +48,7 @@ AWAITING_APPROVAL = "pending_approval"
 OPERATIONS: tuple[str, ...] = ("checkout", "charge", "refund", "create_customer", "payment_method")
 # A subscription its provider runs (domain/provider_subscription_params.py).
 OPERATIONS += ("create_subscription", "change_subscription", "get_invoice")
+OPERATIONS += ("cancel_checkout",)
 
 MACHINE = transition_table(
     states=[PENDING, SUCCEEDED, FAILED],

@@ -116,6 +116,8 @@ TABLES: tuple[Table, ...] = (
         "failure_reason text NOT NULL, created_at timestamptz NOT NULL, "
         "updated_at timestamptz NOT NULL, version integer NOT NULL, position bigint NOT NULL",
         "id",
+        # Checkouts nobody finished, oldest first (commands/checkout_expiry.py).
+        ("transactions_processing: created_at WHERE state = 'processing'",),
     ),
     Table(
         "transaction_accounts",

@@ -20,6 +20,7 @@ A transaction dict has the keys of ``Transaction.summary()`` (``id``, ``kind``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, unnest_update
-from projections.paging import fetch_one, fetch_page, plain
+from projections.paging import fetch_all, fetch_one, fetch_page, plain
 from projections.schema import table
 from projections.statements import compiled
 
@@ -218,3 +219,21 @@ def list_transactions(
     query += sql.SQL(" ORDER BY a.position, a.transaction_id LIMIT %s")
     rows, has_more = fetch_page(pool, query, params, limit)
     return [plain(r) for r in rows], has_more
+
+
+def stale_processing(
+    pool: ConnectionPool[Any],
+    schema: str,
+    from_refs: Sequence[str],
+    before: datetime,
+    limit: int,
+) -> list[tuple[UUID, UUID]]:
+    """(project, transaction) of processing transactions from ``from_refs`` (a
+    provider's clearing account) made before ``before``, oldest first: the checkouts
+    ``commands/checkout_expiry.py`` may end."""
+    query = sql.SQL(
+        "SELECT project_id, id FROM {} WHERE state = 'processing' AND created_at < %s "
+        "AND from_ref = ANY(%s) ORDER BY created_at, id LIMIT %s"
+    ).format(table(schema, "transactions"))
+    rows = fetch_all(pool, query, [before, list(from_refs), limit])
+    return [(r["project_id"], r["id"]) for r in rows]

@@ -268,6 +268,16 @@ class PaymentMethodSync(Protocol):
 
 
 @runtime_checkable
+class CheckoutCancel(Protocol):
+    """What a provider whose hosted checkout never expires on its own offers (Paddle: a
+    ``ready`` transaction stays payable): cancel it, under the call's key, so Tally can
+    end a checkout nobody finished (``commands/checkout_expiry.py``). A checkout already
+    paid is refused (``ProviderRejected``), and Tally then leaves it to its payment."""
+
+    def cancel_checkout(self, session_ref: str, idempotency_key: str) -> None: ...
+
+
+@runtime_checkable
 class PaymentProvider(Protocol):
     """What Tally needs from a payment provider.
 

@@ -182,6 +182,13 @@ class PaddleProvider(PaddleSubscriptions, PaddlePaymentMethods):
         body = adjustment_body(request, self._refund_item(request))
         return refund_outcome(self._call("POST", "/adjustments", body), request)
 
+    def cancel_checkout(self, session_ref: str, idempotency_key: str) -> None:
+        """Cancel a checkout's transaction nobody paid (``transaction-update``, status
+        ``canceled``; Paddle takes no key, and cancelling twice is the same). Paddle
+        refuses one that is billed, paid or completed: ``ProviderRejected``."""
+        transaction = path_segment(PADDLE, session_ref, what="the transaction id")
+        self._call("PATCH", f"/transactions/{transaction}", {"status": "canceled"})
+
     def cancel_subscription(
         self, subscription_ref: str, *, at_period_end: bool, idempotency_key: str
     ) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from adapters.clock import FixedClock
 from adapters.providers.signing import ts_h1_signature
+from api.checkout_sweep import sweep_checkouts
 from api.settings import Settings
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client, head, nothing_written
@@ -33,6 +35,8 @@ class FakePaddle:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.adjustments: list[dict[str, Any]] = []
+        self.paid = False  # whether the checkout's transaction was paid at Paddle
+        self.cancels = 0  # cancellations asked for
 
     def __call__(self, seen: Seen) -> Reply:
         with self.lock:
@@ -42,6 +46,12 @@ class FakePaddle:
             if seen.method == "GET" and seen.path == f"/transactions/{TXN}":
                 lines = [{"id": LINE_ID}]
                 return Reply(200, {"data": {"id": TXN, "details": {"line_items": lines}}})
+            if seen.method == "PATCH" and seen.path == f"/transactions/{TXN}":
+                self.cancels += 1
+                if self.paid:
+                    error = {"code": "transaction_immutable", "detail": "completed"}
+                    return Reply(400, {"error": {"type": "request_error", **error}})
+                return Reply(200, {"data": {"id": TXN, "status": seen.json()["status"]}})
             if seen.method == "GET" and seen.path == "/adjustments":
                 return Reply(200, {"data": self.adjustments, "meta": {}})
             if seen.method == "POST" and seen.path == "/adjustments":
@@ -234,3 +244,61 @@ def test_a_paddle_checkout_declined_then_canceled_fails_its_sale(shop: Client) -
     ended = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
     assert ended["state"] == "failed"
     assert "canceled" in ended["failure_reason"]
+
+
+def declined_sale(shop: Client) -> tuple[str, dict[str, Any]]:
+    """An item checkout whose card Paddle declined: the page stays open, the sale
+    processing. Its transaction id and Paddle's transaction."""
+    line = {"name": "Ebook", "unit_amount": 1500, "currency": "EUR"}
+    sold = shop.ok(shop.post("/v1/checkout/item", {"line": line, **BACK}), 201)
+    txn_id = str(sold["transaction"]["id"])
+    data = {
+        "id": TXN,
+        "status": "ready",
+        "currency_code": "EUR",
+        "custom_data": {"tally_transaction": txn_id},
+        "details": {"totals": {"total": "1500", "currency_code": "EUR"}},
+        "payments": [{"status": "error", "error_code": "declined"}],
+    }
+    deliver(shop, "declined", "transaction.payment_failed", data)
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "processing"
+    return txn_id, data
+
+
+def sweep(shop: Client) -> None:
+    sweep_checkouts(shop.tally)
+    shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+
+
+def test_a_paddle_checkout_nobody_finished_is_cancelled_there_then_failed(
+    shop: Client, fake: FakePaddle, clock: FixedClock
+) -> None:
+    # Paddle never ends a ready transaction: a declined card then an abandoned page left
+    # the sale processing for ever. After CHECKOUT_EXPIRY, Tally cancels the transaction
+    # at Paddle (so nothing can be paid on it) and only then fails the sale.
+    txn_id, _ = declined_sale(shop)
+    clock.advance(timedelta(hours=23))
+    sweep(shop)
+    assert fake.cancels == 0  # not yet expired
+    clock.advance(timedelta(hours=2))
+    sweep(shop)
+    sweep(shop)  # asked once
+    assert fake.cancels == 1
+    ended = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert (ended["state"], ended["failure_reason"]) == ("failed", "checkout_expired")
+
+
+def test_a_paddle_checkout_paid_before_its_expiry_is_left_to_its_payment(
+    shop: Client, fake: FakePaddle, clock: FixedClock
+) -> None:
+    # Paid at Paddle, its event not here yet: Paddle refuses the cancellation, and the
+    # sale waits for its payment's event, which completes it.
+    txn_id, data = declined_sale(shop)
+    fake.paid = True
+    clock.advance(timedelta(hours=25))
+    sweep(shop)
+    assert fake.cancels == 1
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "processing"
+    deliver(shop, "paid", "transaction.completed", {**data, "status": "completed", "payments": []})
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["state"] == "completed"
