@@ -13,7 +13,9 @@ goes to the provider once, never twice.
 Providers deliver in any order, so each change is applied only if its event is at least
 as new as every one applied about the same method (or the default) before
 (``PaymentMethods.is_newest``, by the provider's own event time): an ``attached``
-delivered after a newer ``detached`` of the method is recorded and changes nothing.
+delivered after a newer ``detached`` of the method is recorded and changes nothing. A
+new default counts as an event about the default and about its method, so an older one
+cannot bring back a method detached since.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ def methods_changed(
     methods = uow.find(PaymentMethods, PaymentMethods.create_id(ctx.project_id, customer.id))
     if methods is None:
         methods = PaymentMethods.start(ctx.project_id, customer.id)
-    key = DEFAULT_KEY if kind is EventType.CUSTOMER_UPDATED else method
+    # A new default is about the default and about the method it names: an older
+    # ``customer.updated`` must not attach again a method detached since.
+    keys = [DEFAULT_KEY, method] if kind is EventType.CUSTOMER_UPDATED else [method]
     at = _when(event.data.get("occurred_at"))
-    if not methods.is_newest(key, at):
+    if not all(methods.is_newest(key, at) for key in keys):
 
         def outdated() -> dict[str, Any]:
             return {"action": "outdated", "customer_id": str(customer.id), "payment_method": method}
@@ -63,7 +67,8 @@ def methods_changed(
             methods.attach(event.provider, method, f"attached at {event.provider}")
             if change == "default":
                 methods.set_default(method)
-        methods.note_provider_change(key, at)
+        for key in keys:
+            methods.note_provider_change(key, at)
         uow.add(methods)
         if change is None:
             return None

@@ -255,3 +255,30 @@ def test_stripes_events_count_in_stripes_order_not_in_delivery_order(shop: Shop)
     deliver(shop, "evt_upd_new", "customer.updated", newer, at=t0 + 50)
     deliver(shop, "evt_upd_old", "customer.updated", older, at=t0 + 40)
     assert methods(shop, ida)["default"] == "pm_dash"
+
+
+def test_an_older_default_does_not_bring_back_a_method_detached_since(shop: Shop) -> None:
+    """At Stripe: pm_dash made the default (t+10), then detached (t+20), which clears
+    the default. Delivered newest first, the older ``customer.updated`` naming pm_dash
+    is outdated for that method: it is not attached again nor made Tally's default."""
+    api = shop.api
+    ida = customer(api, "ida", email="ida@example.com")
+    attach(shop, ida, "pm_visa")
+    settle(api)
+    t0 = 1_790_000_000
+    gone = resource("payment_method", id="pm_dash", customer=None)
+    before = {"previous_attributes": {"customer": "cus_fake1"}}
+    deliver(shop, "evt_det", "payment_method.detached", gone, at=t0 + 20, **before)
+    stripe_customer = dict(shop.fake.customers["cus_fake1"])  # type: ignore[attr-defined]
+    older = {
+        **stripe_customer,
+        "invoice_settings": {
+            **stripe_customer["invoice_settings"],
+            "default_payment_method": "pm_dash",
+        },
+    }
+    deliver(shop, "evt_upd_old", "customer.updated", older, at=t0 + 10)
+    found = methods(shop, ida)
+    assert ([m["id"] for m in found["data"]], found["default"]) == (["pm_visa"], "pm_visa")
+    events = {e["event_id"]: e for e in api.ok(api.get("/v1/webhook_events", limit=10))["data"]}
+    assert events["evt_upd_old"]["effects"][0]["action"] == "outdated"
