@@ -1,16 +1,19 @@
 """Checks an identity provider's JWT (issue 14), with ``joserfc``, never by hand.
 
-``JwksCache`` fetches a JWKS URL with httpx and keeps it: a token whose ``kid`` the kept
-keys do not hold makes it fetch again (the provider rotated its keys), but at most once
-every ``JWKS_MIN_REFRESH_S`` per URL, so a flood of tokens naming unknown kids costs the
-provider one request per interval; kept keys older than ``JWKS_MAX_AGE_S`` are fetched
-again on the next token. One lock per URL: a slow provider holds up only the requests
-that need its keys.
+``JwksCache`` fetches a JWKS URL (``adapters.pinned_get``: public addresses only, the
+checked address connected to, the whole fetch under a ``JWKS_TIMEOUT_S`` deadline) and
+keeps it per project and URL: a token whose ``kid`` the kept keys do not hold makes it
+fetch again (the provider rotated its keys), but at most once every
+``JWKS_MIN_REFRESH_S`` per project and URL, so a flood of tokens naming unknown kids
+costs the provider one request per interval; kept keys older than ``JWKS_MAX_AGE_S``
+are fetched again on the next token. One lock per project and URL: a slow provider holds
+up only the requests that need its keys, each at most the deadline.
 
 ``verify_jwt`` refuses (``Unauthenticated``, one message for every failure so that the
 answer tells an attacker nothing) anything but a compact JWS signed with an allowed
 algorithm by an allowed key, with the expected ``iss`` and ``aud``, an ``exp`` in the
-future and an ``nbf``/``iat`` not in the future (``TOKEN_SKEW_S`` of skew each way).
+future, an ``iat`` and an ``nbf`` not in the future (``TOKEN_SKEW_S`` of skew each way),
+and a lifetime ``exp - iat`` of at most ``MAX_JWT_LIFETIME_S``.
 The algorithm families are tied to the key: a shared secret verifies only HS*, a JWKS
 only asymmetric algorithms, and symmetric (``oct``) keys in a JWKS are dropped, so a
 token cannot get a public key used as an HMAC secret.
@@ -22,25 +25,28 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from http.client import HTTPException
 from typing import Any
 
-import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import JWSRegistry, extract_compact
 
-from adapters.webhook_transport import refused_address
+from adapters.pinned_get import RefusedAddress, checked_address, get
 from domain.errors import IdentityProviderUnavailable, Unauthenticated
 from domain.limits import (
     JWKS_MAX_AGE_S,
     JWKS_MIN_REFRESH_S,
     JWKS_TIMEOUT_S,
     MAX_JWKS_BYTES,
+    MAX_JWKS_KEPT,
     MAX_JWKS_KEYS,
+    MAX_JWT_LIFETIME_S,
     TOKEN_SKEW_S,
 )
 
@@ -55,38 +61,62 @@ class _Kept:
     kids: frozenset[str] = frozenset()
     fetched_at: float = float("-inf")  # when the kept keys were fetched (monotonic)
     tried_at: float = float("-inf")  # when a fetch was last tried, whatever came of it
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class JwksCache:
-    """JWKS documents by URL (see the module's docstring). ``monotonic`` is the clock
-    the refresh intervals are measured on (tests pass their own)."""
+    """JWKS documents by project and URL (see the module's docstring), at most
+    ``MAX_JWKS_KEPT`` of them. ``monotonic`` is the clock the refresh intervals are
+    measured on and ``timeout_s`` the fetch deadline (tests pass their own)."""
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, timeout_s: float = JWKS_TIMEOUT_S
+    ) -> None:
         self._monotonic = monotonic
+        self._timeout_s = timeout_s
         self._lock = threading.Lock()
-        self._kept: dict[str, _Kept] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
         self.fetches = 0  # fetches made, to check the refresh bounds
 
-    def keys_for(self, url: str, kid: str | None, *, allow_private: bool = False) -> KeySet:
-        """The keys to check a token naming ``kid`` with (fetched again if needed). A
-        host that resolves to a non-public address is fetched from only when
-        ``allow_private`` (a test-mode project)."""
-        with self._lock:
-            kept = self._kept.setdefault(url, _Kept())
-            url_lock = self._locks.setdefault(url, threading.Lock())
+    def keys_for(
+        self, owner: str, url: str, kid: str | None, *, allow_loopback: bool = False
+    ) -> KeySet:
+        """The keys to check a token naming ``kid`` with, for the project ``owner``
+        (fetched again if needed). Keys are kept per project and URL: a project never
+        gets keys fetched on another's behalf, under another's address rules. A host is
+        fetched from only if it resolves to public addresses (or loopback ones when
+        ``allow_loopback``: a test-mode project)."""
+        kept = self._entry((owner, url))
         # While another request fetches, the kept keys answer at once: a slow provider
-        # holds up only requests that have nothing to check with yet.
-        if not url_lock.acquire(blocking=kept.keys is None):
+        # holds up only requests that have nothing to check with yet, and those at most
+        # the fetch deadline (then 503), so they cannot pile up on the shared threads.
+        if kept.keys is not None:
+            acquired = kept.lock.acquire(blocking=False)
+        else:
+            acquired = kept.lock.acquire(timeout=self._timeout_s)
+        if not acquired:
             return self._kept_or_refuse(kept)
         try:
             now = self._monotonic()
             if self._should_fetch(kept, kid, now):
                 kept.tried_at = now
-                self._fetch_into(url, kept, now, allow_private)
+                self._fetch_into(url, kept, now, allow_loopback)
             return self._kept_or_refuse(kept)
         finally:
-            url_lock.release()
+            kept.lock.release()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def _entry(self, key: tuple[str, str]) -> _Kept:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                kept = self._kept[key] = _Kept()
+                if len(self._kept) > MAX_JWKS_KEPT:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(key)
+            return kept
 
     @staticmethod
     def _kept_or_refuse(kept: _Kept) -> KeySet:
@@ -104,19 +134,21 @@ class JwksCache:
         unknown = kid is not None and kid not in kept.kids
         return kept.keys is None or stale or unknown
 
-    def _fetch_into(self, url: str, kept: _Kept, now: float, allow_private: bool) -> None:
+    def _fetch_into(self, url: str, kept: _Kept, now: float, allow_loopback: bool) -> None:
         self.fetches += 1
-        refused = "" if allow_private else refused_address(url)
-        if refused:
-            # Never a request to an internal address on a live project's behalf. The
-            # name is resolved again to connect (DNS rebinding is not covered, as for
-            # webhooks: adapters/webhook_transport.py).
+        try:
+            # Never a request to an internal address; the request goes to the address
+            # checked here, so the name cannot be made to resolve elsewhere in between.
+            address = checked_address(url, allow_loopback=allow_loopback)
+        except RefusedAddress as refused:
             log.warning("JWKS fetch from %s refused: %s", url, refused)
             return
         try:
-            document = _fetch(url)
+            document = _document(
+                get(url, address, timeout_s=self._timeout_s, max_bytes=MAX_JWKS_BYTES)
+            )
             keys = _public_keys(document)
-        except (httpx.HTTPError, ValueError, JoseError) as error:
+        except (OSError, HTTPException, ValueError, JoseError) as error:
             # Kept keys go on serving (a provider's outage does not log everyone out).
             log.warning("JWKS fetch from %s failed: %s", url, type(error).__name__)
             return
@@ -125,17 +157,7 @@ class JwksCache:
         kept.fetched_at = now
 
 
-def _fetch(url: str) -> dict[str, Any]:
-    with (
-        httpx.Client(timeout=JWKS_TIMEOUT_S, follow_redirects=False) as client,
-        client.stream("GET", url, headers={"Accept": "application/json"}) as response,
-    ):
-        response.raise_for_status()
-        body = b""
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > MAX_JWKS_BYTES:
-                raise ValueError(f"JWKS larger than {MAX_JWKS_BYTES} bytes")
+def _document(body: bytes) -> dict[str, Any]:
     document = json.loads(body)
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document")
@@ -158,7 +180,8 @@ def verify_jwt(
     now: datetime,
     shared_secret: str | None,
     jwks: JwksCache,
-    allow_private: bool = False,
+    owner: str,
+    allow_loopback: bool = False,
 ) -> dict[str, Any]:
     """The claims of ``token`` if it passes every check of ``settings`` (an identity
     provider's: kind, jwks_url, issuer, audience, algorithms), else ``Unauthenticated``."""
@@ -179,12 +202,14 @@ def verify_jwt(
     else:
         kid = header.get("kid")
         kid_named = str(kid) if kid is not None else None
-        key = jwks.keys_for(str(settings["jwks_url"]), kid_named, allow_private=allow_private)
+        url = str(settings["jwks_url"])
+        key = jwks.keys_for(owner, url, kid_named, allow_loopback=allow_loopback)
     try:
         registry = JWSRegistry(algorithms=algorithms)
         decoded = jwt.decode(token, key, algorithms=algorithms, registry=registry)
         claims = dict(decoded.claims)
         _claims_registry(settings, now).validate(claims)
+        _short_lived(claims)
     except (JoseError, ValueError, TypeError, KeyError):
         raise Unauthenticated(REFUSAL) from None
     return claims
@@ -197,4 +222,12 @@ def _claims_registry(settings: dict[str, Any], now: datetime) -> jwt.JWTClaimsRe
         iss={"essential": True, "value": settings["issuer"]},
         aud={"essential": True, "value": settings["audience"]},
         exp={"essential": True},
+        iat={"essential": True},
     )
+
+
+def _short_lived(claims: dict[str, Any]) -> None:
+    """A token living longer than ``MAX_JWT_LIFETIME_S`` is refused: a stolen one must
+    stop working soon (the registry has checked that exp and iat are numbers)."""
+    if float(claims["exp"]) - float(claims["iat"]) > MAX_JWT_LIFETIME_S:
+        raise ValueError("the token lives too long")

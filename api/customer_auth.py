@@ -181,7 +181,8 @@ def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> 
         now=tally.clock.now(),
         shared_secret=secret,
         jwks=jwks,
-        allow_private=mode == "test",
+        owner=str(project_id),
+        allow_loopback=mode == "test",
     )
     external_id = _external_id(claims.get(settings["customer_claim"]))
     customer_id = Customer.create_id(project_id, external_id)

@@ -339,7 +339,15 @@ JWKS_MAX_AGE_S = 3600
 # A fetched JWKS document is at most this many bytes and keys, fetched within this time.
 MAX_JWKS_BYTES = 256 * 1024
 MAX_JWKS_KEYS = 50
+# JWKS_TIMEOUT_S is a deadline for the whole fetch (connect, send and every byte of the
+# answer), not a per-read timeout; a request that needs keys while another fetches them
+# waits at most as long, then answers 503 identity_provider_unavailable.
 JWKS_TIMEOUT_S = 5.0
+# JWKS documents kept in memory, one per project and URL (least recently used dropped).
+MAX_JWKS_KEPT = 1_000
+# A JWT must carry iat, and exp - iat may be at most this long: a token stolen from a
+# customer stops working within a day (docs/access.md).
+MAX_JWT_LIFETIME_S = 24 * 3600
 # An identity provider's issuer, audience and claim name.
 MAX_ISSUER_CHARS = 500
 MAX_AUDIENCE_CHARS = 500

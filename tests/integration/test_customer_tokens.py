@@ -19,11 +19,12 @@ from joserfc.jwk import OctKey, RSAKey
 
 from adapters.customer_tokens import JwksCache, verify_jwt
 from domain.errors import IdentityProviderUnavailable, Unauthenticated
-from domain.limits import JWKS_MIN_REFRESH_S, TOKEN_SKEW_S
+from domain.limits import JWKS_MIN_REFRESH_S, MAX_JWT_LIFETIME_S, TOKEN_SKEW_S
 from tests.jwt_issuer import AUDIENCE, ISSUER, JwksServer, claims_at, mint
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 SECRET = "s" * 40
+OWNER = "project-1"
 
 
 class Ticks:
@@ -60,7 +61,9 @@ HMAC = {"kind": "shared_secret", "issuer": ISSUER, "audience": AUDIENCE, "algori
 
 def check(token: str, values: dict[str, Any], cache: JwksCache, secret: str | None = None) -> Any:
     # The local JWKS server is on a loopback address: allowed as for a test-mode project.
-    return verify_jwt(token, values, now=NOW, shared_secret=secret, jwks=cache, allow_private=True)
+    return verify_jwt(
+        token, values, now=NOW, shared_secret=secret, jwks=cache, owner=OWNER, allow_loopback=True
+    )
 
 
 def test_a_good_token_verifies_with_the_jwks_and_with_a_shared_secret(idp: JwksServer) -> None:
@@ -125,6 +128,18 @@ def forged_tokens(idp: JwksServer) -> dict[str, tuple[str, dict[str, Any], str |
         ),
         "wrong issuer": (mint(claims_at(NOW, iss="https://evil.test/"), key), settings_, None),
         "no issuer": (mint(claims_at(NOW, iss=None), key), settings_, None),
+        # Finding 8: a token without iat, or living longer than MAX_JWT_LIFETIME_S.
+        "no iat": (mint(claims_at(NOW, iat=None), key), settings_, None),
+        "lives 30 years": (
+            mint(claims_at(NOW, exp=int(NOW.timestamp()) + 30 * 365 * 86_400), key),
+            settings_,
+            None,
+        ),
+        "lives a second too long": (
+            mint(claims_at(NOW, exp=int(NOW.timestamp()) + MAX_JWT_LIFETIME_S + 1), key),
+            settings_,
+            None,
+        ),
         "wrong audience": (mint(claims_at(NOW, aud="someone-else"), key), settings_, None),
         "not a jwt": ("tly_abc_def", settings_, None),
         "five parts (JWE)": ("a.b.c.d.e", settings_, None),
@@ -147,7 +162,8 @@ def test_skew_is_allowed_each_way(idp: JwksServer) -> None:
     at = int(NOW.timestamp())
     late = claims_at(NOW, exp=at - TOKEN_SKEW_S + 1)
     early = claims_at(NOW, nbf=at + TOKEN_SKEW_S - 1)
-    for claims in (late, early):
+    longest = claims_at(NOW, exp=at + MAX_JWT_LIFETIME_S)
+    for claims in (late, early, longest):
         assert check(mint(claims, idp.keys[0]), jwks_settings(idp), JwksCache())
 
 
@@ -218,7 +234,7 @@ def test_a_live_project_never_fetches_from_a_private_address(idp: JwksServer) ->
     cache = JwksCache()
     token = mint(claims_at(NOW), idp.keys[0])
     with pytest.raises(IdentityProviderUnavailable):
-        verify_jwt(token, jwks_settings(idp), now=NOW, shared_secret=None, jwks=cache)
+        verify_jwt(token, jwks_settings(idp), now=NOW, shared_secret=None, jwks=cache, owner=OWNER)
     assert idp.requests == 0
 
 
@@ -229,10 +245,11 @@ def test_kept_keys_answer_while_another_request_fetches(idp: JwksServer) -> None
     token = mint(claims_at(NOW), idp.keys[0])
     check(token, values, cache)
     # Another request holds the URL's lock (a slow fetch in flight).
-    cache._locks[idp.url].acquire()
+    lock = cache._kept[(OWNER, idp.url)].lock
+    lock.acquire()
     try:
         ticks.now += 10 * JWKS_MIN_REFRESH_S
         assert check(token, values, cache)["sub"] == "user_1"
     finally:
-        cache._locks[idp.url].release()
+        lock.release()
     assert cache.fetches == 1
