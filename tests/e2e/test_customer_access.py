@@ -217,7 +217,10 @@ def test_a_jwks_rotation_is_picked_up(
     assert web.get("/v1/me", headers=as_customer(web, first, shop)).status_code == 200
     idp.keys = []
     rotated = idp.new_key("k2")
-    web.app.state.jwks._kept[idp.url].tried_at -= 3600  # type: ignore[attr-defined]
+    kept = web.app.state.jwks._kept.items()  # type: ignore[attr-defined]
+    for (_, url), entry in kept:  # kept per project and URL
+        if url == idp.url:
+            entry.tried_at -= 3600
     token = mint(claims_at(clock.now()), rotated)
     assert web.get("/v1/me", headers=as_customer(web, token, shop)).status_code == 200
 
