@@ -12,9 +12,12 @@ crossing's: however often the command or the outbox runs, the crossing is charge
 When the charge succeeds (the outbox's answer or the provider's webhook, whichever
 comes first: ``commands/webhook_effects.complete_transaction``), the transaction
 completes and posts the money's entry, and ``grant_top_up`` grants the amount as paid
-credits (the grant posts nothing more). A declined charge fails the transaction and
-grants nothing. Without a provider or a payment method the balance records
-``TopUpFailed`` at once.
+credits (the grant posts nothing more). A declined charge fails the transaction,
+grants nothing and records ``TopUpFailed`` with the decline's code
+(``top_up_declined``, from the outbox's answer or the provider's webhook), which re-arms
+the low watch. Without a provider or a payment method, or when the balance could not
+record the grant (``limit_reached``: ``CreditWatch.top_up_refusal``), the balance
+records ``TopUpFailed`` at once and nothing is charged.
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ def _request(
     assert ctx.now is not None
     provider = str(settings_values(uow, ctx)["auto_charge_provider"] or "")
     method = payment_method(uow, ctx, customer, provider) if provider else None
-    if method is None:
-        reason = "no_payment_method" if provider else "no_auto_charge_provider"
+    refused = balance.top_up_refusal(amount, ctx.now)
+    if method is None or refused is not None:
+        reason = refused or ("no_payment_method" if provider else "no_auto_charge_provider")
         balance.top_up_failed(crossing, reason)
         return
     subject = subject_of(balance, crossing)
@@ -114,3 +118,15 @@ def grant_top_up(uow: UnitOfWork, ctx: Context, txn: Transaction) -> None:
         posted=True,
         top_up=int(crossing),
     )
+
+
+def top_up_declined(uow: UnitOfWork, ctx: Context, txn: Transaction, code: str) -> None:
+    """The balance's record of a top-up whose charge failed (its transaction just
+    failed): ``TopUpFailed`` with ``code``, which re-arms the low watch. Nothing for a
+    transaction that is not a top-up's."""
+    prefix, _, rest = txn.external_ref.partition(":")
+    if prefix != PREFIX or not txn.to_ref.startswith("credits:"):
+        return
+    balance_id, crossing = rest.split(":")
+    balance = uow.get(CreditBalance, UUID(balance_id), ctx.project_id)
+    balance.top_up_failed(int(crossing), code or "declined")

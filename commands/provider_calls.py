@@ -19,6 +19,7 @@ from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
+from commands.credit_top_ups import top_up_declined
 from commands.invoice_charges import settle_charge
 from commands.webhook_effects import complete_transaction
 from domain.provider_call_params import (
@@ -142,6 +143,7 @@ def _after_failure(
         ledger.fail_transaction(
             uow, m.FailTransaction(transaction_id=txn.id, reason=reason[:500]), ctx
         )
+        top_up_declined(uow, ctx, txn, code)  # an automatic credit top-up's (issue 13)
     return {"transaction": txn.summary()}
 
 

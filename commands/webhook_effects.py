@@ -21,7 +21,7 @@ from commands import ledger
 from commands import messages as m
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
-from commands.credit_top_ups import grant_top_up
+from commands.credit_top_ups import grant_top_up, top_up_declined
 from commands.invoice_charges import provider_payment, settle_charge
 from commands.invoice_settlement import apply_charge_failure, apply_charge_success
 from commands.invoicing import find_dunning, load_invoice
@@ -263,6 +263,7 @@ def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
 
     def fail() -> dict[str, Any]:
         ledger.fail_transaction(uow, m.FailTransaction(transaction_id=txn.id, reason=reason), ctx)
+        top_up_declined(uow, ctx, txn, reason)  # an automatic credit top-up's (issue 13)
         return {"action": "transaction_failed", "transaction_id": str(txn.id), "reason": reason}
 
     return [*steps, fail]

@@ -141,6 +141,7 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
             expires_at=expires_at,
             prices=prices,
             now=now,
+            capped=top_up is None,
         )
         check_text(description, "description", MAX_DESCRIPTION_CHARS)
         check_within_limit(self.total + amount, "the customer's credit balance")
@@ -330,9 +331,7 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
 
     @event("TopUpFailed", topic="tally:CreditBalance.TopUpFailed")
     def _top_up_failed(self, crossing: int, reason: str) -> None:
-        for top_up in self.top_ups:
-            if top_up["crossing"] == crossing:
-                top_up["status"], top_up["reason"] = "failed", reason
+        self._failed(crossing, reason)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -10,14 +10,28 @@ records ``Low`` (and, with a ``top_up_amount``, ``TopUpRequested`` with the cros
 number); one that leaves them at 0 records ``Depleted``; the event bodies re-arm both
 when a grant brings the credits back (``_rearm``), so a replay arms them as the
 commands did.
+
+A top-up ends ``granted`` (its charge succeeded) or ``failed`` (``TopUpFailed`` with a
+reason). It fails before any charge when it cannot be asked for (``NOT_CHARGED``: no
+provider, no payment method, or its grant could not be recorded, ``limit_reached``),
+and the watch stays off until a grant brings the credits back; a charge the provider
+declined fails it with the decline's code and re-arms the low watch, so the next
+change that leaves the credits below the threshold asks again (one charge at a time).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from domain.credits import check_grant
+from domain.errors import DomainError
 from domain.low_balance import check_threshold
-from domain.money import check_amount
+from domain.money import check_amount, check_within_limit
+
+# The reasons a top-up fails without a charge: nothing new will happen at the next
+# crossing, so they leave the watch off.
+NOT_CHARGED = ("no_auto_charge_provider", "no_payment_method", "limit_reached")
 
 
 class CreditWatch:
@@ -30,6 +44,7 @@ class CreditWatch:
         low_armed: bool
         depleted_armed: bool
         crossings: int
+        top_ups: list[dict[str, Any]]
 
         @property
         def total(self) -> int: ...
@@ -49,8 +64,30 @@ class CreditWatch:
         self._watch()
 
     def top_up_failed(self, crossing: int, reason: str) -> None:
-        """A top-up that could not even be asked for (no provider, no payment method)."""
-        self._top_up_failed(crossing=crossing, reason=reason)
+        """A top-up that could not be asked for (``NOT_CHARGED``), or whose charge was
+        declined (any other reason: the low watch re-arms). Once per top-up."""
+        if any(t["crossing"] == crossing and t["status"] == "requested" for t in self.top_ups):
+            self._top_up_failed(crossing=crossing, reason=reason[:100])
+
+    def top_up_refusal(self, amount: int, now: datetime) -> str | None:
+        """Why the grant of a top-up of ``amount`` could not be recorded now (its error
+        code), checked before the charge: a charge whose credits cannot be granted must
+        not be made. None: it could."""
+        try:
+            check_grant(self.grants, kind="paid", amount=amount, priority=0, expires_at=None,
+                        prices=None, now=now)  # fmt: skip
+            check_within_limit(self.total + amount, "the customer's credit balance")
+        except DomainError as refused:
+            return refused.code
+        return None
+
+    def _failed(self, crossing: int, reason: str) -> None:
+        """``TopUpFailed``'s body."""
+        for top_up in self.top_ups:
+            if top_up["crossing"] == crossing:
+                top_up["status"], top_up["reason"] = "failed", reason
+        if reason not in NOT_CHARGED:
+            self.low_armed = True
 
     def _watch(self) -> None:
         """After a change that can lower the balance: record a crossing, once."""

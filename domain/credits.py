@@ -52,8 +52,11 @@ def check_grant(
     expires_at: datetime | None,
     prices: list[str] | None,
     now: datetime,
+    capped: bool = True,
 ) -> None:
-    """Guards for a new grant: every rule it could break, before anything is recorded."""
+    """Guards for a new grant: every rule it could break, before anything is recorded.
+    ``capped``: held to ``MAX_CREDIT_GRANTS`` live grants (a top-up the customer has
+    paid for is not: it was checked before the charge, and its money is in)."""
     if kind not in KINDS:
         raise ValidationFailed(f"kind must be one of {', '.join(KINDS)}", field="kind")
     check_amount(amount)
@@ -68,9 +71,9 @@ def check_grant(
             f"prices lists 1 to {MAX_CREDIT_GRANT_PRICES} prices (omit it for all)",
             field="prices",
         )
-    if len(grants) >= MAX_CREDIT_GRANTS:
+    if capped and sum(1 for g in grants.values() if is_live(g, now)) >= MAX_CREDIT_GRANTS:
         raise LimitReached(
-            f"a customer has at most {MAX_CREDIT_GRANTS} credit grants per currency",
+            f"a customer has at most {MAX_CREDIT_GRANTS} live credit grants per currency",
             limit=MAX_CREDIT_GRANTS,
         )
 

@@ -360,9 +360,10 @@ CUSTOMER_SESSION_DEFAULT_S = 3600
 MAX_CUSTOMER_SESSION_S = 24 * 3600
 MIN_CUSTOMER_SESSION_S = 60
 
-# Prepaid credits (issue 13): domain/credits.py. Grants per customer and currency
-# (every grant ever made to it, spent or not: its history is the aggregate's state),
-# the consumption priority's range and the prices a grant may be limited to.
+# Prepaid credits (issue 13): domain/credits.py. Live grants per customer and currency
+# (holding something, neither voided nor expired: spent grants do not count, so
+# automatic top-ups never run into it), the consumption priority's range and the
+# prices a grant may be limited to.
 MAX_CREDIT_GRANTS = 1_000
 MAX_CREDIT_PRIORITY = 100
 MAX_CREDIT_GRANT_PRICES = 20

@@ -222,7 +222,71 @@ def test_a_declined_top_up_grants_nothing_and_one_without_a_card_is_failed_at_on
     assert api.ok(api.get("/v1/payments", customer_id=bare))["data"] == []
     from projections.credits import balances_of
 
+    balance(api, cid)  # read after the writes
     (row,) = balances_of(api.tally.views, api.tally.schema, api.project_id, UUID(bare))
     assert row["top_ups"] == [
         {"crossing": 1, "amount": 1000, "status": "failed", "reason": "no_payment_method"}
     ]
+
+
+def test_a_declined_top_up_is_recorded_failed_and_the_next_crossing_asks_again(
+    api: Client,
+) -> None:
+    """Review finding 11: before, a declined top-up stayed ``requested`` for ever and the
+    low watch stayed off, so no later consumption asked for credits again."""
+    from adapters.providers.stub import DECLINED
+    from projections.credits import balances_of
+    from tests.e2e.billing import card
+
+    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
+    cid = customer(api)
+    card(api, cid, DECLINED)
+    grant(api, cid, 300)
+    body = {"low_threshold": 100, "top_up_amount": 1000}
+    api.ok(api.post(f"/v1/customers/{cid}/credits/threshold", body))
+    api.ok(consume(api, cid, 250), 201)  # 50: low, declined
+    balance(api, cid)  # read after the writes
+    (row,) = balances_of(api.tally.views, api.tally.schema, api.project_id, UUID(cid))
+    assert [(t["crossing"], t["status"]) for t in row["top_ups"]] == [(1, "failed")]
+    assert row["top_ups"][0]["reason"] == "card_declined"
+    api.ok(consume(api, cid, 10), 201)  # 40: still low, the watch re-armed: asks again
+    balance(api, cid)  # read after the writes
+    (row,) = balances_of(api.tally.views, api.tally.schema, api.project_id, UUID(cid))
+    assert [(t["crossing"], t["status"]) for t in row["top_ups"]] == [(1, "failed"),
+                                                                     (2, "failed")]  # fmt: skip
+    payments = api.ok(api.get("/v1/payments", customer_id=cid))["data"]
+    assert [(p["amount"], p["status"]) for p in payments] == [(1000, "failed")] * 2
+    assert balance(api, cid) == 40
+
+
+def test_a_top_up_whose_grant_cannot_be_recorded_is_failed_before_any_charge(
+    api: Client,
+) -> None:
+    """Review finding 3 (credits): with MAX_CREDIT_GRANTS live grants the top-up's grant
+    cannot be recorded, so the crossing records TopUpFailed('limit_reached') and charges
+    nothing (before, the card was charged, the grant refused and the consumption answered
+    409 though it had committed). Spent grants do not count: a customer topped up 1,000
+    times can still be granted more."""
+    from adapters.providers.stub import SUCCEEDS
+    from domain.limits import MAX_CREDIT_GRANTS
+    from projections.credits import balances_of
+    from tests.e2e.billing import card
+
+    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
+    cid = customer(api)
+    card(api, cid, SUCCEEDS)
+    for _ in range(MAX_CREDIT_GRANTS):
+        grant(api, cid, 1)
+    problem(api.post("/v1/credit_grants", {"customer_id": cid, "kind": "promotional",
+                                            "amount": 1}), 409, "limit_reached")  # fmt: skip
+    body = {"low_threshold": 2000, "top_up_amount": 1000}  # 1000: low at once
+    api.ok(api.post(f"/v1/customers/{cid}/credits/threshold", body))
+    balance(api, cid)  # read after the writes
+    (row,) = balances_of(api.tally.views, api.tally.schema, api.project_id, UUID(cid))
+    assert row["top_ups"] == [
+        {"crossing": 1, "amount": 1000, "status": "failed", "reason": "limit_reached"}
+    ]
+    assert api.ok(api.get("/v1/payments", customer_id=cid))["data"] == []  # no charge
+    api.ok(consume(api, cid, 200), 201)  # 200 grants spent: they no longer count
+    grant(api, cid, 1)
+    assert balance(api, cid) == 801

@@ -254,3 +254,40 @@ def test_credits_never_go_negative_and_every_unit_is_accounted_for(
     assert all(sum(p["amount"] for p in entry) == 0 for entry in entries)
     ref = f"credits:{CUSTOMER}"
     assert sum(p["amount"] for e in entries for p in e if p["account"] == ref) == balance.total
+
+
+def test_only_live_grants_count_toward_the_cap() -> None:
+    """Review finding 3: every grant ever made counted, so a customer topped up 1,000
+    times could never be granted credits again (and its next top-up was charged but
+    not granted)."""
+    from domain.errors import LimitReached
+    from domain.limits import MAX_CREDIT_GRANTS
+
+    balance = fresh()
+    for n in range(MAX_CREDIT_GRANTS):
+        balance.grant(grant_id=f"g{n}", kind="promotional", amount=1, now=START)
+    with pytest.raises(LimitReached):
+        balance.grant(grant_id="over", kind="promotional", amount=1, now=START)
+    assert balance.top_up_refusal(10, START) == "limit_reached"
+    balance.consume("c", 1, START)  # one grant spent: it no longer counts
+    assert balance.top_up_refusal(10, START) is None
+    balance.grant(grant_id="next", kind="promotional", amount=1, now=START)
+
+
+def test_a_declined_top_up_rearms_the_watch_and_one_not_charged_does_not() -> None:
+    balance = fresh()
+    balance.grant(grant_id="g", kind="promotional", amount=300, now=START)
+    balance.set_threshold(100, 1000)
+    balance.consume("c1", 250, START)  # 50: low, top-up 1 requested
+    balance.top_up_failed(1, "no_payment_method")
+    balance.consume("c2", 10, START)
+    assert [t["crossing"] for t in balance.top_ups] == [1]  # the watch stayed off
+    balance.grant(grant_id="g2", kind="promotional", amount=100, now=START)  # 140: re-armed
+    balance.consume("c3", 50, START)  # 90: low, top-up 2
+    balance.top_up_failed(2, "card_declined")
+    balance.top_up_failed(2, "card_declined")  # once
+    balance.consume("c4", 10, START)  # 80: asks again
+    assert [(t["crossing"], t["status"]) for t in balance.top_ups] == [
+        (1, "failed"), (2, "failed"), (3, "requested"),
+    ]  # fmt: skip
+    assert len(events(balance, "TopUpFailed")) == 2
