@@ -3,8 +3,9 @@
 Its states and their transition table live in ``domain.subscription_states``; see
 docs/subscriptions.md for the diagram. Its fields and what follows from them (periods,
 due times, the trial-end notice, the summary, the check of an item change) are
-``domain.subscription_state.SubscriptionState``, which it extends; here are its commands
-and their events.
+``domain.subscription_state.SubscriptionState``, which it extends; the guards of a
+subscription its provider runs are ``domain.subscription_provider_run``; here are its
+other commands and every event.
 
 Items carry the per-period amount their price gives for their quantity, so renewals and
 proration need no price look-ups. Periods come from ``domain.periods.Schedule``.
@@ -28,7 +29,7 @@ from domain.errors import (
 from domain.limits import MAX_TRIAL_DAYS, check_timestamp, later
 from domain.periods import Schedule
 from domain.state_machine import destination
-from domain.subscription_state import SubscriptionState
+from domain.subscription_provider_run import SubscriptionProviderRun
 from domain.subscription_states import (
     ACTIVE,
     CANCELED,
@@ -44,19 +45,11 @@ from domain.subscription_states import (
 )
 
 
-class Subscription(TallyAggregate, SubscriptionState):
+class Subscription(TallyAggregate, SubscriptionProviderRun):
     TOPIC = "tally:Subscription"
     # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
     # default, so subscriptions recorded before the announcement existed load with none.
     trial_end_announced: datetime | None = None
-    # Who runs it (domain/subscription_runners.py): Tally, or the provider named here,
-    # whose own id for it is ``provider_ref`` once the provider answered. Class defaults,
-    # so subscriptions recorded before providers could run them load as Tally's.
-    run_by: str = "tally"
-    provider: str = ""
-    provider_ref: str = ""
-    # How many requests Tally made of the provider about it (each one's call id).
-    provider_requests: int = 0
 
     @event("Created", topic="tally:Subscription.Created")
     def __init__(
@@ -372,65 +365,20 @@ class Subscription(TallyAggregate, SubscriptionState):
             return "canceled" if canceling else "renewed"
         return None
 
-    # -- run by the provider ----------------------------------------------------------
-
-    def hand_to_provider(self, provider: str) -> None:
-        """The provider runs it from now on: Tally neither renews nor bills it (its
-        ``next_due_at`` is None) and mirrors what the provider's webhooks report."""
-        if self.status != INCOMPLETE or self.run_by != "tally":
-            raise InvalidTransition(
-                f"only a new subscription can be handed to a provider, not one {self.status}",
-                state=self.status,
-                trigger="hand_to_provider",
-            )
-        self._handed_to_provider(provider=provider)
+    # -- run by the provider: the events (domain/subscription_provider_run.py guards) --
 
     @event("HandedToProvider", topic="tally:Subscription.HandedToProvider")
     def _handed_to_provider(self, provider: str) -> None:
         self.run_by = "provider"
         self.provider = provider
 
-    def ask_provider(self, action: str) -> int:
-        """Record that Tally asks the provider for ``action`` (change_items, cancel,
-        cancel_at_period_end, undo_cancel); the request's number names its call."""
-        assert self.run_by == "provider", "only a provider-run subscription asks"
-        self._provider_asked(number=self.provider_requests + 1, action=action)
-        return self.provider_requests
-
     @event("ProviderAsked", topic="tally:Subscription.ProviderAsked")
     def _provider_asked(self, number: int, action: str) -> None:
         self.provider_requests = number
 
-    def provider_refused(self) -> bool:
-        """The provider would not create it (the create call failed for good): it ends
-        as an incomplete subscription that expired, as one whose first payment never came.
-        False if the provider's webhooks had started it after all."""
-        if self.status != INCOMPLETE or self.provider_ref:
-            return False
-        self._status_changed(status=self._to("expire"), trigger="expire")
-        return True
-
-    def link_provider(self, provider_ref: str) -> bool:
-        """The provider's id for it (from the create call's answer or a webhook); the
-        first one wins. False if it was linked already."""
-        if self.provider_ref or not provider_ref:
-            return False
-        self._provider_linked(provider_ref=provider_ref)
-        return True
-
     @event("ProviderLinked", topic="tally:Subscription.ProviderLinked")
     def _provider_linked(self, provider_ref: str) -> None:
         self.provider_ref = provider_ref
-
-    def mirror_period(self, items: list[Item], period_start: datetime) -> bool:
-        """The provider's items and current period start (a plan change, a renewal);
-        False if both are as mirrored already. The period is the provider's: Tally's
-        schedule restarts at its start, on the same interval."""
-        checked = check_items(items)
-        if checked == self.items and period_start == self.current_period[0]:
-            return False
-        self._period_mirrored(items=checked, anchor=period_start)
-        return True
 
     @event("PeriodMirrored", topic="tally:Subscription.PeriodMirrored")
     def _period_mirrored(self, items: list[Item], anchor: datetime) -> None:
