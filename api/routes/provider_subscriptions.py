@@ -81,6 +81,6 @@ def map_price(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    ids = {str(provider): ref for provider, ref in body.provider_price_ids.items()}
+    ids: dict[str, str] = dict(body.provider_price_ids)
     command = MapPriceToProviders(price_id=price_id, provider_price_ids=ids)
     return respond(execute(tally, caller, command, key), PriceResult)

@@ -5,16 +5,37 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
+from typing_extensions import NotRequired, TypedDict
 
 from api.schemas.common import Request, Response, request_config
 from api.schemas.nulls import ShownNull
 from domain.limits import MAX_PROVIDER_PRICE_ID_CHARS
+from domain.subscription_runners import PRICE_ID_FORMATS
 
 EXAMPLE_PRODUCT = "5f0c7a52-3d5c-5d7e-9a43-2b1f7c9d8e01"
-ProviderPriceId = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_PROVIDER_PRICE_ID_CHARS)
+
+
+def _anchored(provider: str) -> str:
+    """A provider's price id format as the domain checks it (``PRICE_ID_FORMATS``), whole:
+    the schema states it, so a request the schema allows is never refused for it."""
+    return f"^{PRICE_ID_FORMATS[provider].pattern}$"
+
+
+StripePriceId = Annotated[
+    str, StringConstraints(max_length=MAX_PROVIDER_PRICE_ID_CHARS, pattern=_anchored("stripe"))
 ]
+PaddlePriceId = Annotated[
+    str, StringConstraints(max_length=MAX_PROVIDER_PRICE_ID_CHARS, pattern=_anchored("paddle"))
+]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ProviderPriceIds(TypedDict):
+    """One price id per provider that runs subscriptions, each in its own format."""
+
+    stripe: NotRequired[StripePriceId]
+    paddle: NotRequired[PaddlePriceId]
 
 
 class SubscriptionRunnerRequest(Request):
@@ -52,9 +73,7 @@ class SubscriptionRunnerResult(Response):
 
 class ProviderPriceIdsRequest(Request):
     model_config = request_config([{"provider_price_ids": {"stripe": "price_1PgafmB7WZ01"}}])
-    provider_price_ids: Annotated[
-        dict[Literal["stripe", "paddle"], ProviderPriceId], Field(max_length=2)
-    ] = Field(
+    provider_price_ids: ProviderPriceIds = Field(
         description="The provider's price id for each provider (Stripe `price_...`, Paddle "
         "`pri_...`); replaces the whole mapping, so `{}` removes it"
     )
