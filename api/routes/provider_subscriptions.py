@@ -81,6 +81,6 @@ def map_price(
     caller: CallerDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    ids: dict[str, str] = dict(body.provider_price_ids)
+    ids = {provider: str(ref) for provider, ref in body.provider_price_ids.items()}
     command = MapPriceToProviders(price_id=price_id, provider_price_ids=ids)
     return respond(execute(tally, caller, command, key), PriceResult)

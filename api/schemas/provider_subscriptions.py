@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from api.schemas.common import Request, Response, request_config
 from api.schemas.nulls import ShownNull
