@@ -25,7 +25,7 @@ from api.routes.common import (
     write_responses,
 )
 from api.routes.customers import customer_row
-from api.routes.me_common import MeReader, owned
+from api.routes.me_common import MeReader, on_offer, owned
 from api.schemas import checkout as cs
 from api.schemas import customers as s
 from api.schemas import me as ms
@@ -139,6 +139,8 @@ def my_upcoming_invoice(
 def my_checkout(
     body: ms.MeCheckoutRequest, tally: TallyDep, me: CustomerDep, key: IdempotencyKey = None
 ) -> JSONResponse:
+    if body.items is not None:
+        on_offer(tally, me, body.items)  # a plan code is looked up among the offer only
     request = cs.SubscriptionCheckoutRequest(customer_id=me.customer_id, **body.model_dump())
     return checkout.checkout_subscription(request, tally, me.acting(), key)
 
@@ -158,6 +160,7 @@ def preview_change(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     owned(tally, me, Subscription, subscription_id, "subscription")
+    on_offer(tally, me, body.items)
     acting = me.acting()
     items = subscriptions.resolve_items(tally, acting, body.items)
     command = PreviewSubscriptionChange(
@@ -181,6 +184,7 @@ def change_plan(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     owned(tally, me, Subscription, subscription_id, "subscription")
+    on_offer(tally, me, body.items)
     request = ss.ChangeItemsRequest(items=body.items, proration="prorate")
     return subscriptions.change_items(subscription_id, request, tally, me.acting(), key)
 

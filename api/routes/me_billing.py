@@ -156,8 +156,8 @@ def my_portal(
     "/wallets",
     response_model=Page[acs.Account],
     summary="The customer's wallets",
-    description="Accounts whose `owner_ref` is the customer's id or its external id, with "
-    "their balances (at most 100 of each).",
+    description="Accounts whose `owner_ref` is the customer's Tally id, with their "
+    "balances (at most 100).",
     responses=read_problems("not_found"),
 )
 def my_wallets(tally: TallyDep, me: MeReader) -> Page[acs.Account]:

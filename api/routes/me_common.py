@@ -4,6 +4,7 @@ keys)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -14,7 +15,9 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import TallyDep
 from api.customer_auth import CustomerCaller, CustomerDep
 from api.errors import PositionNotIssued
-from api.routes.common import _wait, behind
+from api.routes import subscriptions
+from api.routes.common import _wait, behind, caught_up
+from api.schemas.subscriptions import ItemRequest
 from api.tally import Tally
 from domain.errors import NotFound
 
@@ -82,12 +85,14 @@ def own_wallet(tally: Tally, me: CustomerCaller, account_id: UUID) -> None:
 
 
 def wallet_owner_refs(tally: Tally, me: CustomerCaller) -> tuple[str, ...]:
-    """The ``owner_ref`` values of the customer's wallets: its Tally id, and its external
-    id (docs/access.md)."""
+    """The ``owner_ref`` values of the customer's wallets: its Tally id only. Not its
+    external id: with an identity provider that id comes from a claim the provider may
+    let its users choose, so matching it could hand a customer another owner's account
+    (security review finding 10, docs/access.md)."""
     from domain.customers import Customer
 
-    customer = owned(tally, me, Customer, me.customer_id, "customer")
-    return (str(me.customer_id), str(customer.external_id))
+    owned(tally, me, Customer, me.customer_id, "customer")
+    return (str(me.customer_id),)
 
 
 def _load(tally: Tally, aggregate_id: UUID) -> Any:
@@ -95,3 +100,19 @@ def _load(tally: Tally, aggregate_id: UUID) -> Any:
         return tally.store.repository.get(aggregate_id)
     except AggregateNotFoundError:
         return None
+
+
+def on_offer(tally: Tally, me: CustomerCaller, items: Sequence[ItemRequest]) -> None:
+    """404 unless every item names an active price of an active plan, the prices
+    ``GET /v1/me/plans`` lists: a customer never subscribes itself to a price of an
+    archived product or to one the project keeps off its plans (docs/access.md). The
+    project-key routes take any active price; only customers are held to the offer."""
+    from projections.catalog import list_plans
+
+    resolved = subscriptions.resolve_items(tally, me.acting(), items)
+    caught_up(tally)  # a price published just before is on offer
+    plans = list_plans(tally.views, tally.schema, me.project_id)
+    offered = {str(price["id"]) for plan in plans for price in plan["prices"]}
+    for item in resolved:
+        if str(item.price_id) not in offered:
+            raise NotFound(f"price {item.price_id} is not on offer", id=str(item.price_id))

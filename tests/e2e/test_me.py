@@ -209,3 +209,46 @@ def test_a_customer_starts_a_checkout_for_itself(world: World) -> None:
     started = ok(world.alice.post("/checkout", body, key="co-1"), 201)
     assert started["url"]
     assert started["provider_call"]["state"] in ("pending", "succeeded")
+
+
+def test_a_customer_can_only_pick_a_price_on_offer(world: World, sealed_tally: Tally) -> None:
+    # Security review finding 2: a price of an archived product is still active, and the
+    # project-key routes take it, but it is not on offer to customers (GET /v1/me/plans).
+    shop, alice, sub = world.shop, world.alice, world.alice_sub["id"]
+    legacy = plan(shop, "LEGACY", 500)
+    product_id = shop.ok(shop.get(f"/v1/prices/{legacy}"))["product_id"]
+    shop.ok(shop.post(f"/v1/products/{product_id}/archive"))
+    alice = browser(alice.http, shop, alice.customer_id)  # sees the archive
+    assert "LEGACY" not in {p["code"] for p in ok(alice.get("/plans"))["data"]}
+    change = {"items": [{"price_id": legacy}]}
+    checkout = {
+        "items": [{"price_id": legacy}],
+        "success_url": "https://example.com/ok",
+        "cancel_url": "https://example.com/no",
+    }
+    with nothing_written(sealed_tally):
+        for path, body in (
+            (f"/subscriptions/{sub}/preview_change", change),
+            (f"/subscriptions/{sub}/change", change),
+            ("/checkout", checkout),
+            ("/checkout", {**checkout, "items": [{"lookup_key": "legacy_monthly"}]}),
+        ):
+            response = alice.post(path, body)
+            assert response.status_code == 404, (path, response.text)
+            assert response.json()["code"] == "not_found"
+    # A price on offer still goes through.
+    assert ok(
+        alice.post(f"/subscriptions/{sub}/preview_change", {"items": [{"price_id": world.pro}]})
+    )
+
+
+def test_a_wallet_named_by_external_id_is_not_the_customers(world: World) -> None:
+    # Security review finding 10: an external id may be a claim users choose, so an
+    # account whose owner_ref is "alice" is not Alice's wallet; only her Tally id counts.
+    shop = world.shop
+    stranger = shop.open_account(owner="alice", currency="EUR")
+    shop.deposit(stranger, 300, "EUR")
+    alice = browser(world.alice.http, shop, world.alice.customer_id)
+    owners = [w["owner_ref"] for w in ok(alice.get("/wallets"))["data"]]
+    assert owners == [alice.customer_id]
+    assert alice.get(f"/wallets/{stranger}/entries").status_code == 404
