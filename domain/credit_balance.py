@@ -288,7 +288,7 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
             grant = self.grants[grant_id]
             grant["remaining"] -= part
             grant["consumed"] += part
-        self._remember_use(invoice_id, allocations)
+        self._remember_use(invoice_id, allocations, price_id)
 
     @event("Restored", topic="tally:CreditBalance.Restored")
     def _restored(

@@ -98,7 +98,7 @@ def apply_credits(invoice: Invoice, balance: CreditBalance | None, at: datetime)
     if applied:
         invoice.add_line(
             CREDITS_LINE, "credits", "Prepaid credits applied", 1, -applied, rates,
-            discountable=False,
+            discountable=False, paid_for=balance.paid_for(str(invoice.id)),
         )  # fmt: skip
     return applied
 

@@ -43,7 +43,8 @@ class CreditRestores:
 
     @property
     def invoice_uses(self) -> dict[str, list[list[Any]]]:
-        """``{invoice id: [[grant id, amount], ...]}``: what each invoice's credits took.
+        """``{invoice id: [[grant id, amount, price id], ...]}``: what each invoice's
+        credits took, for which price.
         Kept in the instance's own dict, so a state saved before it existed (a
         snapshot, a read model's row) reads as having none."""
         uses: dict[str, list[list[Any]]] = self.__dict__.setdefault("_invoice_uses", {})
@@ -55,7 +56,7 @@ class CreditRestores:
         uses = self.invoice_uses.get(invoice_id)
         if not uses:
             return 0
-        back = [[g, int(part), self._back_to(self.grants[g], now)] for g, part in uses]
+        back = [[u[0], int(u[1]), self._back_to(self.grants[u[0]], now)] for u in uses]
         sums: dict[str, int] = {}
         for grant_id, part, where in back:
             account = {
@@ -75,10 +76,26 @@ class CreditRestores:
             return "voided"
         return "remaining" if is_live({**grant, "remaining": 1}, now) else "expired"
 
-    def _remember_use(self, invoice_id: str | None, allocations: list[list[Any]]) -> None:
+    def _remember_use(
+        self, invoice_id: str | None, allocations: list[list[Any]], price_id: str | None
+    ) -> None:
         """In ``Consumed``'s body: what an invoice's credits took."""
         if invoice_id is not None:
-            self.invoice_uses.setdefault(invoice_id, []).extend(list(a) for a in allocations)
+            uses = self.invoice_uses.setdefault(invoice_id, [])
+            uses.extend([g, part, price_id] for g, part in allocations)
+
+    def paid_for(self, invoice_id: str) -> list[dict[str, Any]]:
+        """Per price, what the credits paid of ``invoice_id`` and how much of it
+        promotional grants gave (the credits line keeps it: creators' earnings)."""
+        found: dict[str, dict[str, Any]] = {}
+        for grant_id, part, price_id in self.invoice_uses.get(invoice_id, []):
+            row = found.setdefault(
+                str(price_id), {"price_id": str(price_id), "amount": 0, "promotional": 0}
+            )
+            row["amount"] += int(part)
+            if self.grants[grant_id]["kind"] == "promotional":
+                row["promotional"] += int(part)
+        return list(found.values())
 
     def _give_back(self, invoice_id: str, allocations: list[list[Any]]) -> None:
         """In ``Restored``'s body."""

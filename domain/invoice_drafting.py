@@ -93,6 +93,7 @@ class InvoiceDrafting:
         tiers: list[dict[str, Any]] | None = None,
         usage: dict[str, Any] | None = None,
         price_id: str | None = None,
+        paid_for: list[dict[str, Any]] | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
         check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
@@ -110,6 +111,7 @@ class InvoiceDrafting:
             tiers=tiers,
             usage=usage,
             price_id=price_id,
+            paid_for=paid_for,
         )
         # The invoice with this line must still fit the limits (domain/limits.py).
         check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)

@@ -5,7 +5,8 @@ charge for a plan change; the only kind that may be negative, and never discount
 ``one_time`` (an order or a charge), ``usage`` (a metered price's usage over a period:
 ``domain.usage_rating``; its ``usage`` field records the quantity it billed), ``credits``
 (prepaid credits applied to the invoice's usage, negative, never discounted:
-``domain.credit_invoicing``).
+``domain.credit_invoicing``; its ``paid_for`` lists, per price, what the credits paid
+and how much of it promotional credits gave: creators' earnings deduct that part).
 A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices); a tiered
 line keeps how its amount was reached (``tiers``: ``domain.price_tiers.tier_breakdown``),
 so a document can show parts that add up instead of a rounded unit price.
@@ -59,6 +60,7 @@ def build_line(  # a line's fields are independent facts, so they are all named
     tiers: list[dict[str, Any]] | None = None,
     usage: dict[str, Any] | None = None,
     price_id: str | None = None,
+    paid_for: list[dict[str, Any]] | None = None,
 ) -> tuple[Line, dict[str, dict[str, Any]]]:
     """The line record and the records of its tax rates (kept on the invoice, so a
     finalized invoice explains itself whatever happens to the rates later)."""
@@ -82,6 +84,8 @@ def build_line(  # a line's fields are independent facts, so they are all named
         line["tiers"] = [dict(t) for t in tiers]
     if usage is not None:
         line["usage"] = dict(usage)
+    if paid_for is not None:
+        line["paid_for"] = [dict(p) for p in paid_for]
     if price_id is not None:
         # The price a subscription line bills (issue 13: a product's earnings).
         line["price_id"] = price_id

@@ -20,6 +20,15 @@ Queries (both scoped to the project and the product):
 - ``product_earnings(pool, schema, project_id, product_id)``: per period and currency,
   the paid lines' ``gross``, the platform's ``fee`` and the creator's ``net``.
 
+Usage paid by **promotional** prepaid credits earns the creator nothing: the platform
+gave those credits away, no money came in for that usage. An invoice's ``credits`` line
+keeps, per price, what the credits paid and how much of it promotional grants gave
+(``paid_for``, ``domain.credit_invoicing``); each price's promotional part is a row of
+kind ``credits`` with that amount negative, the product's and period of the invoice's
+usage line of that price, which its earnings then deduct (its fee too, fixed at payment
+like every line's). Usage paid by paid credits counts like money: the customer bought
+them. A credits line drafted before lines kept ``paid_for`` deducts nothing.
+
 Lines before this read model existed count from a replay; subscription lines drafted
 before lines recorded their price have none and are not counted (usage lines always
 did).
@@ -121,6 +130,9 @@ class CreatorEarnings(ReadModel):
 
     def _line(self, cur: Cursor[Any], event: Any, position: int) -> None:
         line: dict[str, Any] = dict(event.line)
+        if line["kind"] == "credits":
+            self._promotional(cur, event.originator_id, line, position)
+            return
         price_id = line_price(line)
         if price_id is None:
             return
@@ -140,6 +152,29 @@ class CreatorEarnings(ReadModel):
              usage.get("meter"), None if group is None else _group_text(group),
              usage.get("quantity"), position, UUID(price_id), event.originator_id],
         )  # fmt: skip
+
+    def _promotional(
+        self, cur: Cursor[Any], invoice_id: UUID, line: dict[str, Any], position: int
+    ) -> None:
+        """The promotional credits' part of each price a credits line paid for: a row
+        of kind ``credits``, negative, in the period of that price's usage line (added
+        before it, by the same invoice)."""
+        for paid in line.get("paid_for") or []:
+            if int(paid["promotional"]) <= 0:
+                continue
+            cur.execute(
+                f"INSERT INTO {self.t(LINES).as_string(cur)} (invoice_id, line_id, "
+                "project_id, product_id, customer_id, currency, kind, period_start, "
+                "period_end, amount, status, fee, position) "
+                "SELECT u.invoice_id, %s, u.project_id, u.product_id, u.customer_id, "
+                "u.currency, 'credits', u.period_start, u.period_end, %s, u.status, NULL, %s "
+                f"FROM {self.t(LINES).as_string(cur)} u "
+                f"JOIN {self.t(PRICES).as_string(cur)} p ON p.id = %s "
+                "WHERE u.invoice_id = %s AND u.kind = 'usage' AND u.product_id = p.product_id "
+                "ORDER BY u.line_id LIMIT 1 ON CONFLICT (invoice_id, line_id) DO NOTHING",
+                [f"{line['id']}:{paid['price_id']}", -int(paid["promotional"]), position,
+                 UUID(str(paid["price_id"])), invoice_id],
+            )  # fmt: skip
 
     def _status(self, cur: Cursor[Any], invoice_id: UUID, status: str) -> None:
         cur.execute(

@@ -87,3 +87,37 @@ def test_a_products_earnings_count_only_paid_invoices_and_an_unknown_product_is_
             "not_found")  # fmt: skip
     problem(api.post("/v1/billing_settings", {"platform_fee_percent": "100.5"}), 422,
             "validation_error")  # fmt: skip
+
+
+def test_usage_paid_by_promotional_credits_earns_the_creator_nothing(
+    sandbox: Client, app_tally: Tally
+) -> None:
+    """Review finding 10: before, the creator earned the usage's full amount though
+    promotional credits (which the platform gave away) paid 200 of it. Paid credits
+    count like money: the customer bought them."""
+    api = sandbox
+    clock_id, api_product, sub, _ = marketplace(api)
+    cid = sub["customer_id"]
+    for kind, amount in (("promotional", 200), ("paid", 100)):
+        api.ok(api.post("/v1/credit_grants",
+                        {"customer_id": cid, "kind": kind, "amount": amount}), 201)  # fmt: skip
+    advance(api, clock_id, 3)
+    assert send(api, used("t1", 1, tokens="101", model="large"),
+                used("t2", 2, tokens="50", model="small")) == ["created"] * 2  # fmt: skip
+    first = invoices(api, sub)[0]
+    pay(api, first)
+    advance(api, clock_id, 29)
+    renewal = invoices(api, sub)[1]
+    credits_line = next(li for li in renewal["lines"] if li["kind"] == "credits")
+    assert credits_line["amount"] == -300  # the promotional grant first (the older)
+    pay(api, renewal)
+    settle(api)
+    earnings = api.ok(api.get(f"/v1/products/{api_product}/earnings"))["data"]
+    first_period = next(r for r in earnings if r["period_start"] == first["period_start"])
+    gross = 1000 + 3 * 151 - 200
+    fee = sum(platform_fee(a, "12.5") for a in (1000, 3 * 101, 3 * 50, -200))
+    assert (first_period["gross"], first_period["fee"], first_period["net"]) == (
+        gross, fee, gross - fee,
+    )  # fmt: skip
+    report = replay(app_tally.store, app_tally.views, app_tally.schema, progress=False)
+    assert report.ok, report.summary()

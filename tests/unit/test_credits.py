@@ -203,7 +203,7 @@ def _run(balance: CreditBalance, step: tuple[Any, ...], now: datetime, n: int) -
         invoices = sorted(balance.invoice_uses)
         if invoices:
             invoice_id = invoices[step[1] % len(invoices)]
-            taken = sum(part for _, part in balance.invoice_uses[invoice_id])
+            taken = sum(use[1] for use in balance.invoice_uses[invoice_id])
             assert balance.restore(invoice_id, now) == taken
             assert balance.restore(invoice_id, now) == 0
     elif kind == "void" and balance.grants:
