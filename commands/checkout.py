@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from commands import ledger, provider_customers, subscriptions
+from commands import ledger, provider_customers, provider_subscriptions, subscriptions
 from commands import messages as m
 from commands import provider_messages as pm
 from commands.bus import Context, Handler, Result
@@ -187,6 +187,7 @@ def checkout_subscription(uow: UnitOfWork, cmd: pm.CheckoutSubscription, ctx: Co
     checkout collects a payment method, and its completion starts the trial."""
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
     items, prices = subscriptions.priced_items(uow, ctx, customer, list(cmd.items))
+    provider_subscriptions.check_tally_runs(uow, ctx, prices)
     trial_days = cmd.trial_days if cmd.trial_days is not None else max(p.trial_days for p in prices)
     if trial_days and cmd.provider not in SETUP_PROVIDERS:
         raise ProviderUnsupported(

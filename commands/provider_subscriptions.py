@@ -73,6 +73,19 @@ def runner_of(uow: UnitOfWork, ctx: Context) -> SubscriptionRunner | None:
     return uow.find(SubscriptionRunner, SubscriptionRunner.create_id(ctx.project_id))
 
 
+def check_tally_runs(uow: UnitOfWork, ctx: Context, prices: list[Price]) -> None:
+    """Refuse to start a Tally-run subscription (a subscription checkout) of plans the
+    provider runs: Tally would renew and bill it beside the provider's own."""
+    runner = runner_of(uow, ctx)
+    provider = runner.runner_for({p.product_id for p in prices}) if runner else TALLY
+    if provider != TALLY:
+        raise ProviderUnsupported(
+            f"{provider} runs these plans' subscriptions, so Tally's checkout cannot start "
+            f"one: create it (POST /v1/subscriptions), which asks {provider} to start it",
+            provider=provider,
+        )
+
+
 def choose_runner(uow: UnitOfWork, cmd: ChooseSubscriptionRunner, ctx: Context) -> Result:
     if cmd.run_by == PROVIDER and not SubscriptionRunner.can_run(cmd.provider):
         raise ProviderUnsupported(

@@ -85,7 +85,9 @@ def run_and_call(tally: Tally, caller: Caller, command: Command, key: str | None
     "charges nothing and saves a payment method (the customer's default); completing it "
     "starts the trial (`trialing`, for the trial's days from then), and the trial's end "
     "bills that method. The stub and Stripe can; at Paddle and YooKassa a checkout with a "
-    "trial answers 422 `provider_unsupported`. Its prices are recurring (else 422 "
+    "trial answers 422 `provider_unsupported`, and so does a checkout of plans the "
+    "provider runs (`POST /v1/subscription_runner`: create those with POST "
+    "/v1/subscriptions). Its prices are recurring (else 422 "
     "`price_not_recurring`). " + NAMING + PLAN_NAMING,
     responses=write_responses(
         201,

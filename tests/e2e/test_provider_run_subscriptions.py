@@ -263,6 +263,24 @@ def test_the_customers_stripe_balance_is_mirrored_as_a_line_never_as_tally_credi
     assert balances["revenue"] == 500
 
 
+def test_a_subscription_checkout_of_a_plan_stripe_runs_is_refused(
+    shop: tuple[Shop, FakeBilling],
+) -> None:
+    """Tally's checkout would start a subscription Tally renews and bills beside
+    Stripe's: refused, nothing started, nothing asked of Stripe."""
+    store, _ = shop
+    api = store.api
+    ada = customer(api, "ada", email="ada@example.com")
+    pro = mapped_plan(api, "PRO", 1000, "price_pro")
+    back = {"success_url": "https://shop.example/ok", "cancel_url": "https://shop.example/no"}
+    body = {"customer_id": ada, "items": [{"price_id": pro}], **back}
+    before = len(store.stripe.requests)
+    refused = problem(api.post("/v1/checkout/subscription", body), 422, "provider_unsupported")
+    assert "POST /v1/subscriptions" in refused["detail"]
+    assert api.ok(api.get("/v1/subscriptions", customer_id=ada))["data"] == []
+    assert len(store.stripe.requests) == before
+
+
 def test_a_subscription_stripe_refuses_to_create_expires_without_starting(
     shop: tuple[Shop, FakeBilling],
 ) -> None:
