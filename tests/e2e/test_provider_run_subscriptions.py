@@ -230,6 +230,18 @@ def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
     described = [li["description"] for li in invoice["lines"]]
     assert described == [f"Seat {n}" for n in range(1, 26)]
     assert len(store.stripe.sent("GET", f"/v1/invoices/{invoice_ref}/lines")) == 1
+    # Past an invoice's 500 lines, the reading stops and the mirror is refused, saying
+    # why, rather than the unread lines lumped into one.
+    past = fake.add_invoice(ref, 0, "pi_past")
+    fake.invoices[past]["lines"]["data"] = [
+        {**line, "id": f"il_past{n}", "amount": 0} for n in range(1, 700)
+    ]
+    embedded = {"object": "list", "data": [], "has_more": True}  # as in Stripe's event
+    send(api, "evt_past", "invoice.paid", {**fake.invoices[past], "lines": embedded}, T0 + 6)
+    assert len(store.stripe.sent("GET", f"/v1/invoices/{past}/lines")) == 5
+    [refused] = [c for c in store.calls() if c["state"] == "failed"]
+    assert (refused["operation"], refused["error_code"]) == ("get_invoice", "invoice_not_recorded")
+    assert "500 lines" in refused["last_error"]
 
 
 def test_the_customers_stripe_balance_is_mirrored_as_a_line_never_as_tally_credit(
