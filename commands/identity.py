@@ -68,10 +68,12 @@ def handlers(sealer: Sealer | None) -> dict[type[Any], Handler]:
                 raise ValidationFailed("shared_secret_digest does not match shared_secret")
             sealed = box.seal(plain["shared_secret"])
         provider = uow.find(IdentityProvider, IdentityProvider.create_id(ctx.project_id))
+        test_mode = project.mode == "test"
         if provider is None:
-            provider = IdentityProvider.start(ctx.project_id)
+            provider = IdentityProvider.first(ctx.project_id, values, sealed, test_mode=test_mode)
             uow.add(provider)
-        provider.configure(values, sealed, test_mode=project.mode == "test")
+        else:
+            provider.configure(values, sealed, test_mode=test_mode)
         return Result.changed({"identity_provider": provider.summary()})
 
     def create_session(uow: UnitOfWork, cmd: im.CreateCustomerSession, ctx: Context) -> Result:

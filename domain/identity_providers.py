@@ -143,6 +143,22 @@ class IdentityProvider(TallyAggregate):
     def start(cls, project_id: UUID) -> IdentityProvider:
         return cls(id=cls.create_id(project_id), project_id=project_id)
 
+    @classmethod
+    def first(
+        cls,
+        project_id: UUID,
+        values: dict[str, Any],
+        sealed_secret: Sealed | None,
+        *,
+        test_mode: bool,
+    ) -> IdentityProvider:
+        """A project's first configuration. Starting the aggregate records its Created
+        event, so the settings are checked before it exists: a refusal records nothing."""
+        check_settings(values, test_mode=test_mode, has_secret=sealed_secret is not None)
+        provider = cls.start(project_id)
+        provider.configure(values, sealed_secret, test_mode=test_mode)
+        return provider
+
     def configure(
         self, values: dict[str, Any], sealed_secret: Sealed | None, *, test_mode: bool
     ) -> None:

@@ -4,6 +4,7 @@ customer token reaches only /v1/me while a project key reaches none of it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -156,6 +157,26 @@ def test_the_identity_provider_is_shown_without_its_secret(shop: Client, idp: Jw
         assert refused.status_code == 422, refused.text
     set_jwks(shop, idp)
     assert shop.ok(shop.get("/v1/identity_provider"))["identity_provider"]["kind"] == "jwks"
+
+
+def test_a_refused_first_identity_provider_is_refused_before_anything_is_recorded(
+    shop: Client, sealed_tally: Tally, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Guard before event: the aggregate was started (its Created event recorded) before
+    # the settings were checked, so the bus saw the command raise after recording and
+    # ran its whole batch again one command at a time (found by the fuzzing run's log).
+    body = {
+        "kind": "shared_secret",
+        "shared_secret": "q" * 40,
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "algorithms": ["RS256"],
+    }
+    with caplog.at_level(logging.ERROR, logger="tally.bus"), nothing_written(sealed_tally):
+        refused = shop.http.put("/v1/identity_provider", json=body, headers=shop.headers())
+    assert refused.status_code == 422, refused.text
+    assert "after recording events" not in caplog.text
+    assert shop.get("/v1/identity_provider").status_code == 404
 
 
 def test_a_jwt_names_its_customer_and_unknown_ones_follow_the_setting(

@@ -138,3 +138,19 @@ def test_a_session_lasts_within_the_limits_or_is_refused(seconds: int) -> None:
     else:
         with pytest.raises(ValidationFailed):
             session(seconds)
+
+
+@given(st.sampled_from(HMAC_ALGORITHMS + PUBLIC_KEY_ALGORITHMS))
+def test_a_first_configuration_is_refused_exactly_as_a_later_one(alg: str) -> None:
+    # IdentityProvider.first checks before the aggregate exists (guard before event), so
+    # it must refuse what configure refuses and record what configure records.
+    values = jwks(algorithms=[alg])
+    try:
+        later = configured(values)
+    except ValidationFailed:
+        with pytest.raises(ValidationFailed):
+            IdentityProvider.first(uuid4(), values, None, test_mode=False)
+        return
+    first = IdentityProvider.first(later.project_id, values, None, test_mode=False)
+    assert first.summary() == later.summary()
+    assert [type(e).__name__ for e in first.collect_events()] == ["Started", "Configured"]
