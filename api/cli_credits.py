@@ -27,6 +27,7 @@ def cmd_credits_grant(args: argparse.Namespace) -> int:
         prices=args.price or None,
         source=args.source,
         description=args.description,
+        wallet_account_id=args.wallet,
     )
     with opened() as tally:
         outcome = run(tally, command, args.project)
@@ -112,6 +113,10 @@ def add_credit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     grant.add_argument("--source", default="manual", help="a paid grant's funding source")
     grant.add_argument("--description", default="", help="shown with the grant")
+    grant.add_argument(
+        "--wallet", type=UUID, default=None,
+        help="a paid grant funded by a withdrawal from this account, the customer's wallet",
+    )  # fmt: skip
     grant.set_defaults(func=cmd_credits_grant)
     consume = _add(credits, common, "consume", "spend credits now (all or nothing)")
     consume.add_argument("amount", type=int, help="minor units")

@@ -44,6 +44,8 @@ class GrantCredits(Command):
     prices: GrantPrices | None = None
     source: Source = "manual"
     description: Text = ""
+    # A paid grant funded by a withdrawal from the customer's wallet, in the same write.
+    wallet_account_id: UUID | None = None
 
 
 class ConsumeCredits(Command):

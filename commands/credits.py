@@ -26,13 +26,16 @@ from commands.credit_top_ups import request_top_ups
 from commands.invoice_charges import reporting_calls
 from commands.messages import Command
 from commands.now import now_for
+from domain.accounts import Account
 from domain.catalog import Price
-from domain.credit_balance import CreditBalance
+from domain.credit_balance import CreditBalance, credits_ref
 from domain.credit_invoicing import apply_credits
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch, InsufficientCredits, InvalidCombination, NotFound
 from domain.ids import uuid5
 from domain.invoices import Invoice
+from domain.money import Money
+from domain.transactions import Transaction
 
 
 def _new_id(ctx: Context, purpose: str) -> str:
@@ -96,12 +99,51 @@ def _check_prices(uow: UnitOfWork, ctx: Context, prices: list[UUID], currency: s
             raise CurrencyMismatch(f"price {price_id} is in {price.currency}, not {currency}")
 
 
+def _wallet(
+    uow: UnitOfWork, ctx: Context, cmd: GrantCredits, customer: Customer, currency: str
+) -> Account | None:
+    """The customer's wallet that funds a paid grant, checked for the withdrawal."""
+    if cmd.wallet_account_id is None:
+        return None
+    if cmd.kind != "paid":
+        raise InvalidCombination("only a paid grant is funded by a wallet")
+    account = uow.get(Account, cmd.wallet_account_id, ctx.project_id)
+    if account.owner_ref != str(customer.id):
+        raise InvalidCombination(
+            f"account {account.id} is not the customer's wallet (its owner_ref must be "
+            "the customer's id)"
+        )
+    account.check_can_debit(Money(cmd.amount, currency))
+    return account
+
+
+def _withdraw(
+    uow: UnitOfWork, ctx: Context, account: Account, balance: CreditBalance, grant_id: str
+) -> None:
+    """The wallet withdrawal that funds ``grant_id``: wallet -> credits:<customer>."""
+    amount = Money(int(balance.grants[grant_id]["amount"]), balance.currency)
+    txn = Transaction.begin(
+        id=uuid5(ctx.project_id, f"credit_grant:{grant_id}"),
+        project_id=ctx.project_id,
+        kind="withdrawal",
+        amount=amount,
+        from_ref=account.ref,
+        to_ref=credits_ref(balance.customer_id),
+        complete_now=True,
+        description="prepaid credits",
+        external_ref=grant_id,
+    )
+    account.withdraw(amount, txn.id)
+    uow.add(txn)
+
+
 def grant_credits(uow: UnitOfWork, cmd: GrantCredits, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
     balance = _balance(uow, ctx, customer, cmd.currency, open_=True)
     assert balance is not None
     if cmd.prices is not None:
         _check_prices(uow, ctx, cmd.prices, balance.currency)
+    wallet = _wallet(uow, ctx, cmd, customer, balance.currency)
     grant = balance.grant(
         grant_id=grant_id_for(balance.id, ctx),
         kind=cmd.kind,
@@ -110,9 +152,12 @@ def grant_credits(uow: UnitOfWork, cmd: GrantCredits, ctx: Context) -> Result:
         priority=cmd.priority,
         expires_at=cmd.expires_at,
         prices=None if cmd.prices is None else [str(p) for p in cmd.prices],
-        source=cmd.source,
+        source=cmd.source if wallet is None else wallet.ref,
         description=cmd.description,
+        posted=wallet is not None,  # the withdrawal posts wallet -> credits
     )
+    if wallet is not None:
+        _withdraw(uow, ctx, wallet, balance, str(grant["id"]))
     uow.add(balance)
     return Result.created(
         {"credit_grant": grant_body(balance, grant), "balance": balance_body(balance)}

@@ -47,6 +47,7 @@ from domain.credits import (
     available,
     balance,
     check_grant,
+    check_voidable,
     counter_ref,
     credits_ref,
     due_to_expire,
@@ -245,6 +246,7 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
     def void(self, grant_id: str, now: datetime) -> int:
         """Void a grant: what it still holds is taken back (reversing its postings)."""
         grant = self.grant_of(grant_id)
+        check_voidable(grant)
         if grant["voided_at"] is not None:
             raise InvalidTransition(f"credit grant {grant_id} is already voided", id=grant_id)
         self.expire_due(now)

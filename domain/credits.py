@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.errors import InvalidCombination, LimitReached, ValidationFailed
+from domain.errors import InvalidCombination, InvalidTransition, LimitReached, ValidationFailed
 from domain.limits import (
     MAX_CREDIT_GRANT_PRICES,
     MAX_CREDIT_GRANTS,
@@ -118,6 +118,18 @@ def credits_ref(customer_id: UUID) -> str:
 def counter_ref(grant: Grant) -> str:
     """The account a grant's credit came from: ``clearing:<source>`` or ``promotions``."""
     return f"clearing:{grant['source']}" if grant["kind"] == "paid" else "promotions"
+
+
+def check_voidable(grant: Grant) -> None:
+    """A wallet-funded grant (its ``source`` ``wallet:<account id>``: a client's
+    ``source`` cannot hold a colon, so no other grant has one like it) is not voided:
+    its money was the customer's own, and a void gives back to the grant's counter,
+    which for it would be the wallet (whose balance the void would not move)."""
+    if str(grant["source"]).startswith("wallet:"):
+        raise InvalidTransition(
+            f"credit grant {grant['id']} was funded by the customer's wallet; it cannot be voided",
+            id=str(grant["id"]),
+        )
 
 
 def is_live(grant: Grant, at: datetime) -> bool:

@@ -44,6 +44,13 @@ class GrantCreditsRequest(Request):
     prices: GrantPrices | None = None
     source: Source = "manual"
     description: Text = ""
+    wallet_account_id: UUID | None = Field(
+        default=None,
+        description="A `paid` grant funded by a withdrawal of `amount` from this account, "
+        "the customer's wallet (its `owner_ref` the customer's id, in the grant's "
+        "currency), in the same write: both happen or neither. Such a grant cannot be "
+        "voided (the money was the customer's own).",
+    )
 
 
 GRANT_ID = "cg_9d8c7b6a5f4e5d3c9b2a1f0e9d8c7b6a_5f0e1d2c3b4a4958"

@@ -290,3 +290,34 @@ def test_a_top_up_whose_grant_cannot_be_recorded_is_failed_before_any_charge(
     api.ok(consume(api, cid, 200), 201)  # 200 grants spent: they no longer count
     grant(api, cid, 1)
     assert balance(api, cid) == 801
+
+
+def test_a_paid_grant_funded_by_the_customers_wallet_withdraws_in_the_same_write(
+    api: Client,
+) -> None:
+    """Review finding 14 (issue 13's "funded by a wallet top-up"): before, a paid grant
+    only posted against a free-text clearing account and the wallet was untouched."""
+    from tests.e2e.invoicing import wallet
+
+    cid = customer(api)
+    account_id = wallet(api, cid, 1000)
+    body = {"customer_id": cid, "kind": "paid", "amount": 600, "wallet_account_id": account_id}
+    made = api.ok(api.post("/v1/credit_grants", body), 201)
+    assert made["source"] == f"wallet:{account_id}"
+    assert api.account(account_id)["ledger_balance"] == 400
+    assert balance(api, cid) == 600
+    # Not enough in the wallet: refused, and nothing granted or withdrawn.
+    problem(api.post("/v1/credit_grants", {**body, "amount": 500}), 422, "insufficient_funds")
+    other = api.open_account(owner="someone-else")
+    api.deposit(other, 1000)
+    problem(api.post("/v1/credit_grants", {**body, "wallet_account_id": other}), 422,
+            "invalid_combination")  # fmt: skip
+    problem(api.post("/v1/credit_grants", {**body, "kind": "promotional"}), 422,
+            "invalid_combination")  # fmt: skip
+    problem(api.post(f"/v1/credit_grants/{made['id']}/void", {}), 409, "invalid_transition")
+    assert (api.account(account_id)["ledger_balance"], balance(api, cid)) == (400, 600)
+    books = api.ok(api.get("/v1/reports/trial_balance"))
+    eur = books["EUR"] if "EUR" in books else books["currencies"]["EUR"]
+    assert eur["accounts"][f"credits:{cid}"] == 600
+    assert eur["accounts"][f"wallet:{account_id}"] == 400
+    assert eur["total"] == 0
