@@ -3,9 +3,10 @@
 Its states and their transition table live in ``domain.subscription_states``; see
 docs/subscriptions.md for the diagram. Its fields and what follows from them (periods,
 due times, the trial-end notice, the summary, the check of an item change) are
-``domain.subscription_state.SubscriptionState``, which it extends; the guards of a
-subscription its provider runs are ``domain.subscription_provider_run``; here are its
-other commands and every event.
+``domain.subscription_state.SubscriptionState``, which it extends; what the scheduler
+does when something is due is ``domain.subscription_due``, the guards of a subscription
+its provider runs ``domain.subscription_provider_run``; here are its other commands and
+every event (the library defines event classes only from an aggregate's own body).
 
 Items carry the per-period amount their price gives for their quantity, so renewals and
 proration need no price look-ups. Periods come from ``domain.periods.Schedule``.
@@ -29,23 +30,19 @@ from domain.errors import (
 from domain.limits import MAX_TRIAL_DAYS, check_timestamp, later
 from domain.periods import Schedule
 from domain.state_machine import destination
+from domain.subscription_due import SubscriptionDue
 from domain.subscription_provider_run import SubscriptionProviderRun
 from domain.subscription_states import (
-    ACTIVE,
     CANCELED,
     INCOMPLETE,
-    INCOMPLETE_EXPIRY,
     MACHINE,
-    MAX_DUE_STEPS,
-    PAST_DUE,
-    PAUSED,
     TRIALING,
     Item,
     check_items,
 )
 
 
-class Subscription(TallyAggregate, SubscriptionProviderRun):
+class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     TOPIC = "tally:Subscription"
     # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
     # default, so subscriptions recorded before the announcement existed load with none.
@@ -139,26 +136,6 @@ class Subscription(TallyAggregate, SubscriptionProviderRun):
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def renew(self, now: datetime) -> bool:
-        """Start the next period if the current one has ended. Returns False (nothing
-        recorded) when it is not yet due, so a scheduler may call it any number of times."""
-        if self.status not in (ACTIVE, PAST_DUE) or now < self.current_period[1]:
-            return False
-        if self.cancel_at_period_end:
-            self._canceled(status=self._to("cancel"), at=self.current_period[1])
-            return True
-        items = self.pending_items if self.pending_items is not None else self.items
-        start, end = self.schedule.period(self.period_index + 1)
-        self._renewed(
-            period_index=self.period_index + 1,
-            period_start=start,
-            period_end=end,
-            items=items,
-            amount_due=sum(int(i["amount"]) for i in items),
-            proration_lines=self.proration_lines,
-        )
-        return True
-
     @event("Renewed", topic="tally:Subscription.Renewed")
     def _renewed(
         self,
@@ -176,23 +153,9 @@ class Subscription(TallyAggregate, SubscriptionProviderRun):
         self.pending_items = None
         self.proration_lines = []
 
-    def end_trial(self, now: datetime) -> bool:
-        if self.status != TRIALING or self.trial_end is None or now < self.trial_end:
-            return False
-        self._trial_ended(status=self._to("activate"))
-        return True
-
     @event("TrialEnded", topic="tally:Subscription.TrialEnded")
     def _trial_ended(self, status: str) -> None:
         self.status = status
-
-    def announce_trial_end(self, now: datetime) -> bool:
-        """Record that the trial ends at ``trial_end``, when the notice is due at ``now``."""
-        notice, end = self.trial_notice_at(), self.trial_end
-        if notice is None or end is None or now < notice:
-            return False
-        self._trial_end_announced(trial_end=end)
-        return True
 
     @event("TrialEndAnnounced", topic="tally:Subscription.TrialEndAnnounced")
     def _trial_end_announced(self, trial_end: datetime) -> None:
@@ -313,12 +276,6 @@ class Subscription(TallyAggregate, SubscriptionProviderRun):
     def _activated(self, status: str) -> None:
         self.status = status
 
-    def expire(self, now: datetime) -> bool:
-        if self.status != INCOMPLETE or now < self.started_at + INCOMPLETE_EXPIRY:
-            return False
-        self._status_changed(status=self._to("expire"), trigger="expire")
-        return True
-
     def mark_past_due(self) -> None:
         self._status_changed(status=self._to("mark_past_due"), trigger="mark_past_due")
 
@@ -331,39 +288,6 @@ class Subscription(TallyAggregate, SubscriptionProviderRun):
     @event("StatusChanged", topic="tally:Subscription.StatusChanged")
     def _status_changed(self, status: str, trigger: str) -> None:
         self.status = status
-
-    # -- due work ----------------------------------------------------------------------
-
-    def process_due(self, now: datetime) -> list[str]:
-        """Do everything that is due at ``now``, in time order, one step per event:
-        expiry, trial end, renewals (several if the scheduler was away), cancellation at
-        period end, the end of a pause. Returns what happened; nothing if nothing was due,
-        so running it twice, or after a crash, never renews a period twice."""
-        done: list[str] = []
-        for _ in range(MAX_DUE_STEPS):
-            due = self.next_step_at()
-            if due is None or due > now:
-                break
-            step = self.process_next(due)
-            if step is None:
-                break
-            done.append(step)
-        return done
-
-    def process_next(self, due: datetime) -> str | None:
-        if self.status == INCOMPLETE:
-            return "expired" if self.expire(due) else None
-        if self.status == TRIALING:
-            if self.announce_trial_end(due):
-                return "trial_end_announced"
-            return "trial_ended" if self.end_trial(due) else None
-        if self.status == PAUSED:
-            self.resume(due)
-            return "resumed"
-        canceling = self.cancel_at_period_end
-        if self.renew(due):
-            return "canceled" if canceling else "renewed"
-        return None
 
     # -- run by the provider: the events (domain/subscription_provider_run.py guards) --
 
