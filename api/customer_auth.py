@@ -34,22 +34,24 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from adapters.customer_tokens import JwksCache, verify_jwt
 from api.auth import Caller, get_tally
 from api.errors import ReadModelBehind
-from api.rate_limits import admit_customer
+from api.rate_limits import admit, admit_customer
 from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context
 from commands.identity import hash_session_token, split_session_token
 from domain.customer_sessions import ACTIVE, CustomerSession
 from domain.customers import Customer
-from domain.errors import Unauthenticated
+from domain.errors import ConcurrentUpdate, Unauthenticated
 from domain.identity_providers import REGISTER, SHARED_SECRET, IdentityProvider
 from domain.limits import MAX_CUSTOMER_TOKEN_CHARS, MAX_REF_CHARS, check_text
 from domain.projects import Project
+from domain.rate_limits import default_policy
 
 A = TypeVar("A")
 
 SESSION = "customer_session"
 IDENTITY_PROVIDER = "identity_provider"
+REGISTRATION = "registration"
 
 REFUSAL = "a valid customer token is required (Authorization: Bearer <token>)"
 
@@ -128,14 +130,19 @@ def jwks_cache(request: Request) -> JwksCache:
     return cache
 
 
+Authenticated = tuple[CustomerCaller, m.RegisterCustomer | None]
+
+
 def authenticate(
     tally: Tally, token: str, project_id: UUID | None, jwks: JwksCache
-) -> CustomerCaller:
-    """The customer ``token`` stands for, or ``Unauthenticated``."""
+) -> Authenticated:
+    """The customer ``token`` stands for, or ``Unauthenticated``; with the command that
+    registers it when its identity provider registers customers on first use and this
+    one is not registered yet (``require_customer`` rate-limits, then runs it)."""
     if len(token) > MAX_CUSTOMER_TOKEN_CHARS:
         raise Unauthenticated(REFUSAL)
     if token.startswith("tcs_"):
-        return _session_caller(tally, token)
+        return _session_caller(tally, token), None
     if project_id is None:
         raise Unauthenticated(REFUSAL, hint="a JWT needs the Tally-Project header")
     return _jwt_caller(tally, token, project_id, jwks)
@@ -163,7 +170,7 @@ def _session_caller(tally: Tally, token: str) -> CustomerCaller:
     )
 
 
-def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> CustomerCaller:
+def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> Authenticated:
     provider = _load(tally, IdentityProvider.create_id(project_id), IdentityProvider)
     if provider is None or not provider.configured or provider.project_id != project_id:
         raise Unauthenticated(REFUSAL)
@@ -186,26 +193,43 @@ def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> 
     )
     external_id = _external_id(claims.get(settings["customer_claim"]))
     customer_id = Customer.create_id(project_id, external_id)
+    registration = None
     if _load(tally, customer_id, Customer) is None:
         if settings["unknown_customer"] != REGISTER:
             raise Unauthenticated(REFUSAL)
         currency = settings["register_currency"]
-        command = m.RegisterCustomer(external_id=external_id, currency=currency)
-        outcome = tally.execute(command, Context(project_id, "identity_provider"))
-        # Its first request reads it back: wait (bounded) for the read models to hold it.
-        _caught_up(tally, outcome.position)
-    return CustomerCaller(
+        registration = m.RegisterCustomer(external_id=external_id, currency=currency)
+    caller = CustomerCaller(
         project_id=project_id,
         customer_id=customer_id,
         mode=mode,
         via=IDENTITY_PROVIDER,
         subject=external_id,
     )
+    return caller, registration
+
+
+def register(tally: Tally, project_id: UUID, command: m.RegisterCustomer) -> None:
+    """Register a customer on its first request, then wait (bounded) for the read models
+    to hold it, since that request reads it back. Registering is register-or-retrieve,
+    and a collision with a concurrent first request of the same customer (which the bus
+    retries, then gives up on as ``concurrent_update``) means it is registered: success,
+    not 409 (security review finding 13)."""
+    try:
+        outcome = tally.execute(command, Context(project_id, "identity_provider"))
+    except ConcurrentUpdate:
+        if _load(tally, Customer.create_id(project_id, command.external_id), Customer) is None:
+            raise
+        _caught_up(tally, None)
+        return
+    _caught_up(tally, outcome.position)
 
 
 def _caught_up(tally: Tally, position: int | None) -> None:
     from projections.runner import wait_for_position
 
+    if position is None:
+        position = tally.store.recorder.max_notification_id()
     timeout_s = tally.settings.read_wait_max_ms / 1000
     if position and not wait_for_position(tally.views, tally.schema, position, timeout_s):
         raise ReadModelBehind(
@@ -255,11 +279,27 @@ async def require_customer(
         raise Unauthenticated(REFUSAL)
     tally = get_tally(request)
     project = _project_id(project_id)
-    caller = await run_in_threadpool(authenticate, tally, token, project, jwks_cache(request))
+    caller, registration = await run_in_threadpool(
+        authenticate, tally, token, project, jwks_cache(request)
+    )
+    if registration is not None:
+        # Each first use writes a customer: counted against the project's registration
+        # bucket first, so a stream of new subjects cannot write customers without end
+        # (security review finding 5; its customer bucket is not there yet).
+        await admit_registration(request, caller.project_id)
+        await run_in_threadpool(register, tally, caller.project_id, registration)
     # Its project's customer rate limit (issue 14, api/rate_limits.py), before the route.
     await admit_customer(request, caller.project_id, caller.rate_key)
     request.state.customer = caller
     return caller
+
+
+async def admit_registration(request: Request, project_id: UUID) -> None:
+    """Count a registration on first use against its project's ``registration`` bucket
+    (429 ``rate_limited`` when empty): the default policy of
+    ``domain.limits.DEFAULT_RATE_LIMITS``, one bucket per project."""
+    policy = default_policy(REGISTRATION)
+    await admit(request, REGISTRATION, f"registration:{project_id}", policy)
 
 
 def _project_id(header: str | None) -> UUID | None:

@@ -389,4 +389,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "customer": (20, 1),
     "webhook": (100, 1),
     "operator": (100, 1),
+    # Customers registered on first use by a project's identity provider (each writes a
+    # Customer), per project: api/customer_auth.py.
+    "registration": (10, 1),
 }

@@ -7,13 +7,15 @@ and usage: ``api/routes/me_billing.py``."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import TallyDep
-from api.customer_auth import CustomerDep
+from api.customer_auth import CustomerCaller, CustomerDep
+from api.errors import ReadModelBehind
 from api.routes import catalog, checkout, invoices, subscription_lifecycle, subscriptions
 from api.routes.common import (
     IdempotencyKey,
@@ -33,7 +35,9 @@ from api.schemas import subscriptions as ss
 from api.schemas.catalog import PlanList
 from api.schemas.common import Page
 from api.schemas.invoices import UpcomingInvoiceResult
+from api.tally import Tally
 from commands.plan_change_preview import PreviewSubscriptionChange
+from domain.errors import NotFound
 from domain.subscriptions import Subscription
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
@@ -46,10 +50,10 @@ CHANGE_REFUSALS = (*subscriptions.ITEM_REFUSALS, *subscriptions.NAME_REFUSALS)
     "",
     response_model=s.Customer,
     summary="The customer the token stands for",
-    responses=read_problems("not_found"),
+    responses=read_problems(),
 )
 def get_me(tally: TallyDep, me: MeReader) -> s.Customer:
-    return s.Customer.model_validate(customer_row(tally, me.acting(), me.customer_id))
+    return s.Customer.model_validate(my_row(tally, me))
 
 
 @router.get(
@@ -58,14 +62,28 @@ def get_me(tally: TallyDep, me: MeReader) -> s.Customer:
     summary="What the customer is entitled to",
     description="The plans, features and seats of its trialing, active and past_due "
     "subscriptions (as GET /v1/customers/{id}/entitlements).",
-    responses=read_problems("not_found"),
+    responses=read_problems(),
 )
 def my_entitlements(tally: TallyDep, me: MeReader) -> s.Entitlements:
     from projections.entitlements import entitlements as query
 
-    customer_row(tally, me.acting(), me.customer_id)
+    my_row(tally, me)
     found = query(tally.views, tally.schema, me.project_id, me.customer_id)
     return s.Entitlements.model_validate(found)
+
+
+def my_row(tally: Tally, me: CustomerCaller) -> dict[str, Any]:
+    """The customer's read-model row. The token proved the customer exists in the log,
+    so a missing row means the read models have not caught up (a concurrent first
+    request registered it a moment ago): 503 ``read_model_behind``, retry, never a 404
+    (security review finding 6)."""
+    try:
+        return customer_row(tally, me.acting(), me.customer_id)
+    except NotFound:
+        raise ReadModelBehind(
+            "the read models do not hold this customer yet; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 @router.get(
