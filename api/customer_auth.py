@@ -151,7 +151,7 @@ def authenticate(
 def _session_caller(tally: Tally, token: str) -> CustomerCaller:
     found = split_session_token(token)
     session: CustomerSession | None = None
-    if found is not None:
+    if found is not None and _is_session(tally, UUID(found)):
         session = _load(tally, UUID(found), CustomerSession)
     digest = hash_session_token(token)
     if session is None:
@@ -256,6 +256,16 @@ def _load(tally: Tally, aggregate_id: UUID, cls: type[A]) -> A | None:
     except AggregateNotFoundError:
         return None
     return aggregate if isinstance(aggregate, cls) else None
+
+
+def _is_session(tally: Tally, aggregate_id: UUID) -> bool:
+    """Whether the log's first event of ``aggregate_id`` made a customer session. The id
+    comes from an unauthenticated token, so its type is checked on one stored event
+    before anything is loaded: a token naming some other aggregate (an account with a
+    long history, say) must not make Tally load and fold all of it (security review
+    finding 7)."""
+    first = tally.store.recorder.select_events(aggregate_id, limit=1)
+    return bool(first) and first[0].topic.startswith(CustomerSession.TOPIC + ".")
 
 
 def _mode(tally: Tally, project_id: UUID) -> str:
