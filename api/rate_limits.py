@@ -51,6 +51,9 @@ log = logging.getLogger("tally.rate_limits")
 
 REDIS_TIMEOUT_S = 0.5
 WARN_EVERY_S = 60.0
+# Blocked identities kept per process at most (``RateLimiter.count_failure``); past it,
+# expired ones are dropped, and a new one is refused but not remembered.
+MAX_BLOCKED = 100_000
 # Where a request's headers wait for its answer (``RateLimitHeaders``), in its scope's state.
 STATE_KEY = "rate_limit_headers"
 # Response headers as ASGI sends them: (lower-case name, value) in bytes.
@@ -84,6 +87,8 @@ class RateLimiter:
         self._items: dict[RatePolicy, RateLimitItem] = {}
         self._headers: dict[tuple[str, RatePolicy], Headers] = {}
         self._warned_at = -math.inf
+        # Identities whose failures bucket is empty: (when a place frees, its policy).
+        self._blocked: dict[tuple[str, str], tuple[float, RatePolicy]] = {}
 
     def _admitted(self, kind: str, policy: RatePolicy) -> Headers:
         """The headers of an admitted request, as ASGI sends them (made once per policy;
@@ -103,25 +108,55 @@ class RateLimiter:
     async def admit(self, kind: str, identity: str, policy: RatePolicy) -> Headers:
         """Count one request of the bucket (``kind``, ``identity``): the headers of its
         answer, or ``RateLimited`` (with its own headers) when the bucket is empty."""
+        reset_at = await self._hit(kind, identity, policy)
+        if reset_at is None:
+            return self._admitted(kind, policy)
+        raise refusal(kind, policy, reset_at)
+
+    def check_blocked(self, kind: str, identity: str) -> None:
+        """``RateLimited`` while ``count_failure`` has found the bucket empty, until a
+        place frees; nothing asked of Redis (the check runs before every delivery or
+        authentication, so it must cost nothing)."""
+        found = self._blocked.get((kind, identity))
+        if found is not None:
+            reset_at, policy = found
+            if reset_at > time.time():
+                raise refusal(kind, policy, reset_at)
+            del self._blocked[kind, identity]
+
+    async def count_failure(self, kind: str, identity: str, policy: RatePolicy) -> None:
+        """Count one failure (a forged delivery, a refused credential) in its bucket.
+        When the bucket is empty, ``identity`` is blocked in this process until a place
+        frees (``check_blocked``), and ``RateLimited`` is raised. Each process learns it
+        from its own next failure, so with N workers up to N more get through."""
+        reset_at = await self._hit(kind, identity, policy)
+        if reset_at is None:
+            return
+        if len(self._blocked) >= MAX_BLOCKED:
+            now = time.time()
+            self._blocked = {k: v for k, v in self._blocked.items() if v[0] > now}
+        if len(self._blocked) < MAX_BLOCKED:
+            self._blocked[kind, identity] = (reset_at, policy)
+        raise refusal(kind, policy, reset_at)
+
+    async def _hit(self, kind: str, identity: str, policy: RatePolicy) -> float | None:
+        """Count one request of the bucket: None when admitted (or Redis away), else
+        when a place frees."""
         if self.local is not None:
             # The bucket's key names its policy, as the library's does (a changed policy
             # starts a new bucket).
             key = f"{kind}/{identity}/{policy.requests}/{policy.window_s}"
-            reset_at = self.local.hit(key, policy, time.time())
-            if reset_at is None:
-                return self._admitted(kind, policy)
-            raise refusal(kind, policy, reset_at)
+            return self.local.hit(key, policy, time.time())
         item = self._item(policy)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
-                admitted = await self.limiter.hit(item, kind, identity)
-                if admitted:
-                    return self._admitted(kind, policy)
+                if await self.limiter.hit(item, kind, identity):
+                    return None
                 reset_at, _remaining = await self.limiter.get_window_stats(item, kind, identity)
         except Exception as exc:  # Redis away or slow: admitted (see the module's docstring)
             self._warn(exc)
-            return self._admitted(kind, policy)
-        raise refusal(kind, policy, reset_at)
+            return None
+        return float(reset_at)
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()

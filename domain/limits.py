@@ -392,4 +392,8 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
     # Customers registered on first use by a project's identity provider (each writes a
     # Customer), per project: api/customer_auth.py.
     "registration": (10, 1),
+    # Fixed, per source address (review findings 3 and 7): webhook deliveries whose
+    # signature fails, per project, provider and address; and refused credentials.
+    "webhook_signature": (30, 60),
+    "auth_failure": (30, 60),
 }

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.outbox import provider_for
 from adapters.providers.base import ProviderEvent
 from api.auth import TallyDep, get_tally
-from api.rate_limits import admit
+from api.rate_limits import admit, limiter_of
 from api.routes.common import (
     Limit,
     Reader,
@@ -45,10 +45,11 @@ from api.schemas.common import Page
 from api.tally import Tally
 from commands import provider_messages as pm
 from commands.bus import Context
+from commands.provider_errors import InvalidSignature
 from domain.errors import NotFound
 from domain.limits import TEXT_PATTERN
 from domain.provider_settings import PROVIDERS
-from domain.rate_limits import policy_for
+from domain.rate_limits import RatePolicy, default_policy, policy_for
 from projections.api_keys import get_project
 
 router = APIRouter(tags=["webhooks"])
@@ -103,6 +104,20 @@ def receive_delivery(
 ) -> dict[str, Any]:
     """Verify and record one delivery; the same path for every provider and the stub's
     own pages. Raises InvalidSignature (nothing recorded) or NotFound."""
+    events = verify_delivery(tally, provider_name, project_id, headers, raw_body, source_address)
+    return record_delivery(tally, provider_name, project_id, events)
+
+
+def verify_delivery(
+    tally: Tally,
+    provider_name: str,
+    project_id: UUID,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    source_address: str | None,
+) -> list[ProviderEvent]:
+    """The delivery's events once its signature is verified; InvalidSignature or
+    NotFound, nothing recorded."""
     # The projects read model, like every query: a project the read models do not know
     # yet cannot have handed its webhook address to a provider.
     if get_project(tally.views, tally.schema, project_id) is None:
@@ -110,7 +125,13 @@ def receive_delivery(
     provider = provider_for(tally, project_id)
     if provider.name != provider_name:
         raise _unknown(provider_name, project_id)
-    events = provider.parse_webhook(headers, raw_body, source_address=source_address)
+    return provider.parse_webhook(headers, raw_body, source_address=source_address)
+
+
+def record_delivery(
+    tally: Tally, provider_name: str, project_id: UUID, events: list[ProviderEvent]
+) -> dict[str, Any]:
+    """Record a verified delivery's events (one ``WebhookEvent`` per new event id)."""
     if not events:
         return {"recorded": 0, "duplicates": 0, "events": []}
     body: dict[str, Any] = {"recorded": [], "duplicates": []}
@@ -129,17 +150,14 @@ def receive_delivery(
     }
 
 
-async def admit_webhook(request: Request, tally: Tally, provider: str, project_id: UUID) -> None:
-    """Count the delivery against its route's bucket (issue 14: one per project and
-    provider, the project's ``webhook`` policy), before its signature is checked, so
-    that forged deliveries empty the bucket as real ones do and cost no verification
-    past it. An unknown project or provider gets no bucket (404), so made-up routes
-    cannot fill Redis with buckets."""
+async def webhook_policy(tally: Tally, provider: str, project_id: UUID) -> RatePolicy:
+    """The route's ``webhook`` policy (issue 14: one bucket per project and provider). An
+    unknown project or provider gets no bucket (404), so made-up routes cannot fill
+    Redis with buckets."""
     project = await run_in_threadpool(get_project, tally.views, tally.schema, project_id)
     if project is None or provider not in PROVIDERS:
         raise _unknown(provider, project_id)
-    policy = policy_for("webhook", project["rate_limits"] or None)
-    await admit(request, "webhook", f"{project_id}:{provider}", policy)
+    return policy_for("webhook", project["rate_limits"] or None)
 
 
 @router.post(
@@ -158,14 +176,25 @@ async def admit_webhook(request: Request, tally: Tally, provider: str, project_i
 )
 async def receive(provider: str, project_id: UUID, request: Request) -> JSONResponse:
     tally = get_tally(request)
-    await admit_webhook(request, tally, provider, project_id)
+    policy = await webhook_policy(tally, provider, project_id)
+    source = request.client.host if request.client else None
+    # Forged deliveries count in a bucket of their own, per source address (review
+    # finding 3): counted in the route's bucket they would lock out the provider's.
+    limiter, forged = limiter_of(request), f"{project_id}:{provider}:{source}"
+    limiter.check_blocked("webhook_signature", forged)
     raw_body = await request.body()
     headers = dict(request.headers)
-    source = request.client.host if request.client else None
-    # Verification may call the provider (YooKassa): off the event loop.
-    body = await run_in_threadpool(
-        receive_delivery, tally, provider, project_id, headers, raw_body, source
-    )
+    try:
+        # Verification may call the provider (YooKassa): off the event loop.
+        events = await run_in_threadpool(
+            verify_delivery, tally, provider, project_id, headers, raw_body, source
+        )
+    except InvalidSignature:
+        policy_forged = default_policy("webhook_signature")
+        await limiter.count_failure("webhook_signature", forged, policy_forged)
+        raise
+    await admit(request, "webhook", f"{project_id}:{provider}", policy)
+    body = await run_in_threadpool(record_delivery, tally, provider, project_id, events)
     return JSONResponse(body, status_code=200)
 
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from adapters.providers.stub import StubProvider
 from api.bootstrap import Tally
 from commands import messages as m
 from commands import operator_messages as om
 from commands.bus import Context
+from domain.rate_limits import default_policy
 from projections.runner import wait_for_position
 from tests.e2e.conftest import Client, nothing_written
 
@@ -73,16 +75,37 @@ def test_each_key_has_its_own_bucket(http: TestClient, api: Client, app_tally: T
     assert [second.get("/v1/accounts").status_code for _ in range(3)] == [200, 200, 429]
 
 
-def test_each_inbound_webhook_route_has_its_bucket_counted_before_the_signature(
+def signed(tally: Tally, event_id: str) -> tuple[dict[str, str], bytes]:
+    provider = tally.providers.default
+    assert isinstance(provider, StubProvider)
+    return provider.sign_delivery([{"id": event_id, "type": "payment.failed", "data": {}}])
+
+
+def test_forged_webhooks_fill_their_own_bucket_and_signed_ones_are_still_accepted(
     http: TestClient, api: Client, app_tally: Tally
 ) -> None:
+    """Review finding 3: unsigned deliveries count per project, provider and source
+    address (30 a minute), never in the route's bucket, so they cannot lock out the
+    provider's real deliveries."""
     set_limit(app_tally, api, "webhook", 2, 60)
     stub = f"/v1/webhooks/stub/{api.project_id}"
+    forged_limit = default_policy("webhook_signature").requests
     with nothing_written(app_tally):
-        forged = [http.post(stub, content=b"{}").status_code for _ in range(3)]
-        # The project uses the stub: its Stripe route is another bucket, and answers 404.
+        forged = [http.post(stub, content=b"{}").status_code for _ in range(forged_limit + 2)]
+        # The project uses the stub: its Stripe route answers 404, before any bucket.
         stripe = http.post(f"/v1/webhooks/stripe/{api.project_id}", content=b"{}")
         unknown = http.post("/v1/webhooks/stub/00000000-0000-4000-8000-000000000001")
-    assert forged == [400, 400, 429]  # unsigned: refused, and counted all the same
+    assert forged == [400] * forged_limit + [429, 429]
     assert (stripe.status_code, unknown.status_code) == (404, 404)
+    # From another address (the provider's) a signed delivery is accepted; the route's
+    # own bucket (2) counts only signed ones.
+    provider = TestClient(http.app, client=("203.0.113.7", 443))
+    deliveries = [signed(app_tally, f"evt_{n}") for n in range(3)]
+    accepted = [provider.post(stub, content=body, headers=hs) for hs, body in deliveries]
+    assert [r.status_code for r in accepted] == [200, 200, 429], accepted[0].text
+    assert accepted[0].json()["recorded"] == 1
+    assert accepted[2].headers["RateLimit-Policy"] == '"webhook";q=2;w=60'
+    # The forging address is still refused, signed or not, until a place frees.
+    headers, body = signed(app_tally, "evt_late")
+    assert http.post(stub, content=body, headers=headers).status_code == 429
     assert api.get("/v1/accounts").status_code == 200  # the project's key is apart
