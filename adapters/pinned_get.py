@@ -68,11 +68,20 @@ class _Held:
         self.close()
 
 
+def _left(deadline: float) -> float:
+    """What is left of the deadline, for connecting and the TLS handshake (each is then
+    bounded by it as a whole: CPython's handshake keeps one deadline across its reads)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the deadline passed before the connection was made")
+    return left
+
+
 class _PinnedHTTP(_Held, _TimedHTTP):  # type: ignore[misc]
     address = ""
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = socket.create_connection((self.address, self.port), _left(self.deadline))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
@@ -80,7 +89,7 @@ class _PinnedHTTPS(_Held, _TimedHTTPS):  # type: ignore[misc]
     address = ""
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock = socket.create_connection((self.address, self.port), _left(self.deadline))
         # The name, not the address, is what the certificate must be for.
         context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
         self.sock = context.wrap_socket(sock, server_hostname=self.host)

@@ -43,7 +43,12 @@ from domain.customer_sessions import ACTIVE, CustomerSession
 from domain.customers import Customer
 from domain.errors import ConcurrentUpdate, Unauthenticated
 from domain.identity_providers import REGISTER, SHARED_SECRET, IdentityProvider
-from domain.limits import MAX_CUSTOMER_TOKEN_CHARS, MAX_REF_CHARS, check_text
+from domain.limits import (
+    MAX_CUSTOMER_TOKEN_CHARS,
+    MAX_JWT_LIFETIME_S,
+    MAX_REF_CHARS,
+    check_text,
+)
 from domain.projects import Project
 from domain.rate_limits import default_policy
 
@@ -59,7 +64,9 @@ customer_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="CustomerToken",
     description="A customer session token (`tcs_<id>_<secret>`) or a JWT from the "
-    "project's identity provider (with the header `Tally-Project: <project id>`).",
+    "project's identity provider (with the header `Tally-Project: <project id>`). At "
+    f"most {MAX_CUSTOMER_TOKEN_CHARS} characters; a JWT must carry `iat` and `exp` at "
+    f"most {MAX_JWT_LIFETIME_S} s apart.",
 )
 
 # Text, not a UUID parameter: a header that names no project is one more way for a JWT to
