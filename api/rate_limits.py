@@ -24,7 +24,9 @@ every request.
 
 Redis unreachable or slower than ``REDIS_TIMEOUT_S``: the request is admitted and one
 warning is logged per ``WARN_EVERY_S`` (a rate limit protects the service; refusing
-every request because its counter is away would be the outage it guards against).
+every request because its counter is away would be the outage it guards against), and
+for ``SKIP_REDIS_S`` after it every request is admitted without asking Redis, so that a
+Redis that never answers costs one request in five seconds its timeout, not each.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ from domain.rate_limits import RatePolicy, policy_for
 log = logging.getLogger("tally.rate_limits")
 
 REDIS_TIMEOUT_S = 0.5
+# After Redis fails or times out, requests are admitted without asking it for this long
+# (review finding 12): a Redis that accepts connections and never answers would
+# otherwise add REDIS_TIMEOUT_S to every request.
+SKIP_REDIS_S = 5.0
 WARN_EVERY_S = 60.0
 # Blocked identities kept per process at most (``RateLimiter.count_failure``); past it,
 # expired ones are dropped, and a new one is refused but not remembered.
@@ -69,8 +75,13 @@ def policy_header(kind: str, policy: RatePolicy) -> str:
 class RateLimiter:
     """The buckets of one server process (their counts: Redis, or this process)."""
 
-    def __init__(self, redis_url: str | None, prefix: str) -> None:
+    def __init__(
+        self, redis_url: str | None, prefix: str, skip_redis_s: float = SKIP_REDIS_S
+    ) -> None:
         self.shared = redis_url is not None
+        self.skip_redis_s = skip_redis_s
+        # Redis is not asked before this (time.monotonic()): it failed or timed out.
+        self._skip_until = -math.inf
         self.storage: Any = None
         self.local: LocalWindows | None = None
         if redis_url is not None:
@@ -147,6 +158,8 @@ class RateLimiter:
             # starts a new bucket).
             key = f"{kind}/{identity}/{policy.requests}/{policy.window_s}"
             return self.local.hit(key, policy, time.time())
+        if time.monotonic() < self._skip_until:
+            return None  # Redis failed a moment ago: admitted without asking it
         item = self._item(policy)
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
@@ -154,6 +167,7 @@ class RateLimiter:
                     return None
                 reset_at, _remaining = await self.limiter.get_window_stats(item, kind, identity)
         except Exception as exc:  # Redis away or slow: admitted (see the module's docstring)
+            self._skip_until = time.monotonic() + self.skip_redis_s
             self._warn(exc)
             return None
         return float(reset_at)
