@@ -7,15 +7,13 @@ and usage: ``api/routes/me_billing.py``."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import TallyDep
-from api.customer_auth import CustomerCaller, CustomerDep
-from api.errors import ReadModelBehind
+from api.customer_auth import CustomerDep
 from api.routes import catalog, checkout, invoices, subscription_lifecycle, subscriptions
 from api.routes.common import (
     IdempotencyKey,
@@ -26,8 +24,7 @@ from api.routes.common import (
     respond,
     write_responses,
 )
-from api.routes.customers import customer_row
-from api.routes.me_common import MeReader, on_offer, owned
+from api.routes.me_common import MeReader, my_row, on_offer, owned
 from api.schemas import checkout as cs
 from api.schemas import customers as s
 from api.schemas import me as ms
@@ -35,9 +32,7 @@ from api.schemas import subscriptions as ss
 from api.schemas.catalog import PlanList
 from api.schemas.common import Page
 from api.schemas.invoices import UpcomingInvoiceResult
-from api.tally import Tally
 from commands.plan_change_preview import PreviewSubscriptionChange
-from domain.errors import NotFound
 from domain.subscriptions import Subscription
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
@@ -70,20 +65,6 @@ def my_entitlements(tally: TallyDep, me: MeReader) -> s.Entitlements:
     my_row(tally, me)
     found = query(tally.views, tally.schema, me.project_id, me.customer_id)
     return s.Entitlements.model_validate(found)
-
-
-def my_row(tally: Tally, me: CustomerCaller) -> dict[str, Any]:
-    """The customer's read-model row. The token proved the customer exists in the log,
-    so a missing row means the read models have not caught up (a concurrent first
-    request registered it a moment ago): 503 ``read_model_behind``, retry, never a 404
-    (security review finding 6)."""
-    try:
-        return customer_row(tally, me.acting(), me.customer_id)
-    except NotFound:
-        raise ReadModelBehind(
-            "the read models do not hold this customer yet; retry shortly",
-            headers={"Retry-After": "1"},
-        ) from None
 
 
 @router.get(

@@ -22,7 +22,7 @@ from api.routes.common import (
     read_problems,
     write_responses,
 )
-from api.routes.me_common import MeReader, own_wallet, owned, wallet_owner_refs
+from api.routes.me_common import MeReader, my_row, own_wallet, owned, wallet_owner_refs
 from api.routes.usage import Moment
 from api.schemas import accounts as acs
 from api.schemas import checkout as cs
@@ -110,6 +110,7 @@ def my_invoice_pdf(invoice_id: UUID, tally: TallyDep, me: MeReader) -> Response:
     responses=read_problems("not_found"),
 )
 def my_payment_methods(tally: TallyDep, me: MeReader) -> pms.PaymentMethods:
+    my_row(tally, me)  # 503, not 404, while the read models catch up with a new customer
     return payment_methods.list_methods(me.customer_id, tally, me.acting())
 
 
@@ -194,4 +195,5 @@ def my_wallet_entries(
     responses=read_problems("not_found", "invalid_combination"),
 )
 def my_usage(tally: TallyDep, me: MeReader, start: Moment = None, end: Moment = None) -> us.Usage:
+    my_row(tally, me)  # 503, not 404, while the read models catch up with a new customer
     return usage_routes.customer_usage(me.customer_id, tally, me.acting(), start, end)

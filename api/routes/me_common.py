@@ -14,9 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import TallyDep
 from api.customer_auth import CustomerCaller, CustomerDep
-from api.errors import PositionNotIssued
+from api.errors import PositionNotIssued, ReadModelBehind
 from api.routes import subscriptions
 from api.routes.common import _wait, behind, caught_up
+from api.routes.customers import customer_row
 from api.schemas.subscriptions import ItemRequest
 from api.tally import Tally
 from domain.errors import NotFound
@@ -116,3 +117,17 @@ def on_offer(tally: Tally, me: CustomerCaller, items: Sequence[ItemRequest]) -> 
     for item in resolved:
         if str(item.price_id) not in offered:
             raise NotFound(f"price {item.price_id} is not on offer", id=str(item.price_id))
+
+
+def my_row(tally: Tally, me: CustomerCaller) -> dict[str, Any]:
+    """The customer's read-model row. The token proved the customer exists in the log,
+    so a missing row means the read models have not caught up (a concurrent first
+    request registered it a moment ago): 503 ``read_model_behind``, retry, never a 404
+    (security review finding 6)."""
+    try:
+        return customer_row(tally, me.acting(), me.customer_id)
+    except NotFound:
+        raise ReadModelBehind(
+            "the read models do not hold this customer yet; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from None

@@ -76,11 +76,13 @@ def test_concurrent_first_requests_never_answer_404_or_409(
         token = mint(claims_at(clock.now(), sub=f"new_{round_}"), idp.keys[0])
         barrier = threading.Barrier(8)
 
-        def first(token: str = token, barrier: threading.Barrier = barrier) -> None:
+        def first(path: str, token: str = token, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
-            statuses.append(web.get("/v1/me", headers=as_customer(token, shop)).status_code)
+            statuses.append(web.get(path, headers=as_customer(token, shop)).status_code)
 
-        threads = [threading.Thread(target=first) for _ in range(8)]
+        # Every /v1/me read of the customer's own row, twice each.
+        paths = ["/v1/me", "/v1/me/entitlements", "/v1/me/payment_methods", "/v1/me/usage"]
+        threads = [threading.Thread(target=first, args=(p,)) for p in paths * 2]
         for thread in threads:
             thread.start()
         for thread in threads:
