@@ -5,6 +5,8 @@ request goes to the address that was checked, and kept keys belong to one projec
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -87,10 +89,22 @@ def test_private_addresses_are_refused_in_every_mode() -> None:
     assert checked_address("http://127.0.0.1:9/jwks", allow_loopback=True) == "127.0.0.1"
 
 
+def own_address() -> str:
+    """This machine's address on its network (no packet is sent: a UDP socket's
+    connect only picks the route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return str(probe.getsockname()[0])
+
+
 def test_a_test_mode_project_cannot_fetch_from_a_private_network() -> None:
-    # A JWKS server on this machine's non-loopback, non-public address (192.0.2.2): the
-    # kind of internal service a test-mode key must not reach.
-    inside = JwksServer(host="192.0.2.2")
+    # A JWKS server on this machine's own non-loopback, non-public address: the kind of
+    # internal service a test-mode key must not reach.
+    host = own_address()
+    address = ipaddress.ip_address(host)
+    assert not address.is_global, host  # what the test needs
+    assert not address.is_loopback, host
+    inside = JwksServer(host=host)
     inside.new_key("k1")
     try:
         with pytest.raises(IdentityProviderUnavailable):
