@@ -22,7 +22,8 @@ from commands import messages as m
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from commands.webhook_lookups import Step, named
-from domain.provider_call_params import RefundParams
+from domain.invoices import Invoice
+from domain.provider_call_params import ChargeParams, RefundParams
 from domain.provider_calls import ProviderCall
 from domain.transactions import COMPLETED, REVERSED, Transaction
 from domain.webhooks import NotYetApplicable, WebhookEvent
@@ -36,6 +37,12 @@ def refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
         return []
     txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
     txn = txn or _refunded_transaction(uow, ctx, call)
+    if txn is None and call is None:
+        txn = _charged_transaction(uow, ctx, event)
+        if txn is not None and event.data.get("refunded_total_minor") is None:
+            # Without the provider's running total a credit note's refund of this
+            # charge (already moved by the note) would look like one more refund.
+            return []
     if txn is None:
         # A credit note's refund names no transaction (its entry moved the money when
         # the note was issued): only the review's outcome is recorded.
@@ -46,7 +53,9 @@ def refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
         raise NotYetApplicable(f"transaction {txn.id} is {txn.state}, not yet paid", id=str(txn.id))
     total = event.data.get("refunded_total_minor")
     amount = (
-        int(total) - txn.reversed_amount if total is not None else event.data.get("amount_minor")
+        int(total) - txn.reversed_amount - _credited(uow, ctx, event, txn)
+        if total is not None
+        else event.data.get("amount_minor")
     )
     amount = min(int(amount or 0), txn.reversible_amount)
     if amount <= 0:
@@ -107,3 +116,27 @@ def _refunded_transaction(
         return None
     found: Transaction | None = uow.find(Transaction, UUID(params.transaction_id))
     return found if found is not None and found.project_id == ctx.project_id else None
+
+
+def _charged_transaction(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> Transaction | None:
+    """The transaction of the invoice charge the event names (``tally_charge_call``): a
+    refund made in the provider's dashboard carries the charge's references only."""
+    charge: ProviderCall | None = named(uow, ctx, ProviderCall, event, "charge_call")
+    params = charge.request_params if charge is not None else None
+    if not isinstance(params, ChargeParams) or not params.transaction_id:
+        return None
+    found: Transaction | None = uow.find(Transaction, UUID(params.transaction_id))
+    return found if found is not None and found.project_id == ctx.project_id else None
+
+
+def _credited(uow: UnitOfWork, ctx: Context, event: WebhookEvent, txn: Transaction) -> int:
+    """What credit notes gave back of the invoice payment ``txn`` made: part of the
+    provider's running total, but moved by the notes' own entries, not by a reversal."""
+    invoice: Invoice | None = named(uow, ctx, Invoice, event, "invoice")
+    if invoice is None:
+        return 0
+    return sum(
+        int(p.get("refunded") or 0)
+        for p in invoice.payments
+        if p.get("transaction_id") == str(txn.id)
+    )

@@ -14,9 +14,12 @@ status moves), built from the facts of four aggregates as they were recorded:
 - ``Invoice.PaymentRecorded``: the invoice's side of a charge (which payment of the
   invoice it is), or a payment made another way (out of band, from a wallet, collected
   by the provider on its own), which is a new payment, succeeded at once;
-- refunds: a provider ``refund`` call (it names the payment's transaction, or the
-  invoice and the provider's payment id) counts when it succeeded; a credit note's
-  refund of a wallet or out-of-band payment (``Invoice.Credited``) at once.
+- refunds: ``Transaction.Reversed`` of a provider payment's transaction, whoever asked
+  for the refund (Tally's refund call that names the transaction, or a refund made in
+  the provider's dashboard that its webhook reported); a provider ``refund`` call that
+  names no transaction (a credit note's: the invoice and the provider's payment id)
+  counts when it succeeded; a credit note's refund of a wallet or out-of-band payment
+  (``Invoice.Credited``) at once.
 
 ``payment_refunds`` keeps each provider refund call of a known payment until it is
 answered. ``payment_changes`` has one row per log position whose event emitted a public
@@ -56,7 +59,7 @@ CALL_EVENTS = (
     _call.PaymentNoted,
     _call.RefundDecided,
 )
-TXN_EVENTS = (ev.TransactionCompleted, ev.TransactionFailed)
+TXN_EVENTS = (ev.TransactionCompleted, ev.TransactionFailed, ev.TransactionReversed)
 INVOICE_EVENTS = (ev.InvoicePaymentRecorded, ev.InvoiceCredited)
 
 COLUMNS = (
@@ -127,6 +130,10 @@ class _Batch:
                 return
             if kind is ev.TransactionCompleted:
                 self.touch(row, fold.settle(row, fold.SUCCEEDED, event.timestamp), position)
+            elif kind is ev.TransactionReversed:
+                # Money given back, whoever asked: Tally's refund call, or a refund made
+                # in the provider's dashboard that its webhook reported (issue 12).
+                self.touch(row, fold.refund(row, int(event.amount), event.timestamp), position)
             else:
                 code, message = _transaction_failure(str(event.reason or ""))
                 emitted = fold.settle(row, fold.FAILED, event.timestamp, code=code, message=message)
@@ -183,6 +190,8 @@ class _Batch:
         if event.operation != "refund":
             return
         paid = self.by_transaction(params.get("transaction_id"))
+        if paid is not None and paid["method"] == "provider":
+            return  # its transaction's reversal counts it, as any other refund's is
         if paid is None and params.get("invoice_id"):
             invoice_id = UUID(str(params["invoice_id"]))
             paid = self.by_invoice(invoice_id, reference=str(params.get("payment_ref") or ""))

@@ -328,6 +328,8 @@ def _event(raw: dict[str, Any]) -> ProviderEvent:
         occurred_at=None,
         raw=raw,
         amount_minor=data.get("amount_minor"),
+        # A running total of the payment's refunds, as Stripe's ``charge.refunded`` says.
+        refunded_total_minor=data.get("refunded_total_minor"),
         currency=data.get("currency"),
         status=data.get("status"),
         customer_ref=data.get("customer_ref"),
