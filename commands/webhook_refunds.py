@@ -7,6 +7,14 @@ its approval arrives, and recorded on its call (``RefundDecided``), so a second 
 of the approval changes nothing; ``refund.failed`` (a rejected refund) records the
 rejection and leaves the transaction as it was.
 
+A refund made in the provider's dashboard (no refund call of Tally's) reverses the
+transaction the event names: a checkout's (``tally_transaction``), or an invoice
+charge's (``tally_charge_call``, what Stripe's ``charge.refunded`` of a charge carries),
+by the provider's running total less what was reversed already and what credit notes
+gave back of that payment (their entries moved that money). An invoice charge's event
+without a running total reverses nothing: it cannot tell a dashboard refund from the
+report of a credit note's refund.
+
 Paddle's adjustments carry no Tally references but the refund call's id (in the reason),
 so the transaction a refund reverses is the one its call names, and only if the
 provider's payment it refunds is the one the call asked to refund.

@@ -37,7 +37,9 @@ def dashboard_refund(
     }
     body = [{"id": event_id, "type": "refund.succeeded", "data": data}]
     headers, content = provider.sign_delivery(body)
-    response = api.http.post(f"/v1/webhooks/stub/{api.project_id}", content=content, headers=headers)
+    response = api.http.post(
+        f"/v1/webhooks/stub/{api.project_id}", content=content, headers=headers
+    )
     assert response.status_code == 200, response.text
     settle(api)
 
