@@ -35,7 +35,7 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.rate_limits import admit
+from api.rate_limits import admit, failures_counted
 from api.tally import Tally
 from commands.bus import Context
 from commands.projects import hash_key, split_key
@@ -254,8 +254,9 @@ async def require_caller(
         raise Unauthenticated(REFUSAL)
     presented = credentials.credentials.strip()
     key_id = check_key(presented)
-    row = await key_lookups(request).lookup(key_id)
-    caller = verify(presented, key_id, row, get_tally(request).clock.now)
+    async with failures_counted(request):  # review finding 7
+        row = await key_lookups(request).lookup(key_id)
+        caller = verify(presented, key_id, row, get_tally(request).clock.now)
     assert row is not None  # verify refused an unknown key
     # Counted once the key is known to be the caller's (issue 14), before the route runs.
     await admit(request, "api_key", key_id, policy_for("api_key", row["rate_limits"]))

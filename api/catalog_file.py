@@ -171,7 +171,9 @@ def parse(text: str) -> tuple[CatalogFile, Checked]:
         _check_meters(catalog.meters)
         for product in catalog.products:
             m.DefineProduct(
-                code=product.code, name=product.name, features=product.features,
+                code=product.code,
+                name=product.name,
+                features=product.features,
                 owner=product.owner,
             )
             prices = [
@@ -288,7 +290,9 @@ def load(tally: Tally, project_id: UUID, path: Path, actor: str = "cli") -> Load
     for product, prices in checked:
         defined = tally.execute(
             m.DefineProduct(
-                code=product.code, name=product.name, features=product.features,
+                code=product.code,
+                name=product.name,
+                features=product.features,
                 owner=product.owner,
             ),
             context,

@@ -34,7 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from adapters.customer_tokens import JwksCache, verify_jwt
 from api.auth import Caller, get_tally
 from api.errors import ReadModelBehind
-from api.rate_limits import admit, admit_customer
+from api.rate_limits import admit, admit_customer, failures_counted
 from api.tally import Tally
 from commands import messages as m
 from commands.bus import Context
@@ -296,9 +296,10 @@ async def require_customer(
         raise Unauthenticated(REFUSAL)
     tally = get_tally(request)
     project = _project_id(project_id)
-    caller, registration = await run_in_threadpool(
-        authenticate, tally, token, project, jwks_cache(request)
-    )
+    async with failures_counted(request):  # review finding 7
+        caller, registration = await run_in_threadpool(
+            authenticate, tally, token, project, jwks_cache(request)
+        )
     if registration is not None:
         # Each first use writes a customer: counted against the project's registration
         # bucket first, so a stream of new subjects cannot write customers without end

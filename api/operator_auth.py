@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import MAX_KEY_CHARS, get_tally
-from api.rate_limits import admit
+from api.rate_limits import admit, failures_counted
 from api.tally import Tally
 from commands.bus import Context
 from commands.operators import split_operator_key
@@ -80,12 +80,13 @@ async def require_operator(
     key_id = split_operator_key(presented) if len(presented) <= MAX_KEY_CHARS else None
     if key_id is None:
         raise Unauthenticated(REFUSAL)
-    keys = await run_in_threadpool(operator_keys, get_tally(request))
-    info = keys.get(key_id)
-    # Hashed and compared whatever was found, so an unknown key id takes as long.
-    matches = hmac.compare_digest(hash_key(presented), info.key_hash if info else "0" * 64)
-    if info is None or not matches or info.revoked:
-        raise Unauthenticated(REFUSAL)
+    async with failures_counted(request):  # review finding 7
+        keys = await run_in_threadpool(operator_keys, get_tally(request))
+        info = keys.get(key_id)
+        # Hashed and compared whatever was found, so an unknown key id takes as long.
+        matches = hmac.compare_digest(hash_key(presented), info.key_hash if info else "0" * 64)
+        if info is None or not matches or info.revoked:
+            raise Unauthenticated(REFUSAL)
     await admit(request, "operator", key_id, default_policy("operator"))
     return OperatorCaller(key_id)
 

@@ -4,8 +4,10 @@ else in each process's memory by the same algorithm (``LocalWindows``, which say
 not the library's memory storage).
 
 A bucket is one API key, one customer token's principal, one operator key, or one inbound
-webhook route (project and provider). Its policy, ``requests`` per ``window_s`` seconds,
-is the project's own (set by the operator API) or the default (``domain.limits``).
+webhook route (project and provider); failures count apart, per source address
+(``count_failure``: forged webhook deliveries, refused credentials). Its policy,
+``requests`` per ``window_s`` seconds, is the project's own (set by the operator API)
+or the default (``domain.limits``).
 
 The strategy is the library's moving window: a request is admitted when fewer than
 ``requests`` were admitted in the ``window_s`` seconds before it. In Redis that decision
@@ -32,10 +34,11 @@ Redis that never answers costs one request in five seconds its timeout, not each
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -47,7 +50,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RateLimited
-from domain.rate_limits import RatePolicy, policy_for
+from api.local_windows import LocalWindows
+from domain.errors import Unauthenticated
+from domain.rate_limits import RatePolicy, default_policy, policy_for
 
 log = logging.getLogger("tally.rate_limits")
 
@@ -187,47 +192,6 @@ class RateLimiter:
                 await client.aclose()
 
 
-class LocalWindows:
-    """The moving windows of one process, without Redis: the limits library's algorithm
-    (a request is admitted when fewer than ``requests`` were admitted in the window
-    before it), each bucket a deque of its admitted times, newest last.
-
-    Not the library's memory storage: it expires entries from a timer thread that holds
-    the bucket's lock, and the event loop waiting for that lock (and for the GIL the
-    thread holds) added about 100 us of server CPU to every request (the in-process
-    measurement in docs/access.md, "Cost"). Here everything runs on the event loop's
-    one thread, so no lock is needed, and old entries go when their bucket is counted;
-    buckets idle past their window are dropped every ``SWEEP_EVERY`` requests."""
-
-    SWEEP_EVERY = 10_000
-
-    def __init__(self) -> None:
-        self.buckets: dict[str, tuple[deque[float], float]] = {}
-        self._counted = 0
-
-    def hit(self, key: str, policy: RatePolicy, now: float) -> float | None:
-        """Count one request at ``now``: None when admitted, else when the oldest entry
-        leaves the window (a place frees)."""
-        self._counted += 1
-        if self._counted % self.SWEEP_EVERY == 0:
-            self._sweep(now)
-        found = self.buckets.get(key)
-        times = found[0] if found is not None else deque()
-        start = now - policy.window_s
-        while times and times[0] <= start:
-            times.popleft()
-        if len(times) >= policy.requests:
-            return times[0] + policy.window_s
-        times.append(now)
-        self.buckets[key] = (times, now + policy.window_s)
-        return None
-
-    def _sweep(self, now: float) -> None:
-        idle = [key for key, (_, until) in self.buckets.items() if until <= now]
-        for key in idle:
-            del self.buckets[key]
-
-
 def refusal(kind: str, policy: RatePolicy, reset_at: float) -> RateLimited:
     """The 429 of an empty bucket whose oldest entry leaves the window at ``reset_at``."""
     retry_after = max(1, math.ceil(reset_at - time.time()))
@@ -300,3 +264,20 @@ class RateLimitHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+@contextlib.asynccontextmanager
+async def failures_counted(request: Request) -> AsyncIterator[None]:
+    """Around the lookup of a well-formed credential (review finding 7): refused 429
+    while the client address's ``auth_failure`` bucket is empty, before anything is
+    looked up; each ``Unauthenticated`` inside is counted in that bucket, and the one
+    that finds it empty answers 429. A credential refused by its form alone (a wrong
+    prefix, too long) costs no lookup and is not counted."""
+    limiter = limiter_of(request)
+    address = request.client.host if request.client else "unknown"
+    limiter.check_blocked("auth_failure", address)
+    try:
+        yield
+    except Unauthenticated:
+        await limiter.count_failure("auth_failure", address, default_policy("auth_failure"))
+        raise

@@ -109,3 +109,34 @@ def test_forged_webhooks_fill_their_own_bucket_and_signed_ones_are_still_accepte
     headers, body = signed(app_tally, "evt_late")
     assert http.post(stub, content=body, headers=headers).status_code == 429
     assert api.get("/v1/accounts").status_code == 200  # the project's key is apart
+
+
+def test_refused_credentials_are_counted_per_address_before_the_lookup(
+    http: TestClient, api: Client, app_tally: Tally
+) -> None:
+    """Review finding 7: each well-formed credential refused (API key, customer token,
+    operator key) counts in its client address's ``auth_failure`` bucket (30 a minute);
+    the one that finds it empty answers 429, and so does every later request of that
+    address that shows a credential, before anything is looked up: its good key too.
+    Other addresses are not affected."""
+    limit = default_policy("auth_failure").requests
+    guesses = [
+        http.get(path, headers={"Authorization": f"Bearer {token}"}).status_code
+        for n in range(limit + 1)
+        for path, token in [
+            ("/v1/accounts", f"tly_{n:016x}_wrong"),
+            ("/v1/projects", f"tlyop_{n:016x}_wrong"),
+            ("/v1/me", f"tcs_00000000-0000-4000-8000-{n:012x}_wrong"),
+        ]
+    ][: limit + 1]
+    assert guesses == [401] * limit + [429]
+    # Refused by their form alone (no lookup): not counted, and not refused as guesses.
+    assert http.get("/v1/me", headers=api.headers()).status_code == 401
+    with nothing_written(app_tally):
+        good = api.get("/v1/accounts")
+    assert good.status_code == 429
+    assert good.json()["code"] == "rate_limited"
+    assert 1 <= int(good.headers["Retry-After"]) <= 60
+    assert good.headers["RateLimit-Policy"] == f'"auth_failure";q={limit};w=60'
+    elsewhere = TestClient(http.app, client=("198.51.100.9", 50000))
+    assert elsewhere.get("/v1/accounts", headers=api.headers()).status_code == 200
