@@ -96,11 +96,19 @@ def refused_address(url: str) -> str:
 
 
 class _TimedReader(io.RawIOBase):
-    """The socket's bytes, each read waiting at most until ``deadline`` (monotonic)."""
+    """The socket's bytes, each read waiting at most until ``deadline`` (monotonic).
+
+    It reads through a file of the socket (``makefile``), as http.client's own reader
+    does, because that file keeps the socket's descriptor open until it is closed:
+    http.client closes the connection's socket as soon as an answer's headers say the
+    connection will close (``Connection: close``, HTTP/1.0), while the body is still to
+    be read. Reading the bare socket, the body's next read then failed with EBADF (or,
+    had another thread opened a socket in between, read from that one's descriptor)."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         super().__init__()
         self._sock = sock
+        self._file = sock.makefile("rb", buffering=0)
         self._deadline = deadline
 
     def readable(self) -> bool:
@@ -111,7 +119,11 @@ class _TimedReader(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the answer did not arrive whole in time")
         self._sock.settimeout(left)
-        return self._sock.recv_into(buffer)
+        return self._file.readinto(buffer) or 0
+
+    def close(self) -> None:
+        self._file.close()  # the socket closes now if its connection already closed it
+        super().close()
 
 
 class _TimedResponse(http.client.HTTPResponse):
@@ -119,7 +131,7 @@ class _TimedResponse(http.client.HTTPResponse):
 
     def __init__(self, sock: socket.socket, deadline: float, method: str | None) -> None:
         super().__init__(sock, method=method)
-        self.fp.close()  # the plain reader http.client made; the socket stays open
+        self.fp.close()  # the reader http.client made; ours holds the socket instead
         self.fp = io.BufferedReader(_TimedReader(sock, deadline))
 
 
@@ -181,7 +193,8 @@ class KeepAlive:
                     self._close()
                     raise
                 if not answer.isclosed():
-                    self._close()  # not read to its end: this connection cannot carry more
+                    answer.close()  # not read to its end: this connection cannot carry more
+                    self._close()
                 return answer.status, data
         raise AssertionError("unreachable")  # the loop returns or raises
 

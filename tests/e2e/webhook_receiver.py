@@ -7,7 +7,9 @@ answer 503); ``redirect`` (answer 302); ``slow_s`` (wait before
 answering); ``trickle_s`` (write the answer one byte at a time, this long apart: a
 socket timeout longer than the gap never fires); ``secret`` (what it verifies with; a
 wrong one makes it refuse with 400, as a receiver should); ``connections`` (how many it
-was opened: it keeps them alive, HTTP/1.1)."""
+was opened: it keeps them alive, HTTP/1.1, unless ``closes``: "close" answers HTTP/1.1
+with ``Connection: close``, "http/1.0" answers HTTP/1.0 with no length, the body ending
+where the receiver closes the connection)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class Receiver:
         self.refused = 0
         self.headers: list[dict[str, str]] = []
         self.connections = 0
+        self.closes = ""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,8 +81,25 @@ class Receiver:
                 if receiver.trickle_s:
                     self._trickle(status, body)
                     return
+                if receiver.closes:
+                    self._answer_and_close(status, body)
+                    return
                 self.send_response(status)
                 self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _answer_and_close(self, status: int, body: bytes) -> None:
+                # The headers and the body go out in separate writes (as a server that
+                # streams its body would), so the client may read them separately.
+                self.close_connection = True
+                if receiver.closes == "http/1.0":
+                    self.protocol_version = "HTTP/1.0"
+                    self.send_response(status)
+                else:
+                    self.send_response(status)
+                    self.send_header("content-length", str(len(body)))
+                    self.send_header("connection", "close")
                 self.end_headers()
                 self.wfile.write(body)
 

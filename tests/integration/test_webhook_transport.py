@@ -106,3 +106,27 @@ def test_a_receivers_control_characters_are_not_kept(receiver: Receiver) -> None
     receiver.reply = b"ok\x00\x1b[31mred\x7f"
     sent = send(receiver.url, "evt_1", BODY, [receiver.secret], allow_private=True, timeout_s=5)
     assert (sent.ok, sent.response) == (True, "ok  [31mred ")
+
+
+@pytest.mark.parametrize("closes", ["http/1.0", "close"])
+@pytest.mark.parametrize("size", [20, 20_000])
+def test_a_receiver_closing_after_each_answer_gets_every_send(
+    receiver: Receiver, closes: str, size: int
+) -> None:
+    """A receiver that closes the connection after its answer (HTTP/1.0, or
+    ``Connection: close``): http.client closes its socket as soon as it has read the
+    headers, while the body is still to be read from it. Every send must still succeed
+    with the whole body (20 bytes: usually in the headers' read; 20 kB: over one read's
+    8 kB buffer), and each opens a new connection."""
+    receiver.closes = closes
+    receiver.reply = b'{"ok": "' + b"x" * (size - 10) + b'"}'
+    client = KeepAlive()
+    sends = 40
+    for n in range(sends):
+        sent = send(receiver.url, f"evt_{n}", BODY, [receiver.secret], allow_private=True,
+                    timeout_s=5, client=client)  # fmt: skip
+        assert (sent.ok, sent.status, sent.error) == (True, 200, ""), (n, sent)
+        assert sent.response == receiver.reply[:1000].decode()
+    client.close()
+    assert [h["webhook-id"] for h in receiver.headers] == [f"evt_{n}" for n in range(sends)]
+    assert receiver.connections == sends
