@@ -52,22 +52,6 @@ def checked_address(url: str, *, allow_loopback: bool) -> str:
     return str(addresses[0])
 
 
-class _Held:
-    """Its socket stays open until ``release``: http.client closes a connection as soon
-    as the answer's headers say it will close, but the timed reader reads the body from
-    the socket itself, so it must outlive that."""
-
-    held = True
-
-    def close(self) -> None:
-        if not self.held:
-            super().close()  # type: ignore[misc]
-
-    def release(self) -> None:
-        self.held = False
-        self.close()
-
-
 def _left(deadline: float) -> float:
     """What is left of the deadline, for connecting and the TLS handshake (each is then
     bounded by it as a whole: CPython's handshake keeps one deadline across its reads)."""
@@ -77,7 +61,7 @@ def _left(deadline: float) -> float:
     return left
 
 
-class _PinnedHTTP(_Held, _TimedHTTP):  # type: ignore[misc]
+class _PinnedHTTP(_TimedHTTP):
     address = ""
 
     def connect(self) -> None:
@@ -85,7 +69,7 @@ class _PinnedHTTP(_Held, _TimedHTTP):  # type: ignore[misc]
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class _PinnedHTTPS(_Held, _TimedHTTPS):  # type: ignore[misc]
+class _PinnedHTTPS(_TimedHTTPS):
     address = ""
 
     def connect(self) -> None:
@@ -109,14 +93,16 @@ def get(url: str, address: str, *, timeout_s: float, max_bytes: int) -> bytes:
         conn = _PinnedHTTP(host, parts.port, timeout=timeout_s)
     conn.address = address
     conn.deadline = time.monotonic() + timeout_s
+    # The answer's reader holds the socket open until the answer closes, even when
+    # http.client closes the connection at its headers (HTTP/1.0, ``Connection: close``).
     try:
         conn.request("GET", path, headers={"Accept": "application/json"})
-        answer = conn.getresponse()
-        if answer.status != 200:
-            raise ValueError(f"answered {answer.status}")  # redirects are not followed
-        body = answer.read(max_bytes + 1)
+        with conn.getresponse() as answer:
+            if answer.status != 200:
+                raise ValueError(f"answered {answer.status}")  # redirects are not followed
+            body = answer.read(max_bytes + 1)
     finally:
-        conn.release()
+        conn.close()
     if len(body) > max_bytes:
         raise ValueError(f"answer larger than {max_bytes} bytes")
     return body
