@@ -17,6 +17,7 @@ zero, in the balance's currency; ``projections.journal`` posts it):
 | ``Expired`` | ``credits:<customer>`` -a, ``breakage`` +a (revenue recognised from breakage) |
 | ``Voided`` (what remained) | the grant's own postings reversed for it |
 | ``Restored`` (an invoice voided) | a consumption's reversed (``domain/credit_restores.py``) |
+| ``Granted``, bought on a paid invoice | ``credits:<customer>`` +a, ``revenue`` -a |
 
 ``credits:<customer>`` is a liability (positive: credit Tally owes the customer in
 service). Expiry is recorded by the first command that touches the balance at or after
@@ -26,8 +27,9 @@ read the grants (order, applicability, liveness) are in ``domain/credits.py``.
 
 Thresholds, the ``Low``/``Depleted`` crossings and automatic top-ups are
 ``domain/credit_watch.py`` (``CreditWatch``); credits given back when an invoice they
-paid for is voided are ``domain/credit_restores.py`` (``CreditRestores``): the balance
-extends both, and declares their events (the library takes them from its class body).
+paid for is voided are ``domain/credit_restores.py`` (``CreditRestores``); credits
+bought on an invoice are ``domain/credit_purchases.py`` (``CreditPurchases``): the balance
+extends them, and declares their events (the library takes them from its class body).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.credit_purchases import CreditPurchases, Purchase
 from domain.credit_restores import CreditRestores
 from domain.credit_watch import CreditWatch
 from domain.credits import (
@@ -65,7 +68,7 @@ Posting = dict[str, Any]
 __all__ = ["CreditBalance", "credits_ref"]
 
 
-class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
+class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, TallyAggregate):
     TOPIC = "tally:CreditBalance"
 
     class Created(TallyAggregate.Created):
@@ -131,9 +134,11 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
         description: str = "",
         posted: bool = False,
         top_up: int | None = None,
+        purchase: str | None = None,
     ) -> Grant:
         """Record a grant. ``posted``: the money's entry was already posted (a top-up's
-        ledger transaction posted ``clearing`` -> ``credits``), so the grant posts none."""
+        ledger transaction posted ``clearing`` -> ``credits``), so the grant posts none.
+        ``purchase``: the paid invoice that bought it (``domain/credit_purchases.py``)."""
         check_grant(
             self.grants,
             kind=kind,
@@ -142,7 +147,7 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
             expires_at=expires_at,
             prices=prices,
             now=now,
-            capped=top_up is None,
+            capped=top_up is None and purchase is None,
         )
         check_text(description, "description", MAX_DESCRIPTION_CHARS)
         check_within_limit(self.total + amount, "the customer's credit balance")
@@ -153,6 +158,8 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
             grant_id, kind, amount, now, priority, expires_at, prices, source, description
         )
         grant["seq"], grant["top_up"] = len(self.grants), top_up
+        if purchase is not None:
+            grant["invoice_id"] = purchase
         entry = [
             {"account": credits_ref(self.customer_id), "amount": amount},
             {"account": counter_ref(grant), "amount": -amount},
@@ -272,7 +279,16 @@ class CreditBalance(CreditWatch, CreditRestores, TallyAggregate):
         for top_up in self.top_ups:
             if top_up["crossing"] == grant.get("top_up"):
                 top_up["status"] = "granted"
+        self._purchase_status(grant.get("invoice_id"), "granted")
         self._rearm()
+
+    @event("PurchaseInvoiced", topic="tally:CreditBalance.PurchaseInvoiced")
+    def _purchase_invoiced(self, purchase: Purchase) -> None:
+        self._remember_purchase(purchase)
+
+    @event("PurchaseCanceled", topic="tally:CreditBalance.PurchaseCanceled")
+    def _purchase_canceled(self, invoice_id: str) -> None:
+        self._purchase_status(invoice_id, "canceled")
 
     @event("Consumed", topic="tally:CreditBalance.Consumed")
     def _consumed(  # the consumption's facts, as recorded

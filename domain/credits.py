@@ -116,15 +116,25 @@ def credits_ref(customer_id: UUID) -> str:
 
 
 def counter_ref(grant: Grant) -> str:
-    """The account a grant's credit came from: ``clearing:<source>`` or ``promotions``."""
+    """The account a grant's credit came from: ``clearing:<source>`` or ``promotions``,
+    or ``revenue`` for credits bought on an invoice (its finalization earned the money:
+    ``domain/credit_purchases.py``)."""
+    if str(grant["source"]).startswith("invoice:"):
+        return "revenue"
     return f"clearing:{grant['source']}" if grant["kind"] == "paid" else "promotions"
 
 
 def check_voidable(grant: Grant) -> None:
-    """A wallet-funded grant (its ``source`` ``wallet:<account id>``: a client's
+    """A grant bought on an invoice is not voided: the customer paid for it, and what
+    gives the money back is a credit note of that invoice. A wallet-funded grant (its ``source`` ``wallet:<account id>``: a client's
     ``source`` cannot hold a colon, so no other grant has one like it) is not voided:
     its money was the customer's own, and a void gives back to the grant's counter,
     which for it would be the wallet (whose balance the void would not move)."""
+    if str(grant["source"]).startswith("invoice:"):
+        raise InvalidTransition(
+            f"credit grant {grant['id']} was bought on an invoice; it cannot be voided",
+            id=str(grant["id"]),
+        )
     if str(grant["source"]).startswith("wallet:"):
         raise InvalidTransition(
             f"credit grant {grant['id']} was funded by the customer's wallet; it cannot be voided",
