@@ -126,10 +126,11 @@ def counter_ref(grant: Grant) -> str:
 
 def check_voidable(grant: Grant) -> None:
     """A grant bought on an invoice is not voided: the customer paid for it, and what
-    gives the money back is a credit note of that invoice. A wallet-funded grant (its ``source`` ``wallet:<account id>``: a client's
-    ``source`` cannot hold a colon, so no other grant has one like it) is not voided:
-    its money was the customer's own, and a void gives back to the grant's counter,
-    which for it would be the wallet (whose balance the void would not move)."""
+    gives the money back is a credit note of that invoice. A wallet-funded grant (its
+    ``source`` ``wallet:<account id>``: a client's ``source`` cannot hold a colon, so
+    no other grant has one like it) is not voided either: its money was the customer's
+    own, and a void gives back to the grant's counter, which for it would be the wallet
+    (whose balance the void would not move)."""
     if str(grant["source"]).startswith("invoice:"):
         raise InvalidTransition(
             f"credit grant {grant['id']} was bought on an invoice; it cannot be voided",

@@ -49,12 +49,17 @@ def replayed(balance: CreditBalance) -> CreditBalance:
 
 def test_an_invoiced_purchase_grants_nothing_until_paid_then_once() -> None:
     balance = bought()
-    assert balance.total == 0 and balance.purchases[INVOICE]["status"] == "invoiced"
+    assert balance.total == 0
+    assert balance.purchases[INVOICE]["status"] == "invoiced"
     grant = balance.grant_purchase(INVOICE, START + timedelta(hours=1))
-    assert grant is not None and grant["amount"] == 500 and grant["priority"] == 3
-    assert grant["kind"] == "paid" and grant["source"] == f"invoice:{INVOICE}"
+    assert grant is not None
+    assert grant["amount"] == 500
+    assert grant["priority"] == 3
+    assert grant["kind"] == "paid"
+    assert grant["source"] == f"invoice:{INVOICE}"
     assert balance.grant_purchase(INVOICE, START + timedelta(hours=2)) is None
-    assert balance.total == 500 and len(balance.grants) == 1
+    assert balance.total == 500
+    assert len(balance.grants) == 1
     assert balance.purchases[INVOICE]["status"] == "granted"
 
 
@@ -63,7 +68,8 @@ def test_a_canceled_purchase_is_never_granted() -> None:
     assert balance.cancel_purchase(INVOICE) is True
     assert balance.cancel_purchase(INVOICE) is False
     assert balance.grant_purchase(INVOICE, START) is None
-    assert balance.total == 0 and balance.purchases[INVOICE]["status"] == "canceled"
+    assert balance.total == 0
+    assert balance.purchases[INVOICE]["status"] == "canceled"
 
 
 def test_an_invoice_that_sells_no_credits_grants_nothing() -> None:
@@ -96,7 +102,8 @@ def test_replay_gives_the_same_grants_and_purchases() -> None:
     balance.grant_purchase(INVOICE, START)
     balance.consume("c1", 120, START + timedelta(days=1))
     copy = replayed(balance)
-    assert copy.grants == balance.grants and copy.purchases == balance.purchases
+    assert copy.grants == balance.grants
+    assert copy.purchases == balance.purchases
     assert copy.total == 380
 
 
