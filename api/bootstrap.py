@@ -44,6 +44,7 @@ from commands import (
     catalog,
     checkout,
     checkout_expiry,
+    credit_purchases,
     credits,
     customers,
     identity,
@@ -135,6 +136,7 @@ def build(
             **meters.HANDLERS,
             **progressive_billing.HANDLERS,  # usage thresholds (issue 13)
             **credits.HANDLERS,  # prepaid credits (issue 13)
+            **credit_purchases.HANDLERS,  # credits bought on an invoice (issue 13)
             **subscriptions.HANDLERS,
             # Provider-run subscriptions (issue 18): these replace some of the above.
             **provider_subscriptions.HANDLERS,

@@ -72,3 +72,15 @@ class ExpireCredits(Command):
 
     customer_id: UUID
     currency: CurrencyCode
+
+
+class PurchaseCredits(Command):
+    """Paid credits bought on an invoice: a finalized one-line invoice now, the grant
+    when it is paid (``commands.credit_purchases``)."""
+
+    customer_id: UUID
+    amount: Amount
+    currency: CurrencyCode | None = None  # the customer's (an invoice is in it)
+    priority: Priority = 0
+    prices: GrantPrices | None = None
+    description: Text = ""

@@ -64,7 +64,7 @@ def balance_of_grant(grant_id: str) -> UUID:
         raise NotFound(f"credit grant {grant_id} not found", id=grant_id) from None
 
 
-def _balance(
+def balance_for(
     uow: UnitOfWork, ctx: Context, customer: Customer, currency: str | None, *, open_: bool
 ) -> CreditBalance | None:
     code = currency or customer.currency
@@ -90,7 +90,7 @@ def grant_body(balance: CreditBalance, grant: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_prices(uow: UnitOfWork, ctx: Context, prices: list[UUID], currency: str) -> None:
+def check_prices(uow: UnitOfWork, ctx: Context, prices: list[UUID], currency: str) -> None:
     for price_id in prices:
         price = uow.get(Price, price_id, ctx.project_id)
         if not price.metered:
@@ -139,10 +139,10 @@ def _withdraw(
 
 def grant_credits(uow: UnitOfWork, cmd: GrantCredits, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    balance = _balance(uow, ctx, customer, cmd.currency, open_=True)
+    balance = balance_for(uow, ctx, customer, cmd.currency, open_=True)
     assert balance is not None
     if cmd.prices is not None:
-        _check_prices(uow, ctx, cmd.prices, balance.currency)
+        check_prices(uow, ctx, cmd.prices, balance.currency)
     wallet = _wallet(uow, ctx, cmd, customer, balance.currency)
     grant = balance.grant(
         grant_id=grant_id_for(balance.id, ctx),
@@ -166,7 +166,7 @@ def grant_credits(uow: UnitOfWork, cmd: GrantCredits, ctx: Context) -> Result:
 
 def consume_credits(uow: UnitOfWork, cmd: ConsumeCredits, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
+    balance = balance_for(uow, ctx, customer, cmd.currency, open_=False)
     now = now_for(uow, ctx, customer.test_clock_id)
     price_id = None if cmd.price_id is None else str(cmd.price_id)
     if cmd.price_id is not None:
@@ -220,7 +220,7 @@ def void_credit_grant(uow: UnitOfWork, cmd: VoidCreditGrant, ctx: Context) -> Re
 
 def set_credit_threshold(uow: UnitOfWork, cmd: SetCreditThreshold, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    balance = _balance(uow, ctx, customer, cmd.currency, open_=True)
+    balance = balance_for(uow, ctx, customer, cmd.currency, open_=True)
     assert balance is not None
     if cmd.top_up_amount is not None and cmd.low_threshold is None:
         raise InvalidCombination("an automatic top-up needs a low_threshold to fire at")
@@ -261,7 +261,7 @@ def expire_at(uow: UnitOfWork, ctx: Context, customer: Customer, at: datetime) -
 
 def expire_credits(uow: UnitOfWork, cmd: ExpireCredits, ctx: Context) -> Result:
     customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    balance = _balance(uow, ctx, customer, cmd.currency, open_=False)
+    balance = balance_for(uow, ctx, customer, cmd.currency, open_=False)
     if balance is None:
         return Result.unchanged({"expired": 0})
     before = len(balance.top_ups)

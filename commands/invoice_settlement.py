@@ -15,6 +15,7 @@ from uuid import UUID
 
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
+from commands.credit_purchase_grants import grant_paid_purchase
 from commands.invoice_common import settings_values
 from commands.invoicing import billing_for, dunning_for, find_dunning
 from domain.accounts import clearing_ref
@@ -38,6 +39,7 @@ def after_paid(
 ) -> None:
     if invoice.status != PAID:
         return
+    grant_paid_purchase(uow, ctx, invoice, now)
     dunning = find_dunning(uow, invoice)
     if dunning is not None:
         dunning.recover(now)

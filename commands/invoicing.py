@@ -31,6 +31,7 @@ from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
+from commands.credit_purchase_grants import cancel_voided_purchase
 from commands.invoice_common import redeem, resolve_coupon, tax_rates
 from commands.now import now_for
 from domain.billing_settings import (
@@ -218,6 +219,7 @@ def void_invoice(uow: UnitOfWork, cmd: m.VoidInvoice, ctx: Context) -> Result:
     if invoice.credit_applied:
         billing.grant_credit(invoice.id, invoice.credit_applied, "void")
     restore_credits(uow, ctx, invoice, now)
+    cancel_voided_purchase(uow, ctx, invoice)
     billing.clear(invoice.id)
     uow.add(billing)
     return Result.changed(

@@ -60,6 +60,8 @@ class Credits(AggregateModel):
                     ev.CreditsDepleted,
                     ev.CreditsTopUpRequested,
                     ev.CreditsTopUpFailed,
+                    ev.CreditsPurchaseInvoiced,
+                    ev.CreditsPurchaseCanceled,
                 }
             ),
             columns=(

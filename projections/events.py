@@ -158,3 +158,5 @@ CreditsLow: Any = _credits.Low
 CreditsDepleted: Any = _credits.Depleted
 CreditsTopUpRequested: Any = _credits.TopUpRequested
 CreditsTopUpFailed: Any = _credits.TopUpFailed
+CreditsPurchaseInvoiced: Any = _credits.PurchaseInvoiced
+CreditsPurchaseCanceled: Any = _credits.PurchaseCanceled
