@@ -9,6 +9,10 @@ log builds the same payments."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.providers.stub import SUCCEEDS, StubProvider
 from projections.integration_catalog import PAYMENT_TYPES, event_id
@@ -133,6 +137,49 @@ def test_a_credit_notes_refund_reported_by_the_charge_is_not_counted_twice(
     assert types == ["billing.payment.succeeded", *["billing.payment.refunded"] * 2]
     assert_once_in_order(receiver)
     replayed_equal(sandbox)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    reports=st.lists(st.tuples(st.integers(0, 1200), st.booleans()), min_size=1, max_size=4).map(
+        lambda steps: sorted(steps, key=lambda step: step[0])
+    )
+)
+def test_each_dashboard_refund_counts_once_whatever_the_reports(
+    sandbox: Client, receiver: Receiver, reports: list[tuple[int, bool]]
+) -> None:
+    """Running totals as a provider reports them (never falling; repeated, redelivered,
+    beyond the payment): the payment is refunded by the last total (at most its amount)
+    and one ``billing.payment.refunded`` arrives per total that grew."""
+    if not receiver.secret:
+        subscribe(sandbox, receiver)
+    buyer = customer(sandbox, f"user_{uuid4().hex[:12]}")
+    card(sandbox, buyer, SUCCEEDS)
+    paid_id = charge(sandbox, open_invoice(sandbox, buyer, 1000))
+    settle(sandbox)
+    refs = {"tally_invoice": payment(sandbox, paid_id)["invoice_id"], "tally_charge_call": paid_id}
+    counted, grew = 0, 0
+    for total, redelivered in reports:
+        event = f"evt_{uuid4().hex}"
+        for _ in range(2 if redelivered else 1):
+            dashboard_refund(sandbox, event, refs, max(total - counted, 0), total)
+        grew += min(total, 1000) > counted
+        counted = max(counted, min(total, 1000))
+    found = payment(sandbox, paid_id)
+    sandbox.tally.webhooks.drain()
+
+    assert found["amount_refunded"] == counted
+    assert found["status"] == {0: "succeeded", 1000: "refunded"}.get(counted, "partially_refunded")
+    mine = [e for e in receiver.received if e["data"]["object"]["id"] == paid_id]
+    assert [e["type"] for e in mine] == ["billing.payment.succeeded"] + [
+        "billing.payment.refunded"
+    ] * grew
+    assert [e["data"]["object"]["amount_refunded"] for e in mine][-1] == counted
+    assert_once_in_order(receiver)
 
 
 def assert_once_in_order(receiver: Receiver) -> None:
