@@ -12,7 +12,7 @@ from eventsourcing.domain import event
 from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
-from domain.errors import LimitReached, NotFound, ValidationFailed
+from domain.errors import InvalidTransition, LimitReached, NotFound, ValidationFailed
 from domain.limits import (
     MAX_API_KEYS_PER_PROJECT,
     MAX_KEY_OVERLAP_S,
@@ -135,7 +135,9 @@ class Project(TallyAggregate):
         if info is None:
             raise NotFound(f"key {key_id} not found in project {self.id}")
         if info.revoked:
-            raise ValidationFailed(f"key {key_id} is already revoked")
+            raise InvalidTransition(
+                f"key {key_id} is already revoked", state="revoked", trigger="revoke"
+            )
         self._key_revoked(key_id=key_id)
 
     def rotate_key(
@@ -150,12 +152,17 @@ class Project(TallyAggregate):
         info = self.keys.get(old_key_id)
         if info is None:
             raise NotFound(f"key {old_key_id} not found in project {self.id}")
+        # A key's state, not the request, refuses these: 409 invalid_transition.
         if not info.active(now):
-            raise ValidationFailed(f"key {old_key_id} is revoked or expired")
+            raise InvalidTransition(
+                f"key {old_key_id} is revoked or expired", state="inactive", trigger="rotate"
+            )
         if info.expires_at is not None:
-            raise ValidationFailed(
+            raise InvalidTransition(
                 f"key {old_key_id} is already being rotated (it expires at "
-                f"{info.expires_at.isoformat()})"
+                f"{info.expires_at.isoformat()})",
+                state="rotating",
+                trigger="rotate",
             )
         if not 0 <= overlap_s <= MAX_KEY_OVERLAP_S:
             raise ValidationFailed(f"overlap_s must be from 0 to {MAX_KEY_OVERLAP_S}")

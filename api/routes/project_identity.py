@@ -62,7 +62,9 @@ def get_identity_provider(
     response_model=IdentityProviderResult,
     summary="Set a project's identity provider",
     description="The same command, body and refusals as `PUT /v1/identity_provider`.",
-    responses=write_responses(200, "not_found", "secret_storage_disabled"),
+    responses=write_responses(
+        200, "not_found", "secret_storage_disabled", "invalid_combination", "unknown_currency"
+    ),
 )
 def set_identity_provider(
     project_id: UUID,

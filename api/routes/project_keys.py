@@ -145,8 +145,8 @@ def list_keys(project_id: UUID, tally: TallyDep, operator: OperatorReader) -> Pa
     summary="Rotate an API key",
     description="Issues a new key (its secret in this answer only) and has the old one "
     "refused `overlap_s` seconds from now (`rotated.expires_at`), decided at each request. "
-    "A key already being rotated, revoked or expired is refused (422).",
-    responses=write_responses(201, "not_found", "limit_reached"),
+    "A key already being rotated, revoked or expired is refused (409 `invalid_transition`).",
+    responses=write_responses(201, "not_found", "limit_reached", "invalid_transition"),
 )
 def rotate_key(
     project_id: UUID,
@@ -166,8 +166,9 @@ def rotate_key(
     "/v1/projects/{project_id}/api_keys/{key_id}/revoke",
     response_model=RevokedApiKey,
     summary="Revoke an API key",
-    description="Refused from the next request on, in every server worker.",
-    responses=write_responses(200, "not_found", body=False),
+    description="Refused from the next request on, in every server worker. A key already "
+    "revoked is refused (409 `invalid_transition`).",
+    responses=write_responses(200, "not_found", "invalid_transition", body=False),
 )
 def revoke_key(
     project_id: UUID,

@@ -157,6 +157,8 @@ class Report:
     cases: int = 0
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Operations that answered 2xx at least once: their caller's credentials were taken.
+    succeeded: set[str] = field(default_factory=set)
 
     def counts(self) -> Counter[tuple[str, str]]:
         return Counter((f.operation, f.check) for f in self.findings)
@@ -183,7 +185,7 @@ def config(
             "headers": {"Authorization": f"Bearer {key}"},
             "parameters": {f"path.{name}": value for name, value in parameters.items()},
             "operations": [
-                {**o, "parameters": {f"path.{k}": v for k, v in o["parameters"].items()}}
+                {**o, "parameters": {f"path.{k}": v for k, v in o.get("parameters", {}).items()}}
                 for o in operations
             ],
             "generation": {
@@ -251,6 +253,8 @@ def _record(report: Report, event: events.EngineEvent) -> None:
     report.cases += len(recorder.cases)
     for case_id, checks in recorder.checks.items():
         response = recorder.find_response(case_id=case_id)
+        if response is not None and 200 <= response.status_code < 300:
+            report.succeeded.add(recorder.label)
         for node in checks:
             if node.failure_info is None:
                 continue

@@ -1,11 +1,14 @@
-"""Schemathesis fuzzes every operation of the API over the ASGI app, with a project key.
+"""Schemathesis fuzzes every operation of the API over the ASGI app, each with its caller's
+credentials: a project key, a customer session on /v1/me, an operator key on the
+operator API (/v1/projects, pinned to a project of its own).
 
 The run (``tests/e2e/fuzzing.py``) sends schema-valid and schema-breaking requests to
-all 111 operations, with the path parameters pinned to resources seeded first, and fails
+every operation, with the path parameters pinned to resources seeded first, and fails
 on: any 5xx; an answer its operation does not document (status, content type, headers,
 body schema); a schema-valid request refused by a rule the OpenAPI document does not
 state (a 4xx other than 401/403/404/409 without a problem code the operation lists); a
-schema-breaking request accepted; an operation never called; and, after the run, any
+schema-breaking request accepted; an operation never called; a customer's or operator's
+read that never answered 2xx (its credentials were not taken); and, after the run, any
 read model stalled or behind the log's head, since a request a read model cannot apply
 would stall the projections of every tenant. Nothing is excluded: the webhook receivers
 answer 400 ``invalid_signature`` (listed) to the unsigned bodies, and are tested signed in
@@ -20,12 +23,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from adapters.clock import FixedClock
 from api.app import create_app
 from api.bootstrap import Tally, build
 from api.settings import Settings
+from commands import operator_messages as om
+from commands.bus import Context
+from domain.operators import OPERATOR_ID
 from tests.e2e import fuzzing
 from tests.e2e.billing import client_in_mode, clock, customer, price, product, subscribe
 from tests.e2e.conftest import Client
@@ -34,7 +42,9 @@ from tests.e2e.invoicing import coupon, draft, line, tax_rate
 
 @pytest.fixture
 def fuzz_tally(settings: Settings) -> Iterator[Tally]:
-    tally = build(settings, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    # A secrets key, so that customer sessions (the /v1/me routes' callers) can be made.
+    sealed = settings.model_copy(update={"secrets_key": SecretStr(Fernet.generate_key().decode())})
+    tally = build(sealed, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)))
     yield tally
     tally.close()
 
@@ -83,7 +93,36 @@ def _seed(api: Client) -> tuple[dict[str, str], list[dict[str, Any]]]:
         "token": page.rsplit("/", 1)[-1],
     }
     cart_lines = {"include-path-regex": "^/v1/carts/", "parameters": {"line_id": cart_line}}
-    return parameters, [cart_lines]
+    return parameters, [cart_lines, *_callers(api, customer_id)]
+
+
+def _callers(api: Client, customer_id: str) -> list[dict[str, Any]]:
+    """The other callers' credentials, so that their routes are fuzzed past the 401 a
+    project key gets there: a customer session for /v1/me (the seeded customer's), and an
+    operator key for the operator API, pinned to a project of its own so that its writes
+    (rate limits, provider, mode, keys) never change the project the run works in."""
+    body = {"customer_id": customer_id, "expires_in_s": 86_400}
+    session = api.ok(api.post("/v1/customer_sessions", body), 201)["token"]
+    wallet = api.open_account(customer_id)  # a customer's wallet is owned by its Tally id
+    issued = api.tally.execute(om.IssueOperatorKey(label="fuzz"), Context(OPERATOR_ID, "cli"))
+    other = client_in_mode(api.http, api.tally, "fuzz_operated", "test")
+    return [
+        {
+            "include-path-regex": "^/v1/me/wallets/",
+            "headers": bearer(session),
+            "parameters": {"account_id": wallet},
+        },
+        {"include-path-regex": "^/v1/me(/|$)", "headers": bearer(session)},
+        {
+            "include-path-regex": "^/v1/projects",
+            "headers": bearer(issued.body["secret"]),
+            "parameters": {"project_id": str(other.project_id)},
+        },
+    ]
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
 
 
 # The suite's 300 s per test is there to catch hangs. This test's time is the engine's own
@@ -116,6 +155,13 @@ def test_fuzzing_every_operation_finds_no_error_and_the_read_models_keep_up(
         f"{method.upper()} {path}" for path, ops in app.openapi()["paths"].items() for method in ops
     }
     assert documented - report.operations == set(), "operations the run never called"
+    # The customer's and the operator's reads answered: their callers' credentials held.
+    reads = {
+        op
+        for op in documented
+        if op == "GET /v1/me" or op.startswith(("GET /v1/me/", "GET /v1/projects"))
+    }
+    assert reads - report.succeeded == set(), "reads that never answered 2xx"
     assert report.findings == [], report.table()
     assert report.errors == [], report.table()
     assert behind == []

@@ -169,7 +169,8 @@ def test_keys_are_issued_rotated_with_an_overlap_and_revoked(
     new = Client(old.http, app_tally, rotated["secret"], old.project_id, rotated["id"])
     assert (accounts_status(old), accounts_status(new)) == (200, 200)  # the overlap
     again = operator.call("POST", f"{keys}/{old.key_id}/rotate", {"overlap_s": 60})
-    assert again.status_code == 422  # already being rotated
+    assert again.status_code == 409, again.text  # already being rotated: the key's state
+    assert again.json()["code"] == "invalid_transition"
 
     clock.advance(timedelta(seconds=59))
     assert accounts_status(old) == 200
@@ -182,7 +183,9 @@ def test_keys_are_issued_rotated_with_an_overlap_and_revoked(
     revoked = operator.ok("POST", f"{keys}/{new.key_id}/revoke")
     assert revoked == {"id": new.key_id, "object": "api_key", "status": "revoked"}
     assert accounts_status(new) == 401
-    assert operator.call("POST", f"{keys}/{new.key_id}/revoke").status_code == 422
+    twice = operator.call("POST", f"{keys}/{new.key_id}/revoke")
+    assert twice.status_code == 409, twice.text
+    assert twice.json()["code"] == "invalid_transition"
 
 
 def test_a_rotated_key_is_refused_at_its_time_while_the_projection_worker_is_stopped(

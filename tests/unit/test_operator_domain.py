@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from commands.operators import split_operator_key
 from commands.projects import split_key
-from domain.errors import LimitReached, NotFound, UnknownCurrency, ValidationFailed
+from domain.errors import (
+    InvalidTransition,
+    LimitReached,
+    NotFound,
+    UnknownCurrency,
+    ValidationFailed,
+)
 from domain.limits import (
     DEFAULT_RATE_LIMITS,
     MAX_API_KEYS_PER_PROJECT,
@@ -110,9 +116,11 @@ def test_rotation_refusals_record_nothing(case: str) -> None:
     else:
         new_id = "other"
     version, keys = project.version, dict(project.keys)
-    with pytest.raises((NotFound, ValidationFailed)):
+    with pytest.raises((NotFound, ValidationFailed, InvalidTransition)) as refused:
         project.rotate_key(old, (new_id, "h", "p", ""), overlap, NOW)
     assert (project.version, project.keys) == (version, keys)
+    # The key's state refuses these (409), not the request (422).
+    assert isinstance(refused.value, InvalidTransition) == (case in ("revoked", "rotating"))
 
 
 def test_active_keys_are_capped_and_expired_keys_do_not_count() -> None:
@@ -192,3 +200,13 @@ def test_rate_limits_are_the_last_value_named_for_each_kind(sequence: list[dict]
 @given(st.text(alphabet="tlyop_abc019", max_size=30))
 def test_no_string_is_both_an_operator_key_and_a_project_key(text: str) -> None:
     assert split_key(text) is None or split_operator_key(text) is None
+
+
+def test_a_project_key_revoked_twice_is_refused_by_its_state() -> None:
+    project = Project.create("Acme")
+    project.issue_key("k0", "h", "p", "")
+    project.revoke_key("k0")
+    version = project.version
+    with pytest.raises(InvalidTransition):
+        project.revoke_key("k0")
+    assert project.version == version
