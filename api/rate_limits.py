@@ -22,7 +22,8 @@ With Redis, admitting costs one Redis round trip, awaited on the event loop (the
 storage over redis-py's asyncio client), never a thread. A refusal costs a second one
 (the window's state, for ``Retry-After`` and ``RateLimit``). A success answers
 ``RateLimit-Policy`` only: its remaining quota would cost that second round trip on
-every request.
+every request. Without Redis the bucket is at hand, so a success answers ``RateLimit``
+too.
 
 Redis unreachable or slower than ``REDIS_TIMEOUT_S``: the request is admitted and one
 warning is logged per ``WARN_EVERY_S`` (a rate limit protects the service; refusing
@@ -124,10 +125,28 @@ class RateLimiter:
     async def admit(self, kind: str, identity: str, policy: RatePolicy) -> Headers:
         """Count one request of the bucket (``kind``, ``identity``): the headers of its
         answer, or ``RateLimited`` (with its own headers) when the bucket is empty."""
+        if self.local is not None:
+            return self._admit_local(self.local, kind, identity, policy)
         reset_at = await self._hit(kind, identity, policy)
         if reset_at is None:
             return self._admitted(kind, policy)
         raise refusal(kind, policy, reset_at)
+
+    def _admit_local(
+        self, local: LocalWindows, kind: str, identity: str, policy: RatePolicy
+    ) -> Headers:
+        """``admit`` without Redis: the bucket is at hand, so an admitted answer also
+        carries ``RateLimit`` (review finding 11), its remaining quota and the seconds
+        until the oldest entry leaves the window (a place frees)."""
+        key, now = _local_key(kind, identity, policy), time.time()
+        reset_at = local.hit(key, policy, now)
+        if reset_at is not None:
+            raise refusal(kind, policy, reset_at)
+        times = local.buckets[key][0]
+        remaining = policy.requests - len(times)
+        reset = max(1, math.ceil(times[0] + policy.window_s - now))
+        value = f'"{kind}";r={remaining};t={reset}'.encode()
+        return (*self._admitted(kind, policy), (b"ratelimit", value))
 
     def check_blocked(self, kind: str, identity: str) -> None:
         """``RateLimited`` while ``count_failure`` has found the bucket empty, until a
@@ -159,10 +178,7 @@ class RateLimiter:
         """Count one request of the bucket: None when admitted (or Redis away), else
         when a place frees."""
         if self.local is not None:
-            # The bucket's key names its policy, as the library's does (a changed policy
-            # starts a new bucket).
-            key = f"{kind}/{identity}/{policy.requests}/{policy.window_s}"
-            return self.local.hit(key, policy, time.time())
+            return self.local.hit(_local_key(kind, identity, policy), policy, time.time())
         if time.monotonic() < self._skip_until:
             return None  # Redis failed a moment ago: admitted without asking it
         item = self._item(policy)
@@ -190,6 +206,12 @@ class RateLimiter:
             client = getattr(bridge, "storage", None)
             if client is not None:
                 await client.aclose()
+
+
+def _local_key(kind: str, identity: str, policy: RatePolicy) -> str:
+    # The bucket's key names its policy, as the library's does (a changed policy starts
+    # a new bucket).
+    return f"{kind}/{identity}/{policy.requests}/{policy.window_s}"
 
 
 def refusal(kind: str, policy: RatePolicy, reset_at: float) -> RateLimited:

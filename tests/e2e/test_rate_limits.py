@@ -40,6 +40,10 @@ def test_the_bucket_admits_its_policy_then_429_with_headers_and_nothing_executed
         done = api.post(f"/v1/accounts/{account}/deposits", {"amount": 100, "currency": "EUR"})
         assert done.status_code == 201, (n, done.text)
         assert done.headers["RateLimit-Policy"] == '"api_key";q=3;w=60'
+        # Counted in this process: the admitted answer says what is left (finding 11).
+        remaining, reset = done.headers["RateLimit"].removeprefix('"api_key";').split(";")
+        assert remaining == f"r={2 - n}"
+        assert 59 <= int(reset.removeprefix("t=")) <= 60
     with nothing_written(app_tally):
         refused = api.post(f"/v1/accounts/{account}/deposits", {"amount": 100, "currency": "EUR"})
         listed = api.http.get("/v1/accounts", headers=api.headers())
