@@ -27,6 +27,8 @@ near: on this project's 2-core machine, signed POSTs to a local keep-alive recei
 833/s, one loop each, at load 10; ``bench/webhooks.py`` measures both beside Tally).
 A connection the receiver closed while idle is opened again and the send tried once
 more on it (the receiver may then see that event twice, with the same id).
+A receiver that closes the connection after each answer (HTTP/1.0, ``Connection:
+close``) is answered on a new connection each send.
 
 A send has a **deadline**, not only a socket timeout: a socket's timeout bounds each read,
 so a receiver answering one byte a second would never time out and would hold one of

@@ -369,3 +369,25 @@ def test_a_crash_before_a_page_is_recorded_resends_that_page_with_the_same_ids(
     assert receiver.ids() == sent_before * 2  # the page again, same ids, same order
     delivery.drain()
     assert len(receiver.ids()) == 12  # recorded this time: nothing more
+
+
+@pytest.mark.parametrize("closes", ["http/1.0", "close"])
+def test_a_receiver_closing_each_connection_gets_every_event_as_delivered(
+    sandbox: Client, receiver: Receiver, closes: str
+) -> None:
+    """A receiver that closes the connection after each answer (HTTP/1.0, or HTTP/1.1 with
+    ``Connection: close``), answering more than one read's worth: every event is recorded
+    as delivered, none as a connection failure, each on a new connection."""
+    receiver.closes = closes
+    receiver.reply = b'{"ok": "' + b"x" * 20_000 + b'"}'
+    endpoint(sandbox, receiver)
+    customer(sandbox, "ada")
+    deposits(sandbox, 5)
+    sandbox.tally.webhooks.drain()
+    attempts = sandbox.ok(sandbox.get("/v1/webhook_deliveries?limit=100"))["data"]
+    assert len(attempts) == 1 + 2 * 5  # the customer, then two per deposit
+    assert {(a["status"], a["http_status"], a["error"]) for a in attempts} == {
+        ("succeeded", 200, "")
+    }
+    assert sorted(a["event_id"] for a in attempts) == sorted(receiver.ids())
+    assert receiver.connections == len(attempts)
