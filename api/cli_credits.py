@@ -1,7 +1,7 @@
 """``tally credits grant|list|balance|consume``: a customer's prepaid credits (issue 13,
-docs/usage.md), the same commands and reads as ``POST /v1/credit_grants``,
-``GET /v1/credit_grants``, ``GET /v1/customers/{id}/credits`` and
-``POST /v1/credits/consume``."""
+docs/usage.md), the same commands and reads as ``POST /v1/credit_grants`` (with
+``--invoice``: ``POST /v1/credit_purchases``), ``GET /v1/credit_grants``,
+``GET /v1/customers/{id}/credits`` and ``POST /v1/credits/consume``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,44 @@ from uuid import UUID
 NEEDS = ("credits", "customers")
 
 
+def cmd_credits_purchase(args: argparse.Namespace) -> int:
+    """``tally credits grant --invoice``: paid credits bought on a finalized invoice,
+    granted when it is paid (``POST /v1/credit_purchases``)."""
+    import sys
+
+    from api.cli_session import EXIT_OK, EXIT_REFUSED, emit, opened, run, sync_read_models
+    from commands.credit_messages import PurchaseCredits
+
+    if args.wallet is not None or args.expires_at is not None:
+        print("--invoice takes neither --wallet nor --expires-at", file=sys.stderr)
+        return EXIT_REFUSED
+    command = PurchaseCredits(
+        customer_id=args.customer,
+        amount=args.amount,
+        currency=args.currency,
+        priority=args.priority,
+        prices=args.price or None,
+        description=args.description,
+    )
+    with opened() as tally:
+        outcome = run(tally, command, args.project)
+        sync_read_models(tally, outcome.position, NEEDS)
+    bought = {**outcome.body["credit_purchase"], "invoice": outcome.body["invoice"]}
+    invoice = bought["invoice"]
+    line = (
+        f"{bought['grant_id']}  paid  {bought['amount']} {bought['currency']}  {bought['status']}"
+        f" on invoice {invoice['number']} ({invoice['id']}, {invoice['status']})"
+    )
+    emit(args, bought, [line])
+    return EXIT_OK
+
+
 def cmd_credits_grant(args: argparse.Namespace) -> int:
     from api.cli_session import EXIT_OK, emit, opened, run, sync_read_models
     from commands.credit_messages import GrantCredits
+
+    if args.invoice:
+        return cmd_credits_purchase(args)
 
     command = GrantCredits(
         customer_id=args.customer,
@@ -116,6 +151,10 @@ def add_credit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     grant.add_argument(
         "--wallet", type=UUID, default=None,
         help="a paid grant funded by a withdrawal from this account, the customer's wallet",
+    )  # fmt: skip
+    grant.add_argument(
+        "--invoice", action="store_true",
+        help="paid credits bought on a finalized invoice, granted when it is paid",
     )  # fmt: skip
     grant.set_defaults(func=cmd_credits_grant)
     consume = _add(credits, common, "consume", "spend credits now (all or nothing)")
