@@ -121,3 +121,18 @@ def test_a_purchase_in_another_currency_or_for_another_projects_customer_is_refu
         other.post("/v1/credit_purchases", {"customer_id": cid, "amount": 100}), 404, "not_found"
     )
     assert credits_of(shop, cid) == []
+
+
+def test_an_invoice_the_customers_credit_balance_covers_grants_at_once(shop: Client) -> None:
+    """Finalization pays it from the customer's credit balance: the same write grants."""
+    cid = customer(shop, "eve")
+    adjust = {"amount": 1000, "reason": "goodwill"}
+    shop.ok(shop.post(f"/v1/customers/{cid}/credit_balance", adjust))
+    bought = buy(shop, cid, 600)
+    assert (bought["status"], bought["invoice"]["status"]) == ("granted", "paid")
+    [grant] = credits_of(shop, cid)
+    assert (grant["id"], grant["amount"]) == (bought["grant_id"], 600)
+    eur = books(shop)
+    assert eur["accounts"][f"credits:{cid}"] == 600
+    assert eur["accounts"].get("revenue", 0) == 0
+    assert eur["total"] == 0
