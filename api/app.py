@@ -53,6 +53,7 @@ from api.routes import (
     payments,
     project_identity,
     project_keys,
+    project_webhooks,
     projects,
     provider_subscriptions,
     reports,
@@ -351,6 +352,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         projects,
         project_keys,
         project_identity,
+        project_webhooks,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.deliveries)

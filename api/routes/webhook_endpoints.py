@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"])
 deliveries = APIRouter(prefix="/v1/webhook_deliveries", tags=["webhooks"])
 
 
-def _with_secret(tally: Tally, outcome: Outcome) -> Outcome:
+def with_secret(tally: Tally, outcome: Outcome) -> Outcome:
     """The endpoint, with its new secret opened (the answer holds it sealed)."""
     shown = created_object(outcome, "webhook_endpoint")
     secret = tally.providers.secrets.open(outcome.body["sealed_secret"])
@@ -77,7 +77,7 @@ def create_endpoint(
 ) -> JSONResponse:
     command = c.CreateWebhookEndpoint(**body.model_dump())
     outcome = execute(tally, caller, command, key)
-    return respond(_with_secret(tally, outcome), s.WebhookEndpointWithSecret)
+    return respond(with_secret(tally, outcome), s.WebhookEndpointWithSecret)
 
 
 @router.get(
@@ -143,7 +143,7 @@ def rotate_secret(
 ) -> JSONResponse:
     command = c.RotateWebhookSecret(endpoint_id=endpoint_id, **body.model_dump())
     outcome = execute(tally, caller, command, key)
-    return respond(_with_secret(tally, outcome), s.WebhookEndpointWithSecret)
+    return respond(with_secret(tally, outcome), s.WebhookEndpointWithSecret)
 
 
 @router.post(
