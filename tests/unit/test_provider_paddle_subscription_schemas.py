@@ -27,6 +27,7 @@ from tests.unit.test_provider_paddle_schemas import (
     sent_bodies,
 )
 
+ITEMS = [{"price_id": PRICE, "quantity": 1}]
 PORTAL = {"id": "cpls_01h4ge9r64c22exjsx0fy8b48b", "urls": {"general": {"overview": "https://p"}}}
 
 
@@ -99,6 +100,16 @@ def test_a_checkout_cancel_is_a_transaction_update_paddle_takes(
     assert problems(name, body) == []
 
 
+@pytest.mark.parametrize("at_period_end", [True, False])
+def test_a_cancel_is_one_paddle_takes(
+    provider: PaddleProvider, recorder: SubscriptionRecorder, at_period_end: bool
+) -> None:
+    provider.cancel_subscription(SUB, at_period_end=at_period_end, idempotency_key=KEY)
+    [(name, body)] = sent_bodies(recorder)
+    assert name == "subscription-cancel"
+    assert problems(name, body) == []
+
+
 def test_a_portal_session_is_one_paddle_takes(
     provider: PaddleProvider, recorder: SubscriptionRecorder
 ) -> None:
@@ -114,8 +125,13 @@ def test_a_portal_session_is_one_paddle_takes(
     [
         (
             "subscription-update",
-            {"items": [{"price_id": PRICE, "quantity": 1}], "proration_billing_mode": "prorate"},
-            {"items": [{"price_id": PRICE, "quantity": 1}], "proration_billing_mode": "do_not_bill"},
+            {"items": ITEMS, "proration_billing_mode": "prorate"},
+            {"items": ITEMS, "proration_billing_mode": "do_not_bill"},
+        ),
+        (
+            "subscription-update",
+            {"items": [{"price_id": PRICE, "quantity": 0}]},
+            {"items": [{"price_id": PRICE, "quantity": 1}]},
         ),
         (
             "subscription-update",
@@ -125,6 +141,7 @@ def test_a_portal_session_is_one_paddle_takes(
         ("transaction-update", {"status": "voided"}, {"status": "canceled"}),
         ("transaction-update", {"invoice_number": "1"}, {"status": "canceled"}),
         ("customer-portal-session-create", {"return_url": "https://x"}, {}),
+        ("subscription-cancel", {"effective_from": "end_of_period"}, {"effective_from": None}),
     ],
 )
 def test_the_subscription_schemas_refuse_what_paddle_refuses(
