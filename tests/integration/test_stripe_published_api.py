@@ -31,7 +31,13 @@ from adapters.providers.subscriptions import SubscriptionItem, SubscriptionReque
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS
 from tests.e2e.test_provider_customers import resource
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
-from tests.integration.stripe_contract import OPERATIONS, check, operation_of, problems
+from tests.integration.stripe_contract import (
+    OPERATIONS,
+    check,
+    operation_of,
+    params_of,
+    problems,
+)
 
 SECRET = "whsec_contract"
 REFS = {
@@ -60,10 +66,17 @@ def answer(seen: Seen) -> Reply:
         "POST /v1/subscriptions/{subscription_exposed_id}": resource("subscription"),
         "DELETE /v1/subscriptions/{subscription_exposed_id}": resource("subscription"),
         "GET /v1/subscriptions/{subscription_exposed_id}": resource("subscription"),
-        "GET /v1/invoices/{invoice}": resource("invoice"),
         "POST /v1/payment_methods/{payment_method}/attach": resource("payment_method"),
         "POST /v1/payment_methods/{payment_method}/detach": resource("payment_method"),
     }
+    if name == "GET /v1/invoices/{invoice}":
+        # One line embedded and more to read: the adapter must list the rest.
+        invoice = resource("invoice")
+        invoice["lines"] = {**invoice["lines"], "has_more": True}
+        return Reply(200, invoice)
+    if name == "GET /v1/invoices/{invoice}/lines":
+        line = {**resource("invoice")["lines"]["data"][0], "id": "il_1Pgc6sB7WZ01zgkWSecond"}
+        return Reply(200, {"object": "list", "data": [line], "has_more": False, "url": seen.path})
     if name == "GET /v1/invoice_payments":
         paid = resource("invoice_payment", status="paid")
         paid["payment"] = {"type": "payment_intent", "payment_intent": "pi_3PaidContract01"}
@@ -228,4 +241,51 @@ def test_answers_are_read_from_stripes_own_objects(provider: StripeProvider) -> 
 def test_a_refund_stripe_would_refuse_is_found(params: dict[str, Any], refusal: str) -> None:
     """The check can fail: each of these is a refund request Stripe answers 400."""
     found = check(params, OPERATIONS["POST /v1/refunds"], "")
+    assert any(refusal in p for p in found), found
+
+
+def test_an_invoice_with_more_lines_is_read_through_the_lines_list(
+    api: FakeApi, provider: StripeProvider
+) -> None:
+    invoice = provider.get_invoice("in_1Pgc6tB7WZ01zgkWu9fdqL6I")
+    [listed] = [s for s in api.requests if "/lines" in s.path]
+    assert problems(listed) == []
+    assert params_of(listed)["starting_after"] == resource("invoice")["lines"]["data"][0]["id"]
+    assert len(invoice.lines) == 2
+
+
+SUBSCRIPTION = "POST /v1/subscriptions/{subscription_exposed_id}"
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "refusal"),
+    [
+        ("POST /v1/subscriptions", {"items": [{"price": "price_1"}]}, "required"),
+        (
+            "POST /v1/subscriptions",
+            {"customer": "cus_1", "items": [{"price": "price_1", "quantity": "1.5"}]},
+            "not an integer",
+        ),
+        (
+            "POST /v1/subscriptions",
+            {"customer": "cus_1", "trial_days": "14"},
+            "unknown parameter",
+        ),
+        (SUBSCRIPTION, {"proration_behavior": "prorate"}, "not one of"),
+        (SUBSCRIPTION, {"items": [{"id": "si_1", "removed": "true"}]}, "unknown parameter"),
+        (SUBSCRIPTION, {"cancel_at_period_end": "maybe"}, "boolean"),
+        (
+            "DELETE /v1/subscriptions/{subscription_exposed_id}",
+            {"at_period_end": "true"},
+            "unknown",
+        ),
+        ("GET /v1/invoices/{invoice}/lines", {"limit": "101"}, "outside 1..100"),
+    ],
+)
+def test_a_subscription_request_stripe_would_refuse_is_found(
+    operation: str, params: dict[str, Any], refusal: str
+) -> None:
+    """The check can fail for the provider-run subscription calls too: each of these is
+    a request Stripe answers 400."""
+    found = check(params, OPERATIONS[operation], "")
     assert any(refusal in p for p in found), found
