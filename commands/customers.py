@@ -10,6 +10,7 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.test_clocks import check_test_mode
 from domain.customers import Customer
+from domain.projects import Project
 from domain.test_clocks import TestClock
 
 
@@ -26,12 +27,15 @@ def register_customer(uow: UnitOfWork, cmd: m.RegisterCustomer, ctx: Context) ->
     if cmd.test_clock_id is not None:
         check_test_mode(uow, ctx)
         uow.get(TestClock, cmd.test_clock_id, ctx.project_id)
+    currency = cmd.currency
+    if currency is None:
+        currency = uow.get(Project, ctx.project_id, ctx.project_id).currency_or_default(None)
     customer = Customer.register(
         ctx.project_id,
         cmd.external_id,
         cmd.email,
         cmd.name,
-        cmd.currency,
+        currency,
         dict(cmd.metadata),
         cmd.test_clock_id,
     )

@@ -85,6 +85,17 @@ class Project(TallyAggregate):
         self._updated(name=new_name, mode=new_mode, default_currency=currency)
         return True
 
+    def currency_or_default(self, currency: str | None) -> str:
+        """The currency a request names, else the project's default (set by the operator);
+        a request naming none in a project without a default is refused."""
+        if currency is not None:
+            return currency
+        if self.default_currency is None:
+            raise ValidationFailed(
+                "currency is required: the project has no default currency", field="currency"
+            )
+        return self.default_currency
+
     @event("Updated", topic="tally:Project.Updated")
     def _updated(self, name: str, mode: str, default_currency: str | None) -> None:
         self.name = name

@@ -43,7 +43,11 @@ class RegisterCustomerRequest(Request):
     external_id: ExternalId = Field(description="Your id for this user; unique per project")
     email: Email = ""
     name: PersonName = ""
-    currency: CurrencyCode = Field(description="Every price it subscribes to is in it")
+    currency: CurrencyCode | None = Field(
+        default=None,
+        description="Every price it subscribes to is in it. Omitted: the project's default "
+        "currency (set by the operator); refused (422 `validation_error`) if it has none",
+    )
     metadata: Metadata = Field(default_factory=dict)
     test_clock_id: UUID | None = Field(
         default=None, description="Test-mode projects: its subscriptions live on this clock"

@@ -39,7 +39,8 @@ class RegisterCustomer(Command):
     external_id: ExternalId
     email: Email = ""
     name: NameOrBlank = ""
-    currency: CurrencyCode
+    # None: the project's default currency (Project.currency_or_default).
+    currency: CurrencyCode | None = None
     metadata: Metadata = Field(default_factory=dict)
     test_clock_id: UUID | None = None
 

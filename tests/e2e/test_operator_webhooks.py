@@ -90,3 +90,19 @@ def test_unknown_project_is_404_and_a_project_key_is_refused(
     assert own.post(route, {"url": URL}).status_code == 401
     assert own.get(route).status_code == 401
     assert op.ok("GET", route)["data"] == []
+
+
+def test_a_customer_registered_without_currency_takes_the_projects_default(
+    op: Operator, keyed_tally: Tally
+) -> None:
+    project = op.ok("POST", "/v1/projects", {"name": "Acme", "mode": "test"}, 201)["id"]
+    own = project_client(op, keyed_tally, project)
+    refused = own.post("/v1/customers", {"external_id": "ada"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "validation_error"
+
+    op.ok("POST", f"/v1/projects/{project}", {"default_currency": "EUR"})
+    made = own.ok(own.post("/v1/customers", {"external_id": "ada"}), 201)
+    assert made["currency"] == "EUR"
+    named = own.ok(own.post("/v1/customers", {"external_id": "bob", "currency": "USD"}), 201)
+    assert named["currency"] == "USD"

@@ -87,3 +87,13 @@ def test_a_project_counts_its_webhook_endpoints_up_to_the_limit() -> None:
     project.add_webhook_endpoint(uuid4())
     assert len(project.webhook_endpoint_ids) == MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
     assert recorded == 1 + MAX_WEBHOOK_ENDPOINTS_PER_PROJECT  # Created and each added
+
+
+def test_a_named_currency_wins_and_none_falls_back_to_the_default() -> None:
+    project = Project.create("Acme")
+    with pytest.raises(ValidationFailed, match="no default currency"):
+        project.currency_or_default(None)
+    assert project.currency_or_default("USD") == "USD"
+    project.update(None, None, "EUR")
+    assert project.currency_or_default(None) == "EUR"
+    assert project.currency_or_default("USD") == "USD"
