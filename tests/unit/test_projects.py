@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import LimitReached, NotFound, ValidationFailed
+from domain.errors import InvalidTransition, LimitReached, NotFound, ValidationFailed
 from domain.limits import MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
 from domain.projects import Project
 
@@ -60,7 +60,7 @@ def test_revoking_a_key_marks_it_revoked_once() -> None:
     project.revoke_key("k1")
     assert project.keys["k1"].revoked
     version = project.version
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidTransition):
         project.revoke_key("k1")
     assert project.version == version
 
