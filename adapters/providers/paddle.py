@@ -59,6 +59,7 @@ from adapters.providers.paddle_bodies import (
     checkout_body,
     refund_tag,
 )
+from adapters.providers.paddle_customer_refs import needs_customer, with_customer_references
 from adapters.providers.paddle_events import normalize
 from adapters.providers.paddle_lists import entries
 from adapters.providers.paddle_payment_methods import PaddlePaymentMethods
@@ -221,6 +222,8 @@ class PaddleProvider(PaddleSubscriptions, PaddlePaymentMethods):
         # Signed, but the ids are still checked before Tally keeps and later uses them.
         event = normalize(notification)
         check_event_ids(PADDLE, event)
+        if needs_customer(event):
+            event = with_customer_references(self._call, event)
         return [event]
 
     def _subscription_paid_by(self, request: ChargeRequest) -> str:

@@ -51,6 +51,9 @@ PADDLE_TYPES: dict[str, EventType] = {
     "subscription.past_due": EventType.SUBSCRIPTION_UPDATED,
     "subscription.canceled": EventType.SUBSCRIPTION_CANCELED,
     "customer.created": EventType.CUSTOMER_CREATED,
+    # A customer's saved method, saved or removed at Paddle (paddle_customer_refs.py).
+    "payment_method.saved": EventType.PAYMENT_METHOD_ATTACHED,
+    "payment_method.deleted": EventType.PAYMENT_METHOD_DETACHED,
 }
 
 # A transaction Tally's charge of a saved method made through a subscription.
@@ -101,6 +104,8 @@ def normalize(notification: Mapping[str, Any]) -> ProviderEvent:
             fields["failure_reason"] = None  # its status says why: canceled, not declined
     elif provider_type == "customer.created":
         fields["customer_ref"] = fields["object_ref"]
+    elif provider_type.startswith("payment_method."):
+        fields["payment_method_ref"] = fields["object_ref"]
     elif provider_type.startswith("adjustment."):
         fields.update(_adjustment(entity))
     return ProviderEvent(**fields)
