@@ -277,9 +277,11 @@ class Outbox(BackgroundPasses):
 
     # -- passes ----------------------------------------------------------------------------
 
-    def run_once(self, *, retry_parked: bool = False) -> int:
+    def run_once(self, *, retry_parked: bool = False, wait_s: float = 0.0) -> int:
         """One pass over what is due now; ``retry_parked`` also retries parked events
-        before their time (after something else was applied, they may fit now)."""
+        before their time (after something else was applied, they may fit now).
+        ``wait_s``: how long to wait for a call another thread or process is making (the
+        background pass: not at all; a drain: until that call's outcome is recorded)."""
         from projections.payments import due_provider_calls, due_webhook_events
 
         now = self.tally.clock.now()
@@ -295,24 +297,29 @@ class Outbox(BackgroundPasses):
         for project_id, call_id in due_provider_calls(
             self.tally.views, self.tally.schema, now, BATCH
         ):
-            # A call another thread or process is making is left to it: not counted, so
-            # that a drain does not go round again for it.
-            _, held = self._attempt_claimed(project_id, call_id, True, 0.0)
+            # A call another thread or process is making is left to it (not counted, so
+            # that a pass does not go round again for it), or waited for by a drain.
+            _, held = self._attempt_claimed(project_id, call_id, True, wait_s)
             done += int(held)
         if applied_any and not retry_parked:
-            done += self.run_once(retry_parked=True)
+            done += self.run_once(retry_parked=True, wait_s=wait_s)
         return done
 
-    def drain(self, timeout_s: float = 10.0, *, retry_parked: bool = False) -> int:
+    def drain(
+        self, timeout_s: float = 10.0, *, retry_parked: bool = False, wait: bool = True
+    ) -> int:
         """Bring the read models to the head, then run passes until one finds nothing
-        new to do (tests and the CLI use this; the server has the thread)."""
+        new to do (tests and the CLI use this; the server has the thread). ``wait``: a
+        call the server's own pass is making is waited for, so that a drain returns with
+        every due call made (not skipped while another holder makes it)."""
+        wait_s = timeout_s if wait else 0.0
         from projections.runner import wait_for_position
 
         total = 0
         for _ in range(20):
             head = int(self.tally.store.recorder.max_notification_id() or 0)
             wait_for_position(self.tally.views, self.tally.schema, head, timeout_s)
-            done = self.run_once(retry_parked=retry_parked)
+            done = self.run_once(retry_parked=retry_parked, wait_s=wait_s)
             total += done
             if done == 0:
                 break
@@ -322,4 +329,4 @@ class Outbox(BackgroundPasses):
     # -- background thread ---------------------------------------------------------------
 
     def run_pass(self) -> None:
-        self.drain(timeout_s=2.0)
+        self.drain(timeout_s=2.0, wait=False)
