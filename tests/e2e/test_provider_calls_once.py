@@ -49,9 +49,11 @@ class RacingStripe(FakeStripeWithRefunds):
 def shop(settings: Settings, clock: FixedClock) -> Iterator[Shop]:
     fake = RacingStripe()
     with stripe_shop(settings, clock, fake) as made:
-        # The worker's pass, as the background thread runs it (it waits for the read
-        # models to reach the head, so it sees the call the route is making).
-        fake.during = made.api.tally.outbox.drain
+        # The worker's pass, as the background thread runs it: it waits for the read
+        # models to reach the head, so it sees the call the route is making, and never
+        # waits for a call another holder is making (a drain does, and here it would
+        # hold the fake's answer the route is waiting for).
+        fake.during = made.api.tally.outbox.run_pass
         yield made
 
 
