@@ -159,7 +159,7 @@ def _session_caller(tally: Tally, token: str) -> CustomerCaller:
     found = split_session_token(token)
     session: CustomerSession | None = None
     if found is not None and _is_session(tally, UUID(found)):
-        session = _load(tally, UUID(found), CustomerSession)
+        session = load_aggregate(tally, UUID(found), CustomerSession)
     digest = hash_session_token(token)
     if session is None:
         hmac.compare_digest(digest, "0" * 64)  # as long as a wrong secret takes
@@ -178,7 +178,7 @@ def _session_caller(tally: Tally, token: str) -> CustomerCaller:
 
 
 def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> Authenticated:
-    provider = _load(tally, IdentityProvider.create_id(project_id), IdentityProvider)
+    provider = load_aggregate(tally, IdentityProvider.create_id(project_id), IdentityProvider)
     if provider is None or not provider.configured or provider.project_id != project_id:
         raise Unauthenticated(REFUSAL)
     settings = provider.settings
@@ -201,7 +201,7 @@ def _jwt_caller(tally: Tally, token: str, project_id: UUID, jwks: JwksCache) -> 
     external_id = _external_id(claims.get(settings["customer_claim"]))
     customer_id = Customer.create_id(project_id, external_id)
     registration = None
-    if _load(tally, customer_id, Customer) is None:
+    if load_aggregate(tally, customer_id, Customer) is None:
         if settings["unknown_customer"] != REGISTER:
             raise Unauthenticated(REFUSAL)
         currency = settings["register_currency"]
@@ -225,7 +225,8 @@ def register(tally: Tally, project_id: UUID, command: m.RegisterCustomer) -> Non
     try:
         outcome = tally.execute(command, Context(project_id, "identity_provider"))
     except ConcurrentUpdate:
-        if _load(tally, Customer.create_id(project_id, command.external_id), Customer) is None:
+        registered = Customer.create_id(project_id, command.external_id)
+        if load_aggregate(tally, registered, Customer) is None:
             raise
         _caught_up(tally, None)
         return
@@ -256,8 +257,9 @@ def _external_id(value: Any) -> str:
         raise Unauthenticated(REFUSAL) from None
 
 
-def _load(tally: Tally, aggregate_id: UUID, cls: type[A]) -> A | None:
-    """The aggregate as the event log holds it now (no cache), if it is a ``cls``."""
+def load_aggregate(tally: Tally, aggregate_id: UUID, cls: type[A]) -> A | None:
+    """The aggregate as the event log holds it now (no cache), if it is a ``cls``: for
+    checks that must see the current owner or state, not a read model behind it."""
     try:
         aggregate: Any = tally.store.repository.get(aggregate_id)
     except AggregateNotFoundError:
@@ -276,7 +278,7 @@ def _is_session(tally: Tally, aggregate_id: UUID) -> bool:
 
 
 def _mode(tally: Tally, project_id: UUID) -> str:
-    project = _load(tally, project_id, Project)
+    project = load_aggregate(tally, project_id, Project)
     if project is None:
         raise Unauthenticated(REFUSAL)
     return str(project.mode)

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import TallyDep
-from api.customer_auth import CustomerCaller, CustomerDep
+from api.customer_auth import CustomerCaller, CustomerDep, load_aggregate
 from api.errors import PositionNotIssued, ReadModelBehind
 from api.routes import subscriptions
 from api.routes.common import _wait, behind, caught_up
@@ -58,11 +57,10 @@ def owned(tally: Tally, me: CustomerCaller, cls: type[A], aggregate_id: UUID, wh
     """The customer's own ``cls`` aggregate (itself, or one whose ``customer_id`` is it),
     read from the event log (fresh, so a write is checked against the current owner);
     404 for another customer's, another project's, or none, alike."""
-    found: Any = _load(tally, aggregate_id)
-    if not (isinstance(found, cls) and _belongs(found, me)):
+    found = load_aggregate(tally, aggregate_id, cls)
+    if found is None or not _belongs(found, me):
         raise NotFound(f"{what} {aggregate_id} not found", id=str(aggregate_id))
-    result: A = found
-    return result
+    return found
 
 
 def _belongs(found: Any, me: CustomerCaller) -> bool:
@@ -75,9 +73,9 @@ def own_wallet(tally: Tally, me: CustomerCaller, account_id: UUID) -> None:
     """404 unless the account is one of the customer's wallets."""
     from domain.accounts import Account
 
-    found = _load(tally, account_id)
+    found = load_aggregate(tally, account_id, Account)
     mine = (
-        isinstance(found, Account)
+        found is not None
         and found.project_id == me.project_id
         and found.owner_ref in wallet_owner_refs(tally, me)
     )
@@ -94,13 +92,6 @@ def wallet_owner_refs(tally: Tally, me: CustomerCaller) -> tuple[str, ...]:
 
     owned(tally, me, Customer, me.customer_id, "customer")
     return (str(me.customer_id),)
-
-
-def _load(tally: Tally, aggregate_id: UUID) -> Any:
-    try:
-        return tally.store.repository.get(aggregate_id)
-    except AggregateNotFoundError:
-        return None
 
 
 def on_offer(tally: Tally, me: CustomerCaller, items: Sequence[ItemRequest]) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.auth import TallyDep
+from api.customer_auth import load_aggregate
 from api.errors import PositionNotIssued
 from api.operator_auth import OperatorCaller, OperatorDep
 from api.routes.common import (
@@ -83,11 +83,7 @@ OperatorReader = Annotated[OperatorCaller, Depends(operator_read)]
 def require_project(tally: Tally, project_id: UUID) -> None:
     """404 unless the project exists, as the event store holds it now (so a project
     registered a moment ago is found before its read model has caught up)."""
-    try:
-        found: object = tally.store.repository.get(project_id)
-    except AggregateNotFoundError:
-        found = None
-    if not isinstance(found, ProjectAggregate):
+    if load_aggregate(tally, project_id, ProjectAggregate) is None:
         raise NotFound(f"project {project_id} not found", id=str(project_id))
 
 
