@@ -84,7 +84,13 @@ def test_every_billing_route_is_authenticated_and_documents_its_problems(
     assert "currency_mismatch" in create["422"]["description"]
     price_scheme = spec["components"]["schemas"]["DefinePriceRequest"]["properties"]["scheme"]
     assert price_scheme["enum"] == [
-        "flat", "per_unit", "graduated", "volume", "metered", "metered_graduated", "metered_volume",
+        "flat",
+        "per_unit",
+        "graduated",
+        "volume",
+        "metered",
+        "metered_graduated",
+        "metered_volume",
         "metered_package",
     ]
 

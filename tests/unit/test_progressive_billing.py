@@ -87,8 +87,13 @@ def test_each_invoice_bills_only_what_the_ones_before_did_not() -> None:
 
 @pytest.mark.parametrize(
     ("thresholds", "error"),
-    [([500, 500], InvalidCombination), ([900, 100], InvalidCombination), ([0], ValidationFailed),
-     (list(range(1, 13)), ValidationFailed), ([True], ValidationFailed)],
+    [
+        ([500, 500], InvalidCombination),
+        ([900, 100], InvalidCombination),
+        ([0], ValidationFailed),
+        (list(range(1, 13)), ValidationFailed),
+        ([True], ValidationFailed),
+    ],
 )
 def test_thresholds_are_few_positive_and_increasing(
     thresholds: list[int], error: type[Exception]

@@ -90,8 +90,15 @@ def test_a_started_package_is_charged_whole_or_not_as_the_price_rounds() -> None
 
 @pytest.mark.parametrize(
     "package",
-    [None, {}, {"size": 0}, {"size": 10, "round": "nearest"}, {"size": 10, "free_units": -1},
-     {"size": 1.5}, {"size": 10**13}],
+    [
+        None,
+        {},
+        {"size": 0},
+        {"size": 10, "round": "nearest"},
+        {"size": 10, "free_units": -1},
+        {"size": 1.5},
+        {"size": 10**13},
+    ],
 )
 def test_a_package_price_with_malformed_terms_is_refused(package: dict[str, object] | None) -> None:
     with pytest.raises(InvalidCombination):
