@@ -31,6 +31,10 @@ class Result:
         return ordered[index]
 
 
+# Distinct errors a loop keeps as examples (each with how often it happened).
+MAX_ERROR_SAMPLES = 5
+
+
 @dataclass
 class LoopResult:
     operations: int
@@ -38,6 +42,8 @@ class LoopResult:
     latencies_ms: list[float]
     errors: int
     detail: str = ""
+    # The first few distinct errors (type and message), so a report can say what they were.
+    error_samples: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -63,6 +69,14 @@ def run_threads(
     counts = [0] * threads
     errors = [0] * threads
     latencies: list[list[float]] = [[] for _ in range(threads)]
+    samples: dict[str, int] = {}  # distinct error -> how many times (the first few kept)
+    samples_lock = threading.Lock()
+
+    def note_error(exc: Exception) -> None:
+        text = f"{type(exc).__name__}: {exc}"[:200]
+        with samples_lock:
+            if text in samples or len(samples) < MAX_ERROR_SAMPLES:
+                samples[text] = samples.get(text, 0) + 1
 
     def loop(i: int) -> None:
         operation = make_worker(i)
@@ -71,8 +85,9 @@ def run_threads(
             started = time.perf_counter()
             try:
                 operation()
-            except Exception:
+            except Exception as exc:
                 errors[i] += 1
+                note_error(exc)
                 continue
             if measuring.is_set() and not stopping.is_set():
                 counts[i] += 1
@@ -95,6 +110,7 @@ def run_threads(
         seconds=seconds,
         latencies_ms=[x for per_thread in latencies for x in per_thread],
         errors=sum(errors),
+        error_samples=[f"{count}x {text}" for text, count in samples.items()],
     )
 
 

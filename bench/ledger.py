@@ -92,6 +92,8 @@ def _rate_result(label: str, loop: LoopResult, unit: str, note: str = "") -> Res
         note = f"{note}; {loop.detail}".lstrip("; ")
     if loop.errors:
         note = f"{note}; {loop.errors} errors".lstrip("; ")
+        if loop.error_samples:
+            note = f"{note} ({'; '.join(loop.error_samples)})"
     return Result(label, loop.rate, unit, note, loop.latencies_ms)
 
 

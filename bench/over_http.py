@@ -167,18 +167,27 @@ def _ready(port: int) -> bool:
         conn.close()
 
 
+# The bench project's own API-key rate limit. The default (1,000 requests per second,
+# docs/access.md) is below what (c) sends in its busier seconds: the requests past it
+# were the 429s that earlier runs counted as errors (122, then 206). The limit is still
+# checked on every request, as it is for any project, so its cost stays in the figure.
+BENCH_API_KEY_LIMIT = "100000/1"
+
+
 def create_project(env: dict[str, str]) -> str:
+    """A project for the run, with ``BENCH_API_KEY_LIMIT``; answers its API key."""
+    created = json.loads(_cli(env, "projects", "create", "bench", "--json"))
+    _cli(env, "projects", "limits", str(created["id"]), "--api-key", BENCH_API_KEY_LIMIT)
+    return str(created["api_key"])
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [*CLI, "projects", "create", "bench", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(f"tally projects create failed: {done.stderr.strip()[-2000:]}")
-    return str(json.loads(done.stdout)["api_key"])
+        raise RuntimeError(f"tally {' '.join(args[:2])} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
 
 
 def measure(
