@@ -15,9 +15,11 @@ on the same channel) in fewer round trips and with less Python per event:
   commands;
 - binary arrays of plain columns instead of an array of composite values, which psycopg
   dumps as escaped text with regular expressions, event by event;
-- and those arrays built here, in Postgres's binary array format, with one ``join`` each:
-  psycopg's own list dumper looks up and calls a dumper per element in Python, which
-  was about half of the committer thread's time.
+- and those arrays built in Postgres's binary array format, with one ``join`` each
+  (``adapters/binary_arrays.py``).
+
+``serialized()`` holds the table's lock across a caller's load and write: the bus's last
+attempt at a command that kept losing races to other processes (``commands.bus``).
 
 It implements ``commands.bus.unit_of_work.EventWriter``; any other recorder (the in-memory one
 of the unit tests) is written by ``RecorderEventWriter`` through its own interface.
@@ -28,9 +30,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -43,8 +44,19 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import pq, sql
-from psycopg.adapt import Dumper
 
+from adapters.binary_arrays import (
+    BigintArray,
+    BinaryArray,
+    ByteaArray,
+    TextArray,
+    UUIDArray,
+    bigint_array,
+    bytea_array,
+    register_dumpers,
+    text_array,
+    uuid_array,
+)
 from adapters.database import check_or_sweep
 from commands.bus.unit_of_work import EventWriter, RecorderEventWriter
 
@@ -69,36 +81,6 @@ def append_function(events_table: str) -> str:
     return f"{events_table}_append_{APPEND_FUNCTION_VERSION}"
 
 
-class BinaryArray:
-    """A one-dimensional array already in Postgres's binary format (``array_send``)."""
-
-    __slots__ = ("data",)
-
-    # The array type's oid and its elements'; set by each subclass.
-    oid = 0
-    element_oid = 0
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
-# Built-in type oids (pg_type): fixed, so no catalog lookup is needed.
-class UUIDArray(BinaryArray):
-    oid, element_oid = 2951, 2950
-
-
-class BigintArray(BinaryArray):
-    oid, element_oid = 1016, 20
-
-
-class TextArray(BinaryArray):
-    oid, element_oid = 1009, 25
-
-
-class ByteaArray(BinaryArray):
-    oid, element_oid = 1001, 17
-
-
 # The append statement's parameters: four event columns, the reads' ids and versions (all
 # binary arrays), and the lock timeout (text).
 _PARAM_TYPES = [UUIDArray.oid, BigintArray.oid, TextArray.oid, ByteaArray.oid]
@@ -110,64 +92,6 @@ _BINARY = pq.Format.BINARY
 def _bigint(data: bytes | None) -> int:
     assert data is not None
     return int.from_bytes(data, "big", signed=True)
-
-
-_HEADER = struct.Struct("!iiiii")  # dimensions (1), has nulls (0), element oid, length, from 1
-_EMPTY = struct.Struct("!iii")  # an empty array has no dimensions
-_LENGTH = struct.Struct("!i")
-_BIGINT = struct.Struct("!iq")
-# A uuid element is its length (16) then its 16 bytes: one 20-byte integer.
-_UUID_LENGTH = 16 << 128
-
-
-def _array(kind: type[BinaryArray], count: int, body: bytes) -> BinaryArray:
-    if not count:
-        return kind(_EMPTY.pack(0, 0, kind.element_oid))
-    return kind(_HEADER.pack(1, 0, kind.element_oid, count, 1) + body)
-
-
-def uuid_array(values: Sequence[UUID | str]) -> BinaryArray:
-    ints = [(v if type(v) is UUID else UUID(str(v))).int for v in values]
-    return _array(UUIDArray, len(ints), b"".join([(_UUID_LENGTH | i).to_bytes(20) for i in ints]))
-
-
-def bigint_array(values: Sequence[int]) -> BinaryArray:
-    pack = _BIGINT.pack
-    return _array(BigintArray, len(values), b"".join([pack(8, v) for v in values]))
-
-
-def _varlena_array(kind: type[BinaryArray], values: Sequence[bytes]) -> BinaryArray:
-    pack = _LENGTH.pack
-    return _array(kind, len(values), b"".join([pack(len(v)) + v for v in values]))
-
-
-def text_array(values: Sequence[str]) -> BinaryArray:
-    return _varlena_array(TextArray, [v.encode() for v in values])
-
-
-def bytea_array(values: Sequence[bytes]) -> BinaryArray:
-    return _varlena_array(ByteaArray, values)
-
-
-class _BinaryArrayDumper(Dumper):
-    format = pq.Format.BINARY
-
-    def dump(self, obj: BinaryArray) -> bytes:
-        return obj.data
-
-
-# One dumper class per array type, since a dumper's oid is a class attribute.
-_DUMPERS = [
-    (kind, type(f"{kind.__name__}Dumper", (_BinaryArrayDumper,), {"oid": kind.oid}))
-    for kind in (UUIDArray, BigintArray, TextArray, ByteaArray)
-]
-
-
-def register_dumpers(conn: psycopg.Connection[Any]) -> None:
-    """Teach a connection to send ``BinaryArray`` values (types of Tally's own, so
-    nothing else the pool's later users send is affected)."""
-    for kind, dumper in _DUMPERS:
-        conn.adapters.register_dumper(kind, dumper)
 
 
 def event_writer(recorder: Any) -> EventWriter:
@@ -229,6 +153,7 @@ class PostgresEventWriter:
         self._statement = f"tally_append_{secrets.token_hex(8)}".encode()
         self._prepared_on: psycopg.Connection[Any] | None = None
         self._existing = existing.as_string()
+        self._lock = sql.SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
         self._lock_timeout = f"{self.datastore.lock_timeout}s".encode()
         self._conn: psycopg.Connection[Any] | None = None
 
@@ -280,6 +205,22 @@ class PostgresEventWriter:
             message = result.get_error_message(conn.info.encoding)
             raise psycopg.OperationalError(message.strip() or "the connection was lost")
         raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+
+    @contextlib.contextmanager
+    def serialized(self) -> Iterator[None]:
+        """Hold the event table's write lock from now until the write made inside
+        commits (it joins this transaction): no process can write an event meanwhile,
+        so what the caller loads inside is still current when its events commit. The
+        bus's last attempt at a command that kept losing races (``commands.bus``)."""
+        conn = self._with_connection(lambda c: c)
+        try:
+            with conn.transaction():
+                wait = self._lock_timeout.decode()
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
+                conn.execute(self._lock)
+                yield
+        except psycopg.OperationalError as exc:  # the lock was not had in time
+            raise OperationalError(str(exc)) from exc
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         if not originator_ids:

@@ -22,10 +22,10 @@ each caller is answered when the batch holding its command has committed, never 
 If a batch's write conflicts (another process wrote one of its aggregates, or an
 idempotency key was used before), nothing of it was written; it runs again with the
 keys checked first, then each command on its own, on freshly loaded aggregates,
-retrying version conflicts a bounded number of times before answering
-``concurrent_update``. A batch built on one that failed runs again the same way. The
-committer runs those synchronous paths holding the mutex, so that the cache and the
-writer's connection have one user at a time.
+retrying version conflicts with backoff; the last attempt holds the event table's lock
+from load to commit (``synchronous._run_alone``), so it cannot conflict. A batch built
+on one that failed runs again the same way. The committer runs those synchronous paths
+holding the mutex, so that the cache and the writer's connection have one user at a time.
 """
 
 from __future__ import annotations

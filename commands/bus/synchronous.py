@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from contextlib import nullcontext
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -98,24 +99,39 @@ class SynchronousPath:
                 item.future.set_exception(exc)
 
     def _run_alone(self, item: Item) -> Outcome:
-        for attempt in range(self.max_retries):
-            uow = UnitOfWork(self.app, cache=None, usage=self.usage)
-            outcome = self._run_one(uow, item)
+        """Run one command on fresh aggregates and write it. Its first attempts are
+        optimistic (a conflict backs off with jitter and tries again); the last holds the
+        event table's write lock from the load to the commit, so it cannot lose a race:
+        a command on an aggregate other processes keep writing (one customer's credits
+        consumed through several server workers) is decided late, never refused with
+        ``concurrent_update``. The lock is held for one command, only after the others
+        failed, so the other writers wait about as long as for one more commit."""
+        for attempt in range(self.max_retries - 1):
             try:
-                positions = self._save(uow)
+                return self._attempt(item, serialized=False)
             except IntegrityError:
                 # Someone else wrote one of these aggregates first; back off with jitter so
                 # that competing writers do not collide again in lock step.
                 time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())  # noqa: S311
-                continue
-            for aggregate in uow.touched.values():
-                self.cache.put(aggregate)
-            outcome.position = self._position(positions)
-            return outcome
-        raise ConcurrentUpdate(
-            f"gave up after {self.max_retries} attempts: the same records kept changing",
-            attempts=self.max_retries,
-        )
+        try:
+            return self._attempt(item, serialized=True)
+        except IntegrityError:  # only a writer that cannot serialize (none of Tally's)
+            raise ConcurrentUpdate(
+                f"gave up after {self.max_retries} attempts: the same records kept changing",
+                attempts=self.max_retries,
+            ) from None
+
+    def _attempt(self, item: Item, *, serialized: bool) -> Outcome:
+        uow = UnitOfWork(self.app, cache=None, usage=self.usage)
+        with self._writer.serialized() if serialized else nullcontext():
+            outcome = self._run_one(uow, item)
+            sealed = uow.seal()
+            positions = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+        self._write_snapshots(sealed.snapshots)  # after the commit, as _save's
+        for aggregate in uow.touched.values():
+            self.cache.put(aggregate)
+        outcome.position = self._position(positions)
+        return outcome
 
     def _run_one(self, uow: UnitOfWork, item: Item) -> Outcome:
         command, ctx = item.command, item.context

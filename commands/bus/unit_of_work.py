@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -255,6 +256,10 @@ class EventWriter(Protocol):
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         """Which of the ids already have events in the store."""
 
+    def serialized(self) -> AbstractContextManager[None]:
+        """While entered, no other writer (of any process) can write an event, and a
+        ``write`` commits when it is left: what is read inside stays current."""
+
     def close(self) -> None:
         """Give back whatever the writer holds (a connection)."""
 
@@ -279,6 +284,10 @@ class RecorderEventWriter:
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         return {i for i in originator_ids if self.recorder.select_events(i, limit=1)}
+
+    def serialized(self) -> AbstractContextManager[None]:
+        # One process's recorder: the bus's mutex already keeps its writes one at a time.
+        return nullcontext()
 
     def close(self) -> None:
         pass

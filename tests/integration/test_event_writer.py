@@ -15,15 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.rows import tuple_row
 
-from adapters.event_writer import (
-    PostgresEventWriter,
+from adapters.binary_arrays import (
     bigint_array,
     bytea_array,
-    event_writer,
     register_dumpers,
     text_array,
     uuid_array,
 )
+from adapters.event_writer import PostgresEventWriter, event_writer
 from api.bootstrap import Tally
 
 
