@@ -20,8 +20,8 @@ from api.settings import Settings
 from projections.replay import replay
 from tests.e2e.billing import client_in_mode, customer, price, product, subscribe
 from tests.e2e.conftest import Client
-from tests.e2e.test_webhook_delivery import endpoint
 from tests.e2e.webhook_receiver import Receiver
+from tests.e2e.webhook_sandbox import endpoint
 
 CHANGED = "billing.entitlements.changed"
 

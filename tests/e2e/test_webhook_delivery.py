@@ -1,65 +1,31 @@
-"""Webhook endpoints and delivery (issue 12), end to end: a test-mode project's events go
-to a real local receiver that verifies every signature with ``standardwebhooks``."""
+"""Webhook delivery (issue 12), end to end: a test-mode project's events go to a real
+local receiver that verifies every signature with ``standardwebhooks``, in order, once
+each; retries, disabling, redelivery, pruning, and what a failure or a crash inside a
+page leaves. The endpoints' own routes are ``test_webhook_endpoints``, the CLI's
+``test_webhooks_cli``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
 
 import pytest
-from cryptography.fernet import Fernet
-from fastapi.testclient import TestClient
-from psycopg import sql
-from pydantic import SecretStr
 
 from adapters.clock import FixedClock
-from api.app import create_app
-from api.bootstrap import Tally, build
-from api.settings import Settings
-from projections.runner import wait_for_position
-from tests.e2e.billing import client_in_mode, customer
-from tests.e2e.conftest import Client, make_client
+from tests.e2e.billing import customer
+from tests.e2e.conftest import Client
 from tests.e2e.webhook_receiver import Receiver
+from tests.e2e.webhook_sandbox import (
+    deposits,
+    endpoint,
+    hooks_http,
+    hooks_tally,
+    next_attempt_at,
+    sandbox,
+    settle,
+)
 
-
-@pytest.fixture
-def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    # Deliveries are driven by the test (drain), not by the background thread.
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(
-        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
-    )
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def hooks_http(hooks_tally: Tally) -> Iterator[TestClient]:
-    with TestClient(create_app(hooks_tally), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def sandbox(hooks_http: TestClient, hooks_tally: Tally) -> Client:
-    return client_in_mode(hooks_http, hooks_tally, "sandbox", "test")
-
-
-def endpoint(api: Client, receiver: Receiver, **fields: Any) -> dict[str, Any]:
-    made: dict[str, Any] = api.ok(
-        api.post("/v1/webhook_endpoints", {"url": receiver.url, **fields}), 201
-    )
-    receiver.secret = made["secret"]
-    return made
-
-
-def deposits(api: Client, n: int) -> str:
-    """``n`` deposits into a new wallet (each deposit: two events)."""
-    account = api.open_account(f"owner_{uuid4().hex[:8]}")
-    for i in range(n):
-        api.deposit(account, 100 + i)
-    return account
+__all__ = ["hooks_http", "hooks_tally", "sandbox"]  # the fixtures, used by name
 
 
 def test_every_event_arrives_in_order_once_each_and_verified(
@@ -131,41 +97,6 @@ def test_a_wrong_secret_is_refused_by_the_receiver_and_retried(
     assert len(receiver.received) == 2
 
 
-def test_only_enabled_types_are_sent_and_rotation_signs_with_both_secrets(
-    sandbox: Client, receiver: Receiver
-) -> None:
-    made = endpoint(sandbox, receiver, enabled_events=["billing.wallet.deposited"])
-    old = made["secret"]
-    deposits(sandbox, 2)
-    sandbox.tally.webhooks.drain()
-    assert [e["type"] for e in receiver.received] == ["billing.wallet.deposited"] * 2
-    path = f"/v1/webhook_endpoints/{made['id']}/rotate_secret"
-    rotated = sandbox.ok(sandbox.post(path, {"previous_expires_in_s": 3600}))
-    assert rotated["secret"] != old
-    assert rotated["previous_secret_expires_at"]
-    receiver.secret = old  # the receiver has not switched yet: the old one still verifies
-    deposits(sandbox, 1)
-    sandbox.tally.webhooks.drain()
-    assert len(receiver.received) == 3
-    assert len(receiver.headers[-1]["webhook-signature"].split(" ")) == 2
-
-
-def next_attempt_at(tally: Tally, endpoint_id: str) -> Any:
-    from adapters.webhook_attempts import STATE_TABLE
-    from projections.paging import fetch_all
-    from projections.schema import table
-
-    query = sql.SQL("SELECT next_attempt_at FROM {} WHERE endpoint_id = %s").format(
-        table(tally.schema, STATE_TABLE)
-    )
-    return fetch_all(tally.views, query, [endpoint_id])[0]["next_attempt_at"]
-
-
-def settle(tally: Tally) -> None:
-    head = int(tally.store.recorder.max_notification_id() or 0)
-    assert wait_for_position(tally.views, tally.schema, head, 10)
-
-
 def test_an_endpoint_failing_for_three_days_is_disabled_with_an_event(
     sandbox: Client, receiver: Receiver, clock: FixedClock
 ) -> None:
@@ -212,97 +143,6 @@ def test_redelivery_sends_the_same_event_again_with_the_same_id(
     assert again["redelivery"]
     assert again["status"] == "succeeded"
     assert receiver.ids() == [first["event_id"], first["event_id"]]
-
-
-def test_live_projects_refuse_private_urls_and_other_projects_see_404(
-    hooks_http: TestClient, hooks_tally: Tally, sandbox: Client, receiver: Receiver
-) -> None:
-    live = make_client(hooks_http, hooks_tally, "live")
-    refused = live.post("/v1/webhook_endpoints", {"url": receiver.url})
-    assert refused.status_code == 422
-    assert refused.json()["code"] == "webhook_url_not_allowed"
-    made = endpoint(sandbox, receiver)
-    assert live.get(f"/v1/webhook_endpoints/{made['id']}").status_code == 404
-    assert live.ok(live.get("/v1/webhook_endpoints"))["data"] == []
-    other = live.post(f"/v1/webhook_endpoints/{made['id']}", {"description": "mine"})
-    assert other.status_code == 404
-    assert hooks_http.get("/v1/webhook_endpoints").status_code == 401
-    assert hooks_http.get("/v1/webhook_deliveries").status_code == 401
-    bad = sandbox.post("/v1/webhook_endpoints", {"url": "ftp://x", "enabled_events": ["*"]})
-    assert bad.status_code == 422
-    unknown = sandbox.post(
-        "/v1/webhook_endpoints", {"url": receiver.url, "enabled_events": ["billing.nope.x"]}
-    )
-    assert unknown.status_code == 422
-
-
-def test_delete_stops_delivery_and_leaves_the_list(sandbox: Client, receiver: Receiver) -> None:
-    made = endpoint(sandbox, receiver)
-    sandbox.ok(sandbox.post(f"/v1/webhook_endpoints/{made['id']}/delete"))
-    deposits(sandbox, 1)
-    sandbox.tally.webhooks.drain()
-    assert receiver.received == []
-    assert sandbox.ok(sandbox.get("/v1/webhook_endpoints"))["data"] == []
-    assert sandbox.get(f"/v1/webhook_endpoints/{made['id']}").status_code == 404
-
-
-def test_the_cli_lists_attempts_and_redelivers(
-    hooks_tally: Tally, sandbox: Client, receiver: Receiver, pg_url: str
-) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
-    endpoint(sandbox, receiver)
-    customer(sandbox, "ada")
-    sandbox.tally.webhooks.drain()
-    key = hooks_tally.settings.secrets_key
-    assert key is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    env |= {
-        "TALLY_DATABASE_URL": pg_url,
-        "TALLY_DB_SCHEMA": hooks_tally.schema,
-        "TALLY_SECRETS_KEY": key.get_secret_value(),
-    }
-
-    def tally(*args: str) -> Any:
-        done = subprocess.run(
-            [sys.executable, "-m", "api.cli", "webhooks", *args, "--json"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    listed = tally("deliveries", "--project", str(sandbox.project_id))
-    assert [a["event_id"] for a in listed] == receiver.ids()
-    again = tally("redeliver", listed[0]["id"], "--project", str(sandbox.project_id))
-    assert again["redelivery"] is True
-    assert receiver.ids() == [listed[0]["event_id"]] * 2
-
-
-def test_a_project_has_at_most_the_limit_of_endpoints_and_a_delete_frees_a_place(
-    sandbox: Client, receiver: Receiver
-) -> None:
-    from domain.limits import MAX_WEBHOOK_ENDPOINTS_PER_PROJECT
-
-    made = [endpoint(sandbox, receiver) for _ in range(MAX_WEBHOOK_ENDPOINTS_PER_PROJECT)]
-    refused = sandbox.post("/v1/webhook_endpoints", {"url": receiver.url})
-    assert refused.status_code == 409
-    assert refused.json()["code"] == "limit_reached"
-    listed = sandbox.ok(sandbox.get("/v1/webhook_endpoints", limit=100))["data"]
-    assert len(listed) == MAX_WEBHOOK_ENDPOINTS_PER_PROJECT  # nothing written
-    sandbox.ok(sandbox.post(f"/v1/webhook_endpoints/{made[0]['id']}/delete"))
-    endpoint(sandbox, receiver)  # the deleted one's place is free again
-    spec = sandbox.http.get("/openapi.json").json()
-    url = spec["components"]["schemas"]["CreateWebhookEndpointRequest"]["properties"]["url"]
-    assert (url["maxLength"], url["pattern"]) == (2048, r"^https?://[^\x00-\x20\x7f-\x9f]+$")
-    create = spec["paths"]["/v1/webhook_endpoints"]["post"]
-    assert f"at most {MAX_WEBHOOK_ENDPOINTS_PER_PROJECT} endpoints" in create["description"]
-    bad_urls = ("HTTP://example.com/x", "http://exa mple.com/x", "ftp://example.com",
-                "http://[::1/x", "http://example.com:99999/x", "http://example.com:x/")  # fmt: skip
-    for bad in bad_urls:
-        assert sandbox.post("/v1/webhook_endpoints", {"url": bad}).status_code == 422
 
 
 def test_attempts_past_the_retention_are_pruned_and_the_endpoint_keeps_its_place(

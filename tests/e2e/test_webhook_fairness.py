@@ -20,8 +20,8 @@ from api.bootstrap import Tally
 from api.integration_events import envelope
 from tests.e2e.billing import client_in_mode, customer
 from tests.e2e.conftest import Client
-from tests.e2e.test_webhook_delivery import hooks_tally as hooks_tally  # the fixture
 from tests.e2e.webhook_receiver import Receiver
+from tests.e2e.webhook_sandbox import hooks_tally as hooks_tally  # the fixture
 
 
 @pytest.fixture
