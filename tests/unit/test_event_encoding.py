@@ -13,6 +13,7 @@ from eventsourcing.persistence import JSONTranscoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters import encoding
 from adapters.encoding import FastJSONTranscoder
 from adapters.eventstore import HoldAsDict, TallyStore
 from domain.accounts import Account, Hold
@@ -154,3 +155,38 @@ def test_the_ledgers_events_are_written_by_the_fast_path() -> None:
         state = dict(vars(event))
         assert FAST._plain(state) is not None  # raises if the fast path would give up
         _same(state)
+
+
+shaped = st.fixed_dictionaries(
+    {
+        "at": st.datetimes(timezones=st.just(UTC)),
+        "name": st.text(max_size=8),
+        "id": st.uuids(),
+        "nested": st.dictionaries(st.text(max_size=4), values, max_size=3),
+        "count": st.integers(-(2**63), 2**63 - 1),
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(shaped, min_size=2, max_size=4))
+def test_states_of_one_shape_reuse_its_plan_and_are_written_as_the_library_writes_them(
+    states: list[dict[str, Any]],
+) -> None:
+    # The first state's plan (where its UUID, datetime and nested dict are) serves the
+    # others, whose values differ.
+    for state in states:
+        _same(state)
+    assert tuple(map(type, states[0].values())) in FAST._plans
+
+
+def test_plans_stop_growing_at_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(encoding, "MAX_PLANS", 50)
+    # Each length of dictionary is a shape of its own.
+    fast = _registered(FastJSONTranscoder())
+    state: dict[str, Any] = {"id": UUID(int=1)}
+    for n in range(60):
+        state[f"k{n}"] = n
+        fast.encode(state)
+    assert len(fast._plans) == 50
+    assert fast.encode(state) == LIBRARY.encode(state)  # unplanned shapes still encode
