@@ -62,6 +62,7 @@ class PaddleSubscriptions:
     ``_entries``)."""
 
     if TYPE_CHECKING:
+        _checkout_url: str | None
 
         def _call(self, method: str, path: str, body: object | None) -> dict[str, Any]: ...
 
@@ -75,13 +76,18 @@ class PaddleSubscriptions:
         for earlier in self._entries("/transactions", params, "transactions"):
             if _map(earlier.get("custom_data")).get(KEY_FIELD) == request.idempotency_key:
                 return _first_period(earlier)
-        body = {
+        body: dict[str, Any] = {
             "customer_id": customer,
             "currency_code": request.currency.upper(),
             "collection_mode": "automatic",
             "items": [{"price_id": i.price_ref, "quantity": i.quantity} for i in request.items],
             "custom_data": {**request.references, KEY_FIELD: request.idempotency_key},
         }
+        if self._checkout_url:
+            # As a hosted checkout's transaction (paddle_bodies.checkout_body): without
+            # it an account with no default payment link answers ``checkout.url: null``
+            # and the customer has nowhere to pay the first period.
+            body["checkout"] = {"url": self._checkout_url}
         return _first_period(self._call("POST", "/transactions", body))
 
     def change_subscription_items(

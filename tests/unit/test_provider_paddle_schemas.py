@@ -84,7 +84,10 @@ class Recorder:
                 200, json={"data": [], "meta": {"pagination": {"has_more": False}}}
             )
         if path == "/transactions":
-            url = f"https://pay.example/checkout?_ptxn={TXN}"
+            # As Paddle does for an account with no default payment link: the page is
+            # the one the transaction names, else none (``checkout.url: null``).
+            page = (json.loads(request.content).get("checkout") or {}).get("url")
+            url = f"{page}?_ptxn={TXN}" if page else None
             return httpx.Response(201, json={"data": {"id": TXN, "checkout": {"url": url}}})
         if path == "/adjustments":
             made = {"id": "adj_01hvgf2s84dr6reszzg29zbvcm", "status": "pending_approval"}

@@ -64,11 +64,15 @@ def test_a_provider_run_subscription_starts_with_a_transaction_paddle_takes(
     provider: PaddleProvider, recorder: SubscriptionRecorder
 ) -> None:
     items = (SubscriptionItem(PRICE, 3), SubscriptionItem("pri_01gsz8z1q1n00f12qt82y31smh", 1))
-    provider.create_subscription(SubscriptionRequest(CUSTOMER, items, "eur", KEY, 0, None, REFS))
+    request = SubscriptionRequest(CUSTOMER, items, "eur", KEY, 0, None, REFS)
+    made = provider.create_subscription(request)
     [(name, body)] = sent_bodies(recorder)
     assert name == "transaction-create"
     assert problems(name, body) == []
     assert body["currency_code"] == "EUR"
+    # The first period is paid on the configured page, not only a default payment link.
+    assert body["checkout"] == {"url": "https://shop.example/pay"}
+    assert made.checkout_url == f"https://shop.example/pay?_ptxn={TXN}"
 
 
 @pytest.mark.parametrize("prorate", [True, False])
