@@ -36,7 +36,7 @@ from commands.provider_errors import ProviderUnsupported
 from domain.catalog import Price, Product
 from domain.customers import Customer
 from domain.errors import InvalidCombination, InvalidTransition
-from domain.provider_calls import ProviderCall
+from domain.provider_calls import FAILED, ProviderCall
 from domain.provider_subscription_params import (
     CANCEL,
     CANCEL_AT_PERIOD_END,
@@ -117,6 +117,8 @@ def map_price(uow: UnitOfWork, cmd: MapPriceToProviders, ctx: Context) -> Result
 
 
 # -- the subscription commands, when the provider runs the subscription ---------------
+
+OPERATION = ChangeSubscriptionParams.OPERATION
 
 
 def _lines(
@@ -272,7 +274,23 @@ def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
             trigger="cancel",
         )
     _at_provider(sub, "cancel")
+    asked = _cancel_call(uow, ctx, sub)
+    failed = asked is None or asked.state == FAILED
+    if sub.check_cancel_not_asked(at_period_end=cmd.at_period_end, asked_failed=failed):
+        # Asked already and the provider's webhook has not come back: the answer is that
+        # request, and nothing is recorded, so the provider is asked once.
+        assert asked is not None
+        summary = subscriptions.subscription_summary(sub)
+        return Result.accepted({"subscription": summary, "provider_call": asked.summary()})
     return _ask(uow, ctx, sub, CANCEL_AT_PERIOD_END if cmd.at_period_end else CANCEL)
+
+
+def _cancel_call(uow: UnitOfWork, ctx: Context, sub: Subscription) -> ProviderCall | None:
+    """The call of the cancel the subscription still waits on, if any."""
+    if not sub.cancel_asked:
+        return None
+    subject = f"{sub.id}:{sub.cancel_asked}"
+    return uow.find(ProviderCall, ProviderCall.create_id(ctx.project_id, OPERATION, subject))
 
 
 def undo_cancel(uow: UnitOfWork, cmd: m.UndoCancelSubscription, ctx: Context) -> Result:

@@ -30,6 +30,11 @@ class SubscriptionProviderRun(SubscriptionState):
     provider_ref: str = ""
     # How many requests Tally made of the provider about it (each one's call id).
     provider_requests: int = 0
+    # The request that asked the provider to cancel it (its number, and whether at the
+    # period end) until the provider's webhook shows a cancel, or an undo is asked: a
+    # second cancel meanwhile is answered from it, never sent again (0: none pending).
+    cancel_asked: int = 0
+    cancel_asked_at_period_end: bool = False
 
     if TYPE_CHECKING:  # ``Subscription``'s, which records the events
 
@@ -57,6 +62,24 @@ class SubscriptionProviderRun(SubscriptionState):
         assert self.run_by == "provider", "only a provider-run subscription asks"
         self._provider_asked(number=self.provider_requests + 1, action=action)
         return self.provider_requests
+
+    def check_cancel_not_asked(self, *, at_period_end: bool, asked_failed: bool) -> bool:
+        """Whether a cancel of this kind is asked already and still on its way (True:
+        answer that request, ask nothing). ``asked_failed``: the provider refused that
+        request for good, so it is asked again. A cancel of the other kind meanwhile is
+        refused: the provider has not yet said what became of the first."""
+        if not self.cancel_asked or asked_failed:
+            return False
+        if self.cancel_asked_at_period_end != at_period_end:
+            kind = "at its period end" if self.cancel_asked_at_period_end else "now"
+            raise InvalidTransition(
+                f"a cancel {kind} was asked of {self.provider} (request "
+                f"{self.cancel_asked}) and it has not answered yet; ask again once its "
+                "webhook arrives",
+                state=self.status,
+                trigger="cancel",
+            )
+        return True
 
     def provider_refused(self) -> bool:
         """The provider would not create it (the create call failed for good): it ends

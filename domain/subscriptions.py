@@ -29,6 +29,7 @@ from domain.errors import (
 )
 from domain.limits import MAX_TRIAL_DAYS, check_timestamp, later
 from domain.periods import Schedule
+from domain.provider_subscription_params import CANCEL, CANCEL_AT_PERIOD_END, UNDO_CANCEL
 from domain.state_machine import destination
 from domain.subscription_due import SubscriptionDue
 from domain.subscription_provider_run import SubscriptionProviderRun
@@ -194,6 +195,7 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     @event("CancelScheduled", topic="tally:Subscription.CancelScheduled")
     def _cancel_scheduled(self) -> None:
         self.cancel_at_period_end = True
+        self.cancel_asked = 0  # a provider's webhook showed the cancel it was asked
 
     def undo_cancel(self) -> None:
         self.check_undo_cancel()
@@ -210,11 +212,13 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     @event("CancelUndone", topic="tally:Subscription.CancelUndone")
     def _cancel_undone(self) -> None:
         self.cancel_at_period_end = False
+        self.cancel_asked = 0
 
     @event("Canceled", topic="tally:Subscription.Canceled")
     def _canceled(self, status: str, at: datetime) -> None:
         self.status = status
         self.canceled_at = at
+        self.cancel_asked = 0
 
     def pause(self, now: datetime, resume_at: datetime | None = None) -> None:
         status = self._to("pause")
@@ -299,6 +303,11 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     @event("ProviderAsked", topic="tally:Subscription.ProviderAsked")
     def _provider_asked(self, number: int, action: str) -> None:
         self.provider_requests = number
+        if action in (CANCEL, CANCEL_AT_PERIOD_END):
+            self.cancel_asked = number
+            self.cancel_asked_at_period_end = action == CANCEL_AT_PERIOD_END
+        elif action == UNDO_CANCEL:
+            self.cancel_asked = 0
 
     @event("ProviderLinked", topic="tally:Subscription.ProviderLinked")
     def _provider_linked(self, provider_ref: str) -> None:

@@ -29,8 +29,19 @@ BASE = "/v1/subscriptions"
     summary="Cancel a subscription",
     description="Now (default), or at the end of the current period with "
     "`at_period_end: true` (a trial is always canceled now). A canceled subscription "
-    "cannot be canceled again (409 `invalid_transition`).",
-    responses=write_responses(200, "not_found", "invalid_transition"),
+    "cannot be canceled again (409 `invalid_transition`). A subscription its provider "
+    "runs is canceled by asking the provider: while that cancel is on its way (the "
+    "provider's webhook has not come back), the same cancel again answers 202 with the "
+    "pending request (`provider_call`) and asks nothing more; the other kind answers 409 "
+    "`invalid_transition` naming it.",
+    responses=write_responses(200, "not_found", "invalid_transition")
+    | {
+        202: {
+            "description": "The same cancel was asked of the provider already; nothing "
+            "new was asked",
+            "model": s.SubscriptionResult,
+        }
+    },
 )
 def cancel(
     subscription_id: UUID,

@@ -170,3 +170,21 @@ def test_subscription_call_params_write_back_what_they_read() -> None:
         stored = params.to_params()
         assert parse_params(params.OPERATION, stored) == params
         assert parse_params(params.OPERATION, stored).to_params() == stored
+
+
+def test_a_cancel_asked_is_pending_until_the_provider_shows_it_or_refuses_it() -> None:
+    sub = _sub()
+    sub.hand_to_provider("paddle")
+    sub.activate()  # as the provider's webhook does
+    assert not sub.check_cancel_not_asked(at_period_end=True, asked_failed=False)
+    number = sub.ask_provider("cancel_at_period_end")
+    assert sub.cancel_asked == number
+    assert sub.check_cancel_not_asked(at_period_end=True, asked_failed=False)
+    assert not sub.check_cancel_not_asked(at_period_end=True, asked_failed=True)
+    with pytest.raises(InvalidTransition, match="has not answered yet"):
+        sub.check_cancel_not_asked(at_period_end=False, asked_failed=False)
+    sub.cancel(NOW, at_period_end=True)  # the provider's webhook showed it scheduled
+    assert not sub.check_cancel_not_asked(at_period_end=False, asked_failed=False)
+    sub.ask_provider("cancel")
+    sub.ask_provider("undo_cancel")
+    assert sub.cancel_asked == 0

@@ -1,0 +1,90 @@
+"""A cancel asked twice of a subscription its provider runs, before the provider's webhook
+came back (issue 18): the second is answered from Tally's state (202, the pending
+request) and never reaches the provider, at Stripe and at Paddle alike (the fakes count
+the requests); a cancel of the other kind meanwhile is refused (409 naming the first);
+once the webhook shows the cancel, the rules are Tally's usual ones again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.clock import FixedClock
+from api.settings import Settings
+from tests.e2e.billing import problem
+from tests.e2e.conftest import Client
+from tests.e2e.stripe_billing_fake import billing_shop
+from tests.e2e.test_paddle_refunds import deliver
+from tests.e2e.test_provider_customers import provider_project
+from tests.e2e.test_provider_run_subscriptions import started as stripe_started
+from tests.e2e.test_provider_run_subscriptions_paddle import (
+    PRO,
+    SECRET,
+    SUB,
+    FakePaddleBilling,
+    subscription,
+)
+from tests.e2e.test_provider_run_subscriptions_paddle import started as paddle_started
+from tests.integration.provider_fake import FakeApi
+
+
+@pytest.fixture
+def stripe_api(settings: Settings, clock: FixedClock) -> Iterator[tuple[Client, FakeApi, str]]:
+    with billing_shop(settings, clock) as (shop, fake):
+        shop.api.ok(shop.api.post("/v1/subscription_runner", {"run_by": "provider"}))
+        created, _, _ = stripe_started(shop, fake)
+        yield shop.api, shop.stripe, created["id"]
+
+
+@pytest.fixture
+def paddle_api(settings: Settings, clock: FixedClock) -> Iterator[tuple[Client, FakeApi, str]]:
+    secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
+    with provider_project(settings, clock, FakePaddleBilling(), "paddle", secrets) as made:
+        api, paddle = made
+        api.ok(api.post("/v1/subscription_runner", {"run_by": "provider"}))
+        yield api, paddle, paddle_started(api)[0]
+
+
+def cancels_sent(provider: str, fake: FakeApi) -> int:
+    if provider == "stripe":
+        return len(fake.sent("DELETE", "/v1/subscriptions/")) + len(
+            fake.sent("POST", "/v1/subscriptions/sub_")
+        )
+    return len(fake.sent("POST", f"/subscriptions/{SUB}/cancel"))
+
+
+@pytest.mark.parametrize("provider", ["stripe", "paddle"])
+@pytest.mark.parametrize("at_period_end", [False, True])
+def test_a_second_cancel_before_the_webhook_is_answered_from_tally_and_not_sent(
+    request: pytest.FixtureRequest, provider: str, at_period_end: bool
+) -> None:
+    api, fake, sub_id = request.getfixturevalue(f"{provider}_api")
+    path = f"/v1/subscriptions/{sub_id}/cancel"
+    first = api.post(path, {"at_period_end": at_period_end})
+    assert first.status_code == 200, first.text
+    again = api.post(path, {"at_period_end": at_period_end})
+    assert again.status_code == 202, again.text
+    assert again.json()["provider_call"]["id"] == first.json()["provider_call"]["id"]
+    assert again.json()["subscription"]["status"] == "active"  # until the webhook
+    api.tally.outbox.drain()
+    assert cancels_sent(provider, fake) == 1
+    other = problem(api.post(path, {"at_period_end": not at_period_end}), 409, "invalid_transition")
+    assert "has not answered yet" in other["detail"]
+    assert cancels_sent(provider, fake) == 1
+
+
+def test_once_paddle_shows_the_cancel_scheduled_a_cancel_now_is_asked(
+    paddle_api: tuple[Client, FakeApi, str],
+) -> None:
+    api, paddle, sub_id = paddle_api
+    path = f"/v1/subscriptions/{sub_id}/cancel"
+    api.ok(api.post(path, {"at_period_end": True}))
+    deliver(api, "ending", "subscription.updated", subscription(sub_id, PRO, 1, cancel=True))
+    assert api.ok(api.get(f"/v1/subscriptions/{sub_id}"))["cancel_at_period_end"] is True
+    now = api.post(path, {"at_period_end": False})
+    assert now.status_code == 200, now.text
+    assert [c.json() for c in paddle.sent("POST", f"/subscriptions/{SUB}/cancel")] == [
+        {"effective_from": "next_billing_period"},
+        {"effective_from": "immediately"},
+    ]
