@@ -110,6 +110,10 @@ class ReadModel(Projection[ViewTracking]):
     # them: when one of them stops on an event it cannot apply, this one stops at the
     # same position (``projections.stalls``), rather than read rows that are missing.
     reads: frozenset[str] = frozenset()
+    # True for a replay's scratch copy (``make_models(..., rebuilding=True)``): the
+    # comparison leaves a table's ``uncompared`` columns out (``projections.tables``),
+    # so a read model may write a placeholder there instead of computing the value.
+    rebuilding = False
 
     def __init__(self, view: ViewTracking) -> None:
         super().__init__(view)

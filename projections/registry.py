@@ -1,8 +1,9 @@
 """The read models and where they are.
 
 - ``PROJECTIONS``: every read model class, in the order a batch applies them.
-- ``make_models(pool, schema, classes=PROJECTIONS)``, ``read_positions(cur, schema,
-  models)``: the worker's and replay's side.
+- ``make_models(pool, schema, classes=PROJECTIONS, *, rebuilding=False)``,
+  ``read_positions(cur, schema, models)``: the worker's and replay's side (replay's
+  scratch models are ``rebuilding``: see ``ReadModel.rebuilding``).
 - ``current_position(pool, schema) -> int``, ``wait_for_position(pool, schema, position,
   timeout_s) -> bool`` and ``status(pool, schema) -> list[ReadModelStatus]``: the
   readers' side (see ``projections.runner`` for what they promise); ``publish`` is how a
@@ -83,9 +84,14 @@ def make_models(
     pool: ConnectionPool[Any],
     schema: str,
     classes: Sequence[type[ReadModel]] = PROJECTIONS,
+    *,
+    rebuilding: bool = False,
 ) -> list[ReadModel]:
     view = ViewTracking(pool, schema)
-    return [cls(view) for cls in classes]
+    models = [cls(view) for cls in classes]
+    for model in models:
+        model.rebuilding = rebuilding  # a replay's scratch copy (``ReadModel.rebuilding``)
+    return models
 
 
 def read_positions(cur: Cursor[Any], schema: str, models: Sequence[ReadModel]) -> dict[str, int]:

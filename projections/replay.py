@@ -67,7 +67,7 @@ PROGRESS_MIN_EVENTS = 10_000  # shorter replays finish before a bar would help
 # here could only make the rebuild slower (a lookup without its index) or fail (an
 # upsert without its key); adding the key still rejects duplicate rows, and the
 # comparison runs with every key in place.
-APPEND_ONLY = ("transaction_accounts", "journal_entries", "postings")
+APPEND_ONLY = ("transaction_accounts", "journal_entries", "postings", "integration_events")
 # The replayed tables are this session's temporary tables: ``pg_temp`` names its own
 # temporary schema wherever a schema name goes.
 SCRATCH = "pg_temp"
@@ -181,7 +181,7 @@ def _replay_locked(
     # Each comparison hashes one side of a table; with the default 4MB the postings of a
     # 100,000-event log were already split into batches written to disk.
     conn.execute("SET work_mem = '64MB'")
-    models = make_models(pool, SCRATCH)
+    models = make_models(pool, SCRATCH, rebuilding=True)
     target = current_position(pool, schema)
 
     def prepare() -> None:

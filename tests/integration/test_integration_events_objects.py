@@ -117,3 +117,36 @@ def test_a_batch_with_missing_objects_names_a_few_of_them_not_the_whole_batch(
     assert message.startswith("5 customer object(s) not in their read model yet: ")
     assert message.endswith(", ".join(missing[:NAMED_MISSING]) + " and 2 more")
     assert not any(str(c.id) in message for c in saved)
+
+
+def test_a_replay_copy_stores_no_object_but_still_stops_on_a_missing_one(tally: Tally) -> None:
+    """Replay never compares the object (``Table.uncompared``), so its scratch copy
+    (``rebuilding`` models) stores ``{}`` instead of building it; the rows are otherwise
+    the live ones, and an event whose object has no row still stops the batch."""
+    project = UUID(int=8)
+    saved = [Customer.register(project, f"r{i}", "", "", "EUR") for i in range(3)]
+    events = [e for c in saved for e in c.pending_events]
+    tally.store.save(*saved)
+    ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+    live = events_after(tally.views, tally.schema, project, 0, 100)
+    assert len(live) == 3
+    assert all(row["object"]["id"] for row in live)
+    model = make_models(tally.views, tally.schema, [IntegrationEvents], rebuilding=True)[0]
+    ie = table(tally.schema, "integration_events")
+    with tally.views.connection() as conn, conn.transaction(force_rollback=True):
+        with conn.cursor() as cur:
+            conn.execute(sql.SQL("DELETE FROM {}").format(ie))
+            model.apply(cur, [(e, row["position"]) for e, row in zip(events, live, strict=True)])
+        copied = events_after_on(conn, ie)
+        assert [r[:-1] for r in copied] == [
+            (r["position"], r["type"], r["object_id"]) for r in live
+        ]
+        assert all(r[-1] == {} for r in copied)
+        missing = Customer.register(project, "gone", "", "", "EUR").collect_events()
+        with conn.cursor() as cur, pytest.raises(ObjectMissing):
+            model.apply(cur, [(missing[0], 2_000_000)])
+
+
+def events_after_on(conn: Any, ie: sql.Composable) -> list[tuple[Any, ...]]:
+    query = sql.SQL("SELECT position, type, object_id, object FROM {} ORDER BY position")
+    return [tuple(r.values()) for r in conn.execute(query.format(ie)).fetchall()]
