@@ -137,6 +137,9 @@ STATUS_BY_CODE: dict[str, int] = {
     # a retry of the same request cannot succeed until then, and 402 keeps a per-action
     # product's "out of credits" apart from its retryable 409s (concurrent_update).
     "insufficient_credits": 402,
+    # A refund of credits bought (issue 13) is limited to what they still hold: a state
+    # conflict, like a second void.
+    "credits_already_spent": 409,
     "payment_requires_action": 402,
     "provider_unavailable": 503,
     "provider_rejected": 502,
@@ -215,6 +218,7 @@ TITLES: dict[str, str] = {
     "coupon_unavailable": "Coupon or promotion code unavailable",
     "card_declined": "Card declined",
     "insufficient_credits": "The customer's credits cannot cover it",
+    "credits_already_spent": "The credits refunded were spent",
     "payment_requires_action": "Payment requires the customer's action",
     "provider_unavailable": "Payment provider unavailable",
     "provider_rejected": "Payment provider refused the request",

@@ -32,6 +32,7 @@ from commands.now import now_for
 from commands.provider_customers import named_customer
 from domain.accounts import clearing_ref
 from domain.credit_balance import CreditBalance, credits_ref
+from domain.credit_watch import top_up_grant_id
 from domain.customers import Customer
 from domain.ids import uuid5
 from domain.money import Money
@@ -109,7 +110,7 @@ def grant_top_up(uow: UnitOfWork, ctx: Context, txn: Transaction) -> None:
     balance = uow.get(CreditBalance, UUID(balance_id), ctx.project_id)
     customer = uow.get(Customer, balance.customer_id, ctx.project_id)
     balance.grant(
-        grant_id=f"cg_{balance.id.hex}_t{int(crossing):015d}",
+        grant_id=top_up_grant_id(balance.id, int(crossing)),
         kind="paid",
         amount=txn.amount,
         now=now_for(uow, ctx, customer.test_clock_id),

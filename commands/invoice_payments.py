@@ -28,6 +28,7 @@ from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
+from commands.credit_refunds import purchase_refund
 from commands.invoice_charges import reporting_calls, request_charge
 from commands.invoice_settlement import after_paid, invoice_subscription
 from commands.invoicing import billing_for, find_dunning, load_invoice, summary
@@ -200,6 +201,8 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
     if cmd.refund_to == "credit_balance":
         billing.check_grant(amount)
     note_id = f"{invoice.number}-CN{len(invoice.credit_notes) + 1}"
+    # A credit purchase's note takes back the credits it refunds (at most what is left).
+    take_back = purchase_refund(uow, ctx, invoice, amount, now)
     # A wallet's refund goes through the receivable and a ledger transaction, so the
     # wallet's balance changes with a Transaction like every other wallet movement.
     refund_account = receivable_ref(invoice.customer_id) if account is not None else ""
@@ -214,6 +217,8 @@ def create_credit_note(uow: UnitOfWork, cmd: m.CreateCreditNote, ctx: Context) -
         ).summary()
     if payment is not None and payment["method"] == "provider":
         body["refund_call"] = request_refund(uow, ctx, invoice, payment, note_id, amount)
+    if take_back is not None:
+        take_back(note_id)
     if cmd.refund_to == "credit_balance":
         billing.grant_credit(invoice.id, amount, "credit_note")
     uow.add(billing)

@@ -13,6 +13,7 @@ from commands import messages as m
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
+from commands.credit_refunds import funding_refund
 from domain.accounts import Account, clearing_ref, wallet_ref
 from domain.errors import (
     AlreadyExists,
@@ -246,7 +247,11 @@ def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context
     if gainer is not None:
         gainer.check_can_move()
         gainer.check_room(money)
+    # A transaction that bought credits gives back what they still hold, or is refused.
+    take_back = funding_refund(uow, ctx, txn, amount)
     txn.reverse(amount, cmd.reason)
+    if take_back is not None:
+        take_back()
     if loser is not None:
         loser.post_reversal(-money, txn.id)
     if gainer is not None:

@@ -42,6 +42,7 @@ from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
 from domain.credit_purchases import CreditPurchases, Purchase
+from domain.credit_refunds import CreditRefunds
 from domain.credit_restores import CreditRestores
 from domain.credit_watch import CreditWatch
 from domain.credits import (
@@ -68,7 +69,7 @@ Posting = dict[str, Any]
 __all__ = ["CreditBalance", "credits_ref"]
 
 
-class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, TallyAggregate):
+class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds, TallyAggregate):
     TOPIC = "tally:CreditBalance"
 
     class Created(TallyAggregate.Created):
@@ -327,6 +328,12 @@ class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, TallyAggregate
         grant["remaining"] -= amount
         grant["voided"] += amount
         grant["voided_at"] = at
+
+    @event("Refunded", topic="tally:CreditBalance.Refunded")
+    def _refunded(
+        self, grant_id: str, amount: int, at: str, reference: str, entry: list[Posting]
+    ) -> None:
+        self._take_back(grant_id, amount)
 
     @event("ThresholdSet", topic="tally:CreditBalance.ThresholdSet")
     def _threshold_set(self, threshold: int | None, top_up_amount: int | None) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from domain.credits import check_grant
 from domain.errors import DomainError
@@ -107,3 +108,10 @@ class CreditWatch:
             self.low_armed = True
         if not self.depleted_armed and total > 0:
             self.depleted_armed = True
+
+
+def top_up_grant_id(balance_id: UUID, crossing: int) -> str:
+    """The grant an automatic top-up's charge buys: named by its balance and crossing, so
+    a second report of the charge's success grants nothing more, and the reversal of its
+    transaction finds what it bought."""
+    return f"cg_{balance_id.hex}_t{crossing:015d}"

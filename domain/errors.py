@@ -230,6 +230,15 @@ class WrongPaymentReference(ValidationFailed):
     code = "invalid_payment_reference"
 
 
+class CreditsAlreadySpent(DomainError):
+    """A refund of a credit purchase (its invoice's credit note, its wallet withdrawal's
+    or top-up charge's reversal) for more than its grant still holds: the credits were
+    spent, expired or voided. Its context names the grant, what it ``holds`` and the
+    refund's ``amount``."""
+
+    code = "credits_already_spent"
+
+
 class InsufficientCredits(DomainError):
     """A direct consumption of prepaid credits (issue 13) that the customer's credits
     cannot cover; its context names the ``available`` balance and the ``amount``."""

@@ -55,6 +55,7 @@ class Credits(AggregateModel):
                     ev.CreditsExpired,
                     ev.CreditsVoided,
                     ev.CreditsRestored,
+                    ev.CreditsRefunded,
                     ev.CreditsThresholdSet,
                     ev.CreditsLow,
                     ev.CreditsDepleted,

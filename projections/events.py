@@ -153,6 +153,7 @@ CreditsConsumed: Any = _credits.Consumed
 CreditsExpired: Any = _credits.Expired
 CreditsVoided: Any = _credits.Voided
 CreditsRestored: Any = _credits.Restored
+CreditsRefunded: Any = _credits.Refunded
 CreditsThresholdSet: Any = _credits.ThresholdSet
 CreditsLow: Any = _credits.Low
 CreditsDepleted: Any = _credits.Depleted

@@ -13,7 +13,8 @@ summing to zero) becomes one journal entry (``POSTING_EVENTS``):
   (``Voided``) and ``credit_note`` (``Credited``);
 - a customer's billing record posts ``credit_adjustment`` (``CreditAdjusted``);
 - a customer's prepaid credits (``CreditBalance``, issue 13) post ``credit_grant``,
-  ``credit_consumption``, ``credit_breakage`` (expiry) and ``credit_void``.
+  ``credit_consumption``, ``credit_breakage`` (expiry), ``credit_void``, ``credit_restore``
+  and ``credit_refund``.
 
 An entry's id is derived from the aggregate and the event's version (``uuid5``), so a
 replay builds the same ids; its ``transaction_id`` column names the aggregate whose
@@ -73,6 +74,7 @@ _OTHER_POSTS: dict[type, tuple[str, str]] = {
     ev.CreditsExpired: ("credit_balances", "credit_breakage"),
     ev.CreditsVoided: ("credit_balances", "credit_void"),
     ev.CreditsRestored: ("credit_balances", "credit_restore"),
+    ev.CreditsRefunded: ("credit_balances", "credit_refund"),
 }
 POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS, *_OTHER_POSTS})
 

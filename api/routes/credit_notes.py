@@ -42,7 +42,10 @@ router = APIRouter(tags=["credit notes"])
     description="Only an open, paid or uncollectible invoice. The amount defaults to all "
     "that was paid (with `refund_to: none`, all that is still owed). A provider payment "
     "the provider reported without a payment id cannot be refunded to it: "
-    "`refund_to: original_payment` answers 409 `not_refundable`.",
+    "`refund_to: original_payment` answers 409 `not_refundable`. A note of a credit "
+    "purchase's invoice takes its amount back from the credits bought, at most what they "
+    "still hold (409 `credits_already_spent`), and only once they were granted (409 "
+    "`invalid_transition`: void an unpaid one).",
     responses=write_responses(
         201,
         "not_found",
@@ -50,6 +53,7 @@ router = APIRouter(tags=["credit notes"])
         "credit_exceeds_paid",
         "invalid_amount",
         "not_refundable",
+        "credits_already_spent",
     ),
 )
 def create_credit_note(

@@ -75,7 +75,10 @@ async def fail(
     response_model=s.ReverseResult,
     summary="Reverse a transaction, fully or partly",
     description="Posts a new journal entry with the signs flipped. Several partial "
-    "reversals may follow each other until the whole amount is reversed.",
+    "reversals may follow each other until the whole amount is reversed. A transaction "
+    "that bought prepaid credits (a wallet-funded grant's withdrawal, an automatic "
+    "top-up's charge) takes its amount back from them, at most what they still hold "
+    "(409 `credits_already_spent`).",
     responses=write_responses(
         200,
         "not_found",
@@ -85,6 +88,7 @@ async def fail(
         "account_frozen",
         "account_closed",
         "invalid_amount",
+        "credits_already_spent",
     ),
 )
 async def reverse(

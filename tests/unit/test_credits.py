@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from domain.credit_balance import CreditBalance
 from domain.credits import order_key, usable
-from domain.errors import InsufficientCredits, InvalidCombination, InvalidTransition
+from domain.errors import (
+    CreditsAlreadySpent,
+    InsufficientCredits,
+    InvalidCombination,
+    InvalidTransition,
+)
 
 PROJECT = UUID("00000000-0000-0000-0000-0000000000cc")
 CUSTOMER = UUID("00000000-0000-0000-0000-0000000000dd")
@@ -171,6 +176,7 @@ step_st = st.one_of(
     st.tuples(st.just("void"), st.integers(0, 20)),
     st.tuples(st.just("expire")),
     st.tuples(st.just("restore"), st.integers(0, 20)),
+    st.tuples(st.just("refund"), st.integers(0, 20), st.integers(1, 1500)),
 )
 
 
@@ -206,12 +212,27 @@ def _run(balance: CreditBalance, step: tuple[Any, ...], now: datetime, n: int) -
             taken = sum(use[1] for use in balance.invoice_uses[invoice_id])
             assert balance.restore(invoice_id, now) == taken
             assert balance.restore(invoice_id, now) == 0
+    elif kind == "refund" and balance.grants:
+        _refund(balance, sorted(balance.grants)[step[1] % len(balance.grants)], step[2], now)
     elif kind == "void" and balance.grants:
         grant_id = sorted(balance.grants)[step[1] % len(balance.grants)]
         if balance.grants[grant_id]["voided_at"] is None:
             balance.void(grant_id, now)
     else:
         balance.expire_due(now)
+
+
+def _refund(balance: CreditBalance, grant_id: str, amount: int, now: datetime) -> None:
+    """A refund takes back at most what the grant holds; more is refused, unrecorded."""
+    holds = balance.unspent(grant_id, now)
+    pending = len(balance.pending_events)
+    if amount > holds:
+        with pytest.raises(CreditsAlreadySpent):
+            balance.refund_grant(grant_id, amount, now, reference="r", posted=False)
+        assert len(balance.pending_events) == pending
+        return
+    balance.refund_grant(grant_id, amount, now, reference="r", posted=False)
+    assert balance.unspent(grant_id, now) == holds - amount
 
 
 def _check_order(before: list[dict[str, Any]], taken: list[tuple[str, int]]) -> None:

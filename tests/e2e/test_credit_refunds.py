@@ -1,0 +1,85 @@
+"""Refunds of credits bought, over HTTP (issue 13): a credit note of a credit purchase's
+invoice, or the reversal of a wallet-funded grant's withdrawal, takes the refunded
+credits back from the grant (journal and balance agree), never more than the grant
+still holds (409 ``credits_already_spent``, nothing written)."""
+
+from __future__ import annotations
+
+from domain.ids import uuid5
+from tests.e2e.billing import customer, problem
+from tests.e2e.conftest import Client, nothing_written
+from tests.e2e.invoicing import wallet
+from tests.e2e.test_credit_purchases import books, buy, credits_of
+from tests.e2e.test_payments import replayed_equal
+
+
+def _paid_purchase(api: Client, cid: str, amount: int) -> dict[str, str]:
+    bought = buy(api, cid, amount)
+    pay = {"method": "out_of_band", "reference": f"wire-{cid}"}
+    api.ok(api.post(f"/v1/invoices/{bought['invoice']['id']}/pay", pay))
+    return {"invoice": bought["invoice"]["id"], "grant": bought["grant_id"]}
+
+
+def _consume(api: Client, cid: str, amount: int) -> None:
+    api.ok(api.post("/v1/credits/consume", {"customer_id": cid, "amount": amount}), 201)
+
+
+def test_a_credit_note_of_a_purchase_takes_back_its_unspent_credits_never_more(
+    api: Client,
+) -> None:
+    cid = customer(api, "ada")
+    bought = _paid_purchase(api, cid, 1000)
+    _consume(api, cid, 300)
+    notes = f"/v1/invoices/{bought['invoice']}/credit_notes"
+    with nothing_written(api.tally):
+        spent = api.post(notes, {"amount": 800, "refund_to": "credit_balance"})
+    found = problem(spent, 409, "credits_already_spent")
+    assert (found["holds"], found["amount"]) == (700, 800)
+    api.ok(api.post(notes, {"amount": 500, "refund_to": "credit_balance"}), 201)
+    [grant] = credits_of(api, cid)
+    assert (grant["remaining"], grant["consumed"], grant["voided"]) == (200, 300, 500)
+    eur = books(api)
+    # Consumed 300 earned; the note took 500 of revenue back, the grant's 500 gave it.
+    assert eur["accounts"][f"credits:{cid}"] == 200
+    assert eur["accounts"]["revenue"] == 300
+    assert eur["total"] == 0
+    # The rest can still be refunded; then nothing is left to give back.
+    api.ok(api.post(notes, {"amount": 200, "refund_to": "credit_balance"}), 201)
+    problem(api.post("/v1/credits/consume", {"customer_id": cid, "amount": 1}), 402,
+            "insufficient_credits")  # fmt: skip
+    assert books(api)["accounts"][f"credits:{cid}"] == 0
+    replayed_equal(api)
+
+
+def test_a_credit_note_of_an_unpaid_purchase_is_refused_void_it_instead(api: Client) -> None:
+    cid = customer(api, "bob")
+    bought = buy(api, cid, 400)
+    with nothing_written(api.tally):
+        answer = api.post(
+            f"/v1/invoices/{bought['invoice']['id']}/credit_notes",
+            {"amount": 400, "refund_to": "none"},
+        )
+    problem(answer, 409, "invalid_transition")
+
+
+def test_reversing_a_wallet_grants_withdrawal_takes_the_unspent_credits_back(
+    api: Client,
+) -> None:
+    cid = customer(api, "cy")
+    account_id = wallet(api, cid, 1000)
+    body = {"customer_id": cid, "kind": "paid", "amount": 600, "wallet_account_id": account_id}
+    grant = api.ok(api.post("/v1/credit_grants", body), 201)
+    _consume(api, cid, 250)
+    txn = uuid5(api.project_id, f"credit_grant:{grant['id']}")
+    reverse = f"/v1/transactions/{txn}/reverse"
+    with nothing_written(api.tally):
+        problem(api.post(reverse, {"amount": 600}), 409, "credits_already_spent")
+    api.ok(api.post(reverse, {"amount": 350}))
+    [after] = credits_of(api, cid)
+    assert (after["remaining"], after["consumed"], after["voided"]) == (0, 250, 350)
+    assert api.account(account_id)["ledger_balance"] == 400 + 350
+    eur = books(api)
+    assert eur["accounts"][f"credits:{cid}"] == 0
+    assert eur["accounts"][f"wallet:{account_id}"] == 750
+    assert eur["total"] == 0
+    replayed_equal(api)
