@@ -108,6 +108,20 @@ EXAMPLES: dict[str, list[str]] = {
     "identity-provider show": ["tally identity-provider show --project $PROJECT --json"],
     "webhooks": ["tally webhooks deliveries --project $PROJECT"],
     "webhooks endpoints": ["tally webhooks endpoints --project $PROJECT --json"],
+    "webhooks create": [
+        "tally webhooks create --project $PROJECT --url https://example.com/tally/webhooks",
+        "tally webhooks create --project $PROJECT --url https://example.com/hooks "
+        "--enabled-events billing.invoice.paid,billing.subscription.canceled --json",
+    ],
+    "webhooks show": ["tally webhooks show $ENDPOINT --project $PROJECT --json"],
+    "webhooks update": [
+        "tally webhooks update $ENDPOINT --project $PROJECT --status disabled",
+        "tally webhooks update $ENDPOINT --project $PROJECT --enabled-events '*' --status enabled",
+    ],
+    "webhooks rotate-secret": [
+        "tally webhooks rotate-secret $ENDPOINT --project $PROJECT --previous-expires-in-s 3600",
+    ],
+    "webhooks delete": ["tally webhooks delete $ENDPOINT --project $PROJECT"],
     "webhooks deliveries": ["tally webhooks deliveries --project $PROJECT --limit 20"],
     "webhooks redeliver": ["tally webhooks redeliver $DELIVERY --project $PROJECT"],
     "webhooks deliver": ["tally webhooks deliver --json"],
