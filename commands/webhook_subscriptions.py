@@ -18,12 +18,21 @@ from commands import messages as m
 from commands import subscriptions
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
+from commands.now import context_now
 from commands.provider_events import EventType
 from commands.provider_run_mirror import mirror_plan
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
 from domain.subscription_mirrors import SubscriptionMirror
-from domain.subscription_states import ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, TRIALING, UNPAID
+from domain.subscription_states import (
+    ACTIVE,
+    CANCELED,
+    INCOMPLETE,
+    PAST_DUE,
+    PAUSED,
+    TRIALING,
+    UNPAID,
+)
 from domain.subscriptions import Subscription
 from domain.webhooks import NotYetApplicable, WebhookEvent
 
@@ -36,7 +45,15 @@ from domain.webhooks import NotYetApplicable, WebhookEvent
 # Incomplete subscriptions are not active yet: a status that presumes they are waits
 # (``NotYetApplicable``) for the event that activates them, which may come later.
 PLANS: dict[str, dict[str, tuple[str, ...]]] = {
-    "active": {INCOMPLETE: ("activate",), TRIALING: ("reactivate",), PAST_DUE: ("reactivate",)},
+    "active": {
+        INCOMPLETE: ("activate",),
+        TRIALING: ("reactivate",),
+        PAST_DUE: ("reactivate",),
+        PAUSED: ("resume",),
+    },
+    # Paused at the provider (Paddle's subscription.paused, Stripe's paused status): the
+    # transition table pauses only an active subscription, and resumes it to active.
+    "paused": {ACTIVE: ("pause",)},
     "trialing": {INCOMPLETE: ("activate",)},
     "past_due": {TRIALING: ("mark_past_due",), ACTIVE: ("mark_past_due",)},
     "unpaid": {
@@ -47,7 +64,7 @@ PLANS: dict[str, dict[str, tuple[str, ...]]] = {
     "canceled": {TRIALING: ("cancel",), ACTIVE: ("cancel",), PAST_DUE: ("cancel",)},
 }
 AFTER = {"activate": ACTIVE, "reactivate": ACTIVE, "mark_past_due": PAST_DUE}
-AFTER |= {"mark_unpaid": UNPAID, "cancel": CANCELED}
+AFTER |= {"mark_unpaid": UNPAID, "cancel": CANCELED, "pause": PAUSED, "resume": ACTIVE}
 # A cancel at the period end is scheduled (or undone) only on a subscription with a
 # period running; a trialing one would be canceled at once by Tally's own rule.
 SCHEDULABLE = (ACTIVE, PAST_DUE)
@@ -101,7 +118,7 @@ def subscription_changed(
         if not plan and schedule is None:
             return mirrored
         for trigger in plan:
-            _step(uow, ctx, sub, trigger)
+            _step(uow, ctx, sub, trigger, _period_start(event) or occurred)
         if schedule is True:
             cancel = m.CancelSubscription(subscription_id=sub.id, at_period_end=True)
             subscriptions.cancel(uow, cancel, ctx)
@@ -119,18 +136,30 @@ def subscription_changed(
     return [change]
 
 
-def _step(uow: UnitOfWork, ctx: Context, sub: Subscription, trigger: str) -> None:
-    """One trigger, through the API's handler where there is one."""
+def _step(
+    uow: UnitOfWork, ctx: Context, sub: Subscription, trigger: str, at: datetime | None
+) -> None:
+    """One trigger, through the API's handler where there is one. ``at``: when the
+    provider's new period starts (else the event's time), where a resume starts it."""
     if trigger == "activate":
         activate(uow, ctx, sub)
     elif trigger == "cancel":
         subscriptions.cancel(uow, m.CancelSubscription(subscription_id=sub.id), ctx)
     elif trigger == "reactivate":
         sub.reactivate()
+    elif trigger == "pause":
+        # No resume time: the provider resumes it, and its webhook says so.
+        sub.pause(context_now(ctx))
+    elif trigger == "resume":
+        sub.resume(at or context_now(ctx))
     elif trigger == "mark_past_due":
         sub.mark_past_due()
     else:
         sub.mark_unpaid()
+
+
+def _period_start(event: WebhookEvent) -> datetime | None:
+    return _when(event.data.get("period_start"))
 
 
 def _when(value: object) -> datetime | None:

@@ -7,8 +7,8 @@ upper-case ``currency_code``; Tally's references travel in ``custom_data``.
 
 A transaction is reported ``paid`` (the payment is captured) and then ``completed``
 (Paddle has processed it): both are a payment's success, and the second changes nothing
-in Tally. ``subscription.activated`` and ``subscription.past_due`` carry the whole
-subscription like ``subscription.updated`` and are mirrored the same way.
+in Tally. ``subscription.activated``, ``past_due``, ``paused`` and ``resumed`` carry the
+whole subscription like ``subscription.updated`` and are mirrored the same way.
 
 A one-time charge of a saved method (``POST /subscriptions/{id}/charge``, origin
 ``subscription_charge``) carries Tally's references on its price
@@ -49,6 +49,9 @@ PADDLE_TYPES: dict[str, EventType] = {
     "subscription.updated": EventType.SUBSCRIPTION_UPDATED,
     "subscription.activated": EventType.SUBSCRIPTION_UPDATED,
     "subscription.past_due": EventType.SUBSCRIPTION_UPDATED,
+    # Paused and resumed carry the whole subscription (status paused / active) too.
+    "subscription.paused": EventType.SUBSCRIPTION_UPDATED,
+    "subscription.resumed": EventType.SUBSCRIPTION_UPDATED,
     "subscription.canceled": EventType.SUBSCRIPTION_CANCELED,
     "customer.created": EventType.CUSTOMER_CREATED,
     # A customer's saved method, saved or removed at Paddle (paddle_customer_refs.py).

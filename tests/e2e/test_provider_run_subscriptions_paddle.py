@@ -208,3 +208,24 @@ def test_a_retried_create_finds_the_transaction_paddle_made_without_answering(
     assert (made["state"], made["attempts"]) == ("succeeded", 2)
     assert len(paddle.sent("POST", "/transactions")) == 1  # found by its key, not made again
     assert created["run_by"] == "provider"
+
+
+def test_a_subscription_paused_and_resumed_at_paddle_is_paused_and_resumed_in_tally(
+    shop: tuple[Client, FakeApi],
+) -> None:
+    api, paddle = shop
+    sub_id, _ = started(api)
+    # Paddle reports a paused subscription with no current billing period.
+    paused = {**subscription(sub_id, PRO, 1), "status": "paused", "current_billing_period": None}
+    deliver(api, "paused", "subscription.paused", paused)
+    assert api.ok(api.get(f"/v1/subscriptions/{sub_id}"))["status"] == "paused"
+    resumed = subscription(sub_id, PRO, 1)
+    resumed["current_billing_period"] = {
+        "starts_at": "2026-12-02T08:00:00Z",
+        "ends_at": "2027-01-02T08:00:00Z",
+    }
+    deliver(api, "resumed", "subscription.resumed", resumed)
+    sub = api.ok(api.get(f"/v1/subscriptions/{sub_id}"))
+    assert (sub["status"], sub["current_period_start"]) == ("active", "2026-12-02T08:00:00.000000Z")
+    assert sub["next_due_at"] is None  # Paddle still runs it
+    assert paddle.sent("POST", "/subscriptions") == []  # mirrored, nothing asked back

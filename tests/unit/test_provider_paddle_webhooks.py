@@ -178,6 +178,8 @@ def test_transaction_payment_failed_reports_the_newest_attempts_error(
         ("subscription.created", EventType.SUBSCRIPTION_CREATED, "active"),
         ("subscription.updated", EventType.SUBSCRIPTION_UPDATED, "past_due"),
         ("subscription.canceled", EventType.SUBSCRIPTION_CANCELED, "canceled"),
+        ("subscription.paused", EventType.SUBSCRIPTION_UPDATED, "paused"),
+        ("subscription.resumed", EventType.SUBSCRIPTION_UPDATED, "active"),
     ],
 )
 def test_subscription_events_name_the_subscription_and_its_customer(
@@ -193,7 +195,7 @@ def test_subscription_events_name_the_subscription_and_its_customer(
 
 
 def test_an_unhandled_paddle_type_is_reported_as_unknown(provider: PaddleProvider) -> None:
-    payload = variant(SUBSCRIPTION_CREATED, "subscription.paused", "paused", status="paused")
+    payload = variant(SUBSCRIPTION_CREATED, "address.created", "active", status="active")
     assert parse(provider, payload).type is EventType.UNKNOWN
 
 
