@@ -21,6 +21,7 @@ from api import asyncapi, docs_pages, errors
 from api.auth import KeyLookups
 from api.bootstrap import build
 from api.inbound.consumer import inbound_consumer
+from api.proxies import trust_proxies
 from api.rate_limits import RateLimitHeaders, make_limiter
 from api.routes import (
     accounts,
@@ -365,6 +366,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
         max_bytes=settings.max_body_bytes,
         by_path={"/v1/usage_events/batch": max(settings.max_body_bytes, MAX_USAGE_BATCH_BYTES)},
     )
+    trust_proxies(app, settings.trusted_proxies)  # outermost: every bucket sees the client
     install_openapi(app)
     return app
 

@@ -137,8 +137,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
-            # No proxy headers and no header logging: the access log shows method, path
-            # and status only, never the Authorization header.
+            # No proxy headers here (the app believes them from TALLY_TRUSTED_PROXIES
+            # alone, api/proxies.py) and no header logging: the access log shows method,
+            # path and status only, never the Authorization header.
             proxy_headers=False,
             # uvicorn's supervisor restarts a worker that has not answered its health ping
             # within this many seconds, counted from the worker's spawn. Its default of 5 s

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.audit_checkpoint import KeyInvalid, signing_key
 from adapters.broker import DEFAULT_NAME, NAME_PATTERN, BrokerTarget, BrokerUrlInvalid
 from adapters.secrets import SecretsKeyInvalid, parse_keys
+from api.proxies import parse_trusted_proxies
 from domain.limits import MAX_REVISION_FAN_OUT, MAX_WEBHOOK_SEND_S
 
 
@@ -140,6 +141,12 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.:-]{1,60}$",
         description="Prefix of the rate-limit keys in Redis (then the schema's name).",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="IP networks (CIDR, comma separated) of the reverse proxies in front of "
+        "Tally: from them alone X-Forwarded-For names the client, for the buckets counted "
+        "per address (docs/operations.md). Unset: the header is ignored.",
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys, comma separated, newest first, that encrypt the provider "
@@ -165,6 +172,11 @@ class Settings(BaseSettings):
             except KeyInvalid as error:
                 raise ValueError(str(error)) from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        return parse_trusted_proxies(value)  # checked at start: a typo trusts no one silently
 
     @field_validator("redis_url")
     @classmethod
