@@ -17,7 +17,10 @@ report of a credit note's refund.
 
 Paddle's adjustments carry no Tally references but the refund call's id (in the reason),
 so the transaction a refund reverses is the one its call names, and only if the
-provider's payment it refunds is the one the call asked to refund.
+provider's payment it refunds is the one the call asked to refund. A Paddle dashboard
+refund names no call: the adapter gives it the refunded transaction's references and
+Paddle's running total (``adapters/providers/paddle_refund_refs.py``), and it is then a
+dashboard refund like Stripe's.
 """
 
 from __future__ import annotations

@@ -63,6 +63,7 @@ from adapters.providers.paddle_customer_refs import needs_customer, with_custome
 from adapters.providers.paddle_events import normalize
 from adapters.providers.paddle_lists import entries
 from adapters.providers.paddle_payment_methods import PaddlePaymentMethods
+from adapters.providers.paddle_refund_refs import needs_payment, with_payment_references
 from adapters.providers.paddle_subscriptions import PaddleSubscriptions
 from adapters.providers.signing import verify_ts_h1
 from commands.provider_errors import (
@@ -224,6 +225,8 @@ class PaddleProvider(PaddleSubscriptions, PaddlePaymentMethods):
         check_event_ids(PADDLE, event)
         if needs_customer(event):
             event = with_customer_references(self._call, event)
+        if needs_payment(event):  # a refund made in Paddle's dashboard
+            event = with_payment_references(self._call, self._entries, event)
         return [event]
 
     def _subscription_paid_by(self, request: ChargeRequest) -> str:

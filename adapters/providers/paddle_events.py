@@ -131,9 +131,10 @@ def _adjustment(entity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _item_references(entity: Mapping[str, Any]) -> dict[str, str]:
-    """The Tally references on a transaction's prices (a charge's, see above)."""
-    found: dict[str, str] = {}
+def transaction_references(entity: Mapping[str, Any]) -> dict[str, str]:
+    """A transaction's Tally references: its own and its prices' (a charge keeps them
+    on its price, see above; the prices' win)."""
+    found = references_from(entity.get("custom_data"))
     items = entity.get("items")
     for item in items if isinstance(items, list) else []:
         price = item.get("price") if isinstance(item, Mapping) else None
@@ -155,7 +156,7 @@ def _transaction(entity: Mapping[str, Any]) -> dict[str, Any]:
         fields["subscription_ref"] = None  # a charge through it, not its bill
     return {
         **fields,
-        "references": {**references_from(entity.get("custom_data")), **_item_references(entity)},
+        "references": transaction_references(entity),
         "amount_minor": minor_from_text(totals.get("grand_total") or totals.get("total")),
         "currency": _text(totals.get("currency_code")) or _text(entity.get("currency_code")),
         "payment_ref": _text(entity.get("id")),

@@ -37,15 +37,18 @@ class FakePaddle:
         self.adjustments: list[dict[str, Any]] = []
         self.paid = False  # whether the checkout's transaction was paid at Paddle
         self.cancels = 0  # cancellations asked for
+        self.custom_data: dict[str, Any] = {}  # the checkout transaction's, as made
 
     def __call__(self, seen: Seen) -> Reply:
         with self.lock:
             if seen.method == "POST" and seen.path == "/transactions":
+                self.custom_data = seen.json()["custom_data"]
                 url = f"https://pay.example/checkout?_ptxn={TXN}"
                 return Reply(201, {"data": {"id": TXN, "checkout": {"url": url}}})
             if seen.method == "GET" and seen.path == f"/transactions/{TXN}":
-                lines = [{"id": LINE_ID}]
-                return Reply(200, {"data": {"id": TXN, "details": {"line_items": lines}}})
+                details = {"line_items": [{"id": LINE_ID}]}
+                made = {"id": TXN, "custom_data": self.custom_data, "details": details}
+                return Reply(200, {"data": made})
             if seen.method == "PATCH" and seen.path == f"/transactions/{TXN}":
                 self.cancels += 1
                 if self.paid:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.clock import FixedClock
@@ -118,9 +119,39 @@ def test_adjustments_that_are_not_a_decided_refund_change_nothing(
     assert parse(provider, adjustment("adjustment.created", **changes)).type is EventType.UNKNOWN
 
 
-def test_a_reason_without_tallys_key_names_no_call(provider: PaddleProvider) -> None:
+def dashboard_paddle(transaction_status: int) -> PaddleProvider:
+    """A Paddle that shows the refunded transaction (made by a Tally checkout) and its
+    refunds: another approved one, one in review."""
+    refunds = [
+        {"id": "adj_01hvgf2s84dr6reszzg29zbv01", "status": "approved", "totals": {"total": "250"}},
+        {"id": "adj_01hvgf2s84dr6reszzg29zbv02", "status": "pending_approval", "totals": {}},
+        {"id": "adj_01hvgf2s84dr6reszzg29zbvcm", "status": "approved", "totals": {"total": "100"}},
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/adjustments":
+            return httpx.Response(200, json={"data": refunds, "meta": {}})
+        made = {"id": "txn_01hvcc93znj3mpqt1tenkjb04y", "custom_data": {"tally_transaction": "t-1"}}
+        return httpx.Response(transaction_status, json={"data": made})
+
+    return PaddleProvider(
+        api_key="pdl_unit_key",
+        webhook_secret=SECRET,
+        clock=FixedClock(NOW),
+        transport=httpx.MockTransport(answer),
+    )
+
+
+def test_a_dashboard_refund_takes_its_transactions_references_and_paddles_total() -> None:
+    provider = dashboard_paddle(200)
     event = parse(provider, adjustment(reason="refunded from the dashboard [tally:x:1]"))
-    assert event.references == {}
+    assert event.references == {"tally_transaction": "t-1"}  # and names no Tally call
+    assert (event.amount_minor, event.refunded_total_minor) == (100, 350)
+
+
+def test_a_dashboard_refund_of_a_transaction_paddle_does_not_show_names_nothing() -> None:
+    event = parse(dashboard_paddle(404), adjustment(reason="from the dashboard"))
+    assert (event.references, event.refunded_total_minor) == ({}, None)
 
 
 def test_transaction_paid_is_a_payment_success_like_completed(
