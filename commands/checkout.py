@@ -1,4 +1,5 @@
-"""Payments through a provider: hosted checkouts, wallet top-ups and refunds.
+"""Payments through a provider: hosted checkouts of items, carts and subscriptions
+(wallet top-ups and refunds: ``commands/wallet_payments.py``).
 
 Each handler records what Tally knows now (a pending Transaction, an incomplete
 subscription and its invoice, a checked-out cart) together with a ``ProviderCall`` that
@@ -14,36 +15,24 @@ handler asks for a ``create_customer`` call too, and its own call waits for it
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
-from uuid import UUID
 
-from commands import ledger, provider_customers, provider_subscriptions, subscriptions
-from commands import messages as m
+from commands import provider_customers, provider_subscriptions, subscriptions, wallet_payments
 from commands import provider_messages as pm
 from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.ledger import _new_id
 from commands.line_descriptions import first_period_name
-from commands.now import context_now
 from commands.provider_errors import ProviderUnsupported
-from domain import provider_limits
-from domain.accounts import Account, clearing_ref
+from commands.provider_requests import checkout_params, request_call
+from domain.accounts import clearing_ref
 from domain.carts import Cart
 from domain.catalog import Price, Product
 from domain.customers import Customer
-from domain.errors import (
-    CurrencyMismatch,
-    InvalidCombination,
-    NotRefundable,
-    PriceArchived,
-    ValidationFailed,
-)
+from domain.errors import CurrencyMismatch, InvalidCombination, PriceArchived
 from domain.limits import MAX_NAME_CHARS
 from domain.line_descriptions import price_text
 from domain.money import Money, minor_to_major
-from domain.provider_call_params import ChargeParams, CheckoutLine, CheckoutParams, RefundParams
-from domain.provider_calls import ProviderCall
 from domain.transactions import Transaction
 
 SALES_REF = "revenue:checkout"
@@ -70,32 +59,6 @@ def resolve_line(uow: UnitOfWork, ctx: Context, line: pm.LineInput) -> dict[str,
         "currency": line.currency,
         "quantity": line.quantity,
     }
-
-
-def _request(
-    uow: UnitOfWork,
-    ctx: Context,
-    *,
-    provider: str,
-    subject: str,
-    params: CheckoutParams | ChargeParams | RefundParams,
-) -> ProviderCall:
-    """Record the call; the provider is told the project too (``tally_project``). A
-    call the provider would refuse for its texts or currency (Paddle's limits) is
-    refused here, before anything is recorded."""
-    provider_limits.check_call(provider, params)
-    references = {"tally_project": str(ctx.project_id), **params.references}
-    call = ProviderCall.request(
-        project_id=ctx.project_id,
-        provider=provider,
-        subject=subject,
-        params=replace(params, references=references),
-        now=context_now(ctx),
-    )
-    if uow.find(ProviderCall, call.id) is not None:
-        raise ValidationFailed(f"a {call.operation} for {subject} was asked for already")
-    uow.add(call)
-    return call
 
 
 def _sale(
@@ -128,38 +91,14 @@ def _sale(
     if customer is not None:
         refs["tally_customer"] = str(customer.id)
     named = provider_customers.named_customer(uow, ctx, customer, cmd.provider)
-    call = _request(
+    call = request_call(
         uow,
         ctx,
         provider=cmd.provider,
         subject=str(txn.id),
-        params=_checkout_params(cmd, mode, lines, named, refs, str(txn.id)),
+        params=checkout_params(cmd, mode, lines, named, refs, str(txn.id)),
     )
     return Result.created({"transaction": txn.summary(), "provider_call": call.summary()})
-
-
-def _checkout_params(  # the page's lines, for whom, and what it pays
-    cmd: Any,
-    mode: str,
-    lines: list[dict[str, Any]],
-    customer: provider_customers.NamedCustomer,
-    references: dict[str, str],
-    transaction_id: str | None,
-    trial_days: int | None = None,
-) -> CheckoutParams:
-    return CheckoutParams(
-        mode=mode,
-        # The lines built here have the stored lines' shape.
-        lines=tuple(CheckoutLine.from_params(line) for line in lines),
-        success_url=cmd.success_url,
-        cancel_url=cmd.cancel_url,
-        customer_ref=customer.customer_ref,
-        customer_id=customer.customer_id,
-        customer_call=customer.customer_call,
-        references=references,
-        transaction_id=transaction_id,
-        trial_days=trial_days,
-    )
 
 
 def checkout_item(uow: UnitOfWork, cmd: pm.CheckoutItem, ctx: Context) -> Result:
@@ -277,114 +216,14 @@ def _subscription_checkout(
     """The provider call for a subscription's checkout (its first period, or with
     ``trial_days`` its trial), and the answer: the subscription and the call."""
     named = provider_customers.named_customer(uow, ctx, customer, cmd.provider)
-    call = _request(
+    call = request_call(
         uow,
         ctx,
         provider=cmd.provider,
         subject=f"subscription:{created['subscription']['id']}",
-        params=_checkout_params(cmd, mode, lines, named, refs, None, trial_days),
+        params=checkout_params(cmd, mode, lines, named, refs, None, trial_days),
     )
     return Result.created({**created, "provider_call": call.summary()})
-
-
-def _owner(uow: UnitOfWork, ctx: Context, account_id: UUID) -> Customer | None:
-    """The customer who owns a wallet, when its owner_ref is a customer id."""
-    account = uow.get(Account, account_id, ctx.project_id)
-    try:
-        owner_id = UUID(account.owner_ref)
-    except ValueError:
-        return None
-    customer = uow.find(Customer, owner_id)
-    return customer if customer is not None and customer.project_id == ctx.project_id else None
-
-
-def top_up(uow: UnitOfWork, cmd: pm.TopUpAccount, ctx: Context) -> Result:
-    deposit = m.Deposit(
-        account_id=cmd.account_id,
-        amount=cmd.amount,
-        currency=cmd.currency,
-        source=cmd.provider,
-        pending=True,
-        description=cmd.description or f"top-up through {cmd.provider}",
-    )
-    body = ledger.deposit(uow, deposit, ctx).body
-    txn_id = body["transaction"]["id"]
-    refs = {"tally_transaction": txn_id, "tally_account": str(cmd.account_id)}
-    # A customer's wallet: the provider knows them, and a card saved on the hosted page
-    # becomes one of their payment methods.
-    customer = _owner(uow, ctx, cmd.account_id)
-    if customer is not None:
-        refs["tally_customer"] = str(customer.id)
-    line = {
-        "name": "Wallet top-up",
-        "unit_amount": cmd.amount,
-        "currency": cmd.currency,
-        "quantity": 1,
-    }
-    named = provider_customers.named_customer(uow, ctx, customer, cmd.provider)
-    params: CheckoutParams | ChargeParams
-    if cmd.payment_method is None:
-        params = _checkout_params(cmd, "item", [line], named, refs, txn_id)
-    else:
-        if named.customer_ref is None and named.customer_call is None:
-            # A wallet of no customer, or of one the provider keeps no customer for (a
-            # Paddle customer without email: Paddle charges a subscription, not a
-            # customer): the wallet's id stands in, as before customers were created.
-            named = provider_customers.NamedCustomer(customer_ref=str(cmd.account_id))
-        params = ChargeParams(
-            customer_ref=named.customer_ref,
-            # The Tally customer, even when the provider's already exists: the payment
-            # object and billing.payment.* name the customer from it.
-            customer_id=None if customer is None else str(customer.id),
-            customer_call=named.customer_call,
-            payment_method_ref=cmd.payment_method,
-            amount_minor=cmd.amount,
-            currency=cmd.currency,
-            description=deposit.description,
-            references=refs,
-            transaction_id=txn_id,
-        )
-    call = _request(uow, ctx, provider=cmd.provider, subject=txn_id, params=params)
-    return Result.created({**body, "provider_call": call.summary()})
-
-
-def refund(uow: UnitOfWork, cmd: pm.RefundTransaction, ctx: Context) -> Result:
-    txn = uow.get(Transaction, cmd.transaction_id, ctx.project_id)
-    amount = cmd.amount if cmd.amount is not None else txn.reversible_amount
-    txn.check_reversal(amount)
-    paid = _paid_by(uow, ctx, txn)
-    if paid is None or not paid.payment_ref:
-        raise NotRefundable(
-            f"transaction {txn.id} was not paid through a provider (or its payment is not "
-            "confirmed yet); reverse it instead"
-        )
-    refund_id = _new_id(ctx, "refund")
-    call_id = ProviderCall.create_id(ctx.project_id, "refund", f"{txn.id}:{refund_id}")
-    call = _request(
-        uow,
-        ctx,
-        provider=paid.provider,
-        subject=f"{txn.id}:{refund_id}",
-        params=RefundParams(
-            payment_ref=paid.payment_ref,
-            amount_minor=amount,
-            currency=txn.currency,
-            reason=cmd.reason,
-            transaction_id=str(txn.id),
-            references={"tally_transaction": str(txn.id), "tally_refund_call": str(call_id)},
-        ),
-    )
-    return Result.accepted({"transaction": txn.summary(), "provider_call": call.summary()})
-
-
-def _paid_by(uow: UnitOfWork, ctx: Context, txn: Transaction) -> ProviderCall | None:
-    for operation in ("checkout", "charge"):
-        call = uow.find(
-            ProviderCall, ProviderCall.create_id(ctx.project_id, operation, str(txn.id))
-        )
-        if call is not None:
-            return call
-    return None
 
 
 HANDLERS: dict[type[Any], Handler] = {
@@ -394,6 +233,6 @@ HANDLERS: dict[type[Any], Handler] = {
     pm.CheckoutItem: checkout_item,
     pm.CheckoutCart: checkout_cart,
     pm.CheckoutSubscription: checkout_subscription,
-    pm.TopUpAccount: top_up,
-    pm.RefundTransaction: refund,
+    # Top-ups and refunds, the other payments through a provider, registered with them.
+    **wallet_payments.HANDLERS,
 }
