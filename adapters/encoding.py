@@ -59,13 +59,15 @@ class FastJSONTranscoder(JSONTranscoder):
         self._plans.clear()  # they may hold the converter this replaces
         name = transcoding.name
         if type(transcoding) is UUIDAsHex:
-            self._direct[UUID] = lambda value: {"_type_": name, "_data_": value.hex}
+            # What UUID.hex gives, without the property's call.
+            self._direct[UUID] = lambda value: {"_type_": name, "_data_": f"{value.int:032x}"}
         elif type(transcoding) is DatetimeAsISO:
             self._direct[datetime] = lambda value: {"_type_": name, "_data_": value.isoformat()}
 
     def encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(self._plain(obj))
+            plain = self._plain_dict(obj) if type(obj) is dict else self._plain(obj)
+            return orjson.dumps(plain)
         except (_Unsure, orjson.JSONEncodeError, RecursionError):
             return super().encode(obj)
 
@@ -76,9 +78,7 @@ class FastJSONTranscoder(JSONTranscoder):
         if kind is dict:
             return self._plain_dict(value)
         if kind is list or kind is tuple:
-            if _LEAVES.issuperset(map(type, value)):
-                return value
-            return [v if type(v) in _LEAVES else self._plain(v) for v in value]
+            return self._plain_sequence(value)
         convert = self._direct.get(kind)
         if convert is not None:
             return convert(value)
@@ -107,14 +107,25 @@ class FastJSONTranscoder(JSONTranscoder):
             items[place] = convert(items[place])
         return dict(zip(value, items, strict=True))  # the caller's dict stays as it was
 
+    def _plain_sequence(self, value: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+        if _LEAVES.issuperset(map(type, value)):
+            return value
+        return [v if type(v) in _LEAVES else self._plain(v) for v in value]
+
     def _plan(self, kinds: tuple[type, ...]) -> _Plan:
         """Where a dictionary whose values have these types needs converting, and how."""
-        direct = self._direct
         plan = tuple(
-            (place, direct.get(kind) or self._plain)
+            (place, self._converter(kind))
             for place, kind in enumerate(kinds)
             if kind not in _LEAVES
         )
         if len(self._plans) < MAX_PLANS:  # shapes are few; arbitrary data must not grow this
             self._plans[kinds] = plan
         return plan
+
+    def _converter(self, kind: type) -> Callable[[Any], Any]:
+        if kind is dict:
+            return self._plain_dict
+        if kind is list or kind is tuple:
+            return self._plain_sequence
+        return self._direct.get(kind) or self._plain
