@@ -31,6 +31,7 @@ from domain.errors import (
     InsufficientFunds,
 )
 from domain.holds import AccountHolds, Hold
+from domain.ids import uuid_text
 from domain.limits import (
     MAX_AMOUNT_MINOR,
     MAX_DESCRIPTION_CHARS,
@@ -48,7 +49,7 @@ NAMESPACE = UUID("6c1f4a7e-3d52-4f0b-9a8e-1f3b2c4d5e6f")
 
 def wallet_ref(account_id: UUID) -> str:
     """The name of a wallet in journal postings."""
-    return f"wallet:{account_id}"
+    return f"wallet:{uuid_text(account_id)}"
 
 
 def clearing_ref(source: str) -> str:
@@ -355,7 +356,7 @@ class Account(TallyAggregate, AccountHolds):
     def summary(self) -> dict[str, Any]:
         """The account as the write side knows it, for command responses."""
         return {
-            "id": str(self.id),
+            "id": uuid_text(self.id),
             "owner_ref": self.owner_ref,
             "currency": self.currency,
             "status": self.status,

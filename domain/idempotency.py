@@ -14,9 +14,10 @@ from uuid import UUID
 import orjson
 from eventsourcing.domain import event
 
-from domain.base import TallyAggregate
+from domain.base import TallyAggregate, current_actor
 from domain.errors import IdempotencyKeyReused
-from domain.ids import uuid5
+from domain.ids import uuid5, uuid_text
+from domain.recording import creation
 
 NAMESPACE = UUID("0b7f3c1e-8a2d-4c6f-b1e9-5d7a3f2c8e10")
 
@@ -117,7 +118,7 @@ class IdempotencyRecord(TallyAggregate):
 
     @staticmethod
     def create_id(project_id: UUID, key: str) -> UUID:
-        return uuid5(NAMESPACE, f"{project_id}:{key}")
+        return uuid5(NAMESPACE, f"{uuid_text(project_id)}:{key}")
 
     @event(Recorded)
     def __init__(
@@ -155,6 +156,35 @@ class IdempotencyRecord(TallyAggregate):
             response=response,
         )
         return record
+
+    @classmethod
+    def recorded_event(
+        cls,
+        record_id: UUID,
+        *,
+        project_id: UUID,
+        key: str,
+        request_hash: str,
+        happened: str,
+        response: Any,
+    ) -> Any | None:
+        """The ``Recorded`` event ``record(record_id, ...)`` would create the record from,
+        without the record: the command bus stores it and builds the record only if a
+        later command of the same batch asks for it (``event.mutate(None)``, as a load
+        from the store does). Same event, same bytes (tests/unit/test_event_recording.py).
+        None where the recipes decline (the caller then uses ``record``)."""
+        made = creation(cls, cls.Recorded)
+        if made is None:
+            return None
+        values = {
+            "issued_by": current_actor.get(),
+            "project_id": project_id,
+            "key": key,
+            "request_hash": request_hash,
+            "happened": happened,
+            "response": response,
+        }
+        return made.created_event(record_id, values)
 
     def check_same_request(self, other_hash: str) -> None:
         if other_hash != self.request_hash:

@@ -23,3 +23,21 @@ def uuid5(namespace: UUID, name: str) -> UUID:
     object.__setattr__(value, "int", int.from_bytes(digest[:16]) & _CLEAR | _SET)
     object.__setattr__(value, "is_safe", SafeUUID.unknown)
     return value
+
+
+# How many texts uuid_text keeps before it starts again (about 8 MB at most).
+MAX_TEXTS = 65_536
+_TEXTS: dict[UUID, str] = {}
+
+
+def uuid_text(value: UUID) -> str:
+    """``str(value)``, kept for the ids a process names again and again (an account in
+    its wallet reference and its summary, a project in idempotency record ids):
+    ``UUID.__str__`` formats in Python, several times the cost of a dictionary look-up.
+    Bounded: once full, it is emptied and fills again with the ids in use."""
+    text = _TEXTS.get(value)
+    if text is None:
+        if len(_TEXTS) >= MAX_TEXTS:
+            _TEXTS.clear()
+        text = _TEXTS[value] = str(value)
+    return text

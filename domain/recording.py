@@ -121,15 +121,20 @@ class CreationRecipe:
         self.init_names = tuple(name for name in event.order if name in wanted)
         self.wants_id = aggregate_class in _init_mentions_id
 
-    def create(self, originator_id: Any, values: dict[str, Any]) -> Any:
-        """The new aggregate with its created event pending, or None (see ``build``)."""
+    def created_event(self, originator_id: Any, values: dict[str, Any]) -> Any:
+        """The "created" event ``create`` would make the aggregate from, or None (see
+        ``build``)."""
         values["originator_topic"] = self.topic
         values["originator_id"] = originator_id
         values["originator_version"] = self.aggregate_class.INITIAL_VERSION
         if values.get("timestamp") is None:
             event_class: Any = self.event.event_class
             values["timestamp"] = event_class.create_timestamp()
-        created = self.event.build(values)
+        return self.event.build(values)
+
+    def create(self, originator_id: Any, values: dict[str, Any]) -> Any:
+        """The new aggregate with its created event pending, or None (see ``build``)."""
+        created = self.created_event(originator_id, values)
         if created is None:
             return None
         state = created.__dict__

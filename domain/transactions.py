@@ -122,7 +122,7 @@ class Transaction(TallyAggregate):
         check_text(to_ref, "destination", MAX_REF_CHARS, min_chars=1)
         state = START_STATE[bool(complete_now)]
         entry = entry_postings(from_ref, to_ref, amount.amount) if state == COMPLETED else None
-        return cls(
+        return cls._new(
             id=id,
             project_id=project_id,
             kind=kind,

@@ -10,12 +10,13 @@ import logging
 import random
 import time
 from contextlib import nullcontext
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from commands.bus.context import Context, Handler, Happened, Outcome
+from commands.bus.context import Context, Handler, Happened, Outcome, Result
 from commands.bus.pipeline import Item
 from commands.bus.unit_of_work import AggregateCache, EventWriter, UnitOfWork
 from commands.bus.usage_source import UsageSource
@@ -149,16 +150,7 @@ class SynchronousPath:
         try:
             result = self.handlers[type(command)](uow, command, ctx)
             if record_id is not None and ctx.idempotency_key is not None:
-                uow.add(
-                    IdempotencyRecord.record(
-                        record_id,
-                        project_id=ctx.project_id,
-                        key=ctx.idempotency_key,
-                        request_hash=digest,
-                        happened=result.happened.value,
-                        response=result.body,
-                    )
-                )
+                _keep_answer(uow, record_id, ctx.project_id, ctx.idempotency_key, digest, result)
         finally:
             current_actor.reset(token)
         return Outcome(result.happened, result.body)
@@ -197,3 +189,22 @@ class SynchronousPath:
                 self.app.snapshots.recorder.insert_events(snapshots)
             except Exception:  # the events are committed; a snapshot only speeds up loads
                 log.exception("writing %d snapshot(s) failed", len(snapshots))
+
+
+def _keep_answer(
+    uow: UnitOfWork, record_id: UUID, project_id: UUID, key: str, digest: str, result: Result
+) -> None:
+    """Record the command's answer under its key. Only the record's event is made: the
+    record itself is built only if a later command of the batch reuses the key."""
+    values: dict[str, Any] = {
+        "project_id": project_id,
+        "key": key,
+        "request_hash": digest,
+        "happened": result.happened.value,
+        "response": result.body,
+    }
+    event = IdempotencyRecord.recorded_event(record_id, **values)
+    if event is not None:
+        uow.add_created_event(IdempotencyRecord, event)
+    else:
+        uow.add(IdempotencyRecord.record(record_id, **values))

@@ -79,12 +79,19 @@ class UnitOfWork:
         # aggregates they came from, and those due a snapshot.
         self._stored: list[StoredEvent] = []
         self._written: set[UUID] = set()
+        # New aggregates recorded by their created event alone (add_created_event), until
+        # a command asks for one; and how many events were encoded when the current
+        # command began.
+        self._unbuilt: dict[UUID, Any] = {}
+        self._stored_before = 0
         self._due: set[UUID] = set()
         self._intervals = app.snapshotting_intervals if app.snapshots is not None else None
         self._to_stored = stored_event_maker(app.mapper)
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         aggregate = self.touched.get(aggregate_id)
+        if aggregate is None and self._unbuilt:
+            aggregate = self._build(aggregate_id)
         if aggregate is None and self.cache is not None:
             aggregate = self.cache.get(aggregate_id)
         if aggregate is None:
@@ -113,14 +120,47 @@ class UnitOfWork:
         self.known_absent.discard(aggregate.id)
         self._marks.setdefault(aggregate.id, 0)
 
+    def add_created_event(self, aggregate_class: type[Aggregate], event: Any) -> None:
+        """Record a new aggregate by its created event alone, without building it: for
+        one that nearly always only has to be stored (the idempotency record of a keyed
+        command). Its event is encoded now, after what the command recorded before it,
+        so the batch holds the events in the order ``add(aggregate)`` would give them.
+        ``find`` builds the aggregate from the event, as a load from the store would, if
+        a later command of the batch asks for it. An aggregate class with a snapshotting
+        interval is built and added as any other, so that its snapshot is taken."""
+        if self._intervals and self._intervals.get(aggregate_class):
+            aggregate = event.mutate(None)
+            aggregate._pending_events.append(event)
+            self.add(aggregate)
+            return
+        self.encode_command()
+        aggregate_id = event.originator_id
+        self._unbuilt[aggregate_id] = event
+        self.known_absent.discard(aggregate_id)
+        self._stored.append(self._to_stored(event))
+        self._written.add(aggregate_id)
+
+    def _build(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate of an event recorded by ``add_created_event``, made from it as
+        the repository makes one from its stored events (nothing left pending)."""
+        event = self._unbuilt.pop(aggregate_id, None)
+        if event is None:
+            return None
+        aggregate: Aggregate = event.mutate(None)
+        self.touched[aggregate_id] = aggregate
+        return aggregate
+
     def begin_command(self) -> None:
         """Start watching what the next command records."""
         self._marks.clear()
+        self._stored_before = len(self._stored)
 
     def command_recorded(self) -> bool:
         """Whether the command since ``begin_command()`` recorded any event. A handler
         reaches aggregates only through this unit of work, so only the aggregates it
         reached are looked at, not the whole batch (which may be hundreds)."""
+        if len(self._stored) != self._stored_before:
+            return True  # some were encoded already (add_created_event)
         touched = self.touched
         return any(len(touched[i]._pending_events) != n for i, n in self._marks.items())
 
@@ -218,13 +258,22 @@ def stored_event_maker(mapper: Mapper[UUID]) -> Callable[[Any], StoredEvent]:
         originator_version = state.pop("originator_version")
         if class_version > 1:
             state["class_version"] = class_version
-        return StoredEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=encode(state),
+        # StoredEvent's frozen __init__ sets its four fields one call at a time; the
+        # object it makes is this one (same attributes, equal, hashed alike).
+        stored: StoredEvent = new_object(StoredEvent)
+        set_attribute(
+            stored,
+            "__dict__",
+            {
+                "originator_id": originator_id,
+                "originator_version": originator_version,
+                "topic": topic,
+                "state": encode(state),
+            },
         )
+        return stored
 
+    new_object, set_attribute = object.__new__, object.__setattr__
     return to_stored
 
 

@@ -1,4 +1,4 @@
-"""domain.ids.uuid5 is the standard library's uuid5, value for value."""
+"""domain.ids: uuid5 is the standard library's uuid5, value for value; uuid_text is str."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.ids import uuid5
+from domain import ids
+from domain.ids import uuid5, uuid_text
 
 
 @settings(max_examples=500, deadline=None)
@@ -30,3 +31,17 @@ def test_the_same_id_as_the_standard_library(namespace: UUID, name: str) -> None
         expected.variant,
         expected.is_safe,
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.uuids(), min_size=1, max_size=5))
+def test_uuid_text_is_str_of_the_id_asked_again_or_not(ids: list[UUID]) -> None:
+    for value in ids + ids:
+        assert uuid_text(value) == str(value)
+
+
+def test_uuid_text_keeps_a_bounded_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ids, "MAX_TEXTS", 10)
+    for n in range(25):
+        assert uuid_text(UUID(int=n)) == str(UUID(int=n))
+        assert len(ids._TEXTS) <= 10
