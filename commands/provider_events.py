@@ -32,6 +32,11 @@ class EventType(StrEnum):
     INVOICE_FINALIZED = "invoice.finalized"
     INVOICE_PAID = "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+    # The provider voided its invoice, or gave up collecting it (Stripe's
+    # ``invoice.voided``, ``invoice.marked_uncollectible``): mirrored for the invoices
+    # of subscriptions it runs (commands/provider_invoices.py).
+    INVOICE_VOIDED = "invoice.voided"
+    INVOICE_UNCOLLECTIBLE = "invoice.marked_uncollectible"
     CUSTOMER_CREATED = "customer.created"
     # The provider's own changes to a customer's saved methods (issue 18): mirrored into
     # Tally's payment methods. ``customer.updated`` carries the customer's default.

@@ -27,7 +27,7 @@ from commands.invoice_settlement import apply_charge_failure, apply_charge_succe
 from commands.invoicing import find_dunning, load_invoice
 from commands.payment_methods import sync_call
 from commands.provider_events import EventType
-from commands.provider_invoices import fetch_invoice, provider_bills
+from commands.provider_invoices import fetch_invoice, invoice_changed, provider_bills
 from commands.webhook_lookups import Step, activate, named
 from commands.webhook_notices import NOTHING_TO_DO, trial_announced
 from commands.webhook_payment_methods import METHOD_EVENTS, methods_changed
@@ -52,6 +52,13 @@ ABANDONED = {EventType.CHECKOUT_CANCELED, EventType.CHECKOUT_EXPIRED}
 # another), reporting each declined attempt as a failed payment: Stripe's Checkout
 # Session, Paddle's checkout (the transaction stays ready), the stub's page.
 RETRY_ON_PAGE = ("stub", "stripe", "paddle")
+# Invoice events that pay nothing: they change the invoice of a subscription the provider
+# runs (commands/provider_invoices.py), and nothing of Tally's own invoices.
+INVOICE_STATE_EVENTS = {
+    EventType.INVOICE_FINALIZED,
+    EventType.INVOICE_VOIDED,
+    EventType.INVOICE_UNCOLLECTIBLE,
+}
 SUBSCRIPTION_EVENTS = {
     EventType.SUBSCRIPTION_CREATED,
     EventType.SUBSCRIPTION_UPDATED,
@@ -71,6 +78,8 @@ def translate(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> tuple[Effec
         steps = refund_failed(uow, ctx, event)
     elif kind in SUBSCRIPTION_EVENTS:
         steps = subscription_changed(uow, ctx, event, kind)
+    elif kind in INVOICE_STATE_EVENTS and (found := invoice_changed(uow, ctx, event)):
+        steps = found
     elif kind is EventType.CUSTOMER_CREATED:
         steps = customer_linked(uow, ctx, event)
     elif kind is EventType.TRIAL_WILL_END:
@@ -255,6 +264,8 @@ def _attach(
 def _not_paid(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     reason = str(event.data.get("failure_reason") or event.data.get("status") or event.type)
     steps = _invoice_not_paid(uow, ctx, event, reason)
+    if event.type == EventType.INVOICE_PAYMENT_FAILED:
+        steps += invoice_changed(uow, ctx, event)  # an invoice the provider collects
     txn: Transaction | None = named(uow, ctx, Transaction, event, "transaction")
     if txn is None or txn.state != PROCESSING:
         return steps

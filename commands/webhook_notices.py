@@ -32,6 +32,14 @@ NOTHING_TO_DO: dict[EventType, str] = {
         "invoices (billing.invoice.finalized comes from those), and pays them from the "
         "provider's payment events"
     ),
+    EventType.INVOICE_VOIDED: (
+        "only the invoices of a subscription the provider runs follow the provider's; "
+        "Tally voids its own invoices by its own command"
+    ),
+    EventType.INVOICE_UNCOLLECTIBLE: (
+        "only the invoices of a subscription the provider runs follow the provider's; "
+        "Tally marks its own invoices uncollectible by its own command or by dunning"
+    ),
 }
 
 

@@ -94,6 +94,7 @@ class InvoiceDrafting:
         usage: dict[str, Any] | None = None,
         price_id: str | None = None,
         paid_for: list[dict[str, Any]] | None = None,
+        given: dict[str, Any] | None = None,
     ) -> None:
         """Add a line (``domain.invoice_lines``)."""
         check_text(description, "description", MAX_DESCRIPTION_CHARS, min_chars=1, free_text=True)
@@ -112,6 +113,7 @@ class InvoiceDrafting:
             usage=usage,
             price_id=price_id,
             paid_for=paid_for,
+            given=given,
         )
         # The invoice with this line must still fit the limits (domain/limits.py).
         check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)

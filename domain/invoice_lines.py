@@ -10,6 +10,12 @@ and how much of it promotional credits gave: creators' earnings deduct that part
 A line's ``amount`` is ``quantity * unit_amount`` unless given (tiered prices); a tiered
 line keeps how its amount was reached (``tiers``: ``domain.price_tiers.tier_breakdown``),
 so a document can show parts that add up instead of a rounded unit price.
+
+A line mirrored from a provider's invoice (a subscription the provider runs) carries
+what the provider took off and taxed on it (``given``: ``discount``, ``tax``, the part of
+that tax included in the amount ``inclusive_tax``, and ``tax_account``, the
+``tax_payable:`` account it is owed on): the invoice's totals use those amounts instead
+of Tally's coupons and rates, so the mirror says what the provider billed, line by line.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ def build_line(  # a line's fields are independent facts, so they are all named
     usage: dict[str, Any] | None = None,
     price_id: str | None = None,
     paid_for: list[dict[str, Any]] | None = None,
+    given: dict[str, Any] | None = None,
 ) -> tuple[Line, dict[str, dict[str, Any]]]:
     """The line record and the records of its tax rates (kept on the invoice, so a
     finalized invoice explains itself whatever happens to the rates later)."""
@@ -86,6 +93,8 @@ def build_line(  # a line's fields are independent facts, so they are all named
         line["usage"] = dict(usage)
     if paid_for is not None:
         line["paid_for"] = [dict(p) for p in paid_for]
+    if given is not None:
+        line["given"] = checked_given(given, tax_rates)
     if price_id is not None:
         # The price a subscription line bills (issue 13: a product's earnings).
         line["price_id"] = price_id
@@ -98,3 +107,26 @@ def build_line(  # a line's fields are independent facts, so they are all named
         for r in tax_rates
     }
     return line, rates
+
+
+def checked_given(given: dict[str, Any], tax_rates: list[TaxRate]) -> dict[str, Any]:
+    """A provider's discount and tax on a line, checked: whole amounts within the money
+    limit, the discount not negative, the inclusive part within the tax and of its sign
+    (a credit line's tax is negative), and no Tally rates beside them (the line's tax is
+    the provider's alone)."""
+    if tax_rates:
+        raise ValidationFailed("a line with the provider's tax takes no Tally tax rates")
+    values = {k: given.get(k, 0) for k in ("discount", "tax", "inclusive_tax")}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationFailed(f"a line's given {name} is a whole amount")
+        check_within_limit(value, f"the line's {name}")
+    tax, inclusive = values["tax"], values["inclusive_tax"]
+    if values["discount"] < 0 or abs(inclusive) > abs(tax) or inclusive * tax < 0:
+        raise ValidationFailed(
+            "a line's discount is not negative, its inclusive tax is part of its tax"
+        )
+    account = str(given.get("tax_account") or "")
+    if not account or len(account) > 64:
+        raise ValidationFailed("a line's given tax names its account (1 to 64 characters)")
+    return {**values, "tax_account": account}

@@ -9,6 +9,10 @@ All amounts are integer minor units. For each line ``i``:
 - ``gross_i = net_i + tax_i``: what the customer pays for the line.
 
 So ``total = Σ gross_i = subtotal - discount + exclusive tax``, and it is never negative.
+
+A line mirrored from a provider's invoice has its discount and tax ``given``
+(``domain.invoice_lines``): they replace its share of the coupon and its rates' tax, and
+its tax is owed on the account it names (``tax_by_rate``).
 """
 
 from __future__ import annotations
@@ -55,13 +59,19 @@ def compute_totals(
 ) -> Totals:
     """The totals of ``lines`` (each with ``amount``, ``discountable``, ``tax_rate_ids``);
     negative line amounts (credits such as proration) are not discounted."""
-    weights = [max(0, int(li["amount"])) if li.get("discountable", True) else 0 for li in lines]
+    weights = [
+        max(0, int(li["amount"])) if li.get("discountable", True) and "given" not in li else 0
+        for li in lines
+    ]
     discount = 0
     if percent_off is not None or amount_off is not None:
         discount = discount_amount(sum(weights), percent_off, amount_off)
     shares = allocate(discount, weights)
     totals = Totals(discount=discount)
     for line, share in zip(lines, shares, strict=True):
+        if "given" in line:
+            _add_given(totals, line)
+            continue
         amount = int(line["amount"])
         taxable = amount - share
         tax = inclusive = 0
@@ -79,6 +89,22 @@ def compute_totals(
         totals.net += net
     totals.total = totals.net + totals.tax
     return totals
+
+
+def _add_given(totals: Totals, line: Line) -> None:
+    """A line with the provider's own discount and tax, added as the provider billed it."""
+    given = line["given"]
+    amount, discount = int(line["amount"]), int(given["discount"])
+    tax, inclusive = int(given["tax"]), int(given["inclusive_tax"])
+    net = amount - discount - inclusive
+    totals.lines.append({"discount": discount, "tax": tax, "net": net, "gross": net + tax})
+    totals.subtotal += amount
+    totals.discount += discount
+    totals.tax += tax
+    totals.net += net
+    if tax:
+        account = str(given["tax_account"])
+        totals.tax_by_rate[account] = totals.tax_by_rate.get(account, 0) + tax
 
 
 TOTAL_KEYS = ("subtotal", "discount", "tax", "net", "total")
@@ -110,6 +136,7 @@ def check_lines_within_limit(
     every line."""
     bound = sum(
         (abs(int(line["amount"])) + 2) * (2 + 2 * len(line.get("tax_rate_ids", [])))
+        + 2 * sum(abs(int(v)) for k, v in line.get("given", {}).items() if k != "tax_account")
         for line in lines
     )
     if bound > MAX_AMOUNT_MINOR:

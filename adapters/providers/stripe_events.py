@@ -33,6 +33,8 @@ STRIPE_TYPES: dict[str, EventType] = {
     # recorded once whichever comes first (once per payment reference).
     "invoice.payment_succeeded": EventType.INVOICE_PAID,
     "invoice.payment_failed": EventType.INVOICE_PAYMENT_FAILED,
+    "invoice.voided": EventType.INVOICE_VOIDED,
+    "invoice.marked_uncollectible": EventType.INVOICE_UNCOLLECTIBLE,
     "checkout.session.completed": EventType.CHECKOUT_COMPLETED,
     # A setup-mode checkout (a trial) completes with the card saved on its SetupIntent.
     "setup_intent.succeeded": EventType.CHECKOUT_COMPLETED,

@@ -201,15 +201,7 @@ def invoice_from(invoice: Mapping[str, Any]) -> ProviderInvoice:
     subscription = _ref(invoice.get("subscription")) or (
         _ref(details.get("subscription")) if isinstance(details, Mapping) else None
     )
-    lines = tuple(
-        InvoiceLine(
-            description=str(line.get("description") or "Subscription")[:500],
-            amount_minor=_int(line.get("amount")),
-            quantity=max(1, _int(line.get("quantity"))),
-            price_ref=_price_of(line),
-        )
-        for line in _lines(invoice)
-    )
+    lines = tuple(line_from(line) for line in _lines(invoice))
     subtotal, total = _int(invoice.get("subtotal")), _int(invoice.get("total"))
     return ProviderInvoice(
         provider=NAME,
@@ -228,6 +220,35 @@ def invoice_from(invoice: Mapping[str, Any]) -> ProviderInvoice:
         period_end=unix_time(invoice.get("period_end")),
         balance_applied_minor=_balance_applied(invoice),
     )
+
+
+def line_from(line: Mapping[str, Any]) -> InvoiceLine:
+    """An invoice line as Stripe billed it: its discounts (``discount_amounts``) and
+    taxes (``taxes`` at current versions, ``tax_amounts`` before 2025-03-31, each
+    exclusive or inclusive), and whether it prorates (its parent's ``proration``)."""
+    taxes = [
+        (_int(t.get("amount")), t.get("tax_behavior") == "inclusive")
+        for t in _entries(line.get("taxes"))
+    ] or [
+        (_int(t.get("amount")), t.get("inclusive") is True)
+        for t in _entries(line.get("tax_amounts"))
+    ]
+    parent = line.get("parent") if isinstance(line.get("parent"), Mapping) else {}
+    details = [d for d in (parent or {}).values() if isinstance(d, Mapping)]
+    return InvoiceLine(
+        description=str(line.get("description") or "Subscription")[:500],
+        amount_minor=_int(line.get("amount")),
+        quantity=max(1, _int(line.get("quantity"))),
+        price_ref=_price_of(line),
+        discount_minor=sum(_int(d.get("amount")) for d in _entries(line.get("discount_amounts"))),
+        tax_minor=sum(amount for amount, _ in taxes),
+        inclusive_tax_minor=sum(amount for amount, inclusive in taxes if inclusive),
+        proration=any(d.get("proration") is True for d in details) or line.get("proration") is True,
+    )
+
+
+def _entries(value: object) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
 def _balance_applied(invoice: Mapping[str, Any]) -> int:

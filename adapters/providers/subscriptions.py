@@ -45,10 +45,18 @@ class ProviderSubscription:
 
 @dataclass(frozen=True)
 class InvoiceLine:
+    """One line as the provider billed it: its amount (before discounts, without
+    exclusive tax), quantity, what its discounts took off, its tax and the part of that
+    tax already in the amount (inclusive), and whether it is a proration."""
+
     description: str
     amount_minor: int
     quantity: int
     price_ref: str | None = None
+    discount_minor: int = 0
+    tax_minor: int = 0
+    inclusive_tax_minor: int = 0
+    proration: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from tests.e2e.stripe_billing_fake import PERIOD_START, FakeBilling, billing_sho
 from tests.e2e.test_provider_customers import FakeStripe, Shop, provider_project, settle
 
 T0 = PERIOD_START + 60
+# A Stripe price no Tally price maps to: its lines keep Stripe's description.
+UNMAPPED = {"type": "price_details", "price_details": {"price": "price_elsewhere"}}
 
 
 @pytest.fixture
@@ -161,7 +163,8 @@ def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
     [invoice] = listed
     assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == ("paid", 1000, 1000)
     assert invoice["payments"][0]["reference"] == "pi_paid1"
-    assert invoice["lines"][0]["description"] == "1 x Pro (at 10.00 / month)"
+    # Stripe's amount, named as Tally names the price Stripe's maps to.
+    assert invoice["lines"][0]["description"] == "Pro, monthly"
     rows = api.ok(api.get("/v1/system_accounts", limit=100))["data"]
     assert {r["account"]: int(r["balance"]) for r in rows}["clearing:stripe"] == -1000
     trial = api.ok(api.get("/v1/reports/trial_balance"))
@@ -177,6 +180,7 @@ def test_a_stripe_invoice_past_tallys_limits_is_not_recorded_and_its_call_says_w
     invoice_ref = fake.add_invoice(ref, 1000, "pi_paid1")
     line = fake.invoices[invoice_ref]["lines"]["data"][0]
     line["description"] = "Pro\x00\x1b[31m"  # control characters, as a provider may send
+    line["pricing"] = UNMAPPED  # so Stripe's description names it
     huge = fake.add_invoice(ref, 10**16, "pi_paid2")  # past Tally's money limit
     send(api, "evt_paid", "invoice.paid", fake.invoices[invoice_ref], T0 + 5)
     send(api, "evt_huge", "invoice.paid", fake.invoices[huge], T0 + 6)
@@ -197,6 +201,7 @@ def test_a_metered_stripe_line_past_tallys_quantity_limit_is_one_unit_of_its_amo
     invoice_ref = fake.add_invoice(ref, 2_000_000, "pi_metered")
     line = fake.invoices[invoice_ref]["lines"]["data"][0]
     line["quantity"], line["description"] = 2_000_000, "2,000,000 x API calls"
+    line["pricing"] = UNMAPPED
     send(api, "evt_metered", "invoice.paid", fake.invoices[invoice_ref], T0 + 5)
     [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
     assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == (
@@ -221,7 +226,13 @@ def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
     paid = fake.invoices[invoice_ref]
     line = paid["lines"]["data"][0]
     paid["lines"]["data"] = [
-        {**line, "id": f"il_fake{n}", "amount": 100, "description": f"Seat {n}"}
+        {
+            **line,
+            "id": f"il_fake{n}",
+            "amount": 100,
+            "description": f"Seat {n}",
+            "pricing": UNMAPPED,
+        }
         for n in range(1, 26)
     ]
     send(api, "evt_long", "invoice.paid", paid, T0 + 5)

@@ -185,7 +185,7 @@ def test_a_completed_paddle_renewal_is_mirrored_as_a_paid_invoice(
     assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == ("paid", 7140, 7140)
     assert invoice["payments"][0]["reference"] == RENEWAL
     assert [line["description"] for line in invoice["lines"]] == [
-        "Team",
+        "Team, monthly",  # named as Tally names the price Paddle's maps to
         "Tax and discounts by paddle",
     ]
 
