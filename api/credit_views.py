@@ -60,13 +60,16 @@ def customer_credits(tally: Tally, project_id: UUID, customer_id: UUID) -> dict[
 
 
 def grants_of(tally: Tally, project_id: UUID, customer_id: UUID) -> list[dict[str, Any]]:
-    """Every grant of the customer, by currency, oldest first, as the API shows one."""
+    """Every grant of the customer, by currency, oldest first, as the API shows one: the
+    ones its balances retired (``projections.credit_grants``), then the ones they keep."""
+    from projections.credit_grants import retired_grants
     from projections.credits import balances_of
 
     customer_of(tally, project_id, customer_id)
+    retired = retired_grants(tally.views, tally.schema, project_id, customer_id)
     return [
         {**g, "customer_id": b["customer_id"], "currency": b["currency"],
          "created": g["granted_at"]}
         for b in balances_of(tally.views, tally.schema, project_id, customer_id)
-        for g in b["grants"]
+        for g in sorted([*retired.get(b["currency"], []), *b["grants"]], key=lambda g: g["seq"])
     ]  # fmt: skip

@@ -21,7 +21,7 @@ zero, in the balance's currency; ``projections.journal`` posts it):
 
 ``credits:<customer>`` is a liability (positive: credit Tally owes the customer in
 service). Expiry is recorded by the first command that touches the balance at or after
-a grant's expiry (every command calls ``expire_due`` first), and by the test clock's
+a grant's expiry (every command calls ``book_expiry`` first), and by the test clock's
 advance and the sweeper, so breakage is booked when the clock passes it. The rules that
 read the grants (order, applicability, liveness) are in ``domain/credits.py``.
 
@@ -44,23 +44,23 @@ from domain.base import TallyAggregate
 from domain.credit_purchases import CreditPurchases, Purchase
 from domain.credit_refunds import CreditRefunds
 from domain.credit_restores import CreditRestores
+from domain.credit_retirement import CreditRetirement
+from domain.credit_spending import CreditSpending
 from domain.credit_watch import CreditWatch
 from domain.credits import (
     Grant,
-    allocate,
     available,
     balance,
     check_grant,
     check_voidable,
     counter_ref,
     credits_ref,
-    due_to_expire,
     new_grant,
     next_expiry,
 )
-from domain.errors import InsufficientCredits, InvalidTransition, NotFound
+from domain.errors import InvalidTransition, NotFound
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
-from domain.money import check_amount, check_within_limit
+from domain.money import check_within_limit
 
 NAMESPACE = UUID("0b8f3c6e-5a41-4e27-b9d2-7c1e4f6a2d93")
 Posting = dict[str, Any]
@@ -69,7 +69,15 @@ Posting = dict[str, Any]
 __all__ = ["CreditBalance", "credits_ref"]
 
 
-class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds, TallyAggregate):
+class CreditBalance(  # each concern in a module of its own; the events declared here
+    CreditSpending,
+    CreditWatch,
+    CreditRestores,
+    CreditPurchases,
+    CreditRefunds,
+    CreditRetirement,
+    TallyAggregate,
+):
     TOPIC = "tally:CreditBalance"
 
     class Created(TallyAggregate.Created):
@@ -115,6 +123,12 @@ class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds,
 
     def grant_of(self, grant_id: str) -> Grant:
         grant = self.grants.get(grant_id)
+        if grant is None and self.retired["count"]:
+            raise InvalidTransition(
+                f"credit grant {grant_id} holds nothing: it finished (spent, expired, voided "
+                "or refunded) and was retired, or was never granted",
+                id=grant_id,
+            )
         if grant is None:
             raise NotFound(f"credit grant {grant_id} not found", id=grant_id)
         return grant
@@ -154,11 +168,11 @@ class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds,
         check_within_limit(self.total + amount, "the customer's credit balance")
         if grant_id in self.grants:
             raise InvalidTransition(f"credit grant {grant_id} exists", id=grant_id)
-        self.expire_due(now)
+        self.book_expiry(now)
         grant = new_grant(
             grant_id, kind, amount, now, priority, expires_at, prices, source, description
         )
-        grant["seq"], grant["top_up"] = len(self.grants), top_up
+        grant["seq"], grant["top_up"] = self.grants_made, top_up
         if purchase is not None:
             grant["invoice_id"] = purchase
         entry = [
@@ -168,96 +182,13 @@ class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds,
         self._granted(grant=grant, entry=[] if posted else entry)
         return grant
 
-    def check_consume(self, amount: int, now: datetime, price_id: str | None = None) -> None:
-        check_amount(amount)
-        have = self.available(now, price_id)
-        if have < amount:
-            raise InsufficientCredits(
-                f"the customer's credits ({have}) cannot cover {amount}",
-                available=have,
-                amount=amount,
-                currency=self.currency,
-            )
-
-    def consume(
-        self,
-        consumption_id: str,
-        amount: int,
-        now: datetime,
-        *,
-        price_id: str | None = None,
-        description: str = "",
-    ) -> list[tuple[str, int]]:
-        """Spend ``amount`` at once, all of it or nothing (``insufficient_credits``)."""
-        self.check_consume(amount, now, price_id)
-        check_text(description, "description", MAX_DESCRIPTION_CHARS)
-        self.expire_due(now)
-        taken = allocate(self.grants.values(), amount, now, price_id)
-        self._spend(consumption_id, taken, now, None, price_id, description)
-        return taken
-
-    def apply(
-        self, invoice_id: str, charges: list[tuple[str, int]], now: datetime
-    ) -> list[tuple[str, int]]:
-        """Credits applied to an invoice's usage: for each ``(price id, amount)`` in
-        order, as much of it as the grants that pay for that price hold. Answers the
-        amount applied per charge (0 where none); records one ``Consumed`` per price."""
-        self.expire_due(now)
-        applied: list[tuple[str, int]] = []
-        for n, (price_id, amount) in enumerate(charges):
-            taken = allocate(self.grants.values(), amount, now, price_id) if amount > 0 else []
-            if taken:
-                self._spend(f"{invoice_id}:{n}", taken, now, invoice_id, price_id, "")
-            applied.append((price_id, sum(a for _, a in taken)))
-        return applied
-
-    def _spend(
-        self,
-        consumption_id: str,
-        taken: list[tuple[str, int]],
-        now: datetime,
-        invoice_id: str | None,
-        price_id: str | None,
-        description: str,
-    ) -> None:
-        amount = sum(a for _, a in taken)
-        entry = [
-            {"account": credits_ref(self.customer_id), "amount": -amount},
-            {"account": "revenue", "amount": amount},
-        ]
-        self._consumed(
-            consumption_id=consumption_id,
-            amount=amount,
-            allocations=[[g, a] for g, a in taken],
-            at=now.isoformat(),
-            invoice_id=invoice_id,
-            price_id=price_id,
-            description=description,
-            entry=entry,
-        )
-        self._watch()
-
-    def expire_due(self, now: datetime) -> int:
-        """Record as expired (breakage) what the grants past their expiry still hold."""
-        due = due_to_expire(self.grants.values(), now)
-        amount = sum(a for _, a, _ in due)
-        if not due:
-            return 0
-        entry = [
-            {"account": credits_ref(self.customer_id), "amount": -amount},
-            {"account": "breakage", "amount": amount},
-        ]
-        self._expired(grants=[[g, a, at] for g, a, at in due], entry=entry)
-        self._watch()
-        return amount
-
     def void(self, grant_id: str, now: datetime) -> int:
         """Void a grant: what it still holds is taken back (reversing its postings)."""
         grant = self.grant_of(grant_id)
         check_voidable(grant)
         if grant["voided_at"] is not None:
             raise InvalidTransition(f"credit grant {grant_id} is already voided", id=grant_id)
-        self.expire_due(now)
+        self.book_expiry(now)
         amount = int(self.grants[grant_id]["remaining"])
         entry = [
             {"account": credits_ref(self.customer_id), "amount": -amount},
@@ -329,6 +260,10 @@ class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds,
         grant["voided"] += amount
         grant["voided_at"] = at
 
+    @event("Retired", topic="tally:CreditBalance.Retired")
+    def _retired(self, grants: list[Grant]) -> None:
+        self._forget(grants)
+
     @event("Refunded", topic="tally:CreditBalance.Refunded")
     def _refunded(
         self, grant_id: str, amount: int, at: str, reference: str, entry: list[Posting]
@@ -367,6 +302,7 @@ class CreditBalance(CreditWatch, CreditRestores, CreditPurchases, CreditRefunds,
             "low_threshold": self.low_threshold,
             "top_up_amount": self.top_up_amount,
             "top_ups": [dict(t) for t in self.top_ups],
+            "retired": dict(self.retired),
             # Oldest first: a stored state (jsonb) keeps the grants' keys in its own order.
             "grants": [dict(g) for g in sorted(self.grants.values(), key=lambda g: g["seq"])],
         }

@@ -45,7 +45,7 @@ class CreditRefunds:
         def _refunded(
             self, grant_id: str, amount: int, at: str, reference: str, entry: list[Posting]
         ) -> None: ...
-        def expire_due(self, now: datetime) -> int: ...
+        def book_expiry(self, now: datetime) -> int: ...
         def _watch(self) -> None: ...
 
     def unspent(self, grant_id: str, now: datetime) -> int:
@@ -73,7 +73,7 @@ class CreditRefunds:
         note's id, a transaction's). ``posted``: the refund's own entry moved the credits
         (a reversed transaction's), so this posts none."""
         self.check_refund(grant_id, amount, now)
-        self.expire_due(now)
+        self.book_expiry(now)
         entry = [
             {"account": credits_ref(self.customer_id), "amount": -amount},
             {"account": counter_ref(self.grants[grant_id]), "amount": amount},

@@ -56,6 +56,7 @@ class Credits(AggregateModel):
                     ev.CreditsVoided,
                     ev.CreditsRestored,
                     ev.CreditsRefunded,
+                    ev.CreditsRetired,
                     ev.CreditsThresholdSet,
                     ev.CreditsLow,
                     ev.CreditsDepleted,

@@ -154,6 +154,7 @@ CreditsExpired: Any = _credits.Expired
 CreditsVoided: Any = _credits.Voided
 CreditsRestored: Any = _credits.Restored
 CreditsRefunded: Any = _credits.Refunded
+CreditsRetired: Any = _credits.Retired
 CreditsThresholdSet: Any = _credits.ThresholdSet
 CreditsLow: Any = _credits.Low
 CreditsDepleted: Any = _credits.Depleted

@@ -29,6 +29,7 @@ from projections.base import ReadModel, ViewTracking, rows_of
 from projections.billing_setup import BillingSetup
 from projections.catalog import Catalog
 from projections.creator_earnings import CreatorEarnings
+from projections.credit_grants import RetiredCreditGrants
 from projections.credits import Credits
 from projections.customers import Customers
 from projections.entitlement_changes import EntitlementChanges
@@ -61,6 +62,7 @@ PROJECTIONS: tuple[type[ReadModel], ...] = (
     Invoices,
     BillingSetup,
     Credits,  # before the journal: it reads a credit balance's currency
+    RetiredCreditGrants,  # reads credits
     Journal,
     SystemAccounts,
     Customers,

@@ -39,7 +39,8 @@ Tables (all in ``schema``):
   what a customer's entitlement set is built from, and each change of it (issue 12),
   kept by ``projections.entitlement_changes``.
 - ``credit_balances``: a customer's prepaid credits in one currency, its grants in the
-  summary (issue 13), kept by ``projections.credits``.
+  summary (issue 13), kept by ``projections.credits``; ``credit_grants_retired``: the
+  grants it retired, as they ended (``projections.credit_grants``).
 - ``integration_events``: one row per domain event with a public ``billing.*`` type,
   the outbox webhook (and later broker) delivery reads, kept by
   ``projections.integration_events``.
@@ -470,6 +471,14 @@ TABLES: tuple[Table, ...] = (
             "credit_balances_customer: project_id, customer_id, currency",
             "credit_balances_expiry: next_expiry_at WHERE next_expiry_at IS NOT NULL",
         ),
+    ),
+    Table(
+        "credit_grants_retired",
+        "balance_id uuid NOT NULL, grant_id text NOT NULL, project_id uuid NOT NULL, "
+        "customer_id uuid NOT NULL, currency text NOT NULL, seq bigint NOT NULL, "
+        "grant_state jsonb NOT NULL, position bigint NOT NULL",
+        "balance_id, grant_id",
+        ("credit_grants_retired_customer: project_id, customer_id, currency, seq",),
     ),
 )
 

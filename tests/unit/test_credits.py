@@ -265,11 +265,15 @@ def test_credits_never_go_negative_and_every_unit_is_accounted_for(
                 # Past its expiry a grant holds nothing once expiry is recorded.
                 past = datetime.fromisoformat(grant["expires_at"]) <= now
                 assert not past or grant["remaining"] == 0
+        # Retired grants (finished: domain/credit_retirement.py) count in the totals.
         sums = {
-            k: sum(g[k] for g in balance.grants.values())
+            k: sum(g[k] for g in balance.grants.values()) + balance.retired.get(k, 0)
             for k in ("remaining", "consumed", "expired", "voided")
         }
         assert sum(sums.values()) == granted
+        assert balance.retired["amount"] + sum(g["amount"] for g in balance.grants.values()) == (
+            granted
+        )
     # Every journal entry balances, and the credits account is what remains.
     entries = [e.entry for e in balance.collect_events() if hasattr(e, "entry")]
     assert all(sum(p["amount"] for p in entry) == 0 for entry in entries)
