@@ -25,7 +25,7 @@ from typing import Any
 from uuid import UUID, SafeUUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import DatetimeAsISO, Notification, UUIDAsHex
+from eventsourcing.persistence import DatetimeAsISO, Notification, StoredEvent, UUIDAsHex
 from eventsourcing.utils import resolve_topic
 
 _parse: Callable[[bytes], Any]
@@ -86,7 +86,7 @@ def uuid5_of(namespace: bytes, name: str) -> UUID:
 class FastDecoder:
     def __init__(self, store: Application[Any]) -> None:
         mapper: Any = store.mapper
-        self._fallback: Callable[[Notification], Any] = mapper.to_domain_event
+        self._fallback: Callable[[StoredEvent], Any] = mapper.to_domain_event
         transcoder = mapper.transcoder
         self._enabled = (
             mapper.cipher is None and mapper.compressor is None and hasattr(transcoder, "names")
@@ -100,6 +100,8 @@ class FastDecoder:
             # What ``DatetimeAsISO.decode`` returns, without its Python wrapper.
             self._decoders[DatetimeAsISO.name] = datetime.fromisoformat
         self._classes: dict[str, type | None] = {}
+        # Per topic, the top-level keys its documents held typed values under.
+        self._typed_keys: dict[str, tuple[str, ...]] = {}
         # The same ids come back again and again (an event's project, the transaction
         # that both legs of a transfer name): one UUID object each, not one per mention.
         self._uuids: dict[str, UUID] = {}
@@ -123,32 +125,75 @@ class FastDecoder:
             return self._classes[topic]
 
     def __call__(self, n: Notification) -> Any:
-        cls = self._classes.get(n.topic) or self._class(n.topic) if self._enabled else None
-        if cls is None or type(n.originator_id) is not UUID:
-            return self._fallback(n)
-        raw = n.state
+        event = self.fast(n.originator_id, n.originator_version, n.topic, n.state)
+        return self._fallback(n) if event is None else event
+
+    def row(self, originator_id: Any, version: int, topic: str, state: bytes) -> Any:
+        """The event of one stored row, without a ``Notification`` made for it first (the
+        library's mapper gets a ``StoredEvent`` when the fast way declines)."""
+        event = self.fast(originator_id, version, topic, state)
+        if event is None:
+            return self._fallback(StoredEvent(originator_id, version, topic, state))
+        return event
+
+    def fast(self, originator_id: Any, version: int, topic: str, raw: bytes) -> Any:
+        """The event, built as the mapper builds it, or None where the mapper must."""
+        cls = self._classes.get(topic) or self._class(topic) if self._enabled else None
+        if cls is None or type(originator_id) is not UUID:
+            return None
         if _LONG_RUN in raw.translate(_DIGITS_ONLY):
-            return self._fallback(n)
+            return None
         try:
             state: dict[str, Any] = _parse(raw)
         except ValueError:  # e.g. NaN: the library copes
-            return self._fallback(n)
+            return None
         typed = raw.count(_TYPED)
-        if typed:
-            found = 0
-            for key, value in state.items():
-                if type(value) is dict and len(value) == 2 and "_type_" in value:
-                    decode = self._decoders.get(value["_type_"])
-                    if decode is None or "_data_" not in value:
-                        return self._fallback(n)
-                    state[key] = decode(value["_data_"])
-                    found += 1
-            if found != typed:
-                return self._fallback(n)
+        if typed and not self._typed_values(topic, state, typed):
+            return None
         if "class_version" in state:
-            return self._fallback(n)
-        state["originator_id"] = n.originator_id
-        state["originator_version"] = n.originator_version
+            return None
+        state["originator_id"] = originator_id
+        state["originator_version"] = version
         event: Any = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event
+
+    def _typed_values(self, topic: str, state: dict[str, Any], typed: int) -> bool:
+        """Convert the top-level typed values (``{"_type_": ..., "_data_": ...}``) in
+        place; False when the mapper must decode the document (an unknown type, or
+        ``"_type_"`` found elsewhere in it: nested, where only the mapper looks).
+
+        The keys that held typed values in a topic's earlier documents are looked at
+        first (an event's timestamp, its project); only when they do not account for
+        every ``"_type_"`` in the document are its other keys looked at too, and the
+        ones found there are remembered. Each converted value holds one ``"_type_"``
+        key, so when the remembered keys account for them all there is no other."""
+        keys = self._typed_keys.get(topic, ())
+        found = 0
+        for key in keys:
+            value = state.get(key)
+            if type(value) is dict and len(value) == 2 and "_type_" in value:
+                if not self._convert(state, key, value):
+                    return False
+                found += 1
+        if found == typed:
+            return True
+        learned = []
+        for key, value in state.items():
+            if type(value) is dict and len(value) == 2 and "_type_" in value:
+                if not self._convert(state, key, value):
+                    return False
+                found += 1
+                learned.append(key)
+        if found != typed:
+            return False
+        self._typed_keys[topic] = (*keys, *learned)
+        return True
+
+    def _convert(self, state: dict[str, Any], key: str, value: dict[str, Any]) -> bool:
+        kind = value["_type_"]
+        decode = self._decoders.get(kind) if type(kind) is str else None
+        if decode is None or "_data_" not in value:
+            return False
+        state[key] = decode(value["_data_"])
+        return True
