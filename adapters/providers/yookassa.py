@@ -45,6 +45,7 @@ from adapters.providers.base import (
 from adapters.providers.http import json_body, new_client, send
 from adapters.providers.ids import YOOKASSA, check_event_ids, checked, path_segment
 from adapters.providers.yookassa_events import CONFIRMING_STATUS, normalize
+from adapters.providers.yookassa_refund_refs import needs_payment, with_payment_references
 from commands.provider_errors import (
     CardDeclined,
     InvalidSignature,
@@ -201,8 +202,18 @@ class YooKassaProvider:
                 provider=NAME,
             )
         confirmed = normalize(event, fetched, _checked_part(event, object_id))
+        if needs_payment(confirmed):  # a refund names no Tally payment of its own
+            confirmed = with_payment_references(self._payment, confirmed)
         check_event_ids(YOOKASSA, confirmed, event_id=False)
         return [confirmed]
+
+    def _payment(self, payment_id: str) -> dict[str, Any] | None:
+        """The payment a refund names (its id checked by ``_check_fetched``); None if
+        YooKassa knows none."""
+        try:
+            return self._fetch("payment.succeeded", payment_id)
+        except InvalidSignature:
+            return None
 
     def _check_source(self, source_address: str | None) -> None:
         if not self._allowed:

@@ -27,12 +27,15 @@ class YooKassa:
     def __init__(self) -> None:
         self.up = True
         self.payment: dict[str, Any] = {}
+        self.refund: dict[str, Any] = {}
 
     def __call__(self, seen: Seen) -> Reply:
         if seen.method == "POST" or not self.up:
             return Reply(503, {"type": "error", "code": "internal_server_error"})
         if self.payment and seen.path == f"/v3/payments/{self.payment['id']}":
             return Reply(200, self.payment)
+        if self.refund and seen.path == f"/v3/refunds/{self.refund['id']}":
+            return Reply(200, self.refund)
         return Reply(404, {"type": "error", "code": "not_found"})
 
 
@@ -166,3 +169,33 @@ def test_a_notification_nested_too_deep_to_read_is_refused_not_a_500(
     with nothing_written(shop.tally):
         problem(shop.http.post(path, content=body), 400, "invalid_signature")
     assert yookassa[1].requests == []
+
+
+REFUND_ID = "2d6a2f3e-0015-5000-9000-1b2c3d4e5f60"
+
+
+def test_a_refund_made_in_yookassas_dashboard_reverses_its_payment_once(
+    shop: Client, yookassa: tuple[YooKassa, FakeApi]
+) -> None:
+    """The refund keeps no metadata: its payment, fetched back, names the Tally top-up,
+    and the payment's refunded_amount is the running total (issue 18)."""
+    script, api = yookassa
+    account, txn_id = confirmed_top_up(shop, script)
+    script.refund = {
+        "id": REFUND_ID,
+        "payment_id": PAYMENT_ID,
+        "status": "succeeded",
+        "amount": {"value": "4.00", "currency": "RUB"},
+        "created_at": "2026-11-22T09:00:00.000Z",
+    }
+    script.payment["refunded_amount"] = {"value": "4.00", "currency": "RUB"}
+    body = {"type": "notification", "event": "refund.succeeded", "object": {"id": REFUND_ID}}
+    path = f"/v1/webhooks/yookassa/{shop.project_id}"
+    for _ in range(2):  # a redelivery reverses nothing more
+        shop.ok(shop.http.post(path, json=body))
+        shop.tally.outbox.drain()
+    shop.position = head(shop.tally)
+    assert shop.account(account)["ledger_balance"] == 650
+    txn = shop.ok(shop.get(f"/v1/transactions/{txn_id}"))
+    assert txn["reversed_amount"] == 400
+    assert f"/v3/payments/{PAYMENT_ID}" in [seen.path for seen in api.sent("GET")]

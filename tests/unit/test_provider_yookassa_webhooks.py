@@ -193,3 +193,34 @@ def test_the_yookassa_adapter_satisfies_the_provider_protocol() -> None:
     provider = provider_with({})
     assert isinstance(provider, PaymentProvider)
     assert "test_unit_secret" not in repr(provider)
+
+
+def test_a_refund_takes_its_payments_references_and_running_total() -> None:
+    """A refund keeps no metadata (one made in YooKassa's dashboard, or Tally's own):
+    the payment it names is fetched for Tally's references and refunded_amount."""
+    paid = {
+        **PAYMENT,
+        "id": REFUND["payment_id"],
+        "refunded_amount": {"value": "1.50", "currency": "RUB"},
+    }
+    seen: list[httpx.Request] = []
+    provider = provider_with(
+        {
+            f"/v3/refunds/{REFUND_ID}": (200, REFUND),
+            f"/v3/payments/{REFUND['payment_id']}": (200, paid),
+        },
+        seen,
+    )
+    [event] = provider.parse_webhook({}, notification("refund.succeeded", REFUND))
+    assert event.references == {"tally_transaction": "t-72"}
+    assert (event.amount_minor, event.refunded_total_minor) == (100, 150)
+    assert [r.url.path for r in seen] == [
+        f"/v3/refunds/{REFUND_ID}",
+        f"/v3/payments/{REFUND['payment_id']}",
+    ]
+
+
+def test_a_refund_of_a_payment_yookassa_does_not_show_names_none() -> None:
+    provider = provider_with({f"/v3/refunds/{REFUND_ID}": (200, REFUND)})
+    [event] = provider.parse_webhook({}, notification("refund.succeeded", REFUND))
+    assert (event.references, event.refunded_total_minor) == ({}, None)
