@@ -29,6 +29,7 @@ from api.cli_help import add_examples, tally_version
 from api.cli_identity import add_identity_commands
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
+from api.cli_payment_provider import add_payment_provider_commands
 from api.cli_payments import add_payment_commands
 from api.cli_projects import add_project_commands
 from api.cli_provider_subscriptions import add_provider_subscription_commands
@@ -331,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_credit_commands(sub, common)
     add_provider_subscription_commands(sub, common)
     add_payment_commands(sub, common)
+    add_payment_provider_commands(sub, common)
     add_usage_commands(sub, common)
     add_secrets_commands(sub, common)
     add_webhook_commands(sub, common)

@@ -55,6 +55,7 @@ EXAMPLES: dict[str, list[str]] = {
         "--aggregation sum --property tokens --group-by model --filter region=eu,us --json",
     ],
     "meters list": ["tally meters list --project $PROJECT --json"],
+    "meters show": ["tally meters show $METER --project $PROJECT --json"],
     "credits": ["tally credits balance $CUSTOMER --project $PROJECT"],
     "credits grant": [
         "tally credits grant $CUSTOMER 5000 --project $PROJECT --expires-at 2030-03-01T00:00:00Z",
@@ -106,6 +107,15 @@ EXAMPLES: dict[str, list[str]] = {
         "IDP_SECRET --issuer my-app --audience tally --algorithms HS256",
     ],
     "identity-provider show": ["tally identity-provider show --project $PROJECT --json"],
+    "payment-provider": ["tally payment-provider show --project $PROJECT"],
+    "payment-provider show": ["tally payment-provider show --project $PROJECT --json"],
+    "payment-provider set": [
+        "tally payment-provider set --project $PROJECT --provider stripe "
+        "--credential-env api_key=ACME_STRIPE_KEY --credential-env webhook_secret=ACME_WHSEC",
+        "STRIPE_WHSEC=whsec_... tally payment-provider set --project $PROJECT --provider stripe "
+        "--credential-env api_key=ACME_STRIPE_KEY --credentials-from-env "
+        "webhook_secret=STRIPE_WHSEC",
+    ],
     "webhooks": ["tally webhooks deliveries --project $PROJECT"],
     "webhooks endpoints": ["tally webhooks endpoints --project $PROJECT --json"],
     "webhooks create": [

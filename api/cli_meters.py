@@ -1,5 +1,6 @@
-"""``tally meters define|list``: a project's meters (issue 13, docs/usage.md), for
-operators without an API key at hand. The catalog file can declare them too."""
+"""``tally meters define|list|show``: a project's meters (issue 13, docs/usage.md), for
+operators without an API key at hand (``POST``/``GET /v1/meters``,
+``GET /v1/meters/{id}``). The catalog file can declare them too."""
 
 from __future__ import annotations
 
@@ -60,6 +61,22 @@ def cmd_meters_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_meters_show(args: argparse.Namespace) -> int:
+    from api.cli_session import EXIT_OK, emit, opened, sync_read_models
+    from api.cli_shapes import as_object
+    from domain.errors import NotFound
+    from projections.meters import get_meter
+
+    with opened() as tally:
+        sync_read_models(tally, None, ("meters",))
+        row = get_meter(tally.views, tally.schema, args.project, args.meter_id)
+    if row is None:  # as the route: another project's meter is not found either
+        raise NotFound(f"meter {args.meter_id} not found", id=str(args.meter_id))
+    meter = as_object(row, "meter")
+    emit(args, meter, [f"{meter['id']}  {meter['code']:<20}  {meter['aggregation']:<12}"])
+    return EXIT_OK
+
+
 def add_meter_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     meters = sub.add_parser("meters", help="meters (what usage counts)").add_subparsers(
         dest="action", required=True
@@ -82,5 +99,8 @@ def add_meter_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     define.set_defaults(func=cmd_meters_define)
     listing = meters.add_parser("list", help="list a project's meters", parents=[common])
     listing.set_defaults(func=cmd_meters_list)
-    for action in (define, listing):
+    show = meters.add_parser("show", help="one meter", parents=[common])
+    show.add_argument("meter_id", type=UUID, help="the meter's id")
+    show.set_defaults(func=cmd_meters_show)
+    for action in (define, listing, show):
         action.add_argument("--project", type=UUID, required=True, help="the project's id")

@@ -1,5 +1,5 @@
 """Meters from the command line and the catalog file (issue 13): ``tally meters
-define|list``, and a catalog file that declares meters beside the metered prices that
+define|list|show``, and a catalog file that declares meters beside the metered prices that
 name them, loaded twice with nothing written the second time."""
 
 from __future__ import annotations
@@ -85,3 +85,11 @@ def test_meters_define_and_list(env: dict[str, str], project: str) -> None:
     assert listed.returncode == 0
     assert "users" in listed.stdout
     assert "unique_count" in listed.stdout
+    shown = cli(env, "meters", "show", meter["id"], "--project", project, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert {k: json.loads(shown.stdout)[k] for k in ("id", "code", "filters")} == {
+        "id": meter["id"], "code": "users", "filters": {"region": ["eu", "us"]}
+    }  # fmt: skip
+    missing = cli(env, "meters", "show", str(UUID(int=7)), "--project", project)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("tally: not_found: meter ")
