@@ -46,6 +46,7 @@ from psycopg_pool import ConnectionPool
 
 from projections import events as ev
 from projections.base import ReadModel, Tracked, rows_of
+from projections.creator_netting import Netting
 
 PRICES, FEES, INVOICES, LINES = (
     "creator_prices", "creator_fees", "creator_invoices", "creator_lines"
@@ -73,7 +74,7 @@ def line_price(line: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
-class CreatorEarnings(ReadModel):
+class CreatorEarnings(Netting, ReadModel):
     name = "creator_earnings"
     tables = (PRICES, FEES, INVOICES, LINES)
     handles = HANDLES
@@ -88,6 +89,7 @@ class CreatorEarnings(ReadModel):
             elif kind is ev.InvoiceCreated:
                 self._invoice(cur, event, position)
             elif kind is ev.InvoiceLineAdded:
+                self.line_added(cur, event.originator_id, str(event.line["id"]))
                 self._line(cur, event, position)
             elif kind is ev.InvoiceLineRemoved:
                 cur.execute(
@@ -95,8 +97,18 @@ class CreatorEarnings(ReadModel):
                     "WHERE invoice_id = %s AND line_id = %s",
                     [event.originator_id, event.line_id],
                 )
+                self.line_removed(cur, event.originator_id, event.line_id)
             elif kind in STATUS_EVENTS:
+                self._netted(cur, event, position)
                 self._status(cur, event.originator_id, str(event.status))
+
+    def _netted(self, cur: Cursor[Any], event: Any, position: int) -> None:
+        """Discounts and tax out of the lines at finalization, credit notes as deductions
+        (``projections/creator_netting.py``)."""
+        if type(event) is ev.InvoiceFinalized:
+            self.finalized(cur, event.originator_id, dict(event.totals))
+        elif type(event) is ev.InvoiceCredited:
+            self.credited(cur, event.originator_id, dict(event.note), position)
 
     def _price(self, cur: Cursor[Any], event: Any, position: int) -> None:
         cur.execute(

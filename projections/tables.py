@@ -432,7 +432,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "creator_invoices",
         "id uuid NOT NULL, project_id uuid NOT NULL, customer_id uuid NOT NULL, "
-        "currency text NOT NULL, status text NOT NULL, position bigint NOT NULL",
+        "currency text NOT NULL, status text NOT NULL, position bigint NOT NULL, "
+        "line_ids jsonb NOT NULL DEFAULT '[]', total bigint NOT NULL DEFAULT 0",
         "id",
     ),
     Table(
@@ -498,6 +499,10 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("projects", "default_currency text"),
     ("projects", "rate_limits jsonb"),
     ("api_keys", "expires_at timestamptz"),
+    # Issue 13: creators' earnings net discounts, tax and credit notes
+    # (projections/creator_netting.py); invoices before match no lines and keep them.
+    ("creator_invoices", "line_ids jsonb NOT NULL DEFAULT '[]'"),
+    ("creator_invoices", "total bigint NOT NULL DEFAULT 0"),
 )
 
 # Fields added to an aggregate's stored ``summary`` (and ``state``) after deployments had

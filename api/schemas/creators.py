@@ -34,10 +34,13 @@ class EarningsRow(Response):
     period_start: ShownNull[Instant] = Field(description="The period the lines bill")
     period_end: ShownNull[Instant] = None
     currency: str
-    gross: int = Field(description="The paid lines' amounts (before tax and coupons), minor units")
+    gross: int = Field(
+        description="The paid lines' amounts after discounts and without tax, less the "
+        "credit notes (refunds) issued in the period, minor units"
+    )
     fee: int = Field(description="The platform's fee, fixed when each invoice was paid")
     net: int = Field(description="gross - fee: what the creator earned")
-    lines: int = Field(description="How many paid lines")
+    lines: int = Field(description="How many paid lines and credit-note deductions")
 
 
 class ProductEarnings(Response):
