@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from adapters.usage_queries import Scope, group_object, usage
+from adapters.usage_queries import Scope, compiled, group_object, snapshot, usage, usage_in
 from api.schemas import usage as s
 from api.tally import Tally
 from domain.errors import InvalidCombination
@@ -62,17 +62,29 @@ def report(
     tally: Tally,
     project_id: UUID,
     customer_id: UUID,
-    subscription_id: UUID | None,
+    period: tuple[datetime, datetime],
+) -> s.Usage:
+    """The customer's usage per meter and group over ``period``: the meters and the
+    usage read on one connection, in one snapshot."""
+    from projections.meters import METERS
+
+    with snapshot(tally.views) as conn:
+        cur = conn.execute(compiled(METERS, tally.schema), [project_id])
+        rules = [MeterRule.of(dict(row["summary"])) for row in cur.fetchall()]
+        scope = Scope(project_id, customer_id)
+        found = usage_in(conn, tally.schema, scope, rules, *period)
+    return answer(rules, found, scope, period)
+
+
+def answer(
+    rules: Sequence[MeterRule],
+    found: dict[UUID, dict[str, Decimal | None]],
+    scope: Scope,
     period: tuple[datetime, datetime],
     billed: dict[tuple[str, str], str] | None = None,
 ) -> s.Usage:
-    """The usage per meter and group over ``period``; ``billed`` (a subscription's:
+    """The answer from what ``usage`` found; ``billed`` (a subscription's:
     ``api.usage_periods.billed``) adds what its invoices billed of each group."""
-    from projections.meters import meters_of
-
-    rules = [MeterRule.of(m) for m in meters_of(tally.views, tally.schema, project_id)]
-    scope = Scope(project_id, customer_id, subscription_id)
-    found = usage(tally.views, tally.schema, scope, rules, *period)
     meters = [
         s.MeterUsage(
             meter_id=rule.id,
@@ -83,8 +95,8 @@ def report(
         for rule in rules
     ]
     return s.Usage(
-        customer_id=customer_id,
-        subscription_id=subscription_id,
+        customer_id=scope.customer_id,
+        subscription_id=scope.subscription_id,
         period_start=period[0],
         period_end=period[1],
         meters=meters,

@@ -26,7 +26,6 @@ from psycopg_pool import ConnectionPool
 from domain.meters import Meter
 from projections.aggregates import AggregateModel, Kind, get_resource, list_resources
 from projections.paging import fetch_all
-from projections.schema import table
 
 TABLE = "meters"
 COLUMNS = (("code", "text"), ("event_name", "text"))
@@ -71,12 +70,14 @@ def list_meters(
     )
 
 
+# Every meter's summary of a project (``%s``), in order, with ``{s}`` the schema: for a
+# caller that reads it on a connection it already holds (usage ingestion's door, the
+# usage answers).
+METERS = "SELECT summary FROM {s}." + TABLE + " WHERE project_id = %s ORDER BY position, id"
+
+
 def meters_sql(schema: str) -> sql.Composed:
-    """Every meter's summary of a project (``%s``), in order: for a caller that reads
-    it on a connection it already holds (usage ingestion's door)."""
-    return sql.SQL("SELECT summary FROM {} WHERE project_id = %s ORDER BY position, id").format(
-        table(schema, TABLE)
-    )
+    return sql.SQL(METERS).format(s=sql.Identifier(schema))
 
 
 def meters_of(pool: ConnectionPool[Any], schema: str, project_id: UUID) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from api.tally import Tally
 from api.usage_door import Sorted, admit, lookup, stored_among
 from api.usage_fenced import fenced_refusal
 from api.usage_ingest import ingest
-from api.usage_periods import billed, subscription_period
+from api.usage_periods import subscription_usage as subscription_report
 from api.usage_report import customer_period, report
 from api.usage_thresholds import bill_thresholds_after
 from commands.limits_types import Timestamp
@@ -156,9 +156,7 @@ Moment = Annotated[Timestamp | None, Query(description="RFC 3339 with a timezone
 def subscription_usage(
     subscription_id: UUID, tally: TallyDep, caller: Reader, at: Moment = None
 ) -> s.Usage:
-    customer_id, period = subscription_period(tally, caller.project_id, subscription_id, at)
-    charged = billed(tally, caller.project_id, subscription_id, period)
-    return report(tally, caller.project_id, customer_id, subscription_id, period, charged)
+    return subscription_report(tally, caller.project_id, subscription_id, at)
 
 
 @router.get(
@@ -183,4 +181,4 @@ def customer_usage(
     row = get_customer(tally.views, tally.schema, caller.project_id, customer_id)
     found = found_or_404(row, "customer", customer_id)
     period = customer_period(tally, caller.project_id, found, start, end)
-    return report(tally, caller.project_id, customer_id, None, period)
+    return report(tally, caller.project_id, customer_id, period)
