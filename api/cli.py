@@ -142,6 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # alone, api/proxies.py) and no header logging: the access log shows method,
             # path and status only, never the Authorization header.
             proxy_headers=False,
+            # Each response written to its socket once (api/http_protocol.py).
+            http="api.http_protocol:OneWriteHttpToolsProtocol",
             # uvicorn's supervisor restarts a worker that has not answered its health ping
             # within this many seconds, counted from the worker's spawn. Its default of 5 s
             # is shorter than a worker's start on a busy two-core machine (seen at load 12 to
