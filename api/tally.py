@@ -8,6 +8,7 @@ the composition root, which imports those parts to wire them (no import cycle).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -20,7 +21,7 @@ from adapters.eventstore import TallyStore
 from adapters.outbox import Outbox
 from adapters.webhook_delivery import WebhookDelivery
 from api.settings import Settings
-from commands.bus import CommandBus, Context, Outcome
+from commands.bus import CommandBus, Context, Outcome, Reply
 from commands.messages import Command
 from domain.clock import Clock
 
@@ -55,6 +56,9 @@ class Tally:
 
     def execute(self, command: Command, context: Context) -> Outcome:
         return self.bus.execute(command, context)
+
+    def submit(self, command: Command, context: Context, on_done: Callable[[Reply], None]) -> Reply:
+        return self.bus.submit(command, context, on_done)
 
     def close(self) -> None:
         for closer in reversed(self.closers):

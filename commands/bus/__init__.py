@@ -1,8 +1,8 @@
 """The command bus: the group-commit runtime that runs handlers and writes their events.
 
 ``commands.bus`` is the public path: handlers, the API and the tests import
-``CommandBus``, ``Context``, ``Handler``, ``Happened``, ``Result`` and ``Outcome`` from
-here. Inside:
+``CommandBus``, ``Context``, ``Handler``, ``Happened``, ``Result`` and ``Outcome`` (and
+``Reply``, what ``CommandBus.submit`` answers) from here. Inside:
 
 - ``runtime``: ``CommandBus``, its writer and committer threads;
 - ``pipeline``: a caller's reply, a queued command, a batch, the pacer;
@@ -16,6 +16,7 @@ here. Inside:
 from __future__ import annotations
 
 from commands.bus.context import Context, Handler, Happened, Outcome, Result
+from commands.bus.pipeline import Reply
 from commands.bus.runtime import CommandBus
 
-__all__ = ["CommandBus", "Context", "Handler", "Happened", "Outcome", "Result"]
+__all__ = ["CommandBus", "Context", "Handler", "Happened", "Outcome", "Reply", "Result"]

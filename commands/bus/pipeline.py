@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -20,13 +21,16 @@ class Reply:
     (one lock the caller waits on, instead of a condition, a re-entrant lock and a list
     of waiters per command)."""
 
-    __slots__ = ("_error", "_lock", "_value")
+    __slots__ = ("_error", "_lock", "_value", "on_done")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lock.acquire()  # released once, when the answer is set
         self._value: Outcome | None = None
         self._error: BaseException | None = None
+        # Called (on the thread that sets the answer) once it is set: an asynchronous
+        # caller's way to be woken without a thread of its own blocked in ``result``.
+        self.on_done: Callable[[Reply], None] | None = None
 
     def done(self) -> bool:
         return self._value is not None or self._error is not None
@@ -36,12 +40,16 @@ class Reply:
             raise InvalidStateError("the answer is already set")
         self._value = value
         self._lock.release()
+        if self.on_done is not None:
+            self.on_done(self)
 
     def set_exception(self, error: BaseException) -> None:
         if self.done():
             raise InvalidStateError("the answer is already set")
         self._error = error
         self._lock.release()
+        if self.on_done is not None:
+            self.on_done(self)
 
     def result(self, timeout: float | None = None) -> Outcome:
         if not self._lock.acquire(timeout=-1 if timeout is None else timeout):

@@ -33,13 +33,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from commands.bus.context import Context, Handler, Outcome
-from commands.bus.pipeline import Batch, Item, Pacer
+from commands.bus.pipeline import Batch, Item, Pacer, Reply
 from commands.bus.synchronous import SynchronousPath
 from commands.bus.unit_of_work import (
     AggregateCache,
@@ -108,6 +109,25 @@ class CommandBus(SynchronousPath):
         deadline = time.monotonic() + timeout_s
         self._take_command(item, timeout_s)
         return item.future.result(timeout=max(0.0, deadline - time.monotonic()))
+
+    def submit(
+        self,
+        command: Command,
+        context: Context,
+        on_done: Callable[[Reply], None],
+        timeout_s: float = 30.0,
+    ) -> Reply:
+        """Run a command into the batch being built, as ``execute`` does, but answer at
+        once: ``on_done(reply)`` is called when its outcome is set (by the committer
+        thread, or by this call if the command failed at once). For a caller on an event
+        loop, which then needs no thread to wait for the bus (``api.routes.common.run``)."""
+        if type(command) not in self.handlers:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        self._ensure_started()
+        item = Item(command, context)
+        item.future.on_done = on_done
+        self._take_command(item, timeout_s)
+        return item.future
 
     def stats(self) -> dict[str, float]:
         """How well group commit is doing: pipelined batches committed, the commands
