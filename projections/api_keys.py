@@ -208,9 +208,12 @@ def _late(schema: str) -> sql.Composed:
 
 
 @lru_cache(maxsize=64)
-def _many_keys_query(schema: str) -> sql.Composed:
-    # Composed once per schema: every round of lookups runs the same statement.
-    return _lookup_query(schema, "k.key_id = ANY(%s)")
+def _many_keys_query(schema: str) -> bytes:
+    # Composed and rendered once per schema: every round of lookups runs the same
+    # statement, and psycopg renders a ``Composed`` again at each execute and converts its
+    # placeholders again (about a third of a round's Python time under bench (c)), where
+    # bytes are converted once and the conversion is kept.
+    return _lookup_query(schema, "k.key_id = ANY(%s)").as_string().encode()
 
 
 async def lookup_keys(
