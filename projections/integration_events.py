@@ -36,7 +36,7 @@ after every row at it):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -55,9 +55,9 @@ from projections.integration_catalog import (
     OBJECT_OF,
     integration_type,
 )
+from projections.integration_objects import OBJECTS, PLACEHOLDER, TABLE_OF
 from projections.paging import fetch_all, plain
 from projections.payment_objects import PaymentObjects
-from projections.payment_queries import FIELDS as PAYMENT_FIELDS
 from projections.schema import table
 from projections.statements import compiled
 
@@ -71,92 +71,10 @@ TYPES = ("int8", "int4", "uuid", "text", "text", "uuid", "jsonb", "timestamptz")
 NAMED_MISSING = 3
 
 
-def iso_sql(column: str) -> str:
-    """SQL for ``column.isoformat()`` as Python writes it for the datetime psycopg reads
-    (the session's time zone, microseconds only when there are some): the stored object
-    is the same JSON the read model's row gave when it was shaped in Python."""
-    return (
-        f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-        f"date_trunc('second', {column}) = {column} THEN '' ELSE to_char({column}, '.US') END"
-        f" || to_char({column}, 'TZH:TZM')"
-    )
-
-
-def _plain(columns: Sequence[tuple[str, str]], times: Sequence[str]) -> str:
-    """``jsonb_build_object`` of the row as ``projections.paging.plain`` shapes it: each
-    ``(key, expression)`` as it is (uuids become their text, as ``str`` writes them), and
-    each timestamp column by ``_iso``."""
-    pairs = [f"'{key}', {expression}" for key, expression in columns]
-    pairs += [f"'{column}', {iso_sql('t.' + column)}" for column in times]
-    return "jsonb_build_object(" + ", ".join(pairs) + ")"
-
-
-# ``projections.aggregates.as_resource``: the write side's summary plus the two times.
-_RESOURCE = "t.summary || " + _plain((), ("created_at", "updated_at"))
-
-# How each kind of object is built from its read model's row ``t``, in SQL: what else
-# is joined (``d``: an invoice's dunning record) and the object, shaped as its GET route
-# reads it (``projections.<model>.get_*``), without the project (events do not all carry
-# it; the row's own column is stored beside the object).
-_OBJECTS: dict[str, tuple[str, str]] = {
-    "customer": ("", _RESOURCE),
-    "subscription": ("", _RESOURCE),
-    "credit_balance": ("", _RESOURCE),
-    "invoice": (
-        # The dunning fields laid over the summary, as ``projections.invoices`` reads it.
-        " LEFT JOIN {d} d ON d.invoice_id = t.id AND d.project_id = t.project_id",
-        "t.summary || coalesce(d.summary, '{{}}'::jsonb) || "
-        + _plain((), ("created_at", "updated_at")),
-    ),
-    "account": (
-        "",
-        _plain(
-            [
-                (c, "t." + c)
-                for c in (
-                    "id", "owner_ref", "currency", "status", "ledger_balance", "held_balance",
-                    "available_balance", "overdraft_limit", "low_balance_threshold",
-                    "version", "metadata",
-                )
-            ],
-            ("created_at", "updated_at"),
-        ),
-    ),
-    "transaction": (
-        "",
-        _plain(
-            [
-                *((c, "t." + c) for c in ("id", "kind", "state", "amount", "currency")),
-                ("from", "t.from_ref"),
-                ("to", "t.to_ref"),
-                *(
-                    (c, "t." + c)
-                    for c in ("reversed_amount", "description", "external_ref", "failure_reason")
-                ),
-            ],
-            ("created_at", "updated_at"),
-        ),
-    ),
-    # As ``projections.payment_queries.get_payment`` reads it.
-    "payment": (
-        "", _plain([(c, "t." + c) for c in PAYMENT_FIELDS], ("created_at", "updated_at"))
-    ),
-}  # fmt: skip
-# The object a replay's scratch copy stores instead (``IntegrationEvents._object``).
-_PLACEHOLDER = "'{{}}'::jsonb"
 # A payment's event is derived at the position of the fact that changed it, after that
 # position's own event (an invoice payment is also billing.invoice.paid, a charge's
 # transaction billing.transaction.completed).
 PAYMENT_ORDINAL = 1
-_TABLE_OF = {
-    "customer": "customers",
-    "subscription": "subscriptions",
-    "invoice": "invoices",
-    "account": "accounts",
-    "transaction": "transactions",
-    "payment": "payment_objects",
-    "credit_balance": "credit_balances",
-}
 
 
 def _rejection(event: Any) -> dict[str, Any]:
@@ -218,8 +136,8 @@ class IntegrationEvents(ReadModel):
             arrays[1].append(name)
             arrays[2].append(invoices.get(event.originator_id, event.originator_id))
             arrays[3].append(event.timestamp)
-        for kind, arrays in by_kind.items():
-            self._insert(cur, kind, arrays)
+        if by_kind:
+            self._insert(cur, by_kind)
         copy_rows(cur, self.t(TABLE), COLUMNS, TYPES, carried)
 
     def _object(self, kind: str) -> str:
@@ -227,33 +145,47 @@ class IntegrationEvents(ReadModel):
         scratch copy, an empty one: replay never compares the object (it depends on the
         batches, ``Table.uncompared``), and building it was about half of a replay's
         database time. The row is still joined, so a missing object stops replay too."""
-        return _PLACEHOLDER if self.rebuilding else _OBJECTS[kind][1]
+        return PLACEHOLDER if self.rebuilding else OBJECTS[kind][1]
 
-    def _insert(self, cur: Cursor[Any], kind: str, arrays: Sequence[list[Any]]) -> None:
-        joins, built = _OBJECTS[kind][0], self._object(kind)
+    def _insert(self, cur: Cursor[Any], by_kind: Mapping[str, Sequence[list[Any]]]) -> None:
+        """One statement for every kind in the batch: a ``SELECT`` per kind, joined by
+        ``UNION ALL`` (a deposit's batch has accounts and transactions: one round trip
+        fewer for the live worker's small batches). Each kind's arrays go in its own
+        ``unnest``; the statement is kept per sequence of kinds."""
+        kinds = tuple(by_kind)
         target = self.t(TABLE)
 
         def build() -> sql.Composed:
-            return sql.SQL(
-                "INSERT INTO {ie} (position, ordinal, project_id, type, object_kind, object_id, "
-                "object, occurred_at) SELECT u.position, 0, t.project_id, u.type, {kind}, u.id, "
-                + built
-                + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], "
-                "%b::timestamptz[]) AS u(position, type, id, occurred_at) "
-                "JOIN {t} t ON t.id = u.id" + joins
-            ).format(
-                ie=target,
-                kind=sql.Literal(kind),
-                t=self.t(_TABLE_OF[kind]),
-                d=self.t("invoice_dunning"),
+            selects = sql.SQL(" UNION ALL ").join(self._select(kind) for kind in kinds)
+            return (
+                sql.SQL(
+                    "INSERT INTO {} (position, ordinal, project_id, type, object_kind, "
+                    "object_id, object, occurred_at) "
+                ).format(target)
+                + selects
             )
 
-        # The kind decides the joins and the object; the table, the schema (a scratch
+        # The kinds decide the joins and the objects; the table, the schema (a scratch
         # copy's is ``pg_temp``, which only rebuilding models write to).
-        key = ("integration_events", target, kind, self.rebuilding)
-        cur.execute(compiled(cur, key, build), list(arrays))
-        if cur.rowcount != len(arrays[0]):
-            raise ObjectMissing(self._missing(cur, kind, arrays[2]))
+        key = ("integration_events", target, kinds, self.rebuilding)
+        cur.execute(compiled(cur, key, build), [a for k in kinds for a in by_kind[k]])
+        if cur.rowcount != sum(len(by_kind[k][0]) for k in kinds):
+            for kind in kinds:
+                missing = self._missing(cur, kind, by_kind[kind][2])
+                if missing:
+                    raise ObjectMissing(missing)
+            raise ObjectMissing(f"{cur.rowcount} of the batch's objects were found")
+
+    def _select(self, kind: str) -> sql.Composed:
+        """The rows of one kind: its arrays joined to its read model's rows."""
+        joins, built = OBJECTS[kind][0], self._object(kind)
+        return sql.SQL(
+            "SELECT u.position, 0, t.project_id, u.type, {kind}, u.id, "
+            + built
+            + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], "
+            "%b::timestamptz[]) AS u(position, type, id, occurred_at) "
+            "JOIN {t} t ON t.id = u.id" + joins
+        ).format(kind=sql.Literal(kind), t=self.t(TABLE_OF[kind]), d=self.t("invoice_dunning"))
 
     def _entitlements(self, cur: Cursor[Any], positions: list[int]) -> None:
         """The ``billing.entitlements.changed`` events of the batch: the changes the
@@ -296,7 +228,7 @@ class IntegrationEvents(ReadModel):
         statement = compiled(cur, key, build)
         cur.execute(statement, [[p for _, p in events], [e.timestamp for e, _ in events]])
 
-    def _missing(self, cur: Cursor[Any], kind: str, ids: list[UUID]) -> str:
+    def _missing(self, cur: Cursor[Any], kind: str, ids: list[UUID]) -> str | None:
         """Why the batch stops: how many of its objects of ``kind`` have no row, and the
         first ``NAMED_MISSING`` of them. The message is logged and stored with the stall,
         and a catch-up batch holds thousands of ids: it names a few, never all."""
@@ -304,10 +236,12 @@ class IntegrationEvents(ReadModel):
             sql.SQL(
                 "SELECT DISTINCT u.id FROM unnest(%b::uuid[]) AS u(id) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.id = u.id) ORDER BY u.id"
-            ).format(t=self.t(_TABLE_OF[kind])),
+            ).format(t=self.t(TABLE_OF[kind])),
             [ids],
         )
         missing = [str(_get(r, "id", 0)) for r in cur.fetchall()]
+        if not missing:
+            return None
         named = ", ".join(missing[:NAMED_MISSING])
         more = f" and {len(missing) - NAMED_MISSING} more" if len(missing) > NAMED_MISSING else ""
         return f"{len(missing)} {kind} object(s) not in their read model yet: {named}{more}"

@@ -10,11 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from psycopg import sql
 
 from api.bootstrap import Tally
+from domain.accounts import Account
 from domain.customers import Customer
+from domain.money import Money
+from domain.transactions import Transaction
 from projections.balances import get_account
 from projections.customers import get_customer
 from projections.entitlements import entitlements
@@ -23,8 +27,8 @@ from projections.integration_events import (
     IntegrationEvents,
     ObjectMissing,
     events_after,
-    iso_sql,
 )
+from projections.integration_objects import iso_sql
 from projections.invoices import get_invoice
 from projections.paging import fetch_all
 from projections.payment_queries import get_payment
@@ -150,3 +154,54 @@ def test_a_replay_copy_stores_no_object_but_still_stops_on_a_missing_one(tally: 
 def events_after_on(conn: Any, ie: sql.Composable) -> list[tuple[Any, ...]]:
     query = sql.SQL("SELECT position, type, object_id, object FROM {} ORDER BY position")
     return [tuple(r.values()) for r in conn.execute(query.format(ie)).fetchall()]
+
+
+class _Counting(psycopg.Cursor[Any]):
+    """Counts the statements that write ``integration_events``."""
+
+    inserts = 0
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if b"integration_events" in (query if isinstance(query, bytes) else b""):
+            _Counting.inserts += 1
+        return super().execute(query, *args, **kwargs)
+
+
+def test_a_batch_of_two_kinds_is_one_statement_and_a_missing_object_is_named(
+    tally: Tally,
+) -> None:
+    """A deposit's batch (an account and a transaction) is written by one statement, the
+    same rows the worker wrote; with one object missing, the stall names its kind."""
+    project, txn_id = UUID(int=10), UUID("2f0e8c2a-5b7d-4e1f-9a3c-6d2b8e4f1a7c")
+    account = Account.open(project, "two-kinds", "EUR")
+    account.deposit(Money(100, "EUR"), txn_id)
+    txn = Transaction.begin(
+        id=txn_id, project_id=project, kind="deposit", amount=Money(100, "EUR"),
+        from_ref="clearing:manual", to_ref=account.ref, complete_now=True,
+    )  # fmt: skip
+    tally.store.save(account, txn)
+    ProjectionWorker(tally.store, tally.views, tally.schema).catch_up()
+    live = events_after(tally.views, tally.schema, project, 0, 100)
+    assert {r["object_kind"] for r in live} == {"account", "transaction"}
+    log = tally.store.recorder.select_notifications(1, 1000)
+    tracked = [(tally.store.mapper.to_domain_event(n), n.id) for n in log]
+    model = make_models(tally.views, tally.schema, [IntegrationEvents])[0]
+    ie = table(tally.schema, "integration_events")
+    with tally.views.connection() as conn, conn.transaction(force_rollback=True):
+        conn.execute(sql.SQL("DELETE FROM {}").format(ie))
+        with conn.cursor() as plain_cursor:
+            cur = _Counting(conn, row_factory=plain_cursor.row_factory)
+            _Counting.inserts = 0
+            model.apply(cur, tracked)
+        assert _Counting.inserts == 1
+        assert events_after_on(conn, ie) == [
+            (r["position"], r["type"], r["object_id"], r["object"]) for r in live
+        ]
+        other = Transaction.begin(
+            id=UUID(int=11), project_id=project, kind="deposit", amount=Money(5, "EUR"),
+            from_ref="clearing:manual", to_ref=account.ref, complete_now=True,
+        )  # fmt: skip
+        unsaved = (other.collect_events()[0], 3_000_000)
+        conn.execute(sql.SQL("DELETE FROM {}").format(ie))
+        with conn.cursor() as cur2, pytest.raises(ObjectMissing, match=r"^1 transaction object"):
+            model.apply(cur2, [*tracked, unsaved])
