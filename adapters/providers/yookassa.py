@@ -150,6 +150,10 @@ class YooKassaProvider:
         }
         if request.reason:
             body["description"] = request.reason[:250]
+        if request.references:
+            # Refunds keep metadata since the API gained it (SDK 3.x): the refund's
+            # notification then names the call and its payment, as a payment's does.
+            body["metadata"] = dict(request.references)
         refund = self._post("/v3/refunds", body, request.idempotency_key)
         status = str(refund.get("status", "pending"))
         if status == "canceled":

@@ -1,7 +1,8 @@
 """The Tally payment of a refund made in YooKassa's dashboard, from the payment it refunds.
 
-A YooKassa refund keeps no ``metadata``: neither a refund Tally asked for nor one made
-in the merchant's dashboard says which Tally payment it reverses. It names its payment
+A refund Tally asks for keeps its references in the refund's ``metadata`` (the API has
+taken it since the SDK's 3.x); one made in the merchant's dashboard (or asked before
+then) keeps none, so it does not say which Tally payment it reverses. It names its payment
 (``payment_id``), though, and that payment is one Tally made, whose ``metadata`` holds
 its ``tally_*`` references (``tally_transaction`` for a checkout or top-up,
 ``tally_charge_call`` for an invoice charge). So before a ``refund.succeeded`` is
@@ -30,12 +31,19 @@ from commands.provider_events import EventType
 FetchPayment = Callable[[str], Mapping[str, Any] | None]
 
 
+# A refund that names any of these says itself what it refunds: Tally's own refunds
+# keep their references in the refund's metadata (the call, and the transaction it
+# reverses if any; a credit note's refund names none, and must not be given the
+# payment's, which would reverse the payment beside the note).
+OWN = ("tally_refund_call", "tally_transaction", "tally_charge_call")
+
+
 def needs_payment(event: ProviderEvent) -> bool:
     """A succeeded refund whose Tally payment is not known from the event itself."""
     return (
         event.type is EventType.REFUND_SUCCEEDED
         and bool(event.payment_ref)
-        and not any(key in event.references for key in ("tally_transaction", "tally_charge_call"))
+        and not any(key in event.references for key in OWN)
     )
 
 

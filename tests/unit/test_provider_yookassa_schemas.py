@@ -136,9 +136,12 @@ def test_a_canceled_charge_is_read_by_the_sdks_field_names(
 def test_a_refund_is_one_yookassa_takes(
     provider: YooKassaProvider, recorder: Recorder, reason: str
 ) -> None:
-    outcome = provider.refund(RefundRequest(PAYMENT, 500, "RUB", KEY, reason=reason))
+    outcome = provider.refund(
+        RefundRequest(PAYMENT, 500, "RUB", KEY, reason=reason, references=REFS)
+    )
     [(path, body)] = recorder.sent
     assert problems(path, body) == []
+    assert body["metadata"] == REFS  # the refund's notification names Tally's payment
     assert (outcome.refund_ref, outcome.status) == (PAYMENT, "succeeded")
 
 
@@ -164,6 +167,32 @@ def test_a_refund_is_one_yookassa_takes(
             "/v3/refunds",
             {"payment_id": PAYMENT, "amount": {"value": "1.00", "currency": "RUB"}, "x": 1},
             {"payment_id": PAYMENT, "amount": {"value": "1.00", "currency": "RUB"}},
+        ),
+        (
+            "/v3/refunds",
+            {
+                "payment_id": PAYMENT,
+                "amount": {"value": "1.00", "currency": "RUB"},
+                "metadata": {f"k{n}": "v" for n in range(17)},
+            },
+            {
+                "payment_id": PAYMENT,
+                "amount": {"value": "1.00", "currency": "RUB"},
+                "metadata": {f"k{n}": "v" for n in range(16)},
+            },
+        ),
+        (
+            "/v3/refunds",
+            {
+                "payment_id": PAYMENT,
+                "amount": {"value": "1.00", "currency": "RUB"},
+                "description": "r" * 256,
+            },
+            {
+                "payment_id": PAYMENT,
+                "amount": {"value": "1.00", "currency": "RUB"},
+                "description": "r" * 255,
+            },
         ),
     ],
 )
