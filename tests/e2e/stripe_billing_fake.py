@@ -16,7 +16,7 @@ import stripe
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.conftest import Client
-from tests.e2e.test_provider_customers import FakeStripe, Shop, resource, settle, stripe_shop
+from tests.e2e.provider_shop import FakeStripe, Shop, resource, settle, stripe_shop
 from tests.integration.provider_fake import Reply, Seen
 
 HOOK_SECRET = "whsec_e2e"

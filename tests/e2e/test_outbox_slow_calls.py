@@ -25,7 +25,7 @@ from api.settings import Settings
 from commands.provider_errors import ProviderUnavailable
 from tests.e2e.billing import customer
 from tests.e2e.conftest import Client, head, make_client, serve
-from tests.e2e.test_provider_customers import BACK, LINE, FakeStripe, outage, stripe_shop
+from tests.e2e.provider_shop import BACK, LINE, FakeStripe, outage, stripe_shop
 
 SLOW_CALLS = 10
 WAITERS = 5

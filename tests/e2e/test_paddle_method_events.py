@@ -17,7 +17,7 @@ from adapters.providers.signing import ts_h1_signature
 from api.settings import Settings
 from tests.e2e.billing import customer
 from tests.e2e.conftest import Client, head
-from tests.e2e.test_provider_customers import provider_project
+from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import FakeApi, Reply, Seen
 
 SECRET = "pdl_ntfset_e2e_method_events"

@@ -20,7 +20,7 @@ from api.checkout_sweep import sweep_checkouts
 from api.settings import Settings
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client, head, nothing_written
-from tests.e2e.test_provider_customers import provider_project
+from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import Reply, Seen
 
 SECRET = "pdl_ntfset_e2e_refunds"

@@ -19,7 +19,7 @@ from api.settings import Settings
 from tests.e2e.billing import customer
 from tests.e2e.conftest import Client, head
 from tests.e2e.invoicing import act, draft, line
-from tests.e2e.test_provider_customers import provider_project
+from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import FakeApi, Reply, Seen
 
 SECRET = "pdl_ntfset_e2e_methods"

@@ -21,8 +21,8 @@ import stripe
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer
+from tests.e2e.provider_shop import FakeStripe, Shop, resource, settle, stripe_shop
 from tests.e2e.test_provider_calls_once import RacingStripe
-from tests.e2e.test_provider_customers import FakeStripe, Shop, resource, settle, stripe_shop
 from tests.integration.provider_fake import Reply, Seen
 
 HOOK_SECRET = "whsec_e2e"  # stripe_shop's

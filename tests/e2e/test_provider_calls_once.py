@@ -19,8 +19,8 @@ import pytest
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer
+from tests.e2e.provider_shop import Shop, settle, stripe_shop
 from tests.e2e.test_invoice_charges_stripe import FakeStripeWithRefunds
-from tests.e2e.test_provider_customers import Shop, settle, stripe_shop
 from tests.integration.provider_fake import Reply, Seen
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.clock import FixedClock
 from api.settings import Settings
-from tests.e2e.test_provider_customers import provider_project
+from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import Reply, Seen
 
 SECRETS = {"api_key": "pdl_key", "webhook_secret": "pdl_hook"}

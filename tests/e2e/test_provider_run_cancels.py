@@ -14,9 +14,9 @@ from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client
+from tests.e2e.provider_shop import provider_project
 from tests.e2e.stripe_billing_fake import billing_shop
 from tests.e2e.test_paddle_refunds import deliver
-from tests.e2e.test_provider_customers import provider_project
 from tests.e2e.test_provider_run_subscriptions import started as stripe_started
 from tests.e2e.test_provider_run_subscriptions_paddle import (
     PRO,

@@ -14,8 +14,8 @@ import pytest
 
 from adapters.clock import FixedClock
 from api.settings import Settings
+from tests.e2e.provider_shop import Shop
 from tests.e2e.stripe_billing_fake import FakeBilling, billing_shop, send
-from tests.e2e.test_provider_customers import Shop
 from tests.e2e.test_provider_run_subscriptions import T0, started
 
 

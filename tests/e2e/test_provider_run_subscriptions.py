@@ -16,8 +16,8 @@ from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer, plan, problem, subscribe
 from tests.e2e.conftest import Client
+from tests.e2e.provider_shop import FakeStripe, Shop, provider_project, settle
 from tests.e2e.stripe_billing_fake import PERIOD_START, FakeBilling, billing_shop, send
-from tests.e2e.test_provider_customers import FakeStripe, Shop, provider_project, settle
 
 T0 = PERIOD_START + 60
 # A Stripe price no Tally price maps to: its lines keep Stripe's description.

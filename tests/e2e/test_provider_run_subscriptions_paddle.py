@@ -18,8 +18,8 @@ from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer, plan, subscribe
 from tests.e2e.conftest import Client
+from tests.e2e.provider_shop import provider_project, settle
 from tests.e2e.test_paddle_refunds import SECRET, deliver
-from tests.e2e.test_provider_customers import provider_project, settle
 from tests.integration.provider_fake import FakeApi, Reply, Seen
 
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"

@@ -23,8 +23,8 @@ from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer
 from tests.e2e.invoicing import act, draft, line
+from tests.e2e.provider_shop import Shop, resource, stripe_shop
 from tests.e2e.test_invoice_charges_stripe import FakeStripeWithRefunds
-from tests.e2e.test_provider_customers import Shop, resource, stripe_shop
 from tests.e2e.test_webhooks_stripe import settle
 from tests.integration.provider_fake import Reply, Seen
 

@@ -29,7 +29,7 @@ from adapters.providers.base import (
 from adapters.providers.stripe import StripeProvider
 from adapters.providers.subscriptions import SubscriptionItem, SubscriptionRequest
 from domain.limits import MAX_DESCRIPTION_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS
-from tests.e2e.test_provider_customers import resource
+from tests.e2e.provider_shop import resource
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 from tests.integration.stripe_contract import (
     OPERATIONS,
