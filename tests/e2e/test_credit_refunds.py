@@ -1,9 +1,12 @@
 """Refunds of credits bought, over HTTP (issue 13): a credit note of a credit purchase's
-invoice, or the reversal of a wallet-funded grant's withdrawal, takes the refunded
+invoice, or the reversal of a wallet-funded grant's withdrawal or of an automatic
+top-up's charge, takes the refunded
 credits back from the grant (journal and balance agree), never more than the grant
 still holds (409 ``credits_already_spent``, nothing written)."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 from domain.ids import uuid5
 from tests.e2e.billing import customer, problem
@@ -83,3 +86,33 @@ def test_reversing_a_wallet_grants_withdrawal_takes_the_unspent_credits_back(
     assert eur["accounts"][f"wallet:{account_id}"] == 750
     assert eur["total"] == 0
     replayed_equal(api)
+
+
+def test_reversing_a_top_ups_charge_takes_back_what_its_grant_still_holds(api: Client) -> None:
+    from adapters.providers.stub import SUCCEEDS
+    from domain.credit_balance import CreditBalance
+    from tests.e2e.billing import card
+
+    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
+    cid = customer(api, "dee")
+    card(api, cid, SUCCEEDS)
+    grant = {"customer_id": cid, "kind": "promotional", "amount": 300}
+    api.ok(api.post("/v1/credit_grants", grant), 201)
+    threshold = f"/v1/customers/{cid}/credits/threshold"
+    api.ok(api.post(threshold, {"low_threshold": 100, "top_up_amount": 1000}))
+    _consume(api, cid, 250)  # 50 left: low, a top-up of 1,000 charged and granted
+    api.ok(api.post(threshold, {"low_threshold": None}))  # no more top-ups
+    _consume(api, cid, 100)  # the promotional 50 (older), then 50 of the top-up's
+    balance_id = CreditBalance.create_id(UUID(cid), "EUR")
+    txn = uuid5(api.project_id, f"credit_top_up:{balance_id}:1")
+    reverse = f"/v1/transactions/{txn}/reverse"
+    with nothing_written(api.tally):
+        found = problem(api.post(reverse, {"amount": 1000}), 409, "credits_already_spent")
+    assert found["holds"] == 950
+    api.ok(api.post(reverse, {"amount": 950}))
+    topped = [g for g in credits_of(api, cid) if g["description"] == "automatic top-up"]
+    assert [(g["remaining"], g["consumed"], g["voided"]) for g in topped] == [(0, 50, 950)]
+    eur = books(api)
+    assert eur["accounts"][f"credits:{cid}"] == 0
+    assert eur["accounts"]["clearing:stub"] == -50
+    assert eur["total"] == 0
