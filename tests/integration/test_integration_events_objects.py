@@ -37,7 +37,7 @@ from projections.runner import ProjectionWorker
 from projections.schema import table
 from projections.subscriptions import get_subscription
 from projections.transactions import get_transaction
-from tests.integration.test_invoice_projections import T0, invoicing_workload
+from tests.integration.invoicing_workload import T0, invoicing_workload
 
 pytestmark = pytest.mark.fixed_clock(T0)
 

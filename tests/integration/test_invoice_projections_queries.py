@@ -21,7 +21,7 @@ from projections import billing_setup as setup
 from projections import events as ev
 from projections import invoices as views
 from projections.runner import ProjectionWorker
-from tests.integration.test_invoice_projections import (
+from tests.integration.invoicing_workload import (
     T0,
     Driver,
     Workload,

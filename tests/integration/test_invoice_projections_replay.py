@@ -18,7 +18,7 @@ from projections.decoding import FastDecoder
 from projections.invoices import get_invoice
 from projections.replay import replay
 from projections.runner import ProjectionWorker
-from tests.integration.test_invoice_projections import T0, Driver, invoicing_workload, projected
+from tests.integration.invoicing_workload import T0, Driver, invoicing_workload, projected
 
 pytestmark = pytest.mark.fixed_clock(T0)
 
