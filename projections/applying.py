@@ -176,15 +176,36 @@ def _fails(cur: Cursor[Any], model: ReadModel, events: Sequence[Tracked]) -> boo
     return False
 
 
+# A route per sequence of read models' ``handles``: the distinct sets, each event class's
+# slots among them, and each model's slot. Built once; the live worker's small batches
+# paid about 575 list appends a batch to build it again (every class every model reads).
+_Route = tuple[int, dict[type, tuple[int, ...]], tuple[int, ...]]
+_ROUTES: dict[tuple[frozenset[type], ...], _Route] = {}
+MAX_ROUTES = 64  # one per set of read models behind; stalls make a few more
+
+
 def route(models: Sequence[ReadModel], events: Sequence[Tracked]) -> list[list[Tracked]]:
     """Each model's events, in one pass over the batch. Models that handle the same
     classes get the same list object, so they can share work done on it."""
-    shared: dict[frozenset[type], list[Tracked]] = {m.handles: [] for m in models}
-    lists_of: dict[type, list[list[Tracked]]] = {}
-    for handles, its_events in shared.items():
-        for kind in handles:
-            lists_of.setdefault(kind, []).append(its_events)
+    key = tuple(m.handles for m in models)  # a frozenset keeps its hash: cheap to hash
+    plan = _ROUTES.get(key)
+    if plan is None:
+        if len(_ROUTES) >= MAX_ROUTES:
+            _ROUTES.clear()
+        plan = _ROUTES[key] = _plan(key)
+    count, slots_of, model_slots = plan
+    lists: list[list[Tracked]] = [[] for _ in range(count)]
     for item in events:
-        for its_events in lists_of.get(type(item[0]), ()):
-            its_events.append(item)
-    return [shared[m.handles] for m in models]
+        for slot in slots_of.get(type(item[0]), ()):
+            lists[slot].append(item)
+    return [lists[slot] for slot in model_slots]
+
+
+def _plan(handles: tuple[frozenset[type], ...]) -> _Route:
+    distinct = list(dict.fromkeys(handles))
+    slots: dict[type, list[int]] = {}
+    for slot, kinds in enumerate(distinct):
+        for kind in kinds:
+            slots.setdefault(kind, []).append(slot)
+    slots_of = {kind: tuple(found) for kind, found in slots.items()}
+    return len(distinct), slots_of, tuple(distinct.index(h) for h in handles)
