@@ -61,18 +61,25 @@ class Reply:
         return self._value
 
 
-@dataclass
 class Item:
-    command: Command
-    context: Context
-    future: Reply = field(default_factory=Reply)
-    outcome: Outcome | None = None
-    # The id of this command's idempotency record, if it has a key.
-    record_id: UUID | None = field(init=False)
+    """One caller's command on its way through the bus: what it asks, its reply, its
+    outcome once run, and the id of its idempotency record (if it has a key), derived
+    once here. A plain class with slots: one is made per command."""
 
-    def __post_init__(self) -> None:
-        key, project_id = self.context.idempotency_key, self.context.project_id
-        self.record_id = None if key is None else IdempotencyRecord.create_id(project_id, key)
+    __slots__ = ("command", "context", "future", "outcome", "record_id")
+
+    def __init__(self, command: Command, context: Context) -> None:
+        self.command = command
+        self.context = context
+        self.future = Reply()
+        self.outcome: Outcome | None = None
+        key = context.idempotency_key
+        self.record_id: UUID | None = (
+            None if key is None else IdempotencyRecord.create_id(context.project_id, key)
+        )
+
+    def __repr__(self) -> str:
+        return f"Item({type(self.command).__name__}, record_id={self.record_id})"
 
 
 @dataclass

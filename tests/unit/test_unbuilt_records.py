@@ -130,3 +130,15 @@ def test_a_key_reused_across_batches_replays_through_the_bus(bus: CommandBus) ->
     assert not first.replayed
     assert again.replayed
     assert again.body == first.body
+
+
+def test_an_item_derives_its_record_id_once_and_holds_no_dict() -> None:
+    keyed, unkeyed = (
+        _deposit(UUID(int=3), "d-4"),
+        Item(m.Deposit(account_id=UUID(int=3), amount=1, currency="EUR"), Context(PROJECT, "k")),
+    )
+    assert keyed.record_id == IdempotencyRecord.create_id(PROJECT, "d-4")
+    assert unkeyed.record_id is None
+    assert keyed.outcome is None
+    assert not keyed.future.done()
+    assert not hasattr(keyed, "__dict__")  # one is made per command: slots only
