@@ -231,7 +231,7 @@ def test_answers_are_read_from_stripes_own_objects(provider: StripeProvider) -> 
 @pytest.mark.parametrize(
     ("params", "refusal"),
     [
-        ({"payment_intent": "in_1Pgc6tB7WZ01zgkWu9fdqL6I", "amount": "100"}, "does not match"),
+        ({"payment_intent": "pi_1", "refund_application_fee": "yes"}, "not a boolean"),
         ({"payment_intent": "pi_1", "amount": "1.5"}, "not an integer"),
         ({"payment_intent": "pi_1", "metadata": {"tally_note": "x" * 501}}, "longer than 500"),
         ({"payment_intent": "pi_1", "reason": "late delivery"}, "not one of"),
