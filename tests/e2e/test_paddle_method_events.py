@@ -19,6 +19,7 @@ from tests.e2e.billing import customer
 from tests.e2e.conftest import Client, head
 from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import FakeApi, Reply, Seen
+from tests.paddle_openapi import PaddleAnswers
 
 SECRET = "pdl_ntfset_e2e_method_events"
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
@@ -52,8 +53,10 @@ def shop(
     settings: Settings, clock: FixedClock, fake: FakePaddle
 ) -> Iterator[tuple[Client, FakeApi]]:
     secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    with provider_project(settings, clock, fake, "paddle", secrets) as made:
+    answers = PaddleAnswers(fake)  # each answer checked against Paddle's schemas
+    with provider_project(settings, clock, answers, "paddle", secrets) as made:
         yield made
+    assert answers.problems == []
 
 
 def notify(api: Client, kind: str, event_id: str, at: str) -> None:

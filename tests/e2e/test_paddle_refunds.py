@@ -22,6 +22,7 @@ from tests.e2e.billing import problem
 from tests.e2e.conftest import Client, head, nothing_written
 from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import Reply, Seen
+from tests.paddle_openapi import PaddleAnswers
 
 SECRET = "pdl_ntfset_e2e_refunds"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
@@ -74,8 +75,10 @@ def fake() -> FakePaddle:
 @pytest.fixture
 def shop(settings: Settings, clock: FixedClock, fake: FakePaddle) -> Iterator[Client]:
     secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    with provider_project(settings, clock, fake, "paddle", secrets) as (client, _):
+    answers = PaddleAnswers(fake)  # each answer checked against Paddle's schemas
+    with provider_project(settings, clock, answers, "paddle", secrets) as (client, _):
         yield client
+    assert answers.problems == []
 
 
 def deliver(shop: Client, event_id: str, event_type: str, data: dict[str, Any]) -> None:

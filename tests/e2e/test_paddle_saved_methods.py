@@ -21,6 +21,7 @@ from tests.e2e.conftest import Client, head
 from tests.e2e.invoicing import act, draft, line
 from tests.e2e.provider_shop import provider_project
 from tests.integration.provider_fake import FakeApi, Reply, Seen
+from tests.paddle_openapi import PaddleAnswers, answered_item
 
 SECRET = "pdl_ntfset_e2e_methods"
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
@@ -58,7 +59,7 @@ class FakePaddle:
                     "id": f"txn_01hv8wptq8987qeep44cyrew{n:02d}",
                     "status": self.charge_status,
                 }
-                self.charges.append({**charged, "items": seen.json()["items"]})
+                self.charges.append({**charged, "items": [answered_item(seen.json()["items"][0])]})
                 return Reply(200, {"data": {"id": SUB, "status": "active"}})
             return Reply(404, {"error": {"code": "not_found", "detail": seen.path}})
 
@@ -73,8 +74,10 @@ def shop(
     settings: Settings, clock: FixedClock, fake: FakePaddle
 ) -> Iterator[tuple[Client, FakeApi]]:
     secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    with provider_project(settings, clock, fake, "paddle", secrets) as made:
+    answers = PaddleAnswers(fake)  # each answer checked against Paddle's schemas
+    with provider_project(settings, clock, answers, "paddle", secrets) as made:
         yield made
+    assert answers.problems == []
 
 
 def notify(api: Client, notification: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from tests.e2e.test_provider_run_subscriptions_paddle import (
 )
 from tests.e2e.test_provider_run_subscriptions_paddle import started as paddle_started
 from tests.integration.provider_fake import FakeApi
+from tests.paddle_openapi import PaddleAnswers
 
 
 @pytest.fixture
@@ -40,10 +41,12 @@ def stripe_api(settings: Settings, clock: FixedClock) -> Iterator[tuple[Client, 
 @pytest.fixture
 def paddle_api(settings: Settings, clock: FixedClock) -> Iterator[tuple[Client, FakeApi, str]]:
     secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    with provider_project(settings, clock, FakePaddleBilling(), "paddle", secrets) as made:
+    answers = PaddleAnswers(FakePaddleBilling())
+    with provider_project(settings, clock, answers, "paddle", secrets) as made:
         api, paddle = made
         api.ok(api.post("/v1/subscription_runner", {"run_by": "provider"}))
         yield api, paddle, paddle_started(api)[0]
+    assert answers.problems == []
 
 
 def cancels_sent(provider: str, fake: FakeApi) -> int:

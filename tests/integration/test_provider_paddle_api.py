@@ -25,7 +25,9 @@ from commands.provider_errors import (
     ProviderUnavailable,
 )
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
+from tests.paddle_openapi import PaddleAnswers, answered_item
 
+TXN_NEW = "txn_" + "new".rjust(26, "0")
 API_KEY = "pdl_integration_key"
 SUB = "sub_01hv8x29kz0t586xy6zn1a62ny"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
@@ -44,10 +46,10 @@ class FakePaddle:
         if seen.method == "POST" and seen.path == f"/subscriptions/{SUB}/charge":
             if self.charge_reply is not None:
                 return self.charge_reply
-            item = seen.json()["items"][0]
+            item = answered_item(seen.json()["items"][0])
             self.transactions.append(
                 {
-                    "id": f"txn_charge_{len(self.transactions)}",
+                    "id": f"txn_charge{len(self.transactions):0>20}",
                     "status": "completed",
                     "items": [item],
                 }
@@ -62,7 +64,7 @@ class FakePaddle:
             return Reply(200, {"data": self.adjustments})
         if seen.method == "POST" and seen.path == "/adjustments":
             adjustment = {
-                "id": f"adj_{len(self.adjustments)}",
+                "id": f"adj_{len(self.adjustments):0>26}",
                 "status": "pending_approval",
                 **seen.json(),
             }
@@ -73,8 +75,8 @@ class FakePaddle:
                 201,
                 {
                     "data": {
-                        "id": "txn_new",
-                        "checkout": {"url": "https://pay.example/checkout?_ptxn=txn_new"},
+                        "id": TXN_NEW,
+                        "checkout": {"url": f"https://pay.example/checkout?_ptxn={TXN_NEW}"},
                     }
                 },
             )
@@ -82,7 +84,8 @@ class FakePaddle:
             return Reply(201, {"data": {"id": "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"}})
         if seen.method == "POST" and seen.path.endswith("/portal-sessions"):
             urls = {"general": {"overview": "https://customer-portal.paddle.com/cpl_1"}}
-            return Reply(201, {"data": {"id": "cpls_1", "urls": urls}})
+            portal = "cpls_" + "1".rjust(26, "0")
+            return Reply(201, {"data": {"id": portal, "urls": urls}})
         if seen.method == "POST" and seen.path == f"/subscriptions/{SUB}/cancel":
             return Reply(200, {"data": {"id": SUB, "status": "canceled"}})
         return Reply(
@@ -97,8 +100,10 @@ def paddle() -> FakePaddle:
 
 @pytest.fixture
 def api(paddle: FakePaddle) -> Iterator[FakeApi]:
-    with fake_api(paddle) as running:
+    answers = PaddleAnswers(paddle)  # each answer checked against Paddle's schemas
+    with fake_api(answers) as running:
         yield running
+    assert answers.problems == []
 
 
 @pytest.fixture
@@ -120,7 +125,7 @@ def test_a_charge_bills_the_subscription_once_with_the_key_on_the_price(
     outcome = provider.charge(charge_request())
     assert (outcome.status, outcome.payment_ref, outcome.amount_minor) == (
         "succeeded",
-        "txn_charge_0",
+        "txn_charge" + "0" * 20,
         1500,
     )
     [sent] = api.sent("POST", f"/subscriptions/{SUB}/charge")
@@ -190,7 +195,7 @@ def test_a_refund_is_a_tagged_adjustment_and_a_retry_finds_it(
     first = provider.refund(request)
     again = provider.refund(request)
     assert first == again
-    assert (first.refund_ref, first.status) == ("adj_0", "pending_approval")
+    assert (first.refund_ref, first.status) == ("adj_" + "0" * 26, "pending_approval")
     [sent] = api.sent("POST", "/adjustments")
     body = sent.json()
     assert body["action"] == "refund"
@@ -220,8 +225,8 @@ def test_a_checkout_is_a_transaction_with_its_hosted_url(
         )
     )
     assert (session.session_ref, session.url) == (
-        "txn_new",
-        "https://pay.example/checkout?_ptxn=txn_new",
+        TXN_NEW,
+        f"https://pay.example/checkout?_ptxn={TXN_NEW}",
     )
     body = api.sent("POST", "/transactions")[0].json()
     assert body["items"] == [{"price_id": "pri_01gsz8x8sawmvhz1pv30nge1ke", "quantity": 3}]

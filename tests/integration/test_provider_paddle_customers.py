@@ -13,6 +13,9 @@ from adapters.providers.base import CustomerRequest
 from adapters.providers.paddle import PaddleProvider
 from commands.provider_errors import ProviderRejected
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
+from tests.paddle_openapi import PaddleAnswers
+
+CTM_1 = "ctm_" + "1".rjust(26, "0")  # Paddle's ids: a prefix and 26 letters or digits
 
 
 class FakeCustomers:
@@ -30,7 +33,8 @@ class FakeCustomers:
                     detail = f"customer email conflicts with customer of id {existing['id']}"
                     error = {"type": "request_error", "code": "customer_already_exists"}
                     return Reply(409, {"error": {**error, "detail": detail}})
-            made = {"id": f"ctm_{len(self.customers) + 1}", **body}
+            made = {"id": CTM_1 if not self.customers else f"ctm_{len(self.customers) + 1:0>26}"}
+            made |= body
             self.customers.append(made)
             return Reply(201, {"data": made})
         if seen.method == "GET" and seen.path == "/customers":
@@ -48,8 +52,10 @@ def paddle() -> FakeCustomers:
 
 @pytest.fixture
 def api(paddle: FakeCustomers) -> Iterator[FakeApi]:
-    with fake_api(paddle) as running:
+    answers = PaddleAnswers(paddle)  # each answer checked against Paddle's schemas
+    with fake_api(answers) as running:
         yield running
+    assert answers.problems == []
 
 
 @pytest.fixture
@@ -68,12 +74,13 @@ def test_a_retried_create_customer_finds_the_customer_the_first_attempt_made(
 ) -> None:
     first = provider.create_customer(request())
     again = provider.create_customer(request())
-    assert first.customer_ref == again.customer_ref == "ctm_1"
+    assert first.customer_ref == again.customer_ref == CTM_1
     assert len(paddle.customers) == 1
     [lookup] = api.sent("GET", "/customers")
     assert lookup.query["email"] == ["ada@example.com"]
     # Another customer is another email: created, not confused with the first.
-    assert provider.create_customer(request("bo@example.com")).customer_ref == "ctm_2"
+    second = provider.create_customer(request("bo@example.com")).customer_ref
+    assert second == "ctm_" + "2".rjust(26, "0")
 
 
 def test_a_conflict_with_no_customer_to_find_stays_a_refusal(

@@ -21,6 +21,7 @@ from adapters.providers.paddle import KEY_FIELD, PaddleProvider
 from commands.provider_errors import ProviderRejected, ProviderUnsupported
 from domain.limits import PADDLE_MAX_LIST_PAGES
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
+from tests.paddle_openapi import PaddleAnswers, answered_item
 
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 METHOD = "paymtd_01hv8wrpb6bs6x6m4ph9qrr5yp"
@@ -30,6 +31,11 @@ OTHER_SUB = "sub_01hv8x29kz0t586xy6zn1a62zz"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
 LINE_ID = "txnitm_01hv8wt98jahpbm1t1tzr06z6n"
 KEY = "tally:6f1c0b9e-3a43-4c1e-9a55-0d7e1f0e2b11:1"
+
+
+def old(n: int) -> str:
+    """An older transaction's id, of Paddle's shape (``txn_`` and 26 letters or digits)."""
+    return f"txn_old{n:0>23}"
 
 
 def paid(txn: str, method: str, subscription: str | None) -> dict[str, Any]:
@@ -73,8 +79,9 @@ class PagedPaddle:
                 return self.page(seen, self.customer_transactions)
             return self.page(seen, self.charges)
         if seen.method == "POST" and seen.path.endswith("/charge"):
-            item = seen.json()["items"][0]
-            self.charges.insert(0, {"id": f"txn_charge{len(self.charges)}", "status": "completed"})
+            item = answered_item(seen.json()["items"][0])
+            made = {"id": f"txn_charge{len(self.charges):0>20}", "status": "completed"}
+            self.charges.insert(0, made)
             self.charges[0]["items"] = [item]
             return Reply(200, {"data": {"id": seen.path.split("/")[2], "status": "active"}})
         if seen.method == "GET" and seen.path == f"/transactions/{TXN}":
@@ -82,7 +89,7 @@ class PagedPaddle:
         if seen.method == "GET" and seen.path == "/adjustments":
             return self.page(seen, self.adjustments)
         if seen.method == "POST" and seen.path == "/adjustments":
-            made = {"id": f"adj_new{len(self.adjustments)}", **seen.json()}
+            made = {"id": f"adj_new{len(self.adjustments):0>23}", **seen.json()}
             made["status"] = self.adjustment_status
             self.adjustments.insert(0, made)
             return Reply(201, {"data": made})
@@ -99,8 +106,10 @@ def paddle() -> PagedPaddle:
 
 @pytest.fixture
 def api(paddle: PagedPaddle) -> Iterator[FakeApi]:
-    with fake_api(paddle) as server:
+    answers = PaddleAnswers(paddle)  # each answer checked against Paddle's schemas
+    with fake_api(answers) as server:
         yield server
+    assert answers.problems == []
 
 
 def provider_at(api: FakeApi, **options: Any) -> PaddleProvider:
@@ -165,10 +174,12 @@ def test_a_retried_charge_finds_its_first_attempt_on_a_later_page(
 def test_the_next_page_is_asked_of_paddle_itself_with_the_same_filters(
     paddle: PagedPaddle, api: FakeApi
 ) -> None:
-    paddle.charges = [{"id": f"txn_old{n}", "status": "completed", "items": []} for n in range(5)]
+    paddle.charges = [
+        {"id": old(n), "status": "completed", "items": [{"quantity": 1}]} for n in range(5)
+    ]
     provider_at(api).charge(charge_of(SUB))
     lists = api.sent("GET", "/transactions")[:3]
-    assert [seen.query.get("after") for seen in lists] == [None, ["txn_old1"], ["txn_old3"]]
+    assert [seen.query.get("after") for seen in lists] == [None, [old(1)], [old(3)]]
     assert all(seen.query["subscription_id"] == [SUB] for seen in lists)
 
 
@@ -177,7 +188,7 @@ def test_a_list_longer_than_the_limit_is_refused_and_nothing_is_charged(
 ) -> None:
     paddle.per_page = 1
     paddle.charges = [
-        {"id": f"txn_old{n}", "status": "completed", "items": []}
+        {"id": old(n), "status": "completed", "items": [{"quantity": 1}]}
         for n in range(PADDLE_MAX_LIST_PAGES + 1)
     ]
     with pytest.raises(ProviderRejected, match="longer than"):

@@ -14,6 +14,7 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.providers.paddle import PaddleProvider
 from commands.provider_events import EventType
+from tests.paddle_openapi import checked_transport
 from tests.unit.test_provider_paddle_webhooks import (
     NOW,
     SECRET,
@@ -138,7 +139,7 @@ def dashboard_paddle(transaction_status: int) -> PaddleProvider:
         api_key="pdl_unit_key",
         webhook_secret=SECRET,
         clock=FixedClock(NOW),
-        transport=httpx.MockTransport(answer),
+        transport=checked_transport(answer),
     )
 
 

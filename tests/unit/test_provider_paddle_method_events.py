@@ -14,6 +14,7 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.providers.paddle import PaddleProvider
 from commands.provider_events import EventType
+from tests.paddle_openapi import checked_transport
 from tests.unit.test_provider_paddle_webhooks import NOW, SECRET, sign
 
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
@@ -65,7 +66,7 @@ def provider(customers: Customers) -> Iterator[PaddleProvider]:
         api_key="pdl_unit_key",
         webhook_secret=SECRET,
         clock=FixedClock(NOW),
-        transport=httpx.MockTransport(customers),
+        transport=checked_transport(customers),
     )
     yield made
     made.close()

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema_rs
 import pytest
 
 from adapters.providers.base import (
@@ -28,8 +26,10 @@ from adapters.providers.base import (
     RefundRequest,
 )
 from adapters.providers.paddle import PaddleProvider
+from tests.paddle_openapi import check_answer, problems, schema_for
 
-SPEC = json.loads((Path(__file__).parents[1] / "fixtures" / "paddle_openapi_v1.json").read_text())
+__all__ = ["problems"]  # for the provider-run subscription bodies' tests
+
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 SUB = "sub_01hv8x29kz0t586xy6zn1a62ny"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
@@ -38,40 +38,19 @@ KEY = "tally:6f1c0b9e-3a43-4c1e-9a55-0d7e1f0e2b11:1"
 REFS = {"tally_project": "8a3e3c4e-0f1b-4b7e-9d1a-3f2e1d0c9b8a", "tally_invoice": "i-1"}
 
 
-def schema_for(method: str, path: str) -> str:
-    for pattern, name in SPEC["requests"].items():
-        want_method, want_path = pattern.split(" ")
-        parts, want = path.strip("/").split("/"), want_path.strip("/").split("/")
-        same = len(parts) == len(want) and all(
-            w.startswith("{") or w == p for p, w in zip(parts, want, strict=True)
-        )
-        if method == want_method and same:
-            return str(name)
-    raise AssertionError(f"no schema carried for {method} {path}")
-
-
-def problems(name: str, body: Any) -> list[str]:
-    """Why Paddle's schema ``name`` refuses ``body`` (empty: it takes it)."""
-    validator = jsonschema_rs.Draft202012Validator(
-        {"$ref": f"#/components/schemas/{name}", "components": SPEC["components"]}
-    )
-    found = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
-    properties = SPEC["components"]["schemas"][name].get("properties", {})
-    found += [
-        f"{key} is set by Paddle (readOnly)"
-        for key in body
-        if properties.get(key, {}).get("readOnly")
-    ]
-    return found
-
-
 class Recorder:
-    """Paddle's answers, just enough for each call; every body it is sent is kept."""
+    """Paddle's answers, just enough for each call, each checked against Paddle's
+    response schema (``tests/paddle_openapi.py``); every body it is sent is kept."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = self.answer(request)
+        check_answer(request.method, request.url.path, response.status_code, response.json())
+        return response
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
         method, path = request.method, request.url.path
         if request.content:
             self.sent.append((method, path, json.loads(request.content)))
@@ -92,6 +71,8 @@ class Recorder:
         if path == "/adjustments":
             made = {"id": "adj_01hvgf2s84dr6reszzg29zbvcm", "status": "pending_approval"}
             return httpx.Response(201, json={"data": made})
+        if method == "PATCH" and path.startswith("/transactions/"):
+            return httpx.Response(200, json={"data": {"id": TXN, "status": "canceled"}})
         return httpx.Response(201, json={"data": {"id": CUSTOMER if "customers" in path else SUB}})
 
 

@@ -35,12 +35,12 @@ class SubscriptionRecorder(Recorder):
     """Paddle's answers, plus the portal session's (its links) and the subscription's
     first transaction (with the page where it is paid)."""
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if request.method == "POST" and path.endswith("/portal-sessions"):
-            super().__call__(request)
+            super().answer(request)
             return httpx.Response(201, json={"data": PORTAL})
-        return super().__call__(request)
+        return super().answer(request)
 
 
 @pytest.fixture
