@@ -17,7 +17,7 @@ from commands import messages as m
 from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
 from tests.unit.billing_world import START
-from tests.unit.test_invoicing_commands import InvoicingWorld
+from tests.unit.invoicing_world import InvoicingWorld
 
 
 @pytest.fixture

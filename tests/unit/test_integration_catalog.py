@@ -22,7 +22,7 @@ from projections.integration_catalog import (
     integration_type,
 )
 from tests.unit.billing_world import START
-from tests.unit.test_invoicing_commands import InvoicingWorld
+from tests.unit.invoicing_world import InvoicingWorld
 
 
 @pytest.fixture

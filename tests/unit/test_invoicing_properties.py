@@ -29,7 +29,7 @@ from domain.customer_billing import CustomerBilling
 from domain.errors import DomainError
 from domain.invoices import Invoice
 from tests.unit.billing_world import START
-from tests.unit.test_invoicing_commands import InvoicingWorld
+from tests.unit.invoicing_world import InvoicingWorld
 
 # Mostly "all of it", so that lifecycles reach paid and credited invoices.
 AMOUNT = st.one_of(st.none(), st.none(), st.integers(1, 3000))

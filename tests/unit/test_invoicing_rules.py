@@ -23,8 +23,8 @@ from domain.errors import (
 )
 from domain.subscription_drafts import next_invoice
 from tests.unit.billing_world import NO_PROJECT
+from tests.unit.invoicing_world import InvoicingWorld
 from tests.unit.test_dunning_commands import _advance, _invoices, _setup, _subscribe
-from tests.unit.test_invoicing_commands import InvoicingWorld
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from commands import messages as m
 from domain.accounts import Account
 from domain.errors import AmountTooLarge, DomainError
 from domain.limits import MAX_AMOUNT_MINOR, MAX_QUANTITY
+from tests.unit.invoicing_world import InvoicingWorld
 from tests.unit.ledger_world import LedgerWorld
-from tests.unit.test_invoicing_commands import InvoicingWorld
 
 # Amounts anywhere in range, but mostly near the limit, where products and sums pass it.
 NEAR_LIMIT = st.integers(MAX_AMOUNT_MINOR - 10**6, MAX_AMOUNT_MINOR)
