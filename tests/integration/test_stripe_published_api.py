@@ -33,6 +33,7 @@ from tests.e2e.provider_shop import resource
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 from tests.integration.stripe_contract import (
     OPERATIONS,
+    SCHEMAS,
     check,
     operation_of,
     params_of,
@@ -208,6 +209,8 @@ def test_every_request_the_stripe_adapter_sends_is_one_stripe_takes(
     # Every operation of the fixtures was exercised, so none is there unchecked.
     asked = {operation_of(seen.method, seen.path) for seen in api.requests}
     assert asked == set(OPERATIONS)
+    # The operations compared with Stripe's published spec are among them.
+    assert set(SCHEMAS["compared_with_spec"]) <= set(OPERATIONS)
 
 
 def test_answers_are_read_from_stripes_own_objects(provider: StripeProvider) -> None:
