@@ -15,7 +15,8 @@ Every Paddle fake of the tests answers through ``PaddleAnswers`` or ``check_answ
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import jsonschema_rs
 
-from tests.integration.provider_fake import Reply, Seen
+from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SPEC = json.loads((FIXTURES / "paddle_openapi_v1.json").read_text())
@@ -169,3 +170,13 @@ def checked_transport(answer: Callable[[httpx.Request], httpx.Response]) -> http
         return response
 
     return httpx.MockTransport(checked)
+
+
+@contextmanager
+def checked_fake_api(route: Callable[[Seen], Reply]) -> Iterator[FakeApi]:
+    """``fake_api(route)`` whose answers are checked (``PaddleAnswers``): the block
+    fails if the fake answered anything Paddle does not send."""
+    answers = PaddleAnswers(route)
+    with fake_api(answers) as running:
+        yield running
+    assert answers.problems == []

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.e2e.conftest import Client
+from tests.e2e.paddle_sandbox import deliver
 from tests.e2e.test_paddle_refunds import (
     TXN,
     FakePaddle,
-    deliver,
     fake,
     paid_sale,
     refund,

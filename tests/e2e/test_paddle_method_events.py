@@ -5,23 +5,18 @@ detaches it, and neither is sent back to Paddle, which made the change."""
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from adapters.clock import FixedClock
-from adapters.providers.signing import ts_h1_signature
-from api.settings import Settings
 from tests.e2e.billing import customer
-from tests.e2e.conftest import Client, head
-from tests.e2e.provider_shop import provider_project
+from tests.e2e.conftest import Client
+from tests.e2e.paddle_sandbox import notify, shop
 from tests.integration.provider_fake import FakeApi, Reply, Seen
-from tests.paddle_openapi import PaddleAnswers
 
-SECRET = "pdl_ntfset_e2e_method_events"
+__all__ = ["shop"]  # the fixture this module's tests use
+
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 METHOD = "paymtd_01hv8wrpb6bs6x6m4ph9qrr5yp"
 
@@ -48,18 +43,7 @@ def fake() -> FakePaddle:
     return FakePaddle()
 
 
-@pytest.fixture
-def shop(
-    settings: Settings, clock: FixedClock, fake: FakePaddle
-) -> Iterator[tuple[Client, FakeApi]]:
-    secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    answers = PaddleAnswers(fake)  # each answer checked against Paddle's schemas
-    with provider_project(settings, clock, answers, "paddle", secrets) as made:
-        yield made
-    assert answers.problems == []
-
-
-def notify(api: Client, kind: str, event_id: str, at: str) -> None:
+def method_event(api: Client, kind: str, event_id: str, at: str) -> None:
     notification = {
         "event_id": event_id,
         "event_type": kind,
@@ -67,16 +51,7 @@ def notify(api: Client, kind: str, event_id: str, at: str) -> None:
         "notification_id": "ntf_01hv8x2af4sd0yr8b9c4bj7afy",
         "data": {"id": METHOD, "customer_id": CUSTOMER, "type": "card", "origin": "subscription"},
     }
-    body = json.dumps(notification).encode()
-    header = ts_h1_signature(SECRET, int(api.tally.clock.now().timestamp()), body)
-    response = api.http.post(
-        f"/v1/webhooks/paddle/{api.project_id}",
-        content=body,
-        headers={"Paddle-Signature": header, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    api.tally.outbox.drain()
-    api.position = head(api.tally)
+    notify(api, notification)
 
 
 def test_paddles_saved_and_deleted_methods_are_mirrored_without_a_call_back(
@@ -86,12 +61,16 @@ def test_paddles_saved_and_deleted_methods_are_mirrored_without_a_call_back(
     ida = customer(api, "ida", email="ida@example.com")
     fake.custom_data = {"tally_customer": ida, "tally_project": str(api.project_id)}
     saved = "evt_01hv8x2acma2gz6her25cnys9a"
-    notify(api, "payment_method.saved", saved, "2026-11-21T10:00:00Z")
+    method_event(api, "payment_method.saved", saved, "2026-11-21T10:00:00Z")
     methods = api.ok(api.get("/v1/payment_methods", customer_id=ida))["data"]
     assert [m["id"] for m in methods] == [METHOD]
-    notify(api, "payment_method.deleted", "evt_01hv8x2acma2gz6her25cnys9b", "2026-11-21T11:00:00Z")
+    method_event(
+        api, "payment_method.deleted", "evt_01hv8x2acma2gz6her25cnys9b", "2026-11-21T11:00:00Z"
+    )
     assert api.ok(api.get("/v1/payment_methods", customer_id=ida))["data"] == []
     # An older ``saved`` delivered late changes nothing.
-    notify(api, "payment_method.saved", "evt_01hv8x2acma2gz6her25cnys9c", "2026-11-21T10:30:00Z")
+    method_event(
+        api, "payment_method.saved", "evt_01hv8x2acma2gz6her25cnys9c", "2026-11-21T10:30:00Z"
+    )
     assert api.ok(api.get("/v1/payment_methods", customer_id=ida))["data"] == []
     assert paddle.sent("DELETE", "/customers/") == []

@@ -6,7 +6,6 @@ Paddle holds for review (``pending_approval``) reverses nothing until
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,16 +14,13 @@ from typing import Any
 import pytest
 
 from adapters.clock import FixedClock
-from adapters.providers.signing import ts_h1_signature
 from api.checkout_sweep import sweep_checkouts
 from api.settings import Settings
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client, head, nothing_written
-from tests.e2e.provider_shop import provider_project
+from tests.e2e.paddle_sandbox import deliver, paddle_shop
 from tests.integration.provider_fake import Reply, Seen
-from tests.paddle_openapi import PaddleAnswers
 
-SECRET = "pdl_ntfset_e2e_refunds"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
 LINE_ID = "txnitm_01hv8wt98jahpbm1t1tzr06z6n"
 BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
@@ -74,33 +70,8 @@ def fake() -> FakePaddle:
 
 @pytest.fixture
 def shop(settings: Settings, clock: FixedClock, fake: FakePaddle) -> Iterator[Client]:
-    secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    answers = PaddleAnswers(fake)  # each answer checked against Paddle's schemas
-    with provider_project(settings, clock, answers, "paddle", secrets) as (client, _):
+    with paddle_shop(settings, clock, fake) as (client, _):
         yield client
-    assert answers.problems == []
-
-
-def deliver(shop: Client, event_id: str, event_type: str, data: dict[str, Any]) -> None:
-    # Paddle's ids are a prefix and 26 lower-case letters or digits; Tally checks them.
-    event_id = "evt_" + event_id.rjust(26, "0")
-    notification = {
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": "2026-11-21T10:00:00Z",
-        "notification_id": "ntf_" + event_id[4:],
-        "data": data,
-    }
-    body = json.dumps(notification).encode()
-    header = ts_h1_signature(SECRET, int(shop.tally.clock.now().timestamp()), body)
-    response = shop.http.post(
-        f"/v1/webhooks/paddle/{shop.project_id}",
-        content=body,
-        headers={"Paddle-Signature": header, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    shop.tally.outbox.drain(retry_parked=True)
-    shop.position = head(shop.tally)
 
 
 def paid_sale(shop: Client) -> str:

@@ -6,24 +6,20 @@ the method's id; a method that pays no subscription fails the charge into dunnin
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from adapters.clock import FixedClock
-from adapters.providers.signing import ts_h1_signature
-from api.settings import Settings
 from tests.e2e.billing import customer
-from tests.e2e.conftest import Client, head
+from tests.e2e.conftest import Client
 from tests.e2e.invoicing import act, draft, line
-from tests.e2e.provider_shop import provider_project
+from tests.e2e.paddle_sandbox import notify, shop
 from tests.integration.provider_fake import FakeApi, Reply, Seen
-from tests.paddle_openapi import PaddleAnswers, answered_item
+from tests.paddle_openapi import answered_item
 
-SECRET = "pdl_ntfset_e2e_methods"
+__all__ = ["shop"]  # the fixture this module's tests use
+
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 METHOD = "paymtd_01hv8wrpb6bs6x6m4ph9qrr5yp"
 SUB = "sub_01hv8x29kz0t586xy6zn1a62ny"
@@ -67,30 +63,6 @@ class FakePaddle:
 @pytest.fixture
 def fake() -> FakePaddle:
     return FakePaddle()
-
-
-@pytest.fixture
-def shop(
-    settings: Settings, clock: FixedClock, fake: FakePaddle
-) -> Iterator[tuple[Client, FakeApi]]:
-    secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    answers = PaddleAnswers(fake)  # each answer checked against Paddle's schemas
-    with provider_project(settings, clock, answers, "paddle", secrets) as made:
-        yield made
-    assert answers.problems == []
-
-
-def notify(api: Client, notification: dict[str, Any]) -> None:
-    body = json.dumps(notification).encode()
-    header = ts_h1_signature(SECRET, int(api.tally.clock.now().timestamp()), body)
-    response = api.http.post(
-        f"/v1/webhooks/paddle/{api.project_id}",
-        content=body,
-        headers={"Paddle-Signature": header, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    api.tally.outbox.drain()
-    api.position = head(api.tally)
 
 
 def first_payment(api: Client, customer_id: str) -> None:

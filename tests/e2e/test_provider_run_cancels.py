@@ -14,20 +14,17 @@ from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client
-from tests.e2e.provider_shop import provider_project
+from tests.e2e.paddle_sandbox import deliver, paddle_shop
 from tests.e2e.stripe_billing_fake import billing_shop
-from tests.e2e.test_paddle_refunds import deliver
 from tests.e2e.test_provider_run_subscriptions import started as stripe_started
 from tests.e2e.test_provider_run_subscriptions_paddle import (
     PRO,
-    SECRET,
     SUB,
     FakePaddleBilling,
     subscription,
 )
 from tests.e2e.test_provider_run_subscriptions_paddle import started as paddle_started
 from tests.integration.provider_fake import FakeApi
-from tests.paddle_openapi import PaddleAnswers
 
 
 @pytest.fixture
@@ -40,13 +37,9 @@ def stripe_api(settings: Settings, clock: FixedClock) -> Iterator[tuple[Client, 
 
 @pytest.fixture
 def paddle_api(settings: Settings, clock: FixedClock) -> Iterator[tuple[Client, FakeApi, str]]:
-    secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
-    answers = PaddleAnswers(FakePaddleBilling())
-    with provider_project(settings, clock, answers, "paddle", secrets) as made:
-        api, paddle = made
+    with paddle_shop(settings, clock, FakePaddleBilling()) as (api, paddle):
         api.ok(api.post("/v1/subscription_runner", {"run_by": "provider"}))
         yield api, paddle, paddle_started(api)[0]
-    assert answers.problems == []
 
 
 def cancels_sent(provider: str, fake: FakeApi) -> int:

@@ -20,8 +20,8 @@ from adapters.providers.base import (
 from adapters.providers.paddle import KEY_FIELD, PaddleProvider
 from commands.provider_errors import ProviderRejected, ProviderUnsupported
 from domain.limits import PADDLE_MAX_LIST_PAGES
-from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
-from tests.paddle_openapi import PaddleAnswers, answered_item
+from tests.integration.provider_fake import FakeApi, Reply, Seen
+from tests.paddle_openapi import answered_item, checked_fake_api
 
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 METHOD = "paymtd_01hv8wrpb6bs6x6m4ph9qrr5yp"
@@ -106,10 +106,8 @@ def paddle() -> PagedPaddle:
 
 @pytest.fixture
 def api(paddle: PagedPaddle) -> Iterator[FakeApi]:
-    answers = PaddleAnswers(paddle)  # each answer checked against Paddle's schemas
-    with fake_api(answers) as server:
+    with checked_fake_api(paddle) as server:  # answers checked against Paddle's schemas
         yield server
-    assert answers.problems == []
 
 
 def provider_at(api: FakeApi, **options: Any) -> PaddleProvider:

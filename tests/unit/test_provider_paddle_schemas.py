@@ -35,6 +35,7 @@ SUB = "sub_01hv8x29kz0t586xy6zn1a62ny"
 TXN = "txn_01hv8wptq8987qeep44cyrewp9"
 PRICE = "pri_01gsz8x8sawmvhz1pv30nge1ke"
 KEY = "tally:6f1c0b9e-3a43-4c1e-9a55-0d7e1f0e2b11:1"
+PORTAL = {"id": "cpls_01h4ge9r64c22exjsx0fy8b48b", "urls": {"general": {"overview": "https://p"}}}
 REFS = {"tally_project": "8a3e3c4e-0f1b-4b7e-9d1a-3f2e1d0c9b8a", "tally_invoice": "i-1"}
 
 
@@ -62,6 +63,8 @@ class Recorder:
             return httpx.Response(
                 200, json={"data": [], "meta": {"pagination": {"has_more": False}}}
             )
+        if path.endswith("/portal-sessions"):
+            return httpx.Response(201, json={"data": PORTAL})
         if path == "/transactions":
             # As Paddle does for an account with no default payment link: the page is
             # the one the transaction names, else none (``checkout.url: null``).

@@ -7,10 +7,8 @@ is also shown refusing a body Paddle would answer 400, so the check can fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from adapters.providers.paddle import PaddleProvider
@@ -24,44 +22,18 @@ from tests.unit.test_provider_paddle_schemas import (
     TXN,
     Recorder,
     problems,
+    provider,
+    recorder,
     sent_bodies,
 )
 
+__all__ = ["provider", "recorder"]  # the fixtures this module's tests use
+
 ITEMS = [{"price_id": PRICE, "quantity": 1}]
-PORTAL = {"id": "cpls_01h4ge9r64c22exjsx0fy8b48b", "urls": {"general": {"overview": "https://p"}}}
-
-
-class SubscriptionRecorder(Recorder):
-    """Paddle's answers, plus the portal session's (its links) and the subscription's
-    first transaction (with the page where it is paid)."""
-
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if request.method == "POST" and path.endswith("/portal-sessions"):
-            super().answer(request)
-            return httpx.Response(201, json={"data": PORTAL})
-        return super().answer(request)
-
-
-@pytest.fixture
-def recorder() -> SubscriptionRecorder:
-    return SubscriptionRecorder()
-
-
-@pytest.fixture
-def provider(recorder: SubscriptionRecorder) -> Iterator[PaddleProvider]:
-    made = PaddleProvider(
-        api_key="pdl_key",
-        webhook_secret="pdl_secret",
-        checkout_url="https://shop.example/pay",
-        transport=httpx.MockTransport(recorder),
-    )
-    yield made
-    made.close()
 
 
 def test_a_provider_run_subscription_starts_with_a_transaction_paddle_takes(
-    provider: PaddleProvider, recorder: SubscriptionRecorder
+    provider: PaddleProvider, recorder: Recorder
 ) -> None:
     items = (SubscriptionItem(PRICE, 3), SubscriptionItem("pri_01gsz8z1q1n00f12qt82y31smh", 1))
     request = SubscriptionRequest(CUSTOMER, items, "eur", KEY, 0, None, REFS)
@@ -77,7 +49,7 @@ def test_a_provider_run_subscription_starts_with_a_transaction_paddle_takes(
 
 @pytest.mark.parametrize("prorate", [True, False])
 def test_an_item_change_is_a_subscription_update_paddle_takes(
-    provider: PaddleProvider, recorder: SubscriptionRecorder, prorate: bool
+    provider: PaddleProvider, recorder: Recorder, prorate: bool
 ) -> None:
     items = (SubscriptionItem(PRICE, 2),)
     provider.change_subscription_items(SUB, items, prorate=prorate, idempotency_key=KEY)
@@ -87,7 +59,7 @@ def test_an_item_change_is_a_subscription_update_paddle_takes(
 
 
 def test_undoing_a_scheduled_cancel_is_a_subscription_update_paddle_takes(
-    provider: PaddleProvider, recorder: SubscriptionRecorder
+    provider: PaddleProvider, recorder: Recorder
 ) -> None:
     provider.undo_cancel_subscription(SUB, idempotency_key=KEY)
     [(name, body)] = sent_bodies(recorder)
@@ -96,7 +68,7 @@ def test_undoing_a_scheduled_cancel_is_a_subscription_update_paddle_takes(
 
 
 def test_a_checkout_cancel_is_a_transaction_update_paddle_takes(
-    provider: PaddleProvider, recorder: SubscriptionRecorder
+    provider: PaddleProvider, recorder: Recorder
 ) -> None:
     provider.cancel_checkout(TXN, KEY)
     [(name, body)] = sent_bodies(recorder)
@@ -106,7 +78,7 @@ def test_a_checkout_cancel_is_a_transaction_update_paddle_takes(
 
 @pytest.mark.parametrize("at_period_end", [True, False])
 def test_a_cancel_is_one_paddle_takes(
-    provider: PaddleProvider, recorder: SubscriptionRecorder, at_period_end: bool
+    provider: PaddleProvider, recorder: Recorder, at_period_end: bool
 ) -> None:
     provider.cancel_subscription(SUB, at_period_end=at_period_end, idempotency_key=KEY)
     [(name, body)] = sent_bodies(recorder)
@@ -114,9 +86,7 @@ def test_a_cancel_is_one_paddle_takes(
     assert problems(name, body) == []
 
 
-def test_a_portal_session_is_one_paddle_takes(
-    provider: PaddleProvider, recorder: SubscriptionRecorder
-) -> None:
+def test_a_portal_session_is_one_paddle_takes(provider: PaddleProvider, recorder: Recorder) -> None:
     session = provider.create_portal_session(CUSTOMER, "https://shop.example/account")
     [(name, body)] = sent_bodies(recorder)
     assert name == "customer-portal-session-create"
