@@ -13,7 +13,8 @@ from uuid import UUID
 
 import pytest
 
-from api.cli import build_parser, main, served_base_url
+from api.cli import build_parser, main
+from api.cli_processes import served_base_url
 from tests.e2e.test_cli_and_server import CLI
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.providers.stub import SUCCEEDS
 from api.bootstrap import Tally
-from api.cli import warn_uncollectable
+from api.cli_processes import warn_uncollectable
 from api.integration_events import envelope, envelopes
 from projections.integration_events import events_after
 from projections.runner import wait_for_position

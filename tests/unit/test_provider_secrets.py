@@ -19,7 +19,7 @@ from adapters.providers.registry import build_provider
 from adapters.providers.stripe import StripeProvider
 from adapters.providers.stub import StubProvider
 from adapters.secrets import SecretBox, SecretsKeyInvalid, SecretUnreadable, key_id, parse_keys
-from api.cli import CannotStart, load_settings
+from api.cli_session import CannotStart, load_settings
 from commands import provider_messages as pm
 from commands.provider_config import sealed_credentials
 from commands.provider_errors import ProviderMisconfigured
