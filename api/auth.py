@@ -42,13 +42,6 @@ from commands.projects import hash_key, split_key
 from domain.errors import Unauthenticated
 from domain.rate_limits import policy_for
 
-# auto_error=False: we raise our own problem document instead of FastAPI's 403.
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="A project API key: `Authorization: Bearer tly_<key_id>_<secret>`.",
-)
-
 # Upper bound on a presented key, so that hashing a huge header costs nothing.
 MAX_KEY_CHARS = 200
 
@@ -245,11 +238,23 @@ def verify(
     return Caller(project_id=UUID(str(row["project_id"])), key_id=key_id, mode=row["project_mode"])
 
 
+class ApiKeyAuth(HTTPBearer):
+    """The API-key scheme and the FastAPI dependency that authenticates with it, in one.
+
+    An ``HTTPBearer`` for OpenAPI (the ``ApiKey`` scheme every project route names), whose
+    call is the whole check: FastAPI solves one dependency per request where a
+    ``require_caller`` depending on ``bearer`` was two (about 700 bytecodes of
+    dependency solving per request, issue 16)."""
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        return await require_caller(request, await super().__call__(request))
+
+
 async def require_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
-    """FastAPI dependency: the authenticated caller, or a 401 problem."""
+    """The authenticated caller of ``credentials`` (the request's bearer, if any), or a
+    401 problem."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated(REFUSAL)
     presented = credentials.credentials.strip()
@@ -264,5 +269,11 @@ async def require_caller(
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(require_caller)]
+api_key_auth = ApiKeyAuth(
+    auto_error=False,  # we raise our own problem document instead of FastAPI's 403
+    scheme_name="ApiKey",
+    description="A project API key: `Authorization: Bearer tly_<key_id>_<secret>`.",
+)
+
+CallerDep = Annotated[Caller, Depends(api_key_auth)]
 TallyDep = Annotated[Tally, Depends(tally_dependency)]
