@@ -10,9 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.accounts import Account
-from domain.errors import (
-    DomainError,
-)
+from domain.errors import DomainError
 from domain.money import Money
 
 PROJECT = UUID("00000000-0000-0000-0000-0000000000aa")
