@@ -16,7 +16,7 @@ from tests.e2e.billing import problem
 from tests.e2e.conftest import Client
 from tests.e2e.paddle_sandbox import deliver, paddle_shop
 from tests.e2e.stripe_billing_fake import billing_shop
-from tests.e2e.test_provider_run_subscriptions import started as stripe_started
+from tests.e2e.stripe_billing_run import started as stripe_started
 from tests.e2e.test_provider_run_subscriptions_paddle import (
     PRO,
     SUB,

@@ -7,23 +7,15 @@ and tax, named by Tally's price."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from adapters.clock import FixedClock
-from api.settings import Settings
 from tests.e2e.provider_shop import Shop
-from tests.e2e.stripe_billing_fake import FakeBilling, billing_shop, send
-from tests.e2e.test_provider_run_subscriptions import T0, started
+from tests.e2e.stripe_billing_fake import FakeBilling, send
+from tests.e2e.stripe_billing_run import T0, shop, started
 
-
-@pytest.fixture
-def shop(settings: Settings, clock: FixedClock) -> Iterator[tuple[Shop, FakeBilling]]:
-    with billing_shop(settings, clock) as made:
-        made[0].api.ok(made[0].api.post("/v1/subscription_runner", {"run_by": "provider"}))
-        yield made
+__all__ = ["shop"]  # the fixture this module's tests use
 
 
 def unpaid(fake: FakeBilling, ref: str, amount: int) -> dict[str, Any]:

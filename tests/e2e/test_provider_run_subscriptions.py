@@ -7,69 +7,38 @@ its payment, in the journal. YooKassa (no subscription API) is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer, plan, problem, subscribe
-from tests.e2e.conftest import Client
 from tests.e2e.provider_shop import FakeStripe, Shop, provider_project, settle
-from tests.e2e.stripe_billing_fake import PERIOD_START, FakeBilling, billing_shop, send
+from tests.e2e.stripe_billing_fake import FakeBilling, billing_shop, send
+from tests.e2e.stripe_billing_run import (
+    T0,
+    Running,
+    invoices_of,
+    mapped_plan,
+    running,
+    shop,
+    started,
+    sub_of,
+)
 
-T0 = PERIOD_START + 60
 # A Stripe price no Tally price maps to: its lines keep Stripe's description.
 UNMAPPED = {"type": "price_details", "price_details": {"price": "price_elsewhere"}}
-
-
-@pytest.fixture
-def shop(settings: Settings, clock: FixedClock) -> Iterator[tuple[Shop, FakeBilling]]:
-    with billing_shop(settings, clock) as made:
-        made[0].api.ok(made[0].api.post("/v1/subscription_runner", {"run_by": "provider"}))
-        yield made
-
-
-def mapped_plan(api: Client, code: str, amount: int, stripe_price: str) -> str:
-    price_id = plan(api, code, amount)
-    ids = {"provider_price_ids": {"stripe": stripe_price}}
-    mapped = api.ok(api.post(f"/v1/prices/{price_id}/provider_price_ids", ids))
-    assert mapped["price"]["provider_price_ids"] == {"stripe": stripe_price}
-    return price_id
-
-
-def started(shop: Shop, fake: FakeBilling) -> tuple[dict[str, Any], str, str]:
-    """A subscription created through Tally and activated by Stripe's webhook; with its
-    Stripe id and its plan's price."""
-    api = shop.api
-    ada = customer(api, "ada", email="ada@example.com")
-    pro = mapped_plan(api, "PRO", 1000, "price_pro")
-    created = subscribe(api, ada, pro)
-    settle(api)
-    sub = api.ok(api.get(f"/v1/subscriptions/{created['id']}"))
-    ref = str(sub["provider_subscription"])
-    fake.subscriptions[ref]["status"] = "active"
-    send(api, "evt_active", "customer.subscription.updated", fake.subscriptions[ref], T0)
-    return created, ref, pro
-
-
-def sub_of(api: Client, sub_id: str) -> dict[str, Any]:
-    return api.ok(api.get(f"/v1/subscriptions/{sub_id}"))
+__all__ = ["T0", "running", "shop", "started"]  # the fixtures used here; others import these
 
 
 def test_a_subscription_stripe_runs_is_created_there_once_and_activated_by_its_webhook(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
-    store, fake = shop
+    store, _, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     assert (created["status"], created["run_by"]) == ("incomplete", "provider")
     chosen = api.ok(api.get("/v1/subscription_runner"))["subscription_runner"]
     assert (chosen["run_by"], chosen["provider"]) == ("provider", "stripe")
     # Stripe bills it, not Tally: no first invoice.
     assert "latest_invoice" not in created
-    assert api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"] == []
+    assert invoices_of(api, created) == []
     [made] = store.stripe.sent("POST", "/v1/subscriptions")
     form = FakeStripe.form(made)
     assert (form["customer"], form["items[0][price]"], form["items[0][quantity]"]) == (
@@ -121,11 +90,10 @@ def test_a_plan_change_is_asked_of_stripe_once_and_mirrored_from_its_webhook(
 
 
 def test_a_cancel_at_the_period_end_and_its_undo_go_through_stripe(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
-    store, fake = shop
+    store, fake, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     path = f"/v1/subscriptions/{created['id']}"
     asked = api.ok(api.post(f"{path}/cancel", {"at_period_end": True}))
     assert asked["subscription"]["cancel_at_period_end"] is False  # until Stripe's webhook
@@ -149,17 +117,16 @@ def test_a_cancel_at_the_period_end_and_its_undo_go_through_stripe(
 
 
 def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
-    store, fake = shop
+    store, fake, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     invoice_ref = fake.add_invoice(ref, 1000, "pi_paid1")
     paid = fake.invoices[invoice_ref]
     send(api, "evt_paid", "invoice.paid", paid, T0 + 5)
     send(api, "evt_paid_again", "invoice.paid", paid, T0 + 6)  # a second event, same invoice
     assert len(store.stripe.sent("GET", f"/v1/invoices/{invoice_ref}")) == 1
-    listed = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    listed = invoices_of(api, created)
     [invoice] = listed
     assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == ("paid", 1000, 1000)
     assert invoice["payments"][0]["reference"] == "pi_paid1"
@@ -172,11 +139,10 @@ def test_a_paid_stripe_invoice_is_mirrored_with_its_payment_once(
 
 
 def test_a_stripe_invoice_past_tallys_limits_is_not_recorded_and_its_call_says_why(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
-    store, fake = shop
+    store, fake, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     invoice_ref = fake.add_invoice(ref, 1000, "pi_paid1")
     line = fake.invoices[invoice_ref]["lines"]["data"][0]
     line["description"] = "Pro\x00\x1b[31m"  # control characters, as a provider may send
@@ -184,7 +150,7 @@ def test_a_stripe_invoice_past_tallys_limits_is_not_recorded_and_its_call_says_w
     huge = fake.add_invoice(ref, 10**16, "pi_paid2")  # past Tally's money limit
     send(api, "evt_paid", "invoice.paid", fake.invoices[invoice_ref], T0 + 5)
     send(api, "evt_huge", "invoice.paid", fake.invoices[huge], T0 + 6)
-    [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    [invoice] = invoices_of(api, created)
     assert invoice["lines"][0]["description"] == "Pro  [31m"  # each one a space
     calls = [c for c in store.calls() if c["operation"] == "get_invoice"]
     [refused] = [c for c in calls if c["state"] == "failed"]
@@ -193,17 +159,16 @@ def test_a_stripe_invoice_past_tallys_limits_is_not_recorded_and_its_call_says_w
 
 
 def test_a_metered_stripe_line_past_tallys_quantity_limit_is_one_unit_of_its_amount(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
-    store, fake = shop
+    store, fake, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     invoice_ref = fake.add_invoice(ref, 2_000_000, "pi_metered")
     line = fake.invoices[invoice_ref]["lines"]["data"][0]
     line["quantity"], line["description"] = 2_000_000, "2,000,000 x API calls"
     line["pricing"] = UNMAPPED
     send(api, "evt_metered", "invoice.paid", fake.invoices[invoice_ref], T0 + 5)
-    [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    [invoice] = invoices_of(api, created)
     assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == (
         "paid",
         2_000_000,
@@ -215,13 +180,12 @@ def test_a_metered_stripe_line_past_tallys_quantity_limit_is_one_unit_of_its_amo
 
 
 def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
     """Stripe embeds 10 lines in an invoice; the other 15 are read page by page, not
     lumped into one adjustment line."""
-    store, fake = shop
+    store, fake, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     invoice_ref = fake.add_invoice(ref, 2500, "pi_long")
     paid = fake.invoices[invoice_ref]
     line = paid["lines"]["data"][0]
@@ -236,7 +200,7 @@ def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
         for n in range(1, 26)
     ]
     send(api, "evt_long", "invoice.paid", paid, T0 + 5)
-    [invoice] = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    [invoice] = invoices_of(api, created)
     assert (invoice["status"], invoice["total"], invoice["amount_paid"]) == ("paid", 2500, 2500)
     described = [li["description"] for li in invoice["lines"]]
     assert described == [f"Seat {n}" for n in range(1, 26)]
@@ -256,14 +220,13 @@ def test_every_line_of_a_long_stripe_invoice_is_mirrored_past_the_embedded_page(
 
 
 def test_the_customers_stripe_balance_is_mirrored_as_a_line_never_as_tally_credit(
-    shop: tuple[Shop, FakeBilling],
+    running: Running,
 ) -> None:
     """A downgrade's credit (-500) that Stripe keeps as the customer's balance, then an
     invoice of 1000 paid 500 from that balance and 500 by card: the first is settled at
     zero with no Tally credit granted, the second is paid, not open for 500 for ever."""
-    store, fake = shop
+    store, fake, created, ref = running
     api = store.api
-    created, ref, _ = started(store, fake)
     credit_ref = fake.add_invoice(ref, 0, "pi_none")
     credit = fake.invoices[credit_ref]
     credit["lines"]["data"][0].update(amount=-500, description="Unused time on Pro")
@@ -274,7 +237,7 @@ def test_the_customers_stripe_balance_is_mirrored_as_a_line_never_as_tally_credi
     used.update(subtotal=1000, total=1000, starting_balance=-500, ending_balance=0)
     send(api, "evt_credit", "invoice.paid", credit, T0 + 5)
     send(api, "evt_used", "invoice.paid", used, T0 + 6)
-    listed = api.ok(api.get("/v1/invoices", subscription_id=created["id"]))["data"]
+    listed = invoices_of(api, created)
     by_number = sorted(listed, key=lambda i: str(i["number"]))
     got = [(i["status"], i["total"], i["amount_paid"], i["amount_remaining"]) for i in by_number]
     assert got == [("paid", 0, 0, 0), ("paid", 500, 500, 0)]
