@@ -8,8 +8,8 @@ from api.bootstrap import Tally
 from projections.decoding import FastDecoder
 from projections.replay import replay
 from projections.runner import ProjectionWorker
+from tests.integration.ledger_workload import mixed_workload
 from tests.integration.test_billing_projections import billing_workload, projected
-from tests.integration.test_projections import mixed_workload
 
 BILLING_TABLES = {"customers", "products", "prices", "subscriptions", "test_clocks"}
 

@@ -11,7 +11,7 @@ from psycopg_pool import PoolTimeout
 
 from api.bootstrap import Tally
 from projections.reading import fetch_notifications
-from tests.integration.test_projections import mixed_workload
+from tests.integration.ledger_workload import mixed_workload
 
 
 def test_every_connection_that_read_a_batch_planned_it_generically(tally: Tally) -> None:

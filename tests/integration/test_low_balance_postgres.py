@@ -13,7 +13,7 @@ from projections.balances import get_account
 from projections.integration_events import events_after
 from projections.replay import replay
 from projections.runner import ProjectionWorker
-from tests.integration.test_projections import Driver, new_project
+from tests.integration.ledger_workload import Driver, new_project
 
 
 def test_thresholds_and_falls_project_in_any_batches_and_replay_equal(tally: Tally) -> None:

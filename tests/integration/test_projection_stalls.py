@@ -42,7 +42,7 @@ from projections.runner import (
 )
 from projections.stalls import readers
 from projections.transactions import Transactions
-from tests.integration.test_projections import Driver, new_project
+from tests.integration.ledger_workload import Driver, new_project
 
 POISON = 13  # the deposit amount the poisoned read model cannot apply
 

@@ -17,7 +17,7 @@ from projections.reading import (
     fetch_rows,
     paused_gc,
 )
-from tests.integration.test_projections import mixed_workload
+from tests.integration.ledger_workload import mixed_workload
 
 
 def test_fast_decoder_builds_the_same_events_as_the_library_mapper(tally: Tally) -> None:

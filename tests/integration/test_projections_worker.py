@@ -29,7 +29,7 @@ from projections.runner import (
     project_batch,
     wait_for_position,
 )
-from tests.integration.test_projections import Driver, new_project
+from tests.integration.ledger_workload import Driver, new_project
 
 
 def _wallet(tally: Tally) -> tuple[Driver, UUID]:

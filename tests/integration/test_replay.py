@@ -14,7 +14,7 @@ from commands.bus import Context
 from projections.replay import ReplayBusy, replay
 from projections.runner import ProjectionWorker, wait_for_position
 from projections.tables import TABLES
-from tests.integration.test_projections import Driver, mixed_workload
+from tests.integration.ledger_workload import Driver, mixed_workload
 
 
 def _head(tally: Tally) -> int:
