@@ -151,8 +151,8 @@ class IntegrationEvents(ReadModel):
         """One statement for every kind in the batch: a ``SELECT`` per kind, joined by
         ``UNION ALL`` (a deposit's batch has accounts and transactions: one round trip
         fewer for the live worker's small batches). Each kind's arrays go in its own
-        ``unnest``; the statement is kept per sequence of kinds."""
-        kinds = tuple(by_kind)
+        ``unnest``; the statement is kept per set of kinds (in name order)."""
+        kinds = tuple(sorted(by_kind))  # one statement per set of kinds, whatever the order
         target = self.t(TABLE)
 
         def build() -> sql.Composed:
