@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import psycopg
@@ -32,6 +33,7 @@ from projections.base import ReadModel, Tracked
 from projections.schema import TRACKING_TABLE, table
 from projections.statements import compiled
 
+_NAME = attrgetter("name")
 ERROR_MAX_CHARS = 300  # an error is stored and shown as one line of at most this many
 
 
@@ -83,8 +85,11 @@ def project_batch(
     read model's own error; the caller rolls back and applies the batch again contained,
     which names the read model and the event (``ProjectionFailed``).
     """
-    caps = caps or {}
-    targets = {m.name: min(last, caps.get(m.name, last)) for m in models}
+    names = list(map(_NAME, models))  # in C: the live worker pays this every batch
+    if caps:
+        targets = {name: min(last, caps.get(name, last)) for name in names}
+    else:
+        targets = dict.fromkeys(names, last)
     behind = [m for m in models if positions[m.name] < targets[m.name]]
     if not behind:
         return positions
@@ -101,7 +106,10 @@ def project_batch(
             _apply_contained(cur, model, its_events)
         elif its_events:
             model.apply(cur, its_events)
-    return {**positions, **{m.name: targets[m.name] for m in behind}}
+    moved = dict(positions)
+    advanced = list(map(_NAME, behind))
+    moved.update(zip(advanced, map(targets.__getitem__, advanced), strict=True))
+    return moved
 
 
 def _advance(
@@ -123,13 +131,10 @@ def _advance(
             "WHERE t.name = u.name AND t.position = u.prev"
         ).format(tracking),
     )
+    names = list(map(_NAME, behind))
     cur.execute(
         statement,
-        (
-            [m.name for m in behind],
-            [positions[m.name] for m in behind],
-            [targets[m.name] for m in behind],
-        ),
+        (names, list(map(positions.__getitem__, names)), list(map(targets.__getitem__, names))),
     )
     if cur.rowcount != len(behind):
         raise TrackingConflict(f"tracking rows in {schema} moved under this worker")

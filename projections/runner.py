@@ -301,6 +301,8 @@ class ProjectionWorker:
         """``current_position`` as this worker knows it: the lowest position of the read
         models that are not stalled (if all are, of all)."""
         stalled = self.book.stalled()
+        if not stalled:  # the usual case, every batch: no list to build
+            return min(positions.values())
         free = [p for name, p in positions.items() if name not in stalled]
         return min(free or positions.values())
 
