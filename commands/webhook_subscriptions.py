@@ -18,11 +18,13 @@ from commands import messages as m
 from commands import subscriptions
 from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
-from commands.now import context_now
+from commands.now import now_for
 from commands.provider_events import EventType
 from commands.provider_run_mirror import mirror_plan
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
+from domain.errors import ValidationFailed
+from domain.limits import check_timestamp
 from domain.subscription_mirrors import SubscriptionMirror
 from domain.subscription_states import (
     ACTIVE,
@@ -118,7 +120,7 @@ def subscription_changed(
         if not plan and schedule is None:
             return mirrored
         for trigger in plan:
-            _step(uow, ctx, sub, trigger, _period_start(event) or occurred)
+            _step(uow, ctx, sub, trigger, _period_start(event) or occurred, occurred)
         if schedule is True:
             cancel = m.CancelSubscription(subscription_id=sub.id, at_period_end=True)
             subscriptions.cancel(uow, cancel, ctx)
@@ -137,10 +139,16 @@ def subscription_changed(
 
 
 def _step(
-    uow: UnitOfWork, ctx: Context, sub: Subscription, trigger: str, at: datetime | None
+    uow: UnitOfWork,
+    ctx: Context,
+    sub: Subscription,
+    trigger: str,
+    at: datetime | None,
+    occurred: datetime | None,
 ) -> None:
     """One trigger, through the API's handler where there is one. ``at``: when the
-    provider's new period starts (else the event's time), where a resume starts it."""
+    provider's new period starts (else the event's time), where a resume starts it;
+    ``occurred``: the event's time, when a pause happened."""
     if trigger == "activate":
         activate(uow, ctx, sub)
     elif trigger == "cancel":
@@ -149,13 +157,35 @@ def _step(
         sub.reactivate()
     elif trigger == "pause":
         # No resume time: the provider resumes it, and its webhook says so.
-        sub.pause(context_now(ctx))
+        sub.pause(_provider_time(uow, ctx, sub, occurred))
     elif trigger == "resume":
-        sub.resume(at or context_now(ctx))
+        # The webhook's period start is untrusted: a sane time or the event's, and never
+        # before the pause, since it anchors every later period.
+        at = _provider_time(uow, ctx, sub, at)
+        sub.resume(max(at, sub.paused_at) if sub.paused_at is not None else at)
     elif trigger == "mark_past_due":
         sub.mark_past_due()
     else:
         sub.mark_unpaid()
+
+
+def _provider_time(
+    uow: UnitOfWork, ctx: Context, sub: Subscription, at: datetime | None
+) -> datetime:
+    """When the provider says something happened, where Tally can use it: a subscription
+    on a test clock lives at the clock's time, the provider's time is the wall clock's;
+    a time that is missing, naive or out of range is the command's own."""
+    if sub.test_clock_id is None and at is not None and _sane(at):
+        return at
+    return now_for(uow, ctx, sub.test_clock_id)
+
+
+def _sane(at: datetime) -> bool:
+    try:
+        check_timestamp(at, "at")
+    except ValidationFailed:
+        return False
+    return True
 
 
 def _period_start(event: WebhookEvent) -> datetime | None:

@@ -48,6 +48,9 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
     # default, so subscriptions recorded before the announcement existed load with none.
     trial_end_announced: datetime | None = None
+    # When it was last paused (``Paused`` version 2); a class default, so subscriptions
+    # paused before it was recorded load with none, and their resume is not compared.
+    paused_at: datetime | None = None
 
     @event("Created", topic="tally:Subscription.Created")
     def __init__(
@@ -222,21 +225,47 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
 
     def pause(self, now: datetime, resume_at: datetime | None = None) -> None:
         status = self._to("pause")
+        check_timestamp(now, "paused_at")
         if resume_at is not None:
             check_timestamp(resume_at, "resume_at")
         if resume_at is not None and resume_at <= now:
             raise TimeNotInFuture("resume_at must be in the future")
-        self._paused(status=status, resume_at=resume_at)
+        self._paused(status=status, resume_at=resume_at, paused_at=now)
 
-    @event("Paused", topic="tally:Subscription.Paused")
-    def _paused(self, status: str, resume_at: datetime | None) -> None:
+    class Paused(TallyAggregate.Event):
+        """Version 2 keeps ``paused_at``, which a resume may not precede; a pause
+        recorded before has none."""
+
+        TOPIC = "tally:Subscription.Paused"
+        class_version = 2
+
+        status: str
+        resume_at: datetime | None
+        paused_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["paused_at"] = None
+
+    @event(Paused)
+    def _paused(self, status: str, resume_at: datetime | None, paused_at: datetime | None) -> None:
         self.status = status
         self.resume_at = resume_at
+        self.paused_at = paused_at
 
     def resume(self, now: datetime) -> None:
         """Resume a paused subscription. Paused time is not billed: a new period starts
-        now, anchored at the moment of resumption."""
-        self._resumed(status=self._to("resume"), anchor=now)
+        now, anchored at the moment of resumption, which becomes the anchor of every
+        later period: so it is a sane time, and not before the pause."""
+        status = self._to("resume")
+        check_timestamp(now, "resumed_at")
+        if self.paused_at is not None and now < self.paused_at:
+            raise ValidationFailed(
+                f"a resume at {now.isoformat()} precedes the pause at "
+                f"{self.paused_at.isoformat()}",
+                field="resumed_at",
+            )
+        self._resumed(status=status, anchor=now)
 
     @event("Resumed", topic="tally:Subscription.Resumed")
     def _resumed(self, status: str, anchor: datetime) -> None:
