@@ -142,3 +142,22 @@ def test_an_item_derives_its_record_id_once_and_holds_no_dict() -> None:
     assert keyed.outcome is None
     assert not keyed.future.done()
     assert not hasattr(keyed, "__dict__")  # one is made per command: slots only
+
+
+def test_a_class_with_a_snapshotting_interval_is_built_and_snapshotted() -> None:
+    class Snapshotting(Application[UUID]):
+        snapshotting_intervals = {IdempotencyRecord: 1}
+
+    app = Snapshotting(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    record_id = IdempotencyRecord.create_id(PROJECT, "s-1")
+    event = IdempotencyRecord.recorded_event(
+        record_id, project_id=PROJECT, key="s-1", request_hash="h", happened="created", response={}
+    )
+    uow = UnitOfWork(app)
+
+    uow.add_created_event(IdempotencyRecord, event)
+    sealed = uow.seal()
+
+    assert isinstance(uow.touched[record_id], IdempotencyRecord)
+    assert [e.topic for e in sealed.events] == ["tally:IdempotencyRecord.Recorded"]
+    assert len(sealed.snapshots) == 1
