@@ -58,10 +58,12 @@ def purchase_refund(
 
 
 def funding_refund(
-    uow: UnitOfWork, ctx: Context, txn: Transaction, amount: int
+    uow: UnitOfWork, ctx: Context, txn: Transaction, amount: int, *, reported: bool = False
 ) -> Callable[[], None] | None:
     """For a reversal of ``amount`` of ``txn``: what takes back the credits it funded
-    (the reversal's own entry moves them); None when it funded none."""
+    (the reversal's own entry moves them); None when it funded none. ``reported``: the
+    provider made the refund already (a fact): what the grant holds is taken back and
+    the rest posted as a shortfall, never refused (``CreditRefunds.reported_refund``)."""
     grant_id = _funded_grant(txn)
     if grant_id is None:
         return None
@@ -70,10 +72,11 @@ def funding_refund(
         return None
     customer = uow.get(Customer, balance.customer_id, ctx.project_id)
     now = now_for(uow, ctx, customer.test_clock_id)
-    balance.check_refund(grant_id, amount, now)
+    if not reported:
+        balance.check_refund(grant_id, amount, now)
 
     def refund() -> None:
-        _refund(uow, ctx, balance, grant_id, amount, now, str(txn.id), posted=True)
+        _refund(uow, ctx, balance, grant_id, amount, now, str(txn.id), reported=reported)
 
     return refund
 
@@ -87,11 +90,15 @@ def _refund(  # the refund's facts, each named
     now: datetime,
     reference: str,
     *,
-    posted: bool,
+    posted: bool = True,
+    reported: bool = False,
 ) -> None:
     """Take the credits back, and charge the top-up a crossed threshold asks for."""
     before = len(balance.top_ups)
-    balance.refund_grant(grant_id, amount, now, reference=reference, posted=posted)
+    if reported:
+        balance.reported_refund(grant_id, amount, now, reference=reference)
+    else:
+        balance.refund_grant(grant_id, amount, now, reference=reference, posted=posted)
     uow.add(balance)
     customer = uow.get(Customer, balance.customer_id, ctx.project_id)
     request_top_ups(uow, ctx, balance, customer, before)

@@ -94,7 +94,12 @@ def _request(
         amount_minor=amount,
         currency=balance.currency,
         description="automatic credit top-up",
-        references={"tally_customer": str(customer.id), "tally_credit_top_up": subject},
+        references={
+            "tally_customer": str(customer.id),
+            "tally_credit_top_up": subject,
+            # What a dashboard refund of this charge names (commands/webhook_refunds.py).
+            "tally_transaction": str(txn.id),
+        },
         transaction_id=str(txn.id),
     )
     call = ProviderCall.request(

@@ -232,7 +232,13 @@ def fail_transaction(uow: UnitOfWork, cmd: m.FailTransaction, ctx: Context) -> R
     return Result.changed({"transaction": txn.summary()})
 
 
-def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context) -> Result:
+def reverse_transaction(
+    uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context, *, reported: bool = False
+) -> Result:
+    """Reverse ``cmd.amount`` of a transaction. ``reported``: the provider already gave
+    the money back (its webhook, the outbox's answer to a refund call), so the credits
+    it bought are taken back without the ``credits_already_spent`` guard; a client's
+    reversal (route, CLI) keeps it."""
     txn = uow.get(Transaction, cmd.transaction_id, ctx.project_id)
     amount = cmd.amount if cmd.amount is not None else txn.reversible_amount
     txn.check_reversal(amount)
@@ -248,7 +254,7 @@ def reverse_transaction(uow: UnitOfWork, cmd: m.ReverseTransaction, ctx: Context
         gainer.check_can_move()
         gainer.check_room(money)
     # A transaction that bought credits gives back what they still hold, or is refused.
-    take_back = funding_refund(uow, ctx, txn, amount)
+    take_back = funding_refund(uow, ctx, txn, amount, reported=reported)
     txn.reverse(amount, cmd.reason)
     if take_back is not None:
         take_back()

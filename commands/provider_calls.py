@@ -117,7 +117,10 @@ def _after_success(
         if txn.state in (COMPLETED, REVERSED) and amount > 0:
             reason = f"refunded by {call.provider}"
             ledger.reverse_transaction(
-                uow, m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason), ctx
+                uow,
+                m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason),
+                ctx,
+                reported=True,
             )
     return {"transaction": txn.summary()}
 

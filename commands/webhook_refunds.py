@@ -75,7 +75,10 @@ def refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
     def reverse() -> dict[str, Any]:
         reason = f"refunded by {event.provider}"
         ledger.reverse_transaction(
-            uow, m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason), ctx
+            uow,
+            m.ReverseTransaction(transaction_id=txn.id, amount=amount, reason=reason),
+            ctx,
+            reported=True,
         )
         if call is not None and call.pending:
             call.succeed({"refund_ref": event.object_ref, "via": "webhook"})

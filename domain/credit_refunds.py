@@ -20,6 +20,14 @@ are not given back as money, so a larger refund is refused (``credits_already_sp
 ``remaining``, ``consumed``, ``expired`` and ``voided`` still add up to its ``amount``);
 the grant stays live with the rest. A refund can cross the low threshold or empty the
 credits: ``billing.credits.low`` / ``.depleted`` then fire as for a consumption.
+
+That refusal is for a refund Tally is asked to make. A refund the provider reports
+(a dashboard refund of a top-up's charge, by webhook or the outbox's answer) already
+happened: it is a fact, never refused (``reported_refund``). It takes back what the grant
+still holds, and the rest (credits already spent, so earned) posts
+``credits:<customer>`` +s, ``credits_refund_shortfall`` -s: revenue given back, so the
+reversal's own ``credits:<customer>`` -a leaves the liability equal to what the grants
+hold.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ from domain.errors import CreditsAlreadySpent
 from domain.money import check_amount
 
 Posting = dict[str, Any]
+
+# The account a provider-reported refund's part beyond the grant posts to: money given
+# back for credits already spent (a contra-revenue account, docs/usage.md's journal).
+SHORTFALL_ACCOUNT = "credits_refund_shortfall"
 
 
 class CreditRefunds:
@@ -87,8 +99,34 @@ class CreditRefunds:
         )
         self._watch()
 
+    def reported_refund(self, grant_id: str, amount: int, now: datetime, *, reference: str) -> int:
+        """Record a refund the provider already made of the transaction that funded
+        ``grant_id`` (the reversal's entry moved ``amount``): take back what the grant
+        still holds, post the rest to ``SHORTFALL_ACCOUNT``. Never refused; answers the
+        shortfall."""
+        check_amount(amount)
+        self.book_expiry(now)
+        taken = min(amount, self.unspent(grant_id, now))
+        shortfall = amount - taken
+        entry = [
+            {"account": credits_ref(self.customer_id), "amount": shortfall},
+            {"account": SHORTFALL_ACCOUNT, "amount": -shortfall},
+        ]
+        self._refunded(
+            grant_id=grant_id,
+            amount=taken,
+            at=now.isoformat(),
+            reference=reference,
+            entry=entry if shortfall else [],
+        )
+        self._watch()
+        return shortfall
+
     def _take_back(self, grant_id: str, amount: int) -> None:
-        """In ``Refunded``'s body."""
+        """In ``Refunded``'s body (nothing taken: a reported refund of spent credits,
+        whose grant may be retired)."""
+        if not amount:
+            return
         grant = self.grants[grant_id]
         grant["remaining"] -= amount
         grant["voided"] += amount

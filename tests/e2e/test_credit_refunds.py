@@ -116,3 +116,67 @@ def test_reversing_a_top_ups_charge_takes_back_what_its_grant_still_holds(api: C
     assert eur["accounts"][f"credits:{cid}"] == 0
     assert eur["accounts"]["clearing:stub"] == -50
     assert eur["total"] == 0
+
+
+def _spent_top_up(api: Client, cid: str) -> str:
+    """A customer whose automatic top-up of 1,000 was charged (stub) and 50 of it
+    spent: the id of the top-up's transaction."""
+    from adapters.providers.stub import SUCCEEDS
+    from domain.credit_balance import CreditBalance
+    from tests.e2e.billing import card
+
+    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
+    card(api, cid, SUCCEEDS)
+    grant = {"customer_id": cid, "kind": "promotional", "amount": 300}
+    api.ok(api.post("/v1/credit_grants", grant), 201)
+    threshold = f"/v1/customers/{cid}/credits/threshold"
+    api.ok(api.post(threshold, {"low_threshold": 100, "top_up_amount": 1000}))
+    _consume(api, cid, 250)  # 50 left: low, a top-up of 1,000 charged and granted
+    api.ok(api.post(threshold, {"low_threshold": None}))  # no more top-ups
+    _consume(api, cid, 100)  # the promotional 50 (older), then 50 of the top-up's
+    return str(
+        uuid5(api.project_id, f"credit_top_up:{CreditBalance.create_id(UUID(cid), 'EUR')}:1")
+    )
+
+
+def test_a_dashboard_refund_of_a_spent_top_up_is_applied_once_never_parked(
+    api: Client,
+) -> None:
+    """The provider gave the 1,000 back (a fact): the grant gives what it holds (950),
+    the 50 already spent posts to ``credits_refund_shortfall``; reported again, nothing
+    more. Before: the charge named no transaction (the refund was ignored), then
+    ``credits_already_spent`` parked the webhook."""
+    from tests.e2e.test_dashboard_refunds import dashboard_refund
+
+    cid = customer(api, "eve")
+    txn = _spent_top_up(api, cid)
+    charge = api.ok(api.get(f"/v1/transactions/{txn}"))
+    refs = {"tally_transaction": txn, "tally_customer": cid}
+    assert charge["state"] == "completed"
+    dashboard_refund(api, "evt_top_up_refund", refs, 1000, 1000)
+    dashboard_refund(api, "evt_top_up_refund", refs, 1000, 1000)  # redelivered
+    dashboard_refund(api, "evt_top_up_again", refs, 1000, 1000)  # reported again
+    after = api.ok(api.get(f"/v1/transactions/{txn}"))
+    assert (after["state"], after["reversed_amount"]) == ("reversed", 1000)
+    events = api.ok(api.get("/v1/webhook_events"))["data"]
+    assert {e["status"] for e in events} <= {"applied", "ignored"}
+    topped = [g for g in credits_of(api, cid) if g["description"] == "automatic top-up"]
+    assert [(g["remaining"], g["consumed"], g["voided"]) for g in topped] == [(0, 50, 950)]
+    eur = books(api)
+    assert eur["accounts"][f"credits:{cid}"] == 0
+    assert eur["accounts"]["credits_refund_shortfall"] == -50
+    assert eur["accounts"]["clearing:stub"] == 0
+    assert eur["total"] == 0
+    replayed_equal(api)
+
+
+def test_a_top_ups_charge_names_its_transaction_for_the_provider(api: Client) -> None:
+    """What Stripe's ``charge.refunded``, Paddle's transaction and YooKassa's payment
+    carry back (their metadata / custom_data are the charge's references)."""
+    from domain.provider_calls import ProviderCall
+
+    cid = customer(api, "fay")
+    txn = _spent_top_up(api, cid)
+    [listed] = api.ok(api.get("/v1/provider_calls", operation="charge"))["data"]
+    call: ProviderCall = api.tally.store.repository.get(UUID(listed["id"]))
+    assert call.request_params.references["tally_transaction"] == txn
