@@ -27,6 +27,7 @@ from tests.paddle_openapi import PaddleAnswers
 
 SECRET = "pdl_ntfset_e2e_sandbox"
 OCCURRED_AT = "2026-11-21T10:00:00Z"
+CHECKOUT_PAGE = "https://shop.example/pay"
 
 
 @pytest.fixture
@@ -42,11 +43,14 @@ def shop(
 def paddle_shop(
     settings: Settings, clock: FixedClock, fake: Callable[[Seen], Reply]
 ) -> Iterator[tuple[Client, FakeApi]]:
-    """A served project on Paddle, its API ``fake`` (checked answers)."""
+    """A served project on Paddle, its API ``fake`` (checked answers), its checkouts
+    paid on ``CHECKOUT_PAGE`` (the server's ``TALLY_PADDLE_CHECKOUT_URL``)."""
     secrets = {"api_key": "pdl_e2e_key", "webhook_secret": SECRET}
     answers = PaddleAnswers(fake)
-    with provider_project(settings, clock, answers, "paddle", secrets) as made:
-        yield made
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TALLY_PADDLE_CHECKOUT_URL", CHECKOUT_PAGE)
+        with provider_project(settings, clock, answers, "paddle", secrets) as made:
+            yield made
     assert answers.problems == []
 
 
