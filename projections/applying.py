@@ -29,6 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import Cursor, sql
 
+from projections import array_literals as literals
 from projections.base import ReadModel, Tracked
 from projections.schema import TRACKING_TABLE, table
 from projections.statements import compiled
@@ -134,7 +135,11 @@ def _advance(
     names = list(map(_NAME, behind))
     cur.execute(
         statement,
-        (names, list(map(positions.__getitem__, names)), list(map(targets.__getitem__, names))),
+        (
+            literals.names(names),
+            literals.integers(list(map(positions.__getitem__, names))),
+            literals.integers(list(map(targets.__getitem__, names))),
+        ),
     )
     if cur.rowcount != len(behind):
         raise TrackingConflict(f"tracking rows in {schema} moved under this worker")

@@ -44,6 +44,7 @@ from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from projections import array_literals as literals
 from projections.api_keys import EVENTS_TABLE
 from projections.base import ReadModel, Tracked, copy_rows
 from projections.entitlement_changes import CHANGES
@@ -168,7 +169,14 @@ class IntegrationEvents(ReadModel):
         # The kinds decide the joins and the objects; the table, the schema (a scratch
         # copy's is ``pg_temp``, which only rebuilding models write to).
         key = ("integration_events", target, kinds, self.rebuilding)
-        cur.execute(compiled(cur, key, build), [a for k in kinds for a in by_kind[k]])
+        params: list[str] = []
+        for kind in kinds:
+            positions, types, ids, times = by_kind[kind]
+            params += (
+                literals.integers(positions), literals.names(types),
+                literals.uuids(ids), literals.times(times),
+            )  # fmt: skip
+        cur.execute(compiled(cur, key, build), params)
         if cur.rowcount != sum(len(by_kind[k][0]) for k in kinds):
             for kind in kinds:
                 missing = self._missing(cur, kind, by_kind[kind][2])
@@ -182,8 +190,8 @@ class IntegrationEvents(ReadModel):
         return sql.SQL(
             "SELECT u.position, 0, t.project_id, u.type, {kind}, u.id, "
             + built
-            + ", u.occurred_at FROM unnest(%b::int8[], %b::text[], %b::uuid[], "
-            "%b::timestamptz[]) AS u(position, type, id, occurred_at) "
+            + ", u.occurred_at FROM unnest(%s::int8[], %s::text[], %s::uuid[], "
+            "%s::timestamptz[]) AS u(position, type, id, occurred_at) "
             "JOIN {t} t ON t.id = u.id" + joins
         ).format(kind=sql.Literal(kind), t=self.t(TABLE_OF[kind]), d=self.t("invoice_dunning"))
 
