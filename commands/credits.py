@@ -207,12 +207,13 @@ def void_credit_grant(uow: UnitOfWork, cmd: VoidCreditGrant, ctx: Context) -> Re
     balance = uow.find(CreditBalance, balance_of_grant(cmd.grant_id))
     if balance is None or balance.project_id != ctx.project_id:
         raise NotFound(f"credit grant {cmd.grant_id} not found", id=cmd.grant_id)
-    balance.grant_of(cmd.grant_id)
+    # The grant as the void leaves it: the void retires it (it holds nothing), so it
+    # is no longer in ``balance.grants`` afterwards; its events update this dict.
+    grant = balance.grant_of(cmd.grant_id)
     customer = uow.get(Customer, balance.customer_id, ctx.project_id)
     before = len(balance.top_ups)
     balance.void(cmd.grant_id, now_for(uow, ctx, customer.test_clock_id))
     request_top_ups(uow, ctx, balance, customer, before)
-    grant = balance.grants[cmd.grant_id]
     return Result.changed(
         {"credit_grant": grant_body(balance, grant), "balance": balance_body(balance)}
     )

@@ -201,6 +201,7 @@ class CreditBalance(  # each concern in a module of its own; the events declared
             entry=[p for p in entry if p["amount"]],
         )
         self._watch()
+        self.retire_finished()  # the grant holds nothing now (unless an invoice names it)
         return amount
 
     # -- events ------------------------------------------------------------------------

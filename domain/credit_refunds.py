@@ -59,6 +59,7 @@ class CreditRefunds:
         ) -> None: ...
         def book_expiry(self, now: datetime) -> int: ...
         def _watch(self) -> None: ...
+        def retire_finished(self) -> int: ...
 
     def unspent(self, grant_id: str, now: datetime) -> int:
         """What ``grant_id`` can still give back at ``now`` (0: spent, expired, voided,
@@ -98,6 +99,7 @@ class CreditRefunds:
             entry=[] if posted else entry,
         )
         self._watch()
+        self.retire_finished()
 
     def reported_refund(self, grant_id: str, amount: int, now: datetime, *, reference: str) -> int:
         """Record a refund the provider already made of the transaction that funded
@@ -120,6 +122,7 @@ class CreditRefunds:
             entry=entry if shortfall else [],
         )
         self._watch()
+        self.retire_finished()
         return shortfall
 
     def _take_back(self, grant_id: str, amount: int) -> None:

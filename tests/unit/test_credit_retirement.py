@@ -80,3 +80,21 @@ def test_a_grant_an_invoices_credits_took_is_kept_until_that_invoice_no_longer_n
     assert "g" not in balance.grants
     with pytest.raises(InvalidTransition):
         balance.void("g", START)  # finished: nothing to void
+
+
+def test_a_refund_or_a_void_that_empties_a_grant_retires_it_at_once() -> None:
+    """Every command that empties grants ends by retiring them: a refund's and a void's
+    too, not only the next consumption (before: kept until then)."""
+    balance = CreditBalance.open(PROJECT, CUSTOMER, "EUR")
+    balance.grant(grant_id="r", kind="paid", amount=100, now=START)
+    balance.grant(grant_id="v", kind="paid", amount=40, now=START)
+    balance.grant(grant_id="s", kind="paid", amount=30, now=START, priority=9)
+    balance.grant(grant_id="live", kind="paid", amount=10, now=START)
+    early = _size(balance)
+    balance.consume("c", 20, START)  # 20 of "s", which keeps 10
+    balance.refund_grant("r", 100, START, reference="txn", posted=True)
+    balance.void("v", START)
+    balance.reported_refund("s", 30, START, reference="txn2")  # 10 held, 20 short
+    assert sorted(balance.grants) == ["live"]
+    assert balance.retired["count"] == 3
+    assert _size(balance) < early
