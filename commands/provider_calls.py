@@ -43,7 +43,7 @@ def record_outcome(uow: UnitOfWork, cmd: pm.RecordProviderCallOutcome, ctx: Cont
         elif cmd.outcome == "succeeded":
             body = _after_success(uow, ctx, call, cmd.result)
             if call.pending:  # what the answer changes may fail the call instead
-                call.succeed(cmd.result)
+                call.succeed(cmd.result, ctx.now)
         else:
             body = _after_failure(uow, ctx, call, cmd.error_code, cmd.error)
             call.fail(cmd.error_code, cmd.error)

@@ -170,7 +170,7 @@ def record_customer(uow: UnitOfWork, cmd: RecordProviderCustomer, ctx: Context) 
         if cmd.outcome == "retry":
             call.retry_later(cmd.error_code, cmd.error, ctx.now)
         elif cmd.outcome == "succeeded":
-            call.succeed({"customer_ref": reference})
+            call.succeed({"customer_ref": reference}, ctx.now)
         else:
             call.fail(cmd.error_code, cmd.error)
     made = str(call.result.get("customer_ref") or "")

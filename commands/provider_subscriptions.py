@@ -18,6 +18,7 @@ by hand are the provider's business and are refused (``provider_unsupported``).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -36,6 +37,7 @@ from commands.provider_errors import ProviderUnsupported
 from domain.catalog import Price, Product
 from domain.customers import Customer
 from domain.errors import InvalidCombination, InvalidTransition
+from domain.limits import MAX_PROVIDER_CANCEL_WAIT_S
 from domain.provider_calls import FAILED, ProviderCall
 from domain.provider_subscription_params import (
     CANCEL,
@@ -275,8 +277,12 @@ def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
         )
     _at_provider(sub, "cancel")
     asked = _cancel_call(uow, ctx, sub)
-    failed = asked is None or asked.state == FAILED
-    if sub.check_cancel_not_asked(at_period_end=cmd.at_period_end, asked_failed=failed):
+    # A call refused for good is asked again; so is one the provider accepted whose
+    # webhook has not come within the bounded wait (a lost delivery, a disabled
+    # endpoint): its cancel is idempotent, so asking again is safe.
+    cutoff = context_now(ctx) - timedelta(seconds=MAX_PROVIDER_CANCEL_WAIT_S)
+    settled = asked is None or asked.state == FAILED or asked.accepted_before(cutoff)
+    if sub.check_cancel_not_asked(at_period_end=cmd.at_period_end, asked_failed=settled):
         # Asked already and the provider's webhook has not come back: the answer is that
         # request, and nothing is recorded, so the provider is asked once.
         assert asked is not None

@@ -192,7 +192,7 @@ def _charge_succeeded(
     payment_ref = payment_ref or call.payment_ref
     settled = settle_charge(uow, ctx, call, payment_ref=payment_ref, failure=None)
     if call.pending:
-        call.succeed({"payment_ref": payment_ref, "status": "succeeded", "via": "webhook"})
+        call.succeed({"payment_ref": payment_ref, "status": "succeeded", "via": "webhook"}, ctx.now)
     return {"action": "invoice_charge_settled", **settled}
 
 

@@ -81,7 +81,7 @@ def refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
             reported=True,
         )
         if call is not None and call.pending:
-            call.succeed({"refund_ref": event.object_ref, "via": "webhook"})
+            call.succeed({"refund_ref": event.object_ref, "via": "webhook"}, ctx.now)
         elif call is not None:
             _decided(call, event, approved=True)
         return {"action": "transaction_reversed", "transaction_id": str(txn.id), "amount": amount}

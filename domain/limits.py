@@ -79,6 +79,12 @@ PADDLE_MAX_LIST_PAGES = 20
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC)
 
+# A cancel of a subscription its provider runs, once the provider accepted the call,
+# waits this long for the provider's webhook; after that the same cancel asks again (the
+# provider's cancel is idempotent) and the other kind may be asked (a lost delivery, a
+# disabled endpoint: docs/providers.md).
+MAX_PROVIDER_CANCEL_WAIT_S = 60 * 60
+
 # -- trials ----------------------------------------------------------------------------
 # A trial (a price's default, a subscription's or a checkout's) lasts at most this many
 # days.

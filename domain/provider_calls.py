@@ -75,6 +75,10 @@ def retry_delay_s(attempts: int) -> float:
 
 class ProviderCall(TallyAggregate):
     TOPIC = "tally:ProviderCall"
+    # When it was asked and when the provider accepted it (``Succeeded`` version 2).
+    # Class defaults, so calls stored before either was kept load with none.
+    requested_at: datetime | None = None
+    succeeded_at: datetime | None = None
 
     class Created(TallyAggregate.Created):
         TOPIC = "tally:ProviderCall.Created"
@@ -105,6 +109,7 @@ class ProviderCall(TallyAggregate):
         self.state = PENDING
         self.attempts = 0
         self.next_attempt_at: datetime | None = requested_at
+        self.requested_at = requested_at
         self.last_error = ""
         self.error_code = ""
         self.result: dict[str, Any] = {}
@@ -149,17 +154,40 @@ class ProviderCall(TallyAggregate):
     def pending(self) -> bool:
         return self.state == PENDING
 
-    def succeed(self, result: dict[str, Any]) -> None:
+    def succeed(self, result: dict[str, Any], now: datetime | None = None) -> None:
+        """The provider accepted it; ``now``, the command's time, is kept (none only
+        where no command time is at hand)."""
         state = destination(MACHINE, self.state, "succeed", what="provider call")
-        self._succeeded(state=state, result=result)
+        self._succeeded(state=state, result=result, at=now)
 
-    @event("Succeeded", topic="tally:ProviderCall.Succeeded")
-    def _succeeded(self, state: str, result: dict[str, Any]) -> None:
+    class Succeeded(TallyAggregate.Event):
+        """Version 2 keeps ``at``, when it succeeded; one recorded before has none."""
+
+        TOPIC = "tally:ProviderCall.Succeeded"
+        class_version = 2
+
+        state: str
+        result: dict[str, Any]
+        at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["at"] = None
+
+    @event(Succeeded)
+    def _succeeded(self, state: str, result: dict[str, Any], at: datetime | None) -> None:
         self.state = state
         self.attempts += 1
         self.result = result
         self.next_attempt_at = None
         self.payment_ref = self.payment_ref or str(result.get("payment_ref") or "")
+        self.succeeded_at = at
+
+    def accepted_before(self, cutoff: datetime) -> bool:
+        """Whether the provider accepted it at or before ``cutoff`` (a call stored
+        before its success time was kept counts from its request)."""
+        accepted = self.succeeded_at or self.requested_at
+        return self.state == SUCCEEDED and accepted is not None and accepted <= cutoff
 
     def fail(self, code: str, detail: str) -> None:
         state = destination(MACHINE, self.state, "fail", what="provider call")

@@ -66,8 +66,10 @@ class SubscriptionProviderRun(SubscriptionState):
     def check_cancel_not_asked(self, *, at_period_end: bool, asked_failed: bool) -> bool:
         """Whether a cancel of this kind is asked already and still on its way (True:
         answer that request, ask nothing). ``asked_failed``: the provider refused that
-        request for good, so it is asked again. A cancel of the other kind meanwhile is
-        refused: the provider has not yet said what became of the first."""
+        request for good, or accepted it longer ago than the bounded wait
+        (``MAX_PROVIDER_CANCEL_WAIT_S``) with no webhook since, so it is asked again. A
+        cancel of the other kind meanwhile is refused: the provider has not yet said what
+        became of the first."""
         if not self.cancel_asked or asked_failed:
             return False
         if self.cancel_asked_at_period_end != at_period_end:
@@ -75,7 +77,7 @@ class SubscriptionProviderRun(SubscriptionState):
             raise InvalidTransition(
                 f"a cancel {kind} was asked of {self.provider} (request "
                 f"{self.cancel_asked}) and it has not answered yet; ask again once its "
-                "webhook arrives",
+                "webhook arrives (or once the bounded wait has passed)",
                 state=self.status,
                 trigger="cancel",
             )

@@ -17,6 +17,7 @@ from api.calls import execute_and_call
 from api.routes.common import IdempotencyKey, respond, write_responses
 from api.schemas import subscriptions as s
 from commands import messages as m
+from domain.limits import MAX_PROVIDER_CANCEL_WAIT_S
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -33,7 +34,10 @@ BASE = "/v1/subscriptions"
     "runs is canceled by asking the provider: while that cancel is on its way (the "
     "provider's webhook has not come back), the same cancel again answers 202 with the "
     "pending request (`provider_call`) and asks nothing more; the other kind answers 409 "
-    "`invalid_transition` naming it.",
+    "`invalid_transition` naming it. That wait is bounded: once the provider accepted the "
+    f"call more than {MAX_PROVIDER_CANCEL_WAIT_S} seconds ago and its webhook still has "
+    "not come, a cancel asks the provider again (its cancel is idempotent) and the other "
+    "kind may be asked.",
     responses=write_responses(200, "not_found", "invalid_transition")
     | {
         202: {

@@ -2,16 +2,20 @@
 came back (issue 18): the second is answered from Tally's state (202, the pending
 request) and never reaches the provider, at Stripe and at Paddle alike (the fakes count
 the requests); a cancel of the other kind meanwhile is refused (409 naming the first);
-once the webhook shows the cancel, the rules are Tally's usual ones again."""
+once the webhook shows the cancel, the rules are Tally's usual ones again; and a cancel the
+provider accepted whose webhook never comes is asked again after the bounded wait
+(review1 finding 7)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from adapters.clock import FixedClock
 from api.settings import Settings
+from domain.limits import MAX_PROVIDER_CANCEL_WAIT_S
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client
 from tests.e2e.paddle_sandbox import deliver, paddle_shop
@@ -84,3 +88,28 @@ def test_once_paddle_shows_the_cancel_scheduled_a_cancel_now_is_asked(
         {"effective_from": "next_billing_period"},
         {"effective_from": "immediately"},
     ]
+
+
+@pytest.mark.parametrize("provider", ["stripe", "paddle"])
+def test_a_cancel_whose_webhook_never_comes_is_asked_again_after_the_bounded_wait(
+    request: pytest.FixtureRequest, clock: FixedClock, provider: str
+) -> None:
+    api, fake, sub_id = request.getfixturevalue(f"{provider}_api")
+    path = f"/v1/subscriptions/{sub_id}/cancel"
+    first = api.ok(api.post(path, {"at_period_end": True}))
+    api.tally.outbox.drain()  # the provider accepts; its webhook is never sent
+    assert cancels_sent(provider, fake) == 1
+    clock.advance(timedelta(seconds=MAX_PROVIDER_CANCEL_WAIT_S - 1))
+    assert api.post(path, {"at_period_end": True}).status_code == 202
+    problem(api.post(path, {"at_period_end": False}), 409, "invalid_transition")
+    clock.advance(timedelta(seconds=1))
+    again = api.post(path, {"at_period_end": True})
+    assert again.status_code == 200, again.text
+    assert again.json()["provider_call"]["id"] != first["provider_call"]["id"]
+    api.tally.outbox.drain()
+    assert cancels_sent(provider, fake) == 2
+    clock.advance(timedelta(seconds=MAX_PROVIDER_CANCEL_WAIT_S))
+    now = api.post(path, {"at_period_end": False})  # the other kind, after the wait
+    assert now.status_code == 200, now.text
+    api.tally.outbox.drain()
+    assert cancels_sent(provider, fake) == 3
