@@ -75,7 +75,8 @@ DDL = (
 CANONICAL = f"{{s}}.usage_canonical_v1({COLUMNS})"
 _HEAD = "SELECT position, hash FROM {}.usage_chain FOR UPDATE"
 _LINK = (
-    "WITH linked AS (INSERT INTO {s}.usage_chain_batches VALUES (%s, %s, %b, %b)) "
+    "WITH linked AS (INSERT INTO {s}.usage_chain_batches VALUES (%s, %s, "
+    "string_to_array(%s, E'\\x1f'), %b)) "
     "UPDATE {s}.usage_chain SET position = %s, hash = %b"
 )
 
@@ -119,11 +120,13 @@ def link(
         previous = sha256(previous + _POSITION.pack(8, position) + rest).digest()
         hashes.append(previous)
     last = first + len(rows) - 1
+    ids = "\x1f".join([tx for tx, _ in rows])
     cur.execute(
         sql.SQL(_LINK).format(s=s),
-        # The ids in binary (a text array's quoting costs more than its hashing) and the
-        # hashes as one value: every 32 bytes one row's.
-        [first, project_id, [tx for tx, _ in rows], b"".join(hashes), last, previous],
+        # The ids joined by U+001F, which none holds (text without control characters),
+        # split by Postgres in C (a list parameter is dumped element by element in
+        # Python), and the hashes as one value: every 32 bytes one row's.
+        [first, project_id, ids, b"".join(hashes), last, previous],
         prepare=True,
     )
 

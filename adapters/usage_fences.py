@@ -107,6 +107,8 @@ def fenced_out(
     """Hold the events' customers' fences (``fences_held``) and split off the events
     dated before theirs: the events to write, and the transaction ids not to."""
     fences = fences_held(cur, schema, project_id, {e.customer_id for e in events})
+    if not fences:  # no renewal has fenced these customers: nothing to look up per event
+        return list(events), frozenset()
     closed = frozenset(
         e.transaction_id
         for e in events

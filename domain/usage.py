@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -84,13 +85,19 @@ def micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+@lru_cache(maxsize=4096)
+def _good_name(name: str) -> bool:
+    """Property names repeat from event to event: each is matched once (cached)."""
+    return len(name) <= MAX_PROPERTY_NAME_CHARS and _PROPERTY_NAME.fullmatch(name) is not None
+
+
 def check_properties(properties: dict[str, Any]) -> dict[str, str]:
     """At most MAX_PROPERTIES properties, names of the property-name pattern, values text
     (numbers as decimal strings, never JSON numbers) without control characters."""
     if len(properties) > MAX_PROPERTIES:
         raise InvalidProperties(f"an event has at most {MAX_PROPERTIES} properties")
     for name, value in properties.items():
-        if len(name) > MAX_PROPERTY_NAME_CHARS or not _PROPERTY_NAME.fullmatch(name):
+        if not _good_name(name):
             raise InvalidProperties(f"property name {name!r} must match {PROPERTY_NAME_PATTERN}")
         if not isinstance(value, str):
             raise InvalidProperties(
