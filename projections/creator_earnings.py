@@ -46,6 +46,7 @@ from psycopg_pool import ConnectionPool
 
 from projections import events as ev
 from projections.base import ReadModel, Tracked, rows_of
+from projections.creator_netting import BILLED as NETTING_BILLED
 from projections.creator_netting import Netting
 
 PRICES, FEES, INVOICES, LINES = (
@@ -59,7 +60,7 @@ HANDLES = frozenset(
     {ev.PriceDefined, ev.BillingSettingsOpened, ev.BillingSettingsConfigured,
      ev.InvoiceCreated, ev.InvoiceLineAdded, ev.InvoiceLineRemoved} | STATUS_EVENTS
 )  # fmt: skip
-BILLED = ("open", "paid", "uncollectible")  # finalized and not voided
+BILLED = NETTING_BILLED  # finalized and not voided
 
 
 def platform_fee(amount: int, percent: str) -> int:

@@ -13,8 +13,9 @@
   ``Invoice.Credited`` of ``amount`` takes from each product line of the invoice its
   share of the note without tax, ``amount x net_i / total`` (half-even to a minor unit),
   as a row of kind ``credit_note``, negative, in the period current when the note was
-  issued: the latest period of that product's lines for that customer and currency that
-  started at or before the note (the credited line's own period if none did). So a
+  issued: the latest period of that product's billed lines (open, paid, uncollectible:
+  never a draft's or a voided invoice's) for that customer and currency that started at
+  or before the note (the credited line's own period if none did). So a
   period already settled is never restated; the deduction lands in the period it
   happened in. The row's status follows its invoice's, like every line's: its fee is
   fixed when the invoice is (or already was) paid, from the fee configured then.
@@ -32,6 +33,9 @@ from psycopg import Cursor, sql
 from projections.base import rows_of
 
 INVOICES, LINES = "creator_invoices", "creator_lines"
+# Finalized and not voided (``creator_earnings.BILLED``, which imports this module): a
+# draft (upcoming) or voided invoice's period earns nothing, so no deduction lands there.
+BILLED = ("open", "paid", "uncollectible")
 
 
 def share(amount: int, part: int, whole: int) -> int:
@@ -111,9 +115,10 @@ class Netting:
                 "SELECT l.period_start, l.period_end FROM {} l JOIN {} i "
                 "ON i.id = %s AND l.project_id = i.project_id AND l.customer_id = i.customer_id "
                 "AND l.currency = i.currency WHERE l.product_id = %s AND l.kind <> 'credit_note' "
-                "AND l.period_start <= %s ORDER BY l.period_start DESC LIMIT 1"
+                "AND l.status = ANY(%s) AND l.period_start <= %s "
+                "ORDER BY l.period_start DESC LIMIT 1"
             ).format(self.t(LINES), self.t(INVOICES)),
-            [invoice_id, product_id, at],
+            [invoice_id, product_id, list(BILLED), at],
         )
         found = rows_of(cur)
         return (found[0][0], found[0][1]) if found else None

@@ -53,3 +53,33 @@ def test_earnings_net_the_coupon_tax_and_credit_notes_in_the_period_they_happen(
     ]
     report = replay(app_tally.store, app_tally.views, app_tally.schema, progress=False)
     assert report.ok, report.summary()
+
+
+def test_a_credit_note_never_lands_in_a_period_billed_only_by_a_void_invoice(
+    sandbox: Client, app_tally: Tally
+) -> None:
+    """The period current when a note is issued is the latest *billed* one (open, paid,
+    uncollectible): a voided renewal earns nothing, so a refund must not be charged to
+    its period (before: it was, a period showing no earnings but the deduction)."""
+    api = sandbox
+    api.ok(api.post("/v1/billing_settings", {"platform_fee_percent": "10"}))
+    clock_id = clock(api)
+    cid = customer(api, "user_2", test_clock_id=clock_id)
+    created = api.post("/v1/products", {"code": "APV", "name": "Api", "owner": "creator_8"})
+    product = api.ok(created, 201)["id"]
+    sub = subscribe(api, cid, price(api, product, "base", unit_amount=1000))
+    settle(api)
+    first = invoices(api, sub)[0]
+    pay(api, first)
+    advance(api, clock_id, 29)  # the renewal, left open, then voided
+    renewal = invoices(api, sub)[1]
+    assert renewal["period_start"] > first["period_start"]
+    api.ok(api.post(f"/v1/invoices/{renewal['id']}/void", {}))
+    note = {"amount": 400, "refund_to": "credit_balance"}
+    api.ok(api.post(f"/v1/invoices/{first['id']}/credit_notes", note), 201)
+    settle(api)
+    earnings = api.ok(api.get(f"/v1/products/{product}/earnings"))["data"]
+    rows = [(r["period_start"], r["gross"], r["lines"]) for r in earnings]
+    assert rows == [(first["period_start"], 1000 - 400, 2)]
+    report = replay(app_tally.store, app_tally.views, app_tally.schema, progress=False)
+    assert report.ok, report.summary()
