@@ -51,15 +51,16 @@ def cmd_identity_set(args: argparse.Namespace) -> int:
 
 
 def cmd_identity_show(args: argparse.Namespace) -> int:
-    from api.cli_session import EXIT_OK, EXIT_REFUSED, emit, opened, sync_read_models
+    from api.cli_session import EXIT_OK, emit, opened, sync_read_models
+    from domain.errors import NotFound
     from projections.identity_providers import get_identity_provider
 
     with opened() as tally:
         sync_read_models(tally)
         row = get_identity_provider(tally.views, tally.schema, args.project)
-    if row is None:
-        emit(args, {"error": "not set"}, ["no identity provider set for this project"])
-        return EXIT_REFUSED
+    if row is None:  # the route's refusal: 404 before one is set
+        what = f"identity provider of project {args.project}"
+        raise NotFound(f"{what} not found", id=str(args.project))
     emit(args, row, [_line(row)])
     return EXIT_OK
 

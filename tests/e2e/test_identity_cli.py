@@ -14,6 +14,9 @@ __all__ = ["env", "project"]  # fixtures used by name below
 
 
 def test_set_and_show_a_jwks_provider(env: dict[str, str], project: str) -> None:
+    unset = cli(env, "identity-provider", "show", "--project", project)
+    assert (unset.returncode, unset.stdout) == (1, "")  # as the route's 404, nothing shown
+    assert unset.stderr.startswith(f"tally: not_found: identity provider of project {project}")
     done = cli(
         env, "identity-provider", "set", "--project", project,
         "--jwks-url", "https://idp.example.com/.well-known/jwks.json",
