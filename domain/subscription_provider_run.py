@@ -56,6 +56,14 @@ class SubscriptionProviderRun(SubscriptionState):
             )
         self._handed_to_provider(provider=provider)
 
+    def _cancel_answered(self) -> None:
+        """A webhook or an undo answered the cancel asked (called by the mutators that show
+        it). Only a pending cancel is cleared: a subscription that never asked one keeps
+        the state it was stored with before provider-run cancels existed, so its
+        read-model row written then still equals its replay."""
+        if self.cancel_asked:
+            self.cancel_asked = 0
+
     def ask_provider(self, action: str) -> int:
         """Record that Tally asks the provider for ``action`` (change_items, cancel,
         cancel_at_period_end, undo_cancel); the request's number names its call."""

@@ -198,7 +198,7 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     @event("CancelScheduled", topic="tally:Subscription.CancelScheduled")
     def _cancel_scheduled(self) -> None:
         self.cancel_at_period_end = True
-        self.cancel_asked = 0  # a provider's webhook showed the cancel it was asked
+        self._cancel_answered()  # a provider's webhook showed the cancel it was asked
 
     def undo_cancel(self) -> None:
         self.check_undo_cancel()
@@ -215,13 +215,13 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     @event("CancelUndone", topic="tally:Subscription.CancelUndone")
     def _cancel_undone(self) -> None:
         self.cancel_at_period_end = False
-        self.cancel_asked = 0
+        self._cancel_answered()
 
     @event("Canceled", topic="tally:Subscription.Canceled")
     def _canceled(self, status: str, at: datetime) -> None:
         self.status = status
         self.canceled_at = at
-        self.cancel_asked = 0
+        self._cancel_answered()
 
     def pause(self, now: datetime, resume_at: datetime | None = None) -> None:
         status = self._to("pause")
@@ -336,7 +336,7 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
             self.cancel_asked = number
             self.cancel_asked_at_period_end = action == CANCEL_AT_PERIOD_END
         elif action == UNDO_CANCEL:
-            self.cancel_asked = 0
+            self._cancel_answered()
 
     @event("ProviderLinked", topic="tally:Subscription.ProviderLinked")
     def _provider_linked(self, provider_ref: str) -> None:
