@@ -59,6 +59,7 @@ from adapters.binary_arrays import (
 )
 from adapters.database import check_or_sweep
 from commands.bus.unit_of_work import EventWriter, RecorderEventWriter
+from domain.limits import SERIALIZED_HOLD_MS, SERIALIZED_LOCK_WAIT_MS
 
 log = logging.getLogger("tally.event_writer")
 
@@ -156,6 +157,20 @@ class PostgresEventWriter:
         self._lock = sql.SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
         self._lock_timeout = f"{self.datastore.lock_timeout}s".encode()
         self._conn: psycopg.Connection[Any] | None = None
+        # serialized(): the connection whose transaction holds the lock, since when, and
+        # whether its write was sent (a lost connection after it: outcome unknown).
+        self._held: psycopg.Connection[Any] | None = None
+        self._held_since = 0.0
+        self._sent = self._over_budget = False
+        # The server ends a transaction left holding the lock well past its budget (a
+        # writer thread stalled): the other tenants' writes are never held up longer.
+        self._serialized_settings = sql.SQL(
+            "SELECT set_config('lock_timeout', {wait}, true), "
+            "set_config('idle_in_transaction_session_timeout', {idle}, true)"
+        ).format(
+            wait=sql.Literal(f"{SERIALIZED_LOCK_WAIT_MS}ms"),
+            idle=sql.Literal(f"{4 * SERIALIZED_HOLD_MS}ms"),
+        )
 
     def write(
         self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
@@ -171,7 +186,24 @@ class PostgresEventWriter:
             bigint_array([r[1] for r in reads]),
         )
         count = len(stored_events)
+        held = self._held
+        if held is not None:
+            return self._write_held(held, params, count)
         return self._with_connection(lambda conn: self._write(conn, params, count))
+
+    def _write_held(
+        self, conn: psycopg.Connection[Any], params: tuple[BinaryArray, ...], count: int
+    ) -> list[int]:
+        """The write inside ``serialized()``: on its connection and in its transaction,
+        never retried elsewhere (a retry would commit on its own, outside the lock)."""
+        if (time.monotonic() - self._held_since) * 1000 > SERIALIZED_HOLD_MS:
+            self._over_budget = True  # nothing sent: rolled back, a conflict as before
+            raise IntegrityError(f"the table lock was held past {SERIALIZED_HOLD_MS} ms")
+        self._sent = True
+        try:
+            return self._write(conn, params, count)
+        except psycopg.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     def _write(
         self, conn: psycopg.Connection[Any], params: tuple[BinaryArray, ...], count: int
@@ -209,18 +241,35 @@ class PostgresEventWriter:
     @contextlib.contextmanager
     def serialized(self) -> Iterator[None]:
         """Hold the event table's write lock from now until the write made inside
-        commits (it joins this transaction): no process can write an event meanwhile,
-        so what the caller loads inside is still current when its events commit. The
-        bus's last attempt at a command that kept losing races (``commands.bus``)."""
+        commits (it joins this transaction, on this connection): no process can write an
+        event meanwhile, so what the caller loads inside is still current when its events
+        commit. The bus's last attempt at a command that kept losing races
+        (``commands.bus``). Every tenant's writes wait for this lock, so it is bounded
+        (``domain/limits.py``): a lock not had within ``SERIALIZED_LOCK_WAIT_MS``, or held
+        past ``SERIALIZED_HOLD_MS`` before the write, rolls back and raises
+        ``IntegrityError`` (a conflict: nothing written). A connection lost once the
+        write was sent raises ``OperationalError``: its outcome is unknown, never a
+        refusal (the events may be committed)."""
         conn = self._with_connection(lambda c: c)
+        self._sent, self._over_budget = False, False
         try:
             with conn.transaction():
-                wait = self._lock_timeout.decode()
-                conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
+                conn.execute(self._serialized_settings)
                 conn.execute(self._lock)
+                self._held, self._held_since = conn, time.monotonic()
                 yield
-        except psycopg.OperationalError as exc:  # the lock was not had in time
-            raise OperationalError(str(exc)) from exc
+        except psycopg.errors.LockNotAvailable as exc:
+            raise IntegrityError(f"the table lock was not had in time: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if conn.closed or conn.broken:
+                self._discard(conn)
+            if self._over_budget or not self._sent:
+                # Nothing was sent, so nothing can have committed (the server may have
+                # ended an idle transaction held past its budget): a conflict.
+                raise IntegrityError(f"serialized attempt lost its connection: {exc}") from exc
+            raise OperationalError(f"outcome unknown, the connection was lost: {exc}") from exc
+        finally:
+            self._held = None
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         if not originator_ids:

@@ -178,6 +178,16 @@ MAX_PAYMENT_TERMS_DAYS = 365
 MAX_INBOUND_MESSAGE_BYTES = 64 * 1024
 MAX_ORDER_ITEMS = 100
 
+
+# The bus's last, serialized attempt at a command that kept losing races
+# (commands/bus/synchronous.py) holds the event table's write lock, which every tenant's
+# writes need, from its load to its append. It waits at most this long for the lock and
+# holds it at most this long before appending; past either it rolls back and answers
+# ``concurrent_update`` as when it gave up before. So one hot customer stalls other
+# tenants' writes by at most about this much per serialized attempt.
+SERIALIZED_LOCK_WAIT_MS = 100
+SERIALIZED_HOLD_MS = 100
+
 # -- the rules, as patterns and as checks ---------------------------------------------------
 # The API's schemas carry these patterns (so OpenAPI states them, and pydantic's engine
 # and a JSON Schema validator read them alike: plain character classes, no flags); the

@@ -94,6 +94,8 @@ class CommandBus(SynchronousPath):
         # Pipelined batches committed and the commands in them; see stats().
         self._batches = 0
         self._commands = 0
+        self._serialized = 0  # last attempts run under the event table's lock
+        self._serialized_refused = 0  # of them, answered concurrent_update (its bounds)
         # The composition root passes the Postgres writer; the default writes through the
         # recorder's interface (any recorder, e.g. the in-memory one).
         self._writer = writer or RecorderEventWriter(app.recorder)
@@ -131,12 +133,17 @@ class CommandBus(SynchronousPath):
 
     def stats(self) -> dict[str, float]:
         """How well group commit is doing: pipelined batches committed, the commands
-        they carried, and so the mean batch size (fallback runs are not counted)."""
+        they carried, and so the mean batch size (fallback runs are not counted); and
+        how often a command's last attempt took the event table's lock (``serialized``),
+        which stalls every tenant's writes for its length, and how many of those were
+        refused past their bound (``serialized_refused``, ``domain/limits.py``)."""
         batches, commands = self._batches, self._commands
         return {
             "batches": batches,
             "commands": commands,
             "mean_batch": commands / batches if batches else 0.0,
+            "serialized": self._serialized,
+            "serialized_refused": self._serialized_refused,
         }
 
     def close(self) -> None:

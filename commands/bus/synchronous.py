@@ -37,6 +37,8 @@ class SynchronousPath:
     clock: Clock
     max_retries: int
     cache: AggregateCache
+    _serialized: int
+    _serialized_refused: int
     usage: UsageSource | None
     _writer: EventWriter
 
@@ -106,7 +108,10 @@ class SynchronousPath:
         a command on an aggregate other processes keep writing (one customer's credits
         consumed through several server workers) is decided late, never refused with
         ``concurrent_update``. The lock is held for one command, only after the others
-        failed, so the other writers wait about as long as for one more commit."""
+        failed, and bounded (``SERIALIZED_LOCK_WAIT_MS`` to get it,
+        ``SERIALIZED_HOLD_MS`` from the lock to the append, ``domain/limits.py``): past
+        either it answers ``concurrent_update``, so other tenants' writers wait at most
+        about that long. ``stats()`` counts these attempts."""
         for attempt in range(self.max_retries - 1):
             try:
                 return self._attempt(item, serialized=False)
@@ -114,9 +119,11 @@ class SynchronousPath:
                 # Someone else wrote one of these aggregates first; back off with jitter so
                 # that competing writers do not collide again in lock step.
                 time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())  # noqa: S311
+        self._serialized += 1
         try:
             return self._attempt(item, serialized=True)
-        except IntegrityError:  # only a writer that cannot serialize (none of Tally's)
+        except IntegrityError:  # the lock's bounds, or a writer that cannot serialize
+            self._serialized_refused += 1
             raise ConcurrentUpdate(
                 f"gave up after {self.max_retries} attempts: the same records kept changing",
                 attempts=self.max_retries,

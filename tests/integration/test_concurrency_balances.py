@@ -193,7 +193,10 @@ def test_a_writer_that_loses_every_optimistic_race_wins_its_serialized_last_atte
             if domain_event.originator_id == aid:
                 rivals.append(threading.Thread(target=deposit))
                 rivals[-1].start()
-                rivals[-1].join(timeout=3)
+                # In the serialized attempt the rival waits for the lock: waiting for it
+                # here past SERIALIZED_HOLD_MS would only make that attempt give up.
+                held = fragile.bus._writer._held is not None  # type: ignore[attr-defined]
+                rivals[-1].join(timeout=0.02 if held else 3)
             return encode(domain_event)
 
         mapper.to_stored_event = encode_after_a_competing_write
@@ -204,6 +207,8 @@ def test_a_writer_that_loses_every_optimistic_race_wins_its_serialized_last_atte
             rival.join(timeout=30)
 
         assert not done.replayed
+        assert fragile.bus.stats()["serialized"] == 1  # counted: it stalls every tenant
+        assert fragile.bus.stats()["serialized_refused"] == 0
         # The pipeline's batch, its re-run, the optimistic attempt: all lost a race.
         assert len(rivals) >= 4
         events = _events(instances[0], aid)
