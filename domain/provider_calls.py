@@ -75,9 +75,9 @@ def retry_delay_s(attempts: int) -> float:
 
 class ProviderCall(TallyAggregate):
     TOPIC = "tally:ProviderCall"
-    # When it was asked and when the provider accepted it (``Succeeded`` version 2).
-    # Class defaults, so calls stored before either was kept load with none.
-    requested_at: datetime | None = None
+    # When the provider accepted it (``Succeeded`` version 2). A class default, set only
+    # by a success that kept its time, so a call stored before keeps the state it was
+    # stored with (its read-model row replays equal).
     succeeded_at: datetime | None = None
 
     class Created(TallyAggregate.Created):
@@ -109,7 +109,6 @@ class ProviderCall(TallyAggregate):
         self.state = PENDING
         self.attempts = 0
         self.next_attempt_at: datetime | None = requested_at
-        self.requested_at = requested_at
         self.last_error = ""
         self.error_code = ""
         self.result: dict[str, Any] = {}
@@ -181,13 +180,15 @@ class ProviderCall(TallyAggregate):
         self.result = result
         self.next_attempt_at = None
         self.payment_ref = self.payment_ref or str(result.get("payment_ref") or "")
-        self.succeeded_at = at
+        if at is not None:
+            self.succeeded_at = at
 
     def accepted_before(self, cutoff: datetime) -> bool:
-        """Whether the provider accepted it at or before ``cutoff`` (a call stored
-        before its success time was kept counts from its request)."""
-        accepted = self.succeeded_at or self.requested_at
-        return self.state == SUCCEEDED and accepted is not None and accepted <= cutoff
+        """Whether the provider accepted it at or before ``cutoff``. A success stored
+        before its time was kept was accepted before this code ran, so long ago."""
+        if self.state != SUCCEEDED:
+            return False
+        return self.succeeded_at is None or self.succeeded_at <= cutoff
 
     def fail(self, code: str, detail: str) -> None:
         state = destination(MACHINE, self.state, "fail", what="provider call")
