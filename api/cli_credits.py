@@ -95,11 +95,16 @@ def cmd_credits_consume(args: argparse.Namespace) -> int:
 
 def cmd_credits_list(args: argparse.Namespace) -> int:
     from api.cli_session import EXIT_OK, emit, opened, sync_read_models
-    from api.credit_views import grants_of
+    from api.credit_views import grants_page
 
+    grants: list[dict[str, Any]] = []
     with opened() as tally:
         sync_read_models(tally, None, NEEDS)
-        grants = grants_of(tally, args.project, args.customer)
+        more, after = True, None
+        while more:  # pages of the API's size, each a keyset query
+            found, more = grants_page(tally, args.project, args.customer, 100, after)
+            grants += found
+            after = found[-1]["id"] if found else None
     lines = [
         f"{g['id']}  {g['kind']:<11}  {g['remaining']:>12}/{g['amount']} {g['currency']}  "
         f"priority {g['priority']}  expires {g['expires_at'] or 'never'}"

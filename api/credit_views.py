@@ -59,17 +59,47 @@ def customer_credits(tally: Tally, project_id: UUID, customer_id: UUID) -> dict[
     return {"customer_id": str(customer_id), "balances": [balance_view(r, now) for r in rows]}
 
 
-def grants_of(tally: Tally, project_id: UUID, customer_id: UUID) -> list[dict[str, Any]]:
-    """Every grant of the customer, by currency, oldest first, as the API shows one: the
-    ones its balances retired (``projections.credit_grants``), then the ones they keep."""
-    from projections.credit_grants import retired_grants
+def grants_page(
+    tally: Tally, project_id: UUID, customer_id: UUID, limit: int, starting_after: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the customer's grants, by currency, oldest first (``seq``), as the API
+    shows one, and whether more follow: keyset on ``(currency, seq)`` over the grants
+    its balances retired (``projections.credit_grants``, in SQL) merged with the few
+    they keep. An unknown ``starting_after`` answers an empty page, as every list does."""
+    from projections.credit_grants import retired_key, retired_page
     from projections.credits import balances_of
 
     customer_of(tally, project_id, customer_id)
-    retired = retired_grants(tally.views, tally.schema, project_id, customer_id)
-    return [
-        {**g, "customer_id": b["customer_id"], "currency": b["currency"],
-         "created": g["granted_at"]}
+    live = [
+        (str(b["currency"]), int(g["seq"]), {**g, "currency": b["currency"]})
         for b in balances_of(tally.views, tally.schema, project_id, customer_id)
-        for g in sorted([*retired.get(b["currency"], []), *b["grants"]], key=lambda g: g["seq"])
-    ]  # fmt: skip
+        for g in b["grants"]
+    ]
+    after: tuple[str, int] | None = None
+    if starting_after is not None:
+        after = next(((c, q) for c, q, g in live if g["id"] == starting_after), None)
+        balance_id = _balance_named(starting_after)
+        if after is None and balance_id is not None:
+            after = retired_key(
+                tally.views, tally.schema, project_id, customer_id, balance_id, starting_after
+            )
+        if after is None:
+            return [], False
+    retired = retired_page(tally.views, tally.schema, project_id, customer_id, after, limit + 1)
+    merged = [(c, int(g["seq"]), {**g, "currency": c}) for c, g in retired]
+    merged += [k for k in live if after is None or k[:2] > after]
+    merged.sort(key=lambda k: k[:2])
+    chosen = [
+        {**g, "customer_id": str(customer_id), "created": g["granted_at"]}
+        for _, _, g in merged[:limit]
+    ]
+    return chosen, len(merged) > limit
+
+
+def _balance_named(grant_id: str) -> UUID | None:
+    """The balance a grant id names (``cg_<balance hex>_<n>``), None for another id."""
+    parts = grant_id.split("_")
+    try:
+        return UUID(hex=parts[1]) if len(parts) == 3 and parts[0] == "cg" else None
+    except ValueError:
+        return None

@@ -7,7 +7,12 @@ balance's state forgets it. This table keeps them, one row per grant with its
 every grant a customer had, oldest first. The customer, currency and project come from
 the balance's row, which ``projections.credits`` wrote earlier in the same batch.
 
-- ``retired_grants(pool, schema, project_id, customer_id) -> {currency: [grant, ...]}``.
+- ``retired_page(pool, schema, project_id, customer_id, after, limit)``: the customer's
+  retired grants after ``(currency, seq)`` (or from the first), in that order, as
+  ``(currency, grant)``: a keyset page on the table's index, so a page costs its size,
+  not the customer's history.
+- ``retired_key(pool, schema, project_id, customer_id, balance_id, grant_id)``: that
+  grant's ``(currency, seq)``, a page's cursor (None: not a retired grant of theirs).
 """
 
 from __future__ import annotations
@@ -57,19 +62,46 @@ class RetiredCreditGrants(ReadModel):
         )
 
 
-def retired_grants(
-    pool: ConnectionPool[Any], schema: str, project_id: UUID, customer_id: UUID
-) -> dict[str, list[dict[str, Any]]]:
-    """The customer's retired grants per currency, oldest first."""
+def retired_page(  # the page's bounds, each named
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    customer_id: UUID,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """At most ``limit`` of the customer's retired grants after ``after``, in
+    ``(currency, seq)`` order."""
+    where = sql.SQL("")
+    params: list[Any] = [project_id, customer_id]
+    if after is not None:
+        where = sql.SQL(" AND (currency, seq) > (%s, %s)")
+        params += [after[0], after[1]]
     rows = fetch_all(
         pool,
         sql.SQL(
-            "SELECT currency, grant_state FROM {} WHERE project_id = %s AND customer_id = %s "
-            "ORDER BY currency, seq"
-        ).format(table(schema, TABLE)),
-        [project_id, customer_id],
+            "SELECT currency, grant_state FROM {} WHERE project_id = %s AND customer_id = %s"
+            "{} ORDER BY currency, seq LIMIT %s"
+        ).format(table(schema, TABLE), where),
+        [*params, limit],
     )
-    found: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        found.setdefault(str(row["currency"]), []).append(dict(row["grant_state"]))
-    return found
+    return [(str(row["currency"]), dict(row["grant_state"])) for row in rows]
+
+
+def retired_key(  # the grant's ids, each named
+    pool: ConnectionPool[Any],
+    schema: str,
+    project_id: UUID,
+    customer_id: UUID,
+    balance_id: UUID,
+    grant_id: str,
+) -> tuple[str, int] | None:
+    found = fetch_all(
+        pool,
+        sql.SQL(
+            "SELECT currency, seq FROM {} WHERE balance_id = %s AND grant_id = %s "
+            "AND project_id = %s AND customer_id = %s"
+        ).format(table(schema, TABLE)),
+        [balance_id, grant_id, project_id, customer_id],
+    )
+    return (str(found[0]["currency"]), int(found[0]["seq"])) if found else None

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import CallerDep, TallyDep
 from api.calls import call_now, execute_and_call
-from api.credit_views import balance_view, grants_of
+from api.credit_views import balance_view, grants_page
 from api.credit_views import customer_credits as credits_of
 from api.routes.common import (
     IdempotencyKey,
@@ -93,13 +93,8 @@ def list_credit_grants(
         str | None, Query(max_length=MAX_ID_CHARS, description="The last grant id of a page")
     ] = None,
 ) -> Page[s.CreditGrant]:
-    grants = grants_of(tally, caller.project_id, customer)
-    ids = [g["id"] for g in grants]
-    start = ids.index(starting_after) + 1 if starting_after in ids else 0
-    if starting_after is not None and starting_after not in ids:
-        start = len(grants)
-    chosen = grants[start : start + limit]
-    return page(s.CreditGrant, chosen, start + limit < len(grants))
+    chosen, more = grants_page(tally, caller.project_id, customer, limit, starting_after)
+    return page(s.CreditGrant, chosen, more)
 
 
 @router.post(
