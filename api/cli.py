@@ -43,6 +43,7 @@ from api.cli_session import (
     Stalled,
     emit,
     opened,
+    retry_hint,
     sync_read_models,
 )
 from api.cli_usage import add_usage_commands
@@ -143,6 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "serve":
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        return _dispatch(args)
+    finally:
+        retry_hint(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """The verb's exit code; what refused it in one line on stderr."""
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

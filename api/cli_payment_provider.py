@@ -7,7 +7,11 @@ variable NAME when it builds the provider. ``--credentials-from-env PURPOSE=NAME
 its ``credentials``: the secret is the value of NAME in this command's own environment,
 stored encrypted with TALLY_SECRETS_KEY; it is never taken from the command line, where
 ``ps`` would show it, and never printed. As the route does, the provider is built from
-the settings before anything is recorded, here with this command's environment."""
+the settings before anything is recorded, here with this command's environment.
+
+Both verbs answer the project's not_found first for a project that does not exist, and
+``set`` takes ``--idempotency-key`` as the route takes ``Idempotency-Key`` (without one, a
+key made per invocation, printed if the write fails)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,16 @@ from typing import Any, get_args
 from uuid import UUID
 
 from adapters.providers.config import ProviderName
-from api.cli_session import EXIT_OK, CannotStart, emit, opened, run, sync_read_models
+from api.cli_session import (
+    EXIT_OK,
+    CannotStart,
+    add_idempotency_key,
+    emit,
+    opened,
+    run,
+    sync_read_models,
+    write_key,
+)
 
 
 def _pairs(raw: list[str], option: str) -> dict[str, str]:
@@ -50,6 +63,7 @@ def _lines(shown: dict[str, Any]) -> list[str]:
 
 def cmd_provider_set(args: argparse.Namespace) -> int:
     from api.routes.payment_provider import configure_command, shown_settings
+    from api.routes.projects import require_project
     from api.schemas.payment_provider import ProviderSettingsRequest
 
     body = ProviderSettingsRequest.model_validate(
@@ -60,8 +74,9 @@ def cmd_provider_set(args: argparse.Namespace) -> int:
             "api_base": args.api_base,
         }
     )
-    with opened() as tally:
-        outcome = run(tally, configure_command(tally, body), args.project)
+    with write_key(args) as key, opened() as tally:
+        require_project(tally, args.project)
+        outcome = run(tally, configure_command(tally, body), args.project, key)
         sync_read_models(tally, outcome.position, ("payments",))
         shown = shown_settings(tally, args.project).payment_provider
     emit(args, shown, _lines(shown))
@@ -98,6 +113,7 @@ def add_payment_provider_commands(sub: Any, common: argparse.ArgumentParser) -> 
         help="a credential stored encrypted: the value of NAME here (repeatable)",
     )  # fmt: skip
     set_.add_argument("--api-base", default="", help="another API address (a provider's test)")
+    add_idempotency_key(set_)
     set_.set_defaults(func=cmd_provider_set)
     show = group.add_parser("show", help="show it (never a secret)", parents=[common])
     show.set_defaults(func=cmd_provider_show)

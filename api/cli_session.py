@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import ValidationError
 
@@ -26,6 +27,7 @@ from api.settings import Settings
 from api.tally import NO_PROJECT, Tally
 from commands import messages as m
 from commands.bus import Context, Outcome
+from domain.limits import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_CHARS
 
 ACTOR = "cli"
 EXIT_OK, EXIT_REFUSED, EXIT_CANNOT_START = 0, 1, 2
@@ -63,8 +65,51 @@ def opened(settings: Settings | None = None) -> Iterator[Tally]:
         tally.close()
 
 
-def run(tally: Tally, command: m.Command, project_id: UUID = NO_PROJECT) -> Outcome:
-    return tally.execute(command, Context(project_id, ACTOR))
+def run(
+    tally: Tally, command: m.Command, project_id: UUID = NO_PROJECT, key: str | None = None
+) -> Outcome:
+    """Run ``command`` as the CLI; under ``key`` as the API runs it under an
+    ``Idempotency-Key`` (the same key and body again: the first answer, nothing new)."""
+    return tally.execute(command, Context(project_id, ACTOR, key))
+
+
+def _key(text: str) -> str:
+    if len(text) > MAX_IDEMPOTENCY_KEY_CHARS or not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters without spaces"
+        )
+    return text
+
+
+def add_idempotency_key(parser: argparse.ArgumentParser) -> None:
+    """``--idempotency-key`` on a write verb (docs/operations.md, the CLI's writes)."""
+    parser.add_argument(
+        "--idempotency-key", type=_key, default=None, metavar="KEY",
+        help="the write's idempotency key, as the API's Idempotency-Key header: the same "
+        "key and options again answer the first result and write nothing new (default: "
+        "a new key, printed if the command fails, so a retry can reuse it)",
+    )  # fmt: skip
+
+
+@contextmanager
+def write_key(args: argparse.Namespace) -> Iterator[str]:
+    """The write's key: ``--idempotency-key``, else one made now, once per invocation.
+    If the command fails or is interrupted, ``api.cli.main`` prints the key after the
+    error (``failed_write_key``): whether the write happened or not, running it again
+    with that key writes it at most once."""
+    key: str = args.idempotency_key or f"cli-{uuid4()}"
+    try:
+        yield key
+    except BaseException:
+        args.failed_write_key = key
+        raise
+
+
+def retry_hint(args: argparse.Namespace) -> None:
+    """After a failed write, the line that says how to retry it under the same key."""
+    key = getattr(args, "failed_write_key", None)
+    if key is not None:
+        print(f"tally: to retry this write, add --idempotency-key {key}", file=sys.stderr)
 
 
 def sync_read_models(tally: Tally, position: int | None = None, needs: Sequence[str] = ()) -> None:

@@ -6,7 +6,11 @@ read of its route (``api/routes/webhook_endpoints.py``, the operator API's
 between the two.
 
 The signing secret is printed once, by ``create`` and ``rotate-secret``, as the API
-answers it once; nothing else shows it and nothing logs it."""
+answers it once; nothing else shows it and nothing logs it. Every verb answers the
+project's not_found first for a project that does not exist, as ``payment-provider show``
+does. The writes take ``--idempotency-key`` as the routes take ``Idempotency-Key``; without
+one a key is made per invocation and printed if the write fails, so a retried ``create``
+after a timeout makes one endpoint and one secret, not two."""
 
 from __future__ import annotations
 
@@ -14,7 +18,16 @@ import argparse
 from typing import Any
 from uuid import UUID
 
-from api.cli_session import EXIT_OK, EXIT_REFUSED, emit, opened, run, sync_read_models
+from api.cli_session import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    add_idempotency_key,
+    emit,
+    opened,
+    run,
+    sync_read_models,
+    write_key,
+)
 from domain.errors import NotFound
 
 NEEDS = ("webhook_endpoints",)
@@ -49,8 +62,9 @@ def _write(args: argparse.Namespace, command: Any) -> int:
     from api.routes.webhook_endpoints import with_secret
     from commands.webhook_endpoints import CreateWebhookEndpoint, RotateWebhookSecret
 
-    with opened() as tally:
-        outcome = run(tally, command, args.project)
+    with write_key(args) as key, opened() as tally:
+        _require_project(tally, args.project)
+        outcome = run(tally, command, args.project, key)
         sync_read_models(tally, outcome.position)
         if isinstance(command, CreateWebhookEndpoint | RotateWebhookSecret):
             body = with_secret(tally, outcome).body
@@ -101,6 +115,12 @@ def cmd_webhooks_delete(args: argparse.Namespace) -> int:
     return _write(args, DeleteWebhookEndpoint(endpoint_id=args.endpoint_id))
 
 
+def _require_project(tally: Any, project_id: UUID) -> None:
+    from api.routes.projects import require_project
+
+    require_project(tally, project_id)  # as the operator API: 404 before anything else
+
+
 def _found_endpoint(tally: Any, project_id: UUID, endpoint_id: UUID) -> dict[str, Any]:
     from projections.webhook_endpoints import get_endpoint
 
@@ -112,6 +132,7 @@ def _found_endpoint(tally: Any, project_id: UUID, endpoint_id: UUID) -> dict[str
 
 def cmd_webhooks_show(args: argparse.Namespace) -> int:
     with opened() as tally:
+        _require_project(tally, args.project)
         sync_read_models(tally, None, NEEDS)
         found = _found_endpoint(tally, args.project, args.endpoint_id)
     return _emit_endpoint(args, found)
@@ -121,6 +142,7 @@ def cmd_webhooks_endpoints(args: argparse.Namespace) -> int:
     from projections.webhook_endpoints import list_endpoints
 
     with opened() as tally:
+        _require_project(tally, args.project)
         sync_read_models(tally, None, NEEDS)
         rows, _ = list_endpoints(
             tally.views, tally.schema, args.project, limit=1000, starting_after=None
@@ -147,6 +169,7 @@ def cmd_webhooks_deliveries(args: argparse.Namespace) -> int:
     from adapters.webhook_attempts import list_attempts
 
     with opened() as tally:
+        _require_project(tally, args.project)
         if args.endpoint is not None:  # as the route: an endpoint not the project's is 404
             sync_read_models(tally, None, NEEDS)
             _found_endpoint(tally, args.project, args.endpoint)
@@ -161,6 +184,7 @@ def cmd_webhooks_deliveries(args: argparse.Namespace) -> int:
 
 def cmd_webhooks_redeliver(args: argparse.Namespace) -> int:
     with opened() as tally:
+        _require_project(tally, args.project)
         sync_read_models(tally)
         attempt = tally.webhooks.redeliver(args.project, args.delivery_id)
     if attempt is None:
@@ -211,6 +235,8 @@ def _writes(webhooks: Any, common: argparse.ArgumentParser) -> list[Any]:
         "delete", help="send nothing more to an endpoint; it leaves the list", parents=[common]
     )
     delete.set_defaults(func=cmd_webhooks_delete)
+    for write in (create, update, rotate, delete):
+        add_idempotency_key(write)
     return [create, update, rotate, delete]
 
 

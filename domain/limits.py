@@ -50,6 +50,11 @@ MAX_ID_CHARS = 64
 # A provider's price id a Tally price maps to (provider-run subscriptions).
 MAX_PROVIDER_PRICE_ID_CHARS = 100
 
+# An idempotency key (the ``Idempotency-Key`` header, the CLI's --idempotency-key):
+# printable ASCII without spaces.
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+
 # -- what providers take ---------------------------------------------------------------
 # Paddle Billing refuses texts and currencies outside these (its OpenAPI description,
 # PaddleHQ/paddle-openapi v1/openapi.yaml; docs/providers.md says which Tally refuses

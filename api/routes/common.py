@@ -27,8 +27,10 @@ from domain.errors import NotFound
 from domain.limits import (
     CODE_PATTERN,
     ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
     MAX_CODE_CHARS,
     MAX_ID_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_REF_CHARS,
     PLAN_CODE_PATTERN,
     TEXT_PATTERN,
@@ -42,8 +44,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Same key and same body: the first response again, with "
         "`Idempotency-Replayed: true`. Same key, other body: 409 idempotency_key_reused.",
     ),
