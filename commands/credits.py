@@ -203,9 +203,21 @@ def consume_credits(uow: UnitOfWork, cmd: ConsumeCredits, ctx: Context) -> Resul
     )
 
 
+def _was_retired(uow: UnitOfWork, balance: CreditBalance, grant_id: str) -> bool:
+    """Whether the balance retired ``grant_id``: its ``Retired`` events name it (read only
+    for an id it does not keep, and only if it retired any)."""
+    if not balance.retired["count"]:
+        return False
+    retired = uow.recorded(balance.id, "tally:CreditBalance.Retired")
+    return any(g["id"] == grant_id for e in retired for g in e.grants)
+
+
 def void_credit_grant(uow: UnitOfWork, cmd: VoidCreditGrant, ctx: Context) -> Result:
     balance = uow.find(CreditBalance, balance_of_grant(cmd.grant_id))
     if balance is None or balance.project_id != ctx.project_id:
+        raise NotFound(f"credit grant {cmd.grant_id} not found", id=cmd.grant_id)
+    if cmd.grant_id not in balance.grants and not _was_retired(uow, balance, cmd.grant_id):
+        # An id the balance never had is not found, whatever it retired (those are 409).
         raise NotFound(f"credit grant {cmd.grant_id} not found", id=cmd.grant_id)
     # The grant as the void leaves it: the void retires it (it holds nothing), so it
     # is no longer in ``balance.grants`` afterwards; its events update this dict.

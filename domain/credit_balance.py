@@ -126,7 +126,7 @@ class CreditBalance(  # each concern in a module of its own; the events declared
         if grant is None and self.retired["count"]:
             raise InvalidTransition(
                 f"credit grant {grant_id} holds nothing: it finished (spent, expired, voided "
-                "or refunded) and was retired, or was never granted",
+                "or refunded) and was retired",
                 id=grant_id,
             )
         if grant is None:

@@ -107,6 +107,13 @@ class UnitOfWork:
         self._marks.setdefault(aggregate_id, len(aggregate._pending_events))
         return aggregate
 
+    def recorded(self, aggregate_id: UUID, topic: str) -> list[Any]:
+        """The aggregate's stored events of ``topic``, oldest first, decoded. It reads
+        the whole history: for a rare question about it (an error's answer), never on a
+        command's usual path."""
+        stored = self.app.recorder.select_events(aggregate_id)
+        return [self.app.mapper.to_domain_event(e) for e in stored if e.topic == topic]
+
     def get(self, cls: type[A], aggregate_id: UUID, project_id: UUID) -> A:
         """Load an aggregate of the caller's project. Another project's aggregate is
         reported exactly like a missing one, so ids cannot be probed across tenants."""

@@ -83,3 +83,17 @@ def test_pages_walk_retired_and_kept_grants_in_order_by_keyset(api: Client) -> N
     assert _page(api, cid, 2, f"cg_{'0' * 32}_x") == {"object": "list", "data": [],
                                                        "has_more": False}  # fmt: skip
     assert _page(api, cid, 2, "nonsense")["data"] == []
+
+
+def test_voiding_an_id_the_balance_never_had_is_not_found_even_after_it_retired_some(
+    api: Client,
+) -> None:
+    """Before: 409 ``invalid_transition`` for any unknown id once a grant had retired."""
+    cid = customer(api, "cal")
+    grant = {"customer_id": cid, "kind": "paid", "amount": 100}
+    made = api.ok(api.post("/v1/credit_grants", grant), 201)
+    api.ok(api.post("/v1/credits/consume", {"customer_id": cid, "amount": 100}), 201)
+    balance_hex = made["id"].split("_")[1]
+    never = f"cg_{balance_hex}_{'f' * 16}"
+    problem(api.post(f"/v1/credit_grants/{never}/void", {}), 404, "not_found")
+    problem(api.post(f"/v1/credit_grants/{made['id']}/void", {}), 409, "invalid_transition")
