@@ -315,6 +315,16 @@ CHECKOUT = "POST /v1/checkout/sessions"
             "not one of",
         ),
         ("GET /v1/invoice_payments", {"payment": {"payment_intent": "pi_1"}}, "required"),
+        (
+            "POST /v1/payment_intents",
+            {"amount": "100", "currency": "eur", "confirmation_method": "later"},
+            "not one of",
+        ),
+        (
+            "POST /v1/payment_intents",
+            {"amount": "100", "currency": "eur", "mandate_data": "x"},
+            "not",
+        ),
     ],
 )
 def test_a_request_stripe_would_refuse_is_found(
