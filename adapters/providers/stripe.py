@@ -41,6 +41,7 @@ from adapters.providers.signing import FUTURE_SKEW_S
 from adapters.providers.stripe_customer_refs import needs_customer, with_customer_references
 from adapters.providers.stripe_events import normalize
 from adapters.providers.stripe_invoice_payments import needs_payment, with_invoice_payment
+from adapters.providers.stripe_refund_refs import needs_refund, with_charge_refund
 from adapters.providers.stripe_subscriptions import StripeSubscriptions
 from commands.provider_errors import (
     CardDeclined,
@@ -254,8 +255,10 @@ class StripeProvider(StripeSubscriptions):
 
     def _completed(self, event: ProviderEvent) -> ProviderEvent:
         """What a verified event needs from the API before it is recorded: a paid
-        invoice's payment, a payment method's Tally customer."""
+        invoice's payment, a payment method's Tally customer, a refunded charge's refund."""
         with self._errors():
+            if needs_refund(event):
+                event = with_charge_refund(self._client, event)
             if needs_payment(event):
                 event = with_invoice_payment(self._client, event)
             if needs_customer(event):

@@ -200,16 +200,24 @@ def _payment_intent(obj: Mapping[str, Any], provider_type: str) -> dict[str, Any
 
 def _charge(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
     # charge.refunded carries the charge, whose amount_refunded is a running total; the
-    # refund that caused this event is the newest in ``refunds`` when Stripe includes it.
+    # refund that caused this event is the newest in ``refunds`` when Stripe includes it
+    # (old API versions; current ones leave it out and the adapter lists the charge's
+    # refunds, stripe_refund_refs.py). Its metadata says whether Tally asked for it
+    # (``tally_refund_call``): such a refund is applied to its call, once.
     refunds = obj.get("refunds")
     listed = refunds.get("data") if isinstance(refunds, Mapping) else None
-    newest = max(listed, key=lambda r: r.get("created", 0)) if listed else None
+    rows = [r for r in listed if isinstance(r, Mapping)] if isinstance(listed, list) else []
+    newest = max(rows, key=lambda r: _amount(r.get("created")) or 0) if rows else None
     return {
         "object_ref": ref(newest) or ref(obj) or "",
         "amount_minor": _amount(newest.get("amount")) if newest else None,
         "refunded_total_minor": _amount(obj.get("amount_refunded")),
         "customer_ref": ref(obj.get("customer")),
         "payment_ref": ref(obj.get("payment_intent")) or ref(obj),
+        "references": {
+            **references_from(obj.get("metadata")),
+            **references_from(newest.get("metadata") if newest else None),
+        },
     }
 
 

@@ -186,6 +186,22 @@ def test_charge_refunded_reports_the_newest_refund_and_the_running_total(
     assert event.payment_ref == "pi_1PgafyB7WZ01zgkWSjxsAJo3"
 
 
+def test_charge_refunded_takes_tallys_references_from_its_newest_refund(
+    provider: StripeProvider,
+) -> None:
+    """A listed refund Tally asked for names its call: the event is that call's report,
+    not a dashboard refund (which used to reverse the transaction a second time)."""
+    mine = {"tally_transaction": "t-1", "tally_refund_call": "c-1"}
+    newest = resource("refund", id="re_mine", amount=20, created=1_763_700_100, metadata=mine)
+    charge = resource(
+        "charge", amount=100, amount_refunded=20, metadata={"tally_transaction": "t-1"}
+    )
+    charge["refunds"] = {"object": "list", "data": [newest], "has_more": False}
+    body = event_body("charge.refunded", charge)
+    [event] = provider.parse_webhook(signed(body), body.encode())
+    assert dict(event.references) == mine
+
+
 def test_checkout_completed_carries_total_and_client_reference(provider: StripeProvider) -> None:
     session = resource(
         "checkout.session",
