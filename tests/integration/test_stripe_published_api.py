@@ -263,7 +263,13 @@ SUBSCRIPTION = "POST /v1/subscriptions/{subscription_exposed_id}"
 @pytest.mark.parametrize(
     ("operation", "params", "refusal"),
     [
-        ("POST /v1/subscriptions", {"items": [{"price": "price_1"}]}, "required"),
+        (
+            "POST /v1/subscriptions",
+            {"customer": "cus_1", "items": [{"price": "price_1"}], "trial_end": "tomorrow"},
+            "not one of",
+        ),
+        ("POST /v1/subscriptions", {"customer": "cus_1", "billing_cycle_anchor": "now"}, "integer"),
+        (SUBSCRIPTION, {"items": [{"id": "si_1", "price_data": {"currency": "eur"}}]}, "required"),
         (
             "POST /v1/subscriptions",
             {"customer": "cus_1", "items": [{"price": "price_1", "quantity": "1.5"}]},
@@ -335,6 +341,13 @@ def test_a_request_stripe_would_refuse_is_found(
     the SDK took the first and second, and knew no limit for the fourth and fifth)."""
     found = check(params, OPERATIONS[operation], "")
     assert any(refusal in p for p in found), found
+
+
+def test_a_subscription_names_its_customer_by_customer_account_too() -> None:
+    """Stripe's spec requires no parameter of a subscription create: customer_account
+    may name the customer instead of customer (the fixture required customer before)."""
+    params = {"customer_account": "acct_1", "items": [{"price": "price_1", "quantity": "1"}]}
+    assert check(params, OPERATIONS["POST /v1/subscriptions"], "") == []
 
 
 def test_a_portal_session_needs_no_customer_in_the_spec() -> None:
