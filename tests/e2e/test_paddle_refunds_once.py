@@ -15,7 +15,7 @@ from adapters.clock import FixedClock
 from adapters.providers.signing import ts_h1_signature
 from api.settings import Settings
 from tests.e2e.conftest import Client, head
-from tests.e2e.paddle_sandbox import SECRET, deliver, paddle_shop
+from tests.e2e.paddle_sandbox import SECRET, paddle_shop
 from tests.e2e.test_paddle_refunds import FakePaddle, paid_sale, reversed_amount, reviewed
 from tests.integration.provider_fake import Reply, Seen
 
