@@ -78,6 +78,10 @@ def answer(seen: Seen) -> Reply:
     if name == "GET /v1/invoices/{invoice}/lines":
         line = {**resource("invoice")["lines"]["data"][0], "id": "il_1Pgc6sB7WZ01zgkWSecond"}
         return Reply(200, {"object": "list", "data": [line], "has_more": False, "url": seen.path})
+    if name == "GET /v1/refunds":
+        # The charge's refunds, newest first, as Tally asked for them (its references).
+        refund = resource("refund", metadata=dict(REFS))
+        return Reply(200, {"object": "list", "data": [refund], "has_more": False, "url": seen.path})
     if name == "GET /v1/invoice_payments":
         paid = resource("invoice_payment", status="paid")
         paid["payment"] = {"type": "payment_intent", "payment_intent": "pi_3PaidContract01"}
@@ -185,6 +189,17 @@ def exercise(provider: StripeProvider) -> None:
         (
             "invoice.paid",
             {**resource("invoice", metadata={"tally_invoice": "i-1"}), "parent": None},
+            {},
+        ),
+        (
+            # At current API versions a charge.refunded leaves the charge's refunds out,
+            # so the adapter lists them (GET /v1/refunds?charge=).
+            "charge.refunded",
+            {
+                k: v
+                for k, v in resource("charge", amount_refunded=1000, refunded=True).items()
+                if k != "refunds"
+            },
             {},
         ),
         (
