@@ -268,13 +268,8 @@ def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
     sub = uow.get(Subscription, cmd.subscription_id, ctx.project_id)
     if sub.run_by != PROVIDER:
         return subscriptions.cancel(uow, cmd, ctx)
-    sub.next_status("cancel")  # the transition table allows it, as for Tally's own
-    if cmd.at_period_end and sub.cancel_at_period_end:
-        raise InvalidTransition(
-            "this subscription already cancels at its period end",
-            state=sub.status,
-            trigger="cancel",
-        )
+    # The transition table allows it, as for Tally's own (a paused one only now).
+    sub.check_cancel(at_period_end=cmd.at_period_end)
     _at_provider(sub, "cancel")
     asked = _cancel_call(uow, ctx, sub)
     # A call refused for good is asked again; so is one the provider accepted whose

@@ -217,7 +217,9 @@ def usage_until(
     """The usage of the period so far, up to ``now``, of a subscription that stops
     billing now (canceled at once, or paused), rated before it changes; None unless it
     is active or past due (a trial's usage is billed with the first period's, which a
-    trial canceled never reaches)."""
+    trial canceled never reaches; a paused one's was billed at its pause, and usage
+    sent while it is paused, which a resume would bill, is like usage sent after its
+    end once it is canceled: kept, never billed)."""
     if sub.status not in (ACTIVE, PAST_DUE):
         return None
     return rate_renewal(uow, ctx, sub, until=now)

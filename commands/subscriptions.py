@@ -146,7 +146,9 @@ def cancel(uow: UnitOfWork, cmd: m.CancelSubscription, ctx: Context) -> Result:
     sub, now = _load(uow, ctx, cmd.subscription_id)
     # Canceled now: the usage of the period so far is billed as it ends (rated first:
     # nothing may fail once the subscription has changed).
-    at_once = not cmd.at_period_end  # a trial cancels at once too, and bills no usage
+    # A trial cancels at once too, and bills no usage; nor does a paused subscription
+    # (``usage_until``: its usage up to the pause was billed then).
+    at_once = not cmd.at_period_end
     usage = subscription_invoices.usage_until(uow, ctx, sub, now) if at_once else None
     sub.cancel(now, at_period_end=cmd.at_period_end)
     subscription_invoices.bill_usage_until(uow, ctx, sub, now, usage, "final_usage")

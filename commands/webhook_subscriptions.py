@@ -63,7 +63,14 @@ PLANS: dict[str, dict[str, tuple[str, ...]]] = {
         ACTIVE: ("mark_past_due", "mark_unpaid"),
         PAST_DUE: ("mark_unpaid",),
     },
-    "canceled": {TRIALING: ("cancel",), ACTIVE: ("cancel",), PAST_DUE: ("cancel",)},
+    # Canceled at the provider while paused (Paddle and Stripe both allow it): canceled
+    # now, billing nothing, as a paused subscription canceled through the API.
+    "canceled": {
+        TRIALING: ("cancel",),
+        ACTIVE: ("cancel",),
+        PAST_DUE: ("cancel",),
+        PAUSED: ("cancel",),
+    },
 }
 AFTER = {"activate": ACTIVE, "reactivate": ACTIVE, "mark_past_due": PAST_DUE}
 AFTER |= {"mark_unpaid": UNPAID, "cancel": CANCELED, "pause": PAUSED, "resume": ACTIVE}

@@ -9,7 +9,7 @@ States and triggers (one module-level ``transitions`` table, never bound to an a
     active --mark_past_due--> past_due   active --pause--> paused   active --cancel--> canceled
     past_due --activate--> active   past_due --mark_unpaid--> unpaid   past_due --cancel--> canceled
     unpaid --activate--> active (its invoice paid after all, as at Stripe)
-    paused --resume--> active
+    paused --resume--> active   paused --cancel--> canceled (now only: no period runs to end)
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ MACHINE = transition_table(
         ("activate", [INCOMPLETE, TRIALING, PAST_DUE, UNPAID], ACTIVE),
         ("expire", INCOMPLETE, EXPIRED),
         ("mark_past_due", [TRIALING, ACTIVE], PAST_DUE),
-        ("cancel", [TRIALING, ACTIVE, PAST_DUE], CANCELED),
+        # A paused subscription can be canceled (as at Stripe and Paddle), but only now:
+        # ``Subscription.check_cancel`` refuses a cancel at the end of a period that
+        # does not run while it is paused.
+        ("cancel", [TRIALING, ACTIVE, PAST_DUE, PAUSED], CANCELED),
         ("pause", ACTIVE, PAUSED),
         ("resume", PAUSED, ACTIVE),
         ("mark_unpaid", PAST_DUE, UNPAID),

@@ -37,6 +37,7 @@ from domain.subscription_states import (
     CANCELED,
     INCOMPLETE,
     MACHINE,
+    PAUSED,
     TRIALING,
     Item,
     check_items,
@@ -183,17 +184,35 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
         self.anchor = trial_end
 
     def cancel(self, now: datetime, *, at_period_end: bool = False) -> None:
-        status = self._to("cancel")
+        status = self.check_cancel(at_period_end=at_period_end)
         if at_period_end and self.status != TRIALING:
-            if self.cancel_at_period_end:
-                raise InvalidTransition(
-                    "this subscription already cancels at its period end",
-                    state=self.status,
-                    trigger="cancel",
-                )
             self._cancel_scheduled()
         else:
             self._canceled(status=status, at=now)
+
+    def check_cancel(self, *, at_period_end: bool) -> str:
+        """Where a cancel takes it (``InvalidTransition`` if it cannot be canceled so),
+        for Tally's own cancel and for one asked of its provider. A trial's cancel at
+        the period end is a cancel now. A paused subscription is canceled only now: its
+        period does not run while it is paused (a paused Stripe subscription does not
+        advance to new billing periods), so an end to cancel at would never come."""
+        status = self._to("cancel")
+        if not at_period_end or self.status == TRIALING:
+            return status
+        if self.status == PAUSED:
+            raise InvalidTransition(
+                "a paused subscription has no period running to end: cancel it now, "
+                "or resume it first",
+                state=self.status,
+                trigger="cancel",
+            )
+        if self.cancel_at_period_end:
+            raise InvalidTransition(
+                "this subscription already cancels at its period end",
+                state=self.status,
+                trigger="cancel",
+            )
+        return status
 
     @event("CancelScheduled", topic="tally:Subscription.CancelScheduled")
     def _cancel_scheduled(self) -> None:

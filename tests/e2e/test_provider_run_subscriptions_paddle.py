@@ -3,7 +3,8 @@ signed as Paddle signs them): the create is a transaction whose checkout URL the
 answers (Paddle makes the subscription when it is paid), made once even when retried;
 ``subscription.created`` links and activates it; a plan change, a cancel at the period
 end and its undo are asked of Paddle and come back by webhook; a completed renewal
-transaction is fetched and mirrored as a paid Tally invoice."""
+transaction is fetched and mirrored as a paid Tally invoice; paused at Paddle, it can be
+canceled (now) there or through Tally."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import pytest
 
 from adapters.clock import FixedClock
 from api.settings import Settings
-from tests.e2e.billing import customer, plan, subscribe
-from tests.e2e.conftest import Client
+from tests.e2e.billing import customer, plan, problem, subscribe
+from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.paddle_sandbox import CHECKOUT_PAGE, deliver, paddle_shop
 from tests.e2e.provider_shop import settle
 from tests.integration.provider_fake import FakeApi, Reply, Seen
@@ -228,3 +229,42 @@ def test_a_subscription_paused_and_resumed_at_paddle_is_paused_and_resumed_in_ta
     assert (sub["status"], sub["current_period_start"]) == ("active", "2026-12-02T08:00:00.000000Z")
     assert sub["next_due_at"] is None  # Paddle still runs it
     assert paddle.sent("POST", "/subscriptions") == []  # mirrored, nothing asked back
+
+
+def paused_at_paddle(api: Client) -> tuple[str, dict[str, Any]]:
+    sub_id, _ = started(api)
+    paused = {**subscription(sub_id, PRO, 1), "status": "paused", "current_billing_period": None}
+    deliver(api, "paused", "subscription.paused", paused)
+    return sub_id, paused
+
+
+def test_a_subscription_canceled_at_paddle_while_paused_is_canceled_in_tally(
+    shop: tuple[Client, FakeApi],
+) -> None:
+    api, paddle = shop
+    sub_id, paused = paused_at_paddle(api)
+    canceled = {**paused, "status": "canceled", "canceled_at": "2026-12-01T09:00:00Z"}
+    deliver(api, "canceled", "subscription.canceled", canceled, at="2026-12-01T09:00:00Z")
+    sub = api.ok(api.get(f"/v1/subscriptions/{sub_id}"))
+    assert (sub["status"], sub["next_due_at"]) == ("canceled", None)
+    assert api.ok(api.get("/v1/invoices", subscription_id=sub_id))["data"] == []
+    assert paddle.sent("POST", f"/subscriptions/{SUB}/cancel") == []  # mirrored, not asked
+
+
+def test_a_subscription_paused_at_paddle_is_canceled_through_tally_only_now(
+    shop: tuple[Client, FakeApi],
+) -> None:
+    api, paddle = shop
+    sub_id, paused = paused_at_paddle(api)
+    with nothing_written(api.tally):  # no period runs while paused: no end to cancel at
+        later = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"at_period_end": True})
+    problem(later, 409, "invalid_transition")
+    api.ok(api.post(f"/v1/subscriptions/{sub_id}/cancel", {}))
+    settle(api)
+    [cancel] = paddle.sent("POST", f"/subscriptions/{SUB}/cancel")
+    assert cancel.json() == {"effective_from": "immediately"}
+    assert api.ok(api.get(f"/v1/subscriptions/{sub_id}"))["status"] == "paused"  # until told
+    canceled = {**paused, "status": "canceled", "canceled_at": "2026-12-01T09:00:00Z"}
+    deliver(api, "canceled", "subscription.canceled", canceled, at="2026-12-01T09:00:00Z")
+    assert api.ok(api.get(f"/v1/subscriptions/{sub_id}"))["status"] == "canceled"
+    assert len(paddle.sent("POST", f"/subscriptions/{SUB}/cancel")) == 1  # asked once

@@ -15,6 +15,7 @@ from api.objects import rfc3339
 from api.settings import Settings
 from tests.e2e.billing import customer, plan, problem, subscribe
 from tests.e2e.conftest import Client, nothing_written, serve
+from tests.e2e.test_integration_events import published
 
 
 def _post(api: Client, sub_id: str, action: str, body: Any = None) -> dict[str, Any]:
@@ -102,6 +103,34 @@ def test_pause_and_resume_start_a_new_period(api: Client, clock: FixedClock) -> 
         422,
         "time_not_in_future",
     )
+
+
+def test_a_paused_subscription_is_canceled_now_and_bills_nothing_more(
+    api: Client, clock: FixedClock
+) -> None:
+    sub_id = subscribe(api, customer(api), plan(api, "PRO", 1000))["id"]
+    resume_at = (clock.now() + timedelta(days=40)).isoformat()
+    _post(api, sub_id, "pause", {"resume_at": resume_at})
+    clock.advance(timedelta(days=3))
+    with nothing_written(api.tally):  # no period runs while paused: no end to cancel at
+        later = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"at_period_end": True})
+    assert "paused" in problem(later, 409, "invalid_transition")["detail"]
+    canceled = _post(api, sub_id, "cancel")
+    assert (canceled["status"], canceled["canceled_at"]) == ("canceled", rfc3339(clock.now()))
+    assert canceled["next_due_at"] is None  # the resume it was paused until never comes
+    read = api.ok(api.get(f"/v1/subscriptions/{sub_id}"))
+    assert (read["status"], read["next_due_at"]) == ("canceled", None)
+    listed = api.ok(api.get("/v1/subscriptions", status="canceled"))["data"]
+    assert [s["id"] for s in listed] == [sub_id]
+    # The first period's invoice only: its cancel billed nothing.
+    invoices = api.ok(api.get(f"/v1/invoices?subscription_id={sub_id}"))["data"]
+    assert len(invoices) == 1
+    events = [e for e in published(api) if e["data"]["object"]["id"] == sub_id]
+    assert [e["type"] for e in events[-2:]] == [
+        "billing.subscription.updated",  # paused
+        "billing.subscription.canceled",
+    ]
+    assert events[-1]["data"]["object"]["status"] == "canceled"
 
 
 def test_extend_trial_moves_the_first_period(api: Client, clock: FixedClock) -> None:

@@ -1,7 +1,8 @@
 """Usage of a subscription that stops billing mid-period (issue 13 gap): canceled at
 once, its period's usage so far is billed on a final invoice as it ends; paused, the
 usage before the pause is billed then, and after it resumes its renewals bill only what
-came since the pause (never the usage before it again)."""
+came since the pause (never the usage before it again); canceled while paused, it bills
+nothing more."""
 
 from __future__ import annotations
 
@@ -66,3 +67,22 @@ def test_a_paused_subscription_bills_the_usage_before_the_pause_once(sandbox: Cl
     advance(api, clock_id, 45)  # the first renewal after the resumption (10 + a month)
     billed = [line for i in invoices(api, sub)[2:] for line in usage_lines(i)]
     assert billed == [("tokens", "7", 14)]  # since the pause only: not the 100 again
+
+
+def test_a_paused_subscription_canceled_bills_no_usage_again(sandbox: Client) -> None:
+    api = sandbox
+    clock_id, sub = metered_subscription(api)
+    advance(api, clock_id, 4)
+    assert send(api, used("t1", 1, tokens="100", model="large")) == ["created"]
+    advance(api, clock_id, 5)
+    api.ok(api.post(f"/v1/subscriptions/{sub['id']}/pause", {}))
+    advance(api, clock_id, 7)
+    assert send(api, used("t2", 6, tokens="9", model="large")) == ["created"]  # while paused
+    canceled = api.ok(api.post(f"/v1/subscriptions/{sub['id']}/cancel", {}))["subscription"]
+    assert canceled["status"] == "canceled"
+    # The usage before the pause was billed at the pause, once; the cancel bills nothing
+    # (not the 100 again, and usage sent while paused is kept, never billed).
+    _, before_pause = invoices(api, sub)
+    assert usage_lines(before_pause) == [("tokens", "100", 200)]
+    advance(api, clock_id, 45)
+    assert len(invoices(api, sub)) == 2

@@ -78,6 +78,22 @@ def test_pause_only_from_active_and_resume_only_from_paused() -> None:
     assert sub.current_period[0] == NOW + timedelta(days=10)
 
 
+def test_a_paused_subscription_is_canceled_now_and_never_at_a_period_end() -> None:
+    sub = _sub()
+    sub.pause(NOW + timedelta(days=3))
+    assert sub.next_status("cancel") == "canceled"
+    version = sub.version
+    with pytest.raises(InvalidTransition, match=r"paused .* cancel it now") as refused:
+        sub.cancel(NOW + timedelta(days=4), at_period_end=True)
+    assert refused.value.context == {"state": "paused", "trigger": "cancel"}
+    assert (sub.version, sub.cancel_at_period_end) == (version, False)  # nothing recorded
+    sub.cancel(NOW + timedelta(days=5))
+    assert (sub.status, sub.canceled_at) == ("canceled", NOW + timedelta(days=5))
+    assert sub.next_due_at() is None  # no resume, no renewal
+    with pytest.raises(InvalidTransition, match="resume"):
+        sub.resume(NOW + timedelta(days=6))
+
+
 def test_upgrade_half_way_prorates_credit_and_charge() -> None:
     sub = _sub(amount=2800)  # Jan 31 -> Feb 28: 28 days
     half = NOW + timedelta(days=14)
