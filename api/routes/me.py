@@ -192,7 +192,9 @@ def change_plan(
     SUB + "/cancel",
     response_model=ss.SubscriptionResult,
     summary="Cancel the subscription",
-    description="At the end of the period by default (undo with .../undo_cancel), or now.",
+    description="At the end of the period by default (undo with .../undo_cancel), or now. "
+    "A paused subscription is canceled only now (`at_period_end: false`): no period runs "
+    "while it is paused, so the default answers 409 `invalid_transition`.",
     responses=write_responses(200, "not_found", "invalid_transition"),
 )
 def cancel(

@@ -29,7 +29,9 @@ BASE = "/v1/subscriptions"
     response_model=s.SubscriptionResult,
     summary="Cancel a subscription",
     description="Now (default), or at the end of the current period with "
-    "`at_period_end: true` (a trial is always canceled now). A canceled subscription "
+    "`at_period_end: true` (a trial is always canceled now; a paused one only now, no "
+    "period running while it is paused: `at_period_end: true` answers 409 "
+    "`invalid_transition`). A canceled subscription "
     "cannot be canceled again (409 `invalid_transition`). A subscription its provider "
     "runs is canceled by asking the provider: while that cancel is on its way (the "
     "provider's webhook has not come back), the same cancel again answers 202 with the "

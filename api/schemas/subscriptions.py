@@ -120,7 +120,8 @@ class ChangeItemsRequest(Request):
 class CancelRequest(Request):
     model_config = request_config([{"at_period_end": True}, {}])
     at_period_end: bool = Field(
-        default=False, description="True: keep it until the period ends (can be undone)"
+        default=False,
+        description="True: keep it until the period ends (can be undone); not for a paused one",
     )
 
 

@@ -200,6 +200,16 @@ def test_cancel_and_undo_with_idempotency_keys(world: World) -> None:
     assert ok(bob_first)["subscription"]["id"] == world.bob_sub["id"]
 
 
+def test_a_customer_cancels_a_paused_subscription_now(world: World) -> None:
+    sub = world.alice_sub["id"]
+    world.shop.ok(world.shop.post(f"/v1/subscriptions/{sub}/pause", {}))
+    # The portal's default is the period end, which a paused subscription has not.
+    later = world.alice.post(f"/subscriptions/{sub}/cancel", None)
+    assert (later.status_code, later.json()["code"]) == (409, "invalid_transition")
+    now = ok(world.alice.post(f"/subscriptions/{sub}/cancel", {"at_period_end": False}))
+    assert now["subscription"]["status"] == "canceled"
+
+
 def test_a_customer_starts_a_checkout_for_itself(world: World) -> None:
     body = {
         "plan": "PRO",
