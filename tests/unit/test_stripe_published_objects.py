@@ -77,6 +77,10 @@ READS = {
         "last_payment_error",
     ],
     "billing_portal.session": ["id", "url"],
+    # stripe.py (create), stripe_customer_refs.py and stripe_events.py (customer.*).
+    "customer": ["id", "metadata", "invoice_settings.default_payment_method"],
+    # stripe.py (create) and stripe_refund_refs.py (the charge's refunds listed).
+    "refund": ["id", "status", "amount", "created", "metadata"],
     "notification_event_data": ["object", "previous_attributes"],
 }
 
@@ -167,6 +171,8 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
     assert problems("invoice", invoice) == []
     assert problems("payment_intent", resource("payment_intent")) == []
     assert problems("billing_portal.session", resource("billing_portal.session")) == []
+    assert problems("customer", resource("customer")) == []
+    assert problems("refund", resource("refund")) == []
     # And the adapter reads them as Stripe means them.
     [line] = invoice_from(invoice).lines
     assert (line.amount_minor, line.discount_minor, line.tax_minor, line.proration) == (
@@ -185,11 +191,13 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
         ("line_item", {"taxes": [{"amount": 21, "tax_behavior": "included"}]}, "taxes"),
         ("invoice", {"status": "past_due"}, "past_due"),
         ("invoice", {"total": "10.00"}, "integer"),
+        ("refund", {"created": "2026-12-05"}, "integer"),
+        ("customer", {"invoice_settings": {"default_payment_method": 7}}, "default_payment_method"),
     ],
 )
 def test_an_object_stripe_would_not_send_is_refused(
     name: str, change: dict[str, Any], refusal: str
 ) -> None:
-    base = taxed_line() if name == "line_item" else resource("invoice")
+    base = taxed_line() if name == "line_item" else resource(name)
     found = problems(name, {**base, **change})
     assert any(refusal in p for p in found), found
