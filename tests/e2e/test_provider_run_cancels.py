@@ -4,7 +4,7 @@ request) and never reaches the provider, at Stripe and at Paddle alike (the fake
 the requests); a cancel of the other kind meanwhile is refused (409 naming the first);
 once the webhook shows the cancel, the rules are Tally's usual ones again; and a cancel the
 provider accepted whose webhook never comes is asked again after the bounded wait
-(review1 finding 7)."""
+(review1 finding 7). A subscription Stripe pauses and then deletes is canceled in Tally."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from domain.limits import MAX_PROVIDER_CANCEL_WAIT_S
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client
 from tests.e2e.paddle_sandbox import deliver, paddle_shop
-from tests.e2e.stripe_billing_fake import billing_shop
+from tests.e2e.stripe_billing_fake import billing_shop, send
+from tests.e2e.stripe_billing_run import T0
 from tests.e2e.stripe_billing_run import started as stripe_started
 from tests.e2e.test_provider_run_subscriptions_paddle import (
     PRO,
@@ -113,3 +114,22 @@ def test_a_cancel_whose_webhook_never_comes_is_asked_again_after_the_bounded_wai
     assert now.status_code == 200, now.text
     api.tally.outbox.drain()
     assert cancels_sent(provider, fake) == 3
+
+
+def test_a_subscription_stripe_paused_then_deleted_is_canceled_in_tally(
+    settings: Settings, clock: FixedClock
+) -> None:
+    with billing_shop(settings, clock) as (shop, fake):
+        api = shop.api
+        api.ok(api.post("/v1/subscription_runner", {"run_by": "provider"}))
+        created, ref, _ = stripe_started(shop, fake)
+        stripe_sub = fake.subscriptions[ref]
+        stripe_sub["status"] = "paused"
+        send(api, "evt_paused", "customer.subscription.updated", stripe_sub, T0 + 5)
+        assert api.ok(api.get(f"/v1/subscriptions/{created['id']}"))["status"] == "paused"
+        stripe_sub["status"] = "canceled"
+        deleted = send(api, "evt_deleted", "customer.subscription.deleted", stripe_sub, T0 + 10)
+        assert [e["action"] for e in deleted["effects"]] == ["subscription_mirrored"]
+        sub = api.ok(api.get(f"/v1/subscriptions/{created['id']}"))
+        assert (sub["status"], sub["next_due_at"]) == ("canceled", None)
+        assert cancels_sent("stripe", shop.stripe) == 0  # mirrored, nothing asked back
