@@ -79,6 +79,8 @@ READS = {
     "billing_portal.session": ["id", "url"],
     # stripe.py (create), stripe_customer_refs.py and stripe_events.py (customer.*).
     "customer": ["id", "metadata", "invoice_settings.default_payment_method"],
+    # stripe_events.py (payment_method.attached/detached).
+    "payment_method": ["id", "customer"],
     # stripe.py (create) and stripe_refund_refs.py (the charge's refunds listed).
     "refund": ["id", "status", "amount", "created", "metadata"],
     "notification_event_data": ["object", "previous_attributes"],
@@ -173,6 +175,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
     assert problems("billing_portal.session", resource("billing_portal.session")) == []
     assert problems("customer", resource("customer")) == []
     assert problems("refund", resource("refund")) == []
+    assert problems("payment_method", resource("payment_method", customer=None)) == []
     # And the adapter reads them as Stripe means them.
     [line] = invoice_from(invoice).lines
     assert (line.amount_minor, line.discount_minor, line.tax_minor, line.proration) == (
@@ -192,6 +195,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
         ("invoice", {"status": "past_due"}, "past_due"),
         ("invoice", {"total": "10.00"}, "integer"),
         ("refund", {"created": "2026-12-05"}, "integer"),
+        ("payment_method", {"customer": ["cus_1"]}, "customer"),
         ("customer", {"invoice_settings": {"default_payment_method": 7}}, "default_payment_method"),
     ],
 )
