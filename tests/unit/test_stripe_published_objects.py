@@ -77,6 +77,20 @@ READS = {
         "last_payment_error",
     ],
     "billing_portal.session": ["id", "url"],
+    # stripe.py (create) and stripe_events.py (checkout.session.*).
+    "checkout.session": [
+        "id",
+        "url",
+        "amount_total",
+        "client_reference_id",
+        "currency",
+        "customer",
+        "metadata",
+        "payment_intent",
+        "payment_status",
+        "status",
+        "subscription",
+    ],
     # stripe.py (create), stripe_customer_refs.py and stripe_events.py (customer.*).
     "customer": ["id", "metadata", "invoice_settings.default_payment_method"],
     # stripe_events.py (payment_method.attached/detached).
@@ -175,6 +189,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
     assert problems("billing_portal.session", resource("billing_portal.session")) == []
     assert problems("customer", resource("customer")) == []
     assert problems("refund", resource("refund")) == []
+    assert problems("checkout.session", resource("checkout.session")) == []
     assert problems("payment_method", resource("payment_method", customer=None)) == []
     # And the adapter reads them as Stripe means them.
     [line] = invoice_from(invoice).lines
@@ -195,6 +210,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
         ("invoice", {"status": "past_due"}, "past_due"),
         ("invoice", {"total": "10.00"}, "integer"),
         ("refund", {"created": "2026-12-05"}, "integer"),
+        ("checkout.session", {"payment_status": "complete"}, "complete"),
         ("payment_method", {"customer": ["cus_1"]}, "customer"),
         ("customer", {"invoice_settings": {"default_payment_method": 7}}, "default_payment_method"),
     ],
