@@ -93,6 +93,20 @@ READS = {
     ],
     # stripe.py (create), stripe_customer_refs.py and stripe_events.py (customer.*).
     "customer": ["id", "metadata", "invoice_settings.default_payment_method"],
+    # stripe_subscriptions.py (create, the item change) and stripe_events.py
+    # (customer.subscription.*: items and period for a subscription Stripe runs).
+    "subscription": [
+        "id",
+        "status",
+        "currency",
+        "customer",
+        "cancel_at_period_end",
+        "metadata",
+        "items.data[].id",
+        "items.data[].quantity",
+        "items.data[].price.id",
+        "items.data[].current_period_start",
+    ],
     # stripe_events.py (payment_method.attached/detached).
     "payment_method": ["id", "customer"],
     # stripe.py (create) and stripe_refund_refs.py (the charge's refunds listed).
@@ -189,6 +203,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
     assert problems("billing_portal.session", resource("billing_portal.session")) == []
     assert problems("customer", resource("customer")) == []
     assert problems("refund", resource("refund")) == []
+    assert problems("subscription", resource("subscription")) == []
     assert problems("checkout.session", resource("checkout.session")) == []
     assert problems("payment_method", resource("payment_method", customer=None)) == []
     # And the adapter reads them as Stripe means them.
@@ -210,6 +225,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
         ("invoice", {"status": "past_due"}, "past_due"),
         ("invoice", {"total": "10.00"}, "integer"),
         ("refund", {"created": "2026-12-05"}, "integer"),
+        ("subscription", {"status": "pending"}, "pending"),
         ("checkout.session", {"payment_status": "complete"}, "complete"),
         ("payment_method", {"customer": ["cus_1"]}, "customer"),
         ("customer", {"invoice_settings": {"default_payment_method": 7}}, "default_payment_method"),
