@@ -84,9 +84,38 @@ def refunded(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:
             call.succeed({"refund_ref": event.object_ref, "via": "webhook"}, ctx.now)
         elif call is not None:
             _decided(call, event, approved=True)
+        if total is not None:
+            _settle_counted(uow, ctx, event, txn, call)
         return {"action": "transaction_reversed", "transaction_id": str(txn.id), "amount": amount}
 
     return [reverse]
+
+
+def _settle_counted(
+    uow: UnitOfWork, ctx: Context, event: WebhookEvent, txn: Transaction, named: ProviderCall | None
+) -> None:
+    """Settle the unsettled refund calls of ``txn`` that the provider's running total
+    counts (``own_refunds``): the reversal by that total moved their money, so their
+    answers, recorded later, must move none (they would reverse the refund twice)."""
+    counted = event.data.get("own_refunds")
+    for call_id, refund_ref in counted.items() if isinstance(counted, dict) else []:
+        try:
+            found: ProviderCall | None = uow.find(ProviderCall, UUID(str(call_id)))
+        except ValueError:
+            continue  # not an id Tally made: the metadata was edited
+        params = found.request_params if found is not None else None
+        if (
+            found is None
+            or (named is not None and found.id == named.id)
+            or found.project_id != ctx.project_id
+            or not isinstance(params, RefundParams)
+            or params.transaction_id != str(txn.id)
+        ):
+            continue
+        if found.pending:
+            found.succeed({"refund_ref": str(refund_ref), "via": "webhook"}, ctx.now)
+        elif found.awaits_approval:
+            found.decide_refund(approved=True, refund_ref=str(refund_ref))
 
 
 def refund_failed(uow: UnitOfWork, ctx: Context, event: WebhookEvent) -> list[Step]:

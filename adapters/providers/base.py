@@ -211,7 +211,9 @@ class ProviderEvent:
     the provider id of the object the event is about. ``amount_minor`` is the amount the
     event is about in minor units (for refunds: this refund, when the provider says);
     ``refunded_total_minor`` is the total refunded so far on the payment when the
-    provider reports a running total instead (Stripe's ``charge.refunded``).
+    provider reports a running total instead (Stripe's ``charge.refunded``), and
+    ``own_refunds`` the refunds of Tally's that total counts (its refund call's id to the
+    provider's refund id): reversing by the total settles their calls too.
     ``items`` and ``period_start`` describe a provider-run subscription's plan and
     period (None when the event does not say).
     ``status`` is the object's own status in the provider's words (a subscription's
@@ -236,6 +238,7 @@ class ProviderEvent:
     payment_method_ref: str | None = None
     failure_reason: str | None = None
     refunded_total_minor: int | None = None
+    own_refunds: Mapping[str, str] = field(default_factory=dict)
     cancel_at_period_end: bool | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     # A subscription's items (``{"price_ref", "quantity"}``, the provider's prices) and

@@ -218,7 +218,26 @@ def _charge(obj: Mapping[str, Any], _: str) -> dict[str, Any]:
             **references_from(obj.get("metadata")),
             **references_from(newest.get("metadata") if newest else None),
         },
+        "own_refunds": own_refunds(rows),
     }
+
+
+# Refunds that count in a charge's amount_refunded (a failed or canceled one is taken
+# out of it again).
+COUNTED = ("succeeded", "pending", "requires_action")
+
+
+def own_refunds(rows: list[Mapping[str, Any]]) -> dict[str, str]:
+    """The refunds among ``rows`` that Tally asked for and the charge's running total
+    counts: their refund call's id to the refund's id."""
+    found: dict[str, str] = {}
+    for row in rows:
+        metadata = row.get("metadata")
+        call = metadata.get("tally_refund_call") if isinstance(metadata, Mapping) else None
+        refund = ref(row)
+        if isinstance(call, str) and refund and row.get("status") in COUNTED:
+            found[call] = refund
+    return found
 
 
 _BY_OBJECT = {

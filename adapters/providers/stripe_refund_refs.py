@@ -10,7 +10,11 @@ answer to the call, the transaction was reversed by the webhook and again by the
 answer. So before such an event is recorded the adapter lists the charge's refunds
 (``GET /v1/refunds?charge=ch_...``, newest first) and takes the newest as the event's
 refund: its id, its amount and its ``tally_*`` references (``commands/webhook_refunds.py``
-then applies it to the call it names, once, whichever of the two comes first). A charge
+then applies it to the call it names, once, whichever of the two comes first). Every
+listed refund Tally asked for is named too (``own_refunds``): the running total counts
+it, so the reversal by that total settles its call, even when the newest refund is
+another (a dashboard refund made just after Tally's), and its answer moves nothing
+more. A charge
 with no refund listed leaves the event as it was; Stripe unreachable is
 ``ProviderUnavailable`` (the webhook answers 503 and Stripe redelivers).
 """
@@ -22,10 +26,12 @@ from dataclasses import replace
 from typing import Any
 
 from adapters.providers.base import ProviderEvent, references_from
+from adapters.providers.stripe_events import own_refunds
 from commands.provider_events import EventType
 
-# The newest refund is the one that caused the event; a few more cost nothing.
-PAGE = 10
+# Stripe's largest page: the newest refund is the event's, and every refund of Tally's
+# the running total counts is named (``own_refunds``), so its call is settled with it.
+PAGE = 100
 
 
 def needs_refund(event: ProviderEvent) -> bool:
@@ -62,6 +68,7 @@ def with_refund(event: ProviderEvent, rows: list[Any]) -> ProviderEvent:
         amount_minor=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
         # The refund's own references win: they say who asked for it.
         references={**event.references, **references_from(newest.get("metadata"))},
+        own_refunds=own_refunds(refunds),
     )
 
 

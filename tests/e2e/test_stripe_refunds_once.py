@@ -162,3 +162,41 @@ def test_a_refund_reported_before_its_answer_is_reversed_once(shop: Shop) -> Non
     assert books(shop)["clearing:stripe"] == -1200  # as at Stripe: 2000 paid, 800 refunded
     trial = api.ok(api.get("/v1/reports/trial_balance"))
     assert {c: int(v["total"]) for c, v in trial["currencies"].items()} == {"EUR": 0}
+
+
+def test_a_dashboard_refund_just_after_tallys_does_not_reverse_tallys_twice(
+    shop: Shop,
+) -> None:
+    """Someone refunds 200 in Stripe's dashboard just after Tally's refund of 500, before
+    Tally has Stripe's answer: the event's newest refund is the dashboard's, with no
+    Tally references, and its running total counts Tally's too. The reversal by that
+    total settles Tally's call (its refund is listed with its call), so the answer
+    recorded after it moves nothing more."""
+    api = shop.api
+    account = api.open_account("bo")
+    body = {"amount": 2000, "currency": "EUR", "payment_method": "pm_visa"}
+    topped = api.ok(api.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    settle(api)
+    txn = topped["transaction"]["id"]
+    paid = api.ok(api.get(f"/v1/provider_calls/{topped['provider_call']['id']}"))["payment_ref"]
+    seen: list[int] = []
+
+    def report() -> None:
+        dashboard = resource(
+            "refund", id="re_dashboard", amount=200, charge=CHARGE, created=1_800_000_000
+        )
+        shop.fake.refunds.append(dashboard)  # type: ignore[attr-defined]
+        refunded(shop, "evt_dash", paid, txn, 700)
+        seen.append(api.ok(api.get(f"/v1/transactions/{txn}"))["reversed_amount"])
+
+    api.tally.providers.overrides[api.project_id] = WebhookFirst(
+        provider_for(api.tally, api.project_id), report
+    )
+    asked = api.ok(api.post(f"/v1/transactions/{txn}/refunds", {"amount": 500}), 202)
+    settle(api)
+
+    assert seen == [700]
+    call = api.ok(api.get(f"/v1/provider_calls/{asked['provider_call']['id']}"))
+    assert call["state"] == "succeeded"
+    assert api.ok(api.get(f"/v1/transactions/{txn}"))["reversed_amount"] == 700
+    assert books(shop)["clearing:stripe"] == -1300  # as at Stripe: 2000 paid, 700 refunded
