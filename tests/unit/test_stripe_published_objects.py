@@ -107,6 +107,23 @@ READS = {
         "items.data[].price.id",
         "items.data[].current_period_start",
     ],
+    # stripe_events.py (charge.refunded) and stripe_refund_refs.py.
+    "charge": [
+        "id",
+        "status",
+        "currency",
+        "amount_refunded",
+        "customer",
+        "payment_intent",
+        "metadata",
+        "refunds.has_more",
+        "refunds.data[].id",
+        "refunds.data[].amount",
+        "refunds.data[].created",
+        "refunds.data[].metadata",
+    ],
+    # stripe_events.py (setup_intent.succeeded: a trial's card).
+    "setup_intent": ["id", "status", "customer", "payment_method", "metadata"],
     # stripe_events.py (payment_method.attached/detached).
     "payment_method": ["id", "customer"],
     # stripe.py (create) and stripe_refund_refs.py (the charge's refunds listed).
@@ -203,6 +220,8 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
     assert problems("billing_portal.session", resource("billing_portal.session")) == []
     assert problems("customer", resource("customer")) == []
     assert problems("refund", resource("refund")) == []
+    assert problems("charge", resource("charge")) == []
+    assert problems("setup_intent", resource("setup_intent")) == []
     assert problems("subscription", resource("subscription")) == []
     assert problems("checkout.session", resource("checkout.session")) == []
     assert problems("payment_method", resource("payment_method", customer=None)) == []
@@ -225,6 +244,7 @@ def test_the_objects_the_tests_answer_with_are_stripes() -> None:
         ("invoice", {"status": "past_due"}, "past_due"),
         ("invoice", {"total": "10.00"}, "integer"),
         ("refund", {"created": "2026-12-05"}, "integer"),
+        ("charge", {"amount_refunded": 10.5}, "integer"),
         ("subscription", {"status": "pending"}, "pending"),
         ("checkout.session", {"payment_status": "complete"}, "complete"),
         ("payment_method", {"customer": ["cus_1"]}, "customer"),
