@@ -1,6 +1,6 @@
 """The Stripe adapter checked against Stripe's published API (issue 18): every request it
-sends is validated against its operation's request schema, written from Stripe's OpenAPI
-spec as the SDK pins it (``tests/fixtures/stripe_api/requests.json``, checked by
+sends is validated against its operation's request schema, compared with Stripe's
+published OpenAPI spec (``tests/fixtures/stripe_api/requests.json``, checked by
 ``tests/integration/stripe_contract.py``), and every answer it reads is Stripe's own
 example object from ``../shared/stripe/fixtures3.json``. A request Stripe would refuse
 (an unknown parameter, a value of the wrong type or kind, a text past Stripe's limit) is
