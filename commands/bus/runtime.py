@@ -313,11 +313,10 @@ class CommandBus(SynchronousPath):
             batch.sealed = batch.uow.seal()
         except Exception as exc:
             log.exception("sealing a command batch failed")
-            self.cache.evict(list(batch.uow.touched))
+            self.cache.evict(batch.uow.ids())
             self._fail(batch, exc)
             return False
-        for aggregate in batch.uow.touched.values():
-            self.cache.put(aggregate)
+        batch.uow.keep_in(self.cache)
         return True
 
     def _submit(self, batch: Batch) -> None:
@@ -352,7 +351,7 @@ class CommandBus(SynchronousPath):
         self._run_each_alone(batch.refused)
 
     def _settle_failed(self, batch: Batch, error: BaseException) -> None:
-        self.cache.evict(list(batch.uow.touched))
+        self.cache.evict(batch.uow.ids())
         if isinstance(error, IntegrityError):
             # A reused idempotency key, or another process wrote one of its aggregates.
             if not self._try_batch(batch.items, check_keys=True):
@@ -364,12 +363,12 @@ class CommandBus(SynchronousPath):
         building, self._building = self._building, None
         self._room.notify_all()
         if building is not None:
-            self.cache.evict(list(building.uow.touched))
+            self.cache.evict(building.uow.ids())
             self._run_batch(building.items)
 
     def _run_again_alone(self, batch: Batch) -> None:
         """Run a broken batch's commands again, one at a time, on fresh aggregates."""
-        self.cache.evict(list(batch.uow.touched))
+        self.cache.evict(batch.uow.ids())
         self._run_each_alone(batch.items)
 
     def _fail(self, batch: Batch, exc: BaseException) -> None:

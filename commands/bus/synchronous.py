@@ -71,20 +71,19 @@ class SynchronousPath:
             except DomainError:
                 if uow.command_recorded():
                     log.error("%s raised after recording events", type(item.command).__name__)
-                    self.cache.evict(list(uow.touched))
+                    self.cache.evict(uow.ids())
                     self._run_each_alone(batch)
                     return True
                 refused.append(item)
         try:
             positions = self._save(uow)
         except IntegrityError:
-            self.cache.evict(list(uow.touched))
+            self.cache.evict(uow.ids())
             return False
         except BaseException:
-            self.cache.evict(list(uow.touched))
+            self.cache.evict(uow.ids())
             raise
-        for aggregate in uow.touched.values():
-            self.cache.put(aggregate)
+        uow.keep_in(self.cache)
         self._answer(done, positions)
         self._run_each_alone(refused)
         return True
@@ -136,8 +135,7 @@ class SynchronousPath:
             sealed = uow.seal()
             positions = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
         self._write_snapshots(sealed.snapshots)  # after the commit, as _save's
-        for aggregate in uow.touched.values():
-            self.cache.put(aggregate)
+        uow.keep_in(self.cache)
         outcome.position = self._position(positions)
         return outcome
 

@@ -30,25 +30,42 @@ log = logging.getLogger("tally.bus")
 
 
 class AggregateCache:
-    """A bounded LRU of aggregates, touched only by the bus's writer thread."""
+    """A bounded LRU of aggregates, touched only by the bus's writer thread.
+
+    A new aggregate that was stored by its created event alone (an idempotency record,
+    ``UnitOfWork.add_created_event``) is kept as that event and built only when asked
+    for: a retry under the same key in a later batch must find its record here and
+    replay it, never run its handler again on aggregates that are already changed."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._items: OrderedDict[UUID, Any] = OrderedDict()
 
     def get(self, aggregate_id: UUID) -> Aggregate | None:
         item = self._items.get(aggregate_id)
-        if item is not None:
-            self._items.move_to_end(aggregate_id)
-        return item
+        if item is None:
+            return None
+        self._items.move_to_end(aggregate_id)
+        if not isinstance(item, Aggregate):  # a created event: build it, as a load would
+            item = self._items[aggregate_id] = item.mutate(None)
+        aggregate: Aggregate = item
+        return aggregate
 
     def put(self, aggregate: Aggregate) -> None:
+        self._keep(aggregate.id, aggregate)
+
+    def put_created(self, event: Any) -> None:
+        """Keep a new aggregate by its created event (see the class's docstring)."""
+        self._keep(event.originator_id, event)
+
+    def _keep(self, aggregate_id: UUID, item: Any) -> None:
         if self.maxsize <= 0:
             return
-        self._items[aggregate.id] = aggregate
-        self._items.move_to_end(aggregate.id)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
+        items = self._items
+        items[aggregate_id] = item
+        items.move_to_end(aggregate_id)
+        while len(items) > self.maxsize:
+            items.popitem(last=False)
 
     def evict(self, aggregate_ids: Any) -> None:
         for aggregate_id in aggregate_ids:
@@ -156,6 +173,19 @@ class UnitOfWork:
         aggregate: Aggregate = event.mutate(None)
         self.touched[aggregate_id] = aggregate
         return aggregate
+
+    def ids(self) -> list[UUID]:
+        """Every aggregate the unit of work reached or made, built or not: what the cache
+        must drop if its events are not written (a handler changed them in place)."""
+        return [*self.touched, *self._unbuilt]
+
+    def keep_in(self, cache: AggregateCache) -> None:
+        """Put what the unit of work reached or made into ``cache``, for later batches:
+        the aggregates, and the new ones not built by their created events."""
+        for aggregate in self.touched.values():
+            cache.put(aggregate)
+        for event in self._unbuilt.values():
+            cache.put_created(event)
 
     def begin_command(self) -> None:
         """Start watching what the next command records."""
