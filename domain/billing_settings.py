@@ -49,6 +49,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import InvalidCombination, ValidationFailed
 from domain.limits import (
     INVOICE_PREFIX_PATTERN,
@@ -180,7 +181,7 @@ class BillingSettings(TallyAggregate):
         self.values = values
 
     def summary(self) -> dict[str, Any]:
-        return {"project_id": str(self.project_id), **DEFAULTS, **self.values}
+        return plain_copy({"project_id": str(self.project_id), **DEFAULTS, **self.values})
 
 
 # The series of invoices finalized on a test clock; it is written after the prefix.

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import InvalidCombination, LimitReached, ValidationFailed
 from domain.limits import (
     MAX_LABEL_CHARS,
@@ -135,10 +136,10 @@ class Product(TallyAggregate):
             "id": str(self.id),
             "code": self.code,
             "name": self.name,
-            "features": self.features,
+            "features": plain_copy(self.features),
             "active": self.active,
             "owner": self.owner,
-            "prices": self.prices,
+            "prices": plain_copy(self.prices),
         }
 
 
@@ -386,12 +387,12 @@ class Price(TallyAggregate):
             "currency": self.currency,
             "scheme": self.scheme,
             "unit_amount": self.unit_amount,
-            "tiers": self.tiers,
+            "tiers": plain_copy(self.tiers),
             "meter": self.meter,
             "interval": self.interval,
             "interval_count": self.interval_count,
             "trial_days": self.trial_days,
-            "package": self.package,
+            "package": plain_copy(self.package),
             "active": self.active,
             "provider_price_ids": dict(self.provider_price_ids or {}),
         }

@@ -28,6 +28,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import InsufficientFunds, ValidationFailed
 from domain.limits import MAX_DESCRIPTION_CHARS, check_text
 from domain.money import check_amount, check_within_limit
@@ -169,6 +170,6 @@ class CustomerBilling(TallyAggregate):
             "customer_id": str(self.customer_id),
             "currency": self.currency,
             "credit_balance": self.credit_balance,
-            "coupons": self.coupons,
+            "coupons": plain_copy(self.coupons),
             "due": {i: at.isoformat() for i, at in sorted(self.due.items())},
         }

@@ -8,6 +8,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import ValidationFailed
 from domain.limits import (
     MAX_EMAIL_CHARS,
@@ -122,7 +123,7 @@ class Customer(TallyAggregate):
             "email": self.email,
             "name": self.name,
             "currency": self.currency,
-            "metadata": self.metadata,
-            "provider_refs": self.provider_refs,
+            "metadata": plain_copy(self.metadata),
+            "provider_refs": plain_copy(self.provider_refs),
             "test_clock_id": str(self.test_clock_id) if self.test_clock_id else None,
         }

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain.copies import plain_copy
 from domain.credit_notes import check_credit, note_record
 from domain.errors import InvalidAmount, InvalidTransition
 from domain.invoice_entries import Posting, credit_note_entry, payment_entry
@@ -166,4 +167,4 @@ class InvoiceSettlement:
             entry=credit_note_entry(self.totals, amount, note["refunded_to"]),
             at=at,
         )
-        return note
+        return plain_copy(note)  # the invoice keeps its own, changed by refunds

@@ -38,6 +38,7 @@ from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
 from domain.billing_settings import InvoiceSequence
+from domain.copies import plain_copy
 from domain.customer_billing import credit_ref
 from domain.errors import InvalidTransition, ValidationFailed
 from domain.invoice_drafting import InvoiceDrafting
@@ -288,6 +289,7 @@ class Invoice(TallyAggregate, InvoiceDrafting, InvoiceSettlement):
 # -- the summary ------------------------------------------------------------------------
 
 DATES = ("finalized_at", "paid_at", "voided_at", "marked_uncollectible_at")
+TOTALS = ("subtotal", "discount", "tax", "tax_by_rate", "total")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -308,7 +310,10 @@ def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> 
     the totals finalizing now would record); ``dunning`` adds its collection state."""
     totals = invoice.totals or preview_totals(invoice.lines, invoice.rates, invoice.coupon)
     priced = totals.get("lines", [])
-    lines = [{**li, **(priced[i] if i < len(priced) else {})} for i, li in enumerate(invoice.lines)]
+    lines = [
+        plain_copy({**li, **(priced[i] if i < len(priced) else {})})
+        for i, li in enumerate(invoice.lines)
+    ]
     return {
         "id": str(invoice.id),
         "number": invoice.number or None,
@@ -320,9 +325,9 @@ def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> 
         "period_start": _iso(invoice.period_start),
         "period_end": _iso(invoice.period_end),
         "lines": lines,
-        "tax_rates": invoice.rates,
-        "coupon": invoice.coupon,
-        **{k: totals[k] for k in ("subtotal", "discount", "tax", "tax_by_rate", "total")},
+        "tax_rates": plain_copy(invoice.rates),
+        "coupon": plain_copy(invoice.coupon),
+        **{k: plain_copy(totals[k]) for k in TOTALS},
         "credit_applied": invoice.credit_applied,
         "credit_granted": invoice.credit_granted,
         "amount_due": invoice.amount_due if invoice.totals else max(0, totals["total"]),
@@ -330,8 +335,8 @@ def invoice_summary(invoice: Invoice, dunning: InvoiceDunning | None = None) -> 
         "amount_credited": invoice.amount_credited,
         "amount_refunded": invoice.amount_refunded,
         "amount_remaining": invoice.amount_remaining,
-        "payments": invoice.payments,
-        "credit_notes": invoice.credit_notes,
+        "payments": plain_copy(invoice.payments),
+        "credit_notes": plain_copy(invoice.credit_notes),
         **dunning_fields(dunning),
         "finalize_at": _iso(invoice.finalize_at),
         **{k: _iso(invoice.dates.get(k)) for k in DATES},

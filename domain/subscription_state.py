@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain.copies import plain_copy
 from domain.errors import InvalidTransition, ValidationFailed
 from domain.periods import Schedule
 from domain.proration import prorate_change
@@ -159,7 +160,7 @@ class SubscriptionState:
             "customer_id": str(self.customer_id),
             "status": self.status,
             "currency": self.currency,
-            "items": self.items,
+            "items": plain_copy(self.items),
             "interval": self.interval,
             "interval_count": self.interval_count,
             "current_period_start": start.isoformat(),
@@ -168,8 +169,8 @@ class SubscriptionState:
             "cancel_at_period_end": self.cancel_at_period_end,
             "canceled_at": self.canceled_at.isoformat() if self.canceled_at else None,
             "resume_at": self.resume_at.isoformat() if self.resume_at else None,
-            "pending_items": self.pending_items,
-            "proration_lines": self.proration_lines,
+            "pending_items": plain_copy(self.pending_items),
+            "proration_lines": plain_copy(self.proration_lines),
             "next_due_at": due.isoformat() if due else None,
             "test_clock_id": str(self.test_clock_id) if self.test_clock_id else None,
             "run_by": self.run_by,

@@ -23,6 +23,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.usage import decimal_text
 
 NAMESPACE = UUID("4f0c2a51-8b7e-4d6a-9c3f-2e1d0b9a8c7f")
@@ -179,14 +180,14 @@ class UsageBilling(TallyAggregate):
         return {
             "subscription_id": str(self.subscription_id),
             "invoice_id": self.invoice_id,
-            "period": self.period,
-            "prices": self.prices,
-            "billed": self.billed,
-            "earlier": self.earlier,
-            "earlier_billed": self.earlier_billed,
-            "thresholds": self.thresholds,
-            "progressive": self.progressive,
-            "progressive_billed": self.progressive_billed,
+            "period": plain_copy(self.period),
+            "prices": plain_copy(self.prices),
+            "billed": plain_copy(self.billed),
+            "earlier": plain_copy(self.earlier),
+            "earlier_billed": plain_copy(self.earlier_billed),
+            "thresholds": plain_copy(self.thresholds),
+            "progressive": plain_copy(self.progressive),
+            "progressive_billed": plain_copy(self.progressive_billed),
         }
 
 

@@ -26,6 +26,7 @@ from eventsourcing.domain import event
 
 from domain.backoff import doubling_delay_s
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import DomainError
 from domain.state_machine import destination, transition_table
 
@@ -166,8 +167,8 @@ class WebhookEvent(TallyAggregate):
             "attempts": self.attempts,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "reason": self.reason,
-            "effects": self.effects,
-            "references": self.references,
+            "effects": plain_copy(self.effects),
+            "references": plain_copy(self.references),
         }
 
 
