@@ -169,9 +169,9 @@ class IdempotencyRecord(TallyAggregate):
         response: Any,
     ) -> Any | None:
         """The ``Recorded`` event ``record(record_id, ...)`` would create the record from,
-        without the record: the command bus stores it and builds the record only if a
-        later command of the same batch asks for it (``event.mutate(None)``, as a load
-        from the store does). Same event, same bytes (tests/unit/test_event_recording.py).
+        without the record: the command bus stores it (and keeps it in its cache) and
+        builds the record only if a later command asks for it (``event.mutate(None)``, as
+        a load from the store does). Same event, same bytes (tests/unit/test_event_recording.py).
         None where the recipes decline (the caller then uses ``record``)."""
         made = creation(cls, cls.Recorded)
         if made is None:

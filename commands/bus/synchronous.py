@@ -200,7 +200,8 @@ def _keep_answer(
     uow: UnitOfWork, record_id: UUID, project_id: UUID, key: str, digest: str, result: Result
 ) -> None:
     """Record the command's answer under its key. Only the record's event is made: the
-    record itself is built only if a later command of the batch reuses the key."""
+    record itself is built only if a later command reuses the key (from the unit of
+    work, or from the cache the event goes into with the batch's aggregates)."""
     values: dict[str, Any] = {
         "project_id": project_id,
         "key": key,

@@ -52,18 +52,23 @@ class AggregateCache:
         return aggregate
 
     def put(self, aggregate: Aggregate) -> None:
-        self._keep(aggregate.id, aggregate)
-
-    def put_created(self, event: Any) -> None:
-        """Keep a new aggregate by its created event (see the class's docstring)."""
-        self._keep(event.originator_id, event)
-
-    def _keep(self, aggregate_id: UUID, item: Any) -> None:
         if self.maxsize <= 0:
             return
         items = self._items
-        items[aggregate_id] = item
-        items.move_to_end(aggregate_id)
+        items[aggregate.id] = aggregate
+        items.move_to_end(aggregate.id)
+        while len(items) > self.maxsize:
+            items.popitem(last=False)
+
+    def put_created(self, event: Any) -> None:
+        """Keep a new aggregate by its created event (see the class's docstring). ``put``'s
+        lines again rather than a call both make: they run for all that every batch
+        reached or made (a keyed deposit: its account, transaction and record)."""
+        if self.maxsize <= 0:
+            return
+        items = self._items
+        items[event.originator_id] = event
+        items.move_to_end(event.originator_id)
         while len(items) > self.maxsize:
             items.popitem(last=False)
 
@@ -150,7 +155,8 @@ class UnitOfWork:
         command). Its event is encoded now, after what the command recorded before it,
         so the batch holds the events in the order ``add(aggregate)`` would give them.
         ``find`` builds the aggregate from the event, as a load from the store would, if
-        a later command of the batch asks for it. An aggregate class with a snapshotting
+        a later command of the batch asks for it; ``keep_in`` hands the event to the cache,
+        which does the same for a later batch. An aggregate class with a snapshotting
         interval is built and added as any other, so that its snapshot is taken."""
         if self._intervals and self._intervals.get(aggregate_class):
             aggregate = event.mutate(None)
