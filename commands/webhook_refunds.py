@@ -15,6 +15,10 @@ gave back of that payment (their entries moved that money). An invoice charge's 
 without a running total reverses nothing: it cannot tell a dashboard refund from the
 report of a credit note's refund.
 
+A reversal by a running total settles the refund calls of Tally's that the total counts
+(``own_refunds``, which the adapter read from the provider's list of the payment's
+refunds): their money moved with it, so their answers, recorded later, move none.
+
 Paddle's adjustments carry no Tally references but the refund call's id (in the reason),
 so the transaction a refund reverses is the one its call names, and only if the
 provider's payment it refunds is the one the call asked to refund. A Paddle dashboard

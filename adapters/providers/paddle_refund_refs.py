@@ -12,7 +12,10 @@ approved ones: the running total that Stripe's ``charge.refunded`` carries as
 ``amount_refunded``. ``commands/webhook_refunds.py`` then treats it as it treats a
 Stripe dashboard refund: it reverses the total less what was reversed already, so a
 second report of the same refund (``adjustment.created`` then ``updated``) reverses
-nothing more, in whatever order they come. A transaction Paddle will not show gives
+nothing more, in whatever order they come. The approved refunds Tally asked for that
+the total counts (their reasons name their calls) are named in ``own_refunds``: the
+reversal by the total settles their calls, so an approval of Tally's refund applied
+after a dashboard refund's event reverses nothing more. A transaction Paddle will not show gives
 none, and the event is recorded and ignored; Paddle unreachable is
 ``ProviderUnavailable`` (503: Paddle redelivers).
 """
@@ -26,6 +29,7 @@ from typing import Any
 from adapters.providers.amounts import minor_from_text
 from adapters.providers.base import ProviderEvent
 from adapters.providers.ids import PADDLE, path_segment
+from adapters.providers.paddle_bodies import refund_call_in
 from adapters.providers.paddle_events import transaction_references
 from commands.provider_errors import ProviderRejected
 from commands.provider_events import EventType
@@ -54,9 +58,13 @@ def with_payment_references(call: Call, entries: Entries, event: ProviderEvent) 
     params = {"transaction_id": transaction, "action": "refund"}
     # This refund counts even if Paddle's list does not show it yet.
     total = event.amount_minor or 0
+    own: dict[str, str] = {}  # Tally's refunds the total counts: their calls are settled
     for adjustment in entries("/adjustments", params, "the transaction's refunds"):
         if adjustment.get("id") != event.object_ref and adjustment.get("status") == "approved":
             totals = adjustment.get("totals")
             total += minor_from_text(totals.get("total") if isinstance(totals, dict) else None) or 0
+            asked = refund_call_in(adjustment.get("reason"))
+            if asked is not None and isinstance(adjustment.get("id"), str):
+                own[asked] = str(adjustment["id"])
     references = {**transaction_references(found), **event.references}
-    return replace(event, references=references, refunded_total_minor=total)
+    return replace(event, references=references, refunded_total_minor=total, own_refunds=own)

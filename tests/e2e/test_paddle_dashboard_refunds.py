@@ -69,3 +69,23 @@ def test_a_tally_refund_and_a_dashboard_refund_add_up(shop: Client, fake: FakePa
     assert reversed_amount(shop, txn_id) == 500
     deliver(shop, "dash", "adjustment.created", dashboard_refund(fake, 1, 250, "approved"))
     assert reversed_amount(shop, txn_id) == 750
+
+
+def test_a_dashboard_refund_reported_before_tallys_approval_does_not_reverse_it_twice(
+    shop: Client, fake: FakePaddle
+) -> None:
+    """Paddle approved Tally's refund (500), then someone refunded 250 in the dashboard;
+    the dashboard refund's event comes first. Paddle's running total counts both, so
+    its reversal settles Tally's call, and the approval arriving after moves nothing
+    (it reversed 500 more before)."""
+    txn_id = paid_sale(shop)
+    asked = refund(shop, txn_id, fake)  # 500, held for review
+    asked.update(reviewed(asked, "approved"))  # approved at Paddle, not yet reported
+    deliver(shop, "dash", "adjustment.created", dashboard_refund(fake, 1, 250, "approved"))
+    assert reversed_amount(shop, txn_id) == 750
+    deliver(shop, "approved", "adjustment.updated", asked)
+    assert reversed_amount(shop, txn_id) == 750
+    [call] = [
+        c for c in shop.ok(shop.get("/v1/provider_calls"))["data"] if c["operation"] == "refund"
+    ]
+    assert call["refund_status"] == "succeeded"
