@@ -207,7 +207,7 @@ class YooKassaProvider:
             )
         confirmed = normalize(event, fetched, _checked_part(event, object_id))
         if needs_payment(confirmed):  # a refund names no Tally payment of its own
-            confirmed = with_payment_references(self._payment, confirmed)
+            confirmed = with_payment_references(self._payment, self._refunds, confirmed)
         check_event_ids(YOOKASSA, confirmed, event_id=False)
         return [confirmed]
 
@@ -218,6 +218,23 @@ class YooKassaProvider:
             return self._fetch("payment.succeeded", payment_id)
         except InvalidSignature:
             return None
+
+    def _refunds(self, payment_id: str) -> list[dict[str, Any]]:
+        """The refunds of a payment YooKassa showed (``GET /v3/refunds``, one page of
+        100: a payment refunded more often than that is not fully read)."""
+        params = {"payment_id": payment_id, "limit": "100"}
+        response = send(
+            self._http,
+            "GET",
+            "/v3/refunds",
+            provider=NAME,
+            credential_names=self._credential_names,
+            params=params,
+        )
+        if not response.is_success:
+            raise _refusal(json_body(response), response.status_code)
+        items = json_body(response).get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     def _check_source(self, source_address: str | None) -> None:
         if not self._allowed:

@@ -12,9 +12,12 @@ what YooKassa has refunded of it, which Stripe's ``charge.refunded`` carries as
 ``amount_refunded``. ``commands/webhook_refunds.py`` then treats it as a Stripe
 dashboard refund: it reverses the total less what was reversed already, so the report
 of a refund Tally asked for (already reversed by the call's answer) reverses nothing
-more, and neither does a redelivery. A payment YooKassa will not show (404) gives no
-references: the event is recorded and ignored. YooKassa unreachable is
-``ProviderUnavailable`` (503: YooKassa redelivers).
+more, and neither does a redelivery. The total counts Tally's own refunds too, so the
+adapter also lists the payment's refunds (``GET /v3/refunds?payment_id=``) and names
+Tally's succeeded ones (``own_refunds``, from their metadata): the reversal settles
+their calls, and an answer applied after it reverses nothing more. A payment YooKassa
+will not show (404) gives no references: the event is recorded and ignored. YooKassa
+unreachable is ``ProviderUnavailable`` (503: YooKassa redelivers).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from commands.provider_events import EventType
 
 # The adapter's fetch of a payment by its (checked) id; None when YooKassa has none.
 FetchPayment = Callable[[str], Mapping[str, Any] | None]
+# The adapter's list of a payment's refunds (``GET /v3/refunds?payment_id=``).
+ListRefunds = Callable[[str], list[dict[str, Any]]]
 
 
 # A refund that names any of these says itself what it refunds: Tally's own refunds
@@ -47,14 +52,39 @@ def needs_payment(event: ProviderEvent) -> bool:
     )
 
 
-def with_payment_references(fetch: FetchPayment, event: ProviderEvent) -> ProviderEvent:
-    """``event`` with its payment's ``tally_*`` references and YooKassa's running
-    refunded total of that payment."""
+def with_payment_references(
+    fetch: FetchPayment, list_refunds: ListRefunds, event: ProviderEvent
+) -> ProviderEvent:
+    """``event`` with its payment's ``tally_*`` references, YooKassa's running refunded
+    total of that payment, and the refunds of Tally's that total counts."""
     payment = fetch(str(event.payment_ref))
     if payment is None or payment.get("id") != event.payment_ref:
         return event
     references = {**references_from(payment.get("metadata")), **event.references}
-    return replace(event, references=references, refunded_total_minor=_refunded(payment, event))
+    return replace(
+        event,
+        references=references,
+        refunded_total_minor=_refunded(payment, event),
+        own_refunds=_own(list_refunds(str(payment["id"])), event),
+    )
+
+
+def _own(refunds: list[dict[str, Any]], event: ProviderEvent) -> dict[str, str]:
+    """Tally's succeeded refunds among ``refunds`` (counted in ``refunded_amount``):
+    their refund call's id to the refund's id."""
+    found: dict[str, str] = {}
+    for refund in refunds:
+        metadata = refund.get("metadata")
+        call = metadata.get("tally_refund_call") if isinstance(metadata, Mapping) else None
+        refund_id = refund.get("id")
+        if (
+            isinstance(call, str)
+            and isinstance(refund_id, str)
+            and refund_id != event.object_ref
+            and refund.get("status") == "succeeded"
+        ):
+            found[call] = refund_id
+    return found
 
 
 def _refunded(payment: Mapping[str, Any], event: ProviderEvent) -> int | None:

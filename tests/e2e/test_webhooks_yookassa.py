@@ -36,6 +36,8 @@ class YooKassa:
             return Reply(200, self.payment)
         if self.refund and seen.path == f"/v3/refunds/{self.refund['id']}":
             return Reply(200, self.refund)
+        if seen.path == "/v3/refunds":  # a payment's refunds
+            return Reply(200, {"type": "list", "items": [self.refund] if self.refund else []})
         return Reply(404, {"type": "error", "code": "not_found"})
 
 

@@ -29,6 +29,10 @@ class Refunding(YooKassa):
         self.report: Callable[[str], None] | None = None
 
     def __call__(self, seen: Seen) -> Reply:
+        if seen.method == "GET" and seen.path == "/v3/refunds":
+            asked = seen.query.get("payment_id", [])
+            items = [r for r in self.refunds.values() if r["payment_id"] in asked]
+            return Reply(200, {"type": "list", "items": items})
         if seen.method == "GET" and seen.path.startswith("/v3/refunds/"):
             found = [r for r in self.refunds.values() if r["id"] == seen.path[12:]]
             return Reply(200, found[0]) if found else Reply(404, {"type": "error"})
@@ -46,13 +50,16 @@ class Refunding(YooKassa):
                 "created_at": "2026-11-22T09:00:00.000Z",
                 "metadata": asked.get("metadata", {}),
             }
-            total = sum(round(float(r["amount"]["value"]) * 100) for r in self.refunds.values())
-            refunded = {"value": f"{total / 100:.2f}", "currency": "RUB"}
-            self.payment["refunded_amount"] = refunded
+            self.recount()
             report, self.report = self.report, None
             if report is not None:
                 report(self.refunds[key]["id"])
         return Reply(200, self.refunds[key])
+
+    def recount(self) -> None:
+        """The payment's ``refunded_amount``: every refund made of it."""
+        total = sum(round(float(r["amount"]["value"]) * 100) for r in self.refunds.values())
+        self.payment["refunded_amount"] = {"value": f"{total / 100:.2f}", "currency": "RUB"}
 
 
 @pytest.fixture
@@ -123,3 +130,39 @@ def test_a_yookassa_refund_reported_before_its_answer_is_reversed_once(
     assert {str(r["account"]): int(r["balance"]) for r in rows}["clearing:yookassa"] == -400
     trial = shop.ok(shop.get("/v1/reports/trial_balance"))
     assert {c: int(v["total"]) for c, v in trial["currencies"].items()} == {"RUB": 0}
+
+
+def test_a_dashboard_refund_reported_before_tallys_answer_does_not_reverse_it_twice(
+    shop: Client, yookassa: tuple[Refunding, FakeApi]
+) -> None:
+    """Tally's refund (400) succeeded at YooKassa and someone refunded 250 in the
+    dashboard; the dashboard refund's notification is applied before Tally has the
+    answer. The payment's refunded_amount counts both, and the payment's refunds name
+    Tally's call, so the reversal by the total settles it and the answer moves nothing
+    more (it reversed 400 more before)."""
+    script, _ = yookassa
+    account, txn_id = confirmed_top_up(shop, script)
+    seen: list[int] = []
+
+    def report(_: str) -> None:
+        dashboard = {
+            "id": "2d6a2f3e-0015-5000-9000-1b2c3d4e5fd0",
+            "payment_id": PAYMENT_ID,
+            "status": "succeeded",
+            "amount": {"value": "2.50", "currency": "RUB"},
+            "created_at": "2026-11-22T09:01:00.000Z",
+        }
+        script.refunds["dashboard"] = dashboard
+        script.recount()
+        succeeded(shop, dashboard["id"])
+        seen.append(shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["reversed_amount"])
+
+    script.report = report
+    asked = shop.post(f"/v1/transactions/{txn_id}/refunds", {"amount": 400})
+    call = shop.ok(asked, 202)["provider_call"]
+    settle(shop)
+
+    assert seen == [650]
+    assert shop.ok(shop.get(f"/v1/provider_calls/{call['id']}"))["state"] == "succeeded"
+    assert shop.ok(shop.get(f"/v1/transactions/{txn_id}"))["reversed_amount"] == 650
+    assert shop.account(account)["ledger_balance"] == 400

@@ -203,21 +203,33 @@ def test_a_refund_takes_its_payments_references_and_running_total() -> None:
         "id": REFUND["payment_id"],
         "refunded_amount": {"value": "1.50", "currency": "RUB"},
     }
+    mine = {
+        **REFUND,
+        "id": REFUND_ID[:-2] + "99",
+        "amount": {"value": "0.50", "currency": "RUB"},
+        "metadata": {"tally_refund_call": "c-1"},
+    }
     seen: list[httpx.Request] = []
     provider = provider_with(
         {
             f"/v3/refunds/{REFUND_ID}": (200, REFUND),
             f"/v3/payments/{REFUND['payment_id']}": (200, paid),
+            # The payment's refunds: Tally's own (its metadata names its call) is named
+            # with the event, so the reversal by the total settles that call.
+            "/v3/refunds": (200, {"type": "list", "items": [REFUND, mine]}),
         },
         seen,
     )
     [event] = provider.parse_webhook({}, notification("refund.succeeded", REFUND))
     assert event.references == {"tally_transaction": "t-72"}
     assert (event.amount_minor, event.refunded_total_minor) == (100, 150)
+    assert dict(event.own_refunds) == {"c-1": mine["id"]}
     assert [r.url.path for r in seen] == [
         f"/v3/refunds/{REFUND_ID}",
         f"/v3/payments/{REFUND['payment_id']}",
+        "/v3/refunds",
     ]
+    assert dict(seen[-1].url.params) == {"payment_id": REFUND["payment_id"], "limit": "100"}
 
 
 def test_a_refund_of_a_payment_yookassa_does_not_show_names_none() -> None:
