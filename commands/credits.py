@@ -28,6 +28,7 @@ from commands.messages import Command
 from commands.now import now_for
 from domain.accounts import Account
 from domain.catalog import Price
+from domain.copies import plain_copy
 from domain.credit_balance import CreditBalance, credits_ref
 from domain.credit_invoicing import apply_credits
 from domain.customers import Customer
@@ -82,7 +83,7 @@ def balance_body(balance: CreditBalance) -> dict[str, Any]:
 
 def grant_body(balance: CreditBalance, grant: dict[str, Any]) -> dict[str, Any]:
     return {
-        **grant,
+        **plain_copy(grant),
         "object": "credit_grant",
         "created": grant["granted_at"],
         "customer_id": str(balance.customer_id),

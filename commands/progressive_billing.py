@@ -22,6 +22,7 @@ from commands.messages import Command
 from commands.now import now_for
 from commands.subscription_invoices import usage_invoices
 from commands.usage_rating import RatedUsage, metered_prices, quantities_of
+from domain.copies import plain_copy
 from domain.limits import MAX_AMOUNT_MINOR, MAX_USAGE_THRESHOLDS
 from domain.progressive_billing import check_thresholds, progressive_step
 from domain.subscription_states import ACTIVE, PAST_DUE
@@ -52,7 +53,9 @@ def set_thresholds(uow: UnitOfWork, cmd: SetUsageThresholds, ctx: Context) -> Re
     ledger = _ledger(uow, sub)
     ledger.set_thresholds(thresholds, sub.customer_id)
     uow.add(ledger)
-    return Result.changed({"subscription_id": str(sub.id), "thresholds": ledger.thresholds})
+    return Result.changed(
+        {"subscription_id": str(sub.id), "thresholds": plain_copy(ledger.thresholds)}
+    )
 
 
 def bill_thresholds(uow: UnitOfWork, cmd: BillUsageThresholds, ctx: Context) -> Result:

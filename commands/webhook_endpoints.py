@@ -28,6 +28,7 @@ from commands.limits_types import Description
 from commands.messages import Command
 from commands.now import context_now
 from commands.provider_config import NO_SECRETS_KEY, Sealer
+from domain.copies import plain_copy
 from domain.limits import MAX_URL_CHARS, WEBHOOK_URL_PATTERN
 from domain.projects import Project
 from domain.provider_settings import SecretStorageDisabled
@@ -111,7 +112,7 @@ def handlers(sealer: Sealer | None, types: frozenset[str]) -> dict[type[Any], Ha
         )
         project.add_webhook_endpoint(endpoint_id)
         uow.add(endpoint)
-        body = {"webhook_endpoint": endpoint_summary(endpoint), "sealed_secret": sealed}
+        body = {"webhook_endpoint": endpoint_summary(endpoint), "sealed_secret": plain_copy(sealed)}
         return Result.created(body)
 
     def update(uow: UnitOfWork, cmd: UpdateWebhookEndpoint, ctx: Context) -> Result:
@@ -134,7 +135,7 @@ def handlers(sealer: Sealer | None, types: frozenset[str]) -> dict[type[Any], Ha
         until = context_now(ctx) + timedelta(seconds=cmd.previous_expires_in_s)
         sealed = seal()
         endpoint.rotate_secret(sealed, until)
-        body = {"webhook_endpoint": endpoint_summary(endpoint), "sealed_secret": sealed}
+        body = {"webhook_endpoint": endpoint_summary(endpoint), "sealed_secret": plain_copy(sealed)}
         return Result.changed(body)
 
     def delete(uow: UnitOfWork, cmd: DeleteWebhookEndpoint, ctx: Context) -> Result:

@@ -14,6 +14,7 @@ from eventsourcing.domain import event
 from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import (
     CartEmpty,
     CurrencyMismatch,
@@ -119,7 +120,7 @@ class Cart(TallyAggregate):
             "customer_id": str(self.customer_id) if self.customer_id else None,
             "currency": self.currency,
             "status": self.status,
-            "lines": list(self.lines.values()),
+            "lines": plain_copy(list(self.lines.values())),
             "total": self.total,
         }
 

@@ -41,6 +41,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.credit_purchases import CreditPurchases, Purchase
 from domain.credit_refunds import CreditRefunds
 from domain.credit_restores import CreditRestores
@@ -302,8 +303,8 @@ class CreditBalance(  # each concern in a module of its own; the events declared
             "balance": self.total,
             "low_threshold": self.low_threshold,
             "top_up_amount": self.top_up_amount,
-            "top_ups": [dict(t) for t in self.top_ups],
-            "retired": dict(self.retired),
+            "top_ups": plain_copy(self.top_ups),
+            "retired": plain_copy(self.retired),
             # Oldest first: a stored state (jsonb) keeps the grants' keys in its own order.
-            "grants": [dict(g) for g in sorted(self.grants.values(), key=lambda g: g["seq"])],
+            "grants": plain_copy(sorted(self.grants.values(), key=lambda g: g["seq"])),
         }

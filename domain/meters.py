@@ -18,6 +18,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import TallyAggregate
+from domain.copies import plain_copy
 from domain.errors import AlreadyExists, InvalidCombination, ValidationFailed
 from domain.limits import (
     CODE_PATTERN,
@@ -151,8 +152,8 @@ class Meter(TallyAggregate):
             "event_name": self.event_name,
             "aggregation": self.aggregation,
             "property": self.property,
-            "filters": self.filters,
-            "group_by": self.group_by,
+            "filters": plain_copy(self.filters),
+            "group_by": plain_copy(self.group_by),
         }
 
     def check_same(self, other: Meter) -> None:
