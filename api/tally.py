@@ -60,6 +60,11 @@ class Tally:
     def submit(self, command: Command, context: Context, on_done: Callable[[Reply], None]) -> Reply:
         return self.bus.submit(command, context, on_done)
 
+    def try_submit(
+        self, command: Command, context: Context, on_done: Callable[[Reply], None]
+    ) -> Reply | None:
+        return self.bus.try_submit(command, context, on_done)
+
     def close(self) -> None:
         for closer in reversed(self.closers):
             try:

@@ -124,9 +124,9 @@ def execute(tally: Tally, caller: Caller, command: Command, key: str | None) -> 
 
 async def run(tally: Tally, caller: Caller, command: Command, key: str | None) -> Outcome:
     """``execute`` for ``async`` routes, with no thread of their own: the command runs
-    into the bus's batch from the event loop (as a caller's thread would run it: the
-    aggregates are in memory, and the bus's mutex is held only while commands run or a
-    batch is taken or answered), and the committer wakes the loop when the batch holding
+    into the bus's batch from the event loop when the bus's mutex is free (as a caller's
+    thread would run it; when it is held, a thread of the default executor waits for it
+    instead of the loop), and the committer wakes the loop when the batch holding
     it has committed (``call_soon_threadsafe``). Waiting in a thread of a pool instead
     (``run_in_executor``) cost two thread hand-offs per request, about a tenth of the
     server's CPU per deposit (bench/README.md, issue 16)."""
@@ -136,7 +136,12 @@ async def run(tally: Tally, caller: Caller, command: Command, key: str | None) -
     def on_done(reply: Reply) -> None:
         loop.call_soon_threadsafe(_settle_answer, answer, reply)
 
-    tally.submit(command, caller.context(key), on_done)
+    context = caller.context(key)
+    if tally.try_submit(command, context, on_done) is None:
+        # The bus is busy (the committer may hold its mutex for a synchronous retry, with
+        # database round trips): a thread waits for it, never the loop, which serves
+        # every other request of this worker meanwhile.
+        await loop.run_in_executor(None, tally.submit, command, context, on_done)
     async with asyncio.timeout(BUS_ANSWER_TIMEOUT_S):
         return await answer
 

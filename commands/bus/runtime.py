@@ -131,6 +131,27 @@ class CommandBus(SynchronousPath):
         self._take_command(item, timeout_s)
         return item.future
 
+    def try_submit(
+        self, command: Command, context: Context, on_done: Callable[[Reply], None]
+    ) -> Reply | None:
+        """``submit`` for a caller that must never wait here (an event loop): None, with
+        nothing done, when the mutex is held (the committer may hold it for a whole
+        synchronous retry, database round trips included) or the batch being built is
+        full. The caller then submits from a thread, and its loop keeps serving."""
+        if type(command) not in self.handlers:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        self._ensure_started()
+        if not self._mutex.acquire(blocking=False):
+            return None
+        try:
+            if self._building is not None and len(self._building.items) >= self.max_batch:
+                return None
+        finally:
+            self._mutex.release()
+        # The mutex was free a moment ago: taking it again waits at most for a command
+        # another caller has just begun running.
+        return self.submit(command, context, on_done)
+
     def stats(self) -> dict[str, float]:
         """How well group commit is doing: pipelined batches committed, the commands
         they carried, and so the mean batch size (fallback runs are not counted); and
