@@ -11,7 +11,7 @@ still ends trials on its own clock.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from commands import messages as m
@@ -24,7 +24,7 @@ from commands.provider_run_mirror import mirror_plan
 from commands.webhook_lookups import Step, activate, named
 from domain.customers import Customer
 from domain.errors import ValidationFailed
-from domain.limits import check_timestamp
+from domain.limits import PROVIDER_TIME_SKEW_S, check_timestamp
 from domain.subscription_mirrors import SubscriptionMirror
 from domain.subscription_states import (
     ACTIVE,
@@ -181,10 +181,13 @@ def _provider_time(
 ) -> datetime:
     """When the provider says something happened, where Tally can use it: a subscription
     on a test clock lives at the clock's time, the provider's time is the wall clock's;
-    a time that is missing, naive or out of range is the command's own."""
+    a time that is missing, naive, out of range or ahead of the command's own by more than
+    ``PROVIDER_TIME_SKEW_S`` (a resume there would anchor every later period) is the
+    command's own."""
+    now = now_for(uow, ctx, sub.test_clock_id)
     if sub.test_clock_id is None and at is not None and _sane(at):
-        return at
-    return now_for(uow, ctx, sub.test_clock_id)
+        return at if at <= now + timedelta(seconds=PROVIDER_TIME_SKEW_S) else now
+    return now
 
 
 def _sane(at: datetime) -> bool:

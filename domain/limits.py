@@ -343,6 +343,8 @@ MAX_USAGE_BATCH = 1_000
 # by default): 1,000 events of typical size (about 200 bytes) fit in a fifth of it.
 MAX_USAGE_BATCH_BYTES = 4 * 1024 * 1024
 USAGE_FUTURE_SKEW_S = 300
+# A provider's webhook time may run this far ahead of Tally's clock; later is not used.
+PROVIDER_TIME_SKEW_S = 300
 # A usage event for a period already invoiced is still billed (as an adjustment line on
 # the next invoice) if it arrives within this long after the period's end, and if it is
 # for the period just invoiced; later it is refused (usage_period_closed). One day, or

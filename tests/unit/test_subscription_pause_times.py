@@ -80,3 +80,10 @@ def test_a_provider_pause_happens_at_the_events_time() -> None:
     _webhook_step(sub, "resume", PAUSED_AT + timedelta(days=1))
     _webhook_step(sub, "pause", PAUSED_AT + timedelta(days=2))
     assert sub.paused_at == PAUSED_AT + timedelta(days=2)
+
+
+def test_a_provider_resume_ahead_of_the_commands_time_starts_at_it() -> None:
+    # In range for a timestamp, but a resume two years ahead would anchor every period.
+    sub = _paused()
+    _webhook_step(sub, "resume", NOW + timedelta(days=730))
+    assert sub.current_period[0] == NOW + timedelta(days=9)
