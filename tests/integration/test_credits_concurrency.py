@@ -31,29 +31,43 @@ def instances(tally: Tally, settings: Settings) -> Iterator[list[Tally]]:
         app.close()
 
 
-def test_sixteen_consumers_over_three_instances_never_overspend(instances: list[Tally]) -> None:
-    first = instances[0]
-    created = first.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
+def _granted(tally: Tally, amount: int) -> tuple[UUID, UUID]:
+    """A project and a customer of it holding ``amount`` paid credits."""
+    created = tally.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
     pid = UUID(created.body["project"]["id"])
     ctx = Context(pid, "k")
-    registered = first.execute(m.RegisterCustomer(external_id="u1", currency="EUR"), ctx)
+    registered = tally.execute(m.RegisterCustomer(external_id="u1", currency="EUR"), ctx)
     cid = UUID(registered.body["customer"]["id"])
-    first.execute(GrantCredits(customer_id=cid, kind="paid", amount=1000), ctx)
-    barrier = threading.Barrier(16)
+    tally.execute(GrantCredits(customer_id=cid, kind="paid", amount=amount), ctx)
+    return pid, cid
+
+
+def _consume_together(
+    apps: list[Tally], pid: UUID, cid: UUID, threads: int, each: int, amount: int
+) -> list[Any]:
+    """``threads`` threads, started together, each consuming ``amount`` ``each`` times
+    through the apps in turn: what every consumption answered (its outcome or error)."""
+    barrier = threading.Barrier(threads)
 
     def spend(i: int) -> list[Any]:
         barrier.wait()
         out: list[Any] = []
-        for n in range(3):
-            command = ConsumeCredits(customer_id=cid, amount=30)
+        for n in range(each):
+            command = ConsumeCredits(customer_id=cid, amount=amount)
             try:
-                out.append(instances[i % 3].execute(command, Context(pid, "k", f"c{i}-{n}")))
+                out.append(apps[i % len(apps)].execute(command, Context(pid, "k", f"c{i}-{n}")))
             except DomainError as error:
                 out.append(error)
         return out
 
-    with ThreadPoolExecutor(16) as pool:
-        results = [r for rs in pool.map(spend, range(16)) for r in rs]
+    with ThreadPoolExecutor(threads) as pool:
+        return [r for rs in pool.map(spend, range(threads)) for r in rs]
+
+
+def test_sixteen_consumers_over_three_instances_never_overspend(instances: list[Tally]) -> None:
+    first = instances[0]
+    pid, cid = _granted(first, 1000)
+    results = _consume_together(instances, pid, cid, threads=16, each=3, amount=30)
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
     done = [r for r in results if not isinstance(r, DomainError)]
     assert len(done) == 33  # 33 x 30 = 990 of 1000
@@ -74,27 +88,8 @@ def test_consumers_over_two_impatient_instances_are_all_decided_never_concurrent
     impatient = settings.model_copy(update={"pool_size": 3, "max_retries": 2})
     pair = [build(impatient), build(impatient)]
     try:
-        created = tally.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
-        pid = UUID(created.body["project"]["id"])
-        ctx = Context(pid, "k")
-        registered = tally.execute(m.RegisterCustomer(external_id="u1", currency="EUR"), ctx)
-        cid = UUID(registered.body["customer"]["id"])
-        tally.execute(GrantCredits(customer_id=cid, kind="paid", amount=150), ctx)
-        barrier = threading.Barrier(12)
-
-        def spend(i: int) -> list[Any]:
-            barrier.wait()
-            out: list[Any] = []
-            for n in range(15):
-                command = ConsumeCredits(customer_id=cid, amount=1)
-                try:
-                    out.append(pair[i % 2].execute(command, Context(pid, "k", f"c{i}-{n}")))
-                except DomainError as error:
-                    out.append(error)
-            return out
-
-        with ThreadPoolExecutor(12) as pool:
-            results = [r for rs in pool.map(spend, range(12)) for r in rs]
+        pid, cid = _granted(tally, 150)
+        results = _consume_together(pair, pid, cid, threads=12, each=15, amount=1)
     finally:
         for app in pair:
             app.close()
