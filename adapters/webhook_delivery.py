@@ -17,7 +17,7 @@ stops at that event and is tried again after a doubling delay (``RETRY_FIRST_S``
 most ``RETRY_LONGEST_S``): its own backlog grows and nothing else waits for it. Each
 endpoint is worked on by one thread of a small pool and, across server processes, under
 a Postgres advisory lock of its own. A pass sends at most ``MAX_PER_PASS`` events per
-endpoint, and starts no send after ``WEBHOOK_PASS_S`` (domain/limits.py), so an endpoint
+endpoint, and starts no send after ``WEBHOOK_PASS_S`` (domain/limits/), so an endpoint
 whose receiver answers slowly gives its worker to the others; one that stopped at either
 kicks the next pass at once. Each send has a deadline (``timeout_s``: a receiver pacing
 its answer byte by byte is cut off at it, ``adapters.webhook_transport``). An endpoint

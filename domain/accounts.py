@@ -4,7 +4,7 @@ Balances: ``ledger`` is every posted movement; ``held`` is the sum of active hol
 ``available = ledger - held``. A debit or a new hold must leave ``available`` at or above
 the floor, which is ``-overdraft_limit`` (0 unless the account allows an overdraft).
 A credit must leave ``ledger`` and a new hold ``held`` at or below MAX_AMOUNT_MINOR
-(``domain/limits.py``), so the balance is always within ±MAX_AMOUNT_MINOR.
+(``domain/limits/``), so the balance is always within ±MAX_AMOUNT_MINOR.
 
 Movements take ``Money``; the balances are kept as ints in the account's currency and
 summed in Money, so money in another currency is refused. Whether the status allows a

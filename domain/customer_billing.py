@@ -76,7 +76,7 @@ class CustomerBilling(TallyAggregate):
 
     def check_grant(self, amount: int) -> None:
         """The credit balance after ``amount`` more must stay within the money limit
-        (``domain/limits.py``); handlers call this before they change anything."""
+        (``domain/limits/``); handlers call this before they change anything."""
         check_within_limit(self.credit_balance + amount, "the customer's credit balance")
 
     def adjust_credit(self, amount: int, reason: str) -> list[Posting]:

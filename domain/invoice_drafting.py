@@ -115,7 +115,7 @@ class InvoiceDrafting:
             paid_for=paid_for,
             given=given,
         )
-        # The invoice with this line must still fit the limits (domain/limits.py).
+        # The invoice with this line must still fit the limits (domain/limits/).
         check_lines_within_limit([*self.lines, line], {**self.rates, **rates}, self.coupon)
         self._line_added(line=line, rates=rates)
 

@@ -37,7 +37,7 @@ class Schedule:
 
     def boundary(self, n: int) -> datetime:
         """Boundary ``n``; ``ValidationFailed`` if it would pass MAX_TIMESTAMP
-        (``domain/limits.py``), where Python's datetime ends soon after: a test clock near
+        (``domain/limits/``), where Python's datetime ends soon after: a test clock near
         the end of the range with a long interval gets there, and a refusal leaves the
         command with nothing written instead of an error from the arithmetic. (A boundary
         before the anchor may precede MIN_TIMESTAMP: ``index_at`` looks back that way.)"""

@@ -53,7 +53,7 @@ MAX_DUE_STEPS = 1000
 
 def check_renewal_amount(items: list[Item], proration_lines: list[dict[str, Any]]) -> None:
     """Each renewal invoice has a line per item and the proration lines collected since
-    the last one; what they charge must fit the money limit (``domain/limits.py``), or
+    the last one; what they charge must fit the money limit (``domain/limits/``), or
     the renewal, made later by the scheduler, could not be invoiced."""
     charged = sum(int(i["amount"]) for i in items)
     charged += sum(max(0, int(line["amount"])) for line in proration_lines)

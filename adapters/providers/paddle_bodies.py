@@ -6,7 +6,7 @@ for off-session charges, ``adjustment-create`` for refunds. The test
 ``tests/unit/test_provider_paddle_schemas.py`` checks every body against those
 schemas, carried as small fixtures written from the spec.
 
-Texts are made to fit Paddle's limits (``domain/limits.py``): a checkout line's name was
+Texts are made to fit Paddle's limits (``domain/limits/``): a checkout line's name was
 checked when the command arrived (``domain/provider_limits.py``), so ``fitted`` changes
 nothing there; a charge's price name and description are Tally's own words (an invoice
 number, a top-up's description), derived to fit.

@@ -2,7 +2,7 @@
 
 Paddle and YooKassa send RFC 3339 text (``2024-01-31T12:00:00Z``); Stripe sends Unix
 seconds (``unix_time``). A value that is not such a time, has no timezone, or lies
-outside ``MIN_TIMESTAMP..MAX_TIMESTAMP`` (``domain/limits.py``) is no time: ``None``,
+outside ``MIN_TIMESTAMP..MAX_TIMESTAMP`` (``domain/limits/``) is no time: ``None``,
 never an error, since a notification's time is informational, and a signed payload's
 far-off date must not reach an event that a read model cannot store or read back.
 """

@@ -2,7 +2,7 @@
 last attempt): its write stays on the held connection, in its transaction; a connection
 lost there is an unknown outcome, never a retry elsewhere; and the table lock, which every
 tenant's writes need, is bounded in how long it is waited for and held
-(``domain/limits.py``)."""
+(``domain/limits/``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ published OpenAPI spec (``tests/fixtures/stripe_api/requests.json``, checked by
 ``tests/integration/stripe_contract.py``), and every answer it reads is Stripe's own
 example object from ``../shared/stripe/fixtures3.json``. A request Stripe would refuse
 (an unknown parameter, a value of the wrong type or kind, a text past Stripe's limit) is
-a failing test; the inputs are Tally's longest (its own limits, ``domain/limits.py``).
+a failing test; the inputs are Tally's longest (its own limits, ``domain/limits/``).
 """
 
 from __future__ import annotations

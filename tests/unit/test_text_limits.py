@@ -1,4 +1,4 @@
-"""The text and time limits (domain/limits.py) and the API types built from them
+"""The text and time limits (domain/limits/) and the API types built from them
 (commands/limits_types.py) agree: what the schema's pattern accepts the domain accepts,
 and a control character is refused by all three (pydantic, JSON Schema, the domain)."""
 
