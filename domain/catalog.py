@@ -3,9 +3,7 @@
 A price that has been used is never edited: a change is a new price and the old one is
 archived, so every invoice line can always be explained by the price it names.
 
-Tiered prices: ``graduated`` charges each unit at the rate of the tier it falls in (the
-first 10 seats at one rate, the next 40 at another); ``volume`` charges every unit at the
-rate of the tier the whole quantity reaches. A tier may add a flat amount.
+Tiered prices (``graduated``, ``volume``) are checked and summed by ``domain.price_tiers``.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from domain.limits import (
 )
 from domain.money import check_amount, check_currency, check_within_limit
 from domain.periods import INTERVALS, MAX_INTERVAL_COUNT
+from domain.price_tiers import Tier, check_tiers, tiered_amount
 from domain.subscription_runners import check_provider_price_ids
 from domain.usage_packages import Package, check_package, package_count
 
@@ -40,7 +39,6 @@ METERED = ("metered", "metered_graduated", "metered_volume", "metered_package")
 TIERED = ("graduated", "volume", "metered_graduated", "metered_volume")
 SCHEMES = ("flat", "per_unit", "graduated", "volume", *METERED)
 MAX_FEATURES = 100  # the API's features list holds at most this many
-Tier = dict[str, Any]  # {"up_to": int | None, "unit_amount": int, "flat_amount": int}
 
 
 class Product(TallyAggregate):
@@ -149,50 +147,6 @@ def _check_name_and_features(name: str, features: list[str]) -> None:
         raise ValidationFailed(f"a product has at most {MAX_FEATURES} features")
     for feature in features:
         check_text(feature, "features", MAX_LABEL_CHARS)
-
-
-def check_tiers(tiers: list[Tier]) -> list[Tier]:
-    if not tiers:
-        raise InvalidCombination("a tiered price needs at least one tier")
-    last = 0
-    for i, tier in enumerate(tiers):
-        up_to = tier.get("up_to")
-        check_amount(tier.get("unit_amount", 0), allow_zero=True)
-        check_amount(tier.get("flat_amount", 0), allow_zero=True)
-        if up_to is None and i != len(tiers) - 1:
-            raise InvalidCombination("only the last tier may be open-ended")
-        if up_to is not None and (not isinstance(up_to, int) or up_to <= last):
-            raise InvalidCombination("tier bounds must be increasing whole numbers")
-        if up_to is not None and up_to > MAX_QUANTITY:
-            # Quantities stop there, so a larger bound means nothing (and one of thousands
-            # of digits could not be stored).
-            raise InvalidCombination(f"tier bounds are at most {MAX_QUANTITY}")
-        last = up_to or last
-    if tiers[-1].get("up_to") is not None:
-        raise InvalidCombination("the last tier must be open-ended (up_to: null)")
-    return [
-        {
-            "up_to": t.get("up_to"),
-            "unit_amount": t.get("unit_amount", 0),
-            "flat_amount": t.get("flat_amount", 0),
-        }
-        for t in tiers
-    ]
-
-
-def tiered_amount(scheme: str, tiers: list[Tier], quantity: int) -> int:
-    if scheme == "volume":
-        for tier in tiers:
-            if tier["up_to"] is None or quantity <= tier["up_to"]:
-                return int(tier["unit_amount"] * quantity + tier["flat_amount"])
-    total, floor = 0, 0
-    for tier in tiers:
-        if quantity <= floor:
-            break
-        ceiling = quantity if tier["up_to"] is None else min(quantity, tier["up_to"])
-        total += tier["unit_amount"] * (ceiling - floor) + tier["flat_amount"]
-        floor = ceiling
-    return total
 
 
 class Price(TallyAggregate):

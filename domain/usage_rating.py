@@ -25,10 +25,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from domain.catalog import Price, Tier
+from domain.catalog import Price
 from domain.invoice_lines import MAX_LINES
 from domain.limits import MAX_QUANTITY
-from domain.price_tiers import tier_breakdown
+from domain.price_tiers import Tier, tier_breakdown
 from domain.subscriptions import Subscription
 from domain.usage import EXACT, MeterRule, decimal_text
 from domain.usage_billing import UsageBilling
@@ -49,7 +49,7 @@ def rated_amount(unit_amount: int, quantity: Decimal | None) -> int:
 
 
 def tiered_usage_amount(mode: str, tiers: list[Tier], quantity: Decimal | None) -> int:
-    """``domain.catalog.tiered_amount`` over a decimal quantity (the same for a whole
+    """``domain.price_tiers.tiered_amount`` over a decimal quantity (the same for a whole
     one), rounded half-even to a minor unit once; nothing for none or less."""
     if quantity is None or quantity <= 0:
         return 0

@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 from adapters.documents.model import Party, invoice_view, seller_party
 from domain.billing_settings import BillingSettings
-from domain.catalog import tiered_amount
 from domain.errors import ValidationFailed
-from domain.price_tiers import tier_breakdown
+from domain.price_tiers import tier_breakdown, tiered_amount
 
 
 @st.composite

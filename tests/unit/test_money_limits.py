@@ -308,8 +308,8 @@ def test_a_tier_bound_past_the_largest_quantity_is_refused_by_the_api_type_and_t
     from pydantic import ValidationError
 
     from commands.messages import PriceTier
-    from domain.catalog import check_tiers
     from domain.errors import InvalidCombination
+    from domain.price_tiers import check_tiers
 
     with pytest.raises(ValidationError):
         PriceTier(up_to=MAX_QUANTITY + 1, unit_amount=1)

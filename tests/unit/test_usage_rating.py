@@ -162,7 +162,7 @@ def tiered_cost(mode: str, quantity: Decimal | None) -> int:
 def test_a_tiered_metered_price_rates_like_the_tiered_licensed_price(
     mode: str, quantity: Decimal, whole: int
 ) -> None:
-    from domain.catalog import tiered_amount
+    from domain.price_tiers import tiered_amount
 
     metered = MeteredPrice("p", 0, "API", rule("sum"), f"metered_{mode}", tuple(TIERS))
     assert metered.amount(quantity) == tiered_cost(mode, quantity)
