@@ -8,13 +8,16 @@ IdempotencyRecord.Recorded) in the store.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from uuid import UUID
 
+from api.app import settle_heap
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
 from bench.common import LoopResult, run_threads
@@ -25,7 +28,12 @@ ACTOR = "bench"
 
 
 def open_tally(url: str, schema: str, pool_size: int = 20) -> Tally:
-    return build(Settings(database_url=url, db_schema=schema, pool_size=pool_size))
+    """Tally as a served worker has it: built, then its heap settled (``settle_heap``,
+    which ``api.app`` runs once a worker has started), so the collector runs as often,
+    and walks as much, as it does in the server."""
+    tally = build(Settings(database_url=url, db_schema=schema, pool_size=pool_size))
+    settle_heap()
+    return tally
 
 
 def make_project(tally: Tally) -> UUID:
@@ -97,6 +105,8 @@ class CpuPerOperation:
     def __init__(self, done: list[int], warmup_s: float, duration_s: float) -> None:
         self.done = done
         self.samples: list[tuple[float, int, dict[str, float]]] = []
+        self.costs: list[ProcessCosts] = []
+        self.collector = CollectorTime()
         margin = min(self.MARGIN_S, duration_s / 4)
         self._thread = threading.Thread(
             target=self._sample,
@@ -109,8 +119,12 @@ class CpuPerOperation:
     def _sample(self, start_s: float, length_s: float) -> None:
         time.sleep(start_s)
         self.samples.append((time.process_time(), sum(self.done), cpu_by_thread()))
+        self.costs.append(ProcessCosts.now())
+        gc.callbacks.append(self.collector.observe)
         time.sleep(length_s)
+        gc.callbacks.remove(self.collector.observe)
         self.samples.append((time.process_time(), sum(self.done), cpu_by_thread()))
+        self.costs.append(ProcessCosts.now())
 
     def describe(self) -> str:
         self._thread.join(timeout=5)
@@ -125,7 +139,9 @@ class CpuPerOperation:
         }
         if split:
             text += " (" + ", ".join(f"{g} {us:.0f}" for g, us in sorted(split.items())) + ")"
-        return text
+        if len(self.costs) == 2:
+            text += "; " + self.costs[1].since(self.costs[0], count)
+        return text + "; " + self.collector.describe(count)
 
 
 def cpu_by_thread() -> dict[str, float]:
@@ -147,3 +163,69 @@ def cpu_by_thread() -> dict[str, float]:
         # utime and stime, fields 14 and 15 of the line (11 and 12 after the name).
         groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return groups
+
+
+@dataclass(frozen=True)
+class ProcessCosts:
+    """The process's system CPU time and its threads' context switches so far: what
+    handing work between threads costs shows here, not in the Python it runs."""
+
+    system_s: float
+    voluntary: int
+    involuntary: int
+
+    @classmethod
+    def now(cls) -> ProcessCosts:
+        voluntary = involuntary = 0
+        try:
+            tasks = os.listdir("/proc/self/task")
+        except OSError:
+            tasks = []
+        for task in tasks:
+            try:
+                with open(f"/proc/self/task/{task}/status") as status:
+                    for line in status:
+                        if line.startswith("voluntary_ctxt_switches"):
+                            voluntary += int(line.split()[1])
+                        elif line.startswith("nonvoluntary_ctxt_switches"):
+                            involuntary += int(line.split()[1])
+            except OSError:
+                continue  # a thread that ended meanwhile
+        return cls(os.times().system, voluntary, involuntary)
+
+    def since(self, start: ProcessCosts, count: int) -> str:
+        system_us = (self.system_s - start.system_s) / count * 1e6
+        voluntary = (self.voluntary - start.voluntary) / count
+        involuntary = (self.involuntary - start.involuntary) / count
+        return (
+            f"system {system_us:.0f} us, switches {voluntary:.2f} voluntary"
+            f" + {involuntary:.2f} involuntary per deposit"
+        )
+
+
+class CollectorTime:
+    """Wall time of the cyclic collector's runs (``gc.callbacks``), all generations and
+    the full ones apart, while it is observing."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.seconds = 0.0
+        self.full_runs = 0
+        self.longest_s = 0.0
+        self._started = 0.0
+
+    def observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        seconds = time.perf_counter() - self._started
+        self.runs += 1
+        self.seconds += seconds
+        self.longest_s = max(self.longest_s, seconds)
+        self.full_runs += info.get("generation") == 2
+
+    def describe(self, count: int) -> str:
+        return (
+            f"gc {self.seconds / count * 1e6:.1f} us/deposit ({self.runs} runs,"
+            f" {self.full_runs} full, longest {self.longest_s * 1e3:.1f} ms)"
+        )
