@@ -23,7 +23,8 @@ kicks the next pass at once. Each send has a deadline (``timeout_s``: a receiver
 its answer byte by byte is cut off at it, ``adapters.webhook_transport``). An endpoint
 failing for ``FAILING_DISABLES_AFTER`` (three days) is disabled through the bus
 (``WebhookEndpoint.Disabled``, with the reason); enabling it again resumes where it
-stopped. The background pass also prunes attempts older than the retention period, at
+stopped (a page's record, its retry and the disabling: ``adapters.webhook_pages``).
+The background pass also prunes attempts older than the retention period, at
 most once an hour (``prune``).
 
 A redelivery (``redeliver``) sends one attempt's event again now, with the same id, and
@@ -38,8 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -58,19 +58,15 @@ from adapters.webhook_attempts import (
     tracking_row,
     write_page,
 )
+from adapters.webhook_pages import Page, record_failed, record_sent
 from adapters.webhook_transport import KeepAlive, KeptConnections, Sent, refused_address, send
-from commands.bus import Context
-from commands.webhook_endpoints import DisableWebhookEndpoint
-from domain.backoff import doubling_delay_s
 from domain.limits import WEBHOOK_PASS_S
 from domain.projects import Project
-from domain.webhook_endpoints import ENABLED, FAILING_DISABLES_AFTER, WebhookEndpoint
+from domain.webhook_endpoints import ENABLED, WebhookEndpoint
 from projections.integration_events import event_at, events_after
 
 log = logging.getLogger("tally.webhooks")
 
-RETRY_FIRST_S = 30.0
-RETRY_LONGEST_S = 12 * 3600.0
 # Events read, sent and recorded per transaction: a crash resends at most this many.
 BATCH = 500
 # At most this many events per endpoint and pass, so that a pass (and ``drain``) ends
@@ -79,24 +75,8 @@ MAX_PER_PASS = 2000
 PRUNE_EVERY_S = 3600.0
 # Keep-alive connections kept, one per endpoint, the least recently used closed beyond it.
 CLIENTS_KEPT = 64
-ACTOR = "webhooks"
 
 Render = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@dataclass
-class _Page:
-    """What sending one page did: the attempts to record, the (position, ordinal)
-    reached (the last event acknowledged or skipped), how many events that moved, and
-    the failure that stopped it (None: the whole page went, or ``cut_short``: the pass's
-    time was up before it)."""
-
-    position: int
-    ordinal: int
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    moved: int = 0
-    failed: Sent | None = None
-    cut_short: bool = False
 
 
 class WebhookDelivery(BackgroundPasses):
@@ -223,9 +203,9 @@ class WebhookDelivery(BackgroundPasses):
             page = self._send_page(endpoint, rows, cursor, secrets, refusal, ends_at)
             moved += page.moved
             if page.failed is not None:
-                self._failed(conn, endpoint, state, page)
+                record_failed(conn, self.tally, endpoint, state, page)
                 break
-            self._succeeded(conn, endpoint, state, page)
+            record_sent(conn, self.tally.schema, endpoint, state, page)
             cursor = (page.position, page.ordinal)
             if page.cut_short:
                 with self._busy_lock:
@@ -241,8 +221,8 @@ class WebhookDelivery(BackgroundPasses):
         secrets: list[str],
         refusal: str,
         ends_at: float,
-    ) -> _Page:
-        page = _Page(*cursor)
+    ) -> Page:
+        page = Page(*cursor)
         client = self._clients.get(endpoint.id)
         for row in rows:
             if endpoint.wants(row["type"]):
@@ -310,50 +290,6 @@ class WebhookDelivery(BackgroundPasses):
     def _test_mode(self, project_id: UUID) -> bool:
         project = self.tally.store.repository.get(project_id)
         return isinstance(project, Project) and project.mode == "test"
-
-    # -- bookkeeping -----------------------------------------------------------------------
-
-    def _succeeded(
-        self,
-        conn: psycopg.Connection[Any],
-        endpoint: WebhookEndpoint,
-        state: dict[str, Any],
-        page: _Page,
-    ) -> None:
-        """Record the page; a page that sent anything clears the endpoint's failures."""
-        moved: dict[str, Any] = {"position": page.position, "ordinal": page.ordinal}
-        if page.attempts:
-            moved |= {"failures": 0, "next_attempt_at": None, "failing_since": None}
-            state |= moved
-        write_page(conn, self.tally.schema, page.attempts, endpoint.id, moved)
-
-    def _failed(
-        self,
-        conn: psycopg.Connection[Any],
-        endpoint: WebhookEndpoint,
-        state: dict[str, Any],
-        page: _Page,
-    ) -> None:
-        """Record the page up to its failed attempt and the endpoint's next retry; disable
-        the endpoint when it has been failing for FAILING_DISABLES_AFTER."""
-        sent = page.failed
-        assert sent is not None
-        now = self.tally.clock.now()
-        failures = int(state["failures"]) + 1
-        since: datetime = state["failing_since"] or now
-        retry_at = now + timedelta(
-            seconds=doubling_delay_s(failures, RETRY_FIRST_S, RETRY_LONGEST_S)
-        )
-        moved = {"position": page.position, "ordinal": page.ordinal, "failures": failures,
-                 "next_attempt_at": retry_at, "failing_since": since}  # fmt: skip
-        write_page(conn, self.tally.schema, page.attempts, endpoint.id, moved)
-        log.warning(
-            "webhook endpoint %s failed: %s (attempt %d)", endpoint.id, sent.error, failures
-        )
-        if now - since >= FAILING_DISABLES_AFTER:
-            reason = f"deliveries failed since {since.isoformat()}: {sent.error}"[:500]
-            command = DisableWebhookEndpoint(endpoint_id=endpoint.id, reason=reason)
-            self.tally.execute(command, Context(endpoint.project_id, ACTOR))
 
     # -- redelivery ------------------------------------------------------------------------
 

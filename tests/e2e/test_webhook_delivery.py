@@ -188,7 +188,7 @@ def test_a_failure_inside_a_page_keeps_the_sends_before_it_and_resumes_at_it(
 def test_a_crash_before_a_page_is_recorded_resends_that_page_with_the_same_ids(
     sandbox: Client, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adapters import webhook_delivery
+    from adapters import webhook_pages
 
     endpoint(sandbox, receiver)
     deposits(sandbox, 3)
@@ -199,7 +199,7 @@ def test_a_crash_before_a_page_is_recorded_resends_that_page_with_the_same_ids(
 
     # A fault, not a stand-in: the sends are real, only the page's commit never happens.
     with monkeypatch.context() as patched:
-        patched.setattr(webhook_delivery, "write_page", crash)
+        patched.setattr(webhook_pages, "write_page", crash)
         with pytest.raises(RuntimeError):
             delivery.drain()
     sent_before = receiver.ids()
