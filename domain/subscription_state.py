@@ -59,6 +59,7 @@ class SubscriptionState:
     started_at: datetime
     test_clock_id: UUID | None
     resume_at: datetime | None
+    paused_at: datetime | None
     period_index: int
     cancel_at_period_end: bool
     canceled_at: datetime | None

@@ -5,8 +5,10 @@ docs/subscriptions.md for the diagram. Its fields and what follows from them (pe
 due times, the trial-end notice, the summary, the check of an item change) are
 ``domain.subscription_state.SubscriptionState``, which it extends; what the scheduler
 does when something is due is ``domain.subscription_due``, the guards of a subscription
-its provider runs ``domain.subscription_provider_run``; here are its other commands and
-every event (the library defines event classes only from an aggregate's own body).
+its provider runs ``domain.subscription_provider_run``, its trials, cancels, pauses,
+resumes and status moves ``domain.subscription_lifecycle``; here are its start, its item
+changes and every event (the library defines event classes only from an aggregate's own
+body).
 
 Items carry the per-period amount their price gives for their quantity, so renewals and
 proration need no price look-ups. Periods come from ``domain.periods.Schedule``.
@@ -23,28 +25,24 @@ from eventsourcing.utils import register_topic
 
 from domain.base import TallyAggregate
 from domain.errors import (
-    InvalidTransition,
-    TimeNotInFuture,
     ValidationFailed,
 )
-from domain.limits import MAX_TRIAL_DAYS, check_timestamp, later
+from domain.limits import MAX_TRIAL_DAYS, later
 from domain.periods import Schedule
 from domain.provider_subscription_params import CANCEL, CANCEL_AT_PERIOD_END, UNDO_CANCEL
 from domain.state_machine import destination
 from domain.subscription_due import SubscriptionDue
+from domain.subscription_lifecycle import SubscriptionLifecycle
 from domain.subscription_provider_run import SubscriptionProviderRun
 from domain.subscription_states import (
-    CANCELED,
     INCOMPLETE,
     MACHINE,
-    PAUSED,
-    TRIALING,
     Item,
     check_items,
 )
 
 
-class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
+class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun, SubscriptionLifecycle):
     TOPIC = "tally:Subscription"
     # The trial end whose coming end was announced (``TrialEndAnnounced``). A class
     # default, so subscriptions recorded before the announcement existed load with none.
@@ -166,70 +164,15 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     def _trial_end_announced(self, trial_end: datetime) -> None:
         self.trial_end_announced = trial_end
 
-    def extend_trial(self, new_end: datetime) -> None:
-        if self.status != TRIALING or self.trial_end is None:
-            raise InvalidTransition(
-                f"cannot extend the trial of a subscription that is {self.status}",
-                state=self.status,
-                trigger="extend_trial",
-            )
-        check_timestamp(new_end, "trial_end")
-        if new_end <= self.trial_end:
-            raise ValidationFailed("a trial can only be extended to a later end")
-        self._trial_extended(trial_end=new_end)
-
     @event("TrialExtended", topic="tally:Subscription.TrialExtended")
     def _trial_extended(self, trial_end: datetime) -> None:
         self.trial_end = trial_end
         self.anchor = trial_end
 
-    def cancel(self, now: datetime, *, at_period_end: bool = False) -> None:
-        status = self.check_cancel(at_period_end=at_period_end)
-        if at_period_end and self.status != TRIALING:
-            self._cancel_scheduled()
-        else:
-            self._canceled(status=status, at=now)
-
-    def check_cancel(self, *, at_period_end: bool) -> str:
-        """Where a cancel takes it (``InvalidTransition`` if it cannot be canceled so),
-        for Tally's own cancel and for one asked of its provider. A trial's cancel at
-        the period end is a cancel now. A paused subscription is canceled only now: its
-        period does not run while it is paused (a paused Stripe subscription does not
-        advance to new billing periods), so an end to cancel at would never come."""
-        status = self._to("cancel")
-        if not at_period_end or self.status == TRIALING:
-            return status
-        if self.status == PAUSED:
-            raise InvalidTransition(
-                "a paused subscription has no period running to end: cancel it now, "
-                "or resume it first",
-                state=self.status,
-                trigger="cancel",
-            )
-        if self.cancel_at_period_end:
-            raise InvalidTransition(
-                "this subscription already cancels at its period end",
-                state=self.status,
-                trigger="cancel",
-            )
-        return status
-
     @event("CancelScheduled", topic="tally:Subscription.CancelScheduled")
     def _cancel_scheduled(self) -> None:
         self.cancel_at_period_end = True
         self._cancel_answered()  # a provider's webhook showed the cancel it was asked
-
-    def undo_cancel(self) -> None:
-        self.check_undo_cancel()
-        self._cancel_undone()
-
-    def check_undo_cancel(self) -> None:
-        if not self.cancel_at_period_end or self.status == CANCELED:
-            raise InvalidTransition(
-                f"nothing to undo: the subscription is {self.status} and not set to cancel",
-                state=self.status,
-                trigger="undo_cancel",
-            )
 
     @event("CancelUndone", topic="tally:Subscription.CancelUndone")
     def _cancel_undone(self) -> None:
@@ -241,15 +184,6 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
         self.status = status
         self.canceled_at = at
         self._cancel_answered()
-
-    def pause(self, now: datetime, resume_at: datetime | None = None) -> None:
-        status = self._to("pause")
-        check_timestamp(now, "paused_at")
-        if resume_at is not None:
-            check_timestamp(resume_at, "resume_at")
-        if resume_at is not None and resume_at <= now:
-            raise TimeNotInFuture("resume_at must be in the future")
-        self._paused(status=status, resume_at=resume_at, paused_at=now)
 
     class Paused(TallyAggregate.Event):
         """Version 2 keeps ``paused_at``, which a resume may not precede; a pause
@@ -275,50 +209,12 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
         if paused_at is not None or self.paused_at is not None:
             self.paused_at = paused_at
 
-    def resume(self, now: datetime) -> None:
-        """Resume a paused subscription. Paused time is not billed: a new period starts
-        now, anchored at the moment of resumption, which becomes the anchor of every
-        later period: so it is a sane time, and not before the pause."""
-        status = self._to("resume")
-        check_timestamp(now, "resumed_at")
-        if self.paused_at is not None and now < self.paused_at:
-            raise ValidationFailed(
-                f"a resume at {now.isoformat()} precedes the pause at {self.paused_at.isoformat()}",
-                field="resumed_at",
-            )
-        self._resumed(status=status, anchor=now)
-
     @event("Resumed", topic="tally:Subscription.Resumed")
     def _resumed(self, status: str, anchor: datetime) -> None:
         self.status = status
         self.anchor = anchor
         self.period_index = 0
         self.resume_at = None
-
-    def activate(self) -> None:
-        """The first payment of an incomplete subscription arrived."""
-        if self.status != INCOMPLETE or self.offers_trial:
-            waits = " and waits for a payment method to start its trial"
-            raise InvalidTransition(
-                f"cannot activate a subscription that is {self.status}"
-                + (waits if self.offers_trial else ""),
-                state=self.status,
-                trigger="activate",
-            )
-        self._activated(status=self._to("activate"))
-
-    def start_trial(self, now: datetime) -> None:
-        """The checkout of an incomplete subscription with a trial completed (a payment
-        method was saved): the trial starts now and lasts as long as it was offered."""
-        if not self.offers_trial or self.trial_end is None:
-            raise InvalidTransition(
-                f"cannot start a trial of a subscription that is {self.status}"
-                + (" without one" if self.status == INCOMPLETE else ""),
-                state=self.status,
-                trigger="start_trial",
-            )
-        trial_end = later(now, self.trial_end - self.started_at, "trial_end")
-        self._trial_started(status=self._to("start_trial"), trial_end=trial_end)
 
     @event("TrialStarted", topic="tally:Subscription.TrialStarted")
     def _trial_started(self, status: str, trial_end: datetime) -> None:
@@ -329,15 +225,6 @@ class Subscription(TallyAggregate, SubscriptionDue, SubscriptionProviderRun):
     @event("Activated", topic="tally:Subscription.Activated")
     def _activated(self, status: str) -> None:
         self.status = status
-
-    def mark_past_due(self) -> None:
-        self._status_changed(status=self._to("mark_past_due"), trigger="mark_past_due")
-
-    def mark_unpaid(self) -> None:
-        self._status_changed(status=self._to("mark_unpaid"), trigger="mark_unpaid")
-
-    def reactivate(self) -> None:
-        self._status_changed(status=self._to("activate"), trigger="activate")
 
     @event("StatusChanged", topic="tally:Subscription.StatusChanged")
     def _status_changed(self, status: str, trigger: str) -> None:
