@@ -36,7 +36,8 @@ from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from commands.credits import expire_at
 from commands.invoice_charges import requested_calls
-from commands.subscription_invoices import InvoiceWork, step
+from commands.invoice_due_work import InvoiceWork
+from commands.subscription_invoices import step
 from domain.advance_budget import check_step_budget
 from domain.customers import Customer
 from domain.subscriptions import Subscription

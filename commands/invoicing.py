@@ -16,7 +16,7 @@ Here too is what every handler that touches an invoice uses: ``load_invoice``,
 ``finalize`` (credit first, then the next number: the subscriptions' invoices are
 finalized by it too), ``billing_for`` (the customer's billing record), ``summary`` (the
 answer) and the invoice's dunning record it reads (``find_dunning``, ``dunning_for``).
-``ProcessDueInvoices`` is in ``commands.subscription_invoices``, next to the due work it
+``ProcessDueInvoices`` is in ``commands.invoice_due_work``, next to the due work it
 runs; payments, retries and credit notes are in ``commands.invoice_payments``; tax rates,
 coupons and settings in ``commands.billing_setup``. Events: see ``domain.invoices``.
 """

@@ -1,4 +1,4 @@
-"""Invoices that subscriptions make on their own, and the invoice work that falls due.
+"""Invoices that subscriptions make on their own.
 
 A subscription gets a draft invoice for a period when it starts active (or incomplete,
 waiting for that first payment), when its trial ends, when it resumes and at every
@@ -12,9 +12,10 @@ that period's usage alone. With ``finalize_delay_s`` 0 it is finalized
 at once; otherwise its ``finalize_at`` is put on the customer's due work. Finalized
 invoices are charged at once when the project has an ``auto_charge_provider``.
 
-``run_due`` does a customer's due invoice work up to a moment, in time order:
-finalizing drafts whose time has come and retrying failed payments; the
-``ProcessDueInvoices`` handler runs it for one customer now.
+The invoice work that falls due afterwards (finalizing a draft whose time has come,
+retrying a failed payment, and finalizing and charging at once) is
+``commands.invoice_due_work``'s; its ``ProcessDueInvoices`` handler is registered from
+here too (``HANDLERS``), as it always was.
 """
 
 from __future__ import annotations
@@ -24,20 +25,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from commands import messages as m
-from commands.bus import Context, Handler, Result
+from commands.bus import Context
 from commands.bus.unit_of_work import UnitOfWork
 from commands.credits import credit_invoice
-from commands.invoice_charges import request_charge
 from commands.invoice_common import settings_values, tax_rates
-from commands.invoice_payments import retry_due_payment
-from commands.invoicing import billing_for, finalize
+from commands.invoice_due_work import HANDLERS as HANDLERS
+from commands.invoice_due_work import finalize_and_charge
+from commands.invoicing import billing_for
 from commands.line_descriptions import item_line
-from commands.now import now_for
 from commands.usage_rating import RatedUsage, period_ends_at, rate_renewal
-from domain.customer_billing import CustomerBilling
-from domain.customers import Customer
-from domain.invoices import DRAFT, MAX_LINES, OPEN, Invoice
+from domain.invoices import MAX_LINES, Invoice
 from domain.subscription_drafts import draft_invoice, next_invoice
 from domain.subscription_states import ACTIVE, PAST_DUE, TRIALING
 from domain.subscriptions import Subscription
@@ -172,17 +169,6 @@ def check_next_invoice(
     )
 
 
-def finalize_and_charge(
-    uow: UnitOfWork, ctx: Context, invoice: Invoice, now: datetime, values: dict[str, Any]
-) -> None:
-    finalize(uow, ctx, invoice, now)
-    provider = values["auto_charge_provider"]
-    if provider and invoice.status == OPEN and invoice.amount_remaining > 0:
-        customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
-        amount = invoice.amount_remaining
-        request_charge(uow, ctx, invoice, customer, provider, amount, now, retry=False)
-
-
 def step(uow: UnitOfWork, ctx: Context, sub: Subscription, due: datetime) -> str | None:
     """One of the subscription's due steps, with the invoice it brings. A renewal's
     usage is rated before anything changes."""
@@ -282,71 +268,3 @@ def usage_invoices(
             finalize_and_charge(uow, ctx, invoice, now, values)
         made.append(invoice)
     return made
-
-
-def run_one(
-    uow: UnitOfWork, ctx: Context, billing: CustomerBilling, invoice_id: UUID, at: datetime
-) -> str | None:
-    """The work due for one invoice at ``at``: finalize a draft, or retry a payment."""
-    invoice = uow.get(Invoice, invoice_id, ctx.project_id)
-    if invoice.status == DRAFT and invoice.finalize_at is not None and invoice.finalize_at <= at:
-        finalize_and_charge(uow, ctx, invoice, at, settings_values(uow, ctx))
-        return "invoice_finalized"
-    customer = uow.get(Customer, invoice.customer_id, ctx.project_id)
-    if retry_due_payment(uow, ctx, invoice, customer, at) is not None:
-        return "payment_retried"
-    billing.clear(invoice_id)  # nothing left to do for it (paid, voided, ...)
-    return None
-
-
-def run_due(
-    uow: UnitOfWork, ctx: Context, customer_id: UUID, currency: str, until: datetime
-) -> dict[str, int]:
-    """Every piece of the customer's invoice work due by ``until``, in time order."""
-    billing = uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
-    counts: dict[str, int] = {}
-    if billing is None:
-        return counts
-    for _ in range(10_000):
-        due = billing.due_by(until)
-        if not due:
-            break
-        at, invoice_id = due[0]
-        done = run_one(uow, ctx, billing, invoice_id, at)
-        if done is not None:
-            counts[done] = counts.get(done, 0) + 1
-    return counts
-
-
-class InvoiceWork:
-    """Hands out each customer's invoice work due by ``until`` once, so a test clock can
-    put it in time order with its subscriptions' steps."""
-
-    def __init__(self, uow: UnitOfWork, ctx: Context, until: datetime) -> None:
-        self.uow, self.ctx, self.until = uow, ctx, until
-        self.seen: set[tuple[UUID, datetime]] = set()
-
-    def pending(self, customer_id: UUID) -> list[tuple[datetime, UUID]]:
-        billing = self.uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
-        if billing is None:
-            return []
-        fresh = [(at, i) for at, i in billing.due_by(self.until) if (i, at) not in self.seen]
-        self.seen.update((i, at) for at, i in fresh)
-        return fresh
-
-    def run(self, customer_id: UUID, invoice_id: UUID, at: datetime) -> str | None:
-        billing = self.uow.find(CustomerBilling, CustomerBilling.create_id(customer_id))
-        if billing is None or billing.due.get(str(invoice_id)) != at:
-            return None  # done or moved since it was handed out
-        return run_one(self.uow, self.ctx, billing, invoice_id, at)
-
-
-def process_due_invoices(uow: UnitOfWork, cmd: m.ProcessDueInvoices, ctx: Context) -> Result:
-    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    now = now_for(uow, ctx, customer.test_clock_id)
-    done = run_due(uow, ctx, customer.id, customer.currency, now)
-    billing = billing_for(uow, ctx, customer.id, customer.currency)
-    return Result.changed({"invoice_work": done, "billing": billing.summary()})
-
-
-HANDLERS: dict[type[m.Command], Handler] = {m.ProcessDueInvoices: process_due_invoices}

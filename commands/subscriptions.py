@@ -16,6 +16,7 @@ from commands.bus import Context, Handler, Result
 from commands.bus.unit_of_work import UnitOfWork
 from commands.created import created
 from commands.invoice_charges import reporting_calls
+from commands.invoice_due_work import run_due
 from commands.invoicing import summary
 from commands.now import context_now, now_for
 from domain.catalog import Price
@@ -204,7 +205,7 @@ def process_due(uow: UnitOfWork, cmd: m.ProcessDueSubscription, ctx: Context) ->
         if step is None:
             break
         steps.append(step)
-    invoices = subscription_invoices.run_due(uow, ctx, sub.customer_id, sub.currency, now)
+    invoices = run_due(uow, ctx, sub.customer_id, sub.currency, now)
     return Result.changed(
         {
             "steps": steps,

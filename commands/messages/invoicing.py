@@ -1,7 +1,7 @@
 """Command messages of invoicing: invoices, their payments and credit notes, tax rates,
 coupons, billing settings and credit balances (handlers: ``commands.invoicing``,
 ``commands.invoice_payments``, ``commands.billing_setup``,
-``commands.subscription_invoices``).
+``commands.invoice_due_work``).
 """
 
 from __future__ import annotations
