@@ -1,0 +1,183 @@
+"""Python bytecodes per HTTP deposit on the event loop's thread, the measure of (c)'s
+server side that load cannot move.
+
+    python -m bench.http_bytecodes [--deposits 50] [--warmup 20] [--top 25]
+
+The app (``create_app`` over ``api.bootstrap.build`` on a scratch schema of
+TALLY_DATABASE_URL) is served by uvicorn as ``tally serve`` serves it, on a thread of
+this process, and sent requests by (c)'s own client (``bench.over_http``): one project
+and key, one account, then deposits with their own idempotency keys, one at a time.
+After the warm-up every bytecode of the server's loop thread (the HTTP protocol,
+routing, middleware, dependencies, authentication and its key lookup, the route, the
+command's run into the bus, the answer) is counted with ``sys.settrace`` opcode events;
+the committer's and the projection worker's threads are not (bench/deposit_bytecodes.py
+counts the committer). uvloop's own work is C, and not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.app import create_app
+from api.bootstrap import NO_PROJECT, build
+from api.settings import Settings
+from bench.common import scratch_schemas
+from bench.over_http import HttpConnection, free_port
+from commands import messages as m
+from commands.bus import Context
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class LoopCounter:
+    """Counts opcodes per function on the loop's thread while ``on``."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.loop_thread: int | None = None
+        self.by_function: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """``app``, noting the thread it is called on (the loop's)."""
+
+        async def noted(scope: Scope, receive: Receive, send: Send) -> None:
+            self.loop_thread = threading.get_ident()
+            # The loop's thread was running before the count started: it is traced from
+            # its first request after that (later frames, resumed coroutines included).
+            if self.on and sys.gettrace() is None:
+                sys.settrace(self.tracer)
+            await app(scope, receive, send)
+
+        return noted
+
+    def tracer(self, frame: FrameType, what: str, arg: Any) -> Any:
+        if not self.on or threading.get_ident() != self.loop_thread:
+            return None
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        code = frame.f_code
+        key = f"{Path(code.co_filename).name}:{code.co_qualname}"
+        counts = self.by_function
+        self.calls[key] += 1
+
+        def local(frame: FrameType, what: str, arg: Any) -> Any:
+            if what == "opcode" and self.on:
+                counts[key] += 1
+            return local
+
+        return local
+
+
+def run(url: str, deposits: int, warmup: int, top: int) -> None:
+    counter = LoopCounter()
+    with scratch_schemas(url) as schema:
+        tally = build(Settings(database_url=url, db_schema=schema("httpbc"), pool_size=8))
+        try:
+            project = tally.execute(m.CreateProject(name="bench"), Context(NO_PROJECT, "bench"))
+            project_id = project.body["project"]["id"]
+            issued = tally.execute(m.IssueApiKey(project_id=project_id), Context(project_id, "b"))
+            with served(counter.wrap(create_app(tally))) as port:
+                http = HttpConnection("127.0.0.1", port, issued.body["secret"])
+                try:
+                    account = _open_account(http)
+                    path = f"/v1/accounts/{account}/deposits"
+                    for n in range(warmup):
+                        _deposit(http, path, f"w-{n}")
+                    counter.on = True
+                    for n in range(deposits):
+                        _deposit(http, path, f"c-{n}")
+                    counter.on = False
+                finally:
+                    http.close()
+        finally:
+            tally.close()
+    report(counter, deposits, top)
+
+
+@contextmanager
+def served(app: ASGIApp) -> Iterator[int]:
+    """``app`` served by uvicorn as ``tally serve`` serves it (its HTTP protocol, the
+    default loop) on a thread of this process; yields the port."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        http="api.http_protocol:OneWriteHttpToolsProtocol",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="bench-serve")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
+def _open_account(http: HttpConnection) -> str:
+    """An account, once the new key authenticates (the read model has applied it)."""
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = http.request("POST", "/v1/accounts", {"owner_ref": "b", "currency": "EUR"})
+        if status != 401 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if status != 201:
+        raise RuntimeError(f"opening an account answered {status}: {body[:300]!r}")
+    return str(json.loads(body)["id"])
+
+
+def _deposit(http: HttpConnection, path: str, key: str) -> None:
+    body = {"amount": 100, "currency": "EUR"}
+    status, answer = http.request("POST", path, body, f"Idempotency-Key: {key}\r\n")
+    if status != 201:
+        raise RuntimeError(f"deposit answered {status}: {answer[:300]!r}")
+
+
+def report(counter: LoopCounter, count: int, top: int) -> None:
+    total = sum(counter.by_function.values())
+    print(f"{count} deposits: {total / count:,.0f} bytecodes per deposit on the loop's thread")
+    print(f"top {top} functions (bytecodes per deposit, own code only):")
+    for name, n in counter.by_function.most_common(top):
+        print(f"  {n / count:8,.1f}  {counter.calls[name] / count:5.1f} calls  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("TALLY_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--deposits", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    run(args.url, args.deposits, args.warmup, args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
