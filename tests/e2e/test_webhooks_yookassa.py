@@ -6,6 +6,7 @@ redelivers), and the redelivery then confirms the top-up."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -48,18 +49,27 @@ def yookassa() -> Iterator[tuple[YooKassa, FakeApi]]:
         yield script, api
 
 
-@pytest.fixture
-def shop(
-    settings: Settings, clock: FixedClock, yookassa: tuple[YooKassa, FakeApi]
-) -> Iterator[Client]:
+@contextmanager
+def on_yookassa(settings: Settings, clock: FixedClock, api: FakeApi) -> Iterator[Client]:
+    """A served project whose payment provider is YooKassa at ``api`` (credentials named
+    by environment variables the project's environment holds); its outbox runs only
+    when a test drains it."""
     with serve(settings.model_copy(update={"run_outbox": False}), clock) as client:
         client.tally.providers.environ = {"ACME_SHOP": "506751", "ACME_KEY": "test_key"}
         chosen = {
             "provider": "yookassa",
             "credential_env": {"shop_id": "ACME_SHOP", "secret_key": "ACME_KEY"},
-            "api_base": yookassa[1].url,
+            "api_base": api.url,
         }
         client.ok(client.post("/v1/payment_provider", chosen))
+        yield client
+
+
+@pytest.fixture
+def shop(
+    settings: Settings, clock: FixedClock, yookassa: tuple[YooKassa, FakeApi]
+) -> Iterator[Client]:
+    with on_yookassa(settings, clock, yookassa[1]) as client:
         yield client
 
 

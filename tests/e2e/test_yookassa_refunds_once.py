@@ -13,8 +13,13 @@ import pytest
 
 from adapters.clock import FixedClock
 from api.settings import Settings
-from tests.e2e.conftest import Client, head, serve
-from tests.e2e.test_webhooks_yookassa import PAYMENT_ID, YooKassa, confirmed_top_up
+from tests.e2e.conftest import Client, head
+from tests.e2e.test_webhooks_yookassa import (
+    PAYMENT_ID,
+    YooKassa,
+    confirmed_top_up,
+    on_yookassa,
+)
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
 
 
@@ -73,14 +78,7 @@ def yookassa() -> Iterator[tuple[Refunding, FakeApi]]:
 def shop(
     settings: Settings, clock: FixedClock, yookassa: tuple[Refunding, FakeApi]
 ) -> Iterator[Client]:
-    with serve(settings.model_copy(update={"run_outbox": False}), clock) as client:
-        client.tally.providers.environ = {"ACME_SHOP": "506751", "ACME_KEY": "test_key"}
-        chosen = {
-            "provider": "yookassa",
-            "credential_env": {"shop_id": "ACME_SHOP", "secret_key": "ACME_KEY"},
-            "api_base": yookassa[1].url,
-        }
-        client.ok(client.post("/v1/payment_provider", chosen))
+    with on_yookassa(settings, clock, yookassa[1]) as client:
         yield client
 
 
