@@ -23,13 +23,12 @@ from commands.bus.unit_of_work import UnitOfWork
 from commands.credit_messages import PurchaseCredits
 from commands.credit_purchase_grants import grant_paid_purchase
 from commands.credits import balance_for, check_prices, grant_id_for
-from commands.invoicing import finalize, summary
+from commands.invoicing import finalize, one_off_invoice, summary
 from commands.messages import Command
 from commands.now import now_for
 from domain.credit_balance import CreditBalance
 from domain.customers import Customer
 from domain.errors import CurrencyMismatch
-from domain.invoices import Invoice
 
 LINE_DESCRIPTION = "Prepaid credits"
 
@@ -65,15 +64,7 @@ def purchase_credits(uow: UnitOfWork, cmd: PurchaseCredits, ctx: Context) -> Res
         "description": cmd.description,
     }
     balance.check_purchase(**terms)
-    invoice = Invoice(
-        project_id=ctx.project_id,
-        customer_id=customer.id,
-        currency=customer.currency,
-        subscription_id=None,
-        period_start=None,
-        period_end=None,
-        description=cmd.description,
-    )
+    invoice = one_off_invoice(ctx, customer, cmd.description)
     line_id = f"li_{uuid4().hex[:12]}"
     invoice.add_line(line_id, "one_time", LINE_DESCRIPTION, 1, cmd.amount, [], discountable=False)
     finalize(uow, ctx, invoice, now)

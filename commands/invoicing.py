@@ -146,21 +146,27 @@ def _stop_dunning(uow: UnitOfWork, invoice: Invoice, reason: str) -> None:
         dunning.stop(reason)
 
 
-def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Result:
-    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
-    now_for(uow, ctx, customer.test_clock_id)  # the clock must exist
-    rates = [tax_rates(uow, ctx, list(line.tax_rate_ids)) for line in cmd.lines]
-    # Invoice() records its first event at once, so its text is checked before.
-    check_text(cmd.description, "description", MAX_DESCRIPTION_CHARS, free_text=True)
-    invoice = Invoice(
+def one_off_invoice(ctx: Context, customer: Customer, description: str) -> Invoice:
+    """A draft for the customer, in its currency, of no subscription and no period (one
+    a client creates, or a credit purchase's); not in the unit of work yet."""
+    return Invoice(
         project_id=ctx.project_id,
         customer_id=customer.id,
         currency=customer.currency,
         subscription_id=None,
         period_start=None,
         period_end=None,
-        description=cmd.description,
+        description=description,
     )
+
+
+def create_invoice(uow: UnitOfWork, cmd: m.CreateInvoice, ctx: Context) -> Result:
+    customer = uow.get(Customer, cmd.customer_id, ctx.project_id)
+    now_for(uow, ctx, customer.test_clock_id)  # the clock must exist
+    rates = [tax_rates(uow, ctx, list(line.tax_rate_ids)) for line in cmd.lines]
+    # Invoice() records its first event at once, so its text is checked before.
+    check_text(cmd.description, "description", MAX_DESCRIPTION_CHARS, free_text=True)
+    invoice = one_off_invoice(ctx, customer, cmd.description)
     # The invoice is new and not yet in the unit of work: a line that is refused
     # leaves nothing behind.
     for line, line_rates in zip(cmd.lines, rates, strict=True):
