@@ -9,38 +9,28 @@ from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from adapters.clock import FixedClock
 from api.app import create_app
-from api.bootstrap import Tally, build
-from api.settings import Settings
+from api.bootstrap import Tally
 from tests.e2e.test_operator_api import Operator, operator_key, project_client
+from tests.e2e.webhook_sandbox import hooks_tally
+
+# Endpoint secrets are stored sealed: the server needs its secrets key, which the
+# webhook tests' Tally has.
+__all__ = ["hooks_tally"]  # the fixture, used by name
 
 URL = "https://hooks.example.com/tally"
 
 
 @pytest.fixture
-def keyed_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    # Endpoint secrets are stored sealed: the server needs its secrets key.
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(
-        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
-    )
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def op(keyed_tally: Tally) -> Iterator[Operator]:
-    with TestClient(create_app(keyed_tally), raise_server_exceptions=False) as http:
-        yield Operator(http, operator_key(keyed_tally)[1])
+def op(hooks_tally: Tally) -> Iterator[Operator]:
+    with TestClient(create_app(hooks_tally), raise_server_exceptions=False) as http:
+        yield Operator(http, operator_key(hooks_tally)[1])
 
 
 def test_operator_manages_a_projects_endpoints_and_the_project_sees_them(
-    op: Operator, keyed_tally: Tally
+    op: Operator, hooks_tally: Tally
 ) -> None:
     project = op.ok("POST", "/v1/projects", {"name": "Acme", "mode": "test"}, 201)["id"]
     other = op.ok("POST", "/v1/projects", {"name": "Globex", "mode": "test"}, 201)["id"]
@@ -49,12 +39,12 @@ def test_operator_manages_a_projects_endpoints_and_the_project_sees_them(
     assert made["secret"].startswith("whsec_")
     assert (made["url"], made["status"]) == (URL, "enabled")
 
-    own = project_client(op, keyed_tally, project)
+    own = project_client(op, hooks_tally, project)
     listed = own.ok(own.get("/v1/webhook_endpoints", wait_for_position=op.position))
     assert [e["id"] for e in listed["data"]] == [made["id"]]
     assert "secret" not in listed["data"][0]
     # Another project's key sees nothing of it, and neither does the operator under it.
-    stranger = project_client(op, keyed_tally, other)
+    stranger = project_client(op, hooks_tally, other)
     assert (
         stranger.ok(stranger.get("/v1/webhook_endpoints", wait_for_position=op.position))["data"]
         == []
@@ -78,14 +68,14 @@ def test_operator_manages_a_projects_endpoints_and_the_project_sees_them(
 
 
 def test_unknown_project_is_404_and_a_project_key_is_refused(
-    op: Operator, keyed_tally: Tally
+    op: Operator, hooks_tally: Tally
 ) -> None:
     missing = f"/v1/projects/{uuid4()}/webhook_endpoints"
     assert op.call("POST", missing, {"url": URL}).status_code == 404
     assert op.call("GET", missing).status_code == 404
 
     project = op.ok("POST", "/v1/projects", {"name": "Acme", "mode": "test"}, 201)["id"]
-    own = project_client(op, keyed_tally, project)
+    own = project_client(op, hooks_tally, project)
     route = f"/v1/projects/{project}/webhook_endpoints"
     assert own.post(route, {"url": URL}).status_code == 401
     assert own.get(route).status_code == 401
@@ -93,10 +83,10 @@ def test_unknown_project_is_404_and_a_project_key_is_refused(
 
 
 def test_a_customer_registered_without_currency_takes_the_projects_default(
-    op: Operator, keyed_tally: Tally
+    op: Operator, hooks_tally: Tally
 ) -> None:
     project = op.ok("POST", "/v1/projects", {"name": "Acme", "mode": "test"}, 201)["id"]
-    own = project_client(op, keyed_tally, project)
+    own = project_client(op, hooks_tally, project)
     refused = own.post("/v1/customers", {"external_id": "ada"})
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "validation_error"

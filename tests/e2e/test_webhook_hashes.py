@@ -4,43 +4,21 @@ holds, at that position, the event the receiver was told of."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
-from cryptography.fernet import Fernet
-from fastapi.testclient import TestClient
 from psycopg import sql
-from pydantic import SecretStr
 
 from adapters.audit_chain import GENESIS, canonical, link
 from adapters.audit_verify import Expected, verify
-from adapters.clock import FixedClock
-from api.app import create_app
-from api.bootstrap import Tally, build
-from api.settings import Settings
-from tests.e2e.billing import client_in_mode, customer
+from tests.e2e.billing import customer
 from tests.e2e.conftest import Client
 from tests.e2e.webhook_receiver import Receiver
+from tests.e2e.webhook_sandbox import hooks_http, hooks_tally, sandbox
+
+__all__ = ["hooks_http", "hooks_tally", "sandbox"]  # the fixtures, used by name
 
 EVENTS = "tally_events"
-
-
-@pytest.fixture
-def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(
-        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
-    )
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def sandbox(hooks_tally: Tally) -> Iterator[Client]:
-    with TestClient(create_app(hooks_tally), raise_server_exceptions=False) as http:
-        yield client_in_mode(http, hooks_tally, "sandbox", "test")
 
 
 def _stored(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, ...]]:

@@ -5,7 +5,7 @@ register an endpoint, make events and wait for delivery's own writes.
 
 The fixtures are imported by name into the test modules that use them
 (``test_webhook_delivery``, ``test_webhook_endpoints``, ``test_webhooks_cli``,
-``test_webhook_fairness``)."""
+``test_webhook_fairness``, ``test_webhook_hashes``, ``test_operator_webhooks``)."""
 
 from __future__ import annotations
 
