@@ -12,19 +12,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from adapters.clock import FixedClock
 from adapters.providers.stub import DECLINED, SUCCEEDS
 from api.app import create_app
-from api.bootstrap import Tally, build
+from api.bootstrap import Tally
 from api.integration_events import event_model
 from api.settings import Settings
 from projections.integration_catalog import PAYMENT_TYPES, event_id
 from tests.e2e.billing import client_in_mode, customer, plan
 from tests.e2e.conftest import Client
+from tests.e2e.sealed import sealed_build
 from tests.e2e.test_payments import payment, payments, replayed_equal, settle
 from tests.e2e.webhook_receiver import Receiver
 
@@ -34,11 +33,8 @@ BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.
 @pytest.fixture
 def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
     # The test makes the provider calls and the deliveries itself (drain), in order.
-    key = SecretStr(Fernet.generate_key().decode())
-    update = {"secrets_key": key, "run_webhooks": False, "run_outbox": False}
-    tally = build(settings.model_copy(update=update), clock=clock)
-    yield tally
-    tally.close()
+    with sealed_build(settings, clock, run_webhooks=False, run_outbox=False) as tally:
+        yield tally
 
 
 @pytest.fixture

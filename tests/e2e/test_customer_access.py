@@ -10,10 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
-from pydantic import SecretStr
 
 from adapters.clock import FixedClock
 from api.app import create_app
@@ -21,23 +19,12 @@ from api.bootstrap import Tally, build
 from api.settings import Settings
 from tests.e2e.billing import client_in_mode, customer
 from tests.e2e.conftest import Client, head, nothing_written
+from tests.e2e.sealed import sealed_tally, web
 from tests.jwt_issuer import AUDIENCE, ISSUER, JwksServer, claims_at, mint
 
+__all__ = ["sealed_tally", "web"]  # the fixtures, used by name
+
 SOME_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def sealed_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(settings.model_copy(update={"secrets_key": key}), clock=clock)
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def web(sealed_tally: Tally) -> Iterator[TestClient]:
-    with TestClient(create_app(sealed_tally), raise_server_exceptions=False) as client:
-        yield client
 
 
 @pytest.fixture

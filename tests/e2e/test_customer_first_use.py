@@ -12,32 +12,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from adapters.clock import FixedClock
-from api.app import create_app
-from api.bootstrap import Tally, build
-from api.settings import Settings
+from api.bootstrap import Tally
 from domain.limits import DEFAULT_RATE_LIMITS
 from tests.e2e.billing import client_in_mode
 from tests.e2e.conftest import Client
+from tests.e2e.sealed import sealed_tally, web
 from tests.jwt_issuer import AUDIENCE, ISSUER, JwksServer, claims_at, mint
 
-
-@pytest.fixture
-def sealed_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(settings.model_copy(update={"secrets_key": key}), clock=clock)
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def web(sealed_tally: Tally) -> Iterator[TestClient]:
-    with TestClient(create_app(sealed_tally), raise_server_exceptions=False) as client:
-        yield client
+__all__ = ["sealed_tally", "web"]  # the fixtures, used by name
 
 
 @pytest.fixture

@@ -5,39 +5,18 @@ revision reaches every customer it grants to. A replay of the log gives the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from cryptography.fernet import Fernet
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
-
-from adapters.clock import FixedClock
-from api.app import create_app
-from api.bootstrap import Tally, build
-from api.settings import Settings
 from projections.replay import replay
-from tests.e2e.billing import client_in_mode, customer, price, product, subscribe
+from tests.e2e.billing import customer, price, product, subscribe
 from tests.e2e.conftest import Client
 from tests.e2e.webhook_receiver import Receiver
-from tests.e2e.webhook_sandbox import endpoint
+from tests.e2e.webhook_sandbox import endpoint, hooks_http, hooks_tally, sandbox
+
+# A test-mode project whose webhooks the test delivers itself (drain).
+__all__ = ["hooks_http", "hooks_tally", "sandbox"]  # the fixtures, used by name
 
 CHANGED = "billing.entitlements.changed"
-
-
-@pytest.fixture
-def sandbox(settings: Settings, clock: FixedClock) -> Iterator[Client]:
-    """A test-mode project whose webhooks the test delivers itself (``drain``)."""
-    key = SecretStr(Fernet.generate_key().decode())
-    tally: Tally = build(
-        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
-    )
-    try:
-        with TestClient(create_app(tally), raise_server_exceptions=False) as http:
-            yield client_in_mode(http, tally, "sandbox", "test")
-    finally:
-        tally.close()
 
 
 class AuthService:

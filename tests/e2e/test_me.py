@@ -5,24 +5,22 @@ before it is applied, and applies exactly that."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from adapters.clock import FixedClock
-from api.app import create_app
-from api.bootstrap import Tally, build
-from api.settings import Settings
+from api.bootstrap import Tally
 from tests.e2e.billing import card, client_in_mode, customer, plan, subscribe
 from tests.e2e.conftest import Client, nothing_written
 from tests.e2e.invoicing import wallet
+from tests.e2e.sealed import sealed_tally, web
+
+__all__ = ["sealed_tally", "web"]  # the fixtures, used by name
 
 
 @dataclass
@@ -61,20 +59,6 @@ class World:
     alice_sub: dict[str, Any]
     bob_sub: dict[str, Any]
     bob_wallet: str
-
-
-@pytest.fixture
-def sealed_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(settings.model_copy(update={"secrets_key": key}), clock=clock)
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def web(sealed_tally: Tally) -> Iterator[TestClient]:
-    with TestClient(create_app(sealed_tally), raise_server_exceptions=False) as client:
-        yield client
 
 
 def browser(web: TestClient, shop: Client, customer_id: str) -> Me:

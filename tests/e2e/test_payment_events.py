@@ -6,43 +6,21 @@ in full is derived after ``billing.invoice.paid`` at the same log position."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from cryptography.fernet import Fernet
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
-
-from adapters.clock import FixedClock
 from adapters.providers.stub import DECLINED, SUCCEEDS
-from api.app import create_app
-from api.bootstrap import Tally, build
 from api.integration_events import envelope, event_model
-from api.settings import Settings
 from projections.integration_catalog import PAYMENT_TYPES, event_id
 from projections.integration_events import events_after
-from tests.e2e.billing import card, client_in_mode, customer
+from tests.e2e.billing import card, customer
 from tests.e2e.conftest import Client
 from tests.e2e.invoicing import act
+from tests.e2e.test_checkout_payments import hooks_tally, sandbox
 from tests.e2e.test_payments import charge, open_invoice, payment, settle
 from tests.e2e.webhook_receiver import Receiver
 
-
-@pytest.fixture
-def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
-    # The test makes the provider calls and the deliveries itself (drain), in order.
-    key = SecretStr(Fernet.generate_key().decode())
-    update = {"secrets_key": key, "run_webhooks": False, "run_outbox": False}
-    tally = build(settings.model_copy(update=update), clock=clock)
-    yield tally
-    tally.close()
-
-
-@pytest.fixture
-def sandbox(hooks_tally: Tally) -> Iterator[Client]:
-    with TestClient(create_app(hooks_tally), raise_server_exceptions=False) as http:
-        yield client_in_mode(http, hooks_tally, "sandbox", "test")
+# The test makes the provider calls and the deliveries itself (drain), in order.
+__all__ = ["hooks_tally", "sandbox"]  # the fixtures, used by name
 
 
 def test_each_payment_event_arrives_once_with_the_payment(

@@ -5,7 +5,8 @@ register an endpoint, make events and wait for delivery's own writes.
 
 The fixtures are imported by name into the test modules that use them
 (``test_webhook_delivery``, ``test_webhook_endpoints``, ``test_webhooks_cli``,
-``test_webhook_fairness``, ``test_webhook_hashes``, ``test_operator_webhooks``)."""
+``test_webhook_fairness``, ``test_webhook_hashes``, ``test_operator_webhooks``,
+``test_entitlement_changes``)."""
 
 from __future__ import annotations
 
@@ -14,30 +15,25 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from psycopg import sql
-from pydantic import SecretStr
 
 from adapters.clock import FixedClock
 from api.app import create_app
-from api.bootstrap import Tally, build
+from api.bootstrap import Tally
 from api.settings import Settings
 from projections.runner import wait_for_position
 from tests.e2e.billing import client_in_mode
 from tests.e2e.conftest import Client
+from tests.e2e.sealed import sealed_build
 from tests.e2e.webhook_receiver import Receiver
 
 
 @pytest.fixture
 def hooks_tally(settings: Settings, clock: FixedClock) -> Iterator[Tally]:
     # Deliveries are driven by the test (drain), not by the background thread.
-    key = SecretStr(Fernet.generate_key().decode())
-    tally = build(
-        settings.model_copy(update={"secrets_key": key, "run_webhooks": False}), clock=clock
-    )
-    yield tally
-    tally.close()
+    with sealed_build(settings, clock, run_webhooks=False) as tally:
+        yield tally
 
 
 @pytest.fixture
