@@ -35,8 +35,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -49,10 +51,11 @@ from psycopg_pool import ConnectionPool
 from adapters.usage_chain import CANONICAL, create_chain, link
 from adapters.usage_days import DAY_S, fill_day_totals
 from adapters.usage_fences import create_fence_table, fenced_out
-from domain.usage import Accepted, Partial, Reading
+from domain.usage import EPOCH, Accepted, Partial, Reading, micros
 
 NIL = UUID(int=0)
 HOUR_S, MINUTE_S = 3600, 60
+MINUTE_US = MINUTE_S * 1_000_000
 # customer, meter, subscription, group, bucket width (seconds), bucket start
 Key = tuple[UUID, UUID, UUID, str, int, datetime]
 MAX_ATTEMPTS = 3
@@ -169,22 +172,26 @@ def bucket_of(moment: datetime, width_s: int) -> datetime:
 def fold(events: Iterable[Accepted]) -> dict[Key, Partial]:
     """The partials the events add, per total's key: per minute, then each minute's
     merged into its hour's, and each hour's into its day's."""
-    # Slots hold the ids as their integers: hashing a tuple of three UUIDs calls
-    # UUID.__hash__, in Python, three times per reading; an int hashes in C.
-    slots: dict[tuple[int, int, int, str, datetime], Partial] = {}
-    named: dict[tuple[int, int, int, str, datetime], Key] = {}
+    # Slots hold the ids as their integers (hashing a UUID is Python code; an int hashes
+    # in C) and the minute as microseconds since 1970: the event's time is taken apart
+    # once, and the minute's datetime made once per slot.
+    slots: dict[tuple[int, int, int, str, int], Partial] = {}
+    named: dict[tuple[int, int, int, str, int], Key] = {}
     for event in events:
-        minute = bucket_of(event.timestamp, MINUTE_S)
+        at = event.timestamp
+        moment = micros(at)
+        minute = moment - moment % MINUTE_US
+        customer = event.customer_id
         subscription = event.subscription_id or NIL
         for reading in event.readings:
-            group = group_key(reading)
-            slot = (event.customer_id.int, reading.meter_id.int, subscription.int, group, minute)
+            group = _group_key(reading.group)
+            slot = (customer.int, reading.meter_id.int, subscription.int, group, minute)
             partial = slots.get(slot)
             if partial is None:
                 partial = slots[slot] = Partial()
-                named[slot] = (event.customer_id, reading.meter_id, subscription, group,
-                               MINUTE_S, minute)  # fmt: skip
-            partial.add(reading, event.timestamp, event.transaction_id)
+                named[slot] = (customer, reading.meter_id, subscription, group, MINUTE_S,
+                               EPOCH + timedelta(microseconds=minute))  # fmt: skip
+            partial.add(reading, at, event.transaction_id, moment)
     partials: dict[Key, Partial] = {named[slot]: partial for slot, partial in slots.items()}
     for finer, coarser in ((MINUTE_S, HOUR_S), (HOUR_S, DAY_S)):
         for key, partial in [(k, p) for k, p in partials.items() if k[4] == finer]:
@@ -247,9 +254,10 @@ def _write(
         # The rows' canonical bytes come back as they are, not as hex to decode.
         binary=True,
     )
-    # Sorted as inserted (the order of the batch's links: any order would chain).
-    returned = sorted((str(row[0]), bytes(row[1])) for row in cur.fetchall())
-    created = frozenset(tx for tx, _ in returned)
+    # Sorted as inserted (the order of the batch's links: any order would chain). In
+    # binary, the rows come as (str, bytes) already.
+    returned: list[tuple[str, bytes]] = sorted(cur.fetchall())
+    created = frozenset(map(itemgetter(0), returned))
     new = [e for e in events if e.transaction_id in created]
     add_totals(cur, schema, project_id, fold(new))
     # Last, so that the head's lock is held only from here to the commit.
@@ -259,28 +267,33 @@ def _write(
 
 def _joined(events: Sequence[Accepted]) -> list[str]:
     """``_INSERT_EVENTS``'s seven columns, each as its values joined by U+001F (a
-    missing subscription as the empty text). Ids repeat in a batch: each is written
-    once (``str(UUID)`` is Python code)."""
-    text: dict[int, str] = {}
-
-    def name(uuid: UUID | None) -> str:
-        if uuid is None:
-            return ""
-        found = text.get(uuid.int)
-        if found is None:
-            found = text[uuid.int] = str(uuid)
-        return found
-
+    missing subscription as the empty text). The columns are walked by ``map`` over C
+    getters, no Python code per event: ids and lists of meters repeat in a batch, so
+    each distinct one is written once (``str(UUID)`` is Python code), keyed by its
+    integers (a UUID hashes in Python)."""
     join = "\x1f".join
+    customers = list(map(_CUSTOMER_INT, events))
+    subscriptions = list(map(_SUBSCRIPTION, events))
+    meters = list(map(tuple, map(map, repeat(_METER_INT), map(_READINGS, events))))
+    texts = {key: str(UUID(int=key)) for key in set(customers)}
+    named = {uuid: "" if uuid is None else str(uuid) for uuid in set(subscriptions)}
+    arrays = {key: "{" + ",".join([str(UUID(int=i)) for i in key]) + "}" for key in set(meters)}
     return [
-        join([e.transaction_id for e in events]),
-        join([name(e.customer_id) for e in events]),
-        join([name(e.subscription_id) for e in events]),
-        join([e.event_name for e in events]),
-        join([e.timestamp.isoformat() for e in events]),
-        join([orjson.dumps(e.properties).decode() for e in events]),
-        join(["{" + ",".join([name(r.meter_id) for r in e.readings]) + "}" for e in events]),
+        join(map(_TX, events)),
+        join(map(texts.__getitem__, customers)),
+        join(map(named.__getitem__, subscriptions)),
+        join(map(_NAME, events)),
+        join(map(datetime.isoformat, map(_AT, events))),
+        b"\x1f".join(map(orjson.dumps, map(_PROPERTIES, events))).decode(),
+        join(map(arrays.__getitem__, meters)),
     ]
+
+
+# The getters ``_joined`` maps over a batch's events (and their readings).
+_TX, _NAME, _AT = attrgetter("transaction_id"), attrgetter("event_name"), attrgetter("timestamp")
+_CUSTOMER_INT, _SUBSCRIPTION = attrgetter("customer_id.int"), attrgetter("subscription_id")
+_PROPERTIES, _READINGS = attrgetter("properties"), attrgetter("readings")
+_METER_INT = attrgetter("meter_id.int")
 
 
 def add_totals(

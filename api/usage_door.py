@@ -60,6 +60,7 @@ from domain.usage import (
     TimestampInFuture,
     UnknownEventName,
     UsagePeriodClosed,
+    accepted,
     check_properties,
     readings,
 )
@@ -300,15 +301,8 @@ def admit(event: UsageEventRequest, known: Known) -> Accepted:
             f"({owner.closed.ended.isoformat()}; docs/usage.md, late events)",
             closed_before=owner.closed.before.isoformat(),
         )
-    return Accepted(
-        transaction_id=event.transaction_id,
-        customer_id=customer_id,
-        subscription_id=subscription.id if subscription else None,
-        event_name=event.event_name,
-        timestamp=at,
-        properties=properties,
-        readings=found,
-    )
+    return accepted(event.transaction_id, customer_id, subscription.id if subscription else None,
+                    event.event_name, at, properties, found)  # fmt: skip
 
 
 @dataclass
