@@ -1,7 +1,9 @@
 """The ``tally`` command line: its parser, its entry point and ``catalog load``. Each group
 of commands has its module (``api/cli_*.py``): serving, the projection worker, the
 scheduler and replay in ``api/cli_processes.py``; projects and keys, invoices, meters,
-credits, payments, secrets, webhooks, audit, broker and the others beside it.
+credits, payments, secrets, webhooks, audit, broker and the others beside it. The API's
+everyday writes and reads (customers, accounts, holds, ...) call their routes' own
+functions (``api/cli_routes.py``, docs/api.md).
 
 Exit codes: 0 done, 1 refused (a domain error, replay found differences, or a read model
 the command needs is stalled), 2 cannot start (settings invalid or database
@@ -21,11 +23,14 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from adapters.database import DatabaseUnreachable
+from api.cli_accounts import add_account_commands
 from api.cli_audit import add_audit_commands, add_export_commands
 from api.cli_backtest import add_backtest_command
 from api.cli_broker import add_broker_commands
 from api.cli_credits import add_credit_commands
+from api.cli_customers import add_customer_commands
 from api.cli_help import add_examples, tally_version
+from api.cli_holds import add_hold_commands
 from api.cli_identity import add_identity_commands
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
@@ -120,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_worker_commands(sub, common)
 
+    add_customer_commands(sub, common)
+    add_account_commands(sub, common)
+    add_hold_commands(sub, common)
     add_invoice_commands(sub, common)
     add_meter_commands(sub, common)
     add_credit_commands(sub, common)

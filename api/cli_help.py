@@ -67,6 +67,45 @@ EXAMPLES: dict[str, list[str]] = {
     "credits consume": [
         "tally credits consume $CUSTOMER 25 --project $PROJECT --description 'request 81'"
     ],
+    # The everyday writes and reads of the API (api/cli_routes.py).
+    "customers": ["tally customers create user_42 --project $PROJECT --currency EUR"],
+    "customers create": [
+        "tally customers create user_42 --project $PROJECT --currency EUR --email ada@example.com",
+        "tally customers create user_43 --project $PROJECT --test-clock $CLOCK --json",
+    ],
+    "customers update": ["tally customers update $CUSTOMER --project $PROJECT --name 'Ada L.'"],
+    "customers list": ["tally customers list --project $PROJECT --limit 100 --json"],
+    "customers show": [
+        "tally customers show $CUSTOMER --project $PROJECT --json",
+        "tally customers show user_42 --external-id --project $PROJECT",
+    ],
+    "accounts": ["tally accounts balance $ACCOUNT --project $PROJECT"],
+    "accounts open": ["tally accounts open $CUSTOMER --project $PROJECT --currency EUR --json"],
+    "accounts deposit": [
+        "tally accounts deposit $ACCOUNT 5000 --project $PROJECT --currency EUR --source stripe",
+        "tally accounts deposit $ACCOUNT 5000 --project $PROJECT --currency EUR "
+        "--idempotency-key topup-81",
+    ],
+    "accounts withdraw": ["tally accounts withdraw $ACCOUNT 300 --project $PROJECT --currency EUR"],
+    "accounts transfer": [
+        "tally accounts transfer $ACCOUNT $OTHER 900 --project $PROJECT --currency EUR --json"
+    ],
+    "accounts list": ["tally accounts list --project $PROJECT --owner-ref $CUSTOMER"],
+    "accounts show": ["tally accounts show $ACCOUNT --project $PROJECT --json"],
+    "accounts balance": ["tally accounts balance $ACCOUNT --project $PROJECT"],
+    "holds": ["tally holds list $ACCOUNT --project $PROJECT --status active"],
+    "holds place": [
+        "tally holds place $ACCOUNT 2000 --project $PROJECT --currency EUR "
+        "--expires-at 2030-01-01T00:00:00Z",
+    ],
+    "holds capture": [
+        "tally holds capture $ACCOUNT $HOLD --project $PROJECT            # the whole hold",
+        "tally holds capture $ACCOUNT $HOLD --project $PROJECT --amount 1500 --json",
+    ],
+    "holds void": ["tally holds void $ACCOUNT $HOLD --project $PROJECT"],
+    "holds release": ["tally holds release $ACCOUNT $HOLD --project $PROJECT"],
+    "holds show": ["tally holds show $ACCOUNT $HOLD --project $PROJECT --json"],
+    "holds list": ["tally holds list $ACCOUNT --project $PROJECT --json"],
     "subscriptions": ["tally subscriptions run-by provider --project $PROJECT"],
     "subscriptions run-by": [
         "tally subscriptions run-by provider --project $PROJECT   # stripe or paddle runs them",

@@ -1,0 +1,210 @@
+"""``tally accounts open|list|show|balance|deposit|withdraw|transfer``: a project's
+accounts (customer wallets) and the money moved through them, through the functions of
+``POST``/``GET /v1/accounts``, ``GET /v1/accounts/{id}``, ``POST /v1/accounts/{id}/
+deposits`` and ``/withdrawals`` and ``POST /v1/transfers``, with the routes' request
+models and answers (``api/cli_routes.py``). Holds are ``tally holds``
+(``api/cli_holds.py``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.cli_routes import (
+    add_paging,
+    add_project,
+    body_of,
+    metadata,
+    page_lines,
+    paging,
+    params,
+    read,
+    replayed_note,
+    write,
+)
+from api.cli_session import EXIT_OK, add_idempotency_key, emit
+
+NEEDS = ("accounts",)
+
+
+def account_line(a: dict[str, Any]) -> str:
+    held = f"  ({a['held_balance']} held, {a['available_balance']} available)"
+    return (
+        f"{a['id']}  {a['owner_ref']}  {a['status']:<6}  {a['ledger_balance']} "
+        f"{a['currency']}{held if a['held_balance'] else ''}"
+    )
+
+
+def transaction_line(t: dict[str, Any]) -> str:
+    return (
+        f"{t['id']}  {t['kind']}  {t['state']}  {t['amount']} {t['currency']}"
+        f"  {t['from']} -> {t['to']}"
+    )
+
+
+def cmd_accounts_open(args: argparse.Namespace) -> int:
+    from api.routes.accounts import open_account
+    from api.schemas.accounts import OpenAccountRequest
+
+    body = OpenAccountRequest.model_validate(
+        body_of(
+            owner_ref=args.owner_ref,
+            currency=args.currency,
+            overdraft_limit=args.overdraft_limit,
+            metadata=metadata(args.metadata),
+            low_balance_threshold=args.low_balance_threshold,
+        )
+    )
+    account, replayed = write(
+        args, lambda tally, caller, key: open_account(body, tally, caller, key), NEEDS
+    )
+    emit(args, account, [f"{account_line(account)}  opened", *replayed_note(replayed)])
+    return EXIT_OK
+
+
+def cmd_accounts_list(args: argparse.Namespace) -> int:
+    from api.routes.accounts import list_accounts
+
+    options = paging(args, list_accounts) | params(list_accounts, owner_ref=args.owner_ref)
+    page = read(args, lambda tally, caller: list_accounts(tally, caller, **options), NEEDS)
+    emit(args, page, page_lines(page, account_line, "no accounts"))
+    return EXIT_OK
+
+
+def cmd_accounts_show(args: argparse.Namespace) -> int:
+    from api.routes.accounts import get_account
+
+    account_id = params(get_account, account_id=args.account_id)["account_id"]
+    found = read(args, lambda tally, caller: get_account(account_id, tally, caller, None), NEEDS)
+    emit(args, found, [account_line(found)])
+    return EXIT_OK
+
+
+def _movement(args: argparse.Namespace, route: Any, request: Any, **fields: Any) -> int:
+    """A deposit or a withdrawal: the route's body, the route, the movement's line and
+    the account's."""
+    account_id = params(route, account_id=args.account_id)["account_id"]
+    body = request.model_validate(body_of(**fields))
+    moved, replayed = write(
+        args, lambda tally, caller, key: route(account_id, body, tally, caller, key), NEEDS
+    )
+    lines = [transaction_line(moved["transaction"]), account_line(moved["account"])]
+    emit(args, moved, [*lines, *replayed_note(replayed)])
+    return EXIT_OK
+
+
+def cmd_accounts_deposit(args: argparse.Namespace) -> int:
+    from api.routes.accounts import deposit
+    from api.schemas.accounts import DepositRequest
+
+    return _movement(
+        args,
+        deposit,
+        DepositRequest,
+        amount=args.amount,
+        currency=args.currency,
+        source=args.source,
+        pending=args.pending or None,
+        description=args.description,
+        external_ref=args.external_ref,
+    )
+
+
+def cmd_accounts_withdraw(args: argparse.Namespace) -> int:
+    from api.routes.accounts import withdraw
+    from api.schemas.accounts import WithdrawalRequest
+
+    return _movement(
+        args,
+        withdraw,
+        WithdrawalRequest,
+        amount=args.amount,
+        currency=args.currency,
+        destination=args.destination,
+        description=args.description,
+        external_ref=args.external_ref,
+    )
+
+
+def cmd_accounts_transfer(args: argparse.Namespace) -> int:
+    from api.routes.transfers import transfer
+    from api.schemas.transfers import TransferRequest
+
+    body = TransferRequest.model_validate(
+        body_of(
+            from_account_id=args.from_account,
+            to_account_id=args.to_account,
+            amount=args.amount,
+            currency=args.currency,
+            description=args.description,
+        )
+    )
+    moved, replayed = write(
+        args, lambda tally, caller, key: transfer(body, tally, caller, key), NEEDS
+    )
+    lines = [transaction_line(moved["transaction"])]
+    lines += [account_line(moved[side]) for side in ("from_account", "to_account")]
+    emit(args, moved, [*lines, *replayed_note(replayed)])
+    return EXIT_OK
+
+
+def _money(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("amount", type=int, help="minor units (1999 is 19.99 EUR)")
+    parser.add_argument("--currency", required=True, help="ISO 4217, the account's")
+    parser.add_argument("--description", default=None, help="shown with the transaction")
+
+
+def _add_writes(accounts: Any, common: argparse.ArgumentParser) -> list[Any]:
+    opening = accounts.add_parser("open", help="open an account (a wallet)", parents=[common])
+    opening.add_argument("owner_ref", help="your id for its owner (a customer's id for a wallet)")
+    opening.add_argument("--currency", required=True, help="ISO 4217")
+    opening.add_argument("--overdraft-limit", type=int, default=None, help="minor units")
+    opening.add_argument("--low-balance-threshold", type=int, default=None, help="minor units")
+    opening.add_argument(
+        "--metadata", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+    )
+    opening.set_defaults(func=cmd_accounts_open)
+    deposit = accounts.add_parser("deposit", help="deposit money", parents=[common])
+    deposit.add_argument("account_id", help="the account's id")
+    _money(deposit)
+    deposit.add_argument("--source", default=None, help="the clearing account it comes from")
+    deposit.add_argument(
+        "--pending", action="store_true", help="waits in processing for the outside payment"
+    )
+    deposit.set_defaults(func=cmd_accounts_deposit)
+    withdraw = accounts.add_parser("withdraw", help="withdraw money", parents=[common])
+    withdraw.add_argument("account_id", help="the account's id")
+    _money(withdraw)
+    withdraw.add_argument("--destination", default=None, help="the clearing account it goes to")
+    withdraw.set_defaults(func=cmd_accounts_withdraw)
+    for action in (deposit, withdraw):
+        action.add_argument("--external-ref", default=None, help="your reference (a PSP id)")
+    transfer = accounts.add_parser(
+        "transfer", help="move money between two accounts", parents=[common]
+    )
+    transfer.add_argument("from_account", help="the account it leaves")
+    transfer.add_argument("to_account", help="the account it reaches")
+    _money(transfer)
+    transfer.set_defaults(func=cmd_accounts_transfer)
+    writes = [opening, deposit, withdraw, transfer]
+    for action in writes:
+        add_idempotency_key(action)
+    return writes
+
+
+def add_account_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    accounts = sub.add_parser("accounts", help="accounts (wallets) and their money").add_subparsers(
+        dest="action", required=True
+    )
+    writes = _add_writes(accounts, common)
+    listing = accounts.add_parser("list", help="list accounts, oldest first", parents=[common])
+    listing.add_argument("--owner-ref", default=None, help="only this owner's")
+    add_paging(listing)
+    listing.set_defaults(func=cmd_accounts_list)
+    reads = [listing]
+    for name in ("show", "balance"):  # two names: an alias would share one help's example
+        show = accounts.add_parser(name, help="one account and its balances", parents=[common])
+        show.add_argument("account_id", help="the account's id")
+        show.set_defaults(func=cmd_accounts_show)
+        reads.append(show)
+    add_project(*writes, *reads)
