@@ -74,7 +74,7 @@ class LoopCounter:
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
         code = frame.f_code
-        key = f"{Path(code.co_filename).name}:{code.co_qualname}"
+        key = f"{_where(code.co_filename)}:{code.co_qualname}"
         counts = self.by_function
         self.calls[key] += 1
 
@@ -160,9 +160,21 @@ def _deposit(http: HttpConnection, path: str, key: str) -> None:
         raise RuntimeError(f"deposit answered {status}: {answer[:300]!r}")
 
 
+def _where(filename: str) -> str:
+    """A code's file as package/module (``fastapi/routing.py``, ``api/auth.py``)."""
+    path = Path(filename)
+    return f"{path.parent.name}/{path.name}"
+
+
 def report(counter: LoopCounter, count: int, top: int) -> None:
     total = sum(counter.by_function.values())
     print(f"{count} deposits: {total / count:,.0f} bytecodes per deposit on the loop's thread")
+    by_file: Counter[str] = Counter()
+    for name, n in counter.by_function.items():
+        by_file[name.split(":", 1)[0]] += n
+    print(f"top {top} files (bytecodes per deposit):")
+    for name, n in by_file.most_common(top):
+        print(f"  {n / count:8,.1f}  {name}")
     print(f"top {top} functions (bytecodes per deposit, own code only):")
     for name, n in counter.by_function.most_common(top):
         print(f"  {n / count:8,.1f}  {counter.calls[name] / count:5.1f} calls  {name}")
