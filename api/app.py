@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import asyncapi, docs_pages, errors, route_index
+from api import asyncapi, docs_pages, errors, param_analysis, route_index
 from api.auth import KeyLookups
 from api.bootstrap import build
 from api.inbound.consumer import inbound_consumer
@@ -360,6 +360,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
     docs_pages.install(app)
     asyncapi.install(app)
     route_index.install(app)  # each request's route from a table, not a scan of them all
+    param_analysis.install()  # each parameter's annotation analysed once, not per request
     # Inside BodyLimit: its 413 is answered before any bucket is counted.
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(
