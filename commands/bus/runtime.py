@@ -40,7 +40,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from commands.bus.context import Context, Handler, Outcome
-from commands.bus.pipeline import Batch, Item, Pacer, Reply
+from commands.bus.pipeline import Batch, Item, Pacer, Reply, Turns
 from commands.bus.synchronous import SynchronousPath
 from commands.bus.unit_of_work import (
     AggregateCache,
@@ -91,6 +91,7 @@ class CommandBus(SynchronousPath):
         self._lock = threading.Lock()  # starting and closing
         self._committer: threading.Thread | None = None
         self._pacer = Pacer()
+        self._turns = Turns()  # the last batch's callers, woken in turn
         # Pipelined batches committed and the commands in them; see stats().
         self._batches = 0
         self._commands = 0
@@ -320,10 +321,12 @@ class CommandBus(SynchronousPath):
             ):
                 return batch
             if batch is None and self._stopping:
+                self._turns.wake_all()
                 return None
             self._committer_waits = True
             try:
-                self._due.wait(self._pacer.wait_s() if batch is not None else None)
+                pacer_s = self._pacer.wait_s() if batch is not None else None
+                self._due.wait(self._turns.wait_s(pacer_s))
             finally:
                 self._committer_waits = False
 
@@ -363,10 +366,7 @@ class CommandBus(SynchronousPath):
         self._pacer.committed(len(batch.items), batch.commit_s, waiting)
         self._batches += 1
         self._commands += len(batch.items)
-        for item in batch.done:
-            assert item.outcome is not None
-            item.outcome.position = batch.position
-            item.future.set_result(item.outcome)
+        self._turns.answer(batch.done, batch.position)
         assert batch.sealed is not None
         self._write_snapshots(batch.sealed.snapshots)
         self._run_each_alone(batch.refused)
