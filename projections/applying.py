@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -31,6 +32,7 @@ from psycopg import Cursor, sql
 
 from projections import array_literals as literals
 from projections.base import ReadModel, Tracked
+from projections.pipeline import expect_rows, for_model
 from projections.schema import TRACKING_TABLE, table
 from projections.statements import compiled
 
@@ -106,7 +108,7 @@ def project_batch(
         if its_events and contained:
             _apply_contained(cur, model, its_events)
         elif its_events:
-            model.apply(cur, its_events)
+            model.apply(for_model(cur, model.deferrable), its_events)
     moved = dict(positions)
     advanced = list(map(_NAME, behind))
     moved.update(zip(advanced, map(targets.__getitem__, advanced), strict=True))
@@ -141,8 +143,11 @@ def _advance(
             literals.integers(list(map(targets.__getitem__, names))),
         ),
     )
-    if cur.rowcount != len(behind):
-        raise TrackingConflict(f"tracking rows in {schema} moved under this worker")
+    expect_rows(cur, len(behind), partial(_moved, schema))
+
+
+def _moved(schema: str, *_: object) -> TrackingConflict:
+    return TrackingConflict(f"tracking rows in {schema} moved under this worker")
 
 
 def _apply_contained(cur: Cursor[Any], model: ReadModel, events: Sequence[Tracked]) -> None:

@@ -111,6 +111,7 @@ class _Change:
 
 class AccountBalances(ReadModel):
     name = "accounts"
+    deferrable = True  # its parameters and rows are built for the batch and left alone
     tables = ("accounts",)
     reads = frozenset({"holds"})  # the amount of a hold placed in an earlier batch
     handles = _HANDLED

@@ -31,6 +31,7 @@ from psycopg import Cursor, sql
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
+from projections.pipeline import DeferredCursor
 from projections.schema import TRACKING_TABLE, table
 from projections.statements import TableName, compiled
 
@@ -114,6 +115,9 @@ class ReadModel(Projection[ViewTracking]):
     # comparison leaves a table's ``uncompared`` columns out (``projections.tables``),
     # so a read model may write a placeholder there instead of computing the value.
     rebuilding = False
+    # True if ``apply`` may get a ``projections.pipeline.DeferredCursor`` (catch-up): its
+    # statements run later, so no parameter or COPY row it hands over may change after.
+    deferrable = False
 
     def __init__(self, view: ViewTracking) -> None:
         super().__init__(view)
@@ -182,6 +186,9 @@ def copy_rows(
         if type(table) is TableName
         else build()
     )
+    if isinstance(cur, DeferredCursor):  # run later by the pipeline's thread, rows as built now
+        cur.copy_rows(statement, types, [first, *rows])
+        return
     with cur.copy(statement) as copy:
         copy.set_types(list(types))
         copy.write_row(first)

@@ -37,6 +37,7 @@ after every row at it):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +60,7 @@ from projections.integration_catalog import (
 from projections.integration_objects import OBJECTS, PLACEHOLDER, TABLE_OF
 from projections.paging import fetch_all, plain
 from projections.payment_objects import PaymentObjects
+from projections.pipeline import expect_rows
 from projections.schema import table
 from projections.statements import compiled
 
@@ -101,6 +103,7 @@ class ObjectMissing(LookupError):
 
 class IntegrationEvents(ReadModel):
     name = "integration_events"
+    deferrable = True  # its parameters and rows are built for the batch and left alone
     tables = (TABLE,)
     handles = MAPPED_CLASSES | PaymentObjects.handles | ENTITLEMENT_EVENTS
     reads = frozenset(
@@ -177,12 +180,18 @@ class IntegrationEvents(ReadModel):
                 literals.uuids(ids), literals.times(times),
             )  # fmt: skip
         cur.execute(compiled(cur, key, build), params)
-        if cur.rowcount != sum(len(by_kind[k][0]) for k in kinds):
-            for kind in kinds:
-                missing = self._missing(cur, kind, by_kind[kind][2])
-                if missing:
-                    raise ObjectMissing(missing)
-            raise ObjectMissing(f"{cur.rowcount} of the batch's objects were found")
+        expect_rows(cur, sum(len(by_kind[k][0]) for k in kinds), partial(self._why, by_kind))
+
+    def _why(
+        self, by_kind: Mapping[str, Sequence[list[Any]]], cur: Cursor[Any], found: int
+    ) -> ObjectMissing:
+        """Why fewer rows than the batch's objects were written (checked by
+        ``expect_rows`` when the statement has run: now, or in the pipeline's thread)."""
+        for kind in sorted(by_kind):
+            missing = self._missing(cur, kind, by_kind[kind][2])
+            if missing:
+                return ObjectMissing(missing)
+        return ObjectMissing(f"{found} of the batch's objects were found")
 
     def _select(self, kind: str) -> sql.Composed:
         """The rows of one kind: its arrays joined to its read model's rows."""

@@ -161,6 +161,7 @@ def _facts(
 
 class Journal(ReadModel):
     name = "journal"
+    deferrable = True  # its parameters and rows are built for the batch and left alone
     tables = ("journal_entries", "postings")
     reads = frozenset({"transactions", "invoices", "billing_setup", "credits"})  # entry_sources
     handles = POSTING_EVENTS

@@ -56,9 +56,13 @@ of counting twice) and let each read model apply its share of the batch with set
 SQL, each in its own savepoint (``projections.applying.project_batch``, which replay
 uses too). A batch is first applied without those savepoints (two round trips fewer
 per read model); only if that fails is it applied again with them, to find which read
-model failed. If one fails, the transaction is rolled back and the batch applied again
-with that read model and its readers stopped just before the failing event; the stall
-is written in that same transaction.
+model failed. From the second batch of a read on, while nothing is stalled, batches go
+through ``projections.overlap``: each one's transaction is queued to a thread that runs
+it while this one builds the next (``projections.pipeline``); a failure there rolls
+that batch back and the batches not committed are applied again as above. If a read
+model fails, the transaction is rolled back and the batch applied again with that read
+model and its readers stopped just before the failing event; the stall is written in
+that same transaction.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ from psycopg_pool import ConnectionPool
 from projections.applying import ProjectionFailed, TrackingConflict, project_batch, route
 from projections.base import ReadModel
 from projections.decoding import FastDecoder
+from projections.overlap import Overlap
 from projections.progress import notify
 from projections.reading import Batch, GcHold, paused_gc, read_batches
 from projections.registry import (
@@ -245,18 +250,25 @@ class ProjectionWorker:
                 free = [p for n, p in positions.items() if p < min(caps.get(n, limit), limit)]
                 if not free:
                     return total, positions
-                replan = False
                 batches = read_batches(self.store, self.decoder, min(free), self.batch_size, stop)
-                for batch in batches:
-                    positions, replan = self._apply(conn, positions, batch)
-                    total += batch.count
-                    gc_hold.batch_done()
-                    if (interruptible and self._stopping.is_set()) or replan or self.book.due():
-                        batches.close()  # stops the reader thread now
-                        break
-                else:
-                    return total, positions
-                if interruptible and self._stopping.is_set():
+                overlap = Overlap(
+                    conn, self._apply, self.schema, self.models, self.book,
+                    notify_progress=self.notify_progress, key=self._key,
+                )  # fmt: skip
+                try:
+                    ended = True
+                    for batch in batches:
+                        positions, replan = overlap.apply(positions, batch)
+                        total += batch.count
+                        gc_hold.batch_done()
+                        if (interruptible and self._stopping.is_set()) or replan or self.book.due():
+                            ended = False
+                            break
+                    batches.close()  # stops the reader thread now
+                    positions, replan = overlap.finish(positions)
+                finally:
+                    overlap.close()
+                if (ended and not replan) or (interruptible and self._stopping.is_set()):
                     return total, positions
 
     def _apply(

@@ -30,6 +30,7 @@ from projections.statements import compiled
 
 class SystemAccounts(ReadModel):
     name = "system_accounts"
+    deferrable = True  # its parameters and rows are built for the batch and left alone
     tables = ("system_accounts",)
     reads = frozenset({"transactions", "invoices", "billing_setup", "credits"})  # entry_sources
     handles = POSTING_EVENTS

@@ -76,6 +76,7 @@ _CHANGES = (ev.TransactionCompleted, ev.TransactionFailed, ev.TransactionReverse
 
 class Transactions(ReadModel):
     name = "transactions"
+    deferrable = True  # its parameters and rows are built for the batch and left alone
     tables = ("transactions", "transaction_accounts")
     handles = frozenset({ev.TransactionInitiated, *_CHANGES})
 

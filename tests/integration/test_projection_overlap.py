@@ -1,0 +1,128 @@
+"""Catch-up overlaps Python and Postgres (``projections.overlap``, ``projections.pipeline``):
+the worker builds the next batch while the last one's statements run, and still applies
+every batch exactly once, stalls a failing read model where it did, and ends with the
+same read models as one batch at a time."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import psycopg
+import pytest
+from psycopg import Cursor
+
+from api.bootstrap import Tally
+from projections.base import ReadModel, Tracked
+from projections.registry import PROJECTIONS, current_position, make_models, read_positions
+from projections.replay import replay
+from projections.runner import ProjectionWorker, stalls
+from projections.transactions import Transactions
+from tests.integration.ledger_workload import Driver, mixed_workload, new_project
+
+GATE = 7_160_416  # an advisory lock key no other code takes
+
+
+class Gated(Transactions):
+    """``transactions``, whose second batch waits in Postgres for the test's lock; the
+    test sees whether a third batch is built meanwhile."""
+
+    name = "transactions"
+    calls: ClassVar[int] = 0
+    third: ClassVar[threading.Event] = threading.Event()
+
+    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        super().apply(cur, events)
+        type(self).calls += 1
+        if type(self).calls == 2:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (GATE,))
+        elif type(self).calls == 3:
+            type(self).third.set()
+
+
+def _models(cls: type[ReadModel]) -> list[type[ReadModel]]:
+    return [cls if c is Transactions else c for c in PROJECTIONS]
+
+
+def _head(tally: Tally) -> int:
+    head = tally.store.recorder.max_notification_id()
+    assert head is not None
+    return head
+
+
+def _deposits(tally: Tally, count: int) -> None:
+    driver = Driver(tally, new_project(tally))
+    driver.open("alice")
+    for amount in range(1, count + 1):
+        driver.deposit("alice", amount)
+
+
+def test_catch_up_builds_the_next_batch_while_the_last_ones_statements_run(
+    tally: Tally,
+) -> None:
+    """Failed before the overlap: the third batch was built only after the second's
+    statements had run, which the lock held up until the wait below gave up."""
+    _deposits(tally, 12)
+    Gated.calls, Gated.third = 0, threading.Event()
+    worker = ProjectionWorker(tally.store, tally.views, tally.schema, 4, models=_models(Gated))
+    with psycopg.connect(tally.target.url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE,))
+        caught = threading.Thread(target=worker.catch_up)
+        caught.start()
+        try:
+            built_meanwhile = Gated.third.wait(timeout=10.0)
+        finally:
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
+            caught.join(timeout=30.0)
+    assert built_meanwhile
+    assert not caught.is_alive()
+    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert replay(tally.store, tally.views, tally.schema, progress=False).ok
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_overlapped_batches_make_the_read_models_one_batch_makes(tally: Tally, batch: int) -> None:
+    world = mixed_workload(tally)
+    mixed_workload(tally, world, part=1)
+    worker = ProjectionWorker(tally.store, tally.views, tally.schema, batch)
+    assert worker.catch_up() > 0
+    with tally.views.connection() as conn, conn.cursor() as cur:
+        positions = read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
+    assert set(positions.values()) == {_head(tally)}
+    assert replay(tally.store, tally.views, tally.schema, progress=False).ok
+
+
+class FailsInPython(Transactions):
+    """``transactions``, raising in the worker's own Python (not in Postgres) on a
+    deposit of ``amount``, while earlier batches may still be queued."""
+
+    name = "transactions"
+    amount: ClassVar[int | None] = 9
+
+    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        if any(getattr(e, "amount", None) == type(self).amount for e, _ in events):
+            raise ValueError("refused in Python")
+        super().apply(cur, events)
+
+
+def test_a_read_model_failing_in_python_mid_catch_up_stalls_at_its_event(tally: Tally) -> None:
+    _deposits(tally, 12)
+    FailsInPython.amount = 9
+    models = _models(FailsInPython)
+    try:
+        ProjectionWorker(tally.store, tally.views, tally.schema, 2, models=models).catch_up()
+        found = {s.name: s for s in stalls(tally.views, tally.schema)}
+        assert found["transactions"].error == "ValueError: refused in Python"
+        assert found["transactions"].blocked_by is None
+        with tally.views.connection() as conn, conn.cursor() as cur:
+            positions = read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
+        assert positions["transactions"] == found["transactions"].position - 1
+        assert positions["accounts"] == _head(tally)
+        FailsInPython.amount = None
+        ProjectionWorker(tally.store, tally.views, tally.schema, 2, models=models).catch_up()
+        assert stalls(tally.views, tally.schema) == []
+    finally:
+        FailsInPython.amount = 9
+    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert replay(tally.store, tally.views, tally.schema, progress=False).ok
