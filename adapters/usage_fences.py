@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -101,12 +102,22 @@ def fence_of(
     return max(held.values(), default=None)
 
 
+def distinct_customers(events: Sequence[Accepted]) -> list[UUID]:
+    """The events' customers, each once: keyed by their integers, since a set of UUIDs
+    calls ``UUID.__hash__``, Python code, for every event of a batch."""
+    ids = zip(map(_CUSTOMER_INT, events), map(_CUSTOMER, events), strict=True)
+    return list(dict(ids).values())
+
+
+_CUSTOMER_INT, _CUSTOMER = attrgetter("customer_id.int"), attrgetter("customer_id")
+
+
 def fenced_out(
     cur: Cursor[Any], schema: str, project_id: UUID, events: Sequence[Accepted]
 ) -> tuple[list[Accepted], frozenset[str]]:
     """Hold the events' customers' fences (``fences_held``) and split off the events
     dated before theirs: the events to write, and the transaction ids not to."""
-    fences = fences_held(cur, schema, project_id, {e.customer_id for e in events})
+    fences = fences_held(cur, schema, project_id, distinct_customers(events))
     if not fences:  # no renewal has fenced these customers: nothing to look up per event
         return list(events), frozenset()
     closed = frozenset(

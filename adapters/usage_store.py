@@ -267,33 +267,33 @@ def _write(
 
 def _joined(events: Sequence[Accepted]) -> list[str]:
     """``_INSERT_EVENTS``'s seven columns, each as its values joined by U+001F (a
-    missing subscription as the empty text). The columns are walked by ``map`` over C
-    getters, no Python code per event: ids and lists of meters repeat in a batch, so
+    missing subscription as the empty text). Ids and lists of meters repeat in a batch:
     each distinct one is written once (``str(UUID)`` is Python code), keyed by its
-    integers (a UUID hashes in Python)."""
+    integers (a UUID hashes in Python); times and meters are walked by ``map`` over C
+    getters. Each event's properties are decoded as soon as dumped: orjson's bytes are
+    allocated large and shrunk, and holding 500 of them at once cost 30 times more."""
     join = "\x1f".join
-    customers = list(map(_CUSTOMER_INT, events))
-    subscriptions = list(map(_SUBSCRIPTION, events))
+    customers = [e.customer_id.int for e in events]
+    subscriptions = [e.subscription_id for e in events]
     meters = list(map(tuple, map(map, repeat(_METER_INT), map(_READINGS, events))))
     texts = {key: str(UUID(int=key)) for key in set(customers)}
     named = {uuid: "" if uuid is None else str(uuid) for uuid in set(subscriptions)}
     arrays = {key: "{" + ",".join([str(UUID(int=i)) for i in key]) + "}" for key in set(meters)}
+    dumps = orjson.dumps
     return [
-        join(map(_TX, events)),
+        join([e.transaction_id for e in events]),
         join(map(texts.__getitem__, customers)),
         join(map(named.__getitem__, subscriptions)),
-        join(map(_NAME, events)),
+        join([e.event_name for e in events]),
         join(map(datetime.isoformat, map(_AT, events))),
-        b"\x1f".join(map(orjson.dumps, map(_PROPERTIES, events))).decode(),
+        join([dumps(e.properties).decode() for e in events]),
         join(map(arrays.__getitem__, meters)),
     ]
 
 
 # The getters ``_joined`` maps over a batch's events (and their readings).
-_TX, _NAME, _AT = attrgetter("transaction_id"), attrgetter("event_name"), attrgetter("timestamp")
-_CUSTOMER_INT, _SUBSCRIPTION = attrgetter("customer_id.int"), attrgetter("subscription_id")
-_PROPERTIES, _READINGS = attrgetter("properties"), attrgetter("readings")
-_METER_INT = attrgetter("meter_id.int")
+_AT, _READINGS, _METER_INT = attrgetter("timestamp"), attrgetter("readings"), \
+    attrgetter("meter_id.int")  # fmt: skip
 
 
 def add_totals(

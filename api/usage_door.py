@@ -61,6 +61,7 @@ from domain.usage import (
     UnknownEventName,
     UsagePeriodClosed,
     accepted,
+    all_properties_pass,
     check_properties,
     readings,
 )
@@ -278,8 +279,9 @@ def whose(
     return customer.id, subscription, subscription or customer
 
 
-def admit(event: UsageEventRequest, known: Known) -> Accepted:
-    """The event as stored, or the domain error that refuses it."""
+def admit(event: UsageEventRequest, known: Known, properties_pass: bool = False) -> Accepted:
+    """The event as stored, or the domain error that refuses it (``properties_pass``:
+    its batch's properties are known to pass ``check_properties``)."""
     customer_id, subscription, owner = whose(event, known)
     now = known.clocks.get(owner.test_clock_id, known.now) if owner.test_clock_id else known.now
     at = event.timestamp or now
@@ -291,7 +293,9 @@ def admit(event: UsageEventRequest, known: Known) -> Accepted:
     rules = known.rules.get(event.event_name)
     if not rules:
         raise UnknownEventName(f"no meter counts usage events named '{event.event_name}'")
-    properties = check_properties(dict(event.properties))
+    properties = dict(event.properties)
+    if not properties_pass:
+        check_properties(properties)
     found = readings(rules, properties)
     if owner.closed is not None and owner.closed.refuses(at, now, known.grace):
         raise UsagePeriodClosed(
@@ -343,7 +347,10 @@ def sort_batch(tally: Tally, project_id: UUID, raw_events: list[Any]) -> Sorted:
         except ValidationFailed as error:
             tx = raw.get("transaction_id") if isinstance(raw, dict) else None
             result.refused.append((index, tx if isinstance(tx, str) else None, error))
-    known = lookup(tally, project_id, [event for _, event in parsed])
+    events = [event for _, event in parsed]
+    known = lookup(tally, project_id, events)
+    # The properties' checks for the whole batch at once; event by event only if one fails.
+    properties_pass = all_properties_pass([event.properties for event in events])
     seen: set[str] = set()
     turned_away: list[tuple[int, str, DomainError]] = []
     for index, event in parsed:
@@ -351,7 +358,7 @@ def sort_batch(tally: Tally, project_id: UUID, raw_events: list[Any]) -> Sorted:
             result.repeated.append((index, event.transaction_id))
             continue
         try:
-            result.accepted.append((index, admit(event, known)))
+            result.accepted.append((index, admit(event, known, properties_pass)))
             seen.add(event.transaction_id)
         except DomainError as error:
             turned_away.append((index, event.transaction_id, error))

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from uuid import UUID
 
+from adapters.usage_fences import distinct_customers
 from api.tally import Tally
 from commands.bus import Context
 from commands.progressive_billing import BillUsageThresholds
@@ -46,7 +47,7 @@ def bill_thresholds_after(
     new = [event for event in events if event.transaction_id in created]
     if not new:
         return
-    customers = {event.customer_id for event in new}
+    customers = distinct_customers(new)
     with_thresholds = thresholds_of(tally.views, tally.schema, project_id, customers)
     for subscription_id in subscriptions_to_check(new, with_thresholds):
         try:
