@@ -8,7 +8,9 @@ elements each). A literal made here goes as a text parameter and is cast in the 
 
 Only for values whose text needs no quoting in an array literal, which the helpers
 assert or guarantee: integers, UUIDs, timezone-aware datetimes (``isoformat``: no space,
-no comma, no brace) and names of Tally's own (catalogue types, read-model names).
+no comma, no brace) and names of Tally's own (catalogue types, read-model names); and
+any text, quoted and escaped (``texts``). The ``optional_`` helpers and ``texts`` write
+``None`` as ``NULL``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,29 @@ def integers(values: Sequence[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+def optional_integers(values: Sequence[int | None]) -> str:
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def booleans(values: Sequence[bool]) -> str:
+    return "{" + ",".join("t" if v else "f" for v in values) + "}"
+
+
+def texts(values: Sequence[str | None]) -> str:
+    """Any text: each element in double quotes, with its backslashes and double quotes
+    escaped by a backslash (Postgres's array syntax); ``None`` as ``NULL``. Postgres text
+    holds no NUL, and Tally's limits refuse one before it is stored."""
+    return "{" + ",".join(map(_quoted, values)) + "}"
+
+
+def _quoted(value: str | None) -> str:
+    if value is None:
+        return "NULL"
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + value + '"'
+
+
 def uuids(values: Sequence[UUID]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
@@ -32,6 +57,10 @@ def times(values: Sequence[datetime]) -> str:
     """Aware datetimes (each keeps its offset; a naive one would be read in the
     session's time zone, as psycopg's own dumper has it cast)."""
     return "{" + ",".join(map(datetime.isoformat, values)) + "}"
+
+
+def optional_times(values: Sequence[datetime | None]) -> str:
+    return "{" + ",".join("NULL" if v is None else v.isoformat() for v in values) + "}"
 
 
 def names(values: Sequence[str]) -> str:

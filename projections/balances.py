@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from domain.accounts import CLOSED, FROZEN, OPEN
+from projections import array_literals as literals
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, rows_of, unnest_update
 from projections.paging import fetch_one, fetch_page, plain
@@ -177,17 +178,25 @@ class AccountBalances(ReadModel):
                 ("ts", "bool"),
                 ("threshold", "int8"),
             ],
-            [
-                [k for k, _ in old],
-                [c.ledger for _, c in old],
-                [c.held for _, c in old],
-                [c.status for _, c in old],
-                [c.version for _, c in old],
-                [c.updated_at for _, c in old],
-                [c.threshold_set for _, c in old],
-                [c.threshold for _, c in old],
-            ],
+            [old],
+            literals=_literals(old),
         )
+
+
+def _literals(old: list[tuple[UUID, _Change]]) -> list[str]:
+    """The update's columns as array literals (``projections.array_literals``): psycopg's
+    list dumper cost a drain of three deposits about 2,500 bytecodes for these arrays."""
+    changes = [c for _, c in old]
+    return [
+        literals.uuids([k for k, _ in old]),
+        literals.integers([c.ledger for c in changes]),
+        literals.integers([c.held for c in changes]),
+        literals.texts([c.status for c in changes]),
+        literals.integers([c.version for c in changes]),
+        literals.optional_times([c.updated_at for c in changes]),
+        literals.booleans([c.threshold_set for c in changes]),
+        literals.optional_integers([c.threshold for c in changes]),
+    ]
 
 
 def _fold(change: _Change, event: Any, hold_amounts: dict[Any, int]) -> None:

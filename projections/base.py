@@ -203,26 +203,31 @@ def unnest_update(
     key_where: str,
     columns: Sequence[tuple[str, str]],
     values: Sequence[Sequence[Any]],
+    *,
+    literals: Sequence[str] | None = None,
 ) -> None:
     """One ``UPDATE ... FROM unnest(...)`` for many rows.
 
     ``columns`` are ``(name, sql type)`` of the ``u`` relation; ``values`` holds one list
     per column; ``assignments`` and ``key_where`` are SQL over ``t`` (the table) and ``u``.
     The arrays go in binary (``%b``): in the text format psycopg escapes every element
-    with a regular expression, which made dumping them about four times slower.
+    with a regular expression, which made dumping them about four times slower. Or, with
+    ``literals`` (one ``projections.array_literals`` string per column, ``values`` then
+    only says whether there are rows), as text cast in the SQL: no dumper per element.
     """
     if not values or not values[0]:
         return
+    mark = "%b" if literals is None else "%s"
 
     def build() -> sql.Composed:
         arrays = sql.SQL(", ").join(
-            sql.SQL("%b::{}[]").format(sql.SQL(kind)) for _, kind in columns
+            sql.SQL(mark + "::{}[]").format(sql.SQL(kind)) for _, kind in columns
         )
         names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
         return sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS u({}) WHERE {}").format(
             table, sql.SQL(assignments), arrays, names, sql.SQL(key_where)
         )
 
-    key = ("update", table, assignments, key_where, tuple(columns))
+    key = ("update", table, assignments, key_where, tuple(columns), mark)
     statement = compiled(cur, key, build) if type(table) is TableName else build()
-    cur.execute(statement, [list(v) for v in values])
+    cur.execute(statement, [list(v) for v in values] if literals is None else list(literals))

@@ -22,6 +22,7 @@ from uuid import UUID
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
+from projections import array_literals as literals
 from projections.base import ReadModel, Tracked
 from projections.journal import POSTING_EVENTS, entry_sources
 from projections.paging import fetch_all
@@ -49,21 +50,21 @@ class SystemAccounts(ReadModel):
         target = self.t("system_accounts")
         statement = compiled(
             cur,
-            ("system_accounts", target),
+            ("system_accounts", target, "literals"),
             lambda: sql.SQL(
                 "INSERT INTO {t} AS s (project_id, account, currency, balance) "
-                "SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int8[]) "
+                "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int8[]) "
                 "ON CONFLICT (project_id, account, currency) "
                 "DO UPDATE SET balance = s.balance + EXCLUDED.balance"
             ).format(t=target),
         )
         cur.execute(
             statement,
-            (
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
-                [deltas[k] for k in keys],
+            (  # array literals: no psycopg dumper per element (projections.array_literals)
+                literals.uuids([k[0] for k in keys]),
+                literals.texts([k[1] for k in keys]),
+                literals.texts([k[2] for k in keys]),
+                literals.integers([deltas[k] for k in keys]),
             ),
         )
 

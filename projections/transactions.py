@@ -27,6 +27,7 @@ from uuid import UUID
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
+from projections import array_literals as literals
 from projections import events as ev
 from projections.base import ReadModel, Tracked, copy_rows, unnest_update
 from projections.paging import fetch_all, fetch_one, fetch_page, plain
@@ -127,15 +128,15 @@ class Transactions(ReadModel):
         links, txns = self.t("transaction_accounts"), self.t("transactions")
         statement = compiled(
             cur,
-            ("link_wallets", links, txns),
+            ("link_wallets", links, txns, "literal"),
             lambda: sql.SQL(
                 "INSERT INTO {links} (account_id, transaction_id, project_id, position) "
                 "SELECT DISTINCT substr(r.ref, 8)::uuid, t.id, t.project_id, t.position "
                 "FROM {txns} t, LATERAL (VALUES (t.from_ref), (t.to_ref)) AS r(ref) "
-                "WHERE t.id = ANY(%b) AND starts_with(r.ref, 'wallet:')"
+                "WHERE t.id = ANY(%s::uuid[]) AND starts_with(r.ref, 'wallet:')"
             ).format(links=links, txns=txns),
         )
-        cur.execute(statement, (ids,))
+        cur.execute(statement, (literals.uuids(ids),))
 
 
 def _new_row(e: Any, position: int) -> list[Any]:
