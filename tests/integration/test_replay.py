@@ -4,6 +4,7 @@ ones, including while the live worker keeps projecting new writes."""
 from __future__ import annotations
 
 import threading
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from api.bootstrap import Tally
 from commands import messages as m
 from commands.bus import Context
+from domain.transactions import Transaction
+from projections.applying import ProjectionFailed
 from projections.replay import ReplayBusy, replay
-from projections.runner import ProjectionWorker, wait_for_position
+from projections.runner import ProjectionWorker, make_models, read_positions, wait_for_position
 from projections.tables import TABLES
 from tests.integration.ledger_workload import Driver, mixed_workload
 
@@ -196,3 +199,30 @@ def test_replay_of_a_log_the_worker_never_read_compares_empty_read_models(tally:
     assert report.ok
     assert (report.events, report.position) == (0, 0)
     assert report.head == _head(tally)
+
+
+def test_replay_stops_on_an_event_only_the_second_lanes_journal_refuses(tally: Tally) -> None:
+    """The journal is rebuilt on replay's second session (``projections.replay_lanes``):
+    an entry whose amounts do not fit its ``int8`` column stops replay there, and the
+    error names the journal and the event, as the one-session rebuild's did (the main
+    session's read models, the transaction's row among them, take the event)."""
+    world = mixed_workload(tally)
+    wallet = f"wallet:{world.accounts['alice']}"
+    huge = 2**70  # past int8: the decoder leaves such a document to the library
+    clearing = "clearing:manual"
+    bad = Transaction(
+        id=uuid4(), project_id=world.project_id, kind="deposit", amount=1, currency="EUR",
+        from_ref=clearing, to_ref=wallet, state="completed", description="", external_ref="",
+        entry=[{"account": wallet, "amount": huge}, {"account": clearing, "amount": -huge}],
+    )  # fmt: skip
+    tally.store.save(bad)
+    poison = _head(tally)  # the one event the save recorded
+    mixed_workload(tally, world, part=1)
+    with tally.views.connection() as conn, conn.cursor() as cur:
+        # As if the live worker had applied the whole log: replay rebuilds up to there.
+        read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
+        cur.execute(f"UPDATE {tally.schema}.projection_tracking SET position = %s", (_head(tally),))
+    with pytest.raises(ProjectionFailed) as failed:
+        replay(tally.store, tally.views, tally.schema, progress=False)
+    assert (failed.value.name, failed.value.position) == ("journal", poison)
+    assert failed.value.error.startswith("OverflowError"), failed.value.error
