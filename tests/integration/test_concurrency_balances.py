@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
-
-import pytest
 
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
@@ -19,30 +15,9 @@ from commands import messages as m
 from commands.bus import Context, Outcome
 from domain.accounts import Account
 from domain.errors import DomainError
+from tests.concurrency import at_once, instances
 
-T = TypeVar("T")
-
-
-@pytest.fixture
-def instances(tally: Tally, settings: Settings) -> Iterator[list[Tally]]:
-    # Small pools: each instance opens its whole pool at start, and other suites share
-    # the server's connection limit. One writer thread per bus needs few connections.
-    small = settings.model_copy(update={"pool_size": 3})
-    extra = [build(small), build(small)]
-    yield [tally, *extra]
-    for app in extra:
-        app.close()
-
-
-def _concurrently(n: int, work: Callable[[int], T]) -> list[T]:
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> T:
-        barrier.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
+__all__ = ["instances"]  # the fixture, used by name
 
 
 def _project(tally: Tally) -> UUID:
@@ -110,7 +85,7 @@ def test_eight_concurrent_withdrawers_on_three_writers_never_overdraw(
             results.append((amount, _try(app, cmd, Context(pid, f"writer-{i % 3}"))))
         return results
 
-    results = [r for batch in _concurrently(8, withdrawer) for r in batch]
+    results = [r for batch in at_once(8, withdrawer) for r in batch]
 
     taken = sum(amount for amount, r in results if isinstance(r, Outcome))
     refusals = {r.code for _, r in results if isinstance(r, DomainError)}
@@ -151,7 +126,7 @@ def test_concurrent_transfers_both_ways_conserve_the_total(instances: list[Tally
             results.append((forward, amount, _try(app, cmd, Context(pid, "k"))))
         return results
 
-    results = [r for batch in _concurrently(8, transferrer) for r in batch]
+    results = [r for batch in at_once(8, transferrer) for r in batch]
 
     net_to_bob = sum(
         amount if forward else -amount for forward, amount, r in results if isinstance(r, Outcome)

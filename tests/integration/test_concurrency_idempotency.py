@@ -3,50 +3,20 @@ instances on one schema (separate command buses: separate writers, like processe
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import pytest
 
-from api.bootstrap import NO_PROJECT, Tally, build
-from api.settings import Settings
+from api.bootstrap import NO_PROJECT, Tally
 from commands import messages as m
 from commands.bus import Context, Happened, Outcome
 from domain.accounts import Account
 from domain.errors import DomainError
 from domain.idempotency import IdempotencyRecord
+from tests.concurrency import at_once, instances
 
-T = TypeVar("T")
-
-
-@pytest.fixture
-def instances(tally: Tally, settings: Settings) -> Iterator[list[Tally]]:
-    # Small pools: each instance opens its whole pool at start, and other suites share
-    # the server's connection limit. One writer thread per bus needs few connections.
-    small = settings.model_copy(update={"pool_size": 3})
-    extra = [build(small), build(small)]
-    yield [tally, *extra]
-    for app in extra:
-        app.close()
-
-
-def _concurrently(n: int, work: Callable[[int], T]) -> list[T | DomainError]:
-    """Run ``work(i)`` for i in range(n) on n threads released together; domain errors
-    are returned in place of results."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> T | DomainError:
-        barrier.wait()
-        try:
-            return work(i)
-        except DomainError as error:
-            return error
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
+__all__ = ["instances"]  # the fixture, used by name
 
 
 def _setup(tally: Tally, funds: int) -> tuple[UUID, UUID]:
@@ -74,7 +44,7 @@ def test_same_key_sent_16_times_at_once_has_exactly_one_effect(instances: list[T
     head_before = instances[0].store.recorder.max_notification_id()
     cmd = m.Deposit(account_id=aid, amount=500, currency="EUR", description="top-up")
 
-    results = _concurrently(
+    results = at_once(
         16, lambda i: instances[i % 3].execute(cmd, Context(pid, f"k{i % 3}", "top-up-1"))
     )
 
@@ -101,7 +71,7 @@ def test_same_key_with_different_bodies_at_once_lets_one_win_and_writes_nothing_
         cmd = m.Deposit(account_id=aid, amount=100 + i, currency="EUR")
         return instances[i % 3].execute(cmd, Context(pid, "k", "top-up-2"))
 
-    results = _concurrently(9, deposit)
+    results = at_once(9, deposit)
 
     winners = [(i, r) for i, r in enumerate(results) if isinstance(r, Outcome)]
     losers = [r for r in results if isinstance(r, DomainError)]

@@ -6,12 +6,9 @@ balance check holds, because each consumption is decided by the customer's
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
-
-import pytest
 
 from api.bootstrap import NO_PROJECT, Tally, build
 from api.settings import Settings
@@ -20,15 +17,9 @@ from commands.bus import Context
 from commands.credit_messages import ConsumeCredits, GrantCredits
 from domain.credit_balance import CreditBalance
 from domain.errors import DomainError, InsufficientCredits
+from tests.concurrency import instances
 
-
-@pytest.fixture
-def instances(tally: Tally, settings: Settings) -> Iterator[list[Tally]]:
-    small = settings.model_copy(update={"pool_size": 3})
-    extra = [build(small), build(small)]
-    yield [tally, *extra]
-    for app in extra:
-        app.close()
+__all__ = ["instances"]  # the fixture, used by name
 
 
 def _granted(tally: Tally, amount: int) -> tuple[UUID, UUID]:

@@ -3,10 +3,8 @@ still gets the answer its own command deserves."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -16,9 +14,8 @@ from commands.bus import Context, Outcome
 from commands.bus.unit_of_work import UnitOfWork
 from domain.accounts import Account
 from domain.errors import DomainError, NotFound
+from tests.concurrency import at_once
 from tests.unit.ledger_world import LedgerWorld
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -26,20 +23,6 @@ def world() -> Iterator[LedgerWorld]:
     w = LedgerWorld()
     yield w
     w.close()
-
-
-def _at_once(n: int, work: Callable[[int], T]) -> list[T | DomainError]:
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> T | DomainError:
-        barrier.wait()
-        try:
-            return work(i)
-        except DomainError as error:
-            return error
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def _open(world: LedgerWorld, owner: str, funds: int) -> UUID:
@@ -56,7 +39,7 @@ def test_many_callers_at_once_each_get_their_own_answer(world: LedgerWorld) -> N
     ctx = Context(world.project_id, "k")
 
     # 60 withdrawals of 30 ask for 1800 of 1000: exactly 33 can succeed.
-    results = _at_once(
+    results = at_once(
         60, lambda i: world.bus.execute(m.Withdraw(account_id=aid, amount=30, currency="EUR"), ctx)
     )
 
@@ -76,7 +59,7 @@ def test_same_key_sent_at_once_to_one_bus_has_one_effect(world: LedgerWorld) -> 
     cmd = m.Deposit(account_id=aid, amount=250, currency="EUR")
     ctx = Context(world.project_id, "k", "dep-1")
 
-    results = _at_once(20, lambda i: world.bus.execute(cmd, ctx))
+    results = at_once(20, lambda i: world.bus.execute(cmd, ctx))
 
     outcomes = [r for r in results if isinstance(r, Outcome)]
     assert len(outcomes) == 20
@@ -97,7 +80,7 @@ def test_a_refusal_among_successes_in_one_batch_changes_nothing_else(world: Ledg
         m.Deposit(account_id=bob, amount=7, currency="EUR"),
     ] * 4
 
-    results = _at_once(len(commands), lambda i: world.bus.execute(commands[i], ctx))
+    results = at_once(len(commands), lambda i: world.bus.execute(commands[i], ctx))
 
     codes = sorted(r.code for r in results if isinstance(r, DomainError))
     assert codes == ["currency_mismatch"] * 4 + ["insufficient_funds"] * 4
@@ -147,7 +130,7 @@ def test_a_handler_that_raises_after_recording_leaks_nothing_into_its_batch() ->
     commands: list[m.Command] = [m.Deposit(account_id=aid, amount=1, currency="EUR")] * 8
     commands.insert(4, m.FreezeAccount(account_id=aid, reason="oops"))
 
-    results = _at_once(len(commands), lambda i: world.bus.execute(commands[i], ctx))
+    results = at_once(len(commands), lambda i: world.bus.execute(commands[i], ctx))
 
     assert [type(r).__name__ for r in results].count("NotFound") == 1
     assert sum(isinstance(r, Outcome) for r in results) == 8
