@@ -4,10 +4,7 @@ through the real command line, and ``GET /v1/audit/head`` through the API."""
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +14,16 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from api.bootstrap import Tally
+from tests.e2e.cli_run import cli, env
 from tests.e2e.conftest import Client
 
-CLI = [sys.executable, "-m", "api.cli"]
-
-
-def tally_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
+__all__ = ["env"]  # the fixture, used by name
 
 
 @pytest.fixture
 def key_file(env: dict[str, str], tmp_path: Path) -> Path:
     path = tmp_path / "audit.key"
-    done = tally_cli(env, "audit", "keygen", "--out", str(path), "--json")
+    done = cli(env, "audit", "keygen", "--out", str(path), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["key_file"] == str(path)
     return path
@@ -70,7 +56,7 @@ def test_keygen_writes_a_key_only_its_owner_reads_and_never_overwrites(
     env: dict[str, str], key_file: Path
 ) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    again = tally_cli(env, "audit", "keygen", "--out", str(key_file))
+    again = cli(env, "audit", "keygen", "--out", str(key_file))
     assert again.returncode == 2
     assert "cannot create" in again.stderr
 
@@ -82,9 +68,9 @@ def test_verify_checkpoint_and_a_tampered_log_through_the_cli(
     signed = {**env, "TALLY_AUDIT_SIGNING_KEY_FILE": str(key_file)}
     checkpoint = tmp_path / "checkpoint.json"
 
-    intact = tally_cli(env, "audit", "verify", "--json")
-    made = tally_cli(signed, "audit", "checkpoint", "--out", str(checkpoint), "--json")
-    extends = tally_cli(signed, "audit", "verify", "--checkpoint", str(checkpoint))
+    intact = cli(env, "audit", "verify", "--json")
+    made = cli(signed, "audit", "checkpoint", "--out", str(checkpoint), "--json")
+    extends = cli(signed, "audit", "verify", "--checkpoint", str(checkpoint))
 
     assert intact.returncode == 0, intact.stderr
     found: dict[str, Any] = json.loads(intact.stdout)
@@ -97,13 +83,13 @@ def test_verify_checkpoint_and_a_tampered_log_through_the_cli(
     assert f"extends the checkpoint at position {written['position']}" in extends.stdout
 
     _edit_state(app_tally, 3)
-    broken = tally_cli(env, "audit", "verify")
-    broken_too = tally_cli(signed, "audit", "verify", "--checkpoint", str(checkpoint))
+    broken = cli(env, "audit", "verify")
+    broken_too = cli(signed, "audit", "verify", "--checkpoint", str(checkpoint))
     assert broken.returncode == 1
     assert "chain broken at position 3" in broken.stdout
     assert broken_too.returncode == 1
     assert "position 3" in broken_too.stdout
-    refused = tally_cli(signed, "audit", "checkpoint", "--out", str(tmp_path / "no.json"))
+    refused = cli(signed, "audit", "checkpoint", "--out", str(tmp_path / "no.json"))
     assert refused.returncode == 1
     assert "no checkpoint written" in refused.stdout
     assert not (tmp_path / "no.json").exists()
@@ -115,22 +101,22 @@ def test_a_checkpoint_from_another_key_or_edited_is_refused(
     _deposits(api, 1)
     signed = {**env, "TALLY_AUDIT_SIGNING_KEY_FILE": str(key_file)}
     checkpoint = tmp_path / "checkpoint.json"
-    assert tally_cli(signed, "audit", "checkpoint", "--out", str(checkpoint)).returncode == 0
+    assert cli(signed, "audit", "checkpoint", "--out", str(checkpoint)).returncode == 0
     other_key = tmp_path / "other.key"
-    assert tally_cli(env, "audit", "keygen", "--out", str(other_key)).returncode == 0
+    assert cli(env, "audit", "keygen", "--out", str(other_key)).returncode == 0
     other = {**env, "TALLY_AUDIT_SIGNING_KEY": other_key.read_text().strip()}
 
-    wrong_key = tally_cli(other, "audit", "verify", "--checkpoint", str(checkpoint))
+    wrong_key = cli(other, "audit", "verify", "--checkpoint", str(checkpoint))
     edited = json.loads(checkpoint.read_text())
     edited["position"] -= 1
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(edited))
-    tampered = tally_cli(signed, "audit", "verify", "--checkpoint", str(forged))
+    tampered = cli(signed, "audit", "verify", "--checkpoint", str(forged))
 
     for done in (wrong_key, tampered):
         assert done.returncode == 2
         assert "signature does not verify" in done.stderr
-    short = tally_cli(signed, "audit", "verify", "--checkpoint", str(checkpoint), "--to", "1")
+    short = cli(signed, "audit", "verify", "--checkpoint", str(checkpoint), "--to", "1")
     assert short.returncode == 2
     assert "over a range that holds it" in short.stderr
 
@@ -170,8 +156,8 @@ def test_the_exported_log_recomputes_to_the_verified_head(
     _deposits(api, 3)
     out = tmp_path / "events.jsonl"
 
-    whole = tally_cli(env, "export", "events", "--out", str(out), "--json")
-    part = tally_cli(env, "export", "events", "--from", "2", "--to", "4")
+    whole = cli(env, "export", "events", "--out", str(out), "--json")
+    part = cli(env, "export", "events", "--from", "2", "--to", "4")
 
     assert whole.returncode == 0, whole.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]

@@ -5,7 +5,6 @@ ever written."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -19,7 +18,10 @@ from api.backtest import backtest
 from domain.errors import LimitReached
 from tests.e2e.billing import START, clock, customer, plan, problem, subscribe
 from tests.e2e.billing import sandbox as sandbox  # the fixture
+from tests.e2e.cli_run import env
 from tests.e2e.conftest import Client, nothing_written
+
+__all__ = ["env"]  # the fixture, used by name
 
 WINDOW = {"from": "2030-01-01T00:00:00Z", "to": "2031-01-01T00:00:00Z"}
 
@@ -104,12 +106,6 @@ def test_refusals_write_nothing(sandbox: Client) -> None:
         )
         backwards = {"catalog": book(1, 1), "from": WINDOW["to"], "to": WINDOW["from"]}
         problem(sandbox.post("/v1/backtests", backwards), 422, "invalid_window")
-
-
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
 
 
 def test_the_cli_answers_what_the_api_does(

@@ -5,9 +5,6 @@ file is refused as a whole."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,8 +12,9 @@ from uuid import UUID
 import pytest
 
 from api.bootstrap import Tally
+from tests.e2e.cli_run import cli, env
 
-CLI = [sys.executable, "-m", "api.cli"]
+__all__ = ["env"]  # the fixture, used by name
 
 CATALOG = """\
 products:
@@ -47,18 +45,6 @@ products:
           - {up_to: 10, unit_amount: 500}
           - {up_to: null, unit_amount: 400}
 """
-
-
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def load(env: dict[str, str], project: str, path: Path) -> Any:

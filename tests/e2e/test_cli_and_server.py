@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from api.objects import INSTANT_PATTERN
+from tests.e2e.cli_run import CLI, cli, env
 
-CLI = [sys.executable, "-m", "api.cli"]
+__all__ = ["env"]  # the fixture, used by name
 
 
 def free_port() -> int:
@@ -26,20 +27,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
-
-
-def tally(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def tally_json(env: dict[str, str], *args: str) -> Any:
-    done = tally(env, *args, "--json")
+    done = cli(env, *args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -119,7 +108,7 @@ def test_serve_answers_over_http_with_a_key_from_the_cli(
         assert http.get("/v1/accounts", headers={"Authorization": "Bearer nope"}).status_code == 401
 
     # A revoked key stops working against the running server at once.
-    revoked = tally(env, "keys", "revoke", "--project", created["id"], created["key_id"])
+    revoked = cli(env, "keys", "revoke", "--project", created["id"], created["key_id"])
     assert revoked.returncode == 0, revoked.stderr
     assert httpx.get(f"{base}/v1/accounts", headers=auth).status_code == 401
 
@@ -148,7 +137,7 @@ def test_cli_manages_projects_and_keys(env: dict[str, str]) -> None:
         created["key_id"]: False,
         second["key_id"]: True,
     }
-    again = tally(env, "keys", "revoke", "--project", created["id"], second["key_id"])
+    again = cli(env, "keys", "revoke", "--project", created["id"], second["key_id"])
     assert again.returncode == 1
     # Revoking a revoked key is a state conflict (the operator API, issue 14, made it one).
     assert again.stderr.startswith("tally: invalid_transition:")
@@ -168,7 +157,7 @@ def test_cli_json_uses_the_apis_shapes(env: dict[str, str]) -> None:
 
 def test_replay_reports_matching_read_models(env: dict[str, str]) -> None:
     tally_json(env, "projects", "create", "initech")
-    done = tally(env, "replay", "--quiet")
+    done = cli(env, "replay", "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: the read models match the event log" in done.stdout
 
@@ -192,7 +181,7 @@ def test_unreachable_database_is_one_clear_line_and_exit_2(
 ) -> None:
     port = free_port()  # bound and released: nothing listens there now
     url = f"postgresql://ledger_user:s3cret-pw@127.0.0.1:{port}/ledger"
-    done = tally({**env, "TALLY_DATABASE_URL": url}, *command)
+    done = cli({**env, "TALLY_DATABASE_URL": url}, *command)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -201,7 +190,7 @@ def test_unreachable_database_is_one_clear_line_and_exit_2(
 
 
 def test_invalid_settings_are_one_clear_line_and_exit_2(env: dict[str, str]) -> None:
-    done = tally({**env, "TALLY_DB_SCHEMA": "Bad-Schema!"}, "projects", "list")
+    done = cli({**env, "TALLY_DB_SCHEMA": "Bad-Schema!"}, "projects", "list")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from api.cli import build_parser, main
 from api.cli_processes import served_base_url
-from tests.e2e.test_cli_and_server import CLI
+from tests.e2e.cli_run import CLI
 
 
 def commands(

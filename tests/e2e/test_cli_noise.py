@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_cli_and_server import CLI, free_port
+from tests.e2e.cli_run import CLI
+from tests.e2e.test_cli_and_server import free_port
 
 
 def test_embedded_postgres_starts_and_stops_quietly(tmp_path: Path) -> None:

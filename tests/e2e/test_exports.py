@@ -7,33 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import psycopg
-import pytest
 from psycopg import sql
 
 from api.bootstrap import Tally
+from tests.e2e.cli_run import cli, env
 from tests.e2e.conftest import Client
 
-CLI = [sys.executable, "-m", "api.cli"]
-
-
-def tally_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
+__all__ = ["env"]  # the fixture, used by name
 
 
 def _ledger(api: Client, owner: str) -> tuple[str, str]:
@@ -67,8 +52,8 @@ def test_the_cli_exports_the_journal_as_jsonl_and_csv_with_accounts_named(
     first, second = _ledger(api, "alice")
     out = tmp_path / "journal.jsonl"
 
-    done = tally_cli(env, "export", "journal", "--format", "jsonl", "--out", str(out), "--json")
-    as_csv = tally_cli(env, "export", "journal", "--format", "csv")
+    done = cli(env, "export", "journal", "--format", "jsonl", "--out", str(out), "--json")
+    as_csv = cli(env, "export", "journal", "--format", "csv")
 
     assert done.returncode == 0, done.stderr
     entries = [json.loads(line) for line in out.read_text().splitlines()]
@@ -96,7 +81,7 @@ def test_the_cli_exports_the_journal_as_jsonl_and_csv_with_accounts_named(
 
 def test_the_cli_window_by_position_and_by_date(env: dict[str, str], api: Client) -> None:
     _ledger(api, "alice")
-    whole = tally_cli(env, "export", "journal", "--format", "jsonl")
+    whole = cli(env, "export", "journal", "--format", "jsonl")
     assert whole.returncode == 0, whole.stderr
     lines = whole.stdout.splitlines()
     entries = [json.loads(line) for line in lines]
@@ -108,11 +93,11 @@ def test_the_cli_window_by_position_and_by_date(env: dict[str, str], api: Client
     days = [entry["created_at"][:10] for entry in entries]
     dated = list(zip(lines, days, strict=True))
 
-    later = tally_cli(env, "export", "journal", "--format", "jsonl", "--from", str(transfer))
-    first_day = tally_cli(env, "export", "journal", "--format", "jsonl", "--to", days[0])
-    last_day = tally_cli(env, "export", "journal", "--format", "jsonl", "--from", days[-1])
-    before = tally_cli(env, "export", "journal", "--format", "jsonl", "--to", "2000-01-01")
-    bad = tally_cli(env, "export", "journal", "--from", "2026-02-31")
+    later = cli(env, "export", "journal", "--format", "jsonl", "--from", str(transfer))
+    first_day = cli(env, "export", "journal", "--format", "jsonl", "--to", days[0])
+    last_day = cli(env, "export", "journal", "--format", "jsonl", "--from", days[-1])
+    before = cli(env, "export", "journal", "--format", "jsonl", "--to", "2000-01-01")
+    bad = cli(env, "export", "journal", "--from", "2026-02-31")
 
     assert [json.loads(x)["position"] for x in later.stdout.splitlines()] == [transfer]
     assert first_day.stdout.splitlines() == [x for x, d in dated if d <= days[0]]

@@ -5,9 +5,6 @@ re-encrypts stored credentials under the newest key so the old key can be droppe
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,22 +20,12 @@ from adapters.provider_directory import ProviderDirectory
 from adapters.providers.stub import StubProvider
 from adapters.secrets import SecretBox, key_id
 from api.settings import Settings
+from tests.e2e.cli_run import cli, env
 from tests.e2e.conftest import Client, serve
 
-CLI = [sys.executable, "-m", "api.cli"]
+__all__ = ["env"]  # the fixture, used by name
+
 SECRET = "whsec_tally-cli-rotation-secret-0123456789"
-
-
-def tally(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
 
 
 @pytest.fixture
@@ -55,7 +42,7 @@ def shop(settings: Settings, clock: FixedClock, old_key: bytes) -> Iterator[Clie
 
 def test_a_malformed_secrets_key_stops_serve_with_one_line(env: dict[str, str]) -> None:
     pasted = "whsec_not-a-fernet-key"
-    done = tally({**env, "TALLY_SECRETS_KEY": pasted}, "serve", "--port", "1")
+    done = cli({**env, "TALLY_SECRETS_KEY": pasted}, "serve", "--port", "1")
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("tally: invalid settings: TALLY_SECRETS_KEY: ")
@@ -64,11 +51,11 @@ def test_a_malformed_secrets_key_stops_serve_with_one_line(env: dict[str, str]) 
 
 
 def test_new_key_prints_a_key_the_setting_accepts(env: dict[str, str]) -> None:
-    done = tally(env, "secrets", "new-key")
+    done = cli(env, "secrets", "new-key")
     assert done.returncode == 0, done.stderr
     key = done.stdout.strip()
     assert SecretBox.from_setting(key) is not None
-    assert tally(env, "secrets", "new-key").stdout.strip() != key
+    assert cli(env, "secrets", "new-key").stdout.strip() != key
 
 
 def sealed_key_ids(api: Client) -> list[str]:
@@ -86,7 +73,7 @@ def sealed_key_ids(api: Client) -> list[str]:
 
 def reseal(env: dict[str, str], keys: list[bytes]) -> Any:
     keyed = {**env, "TALLY_SECRETS_KEY": ",".join(k.decode() for k in keys)}
-    done = tally(keyed, "secrets", "reseal", "--json")
+    done = cli(keyed, "secrets", "reseal", "--json")
     return done.returncode, json.loads(done.stdout) if done.stdout else done.stderr
 
 

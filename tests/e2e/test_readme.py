@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_and_server import CLI, free_port
+from tests.e2e.cli_run import CLI
+from tests.e2e.test_cli_and_server import free_port
 from tests.e2e.test_stub_flow_serve import serving
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -9,23 +9,21 @@ The poison is a product whose name holds a NUL, written straight through the eve
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.bootstrap import Tally
 from domain.catalog import Product
 from projections.runner import ProjectionWorker, stalls
+from tests.e2e.cli_run import cli, env
 from tests.e2e.conftest import Client, head
 
-CLI = [sys.executable, "-m", "api.cli"]
+__all__ = ["env"]  # the fixture, used by name
 
 
 def poison(tally: Tally, project_id: UUID) -> int:
@@ -69,18 +67,6 @@ def test_readyz_answers_503_naming_the_stalled_read_model(
     assert set(stalled_schema["required"]) >= {"name", "position", "error", "since"}
     readiness = spec["paths"]["/readyz"]["get"]["responses"]["503"]
     assert readiness["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")
-
-
-@pytest.fixture
-def env(pg_url: str, schema: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    return {**clean, "TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": schema}
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.test_cli_and_server import CLI, free_port, tally, tally_json
+from tests.e2e.cli_run import CLI, cli
+from tests.e2e.test_cli_and_server import free_port, tally_json
 
 
 @pytest.fixture
@@ -109,12 +110,12 @@ def test_a_misconfigured_provider_is_one_clear_line_and_exit_2(
     stub_env: dict[str, str],
 ) -> None:
     env = {**stub_env, "TALLY_PAYMENT_PROVIDER": "stripe", "STRIPE_API_KEY": ""}
-    done = tally(env, "serve", "--port", str(free_port()))
+    done = cli(env, "serve", "--port", str(free_port()))
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "STRIPE_API_KEY" in lines[0]
-    unknown = tally({**stub_env, "TALLY_PAYMENT_PROVIDER": "paypal"}, "serve")
+    unknown = cli({**stub_env, "TALLY_PAYMENT_PROVIDER": "paypal"}, "serve")
     assert unknown.returncode == 2
     assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
     assert "TALLY_PAYMENT_PROVIDER" in unknown.stderr

@@ -10,8 +10,8 @@ import psycopg
 from psycopg import sql
 
 from api.bootstrap import Tally
+from tests.e2e.cli_run import cli, env
 from tests.e2e.conftest import Client
-from tests.e2e.test_audit import env, tally_cli
 from tests.e2e.test_usage import customer, define_meters, event, settle
 
 __all__ = ["env"]  # the fixture, used by name
@@ -28,7 +28,7 @@ def test_usage_written_through_the_api_is_chained_and_an_edit_is_named(
     api.ok(api.post("/v1/usage_events/batch", {"events": [*batch, event("d")]}))
 
     head = api.ok(api.get("/v1/audit/head"))
-    done = tally_cli(env, "audit", "verify", "--usage", "--json")
+    done = cli(env, "audit", "verify", "--usage", "--json")
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert (found["ok"], found["checked"], found["last_position"]) == (True, 4, 4)
@@ -41,7 +41,7 @@ def test_usage_written_through_the_api_is_chained_and_an_edit_is_named(
                 "WHERE transaction_id = 'b'"
             ).format(sql.Identifier(app_tally.schema))
         )
-    broken = tally_cli(env, "audit", "verify", "--usage")
+    broken = cli(env, "audit", "verify", "--usage")
     assert broken.returncode == 1
     assert "usage chain: chain broken at position 2" in broken.stdout
     assert "usage event b of project" in broken.stdout
