@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from uuid import UUID
 
 import pytest
 import redis
@@ -16,30 +15,10 @@ from pydantic import SecretStr
 from adapters.clock import FixedClock
 from api.inbound import queues
 from api.settings import Settings
-from commands import messages as m
-from commands.bus import Context
 from tests.e2e.conftest import serve
+from tests.integration.test_inbound_consumer import define_plan
 
 REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def define_plan(tally: object, project_id: UUID) -> None:
-    from api.bootstrap import Tally
-
-    assert isinstance(tally, Tally)
-    ctx = Context(project_id, "test")
-    product = tally.execute(m.DefineProduct(code="pro", name="Pro"), ctx).body["product"]
-    tally.execute(
-        m.DefinePrice(
-            product_id=UUID(product["id"]),
-            lookup_key="pro_monthly",
-            currency="EUR",
-            scheme="flat",
-            unit_amount=3000,
-            interval="month",
-        ),
-        ctx,
-    )
 
 
 def test_serve_consumes_the_projects_queue_when_a_broker_is_set(

@@ -53,11 +53,8 @@ def tally(settings: Settings, kind: str) -> Iterator[Tally]:
     drop_redis_stream(name)  # a no-op for RabbitMQ, whose test consumer deletes its exchange
 
 
-@pytest.fixture
-def project(tally: Tally) -> Iterator[UUID]:
-    """A project with the monthly plan ``pro``, and the projection worker running."""
-    made = tally.execute(m.CreateProject(name="p", mode="test"), Context(NO_PROJECT, "cli"))
-    project_id = UUID(made.body["project"]["id"])
+def define_plan(tally: Tally, project_id: UUID) -> None:
+    """The monthly plan ``pro`` (30 EUR), which the messages subscribe to."""
     ctx = Context(project_id, "test")
     product = tally.execute(m.DefineProduct(code="pro", name="Pro"), ctx).body["product"]
     tally.execute(
@@ -71,6 +68,14 @@ def project(tally: Tally) -> Iterator[UUID]:
         ),
         ctx,
     )
+
+
+@pytest.fixture
+def project(tally: Tally) -> Iterator[UUID]:
+    """A project with the monthly plan ``pro``, and the projection worker running."""
+    made = tally.execute(m.CreateProject(name="p", mode="test"), Context(NO_PROJECT, "cli"))
+    project_id = UUID(made.body["project"]["id"])
+    define_plan(tally, project_id)
     worker = ProjectionWorker(tally.store, tally.views, tally.schema)
     worker.start()
     yield project_id
