@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import stripe
 
 from adapters.clock import FixedClock
 from adapters.outbox import provider_for
@@ -30,12 +32,25 @@ FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "f
 RESOURCES: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
 BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
 LINE = {"name": "Ebook", "unit_amount": 1500, "currency": "EUR"}
+HOOK_SECRET = "whsec_e2e"  # the webhook secret of stripe_shop's project
 
 
 def resource(name: str, **changes: Any) -> dict[str, Any]:
     obj: dict[str, Any] = copy.deepcopy(RESOURCES[name])
     obj.update(changes)
     return obj
+
+
+def post_stripe(api: Client, event: dict[str, Any], secret: str = HOOK_SECRET) -> httpx.Response:
+    """``event`` posted to the project's Stripe webhook, signed with ``secret`` by the
+    SDK's own generator, as Stripe signs it (stripe_shop's secret unless told)."""
+    body = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(body, secret)
+    return api.http.post(
+        f"/v1/webhooks/stripe/{api.project_id}",
+        content=body,
+        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+    )
 
 
 class FakeStripe:
@@ -104,7 +119,7 @@ def shop(settings: Settings, clock: FixedClock) -> Iterator[Shop]:
 @contextmanager
 def stripe_shop(settings: Settings, clock: FixedClock, fake: FakeStripe) -> Iterator[Shop]:
     """A project on Stripe whose API is ``fake``, served without the outbox thread."""
-    secrets = {"api_key": "sk_test_e2e", "webhook_secret": "whsec_e2e"}
+    secrets = {"api_key": "sk_test_e2e", "webhook_secret": HOOK_SECRET}
     with provider_project(settings, clock, fake, "stripe", secrets) as (client, stripe):
         yield Shop(client, stripe, fake)
 

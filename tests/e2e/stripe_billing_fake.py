@@ -11,15 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import stripe
-
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.conftest import Client
-from tests.e2e.provider_shop import FakeStripe, Shop, resource, settle, stripe_shop
+from tests.e2e.provider_shop import (
+    FakeStripe,
+    Shop,
+    post_stripe,
+    resource,
+    settle,
+    stripe_shop,
+)
 from tests.integration.provider_fake import Reply, Seen
 
-HOOK_SECRET = "whsec_e2e"
 SUBSCRIPTION = re.compile(r"^/v1/subscriptions/(sub_[A-Za-z0-9]+)$")
 INVOICE = re.compile(r"^/v1/invoices/(in_[A-Za-z0-9]+)$")
 LINES = re.compile(r"^/v1/invoices/(in_[A-Za-z0-9]+)/lines$")
@@ -172,13 +176,7 @@ class FakeBilling(FakeStripe):
 def send(api: Client, event_id: str, kind: str, obj: dict[str, Any], at: int) -> dict[str, Any]:
     """Deliver one signed Stripe event about ``obj`` and let the outbox apply it."""
     event = resource("event", id=event_id, type=kind, created=at, data={"object": obj})
-    body = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
-    response = api.http.post(
-        f"/v1/webhooks/stripe/{api.project_id}",
-        content=body,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
+    response = post_stripe(api, event)
     assert response.status_code == 200, response.text
     settle(api)
     listed = api.ok(api.get("/v1/webhook_events", limit=100))["data"]

@@ -10,22 +10,26 @@ stayed attached and chargeable at Stripe: no request reached it at all."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import stripe
 
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer
-from tests.e2e.provider_shop import FakeStripe, Shop, resource, settle, stripe_shop
+from tests.e2e.provider_shop import (
+    FakeStripe,
+    Shop,
+    post_stripe,
+    resource,
+    settle,
+    stripe_shop,
+)
 from tests.e2e.test_provider_calls_once import RacingStripe
 from tests.integration.provider_fake import Reply, Seen
 
-HOOK_SECRET = "whsec_e2e"  # stripe_shop's
 METHOD_PATH = re.compile(r"/v1/payment_methods/(?P<pm>[^/]+)/(?P<action>attach|detach)")
 CUSTOMER_PATH = re.compile(r"/v1/customers/(?P<cus>[^/]+)")
 
@@ -100,13 +104,7 @@ def deliver(
     shop: Shop, event_id: str, kind: str, obj: dict[str, Any], at: int = 1_790_000_000, **extra: Any
 ) -> None:
     event = resource("event", id=event_id, type=kind, created=at, data={"object": obj, **extra})
-    body = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
-    response = shop.api.http.post(
-        f"/v1/webhooks/stripe/{shop.api.project_id}",
-        content=body,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
+    response = post_stripe(shop.api, event)
     assert response.status_code == 200, response.text
     settle(shop.api)
 

@@ -6,13 +6,10 @@ waits while Stripe is unavailable and proceeds once the customer exists."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
-
-import stripe
 
 from adapters.clock import FixedClock
 from api.settings import Settings
@@ -25,6 +22,7 @@ from tests.e2e.provider_shop import (
     FakeStripe,
     Shop,
     outage,
+    post_stripe,
     provider_project,
     resource,
     settle,
@@ -211,13 +209,7 @@ def test_attaching_a_payment_method_makes_the_customer_once(shop: Shop) -> None:
 def deliver_customer_created(shop: Shop, event_id: str, customer_ref: str, tally_id: str) -> None:
     obj = resource("customer", id=customer_ref, metadata={"tally_customer": tally_id})
     event = resource("event", id=event_id, type="customer.created", data={"object": obj})
-    body = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body, "whsec_e2e")
-    response = shop.api.http.post(
-        f"/v1/webhooks/stripe/{shop.api.project_id}",
-        content=body,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
+    response = post_stripe(shop.api, event)
     assert response.status_code == 200, response.text
     settle(shop.api)
 

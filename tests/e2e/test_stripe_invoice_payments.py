@@ -12,23 +12,20 @@ once with it, whichever comes first."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import stripe
 
 from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import customer
 from tests.e2e.invoicing import act, draft, line
-from tests.e2e.provider_shop import Shop, resource, stripe_shop
+from tests.e2e.provider_shop import Shop, post_stripe, resource, stripe_shop
 from tests.e2e.test_invoice_charges_stripe import FakeStripeWithRefunds
 from tests.e2e.test_webhooks_stripe import settle
 from tests.integration.provider_fake import Reply, Seen
 
-HOOK_SECRET = "whsec_e2e"  # stripe_shop's
 STRIPE_INVOICE = "in_1Pgc6tB7WZ01zgkWu9fdqL6I"
 PAID_INTENT = "pi_3PaidByInvoice0000000001"
 
@@ -93,13 +90,7 @@ def stripe_invoice(tally_invoice: str, amount: int) -> dict[str, Any]:
 
 def deliver(shop: Shop, event_id: str, kind: str, obj: dict[str, Any]) -> Any:
     event = resource("event", id=event_id, type=kind, data={"object": obj})
-    body = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
-    return shop.api.http.post(
-        f"/v1/webhooks/stripe/{shop.api.project_id}",
-        content=body,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
+    return post_stripe(shop.api, event)
 
 
 def open_invoice(shop: Shop, amount: int) -> dict[str, Any]:

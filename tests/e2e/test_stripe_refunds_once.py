@@ -7,18 +7,16 @@ transaction, and the answer reversed it again."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import stripe
 
 from adapters.clock import FixedClock
 from adapters.outbox import provider_for
 from adapters.providers.base import PaymentProvider, RefundOutcome, RefundRequest
 from api.settings import Settings
-from tests.e2e.provider_shop import FakeStripe, Shop, resource, settle, stripe_shop
+from tests.e2e.provider_shop import FakeStripe, Shop, post_stripe, resource, settle, stripe_shop
 from tests.integration.provider_fake import Reply, Seen
 
 CHARGE = "ch_dbl"
@@ -108,11 +106,7 @@ def refunded(shop: Shop, event_id: str, payment_ref: str, txn: str, total: int) 
     )
     del charge["refunds"]
     event = resource("event", id=event_id, type="charge.refunded", data={"object": charge})
-    body = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body, "whsec_e2e")
-    headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
-    url = f"/v1/webhooks/stripe/{shop.api.project_id}"
-    assert shop.api.http.post(url, content=body, headers=headers).status_code == 200
+    assert post_stripe(shop.api, event).status_code == 200
     shop.api.tally.outbox.drain(wait=False)
 
 

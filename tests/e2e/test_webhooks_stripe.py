@@ -5,10 +5,8 @@ often and in whatever order they arrive; the stub's signature does not pass ther
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +16,8 @@ from adapters.clock import FixedClock
 from api.settings import Settings
 from tests.e2e.billing import problem
 from tests.e2e.conftest import Client, head, nothing_written, serve
+from tests.e2e.provider_shop import post_stripe, resource
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
 HOOK_SECRET = "whsec_e2e_secret"
 BACK = {"success_url": "https://shop.example/paid", "cancel_url": "https://shop.example/back"}
 
@@ -41,21 +39,9 @@ def shop(settings: Settings, clock: FixedClock) -> Iterator[Client]:
         yield client
 
 
-def resource(name: str, **changes: Any) -> dict[str, Any]:
-    obj: dict[str, Any] = copy.deepcopy(json.loads(FIXTURES.read_text())["resources"][name])
-    obj.update(changes)
-    return obj
-
-
 def deliver(api: Client, event_id: str, kind: str, obj: dict[str, Any]) -> Any:
     event = resource("event", id=event_id, type=kind, data={"object": obj})
-    body = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
-    return api.http.post(
-        f"/v1/webhooks/stripe/{api.project_id}",
-        content=body,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
+    return post_stripe(api, event, HOOK_SECRET)
 
 
 def settle(api: Client) -> None:

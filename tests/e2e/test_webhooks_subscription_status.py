@@ -8,31 +8,22 @@ whatever the delivery order."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import stripe
 
 from adapters.clock import FixedClock
 from adapters.providers.signing import ts_h1_signature
 from api.settings import Settings
 from tests.e2e.billing import customer, plan, subscribe
 from tests.e2e.conftest import Client, head, serve
+from tests.e2e.provider_shop import post_stripe, resource
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
 HOOK_SECRET = "whsec_e2e_secret"
 PADDLE_SECRET = "pdl_ntfset_e2e_secret"
 T0 = 1_790_000_000
-
-
-def resource(name: str, **changes: Any) -> dict[str, Any]:
-    obj: dict[str, Any] = copy.deepcopy(json.loads(FIXTURES.read_text())["resources"][name])
-    obj.update(changes)
-    return obj
 
 
 @pytest.fixture
@@ -77,13 +68,7 @@ class Stripe:
             metadata={"tally_subscription": self.subscription_id},
         )
         event = resource("event", id=event_id, type=kind, created=at, data={"object": obj})
-        body = json.dumps(event)
-        header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
-        response = self.api.http.post(
-            f"/v1/webhooks/stripe/{self.api.project_id}",
-            content=body,
-            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-        )
+        response = post_stripe(self.api, event, HOOK_SECRET)
         assert response.status_code == 200, response.text
         self.api.tally.outbox.drain()
         self.api.position = head(self.api.tally)
@@ -202,13 +187,7 @@ def test_stripe_invoice_created_and_finalized_are_recorded_with_why_they_change_
         event = resource(
             "event", id=f"evt_{kind.replace('.', '_')}", type=kind, created=T0, data={"object": obj}
         )
-        body = json.dumps(event)
-        header = stripe.WebhookSignature.generate_signature_header(body, HOOK_SECRET)
-        response = shop.http.post(
-            f"/v1/webhooks/stripe/{shop.project_id}",
-            content=body,
-            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-        )
+        response = post_stripe(shop, event, HOOK_SECRET)
         assert response.status_code == 200, response.text
     shop.tally.outbox.drain()
     shop.position = head(shop.tally)
