@@ -26,6 +26,7 @@ from commands.bus import Context
 from projections.journal import POSTING_EVENTS
 from projections.runner import ProjectionWorker
 from tests.calls import card_command, execute_and_call
+from tests.plans import monthly_plan
 
 T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
 RETRY_DAYS = [3, 5, 7]
@@ -163,20 +164,10 @@ def _one_time(d: Driver) -> None:
 
 def _subscriptions(d: Driver) -> None:
     """Renewals through a test clock: declines and retries, coupons, a paid recovery."""
-    product = d.run(m.DefineProduct(code="PRO", name="Pro"))
-    price = d.run(
-        m.DefinePrice(
-            product_id=UUID(product["product"]["id"]),
-            lookup_key="pro",
-            currency="EUR",
-            scheme="flat",
-            unit_amount=2000,
-            interval="month",
-        )
-    )
+    price = monthly_plan(d.run, "PRO", 2000, lookup_key="pro")
     clock = d.run(m.CreateTestClock(name="q", frozen_time=T0))
     d.p.clock_id = UUID(clock["test_clock"]["id"])
-    item = [m.SubscriptionItem(price_id=UUID(price["price"]["id"]))]
+    item = [m.SubscriptionItem(price_id=price)]
     for name, card in (("kim", DECLINED), ("lee", SUCCEEDS), ("mo", DECLINED)):
         customer = d.customer(name, card=card, test_clock_id=d.p.clock_id)
         body = d.run(m.CreateSubscription(customer_id=customer, items=item))
@@ -192,18 +183,8 @@ def _delayed(d: Driver) -> None:
     """A project whose invoices finalize an hour after they are drafted: due work for the
     scheduler on the system clock, none for the customer on a test clock."""
     d.run(m.ConfigureBilling(finalize_delay_s=3600, auto_charge_provider="stub"))
-    product = d.run(m.DefineProduct(code="STD", name="Std"))
-    price = d.run(
-        m.DefinePrice(
-            product_id=UUID(product["product"]["id"]),
-            lookup_key="std",
-            currency="USD",
-            scheme="flat",
-            unit_amount=1500,
-            interval="month",
-        )
-    )
-    item = [m.SubscriptionItem(price_id=UUID(price["price"]["id"]))]
+    price = monthly_plan(d.run, "STD", 1500, lookup_key="std", currency="USD")
+    item = [m.SubscriptionItem(price_id=price)]
     clock = d.run(m.CreateTestClock(name="d", frozen_time=T0))
     d.p.clock_id = UUID(clock["test_clock"]["id"])
     for name, clock_id in (("eve", None), ("fay", d.p.clock_id)):

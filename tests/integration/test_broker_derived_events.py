@@ -9,6 +9,7 @@ headers, and the payment and entitlement set as the API answers them."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from projections.payment_fold import invoice_payment_id
 from projections.payment_queries import get_payment
 from projections.runner import ProjectionWorker
 from tests.integration.broker_consumers import RABBIT_URL, RabbitConsumer
+from tests.plans import monthly_plan
 
 DERIVED = ("billing.payment.", "billing.entitlements.changed")
 
@@ -43,16 +45,9 @@ def _history(tally: Tally) -> tuple[UUID, UUID, UUID]:
     pid = UUID(made.body["project"]["id"])
     customer = _run(tally, pid, m.RegisterCustomer(external_id="u1", currency="EUR"))
     cid = UUID(customer["customer"]["id"])
-    product = _run(tally, pid, m.DefineProduct(code="PRO", name="Pro", features=["api"]))
-    price = _run(
-        tally,
-        pid,
-        m.DefinePrice(
-            product_id=UUID(product["product"]["id"]), lookup_key="pro_monthly",
-            currency="EUR", scheme="flat", unit_amount=2900, interval="month",
-        ),
-    )  # fmt: skip
-    item = m.SubscriptionItem(price_id=UUID(price["price"]["id"]))
+    run = partial(_run, tally, pid)
+    price = monthly_plan(run, "PRO", 2900, lookup_key="pro_monthly", features=["api"])
+    item = m.SubscriptionItem(price_id=price)
     sub = _run(tally, pid, m.CreateSubscription(customer_id=cid, items=[item]))
     line = m.InvoiceLineInput(description="Setup", unit_amount=1500)
     invoice = _run(tally, pid, m.CreateInvoice(customer_id=cid, lines=[line]))["invoice"]

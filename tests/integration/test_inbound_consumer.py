@@ -30,6 +30,7 @@ from commands import messages as m
 from commands.bus import Context
 from projections.runner import ProjectionWorker, wait_for_position
 from tests.integration.broker_consumers import RabbitConsumer, drop_redis_stream, redis_stream
+from tests.plans import monthly_plan
 
 RABBIT_URL = os.environ.get("TALLY_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -56,18 +57,7 @@ def tally(settings: Settings, kind: str) -> Iterator[Tally]:
 def define_plan(tally: Tally, project_id: UUID) -> None:
     """The monthly plan ``pro`` (30 EUR), which the messages subscribe to."""
     ctx = Context(project_id, "test")
-    product = tally.execute(m.DefineProduct(code="pro", name="Pro"), ctx).body["product"]
-    tally.execute(
-        m.DefinePrice(
-            product_id=UUID(product["id"]),
-            lookup_key="pro_monthly",
-            currency="EUR",
-            scheme="flat",
-            unit_amount=3000,
-            interval="month",
-        ),
-        ctx,
-    )
+    monthly_plan(lambda c: tally.execute(c, ctx).body, "pro", 3000, lookup_key="pro_monthly")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from commands import messages as m
 from commands.bus import Context
 from domain.errors import IdempotencyKeyReused, NotFound
 from projections.runner import ProjectionWorker
+from tests.plans import monthly_plan
 
 
 @pytest.fixture
@@ -26,19 +27,12 @@ def project(tally: Tally) -> Iterator[UUID]:
     made = tally.execute(m.CreateProject(name="p", mode="test"), Context(NO_PROJECT, "cli"))
     project_id = UUID(made.body["project"]["id"])
     ctx = Context(project_id, "test")
+
+    def run(command: m.Command) -> dict[str, Any]:
+        return tally.execute(command, ctx).body
+
     for code, amount in (("basic", 1000), ("pro", 3000)):
-        product = tally.execute(m.DefineProduct(code=code, name=code), ctx).body["product"]
-        tally.execute(
-            m.DefinePrice(
-                product_id=UUID(product["id"]),
-                lookup_key=f"{code}_monthly",
-                currency="EUR",
-                scheme="flat",
-                unit_amount=amount,
-                interval="month",
-            ),
-            ctx,
-        )
+        monthly_plan(run, code, amount, lookup_key=f"{code}_monthly", name=code)
     worker = ProjectionWorker(tally.store, tally.views, tally.schema)
     worker.start()
     yield project_id

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
 from domain.subscriptions import Subscription
 from tests.calls import card_command, execute_and_call
+from tests.plans import monthly_plan
 
 START = datetime(2027, 1, 31, 9, tzinfo=UTC)
 COUNT = 16
@@ -108,25 +110,13 @@ def _clock_world(tally: Tally, card: str, **billing: Any) -> tuple[UUID, UUID, s
         m.RegisterCustomer(external_id="u1", currency="EUR", test_clock_id=clock),
     )
     _body(tally, pid, card_command(UUID(customer["customer"]["id"]), card))
-    product = _body(tally, pid, m.DefineProduct(code="PRO", name="Pro"))
-    price = _body(
-        tally,
-        pid,
-        m.DefinePrice(
-            product_id=UUID(product["product"]["id"]),
-            lookup_key="pro",
-            currency="EUR",
-            scheme="flat",
-            unit_amount=2000,
-            interval="month",
-        ),
-    )
+    price = monthly_plan(partial(_body, tally, pid), "PRO", 2000, lookup_key="pro")
     sub = _body(
         tally,
         pid,
         m.CreateSubscription(
             customer_id=UUID(customer["customer"]["id"]),
-            items=[m.SubscriptionItem(price_id=UUID(price["price"]["id"]))],
+            items=[m.SubscriptionItem(price_id=price)],
         ),
     )
     return pid, clock, sub["subscription"]["id"], UUID(sub["invoice"]["id"])
@@ -178,21 +168,7 @@ def test_a_year_of_monthly_renewals_with_invoices_for_100_customers_takes_second
     clock = UUID(
         _body(tally, pid, m.CreateTestClock(name="y", frozen_time=START))["test_clock"]["id"]
     )
-    product = _body(tally, pid, m.DefineProduct(code="PRO", name="Pro"))
-    price = UUID(
-        _body(
-            tally,
-            pid,
-            m.DefinePrice(
-                product_id=UUID(product["product"]["id"]),
-                lookup_key="pro",
-                currency="EUR",
-                scheme="flat",
-                unit_amount=2000,
-                interval="month",
-            ),
-        )["price"]["id"]
-    )
+    price = monthly_plan(partial(_body, tally, pid), "PRO", 2000, lookup_key="pro")
     for i in range(100):
         customer = _body(
             tally, pid, m.RegisterCustomer(external_id=f"u{i}", currency="EUR", test_clock_id=clock)

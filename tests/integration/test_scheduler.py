@@ -28,6 +28,7 @@ from api.settings import Settings
 from commands import messages as m
 from commands.bus import Context
 from projections.runner import ProjectionWorker
+from tests.plans import monthly_plan
 
 START = datetime(2030, 1, 31, 9, tzinfo=UTC)
 # Jan 31 + 95 days is May 6: the periods ending Feb 28, Mar 31 and Apr 30 have elapsed.
@@ -45,25 +46,16 @@ def populate(tally: Tally, count: int) -> tuple[UUID, list[UUID]]:
     made = tally.execute(m.CreateProject(name="p"), Context(NO_PROJECT, "cli"))
     project_id = UUID(made.body["project"]["id"])
     ctx = Context(project_id, "test")
-    product = tally.execute(m.DefineProduct(code="PRO", name="Pro"), ctx).body["product"]
-    price = tally.execute(
-        m.DefinePrice(
-            product_id=UUID(product["id"]),
-            lookup_key="pro_monthly",
-            currency="EUR",
-            scheme="flat",
-            unit_amount=1000,
-            interval="month",
-        ),
-        ctx,
-    ).body["price"]
+    price = monthly_plan(
+        lambda c: tally.execute(c, ctx).body, "PRO", 1000, lookup_key="pro_monthly"
+    )
     subs: list[UUID] = []
     for i in range(count):
         customer = tally.execute(m.RegisterCustomer(external_id=f"u{i}", currency="EUR"), ctx)
         created = tally.execute(
             m.CreateSubscription(
                 customer_id=UUID(customer.body["customer"]["id"]),
-                items=[m.SubscriptionItem(price_id=UUID(price["id"]))],
+                items=[m.SubscriptionItem(price_id=price)],
             ),
             ctx,
         )
