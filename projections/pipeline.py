@@ -13,7 +13,8 @@ and to the next batch, while they run.
   thread after the commit); ``cursor()`` is a ``DeferredCursor`` for the read models;
   ``flush()`` waits until everything queued has run; ``recover()`` waits, rolls back
   what was left open and returns the first error, if any; ``close()`` ends the thread.
-  ``committed`` is the ``last`` of the newest batch committed.
+  ``committed`` is the ``last`` of the newest batch committed. While any pipeline is
+  open, the interpreter switches threads every millisecond (``_FastSwitch``).
 - ``DeferredCursor``: ``execute``, ``executemany`` and ``copy_rows`` (via
   ``projections.base.copy_rows``) are queued; anything else (``fetchall``,
   ``rowcount``, ``connection``) waits for the queue to empty and is the real cursor's,
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -56,6 +58,39 @@ class _Commit:
         self.then = then
 
 
+SWITCH_INTERVAL_S = 0.001  # the interpreter's thread switch interval while one runs
+
+
+class _FastSwitch:
+    """While any pipeline runs, the interpreter hands its lock between threads every
+    ``SWITCH_INTERVAL_S`` instead of every 5 ms (its default): when a statement ends, the
+    pipeline's thread needs the lock to send the next one while the worker's thread
+    builds rows, and every millisecond it waits, Postgres has nothing to do. Catch-up
+    ran 8 to 14 % faster so (three alternated pairs at load 9 to 10). Nests across
+    threads; the interval is restored when the last pipeline closes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = 0.0
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, SWITCH_INTERVAL_S))
+            self._depth += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_fast_switch = _FastSwitch()
+
+
 class Pipeline:
     def __init__(self, conn: psycopg.Connection[Any], depth: int = 2) -> None:
         assert conn.autocommit, "the pipeline frames each batch's transaction itself"
@@ -68,6 +103,7 @@ class Pipeline:
         self.committed = 0
         self._thread = threading.Thread(target=self._run, name="tally-pipeline", daemon=True)
         self._thread.start()
+        _fast_switch.enter()  # left in ``close``
 
     def cursor(self) -> DeferredCursor:
         return DeferredCursor(self)
@@ -105,6 +141,7 @@ class Pipeline:
         self._ops.put(None)
         self._thread.join()
         self._cur.close()
+        _fast_switch.exit()
 
     def _put(self, op: Op | _Commit) -> None:
         with self._done:

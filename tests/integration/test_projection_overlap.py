@@ -5,6 +5,7 @@ same read models as one batch at a time."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from psycopg import Cursor
 
 from api.bootstrap import Tally
 from projections.base import ReadModel, Tracked
+from projections.pipeline import SWITCH_INTERVAL_S
 from projections.registry import PROJECTIONS, current_position, make_models, read_positions
 from projections.replay import replay
 from projections.runner import ProjectionWorker, stalls
@@ -31,6 +33,7 @@ class Gated(Transactions):
     name = "transactions"
     calls: ClassVar[int] = 0
     third: ClassVar[threading.Event] = threading.Event()
+    switch_s: ClassVar[float] = 0.0  # the interpreter's switch interval meanwhile
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
         super().apply(cur, events)
@@ -38,6 +41,7 @@ class Gated(Transactions):
         if type(self).calls == 2:
             cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (GATE,))
         elif type(self).calls == 3:
+            type(self).switch_s = sys.getswitchinterval()
             type(self).third.set()
 
 
@@ -65,6 +69,7 @@ def test_catch_up_builds_the_next_batch_while_the_last_ones_statements_run(
     statements had run, which the lock held up until the wait below gave up."""
     _deposits(tally, 12)
     Gated.calls, Gated.third = 0, threading.Event()
+    before = sys.getswitchinterval()
     worker = ProjectionWorker(tally.store, tally.views, tally.schema, 4, models=_models(Gated))
     with psycopg.connect(tally.target.url, autocommit=True) as gate:
         gate.execute("SELECT pg_advisory_lock(%s)", (GATE,))
@@ -77,6 +82,9 @@ def test_catch_up_builds_the_next_batch_while_the_last_ones_statements_run(
             caught.join(timeout=30.0)
     assert built_meanwhile
     assert not caught.is_alive()
+    # Threads switch every millisecond while batches overlap, and as before after.
+    assert Gated.switch_s == SWITCH_INTERVAL_S
+    assert sys.getswitchinterval() == before
     assert current_position(tally.views, tally.schema) == _head(tally)
     assert replay(tally.store, tally.views, tally.schema, progress=False).ok
 
