@@ -153,6 +153,7 @@ class PostgresEventWriter:
         # it keeps (so it cannot meet another writer's statement on a pooled connection).
         self._statement = f"tally_append_{secrets.token_hex(8)}".encode()
         self._prepared_on: psycopg.Connection[Any] | None = None
+        self._is_prepared = "SELECT 1 FROM pg_prepared_statements WHERE name = %s"
         self._existing = existing.as_string()
         self._lock = sql.SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
         self._lock_timeout = f"{self.datastore.lock_timeout}s".encode()
@@ -252,12 +253,14 @@ class PostgresEventWriter:
         refusal (the events may be committed)."""
         conn = self._with_connection(lambda c: c)
         self._sent, self._over_budget = False, False
+        committed = False
         try:
             with conn.transaction():
                 conn.execute(self._serialized_settings)
                 conn.execute(self._lock)
                 self._held, self._held_since = conn, time.monotonic()
                 yield
+            committed = True
         except psycopg.errors.LockNotAvailable as exc:
             raise IntegrityError(f"the table lock was not had in time: {exc}") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -270,6 +273,23 @@ class PostgresEventWriter:
             raise OperationalError(f"outcome unknown, the connection was lost: {exc}") from exc
         finally:
             self._held = None
+            if not committed:
+                self._recheck_prepared(conn)
+
+    def _recheck_prepared(self, conn: psycopg.Connection[Any]) -> None:
+        """After a rollback: psycopg then deallocates every prepared statement of the
+        connection if it had one of its own (``existing``'s query), the append statement
+        this writer prepared through libpq included, and otherwise leaves it. Which one
+        happened is asked of the server (a rare path: the last attempt, rolled back), so
+        that the next write prepares it again only if it is gone."""
+        if self._prepared_on is not conn:
+            return
+        try:
+            row = conn.execute(self._is_prepared, (self._statement.decode(),)).fetchone()
+        except psycopg.Error:
+            row = None  # a broken connection: discarded at its next use
+        if row is None:
+            self._prepared_on = None
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         if not originator_ids:

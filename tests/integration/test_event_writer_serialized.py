@@ -75,6 +75,30 @@ def test_the_lock_held_past_its_budget_rolls_back_as_a_conflict(tally: Tally) ->
         writer.close()
 
 
+@pytest.mark.parametrize("psycopg_prepared", [True, False])
+def test_a_rolled_back_attempt_leaves_the_pipelined_writes_working(
+    tally: Tally, psycopg_prepared: bool
+) -> None:
+    """psycopg deallocates all of a connection's prepared statements when a transaction
+    on it rolls back, once it has prepared one of its own (``existing``'s query): the
+    writer's append statement went with them, and the next batch failed with
+    InvalidSqlStatementName, answered to its callers as an error (seen under load in
+    test_credits_concurrency's impatient instances). Without one of psycopg's, the
+    statement stays, and preparing it again would fail as a duplicate."""
+    writer = _writer(tally)
+    try:
+        assert len(writer.write(_event(uuid4()))) == 1  # the append statement is prepared
+        if psycopg_prepared:
+            assert writer.existing({uuid4()}) == set()
+        with pytest.raises(IntegrityError):
+            _held_too_long(writer, uuid4())  # rolled back
+        b = uuid4()
+        assert len(writer.write(_event(b))) == 1
+        assert len(tally.store.recorder.select_events(b)) == 1
+    finally:
+        writer.close()
+
+
 def test_the_lock_is_waited_for_briefly_then_a_conflict(tally: Tally, pg_url: str) -> None:
     """Someone else holds the table's lock (another process's serialized attempt): this
     one gives up after ``SERIALIZED_LOCK_WAIT_MS``, not the store's 10 s."""
