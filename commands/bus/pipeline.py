@@ -261,6 +261,19 @@ class Pacer:
     def wait_s(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
+    def idle_wait_s(self) -> float | None:
+        """How long the committer, with no batch yet, waits before it looks again: until
+        the deadline of a wait for returning callers, who then need not wake it for
+        their first command (it takes the batch when full or at the deadline); with no
+        such wait, or once it ran out with nobody back, until a command tells it."""
+        if not self.deadline:
+            return None
+        left = self.deadline - time.monotonic()
+        if left > 0:
+            return left
+        self._waited(hit=False)
+        return None
+
     def _waited(self, *, hit: bool) -> None:
         if not self.deadline:
             return  # there was no wait

@@ -203,10 +203,12 @@ class CommandBus(SynchronousPath):
                 batch.items.append(item)  # the committer runs it on its own
             else:
                 self._run_into(batch, item)
-            # The committer, if it waits, is told of a new batch (it then waits until
-            # the pacer's deadline) and of one that has reached the pacer's target.
+            # The committer, if it waits, is told of a batch that has reached the pacer's
+            # target (1 when no wait is pending). While the pacer waits for returning
+            # callers, the committer waits until its deadline anyway
+            # (``Pacer.idle_wait_s``), so the first command need not wake it.
             size = len(batch.items)
-            if self._committer_waits and (batch.broken or size == 1 or size >= self._pacer.target):
+            if self._committer_waits and (batch.broken or size >= self._pacer.target):
                 self._due.notify()
         finally:
             self._mutex.release()
@@ -325,7 +327,7 @@ class CommandBus(SynchronousPath):
                 return None
             self._committer_waits = True
             try:
-                pacer_s = self._pacer.wait_s() if batch is not None else None
+                pacer_s = self._pacer.wait_s() if batch is not None else self._pacer.idle_wait_s()
                 self._due.wait(self._turns.wait_s(pacer_s))
             finally:
                 self._committer_waits = False
