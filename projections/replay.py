@@ -2,25 +2,23 @@
 
 ``replay(store, pool, schema, *, progress, batch_size=20000) -> ReplayReport``
 
-1. Creates the scratch tables: temporary tables of its own database sessions, with the
+1. Creates the scratch tables: temporary tables of its own database session, with the
    live tables' columns and only primary keys (those of the append-only tables,
    ``APPEND_ONLY``, are added after the rebuild, which is faster than keeping them up
    to date row by row).
 2. Runs the live projection code (``projections.runner.project_batch``) over the log
    up to the live read models' position, with a tqdm bar when ``progress`` is true and
-   the log is long. The read models are split between two sessions, each applied by a
-   thread of its own from the same decoded batches (``projections.replay_lanes``), so
-   one's Python runs while the other's statements do.
+   the log is long; a thread runs each batch's statements while the read models build
+   the next one (``projections.replay_applying``).
 3. In one transaction: locks the live tracking rows ``FOR SHARE`` (the live worker
    advances them first in each batch, so it now waits and the live tables hold still),
    replays the events the worker applied meanwhile, and compares every read-model table
-   with its scratch copy inside Postgres, each table in the session that rebuilt it (the
-   two at once): a full outer join on the primary key pairs the
+   with its scratch copy inside Postgres: a full outer join on the primary key pairs the
    rows, and a row without a partner or with any column ``IS DISTINCT FROM`` its
    partner's is a difference (except a table's ``uncompared`` columns, whose value
    depends on the batches: an integration event's object). The comparison is
    ``projections.replay_comparison``.
-4. Returns the report; closing its sessions drops the scratch tables.
+4. Returns the report; closing its session drops the scratch tables.
 
 ``report.ok`` is true when no table differs; ``report.summary()`` is the text the CLI
 prints: events, seconds and events/s, the position compared at, and per table the row
@@ -36,8 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import psycopg
@@ -46,16 +44,15 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 from tqdm import tqdm
 
-from projections.base import Tracked, rows_of
-from projections.reading import paused_gc, read_batches
+from projections.base import ReadModel, rows_of
+from projections.decoding import FastDecoder
+from projections.reading import Batch, paused_gc, read_batches
+from projections.replay_applying import apply_batches, meanwhile
 from projections.replay_comparison import TableDiff, compare_table
-from projections.replay_lanes import Lane, PairDecoder, settle, split, unpair
 from projections.runner import (
-    PROJECTIONS,
     conninfo,
     current_position,
     make_models,
-    project_batch,
     read_positions,
 )
 from projections.schema import TRACKING_TABLE
@@ -71,13 +68,13 @@ PROGRESS_MIN_EVENTS = 10_000  # shorter replays finish before a bar would help
 # upsert without its key); adding the key still rejects duplicate rows, and the
 # comparison runs with every key in place.
 APPEND_ONLY = ("transaction_accounts", "journal_entries", "postings", "integration_events")
-SCRATCH = "pg_temp"  # a session's own temporary schema, wherever a schema name goes
+# The replayed tables are this session's temporary tables: ``pg_temp`` names its own
+# temporary schema wherever a schema name goes.
+SCRATCH = "pg_temp"
 # The most memory the server may use to cache them (it takes only what it needs). The
 # default, 8MB, is less than the tables of a 100,000-event ledger log (about 25MB);
 # what does not fit is written out to files and read back.
 TEMP_BUFFERS = "256MB"
-# The order a one-session rebuild applies the read models in (which failure is reported).
-ORDER = tuple(cls.name for cls in PROJECTIONS)
 
 
 class ReplayBusy(RuntimeError):
@@ -179,42 +176,36 @@ def _replay_locked(
     progress: bool,
     batch_size: int,
 ) -> ReplayReport:
-    target = current_position(pool, schema)
-    plans = split(PROJECTIONS)
-    with contextlib.ExitStack() as stack:
-        other = stack.enter_context(psycopg.connect(conninfo(pool), autocommit=True))
-        lanes = []
-        for name, lane_conn, plan in zip(("main", "second"), (conn, other), plans, strict=True):
-            models = make_models(pool, SCRATCH, plan.classes, rebuilding=True)
-            lanes.append(lane := Lane(lane_conn, models, name))
-            stack.callback(lane.close)  # before the connections close: the threads use them
-            # Creating the scratch tables runs while the first batch is read and decoded.
-            lane.submit(-1, partial(_prepare, lane, plan.skips))
-        owned = [[t for t in TABLES if t.name in plan.compares] for plan in plans]
-        started = time.perf_counter()
-        events = _rebuild(store, lanes, target, batch_size, progress)
-        for lane, tables in zip(lanes, owned, strict=True):
-            lane.submit(-1, partial(_add_keys, tables))
-        settle(lanes, ORDER)
-        seconds = time.perf_counter() - started
-        return _compare_locked(store, lanes, owned, schema, events, seconds, batch_size)
-
-
-def _prepare(lane: Lane, skips: frozenset[str], conn: psycopg.Connection[Any]) -> None:
     # The scratch tables are disposable; their commits need not wait for the disk.
     conn.execute("SET synchronous_commit = off")
     # Each comparison hashes one side of a table; with the default 4MB the postings of a
     # 100,000-event log were already split into batches written to disk.
     conn.execute("SET work_mem = '64MB'")
-    _create_scratch(conn, skips)
-    with conn.cursor() as cur:
-        read_positions(cur, SCRATCH, lane.models)
+    models = make_models(pool, SCRATCH, rebuilding=True)
+    target = current_position(pool, schema)
+
+    def prepare() -> None:
+        _create_scratch(conn)
+        with conn.cursor() as cur:
+            read_positions(cur, SCRATCH, models)
+
+    started = time.perf_counter()
+    # Fresh scratch tables: every read model starts from the beginning of the log.
+    positions = {m.name: 0 for m in models}
+    events, positions = _rebuild(
+        store, conn, SCRATCH, models, positions, target, batch_size, progress, prepare
+    )
+    _add_keys(conn)
+    seconds = time.perf_counter() - started
+    return _compare_locked(
+        store, conn, schema, SCRATCH, models, positions, events, seconds, batch_size
+    )
 
 
-def _create_scratch(conn: psycopg.Connection[Any], skips: frozenset[str]) -> None:
-    """This session's temporary copy of every read-model table but ``skips`` (the other
-    lane's alone) and of the tracking table, with only primary keys (none yet on the
-    ``APPEND_ONLY`` ones), in one round trip.
+def _create_scratch(conn: psycopg.Connection[Any]) -> None:
+    """This session's temporary copy of every read-model table and of the tracking
+    table, with only primary keys (none yet on the ``APPEND_ONLY`` ones), in one round
+    trip.
 
     Temporary tables write no WAL and, unlike unlogged ones, need no flush to disk when
     they are created or dropped (measured: creating them took less than half the time),
@@ -226,7 +217,7 @@ def _create_scratch(conn: psycopg.Connection[Any], skips: frozenset[str]) -> Non
     # The tracking table as projections.schema defines it (replay never compares it).
     tracking = Table(TRACKING_TABLE, "name text NOT NULL, position bigint NOT NULL", "name")
     statements = []
-    for table in (*(t for t in TABLES if t.name not in skips), tracking):
+    for table in (*TABLES, tracking):
         key: sql.Composable = sql.SQL("")
         if table.name not in APPEND_ONLY:
             key = sql.SQL(", PRIMARY KEY ({})").format(sql.SQL(table.primary_key))
@@ -238,11 +229,10 @@ def _create_scratch(conn: psycopg.Connection[Any], skips: frozenset[str]) -> Non
     conn.execute(sql.SQL("; ").join(statements))
 
 
-def _add_keys(tables: list[Table], conn: psycopg.Connection[Any]) -> None:
-    """Give the ``APPEND_ONLY`` scratch tables a lane compares their primary keys (which
-    checks that the rebuild made no two rows with one key, as inserting into them would
-    have). A lane's copies of the other lane's tables are never compared: no key."""
-    for table in tables:
+def _add_keys(conn: psycopg.Connection[Any]) -> None:
+    """Give the ``APPEND_ONLY`` scratch tables their primary keys (which checks that
+    the rebuild made no two rows with one key, as inserting into them would have)."""
+    for table in TABLES:
         if table.name in APPEND_ONLY:
             conn.execute(
                 sql.SQL("ALTER TABLE {}.{} ADD PRIMARY KEY ({})").format(
@@ -253,16 +243,22 @@ def _add_keys(tables: list[Table], conn: psycopg.Connection[Any]) -> None:
 
 def _rebuild(
     store: Application[Any],
-    lanes: list[Lane],
+    conn: psycopg.Connection[Any],
+    scratch: str,
+    models: list[ReadModel],
+    positions: dict[str, int],
     target: int,
     batch_size: int,
     progress: bool,
-) -> int:
-    """Hand every lane the notifications after its scratch position up to ``target``,
-    batch by batch; the number of notifications read. The lanes apply them in their own
-    threads; ``settle`` waits for them and raises a failure."""
+    prepare: Callable[[], None] | None = None,
+    *,
+    pipelined: bool = True,
+) -> tuple[int, dict[str, int]]:
+    """Project notifications after the scratch position up to ``target``; ``prepare``
+    (creating the scratch tables) runs while the first batch is read and decoded.
+    ``pipelined``: see ``projections.replay_applying``."""
     total = 0
-    start = min(min(lane.positions.values()) for lane in lanes)
+    start = min(positions.values())
     bar = tqdm(
         total=max(0, target - start),
         unit="ev",
@@ -274,42 +270,41 @@ def _rebuild(
     # make almost no reference cycles (a 100,000-event rebuild left about ten objects
     # for it to free), but each time it came back on it walked the tens of thousands of
     # objects of the batch decoded ahead, which took several percent of the rebuild.
-    decoder = PairDecoder(store, lanes[1].models)
-    batches = read_batches(store, decoder, start, batch_size, stop=target)
-    with bar, paused_gc(), contextlib.closing(batches):
-        for index, batch in enumerate(batches):
-            if any(lane.failure is not None for lane in lanes):
-                break  # the lanes have what a one-session rebuild would have reached
-            for lane, events in zip(lanes, unpair(batch.events), strict=True):
-                lane.submit(index, partial(_apply, lane, events, batch.last))
-            total += batch.count
-            bar.update(batch.last - start)
-            start = batch.last
-        settle(lanes, ORDER)
-    return total
+    batches: Iterator[Batch] = read_batches(
+        store, FastDecoder(store), start, batch_size, stop=target
+    )
+    if prepare is not None:
+        batches = meanwhile(prepare, batches)
 
+    def done(batch: Batch) -> None:
+        nonlocal total, start
+        total += batch.count
+        bar.update(batch.last - start)
+        start = batch.last
 
-def _apply(lane: Lane, events: list[Tracked], last: int, conn: psycopg.Connection[Any]) -> None:
-    with conn.transaction(), conn.cursor() as cur:
-        lane.positions = project_batch(cur, SCRATCH, lane.models, lane.positions, events, last)
+    with bar, paused_gc():
+        positions = apply_batches(
+            conn, scratch, models, positions, batches, done, pipelined=pipelined
+        )
+    return total, positions
 
 
 def _compare_locked(
     store: Application[Any],
-    lanes: list[Lane],
-    owned: list[list[Table]],
+    conn: psycopg.Connection[Any],
     schema: str,
+    scratch: str,
+    models: list[ReadModel],
+    positions: dict[str, int],
     events: int,
     seconds: float,
     batch_size: int,
 ) -> ReplayReport:
-    conn = lanes[0].conn
     with conn.transaction(), conn.cursor() as cur:
         # A schema whose worker never ran has no tracking rows yet; create them at 0 so
         # that there is something to lock and a worker starting now must wait.
-        models = {m.name: m for lane in lanes for m in lane.models}
-        read_positions(cur, schema, list(models.values()))
-        wanted = set(models)
+        read_positions(cur, schema, models)
+        wanted = {m.name for m in models}
         cur.execute(
             sql.SQL("SELECT name, position FROM {}.{} WHERE name = ANY(%s) FOR SHARE").format(
                 sql.Identifier(schema), sql.Identifier(TRACKING_TABLE)
@@ -326,28 +321,14 @@ def _compare_locked(
             )  # fmt: skip
         position = next(iter(live.values()))
         started = time.perf_counter()
-        # The lock is held by this transaction; the main lane's batches are savepoints
-        # in it, the second lane's its own transactions (the live tables hold still).
-        more = _rebuild(store, lanes, position, batch_size, progress=False)
+        # Savepoints in this transaction, applied at once: the lock must hold.
+        more, positions = _rebuild(
+            store, conn, scratch, models, positions, position, batch_size, progress=False,
+            pipelined=False,
+        )  # fmt: skip
         seconds += time.perf_counter() - started
         started = time.perf_counter()
-        diffs: dict[str, TableDiff] = {}
-        for lane, tables in zip(lanes, owned, strict=True):
-            lane.submit(-1, partial(_compare, schema, tables, diffs))
-        settle(lanes, ORDER)
+        tables = [compare_table(cur, schema, scratch, t) for t in TABLES]
         return ReplayReport(
-            events + more,
-            position,
-            head,
-            seconds,
-            time.perf_counter() - started,
-            [diffs[t.name] for t in TABLES],
+            events + more, position, head, seconds, time.perf_counter() - started, tables
         )
-
-
-def _compare(
-    schema: str, tables: list[Table], diffs: dict[str, TableDiff], conn: psycopg.Connection[Any]
-) -> None:
-    with conn.cursor() as cur:
-        for t in tables:
-            diffs[t.name] = compare_table(cur, schema, SCRATCH, t)

@@ -201,11 +201,13 @@ def test_replay_of_a_log_the_worker_never_read_compares_empty_read_models(tally:
     assert report.head == _head(tally)
 
 
-def test_replay_stops_on_an_event_only_the_second_lanes_journal_refuses(tally: Tally) -> None:
-    """The journal is rebuilt on replay's second session (``projections.replay_lanes``):
-    an entry whose amounts do not fit its ``int8`` column stops replay there, and the
-    error names the journal and the event, as the one-session rebuild's did (the main
-    session's read models, the transaction's row among them, take the event)."""
+def test_replay_names_the_journal_when_its_rows_fail_in_the_pipelines_thread(
+    tally: Tally,
+) -> None:
+    """An entry whose amounts do not fit the journal's ``int8`` column fails when its
+    COPY runs, in the pipeline's thread (``projections.replay_applying``), after later
+    read models have queued their share: replay still stops there, and the error names
+    the journal and the event, as applying each batch at once did."""
     world = mixed_workload(tally)
     wallet = f"wallet:{world.accounts['alice']}"
     huge = 2**70  # past int8: the decoder leaves such a document to the library
