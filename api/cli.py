@@ -51,6 +51,8 @@ from api.cli_session import (
     retry_hint,
     sync_read_models,
 )
+from api.cli_subscriptions import add_subscription_commands
+from api.cli_test_clocks import add_test_clock_commands
 from api.cli_usage import add_usage_commands
 from api.cli_webhooks import add_webhook_commands
 from commands.provider_errors import ProviderMisconfigured
@@ -128,10 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_customer_commands(sub, common)
     add_account_commands(sub, common)
     add_hold_commands(sub, common)
+    add_test_clock_commands(sub, common)
     add_invoice_commands(sub, common)
     add_meter_commands(sub, common)
     add_credit_commands(sub, common)
-    add_provider_subscription_commands(sub, common)
+    add_subscription_commands(add_provider_subscription_commands(sub, common), common)
     add_payment_commands(sub, common)
     add_payment_provider_commands(sub, common)
     add_usage_commands(sub, common)

@@ -14,6 +14,7 @@ EXAMPLES: dict[str, list[str]] = {
     "": [
         "tally serve                                  # the API on http://127.0.0.1:8000",
         "tally projects create acme --mode test       # a project and its first API key",
+        "tally customers create user_42 --project $PROJECT --currency EUR   # as the API would",
         "tally replay --quiet                         # check the read models against the log",
     ],
     "serve": [
@@ -106,7 +107,36 @@ EXAMPLES: dict[str, list[str]] = {
     "holds release": ["tally holds release $ACCOUNT $HOLD --project $PROJECT"],
     "holds show": ["tally holds show $ACCOUNT $HOLD --project $PROJECT --json"],
     "holds list": ["tally holds list $ACCOUNT --project $PROJECT --json"],
-    "subscriptions": ["tally subscriptions run-by provider --project $PROJECT"],
+    "subscriptions": ["tally subscriptions list --project $PROJECT --status past_due"],
+    "subscriptions create": [
+        "tally subscriptions create $CUSTOMER --project $PROJECT --lookup-key pro_monthly_eur",
+        "tally subscriptions create $CUSTOMER --project $PROJECT --price $PRICE:5 --trial-days 14",
+        "tally subscriptions create $CUSTOMER --project $PROJECT --plan PRO --interval month",
+    ],
+    "subscriptions list": ["tally subscriptions list --project $PROJECT --customer $CUSTOMER"],
+    "subscriptions show": ["tally subscriptions show $SUBSCRIPTION --project $PROJECT --json"],
+    "subscriptions cancel": [
+        "tally subscriptions cancel $SUBSCRIPTION --project $PROJECT                # now",
+        "tally subscriptions cancel $SUBSCRIPTION --project $PROJECT --at-period-end",
+    ],
+    "subscriptions undo-cancel": [
+        "tally subscriptions undo-cancel $SUBSCRIPTION --project $PROJECT"
+    ],
+    "subscriptions pause": [
+        "tally subscriptions pause $SUB --project $PROJECT --resume-at 2030-06-01T00:00:00Z"
+    ],
+    "subscriptions resume": ["tally subscriptions resume $SUBSCRIPTION --project $PROJECT"],
+    "test-clocks": [
+        "tally test-clocks create --project $PROJECT --frozen-time 2030-01-01T00:00:00Z"
+    ],
+    "test-clocks create": [
+        "tally test-clocks create --project $PROJECT --frozen-time 2030-01-01T00:00:00Z --json"
+    ],
+    "test-clocks advance": [
+        "tally test-clocks advance $CLOCK --project $PROJECT --frozen-time 2030-02-01T00:00:00Z"
+    ],
+    "test-clocks list": ["tally test-clocks list --project $PROJECT"],
+    "test-clocks show": ["tally test-clocks show $CLOCK --project $PROJECT --json"],
     "subscriptions run-by": [
         "tally subscriptions run-by provider --project $PROJECT   # stripe or paddle runs them",
         "tally subscriptions run-by tally --project $PROJECT --json",
@@ -131,7 +161,26 @@ EXAMPLES: dict[str, list[str]] = {
         "tally scheduler run --interval 30",
         "tally scheduler run --once --json            # from cron",
     ],
-    "invoices": ["tally invoices pdf $INVOICE --project $PROJECT -o invoice.pdf"],
+    "invoices": ["tally invoices list --project $PROJECT --status open"],
+    "invoices create": [
+        "tally invoices create $CUSTOMER --project $PROJECT --line 'Setup fee' 5000 "
+        "--line 'Onboarding call' 12000 --description March --json",
+    ],
+    "invoices add-line": [
+        "tally invoices add-line $INVOICE 'Extra seats' 500 --project $PROJECT --quantity 3"
+    ],
+    "invoices finalize": ["tally invoices finalize $INVOICE --project $PROJECT"],
+    "invoices void": ["tally invoices void $INVOICE --project $PROJECT"],
+    "invoices mark-uncollectible": [
+        "tally invoices mark-uncollectible $INVOICE --project $PROJECT"
+    ],
+    "invoices pay": [
+        "tally invoices pay $INVOICE --project $PROJECT --method wallet",
+        "tally invoices pay $INVOICE --project $PROJECT --method provider --json",
+        "tally invoices pay $INVOICE --project $PROJECT --method out_of_band --reference 'wire 81'",
+    ],
+    "invoices list": ["tally invoices list --project $PROJECT --customer $CUSTOMER --json"],
+    "invoices show": ["tally invoices show $INVOICE --project $PROJECT --json"],
     "invoices pdf": ["tally invoices pdf $INVOICE --project $PROJECT -o invoice.pdf"],
     "invoices html": ["tally invoices html $INVOICE --project $PROJECT -o -"],
     "secrets": ["tally secrets new-key"],

@@ -51,8 +51,10 @@ def cmd_prices_map(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_provider_subscription_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    subscriptions = sub.add_parser("subscriptions", help="who runs subscriptions")
+def add_provider_subscription_commands(sub: Any, common: argparse.ArgumentParser) -> Any:
+    """``subscriptions run-by`` and ``prices map``; answers the ``subscriptions`` group's
+    verbs, for the others (``api/cli_subscriptions.py``)."""
+    subscriptions = sub.add_parser("subscriptions", help="subscriptions, and who runs them")
     actions = subscriptions.add_subparsers(dest="action", required=True)
     run_by = actions.add_parser(
         "run-by", help="tally (default) or provider (stripe, paddle)", parents=[common]
@@ -71,3 +73,4 @@ def add_provider_subscription_commands(sub: Any, common: argparse.ArgumentParser
     mapping.set_defaults(func=cmd_prices_map)
     for action in (run_by, mapping):
         action.add_argument("--project", type=UUID, required=True, help="the project's id")
+    return actions
