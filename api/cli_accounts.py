@@ -14,6 +14,7 @@ from api.cli_routes import (
     add_paging,
     add_project,
     body_of,
+    executing,
     metadata,
     page_lines,
     paging,
@@ -23,6 +24,7 @@ from api.cli_routes import (
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
+from commands import messages as m
 
 NEEDS = ("accounts",)
 
@@ -43,8 +45,7 @@ def transaction_line(t: dict[str, Any]) -> str:
 
 
 def cmd_accounts_open(args: argparse.Namespace) -> int:
-    from api.routes.accounts import open_account
-    from api.schemas.accounts import OpenAccountRequest
+    from api.schemas.accounts import Account, OpenAccountRequest
 
     body = OpenAccountRequest.model_validate(
         body_of(
@@ -55,9 +56,8 @@ def cmd_accounts_open(args: argparse.Namespace) -> int:
             low_balance_threshold=args.low_balance_threshold,
         )
     )
-    account, replayed = write(
-        args, lambda tally, caller, key: open_account(body, tally, caller, key), NEEDS
-    )
+    command = m.OpenAccount(**body.model_dump())
+    account, replayed = write(args, executing(command, Account, "account"), NEEDS)
     emit(args, account, [f"{account_line(account)}  opened", *replayed_note(replayed)])
     return EXIT_OK
 
@@ -80,14 +80,17 @@ def cmd_accounts_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _movement(args: argparse.Namespace, route: Any, request: Any, **fields: Any) -> int:
-    """A deposit or a withdrawal: the route's body, the route, the movement's line and
-    the account's."""
+def _movement(
+    args: argparse.Namespace, route: Any, request: Any, message: Any, **fields: Any
+) -> int:
+    """A deposit or a withdrawal: its route (for the account id's type), the route's
+    body, and its command message."""
+    from api.schemas.transactions import MovementResult
+
     account_id = params(route, account_id=args.account_id)["account_id"]
     body = request.model_validate(body_of(**fields))
-    moved, replayed = write(
-        args, lambda tally, caller, key: route(account_id, body, tally, caller, key), NEEDS
-    )
+    command = message(account_id=account_id, **body.model_dump())
+    moved, replayed = write(args, executing(command, MovementResult), NEEDS)
     lines = [transaction_line(moved["transaction"]), account_line(moved["account"])]
     emit(args, moved, [*lines, *replayed_note(replayed)])
     return EXIT_OK
@@ -101,6 +104,7 @@ def cmd_accounts_deposit(args: argparse.Namespace) -> int:
         args,
         deposit,
         DepositRequest,
+        m.Deposit,
         amount=args.amount,
         currency=args.currency,
         source=args.source,
@@ -118,6 +122,7 @@ def cmd_accounts_withdraw(args: argparse.Namespace) -> int:
         args,
         withdraw,
         WithdrawalRequest,
+        m.Withdraw,
         amount=args.amount,
         currency=args.currency,
         destination=args.destination,
@@ -127,8 +132,7 @@ def cmd_accounts_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_transfer(args: argparse.Namespace) -> int:
-    from api.routes.transfers import transfer
-    from api.schemas.transfers import TransferRequest
+    from api.schemas.transfers import TransferRequest, TransferResult
 
     body = TransferRequest.model_validate(
         body_of(
@@ -139,9 +143,8 @@ def cmd_accounts_transfer(args: argparse.Namespace) -> int:
             description=args.description,
         )
     )
-    moved, replayed = write(
-        args, lambda tally, caller, key: transfer(body, tally, caller, key), NEEDS
-    )
+    command = m.Transfer(**body.model_dump())
+    moved, replayed = write(args, executing(command, TransferResult), NEEDS)
     lines = [transaction_line(moved["transaction"])]
     lines += [account_line(moved[side]) for side in ("from_account", "to_account")]
     emit(args, moved, [*lines, *replayed_note(replayed)])

@@ -14,6 +14,7 @@ from api.cli_routes import (
     add_paging,
     add_project,
     body_of,
+    executing,
     page_lines,
     paging,
     params,
@@ -22,6 +23,7 @@ from api.cli_routes import (
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
+from commands import messages as m
 
 NEEDS = ("accounts", "holds")
 
@@ -36,6 +38,7 @@ def hold_line(h: dict[str, Any]) -> str:
 
 def cmd_holds_place(args: argparse.Namespace) -> int:
     from api.routes.holds import place_hold
+    from api.schemas.created import PlacedHold
     from api.schemas.holds import PlaceHoldRequest
 
     account_id = params(place_hold, account_id=args.account_id)["account_id"]
@@ -49,9 +52,8 @@ def cmd_holds_place(args: argparse.Namespace) -> int:
             description=args.description,
         )
     )
-    hold, replayed = write(
-        args, lambda tally, caller, key: place_hold(account_id, body, tally, caller, key), NEEDS
-    )
+    command = m.PlaceHold(account_id=account_id, **body.model_dump())
+    hold, replayed = write(args, executing(command, PlacedHold, "hold", account="account"), NEEDS)
     lines = [f"{hold_line(hold)}  placed"]
     if hold.get("account"):
         lines.append(account_line(hold["account"]))
@@ -61,16 +63,12 @@ def cmd_holds_place(args: argparse.Namespace) -> int:
 
 def cmd_holds_capture(args: argparse.Namespace) -> int:
     from api.routes.holds import capture_hold
-    from api.schemas.holds import CaptureHoldRequest
+    from api.schemas.holds import CaptureHoldRequest, CaptureResult
 
     ids = params(capture_hold, account_id=args.account_id, hold_id=args.hold_id)
     body = CaptureHoldRequest.model_validate(body_of(amount=args.amount))
-    account_id, hold_id = ids["account_id"], ids["hold_id"]
-    done, replayed = write(
-        args,
-        lambda tally, caller, key: capture_hold(account_id, hold_id, tally, caller, body, key),
-        NEEDS,
-    )
+    command = m.CaptureHold(**ids, amount=body.amount)
+    done, replayed = write(args, executing(command, CaptureResult), NEEDS)
     lines = [hold_line(done["hold"]), transaction_line(done["transaction"])]
     emit(args, done, [*lines, account_line(done["account"]), *replayed_note(replayed)])
     return EXIT_OK
@@ -78,12 +76,10 @@ def cmd_holds_capture(args: argparse.Namespace) -> int:
 
 def cmd_holds_void(args: argparse.Namespace) -> int:
     from api.routes.holds import void_hold
+    from api.schemas.holds import HoldResult
 
     ids = params(void_hold, account_id=args.account_id, hold_id=args.hold_id)
-    account_id, hold_id = ids["account_id"], ids["hold_id"]
-    done, replayed = write(
-        args, lambda tally, caller, key: void_hold(account_id, hold_id, tally, caller, key), NEEDS
-    )
+    done, replayed = write(args, executing(m.VoidHold(**ids), HoldResult), NEEDS)
     lines = [hold_line(done["hold"]), account_line(done["account"])]
     emit(args, done, [*lines, *replayed_note(replayed)])
     return EXIT_OK

@@ -1,8 +1,10 @@
-"""Running an API route's own function as the CLI: the everyday writes and reads of
-``tally customers``, ``accounts``, ``transfers``, ``holds``, ``subscriptions``,
-``test-clocks`` and ``invoices`` call the function behind the route (the same command
-message, the same name resolution and provider calls, the same answer), so the CLI and
-the API cannot drift apart.
+"""Running an API route as the CLI: the everyday writes and reads of ``tally customers``,
+``accounts``, ``holds``, ``subscriptions``, ``test-clocks`` and ``invoices`` call the
+function behind the route (the same command message, the same name resolution and
+provider calls, the same answer), so the CLI and the API cannot drift apart. The
+accounts', holds' and transfers' writes are ``async`` routes whose parameters are the
+server's own dependencies: for those the CLI runs the route's body, one command and its
+answer (``executing``).
 
 The caller is the project (``--project``), checked to exist first as the operator API
 does (404 ``not_found``), with ``cli`` as the actor on its events; every id the command
@@ -13,10 +15,8 @@ line gives is then read or changed only within that project, as a key of it woul
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, get_type_hints
 from uuid import UUID
@@ -28,8 +28,9 @@ from api.auth import Caller
 from api.cli_session import ACTOR, opened, sync_read_models, write_key
 from api.routes.common import POSITION_HEADER, REPLAYED_HEADER
 from api.tally import Tally
+from commands.messages import Command
 
-Route = Callable[[Tally, Caller, str], Response | Awaitable[Response]]
+Route = Callable[[Tally, Caller, str], Response]
 
 
 def cli_caller(tally: Tally, project_id: UUID) -> Caller:
@@ -79,22 +80,28 @@ def write(
     with write_key(args) as key, opened() as tally:
         caller = cli_caller(tally, args.project)
         with projecting(tally):
-            response = _finished(route(tally, caller, key))
+            response = route(tally, caller, key)
         position = response.headers.get(POSITION_HEADER)
         sync_read_models(tally, int(position) if position else None, needs)
     body: dict[str, Any] = json.loads(bytes(response.body))
     return body, response.headers.get(REPLAYED_HEADER) == "true"
 
 
-def _finished(response: Response | Awaitable[Response]) -> Response:
-    # The accounts' routes are ``async`` (they wait for the bus on the event loop).
-    if inspect.isawaitable(response):
-        return asyncio.run(_awaited(response))
-    return response
+def executing(command: Command, model: type[BaseModel], created: str = "", **beside: str) -> Route:
+    """The body of a write route that runs one command and answers ``model``: the
+    accounts', holds' and transfers' routes, which are ``async`` and take their caller
+    as the server's dependencies give it, so the CLI runs their two lines rather than
+    the functions (``created``: a create, answering the object as
+    ``api.routes.common.created_object`` does, with the ``beside`` fields)."""
+    from api.routes.common import created_object, respond
 
+    def route(tally: Tally, caller: Caller, key: str) -> Response:
+        outcome = tally.execute(command, caller.context(key))
+        if created:
+            outcome = created_object(outcome, created, **beside)
+        return respond(outcome, model)
 
-async def _awaited(response: Awaitable[Response]) -> Response:
-    return await response
+    return route
 
 
 def read(
