@@ -1,42 +1,36 @@
 """The ``tally`` command line in a process of its own, on the database and schema of a
-test's served app (``app_tally``): what one writes the other reads. Shared by the tests
-of the CLI's everyday verbs (customers, accounts, holds, subscriptions, test clocks,
-invoices)."""
+test's served app (``app_tally``): what one writes the other reads, and how a verb's
+answer or refusal is read. Shared by the tests of the CLI's everyday verbs (customers,
+accounts, holds, subscriptions, test clocks, invoices)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 
-from api.bootstrap import Tally
+from tests.e2e.cli_run import cli, env
 from tests.e2e.conftest import Client
+
+__all__ = ["Cli", "answer", "env", "refusal", "refused", "tally_cli"]
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def tally_cli(app_tally: Tally, pg_url: str) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    env |= {"TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": app_tally.schema}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-
-    return run
+def tally_cli(env: dict[str, str]) -> Cli:
+    """``tally ARGS`` in a process of its own (``tests/e2e/cli_run.py``), on the test's
+    schema: the one the served app (``app_tally``) uses too."""
+    return partial(cli, env)
 
 
-def answer(cli: Cli, api: Client, *args: str) -> Any:
+def answer(tally_cli: Cli, api: Client, *args: str) -> Any:
     """The verb's ``--json`` answer, run for ``api``'s project."""
-    done = cli(*args, "--project", str(api.project_id), "--json")
+    done = tally_cli(*args, "--project", str(api.project_id), "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -48,5 +42,5 @@ def refusal(done: subprocess.CompletedProcess[str]) -> str:
     return done.stderr.splitlines()[0]
 
 
-def refused(cli: Cli, api: Client, *args: str) -> str:
-    return refusal(cli(*args, "--project", str(api.project_id)))
+def refused(tally_cli: Cli, api: Client, *args: str) -> str:
+    return refusal(tally_cli(*args, "--project", str(api.project_id)))

@@ -9,10 +9,10 @@ nothing (unknown and other projects' ids are not found)."""
 from __future__ import annotations
 
 from tests.e2e.billing import clock, customer, plan, sandbox
-from tests.e2e.cli_process import Cli, answer, refused, tally_cli
+from tests.e2e.cli_process import Cli, answer, env, refused, tally_cli
 from tests.e2e.conftest import Client, nothing_written
 
-__all__ = ["sandbox", "tally_cli"]  # the fixtures, used by name
+__all__ = ["env", "sandbox", "tally_cli"]  # the fixtures, used by name
 
 
 def test_a_month_of_a_subscription_on_a_test_clock_from_the_cli(

@@ -7,10 +7,10 @@ project's ids are not found."""
 
 from __future__ import annotations
 
-from tests.e2e.cli_process import Cli, answer, refusal, refused, tally_cli
+from tests.e2e.cli_process import Cli, answer, env, refusal, refused, tally_cli
 from tests.e2e.conftest import Client, head, nothing_written
 
-__all__ = ["tally_cli"]  # the fixture, used by name
+__all__ = ["env", "tally_cli"]  # the fixtures, used by name
 
 
 def test_customers_accounts_and_holds_from_the_cli_are_the_apis(
