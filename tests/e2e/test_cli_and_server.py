@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from api.objects import INSTANT_PATTERN
-from tests.e2e.cli_run import CLI, cli, env
+from tests.e2e.cli_run import CLI, cli, env, stop, wait_until_ready
 
 __all__ = ["env"]  # the fixture, used by name
 
@@ -54,24 +54,10 @@ def serve(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.P
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120  # a busy machine starts slowly
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "tally serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(process, base)
         yield base, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_serve_answers_over_http_with_a_key_from_the_cli(

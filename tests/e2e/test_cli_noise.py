@@ -7,12 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.e2e.cli_run import CLI
+from tests.e2e.cli_run import CLI, wait_until_ready
 from tests.e2e.test_cli_and_server import free_port
 
 
@@ -32,16 +29,7 @@ def test_embedded_postgres_starts_and_stops_quietly(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "tally serve did not become ready"
-            time.sleep(0.3)
+        wait_until_ready(server, f"http://127.0.0.1:{port}")
         # Another command on the same embedded server, as an operator would run it.
         listed = subprocess.run(
             [*CLI, "projects", "list"], env=env, capture_output=True, text=True, timeout=120

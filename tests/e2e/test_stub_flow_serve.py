@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.cli_run import CLI, cli
+from tests.e2e.cli_run import CLI, cli, stop, wait_until_ready
 from tests.e2e.test_cli_and_server import free_port, tally_json
 
 
@@ -43,24 +43,10 @@ def serving(env: dict[str, str], port: int, workers: int) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "tally serve stopped"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "tally serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(process, base, timeout_s=60)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture
