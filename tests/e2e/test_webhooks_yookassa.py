@@ -69,6 +69,7 @@ def on_yookassa(settings: Settings, clock: FixedClock, api: FakeApi) -> Iterator
 def shop(
     settings: Settings, clock: FixedClock, yookassa: tuple[YooKassa, FakeApi]
 ) -> Iterator[Client]:
+    # On the requesting module's YooKassa: test_yookassa_refunds_once has its own.
     with on_yookassa(settings, clock, yookassa[1]) as client:
         yield client
 

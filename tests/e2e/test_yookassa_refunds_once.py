@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import FixedClock
-from api.settings import Settings
 from tests.e2e.conftest import Client, head
 from tests.e2e.test_webhooks_yookassa import (
     PAYMENT_ID,
     YooKassa,
     confirmed_top_up,
-    on_yookassa,
+    shop,
 )
 from tests.integration.provider_fake import FakeApi, Reply, Seen, fake_api
+
+# test_webhooks_yookassa's project, on this module's YooKassa (its yookassa fixture).
+__all__ = ["shop"]  # the fixture, used by name
 
 
 class Refunding(YooKassa):
@@ -72,14 +73,6 @@ def yookassa() -> Iterator[tuple[Refunding, FakeApi]]:
     script = Refunding()
     with fake_api(script) as api:
         yield script, api
-
-
-@pytest.fixture
-def shop(
-    settings: Settings, clock: FixedClock, yookassa: tuple[Refunding, FakeApi]
-) -> Iterator[Client]:
-    with on_yookassa(settings, clock, yookassa[1]) as client:
-        yield client
 
 
 def succeeded(shop: Client, refund_id: str) -> None:
