@@ -200,7 +200,9 @@ class DeferredCursor:
         rows = list(params_seq)
         self.pipeline.submit(lambda cur: cur.executemany(query, rows, **kwargs))
 
-    def copy_rows(self, statement: Any, types: Sequence[str], rows: list[Sequence[Any]]) -> None:
+    def copy_rows(
+        self, statement: Any, types: Sequence[int | str], rows: list[Sequence[Any]]
+    ) -> None:
         self.pipeline.submit(lambda cur: _copy(cur, statement, types, rows))
 
     def __getattr__(self, name: str) -> Any:
@@ -212,10 +214,10 @@ def _execute(cur: Cursor[Any], query: Any, params: Any, kwargs: dict[str, Any]) 
 
 
 def _copy(
-    cur: Cursor[Any], statement: Any, types: Sequence[str], rows: list[Sequence[Any]]
+    cur: Cursor[Any], statement: Any, types: Sequence[int | str], rows: list[Sequence[Any]]
 ) -> None:
     with cur.copy(statement) as copy:
-        copy.set_types(list(types))
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
 
