@@ -110,6 +110,18 @@ def refunded(shop: Shop, event_id: str, payment_ref: str, txn: str, total: int) 
     shop.api.tally.outbox.drain(wait=False)
 
 
+def topped_up(shop: Shop, owner: str) -> tuple[str, str, str]:
+    """A wallet of ``owner`` topped up with 2000 by card through Stripe, the call made:
+    the wallet, the top-up's transaction id and Stripe's payment reference."""
+    api = shop.api
+    account = api.open_account(owner)
+    body = {"amount": 2000, "currency": "EUR", "payment_method": "pm_visa"}
+    topped = api.ok(api.post(f"/v1/accounts/{account}/top_ups", body), 201)
+    settle(api)
+    call = api.ok(api.get(f"/v1/provider_calls/{topped['provider_call']['id']}"))
+    return account, topped["transaction"]["id"], call["payment_ref"]
+
+
 def books(shop: Shop) -> dict[str, int]:
     rows = shop.api.ok(shop.api.get("/v1/system_accounts", limit=100))["data"]
     return {str(r["account"]): int(r["balance"]) for r in rows}
@@ -117,12 +129,7 @@ def books(shop: Shop) -> dict[str, int]:
 
 def test_a_refund_reported_before_its_answer_is_reversed_once(shop: Shop) -> None:
     api = shop.api
-    account = api.open_account("ada")
-    body = {"amount": 2000, "currency": "EUR", "payment_method": "pm_visa"}
-    topped = api.ok(api.post(f"/v1/accounts/{account}/top_ups", body), 201)
-    settle(api)
-    txn = topped["transaction"]["id"]
-    paid = api.ok(api.get(f"/v1/provider_calls/{topped['provider_call']['id']}"))["payment_ref"]
+    account, txn, paid = topped_up(shop, "ada")
     seen: list[int] = []
 
     def report() -> None:
@@ -167,12 +174,7 @@ def test_a_dashboard_refund_just_after_tallys_does_not_reverse_tallys_twice(
     total settles Tally's call (its refund is listed with its call), so the answer
     recorded after it moves nothing more."""
     api = shop.api
-    account = api.open_account("bo")
-    body = {"amount": 2000, "currency": "EUR", "payment_method": "pm_visa"}
-    topped = api.ok(api.post(f"/v1/accounts/{account}/top_ups", body), 201)
-    settle(api)
-    txn = topped["transaction"]["id"]
-    paid = api.ok(api.get(f"/v1/provider_calls/{topped['provider_call']['id']}"))["payment_ref"]
+    _, txn, paid = topped_up(shop, "bo")
     seen: list[int] = []
 
     def report() -> None:
