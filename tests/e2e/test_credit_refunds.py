@@ -89,22 +89,8 @@ def test_reversing_a_wallet_grants_withdrawal_takes_the_unspent_credits_back(
 
 
 def test_reversing_a_top_ups_charge_takes_back_what_its_grant_still_holds(api: Client) -> None:
-    from adapters.providers.stub import SUCCEEDS
-    from domain.credit_balance import CreditBalance
-    from tests.e2e.billing import card
-
-    api.ok(api.post("/v1/billing_settings", {"auto_charge_provider": "stub"}))
     cid = customer(api, "dee")
-    card(api, cid, SUCCEEDS)
-    grant = {"customer_id": cid, "kind": "promotional", "amount": 300}
-    api.ok(api.post("/v1/credit_grants", grant), 201)
-    threshold = f"/v1/customers/{cid}/credits/threshold"
-    api.ok(api.post(threshold, {"low_threshold": 100, "top_up_amount": 1000}))
-    _consume(api, cid, 250)  # 50 left: low, a top-up of 1,000 charged and granted
-    api.ok(api.post(threshold, {"low_threshold": None}))  # no more top-ups
-    _consume(api, cid, 100)  # the promotional 50 (older), then 50 of the top-up's
-    balance_id = CreditBalance.create_id(UUID(cid), "EUR")
-    txn = uuid5(api.project_id, f"credit_top_up:{balance_id}:1")
+    txn = _spent_top_up(api, cid)
     reverse = f"/v1/transactions/{txn}/reverse"
     with nothing_written(api.tally):
         found = problem(api.post(reverse, {"amount": 1000}), 409, "credits_already_spent")
