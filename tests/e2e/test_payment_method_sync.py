@@ -223,17 +223,24 @@ def test_stripes_own_changes_are_mirrored_without_a_call_back(shop: Shop) -> Non
     assert events["evt_det2"]["status"] == "ignored"
 
 
-def test_stripes_events_count_in_stripes_order_not_in_delivery_order(shop: Shop) -> None:
-    """A detach delivered before the older attach of the same method: the attach is
-    recorded and changes nothing; a newer attach then counts. The same for defaults."""
-    api = shop.api
-    ida = customer(api, "ida", email="ida@example.com")
+def _dash_detached(shop: Shop) -> tuple[str, int]:
+    """Ida with pm_visa attached through Tally, then Stripe's detach of pm_dash (at t0 +
+    20) delivered before anything older about pm_dash: ida's id and t0."""
+    ida = customer(shop.api, "ida", email="ida@example.com")
     attach(shop, ida, "pm_visa")
-    settle(api)
+    settle(shop.api)
     t0 = 1_790_000_000
     gone = resource("payment_method", id="pm_dash", customer=None)
     before = {"previous_attributes": {"customer": "cus_fake1"}}
     deliver(shop, "evt_det", "payment_method.detached", gone, at=t0 + 20, **before)
+    return ida, t0
+
+
+def test_stripes_events_count_in_stripes_order_not_in_delivery_order(shop: Shop) -> None:
+    """A detach delivered before the older attach of the same method: the attach is
+    recorded and changes nothing; a newer attach then counts. The same for defaults."""
+    api = shop.api
+    ida, t0 = _dash_detached(shop)
     dash = resource("payment_method", id="pm_dash", customer="cus_fake1")
     deliver(shop, "evt_att_old", "payment_method.attached", dash, at=t0 + 10)
     assert [m["id"] for m in methods(shop, ida)["data"]] == ["pm_visa"]
@@ -262,13 +269,7 @@ def test_an_older_default_does_not_bring_back_a_method_detached_since(shop: Shop
     the default. Delivered newest first, the older ``customer.updated`` naming pm_dash
     is outdated for that method: it is not attached again nor made Tally's default."""
     api = shop.api
-    ida = customer(api, "ida", email="ida@example.com")
-    attach(shop, ida, "pm_visa")
-    settle(api)
-    t0 = 1_790_000_000
-    gone = resource("payment_method", id="pm_dash", customer=None)
-    before = {"previous_attributes": {"customer": "cus_fake1"}}
-    deliver(shop, "evt_det", "payment_method.detached", gone, at=t0 + 20, **before)
+    ida, t0 = _dash_detached(shop)
     stripe_customer = dict(shop.fake.customers["cus_fake1"])  # type: ignore[attr-defined]
     older = {
         **stripe_customer,
