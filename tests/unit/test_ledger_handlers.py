@@ -75,7 +75,9 @@ def test_transfer_to_the_same_account_is_refused(world: LedgerWorld) -> None:
     assert code == "invalid_combination"
 
 
-def test_capture_into_a_wallet_credits_it_and_releases_the_rest(world: LedgerWorld) -> None:
+def _held_for_shop(world: LedgerWorld) -> tuple[UUID, UUID, str]:
+    """Ann's wallet of 1000 with a hold of 400 for an hour, to be captured into the
+    shop's wallet: (ann, shop, the hold's id)."""
     ann, shop = _open(world, "ann", 1000), _open(world, "shop")
     placed = _ok(
         world,
@@ -87,7 +89,11 @@ def test_capture_into_a_wallet_credits_it_and_releases_the_rest(world: LedgerWor
             destination_account_id=shop,
         ),
     )
-    hold_id = placed["hold"]["id"]
+    return ann, shop, str(placed["hold"]["id"])
+
+
+def test_capture_into_a_wallet_credits_it_and_releases_the_rest(world: LedgerWorld) -> None:
+    ann, shop, hold_id = _held_for_shop(world)
     _ok(world, m.CaptureHold(account_id=ann, hold_id=hold_id, amount=250))
     assert (_account(world, ann).ledger, _account(world, ann).held) == (750, 0)
     assert _account(world, shop).ledger == 250
@@ -114,19 +120,8 @@ def test_capture_after_expiry_is_refused_and_the_sweep_releases_the_hold(
 def test_capture_into_a_frozen_wallet_is_refused_and_the_hold_can_be_voided(
     world: LedgerWorld,
 ) -> None:
-    ann, shop = _open(world, "ann", 1000), _open(world, "shop")
-    placed = _ok(
-        world,
-        m.PlaceHold(
-            account_id=ann,
-            amount=400,
-            currency="EUR",
-            expires_at=world.clock.now() + timedelta(hours=1),
-            destination_account_id=shop,
-        ),
-    )
+    ann, shop, hold_id = _held_for_shop(world)
     _ok(world, m.FreezeAccount(account_id=shop))
-    hold_id = placed["hold"]["id"]
     assert _refused(world, m.CaptureHold(account_id=ann, hold_id=hold_id)) == "account_frozen"
     _ok(world, m.VoidHold(account_id=ann, hold_id=hold_id))
     assert _account(world, ann).available == 1000
