@@ -139,7 +139,9 @@ def _entry_sources(cur: Cursor[Any], schema: str, events: Sequence[Tracked]) -> 
 
 
 _TRANSACTION_FACTS = sql.SQL("currency, kind")
-_SUMMARY_FACTS = sql.SQL("summary->>'currency', ''")
+# Named, so a dict_row cursor keeps the two computed columns apart (unnamed, both are
+# ``?column?`` and merge into one key).
+_SUMMARY_FACTS = sql.SQL("summary->>'currency' AS currency, '' AS kind")
 
 
 def _facts(

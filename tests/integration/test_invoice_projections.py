@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
 
 from api.bootstrap import Tally
 from commands.invoicing import invoice_summary
@@ -19,7 +20,7 @@ from domain.dunning import InvoiceDunning
 from domain.invoices import Invoice
 from projections import events as ev
 from projections import invoices as views
-from projections.journal import entry_id, list_entries, trial_balance
+from projections.journal import POSTING_EVENTS, entry_id, entry_sources, list_entries, trial_balance
 from projections.system_accounts import list_system_accounts
 from tests.integration.invoicing_workload import (
     T0,
@@ -152,3 +153,19 @@ def test_journal_has_one_entry_per_event_that_moves_money(tally: Tally) -> None:
     kinds = {type(e) for e in events if getattr(e, "entry", None)}
     assert {ev.InvoiceFinalized, ev.InvoiceVoided, ev.InvoiceCredited} <= kinds
     assert {ev.InvoicePaymentRecorded, ev.BillingCreditAdjusted} <= kinds
+
+
+def test_entry_sources_read_the_same_facts_through_a_dict_row_cursor(tally: Tally) -> None:
+    """The invoices' and billing records' facts are two computed columns; unnamed, a dict
+    row merged them into one ``?column?`` key and the sources failed (IndexError)."""
+    projected(tally)
+    notifications = tally.store.recorder.select_notifications(1, 1_000_000)
+    decoded = [(tally.store.mapper.to_domain_event(n), n.id) for n in notifications]
+    tracked = [(e, p) for e, p in decoded if type(e) in POSTING_EVENTS]
+    with tally.views.connection() as conn:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            plain = entry_sources(cur, tally.schema, tracked)
+        with conn.cursor(row_factory=dict_row) as cur:
+            named = entry_sources(cur, tally.schema, list(tracked))  # a new list: no cache
+    assert named == plain
+    assert {"invoice_payment", "credit_note", "credit_adjustment"} <= {s[4] for s in plain}
