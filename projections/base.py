@@ -204,8 +204,17 @@ def _oids(types: tuple[str, ...]) -> list[int | str]:
     same in every database), so that psycopg does not look each name up in its registry
     on every COPY (about 1,000 bytecodes of a three-deposit drain); any other stays a
     name. The list is shared: ``set_types`` only reads it."""
-    found = [postgres.types.get(name) for name in types]
-    return [name if info is None else info.oid for name, info in zip(types, found, strict=True)]
+    return [_oid(name) for name in types]
+
+
+def _oid(name: str) -> int | str:
+    """A built-in type's oid, or the name itself. ``get_oid``, not ``get(name).oid``:
+    ``get("int8[]")`` answers the element type's info, whose ``oid`` is int8's (20), not
+    the array's (1016)."""
+    try:
+        return postgres.types.get_oid(name)
+    except KeyError:
+        return name
 
 
 def unnest_update(
