@@ -21,7 +21,7 @@ anything but HTTP.
 
 The table is made at the first request, when every route is in place, and made again
 if the number of the app's top-level routes changes (Tally adds none after startup).
-tests/unit/test_route_index.py compares its choice with FastAPI's for every route of the
+tests/e2e/test_route_index.py compares its choice with FastAPI's for every route of the
 app and generated paths around them.
 """
 
