@@ -101,6 +101,7 @@ class Pipeline:
         self._queued = 0  # queued or running, under ``_done``
         self.error: BaseException | None = None
         self.committed = 0
+        self._open = False
         self._thread = threading.Thread(target=self._run, name="tally-pipeline", daemon=True)
         self._thread.start()
         _fast_switch.enter()  # left in ``close``
@@ -110,9 +111,11 @@ class Pipeline:
 
     def begin(self) -> None:
         self._room.acquire()
+        self._open = True  # a batch begun and not yet committed holds its room
         self.submit(_begin)
 
     def commit(self, last: int, then: Callable[[], None] | None = None) -> None:
+        self._open = False
         self._put(_Commit(last, then))
 
     def submit(self, op: Op) -> None:
@@ -135,6 +138,9 @@ class Pipeline:
             self._done.wait_for(lambda: self._queued == 0)
         error, self.error = self.error, None
         _rollback(self._cur)
+        if self._open:  # the batch the worker was queuing will not be committed
+            self._open = False
+            self._room.release()
         return error
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from psycopg import Cursor
 
 from api.bootstrap import Tally
 from projections.base import ReadModel, Tracked
-from projections.pipeline import SWITCH_INTERVAL_S
+from projections.pipeline import SWITCH_INTERVAL_S, Pipeline
 from projections.registry import PROJECTIONS, current_position, make_models, read_positions
 from projections.replay import replay
 from projections.runner import ProjectionWorker, stalls
@@ -134,3 +134,30 @@ def test_a_read_model_failing_in_python_mid_catch_up_stalls_at_its_event(tally: 
         FailsInPython.amount = 9
     assert current_position(tally.views, tally.schema) == _head(tally)
     assert replay(tally.store, tally.views, tally.schema, progress=False).ok
+
+
+def test_a_pipeline_recovered_mid_batch_takes_new_batches_again(tally: Tally) -> None:
+    """A batch begun and never committed (the worker failed while queuing it) gives back
+    its room when the pipeline recovers: it used to be held for good, and the next
+    ``begin`` of a one-batch-deep pipeline waited forever (here: the wait gives up)."""
+    with psycopg.connect(tally.target.url, autocommit=True) as conn:
+        pipe = Pipeline(conn, depth=1)
+        done = threading.Event()
+
+        def queue() -> None:
+            for _ in range(2):
+                pipe.begin()
+                pipe.cursor().execute("SELECT 1")
+                assert pipe.recover() is None  # as after the worker's own failure
+            pipe.begin()
+            pipe.cursor().execute("SELECT 2")
+            pipe.commit(7)
+            pipe.flush()
+            done.set()
+
+        threading.Thread(target=queue, daemon=True).start()
+        finished = done.wait(timeout=10.0)
+        if finished:
+            pipe.close()
+    assert finished
+    assert pipe.committed == 7
