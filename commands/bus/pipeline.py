@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from dataclasses import dataclass, field
@@ -20,22 +19,15 @@ from domain.idempotency import IdempotencyRecord
 class Reply:
     """A caller's answer, set once by the bus: a lighter ``concurrent.futures.Future``
     (one lock the caller waits on, instead of a condition, a re-entrant lock and a list
-    of waiters per command).
+    of waiters per command)."""
 
-    A batch's waiting callers are woken in turn (``answer_in_turn``): each one, once it
-    holds the interpreter lock again, wakes the next. Woken all at once, they would all
-    run for the interpreter lock that only one can hold, each sleeping on it again and
-    on the mutex inside it; in turn, at most one waits for it while another runs."""
-
-    __slots__ = ("_error", "_lock", "_turns", "_value", "on_done")
+    __slots__ = ("_error", "_lock", "_value", "on_done")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lock.acquire()  # released once, when the answer is set
         self._value: Outcome | None = None
         self._error: BaseException | None = None
-        # The replies of the same batch still to wake, when this one was answered in turn.
-        self._turns: deque[Reply] | None = None
         # Called (on the thread that sets the answer) once it is set: an asynchronous
         # caller's way to be woken without a thread of its own blocked in ``result``.
         self.on_done: Callable[[Reply], None] | None = None
@@ -63,45 +55,10 @@ class Reply:
         if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
             raise TimeoutError("no answer from the command bus in time")
         self._lock.release()  # so that result() can be asked again
-        if self._turns is not None:
-            turns, self._turns = self._turns, None
-            wake_next(turns)
         if self._error is not None:
             raise self._error
         assert self._value is not None
         return self._value
-
-
-def answer_in_turn(replies: list[tuple[Reply, Outcome]]) -> deque[Reply]:
-    """Set each reply's answer and wake the first caller; each one woken wakes the next
-    (``Reply.result``). Returns the replies still to wake: a caller that stopped waiting
-    (its timeout) never wakes the next, so the bus wakes what is left after a while
-    (``wake_all``). Only for callers blocked in ``result``: one with ``on_done`` is
-    answered at once with ``set_result``."""
-    turns: deque[Reply] = deque()
-    for reply, outcome in replies:
-        if reply.done():
-            raise InvalidStateError("the answer is already set")
-        reply._value = outcome
-        reply._turns = turns
-        turns.append(reply)
-    wake_next(turns)
-    return turns
-
-
-def wake_next(turns: deque[Reply]) -> None:
-    # popleft is atomic, so a reply is woken once even when the bus wakes what is left
-    # while its callers wake one another.
-    try:
-        reply = turns.popleft()
-    except IndexError:
-        return
-    reply._lock.release()
-
-
-def wake_all(turns: deque[Reply]) -> None:
-    while turns:
-        wake_next(turns)
 
 
 class Item:
@@ -123,50 +80,6 @@ class Item:
 
     def __repr__(self) -> str:
         return f"Item({type(self.command).__name__}, record_id={self.record_id})"
-
-
-class Turns:
-    """The committer's side of answering a batch's callers in turn: who of the last
-    batch is still to wake, and when it was answered."""
-
-    # How long a batch's callers may take to wake one another before the committer wakes
-    # the rest: a caller that stopped waiting (its timeout) never wakes the next.
-    TURN_S = 0.01
-
-    def __init__(self) -> None:
-        self._left: deque[Reply] = deque()
-        self._answered_at = 0.0
-
-    def answer(self, items: list[Item], position: int | None) -> None:
-        """Answer a committed batch's callers: at once those with ``on_done``, in turn
-        those blocked in ``result``."""
-        in_turn: list[tuple[Reply, Outcome]] = []
-        for item in items:
-            outcome = item.outcome
-            assert outcome is not None
-            outcome.position = position
-            if item.future.on_done is None:
-                in_turn.append((item.future, outcome))
-            else:
-                item.future.set_result(outcome)
-        if in_turn:
-            wake_all(self._left)  # a caller of an earlier batch that stopped waiting
-            self._left = answer_in_turn(in_turn)
-            self._answered_at = time.monotonic()
-
-    def wait_s(self, wait_s: float | None) -> float | None:
-        """How long the committer may wait (``wait_s``: what it would wait otherwise):
-        no longer than the last batch's callers have left to wake one another; once
-        that has passed, it wakes whoever is left."""
-        if self._left:
-            if time.monotonic() - self._answered_at >= self.TURN_S:
-                wake_all(self._left)
-            else:
-                wait_s = self.TURN_S if wait_s is None else min(wait_s, self.TURN_S)
-        return wait_s
-
-    def wake_all(self) -> None:
-        wake_all(self._left)
 
 
 @dataclass

@@ -40,7 +40,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from commands.bus.context import Context, Handler, Outcome
-from commands.bus.pipeline import Batch, Item, Pacer, Reply, Turns
+from commands.bus.pipeline import Batch, Item, Pacer, Reply
 from commands.bus.synchronous import SynchronousPath
 from commands.bus.unit_of_work import (
     AggregateCache,
@@ -91,7 +91,6 @@ class CommandBus(SynchronousPath):
         self._lock = threading.Lock()  # starting and closing
         self._committer: threading.Thread | None = None
         self._pacer = Pacer()
-        self._turns = Turns()  # the last batch's callers, woken in turn
         # Pipelined batches committed and the commands in them; see stats().
         self._batches = 0
         self._commands = 0
@@ -323,12 +322,11 @@ class CommandBus(SynchronousPath):
             ):
                 return batch
             if batch is None and self._stopping:
-                self._turns.wake_all()
                 return None
             self._committer_waits = True
             try:
                 pacer_s = self._pacer.wait_s() if batch is not None else self._pacer.idle_wait_s()
-                self._due.wait(self._turns.wait_s(pacer_s))
+                self._due.wait(pacer_s)
             finally:
                 self._committer_waits = False
 
@@ -368,7 +366,10 @@ class CommandBus(SynchronousPath):
         self._pacer.committed(len(batch.items), batch.commit_s, waiting)
         self._batches += 1
         self._commands += len(batch.items)
-        self._turns.answer(batch.done, batch.position)
+        for item in batch.done:
+            assert item.outcome is not None
+            item.outcome.position = batch.position
+            item.future.set_result(item.outcome)
         assert batch.sealed is not None
         self._write_snapshots(batch.sealed.snapshots)
         self._run_each_alone(batch.refused)
