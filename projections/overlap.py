@@ -100,10 +100,14 @@ class Overlap:
         return positions, False
 
     def close(self) -> None:
-        if self.pipe is not None:
-            self.pipe.recover()
-            self.pipe.close()
-            self.pipe = None
+        if self.pipe is None:
+            return
+        pipe, self.pipe = self.pipe, None
+        # The thread ends and the switch interval comes back even if the rollback raises.
+        try:
+            pipe.recover()
+        finally:
+            pipe.close()
 
     def _queue(self, positions: Positions, batch: Batch) -> Positions:
         """Queue one batch's transaction; the positions it reaches when it commits."""

@@ -14,7 +14,8 @@ and to the next batch, while they run.
   ``flush()`` waits until everything queued has run; ``recover()`` waits, rolls back
   what was left open and returns the first error, if any; ``close()`` ends the thread.
   ``committed`` is the ``last`` of the newest batch committed. While any pipeline is
-  open, the interpreter switches threads every millisecond (``_FastSwitch``).
+  open, the interpreter switches threads every millisecond (``_FastSwitch``); ``close``
+  must run even when ``recover`` raises, or the interval stays at a millisecond.
 - ``DeferredCursor``: ``execute``, ``executemany`` and ``copy_rows`` (via
   ``projections.base.copy_rows``) are queued; anything else (``fetchall``,
   ``rowcount``, ``connection``) waits for the queue to empty and is the real cursor's,
@@ -67,24 +68,27 @@ class _FastSwitch:
     pipeline's thread needs the lock to send the next one while the worker's thread
     builds rows, and every millisecond it waits, Postgres has nothing to do. Catch-up
     ran 8 to 14 % faster so (three alternated pairs at load 9 to 10). Nests across
-    threads; the interval is restored when the last pipeline closes."""
+    threads; the interval is restored when the last pipeline closes, unless other code
+    set one of its own meanwhile: that one is kept, not undone."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._depth = 0
         self._saved = 0.0
+        self._set = 0.0  # as the interpreter reads it back (it keeps microseconds)
 
     def enter(self) -> None:
         with self._lock:
             if self._depth == 0:
                 self._saved = sys.getswitchinterval()
                 sys.setswitchinterval(min(self._saved, SWITCH_INTERVAL_S))
+                self._set = sys.getswitchinterval()
             self._depth += 1
 
     def exit(self) -> None:
         with self._lock:
             self._depth -= 1
-            if self._depth == 0:
+            if self._depth == 0 and sys.getswitchinterval() == self._set:
                 sys.setswitchinterval(self._saved)
 
 

@@ -16,10 +16,12 @@ from psycopg import Cursor
 
 from api.bootstrap import Tally
 from projections.base import ReadModel, Tracked
+from projections.overlap import Overlap
 from projections.pipeline import SWITCH_INTERVAL_S, Pipeline
 from projections.registry import PROJECTIONS, current_position, make_models, read_positions
 from projections.replay import replay
 from projections.runner import ProjectionWorker, stalls
+from projections.stalls import StallBook
 from projections.transactions import Transactions
 from tests.integration.ledger_workload import Driver, mixed_workload, new_project
 
@@ -161,3 +163,31 @@ def test_a_pipeline_recovered_mid_batch_takes_new_batches_again(tally: Tally) ->
             pipe.close()
     assert finished
     assert pipe.committed == 7
+
+
+class RecoverFails(Pipeline):
+    """A pipeline whose ``recover`` raises after doing its work, as a lost connection or
+    an interrupt would make it."""
+
+    def recover(self) -> BaseException | None:
+        super().recover()
+        raise RuntimeError("recover failed")
+
+
+def test_closing_an_overlap_whose_recover_raises_still_ends_its_pipeline(tally: Tally) -> None:
+    """Failed before: ``close`` skipped ``Pipeline.close``, so its thread kept waiting
+    and the interpreter kept switching every millisecond."""
+    before = sys.getswitchinterval()
+    with psycopg.connect(tally.target.url, autocommit=True) as conn:
+        overlap = Overlap(
+            conn, lambda _c, positions, _b: (positions, False), tally.schema, [],
+            StallBook(tally.schema, [], say=False), notify_progress=False, key=("", ""),
+        )  # fmt: skip
+        pipe = overlap.pipe = RecoverFails(conn)
+        try:
+            with pytest.raises(RuntimeError, match="recover failed"):
+                overlap.close()
+            assert sys.getswitchinterval() == before
+            assert not pipe._thread.is_alive()
+        finally:
+            sys.setswitchinterval(before)
