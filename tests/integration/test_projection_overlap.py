@@ -17,7 +17,7 @@ from psycopg import Cursor
 from api.bootstrap import Tally
 from projections.base import ReadModel, Tracked
 from projections.overlap import Overlap
-from projections.pipeline import SWITCH_INTERVAL_S, Pipeline
+from projections.pipeline import SWITCH_INTERVAL_S, DeferredCursor, Pipeline
 from projections.registry import PROJECTIONS, current_position, make_models, read_positions
 from projections.replay import replay
 from projections.runner import ProjectionWorker, stalls
@@ -163,6 +163,50 @@ def test_a_pipeline_recovered_mid_batch_takes_new_batches_again(tally: Tally) ->
             pipe.close()
     assert finished
     assert pipe.committed == 7
+
+
+class FailsInPostgres(Transactions):
+    """``transactions``, whose batch holding a deposit of ``amount`` also runs a statement
+    Postgres refuses: on the pipeline's cursor it fails in the pipeline's thread."""
+
+    name = "transactions"
+    amount: ClassVar[int | None] = 9
+    queued: ClassVar[int] = 0  # failing statements handed to a pipeline's cursor
+
+    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
+        super().apply(cur, events)
+        if any(getattr(e, "amount", None) == type(self).amount for e, _ in events):
+            type(self).queued += isinstance(cur, DeferredCursor)
+            cur.execute("SELECT 1/0")
+
+
+def test_a_statement_failing_in_the_pipelines_thread_stalls_its_read_model_at_its_event(
+    tally: Tally,
+) -> None:
+    """The thread rolls its batch back, the worker meets PipelineFailed and applies the
+    batches not committed again one by one (``Overlap._again``), which stalls the read
+    model at the 9th deposit while the others reach the head."""
+    _deposits(tally, 12)
+    FailsInPostgres.amount, FailsInPostgres.queued = 9, 0
+    models = _models(FailsInPostgres)
+    try:
+        ProjectionWorker(tally.store, tally.views, tally.schema, 2, models=models).catch_up()
+        assert FailsInPostgres.queued == 1  # it did fail in the thread
+        found = {s.name: s for s in stalls(tally.views, tally.schema)}
+        assert found["transactions"].error.startswith("DivisionByZero")
+        assert found["transactions"].blocked_by is None
+        with tally.views.connection() as conn, conn.cursor() as cur:
+            positions = read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
+        assert positions["transactions"] == found["transactions"].position - 1
+        others = {n: p for n, p in positions.items() if n not in found}
+        assert set(others.values()) == {_head(tally)}, positions
+        FailsInPostgres.amount = None
+        ProjectionWorker(tally.store, tally.views, tally.schema, 2, models=models).catch_up()
+        assert stalls(tally.views, tally.schema) == []
+    finally:
+        FailsInPostgres.amount = 9
+    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert replay(tally.store, tally.views, tally.schema, progress=False).ok
 
 
 class RecoverFails(Pipeline):
