@@ -1,9 +1,10 @@
 """``tally accounts open|list|show|balance|deposit|withdraw|transfer``: a project's
-accounts (customer wallets) and the money moved through them, through the functions of
-``POST``/``GET /v1/accounts``, ``GET /v1/accounts/{id}``, ``POST /v1/accounts/{id}/
-deposits`` and ``/withdrawals`` and ``POST /v1/transfers``, with the routes' request
-models and answers (``api/cli_routes.py``). Holds are ``tally holds``
-(``api/cli_holds.py``)."""
+accounts (customer wallets) and the money moved through them, as ``POST``/``GET
+/v1/accounts``, ``GET /v1/accounts/{id}``, ``POST /v1/accounts/{id}/deposits`` and
+``/withdrawals`` and ``POST /v1/transfers`` do them: the reads call their routes'
+functions; the writes, whose routes are ``async``, build the command message their route
+builds from its request model and answer with its answer model (``executing`` in
+``api/cli_routes.py``, which says why). Holds are ``tally holds`` (``api/cli_holds.py``)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """``tally holds place|capture|void|list|show``: part of an account's balance reserved,
-then captured (all or part) or voided (released), through the functions of
-``POST``/``GET /v1/accounts/{id}/holds``, ``.../holds/{hold_id}/capture`` and ``/void``
-and ``GET .../holds/{hold_id}``, with the routes' request models and answers
-(``api/cli_routes.py``)."""
+then captured (all or part) or voided (released), as ``POST``/``GET
+/v1/accounts/{id}/holds``, ``.../holds/{hold_id}/capture`` and ``/void`` and ``GET
+.../holds/{hold_id}`` do them: the reads call their routes' functions; the writes, whose
+routes are ``async``, build the command message their route builds and answer with its
+answer model (``executing`` in ``api/cli_routes.py``, which says why)."""
 
 from __future__ import annotations
 

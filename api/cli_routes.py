@@ -1,10 +1,16 @@
 """Running an API route as the CLI: the everyday writes and reads of ``tally customers``,
-``accounts``, ``holds``, ``subscriptions``, ``test-clocks`` and ``invoices`` call the
-function behind the route (the same command message, the same name resolution and
-provider calls, the same answer), so the CLI and the API cannot drift apart. The
-accounts', holds' and transfers' writes are ``async`` routes whose parameters are the
-server's own dependencies: for those the CLI runs the route's body, one command and its
-answer (``executing``).
+``accounts``, ``holds``, ``subscriptions``, ``test-clocks`` and ``invoices``.
+
+Most verbs call the function behind their route (the same command message, the same
+name resolution and provider calls, the same answer): every verb of ``customers``,
+``subscriptions``, ``test-clocks`` and ``invoices``, and the reads of ``accounts`` and
+``holds``. The wallet writes (``accounts open|deposit|withdraw|transfer``, ``holds
+place|capture|void``) cannot: their routes are ``async`` and take their caller and the
+bus as the server's dependencies give them. For those the CLI validates the route's
+request model, builds the same command message the route builds, and runs the route's
+other line, the command and its answer (``executing``). So those seven build their
+command twice, here in ``api/cli_accounts.py`` and ``api/cli_holds.py`` and in the
+route, and the two can drift apart: a change to one must be made to the other.
 
 The caller is the project (``--project``), checked to exist first as the operator API
 does (404 ``not_found``), with ``cli`` as the actor on its events; every id the command
