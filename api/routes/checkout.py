@@ -26,6 +26,7 @@ from api.routes.common import (
     Limit,
     Reader,
     StartingAfter,
+    caught_up,
     execute,
     fetch_one,
     fetch_page,
@@ -217,7 +218,9 @@ def refund(
     summary="Open the provider's customer portal",
     description="A one-off URL of the provider's portal for the customer (nothing is "
     "recorded). YooKassa has none: 422 `provider_unsupported`.",
-    responses=write_responses(200, "not_found", "provider_unsupported", "provider_unavailable"),
+    responses=write_responses(
+        200, "not_found", "provider_unsupported", "provider_unavailable", "read_model_behind"
+    ),
 )
 def portal(
     body: s.PortalRequest,
@@ -225,6 +228,7 @@ def portal(
     caller: CallerDep,
     key: IdempotencyKey = None,  # accepted like on every POST; the portal records nothing
 ) -> s.PortalResult:
+    caught_up(tally)  # a customer registered just before is read too
     customer = customer_row(tally, caller, body.customer_id)
     provider = provider_for(tally, caller.project_id)
     refs = customer.get("provider_refs") or {}
