@@ -251,7 +251,10 @@ class Invoice(TallyAggregate, InvoiceDrafting, InvoiceSettlement):
     ) -> None:
         self.status = status
         self.amount_paid += payment["amount"]
-        self.payments.append(payment)
+        # A copy: Credited's body adds refunds to the kept payment, and the event itself
+        # must stay as recorded (the projection worker folds a decoded batch again after
+        # a failed attempt, and the event would then carry the first fold's refunds).
+        self.payments.append(dict(payment))
         if entry:
             self.entries.append(entry)
         if status == PAID:
