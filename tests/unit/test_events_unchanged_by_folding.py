@@ -4,15 +4,20 @@ before it changes it later."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.eventstore import TallyStore
 from commands import messages as m
-from tests.unit.event_folds import changed_by_folding
+from tests.unit.event_folds import changed_by_folding, changed_by_folding_stored
 from tests.unit.invoicing_world import InvoicingWorld
+from tests.unit.test_credits import START, _run, fresh, step_st
 from tests.unit.test_invoicing_properties import OPS, Books
+
+MAPPER = TallyStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
 
 
 def test_a_credit_note_refunding_a_payment_leaves_the_payments_event_as_recorded() -> None:
@@ -61,3 +66,20 @@ def test_random_invoice_lifecycles_leave_every_event_as_recorded(
         assert changed_by_folding(books.world.app) == []
     finally:
         books.world.bus.close()
+
+
+@settings(max_examples=50, deadline=None)
+@given(steps=st.lists(st.tuples(step_st, st.integers(0, 40)), max_size=30))
+def test_random_credit_balances_leave_every_event_as_recorded(
+    steps: list[tuple[tuple[Any, ...], int]],
+) -> None:
+    """A customer's prepaid credits (test_credits' steps: grants, consumptions, invoices'
+    uses and their restores, voids, expiries, refunds, retirements): its body keeps grants
+    and changes them later."""
+    balance = fresh()
+    now = START
+    for n, (step, days) in enumerate(steps):
+        now += timedelta(days=days)
+        _run(balance, step, now, n)
+    stored = [MAPPER.to_stored_event(e) for e in balance.collect_events()]
+    assert changed_by_folding_stored(MAPPER, stored) == []
