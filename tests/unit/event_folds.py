@@ -15,14 +15,14 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper, StoredEvent
 
 
-def changed_by_folding(app: Application) -> list[str]:
+def changed_by_folding(app: Application[Any]) -> list[str]:
     """Each event of ``app``'s log whose stored state differs after its aggregate was
     folded (``changed_by_folding_stored``)."""
     notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
     return changed_by_folding_stored(app.mapper, notifications)
 
 
-def changed_by_folding_stored(mapper: Mapper, stored: Iterable[StoredEvent]) -> list[str]:
+def changed_by_folding_stored(mapper: Mapper[Any], stored: Iterable[StoredEvent]) -> list[str]:
     """Each of ``stored`` (decoded afresh, folded per aggregate in their order) whose
     state encodes differently after its aggregate was folded than before, named by class
     and version; none when every fold leaves its events alone."""
