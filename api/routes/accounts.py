@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.as_of import AsOf, aggregate_as_of
-from api.auth import CallerDep, TallyDep
+from api.auth import TallyDep, WriterDep
 from api.routes.common import (
     IdempotencyKey,
     Limit,
@@ -48,10 +48,10 @@ MOVE_REFUSALS = ("not_found", "currency_mismatch", "account_frozen", "account_cl
     responses=write_responses(201, "already_exists", "unknown_currency"),
 )
 async def open_account(
-    body: s.OpenAccountRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.OpenAccountRequest, writer: WriterDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.OpenAccount(**body.model_dump())
-    outcome = await run(tally, caller, command, key)
+    outcome = await run(writer, command, key)
     return respond(created_object(outcome, "account"), s.Account)
 
 
@@ -112,12 +112,11 @@ def get_account(account_id: UUID, tally: TallyDep, caller: Reader, as_of: AsOf) 
 async def deposit(
     account_id: UUID,
     body: s.DepositRequest,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.Deposit(account_id=account_id, **body.model_dump())
-    return respond(await run(tally, caller, command, key), MovementResult)
+    return respond(await run(writer, command, key), MovementResult)
 
 
 @router.post(
@@ -130,12 +129,11 @@ async def deposit(
 async def withdraw(
     account_id: UUID,
     body: s.WithdrawalRequest,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.Withdraw(account_id=account_id, **body.model_dump())
-    return respond(await run(tally, caller, command, key), MovementResult)
+    return respond(await run(writer, command, key), MovementResult)
 
 
 @router.post(
@@ -148,14 +146,13 @@ async def withdraw(
 )
 async def freeze(
     account_id: UUID,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     body: s.FreezeRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
     command = m.FreezeAccount(account_id=account_id, reason=reason)
-    return respond(await run(tally, caller, command, key), s.AccountResult)
+    return respond(await run(writer, command, key), s.AccountResult)
 
 
 @router.post(
@@ -171,12 +168,11 @@ async def freeze(
 async def set_low_balance_threshold(
     account_id: UUID,
     body: s.LowBalanceThresholdRequest,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.SetLowBalanceThreshold(account_id=account_id, **body.model_dump())
-    return respond(await run(tally, caller, command, key), s.AccountResult)
+    return respond(await run(writer, command, key), s.AccountResult)
 
 
 @router.post(
@@ -185,11 +181,9 @@ async def set_low_balance_threshold(
     summary="Unfreeze an account",
     responses=write_responses(200, "not_found", "account_frozen", body=False),
 )
-async def unfreeze(
-    account_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-) -> JSONResponse:
+async def unfreeze(account_id: UUID, writer: WriterDep, key: IdempotencyKey = None) -> JSONResponse:
     command = m.UnfreezeAccount(account_id=account_id)
-    return respond(await run(tally, caller, command, key), s.AccountResult)
+    return respond(await run(writer, command, key), s.AccountResult)
 
 
 @router.post(
@@ -199,8 +193,6 @@ async def unfreeze(
     description="Only an account with zero balance and no active holds can be closed.",
     responses=write_responses(200, "not_found", "account_closed", "account_not_empty", body=False),
 )
-async def close(
-    account_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
-) -> JSONResponse:
+async def close(account_id: UUID, writer: WriterDep, key: IdempotencyKey = None) -> JSONResponse:
     command = m.CloseAccount(account_id=account_id)
-    return respond(await run(tally, caller, command, key), s.AccountResult)
+    return respond(await run(writer, command, key), s.AccountResult)

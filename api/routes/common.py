@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.as_of import AS_OF_HEADERS
-from api.auth import Caller, CallerDep, TallyDep
+from api.auth import Caller, CallerDep, TallyDep, Writer
 from api.errors import PROBLEM_JSON, STATUS_BY_CODE, PositionNotIssued, ReadModelBehind
 from api.schemas.common import Page, Problem
 from api.schemas.nulls import nulls_left_out, shows_null_within
@@ -122,21 +122,23 @@ def execute(tally: Tally, caller: Caller, command: Command, key: str | None) -> 
     return tally.execute(command, caller.context(key))
 
 
-async def run(tally: Tally, caller: Caller, command: Command, key: str | None) -> Outcome:
+async def run(writer: Writer, command: Command, key: str | None) -> Outcome:
     """``execute`` for ``async`` routes, with no thread of their own: the command runs
     into the bus's batch from the event loop when the bus's mutex is free (as a caller's
     thread would run it; when it is held, a thread of the default executor waits for it
     instead of the loop), and the committer wakes the loop when the batch holding
     it has committed (``call_soon_threadsafe``). Waiting in a thread of a pool instead
     (``run_in_executor``) cost two thread hand-offs per request, about a tenth of the
-    server's CPU per deposit (bench/README.md, issue 16)."""
+    server's CPU per deposit (bench/README.md, issue 16). The route's one dependency
+    (``WriterDep``) gives both the caller and the app's Tally."""
+    tally = writer.tally
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Outcome] = loop.create_future()
 
     def on_done(reply: Reply) -> None:
         loop.call_soon_threadsafe(_settle_answer, answer, reply)
 
-    context = caller.context(key)
+    context = writer.caller.context(key)
     if tally.try_submit(command, context, on_done) is None:
         # The bus is busy (the committer may hold its mutex for a synchronous retry, with
         # database round trips): a thread waits for it, never the loop, which serves

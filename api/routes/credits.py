@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import CallerDep, TallyDep
+from api.auth import CallerDep, TallyDep, WriterDep
 from api.calls import call_now, execute_and_call
 from api.credit_views import balance_view, grants_page
 from api.credit_views import customer_credits as credits_of
@@ -127,12 +127,14 @@ def void_credit_grant(
     responses=write_responses(201, "not_found", "insufficient_credits", "unknown_currency"),
 )
 async def consume_credits(
-    body: s.ConsumeCreditsRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.ConsumeCreditsRequest, writer: WriterDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    outcome = await run(tally, caller, ConsumeCredits(**body.model_dump()), key)
+    outcome = await run(writer, ConsumeCredits(**body.model_dump()), key)
     calls = outcome.body.get("provider_calls")
     if calls and not outcome.replayed:  # a top-up this consumption asked for
-        outcome, _ = await run_in_threadpool(call_now, tally, caller.project_id, outcome, calls)
+        outcome, _ = await run_in_threadpool(
+            call_now, writer.tally, writer.caller.project_id, outcome, calls
+        )
     result = outcome.body
     answer = {**result["consumption"], "balance": result["balance"]["balance"]}
     return respond(replace(outcome, body=answer), s.CreditConsumption)

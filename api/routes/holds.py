@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.auth import CallerDep, TallyDep
+from api.auth import TallyDep, WriterDep
 from api.routes.common import (
     IdempotencyKey,
     IdPath,
@@ -62,12 +62,11 @@ HoldStatus = Literal["active", "captured", "voided", "expired"]
 async def place_hold(
     account_id: UUID,
     body: s.PlaceHoldRequest,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.PlaceHold(account_id=account_id, **body.model_dump())
-    outcome = await run(tally, caller, command, key)
+    outcome = await run(writer, command, key)
     return respond(created_object(outcome, "hold", account="account"), PlacedHold)
 
 
@@ -92,14 +91,13 @@ async def place_hold(
 async def capture_hold(
     account_id: UUID,
     hold_id: HoldId,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     body: s.CaptureHoldRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     amount = body.amount if body is not None else None
     command = m.CaptureHold(account_id=account_id, hold_id=hold_id, amount=amount)
-    return respond(await run(tally, caller, command, key), s.CaptureResult)
+    return respond(await run(writer, command, key), s.CaptureResult)
 
 
 @router.post(
@@ -111,12 +109,11 @@ async def capture_hold(
 async def void_hold(
     account_id: UUID,
     hold_id: HoldId,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     command = m.VoidHold(account_id=account_id, hold_id=hold_id)
-    return respond(await run(tally, caller, command, key), s.HoldResult)
+    return respond(await run(writer, command, key), s.HoldResult)
 
 
 @router.get(

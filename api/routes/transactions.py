@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.auth import CallerDep, TallyDep
+from api.auth import TallyDep, WriterDep
 from api.routes.common import (
     IdempotencyKey,
     Reader,
@@ -46,10 +46,10 @@ def get_transaction(transaction_id: UUID, tally: TallyDep, caller: Reader) -> s.
     ),
 )
 async def confirm(
-    transaction_id: UUID, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    transaction_id: UUID, writer: WriterDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.ConfirmTransaction(transaction_id=transaction_id)
-    return respond(await run(tally, caller, command, key), s.TransactionResult)
+    return respond(await run(writer, command, key), s.TransactionResult)
 
 
 @router.post(
@@ -60,14 +60,13 @@ async def confirm(
 )
 async def fail(
     transaction_id: UUID,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     body: s.FailRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     reason = body.reason if body is not None else ""
     command = m.FailTransaction(transaction_id=transaction_id, reason=reason)
-    return respond(await run(tally, caller, command, key), s.TransactionResult)
+    return respond(await run(writer, command, key), s.TransactionResult)
 
 
 @router.post(
@@ -93,11 +92,10 @@ async def fail(
 )
 async def reverse(
     transaction_id: UUID,
-    tally: TallyDep,
-    caller: CallerDep,
+    writer: WriterDep,
     body: s.ReverseRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     amount, reason = (body.amount, body.reason) if body is not None else (None, "")
     command = m.ReverseTransaction(transaction_id=transaction_id, amount=amount, reason=reason)
-    return respond(await run(tally, caller, command, key), s.ReverseResult)
+    return respond(await run(writer, command, key), s.ReverseResult)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.auth import CallerDep, TallyDep
+from api.auth import WriterDep
 from api.routes.common import IdempotencyKey, respond, run, write_responses
 from api.schemas import transfers as s
 from commands import messages as m
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
     ),
 )
 async def transfer(
-    body: s.TransferRequest, tally: TallyDep, caller: CallerDep, key: IdempotencyKey = None
+    body: s.TransferRequest, writer: WriterDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     command = m.Transfer(**body.model_dump())
-    return respond(await run(tally, caller, command, key), s.TransferResult)
+    return respond(await run(writer, command, key), s.TransferResult)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from api.auth import Caller
+from api.auth import Caller, Writer
 from api.bootstrap import NO_PROJECT, Tally
 from api.routes.common import run
 from commands import messages as m
@@ -17,13 +17,13 @@ from commands.bus import Context
 from domain.errors import NotFound
 
 
-def _project(tally: Tally) -> Caller:
+def _project(tally: Tally) -> Writer:
     project = tally.execute(m.CreateProject(name="acme"), Context(NO_PROJECT, "cli"))
-    return Caller(UUID(project.body["project"]["id"]), "k", "test")
+    return Writer(tally, Caller(UUID(project.body["project"]["id"]), "k", "test"))
 
 
 def test_a_write_runs_on_the_loop_thread_and_answers_once_committed(tally: Tally) -> None:
-    caller = _project(tally)
+    writer = _project(tally)
     ran_on: list[threading.Thread] = []
     handler = tally.bus.handlers[m.Deposit]
 
@@ -45,11 +45,11 @@ def test_a_write_runs_on_the_loop_thread_and_answers_once_committed(tally: Tally
     tally.try_submit = noted  # type: ignore[method-assign]
 
     async def deposit_twice() -> tuple[threading.Thread, list[int | None], bool]:
-        opened = await run(tally, caller, m.OpenAccount(owner_ref="bob", currency="EUR"), None)
+        opened = await run(writer, m.OpenAccount(owner_ref="bob", currency="EUR"), None)
         account_id = UUID(opened.body["account"]["id"])
         deposit = m.Deposit(account_id=account_id, amount=500, currency="EUR")
-        first = await run(tally, caller, deposit, "d1")
-        again = await run(tally, caller, deposit, "d1")
+        first = await run(writer, deposit, "d1")
+        again = await run(writer, deposit, "d1")
         return threading.current_thread(), [first.position, again.position], again.replayed
 
     loop_thread, positions, replayed = asyncio.run(deposit_twice())
@@ -64,20 +64,20 @@ def test_a_write_runs_on_the_loop_thread_and_answers_once_committed(tally: Tally
 
 
 def test_a_refusal_is_raised_in_the_route(tally: Tally) -> None:
-    caller = _project(tally)
+    writer = _project(tally)
     deposit = m.Deposit(account_id=UUID(int=7), amount=500, currency="EUR")
     with pytest.raises(NotFound):
-        asyncio.run(run(tally, caller, deposit, "d1"))
+        asyncio.run(run(writer, deposit, "d1"))
 
 
 def test_many_concurrent_writes_are_each_answered(tally: Tally) -> None:
-    caller = _project(tally)
+    writer = _project(tally)
 
     async def deposits() -> tuple[UUID, list[int | None]]:
-        opened = await run(tally, caller, m.OpenAccount(owner_ref="ann", currency="EUR"), None)
+        opened = await run(writer, m.OpenAccount(owner_ref="ann", currency="EUR"), None)
         account_id = UUID(opened.body["account"]["id"])
         writes = [
-            run(tally, caller, m.Deposit(account_id=account_id, amount=1, currency="EUR"), f"k{i}")
+            run(writer, m.Deposit(account_id=account_id, amount=1, currency="EUR"), f"k{i}")
             for i in range(50)
         ]
         return account_id, [outcome.position for outcome in await asyncio.gather(*writes)]
@@ -91,7 +91,7 @@ def test_a_busy_bus_never_holds_the_loop(tally: Tally) -> None:
     """While another thread holds the bus's mutex (as the committer does for a whole
     synchronous retry, database round trips included), a write waits for it in a
     thread, and the loop keeps serving: here a ticker every 10 ms."""
-    caller = _project(tally)
+    writer = _project(tally)
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -115,7 +115,7 @@ def test_a_busy_bus_never_holds_the_loop(tally: Tally) -> None:
                     release.set()  # the loop ran all along: let the bus go
 
         ticking = asyncio.create_task(ticker())
-        opened = await run(tally, caller, m.OpenAccount(owner_ref="bob", currency="EUR"), None)
+        opened = await run(writer, m.OpenAccount(owner_ref="bob", currency="EUR"), None)
         ticking.cancel()
         return ticks, str(opened.body["account"]["owner_ref"])
 
