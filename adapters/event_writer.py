@@ -240,7 +240,7 @@ class PostgresEventWriter:
         event meanwhile, so what the caller loads inside is still current when its events
         commit. The bus's last attempt at a command that kept losing races
         (``commands.bus``). Every tenant's writes wait for this lock, so it is bounded
-        (``domain/limits.py``): a lock not had within ``SERIALIZED_LOCK_WAIT_MS``, or held
+        (``domain/limits/``): a lock not had within ``SERIALIZED_LOCK_WAIT_MS``, or held
         past ``SERIALIZED_HOLD_MS`` before the write, rolls back and raises
         ``IntegrityError`` (a conflict: nothing written). A connection lost once the
         write was sent raises ``OperationalError``: its outcome is unknown, never a

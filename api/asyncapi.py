@@ -40,7 +40,7 @@ from projections.integration_catalog import API_VERSION, CATALOG
 ASYNCAPI_URL = "/asyncapi.json"
 SCHEMAS = "#/components/schemas/"
 COMMANDS_CHANNEL = "commands"
-# The size limit of a command (domain/limits.py), stated on the channel and each message
+# The size limit of a command (domain/limits/), stated on the channel and each message
 # (and as ``x-max-bytes``, for tools): AsyncAPI has no keyword for a body's size.
 SIZE_RULE = (
     f"A message is at most {MAX_INBOUND_MESSAGE_BYTES} bytes "

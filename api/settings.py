@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         ge=1,
         le=MAX_REVISION_FAN_OUT,
         description="The most customers a product revision may change the entitlements "
-        "of (domain/limits.py MAX_REVISION_FAN_OUT); more answers 409 limit_reached.",
+        "of (domain/limits/ MAX_REVISION_FAN_OUT); more answers 409 limit_reached.",
     )
     run_outbox: bool = Field(
         default=True,

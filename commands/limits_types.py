@@ -1,5 +1,5 @@
 """The annotated pydantic types of every text, id and timestamp a client sends, built
-from ``domain/limits.py`` (which may not import pydantic).
+from ``domain/limits/`` (which may not import pydantic).
 
 Command messages and API schemas use these and nothing else for text, so the JSON
 Schema of each field states its rule (a ``pattern`` excluding control characters, a

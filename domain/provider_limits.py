@@ -1,6 +1,6 @@
 """What a payment provider takes, checked before Tally records a call to it.
 
-Tally's own limits (``domain/limits.py``) are wider than some providers': a name of up
+Tally's own limits (``domain/limits/``) are wider than some providers': a name of up
 to 200 characters (or of one), any ISO currency. Paddle refuses a checkout line named
 in more than 150 characters or fewer than 2, and any of the currencies it does not sell
 in; if Tally recorded such a call, the provider would answer 422 after Tally had

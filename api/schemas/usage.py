@@ -1,5 +1,5 @@
 """Request and response models of the usage routes (``api/routes/usage.py``): usage
-events in (one or a batch) and current usage out. Limits: ``domain/limits.py``."""
+events in (one or a batch) and current usage out. Limits: ``domain/limits/``."""
 
 from __future__ import annotations
 

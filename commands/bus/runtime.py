@@ -157,7 +157,7 @@ class CommandBus(SynchronousPath):
         they carried, and so the mean batch size (fallback runs are not counted); and
         how often a command's last attempt took the event table's lock (``serialized``),
         which stalls every tenant's writes for its length, and how many of those were
-        refused past their bound (``serialized_refused``, ``domain/limits.py``)."""
+        refused past their bound (``serialized_refused``, ``domain/limits/``)."""
         batches, commands = self._batches, self._commands
         return {
             "batches": batches,

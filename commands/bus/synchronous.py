@@ -108,7 +108,7 @@ class SynchronousPath:
         consumed through several server workers) is decided late, never refused with
         ``concurrent_update``. The lock is held for one command, only after the others
         failed, and bounded (``SERIALIZED_LOCK_WAIT_MS`` to get it,
-        ``SERIALIZED_HOLD_MS`` from the lock to the append, ``domain/limits.py``): past
+        ``SERIALIZED_HOLD_MS`` from the lock to the append, ``domain/limits/``): past
         either it answers ``concurrent_update``, so other tenants' writers wait at most
         about that long. ``stats()`` counts these attempts."""
         for attempt in range(self.max_retries - 1):
