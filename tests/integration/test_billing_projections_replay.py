@@ -8,6 +8,7 @@ from api.bootstrap import Tally
 from projections.decoding import FastDecoder
 from projections.replay import replay
 from projections.runner import ProjectionWorker
+from tests.integration.applied_twice import apply_twice
 from tests.integration.ledger_workload import mixed_workload
 from tests.integration.test_billing_projections import billing_workload, projected
 
@@ -26,6 +27,16 @@ def test_replay_of_a_ledger_and_billing_log_matches_every_table(tally: Tally) ->
     assert counts["prices"] == (len(world.prices), len(world.prices))
     assert counts["test_clocks"] == (1, 1)
     assert counts["accounts"] == (5, 5)
+
+
+def test_a_ledger_and_billing_log_applied_twice_builds_what_one_pass_builds(
+    tally: Tally,
+) -> None:
+    billing_workload(tally)
+    mixed_workload(tally)
+    apply_twice(tally)  # tests/integration/applied_twice.py
+    report = replay(tally.store, tally.views, tally.schema, progress=False)
+    assert report.ok, report.summary()
 
 
 def test_replay_names_a_corrupted_subscription_row(tally: Tally) -> None:

@@ -8,7 +8,6 @@ import time
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -17,13 +16,11 @@ from commands import messages as m
 from domain.catalog import Product
 from domain.invoices import Invoice
 from projections import events as ev
-from projections.applying import project_batch
 from projections.decoding import FastDecoder
 from projections.invoices import get_invoice
-from projections.reading import decode, fetch_notifications
-from projections.registry import make_models, read_positions
 from projections.replay import replay
 from projections.runner import ProjectionWorker, stalls
+from tests.integration.applied_twice import apply_twice
 from tests.integration.invoicing_workload import (
     T0,
     Driver,
@@ -61,19 +58,8 @@ def test_replay_of_an_invoicing_log_equals_every_live_table(tally: Tally) -> Non
 
 
 def test_a_decoded_batch_applied_again_builds_what_one_pass_builds(tally: Tally) -> None:
-    """The worker's contained retry: a first attempt at a batch (without savepoints)
-    rolled back, then the same decoded events applied again. Replay, which decodes the
-    log afresh and applies it once, finds every table equal."""
     invoicing_workload(tally)
-    head = tally.store.recorder.max_notification_id() or 0
-    events = decode(FastDecoder(tally.store), fetch_notifications(tally.store, 1, head))
-    models = make_models(tally.views, tally.schema)
-    with tally.views.connection() as conn, conn.cursor() as cur:
-        positions = read_positions(cur, tally.schema, models)
-        with conn.transaction() as first:
-            project_batch(cur, tally.schema, models, positions, events, head, contained=False)
-            raise psycopg.Rollback(first)  # as if it had failed
-        project_batch(cur, tally.schema, models, positions, events, head)
+    apply_twice(tally)  # tests/integration/applied_twice.py
     report = replay(tally.store, tally.views, tally.schema, progress=False)
     assert report.ok, report.summary()
 
