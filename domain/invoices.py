@@ -251,9 +251,8 @@ class Invoice(TallyAggregate, InvoiceDrafting, InvoiceSettlement):
     ) -> None:
         self.status = status
         self.amount_paid += payment["amount"]
-        # A copy: Credited's body adds refunds to the kept payment, and the event itself
-        # must stay as recorded (the projection worker folds a decoded batch again after
-        # a failed attempt, and the event would then carry the first fold's refunds).
+        # A copy: Credited's body adds refunds to it, and an event folded again (a batch
+        # retried) must say what it said (docs/architecture.md, "An event is never changed").
         self.payments.append(dict(payment))
         if entry:
             self.entries.append(entry)
