@@ -15,6 +15,7 @@ from commands import messages as m
 from tests.unit.event_folds import changed_by_folding, changed_by_folding_stored
 from tests.unit.invoicing_world import InvoicingWorld
 from tests.unit.test_credits import START, _run, fresh, step_st
+from tests.unit.test_invoices_domain import NOW, _invoice, _sequence
 from tests.unit.test_invoicing_properties import OPS, Books
 
 MAPPER = TallyStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
@@ -37,6 +38,24 @@ def test_a_credit_note_refunding_a_payment_leaves_the_payments_event_as_recorded
         assert changed_by_folding(w.app) == []
     finally:
         w.bus.close()
+
+
+def test_a_payment_refunded_before_its_event_is_encoded_is_stored_as_it_was_paid() -> None:
+    # The bus encodes a batch's events when the batch is sealed, so a payment and a credit
+    # note refunding it in one batch (two callers of the same invoice) were one dict: its
+    # PaymentRecorded was stored already refunded, and every load refunded it again.
+    invoice = _invoice(1000)
+    invoice.finalize(_sequence(), 0, NOW)
+    invoice.pay(1000, "wallet:w", "p", NOW)
+    invoice.credit("cn", 600, "", "original_payment", "", NOW, payment_id="pay_1")
+    stored = [MAPPER.to_stored_event(e) for e in invoice.collect_events()]
+    paid = [MAPPER.to_domain_event(s) for s in stored if s.topic.endswith(".PaymentRecorded")]
+    assert [e.payment["refunded"] for e in paid] == [0]
+    again: Any = None
+    for s in stored:
+        again = MAPPER.to_domain_event(s).mutate(again)
+    assert again.payments == invoice.payments
+    assert again.payments[0]["refunded"] == 600
 
 
 # The lifecycles of test_invoicing_properties, with more payments of the latest invoices
