@@ -251,9 +251,10 @@ class Invoice(TallyAggregate, InvoiceDrafting, InvoiceSettlement):
     ) -> None:
         self.status = status
         self.amount_paid += payment["amount"]
-        # A copy: Credited's body adds refunds to it, and an event folded again (a batch
-        # retried) must say what it said (docs/architecture.md, "An event is never changed").
-        self.payments.append(dict(payment))
+        # A copy (Credited's body adds refunds to it; docs/architecture.md, "An event is
+        # never changed"), unrefunded as every payment is recorded: a log written before
+        # ec0851e may hold one stored with a refund of its batch already added.
+        self.payments.append({**payment, "refunded": 0})
         if entry:
             self.entries.append(entry)
         if status == PAID:
