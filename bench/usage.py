@@ -9,7 +9,9 @@
     a ``sum`` meter grouped by one property; every answer must be 200 with 500 created.
     Beside it, in the same run, the same number of rows (up to 300,000) ``COPY``'d into
     a plain table (no keys, no indexes) in batches of 500, their COPY data also built
-    before its clock: the baseline.
+    before its clock: the baseline. A second baseline writes the same rows, held as
+    Python values, through psycopg's ``write_row`` (each row formatted inside the clock,
+    as a Python program COPYing them would); the ratio to each is printed.
 (b) Deduplication: 20 batches already sent are sent again; every event must answer
     ``existed``, and the usage table and its totals must hold each event once.
 (c) The current-usage query: a subscription with ``--query-events`` events in its
@@ -167,6 +169,31 @@ def copy_baseline(url: str, schema: str, rows: int) -> float:
         for chunk in data:
             with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
                 copy.write(chunk)
+        return rows / (time.perf_counter() - started)
+
+
+def copy_rows_baseline(url: str, schema: str, rows: int) -> float:
+    """The second baseline: the same rows as Python values (built before the clock),
+    written through psycopg's COPY row by row (``write_row``), as a Python program COPYing
+    them would: the formatting of each row is timed, as (a)'s server parses each event."""
+    project, customer, meter = UUID(int=1), UUID(int=2), UUID(int=3)
+    now = datetime.now().astimezone()
+    values = [
+        (project, f"c-{n}", customer, None, "completion", now,
+         json.dumps({"tokens": str(n % 997), "model": "small"}), [meter], now)
+        for n in range(rows)
+    ]  # fmt: skip
+    with psycopg.connect(url, autocommit=True) as conn:
+        target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier("copy_rows"))
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(
+            target, sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier("copy_usage"))
+        ))  # fmt: skip
+        statement = sql.SQL("COPY {} FROM STDIN").format(target)
+        started = time.perf_counter()
+        for first in range(0, rows, BATCH):
+            with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+                for row in values[first : first + BATCH]:
+                    copy.write_row(row)
         return rows / (time.perf_counter() - started)
 
 
@@ -380,6 +407,7 @@ def ingestion(url: str, schema: str, server: Any, token: str, args: argparse.Nam
     del batches
     rows = sum(len(bodies) for bodies in sent.values()) * BATCH
     copy_rate = copy_baseline(url, schema, min(rows, 300_000))
+    rows_rate = copy_rows_baseline(url, schema, min(rows, 300_000))
     print(f"(a) HTTP ingestion: {rate:,.0f} events/s ({args.threads} clients, batches "
           f"of {BATCH}, {args.workers} workers, {errors} failed batches)")  # fmt: skip
     if built_late:
@@ -389,6 +417,8 @@ def ingestion(url: str, schema: str, server: Any, token: str, args: argparse.Nam
         # Postgres's CPU is not in it.
         print(f"    server CPU: {(cpu_after - cpu_before) / rows * 1e6:,.1f} us/event")
     print(f"    COPY baseline:  {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.2f}")
+    print(f"    COPY of rows formatted by psycopg (write_row): {rows_rate:,.0f} rows/s; "
+          f"ratio {rate / rows_rate:.2f}")  # fmt: skip
     print("(b) " + dedup(url, schema, server.port, token, sent))
     print("(c) " + query_latency(url, schema, server.port, token, args.query_events))
 
