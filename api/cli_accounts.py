@@ -2,8 +2,8 @@
 accounts (customer wallets) and the money moved through them, as ``POST``/``GET
 /v1/accounts``, ``GET /v1/accounts/{id}``, ``POST /v1/accounts/{id}/deposits`` and
 ``/withdrawals`` and ``POST /v1/transfers`` do them: the reads call their routes'
-functions; the writes, whose routes are ``async``, build the command message their route
-builds from its request model and answer with its answer model (``executing`` in
+functions; the writes, whose routes are ``async``, build their command with the function
+their route calls and answer with its answer model (``executing`` in
 ``api/cli_routes.py``, which says why). Holds are ``tally holds`` (``api/cli_holds.py``)."""
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from api.cli_routes import (
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
-from commands import messages as m
 
 NEEDS = ("accounts",)
 
@@ -46,6 +45,7 @@ def transaction_line(t: dict[str, Any]) -> str:
 
 
 def cmd_accounts_open(args: argparse.Namespace) -> int:
+    from api.routes.accounts import opening
     from api.schemas.accounts import Account, OpenAccountRequest
 
     body = OpenAccountRequest.model_validate(
@@ -57,8 +57,7 @@ def cmd_accounts_open(args: argparse.Namespace) -> int:
             low_balance_threshold=args.low_balance_threshold,
         )
     )
-    command = m.OpenAccount(**body.model_dump())
-    account, replayed = write(args, executing(command, Account, "account"), NEEDS)
+    account, replayed = write(args, executing(opening(body), Account, "account"), NEEDS)
     emit(args, account, [f"{account_line(account)}  opened", *replayed_note(replayed)])
     return EXIT_OK
 
@@ -82,15 +81,15 @@ def cmd_accounts_show(args: argparse.Namespace) -> int:
 
 
 def _movement(
-    args: argparse.Namespace, route: Any, request: Any, message: Any, **fields: Any
+    args: argparse.Namespace, route: Any, request: Any, building: Any, **fields: Any
 ) -> int:
     """A deposit or a withdrawal: its route (for the account id's type), the route's
-    body, and its command message."""
+    body, and the function that builds its command for the route and here."""
     from api.schemas.transactions import MovementResult
 
     account_id = params(route, account_id=args.account_id)["account_id"]
     body = request.model_validate(body_of(**fields))
-    command = message(account_id=account_id, **body.model_dump())
+    command = building(account_id, body)
     moved, replayed = write(args, executing(command, MovementResult), NEEDS)
     lines = [transaction_line(moved["transaction"]), account_line(moved["account"])]
     emit(args, moved, [*lines, *replayed_note(replayed)])
@@ -98,14 +97,14 @@ def _movement(
 
 
 def cmd_accounts_deposit(args: argparse.Namespace) -> int:
-    from api.routes.accounts import deposit
+    from api.routes.accounts import deposit, depositing
     from api.schemas.accounts import DepositRequest
 
     return _movement(
         args,
         deposit,
         DepositRequest,
-        m.Deposit,
+        depositing,
         amount=args.amount,
         currency=args.currency,
         source=args.source,
@@ -116,14 +115,14 @@ def cmd_accounts_deposit(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_withdraw(args: argparse.Namespace) -> int:
-    from api.routes.accounts import withdraw
+    from api.routes.accounts import withdraw, withdrawing
     from api.schemas.accounts import WithdrawalRequest
 
     return _movement(
         args,
         withdraw,
         WithdrawalRequest,
-        m.Withdraw,
+        withdrawing,
         amount=args.amount,
         currency=args.currency,
         destination=args.destination,
@@ -133,6 +132,7 @@ def cmd_accounts_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_transfer(args: argparse.Namespace) -> int:
+    from api.routes.transfers import transferring
     from api.schemas.transfers import TransferRequest, TransferResult
 
     body = TransferRequest.model_validate(
@@ -144,8 +144,7 @@ def cmd_accounts_transfer(args: argparse.Namespace) -> int:
             description=args.description,
         )
     )
-    command = m.Transfer(**body.model_dump())
-    moved, replayed = write(args, executing(command, TransferResult), NEEDS)
+    moved, replayed = write(args, executing(transferring(body), TransferResult), NEEDS)
     lines = [transaction_line(moved["transaction"])]
     lines += [account_line(moved[side]) for side in ("from_account", "to_account")]
     emit(args, moved, [*lines, *replayed_note(replayed)])

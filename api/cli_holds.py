@@ -2,8 +2,8 @@
 then captured (all or part) or voided (released), as ``POST``/``GET
 /v1/accounts/{id}/holds``, ``.../holds/{hold_id}/capture`` and ``/void`` and ``GET
 .../holds/{hold_id}`` do them: the reads call their routes' functions; the writes, whose
-routes are ``async``, build the command message their route builds and answer with its
-answer model (``executing`` in ``api/cli_routes.py``, which says why)."""
+routes are ``async``, build their command with the function their route calls and answer
+with its answer model (``executing`` in ``api/cli_routes.py``, which says why)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from api.cli_routes import (
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
-from commands import messages as m
 
 NEEDS = ("accounts", "holds")
 
@@ -38,7 +37,7 @@ def hold_line(h: dict[str, Any]) -> str:
 
 
 def cmd_holds_place(args: argparse.Namespace) -> int:
-    from api.routes.holds import place_hold
+    from api.routes.holds import place_hold, placing
     from api.schemas.created import PlacedHold
     from api.schemas.holds import PlaceHoldRequest
 
@@ -53,7 +52,7 @@ def cmd_holds_place(args: argparse.Namespace) -> int:
             description=args.description,
         )
     )
-    command = m.PlaceHold(account_id=account_id, **body.model_dump())
+    command = placing(account_id, body)
     hold, replayed = write(args, executing(command, PlacedHold, "hold", account="account"), NEEDS)
     lines = [f"{hold_line(hold)}  placed"]
     if hold.get("account"):
@@ -63,12 +62,12 @@ def cmd_holds_place(args: argparse.Namespace) -> int:
 
 
 def cmd_holds_capture(args: argparse.Namespace) -> int:
-    from api.routes.holds import capture_hold
+    from api.routes.holds import capture_hold, capturing
     from api.schemas.holds import CaptureHoldRequest, CaptureResult
 
     ids = params(capture_hold, account_id=args.account_id, hold_id=args.hold_id)
     body = CaptureHoldRequest.model_validate(body_of(amount=args.amount))
-    command = m.CaptureHold(**ids, amount=body.amount)
+    command = capturing(ids["account_id"], ids["hold_id"], body)
     done, replayed = write(args, executing(command, CaptureResult), NEEDS)
     lines = [hold_line(done["hold"]), transaction_line(done["transaction"])]
     emit(args, done, [*lines, account_line(done["account"]), *replayed_note(replayed)])
@@ -76,11 +75,13 @@ def cmd_holds_capture(args: argparse.Namespace) -> int:
 
 
 def cmd_holds_void(args: argparse.Namespace) -> int:
-    from api.routes.holds import void_hold
+    from api.routes.holds import void_hold, voiding
     from api.schemas.holds import HoldResult
 
     ids = params(void_hold, account_id=args.account_id, hold_id=args.hold_id)
-    done, replayed = write(args, executing(m.VoidHold(**ids), HoldResult), NEEDS)
+    done, replayed = write(
+        args, executing(voiding(ids["account_id"], ids["hold_id"]), HoldResult), NEEDS
+    )
     lines = [hold_line(done["hold"]), account_line(done["account"])]
     emit(args, done, [*lines, *replayed_note(replayed)])
     return EXIT_OK

@@ -7,10 +7,10 @@ name resolution and provider calls, the same answer): every verb of ``customers`
 ``holds``. The wallet writes (``accounts open|deposit|withdraw|transfer``, ``holds
 place|capture|void``) cannot: their routes are ``async`` and take their caller and the
 bus as the server's dependencies give them. For those the CLI validates the route's
-request model, builds the same command message the route builds, and runs the route's
-other line, the command and its answer (``executing``). So those seven build their
-command twice, here in ``api/cli_accounts.py`` and ``api/cli_holds.py`` and in the
-route, and the two can drift apart: a change to one must be made to the other.
+request model and parameters, builds the command with the function the route itself
+calls (``api.routes.accounts.depositing`` and the like), and runs the route's other
+line, the command and its answer (``executing``). The answer's model (and for a create,
+the object's key) is still named twice, here and in the route.
 
 The caller is the project (``--project``), checked to exist first as the operator API
 does (404 ``not_found``), with ``cli`` as the actor on its events; every id the command

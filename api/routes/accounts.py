@@ -38,6 +38,22 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 MOVE_REFUSALS = ("not_found", "currency_mismatch", "account_frozen", "account_closed")
 
 
+# The commands of this module's wallet writes, built by one function each, which the route
+# and the CLI (``tally accounts``, ``tally holds``) both call: the CLI cannot call these
+# ``async`` routes, whose parameters are the server's dependencies, and must not build a
+# command of its own that could drift from the route's.
+def opening(body: s.OpenAccountRequest) -> m.OpenAccount:
+    return m.OpenAccount(**body.model_dump())
+
+
+def depositing(account_id: UUID, body: s.DepositRequest) -> m.Deposit:
+    return m.Deposit(account_id=account_id, **body.model_dump())
+
+
+def withdrawing(account_id: UUID, body: s.WithdrawalRequest) -> m.Withdraw:
+    return m.Withdraw(account_id=account_id, **body.model_dump())
+
+
 @router.post(
     "",
     status_code=201,
@@ -50,7 +66,7 @@ MOVE_REFUSALS = ("not_found", "currency_mismatch", "account_frozen", "account_cl
 async def open_account(
     body: s.OpenAccountRequest, writer: WriterDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    command = m.OpenAccount(**body.model_dump())
+    command = opening(body)
     outcome = await run(writer, command, key)
     return respond(created_object(outcome, "account"), s.Account)
 
@@ -115,7 +131,7 @@ async def deposit(
     writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = m.Deposit(account_id=account_id, **body.model_dump())
+    command = depositing(account_id, body)
     return respond(await run(writer, command, key), MovementResult)
 
 
@@ -132,7 +148,7 @@ async def withdraw(
     writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = m.Withdraw(account_id=account_id, **body.model_dump())
+    command = withdrawing(account_id, body)
     return respond(await run(writer, command, key), MovementResult)
 
 

@@ -35,6 +35,25 @@ from domain.errors import NotFound
 router = APIRouter(prefix="/v1/accounts/{account_id}/holds", tags=["holds"])
 
 HoldId = IdPath
+
+
+# The commands of this module's wallet writes, built by one function each, which the route
+# and the CLI (``tally accounts``, ``tally holds``) both call: the CLI cannot call these
+# ``async`` routes, whose parameters are the server's dependencies, and must not build a
+# command of its own that could drift from the route's.
+def placing(account_id: UUID, body: s.PlaceHoldRequest) -> m.PlaceHold:
+    return m.PlaceHold(account_id=account_id, **body.model_dump())
+
+
+def capturing(account_id: UUID, hold_id: str, body: s.CaptureHoldRequest | None) -> m.CaptureHold:
+    amount = body.amount if body is not None else None
+    return m.CaptureHold(account_id=account_id, hold_id=hold_id, amount=amount)
+
+
+def voiding(account_id: UUID, hold_id: str) -> m.VoidHold:
+    return m.VoidHold(account_id=account_id, hold_id=hold_id)
+
+
 HoldStatus = Literal["active", "captured", "voided", "expired"]
 
 
@@ -65,7 +84,7 @@ async def place_hold(
     writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = m.PlaceHold(account_id=account_id, **body.model_dump())
+    command = placing(account_id, body)
     outcome = await run(writer, command, key)
     return respond(created_object(outcome, "hold", account="account"), PlacedHold)
 
@@ -95,8 +114,7 @@ async def capture_hold(
     body: s.CaptureHoldRequest | None = None,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    amount = body.amount if body is not None else None
-    command = m.CaptureHold(account_id=account_id, hold_id=hold_id, amount=amount)
+    command = capturing(account_id, hold_id, body)
     return respond(await run(writer, command, key), s.CaptureResult)
 
 
@@ -112,7 +130,7 @@ async def void_hold(
     writer: WriterDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    command = m.VoidHold(account_id=account_id, hold_id=hold_id)
+    command = voiding(account_id, hold_id)
     return respond(await run(writer, command, key), s.HoldResult)
 
 

@@ -35,5 +35,11 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 async def transfer(
     body: s.TransferRequest, writer: WriterDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    command = m.Transfer(**body.model_dump())
+    command = transferring(body)
     return respond(await run(writer, command, key), s.TransferResult)
+
+
+def transferring(body: s.TransferRequest) -> m.Transfer:
+    """The command of ``POST /v1/transfers``, which the route and ``tally accounts
+    transfer`` both call (see ``api.routes.accounts``)."""
+    return m.Transfer(**body.model_dump())
