@@ -23,8 +23,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,14 +30,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app
 from api.bootstrap import NO_PROJECT, build
 from api.settings import Settings
 from bench.common import scratch_schemas
-from bench.over_http import HttpConnection, free_port
+from bench.in_process import served
+from bench.over_http import HttpConnection
 from commands import messages as m
 from commands.bus import Context
 
@@ -110,34 +108,6 @@ def run(url: str, deposits: int, warmup: int, top: int) -> None:
         finally:
             tally.close()
     report(counter, deposits, top)
-
-
-@contextmanager
-def served(app: ASGIApp) -> Iterator[int]:
-    """``app`` served by uvicorn as ``tally serve`` serves it (its HTTP protocol, the
-    default loop) on a thread of this process; yields the port."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        proxy_headers=False,
-        http="api.http_protocol:OneWriteHttpToolsProtocol",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="bench-serve")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 def _open_account(http: HttpConnection) -> str:

@@ -25,7 +25,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,14 +33,14 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app, settle_heap
 from api.bootstrap import NO_PROJECT, build
 from api.settings import Settings
 from bench.common import scratch_schemas
-from bench.over_http import HttpConnection, free_port
+from bench.in_process import served
+from bench.over_http import HttpConnection
 from bench.usage import BATCH, _batch, _now, _setup
 from commands import messages as m
 from commands.bus import Context
@@ -125,28 +124,6 @@ def backend_ticks(url: str, name: str) -> int:
             "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [name]
         ).fetchall()
     return sum(_ticks(Path(f"/proc/{pid}/stat")) for (pid,) in pids)
-
-
-@contextmanager
-def served(app: ASGIApp) -> Iterator[int]:
-    """``app`` served by uvicorn on a thread of this process, with serve's protocol."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            proxy_headers=False,
-                            http="api.http_protocol:OneWriteHttpToolsProtocol")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="bench-serve")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 def run(url: str, batches: int, warmup: int, top: int, opcodes: bool) -> None:
