@@ -32,6 +32,7 @@ from api.cli_customers import add_customer_commands
 from api.cli_help import add_examples, tally_version
 from api.cli_holds import add_hold_commands
 from api.cli_identity import add_identity_commands
+from api.cli_invoice_changes import add_invoice_changes
 from api.cli_invoices import add_invoice_commands
 from api.cli_meters import add_meter_commands
 from api.cli_payment_provider import add_payment_provider_commands
@@ -53,6 +54,7 @@ from api.cli_session import (
 )
 from api.cli_subscriptions import add_subscription_commands
 from api.cli_test_clocks import add_test_clock_commands
+from api.cli_transactions import add_transaction_commands
 from api.cli_usage import add_usage_commands
 from api.cli_webhooks import add_webhook_commands
 from commands.provider_errors import ProviderMisconfigured
@@ -130,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_customer_commands(sub, common)
     add_account_commands(sub, common)
     add_hold_commands(sub, common)
+    add_transaction_commands(sub, common)
     add_test_clock_commands(sub, common)
-    add_invoice_commands(sub, common)
+    add_invoice_changes(add_invoice_commands(sub, common), common)
     add_meter_commands(sub, common)
     add_credit_commands(sub, common)
     add_subscription_commands(add_provider_subscription_commands(sub, common), common)

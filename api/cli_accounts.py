@@ -1,10 +1,16 @@
-"""``tally accounts open|list|show|balance|deposit|withdraw|transfer``: a project's
-accounts (customer wallets) and the money moved through them, as ``POST``/``GET
-/v1/accounts``, ``GET /v1/accounts/{id}``, ``POST /v1/accounts/{id}/deposits`` and
-``/withdrawals`` and ``POST /v1/transfers`` do them: the reads call their routes'
-functions; the writes, whose routes are ``async``, build their command with the function
-their route calls and answer with its answer model (``executing`` in
-``api/cli_routes.py``, which says why). Holds are ``tally holds`` (``api/cli_holds.py``)."""
+"""``tally accounts open|list|show|balance|deposit|withdraw|transfer|freeze|unfreeze|close|
+low-balance-threshold``: a project's accounts (customer wallets) and the money moved
+through them, as ``POST``/``GET /v1/accounts``, ``GET /v1/accounts/{id}``, ``POST
+/v1/accounts/{id}/deposits``, ``/withdrawals``, ``/freeze``, ``/unfreeze``, ``/close`` and
+``/low_balance_threshold`` and ``POST /v1/transfers`` do them: the reads call their
+routes' functions; the writes, whose routes are ``async``, answer with the route's answer
+model (``executing`` in ``api/cli_routes.py``, which says why). open, deposit, withdraw
+and transfer build their command with the function their route calls; freeze, unfreeze,
+close and low-balance-threshold build it here from the route's request model, as the
+route builds it in its own body (their routes have no such function yet), so a change
+to one of those routes' commands must be made here too. Holds are ``tally holds``
+(``api/cli_holds.py``), one transaction ``tally transactions``
+(``api/cli_transactions.py``)."""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from api.cli_routes import (
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
+from commands import messages as m
 
 NEEDS = ("accounts",)
 
@@ -151,6 +158,64 @@ def cmd_accounts_transfer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_accounts_state(args: argparse.Namespace) -> int:
+    """freeze, unfreeze, close: the command message of the verb's route, its body (a
+    freeze's reason) validated by the route's request model."""
+    from api.routes.accounts import close
+    from api.schemas.accounts import AccountResult, FreezeRequest
+
+    account_id = params(close, account_id=args.account_id)["account_id"]
+    command: Any = m.CloseAccount(account_id=account_id)
+    if args.action == "freeze":
+        reason = FreezeRequest.model_validate(body_of(reason=args.reason)).reason
+        command = m.FreezeAccount(account_id=account_id, reason=reason)
+    elif args.action == "unfreeze":
+        command = m.UnfreezeAccount(account_id=account_id)
+    done, replayed = write(args, executing(command, AccountResult), NEEDS)
+    emit(args, done, [account_line(done["account"]), *replayed_note(replayed)])
+    return EXIT_OK
+
+
+def cmd_accounts_threshold(args: argparse.Namespace) -> int:
+    from api.routes.accounts import set_low_balance_threshold
+    from api.schemas.accounts import AccountResult, LowBalanceThresholdRequest
+
+    route = set_low_balance_threshold
+    account_id = params(route, account_id=args.account_id)["account_id"]
+    # The field is required and null clears it, so "none" is sent as null rather than
+    # left out; anything else not a whole number goes as given, for the model to refuse.
+    raw = args.threshold
+    value = None if raw == "none" else int(raw) if raw.lstrip("-").isdigit() else raw
+    body = LowBalanceThresholdRequest.model_validate({"low_balance_threshold": value})
+    command = m.SetLowBalanceThreshold(account_id=account_id, **body.model_dump())
+    done, replayed = write(args, executing(command, AccountResult), NEEDS)
+    threshold = done["account"].get("low_balance_threshold", "none")  # null is left out
+    lines = [account_line(done["account"]), f"low-balance threshold {threshold}"]
+    emit(args, done, [*lines, *replayed_note(replayed)])
+    return EXIT_OK
+
+
+def _add_states(accounts: Any, common: argparse.ArgumentParser) -> list[Any]:
+    states = []
+    for name, text in (
+        ("freeze", "freeze: it neither sends nor receives money"),
+        ("unfreeze", "unfreeze a frozen account"),
+        ("close", "close an empty account with no active hold"),
+    ):
+        state = accounts.add_parser(name, help=text, parents=[common])
+        state.add_argument("account_id", help="the account's id")
+        state.set_defaults(func=cmd_accounts_state)
+        states.append(state)
+    states[0].add_argument("--reason", default=None, help="why (kept with the account)")
+    threshold = accounts.add_parser(
+        "low-balance-threshold", help="set or clear the low-balance threshold", parents=[common]
+    )
+    threshold.add_argument("account_id", help="the account's id")
+    threshold.add_argument("threshold", help="minor units, or none to clear it")
+    threshold.set_defaults(func=cmd_accounts_threshold)
+    return [*states, threshold]
+
+
 def _money(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("amount", type=int, help="minor units (1999 is 19.99 EUR)")
     parser.add_argument("--currency", required=True, help="ISO 4217, the account's")
@@ -189,7 +254,7 @@ def _add_writes(accounts: Any, common: argparse.ArgumentParser) -> list[Any]:
     transfer.add_argument("to_account", help="the account it reaches")
     _money(transfer)
     transfer.set_defaults(func=cmd_accounts_transfer)
-    writes = [opening, deposit, withdraw, transfer]
+    writes = [opening, deposit, withdraw, transfer, *_add_states(accounts, common)]
     for action in writes:
         add_idempotency_key(action)
     return writes

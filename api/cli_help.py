@@ -94,6 +94,23 @@ EXAMPLES: dict[str, list[str]] = {
     "accounts list": ["tally accounts list --project $PROJECT --owner-ref $CUSTOMER"],
     "accounts show": ["tally accounts show $ACCOUNT --project $PROJECT --json"],
     "accounts balance": ["tally accounts balance $ACCOUNT --project $PROJECT"],
+    "accounts freeze": ["tally accounts freeze $ACCOUNT --project $PROJECT --reason chargeback"],
+    "accounts unfreeze": ["tally accounts unfreeze $ACCOUNT --project $PROJECT"],
+    "accounts close": ["tally accounts close $ACCOUNT --project $PROJECT --json"],
+    "accounts low-balance-threshold": [
+        "tally accounts low-balance-threshold $ACCOUNT 500 --project $PROJECT",
+        "tally accounts low-balance-threshold $ACCOUNT none --project $PROJECT   # clear it",
+    ],
+    "transactions": ["tally transactions show $TRANSACTION --project $PROJECT"],
+    "transactions show": ["tally transactions show $TRANSACTION --project $PROJECT --json"],
+    "transactions confirm": ["tally transactions confirm $TRANSACTION --project $PROJECT"],
+    "transactions fail": [
+        "tally transactions fail $TRANSACTION --project $PROJECT --reason 'card declined'"
+    ],
+    "transactions reverse": [
+        "tally transactions reverse $TRANSACTION --project $PROJECT          # all that is left",
+        "tally transactions reverse $TRANSACTION --project $PROJECT --amount 200 --reason refund",
+    ],
     "holds": ["tally holds list $ACCOUNT --project $PROJECT --status active"],
     "holds place": [
         "tally holds place $ACCOUNT 2000 --project $PROJECT --currency EUR "
@@ -126,6 +143,15 @@ EXAMPLES: dict[str, list[str]] = {
         "tally subscriptions pause $SUB --project $PROJECT --resume-at 2030-06-01T00:00:00Z"
     ],
     "subscriptions resume": ["tally subscriptions resume $SUBSCRIPTION --project $PROJECT"],
+    "subscriptions activate": ["tally subscriptions activate $SUBSCRIPTION --project $PROJECT"],
+    "subscriptions extend-trial": [
+        "tally subscriptions extend-trial $SUB --project $PROJECT --trial-end 2030-02-01T00:00:00Z"
+    ],
+    "subscriptions change-items": [
+        "tally subscriptions change-items $SUB --project $PROJECT --lookup-key pro_monthly_eur:8",
+        "tally subscriptions change-items $SUB --project $PROJECT --price $PRICE "
+        "--proration period_end --json",
+    ],
     "test-clocks": [
         "tally test-clocks create --project $PROJECT --frozen-time 2030-01-01T00:00:00Z"
     ],
@@ -183,6 +209,17 @@ EXAMPLES: dict[str, list[str]] = {
     "invoices show": ["tally invoices show $INVOICE --project $PROJECT --json"],
     "invoices pdf": ["tally invoices pdf $INVOICE --project $PROJECT -o invoice.pdf"],
     "invoices html": ["tally invoices html $INVOICE --project $PROJECT -o -"],
+    "invoices remove-line": ["tally invoices remove-line $INVOICE $LINE --project $PROJECT"],
+    "invoices apply-coupon": [
+        "tally invoices apply-coupon $INVOICE --project $PROJECT --coupon SPRING25",
+        "tally invoices apply-coupon $INVOICE --project $PROJECT --promotion-code FRIENDS",
+    ],
+    "invoices retry-payment": ["tally invoices retry-payment $INVOICE --project $PROJECT --json"],
+    "invoices credit-note": [
+        "tally invoices credit-note $INVOICE --project $PROJECT --amount 1000 --reason outage",
+        "tally invoices credit-note $INVOICE --project $PROJECT --refund-to original_payment",
+    ],
+    "invoices credit-notes": ["tally invoices credit-notes --project $PROJECT --invoice $INVOICE"],
     "secrets": ["tally secrets new-key"],
     "secrets new-key": ["tally secrets new-key"],
     "secrets reseal": ["tally secrets reseal --json"],

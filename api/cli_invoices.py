@@ -4,7 +4,8 @@
 a provider charge is made before the answer, as the route makes it), ``list`` and
 ``show`` (``GET /v1/invoices[/{id}]``), with the routes' request models and answers; and
 ``pdf``/``html``, one invoice's document written to a file (or stdout), as
-``GET /v1/invoices/{id}/pdf`` renders it."""
+``GET /v1/invoices/{id}/pdf`` renders it. ``remove-line``, ``apply-coupon``,
+``retry-payment`` and the credit notes are in ``api/cli_invoice_changes.py``."""
 
 from __future__ import annotations
 
@@ -205,7 +206,9 @@ def _add_writes(invoices: Any, common: argparse.ArgumentParser) -> list[Any]:
     return writes
 
 
-def add_invoice_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_invoice_commands(sub: Any, common: argparse.ArgumentParser) -> Any:
+    """``tally invoices`` and these verbs; answers its verbs' parsers, for those of
+    ``api/cli_invoice_changes.py`` (which uses ``invoice_line``) to join them."""
     invoices = sub.add_parser("invoices", help="invoices and their documents").add_subparsers(
         dest="action", required=True
     )
@@ -230,3 +233,4 @@ def add_invoice_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         action.add_argument("--project", type=UUID, required=True, help="the project's id")
         action.add_argument("-o", "--output", required=True, help="a file, or - for stdout")
         action.set_defaults(func=cmd_invoices_document)
+    return invoices

@@ -1,7 +1,8 @@
-"""``tally subscriptions create|list|show|cancel|undo-cancel|pause|resume``: a project's
-subscriptions, through the functions of ``POST``/``GET /v1/subscriptions``,
-``GET /v1/subscriptions/{id}`` and ``.../cancel``, ``/undo_cancel``, ``/pause`` and
-``/resume``, with the routes' request models, name resolution (lookup keys, plan codes),
+"""``tally subscriptions create|list|show|cancel|undo-cancel|pause|resume|activate|
+extend-trial|change-items``: a project's subscriptions, through the functions of
+``POST``/``GET /v1/subscriptions``, ``GET /v1/subscriptions/{id}`` and ``.../cancel``,
+``/undo_cancel``, ``/pause``, ``/resume``, ``/activate``, ``/extend_trial`` and
+``/items``, with the routes' request models, name resolution (lookup keys, plan codes),
 provider calls and answers (``api/cli_routes.py``). ``tally subscriptions run-by`` (who
 runs them) is in ``api/cli_provider_subscriptions.py``."""
 
@@ -97,7 +98,8 @@ def cmd_subscriptions_show(args: argparse.Namespace) -> int:
 
 
 def cmd_subscriptions_change(args: argparse.Namespace) -> int:
-    """cancel, undo-cancel, pause, resume: the route of the verb, with its body if any."""
+    """cancel, undo-cancel, pause, resume, activate: the route of the verb, with its body
+    if any."""
     from api.routes import subscription_lifecycle as routes
     from api.schemas.subscriptions import CancelRequest, PauseRequest
 
@@ -106,6 +108,7 @@ def cmd_subscriptions_change(args: argparse.Namespace) -> int:
         "undo-cancel": routes.undo_cancel,
         "pause": routes.pause,
         "resume": routes.resume,
+        "activate": routes.activate,
     }
     route = routes_by_verb[args.action]
     sub_id = params(route, subscription_id=args.subscription_id)["subscription_id"]
@@ -123,6 +126,55 @@ def cmd_subscriptions_change(args: argparse.Namespace) -> int:
     answer, replayed = write(args, call, NEEDS)
     emit(args, answer, [subscription_line(answer["subscription"]), *replayed_note(replayed)])
     return EXIT_OK
+
+
+def _with_body(args: argparse.Namespace, route: Callable[..., Any], body: Any) -> int:
+    """A verb whose route takes the subscription's id and a required body."""
+    sub_id = params(route, subscription_id=args.subscription_id)["subscription_id"]
+    answer, replayed = write(
+        args, lambda tally, caller, key: route(sub_id, body, tally, caller, key), NEEDS
+    )
+    emit(args, answer, [subscription_line(answer["subscription"]), *replayed_note(replayed)])
+    return EXIT_OK
+
+
+def cmd_subscriptions_extend_trial(args: argparse.Namespace) -> int:
+    from api.routes.subscription_lifecycle import extend_trial
+    from api.schemas.subscriptions import ExtendTrialRequest
+
+    body = ExtendTrialRequest.model_validate(body_of(trial_end=args.trial_end))
+    return _with_body(args, extend_trial, body)
+
+
+def cmd_subscriptions_change_items(args: argparse.Namespace) -> int:
+    from api.routes.subscriptions import change_items
+    from api.schemas.subscriptions import ChangeItemsRequest
+
+    items = _items(args.price, args.lookup_key)
+    body = ChangeItemsRequest.model_validate(body_of(items=items, proration=args.proration))
+    return _with_body(args, change_items, body)
+
+
+def _add_with_body(actions: Any, common: argparse.ArgumentParser) -> list[Any]:
+    extend = actions.add_parser("extend-trial", help="end a trial later", parents=[common])
+    extend.add_argument("subscription_id", help="the subscription's id")
+    extend.add_argument("--trial-end", required=True, help="RFC 3339, after the current end")
+    extend.set_defaults(func=cmd_subscriptions_extend_trial)
+    change = actions.add_parser(
+        "change-items", help="new items: a plan change, seats", parents=[common]
+    )
+    change.add_argument("subscription_id", help="the subscription's id")
+    change.add_argument(
+        "--price", action="append", default=[], metavar="ID[:QUANTITY]",
+        help="a recurring price by id (repeatable)",
+    )  # fmt: skip
+    change.add_argument(
+        "--lookup-key", action="append", default=[], metavar="KEY[:QUANTITY]",
+        help="a price by its lookup key (repeatable)",
+    )  # fmt: skip
+    change.add_argument("--proration", default=None, help="prorate (default), none or period_end")
+    change.set_defaults(func=cmd_subscriptions_change_items)
+    return [extend, change]
 
 
 def _add_create(actions: Any, common: argparse.ArgumentParser) -> Any:
@@ -154,6 +206,7 @@ def add_subscription_commands(actions: Any, common: argparse.ArgumentParser) -> 
         ("undo-cancel", "keep one canceled at the period end"),
         ("pause", "pause an active one"),
         ("resume", "resume a paused one (a new period starts now)"),
+        ("activate", "activate an incomplete one: its first payment arrived"),
     ):
         change = actions.add_parser(name, help=text, parents=[common])
         change.add_argument("subscription_id", help="the subscription's id")
@@ -161,6 +214,7 @@ def add_subscription_commands(actions: Any, common: argparse.ArgumentParser) -> 
         writes.append(change)
     writes[1].add_argument("--at-period-end", action="store_true", help="not now: then")
     writes[3].add_argument("--resume-at", default=None, help="RFC 3339: the scheduler resumes it")
+    writes += _add_with_body(actions, common)
     for action in writes:
         add_idempotency_key(action)
     listing = actions.add_parser("list", help="list subscriptions, oldest first", parents=[common])
