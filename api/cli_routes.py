@@ -1,16 +1,23 @@
 """Running an API route as the CLI: the everyday writes and reads of ``tally customers``,
-``accounts``, ``holds``, ``subscriptions``, ``test-clocks`` and ``invoices``.
+``accounts``, ``holds``, ``transactions``, ``subscriptions``, ``test-clocks`` and
+``invoices``.
 
 Most verbs call the function behind their route (the same command message, the same
 name resolution and provider calls, the same answer): every verb of ``customers``,
-``subscriptions``, ``test-clocks`` and ``invoices``, and the reads of ``accounts`` and
-``holds``. The wallet writes (``accounts open|deposit|withdraw|transfer``, ``holds
-place|capture|void``) cannot: their routes are ``async`` and take their caller and the
-bus as the server's dependencies give them. For those the CLI validates the route's
-request model and parameters, builds the command with the function the route itself
-calls (``api.routes.accounts.depositing`` and the like), and runs the route's other
-line, the command and its answer (``executing``). The answer's model (and for a create,
-the object's key) is still named twice, here and in the route.
+``subscriptions``, ``test-clocks`` and ``invoices``, and the reads of ``accounts``,
+``holds`` and ``transactions``. The wallet writes (``accounts
+open|deposit|withdraw|transfer|freeze|unfreeze|close|low-balance-threshold``, ``holds
+place|capture|void``, ``transactions confirm|fail|reverse``) cannot: their routes are
+``async`` and take their caller and the bus as the server's dependencies give them. For
+those the CLI validates the route's request model and parameters, builds the command, and
+runs the route's other line, the command and its answer (``executing``). Seven build
+it with the function the route itself calls (``api.routes.accounts.depositing`` and the
+like: open, deposit, withdraw, transfer, place, capture, void); the other seven (freeze,
+unfreeze, close, low-balance-threshold, confirm, fail, reverse) build it here as their
+route builds it in its own body, since those routes have no such function yet, so their
+commands are written twice (``api/cli_accounts.py``, ``api/cli_transactions.py``) and
+can drift apart: a change to one must be made to the other. The answer's model (and for
+a create, the object's key) is named twice for all fourteen, here and in the route.
 
 The caller is the project (``--project``), checked to exist first as the operator API
 does (404 ``not_found``), with ``cli`` as the actor on its events; every id the command
