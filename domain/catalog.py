@@ -18,6 +18,7 @@ from domain.base import TallyAggregate
 from domain.copies import plain_copy
 from domain.errors import InvalidCombination, LimitReached, ValidationFailed
 from domain.limits import (
+    MAX_FEATURES,
     MAX_LABEL_CHARS,
     MAX_NAME_CHARS,
     MAX_QUANTITY,
@@ -38,7 +39,6 @@ NAMESPACE = UUID("9d8c7b6a-5f4e-4d3c-8b2a-1e0f9a8b7c6d")
 METERED = ("metered", "metered_graduated", "metered_volume", "metered_package")
 TIERED = ("graduated", "volume", "metered_graduated", "metered_volume")
 SCHEMES = ("flat", "per_unit", "graduated", "volume", *METERED)
-MAX_FEATURES = 100  # the API's features list holds at most this many
 
 
 class Product(TallyAggregate):

@@ -18,7 +18,7 @@ from api.schemas.common import PRICE_ID, ApiObject, Request, Response, request_c
 from api.schemas.nulls import AsRecorded, ShownNull
 from commands.limits_types import Label, LookupKey, Name, PlanCode, Ref
 from commands.messages import CurrencyCode, PricePackage, PriceTier
-from domain.limits import MAX_AMOUNT_MINOR, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
+from domain.limits import MAX_AMOUNT_MINOR, MAX_FEATURES, MAX_PRICE_TIERS, MAX_TRIAL_DAYS
 from domain.periods import MAX_INTERVAL_COUNT
 
 Scheme = Literal[
@@ -52,7 +52,7 @@ class DefineProductRequest(Request):
     ]
     name: Name
     features: list[Label] = Field(
-        default_factory=list, max_length=100, description="What the plan grants"
+        default_factory=list, max_length=MAX_FEATURES, description="What the plan grants"
     )
     owner: Ref | None = Field(
         default=None,

@@ -64,6 +64,8 @@ MAX_TRIAL_DAYS = 730
 # tiers on a graduated or volume price; the API and the command messages refuse more.
 MAX_SUBSCRIPTION_ITEMS = 20
 MAX_PRICE_TIERS = 20
+# Features a product (a plan) grants.
+MAX_FEATURES = 100
 # A package price (issue 13) counts usage in packages of at most this many units, and
 # gives at most this many units free: usage quantities have 15 digits before the point,
 # so a larger package or allowance could never be reached.
