@@ -28,6 +28,7 @@ from api.cli_routes import (
     params,
     read,
     replayed_note,
+    show,
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
@@ -81,10 +82,7 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
 def cmd_accounts_show(args: argparse.Namespace) -> int:
     from api.routes.accounts import get_account
 
-    account_id = params(get_account, account_id=args.account_id)["account_id"]
-    found = read(args, lambda tally, caller: get_account(account_id, tally, caller, None), NEEDS)
-    emit(args, found, [account_line(found)])
-    return EXIT_OK
+    return show(args, get_account, account_line, NEEDS, account_id=args.account_id)
 
 
 def _movement(

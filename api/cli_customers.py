@@ -19,6 +19,7 @@ from api.cli_routes import (
     params,
     read,
     replayed_note,
+    show,
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
@@ -86,13 +87,8 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
     from api.routes.customers import get_by_external_id, get_customer
 
     if args.external_id:
-        ref = params(get_by_external_id, external_id=args.customer)["external_id"]
-        found = read(args, lambda tally, caller: get_by_external_id(ref, tally, caller), NEEDS)
-    else:
-        customer_id = params(get_customer, customer_id=args.customer)["customer_id"]
-        found = read(args, lambda tally, caller: get_customer(customer_id, tally, caller), NEEDS)
-    emit(args, found, [customer_line(found)])
-    return EXIT_OK
+        return show(args, get_by_external_id, customer_line, NEEDS, external_id=args.customer)
+    return show(args, get_customer, customer_line, NEEDS, customer_id=args.customer)
 
 
 def add_customer_commands(sub: Any, common: argparse.ArgumentParser) -> None:

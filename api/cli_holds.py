@@ -21,6 +21,7 @@ from api.cli_routes import (
     params,
     read,
     replayed_note,
+    show,
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
@@ -102,10 +103,8 @@ def cmd_holds_list(args: argparse.Namespace) -> int:
 def cmd_holds_show(args: argparse.Namespace) -> int:
     from api.routes.holds import get_hold
 
-    ids = params(get_hold, account_id=args.account_id, hold_id=args.hold_id)
-    found = read(args, lambda tally, caller: get_hold(**ids, tally=tally, caller=caller), NEEDS)
-    emit(args, found, [hold_line(found)])
-    return EXIT_OK
+    ids = {"account_id": args.account_id, "hold_id": args.hold_id}
+    return show(args, get_hold, hold_line, NEEDS, **ids)
 
 
 def add_hold_commands(sub: Any, common: argparse.ArgumentParser) -> None:

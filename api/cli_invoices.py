@@ -24,6 +24,7 @@ from api.cli_routes import (
     params,
     read,
     replayed_note,
+    show,
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
@@ -136,10 +137,7 @@ def cmd_invoices_list(args: argparse.Namespace) -> int:
 def cmd_invoices_show(args: argparse.Namespace) -> int:
     from api.routes.invoices import get_invoice
 
-    invoice_id = params(get_invoice, invoice_id=args.invoice_id)["invoice_id"]
-    found = read(args, lambda tally, caller: get_invoice(invoice_id, tally, caller, None), NEEDS)
-    emit(args, found, [invoice_line(found)])
-    return EXIT_OK
+    return show(args, get_invoice, invoice_line, NEEDS, invoice_id=args.invoice_id)
 
 
 def cmd_invoices_document(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ line gives is then read or changed only within that project, as a key of it woul
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from pydantic import BaseModel, create_model
 from starlette.responses import Response
 
 from api.auth import Caller
-from api.cli_session import ACTOR, opened, sync_read_models, write_key
+from api.cli_session import ACTOR, EXIT_OK, emit, opened, sync_read_models, write_key
 from api.routes.common import POSITION_HEADER, REPLAYED_HEADER
 from api.tally import Tally
 from commands.messages import Command
@@ -127,6 +128,25 @@ def read(
         sync_read_models(tally, None, needs)
         found = query(tally, caller)
     return found.model_dump(mode="json", by_alias=True)
+
+
+def show(
+    args: argparse.Namespace,
+    route: Callable[..., BaseModel],
+    line: Callable[[dict[str, Any]], str],
+    needs: Sequence[str],
+    **ids: Any,
+) -> int:
+    """``tally X show``: the read route of one object run for ``--project`` with ``ids``
+    checked by its own parameter types (an ``as_of`` it takes left out: now), printed as
+    the API's body (``--json``) or as ``line``."""
+    checked = params(route, **ids)
+    now = {"as_of": None} if "as_of" in inspect.signature(route).parameters else {}
+    found = read(
+        args, lambda tally, caller: route(**checked, **now, tally=tally, caller=caller), needs
+    )
+    emit(args, found, [line(found)])
+    return EXIT_OK
 
 
 def params(route: Callable[..., Any], **values: Any) -> dict[str, Any]:

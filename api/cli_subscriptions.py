@@ -21,6 +21,7 @@ from api.cli_routes import (
     params,
     read,
     replayed_note,
+    show,
     write,
 )
 from api.cli_session import EXIT_OK, CannotStart, add_idempotency_key, emit
@@ -91,10 +92,8 @@ def cmd_subscriptions_list(args: argparse.Namespace) -> int:
 def cmd_subscriptions_show(args: argparse.Namespace) -> int:
     from api.routes.subscriptions import get_subscription
 
-    sub_id = params(get_subscription, subscription_id=args.subscription_id)["subscription_id"]
-    found = read(args, lambda tally, caller: get_subscription(sub_id, tally, caller, None), NEEDS)
-    emit(args, found, [subscription_line(found)])
-    return EXIT_OK
+    sub_id = args.subscription_id
+    return show(args, get_subscription, subscription_line, NEEDS, subscription_id=sub_id)
 
 
 def cmd_subscriptions_change(args: argparse.Namespace) -> int:

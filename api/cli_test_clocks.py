@@ -18,6 +18,7 @@ from api.cli_routes import (
     params,
     read,
     replayed_note,
+    show,
     write,
 )
 from api.cli_session import EXIT_OK, add_idempotency_key, emit
@@ -75,10 +76,7 @@ def cmd_clocks_list(args: argparse.Namespace) -> int:
 def cmd_clocks_show(args: argparse.Namespace) -> int:
     from api.routes.test_clocks import get_test_clock
 
-    clock_id = params(get_test_clock, test_clock_id=args.test_clock_id)["test_clock_id"]
-    found = read(args, lambda tally, caller: get_test_clock(clock_id, tally, caller), NEEDS)
-    emit(args, found, [clock_line(found)])
-    return EXIT_OK
+    return show(args, get_test_clock, clock_line, NEEDS, test_clock_id=args.test_clock_id)
 
 
 def add_test_clock_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ def test_customers_accounts_and_holds_from_the_cli_are_the_apis(
     assert (made["object"], made["existed"], made["metadata"]) == ("customer", False, {"team": "x"})
     shown = api.ok(api.get(f"/v1/customers/{made['id']}"))
     assert answer(tally_cli, api, "customers", "show", "u1", "--external-id") == shown
+    assert answer(tally_cli, api, "customers", "show", made["id"]) == shown
     assert answer(tally_cli, api, "customers", "list") == api.ok(api.get("/v1/customers"))
 
     wallet = answer(tally_cli, api, "accounts", "open", made["id"], "--currency", "EUR")
@@ -46,6 +47,8 @@ def test_customers_accounts_and_holds_from_the_cli_are_the_apis(
     assert answer(tally_cli, api, "accounts", "balance", wallet["id"]) == account
     holds = api.ok(api.get(f"/v1/accounts/{wallet['id']}/holds"))
     assert answer(tally_cli, api, "holds", "list", wallet["id"]) == holds
+    one = api.ok(api.get(f"/v1/accounts/{wallet['id']}/holds/{hold['id']}"))
+    assert answer(tally_cli, api, "holds", "show", wallet["id"], hold["id"]) == one
 
 
 def test_the_cli_refuses_what_the_api_refuses_and_writes_nothing(
