@@ -19,12 +19,13 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from types import FrameType
+from types import CodeType
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import opcodes
 from bench.command_layer import ACTOR, make_project, open_accounts, open_tally
 from bench.common import scratch_schemas
 from commands import messages as m
@@ -33,32 +34,12 @@ from commands.bus import Context
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-class OpcodeCounter:
-    """Counts opcodes per (thread group, function) while ``on``; costs nothing else."""
+class OpcodeCounter(opcodes.OpcodeCounter):
+    """Per (thread group, function): the committer's thread apart from the clients'."""
 
-    def __init__(self) -> None:
-        self.on = False
-        self.by_function: Counter[tuple[str, str]] = Counter()
-        self.calls: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.Lock()
-
-    def tracer(self, frame: FrameType, what: str, arg: Any) -> Any:
-        if not self.on:
-            return None
-        frame.f_trace_opcodes = True
-        frame.f_trace_lines = False
-        code = frame.f_code
+    def key(self, code: CodeType) -> Any:
         group = "committer" if threading.current_thread().name == "tally-committer" else "clients"
-        key = (group, f"{Path(code.co_filename).name}:{code.co_qualname}")
-        counts = self.by_function
-        self.calls[key] += 1
-
-        def local(frame: FrameType, what: str, arg: Any) -> Any:
-            if what == "opcode" and self.on:
-                counts[key] += 1
-            return local
-
-        return local
+        return (group, super().key(code))
 
 
 def run(url: str, deposits: int, clients: int, top: int) -> None:

@@ -24,17 +24,17 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from types import FrameType
+from types import CodeType
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app
 from api.bootstrap import NO_PROJECT, build
 from api.settings import Settings
+from bench import opcodes
 from bench.common import scratch_schemas
 from bench.in_process import served
 from bench.over_http import HttpConnection
@@ -44,44 +44,21 @@ from commands.bus import Context
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-class LoopCounter:
-    """Counts opcodes per function on the loop's thread while ``on``."""
+class LoopCounter(opcodes.OpcodeCounter):
+    """Only the server loop's thread, functions named by package/module."""
 
     def __init__(self) -> None:
-        self.on = False
+        super().__init__()
         self.loop_thread: int | None = None
-        self.by_function: Counter[str] = Counter()
-        self.calls: Counter[str] = Counter()
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        """``app``, noting the thread it is called on (the loop's)."""
+    def noted(self) -> None:
+        self.loop_thread = threading.get_ident()
 
-        async def noted(scope: Scope, receive: Receive, send: Send) -> None:
-            self.loop_thread = threading.get_ident()
-            # The loop's thread was running before the count started: it is traced from
-            # its first request after that (later frames, resumed coroutines included).
-            if self.on and sys.gettrace() is None:
-                sys.settrace(self.tracer)
-            await app(scope, receive, send)
+    def counted(self) -> bool:
+        return threading.get_ident() == self.loop_thread
 
-        return noted
-
-    def tracer(self, frame: FrameType, what: str, arg: Any) -> Any:
-        if not self.on or threading.get_ident() != self.loop_thread:
-            return None
-        frame.f_trace_opcodes = True
-        frame.f_trace_lines = False
-        code = frame.f_code
-        key = f"{_where(code.co_filename)}:{code.co_qualname}"
-        counts = self.by_function
-        self.calls[key] += 1
-
-        def local(frame: FrameType, what: str, arg: Any) -> Any:
-            if what == "opcode" and self.on:
-                counts[key] += 1
-            return local
-
-        return local
+    def key(self, code: CodeType) -> Any:
+        return f"{_where(code.co_filename)}:{code.co_qualname}"
 
 
 def run(url: str, deposits: int, warmup: int, top: int) -> None:

@@ -23,21 +23,19 @@ import os
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app, settle_heap
 from api.bootstrap import NO_PROJECT, build
 from api.settings import Settings
+from bench import opcodes
 from bench.common import scratch_schemas
 from bench.in_process import served
 from bench.over_http import HttpConnection
@@ -49,41 +47,15 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CLIENTS = 4  # customers the batches are sent for (one per batch, in turn)
 
 
-class OpcodeCounter:
-    """Counts opcodes per function on every thread but the client's while ``on``."""
+class OpcodeCounter(opcodes.OpcodeCounter):
+    """Every thread but the client's."""
 
     def __init__(self) -> None:
-        self.on = False
+        super().__init__()
         self.client = threading.get_ident()
-        self.by_function: Counter[str] = Counter()
 
-    def tracer(self, frame: FrameType, what: str, arg: Any) -> Any:
-        if not self.on or threading.get_ident() == self.client:
-            return None
-        frame.f_trace_opcodes = True
-        frame.f_trace_lines = False
-        code = frame.f_code
-        key = f"{Path(code.co_filename).name}:{code.co_qualname}"
-        counts = self.by_function
-
-        def local(frame: FrameType, what: str, arg: Any) -> Any:
-            if what == "opcode" and self.on:
-                counts[key] += 1
-            return local
-
-        return local
-
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        """``app``, tracing the loop's thread from its first request while ``on`` (a
-        thread that was running before the count started never sees
-        ``threading.settrace``)."""
-
-        async def traced(scope: Scope, receive: Receive, send: Send) -> None:
-            if self.on and sys.gettrace() is None:
-                sys.settrace(self.tracer)
-            await app(scope, receive, send)
-
-        return traced
+    def counted(self) -> bool:
+        return threading.get_ident() != self.client
 
     def trace_threadpool(self) -> None:
         """The route's write runs on the threadpool's threads, which also started
