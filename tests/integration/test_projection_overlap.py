@@ -23,38 +23,14 @@ from projections.replay import replay
 from projections.runner import ProjectionWorker, stalls
 from projections.stalls import StallBook
 from projections.transactions import Transactions
+from tests.integration.gated import Gated, head
 from tests.integration.ledger_workload import Driver, mixed_workload, new_project
 
 GATE = 7_160_416  # an advisory lock key no other code takes
 
 
-class Gated(Transactions):
-    """``transactions``, whose second batch waits in Postgres for the test's lock; the
-    test sees whether a third batch is built meanwhile."""
-
-    name = "transactions"
-    calls: ClassVar[int] = 0
-    third: ClassVar[threading.Event] = threading.Event()
-    switch_s: ClassVar[float] = 0.0  # the interpreter's switch interval meanwhile
-
-    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
-        super().apply(cur, events)
-        type(self).calls += 1
-        if type(self).calls == 2:
-            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (GATE,))
-        elif type(self).calls == 3:
-            type(self).switch_s = sys.getswitchinterval()
-            type(self).third.set()
-
-
 def _models(cls: type[ReadModel]) -> list[type[ReadModel]]:
     return [cls if c is Transactions else c for c in PROJECTIONS]
-
-
-def _head(tally: Tally) -> int:
-    head = tally.store.recorder.max_notification_id()
-    assert head is not None
-    return head
 
 
 def _deposits(tally: Tally, count: int) -> None:
@@ -70,7 +46,7 @@ def test_catch_up_builds_the_next_batch_while_the_last_ones_statements_run(
     """Failed before the overlap: the third batch was built only after the second's
     statements had run, which the lock held up until the wait below gave up."""
     _deposits(tally, 12)
-    Gated.calls, Gated.third = 0, threading.Event()
+    Gated.reset(GATE)
     before = sys.getswitchinterval()
     worker = ProjectionWorker(tally.store, tally.views, tally.schema, 4, models=_models(Gated))
     with psycopg.connect(tally.target.url, autocommit=True) as gate:
@@ -87,7 +63,7 @@ def test_catch_up_builds_the_next_batch_while_the_last_ones_statements_run(
     # Threads switch every millisecond while batches overlap, and as before after.
     assert Gated.switch_s == SWITCH_INTERVAL_S
     assert sys.getswitchinterval() == before
-    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert current_position(tally.views, tally.schema) == head(tally)
     assert replay(tally.store, tally.views, tally.schema, progress=False).ok
 
 
@@ -99,7 +75,7 @@ def test_overlapped_batches_make_the_read_models_one_batch_makes(tally: Tally, b
     assert worker.catch_up() > 0
     with tally.views.connection() as conn, conn.cursor() as cur:
         positions = read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
-    assert set(positions.values()) == {_head(tally)}
+    assert set(positions.values()) == {head(tally)}
     assert replay(tally.store, tally.views, tally.schema, progress=False).ok
 
 
@@ -128,13 +104,13 @@ def test_a_read_model_failing_in_python_mid_catch_up_stalls_at_its_event(tally: 
         with tally.views.connection() as conn, conn.cursor() as cur:
             positions = read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
         assert positions["transactions"] == found["transactions"].position - 1
-        assert positions["accounts"] == _head(tally)
+        assert positions["accounts"] == head(tally)
         FailsInPython.amount = None
         ProjectionWorker(tally.store, tally.views, tally.schema, 2, models=models).catch_up()
         assert stalls(tally.views, tally.schema) == []
     finally:
         FailsInPython.amount = 9
-    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert current_position(tally.views, tally.schema) == head(tally)
     assert replay(tally.store, tally.views, tally.schema, progress=False).ok
 
 
@@ -199,13 +175,13 @@ def test_a_statement_failing_in_the_pipelines_thread_stalls_its_read_model_at_it
             positions = read_positions(cur, tally.schema, make_models(tally.views, tally.schema))
         assert positions["transactions"] == found["transactions"].position - 1
         others = {n: p for n, p in positions.items() if n not in found}
-        assert set(others.values()) == {_head(tally)}, positions
+        assert set(others.values()) == {head(tally)}, positions
         FailsInPostgres.amount = None
         ProjectionWorker(tally.store, tally.views, tally.schema, 2, models=models).catch_up()
         assert stalls(tally.views, tally.schema) == []
     finally:
         FailsInPostgres.amount = 9
-    assert current_position(tally.views, tally.schema) == _head(tally)
+    assert current_position(tally.views, tally.schema) == head(tally)
     assert replay(tally.store, tally.views, tally.schema, progress=False).ok
 
 

@@ -5,14 +5,11 @@ still ends where applying each batch at once ends."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any, ClassVar
 
 import psycopg
-from psycopg import Cursor
 
 from api.bootstrap import Tally
-from projections.base import ReadModel, Tracked
+from projections.base import ReadModel
 from projections.decoding import FastDecoder
 from projections.reading import Batch, read_batches
 from projections.registry import PROJECTIONS, make_models, read_positions
@@ -20,32 +17,11 @@ from projections.replay import replay
 from projections.replay_applying import apply_batches
 from projections.runner import ProjectionWorker
 from projections.transactions import Transactions
+from tests.integration import gated
+from tests.integration.gated import Gated
 from tests.integration.ledger_workload import Driver, mixed_workload, new_project
 
 GATE = 7_160_417  # an advisory lock key no other code takes
-
-
-class Gated(Transactions):
-    """``transactions``, whose second batch waits in Postgres for the test's lock; the
-    test sees whether a third batch is built meanwhile."""
-
-    name = "transactions"
-    calls: ClassVar[int] = 0
-    third: ClassVar[threading.Event] = threading.Event()
-
-    def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
-        super().apply(cur, events)
-        type(self).calls += 1
-        if type(self).calls == 2:
-            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (GATE,))
-        elif type(self).calls == 3:
-            type(self).third.set()
-
-
-def _head(tally: Tally) -> int:
-    head = tally.store.recorder.max_notification_id()
-    assert head is not None
-    return head
 
 
 def test_the_rebuild_builds_the_next_batch_while_the_last_ones_statements_run(
@@ -58,7 +34,7 @@ def test_the_rebuild_builds_the_next_batch_while_the_last_ones_statements_run(
     driver.open("alice")
     for amount in range(1, 13):
         driver.deposit("alice", amount)
-    Gated.calls, Gated.third = 0, threading.Event()
+    Gated.reset(GATE)
     classes = [Gated if cls is Transactions else cls for cls in PROJECTIONS]
     models: list[ReadModel] = make_models(tally.views, tally.schema, classes)
     applied: list[int] = []
@@ -68,7 +44,7 @@ def test_the_rebuild_builds_the_next_batch_while_the_last_ones_statements_run(
     ):
         with conn.cursor() as cur:
             positions = read_positions(cur, tally.schema, models)
-        batches = read_batches(tally.store, FastDecoder(tally.store), 0, 4, stop=_head(tally))
+        batches = read_batches(tally.store, FastDecoder(tally.store), 0, 4, stop=gated.head(tally))
 
         def rebuild() -> None:
             def done(batch: Batch) -> None:
@@ -86,11 +62,11 @@ def test_the_rebuild_builds_the_next_batch_while_the_last_ones_statements_run(
             rebuilding.join(timeout=30.0)
     assert built_meanwhile
     assert not rebuilding.is_alive()
-    assert applied[-1] == _head(tally)
+    assert applied[-1] == gated.head(tally)
     # What the pipeline committed is what the live worker builds batch by batch.
     report = replay(tally.store, tally.views, tally.schema, progress=False)
     assert report.ok, report.summary()
-    assert report.position == _head(tally)
+    assert report.position == gated.head(tally)
 
 
 def test_a_replay_over_many_small_batches_equals_the_live_read_models(tally: Tally) -> None:
@@ -99,4 +75,4 @@ def test_a_replay_over_many_small_batches_equals_the_live_read_models(tally: Tal
     ProjectionWorker(tally.store, tally.views, tally.schema, batch_size=3).catch_up()
     report = replay(tally.store, tally.views, tally.schema, progress=False, batch_size=5)
     assert report.ok, report.summary()
-    assert report.events == _head(tally)
+    assert report.events == gated.head(tally)
