@@ -28,17 +28,19 @@ def uuid5(namespace: UUID, name: str) -> UUID:
 
 # How many texts uuid_text keeps before it starts again (about 8 MB at most).
 MAX_TEXTS = 65_536
-_TEXTS: dict[UUID, str] = {}
+_TEXTS: dict[int, str] = {}
 
 
 def uuid_text(value: UUID) -> str:
     """``str(value)``, kept for the ids a process names again and again (an account in
     its wallet reference and its summary, a project in idempotency record ids):
     ``UUID.__str__`` formats in Python, several times the cost of a dictionary look-up.
-    Bounded: once full, it is emptied and fills again with the ids in use."""
-    text = _TEXTS.get(value)
+    Keyed by ``value.int``, which hashes in C (``UUID.__hash__`` is Python). Bounded:
+    once full, it is emptied and fills again with the ids in use."""
+    key = value.int
+    text = _TEXTS.get(key)
     if text is None:
         if len(_TEXTS) >= MAX_TEXTS:
             _TEXTS.clear()
-        text = _TEXTS[value] = str(value)
+        text = _TEXTS[key] = str(value)
     return text

@@ -241,10 +241,11 @@ class CommandBus(SynchronousPath):
         """Run one command into the batch; False if the batch's unit of work can no longer
         be trusted (a handler recorded an event and then raised)."""
         uow = batch.uow
-        if item.record_id is not None and item.record_id not in uow.touched:
+        record_id = item.record_id
+        if record_id is not None and record_id.int not in uow.touched:
             # Optimistic: keys are nearly always new. The store's unique key catches a
             # reuse, and the batch then runs again with the existence query.
-            uow.known_absent.add(item.record_id)
+            uow.known_absent.add(record_id.int)
         uow.begin_command()
         started = time.perf_counter()
         try:

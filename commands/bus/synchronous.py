@@ -160,13 +160,14 @@ class SynchronousPath:
             current_actor.reset(token)
         return Outcome(result.happened, result.body)
 
-    def _absent_idempotency_records(self, batch: list[Item], *, check: bool) -> set[UUID]:
-        """The batch's idempotency record ids that are not in the store: one query for the
-        whole batch when ``check``, else all of them (the optimistic assumption)."""
+    def _absent_idempotency_records(self, batch: list[Item], *, check: bool) -> set[int]:
+        """The batch's idempotency record ids that are not in the store, as the unit of
+        work keys them (``UUID.int``): one query for the whole batch when ``check``, else
+        all of them (the optimistic assumption)."""
         ids = {i.record_id for i in batch if i.record_id is not None}
-        if not ids or not check:
-            return ids
-        return ids - self._writer.existing(ids)
+        if ids and check:
+            ids -= self._writer.existing(ids)
+        return {i.int for i in ids}
 
     def _save(self, uow: UnitOfWork) -> list[int]:
         """Record the unit of work's events in one transaction; return their positions."""

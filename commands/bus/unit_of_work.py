@@ -4,6 +4,11 @@ The command bus keeps aggregates between batches in ``cache`` (one writer thread
 it), so a hot account is not re-read from the store for every deposit. A cached copy may
 be stale if another process wrote the same aggregate; the save then conflicts on the
 aggregate's version and the bus re-runs the commands on fresh copies.
+
+The unit of work's and the cache's dictionaries and sets are keyed by an id's integer
+(``UUID.int``), not by the ``UUID``: ``UUID.__hash__`` is a Python function, and a keyed
+deposit looked ids up about thirty times (a frame each), where an integer hashes in C.
+Their methods still take and give ``UUID``s.
 """
 
 from __future__ import annotations
@@ -39,42 +44,46 @@ class AggregateCache:
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._items: OrderedDict[UUID, Any] = OrderedDict()
+        self._items: OrderedDict[int, Any] = OrderedDict()  # by UUID.int (module docstring)
 
     def get(self, aggregate_id: UUID) -> Aggregate | None:
-        item = self._items.get(aggregate_id)
+        key = aggregate_id.int
+        item = self._items.get(key)
         if item is None:
             return None
-        self._items.move_to_end(aggregate_id)
+        self._items.move_to_end(key)
         if not isinstance(item, Aggregate):  # a created event: build it, as a load would
-            item = self._items[aggregate_id] = item.mutate(None)
+            item = self._items[key] = item.mutate(None)
         aggregate: Aggregate = item
         return aggregate
 
     def put(self, aggregate: Aggregate) -> None:
+        self.put_all({aggregate.id.int: aggregate})
+
+    def put_all(self, aggregates: dict[int, Any]) -> None:
+        """Keep each aggregate (or created event, see the class's docstring) under its
+        id's integer: a unit of work's, in one call."""
         if self.maxsize <= 0:
             return
         items = self._items
-        items[aggregate.id] = aggregate
-        items.move_to_end(aggregate.id)
+        items.update(aggregates)
+        move_to_end = items.move_to_end
+        for key in aggregates:
+            move_to_end(key)
         while len(items) > self.maxsize:
             items.popitem(last=False)
 
     def put_created(self, event: Any) -> None:
-        """Keep a new aggregate by its created event (see the class's docstring). ``put``'s
-        lines again rather than a call both make: they run for all that every batch
-        reached or made (a keyed deposit: its account, transaction and record)."""
-        if self.maxsize <= 0:
-            return
-        items = self._items
-        items[event.originator_id] = event
-        items.move_to_end(event.originator_id)
-        while len(items) > self.maxsize:
-            items.popitem(last=False)
+        """Keep a new aggregate by its created event (see the class's docstring)."""
+        self.put_all({event.originator_id.int: event})
+
+    def ids(self) -> list[UUID]:
+        """The ids of what the cache holds, least recently used first."""
+        return [UUID(int=key) for key in self._items]
 
     def evict(self, aggregate_ids: Any) -> None:
         for aggregate_id in aggregate_ids:
-            self._items.pop(aggregate_id, None)
+            self._items.pop(aggregate_id.int, None)
 
     def clear(self) -> None:
         self._items.clear()
@@ -91,33 +100,35 @@ class UnitOfWork:
         self.cache = cache
         # Where a handler reads usage totals (None: no usage store, nothing is rated).
         self.usage = usage
-        self.touched: dict[UUID, Aggregate] = {}
+        # Every key below is an id's UUID.int (the module's docstring says why).
+        self.touched: dict[int, Aggregate] = {}
         # Ids known not to exist in the store (checked in bulk before the batch ran).
-        self.known_absent: set[UUID] = set()
+        self.known_absent: set[int] = set()
         # How many events each aggregate the current command has reached had pending
         # when it first reached it; see begin_command() and command_recorded().
-        self._marks: dict[UUID, int] = {}
+        self._marks: dict[int, int] = {}
         # Events already taken out of the aggregates and encoded (encode_command()), the
         # aggregates they came from, and those due a snapshot.
         self._stored: list[StoredEvent] = []
-        self._written: set[UUID] = set()
+        self._written: set[int] = set()
         # New aggregates recorded by their created event alone (add_created_event), until
         # a command asks for one; and how many events were encoded when the current
         # command began.
-        self._unbuilt: dict[UUID, Any] = {}
+        self._unbuilt: dict[int, Any] = {}
         self._stored_before = 0
-        self._due: set[UUID] = set()
+        self._due: set[int] = set()
         self._intervals = app.snapshotting_intervals if app.snapshots is not None else None
         self._to_stored = stored_event_maker(app.mapper)
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        aggregate = self.touched.get(aggregate_id)
+        key = aggregate_id.int
+        aggregate = self.touched.get(key)
         if aggregate is None and self._unbuilt:
-            aggregate = self._build(aggregate_id)
+            aggregate = self._build(key)
         if aggregate is None and self.cache is not None:
             aggregate = self.cache.get(aggregate_id)
         if aggregate is None:
-            if aggregate_id in self.known_absent:
+            if key in self.known_absent:
                 return None
             try:
                 aggregate = self.app.repository.get(aggregate_id)
@@ -125,9 +136,13 @@ class UnitOfWork:
                 return None
         if not isinstance(aggregate, cls):
             return None
-        self.touched[aggregate_id] = aggregate
-        self._marks.setdefault(aggregate_id, len(aggregate._pending_events))
+        self.touched[key] = aggregate
+        self._marks.setdefault(key, len(aggregate._pending_events))
         return aggregate
+
+    def reached(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate the unit of work has built for this id, if any (not loaded)."""
+        return self.touched.get(aggregate_id.int)
 
     def recorded(self, aggregate_id: UUID, topic: str) -> list[Any]:
         """The aggregate's stored events of ``topic``, oldest first, decoded. It reads
@@ -145,9 +160,10 @@ class UnitOfWork:
         return aggregate
 
     def add(self, aggregate: Aggregate) -> None:
-        self.touched[aggregate.id] = aggregate
-        self.known_absent.discard(aggregate.id)
-        self._marks.setdefault(aggregate.id, 0)
+        key = aggregate.id.int
+        self.touched[key] = aggregate
+        self.known_absent.discard(key)
+        self._marks.setdefault(key, 0)
 
     def add_created_event(self, aggregate_class: type[Aggregate], event: Any) -> None:
         """Record a new aggregate by its created event alone, without building it: for
@@ -164,34 +180,35 @@ class UnitOfWork:
             self.add(aggregate)
             return
         self.encode_command()
-        aggregate_id = event.originator_id
-        self._unbuilt[aggregate_id] = event
-        self.known_absent.discard(aggregate_id)
+        key = event.originator_id.int
+        self._unbuilt[key] = event
+        self.known_absent.discard(key)
         self._stored.append(self._to_stored(event))
-        self._written.add(aggregate_id)
+        self._written.add(key)
 
-    def _build(self, aggregate_id: UUID) -> Aggregate | None:
+    def _build(self, key: int) -> Aggregate | None:
         """The aggregate of an event recorded by ``add_created_event``, made from it as
         the repository makes one from its stored events (nothing left pending)."""
-        event = self._unbuilt.pop(aggregate_id, None)
+        event = self._unbuilt.pop(key, None)
         if event is None:
             return None
         aggregate: Aggregate = event.mutate(None)
-        self.touched[aggregate_id] = aggregate
+        self.touched[key] = aggregate
         return aggregate
 
     def ids(self) -> list[UUID]:
         """Every aggregate the unit of work reached or made, built or not: what the cache
         must drop if its events are not written (a handler changed them in place)."""
-        return [*self.touched, *self._unbuilt]
+        return [
+            *(a.id for a in self.touched.values()),
+            *(e.originator_id for e in self._unbuilt.values()),
+        ]
 
     def keep_in(self, cache: AggregateCache) -> None:
         """Put what the unit of work reached or made into ``cache``, for later batches:
         the aggregates, and the new ones not built by their created events."""
-        for aggregate in self.touched.values():
-            cache.put(aggregate)
-        for event in self._unbuilt.values():
-            cache.put_created(event)
+        cache.put_all(self.touched)
+        cache.put_all(self._unbuilt)
 
     def begin_command(self) -> None:
         """Start watching what the next command records."""
@@ -231,10 +248,11 @@ class UnitOfWork:
         next callers are on their way, so that sealing the batch has almost nothing left
         to do. Encoding happens in the bus's writer thread, before later commands change
         the same aggregates again."""
-        for aggregate_id in self._marks:
-            aggregate = self.touched[aggregate_id]
+        touched = self.touched
+        for key in self._marks:
+            aggregate = touched[key]
             if aggregate._pending_events:
-                self._take(aggregate)
+                self._take(key, aggregate)
 
     def seal(self) -> Sealed:
         """Everything the unit of work records, encoded: its events, a snapshot of each
@@ -244,34 +262,35 @@ class UnitOfWork:
         Snapshots come from the aggregates in hand, which are exactly the recorded state
         at their version once the events commit, so nothing is read back from the store
         (the library's ``save()`` re-reads the aggregate's history to take one)."""
-        for aggregate in self.touched.values():
+        for key, aggregate in self.touched.items():
             if aggregate._pending_events:
-                self._take(aggregate)
+                self._take(key, aggregate)
         # What the commands read but did not change must still be as they read it when
         # the events commit: the next version of each must not exist yet.
-        reads = [(a.id, a.version + 1) for a in self.touched.values() if a.id not in self._written]
+        written = self._written
+        reads = [(a.id, a.version + 1) for k, a in self.touched.items() if k not in written]
         return Sealed(self._stored, self._snapshots(), reads)
 
-    def _take(self, aggregate: Aggregate) -> None:
+    def _take(self, key: int, aggregate: Aggregate) -> None:
         # What collect_events() does, in two C calls.
         pending = aggregate._pending_events
         events = list(pending)
         pending.clear()
         self._stored.extend(map(self._to_stored, events))
-        self._written.add(aggregate.id)
+        self._written.add(key)
         interval = self._intervals.get(type(aggregate)) if self._intervals else None
         if interval and any(e.originator_version % interval == 0 for e in events):
-            self._due.add(aggregate.id)
+            self._due.add(key)
 
     def _snapshots(self) -> list[StoredEvent]:
         snapshots = []
-        for aggregate_id in self._due:
-            aggregate = self.touched[aggregate_id]
+        for key in self._due:
+            aggregate = self.touched[key]
             snapshot_class = getattr(type(aggregate), "Snapshot", None) or Snapshot
             try:
                 snapshots.append(self.app.mapper.to_stored_event(snapshot_class.take(aggregate)))
             except Exception:  # a snapshot only speeds up loads; never fail the batch
-                log.exception("cannot snapshot %s at version %s", aggregate_id, aggregate.version)
+                log.exception("cannot snapshot %s at version %s", aggregate.id, aggregate.version)
         return snapshots
 
 

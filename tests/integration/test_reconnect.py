@@ -54,6 +54,6 @@ def test_queries_and_commands_go_on_after_postgres_ended_their_connections(
 
     # Again, with nothing cached: the command loads the project through the store's pool.
     assert _end_connections_of(tally) >= 2
-    tally.bus.cache.evict(list(tally.bus.cache._items))
+    tally.bus.cache.evict(tally.bus.cache.ids())
     again = tally.execute(m.OpenAccount(owner_ref="after", currency="EUR"), ctx)
     assert again.happened is Happened.CREATED

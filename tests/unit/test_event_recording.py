@@ -131,7 +131,7 @@ def test_aggregates_the_bus_built_equal_their_replay_from_the_store() -> None:
 
     # The cache keeps an idempotency record by its created event until it is asked for.
     cache = world.bus.cache
-    cached = [cache.get(aggregate_id) for aggregate_id in list(cache._items)]
+    cached = [cache.get(aggregate_id) for aggregate_id in cache.ids()]
     assert len(cached) > 5
     for aggregate in cached:
         assert aggregate is not None

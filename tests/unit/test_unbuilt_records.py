@@ -59,7 +59,7 @@ def test_the_record_is_stored_without_being_built(bus: CommandBus) -> None:
     sealed = uow.seal()
 
     assert item.record_id is not None
-    assert item.record_id not in uow.touched
+    assert uow.reached(item.record_id) is None
     assert item.outcome is not None
     stored = sealed.events[-1]  # after the command's own events, as add() put it
     assert [e.topic for e in sealed.events] == [
@@ -102,7 +102,8 @@ def test_a_key_reused_in_the_same_batch_replays_from_the_record_built_then(
     assert again.outcome.replayed
     assert again.outcome.body == first.outcome.body
     assert first.record_id is not None
-    built = uow.touched[first.record_id]
+    built = uow.reached(first.record_id)
+    assert built is not None
     assert not built.collect_events()  # nothing recorded twice
     token = current_actor.set("key_rec")
     made = IdempotencyRecord.record(
@@ -158,6 +159,6 @@ def test_a_class_with_a_snapshotting_interval_is_built_and_snapshotted() -> None
     uow.add_created_event(IdempotencyRecord, event)
     sealed = uow.seal()
 
-    assert isinstance(uow.touched[record_id], IdempotencyRecord)
+    assert isinstance(uow.reached(record_id), IdempotencyRecord)
     assert [e.topic for e in sealed.events] == ["tally:IdempotencyRecord.Recorded"]
     assert len(sealed.snapshots) == 1
