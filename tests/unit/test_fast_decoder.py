@@ -96,3 +96,13 @@ def test_a_decoder_done_with_is_freed_without_the_collector() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+@pytest.mark.parametrize("number", [-(2**63) - 1, -(10**19) + 1, 2**64, 10**21])
+def test_an_integer_orjson_would_read_as_a_float_stays_an_int(number: int) -> None:
+    # -2**63 - 1 has 19 digits; the decoder looked for runs of 20 until the property
+    # over every event class found it read as a float.
+    stored = _stored({"timestamp": datetime(2027, 1, 2, tzinfo=UTC), "a": number}, 1)
+    event = FastDecoder(STORE).row(stored.originator_id, 1, TOPIC, stored.state)
+    assert type(event.a) is int
+    assert event.a == number
