@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import repeat
+from operator import attrgetter
 from uuid import UUID
 
 _NEEDS_QUOTING = frozenset('"\\{},') | frozenset(" \t\n\r\v\f")
@@ -49,8 +51,16 @@ def _quoted(value: str | None) -> str:
     return '"' + value + '"'
 
 
+_INT = attrgetter("int")
+
+
 def uuids(values: Sequence[UUID]) -> str:
-    return "{" + ",".join(map(str, values)) + "}"
+    """Each UUID as its 32 hex digits without hyphens, which Postgres reads as the same
+    UUID: the whole list is one ``bytes.hex`` with a comma every 16 bytes, all in C.
+    ``str`` of a UUID is a Python method (about 1.3 us each here, twelve times this;
+    catch-up wrote about 100,000 of them per 100,000 events)."""
+    # ``int.to_bytes(16)``: big-endian by default (Python 3.11 on), as a UUID's bytes are.
+    return "{" + b"".join(map(int.to_bytes, map(_INT, values), repeat(16))).hex(",", 16) + "}"
 
 
 def times(values: Sequence[datetime]) -> str:
