@@ -120,7 +120,21 @@ class ReadModel(Projection[ViewTracking]):
     # statements run later, so no parameter or COPY row it hands over may change after.
     deferrable = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The library names a projection after its class unless the class's own body
+        # sets ``name`` (``Projection.__init_subclass__``). A read model's name keys its
+        # tracking row, its stall and its place in a replay, so a subclass of a read
+        # model (a test's, or one that changes how it applies) keeps its parent's name
+        # unless it sets one: under the library's rule a subclass of a subclass of
+        # ``Transactions`` tracked itself under its class's name, and the
+        # ``transactions`` row stayed where it was.
+        own, inherited = "name" in cls.__dict__, cls.name
+        super().__init_subclass__(**kwargs)
+        if not own:
+            cls.name = inherited
+
     def __init__(self, view: ViewTracking) -> None:
+        assert self.name, f"{type(self).__qualname__} has no name"
         super().__init__(view)
         self.schema = view.schema
 

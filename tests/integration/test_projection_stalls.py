@@ -50,7 +50,7 @@ POISON = 13  # the deposit amount the poisoned read model cannot apply
 class Poisoned(Transactions):
     """``transactions``, failing in Postgres on a deposit of ``amount`` until fixed."""
 
-    name = "transactions"  # the library names a projection after its class otherwise
+    name = "transactions"
     amount: ClassVar[int | None] = POISON
 
     def apply(self, cur: Cursor[Any], events: Sequence[Tracked]) -> None:
