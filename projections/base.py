@@ -23,6 +23,7 @@ import json
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -32,7 +33,7 @@ from psycopg import Cursor, postgres, sql
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
-from projections.pipeline import DeferredCursor
+from projections.pipeline import DeferredCursor, run_copy
 from projections.schema import TRACKING_TABLE, table
 from projections.statements import TableName, compiled
 
@@ -205,11 +206,7 @@ def copy_rows(
     if isinstance(cur, DeferredCursor):  # run later by the pipeline's thread, rows as built now
         cur.copy_rows(statement, kinds, [first, *rows])
         return
-    with cur.copy(statement) as copy:
-        copy.set_types(kinds)
-        copy.write_row(first)
-        for row in rows:
-            copy.write_row(row)
+    run_copy(cur, statement, kinds, chain((first,), rows))
 
 
 @lru_cache(maxsize=256)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from hashlib import sha1
 from typing import Any
 from uuid import UUID
 
@@ -80,11 +81,31 @@ POSTING_EVENTS = frozenset({ev.TransactionInitiated, *_POSTS, *_OTHER_POSTS})
 
 
 _NAMESPACE_BYTES = ENTRY_NAMESPACE.bytes
+# The SHA-1 state after the namespace, copied for each entry: hashlib's constructor costs
+# more than the copy and the namespace's bytes together.
+_HASHED_NAMESPACE = sha1(_NAMESPACE_BYTES, usedforsecurity=False)
+# A version 5 UUID's version and variant bits, over its 128 bits as an integer.
+_V5_CLEAR = ~(0xF000 << 64) & ~(0xC000 << 48)
+_V5_SET = (5 << 76) | (0x8000 << 48)
+# A uuid column's field in a binary COPY is the UUID's 16 bytes, whatever the client
+# calls them: the entry ids go as ``bytes`` through psycopg's bytea dumper (in C), not as
+# ``UUID``s through its uuid dumper (a Python call per value, three per entry).
+UUID_BYTES = "bytea"
 
 
 def entry_id(transaction_id: UUID, version: int) -> UUID:
     """``uuid5(ENTRY_NAMESPACE, f"{transaction_id}:{version}")``, computed faster."""
     return uuid5_of(_NAMESPACE_BYTES, f"{transaction_id}:{version}")
+
+
+def entry_id_bytes(transaction_id: UUID, version: int) -> bytes:
+    """``entry_id(transaction_id, version).bytes``, in about 60 % of its time (2.7 against
+    4.2 us here): the UUID's text from its integer (what ``UUID.__str__`` does, without
+    the call), the hash from the namespace's state, and no ``UUID`` built."""
+    h = f"{transaction_id.int:032x}"
+    digest = _HASHED_NAMESPACE.copy()
+    digest.update(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}:{version}".encode())
+    return ((int.from_bytes(digest.digest()[:16], "big") & _V5_CLEAR) | _V5_SET).to_bytes(16, "big")
 
 
 # The last batch's entry sources, per thread: the journal and the system accounts get
@@ -172,7 +193,7 @@ class Journal(ReadModel):
         entries: list[tuple[Any, ...]] = []
         postings: list[tuple[Any, ...]] = []
         for event, position, project_id, currency, kind in entry_sources(cur, self.schema, events):
-            eid = entry_id(event.originator_id, event.originator_version)
+            eid = entry_id_bytes(event.originator_id, event.originator_version)
             entries.append(
                 (eid, project_id, event.originator_id, kind, currency, event.timestamp, position)
             )
@@ -183,14 +204,14 @@ class Journal(ReadModel):
             cur,
             self.t("journal_entries"),
             ("id", "project_id", "transaction_id", "kind", "currency", "created_at", "position"),
-            ("uuid", "uuid", "uuid", "text", "text", "timestamptz", "int8"),
+            (UUID_BYTES, "uuid", "uuid", "text", "text", "timestamptz", "int8"),
             entries,
         )
         copy_rows(
             cur,
             self.t("postings"),
             ("entry_id", "seq", "project_id", "account", "currency", "amount", "position"),
-            ("uuid", "int2", "uuid", "text", "text", "int8", "int8"),
+            (UUID_BYTES, "int2", "uuid", "text", "text", "int8", "int8"),
             postings,
         )
 

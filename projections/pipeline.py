@@ -24,6 +24,9 @@ and to the next batch, while they run.
   models that say so (``ReadModel.deferrable``) are handed one (``for_model``).
 - ``expect_rows(cur, count, error)``: raise ``error(cursor, found)`` unless the last statement
   touched ``count`` rows, now or, on a ``DeferredCursor``, when it has run.
+- ``run_copy(cur, statement, types, rows)``: a binary ``COPY`` of ``rows`` (what a queued
+  ``copy_rows`` runs, and ``projections.base.copy_rows`` at once); a ``bytea`` column's
+  ``bytes`` are written by psycopg's C dumper.
 
 Any error stops the thread's work: it rolls back the open transaction and skips every
 statement queued after it, and the next call of the worker raises ``PipelineFailed``.
@@ -41,7 +44,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import Cursor
+from psycopg import Cursor, postgres
+from psycopg.adapt import PyFormat
 
 Op = Callable[[Cursor[Any]], None]
 
@@ -226,6 +230,25 @@ def _execute(cur: Cursor[Any], query: Any, params: Any, kwargs: dict[str, Any]) 
 def _copy(
     cur: Cursor[Any], statement: Any, types: Sequence[int | str], rows: list[Sequence[Any]]
 ) -> None:
+    run_copy(cur, statement, types, rows)
+
+
+# psycopg's own dumper of ``bytes`` (its C one, where psycopg has its C module).
+_BYTES_DUMPER = postgres.adapters.get_dumper(bytes, PyFormat.BINARY)
+_BYTEA_OID = postgres.types.get_oid("bytea")
+
+
+def run_copy(
+    cur: Cursor[Any], statement: Any, types: Sequence[int | str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """A binary ``COPY ... FROM STDIN`` of ``rows``, its columns' ``types`` given (oids).
+
+    The dumper psycopg picks for a column typed ``bytea`` is ``dbapi20``'s, a Python call
+    per value (it unwraps ``Binary``); the read models hand plain ``bytes`` (the
+    journal's entry ids), which psycopg's own bytes dumper writes in C as they are. Only
+    this cursor's adapters change."""
+    if _BYTEA_OID in types:
+        cur.adapters.register_dumper(bytes, _BYTES_DUMPER)
     with cur.copy(statement) as copy:
         copy.set_types(types)
         for row in rows:

@@ -1,5 +1,5 @@
-"""Journal entry ids are ``uuid5`` ids: the fast computation gives the same UUIDs as the
-standard library, so ids written before it and after it agree."""
+"""Journal entry ids are ``uuid5`` ids: the fast computations give the same UUIDs as the
+standard library, so ids written before them and after them agree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.decoding import uuid5_of
-from projections.journal import ENTRY_NAMESPACE, entry_id
+from projections.journal import ENTRY_NAMESPACE, entry_id, entry_id_bytes
 
 
 @given(st.uuids(), st.integers(min_value=1, max_value=2**31 - 1))
@@ -26,6 +26,15 @@ def test_entry_id_is_the_standard_uuid5_of_the_aggregate_and_version(
         str(expected),
     )
     assert hash(got) == hash(expected)
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=2**31 - 1))
+def test_the_bytes_the_journal_copies_are_the_standard_uuid5s(
+    aggregate_id: uuid.UUID, version: int
+) -> None:
+    """What ``Journal.apply`` writes as each entry's id (and its postings' ``entry_id``)."""
+    expected = uuid.uuid5(ENTRY_NAMESPACE, f"{aggregate_id}:{version}")
+    assert entry_id_bytes(aggregate_id, version) == expected.bytes
 
 
 # Any text UTF-8 can encode (lone surrogates cannot be encoded, by either function).
