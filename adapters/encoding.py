@@ -22,7 +22,7 @@ lone surrogate). Decoding is the library's, unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -62,7 +62,13 @@ class FastJSONTranscoder(JSONTranscoder):
             # What UUID.hex gives, without the property's call.
             self._direct[UUID] = lambda value: {"_type_": name, "_data_": f"{value.int:032x}"}
         elif type(transcoding) is DatetimeAsISO:
-            self._direct[datetime] = lambda value: {"_type_": name, "_data_": value.isoformat()}
+            self._direct[datetime] = lambda value: {
+                "_type_": name,
+                # orjson writes a UTC datetime as isoformat() does (the same text, byte
+                # for byte), in C: isoformat() formats through a slow general path. Every
+                # event has a UTC timestamp. Any other zone keeps isoformat().
+                "_data_": value if value.tzinfo is UTC else value.isoformat(),
+            }
 
     def encode(self, obj: Any) -> bytes:
         try:
