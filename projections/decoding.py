@@ -3,24 +3,29 @@
 The library's transcoder decodes with a Python ``object_hook`` called for every JSON
 object; measured on this box it was about two thirds of the projection worker's
 Python time. ``FastDecoder`` parses the state with orjson (the standard library's C
-parser if orjson is missing) and no hook, then
-converts the typed values (``{"_type_": ..., "_data_": ...}``) it finds at the top
-level with the application's own transcodings, and builds the event exactly as
+parser if orjson is missing) and no hook, then converts the typed values
+(``{"_type_": ..., "_data_": ...}``) it finds at the top level with the application's
+own transcodings, runs an older version's upcasts, and builds the event exactly as
 ``Mapper.to_domain_event`` does (``object.__new__`` plus the state as ``__dict__``).
 
+Per topic it keeps a plan (``_Plan``): the event class and the keys that held typed
+values in the topic's earlier documents, which are looked at first. ``rows`` decodes
+a batch's fetched rows in one loop (no Python call per row for the row itself).
+
 It falls back to the library mapper for anything it is not sure of: a cipher or
-compressor, an event class with upcasting (``class_version`` above 1), a document
-orjson refuses, or a typed value nested below the top level (detected by counting
-``"_type_"`` in the raw bytes). So the
-events are the same objects either way; the test suite compares them.
+compressor, a document orjson reads differently or refuses, a typed value nested below
+the top level (detected by counting ``"_type_"`` in the raw bytes), anything that fails
+(the mapper then raises its own error). So the events are the same objects either way;
+``tests/unit/test_decoding_every_event.py`` holds that for every event class a read
+model consumes, older versions included.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from hashlib import sha1
 from typing import Any
 from uuid import UUID, SafeUUID
@@ -28,6 +33,9 @@ from uuid import UUID, SafeUUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import DatetimeAsISO, Notification, StoredEvent, UUIDAsHex
 from eventsourcing.utils import resolve_topic
+
+from projections.base import Tracked
+from projections.reading import SKIPPED_TOPIC_PREFIX, Row
 
 _parse: Callable[[bytes], Any]
 try:
@@ -87,13 +95,22 @@ def uuid5_of(namespace: bytes, name: str) -> UUID:
     return value
 
 
-def _cached_uuid(cache: dict[str, UUID], data: str) -> UUID:
-    value = cache.get(data)
-    if value is None:
-        if len(cache) >= UUID_CACHE_SIZE:
-            cache.clear()
-        value = cache[data] = uuid_from_hex(data)
-    return value
+def new_uuid(data: str) -> UUID:
+    """``UUIDAsHex.decode``: ``uuid_from_hex`` for what is only hex digits, ``UUID()``
+    for anything else (it raises as the library's decoding does)."""
+    return uuid_from_hex(data) if data.isalnum() else UUID(data)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """How a topic's documents decode: its event class and version (older documents'
+    upcasts run as the mapper runs them), and the (key, type name, decode) of each
+    top-level typed value its earlier documents held, looked at first; ``decode`` None
+    is an id, looked up in the decoder's id cache."""
+
+    cls: type
+    class_version: int
+    typed: tuple[tuple[str, str, Callable[[Any], Any] | None], ...] = ()
 
 
 class FastDecoder:
@@ -104,34 +121,29 @@ class FastDecoder:
         self._enabled = (
             mapper.cipher is None and mapper.compressor is None and hasattr(transcoder, "names")
         )
-        self._decoders: dict[str, Callable[[Any], Any]] = (
+        self._decoders: dict[str, Callable[[Any], Any] | None] = (
             {name: t.decode for name, t in transcoder.names.items()} if self._enabled else {}
         )
-        # The same ids come back again and again (an event's project, the transaction
-        # that both legs of a transfer name): one UUID object each, not one per mention.
-        self._uuids: dict[str, UUID] = {}
         if self._enabled and type(transcoder.names.get(UUIDAsHex.name)) is UUIDAsHex:
-            # A function of the cache, not a method: a bound method kept in the
-            # decoder's own dict made a reference cycle, so a decoder that was done with
-            # (replay's) was freed only by the collector, whose pass over its 30,000
-            # cached ids took 0.08 to 0.18 s at the end of a 100k-event rebuild.
-            self._decoders[UUIDAsHex.name] = partial(_cached_uuid, self._uuids)
+            self._decoders[UUIDAsHex.name] = None  # the id cache, below
         if self._enabled and type(transcoder.names.get(DatetimeAsISO.name)) is DatetimeAsISO:
             # What ``DatetimeAsISO.decode`` returns, without its Python wrapper.
             self._decoders[DatetimeAsISO.name] = datetime.fromisoformat
-        self._classes: dict[str, type | None] = {}
-        # Per topic, the top-level keys its documents held typed values under.
-        self._typed_keys: dict[str, tuple[str, ...]] = {}
+        # The same ids come back again and again (an event's project, the transaction
+        # that both legs of a transfer name): one UUID object each, not one per mention.
+        # Nothing here refers back to the decoder: one that is done with (replay's) is
+        # freed at once with its cached ids, not by the collector's next pass (a bound
+        # method in this dict once made that a cycle, and the pass over a 100k-event
+        # rebuild's 30,000 ids took 0.08 to 0.18 s).
+        self._uuids: dict[str, UUID] = {}
+        self._plans: dict[str, _Plan] = {}
 
-    def _class(self, topic: str) -> type | None:
-        """The event class for a topic, or None when it needs the library (upcasting)."""
-        try:
-            return self._classes[topic]
-        except KeyError:
+    def _plan(self, topic: str) -> _Plan:
+        plan = self._plans.get(topic)
+        if plan is None:
             cls: type = resolve_topic(topic)
-            usable = getattr(cls, "class_version", 1) == 1
-            self._classes[topic] = cls if usable else None
-            return self._classes[topic]
+            plan = self._plans[topic] = _Plan(cls, getattr(cls, "class_version", 1))
+        return plan
 
     def __call__(self, n: Notification) -> Any:
         event = self.fast(n.originator_id, n.originator_version, n.topic, n.state)
@@ -145,29 +157,61 @@ class FastDecoder:
             return self._fallback(StoredEvent(originator_id, version, topic, state))
         return event
 
+    def rows(self, rows: Iterable[Row]) -> list[Tracked]:
+        """``(event, notification id)`` for each row of a batch that is not skipped
+        (``SKIPPED_TOPIC_PREFIX``): ``row`` without a Python call per row."""
+        plans, state_of, new, enabled = self._plans, self._state, object.__new__, self._enabled
+        decoded: list[Tracked] = []
+        for position, originator_id, version, topic, raw in rows:
+            if topic.startswith(SKIPPED_TOPIC_PREFIX):
+                continue
+            plan = plans.get(topic) or self._plan(topic)
+            state = None
+            if enabled and type(originator_id) is UUID:
+                state = state_of(plan, originator_id, version, raw or b"")
+            if state is None:
+                event = self._fallback(StoredEvent(originator_id, version, topic, raw or b""))
+            else:
+                event = new(plan.cls)
+                object.__setattr__(event, "__dict__", state)
+            decoded.append((event, position))
+        return decoded
+
     def fast(self, originator_id: Any, version: int, topic: str, raw: bytes) -> Any:
         """The event, built as the mapper builds it, or None where the mapper must."""
-        cls = self._classes.get(topic) or self._class(topic) if self._enabled else None
-        if cls is None or type(originator_id) is not UUID:
+        if not self._enabled or type(originator_id) is not UUID:
             return None
+        plan = self._plans.get(topic) or self._plan(topic)
+        state = self._state(plan, originator_id, version, raw)
+        if state is None:
+            return None
+        event: Any = object.__new__(plan.cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
+    def _state(
+        self, plan: _Plan, originator_id: UUID, version: int, raw: bytes
+    ) -> dict[str, Any] | None:
+        """An event's ``__dict__`` as the mapper makes it, or None where the mapper must
+        decode the document: what orjson reads differently from the library's parser (a
+        number beyond 64 bits, a NaN), a typed value the top level does not account for,
+        anything that fails (the mapper then raises its own error)."""
         if _LONG_RUN in raw.translate(_DIGITS_ONLY):
             return None
         try:
             state: dict[str, Any] = _parse(raw)
-        except ValueError:  # e.g. NaN: the library copes
+            typed = raw.count(_TYPED)
+            if typed and not self._typed_values(plan, state, typed):
+                return None
+            state["originator_id"] = originator_id
+            state["originator_version"] = version
+            if plan.class_version != 1 or "class_version" in state:
+                _upcast(plan, state)
+        except Exception:  # the mapper decodes it again, and raises its own error
             return None
-        typed = raw.count(_TYPED)
-        if typed and not self._typed_values(topic, state, typed):
-            return None
-        if "class_version" in state:
-            return None
-        state["originator_id"] = originator_id
-        state["originator_version"] = version
-        event: Any = object.__new__(cls)
-        object.__setattr__(event, "__dict__", state)
-        return event
+        return state
 
-    def _typed_values(self, topic: str, state: dict[str, Any], typed: int) -> bool:
+    def _typed_values(self, plan: _Plan, state: dict[str, Any], typed: int) -> bool:
         """Convert the top-level typed values (``{"_type_": ..., "_data_": ...}``) in
         place; False when the mapper must decode the document (an unknown type, or
         ``"_type_"`` found elsewhere in it: nested, where only the mapper looks).
@@ -177,32 +221,50 @@ class FastDecoder:
         every ``"_type_"`` in the document are its other keys looked at too, and the
         ones found there are remembered. Each converted value holds one ``"_type_"``
         key, so when the remembered keys account for them all there is no other."""
-        keys = self._typed_keys.get(topic, ())
+        uuids = self._uuids
         found = 0
-        for key in keys:
+        for key, kind, decode in plan.typed:
             value = state.get(key)
-            if type(value) is dict and len(value) == 2 and "_type_" in value:
-                if not self._convert(state, key, value):
-                    return False
+            if type(value) is dict and len(value) == 2 and value.get("_type_") == kind:
+                data = value["_data_"]
+                if decode is not None:
+                    state[key] = decode(data)
+                elif (cached := uuids.get(data)) is not None:
+                    state[key] = cached
+                else:
+                    state[key] = self._new_uuid(data)
                 found += 1
-        if found == typed:
-            return True
+        return found == typed or self._learn(plan, state, typed - found)
+
+    def _learn(self, plan: _Plan, state: dict[str, Any], left: int) -> bool:
+        """``_typed_values`` for the keys the plan does not name yet: converted, counted
+        and added to the plan."""
         learned = []
         for key, value in state.items():
             if type(value) is dict and len(value) == 2 and "_type_" in value:
-                if not self._convert(state, key, value):
+                kind = value["_type_"]
+                if type(kind) is not str or kind not in self._decoders:
                     return False
-                found += 1
-                learned.append(key)
-        if found != typed:
+                decode = self._decoders[kind]
+                state[key] = (
+                    self._new_uuid(value["_data_"]) if decode is None else decode(value["_data_"])
+                )
+                learned.append((key, kind, decode))
+        if len(learned) != left:
             return False
-        self._typed_keys[topic] = (*keys, *learned)
+        plan.typed = (*plan.typed, *learned)
         return True
 
-    def _convert(self, state: dict[str, Any], key: str, value: dict[str, Any]) -> bool:
-        kind = value["_type_"]
-        decode = self._decoders.get(kind) if type(kind) is str else None
-        if decode is None or "_data_" not in value:
-            return False
-        state[key] = decode(value["_data_"])
-        return True
+    def _new_uuid(self, data: str) -> UUID:
+        if len(self._uuids) >= UUID_CACHE_SIZE:
+            self._uuids.clear()
+        value = self._uuids[data] = new_uuid(data)
+        return value
+
+
+def _upcast(plan: _Plan, state: dict[str, Any]) -> None:
+    """What ``Mapper.to_domain_event`` does with an older version's state."""
+    from_version = state.pop("class_version", 1)
+    while from_version < plan.class_version:
+        getattr(plan.cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1

@@ -169,16 +169,13 @@ def fetch_rows(
 
 
 def decode_rows(decoder: Callable[[Notification], Any], rows: Sequence[Row]) -> list[Tracked]:
-    """``decode`` for fetched rows: a decoder with a ``row`` method (``FastDecoder``)
-    reads each row as it is, without a ``Notification`` made for it first."""
-    row = getattr(decoder, "row", None)
-    if row is None:
+    """``decode`` for fetched rows: a decoder with a ``rows`` method (``FastDecoder``)
+    decodes the batch's rows as they are, without a ``Notification`` made for each."""
+    batch = getattr(decoder, "rows", None)
+    if batch is None:
         return decode(decoder, [_notification(*r) for r in rows])
-    return [
-        (row(originator_id, version, topic, state or b""), id)
-        for id, originator_id, version, topic, state in rows
-        if not topic.startswith(SKIPPED_TOPIC_PREFIX)
-    ]
+    decoded: list[Tracked] = batch(rows)
+    return decoded
 
 
 def _read(

@@ -76,7 +76,7 @@ def test_a_key_typed_before_and_plain_now_and_a_new_typed_key_are_both_found() -
         stored = _stored(doc, version)
         event = decoder.row(stored.originator_id, version, TOPIC, stored.state)
         assert event.__dict__ == STORE.mapper.to_domain_event(stored).__dict__
-    assert decoder._typed_keys[TOPIC] == ("timestamp", "a", "b")
+    assert [key for key, _, _ in decoder._plans[TOPIC].typed] == ["timestamp", "a", "b"]
 
 
 def test_a_decoder_done_with_is_freed_without_the_collector() -> None:
@@ -101,7 +101,7 @@ def test_a_decoder_done_with_is_freed_without_the_collector() -> None:
 @pytest.mark.parametrize("number", [-(2**63) - 1, -(10**19) + 1, 2**64, 10**21])
 def test_an_integer_orjson_would_read_as_a_float_stays_an_int(number: int) -> None:
     # -2**63 - 1 has 19 digits; the decoder looked for runs of 20 until the property
-    # over every event class found it read as a float.
+    # over every event class (test_decoding_every_event) found it read as a float.
     stored = _stored({"timestamp": datetime(2027, 1, 2, tzinfo=UTC), "a": number}, 1)
     event = FastDecoder(STORE).row(stored.originator_id, 1, TOPIC, stored.state)
     assert type(event.a) is int
