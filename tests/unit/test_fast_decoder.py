@@ -106,3 +106,19 @@ def test_an_integer_orjson_would_read_as_a_float_stays_an_int(number: int) -> No
     event = FastDecoder(STORE).row(stored.originator_id, 1, TOPIC, stored.state)
     assert type(event.a) is int
     assert event.a == number
+
+
+@pytest.mark.parametrize(
+    "data", ["-" + "a" * 31, "{" + "a" * 30 + "}", "urn:uuid:" + "b" * 23, " " + "c" * 31, "_" * 32]
+)
+def test_an_id_that_is_not_32_hex_digits_decodes_or_fails_as_the_library_has_it(data: str) -> None:
+    stored = _stored({"timestamp": datetime(2027, 1, 2, tzinfo=UTC)}, 1)
+    raw = stored.state[:-1] + b',"a":{"_type_":"uuid_hex","_data_":"' + data.encode() + b'"}}'
+    stored = StoredEvent(stored.originator_id, 1, TOPIC, raw)
+    try:
+        library = STORE.mapper.to_domain_event(stored)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            FastDecoder(STORE).row(stored.originator_id, 1, TOPIC, raw)
+        return
+    assert FastDecoder(STORE).row(stored.originator_id, 1, TOPIC, raw).__dict__ == library.__dict__
