@@ -204,7 +204,7 @@ def copy_rows(
     )
     kinds = _oids(tuple(types))
     if isinstance(cur, DeferredCursor):  # run later by the pipeline's thread, rows as built now
-        cur.copy_rows(statement, kinds, [first, *rows])
+        cur.copy_rows(statement, kinds, chain((first,), rows))
         return
     run_copy(cur, statement, kinds, chain((first,), rows))
 

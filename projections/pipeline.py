@@ -17,16 +17,18 @@ and to the next batch, while they run.
   open, the interpreter switches threads every millisecond (``_FastSwitch``); ``close``
   must run even when ``recover`` raises, or the interval stays at a millisecond.
 - ``DeferredCursor``: ``execute``, ``executemany`` and ``copy_rows`` (via
-  ``projections.base.copy_rows``) are queued; anything else (``fetchall``,
+  ``projections.base.copy_rows``) are queued, a COPY's rows formatted before it is
+  queued (``format_copy``, in the caller's thread: the pipeline's thread only sends
+  them); anything else (``fetchall``,
   ``rowcount``, ``connection``) waits for the queue to empty and is the real cursor's,
   so a read model that reads rows back still gets them, only without the overlap.
   Whatever a queued statement's parameters hold must not change afterwards: only read
   models that say so (``ReadModel.deferrable``) are handed one (``for_model``).
 - ``expect_rows(cur, count, error)``: raise ``error(cursor, found)`` unless the last statement
   touched ``count`` rows, now or, on a ``DeferredCursor``, when it has run.
-- ``run_copy(cur, statement, types, rows)``: a binary ``COPY`` of ``rows`` (what a queued
-  ``copy_rows`` runs, and ``projections.base.copy_rows`` at once); a ``bytea`` column's
-  ``bytes`` are written by psycopg's C dumper.
+- ``run_copy(cur, statement, types, rows)``: a binary ``COPY`` of ``rows`` at once (what
+  ``projections.base.copy_rows`` runs on a real cursor); here and in ``format_copy`` a
+  ``bytea`` column's ``bytes`` are written by psycopg's C dumper.
 
 Any error stops the thread's work: it rolls back the open transaction and skips every
 statement queued after it, and the next call of the worker raises ``PipelineFailed``.
@@ -44,8 +46,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import Cursor, postgres
+from psycopg import Copy, Cursor, postgres
+from psycopg.abc import Buffer
 from psycopg.adapt import PyFormat
+from psycopg.copy import Writer
 
 Op = Callable[[Cursor[Any]], None]
 
@@ -103,6 +107,8 @@ class Pipeline:
     def __init__(self, conn: psycopg.Connection[Any], depth: int = 2) -> None:
         assert conn.autocommit, "the pipeline frames each batch's transaction itself"
         self._cur = conn.cursor()
+        # Runs nothing: its adapters format the queued COPYs' rows in the caller's thread.
+        self.format_cursor = conn.cursor()
         self._ops: queue.SimpleQueue[Op | _Commit | None] = queue.SimpleQueue()
         self._room = threading.Semaphore(depth)
         self._done = threading.Condition()
@@ -155,6 +161,7 @@ class Pipeline:
         self._ops.put(None)
         self._thread.join()
         self._cur.close()
+        self.format_cursor.close()
         _fast_switch.exit()
 
     def _put(self, op: Op | _Commit) -> None:
@@ -215,9 +222,12 @@ class DeferredCursor:
         self.pipeline.submit(lambda cur: cur.executemany(query, rows, **kwargs))
 
     def copy_rows(
-        self, statement: Any, types: Sequence[int | str], rows: list[Sequence[Any]]
+        self, statement: Any, types: Sequence[int | str], rows: Iterable[Sequence[Any]]
     ) -> None:
-        self.pipeline.submit(lambda cur: _copy(cur, statement, types, rows))
+        """The rows are formatted now, in the caller's thread; the pipeline's thread only
+        sends the blocks (see ``format_copy``)."""
+        blocks = format_copy(self.pipeline.format_cursor, types, rows)
+        self.pipeline.submit(lambda cur: _send_copy(cur, statement, blocks))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pipeline.flush(), name)
@@ -227,10 +237,41 @@ def _execute(cur: Cursor[Any], query: Any, params: Any, kwargs: dict[str, Any]) 
     cur.execute(query, params, **kwargs)
 
 
-def _copy(
-    cur: Cursor[Any], statement: Any, types: Sequence[int | str], rows: list[Sequence[Any]]
-) -> None:
-    run_copy(cur, statement, types, rows)
+def _send_copy(cur: Cursor[Any], statement: Any, blocks: list[Buffer]) -> None:
+    with cur.copy(statement) as copy:
+        for block in blocks:
+            copy.write(block)  # a binary COPY's data, signature and trailer included
+
+
+class _Blocks(Writer):
+    """Where a COPY formatted ahead of time leaves its data: the blocks, in order (each a
+    buffer the formatter hands over and does not touch again)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Buffer] = []
+
+    def write(self, data: Buffer) -> None:
+        self.blocks.append(data)
+
+
+def format_copy(
+    cur: Cursor[Any], types: Sequence[int | str], rows: Iterable[Sequence[Any]]
+) -> list[Buffer]:
+    """A binary COPY's data (signature, rows, trailer) for columns of ``types``, made now
+    with ``cur``'s adapters (a cursor that runs nothing: ``Pipeline.format_cursor``).
+
+    Formatting the rows is Python work, about a sixth of catch-up's (the uuid dumper is
+    Python). In the pipeline's thread it lengthened the chain Postgres waits on (each
+    statement is sent only when the one before has run), and it ran there in turns with
+    the worker's Python under one interpreter lock; in the worker's thread it runs while
+    Postgres runs the batch before."""
+    blocks = _Blocks()
+    _bytes_in_c(cur, types)
+    with Copy(cur, binary=True, writer=blocks) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+    return blocks.blocks
 
 
 # psycopg's own dumper of ``bytes`` (its C one, where psycopg has its C module).
@@ -238,17 +279,21 @@ _BYTES_DUMPER = postgres.adapters.get_dumper(bytes, PyFormat.BINARY)
 _BYTEA_OID = postgres.types.get_oid("bytea")
 
 
+def _bytes_in_c(cur: Cursor[Any], types: Sequence[int | str]) -> None:
+    """The dumper psycopg picks for a COPY column typed ``bytea`` is ``dbapi20``'s, a
+    Python call per value (it unwraps ``Binary``); the read models hand plain ``bytes``
+    (the journal's entry ids), which psycopg's own bytes dumper writes in C as they are.
+    Only this cursor's adapters change."""
+    if _BYTEA_OID in types:
+        cur.adapters.register_dumper(bytes, _BYTES_DUMPER)
+
+
 def run_copy(
     cur: Cursor[Any], statement: Any, types: Sequence[int | str], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """A binary ``COPY ... FROM STDIN`` of ``rows``, its columns' ``types`` given (oids).
-
-    The dumper psycopg picks for a column typed ``bytea`` is ``dbapi20``'s, a Python call
-    per value (it unwraps ``Binary``); the read models hand plain ``bytes`` (the
-    journal's entry ids), which psycopg's own bytes dumper writes in C as they are. Only
-    this cursor's adapters change."""
-    if _BYTEA_OID in types:
-        cur.adapters.register_dumper(bytes, _BYTES_DUMPER)
+    """A binary ``COPY ... FROM STDIN`` of ``rows``, its columns' ``types`` given (oids),
+    at once on ``cur``."""
+    _bytes_in_c(cur, types)
     with cur.copy(statement) as copy:
         copy.set_types(types)
         for row in rows:
