@@ -12,6 +12,8 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
 from api.bootstrap import Tally
@@ -91,6 +93,41 @@ def test_times_are_written_as_isoformat_writes_the_datetime_psycopg_reads(tally:
     assert len(rows) == len(times)
     for row in rows:
         assert row["iso"] == row["x"].isoformat()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["UTC", "Asia/Kolkata", "America/St_Johns", "Pacific/Chatham"]),
+    st.lists(
+        st.datetimes(
+            min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+        )
+        | st.datetimes(
+            min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+        ).map(lambda t: t.replace(microsecond=0)),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_any_time_in_any_session_zone_is_written_as_isoformat_writes_it(
+    tally: Tally, zone: str, times: list[datetime]
+) -> None:
+    """``iso_sql`` (one ``to_char`` whose zero fraction is taken out) over any instant,
+    whole seconds included, in a session whose zone has a half or three-quarter hour
+    offset (from 1970: older offsets in seconds are no time zone's now)."""
+    query = sql.SQL("SELECT x, {} AS iso FROM unnest(%s::timestamptz[]) AS u(x)").format(
+        sql.SQL(iso_sql("u.x"))
+    )
+    with tally.views.connection() as conn:
+        conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(zone)))
+        try:
+            rows = conn.execute(query, [times]).fetchall()
+        finally:
+            conn.execute("RESET TIME ZONE")
+    assert [r["iso"] for r in rows] == [r["x"].isoformat() for r in rows]
+    assert [r["x"] for r in rows] == times
 
 
 def test_a_batch_with_missing_objects_names_a_few_of_them_not_the_whole_batch(
