@@ -22,7 +22,9 @@ renamed or reshaped domain event changes this table, never a receiver's code.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -178,19 +180,40 @@ _BY_CLASS: dict[type, str] = {
 }
 
 MAPPED_CLASSES: frozenset[type] = frozenset(_BY_CLASS)
+# Each class's public type, and the classes whose events ``integration_type`` decides one
+# by one (an event of any other mapped class has its class's type): for a caller that
+# goes through a batch without a call per event.
+TYPE_OF_CLASS: Mapping[type, str] = MappingProxyType(_BY_CLASS)
 # Events whose object is found through another read model's row: a dunning record's
 # failure is about its invoice (``invoice_dunning.invoice_id``).
 LOOKS_UP_INVOICE: frozenset[type] = frozenset({ev.DunningPaymentFailed})
 
 
+def _paid(event: Any) -> bool:
+    return bool(event.status == PAID)  # a part payment leaves the invoice open
+
+
+def _completed(event: Any) -> bool:
+    return bool(event.state == COMPLETED)  # pending: it completes (or fails) later
+
+
+# The classes whose events are public only in some states, and what decides it.
+_PUBLIC_WHEN: dict[type, Callable[[Any], bool]] = {
+    ev.InvoicePaymentRecorded: _paid,
+    ev.TransactionInitiated: _completed,
+}
+# For a caller that goes through a batch without a call per event: an event of any
+# other mapped class has its class's type.
+DECIDED_PER_EVENT: frozenset[type] = frozenset(_PUBLIC_WHEN)
+
+
 def integration_type(event: Any) -> str | None:
     """The public type of a domain event, or None when it has none."""
-    name = _BY_CLASS.get(type(event))
-    if name == "billing.invoice.paid" and event.status != PAID:
-        return None  # a part payment leaves the invoice open: nothing public happened
-    if type(event) is ev.TransactionInitiated and event.state != COMPLETED:
-        return None  # pending: it completes (or fails) later, with its own event
-    return name
+    cls = type(event)
+    decide = _PUBLIC_WHEN.get(cls)
+    if decide is not None and not decide(event):
+        return None
+    return _BY_CLASS.get(cls)
 
 
 def event_id(position: int, type_name: str, ordinal: int = 0) -> str:

@@ -51,10 +51,12 @@ from projections.base import ReadModel, Tracked, copy_rows
 from projections.entitlement_changes import CHANGES
 from projections.entitlement_changes import HANDLES as ENTITLEMENT_EVENTS
 from projections.integration_catalog import (
+    DECIDED_PER_EVENT,
     ENTITLEMENTS_CHANGED,
     LOOKS_UP_INVOICE,
     MAPPED_CLASSES,
     OBJECT_OF,
+    TYPE_OF_CLASS,
     integration_type,
 )
 from projections.integration_objects import OBJECTS, PLACEHOLDER, TABLE_OF
@@ -93,6 +95,8 @@ def _rejection(event: Any) -> dict[str, Any]:
     }
 
 
+_PAYMENT_EVENTS = PaymentObjects.handles
+
 # Objects the event itself carries whole: the row's object is built from it.
 _FROM_EVENT: dict[str, Callable[[Any], dict[str, Any]]] = {"command_rejection": _rejection}
 
@@ -116,13 +120,23 @@ class IntegrationEvents(ReadModel):
         and times go in as arrays, and Postgres builds each object from its read model's
         row and writes it, so no row comes back to Python to be shaped and encoded. Then
         the payments' and the entitlement sets' changes the batch's events made."""
-        self._payments(cur, [(e, p) for e, p in events if type(e) in PaymentObjects.handles])
-        self._entitlements(cur, [p for e, p in events if type(e) in ENTITLEMENT_EVENTS])
+        payments: list[Tracked] = []
+        entitled: list[int] = []
         picked: list[tuple[str, Any, int]] = []
-        for event, position in events:
-            name = integration_type(event)
-            if name is not None:
+        # One pass over the batch (it was three): most events are of none of the first
+        # two sets and have a type that does not depend on the event.
+        for item in events:
+            event, position = item
+            cls = type(event)
+            if cls in _PAYMENT_EVENTS:
+                payments.append(item)
+            if cls in ENTITLEMENT_EVENTS:
+                entitled.append(position)
+            name = TYPE_OF_CLASS.get(cls)
+            if name is not None and (cls not in DECIDED_PER_EVENT or integration_type(event)):
                 picked.append((name, event, position))
+        self._payments(cur, payments)
+        self._entitlements(cur, entitled)
         if not picked:
             return
         invoices = self._dunning_invoices(cur, [e for _, e, _ in picked])
@@ -138,7 +152,10 @@ class IntegrationEvents(ReadModel):
             arrays = by_kind.setdefault(kind, ([], [], [], []))
             arrays[0].append(position)
             arrays[1].append(name)
-            arrays[2].append(invoices.get(event.originator_id, event.originator_id))
+            # A dunning record's object is its invoice (``UUID.__hash__`` is Python: no
+            # look-up when the batch has none).
+            oid = event.originator_id
+            arrays[2].append(invoices.get(oid, oid) if invoices else oid)
             arrays[3].append(event.timestamp)
         if by_kind:
             self._insert(cur, by_kind)
