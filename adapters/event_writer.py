@@ -31,7 +31,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -58,8 +58,10 @@ from adapters.binary_arrays import (
     uuid_array,
 )
 from adapters.database import check_or_sweep
+from commands.bus.key_check import KeyCheck, KeyRefused
 from commands.bus.unit_of_work import EventWriter, RecorderEventWriter
 from domain.limits import SERIALIZED_HOLD_MS, SERIALIZED_LOCK_WAIT_MS
+from projections.api_keys import refused_keys_query
 
 log = logging.getLogger("tally.event_writer")
 
@@ -74,7 +76,7 @@ MAX_CONNECT_ATTEMPTS = 3
 # keeps off, are shared by every application of a schema). A change to its body takes a
 # new version, so that processes of two versions sharing one database each call the body
 # they expect.
-APPEND_FUNCTION_VERSION = "v1"
+APPEND_FUNCTION_VERSION = "v2"
 
 
 def append_function(events_table: str) -> str:
@@ -82,17 +84,28 @@ def append_function(events_table: str) -> str:
     return f"{events_table}_append_{APPEND_FUNCTION_VERSION}"
 
 
-# The append statement's parameters: four event columns, the reads' ids and versions (all
-# binary arrays), and the lock timeout (text).
+# The append statement's parameters: four event columns, the reads' ids and versions, the
+# keys to confirm (ids, projects, times; all binary arrays), and the lock timeout (text).
 _PARAM_TYPES = [UUIDArray.oid, BigintArray.oid, TextArray.oid, ByteaArray.oid]
-_PARAM_TYPES += [UUIDArray.oid, BigintArray.oid, 25]
-_PARAM_FORMATS = [pq.Format.BINARY] * 6 + [pq.Format.TEXT]
+_PARAM_TYPES += [UUIDArray.oid, BigintArray.oid, TextArray.oid, UUIDArray.oid, TextArray.oid, 25]
+_PARAM_FORMATS = [pq.Format.BINARY] * 9 + [pq.Format.TEXT]
+# What the append function raises when a key its batch was to confirm no longer holds:
+# an integrity error (class 23) of Tally's own, told apart from a conflict by its code.
+KEY_REFUSED_STATE = "23T01"
 _BINARY = pq.Format.BINARY
 
 
 def _bigint(data: bytes | None) -> int:
     assert data is not None
     return int.from_bytes(data, "big", signed=True)
+
+
+def _integrity_error(exc: psycopg.IntegrityError) -> IntegrityError:
+    """The bus's error for a batch refused by the append: ``KeyRefused`` for a key that
+    no longer holds, else a conflict."""
+    if exc.sqlstate == KEY_REFUSED_STATE:
+        return KeyRefused(str(exc))
+    return IntegrityError(str(exc))
 
 
 def event_writer(recorder: Any) -> EventWriter:
@@ -116,11 +129,19 @@ class PostgresEventWriter:
         # commit). The batch inserts nothing if any (id, version) it read without changing
         # it is in the table: that aggregate has changed since. The table lock is held, so
         # nobody can write one in between. Both conflicts raise unique_violation, which
-        # rolls the whole statement back.
+        # rolls the whole statement back. So does a key the batch's commands were
+        # authenticated with from a server's key cache that no longer holds
+        # (projections.api_keys.refused_keys_query), with a code of its own: with the
+        # lock held, no revocation can commit between that check and this commit. The
+        # check is in an inner IF so that a batch with no keys (every writer but the
+        # API's) never plans it: a schema without read models has no api_keys table. Its
+        # plan is the generic one: Postgres kept planning it again for every batch, for
+        # about 100 of its 180 µs (bench/README.md, "the key cache").
         self._define = sql.SQL(
             "CREATE OR REPLACE FUNCTION {function}("
             "ids uuid[], versions bigint[], topics text[], states bytea[], "
-            "read_ids uuid[], read_versions bigint[], wait text) "
+            "read_ids uuid[], read_versions bigint[], "
+            "key_ids text[], key_projects uuid[], key_valid_at text[], wait text) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
             "BEGIN "
             "PERFORM set_config('lock_timeout', wait, true); "
@@ -132,18 +153,30 @@ class PostgresEventWriter:
             "RAISE unique_violation USING MESSAGE = "
             "'an aggregate read by this batch has changed since'; "
             "END IF; "
+            "IF cardinality(key_ids) > 0 THEN "
+            "PERFORM set_config('plan_cache_mode', 'force_generic_plan', true); "
+            "IF EXISTS ({refused}) THEN "
+            "RAISE EXCEPTION USING ERRCODE = {key_refused}, MESSAGE = "
+            "'an API key of this batch no longer holds'; "
+            "END IF; END IF; "
             "RETURN QUERY INSERT INTO {table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END $body$"
-        ).format(function=function, table=table, channel=sql.Literal(recorder.channel_name))
+        ).format(
+            function=function,
+            table=table,
+            channel=sql.Literal(recorder.channel_name),
+            refused=refused_keys_query(schema),
+            key_refused=sql.Literal(KEY_REFUSED_STATE),
+        )
         self._defined = sql.SQL(
             "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = {schema} AND p.proname = {name}"
         ).format(schema=sql.Literal(schema), name=sql.Literal(self.function_name))
         self._ddl_lock_key = f"{schema}.{self.function_name}"
-        append = sql.SQL("SELECT * FROM {function}($1, $2, $3, $4, $5, $6, $7)").format(
-            function=function
-        )
+        append = sql.SQL(
+            "SELECT * FROM {function}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ).format(function=function)
         existing = sql.SQL(
             "SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%b::uuid[])"
         ).format(table=table)
@@ -168,7 +201,10 @@ class PostgresEventWriter:
         self.lock_wait_ms, self.hold_ms = SERIALIZED_LOCK_WAIT_MS, SERIALIZED_HOLD_MS
 
     def write(
-        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+        self,
+        stored_events: Sequence[StoredEvent],
+        reads: Sequence[tuple[UUID, int]] = (),
+        keys: Collection[KeyCheck] = (),
     ) -> list[int]:
         if not stored_events:
             return []
@@ -179,6 +215,9 @@ class PostgresEventWriter:
             bytea_array([e.state for e in stored_events]),
             uuid_array([r[0] for r in reads]),
             bigint_array([r[1] for r in reads]),
+            text_array([k.key_id for k in keys]),
+            uuid_array([k.project_id for k in keys]),
+            text_array([k.valid_at.isoformat() for k in keys]),
         )
         count = len(stored_events)
         held = self._held
@@ -198,7 +237,7 @@ class PostgresEventWriter:
         try:
             return self._write(conn, params, count)
         except psycopg.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
+            raise _integrity_error(exc) from exc
 
     def _write(
         self, conn: psycopg.Connection[Any], params: tuple[BinaryArray, ...], count: int
@@ -326,7 +365,7 @@ class PostgresEventWriter:
                 conn = self._connection()
                 return work(conn)
             except psycopg.IntegrityError as exc:
-                raise IntegrityError(str(exc)) from exc
+                raise _integrity_error(exc) from exc
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 # A lock timeout leaves the connection usable; a lost server does not.
                 conn = conn or self._conn

@@ -18,9 +18,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import asyncapi, docs_pages, errors, param_analysis, route_index
-from api.auth import KeyLookups
 from api.bootstrap import build
 from api.inbound.consumer import inbound_consumer
+from api.key_lookups import KeyLookups
 from api.proxies import trust_proxies
 from api.rate_limits import RateLimitHeaders, make_limiter
 from api.routes import (
@@ -236,7 +236,7 @@ def create_app(tally: Tally | None = None, settings: Settings | None = None) -> 
             app.state.tally = build(settings)
         background = Background(app.state.tally)
         app.state.background = background
-        # Authentication's reads, on this loop (see api.auth.KeyLookups).
+        # Authentication's reads, on this loop (see api.key_lookups.KeyLookups).
         app.state.key_lookups = KeyLookups(app.state.tally.target.url, app.state.tally.schema)
         # Rate-limit buckets (issue 14): Redis or this process, on this loop.
         app.state.rate_limiter = make_limiter(app.state.tally.settings)

@@ -5,14 +5,22 @@ time. Every failure (missing, malformed, unknown, revoked, wrong secret) answers
 401 ``unauthenticated``, so the answer never tells an attacker which part was right.
 The key and the header are never logged.
 
-Every request reads its key when it arrives (no cache to invalidate across server
-workers): from the ``api_keys`` read model, and, in the same statement, from the
-event log any revocation of the key the read model has not applied yet
-(``projections.api_keys``). So a revoked key is refused from the request after the
-revocation's commit, even while the projection worker is stopped or stuck (issue 10).
-A key issued while the read model is behind is refused until it has caught up. The
-read is made from the event loop (``KeyLookups``), not from a threadpool thread, and
-lookups that wait at the same time share one query.
+Every request but a bus write reads its key when it arrives: from the ``api_keys``
+read model, and, in the same statement, from the event log any revocation of the key
+the read model has not applied yet (``projections.api_keys``). So a revoked key is
+refused from the request after the revocation's commit, even while the projection
+worker is stopped or stuck (issue 10). A key issued while the read model is behind is
+refused until it has caught up. The read is made from the event loop (``KeyLookups``),
+not from a threadpool thread, and lookups that wait at the same time share one query.
+
+The write routes that run their command through the bus (``WriterDep``,
+``api.routes.common.run``) take the key from the worker's cache instead
+(``api.key_lookups.KeyCache``, filled by those lookups) and hand it with their command to the bus,
+whose append confirms it under the event table's lock (``KeyCheck``): a batch holding a
+command through a revoked key writes nothing, its commands run again one at a time and
+that one is answered 401. An answer no append confirmed (a replay, a refusal, a command
+that changed nothing) looks the key up before it is sent (``Writer.confirm``). So a
+revocation still counts from its commit, for writes too (docs/architecture.md, Tenancy).
 
 A rotated key (issue 14) is refused from its ``expires_at`` on, compared with the app's
 clock at each request; then the request is counted against the key's rate-limit bucket
@@ -23,21 +31,21 @@ dependencies of their own; none of them parses as a project key.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.key_lookups import KeyLookups
 from api.rate_limits import admit, failures_counted
 from api.tally import Tally
 from commands.bus import Context
+from commands.bus.key_check import KEY_REFUSAL, KeyCheck
 from commands.projects import hash_key, split_key
 from domain.errors import Unauthenticated
 from domain.rate_limits import policy_for
@@ -45,11 +53,7 @@ from domain.rate_limits import policy_for
 # Upper bound on a presented key, so that hashing a huge header costs nothing.
 MAX_KEY_CHARS = 200
 
-REFUSAL = "a valid API key is required (Authorization: Bearer <key>)"
-
-# Longest a round of key lookups (connecting included) may take before its requests are
-# answered 503.
-LOOKUP_TIMEOUT_S = 10.0
+REFUSAL = KEY_REFUSAL
 
 
 @dataclass(frozen=True)
@@ -73,131 +77,6 @@ async def tally_dependency(request: Request) -> Tally:
     """``get_tally`` as a dependency. It is ``async`` so that FastAPI calls it on the event
     loop: a plain function dependency costs a round trip through the threadpool."""
     return get_tally(request)
-
-
-class KeyLookups:
-    """Reads API keys (``projections.api_keys.lookup_keys``) on the event loop, over one
-    asynchronous connection of its own, coalescing concurrent lookups.
-
-    A lookup joins the next round; one round is one query for every key id waiting in
-    it, and a round starts only when the previous one has answered. So every lookup is
-    answered by a query that started after the lookup was asked, which is what keeps a
-    revocation immediate: once it is committed, no later request sees the key as
-    valid. (An in-process cache of valid keys would save the query, but no server
-    worker could then know, without asking Postgres, that another process's projection
-    worker has just revoked a key; LISTEN/NOTIFY narrows that window but does not
-    close it.)
-
-    It belongs to one event loop: the app's lifespan makes it and closes it."""
-
-    def __init__(self, url: str, schema: str) -> None:
-        self.url = url
-        self.schema = schema
-        self._waiting: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
-        self._rounds: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._closed = False
-        # Lookups asked and queries made, to see how much they are shared.
-        self.lookups = 0
-        self.rounds = 0
-
-    async def lookup(self, key_id: str) -> dict[str, Any] | None:
-        """The key's row (see ``projections.api_keys.lookup_keys``), or None."""
-        if self._closed:
-            raise RuntimeError("key lookups are closed")
-        answer: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(key_id, []).append(answer)
-        self.lookups += 1
-        if self._rounds is None:
-            self._rounds = asyncio.create_task(self._run_rounds())
-        return await answer
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._rounds is not None:
-            await asyncio.wait([self._rounds])
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
-
-    async def _run_rounds(self) -> None:
-        try:
-            while self._waiting:
-                current, self._waiting = self._waiting, {}
-                self.rounds += 1
-                try:
-                    rows = await self._query(list(current))
-                except Exception as exc:
-                    # Its requests get the error (a database error answers 503).
-                    for answer in (a for answers in current.values() for a in answers):
-                        if not answer.done():
-                            answer.set_exception(exc)
-                    continue
-                except BaseException:
-                    # The loop is cancelling this task (shutdown): no request is left
-                    # waiting for an answer that will not come.
-                    for answer in (a for answers in current.values() for a in answers):
-                        answer.cancel()
-                    raise
-                for key_id, answers in current.items():
-                    for answer in answers:
-                        # A request whose client went away has cancelled its answer.
-                        if not answer.done():
-                            answer.set_result(rows.get(key_id))
-        finally:
-            self._rounds = None
-
-    async def _query(self, key_ids: list[str]) -> dict[str, dict[str, Any]]:
-        kept = self._conn is not None and not self._conn.closed
-        try:
-            return await self._query_once(key_ids)
-        except LookupTimeout:
-            raise  # a second try would make every waiting request wait twice as long
-        except psycopg.OperationalError:
-            # The connection kept from the last round may have died since (Postgres
-            # restarted, or an administrator ended it) while the database is fine: one
-            # more try, on a new connection, tells the two apart.
-            if not kept:
-                raise
-            return await self._query_once(key_ids)
-
-    async def _query_once(self, key_ids: list[str]) -> dict[str, dict[str, Any]]:
-        from projections.api_keys import lookup_keys
-
-        # Every request of this process waits for the round in flight, so a round must
-        # not hang: past the time limit it fails like a lost connection (503).
-        try:
-            async with asyncio.timeout(LOOKUP_TIMEOUT_S):
-                if self._conn is None or self._conn.closed:
-                    self._conn = await connect_lookups(self.url)
-                return await lookup_keys(self._conn, self.schema, key_ids)
-        except BaseException as exc:
-            # Whatever went wrong, the next round starts on a new connection rather
-            # than on one whose state is unknown (a query cut short, Postgres gone).
-            if self._conn is not None:
-                conn, self._conn = self._conn, None
-                await conn.close()
-            if isinstance(exc, TimeoutError):
-                raise LookupTimeout("API key lookup timed out") from None
-            raise
-
-
-async def connect_lookups(url: str) -> psycopg.AsyncConnection[Any]:
-    """A connection for key lookups, which plans the lookup statement once.
-
-    psycopg prepares a statement run five times, but Postgres kept choosing a custom
-    plan for every round (its estimate for one key id beats the generic plan's), so
-    each round was planned again: measured with bench/key_lookups.py, about a third of
-    a round before issue 10. The generic plan is the right one at any size (index
-    lookups by key id, project id and the event table's primary key), and a new ANALYZE
-    of the tables makes Postgres build it again."""
-    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-    await conn.execute("SET plan_cache_mode = force_generic_plan")
-    return conn
-
-
-class LookupTimeout(psycopg.OperationalError):
-    """A key lookup round took longer than ``LOOKUP_TIMEOUT_S`` (answered 503)."""
 
 
 def key_lookups(request: Request) -> KeyLookups:
@@ -250,21 +129,46 @@ class ApiKeyAuth(HTTPBearer):
         return await require_caller(request, await super().__call__(request))
 
 
+def presented_key(credentials: HTTPAuthorizationCredentials | None) -> tuple[str, str]:
+    """The presented key and its key id, or 401 when there is none or it cannot be ours."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated(REFUSAL)
+    presented = credentials.credentials.strip()
+    return presented, check_key(presented)
+
+
 async def require_caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
     """The authenticated caller of ``credentials`` (the request's bearer, if any), or a
     401 problem."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated(REFUSAL)
-    presented = credentials.credentials.strip()
-    key_id = check_key(presented)
+    presented, key_id = presented_key(credentials)
+    lookups = key_lookups(request)
     async with failures_counted(request):  # review finding 7
-        row = await key_lookups(request).lookup(key_id)
-        caller = verify(presented, key_id, row, get_tally(request).clock.now)
+        row, caller = await looked_up(lookups, presented, key_id, get_tally(request).clock.now)
+    return await admitted(request, caller, row)
+
+
+async def looked_up(
+    lookups: KeyLookups, presented: str, key_id: str, now: Callable[[], datetime]
+) -> tuple[dict[str, Any], Caller]:
+    """The key's row, read now, and its caller (else 401); the row is kept in the cache
+    if the key holds, and dropped from it if not."""
+    row = await lookups.lookup(key_id)
+    try:
+        caller = verify(presented, key_id, row, now)
+    except Unauthenticated:
+        lookups.cache.drop(key_id)
+        raise
     assert row is not None  # verify refused an unknown key
-    # Counted once the key is known to be the caller's (issue 14), before the route runs.
-    await admit(request, "api_key", key_id, policy_for("api_key", row["rate_limits"]))
+    lookups.cache.keep(key_id, row)
+    return row, caller
+
+
+async def admitted(request: Request, caller: Caller, row: dict[str, Any]) -> Caller:
+    """The verified caller, once its request is counted against its key's rate limit
+    (issue 14), before the route runs."""
+    await admit(request, "api_key", caller.key_id, policy_for("api_key", row["rate_limits"]))
     request.state.caller = caller
     return caller
 
@@ -272,20 +176,48 @@ async def require_caller(
 @dataclass(frozen=True)
 class Writer:
     """An authenticated caller with its app's Tally: what a write route run on the event
-    loop (``api.routes.common.run``) needs, from one dependency."""
+    loop (``api.routes.common.run``) needs, from one dependency. When the key came from
+    the cache, ``check`` is what the command's append must confirm, and ``confirm`` looks
+    the key up for an answer no append confirmed."""
 
     tally: Tally
     caller: Caller
+    check: KeyCheck | None = None
+    lookups: KeyLookups | None = field(default=None, repr=False)
+    presented: str = field(default="", repr=False)
+
+    def context(self, idempotency_key: str | None) -> Context:
+        caller = self.caller
+        return Context(caller.project_id, caller.key_id, idempotency_key, key_check=self.check)
+
+    async def confirm(self) -> None:
+        """401 unless the key still holds, read now (nothing to do when it was read for
+        this request already)."""
+        if self.check is not None and self.lookups is not None:
+            now = self.tally.clock.now
+            await looked_up(self.lookups, self.presented, self.caller.key_id, now)
 
 
 class ApiKeyWriterAuth(ApiKeyAuth):
-    """``ApiKeyAuth`` answering a ``Writer``: a route taking it needs no ``TallyDep``, a
+    """``ApiKeyAuth`` answering a ``Writer``, with the key from the worker's cache when it
+    is there (see the module's docstring): a route taking it needs no ``TallyDep``, a
     second dependency FastAPI solved at every request (about 900 bytecodes of a deposit
     on the loop's thread, issue 16). The same ``ApiKey`` scheme in OpenAPI."""
 
     async def __call__(self, request: Request) -> Writer:  # type: ignore[override]
-        caller = await super().__call__(request)
-        return Writer(get_tally(request), caller)
+        presented, key_id = presented_key(await HTTPBearer.__call__(self, request))
+        tally = get_tally(request)
+        lookups = key_lookups(request)
+        row = lookups.cache.get(key_id)
+        check: KeyCheck | None = None
+        async with failures_counted(request):  # review finding 7
+            if row is None:
+                row, caller = await looked_up(lookups, presented, key_id, tally.clock.now)
+            else:
+                valid_at = tally.clock.now()
+                caller = verify(presented, key_id, row, lambda: valid_at)
+                check = KeyCheck(key_id, caller.project_id, valid_at)
+        return Writer(tally, await admitted(request, caller, row), check, lookups, presented)
 
 
 # Every project route names this scheme, through one of these two dependencies.

@@ -4,8 +4,8 @@ against the read-model-only statement it replaced (kept here as the baseline).
 Since issue 10 a lookup also asks the event table whether the key was revoked after
 the position the ``api_keys`` read model has reached, so that a revocation is refused
 while the projections are stopped, and the lookups' connection plans its statement
-once (``api.auth.connect_lookups``). Three variants, run in alternating blocks on one
-kept asynchronous connection each, as ``api.auth.KeyLookups`` runs them:
+once (``api.key_lookups.connect_lookups``). Three variants, run in alternating blocks on one
+kept asynchronous connection each, as ``api.key_lookups.KeyLookups`` runs them:
 
 - ``before``: the read-model-only statement on a plain connection (before issue 10);
 - ``read model``: the same statement on the lookups' connection as it is now;
@@ -42,8 +42,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from api.auth import connect_lookups
 from api.bootstrap import NO_PROJECT, Tally, build
+from api.key_lookups import connect_lookups
 from api.settings import Settings
 from bench.common import scratch_schemas
 from commands import messages as m

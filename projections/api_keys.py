@@ -30,6 +30,8 @@ Queries:
 - ``await lookup_keys(conn, schema, key_ids) -> {key_id: {...the same}}``: several keys
   in one query on an asynchronous connection (the API's authentication, from its event
   loop; keys not found are absent)
+- ``refused_keys_query(schema)``: the append function's confirmation of the keys a
+  server authenticated from its key cache (``adapters.event_writer``), by the same rule
 - ``list_keys(pool, schema, project_id) -> list[{key_id, prefix, label, revoked,
   expires_at, created_at, updated_at}]``: never the hash; as for ``lookup_key``
 - ``list_projects(pool, schema) -> list[{id, name, mode, default_currency, rate_limits,
@@ -157,7 +159,7 @@ def _lookup_query(schema: str, where: str) -> sql.Composed:
     # event table of 400,000 rows, the shared two-core box at load 2.5 to 4.5, so ±20 %
     # between runs): a round of one key took 140-215 µs, against 140-200 µs for the
     # read-model-only statement on the same connection and 185-300 µs as it ran before
-    # (re-planned every round; see api.auth.connect_lookups). Each key reads its
+    # (re-planned every round; see api.key_lookups.connect_lookups). Each key reads its
     # project's events (by primary key), so the worst case, 16 keys of one project with
     # 60 key events, took 370-650 µs a round against 245-340 µs read-model-only.
     return sql.SQL(
@@ -207,6 +209,25 @@ def _late(schema: str) -> sql.Composed:
     )
 
 
+def refused_keys_query(schema: str) -> sql.Composed:
+    """The query an append runs to confirm the keys its batch's commands were
+    authenticated with from a key cache (``commands.bus.key_check.KeyCheck``): a row for
+    each of them that no longer holds: gone from the read model (or never reached it),
+    revoked there or among the project's events past its position, or expired at the
+    latest time a request through it was authenticated. The same rule as the lookup's,
+    read under the event table's lock, so no revocation commits between this read and
+    the batch's commit. It reads the PL/pgSQL function's arguments ``key_ids``,
+    ``key_projects`` and ``key_valid_at`` (ISO 8601 text)."""
+    return sql.SQL(
+        "SELECT c.key_id FROM (SELECT c.key_id, c.project_id, "
+        "max(c.valid_at::timestamptz) AS valid_at "
+        "FROM unnest(key_ids, key_projects, key_valid_at) AS c(key_id, project_id, valid_at) "
+        "GROUP BY c.key_id, c.project_id) c "
+        "LEFT JOIN {s}.api_keys k ON k.key_id = c.key_id AND k.project_id = c.project_id "
+        "{late} WHERE k.key_id IS NULL OR {revoked} OR {expires_at} <= c.valid_at"
+    ).format(s=sql.Identifier(schema), revoked=REVOKED, expires_at=EXPIRES_AT, late=_late(schema))
+
+
 @lru_cache(maxsize=64)
 def _many_keys_query(schema: str) -> bytes:
     # Composed and rendered once per schema: every round of lookups runs the same
@@ -219,7 +240,7 @@ def _many_keys_query(schema: str) -> bytes:
 async def lookup_keys(
     conn: AsyncConnection[Any], schema: str, key_ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """The rows of ``key_ids`` by key id, in one query (see ``api.auth.KeyLookups``)."""
+    """The rows of ``key_ids`` by key id, in one query (see ``api.key_lookups.KeyLookups``)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_many_keys_query(schema), [list(key_ids)])
         rows = await cur.fetchall()

@@ -23,7 +23,7 @@ from api.tally import Tally
 from commands.bus import Happened, Outcome, Reply
 from commands.messages import Command
 from commands.provider_messages import REFERENCE_PATTERN
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound, Unauthenticated
 from domain.limits import (
     CODE_PATTERN,
     ID_PATTERN,
@@ -130,7 +130,12 @@ async def run(writer: Writer, command: Command, key: str | None) -> Outcome:
     it has committed (``call_soon_threadsafe``). Waiting in a thread of a pool instead
     (``run_in_executor``) cost two thread hand-offs per request, about a tenth of the
     server's CPU per deposit (bench/README.md, issue 16). The route's one dependency
-    (``WriterDep``) gives both the caller and the app's Tally."""
+    (``WriterDep``) gives both the caller and the app's Tally.
+
+    A caller authenticated from the key cache is answered only once its key is
+    confirmed: by the append that committed its command (``Outcome.key_checked``), or
+    else by a fresh lookup (``Writer.confirm``, 401 if the key no longer holds), for an
+    answer that wrote nothing (a replay, a refusal, a command that changed nothing)."""
     tally = writer.tally
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Outcome] = loop.create_future()
@@ -138,14 +143,24 @@ async def run(writer: Writer, command: Command, key: str | None) -> Outcome:
     def on_done(reply: Reply) -> None:
         loop.call_soon_threadsafe(_settle_answer, answer, reply)
 
-    context = writer.caller.context(key)
+    context = writer.context(key)
     if tally.try_submit(command, context, on_done) is None:
         # The bus is busy (the committer may hold its mutex for a synchronous retry, with
         # database round trips): a thread waits for it, never the loop, which serves
         # every other request of this worker meanwhile.
         await loop.run_in_executor(None, tally.submit, command, context, on_done)
-    async with asyncio.timeout(BUS_ANSWER_TIMEOUT_S):
-        return await answer
+    try:
+        async with asyncio.timeout(BUS_ANSWER_TIMEOUT_S):
+            outcome = await answer
+    except DomainError as refusal:
+        # Not caught: a refusal is answered as it is, once the key is confirmed (a 401
+        # from the key's own check needs none).
+        if not isinstance(refusal, Unauthenticated):
+            await writer.confirm()
+        raise
+    if not outcome.key_checked:
+        await writer.confirm()
+    return outcome
 
 
 def _settle_answer(answer: asyncio.Future[Outcome], reply: Reply) -> None:

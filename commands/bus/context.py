@@ -10,17 +10,20 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from commands.bus.key_check import KeyCheck
 from commands.bus.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Context:
-    """Who asks, for which project, and under which idempotency key."""
+    """Who asks, for which project, and under which idempotency key; and, for a caller
+    authenticated from a key cache, the key its write must confirm (``key_check``)."""
 
     project_id: UUID
     actor: str
     idempotency_key: str | None = None
     now: datetime | None = None
+    key_check: KeyCheck | None = None
 
 
 class Happened(StrEnum):
@@ -77,6 +80,10 @@ class Outcome:
     body: dict[str, Any]
     replayed: bool = False
     position: int | None = None
+    # True when its command's ``key_check`` was confirmed by the append that committed
+    # its batch. Otherwise (no key check, or nothing written: a replay alone, a command
+    # that changed nothing) whoever answers must confirm the key itself.
+    key_checked: bool = False
 
 
 Handler = Callable[[UnitOfWork, Any, Context], Result]

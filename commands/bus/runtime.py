@@ -351,7 +351,13 @@ class CommandBus(SynchronousPath):
         sealed = batch.sealed
         started = time.perf_counter()
         try:
-            ids = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+            ids: list[int] = []
+            if sealed.events:
+                # The keys its answered commands were authenticated with from a key cache,
+                # confirmed under the table's lock (``KeyCheck``); a refused one fails the
+                # batch like a conflict, and its commands run again one at a time.
+                keys = [i.context.key_check for i in batch.done if i.context.key_check]
+                ids = self._writer.write(sealed.events, sealed.reads, keys)
             batch.position = self._position(ids)
         except Exception as exc:
             batch.error = exc
@@ -367,11 +373,13 @@ class CommandBus(SynchronousPath):
         self._pacer.committed(len(batch.items), batch.commit_s, waiting)
         self._batches += 1
         self._commands += len(batch.items)
+        assert batch.sealed is not None
+        checked = bool(batch.sealed.events)  # the write confirmed every key of batch.done
         for item in batch.done:
             assert item.outcome is not None
             item.outcome.position = batch.position
+            item.outcome.key_checked = checked
             item.future.set_result(item.outcome)
-        assert batch.sealed is not None
         self._write_snapshots(batch.sealed.snapshots)
         self._run_each_alone(batch.refused)
 

@@ -17,13 +17,14 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from commands.bus.context import Context, Handler, Happened, Outcome, Result
+from commands.bus.key_check import KEY_REFUSAL, KeyCheck, KeyRefused
 from commands.bus.pipeline import Item
 from commands.bus.unit_of_work import AggregateCache, EventWriter, UnitOfWork
 from commands.bus.usage_source import UsageSource
 from commands.messages import Command
 from domain.base import current_actor
 from domain.clock import Clock
-from domain.errors import ConcurrentUpdate, DomainError
+from domain.errors import ConcurrentUpdate, DomainError, Unauthenticated
 from domain.idempotency import IdempotencyRecord, request_hash
 
 log = logging.getLogger("tally.bus")
@@ -76,7 +77,7 @@ class SynchronousPath:
                     return True
                 refused.append(item)
         try:
-            positions = self._save(uow)
+            positions = self._save(uow, [i.context.key_check for i in done if i.context.key_check])
         except IntegrityError:
             self.cache.evict(uow.ids())
             return False
@@ -114,6 +115,8 @@ class SynchronousPath:
         for attempt in range(self.max_retries - 1):
             try:
                 return self._attempt(item, serialized=False)
+            except KeyRefused:
+                raise _refused(item) from None
             except IntegrityError:
                 # Someone else wrote one of these aggregates first; back off with jitter so
                 # that competing writers do not collide again in lock step.
@@ -121,6 +124,8 @@ class SynchronousPath:
         self._serialized += 1
         try:
             return self._attempt(item, serialized=True)
+        except KeyRefused:
+            raise _refused(item) from None
         except IntegrityError:  # the lock's bounds, or a writer that cannot serialize
             self._serialized_refused += 1
             raise ConcurrentUpdate(
@@ -133,10 +138,14 @@ class SynchronousPath:
         with self._writer.serialized() if serialized else nullcontext():
             outcome = self._run_one(uow, item)
             sealed = uow.seal()
-            positions = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+            positions: list[int] = []
+            if sealed.events:
+                keys = [item.context.key_check] if item.context.key_check else []
+                positions = self._writer.write(sealed.events, sealed.reads, keys)
         self._write_snapshots(sealed.snapshots)  # after the commit, as _save's
         uow.keep_in(self.cache)
         outcome.position = self._position(positions)
+        outcome.key_checked = bool(positions)
         return outcome
 
     def _run_one(self, uow: UnitOfWork, item: Item) -> Outcome:
@@ -169,10 +178,11 @@ class SynchronousPath:
             ids -= self._writer.existing(ids)
         return {i.int for i in ids}
 
-    def _save(self, uow: UnitOfWork) -> list[int]:
-        """Record the unit of work's events in one transaction; return their positions."""
+    def _save(self, uow: UnitOfWork, keys: list[KeyCheck]) -> list[int]:
+        """Record the unit of work's events in one transaction, confirming ``keys``
+        (``KeyCheck``); return their positions."""
         sealed = uow.seal()
-        positions = self._writer.write(sealed.events, sealed.reads) if sealed.events else []
+        positions = self._writer.write(sealed.events, sealed.reads, keys) if sealed.events else []
         self._write_snapshots(sealed.snapshots)
         return positions
 
@@ -187,6 +197,7 @@ class SynchronousPath:
         for item in done:
             assert item.outcome is not None
             item.outcome.position = position
+            item.outcome.key_checked = bool(positions)  # the write confirmed their keys
             item.future.set_result(item.outcome)
 
     def _write_snapshots(self, snapshots: list[StoredEvent]) -> None:
@@ -195,6 +206,14 @@ class SynchronousPath:
                 self.app.snapshots.recorder.insert_events(snapshots)
             except Exception:  # the events are committed; a snapshot only speeds up loads
                 log.exception("writing %d snapshot(s) failed", len(snapshots))
+
+
+def _refused(item: Item) -> Unauthenticated:
+    """The answer to a command whose key its write refused (``KeyRefused``): the 401 a
+    fresh lookup of the key would now answer (``api.auth``'s words)."""
+    actor = item.context.actor
+    log.info("a write through key %s was refused: the key no longer holds", actor)
+    return Unauthenticated(KEY_REFUSAL)
 
 
 def _keep_answer(

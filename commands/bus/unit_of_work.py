@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -26,6 +26,7 @@ from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from commands.bus.key_check import KeyCheck
 from commands.bus.usage_source import UsageSource
 from domain.errors import NotFound
 
@@ -357,12 +358,16 @@ class EventWriter(Protocol):
     """Writes a unit of work's events; the bus's writer thread is its only caller."""
 
     def write(
-        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+        self,
+        stored_events: Sequence[StoredEvent],
+        reads: Sequence[tuple[UUID, int]] = (),
+        keys: Collection[KeyCheck] = (),
     ) -> list[int]:
         """Record the events in one transaction and return their notification ids; raise
         ``eventsourcing.persistence.IntegrityError`` (nothing written) on a conflict: an
         event already there, or any ``(id, version)`` of ``reads`` already there (an
-        aggregate that was read, not changed, has changed since)."""
+        aggregate that was read, not changed, has changed since); and ``KeyRefused``
+        (nothing written) if a key of ``keys`` no longer holds when they would commit."""
 
     def existing(self, originator_ids: set[UUID]) -> set[UUID]:
         """Which of the ids already have events in the store."""
@@ -383,10 +388,14 @@ class RecorderEventWriter:
         self.recorder = recorder
 
     def write(
-        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+        self,
+        stored_events: Sequence[StoredEvent],
+        reads: Sequence[tuple[UUID, int]] = (),
+        keys: Collection[KeyCheck] = (),
     ) -> list[int]:
         # Not atomic with the insert, unlike the Postgres writer; the in-memory recorder
-        # serves one process's tests.
+        # serves one process's tests. It has no read models, so no keys to confirm: only
+        # the API, on Postgres, authenticates from a key cache.
         for aggregate_id, version in reads:
             if self.recorder.select_events(aggregate_id, gt=version - 1, limit=1):
                 raise IntegrityError(f"{aggregate_id} changed after it was read")

@@ -67,3 +67,10 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "webhook_signature": (30, 60),
     "auth_failure": (30, 60),
 }
+# A server worker keeps an API key's row, once looked up, this long, and at most this
+# many of them (api/key_lookups.py). Only the write routes that run their command through
+# the bus take a key from it, and the append that commits their command confirms the key
+# under the event table's lock, so a revocation still counts from its commit; what the
+# row also carries, the project's rate limits (and mode), is at most this old.
+KEY_CACHE_S = 1.0
+MAX_CACHED_KEYS = 10_000

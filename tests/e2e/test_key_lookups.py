@@ -1,4 +1,4 @@
-"""Authentication's key lookups (api.auth.KeyLookups): lookups that wait together share
+"""Authentication's key lookups (api.key_lookups.KeyLookups): lookups that wait together share
 one query, a lookup asked while a query runs waits for the next one (so a revocation the
 read models hold is never answered from an older read), and a database error reaches
 every request of its round without wedging the next."""
@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api import auth
-from api.auth import KeyLookups
+from api import key_lookups
 from api.bootstrap import Tally
+from api.key_lookups import KeyLookups
 from commands import messages as m
 from commands.bus import Context
 from tests.e2e.conftest import Client
@@ -126,7 +126,7 @@ def test_a_round_that_hangs_fails_in_time_and_the_next_one_reconnects(
             await asyncio.sleep(30)
         return await real(*args)
 
-    monkeypatch.setattr(auth, "LOOKUP_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(key_lookups, "LOOKUP_TIMEOUT_S", 0.2)
     monkeypatch.setattr(api_keys, "lookup_keys", hang_once)
 
     async def scenario() -> None:

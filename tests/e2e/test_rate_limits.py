@@ -5,6 +5,7 @@ nothing; idempotent replays count; another key of the project has its own bucket
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,14 +15,18 @@ from api.bootstrap import Tally
 from commands import messages as m
 from commands import operator_messages as om
 from commands.bus import Context
+from domain.limits import KEY_CACHE_S
 from domain.rate_limits import default_policy
 from projections.runner import wait_for_position
 from tests.e2e.conftest import Client, nothing_written
 
 
 def set_limit(tally: Tally, client: Client, kind: str, requests: int, window_s: int) -> None:
-    """The project's policy, set with the command the operator API runs, and projected
-    (authentication reads it with the key)."""
+    """The project's policy, set with the command the operator API runs, projected
+    (authentication reads it with the key), and past the key cache's bound: the write
+    routes take the key's row, the policy with it, from a cache at most KEY_CACHE_S old
+    (api/key_lookups.py, KeyCache). Without that bound these tests fail: the writes keep the old
+    policy."""
     limits: dict[str, Any] = {kind: {"requests": requests, "window_s": window_s}}
     out = tally.execute(
         om.SetRateLimits.model_validate({"project_id": client.project_id, "rate_limits": limits}),
@@ -29,6 +34,7 @@ def set_limit(tally: Tally, client: Client, kind: str, requests: int, window_s: 
     )
     assert out.position is not None
     assert wait_for_position(tally.views, tally.schema, out.position, 10)
+    time.sleep(KEY_CACHE_S)
 
 
 def test_the_bucket_admits_its_policy_then_429_with_headers_and_nothing_executed(

@@ -112,7 +112,7 @@ def test_writers_starting_together_define_the_function_once(tally: Tally) -> Non
     schema = tally.settings.db_schema
     writers = [PostgresEventWriter(recorder) for _ in range(4)]
     function = writers[0].function_name
-    assert function == "tally_events_append_v1"
+    assert function == "tally_events_append_v2"
     with recorder.datastore.pool.connection() as conn:
         conn.execute(f'DROP FUNCTION IF EXISTS "{schema}".{function}')
     start = threading.Barrier(len(writers))

@@ -6,7 +6,7 @@ of its batch change, and a batch that was not written leaves none of what it cha
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from commands import ledger
 from commands import messages as m
 from commands.bus import CommandBus, Context, Outcome
 from commands.bus.context import Handler, Result
+from commands.bus.key_check import KeyCheck
 from commands.bus.pipeline import Item
 from commands.bus.unit_of_work import RecorderEventWriter, UnitOfWork
 from domain.accounts import Account
@@ -37,12 +38,15 @@ class FailingWriter(RecorderEventWriter):
     fail = 0
 
     def write(
-        self, stored_events: Sequence[StoredEvent], reads: Sequence[tuple[UUID, int]] = ()
+        self,
+        stored_events: Sequence[StoredEvent],
+        reads: Sequence[tuple[UUID, int]] = (),
+        keys: Collection[KeyCheck] = (),
     ) -> list[int]:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("the connection was lost before the commit")
-        return super().write(stored_events, reads)
+        return super().write(stored_events, reads, keys)
 
 
 class Ledger:
