@@ -15,7 +15,7 @@ from commands import messages as m
 from commands.bus import Context, Outcome
 from domain.accounts import Account
 from domain.errors import DomainError
-from tests.concurrency import at_once, instances
+from tests.concurrency import at_once, instances, wide_serialized_bounds
 
 __all__ = ["instances"]  # the fixture, used by name
 
@@ -156,12 +156,7 @@ def test_a_writer_that_loses_every_optimistic_race_wins_its_serialized_last_atte
     try:
         pid = _project(instances[0])
         aid = _open(instances[0], pid, "ann", funds=1000)
-        # This test is about who wins, not about the bounds of the serialized attempt
-        # (test_event_writer_serialized): on a loaded 2-core box its own work, the hook's
-        # wait included, once took more than SERIALIZED_HOLD_MS and it answered
-        # concurrent_update, as bounded. So this writer is given wide bounds.
-        writer: Any = fragile.bus._writer  # type: ignore[attr-defined]
-        writer.lock_wait_ms = writer.hold_ms = 5_000
+        wide_serialized_bounds(fragile)  # the hook's wait counts into the hold
         mapper: Any = fragile.store.mapper
         encode = mapper.to_stored_event
         rivals: list[threading.Thread] = []

@@ -17,7 +17,7 @@ from commands.bus import Context
 from commands.credit_messages import ConsumeCredits, GrantCredits
 from domain.credit_balance import CreditBalance
 from domain.errors import DomainError, InsufficientCredits
-from tests.concurrency import instances
+from tests.concurrency import instances, wide_serialized_bounds
 
 __all__ = ["instances"]  # the fixture, used by name
 
@@ -78,6 +78,8 @@ def test_consumers_over_two_impatient_instances_are_all_decided_never_concurrent
     # is now decided: spent, or refused for want of credits; the sum is exact.
     impatient = settings.model_copy(update={"pool_size": 3, "max_retries": 2})
     pair = [build(impatient), build(impatient)]
+    for app in pair:  # at load 16 a serialized attempt once held the lock past 100 ms
+        wide_serialized_bounds(app)
     try:
         pid, cid = _granted(tally, 150)
         results = _consume_together(pair, pid, cid, threads=12, each=15, amount=1)
