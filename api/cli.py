@@ -93,6 +93,9 @@ def cmd_catalog_load(args: argparse.Namespace) -> int:
 
 # -- parser and entry point ----------------------------------------------------------------
 
+# How the program's log lines read on stderr (its process's root logger, set by ``main``).
+LOG_FORMAT = "%(levelname)s %(name)s %(message)s"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -155,9 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``tally`` program: its process's logging (warnings and errors on stderr; serve
+    sets its own), then the verb (``run``)."""
+    if (sys.argv[1:] if argv is None else argv)[:1] != ["serve"]:
+        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    return run(argv)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """One verb in this process, its exit code returned (argparse's own exits, --help and
+    a refused argument, raise ``SystemExit``). It changes nothing process-wide, so a
+    program (the tests) can run verbs one after another beside its own threads; the
+    verbs that run until a signal (serve, projections run, scheduler and broker without
+    --once) set signal handlers and belong in a process of their own."""
     args = build_parser().parse_args(argv)
-    if args.command != "serve":
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     try:
         return _dispatch(args)
     finally:

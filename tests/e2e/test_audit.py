@@ -1,5 +1,6 @@
 """The auditors' tools end to end (docs/audit.md): ``tally audit keygen|verify|checkpoint``
-through the real command line, and ``GET /v1/audit/head`` through the API."""
+through the command line (in the test's process; a key written twice through the program,
+in a process of its own), and ``GET /v1/audit/head`` through the API."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from api.bootstrap import Tally
-from tests.e2e.cli_run import cli, env
+from tests.e2e.cli_run import cli, cli_process, env
 from tests.e2e.conftest import Client
 
 __all__ = ["env"]  # the fixture, used by name
@@ -56,7 +57,7 @@ def test_keygen_writes_a_key_only_its_owner_reads_and_never_overwrites(
     env: dict[str, str], key_file: Path
 ) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    again = cli(env, "audit", "keygen", "--out", str(key_file))
+    again = cli_process(env, "audit", "keygen", "--out", str(key_file))
     assert again.returncode == 2
     assert "cannot create" in again.stderr
 

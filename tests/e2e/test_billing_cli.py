@@ -1,5 +1,6 @@
 """``tally subscriptions``, ``tally test-clocks`` and ``tally invoices`` end to end: the
-CLI in its own process on the database of a served test-mode project. A subscription
+CLI on the database of a served test-mode project (in the test's process; the invoices
+and refusals through the program, in a process of its own). A subscription
 made by lookup key on a test clock, advanced a month, its invoice paid, paused, resumed
 and canceled at the period end from the CLI reads the same through the API (a CLI
 read's ``--json`` is the API's body); a draft invoice made, finalized and voided from the
@@ -7,6 +8,8 @@ CLI likewise; and each family refuses what the API refuses, with its codes, writ
 nothing (unknown and other projects' ids are not found)."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.e2e.billing import clock, customer, plan, sandbox
 from tests.e2e.cli_process import Cli, answer, env, refused, tally_cli
@@ -89,3 +92,23 @@ def test_invoices_from_the_cli_and_what_each_family_refuses(
             "--frozen-time", "2001-01-01T00:00:00Z",
         )  # fmt: skip
         assert "not_found" in refused(tally_cli, api, "test-clocks", "show", unknown)
+
+
+@pytest.mark.cli_process
+def test_the_program_makes_a_test_clock_and_refuses_an_unknown_subscription(
+    tally_cli: Cli, sandbox: Client
+) -> None:
+    """Through the program, in a process of its own (the family's one test there; the
+    others run the same verbs in the test's process): its settings come from the
+    environment, an answer is exit 0 and JSON on stdout that the API reads back, a
+    refusal exit 1 and one line on stderr, writing nothing."""
+    api = sandbox
+    made = answer(tally_cli, api, "test-clocks", "create",
+                  "--frozen-time", "2030-01-31T09:00:00Z", "--name", "month")  # fmt: skip
+    shown = api.ok(api.get(f"/v1/test_clocks/{made['id']}"))
+    assert (shown["name"], shown["frozen_time"]) == ("month", made["frozen_time"])
+    unknown = "00000000-0000-4000-8000-000000000002"
+    with nothing_written(api.tally):
+        assert refused(tally_cli, api, "subscriptions", "cancel", unknown).startswith(
+            f"tally: not_found: subscription {unknown}"
+        )

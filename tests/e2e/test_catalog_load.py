@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from api.bootstrap import Tally
-from tests.e2e.cli_run import cli, env
+from tests.e2e.cli_run import cli, cli_process, env
 
 __all__ = ["env"]  # the fixture, used by name
 
@@ -157,7 +157,7 @@ def test_a_bad_file_is_refused_whole_in_one_line(
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     before = head(tally)
-    done = cli(env, "catalog", "load", str(path), "--project", project)
+    done = cli_process(env, "catalog", "load", str(path), "--project", project)
     assert done.returncode == 1, why
     assert done.stderr.startswith("tally: validation_error: "), (why, done.stderr)
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr

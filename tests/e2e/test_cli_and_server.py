@@ -1,4 +1,7 @@
-"""The ``tally`` command line and a real ``tally serve`` process spoken to over HTTP."""
+"""The ``tally`` command line and a real ``tally serve`` process spoken to over HTTP. The
+program runs in a process of its own (its settings from the environment, its exit codes),
+but for the projects', keys' and replay's answers, which run in the test's process (the
+first test makes a project and revokes a key through the program)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import httpx
 import pytest
 
 from api.objects import INSTANT_PATTERN
-from tests.e2e.cli_run import CLI, cli, env, stop, wait_until_ready
+from tests.e2e.cli_run import CLI, Run, cli, cli_process, env, stop, wait_until_ready
 
 __all__ = ["env"]  # the fixture, used by name
 
@@ -27,8 +30,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def tally_json(env: dict[str, str], *args: str) -> Any:
-    done = cli(env, *args, "--json")
+def tally_json(env: dict[str, str], *args: str, run: Run = cli_process) -> Any:
+    done = run(env, *args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -94,7 +97,7 @@ def test_serve_answers_over_http_with_a_key_from_the_cli(
         assert http.get("/v1/accounts", headers={"Authorization": "Bearer nope"}).status_code == 401
 
     # A revoked key stops working against the running server at once.
-    revoked = cli(env, "keys", "revoke", "--project", created["id"], created["key_id"])
+    revoked = cli_process(env, "keys", "revoke", "--project", created["id"], created["key_id"])
     assert revoked.returncode == 0, revoked.stderr
     assert httpx.get(f"{base}/v1/accounts", headers=auth).status_code == 401
 
@@ -109,16 +112,16 @@ def test_serve_answers_over_http_with_a_key_from_the_cli(
 
 
 def test_cli_manages_projects_and_keys(env: dict[str, str]) -> None:
-    created = tally_json(env, "projects", "create", "globex")
-    projects = tally_json(env, "projects", "list")
+    created = tally_json(env, "projects", "create", "globex", run=cli)
+    projects = tally_json(env, "projects", "list", run=cli)
     assert [p["id"] for p in projects] == [created["id"]]
-    second = tally_json(env, "keys", "create", "--project", created["id"], "--label", "ci")
+    second = tally_json(env, "keys", "create", "--project", created["id"], "--label", "ci", run=cli)
     assert second["api_key"].startswith(f"tly_{second['key_id']}_")
-    keys = tally_json(env, "keys", "list", "--project", created["id"])
+    keys = tally_json(env, "keys", "list", "--project", created["id"], run=cli)
     assert {k["key_id"] for k in keys} == {created["key_id"], second["key_id"]}
     assert all("key_hash" not in k and "api_key" not in k for k in keys)
-    tally_json(env, "keys", "revoke", "--project", created["id"], second["key_id"])
-    keys = tally_json(env, "keys", "list", "--project", created["id"])
+    tally_json(env, "keys", "revoke", "--project", created["id"], second["key_id"], run=cli)
+    keys = tally_json(env, "keys", "list", "--project", created["id"], run=cli)
     assert {k["key_id"]: k["revoked"] for k in keys} == {
         created["key_id"]: False,
         second["key_id"]: True,
@@ -131,9 +134,9 @@ def test_cli_manages_projects_and_keys(env: dict[str, str]) -> None:
 
 def test_cli_json_uses_the_apis_shapes(env: dict[str, str]) -> None:
     # Issue 11: --json printed created_at as Python's str() of a datetime, with a space.
-    created = tally_json(env, "projects", "create", "globex")
-    [listed] = tally_json(env, "projects", "list")
-    [key] = tally_json(env, "keys", "list", "--project", created["id"])
+    created = tally_json(env, "projects", "create", "globex", run=cli)
+    [listed] = tally_json(env, "projects", "list", run=cli)
+    [key] = tally_json(env, "keys", "list", "--project", created["id"], run=cli)
     for found, kind in ((created, "project"), (listed, "project"), (key, "api_key")):
         assert found["object"] == kind
         assert re.match(INSTANT_PATTERN, found["created"]), found
@@ -142,7 +145,7 @@ def test_cli_json_uses_the_apis_shapes(env: dict[str, str]) -> None:
 
 
 def test_replay_reports_matching_read_models(env: dict[str, str]) -> None:
-    tally_json(env, "projects", "create", "initech")
+    tally_json(env, "projects", "create", "initech", run=cli)
     done = cli(env, "replay", "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: the read models match the event log" in done.stdout
@@ -150,8 +153,8 @@ def test_replay_reports_matching_read_models(env: dict[str, str]) -> None:
 
 def test_replay_json_is_the_report_as_json(env: dict[str, str]) -> None:
     # Issue 11, bug 3: --json printed the human table.
-    tally_json(env, "projects", "create", "initech")
-    report = tally_json(env, "replay")
+    tally_json(env, "projects", "create", "initech", run=cli)
+    report = tally_json(env, "replay", run=cli)
     assert report["ok"] is True
     assert report["error"] is None
     assert report["events"] > 0
@@ -167,7 +170,7 @@ def test_unreachable_database_is_one_clear_line_and_exit_2(
 ) -> None:
     port = free_port()  # bound and released: nothing listens there now
     url = f"postgresql://ledger_user:s3cret-pw@127.0.0.1:{port}/ledger"
-    done = cli({**env, "TALLY_DATABASE_URL": url}, *command)
+    done = cli_process({**env, "TALLY_DATABASE_URL": url}, *command)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -176,7 +179,7 @@ def test_unreachable_database_is_one_clear_line_and_exit_2(
 
 
 def test_invalid_settings_are_one_clear_line_and_exit_2(env: dict[str, str]) -> None:
-    done = cli({**env, "TALLY_DB_SCHEMA": "Bad-Schema!"}, "projects", "list")
+    done = cli_process({**env, "TALLY_DB_SCHEMA": "Bad-Schema!"}, "projects", "list")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

@@ -2,7 +2,8 @@
 freeze|unfreeze|close|low-balance-threshold``, ``tally transactions
 show|confirm|fail|reverse``, ``tally subscriptions activate|extend-trial|change-items``
 and ``tally invoices remove-line|apply-coupon|retry-payment|credit-note|credit-notes``,
-end to end: the CLI in its own process on the database of a served app. What the CLI
+end to end: the CLI on the database of a served app (in the test's process; the
+transactions through the program, in a process of its own). What the CLI
 writes the API reads, in the same shapes (a CLI read's ``--json`` is the API's body);
 each family refuses what the API refuses, with its codes (an unknown id: exit 1 and
 ``not_found``), writing nothing."""
@@ -10,6 +11,8 @@ each family refuses what the API refuses, with its codes (an unknown id: exit 1 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+import pytest
 
 from tests.e2e.billing import customer, plan, sandbox, subscribe
 from tests.e2e.cli_process import Cli, answer, env, refused, tally_cli
@@ -150,4 +153,21 @@ def test_a_draft_changed_paid_and_credited_from_the_cli(tally_cli: Cli, api: Cli
         )
         assert "not_found" in refused(
             tally_cli, api, "invoices", "apply-coupon", fresh["id"], "--coupon", "NOSUCH"
+        )
+
+
+@pytest.mark.cli_process
+def test_the_program_freezes_an_account_and_refuses_an_unknown_transaction(
+    tally_cli: Cli, api: Client
+) -> None:
+    """Through the program, in a process of its own (the family's one test there; the
+    others run the same verbs in the test's process): its settings come from the
+    environment, an answer is exit 0 and JSON on stdout that the API reads back, a
+    refusal exit 1 and one line on stderr, writing nothing."""
+    wallet = api.open_account("alice")
+    frozen = answer(tally_cli, api, "accounts", "freeze", wallet, "--reason", "chargeback")
+    assert frozen["account"]["status"] == api.account(wallet)["status"] == "frozen"
+    with nothing_written(api.tally):
+        assert refused(tally_cli, api, "transactions", "confirm", UNKNOWN).startswith(
+            f"tally: not_found: transaction {UNKNOWN}"
         )

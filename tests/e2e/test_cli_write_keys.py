@@ -9,6 +9,7 @@ import json
 import re
 from uuid import UUID
 
+import pytest
 from cryptography.fernet import Fernet
 
 from tests.e2e.conftest import Client
@@ -33,6 +34,7 @@ def test_every_webhooks_verb_answers_a_missing_projects_not_found(
         assert line.startswith(f"tally: not_found: project {UUID(int=7)}"), (verb, line)
 
 
+@pytest.mark.cli_process  # the family's one test through the program
 def test_a_webhooks_create_retried_under_its_key_makes_one_endpoint(
     webhooks_cli: Cli, sandbox: Client, receiver: Receiver
 ) -> None:

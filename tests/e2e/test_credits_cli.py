@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.test_catalog_load import cli, env, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
@@ -80,7 +80,7 @@ def test_grant_on_an_invoice_from_the_command_line_grants_when_paid(
         "invoiced", 400, "open",
     )  # fmt: skip
     assert run(env, "credits", "list", cid, *at) == []
-    refused = cli(env, "credits", "grant", cid, "1", *at, "--invoice", "--expires-at",
+    refused = cli_process(env, "credits", "grant", cid, "1", *at, "--invoice", "--expires-at",
                   "2099-01-01T00:00:00Z")  # fmt: skip
     assert refused.returncode == 1
     tally = build(Settings(database_url=env["TALLY_DATABASE_URL"],

@@ -1,5 +1,6 @@
 """Exports of the journal and of a project's events (docs/audit.md): ``tally export
-journal`` through the real command line, and ``GET /v1/exports/events|journal`` through
+journal`` through the command line (the first test through the program, in a process of
+its own; the others in the test's process), and ``GET /v1/exports/events|journal`` through
 the API, scoped to the caller's project."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from api.bootstrap import Tally
-from tests.e2e.cli_run import cli, env
+from tests.e2e.cli_run import cli, cli_process, env
 from tests.e2e.conftest import Client
 
 __all__ = ["env"]  # the fixture, used by name
@@ -52,8 +53,8 @@ def test_the_cli_exports_the_journal_as_jsonl_and_csv_with_accounts_named(
     first, second = _ledger(api, "alice")
     out = tmp_path / "journal.jsonl"
 
-    done = cli(env, "export", "journal", "--format", "jsonl", "--out", str(out), "--json")
-    as_csv = cli(env, "export", "journal", "--format", "csv")
+    done = cli_process(env, "export", "journal", "--format", "jsonl", "--out", str(out), "--json")
+    as_csv = cli_process(env, "export", "journal", "--format", "csv")
 
     assert done.returncode == 0, done.stderr
     entries = [json.loads(line) for line in out.read_text().splitlines()]

@@ -8,7 +8,7 @@ import json
 
 from cryptography.fernet import Fernet
 
-from tests.e2e.test_catalog_load import cli, env, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
@@ -37,16 +37,16 @@ def test_a_shared_secret_comes_from_the_environment_and_is_never_shown(
     secret = "x" * 40
     sealed = {**env, "TALLY_SECRETS_KEY": Fernet.generate_key().decode(), "IDP_SECRET": secret}
     args = ("--issuer", "me", "--audience", "tally", "--algorithms", "HS256", "--json")
-    done = cli(
+    done = cli_process(
         sealed, "identity-provider", "set", "--project", project,
         "--shared-secret-env", "IDP_SECRET", *args,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["shared_secret_set"] is True
-    shown = cli(sealed, "identity-provider", "show", "--project", project, "--json")
+    shown = cli_process(sealed, "identity-provider", "show", "--project", project, "--json")
     assert secret not in done.stdout + shown.stdout + done.stderr + shown.stderr
     # An HMAC secret with an RSA algorithm is refused, nothing recorded.
-    wrong = cli(
+    wrong = cli_process(
         sealed, "identity-provider", "set", "--project", project,
         "--shared-secret-env", "IDP_SECRET", "--issuer", "me", "--audience", "tally",
         "--algorithms", "RS256",

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from api.bootstrap import Tally
-from tests.e2e.test_catalog_load import cli, env, head, load, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, head, load, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
@@ -57,12 +57,12 @@ def test_a_catalog_file_whose_metered_price_names_no_meter_is_refused(
     before = head(tally)
     path = tmp_path / "catalog.yaml"
     path.write_text(CATALOG.replace("meter: tokens", "meter: nothing"))
-    done = cli(env, "catalog", "load", str(path), "--project", project)
+    done = cli_process(env, "catalog", "load", str(path), "--project", project)
     assert done.returncode == 1
     assert "no meter 'nothing'" in done.stderr + done.stdout
     assert head(tally) == before  # checked before anything was written
     path.write_text(CATALOG.replace("aggregation: sum", "aggregation: count"))
-    refused = cli(env, "catalog", "load", str(path), "--project", project)
+    refused = cli_process(env, "catalog", "load", str(path), "--project", project)
     assert refused.returncode == 1
     assert "meter tokens" in refused.stderr + refused.stdout
 

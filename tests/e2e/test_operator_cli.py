@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.bootstrap import Tally
-from tests.e2e.test_catalog_load import cli, env, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
@@ -56,5 +56,5 @@ def test_projects_update_limits_show_and_keys_rotate(env: dict[str, str], projec
     keys = {k["key_id"]: k for k in run_json(env, "keys", "list", "--project", project)}
     assert keys[old]["expires_at"] is not None
     assert keys[rotated["key_id"]]["expires_at"] is None
-    refused = cli(env, "keys", "rotate", "--project", project, old)
+    refused = cli_process(env, "keys", "rotate", "--project", project, old)
     assert refused.returncode == 1, refused.stderr

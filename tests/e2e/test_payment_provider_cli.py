@@ -9,25 +9,25 @@ from uuid import UUID
 
 from cryptography.fernet import Fernet
 
-from tests.e2e.test_catalog_load import cli, env, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
 
 def test_set_and_show_a_provider_with_a_stored_secret(env: dict[str, str], project: str) -> None:
     at = ("--project", project)
-    before = cli(env, "payment-provider", "show", *at, "--json")
+    before = cli_process(env, "payment-provider", "show", *at, "--json")
     assert before.returncode == 0, before.stderr
     assert json.loads(before.stdout)["project_specific"] is False
     secret = "whsec_" + "s" * 32
     sealed = {**env, "TALLY_SECRETS_KEY": Fernet.generate_key().decode(), "HOOK": secret}
-    done = cli(sealed, "payment-provider", "set", *at, "--provider", "stub",
+    done = cli_process(sealed, "payment-provider", "set", *at, "--provider", "stub",
                "--credentials-from-env", "webhook_secret=HOOK", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout)
     assert (shown["provider"], shown["project_specific"]) == ("stub", True)
     assert shown["credentials"] == {"webhook_secret": "encrypted"}
-    again = cli(sealed, "payment-provider", "show", *at)
+    again = cli_process(sealed, "payment-provider", "show", *at)
     assert again.returncode == 0, again.stderr
     assert "webhook_secret" in again.stdout
     assert secret not in done.stdout + done.stderr + again.stdout + again.stderr

@@ -9,7 +9,7 @@ from uuid import UUID
 from api.bootstrap import Tally
 from commands import messages as m
 from commands.bus import Context
-from tests.e2e.test_catalog_load import cli, env, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
@@ -33,7 +33,7 @@ def test_list_and_show_answer_the_projects_payments(
     env: dict[str, str], project: str, tally: Tally
 ) -> None:
     invoice_id = out_of_band_payment(tally, UUID(project), 900)
-    listed = cli(env, "payments", "list", "--project", project, "--json")
+    listed = cli_process(env, "payments", "list", "--project", project, "--json")
     assert listed.returncode == 0, listed.stderr
     [found] = json.loads(listed.stdout)["data"]
     assert (found["invoice_id"], found["amount"], found["status"]) == (
@@ -53,6 +53,6 @@ def test_list_and_show_answer_the_projects_payments(
     assert text.stdout.strip() == "no payments"
     other = cli(env, "projects", "create", "globex", "--json")
     other_id = json.loads(other.stdout)["id"]
-    hidden = cli(env, "payments", "show", found["id"], "--project", other_id)
+    hidden = cli_process(env, "payments", "show", found["id"], "--project", other_id)
     assert hidden.returncode == 1
     assert "no payment" in hidden.stdout

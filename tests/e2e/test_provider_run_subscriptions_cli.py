@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from api.bootstrap import Tally
-from tests.e2e.test_catalog_load import cli, env, head, load, project
+from tests.e2e.test_catalog_load import cli, cli_process, env, head, load, project
 
 __all__ = ["env", "project"]  # fixtures used by name below
 
@@ -45,7 +45,7 @@ def test_a_catalog_file_maps_its_prices_to_the_providers_prices(
     load(env, project, path)
     assert head(tally) == written
     path.write_text(CATALOG.replace("price_1PgafmB7WZ01", "prod_1PgafmB7WZ01"))
-    refused = cli(env, "catalog", "load", str(path), "--project", project)
+    refused = cli_process(env, "catalog", "load", str(path), "--project", project)
     assert refused.returncode == 1, refused.stderr
     assert "not a stripe price id" in refused.stderr + refused.stdout
     assert head(tally) == written  # checked before anything was written

@@ -1,5 +1,6 @@
-"""``TALLY_SECRETS_KEY`` through the real ``tally`` command: a malformed key stops
-``tally serve`` with one line that does not quote it, and ``tally secrets reseal``
+"""``TALLY_SECRETS_KEY`` through the ``tally`` command: a malformed key stops ``tally
+serve`` (the program, in a process of its own) with one line that does not quote it, and
+``tally secrets reseal`` (in the test's process, with the key in its environment)
 re-encrypts stored credentials under the newest key so the old key can be dropped."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from adapters.provider_directory import ProviderDirectory
 from adapters.providers.stub import StubProvider
 from adapters.secrets import SecretBox, key_id
 from api.settings import Settings
-from tests.e2e.cli_run import cli, env
+from tests.e2e.cli_run import cli, cli_process, env
 from tests.e2e.conftest import Client, serve
 
 __all__ = ["env"]  # the fixture, used by name
@@ -42,7 +43,7 @@ def shop(settings: Settings, clock: FixedClock, old_key: bytes) -> Iterator[Clie
 
 def test_a_malformed_secrets_key_stops_serve_with_one_line(env: dict[str, str]) -> None:
     pasted = "whsec_not-a-fernet-key"
-    done = cli({**env, "TALLY_SECRETS_KEY": pasted}, "serve", "--port", "1")
+    done = cli_process({**env, "TALLY_SECRETS_KEY": pasted}, "serve", "--port", "1")
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("tally: invalid settings: TALLY_SECRETS_KEY: ")

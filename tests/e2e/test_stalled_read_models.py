@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from api.bootstrap import Tally
 from domain.catalog import Product
 from projections.runner import ProjectionWorker, stalls
-from tests.e2e.cli_run import cli, env
+from tests.e2e.cli_run import cli, cli_process, env
 from tests.e2e.conftest import Client, head
 
 __all__ = ["env"]  # the fixture, used by name
@@ -92,7 +92,7 @@ def test_cli_reports_a_stalled_read_model_in_one_line_and_does_what_it_can(
     stalled = f"read model catalog is stalled at position {position}"
 
     # The key is created and usable (api_keys is not stalled): success, and a warning.
-    key = cli(env, "keys", "create", "--project", project["id"], "--json")
+    key = cli_process(env, "keys", "create", "--project", project["id"], "--json")
     assert key.returncode == 0, key.stderr
     assert json.loads(key.stdout)["api_key"].startswith("tly_")
     assert one_line(key).startswith(f"tally: warning: {stalled}: ")
@@ -105,7 +105,7 @@ def test_cli_reports_a_stalled_read_model_in_one_line_and_does_what_it_can(
     # the products were written (a load is idempotent: the same file again resumes it).
     path = tmp_path / "catalog.yaml"
     path.write_text("products:\n  - code: PRO\n    name: Pro\n")
-    catalog = cli(env, "catalog", "load", str(path), "--project", project["id"])
+    catalog = cli_process(env, "catalog", "load", str(path), "--project", project["id"])
     assert catalog.returncode == 1
     assert (
         one_line(catalog) == f"tally: {stalled}: {stall_error(tally)}; see tally projections status"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.cli_run import CLI, cli, stop, wait_until_ready
+from tests.e2e.cli_run import CLI, cli_process, stop, wait_until_ready
 from tests.e2e.test_cli_and_server import free_port, tally_json
 
 
@@ -96,12 +96,12 @@ def test_a_misconfigured_provider_is_one_clear_line_and_exit_2(
     stub_env: dict[str, str],
 ) -> None:
     env = {**stub_env, "TALLY_PAYMENT_PROVIDER": "stripe", "STRIPE_API_KEY": ""}
-    done = cli(env, "serve", "--port", str(free_port()))
+    done = cli_process(env, "serve", "--port", str(free_port()))
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "STRIPE_API_KEY" in lines[0]
-    unknown = cli({**stub_env, "TALLY_PAYMENT_PROVIDER": "paypal"}, "serve")
+    unknown = cli_process({**stub_env, "TALLY_PAYMENT_PROVIDER": "paypal"}, "serve")
     assert unknown.returncode == 2
     assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
     assert "TALLY_PAYMENT_PROVIDER" in unknown.stderr

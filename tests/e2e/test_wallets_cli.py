@@ -1,11 +1,14 @@
-"""``tally customers``, ``tally accounts`` and ``tally holds`` end to end: the CLI in its
-own process on the database of a served app. What the CLI writes the API reads, in the
+"""``tally customers``, ``tally accounts`` and ``tally holds`` end to end: the CLI on the
+database of a served app (in the test's process; the refusals through the program, in
+a process of its own). What the CLI writes the API reads, in the
 same shapes (a CLI read's ``--json`` is the API's body for the same object); a write
 under the same idempotency key again is answered again and writes nothing; the CLI
 refuses what the API refuses, with its error codes, writing nothing; and another
 project's ids are not found."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.e2e.cli_process import Cli, answer, env, refusal, refused, tally_cli
 from tests.e2e.conftest import Client, head, nothing_written
@@ -82,3 +85,19 @@ def test_the_cli_refuses_what_the_api_refuses_and_writes_nothing(
         assert "not_found" in refused(tally_cli, api, "holds", "void", wallet, "no-such-hold")
         missing = refusal(tally_cli("accounts", "list", "--project", unknown))
         assert missing.startswith(f"tally: not_found: project {unknown}")
+
+
+@pytest.mark.cli_process
+def test_the_program_deposits_and_refuses_an_overdraft(tally_cli: Cli, api: Client) -> None:
+    """Through the program, in a process of its own (the family's one test there; the
+    others run the same verbs in the test's process): its settings come from the
+    environment, an answer is exit 0 and JSON on stdout that the API reads back, a
+    refusal exit 1 and one line on stderr, writing nothing."""
+    wallet = api.open_account("alice")
+    made = answer(tally_cli, api, "accounts", "deposit", wallet, "500", "--currency", "EUR")
+    assert made["transaction"]["amount"] == 500
+    assert api.account(wallet)["ledger_balance"] == 500
+    with nothing_written(api.tally):
+        assert "insufficient_funds" in refused(
+            tally_cli, api, "accounts", "withdraw", wallet, "501", "--currency", "EUR"
+        )

@@ -1,5 +1,6 @@
-"""``tally webhooks`` (docs/events.md), end to end: the CLI in its own process, on the
-same database as a test-mode project served through the API, against a real local
+"""``tally webhooks`` (docs/events.md), end to end: the CLI (in the test's process, and
+through the program in a process of its own in the first test), on the same database as
+a test-mode project served through the API, against a real local
 receiver that verifies every signature. The CLI's verbs run the routes' commands and
 reads: what one writes the other reads, in the same shapes, with the same errors."""
 
@@ -8,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 
 from api.bootstrap import Tally
 from tests.e2e.billing import customer
+from tests.e2e.cli_run import cli as in_process
+from tests.e2e.cli_run import cli_process
 from tests.e2e.conftest import Client, make_client
 from tests.e2e.webhook_receiver import Receiver
 from tests.e2e.webhook_sandbox import deposits, endpoint, hooks_http, hooks_tally, sandbox
@@ -29,20 +31,19 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli(hooks_tally: Tally, pg_url: str) -> Cli:
-    """``tally webhooks ARGS`` in a new process, on the sandbox's database, with the
-    server's secrets key (``secrets_key=False``: without one)."""
+def cli(hooks_tally: Tally, pg_url: str, request: pytest.FixtureRequest) -> Cli:
+    """``tally webhooks ARGS`` on the sandbox's database, with the server's secrets key
+    (``secrets_key=False``: without one): in this process, or under
+    ``@pytest.mark.cli_process`` in a process of its own (``tests/e2e/cli_run.py``)."""
     key = hooks_tally.settings.secrets_key
     assert key is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
     env |= {"TALLY_DATABASE_URL": pg_url, "TALLY_DB_SCHEMA": hooks_tally.schema}
+    real = request.node.get_closest_marker("cli_process") is not None
 
     def run(*args: str, secrets_key: bool = True) -> subprocess.CompletedProcess[str]:
         extra = {"TALLY_SECRETS_KEY": key.get_secret_value()} if secrets_key else {}
-        return subprocess.run(
-            [sys.executable, "-m", "api.cli", "webhooks", *args],
-            env=env | extra, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        return (cli_process if real else in_process)(env | extra, "webhooks", *args)
 
     return run
 
@@ -66,6 +67,7 @@ def refusal(done: subprocess.CompletedProcess[str]) -> str:
     return done.stderr.strip()
 
 
+@pytest.mark.cli_process  # the family's one test through the program
 def test_the_cli_lists_attempts_and_redelivers(
     cli: Cli, sandbox: Client, receiver: Receiver
 ) -> None:
