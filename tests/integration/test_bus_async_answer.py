@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from uuid import UUID
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from api.auth import Caller, Writer
 from api.bootstrap import NO_PROJECT, Tally
+from api.routes import common
 from api.routes.common import run
 from commands import messages as m
 from commands.bus import Context
@@ -123,3 +127,26 @@ def test_a_busy_bus_never_holds_the_loop(tally: Tally) -> None:
     holder.join(5)
     assert ticks >= 20  # the loop ticked while the write waited for the mutex
     assert owner == "bob"
+
+
+def test_a_write_the_bus_does_not_answer_in_time_fails_and_commits_later(
+    tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BUS_ANSWER_TIMEOUT_S`` bounds the wait: with the event table locked elsewhere the
+    committer cannot write, and the route fails with TimeoutError long before the lock is
+    let go; the command is committed afterwards (its key answers it again)."""
+    writer = _project(tally)
+    monkeypatch.setattr(common, "BUS_ANSWER_TIMEOUT_S", 0.3)
+    command = m.OpenAccount(owner_ref="late", currency="EUR")
+    with psycopg.connect(tally.target.url) as conn:
+        table = sql.Identifier(tally.schema, "tally_events")
+        conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            asyncio.run(run(writer, command, "late-1"))
+        waited = time.monotonic() - started
+        time.sleep(max(0.0, 3.0 - waited))  # the lock is held 3 s in all
+        conn.rollback()
+    assert waited < 2.5
+    again = asyncio.run(run(writer, command, "late-1"))
+    assert again.replayed
