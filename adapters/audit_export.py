@@ -73,10 +73,13 @@ _PROJECT_EVENTS = (
 # JSON). IMMUTABLE so that it can be indexed: the database's encoding is UTF-8, so the
 # conversion only checks the bytes, and a given state always gives the same answer. A
 # state that is not UTF-8 JSON gives NULL rather than an error, which would refuse the
-# event's insert: the index must never stand in a writer's way.
+# event's insert: the index must never stand in a writer's way. PARALLEL UNSAFE because
+# that EXCEPTION block opens a subtransaction, which Postgres refuses while a parallel
+# operation runs (in the leader too), so a parallel plan calling it failed; CREATE OR
+# REPLACE gives stores made before the same declaration at their next start.
 _EVENT_PROJECT = (
     "CREATE OR REPLACE FUNCTION {f}(state bytea) RETURNS text LANGUAGE plpgsql "
-    "IMMUTABLE PARALLEL SAFE AS $body$ BEGIN "
+    "IMMUTABLE PARALLEL UNSAFE AS $body$ BEGIN "
     "RETURN convert_from(state, 'UTF8')::jsonb #>> '{{project_id,_data_}}'; "
     "EXCEPTION WHEN others THEN RETURN NULL; "
     "END $body$"
