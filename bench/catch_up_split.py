@@ -90,19 +90,33 @@ def _snapshot(cpu: BackendCpu) -> dict[int, float]:
     return dict(cpu.seen)
 
 
-def main() -> None:
+def kept_log_arguments() -> argparse.Namespace:
+    """The command line of this bench and of ``bench.replay_split``: the kept log's
+    database, schema and size, and how many runs to make on it."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default=os.environ.get("TALLY_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--schema", required=True)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--runs", type=int, default=1)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def kept_log(tally: Any, args: argparse.Namespace) -> int:
+    """The log's head position, the log written first if it is shorter than asked (it is
+    kept, so that later runs, from other checkouts too, read the same events)."""
+    head: int = tally.store.recorder.max_notification_id() or 0
+    if head < args.events:
+        head, seconds = projection_log.build_log(tally, args.events, args.accounts, 8)
+        print(f"wrote a log of {head:,} events in {seconds:.1f}s", flush=True)
+    return head
+
+
+def main() -> None:
+    args = kept_log_arguments()
     tally = open_tally(args.url, args.schema)
     try:
-        if (tally.store.recorder.max_notification_id() or 0) < args.events:
-            length, seconds = projection_log.build_log(tally, args.events, args.accounts, 8)
-            print(f"wrote a log of {length:,} events in {seconds:.1f}s", flush=True)
+        kept_log(tally, args)
         with BackendCpu(args.url) as cpu:
             for _ in range(args.runs):
                 _reset(tally)

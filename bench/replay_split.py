@@ -13,7 +13,6 @@ compare them within the same minutes.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -25,20 +24,10 @@ from projections.runner import current_position
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    url = os.environ.get("TALLY_DATABASE_URL", catch_up_split.DEFAULT_URL)
-    parser.add_argument("--url", default=url)
-    parser.add_argument("--schema", required=True)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--accounts", type=int, default=500)
-    parser.add_argument("--runs", type=int, default=1)
-    args = parser.parse_args()
+    args = catch_up_split.kept_log_arguments()
     tally = open_tally(args.url, args.schema)
     try:
-        head = tally.store.recorder.max_notification_id() or 0
-        if head < args.events:
-            head, seconds = projection_log.build_log(tally, args.events, args.accounts, 8)
-            print(f"wrote a log of {head:,} events in {seconds:.1f}s", flush=True)
+        head = catch_up_split.kept_log(tally, args)
         if current_position(tally.views, tally.schema) < head:
             caught = projection_log.catch_up(tally)
             print(f"caught up {caught.events:,} events in {caught.seconds:.1f}s", flush=True)
