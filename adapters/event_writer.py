@@ -28,6 +28,7 @@ of the unit tests) is written by ``RecorderEventWriter`` through its own interfa
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import secrets
 import time
@@ -73,15 +74,20 @@ MAX_CONNECT_ATTEMPTS = 3
 
 # The function a batch is written with is named after the event table it writes, so that
 # it only ever writes that table (the library's own database functions, which DESIGN.md
-# keeps off, are shared by every application of a schema). A change to its body takes a
-# new version, so that processes of two versions sharing one database each call the body
-# they expect.
-APPEND_FUNCTION_VERSION = "v2"
+# keeps off, are shared by every application of a schema), and after a digest of its
+# definition as rendered for that schema: a function is only ever created, never
+# replaced (processes of two versions sharing one database each call the body they
+# expect), so a changed body, a changed key check (projections.api_keys, whose tables and
+# topics it names) included, must be a new name, or existing databases would keep the
+# old body. No version to bump by hand: the name follows the text.
+APPEND_FUNCTION_PREFIX = "append_v_"
 
 
-def append_function(events_table: str) -> str:
-    """The name of the function that appends a batch to ``events_table``."""
-    return f"{events_table}_append_{APPEND_FUNCTION_VERSION}"
+def append_function(events_table: str, definition: str) -> str:
+    """The name of the function that appends a batch to ``events_table`` with
+    ``definition`` (its arguments, result and body, as rendered)."""
+    digest = hashlib.sha256(definition.encode()).hexdigest()[:16]
+    return f"{events_table}_{APPEND_FUNCTION_PREFIX}{digest}"
 
 
 # The append statement's parameters: four event columns, the reads' ids and versions, the
@@ -104,7 +110,8 @@ def _integrity_error(exc: psycopg.IntegrityError) -> IntegrityError:
     """The bus's error for a batch refused by the append: ``KeyRefused`` for a key that
     no longer holds, else a conflict."""
     if exc.sqlstate == KEY_REFUSED_STATE:
-        return KeyRefused(str(exc))
+        detail = exc.diag.message_detail or ""
+        return KeyRefused(str(exc), frozenset(detail.split()))
     return IntegrityError(str(exc))
 
 
@@ -122,8 +129,6 @@ class PostgresEventWriter:
         self.datastore = recorder.datastore
         schema = self.datastore.schema
         table = sql.Identifier(schema, recorder.events_table_name)
-        self.function_name = append_function(recorder.events_table_name)
-        function = sql.Identifier(schema, self.function_name)
         # The lock is taken first so that notification ids are issued in commit order, as
         # the library's recorder does; the NOTIFY is the library's too (delivered at
         # commit). The batch inserts nothing if any (id, version) it read without changing
@@ -131,18 +136,20 @@ class PostgresEventWriter:
         # nobody can write one in between. Both conflicts raise unique_violation, which
         # rolls the whole statement back. So does a key the batch's commands were
         # authenticated with from a server's key cache that no longer holds
-        # (projections.api_keys.refused_keys_query), with a code of its own: with the
-        # lock held, no revocation can commit between that check and this commit. The
-        # check is in an inner IF so that a batch with no keys (every writer but the
-        # API's) never plans it: a schema without read models has no api_keys table. Its
-        # plan is the generic one: Postgres kept planning it again for every batch, for
-        # about 100 of its 180 µs (bench/README.md, "the key cache").
-        self._define = sql.SQL(
-            "CREATE OR REPLACE FUNCTION {function}("
+        # (projections.api_keys.refused_keys_query), with a code of its own and the
+        # refused key ids in its DETAIL (the bus runs the batch again without their
+        # commands): with the lock held, no revocation can commit between that check and
+        # this commit. The check is in an inner IF so that a batch with no keys (every
+        # writer but the API's) never plans it: a schema without read models has no
+        # api_keys table. Its plan is the generic one: Postgres kept planning it again
+        # for every batch, for about 100 of its 180 µs (bench/README.md, "the key cache").
+        definition = sql.SQL(
+            "("
             "ids uuid[], versions bigint[], topics text[], states bytea[], "
             "read_ids uuid[], read_versions bigint[], "
             "key_ids text[], key_projects uuid[], key_valid_at text[], wait text) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
+            "DECLARE refused text; "
             "BEGIN "
             "PERFORM set_config('lock_timeout', wait, true); "
             "LOCK TABLE {table} IN EXCLUSIVE MODE; "
@@ -155,20 +162,26 @@ class PostgresEventWriter:
             "END IF; "
             "IF cardinality(key_ids) > 0 THEN "
             "PERFORM set_config('plan_cache_mode', 'force_generic_plan', true); "
-            "IF EXISTS ({refused}) THEN "
+            "SELECT string_agg(r.key_id, ' ') INTO refused FROM ({refused}) r; "
+            "IF refused IS NOT NULL THEN "
             "RAISE EXCEPTION USING ERRCODE = {key_refused}, MESSAGE = "
-            "'an API key of this batch no longer holds'; "
+            "'an API key of this batch no longer holds', DETAIL = refused; "
             "END IF; END IF; "
             "RETURN QUERY INSERT INTO {table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END $body$"
         ).format(
-            function=function,
             table=table,
             channel=sql.Literal(recorder.channel_name),
             refused=refused_keys_query(schema),
             key_refused=sql.Literal(KEY_REFUSED_STATE),
         )
+        rendered = self.definition = definition.as_string()
+        self.function_name = append_function(recorder.events_table_name, rendered)
+        function = sql.Identifier(schema, self.function_name)
+        self._define = sql.SQL("CREATE OR REPLACE FUNCTION {function}").format(
+            function=function
+        ) + sql.SQL(rendered)
         self._defined = sql.SQL(
             "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = {schema} AND p.proname = {name}"

@@ -41,13 +41,14 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.errors import UNCONFIRMED
 from api.key_lookups import KeyLookups
 from api.rate_limits import admit, failures_counted
 from api.tally import Tally
 from commands.bus import Context
 from commands.bus.key_check import KEY_REFUSAL, KeyCheck
 from commands.projects import hash_key, split_key
-from domain.errors import Unauthenticated
+from domain.errors import DomainError, Unauthenticated
 from domain.rate_limits import policy_for
 
 # Upper bound on a presented key, so that hashing a huge header costs nothing.
@@ -197,6 +198,12 @@ class Writer:
             now = self.tally.clock.now
             await looked_up(self.lookups, self.presented, self.caller.key_id, now)
 
+    def refused(self) -> None:
+        """The append refused the key (401): it leaves the cache, so that the next
+        request through it is refused by a lookup rather than by another failed batch."""
+        if self.lookups is not None:
+            self.lookups.cache.drop(self.caller.key_id)
+
 
 class ApiKeyWriterAuth(ApiKeyAuth):
     """``ApiKeyAuth`` answering a ``Writer``, with the key from the worker's cache when it
@@ -217,7 +224,21 @@ class ApiKeyWriterAuth(ApiKeyAuth):
                 valid_at = tally.clock.now()
                 caller = verify(presented, key_id, row, lambda: valid_at)
                 check = KeyCheck(key_id, caller.project_id, valid_at)
-        return Writer(tally, await admitted(request, caller, row), check, lookups, presented)
+        writer = Writer(tally, caller, check, lookups, presented)
+        if check is None:
+            await admitted(request, caller, row)
+            return writer
+        try:
+            await admitted(request, caller, row)
+        except DomainError:
+            # A 429 tells the caller its key held: only once a lookup says it still does.
+            await writer.confirm()
+            raise
+        # FastAPI checks the body after this dependency: an answer that is not the
+        # route's (a 422) confirms the key from here (``api.errors``, ``confirm_key``).
+        # In the scope itself: ``request.state`` would build a ``State`` per request.
+        request.scope[UNCONFIRMED] = writer
+        return writer
 
 
 # Every project route names this scheme, through one of these two dependencies.

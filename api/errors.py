@@ -310,8 +310,28 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# Where ``api.auth.ApiKeyWriterAuth`` leaves the ``Writer`` of a key it took from the
+# cache, in the request's ASGI scope, for ``confirm_key``.
+UNCONFIRMED = "tally.unconfirmed_key"
+
+
+async def confirm_key(request: Request) -> None:
+    """Unauthenticated unless the key of a request authenticated from the write routes'
+    key cache (``api.auth.ApiKeyWriterAuth``) still holds, read now. FastAPI checks the
+    body and parameters after authenticating, so a 422 through a key revoked since it
+    was cached would tell its holder the key was valid, with the validation's details:
+    it is answered 401 instead, as any other answer through that key would be."""
+    writer = request.scope.get(UNCONFIRMED)
+    if writer is not None:
+        await writer.confirm()
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    try:
+        await confirm_key(request)
+    except DomainError as refusal:
+        return await _domain_error(request, refusal)
     raw = list(exc.errors())
     if any(err.get("type") == "json_invalid" for err in raw):
         reason = next(

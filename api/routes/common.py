@@ -157,7 +157,9 @@ async def run(writer: Writer, command: Command, key: str | None) -> Outcome:
     except DomainError as refusal:
         # Not caught: a refusal is answered as it is, once the key is confirmed (a 401
         # from the key's own check needs none).
-        if not isinstance(refusal, Unauthenticated):
+        if isinstance(refusal, Unauthenticated):
+            writer.refused()
+        else:
             await writer.confirm()
         raise
     finally:

@@ -32,4 +32,11 @@ class KeyRefused(IntegrityError):
     read model): nothing of the batch was written. The bus runs its commands again one
     at a time, each confirming its own key, and answers the refused key's command 401.
     An ``IntegrityError``, so that any path that does not know it treats it as the
-    conflict it also is (nothing written, tried again), never as a commit."""
+    conflict it also is (nothing written, tried again), never as a commit.
+
+    ``key_ids`` are the refused keys, as the append reported them (empty if it did not):
+    the bus answers their commands 401 and runs the batch again without them."""
+
+    def __init__(self, message: str, key_ids: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        self.key_ids = key_ids

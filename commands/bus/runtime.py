@@ -40,6 +40,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from commands.bus.context import Context, Handler, Outcome
+from commands.bus.key_check import KeyRefused
 from commands.bus.pipeline import Batch, Item, Pacer, Reply
 from commands.bus.synchronous import SynchronousPath
 from commands.bus.unit_of_work import (
@@ -96,6 +97,7 @@ class CommandBus(SynchronousPath):
         self._commands = 0
         self._serialized = 0  # last attempts run under the event table's lock
         self._serialized_refused = 0  # of them, answered concurrent_update (its bounds)
+        self._key_refused = 0  # writes refused by the append's check of cached API keys
         # The composition root passes the Postgres writer; the default writes through the
         # recorder's interface (any recorder, e.g. the in-memory one).
         self._writer = writer or RecorderEventWriter(app.recorder)
@@ -157,7 +159,9 @@ class CommandBus(SynchronousPath):
         they carried, and so the mean batch size (fallback runs are not counted); and
         how often a command's last attempt took the event table's lock (``serialized``),
         which stalls every tenant's writes for its length, and how many of those were
-        refused past their bound (``serialized_refused``, ``domain/limits/``)."""
+        refused past their bound (``serialized_refused``, ``domain/limits/``); and how many
+        writes the append refused for a cached API key that no longer held
+        (``key_refused``, each a batch or a command written again)."""
         batches, commands = self._batches, self._commands
         return {
             "batches": batches,
@@ -165,6 +169,7 @@ class CommandBus(SynchronousPath):
             "mean_batch": commands / batches if batches else 0.0,
             "serialized": self._serialized,
             "serialized_refused": self._serialized_refused,
+            "key_refused": self._key_refused,
         }
 
     def close(self) -> None:
@@ -385,7 +390,12 @@ class CommandBus(SynchronousPath):
 
     def _settle_failed(self, batch: Batch, error: BaseException) -> None:
         self.cache.evict(batch.uow.ids())
-        if isinstance(error, IntegrityError):
+        if isinstance(error, KeyRefused):
+            # Refused keys: their commands are answered 401 and the rest run again as
+            # one batch (not the whole batch again, which would be refused again).
+            if not self._retry_without_refused(batch.items, error, check_keys=True):
+                self._run_each_alone(batch.items)
+        elif isinstance(error, IntegrityError):
             # A reused idempotency key, or another process wrote one of its aggregates.
             if not self._try_batch(batch.items, check_keys=True):
                 self._run_each_alone(batch.items)

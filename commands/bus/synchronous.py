@@ -40,6 +40,7 @@ class SynchronousPath:
     cache: AggregateCache
     _serialized: int
     _serialized_refused: int
+    _key_refused: int
     usage: UsageSource | None
     _writer: EventWriter
 
@@ -78,6 +79,9 @@ class SynchronousPath:
                 refused.append(item)
         try:
             positions = self._save(uow, [i.context.key_check for i in done if i.context.key_check])
+        except KeyRefused as refusal:
+            self.cache.evict(uow.ids())
+            return self._retry_without_refused(batch, refusal, check_keys=check_keys)
         except IntegrityError:
             self.cache.evict(uow.ids())
             return False
@@ -88,6 +92,19 @@ class SynchronousPath:
         self._answer(done, positions)
         self._run_each_alone(refused)
         return True
+
+    def _retry_without_refused(
+        self, batch: list[Item], refusal: KeyRefused, *, check_keys: bool
+    ) -> bool:
+        """After a write refused keys: answer their commands 401 and run the rest of the
+        batch again as one batch, or, when the append named no key of it, every command
+        alone (never the same batch again: it would be refused again). True: answered."""
+        self._key_refused += 1
+        rest = without_refused(batch, refusal)
+        if rest is None:
+            self._run_each_alone(batch)
+            return True
+        return not rest or self._try_batch(rest, check_keys=check_keys)
 
     def _run_each_alone(self, batch: list[Item]) -> None:
         for item in batch:
@@ -116,6 +133,7 @@ class SynchronousPath:
             try:
                 return self._attempt(item, serialized=False)
             except KeyRefused:
+                self._key_refused += 1
                 raise _refused(item) from None
             except IntegrityError:
                 # Someone else wrote one of these aggregates first; back off with jitter so
@@ -125,6 +143,7 @@ class SynchronousPath:
         try:
             return self._attempt(item, serialized=True)
         except KeyRefused:
+            self._key_refused += 1
             raise _refused(item) from None
         except IntegrityError:  # the lock's bounds, or a writer that cannot serialize
             self._serialized_refused += 1
@@ -214,6 +233,23 @@ def _refused(item: Item) -> Unauthenticated:
     actor = item.context.actor
     log.info("a write through key %s was refused: the key no longer holds", actor)
     return Unauthenticated(KEY_REFUSAL)
+
+
+def without_refused(batch: list[Item], refusal: KeyRefused) -> list[Item] | None:
+    """Answer 401 the unanswered commands of ``batch`` through a key the append refused
+    and return the others, or None when it named none of them (nothing answered)."""
+    refused = [
+        item
+        for item in batch
+        if not item.future.done()
+        and item.context.key_check is not None
+        and item.context.key_check.key_id in refusal.key_ids
+    ]
+    if not refused:
+        return None
+    for item in refused:
+        item.future.set_exception(_refused(item))
+    return [item for item in batch if not item.future.done()]
 
 
 def _keep_answer(

@@ -22,7 +22,7 @@ from adapters.binary_arrays import (
     text_array,
     uuid_array,
 )
-from adapters.event_writer import PostgresEventWriter, event_writer
+from adapters.event_writer import PostgresEventWriter, append_function, event_writer
 from api.bootstrap import Tally
 
 
@@ -112,7 +112,7 @@ def test_writers_starting_together_define_the_function_once(tally: Tally) -> Non
     schema = tally.settings.db_schema
     writers = [PostgresEventWriter(recorder) for _ in range(4)]
     function = writers[0].function_name
-    assert function == "tally_events_append_v2"
+    assert function.startswith("tally_events_append_v_")
     with recorder.datastore.pool.connection() as conn:
         conn.execute(f'DROP FUNCTION IF EXISTS "{schema}".{function}')
     start = threading.Barrier(len(writers))
@@ -145,3 +145,30 @@ def test_writers_starting_together_define_the_function_once(tally: Tally) -> Non
         ).fetchone()
     assert defined is not None
     assert defined["n"] == 1
+
+
+def test_the_append_functions_name_follows_its_definition(tally: Tally) -> None:
+    """A function is created once and never replaced, so a changed body (the key check
+    of projections.api_keys included) must be a new name, or a database that has the old
+    one keeps calling it (review finding 4): the name is a digest of the definition, and
+    the body stored under it is that definition's."""
+    recorder = tally.store.recorder
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    writer = PostgresEventWriter(recorder)
+    try:
+        assert len(writer.write(_events((uuid4(), 1)))) == 1
+    finally:
+        writer.close()
+    table = recorder.events_table_name
+    assert writer.function_name == append_function(table, writer.definition)
+    with recorder.datastore.pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname = %s",
+            (tally.settings.db_schema, writer.function_name),
+        ).fetchone()
+    assert stored is not None
+    assert f"$body${stored['prosrc']}$body$" in writer.definition
+    edited = writer.definition.replace("no longer holds", "is refused")
+    assert edited != writer.definition
+    assert append_function(table, edited) != writer.function_name
