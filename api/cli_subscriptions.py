@@ -163,30 +163,29 @@ def _add_with_body(actions: Any, common: argparse.ArgumentParser) -> list[Any]:
         "change-items", help="new items: a plan change, seats", parents=[common]
     )
     change.add_argument("subscription_id", help="the subscription's id")
-    change.add_argument(
-        "--price", action="append", default=[], metavar="ID[:QUANTITY]",
-        help="a recurring price by id (repeatable)",
-    )  # fmt: skip
-    change.add_argument(
-        "--lookup-key", action="append", default=[], metavar="KEY[:QUANTITY]",
-        help="a price by its lookup key (repeatable)",
-    )  # fmt: skip
+    _add_prices(change)
     change.add_argument("--proration", default=None, help="prorate (default), none or period_end")
     change.set_defaults(func=cmd_subscriptions_change_items)
     return [extend, change]
 
 
-def _add_create(actions: Any, common: argparse.ArgumentParser) -> Any:
-    create = actions.add_parser("create", help="subscribe a customer", parents=[common])
-    create.add_argument("customer", help="the customer's id")
-    create.add_argument(
+def _add_prices(parser: argparse.ArgumentParser) -> None:
+    """The items as ``create`` and ``change-items`` both take them: prices by id or by
+    lookup key, each with an optional quantity."""
+    parser.add_argument(
         "--price", action="append", default=[], metavar="ID[:QUANTITY]",
         help="a recurring price by id (repeatable)",
     )  # fmt: skip
-    create.add_argument(
+    parser.add_argument(
         "--lookup-key", action="append", default=[], metavar="KEY[:QUANTITY]",
         help="a price by its lookup key (repeatable)",
     )  # fmt: skip
+
+
+def _add_create(actions: Any, common: argparse.ArgumentParser) -> Any:
+    create = actions.add_parser("create", help="subscribe a customer", parents=[common])
+    create.add_argument("customer", help="the customer's id")
+    _add_prices(create)
     create.add_argument("--plan", default=None, help="instead of prices: a plan (product) code")
     create.add_argument("--interval", default=None, help="with --plan: its prices on this one")
     create.add_argument("--trial-days", type=int, default=None, help="default: the prices'")
